@@ -17,5 +17,11 @@
 //! - `cmd` turns command-line arguments into engine runs and renders their
 //!   events; `main` maps the outcome to an exit code.
 
+pub mod arp;
+pub mod cachefile;
+pub mod cli;
+pub mod driver;
+pub mod link;
+pub mod machine;
 pub mod time;
 pub mod wire;

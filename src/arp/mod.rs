@@ -1,0 +1,73 @@
+//! ARP (RFC 826) with a soft-state cache (RFC 1122 §2.3.2.1), sans-IO.
+//!
+//! - [`cache`]: learned bindings with lifetimes, the poisoning policy, and
+//!   the stored form.
+//! - [`probe`]: the request/reply engine behind every `nettool arp` mode.
+//! - [`resolve`]: what to do for one address given the cache: answer from
+//!   it, re-validate a stale entry by unicast, or ask the wire.
+
+pub mod cache;
+pub mod probe;
+pub mod resolve;
+
+use crate::machine::Machine;
+use crate::time::Instant;
+use crate::wire::arp::ArpRepr;
+
+/// Frames that were not valid Ethernet/IPv4 ARP, counted rather than
+/// trusted (the link filter lets only ARP through, so these are rare).
+fn parse_arp(frame: &[u8]) -> Option<ArpRepr> {
+    ArpRepr::from_frame(frame).ok().map(|(_, arp)| arp)
+}
+
+impl Machine for probe::Prober {
+    type Event = probe::Event;
+
+    fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
+        match parse_arp(frame) {
+            Some(arp) => self.handle_arp(now, &arp),
+            None => self.count_malformed(),
+        }
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        probe::Prober::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+        probe::Prober::poll_transmit(self, now)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        probe::Prober::poll_timeout(self)
+    }
+    fn poll_event(&mut self) -> Option<Self::Event> {
+        probe::Prober::poll_event(self)
+    }
+    fn is_done(&self) -> bool {
+        probe::Prober::is_done(self)
+    }
+}
+
+impl Machine for resolve::Resolution<'_> {
+    type Event = resolve::Event;
+
+    fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
+        match parse_arp(frame) {
+            Some(arp) => self.handle_arp(now, &arp),
+            None => self.count_malformed(),
+        }
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        resolve::Resolution::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+        resolve::Resolution::poll_transmit(self, now)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        resolve::Resolution::poll_timeout(self)
+    }
+    fn poll_event(&mut self) -> Option<Self::Event> {
+        resolve::Resolution::poll_event(self)
+    }
+    fn is_done(&self) -> bool {
+        resolve::Resolution::is_done(self)
+    }
+}

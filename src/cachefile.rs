@@ -1,0 +1,326 @@
+//! Keeping the ARP cache between runs.
+//!
+//! The file lives under a standard cache location: `/var/cache/nettool/`
+//! for root, `$XDG_CACHE_HOME/nettool/` (or `~/.cache/nettool/`) for anyone
+//! else; `--cache-file` or `NETTOOL_ARP_CACHE` names another. It is treated
+//! as untrusted input, because whoever can write it can redirect traffic:
+//!
+//! - read with `O_NOFOLLOW`: a symlink planted in its place is refused;
+//! - only a regular file owned by us and writable by nobody else is read;
+//! - a corrupt, foreign or unreadable file is reported as a warning and the
+//!   run starts with an empty cache — a cache is never worth a crash;
+//! - written atomically: a new file (`O_EXCL|O_NOFOLLOW`, mode 0600) is
+//!   filled, synced and renamed over the old one, so a reader sees the old
+//!   or the new cache, never half of one. rename(2) replaces a symlink at
+//!   the destination instead of following it;
+//! - the directory is created 0700 and must be ours and not a symlink;
+//! - concurrent runs take an exclusive lock, re-read the file and replay
+//!   their own changes onto it, so one run does not undo another's.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::arp::cache::Cache;
+
+/// Larger than any real cache (≈ 200 bytes an entry); refusing bigger
+/// files bounds what a hostile file can make us allocate.
+const MAX_FILE: u64 = 16 << 20;
+
+/// The cache file to use when none is named.
+pub fn default_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("NETTOOL_ARP_CACHE").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    // SAFETY: geteuid cannot fail.
+    let base = if unsafe { libc::geteuid() } == 0 {
+        PathBuf::from("/var/cache")
+    } else if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|p| !p.is_empty()) {
+        PathBuf::from(x)
+    } else if let Some(h) = std::env::var_os("HOME").filter(|p| !p.is_empty()) {
+        PathBuf::from(h).join(".cache")
+    } else {
+        PathBuf::from("/tmp")
+    };
+    base.join("nettool").join("arp-cache.json")
+}
+
+/// Reads the cache at `path`. Never fails: what cannot be trusted is
+/// described in the returned warnings and replaced by an empty cache.
+pub fn load(path: &Path) -> (Cache, Vec<String>) {
+    match read_trusted(path) {
+        Ok(None) => (Cache::new(), Vec::new()),
+        Ok(Some(bytes)) => match Cache::from_bytes(&bytes) {
+            Ok(cache) => (cache, Vec::new()),
+            Err(e) => (
+                Cache::new(),
+                vec![format!(
+                    "ARP cache {} is unreadable ({e}); starting with an empty cache (it will be rewritten)",
+                    path.display()
+                )],
+            ),
+        },
+        Err(why) => (
+            Cache::new(),
+            vec![format!("ignoring ARP cache {}: {why}; starting with an empty cache", path.display())],
+        ),
+    }
+}
+
+/// The file's bytes, `None` if there is no file, or why it is not trusted.
+fn read_trusted(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err("it is a symbolic link, which nettool never follows (remove it)".into());
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.file_type().is_file() {
+        return Err("it is not a regular file".into());
+    }
+    check_owner(&meta)?;
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!("it is writable by others (mode {:o}); fix with chmod 600", meta.mode() & 0o777));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(format!("it is {} bytes, larger than any real cache", meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    Ok(Some(bytes))
+}
+
+fn check_owner(meta: &fs::Metadata) -> Result<(), String> {
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(format!("it belongs to uid {}, not to us (uid {me})", meta.uid()));
+    }
+    Ok(())
+}
+
+/// Saves what changed in `cache` since it was loaded, merged onto the
+/// file's current contents. Returns the warnings met while re-reading.
+pub fn save(path: &Path, cache: &Cache) -> io::Result<Vec<String>> {
+    if cache.changes().is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    ensure_private_dir(dir)?;
+    let _lock = lock(path)?;
+    let (mut current, warnings) = load(path);
+    current.apply(cache.changes());
+    write_atomically(path, &current.to_bytes())?;
+    Ok(warnings)
+}
+
+fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            // A symlinked parent we did not make could point anywhere; only
+            // trust it if it resolves to a directory that is ours.
+            let target = fs::metadata(dir)?;
+            check_dir(dir, &target)
+        }
+        Ok(meta) => check_dir(dir, &meta),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new().recursive(true).mode(0o700).create(dir),
+        Err(e) => Err(e),
+    }
+}
+
+fn check_dir(dir: &Path, meta: &fs::Metadata) -> io::Result<()> {
+    if !meta.is_dir() {
+        return Err(io::Error::other(format!("{} is not a directory", dir.display())));
+    }
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let shared_sticky = meta.mode() & 0o1000 != 0; // like /tmp: others cannot replace our files
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(io::Error::other(format!(
+            "{} belongs to uid {}; refusing to keep the ARP cache there",
+            dir.display(),
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o002 != 0 && !shared_sticky {
+        return Err(io::Error::other(format!(
+            "{} is writable by everyone; refusing to keep the ARP cache there",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// An exclusive advisory lock on `PATH.lock`, held until dropped.
+fn lock(path: &Path) -> io::Result<File> {
+    let lock_path = sibling(path, ".lock");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&lock_path)
+        .map_err(|e| io::Error::new(e.kind(), format!("locking {}: {e}", lock_path.display())))?;
+    // SAFETY: flock on an fd we own.
+    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(file)
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = sibling(path, &format!(".tmp.{}", std::process::id()));
+    let _ = fs::remove_file(&tmp); // left over by a crashed run with our pid
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Make the rename itself durable.
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(|e: io::Error| io::Error::new(e.kind(), format!("writing ARP cache {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    use std::time::Duration;
+
+    use crate::wire::MacAddr;
+
+    fn sample() -> Cache {
+        let mut c = Cache::new();
+        c.learn("eth0", Ipv4Addr::new(10, 0, 0, 2), MacAddr::new(2, 0, 0, 0, 0, 2), 1_000, Duration::from_secs(60));
+        c
+    }
+
+    #[test]
+    fn missing_file_is_an_empty_cache_without_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, w) = load(&dir.path().join("nope.json"));
+        assert!(c.is_empty());
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn round_trip_creates_a_private_file_in_a_private_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/arp-cache.json");
+        assert!(save(&path, &sample()).unwrap().is_empty());
+        let (c, w) = load(&path);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.len(), 1);
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(fs::metadata(path.parent().unwrap()).unwrap().mode() & 0o777, 0o700);
+        // No temporary file is left behind.
+        let names: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains(".tmp.")), "{names:?}");
+    }
+
+    #[test]
+    fn corrupt_file_warns_starts_empty_and_is_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("arp-cache.json");
+        fs::write(&path, b"{\"version\":1,\"entries\":[{\"iface\":").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        let (c, w) = load(&path);
+        assert!(c.is_empty());
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("unreadable"), "{w:?}");
+        save(&path, &sample()).unwrap();
+        assert_eq!(load(&path).0.len(), 1);
+    }
+
+    #[test]
+    fn a_planted_symlink_is_neither_read_nor_followed_on_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let path = dir.path().join("arp-cache.json");
+        symlink(&victim, &path).unwrap();
+        let (c, w) = load(&path);
+        assert!(c.is_empty());
+        assert!(w[0].contains("symbolic link"), "{w:?}");
+        save(&path, &sample()).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"precious", "the symlink's target must be untouched");
+        assert!(!fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+        assert_eq!(load(&path).0.len(), 1);
+    }
+
+    #[test]
+    fn a_file_others_can_write_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("arp-cache.json");
+        fs::write(&path, sample().to_bytes()).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).unwrap();
+        let (c, w) = load(&path);
+        assert!(c.is_empty());
+        assert!(w[0].contains("writable by others"), "{w:?}");
+    }
+
+    #[test]
+    fn a_directory_in_place_of_the_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("arp-cache.json");
+        fs::create_dir(&path).unwrap();
+        let (c, w) = load(&path);
+        assert!(c.is_empty());
+        assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn concurrent_runs_keep_each_others_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("arp-cache.json");
+        let (mut a, _) = load(&path);
+        let (mut b, _) = load(&path);
+        a.learn("eth0", Ipv4Addr::new(10, 0, 0, 2), MacAddr::new(2, 0, 0, 0, 0, 2), 1, Duration::from_secs(9));
+        b.learn("eth0", Ipv4Addr::new(10, 0, 0, 3), MacAddr::new(2, 0, 0, 0, 0, 3), 1, Duration::from_secs(9));
+        save(&path, &a).unwrap();
+        save(&path, &b).unwrap();
+        assert_eq!(load(&path).0.len(), 2);
+    }
+
+    #[test]
+    fn unchanged_cache_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("arp-cache.json");
+        save(&path, &Cache::new()).unwrap();
+        assert!(!path.exists());
+    }
+}

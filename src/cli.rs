@@ -1,0 +1,296 @@
+//! The command line: the one definition that `--help`, the man pages and
+//! the shell completions are all generated from (see `gen`).
+//!
+//! clap types stop at `cmd/`: each subcommand turns its `Args` into engine
+//! settings there.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+const EXIT_STATUS: &str = "\
+EXIT STATUS:
+  0    success: the address answered, the address is free (--dad), the lab command worked
+  1    a negative answer from the network: nobody answered, the address is in use (--dad)
+  2    a usage or local error: bad arguments, no such interface, missing privileges
+  130  interrupted (Ctrl-C)";
+
+/// A raw-socket protocol toolkit: ARP with a soft-state cache, a disposable lab, and more to come.
+#[derive(Debug, Parser)]
+#[command(
+    name = "nettool",
+    version,
+    about,
+    long_about = "nettool speaks to the network by assembling Ethernet, ARP, IPv4 and TCP frames \
+itself and moving them through an AF_PACKET channel, so that what it prints is what went over \
+the wire. It needs CAP_NET_RAW (run it as root, or grant the capability with setcap).",
+    after_long_help = EXIT_STATUS,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Arp(ArpArgs),
+    Lab(LabArgs),
+    /// Write the man pages and shell completions (for packagers and the test suite).
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+/// Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Resolve an IPv4 address to the MAC address that owns it, with ARP requests that \
+nettool builds itself, or sweep a whole subnet. Answers are kept in a soft-state cache: a fresh \
+entry (younger than --ttl) answers without sending a frame, a stale one is re-validated with a \
+unicast request, an expired one is dropped and asked for again. Only replies to nettool's own \
+requests are ever cached; a reply that contradicts the cache is reported as a conflict and \
+neither MAC is believed.",
+    after_long_help = concat!(
+"EXAMPLES:
+  nettool arp 10.78.0.2                 resolve (from the cache when fresh)
+  nettool arp --no-cache -c 3 10.78.0.2 three requests, one second apart, every reply shown
+  nettool arp 10.78.0.0/24              sweep the subnet and list the hosts that answer
+  mac=$(nettool arp -q 10.78.0.2)       just the MAC, for scripts
+  nettool arp --dad 10.78.0.9           is anybody using this address? (exit 1 if so)
+  nettool arp --announce 10.78.0.1      tell the LAN that 10.78.0.1 is at our MAC
+  nettool arp --show                    list the cache, with ages and states
+
+CACHE:
+  The cache is kept in /var/cache/nettool/arp-cache.json for root ($XDG_CACHE_HOME/nettool \
+otherwise; --cache-file or NETTOOL_ARP_CACHE name another), readable by its owner only. A \
+symlink in its place, a file others can write, or a corrupt file is ignored with a warning.
+
+",
+"EXIT STATUS:
+  0    answered (or: the address is free, with --dad; the announcement was sent)
+  1    nobody answered (or: the address is in use, with --dad)
+  2    usage or local error
+  130  interrupted")
+)]
+pub struct ArpArgs {
+    /// Address to resolve, or a subnet to sweep (CIDR, e.g. 10.78.0.0/24).
+    #[arg(value_name = "ADDRESS|CIDR", required_unless_present_any = ["show", "flush"])]
+    pub target: Option<String>,
+
+    /// Interface to use (default: the one the kernel routes ADDRESS through).
+    #[arg(short, long, value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Source IPv4 address for requests (default: the route's preferred source).
+    #[arg(short, long, value_name = "ADDRESS")]
+    pub source: Option<std::net::Ipv4Addr>,
+
+    /// Send exactly N requests, one per --interval, and show every reply (always asks the wire).
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: Option<u32>,
+
+    /// How long to wait for a reply after the last request [default: 1s].
+    #[arg(short = 'W', long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Time between requests to the same address [default: 1s; 300ms in a sweep].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub interval: Option<Duration>,
+
+    /// How long a learned entry stays fresh; it is re-validated for 3×TTL more, then expires.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    pub ttl: Duration,
+
+    /// Ask the wire even when the cache holds a fresh entry.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// List the cache with ages and states, and exit.
+    #[arg(long, conflicts_with_all = ["target", "flush"])]
+    pub show: bool,
+
+    /// Empty the cache, and exit.
+    #[arg(long, conflicts_with = "target")]
+    pub flush: bool,
+
+    /// Duplicate address detection (RFC 5227): probe from 0.0.0.0; exit 1 if someone owns ADDRESS.
+    #[arg(short = 'D', long, conflicts_with_all = ["announce", "announce_reply", "count"])]
+    pub dad: bool,
+
+    /// Announce ADDRESS as ours with gratuitous ARP requests (updates neighbours' caches).
+    #[arg(short = 'U', long, conflicts_with = "announce_reply")]
+    pub announce: bool,
+
+    /// Like --announce, with gratuitous replies (as `arping -A`).
+    #[arg(short = 'A', long)]
+    pub announce_reply: bool,
+
+    /// Sweep: at most this many requests per second.
+    #[arg(long, value_name = "PPS", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rate: u32,
+
+    /// Sweep: requests to repeat for an address that has not answered.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+
+    /// Print one JSON object per line for each reply and event.
+    #[arg(long, conflicts_with = "quiet")]
+    pub json: bool,
+
+    /// Print only the MAC address(es).
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Also print every ARP frame sent and received, tcpdump-style, on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Cache file to use [default: /var/cache/nettool/arp-cache.json for root].
+    #[arg(long, value_name = "PATH", env = "NETTOOL_ARP_CACHE")]
+    pub cache_file: Option<PathBuf>,
+}
+
+/// A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Create, inspect and remove a virtual LAN for trying nettool without touching a \
+real network: a network namespace joined to this one by a veth pair, holding --hosts addresses \
+that the Linux kernel in it answers for, with a route so that the lab subnet is reached through \
+the veth. Needs root (CAP_NET_ADMIN) and iproute2's `ip`.",
+    after_long_help = "EXAMPLES:
+  nettool lab up               create the lab (10.78.0.0/24: this host is .1, the peers .2 to .5)
+  nettool arp 10.78.0.0/24     sweep it
+  nettool lab status           what is up
+  nettool lab down             remove everything
+  nettool lab demo             bring a lab up, show nettool working on it, take it down"
+)]
+pub struct LabArgs {
+    #[command(subcommand)]
+    pub action: LabAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabAction {
+    /// Create the lab.
+    Up(LabUpArgs),
+    /// Remove the lab and everything it runs.
+    Down(LabNameArgs),
+    /// Show the lab's interfaces and addresses.
+    Status(LabStatusArgs),
+    /// Bring up a temporary lab, run nettool against it with real output, and take it down.
+    Demo(LabUpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LabNameArgs {
+    /// Name of the lab (namespace nettool-NAME, interface ntl-NAME).
+    #[arg(long, default_value = "lab", value_name = "NAME")]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LabStatusArgs {
+    #[command(flatten)]
+    pub name: LabNameArgs,
+    /// Print the status as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LabUpArgs {
+    #[command(flatten)]
+    pub name: LabNameArgs,
+    /// Subnet of the lab; this host takes its first address, the peers the following ones.
+    #[arg(long, default_value = "10.78.0.0/24", value_name = "CIDR")]
+    pub subnet: ipnetwork::Ipv4Network,
+    /// Number of peer addresses answered in the lab.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub hosts: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Directory to write man/ and completions/ into.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub out_dir: PathBuf,
+}
+
+/// The clap command every generator uses.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Parses `1.5s`, `250ms`, `2m`, `1h`, `500us`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (try 1s, 250ms, 2m)"))?;
+    let scale = match unit.trim() {
+        "" | "s" => 1.0,
+        "ms" => 1e-3,
+        "us" | "µs" => 1e-6,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => return Err(format!("unknown unit {other:?} in {text:?} (use us, ms, s, m or h)")),
+    };
+    let secs = value * scale;
+    if !secs.is_finite() || secs > 1e9 {
+        return Err(format!("{text:?} is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[test]
+    fn command_is_well_formed() {
+        command().debug_assert();
+    }
+
+    #[rstest]
+    #[case("1", Duration::from_secs(1))]
+    #[case("1.5s", Duration::from_millis(1500))]
+    #[case("250ms", Duration::from_millis(250))]
+    #[case("500us", Duration::from_micros(500))]
+    #[case("2m", Duration::from_secs(120))]
+    #[case("1h", Duration::from_secs(3600))]
+    #[case(" 3s ", Duration::from_secs(3))]
+    fn durations_parse(#[case] text: &str, #[case] want: Duration) {
+        assert_eq!(parse_duration(text), Ok(want));
+    }
+
+    #[rstest]
+    #[case("")]
+    #[case("s")]
+    #[case("1x")]
+    #[case("-1s")]
+    #[case("1e99h")]
+    fn bad_durations_are_refused(#[case] text: &str) {
+        assert!(parse_duration(text).is_err());
+    }
+
+    #[rstest]
+    #[case(&["nettool", "arp"])]
+    #[case(&["nettool", "arp", "--show", "10.0.0.1"])]
+    #[case(&["nettool", "arp", "--dad", "--announce", "10.0.0.1"])]
+    #[case(&["nettool", "arp", "-c", "0", "10.0.0.1"])]
+    #[case(&["nettool", "arp", "--json", "-q", "10.0.0.1"])]
+    fn contradictory_arguments_are_usage_errors(#[case] argv: &[&str]) {
+        assert!(Cli::try_parse_from(argv).is_err());
+    }
+
+    #[test]
+    fn show_needs_no_target() {
+        let cli = Cli::try_parse_from(["nettool", "arp", "--show"]).unwrap();
+        assert!(matches!(cli.command, Command::Arp(ArpArgs { show: true, target: None, .. })));
+    }
+}

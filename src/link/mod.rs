@@ -1,0 +1,33 @@
+//! Moving frames: the one boundary between the engine and the network.
+//!
+//! [`Link`] is deliberately small and uses std types only, so the engine
+//! and the driver never see pnet: [`packet::PacketLink`] is the AF_PACKET
+//! channel used in production, [`mem::MemLink`] an in-memory network with
+//! a virtual clock used by the tests.
+
+pub mod mem;
+pub mod packet;
+
+use std::io;
+use std::time::Duration;
+
+/// A link that sends and receives whole Ethernet frames.
+pub trait Link {
+    /// Sends one complete frame (checksums already filled).
+    fn send(&mut self, frame: &[u8]) -> io::Result<()>;
+
+    /// Waits at most `timeout` for the next received frame. `Ok(None)` when
+    /// none arrived in time, or when a signal interrupted the wait (the
+    /// driver then checks whether it was asked to stop).
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<&[u8]>>;
+}
+
+/// What a receive filter lets through; filtering in the kernel saves a
+/// copy and a wake-up for every frame nettool would discard anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    /// ARP frames only.
+    Arp,
+    /// Everything on the interface.
+    All,
+}
