@@ -16,6 +16,9 @@
 //!   the clock and blocks.
 //! - `cmd` turns command-line arguments into engine runs and renders their
 //!   events; `main` maps the outcome to an exit code.
+//! - [`route`] (over [`netlink`]) asks the kernel's routing table which
+//!   interface, source and next hop to use. It is an edge: it talks to the
+//!   kernel.
 
 pub mod arp;
 pub mod cachefile;
@@ -23,5 +26,7 @@ pub mod cli;
 pub mod driver;
 pub mod link;
 pub mod machine;
+pub mod netlink;
+pub mod route;
 pub mod time;
 pub mod wire;

@@ -1,0 +1,787 @@
+//! Route selection: which interface, source address and next hop a frame
+//! to a destination should use.
+//!
+//! The kernel's routing table is the authority. [`route_get`] asks it
+//! exactly what `ip route get DST` asks (an `RTM_GETROUTE` request over
+//! netlink), in microseconds and without a subprocess, because a cached
+//! `nettool arp` must finish in a few milliseconds as a whole process.
+//! [`select`] turns the answer, plus the user's overrides (`-i IFACE`,
+//! `-s SOURCE`), into a [`Route`] nettool can build frames for.
+//!
+//! Everything here reads the network namespace of the calling *thread*
+//! (netlink and ioctl sockets are opened per call), never `/sys`, whose
+//! view is fixed when it was mounted: that is what makes the functions
+//! usable from a test thread that entered a namespace with `setns`.
+
+use std::fmt;
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use ipnetwork::Ipv4Network;
+use pnet::datalink::{self, NetworkInterface};
+use pnet::util::MacAddr;
+use thiserror::Error;
+
+use crate::netlink::{self, Header, NLM_F_REQUEST, NLMSG_ERROR, RouteSocket};
+
+const RTM_NEWROUTE: u16 = 24;
+const RTM_GETROUTE: u16 = 26;
+/// Length of `struct rtmsg`.
+const RTMSG_LEN: usize = 12;
+/// `RTM_F_LOOKUP_TABLE`: report the table the route was found in, as
+/// `ip route get` asks (without it the kernel always says "main").
+const RTM_F_LOOKUP_TABLE: u32 = 0x1000;
+
+const RTA_DST: u16 = 1;
+const RTA_OIF: u16 = 4;
+const RTA_GATEWAY: u16 = 5;
+const RTA_PREFSRC: u16 = 7;
+const RTA_TABLE: u16 = 15;
+
+/// The kind of route the kernel found (`rtm_type`), for the kinds that do
+/// not already come back as an error.
+///
+/// Unreachable, prohibit and blackhole routes never appear here: the
+/// kernel answers a lookup that hits them with an error (`EHOSTUNREACH`,
+/// `EACCES`, `EINVAL`), which [`route_get`] turns into a [`RouteError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteKind {
+    /// A gateway or a directly connected host.
+    Unicast,
+    /// An address of this host (`RTN_LOCAL`): traffic stays inside.
+    Local,
+    /// A broadcast address (limited, or a subnet's directed broadcast).
+    Broadcast,
+    /// A multicast group.
+    Multicast,
+    /// Any other `rtm_type` value.
+    Other(u8),
+}
+
+impl From<u8> for RouteKind {
+    fn from(v: u8) -> RouteKind {
+        match v {
+            1 => RouteKind::Unicast,
+            2 => RouteKind::Local,
+            3 => RouteKind::Broadcast,
+            5 => RouteKind::Multicast,
+            other => RouteKind::Other(other),
+        }
+    }
+}
+
+impl fmt::Display for RouteKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteKind::Unicast => f.write_str("unicast"),
+            RouteKind::Local => f.write_str("local"),
+            RouteKind::Broadcast => f.write_str("broadcast"),
+            RouteKind::Multicast => f.write_str("multicast"),
+            RouteKind::Other(v) => write!(f, "type {v}"),
+        }
+    }
+}
+
+/// The kernel's answer to "how do I reach `dst`?", as `ip route get` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelRoute {
+    pub dst: Ipv4Addr,
+    pub kind: RouteKind,
+    /// Index of the outgoing interface (`RTA_OIF`); `lo` for local routes.
+    pub oif: u32,
+    /// The gateway (`RTA_GATEWAY`), when the destination is not on-link.
+    pub gateway: Option<Ipv4Addr>,
+    /// The source address the kernel would use (`RTA_PREFSRC`).
+    pub prefsrc: Option<Ipv4Addr>,
+    /// The routing table the route was found in (254 is "main").
+    pub table: u32,
+}
+
+/// Why no usable route was found. Each message says what to do next.
+#[derive(Debug, Error)]
+pub enum RouteError {
+    #[error(
+        "no route to {dst}: the routing table has no entry that covers it \
+         (see `ip route`); add one, or name the interface to use explicitly"
+    )]
+    NoRoute { dst: Ipv4Addr },
+    #[error(
+        "{dst} is unreachable: an `unreachable` route covers it \
+         (see `ip route get {dst}`)"
+    )]
+    Unreachable { dst: Ipv4Addr },
+    #[error(
+        "traffic to {dst} is administratively prohibited: a `prohibit` route covers it \
+         (see `ip route get {dst}`)"
+    )]
+    Prohibited { dst: Ipv4Addr },
+    #[error(
+        "the kernel discards traffic to {dst}: a `blackhole` route covers it \
+         (the kernel reports it as \"invalid argument\"; see `ip route get {dst}`)"
+    )]
+    Blackhole { dst: Ipv4Addr },
+    #[error(
+        "{dst} is this host's own address: there is nothing to resolve on the wire; \
+         pick an address of another host"
+    )]
+    LocalDestination { dst: Ipv4Addr },
+    #[error("{dst} is not a valid destination: {why}")]
+    BadDestination { dst: Ipv4Addr, why: &'static str },
+    #[error("{dst} cannot be resolved with ARP: it is a {kind} address; ARP needs a unicast host")]
+    NotArpable { dst: Ipv4Addr, kind: RouteKind },
+    #[error("no interface named {name:?}; interfaces here: {}", available.join(", "))]
+    NoSuchInterface {
+        name: String,
+        available: Vec<String>,
+    },
+    #[error("the kernel routes through interface index {index}, which no longer exists; retry")]
+    InterfaceVanished { index: u32 },
+    #[error("interface {name} is down: bring it up with `ip link set {name} up`")]
+    InterfaceDown { name: String },
+    #[error(
+        "interface {name} has no IPv4 address: add one with \
+         `ip addr add ADDRESS/PREFIX dev {name}`, or give a source address"
+    )]
+    NoIpv4Address { name: String },
+    #[error("{addr} cannot be a source address: {why}")]
+    BadSource { addr: Ipv4Addr, why: &'static str },
+    #[error("asking the kernel for the route to {dst} failed: {err}")]
+    Kernel { dst: Ipv4Addr, err: io::Error },
+    #[error("reading the MTU of interface {name} failed: {err}")]
+    Mtu { name: String, err: io::Error },
+    #[error("unexpected netlink reply from the kernel ({0}); please report this as a nettool bug")]
+    Malformed(&'static str),
+}
+
+impl From<netlink::ParseError> for RouteError {
+    fn from(e: netlink::ParseError) -> RouteError {
+        RouteError::Malformed(match e {
+            netlink::ParseError::Truncated => "truncated",
+            netlink::ParseError::BadLength => "bad length",
+        })
+    }
+}
+
+/// The `RTM_GETROUTE` request `ip route get DST` sends: AF_INET, a /32
+/// destination attribute, and `RTM_F_LOOKUP_TABLE`.
+pub fn build_route_request(dst: Ipv4Addr, seq: u32) -> Vec<u8> {
+    let mut msg = vec![0u8; netlink::HEADER_LEN + RTMSG_LEN];
+    let rtmsg = &mut msg[netlink::HEADER_LEN..];
+    rtmsg[0] = libc::AF_INET as u8; // rtm_family
+    rtmsg[1] = 32; // rtm_dst_len
+    rtmsg[8..12].copy_from_slice(&RTM_F_LOOKUP_TABLE.to_ne_bytes());
+    netlink::push_attribute(&mut msg, RTA_DST, &dst.octets());
+    let header = Header {
+        len: msg.len() as u32,
+        kind: RTM_GETROUTE,
+        flags: NLM_F_REQUEST,
+        seq,
+        pid: 0,
+    };
+    header.emit(&mut msg);
+    msg
+}
+
+/// Reads the kernel's reply to [`build_route_request`]. Pure: no I/O.
+///
+/// An `NLMSG_ERROR` becomes the matching [`RouteError`] (the kernel reports
+/// unreachable, prohibit and blackhole routes as errors, not route types).
+pub fn parse_route_reply(dst: Ipv4Addr, buf: &[u8]) -> Result<KernelRoute, RouteError> {
+    let (header, payload) = netlink::messages(buf)
+        .next()
+        .ok_or(RouteError::Malformed("empty reply"))??;
+    match header.kind {
+        NLMSG_ERROR => Err(errno_to_error(dst, netlink::error_code(payload)?)),
+        RTM_NEWROUTE => parse_route(dst, payload),
+        _ => Err(RouteError::Malformed("unexpected message type")),
+    }
+}
+
+fn errno_to_error(dst: Ipv4Addr, errno: i32) -> RouteError {
+    match errno {
+        0 => RouteError::Malformed("acknowledgement instead of a route"),
+        libc::ENETUNREACH => RouteError::NoRoute { dst },
+        libc::EHOSTUNREACH => RouteError::Unreachable { dst },
+        libc::EACCES => RouteError::Prohibited { dst },
+        libc::EINVAL => RouteError::Blackhole { dst },
+        other => RouteError::Kernel {
+            dst,
+            err: io::Error::from_raw_os_error(other),
+        },
+    }
+}
+
+fn parse_route(dst: Ipv4Addr, payload: &[u8]) -> Result<KernelRoute, RouteError> {
+    if payload.len() < RTMSG_LEN {
+        return Err(RouteError::Malformed("truncated rtmsg"));
+    }
+    if payload[0] != libc::AF_INET as u8 {
+        return Err(RouteError::Malformed("not an IPv4 route"));
+    }
+    let mut route = KernelRoute {
+        dst,
+        kind: RouteKind::from(payload[7]),
+        oif: 0,
+        gateway: None,
+        prefsrc: None,
+        table: u32::from(payload[4]),
+    };
+    for attr in netlink::attributes(&payload[RTMSG_LEN..]) {
+        let (kind, data) = attr?;
+        match kind {
+            RTA_OIF => route.oif = u32_attr(data)?,
+            RTA_TABLE => route.table = u32_attr(data)?,
+            RTA_GATEWAY => route.gateway = Some(ipv4_attr(data)?),
+            RTA_PREFSRC => route.prefsrc = Some(ipv4_attr(data)?),
+            _ => {}
+        }
+    }
+    if route.oif == 0 {
+        return Err(RouteError::Malformed("route without an outgoing interface"));
+    }
+    Ok(route)
+}
+
+fn u32_attr(data: &[u8]) -> Result<u32, RouteError> {
+    if data.len() != 4 {
+        return Err(RouteError::Malformed("attribute of the wrong size"));
+    }
+    Ok(netlink::u32_at(data, 0))
+}
+
+fn ipv4_attr(data: &[u8]) -> Result<Ipv4Addr, RouteError> {
+    let octets: [u8; 4] = data
+        .try_into()
+        .map_err(|_| RouteError::Malformed("address attribute of the wrong size"))?;
+    Ok(Ipv4Addr::from(octets))
+}
+
+/// Asks the kernel which route `dst` takes, as `ip route get DST` does.
+///
+/// Local, broadcast and multicast destinations come back as routes (see
+/// [`KernelRoute::kind`]); callers decide whether they are usable.
+pub fn route_get(dst: Ipv4Addr) -> Result<KernelRoute, RouteError> {
+    let kernel = |err| RouteError::Kernel { dst, err };
+    let socket = RouteSocket::open().map_err(kernel)?;
+    let seq = netlink::next_seq();
+    let reply = socket
+        .request(&build_route_request(dst, seq), seq)
+        .map_err(kernel)?;
+    parse_route_reply(dst, &reply)
+}
+
+/// A network interface as nettool needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    pub index: u32,
+    /// The hardware address; all zeros when the interface has none (loopback,
+    /// tun, wireguard), where ARP has nothing to do anyway.
+    pub mac: MacAddr,
+    /// IPv4 addresses with their prefix, in the kernel's order (primary first).
+    pub ipv4: Vec<Ipv4Network>,
+    pub mtu: u32,
+    /// Administratively up (`IFF_UP`).
+    pub is_up: bool,
+    /// Up with a carrier (`IFF_RUNNING`): frames can actually leave.
+    pub is_running: bool,
+    pub is_loopback: bool,
+}
+
+impl Interface {
+    /// The interface's address in the same subnet as `dst`, else its first
+    /// IPv4 address (what `arping -I` picks).
+    pub fn source_for(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        self.ipv4
+            .iter()
+            .find(|net| net.contains(dst))
+            .or(self.ipv4.first())
+            .map(|net| net.ip())
+    }
+
+    /// Whether `dst` is a broadcast address of one of this interface's subnets.
+    fn is_directed_broadcast(&self, dst: Ipv4Addr) -> bool {
+        self.ipv4
+            .iter()
+            .any(|net| net.prefix() < 31 && net.broadcast() == dst)
+    }
+
+    fn from_pnet(iface: &NetworkInterface) -> Result<Interface, RouteError> {
+        let mac = iface
+            .mac
+            .or_else(|| {
+                mac_address::mac_address_by_name(&iface.name)
+                    .ok()
+                    .flatten()
+                    .map(|m| {
+                        let b = m.bytes();
+                        MacAddr::new(b[0], b[1], b[2], b[3], b[4], b[5])
+                    })
+            })
+            .unwrap_or_else(MacAddr::zero);
+        let ipv4 = iface
+            .ips
+            .iter()
+            .filter_map(|ip| match ip {
+                // pnet links an older ipnetwork; convert through std types.
+                pnet::ipnetwork::IpNetwork::V4(v4) => Ipv4Network::new(v4.ip(), v4.prefix()).ok(),
+                pnet::ipnetwork::IpNetwork::V6(_) => None,
+            })
+            .collect();
+        Ok(Interface {
+            name: iface.name.clone(),
+            index: iface.index,
+            mac,
+            ipv4,
+            mtu: mtu(&iface.name)?,
+            is_up: iface.is_up(),
+            is_running: iface.is_running(),
+            is_loopback: iface.is_loopback(),
+        })
+    }
+}
+
+/// The MTU of `name`, through `SIOCGIFMTU` on a socket of the calling
+/// thread's namespace (`/sys/class/net` would show the namespace `/sys`
+/// was mounted in, which is wrong on a thread that entered another one).
+fn mtu(name: &str) -> Result<u32, RouteError> {
+    let err = |err| RouteError::Mtu {
+        name: name.to_string(),
+        err,
+    };
+    // SAFETY: an all-zero ifreq is valid.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    if name.len() >= req.ifr_name.len() {
+        return Err(err(io::Error::from_raw_os_error(libc::ENAMETOOLONG)));
+    }
+    for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *dst = src as libc::c_char;
+    }
+    // SAFETY: plain syscall; the result is checked before use.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(err(io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: SIOCGIFMTU reads and writes one ifreq, which `req` is.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFMTU, &mut req) };
+    if rc < 0 {
+        return Err(err(io::Error::last_os_error()));
+    }
+    // SAFETY: the kernel filled the MTU member of the union.
+    let mtu = unsafe { req.ifr_ifru.ifru_mtu };
+    Ok(u32::try_from(mtu).unwrap_or(0))
+}
+
+fn no_such_interface(name: &str, all: &[NetworkInterface]) -> RouteError {
+    let mut available: Vec<String> = all.iter().map(|i| i.name.clone()).collect();
+    available.sort();
+    RouteError::NoSuchInterface {
+        name: name.to_string(),
+        available,
+    }
+}
+
+/// Looks up an interface by name.
+pub fn interface_by_name(name: &str) -> Result<Interface, RouteError> {
+    let all = datalink::interfaces();
+    let found = all.iter().find(|i| i.name == name);
+    match found {
+        Some(iface) => Interface::from_pnet(iface),
+        None => Err(no_such_interface(name, &all)),
+    }
+}
+
+/// Looks up an interface by index (the kernel's `RTA_OIF`).
+pub fn interface_by_index(index: u32) -> Result<Interface, RouteError> {
+    let all = datalink::interfaces();
+    let found = all.iter().find(|i| i.index == index);
+    match found {
+        Some(iface) => Interface::from_pnet(iface),
+        None => Err(RouteError::InterfaceVanished { index }),
+    }
+}
+
+/// Where frames to a destination go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub interface: Interface,
+    /// The IPv4 source address to put in frames.
+    pub source: Ipv4Addr,
+    /// The address whose MAC the frames go to: the gateway, or the
+    /// destination itself when it is on-link.
+    pub next_hop: Ipv4Addr,
+    pub via_gateway: bool,
+    /// What the destination is. [`select`] refuses local destinations; it
+    /// returns broadcast and multicast ones, and leaves it to the caller to
+    /// decide whether they make sense (see [`Route::ensure_arpable`]).
+    pub kind: RouteKind,
+    /// Whether the kernel treats `source` as one of its own addresses. When
+    /// it does, it answers TCP segments to that address itself (with RST,
+    /// for ports it has no socket for); when it does not, nettool must
+    /// answer ARP for the address itself, or no reply can come back.
+    pub source_owned_by_kernel: bool,
+}
+
+impl Route {
+    /// Refuses destinations ARP cannot resolve (broadcast, multicast).
+    ///
+    /// Kept out of [`select`] because it is ARP's rule, not routing's: a
+    /// caller sending to a multicast group has a perfectly good route.
+    pub fn ensure_arpable(&self, dst: Ipv4Addr) -> Result<(), RouteError> {
+        match self.kind {
+            RouteKind::Unicast => Ok(()),
+            kind => Err(RouteError::NotArpable { dst, kind }),
+        }
+    }
+}
+
+/// Chooses the interface, source address and next hop for `dst`.
+///
+/// - With no overrides, the kernel decides: its outgoing interface, its
+///   preferred source, and its gateway (or `dst` itself when on-link).
+/// - `iface` names the interface (like `arping -I`): `dst` is then treated
+///   as on-link there, whatever the routing table says, and the source is
+///   the interface's address in `dst`'s subnet, else its first address.
+/// - `source` replaces the source address. Any unicast address is
+///   accepted, even one the kernel does not own (nettool can answer ARP for
+///   it); [`Route::source_owned_by_kernel`] says which case it is.
+pub fn select(
+    dst: Ipv4Addr,
+    iface: Option<&str>,
+    source: Option<Ipv4Addr>,
+) -> Result<Route, RouteError> {
+    if dst.is_unspecified() {
+        return Err(RouteError::BadDestination {
+            dst,
+            why: "0.0.0.0 names no host",
+        });
+    }
+    let mut route = match iface {
+        None => kernel_route(dst)?,
+        Some(name) => on_link_route(dst, name)?,
+    };
+    if let Some(source) = source {
+        check_source(source, &route.interface)?;
+        route.source = source;
+        // Ask the kernel rather than scanning interface addresses: it also
+        // knows addresses owned through `local` routes (AnyIP).
+        route.source_owned_by_kernel =
+            matches!(route_get(source), Ok(r) if r.kind == RouteKind::Local);
+    }
+    Ok(route)
+}
+
+fn kernel_route(dst: Ipv4Addr) -> Result<Route, RouteError> {
+    let kr = route_get(dst)?;
+    if kr.kind == RouteKind::Local {
+        return Err(RouteError::LocalDestination { dst });
+    }
+    let interface = interface_by_index(kr.oif)?;
+    usable(&interface)?;
+    let source = kr
+        .prefsrc
+        .or_else(|| interface.source_for(dst))
+        .ok_or_else(|| RouteError::NoIpv4Address {
+            name: interface.name.clone(),
+        })?;
+    Ok(Route {
+        interface,
+        source,
+        next_hop: kr.gateway.unwrap_or(dst),
+        via_gateway: kr.gateway.is_some(),
+        kind: kr.kind,
+        source_owned_by_kernel: true,
+    })
+}
+
+fn on_link_route(dst: Ipv4Addr, name: &str) -> Result<Route, RouteError> {
+    let interface = interface_by_name(name)?;
+    usable(&interface)?;
+    // The routing table does not decide here, but it still knows whether
+    // `dst` is one of our own addresses; a failed lookup is no objection.
+    if matches!(route_get(dst), Ok(r) if r.kind == RouteKind::Local) {
+        return Err(RouteError::LocalDestination { dst });
+    }
+    let kind = if dst.is_multicast() {
+        RouteKind::Multicast
+    } else if dst.is_broadcast() || interface.is_directed_broadcast(dst) {
+        RouteKind::Broadcast
+    } else {
+        RouteKind::Unicast
+    };
+    let source = interface
+        .source_for(dst)
+        .ok_or_else(|| RouteError::NoIpv4Address {
+            name: interface.name.clone(),
+        })?;
+    Ok(Route {
+        interface,
+        source,
+        next_hop: dst,
+        via_gateway: false,
+        kind,
+        source_owned_by_kernel: true,
+    })
+}
+
+fn usable(interface: &Interface) -> Result<(), RouteError> {
+    if !interface.is_up {
+        return Err(RouteError::InterfaceDown {
+            name: interface.name.clone(),
+        });
+    }
+    if interface.ipv4.is_empty() {
+        return Err(RouteError::NoIpv4Address {
+            name: interface.name.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// A source address must name one host: the kernel of the peer will answer it.
+fn check_source(source: Ipv4Addr, interface: &Interface) -> Result<(), RouteError> {
+    let why = if source.is_unspecified() {
+        "0.0.0.0 names no host (an ARP probe's zero sender is the caller's business)"
+    } else if source.is_multicast() {
+        "it is a multicast group"
+    } else if source.is_broadcast() || interface.is_directed_broadcast(source) {
+        "it is a broadcast address"
+    } else if source.is_loopback() && !interface.is_loopback {
+        "loopback addresses never leave the host"
+    } else {
+        return Ok(());
+    };
+    Err(RouteError::BadSource { addr: source, why })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    /// Replies captured from kernel 6.18 (`RTM_GETROUTE` with
+    /// `RTM_F_LOOKUP_TABLE`) in a namespace holding eth0 10.78.0.1/24 (index
+    /// 2), `default via 10.78.0.254`, and blackhole/unreachable/prohibit
+    /// routes; see `src/route.rs` history for the setup.
+    mod fixture {
+        /// 198.51.100.7 via 10.78.0.254 dev eth0 src 10.78.0.1 (table main).
+        pub const VIA_GATEWAY: &str = "700000001800000007000000e420000002200000fe0000010002000008000f00fe00000008000100c63364070800040002000000080007000a4e0001080005000a4e00fe080019000000000024000c000200000000000000000000000000000000000000000000000000000000000000";
+        /// 10.78.0.2 dev eth0 src 10.78.0.1.
+        pub const ON_LINK: &str = "6800000018000000070000001421000002200000fe0000010002000008000f00fe000000080001000a4e00020800040002000000080007000a4e0001080019000000000024000c000200000000000000000000000000000000000000000000000000000000000000";
+        /// local 10.78.0.1 dev lo src 10.78.0.1. The route lives in table
+        /// local (255), yet 6.18 reports 254 here, lookup-table flag or not.
+        pub const LOCAL: &str = "6800000018000000070000004321000002200000fe0000020002008008000f00fe000000080001000a4e00010800040001000000080007000a4e0001080019000000000024000c000100000000000000000000000000000000000000000000000000000000000000";
+        /// broadcast 10.78.0.255 dev eth0 src 10.78.0.1.
+        pub const BROADCAST: &str = "680000001800000007000000ae21000002200000fe0000030002009008000f00fe000000080001000a4e00ff0800040002000000080007000a4e0001080019000000000024000c000200000000000000000000000000000000000000000000000000000000000000";
+        /// multicast 224.0.0.1 dev eth0 src 10.78.0.1.
+        pub const MULTICAST: &str = "680000001800000007000000ea21000002200000fe000005000200a008000f00fe00000008000100e00000010800040002000000080007000a4e0001080019000000000024000c000100000000000000000000000000000000000000000000000000000000000000";
+        /// NLMSG_ERROR -EINVAL: 203.0.113.5 hits `blackhole 203.0.113.0/24`.
+        pub const BLACKHOLE: &str = "38000000020000000700000054220000eaffffff240000001a000100070000000000000002200000000000000010000008000100cb007105";
+        /// NLMSG_ERROR -EHOSTUNREACH: `unreachable 203.0.113.128/25`.
+        pub const UNREACHABLE: &str = "380000000200000007000000842200008fffffff240000001a000100070000000000000002200000000000000010000008000100cb0071c8";
+        /// NLMSG_ERROR -EACCES: `prohibit 198.18.0.0/15`.
+        pub const PROHIBIT: &str = "380000000200000007000000b7220000f3ffffff240000001a000100070000000000000002200000000000000010000008000100c6120001";
+        /// NLMSG_ERROR -ENETUNREACH: no route at all (a `throw` route too).
+        pub const NO_ROUTE: &str = "380000000200000007000000eb2200009bffffff240000001a000100070000000000000002200000000000000010000008000100c63364c8";
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    #[rstest]
+    #[case::via_gateway(
+        fixture::VIA_GATEWAY,
+        "198.51.100.7",
+        RouteKind::Unicast,
+        2,
+        Some("10.78.0.254")
+    )]
+    #[case::on_link(fixture::ON_LINK, "10.78.0.2", RouteKind::Unicast, 2, None)]
+    #[case::local(fixture::LOCAL, "10.78.0.1", RouteKind::Local, 1, None)]
+    #[case::broadcast(fixture::BROADCAST, "10.78.0.255", RouteKind::Broadcast, 2, None)]
+    #[case::multicast(fixture::MULTICAST, "224.0.0.1", RouteKind::Multicast, 2, None)]
+    fn routes_parse(
+        #[case] reply: &str,
+        #[case] dst: &str,
+        #[case] kind: RouteKind,
+        #[case] oif: u32,
+        #[case] gateway: Option<&str>,
+    ) {
+        let route = parse_route_reply(ip(dst), &hex(reply)).unwrap();
+        assert_eq!(
+            route,
+            KernelRoute {
+                dst: ip(dst),
+                kind,
+                oif,
+                gateway: gateway.map(ip),
+                prefsrc: Some(ip("10.78.0.1")),
+                table: 254,
+            }
+        );
+    }
+
+    #[rstest]
+    #[case::blackhole(fixture::BLACKHOLE, "blackhole")]
+    #[case::unreachable(fixture::UNREACHABLE, "unreachable")]
+    #[case::prohibit(fixture::PROHIBIT, "prohibit")]
+    #[case::no_route(fixture::NO_ROUTE, "no route")]
+    fn kernel_errors_become_route_errors(#[case] reply: &str, #[case] want: &str) {
+        let dst = ip("203.0.113.5");
+        let err = parse_route_reply(dst, &hex(reply)).unwrap_err();
+        let matched = match want {
+            "blackhole" => matches!(err, RouteError::Blackhole { .. }),
+            "unreachable" => matches!(err, RouteError::Unreachable { .. }),
+            "prohibit" => matches!(err, RouteError::Prohibited { .. }),
+            _ => matches!(err, RouteError::NoRoute { .. }),
+        };
+        assert!(matched, "{want}: got {err:?}");
+        assert!(err.to_string().contains("203.0.113.5"), "{err}");
+    }
+
+    #[test]
+    fn other_errno_keeps_the_os_error() {
+        let err = errno_to_error(ip("10.0.0.1"), libc::ENOBUFS);
+        assert!(matches!(err, RouteError::Kernel { .. }), "{err:?}");
+    }
+
+    #[rstest]
+    #[case::empty(vec![])]
+    #[case::short_header(vec![0x38, 0, 0, 0, 2, 0])]
+    #[case::cut_in_half(hex(fixture::VIA_GATEWAY)[..60].to_vec())]
+    #[case::cut_rtmsg(hex(fixture::VIA_GATEWAY)[..20].iter().copied().enumerate().map(|(i, b)| if i == 0 { 20 } else { b }).collect())]
+    #[case::error_without_code(hex("10000000020000000700000000000000"))]
+    fn malformed_replies_never_panic(#[case] reply: Vec<u8>) {
+        let err = parse_route_reply(ip("10.0.0.1"), &reply).unwrap_err();
+        assert!(matches!(err, RouteError::Malformed(_)), "{err:?}");
+    }
+
+    #[test]
+    fn every_truncation_of_a_real_reply_is_an_error_not_a_panic() {
+        let full = hex(fixture::VIA_GATEWAY);
+        for n in 0..full.len() {
+            let mut cut = full[..n].to_vec();
+            if n >= 4 {
+                cut[0..4].copy_from_slice(&(n as u32).to_ne_bytes());
+            }
+            let _ = parse_route_reply(ip("198.51.100.7"), &cut);
+        }
+    }
+
+    #[test]
+    fn request_matches_what_ip_route_get_sends() {
+        let req = build_route_request(ip("198.51.100.7"), 7);
+        assert_eq!(
+            req,
+            hex(
+                "24000000 1a00 0100 07000000 00000000 02200000 00000000 00100000 08000100 c6336407"
+                    .replace(' ', "")
+                    .as_str()
+            )
+        );
+    }
+
+    fn iface(nets: &[&str], loopback: bool) -> Interface {
+        Interface {
+            name: "eth0".into(),
+            index: 2,
+            mac: MacAddr::new(2, 0, 0, 0, 0, 1),
+            ipv4: nets.iter().map(|n| n.parse().unwrap()).collect(),
+            mtu: 1500,
+            is_up: true,
+            is_running: true,
+            is_loopback: loopback,
+        }
+    }
+
+    #[rstest]
+    #[case::same_subnet_wins(&["192.168.1.5/24", "10.78.0.1/24"], "10.78.0.9", Some("10.78.0.1"))]
+    #[case::else_first(&["192.168.1.5/24", "10.78.0.1/24"], "172.16.0.1", Some("192.168.1.5"))]
+    #[case::none(&[], "10.78.0.9", None)]
+    fn source_for_picks_like_arping(
+        #[case] nets: &[&str],
+        #[case] dst: &str,
+        #[case] want: Option<&str>,
+    ) {
+        assert_eq!(iface(nets, false).source_for(ip(dst)), want.map(ip));
+    }
+
+    #[rstest]
+    #[case::unicast_not_owned("10.78.0.200", false, true)]
+    #[case::unspecified("0.0.0.0", false, false)]
+    #[case::multicast("224.0.0.5", false, false)]
+    #[case::limited_broadcast("255.255.255.255", false, false)]
+    #[case::directed_broadcast("10.78.0.255", false, false)]
+    #[case::loopback_on_ethernet("127.0.0.1", false, false)]
+    #[case::loopback_on_lo("127.0.0.2", true, true)]
+    fn source_checks(#[case] source: &str, #[case] loopback: bool, #[case] ok: bool) {
+        let result = check_source(ip(source), &iface(&["10.78.0.1/24"], loopback));
+        assert_eq!(result.is_ok(), ok, "{result:?}");
+    }
+
+    #[test]
+    fn errors_carry_a_hint() {
+        let down = RouteError::InterfaceDown {
+            name: "veth1".into(),
+        };
+        assert_eq!(
+            down.to_string(),
+            "interface veth1 is down: bring it up with `ip link set veth1 up`"
+        );
+        let missing = RouteError::NoSuchInterface {
+            name: "eht0".into(),
+            available: vec!["eth0".into(), "lo".into()],
+        };
+        assert_eq!(
+            missing.to_string(),
+            "no interface named \"eht0\"; interfaces here: eth0, lo"
+        );
+    }
+
+    #[test]
+    fn ensure_arpable_refuses_group_addresses() {
+        let mut route = Route {
+            interface: iface(&["10.78.0.1/24"], false),
+            source: ip("10.78.0.1"),
+            next_hop: ip("10.78.0.255"),
+            via_gateway: false,
+            kind: RouteKind::Broadcast,
+            source_owned_by_kernel: true,
+        };
+        assert!(route.ensure_arpable(ip("10.78.0.255")).is_err());
+        route.kind = RouteKind::Unicast;
+        assert!(route.ensure_arpable(ip("10.78.0.2")).is_ok());
+    }
+
+    /// Needs no privilege: every machine routes 127.0.0.1 to itself.
+    #[test]
+    fn loopback_is_local_on_any_host() {
+        let route = route_get(Ipv4Addr::LOCALHOST).unwrap();
+        assert_eq!(route.kind, RouteKind::Local);
+        assert!(matches!(
+            select(Ipv4Addr::LOCALHOST, None, None),
+            Err(RouteError::LocalDestination { .. })
+        ));
+    }
+
+    #[test]
+    fn loopback_interface_lookup() {
+        let lo = interface_by_name("lo").unwrap();
+        assert!(lo.is_loopback && lo.is_up);
+        assert!(lo.mtu >= 1500, "lo mtu {}", lo.mtu);
+        assert!(lo.ipv4.iter().any(|n| n.ip() == Ipv4Addr::LOCALHOST));
+        let err = interface_by_name("nettool-no-such0").unwrap_err();
+        assert!(err.to_string().contains("lo"), "{err}");
+    }
+}
