@@ -2,7 +2,7 @@
 //!
 //! The file lives under a standard cache location: `/var/cache/nettool/`
 //! for root, `$XDG_CACHE_HOME/nettool/` (or `~/.cache/nettool/`) for anyone
-//! else; `--cache-file` or `NETTOOL_ARP_CACHE` names another. It is treated
+//! else; the command line (`--cache-file`, `NETTOOL_ARP_CACHE`) may name another. It is treated
 //! as untrusted input, because whoever can write it can redirect traffic:
 //!
 //! - read with `O_NOFOLLOW`: a symlink planted in its place is refused;
@@ -30,9 +30,6 @@ const MAX_FILE: u64 = 16 << 20;
 
 /// The cache file to use when none is named.
 pub fn default_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("NETTOOL_ARP_CACHE").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
     // SAFETY: geteuid cannot fail.
     let base = if unsafe { libc::geteuid() } == 0 {
         PathBuf::from("/var/cache")

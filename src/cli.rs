@@ -116,7 +116,7 @@ pub struct ArpArgs {
     pub flush: bool,
 
     /// Duplicate address detection (RFC 5227): probe from 0.0.0.0; exit 1 if someone owns ADDRESS.
-    #[arg(short = 'D', long, conflicts_with_all = ["announce", "announce_reply", "count"])]
+    #[arg(short = 'D', long, conflicts_with_all = ["announce", "announce_reply"])]
     pub dad: bool,
 
     /// Announce ADDRESS as ours with gratuitous ARP requests (updates neighbours' caches).
@@ -148,7 +148,7 @@ pub struct ArpArgs {
     pub verbose: bool,
 
     /// Cache file to use [default: /var/cache/nettool/arp-cache.json for root].
-    #[arg(long, value_name = "PATH", env = "NETTOOL_ARP_CACHE")]
+    #[arg(long, value_name = "PATH", env = "NETTOOL_ARP_CACHE", hide_env_values = true)]
     pub cache_file: Option<PathBuf>,
 }
 

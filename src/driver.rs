@@ -46,6 +46,14 @@ impl Clock for SystemClock {
     }
 }
 
+/// Wall-clock milliseconds since the Unix epoch, for what must outlive the
+/// process (cache entries). Everything else runs on [`Clock`].
+pub fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {

@@ -23,10 +23,13 @@
 pub mod arp;
 pub mod cachefile;
 pub mod cli;
+pub mod cmd;
 pub mod driver;
+pub mod docgen;
 pub mod link;
 pub mod machine;
 pub mod netlink;
+pub mod outcome;
 pub mod route;
 pub mod time;
 pub mod wire;

@@ -1,1 +1,55 @@
-fn main() {}
+//! The `nettool` binary: parse, dispatch, map the outcome to an exit code.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use clap::Parser;
+use nettool::cli::Cli;
+use nettool::cmd::{self, Env};
+use nettool::outcome::{EXIT_ERROR, Outcome};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let interrupt = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&interrupt)) {
+            eprintln!("nettool: cannot install a signal handler: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    }
+    let stdout = io::stdout();
+    let stderr = io::stderr();
+    let mut out = stdout.lock();
+    let mut err = stderr.lock();
+    let mut env = Env {
+        out: &mut out,
+        err: &mut err,
+        interrupt: &interrupt,
+    };
+    let result = cmd::run(cli, &mut env);
+    let flushed = out.flush();
+    match (result, flushed) {
+        (Ok(Outcome::Interrupted), _) => {
+            drop(err);
+            // Die of SIGINT as the shell expects, so `while nettool …` loops stop.
+            let _ = signal_hook::low_level::emulate_default_handler(signal_hook::consts::SIGINT);
+            ExitCode::from(Outcome::Interrupted.exit_code())
+        }
+        (Ok(outcome), Ok(())) => ExitCode::from(outcome.exit_code()),
+        (Ok(_), Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        (Ok(_), Err(e)) => {
+            let _ = writeln!(err, "nettool: writing output: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+        (Err(e), _) => {
+            // A reader that went away (`nettool … | head -1`) is not an error.
+            if e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(err, "nettool: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

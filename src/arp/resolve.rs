@@ -69,6 +69,26 @@ pub enum Event {
     Learned { mac: MacAddr, learned: Learned },
 }
 
+/// Records what a prober event teaches the cache, under the poisoning
+/// policy of [`super::cache`]: a first reply from a MAC is learned, two MACs
+/// for one address make both untrusted. Returns what the cache made of a
+/// reply.
+pub fn record(cache: &mut Cache, iface: &str, now_ms: UnixMillis, ttl: Duration, event: &probe::Event) -> Option<Learned> {
+    match event {
+        probe::Event::Reply {
+            target,
+            mac,
+            repeat: false,
+            ..
+        } => Some(cache.learn(iface, *target, *mac, now_ms, ttl)),
+        probe::Event::Conflict { target, .. } => {
+            cache.remove(iface, *target);
+            None
+        }
+        _ => None,
+    }
+}
+
 enum Phase {
     Revalidating(Prober, Entry),
     Broadcasting(Prober),
@@ -213,27 +233,24 @@ impl<'c> Resolution<'c> {
     /// Moves the prober's events through the cache and advances phases.
     fn pump(&mut self, now: Instant) {
         let now_ms = self.wall.unix_ms(now);
-        let (iface, target, ttl) = (self.settings.iface.clone(), self.settings.target, self.settings.ttl);
+        let (iface, ttl) = (self.settings.iface.clone(), self.settings.ttl);
         let mut revalidation_failed = false;
         while let Some(ev) = self.prober_mut().and_then(Prober::poll_event) {
-            match &ev {
-                probe::Event::Reply { mac, repeat: false, .. } => {
-                    let learned = self.cache.learn(&iface, target, *mac, now_ms, ttl);
-                    self.answer = Some(*mac);
-                    self.events.push_back(Event::Probe(ev.clone()));
-                    self.events.push_back(Event::Learned { mac: *mac, learned });
-                    continue;
-                }
-                probe::Event::Conflict { .. } => {
-                    // Two owners: believe neither (see the cache's policy).
-                    self.cache.remove(&iface, target);
-                }
-                probe::Event::Unanswered { .. } if matches!(self.phase, Phase::Revalidating(..)) => {
-                    revalidation_failed = true;
-                }
-                _ => {}
+            let learned = record(self.cache, &iface, now_ms, ttl, &ev);
+            if let probe::Event::Reply { mac, .. } = ev {
+                self.answer = Some(mac);
             }
+            if matches!(ev, probe::Event::Unanswered { .. }) && matches!(self.phase, Phase::Revalidating(..)) {
+                revalidation_failed = true;
+            }
+            let mac = match ev {
+                probe::Event::Reply { mac, .. } => Some(mac),
+                _ => None,
+            };
             self.events.push_back(Event::Probe(ev));
+            if let (Some(mac), Some(learned)) = (mac, learned) {
+                self.events.push_back(Event::Learned { mac, learned });
+            }
         }
         let finished = self.prober().is_some_and(Prober::is_done);
         if !finished {

@@ -7,6 +7,7 @@
 
 pub mod mem;
 pub mod packet;
+pub mod trace;
 
 use std::io;
 use std::time::Duration;

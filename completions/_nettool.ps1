@@ -1,0 +1,187 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'nettool'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'nettool' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('arp', 'arp', [CompletionResultType]::ParameterValue, 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache')
+            [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'nettool;arp' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes ADDRESS through)')
+            [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes ADDRESS through)')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source IPv4 address for requests (default: the route''s preferred source)')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source IPv4 address for requests (default: the route''s preferred source)')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Send exactly N requests, one per --interval, and show every reply (always asks the wire)')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Send exactly N requests, one per --interval, and show every reply (always asks the wire)')
+            [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'How long to wait for a reply after the last request [default: 1s]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for a reply after the last request [default: 1s]')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Time between requests to the same address [default: 1s; 300ms in a sweep]')
+            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long a learned entry stays fresh; it is re-validated for 3×TTL more, then expires')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Sweep: at most this many requests per second')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Sweep: requests to repeat for an address that has not answered')
+            [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'Cache file to use [default: /var/cache/nettool/arp-cache.json for root]')
+            [CompletionResult]::new('--no-cache', '--no-cache', [CompletionResultType]::ParameterName, 'Ask the wire even when the cache holds a fresh entry')
+            [CompletionResult]::new('--show', '--show', [CompletionResultType]::ParameterName, 'List the cache with ages and states, and exit')
+            [CompletionResult]::new('--flush', '--flush', [CompletionResultType]::ParameterName, 'Empty the cache, and exit')
+            [CompletionResult]::new('-D', '-D ', [CompletionResultType]::ParameterName, 'Duplicate address detection (RFC 5227): probe from 0.0.0.0; exit 1 if someone owns ADDRESS')
+            [CompletionResult]::new('--dad', '--dad', [CompletionResultType]::ParameterName, 'Duplicate address detection (RFC 5227): probe from 0.0.0.0; exit 1 if someone owns ADDRESS')
+            [CompletionResult]::new('-U', '-U ', [CompletionResultType]::ParameterName, 'Announce ADDRESS as ours with gratuitous ARP requests (updates neighbours'' caches)')
+            [CompletionResult]::new('--announce', '--announce', [CompletionResultType]::ParameterName, 'Announce ADDRESS as ours with gratuitous ARP requests (updates neighbours'' caches)')
+            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'Like --announce, with gratuitous replies (as `arping -A`)')
+            [CompletionResult]::new('--announce-reply', '--announce-reply', [CompletionResultType]::ParameterName, 'Like --announce, with gratuitous replies (as `arping -A`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line for each reply and event')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the MAC address(es)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the MAC address(es)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also print every ARP frame sent and received, tcpdump-style, on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also print every ARP frame sent and received, tcpdump-style, on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nettool;lab' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Create the lab')
+            [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Remove the lab and everything it runs')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the lab''s interfaces and addresses')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Bring up a temporary lab, run nettool against it with real output, and take it down')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'nettool;lab;up' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)')
+            [CompletionResult]::new('--subnet', '--subnet', [CompletionResultType]::ParameterName, 'Subnet of the lab; this host takes its first address, the peers the following ones')
+            [CompletionResult]::new('--hosts', '--hosts', [CompletionResultType]::ParameterName, 'Number of peer addresses answered in the lab')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nettool;lab;down' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nettool;lab;status' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the status as one JSON object')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nettool;lab;demo' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)')
+            [CompletionResult]::new('--subnet', '--subnet', [CompletionResultType]::ParameterName, 'Subnet of the lab; this host takes its first address, the peers the following ones')
+            [CompletionResult]::new('--hosts', '--hosts', [CompletionResultType]::ParameterName, 'Number of peer addresses answered in the lab')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nettool;lab;help' {
+            [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Create the lab')
+            [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Remove the lab and everything it runs')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the lab''s interfaces and addresses')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Bring up a temporary lab, run nettool against it with real output, and take it down')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'nettool;lab;help;up' {
+            break
+        }
+        'nettool;lab;help;down' {
+            break
+        }
+        'nettool;lab;help;status' {
+            break
+        }
+        'nettool;lab;help;demo' {
+            break
+        }
+        'nettool;lab;help;help' {
+            break
+        }
+        'nettool;generate' {
+            [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Directory to write man/ and completions/ into')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nettool;help' {
+            [CompletionResult]::new('arp', 'arp', [CompletionResultType]::ParameterValue, 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache')
+            [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'nettool;help;arp' {
+            break
+        }
+        'nettool;help;lab' {
+            [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Create the lab')
+            [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Remove the lab and everything it runs')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the lab''s interfaces and addresses')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Bring up a temporary lab, run nettool against it with real output, and take it down')
+            break
+        }
+        'nettool;help;lab;up' {
+            break
+        }
+        'nettool;help;lab;down' {
+            break
+        }
+        'nettool;help;lab;status' {
+            break
+        }
+        'nettool;help;lab;demo' {
+            break
+        }
+        'nettool;help;generate' {
+            break
+        }
+        'nettool;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,159 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[nettool] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'nettool'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'nettool'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand arp 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
+            cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
+            cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'nettool;arp'= {
+            cand -i 'Interface to use (default: the one the kernel routes ADDRESS through)'
+            cand --interface 'Interface to use (default: the one the kernel routes ADDRESS through)'
+            cand -s 'Source IPv4 address for requests (default: the route''s preferred source)'
+            cand --source 'Source IPv4 address for requests (default: the route''s preferred source)'
+            cand -c 'Send exactly N requests, one per --interval, and show every reply (always asks the wire)'
+            cand --count 'Send exactly N requests, one per --interval, and show every reply (always asks the wire)'
+            cand -W 'How long to wait for a reply after the last request [default: 1s]'
+            cand --timeout 'How long to wait for a reply after the last request [default: 1s]'
+            cand --interval 'Time between requests to the same address [default: 1s; 300ms in a sweep]'
+            cand --ttl 'How long a learned entry stays fresh; it is re-validated for 3×TTL more, then expires'
+            cand --rate 'Sweep: at most this many requests per second'
+            cand --retries 'Sweep: requests to repeat for an address that has not answered'
+            cand --cache-file 'Cache file to use [default: /var/cache/nettool/arp-cache.json for root]'
+            cand --no-cache 'Ask the wire even when the cache holds a fresh entry'
+            cand --show 'List the cache with ages and states, and exit'
+            cand --flush 'Empty the cache, and exit'
+            cand -D 'Duplicate address detection (RFC 5227): probe from 0.0.0.0; exit 1 if someone owns ADDRESS'
+            cand --dad 'Duplicate address detection (RFC 5227): probe from 0.0.0.0; exit 1 if someone owns ADDRESS'
+            cand -U 'Announce ADDRESS as ours with gratuitous ARP requests (updates neighbours'' caches)'
+            cand --announce 'Announce ADDRESS as ours with gratuitous ARP requests (updates neighbours'' caches)'
+            cand -A 'Like --announce, with gratuitous replies (as `arping -A`)'
+            cand --announce-reply 'Like --announce, with gratuitous replies (as `arping -A`)'
+            cand --json 'Print one JSON object per line for each reply and event'
+            cand -q 'Print only the MAC address(es)'
+            cand --quiet 'Print only the MAC address(es)'
+            cand -v 'Also print every ARP frame sent and received, tcpdump-style, on stderr'
+            cand --verbose 'Also print every ARP frame sent and received, tcpdump-style, on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'nettool;lab'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand up 'Create the lab'
+            cand down 'Remove the lab and everything it runs'
+            cand status 'Show the lab''s interfaces and addresses'
+            cand demo 'Bring up a temporary lab, run nettool against it with real output, and take it down'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'nettool;lab;up'= {
+            cand --name 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)'
+            cand --subnet 'Subnet of the lab; this host takes its first address, the peers the following ones'
+            cand --hosts 'Number of peer addresses answered in the lab'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'nettool;lab;down'= {
+            cand --name 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'nettool;lab;status'= {
+            cand --name 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)'
+            cand --json 'Print the status as one JSON object'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'nettool;lab;demo'= {
+            cand --name 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)'
+            cand --subnet 'Subnet of the lab; this host takes its first address, the peers the following ones'
+            cand --hosts 'Number of peer addresses answered in the lab'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'nettool;lab;help'= {
+            cand up 'Create the lab'
+            cand down 'Remove the lab and everything it runs'
+            cand status 'Show the lab''s interfaces and addresses'
+            cand demo 'Bring up a temporary lab, run nettool against it with real output, and take it down'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'nettool;lab;help;up'= {
+        }
+        &'nettool;lab;help;down'= {
+        }
+        &'nettool;lab;help;status'= {
+        }
+        &'nettool;lab;help;demo'= {
+        }
+        &'nettool;lab;help;help'= {
+        }
+        &'nettool;generate'= {
+            cand --out-dir 'Directory to write man/ and completions/ into'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'nettool;help'= {
+            cand arp 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
+            cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
+            cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'nettool;help;arp'= {
+        }
+        &'nettool;help;lab'= {
+            cand up 'Create the lab'
+            cand down 'Remove the lab and everything it runs'
+            cand status 'Show the lab''s interfaces and addresses'
+            cand demo 'Bring up a temporary lab, run nettool against it with real output, and take it down'
+        }
+        &'nettool;help;lab;up'= {
+        }
+        &'nettool;help;lab;down'= {
+        }
+        &'nettool;help;lab;status'= {
+        }
+        &'nettool;help;lab;demo'= {
+        }
+        &'nettool;help;generate'= {
+        }
+        &'nettool;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,92 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_nettool_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_nettool_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_nettool_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_nettool_using_subcommand
+    set -l cmd (__fish_nettool_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c nettool -n "__fish_nettool_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nettool -n "__fish_nettool_needs_command" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "arp" -d 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s i -l interface -d 'Interface to use (default: the one the kernel routes ADDRESS through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s s -l source -d 'Source IPv4 address for requests (default: the route\'s preferred source)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s c -l count -d 'Send exactly N requests, one per --interval, and show every reply (always asks the wire)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s W -l timeout -d 'How long to wait for a reply after the last request [default: 1s]' -r
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -l interval -d 'Time between requests to the same address [default: 1s; 300ms in a sweep]' -r
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -l ttl -d 'How long a learned entry stays fresh; it is re-validated for 3×TTL more, then expires' -r
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -l rate -d 'Sweep: at most this many requests per second' -r
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -l retries -d 'Sweep: requests to repeat for an address that has not answered' -r
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -l cache-file -d 'Cache file to use [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -l no-cache -d 'Ask the wire even when the cache holds a fresh entry'
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -l show -d 'List the cache with ages and states, and exit'
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -l flush -d 'Empty the cache, and exit'
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s D -l dad -d 'Duplicate address detection (RFC 5227): probe from 0.0.0.0; exit 1 if someone owns ADDRESS'
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s U -l announce -d 'Announce ADDRESS as ours with gratuitous ARP requests (updates neighbours\' caches)'
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s A -l announce-reply -d 'Like --announce, with gratuitous replies (as `arping -A`)'
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -l json -d 'Print one JSON object per line for each reply and event'
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s q -l quiet -d 'Print only the MAC address(es)'
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s v -l verbose -d 'Also print every ARP frame sent and received, tcpdump-style, on stderr'
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -f -a "up" -d 'Create the lab'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -f -a "down" -d 'Remove the lab and everything it runs'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -f -a "status" -d 'Show the lab\'s interfaces and addresses'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -f -a "demo" -d 'Bring up a temporary lab, run nettool against it with real output, and take it down'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -l name -d 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -l subnet -d 'Subnet of the lab; this host takes its first address, the peers the following ones' -r
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -l hosts -d 'Number of peer addresses answered in the lab' -r
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from down" -l name -d 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from down" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -l name -d 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -l json -d 'Print the status as one JSON object'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -l name -d 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -l subnet -d 'Subnet of the lab; this host takes its first address, the peers the following ones' -r
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -l hosts -d 'Number of peer addresses answered in the lab' -r
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "up" -d 'Create the lab'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "down" -d 'Remove the lab and everything it runs'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the lab\'s interfaces and addresses'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "demo" -d 'Bring up a temporary lab, run nettool against it with real output, and take it down'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nettool -n "__fish_nettool_using_subcommand generate" -l out-dir -d 'Directory to write man/ and completions/ into' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand generate" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand generate" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp lab generate help" -f -a "arp" -d 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp lab generate help" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp lab generate help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp lab generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "up" -d 'Create the lab'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "down" -d 'Remove the lab and everything it runs'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "status" -d 'Show the lab\'s interfaces and addresses'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "demo" -d 'Bring up a temporary lab, run nettool against it with real output, and take it down'

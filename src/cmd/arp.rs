@@ -1,0 +1,679 @@
+//! `nettool arp`: resolve, ping, sweep, probe (DAD) and announce.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use ipnetwork::Ipv4Network;
+use serde_json::json;
+
+use super::Env;
+use crate::arp::cache::{Cache, Freshness, Learned};
+use crate::arp::probe::{self, Mode, Prober, Target, Until};
+use crate::arp::resolve::{self, Resolution, Settings, WallClock};
+use crate::cachefile;
+use crate::cli::ArpArgs;
+use crate::driver::{self, Clock, Stop, SystemClock};
+use crate::link::packet::PacketLink;
+use crate::link::trace::Tracer;
+use crate::link::{Filter, Link};
+use crate::machine::Machine;
+use crate::outcome::Outcome;
+use crate::route::{self, Interface, Route, RouteError};
+use crate::time::human;
+use crate::wire::MacAddr;
+
+/// Largest sweep: a /16. Larger ones are almost always a typo, and would
+/// take minutes at any polite rate.
+const MAX_SWEEP: usize = 65_536;
+
+pub fn run(args: ArpArgs, env: &mut Env) -> Result<Outcome> {
+    let cache_path = args.cache_file.clone().unwrap_or_else(cachefile::default_path);
+    if args.show {
+        return show(&cache_path, &args, env);
+    }
+    if args.flush {
+        return flush(&cache_path, env);
+    }
+    let target = args.target.as_deref().context("an address or subnet is required")?;
+    if target.contains('/') {
+        let net: Ipv4Network = target
+            .parse()
+            .with_context(|| format!("{target:?} is not an IPv4 subnet (write it like 10.78.0.0/24)"))?;
+        if args.dad || args.announce || args.announce_reply || args.count.is_some() {
+            bail!("--dad, --announce and --count take one address, not a subnet");
+        }
+        return sweep(net, &args, &cache_path, env);
+    }
+    let ip = super::resolve_host(target)?;
+    if args.dad || args.announce || args.announce_reply {
+        return claim(ip, &args, env);
+    }
+    resolve_one(ip, &args, &cache_path, env)
+}
+
+/// How results are written: for people, as JSON lines, or MACs only.
+struct Printer {
+    json: bool,
+    quiet: bool,
+}
+
+impl Printer {
+    fn new(args: &ArpArgs) -> Printer {
+        Printer {
+            json: args.json,
+            quiet: args.quiet,
+        }
+    }
+
+    fn human(&self) -> bool {
+        !self.json && !self.quiet
+    }
+
+    /// Writes `value` as a JSON line (in --json mode), else `text` for
+    /// people (unless --quiet).
+    fn emit(&self, out: &mut dyn Write, value: serde_json::Value, text: impl FnOnce() -> String) -> Result<()> {
+        if self.json {
+            writeln!(out, "{value}")?;
+        } else if !self.quiet {
+            writeln!(out, "{}", text())?;
+        }
+        Ok(())
+    }
+
+    /// `--quiet` prints the MAC and nothing else.
+    fn mac_only(&self, out: &mut dyn Write, mac: MacAddr) -> Result<()> {
+        if self.quiet {
+            writeln!(out, "{mac}")?;
+        }
+        Ok(())
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_micros() as f64 / 1000.0
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+/// The route for ARP to `ip`: on-link, on an Ethernet-like interface.
+fn arp_route(ip: Ipv4Addr, args: &ArpArgs) -> Result<Route> {
+    let route = route::select(ip, args.interface.as_deref(), args.source)?;
+    route.ensure_arpable(ip)?;
+    if route.via_gateway {
+        bail!(
+            "{ip} is not on this link: the kernel routes it via {gw} on {dev}. ARP only reaches \
+             neighbours on the same link; resolve the gateway instead (nettool arp {gw}), or name \
+             an interface with -i to ask there anyway",
+            gw = route.next_hop,
+            dev = route.interface.name
+        );
+    }
+    check_ethernet(&route.interface)?;
+    Ok(route)
+}
+
+fn check_ethernet(iface: &Interface) -> Result<()> {
+    if iface.is_loopback || iface.mac == MacAddr::zero() {
+        bail!(
+            "interface {} has no Ethernet address, so ARP has nothing to do there; pick an \
+             Ethernet or veth interface with -i",
+            iface.name
+        );
+    }
+    Ok(())
+}
+
+fn open_link(iface: &Interface) -> Result<PacketLink> {
+    Ok(PacketLink::open(iface.index, Filter::Arp)?)
+}
+
+/// Runs `machine` on the interface's link, printing frames on stderr with -v.
+fn drive<M: Machine>(
+    machine: &mut M,
+    link: &mut PacketLink,
+    clock: &mut SystemClock,
+    verbose: bool,
+    env: &mut Env,
+    mut on_event: impl FnMut(M::Event, &mut dyn Write) -> Result<()>,
+) -> Result<Stop> {
+    let Env { out, err, interrupt } = env;
+    let mut tracer;
+    let link: &mut dyn Link = if verbose {
+        tracer = Tracer::new(link, &mut **err);
+        &mut tracer
+    } else {
+        link
+    };
+    driver::run(machine, link, clock, interrupt, |ev| on_event(ev, &mut **out))
+}
+
+fn save_cache(path: &Path, cache: &Cache, env: &mut Env) -> Result<()> {
+    match cachefile::save(path, cache) {
+        Ok(warnings) => warnings.iter().try_for_each(|w| env.warn(w))?,
+        // The answer stands; only remembering it failed.
+        Err(e) => env.warn(format!("{e}; this run's answers were not cached"))?,
+    }
+    Ok(())
+}
+
+fn load_cache(path: &Path, env: &mut Env) -> Result<Cache> {
+    let (cache, warnings) = cachefile::load(path);
+    warnings.iter().try_for_each(|w| env.warn(w))?;
+    Ok(cache)
+}
+
+/// Round-trip statistics for ping mode.
+#[derive(Default)]
+struct RttStats {
+    samples: Vec<Duration>,
+}
+
+impl RttStats {
+    fn summary(&self) -> Option<(Duration, Duration, Duration)> {
+        let min = *self.samples.iter().min()?;
+        let max = *self.samples.iter().max()?;
+        let avg = self.samples.iter().sum::<Duration>() / self.samples.len() as u32;
+        Some((min, avg, max))
+    }
+}
+
+fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> Result<Outcome> {
+    let route = arp_route(ip, args)?;
+    let iface = route.interface.clone();
+    let mut cache = load_cache(cache_path, env)?;
+    let ping = args.count.is_some();
+    let settings = Settings {
+        iface: iface.name.clone(),
+        target: ip,
+        ttl: args.ttl,
+        // -c asks for N requests on the wire, whatever the cache says.
+        use_cache: !args.no_cache && !ping,
+        probe: probe::Config {
+            mode: Mode::Request,
+            until: if ping { Until::AllSent } else { Until::FirstReply },
+            mac: iface.mac,
+            sender_ip: route.source,
+            tries: args.count.unwrap_or(3),
+            interval: args.interval.unwrap_or(Duration::from_secs(1)),
+            timeout: args.timeout.unwrap_or(Duration::from_secs(1)),
+            rate: None,
+        },
+    };
+    let printer = Printer::new(args);
+    let mut clock = SystemClock::new();
+    let start = clock.now();
+    let wall = WallClock {
+        at: start,
+        unix_ms: driver::unix_now_ms(),
+    };
+    let mut stats = RttStats::default();
+    let mut res = Resolution::new(start, wall, &mut cache, settings);
+    let iface_name = iface.name.clone();
+    let mut render =
+        |ev: resolve::Event, out: &mut dyn Write| -> Result<()> { render_resolve(&printer, out, &iface_name, ev, &mut stats) };
+    let stop = if res.is_done() {
+        // A fresh cache entry: no socket, no frame, no privileges needed
+        // beyond reading the cache.
+        while let Some(ev) = res.poll_event() {
+            render(ev, &mut *env.out)?;
+        }
+        Stop::Done
+    } else {
+        let mut link = open_link(&iface)?;
+        if printer.human() {
+            writeln!(env.out, "ARP {ip} on {} from {} ({})", iface.name, route.source, iface.mac)?;
+        }
+        drive(&mut res, &mut link, &mut clock, args.verbose, env, &mut render)?
+    };
+    let answered = res.answer().is_some();
+    let sent = res.frames_sent();
+    drop(res);
+    let elapsed = clock.now() - start;
+    if ping {
+        let (min, avg, max) = stats.summary().unwrap_or_default();
+        let replies = stats.samples.len();
+        printer.emit(
+            env.out,
+            json!({"event": "summary", "ip": ip.to_string(), "requests": sent, "replies": replies,
+                   "rtt_min_ms": ms(min), "rtt_avg_ms": ms(avg), "rtt_max_ms": ms(max),
+                   "elapsed_ms": ms(elapsed)}),
+            || {
+                let rtt = if replies > 0 {
+                    format!(", rtt min/avg/max {:.3}/{:.3}/{:.3} ms", ms(min), ms(avg), ms(max))
+                } else {
+                    String::new()
+                };
+                format!("--- {ip}: {sent} requests, {replies} replies{rtt}")
+            },
+        )?;
+    }
+    save_cache(cache_path, &cache, env)?;
+    Ok(match stop {
+        Stop::Interrupted => Outcome::Interrupted,
+        Stop::Done => Outcome::from_answer(answered),
+    })
+}
+
+fn render_resolve(p: &Printer, out: &mut dyn Write, iface: &str, ev: resolve::Event, stats: &mut RttStats) -> Result<()> {
+    use crate::arp::resolve::Event as E;
+    match ev {
+        E::CacheHit { entry, age, left } => {
+            p.mac_only(out, entry.mac)?;
+            p.emit(
+                out,
+                json!({"event": "cache-hit", "ip": entry.ip.to_string(), "mac": entry.mac.to_string(),
+                       "iface": entry.iface, "age_ms": ms(age), "fresh_for_ms": ms(left)}),
+                || {
+                    format!(
+                        "{} is-at {} on {}  (from cache: learned {} ago, fresh for {} more; no frame sent)",
+                        entry.ip,
+                        entry.mac,
+                        entry.iface,
+                        secs(age),
+                        secs(left)
+                    )
+                },
+            )?;
+        }
+        E::Revalidating { entry, age } => p.emit(
+            out,
+            json!({"event": "revalidating", "ip": entry.ip.to_string(), "mac": entry.mac.to_string(), "age_ms": ms(age)}),
+            || {
+                format!(
+                    "cache: {} is-at {} is stale (learned {} ago); re-validating with a unicast request",
+                    entry.ip,
+                    entry.mac,
+                    secs(age)
+                )
+            },
+        )?,
+        E::RevalidationFailed { entry } => p.emit(
+            out,
+            json!({"event": "revalidation-failed", "ip": entry.ip.to_string(), "mac": entry.mac.to_string()}),
+            || format!("cache: {} did not answer for {}; entry dropped, asking by broadcast", entry.mac, entry.ip),
+        )?,
+        E::Expired { entry } => p.emit(
+            out,
+            json!({"event": "expired", "ip": entry.ip.to_string(), "mac": entry.mac.to_string()}),
+            || format!("cache: the entry for {} ({}) has expired; asking the wire", entry.ip, entry.mac),
+        )?,
+        E::Probe(probe::Event::Reply {
+            target,
+            mac,
+            rtt,
+            attempt,
+            repeat,
+        }) => {
+            stats.samples.push(rtt);
+            if !repeat {
+                p.mac_only(out, mac)?;
+            }
+            p.emit(
+                out,
+                json!({"event": "reply", "ip": target.to_string(), "mac": mac.to_string(), "iface": iface,
+                       "rtt_ms": ms(rtt), "request": attempt}),
+                || format!("{target} is-at {mac}  rtt {}  (request {attempt})", human(rtt)),
+            )?;
+        }
+        E::Probe(probe::Event::Conflict { target, first, other }) => {
+            p.emit(
+                out,
+                json!({"event": "conflict", "ip": target.to_string(), "mac": first.to_string(), "other_mac": other.to_string()}),
+                || format!("CONFLICT: {target} is claimed by both {first} and {other}; neither is cached"),
+            )?;
+        }
+        E::Probe(probe::Event::Unanswered { target, attempts }) => p.emit(
+            out,
+            json!({"event": "no-reply", "ip": target.to_string(), "requests": attempts}),
+            || format!("no reply from {target} after {attempts} request{}", plural(attempts.into())),
+        )?,
+        E::Learned {
+            mac,
+            learned: Learned::Conflict { previous },
+        } => p.emit(
+            out,
+            json!({"event": "conflict", "ip": previous.ip.to_string(), "cached_mac": previous.mac.to_string(), "mac": mac.to_string()}),
+            || {
+                format!(
+                    "CONFLICT: the cache had {} at {}, the wire now says {mac}; neither is cached",
+                    previous.ip, previous.mac
+                )
+            },
+        )?,
+        E::Learned { .. } | E::Probe(probe::Event::Sent { .. } | probe::Event::Claimed { .. }) => {}
+    }
+    Ok(())
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The addresses a sweep asks for: every host address of the subnet.
+fn sweep_targets(net: Ipv4Network) -> Vec<Ipv4Addr> {
+    match net.prefix() {
+        // RFC 3021: both addresses of a /31 are hosts; a /32 is one.
+        31 | 32 => net.iter().collect(),
+        _ => net
+            .iter()
+            .filter(|ip| *ip != net.network() && *ip != net.broadcast())
+            .collect(),
+    }
+}
+
+fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> Result<Outcome> {
+    let mut targets = sweep_targets(net);
+    if targets.len() > MAX_SWEEP {
+        bail!(
+            "{net} has {} addresses; nettool sweeps at most a /16 at a time — split it",
+            targets.len()
+        );
+    }
+    // Route by an address of the subnet that is not this host's own (the
+    // kernel answers "local" for those, and names no link).
+    let local = local_ipv4s();
+    let probe_addr = *targets
+        .iter()
+        .find(|ip| !local.contains(ip))
+        .context("every address of the subnet belongs to this host; there is nobody to ask")?;
+    let route = route::select(probe_addr, args.interface.as_deref(), args.source)?;
+    if route.via_gateway {
+        bail!(
+            "{net} is not on this link (the kernel routes it via {} on {}); ARP sweeps only \
+             reach the local link — name an interface with -i to sweep there anyway",
+            route.next_hop,
+            route.interface.name
+        );
+    }
+    let iface = route.interface.clone();
+    check_ethernet(&iface)?;
+    // Our own addresses would only ever be answered by a duplicate.
+    targets.retain(|ip| !local.contains(ip));
+    let tries = args.retries.saturating_add(1);
+    let config = probe::Config {
+        mode: Mode::Request,
+        until: Until::FirstReply,
+        mac: iface.mac,
+        sender_ip: route.source,
+        tries,
+        interval: args.interval.unwrap_or(Duration::from_millis(300)),
+        timeout: args.timeout.unwrap_or(Duration::from_millis(300)),
+        rate: Some(args.rate),
+    };
+    let printer = Printer::new(args);
+    let mut cache = load_cache(cache_path, env)?;
+    let mut link = open_link(&iface)?;
+    if printer.human() {
+        writeln!(
+            env.out,
+            "SWEEP {net} on {} from {}: {} addresses, {tries} tr{} each, at most {}/s",
+            iface.name,
+            route.source,
+            targets.len(),
+            if tries == 1 { "y" } else { "ies" },
+            args.rate
+        )?;
+    }
+    let mut clock = SystemClock::new();
+    let start = clock.now();
+    let count = targets.len();
+    let mut prober = Prober::new(start, config, targets.into_iter().map(Target::broadcast));
+    let mut hosts: BTreeMap<Ipv4Addr, (MacAddr, Duration)> = BTreeMap::new();
+    let mut conflicts = 0u32;
+    let stop = {
+        let hosts = &mut hosts;
+        let cache = &mut cache;
+        let conflicts = &mut conflicts;
+        let printer = &printer;
+        let name = iface.name.clone();
+        let ttl = args.ttl;
+        drive(&mut prober, &mut link, &mut clock, args.verbose, env, move |ev, out| {
+            // Cache entries are dated by the wall clock when the answer is
+            // handled; the RTT already came from the driver's clock.
+            let learned = resolve::record(cache, &name, driver::unix_now_ms(), ttl, &ev);
+            match ev {
+                probe::Event::Reply { target, mac, rtt, .. } => {
+                    hosts.entry(target).or_insert((mac, rtt));
+                    if let Some(Learned::Conflict { previous }) = learned {
+                        *conflicts += 1;
+                        let line = json!({"event": "conflict", "ip": target.to_string(), "cached_mac": previous.mac.to_string(), "mac": mac.to_string()});
+                        if printer.json {
+                            writeln!(out, "{line}")?;
+                        } else if !printer.quiet {
+                            writeln!(out, "CONFLICT: the cache had {target} at {}, the wire now says {mac}; neither is cached", previous.mac)?;
+                        }
+                    }
+                }
+                probe::Event::Conflict { target, first, other } => {
+                    *conflicts += 1;
+                    if printer.json {
+                        writeln!(out, "{}", json!({"event": "conflict", "ip": target.to_string(), "mac": first.to_string(), "other_mac": other.to_string()}))?;
+                    } else if !printer.quiet {
+                        writeln!(out, "CONFLICT: {target} is claimed by both {first} and {other}; neither is cached")?;
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        })?
+    };
+    let elapsed = clock.now() - start;
+    let sent = prober.frames_sent();
+    for (ip, (mac, rtt)) in &hosts {
+        printer.mac_only(env.out, *mac)?;
+        printer.emit(
+            env.out,
+            json!({"event": "host", "ip": ip.to_string(), "mac": mac.to_string(), "rtt_ms": ms(*rtt)}),
+            || format!("{:<15}  {mac}  {}", ip.to_string(), human(*rtt)),
+        )?;
+    }
+    printer.emit(
+        env.out,
+        json!({"event": "summary", "subnet": net.to_string(), "addresses": count, "hosts": hosts.len(),
+               "conflicts": conflicts, "requests": sent, "elapsed_ms": ms(elapsed)}),
+        || {
+            format!(
+                "--- {} of {count} addresses answered; {sent} requests in {:.2} s",
+                hosts.len(),
+                elapsed.as_secs_f64()
+            )
+        },
+    )?;
+    save_cache(cache_path, &cache, env)?;
+    Ok(match stop {
+        Stop::Interrupted => Outcome::Interrupted,
+        Stop::Done => Outcome::from_answer(!hosts.is_empty()),
+    })
+}
+
+/// This host's IPv4 addresses, on every interface.
+fn local_ipv4s() -> Vec<Ipv4Addr> {
+    pnet::datalink::interfaces()
+        .iter()
+        .flat_map(|i| i.ips.iter())
+        .filter_map(|n| match n.ip() {
+            std::net::IpAddr::V4(v4) => Some(v4),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .collect()
+}
+
+/// The interface for DAD or an announcement of `ip`: the one that holds
+/// the address when it is ours, else the route's.
+fn claim_interface(ip: Ipv4Addr, args: &ArpArgs) -> Result<Interface> {
+    if let Some(name) = &args.interface {
+        let iface = route::interface_by_name(name)?;
+        check_ethernet(&iface)?;
+        return Ok(iface);
+    }
+    let iface = match route::select(ip, None, None) {
+        Ok(r) if r.via_gateway => bail!(
+            "{ip} is not on this link (the kernel routes it via {} on {}); name the interface with -i",
+            r.next_hop,
+            r.interface.name
+        ),
+        Ok(r) => r.interface,
+        Err(RouteError::LocalDestination { .. }) => {
+            let index = pnet::datalink::interfaces()
+                .into_iter()
+                .find(|i| !i.is_loopback() && i.ips.iter().any(|n| n.ip() == std::net::IpAddr::V4(ip)))
+                .map(|i| i.index)
+                .with_context(|| format!("{ip} is a local address but no Ethernet interface holds it; name one with -i"))?;
+            route::interface_by_index(index)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    check_ethernet(&iface)?;
+    Ok(iface)
+}
+
+fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
+    if ip.is_broadcast() || ip.is_multicast() || ip.is_unspecified() || ip.is_loopback() {
+        bail!("{ip} is not a unicast host address");
+    }
+    let iface = claim_interface(ip, args)?;
+    let (mode, until, tries) = if args.dad {
+        // RFC 5227 §2.1.1 sends PROBE_NUM = 3 probes.
+        (Mode::Dad, Until::FirstReply, args.count.unwrap_or(3))
+    } else if args.announce_reply {
+        (Mode::AnnounceReply, Until::AllSent, args.count.unwrap_or(2))
+    } else {
+        // RFC 5227 §2.3 sends ANNOUNCE_NUM = 2 announcements.
+        (Mode::AnnounceRequest, Until::AllSent, args.count.unwrap_or(2))
+    };
+    let config = probe::Config {
+        mode,
+        until,
+        mac: iface.mac,
+        sender_ip: ip,
+        tries,
+        interval: args.interval.unwrap_or(Duration::from_secs(1)),
+        timeout: args.timeout.unwrap_or(Duration::from_secs(1)),
+        rate: None,
+    };
+    let printer = Printer::new(args);
+    let mut link = open_link(&iface)?;
+    if printer.human() {
+        let what = if args.dad { "DAD" } else { "ANNOUNCE" };
+        writeln!(env.out, "{what} {ip} on {} ({})", iface.name, iface.mac)?;
+    }
+    let mut clock = SystemClock::new();
+    let mut prober = Prober::new(clock.now(), config, [Target::broadcast(ip)]);
+    let mut owner = None;
+    let stop = drive(&mut prober, &mut link, &mut clock, args.verbose, env, |ev, _| {
+        if let probe::Event::Claimed { mac, .. } = ev {
+            owner.get_or_insert(mac);
+        }
+        Ok(())
+    })?;
+    let sent = prober.frames_sent();
+    if stop == Stop::Interrupted {
+        return Ok(Outcome::Interrupted);
+    }
+    if args.dad {
+        match owner {
+            Some(mac) => {
+                printer.mac_only(env.out, mac)?;
+                printer.emit(
+                    env.out,
+                    json!({"event": "in-use", "ip": ip.to_string(), "mac": mac.to_string(), "probes": sent}),
+                    || format!("{ip} is in use by {mac}"),
+                )?;
+                Ok(Outcome::Negative)
+            }
+            None => {
+                printer.emit(
+                    env.out,
+                    json!({"event": "free", "ip": ip.to_string(), "probes": sent}),
+                    || format!("{ip} is free: nobody answered {sent} probe{}", plural(sent)),
+                )?;
+                Ok(Outcome::Success)
+            }
+        }
+    } else {
+        let kind = match (args.announce_reply, sent) {
+            (true, 1) => "reply",
+            (true, _) => "replies",
+            (false, 1) => "request",
+            (false, _) => "requests",
+        };
+        printer.emit(
+            env.out,
+            json!({"event": "announced", "ip": ip.to_string(), "mac": iface.mac.to_string(), "iface": iface.name, "frames": sent}),
+            || format!("announced {ip} is-at {} on {} ({sent} gratuitous {kind})", iface.mac, iface.name),
+        )?;
+        Ok(Outcome::Success)
+    }
+}
+
+fn show(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
+    let cache = load_cache(path, env)?;
+    let now = driver::unix_now_ms();
+    let printer = Printer::new(args);
+    if printer.human() {
+        if cache.is_empty() {
+            writeln!(env.out, "the ARP cache ({}) is empty", path.display())?;
+            return Ok(Outcome::Success);
+        }
+        writeln!(env.out, "{:<12} {:<15}  {:<17}  {:<7}  {:>8}  LEFT", "IFACE", "ADDRESS", "MAC", "STATE", "AGE")?;
+    }
+    for e in cache.entries() {
+        let (state, left) = match e.freshness(now) {
+            Freshness::Fresh { left, .. } => ("fresh", Some(left)),
+            Freshness::Stale { .. } => ("stale", None),
+            Freshness::Expired => ("expired", None),
+        };
+        let age = Duration::from_millis(now.saturating_sub(e.learned_at_ms));
+        printer.mac_only(env.out, e.mac)?;
+        printer.emit(
+            env.out,
+            json!({"event": "entry", "iface": e.iface, "ip": e.ip.to_string(), "mac": e.mac.to_string(),
+                   "state": state, "age_ms": ms(age), "fresh_for_ms": left.map(ms), "ttl_ms": e.ttl_ms}),
+            || {
+                format!(
+                    "{:<12} {:<15}  {}  {:<7}  {:>8}  {}",
+                    e.iface,
+                    e.ip.to_string(),
+                    e.mac,
+                    state,
+                    secs(age),
+                    left.map_or("-".into(), secs)
+                )
+            },
+        )?;
+    }
+    Ok(Outcome::Success)
+}
+
+fn flush(path: &Path, env: &mut Env) -> Result<Outcome> {
+    let mut cache = load_cache(path, env)?;
+    let n = cache.len();
+    cache.flush();
+    cachefile::save(path, &cache)?;
+    writeln!(env.out, "flushed {n} entr{} from {}", if n == 1 { "y" } else { "ies" }, path.display())?;
+    Ok(Outcome::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("10.0.0.0/24", 254, "10.0.0.1", "10.0.0.254")]
+    #[case("10.0.0.0/30", 2, "10.0.0.1", "10.0.0.2")]
+    #[case("10.0.0.0/31", 2, "10.0.0.0", "10.0.0.1")]
+    #[case("10.0.0.7/32", 1, "10.0.0.7", "10.0.0.7")]
+    fn sweeps_ask_for_host_addresses_only(#[case] net: &str, #[case] n: usize, #[case] first: &str, #[case] last: &str) {
+        let t = sweep_targets(net.parse().unwrap());
+        assert_eq!(t.len(), n);
+        assert_eq!(t.first().unwrap().to_string(), first);
+        assert_eq!(t.last().unwrap().to_string(), last);
+    }
+}

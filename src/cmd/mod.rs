@@ -1,0 +1,59 @@
+//! Subcommands: each turns its command-line arguments into engine runs and
+//! renders the events. Protocol decisions never live here.
+
+pub mod arp;
+pub mod generate;
+pub mod lab;
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, bail};
+
+use crate::cli::{Cli, Command};
+use crate::outcome::Outcome;
+
+/// Where a command writes, and the flag that asks it to stop.
+pub struct Env<'a> {
+    /// Results and payload.
+    pub out: &'a mut dyn Write,
+    /// Diagnostics, traces and warnings.
+    pub err: &'a mut dyn Write,
+    /// Raised by SIGINT or SIGTERM.
+    pub interrupt: &'a AtomicBool,
+}
+
+impl Env<'_> {
+    pub fn warn(&mut self, what: impl std::fmt::Display) -> std::io::Result<()> {
+        writeln!(self.err, "nettool: warning: {what}")
+    }
+}
+
+/// Runs the command the user asked for.
+pub fn run(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Arp(args) => arp::run(args, env),
+        Command::Lab(args) => lab::run(args, env),
+        Command::Generate(args) => generate::run(args, env),
+    }
+}
+
+/// An IPv4 address from a dotted quad or a host name (through the system
+/// resolver, as every other tool on the machine would).
+pub fn resolve_host(name: &str) -> anyhow::Result<Ipv4Addr> {
+    if let Ok(ip) = name.parse::<Ipv4Addr>() {
+        return Ok(ip);
+    }
+    let addrs: Vec<SocketAddr> = (name, 0)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve host name {name:?} (is it spelled right, and is DNS reachable?)"))?
+        .collect();
+    match addrs.iter().find_map(|a| match a {
+        SocketAddr::V4(v4) => Some(*v4.ip()),
+        SocketAddr::V6(_) => None,
+    }) {
+        Some(ip) => Ok(ip),
+        None => bail!("{name:?} has no IPv4 address (nettool speaks IPv4 only)"),
+    }
+}

@@ -1,0 +1,44 @@
+//! A link that prints every frame it moves, tcpdump-style (`-v`).
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use super::Link;
+use crate::wire::arp::ArpRepr;
+use crate::wire::fmt;
+
+/// Wraps a link; each frame sent is printed as `> line`, each frame
+/// received as `< line`.
+pub struct Tracer<'a> {
+    inner: &'a mut dyn Link,
+    out: &'a mut dyn Write,
+}
+
+impl<'a> Tracer<'a> {
+    pub fn new(inner: &'a mut dyn Link, out: &'a mut dyn Write) -> Tracer<'a> {
+        Tracer { inner, out }
+    }
+}
+
+/// One line for any frame: ARP decoded, anything else by EtherType.
+pub fn describe(frame: &[u8]) -> String {
+    match ArpRepr::from_frame(frame) {
+        Ok((_, arp)) => fmt::arp_line(&arp),
+        Err(e) => format!("{} bytes, not ARP ({e})", frame.len()),
+    }
+}
+
+impl Link for Tracer<'_> {
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        writeln!(self.out, "> {}", describe(frame))?;
+        self.inner.send(frame)
+    }
+
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<&[u8]>> {
+        let frame = self.inner.recv(timeout)?;
+        if let Some(f) = frame {
+            writeln!(self.out, "< {}", describe(f))?;
+        }
+        Ok(frame)
+    }
+}
