@@ -180,7 +180,7 @@ pub enum LabAction {
     /// Show the lab's interfaces and addresses.
     Status(LabStatusArgs),
     /// Bring up a temporary lab, run nettool against it with real output, and take it down.
-    Demo(LabUpArgs),
+    Demo(LabDemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +209,16 @@ pub struct LabUpArgs {
     /// Number of peer addresses answered in the lab.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub hosts: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct LabDemoArgs {
+    /// Name of the temporary lab.
+    #[arg(long, default_value = "demo", value_name = "NAME")]
+    pub name: String,
+    /// Subnet of the temporary lab.
+    #[arg(long, default_value = "10.79.0.0/24", value_name = "CIDR")]
+    pub subnet: ipnetwork::Ipv4Network,
 }
 
 #[derive(Debug, Args)]

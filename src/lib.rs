@@ -17,15 +17,17 @@
 //! - `cmd` turns command-line arguments into engine runs and renders their
 //!   events; `main` maps the outcome to an exit code.
 //! - [`route`] (over [`netlink`]) asks the kernel's routing table which
-//!   interface, source and next hop to use. It is an edge: it talks to the
-//!   kernel.
+//!   interface, source and next hop to use; [`lab`] builds disposable
+//!   network namespaces for `nettool lab` and the end-to-end tests. Both
+//!   are edges: they talk to the kernel and run `ip`.
 
 pub mod arp;
 pub mod cachefile;
 pub mod cli;
 pub mod cmd;
-pub mod driver;
 pub mod docgen;
+pub mod driver;
+pub mod lab;
 pub mod link;
 pub mod machine;
 pub mod netlink;

@@ -1,11 +1,177 @@
-//! `nettool lab` (wired to the lab module once it lands).
+//! `nettool lab`: up, down, status, and the demo.
 
-use anyhow::{Result, bail};
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::process::Command;
+use std::sync::atomic::Ordering;
+
+use anyhow::{Context, Result, bail};
 
 use super::Env;
-use crate::cli::LabArgs;
+use crate::cli::{LabAction, LabArgs, LabDemoArgs, LabUpArgs};
+use crate::lab::{self, LabSpec, LabStatus};
 use crate::outcome::Outcome;
 
-pub fn run(_args: LabArgs, _env: &mut Env) -> Result<Outcome> {
-    bail!("nettool lab is not available in this build")
+pub fn run(args: LabArgs, env: &mut Env) -> Result<Outcome> {
+    match args.action {
+        LabAction::Up(a) => up(a, env),
+        LabAction::Down(a) => down(&a.name, env),
+        LabAction::Status(a) => status(&a.name.name, a.json, env),
+        LabAction::Demo(a) => demo(a, env),
+    }
+}
+
+fn spec(a: &LabUpArgs) -> LabSpec {
+    LabSpec {
+        name: a.name.name.clone(),
+        subnet: a.subnet,
+        hosts: a.hosts,
+    }
+}
+
+fn up(a: LabUpArgs, env: &mut Env) -> Result<Outcome> {
+    let status = lab::up(&spec(&a))?;
+    writeln!(env.out, "lab {} is up", status.name)?;
+    describe(&status, env.out)?;
+    let peers = peer_ips(&status);
+    if let (Some(first), Some(net)) = (peers.first(), status.subnet) {
+        let down = if a.name.name == "lab" {
+            String::new()
+        } else {
+            format!(" --name {}", a.name.name)
+        };
+        writeln!(env.out, "\ntry:")?;
+        writeln!(env.out, "  nettool arp {first}              resolve a peer (answered by the lab's kernel)")?;
+        writeln!(env.out, "  nettool arp {first}              again: answered from the cache")?;
+        writeln!(env.out, "  nettool arp {net}          sweep the lab")?;
+        writeln!(env.out, "  nettool lab down{down}              remove it")?;
+    }
+    Ok(Outcome::Success)
+}
+
+fn peer_ips(status: &LabStatus) -> Vec<Ipv4Addr> {
+    status
+        .peer
+        .as_ref()
+        .map(|p| p.addresses.iter().map(|n| n.ip()).collect())
+        .unwrap_or_default()
+}
+
+fn describe(s: &LabStatus, out: &mut dyn Write) -> Result<()> {
+    writeln!(out, "  namespace   {}", s.namespace)?;
+    if let Some(h) = &s.host {
+        let addrs: Vec<String> = h.addresses.iter().map(ToString::to_string).collect();
+        writeln!(
+            out,
+            "  this host   {} {} {} ({})",
+            h.interface,
+            addrs.join(", "),
+            h.mac,
+            h.operstate
+        )?;
+    }
+    if let Some(p) = &s.peer {
+        let addrs: Vec<String> = p.addresses.iter().map(|n| n.ip().to_string()).collect();
+        writeln!(out, "  peers       {} in {}: {} ({})", p.interface, s.namespace, addrs.join(", "), p.mac)?;
+    }
+    for problem in &s.problems {
+        writeln!(out, "  PROBLEM     {problem}")?;
+    }
+    Ok(())
+}
+
+fn down(name: &str, env: &mut Env) -> Result<Outcome> {
+    let report = lab::down(name)?;
+    if report.nothing_was_there() {
+        writeln!(env.out, "lab {name} is not up; nothing to remove")?;
+    } else {
+        writeln!(env.out, "lab {name} removed: {}", report.removed.join(", "))?;
+    }
+    Ok(Outcome::Success)
+}
+
+fn status(name: &str, json: bool, env: &mut Env) -> Result<Outcome> {
+    let status = lab::status(name)?;
+    match (status, json) {
+        (Some(s), true) => writeln!(env.out, "{}", serde_json::to_string(&s)?)?,
+        (None, true) => writeln!(env.out, "{}", serde_json::json!({"name": name, "up": false}))?,
+        (Some(s), false) => {
+            let health = if s.is_healthy() { "up" } else { "damaged" };
+            writeln!(env.out, "lab {} is {health}", s.name)?;
+            describe(&s, env.out)?;
+        }
+        (None, false) => writeln!(env.out, "lab {name} is not up (create it with: nettool lab up)")?,
+    }
+    Ok(Outcome::Success)
+}
+
+/// Takes the demo's lab down however the demo ends.
+struct Teardown(String);
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        if let Err(e) = lab::down(&self.0) {
+            eprintln!("nettool: removing demo lab {}: {e}; remove it with: nettool lab down --name {}", self.0, self.0);
+        }
+    }
+}
+
+fn demo(a: LabDemoArgs, env: &mut Env) -> Result<Outcome> {
+    let spec = LabSpec {
+        name: a.name.clone(),
+        subnet: a.subnet,
+        hosts: 4,
+    };
+    let status = lab::up(&spec)?;
+    let _teardown = Teardown(a.name.clone());
+    writeln!(env.out, "# a temporary lab, {}:", status.name)?;
+    describe(&status, env.out)?;
+    let peers = peer_ips(&status);
+    let (Some(first), Some(second)) = (peers.first(), peers.get(1)) else {
+        bail!("the demo lab came up without peer addresses");
+    };
+    let net = status.subnet.context("the demo lab has no subnet")?;
+    // A private cache, so the demo neither reads nor leaves entries in the
+    // user's own.
+    let cache_dir = tempfile::Builder::new()
+        .prefix("nettool-demo-")
+        .tempdir()
+        .context("creating a temporary directory for the demo's cache")?;
+    let cache = cache_dir.path().join("arp-cache.json");
+    let cache_arg = cache.to_string_lossy().into_owned();
+    let steps: Vec<(&str, Vec<String>)> = vec![
+        ("resolve a peer: a broadcast request, the lab's kernel replies", vec!["arp".into(), first.to_string()]),
+        ("the same again: a fresh cache entry answers, no frame is sent", vec!["arp".into(), first.to_string()]),
+        ("sweep the whole subnet", vec!["arp".into(), net.to_string()]),
+        ("the cache now holds every peer", vec!["arp".into(), "--show".into()]),
+        ("duplicate address detection: is the address taken?", vec!["arp".into(), "--dad".into(), second.to_string()]),
+    ];
+    let exe = std::env::current_exe().context("finding nettool's own executable")?;
+    let mut failed = false;
+    for (why, argv) in steps {
+        if env.interrupt.load(Ordering::Relaxed) {
+            return Ok(Outcome::Interrupted);
+        }
+        writeln!(env.out, "\n# {why}\n$ nettool {}", argv.join(" "))?;
+        env.out.flush()?;
+        let status = Command::new(&exe)
+            .args(&argv)
+            .env("NETTOOL_ARP_CACHE", &cache_arg)
+            .status()
+            .with_context(|| format!("running {}", exe.display()))?;
+        // --dad answers 1 for "in use", which is the expected answer here.
+        let expected = if argv.iter().any(|a| a == "--dad") { Some(1) } else { Some(0) };
+        if status.code() != expected {
+            if env.interrupt.load(Ordering::Relaxed) {
+                return Ok(Outcome::Interrupted);
+            }
+            writeln!(env.err, "nettool: demo step exited with {status}")?;
+            failed = true;
+        }
+    }
+    writeln!(env.out, "\n# removing the temporary lab")?;
+    if failed {
+        bail!("a demo step failed (see above)");
+    }
+    Ok(Outcome::Success)
 }

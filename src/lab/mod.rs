@@ -1,0 +1,750 @@
+//! `nettool lab`: a disposable virtual LAN with real Linux hosts on it.
+//!
+//! A lab named `NAME` is:
+//!
+//! ```text
+//!  current namespace                    namespace nettool-NAME
+//!  ntl-NAME 10.78.0.1/24  <== veth ==>  eth0 10.78.0.2/24, .3, .4, .5 (+ lo up)
+//! ```
+//!
+//! The host end gets the subnet's first address, which gives the current
+//! namespace a connected route to the lab; the peer end holds one address
+//! per simulated host, all answered (ARP, ping, TCP) by the real kernel of
+//! the lab namespace. IPv6 is off on both ends so no stray ND or RS frames
+//! show up in captures and counters.
+//!
+//! There is no state file: [`status`] reads the live system, so a lab
+//! created by one run is seen, and removed, by the next. Later, services
+//! that nettool runs inside the lab (an HTTP server, an echo service) will
+//! leave pid files in [`run_dir`]; [`down`] already stops every process
+//! named there that still lives in the lab's namespace.
+//!
+//! Safety: [`up`] refuses a subnet outside the private and test ranges, and
+//! one that overlaps any address or route of the current namespace, so a
+//! lab can never shadow a real network.
+
+pub mod netns;
+#[doc(hidden)]
+pub mod testnet;
+
+use std::fmt::Display;
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ipnetwork::Ipv4Network;
+use pnet::util::MacAddr;
+use serde::{Serialize, Serializer};
+use thiserror::Error;
+
+use netns::{Link, Namespace, NetnsError, RouteEntry};
+
+/// Prefix of a lab's namespace: lab `NAME` lives in `nettool-NAME`.
+pub const NAMESPACE_PREFIX: &str = "nettool-";
+/// Prefix of a lab's host-side interface: `ntl-NAME`.
+pub const HOST_PREFIX: &str = "ntl-";
+/// The peer end's name inside the lab namespace.
+pub const PEER_DEV: &str = "eth0";
+/// Longest lab name: `ntl-NAME` must fit Linux's 15-byte interface names.
+pub const MAX_NAME_LEN: usize = 15 - HOST_PREFIX.len();
+/// Most hosts a lab may hold (addresses on the peer end).
+pub const MAX_HOSTS: u16 = 1024;
+/// Parent of every lab's run directory.
+pub const RUN_ROOT: &str = "/run/nettool";
+
+/// The ranges a lab subnet must lie in: private (RFC 1918), benchmarking
+/// (RFC 2544) and documentation (RFC 5737) space, which no public network
+/// uses, so a lab can never hide a real destination on the internet.
+const ALLOWED: [(Ipv4Addr, u8); 7] = [
+    (Ipv4Addr::new(10, 0, 0, 0), 8),
+    (Ipv4Addr::new(172, 16, 0, 0), 12),
+    (Ipv4Addr::new(192, 168, 0, 0), 16),
+    (Ipv4Addr::new(198, 18, 0, 0), 15),
+    (Ipv4Addr::new(192, 0, 2, 0), 24),
+    (Ipv4Addr::new(198, 51, 100, 0), 24),
+    (Ipv4Addr::new(203, 0, 113, 0), 24),
+];
+
+/// Why a lab could not be created, inspected or removed.
+#[derive(Debug, Error)]
+pub enum LabError {
+    #[error(
+        "invalid lab name {name:?}: {why} (use 1 to {MAX_NAME_LEN} characters from a-z, 0-9 and '-')"
+    )]
+    InvalidName { name: String, why: &'static str },
+    #[error("invalid lab subnet {subnet}: {why}")]
+    InvalidSubnet { subnet: Ipv4Network, why: String },
+    #[error(
+        "{hosts} hosts do not fit in {subnet}: it has room for {room} besides the host end \
+         (use a larger subnet or fewer hosts)"
+    )]
+    TooManyHosts {
+        hosts: u16,
+        subnet: Ipv4Network,
+        room: u64,
+    },
+    #[error(
+        "lab {name} already exists: inspect it with `nettool lab status {name}` \
+         or remove it with `nettool lab down {name}`"
+    )]
+    AlreadyExists { name: String },
+    #[error(
+        "subnet {subnet} overlaps {conflict}, already present on this host: a lab there \
+         would shadow a real network; choose another subnet"
+    )]
+    Overlap {
+        subnet: Ipv4Network,
+        conflict: String,
+    },
+    #[error("lab {name} was created but cannot be read back: {why}")]
+    Vanished { name: String, why: String },
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    #[error("{what}: {err}")]
+    Io { what: String, err: io::Error },
+}
+
+/// What to build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabSpec {
+    /// Names the namespace (`nettool-NAME`) and host interface (`ntl-NAME`).
+    pub name: String,
+    pub subnet: Ipv4Network,
+    /// How many addresses the peer end answers for (`.2`, `.3`, …).
+    pub hosts: u16,
+}
+
+impl Default for LabSpec {
+    fn default() -> LabSpec {
+        LabSpec {
+            name: "lab".into(),
+            subnet: Ipv4Network::new(Ipv4Addr::new(10, 78, 0, 0), 24).expect("valid /24"),
+            hosts: 4,
+        }
+    }
+}
+
+/// The names and addresses a [`LabSpec`] turns into. Pure data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabPlan {
+    pub name: String,
+    pub namespace: String,
+    pub host_interface: String,
+    pub peer_interface: String,
+    /// The subnet, normalized to its network address.
+    #[serde(serialize_with = "display")]
+    pub subnet: Ipv4Network,
+    /// The host end's address: the subnet's first host address.
+    #[serde(serialize_with = "display")]
+    pub host_address: Ipv4Network,
+    /// The peer end's addresses, in order.
+    #[serde(serialize_with = "display_all")]
+    pub peer_addresses: Vec<Ipv4Network>,
+}
+
+impl LabSpec {
+    /// Validates the spec and computes every name and address, touching
+    /// nothing.
+    pub fn plan(&self) -> Result<LabPlan, LabError> {
+        validate_name(&self.name)?;
+        let subnet = check_subnet(self.subnet)?;
+        let prefix = subnet.prefix();
+        // Addresses besides network, broadcast and the host end.
+        let room = (1u64 << (32 - u32::from(prefix))) - 3;
+        if self.hosts == 0 {
+            return Err(LabError::InvalidSubnet {
+                subnet,
+                why: "a lab needs at least one host".into(),
+            });
+        }
+        if u64::from(self.hosts) > room || self.hosts > MAX_HOSTS {
+            return Err(LabError::TooManyHosts {
+                hosts: self.hosts,
+                subnet,
+                room: room.min(u64::from(MAX_HOSTS)),
+            });
+        }
+        let base = u32::from(subnet.network());
+        let at = |offset: u32| {
+            Ipv4Network::new(Ipv4Addr::from(base + offset), prefix).expect("prefix checked")
+        };
+        Ok(LabPlan {
+            name: self.name.clone(),
+            namespace: namespace_name(&self.name),
+            host_interface: host_interface_name(&self.name),
+            peer_interface: PEER_DEV.into(),
+            subnet,
+            host_address: at(1),
+            peer_addresses: (0..u32::from(self.hosts)).map(|i| at(2 + i)).collect(),
+        })
+    }
+}
+
+/// Checks a lab name: `[a-z0-9-]`, 1 to [`MAX_NAME_LEN`] characters, no
+/// leading '-' (it would read as an option to `ip`).
+pub fn validate_name(name: &str) -> Result<(), LabError> {
+    let why = if name.is_empty() {
+        "it is empty"
+    } else if name.len() > MAX_NAME_LEN {
+        "it is too long for the interface name ntl-NAME"
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        "it contains a character other than a-z, 0-9 and '-'"
+    } else if name.starts_with('-') {
+        "it starts with '-'"
+    } else {
+        return Ok(());
+    };
+    Err(LabError::InvalidName {
+        name: name.into(),
+        why,
+    })
+}
+
+fn check_subnet(subnet: Ipv4Network) -> Result<Ipv4Network, LabError> {
+    let subnet =
+        Ipv4Network::new(subnet.network(), subnet.prefix()).expect("same prefix stays valid");
+    let invalid = |why: &str| LabError::InvalidSubnet {
+        subnet,
+        why: why.into(),
+    };
+    if subnet.prefix() > 30 {
+        return Err(invalid(
+            "a lab needs at least a /30 (the host end and one host)",
+        ));
+    }
+    let inside = ALLOWED.iter().any(|&(ip, prefix)| {
+        let range = Ipv4Network::new(ip, prefix).expect("valid constant");
+        prefix <= subnet.prefix() && range.contains(subnet.network())
+    });
+    if !inside {
+        return Err(invalid(
+            "it is not private or test address space; use one inside 10.0.0.0/8, \
+             172.16.0.0/12, 192.168.0.0/16, 198.18.0.0/15 or a TEST-NET",
+        ));
+    }
+    Ok(subnet)
+}
+
+/// The namespace of lab `name`.
+pub fn namespace_name(name: &str) -> String {
+    format!("{NAMESPACE_PREFIX}{name}")
+}
+
+/// The host-side interface of lab `name`.
+pub fn host_interface_name(name: &str) -> String {
+    format!("{HOST_PREFIX}{name}")
+}
+
+/// Where services of lab `name` keep their pid files: `/run/nettool/lab-NAME`.
+pub fn run_dir(name: &str) -> PathBuf {
+    Path::new(RUN_ROOT).join(format!("lab-{name}"))
+}
+
+fn overlaps(a: Ipv4Network, b: Ipv4Network) -> bool {
+    a.contains(b.network()) || b.contains(a.network())
+}
+
+/// The first address or route of `links`/`routes` that overlaps `subnet`,
+/// described for a person. Default routes (/0) do not count: they overlap
+/// everything and shadow nothing. Pure.
+pub fn find_overlap(subnet: Ipv4Network, links: &[Link], routes: &[RouteEntry]) -> Option<String> {
+    for link in links {
+        for addr in &link.ipv4 {
+            if overlaps(subnet, *addr) {
+                return Some(format!("address {addr} on {}", link.name));
+            }
+        }
+    }
+    for r in routes {
+        if r.dst.prefix() > 0 && overlaps(subnet, r.dst) {
+            let dev = r
+                .dev
+                .as_deref()
+                .map(|d| format!(" dev {d}"))
+                .unwrap_or_default();
+            return Some(format!(
+                "{} route {}{dev} (table {})",
+                r.kind, r.dst, r.table
+            ));
+        }
+    }
+    None
+}
+
+/// One end of the lab's veth pair, as the system reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabEnd {
+    pub interface: String,
+    pub index: u32,
+    #[serde(serialize_with = "display")]
+    pub mac: MacAddr,
+    #[serde(serialize_with = "display_all")]
+    pub addresses: Vec<Ipv4Network>,
+    /// Administratively up.
+    pub up: bool,
+    /// `UP`, `DOWN`, `LOWERLAYERDOWN`, … as the kernel reports it.
+    pub operstate: String,
+}
+
+impl From<Link> for LabEnd {
+    fn from(l: Link) -> LabEnd {
+        LabEnd {
+            interface: l.name,
+            index: l.index,
+            mac: l.mac,
+            addresses: l.ipv4,
+            up: l.up,
+            operstate: l.operstate,
+        }
+    }
+}
+
+/// A lab as it exists right now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabStatus {
+    pub name: String,
+    pub namespace: String,
+    pub namespace_exists: bool,
+    /// The lab's subnet, read from the host end's address.
+    #[serde(serialize_with = "display_opt")]
+    pub subnet: Option<Ipv4Network>,
+    /// The end in the current namespace (`ntl-NAME`).
+    pub host: Option<LabEnd>,
+    /// The end inside the lab namespace (`eth0`), holding the hosts' addresses.
+    pub peer: Option<LabEnd>,
+    pub run_dir: PathBuf,
+    /// What is missing or down; empty for a healthy lab.
+    pub problems: Vec<String>,
+}
+
+impl LabStatus {
+    /// Whether every part of the lab is present and up.
+    pub fn is_healthy(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Reads lab `name` from the live system; `None` when no trace of it exists.
+pub fn status(name: &str) -> Result<Option<LabStatus>, LabError> {
+    validate_name(name)?;
+    let namespace = namespace_name(name);
+    let host_if = host_interface_name(name);
+    let namespace_exists = netns::exists(&namespace);
+    let host = netns::link(None, &host_if)?.map(LabEnd::from);
+    let peer = if namespace_exists {
+        netns::link(Some(&namespace), PEER_DEV)?.map(LabEnd::from)
+    } else {
+        None
+    };
+    let run_dir = run_dir(name);
+    if !namespace_exists && host.is_none() && !run_dir.exists() {
+        return Ok(None);
+    }
+    let mut problems = Vec::new();
+    if !namespace_exists {
+        problems.push(format!("namespace {namespace} is missing"));
+    }
+    match &host {
+        None => problems.push(format!("host interface {host_if} is missing")),
+        Some(h) if !h.up => problems.push(format!("host interface {host_if} is down")),
+        Some(h) if h.addresses.is_empty() => {
+            problems.push(format!("host interface {host_if} has no IPv4 address"))
+        }
+        Some(_) => {}
+    }
+    match &peer {
+        None if namespace_exists => {
+            problems.push(format!("{PEER_DEV} is missing in namespace {namespace}"))
+        }
+        Some(p) if !p.up => problems.push(format!("{PEER_DEV} in {namespace} is down")),
+        _ => {}
+    }
+    let subnet = host
+        .as_ref()
+        .and_then(|h| h.addresses.first())
+        .map(|a| Ipv4Network::new(a.network(), a.prefix()).expect("same prefix stays valid"));
+    Ok(Some(LabStatus {
+        name: name.into(),
+        namespace,
+        namespace_exists,
+        subnet,
+        host,
+        peer,
+        run_dir,
+        problems,
+    }))
+}
+
+/// Deletes a link when dropped, unless kept: undoes a half-built lab.
+struct LinkGuard<'a> {
+    dev: &'a str,
+    keep: bool,
+}
+
+impl Drop for LinkGuard<'_> {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = netns::delete_link(None, self.dev);
+        }
+    }
+}
+
+/// Creates the lab described by `spec`, and returns its status.
+///
+/// Refuses when the lab (or any part of it) already exists, or when the
+/// subnet overlaps an address or route of the current namespace. On any
+/// failure half-way, what was created is removed again.
+pub fn up(spec: &LabSpec) -> Result<LabStatus, LabError> {
+    let plan = spec.plan()?;
+    netns::require_net_admin()?;
+    if status(&plan.name)?.is_some() {
+        return Err(LabError::AlreadyExists {
+            name: plan.name.clone(),
+        });
+    }
+    let links = netns::all_links(None)?;
+    let routes = netns::routes(None)?;
+    if let Some(conflict) = find_overlap(plan.subnet, &links, &routes) {
+        return Err(LabError::Overlap {
+            subnet: plan.subnet,
+            conflict,
+        });
+    }
+
+    let ns = Namespace::create(&plan.namespace)?;
+    netns::disable_ipv6_everywhere(&plan.namespace)?;
+    netns::add_veth(
+        None,
+        &plan.host_interface,
+        &plan.peer_interface,
+        Some(&plan.namespace),
+    )?;
+    let mut host_link = LinkGuard {
+        dev: &plan.host_interface,
+        keep: false,
+    };
+    netns::disable_ipv6(None, &plan.host_interface)?;
+    netns::add_address(None, &plan.host_interface, plan.host_address)?;
+    let mut batch: Vec<String> = plan
+        .peer_addresses
+        .iter()
+        .map(|a| format!("addr add {a} dev {}", plan.peer_interface))
+        .collect();
+    batch.push(format!("link set {} up", plan.peer_interface));
+    netns::ip_batch(Some(&plan.namespace), &batch)?;
+    netns::set_up(None, &plan.host_interface)?;
+
+    let status = status(&plan.name)?.ok_or_else(|| LabError::Vanished {
+        name: plan.name.clone(),
+        why: "no trace of it is left".into(),
+    })?;
+    host_link.keep = true;
+    ns.keep();
+    Ok(status)
+}
+
+/// What [`down`] removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DownReport {
+    pub name: String,
+    /// Pids of lab services that were stopped.
+    pub stopped: Vec<u32>,
+    /// What was removed, for people: `interface ntl-lab`, `namespace nettool-lab`, …
+    pub removed: Vec<String>,
+}
+
+impl DownReport {
+    /// True when the lab did not exist at all (`down` is idempotent).
+    pub fn nothing_was_there(&self) -> bool {
+        self.stopped.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// Removes lab `name`: its services, host interface, namespace and run
+/// directory. Idempotent: removing a lab that is not there succeeds, and
+/// the report says so.
+pub fn down(name: &str) -> Result<DownReport, LabError> {
+    validate_name(name)?;
+    netns::require_net_admin()?;
+    let namespace = namespace_name(name);
+    let host_if = host_interface_name(name);
+    let dir = run_dir(name);
+    let mut report = DownReport {
+        name: name.into(),
+        stopped: Vec::new(),
+        removed: Vec::new(),
+    };
+    if dir.exists() {
+        report.stopped = stop_services(&dir, &namespace)?;
+    }
+    // The host end first: deleting it removes the pair at once, whereas a
+    // deleted namespace releases its interfaces asynchronously.
+    if netns::delete_link(None, &host_if)? {
+        report.removed.push(format!("interface {host_if}"));
+    }
+    if netns::delete(&namespace)? {
+        report.removed.push(format!("namespace {namespace}"));
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|err| LabError::Io {
+            what: format!("removing {}", dir.display()),
+            err,
+        })?;
+        report
+            .removed
+            .push(format!("run directory {}", dir.display()));
+    }
+    // The parent goes too once no lab uses it (fails, harmlessly, otherwise).
+    let _ = std::fs::remove_dir(RUN_ROOT);
+    Ok(report)
+}
+
+/// Stops the processes named by `*.pid` files in `dir`, and removes the
+/// files. A process is only signalled when it still lives in the lab's
+/// namespace, so a pid reused by an unrelated process is never touched.
+fn stop_services(dir: &Path, namespace: &str) -> Result<Vec<u32>, LabError> {
+    let io_err = |what: String| move |err| LabError::Io { what, err };
+    let lab_ns = std::fs::metadata(netns::netns_path(namespace)).ok();
+    let mut stopped = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(io_err(format!("listing {}", dir.display())))?;
+    for entry in entries.filter_map(|e| e.ok()) {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "pid") {
+            continue;
+        }
+        let pid = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok());
+        if let (Some(pid), Some(lab_ns)) = (pid, &lab_ns) {
+            let proc_ns = std::fs::metadata(format!("/proc/{pid}/ns/net")).ok();
+            let in_lab =
+                proc_ns.is_some_and(|p| p.ino() == lab_ns.ino() && p.dev() == lab_ns.dev());
+            if in_lab && terminate(pid) {
+                stopped.push(pid);
+            }
+        }
+        std::fs::remove_file(&path).map_err(io_err(format!("removing {}", path.display())))?;
+    }
+    stopped.sort_unstable();
+    Ok(stopped)
+}
+
+/// SIGTERM, up to a second's grace, then SIGKILL. True if it was signalled.
+fn terminate(pid: u32) -> bool {
+    let Ok(raw) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: plain syscall; `raw` was checked to live in the lab namespace.
+    if unsafe { libc::kill(raw, libc::SIGTERM) } < 0 {
+        return false;
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        if !running(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(raw, libc::SIGKILL) };
+    true
+}
+
+/// Alive and not a zombie (a zombie has exited; only its parent's `wait` is missing).
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X'),
+        Err(_) => false,
+    }
+}
+
+fn display<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+fn display_opt<T: Display, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+fn display_all<T: Display, S: Serializer>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|x| x.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn net(s: &str) -> Ipv4Network {
+        s.parse().unwrap()
+    }
+
+    fn spec(name: &str, subnet: &str, hosts: u16) -> LabSpec {
+        LabSpec {
+            name: name.into(),
+            subnet: net(subnet),
+            hosts,
+        }
+    }
+
+    #[test]
+    fn default_plan() {
+        let plan = LabSpec::default().plan().unwrap();
+        assert_eq!(plan.namespace, "nettool-lab");
+        assert_eq!(plan.host_interface, "ntl-lab");
+        assert_eq!(plan.peer_interface, "eth0");
+        assert_eq!(plan.host_address, net("10.78.0.1/24"));
+        assert_eq!(
+            plan.peer_addresses,
+            [
+                "10.78.0.2/24",
+                "10.78.0.3/24",
+                "10.78.0.4/24",
+                "10.78.0.5/24"
+            ]
+            .map(net)
+        );
+    }
+
+    #[rstest]
+    #[case::ok("lab", true)]
+    #[case::digits_and_dash("lab-2", true)]
+    #[case::longest("abcdefghijk", true)]
+    #[case::too_long("abcdefghijkl", false)]
+    #[case::empty("", false)]
+    #[case::upper("Lab", false)]
+    #[case::dot("lab.1", false)]
+    #[case::slash("a/b", false)]
+    #[case::space("a b", false)]
+    #[case::leading_dash("-lab", false)]
+    fn names(#[case] name: &str, #[case] ok: bool) {
+        assert_eq!(validate_name(name).is_ok(), ok, "{name:?}");
+    }
+
+    #[rstest]
+    #[case::slash_30_one_host("10.1.2.4/30", 1, Ok("10.1.2.4/30"))]
+    #[case::slash_30_two_hosts("10.1.2.4/30", 2, Err("do not fit"))]
+    #[case::slash_31("10.1.2.4/31", 1, Err("at least a /30"))]
+    #[case::normalized("10.78.0.77/24", 4, Ok("10.78.0.0/24"))]
+    #[case::full_24("192.168.5.0/24", 253, Ok("192.168.5.0/24"))]
+    #[case::over_full_24("192.168.5.0/24", 254, Err("do not fit"))]
+    #[case::zero_hosts("10.78.0.0/24", 0, Err("at least one host"))]
+    #[case::above_cap("10.0.0.0/16", 1025, Err("do not fit"))]
+    #[case::public("8.8.8.0/24", 4, Err("not private"))]
+    #[case::straddles_private("172.0.0.0/8", 4, Err("not private"))]
+    #[case::loopback("127.0.0.0/24", 4, Err("not private"))]
+    #[case::benchmark("198.18.0.0/24", 4, Ok("198.18.0.0/24"))]
+    fn subnets_and_host_counts(
+        #[case] subnet: &str,
+        #[case] hosts: u16,
+        #[case] want: Result<&str, &str>,
+    ) {
+        let got = spec("lab", subnet, hosts).plan();
+        match want {
+            Ok(normalized) => {
+                let plan = got.unwrap();
+                assert_eq!(plan.subnet, net(normalized));
+                assert_eq!(plan.peer_addresses.len(), usize::from(hosts));
+                let last = plan.peer_addresses.last().unwrap().ip();
+                assert!(plan.subnet.contains(last));
+                assert_ne!(last, plan.subnet.broadcast());
+            }
+            Err(fragment) => {
+                let err = got.unwrap_err().to_string();
+                assert!(err.contains(fragment), "{err}");
+            }
+        }
+    }
+
+    fn link(name: &str, addrs: &[&str]) -> Link {
+        Link {
+            name: name.into(),
+            index: 2,
+            mac: MacAddr::zero(),
+            mtu: 1500,
+            up: true,
+            operstate: "UP".into(),
+            ipv4: addrs.iter().map(|a| net(a)).collect(),
+            has_ipv6: false,
+        }
+    }
+
+    fn route(dst: &str) -> RouteEntry {
+        RouteEntry {
+            dst: net(dst),
+            kind: "unicast".into(),
+            dev: Some("eth1".into()),
+            table: "main".into(),
+        }
+    }
+
+    #[rstest]
+    #[case::clear("10.78.0.0/24", None)]
+    #[case::address_inside("10.99.0.0/24", Some("address 10.99.0.7/16 on eth0"))]
+    #[case::lab_inside_address_net("10.99.3.0/24", Some("address 10.99.0.7/16 on eth0"))]
+    #[case::route_inside(
+        "172.16.0.0/12",
+        Some("unicast route 172.20.1.0/24 dev eth1 (table main)")
+    )]
+    #[case::covering_route(
+        "192.168.7.0/24",
+        Some("unicast route 192.168.0.0/16 dev eth1 (table main)")
+    )]
+    fn overlap_detection(#[case] subnet: &str, #[case] want: Option<&str>) {
+        let links = [
+            link("lo", &["127.0.0.1/8"]),
+            link("eth0", &["10.99.0.7/16"]),
+        ];
+        let routes = [
+            route("0.0.0.0/0"),
+            route("172.20.1.0/24"),
+            route("192.168.0.0/16"),
+        ];
+        assert_eq!(find_overlap(net(subnet), &links, &routes).as_deref(), want);
+    }
+
+    #[test]
+    fn status_serializes_for_scripts() {
+        let status = LabStatus {
+            name: "lab".into(),
+            namespace: "nettool-lab".into(),
+            namespace_exists: true,
+            subnet: Some(net("10.78.0.0/24")),
+            host: Some(LabEnd {
+                interface: "ntl-lab".into(),
+                index: 7,
+                mac: MacAddr::new(2, 0, 0, 0, 0, 1),
+                addresses: vec![net("10.78.0.1/24")],
+                up: true,
+                operstate: "UP".into(),
+            }),
+            peer: None,
+            run_dir: run_dir("lab"),
+            problems: vec![],
+        };
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["subnet"], "10.78.0.0/24");
+        assert_eq!(json["host"]["mac"], "02:00:00:00:00:01");
+        assert_eq!(json["host"]["addresses"][0], "10.78.0.1/24");
+        assert_eq!(json["peer"], serde_json::Value::Null);
+        assert_eq!(json["run_dir"], "/run/nettool/lab-lab");
+    }
+
+    #[test]
+    fn zombie_and_missing_processes_are_not_running() {
+        assert!(running(std::process::id()));
+        assert!(!running(u32::MAX));
+    }
+}
