@@ -138,7 +138,15 @@ fn up_status_ping_down() {
 
     // Status reads the live system, and JSON carries it for scripts.
     let again = x.run(|| lab::status(&name)).unwrap().unwrap();
-    assert_eq!(again, status);
+    // operstate may still move from DOWN to UP (the kernel's linkwatch
+    // applies carrier changes with a delay); everything else is fixed.
+    let settled = |mut s: lab::LabStatus| {
+        for end in [&mut s.host, &mut s.peer].into_iter().flatten() {
+            end.operstate.clear();
+        }
+        s
+    };
+    assert_eq!(settled(again.clone()), settled(status.clone()));
     let json = serde_json::to_value(&again).unwrap();
     assert_eq!(json["peer"]["addresses"][3], "10.78.0.5/24");
 
@@ -314,4 +322,87 @@ fn stale_test_namespaces_are_swept() {
     assert!(!netns::exists(&stale) && !netns::exists(&stale_lab));
     assert!(netns::exists(&mine), "a live process's namespace was swept");
     netns::delete(&mine).unwrap();
+}
+
+/// Drops CAP_NET_ADMIN from the calling thread's effective set only:
+/// capabilities are per thread, so the rest of the test process keeps it.
+fn drop_net_admin_on_this_thread() {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    const CAP_NET_ADMIN: u32 = 12;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget/capset read and write one header and two data structs.
+    unsafe {
+        assert_eq!(
+            libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()),
+            0
+        );
+        data[0].effective &= !(1 << CAP_NET_ADMIN);
+        assert_eq!(libc::syscall(libc::SYS_capset, &header, data.as_ptr()), 0);
+    }
+}
+
+#[test]
+fn without_cap_net_admin_the_error_says_run_as_root() {
+    testnet::require_root();
+    let name = testnet::unique_lab_name();
+    let (up, down) = std::thread::scope(|s| {
+        s.spawn(|| {
+            drop_net_admin_on_this_thread();
+            (lab::up(&spec(&name, "10.78.0.0/24")), lab::down(&name))
+        })
+        .join()
+        .unwrap()
+    });
+    for err in [up.unwrap_err(), down.unwrap_err()] {
+        assert!(
+            matches!(err, LabError::Netns(netns::NetnsError::NotPermitted { .. })),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("run as root"), "{err}");
+    }
+    assert!(!netns::exists(&lab::namespace_name(&name)));
+}
+
+#[test]
+fn a_failure_half_way_undoes_what_was_built() {
+    let x = TestNamespace::new("labundo");
+    let name = testnet::unique_lab_name();
+    let host_if = lab::host_interface_name(&name);
+    // An alternative name is invisible to the existence check (which reads
+    // interface names) but makes creating the veth fail with EEXIST, after
+    // the lab namespace was already made: a genuine half-way failure.
+    let ip = |args: &[&str]| {
+        let ok = Command::new("ip")
+            .args(["-n", x.name()])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "ip {args:?}");
+    };
+    ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+    ip(&["link", "property", "add", "dev", "v0", "altname", &host_if]);
+
+    let err = x.run(|| lab::up(&spec(&name, "10.78.0.0/24"))).unwrap_err();
+    assert!(err.to_string().contains("File exists"), "{err}");
+    assert!(
+        !netns::exists(&lab::namespace_name(&name)),
+        "namespace not undone"
+    );
+    assert_host_untouched(&name);
 }

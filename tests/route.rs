@@ -155,17 +155,25 @@ fn interface_problems_name_the_fix() {
 
 #[test]
 fn a_lookup_takes_microseconds() {
+    const N: u32 = 200;
     let net = with_default_route("rtfast");
-    let per_call = net.run_in_a(|| {
+    let (lookup, select) = net.run_in_a(|| {
         route::route_get(FAR).unwrap();
         let start = Instant::now();
-        const N: u32 = 200;
         for _ in 0..N {
             route::route_get(FAR).unwrap();
         }
-        start.elapsed() / N
+        let lookup = start.elapsed() / N;
+        let start = Instant::now();
+        for _ in 0..N {
+            route::select(FAR, None, None).unwrap();
+        }
+        (lookup, start.elapsed() / N)
     });
-    eprintln!("route_get: {per_call:?} per call");
-    // Generous bound for a loaded, unoptimized build; typical is ~20 µs.
-    assert!(per_call.as_micros() < 1000, "{per_call:?} per route_get");
+    eprintln!("route_get: {lookup:?} per call, select: {select:?} per call");
+    // Generous bounds for a loaded, unoptimized build. Seen on 6.18:
+    // route_get ~13 µs; select ~300 µs debug, ~85 µs release (most of it
+    // pnet's interface listing). `nettool arp` must finish in 5 ms whole.
+    assert!(lookup.as_micros() < 1000, "{lookup:?} per route_get");
+    assert!(select.as_micros() < 2000, "{select:?} per select");
 }

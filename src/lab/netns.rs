@@ -152,7 +152,12 @@ pub fn ip_batch(netns: Option<&str>, lines: &[String]) -> Result<(), NetnsError>
     if lines.is_empty() {
         return Ok(());
     }
-    let command = format!("{} <<< {:?}", render(netns, &["-batch", "-"]), lines);
+    // On failure `ip` names the line ("Command failed -:3"), so list them.
+    let command = format!(
+        "{} (commands: {})",
+        render(netns, &["-batch", "-"]),
+        lines.join("; ")
+    );
     let mut child = ip_command(netns, &["-batch", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
