@@ -105,9 +105,8 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;lab;demo' {
-            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)')
-            [CompletionResult]::new('--subnet', '--subnet', [CompletionResultType]::ParameterName, 'Subnet of the lab; this host takes its first address, the peers the following ones')
-            [CompletionResult]::new('--hosts', '--hosts', [CompletionResultType]::ParameterName, 'Number of peer addresses answered in the lab')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the temporary lab')
+            [CompletionResult]::new('--subnet', '--subnet', [CompletionResultType]::ParameterName, 'Subnet of the temporary lab')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -327,7 +327,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__lab__subcmd__demo)
-            opts="-h -V --name --subnet --hosts --help --version"
+            opts="-h -V --name --subnet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -338,10 +338,6 @@ _nettool() {
                     return 0
                     ;;
                 --subnet)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --hosts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

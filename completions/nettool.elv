@@ -96,9 +96,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --version 'Print version'
         }
         &'nettool;lab;demo'= {
-            cand --name 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)'
-            cand --subnet 'Subnet of the lab; this host takes its first address, the peers the following ones'
-            cand --hosts 'Number of peer addresses answered in the lab'
+            cand --name 'Name of the temporary lab'
+            cand --subnet 'Subnet of the temporary lab'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

@@ -69,9 +69,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_sub
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -l json -d 'Print the status as one JSON object'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -l name -d 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -l subnet -d 'Subnet of the lab; this host takes its first address, the peers the following ones' -r
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -l hosts -d 'Number of peer addresses answered in the lab' -r
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -l name -d 'Name of the temporary lab' -r
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -l subnet -d 'Subnet of the temporary lab' -r
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "up" -d 'Create the lab'

@@ -10,9 +10,11 @@
 //! - a corrupt, foreign or unreadable file is reported as a warning and the
 //!   run starts with an empty cache — a cache is never worth a crash;
 //! - written atomically: a new file (`O_EXCL|O_NOFOLLOW`, mode 0600) is
-//!   filled, synced and renamed over the old one, so a reader sees the old
-//!   or the new cache, never half of one. rename(2) replaces a symlink at
-//!   the destination instead of following it;
+//!   filled and renamed over the old one, so a reader sees the old or the
+//!   new cache, never half of one. rename(2) replaces a symlink at the
+//!   destination instead of following it. Nothing is fsync'd: the cache is
+//!   soft state, and a file torn by a power cut is read as corrupt and
+//!   replaced, so durability is not worth milliseconds on every run;
 //! - the directory is created 0700 and must be ours and not a symlink;
 //! - concurrent runs take an exclusive lock, re-read the file and replay
 //!   their own changes onto it, so one run does not undo another's.
@@ -194,13 +196,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // Make the rename itself durable.
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        fs::rename(&tmp, path)
+
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
