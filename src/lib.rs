@@ -17,5 +17,6 @@
 //! - `cmd` turns command-line arguments into engine runs and renders their
 //!   events; `main` maps the outcome to an exit code.
 
+pub mod tcp;
 pub mod time;
 pub mod wire;

@@ -96,6 +96,14 @@ impl AddAssign<u32> for SeqNum {
     }
 }
 
+impl Sub<usize> for SeqNum {
+    type Output = SeqNum;
+    /// Steps back by a length, modulo 2^32.
+    fn sub(self, rhs: usize) -> SeqNum {
+        SeqNum(self.0.wrapping_sub(rhs as u32))
+    }
+}
+
 impl Sub<SeqNum> for SeqNum {
     type Output = usize;
     /// The length from `rhs` to `self`. Panics when `rhs` is after `self`:
@@ -142,6 +150,7 @@ mod tests {
     fn addition_wraps(#[case] start: u32, #[case] n: usize, #[case] want: u32) {
         assert_eq!(SeqNum(start) + n, SeqNum(want));
         assert_eq!(SeqNum(start) + n as u32, SeqNum(want));
+        assert_eq!(SeqNum(want) - n, SeqNum(start));
         let mut s = SeqNum(start);
         s += n;
         assert_eq!(s, SeqNum(want));
