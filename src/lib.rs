@@ -17,6 +17,7 @@
 //! - `cmd` turns command-line arguments into engine runs and renders their
 //!   events; `main` maps the outcome to an exit code.
 
+pub mod sim;
 pub mod tcp;
 pub mod time;
 pub mod wire;

@@ -230,6 +230,9 @@ impl Connection {
             && seg.ack.is_none()
             && seg.seq == rcv.irs
         {
+            if let Some((val, _)) = seg.timestamps() {
+                self.ts_recent = val;
+            }
             self.tcb.snd.nxt = self.tcb.snd.iss;
             return Err(DropReason::OutOfWindow);
         }
