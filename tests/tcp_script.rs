@@ -1301,3 +1301,386 @@ fn wrap_around_through_handshake_data_and_close(#[case] a_iss: u32, #[case] b_is
     assert_eq!(a.tcb().snd.una, SeqNum(a_iss) + 12usize);
     assert_eq!(a.tcb().rcv.nxt, SeqNum(b_iss) + 12usize);
 }
+
+// ----- every synchronized state against RST, SYN and ABORT -----
+
+type Ctor = fn() -> Connection;
+
+/// A RST exactly at RCV.NXT ends the connection from any synchronized
+/// state (RFC 5961 §3 keeps this one case); TIME-WAIT had already ended
+/// cleanly, so its reason stays `Normal`.
+#[rstest]
+#[case::syn_received_active(conn_simultaneous_syn_received as Ctor, Reason::Reset)]
+#[case::established(conn_established as Ctor, Reason::Reset)]
+#[case::fin_wait_1(conn_fin_wait_1 as Ctor, Reason::Reset)]
+#[case::fin_wait_2(conn_fin_wait_2 as Ctor, Reason::Reset)]
+#[case::close_wait(conn_close_wait as Ctor, Reason::Reset)]
+#[case::closing(conn_closing as Ctor, Reason::Reset)]
+#[case::last_ack(conn_last_ack as Ctor, Reason::Reset)]
+#[case::time_wait(conn_time_wait as Ctor, Reason::Normal)]
+fn any_state__exact_rst_closes(#[case] ctor: Ctor, #[case] reason: Reason) {
+    let mut c = ctor();
+    let from = c.state();
+    let nxt = c.tcb().rcv.nxt.get();
+    deliver(&mut c, 50, seg(nxt, None, Flags::RST, b""));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(
+        events(&mut c),
+        [
+            Event::StateChanged {
+                from,
+                to: State::Closed
+            },
+            Event::Closed(reason)
+        ]
+    );
+    expect_nothing(&mut c, 50);
+    assert_eq!(c.poll_timeout(), None);
+}
+
+/// A RST inside the window but not at RCV.NXT only draws a challenge ACK.
+#[rstest]
+#[case::established(conn_established as Ctor)]
+#[case::fin_wait_1(conn_fin_wait_1 as Ctor)]
+#[case::fin_wait_2(conn_fin_wait_2 as Ctor)]
+#[case::close_wait(conn_close_wait as Ctor)]
+#[case::last_ack(conn_last_ack as Ctor)]
+fn any_state__inexact_rst_draws_a_challenge_ack(#[case] ctor: Ctor) {
+    let mut c = ctor();
+    let state = c.state();
+    let nxt = c.tcb().rcv.nxt.get();
+    deliver(&mut c, 50, seg(nxt + 1, None, Flags::RST, b""));
+    assert_eq!(c.state(), state);
+    assert_eq!(drops(&mut c), [DropReason::RstNotExact]);
+    let out: Vec<_> = std::iter::from_fn(|| c.poll_transmit(at(50))).collect();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].flags, Flags::NONE);
+    assert_eq!(
+        (out[0].seq, out[0].ack),
+        (c.tcb().snd.nxt, Some(c.tcb().rcv.nxt))
+    );
+}
+
+/// RFC 5961 §4: a SYN in a synchronized state, in window or not, draws a
+/// challenge ACK and changes nothing.
+#[rstest]
+fn any_state__syn_draws_a_challenge_ack(
+    #[values(
+        conn_established as Ctor,
+        conn_fin_wait_1 as Ctor,
+        conn_fin_wait_2 as Ctor,
+        conn_close_wait as Ctor,
+        conn_closing as Ctor,
+        conn_last_ack as Ctor
+    )]
+    ctor: Ctor,
+    #[values(0, 1, 100)] offset: u32,
+) {
+    let mut c = ctor();
+    let state = c.state();
+    let tcb = *c.tcb();
+    deliver(
+        &mut c,
+        50,
+        seg(tcb.rcv.nxt.get() + offset, None, Flags::SYN, b""),
+    );
+    assert_eq!(c.state(), state);
+    assert_eq!(*c.tcb(), tcb);
+    assert_eq!(drops(&mut c), [DropReason::SynInWindow]);
+    let out: Vec<_> = std::iter::from_fn(|| c.poll_transmit(at(50))).collect();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].ack, Some(tcb.rcv.nxt));
+}
+
+/// ABORT (§3.10.5): a RST where the peer has a TCB, silence elsewhere.
+#[rstest]
+#[case::listen(conn_listen as Ctor, None)]
+#[case::syn_sent(conn_syn_sent as Ctor, None)]
+#[case::syn_received(conn_syn_received as Ctor, Some("Flags [R], seq 1001, win 0, length 0"))]
+#[case::established(conn_established as Ctor, Some("Flags [R], seq 1001, win 0, length 0"))]
+#[case::fin_wait_1(conn_fin_wait_1 as Ctor, Some("Flags [R], seq 1002, win 0, length 0"))]
+#[case::fin_wait_2(conn_fin_wait_2 as Ctor, Some("Flags [R], seq 1002, win 0, length 0"))]
+#[case::close_wait(conn_close_wait as Ctor, Some("Flags [R], seq 1001, win 0, length 0"))]
+#[case::closing(conn_closing as Ctor, None)]
+#[case::last_ack(conn_last_ack as Ctor, None)]
+#[case::time_wait(conn_time_wait as Ctor, None)]
+fn any_state__abort(#[case] ctor: Ctor, #[case] rst: Option<&str>) {
+    let mut c = ctor();
+    events(&mut c);
+    c.abort(at(60));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(events(&mut c).last(), Some(&Event::Closed(Reason::Aborted)));
+    expect_out(&mut c, 60, rst.as_slice());
+    assert_eq!(c.poll_timeout(), None);
+    // A second ABORT is a no-op.
+    c.abort(at(61));
+    assert!(c.poll_event().is_none());
+}
+
+/// CLOSE is a no-op once a FIN is queued or the connection is gone.
+#[rstest]
+#[case::fin_wait_1(conn_fin_wait_1 as Ctor)]
+#[case::fin_wait_2(conn_fin_wait_2 as Ctor)]
+#[case::closing(conn_closing as Ctor)]
+#[case::last_ack(conn_last_ack as Ctor)]
+#[case::time_wait(conn_time_wait as Ctor)]
+fn any_state__second_close_does_nothing(#[case] ctor: Ctor) {
+    let mut c = ctor();
+    let state = c.state();
+    c.close(at(70));
+    assert_eq!(c.state(), state);
+    assert!(c.poll_event().is_none());
+    expect_nothing(&mut c, 70);
+}
+
+fn conn_simultaneous_syn_received() -> Connection {
+    let mut c = conn_syn_sent();
+    deliver(&mut c, 10, seg(REMOTE_ISS, None, Flags::SYN, b""));
+    let _ = c.poll_transmit(at(10));
+    assert_eq!(c.state(), State::SynReceived);
+    events(&mut c);
+    c
+}
+
+#[test]
+fn closed__listen_reports_the_transition_and_close_ends_it() {
+    let mut c = conn_listen();
+    assert_eq!(
+        events(&mut c),
+        [Event::StateChanged {
+            from: State::Closed,
+            to: State::Listen
+        }]
+    );
+    assert_eq!(c.send(b"x"), Err(SendError::NotConnected));
+    c.close(at(1));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(events(&mut c).last(), Some(&Event::Closed(Reason::Normal)));
+}
+
+#[test]
+fn syn_received__in_window_syn_returns_a_passive_open_to_listen() {
+    let mut c = conn_syn_received();
+    deliver(&mut c, 10, seg(REMOTE_ISS + 3, None, Flags::SYN, b""));
+    assert_eq!(c.state(), State::Listen);
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn syn_received__ack_with_fin_goes_through_established_to_close_wait() {
+    let mut c = conn_syn_received();
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::FIN, b"hi"),
+    );
+    assert_eq!(c.state(), State::CloseWait);
+    expect_out(&mut c, 10, &["Flags [.], ack 5004, win 65533, length 0"]);
+    let evs = events(&mut c);
+    assert!(evs.contains(&Event::Connected) && evs.contains(&Event::PeerClosed));
+}
+
+#[test]
+fn syn_received__rst_of_an_active_open_is_a_reset() {
+    let mut c = conn_simultaneous_syn_received();
+    deliver(&mut c, 20, seg(REMOTE_ISS + 1, None, Flags::RST, b""));
+    assert_eq!(c.state(), State::Closed);
+    assert!(events(&mut c).contains(&Event::Closed(Reason::Reset)));
+}
+
+#[test]
+fn syn_sent__acceptable_ack_without_syn_is_dropped() {
+    let mut c = conn_syn_sent();
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::NONE, b""),
+    );
+    assert_eq!(c.state(), State::SynSent);
+    assert_eq!(drops(&mut c), [DropReason::Unexpected]);
+    expect_nothing(&mut c, 10);
+}
+
+#[test]
+fn syn_sent__syn_ack_with_data_and_fin_is_processed_past_the_handshake() {
+    let mut c = conn_syn_sent();
+    deliver(
+        &mut c,
+        10,
+        seg(
+            REMOTE_ISS,
+            Some(LOCAL_ISS + 1),
+            Flags::SYN | Flags::FIN,
+            b"abc",
+        ),
+    );
+    assert_eq!(c.state(), State::CloseWait);
+    expect_out(&mut c, 10, &["Flags [.], ack 5005, win 65532, length 0"]);
+    let mut buf = [0u8; 8];
+    assert_eq!(c.recv(&mut buf), Ok(3));
+    assert_eq!(&buf[..3], b"abc");
+}
+
+#[test]
+fn established__data_beyond_the_window_is_trimmed() {
+    let mut c = Connection::connect(
+        at(0),
+        Config {
+            recv_buffer: 4,
+            ..config()
+        },
+        LOCAL,
+        REMOTE,
+        SeqNum(LOCAL_ISS),
+    );
+    let _ = c.poll_transmit(at(0));
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    let _ = c.poll_transmit(at(10));
+    // Six bytes and a FIN into a four-byte window: four bytes kept, and
+    // the FIN (beyond them) not processed.
+    deliver(
+        &mut c,
+        20,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::FIN, b"abcdef"),
+    );
+    assert_eq!(c.recv_queue_len(), 4);
+    assert_eq!(c.state(), State::Established);
+    expect_out(&mut c, 20, &["Flags [.], ack 5005, win 0, length 0"]);
+}
+
+#[test]
+fn established__window_update_ignores_older_segments() {
+    let mut c = conn_established();
+    // A newer segment (higher SEG.SEQ) sets the window…
+    deliver(
+        &mut c,
+        20,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::NONE, b"ab"),
+    );
+    deliver(
+        &mut c,
+        21,
+        TcpRepr {
+            window: 1000,
+            ..seg(REMOTE_ISS + 3, Some(LOCAL_ISS + 1), Flags::NONE, b"")
+        },
+    );
+    assert_eq!(c.tcb().snd.wnd, 1000);
+    assert_eq!(
+        (c.tcb().snd.wl1, c.tcb().snd.wl2),
+        (SeqNum(REMOTE_ISS + 3), SeqNum(LOCAL_ISS + 1))
+    );
+    // …and a reordered older one (SEG.SEQ < SND.WL1) does not undo it.
+    deliver(
+        &mut c,
+        22,
+        TcpRepr {
+            window: 9,
+            ..seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::NONE, b"ab")
+        },
+    );
+    assert_eq!(c.tcb().snd.wnd, 1000);
+}
+
+#[test]
+fn established__data_retries_exhausted_times_out() {
+    let mut c = Connection::connect(
+        at(0),
+        Config {
+            retries: 3,
+            ..config()
+        },
+        LOCAL,
+        REMOTE,
+        SeqNum(LOCAL_ISS),
+    );
+    let _ = c.poll_transmit(at(0));
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    let _ = c.poll_transmit(at(10));
+    assert_eq!(c.send(b"x"), Ok(1));
+    let data = "Flags [P.], seq 1001:1002, ack 5001, win 65535, length 1";
+    // RTO 200 ms after the 10 ms handshake sample, then 400, 800.
+    for ms in [10, 210, 610, 1410] {
+        expect_out(&mut c, ms, &[data]);
+    }
+    c.handle_timeout(at(3009));
+    assert_eq!(c.state(), State::Established);
+    c.handle_timeout(at(3010));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(
+        events(&mut c).last(),
+        Some(&Event::Closed(Reason::TimedOut))
+    );
+}
+
+// ----- robustness: arbitrary segments never panic or break invariants -----
+
+#[rstest]
+fn any_state__random_segments_keep_invariants(
+    #[values(
+        conn_listen as Ctor,
+        conn_syn_sent as Ctor,
+        conn_syn_received as Ctor,
+        conn_established as Ctor,
+        conn_fin_wait_1 as Ctor,
+        conn_fin_wait_2 as Ctor,
+        conn_close_wait as Ctor,
+        conn_closing as Ctor,
+        conn_last_ack as Ctor,
+        conn_time_wait as Ctor
+    )]
+    ctor: Ctor,
+) {
+    let mut x: u64 = 0x0123_4567_89ab_cdef;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    const PAYLOAD: [u8; 64] = [0x5a; 64];
+    for round in 0..300 {
+        let mut c = ctor();
+        let _ = c.send(b"pending");
+        let mut ms = 100;
+        for _ in 0..10 {
+            let tcb = *c.tcb();
+            let near = |base: SeqNum, r: u64| base + (r % 8) as usize - 4usize;
+            let s = TcpRepr {
+                seq: if rnd() % 4 == 0 {
+                    SeqNum(rnd() as u32)
+                } else {
+                    near(tcb.rcv.nxt, rnd())
+                },
+                ack: (rnd() % 4 != 0).then(|| near(tcb.snd.nxt, rnd())),
+                flags: Flags::from_bits(rnd() as u8),
+                window: rnd() as u16,
+                payload: &PAYLOAD[..(rnd() % 65) as usize],
+                ..from_peer()
+            };
+            c.handle_segment_from(at(ms), REMOTE_IP, &s);
+            while c.poll_transmit(at(ms)).is_some() {}
+            ms += rnd() % 2000;
+            if c.poll_timeout().is_some_and(|t| t <= at(ms)) {
+                c.handle_timeout(at(ms));
+            }
+            while c.poll_transmit(at(ms)).is_some() {}
+            let tcb = *c.tcb();
+            assert!(tcb.snd.una.le(tcb.snd.nxt), "round {round}: {tcb:?}");
+            assert_eq!(tcb.rcv.wnd + c.recv_queue_len(), 65535, "round {round}");
+            if c.state() == State::Closed {
+                assert_eq!(c.poll_timeout(), None);
+            }
+            let _ = c.recv(&mut [0u8; 16]);
+            events(&mut c);
+        }
+    }
+}
