@@ -781,7 +781,9 @@ impl Connection {
     }
 
     fn with_timestamps(&self, now: Instant, mut seg: Segment) -> Segment {
-        if self.negotiated.timestamps && self.state.is_synchronized() {
+        // RFC 7323 §3.2: once negotiated, every non-RST segment carries
+        // the option (SYN-SENT has negotiated nothing yet).
+        if self.negotiated.timestamps && !matches!(self.state, State::SynSent | State::Listen) {
             seg.options = vec![
                 TcpOption::Nop,
                 TcpOption::Nop,

@@ -3,7 +3,7 @@
 //! and a capture side by side.
 
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::MacAddr;
 use super::arp::{ArpRepr, Operation};
@@ -114,6 +114,69 @@ pub fn tcp_line(src: Ipv4Addr, dst: Ipv4Addr, tcp: &TcpRepr, seq: u32, ack: u32)
 pub fn tcp_line_absolute(src: Ipv4Addr, dst: Ipv4Addr, tcp: &TcpRepr) -> String {
     let ack = tcp.ack.map_or(0, |a| a.get());
     tcp_line(src, dst, tcp, tcp.seq.get(), ack)
+}
+
+/// tcpdump's relative sequence numbers (its default; `-S` turns them off).
+///
+/// One entry per connection, both directions together, as tcpdump keeps
+/// them: a segment without ACK (a SYN) prints absolute numbers and forgets
+/// the entry; the first ACK-bearing segment of a connection records the
+/// bases (its own SEQ, and ACK−1 for the other side) and still prints
+/// absolute numbers; every later segment prints numbers relative to them,
+/// so a handshake's third segment reads `ack 1`.
+#[derive(Debug, Clone, Default)]
+pub struct RelativeSeqs {
+    /// Key: the two endpoints, lower first. Value: the ISN bases of the
+    /// lower endpoint's and the higher endpoint's sequence spaces.
+    bases: std::collections::HashMap<(SocketAddrV4, SocketAddrV4), (u32, u32)>,
+}
+
+impl RelativeSeqs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The `(seq, ack)` pair tcpdump would print for `tcp` from `src` to
+    /// `dst`, updating the table.
+    pub fn numbers(&mut self, src: SocketAddrV4, dst: SocketAddrV4, tcp: &TcpRepr) -> (u32, u32) {
+        let seq = tcp.seq.get();
+        let Some(ack) = tcp.ack.map(|a| a.get()) else {
+            if tcp.flags.contains(Flags::SYN) {
+                self.bases.remove(&key(src, dst));
+            }
+            return (seq, 0);
+        };
+        let forward = (src.ip().octets(), src.port()) <= (dst.ip().octets(), dst.port());
+        match self.bases.get(&key(src, dst)) {
+            None => {
+                let (lo, hi) = if forward {
+                    (seq, ack.wrapping_sub(1))
+                } else {
+                    (ack.wrapping_sub(1), seq)
+                };
+                self.bases.insert(key(src, dst), (lo, hi));
+                (seq, ack)
+            }
+            Some(&(lo, hi)) => {
+                let (mine, theirs) = if forward { (lo, hi) } else { (hi, lo) };
+                (seq.wrapping_sub(mine), ack.wrapping_sub(theirs))
+            }
+        }
+    }
+
+    /// [`tcp_line`] with relative numbers.
+    pub fn line(&mut self, src: SocketAddrV4, dst: SocketAddrV4, tcp: &TcpRepr) -> String {
+        let (seq, ack) = self.numbers(src, dst, tcp);
+        tcp_line(*src.ip(), *dst.ip(), tcp, seq, ack)
+    }
+}
+
+fn key(a: SocketAddrV4, b: SocketAddrV4) -> (SocketAddrV4, SocketAddrV4) {
+    if (a.ip().octets(), a.port()) <= (b.ip().octets(), b.port()) {
+        (a, b)
+    } else {
+        (b, a)
+    }
 }
 
 fn tcp_option(opt: &TcpOption, sack_offset: u32) -> String {
@@ -289,6 +352,50 @@ mod tests {
         assert_eq!(
             tcp_line_absolute(C, S, &tcp),
             "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [P.], seq 1000:1001, ack 4000000000, win 502, options [sack 1 {10:20}], length 1"
+        );
+    }
+    #[test]
+    fn relative_numbers_follow_tcpdump() {
+        let c = SocketAddrV4::new(C, 40000);
+        let s = SocketAddrV4::new(S, 80);
+        let mut t = RelativeSeqs::new();
+        let from = |src_port, dst_port, seq, ack: Option<u32>, flags, payload| TcpRepr {
+            src_port,
+            dst_port,
+            seq: SeqNum(seq),
+            ack: ack.map(SeqNum),
+            flags,
+            payload,
+            window: 502,
+            urgent: 0,
+            options: vec![],
+        };
+        let lines = [
+            t.line(c, s, &from(40000, 80, 1000, None, Flags::SYN, b"")),
+            t.line(
+                s,
+                c,
+                &from(80, 40000, u32::MAX, Some(1001), Flags::SYN, b""),
+            ),
+            t.line(c, s, &from(40000, 80, 1001, Some(0), Flags::NONE, b"")),
+            t.line(c, s, &from(40000, 80, 1001, Some(0), Flags::PSH, b"abc")),
+            t.line(s, c, &from(80, 40000, 0, Some(1004), Flags::FIN, b"")),
+        ];
+        assert_eq!(
+            lines,
+            [
+                "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 1000, win 502, length 0",
+                "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [S.], seq 4294967295, ack 1001, win 502, length 0",
+                "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1, win 502, length 0",
+                "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [P.], seq 1:4, ack 1, win 502, length 3",
+                "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [F.], seq 1, ack 4, win 502, length 0",
+            ]
+        );
+        // A new SYN forgets the connection: its SYN-ACK is absolute again.
+        let _ = t.line(c, s, &from(40000, 80, 7, None, Flags::SYN, b""));
+        assert_eq!(
+            t.numbers(s, c, &from(80, 40000, 50, Some(8), Flags::SYN, b"")),
+            (50, 8)
         );
     }
 }
