@@ -1684,3 +1684,51 @@ fn any_state__random_segments_keep_invariants(
         }
     }
 }
+
+#[test]
+fn listen__needs_the_peer_address() {
+    let mut c = conn_listen();
+    events(&mut c);
+    // `handle_segment` knows no peer while LISTENing: nothing to answer.
+    deliver(&mut c, 1, seg(REMOTE_ISS, None, Flags::SYN, b""));
+    assert_eq!(c.state(), State::Listen);
+    assert_eq!(drops(&mut c), [DropReason::NotForUs]);
+}
+
+#[test]
+fn user_timeout_restarts_when_new_data_goes_out_after_idle() {
+    let mut c = Connection::connect(
+        at(0),
+        Config {
+            user_timeout: Some(Duration::from_secs(5)),
+            ..config()
+        },
+        LOCAL,
+        REMOTE,
+        SeqNum(LOCAL_ISS),
+    );
+    let _ = c.poll_transmit(at(0));
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    let _ = c.poll_transmit(at(10));
+    assert_eq!(c.poll_timeout(), None, "idle: no timer at all");
+    assert_eq!(c.send(b"x"), Ok(1));
+    let _ = c.poll_transmit(at(100_000));
+    // Retransmissions at 100.2, 100.6, 101.4, 103.0 s; the user timeout
+    // at 105 s ends it first.
+    for ms in [100_200, 100_600, 101_400, 103_000] {
+        expect_out(
+            &mut c,
+            ms,
+            &["Flags [P.], seq 1001:1002, ack 5001, win 65535, length 1"],
+        );
+    }
+    c.handle_timeout(at(105_000));
+    assert_eq!(
+        events(&mut c).last(),
+        Some(&Event::Closed(Reason::TimedOut))
+    );
+}

@@ -752,6 +752,10 @@ impl Connection {
             self.timers
                 .set(TimerKind::Retransmission, now + self.rtt.rto());
         }
+        // The user timeout runs while something is unacknowledged.
+        if !self.timers.is_armed(TimerKind::User) {
+            self.arm_user_timer(now);
+        }
     }
 
     /// A segment from this connection with the usual fields; `ack` adds

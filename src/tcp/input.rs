@@ -29,10 +29,16 @@ impl Connection {
     }
 
     /// SEGMENT ARRIVES from `src_ip` (the IPv4 source of the datagram).
+    /// A LISTENing connection ignores a segment whose source is unspecified
+    /// (as `handle_segment` passes while no peer is known): it could not
+    /// answer it.
     pub fn handle_segment_from(&mut self, now: Instant, src_ip: Ipv4Addr, seg: &TcpRepr<'_>) {
         let ours = seg.dst_port == self.local.port()
-            && (self.state == State::Listen
-                || (seg.src_port == self.remote.port() && src_ip == *self.remote.ip()));
+            && if self.state == State::Listen {
+                !src_ip.is_unspecified()
+            } else {
+                seg.src_port == self.remote.port() && src_ip == *self.remote.ip()
+            };
         if !ours {
             self.drop_segment(DropReason::NotForUs);
             return;
