@@ -357,3 +357,118 @@ fn unreachable_peer_times_out_on_the_virtual_clock() {
     );
     assert_eq!(sim.now(), nettool::time::Instant::from_millis(123_000));
 }
+
+// ----- symmetric cases and wrap-around on the simulated wire -----
+
+fn peers(a_iss: u32, b_iss: u32) -> (nettool::tcp::Connection, nettool::tcp::Connection) {
+    use nettool::sim::{CLIENT, SERVER};
+    use nettool::tcp::{Connection, SeqNum};
+    use nettool::time::Instant;
+    (
+        Connection::connect(
+            Instant::ZERO,
+            Config::default(),
+            CLIENT,
+            SERVER,
+            SeqNum(a_iss),
+        ),
+        Connection::connect(
+            Instant::ZERO,
+            Config::default(),
+            SERVER,
+            CLIENT,
+            SeqNum(b_iss),
+        ),
+    )
+}
+
+/// Both ends OPEN actively and CLOSE as soon as their data is queued:
+/// simultaneous open (SYN-RECEIVED on both sides when the SYNs cross) and
+/// simultaneous close (CLOSING on both sides when the FINs cross).
+#[rstest]
+fn simultaneous_open_and_close(
+    #[values(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)] seed: u64,
+    #[values(Impairments::CLEAN, everything())] imp: Impairments,
+) {
+    let (a, b) = peers(100, 200);
+    let mut sim = Sim::new(seed, a, b).with_impairments(imp);
+    sim.a_mut().app.to_send = payload(5_000, 1);
+    sim.b_mut().app.to_send = payload(4_000, 2);
+    sim.a_mut().app.close_after_send = true;
+    sim.b_mut().app.close_after_send = true;
+    let result = sim.run_until(both_closed, MAX_STEPS);
+    let trace = sim.trace_text();
+    assert!(result.is_ok(), "{result:?}\n{trace}");
+    assert_eq!(sim.b().app.received, payload(5_000, 1), "{trace}");
+    assert_eq!(sim.a().app.received, payload(4_000, 2), "{trace}");
+    for app in [&sim.a().app, &sim.b().app] {
+        let closes: Vec<_> = app
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::Closed(_)))
+            .collect();
+        assert_eq!(closes, [&Event::Closed(Reason::Normal)], "{trace}");
+    }
+    if imp == Impairments::CLEAN {
+        // With equal delays the SYNs and the FINs cross on the wire.
+        for app in [&sim.a().app, &sim.b().app] {
+            let went_through = |s| {
+                app.events.iter().any(|e| {
+                    *e == Event::StateChanged {
+                        from: State::SynSent,
+                        to: s,
+                    }
+                })
+            };
+            assert!(went_through(State::SynReceived), "{trace}");
+            assert!(
+                app.events.contains(&Event::StateChanged {
+                    from: State::FinWait1,
+                    to: State::Closing
+                }),
+                "{trace}"
+            );
+        }
+    }
+}
+
+/// Sequence numbers cross 2^32 during the transfer, on both sides, under
+/// impairments.
+#[rstest]
+fn wrap_around_under_impairments(
+    #[values(0, 1, 2, 3, 4, 5, 6, 7)] seed: u64,
+    #[values(Impairments::CLEAN, loss(0.1), everything())] imp: Impairments,
+) {
+    use nettool::sim::{CLIENT, SERVER};
+    use nettool::tcp::{Connection, IssSource, SeqNum};
+    use nettool::time::Instant;
+    let a = Connection::connect(
+        Instant::ZERO,
+        Config::default(),
+        CLIENT,
+        SERVER,
+        SeqNum(u32::MAX - 10_000),
+    );
+    let b = Connection::listen(
+        Config::default(),
+        SERVER,
+        IssSource::Fixed(SeqNum(u32::MAX - 1_000)),
+    );
+    let mut sim = Sim::new(seed, a, b).with_impairments(imp);
+    sim.a_mut().app.to_send = payload(20_000, 3);
+    sim.a_mut().app.close_after_send = true;
+    sim.b_mut().app.to_send = payload(3_000, 4);
+    sim.b_mut().app.close_on_eof = true;
+    let result = sim.run_until(both_closed, MAX_STEPS);
+    let trace = sim.trace_text();
+    assert!(result.is_ok(), "{result:?}\n{trace}");
+    assert_eq!(sim.b().app.received, payload(20_000, 3), "{trace}");
+    assert_eq!(sim.a().app.received, payload(3_000, 4), "{trace}");
+    // Both sequence spaces really wrapped.
+    assert_eq!(
+        sim.a().conn.tcb().snd.una,
+        SeqNum(u32::MAX - 10_000) + 20_002usize
+    );
+    assert_eq!(sim.a().conn.tcb().snd.una, SeqNum(10_001));
+    assert!(sim.b().conn.tcb().snd.una.get() < 10_000);
+}
