@@ -594,6 +594,8 @@ fn syn_received__retransmitted_syn_resends_syn_ack_at_once() {
         500,
         &["Flags [S.], seq 1000, ack 5001, win 65535, options [mss 1460], length 0"],
     );
+    assert_eq!(drops(&mut c), [DropReason::Retransmission]);
+    assert_eq!(c.state(), State::SynReceived);
 }
 
 #[test]
@@ -1159,6 +1161,7 @@ fn time_wait__retransmitted_fin_is_reacked_and_restarts_the_timer() {
         seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 2), Flags::FIN, b""),
     );
     expect_out(&mut c, 5000, &["Flags [.], ack 5002, win 65535, length 0"]);
+    assert_eq!(drops(&mut c), [DropReason::Retransmission]);
     assert_eq!(c.state(), State::TimeWait);
     assert_eq!(c.poll_timeout(), Some(at(65_000)));
 }

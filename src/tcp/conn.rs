@@ -119,6 +119,10 @@ pub enum DropReason {
     BadAck,
     /// §3.10.7.4 first step: outside the receive window (ACKed unless RST).
     OutOfWindow,
+    /// A retransmission of something already processed, answered rather
+    /// than merely dropped: the peer's FIN again in TIME-WAIT (re-ACKed,
+    /// 2×MSL restarted) or its SYN again in SYN-RECEIVED (SYN,ACK resent).
+    Retransmission,
     /// RFC 5961 §3: RST in the window but not at RCV.NXT (challenge ACK).
     RstNotExact,
     /// RFC 5961 §4: SYN in a synchronized state (challenge ACK).

@@ -228,7 +228,7 @@ impl Connection {
             self.ack_pending = true;
             self.timers
                 .set(TimerKind::TimeWait, now + self.config.msl * 2);
-            return Err(DropReason::OutOfWindow);
+            return Err(DropReason::Retransmission);
         }
         if self.state == State::SynReceived
             && !rst
@@ -240,7 +240,7 @@ impl Connection {
                 self.ts_recent = val;
             }
             self.tcb.snd.nxt = self.tcb.snd.iss;
-            return Err(DropReason::OutOfWindow);
+            return Err(DropReason::Retransmission);
         }
         if segment_is_acceptable(seg.seq, len, rcv.nxt, rcv.wnd) {
             if let Some((val, _)) = seg.timestamps()
