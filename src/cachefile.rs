@@ -62,7 +62,10 @@ pub fn load(path: &Path) -> (Cache, Vec<String>) {
         },
         Err(why) => (
             Cache::new(),
-            vec![format!("ignoring ARP cache {}: {why}; starting with an empty cache", path.display())],
+            vec![format!(
+                "ignoring ARP cache {}: {why}; starting with an empty cache",
+                path.display()
+            )],
         ),
     }
 }
@@ -87,10 +90,16 @@ fn read_trusted(path: &Path) -> Result<Option<Vec<u8>>, String> {
     }
     check_owner(&meta)?;
     if meta.mode() & 0o022 != 0 {
-        return Err(format!("it is writable by others (mode {:o}); fix with chmod 600", meta.mode() & 0o777));
+        return Err(format!(
+            "it is writable by others (mode {:o}); fix with chmod 600",
+            meta.mode() & 0o777
+        ));
     }
     if meta.len() > MAX_FILE {
-        return Err(format!("it is {} bytes, larger than any real cache", meta.len()));
+        return Err(format!(
+            "it is {} bytes, larger than any real cache",
+            meta.len()
+        ));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(MAX_FILE + 1)
@@ -103,7 +112,10 @@ fn check_owner(meta: &fs::Metadata) -> Result<(), String> {
     // SAFETY: geteuid cannot fail.
     let me = unsafe { libc::geteuid() };
     if meta.uid() != me {
-        return Err(format!("it belongs to uid {}, not to us (uid {me})", meta.uid()));
+        return Err(format!(
+            "it belongs to uid {}, not to us (uid {me})",
+            meta.uid()
+        ));
     }
     Ok(())
 }
@@ -114,7 +126,10 @@ pub fn save(path: &Path, cache: &Cache) -> io::Result<Vec<String>> {
     if cache.changes().is_empty() {
         return Ok(Vec::new());
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     ensure_private_dir(dir)?;
     let _lock = lock(path)?;
     let (mut current, warnings) = load(path);
@@ -132,14 +147,20 @@ fn ensure_private_dir(dir: &Path) -> io::Result<()> {
             check_dir(dir, &target)
         }
         Ok(meta) => check_dir(dir, &meta),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new().recursive(true).mode(0o700).create(dir),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir),
         Err(e) => Err(e),
     }
 }
 
 fn check_dir(dir: &Path, meta: &fs::Metadata) -> io::Result<()> {
     if !meta.is_dir() {
-        return Err(io::Error::other(format!("{} is not a directory", dir.display())));
+        return Err(io::Error::other(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
     }
     // SAFETY: geteuid cannot fail.
     let me = unsafe { libc::geteuid() };
@@ -197,12 +218,16 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
             .open(&tmp)?;
         f.write_all(bytes)?;
         fs::rename(&tmp, path)
-
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result.map_err(|e: io::Error| io::Error::new(e.kind(), format!("writing ARP cache {}: {e}", path.display())))
+    result.map_err(|e: io::Error| {
+        io::Error::new(
+            e.kind(),
+            format!("writing ARP cache {}: {e}", path.display()),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -216,7 +241,13 @@ mod tests {
 
     fn sample() -> Cache {
         let mut c = Cache::new();
-        c.learn("eth0", Ipv4Addr::new(10, 0, 0, 2), MacAddr::new(2, 0, 0, 0, 0, 2), 1_000, Duration::from_secs(60));
+        c.learn(
+            "eth0",
+            Ipv4Addr::new(10, 0, 0, 2),
+            MacAddr::new(2, 0, 0, 0, 0, 2),
+            1_000,
+            Duration::from_secs(60),
+        );
         c
     }
 
@@ -237,7 +268,10 @@ mod tests {
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(c.len(), 1);
         assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
-        assert_eq!(fs::metadata(path.parent().unwrap()).unwrap().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(path.parent().unwrap()).unwrap().mode() & 0o777,
+            0o700
+        );
         // No temporary file is left behind.
         let names: Vec<_> = fs::read_dir(path.parent().unwrap())
             .unwrap()
@@ -271,8 +305,17 @@ mod tests {
         assert!(c.is_empty());
         assert!(w[0].contains("symbolic link"), "{w:?}");
         save(&path, &sample()).unwrap();
-        assert_eq!(fs::read(&victim).unwrap(), b"precious", "the symlink's target must be untouched");
-        assert!(!fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+        assert_eq!(
+            fs::read(&victim).unwrap(),
+            b"precious",
+            "the symlink's target must be untouched"
+        );
+        assert!(
+            !fs::symlink_metadata(&path)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(load(&path).0.len(), 1);
     }
 
@@ -303,8 +346,20 @@ mod tests {
         let path = dir.path().join("arp-cache.json");
         let (mut a, _) = load(&path);
         let (mut b, _) = load(&path);
-        a.learn("eth0", Ipv4Addr::new(10, 0, 0, 2), MacAddr::new(2, 0, 0, 0, 0, 2), 1, Duration::from_secs(9));
-        b.learn("eth0", Ipv4Addr::new(10, 0, 0, 3), MacAddr::new(2, 0, 0, 0, 0, 3), 1, Duration::from_secs(9));
+        a.learn(
+            "eth0",
+            Ipv4Addr::new(10, 0, 0, 2),
+            MacAddr::new(2, 0, 0, 0, 0, 2),
+            1,
+            Duration::from_secs(9),
+        );
+        b.learn(
+            "eth0",
+            Ipv4Addr::new(10, 0, 0, 3),
+            MacAddr::new(2, 0, 0, 0, 0, 3),
+            1,
+            Duration::from_secs(9),
+        );
         save(&path, &a).unwrap();
         save(&path, &b).unwrap();
         assert_eq!(load(&path).0.len(), 2);

@@ -148,7 +148,12 @@ pub struct ArpArgs {
     pub verbose: bool,
 
     /// Cache file to use [default: /var/cache/nettool/arp-cache.json for root].
-    #[arg(long, value_name = "PATH", env = "NETTOOL_ARP_CACHE", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "NETTOOL_ARP_CACHE",
+        hide_env_values = true
+    )]
     pub cache_file: Option<PathBuf>,
 }
 
@@ -236,7 +241,9 @@ pub fn command() -> clap::Command {
 /// Parses `1.5s`, `250ms`, `2m`, `1h`, `500us`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let value: f64 = num
         .parse()
@@ -247,7 +254,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "us" | "µs" => 1e-6,
         "m" | "min" => 60.0,
         "h" => 3600.0,
-        other => return Err(format!("unknown unit {other:?} in {text:?} (use us, ms, s, m or h)")),
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?} (use us, ms, s, m or h)"
+            ));
+        }
     };
     let secs = value * scale;
     if !secs.is_finite() || secs > 1e9 {
@@ -301,6 +312,13 @@ mod tests {
     #[test]
     fn show_needs_no_target() {
         let cli = Cli::try_parse_from(["nettool", "arp", "--show"]).unwrap();
-        assert!(matches!(cli.command, Command::Arp(ArpArgs { show: true, target: None, .. })));
+        assert!(matches!(
+            cli.command,
+            Command::Arp(ArpArgs {
+                show: true,
+                target: None,
+                ..
+            })
+        ));
     }
 }

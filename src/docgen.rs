@@ -32,26 +32,38 @@ fn collect_pages(cmd: &Command, name: &str, out: &mut Vec<GeneratedFile>) {
         path: format!("man/{name}.1"),
         contents,
     });
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
         collect_pages(sub, &format!("{name}-{}", sub.get_name()), out);
     }
 }
 
 /// Completion scripts for bash, zsh, fish, PowerShell and elvish.
 pub fn completions(cmd: &Command) -> Vec<GeneratedFile> {
-    [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::PowerShell, Shell::Elvish]
-        .into_iter()
-        .map(|shell| {
-            let mut cmd = cmd.clone();
-            let name = cmd.get_name().to_owned();
-            let mut contents = Vec::new();
-            clap_complete::generate(shell, &mut cmd, &name, &mut contents);
-            GeneratedFile {
-                path: format!("completions/{}", clap_complete::Generator::file_name(&shell, &name)),
-                contents,
-            }
-        })
-        .collect()
+    [
+        Shell::Bash,
+        Shell::Zsh,
+        Shell::Fish,
+        Shell::PowerShell,
+        Shell::Elvish,
+    ]
+    .into_iter()
+    .map(|shell| {
+        let mut cmd = cmd.clone();
+        let name = cmd.get_name().to_owned();
+        let mut contents = Vec::new();
+        clap_complete::generate(shell, &mut cmd, &name, &mut contents);
+        GeneratedFile {
+            path: format!(
+                "completions/{}",
+                clap_complete::Generator::file_name(&shell, &name)
+            ),
+            contents,
+        }
+    })
+    .collect()
 }
 
 /// Everything `nettool generate` writes.

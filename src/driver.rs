@@ -89,7 +89,9 @@ pub fn run<M: Machine>(
         if interrupt.load(Ordering::Relaxed) {
             return Ok(Stop::Interrupted);
         }
-        let wait = machine.poll_timeout().map_or(MAX_WAIT, |t| (t - now).min(MAX_WAIT));
+        let wait = machine
+            .poll_timeout()
+            .map_or(MAX_WAIT, |t| (t - now).min(MAX_WAIT));
         if let Some(frame) = link.recv(wait)? {
             let now = clock.now();
             machine.handle_frame(now, frame);

@@ -8,13 +8,15 @@
 //! time ← wire ← arp, tcp ← stack ← link, driver ← cmd ← main
 //! ```
 //!
-//! - [`time`], [`wire`], [`arp`] (and later `tcp`, `stack`) are the engine:
-//!   pure, sans-IO. They take `now` as an argument, return frames and timers
-//!   as data, and never touch a socket, a clock or stdout.
-//! - `link` moves frames (pnet's AF_PACKET channel in production, an
-//!   in-memory link in tests); `driver` is the single event loop that reads
+//! - [`time`], [`wire`], [`arp`] and [`tcp`] are the engine: pure, sans-IO.
+//!   They take `now` as an argument, return frames and timers as data, and
+//!   never touch a socket, a clock or stdout. [`machine`] is the shape they
+//!   share; [`sim`] runs TCP endpoints against each other on a virtual
+//!   clock with seeded impairments.
+//! - [`link`] moves frames (pnet's AF_PACKET channel in production, an
+//!   in-memory link in tests); [`driver`] is the single event loop that reads
 //!   the clock and blocks.
-//! - `cmd` turns command-line arguments into engine runs and renders their
+//! - [`cmd`] turns command-line arguments into engine runs and renders their
 //!   events; `main` maps the outcome to an exit code.
 //! - [`route`] (over [`netlink`]) asks the kernel's routing table which
 //!   interface, source and next hop to use; [`lab`] builds disposable
@@ -33,5 +35,7 @@ pub mod machine;
 pub mod netlink;
 pub mod outcome;
 pub mod route;
+pub mod sim;
+pub mod tcp;
 pub mod time;
 pub mod wire;

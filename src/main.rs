@@ -45,7 +45,10 @@ fn main() -> ExitCode {
         }
         (Err(e), _) => {
             // A reader that went away (`nettool … | head -1`) is not an error.
-            if e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)) {
+            if e.chain().any(|c| {
+                c.downcast_ref::<io::Error>()
+                    .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::SUCCESS;
             }
             let _ = writeln!(err, "nettool: {e:#}");

@@ -27,7 +27,11 @@ impl Outcome {
 
     /// Success if `ok`, else a negative answer.
     pub fn from_answer(ok: bool) -> Outcome {
-        if ok { Outcome::Success } else { Outcome::Negative }
+        if ok {
+            Outcome::Success
+        } else {
+            Outcome::Negative
+        }
     }
 }
 

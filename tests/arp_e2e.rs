@@ -17,13 +17,19 @@ const LIMIT: Duration = Duration::from_secs(20);
 /// Runs nettool in A with a private cache file.
 fn arp(hosts: &TwoHosts, scratch: &Scratch, args: &[&str]) -> Ran {
     let mut cmd = hosts.cmd_a(nettool());
-    cmd.arg("arp").args(args).env("NETTOOL_ARP_CACHE", scratch.cache());
+    cmd.arg("arp")
+        .args(args)
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
     run(cmd, LIMIT)
 }
 
 fn sh(mut cmd: Command) -> String {
     let out = cmd.output().expect("running a helper command");
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -51,8 +57,16 @@ impl<'a> ArpCounter<'a> {
             .spawn()
             .expect("nft is needed for these tests (apt-get install nftables)");
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(rules.as_bytes()).unwrap();
-        assert!(child.wait().unwrap().success(), "installing the nft counters failed");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(rules.as_bytes())
+            .unwrap();
+        assert!(
+            child.wait().unwrap().success(),
+            "installing the nft counters failed"
+        );
         ArpCounter { hosts }
     }
 
@@ -61,7 +75,12 @@ impl<'a> ArpCounter<'a> {
         cmd.args(["list", "counter", "netdev", "nt", name]);
         let text = sh(cmd);
         let at = text.find("packets ").expect("nft prints a packet count");
-        text[at + 8..].split_whitespace().next().unwrap().parse().unwrap()
+        text[at + 8..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 
     /// (broadcast, unicast) ARP frames seen so far.
@@ -81,7 +100,12 @@ fn resolves_the_peer_to_its_real_mac() {
     // The human form names the MAC and a round-trip time.
     let r = arp(&hosts, &scratch, &["--no-cache", &peer]);
     assert_eq!(r.code, Some(0), "{}", r.show());
-    assert!(r.stdout.contains(&format!("{peer} is-at {}", hosts.mac_b())), "{}", r.show());
+    assert!(
+        r.stdout
+            .contains(&format!("{peer} is-at {}", hosts.mac_b())),
+        "{}",
+        r.show()
+    );
     assert!(r.stdout.contains("rtt"), "{}", r.show());
 }
 
@@ -90,7 +114,11 @@ fn an_unused_address_exits_1_within_the_timeout() {
     let hosts = TwoHosts::new("arp-none");
     let scratch = Scratch::new();
     let nobody = Ipv4Addr::from(u32::from(hosts.subnet.network()) + 99).to_string();
-    let r = arp(&hosts, &scratch, &["--interval", "200ms", "-W", "300ms", &nobody]);
+    let r = arp(
+        &hosts,
+        &scratch,
+        &["--interval", "200ms", "-W", "300ms", &nobody],
+    );
     assert_eq!(r.code, Some(1), "{}", r.show());
     assert!(r.stdout.contains("no reply"), "{}", r.show());
     // Requests at 0, 0.2 and 0.4 s, then 0.3 s of waiting.
@@ -116,7 +144,8 @@ fn a_sweep_finds_exactly_the_twenty_live_hosts_and_caches_them() {
     let mut found = BTreeSet::new();
     let mut summary = None;
     for line in r.stdout.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
         match v["event"].as_str() {
             Some("host") => {
                 assert_eq!(v["mac"].as_str(), Some(&*hosts.mac_b().to_string()));
@@ -135,7 +164,13 @@ fn a_sweep_finds_exactly_the_twenty_live_hosts_and_caches_them() {
     let cached: BTreeSet<Ipv4Addr> = r
         .stdout
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["ip"].as_str().unwrap().parse().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["ip"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
         .collect();
     assert_eq!(cached, live);
 }
@@ -155,8 +190,16 @@ fn the_cache_answers_without_a_frame_then_revalidates_then_expires() {
     let r = arp(&hosts, &scratch, &[&ttl[..], &[peer.as_str()]].concat());
     assert_eq!(r.code, Some(0), "{}", r.show());
     assert!(r.stdout.contains("from cache"), "{}", r.show());
-    assert!(r.stdout.contains(&hosts.mac_b().to_string()), "{}", r.show());
-    assert_eq!(counter.counts(), (1, 0), "a fresh entry must not send a frame");
+    assert!(
+        r.stdout.contains(&hosts.mac_b().to_string()),
+        "{}",
+        r.show()
+    );
+    assert_eq!(
+        counter.counts(),
+        (1, 0),
+        "a fresh entry must not send a frame"
+    );
     // 3. Stale (older than the TTL): one unicast request to the cached MAC.
     std::thread::sleep(Duration::from_millis(800));
     let r = arp(&hosts, &scratch, &[&ttl[..], &[peer.as_str()]].concat());
@@ -185,7 +228,11 @@ fn a_changed_mac_is_reported_as_a_conflict_and_not_cached() {
     assert!(r.stdout.contains("CONFLICT"), "{}", r.show());
     assert!(r.stdout.contains("02:aa:bb:cc:dd:ee"), "{}", r.show());
     let r = arp(&hosts, &scratch, &["--show"]);
-    assert!(r.stdout.contains("is empty"), "neither MAC may stay cached:\n{}", r.show());
+    assert!(
+        r.stdout.contains("is empty"),
+        "neither MAC may stay cached:\n{}",
+        r.show()
+    );
 }
 
 #[test]
@@ -194,9 +241,26 @@ fn dad_detects_an_owned_address_and_passes_a_free_one() {
     let scratch = Scratch::new();
     let r = arp(&hosts, &scratch, &["--dad", &hosts.addr_b.to_string()]);
     assert_eq!(r.code, Some(1), "{}", r.show());
-    assert!(r.stdout.contains(&format!("in use by {}", hosts.mac_b())), "{}", r.show());
+    assert!(
+        r.stdout.contains(&format!("in use by {}", hosts.mac_b())),
+        "{}",
+        r.show()
+    );
     let free = Ipv4Addr::from(u32::from(hosts.subnet.network()) + 77).to_string();
-    let r = arp(&hosts, &scratch, &["--dad", "-c", "2", "--interval", "100ms", "-W", "200ms", &free]);
+    let r = arp(
+        &hosts,
+        &scratch,
+        &[
+            "--dad",
+            "-c",
+            "2",
+            "--interval",
+            "100ms",
+            "-W",
+            "200ms",
+            &free,
+        ],
+    );
     assert_eq!(r.code, Some(0), "{}", r.show());
     assert!(r.stdout.contains("is free"), "{}", r.show());
 }
@@ -207,14 +271,27 @@ fn an_announcement_updates_the_peers_neighbour_entry() {
     let scratch = Scratch::new();
     let a = hosts.addr_a.to_string();
     let mut cmd = hosts.cmd_b("ip");
-    cmd.args(["neigh", "replace", &a, "lladdr", "02:00:00:00:00:99", "nud", "stale", "dev", "eth0"]);
+    cmd.args([
+        "neigh",
+        "replace",
+        &a,
+        "lladdr",
+        "02:00:00:00:00:99",
+        "nud",
+        "stale",
+        "dev",
+        "eth0",
+    ]);
     sh(cmd);
     let r = arp(&hosts, &scratch, &["--announce", "-c", "1", &a]);
     assert_eq!(r.code, Some(0), "{}", r.show());
     let mut cmd = hosts.cmd_b("ip");
     cmd.args(["neigh", "show", &a, "dev", "eth0"]);
     let neigh = sh(cmd);
-    assert!(neigh.contains(&hosts.mac_a().to_string()), "B's entry for {a} should now be A's MAC: {neigh}");
+    assert!(
+        neigh.contains(&hosts.mac_a().to_string()),
+        "B's entry for {a} should now be A's MAC: {neigh}"
+    );
 }
 
 #[test]
@@ -228,14 +305,20 @@ fn local_errors_exit_2_and_say_what_to_do() {
     // An interface that is down (this kernel has no dummy driver: a veth
     // pair left down serves).
     let mut cmd = hosts.cmd_a("ip");
-    cmd.args(["link", "add", "vdown0", "type", "veth", "peer", "name", "vdown1"]);
+    cmd.args([
+        "link", "add", "vdown0", "type", "veth", "peer", "name", "vdown1",
+    ]);
     sh(cmd);
     let mut cmd = hosts.cmd_a("ip");
     cmd.args(["addr", "add", "10.250.0.1/24", "dev", "vdown0"]);
     sh(cmd);
     let r = arp(&hosts, &scratch, &["-i", "vdown0", "10.250.0.2"]);
     assert_eq!(r.code, Some(2), "{}", r.show());
-    assert!(r.stderr.contains("is down") && r.stderr.contains("ip link set vdown0 up"), "{}", r.show());
+    assert!(
+        r.stderr.contains("is down") && r.stderr.contains("ip link set vdown0 up"),
+        "{}",
+        r.show()
+    );
     let r = arp(&hosts, &scratch, &["198.51.100.7"]);
     assert_eq!(r.code, Some(2), "{}", r.show());
     assert!(r.stderr.contains("no route"), "{}", r.show());
@@ -249,9 +332,16 @@ fn without_cap_net_raw_it_says_so_and_how_to_fix_it() {
     let scratch = Scratch::new();
     // Root without CAP_NET_RAW in its bounding set: exec leaves it out.
     let mut cmd = hosts.cmd_a("setpriv");
-    cmd.args(["--bounding-set", "-net_raw", "--", nettool(), "arp", "--no-cache"])
-        .arg(hosts.addr_b.to_string())
-        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    cmd.args([
+        "--bounding-set",
+        "-net_raw",
+        "--",
+        nettool(),
+        "arp",
+        "--no-cache",
+    ])
+    .arg(hosts.addr_b.to_string())
+    .env("NETTOOL_ARP_CACHE", scratch.cache());
     let r = run(cmd, LIMIT);
     assert_eq!(r.code, Some(2), "{}", r.show());
     assert!(r.stderr.contains("CAP_NET_RAW"), "{}", r.show());

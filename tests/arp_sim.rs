@@ -60,7 +60,11 @@ fn mac(n: u8) -> MacAddr {
 #[case::answers_first_time(0, 1, Duration::from_micros(80))]
 #[case::answers_the_second_request(1, 2, Duration::from_millis(1000) + Duration::from_micros(80))]
 #[case::answers_the_last_request(2, 3, Duration::from_millis(2000) + Duration::from_micros(80))]
-fn resolution_retries_until_answered(#[case] ignore: u32, #[case] attempt_want: u32, #[case] elapsed_want: Duration) {
+fn resolution_retries_until_answered(
+    #[case] ignore: u32,
+    #[case] attempt_want: u32,
+    #[case] elapsed_want: Duration,
+) {
     let clock = VirtualClock::default();
     let mut neighbour = ArpNeighbour::new(mac(7), [PEER]);
     neighbour.ignore_first = ignore;
@@ -68,10 +72,16 @@ fn resolution_retries_until_answered(#[case] ignore: u32, #[case] attempt_want: 
     let mut cache = Cache::new();
     let mut res = Resolution::new(Instant::ZERO, wall(), &mut cache, settings(true));
     let mut events = Vec::new();
-    let stop = driver::run(&mut res, &mut link, &mut clock.clone(), &AtomicBool::new(false), |e| {
-        events.push(e);
-        Ok(())
-    })
+    let stop = driver::run(
+        &mut res,
+        &mut link,
+        &mut clock.clone(),
+        &AtomicBool::new(false),
+        |e| {
+            events.push(e);
+            Ok(())
+        },
+    )
     .unwrap();
     assert_eq!(stop, Stop::Done);
     assert_eq!(res.answer(), Some(mac(7)));
@@ -95,7 +105,14 @@ fn silence_ends_after_the_last_timeout_with_no_answer() {
     let mut link = MemLink::new(clock.clone());
     let mut cache = Cache::new();
     let mut res = Resolution::new(Instant::ZERO, wall(), &mut cache, settings(true));
-    driver::run(&mut res, &mut link, &mut clock.clone(), &AtomicBool::new(false), |_| Ok(())).unwrap();
+    driver::run(
+        &mut res,
+        &mut link,
+        &mut clock.clone(),
+        &AtomicBool::new(false),
+        |_| Ok(()),
+    )
+    .unwrap();
     assert_eq!(res.answer(), None);
     // Requests at 0, 1 and 2 s; the last one waited for until 3 s.
     let times: Vec<u64> = link.sent.iter().map(|(t, _)| t.total_micros()).collect();
@@ -109,7 +126,14 @@ fn a_second_run_answers_from_the_cache_without_a_frame() {
     let mut link = MemLink::new(clock.clone()).with(ArpNeighbour::new(mac(7), [PEER]));
     let mut cache = Cache::new();
     let mut first = Resolution::new(Instant::ZERO, wall(), &mut cache, settings(true));
-    driver::run(&mut first, &mut link, &mut clock.clone(), &AtomicBool::new(false), |_| Ok(())).unwrap();
+    driver::run(
+        &mut first,
+        &mut link,
+        &mut clock.clone(),
+        &AtomicBool::new(false),
+        |_| Ok(()),
+    )
+    .unwrap();
     drop(first);
     assert_eq!(link.sent.len(), 1);
     // Ten seconds later, in a "new process": reload from the stored bytes.
@@ -121,7 +145,14 @@ fn a_second_run_answers_from_the_cache_without_a_frame() {
     let mut second = Resolution::new(Instant::ZERO, later, &mut reloaded, settings(true));
     assert!(second.is_done());
     assert_eq!(second.answer(), Some(mac(7)));
-    driver::run(&mut second, &mut link, &mut clock.clone(), &AtomicBool::new(false), |_| Ok(())).unwrap();
+    driver::run(
+        &mut second,
+        &mut link,
+        &mut clock.clone(),
+        &AtomicBool::new(false),
+        |_| Ok(()),
+    )
+    .unwrap();
     assert_eq!(link.sent.len(), 1, "a fresh entry must not touch the wire");
 }
 
@@ -134,16 +165,36 @@ fn a_moved_address_is_revalidated_then_relearned() {
     let mut link = MemLink::new(clock.clone()).with(ArpNeighbour::new(mac(8), [PEER]));
     let mut res = Resolution::new(Instant::ZERO, wall(), &mut cache, settings(true));
     let mut events = Vec::new();
-    driver::run(&mut res, &mut link, &mut clock.clone(), &AtomicBool::new(false), |e| {
-        events.push(e);
-        Ok(())
-    })
+    driver::run(
+        &mut res,
+        &mut link,
+        &mut clock.clone(),
+        &AtomicBool::new(false),
+        |e| {
+            events.push(e);
+            Ok(())
+        },
+    )
     .unwrap();
     assert_eq!(res.answer(), Some(mac(8)));
-    let dsts: Vec<MacAddr> = link.sent.iter().map(|(_, f)| ArpRepr::from_frame(f).unwrap().0.dst).collect();
+    let dsts: Vec<MacAddr> = link
+        .sent
+        .iter()
+        .map(|(_, f)| ArpRepr::from_frame(f).unwrap().0.dst)
+        .collect();
     assert_eq!(dsts, vec![mac(7), mac(7), MacAddr::broadcast()]);
-    assert!(events.iter().any(|e| matches!(e, Event::RevalidationFailed { .. })));
-    assert!(events.iter().any(|e| matches!(e, Event::Learned { learned: Learned::New, .. })));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::RevalidationFailed { .. }))
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::Learned {
+            learned: Learned::New,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -152,7 +203,10 @@ fn a_sweep_finds_exactly_the_live_hosts_at_the_bounded_rate() {
     let clock = VirtualClock::default();
     let mut link = MemLink::new(clock.clone());
     for &last in &live {
-        link = link.with(ArpNeighbour::new(mac(last), [Ipv4Addr::new(10, 9, 0, last)]));
+        link = link.with(ArpNeighbour::new(
+            mac(last),
+            [Ipv4Addr::new(10, 9, 0, last)],
+        ));
     }
     let mut cfg = config(Until::FirstReply, 3);
     cfg.rate = Some(1000);
@@ -161,20 +215,30 @@ fn a_sweep_finds_exactly_the_live_hosts_at_the_bounded_rate() {
     let targets = (2..=254).map(|i| Target::broadcast(Ipv4Addr::new(10, 9, 0, i)));
     let mut prober = Prober::new(Instant::ZERO, cfg, targets);
     let mut found = Vec::new();
-    driver::run(&mut prober, &mut link, &mut clock.clone(), &AtomicBool::new(false), |e| {
-        if let probe::Event::Reply { target, mac: m, .. } = e {
-            assert_eq!(m, mac(target.octets()[3]));
-            found.push(target.octets()[3]);
-        }
-        Ok(())
-    })
+    driver::run(
+        &mut prober,
+        &mut link,
+        &mut clock.clone(),
+        &AtomicBool::new(false),
+        |e| {
+            if let probe::Event::Reply { target, mac: m, .. } = e {
+                assert_eq!(m, mac(target.octets()[3]));
+                found.push(target.octets()[3]);
+            }
+            Ok(())
+        },
+    )
     .unwrap();
     found.sort();
     assert_eq!(found, live);
     // 253 first requests, then two more for each of the 233 silent ones.
     assert_eq!(link.sent.len(), 253 + 2 * 233);
     for w in link.sent.windows(2) {
-        assert!(w[1].0 - w[0].0 >= Duration::from_millis(1), "rate bound broken at {}", w[1].0);
+        assert!(
+            w[1].0 - w[0].0 >= Duration::from_millis(1),
+            "rate bound broken at {}",
+            w[1].0
+        );
     }
 }
 
@@ -182,19 +246,29 @@ fn a_sweep_finds_exactly_the_live_hosts_at_the_bounded_rate() {
 fn an_interrupt_stops_the_run() {
     let clock = VirtualClock::default();
     let mut link = MemLink::new(clock.clone());
-    let mut prober = Prober::new(Instant::ZERO, config(Until::AllSent, 1000), [Target::broadcast(PEER)]);
+    let mut prober = Prober::new(
+        Instant::ZERO,
+        config(Until::AllSent, 1000),
+        [Target::broadcast(PEER)],
+    );
     let interrupt = AtomicBool::new(false);
     let sent = Rc::new(Cell::new(0));
     let counter = Rc::clone(&sent);
-    let stop = driver::run(&mut prober, &mut link, &mut clock.clone(), &interrupt, |e| {
-        if matches!(e, probe::Event::Sent { .. }) {
-            counter.set(counter.get() + 1);
-            if counter.get() == 3 {
-                interrupt.store(true, std::sync::atomic::Ordering::Relaxed);
+    let stop = driver::run(
+        &mut prober,
+        &mut link,
+        &mut clock.clone(),
+        &interrupt,
+        |e| {
+            if matches!(e, probe::Event::Sent { .. }) {
+                counter.set(counter.get() + 1);
+                if counter.get() == 3 {
+                    interrupt.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
     .unwrap();
     assert_eq!(stop, Stop::Interrupted);
     assert_eq!(sent.get(), 3);

@@ -24,11 +24,21 @@ fn help_names_every_subcommand_and_the_exit_codes() {
     let r = run(cmd(&["--help"]), LIMIT);
     assert_eq!(r.code, Some(0));
     for word in ["arp", "lab", "EXIT STATUS", "CAP_NET_RAW"] {
-        assert!(r.stdout.contains(word), "{word} missing from --help:\n{}", r.stdout);
+        assert!(
+            r.stdout.contains(word),
+            "{word} missing from --help:\n{}",
+            r.stdout
+        );
     }
-    assert!(!r.stdout.contains("generate"), "the hidden generator must not be advertised");
+    assert!(
+        !r.stdout.contains("generate"),
+        "the hidden generator must not be advertised"
+    );
     let r = run(cmd(&["--version"]), LIMIT);
-    assert_eq!(r.stdout.trim(), format!("nettool {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        r.stdout.trim(),
+        format!("nettool {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[rstest]
@@ -56,7 +66,11 @@ fn show_and_flush_work_on_the_cache_file() {
     c.env("NETTOOL_ARP_CACHE", &path);
     let r = run(c, LIMIT);
     assert_eq!(r.code, Some(0), "{}", r.show());
-    assert!(r.stdout.contains("192.0.2.7") && r.stdout.contains("expired"), "{}", r.show());
+    assert!(
+        r.stdout.contains("192.0.2.7") && r.stdout.contains("expired"),
+        "{}",
+        r.show()
+    );
     let mut c = cmd(&["arp", "--show", "-q"]);
     c.env("NETTOOL_ARP_CACHE", &path);
     assert_eq!(run(c, LIMIT).stdout, "02:00:00:00:00:07\n");
@@ -77,7 +91,11 @@ fn a_corrupt_cache_is_a_warning_not_a_failure() {
     c.env("NETTOOL_ARP_CACHE", scratch.cache());
     let r = run(c, LIMIT);
     assert_eq!(r.code, Some(0), "{}", r.show());
-    assert!(r.stderr.contains("warning") && r.stderr.contains("unreadable"), "{}", r.show());
+    assert!(
+        r.stderr.contains("warning") && r.stderr.contains("unreadable"),
+        "{}",
+        r.show()
+    );
 }
 
 #[test]
@@ -89,7 +107,8 @@ fn generate_writes_the_committed_docs() {
     let r = run(c, LIMIT);
     assert_eq!(r.code, Some(0), "{}", r.show());
     let page = std::fs::read(out.join("man/nettool-arp.1")).unwrap();
-    let committed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/man/nettool-arp.1")).unwrap();
+    let committed =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/man/nettool-arp.1")).unwrap();
     assert_eq!(page, committed);
     assert!(out.join("completions/nettool.bash").exists());
 }
@@ -98,37 +117,82 @@ fn generate_writes_the_committed_docs() {
 /// namespaces are created in the machine's mount namespace as usual).
 fn nettool_in(ns: &TestNamespace, args: &[&str]) -> common::Ran {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    ns.run(move || run(cmd(&args.iter().map(String::as_str).collect::<Vec<_>>()), LIMIT))
+    ns.run(move || {
+        run(
+            cmd(&args.iter().map(String::as_str).collect::<Vec<_>>()),
+            LIMIT,
+        )
+    })
 }
 
 #[test]
 fn lab_up_status_down_through_the_cli() {
     let ns = TestNamespace::new("cli-lab");
     let name = nettool::lab::testnet::unique_lab_name();
-    let r = nettool_in(&ns, &["lab", "up", "--name", &name, "--subnet", "10.91.0.0/24", "--hosts", "3"]);
+    let r = nettool_in(
+        &ns,
+        &[
+            "lab",
+            "up",
+            "--name",
+            &name,
+            "--subnet",
+            "10.91.0.0/24",
+            "--hosts",
+            "3",
+        ],
+    );
     assert_eq!(r.code, Some(0), "{}", r.show());
-    assert!(r.stdout.contains("10.91.0.2, 10.91.0.3, 10.91.0.4"), "{}", r.show());
-    assert!(r.stdout.contains("try:"), "lab up says what to try next:\n{}", r.stdout);
+    assert!(
+        r.stdout.contains("10.91.0.2, 10.91.0.3, 10.91.0.4"),
+        "{}",
+        r.show()
+    );
+    assert!(
+        r.stdout.contains("try:"),
+        "lab up says what to try next:\n{}",
+        r.stdout
+    );
     let r = nettool_in(&ns, &["lab", "status", "--json", "--name", &name]);
     let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(v["subnet"], "10.91.0.0/24");
-    let r = nettool_in(&ns, &["lab", "up", "--name", &name, "--subnet", "10.91.0.0/24"]);
+    let r = nettool_in(
+        &ns,
+        &["lab", "up", "--name", &name, "--subnet", "10.91.0.0/24"],
+    );
     assert_eq!(r.code, Some(2), "a second up is refused:\n{}", r.show());
     let r = nettool_in(&ns, &["lab", "down", "--name", &name]);
     assert_eq!(r.code, Some(0), "{}", r.show());
-    assert!(!nettool::lab::netns::exists(&nettool::lab::namespace_name(&name)));
+    assert!(!nettool::lab::netns::exists(&nettool::lab::namespace_name(
+        &name
+    )));
 }
 
 #[test]
 fn lab_demo_runs_every_step_and_leaves_nothing_behind() {
     let ns = TestNamespace::new("cli-demo");
     let name = nettool::lab::testnet::unique_lab_name();
-    let r = nettool_in(&ns, &["lab", "demo", "--name", &name, "--subnet", "10.92.0.0/24"]);
+    let r = nettool_in(
+        &ns,
+        &["lab", "demo", "--name", &name, "--subnet", "10.92.0.0/24"],
+    );
     assert_eq!(r.code, Some(0), "{}", r.show());
-    for want in ["is-at", "from cache", "4 of 253 addresses answered", "is in use by", "removing the temporary lab"] {
-        assert!(r.stdout.contains(want), "{want:?} missing from the demo:\n{}", r.show());
+    for want in [
+        "is-at",
+        "from cache",
+        "4 of 253 addresses answered",
+        "is in use by",
+        "removing the temporary lab",
+    ] {
+        assert!(
+            r.stdout.contains(want),
+            "{want:?} missing from the demo:\n{}",
+            r.show()
+        );
     }
-    assert!(!nettool::lab::netns::exists(&nettool::lab::namespace_name(&name)));
+    assert!(!nettool::lab::netns::exists(&nettool::lab::namespace_name(
+        &name
+    )));
 }
 
 #[test]
@@ -153,6 +217,13 @@ fn ctrl_c_during_the_demo_still_removes_the_lab() {
         child.wait().unwrap()
     });
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(status.signal(), Some(libc::SIGINT), "nettool dies of SIGINT, as a shell expects: {status:?}");
-    assert!(!nettool::lab::netns::exists(&lab_ns), "the demo's lab must be gone after Ctrl-C");
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGINT),
+        "nettool dies of SIGINT, as a shell expects: {status:?}"
+    );
+    assert!(
+        !nettool::lab::netns::exists(&lab_ns),
+        "the demo's lab must be gone after Ctrl-C"
+    );
 }

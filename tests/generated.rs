@@ -17,7 +17,9 @@ fn man_pages_and_completions_are_up_to_date() {
     for f in &files {
         expected.insert(f.path.clone());
         let path = root.join(&f.path);
-        let on_disk = fs::read(&path).ok().map(|b| String::from_utf8_lossy(&b).replace("\r\n", "\n"));
+        let on_disk = fs::read(&path)
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).replace("\r\n", "\n"));
         if on_disk.as_deref() != Some(&*String::from_utf8_lossy(&f.contents)) {
             if bless {
                 fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -51,10 +53,29 @@ fn man_pages_and_completions_are_up_to_date() {
 fn every_visible_subcommand_has_a_man_page() {
     let files = nettool::docgen::man_pages(&nettool::cli::command());
     let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    for want in ["man/nettool.1", "man/nettool-arp.1", "man/nettool-lab.1", "man/nettool-lab-up.1"] {
+    for want in [
+        "man/nettool.1",
+        "man/nettool-arp.1",
+        "man/nettool-lab.1",
+        "man/nettool-lab-up.1",
+    ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
-    assert!(!names.iter().any(|n| n.contains("generate")), "the hidden generator must not get a page");
-    let arp = String::from_utf8(files.iter().find(|f| f.path == "man/nettool-arp.1").unwrap().contents.clone()).unwrap();
-    assert!(arp.contains("EXIT STATUS"), "the arp page documents exit codes");
+    assert!(
+        !names.iter().any(|n| n.contains("generate")),
+        "the hidden generator must not get a page"
+    );
+    let arp = String::from_utf8(
+        files
+            .iter()
+            .find(|f| f.path == "man/nettool-arp.1")
+            .unwrap()
+            .contents
+            .clone(),
+    )
+    .unwrap();
+    assert!(
+        arp.contains("EXIT STATUS"),
+        "the arp page documents exit codes"
+    );
 }

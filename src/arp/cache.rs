@@ -141,14 +141,26 @@ impl Cache {
     }
 
     /// The entry for `ip` on `iface`, with its state at `now`.
-    pub fn lookup(&self, iface: &str, ip: Ipv4Addr, now: UnixMillis) -> Option<(&Entry, Freshness)> {
+    pub fn lookup(
+        &self,
+        iface: &str,
+        ip: Ipv4Addr,
+        now: UnixMillis,
+    ) -> Option<(&Entry, Freshness)> {
         self.entries
             .get(&(iface.to_owned(), ip))
             .map(|e| (e, e.freshness(now)))
     }
 
     /// Records a reply to one of our own requests (see the poisoning policy).
-    pub fn learn(&mut self, iface: &str, ip: Ipv4Addr, mac: MacAddr, now: UnixMillis, ttl: Duration) -> Learned {
+    pub fn learn(
+        &mut self,
+        iface: &str,
+        ip: Ipv4Addr,
+        mac: MacAddr,
+        now: UnixMillis,
+        ttl: Duration,
+    ) -> Learned {
         let key = (iface.to_owned(), ip);
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
         let entry = Entry {
@@ -195,7 +207,9 @@ impl Cache {
             .filter(|(_, e)| e.freshness(now) == Freshness::Expired)
             .map(|(k, _)| k.clone())
             .collect();
-        dead.into_iter().filter_map(|(iface, ip)| self.remove(&iface, ip)).collect()
+        dead.into_iter()
+            .filter_map(|(iface, ip)| self.remove(&iface, ip))
+            .collect()
     }
 
     /// Empties the cache.
@@ -269,7 +283,8 @@ impl Cache {
     }
 
     fn put(&mut self, entry: Entry) {
-        self.entries.insert((entry.iface.clone(), entry.ip), entry.clone());
+        self.entries
+            .insert((entry.iface.clone(), entry.ip), entry.clone());
         self.changes.push(Change::Put(entry));
     }
 }
@@ -285,7 +300,8 @@ mod mac_serde {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<MacAddr, D::Error> {
         let text = String::deserialize(d)?;
-        text.parse().map_err(|_| D::Error::custom(format!("bad MAC address {text:?}")))
+        text.parse()
+            .map_err(|_| D::Error::custom(format!("bad MAC address {text:?}")))
     }
 }
 
@@ -340,7 +356,10 @@ mod tests {
         let mut c = cache_with_entry();
         let later = T0 + 70_000; // stale by now
         assert_eq!(c.learn("eth0", IP, mac(1), later, TTL), Learned::Confirmed);
-        assert!(matches!(c.lookup("eth0", IP, later).unwrap().1, Freshness::Fresh { .. }));
+        assert!(matches!(
+            c.lookup("eth0", IP, later).unwrap().1,
+            Freshness::Fresh { .. }
+        ));
     }
 
     #[rstest]
@@ -363,7 +382,13 @@ mod tests {
     #[test]
     fn purge_drops_only_expired_entries() {
         let mut c = cache_with_entry();
-        c.learn("eth0", Ipv4Addr::new(10, 78, 0, 3), mac(3), T0 + 200_000, TTL);
+        c.learn(
+            "eth0",
+            Ipv4Addr::new(10, 78, 0, 3),
+            mac(3),
+            T0 + 200_000,
+            TTL,
+        );
         let gone = c.purge_expired(T0 + 240_000);
         assert_eq!(gone.len(), 1);
         assert_eq!(gone[0].ip, IP);
@@ -373,9 +398,18 @@ mod tests {
     #[test]
     fn persistence_round_trip() {
         let mut c = cache_with_entry();
-        c.learn("veth1", Ipv4Addr::new(192, 0, 2, 9), mac(9), T0 + 5, Duration::from_millis(1500));
+        c.learn(
+            "veth1",
+            Ipv4Addr::new(192, 0, 2, 9),
+            mac(9),
+            T0 + 5,
+            Duration::from_millis(1500),
+        );
         let back = Cache::from_bytes(&c.to_bytes()).unwrap();
-        assert_eq!(back.entries().collect::<Vec<_>>(), c.entries().collect::<Vec<_>>());
+        assert_eq!(
+            back.entries().collect::<Vec<_>>(),
+            c.entries().collect::<Vec<_>>()
+        );
         assert!(back.changes().is_empty());
         let text = String::from_utf8(c.to_bytes()).unwrap();
         assert!(text.contains("\"02:00:00:00:00:01\""), "{text}");

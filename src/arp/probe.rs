@@ -83,7 +83,12 @@ impl Target {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A request left (useful for traces; `attempt` counts from 1).
-    Sent { target: Ipv4Addr, attempt: u32, arp: ArpRepr, dst: MacAddr },
+    Sent {
+        target: Ipv4Addr,
+        attempt: u32,
+        arp: ArpRepr,
+        dst: MacAddr,
+    },
     /// An answer to one of our requests. `rtt` runs from the latest
     /// request to this target; ARP carries no identifier to do better.
     Reply {
@@ -96,9 +101,17 @@ pub enum Event {
     },
     /// A second, different MAC answered for a target: two hosts claim
     /// the address.
-    Conflict { target: Ipv4Addr, first: MacAddr, other: MacAddr },
+    Conflict {
+        target: Ipv4Addr,
+        first: MacAddr,
+        other: MacAddr,
+    },
     /// DAD only: a host announced or probed for the address itself.
-    Claimed { target: Ipv4Addr, mac: MacAddr, arp: ArpRepr },
+    Claimed {
+        target: Ipv4Addr,
+        mac: MacAddr,
+        arp: ArpRepr,
+    },
     /// Every request went unanswered.
     Unanswered { target: Ipv4Addr, attempts: u32 },
 }
@@ -257,7 +270,10 @@ impl Prober {
             return; // our own frame, looped back
         }
         let Some(&idx) = self.by_ip.get(&arp.sender_ip) else {
-            if self.config.mode == Mode::Dad && arp.sender_ip.is_unspecified() && arp.operation == Operation::Request {
+            if self.config.mode == Mode::Dad
+                && arp.sender_ip.is_unspecified()
+                && arp.operation == Operation::Request
+            {
                 // RFC 5227 §2.1.1: another host probing for the same
                 // address at the same time is a conflict too.
                 if let Some(&idx) = self.by_ip.get(&arp.target_ip) {
@@ -355,7 +371,10 @@ impl Prober {
                 continue;
             }
             let answered = !t.macs.is_empty();
-            let announcing = matches!(self.config.mode, Mode::AnnounceRequest | Mode::AnnounceReply);
+            let announcing = matches!(
+                self.config.mode,
+                Mode::AnnounceRequest | Mode::AnnounceReply
+            );
             if !answered && !announcing {
                 let event = Event::Unanswered {
                     target: t.target.ip,
@@ -374,7 +393,10 @@ impl Prober {
         if self.is_done() {
             return None;
         }
-        let send = self.sends.peek().map(|Reverse((when, _))| (*when).max(self.next_tx));
+        let send = self
+            .sends
+            .peek()
+            .map(|Reverse((when, _))| (*when).max(self.next_tx));
         let give_up = self.give_ups.peek().map(|Reverse((when, _))| *when);
         match (send, give_up) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -441,20 +463,35 @@ mod tests {
     }
 
     fn events(p: &mut Prober) -> Vec<Event> {
-        std::iter::from_fn(|| p.poll_event()).filter(|e| !matches!(e, Event::Sent { .. })).collect()
+        std::iter::from_fn(|| p.poll_event())
+            .filter(|e| !matches!(e, Event::Sent { .. }))
+            .collect()
     }
 
     #[test]
     fn resolve_stops_at_the_first_reply_with_its_rtt() {
-        let mut p = Prober::new(at(0), config(Mode::Request, Until::FirstReply, 3), [Target::broadcast(PEER)]);
+        let mut p = Prober::new(
+            at(0),
+            config(Mode::Request, Until::FirstReply, 3),
+            [Target::broadcast(PEER)],
+        );
         let sent = drain_sends(&mut p, at(0));
-        assert_eq!(sent, vec![(MacAddr::broadcast(), ArpRepr::request(US, ME, PEER))]);
+        assert_eq!(
+            sent,
+            vec![(MacAddr::broadcast(), ArpRepr::request(US, ME, PEER))]
+        );
         assert_eq!(p.poll_timeout(), Some(at(1000)));
         p.handle_arp(at(0) + Duration::from_micros(85), &reply_from(PEER, mac(7)));
         assert!(p.is_done());
         assert_eq!(
             events(&mut p),
-            vec![Event::Reply { target: PEER, mac: mac(7), rtt: Duration::from_micros(85), attempt: 1, repeat: false }]
+            vec![Event::Reply {
+                target: PEER,
+                mac: mac(7),
+                rtt: Duration::from_micros(85),
+                attempt: 1,
+                repeat: false
+            }]
         );
         assert_eq!(p.poll_transmit(at(1000)), None);
         assert_eq!(p.poll_timeout(), None);
@@ -462,7 +499,11 @@ mod tests {
 
     #[test]
     fn unanswered_requests_are_retried_then_given_up_exactly_on_time() {
-        let mut p = Prober::new(at(0), config(Mode::Request, Until::FirstReply, 3), [Target::broadcast(PEER)]);
+        let mut p = Prober::new(
+            at(0),
+            config(Mode::Request, Until::FirstReply, 3),
+            [Target::broadcast(PEER)],
+        );
         assert_eq!(drain_sends(&mut p, at(0)).len(), 1);
         assert!(drain_sends(&mut p, at(999)).is_empty());
         assert_eq!(drain_sends(&mut p, at(1000)).len(), 1);
@@ -473,17 +514,29 @@ mod tests {
         assert!(!p.is_done());
         p.handle_timeout(at(2500));
         assert!(p.is_done());
-        assert_eq!(events(&mut p), vec![Event::Unanswered { target: PEER, attempts: 3 }]);
+        assert_eq!(
+            events(&mut p),
+            vec![Event::Unanswered {
+                target: PEER,
+                attempts: 3
+            }]
+        );
         assert_eq!(p.frames_sent(), 3);
     }
 
     #[test]
     fn rtt_runs_from_the_latest_request() {
-        let mut p = Prober::new(at(0), config(Mode::Request, Until::FirstReply, 3), [Target::broadcast(PEER)]);
+        let mut p = Prober::new(
+            at(0),
+            config(Mode::Request, Until::FirstReply, 3),
+            [Target::broadcast(PEER)],
+        );
         let _ = drain_sends(&mut p, at(0));
         let _ = drain_sends(&mut p, at(1000));
         p.handle_arp(at(1003), &reply_from(PEER, mac(7)));
-        assert!(matches!(events(&mut p)[..], [Event::Reply { rtt, attempt: 2, .. }] if rtt == Duration::from_millis(3)));
+        assert!(
+            matches!(events(&mut p)[..], [Event::Reply { rtt, attempt: 2, .. }] if rtt == Duration::from_millis(3))
+        );
     }
 
     #[rstest]
@@ -494,7 +547,11 @@ mod tests {
     #[case::gratuitous(ArpRepr { operation: Operation::Request, sender_mac: mac(7), sender_ip: PEER, target_mac: MacAddr::zero(), target_ip: PEER })]
     #[case::our_own_frame_looped_back(reply_from(PEER, US))]
     fn unsolicited_or_misaddressed_answers_are_ignored(#[case] arp: ArpRepr) {
-        let mut p = Prober::new(at(0), config(Mode::Request, Until::FirstReply, 1), [Target::broadcast(PEER)]);
+        let mut p = Prober::new(
+            at(0),
+            config(Mode::Request, Until::FirstReply, 1),
+            [Target::broadcast(PEER)],
+        );
         let _ = drain_sends(&mut p, at(0));
         p.handle_arp(at(1), &arp);
         assert!(!p.is_done());
@@ -503,7 +560,11 @@ mod tests {
 
     #[test]
     fn a_reply_before_any_request_is_ignored() {
-        let mut p = Prober::new(at(0), config(Mode::Request, Until::FirstReply, 1), [Target::broadcast(PEER)]);
+        let mut p = Prober::new(
+            at(0),
+            config(Mode::Request, Until::FirstReply, 1),
+            [Target::broadcast(PEER)],
+        );
         p.handle_arp(at(0), &reply_from(PEER, mac(7)));
         assert!(!p.is_done());
         assert_eq!(events(&mut p), vec![]);
@@ -511,7 +572,11 @@ mod tests {
 
     #[test]
     fn two_macs_answering_is_a_conflict() {
-        let mut p = Prober::new(at(0), config(Mode::Request, Until::FirstReply, 1), [Target::broadcast(PEER)]);
+        let mut p = Prober::new(
+            at(0),
+            config(Mode::Request, Until::FirstReply, 1),
+            [Target::broadcast(PEER)],
+        );
         let _ = drain_sends(&mut p, at(0));
         p.handle_arp(at(1), &reply_from(PEER, mac(7)));
         p.handle_arp(at(2), &reply_from(PEER, mac(8)));
@@ -519,12 +584,23 @@ mod tests {
         p.handle_arp(at(4), &reply_from(PEER, mac(7)));
         let ev = events(&mut p);
         assert_eq!(ev.len(), 2, "{ev:?}");
-        assert_eq!(ev[1], Event::Conflict { target: PEER, first: mac(7), other: mac(8) });
+        assert_eq!(
+            ev[1],
+            Event::Conflict {
+                target: PEER,
+                first: mac(7),
+                other: mac(8)
+            }
+        );
     }
 
     #[test]
     fn ping_mode_sends_every_request_and_reports_every_reply() {
-        let mut p = Prober::new(at(0), config(Mode::Request, Until::AllSent, 3), [Target::broadcast(PEER)]);
+        let mut p = Prober::new(
+            at(0),
+            config(Mode::Request, Until::AllSent, 3),
+            [Target::broadcast(PEER)],
+        );
         for t in [0, 1000, 2000] {
             assert_eq!(drain_sends(&mut p, at(t)).len(), 1);
             p.handle_arp(at(t + 1), &reply_from(PEER, mac(7)));
@@ -545,10 +621,22 @@ mod tests {
     #[test]
     fn unicast_revalidation_names_the_expected_mac_and_believes_only_it() {
         let cached = mac(7);
-        let target = Target { ip: PEER, dst: cached };
+        let target = Target {
+            ip: PEER,
+            dst: cached,
+        };
         let mut p = Prober::new(at(0), config(Mode::Request, Until::FirstReply, 1), [target]);
         let sent = drain_sends(&mut p, at(0));
-        assert_eq!(sent, vec![(cached, ArpRepr { target_mac: cached, ..ArpRepr::request(US, ME, PEER) })]);
+        assert_eq!(
+            sent,
+            vec![(
+                cached,
+                ArpRepr {
+                    target_mac: cached,
+                    ..ArpRepr::request(US, ME, PEER)
+                }
+            )]
+        );
         p.handle_arp(at(1), &reply_from(PEER, mac(8)));
         assert!(!p.is_done());
         p.handle_arp(at(2), &reply_from(PEER, cached));
@@ -561,7 +649,9 @@ mod tests {
         cfg.rate = Some(100); // one frame per 10 ms
         cfg.interval = Duration::from_millis(200);
         cfg.timeout = Duration::from_millis(200);
-        let targets: Vec<Target> = (1..=20).map(|i| Target::broadcast(Ipv4Addr::new(10, 9, 0, i))).collect();
+        let targets: Vec<Target> = (1..=20)
+            .map(|i| Target::broadcast(Ipv4Addr::new(10, 9, 0, i)))
+            .collect();
         let live = [3u8, 7, 19];
         let mut p = Prober::new(at(0), cfg, targets);
         let mut now = at(0);
@@ -571,10 +661,15 @@ mod tests {
                 let (_, arp) = ArpRepr::from_frame(&frame).unwrap();
                 send_times.push(now);
                 if live.contains(&arp.target_ip.octets()[3]) {
-                    p.handle_arp(now + Duration::from_micros(50), &reply_from(arp.target_ip, mac(arp.target_ip.octets()[3])));
+                    p.handle_arp(
+                        now + Duration::from_micros(50),
+                        &reply_from(arp.target_ip, mac(arp.target_ip.octets()[3])),
+                    );
                 }
             }
-            now = p.poll_timeout().expect("a prober that is not done has a deadline");
+            now = p
+                .poll_timeout()
+                .expect("a prober that is not done has a deadline");
             p.handle_timeout(now);
         }
         // Never two frames closer than 10 ms.
@@ -593,26 +688,42 @@ mod tests {
             .collect();
         found.sort();
         assert_eq!(found, live);
-        let silent = ev.iter().filter(|e| matches!(e, Event::Unanswered { attempts: 2, .. })).count();
+        let silent = ev
+            .iter()
+            .filter(|e| matches!(e, Event::Unanswered { attempts: 2, .. }))
+            .count();
         assert_eq!(silent, 17);
     }
 
     #[test]
     fn dad_probes_come_from_zero_and_any_claim_is_reported() {
-        let mut p = Prober::new(at(0), config(Mode::Dad, Until::FirstReply, 3), [Target::broadcast(PEER)]);
+        let mut p = Prober::new(
+            at(0),
+            config(Mode::Dad, Until::FirstReply, 3),
+            [Target::broadcast(PEER)],
+        );
         let sent = drain_sends(&mut p, at(0));
         assert_eq!(sent[0].1.sender_ip, Ipv4Addr::UNSPECIFIED);
         assert_eq!(sent[0].1.target_ip, PEER);
         // Linux answers a DAD probe with a reply to 0.0.0.0.
-        let owner = ArpRepr { target_ip: Ipv4Addr::UNSPECIFIED, ..reply_from(PEER, mac(7)) };
+        let owner = ArpRepr {
+            target_ip: Ipv4Addr::UNSPECIFIED,
+            ..reply_from(PEER, mac(7))
+        };
         p.handle_arp(at(1), &owner);
         assert!(p.is_done());
-        assert!(matches!(events(&mut p)[..], [Event::Claimed { target: PEER, mac: m, .. }] if m == mac(7)));
+        assert!(
+            matches!(events(&mut p)[..], [Event::Claimed { target: PEER, mac: m, .. }] if m == mac(7))
+        );
     }
 
     #[test]
     fn dad_sees_a_simultaneous_probe_as_a_conflict() {
-        let mut p = Prober::new(at(0), config(Mode::Dad, Until::FirstReply, 3), [Target::broadcast(PEER)]);
+        let mut p = Prober::new(
+            at(0),
+            config(Mode::Dad, Until::FirstReply, 3),
+            [Target::broadcast(PEER)],
+        );
         let _ = drain_sends(&mut p, at(0));
         let their_probe = ArpRepr::request(mac(7), Ipv4Addr::UNSPECIFIED, PEER);
         p.handle_arp(at(1), &their_probe);
@@ -621,18 +732,35 @@ mod tests {
 
     #[test]
     fn dad_on_a_free_address_ends_unanswered() {
-        let mut p = Prober::new(at(0), config(Mode::Dad, Until::FirstReply, 2), [Target::broadcast(PEER)]);
+        let mut p = Prober::new(
+            at(0),
+            config(Mode::Dad, Until::FirstReply, 2),
+            [Target::broadcast(PEER)],
+        );
         let _ = drain_sends(&mut p, at(0));
         let _ = drain_sends(&mut p, at(1000));
         p.handle_timeout(at(1500));
-        assert_eq!(events(&mut p), vec![Event::Unanswered { target: PEER, attempts: 2 }]);
+        assert_eq!(
+            events(&mut p),
+            vec![Event::Unanswered {
+                target: PEER,
+                attempts: 2
+            }]
+        );
     }
 
     #[rstest]
     #[case::request(Mode::AnnounceRequest, Operation::Request)]
     #[case::reply(Mode::AnnounceReply, Operation::Reply)]
-    fn announcements_claim_the_address_and_expect_nothing(#[case] mode: Mode, #[case] op: Operation) {
-        let mut p = Prober::new(at(0), config(mode, Until::AllSent, 2), [Target::broadcast(ME)]);
+    fn announcements_claim_the_address_and_expect_nothing(
+        #[case] mode: Mode,
+        #[case] op: Operation,
+    ) {
+        let mut p = Prober::new(
+            at(0),
+            config(mode, Until::AllSent, 2),
+            [Target::broadcast(ME)],
+        );
         let first = drain_sends(&mut p, at(0));
         assert_eq!(first[0].0, MacAddr::broadcast());
         assert_eq!(first[0].1.operation, op);

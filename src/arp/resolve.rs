@@ -55,7 +55,11 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A fresh entry answered; nothing was sent.
-    CacheHit { entry: Entry, age: Duration, left: Duration },
+    CacheHit {
+        entry: Entry,
+        age: Duration,
+        left: Duration,
+    },
     /// A stale entry is being re-validated by unicast.
     Revalidating { entry: Entry, age: Duration },
     /// The cached MAC did not answer; the entry is gone and the address
@@ -73,7 +77,13 @@ pub enum Event {
 /// policy of [`super::cache`]: a first reply from a MAC is learned, two MACs
 /// for one address make both untrusted. Returns what the cache made of a
 /// reply.
-pub fn record(cache: &mut Cache, iface: &str, now_ms: UnixMillis, ttl: Duration, event: &probe::Event) -> Option<Learned> {
+pub fn record(
+    cache: &mut Cache,
+    iface: &str,
+    now_ms: UnixMillis,
+    ttl: Duration,
+    event: &probe::Event,
+) -> Option<Learned> {
     match event {
         probe::Event::Reply {
             target,
@@ -108,7 +118,12 @@ pub struct Resolution<'c> {
 }
 
 impl<'c> Resolution<'c> {
-    pub fn new(now: Instant, wall: WallClock, cache: &'c mut Cache, settings: Settings) -> Resolution<'c> {
+    pub fn new(
+        now: Instant,
+        wall: WallClock,
+        cache: &'c mut Cache,
+        settings: Settings,
+    ) -> Resolution<'c> {
         let mut r = Resolution {
             cache,
             settings,
@@ -240,7 +255,9 @@ impl<'c> Resolution<'c> {
             if let probe::Event::Reply { mac, .. } = ev {
                 self.answer = Some(mac);
             }
-            if matches!(ev, probe::Event::Unanswered { .. }) && matches!(self.phase, Phase::Revalidating(..)) {
+            if matches!(ev, probe::Event::Unanswered { .. })
+                && matches!(self.phase, Phase::Revalidating(..))
+            {
                 revalidation_failed = true;
             }
             let mac = match ev {
@@ -344,8 +361,10 @@ mod tests {
         assert_eq!(r.answer(), Some(OLD));
         assert!(sent_to(&mut r, Instant::ZERO).is_empty());
         assert_eq!(r.frames_sent(), 0);
-        assert!(matches!(&drain(&mut r)[..], [Event::CacheHit { age, left, .. }]
-            if *age == Duration::from_secs(10) && *left == Duration::from_secs(50)));
+        assert!(
+            matches!(&drain(&mut r)[..], [Event::CacheHit { age, left, .. }]
+            if *age == Duration::from_secs(10) && *left == Duration::from_secs(50))
+        );
     }
 
     #[test]
@@ -358,7 +377,13 @@ mod tests {
         assert_eq!(r.answer(), Some(OLD));
         let ev = drain(&mut r);
         assert!(matches!(ev[0], Event::Revalidating { .. }));
-        assert!(matches!(ev.last(), Some(Event::Learned { learned: Learned::Confirmed, .. })));
+        assert!(matches!(
+            ev.last(),
+            Some(Event::Learned {
+                learned: Learned::Confirmed,
+                ..
+            })
+        ));
         // The clock restarted: fresh again from the reply's time.
         let (_, f) = cache.lookup("eth0", PEER, T0 + 2).unwrap();
         assert!(matches!(f, Freshness::Fresh { age, .. } if age == Duration::ZERO));
@@ -372,15 +397,27 @@ mod tests {
         assert_eq!(sent_to(&mut r, Instant::from_millis(1000)), vec![OLD]);
         r.handle_timeout(Instant::from_millis(2000));
         // Unicast gave up after two requests; the broadcast starts at once.
-        assert_eq!(sent_to(&mut r, Instant::from_millis(2000)), vec![MacAddr::broadcast()]);
+        assert_eq!(
+            sent_to(&mut r, Instant::from_millis(2000)),
+            vec![MacAddr::broadcast()]
+        );
         r.handle_arp(Instant::from_millis(2001), &reply(NEW));
         assert!(r.is_done());
         assert_eq!(r.answer(), Some(NEW));
         assert_eq!(r.frames_sent(), 3);
         let ev = drain(&mut r);
-        assert!(ev.iter().any(|e| matches!(e, Event::RevalidationFailed { entry } if entry.mac == OLD)));
+        assert!(
+            ev.iter()
+                .any(|e| matches!(e, Event::RevalidationFailed { entry } if entry.mac == OLD))
+        );
         // The old entry was dropped before the new MAC came: it is new, not a conflict.
-        assert!(matches!(ev.last(), Some(Event::Learned { mac: NEW, learned: Learned::New })));
+        assert!(matches!(
+            ev.last(),
+            Some(Event::Learned {
+                mac: NEW,
+                learned: Learned::New
+            })
+        ));
         assert_eq!(cache.lookup("eth0", PEER, T0 + 2001).unwrap().0.mac, NEW);
     }
 
@@ -392,7 +429,13 @@ mod tests {
         r.handle_arp(Instant::from_millis(1), &reply(NEW));
         let ev = drain(&mut r);
         assert!(matches!(ev[0], Event::Expired { .. }));
-        assert!(matches!(ev.last(), Some(Event::Learned { learned: Learned::New, .. })));
+        assert!(matches!(
+            ev.last(),
+            Some(Event::Learned {
+                learned: Learned::New,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -402,8 +445,13 @@ mod tests {
         assert_eq!(sent_to(&mut r, Instant::ZERO), vec![MacAddr::broadcast()]);
         r.handle_arp(Instant::from_millis(1), &reply(NEW));
         let ev = drain(&mut r);
-        assert!(matches!(ev.last(), Some(Event::Learned { learned: Learned::Conflict { previous }, .. }) if previous.mac == OLD));
-        assert!(cache.lookup("eth0", PEER, T0 + 1).is_none(), "a conflict must not be believed");
+        assert!(
+            matches!(ev.last(), Some(Event::Learned { learned: Learned::Conflict { previous }, .. }) if previous.mac == OLD)
+        );
+        assert!(
+            cache.lookup("eth0", PEER, T0 + 1).is_none(),
+            "a conflict must not be believed"
+        );
     }
 
     #[test]

@@ -31,18 +31,24 @@ use crate::wire::MacAddr;
 const MAX_SWEEP: usize = 65_536;
 
 pub fn run(args: ArpArgs, env: &mut Env) -> Result<Outcome> {
-    let cache_path = args.cache_file.clone().unwrap_or_else(cachefile::default_path);
+    let cache_path = args
+        .cache_file
+        .clone()
+        .unwrap_or_else(cachefile::default_path);
     if args.show {
         return show(&cache_path, &args, env);
     }
     if args.flush {
         return flush(&cache_path, env);
     }
-    let target = args.target.as_deref().context("an address or subnet is required")?;
+    let target = args
+        .target
+        .as_deref()
+        .context("an address or subnet is required")?;
     if target.contains('/') {
-        let net: Ipv4Network = target
-            .parse()
-            .with_context(|| format!("{target:?} is not an IPv4 subnet (write it like 10.78.0.0/24)"))?;
+        let net: Ipv4Network = target.parse().with_context(|| {
+            format!("{target:?} is not an IPv4 subnet (write it like 10.78.0.0/24)")
+        })?;
         if args.dad || args.announce || args.announce_reply || args.count.is_some() {
             bail!("--dad, --announce and --count take one address, not a subnet");
         }
@@ -75,7 +81,12 @@ impl Printer {
 
     /// Writes `value` as a JSON line (in --json mode), else `text` for
     /// people (unless --quiet).
-    fn emit(&self, out: &mut dyn Write, value: serde_json::Value, text: impl FnOnce() -> String) -> Result<()> {
+    fn emit(
+        &self,
+        out: &mut dyn Write,
+        value: serde_json::Value,
+        text: impl FnOnce() -> String,
+    ) -> Result<()> {
         if self.json {
             writeln!(out, "{value}")?;
         } else if !self.quiet {
@@ -142,7 +153,11 @@ fn drive<M: Machine>(
     env: &mut Env,
     mut on_event: impl FnMut(M::Event, &mut dyn Write) -> Result<()>,
 ) -> Result<Stop> {
-    let Env { out, err, interrupt } = env;
+    let Env {
+        out,
+        err,
+        interrupt,
+    } = env;
     let mut tracer;
     let link: &mut dyn Link = if verbose {
         tracer = Tracer::new(link, &mut **err);
@@ -150,7 +165,9 @@ fn drive<M: Machine>(
     } else {
         link
     };
-    driver::run(machine, link, clock, interrupt, |ev| on_event(ev, &mut **out))
+    driver::run(machine, link, clock, interrupt, |ev| {
+        on_event(ev, &mut **out)
+    })
 }
 
 fn save_cache(path: &Path, cache: &Cache, env: &mut Env) -> Result<()> {
@@ -196,7 +213,11 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
         use_cache: !args.no_cache && !ping,
         probe: probe::Config {
             mode: Mode::Request,
-            until: if ping { Until::AllSent } else { Until::FirstReply },
+            until: if ping {
+                Until::AllSent
+            } else {
+                Until::FirstReply
+            },
             mac: iface.mac,
             sender_ip: route.source,
             tries: args.count.unwrap_or(3),
@@ -215,8 +236,9 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
     let mut stats = RttStats::default();
     let mut res = Resolution::new(start, wall, &mut cache, settings);
     let iface_name = iface.name.clone();
-    let mut render =
-        |ev: resolve::Event, out: &mut dyn Write| -> Result<()> { render_resolve(&printer, out, &iface_name, ev, &mut stats) };
+    let mut render = |ev: resolve::Event, out: &mut dyn Write| -> Result<()> {
+        render_resolve(&printer, out, &iface_name, ev, &mut stats)
+    };
     let stop = if res.is_done() {
         // A fresh cache entry: no socket, no frame, no privileges needed
         // beyond reading the cache.
@@ -227,9 +249,20 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
     } else {
         let mut link = open_link(&iface)?;
         if printer.human() {
-            writeln!(env.out, "ARP {ip} on {} from {} ({})", iface.name, route.source, iface.mac)?;
+            writeln!(
+                env.out,
+                "ARP {ip} on {} from {} ({})",
+                iface.name, route.source, iface.mac
+            )?;
         }
-        drive(&mut res, &mut link, &mut clock, args.verbose, env, &mut render)?
+        drive(
+            &mut res,
+            &mut link,
+            &mut clock,
+            args.verbose,
+            env,
+            &mut render,
+        )?
     };
     let answered = res.answer().is_some();
     let sent = res.frames_sent();
@@ -245,7 +278,12 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
                    "elapsed_ms": ms(elapsed)}),
             || {
                 let rtt = if replies > 0 {
-                    format!(", rtt min/avg/max {:.3}/{:.3}/{:.3} ms", ms(min), ms(avg), ms(max))
+                    format!(
+                        ", rtt min/avg/max {:.3}/{:.3}/{:.3} ms",
+                        ms(min),
+                        ms(avg),
+                        ms(max)
+                    )
                 } else {
                     String::new()
                 };
@@ -260,7 +298,13 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
     })
 }
 
-fn render_resolve(p: &Printer, out: &mut dyn Write, iface: &str, ev: resolve::Event, stats: &mut RttStats) -> Result<()> {
+fn render_resolve(
+    p: &Printer,
+    out: &mut dyn Write,
+    iface: &str,
+    ev: resolve::Event,
+    stats: &mut RttStats,
+) -> Result<()> {
     use crate::arp::resolve::Event as E;
     match ev {
         E::CacheHit { entry, age, left } => {
@@ -433,35 +477,59 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
         let printer = &printer;
         let name = iface.name.clone();
         let ttl = args.ttl;
-        drive(&mut prober, &mut link, &mut clock, args.verbose, env, move |ev, out| {
-            // Cache entries are dated by the wall clock when the answer is
-            // handled; the RTT already came from the driver's clock.
-            let learned = resolve::record(cache, &name, driver::unix_now_ms(), ttl, &ev);
-            match ev {
-                probe::Event::Reply { target, mac, rtt, .. } => {
-                    hosts.entry(target).or_insert((mac, rtt));
-                    if let Some(Learned::Conflict { previous }) = learned {
-                        *conflicts += 1;
-                        let line = json!({"event": "conflict", "ip": target.to_string(), "cached_mac": previous.mac.to_string(), "mac": mac.to_string()});
-                        if printer.json {
-                            writeln!(out, "{line}")?;
-                        } else if !printer.quiet {
-                            writeln!(out, "CONFLICT: the cache had {target} at {}, the wire now says {mac}; neither is cached", previous.mac)?;
+        drive(
+            &mut prober,
+            &mut link,
+            &mut clock,
+            args.verbose,
+            env,
+            move |ev, out| {
+                // Cache entries are dated by the wall clock when the answer is
+                // handled; the RTT already came from the driver's clock.
+                let learned = resolve::record(cache, &name, driver::unix_now_ms(), ttl, &ev);
+                match ev {
+                    probe::Event::Reply {
+                        target, mac, rtt, ..
+                    } => {
+                        hosts.entry(target).or_insert((mac, rtt));
+                        if let Some(Learned::Conflict { previous }) = learned {
+                            *conflicts += 1;
+                            let line = json!({"event": "conflict", "ip": target.to_string(), "cached_mac": previous.mac.to_string(), "mac": mac.to_string()});
+                            if printer.json {
+                                writeln!(out, "{line}")?;
+                            } else if !printer.quiet {
+                                writeln!(
+                                    out,
+                                    "CONFLICT: the cache had {target} at {}, the wire now says {mac}; neither is cached",
+                                    previous.mac
+                                )?;
+                            }
                         }
                     }
-                }
-                probe::Event::Conflict { target, first, other } => {
-                    *conflicts += 1;
-                    if printer.json {
-                        writeln!(out, "{}", json!({"event": "conflict", "ip": target.to_string(), "mac": first.to_string(), "other_mac": other.to_string()}))?;
-                    } else if !printer.quiet {
-                        writeln!(out, "CONFLICT: {target} is claimed by both {first} and {other}; neither is cached")?;
+                    probe::Event::Conflict {
+                        target,
+                        first,
+                        other,
+                    } => {
+                        *conflicts += 1;
+                        if printer.json {
+                            writeln!(
+                                out,
+                                "{}",
+                                json!({"event": "conflict", "ip": target.to_string(), "mac": first.to_string(), "other_mac": other.to_string()})
+                            )?;
+                        } else if !printer.quiet {
+                            writeln!(
+                                out,
+                                "CONFLICT: {target} is claimed by both {first} and {other}; neither is cached"
+                            )?;
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
-            }
-            Ok(())
-        })?
+                Ok(())
+            },
+        )?
     };
     let elapsed = clock.now() - start;
     let sent = prober.frames_sent();
@@ -545,7 +613,11 @@ fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
         (Mode::AnnounceReply, Until::AllSent, args.count.unwrap_or(2))
     } else {
         // RFC 5227 §2.3 sends ANNOUNCE_NUM = 2 announcements.
-        (Mode::AnnounceRequest, Until::AllSent, args.count.unwrap_or(2))
+        (
+            Mode::AnnounceRequest,
+            Until::AllSent,
+            args.count.unwrap_or(2),
+        )
     };
     let config = probe::Config {
         mode,
@@ -566,12 +638,19 @@ fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
     let mut clock = SystemClock::new();
     let mut prober = Prober::new(clock.now(), config, [Target::broadcast(ip)]);
     let mut owner = None;
-    let stop = drive(&mut prober, &mut link, &mut clock, args.verbose, env, |ev, _| {
-        if let probe::Event::Claimed { mac, .. } = ev {
-            owner.get_or_insert(mac);
-        }
-        Ok(())
-    })?;
+    let stop = drive(
+        &mut prober,
+        &mut link,
+        &mut clock,
+        args.verbose,
+        env,
+        |ev, _| {
+            if let probe::Event::Claimed { mac, .. } = ev {
+                owner.get_or_insert(mac);
+            }
+            Ok(())
+        },
+    )?;
     let sent = prober.frames_sent();
     if stop == Stop::Interrupted {
         return Ok(Outcome::Interrupted);
@@ -621,7 +700,11 @@ fn show(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
             writeln!(env.out, "the ARP cache ({}) is empty", path.display())?;
             return Ok(Outcome::Success);
         }
-        writeln!(env.out, "{:<12} {:<15}  {:<17}  {:<7}  {:>8}  LEFT", "IFACE", "ADDRESS", "MAC", "STATE", "AGE")?;
+        writeln!(
+            env.out,
+            "{:<12} {:<15}  {:<17}  {:<7}  {:>8}  LEFT",
+            "IFACE", "ADDRESS", "MAC", "STATE", "AGE"
+        )?;
     }
     for e in cache.entries() {
         let (state, left) = match e.freshness(now) {
@@ -656,7 +739,12 @@ fn flush(path: &Path, env: &mut Env) -> Result<Outcome> {
     let n = cache.len();
     cache.flush();
     cachefile::save(path, &cache)?;
-    writeln!(env.out, "flushed {n} entr{} from {}", if n == 1 { "y" } else { "ies" }, path.display())?;
+    writeln!(
+        env.out,
+        "flushed {n} entr{} from {}",
+        if n == 1 { "y" } else { "ies" },
+        path.display()
+    )?;
     Ok(Outcome::Success)
 }
 
@@ -670,7 +758,12 @@ mod tests {
     #[case("10.0.0.0/30", 2, "10.0.0.1", "10.0.0.2")]
     #[case("10.0.0.0/31", 2, "10.0.0.0", "10.0.0.1")]
     #[case("10.0.0.7/32", 1, "10.0.0.7", "10.0.0.7")]
-    fn sweeps_ask_for_host_addresses_only(#[case] net: &str, #[case] n: usize, #[case] first: &str, #[case] last: &str) {
+    fn sweeps_ask_for_host_addresses_only(
+        #[case] net: &str,
+        #[case] n: usize,
+        #[case] first: &str,
+        #[case] last: &str,
+    ) {
         let t = sweep_targets(net.parse().unwrap());
         assert_eq!(t.len(), n);
         assert_eq!(t.first().unwrap().to_string(), first);

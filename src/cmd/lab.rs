@@ -41,8 +41,14 @@ fn up(a: LabUpArgs, env: &mut Env) -> Result<Outcome> {
             format!(" --name {}", a.name.name)
         };
         writeln!(env.out, "\ntry:")?;
-        writeln!(env.out, "  nettool arp {first}              resolve a peer (answered by the lab's kernel)")?;
-        writeln!(env.out, "  nettool arp {first}              again: answered from the cache")?;
+        writeln!(
+            env.out,
+            "  nettool arp {first}              resolve a peer (answered by the lab's kernel)"
+        )?;
+        writeln!(
+            env.out,
+            "  nettool arp {first}              again: answered from the cache"
+        )?;
         writeln!(env.out, "  nettool arp {net}          sweep the lab")?;
         writeln!(env.out, "  nettool lab down{down}              remove it")?;
     }
@@ -72,7 +78,14 @@ fn describe(s: &LabStatus, out: &mut dyn Write) -> Result<()> {
     }
     if let Some(p) = &s.peer {
         let addrs: Vec<String> = p.addresses.iter().map(|n| n.ip().to_string()).collect();
-        writeln!(out, "  peers       {} in {}: {} ({})", p.interface, s.namespace, addrs.join(", "), p.mac)?;
+        writeln!(
+            out,
+            "  peers       {} in {}: {} ({})",
+            p.interface,
+            s.namespace,
+            addrs.join(", "),
+            p.mac
+        )?;
     }
     for problem in &s.problems {
         writeln!(out, "  PROBLEM     {problem}")?;
@@ -94,13 +107,20 @@ fn status(name: &str, json: bool, env: &mut Env) -> Result<Outcome> {
     let status = lab::status(name)?;
     match (status, json) {
         (Some(s), true) => writeln!(env.out, "{}", serde_json::to_string(&s)?)?,
-        (None, true) => writeln!(env.out, "{}", serde_json::json!({"name": name, "up": false}))?,
+        (None, true) => writeln!(
+            env.out,
+            "{}",
+            serde_json::json!({"name": name, "up": false})
+        )?,
         (Some(s), false) => {
             let health = if s.is_healthy() { "up" } else { "damaged" };
             writeln!(env.out, "lab {} is {health}", s.name)?;
             describe(&s, env.out)?;
         }
-        (None, false) => writeln!(env.out, "lab {name} is not up (create it with: nettool lab up)")?,
+        (None, false) => writeln!(
+            env.out,
+            "lab {name} is not up (create it with: nettool lab up)"
+        )?,
     }
     Ok(Outcome::Success)
 }
@@ -111,7 +131,10 @@ struct Teardown(String);
 impl Drop for Teardown {
     fn drop(&mut self) {
         if let Err(e) = lab::down(&self.0) {
-            eprintln!("nettool: removing demo lab {}: {e}; remove it with: nettool lab down --name {}", self.0, self.0);
+            eprintln!(
+                "nettool: removing demo lab {}: {e}; remove it with: nettool lab down --name {}",
+                self.0, self.0
+            );
         }
     }
 }
@@ -140,11 +163,26 @@ fn demo(a: LabDemoArgs, env: &mut Env) -> Result<Outcome> {
     let cache = cache_dir.path().join("arp-cache.json");
     let cache_arg = cache.to_string_lossy().into_owned();
     let steps: Vec<(&str, Vec<String>)> = vec![
-        ("resolve a peer: a broadcast request, the lab's kernel replies", vec!["arp".into(), first.to_string()]),
-        ("the same again: a fresh cache entry answers, no frame is sent", vec!["arp".into(), first.to_string()]),
-        ("sweep the whole subnet", vec!["arp".into(), net.to_string()]),
-        ("the cache now holds every peer", vec!["arp".into(), "--show".into()]),
-        ("duplicate address detection: is the address taken?", vec!["arp".into(), "--dad".into(), second.to_string()]),
+        (
+            "resolve a peer: a broadcast request, the lab's kernel replies",
+            vec!["arp".into(), first.to_string()],
+        ),
+        (
+            "the same again: a fresh cache entry answers, no frame is sent",
+            vec!["arp".into(), first.to_string()],
+        ),
+        (
+            "sweep the whole subnet",
+            vec!["arp".into(), net.to_string()],
+        ),
+        (
+            "the cache now holds every peer",
+            vec!["arp".into(), "--show".into()],
+        ),
+        (
+            "duplicate address detection: is the address taken?",
+            vec!["arp".into(), "--dad".into(), second.to_string()],
+        ),
     ];
     let exe = std::env::current_exe().context("finding nettool's own executable")?;
     let mut failed = false;
@@ -160,7 +198,11 @@ fn demo(a: LabDemoArgs, env: &mut Env) -> Result<Outcome> {
             .status()
             .with_context(|| format!("running {}", exe.display()))?;
         // --dad answers 1 for "in use", which is the expected answer here.
-        let expected = if argv.iter().any(|a| a == "--dad") { Some(1) } else { Some(0) };
+        let expected = if argv.iter().any(|a| a == "--dad") {
+            Some(1)
+        } else {
+            Some(0)
+        };
         if status.code() != expected {
             if env.interrupt.load(Ordering::Relaxed) {
                 return Ok(Outcome::Interrupted);

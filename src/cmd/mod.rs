@@ -47,7 +47,11 @@ pub fn resolve_host(name: &str) -> anyhow::Result<Ipv4Addr> {
     }
     let addrs: Vec<SocketAddr> = (name, 0)
         .to_socket_addrs()
-        .with_context(|| format!("cannot resolve host name {name:?} (is it spelled right, and is DNS reachable?)"))?
+        .with_context(|| {
+            format!(
+                "cannot resolve host name {name:?} (is it spelled right, and is DNS reachable?)"
+            )
+        })?
         .collect();
     match addrs.iter().find_map(|a| match a {
         SocketAddr::V4(v4) => Some(*v4.ip()),

@@ -88,7 +88,11 @@ impl Link for MemLink {
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         let now = self.clock.get();
         self.sent.push((now, frame.to_vec()));
-        let replies: Vec<_> = self.responders.iter_mut().flat_map(|r| r.on_frame(now, frame)).collect();
+        let replies: Vec<_> = self
+            .responders
+            .iter_mut()
+            .flat_map(|r| r.on_frame(now, frame))
+            .collect();
         for (delay, reply) in replies {
             self.inject(now + delay, reply);
         }

@@ -84,7 +84,9 @@ impl PacketLink {
         // pnet closes the fd itself if binding fails.
         match datalink::channel(&iface, config) {
             Ok(Channel::Ethernet(tx, rx)) => Ok(PacketLink { fd, tx, rx }),
-            Ok(_) => Err(io_err(io::Error::other("pnet returned a non-Ethernet channel"))),
+            Ok(_) => Err(io_err(io::Error::other(
+                "pnet returned a non-Ethernet channel",
+            ))),
             Err(e) if e.raw_os_error() == Some(libc::EPERM) => Err(OpenError::Permission),
             Err(e) => Err(io_err(e)),
         }
@@ -102,18 +104,47 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) ->
             std::mem::size_of::<T>() as libc::socklen_t,
         )
     };
-    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 fn configure(fd: RawFd, filter: Filter) -> io::Result<()> {
-    setsockopt(fd, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, &1 as &libc::c_int)?;
+    setsockopt(
+        fd,
+        libc::SOL_PACKET,
+        PACKET_IGNORE_OUTGOING,
+        &1 as &libc::c_int,
+    )?;
     if filter == Filter::Arp {
         // Classic BPF: accept the frame if the EtherType is ARP, else drop.
         let code = [
-            libc::sock_filter { code: 0x28, jt: 0, jf: 0, k: 12 }, // ldh [12]
-            libc::sock_filter { code: 0x15, jt: 0, jf: 1, k: 0x0806 }, // jeq #ARP
-            libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: 0x4_0000 }, // ret #256 KiB
-            libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: 0 }, // ret #0
+            libc::sock_filter {
+                code: 0x28,
+                jt: 0,
+                jf: 0,
+                k: 12,
+            }, // ldh [12]
+            libc::sock_filter {
+                code: 0x15,
+                jt: 0,
+                jf: 1,
+                k: 0x0806,
+            }, // jeq #ARP
+            libc::sock_filter {
+                code: 0x06,
+                jt: 0,
+                jf: 0,
+                k: 0x4_0000,
+            }, // ret #256 KiB
+            libc::sock_filter {
+                code: 0x06,
+                jt: 0,
+                jf: 0,
+                k: 0,
+            }, // ret #0
         ];
         let prog = libc::sock_fprog {
             len: code.len() as u16,
@@ -146,11 +177,17 @@ impl Link for PacketLink {
         let rc = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
         if rc < 0 {
             let err = io::Error::last_os_error();
-            return if err.kind() == io::ErrorKind::Interrupted { Ok(None) } else { Err(err) };
+            return if err.kind() == io::ErrorKind::Interrupted {
+                Ok(None)
+            } else {
+                Err(err)
+            };
         }
         if rc == 0 || pfd.revents & libc::POLLIN == 0 {
             if pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
-                return Err(io::Error::other("the interface went away (poll reported an error)"));
+                return Err(io::Error::other(
+                    "the interface went away (poll reported an error)",
+                ));
             }
             return Ok(None);
         }

@@ -2,8 +2,12 @@
 //! shared/design/output-format.md), so a person can hold nettool's output
 //! and a capture side by side.
 
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
 use super::MacAddr;
 use super::arp::{ArpRepr, Operation};
+use super::tcp::{Flags, TcpOption, TcpRepr};
 
 /// `ARP, Request who-has 10.78.0.2 tell 10.78.0.1, length 28`, with the
 /// target MAC in parentheses when it is not zero, as tcpdump prints it.
@@ -27,11 +31,190 @@ pub fn arp_line(arp: &ArpRepr) -> String {
     }
 }
 
+/// tcpdump's flag letters in its fixed order `FSRP.UEW`; `none` when no
+/// flag is set.
+pub fn tcp_flags(tcp: &TcpRepr) -> String {
+    let f = tcp.flags;
+    let mut s = String::new();
+    for (flag, c) in [
+        (Flags::FIN, 'F'),
+        (Flags::SYN, 'S'),
+        (Flags::RST, 'R'),
+        (Flags::PSH, 'P'),
+    ] {
+        if f.contains(flag) {
+            s.push(c);
+        }
+    }
+    if tcp.ack.is_some() {
+        s.push('.');
+    }
+    for (flag, c) in [(Flags::URG, 'U'), (Flags::ECE, 'E'), (Flags::CWR, 'W')] {
+        if f.contains(flag) {
+            s.push(c);
+        }
+    }
+    if s.is_empty() {
+        s.push_str("none");
+    }
+    s
+}
+
+/// `IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S.], seq 1, ack 2, win 64240,
+/// options [mss 1460,...], length 0`, the `tcpdump -nn` line for a segment.
+///
+/// `seq` and `ack` are the numbers to print: the caller decides whether
+/// they are absolute (`tcpdump -S`) or relative to the connection's ISNs.
+/// `ack` is printed only when the segment has the ACK flag; SACK blocks are
+/// shifted by the same offset as `ack` (tcpdump prints them relative to
+/// the acknowledged side's ISN). The sequence number is printed, as
+/// tcpdump does without `-v`, when the segment carries data, SYN, FIN or
+/// RST; with data it reads `seq X:Y`, the half-open range `[X, Y)`.
+pub fn tcp_line(src: Ipv4Addr, dst: Ipv4Addr, tcp: &TcpRepr, seq: u32, ack: u32) -> String {
+    let mut s = format!(
+        "IP {src}.{} > {dst}.{}: Flags [{}]",
+        tcp.src_port,
+        tcp.dst_port,
+        tcp_flags(tcp)
+    );
+    let len = tcp.payload.len();
+    // write! into a String cannot fail.
+    if len > 0 {
+        let _ = write!(s, ", seq {seq}:{}", seq.wrapping_add(len as u32));
+    } else if tcp.flags.contains(Flags::SYN)
+        || tcp.flags.contains(Flags::FIN)
+        || tcp.flags.contains(Flags::RST)
+    {
+        let _ = write!(s, ", seq {seq}");
+    }
+    let sack_offset = match tcp.ack {
+        Some(raw) => {
+            let _ = write!(s, ", ack {ack}");
+            raw.get().wrapping_sub(ack)
+        }
+        None => 0,
+    };
+    let _ = write!(s, ", win {}", tcp.window);
+    if tcp.flags.contains(Flags::URG) {
+        let _ = write!(s, ", urg {}", tcp.urgent);
+    }
+    if !tcp.options.is_empty() {
+        let opts: Vec<String> = tcp
+            .options
+            .iter()
+            .map(|o| tcp_option(o, sack_offset))
+            .collect();
+        let _ = write!(s, ", options [{}]", opts.join(","));
+    }
+    let _ = write!(s, ", length {len}");
+    s
+}
+
+/// [`tcp_line`] with the segment's own, absolute numbers (`tcpdump -S`).
+pub fn tcp_line_absolute(src: Ipv4Addr, dst: Ipv4Addr, tcp: &TcpRepr) -> String {
+    let ack = tcp.ack.map_or(0, |a| a.get());
+    tcp_line(src, dst, tcp, tcp.seq.get(), ack)
+}
+
+/// tcpdump's relative sequence numbers (its default; `-S` turns them off).
+///
+/// One entry per connection, both directions together, as tcpdump keeps
+/// them: a segment without ACK (a SYN) prints absolute numbers and forgets
+/// the entry; the first ACK-bearing segment of a connection records the
+/// bases (its own SEQ, and ACK−1 for the other side) and still prints
+/// absolute numbers; every later segment prints numbers relative to them,
+/// so a handshake's third segment reads `ack 1`.
+#[derive(Debug, Clone, Default)]
+pub struct RelativeSeqs {
+    /// Key: the two endpoints, lower first. Value: the ISN bases of the
+    /// lower endpoint's and the higher endpoint's sequence spaces.
+    bases: std::collections::HashMap<(SocketAddrV4, SocketAddrV4), (u32, u32)>,
+}
+
+impl RelativeSeqs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The `(seq, ack)` pair tcpdump would print for `tcp` from `src` to
+    /// `dst`, updating the table.
+    pub fn numbers(&mut self, src: SocketAddrV4, dst: SocketAddrV4, tcp: &TcpRepr) -> (u32, u32) {
+        let seq = tcp.seq.get();
+        let Some(ack) = tcp.ack.map(|a| a.get()) else {
+            if tcp.flags.contains(Flags::SYN) {
+                self.bases.remove(&key(src, dst));
+            }
+            return (seq, 0);
+        };
+        let forward = (src.ip().octets(), src.port()) <= (dst.ip().octets(), dst.port());
+        match self.bases.get(&key(src, dst)) {
+            None => {
+                let (lo, hi) = if forward {
+                    (seq, ack.wrapping_sub(1))
+                } else {
+                    (ack.wrapping_sub(1), seq)
+                };
+                self.bases.insert(key(src, dst), (lo, hi));
+                (seq, ack)
+            }
+            Some(&(lo, hi)) => {
+                let (mine, theirs) = if forward { (lo, hi) } else { (hi, lo) };
+                (seq.wrapping_sub(mine), ack.wrapping_sub(theirs))
+            }
+        }
+    }
+
+    /// [`tcp_line`] with relative numbers.
+    pub fn line(&mut self, src: SocketAddrV4, dst: SocketAddrV4, tcp: &TcpRepr) -> String {
+        let (seq, ack) = self.numbers(src, dst, tcp);
+        tcp_line(*src.ip(), *dst.ip(), tcp, seq, ack)
+    }
+}
+
+fn key(a: SocketAddrV4, b: SocketAddrV4) -> (SocketAddrV4, SocketAddrV4) {
+    if (a.ip().octets(), a.port()) <= (b.ip().octets(), b.port()) {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+fn tcp_option(opt: &TcpOption, sack_offset: u32) -> String {
+    match opt {
+        TcpOption::Eol => "eol".into(),
+        TcpOption::Nop => "nop".into(),
+        TcpOption::Mss(m) => format!("mss {m}"),
+        TcpOption::WindowScale(w) => format!("wscale {w}"),
+        TcpOption::SackPermitted => "sackOK".into(),
+        TcpOption::Sack(blocks) => {
+            let mut s = format!("sack {} ", blocks.len());
+            for (l, r) in blocks {
+                let _ = write!(
+                    s,
+                    "{{{}:{}}}",
+                    l.get().wrapping_sub(sack_offset),
+                    r.get().wrapping_sub(sack_offset)
+                );
+            }
+            s
+        }
+        TcpOption::Timestamps { val, ecr } => format!("TS val {val} ecr {ecr}"),
+        TcpOption::Unknown { kind, data } => {
+            let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
+            if hex.is_empty() {
+                format!("unknown-{kind}")
+            } else {
+                format!("unknown-{kind} 0x{hex}")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::SeqNum;
     use rstest::rstest;
-    use std::net::Ipv4Addr;
 
     const A: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
     const B: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
@@ -59,5 +242,160 @@ mod tests {
     )]
     fn lines_match_tcpdump(#[case] arp: ArpRepr, #[case] want: &str) {
         assert_eq!(arp_line(&arp), want);
+    }
+    fn seg(flags: Flags, ack: Option<u32>, payload: &'static [u8]) -> TcpRepr<'static> {
+        TcpRepr {
+            src_port: 40000,
+            dst_port: 80,
+            seq: SeqNum(1000),
+            ack: ack.map(SeqNum),
+            flags,
+            window: 502,
+            urgent: 0,
+            options: vec![],
+            payload,
+        }
+    }
+
+    const C: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const S: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    #[rstest]
+    #[case::syn_ack(
+        TcpRepr {
+            window: 64240,
+            options: vec![
+                TcpOption::Mss(1460),
+                TcpOption::SackPermitted,
+                TcpOption::Timestamps { val: 1, ecr: 0 },
+                TcpOption::Nop,
+                TcpOption::WindowScale(7),
+            ],
+            ..seg(Flags::SYN, Some(2), b"")
+        },
+        1, 2,
+        "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S.], seq 1, ack 2, win 64240, options [mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7], length 0"
+    )]
+    #[case::syn(
+        seg(Flags::SYN, None, b""),
+        1000,
+        0,
+        "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 1000, win 502, length 0"
+    )]
+    #[case::pure_ack_hides_seq(
+        seg(Flags::NONE, Some(5), b""),
+        1,
+        1,
+        "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1, win 502, length 0"
+    )]
+    #[case::data_range(
+        seg(Flags::PSH, Some(5), b"0123456789"),
+        1,
+        1,
+        "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [P.], seq 1:11, ack 1, win 502, length 10"
+    )]
+    #[case::fin(
+        seg(Flags::FIN, Some(5), b""),
+        11,
+        1,
+        "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [F.], seq 11, ack 1, win 502, length 0"
+    )]
+    #[case::fin_psh_data(seg(Flags::FIN | Flags::PSH, Some(5), b"ab"), 11, 1,
+        "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [FP.], seq 11:13, ack 1, win 502, length 2")]
+    #[case::rst(
+        seg(Flags::RST, None, b""),
+        1000,
+        0,
+        "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [R], seq 1000, win 502, length 0"
+    )]
+    #[case::rst_ack(
+        seg(Flags::RST, Some(7), b""),
+        0,
+        7,
+        "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [R.], seq 0, ack 7, win 502, length 0"
+    )]
+    #[case::no_flags(
+        seg(Flags::NONE, None, b""),
+        1000,
+        0,
+        "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [none], win 502, length 0"
+    )]
+    #[case::ecn_syn(seg(Flags::SYN | Flags::ECE | Flags::CWR, None, b""), 1000, 0,
+        "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [SEW], seq 1000, win 502, length 0")]
+    #[case::urgent(TcpRepr { urgent: 3, ..seg(Flags::URG | Flags::PSH, Some(5), b"abc") }, 1, 1,
+        "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [P.U], seq 1:4, ack 1, win 502, urg 3, length 3")]
+    #[case::relative_sack(
+        TcpRepr { options: vec![TcpOption::Nop, TcpOption::Nop, TcpOption::Sack(vec![(SeqNum(5010), SeqNum(5020))])], ..seg(Flags::NONE, Some(5001), b"") },
+        1, 1,
+        "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1, win 502, options [nop,nop,sack 1 {10:20}], length 0"
+    )]
+    #[case::unknown_and_eol(
+        TcpRepr { options: vec![TcpOption::Unknown { kind: 30, data: vec![0xab, 1] }, TcpOption::Eol], ..seg(Flags::NONE, Some(5), b"") },
+        1, 1,
+        "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1, win 502, options [unknown-30 0xab01,eol], length 0"
+    )]
+    fn tcp_lines_match_tcpdump(
+        #[case] tcp: TcpRepr<'static>,
+        #[case] seq: u32,
+        #[case] ack: u32,
+        #[case] want: &str,
+    ) {
+        assert_eq!(tcp_line(C, S, &tcp, seq, ack), want);
+    }
+
+    #[test]
+    fn absolute_line_uses_the_segment_numbers() {
+        let tcp = TcpRepr {
+            options: vec![TcpOption::Sack(vec![(SeqNum(10), SeqNum(20))])],
+            ..seg(Flags::PSH, Some(4_000_000_000), b"x")
+        };
+        assert_eq!(
+            tcp_line_absolute(C, S, &tcp),
+            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [P.], seq 1000:1001, ack 4000000000, win 502, options [sack 1 {10:20}], length 1"
+        );
+    }
+    #[test]
+    fn relative_numbers_follow_tcpdump() {
+        let c = SocketAddrV4::new(C, 40000);
+        let s = SocketAddrV4::new(S, 80);
+        let mut t = RelativeSeqs::new();
+        let from = |src_port, dst_port, seq, ack: Option<u32>, flags, payload| TcpRepr {
+            src_port,
+            dst_port,
+            seq: SeqNum(seq),
+            ack: ack.map(SeqNum),
+            flags,
+            payload,
+            window: 502,
+            urgent: 0,
+            options: vec![],
+        };
+        let lines = [
+            t.line(c, s, &from(40000, 80, 1000, None, Flags::SYN, b"")),
+            t.line(
+                s,
+                c,
+                &from(80, 40000, u32::MAX, Some(1001), Flags::SYN, b""),
+            ),
+            t.line(c, s, &from(40000, 80, 1001, Some(0), Flags::NONE, b"")),
+            t.line(c, s, &from(40000, 80, 1001, Some(0), Flags::PSH, b"abc")),
+            t.line(s, c, &from(80, 40000, 0, Some(1004), Flags::FIN, b"")),
+        ];
+        assert_eq!(
+            lines,
+            [
+                "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 1000, win 502, length 0",
+                "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [S.], seq 4294967295, ack 1001, win 502, length 0",
+                "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1, win 502, length 0",
+                "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [P.], seq 1:4, ack 1, win 502, length 3",
+                "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [F.], seq 1, ack 4, win 502, length 0",
+            ]
+        );
+        // A new SYN forgets the connection: its SYN-ACK is absolute again.
+        let _ = t.line(c, s, &from(40000, 80, 7, None, Flags::SYN, b""));
+        assert_eq!(
+            t.numbers(s, c, &from(80, 40000, 50, Some(8), Flags::SYN, b"")),
+            (50, 8)
+        );
     }
 }

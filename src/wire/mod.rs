@@ -17,6 +17,9 @@
 pub mod arp;
 pub mod ethernet;
 pub mod fmt;
+pub mod ipv4;
+pub mod seq;
+pub mod tcp;
 
 use thiserror::Error;
 
@@ -45,3 +48,4 @@ pub enum WireError {
 pub type Result<T> = std::result::Result<T, WireError>;
 
 pub use pnet::util::MacAddr;
+pub use seq::SeqNum;

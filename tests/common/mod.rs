@@ -53,7 +53,11 @@ pub fn run(mut cmd: Command, limit: Duration) -> Ran {
         std::thread::sleep(Duration::from_millis(5));
     }
     let elapsed = start.elapsed();
-    let Output { status, stdout, stderr } = child.wait_with_output().expect("collecting output");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("collecting output");
     Ran {
         code: status.code(),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),

@@ -1,0 +1,455 @@
+//! SEGMENT ARRIVES, RFC 9293 §3.10.7, one function per subsection and,
+//! for §3.10.7.4, one per step, in the RFC's order. RFC 5961's mitigations
+//! (§3 RST, §4 SYN, §5 ACK) replace the corresponding RFC 793 rules, as
+//! RFC 9293 recommends. Challenge ACKs are not rate-limited (RFC 5961 §7)
+//! yet.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use crate::time::Instant;
+use crate::wire::tcp::{Flags, TcpRepr};
+
+use super::conn::{
+    Connection, DEFAULT_SEND_MSS, DropReason, Event, IssSource, MAX_WSCALE, Reason, rst_for,
+};
+use super::seq::{SeqNum, ack_is_acceptable, segment_is_acceptable};
+use super::state::State;
+use super::timer::TimerKind;
+
+/// Whether processing continues with the next step.
+type Step = Result<(), DropReason>;
+
+impl Connection {
+    /// SEGMENT ARRIVES for a segment from the connection's peer. While
+    /// LISTENing, use [`handle_segment_from`](Self::handle_segment_from)
+    /// so the connection learns the peer's address.
+    pub fn handle_segment(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let from = *self.remote.ip();
+        self.handle_segment_from(now, from, seg);
+    }
+
+    /// SEGMENT ARRIVES from `src_ip` (the IPv4 source of the datagram).
+    /// A LISTENing connection ignores a segment whose source is unspecified
+    /// (as `handle_segment` passes while no peer is known): it could not
+    /// answer it.
+    pub fn handle_segment_from(&mut self, now: Instant, src_ip: Ipv4Addr, seg: &TcpRepr<'_>) {
+        let ours = seg.dst_port == self.local.port()
+            && if self.state == State::Listen {
+                !src_ip.is_unspecified()
+            } else {
+                seg.src_port == self.remote.port() && src_ip == *self.remote.ip()
+            };
+        if !ours {
+            self.drop_segment(DropReason::NotForUs);
+            return;
+        }
+        let result = match self.state {
+            State::Closed => self.segment_arrives_closed(src_ip, seg),
+            State::Listen => self.segment_arrives_listen(now, src_ip, seg),
+            State::SynSent => self.segment_arrives_syn_sent(now, seg),
+            _ => self.segment_arrives_other(now, seg),
+        };
+        if let Err(reason) = result {
+            self.drop_segment(reason);
+        }
+    }
+
+    /// §3.10.7.1 CLOSED: everything but a RST is answered with a RST.
+    fn segment_arrives_closed(&mut self, src_ip: Ipv4Addr, seg: &TcpRepr<'_>) -> Step {
+        if let Some(rst) = rst_for(src_ip, *self.local.ip(), seg) {
+            self.queued.push_back(rst);
+        }
+        Err(DropReason::NoConnection)
+    }
+
+    /// §3.10.7.2 LISTEN.
+    fn segment_arrives_listen(
+        &mut self,
+        now: Instant,
+        src_ip: Ipv4Addr,
+        seg: &TcpRepr<'_>,
+    ) -> Step {
+        // First, check for a RST: ignore it.
+        if seg.flags.contains(Flags::RST) {
+            return Err(DropReason::Unexpected);
+        }
+        // Second, an ACK: nothing has been sent, so it is bad: <SEQ=SEG.ACK><CTL=RST>.
+        if seg.ack.is_some() {
+            if let Some(rst) = rst_for(src_ip, *self.local.ip(), seg) {
+                self.queued.push_back(rst);
+            }
+            return Err(DropReason::Unexpected);
+        }
+        // Third, a SYN: set up SYN-RECEIVED. Text and FIN on the SYN are
+        // not queued; the peer retransmits them after the handshake.
+        if !seg.flags.contains(Flags::SYN) {
+            return Err(DropReason::Unexpected);
+        }
+        self.remote = SocketAddrV4::new(src_ip, seg.src_port);
+        let iss = match self.iss_source {
+            IssSource::Fixed(iss) => iss,
+            IssSource::Generated(g) => g.isn(now, self.local, self.remote),
+        };
+        self.set_iss(iss);
+        self.accept_syn(seg);
+        self.arm_user_timer(now);
+        self.set_state(State::SynReceived);
+        Ok(())
+    }
+
+    /// The parts of receiving a SYN shared by LISTEN and SYN-SENT: IRS,
+    /// RCV.NXT, the peer's window and the option negotiation.
+    fn accept_syn(&mut self, seg: &TcpRepr<'_>) {
+        self.tcb.rcv.irs = seg.seq;
+        self.tcb.rcv.nxt = seg.seq + 1usize;
+        let offer = self.negotiated;
+        // RFC 7323 §2.2: window scaling only when both sides offer it.
+        match (offer.wscale, seg.window_scale()) {
+            (Some(ours), Some(theirs)) => {
+                self.tcb.rcv.wscale = ours;
+                self.tcb.snd.wscale = theirs.min(MAX_WSCALE);
+            }
+            _ => {
+                self.negotiated.wscale = None;
+                self.tcb.rcv.wscale = 0;
+                self.tcb.snd.wscale = 0;
+            }
+        }
+        self.negotiated.sack = offer.sack && seg.sack_permitted();
+        self.negotiated.timestamps = offer.timestamps && seg.timestamps().is_some();
+        if let Some((val, _)) = seg.timestamps() {
+            self.ts_recent = val;
+        }
+        self.negotiated.peer_mss = seg.mss().unwrap_or(DEFAULT_SEND_MSS);
+        self.update_eff_snd_mss();
+        // The window of a SYN is never scaled.
+        self.tcb.snd.wnd = usize::from(seg.window);
+        self.max_snd_wnd = self.tcb.snd.wnd;
+        self.tcb.snd.wl1 = seg.seq;
+        self.tcb.snd.wl2 = seg.ack.unwrap_or(self.tcb.snd.iss);
+    }
+
+    /// §3.10.7.3 SYN-SENT.
+    fn segment_arrives_syn_sent(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Step {
+        let rst = seg.flags.contains(Flags::RST);
+        // First, check the ACK: it must acknowledge our SYN.
+        if let Some(ack) = seg.ack
+            && (ack.le(self.tcb.snd.iss) || ack.gt(self.snd_max))
+        {
+            if !rst {
+                let reply = self.segment(ack, Flags::RST, false, Vec::new());
+                self.queued.push_back(reply);
+            }
+            return Err(DropReason::BadAck);
+        }
+        // Second, the RST: only with an acceptable ACK ("connection refused";
+        // RFC 5961 §3 keeps this rule for SYN-SENT).
+        if rst {
+            if seg.ack.is_some() {
+                self.enter_closed(Reason::Reset);
+                return Ok(());
+            }
+            return Err(DropReason::Unexpected);
+        }
+        // Fourth, the SYN.
+        if !seg.flags.contains(Flags::SYN) {
+            return Err(DropReason::Unexpected);
+        }
+        self.accept_syn(seg);
+        match seg.ack {
+            Some(ack) => {
+                // Our SYN is acknowledged: ESTABLISHED, and ACK theirs.
+                self.on_new_ack(now, ack);
+                self.establish();
+                self.ack_pending = true;
+                // "If there are other controls or text in the segment,
+                // continue processing at the sixth step."
+                self.process_segment_text(seg);
+                self.check_fin(now, seg);
+            }
+            None => {
+                // Simultaneous open (§3.5, figure 8): resend our SYN as
+                // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+                self.tcb.snd.nxt = self.tcb.snd.iss;
+                self.set_state(State::SynReceived);
+            }
+        }
+        Ok(())
+    }
+
+    /// ESTABLISHED reached from SYN-SENT or SYN-RECEIVED. A CLOSE issued in
+    /// SYN-RECEIVED takes effect now.
+    fn establish(&mut self) {
+        self.set_state(State::Established);
+        self.events.push_back(Event::Connected);
+        if self.fin_seq.is_some() {
+            self.set_state(State::FinWait1);
+        }
+    }
+
+    /// §3.10.7.4 Other States: the steps in order; each may end processing.
+    fn segment_arrives_other(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Step {
+        self.check_sequence_number(now, seg)?;
+        if seg.flags.contains(Flags::RST) {
+            return self.check_rst(seg);
+        }
+        // Third step (security) does not apply: nettool sets no compartment.
+        if seg.flags.contains(Flags::SYN) {
+            return self.check_syn();
+        }
+        self.check_ack(now, seg)?;
+        if self.state == State::Closed {
+            return Ok(()); // LAST-ACK: our FIN was acknowledged, the TCB is gone
+        }
+        // Sixth step, URG: parsed, never acted upon.
+        self.process_segment_text(seg);
+        self.check_fin(now, seg);
+        Ok(())
+    }
+
+    /// §3.10.7.4 first step: the four-case acceptability test. An
+    /// unacceptable segment gets `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`
+    /// unless it is a RST.
+    ///
+    /// Two retransmissions are recognised before the test, as Linux does:
+    /// in TIME-WAIT, the peer's FIN again (our last ACK was lost): re-ACK
+    /// it and restart the 2×MSL timer (§3.10.7.4 eighth step); in
+    /// SYN-RECEIVED, the peer's SYN again (our SYN,ACK was lost): resend
+    /// the SYN,ACK at once rather than wait for our own timer.
+    fn check_sequence_number(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Step {
+        let rst = seg.flags.contains(Flags::RST);
+        let rcv = self.tcb.rcv;
+        let len = seg.segment_len();
+        if self.state == State::TimeWait
+            && !rst
+            && seg.flags.contains(Flags::FIN)
+            && seg.seq + len == rcv.nxt
+        {
+            self.ack_pending = true;
+            self.timers
+                .set(TimerKind::TimeWait, now + self.config.msl * 2);
+            return Err(DropReason::Retransmission);
+        }
+        if self.state == State::SynReceived
+            && !rst
+            && seg.flags.contains(Flags::SYN)
+            && seg.ack.is_none()
+            && seg.seq == rcv.irs
+        {
+            if let Some((val, _)) = seg.timestamps() {
+                self.ts_recent = val;
+            }
+            self.tcb.snd.nxt = self.tcb.snd.iss;
+            return Err(DropReason::Retransmission);
+        }
+        if segment_is_acceptable(seg.seq, len, rcv.nxt, rcv.wnd) {
+            if let Some((val, _)) = seg.timestamps()
+                && seg.seq.le(rcv.nxt)
+            {
+                self.ts_recent = val;
+            }
+            return Ok(());
+        }
+        if !rst {
+            self.ack_pending = true;
+        }
+        Err(DropReason::OutOfWindow)
+    }
+
+    /// §3.10.7.4 second step with RFC 5961 §3: only a RST exactly at
+    /// RCV.NXT resets; one elsewhere in the window gets a challenge ACK.
+    fn check_rst(&mut self, seg: &TcpRepr<'_>) -> Step {
+        if seg.seq != self.tcb.rcv.nxt {
+            self.ack_pending = true;
+            return Err(DropReason::RstNotExact);
+        }
+        match self.state {
+            // A passive OPEN goes back to LISTEN (§3.10.7.4, SYN-RECEIVED).
+            State::SynReceived if self.passive => self.return_to_listen(),
+            // TIME-WAIT: the connection had already ended cleanly.
+            State::TimeWait => self.enter_closed(Reason::Normal),
+            _ => self.enter_closed(Reason::Reset),
+        }
+        Ok(())
+    }
+
+    /// §3.10.7.4 fourth step with RFC 5961 §4: a SYN in a synchronized
+    /// state (or a new SYN in SYN-RECEIVED of an active OPEN) gets a
+    /// challenge ACK; a passive OPEN in SYN-RECEIVED returns to LISTEN.
+    fn check_syn(&mut self) -> Step {
+        if self.state == State::SynReceived && self.passive {
+            self.return_to_listen();
+            return Ok(());
+        }
+        self.ack_pending = true;
+        Err(DropReason::SynInWindow)
+    }
+
+    fn return_to_listen(&mut self) {
+        self.timers.stop_all();
+        self.remote = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+        self.retries = 0;
+        self.rtt_probe = None;
+        self.ack_pending = false;
+        self.set_state(State::Listen);
+    }
+
+    /// §3.10.7.4 fifth step, with RFC 5961 §5's range check.
+    fn check_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Step {
+        let Some(ack) = seg.ack else {
+            return Err(DropReason::NoAck);
+        };
+        if self.state == State::SynReceived {
+            if !ack_is_acceptable(self.tcb.snd.una, ack, self.snd_max) {
+                // <SEQ=SEG.ACK><CTL=RST>
+                let rst = self.segment(ack, Flags::RST, false, Vec::new());
+                self.queued.push_back(rst);
+                return Err(DropReason::BadAck);
+            }
+            self.on_new_ack(now, ack);
+            self.tcb.snd.wnd = usize::from(seg.window) << self.tcb.snd.wscale;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.tcb.snd.wnd);
+            self.tcb.snd.wl1 = seg.seq;
+            self.tcb.snd.wl2 = ack;
+            self.establish();
+        }
+        let una = self.tcb.snd.una;
+        // SEG.ACK > SND.NXT ("acks something not yet sent"): ACK and drop.
+        // SND.NXT here is the highest sent, since SND.NXT itself goes back
+        // on a retransmission timeout.
+        if ack.gt(self.snd_max) {
+            self.ack_pending = true;
+            return Err(DropReason::AckOutOfRange);
+        }
+        // RFC 5961 §5: SEG.ACK < SND.UNA - MAX.SND.WND is an injection
+        // attempt or garbage: challenge ACK and drop.
+        if ack.lt(una - self.max_snd_wnd) {
+            self.ack_pending = true;
+            return Err(DropReason::AckOutOfRange);
+        }
+        if una.lt(ack) {
+            self.on_new_ack(now, ack);
+        }
+        self.update_send_window(seg, ack);
+        let fin_acked = self.fin_seq.is_some_and(|f| self.tcb.snd.una.gt(f));
+        match self.state {
+            State::FinWait1 if fin_acked => self.set_state(State::FinWait2),
+            State::Closing => {
+                if !fin_acked {
+                    // "otherwise ignore the segment"
+                    return Err(DropReason::Unexpected);
+                }
+                self.enter_time_wait(now);
+            }
+            State::LastAck if fin_acked => self.enter_closed(Reason::Normal),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// SND.UNA advances to `ack`: drop acknowledged bytes, take an RTT
+    /// sample if the timed segment is covered, reset the retry count, and
+    /// restart or stop the retransmission timer (RFC 6298 §5.2, §5.3).
+    pub(super) fn on_new_ack(&mut self, now: Instant, ack: SeqNum) {
+        let buf_seq = self.snd_buf_seq();
+        if ack.gt(buf_seq) {
+            let n = (ack - buf_seq).min(self.snd_buf.len());
+            self.snd_buf.drain(..n);
+        }
+        self.tcb.snd.una = ack;
+        if self.tcb.snd.nxt.lt(ack) {
+            self.tcb.snd.nxt = ack;
+        }
+        self.retries = 0;
+        if let Some((end, sent)) = self.rtt_probe
+            && ack.ge(end)
+        {
+            self.rtt.sample(now - sent);
+            self.rtt_probe = None;
+        }
+        if ack == self.snd_max {
+            self.timers.stop(TimerKind::Retransmission);
+            self.timers.stop(TimerKind::User);
+        } else {
+            self.timers
+                .set(TimerKind::Retransmission, now + self.rtt.rto());
+            self.arm_user_timer(now);
+        }
+    }
+
+    /// The window update rule: take SEG.WND when the segment is newer
+    /// than the one last used (`SND.WL1 < SEG.SEQ`, or equal and
+    /// `SND.WL2 =< SEG.ACK`), for `SND.UNA =< SEG.ACK`.
+    fn update_send_window(&mut self, seg: &TcpRepr<'_>, ack: SeqNum) {
+        let snd = &mut self.tcb.snd;
+        if ack.lt(snd.una) {
+            return;
+        }
+        if snd.wl1.lt(seg.seq) || (snd.wl1 == seg.seq && snd.wl2.le(ack)) {
+            snd.wnd = usize::from(seg.window) << snd.wscale;
+            snd.wl1 = seg.seq;
+            snd.wl2 = ack;
+            self.max_snd_wnd = self.max_snd_wnd.max(snd.wnd);
+        }
+    }
+
+    /// §3.10.7.4 seventh step: in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2,
+    /// append in-order text to the receive buffer (as much as RCV.WND
+    /// allows), advance RCV.NXT and owe an ACK. Text after a gap is
+    /// dropped and ACKed (no reassembly yet); text in other states is
+    /// ignored.
+    fn process_segment_text(&mut self, seg: &TcpRepr<'_>) {
+        if seg.payload.is_empty()
+            || !matches!(
+                self.state,
+                State::Established | State::FinWait1 | State::FinWait2
+            )
+        {
+            return;
+        }
+        let data_seq = seg.seq + usize::from(seg.flags.contains(Flags::SYN));
+        let rcv_nxt = self.tcb.rcv.nxt;
+        self.ack_pending = true;
+        if data_seq.gt(rcv_nxt) {
+            self.drop_segment(DropReason::OutOfOrder);
+            return;
+        }
+        let skip = rcv_nxt - data_seq;
+        if skip >= seg.payload.len() {
+            return; // all duplicate
+        }
+        let n = (seg.payload.len() - skip).min(self.tcb.rcv.wnd);
+        self.rcv_buf.extend(&seg.payload[skip..skip + n]);
+        self.tcb.rcv.nxt += n;
+        self.tcb.rcv.wnd -= n;
+    }
+
+    /// §3.10.7.4 eighth step: a FIN is processed only when it is the next
+    /// thing expected (everything before it was received).
+    fn check_fin(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        if !seg.flags.contains(Flags::FIN) {
+            return;
+        }
+        let fin_seq = seg.seq + (seg.segment_len() - 1);
+        if fin_seq != self.tcb.rcv.nxt {
+            return;
+        }
+        self.tcb.rcv.nxt += 1usize;
+        self.ack_pending = true;
+        if !self.fin_received {
+            self.fin_received = true;
+            self.events.push_back(Event::PeerClosed);
+        }
+        match self.state {
+            State::SynReceived | State::Established => self.set_state(State::CloseWait),
+            // Our FIN is not acknowledged yet, or check_ack would have
+            // moved us to FIN-WAIT-2: simultaneous close.
+            State::FinWait1 => self.set_state(State::Closing),
+            State::FinWait2 => self.enter_time_wait(now),
+            State::TimeWait => self
+                .timers
+                .set(TimerKind::TimeWait, now + self.config.msl * 2),
+            _ => {}
+        }
+    }
+}

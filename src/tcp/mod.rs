@@ -1,0 +1,69 @@
+//! nettool's own TCP engine: RFC 9293, sans-IO.
+//!
+//! A [`Connection`] is a pure state machine. It takes segments
+//! ([`Connection::handle_segment`]), the passage of time
+//! ([`Connection::handle_timeout`]) and user calls, and hands back
+//! segments to send ([`Connection::poll_transmit`]), the next deadline
+//! ([`Connection::poll_timeout`]) and [`Event`]s
+//! ([`Connection::poll_event`]). It never reads a clock, draws a random
+//! number, touches a socket or prints. The ISS, the secret for RFC 6528
+//! ([`IsnGenerator`]) and `now` all come from the caller.
+//!
+//! # Vocabulary (RFC 9293 names, used everywhere)
+//!
+//! | RFC 9293 | here | meaning |
+//! | --- | --- | --- |
+//! | SND.UNA | `tcb().snd.una` | oldest unacknowledged sequence number |
+//! | SND.NXT | `tcb().snd.nxt` | next sequence number to send |
+//! | SND.WND | `tcb().snd.wnd` | peer's window, scaled |
+//! | SND.WL1 / SND.WL2 | `tcb().snd.wl1` / `wl2` | SEG.SEQ / SEG.ACK of the last window update |
+//! | ISS | `tcb().snd.iss` | initial send sequence number |
+//! | RCV.NXT | `tcb().rcv.nxt` | next sequence number expected |
+//! | RCV.WND | `tcb().rcv.wnd` | receive window we offer |
+//! | IRS | `tcb().rcv.irs` | initial receive sequence number |
+//! | Snd/Rcv.Wind.Shift | `tcb().snd.wscale` / `rcv.wscale` | RFC 7323 shifts |
+//! | Eff.snd.MSS | `tcb().eff_snd_mss` | largest payload we send |
+//! | SEG.LEN | [`TcpRepr::segment_len`](crate::wire::tcp::TcpRepr::segment_len) | payload + SYN + FIN |
+//! | SRTT, RTTVAR, RTO | [`RttEstimator`] | RFC 6298 |
+//! | MSL | [`Config::msl`] | TIME-WAIT lasts 2×MSL |
+//!
+//! SND.UP and RCV.UP are absent: the urgent pointer is parsed and printed
+//! by `wire`, never acted upon.
+//!
+//! # User calls and events
+//!
+//! | RFC 9293 | here |
+//! | --- | --- |
+//! | OPEN (active / passive), §3.10.1 | [`Connection::connect`] / [`Connection::listen`] |
+//! | SEND, §3.10.2 | [`Connection::send`] |
+//! | RECEIVE, §3.10.3 | [`Connection::recv`] |
+//! | CLOSE, §3.10.4 | [`Connection::close`] (half-close, §3.6.1) |
+//! | ABORT, §3.10.5 | [`Connection::abort`] |
+//! | STATUS, §3.10.6 | [`Connection::state`], [`Connection::tcb`] |
+//! | SEGMENT ARRIVES, §3.10.7 | [`Connection::handle_segment`] (`input.rs`, one function per step) |
+//! | USER / RETRANSMISSION / TIME-WAIT TIMEOUT, §3.10.8 | [`Connection::handle_timeout`] with [`TimerKind::User`] / [`TimerKind::Retransmission`] / [`TimerKind::TimeWait`] |
+//! | "signal the user" | [`Event::Connected`], [`Event::PeerClosed`], [`Event::Closed`] with a [`Reason`] |
+//!
+//! # Not yet
+//!
+//! Reassembly of out-of-order data (it is dropped and ACKed), SACK
+//! generation, congestion control, delayed ACKs, zero-window probing,
+//! keepalive, PAWS, challenge-ACK rate limiting.
+
+mod conn;
+mod input;
+pub mod isn;
+pub mod rtt;
+pub mod seq;
+pub mod state;
+pub mod timer;
+
+pub use conn::{
+    Config, Connection, DEFAULT_SEND_MSS, DropReason, Event, IssSource, MAX_WSCALE, Reason,
+    RecvError, RecvSequence, Segment, SendError, SendSequence, Tcb, rst_for,
+};
+pub use isn::IsnGenerator;
+pub use rtt::{RtoConfig, RttEstimator};
+pub use seq::SeqNum;
+pub use state::State;
+pub use timer::{TimerKind, TimerTable};

@@ -1,0 +1,103 @@
+//! Timers as data (quinn-proto's shape): one deadline per kind, the
+//! connection's `poll_timeout` is their minimum, and `handle_timeout(now)`
+//! fires the expired ones. RFC 9293 §3.10.8 names three timeouts; they map
+//! to [`TimerKind::User`], [`TimerKind::Retransmission`] and
+//! [`TimerKind::TimeWait`].
+
+use crate::time::Instant;
+
+/// The connection's timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimerKind {
+    /// RETRANSMISSION TIMEOUT: resend from SND.UNA (SYN, data or FIN).
+    Retransmission = 0,
+    /// TIME-WAIT TIMEOUT: 2×MSL after entering TIME-WAIT, delete the TCB.
+    TimeWait = 1,
+    /// USER TIMEOUT: give up on a connection that makes no progress.
+    User = 2,
+    /// Delayed ACK (RFC 1122 §4.2.3.2). Not armed yet: ACKs are immediate.
+    DelayedAck = 3,
+    /// Keepalive (RFC 1122 §4.2.3.6). Not armed yet.
+    Keepalive = 4,
+}
+
+impl TimerKind {
+    /// Every kind, in the order `handle_timeout` fires them.
+    pub const ALL: [TimerKind; 5] = [
+        TimerKind::Retransmission,
+        TimerKind::TimeWait,
+        TimerKind::User,
+        TimerKind::DelayedAck,
+        TimerKind::Keepalive,
+    ];
+}
+
+/// One optional deadline per [`TimerKind`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimerTable {
+    deadlines: [Option<Instant>; 5],
+}
+
+impl TimerTable {
+    /// Arms (or re-arms) `kind` to fire at `at`.
+    pub fn set(&mut self, kind: TimerKind, at: Instant) {
+        self.deadlines[kind as usize] = Some(at);
+    }
+
+    /// Disarms `kind`.
+    pub fn stop(&mut self, kind: TimerKind) {
+        self.deadlines[kind as usize] = None;
+    }
+
+    /// Disarms every timer.
+    pub fn stop_all(&mut self) {
+        self.deadlines = [None; 5];
+    }
+
+    /// When `kind` fires, if armed.
+    pub fn get(&self, kind: TimerKind) -> Option<Instant> {
+        self.deadlines[kind as usize]
+    }
+
+    pub fn is_armed(&self, kind: TimerKind) -> bool {
+        self.get(kind).is_some()
+    }
+
+    /// Whether `kind` is armed and its deadline is not after `now`.
+    pub fn is_expired(&self, kind: TimerKind, now: Instant) -> bool {
+        self.get(kind).is_some_and(|t| t <= now)
+    }
+
+    /// The earliest armed deadline.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.deadlines.iter().flatten().min().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_timeout_is_the_earliest_armed() {
+        let mut t = TimerTable::default();
+        assert_eq!(t.next_timeout(), None);
+        t.set(TimerKind::TimeWait, Instant::from_millis(60_000));
+        t.set(TimerKind::Retransmission, Instant::from_millis(1000));
+        assert_eq!(t.next_timeout(), Some(Instant::from_millis(1000)));
+        t.stop(TimerKind::Retransmission);
+        assert_eq!(t.next_timeout(), Some(Instant::from_millis(60_000)));
+        assert!(!t.is_armed(TimerKind::Retransmission));
+        t.stop_all();
+        assert_eq!(t.next_timeout(), None);
+    }
+
+    #[test]
+    fn expiry_is_inclusive() {
+        let mut t = TimerTable::default();
+        t.set(TimerKind::User, Instant::from_millis(5));
+        assert!(!t.is_expired(TimerKind::User, Instant::from_micros(4999)));
+        assert!(t.is_expired(TimerKind::User, Instant::from_millis(5)));
+        assert!(!t.is_expired(TimerKind::Keepalive, Instant::from_millis(5)));
+    }
+}

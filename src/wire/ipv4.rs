@@ -1,0 +1,293 @@
+//! IPv4 (RFC 791), as much of it as a TCP endpoint needs: one unfragmented
+//! datagram at a time. Options are skipped (never emitted); fragments are
+//! refused, because nettool does no reassembly and a first fragment's TCP
+//! header would otherwise be checksummed against a partial payload.
+
+use std::net::Ipv4Addr;
+
+use pnet::packet::ip::IpNextHeaderProtocol;
+use pnet::packet::ipv4::{self as pnet_ipv4, Ipv4Packet, MutableIpv4Packet};
+
+use super::{Result, WireError};
+
+/// Length of an IPv4 header without options (IHL = 5).
+pub const HEADER_LEN: usize = 20;
+
+/// The "don't fragment" bit in the 3-bit flags field.
+const FLAG_DF: u8 = 0b010;
+/// The "more fragments" bit in the 3-bit flags field.
+const FLAG_MF: u8 = 0b001;
+
+/// The IP protocol numbers nettool names, plus the raw value of any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IpProtocol {
+    Icmp,
+    Tcp,
+    Udp,
+    Other(u8),
+}
+
+impl From<u8> for IpProtocol {
+    fn from(v: u8) -> Self {
+        match v {
+            1 => IpProtocol::Icmp,
+            6 => IpProtocol::Tcp,
+            17 => IpProtocol::Udp,
+            other => IpProtocol::Other(other),
+        }
+    }
+}
+
+impl From<IpProtocol> for u8 {
+    fn from(p: IpProtocol) -> u8 {
+        match p {
+            IpProtocol::Icmp => 1,
+            IpProtocol::Tcp => 6,
+            IpProtocol::Udp => 17,
+            IpProtocol::Other(v) => v,
+        }
+    }
+}
+
+/// A validated IPv4 header of an unfragmented datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Repr {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub protocol: IpProtocol,
+    pub ttl: u8,
+    /// The whole former TOS octet: DSCP in the upper six bits, ECN in the
+    /// lower two.
+    pub tos: u8,
+    pub identification: u16,
+    /// The DF flag. nettool sets it on everything it sends, as Linux does
+    /// for TCP (path MTU discovery, RFC 1191).
+    pub dont_frag: bool,
+    /// Bytes after the header (total length minus header length).
+    pub payload_len: usize,
+}
+
+impl Ipv4Repr {
+    /// A header as nettool sends it: TTL 64, DF set, TOS 0.
+    pub fn new(src: Ipv4Addr, dst: Ipv4Addr, protocol: IpProtocol, payload_len: usize) -> Self {
+        Ipv4Repr {
+            src,
+            dst,
+            protocol,
+            ttl: 64,
+            tos: 0,
+            identification: 0,
+            dont_frag: true,
+            payload_len,
+        }
+    }
+
+    /// Parses an IPv4 datagram and returns the header with its payload,
+    /// trimmed to the total length so Ethernet padding never becomes data.
+    ///
+    /// pnet's view clamps IHL and total length instead of rejecting them,
+    /// so both are checked here against the buffer before any use.
+    pub fn parse(bytes: &[u8]) -> Result<(Ipv4Repr, &[u8])> {
+        let pkt = Ipv4Packet::new(bytes).ok_or(WireError::Truncated)?;
+        if pkt.get_version() != 4 {
+            return Err(WireError::Unsupported("IP version"));
+        }
+        let header_len = usize::from(pkt.get_header_length()) * 4;
+        if header_len < HEADER_LEN {
+            return Err(WireError::BadLength);
+        }
+        if header_len > bytes.len() {
+            return Err(WireError::Truncated);
+        }
+        let total_len = usize::from(pkt.get_total_length());
+        if total_len < header_len {
+            return Err(WireError::BadLength);
+        }
+        if total_len > bytes.len() {
+            return Err(WireError::Truncated);
+        }
+        // Checksum over the header only: a view limited to IHL*4 bytes
+        // makes pnet's helper sum exactly the header, options included.
+        let header = Ipv4Packet::new(&bytes[..header_len]).ok_or(WireError::Truncated)?;
+        if pnet_ipv4::checksum(&header) != pkt.get_checksum() {
+            return Err(WireError::BadChecksum);
+        }
+        let flags = pkt.get_flags();
+        if flags & FLAG_MF != 0 || pkt.get_fragment_offset() != 0 {
+            return Err(WireError::Unsupported("IPv4 fragment"));
+        }
+        let repr = Ipv4Repr {
+            src: pkt.get_source(),
+            dst: pkt.get_destination(),
+            protocol: IpProtocol::from(pkt.get_next_level_protocol().0),
+            ttl: pkt.get_ttl(),
+            tos: (pkt.get_dscp() << 2) | pkt.get_ecn(),
+            identification: pkt.get_identification(),
+            dont_frag: flags & FLAG_DF != 0,
+            payload_len: total_len - header_len,
+        };
+        Ok((repr, &bytes[header_len..total_len]))
+    }
+
+    /// Bytes the header takes (nettool never emits options).
+    pub const fn buffer_len(&self) -> usize {
+        HEADER_LEN
+    }
+
+    /// Bytes of the whole datagram, header plus payload.
+    pub const fn total_len(&self) -> usize {
+        HEADER_LEN + self.payload_len
+    }
+
+    /// Writes the header, checksum included, into the first [`HEADER_LEN`]
+    /// bytes of `buf`.
+    ///
+    /// Panics if `buf` is shorter than the header or the datagram would not
+    /// fit the 16-bit total length: both are the caller's contract.
+    pub fn emit(&self, buf: &mut [u8]) {
+        let total = u16::try_from(self.total_len()).expect("IPv4 datagram longer than 65535");
+        let mut pkt = MutableIpv4Packet::new(&mut buf[..HEADER_LEN])
+            .expect("buffer shorter than IPv4 header");
+        pkt.set_version(4);
+        pkt.set_header_length(5);
+        pkt.set_dscp(self.tos >> 2);
+        pkt.set_ecn(self.tos & 0b11);
+        pkt.set_total_length(total);
+        pkt.set_identification(self.identification);
+        pkt.set_flags(if self.dont_frag { FLAG_DF } else { 0 });
+        pkt.set_fragment_offset(0);
+        pkt.set_ttl(self.ttl);
+        pkt.set_next_level_protocol(IpNextHeaderProtocol(self.protocol.into()));
+        pkt.set_source(self.src);
+        pkt.set_destination(self.dst);
+        pkt.set_checksum(0);
+        let sum = pnet_ipv4::checksum(&pkt.to_immutable());
+        pkt.set_checksum(sum);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    // 10.0.0.1 > 10.0.0.2, TCP, 4 bytes of payload, DF, TTL 64, id 0x1234.
+    const DATAGRAM: [u8; 24] = [
+        0x45, 0x00, // version 4, IHL 5, TOS 0
+        0x00, 0x18, // total length 24
+        0x12, 0x34, // identification
+        0x40, 0x00, // DF, offset 0
+        0x40, 0x06, // TTL 64, protocol TCP
+        0x14, 0xaa, // header checksum
+        10, 0, 0, 1, // source
+        10, 0, 0, 2, // destination
+        0xde, 0xad, 0xbe, 0xef, // payload
+    ];
+
+    fn repr() -> Ipv4Repr {
+        Ipv4Repr {
+            identification: 0x1234,
+            ..Ipv4Repr::new(
+                Ipv4Addr::new(10, 0, 0, 1),
+                Ipv4Addr::new(10, 0, 0, 2),
+                IpProtocol::Tcp,
+                4,
+            )
+        }
+    }
+
+    #[test]
+    fn parse_fixture() {
+        let (r, payload) = Ipv4Repr::parse(&DATAGRAM).unwrap();
+        assert_eq!(r, repr());
+        assert_eq!(payload, &[0xde, 0xad, 0xbe, 0xef]);
+    }
+
+    #[test]
+    fn emit_overwrites_every_header_byte() {
+        let mut buf = [0xa5u8; HEADER_LEN];
+        repr().emit(&mut buf);
+        assert_eq!(buf, DATAGRAM[..HEADER_LEN]);
+    }
+
+    #[test]
+    fn ethernet_padding_is_trimmed() {
+        let mut padded = DATAGRAM.to_vec();
+        padded.extend_from_slice(&[0; 22]);
+        let (_, payload) = Ipv4Repr::parse(&padded).unwrap();
+        assert_eq!(payload, &[0xde, 0xad, 0xbe, 0xef]);
+    }
+
+    #[test]
+    fn options_are_skipped() {
+        // IHL 6: one 4-byte option word (NOP NOP NOP EOL) before the payload.
+        let mut bytes = DATAGRAM[..HEADER_LEN].to_vec();
+        bytes.extend_from_slice(&[1, 1, 1, 0, 0xde, 0xad, 0xbe, 0xef]);
+        bytes[0] = 0x46;
+        bytes[3] = 28;
+        refill_checksum(&mut bytes, 24);
+        let (r, payload) = Ipv4Repr::parse(&bytes).unwrap();
+        assert_eq!(r.payload_len, 4);
+        assert_eq!(payload, &[0xde, 0xad, 0xbe, 0xef]);
+    }
+
+    fn refill_checksum(bytes: &mut [u8], header_len: usize) {
+        bytes[10] = 0;
+        bytes[11] = 0;
+        let sum = pnet_ipv4::checksum(&Ipv4Packet::new(&bytes[..header_len]).unwrap());
+        bytes[10..12].copy_from_slice(&sum.to_be_bytes());
+    }
+
+    fn patched(offset: usize, value: &[u8], fix_checksum: bool) -> Vec<u8> {
+        let mut p = DATAGRAM.to_vec();
+        p[offset..offset + value.len()].copy_from_slice(value);
+        if fix_checksum {
+            refill_checksum(&mut p, HEADER_LEN);
+        }
+        p
+    }
+
+    #[rstest]
+    #[case::empty(vec![], WireError::Truncated)]
+    #[case::short_header(DATAGRAM[..19].to_vec(), WireError::Truncated)]
+    #[case::version_6(patched(0, &[0x65], true), WireError::Unsupported("IP version"))]
+    #[case::ihl_4(patched(0, &[0x44], true), WireError::BadLength)]
+    #[case::ihl_beyond_buffer(patched(0, &[0x4f], false), WireError::Truncated)]
+    #[case::total_below_ihl(patched(2, &[0, 19], true), WireError::BadLength)]
+    #[case::total_beyond_buffer(patched(2, &[0, 25], true), WireError::Truncated)]
+    #[case::bad_checksum(patched(11, &[0x9e], false), WireError::BadChecksum)]
+    #[case::more_fragments(patched(6, &[0x20, 0x00], true), WireError::Unsupported("IPv4 fragment"))]
+    #[case::later_fragment(patched(6, &[0x00, 0x10], true), WireError::Unsupported("IPv4 fragment"))]
+    fn bad_datagrams_are_rejected(#[case] bytes: Vec<u8>, #[case] want: WireError) {
+        assert_eq!(Ipv4Repr::parse(&bytes).map(|(r, _)| r), Err(want));
+    }
+
+    #[test]
+    fn tos_round_trips() {
+        let r = Ipv4Repr {
+            tos: 0xb9,
+            ..repr()
+        };
+        let mut buf = [0u8; 24];
+        r.emit(&mut buf);
+        assert_eq!(Ipv4Repr::parse(&buf).unwrap().0, r);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut x: u32 = 0x9e37_79b9;
+        for len in 0..48 {
+            for _ in 0..64 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 17;
+                        x ^= x << 5;
+                        x as u8
+                    })
+                    .collect();
+                let _ = Ipv4Repr::parse(&bytes);
+            }
+        }
+    }
+}

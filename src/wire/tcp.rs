@@ -1,0 +1,702 @@
+//! TCP segments (RFC 9293 §3.1), with the options nettool understands:
+//! MSS (§3.2), window scale and timestamps (RFC 7323), SACK-permitted and
+//! SACK blocks (RFC 2018).
+//!
+//! [`TcpRepr`] is a faithful, validated picture of any segment a peer can
+//! send: every flag combination parses and prints (the engine decides what
+//! makes sense, not the parser), options keep their order, NOP and EOL
+//! included, and options nettool does not know (or known kinds with an odd
+//! length) are kept as raw bytes. What is refused is what cannot be
+//! interpreted at all: a data offset below 5 or past the segment, an option
+//! whose length byte is 0 or 1 or runs past the header, a bad checksum,
+//! port 0.
+//!
+//! The urgent pointer is parsed and printed, never acted upon (RFC 9293
+//! §3.8.5 leaves urgent data to legacy applications; nettool's engine
+//! ignores it).
+
+use std::net::Ipv4Addr;
+
+use pnet::packet::tcp::{MutableTcpPacket, TcpPacket, ipv4_checksum};
+
+use super::ethernet::{self, EthernetRepr, Protocol};
+use super::ipv4::{self, IpProtocol, Ipv4Repr};
+use super::seq::SeqNum;
+use super::{MacAddr, Result, WireError};
+
+/// Length of a TCP header without options (data offset 5).
+pub const HEADER_LEN: usize = 20;
+
+/// Most option bytes a header can carry (data offset 15).
+pub const MAX_OPTIONS_LEN: usize = 40;
+
+/// Whether `parse` verifies the TCP checksum.
+///
+/// Verification is the default. The datalink layer passes [`Skip`] for a
+/// frame the kernel vouches for through `PACKET_AUXDATA`: `TP_STATUS_CSUMNOTREADY`
+/// (a locally sent frame whose checksum the NIC would fill in, so the field
+/// holds only the pseudo-header sum) or `TP_STATUS_CSUM_VALID` (already
+/// checked by the kernel). Everything else must be verified.
+///
+/// [`Skip`]: ChecksumMode::Skip
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChecksumMode {
+    #[default]
+    Verify,
+    Skip,
+}
+
+/// The TCP control bits other than ACK.
+///
+/// ACK is not here on purpose: its presence is [`TcpRepr::ack`] being
+/// `Some`, so a segment cannot claim an acknowledgment number without the
+/// flag or the flag without the number. The reserved bits (including
+/// RFC 9768's AE) are not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Flags(u8);
+
+impl Flags {
+    pub const NONE: Flags = Flags(0);
+    pub const FIN: Flags = Flags(0x01);
+    pub const SYN: Flags = Flags(0x02);
+    pub const RST: Flags = Flags(0x04);
+    pub const PSH: Flags = Flags(0x08);
+    pub const URG: Flags = Flags(0x20);
+    pub const ECE: Flags = Flags(0x40);
+    pub const CWR: Flags = Flags(0x80);
+    /// The ACK bit's position in the header byte (not a member of `Flags`).
+    const ACK_BIT: u8 = 0x10;
+
+    /// The flags in a raw header byte, ACK stripped.
+    pub const fn from_bits(bits: u8) -> Flags {
+        Flags(bits & !Flags::ACK_BIT)
+    }
+
+    /// The header byte for these flags, ACK clear.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// Whether every flag of `other` is set.
+    pub const fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Both sets together.
+    pub const fn union(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+}
+
+impl std::ops::BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, rhs: Flags) -> Flags {
+        self.union(rhs)
+    }
+}
+
+/// One TCP option, in the order the segment carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpOption {
+    /// Kind 0: end of option list. Parsing stops here; the rest of the
+    /// header is padding.
+    Eol,
+    /// Kind 1: no-operation (alignment).
+    Nop,
+    /// Kind 2: maximum segment size the sender can receive.
+    Mss(u16),
+    /// Kind 3: window scale shift (RFC 7323 §2).
+    WindowScale(u8),
+    /// Kind 4: SACK permitted (RFC 2018).
+    SackPermitted,
+    /// Kind 5: SACK blocks, each `[left, right)` (RFC 2018 §3).
+    Sack(Vec<(SeqNum, SeqNum)>),
+    /// Kind 8: timestamps (RFC 7323 §3).
+    Timestamps { val: u32, ecr: u32 },
+    /// Any other kind, or a known kind with a length nettool cannot read,
+    /// kept as its raw body (without kind and length bytes).
+    Unknown { kind: u8, data: Vec<u8> },
+}
+
+impl TcpOption {
+    /// Bytes this option takes in a header.
+    pub fn buffer_len(&self) -> usize {
+        match self {
+            TcpOption::Eol | TcpOption::Nop => 1,
+            TcpOption::Mss(_) => 4,
+            TcpOption::WindowScale(_) => 3,
+            TcpOption::SackPermitted => 2,
+            TcpOption::Sack(blocks) => 2 + 8 * blocks.len(),
+            TcpOption::Timestamps { .. } => 10,
+            TcpOption::Unknown { data, .. } => 2 + data.len(),
+        }
+    }
+
+    /// Writes the option at the start of `buf`; returns the bytes written.
+    fn emit(&self, buf: &mut [u8]) -> usize {
+        let len = self.buffer_len();
+        // Length bytes fit in u8: option lists are capped at 40 bytes by
+        // `TcpRepr::emit`, which checks the total before calling here.
+        let len_byte = len as u8;
+        match self {
+            TcpOption::Eol => buf[0] = 0,
+            TcpOption::Nop => buf[0] = 1,
+            TcpOption::Mss(mss) => {
+                buf[..2].copy_from_slice(&[2, 4]);
+                buf[2..4].copy_from_slice(&mss.to_be_bytes());
+            }
+            TcpOption::WindowScale(shift) => buf[..3].copy_from_slice(&[3, 3, *shift]),
+            TcpOption::SackPermitted => buf[..2].copy_from_slice(&[4, 2]),
+            TcpOption::Sack(blocks) => {
+                buf[..2].copy_from_slice(&[5, len_byte]);
+                for (i, (l, r)) in blocks.iter().enumerate() {
+                    let at = 2 + 8 * i;
+                    buf[at..at + 4].copy_from_slice(&l.get().to_be_bytes());
+                    buf[at + 4..at + 8].copy_from_slice(&r.get().to_be_bytes());
+                }
+            }
+            TcpOption::Timestamps { val, ecr } => {
+                buf[..2].copy_from_slice(&[8, 10]);
+                buf[2..6].copy_from_slice(&val.to_be_bytes());
+                buf[6..10].copy_from_slice(&ecr.to_be_bytes());
+            }
+            TcpOption::Unknown { kind, data } => {
+                buf[..2].copy_from_slice(&[*kind, len_byte]);
+                buf[2..len].copy_from_slice(data);
+            }
+        }
+        len
+    }
+
+    /// Reads a known option from its kind and body; a body of the wrong
+    /// size is kept raw rather than refused (Linux ignores such options
+    /// too, and printing them faithfully helps debugging).
+    fn from_body(kind: u8, body: &[u8]) -> TcpOption {
+        let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        match (kind, body.len()) {
+            (2, 2) => TcpOption::Mss(u16::from_be_bytes([body[0], body[1]])),
+            (3, 1) => TcpOption::WindowScale(body[0]),
+            (4, 0) => TcpOption::SackPermitted,
+            (5, n) if n > 0 && n % 8 == 0 => TcpOption::Sack(
+                body.chunks_exact(8)
+                    .map(|c| (SeqNum(be32(&c[..4])), SeqNum(be32(&c[4..]))))
+                    .collect(),
+            ),
+            (8, 8) => TcpOption::Timestamps {
+                val: be32(&body[..4]),
+                ecr: be32(&body[4..]),
+            },
+            _ => TcpOption::Unknown {
+                kind,
+                data: body.to_vec(),
+            },
+        }
+    }
+}
+
+/// Parses the option bytes of a header (everything between byte 20 and the
+/// data offset).
+fn parse_options(mut bytes: &[u8]) -> Result<Vec<TcpOption>> {
+    let mut options = Vec::new();
+    while let Some(&kind) = bytes.first() {
+        match kind {
+            0 => {
+                options.push(TcpOption::Eol);
+                break;
+            }
+            1 => {
+                options.push(TcpOption::Nop);
+                bytes = &bytes[1..];
+            }
+            _ => {
+                let len = usize::from(*bytes.get(1).ok_or(WireError::Malformed("TCP option"))?);
+                // A length of 0 or 1 cannot even cover kind and length
+                // bytes; looping on it would never advance.
+                if len < 2 || len > bytes.len() {
+                    return Err(WireError::Malformed("TCP option length"));
+                }
+                options.push(TcpOption::from_body(kind, &bytes[2..len]));
+                bytes = &bytes[len..];
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// A validated TCP segment; the payload borrows the buffer it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpRepr<'a> {
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// SEG.SEQ.
+    pub seq: SeqNum,
+    /// SEG.ACK, present iff the ACK flag is set.
+    pub ack: Option<SeqNum>,
+    pub flags: Flags,
+    /// SEG.WND as carried, before any window scaling.
+    pub window: u16,
+    /// SEG.UP; meaningful only with URG, never acted upon.
+    pub urgent: u16,
+    pub options: Vec<TcpOption>,
+    pub payload: &'a [u8],
+}
+
+impl<'a> TcpRepr<'a> {
+    /// Parses a TCP segment: exactly the IPv4 payload (already trimmed to
+    /// the IPv4 total length). `src` and `dst` are the IPv4 addresses of
+    /// the pseudo-header (RFC 9293 §3.1).
+    pub fn parse(
+        bytes: &'a [u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        checksum: ChecksumMode,
+    ) -> Result<TcpRepr<'a>> {
+        let pkt = TcpPacket::new(bytes).ok_or(WireError::Truncated)?;
+        // pnet clamps the data offset instead of rejecting it.
+        let header_len = usize::from(pkt.get_data_offset()) * 4;
+        if header_len < HEADER_LEN || header_len > bytes.len() {
+            return Err(WireError::BadLength);
+        }
+        if checksum == ChecksumMode::Verify {
+            let want = ipv4_checksum(&pkt, &src, &dst);
+            let got = pkt.get_checksum();
+            // 0x0000 and 0xffff are the two one's-complement zeros; a
+            // sender may legitimately write either.
+            let same = got == want || (got | want == 0xffff && (got == 0 || want == 0));
+            if !same {
+                return Err(WireError::BadChecksum);
+            }
+        }
+        let src_port = pkt.get_source();
+        let dst_port = pkt.get_destination();
+        if src_port == 0 || dst_port == 0 {
+            return Err(WireError::Malformed("TCP port 0"));
+        }
+        let bits = pkt.get_flags();
+        let ack = (bits & Flags::ACK_BIT != 0).then(|| SeqNum(pkt.get_acknowledgement()));
+        Ok(TcpRepr {
+            src_port,
+            dst_port,
+            seq: SeqNum(pkt.get_sequence()),
+            ack,
+            flags: Flags::from_bits(bits),
+            window: pkt.get_window(),
+            urgent: pkt.get_urgent_ptr(),
+            options: parse_options(&bytes[HEADER_LEN..header_len])?,
+            payload: &bytes[header_len..],
+        })
+    }
+
+    /// SEG.LEN: payload bytes plus one for SYN and one for FIN (§3.4).
+    pub fn segment_len(&self) -> usize {
+        self.payload.len()
+            + usize::from(self.flags.contains(Flags::SYN))
+            + usize::from(self.flags.contains(Flags::FIN))
+    }
+
+    /// Option bytes, padded with zeros (EOL) to a multiple of four.
+    pub fn options_len(&self) -> usize {
+        self.options
+            .iter()
+            .map(TcpOption::buffer_len)
+            .sum::<usize>()
+            .next_multiple_of(4)
+    }
+
+    /// Header bytes, options included.
+    pub fn header_len(&self) -> usize {
+        HEADER_LEN + self.options_len()
+    }
+
+    /// Bytes of the whole segment.
+    pub fn buffer_len(&self) -> usize {
+        self.header_len() + self.payload.len()
+    }
+
+    /// The options nettool cares about, by kind (the first of each wins).
+    pub fn mss(&self) -> Option<u16> {
+        self.options.iter().find_map(|o| match o {
+            TcpOption::Mss(m) => Some(*m),
+            _ => None,
+        })
+    }
+
+    pub fn window_scale(&self) -> Option<u8> {
+        self.options.iter().find_map(|o| match o {
+            TcpOption::WindowScale(s) => Some(*s),
+            _ => None,
+        })
+    }
+
+    pub fn sack_permitted(&self) -> bool {
+        self.options.contains(&TcpOption::SackPermitted)
+    }
+
+    pub fn timestamps(&self) -> Option<(u32, u32)> {
+        self.options.iter().find_map(|o| match o {
+            TcpOption::Timestamps { val, ecr } => Some((*val, *ecr)),
+            _ => None,
+        })
+    }
+
+    /// Writes the segment, checksum filled for the pseudo-header of `src`
+    /// and `dst`, into the first [`buffer_len`](Self::buffer_len) bytes of
+    /// `buf`. Option padding is written as zeros (EOL), so a list that does
+    /// not end on a word boundary reads back with a trailing `Eol`.
+    ///
+    /// Panics if `buf` is too short or the options exceed 40 bytes: both are
+    /// the caller's contract.
+    pub fn emit(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
+        let options_len = self.options_len();
+        assert!(
+            options_len <= MAX_OPTIONS_LEN,
+            "TCP options exceed 40 bytes"
+        );
+        let header_len = HEADER_LEN + options_len;
+        let total = header_len + self.payload.len();
+        let buf = &mut buf[..total];
+        let mut at = HEADER_LEN;
+        for opt in &self.options {
+            at += opt.emit(&mut buf[at..]);
+        }
+        buf[at..header_len].fill(0);
+        buf[header_len..].copy_from_slice(self.payload);
+        let mut pkt = MutableTcpPacket::new(buf).expect("buffer shorter than a TCP header");
+        pkt.set_source(self.src_port);
+        pkt.set_destination(self.dst_port);
+        pkt.set_sequence(self.seq.get());
+        pkt.set_acknowledgement(self.ack.map_or(0, SeqNum::get));
+        pkt.set_data_offset((header_len / 4) as u8);
+        pkt.set_reserved(0);
+        let ack_bit = if self.ack.is_some() {
+            Flags::ACK_BIT
+        } else {
+            0
+        };
+        pkt.set_flags(self.flags.bits() | ack_bit);
+        pkt.set_window(self.window);
+        pkt.set_checksum(0);
+        pkt.set_urgent_ptr(self.urgent);
+        let sum = ipv4_checksum(&pkt.to_immutable(), &src, &dst);
+        pkt.set_checksum(sum);
+    }
+
+    /// An IPv4 datagram carrying this segment. `ip` supplies addresses,
+    /// TTL, TOS, identification and DF; its protocol and payload length are
+    /// set from the segment.
+    pub fn to_ipv4_packet(&self, ip: &Ipv4Repr) -> Vec<u8> {
+        let ip = Ipv4Repr {
+            protocol: IpProtocol::Tcp,
+            payload_len: self.buffer_len(),
+            ..*ip
+        };
+        let mut bytes = vec![0u8; ip.total_len()];
+        ip.emit(&mut bytes);
+        self.emit(&mut bytes[ipv4::HEADER_LEN..], ip.src, ip.dst);
+        bytes
+    }
+
+    /// A whole Ethernet frame carrying this segment (see [`to_ipv4_packet`]).
+    ///
+    /// [`to_ipv4_packet`]: Self::to_ipv4_packet
+    pub fn to_frame(&self, src: MacAddr, dst: MacAddr, ip: &Ipv4Repr) -> Vec<u8> {
+        let eth = EthernetRepr {
+            src,
+            dst,
+            protocol: Protocol::Ipv4,
+        };
+        let mut frame = vec![0u8; ethernet::HEADER_LEN];
+        eth.emit(&mut frame);
+        frame.extend_from_slice(&self.to_ipv4_packet(ip));
+        frame
+    }
+
+    /// Parses an IPv4 datagram that must carry TCP.
+    pub fn from_ipv4_packet(
+        bytes: &'a [u8],
+        checksum: ChecksumMode,
+    ) -> Result<(Ipv4Repr, TcpRepr<'a>)> {
+        let (ip, payload) = Ipv4Repr::parse(bytes)?;
+        if ip.protocol != IpProtocol::Tcp {
+            return Err(WireError::Unsupported("IP protocol"));
+        }
+        Ok((ip, TcpRepr::parse(payload, ip.src, ip.dst, checksum)?))
+    }
+
+    /// Parses a whole Ethernet frame that must carry IPv4 and TCP.
+    pub fn from_frame(
+        frame: &'a [u8],
+        checksum: ChecksumMode,
+    ) -> Result<(EthernetRepr, Ipv4Repr, TcpRepr<'a>)> {
+        let (eth, payload) = EthernetRepr::parse(frame)?;
+        if eth.protocol != Protocol::Ipv4 {
+            return Err(WireError::Unsupported("EtherType"));
+        }
+        let (ip, tcp) = TcpRepr::from_ipv4_packet(payload, checksum)?;
+        Ok((eth, ip, tcp))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    // A Linux-style SYN: 40000 > 80, seq 1, options mss 1460, sackOK,
+    // TS val 1 ecr 0, nop, wscale 7 (20 option bytes, data offset 10).
+    const SYN: [u8; 40] = [
+        0x9c, 0x40, 0x00, 0x50, // ports 40000 > 80
+        0x00, 0x00, 0x00, 0x01, // seq 1
+        0x00, 0x00, 0x00, 0x00, // ack (flag clear)
+        0xa0, 0x02, // data offset 10, SYN
+        0xfa, 0xf0, // window 64240
+        0x9c, 0x7a, // checksum
+        0x00, 0x00, // urgent pointer
+        0x02, 0x04, 0x05, 0xb4, // mss 1460
+        0x04, 0x02, // sackOK
+        0x08, 0x0a, 0, 0, 0, 1, 0, 0, 0, 0,    // TS val 1 ecr 0
+        0x01, // nop
+        0x03, 0x03, 0x07, // wscale 7
+    ];
+
+    fn syn() -> TcpRepr<'static> {
+        TcpRepr {
+            src_port: 40000,
+            dst_port: 80,
+            seq: SeqNum(1),
+            ack: None,
+            flags: Flags::SYN,
+            window: 64240,
+            urgent: 0,
+            options: vec![
+                TcpOption::Mss(1460),
+                TcpOption::SackPermitted,
+                TcpOption::Timestamps { val: 1, ecr: 0 },
+                TcpOption::Nop,
+                TcpOption::WindowScale(7),
+            ],
+            payload: &[],
+        }
+    }
+
+    fn data() -> TcpRepr<'static> {
+        TcpRepr {
+            src_port: 80,
+            dst_port: 40000,
+            seq: SeqNum(0xffff_fffe),
+            ack: Some(SeqNum(2)),
+            flags: Flags::PSH,
+            window: 502,
+            urgent: 0,
+            options: vec![],
+            payload: b"hello",
+        }
+    }
+
+    #[test]
+    fn parse_fixture() {
+        let got = TcpRepr::parse(&SYN, SRC, DST, ChecksumMode::Verify).unwrap();
+        assert_eq!(got, syn());
+        assert_eq!(got.segment_len(), 1);
+        assert_eq!(got.mss(), Some(1460));
+        assert_eq!(got.window_scale(), Some(7));
+        assert!(got.sack_permitted());
+        assert_eq!(got.timestamps(), Some((1, 0)));
+    }
+
+    #[test]
+    fn emit_overwrites_every_byte() {
+        let mut buf = [0xa5u8; 40];
+        syn().emit(&mut buf, SRC, DST);
+        assert_eq!(buf, SYN);
+    }
+
+    #[rstest]
+    #[case::syn(syn())]
+    #[case::data(data())]
+    #[case::every_flag(TcpRepr { flags: Flags::FIN | Flags::SYN | Flags::RST | Flags::PSH | Flags::URG | Flags::ECE | Flags::CWR, urgent: 7, ..data() })]
+    #[case::sack_and_unknown(TcpRepr { options: vec![TcpOption::Nop, TcpOption::Nop, TcpOption::Sack(vec![(SeqNum(5), SeqNum(9)), (SeqNum(20), SeqNum(30))]), TcpOption::Unknown { kind: 30, data: vec![1, 2] }], ..data() })]
+    fn round_trip(#[case] repr: TcpRepr<'static>) {
+        let mut buf = vec![0xa5u8; repr.buffer_len()];
+        repr.emit(&mut buf, SRC, DST);
+        let back = TcpRepr::parse(&buf, SRC, DST, ChecksumMode::Verify).unwrap();
+        assert_eq!(back, repr);
+    }
+
+    #[test]
+    fn unaligned_options_read_back_with_eol_padding() {
+        let repr = TcpRepr {
+            options: vec![TcpOption::Mss(536)],
+            ..syn()
+        };
+        let mut opts = repr.clone();
+        opts.options.push(TcpOption::WindowScale(2));
+        let mut buf = vec![0u8; opts.buffer_len()];
+        opts.emit(&mut buf, SRC, DST);
+        assert_eq!(buf.len(), 28);
+        let back = TcpRepr::parse(&buf, SRC, DST, ChecksumMode::Verify).unwrap();
+        assert_eq!(
+            back.options,
+            vec![
+                TcpOption::Mss(536),
+                TcpOption::WindowScale(2),
+                TcpOption::Eol
+            ]
+        );
+    }
+
+    #[rstest]
+    #[case::mss_short(&[2, 3, 5], TcpOption::Unknown { kind: 2, data: vec![5] })]
+    #[case::wscale_long(&[3, 4, 7, 0], TcpOption::Unknown { kind: 3, data: vec![7, 0] })]
+    #[case::sack_odd(&[5, 6, 1, 2, 3, 4], TcpOption::Unknown { kind: 5, data: vec![1, 2, 3, 4] })]
+    #[case::md5(&[19, 4, 0xab, 0xcd], TcpOption::Unknown { kind: 19, data: vec![0xab, 0xcd] })]
+    fn odd_options_are_kept_raw(#[case] bytes: &[u8], #[case] want: TcpOption) {
+        assert_eq!(parse_options(bytes), Ok(vec![want]));
+    }
+
+    /// The SYN fixture with its option bytes replaced (data offset and
+    /// checksum fixed up, so only the option rule can reject it).
+    fn with_options(opts: &[u8]) -> Vec<u8> {
+        let mut b = SYN[..20].to_vec();
+        b.extend_from_slice(opts);
+        b[12] = ((b.len() / 4) as u8) << 4;
+        refill_checksum(&mut b);
+        b
+    }
+
+    fn refill_checksum(b: &mut [u8]) {
+        b[16] = 0;
+        b[17] = 0;
+        let sum = ipv4_checksum(&TcpPacket::new(b).unwrap(), &SRC, &DST);
+        b[16..18].copy_from_slice(&sum.to_be_bytes());
+    }
+
+    fn patched(offset: usize, value: &[u8], fix: bool) -> Vec<u8> {
+        let mut b = SYN.to_vec();
+        b[offset..offset + value.len()].copy_from_slice(value);
+        if fix {
+            refill_checksum(&mut b);
+        }
+        b
+    }
+
+    #[rstest]
+    #[case::empty(vec![], WireError::Truncated)]
+    #[case::short(SYN[..19].to_vec(), WireError::Truncated)]
+    #[case::offset_4(patched(12, &[0x42], true), WireError::BadLength)]
+    #[case::offset_past_segment(patched(12, &[0xb2], true), WireError::BadLength)]
+    #[case::option_len_0(with_options(&[2, 0, 0, 0]), WireError::Malformed("TCP option length"))]
+    #[case::option_len_1(with_options(&[1, 1, 8, 1]), WireError::Malformed("TCP option length"))]
+    #[case::option_past_header(with_options(&[1, 1, 2, 6]), WireError::Malformed("TCP option length"))]
+    #[case::option_without_length(with_options(&[1, 1, 1, 8]), WireError::Malformed("TCP option"))]
+    #[case::bad_checksum(patched(17, &[0xca], false), WireError::BadChecksum)]
+    #[case::src_port_0(patched(0, &[0, 0], true), WireError::Malformed("TCP port 0"))]
+    #[case::dst_port_0(patched(2, &[0, 0], true), WireError::Malformed("TCP port 0"))]
+    fn bad_segments_are_rejected(#[case] bytes: Vec<u8>, #[case] want: WireError) {
+        assert_eq!(
+            TcpRepr::parse(&bytes, SRC, DST, ChecksumMode::Verify),
+            Err(want)
+        );
+    }
+
+    #[test]
+    fn skipped_checksum_accepts_a_partial_one() {
+        // What a local kernel hands to AF_PACKET with TX offload: a checksum
+        // field that is not final. Only PACKET_AUXDATA can vouch for it.
+        let bytes = patched(16, &[0x12, 0x34], false);
+        assert_eq!(
+            TcpRepr::parse(&bytes, SRC, DST, ChecksumMode::Verify),
+            Err(WireError::BadChecksum)
+        );
+        assert_eq!(
+            TcpRepr::parse(&bytes, SRC, DST, ChecksumMode::Skip),
+            Ok(syn())
+        );
+    }
+
+    #[test]
+    fn checksum_covers_the_pseudo_header() {
+        assert_eq!(
+            TcpRepr::parse(&SYN, SRC, Ipv4Addr::new(10, 0, 0, 3), ChecksumMode::Verify),
+            Err(WireError::BadChecksum)
+        );
+    }
+
+    #[rstest]
+    #[case::syn(syn(), 1)]
+    #[case::data(data(), 5)]
+    #[case::fin_data(TcpRepr { flags: Flags::FIN, ..data() }, 6)]
+    #[case::syn_fin(TcpRepr { flags: Flags::SYN | Flags::FIN, payload: &[], ..data() }, 2)]
+    #[case::rst(TcpRepr { flags: Flags::RST, payload: &[], ..data() }, 0)]
+    fn segment_len_counts_syn_and_fin(#[case] seg: TcpRepr<'static>, #[case] want: usize) {
+        assert_eq!(seg.segment_len(), want);
+    }
+
+    #[test]
+    fn frame_round_trip_trims_padding() {
+        let seg = TcpRepr {
+            payload: b"",
+            ..data()
+        };
+        let ip = Ipv4Repr::new(DST, SRC, IpProtocol::Tcp, 0);
+        let mut frame = seg.to_frame(
+            MacAddr::new(2, 0, 0, 0, 0, 2),
+            MacAddr::new(2, 0, 0, 0, 0, 1),
+            &ip,
+        );
+        assert_eq!(frame.len(), 54);
+        frame.extend_from_slice(&[0; 6]); // Ethernet minimum frame padding
+        let (eth, ip2, back) = TcpRepr::from_frame(&frame, ChecksumMode::Verify).unwrap();
+        assert_eq!(eth.protocol, Protocol::Ipv4);
+        assert_eq!(ip2.payload_len, 20);
+        assert_eq!(ip2.src, DST);
+        assert_eq!(back, seg);
+    }
+
+    #[test]
+    fn non_tcp_datagrams_are_rejected() {
+        let mut bytes = data().to_ipv4_packet(&Ipv4Repr::new(SRC, DST, IpProtocol::Tcp, 0));
+        let ip = Ipv4Repr {
+            protocol: IpProtocol::Udp,
+            payload_len: bytes.len() - 20,
+            ..Ipv4Repr::new(SRC, DST, IpProtocol::Udp, 0)
+        };
+        ip.emit(&mut bytes);
+        assert_eq!(
+            TcpRepr::from_ipv4_packet(&bytes, ChecksumMode::Verify),
+            Err(WireError::Unsupported("IP protocol"))
+        );
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut x: u32 = 0x2545_f491;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        };
+        for len in 0..80 {
+            for round in 0..64 {
+                let mut bytes: Vec<u8> = (0..len).map(|_| next()).collect();
+                // Make half the inputs plausible headers so option parsing
+                // is reached, not just the length checks.
+                if round % 2 == 0 && len >= 20 {
+                    bytes[12] = ((len.min(60) / 4) as u8) << 4;
+                }
+                for mode in [ChecksumMode::Verify, ChecksumMode::Skip] {
+                    let _ = TcpRepr::parse(&bytes, SRC, DST, mode);
+                    let _ = TcpRepr::from_ipv4_packet(&bytes, mode);
+                }
+            }
+        }
+    }
+}

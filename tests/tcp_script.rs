@@ -1,0 +1,1737 @@
+//! Scripted engine tests: one connection, segments handed in by hand at
+//! explicit times, every output segment checked as a tcpdump-style line
+//! (absolute numbers). Per-state constructors reach each state through the
+//! public API only, so they exercise the transitions they rely on.
+#![allow(non_snake_case)] // names read `state__event_outcome`
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use nettool::tcp::{
+    Config, Connection, DropReason, Event, IssSource, Reason, RecvError, SendError, SeqNum, State,
+    rst_for,
+};
+use nettool::time::Instant;
+use nettool::wire::fmt::tcp_line_absolute;
+use nettool::wire::tcp::{Flags, TcpOption, TcpRepr};
+use rstest::rstest;
+
+const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const REMOTE_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const LOCAL: SocketAddrV4 = SocketAddrV4::new(LOCAL_IP, 40000);
+const REMOTE: SocketAddrV4 = SocketAddrV4::new(REMOTE_IP, 80);
+const LOCAL_ISS: u32 = 1000;
+const REMOTE_ISS: u32 = 5000;
+
+/// No options beyond MSS, a 65535-byte receive buffer: lines stay short.
+fn config() -> Config {
+    Config {
+        window_scale: None,
+        sack_permitted: false,
+        timestamps: false,
+        recv_buffer: 65535,
+        ..Config::default()
+    }
+}
+
+fn at(ms: u64) -> Instant {
+    Instant::from_millis(ms)
+}
+
+/// A segment from the peer, acknowledging our SYN, carrying nothing.
+fn from_peer() -> TcpRepr<'static> {
+    TcpRepr {
+        src_port: REMOTE.port(),
+        dst_port: LOCAL.port(),
+        seq: SeqNum(REMOTE_ISS + 1),
+        ack: Some(SeqNum(LOCAL_ISS + 1)),
+        flags: Flags::NONE,
+        window: 64240,
+        urgent: 0,
+        options: vec![],
+        payload: &[],
+    }
+}
+
+fn seg(seq: u32, ack: Option<u32>, flags: Flags, payload: &'static [u8]) -> TcpRepr<'static> {
+    TcpRepr {
+        seq: SeqNum(seq),
+        ack: ack.map(SeqNum),
+        flags,
+        payload,
+        ..from_peer()
+    }
+}
+
+/// The line of a segment the connection sent, without the address prefix.
+fn line(s: &nettool::tcp::Segment) -> String {
+    let full = tcp_line_absolute(*s.src.ip(), *s.dst.ip(), &s.as_repr());
+    full.split_once(": ")
+        .map(|(_, rest)| rest.to_owned())
+        .unwrap()
+}
+
+#[track_caller]
+fn deliver(c: &mut Connection, ms: u64, s: TcpRepr<'_>) {
+    c.handle_segment(at(ms), &s);
+}
+
+/// Fires timers due at `ms`, then checks everything sent is exactly `want`.
+#[track_caller]
+fn expect_out(c: &mut Connection, ms: u64, want: &[&str]) {
+    if c.poll_timeout().is_some_and(|t| t <= at(ms)) {
+        c.handle_timeout(at(ms));
+    }
+    let mut got = Vec::new();
+    while let Some(s) = c.poll_transmit(at(ms)) {
+        assert_eq!(s.src, c.local(), "source of {s:?}");
+        got.push(line(&s));
+        assert!(got.len() < 100, "poll_transmit never ends");
+    }
+    assert_eq!(got, want);
+}
+
+#[track_caller]
+fn expect_nothing(c: &mut Connection, ms: u64) {
+    expect_out(c, ms, &[]);
+}
+
+fn events(c: &mut Connection) -> Vec<Event> {
+    std::iter::from_fn(|| c.poll_event()).collect()
+}
+
+fn drops(c: &mut Connection) -> Vec<DropReason> {
+    events(c)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::SegmentDropped { reason } => Some(reason),
+            _ => None,
+        })
+        .collect()
+}
+
+// ----- per-state constructors -----
+
+fn conn_syn_sent() -> Connection {
+    let mut c = Connection::connect(at(0), config(), LOCAL, REMOTE, SeqNum(LOCAL_ISS));
+    expect_out(
+        &mut c,
+        0,
+        &["Flags [S], seq 1000, win 65535, options [mss 1460], length 0"],
+    );
+    events(&mut c);
+    c
+}
+
+fn conn_established() -> Connection {
+    let mut c = conn_syn_sent();
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    expect_out(&mut c, 10, &["Flags [.], ack 5001, win 65535, length 0"]);
+    assert_eq!(c.state(), State::Established);
+    events(&mut c);
+    c
+}
+
+fn conn_listen() -> Connection {
+    Connection::listen(config(), LOCAL, IssSource::Fixed(SeqNum(LOCAL_ISS)))
+}
+
+fn conn_syn_received() -> Connection {
+    let mut c = conn_listen();
+    c.handle_segment_from(at(0), REMOTE_IP, &seg(REMOTE_ISS, None, Flags::SYN, b""));
+    expect_out(
+        &mut c,
+        0,
+        &["Flags [S.], seq 1000, ack 5001, win 65535, options [mss 1460], length 0"],
+    );
+    assert_eq!(c.state(), State::SynReceived);
+    events(&mut c);
+    c
+}
+
+fn conn_fin_wait_1() -> Connection {
+    let mut c = conn_established();
+    c.close(at(20));
+    expect_out(
+        &mut c,
+        20,
+        &["Flags [F.], seq 1001, ack 5001, win 65535, length 0"],
+    );
+    assert_eq!(c.state(), State::FinWait1);
+    events(&mut c);
+    c
+}
+
+fn conn_fin_wait_2() -> Connection {
+    let mut c = conn_fin_wait_1();
+    deliver(
+        &mut c,
+        30,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 2), Flags::NONE, b""),
+    );
+    expect_nothing(&mut c, 30);
+    assert_eq!(c.state(), State::FinWait2);
+    events(&mut c);
+    c
+}
+
+fn conn_close_wait() -> Connection {
+    let mut c = conn_established();
+    deliver(
+        &mut c,
+        20,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::FIN, b""),
+    );
+    expect_out(&mut c, 20, &["Flags [.], ack 5002, win 65535, length 0"]);
+    assert_eq!(c.state(), State::CloseWait);
+    events(&mut c);
+    c
+}
+
+fn conn_last_ack() -> Connection {
+    let mut c = conn_close_wait();
+    c.close(at(30));
+    expect_out(
+        &mut c,
+        30,
+        &["Flags [F.], seq 1001, ack 5002, win 65535, length 0"],
+    );
+    assert_eq!(c.state(), State::LastAck);
+    events(&mut c);
+    c
+}
+
+fn conn_closing() -> Connection {
+    let mut c = conn_fin_wait_1();
+    deliver(
+        &mut c,
+        30,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::FIN, b""),
+    );
+    expect_out(&mut c, 30, &["Flags [.], ack 5002, win 65535, length 0"]);
+    assert_eq!(c.state(), State::Closing);
+    events(&mut c);
+    c
+}
+
+/// TIME-WAIT entered at 40 ms.
+fn conn_time_wait() -> Connection {
+    let mut c = conn_fin_wait_2();
+    deliver(
+        &mut c,
+        40,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 2), Flags::FIN, b""),
+    );
+    expect_out(&mut c, 40, &["Flags [.], ack 5002, win 65535, length 0"]);
+    assert_eq!(c.state(), State::TimeWait);
+    events(&mut c);
+    c
+}
+
+// ----- OPEN -----
+
+#[test]
+fn closed__connect_offers_linux_style_options() {
+    let mut c = Connection::connect(at(0), Config::default(), LOCAL, REMOTE, SeqNum(1));
+    expect_out(
+        &mut c,
+        0,
+        &[
+            "Flags [S], seq 1, win 65535, options [mss 1460,sackOK,TS val 0 ecr 0,nop,wscale 7], length 0",
+        ],
+    );
+    assert_eq!(
+        events(&mut c),
+        [Event::StateChanged {
+            from: State::Closed,
+            to: State::SynSent
+        }]
+    );
+}
+
+#[test]
+fn syn_sent__syn_ack_goes_to_established() {
+    let mut c = conn_syn_sent();
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    assert_eq!(
+        events(&mut c),
+        [
+            Event::StateChanged {
+                from: State::SynSent,
+                to: State::Established
+            },
+            Event::Connected
+        ]
+    );
+    expect_out(&mut c, 10, &["Flags [.], ack 5001, win 65535, length 0"]);
+    let tcb = c.tcb();
+    assert_eq!((tcb.snd.una, tcb.snd.nxt), (SeqNum(1001), SeqNum(1001)));
+    assert_eq!((tcb.rcv.irs, tcb.rcv.nxt), (SeqNum(5000), SeqNum(5001)));
+    assert_eq!(tcb.snd.wnd, 64240);
+    // No MSS option from the peer: the RFC 9293 default of 536.
+    assert_eq!(tcb.eff_snd_mss, 536);
+    // The SYN was answered in 10 ms: RTO = 10 + 4*5 ms, clamped to 200 ms.
+    assert_eq!(c.rto(), Duration::from_millis(200));
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn syn_sent__negotiates_window_scale_timestamps_and_mss() {
+    let mut c = Connection::connect(at(0), Config::default(), LOCAL, REMOTE, SeqNum(LOCAL_ISS));
+    let _ = c.poll_transmit(at(0));
+    let syn_ack = TcpRepr {
+        window: 65160,
+        options: vec![
+            TcpOption::Mss(1400),
+            TcpOption::SackPermitted,
+            TcpOption::Timestamps { val: 777, ecr: 0 },
+            TcpOption::Nop,
+            TcpOption::WindowScale(9),
+        ],
+        ..seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b"")
+    };
+    deliver(&mut c, 5, syn_ack);
+    let tcb = *c.tcb();
+    assert_eq!((tcb.snd.wscale, tcb.rcv.wscale), (9, 7));
+    assert_eq!(tcb.snd.wnd, 65160, "a SYN's window is never scaled");
+    // min(1400+20, 1480) - 20 - 12 (timestamps)
+    assert_eq!(tcb.eff_snd_mss, 1388);
+    expect_out(
+        &mut c,
+        5,
+        &["Flags [.], ack 5001, win 512, options [nop,nop,TS val 5 ecr 777], length 0"],
+    );
+    // Later windows are scaled by the peer's shift.
+    deliver(
+        &mut c,
+        6,
+        TcpRepr {
+            window: 100,
+            ..from_peer()
+        },
+    );
+    assert_eq!(c.tcb().snd.wnd, 100 << 9);
+}
+
+#[test]
+fn syn_sent__rst_with_acceptable_ack_is_connection_refused() {
+    let mut c = conn_syn_sent();
+    deliver(&mut c, 10, seg(0, Some(LOCAL_ISS + 1), Flags::RST, b""));
+    assert_eq!(c.state(), State::Closed);
+    assert!(events(&mut c).contains(&Event::Closed(Reason::Reset)));
+    expect_nothing(&mut c, 10);
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn syn_sent__rst_without_ack_is_ignored() {
+    let mut c = conn_syn_sent();
+    deliver(&mut c, 10, seg(0, None, Flags::RST, b""));
+    assert_eq!(c.state(), State::SynSent);
+    assert_eq!(drops(&mut c), [DropReason::Unexpected]);
+}
+
+#[rstest]
+#[case::acks_iss(LOCAL_ISS)]
+#[case::acks_unsent(LOCAL_ISS + 2)]
+#[case::far_off(LOCAL_ISS.wrapping_sub(100_000))]
+fn syn_sent__bad_ack_gets_rst(#[case] ack: u32) {
+    let mut c = conn_syn_sent();
+    deliver(&mut c, 10, seg(REMOTE_ISS, Some(ack), Flags::SYN, b""));
+    assert_eq!(c.state(), State::SynSent);
+    expect_out(
+        &mut c,
+        10,
+        &[&format!("Flags [R], seq {ack}, win 0, length 0")],
+    );
+    assert_eq!(drops(&mut c), [DropReason::BadAck]);
+}
+
+#[test]
+fn syn_sent__bad_ack_on_rst_is_dropped_silently() {
+    let mut c = conn_syn_sent();
+    deliver(&mut c, 10, seg(0, Some(LOCAL_ISS + 7), Flags::RST, b""));
+    assert_eq!(c.state(), State::SynSent);
+    expect_nothing(&mut c, 10);
+}
+
+#[test]
+fn syn_sent__syn_is_retransmitted_at_1_3_7_15_31_63_s_then_times_out() {
+    // RTO doubles from 1 s; the seventh wait is capped by the 60 s maximum
+    // RTO, so the connection gives up at 63 + 60 = 123 s (Linux, whose
+    // maximum is 120 s, gives up at 127 s).
+    let mut c = conn_syn_sent();
+    let syn = "Flags [S], seq 1000, win 65535, options [mss 1460], length 0";
+    for ms in [1000, 3000, 7000, 15000, 31000, 63000] {
+        assert_eq!(c.poll_timeout(), Some(at(ms)));
+        // One microsecond early: nothing.
+        c.handle_timeout(Instant::from_micros(ms * 1000 - 1));
+        assert!(
+            c.poll_transmit(Instant::from_micros(ms * 1000 - 1))
+                .is_none()
+        );
+        expect_out(&mut c, ms, &[syn]);
+    }
+    assert_eq!(c.poll_timeout(), Some(at(123_000)));
+    c.handle_timeout(at(123_000));
+    assert_eq!(c.state(), State::Closed);
+    assert!(events(&mut c).contains(&Event::Closed(Reason::TimedOut)));
+    expect_nothing(&mut c, 123_000);
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn syn_sent__karns_rule_keeps_the_backed_off_rto() {
+    let mut c = conn_syn_sent();
+    expect_out(
+        &mut c,
+        1000,
+        &["Flags [S], seq 1000, win 65535, options [mss 1460], length 0"],
+    );
+    // The SYN-ACK could answer either SYN: no sample is taken.
+    deliver(
+        &mut c,
+        1050,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    assert_eq!(c.state(), State::Established);
+    assert_eq!(c.rto(), Duration::from_secs(2));
+}
+
+#[test]
+fn syn_sent__close_deletes_the_tcb() {
+    let mut c = conn_syn_sent();
+    c.close(at(5));
+    assert_eq!(c.state(), State::Closed);
+    assert!(events(&mut c).contains(&Event::Closed(Reason::Normal)));
+    expect_nothing(&mut c, 5);
+}
+
+#[test]
+fn syn_sent__syn_goes_to_syn_received_simultaneous_open() {
+    let mut c = conn_syn_sent();
+    deliver(&mut c, 10, seg(REMOTE_ISS, None, Flags::SYN, b""));
+    assert_eq!(c.state(), State::SynReceived);
+    expect_out(
+        &mut c,
+        10,
+        &["Flags [S.], seq 1000, ack 5001, win 65535, options [mss 1460], length 0"],
+    );
+    // The peer's SYN,ACK crosses ours; it is not acceptable here (it lies
+    // before RCV.NXT), so it is ACKed, and that ACK completes both sides.
+    deliver(
+        &mut c,
+        20,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    expect_out(&mut c, 20, &["Flags [.], ack 5001, win 65535, length 0"]);
+    deliver(
+        &mut c,
+        30,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::NONE, b""),
+    );
+    assert_eq!(c.state(), State::Established);
+    assert!(events(&mut c).contains(&Event::Connected));
+}
+
+/// Two connections wired back to back, segments delivered in rounds.
+fn pump(a: &mut Connection, b: &mut Connection, ms: u64) {
+    for _ in 0..20 {
+        let from_a: Vec<_> = std::iter::from_fn(|| a.poll_transmit(at(ms))).collect();
+        let from_b: Vec<_> = std::iter::from_fn(|| b.poll_transmit(at(ms))).collect();
+        if from_a.is_empty() && from_b.is_empty() {
+            return;
+        }
+        for s in &from_a {
+            b.handle_segment_from(at(ms), *s.src.ip(), &s.as_repr());
+        }
+        for s in &from_b {
+            a.handle_segment_from(at(ms), *s.src.ip(), &s.as_repr());
+        }
+    }
+    panic!("pump did not settle");
+}
+
+#[test]
+fn simultaneous_open_and_simultaneous_close() {
+    let mut a = Connection::connect(at(0), Config::default(), LOCAL, REMOTE, SeqNum(LOCAL_ISS));
+    let mut b = Connection::connect(at(0), Config::default(), REMOTE, LOCAL, SeqNum(REMOTE_ISS));
+    pump(&mut a, &mut b, 0);
+    assert_eq!(
+        (a.state(), b.state()),
+        (State::Established, State::Established)
+    );
+    let a_states: Vec<State> = events(&mut a)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::StateChanged { to, .. } => Some(to),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        a_states,
+        [State::SynSent, State::SynReceived, State::Established]
+    );
+
+    // Both close at once: the FINs cross, both go through CLOSING.
+    a.close(at(100));
+    b.close(at(100));
+    let fa = a.poll_transmit(at(100)).unwrap();
+    let fb = b.poll_transmit(at(100)).unwrap();
+    b.handle_segment(at(101), &fa.as_repr());
+    a.handle_segment(at(101), &fb.as_repr());
+    assert_eq!((a.state(), b.state()), (State::Closing, State::Closing));
+    pump(&mut a, &mut b, 102);
+    assert_eq!((a.state(), b.state()), (State::TimeWait, State::TimeWait));
+    assert_eq!(a.poll_timeout(), Some(at(102) + Duration::from_secs(60)));
+}
+
+// ----- LISTEN and SYN-RECEIVED -----
+
+#[test]
+fn listen__syn_goes_to_syn_received_and_echoes_offered_options() {
+    let mut c = Connection::listen(
+        Config::default(),
+        LOCAL,
+        IssSource::Fixed(SeqNum(LOCAL_ISS)),
+    );
+    let syn = TcpRepr {
+        options: vec![
+            TcpOption::Mss(1460),
+            TcpOption::Nop,
+            TcpOption::WindowScale(2),
+        ],
+        ..seg(REMOTE_ISS, None, Flags::SYN, b"")
+    };
+    c.handle_segment_from(at(3), REMOTE_IP, &syn);
+    assert_eq!(c.state(), State::SynReceived);
+    assert_eq!(c.remote(), REMOTE);
+    // Only window scale was offered: no sackOK, no TS in the answer.
+    expect_out(
+        &mut c,
+        3,
+        &["Flags [S.], seq 1000, ack 5001, win 65535, options [mss 1460,nop,wscale 7], length 0"],
+    );
+}
+
+#[test]
+fn listen__generated_iss_follows_rfc_6528() {
+    let key = [9u8; 16];
+    let g = nettool::tcp::IsnGenerator::new(key);
+    let mut c = Connection::listen(config(), LOCAL, IssSource::Generated(g));
+    c.handle_segment_from(at(8), REMOTE_IP, &seg(REMOTE_ISS, None, Flags::SYN, b""));
+    assert_eq!(c.tcb().snd.iss, g.isn(at(8), LOCAL, REMOTE));
+}
+
+#[rstest]
+#[case::rst(seg(1, None, Flags::RST, b""), &[])]
+#[case::ack(seg(1, Some(77), Flags::NONE, b""), &["Flags [R], seq 77, win 0, length 0"])]
+#[case::bare_data(seg(1, None, Flags::PSH, b"x"), &[])]
+fn listen__non_syn_is_dropped(#[case] s: TcpRepr<'static>, #[case] want: &[&str]) {
+    let mut c = conn_listen();
+    c.handle_segment_from(at(1), REMOTE_IP, &s);
+    assert_eq!(c.state(), State::Listen);
+    expect_out(&mut c, 1, want);
+    assert_eq!(drops(&mut c), [DropReason::Unexpected]);
+}
+
+#[test]
+fn syn_received__ack_goes_to_established() {
+    let mut c = conn_syn_received();
+    deliver(&mut c, 10, from_peer());
+    assert_eq!(c.state(), State::Established);
+    assert_eq!(
+        events(&mut c),
+        [
+            Event::StateChanged {
+                from: State::SynReceived,
+                to: State::Established
+            },
+            Event::Connected
+        ]
+    );
+    expect_nothing(&mut c, 10);
+    assert_eq!(c.tcb().snd.una, SeqNum(LOCAL_ISS + 1));
+}
+
+#[test]
+fn syn_received__bad_ack_gets_rst() {
+    let mut c = conn_syn_received();
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 5), Flags::NONE, b""),
+    );
+    assert_eq!(c.state(), State::SynReceived);
+    expect_out(&mut c, 10, &["Flags [R], seq 1005, win 0, length 0"]);
+}
+
+#[test]
+fn syn_received__exact_rst_returns_to_listen() {
+    let mut c = conn_syn_received();
+    deliver(&mut c, 10, seg(REMOTE_ISS + 1, None, Flags::RST, b""));
+    assert_eq!(c.state(), State::Listen);
+    assert_eq!(c.poll_timeout(), None);
+    // And it can accept a new SYN.
+    c.handle_segment_from(at(20), REMOTE_IP, &seg(9000, None, Flags::SYN, b""));
+    assert_eq!(c.state(), State::SynReceived);
+}
+
+#[test]
+fn syn_received__retransmitted_syn_resends_syn_ack_at_once() {
+    let mut c = conn_syn_received();
+    c.handle_segment_from(at(500), REMOTE_IP, &seg(REMOTE_ISS, None, Flags::SYN, b""));
+    expect_out(
+        &mut c,
+        500,
+        &["Flags [S.], seq 1000, ack 5001, win 65535, options [mss 1460], length 0"],
+    );
+    assert_eq!(drops(&mut c), [DropReason::Retransmission]);
+    assert_eq!(c.state(), State::SynReceived);
+}
+
+#[test]
+fn syn_received__syn_ack_retransmitted_then_times_out() {
+    let mut c = conn_syn_received();
+    let syn_ack = "Flags [S.], seq 1000, ack 5001, win 65535, options [mss 1460], length 0";
+    for ms in [1000, 3000, 7000, 15000, 31000, 63000] {
+        expect_out(&mut c, ms, &[syn_ack]);
+    }
+    c.handle_timeout(at(122_999));
+    assert_eq!(c.state(), State::SynReceived);
+    c.handle_timeout(at(123_000));
+    assert_eq!(c.state(), State::Closed);
+}
+
+#[test]
+fn syn_received__close_waits_for_established_then_sends_fin() {
+    let mut c = conn_syn_received();
+    c.close(at(5));
+    assert_eq!(c.state(), State::SynReceived);
+    deliver(&mut c, 10, from_peer());
+    assert_eq!(c.state(), State::FinWait1);
+    expect_out(
+        &mut c,
+        10,
+        &["Flags [F.], seq 1001, ack 5001, win 65535, length 0"],
+    );
+}
+
+// ----- ESTABLISHED: data -----
+
+#[test]
+fn established__in_order_data_is_received_and_acked() {
+    let mut c = conn_established();
+    deliver(
+        &mut c,
+        20,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::PSH, b"hello"),
+    );
+    expect_out(&mut c, 20, &["Flags [.], ack 5006, win 65530, length 0"]);
+    let mut buf = [0u8; 16];
+    assert_eq!(c.recv(&mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"hello");
+    assert_eq!(c.recv(&mut buf), Ok(0));
+    assert_eq!(c.tcb().rcv.wnd, 65535);
+}
+
+#[test]
+fn established__overlapping_data_keeps_only_the_new_bytes() {
+    let mut c = conn_established();
+    deliver(
+        &mut c,
+        20,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::NONE, b"abc"),
+    );
+    deliver(
+        &mut c,
+        21,
+        seg(REMOTE_ISS + 2, Some(LOCAL_ISS + 1), Flags::NONE, b"bcdef"),
+    );
+    let mut buf = [0u8; 16];
+    assert_eq!(c.recv(&mut buf), Ok(6));
+    assert_eq!(&buf[..6], b"abcdef");
+}
+
+#[test]
+fn established__out_of_order_data_is_dropped_and_acked() {
+    let mut c = conn_established();
+    deliver(
+        &mut c,
+        20,
+        seg(REMOTE_ISS + 4, Some(LOCAL_ISS + 1), Flags::NONE, b"later"),
+    );
+    expect_out(&mut c, 20, &["Flags [.], ack 5001, win 65535, length 0"]);
+    assert_eq!(drops(&mut c), [DropReason::OutOfOrder]);
+    assert_eq!(c.recv_queue_len(), 0);
+}
+
+#[test]
+fn established__duplicate_data_is_reacked() {
+    let mut c = conn_established();
+    deliver(
+        &mut c,
+        20,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::NONE, b"abc"),
+    );
+    expect_out(&mut c, 20, &["Flags [.], ack 5004, win 65532, length 0"]);
+    deliver(
+        &mut c,
+        30,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::NONE, b"abc"),
+    );
+    expect_out(&mut c, 30, &["Flags [.], ack 5004, win 65532, length 0"]);
+    assert_eq!(drops(&mut c), [DropReason::OutOfWindow]);
+    assert_eq!(c.recv_queue_len(), 3);
+}
+
+#[test]
+fn established__send_is_segmented_by_mss_and_acked() {
+    let mut c = conn_established();
+    let data = vec![7u8; 1000];
+    assert_eq!(c.send(&data), Ok(1000));
+    expect_out(
+        &mut c,
+        20,
+        &[
+            "Flags [.], seq 1001:1537, ack 5001, win 65535, length 536",
+            "Flags [P.], seq 1537:2001, ack 5001, win 65535, length 464",
+        ],
+    );
+    assert_eq!(
+        c.poll_timeout(),
+        Some(at(220)),
+        "RTO 200 ms after the 10 ms SYN sample"
+    );
+    deliver(
+        &mut c,
+        40,
+        seg(REMOTE_ISS + 1, Some(1537), Flags::NONE, b""),
+    );
+    assert_eq!(c.send_queue_len(), 464);
+    deliver(
+        &mut c,
+        50,
+        seg(REMOTE_ISS + 1, Some(2001), Flags::NONE, b""),
+    );
+    assert_eq!(c.send_queue_len(), 0);
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn established__send_respects_the_peer_window() {
+    let mut c = conn_established();
+    deliver(
+        &mut c,
+        15,
+        TcpRepr {
+            window: 100,
+            ..from_peer()
+        },
+    );
+    assert_eq!(c.send(&[1u8; 300]), Ok(300));
+    expect_out(
+        &mut c,
+        20,
+        &["Flags [.], seq 1001:1101, ack 5001, win 65535, length 100"],
+    );
+    deliver(
+        &mut c,
+        30,
+        TcpRepr {
+            ack: Some(SeqNum(1101)),
+            window: 500,
+            ..from_peer()
+        },
+    );
+    expect_out(
+        &mut c,
+        30,
+        &["Flags [P.], seq 1101:1301, ack 5001, win 65535, length 200"],
+    );
+}
+
+#[test]
+fn established__lost_data_is_retransmitted_from_snd_una_with_backoff() {
+    let mut c = conn_established();
+    assert_eq!(c.send(b"abc"), Ok(3));
+    expect_out(
+        &mut c,
+        100,
+        &["Flags [P.], seq 1001:1004, ack 5001, win 65535, length 3"],
+    );
+    expect_nothing(&mut c, 299);
+    expect_out(
+        &mut c,
+        300,
+        &["Flags [P.], seq 1001:1004, ack 5001, win 65535, length 3"],
+    );
+    expect_nothing(&mut c, 699);
+    expect_out(
+        &mut c,
+        700,
+        &["Flags [P.], seq 1001:1004, ack 5001, win 65535, length 3"],
+    );
+    deliver(
+        &mut c,
+        710,
+        seg(REMOTE_ISS + 1, Some(1004), Flags::NONE, b""),
+    );
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn established__send_before_connected_waits_for_the_handshake() {
+    let mut c = conn_syn_sent();
+    assert_eq!(c.send(b"early"), Ok(5));
+    expect_nothing(&mut c, 5);
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    expect_out(
+        &mut c,
+        10,
+        &["Flags [P.], seq 1001:1006, ack 5001, win 65535, length 5"],
+    );
+}
+
+#[test]
+fn established__fin_goes_to_close_wait_after_the_data() {
+    let mut c = conn_established();
+    deliver(
+        &mut c,
+        20,
+        seg(
+            REMOTE_ISS + 1,
+            Some(LOCAL_ISS + 1),
+            Flags::FIN | Flags::PSH,
+            b"bye",
+        ),
+    );
+    assert_eq!(c.state(), State::CloseWait);
+    expect_out(&mut c, 20, &["Flags [.], ack 5005, win 65532, length 0"]);
+    assert!(events(&mut c).contains(&Event::PeerClosed));
+    let mut buf = [0u8; 8];
+    assert_eq!(c.recv(&mut buf), Ok(3));
+    assert_eq!(c.recv(&mut buf), Err(RecvError::Finished));
+}
+
+#[test]
+fn established__fin_after_a_gap_is_not_processed() {
+    let mut c = conn_established();
+    deliver(
+        &mut c,
+        20,
+        seg(REMOTE_ISS + 3, Some(LOCAL_ISS + 1), Flags::FIN, b"z"),
+    );
+    assert_eq!(c.state(), State::Established);
+    expect_out(&mut c, 20, &["Flags [.], ack 5001, win 65535, length 0"]);
+}
+
+#[test]
+fn established__segment_without_ack_is_dropped() {
+    let mut c = conn_established();
+    deliver(&mut c, 20, seg(REMOTE_ISS + 1, None, Flags::PSH, b"x"));
+    assert_eq!(drops(&mut c), [DropReason::NoAck]);
+    assert_eq!(c.recv_queue_len(), 0);
+}
+
+#[test]
+fn established__abort_sends_rst() {
+    let mut c = conn_established();
+    c.abort(at(20));
+    assert_eq!(c.state(), State::Closed);
+    expect_out(&mut c, 20, &["Flags [R], seq 1001, win 0, length 0"]);
+    assert!(events(&mut c).contains(&Event::Closed(Reason::Aborted)));
+    assert_eq!(c.send(b"x"), Err(SendError::NotConnected));
+}
+
+#[test]
+fn established__close_sends_fin_after_queued_data() {
+    let mut c = conn_established();
+    assert_eq!(c.send(b"tail"), Ok(4));
+    c.close(at(20));
+    assert_eq!(c.state(), State::FinWait1);
+    expect_out(
+        &mut c,
+        20,
+        &["Flags [FP.], seq 1001:1005, ack 5001, win 65535, length 4"],
+    );
+    assert_eq!(c.send(b"more"), Err(SendError::Closing));
+}
+
+// ----- RFC 5961 and the acceptability test in ESTABLISHED -----
+
+#[rstest]
+#[case::rst_exact(seg(REMOTE_ISS + 1, None, Flags::RST, b""), State::Closed, &[], None)]
+#[case::rst_in_window(seg(REMOTE_ISS + 100, None, Flags::RST, b""), State::Established,
+    &["Flags [.], ack 5001, win 65535, length 0"], Some(DropReason::RstNotExact))]
+#[case::rst_out_of_window(seg(REMOTE_ISS + 100_000, None, Flags::RST, b""), State::Established,
+    &[], Some(DropReason::OutOfWindow))]
+#[case::rst_old(seg(REMOTE_ISS, None, Flags::RST, b""), State::Established,
+    &[], Some(DropReason::OutOfWindow))]
+#[case::syn_in_window(seg(REMOTE_ISS + 1, None, Flags::SYN, b""), State::Established,
+    &["Flags [.], ack 5001, win 65535, length 0"], Some(DropReason::SynInWindow))]
+#[case::ack_of_unsent(seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 50), Flags::NONE, b"x"), State::Established,
+    &["Flags [.], ack 5001, win 65535, length 0"], Some(DropReason::AckOutOfRange))]
+#[case::ack_too_old(seg(REMOTE_ISS + 1, Some(LOCAL_ISS.wrapping_sub(70_000)), Flags::NONE, b"x"), State::Established,
+    &["Flags [.], ack 5001, win 65535, length 0"], Some(DropReason::AckOutOfRange))]
+#[case::data_beyond_window(seg(REMOTE_ISS + 70_000, Some(LOCAL_ISS + 1), Flags::NONE, b"x"), State::Established,
+    &["Flags [.], ack 5001, win 65535, length 0"], Some(DropReason::OutOfWindow))]
+fn established__rfc_5961(
+    #[case] s: TcpRepr<'static>,
+    #[case] state: State,
+    #[case] out: &[&str],
+    #[case] dropped: Option<DropReason>,
+) {
+    let mut c = conn_established();
+    deliver(&mut c, 20, s);
+    assert_eq!(c.state(), state);
+    expect_out(&mut c, 20, out);
+    let evs = events(&mut c);
+    match dropped {
+        Some(r) => assert!(
+            evs.contains(&Event::SegmentDropped { reason: r }),
+            "{evs:?}"
+        ),
+        None => assert!(evs.contains(&Event::Closed(Reason::Reset)), "{evs:?}"),
+    }
+}
+
+#[test]
+fn established__old_ack_within_max_window_still_delivers_data() {
+    let mut c = conn_established();
+    deliver(
+        &mut c,
+        20,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS), Flags::NONE, b"ok"),
+    );
+    assert_eq!(c.recv_queue_len(), 2);
+}
+
+#[test]
+fn established__zero_window_accepts_only_an_empty_segment_at_rcv_nxt() {
+    let mut c = Connection::connect(
+        at(0),
+        Config {
+            recv_buffer: 4,
+            ..config()
+        },
+        LOCAL,
+        REMOTE,
+        SeqNum(LOCAL_ISS),
+    );
+    let _ = c.poll_transmit(at(0));
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    deliver(
+        &mut c,
+        11,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::NONE, b"full"),
+    );
+    expect_out(&mut c, 11, &["Flags [.], ack 5005, win 0, length 0"]);
+    assert_eq!(c.tcb().rcv.wnd, 0);
+    events(&mut c);
+    // SEG.LEN > 0 with RCV.WND = 0: not acceptable.
+    deliver(
+        &mut c,
+        12,
+        seg(REMOTE_ISS + 5, Some(LOCAL_ISS + 1), Flags::NONE, b"x"),
+    );
+    assert_eq!(drops(&mut c), [DropReason::OutOfWindow]);
+    expect_out(&mut c, 12, &["Flags [.], ack 5005, win 0, length 0"]);
+    // SEG.LEN = 0 at RCV.NXT: acceptable (it may carry an ACK or window).
+    deliver(
+        &mut c,
+        13,
+        TcpRepr {
+            window: 7,
+            ..seg(REMOTE_ISS + 5, Some(LOCAL_ISS + 1), Flags::NONE, b"")
+        },
+    );
+    assert_eq!(drops(&mut c), []);
+    assert_eq!(c.tcb().snd.wnd, 7);
+    // Reading reopens the window, and the new window is announced.
+    expect_nothing(&mut c, 13);
+    let mut buf = [0u8; 4];
+    assert_eq!(c.recv(&mut buf), Ok(4));
+    expect_out(&mut c, 14, &["Flags [.], ack 5005, win 4, length 0"]);
+}
+
+// ----- closing -----
+
+#[test]
+fn fin_wait_1__ack_of_fin_goes_to_fin_wait_2() {
+    let mut c = conn_fin_wait_1();
+    deliver(
+        &mut c,
+        30,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 2), Flags::NONE, b""),
+    );
+    assert_eq!(c.state(), State::FinWait2);
+    assert_eq!(
+        c.poll_timeout(),
+        None,
+        "FIN acknowledged: no retransmission timer"
+    );
+}
+
+#[test]
+fn fin_wait_1__fin_ack_goes_to_time_wait() {
+    let mut c = conn_fin_wait_1();
+    deliver(
+        &mut c,
+        30,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 2), Flags::FIN, b""),
+    );
+    assert_eq!(c.state(), State::TimeWait);
+    expect_out(&mut c, 30, &["Flags [.], ack 5002, win 65535, length 0"]);
+    let to: Vec<State> = events(&mut c)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::StateChanged { to, .. } => Some(to),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(to, [State::FinWait2, State::TimeWait]);
+}
+
+#[test]
+fn fin_wait_1__fin_goes_to_closing_then_ack_to_time_wait() {
+    let mut c = conn_closing();
+    deliver(
+        &mut c,
+        40,
+        seg(REMOTE_ISS + 2, Some(LOCAL_ISS + 2), Flags::NONE, b""),
+    );
+    assert_eq!(c.state(), State::TimeWait);
+    assert_eq!(c.poll_timeout(), Some(at(60_040)));
+}
+
+#[test]
+fn closing__ack_not_covering_the_fin_is_ignored() {
+    let mut c = conn_closing();
+    deliver(
+        &mut c,
+        40,
+        seg(REMOTE_ISS + 2, Some(LOCAL_ISS + 1), Flags::NONE, b""),
+    );
+    assert_eq!(c.state(), State::Closing);
+}
+
+#[test]
+fn fin_wait_1__fin_is_retransmitted_then_times_out() {
+    let mut c = Connection::connect(
+        at(0),
+        Config {
+            retries: 2,
+            ..config()
+        },
+        LOCAL,
+        REMOTE,
+        SeqNum(LOCAL_ISS),
+    );
+    let _ = c.poll_transmit(at(0));
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    let _ = c.poll_transmit(at(10));
+    c.close(at(20));
+    let fin = "Flags [F.], seq 1001, ack 5001, win 65535, length 0";
+    expect_out(&mut c, 20, &[fin]);
+    expect_out(&mut c, 220, &[fin]);
+    expect_out(&mut c, 620, &[fin]);
+    c.handle_timeout(at(1420));
+    assert_eq!(c.state(), State::Closed);
+    assert!(events(&mut c).contains(&Event::Closed(Reason::TimedOut)));
+}
+
+#[test]
+fn fin_wait_2__still_receives_data_half_close() {
+    let mut c = conn_fin_wait_2();
+    deliver(
+        &mut c,
+        40,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 2), Flags::PSH, b"more"),
+    );
+    expect_out(&mut c, 40, &["Flags [.], ack 5005, win 65531, length 0"]);
+    assert_eq!(c.recv_queue_len(), 4);
+}
+
+#[test]
+fn fin_wait_2__fin_goes_to_time_wait() {
+    let mut c = conn_time_wait();
+    assert_eq!(c.poll_timeout(), Some(at(60_040)));
+    assert!(c.poll_event().is_none());
+}
+
+#[test]
+fn close_wait__can_still_send_then_close_goes_to_last_ack() {
+    let mut c = conn_close_wait();
+    assert_eq!(c.send(b"reply"), Ok(5));
+    c.close(at(30));
+    assert_eq!(c.state(), State::LastAck);
+    expect_out(
+        &mut c,
+        30,
+        &["Flags [FP.], seq 1001:1006, ack 5002, win 65535, length 5"],
+    );
+}
+
+#[test]
+fn close_wait__data_is_ignored() {
+    let mut c = conn_close_wait();
+    deliver(
+        &mut c,
+        30,
+        seg(REMOTE_ISS + 2, Some(LOCAL_ISS + 1), Flags::NONE, b"late"),
+    );
+    assert_eq!(c.recv_queue_len(), 0);
+}
+
+#[test]
+fn last_ack__ack_of_fin_goes_to_closed() {
+    let mut c = conn_last_ack();
+    deliver(
+        &mut c,
+        40,
+        seg(REMOTE_ISS + 2, Some(LOCAL_ISS + 2), Flags::NONE, b""),
+    );
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(
+        events(&mut c),
+        [
+            Event::StateChanged {
+                from: State::LastAck,
+                to: State::Closed
+            },
+            Event::Closed(Reason::Normal)
+        ]
+    );
+    expect_nothing(&mut c, 40);
+}
+
+#[test]
+fn last_ack__rst_resets() {
+    let mut c = conn_last_ack();
+    deliver(&mut c, 40, seg(REMOTE_ISS + 2, None, Flags::RST, b""));
+    assert!(events(&mut c).contains(&Event::Closed(Reason::Reset)));
+}
+
+#[test]
+fn time_wait__expires_after_two_msl() {
+    let mut c = conn_time_wait();
+    c.handle_timeout(at(60_039));
+    assert_eq!(c.state(), State::TimeWait);
+    c.handle_timeout(at(60_040));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(
+        events(&mut c),
+        [
+            Event::StateChanged {
+                from: State::TimeWait,
+                to: State::Closed
+            },
+            Event::Closed(Reason::Normal)
+        ]
+    );
+}
+
+#[test]
+fn time_wait__retransmitted_fin_is_reacked_and_restarts_the_timer() {
+    let mut c = conn_time_wait();
+    deliver(
+        &mut c,
+        5000,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 2), Flags::FIN, b""),
+    );
+    expect_out(&mut c, 5000, &["Flags [.], ack 5002, win 65535, length 0"]);
+    assert_eq!(drops(&mut c), [DropReason::Retransmission]);
+    assert_eq!(c.state(), State::TimeWait);
+    assert_eq!(c.poll_timeout(), Some(at(65_000)));
+}
+
+#[test]
+fn time_wait__custom_msl() {
+    let mut c = Connection::connect(
+        at(0),
+        Config {
+            msl: Duration::from_millis(500),
+            ..config()
+        },
+        LOCAL,
+        REMOTE,
+        SeqNum(LOCAL_ISS),
+    );
+    let _ = c.poll_transmit(at(0));
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    c.close(at(10));
+    let _ = std::iter::from_fn(|| c.poll_transmit(at(10))).count();
+    deliver(
+        &mut c,
+        20,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 2), Flags::FIN, b""),
+    );
+    assert_eq!(c.state(), State::TimeWait);
+    assert_eq!(c.poll_timeout(), Some(at(1020)));
+}
+
+#[test]
+fn user_timeout_closes_a_stalled_connection() {
+    let mut c = Connection::connect(
+        at(0),
+        Config {
+            user_timeout: Some(Duration::from_secs(5)),
+            ..config()
+        },
+        LOCAL,
+        REMOTE,
+        SeqNum(LOCAL_ISS),
+    );
+    let _ = c.poll_transmit(at(0));
+    for ms in [1000, 3000] {
+        expect_out(
+            &mut c,
+            ms,
+            &["Flags [S], seq 1000, win 65535, options [mss 1460], length 0"],
+        );
+    }
+    c.handle_timeout(at(5000));
+    assert_eq!(c.state(), State::Closed);
+    assert!(events(&mut c).contains(&Event::Closed(Reason::TimedOut)));
+}
+
+// ----- CLOSED and §3.5.2 -----
+
+#[rstest]
+#[case::with_ack(
+    seg(42, Some(77), Flags::NONE, b"data"),
+    Some("Flags [R], seq 77, win 0, length 0")
+)]
+#[case::without_ack(
+    seg(42, None, Flags::SYN, b""),
+    Some("Flags [R.], seq 0, ack 43, win 0, length 0")
+)]
+#[case::data_fin_without_ack(
+    seg(42, None, Flags::FIN, b"abc"),
+    Some("Flags [R.], seq 0, ack 46, win 0, length 0")
+)]
+#[case::rst(seg(42, Some(77), Flags::RST, b""), None)]
+fn rst_generation_3_5_2(#[case] s: TcpRepr<'static>, #[case] want: Option<&str>) {
+    let rst = rst_for(REMOTE_IP, LOCAL_IP, &s);
+    assert_eq!(rst.as_ref().map(line).as_deref(), want);
+    if let Some(r) = rst {
+        assert_eq!((r.src, r.dst), (LOCAL, REMOTE));
+    }
+}
+
+#[test]
+fn closed__segments_are_answered_with_rst() {
+    let mut c = conn_established();
+    c.abort(at(1));
+    let _ = c.poll_transmit(at(1));
+    deliver(
+        &mut c,
+        2,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::NONE, b"x"),
+    );
+    expect_out(&mut c, 2, &["Flags [R], seq 1001, win 0, length 0"]);
+    assert!(drops(&mut c).contains(&DropReason::NoConnection));
+}
+
+#[test]
+fn segments_for_other_ports_are_ignored() {
+    let mut c = conn_established();
+    deliver(
+        &mut c,
+        2,
+        TcpRepr {
+            src_port: 81,
+            ..from_peer()
+        },
+    );
+    assert_eq!(drops(&mut c), [DropReason::NotForUs]);
+    expect_nothing(&mut c, 2);
+}
+
+// ----- sequence numbers wrapping at 2^32 -----
+
+#[rstest]
+#[case::both_at_top(u32::MAX, u32::MAX)]
+#[case::local_wraps_in_data(u32::MAX - 3, 7)]
+#[case::remote_wraps_in_data(12, u32::MAX - 2)]
+#[case::fin_on_the_edge(u32::MAX - 10, u32::MAX - 1)]
+fn wrap_around_through_handshake_data_and_close(#[case] a_iss: u32, #[case] b_iss: u32) {
+    let mut a = Connection::connect(at(0), config(), LOCAL, REMOTE, SeqNum(a_iss));
+    let mut b = Connection::listen(config(), REMOTE, IssSource::Fixed(SeqNum(b_iss)));
+    pump(&mut a, &mut b, 0);
+    assert_eq!(
+        (a.state(), b.state()),
+        (State::Established, State::Established)
+    );
+    assert_eq!(a.send(b"0123456789"), Ok(10));
+    assert_eq!(b.send(b"abcdefghij"), Ok(10));
+    pump(&mut a, &mut b, 10);
+    let mut buf = [0u8; 32];
+    assert_eq!(b.recv(&mut buf), Ok(10));
+    assert_eq!(&buf[..10], b"0123456789");
+    assert_eq!(a.recv(&mut buf), Ok(10));
+    assert_eq!(&buf[..10], b"abcdefghij");
+    a.close(at(20));
+    pump(&mut a, &mut b, 20);
+    b.close(at(30));
+    pump(&mut a, &mut b, 30);
+    assert_eq!((a.state(), b.state()), (State::TimeWait, State::Closed));
+    assert_eq!(a.tcb().snd.una, SeqNum(a_iss) + 12usize);
+    assert_eq!(a.tcb().rcv.nxt, SeqNum(b_iss) + 12usize);
+}
+
+// ----- every synchronized state against RST, SYN and ABORT -----
+
+type Ctor = fn() -> Connection;
+
+/// A RST exactly at RCV.NXT ends the connection from any synchronized
+/// state (RFC 5961 §3 keeps this one case); TIME-WAIT had already ended
+/// cleanly, so its reason stays `Normal`.
+#[rstest]
+#[case::syn_received_active(conn_simultaneous_syn_received as Ctor, Reason::Reset)]
+#[case::established(conn_established as Ctor, Reason::Reset)]
+#[case::fin_wait_1(conn_fin_wait_1 as Ctor, Reason::Reset)]
+#[case::fin_wait_2(conn_fin_wait_2 as Ctor, Reason::Reset)]
+#[case::close_wait(conn_close_wait as Ctor, Reason::Reset)]
+#[case::closing(conn_closing as Ctor, Reason::Reset)]
+#[case::last_ack(conn_last_ack as Ctor, Reason::Reset)]
+#[case::time_wait(conn_time_wait as Ctor, Reason::Normal)]
+fn any_state__exact_rst_closes(#[case] ctor: Ctor, #[case] reason: Reason) {
+    let mut c = ctor();
+    let from = c.state();
+    let nxt = c.tcb().rcv.nxt.get();
+    deliver(&mut c, 50, seg(nxt, None, Flags::RST, b""));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(
+        events(&mut c),
+        [
+            Event::StateChanged {
+                from,
+                to: State::Closed
+            },
+            Event::Closed(reason)
+        ]
+    );
+    expect_nothing(&mut c, 50);
+    assert_eq!(c.poll_timeout(), None);
+}
+
+/// A RST inside the window but not at RCV.NXT only draws a challenge ACK.
+#[rstest]
+#[case::established(conn_established as Ctor)]
+#[case::fin_wait_1(conn_fin_wait_1 as Ctor)]
+#[case::fin_wait_2(conn_fin_wait_2 as Ctor)]
+#[case::close_wait(conn_close_wait as Ctor)]
+#[case::last_ack(conn_last_ack as Ctor)]
+fn any_state__inexact_rst_draws_a_challenge_ack(#[case] ctor: Ctor) {
+    let mut c = ctor();
+    let state = c.state();
+    let nxt = c.tcb().rcv.nxt.get();
+    deliver(&mut c, 50, seg(nxt + 1, None, Flags::RST, b""));
+    assert_eq!(c.state(), state);
+    assert_eq!(drops(&mut c), [DropReason::RstNotExact]);
+    let out: Vec<_> = std::iter::from_fn(|| c.poll_transmit(at(50))).collect();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].flags, Flags::NONE);
+    assert_eq!(
+        (out[0].seq, out[0].ack),
+        (c.tcb().snd.nxt, Some(c.tcb().rcv.nxt))
+    );
+}
+
+/// RFC 5961 §4: a SYN in a synchronized state, in window or not, draws a
+/// challenge ACK and changes nothing.
+#[rstest]
+fn any_state__syn_draws_a_challenge_ack(
+    #[values(
+        conn_established as Ctor,
+        conn_fin_wait_1 as Ctor,
+        conn_fin_wait_2 as Ctor,
+        conn_close_wait as Ctor,
+        conn_closing as Ctor,
+        conn_last_ack as Ctor
+    )]
+    ctor: Ctor,
+    #[values(0, 1, 100)] offset: u32,
+) {
+    let mut c = ctor();
+    let state = c.state();
+    let tcb = *c.tcb();
+    deliver(
+        &mut c,
+        50,
+        seg(tcb.rcv.nxt.get() + offset, None, Flags::SYN, b""),
+    );
+    assert_eq!(c.state(), state);
+    assert_eq!(*c.tcb(), tcb);
+    assert_eq!(drops(&mut c), [DropReason::SynInWindow]);
+    let out: Vec<_> = std::iter::from_fn(|| c.poll_transmit(at(50))).collect();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].ack, Some(tcb.rcv.nxt));
+}
+
+/// ABORT (§3.10.5): a RST where the peer has a TCB, silence elsewhere.
+#[rstest]
+#[case::listen(conn_listen as Ctor, None)]
+#[case::syn_sent(conn_syn_sent as Ctor, None)]
+#[case::syn_received(conn_syn_received as Ctor, Some("Flags [R], seq 1001, win 0, length 0"))]
+#[case::established(conn_established as Ctor, Some("Flags [R], seq 1001, win 0, length 0"))]
+#[case::fin_wait_1(conn_fin_wait_1 as Ctor, Some("Flags [R], seq 1002, win 0, length 0"))]
+#[case::fin_wait_2(conn_fin_wait_2 as Ctor, Some("Flags [R], seq 1002, win 0, length 0"))]
+#[case::close_wait(conn_close_wait as Ctor, Some("Flags [R], seq 1001, win 0, length 0"))]
+#[case::closing(conn_closing as Ctor, None)]
+#[case::last_ack(conn_last_ack as Ctor, None)]
+#[case::time_wait(conn_time_wait as Ctor, None)]
+fn any_state__abort(#[case] ctor: Ctor, #[case] rst: Option<&str>) {
+    let mut c = ctor();
+    events(&mut c);
+    c.abort(at(60));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(events(&mut c).last(), Some(&Event::Closed(Reason::Aborted)));
+    expect_out(&mut c, 60, rst.as_slice());
+    assert_eq!(c.poll_timeout(), None);
+    // A second ABORT is a no-op.
+    c.abort(at(61));
+    assert!(c.poll_event().is_none());
+}
+
+/// CLOSE is a no-op once a FIN is queued or the connection is gone.
+#[rstest]
+#[case::fin_wait_1(conn_fin_wait_1 as Ctor)]
+#[case::fin_wait_2(conn_fin_wait_2 as Ctor)]
+#[case::closing(conn_closing as Ctor)]
+#[case::last_ack(conn_last_ack as Ctor)]
+#[case::time_wait(conn_time_wait as Ctor)]
+fn any_state__second_close_does_nothing(#[case] ctor: Ctor) {
+    let mut c = ctor();
+    let state = c.state();
+    c.close(at(70));
+    assert_eq!(c.state(), state);
+    assert!(c.poll_event().is_none());
+    expect_nothing(&mut c, 70);
+}
+
+fn conn_simultaneous_syn_received() -> Connection {
+    let mut c = conn_syn_sent();
+    deliver(&mut c, 10, seg(REMOTE_ISS, None, Flags::SYN, b""));
+    let _ = c.poll_transmit(at(10));
+    assert_eq!(c.state(), State::SynReceived);
+    events(&mut c);
+    c
+}
+
+#[test]
+fn closed__listen_reports_the_transition_and_close_ends_it() {
+    let mut c = conn_listen();
+    assert_eq!(
+        events(&mut c),
+        [Event::StateChanged {
+            from: State::Closed,
+            to: State::Listen
+        }]
+    );
+    assert_eq!(c.send(b"x"), Err(SendError::NotConnected));
+    c.close(at(1));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(events(&mut c).last(), Some(&Event::Closed(Reason::Normal)));
+}
+
+#[test]
+fn syn_received__in_window_syn_returns_a_passive_open_to_listen() {
+    let mut c = conn_syn_received();
+    deliver(&mut c, 10, seg(REMOTE_ISS + 3, None, Flags::SYN, b""));
+    assert_eq!(c.state(), State::Listen);
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn syn_received__ack_with_fin_goes_through_established_to_close_wait() {
+    let mut c = conn_syn_received();
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::FIN, b"hi"),
+    );
+    assert_eq!(c.state(), State::CloseWait);
+    expect_out(&mut c, 10, &["Flags [.], ack 5004, win 65533, length 0"]);
+    let evs = events(&mut c);
+    assert!(evs.contains(&Event::Connected) && evs.contains(&Event::PeerClosed));
+}
+
+#[test]
+fn syn_received__rst_of_an_active_open_is_a_reset() {
+    let mut c = conn_simultaneous_syn_received();
+    deliver(&mut c, 20, seg(REMOTE_ISS + 1, None, Flags::RST, b""));
+    assert_eq!(c.state(), State::Closed);
+    assert!(events(&mut c).contains(&Event::Closed(Reason::Reset)));
+}
+
+#[test]
+fn syn_sent__acceptable_ack_without_syn_is_dropped() {
+    let mut c = conn_syn_sent();
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::NONE, b""),
+    );
+    assert_eq!(c.state(), State::SynSent);
+    assert_eq!(drops(&mut c), [DropReason::Unexpected]);
+    expect_nothing(&mut c, 10);
+}
+
+#[test]
+fn syn_sent__syn_ack_with_data_and_fin_is_processed_past_the_handshake() {
+    let mut c = conn_syn_sent();
+    deliver(
+        &mut c,
+        10,
+        seg(
+            REMOTE_ISS,
+            Some(LOCAL_ISS + 1),
+            Flags::SYN | Flags::FIN,
+            b"abc",
+        ),
+    );
+    assert_eq!(c.state(), State::CloseWait);
+    expect_out(&mut c, 10, &["Flags [.], ack 5005, win 65532, length 0"]);
+    let mut buf = [0u8; 8];
+    assert_eq!(c.recv(&mut buf), Ok(3));
+    assert_eq!(&buf[..3], b"abc");
+}
+
+#[test]
+fn established__data_beyond_the_window_is_trimmed() {
+    let mut c = Connection::connect(
+        at(0),
+        Config {
+            recv_buffer: 4,
+            ..config()
+        },
+        LOCAL,
+        REMOTE,
+        SeqNum(LOCAL_ISS),
+    );
+    let _ = c.poll_transmit(at(0));
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    let _ = c.poll_transmit(at(10));
+    // Six bytes and a FIN into a four-byte window: four bytes kept, and
+    // the FIN (beyond them) not processed.
+    deliver(
+        &mut c,
+        20,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::FIN, b"abcdef"),
+    );
+    assert_eq!(c.recv_queue_len(), 4);
+    assert_eq!(c.state(), State::Established);
+    expect_out(&mut c, 20, &["Flags [.], ack 5005, win 0, length 0"]);
+}
+
+#[test]
+fn established__window_update_ignores_older_segments() {
+    let mut c = conn_established();
+    // A newer segment (higher SEG.SEQ) sets the window…
+    deliver(
+        &mut c,
+        20,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::NONE, b"ab"),
+    );
+    deliver(
+        &mut c,
+        21,
+        TcpRepr {
+            window: 1000,
+            ..seg(REMOTE_ISS + 3, Some(LOCAL_ISS + 1), Flags::NONE, b"")
+        },
+    );
+    assert_eq!(c.tcb().snd.wnd, 1000);
+    assert_eq!(
+        (c.tcb().snd.wl1, c.tcb().snd.wl2),
+        (SeqNum(REMOTE_ISS + 3), SeqNum(LOCAL_ISS + 1))
+    );
+    // …and a reordered older one (SEG.SEQ < SND.WL1) does not undo it.
+    deliver(
+        &mut c,
+        22,
+        TcpRepr {
+            window: 9,
+            ..seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::NONE, b"ab")
+        },
+    );
+    assert_eq!(c.tcb().snd.wnd, 1000);
+}
+
+#[test]
+fn established__data_retries_exhausted_times_out() {
+    let mut c = Connection::connect(
+        at(0),
+        Config {
+            retries: 3,
+            ..config()
+        },
+        LOCAL,
+        REMOTE,
+        SeqNum(LOCAL_ISS),
+    );
+    let _ = c.poll_transmit(at(0));
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    let _ = c.poll_transmit(at(10));
+    assert_eq!(c.send(b"x"), Ok(1));
+    let data = "Flags [P.], seq 1001:1002, ack 5001, win 65535, length 1";
+    // RTO 200 ms after the 10 ms handshake sample, then 400, 800.
+    for ms in [10, 210, 610, 1410] {
+        expect_out(&mut c, ms, &[data]);
+    }
+    c.handle_timeout(at(3009));
+    assert_eq!(c.state(), State::Established);
+    c.handle_timeout(at(3010));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(
+        events(&mut c).last(),
+        Some(&Event::Closed(Reason::TimedOut))
+    );
+}
+
+// ----- robustness: arbitrary segments never panic or break invariants -----
+
+#[rstest]
+fn any_state__random_segments_keep_invariants(
+    #[values(
+        conn_listen as Ctor,
+        conn_syn_sent as Ctor,
+        conn_syn_received as Ctor,
+        conn_established as Ctor,
+        conn_fin_wait_1 as Ctor,
+        conn_fin_wait_2 as Ctor,
+        conn_close_wait as Ctor,
+        conn_closing as Ctor,
+        conn_last_ack as Ctor,
+        conn_time_wait as Ctor
+    )]
+    ctor: Ctor,
+) {
+    let mut x: u64 = 0x0123_4567_89ab_cdef;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    const PAYLOAD: [u8; 64] = [0x5a; 64];
+    for round in 0..300 {
+        let mut c = ctor();
+        let _ = c.send(b"pending");
+        let mut ms = 100;
+        for _ in 0..10 {
+            let tcb = *c.tcb();
+            let near = |base: SeqNum, r: u64| base + (r % 8) as usize - 4usize;
+            let s = TcpRepr {
+                seq: if rnd() % 4 == 0 {
+                    SeqNum(rnd() as u32)
+                } else {
+                    near(tcb.rcv.nxt, rnd())
+                },
+                ack: (rnd() % 4 != 0).then(|| near(tcb.snd.nxt, rnd())),
+                flags: Flags::from_bits(rnd() as u8),
+                window: rnd() as u16,
+                payload: &PAYLOAD[..(rnd() % 65) as usize],
+                ..from_peer()
+            };
+            c.handle_segment_from(at(ms), REMOTE_IP, &s);
+            while c.poll_transmit(at(ms)).is_some() {}
+            ms += rnd() % 2000;
+            if c.poll_timeout().is_some_and(|t| t <= at(ms)) {
+                c.handle_timeout(at(ms));
+            }
+            while c.poll_transmit(at(ms)).is_some() {}
+            let tcb = *c.tcb();
+            assert!(tcb.snd.una.le(tcb.snd.nxt), "round {round}: {tcb:?}");
+            assert_eq!(tcb.rcv.wnd + c.recv_queue_len(), 65535, "round {round}");
+            if c.state() == State::Closed {
+                assert_eq!(c.poll_timeout(), None);
+            }
+            let _ = c.recv(&mut [0u8; 16]);
+            events(&mut c);
+        }
+    }
+}
+
+#[test]
+fn listen__needs_the_peer_address() {
+    let mut c = conn_listen();
+    events(&mut c);
+    // `handle_segment` knows no peer while LISTENing: nothing to answer.
+    deliver(&mut c, 1, seg(REMOTE_ISS, None, Flags::SYN, b""));
+    assert_eq!(c.state(), State::Listen);
+    assert_eq!(drops(&mut c), [DropReason::NotForUs]);
+}
+
+#[test]
+fn user_timeout_restarts_when_new_data_goes_out_after_idle() {
+    let mut c = Connection::connect(
+        at(0),
+        Config {
+            user_timeout: Some(Duration::from_secs(5)),
+            ..config()
+        },
+        LOCAL,
+        REMOTE,
+        SeqNum(LOCAL_ISS),
+    );
+    let _ = c.poll_transmit(at(0));
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    let _ = c.poll_transmit(at(10));
+    assert_eq!(c.poll_timeout(), None, "idle: no timer at all");
+    assert_eq!(c.send(b"x"), Ok(1));
+    let _ = c.poll_transmit(at(100_000));
+    // Retransmissions at 100.2, 100.6, 101.4, 103.0 s; the user timeout
+    // at 105 s ends it first.
+    for ms in [100_200, 100_600, 101_400, 103_000] {
+        expect_out(
+            &mut c,
+            ms,
+            &["Flags [P.], seq 1001:1002, ack 5001, win 65535, length 1"],
+        );
+    }
+    c.handle_timeout(at(105_000));
+    assert_eq!(
+        events(&mut c).last(),
+        Some(&Event::Closed(Reason::TimedOut))
+    );
+}
