@@ -181,7 +181,7 @@ fn the_cache_answers_without_a_frame_then_revalidates_then_expires() {
     let scratch = Scratch::new();
     let counter = ArpCounter::install(&hosts);
     let peer = hosts.addr_b.to_string();
-    let ttl = ["--ttl", "600ms"];
+    let ttl = ["--ttl", "1s"];
     // 1. Nothing cached: a broadcast request.
     let r = arp(&hosts, &scratch, &[&ttl[..], &[peer.as_str()]].concat());
     assert_eq!(r.code, Some(0), "{}", r.show());
@@ -201,13 +201,14 @@ fn the_cache_answers_without_a_frame_then_revalidates_then_expires() {
         "a fresh entry must not send a frame"
     );
     // 3. Stale (older than the TTL): one unicast request to the cached MAC.
-    std::thread::sleep(Duration::from_millis(800));
+    std::thread::sleep(Duration::from_millis(1200));
     let r = arp(&hosts, &scratch, &[&ttl[..], &[peer.as_str()]].concat());
     assert_eq!(r.code, Some(0), "{}", r.show());
     assert!(r.stdout.contains("re-validating"), "{}", r.show());
     assert_eq!(counter.counts(), (1, 1));
-    // 4. Expired (older than 4×TTL): dropped and asked for by broadcast.
-    std::thread::sleep(Duration::from_millis(2600));
+    // 4. Expired (older than 4×TTL since the re-validation): dropped and
+    //    asked for by broadcast.
+    std::thread::sleep(Duration::from_millis(4200));
     let r = arp(&hosts, &scratch, &[&ttl[..], &[peer.as_str()]].concat());
     assert_eq!(r.code, Some(0), "{}", r.show());
     assert!(r.stdout.contains("expired"), "{}", r.show());
