@@ -26,6 +26,8 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('arp', 'arp', [CompletionResultType]::ParameterValue, 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache')
+            [CompletionResult]::new('handshake', 'handshake', [CompletionResultType]::ParameterValue, 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state')
+            [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Open a TCP connection and close it with the four-way handshake, printing every state')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -59,6 +61,54 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the MAC address(es)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also print every ARP frame sent and received, tcpdump-style, on stderr')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also print every ARP frame sent and received, tcpdump-style, on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nettool;handshake' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
+            [CompletionResult]::new('--source-port', '--source-port', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Data to send once the connection is open (escapes: \r \n \t \\ \xHH)')
+            [CompletionResult]::new('--linger', '--linger', [CompletionResultType]::ParameterName, 'How long the peer must stay quiet before nettool ends the connection')
+            [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file for the next hop [default: /var/cache/nettool/arp-cache.json for root]')
+            [CompletionResult]::new('--observe', '--observe', [CompletionResultType]::ParameterName, 'With --no-ack: how long to watch')
+            [CompletionResult]::new('--ack-delay', '--ack-delay', [CompletionResultType]::ParameterName, 'Send the third ACK this long after the SYN-ACK')
+            [CompletionResult]::new('-S', '-S ', [CompletionResultType]::ParameterName, 'Print absolute sequence numbers (tcpdump -S); relative by default')
+            [CompletionResult]::new('--absolute', '--absolute', [CompletionResultType]::ParameterName, 'Print absolute sequence numbers (tcpdump -S); relative by default')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line for each segment, state change and result')
+            [CompletionResult]::new('--no-ack', '--no-ack', [CompletionResultType]::ParameterName, 'Withhold the third ACK and watch the server retransmit its SYN-ACK, then reset')
+            [CompletionResult]::new('--graceful', '--graceful', [CompletionResultType]::ParameterName, 'Release the open connection with a four-way close instead of a RST')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nettool;close' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
+            [CompletionResult]::new('--source-port', '--source-port', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Data to send once the connection is open (escapes: \r \n \t \\ \xHH)')
+            [CompletionResult]::new('--linger', '--linger', [CompletionResultType]::ParameterName, 'How long the peer must stay quiet before nettool ends the connection')
+            [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file for the next hop [default: /var/cache/nettool/arp-cache.json for root]')
+            [CompletionResult]::new('--time-wait', '--time-wait', [CompletionResultType]::ParameterName, 'How long TIME-WAIT lasts (2×MSL; RFC 9293 suggests 4 min, Linux uses 60 s)')
+            [CompletionResult]::new('-S', '-S ', [CompletionResultType]::ParameterName, 'Print absolute sequence numbers (tcpdump -S); relative by default')
+            [CompletionResult]::new('--absolute', '--absolute', [CompletionResultType]::ParameterName, 'Print absolute sequence numbers (tcpdump -S); relative by default')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line for each segment, state change and result')
+            [CompletionResult]::new('--passive', '--passive', [CompletionResultType]::ParameterName, 'Let the peer close first (after --data, e.g. an HTTP/1.0 request)')
+            [CompletionResult]::new('--half-close', '--half-close', [CompletionResultType]::ParameterName, 'Send our FIN right after --data and keep reading in FIN-WAIT-2')
+            [CompletionResult]::new('--abort', '--abort', [CompletionResultType]::ParameterName, 'Reset the connection instead of closing it')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -146,12 +196,20 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
         }
         'nettool;help' {
             [CompletionResult]::new('arp', 'arp', [CompletionResultType]::ParameterValue, 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache')
+            [CompletionResult]::new('handshake', 'handshake', [CompletionResultType]::ParameterValue, 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state')
+            [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Open a TCP connection and close it with the four-way handshake, printing every state')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'nettool;help;arp' {
+            break
+        }
+        'nettool;help;handshake' {
+            break
+        }
+        'nettool;help;close' {
             break
         }
         'nettool;help;lab' {

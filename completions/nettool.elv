@@ -23,6 +23,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand arp 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
+            cand handshake 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
+            cand close 'Open a TCP connection and close it with the four-way handshake, printing every state'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
             cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -55,6 +57,52 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --quiet 'Print only the MAC address(es)'
             cand -v 'Also print every ARP frame sent and received, tcpdump-style, on stderr'
             cand --verbose 'Also print every ARP frame sent and received, tcpdump-style, on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'nettool;handshake'= {
+            cand -i 'Interface to use (default: the one the kernel routes HOST through)'
+            cand --interface 'Interface to use (default: the one the kernel routes HOST through)'
+            cand -s 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself'
+            cand --source 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself'
+            cand -p 'Source port (default: a free ephemeral port, reserved from the kernel)'
+            cand --source-port 'Source port (default: a free ephemeral port, reserved from the kernel)'
+            cand --retries 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)'
+            cand --data 'Data to send once the connection is open (escapes: \r \n \t \\ \xHH)'
+            cand --linger 'How long the peer must stay quiet before nettool ends the connection'
+            cand --cache-file 'ARP cache file for the next hop [default: /var/cache/nettool/arp-cache.json for root]'
+            cand --observe 'With --no-ack: how long to watch'
+            cand --ack-delay 'Send the third ACK this long after the SYN-ACK'
+            cand -S 'Print absolute sequence numbers (tcpdump -S); relative by default'
+            cand --absolute 'Print absolute sequence numbers (tcpdump -S); relative by default'
+            cand --json 'Print one JSON object per line for each segment, state change and result'
+            cand --no-ack 'Withhold the third ACK and watch the server retransmit its SYN-ACK, then reset'
+            cand --graceful 'Release the open connection with a four-way close instead of a RST'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'nettool;close'= {
+            cand -i 'Interface to use (default: the one the kernel routes HOST through)'
+            cand --interface 'Interface to use (default: the one the kernel routes HOST through)'
+            cand -s 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself'
+            cand --source 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself'
+            cand -p 'Source port (default: a free ephemeral port, reserved from the kernel)'
+            cand --source-port 'Source port (default: a free ephemeral port, reserved from the kernel)'
+            cand --retries 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)'
+            cand --data 'Data to send once the connection is open (escapes: \r \n \t \\ \xHH)'
+            cand --linger 'How long the peer must stay quiet before nettool ends the connection'
+            cand --cache-file 'ARP cache file for the next hop [default: /var/cache/nettool/arp-cache.json for root]'
+            cand --time-wait 'How long TIME-WAIT lasts (2×MSL; RFC 9293 suggests 4 min, Linux uses 60 s)'
+            cand -S 'Print absolute sequence numbers (tcpdump -S); relative by default'
+            cand --absolute 'Print absolute sequence numbers (tcpdump -S); relative by default'
+            cand --json 'Print one JSON object per line for each segment, state change and result'
+            cand --passive 'Let the peer close first (after --data, e.g. an HTTP/1.0 request)'
+            cand --half-close 'Send our FIN right after --data and keep reading in FIN-WAIT-2'
+            cand --abort 'Reset the connection instead of closing it'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -129,11 +177,17 @@ set edit:completion:arg-completer[nettool] = {|@words|
         }
         &'nettool;help'= {
             cand arp 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
+            cand handshake 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
+            cand close 'Open a TCP connection and close it with the four-way handshake, printing every state'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
             cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nettool;help;arp'= {
+        }
+        &'nettool;help;handshake'= {
+        }
+        &'nettool;help;close'= {
         }
         &'nettool;help;lab'= {
             cand up 'Create the lab'

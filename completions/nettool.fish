@@ -27,6 +27,8 @@ end
 complete -c nettool -n "__fish_nettool_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_needs_command" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "arp" -d 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "handshake" -d 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -50,6 +52,36 @@ complete -c nettool -n "__fish_nettool_using_subcommand arp" -s q -l quiet -d 'P
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s v -l verbose -d 'Also print every ARP frame sent and received, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s p -l source-port -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l linger -d 'How long the peer must stay quiet before nettool ends the connection' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l cache-file -d 'ARP cache file for the next hop [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l observe -d 'With --no-ack: how long to watch' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l ack-delay -d 'Send the third ACK this long after the SYN-ACK' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s S -l absolute -d 'Print absolute sequence numbers (tcpdump -S); relative by default'
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l json -d 'Print one JSON object per line for each segment, state change and result'
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l no-ack -d 'Withhold the third ACK and watch the server retransmit its SYN-ACK, then reset'
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l graceful -d 'Release the open connection with a four-way close instead of a RST'
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s i -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s p -l source-port -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -l linger -d 'How long the peer must stay quiet before nettool ends the connection' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -l cache-file -d 'ARP cache file for the next hop [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand close" -l time-wait -d 'How long TIME-WAIT lasts (2×MSL; RFC 9293 suggests 4 min, Linux uses 60 s)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s S -l absolute -d 'Print absolute sequence numbers (tcpdump -S); relative by default'
+complete -c nettool -n "__fish_nettool_using_subcommand close" -l json -d 'Print one JSON object per line for each segment, state change and result'
+complete -c nettool -n "__fish_nettool_using_subcommand close" -l passive -d 'Let the peer close first (after --data, e.g. an HTTP/1.0 request)'
+complete -c nettool -n "__fish_nettool_using_subcommand close" -l half-close -d 'Send our FIN right after --data and keep reading in FIN-WAIT-2'
+complete -c nettool -n "__fish_nettool_using_subcommand close" -l abort -d 'Reset the connection instead of closing it'
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -f -a "up" -d 'Create the lab'
@@ -81,10 +113,12 @@ complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_sub
 complete -c nettool -n "__fish_nettool_using_subcommand generate" -l out-dir -d 'Directory to write man/ and completions/ into' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp lab generate help" -f -a "arp" -d 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp lab generate help" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp lab generate help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp lab generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate help" -f -a "arp" -d 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate help" -f -a "handshake" -d 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate help" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate help" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "up" -d 'Create the lab'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "down" -d 'Remove the lab and everything it runs'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "status" -d 'Show the lab\'s interfaces and addresses'

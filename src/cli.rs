@@ -37,6 +37,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Arp(ArpArgs),
+    Handshake(HandshakeArgs),
+    Close(CloseArgs),
     Lab(LabArgs),
     /// Write the man pages and shell completions (for packagers and the test suite).
     #[command(hide = true)]
@@ -155,6 +157,142 @@ pub struct ArpArgs {
         hide_env_values = true
     )]
     pub cache_file: Option<PathBuf>,
+}
+
+/// Where to connect and how: shared by `handshake` and `close`.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Destination, HOST:PORT (a name is resolved by the system resolver).
+    #[arg(value_name = "HOST:PORT")]
+    pub target: String,
+
+    /// Interface to use (default: the one the kernel routes HOST through).
+    #[arg(short, long, value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Source address. One the kernel does not own keeps the kernel out of
+    /// the flow entirely: nettool then answers ARP for it itself.
+    #[arg(short, long, value_name = "ADDRESS")]
+    pub source: Option<std::net::Ipv4Addr>,
+
+    /// Source port (default: a free ephemeral port, reserved from the kernel).
+    #[arg(short = 'p', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub source_port: Option<u16>,
+
+    /// SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+
+    /// Data to send once the connection is open (escapes: \r \n \t \\ \xHH).
+    #[arg(long, value_name = "TEXT")]
+    pub data: Option<String>,
+
+    /// How long the peer must stay quiet before nettool ends the connection.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "500ms")]
+    pub linger: Duration,
+
+    /// Print absolute sequence numbers (tcpdump -S); relative by default.
+    #[arg(short = 'S', long)]
+    pub absolute: bool,
+
+    /// Print one JSON object per line for each segment, state change and result.
+    #[arg(long)]
+    pub json: bool,
+
+    /// ARP cache file for the next hop [default: /var/cache/nettool/arp-cache.json for root].
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "NETTOOL_ARP_CACHE",
+        hide_env_values = true
+    )]
+    pub cache_file: Option<PathBuf>,
+}
+
+/// Open a TCP connection with a hand-driven three-way handshake, printing every segment and state.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Open a TCP connection to HOST:PORT with nettool's own TCP engine and print every \
+segment (tcpdump's format: flags, seq/ack, window, options) and every state the connection \
+passes through. Once open, the connection is released with a RST, so the server is not left \
+holding it (--graceful closes it properly instead). A RST in answer to the SYN means the port \
+is closed; silence after the retries means it is filtered or the host is down. While nettool \
+owns the flow, a firewall rule scoped to it keeps the kernel from resetting the connection; \
+the rule is removed when nettool exits, however it exits.",
+    after_long_help = "EXAMPLES:
+  nettool handshake 10.78.0.2:80                  SYN, SYN-ACK, ACK, then RST
+  nettool handshake --graceful 10.78.0.2:80       ... then a four-way close
+  nettool handshake --no-ack 10.78.0.2:80         withhold the third ACK: watch the SYN-ACK come again
+  nettool handshake --ack-delay 2s 10.78.0.2:80   a late third ACK still completes the handshake
+  nettool handshake --data 'GET / HTTP/1.0\r\n\r\n' 10.78.0.2:80
+
+EXIT STATUS:
+  0    the handshake completed (the port is open)
+  1    refused (RST), no answer, or ICMP unreachable
+  2    usage or local error
+  130  interrupted (a RST is sent if the connection was open)"
+)]
+pub struct HandshakeArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Withhold the third ACK and watch the server retransmit its SYN-ACK, then reset.
+    #[arg(long, conflicts_with_all = ["ack_delay", "graceful", "data"])]
+    pub no_ack: bool,
+
+    /// With --no-ack: how long to watch.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "8s", requires = "no_ack")]
+    pub observe: Duration,
+
+    /// Send the third ACK this long after the SYN-ACK.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub ack_delay: Option<Duration>,
+
+    /// Release the open connection with a four-way close instead of a RST.
+    #[arg(long)]
+    pub graceful: bool,
+}
+
+/// Open a TCP connection and close it with the four-way handshake, printing every state.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Open a TCP connection to HOST:PORT as `nettool handshake` does, then close it \
+and print the whole close: by default nettool closes first (FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT, \
+CLOSED); with --passive it waits for the server to close first (CLOSE-WAIT, LAST-ACK); with \
+--half-close it sends its FIN right after --data and keeps reading what the server still sends \
+in FIN-WAIT-2; --abort resets instead. TIME-WAIT lasts --time-wait (2×MSL).",
+    after_long_help = "EXAMPLES:
+  nettool close 10.78.0.2:7                                      our FIN first
+  nettool close --passive --data 'GET / HTTP/1.0\r\n\r\n' 10.78.0.2:80
+                                                                 the server closes first
+  nettool close --half-close 10.78.0.2:19                        data keeps coming in FIN-WAIT-2
+  nettool close --abort 10.78.0.2:7                              RST instead of FIN
+
+EXIT STATUS:
+  0    the connection opened and closed as asked
+  1    refused, no answer, unreachable, or reset by the peer
+  2    usage or local error
+  130  interrupted"
+)]
+pub struct CloseArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Let the peer close first (after --data, e.g. an HTTP/1.0 request).
+    #[arg(long, conflicts_with_all = ["half_close", "abort"])]
+    pub passive: bool,
+
+    /// Send our FIN right after --data and keep reading in FIN-WAIT-2.
+    #[arg(long, conflicts_with = "abort")]
+    pub half_close: bool,
+
+    /// Reset the connection instead of closing it.
+    #[arg(long)]
+    pub abort: bool,
+
+    /// How long TIME-WAIT lasts (2×MSL; RFC 9293 suggests 4 min, Linux uses 60 s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
+    pub time_wait: Duration,
 }
 
 /// A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux.

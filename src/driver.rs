@@ -63,14 +63,15 @@ pub enum Stop {
     Interrupted,
 }
 
-/// Runs `machine` to completion over `link`, passing each event to
-/// `on_event`. An error from the link or from `on_event` ends the run.
+/// Runs `machine` to completion over `link`, passing each event, with
+/// the time it happened at, to `on_event`. An error from the link or from
+/// `on_event` ends the run.
 pub fn run<M: Machine>(
     machine: &mut M,
     link: &mut dyn Link,
     clock: &mut dyn Clock,
     interrupt: &AtomicBool,
-    mut on_event: impl FnMut(M::Event) -> anyhow::Result<()>,
+    mut on_event: impl FnMut(Instant, M::Event) -> anyhow::Result<()>,
 ) -> anyhow::Result<Stop> {
     loop {
         let now = clock.now();
@@ -81,7 +82,7 @@ pub fn run<M: Machine>(
             link.send(&frame)?;
         }
         while let Some(event) = machine.poll_event() {
-            on_event(event)?;
+            on_event(now, event)?;
         }
         if machine.is_done() {
             return Ok(Stop::Done);
@@ -92,9 +93,12 @@ pub fn run<M: Machine>(
         let wait = machine
             .poll_timeout()
             .map_or(MAX_WAIT, |t| (t - now).min(MAX_WAIT));
-        if let Some(frame) = link.recv(wait)? {
+        if let Some(rx) = link.recv(wait)? {
             let now = clock.now();
-            machine.handle_frame(now, frame);
+            machine.handle_frame(now, rx.frame, rx.checksum);
+            while let Some(event) = machine.poll_event() {
+                on_event(now, event)?;
+            }
         }
     }
 }

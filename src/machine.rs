@@ -3,12 +3,40 @@
 
 use crate::time::Instant;
 
+/// What the kernel said about a received frame's checksums.
+///
+/// On veth and loopback, frames the local kernel (or a kernel peer across a
+/// veth) sends carry *partial* TCP checksums: the pseudo-header sum only,
+/// to be finished by hardware that does not exist. AF_PACKET reports this
+/// per frame in `PACKET_AUXDATA`. Only when the kernel vouches for a frame
+/// may a checksum that does not verify be accepted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RxChecksum {
+    /// Nothing is known: verify every checksum.
+    #[default]
+    Unknown,
+    /// `TP_STATUS_CSUMNOTREADY`: the checksum was never finished; the
+    /// packet came from this machine's own stack, which computed nothing
+    /// to corrupt.
+    Partial,
+    /// `TP_STATUS_CSUM_VALID`: the device or the kernel verified it.
+    Valid,
+}
+
+impl RxChecksum {
+    /// Whether a checksum that does not verify may still be accepted.
+    pub fn kernel_vouches(self) -> bool {
+        matches!(self, RxChecksum::Partial | RxChecksum::Valid)
+    }
+}
+
 /// A sans-IO protocol machine: fed frames and time, it returns frames,
 /// deadlines and events as data.
 pub trait Machine {
     type Event;
-    /// One received frame, unparsed: the machine validates it.
-    fn handle_frame(&mut self, now: Instant, frame: &[u8]);
+    /// One received frame, unparsed: the machine validates it, trusting a
+    /// bad checksum only where `checksum` says the kernel vouches for it.
+    fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum);
     /// Fires whatever deadlines have passed at `now`.
     fn handle_timeout(&mut self, now: Instant);
     /// The next frame to send at `now`, if any.

@@ -77,7 +77,7 @@ fn resolution_retries_until_answered(
         &mut link,
         &mut clock.clone(),
         &AtomicBool::new(false),
-        |e| {
+        |_, e| {
             events.push(e);
             Ok(())
         },
@@ -110,7 +110,7 @@ fn silence_ends_after_the_last_timeout_with_no_answer() {
         &mut link,
         &mut clock.clone(),
         &AtomicBool::new(false),
-        |_| Ok(()),
+        |_, _| Ok(()),
     )
     .unwrap();
     assert_eq!(res.answer(), None);
@@ -131,7 +131,7 @@ fn a_second_run_answers_from_the_cache_without_a_frame() {
         &mut link,
         &mut clock.clone(),
         &AtomicBool::new(false),
-        |_| Ok(()),
+        |_, _| Ok(()),
     )
     .unwrap();
     drop(first);
@@ -150,7 +150,7 @@ fn a_second_run_answers_from_the_cache_without_a_frame() {
         &mut link,
         &mut clock.clone(),
         &AtomicBool::new(false),
-        |_| Ok(()),
+        |_, _| Ok(()),
     )
     .unwrap();
     assert_eq!(link.sent.len(), 1, "a fresh entry must not touch the wire");
@@ -170,7 +170,7 @@ fn a_moved_address_is_revalidated_then_relearned() {
         &mut link,
         &mut clock.clone(),
         &AtomicBool::new(false),
-        |e| {
+        |_, e| {
             events.push(e);
             Ok(())
         },
@@ -220,7 +220,7 @@ fn a_sweep_finds_exactly_the_live_hosts_at_the_bounded_rate() {
         &mut link,
         &mut clock.clone(),
         &AtomicBool::new(false),
-        |e| {
+        |_, e| {
             if let probe::Event::Reply { target, mac: m, .. } = e {
                 assert_eq!(m, mac(target.octets()[3]));
                 found.push(target.octets()[3]);
@@ -259,7 +259,7 @@ fn an_interrupt_stops_the_run() {
         &mut link,
         &mut clock.clone(),
         &interrupt,
-        |e| {
+        |_, e| {
             if matches!(e, probe::Event::Sent { .. }) {
                 counter.set(counter.get() + 1);
                 if counter.get() == 3 {

@@ -10,7 +10,7 @@ pub mod cache;
 pub mod probe;
 pub mod resolve;
 
-use crate::machine::Machine;
+use crate::machine::{Machine, RxChecksum};
 use crate::time::Instant;
 use crate::wire::arp::ArpRepr;
 
@@ -23,7 +23,7 @@ fn parse_arp(frame: &[u8]) -> Option<ArpRepr> {
 impl Machine for probe::Prober {
     type Event = probe::Event;
 
-    fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
+    fn handle_frame(&mut self, now: Instant, frame: &[u8], _checksum: RxChecksum) {
         match parse_arp(frame) {
             Some(arp) => self.handle_arp(now, &arp),
             None => self.count_malformed(),
@@ -49,7 +49,7 @@ impl Machine for probe::Prober {
 impl Machine for resolve::Resolution<'_> {
     type Event = resolve::Event;
 
-    fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
+    fn handle_frame(&mut self, now: Instant, frame: &[u8], _checksum: RxChecksum) {
         match parse_arp(frame) {
             Some(arp) => self.handle_arp(now, &arp),
             None => self.count_malformed(),

@@ -165,7 +165,7 @@ fn drive<M: Machine>(
     } else {
         link
     };
-    driver::run(machine, link, clock, interrupt, |ev| {
+    driver::run(machine, link, clock, interrupt, |_, ev| {
         on_event(ev, &mut **out)
     })
 }

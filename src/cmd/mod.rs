@@ -4,6 +4,7 @@
 pub mod arp;
 pub mod generate;
 pub mod lab;
+pub mod tcp;
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -34,6 +35,8 @@ impl Env<'_> {
 pub fn run(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Arp(args) => arp::run(args, env),
+        Command::Handshake(args) => tcp::handshake(args, env),
+        Command::Close(args) => tcp::close(args, env),
         Command::Lab(args) => lab::run(args, env),
         Command::Generate(args) => generate::run(args, env),
     }

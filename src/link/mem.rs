@@ -15,7 +15,7 @@ use std::net::Ipv4Addr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::Link;
+use super::{Link, Received, RxChecksum};
 use crate::driver::Clock;
 use crate::time::Instant;
 use crate::wire::MacAddr;
@@ -99,14 +99,17 @@ impl Link for MemLink {
         Ok(())
     }
 
-    fn recv(&mut self, timeout: Duration) -> io::Result<Option<&[u8]>> {
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {
         let deadline = self.clock.get() + timeout;
         match self.inflight.peek() {
             Some(Reverse((at, _, _))) if *at <= deadline => {
                 let Reverse((at, _, frame)) = self.inflight.pop().expect("peeked");
                 self.clock.advance_to(at);
                 self.delivered = frame;
-                Ok(Some(&self.delivered))
+                Ok(Some(Received {
+                    frame: &self.delivered,
+                    checksum: RxChecksum::Unknown,
+                }))
             }
             _ => {
                 self.clock.advance_to(deadline);

@@ -12,6 +12,15 @@ pub mod trace;
 use std::io;
 use std::time::Duration;
 
+pub use crate::machine::RxChecksum;
+
+/// A received frame and what the kernel said about it.
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'a> {
+    pub frame: &'a [u8],
+    pub checksum: RxChecksum,
+}
+
 /// A link that sends and receives whole Ethernet frames.
 pub trait Link {
     /// Sends one complete frame (checksums already filled).
@@ -20,7 +29,7 @@ pub trait Link {
     /// Waits at most `timeout` for the next received frame. `Ok(None)` when
     /// none arrived in time, or when a signal interrupted the wait (the
     /// driver then checks whether it was asked to stop).
-    fn recv(&mut self, timeout: Duration) -> io::Result<Option<&[u8]>>;
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>>;
 }
 
 /// What a receive filter lets through; filtering in the kernel saves a
@@ -29,6 +38,9 @@ pub trait Link {
 pub enum Filter {
     /// ARP frames only.
     Arp,
+    /// ARP and IPv4 (what a TCP flow needs: its segments, ICMP errors
+    /// about it, and ARP requests for our address).
+    ArpIpv4,
     /// Everything on the interface.
     All,
 }

@@ -9,21 +9,28 @@
 //! - `PACKET_IGNORE_OUTGOING`: an `ETH_P_ALL` socket would otherwise read
 //!   back every frame it sends;
 //! - no promiscuous mode: nettool only wants what is addressed to it;
-//! - pnet's read timeout is fixed when the channel opens, so it is set to
-//!   zero and [`PacketLink::recv`] waits with its own `ppoll`, whose
-//!   deadline changes from call to call;
+//! - `PACKET_AUXDATA`: the kernel says per frame whether its checksum was
+//!   left unfinished (checksum offload on veth and loopback) or already
+//!   verified. pnet's receiver reads with `recvfrom` and drops that
+//!   ancillary data, so frames are read here with `recvmsg` on the same
+//!   socket; pnet binds the socket and sends;
+//! - pnet's read timeout is fixed when the channel opens, so each wait is
+//!   a `ppoll` of its own, whose deadline changes from call to call;
 //! - a 64 KiB + read buffer instead of 4 KiB, so offload super-frames are
-//!   never truncated.
+//!   never truncated (and a truncation would be reported, not hidden).
 
 use std::io;
 use std::os::fd::RawFd;
 use std::time::Duration;
 
-use pnet::datalink::{self, Channel, DataLinkReceiver, DataLinkSender, NetworkInterface};
+use pnet::datalink::{self, Channel, DataLinkSender, NetworkInterface};
 
-use super::{Filter, Link};
+use super::{Filter, Link, Received, RxChecksum};
 
+const PACKET_AUXDATA: libc::c_int = 8;
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
+const TP_STATUS_CSUM_VALID: u32 = 1 << 7;
 /// Largest GSO/GRO frame the kernel hands over, plus headers.
 const READ_BUFFER: usize = 65536 + 256;
 
@@ -41,11 +48,27 @@ pub enum OpenError {
     Io { iface: String, source: io::Error },
 }
 
+/// `struct tpacket_auxdata` from `<linux/if_packet.h>`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct TpacketAuxdata {
+    tp_status: u32,
+    tp_len: u32,
+    tp_snaplen: u32,
+    tp_mac: u16,
+    tp_net: u16,
+    tp_vlan_tci: u16,
+    tp_vlan_tpid: u16,
+}
+
 /// An AF_PACKET socket bound to one interface.
 pub struct PacketLink {
     fd: RawFd,
     tx: Box<dyn DataLinkSender>,
-    rx: Box<dyn DataLinkReceiver>,
+    buf: Vec<u8>,
+    /// Frames larger than the read buffer (never expected; counted so a
+    /// truncation is visible rather than silently corrupting a segment).
+    pub truncated: u64,
 }
 
 impl PacketLink {
@@ -83,7 +106,14 @@ impl PacketLink {
         };
         // pnet closes the fd itself if binding fails.
         match datalink::channel(&iface, config) {
-            Ok(Channel::Ethernet(tx, rx)) => Ok(PacketLink { fd, tx, rx }),
+            // The receiver half is not used (see the module docs); the
+            // socket stays open through the sender's handle.
+            Ok(Channel::Ethernet(tx, _rx)) => Ok(PacketLink {
+                fd,
+                tx,
+                buf: vec![0; READ_BUFFER],
+                truncated: 0,
+            }),
             Ok(_) => Err(io_err(io::Error::other(
                 "pnet returned a non-Ethernet channel",
             ))),
@@ -112,47 +142,42 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) ->
 }
 
 fn configure(fd: RawFd, filter: Filter) -> io::Result<()> {
-    setsockopt(
-        fd,
-        libc::SOL_PACKET,
-        PACKET_IGNORE_OUTGOING,
-        &1 as &libc::c_int,
-    )?;
-    if filter == Filter::Arp {
-        // Classic BPF: accept the frame if the EtherType is ARP, else drop.
-        let code = [
-            libc::sock_filter {
-                code: 0x28,
-                jt: 0,
-                jf: 0,
-                k: 12,
-            }, // ldh [12]
-            libc::sock_filter {
-                code: 0x15,
-                jt: 0,
-                jf: 1,
-                k: 0x0806,
-            }, // jeq #ARP
-            libc::sock_filter {
-                code: 0x06,
-                jt: 0,
-                jf: 0,
-                k: 0x4_0000,
-            }, // ret #256 KiB
-            libc::sock_filter {
-                code: 0x06,
-                jt: 0,
-                jf: 0,
-                k: 0,
-            }, // ret #0
-        ];
-        let prog = libc::sock_fprog {
-            len: code.len() as u16,
-            filter: code.as_ptr() as *mut libc::sock_filter,
-        };
-        setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)?;
-    }
-    Ok(())
+    let on: libc::c_int = 1;
+    setsockopt(fd, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, &on)?;
+    setsockopt(fd, libc::SOL_PACKET, PACKET_AUXDATA, &on)?;
+    let Some(code) = bpf_program(filter) else {
+        return Ok(());
+    };
+    let prog = libc::sock_fprog {
+        len: code.len() as u16,
+        filter: code.as_ptr() as *mut libc::sock_filter,
+    };
+    setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)
+}
+
+/// One classic BPF instruction.
+const fn insn(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
+/// A classic BPF program on the EtherType: accept ARP (and IPv4 when
+/// asked), drop the rest. The accept length, 256 KiB, exceeds any frame.
+fn bpf_program(filter: Filter) -> Option<Vec<libc::sock_filter>> {
+    const LDH_ABS: u16 = 0x28; // A = half-word at offset k
+    const JEQ_K: u16 = 0x15; // if A == k goto jt else jf
+    const RET_K: u16 = 0x06; // return k bytes
+    let second = match filter {
+        Filter::All => return None,
+        Filter::Arp => 0x0806,
+        Filter::ArpIpv4 => 0x0800,
+    };
+    Some(vec![
+        insn(LDH_ABS, 0, 0, 12),
+        insn(JEQ_K, 1, 0, 0x0806),
+        insn(JEQ_K, 0, 1, second),
+        insn(RET_K, 0, 0, 0x4_0000),
+        insn(RET_K, 0, 0, 0),
+    ])
 }
 
 impl Link for PacketLink {
@@ -163,7 +188,7 @@ impl Link for PacketLink {
         }
     }
 
-    fn recv(&mut self, timeout: Duration) -> io::Result<Option<&[u8]>> {
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {
         let mut pfd = libc::pollfd {
             fd: self.fd,
             events: libc::POLLIN,
@@ -183,20 +208,70 @@ impl Link for PacketLink {
                 Err(err)
             };
         }
-        if rc == 0 || pfd.revents & libc::POLLIN == 0 {
-            if pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
-                return Err(io::Error::other(
-                    "the interface went away (poll reported an error)",
-                ));
-            }
+        if rc == 0 {
             return Ok(None);
         }
-        match self.rx.next() {
-            Ok(frame) => Ok(Some(frame)),
-            // pnet polls once more with our zero timeout; nothing there.
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
-            Err(e) => Err(e),
+        if pfd.revents & libc::POLLIN == 0 {
+            return Err(io::Error::other(
+                "the interface went away (poll reported an error)",
+            ));
         }
+        self.read_one()
+    }
+}
+
+impl PacketLink {
+    /// Reads one frame that `ppoll` said is there, with its auxdata.
+    fn read_one(&mut self) -> io::Result<Option<Received<'_>>> {
+        // u64 elements keep the control buffer aligned for cmsghdr.
+        let mut control = [0u64; 8];
+        let mut iov = libc::iovec {
+            iov_base: self.buf.as_mut_ptr().cast(),
+            iov_len: self.buf.len(),
+        };
+        // SAFETY: msghdr is plain data; every pointer set below outlives the call.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control);
+        // SAFETY: recvmsg into buffers we own, sized as declared.
+        let n = unsafe { libc::recvmsg(self.fd, &mut msg, libc::MSG_DONTWAIT | libc::MSG_TRUNC) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            return match err.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(err),
+            };
+        }
+        let mut len = n as usize;
+        if len > self.buf.len() {
+            self.truncated += 1;
+            len = self.buf.len();
+        }
+        let mut checksum = RxChecksum::Unknown;
+        // SAFETY: walking the control messages the kernel just wrote, with
+        // the libc macros that bound every step by msg_controllen.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_PACKET && (*cmsg).cmsg_type == PACKET_AUXDATA {
+                    let aux: TpacketAuxdata =
+                        std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                    checksum = if aux.tp_status & TP_STATUS_CSUMNOTREADY != 0 {
+                        RxChecksum::Partial
+                    } else if aux.tp_status & TP_STATUS_CSUM_VALID != 0 {
+                        RxChecksum::Valid
+                    } else {
+                        RxChecksum::Unknown
+                    };
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        Ok(Some(Received {
+            frame: &self.buf[..len],
+            checksum,
+        }))
     }
 }

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use super::Link;
+use super::{Link, Received};
 use crate::wire::arp::ArpRepr;
 use crate::wire::fmt;
 
@@ -34,11 +34,11 @@ impl Link for Tracer<'_> {
         self.inner.send(frame)
     }
 
-    fn recv(&mut self, timeout: Duration) -> io::Result<Option<&[u8]>> {
-        let frame = self.inner.recv(timeout)?;
-        if let Some(f) = frame {
-            writeln!(self.out, "< {}", describe(f))?;
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {
+        let received = self.inner.recv(timeout)?;
+        if let Some(r) = received {
+            writeln!(self.out, "< {}", describe(r.frame))?;
         }
-        Ok(frame)
+        Ok(received)
     }
 }

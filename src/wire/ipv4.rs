@@ -129,6 +129,35 @@ impl Ipv4Repr {
         Ok((repr, &bytes[header_len..total_len]))
     }
 
+    /// Parses the IPv4 header an ICMP error quotes (RFC 792): the header
+    /// and only the first bytes of its payload, so the total length is not
+    /// checked against the buffer, and the checksum is not verified (a
+    /// middlebox may have rewritten the quoted header). Returns the header
+    /// and whatever of the payload was quoted.
+    pub fn parse_quoted(bytes: &[u8]) -> Result<(Ipv4Repr, &[u8])> {
+        let pkt = Ipv4Packet::new(bytes).ok_or(WireError::Truncated)?;
+        if pkt.get_version() != 4 {
+            return Err(WireError::Unsupported("IP version"));
+        }
+        let header_len = usize::from(pkt.get_header_length()) * 4;
+        if header_len < HEADER_LEN {
+            return Err(WireError::BadLength);
+        }
+        let rest = bytes.get(header_len..).ok_or(WireError::Truncated)?;
+        let flags = pkt.get_flags();
+        let repr = Ipv4Repr {
+            src: pkt.get_source(),
+            dst: pkt.get_destination(),
+            protocol: IpProtocol::from(pkt.get_next_level_protocol().0),
+            ttl: pkt.get_ttl(),
+            tos: (pkt.get_dscp() << 2) | pkt.get_ecn(),
+            identification: pkt.get_identification(),
+            dont_frag: flags & FLAG_DF != 0,
+            payload_len: usize::from(pkt.get_total_length()).saturating_sub(header_len),
+        };
+        Ok((repr, rest))
+    }
+
     /// Bytes the header takes (nettool never emits options).
     pub const fn buffer_len(&self) -> usize {
         HEADER_LEN

@@ -17,6 +17,7 @@
 pub mod arp;
 pub mod ethernet;
 pub mod fmt;
+pub mod icmp;
 pub mod ipv4;
 pub mod seq;
 pub mod tcp;

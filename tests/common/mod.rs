@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The nettool binary under test.
@@ -28,8 +28,10 @@ impl Ran {
 }
 
 /// Runs `cmd`, killing it after `limit` so that a hung test fails instead
-/// of stalling the suite.
+/// of stalling the suite. Output is drained while it runs, so a chatty
+/// command never blocks on a full pipe.
 pub fn run(mut cmd: Command, limit: Duration) -> Ran {
+    use std::io::Read;
     let start = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
@@ -37,31 +39,40 @@ pub fn run(mut cmd: Command, limit: Duration) -> Ran {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
-    loop {
-        if child.try_wait().expect("waiting for a child").is_some() {
-            break;
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped")));
+    let err = drain(Box::new(child.stderr.take().expect("piped")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for a child") {
+            break Some(status);
         }
         if start.elapsed() > limit {
             let _ = child.kill();
-            let out = child.wait_with_output().expect("collecting a killed child");
-            panic!(
-                "{cmd:?} still running after {limit:?}; killed.\n--- stdout\n{}--- stderr\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let _ = child.wait();
+            break None;
         }
         std::thread::sleep(Duration::from_millis(5));
-    }
+    };
     let elapsed = start.elapsed();
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = child.wait_with_output().expect("collecting output");
+    let (stdout, stderr) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
+    let Some(status) = status else {
+        panic!(
+            "{cmd:?} still running after {limit:?}; killed.\n--- stdout\n{stdout}--- stderr\n{stderr}"
+        );
+    };
     Ran {
         code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        stdout,
+        stderr,
         elapsed,
     }
 }

@@ -1,0 +1,811 @@
+//! `nettool handshake` and `nettool close`: one connection, every segment
+//! and state printed.
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+
+use super::Env;
+use crate::arp::probe::{self, Mode, Until};
+use crate::arp::resolve::{self, Resolution, Settings, WallClock};
+use crate::cachefile;
+use crate::cli::{CloseArgs, ConnectArgs, HandshakeArgs};
+use crate::driver::{self, Clock, Stop, SystemClock};
+use crate::guard::RstGuard;
+use crate::link::packet::PacketLink;
+use crate::link::{Filter, Link};
+use crate::machine::Machine;
+use crate::outcome::Outcome;
+use crate::route::{self, Route, RouteError};
+use crate::stack::host::{Direction, HostConfig, HostEvent, TcpHost};
+use crate::stack::session::{End, Event, Note, Opening, Plan, Session, ThirdAck};
+use crate::tcp::{
+    self, Connection, DropReason, Event as TcpEvent, IsnGenerator, Reason, Segment, State,
+};
+use crate::time::{Instant, human};
+use crate::wire::MacAddr;
+use crate::wire::fmt::{RelativeSeqs, tcp_line_absolute};
+use crate::wire::tcp::Flags;
+
+/// TIME-WAIT of `nettool handshake --graceful`, which is about the opening.
+const HANDSHAKE_TIME_WAIT: Duration = Duration::from_secs(2);
+
+/// Which command is running.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Handshake,
+    Close,
+}
+
+pub fn handshake(args: HandshakeArgs, env: &mut Env) -> Result<Outcome> {
+    let third_ack = if args.no_ack {
+        ThirdAck::Withhold {
+            observe: args.observe,
+        }
+    } else if let Some(delay) = args.ack_delay {
+        ThirdAck::Late { delay }
+    } else {
+        ThirdAck::Send
+    };
+    let end = if args.graceful {
+        End::Close
+    } else {
+        End::Reset
+    };
+    run(
+        Command::Handshake,
+        &args.connect,
+        third_ack,
+        end,
+        HANDSHAKE_TIME_WAIT,
+        env,
+    )
+}
+
+pub fn close(args: CloseArgs, env: &mut Env) -> Result<Outcome> {
+    let end = if args.abort {
+        End::Reset
+    } else if args.passive {
+        End::PassiveClose
+    } else if args.half_close {
+        End::HalfClose
+    } else {
+        End::Close
+    };
+    run(
+        Command::Close,
+        &args.connect,
+        ThirdAck::Send,
+        end,
+        args.time_wait,
+        env,
+    )
+}
+
+/// `HOST:PORT` as address and port.
+pub fn parse_target(text: &str) -> Result<(Ipv4Addr, u16)> {
+    let (host, port) = text
+        .rsplit_once(':')
+        .with_context(|| format!("{text:?} needs a port: write HOST:PORT, e.g. 10.78.0.2:80"))?;
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p != 0)
+        .with_context(|| format!("{port:?} is not a TCP port (1 to 65535)"))?;
+    Ok((super::resolve_host(host)?, port))
+}
+
+/// Turns `\r`, `\n`, `\t`, `\\`, `\0` and `\xHH` into bytes, as `printf` does.
+pub fn unescape(text: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match bytes.next() {
+            Some(b'r') => out.push(b'\r'),
+            Some(b'n') => out.push(b'\n'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'0') => out.push(0),
+            Some(b'\\') => out.push(b'\\'),
+            Some(b'x') => {
+                let hex: String = [bytes.next(), bytes.next()]
+                    .iter()
+                    .flatten()
+                    .map(|&b| b as char)
+                    .collect();
+                let v = u8::from_str_radix(&hex, 16)
+                    .ok()
+                    .filter(|_| hex.len() == 2)
+                    .with_context(|| format!("\\x needs two hex digits in {text:?}"))?;
+                out.push(v);
+            }
+            Some(other) => bail!(
+                "unknown escape \\{} in {text:?} (use \\r \\n \\t \\0 \\\\ \\xHH)",
+                other as char
+            ),
+            None => bail!("{text:?} ends with a lone backslash"),
+        }
+    }
+    Ok(out)
+}
+
+/// A source port reserved from the kernel for the run: a TCP socket bound
+/// to it (never listening or connecting), so no kernel connection can take
+/// the same port while nettool uses it. The kernel picks the port when
+/// none is asked for.
+fn reserve_port(
+    source: Ipv4Addr,
+    owned: bool,
+    wanted: Option<u16>,
+) -> Result<(u16, Option<OwnedFd>)> {
+    if !owned {
+        // The kernel does not own the address: no kernel socket can use it.
+        let port = wanted.unwrap_or_else(|| 32768 + (random_u64() % 28232) as u16);
+        return Ok((port, None));
+    }
+    // SAFETY: plain socket(2); the result is checked and owned below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("reserving a source port");
+    }
+    // SAFETY: fd is a fresh socket we own.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    let addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: wanted.unwrap_or(0).to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(source).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: addr is a valid sockaddr_in of `len` bytes.
+    if unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len) } < 0 {
+        let err = std::io::Error::last_os_error();
+        return match wanted {
+            Some(p) if err.raw_os_error() == Some(libc::EADDRINUSE) => {
+                bail!(
+                    "source port {p} is in use by another socket on {source}; pick another with -p, or leave it out"
+                )
+            }
+            _ => Err(err).with_context(|| format!("reserving a source port on {source}")),
+        };
+    }
+    let mut bound: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut blen = len;
+    // SAFETY: getsockname into a sockaddr_in-sized buffer.
+    if unsafe { libc::getsockname(fd, (&mut bound as *mut libc::sockaddr_in).cast(), &mut blen) }
+        < 0
+    {
+        return Err(std::io::Error::last_os_error()).context("reading the reserved port");
+    }
+    Ok((u16::from_be(bound.sin_port), Some(sock)))
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    // SAFETY: getrandom fills the buffer we own; on failure we fall back
+    // to the clock, which is enough for a port or an ISN key's
+    // unpredictability to a remote peer in a debugging tool.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), N, 0) };
+    if n != N as isize {
+        let t = driver::unix_now_ms().to_le_bytes();
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = t[i % 8] ^ (i as u8).wrapping_mul(31);
+        }
+    }
+    buf
+}
+
+fn random_u64() -> u64 {
+    u64::from_le_bytes(random_bytes::<8>())
+}
+
+/// The next hop's MAC, through nettool's own ARP and its cache; `None`
+/// when it does not answer.
+fn next_hop_mac(
+    route: &Route,
+    cache_path: &Path,
+    env: &mut Env,
+) -> Result<Option<(MacAddr, String)>> {
+    let iface = &route.interface;
+    let (mut cache, warnings) = cachefile::load(cache_path);
+    warnings.iter().try_for_each(|w| env.warn(w))?;
+    let mut clock = SystemClock::new();
+    let now = clock.now();
+    let wall = WallClock {
+        at: now,
+        unix_ms: driver::unix_now_ms(),
+    };
+    let settings = Settings {
+        iface: iface.name.clone(),
+        target: route.next_hop,
+        ttl: crate::arp::cache::DEFAULT_TTL,
+        use_cache: true,
+        probe: probe::Config {
+            mode: Mode::Request,
+            until: Until::FirstReply,
+            mac: iface.mac,
+            sender_ip: route.source,
+            tries: 3,
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            rate: None,
+        },
+    };
+    let mut res = Resolution::new(now, wall, &mut cache, settings);
+    let mut how = String::new();
+    let mut on_event = |_: Instant, ev: resolve::Event| -> Result<()> {
+        match ev {
+            resolve::Event::CacheHit { age, .. } => {
+                how = format!("from the ARP cache, learned {} ago", human(age))
+            }
+            resolve::Event::Probe(probe::Event::Reply { rtt, .. }) => {
+                how = format!("resolved by ARP in {}", human(rtt))
+            }
+            _ => {}
+        }
+        Ok(())
+    };
+    if res.is_done() {
+        while let Some(ev) = res.poll_event() {
+            on_event(now, ev)?;
+        }
+    } else {
+        let mut link = PacketLink::open(iface.index, Filter::Arp)?;
+        driver::run(&mut res, &mut link, &mut clock, env.interrupt, on_event)?;
+    }
+    let answer = res.answer();
+    drop(res);
+    if let Err(e) = cachefile::save(cache_path, &cache) {
+        env.warn(format!("{e}; the next hop was not cached"))?;
+    }
+    Ok(answer.map(|mac| (mac, how)))
+}
+
+fn run(
+    command: Command,
+    args: &ConnectArgs,
+    third_ack: ThirdAck,
+    end: End,
+    time_wait: Duration,
+    env: &mut Env,
+) -> Result<Outcome> {
+    let (dst, dport) = parse_target(&args.target)?;
+    let payload = args.data.as_deref().map(unescape).transpose()?;
+    let route = match route::select(dst, args.interface.as_deref(), args.source) {
+        Err(RouteError::LocalDestination { .. }) => bail!(
+            "{dst} is this host's own address; nettool's TCP needs a peer on another host (or in a \
+             network namespace: try `nettool lab up`)"
+        ),
+        other => other?,
+    };
+    let iface = route.interface.clone();
+    if iface.is_loopback || iface.mac == MacAddr::zero() {
+        bail!(
+            "{} has no Ethernet address; nettool's TCP runs over Ethernet-like interfaces",
+            iface.name
+        );
+    }
+    let cache_path = args
+        .cache_file
+        .clone()
+        .unwrap_or_else(cachefile::default_path);
+    let Some((gw_mac, how)) = next_hop_mac(&route, &cache_path, env)? else {
+        // A negative answer from the network, like a SYN nobody answers.
+        let text = format!(
+            "the next hop {} did not answer ARP on {}: is it up, and on this link?",
+            route.next_hop, iface.name
+        );
+        if args.json {
+            writeln!(
+                env.out,
+                "{}",
+                json!({"event": "result", "outcome": "no-arp", "next_hop": route.next_hop.to_string()})
+            )?;
+        } else {
+            writeln!(env.out, "{text}")?;
+        }
+        return Ok(
+            if env.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                Outcome::Interrupted
+            } else {
+                Outcome::Negative
+            },
+        );
+    };
+    let (sport, _reservation) =
+        reserve_port(route.source, route.source_owned_by_kernel, args.source_port)?;
+    let local = SocketAddrV4::new(route.source, sport);
+    let remote = SocketAddrV4::new(dst, dport);
+    // Keep the kernel out of the flow: a guard rule when it owns the
+    // source address, our own ARP answers when it does not.
+    let guard = if route.source_owned_by_kernel {
+        Some(RstGuard::install(local, remote)?)
+    } else {
+        None
+    };
+    let mut link = PacketLink::open(iface.index, Filter::ArpIpv4)?;
+    let mut clock = SystemClock::new();
+    let start = clock.now();
+    let config = tcp::Config {
+        mss: u16::try_from(iface.mtu.saturating_sub(40))
+            .unwrap_or(u16::MAX)
+            .max(536),
+        mtu: iface.mtu as usize,
+        syn_retries: args.retries,
+        msl: time_wait / 2,
+        ..tcp::Config::default()
+    };
+    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local, remote);
+    let conn = Connection::connect(start, config, local, remote, iss);
+    let host = TcpHost::new(
+        HostConfig {
+            mac: iface.mac,
+            next_hop_mac: gw_mac,
+            answer_arp: !route.source_owned_by_kernel,
+            trace: true,
+        },
+        conn,
+    );
+    let plan = Plan {
+        third_ack,
+        payload,
+        end,
+        linger: args.linger,
+    };
+    let mut session = Session::new(host, plan);
+    let mut view = View::new(args, start);
+    let name = if command == Command::Handshake {
+        "HANDSHAKE"
+    } else {
+        "CLOSE"
+    };
+    let keeper = match &guard {
+        Some(g) => format!(
+            "kernel RSTs for this flow dropped by nft table inet {}",
+            g.table()
+        ),
+        None => format!(
+            "{} is not the kernel's: nettool answers ARP for it",
+            route.source
+        ),
+    };
+    view.header(
+        env.out,
+        &format!("{name} {remote} from {local} on {} ({keeper})", iface.name),
+        &format!("next hop {} is-at {gw_mac} ({how})", route.next_hop),
+        json!({"event": "start", "command": name.to_lowercase(), "remote": remote.to_string(),
+               "local": local.to_string(), "iface": iface.name, "next_hop": route.next_hop.to_string(),
+               "next_hop_mac": gw_mac.to_string(), "guard": guard.as_ref().map(|g| g.table().to_owned())}),
+    )?;
+    let stop = {
+        let out = &mut *env.out;
+        let view = &mut view;
+        driver::run(
+            &mut session,
+            &mut link,
+            &mut clock,
+            env.interrupt,
+            |now, ev| view.event(out, now, ev),
+        )?
+    };
+    if stop == Stop::Interrupted {
+        // Do not leave the peer holding a connection: reset it, and show it.
+        let now = clock.now();
+        session.abort(now);
+        while let Some(frame) = session.poll_transmit(now) {
+            link.send(&frame)?;
+        }
+        while let Some(ev) = session.poll_event() {
+            view.event(env.out, now, ev)?;
+        }
+    }
+    if let Some(g) = &guard {
+        let dropped = g.dropped().unwrap_or(0);
+        if dropped > 0 {
+            view.note(
+                env.out,
+                clock.now(),
+                &format!("the RST guard dropped {dropped} RST(s) the kernel sent for this flow"),
+            )?;
+        }
+    }
+    let outcome = view.result(env.out, command, &session, remote, end, time_wait)?;
+    drop(guard);
+    Ok(if stop == Stop::Interrupted {
+        Outcome::Interrupted
+    } else {
+        outcome
+    })
+}
+
+/// Renders a session for people (tcpdump-like lines with relative times)
+/// or as JSON lines.
+struct View {
+    json: bool,
+    absolute: bool,
+    start: Instant,
+    seqs: RelativeSeqs,
+    first_syn: Option<Instant>,
+    answer_at: Option<Instant>,
+    syns: u32,
+    closed_at: Option<Instant>,
+}
+
+fn reason_text(r: Reason) -> &'static str {
+    match r {
+        Reason::Normal => "closed normally",
+        Reason::Reset => "reset by the peer",
+        Reason::TimedOut => "timed out",
+        Reason::Aborted => "reset by nettool",
+    }
+}
+
+fn drop_text(r: DropReason) -> &'static str {
+    match r {
+        DropReason::NotForUs => "not for this connection",
+        DropReason::NoConnection => "no connection",
+        DropReason::Unexpected => "unexpected in this state",
+        DropReason::BadAck => "its ACK does not acknowledge our SYN",
+        DropReason::OutOfWindow => "outside the receive window (acknowledged)",
+        DropReason::Retransmission => "a retransmission (answered)",
+        DropReason::RstNotExact => "RST in the window but not at RCV.NXT (RFC 5961: challenge ACK)",
+        DropReason::SynInWindow => "SYN on an open connection (RFC 5961: challenge ACK)",
+        DropReason::AckOutOfRange => "ACK outside the acceptable range (RFC 5961)",
+        DropReason::NoAck => "no ACK bit",
+        DropReason::OutOfOrder => "out of order (dropped, acknowledged)",
+    }
+}
+
+/// Printable text of a payload: lines as they are, other bytes as \xHH.
+fn printable(data: &[u8]) -> Vec<String> {
+    let text: String = data
+        .iter()
+        .map(|&b| match b {
+            b'\n' => "\n".to_owned(),
+            b'\r' => String::new(),
+            b'\t' => "\t".to_owned(),
+            0x20..=0x7e => (b as char).to_string(),
+            other => format!("\\x{other:02x}"),
+        })
+        .collect();
+    text.lines().map(str::to_owned).collect()
+}
+
+impl View {
+    fn new(args: &ConnectArgs, start: Instant) -> View {
+        View {
+            json: args.json,
+            absolute: args.absolute,
+            start,
+            seqs: RelativeSeqs::new(),
+            first_syn: None,
+            answer_at: None,
+            syns: 0,
+            closed_at: None,
+        }
+    }
+
+    fn t(&self, now: Instant) -> f64 {
+        (now - self.start).as_secs_f64()
+    }
+
+    fn header(
+        &self,
+        out: &mut dyn Write,
+        line: &str,
+        hop: &str,
+        value: serde_json::Value,
+    ) -> Result<()> {
+        if self.json {
+            writeln!(out, "{value}")?;
+        } else {
+            writeln!(out, "{line}\n{hop}")?;
+        }
+        Ok(())
+    }
+
+    fn line(
+        &self,
+        out: &mut dyn Write,
+        now: Instant,
+        tag: &str,
+        text: &str,
+        value: serde_json::Value,
+    ) -> Result<()> {
+        if self.json {
+            let mut v = value;
+            v["t"] = json!(self.t(now));
+            writeln!(out, "{v}")?;
+        } else {
+            writeln!(out, "{:>10.6} {tag:<5} {text}", self.t(now))?;
+        }
+        Ok(())
+    }
+
+    fn note(&self, out: &mut dyn Write, now: Instant, text: &str) -> Result<()> {
+        self.line(
+            out,
+            now,
+            "note",
+            text,
+            json!({"event": "note", "text": text}),
+        )
+    }
+
+    fn segment(
+        &mut self,
+        out: &mut dyn Write,
+        now: Instant,
+        tag: &str,
+        dir: &str,
+        seg: &Segment,
+        extra: &str,
+    ) -> Result<()> {
+        let repr = seg.as_repr();
+        let text = if self.absolute {
+            tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr)
+        } else {
+            self.seqs.line(seg.src, seg.dst, &repr)
+        };
+        let value = json!({"event": "segment", "dir": dir, "src": seg.src.to_string(), "dst": seg.dst.to_string(),
+            "flags": crate::wire::fmt::tcp_flags(&repr), "seq": seg.seq.get(), "ack": seg.ack.map(|a| a.get()),
+            "win": seg.window, "len": seg.payload.len(), "line": text, "sent": tag != "held"});
+        self.line(out, now, tag, &format!("{text}{extra}"), value)
+    }
+
+    fn event(&mut self, out: &mut dyn Write, now: Instant, ev: Event) -> Result<()> {
+        match ev {
+            Event::Host(HostEvent::Segment { dir, seg }) => {
+                let is_syn = seg.flags.contains(Flags::SYN);
+                match dir {
+                    Direction::Out => {
+                        if is_syn && seg.ack.is_none() {
+                            self.syns += 1;
+                            self.first_syn.get_or_insert(now);
+                        }
+                        self.segment(out, now, "out", "out", &seg, "")?;
+                    }
+                    Direction::In => {
+                        if self.answer_at.is_none() && (is_syn || seg.flags.contains(Flags::RST)) {
+                            self.answer_at = Some(now);
+                        }
+                        self.segment(out, now, "in", "in", &seg, "")?;
+                    }
+                }
+            }
+            Event::Host(HostEvent::Withheld { seg }) => {
+                self.segment(out, now, "held", "out", &seg, "  (ACK withheld: not sent)")?;
+            }
+            Event::Host(HostEvent::Tcp(TcpEvent::StateChanged { from, to })) => {
+                let text = format!("{from} → {to}");
+                self.line(
+                    out,
+                    now,
+                    "state",
+                    &text,
+                    json!({"event": "state", "from": from.to_string(), "to": to.to_string()}),
+                )?;
+                if to == State::TimeWait {
+                    self.note(
+                        out,
+                        now,
+                        "TIME-WAIT: holding the connection for 2×MSL before CLOSED",
+                    )?;
+                }
+            }
+            Event::Host(HostEvent::Tcp(TcpEvent::PeerClosed)) => {
+                self.note(out, now, "the peer closed its side (its FIN arrived)")?
+            }
+            Event::Host(HostEvent::Tcp(TcpEvent::Closed(r))) => {
+                self.closed_at = Some(now);
+                self.line(
+                    out,
+                    now,
+                    "note",
+                    reason_text(r),
+                    json!({"event": "closed", "reason": reason_text(r)}),
+                )?;
+            }
+            Event::Host(HostEvent::Tcp(TcpEvent::SegmentDropped { reason })) => {
+                let text = drop_text(reason);
+                self.line(
+                    out,
+                    now,
+                    "drop",
+                    &format!("segment ignored: {text}"),
+                    json!({"event": "dropped", "reason": text}),
+                )?;
+            }
+            Event::Host(HostEvent::Tcp(TcpEvent::Connected)) => {}
+            Event::Host(HostEvent::ArpAnswered { asker, asker_mac }) => self.line(
+                out,
+                now,
+                "arp",
+                &format!("answered who-has from {asker} ({asker_mac}) for our address"),
+                json!({"event": "arp-answered", "asker": asker.to_string()}),
+            )?,
+            Event::Host(HostEvent::Icmp { from, kind }) => self.line(
+                out,
+                now,
+                "icmp",
+                &format!("{} from {from}", kind.describe()),
+                json!({"event": "icmp", "from": from.to_string(), "what": kind.describe()}),
+            )?,
+            Event::Host(HostEvent::Malformed { why }) => self.line(
+                out,
+                now,
+                "drop",
+                &format!("malformed frame: {why}"),
+                json!({"event": "malformed", "why": why.to_string()}),
+            )?,
+            Event::Note(Note::Data(bytes)) => {
+                if self.json {
+                    let text = String::from_utf8_lossy(&bytes);
+                    self.line(
+                        out,
+                        now,
+                        "data",
+                        "",
+                        json!({"event": "data", "bytes": bytes.len(), "text": text}),
+                    )?;
+                } else {
+                    for l in printable(&bytes) {
+                        writeln!(out, "{:>10} {:<5} | {l}", "", "")?;
+                    }
+                }
+            }
+            Event::Note(Note::PayloadQueued(n)) => {
+                self.note(out, now, &format!("sending {n} bytes of --data"))?
+            }
+            Event::Note(Note::AckReleased) => {
+                self.note(out, now, "sending the withheld ACK now")?
+            }
+            Event::Note(Note::PeerStayedOpen) => self.note(
+                out,
+                now,
+                "the peer did not close within --linger; closing first",
+            )?,
+            Event::Note(Note::Ending(how)) => {
+                self.note(out, now, &format!("ending the connection: {how}"))?
+            }
+        }
+        Ok(())
+    }
+
+    fn result(
+        &self,
+        out: &mut dyn Write,
+        command: Command,
+        s: &Session,
+        remote: SocketAddrV4,
+        end: End,
+        time_wait: Duration,
+    ) -> Result<Outcome> {
+        let answer = match (self.first_syn, self.answer_at) {
+            (Some(a), Some(b)) => Some(b - a),
+            _ => None,
+        };
+        let rtt = answer.map(human).unwrap_or_default();
+        let (text, value, outcome) = match s.opening() {
+            Opening::Open => {
+                let ok = match command {
+                    Command::Handshake => true,
+                    Command::Close => matches!(
+                        (end, s.closed()),
+                        (End::Reset, Some(Reason::Aborted)) | (_, Some(Reason::Normal))
+                    ),
+                };
+                let text = match command {
+                    Command::Handshake => format!(
+                        "port {} on {} is open: SYN-ACK after {rtt}",
+                        remote.port(),
+                        remote.ip()
+                    ),
+                    Command::Close if ok => {
+                        let tw = if matches!(end, End::Close | End::HalfClose) {
+                            format!("; TIME-WAIT lasted {}", human(time_wait))
+                        } else {
+                            String::new()
+                        };
+                        format!("{remote}: {end} complete{tw}")
+                    }
+                    Command::Close => format!(
+                        "{remote}: the close did not complete as asked ({})",
+                        s.closed().map_or("still open", reason_text)
+                    ),
+                };
+                (
+                    text,
+                    json!({"event": "result", "outcome": "open", "syn_ack_ms": answer.map(|d| d.as_secs_f64() * 1e3), "received": s.received()}),
+                    Outcome::from_answer(ok),
+                )
+            }
+            Opening::Refused => (
+                format!(
+                    "port {} on {} is closed: RST after {rtt}",
+                    remote.port(),
+                    remote.ip()
+                ),
+                json!({"event": "result", "outcome": "refused", "rst_ms": answer.map(|d| d.as_secs_f64() * 1e3)}),
+                Outcome::Negative,
+            ),
+            Opening::NoAnswer | Opening::Pending => (
+                format!(
+                    "no answer from {remote} after {} SYN{}: filtered, or the host is down",
+                    self.syns,
+                    if self.syns == 1 { "" } else { "s" }
+                ),
+                json!({"event": "result", "outcome": "no-answer", "syns": self.syns}),
+                Outcome::Negative,
+            ),
+            Opening::Unreachable { from, kind } => (
+                format!("{remote} is unreachable: {} from {from}", kind.describe()),
+                json!({"event": "result", "outcome": "unreachable", "from": from.to_string(), "what": kind.describe()}),
+                Outcome::Negative,
+            ),
+        };
+        if self.json {
+            writeln!(out, "{value}")?;
+        } else {
+            writeln!(out, "{text}")?;
+        }
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("GET / HTTP/1.0\\r\\n\\r\\n", b"GET / HTTP/1.0\r\n\r\n".to_vec())]
+    #[case("a\\tb\\\\c\\x41\\0", b"a\tb\\cA\0".to_vec())]
+    #[case("plain", b"plain".to_vec())]
+    fn escapes_become_bytes(#[case] text: &str, #[case] want: Vec<u8>) {
+        assert_eq!(unescape(text).unwrap(), want);
+    }
+
+    #[rstest]
+    #[case("bad\\q")]
+    #[case("trailing\\")]
+    #[case("\\x4")]
+    #[case("\\xzz")]
+    fn bad_escapes_are_refused(#[case] text: &str) {
+        assert!(unescape(text).is_err());
+    }
+
+    #[rstest]
+    #[case("10.0.0.2:80", Ipv4Addr::new(10, 0, 0, 2), 80)]
+    #[case("10.0.0.2:65535", Ipv4Addr::new(10, 0, 0, 2), 65535)]
+    fn targets_parse(#[case] text: &str, #[case] ip: Ipv4Addr, #[case] port: u16) {
+        assert_eq!(parse_target(text).unwrap(), (ip, port));
+    }
+
+    #[rstest]
+    #[case("10.0.0.2")]
+    #[case("10.0.0.2:0")]
+    #[case("10.0.0.2:65536")]
+    #[case("10.0.0.2:http")]
+    fn bad_targets_are_refused(#[case] text: &str) {
+        assert!(parse_target(text).is_err());
+    }
+
+    #[test]
+    fn payloads_print_as_lines_with_escapes() {
+        assert_eq!(
+            printable(b"HTTP/1.0 200 OK\r\nX: y\r\n\x01"),
+            vec!["HTTP/1.0 200 OK", "X: y", "\\x01"]
+        );
+    }
+}

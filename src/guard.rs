@@ -1,0 +1,177 @@
+//! Keeping the host kernel out of nettool's TCP flow.
+//!
+//! When nettool opens a connection from an address the kernel owns, the
+//! kernel sees the peer's SYN-ACK for a port it has no socket for and
+//! answers it with RST, killing the connection. [`RstGuard`] installs an
+//! nftables rule that drops exactly those RSTs: in the `output` hook, for
+//! this one flow (both addresses, both ports), nothing else. Frames nettool
+//! sends itself go out through AF_PACKET and never pass that hook, so its
+//! own RSTs still leave.
+//!
+//! The rule lives in a table of its own, `inet nettool-guard-PID-N`, removed
+//! when the guard is dropped (normal exit, error, Ctrl-C and SIGTERM all
+//! unwind to it). A run killed outright (SIGKILL) leaves its table behind;
+//! the next run removes every guard table whose process is gone.
+//!
+//! The other way to keep the kernel out is a source address the kernel
+//! does not own (`--source`), for which nettool answers ARP itself.
+
+use std::io::Write;
+use std::net::SocketAddrV4;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::{Context, Result, bail};
+
+const PREFIX: &str = "nettool-guard-";
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A flow-scoped RST filter; removed on drop.
+pub struct RstGuard {
+    table: String,
+}
+
+fn nft(args: &[&str], stdin: Option<&str>) -> Result<String> {
+    let mut cmd = Command::new("nft");
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "nftables' `nft` is needed to stop the kernel from resetting nettool's connection: \
+             install it (apt-get install nftables), or use --source with an address the kernel \
+             does not own (nettool then answers ARP for it itself)"
+        ),
+        Err(e) => return Err(e).context("running nft"),
+    };
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(text.as_bytes())?;
+    }
+    let out = child.wait_with_output().context("waiting for nft")?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        if why.contains("Operation not permitted") {
+            bail!(
+                "installing the RST guard needs CAP_NET_ADMIN: run nettool as root, or grant it once: \
+                 sudo setcap cap_net_raw,cap_net_admin+ep \"$(command -v nettool)\""
+            );
+        }
+        bail!("nft {} failed: {}", args.join(" "), why.trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The nftables script for the guard of one flow.
+pub fn ruleset(table: &str, local: SocketAddrV4, remote: SocketAddrV4) -> String {
+    format!(
+        "table inet {table} {{\n\
+         \tcomment \"nettool: drops the kernel's RSTs for {local} > {remote} while nettool owns that flow\"\n\
+         \tchain out {{\n\
+         \t\ttype filter hook output priority filter; policy accept;\n\
+         \t\tip saddr {} ip daddr {} tcp sport {} tcp dport {} tcp flags & rst == rst counter drop\n\
+         \t}}\n\
+         }}\n",
+        local.ip(),
+        remote.ip(),
+        local.port(),
+        remote.port()
+    )
+}
+
+/// The pid a guard table name belongs to.
+fn owner(table: &str) -> Option<u32> {
+    table.strip_prefix(PREFIX)?.split('-').next()?.parse().ok()
+}
+
+impl RstGuard {
+    /// Installs the guard for `local` → `remote`, first removing guards
+    /// left by runs that no longer exist.
+    pub fn install(local: SocketAddrV4, remote: SocketAddrV4) -> Result<RstGuard> {
+        sweep_stale()?;
+        let table = format!(
+            "{PREFIX}{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        nft(&["-f", "-"], Some(&ruleset(&table, local, remote)))?;
+        Ok(RstGuard { table })
+    }
+
+    /// The nftables table holding the rule.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// How many kernel RSTs the rule has dropped so far.
+    pub fn dropped(&self) -> Result<u64> {
+        let text = nft(&["list", "table", "inet", &self.table], None)?;
+        let at = text.find("packets ").context("nft listed no counter")?;
+        Ok(text[at + 8..]
+            .split_whitespace()
+            .next()
+            .unwrap_or("0")
+            .parse()
+            .unwrap_or(0))
+    }
+}
+
+impl Drop for RstGuard {
+    fn drop(&mut self) {
+        if let Err(e) = nft(&["delete", "table", "inet", &self.table], None) {
+            eprintln!(
+                "nettool: removing the RST guard failed ({e:#}); remove it with: nft delete table inet {}",
+                self.table
+            );
+        }
+    }
+}
+
+/// Removes guard tables whose process is gone (a run killed by SIGKILL).
+pub fn sweep_stale() -> Result<Vec<String>> {
+    let text = nft(&["list", "tables", "inet"], None)?;
+    let mut removed = Vec::new();
+    for name in text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("table inet "))
+    {
+        let Some(pid) = owner(name) else { continue };
+        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        nft(&["delete", "table", "inet", name], None)?;
+        removed.push(name.to_owned());
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn the_rule_names_exactly_one_flow_and_only_rsts() {
+        let local = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
+        let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+        let r = ruleset("nettool-guard-1-0", local, remote);
+        assert!(r.contains("hook output"));
+        assert!(r.contains("ip saddr 10.0.0.1 ip daddr 10.0.0.2 tcp sport 40000 tcp dport 80 tcp flags & rst == rst counter drop"), "{r}");
+        assert!(
+            r.contains("policy accept"),
+            "everything else must pass: {r}"
+        );
+    }
+
+    #[test]
+    fn owners_are_read_from_table_names() {
+        assert_eq!(owner("nettool-guard-1234-0"), Some(1234));
+        assert_eq!(owner("nettool-guard-x-0"), None);
+        assert_eq!(owner("filter"), None);
+    }
+}

@@ -1,0 +1,314 @@
+//! One TCP connection on one link. See the module docs of [`super`].
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use crate::machine::{Machine, RxChecksum};
+use crate::tcp::{Connection, Event as TcpEvent, Segment};
+use crate::time::Instant;
+use crate::wire::arp::{ArpRepr, Operation};
+use crate::wire::ethernet::{EthernetRepr, Protocol};
+use crate::wire::icmp::{IcmpError, IcmpKind};
+use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
+use crate::wire::tcp::{ChecksumMode, TcpRepr};
+use crate::wire::{MacAddr, WireError};
+
+/// Addresses of the host.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Our hardware address.
+    pub mac: MacAddr,
+    /// The next hop's hardware address: every IPv4 frame goes there.
+    pub next_hop_mac: MacAddr,
+    /// Answer ARP requests for the connection's local address ourselves,
+    /// because the kernel does not own it (and so will not).
+    pub answer_arp: bool,
+    /// Report every segment as an event (costs a copy of each).
+    pub trace: bool,
+}
+
+/// Which way a segment went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Out,
+    In,
+}
+
+/// What happened on the host, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostEvent {
+    /// A segment left, or arrived for our flow (before the engine saw it).
+    Segment { dir: Direction, seg: Segment },
+    /// A pure ACK the engine sent that is being held back (see
+    /// [`TcpHost::hold_acks`]).
+    Withheld { seg: Segment },
+    /// The engine's own events.
+    Tcp(TcpEvent),
+    /// We answered an ARP request for our address.
+    ArpAnswered { asker: Ipv4Addr, asker_mac: MacAddr },
+    /// An ICMP error quoting our flow.
+    Icmp { from: Ipv4Addr, kind: IcmpKind },
+    /// A frame addressed to us that failed validation.
+    Malformed { why: WireError },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AckHold {
+    Off,
+    Forever,
+    Until(Instant),
+}
+
+/// One connection on one link.
+pub struct TcpHost {
+    config: HostConfig,
+    conn: Connection,
+    arp_replies: VecDeque<Vec<u8>>,
+    events: VecDeque<HostEvent>,
+    hold: AckHold,
+    held: Option<Segment>,
+    malformed: u64,
+}
+
+/// Whether a segment is a pure acknowledgment: no data, no SYN/FIN/RST.
+pub fn is_pure_ack(seg: &Segment) -> bool {
+    seg.ack.is_some() && seg.payload.is_empty() && {
+        use crate::wire::tcp::Flags;
+        !seg.flags.contains(Flags::SYN)
+            && !seg.flags.contains(Flags::FIN)
+            && !seg.flags.contains(Flags::RST)
+    }
+}
+
+/// An owned copy of a parsed segment, with its addresses.
+fn owned(src: Ipv4Addr, dst: Ipv4Addr, tcp: &TcpRepr<'_>) -> Segment {
+    Segment {
+        src: SocketAddrV4::new(src, tcp.src_port),
+        dst: SocketAddrV4::new(dst, tcp.dst_port),
+        seq: tcp.seq,
+        ack: tcp.ack,
+        flags: tcp.flags,
+        window: tcp.window,
+        options: tcp.options.clone(),
+        payload: tcp.payload.to_vec(),
+    }
+}
+
+impl TcpHost {
+    pub fn new(config: HostConfig, conn: Connection) -> TcpHost {
+        TcpHost {
+            config,
+            conn,
+            arp_replies: VecDeque::new(),
+            events: VecDeque::new(),
+            hold: AckHold::Off,
+            held: None,
+            malformed: 0,
+        }
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Frames for us that failed validation.
+    pub fn malformed(&self) -> u64 {
+        self.malformed
+    }
+
+    /// Holds back pure ACKs instead of sending them: forever (`None`), or
+    /// until `until`, when the latest one held is sent. This is how a user
+    /// withholds the handshake's third ACK and watches the peer retransmit
+    /// its SYN-ACK, or sends it late.
+    pub fn hold_acks(&mut self, until: Option<Instant>) {
+        self.hold = until.map_or(AckHold::Forever, AckHold::Until);
+    }
+
+    /// Stops holding ACKs; the latest one held goes out with the next
+    /// [`TcpHost::poll_transmit`].
+    pub fn release_acks(&mut self, now: Instant) {
+        self.hold = AckHold::Until(now);
+    }
+
+    /// Whether ACKs are being held back.
+    pub fn holding_acks(&self) -> bool {
+        self.hold != AckHold::Off
+    }
+
+    fn frame(&mut self, seg: Segment) -> Vec<u8> {
+        let frame = seg.to_frame(self.config.mac, self.config.next_hop_mac);
+        if self.config.trace {
+            self.events.push_back(HostEvent::Segment {
+                dir: Direction::Out,
+                seg,
+            });
+        }
+        frame
+    }
+
+    fn drain_tcp_events(&mut self) {
+        while let Some(ev) = self.conn.poll_event() {
+            self.events.push_back(HostEvent::Tcp(ev));
+        }
+    }
+
+    fn handle_arp(&mut self, arp: &ArpRepr) {
+        let local = *self.conn.local().ip();
+        if !self.config.answer_arp || arp.operation != Operation::Request || arp.target_ip != local
+        {
+            return;
+        }
+        let reply = ArpRepr {
+            operation: Operation::Reply,
+            sender_mac: self.config.mac,
+            sender_ip: local,
+            target_mac: arp.sender_mac,
+            target_ip: arp.sender_ip,
+        };
+        self.arp_replies
+            .push_back(reply.to_frame(self.config.mac, arp.sender_mac));
+        self.events.push_back(HostEvent::ArpAnswered {
+            asker: arp.sender_ip,
+            asker_mac: arp.sender_mac,
+        });
+    }
+
+    fn bad(&mut self, why: WireError) {
+        self.malformed += 1;
+        self.events.push_back(HostEvent::Malformed { why });
+    }
+
+    fn handle_ipv4(&mut self, now: Instant, bytes: &[u8], checksum: RxChecksum) {
+        let (ip, body) = match Ipv4Repr::parse(bytes) {
+            Ok(x) => x,
+            Err(e) => return self.bad(e),
+        };
+        let local = self.conn.local();
+        let remote = self.conn.remote();
+        if ip.dst != *local.ip() {
+            return;
+        }
+        match ip.protocol {
+            IpProtocol::Tcp => {
+                let mode = if checksum.kernel_vouches() {
+                    ChecksumMode::Skip
+                } else {
+                    ChecksumMode::Verify
+                };
+                let tcp = match TcpRepr::parse(body, ip.src, ip.dst, mode) {
+                    Ok(t) => t,
+                    Err(e) => return self.bad(e),
+                };
+                if tcp.dst_port != local.port()
+                    || tcp.src_port != remote.port()
+                    || ip.src != *remote.ip()
+                {
+                    return; // another flow: the kernel's business, not ours
+                }
+                if self.config.trace {
+                    self.events.push_back(HostEvent::Segment {
+                        dir: Direction::In,
+                        seg: owned(ip.src, ip.dst, &tcp),
+                    });
+                }
+                self.conn.handle_segment(now, &tcp);
+                self.drain_tcp_events();
+            }
+            IpProtocol::Icmp => match IcmpError::parse(body) {
+                Ok(e)
+                    if e.quoted_src == (*local.ip(), local.port())
+                        && e.quoted_dst == (*remote.ip(), remote.port()) =>
+                {
+                    self.events.push_back(HostEvent::Icmp {
+                        from: ip.src,
+                        kind: e.kind,
+                    });
+                }
+                Ok(_) | Err(_) => {} // about someone else, or not an error we report
+            },
+            _ => {}
+        }
+    }
+}
+
+impl Machine for TcpHost {
+    type Event = HostEvent;
+
+    fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
+        let (eth, payload) = match EthernetRepr::parse(frame) {
+            Ok(x) => x,
+            Err(_) => return, // not even Ethernet: nothing addressed to us
+        };
+        if eth.dst != self.config.mac && !eth.dst.is_broadcast() {
+            return;
+        }
+        match eth.protocol {
+            Protocol::Arp => {
+                if let Ok(arp) = ArpRepr::parse(payload) {
+                    self.handle_arp(&arp);
+                }
+            }
+            Protocol::Ipv4 => self.handle_ipv4(now, payload, checksum),
+            Protocol::Other(_) => {}
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.conn.handle_timeout(now);
+        self.drain_tcp_events();
+    }
+
+    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+        if let Some(reply) = self.arp_replies.pop_front() {
+            return Some(reply);
+        }
+        if let AckHold::Until(t) = self.hold
+            && now >= t
+        {
+            self.hold = AckHold::Off;
+            if let Some(seg) = self.held.take() {
+                return Some(self.frame(seg));
+            }
+        }
+        loop {
+            let seg = self.conn.poll_transmit(now);
+            self.drain_tcp_events();
+            let seg = seg?;
+            if self.hold != AckHold::Off && is_pure_ack(&seg) {
+                self.events
+                    .push_back(HostEvent::Withheld { seg: seg.clone() });
+                self.held = Some(seg);
+                continue;
+            }
+            if !seg.payload.is_empty() {
+                // Data carries the same acknowledgment, which supersedes a
+                // held one. (A session sends data only once ACKs flow.)
+                self.held = None;
+            }
+            return Some(self.frame(seg));
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let release = match self.hold {
+            AckHold::Until(t) if self.held.is_some() => Some(t),
+            _ => None,
+        };
+        match (self.conn.poll_timeout(), release) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn poll_event(&mut self) -> Option<HostEvent> {
+        self.events.pop_front()
+    }
+
+    fn is_done(&self) -> bool {
+        self.conn.state() == crate::tcp::State::Closed && self.arp_replies.is_empty()
+    }
+}
