@@ -43,10 +43,21 @@ impl Clock for VirtualClock {
     }
 }
 
-/// A scripted neighbour: sees every frame sent, answers some.
+/// A scripted neighbour: sees every frame sent, answers some, and may
+/// keep timers of its own (a TCP peer retransmitting).
 pub trait Responder {
     /// Frames to deliver back, each after its own delay.
     fn on_frame(&mut self, now: Instant, frame: &[u8]) -> Vec<(Duration, Vec<u8>)>;
+
+    /// When the responder next wants [`Responder::on_time`].
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Its timers fired at `now`: frames to deliver, each after its delay.
+    fn on_time(&mut self, _now: Instant) -> Vec<(Duration, Vec<u8>)> {
+        Vec::new()
+    }
 }
 
 /// The in-memory link.
@@ -101,6 +112,33 @@ impl Link for MemLink {
 
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {
         let deadline = self.clock.get() + timeout;
+        // Responder timers due before the next delivery and the end of the
+        // wait fire first; what they send may be the next delivery.
+        loop {
+            let next_delivery = self.inflight.peek().map(|Reverse((at, _, _))| *at);
+            let Some(timer) = self
+                .responders
+                .iter()
+                .filter_map(|r| r.poll_timeout())
+                .min()
+            else {
+                break;
+            };
+            if timer > deadline || next_delivery.is_some_and(|d| d <= timer) {
+                break;
+            }
+            self.clock.advance_to(timer);
+            let now = self.clock.get();
+            let frames: Vec<_> = self
+                .responders
+                .iter_mut()
+                .filter(|r| r.poll_timeout().is_some_and(|t| t <= now))
+                .flat_map(|r| r.on_time(now))
+                .collect();
+            for (delay, frame) in frames {
+                self.inject(now + delay, frame);
+            }
+        }
         match self.inflight.peek() {
             Some(Reverse((at, _, _))) if *at <= deadline => {
                 let Reverse((at, _, frame)) = self.inflight.pop().expect("peeked");

@@ -231,7 +231,9 @@ impl Segment {
 }
 
 /// RFC 9293 §3.5.2 "Reset Generation" for a segment that belongs to no
-/// connection (or arrives at a CLOSED one), from `from` to `to`:
+/// connection (or arrives at a CLOSED one). `from` and `to` are the
+/// addresses of the segment being answered (its source and destination);
+/// the RST goes the other way:
 ///
 /// - a RST is never answered;
 /// - with ACK: `<SEQ=SEG.ACK><CTL=RST>`;
