@@ -637,3 +637,16 @@ fn a_bad_tcp_checksum_passes_only_when_the_kernel_vouches(
     );
     assert_eq!(malformed, !accepted);
 }
+
+#[test]
+fn the_timestamp_clock_starts_at_the_configured_offset() {
+    let cfg = tcp::Config {
+        ts_offset: 0xdead_0000,
+        ..tcp::Config::default()
+    };
+    let mut conn = Connection::connect(Instant::from_millis(5), cfg, US, PEER, SeqNum(1));
+    let syn = conn.poll_transmit(Instant::from_millis(5)).unwrap();
+    let ts = syn.as_repr().timestamps().expect("the SYN offers timestamps");
+    // The millisecond clock (5 ms) plus the offset, wrapping at 2^32.
+    assert_eq!(ts.0, 0xdead_0000u32.wrapping_add(5));
+}

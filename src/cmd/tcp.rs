@@ -343,6 +343,7 @@ fn run(
         mtu: iface.mtu as usize,
         syn_retries: args.retries,
         msl: time_wait / 2,
+        ts_offset: u32::from_le_bytes(random_bytes::<4>()),
         ..tcp::Config::default()
     };
     let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local, remote);

@@ -58,6 +58,10 @@ pub struct Config {
     /// USER TIMEOUT (§3.10.8): give up when no acknowledgment makes
     /// progress for this long while something is outstanding.
     pub user_timeout: Option<Duration>,
+    /// Added to the timestamp clock (RFC 7323 §5.4 recommends a random
+    /// offset per connection, so TSval reveals no host uptime and does not
+    /// start at zero). The caller picks it; the engine has no randomness.
+    pub ts_offset: u32,
 }
 
 impl Default for Config {
@@ -75,6 +79,7 @@ impl Default for Config {
             retries: 15,
             msl: Duration::from_secs(30),
             user_timeout: None,
+            ts_offset: 0,
         }
     }
 }
@@ -676,7 +681,7 @@ impl Connection {
         let n = self.negotiated;
         let mut options = vec![TcpOption::Mss(self.config.mss)];
         let ts = TcpOption::Timestamps {
-            val: ts_clock(now),
+            val: self.ts_val(now),
             ecr: self.ts_recent,
         };
         // Linux's layouts, so captures look familiar and stay word-aligned.
@@ -790,6 +795,11 @@ impl Connection {
         }
     }
 
+    /// TSval at `now`: the millisecond timestamp clock plus the offset.
+    fn ts_val(&self, now: Instant) -> u32 {
+        ts_clock(now).wrapping_add(self.config.ts_offset)
+    }
+
     fn with_timestamps(&self, now: Instant, mut seg: Segment) -> Segment {
         // RFC 7323 §3.2: once negotiated, every non-RST segment carries
         // the option (SYN-SENT has negotiated nothing yet).
@@ -798,7 +808,7 @@ impl Connection {
                 TcpOption::Nop,
                 TcpOption::Nop,
                 TcpOption::Timestamps {
-                    val: ts_clock(now),
+                    val: self.ts_val(now),
                     ecr: self.ts_recent,
                 },
             ];
