@@ -40,7 +40,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand arp" -l interval -d 'Tim
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l ttl -d 'How long a learned entry stays fresh; it is re-validated for 3×TTL more, then expires' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l rate -d 'Sweep: at most this many requests per second' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l retries -d 'Sweep: requests to repeat for an address that has not answered' -r
-complete -c nettool -n "__fish_nettool_using_subcommand arp" -l cache-file -d 'Cache file to use [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l no-cache -d 'Ask the wire even when the cache holds a fresh entry'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l show -d 'List the cache with ages and states, and exit'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l flush -d 'Empty the cache, and exit'
@@ -58,7 +58,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s p -l sourc
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l linger -d 'How long the peer must stay quiet before nettool ends the connection' -r
-complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l cache-file -d 'ARP cache file for the next hop [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l observe -d 'With --no-ack: how long to watch' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l ack-delay -d 'Send the third ACK this long after the SYN-ACK' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s S -l absolute -d 'Print absolute sequence numbers (tcpdump -S); relative by default'
@@ -73,7 +73,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand close" -s p -l source-po
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l linger -d 'How long the peer must stay quiet before nettool ends the connection' -r
-complete -c nettool -n "__fish_nettool_using_subcommand close" -l cache-file -d 'ARP cache file for the next hop [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand close" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l time-wait -d 'How long TIME-WAIT lasts (2×MSL; RFC 9293 suggests 4 min, Linux uses 60 s)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s S -l absolute -d 'Print absolute sequence numbers (tcpdump -S); relative by default'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l json -d 'Print one JSON object per line for each segment, state change and result'

@@ -149,7 +149,14 @@ pub struct ArpArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
-    /// Cache file to use [default: /var/cache/nettool/arp-cache.json for root].
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Where the ARP cache lives.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// ARP cache file [default: /var/cache/nettool/arp-cache.json for root].
     #[arg(
         long,
         value_name = "PATH",
@@ -157,6 +164,15 @@ pub struct ArpArgs {
         hide_env_values = true
     )]
     pub cache_file: Option<PathBuf>,
+}
+
+impl CacheArgs {
+    /// The cache file named on the command line, or the standard one.
+    pub fn path(&self) -> PathBuf {
+        self.cache_file
+            .clone()
+            .unwrap_or_else(crate::cachefile::default_path)
+    }
 }
 
 /// Where to connect and how: shared by `handshake` and `close`.
@@ -199,14 +215,9 @@ pub struct ConnectArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// ARP cache file for the next hop [default: /var/cache/nettool/arp-cache.json for root].
-    #[arg(
-        long,
-        value_name = "PATH",
-        env = "NETTOOL_ARP_CACHE",
-        hide_env_values = true
-    )]
-    pub cache_file: Option<PathBuf>,
+    /// The ARP cache, for the next hop.
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// Open a TCP connection with a hand-driven three-way handshake, printing every segment and state.

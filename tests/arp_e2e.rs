@@ -6,10 +6,9 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
-use std::process::Command;
 use std::time::Duration;
 
-use common::{Ran, Scratch, nettool, run};
+use common::{Ran, Scratch, nettool, nft_load, nft_packets, run, sh};
 use nettool::lab::testnet::TwoHosts;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -21,16 +20,6 @@ fn arp(hosts: &TwoHosts, scratch: &Scratch, args: &[&str]) -> Ran {
         .args(args)
         .env("NETTOOL_ARP_CACHE", scratch.cache());
     run(cmd, LIMIT)
-}
-
-fn sh(mut cmd: Command) -> String {
-    let out = cmd.output().expect("running a helper command");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Counts ARP frames arriving at B's eth0, split into broadcast and
@@ -50,37 +39,14 @@ impl<'a> ArpCounter<'a> {
                 ether type arp ether daddr != ff:ff:ff:ff:ff:ff counter name ucast
             }
         }";
-        let mut nft = hosts.cmd_b("nft");
-        nft.args(["-f", "-"]);
-        let mut child = nft
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .expect("nft is needed for these tests (apt-get install nftables)");
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(rules.as_bytes())
-            .unwrap();
-        assert!(
-            child.wait().unwrap().success(),
-            "installing the nft counters failed"
-        );
+        nft_load(hosts.cmd_b("nft"), rules);
         ArpCounter { hosts }
     }
 
     fn read(&self, name: &str) -> u64 {
         let mut cmd = self.hosts.cmd_b("nft");
         cmd.args(["list", "counter", "netdev", "nt", name]);
-        let text = sh(cmd);
-        let at = text.find("packets ").expect("nft prints a packet count");
-        text[at + 8..]
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
+        nft_packets(&sh(cmd))
     }
 
     /// (broadcast, unicast) ARP frames seen so far.

@@ -646,7 +646,10 @@ fn the_timestamp_clock_starts_at_the_configured_offset() {
     };
     let mut conn = Connection::connect(Instant::from_millis(5), cfg, US, PEER, SeqNum(1));
     let syn = conn.poll_transmit(Instant::from_millis(5)).unwrap();
-    let ts = syn.as_repr().timestamps().expect("the SYN offers timestamps");
+    let ts = syn
+        .as_repr()
+        .timestamps()
+        .expect("the SYN offers timestamps");
     // The millisecond clock (5 ms) plus the offset, wrapping at 2^32.
     assert_eq!(ts.0, 0xdead_0000u32.wrapping_add(5));
 }

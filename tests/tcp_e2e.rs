@@ -5,11 +5,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Ran, Scratch, nettool, run};
+use common::{Ran, Scratch, nettool, nft_load, nft_packets, run, sh};
 use nettool::lab::testnet::TwoHosts;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -79,43 +79,14 @@ fn nt(hosts: &TwoHosts, scratch: &Scratch, args: &[&str]) -> Ran {
     run(cmd, LIMIT)
 }
 
-fn sh(mut cmd: Command) -> String {
-    let out = cmd.output().expect("running a helper command");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn nft_b(hosts: &TwoHosts, script: &str) {
-    let mut cmd = hosts.cmd_b("nft");
-    cmd.args(["-f", "-"]).stdin(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .expect("nft is needed (apt-get install nftables)");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "nft failed on:\n{script}");
+    nft_load(hosts.cmd_b("nft"), script);
 }
 
 fn nft_counter(hosts: &TwoHosts, name: &str) -> u64 {
     let mut cmd = hosts.cmd_b("nft");
     cmd.args(["list", "counter", "inet", "t", name]);
-    let text = sh(cmd);
-    let at = text.find("packets ").expect("a packet count");
-    text[at + 8..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    nft_packets(&sh(cmd))
 }
 
 /// Counts TCP RSTs arriving at B from A.

@@ -20,54 +20,37 @@ fn parse_arp(frame: &[u8]) -> Option<ArpRepr> {
     ArpRepr::from_frame(frame).ok().map(|(_, arp)| arp)
 }
 
-impl Machine for probe::Prober {
-    type Event = probe::Event;
+/// Both ARP engines take frames the same way: parse, count what is not
+/// ARP, hand the rest on; everything else is their own method.
+macro_rules! arp_machine {
+    ($ty:ty, $event:ty) => {
+        impl Machine for $ty {
+            type Event = $event;
 
-    fn handle_frame(&mut self, now: Instant, frame: &[u8], _checksum: RxChecksum) {
-        match parse_arp(frame) {
-            Some(arp) => self.handle_arp(now, &arp),
-            None => self.count_malformed(),
+            fn handle_frame(&mut self, now: Instant, frame: &[u8], _checksum: RxChecksum) {
+                match parse_arp(frame) {
+                    Some(arp) => self.handle_arp(now, &arp),
+                    None => self.count_malformed(),
+                }
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                <$ty>::handle_timeout(self, now)
+            }
+            fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+                <$ty>::poll_transmit(self, now)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$ty>::poll_timeout(self)
+            }
+            fn poll_event(&mut self) -> Option<Self::Event> {
+                <$ty>::poll_event(self)
+            }
+            fn is_done(&self) -> bool {
+                <$ty>::is_done(self)
+            }
         }
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        probe::Prober::handle_timeout(self, now)
-    }
-    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
-        probe::Prober::poll_transmit(self, now)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        probe::Prober::poll_timeout(self)
-    }
-    fn poll_event(&mut self) -> Option<Self::Event> {
-        probe::Prober::poll_event(self)
-    }
-    fn is_done(&self) -> bool {
-        probe::Prober::is_done(self)
-    }
+    };
 }
 
-impl Machine for resolve::Resolution<'_> {
-    type Event = resolve::Event;
-
-    fn handle_frame(&mut self, now: Instant, frame: &[u8], _checksum: RxChecksum) {
-        match parse_arp(frame) {
-            Some(arp) => self.handle_arp(now, &arp),
-            None => self.count_malformed(),
-        }
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        resolve::Resolution::handle_timeout(self, now)
-    }
-    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
-        resolve::Resolution::poll_transmit(self, now)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        resolve::Resolution::poll_timeout(self)
-    }
-    fn poll_event(&mut self) -> Option<Self::Event> {
-        resolve::Resolution::poll_event(self)
-    }
-    fn is_done(&self) -> bool {
-        resolve::Resolution::is_done(self)
-    }
-}
+arp_machine!(probe::Prober, probe::Event);
+arp_machine!(resolve::Resolution<'_>, resolve::Event);

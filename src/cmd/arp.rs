@@ -31,10 +31,7 @@ use crate::wire::MacAddr;
 const MAX_SWEEP: usize = 65_536;
 
 pub fn run(args: ArpArgs, env: &mut Env) -> Result<Outcome> {
-    let cache_path = args
-        .cache_file
-        .clone()
-        .unwrap_or_else(cachefile::default_path);
+    let cache_path = args.cache.path();
     if args.show {
         return show(&cache_path, &args, env);
     }

@@ -295,10 +295,7 @@ fn run(
             iface.name
         );
     }
-    let cache_path = args
-        .cache_file
-        .clone()
-        .unwrap_or_else(cachefile::default_path);
+    let cache_path = args.cache.path();
     let Some((gw_mac, how)) = next_hop_mac(&route, &cache_path, env)? else {
         // A negative answer from the network, like a SYN nobody answers.
         let text = format!(

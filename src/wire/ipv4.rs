@@ -112,20 +112,10 @@ impl Ipv4Repr {
         if pnet_ipv4::checksum(&header) != pkt.get_checksum() {
             return Err(WireError::BadChecksum);
         }
-        let flags = pkt.get_flags();
-        if flags & FLAG_MF != 0 || pkt.get_fragment_offset() != 0 {
+        if pkt.get_flags() & FLAG_MF != 0 || pkt.get_fragment_offset() != 0 {
             return Err(WireError::Unsupported("IPv4 fragment"));
         }
-        let repr = Ipv4Repr {
-            src: pkt.get_source(),
-            dst: pkt.get_destination(),
-            protocol: IpProtocol::from(pkt.get_next_level_protocol().0),
-            ttl: pkt.get_ttl(),
-            tos: (pkt.get_dscp() << 2) | pkt.get_ecn(),
-            identification: pkt.get_identification(),
-            dont_frag: flags & FLAG_DF != 0,
-            payload_len: total_len - header_len,
-        };
+        let repr = Ipv4Repr::from_header(&pkt, total_len - header_len);
         Ok((repr, &bytes[header_len..total_len]))
     }
 
@@ -144,18 +134,22 @@ impl Ipv4Repr {
             return Err(WireError::BadLength);
         }
         let rest = bytes.get(header_len..).ok_or(WireError::Truncated)?;
-        let flags = pkt.get_flags();
-        let repr = Ipv4Repr {
+        let payload_len = usize::from(pkt.get_total_length()).saturating_sub(header_len);
+        Ok((Ipv4Repr::from_header(&pkt, payload_len), rest))
+    }
+
+    /// The representation of a header whose lengths the caller checked.
+    fn from_header(pkt: &Ipv4Packet, payload_len: usize) -> Ipv4Repr {
+        Ipv4Repr {
             src: pkt.get_source(),
             dst: pkt.get_destination(),
             protocol: IpProtocol::from(pkt.get_next_level_protocol().0),
             ttl: pkt.get_ttl(),
             tos: (pkt.get_dscp() << 2) | pkt.get_ecn(),
             identification: pkt.get_identification(),
-            dont_frag: flags & FLAG_DF != 0,
-            payload_len: usize::from(pkt.get_total_length()).saturating_sub(header_len),
-        };
-        Ok((repr, rest))
+            dont_frag: pkt.get_flags() & FLAG_DF != 0,
+            payload_len,
+        }
     }
 
     /// Bytes the header takes (nettool never emits options).

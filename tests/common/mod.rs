@@ -93,3 +93,46 @@ impl Scratch {
         self.dir.path().join("arp-cache.json")
     }
 }
+
+/// Runs a helper command that must succeed, returning its stdout.
+pub fn sh(mut cmd: Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Loads an nftables script through `nft` (a `Command` already placed in
+/// the right namespace, e.g. `hosts.cmd_b("nft")`).
+pub fn nft_load(mut nft: Command, script: &str) {
+    use std::io::Write;
+    nft.args(["-f", "-"]).stdin(Stdio::piped());
+    let mut child = nft
+        .spawn()
+        .expect("nft is needed for these tests (apt-get install nftables)");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(script.as_bytes())
+        .expect("writing the nft script");
+    assert!(
+        child.wait().expect("waiting for nft").success(),
+        "nft refused:\n{script}"
+    );
+}
+
+/// The packet count of a named nftables counter, from `nft list counter …`.
+pub fn nft_packets(listing: &str) -> u64 {
+    let at = listing.find("packets ").expect("nft prints a packet count");
+    listing[at + 8..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a number of packets")
+}
