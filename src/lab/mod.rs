@@ -24,6 +24,7 @@
 //! lab can never shadow a real network.
 
 pub mod netns;
+pub mod services;
 #[doc(hidden)]
 pub mod testnet;
 
@@ -509,7 +510,6 @@ pub fn down(name: &str) -> Result<DownReport, LabError> {
 /// namespace, so a pid reused by an unrelated process is never touched.
 fn stop_services(dir: &Path, namespace: &str) -> Result<Vec<u32>, LabError> {
     let io_err = |what: String| move |err| LabError::Io { what, err };
-    let lab_ns = std::fs::metadata(netns::netns_path(namespace)).ok();
     let mut stopped = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(io_err(format!("listing {}", dir.display())))?;
     for entry in entries.filter_map(|e| e.ok()) {
@@ -520,18 +520,27 @@ fn stop_services(dir: &Path, namespace: &str) -> Result<Vec<u32>, LabError> {
         let pid = std::fs::read_to_string(&path)
             .ok()
             .and_then(|s| s.trim().parse::<u32>().ok());
-        if let (Some(pid), Some(lab_ns)) = (pid, &lab_ns) {
-            let proc_ns = std::fs::metadata(format!("/proc/{pid}/ns/net")).ok();
-            let in_lab =
-                proc_ns.is_some_and(|p| p.ino() == lab_ns.ino() && p.dev() == lab_ns.dev());
-            if in_lab && terminate(pid) {
-                stopped.push(pid);
-            }
+        if let Some(pid) = pid
+            && lives_in(pid, namespace)
+            && terminate(pid)
+        {
+            stopped.push(pid);
         }
         std::fs::remove_file(&path).map_err(io_err(format!("removing {}", path.display())))?;
     }
     stopped.sort_unstable();
     Ok(stopped)
+}
+
+/// Whether process `pid` runs (not a zombie) inside named namespace
+/// `namespace`: a pid from a pid file is only trusted this far, since the
+/// process may have gone and its pid been reused.
+pub(crate) fn lives_in(pid: u32, namespace: &str) -> bool {
+    let Ok(lab_ns) = std::fs::metadata(netns::netns_path(namespace)) else {
+        return false;
+    };
+    let proc_ns = std::fs::metadata(format!("/proc/{pid}/ns/net")).ok();
+    proc_ns.is_some_and(|p| p.ino() == lab_ns.ino() && p.dev() == lab_ns.dev()) && running(pid)
 }
 
 /// SIGTERM, up to a second's grace, then SIGKILL. True if it was signalled.
