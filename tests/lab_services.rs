@@ -281,17 +281,19 @@ fn a_bare_lab_has_no_services() {
     let status = x
         .run(|| lab::up(&spec(&name, "10.87.0.0/24", None)))
         .unwrap();
-    let _cleanup = Lab {
+    let bare = Lab {
         x: &x,
         name,
         status,
     };
-    assert_eq!(_cleanup.status.services, None);
-    assert!(_cleanup.status.is_healthy());
+    assert_eq!(bare.status.services, None);
+    assert!(bare.status.is_healthy());
     let err = x
-        .run(|| TcpStream::connect_timeout(&_cleanup.peer(0, Ports::HTTP), CONNECT))
+        .run(|| TcpStream::connect_timeout(&bare.peer(0, Ports::HTTP), CONNECT))
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    let r = nettool_in(&x, &["lab", "status", "--name", &bare.name]);
+    assert!(r.stdout.contains("services    none"), "{}", r.show());
 }
 
 fn nettool_in(x: &TestNamespace, args: &[&str]) -> common::Ran {

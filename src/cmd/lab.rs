@@ -4,7 +4,7 @@ use std::io::Write;
 use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
 use std::process::Command;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
@@ -122,6 +122,12 @@ fn describe(s: &LabStatus, out: &mut dyn Write) -> Result<()> {
             s.namespace,
             addrs.join(", "),
             p.mac
+        )?;
+    }
+    if s.services.is_none() && s.namespace_exists {
+        writeln!(
+            out,
+            "  services    none (a bare lab, made with --no-services)"
         )?;
     }
     if let Some(svc) = &s.services {
@@ -288,6 +294,9 @@ fn demo(a: LabDemoArgs, env: &mut Env) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// Most lines `lab serve` writes to its log.
+const MAX_LOG_LINES: usize = 10_000;
+
 /// `lab serve`: the lab's services, in the current namespace (which must
 /// be the lab's), until SIGTERM or SIGINT. Logs to stderr, which `lab up`
 /// points at the run directory's `serve.log`.
@@ -304,8 +313,15 @@ fn serve(name: &str, env: &mut Env) -> Result<Outcome> {
             .try_clone_to_owned()
             .context("duplicating stderr for the service log")?,
     );
-    let log = |line: &str| {
+    let write = |line: &str| {
         let _ = (&stderr).write_all(format!("{} {line}\n", timestamp()).as_bytes());
+    };
+    // The log lives in /run (memory): a connection flood must not fill it.
+    let lines = AtomicUsize::new(0);
+    let log = |line: &str| match lines.fetch_add(1, Ordering::Relaxed) {
+        n if n < MAX_LOG_LINES => write(line),
+        MAX_LOG_LINES => write("log full: further connections are not logged"),
+        _ => {}
     };
     log(&format!(
         "lab {name}: serving http on {}, echo on {}, trickle on {}",
@@ -314,7 +330,7 @@ fn serve(name: &str, env: &mut Env) -> Result<Outcome> {
         Ports::TRICKLE
     ));
     server.run(env.interrupt, &log)?;
-    log("stopping: asked to");
+    write("stopping: asked to");
     Ok(Outcome::Success)
 }
 
