@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nettool::lab::netns;
-use nettool::lab::services::{PortState, Ports, ServiceError, http, trickle};
+use nettool::lab::services::{PortState, Ports, ServiceError, daemon, http, trickle};
 use nettool::lab::testnet::{self, TestNamespace};
 use nettool::lab::{self, LabError, LabSpec, LabStatus};
 
@@ -272,6 +272,47 @@ fn a_lab_whose_services_fail_to_start_is_undone() {
     assert!(!lab::run_dir(&name).exists(), "run directory left");
     let host_if = lab::host_interface_name(&name);
     assert_eq!(x.run(|| netns::link(None, &host_if)).unwrap(), None);
+}
+
+#[test]
+fn services_that_never_listen_are_killed_after_the_wait() {
+    let x = TestNamespace::new("svc-slow");
+    let name = testnet::unique_lab_name();
+    let status = x
+        .run(|| lab::up(&spec(&name, "10.89.0.0/24", None)))
+        .unwrap();
+    let _lab = Lab {
+        x: &x,
+        name: name.clone(),
+        status,
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let script = scratch.path().join("never-listens");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho about to sleep >&2\nexec sleep 30\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let dir = daemon::create_run_dir(&name).unwrap();
+
+    let err = daemon::start_within(&script, &name, Duration::from_millis(300)).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("nothing listened on ports 80, 7, 19"),
+        "{text}"
+    );
+    assert!(
+        text.contains("about to sleep"),
+        "the log's tail is shown: {text}"
+    );
+    let pid: u32 = std::fs::read_to_string(dir.join("serve.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+    assert!(state.is_err(), "the script still runs: {state:?}");
 }
 
 #[test]

@@ -63,6 +63,11 @@ impl Drop for Daemon {
 /// Starts `exe lab serve --name NAME` inside lab `name`'s namespace and
 /// waits (at most [`READY_TIMEOUT`]) until every service listens.
 pub fn start(exe: &Path, name: &str) -> Result<Daemon, ServiceError> {
+    start_within(exe, name, READY_TIMEOUT)
+}
+
+/// [`start`], waiting at most `timeout`. On failure the process is killed.
+pub fn start_within(exe: &Path, name: &str, timeout: Duration) -> Result<Daemon, ServiceError> {
     let namespace = lab::namespace_name(name);
     let dir = lab::run_dir(name);
     let log_path = dir.join(LOG_FILE);
@@ -104,7 +109,7 @@ pub fn start(exe: &Path, name: &str) -> Result<Daemon, ServiceError> {
         tail: log_tail(&log_path, log_start),
         log: log_path.clone(),
     };
-    let deadline = Instant::now() + READY_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     loop {
         let child = daemon.child.as_mut().expect("kept only on success");
         if let Some(exit) = child
@@ -122,13 +127,13 @@ pub fn start(exe: &Path, name: &str) -> Result<Daemon, ServiceError> {
         }
         if Instant::now() >= deadline {
             return Err(failed(format!(
-                "nothing listened on ports {} within {} s",
+                "nothing listened on ports {} within {:?}",
                 LAB_PORTS
                     .iter()
                     .map(|(_, p)| p.to_string())
                     .collect::<Vec<_>>()
                     .join(", "),
-                READY_TIMEOUT.as_secs()
+                timeout
             )));
         }
         std::thread::sleep(Duration::from_millis(10));
