@@ -163,7 +163,11 @@ pub struct ArpArgs {
     long_about = "Create, inspect and remove a virtual LAN for trying nettool without touching a \
 real network: a network namespace joined to this one by a veth pair, holding --hosts addresses \
 that the Linux kernel in it answers for, with a route so that the lab subnet is reached through \
-the veth. The lab's hosts also run real kernel TCP services for nettool's TCP tools: HTTP on port 80 (one page, then the server closes first), echo on 7 (until your FIN), a trickle stream on 19 (ten lines 100 ms apart, sent even after your FIN), nothing on 81 (a SYN gets RST) and a filtered 82 (an nftables rule drops SYNs). Needs root (CAP_NET_ADMIN), iproute2's `ip`, and for the services nftables' `nft`.",
+the veth. The lab's hosts also run real kernel TCP services for nettool's TCP tools: HTTP on \
+port 80 (one page, then the server closes first), echo on 7 (until your FIN), a trickle stream on \
+19 (ten lines 100 ms apart, sent even after your FIN), nothing on 81 (a SYN gets RST) and a \
+filtered 82 (an nftables rule drops SYNs). Needs root (CAP_NET_ADMIN), iproute2's `ip`, and for \
+the services nftables' `nft`.",
     after_long_help = "EXAMPLES:
   nettool lab up               create the lab (10.78.0.0/24: this host is .1, the peers .2 to .5)
   nettool arp 10.78.0.0/24     sweep it
