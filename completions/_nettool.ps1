@@ -124,6 +124,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Remove the lab and everything it runs')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the lab''s interfaces and addresses')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Bring up a temporary lab, run nettool against it with real output, and take it down')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the lab''s TCP services in the lab''s namespace until SIGTERM (started by `lab up`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -131,6 +132,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)')
             [CompletionResult]::new('--subnet', '--subnet', [CompletionResultType]::ParameterName, 'Subnet of the lab; this host takes its first address, the peers the following ones')
             [CompletionResult]::new('--hosts', '--hosts', [CompletionResultType]::ParameterName, 'Number of peer addresses answered in the lab')
+            [CompletionResult]::new('--no-services', '--no-services', [CompletionResultType]::ParameterName, 'A bare lab: no TCP services (HTTP on 80, echo on 7, trickle on 19, filtered port 82)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -163,11 +165,20 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'nettool;lab;serve' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'nettool;lab;help' {
             [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Create the lab')
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Remove the lab and everything it runs')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the lab''s interfaces and addresses')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Bring up a temporary lab, run nettool against it with real output, and take it down')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the lab''s TCP services in the lab''s namespace until SIGTERM (started by `lab up`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -181,6 +192,9 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;lab;help;demo' {
+            break
+        }
+        'nettool;lab;help;serve' {
             break
         }
         'nettool;lab;help;help' {
@@ -217,6 +231,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Remove the lab and everything it runs')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the lab''s interfaces and addresses')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Bring up a temporary lab, run nettool against it with real output, and take it down')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the lab''s TCP services in the lab''s namespace until SIGTERM (started by `lab up`)')
             break
         }
         'nettool;help;lab;up' {
@@ -229,6 +244,9 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;help;lab;demo' {
+            break
+        }
+        'nettool;help;lab;serve' {
             break
         }
         'nettool;help;generate' {

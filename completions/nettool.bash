@@ -58,6 +58,9 @@ _nettool() {
             nettool__subcmd__help__subcmd__lab,down)
                 cmd="nettool__subcmd__help__subcmd__lab__subcmd__down"
                 ;;
+            nettool__subcmd__help__subcmd__lab,serve)
+                cmd="nettool__subcmd__help__subcmd__lab__subcmd__serve"
+                ;;
             nettool__subcmd__help__subcmd__lab,status)
                 cmd="nettool__subcmd__help__subcmd__lab__subcmd__status"
                 ;;
@@ -73,6 +76,9 @@ _nettool() {
             nettool__subcmd__lab,help)
                 cmd="nettool__subcmd__lab__subcmd__help"
                 ;;
+            nettool__subcmd__lab,serve)
+                cmd="nettool__subcmd__lab__subcmd__serve"
+                ;;
             nettool__subcmd__lab,status)
                 cmd="nettool__subcmd__lab__subcmd__status"
                 ;;
@@ -87,6 +93,9 @@ _nettool() {
                 ;;
             nettool__subcmd__lab__subcmd__help,help)
                 cmd="nettool__subcmd__lab__subcmd__help__subcmd__help"
+                ;;
+            nettool__subcmd__lab__subcmd__help,serve)
+                cmd="nettool__subcmd__lab__subcmd__help__subcmd__serve"
                 ;;
             nettool__subcmd__lab__subcmd__help,status)
                 cmd="nettool__subcmd__lab__subcmd__help__subcmd__status"
@@ -403,7 +412,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__help__subcmd__lab)
-            opts="up down status demo"
+            opts="up down status demo serve"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -431,6 +440,20 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__help__subcmd__lab__subcmd__down)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nettool__subcmd__help__subcmd__lab__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -473,7 +496,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__lab)
-            opts="-h -V --help --version up down status demo help"
+            opts="-h -V --help --version up down status demo serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -527,7 +550,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__lab__subcmd__help)
-            opts="up down status demo help"
+            opts="up down status demo serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -582,6 +605,20 @@ _nettool() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nettool__subcmd__lab__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nettool__subcmd__lab__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -610,6 +647,24 @@ _nettool() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nettool__subcmd__lab__subcmd__serve)
+            opts="-h -V --name --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nettool__subcmd__lab__subcmd__status)
             opts="-h -V --name --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -629,7 +684,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__lab__subcmd__up)
-            opts="-h -V --name --subnet --hosts --help --version"
+            opts="-h -V --name --subnet --hosts --no-services --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

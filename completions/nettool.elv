@@ -117,12 +117,14 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand down 'Remove the lab and everything it runs'
             cand status 'Show the lab''s interfaces and addresses'
             cand demo 'Bring up a temporary lab, run nettool against it with real output, and take it down'
+            cand serve 'Run the lab''s TCP services in the lab''s namespace until SIGTERM (started by `lab up`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nettool;lab;up'= {
             cand --name 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)'
             cand --subnet 'Subnet of the lab; this host takes its first address, the peers the following ones'
             cand --hosts 'Number of peer addresses answered in the lab'
+            cand --no-services 'A bare lab: no TCP services (HTTP on 80, echo on 7, trickle on 19, filtered port 82)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -151,11 +153,19 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'nettool;lab;serve'= {
+            cand --name 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'nettool;lab;help'= {
             cand up 'Create the lab'
             cand down 'Remove the lab and everything it runs'
             cand status 'Show the lab''s interfaces and addresses'
             cand demo 'Bring up a temporary lab, run nettool against it with real output, and take it down'
+            cand serve 'Run the lab''s TCP services in the lab''s namespace until SIGTERM (started by `lab up`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nettool;lab;help;up'= {
@@ -165,6 +175,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
         &'nettool;lab;help;status'= {
         }
         &'nettool;lab;help;demo'= {
+        }
+        &'nettool;lab;help;serve'= {
         }
         &'nettool;lab;help;help'= {
         }
@@ -194,6 +206,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand down 'Remove the lab and everything it runs'
             cand status 'Show the lab''s interfaces and addresses'
             cand demo 'Bring up a temporary lab, run nettool against it with real output, and take it down'
+            cand serve 'Run the lab''s TCP services in the lab''s namespace until SIGTERM (started by `lab up`)'
         }
         &'nettool;help;lab;up'= {
         }
@@ -202,6 +215,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
         &'nettool;help;lab;status'= {
         }
         &'nettool;help;lab;demo'= {
+        }
+        &'nettool;help;lab;serve'= {
         }
         &'nettool;help;generate'= {
         }

@@ -82,16 +82,18 @@ complete -c nettool -n "__fish_nettool_using_subcommand close" -l half-close -d 
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l abort -d 'Reset the connection instead of closing it'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -f -a "up" -d 'Create the lab'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -f -a "down" -d 'Remove the lab and everything it runs'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -f -a "status" -d 'Show the lab\'s interfaces and addresses'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -f -a "demo" -d 'Bring up a temporary lab, run nettool against it with real output, and take it down'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -f -a "up" -d 'Create the lab'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -f -a "down" -d 'Remove the lab and everything it runs'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -f -a "status" -d 'Show the lab\'s interfaces and addresses'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -f -a "demo" -d 'Bring up a temporary lab, run nettool against it with real output, and take it down'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -f -a "serve" -d 'Run the lab\'s TCP services in the lab\'s namespace until SIGTERM (started by `lab up`)'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -l name -d 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -l subnet -d 'Subnet of the lab; this host takes its first address, the peers the following ones' -r
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -l hosts -d 'Number of peer addresses answered in the lab' -r
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -l no-services -d 'A bare lab: no TCP services (HTTP on 80, echo on 7, trickle on 19, filtered port 82)'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from down" -l name -d 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)' -r
@@ -105,10 +107,14 @@ complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_sub
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -l subnet -d 'Subnet of the temporary lab' -r
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from serve" -l name -d 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "up" -d 'Create the lab'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "down" -d 'Remove the lab and everything it runs'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the lab\'s interfaces and addresses'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "demo" -d 'Bring up a temporary lab, run nettool against it with real output, and take it down'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Run the lab\'s TCP services in the lab\'s namespace until SIGTERM (started by `lab up`)'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nettool -n "__fish_nettool_using_subcommand generate" -l out-dir -d 'Directory to write man/ and completions/ into' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand generate" -s h -l help -d 'Print help'
@@ -123,3 +129,4 @@ complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_su
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "down" -d 'Remove the lab and everything it runs'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "status" -d 'Show the lab\'s interfaces and addresses'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "demo" -d 'Bring up a temporary lab, run nettool against it with real output, and take it down'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "serve" -d 'Run the lab\'s TCP services in the lab\'s namespace until SIGTERM (started by `lab up`)'

@@ -312,11 +312,16 @@ pub struct CloseArgs {
     long_about = "Create, inspect and remove a virtual LAN for trying nettool without touching a \
 real network: a network namespace joined to this one by a veth pair, holding --hosts addresses \
 that the Linux kernel in it answers for, with a route so that the lab subnet is reached through \
-the veth. Needs root (CAP_NET_ADMIN) and iproute2's `ip`.",
+the veth. The lab's hosts also run real kernel TCP services for nettool's TCP tools: HTTP on \
+port 80 (one page, then the server closes first), echo on 7 (until your FIN), a trickle stream on \
+19 (ten lines 100 ms apart, sent even after your FIN), nothing on 81 (a SYN gets RST) and a \
+filtered 82 (an nftables rule drops SYNs). Needs root (CAP_NET_ADMIN), iproute2's `ip`, and for \
+the services nftables' `nft`.",
     after_long_help = "EXAMPLES:
   nettool lab up               create the lab (10.78.0.0/24: this host is .1, the peers .2 to .5)
   nettool arp 10.78.0.0/24     sweep it
-  nettool lab status           what is up
+  nettool lab status           what is up, services included
+  nettool lab up --no-services a bare lab: no TCP services, no nftables rule
   nettool lab down             remove everything
   nettool lab demo             bring a lab up, show nettool working on it, take it down"
 )]
@@ -335,6 +340,9 @@ pub enum LabAction {
     Status(LabStatusArgs),
     /// Bring up a temporary lab, run nettool against it with real output, and take it down.
     Demo(LabDemoArgs),
+    /// Run the lab's TCP services in the lab's namespace until SIGTERM (started by `lab up`).
+    #[command(hide = true)]
+    Serve(LabNameArgs),
 }
 
 #[derive(Debug, Args)]
@@ -363,6 +371,9 @@ pub struct LabUpArgs {
     /// Number of peer addresses answered in the lab.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub hosts: u16,
+    /// A bare lab: no TCP services (HTTP on 80, echo on 7, trickle on 19, filtered port 82).
+    #[arg(long)]
+    pub no_services: bool,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,7 @@ fn spec(name: &str, subnet: &str) -> LabSpec {
         name: name.into(),
         subnet: subnet.parse().unwrap(),
         hosts: 4,
+        services: None,
     }
 }
 

@@ -2,13 +2,16 @@
 
 use std::io::Write;
 use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
 use std::process::Command;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 
 use super::Env;
 use crate::cli::{LabAction, LabArgs, LabDemoArgs, LabUpArgs};
+use crate::lab::services::{self, Ports, server::Server};
 use crate::lab::{self, LabSpec, LabStatus};
 use crate::outcome::Outcome;
 
@@ -18,19 +21,26 @@ pub fn run(args: LabArgs, env: &mut Env) -> Result<Outcome> {
         LabAction::Down(a) => down(&a.name, env),
         LabAction::Status(a) => status(&a.name.name, a.json, env),
         LabAction::Demo(a) => demo(a, env),
+        LabAction::Serve(a) => serve(&a.name, env),
     }
 }
 
-fn spec(a: &LabUpArgs) -> LabSpec {
-    LabSpec {
+fn spec(a: &LabUpArgs) -> Result<LabSpec> {
+    let services = if a.no_services {
+        None
+    } else {
+        Some(std::env::current_exe().context("finding nettool's own executable")?)
+    };
+    Ok(LabSpec {
         name: a.name.name.clone(),
         subnet: a.subnet,
         hosts: a.hosts,
-    }
+        services,
+    })
 }
 
 fn up(a: LabUpArgs, env: &mut Env) -> Result<Outcome> {
-    let status = lab::up(&spec(&a))?;
+    let status = lab::up(&spec(&a)?)?;
     writeln!(env.out, "lab {} is up", status.name)?;
     describe(&status, env.out)?;
     let peers = peer_ips(&status);
@@ -40,17 +50,44 @@ fn up(a: LabUpArgs, env: &mut Env) -> Result<Outcome> {
         } else {
             format!(" --name {}", a.name.name)
         };
+        let mut hints = vec![
+            (
+                format!("arp {first}"),
+                "resolve a peer (answered by the lab's kernel)",
+            ),
+            (format!("arp {first}"), "again: answered from the cache"),
+            (format!("arp {net}"), "sweep the lab"),
+        ];
+        if status.services.is_some() {
+            hints.extend([
+                (
+                    format!("handshake {first}:{}", Ports::HTTP),
+                    "a three-way handshake with the lab's kernel",
+                ),
+                (
+                    format!("close {first}:{} --passive", Ports::HTTP),
+                    "HTTP: the server closes first",
+                ),
+                (
+                    format!("close {first}:{} --half-close", Ports::TRICKLE),
+                    "your FIN first, then data arrives in FIN-WAIT-2",
+                ),
+                (
+                    format!("handshake {first}:{}", Ports::CLOSED),
+                    "a closed port: the kernel answers RST",
+                ),
+                (
+                    format!("handshake {first}:{}", Ports::FILTERED),
+                    "a filtered port: no answer at all",
+                ),
+            ]);
+        }
+        hints.push((format!("lab down{down}"), "remove it"));
+        let width = hints.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
         writeln!(env.out, "\ntry:")?;
-        writeln!(
-            env.out,
-            "  nettool arp {first}              resolve a peer (answered by the lab's kernel)"
-        )?;
-        writeln!(
-            env.out,
-            "  nettool arp {first}              again: answered from the cache"
-        )?;
-        writeln!(env.out, "  nettool arp {net}          sweep the lab")?;
-        writeln!(env.out, "  nettool lab down{down}              remove it")?;
+        for (cmd, why) in hints {
+            writeln!(env.out, "  nettool {cmd:<width$}  {why}")?;
+        }
     }
     Ok(Outcome::Success)
 }
@@ -86,6 +123,44 @@ fn describe(s: &LabStatus, out: &mut dyn Write) -> Result<()> {
             addrs.join(", "),
             p.mac
         )?;
+    }
+    if s.services.is_none() && s.namespace_exists {
+        writeln!(
+            out,
+            "  services    none (a bare lab, made with --no-services)"
+        )?;
+    }
+    if let Some(svc) = &s.services {
+        let pid = svc
+            .pid
+            .map(|p| format!("pid {p}"))
+            .unwrap_or_else(|| "no pid".into());
+        let running = if svc.running { "" } else { ", NOT RUNNING" };
+        writeln!(
+            out,
+            "  services    {pid}{running}, log {}",
+            svc.log.display()
+        )?;
+        for p in &svc.ports {
+            let about = services::SERVICES
+                .iter()
+                .find(|c| c.port == p.port)
+                .map_or("", |c| c.about);
+            let state = if p.ok() {
+                p.state.to_string()
+            } else {
+                format!("{} (should be {})", p.state, p.expect)
+            };
+            let dropped = match (p.port, svc.dropped_syns) {
+                (Ports::FILTERED, Some(n)) => format!(" ({n} dropped so far)"),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "    {:>3}/tcp  {:<9} {state:<10} {about}{dropped}",
+                p.port, p.name
+            )?;
+        }
     }
     for problem in &s.problems {
         writeln!(out, "  PROBLEM     {problem}")?;
@@ -140,10 +215,12 @@ impl Drop for Teardown {
 }
 
 fn demo(a: LabDemoArgs, env: &mut Env) -> Result<Outcome> {
+    let exe = std::env::current_exe().context("finding nettool's own executable")?;
     let spec = LabSpec {
         name: a.name.clone(),
         subnet: a.subnet,
         hosts: 4,
+        services: Some(exe.clone()),
     };
     let status = lab::up(&spec)?;
     let _teardown = Teardown(a.name.clone());
@@ -184,7 +261,6 @@ fn demo(a: LabDemoArgs, env: &mut Env) -> Result<Outcome> {
             vec!["arp".into(), "--dad".into(), second.to_string()],
         ),
     ];
-    let exe = std::env::current_exe().context("finding nettool's own executable")?;
     let mut failed = false;
     for (why, argv) in steps {
         if env.interrupt.load(Ordering::Relaxed) {
@@ -216,4 +292,53 @@ fn demo(a: LabDemoArgs, env: &mut Env) -> Result<Outcome> {
         bail!("a demo step failed (see above)");
     }
     Ok(Outcome::Success)
+}
+
+/// Most lines `lab serve` writes to its log.
+const MAX_LOG_LINES: usize = 10_000;
+
+/// `lab serve`: the lab's services, in the current namespace (which must
+/// be the lab's), until SIGTERM or SIGINT. Logs to stderr, which `lab up`
+/// points at the run directory's `serve.log`.
+fn serve(name: &str, env: &mut Env) -> Result<Outcome> {
+    lab::validate_name(name)?;
+    services::daemon::require_lab_namespace(name)?;
+    let server = Server::bind_lab(name)?;
+    // Its own descriptor for stderr: the process-wide stderr lock is held
+    // by the main thread (`main` locks it for the whole run), and handler
+    // threads log too. One write per line keeps lines whole.
+    let stderr = std::fs::File::from(
+        std::io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .context("duplicating stderr for the service log")?,
+    );
+    let write = |line: &str| {
+        let _ = (&stderr).write_all(format!("{} {line}\n", timestamp()).as_bytes());
+    };
+    // The log lives in /run (memory): a connection flood must not fill it.
+    let lines = AtomicUsize::new(0);
+    let log = |line: &str| match lines.fetch_add(1, Ordering::Relaxed) {
+        n if n < MAX_LOG_LINES => write(line),
+        MAX_LOG_LINES => write("log full: further connections are not logged"),
+        _ => {}
+    };
+    log(&format!(
+        "lab {name}: serving http on {}, echo on {}, trickle on {}",
+        Ports::HTTP,
+        Ports::ECHO,
+        Ports::TRICKLE
+    ));
+    server.run(env.interrupt, &log)?;
+    write("stopping: asked to");
+    Ok(Outcome::Success)
+}
+
+/// Seconds since the epoch, with milliseconds: enough to line the log up
+/// with a capture.
+fn timestamp() -> String {
+    let t = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}.{:03}", t.as_secs(), t.subsec_millis())
 }

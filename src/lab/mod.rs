@@ -14,16 +14,19 @@
 //! show up in captures and counters.
 //!
 //! There is no state file: [`status`] reads the live system, so a lab
-//! created by one run is seen, and removed, by the next. Later, services
-//! that nettool runs inside the lab (an HTTP server, an echo service) will
-//! leave pid files in [`run_dir`]; [`down`] already stops every process
-//! named there that still lives in the lab's namespace.
+//! created by one run is seen, and removed, by the next. Unless the spec
+//! says otherwise, the lab also runs [`services`]: real kernel TCP services
+//! (HTTP, echo, a trickle stream, a closed and a filtered port) served by
+//! a `nettool lab serve` process inside the namespace, whose pid file and
+//! log live in [`run_dir`]; [`down`] stops every process named by a pid
+//! file there that still lives in the lab's namespace.
 //!
 //! Safety: [`up`] refuses a subnet outside the private and test ranges, and
 //! one that overlaps any address or route of the current namespace, so a
 //! lab can never shadow a real network.
 
 pub mod netns;
+pub mod services;
 #[doc(hidden)]
 pub mod testnet;
 
@@ -40,6 +43,8 @@ use serde::{Serialize, Serializer};
 use thiserror::Error;
 
 use netns::{Link, Namespace, NetnsError, RouteEntry};
+use services::ServiceError;
+use services::probe::ServicesStatus;
 
 /// Prefix of a lab's namespace: lab `NAME` lives in `nettool-NAME`.
 pub const NAMESPACE_PREFIX: &str = "nettool-";
@@ -102,6 +107,8 @@ pub enum LabError {
     Vanished { name: String, why: String },
     #[error(transparent)]
     Netns(#[from] NetnsError),
+    #[error(transparent)]
+    Services(#[from] ServiceError),
     #[error("{what}: {err}")]
     Io { what: String, err: io::Error },
 }
@@ -114,6 +121,11 @@ pub struct LabSpec {
     pub subnet: Ipv4Network,
     /// How many addresses the peer end answers for (`.2`, `.3`, …).
     pub hosts: u16,
+    /// The nettool executable that runs the lab's [`services`]
+    /// (`nettool lab serve`); `None` for a bare lab. The CLI passes its own
+    /// executable; integration tests pass `env!("CARGO_BIN_EXE_nettool")`,
+    /// since there the running executable is the test binary.
+    pub services: Option<PathBuf>,
 }
 
 impl Default for LabSpec {
@@ -122,6 +134,7 @@ impl Default for LabSpec {
             name: "lab".into(),
             subnet: Ipv4Network::new(Ipv4Addr::new(10, 78, 0, 0), 24).expect("valid /24"),
             hosts: 4,
+            services: None,
         }
     }
 }
@@ -318,6 +331,8 @@ pub struct LabStatus {
     /// The end inside the lab namespace (`eth0`), holding the hosts' addresses.
     pub peer: Option<LabEnd>,
     pub run_dir: PathBuf,
+    /// The lab's services; `None` for a lab created without them.
+    pub services: Option<ServicesStatus>,
     /// What is missing or down; empty for a healthy lab.
     pub problems: Vec<String>,
 }
@@ -364,6 +379,10 @@ pub fn status(name: &str) -> Result<Option<LabStatus>, LabError> {
         Some(p) if !p.up => problems.push(format!("{PEER_DEV} in {namespace} is down")),
         _ => {}
     }
+    let services = services::probe::status(name)?;
+    if let Some(s) = &services {
+        problems.extend(s.problems());
+    }
     let subnet = host
         .as_ref()
         .and_then(|h| h.addresses.first())
@@ -376,6 +395,7 @@ pub fn status(name: &str) -> Result<Option<LabStatus>, LabError> {
         host,
         peer,
         run_dir,
+        services,
         problems,
     }))
 }
@@ -394,11 +414,29 @@ impl Drop for LinkGuard<'_> {
     }
 }
 
+/// Removes the run directory when dropped, unless kept.
+struct RunDirGuard {
+    dir: PathBuf,
+    keep: bool,
+}
+
+impl Drop for RunDirGuard {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            let _ = std::fs::remove_dir(RUN_ROOT);
+        }
+    }
+}
+
 /// Creates the lab described by `spec`, and returns its status.
 ///
 /// Refuses when the lab (or any part of it) already exists, or when the
-/// subnet overlaps an address or route of the current namespace. On any
-/// failure half-way, what was created is removed again.
+/// subnet overlaps an address or route of the current namespace. With
+/// `spec.services`, it also installs the filtered port's nftables rule
+/// and starts the service process, and returns only once every service
+/// listens. On any failure half-way, what was created is removed again,
+/// the service process included.
 pub fn up(spec: &LabSpec) -> Result<LabStatus, LabError> {
     let plan = spec.plan()?;
     netns::require_net_admin()?;
@@ -439,10 +477,26 @@ pub fn up(spec: &LabSpec) -> Result<LabStatus, LabError> {
     netns::ip_batch(Some(&plan.namespace), &batch)?;
     netns::set_up(None, &plan.host_interface)?;
 
+    // Declared after the guards above, so on failure it is undone first.
+    let mut started = None;
+    if let Some(exe) = &spec.services {
+        let dir = RunDirGuard {
+            dir: services::daemon::create_run_dir(&plan.name)?,
+            keep: false,
+        };
+        services::firewall::install(&plan.namespace)?;
+        let daemon = services::daemon::start(exe, &plan.name)?;
+        started = Some((dir, daemon));
+    }
+
     let status = status(&plan.name)?.ok_or_else(|| LabError::Vanished {
         name: plan.name.clone(),
         why: "no trace of it is left".into(),
     })?;
+    if let Some((mut dir, daemon)) = started {
+        daemon.keep();
+        dir.keep = true;
+    }
     host_link.keep = true;
     ns.keep();
     Ok(status)
@@ -509,7 +563,6 @@ pub fn down(name: &str) -> Result<DownReport, LabError> {
 /// namespace, so a pid reused by an unrelated process is never touched.
 fn stop_services(dir: &Path, namespace: &str) -> Result<Vec<u32>, LabError> {
     let io_err = |what: String| move |err| LabError::Io { what, err };
-    let lab_ns = std::fs::metadata(netns::netns_path(namespace)).ok();
     let mut stopped = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(io_err(format!("listing {}", dir.display())))?;
     for entry in entries.filter_map(|e| e.ok()) {
@@ -520,18 +573,27 @@ fn stop_services(dir: &Path, namespace: &str) -> Result<Vec<u32>, LabError> {
         let pid = std::fs::read_to_string(&path)
             .ok()
             .and_then(|s| s.trim().parse::<u32>().ok());
-        if let (Some(pid), Some(lab_ns)) = (pid, &lab_ns) {
-            let proc_ns = std::fs::metadata(format!("/proc/{pid}/ns/net")).ok();
-            let in_lab =
-                proc_ns.is_some_and(|p| p.ino() == lab_ns.ino() && p.dev() == lab_ns.dev());
-            if in_lab && terminate(pid) {
-                stopped.push(pid);
-            }
+        if let Some(pid) = pid
+            && lives_in(pid, namespace)
+            && terminate(pid)
+        {
+            stopped.push(pid);
         }
         std::fs::remove_file(&path).map_err(io_err(format!("removing {}", path.display())))?;
     }
     stopped.sort_unstable();
     Ok(stopped)
+}
+
+/// Whether process `pid` runs (not a zombie) inside named namespace
+/// `namespace`: a pid from a pid file is only trusted this far, since the
+/// process may have gone and its pid been reused.
+pub(crate) fn lives_in(pid: u32, namespace: &str) -> bool {
+    let Ok(lab_ns) = std::fs::metadata(netns::netns_path(namespace)) else {
+        return false;
+    };
+    let proc_ns = std::fs::metadata(format!("/proc/{pid}/ns/net")).ok();
+    proc_ns.is_some_and(|p| p.ino() == lab_ns.ino() && p.dev() == lab_ns.dev()) && running(pid)
 }
 
 /// SIGTERM, up to a second's grace, then SIGKILL. True if it was signalled.
@@ -596,6 +658,7 @@ mod tests {
             name: name.into(),
             subnet: net(subnet),
             hosts,
+            services: None,
         }
     }
 
@@ -732,6 +795,7 @@ mod tests {
             }),
             peer: None,
             run_dir: run_dir("lab"),
+            services: None,
             problems: vec![],
         };
         let json = serde_json::to_value(&status).unwrap();
