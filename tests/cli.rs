@@ -182,6 +182,10 @@ fn lab_demo_runs_every_step_and_leaves_nothing_behind() {
         "from cache",
         "4 of 253 addresses answered",
         "is in use by",
+        "is open: SYN-ACK",
+        "is closed: RST",
+        "CLOSE-WAIT → LAST-ACK",
+        "FIN-WAIT-2 → TIME-WAIT",
         "removing the temporary lab",
     ] {
         assert!(

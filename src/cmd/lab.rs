@@ -200,6 +200,22 @@ fn status(name: &str, json: bool, env: &mut Env) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| (*w).to_owned()).collect()
+}
+
+/// A word as a shell would need it typed.
+fn shell_quote(word: &str) -> String {
+    if word
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./:=@".contains(c))
+    {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// Takes the demo's lab down however the demo ends.
 struct Teardown(String);
 
@@ -239,51 +255,89 @@ fn demo(a: LabDemoArgs, env: &mut Env) -> Result<Outcome> {
         .context("creating a temporary directory for the demo's cache")?;
     let cache = cache_dir.path().join("arp-cache.json");
     let cache_arg = cache.to_string_lossy().into_owned();
-    let steps: Vec<(&str, Vec<String>)> = vec![
+    use crate::lab::services::Ports;
+    let at = |port: u16| format!("{first}:{port}");
+    // (why, argv, the exit code that step should give)
+    let steps: Vec<(&str, Vec<String>, i32)> = vec![
         (
             "resolve a peer: a broadcast request, the lab's kernel replies",
-            vec!["arp".into(), first.to_string()],
+            argv(&["arp", &first.to_string()]),
+            0,
         ),
         (
             "the same again: a fresh cache entry answers, no frame is sent",
-            vec!["arp".into(), first.to_string()],
+            argv(&["arp", &first.to_string()]),
+            0,
         ),
         (
             "sweep the whole subnet",
-            vec!["arp".into(), net.to_string()],
+            argv(&["arp", &net.to_string()]),
+            0,
         ),
         (
             "the cache now holds every peer",
-            vec!["arp".into(), "--show".into()],
+            argv(&["arp", "--show"]),
+            0,
         ),
         (
-            "duplicate address detection: is the address taken?",
-            vec!["arp".into(), "--dad".into(), second.to_string()],
+            "duplicate address detection: is the address taken? (exit 1: yes)",
+            argv(&["arp", "--dad", &second.to_string()]),
+            1,
+        ),
+        (
+            "a three-way handshake with the lab's web server, released with a RST",
+            argv(&["handshake", &at(Ports::HTTP)]),
+            0,
+        ),
+        (
+            "a port nobody listens on answers the SYN with RST (exit 1)",
+            argv(&["handshake", &at(Ports::CLOSED)]),
+            1,
+        ),
+        (
+            "an HTTP/1.0 request: the server answers and closes first (passive close)",
+            argv(&[
+                "close",
+                "--passive",
+                "--data",
+                "GET / HTTP/1.0\\r\\n\\r\\n",
+                &at(Ports::HTTP),
+            ]),
+            0,
+        ),
+        (
+            "our FIN first, while the server keeps talking: data arrives in FIN-WAIT-2",
+            argv(&[
+                "close",
+                "--half-close",
+                "--time-wait",
+                "1s",
+                &at(Ports::TRICKLE),
+            ]),
+            0,
         ),
     ];
     let mut failed = false;
-    for (why, argv) in steps {
+    for (why, argv, expected) in steps {
         if env.interrupt.load(Ordering::Relaxed) {
             return Ok(Outcome::Interrupted);
         }
-        writeln!(env.out, "\n# {why}\n$ nettool {}", argv.join(" "))?;
+        let shown: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
+        writeln!(env.out, "\n# {why}\n$ nettool {}", shown.join(" "))?;
         env.out.flush()?;
         let status = Command::new(&exe)
             .args(&argv)
             .env("NETTOOL_ARP_CACHE", &cache_arg)
             .status()
             .with_context(|| format!("running {}", exe.display()))?;
-        // --dad answers 1 for "in use", which is the expected answer here.
-        let expected = if argv.iter().any(|a| a == "--dad") {
-            Some(1)
-        } else {
-            Some(0)
-        };
-        if status.code() != expected {
+        if status.code() != Some(expected) {
             if env.interrupt.load(Ordering::Relaxed) {
                 return Ok(Outcome::Interrupted);
             }
-            writeln!(env.err, "nettool: demo step exited with {status}")?;
+            writeln!(
+                env.err,
+                "nettool: demo step exited with {status}, expected {expected}"
+            )?;
             failed = true;
         }
     }
