@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Open a TCP connection and close it with the four-way handshake, printing every state')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
+            [CompletionResult]::new('impair', 'impair', [CompletionResultType]::ParameterValue, 'A seeded, counting, faulty wire between two interfaces (for fault-injection tests)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -208,12 +209,35 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'nettool;impair' {
+            [CompletionResult]::new('--left', '--left', [CompletionResultType]::ParameterName, 'Interface of the left side')
+            [CompletionResult]::new('--right', '--right', [CompletionResultType]::ParameterName, 'Interface of the right side')
+            [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Seed of the decisions (one generator per direction, both derived from it)')
+            [CompletionResult]::new('--loss', '--loss', [CompletionResultType]::ParameterName, 'Probability of dropping a TCP frame')
+            [CompletionResult]::new('--dup', '--dup', [CompletionResultType]::ParameterName, 'Probability of sending a TCP frame twice')
+            [CompletionResult]::new('--reorder', '--reorder', [CompletionResultType]::ParameterName, 'Probability of holding a TCP frame back so that later ones overtake it')
+            [CompletionResult]::new('--corrupt', '--corrupt', [CompletionResultType]::ParameterName, 'Probability of flipping one bit (payload, or the checksum of an empty segment)')
+            [CompletionResult]::new('--delay', '--delay', [CompletionResultType]::ParameterName, 'Fixed delay added to every TCP frame')
+            [CompletionResult]::new('--reorder-after', '--reorder-after', [CompletionResultType]::ParameterName, 'A held frame is released after this many later frames have overtaken it…')
+            [CompletionResult]::new('--reorder-hold', '--reorder-hold', [CompletionResultType]::ParameterName, '…or after this long, whichever comes first')
+            [CompletionResult]::new('--blackhole-after', '--blackhole-after', [CompletionResultType]::ParameterName, 'Start a blackhole this long after the relay starts')
+            [CompletionResult]::new('--blackhole-for', '--blackhole-for', [CompletionResultType]::ParameterName, 'How long a blackhole lasts [default: for ever, or until the next SIGUSR1]')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Keep the counters in this file (JSON), rewritten while running and at exit')
+            [CompletionResult]::new('--blackhole-all', '--blackhole-all', [CompletionResultType]::ParameterName, 'A blackhole swallows every frame (ARP too), not only IPv4/TCP')
+            [CompletionResult]::new('--keep-offloads', '--keep-offloads', [CompletionResultType]::ParameterName, 'Leave the interfaces'' offloads alone (default: turn them off)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'nettool;help' {
             [CompletionResult]::new('arp', 'arp', [CompletionResultType]::ParameterValue, 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache')
             [CompletionResult]::new('handshake', 'handshake', [CompletionResultType]::ParameterValue, 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state')
             [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Open a TCP connection and close it with the four-way handshake, printing every state')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
+            [CompletionResult]::new('impair', 'impair', [CompletionResultType]::ParameterValue, 'A seeded, counting, faulty wire between two interfaces (for fault-injection tests)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -250,6 +274,9 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;help;generate' {
+            break
+        }
+        'nettool;help;impair' {
             break
         }
         'nettool;help;help' {

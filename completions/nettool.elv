@@ -27,6 +27,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand close 'Open a TCP connection and close it with the four-way handshake, printing every state'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
             cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
+            cand impair 'A seeded, counting, faulty wire between two interfaces (for fault-injection tests)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nettool;arp'= {
@@ -187,12 +188,34 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'nettool;impair'= {
+            cand --left 'Interface of the left side'
+            cand --right 'Interface of the right side'
+            cand --seed 'Seed of the decisions (one generator per direction, both derived from it)'
+            cand --loss 'Probability of dropping a TCP frame'
+            cand --dup 'Probability of sending a TCP frame twice'
+            cand --reorder 'Probability of holding a TCP frame back so that later ones overtake it'
+            cand --corrupt 'Probability of flipping one bit (payload, or the checksum of an empty segment)'
+            cand --delay 'Fixed delay added to every TCP frame'
+            cand --reorder-after 'A held frame is released after this many later frames have overtaken it…'
+            cand --reorder-hold '…or after this long, whichever comes first'
+            cand --blackhole-after 'Start a blackhole this long after the relay starts'
+            cand --blackhole-for 'How long a blackhole lasts [default: for ever, or until the next SIGUSR1]'
+            cand --stats 'Keep the counters in this file (JSON), rewritten while running and at exit'
+            cand --blackhole-all 'A blackhole swallows every frame (ARP too), not only IPv4/TCP'
+            cand --keep-offloads 'Leave the interfaces'' offloads alone (default: turn them off)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'nettool;help'= {
             cand arp 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
             cand handshake 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
             cand close 'Open a TCP connection and close it with the four-way handshake, printing every state'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
             cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
+            cand impair 'A seeded, counting, faulty wire between two interfaces (for fault-injection tests)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nettool;help;arp'= {
@@ -219,6 +242,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
         &'nettool;help;lab;serve'= {
         }
         &'nettool;help;generate'= {
+        }
+        &'nettool;help;impair'= {
         }
         &'nettool;help;help'= {
         }

@@ -31,6 +31,7 @@ complete -c nettool -n "__fish_nettool_needs_command" -f -a "handshake" -d 'Open
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "impair" -d 'A seeded, counting, faulty wire between two interfaces (for fault-injection tests)'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s i -l interface -d 'Interface to use (default: the one the kernel routes ADDRESS through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s s -l source -d 'Source IPv4 address for requests (default: the route\'s preferred source)' -r
@@ -119,12 +120,30 @@ complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_sub
 complete -c nettool -n "__fish_nettool_using_subcommand generate" -l out-dir -d 'Directory to write man/ and completions/ into' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate help" -f -a "arp" -d 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate help" -f -a "handshake" -d 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate help" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate help" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l left -d 'Interface of the left side' -r
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l right -d 'Interface of the right side' -r
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l seed -d 'Seed of the decisions (one generator per direction, both derived from it)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l loss -d 'Probability of dropping a TCP frame' -r
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l dup -d 'Probability of sending a TCP frame twice' -r
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l reorder -d 'Probability of holding a TCP frame back so that later ones overtake it' -r
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l corrupt -d 'Probability of flipping one bit (payload, or the checksum of an empty segment)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l delay -d 'Fixed delay added to every TCP frame' -r
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l reorder-after -d 'A held frame is released after this many later frames have overtaken it…' -r
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l reorder-hold -d '…or after this long, whichever comes first' -r
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l blackhole-after -d 'Start a blackhole this long after the relay starts' -r
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l blackhole-for -d 'How long a blackhole lasts [default: for ever, or until the next SIGUSR1]' -r
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l stats -d 'Keep the counters in this file (JSON), rewritten while running and at exit' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l blackhole-all -d 'A blackhole swallows every frame (ARP too), not only IPv4/TCP'
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l keep-offloads -d 'Leave the interfaces\' offloads alone (default: turn them off)'
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate impair help" -f -a "arp" -d 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate impair help" -f -a "handshake" -d 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate impair help" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate impair help" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate impair help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate impair help" -f -a "impair" -d 'A seeded, counting, faulty wire between two interfaces (for fault-injection tests)'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate impair help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "up" -d 'Create the lab'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "down" -d 'Remove the lab and everything it runs'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "status" -d 'Show the lab\'s interfaces and addresses'

@@ -30,6 +30,7 @@ pub mod cmd;
 pub mod docgen;
 pub mod driver;
 pub mod guard;
+pub mod impair;
 pub mod lab;
 pub mod link;
 pub mod machine;

@@ -3,6 +3,7 @@
 
 pub mod arp;
 pub mod generate;
+pub mod impair;
 pub mod lab;
 pub mod tcp;
 
@@ -39,6 +40,7 @@ pub fn run(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
         Command::Close(args) => tcp::close(args, env),
         Command::Lab(args) => lab::run(args, env),
         Command::Generate(args) => generate::run(args, env),
+        Command::Impair(args) => impair::run(args, env),
     }
 }
 

@@ -1,0 +1,260 @@
+//! The relay's event loop: two sockets, the decisions of [`Relay`], the
+//! clock, the control signals and the stats file.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::core::{Emit, Relay};
+use super::socket::{self, PacketSocket, READ_BUFFER};
+use super::{Config, Dir, Stats};
+
+/// How often the stats file is rewritten while counters move.
+const STATS_EVERY: Duration = Duration::from_millis(100);
+/// The longest wait: a signal that lands just before `ppoll` is seen this late.
+const MAX_WAIT: Duration = Duration::from_millis(50);
+/// Frames read from one side before looking at the other.
+const BATCH: usize = 256;
+
+/// Which interfaces to bridge and where to report.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub left: String,
+    pub right: String,
+    pub config: Config,
+    /// Rewritten (atomically) while the relay runs, and at exit.
+    pub stats: Option<PathBuf>,
+    /// Leave the interfaces' offloads as they are.
+    pub keep_offloads: bool,
+}
+
+/// The flags the signal handlers raise.
+pub struct Signals<'a> {
+    /// SIGINT or SIGTERM: stop.
+    pub stop: &'a AtomicBool,
+    /// SIGUSR1: toggle the blackhole.
+    pub toggle: &'a AtomicBool,
+    /// SIGUSR2: print the counters now (and rewrite the stats file).
+    pub dump: &'a AtomicBool,
+}
+
+/// Writes `stats` to `path` atomically (a new file renamed over the old),
+/// so a reader never sees half of it.
+pub fn write_stats(path: &Path, stats: &Stats) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let json = serde_json::to_vec_pretty(stats).map_err(io::Error::other)?;
+    std::fs::write(&tmp, json)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Reads a stats file the relay wrote.
+pub fn read_stats(path: &Path) -> io::Result<Stats> {
+    let text = std::fs::read(path)?;
+    serde_json::from_slice(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Runs the relay until a stop signal or an error; returns the last counts.
+/// `log` gets one line per notable event (start, blackhole, stop).
+pub fn run(opts: &Options, signals: Signals, log: &mut dyn Write) -> anyhow::Result<Stats> {
+    if opts.left == opts.right {
+        anyhow::bail!("--left and --right must be two different interfaces");
+    }
+    if !opts.keep_offloads {
+        for iface in [&opts.left, &opts.right] {
+            socket::disable_offloads(iface)?;
+        }
+    }
+    let left = PacketSocket::open(&opts.left)?;
+    let right = PacketSocket::open(&opts.right)?;
+    let start = Instant::now();
+    let mut relay = Relay::new(opts.config.clone());
+    let mut buf = vec![0u8; READ_BUFFER];
+    let mut out: Vec<Emit> = Vec::new();
+    let write_file = |stats: &Stats| -> anyhow::Result<()> {
+        if let Some(path) = &opts.stats {
+            write_stats(path, stats)
+                .with_context(|| format!("writing the stats file {}", path.display()))?;
+        }
+        Ok(())
+    };
+    write_file(&relay.stats(Duration::ZERO))?;
+    writeln!(
+        log,
+        "IMPAIR {} <-> {}, seed {} (stats: {})",
+        opts.left,
+        opts.right,
+        opts.config.seed,
+        opts.stats
+            .as_ref()
+            .map_or("on SIGUSR2 and at exit".into(), |p| p.display().to_string())
+    )?;
+    let mut last_written = Duration::ZERO;
+    let mut dirty = false;
+    let mut blackhole_was = false;
+
+    let result = loop {
+        let now = start.elapsed();
+        if signals.stop.load(Ordering::Relaxed) {
+            break Ok(());
+        }
+        if signals.toggle.swap(false, Ordering::Relaxed) {
+            let on = relay.toggle_blackhole(now);
+            writeln!(
+                log,
+                "{:.3} blackhole {} by SIGUSR1",
+                now.as_secs_f64(),
+                if on { "on" } else { "off" }
+            )?;
+        }
+        let active = relay.blackhole_active(now);
+        if active != blackhole_was {
+            writeln!(
+                log,
+                "{:.3} blackhole {}",
+                now.as_secs_f64(),
+                if active { "begins" } else { "ends" }
+            )?;
+            blackhole_was = active;
+            dirty = true;
+        }
+        if signals.dump.swap(false, Ordering::Relaxed) {
+            let stats = relay.stats(now);
+            write_file(&stats)?;
+            write!(log, "{}", stats.render())?;
+            last_written = now;
+        }
+        if dirty && now.saturating_sub(last_written) >= STATS_EVERY {
+            write_file(&relay.stats(now))?;
+            last_written = now;
+            dirty = false;
+        }
+
+        let mut wait = MAX_WAIT;
+        if let Some(due) = relay.next_timeout() {
+            wait = wait.min(due.saturating_sub(now));
+        }
+        if dirty {
+            wait = wait.min(STATS_EVERY.saturating_sub(now.saturating_sub(last_written)));
+        }
+        let mut fds = [
+            libc::pollfd {
+                fd: left.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: right.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let ts = libc::timespec {
+            tv_sec: wait.as_secs() as libc::time_t,
+            tv_nsec: wait.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: two valid pollfds, a valid timespec, no signal mask change.
+        let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, &ts, std::ptr::null()) };
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            break Err(anyhow::Error::new(err).context("waiting for frames"));
+        }
+        let mut failed = None;
+        for (pfd, sock, dir) in [
+            (&fds[0], &left, Dir::LeftToRight),
+            (&fds[1], &right, Dir::RightToLeft),
+        ] {
+            if pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                failed = Some(anyhow::anyhow!(
+                    "interface {} went away ({})",
+                    sock.iface,
+                    sock.take_error()
+                ));
+                break;
+            }
+            if pfd.revents & libc::POLLIN == 0 {
+                continue;
+            }
+            for _ in 0..BATCH {
+                let read = match sock.recv(&mut buf) {
+                    Ok(Some(r)) => r,
+                    Ok(None) => break,
+                    Err(e) => {
+                        failed = Some(
+                            anyhow::Error::new(e).context(format!("reading from {}", sock.iface)),
+                        );
+                        break;
+                    }
+                };
+                let len = if read.len > buf.len() {
+                    relay.note_truncated(dir);
+                    buf.len()
+                } else {
+                    read.len
+                };
+                let now = start.elapsed();
+                relay.on_frame(
+                    now,
+                    dir,
+                    buf[..len].to_vec(),
+                    read.partial_checksum,
+                    &mut out,
+                );
+                if let Err(e) = transmit(&mut relay, &left, &right, &mut out) {
+                    failed = Some(e);
+                    break;
+                }
+                dirty = true;
+            }
+        }
+        if let Some(e) = failed {
+            break Err(e);
+        }
+        relay.on_timeout(start.elapsed(), &mut out);
+        if !out.is_empty() {
+            dirty = true;
+        }
+        if let Err(e) = transmit(&mut relay, &left, &right, &mut out) {
+            break Err(e);
+        }
+    };
+    let mut stats = relay.stats(start.elapsed());
+    stats.finished = true;
+    write_file(&stats)?;
+    result.map(|()| stats)
+}
+
+/// Sends what the relay decided to send. A frame the kernel refuses for
+/// lack of room (`ENOBUFS`, `EAGAIN`) is counted as a send error; an
+/// interface that has gone is fatal.
+fn transmit(
+    relay: &mut Relay,
+    left: &PacketSocket,
+    right: &PacketSocket,
+    out: &mut Vec<Emit>,
+) -> anyhow::Result<()> {
+    for e in out.drain(..) {
+        let sock = match e.dir {
+            Dir::LeftToRight => right,
+            Dir::RightToLeft => left,
+        };
+        if let Err(err) = sock.send(&e.frame) {
+            match err.raw_os_error() {
+                Some(libc::ENOBUFS | libc::EAGAIN | libc::EMSGSIZE) => relay.note_send_error(e.dir),
+                _ => {
+                    return Err(
+                        anyhow::Error::new(err).context(format!("sending on {}", sock.iface))
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
