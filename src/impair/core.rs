@@ -259,6 +259,7 @@ impl Relay {
             blackhole_active: self.blackhole_active(now),
             left_to_right: side(&self.sides[0]),
             right_to_left: side(&self.sides[1]),
+            snapshots: 0,
             finished: false,
         }
     }

@@ -201,6 +201,9 @@ pub struct Stats {
     pub blackhole_active: bool,
     pub left_to_right: DirStats,
     pub right_to_left: DirStats,
+    /// SIGUSR2s served so far: a reader that signals and then sees this
+    /// number go up knows the file is newer than its signal.
+    pub snapshots: u64,
     /// The relay has stopped; these are its last counts.
     pub finished: bool,
 }

@@ -93,6 +93,11 @@ pub fn run(opts: &Options, signals: Signals, log: &mut dyn Write) -> anyhow::Res
             .as_ref()
             .map_or("on SIGUSR2 and at exit".into(), |p| p.display().to_string())
     )?;
+    let mut snapshots = 0;
+    let stats_now = |relay: &Relay, snapshots: u64| Stats {
+        snapshots,
+        ..relay.stats(start.elapsed())
+    };
     let mut last_written = Duration::ZERO;
     let mut dirty = false;
     let mut blackhole_was = false;
@@ -123,13 +128,14 @@ pub fn run(opts: &Options, signals: Signals, log: &mut dyn Write) -> anyhow::Res
             dirty = true;
         }
         if signals.dump.swap(false, Ordering::Relaxed) {
-            let stats = relay.stats(now);
+            snapshots += 1;
+            let stats = stats_now(&relay, snapshots);
             write_file(&stats)?;
             write!(log, "{}", stats.render())?;
             last_written = now;
         }
         if dirty && now.saturating_sub(last_written) >= STATS_EVERY {
-            write_file(&relay.stats(now))?;
+            write_file(&stats_now(&relay, snapshots))?;
             last_written = now;
             dirty = false;
         }
@@ -225,7 +231,7 @@ pub fn run(opts: &Options, signals: Signals, log: &mut dyn Write) -> anyhow::Res
             break Err(e);
         }
     };
-    let mut stats = relay.stats(start.elapsed());
+    let mut stats = stats_now(&relay, snapshots);
     stats.finished = true;
     write_file(&stats)?;
     result.map(|()| stats)

@@ -25,6 +25,8 @@
 //! one that overlaps any address or route of the current namespace, so a
 //! lab can never shadow a real network.
 
+#[doc(hidden)]
+pub mod impaired;
 pub mod netns;
 pub mod services;
 #[doc(hidden)]

@@ -1,0 +1,75 @@
+"""Bulk TCP transfers over the Linux kernel's TCP, for the relay's tests.
+
+    python3 bulk.py recv PORT
+    python3 bulk.py send HOST PORT SIZE SEED [RATE]
+
+recv listens on PORT, accepts one connection and reads it to the end.
+send connects, sends SIZE pseudo-random bytes (from SEED, so both ends of
+a test can know the data) at most RATE bytes/s if given, and closes.
+Both print one line per event on stdout (flushed): "ready", "connected MS"
+(connect time in milliseconds), "progress N" (every MiB received),
+"done N SHA256", or "error TEXT".
+"""
+import hashlib
+import random
+import socket
+import sys
+import time
+
+MIB = 1 << 20
+CHUNK = 64 * 1024
+
+
+def say(*words):
+    print(*words, flush=True)
+
+
+def recv(port):
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("0.0.0.0", port))
+    listener.listen(1)
+    say("ready")
+    conn, _ = listener.accept()
+    digest, total, mark = hashlib.sha256(), 0, MIB
+    while True:
+        chunk = conn.recv(1 << 18)
+        if not chunk:
+            break
+        digest.update(chunk)
+        total += len(chunk)
+        if total >= mark:
+            say("progress", total)
+            mark = (total // MIB + 1) * MIB
+    say("done", total, digest.hexdigest())
+
+
+def send(host, port, size, seed, rate):
+    data = random.Random(seed).randbytes(size)
+    start = time.monotonic()
+    conn = socket.create_connection((host, port), timeout=60)
+    say("connected", int((time.monotonic() - start) * 1000))
+    start = time.monotonic()
+    sent = 0
+    view = memoryview(data)
+    while sent < size:
+        if rate:
+            ahead = sent / rate - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+        conn.sendall(view[sent:sent + CHUNK])
+        sent += min(CHUNK, size - sent)
+    conn.shutdown(socket.SHUT_WR)
+    conn.recv(1)  # wait for the receiver's close
+    say("done", size, hashlib.sha256(data).hexdigest())
+
+
+try:
+    if sys.argv[1] == "recv":
+        recv(int(sys.argv[2]))
+    else:
+        rate = int(sys.argv[6]) if len(sys.argv) > 6 else 0
+        send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), rate)
+except OSError as e:
+    say("error", e)
+    sys.exit(1)
