@@ -487,6 +487,22 @@ fn the_relay_stops_cleanly_and_the_namespaces_go() {
 }
 
 #[test]
+fn the_relay_exits_with_an_error_when_an_interface_goes() {
+    let mut pair = pair("imp-gone", &Config::default());
+    let mut del = pair.cmd_a("ip");
+    del.args(["link", "del", "eth0"]);
+    common::sh(del);
+    let exit = pair.wait_relay_exit(Duration::from_secs(5));
+    assert_eq!(exit.status.code(), Some(2), "{exit:?}");
+    assert!(
+        exit.stderr.contains("interface left went down or away"),
+        "{}",
+        exit.stderr
+    );
+    assert!(exit.stats.finished, "the last counts are written even then");
+}
+
+#[test]
 fn dropping_the_pair_stops_a_running_relay() {
     let pair = pair("imp-drop", &Config::default());
     let pid = pair.relay_pid();
@@ -495,4 +511,46 @@ fn dropping_the_pair_stops_a_running_relay() {
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
     let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&list.stdout).contains(&m));
+}
+
+/// How fast the relay itself is (run by hand: `cargo test --test impair
+/// -- --ignored --nocapture`, with `--release` for an optimised relay).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn throughput_of_the_relay() {
+    let size = 32 * MIB;
+    let mixed = faults(|f| {
+        f.loss = 0.02;
+        f.reorder = 0.05;
+        f.dup = 0.02;
+        f.corrupt = 0.01;
+    });
+    // The relay's CPU time (user + system) in seconds, from /proc.
+    let cpu = |pid: u32| -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let fields: Vec<&str> = stat.rsplit(") ").next().unwrap().split(' ').collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        ticks as f64 / 100.0
+    };
+    for (what, config) in [("clean", Config::default()), ("mixed faults", mixed)] {
+        let pair = pair("imp-speed", &config);
+        let pid = pair.relay_pid();
+        let took = transfer(&pair, size);
+        eprintln!(
+            "{what}: 32 MiB one way in {took:?} = {:.0} MB/s (python start-up included); relay CPU {:.2} s",
+            size as f64 / took.as_secs_f64() / 1e6,
+            cpu(pid)
+        );
+        let start = Instant::now();
+        let ab = Transfer::start(&pair, true, 9000, size, 0);
+        let ba = Transfer::start(&pair, false, 9001, size, 0);
+        ab.finish(size);
+        ba.finish(size);
+        let took = start.elapsed();
+        eprintln!(
+            "{what}: 32 MiB each way at once in {took:?} = {:.0} MB/s in total; relay CPU {:.2} s so far",
+            2.0 * size as f64 / took.as_secs_f64() / 1e6,
+            cpu(pid)
+        );
+    }
 }

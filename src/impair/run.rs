@@ -69,12 +69,14 @@ pub fn run(opts: &Options, signals: Signals, log: &mut dyn Write) -> anyhow::Res
             socket::disable_offloads(iface)?;
         }
     }
-    let left = PacketSocket::open(&opts.left)?;
-    let right = PacketSocket::open(&opts.right)?;
+    let mut io = Io {
+        left: PacketSocket::open(&opts.left)?,
+        right: PacketSocket::open(&opts.right)?,
+        buf: vec![0u8; READ_BUFFER],
+        out: Vec::new(),
+    };
     let start = Instant::now();
     let mut relay = Relay::new(opts.config.clone());
-    let mut buf = vec![0u8; READ_BUFFER];
-    let mut out: Vec<Emit> = Vec::new();
     let write_file = |stats: &Stats| -> anyhow::Result<()> {
         if let Some(path) = &opts.stats {
             write_stats(path, stats)
@@ -149,12 +151,12 @@ pub fn run(opts: &Options, signals: Signals, log: &mut dyn Write) -> anyhow::Res
         }
         let mut fds = [
             libc::pollfd {
-                fd: left.fd(),
+                fd: io.left.fd(),
                 events: libc::POLLIN,
                 revents: 0,
             },
             libc::pollfd {
-                fd: right.fd(),
+                fd: io.right.fd(),
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -172,95 +174,125 @@ pub fn run(opts: &Options, signals: Signals, log: &mut dyn Write) -> anyhow::Res
             }
             break Err(anyhow::Error::new(err).context("waiting for frames"));
         }
-        let mut failed = None;
-        for (pfd, sock, dir) in [
-            (&fds[0], &left, Dir::LeftToRight),
-            (&fds[1], &right, Dir::RightToLeft),
-        ] {
-            if pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
-                failed = Some(anyhow::anyhow!(
-                    "interface {} went away ({})",
-                    sock.iface,
-                    sock.take_error()
-                ));
-                break;
-            }
-            if pfd.revents & libc::POLLIN == 0 {
-                continue;
-            }
-            for _ in 0..BATCH {
-                let read = match sock.recv(&mut buf) {
-                    Ok(Some(r)) => r,
-                    Ok(None) => break,
-                    Err(e) => {
-                        failed = Some(
-                            anyhow::Error::new(e).context(format!("reading from {}", sock.iface)),
-                        );
-                        break;
-                    }
-                };
-                let len = if read.len > buf.len() {
-                    relay.note_truncated(dir);
-                    buf.len()
-                } else {
-                    read.len
-                };
-                let now = start.elapsed();
-                relay.on_frame(
-                    now,
-                    dir,
-                    buf[..len].to_vec(),
-                    read.partial_checksum,
-                    &mut out,
-                );
-                if let Err(e) = transmit(&mut relay, &left, &right, &mut out) {
-                    failed = Some(e);
-                    break;
-                }
-                dirty = true;
-            }
+        let served = [
+            (fds[0].revents, Dir::LeftToRight),
+            (fds[1].revents, Dir::RightToLeft),
+        ]
+        .into_iter()
+        .try_fold(false, |any, (revents, dir)| {
+            Ok::<_, anyhow::Error>(io.serve(&mut relay, dir, revents, start)? || any)
+        });
+        match served {
+            Ok(true) => dirty = true,
+            Ok(false) => {}
+            Err(e) => break Err(e),
         }
-        if let Some(e) = failed {
-            break Err(e);
-        }
-        relay.on_timeout(start.elapsed(), &mut out);
-        if !out.is_empty() {
+        relay.on_timeout(start.elapsed(), &mut io.out);
+        if !io.out.is_empty() {
             dirty = true;
         }
-        if let Err(e) = transmit(&mut relay, &left, &right, &mut out) {
+        if let Err(e) = io.transmit(&mut relay) {
             break Err(e);
         }
     };
     let mut stats = stats_now(&relay, snapshots);
     stats.finished = true;
     write_file(&stats)?;
+    if result.is_err() {
+        // The counts up to the failure still matter to whoever reads the log.
+        write!(log, "{}", stats.render())?;
+    }
     result.map(|()| stats)
 }
 
-/// Sends what the relay decided to send. A frame the kernel refuses for
-/// lack of room (`ENOBUFS`, `EAGAIN`) is counted as a send error; an
-/// interface that has gone is fatal.
-fn transmit(
-    relay: &mut Relay,
-    left: &PacketSocket,
-    right: &PacketSocket,
-    out: &mut Vec<Emit>,
-) -> anyhow::Result<()> {
-    for e in out.drain(..) {
-        let sock = match e.dir {
-            Dir::LeftToRight => right,
-            Dir::RightToLeft => left,
+/// The two sockets, the read buffer and the frames waiting to be sent.
+struct Io {
+    left: PacketSocket,
+    right: PacketSocket,
+    buf: Vec<u8>,
+    out: Vec<Emit>,
+}
+
+impl Io {
+    /// Reads up to a batch of frames from the side where `dir` starts (as
+    /// `ppoll` reported it in `revents`), passes them through the relay and
+    /// sends what comes out. Returns whether anything was read. A socket
+    /// error (the interface went down or away) is fatal.
+    fn serve(
+        &mut self,
+        relay: &mut Relay,
+        dir: Dir,
+        revents: libc::c_short,
+        start: Instant,
+    ) -> anyhow::Result<bool> {
+        let sock = match dir {
+            Dir::LeftToRight => &self.left,
+            Dir::RightToLeft => &self.right,
         };
-        if let Err(err) = sock.send(&e.frame) {
-            match err.raw_os_error() {
-                Some(libc::ENOBUFS | libc::EAGAIN | libc::EMSGSIZE) => relay.note_send_error(e.dir),
-                _ => {
-                    return Err(
-                        anyhow::Error::new(err).context(format!("sending on {}", sock.iface))
-                    );
+        if revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+            anyhow::bail!(
+                "interface {} went down or away ({})",
+                sock.iface,
+                sock.take_error()
+            );
+        }
+        if revents & libc::POLLIN == 0 {
+            return Ok(false);
+        }
+        let mut any = false;
+        for _ in 0..BATCH {
+            let sock = match dir {
+                Dir::LeftToRight => &self.left,
+                Dir::RightToLeft => &self.right,
+            };
+            let Some(read) = sock
+                .recv(&mut self.buf)
+                .with_context(|| format!("reading from {}", sock.iface))?
+            else {
+                break;
+            };
+            any = true;
+            let len = if read.len > self.buf.len() {
+                relay.note_truncated(dir);
+                self.buf.len()
+            } else {
+                read.len
+            };
+            let frame = self.buf[..len].to_vec();
+            relay.on_frame(
+                start.elapsed(),
+                dir,
+                frame,
+                read.partial_checksum,
+                &mut self.out,
+            );
+            self.transmit(relay)?;
+        }
+        Ok(any)
+    }
+
+    /// Sends what the relay decided to send. A frame the kernel refuses
+    /// for lack of room (`ENOBUFS`, `EAGAIN`) is counted as a send error;
+    /// an interface that has gone is fatal.
+    fn transmit(&mut self, relay: &mut Relay) -> anyhow::Result<()> {
+        for e in self.out.drain(..) {
+            let sock = match e.dir {
+                Dir::LeftToRight => &self.right,
+                Dir::RightToLeft => &self.left,
+            };
+            if let Err(err) = sock.send(&e.frame) {
+                match err.raw_os_error() {
+                    Some(libc::ENOBUFS | libc::EAGAIN | libc::EMSGSIZE) => {
+                        relay.note_send_error(e.dir)
+                    }
+                    _ => {
+                        return Err(
+                            anyhow::Error::new(err).context(format!("sending on {}", sock.iface))
+                        );
+                    }
                 }
             }
         }
+        Ok(())
     }
-    Ok(())
 }

@@ -226,6 +226,32 @@ impl ImpairedPair {
         }
     }
 
+    /// Waits, without signalling it, for the relay to exit by itself.
+    ///
+    /// # Panics
+    /// When no relay runs, or it is still running after `limit`.
+    pub fn wait_relay_exit(&mut self, limit: Duration) -> RelayExit {
+        let deadline = Instant::now() + limit;
+        let relay = self.relay.as_mut().expect("the relay is not running");
+        let status = loop {
+            if let Some(status) = relay.child.try_wait().expect("waiting for the relay") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the relay is still running after {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        self.relay = None;
+        RelayExit {
+            status,
+            stats: read_stats(&self.stats_path()).unwrap_or_default(),
+            stdout: self.relay_log("relay.out"),
+            stderr: self.relay_log("relay.err"),
+        }
+    }
+
     /// Stops the relay and starts a fresh one with `config` (new counters,
     /// the decision generators seeded afresh).
     pub fn restart_relay(&mut self, config: &Config) -> RelayExit {
