@@ -30,7 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Open a TCP connection and close it with the four-way handshake, printing every state')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
-            [CompletionResult]::new('impair', 'impair', [CompletionResultType]::ParameterValue, 'A seeded, counting, faulty wire between two interfaces (for fault-injection tests)')
+            [CompletionResult]::new('impair', 'impair', [CompletionResultType]::ParameterValue, 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -237,7 +237,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Open a TCP connection and close it with the four-way handshake, printing every state')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
-            [CompletionResult]::new('impair', 'impair', [CompletionResultType]::ParameterValue, 'A seeded, counting, faulty wire between two interfaces (for fault-injection tests)')
+            [CompletionResult]::new('impair', 'impair', [CompletionResultType]::ParameterValue, 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }

@@ -27,7 +27,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand close 'Open a TCP connection and close it with the four-way handshake, printing every state'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
             cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
-            cand impair 'A seeded, counting, faulty wire between two interfaces (for fault-injection tests)'
+            cand impair 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nettool;arp'= {
@@ -215,7 +215,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand close 'Open a TCP connection and close it with the four-way handshake, printing every state'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
             cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
-            cand impair 'A seeded, counting, faulty wire between two interfaces (for fault-injection tests)'
+            cand impair 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nettool;help;arp'= {

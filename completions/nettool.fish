@@ -31,7 +31,7 @@ complete -c nettool -n "__fish_nettool_needs_command" -f -a "handshake" -d 'Open
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
-complete -c nettool -n "__fish_nettool_needs_command" -f -a "impair" -d 'A seeded, counting, faulty wire between two interfaces (for fault-injection tests)'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "impair" -d 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s i -l interface -d 'Interface to use (default: the one the kernel routes ADDRESS through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s s -l source -d 'Source IPv4 address for requests (default: the route\'s preferred source)' -r
@@ -142,7 +142,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_see
 complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate impair help" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate impair help" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate impair help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate impair help" -f -a "impair" -d 'A seeded, counting, faulty wire between two interfaces (for fault-injection tests)'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate impair help" -f -a "impair" -d 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close lab generate impair help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "up" -d 'Create the lab'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "down" -d 'Remove the lab and everything it runs'

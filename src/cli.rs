@@ -43,7 +43,6 @@ pub enum Command {
     /// Write the man pages and shell completions (for packagers and the test suite).
     #[command(hide = true)]
     Generate(GenerateArgs),
-    /// A seeded, counting, faulty wire between two interfaces (for fault-injection tests).
     #[command(hide = true)]
     Impair(crate::cmd::impair::ImpairArgs),
 }

@@ -20,7 +20,7 @@ fn durations(text: &str) -> Result<[Duration; 2], String> {
     parse_pair(text, parse_duration)
 }
 
-/// Relay frames between two interfaces with seeded loss, duplication, reordering, corruption, delay and blackholes.
+/// A seeded, counting, faulty wire between two interfaces, for fault-injection tests.
 #[derive(Debug, Args)]
 #[command(
     long_about = "Bridge two interfaces at layer 2 (an AF_PACKET socket on each, promiscuous) and \
@@ -32,7 +32,7 @@ The same --seed and the same frames give the same decisions. Every decision is c
 counters go to --stats FILE (JSON, rewritten while running), to stderr on SIGUSR2, and to stdout \
 at exit. Offloads (checksum, TSO, GSO, GRO) are turned off on both interfaces unless \
 --keep-offloads; the ends of the wire should have theirs off too. Meant for a middle network \
-namespace between two veths (see tests/impair.rs); needs root.",
+namespace between two veths (the test suite builds one with nettool::lab::impaired); needs root.",
     after_long_help = "PROBABILITIES AND DELAYS:
   A value applies to both directions; A/B sets left→right to A and right→left to B:
   --loss 0.02, --loss 2%, --loss 0.05/0, --delay 5ms/0.
@@ -44,7 +44,8 @@ SIGNALS:
 
 EXAMPLES:
   nettool impair --left veth-a --right veth-b --seed 7 --loss 2% --reorder 5% --dup 2% --corrupt 1%
-  nettool impair --left veth-a --right veth-b --blackhole-after 5s --blackhole-for 10s --stats /tmp/s.json"
+  nettool impair --left veth-a --right veth-b --blackhole-after 5s --blackhole-for 10s
+  nettool impair --left veth-a --right veth-b --stats /tmp/relay.json; kill -USR1 $!"
 )]
 pub struct ImpairArgs {
     /// Interface of the left side.
