@@ -223,6 +223,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--blackhole-after', '--blackhole-after', [CompletionResultType]::ParameterName, 'Start a blackhole this long after the relay starts')
             [CompletionResult]::new('--blackhole-for', '--blackhole-for', [CompletionResultType]::ParameterName, 'How long a blackhole lasts [default: for ever, or until the next SIGUSR1]')
             [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Keep the counters in this file (JSON), rewritten while running and at exit')
+            [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Write one line per decision (drop, duplicate, corrupt, hold, release, blackhole) to FILE')
             [CompletionResult]::new('--blackhole-all', '--blackhole-all', [CompletionResultType]::ParameterName, 'A blackhole swallows every frame (ARP too), not only IPv4/TCP')
             [CompletionResult]::new('--keep-offloads', '--keep-offloads', [CompletionResultType]::ParameterName, 'Leave the interfaces'' offloads alone (default: turn them off)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

@@ -516,7 +516,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__impair)
-            opts="-h -V --left --right --seed --loss --dup --reorder --corrupt --delay --reorder-after --reorder-hold --blackhole-after --blackhole-for --blackhole-all --stats --keep-offloads --help --version"
+            opts="-h -V --left --right --seed --loss --dup --reorder --corrupt --delay --reorder-after --reorder-hold --blackhole-after --blackhole-for --blackhole-all --stats --trace --keep-offloads --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -571,6 +571,10 @@ _nettool() {
                     return 0
                     ;;
                 --stats)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

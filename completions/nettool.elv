@@ -202,6 +202,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --blackhole-after 'Start a blackhole this long after the relay starts'
             cand --blackhole-for 'How long a blackhole lasts [default: for ever, or until the next SIGUSR1]'
             cand --stats 'Keep the counters in this file (JSON), rewritten while running and at exit'
+            cand --trace 'Write one line per decision (drop, duplicate, corrupt, hold, release, blackhole) to FILE'
             cand --blackhole-all 'A blackhole swallows every frame (ARP too), not only IPv4/TCP'
             cand --keep-offloads 'Leave the interfaces'' offloads alone (default: turn them off)'
             cand -h 'Print help (see more with ''--help'')'

@@ -133,6 +133,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand impair" -l reorder-hold 
 complete -c nettool -n "__fish_nettool_using_subcommand impair" -l blackhole-after -d 'Start a blackhole this long after the relay starts' -r
 complete -c nettool -n "__fish_nettool_using_subcommand impair" -l blackhole-for -d 'How long a blackhole lasts [default: for ever, or until the next SIGUSR1]' -r
 complete -c nettool -n "__fish_nettool_using_subcommand impair" -l stats -d 'Keep the counters in this file (JSON), rewritten while running and at exit' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand impair" -l trace -d 'Write one line per decision (drop, duplicate, corrupt, hold, release, blackhole) to FILE' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand impair" -l blackhole-all -d 'A blackhole swallows every frame (ARP too), not only IPv4/TCP'
 complete -c nettool -n "__fish_nettool_using_subcommand impair" -l keep-offloads -d 'Leave the interfaces\' offloads alone (default: turn them off)'
 complete -c nettool -n "__fish_nettool_using_subcommand impair" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -321,6 +321,24 @@ fn everything_at_once_both_ways_arrives_intact() {
             "{d:?}"
         );
     }
+    // The trace tells the same story as the counters, frame by frame.
+    let trace = std::fs::read_to_string(pair.trace_path()).unwrap();
+    let lines = |dir: &str, what: &str| {
+        trace
+            .lines()
+            .filter(|l| l.contains(dir) && l.contains(what))
+            .count() as u64
+    };
+    eprintln!(
+        "trace, first lines:\n{}",
+        trace.lines().take(5).collect::<Vec<_>>().join("\n")
+    );
+    assert_eq!(lines("left→right", " dropped "), s.left_to_right.dropped);
+    assert_eq!(
+        lines("right→left", " corrupted@"),
+        s.right_to_left.corrupted
+    );
+    assert_eq!(lines("left→right", " held "), s.left_to_right.reordered);
     for (side, c, corrupted) in [
         ("A", pair.nstat_a(), s.right_to_left.corrupted),
         ("B", pair.nstat_b(), s.left_to_right.corrupted),

@@ -104,6 +104,10 @@ pub struct ImpairArgs {
     #[arg(long, value_name = "FILE")]
     pub stats: Option<PathBuf>,
 
+    /// Write one line per decision (drop, duplicate, corrupt, hold, release, blackhole) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+
     /// Leave the interfaces' offloads alone (default: turn them off).
     #[arg(long)]
     pub keep_offloads: bool,
@@ -145,6 +149,7 @@ pub fn run(args: ImpairArgs, env: &mut Env) -> anyhow::Result<Outcome> {
         right: args.right.clone(),
         config: args.config(),
         stats: args.stats.clone(),
+        trace: args.trace.clone(),
         keep_offloads: args.keep_offloads,
     };
     let signals = run::Signals {

@@ -4,9 +4,27 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::frame::{self, Kind};
+use super::frame::{self, Kind, Summary};
 use super::rng::Rng;
 use super::{Config, Dir, DirStats, Stats};
+
+fn note_held(
+    events: &mut Option<Vec<Event>>,
+    at: Duration,
+    dir: Dir,
+    h: &Held,
+    decision: Decision,
+) {
+    if let Some(ev) = events.as_mut() {
+        ev.push(Event {
+            at,
+            dir,
+            n: h.n,
+            decision,
+            tcp: Some(h.summary),
+        });
+    }
+}
 
 /// A frame to transmit: on the right interface for [`Dir::LeftToRight`],
 /// on the left one for [`Dir::RightToLeft`].
@@ -18,6 +36,9 @@ pub struct Emit {
 
 struct Held {
     frame: Vec<u8>,
+    /// Which frame of its direction it was (for the trace).
+    n: u64,
+    summary: Summary,
     due: Duration,
     /// Frames still to overtake this one before it is released.
     after: u32,
@@ -30,10 +51,67 @@ struct Side {
     stats: DirStats,
 }
 
+/// What happened to a frame, for the decision trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Dropped,
+    Duplicated,
+    /// One bit flipped, in the byte at this offset of the frame.
+    Corrupted {
+        byte: usize,
+    },
+    /// Held back for reordering.
+    Held,
+    /// A held frame released after enough later frames overtook it.
+    Overtaken,
+    /// A held frame released when its hold time ran out.
+    ReleasedLate,
+    Blackholed,
+}
+
+/// One line of the decision trace: frame `n` of direction `dir` (counting
+/// from 1, as `received` does) met `decision` at `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    pub at: Duration,
+    pub dir: Dir,
+    pub n: u64,
+    pub decision: Decision,
+    /// The TCP segment, or `None` for a blackholed non-TCP frame.
+    pub tcp: Option<Summary>,
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.decision {
+            Decision::Dropped => "dropped".to_string(),
+            Decision::Duplicated => "duplicated".to_string(),
+            Decision::Corrupted { byte } => format!("corrupted@{byte}"),
+            Decision::Held => "held".to_string(),
+            Decision::Overtaken => "overtaken".to_string(),
+            Decision::ReleasedLate => "released-late".to_string(),
+            Decision::Blackholed => "blackholed".to_string(),
+        };
+        write!(
+            f,
+            "{:.6} {} #{} {what}",
+            self.at.as_secs_f64(),
+            self.dir,
+            self.n
+        )?;
+        match &self.tcp {
+            Some(t) => write!(f, " {t}"),
+            None => write!(f, " (not TCP)"),
+        }
+    }
+}
+
 /// The impairment state machine for both directions.
 pub struct Relay {
     config: Config,
     sides: [Side; 2],
+    /// Decisions recorded since the last [`Relay::take_events`], when tracing.
+    events: Option<Vec<Event>>,
     /// Blackhole switched on by hand (SIGUSR1): since when, or `None`.
     manual_since: Option<Duration>,
 }
@@ -56,8 +134,19 @@ impl Relay {
         Relay {
             config,
             sides,
+            events: None,
             manual_since: None,
         }
+    }
+
+    /// Records every decision (not plain forwarding) for [`Relay::take_events`].
+    pub fn trace(&mut self) {
+        self.events.get_or_insert_with(Vec::new);
+    }
+
+    /// The decisions recorded since the last call (none unless tracing).
+    pub fn take_events(&mut self) -> Vec<Event> {
+        self.events.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     pub fn config(&self) -> &Config {
@@ -112,10 +201,24 @@ impl Relay {
         let (hold, after) = (self.config.reorder_hold, self.config.reorder_after);
         let side = &mut self.sides[dir.index()];
         side.stats.received += 1;
+        let n = side.stats.received;
+        let events = &mut self.events;
+        let note = |events: &mut Option<Vec<Event>>, decision, tcp| {
+            if let Some(ev) = events.as_mut() {
+                ev.push(Event {
+                    at: now,
+                    dir,
+                    n,
+                    decision,
+                    tcp,
+                });
+            }
+        };
         let span = match frame::classify(&frame) {
             Kind::Other => {
                 if blackhole && self.config.blackhole_all {
                     side.stats.blackholed += 1;
+                    note(events, Decision::Blackholed, None);
                 } else {
                     side.stats.other += 1;
                     side.stats.forwarded += 1;
@@ -130,16 +233,20 @@ impl Relay {
             frame::complete_tcp_checksum(&mut frame, &span);
             side.stats.checksum_completed += 1;
         }
+        let summary = frame::summary(&frame, &span);
         if blackhole {
             side.stats.blackholed += 1;
+            note(events, Decision::Blackholed, Some(summary));
             return;
         }
         if side.rng.chance(faults.loss) {
             side.stats.dropped += 1;
+            note(events, Decision::Dropped, Some(summary));
             return;
         }
         let copies = if side.rng.chance(faults.dup) {
             side.stats.duplicated += 1;
+            note(events, Decision::Duplicated, Some(summary));
             2
         } else {
             1
@@ -152,13 +259,17 @@ impl Relay {
             };
             if side.rng.chance(faults.corrupt) {
                 let pick = side.rng.next_u64();
-                frame::flip_bit(&mut f, &span, pick);
+                let byte = frame::flip_bit(&mut f, &span, pick);
                 side.stats.corrupted += 1;
+                note(events, Decision::Corrupted { byte }, Some(summary));
             }
             if side.rng.chance(faults.reorder) {
                 side.stats.reordered += 1;
+                note(events, Decision::Held, Some(summary));
                 side.held.push_back(Held {
                     frame: f,
+                    n,
+                    summary,
                     due: now + hold,
                     after,
                 });
@@ -172,6 +283,7 @@ impl Relay {
                 if side.held[i].after == 0 {
                     let h = side.held.remove(i).expect("index checked");
                     side.stats.overtaken += 1;
+                    note_held(events, now, dir, &h, Decision::Overtaken);
                     Self::output(side, dir, now, faults.delay, h.frame, out);
                 } else {
                     i += 1;
@@ -207,7 +319,13 @@ impl Relay {
             let side = &mut self.sides[dir.index()];
             while let Some(pos) = side.held.iter().position(|h| h.due <= now) {
                 let h = side.held.remove(pos).expect("position is in range");
-                Self::output(side, dir, now, delay, h.frame, out);
+                if blackhole {
+                    side.stats.blackholed += 1;
+                    note_held(&mut self.events, now, dir, &h, Decision::Blackholed);
+                } else {
+                    note_held(&mut self.events, now, dir, &h, Decision::ReleasedLate);
+                    Self::output(side, dir, now, delay, h.frame, out);
+                }
             }
             while side.delayed.front().is_some_and(|(due, _)| *due <= now) {
                 let (_, frame) = side.delayed.pop_front().expect("front checked");
@@ -527,6 +645,84 @@ mod tests {
             timed.toggle_blackhole(Duration::from_secs(20)),
             "starts afresh"
         );
+    }
+
+    #[test]
+    fn frames_held_or_delayed_when_a_blackhole_begins_fall_into_it() {
+        let input = frames(2);
+        let config = Config {
+            faults: [
+                Faults {
+                    reorder: 1.0,
+                    ..Faults::default()
+                },
+                Faults {
+                    delay: 50 * MS,
+                    ..Faults::default()
+                },
+            ],
+            reorder_hold: 50 * MS,
+            blackhole_after: Some(20 * MS),
+            ..Config::default()
+        };
+        let mut relay = Relay::new(config);
+        let mut out = Vec::new();
+        relay.on_frame(
+            Duration::ZERO,
+            Dir::LeftToRight,
+            input[0].clone(),
+            false,
+            &mut out,
+        );
+        relay.on_frame(
+            Duration::ZERO,
+            Dir::RightToLeft,
+            input[1].clone(),
+            false,
+            &mut out,
+        );
+        relay.on_timeout(60 * MS, &mut out);
+        assert!(out.is_empty());
+        let s = relay.stats(60 * MS);
+        for d in [&s.left_to_right, &s.right_to_left] {
+            assert_eq!((d.blackholed, d.queued, d.forwarded), (1, 0, 0));
+            check_balance(d);
+        }
+    }
+
+    #[test]
+    fn the_trace_has_one_event_per_decision() {
+        let input = frames(3000);
+        let mut relay = Relay::new(mixed(5));
+        relay.trace();
+        let mut out = Vec::new();
+        for (i, f) in input.iter().enumerate() {
+            relay.on_frame(MS * i as u32, Dir::LeftToRight, f.clone(), false, &mut out);
+        }
+        relay.on_timeout(Duration::from_secs(3600), &mut out);
+        let events = relay.take_events();
+        let s = relay.stats(Duration::from_secs(3600)).left_to_right;
+        let count = |want: fn(&Decision) -> bool| {
+            events.iter().filter(|e| want(&e.decision)).count() as u64
+        };
+        assert_eq!(count(|d| *d == Decision::Dropped), s.dropped);
+        assert_eq!(count(|d| *d == Decision::Duplicated), s.duplicated);
+        assert_eq!(
+            count(|d| matches!(d, Decision::Corrupted { .. })),
+            s.corrupted
+        );
+        assert_eq!(count(|d| *d == Decision::Held), s.reordered);
+        assert_eq!(count(|d| *d == Decision::Overtaken), s.overtaken);
+        assert_eq!(
+            count(|d| *d == Decision::ReleasedLate),
+            s.reordered - s.overtaken
+        );
+        let line = events[0].to_string();
+        assert!(
+            line.contains("left→right #") && line.contains("[P.] seq "),
+            "{line}"
+        );
+        assert!(relay.take_events().is_empty(), "taken");
     }
 
     #[test]

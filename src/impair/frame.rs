@@ -103,6 +103,52 @@ fn tcp_span(f: &[u8]) -> Option<TcpSpan> {
     })
 }
 
+/// What a decision trace shows of a TCP segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub seq: u32,
+    pub ack: u32,
+    /// The flags byte (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10).
+    pub flags: u8,
+    pub len: usize,
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+pub fn summary(frame: &[u8], span: &TcpSpan) -> Summary {
+    Summary {
+        seq: be32(frame, span.tcp + 4),
+        ack: be32(frame, span.tcp + 8),
+        flags: frame[span.tcp + 13],
+        len: span.payload_len(),
+    }
+}
+
+impl std::fmt::Display for Summary {
+    /// `[P.] seq 1448 ack 1 len 1448`, flags in tcpdump's letters.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut letters = String::new();
+        for (bit, c) in [
+            (0x02, 'S'),
+            (0x01, 'F'),
+            (0x04, 'R'),
+            (0x08, 'P'),
+            (0x10, '.'),
+        ] {
+            if self.flags & bit != 0 {
+                letters.push(c);
+            }
+        }
+        write!(
+            f,
+            "[{letters}] seq {} ack {} len {}",
+            self.seq, self.ack, self.len
+        )
+    }
+}
+
 /// Ones' complement sum of `data` (big-endian 16-bit words, odd byte padded).
 fn sum16(data: &[u8], mut acc: u32) -> u32 {
     let mut chunks = data.chunks_exact(2);

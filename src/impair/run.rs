@@ -27,6 +27,9 @@ pub struct Options {
     pub config: Config,
     /// Rewritten (atomically) while the relay runs, and at exit.
     pub stats: Option<PathBuf>,
+    /// One line per decision (drop, duplicate, corrupt, hold, release,
+    /// blackhole) with the TCP segment it hit.
+    pub trace: Option<PathBuf>,
     /// Leave the interfaces' offloads as they are.
     pub keep_offloads: bool,
 }
@@ -77,6 +80,15 @@ pub fn run(opts: &Options, signals: Signals, log: &mut dyn Write) -> anyhow::Res
     };
     let start = Instant::now();
     let mut relay = Relay::new(opts.config.clone());
+    let mut trace = match &opts.trace {
+        Some(path) => {
+            relay.trace();
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating the trace file {}", path.display()))?;
+            Some(io::BufWriter::new(file))
+        }
+        None => None,
+    };
     let write_file = |stats: &Stats| -> anyhow::Result<()> {
         if let Some(path) = &opts.stats {
             write_stats(path, stats)
@@ -130,6 +142,9 @@ pub fn run(opts: &Options, signals: Signals, log: &mut dyn Write) -> anyhow::Res
             dirty = true;
         }
         if signals.dump.swap(false, Ordering::Relaxed) {
+            if let Some(t) = trace.as_mut() {
+                t.flush().context("writing the trace")?;
+            }
             snapshots += 1;
             let stats = stats_now(&relay, snapshots);
             write_file(&stats)?;
@@ -137,6 +152,9 @@ pub fn run(opts: &Options, signals: Signals, log: &mut dyn Write) -> anyhow::Res
             last_written = now;
         }
         if dirty && now.saturating_sub(last_written) >= STATS_EVERY {
+            if let Some(t) = trace.as_mut() {
+                t.flush().context("writing the trace")?;
+            }
             write_file(&stats_now(&relay, snapshots))?;
             last_written = now;
             dirty = false;
@@ -194,7 +212,15 @@ pub fn run(opts: &Options, signals: Signals, log: &mut dyn Write) -> anyhow::Res
         if let Err(e) = io.transmit(&mut relay) {
             break Err(e);
         }
+        if let Some(t) = trace.as_mut() {
+            for event in relay.take_events() {
+                writeln!(t, "{event}").context("writing the trace")?;
+            }
+        }
     };
+    if let Some(t) = trace.as_mut() {
+        t.flush().context("writing the trace")?;
+    }
     let mut stats = stats_now(&relay, snapshots);
     stats.finished = true;
     write_file(&stats)?;

@@ -165,6 +165,8 @@ impl ImpairedPair {
         let mut cmd = self.m.exec(&self.nettool);
         cmd.args(["impair", "--left", LEFT, "--right", RIGHT, "--stats"])
             .arg(&stats)
+            .arg("--trace")
+            .arg(self.trace_path())
             .args(self.config.to_args())
             .stdin(Stdio::null())
             .stdout(log("relay.out"))
@@ -285,6 +287,14 @@ impl ImpairedPair {
     /// The stats file the relay rewrites (every 100 ms while counters move).
     pub fn stats_path(&self) -> PathBuf {
         self.dir.path().join("stats.json")
+    }
+
+    /// The relay's decision trace: one line per frame it dropped,
+    /// duplicated, corrupted, held, released or blackholed, with the TCP
+    /// segment's flags, sequence and acknowledgment numbers and length
+    /// (flushed every 100 ms while the counters move, and at exit).
+    pub fn trace_path(&self) -> PathBuf {
+        self.dir.path().join("trace.log")
     }
 
     /// The relay's counters as last written.
