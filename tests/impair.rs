@@ -222,9 +222,10 @@ fn a_clean_relay_passes_data_byte_exact_and_arp_untouched() {
         "{:?}",
         s.left_to_right
     );
-    let b = pair.nstat_b();
-    assert_eq!(counter(&b, "TcpInCsumErrors"), 0);
-    assert_eq!(counter(&pair.nstat_a(), "TcpRetransSegs"), 0);
+    // (No assertion on TcpRetransSegs: under CPU load the kernel sends tail
+    // loss probes, counted as retransmissions, on a perfect wire too.)
+    assert_eq!(counter(&pair.nstat_b(), "TcpInCsumErrors"), 0);
+    assert_eq!(counter(&pair.nstat_a(), "TcpInCsumErrors"), 0);
 }
 
 #[test]
