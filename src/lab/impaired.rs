@@ -104,6 +104,10 @@ impl ImpairedPair {
     /// `nettool`; tests pass `env!("CARGO_BIN_EXE_nettool")`) in M with
     /// `config`. Returns once the relay is forwarding.
     ///
+    /// The relay is tied to the calling thread (`PR_SET_PDEATHSIG`): it
+    /// gets SIGTERM when that thread ends, so build the pair on the thread
+    /// that keeps it, normally the test's own.
+    ///
     /// # Panics
     /// When not root, when `ip` fails, or when the relay does not start.
     pub fn new(tag: &str, nettool: impl Into<PathBuf>, config: &Config) -> ImpairedPair {
