@@ -4,74 +4,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Ran, Scratch, nettool, nft_load, nft_packets, run, sh};
+use common::{Ran, Scratch, Server, nettool, nft_load, nft_packets, run, sh};
 use nettool::lab::testnet::TwoHosts;
 
 const LIMIT: Duration = Duration::from_secs(30);
-const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/tcp_peer.py");
-
-/// A python3 server in B; its event lines arrive on a channel. Killed on drop.
-struct Server {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Server {
-    fn start(hosts: &TwoHosts, mode: &str, port: u16, size: usize) -> Server {
-        let mut cmd = hosts.cmd_b("python3");
-        cmd.args([PEER, mode, &port.to_string(), &size.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("python3 is needed for these tests");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut s = Server {
-            child,
-            lines,
-            seen: Vec::new(),
-        };
-        s.wait_for("ready", Duration::from_secs(10));
-        s
-    }
-
-    /// Waits until a line starting with `prefix` has been printed.
-    fn wait_for(&mut self, prefix: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(l) = self.seen.iter().find(|l| l.starts_with(prefix)) {
-                return l.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => self.seen.push(l),
-                Err(_) => panic!(
-                    "the server never printed {prefix:?}; it printed {:?}",
-                    self.seen
-                ),
-            }
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn nt(hosts: &TwoHosts, scratch: &Scratch, args: &[&str]) -> Ran {
     let mut cmd = hosts.cmd_a(nettool());
