@@ -98,9 +98,26 @@ fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// The Internet checksum (RFC 1071) over `parts`, folded; 0 when the data
+/// already holds a correct checksum.
+fn internet_checksum(parts: &[&[u8]]) -> u16 {
+    let mut sum: u32 = 0;
+    for part in parts {
+        for pair in part.chunks(2) {
+            let hi = u32::from(pair[0]) << 8;
+            sum += hi | pair.get(1).map_or(0, |&lo| u32::from(lo));
+        }
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
 /// The TCP segments of a pcap file (Ethernet link type, IPv4), in capture
-/// order. Parsed from the bytes here, independently of nettool's code.
-fn read_pcap(path: &Path) -> Vec<Seg> {
+/// order, each with whether its IPv4 and TCP checksums are both correct.
+/// Parsed from the bytes here, independently of nettool's code.
+fn read_pcap(path: &Path) -> Vec<(Seg, bool)> {
     let data = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     assert!(data.len() >= 24, "{} is not a pcap file", path.display());
     let magic = u32::from_le_bytes(data[0..4].try_into().unwrap());
@@ -128,7 +145,15 @@ fn read_pcap(path: &Path) -> Vec<Seg> {
         let tcp = &ip[ihl..];
         let doff = usize::from(tcp[12] >> 4) * 4;
         let bits = tcp[13];
-        segs.push(Seg {
+        let tcp_len = total - ihl;
+        let pseudo = [
+            &ip[12..20],
+            &[0, 6],
+            &(tcp_len as u16).to_be_bytes()[..],
+            &tcp[..tcp_len],
+        ];
+        let checksums_ok = internet_checksum(&[&ip[..ihl]]) == 0 && internet_checksum(&pseudo) == 0;
+        let seg = Seg {
             src: SocketAddrV4::new(src_ip, be16(tcp, 0)),
             dst: SocketAddrV4::new(dst_ip, be16(tcp, 2)),
             flags: flag_letters(bits),
@@ -136,7 +161,8 @@ fn read_pcap(path: &Path) -> Vec<Seg> {
             ack: (bits & 0x10 != 0).then(|| be32(tcp, 8)),
             win: be16(tcp, 14),
             len: total - ihl - doff,
-        });
+        };
+        segs.push((seg, checksums_ok));
     }
     assert_eq!(at, data.len(), "trailing bytes in {}", path.display());
     segs
@@ -355,9 +381,18 @@ impl Lab {
     /// Stops the capture: the segments on the wire, and tcpdump's lines
     /// (absolute or relative numbers) for each of them.
     fn finish(self, absolute: bool) -> Vec<(Seg, DumpLine)> {
-        let Lab { capture, .. } = self;
+        let Lab { capture, hosts, .. } = self;
         let file = capture.stop();
         let segs = read_pcap(&file);
+        // nettool computes every checksum of the frames it injects (the
+        // kernel's own frames on veth carry partial ones, so only A's).
+        for (seg, ok) in &segs {
+            assert!(
+                *ok || *seg.src.ip() != hosts.addr_a,
+                "nettool sent a frame with a bad checksum: {seg}"
+            );
+        }
+        let segs: Vec<Seg> = segs.into_iter().map(|(seg, _)| seg).collect();
         let lines = tcpdump_lines(&file, absolute);
         assert_eq!(
             segs.len(),
@@ -705,4 +740,18 @@ fn pcap_flag_letters_follow_tcpdump() {
     for (bits, want) in cases {
         assert_eq!(flag_letters(bits), want, "{bits:#04x}");
     }
+}
+
+#[test]
+fn the_checksum_helper_verifies_a_known_header() {
+    // An IPv4 header with its checksum (0xb861) in place, from RFC 1071's
+    // usual worked example.
+    let header = [
+        0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8, 0x00,
+        0x01, 0xc0, 0xa8, 0x00, 0xc7,
+    ];
+    assert_eq!(internet_checksum(&[&header]), 0);
+    let mut bad = header;
+    bad[11] ^= 1;
+    assert_ne!(internet_checksum(&[&bad]), 0);
 }
