@@ -13,7 +13,10 @@
 //! * nettool's tcpdump-grammar line with the line `tcpdump -nn -r` prints
 //!   for the same packet, from `IP` to `length N`: absolute numbers
 //!   (`-S`) against the JSON `line`, relative numbers against nettool's
-//!   human output.
+//!   human output;
+//! * the checksums of nettool's frames (IPv4 and TCP, recomputed here):
+//!   nettool must fill them itself, unlike the kernel, whose frames on
+//!   veth carry partial checksums (offload).
 //!
 //! The kernel's own RSTs for the flow, which nettool's nft guard drops in
 //! the output hook, never reach the veth, so they are not in the capture
