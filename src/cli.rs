@@ -236,7 +236,7 @@ the rule is removed when nettool exits, however it exits.",
   nettool handshake --graceful 10.78.0.2:80       ... then a four-way close
   nettool handshake --no-ack 10.78.0.2:80         withhold the third ACK: watch the SYN-ACK come again
   nettool handshake --ack-delay 2s 10.78.0.2:80   a late third ACK still completes the handshake
-  nettool handshake --data 'GET / HTTP/1.0\r\n\r\n' 10.78.0.2:80
+  nettool handshake --data 'GET / HTTP/1.0\\r\\n\\r\\n' 10.78.0.2:80
 
 EXIT STATUS:
   0    the handshake completed (the port is open)
@@ -275,7 +275,7 @@ CLOSED); with --passive it waits for the server to close first (CLOSE-WAIT, LAST
 in FIN-WAIT-2; --abort resets instead. TIME-WAIT lasts --time-wait (2×MSL).",
     after_long_help = "EXAMPLES:
   nettool close 10.78.0.2:7                                      our FIN first
-  nettool close --passive --data 'GET / HTTP/1.0\r\n\r\n' 10.78.0.2:80
+  nettool close --passive --data 'GET / HTTP/1.0\\r\\n\\r\\n' 10.78.0.2:80
                                                                  the server closes first
   nettool close --half-close 10.78.0.2:19                        data keeps coming in FIN-WAIT-2
   nettool close --abort 10.78.0.2:7                              RST instead of FIN

@@ -227,6 +227,7 @@ pub(crate) fn next_hop_mac(
     };
     let settings = Settings {
         iface: iface.name.clone(),
+        ifindex: iface.index,
         target: route.next_hop,
         ttl: crate::arp::cache::DEFAULT_TTL,
         use_cache: true,
