@@ -31,6 +31,45 @@ pub struct RstGuard {
     table: String,
 }
 
+/// A guard whose removal has started: the kernel takes an RCU grace period
+/// (about 20 ms) to delete a table, which can overlap other teardown, such
+/// as closing the AF_PACKET socket (which waits for one too).
+pub struct Removal {
+    table: String,
+    child: Option<std::process::Child>,
+}
+
+impl Removal {
+    /// Waits for the table to be gone; reports a failure as the drop of a
+    /// guard does.
+    pub fn wait(mut self) {
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        let Some(child) = self.child.take() else {
+            return;
+        };
+        match child.wait_with_output() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => report_leftover(&self.table, String::from_utf8_lossy(&out.stderr).trim()),
+            Err(e) => report_leftover(&self.table, &e.to_string()),
+        }
+    }
+}
+
+impl Drop for Removal {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn report_leftover(table: &str, why: &str) {
+    eprintln!(
+        "nettool: removing the RST guard failed ({why}); remove it with: nft delete table inet {table}"
+    );
+}
+
 fn nft(args: &[&str], stdin: Option<&str>) -> Result<String> {
     let mut cmd = Command::new("nft");
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -134,6 +173,28 @@ impl RstGuard {
         Ok(RstGuard { table })
     }
 
+    /// Starts removing the guard without waiting for the kernel to finish;
+    /// [`Removal::wait`] (or dropping it) waits.
+    pub fn begin_removal(self) -> Removal {
+        let table = self.table.clone();
+        std::mem::forget(self);
+        let child = Command::new("nft")
+            .args(["delete", "table", "inet", &table])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn();
+        match child {
+            Ok(child) => Removal {
+                table,
+                child: Some(child),
+            },
+            Err(e) => {
+                report_leftover(&table, &e.to_string());
+                Removal { table, child: None }
+            }
+        }
+    }
+
     /// The nftables table holding the rule.
     pub fn table(&self) -> &str {
         &self.table
@@ -155,10 +216,7 @@ impl RstGuard {
 impl Drop for RstGuard {
     fn drop(&mut self) {
         if let Err(e) = nft(&["delete", "table", "inet", &self.table], None) {
-            eprintln!(
-                "nettool: removing the RST guard failed ({e:#}); remove it with: nft delete table inet {}",
-                self.table
-            );
+            report_leftover(&self.table, &format!("{e:#}"));
         }
     }
 }

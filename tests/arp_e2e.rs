@@ -332,15 +332,45 @@ fn a_recreated_link_is_asked_afresh_not_answered_from_the_cache() {
         sh(cmd);
     };
     script(hosts.a(), &["link", "del", "eth0"]);
-    script(hosts.a(), &["link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", hosts.b()]);
-    script(hosts.a(), &["addr", "add", &format!("{}/{prefix}", hosts.addr_a), "dev", "eth0"]);
-    script(hosts.b(), &["addr", "add", &format!("{peer}/{prefix}"), "dev", "eth0"]);
+    script(
+        hosts.a(),
+        &[
+            "link",
+            "add",
+            "eth0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            hosts.b(),
+        ],
+    );
+    script(
+        hosts.a(),
+        &[
+            "addr",
+            "add",
+            &format!("{}/{prefix}", hosts.addr_a),
+            "dev",
+            "eth0",
+        ],
+    );
+    script(
+        hosts.b(),
+        &["addr", "add", &format!("{peer}/{prefix}"), "dev", "eth0"],
+    );
     script(hosts.a(), &["link", "set", "eth0", "up"]);
     script(hosts.b(), &["link", "set", "eth0", "up"]);
     let after = hosts.mac_b();
     assert_ne!(before, after, "a new veth has a new MAC");
     let r = arp(&hosts, &scratch, &[&peer]);
     assert_eq!(r.code, Some(0), "{}", r.show());
-    assert!(!r.stdout.contains("from cache"), "the old entry must not answer:\n{}", r.stdout);
+    assert!(
+        !r.stdout.contains("from cache"),
+        "the old entry must not answer:\n{}",
+        r.stdout
+    );
     assert!(r.stdout.contains(&format!("is-at {after}")), "{}", r.stdout);
 }

@@ -247,7 +247,7 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let (sport, _reservation) = reserve_port(local.ip, local.owned_by_kernel, args.source_port)?;
     let local_addr = SocketAddrV4::new(local.ip, sport);
     let remote = SocketAddrV4::new(dst, port);
-    let _guard = if local.owned_by_kernel {
+    let guard = if local.owned_by_kernel {
         Some(RstGuard::install(Flow::Connection {
             local: local_addr,
             remote,
@@ -264,7 +264,15 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let mut host = TcpHost::new(local.host_config(args.trace), conn);
     let mut pipe = Pipe::new(args, start);
     let end = pipe.run(&mut host, link.as_mut(), &mut clock, env)?;
-    pipe.finish(&host, end, remote, clock.now(), env)
+    let outcome = pipe.finish(&host, end, remote, clock.now(), env);
+    // The table and the AF_PACKET socket both wait out an RCU grace period
+    // on removal: overlap the two.
+    let removal = guard.map(RstGuard::begin_removal);
+    drop(link);
+    if let Some(r) = removal {
+        r.wait();
+    }
+    outcome
 }
 
 fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {

@@ -419,7 +419,13 @@ fn run(
         }
     }
     let outcome = view.result(env.out, command, &session, remote, end, time_wait)?;
-    drop(guard);
+    // Both the table and the AF_PACKET socket take an RCU grace period to
+    // go away; let the two waits overlap.
+    let removal = guard.map(RstGuard::begin_removal);
+    drop(link);
+    if let Some(r) = removal {
+        r.wait();
+    }
     Ok(if stop == Stop::Interrupted {
         Outcome::Interrupted
     } else {
