@@ -341,3 +341,23 @@ fn sigint_mid_transfer_resets_the_peer_and_removes_the_guard() {
     tables.args(["list", "tables"]);
     assert!(!sh(tables).contains("nettool-guard"));
 }
+
+#[test]
+fn a_closed_stdin_is_the_end_of_input() {
+    let hosts = TwoHosts::new("nc-nostdin");
+    let scratch = Scratch::new();
+    let mut server = Server::start(&hosts, "echo", 7, 0);
+    // `sh -c '… <&-'` runs nettool with fd 0 closed.
+    let mut cmd = hosts.cmd_a("sh");
+    cmd.args(["-c", &format!("exec {} nc {} 7 <&-", nettool(), b(&hosts))])
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let r = common::run(cmd, LIMIT);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    server.wait_for("eof", Duration::from_secs(5));
+    // Nothing was sent. (Rust's runtime reopens a closed fd 0 on /dev/null
+    // before main, so no socket nettool opens can take stdin's number.)
+    assert!(
+        !server.saw("data"),
+        "bytes reached the server from a closed stdin"
+    );
+}

@@ -197,6 +197,11 @@ impl Server {
         s
     }
 
+    /// Whether a line starting with `prefix` has been printed so far.
+    pub fn saw(&self, prefix: &str) -> bool {
+        self.seen.iter().any(|l| l.starts_with(prefix))
+    }
+
     /// Waits until a line starting with `prefix` has been printed.
     pub fn wait_for(&mut self, prefix: &str, limit: Duration) -> String {
         let deadline = Instant::now() + limit;
