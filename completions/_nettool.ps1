@@ -28,6 +28,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('arp', 'arp', [CompletionResultType]::ParameterValue, 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache')
             [CompletionResult]::new('handshake', 'handshake', [CompletionResultType]::ParameterValue, 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state')
             [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Open a TCP connection and close it with the four-way handshake, printing every state')
+            [CompletionResult]::new('nc', 'nc', [CompletionResultType]::ParameterValue, 'netcat on nettool''s own TCP engine: stdin to the peer, the peer to stdout')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
             [CompletionResult]::new('impair', 'impair', [CompletionResultType]::ParameterValue, 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests')
@@ -110,6 +111,33 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--passive', '--passive', [CompletionResultType]::ParameterName, 'Let the peer close first (after --data, e.g. an HTTP/1.0 request)')
             [CompletionResult]::new('--half-close', '--half-close', [CompletionResultType]::ParameterName, 'Send our FIN right after --data and keep reading in FIN-WAIT-2')
             [CompletionResult]::new('--abort', '--abort', [CompletionResultType]::ParameterName, 'Reset the connection instead of closing it')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nettool;nc' {
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Give up if the connection does not open, or stays idle, this long (seconds)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Give up if the connection does not open, or stays idle, this long (seconds)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'After the end of stdin, wait at most this long for the peer to close, then quit')
+            [CompletionResult]::new('--quit-after', '--quit-after', [CompletionResultType]::ParameterName, 'After the end of stdin, wait at most this long for the peer to close, then quit')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Source port')
+            [CompletionResult]::new('--source-port', '--source-port', [CompletionResultType]::ParameterName, 'Source port')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use')
+            [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use')
+            [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]')
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Listen for a connection instead of connecting')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen for a connection instead of connecting')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'With -l: accept another connection after each one ends')
+            [CompletionResult]::new('--keep-open', '--keep-open', [CompletionResultType]::ParameterName, 'With -l: accept another connection after each one ends')
+            [CompletionResult]::new('-z', '-z', [CompletionResultType]::ParameterName, 'Report whether the port(s) accept a connection; send no data')
+            [CompletionResult]::new('--zero-io', '--zero-io', [CompletionResultType]::ParameterName, 'Report whether the port(s) accept a connection; send no data')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'States and a summary (bytes each way, retransmissions, duration, throughput) on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'States and a summary (bytes each way, retransmissions, duration, throughput) on stderr')
+            [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Every segment, tcpdump-style, on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -236,6 +264,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('arp', 'arp', [CompletionResultType]::ParameterValue, 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache')
             [CompletionResult]::new('handshake', 'handshake', [CompletionResultType]::ParameterValue, 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state')
             [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Open a TCP connection and close it with the four-way handshake, printing every state')
+            [CompletionResult]::new('nc', 'nc', [CompletionResultType]::ParameterValue, 'netcat on nettool''s own TCP engine: stdin to the peer, the peer to stdout')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
             [CompletionResult]::new('impair', 'impair', [CompletionResultType]::ParameterValue, 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests')
@@ -249,6 +278,9 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;help;close' {
+            break
+        }
+        'nettool;help;nc' {
             break
         }
         'nettool;help;lab' {

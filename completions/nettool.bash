@@ -37,6 +37,9 @@ _nettool() {
             nettool,lab)
                 cmd="nettool__subcmd__lab"
                 ;;
+            nettool,nc)
+                cmd="nettool__subcmd__nc"
+                ;;
             nettool__subcmd__help,arp)
                 cmd="nettool__subcmd__help__subcmd__arp"
                 ;;
@@ -57,6 +60,9 @@ _nettool() {
                 ;;
             nettool__subcmd__help,lab)
                 cmd="nettool__subcmd__help__subcmd__lab"
+                ;;
+            nettool__subcmd__help,nc)
+                cmd="nettool__subcmd__help__subcmd__nc"
                 ;;
             nettool__subcmd__help__subcmd__lab,demo)
                 cmd="nettool__subcmd__help__subcmd__lab__subcmd__demo"
@@ -116,7 +122,7 @@ _nettool() {
 
     case "${cmd}" in
         nettool)
-            opts="-h -V --help --version arp handshake close lab generate impair help"
+            opts="-h -V --help --version arp handshake close nc lab generate impair help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -334,7 +340,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__help)
-            opts="arp handshake close lab generate impair help"
+            opts="arp handshake close nc lab generate impair help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -504,6 +510,20 @@ _nettool() {
         nettool__subcmd__help__subcmd__lab__subcmd__up)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nettool__subcmd__help__subcmd__nc)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -789,6 +809,64 @@ _nettool() {
                     return 0
                     ;;
                 --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nettool__subcmd__nc)
+            opts="-l -k -z -w -q -s -p -i -v -h -V --listen --keep-open --zero-io --wait --quit-after --source --source-port --interface --verbose --trace --cache-file --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --quit-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -q)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interface)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

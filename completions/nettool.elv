@@ -25,6 +25,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand arp 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
             cand handshake 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
             cand close 'Open a TCP connection and close it with the four-way handshake, printing every state'
+            cand nc 'netcat on nettool''s own TCP engine: stdin to the peer, the peer to stdout'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
             cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
             cand impair 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
@@ -104,6 +105,32 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --passive 'Let the peer close first (after --data, e.g. an HTTP/1.0 request)'
             cand --half-close 'Send our FIN right after --data and keep reading in FIN-WAIT-2'
             cand --abort 'Reset the connection instead of closing it'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'nettool;nc'= {
+            cand -w 'Give up if the connection does not open, or stays idle, this long (seconds)'
+            cand --wait 'Give up if the connection does not open, or stays idle, this long (seconds)'
+            cand -q 'After the end of stdin, wait at most this long for the peer to close, then quit'
+            cand --quit-after 'After the end of stdin, wait at most this long for the peer to close, then quit'
+            cand -s 'Source address'
+            cand --source 'Source address'
+            cand -p 'Source port'
+            cand --source-port 'Source port'
+            cand -i 'Interface to use'
+            cand --interface 'Interface to use'
+            cand --cache-file 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]'
+            cand -l 'Listen for a connection instead of connecting'
+            cand --listen 'Listen for a connection instead of connecting'
+            cand -k 'With -l: accept another connection after each one ends'
+            cand --keep-open 'With -l: accept another connection after each one ends'
+            cand -z 'Report whether the port(s) accept a connection; send no data'
+            cand --zero-io 'Report whether the port(s) accept a connection; send no data'
+            cand -v 'States and a summary (bytes each way, retransmissions, duration, throughput) on stderr'
+            cand --verbose 'States and a summary (bytes each way, retransmissions, duration, throughput) on stderr'
+            cand --trace 'Every segment, tcpdump-style, on stderr'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -214,6 +241,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand arp 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
             cand handshake 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
             cand close 'Open a TCP connection and close it with the four-way handshake, printing every state'
+            cand nc 'netcat on nettool''s own TCP engine: stdin to the peer, the peer to stdout'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
             cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
             cand impair 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
@@ -224,6 +252,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
         &'nettool;help;handshake'= {
         }
         &'nettool;help;close'= {
+        }
+        &'nettool;help;nc'= {
         }
         &'nettool;help;lab'= {
             cand up 'Create the lab'

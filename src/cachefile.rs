@@ -243,6 +243,7 @@ mod tests {
         let mut c = Cache::new();
         c.learn(
             "eth0",
+            7,
             Ipv4Addr::new(10, 0, 0, 2),
             MacAddr::new(2, 0, 0, 0, 0, 2),
             1_000,
@@ -348,6 +349,7 @@ mod tests {
         let (mut b, _) = load(&path);
         a.learn(
             "eth0",
+            7,
             Ipv4Addr::new(10, 0, 0, 2),
             MacAddr::new(2, 0, 0, 0, 0, 2),
             1,
@@ -355,6 +357,7 @@ mod tests {
         );
         b.learn(
             "eth0",
+            7,
             Ipv4Addr::new(10, 0, 0, 3),
             MacAddr::new(2, 0, 0, 0, 0, 3),
             1,

@@ -39,6 +39,7 @@ pub enum Command {
     Arp(ArpArgs),
     Handshake(HandshakeArgs),
     Close(CloseArgs),
+    Nc(NcArgs),
     Lab(LabArgs),
     /// Write the man pages and shell completions (for packagers and the test suite).
     #[command(hide = true)]
@@ -237,7 +238,7 @@ the rule is removed when nettool exits, however it exits.",
   nettool handshake --graceful 10.78.0.2:80       ... then a four-way close
   nettool handshake --no-ack 10.78.0.2:80         withhold the third ACK: watch the SYN-ACK come again
   nettool handshake --ack-delay 2s 10.78.0.2:80   a late third ACK still completes the handshake
-  nettool handshake --data 'GET / HTTP/1.0\r\n\r\n' 10.78.0.2:80
+  nettool handshake --data 'GET / HTTP/1.0\\r\\n\\r\\n' 10.78.0.2:80
 
 EXIT STATUS:
   0    the handshake completed (the port is open)
@@ -276,7 +277,7 @@ CLOSED); with --passive it waits for the server to close first (CLOSE-WAIT, LAST
 in FIN-WAIT-2; --abort resets instead. TIME-WAIT lasts --time-wait (2×MSL).",
     after_long_help = "EXAMPLES:
   nettool close 10.78.0.2:7                                      our FIN first
-  nettool close --passive --data 'GET / HTTP/1.0\r\n\r\n' 10.78.0.2:80
+  nettool close --passive --data 'GET / HTTP/1.0\\r\\n\\r\\n' 10.78.0.2:80
                                                                  the server closes first
   nettool close --half-close 10.78.0.2:19                        data keeps coming in FIN-WAIT-2
   nettool close --abort 10.78.0.2:7                              RST instead of FIN
@@ -306,6 +307,77 @@ pub struct CloseArgs {
     /// How long TIME-WAIT lasts (2×MSL; RFC 9293 suggests 4 min, Linux uses 60 s).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
     pub time_wait: Duration,
+}
+
+/// netcat on nettool's own TCP engine: stdin to the peer, the peer to stdout.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Connect to HOST PORT (or with -l, wait for a connection on PORT) and copy stdin to \
+the peer and the peer's bytes to stdout, binary-safe. Every byte rides nettool's own TCP engine \
+over a raw socket: no kernel socket carries the data. At the end of stdin nettool sends its FIN \
+(half-close) and keeps printing what the peer sends until the peer closes too; -q limits that \
+wait. stdout carries only payload: states and the summary (-v) and segments (--trace) go to \
+stderr. Loopback destinations (127.0.0.1) work: nettool sends through a raw IP socket there.",
+    after_long_help = "EXAMPLES:
+  printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nettool nc 10.78.0.2 80
+  printf 'PING\\r\\n' | nettool nc -q 1 127.0.0.1 6379      a local redis answers +PONG
+  nettool nc -l 9000 > received.bin                           wait for one connection
+  nettool nc -l -k 10.78.0.1 9000                             one connection after another
+  nettool nc -z -v 10.78.0.2 1-100                            which ports accept a connection?
+
+EXIT STATUS:
+  0    the connection ended normally (with -z: some port is open)
+  1    refused, no answer, timed out, or reset (with -z: no port is open)
+  2    usage or local error
+  130  interrupted"
+)]
+pub struct NcArgs {
+    /// HOST PORT to connect to; with -l, [ADDRESS] PORT to listen on; with -z, PORT may be a range (1-1024).
+    #[arg(value_name = "HOST PORT", num_args = 1..=2, required = true)]
+    pub operands: Vec<String>,
+
+    /// Listen for a connection instead of connecting.
+    #[arg(short, long)]
+    pub listen: bool,
+
+    /// With -l: accept another connection after each one ends.
+    #[arg(short, long, requires = "listen")]
+    pub keep_open: bool,
+
+    /// Report whether the port(s) accept a connection; send no data.
+    #[arg(short, long, conflicts_with = "listen")]
+    pub zero_io: bool,
+
+    /// Give up if the connection does not open, or stays idle, this long (seconds).
+    #[arg(short, long, value_name = "SECS", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+
+    /// After the end of stdin, wait at most this long for the peer to close, then quit.
+    #[arg(short, long, value_name = "SECS", value_parser = parse_duration)]
+    pub quit_after: Option<Duration>,
+
+    /// Source address.
+    #[arg(short, long, value_name = "ADDRESS")]
+    pub source: Option<std::net::Ipv4Addr>,
+
+    /// Source port.
+    #[arg(short = 'p', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub source_port: Option<u16>,
+
+    /// Interface to use.
+    #[arg(short, long, value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// States and a summary (bytes each way, retransmissions, duration, throughput) on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Every segment, tcpdump-style, on stderr.
+    #[arg(long)]
+    pub trace: bool,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux.

@@ -31,6 +31,45 @@ pub struct RstGuard {
     table: String,
 }
 
+/// A guard whose removal has started: the kernel takes an RCU grace period
+/// (about 20 ms) to delete a table, which can overlap other teardown, such
+/// as closing the AF_PACKET socket (which waits for one too).
+pub struct Removal {
+    table: String,
+    child: Option<std::process::Child>,
+}
+
+impl Removal {
+    /// Waits for the table to be gone; reports a failure as the drop of a
+    /// guard does.
+    pub fn wait(mut self) {
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        let Some(child) = self.child.take() else {
+            return;
+        };
+        match child.wait_with_output() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => report_leftover(&self.table, String::from_utf8_lossy(&out.stderr).trim()),
+            Err(e) => report_leftover(&self.table, &e.to_string()),
+        }
+    }
+}
+
+impl Drop for Removal {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn report_leftover(table: &str, why: &str) {
+    eprintln!(
+        "nettool: removing the RST guard failed ({why}); remove it with: nft delete table inet {table}"
+    );
+}
+
 fn nft(args: &[&str], stdin: Option<&str>) -> Result<String> {
     let mut cmd = Command::new("nft");
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -67,20 +106,51 @@ fn nft(args: &[&str], stdin: Option<&str>) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The nftables script for the guard of one flow.
-pub fn ruleset(table: &str, local: SocketAddrV4, remote: SocketAddrV4) -> String {
+/// Which traffic nettool owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// One connection: both addresses, both ports.
+    Connection {
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    },
+    /// A listening port: every connection to it (the kernel would answer
+    /// each incoming SYN with RST).
+    Listener { local: SocketAddrV4 },
+}
+
+impl std::fmt::Display for Flow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Flow::Connection { local, remote } => write!(f, "{local} > {remote}"),
+            Flow::Listener { local } => write!(f, "connections to {local}"),
+        }
+    }
+}
+
+/// The nftables script for the guard of one flow. Packets carrying
+/// [`GUARD_MARK`](crate::link::lo::GUARD_MARK) are nettool's own (sent
+/// through its raw socket on loopback) and pass.
+pub fn ruleset(table: &str, flow: Flow) -> String {
+    let matcher = match flow {
+        Flow::Connection { local, remote } => format!(
+            "ip saddr {} ip daddr {} tcp sport {} tcp dport {}",
+            local.ip(),
+            remote.ip(),
+            local.port(),
+            remote.port()
+        ),
+        Flow::Listener { local } => format!("ip saddr {} tcp sport {}", local.ip(), local.port()),
+    };
     format!(
         "table inet {table} {{\n\
-         \tcomment \"nettool: drops the kernel's RSTs for {local} > {remote} while nettool owns that flow\"\n\
+         \tcomment \"nettool: drops the kernel's RSTs for {flow} while nettool owns them\"\n\
          \tchain out {{\n\
          \t\ttype filter hook output priority filter; policy accept;\n\
-         \t\tip saddr {} ip daddr {} tcp sport {} tcp dport {} tcp flags & rst == rst counter drop\n\
+         \t\t{matcher} tcp flags & rst == rst meta mark != {:#x} counter drop\n\
          \t}}\n\
          }}\n",
-        local.ip(),
-        remote.ip(),
-        local.port(),
-        remote.port()
+        crate::link::lo::GUARD_MARK
     )
 }
 
@@ -90,17 +160,39 @@ fn owner(table: &str) -> Option<u32> {
 }
 
 impl RstGuard {
-    /// Installs the guard for `local` → `remote`, first removing guards
-    /// left by runs that no longer exist.
-    pub fn install(local: SocketAddrV4, remote: SocketAddrV4) -> Result<RstGuard> {
+    /// Installs the guard for `flow`, first removing guards left by runs
+    /// that no longer exist.
+    pub fn install(flow: Flow) -> Result<RstGuard> {
         sweep_stale()?;
         let table = format!(
             "{PREFIX}{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        nft(&["-f", "-"], Some(&ruleset(&table, local, remote)))?;
+        nft(&["-f", "-"], Some(&ruleset(&table, flow)))?;
         Ok(RstGuard { table })
+    }
+
+    /// Starts removing the guard without waiting for the kernel to finish;
+    /// [`Removal::wait`] (or dropping it) waits.
+    pub fn begin_removal(self) -> Removal {
+        let table = self.table.clone();
+        std::mem::forget(self);
+        let child = Command::new("nft")
+            .args(["delete", "table", "inet", &table])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn();
+        match child {
+            Ok(child) => Removal {
+                table,
+                child: Some(child),
+            },
+            Err(e) => {
+                report_leftover(&table, &e.to_string());
+                Removal { table, child: None }
+            }
+        }
     }
 
     /// The nftables table holding the rule.
@@ -124,10 +216,7 @@ impl RstGuard {
 impl Drop for RstGuard {
     fn drop(&mut self) {
         if let Err(e) = nft(&["delete", "table", "inet", &self.table], None) {
-            eprintln!(
-                "nettool: removing the RST guard failed ({e:#}); remove it with: nft delete table inet {}",
-                self.table
-            );
+            report_leftover(&self.table, &format!("{e:#}"));
         }
     }
 }
@@ -159,13 +248,18 @@ mod tests {
     fn the_rule_names_exactly_one_flow_and_only_rsts() {
         let local = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
         let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
-        let r = ruleset("nettool-guard-1-0", local, remote);
+        let r = ruleset("nettool-guard-1-0", Flow::Connection { local, remote });
         assert!(r.contains("hook output"));
-        assert!(r.contains("ip saddr 10.0.0.1 ip daddr 10.0.0.2 tcp sport 40000 tcp dport 80 tcp flags & rst == rst counter drop"), "{r}");
+        let rule = "ip saddr 10.0.0.1 ip daddr 10.0.0.2 tcp sport 40000 tcp dport 80 \
+                    tcp flags & rst == rst meta mark != 0x6e74 counter drop";
+        assert!(r.contains(rule), "{r}");
         assert!(
             r.contains("policy accept"),
             "everything else must pass: {r}"
         );
+        let l = ruleset("nettool-guard-1-1", Flow::Listener { local });
+        let rule = "ip saddr 10.0.0.1 tcp sport 40000 tcp flags & rst == rst meta mark != 0x6e74 counter drop";
+        assert!(l.contains(rule), "{l}");
     }
 
     #[test]

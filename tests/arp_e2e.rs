@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
+use std::process::Command;
 use std::time::Duration;
 
 use common::{Ran, Scratch, nettool, nft_load, nft_packets, run, sh};
@@ -313,4 +314,63 @@ fn without_cap_net_raw_it_says_so_and_how_to_fix_it() {
     assert_eq!(r.code, Some(2), "{}", r.show());
     assert!(r.stderr.contains("CAP_NET_RAW"), "{}", r.show());
     assert!(r.stderr.contains("setcap cap_net_raw"), "{}", r.show());
+}
+
+#[test]
+fn a_recreated_link_is_asked_afresh_not_answered_from_the_cache() {
+    let hosts = TwoHosts::new("arp-recreate");
+    let scratch = Scratch::new();
+    let peer = hosts.addr_b.to_string();
+    let before = hosts.mac_b();
+    assert_eq!(arp(&hosts, &scratch, &[&peer]).code, Some(0));
+    // Tear the link down and build it again: same names and addresses,
+    // new interfaces (new indexes, new MACs), as `lab down; lab up` does.
+    let prefix = hosts.subnet.prefix().to_string();
+    let script = |ns: &str, args: &[&str]| {
+        let mut cmd = Command::new("ip");
+        cmd.args(["-n", ns]).args(args);
+        sh(cmd);
+    };
+    script(hosts.a(), &["link", "del", "eth0"]);
+    script(
+        hosts.a(),
+        &[
+            "link",
+            "add",
+            "eth0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            hosts.b(),
+        ],
+    );
+    script(
+        hosts.a(),
+        &[
+            "addr",
+            "add",
+            &format!("{}/{prefix}", hosts.addr_a),
+            "dev",
+            "eth0",
+        ],
+    );
+    script(
+        hosts.b(),
+        &["addr", "add", &format!("{peer}/{prefix}"), "dev", "eth0"],
+    );
+    script(hosts.a(), &["link", "set", "eth0", "up"]);
+    script(hosts.b(), &["link", "set", "eth0", "up"]);
+    let after = hosts.mac_b();
+    assert_ne!(before, after, "a new veth has a new MAC");
+    let r = arp(&hosts, &scratch, &[&peer]);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert!(
+        !r.stdout.contains("from cache"),
+        "the old entry must not answer:\n{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains(&format!("is-at {after}")), "{}", r.stdout);
 }

@@ -38,6 +38,7 @@ fn config(until: Until, tries: u32) -> probe::Config {
 fn settings(use_cache: bool) -> Settings {
     Settings {
         iface: "sim0".into(),
+        ifindex: 7,
         target: PEER,
         ttl: Duration::from_secs(60),
         use_cache,
@@ -160,7 +161,14 @@ fn a_second_run_answers_from_the_cache_without_a_frame() {
 fn a_moved_address_is_revalidated_then_relearned() {
     // Learned at T0 - 70 s from mac 7; now mac 8 owns the address.
     let mut cache = Cache::new();
-    cache.learn("sim0", PEER, mac(7), T0 - 70_000, Duration::from_secs(60));
+    cache.learn(
+        "sim0",
+        7,
+        PEER,
+        mac(7),
+        T0 - 70_000,
+        Duration::from_secs(60),
+    );
     let clock = VirtualClock::default();
     let mut link = MemLink::new(clock.clone()).with(ArpNeighbour::new(mac(8), [PEER]));
     let mut res = Resolution::new(Instant::ZERO, wall(), &mut cache, settings(true));

@@ -160,7 +160,7 @@ fn session(plan: Plan, cfg: tcp::Config) -> Session {
     let host = TcpHost::new(
         HostConfig {
             mac: US_MAC,
-            next_hop_mac: PEER_MAC,
+            next_hop_mac: Some(PEER_MAC),
             answer_arp: false,
             trace: true,
         },
@@ -559,7 +559,7 @@ fn host(answer_arp: bool) -> TcpHost {
     TcpHost::new(
         HostConfig {
             mac: US_MAC,
-            next_hop_mac: PEER_MAC,
+            next_hop_mac: Some(PEER_MAC),
             answer_arp,
             trace: true,
         },

@@ -4,74 +4,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Ran, Scratch, nettool, nft_load, nft_packets, run, sh};
+use common::{Ran, Scratch, Server, nettool, nft_load, nft_packets, run, sh};
 use nettool::lab::testnet::TwoHosts;
 
 const LIMIT: Duration = Duration::from_secs(30);
-const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/tcp_peer.py");
-
-/// A python3 server in B; its event lines arrive on a channel. Killed on drop.
-struct Server {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Server {
-    fn start(hosts: &TwoHosts, mode: &str, port: u16, size: usize) -> Server {
-        let mut cmd = hosts.cmd_b("python3");
-        cmd.args([PEER, mode, &port.to_string(), &size.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("python3 is needed for these tests");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut s = Server {
-            child,
-            lines,
-            seen: Vec::new(),
-        };
-        s.wait_for("ready", Duration::from_secs(10));
-        s
-    }
-
-    /// Waits until a line starting with `prefix` has been printed.
-    fn wait_for(&mut self, prefix: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(l) = self.seen.iter().find(|l| l.starts_with(prefix)) {
-                return l.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => self.seen.push(l),
-                Err(_) => panic!(
-                    "the server never printed {prefix:?}; it printed {:?}",
-                    self.seen
-                ),
-            }
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn nt(hosts: &TwoHosts, scratch: &Scratch, args: &[&str]) -> Ran {
     let mut cmd = hosts.cmd_a(nettool());
@@ -518,9 +457,15 @@ fn icmp_unreachable_is_reported() {
     );
 }
 
-#[test]
-fn sigint_resets_the_connection_and_removes_the_guard() {
-    let hosts = TwoHosts::new("tcp-sigint");
+#[rstest::rstest]
+#[case::sigint(libc::SIGINT)]
+#[case::sigterm(libc::SIGTERM)]
+fn a_signal_resets_the_connection_and_removes_the_guard(#[case] signal: i32) {
+    let hosts = TwoHosts::new(if signal == libc::SIGINT {
+        "tcp-sigint"
+    } else {
+        "tcp-sigterm"
+    });
     let scratch = Scratch::new();
     let mut server = Server::start(&hosts, "hold", 8080, 0);
     // A stale guard from a run that was killed outright.
@@ -535,7 +480,7 @@ fn sigint_resets_the_connection_and_removes_the_guard() {
     // `ip netns exec` runs nettool as its child: signal the whole group of that process.
     let pid = find_nettool_pid(child.id());
     // SAFETY: signalling a process this test started.
-    unsafe { libc::kill(pid, libc::SIGINT) };
+    unsafe { libc::kill(pid, signal) };
     let status = child.wait().unwrap();
     assert!(
         !status.success(),
@@ -570,4 +515,55 @@ fn find_nettool_pid(pid: u32) -> i32 {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// `/etc/netns/NS/hosts`, which `ip netns exec NS` mounts over /etc/hosts;
+/// removed on drop.
+struct NetnsHosts(std::path::PathBuf);
+
+impl NetnsHosts {
+    fn new(ns: &str, text: &str) -> NetnsHosts {
+        let dir = std::path::Path::new("/etc/netns").join(ns);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("hosts"), text).unwrap();
+        NetnsHosts(dir)
+    }
+}
+
+impl Drop for NetnsHosts {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_host_name_is_resolved_by_the_system_resolver() {
+    let hosts = TwoHosts::new("tcp-name");
+    let scratch = Scratch::new();
+    let _names = NetnsHosts::new(hosts.a(), &format!("{} web.nettool.test\n", hosts.addr_b));
+    let _server = Server::start(&hosts, "hold", 8080, 0);
+    let r = nt(&hosts, &scratch, &["handshake", "web.nettool.test:8080"]);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert!(
+        r.stdout
+            .contains(&format!("HANDSHAKE {}:8080", hosts.addr_b)),
+        "{}",
+        r.show()
+    );
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["handshake", "nowhere.nettool.test:8080"],
+    );
+    assert_eq!(
+        r.code,
+        Some(2),
+        "an unknown name is a local error: {}",
+        r.show()
+    );
+    assert!(
+        r.stderr.contains("cannot resolve host name"),
+        "{}",
+        r.show()
+    );
 }

@@ -48,6 +48,14 @@ pub type UnixMillis = u64;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub iface: String,
+    /// The interface's kernel index when the entry was learned. An
+    /// interface deleted and created again under the same name (a lab
+    /// taken down and up) gets a new index, and with it a new neighbour
+    /// on the other end: an entry from the old one is never used.
+    /// Files written before the index was kept read as 0, which matches
+    /// no interface.
+    #[serde(default)]
+    pub ifindex: u32,
     pub ip: Ipv4Addr,
     #[serde(with = "mac_serde")]
     pub mac: MacAddr,
@@ -140,15 +148,19 @@ impl Cache {
         Cache::default()
     }
 
-    /// The entry for `ip` on `iface`, with its state at `now`.
+    /// The entry for `ip` on `iface` (kernel index `ifindex`), with its
+    /// state at `now`. An entry learned on another incarnation of the
+    /// interface is not returned.
     pub fn lookup(
         &self,
         iface: &str,
+        ifindex: u32,
         ip: Ipv4Addr,
         now: UnixMillis,
     ) -> Option<(&Entry, Freshness)> {
         self.entries
             .get(&(iface.to_owned(), ip))
+            .filter(|e| e.ifindex == ifindex)
             .map(|e| (e, e.freshness(now)))
     }
 
@@ -156,6 +168,7 @@ impl Cache {
     pub fn learn(
         &mut self,
         iface: &str,
+        ifindex: u32,
         ip: Ipv4Addr,
         mac: MacAddr,
         now: UnixMillis,
@@ -165,12 +178,15 @@ impl Cache {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
         let entry = Entry {
             iface: iface.to_owned(),
+            ifindex,
             ip,
             mac,
             learned_at_ms: now,
             ttl_ms,
         };
-        match self.entries.get(&key) {
+        // An entry from another incarnation of the interface says nothing
+        // about this link's neighbour: it is simply replaced.
+        match self.entries.get(&key).filter(|old| old.ifindex == ifindex) {
             Some(old) if old.freshness(now) != Freshness::Expired && old.mac != mac => {
                 let previous = old.clone();
                 self.remove(iface, ip);
@@ -320,7 +336,7 @@ mod tests {
 
     fn cache_with_entry() -> Cache {
         let mut c = Cache::new();
-        assert_eq!(c.learn("eth0", IP, mac(1), T0, TTL), Learned::New);
+        assert_eq!(c.learn("eth0", 7, IP, mac(1), T0, TTL), Learned::New);
         c
     }
 
@@ -333,7 +349,7 @@ mod tests {
     #[case::long_gone(10 * 240_000, Freshness::Expired)]
     fn lifetime_boundaries_are_exact(#[case] after_ms: u64, #[case] want: Freshness) {
         let c = cache_with_entry();
-        let (entry, state) = c.lookup("eth0", IP, T0 + after_ms).unwrap();
+        let (entry, state) = c.lookup("eth0", 7, IP, T0 + after_ms).unwrap();
         assert_eq!(entry.mac, mac(1));
         assert_eq!(state, want);
     }
@@ -341,23 +357,32 @@ mod tests {
     #[test]
     fn clock_moved_back_means_expired() {
         let c = cache_with_entry();
-        assert_eq!(c.lookup("eth0", IP, T0 - 1).unwrap().1, Freshness::Expired);
+        assert_eq!(
+            c.lookup("eth0", 7, IP, T0 - 1).unwrap().1,
+            Freshness::Expired
+        );
     }
 
     #[test]
     fn entries_are_per_interface() {
         let c = cache_with_entry();
-        assert!(c.lookup("eth1", IP, T0).is_none());
-        assert!(c.lookup("eth0", Ipv4Addr::new(10, 78, 0, 3), T0).is_none());
+        assert!(c.lookup("eth1", 7, IP, T0).is_none());
+        assert!(
+            c.lookup("eth0", 7, Ipv4Addr::new(10, 78, 0, 3), T0)
+                .is_none()
+        );
     }
 
     #[test]
     fn same_mac_confirms_and_restarts_the_clock() {
         let mut c = cache_with_entry();
         let later = T0 + 70_000; // stale by now
-        assert_eq!(c.learn("eth0", IP, mac(1), later, TTL), Learned::Confirmed);
+        assert_eq!(
+            c.learn("eth0", 7, IP, mac(1), later, TTL),
+            Learned::Confirmed
+        );
         assert!(matches!(
-            c.lookup("eth0", IP, later).unwrap().1,
+            c.lookup("eth0", 7, IP, later).unwrap().1,
             Freshness::Fresh { .. }
         ));
     }
@@ -367,16 +392,38 @@ mod tests {
     #[case::while_stale(70_000)]
     fn another_mac_is_a_conflict_and_nothing_is_believed(#[case] after_ms: u64) {
         let mut c = cache_with_entry();
-        let got = c.learn("eth0", IP, mac(2), T0 + after_ms, TTL);
+        let got = c.learn("eth0", 7, IP, mac(2), T0 + after_ms, TTL);
         assert!(matches!(got, Learned::Conflict { ref previous } if previous.mac == mac(1)));
-        assert!(c.lookup("eth0", IP, T0 + after_ms).is_none());
+        assert!(c.lookup("eth0", 7, IP, T0 + after_ms).is_none());
     }
 
     #[test]
     fn another_mac_after_expiry_is_simply_new() {
         let mut c = cache_with_entry();
-        assert_eq!(c.learn("eth0", IP, mac(2), T0 + 240_000, TTL), Learned::New);
-        assert_eq!(c.lookup("eth0", IP, T0 + 240_000).unwrap().0.mac, mac(2));
+        assert_eq!(
+            c.learn("eth0", 7, IP, mac(2), T0 + 240_000, TTL),
+            Learned::New
+        );
+        assert_eq!(c.lookup("eth0", 7, IP, T0 + 240_000).unwrap().0.mac, mac(2));
+    }
+
+    #[test]
+    fn an_entry_from_a_recreated_interface_is_never_used() {
+        // eth0 was deleted and created again (a lab down and up): new index.
+        let mut c = cache_with_entry();
+        assert!(c.lookup("eth0", 8, IP, T0).is_none());
+        // Its neighbour is someone else now; that is news, not a conflict.
+        assert_eq!(c.learn("eth0", 8, IP, mac(2), T0 + 1, TTL), Learned::New);
+        assert_eq!(c.lookup("eth0", 8, IP, T0 + 1).unwrap().0.mac, mac(2));
+        assert!(c.lookup("eth0", 7, IP, T0 + 1).is_none());
+    }
+
+    #[test]
+    fn files_without_interface_indexes_match_no_interface() {
+        let old = br#"{"version":1,"entries":[{"iface":"eth0","ip":"10.78.0.2","mac":"02:00:00:00:00:01","learned_at_ms":1700000000000,"ttl_ms":60000}]}"#;
+        let c = Cache::from_bytes(old).unwrap();
+        assert_eq!(c.len(), 1, "the entry is kept, for --show");
+        assert!(c.lookup("eth0", 7, IP, T0).is_none(), "but never answers");
     }
 
     #[test]
@@ -384,6 +431,7 @@ mod tests {
         let mut c = cache_with_entry();
         c.learn(
             "eth0",
+            7,
             Ipv4Addr::new(10, 78, 0, 3),
             mac(3),
             T0 + 200_000,
@@ -400,6 +448,7 @@ mod tests {
         let mut c = cache_with_entry();
         c.learn(
             "veth1",
+            7,
             Ipv4Addr::new(192, 0, 2, 9),
             mac(9),
             T0 + 5,
@@ -431,9 +480,9 @@ mod tests {
         // Run A and run B both load the same file; A learns .2, B learns .3.
         let disk = Cache::new();
         let mut a = disk.clone();
-        a.learn("eth0", IP, mac(1), T0, TTL);
+        a.learn("eth0", 7, IP, mac(1), T0, TTL);
         let mut b = disk.clone();
-        b.learn("eth0", Ipv4Addr::new(10, 78, 0, 3), mac(3), T0, TTL);
+        b.learn("eth0", 7, Ipv4Addr::new(10, 78, 0, 3), mac(3), T0, TTL);
         // A saves first; B re-reads the file and replays its own changes.
         let mut merged = Cache::from_bytes(&a.to_bytes()).unwrap();
         merged.apply(b.changes());

@@ -41,6 +41,8 @@ impl WallClock {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub iface: String,
+    /// The interface's kernel index (see [`Entry::ifindex`]).
+    pub ifindex: u32,
     pub target: Ipv4Addr,
     /// Lifetime given to what is learned.
     pub ttl: Duration,
@@ -80,6 +82,7 @@ pub enum Event {
 pub fn record(
     cache: &mut Cache,
     iface: &str,
+    ifindex: u32,
     now_ms: UnixMillis,
     ttl: Duration,
     event: &probe::Event,
@@ -90,7 +93,7 @@ pub fn record(
             mac,
             repeat: false,
             ..
-        } => Some(cache.learn(iface, *target, *mac, now_ms, ttl)),
+        } => Some(cache.learn(iface, ifindex, *target, *mac, now_ms, ttl)),
         probe::Event::Conflict { target, .. } => {
             cache.remove(iface, *target);
             None
@@ -137,7 +140,12 @@ impl<'c> Resolution<'c> {
         let now_ms = wall.unix_ms(now);
         let cached = r
             .cache
-            .lookup(&r.settings.iface, r.settings.target, now_ms)
+            .lookup(
+                &r.settings.iface,
+                r.settings.ifindex,
+                r.settings.target,
+                now_ms,
+            )
             .map(|(e, f)| (e.clone(), f));
         r.phase = match cached {
             Some((entry, Freshness::Fresh { age, left })) if r.settings.use_cache => {
@@ -251,7 +259,7 @@ impl<'c> Resolution<'c> {
         let (iface, ttl) = (self.settings.iface.clone(), self.settings.ttl);
         let mut revalidation_failed = false;
         while let Some(ev) = self.prober_mut().and_then(Prober::poll_event) {
-            let learned = record(self.cache, &iface, now_ms, ttl, &ev);
+            let learned = record(self.cache, &iface, self.settings.ifindex, now_ms, ttl, &ev);
             if let probe::Event::Reply { mac, .. } = ev {
                 self.answer = Some(mac);
             }
@@ -301,6 +309,7 @@ mod tests {
     fn settings(use_cache: bool) -> Settings {
         Settings {
             iface: "eth0".into(),
+            ifindex: 7,
             target: PEER,
             ttl: TTL,
             use_cache,
@@ -320,7 +329,7 @@ mod tests {
     /// A cache whose entry for PEER was learned `age_ms` before T0.
     fn cache_aged(age_ms: u64) -> Cache {
         let mut c = Cache::new();
-        c.learn("eth0", PEER, OLD, T0 - age_ms, TTL);
+        c.learn("eth0", 7, PEER, OLD, T0 - age_ms, TTL);
         c
     }
 
@@ -385,7 +394,7 @@ mod tests {
             })
         ));
         // The clock restarted: fresh again from the reply's time.
-        let (_, f) = cache.lookup("eth0", PEER, T0 + 2).unwrap();
+        let (_, f) = cache.lookup("eth0", 7, PEER, T0 + 2).unwrap();
         assert!(matches!(f, Freshness::Fresh { age, .. } if age == Duration::ZERO));
     }
 
@@ -418,7 +427,7 @@ mod tests {
                 learned: Learned::New
             })
         ));
-        assert_eq!(cache.lookup("eth0", PEER, T0 + 2001).unwrap().0.mac, NEW);
+        assert_eq!(cache.lookup("eth0", 7, PEER, T0 + 2001).unwrap().0.mac, NEW);
     }
 
     #[test]
@@ -449,7 +458,7 @@ mod tests {
             matches!(ev.last(), Some(Event::Learned { learned: Learned::Conflict { previous }, .. }) if previous.mac == OLD)
         );
         assert!(
-            cache.lookup("eth0", PEER, T0 + 1).is_none(),
+            cache.lookup("eth0", 7, PEER, T0 + 1).is_none(),
             "a conflict must not be believed"
         );
     }

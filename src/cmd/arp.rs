@@ -204,6 +204,7 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
     let ping = args.count.is_some();
     let settings = Settings {
         iface: iface.name.clone(),
+        ifindex: iface.index,
         target: ip,
         ttl: args.ttl,
         // -c asks for N requests on the wire, whatever the cache says.
@@ -473,6 +474,7 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
         let conflicts = &mut conflicts;
         let printer = &printer;
         let name = iface.name.clone();
+        let ifindex = iface.index;
         let ttl = args.ttl;
         drive(
             &mut prober,
@@ -483,7 +485,8 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
             move |ev, out| {
                 // Cache entries are dated by the wall clock when the answer is
                 // handled; the RTT already came from the driver's clock.
-                let learned = resolve::record(cache, &name, driver::unix_now_ms(), ttl, &ev);
+                let learned =
+                    resolve::record(cache, &name, ifindex, driver::unix_now_ms(), ttl, &ev);
                 match ev {
                     probe::Event::Reply {
                         target, mac, rtt, ..

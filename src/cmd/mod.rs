@@ -5,6 +5,7 @@ pub mod arp;
 pub mod generate;
 pub mod impair;
 pub mod lab;
+pub mod nc;
 pub mod tcp;
 
 use std::io::Write;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
         Command::Arp(args) => arp::run(args, env),
         Command::Handshake(args) => tcp::handshake(args, env),
         Command::Close(args) => tcp::close(args, env),
+        Command::Nc(args) => nc::run(args, env),
         Command::Lab(args) => lab::run(args, env),
         Command::Generate(args) => generate::run(args, env),
         Command::Impair(args) => impair::run(args, env),

@@ -16,7 +16,7 @@ use crate::arp::resolve::{self, Resolution, Settings, WallClock};
 use crate::cachefile;
 use crate::cli::{CloseArgs, ConnectArgs, HandshakeArgs};
 use crate::driver::{self, Clock, Stop, SystemClock};
-use crate::guard::RstGuard;
+use crate::guard::{Flow, RstGuard};
 use crate::link::packet::PacketLink;
 use crate::link::{Filter, Link};
 use crate::machine::Machine;
@@ -141,7 +141,7 @@ pub fn unescape(text: &str) -> Result<Vec<u8>> {
 /// to it (never listening or connecting), so no kernel connection can take
 /// the same port while nettool uses it. The kernel picks the port when
 /// none is asked for.
-fn reserve_port(
+pub(crate) fn reserve_port(
     source: Ipv4Addr,
     owned: bool,
     wanted: Option<u16>,
@@ -190,7 +190,7 @@ fn reserve_port(
     Ok((u16::from_be(bound.sin_port), Some(sock)))
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
     // SAFETY: getrandom fills the buffer we own; on failure we fall back
     // to the clock, which is enough for a port or an ISN key's
@@ -211,7 +211,7 @@ fn random_u64() -> u64 {
 
 /// The next hop's MAC, through nettool's own ARP and its cache; `None`
 /// when it does not answer.
-fn next_hop_mac(
+pub(crate) fn next_hop_mac(
     route: &Route,
     cache_path: &Path,
     env: &mut Env,
@@ -227,6 +227,7 @@ fn next_hop_mac(
     };
     let settings = Settings {
         iface: iface.name.clone(),
+        ifindex: iface.index,
         target: route.next_hop,
         ttl: crate::arp::cache::DEFAULT_TTL,
         use_cache: true,
@@ -326,7 +327,7 @@ fn run(
     // Keep the kernel out of the flow: a guard rule when it owns the
     // source address, our own ARP answers when it does not.
     let guard = if route.source_owned_by_kernel {
-        Some(RstGuard::install(local, remote)?)
+        Some(RstGuard::install(Flow::Connection { local, remote })?)
     } else {
         None
     };
@@ -348,7 +349,7 @@ fn run(
     let host = TcpHost::new(
         HostConfig {
             mac: iface.mac,
-            next_hop_mac: gw_mac,
+            next_hop_mac: Some(gw_mac),
             answer_arp: !route.source_owned_by_kernel,
             trace: true,
         },
@@ -418,7 +419,13 @@ fn run(
         }
     }
     let outcome = view.result(env.out, command, &session, remote, end, time_wait)?;
-    drop(guard);
+    // Both the table and the AF_PACKET socket take an RCU grace period to
+    // go away; let the two waits overlap.
+    let removal = guard.map(RstGuard::begin_removal);
+    drop(link);
+    if let Some(r) = removal {
+        r.wait();
+    }
     Ok(if stop == Stop::Interrupted {
         Outcome::Interrupted
     } else {
@@ -426,13 +433,37 @@ fn run(
     })
 }
 
+/// tcpdump's line for a segment, with relative sequence numbers (tracked
+/// per connection, as tcpdump does) unless absolute ones were asked for.
+pub(crate) struct SegmentLines {
+    absolute: bool,
+    seqs: RelativeSeqs,
+}
+
+impl SegmentLines {
+    pub(crate) fn new(absolute: bool) -> SegmentLines {
+        SegmentLines {
+            absolute,
+            seqs: RelativeSeqs::new(),
+        }
+    }
+
+    pub(crate) fn line(&mut self, seg: &Segment) -> String {
+        let repr = seg.as_repr();
+        if self.absolute {
+            tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr)
+        } else {
+            self.seqs.line(seg.src, seg.dst, &repr)
+        }
+    }
+}
+
 /// Renders a session for people (tcpdump-like lines with relative times)
 /// or as JSON lines.
 struct View {
     json: bool,
-    absolute: bool,
     start: Instant,
-    seqs: RelativeSeqs,
+    lines: SegmentLines,
     first_syn: Option<Instant>,
     answer_at: Option<Instant>,
     syns: u32,
@@ -483,9 +514,8 @@ impl View {
     fn new(args: &ConnectArgs, start: Instant) -> View {
         View {
             json: args.json,
-            absolute: args.absolute,
             start,
-            seqs: RelativeSeqs::new(),
+            lines: SegmentLines::new(args.absolute),
             first_syn: None,
             answer_at: None,
             syns: 0,
@@ -550,11 +580,7 @@ impl View {
         extra: &str,
     ) -> Result<()> {
         let repr = seg.as_repr();
-        let text = if self.absolute {
-            tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr)
-        } else {
-            self.seqs.line(seg.src, seg.dst, &repr)
-        };
+        let text = self.lines.line(seg);
         let value = json!({"event": "segment", "dir": dir, "src": seg.src.to_string(), "dst": seg.dst.to_string(),
             "flags": crate::wire::fmt::tcp_flags(&repr), "seq": seg.seq.get(), "ack": seg.ack.map(|a| a.get()),
             "win": seg.window, "len": seg.payload.len(), "line": text, "sent": tag != "held"});

@@ -5,6 +5,7 @@
 //! channel used in production, [`mem::MemLink`] an in-memory network with
 //! a virtual clock used by the tests.
 
+pub mod lo;
 pub mod mem;
 pub mod packet;
 pub mod trace;
@@ -30,6 +31,13 @@ pub trait Link {
     /// none arrived in time, or when a signal interrupted the wait (the
     /// driver then checks whether it was asked to stop).
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>>;
+
+    /// A descriptor that becomes readable when a frame arrives, for loops
+    /// that wait on the link and on something else at once (`nc` waits on
+    /// stdin too). `None` for links that are not backed by one.
+    fn poll_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
 }
 
 /// What a receive filter lets through; filtering in the kernel saves a

@@ -181,6 +181,10 @@ fn bpf_program(filter: Filter) -> Option<Vec<libc::sock_filter>> {
 }
 
 impl Link for PacketLink {
+    fn poll_fd(&self) -> Option<RawFd> {
+        Some(self.fd)
+    }
+
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         match self.tx.send_to(frame, None) {
             Some(result) => result,

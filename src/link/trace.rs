@@ -29,6 +29,10 @@ pub fn describe(frame: &[u8]) -> String {
 }
 
 impl Link for Tracer<'_> {
+    fn poll_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.inner.poll_fd()
+    }
+
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         writeln!(self.out, "> {}", describe(frame))?;
         self.inner.send(frame)

@@ -4,13 +4,13 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::machine::{Machine, RxChecksum};
-use crate::tcp::{Connection, Event as TcpEvent, Segment};
+use crate::tcp::{Connection, Event as TcpEvent, Segment, SeqNum, State};
 use crate::time::Instant;
 use crate::wire::arp::{ArpRepr, Operation};
 use crate::wire::ethernet::{EthernetRepr, Protocol};
 use crate::wire::icmp::{IcmpError, IcmpKind};
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
-use crate::wire::tcp::{ChecksumMode, TcpRepr};
+use crate::wire::tcp::{ChecksumMode, Flags, TcpRepr};
 use crate::wire::{MacAddr, WireError};
 
 /// Addresses of the host.
@@ -19,7 +19,9 @@ pub struct HostConfig {
     /// Our hardware address.
     pub mac: MacAddr,
     /// The next hop's hardware address: every IPv4 frame goes there.
-    pub next_hop_mac: MacAddr,
+    /// `None` for a listener, which learns it from the frame that carried
+    /// the peer's SYN (that frame came from the next hop).
+    pub next_hop_mac: Option<MacAddr>,
     /// Answer ARP requests for the connection's local address ourselves,
     /// because the kernel does not own it (and so will not).
     pub answer_arp: bool,
@@ -59,6 +61,18 @@ enum AckHold {
     Until(Instant),
 }
 
+/// What crossed the wire, for summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub segments_sent: u64,
+    pub segments_received: u64,
+    /// Payload bytes sent, retransmissions included.
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Segments that carried sequence space already sent before.
+    pub retransmissions: u64,
+}
+
 /// One connection on one link.
 pub struct TcpHost {
     config: HostConfig,
@@ -68,12 +82,15 @@ pub struct TcpHost {
     hold: AckHold,
     held: Option<Segment>,
     malformed: u64,
+    stats: Stats,
+    /// The highest sequence number sent so far (end of the last new byte),
+    /// to tell retransmissions from new data.
+    snd_high: Option<SeqNum>,
 }
 
 /// Whether a segment is a pure acknowledgment: no data, no SYN/FIN/RST.
 pub fn is_pure_ack(seg: &Segment) -> bool {
     seg.ack.is_some() && seg.payload.is_empty() && {
-        use crate::wire::tcp::Flags;
         !seg.flags.contains(Flags::SYN)
             && !seg.flags.contains(Flags::FIN)
             && !seg.flags.contains(Flags::RST)
@@ -104,6 +121,23 @@ impl TcpHost {
             hold: AckHold::Off,
             held: None,
             malformed: 0,
+            stats: Stats::default(),
+            snd_high: None,
+        }
+    }
+
+    /// What crossed the wire so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Replaces the connection (a listener accepting the next one); the
+    /// next hop is learned again from the next SYN when it was learned.
+    pub fn replace_conn(&mut self, conn: Connection, learn_next_hop: bool) {
+        self.conn = conn;
+        self.snd_high = None;
+        if learn_next_hop {
+            self.config.next_hop_mac = None;
         }
     }
 
@@ -140,7 +174,18 @@ impl TcpHost {
     }
 
     fn frame(&mut self, seg: Segment) -> Vec<u8> {
-        let frame = seg.to_frame(self.config.mac, self.config.next_hop_mac);
+        let len = seg.len();
+        if len > 0 {
+            let end = seg.seq + len;
+            match self.snd_high {
+                Some(high) if end.le(high) => self.stats.retransmissions += 1,
+                _ => self.snd_high = Some(end),
+            }
+        }
+        self.stats.segments_sent += 1;
+        self.stats.bytes_sent += seg.payload.len() as u64;
+        let next_hop = self.config.next_hop_mac.unwrap_or(MacAddr::broadcast());
+        let frame = seg.to_frame(self.config.mac, next_hop);
         if self.config.trace {
             self.events.push_back(HostEvent::Segment {
                 dir: Direction::Out,
@@ -182,7 +227,7 @@ impl TcpHost {
         self.events.push_back(HostEvent::Malformed { why });
     }
 
-    fn handle_ipv4(&mut self, now: Instant, bytes: &[u8], checksum: RxChecksum) {
+    fn handle_ipv4(&mut self, now: Instant, src_mac: MacAddr, bytes: &[u8], checksum: RxChecksum) {
         let (ip, body) = match Ipv4Repr::parse(bytes) {
             Ok(x) => x,
             Err(e) => return self.bad(e),
@@ -203,19 +248,28 @@ impl TcpHost {
                     Ok(t) => t,
                     Err(e) => return self.bad(e),
                 };
-                if tcp.dst_port != local.port()
-                    || tcp.src_port != remote.port()
-                    || ip.src != *remote.ip()
-                {
+                // A listener takes a SYN from anyone; afterwards, and for an
+                // active open, only the connection's own 4-tuple.
+                let listening = self.conn.state() == State::Listen;
+                let ours = tcp.dst_port == local.port()
+                    && (listening || (tcp.src_port == remote.port() && ip.src == *remote.ip()));
+                if !ours {
                     return; // another flow: the kernel's business, not ours
                 }
+                if listening && self.config.next_hop_mac.is_none() && tcp.flags.contains(Flags::SYN)
+                {
+                    // The frame that carried the SYN came from the next hop.
+                    self.config.next_hop_mac = Some(src_mac);
+                }
+                self.stats.segments_received += 1;
+                self.stats.bytes_received += tcp.payload.len() as u64;
                 if self.config.trace {
                     self.events.push_back(HostEvent::Segment {
                         dir: Direction::In,
                         seg: owned(ip.src, ip.dst, &tcp),
                     });
                 }
-                self.conn.handle_segment(now, &tcp);
+                self.conn.handle_segment_from(now, ip.src, &tcp);
                 self.drain_tcp_events();
             }
             IpProtocol::Icmp => match IcmpError::parse(body) {
@@ -252,7 +306,7 @@ impl Machine for TcpHost {
                     self.handle_arp(&arp);
                 }
             }
-            Protocol::Ipv4 => self.handle_ipv4(now, payload, checksum),
+            Protocol::Ipv4 => self.handle_ipv4(now, eth.src, payload, checksum),
             Protocol::Other(_) => {}
         }
     }
@@ -309,6 +363,6 @@ impl Machine for TcpHost {
     }
 
     fn is_done(&self) -> bool {
-        self.conn.state() == crate::tcp::State::Closed && self.arp_replies.is_empty()
+        self.conn.state() == State::Closed && self.arp_replies.is_empty()
     }
 }

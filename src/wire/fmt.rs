@@ -120,8 +120,8 @@ pub fn tcp_line_absolute(src: Ipv4Addr, dst: Ipv4Addr, tcp: &TcpRepr) -> String 
 ///
 /// One entry per connection, both directions together, as tcpdump keeps
 /// them: a segment without ACK (a SYN) prints absolute numbers and forgets
-/// the entry; the first ACK-bearing segment of a connection records the
-/// bases (its own SEQ, and ACK−1 for the other side) and still prints
+/// the entry; the first ACK-bearing segment of a connection, and any
+/// SYN-ACK (a retransmitted one too), records the bases (its own SEQ, and ACK−1 for the other side) and still prints
 /// absolute numbers; every later segment prints numbers relative to them,
 /// so a handshake's third segment reads `ack 1`.
 #[derive(Debug, Clone, Default)]
@@ -147,7 +147,11 @@ impl RelativeSeqs {
             return (seq, 0);
         };
         let forward = (src.ip().octets(), src.port()) <= (dst.ip().octets(), dst.port());
-        match self.bases.get(&key(src, dst)) {
+        // Any SYN-bearing segment starts the conversation afresh, as in
+        // tcpdump (`!th->nxt || (flags & TH_SYN)`): a retransmitted SYN-ACK
+        // re-records the bases and prints absolute numbers again.
+        let known = self.bases.get(&key(src, dst));
+        match known.filter(|_| !tcp.flags.contains(Flags::SYN)) {
             None => {
                 let (lo, hi) = if forward {
                     (seq, ack.wrapping_sub(1))
@@ -393,6 +397,11 @@ mod tests {
         );
         // A new SYN forgets the connection: its SYN-ACK is absolute again.
         let _ = t.line(c, s, &from(40000, 80, 7, None, Flags::SYN, b""));
+        assert_eq!(
+            t.numbers(s, c, &from(80, 40000, 50, Some(8), Flags::SYN, b"")),
+            (50, 8)
+        );
+        // So is a retransmitted SYN-ACK, without a new SYN in between.
         assert_eq!(
             t.numbers(s, c, &from(80, 40000, 50, Some(8), Flags::SYN, b"")),
             (50, 8)

@@ -1,9 +1,14 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // each test binary uses its own subset
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::process::Child;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use nettool::lab::testnet::TwoHosts;
 
 /// The nettool binary under test.
 pub fn nettool() -> &'static str {
@@ -14,6 +19,8 @@ pub fn nettool() -> &'static str {
 pub struct Ran {
     pub code: Option<i32>,
     pub stdout: String,
+    /// stdout exactly as written (binary payloads).
+    pub stdout_bytes: Vec<u8>,
     pub stderr: String,
     pub elapsed: Duration,
 }
@@ -30,20 +37,35 @@ impl Ran {
 /// Runs `cmd`, killing it after `limit` so that a hung test fails instead
 /// of stalling the suite. Output is drained while it runs, so a chatty
 /// command never blocks on a full pipe.
-pub fn run(mut cmd: Command, limit: Duration) -> Ran {
-    use std::io::Read;
+pub fn run(cmd: Command, limit: Duration) -> Ran {
+    run_with_input(cmd, None, limit)
+}
+
+/// [`run`], with `input` written to the command's stdin (then closed).
+pub fn run_with_input(mut cmd: Command, input: Option<Vec<u8>>, limit: Duration) -> Ran {
+    use std::io::{Read, Write};
     let start = Instant::now();
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    let feeder = input.map(|bytes| {
+        let mut stdin = child.stdin.take().expect("piped");
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        })
+    });
     let drain = |mut r: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();
             let _ = r.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
+            buf
         })
     };
     let out = drain(Box::new(child.stdout.take().expect("piped")));
@@ -60,10 +82,12 @@ pub fn run(mut cmd: Command, limit: Duration) -> Ran {
         std::thread::sleep(Duration::from_millis(5));
     };
     let elapsed = start.elapsed();
-    let (stdout, stderr) = (
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default(),
-    );
+    if let Some(f) = feeder {
+        let _ = f.join();
+    }
+    let stdout_bytes = out.join().unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+    let stdout = String::from_utf8_lossy(&stdout_bytes).into_owned();
     let Some(status) = status else {
         panic!(
             "{cmd:?} still running after {limit:?}; killed.\n--- stdout\n{stdout}--- stderr\n{stderr}"
@@ -72,6 +96,7 @@ pub fn run(mut cmd: Command, limit: Duration) -> Ran {
     Ran {
         code: status.code(),
         stdout,
+        stdout_bytes,
         stderr,
         elapsed,
     }
@@ -135,4 +160,70 @@ pub fn nft_packets(listing: &str) -> u64 {
         .next()
         .and_then(|n| n.parse().ok())
         .expect("a number of packets")
+}
+
+/// The python3 kernel peer the TCP tests talk to.
+pub const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/tcp_peer.py");
+
+/// A python3 server in B; its event lines arrive on a channel. Killed on drop.
+pub struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Server {
+    pub fn start(hosts: &TwoHosts, mode: &str, port: u16, size: usize) -> Server {
+        let mut cmd = hosts.cmd_b("python3");
+        cmd.args([PEER, mode, &port.to_string(), &size.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("python3 is needed for these tests");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut s = Server {
+            child,
+            lines,
+            seen: Vec::new(),
+        };
+        s.wait_for("ready", Duration::from_secs(10));
+        s
+    }
+
+    /// Whether a line starting with `prefix` has been printed so far.
+    pub fn saw(&self, prefix: &str) -> bool {
+        self.seen.iter().any(|l| l.starts_with(prefix))
+    }
+
+    /// Waits until a line starting with `prefix` has been printed.
+    pub fn wait_for(&mut self, prefix: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(l) = self.seen.iter().find(|l| l.starts_with(prefix)) {
+                return l.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.seen.push(l),
+                Err(_) => panic!(
+                    "the server never printed {prefix:?}; it printed {:?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,0 +1,836 @@
+//! `nettool nc`: netcat on nettool's own TCP engine.
+//!
+//! stdin goes to the peer and the peer's bytes go to stdout, through
+//! [`TcpHost`] over a raw link; no kernel socket carries the data. One
+//! loop waits on the link and on stdin at once, and only reads stdin while
+//! the engine can take more (so a fast stdin cannot grow memory without
+//! bound).
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use super::Env;
+use super::tcp::{SegmentLines, next_hop_mac, random_bytes, reserve_port};
+use crate::cli::NcArgs;
+use crate::driver::{self, Clock, Stop, SystemClock};
+use crate::guard::{Flow, RstGuard};
+use crate::link::Link;
+use crate::link::lo::LoopbackLink;
+use crate::link::packet::PacketLink;
+use crate::machine::Machine;
+use crate::outcome::Outcome;
+use crate::route::{self, Interface, RouteError};
+use crate::stack::host::{Direction, HostConfig, HostEvent, TcpHost};
+use crate::stack::session::{End, Opening, Plan, Session, ThirdAck};
+use crate::tcp::{self, Connection, Event as TcpEvent, IsnGenerator, IssSource, Reason, State};
+use crate::time::{Instant, human};
+use crate::wire::MacAddr;
+
+/// Largest chunk read from stdin at once, and the most held back while
+/// the engine's send buffer is full.
+const CHUNK: usize = 64 * 1024;
+/// Longest single wait, so Ctrl-C and deadlines are noticed promptly.
+const MAX_WAIT: Duration = Duration::from_millis(200);
+
+pub fn run(args: NcArgs, env: &mut Env) -> Result<Outcome> {
+    if args.zero_io {
+        zero_io(&args, env)
+    } else if args.listen {
+        listen(&args, env)
+    } else {
+        connect(&args, env)
+    }
+}
+
+fn parse_port(text: &str) -> Result<u16> {
+    text.parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .with_context(|| format!("{text:?} is not a TCP port (1 to 65535)"))
+}
+
+/// `N` or `N-M`.
+fn parse_ports(text: &str) -> Result<Vec<u16>> {
+    match text.split_once('-') {
+        None => Ok(vec![parse_port(text)?]),
+        Some((a, b)) => {
+            let (a, b) = (parse_port(a)?, parse_port(b)?);
+            if a > b {
+                bail!("the port range {text:?} runs backwards");
+            }
+            Ok((a..=b).collect())
+        }
+    }
+}
+
+/// Where nettool's end of the connection lives.
+struct Local {
+    iface: Interface,
+    ip: Ipv4Addr,
+    /// The next hop's MAC; `None` for a listener, which learns it.
+    next_hop_mac: Option<MacAddr>,
+    owned_by_kernel: bool,
+    loopback: bool,
+}
+
+impl Local {
+    fn open_link(&self) -> Result<Box<dyn Link>> {
+        Ok(if self.loopback {
+            Box::new(LoopbackLink::open(self.iface.index)?)
+        } else {
+            Box::new(PacketLink::open(
+                self.iface.index,
+                crate::link::Filter::ArpIpv4,
+            )?)
+        })
+    }
+
+    fn host_config(&self, trace: bool) -> HostConfig {
+        HostConfig {
+            mac: self.iface.mac,
+            next_hop_mac: self.next_hop_mac,
+            answer_arp: !self.owned_by_kernel,
+            trace,
+        }
+    }
+}
+
+fn loopback_interface() -> Result<Interface> {
+    let index = pnet::datalink::interfaces()
+        .into_iter()
+        .find(|i| i.is_loopback())
+        .map(|i| i.index)
+        .context("this host has no loopback interface")?;
+    Ok(route::interface_by_index(index)?)
+}
+
+/// nettool's end for a connection to `dst`; `None` when the next hop does
+/// not answer ARP (a negative answer, reported already).
+fn connect_local(dst: Ipv4Addr, args: &NcArgs, env: &mut Env) -> Result<Option<Local>> {
+    match route::select(dst, args.interface.as_deref(), args.source) {
+        Err(RouteError::LocalDestination { .. }) => {
+            // This host's own address: the kernel routes it over loopback.
+            let iface = loopback_interface()?;
+            Ok(Some(Local {
+                ip: args.source.unwrap_or(dst),
+                next_hop_mac: Some(iface.mac),
+                iface,
+                owned_by_kernel: true,
+                loopback: true,
+            }))
+        }
+        Err(e) => Err(e.into()),
+        Ok(route) => {
+            if route.interface.is_loopback {
+                let iface = route.interface.clone();
+                return Ok(Some(Local {
+                    ip: route.source,
+                    next_hop_mac: Some(iface.mac),
+                    iface,
+                    owned_by_kernel: true,
+                    loopback: true,
+                }));
+            }
+            let Some((mac, _)) = next_hop_mac(&route, &route_cache(args), env)? else {
+                writeln!(
+                    env.err,
+                    "nettool: the next hop {} did not answer ARP on {}",
+                    route.next_hop, route.interface.name
+                )?;
+                return Ok(None);
+            };
+            Ok(Some(Local {
+                ip: route.source,
+                next_hop_mac: Some(mac),
+                owned_by_kernel: route.source_owned_by_kernel,
+                iface: route.interface,
+                loopback: false,
+            }))
+        }
+    }
+}
+
+fn route_cache(args: &NcArgs) -> std::path::PathBuf {
+    args.cache.path()
+}
+
+/// nettool's end for listening on `addr` (or on the only candidate).
+fn listen_local(addr: Option<Ipv4Addr>, args: &NcArgs) -> Result<Local> {
+    let interfaces = pnet::datalink::interfaces();
+    let holder = |ip: Ipv4Addr| {
+        interfaces
+            .iter()
+            .find(|i| i.ips.iter().any(|n| n.ip() == std::net::IpAddr::V4(ip)))
+            .map(|i| i.index)
+    };
+    let (index, ip, owned) = match (addr, &args.interface) {
+        (Some(ip), _) if holder(ip).is_some() => (holder(ip).expect("checked"), ip, true),
+        (Some(ip), Some(name)) => (route::interface_by_name(name)?.index, ip, false),
+        (Some(ip), None) => bail!(
+            "no interface has {ip}; to listen on an address the kernel does not own, name the \
+             interface with -i (nettool then answers ARP for it)"
+        ),
+        (None, Some(name)) => {
+            let iface = route::interface_by_name(name)?;
+            let ip = iface
+                .ipv4
+                .first()
+                .map(|n| n.ip())
+                .with_context(|| format!("{name} has no IPv4 address to listen on"))?;
+            (iface.index, ip, true)
+        }
+        (None, None) => {
+            let candidates: Vec<_> = interfaces
+                .iter()
+                .filter(|i| i.is_up() && !i.is_loopback() && i.ips.iter().any(|n| n.is_ipv4()))
+                .collect();
+            match candidates.as_slice() {
+                [one] => {
+                    let ip = one
+                        .ips
+                        .iter()
+                        .find_map(|n| match n.ip() {
+                            std::net::IpAddr::V4(v4) => Some(v4),
+                            _ => None,
+                        })
+                        .expect("filtered on IPv4");
+                    (one.index, ip, true)
+                }
+                _ => {
+                    let names: Vec<String> = candidates.iter().map(|i| i.name.clone()).collect();
+                    bail!(
+                        "nettool listens on one interface: give the address (nettool nc -l ADDRESS PORT) \
+                         or the interface (-i); candidates: {}",
+                        names.join(", ")
+                    )
+                }
+            }
+        }
+    };
+    let iface = route::interface_by_index(index)?;
+    Ok(Local {
+        loopback: iface.is_loopback,
+        next_hop_mac: if iface.is_loopback {
+            Some(iface.mac)
+        } else {
+            None
+        },
+        iface,
+        ip,
+        owned_by_kernel: owned,
+    })
+}
+
+fn engine_config(iface: &Interface) -> tcp::Config {
+    tcp::Config {
+        mss: u16::try_from(iface.mtu.saturating_sub(40))
+            .unwrap_or(u16::MAX)
+            .max(536),
+        mtu: (iface.mtu as usize).min(65535),
+        ts_offset: u32::from_le_bytes(random_bytes::<4>()),
+        ..tcp::Config::default()
+    }
+}
+
+fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
+    let [host, port] = args.operands.as_slice() else {
+        bail!("nettool nc needs HOST PORT (or -l [ADDRESS] PORT)");
+    };
+    let dst = super::resolve_host(host)?;
+    let port = parse_port(port)?;
+    let Some(local) = connect_local(dst, args, env)? else {
+        return Ok(Outcome::Negative);
+    };
+    let (sport, _reservation) = reserve_port(local.ip, local.owned_by_kernel, args.source_port)?;
+    let local_addr = SocketAddrV4::new(local.ip, sport);
+    let remote = SocketAddrV4::new(dst, port);
+    let guard = if local.owned_by_kernel {
+        Some(RstGuard::install(Flow::Connection {
+            local: local_addr,
+            remote,
+        })?)
+    } else {
+        None
+    };
+    let mut link = local.open_link()?;
+    let mut clock = SystemClock::new();
+    let start = clock.now();
+    let config = engine_config(&local.iface);
+    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local_addr, remote);
+    let conn = Connection::connect(start, config, local_addr, remote, iss);
+    let mut host = TcpHost::new(local.host_config(args.trace), conn);
+    let mut pipe = Pipe::new(args, start);
+    let end = pipe.run(&mut host, link.as_mut(), &mut clock, env)?;
+    let outcome = pipe.finish(&host, end, remote, clock.now(), env);
+    // The table and the AF_PACKET socket both wait out an RCU grace period
+    // on removal: overlap the two.
+    let removal = guard.map(RstGuard::begin_removal);
+    drop(link);
+    if let Some(r) = removal {
+        r.wait();
+    }
+    outcome
+}
+
+fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
+    let (addr, port) = match args.operands.as_slice() {
+        [port] => (None, parse_port(port)?),
+        [addr, port] => (Some(super::resolve_host(addr)?), parse_port(port)?),
+        _ => bail!("nettool nc -l needs [ADDRESS] PORT"),
+    };
+    let local = listen_local(addr.or(args.source), args)?;
+    let local_addr = SocketAddrV4::new(local.ip, port);
+    let (_, _reservation) = reserve_port(local.ip, local.owned_by_kernel, Some(port))?;
+    let _guard = if local.owned_by_kernel {
+        Some(RstGuard::install(Flow::Listener { local: local_addr })?)
+    } else {
+        None
+    };
+    let mut link = local.open_link()?;
+    let mut clock = SystemClock::new();
+    let isn = IsnGenerator::new(random_bytes::<16>());
+    let config = engine_config(&local.iface);
+    let mut host = TcpHost::new(
+        local.host_config(args.trace),
+        Connection::listen(config, local_addr, IssSource::Generated(isn)),
+    );
+    if args.verbose {
+        writeln!(
+            env.err,
+            "nettool: listening on {local_addr} ({})",
+            local.iface.name
+        )?;
+    }
+    loop {
+        let mut pipe = Pipe::new(args, clock.now());
+        let end = pipe.run(&mut host, link.as_mut(), &mut clock, env)?;
+        let remote = host.conn().remote();
+        let outcome = pipe.finish(&host, end, remote, clock.now(), env)?;
+        if !args.keep_open || outcome == Outcome::Interrupted {
+            return Ok(outcome);
+        }
+        host.replace_conn(
+            Connection::listen(config, local_addr, IssSource::Generated(isn)),
+            !local.loopback,
+        );
+    }
+}
+
+/// How a connection's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Both sides closed (CLOSED or TIME-WAIT).
+    Closed(Reason),
+    /// No connection within `-w`.
+    ConnectTimeout,
+    /// Idle for `-w`, closed by us.
+    Idle,
+    /// `-q` expired after the end of stdin; reset.
+    Quit,
+    Interrupted,
+}
+
+/// One connection's copy loop.
+struct Pipe {
+    verbose: bool,
+    lines: Option<SegmentLines>,
+    start: Instant,
+    wait: Option<Duration>,
+    quit_after: Option<Duration>,
+    established: Option<Instant>,
+    stdin_eof: bool,
+    pending: Vec<u8>,
+    fin_sent: bool,
+    peer_closed: bool,
+    quit_at: Option<Instant>,
+    last_activity: Instant,
+    closed: Option<Reason>,
+    syns: u32,
+}
+
+fn poll_two(a: Option<RawFd>, b: Option<RawFd>, timeout: Duration) -> Result<(bool, bool)> {
+    let mut fds = Vec::with_capacity(2);
+    for fd in [a, b].into_iter().flatten() {
+        fds.push(libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+    }
+    if fds.is_empty() {
+        std::thread::sleep(timeout);
+        return Ok((true, false));
+    }
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: a valid array of pollfd of the given length.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    if rc < 0 {
+        let err = std::io::Error::last_os_error();
+        if err.kind() == std::io::ErrorKind::Interrupted {
+            return Ok((false, false));
+        }
+        return Err(err.into());
+    }
+    let ready = |fd: Option<RawFd>| {
+        fd.is_some_and(|fd| {
+            fds.iter().any(|p| {
+                p.fd == fd && p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
+            })
+        })
+    };
+    Ok((a.is_none() || ready(a), ready(b)))
+}
+
+impl Pipe {
+    fn new(args: &NcArgs, start: Instant) -> Pipe {
+        Pipe {
+            verbose: args.verbose,
+            lines: args.trace.then(|| SegmentLines::new(false)),
+            start,
+            wait: args.wait,
+            quit_after: args.quit_after,
+            established: None,
+            stdin_eof: false,
+            pending: Vec::new(),
+            fin_sent: false,
+            peer_closed: false,
+            quit_at: None,
+            last_activity: start,
+            closed: None,
+            syns: 0,
+        }
+    }
+
+    fn t(&self, now: Instant) -> f64 {
+        (now - self.start).as_secs_f64()
+    }
+
+    fn events(&mut self, host: &mut TcpHost, now: Instant, env: &mut Env) -> Result<()> {
+        while let Some(ev) = host.poll_event() {
+            match ev {
+                HostEvent::Segment { dir, seg } => {
+                    if dir == Direction::Out
+                        && seg.ack.is_none()
+                        && seg.flags.contains(crate::wire::tcp::Flags::SYN)
+                    {
+                        self.syns += 1;
+                    }
+                    if let Some(lines) = &mut self.lines {
+                        let tag = if dir == Direction::Out { "out" } else { "in" };
+                        let line = lines.line(&seg);
+                        writeln!(
+                            env.err,
+                            "{:>10.6} {tag:<5} {line}",
+                            (now - self.start).as_secs_f64()
+                        )?;
+                    }
+                }
+                HostEvent::Tcp(TcpEvent::StateChanged { from, to }) => {
+                    if self.verbose || self.lines.is_some() {
+                        writeln!(env.err, "{:>10.6} state {from} → {to}", self.t(now))?;
+                    }
+                }
+                HostEvent::Tcp(TcpEvent::Connected) => {
+                    self.established = Some(now);
+                    self.last_activity = now;
+                    if self.verbose {
+                        writeln!(
+                            env.err,
+                            "nettool: connected to {} from {}",
+                            host.conn().remote(),
+                            host.conn().local()
+                        )?;
+                    }
+                }
+                HostEvent::Tcp(TcpEvent::PeerClosed) => self.peer_closed = true,
+                HostEvent::Tcp(TcpEvent::Closed(r)) => self.closed = Some(r),
+                HostEvent::Icmp { from, kind } => {
+                    writeln!(env.err, "nettool: {} from {from}", kind.describe())?;
+                    if self.established.is_none() {
+                        host.conn_mut().abort(now);
+                    }
+                }
+                HostEvent::ArpAnswered { .. }
+                | HostEvent::Withheld { .. }
+                | HostEvent::Malformed { .. }
+                | HostEvent::Tcp(TcpEvent::SegmentDropped { .. }) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves data both ways and the connection towards its end, until it
+    /// ends.
+    fn run(
+        &mut self,
+        host: &mut TcpHost,
+        link: &mut dyn Link,
+        clock: &mut SystemClock,
+        env: &mut Env,
+    ) -> Result<Ending> {
+        let mut buf = vec![0u8; CHUNK];
+        let stdin_fd: RawFd = 0;
+        loop {
+            let now = clock.now();
+            if host.poll_timeout().is_some_and(|t| t <= now) {
+                host.handle_timeout(now);
+            }
+            self.events(host, now, env)?;
+            self.deliver(host, &mut buf, now, env)?;
+            if self.established.is_some() {
+                self.feed(host, now);
+            }
+            while let Some(frame) = host.poll_transmit(now) {
+                link.send(&frame)?;
+            }
+            self.events(host, now, env)?;
+            if let Some(ending) = self.ending(host, now) {
+                if ending != Ending::Idle {
+                    // Send whatever the ending produced (a RST).
+                    while let Some(frame) = host.poll_transmit(now) {
+                        link.send(&frame)?;
+                    }
+                    self.events(host, now, env)?;
+                    return Ok(ending);
+                }
+            }
+            if env.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                host.conn_mut().abort(now);
+                while let Some(frame) = host.poll_transmit(now) {
+                    link.send(&frame)?;
+                }
+                return Ok(Ending::Interrupted);
+            }
+            let want_stdin = self.established.is_some()
+                && !self.stdin_eof
+                && !self.fin_sent
+                && self.pending.len() < CHUNK;
+            let wait = self
+                .next_deadline(host)
+                .map_or(MAX_WAIT, |t| (t - now).min(MAX_WAIT));
+            let (link_ready, stdin_ready) =
+                poll_two(link.poll_fd(), want_stdin.then_some(stdin_fd), wait)?;
+            if link_ready {
+                // A batch at a time, so stdin and timers are not starved.
+                for _ in 0..256 {
+                    let Some(rx) = link.recv(Duration::ZERO)? else {
+                        break;
+                    };
+                    host.handle_frame(clock.now(), rx.frame, rx.checksum);
+                }
+            }
+            if stdin_ready {
+                // SAFETY: read(2) into a buffer we own; poll said it will not block.
+                let n = unsafe { libc::read(stdin_fd, buf.as_mut_ptr().cast(), buf.len()) };
+                match n {
+                    0 => self.stdin_eof = true,
+                    n if n > 0 => self.pending.extend_from_slice(&buf[..n as usize]),
+                    _ => {
+                        let err = std::io::Error::last_os_error();
+                        if !matches!(
+                            err.kind(),
+                            std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+                        ) {
+                            return Err(err).context("reading stdin");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Peer data to stdout.
+    fn deliver(
+        &mut self,
+        host: &mut TcpHost,
+        buf: &mut [u8],
+        now: Instant,
+        env: &mut Env,
+    ) -> Result<()> {
+        let mut wrote = false;
+        while let Ok(n) = host.conn_mut().recv(buf) {
+            if n == 0 {
+                break;
+            }
+            env.out.write_all(&buf[..n])?;
+            wrote = true;
+        }
+        if wrote {
+            env.out.flush()?;
+            self.last_activity = now;
+        }
+        Ok(())
+    }
+
+    /// stdin to the engine, and our FIN once stdin (or the peer) is done.
+    fn feed(&mut self, host: &mut TcpHost, now: Instant) {
+        if !self.pending.is_empty() && !self.fin_sent {
+            match host.conn_mut().send(&self.pending) {
+                Ok(n) => {
+                    self.pending.drain(..n);
+                    if n > 0 {
+                        self.last_activity = now;
+                    }
+                }
+                Err(_) => self.pending.clear(),
+            }
+        }
+        if self.peer_closed && !self.stdin_eof && !self.fin_sent {
+            // The peer is done, and netcat ends when its peer does; what
+            // stdin already holds still goes out first (it may have been
+            // written before the connection even opened).
+            self.drain_ready_stdin();
+            if !self.pending.is_empty() {
+                if let Ok(n) = host.conn_mut().send(&self.pending) {
+                    self.pending.drain(..n);
+                }
+            }
+            // Read no further: the FIN follows once `pending` is sent.
+            self.stdin_eof = true;
+        }
+        let input_done = self.stdin_eof || self.peer_closed;
+        if input_done && self.pending.is_empty() && !self.fin_sent {
+            host.conn_mut().close(now);
+            self.fin_sent = true;
+            self.quit_at = self.quit_after.map(|q| now + q);
+        }
+    }
+
+    /// Reads what stdin has ready now, without waiting.
+    fn drain_ready_stdin(&mut self) {
+        let mut buf = vec![0u8; CHUNK];
+        while self.pending.len() < CHUNK {
+            match poll_two(None, Some(0), Duration::ZERO) {
+                Ok((_, true)) => {}
+                _ => return,
+            }
+            // SAFETY: read(2) into a buffer we own; poll said it will not block.
+            let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                if n == 0 {
+                    self.stdin_eof = true;
+                }
+                return;
+            }
+            self.pending.extend_from_slice(&buf[..n as usize]);
+        }
+    }
+
+    fn ending(&mut self, host: &mut TcpHost, now: Instant) -> Option<Ending> {
+        if let Some(r) = self.closed {
+            return Some(Ending::Closed(r));
+        }
+        // Both FINs are through: TIME-WAIT is the peer's protection against
+        // a lost last ACK; netcat does not make the user wait it out.
+        if host.conn().state() == State::TimeWait {
+            return Some(Ending::Closed(Reason::Normal));
+        }
+        if let Some(w) = self.wait {
+            if self.established.is_none()
+                && host.conn().state() != State::Listen
+                && now - self.start >= w
+            {
+                host.conn_mut().abort(now);
+                return Some(Ending::ConnectTimeout);
+            }
+            if self.established.is_some() && !self.fin_sent && now - self.last_activity >= w {
+                host.conn_mut().close(now);
+                self.fin_sent = true;
+                self.quit_at = Some(now + w);
+                return Some(Ending::Idle);
+            }
+        }
+        if self.quit_at.is_some_and(|q| now >= q) {
+            host.conn_mut().abort(now);
+            return Some(Ending::Quit);
+        }
+        None
+    }
+
+    fn next_deadline(&self, host: &TcpHost) -> Option<Instant> {
+        let mut t = host.poll_timeout();
+        let mut add = |d: Option<Instant>| {
+            if let Some(d) = d {
+                t = Some(t.map_or(d, |x| x.min(d)));
+            }
+        };
+        add(self.quit_at);
+        if let Some(w) = self.wait {
+            add(Some(if self.established.is_some() {
+                self.last_activity + w
+            } else {
+                self.start + w
+            }));
+        }
+        t
+    }
+
+    /// The summary (-v), the error for a failed connection, and the outcome.
+    fn finish(
+        &self,
+        host: &TcpHost,
+        end: Ending,
+        remote: SocketAddrV4,
+        now: Instant,
+        env: &mut Env,
+    ) -> Result<Outcome> {
+        let stats = host.stats();
+        if self.verbose {
+            let open = self.established.map_or(Duration::ZERO, |t| now - t);
+            let secs = open.as_secs_f64().max(1e-6);
+            let rate = |bytes: u64| bytes as f64 * 8.0 / secs / 1e6;
+            writeln!(
+                env.err,
+                "nettool: sent {} bytes ({:.1} Mbit/s), received {} bytes ({:.1} Mbit/s), {} retransmission{}, open for {}",
+                stats.bytes_sent,
+                rate(stats.bytes_sent),
+                stats.bytes_received,
+                rate(stats.bytes_received),
+                stats.retransmissions,
+                if stats.retransmissions == 1 { "" } else { "s" },
+                human(open)
+            )?;
+        }
+        Ok(match end {
+            Ending::Closed(Reason::Normal) | Ending::Idle | Ending::Quit => Outcome::Success,
+            Ending::Interrupted => Outcome::Interrupted,
+            Ending::ConnectTimeout => {
+                writeln!(env.err, "nettool: connection to {remote} timed out (-w)")?;
+                Outcome::Negative
+            }
+            Ending::Closed(Reason::Reset) if self.established.is_none() => {
+                writeln!(env.err, "nettool: connection to {remote} refused")?;
+                Outcome::Negative
+            }
+            Ending::Closed(Reason::Reset) => {
+                writeln!(env.err, "nettool: connection reset by {remote}")?;
+                Outcome::Negative
+            }
+            Ending::Closed(Reason::TimedOut) if self.established.is_none() => {
+                writeln!(
+                    env.err,
+                    "nettool: no answer from {remote} after {} SYNs",
+                    self.syns
+                )?;
+                Outcome::Negative
+            }
+            Ending::Closed(Reason::TimedOut) => {
+                writeln!(
+                    env.err,
+                    "nettool: connection to {remote} timed out: the peer stopped acknowledging"
+                )?;
+                Outcome::Negative
+            }
+            Ending::Closed(Reason::Aborted) => Outcome::Negative,
+        })
+    }
+}
+
+/// `-z`: for each port, a handshake and a RST; no data.
+fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
+    let [host, ports] = args.operands.as_slice() else {
+        bail!("nettool nc -z needs HOST PORT[-PORT]");
+    };
+    let dst = super::resolve_host(host)?;
+    let ports = parse_ports(ports)?;
+    let Some(local) = connect_local(dst, args, env)? else {
+        return Ok(Outcome::Negative);
+    };
+    let mut link = local.open_link()?;
+    let mut any_open = false;
+    for port in ports {
+        let (sport, _reservation) =
+            reserve_port(local.ip, local.owned_by_kernel, args.source_port)?;
+        let local_addr = SocketAddrV4::new(local.ip, sport);
+        let remote = SocketAddrV4::new(dst, port);
+        let _guard = if local.owned_by_kernel {
+            Some(RstGuard::install(Flow::Connection {
+                local: local_addr,
+                remote,
+            })?)
+        } else {
+            None
+        };
+        let mut clock = SystemClock::new();
+        let now = clock.now();
+        let config = tcp::Config {
+            syn_retries: 1,
+            ..engine_config(&local.iface)
+        };
+        let iss = IsnGenerator::new(random_bytes::<16>()).isn(now, local_addr, remote);
+        let host = TcpHost::new(
+            local.host_config(false),
+            Connection::connect(now, config, local_addr, remote, iss),
+        );
+        let mut session = Session::new(
+            host,
+            Plan {
+                third_ack: ThirdAck::Send,
+                payload: None,
+                end: End::Reset,
+                linger: Duration::ZERO,
+            },
+        );
+        let stop = driver::run(
+            &mut session,
+            link.as_mut(),
+            &mut clock,
+            env.interrupt,
+            |_, _| Ok(()),
+        )?;
+        if stop == Stop::Interrupted {
+            return Ok(Outcome::Interrupted);
+        }
+        let open = session.opening() == Opening::Open;
+        any_open |= open;
+        if args.verbose {
+            match session.opening() {
+                Opening::Open => writeln!(
+                    env.err,
+                    "Connection to {dst} {port} port [tcp/*] succeeded!"
+                )?,
+                Opening::Refused => writeln!(
+                    env.err,
+                    "nettool: connect to {dst} port {port} (tcp) failed: Connection refused"
+                )?,
+                Opening::Unreachable { from, kind } => writeln!(
+                    env.err,
+                    "nettool: connect to {dst} port {port} (tcp) failed: {} from {from}",
+                    kind.describe()
+                )?,
+                Opening::NoAnswer | Opening::Pending => writeln!(
+                    env.err,
+                    "nettool: connect to {dst} port {port} (tcp) failed: no answer"
+                )?,
+            }
+        }
+    }
+    Ok(Outcome::from_answer(any_open))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("80", vec![80])]
+    #[case("7-9", vec![7, 8, 9])]
+    #[case("22-22", vec![22])]
+    fn port_ranges_parse(#[case] text: &str, #[case] want: Vec<u16>) {
+        assert_eq!(parse_ports(text).unwrap(), want);
+    }
+
+    #[rstest]
+    #[case("0")]
+    #[case("9-7")]
+    #[case("1-70000")]
+    #[case("http")]
+    #[case("")]
+    fn bad_port_ranges_are_refused(#[case] text: &str) {
+        assert!(parse_ports(text).is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! The loopback link.
+//!
+//! A frame injected into `lo` through AF_PACKET is counted by the IP layer
+//! but never reaches TCP (linux-facts.md), so on loopback nettool sends
+//! its IPv4 packets through a raw IP socket (`IPPROTO_RAW`, header
+//! included) and still receives through AF_PACKET on `lo`, where frames
+//! carry an all-zero Ethernet header. Packets sent this way do pass the
+//! `output` hook, so the socket marks them with [`GUARD_MARK`], which the
+//! RST guard lets through: nettool's own RSTs must still leave.
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use super::packet::{OpenError, PacketLink};
+use super::{Filter, Link, Received};
+use crate::wire::ethernet;
+
+/// The firewall mark on packets nettool sends through its raw IP socket.
+pub const GUARD_MARK: u32 = 0x6e74; // "nt"
+
+/// Sends through a raw IP socket, receives through AF_PACKET on `lo`.
+pub struct LoopbackLink {
+    rx: PacketLink,
+    raw: OwnedFd,
+}
+
+impl LoopbackLink {
+    /// Opens the link on the loopback interface with index `ifindex`.
+    pub fn open(ifindex: u32) -> Result<LoopbackLink, OpenError> {
+        let rx = PacketLink::open(ifindex, Filter::ArpIpv4)?;
+        // SAFETY: plain socket(2); the result is checked and owned below.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_INET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::IPPROTO_RAW,
+            )
+        };
+        if fd < 0 {
+            let err = io::Error::last_os_error();
+            return Err(match err.raw_os_error() {
+                Some(libc::EPERM | libc::EACCES) => OpenError::Permission,
+                _ => OpenError::Io {
+                    iface: "lo".into(),
+                    source: err,
+                },
+            });
+        }
+        // SAFETY: fd is a fresh socket we own.
+        let raw = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mark: libc::c_uint = GUARD_MARK;
+        // SAFETY: setsockopt with a valid pointer and size. Without
+        // CAP_NET_ADMIN this fails; the guard then also drops our own RSTs
+        // on loopback, which costs the peer a timeout, not correctness.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_MARK,
+                (&mark as *const libc::c_uint).cast(),
+                std::mem::size_of::<libc::c_uint>() as libc::socklen_t,
+            );
+        }
+        Ok(LoopbackLink { rx, raw })
+    }
+}
+
+impl Link for LoopbackLink {
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        let packet = frame
+            .get(ethernet::HEADER_LEN..)
+            .filter(|p| p.len() >= 20)
+            .ok_or_else(|| io::Error::other("frame too short to carry IPv4"))?;
+        let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(dst).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: sendto from a live buffer to a valid sockaddr_in.
+        let n = unsafe {
+            libc::sendto(
+                self.raw.as_raw_fd(),
+                packet.as_ptr().cast(),
+                packet.len(),
+                0,
+                (&addr as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {
+        self.rx.recv(timeout)
+    }
+
+    fn poll_fd(&self) -> Option<RawFd> {
+        self.rx.poll_fd()
+    }
+}
