@@ -16,6 +16,7 @@
 //!   socket; pnet binds the socket and sends;
 //! - pnet's read timeout is fixed when the channel opens, so each wait is
 //!   a `ppoll` of its own, whose deadline changes from call to call;
+//! - `PACKET_QDISC_BYPASS`: frames skip the queueing discipline;
 //! - a 64 KiB + read buffer instead of 4 KiB, so offload super-frames are
 //!   never truncated (and a truncation would be reported, not hidden).
 
@@ -28,6 +29,7 @@ use pnet::datalink::{self, Channel, DataLinkSender, NetworkInterface};
 use super::{Filter, Link, Received, RxChecksum};
 
 const PACKET_AUXDATA: libc::c_int = 8;
+const PACKET_QDISC_BYPASS: libc::c_int = 20;
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
 const TP_STATUS_CSUM_VALID: u32 = 1 << 7;
@@ -145,6 +147,10 @@ fn configure(fd: RawFd, filter: Filter) -> io::Result<()> {
     let on: libc::c_int = 1;
     setsockopt(fd, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, &on)?;
     setsockopt(fd, libc::SOL_PACKET, PACKET_AUXDATA, &on)?;
+    // Frames go straight to the driver, skipping the qdisc: nettool paces
+    // itself (TCP's windows, the sweep's rate bound), and the qdisc layer
+    // costs every frame. Best effort: an old kernel without it still works.
+    let _ = setsockopt(fd, libc::SOL_PACKET, PACKET_QDISC_BYPASS, &on);
     let Some(code) = bpf_program(filter) else {
         return Ok(());
     };

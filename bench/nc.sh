@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Benchmark: 1 GiB over an MTU-1500 veth pair between two private
+# namespaces, in both directions, with `nettool nc` on one end and the
+# kernel (openbsd nc) on the other, against openbsd nc on both ends, in one
+# run. Prints throughput, the ratio to openbsd nc, and CPU time per GiB.
+#
+#   sudo bench/nc.sh            # SIZE=256M sudo bench/nc.sh for a quicker run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ "$(id -u)" -eq 0 ] || { echo "bench/nc.sh needs root (namespaces, raw sockets)" >&2; exit 2; }
+need=()
+for p in iproute2 netcat-openbsd nftables python3; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+SIZE=${SIZE:-1G}
+bytes=$(numfmt --from=iec "$SIZE")
+cargo build --release --quiet
+bin="$PWD/target/release/nettool"
+a="ntn-$$-a"; b="ntn-$$-b"
+work=$(mktemp -d)
+cleanup() { ip netns del "$a" 2>/dev/null || true; ip netns del "$b" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+
+ip netns add "$a"; ip netns add "$b"
+ip link add eth0 netns "$a" type veth peer name eth0 netns "$b"
+for ns in "$a" "$b"; do
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set eth0 mtu 1500 up
+done
+ip -n "$a" addr add 10.208.0.1/24 dev eth0
+ip -n "$b" addr add 10.208.0.2/24 dev eth0
+sleep 0.3
+export NETTOOL_ARP_CACHE="$work/cache.json"
+
+# One transfer: $1 = label, $2 = receiver command (in its namespace), $3 =
+# sender command. Prints "label seconds user_cpu sys_cpu" for the nettool
+# side (or the sender, for the reference).
+measure() {
+  local label=$1 rx_ns=$2 rx_cmd=$3 tx_ns=$4 tx_cmd=$5 timed=$6
+  ip netns exec "$rx_ns" sh -c "$rx_cmd" &
+  local rx=$!
+  sleep 0.5
+  local t0 t1
+  t0=$(date +%s.%N)
+  if [ "$timed" = tx ]; then
+    /usr/bin/time -f "%U %S" -o "$work/cpu" ip netns exec "$tx_ns" sh -c "$tx_cmd"
+    wait "$rx"
+  else
+    ip netns exec "$tx_ns" sh -c "$tx_cmd"
+    wait "$rx"
+  fi
+  t1=$(date +%s.%N)
+  echo "$label $(awk "BEGIN { print $t1 - $t0 }") $(cat "$work/cpu" 2>/dev/null || echo "- -")"
+  rm -f "$work/cpu"
+}
+
+src="head -c $bytes /dev/zero"
+{
+  # nettool sends, the kernel receives.
+  measure "nettool-send" "$b" "nc -l 5001 > /dev/null" "$a" "$src | $bin nc -q 5 10.208.0.2 5001" tx
+  # nettool receives (listening), the kernel sends.
+  measure "nettool-recv" "$a" "/usr/bin/time -f '%U %S' -o $work/cpu $bin nc -l 10.208.0.1 5002 > /dev/null" \
+          "$b" "$src | nc -N 10.208.0.1 5002" rx
+  # The reference: openbsd nc on both ends, both directions.
+  measure "openbsd-send" "$b" "nc -l 5003 > /dev/null" "$a" "$src | nc -N 10.208.0.2 5003" tx
+  measure "openbsd-recv" "$a" "/usr/bin/time -f '%U %S' -o $work/cpu nc -l 5004 > /dev/null" "$b" "$src | nc -N 10.208.0.1 5004" rx
+} | tee "$work/results"
+
+python3 - "$work/results" "$bytes" <<'PY'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    label, secs, user, sys_ = line.split()
+    cpu = float(user) + float(sys_) if user != "-" else float("nan")
+    rows[label] = (float(secs), cpu)
+size = int(sys.argv[2])
+gib = size / 2**30
+gbps = lambda s: size * 8 / s / 1e9
+print(f"\n| {sys.argv[2]} bytes over MTU 1500 veth | nettool nc | openbsd nc | ratio (nettool / openbsd) | nettool CPU per GiB |")
+print("|---|---|---|---|---|")
+for d, name in (("send", "nettool sends, kernel receives"), ("recv", "kernel sends, nettool receives")):
+    n, o = rows[f"nettool-{d}"], rows[f"openbsd-{d}"]
+    print(f"| {name} | {gbps(n[0]):.2f} Gbit/s ({n[0]:.2f} s) | {gbps(o[0]):.2f} Gbit/s ({o[0]:.2f} s) | {o[0] / n[0]:.2f}x | {n[1] / gib:.2f} s |")
+PY
