@@ -653,3 +653,102 @@ fn the_timestamp_clock_starts_at_the_configured_offset() {
     // The millisecond clock (5 ms) plus the offset, wrapping at 2^32.
     assert_eq!(ts.0, 0xdead_0000u32.wrapping_add(5));
 }
+
+/// An established host whose peer's window has room, after `data` was
+/// handed to the engine (and `fin` asked for).
+fn established_host_with(data: &[u8], fin: bool) -> TcpHost {
+    let mut h = host(false);
+    let t = Instant::ZERO;
+    let syn = h.poll_transmit(t).unwrap();
+    let syn_seq = TcpRepr::from_frame(&syn, ChecksumMode::Verify)
+        .unwrap()
+        .2
+        .seq;
+    let synack = TcpRepr {
+        src_port: PEER.port(),
+        dst_port: US.port(),
+        seq: SeqNum(99),
+        ack: Some(syn_seq + 1u32),
+        flags: Flags::SYN,
+        window: 65535,
+        urgent: 0,
+        options: vec![nettool::wire::tcp::TcpOption::Mss(1000)],
+        payload: &[],
+    };
+    let ip = nettool::wire::ipv4::Ipv4Repr::new(
+        *PEER.ip(),
+        *US.ip(),
+        nettool::wire::ipv4::IpProtocol::Tcp,
+        synack.buffer_len(),
+    );
+    h.handle_frame(
+        t,
+        &synack.to_frame(PEER_MAC, US_MAC, &ip),
+        RxChecksum::Unknown,
+    );
+    let _ack = h.poll_transmit(t);
+    assert_eq!(h.conn().state(), State::Established);
+    h.conn_mut().send(data).unwrap();
+    if fin {
+        h.conn_mut().close(t);
+    }
+    h
+}
+
+#[rstest]
+#[case::data_only(false)]
+#[case::data_then_fin(true)]
+fn full_sized_segments_leave_as_one_super_frame(#[case] fin: bool) {
+    let data: Vec<u8> = (0..10_500u32).map(|i| (i % 251) as u8).collect();
+    let mut h = established_host_with(&data, fin);
+    let (frame, mss) = h
+        .poll_transmit_coalesced(Instant::ZERO, 65_000)
+        .expect("data to send");
+    // The peer's MSS (1000) is the size the kernel will cut it into.
+    assert_eq!(mss, Some(1000));
+    let (_, ip, tcp) = TcpRepr::from_frame(&frame, ChecksumMode::Skip).unwrap();
+    assert_eq!(tcp.payload, &data[..], "all of it, in order, in one frame");
+    assert_eq!(tcp.flags.contains(Flags::FIN), fin);
+    // Only the pseudo-header sum: the kernel finishes each segment's checksum.
+    let field = u16::from_be_bytes([frame[14 + 20 + 16], frame[14 + 20 + 17]]);
+    let tcp_len = tcp.buffer_len();
+    assert_eq!(
+        field,
+        nettool::wire::tcp::pseudo_header_sum(ip.src, ip.dst, tcp_len)
+    );
+    // Accounted as the eleven segments the wire will carry.
+    assert_eq!(
+        h.stats().segments_sent,
+        2 + 11,
+        "SYN, ACK, then 11 data segments"
+    );
+    assert_eq!(h.stats().bytes_sent, data.len() as u64);
+    assert!(h.poll_transmit_coalesced(Instant::ZERO, 65_000).is_none());
+}
+
+#[test]
+fn a_super_frame_stops_at_its_size_and_the_rest_follows() {
+    let data = vec![7u8; 10_000];
+    let mut h = established_host_with(&data, false);
+    let (first, mss) = h.poll_transmit_coalesced(Instant::ZERO, 4_000).unwrap();
+    assert_eq!(mss, Some(1000));
+    let first_len = TcpRepr::from_frame(&first, ChecksumMode::Skip)
+        .unwrap()
+        .2
+        .payload
+        .len();
+    assert_eq!(first_len, 4_000);
+    let mut rest = 0;
+    while let Some((frame, _)) = h.poll_transmit_coalesced(Instant::ZERO, 4_000) {
+        rest += TcpRepr::from_frame(&frame, ChecksumMode::Skip)
+            .unwrap()
+            .2
+            .payload
+            .len();
+    }
+    assert_eq!(
+        first_len + rest,
+        data.len(),
+        "nothing lost between super-frames"
+    );
+}

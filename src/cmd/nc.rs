@@ -81,7 +81,8 @@ impl Local {
         Ok(if self.loopback {
             Box::new(LoopbackLink::open(self.iface.index)?)
         } else {
-            Box::new(PacketLink::open(
+            // Bulk data leaves as super-frames the kernel segments (GSO).
+            Box::new(PacketLink::open_offloading(
                 self.iface.index,
                 crate::link::Filter::ArpIpv4,
             )?)
@@ -333,6 +334,28 @@ enum Ending {
     Interrupted,
 }
 
+/// Largest super-frame payload: an IPv4 datagram holds 65535 bytes, less
+/// the IP header and the largest TCP header.
+const SUPER_FRAME_PAYLOAD: usize = 65535 - 20 - 60;
+
+/// Sends everything the host has to send now, as super-frames where the
+/// link can have the kernel segment them.
+fn transmit(host: &mut TcpHost, link: &mut dyn Link, now: Instant) -> Result<()> {
+    if !link.can_segment() {
+        while let Some(frame) = host.poll_transmit(now) {
+            link.send(&frame)?;
+        }
+        return Ok(());
+    }
+    while let Some((frame, mss)) = host.poll_transmit_coalesced(now, SUPER_FRAME_PAYLOAD) {
+        match mss {
+            Some(mss) => link.send_segmented(&frame, mss)?,
+            None => link.send(&frame)?,
+        }
+    }
+    Ok(())
+}
+
 /// One connection's copy loop.
 struct Pipe {
     verbose: bool,
@@ -483,25 +506,19 @@ impl Pipe {
             if self.established.is_some() {
                 self.feed(host, now);
             }
-            while let Some(frame) = host.poll_transmit(now) {
-                link.send(&frame)?;
-            }
+            transmit(host, link, now)?;
             self.events(host, now, env)?;
             if let Some(ending) = self.ending(host, now) {
                 if ending != Ending::Idle {
                     // Send whatever the ending produced (a RST).
-                    while let Some(frame) = host.poll_transmit(now) {
-                        link.send(&frame)?;
-                    }
+                    transmit(host, link, now)?;
                     self.events(host, now, env)?;
                     return Ok(ending);
                 }
             }
             if env.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
                 host.conn_mut().abort(now);
-                while let Some(frame) = host.poll_transmit(now) {
-                    link.send(&frame)?;
-                }
+                transmit(host, link, now)?;
                 return Ok(Ending::Interrupted);
             }
             let want_stdin = self.established.is_some()

@@ -38,6 +38,23 @@ pub trait Link {
     fn poll_fd(&self) -> Option<std::os::fd::RawFd> {
         None
     }
+
+    /// Whether [`Link::send_segmented`] works on this link.
+    fn can_segment(&self) -> bool {
+        false
+    }
+
+    /// Sends a TCP/IPv4 super-frame (up to 64 KiB) for the kernel to cut
+    /// into segments of `mss` payload bytes each (generic segmentation
+    /// offload), finishing every checksum: the frame's TCP checksum field
+    /// holds only the pseudo-header sum
+    /// ([`ChecksumFill::PseudoHeader`](crate::wire::tcp::ChecksumFill)).
+    fn send_segmented(&mut self, _frame: &[u8], _mss: u16) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this link cannot segment",
+        ))
+    }
 }
 
 /// What a receive filter lets through; filtering in the kernel saves a

@@ -29,12 +29,20 @@ use pnet::datalink::{self, Channel, DataLinkSender, NetworkInterface};
 use super::{Filter, Link, Received, RxChecksum};
 
 const PACKET_AUXDATA: libc::c_int = 8;
+const PACKET_VNET_HDR: libc::c_int = 15;
 const PACKET_QDISC_BYPASS: libc::c_int = 20;
+/// `struct virtio_net_hdr`: 10 bytes in front of every frame on a socket
+/// with `PACKET_VNET_HDR`.
+const VNET_HDR_LEN: usize = 10;
+const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
+const VIRTIO_NET_HDR_F_DATA_VALID: u8 = 2;
+const VIRTIO_NET_HDR_GSO_TCPV4: u8 = 1;
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
 const TP_STATUS_CSUM_VALID: u32 = 1 << 7;
 /// Largest GSO/GRO frame the kernel hands over, plus headers.
 const READ_BUFFER: usize = 65536 + 256;
+const ETH_LEN: usize = 14;
 
 /// Why the link could not be opened; each says what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +76,10 @@ pub struct PacketLink {
     fd: RawFd,
     tx: Box<dyn DataLinkSender>,
     buf: Vec<u8>,
+    /// Frames carry a `virtio_net_hdr` both ways (see [`PacketLink::open_offloading`]).
+    vnet: bool,
+    /// Where a frame is assembled behind its header before sending.
+    tx_buf: Vec<u8>,
     /// Frames larger than the read buffer (never expected; counted so a
     /// truncation is visible rather than silently corrupting a segment).
     pub truncated: u64,
@@ -76,6 +88,18 @@ pub struct PacketLink {
 impl PacketLink {
     /// Opens a link on the interface with kernel index `ifindex`.
     pub fn open(ifindex: u32, filter: Filter) -> Result<PacketLink, OpenError> {
+        PacketLink::open_with(ifindex, filter, false)
+    }
+
+    /// Opens a link that can also send TCP super-frames for the kernel to
+    /// segment ([`Link::send_segmented`]), through `PACKET_VNET_HDR`: every
+    /// frame then travels behind a `virtio_net_hdr`, which also says,
+    /// frame by frame, whether a received checksum is partial or verified.
+    pub fn open_offloading(ifindex: u32, filter: Filter) -> Result<PacketLink, OpenError> {
+        PacketLink::open_with(ifindex, filter, true)
+    }
+
+    fn open_with(ifindex: u32, filter: Filter, vnet: bool) -> Result<PacketLink, OpenError> {
         let iface: NetworkInterface = datalink::interfaces()
             .into_iter()
             .find(|i| i.index == ifindex)
@@ -93,7 +117,7 @@ impl PacketLink {
                 _ => io_err(err),
             });
         }
-        if let Err(e) = configure(fd, filter) {
+        if let Err(e) = configure(fd, filter, vnet) {
             // SAFETY: fd is ours and not yet handed to pnet.
             unsafe { libc::close(fd) };
             return Err(io_err(e));
@@ -114,6 +138,8 @@ impl PacketLink {
                 fd,
                 tx,
                 buf: vec![0; READ_BUFFER],
+                vnet,
+                tx_buf: Vec::new(),
                 truncated: 0,
             }),
             Ok(_) => Err(io_err(io::Error::other(
@@ -143,8 +169,11 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) ->
     }
 }
 
-fn configure(fd: RawFd, filter: Filter) -> io::Result<()> {
+fn configure(fd: RawFd, filter: Filter, vnet: bool) -> io::Result<()> {
     let on: libc::c_int = 1;
+    if vnet {
+        setsockopt(fd, libc::SOL_PACKET, PACKET_VNET_HDR, &on)?;
+    }
     setsockopt(fd, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, &on)?;
     setsockopt(fd, libc::SOL_PACKET, PACKET_AUXDATA, &on)?;
     // Frames go straight to the driver, skipping the qdisc: nettool paces
@@ -192,10 +221,45 @@ impl Link for PacketLink {
     }
 
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        if self.vnet {
+            // An all-zero header: no offload asked for this frame.
+            return self.send_behind_header([0; VNET_HDR_LEN], frame);
+        }
         match self.tx.send_to(frame, None) {
             Some(result) => result,
             None => Err(io::Error::other("frame larger than the send buffer")),
         }
+    }
+
+    fn can_segment(&self) -> bool {
+        self.vnet
+    }
+
+    fn send_segmented(&mut self, frame: &[u8], mss: u16) -> io::Result<()> {
+        if !self.vnet {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "opened without PACKET_VNET_HDR",
+            ));
+        }
+        let ip_start = ETH_LEN;
+        let ihl = usize::from(frame.get(ip_start).copied().unwrap_or(0) & 0x0f) * 4;
+        let tcp_start = ip_start + ihl;
+        let doff = usize::from(frame.get(tcp_start + 12).copied().unwrap_or(0) >> 4) * 4;
+        if ihl < 20 || doff < 20 || frame.len() < tcp_start + doff {
+            return Err(io::Error::other("not a TCP/IPv4 frame"));
+        }
+        // virtio_net_hdr, little-endian fields (PACKET_VNET_HDR uses the
+        // legacy layout in the host's byte order; every Linux host nettool
+        // runs on is little-endian, and the kernel reads it with vio_le()).
+        let mut hdr = [0u8; VNET_HDR_LEN];
+        hdr[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        hdr[1] = VIRTIO_NET_HDR_GSO_TCPV4;
+        hdr[2..4].copy_from_slice(&((tcp_start + doff) as u16).to_le_bytes()); // hdr_len
+        hdr[4..6].copy_from_slice(&mss.to_le_bytes()); // gso_size
+        hdr[6..8].copy_from_slice(&(tcp_start as u16).to_le_bytes()); // csum_start
+        hdr[8..10].copy_from_slice(&16u16.to_le_bytes()); // csum_offset: TCP checksum field
+        self.send_behind_header(hdr, frame)
     }
 
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {
@@ -231,6 +295,16 @@ impl Link for PacketLink {
 }
 
 impl PacketLink {
+    fn send_behind_header(&mut self, hdr: [u8; VNET_HDR_LEN], frame: &[u8]) -> io::Result<()> {
+        self.tx_buf.clear();
+        self.tx_buf.extend_from_slice(&hdr);
+        self.tx_buf.extend_from_slice(frame);
+        match self.tx.send_to(&self.tx_buf, None) {
+            Some(result) => result,
+            None => Err(io::Error::other("frame larger than the send buffer")),
+        }
+    }
+
     /// Reads one frame that `ppoll` said is there, with its auxdata.
     fn read_one(&mut self) -> io::Result<Option<Received<'_>>> {
         // u64 elements keep the control buffer aligned for cmsghdr.
@@ -279,8 +353,24 @@ impl PacketLink {
                 cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
             }
         }
+        let mut start = 0;
+        if self.vnet {
+            // The frame travels behind a virtio_net_hdr, whose flags say
+            // the same as the auxdata (and count when it says nothing).
+            let Some(&flags) = self.buf.first().filter(|_| len >= VNET_HDR_LEN) else {
+                return Ok(None);
+            };
+            if checksum == RxChecksum::Unknown {
+                if flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 {
+                    checksum = RxChecksum::Partial;
+                } else if flags & VIRTIO_NET_HDR_F_DATA_VALID != 0 {
+                    checksum = RxChecksum::Valid;
+                }
+            }
+            start = VNET_HDR_LEN;
+        }
         Ok(Some(Received {
-            frame: &self.buf[..len],
+            frame: &self.buf[start..len],
             checksum,
         }))
     }

@@ -10,7 +10,7 @@ use crate::wire::arp::{ArpRepr, Operation};
 use crate::wire::ethernet::{EthernetRepr, Protocol};
 use crate::wire::icmp::{IcmpError, IcmpKind};
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
-use crate::wire::tcp::{ChecksumMode, Flags, TcpRepr};
+use crate::wire::tcp::{ChecksumFill, ChecksumMode, Flags, TcpRepr};
 use crate::wire::{MacAddr, WireError};
 
 /// Addresses of the host.
@@ -86,6 +86,9 @@ pub struct TcpHost {
     /// The highest sequence number sent so far (end of the last new byte),
     /// to tell retransmissions from new data.
     snd_high: Option<SeqNum>,
+    /// A segment pulled from the engine that did not fit the super-frame
+    /// being built; it goes out next.
+    spare: Option<Segment>,
 }
 
 /// Whether a segment is a pure acknowledgment: no data, no SYN/FIN/RST.
@@ -123,6 +126,7 @@ impl TcpHost {
             malformed: 0,
             stats: Stats::default(),
             snd_high: None,
+            spare: None,
         }
     }
 
@@ -131,11 +135,105 @@ impl TcpHost {
         self.stats
     }
 
+    /// The next segment to send: one pulled earlier that did not fit a
+    /// super-frame, else the engine's next.
+    fn next_segment(&mut self, now: Instant) -> Option<Segment> {
+        if let Some(seg) = self.spare.take() {
+            return Some(seg);
+        }
+        let seg = self.conn.poll_transmit(now);
+        self.drain_tcp_events();
+        seg
+    }
+
+    /// Like [`Machine::poll_transmit`], but runs of consecutive full-sized
+    /// data segments come back as one TCP super-frame of at most
+    /// `max_payload` bytes, with the segment size to cut it into
+    /// (`Some(mss)`), for a link that segments in the kernel
+    /// ([`Link::send_segmented`](crate::link::Link::send_segmented)). The
+    /// kernel cuts it into exactly the segments the engine produced: each
+    /// gets the same header with its own sequence number, PSH and FIN
+    /// only on the last, and its checksum finished.
+    pub fn poll_transmit_coalesced(
+        &mut self,
+        now: Instant,
+        max_payload: usize,
+    ) -> Option<(Vec<u8>, Option<u16>)> {
+        if !self.arp_replies.is_empty() || self.hold != AckHold::Off {
+            return self.poll_transmit(now).map(|f| (f, None));
+        }
+        let first = self.next_segment(now)?;
+        let coalescible = |s: &Segment| {
+            s.ack.is_some()
+                && !s.payload.is_empty()
+                && !s.flags.contains(Flags::SYN)
+                && !s.flags.contains(Flags::RST)
+                && !s.flags.contains(Flags::URG)
+        };
+        if !coalescible(&first) || first.flags.contains(Flags::FIN) {
+            return Some((self.frame(first), None));
+        }
+        let mss = first.payload.len();
+        let mut parts = vec![first];
+        let mut total = mss;
+        loop {
+            let last = parts.last().expect("at least the first");
+            if last.flags.contains(Flags::FIN) || last.payload.len() < mss {
+                break; // only the last piece may be short or carry FIN
+            }
+            let Some(next) = self.next_segment(now) else {
+                break;
+            };
+            let fits = coalescible(&next)
+                && next.src == last.src
+                && next.dst == last.dst
+                && next.seq == last.seq + last.payload.len()
+                && next.ack == last.ack
+                && next.window == last.window
+                && next.options == last.options
+                && next.payload.len() <= mss
+                && total + next.payload.len() <= max_payload;
+            if !fits {
+                self.spare = Some(next);
+                break;
+            }
+            total += next.payload.len();
+            parts.push(next);
+        }
+        if parts.len() == 1 {
+            let seg = parts.pop().expect("one part");
+            return Some((self.frame(seg), None));
+        }
+        for part in &parts {
+            self.account(part);
+        }
+        let mut combined = parts[0].clone();
+        combined.payload.reserve(total - mss);
+        for part in &parts[1..] {
+            combined.payload.extend_from_slice(&part.payload);
+            combined.flags = combined.flags | part.flags;
+        }
+        let frame = combined.as_repr().to_frame_with(
+            self.config.mac,
+            self.next_hop(),
+            &combined.ipv4(),
+            ChecksumFill::PseudoHeader,
+        );
+        if self.config.trace {
+            self.events.push_back(HostEvent::Segment {
+                dir: Direction::Out,
+                seg: combined,
+            });
+        }
+        Some((frame, Some(mss as u16)))
+    }
+
     /// Replaces the connection (a listener accepting the next one); the
     /// next hop is learned again from the next SYN when it was learned.
     pub fn replace_conn(&mut self, conn: Connection, learn_next_hop: bool) {
         self.conn = conn;
         self.snd_high = None;
+        self.spare = None;
         if learn_next_hop {
             self.config.next_hop_mac = None;
         }
@@ -173,7 +271,8 @@ impl TcpHost {
         self.hold != AckHold::Off
     }
 
-    fn frame(&mut self, seg: Segment) -> Vec<u8> {
+    /// Counts a segment leaving (and whether it repeats sequence space).
+    fn account(&mut self, seg: &Segment) {
         let len = seg.len();
         if len > 0 {
             let end = seg.seq + len;
@@ -184,8 +283,15 @@ impl TcpHost {
         }
         self.stats.segments_sent += 1;
         self.stats.bytes_sent += seg.payload.len() as u64;
-        let next_hop = self.config.next_hop_mac.unwrap_or(MacAddr::broadcast());
-        let frame = seg.to_frame(self.config.mac, next_hop);
+    }
+
+    fn next_hop(&self) -> MacAddr {
+        self.config.next_hop_mac.unwrap_or(MacAddr::broadcast())
+    }
+
+    fn frame(&mut self, seg: Segment) -> Vec<u8> {
+        self.account(&seg);
+        let frame = seg.to_frame(self.config.mac, self.next_hop());
         if self.config.trace {
             self.events.push_back(HostEvent::Segment {
                 dir: Direction::Out,
@@ -329,9 +435,7 @@ impl Machine for TcpHost {
             }
         }
         loop {
-            let seg = self.conn.poll_transmit(now);
-            self.drain_tcp_events();
-            let seg = seg?;
+            let seg = self.next_segment(now)?;
             if self.hold != AckHold::Off && is_pure_ack(&seg) {
                 self.events
                     .push_back(HostEvent::Withheld { seg: seg.clone() });
@@ -363,6 +467,6 @@ impl Machine for TcpHost {
     }
 
     fn is_done(&self) -> bool {
-        self.conn.state() == State::Closed && self.arp_replies.is_empty()
+        self.conn.state() == State::Closed && self.arp_replies.is_empty() && self.spare.is_none()
     }
 }

@@ -46,6 +46,32 @@ pub enum ChecksumMode {
     Skip,
 }
 
+/// How [`TcpRepr::emit_with`] fills the checksum field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumFill {
+    /// The complete checksum, as every frame on a wire must carry.
+    Complete,
+    /// Only the (uncomplemented) sum of the pseudo-header, which is what
+    /// the kernel expects in a frame it will finish itself
+    /// (`CHECKSUM_PARTIAL`): a super-frame that generic segmentation
+    /// offload cuts into segments, each checksum completed on the way.
+    PseudoHeader,
+}
+
+/// The folded, uncomplemented one's-complement sum of the IPv4 pseudo-header
+/// (RFC 9293 §3.1) for a TCP segment of `tcp_len` bytes.
+pub fn pseudo_header_sum(src: Ipv4Addr, dst: Ipv4Addr, tcp_len: usize) -> u16 {
+    let words = |ip: Ipv4Addr| {
+        let o = ip.octets();
+        u32::from(u16::from_be_bytes([o[0], o[1]])) + u32::from(u16::from_be_bytes([o[2], o[3]]))
+    };
+    let mut sum = words(src) + words(dst) + 6 + (tcp_len as u32 & 0xffff) + (tcp_len as u32 >> 16);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
+
 /// The TCP control bits other than ACK.
 ///
 /// ACK is not here on purpose: its presence is [`TcpRepr::ack`] being
@@ -351,6 +377,11 @@ impl<'a> TcpRepr<'a> {
     /// Panics if `buf` is too short or the options exceed 40 bytes: both are
     /// the caller's contract.
     pub fn emit(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
+        self.emit_with(buf, src, dst, ChecksumFill::Complete);
+    }
+
+    /// [`TcpRepr::emit`], with the checksum filled as `fill` says.
+    pub fn emit_with(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, fill: ChecksumFill) {
         let options_len = self.options_len();
         assert!(
             options_len <= MAX_OPTIONS_LEN,
@@ -381,7 +412,10 @@ impl<'a> TcpRepr<'a> {
         pkt.set_window(self.window);
         pkt.set_checksum(0);
         pkt.set_urgent_ptr(self.urgent);
-        let sum = ipv4_checksum(&pkt.to_immutable(), &src, &dst);
+        let sum = match fill {
+            ChecksumFill::Complete => ipv4_checksum(&pkt.to_immutable(), &src, &dst),
+            ChecksumFill::PseudoHeader => pseudo_header_sum(src, dst, total),
+        };
         pkt.set_checksum(sum);
     }
 
@@ -404,14 +438,37 @@ impl<'a> TcpRepr<'a> {
     ///
     /// [`to_ipv4_packet`]: Self::to_ipv4_packet
     pub fn to_frame(&self, src: MacAddr, dst: MacAddr, ip: &Ipv4Repr) -> Vec<u8> {
+        self.to_frame_with(src, dst, ip, ChecksumFill::Complete)
+    }
+
+    /// [`TcpRepr::to_frame`], with the TCP checksum filled as `fill`
+    /// says, in one allocation.
+    pub fn to_frame_with(
+        &self,
+        src: MacAddr,
+        dst: MacAddr,
+        ip: &Ipv4Repr,
+        fill: ChecksumFill,
+    ) -> Vec<u8> {
         let eth = EthernetRepr {
             src,
             dst,
             protocol: Protocol::Ipv4,
         };
-        let mut frame = vec![0u8; ethernet::HEADER_LEN];
+        let ip = Ipv4Repr {
+            protocol: IpProtocol::Tcp,
+            payload_len: self.buffer_len(),
+            ..*ip
+        };
+        let mut frame = vec![0u8; ethernet::HEADER_LEN + ip.total_len()];
         eth.emit(&mut frame);
-        frame.extend_from_slice(&self.to_ipv4_packet(ip));
+        ip.emit(&mut frame[ethernet::HEADER_LEN..]);
+        self.emit_with(
+            &mut frame[ethernet::HEADER_LEN + ipv4::HEADER_LEN..],
+            ip.src,
+            ip.dst,
+            fill,
+        );
         frame
     }
 
@@ -698,5 +755,47 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// What the kernel does with a `CHECKSUM_PARTIAL` segment: sum the
+    /// segment (whose checksum field holds the pseudo-header sum) and
+    /// complement. That must give exactly the complete checksum.
+    #[rstest]
+    #[case::empty(0)]
+    #[case::odd(1)]
+    #[case::one_mss(1448)]
+    #[case::super_frame(63_000)]
+    fn a_pseudo_header_fill_finishes_into_the_complete_checksum(#[case] len: usize) {
+        let payload: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+        let seg = TcpRepr {
+            src_port: 40000,
+            dst_port: 80,
+            seq: SeqNum(0xfff0_0000),
+            ack: Some(SeqNum(7)),
+            flags: Flags::PSH,
+            window: 512,
+            urgent: 0,
+            options: vec![
+                TcpOption::Nop,
+                TcpOption::Nop,
+                TcpOption::Timestamps { val: 1, ecr: 2 },
+            ],
+            payload: &payload,
+        };
+        let mut complete = vec![0u8; seg.buffer_len()];
+        seg.emit_with(&mut complete, SRC, DST, ChecksumFill::Complete);
+        let mut partial = vec![0u8; seg.buffer_len()];
+        seg.emit_with(&mut partial, SRC, DST, ChecksumFill::PseudoHeader);
+        let mut sum: u32 = partial
+            .chunks(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
+            .sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        let finished = !(sum as u16);
+        assert_eq!(finished.to_be_bytes(), [complete[16], complete[17]]);
+        assert_eq!(partial[..16], complete[..16]);
+        assert_eq!(partial[18..], complete[18..]);
     }
 }
