@@ -16,7 +16,6 @@
 //!   socket; pnet binds the socket and sends;
 //! - pnet's read timeout is fixed when the channel opens, so each wait is
 //!   a `ppoll` of its own, whose deadline changes from call to call;
-//! - `PACKET_QDISC_BYPASS`: frames skip the queueing discipline;
 //! - a 64 KiB + read buffer instead of 4 KiB, so offload super-frames are
 //!   never truncated (and a truncation would be reported, not hidden).
 
@@ -30,7 +29,6 @@ use super::{Filter, Link, Received, RxChecksum};
 
 const PACKET_AUXDATA: libc::c_int = 8;
 const PACKET_VNET_HDR: libc::c_int = 15;
-const PACKET_QDISC_BYPASS: libc::c_int = 20;
 /// `struct virtio_net_hdr`: 10 bytes in front of every frame on a socket
 /// with `PACKET_VNET_HDR`.
 const VNET_HDR_LEN: usize = 10;
@@ -176,10 +174,9 @@ fn configure(fd: RawFd, filter: Filter, vnet: bool) -> io::Result<()> {
     }
     setsockopt(fd, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, &on)?;
     setsockopt(fd, libc::SOL_PACKET, PACKET_AUXDATA, &on)?;
-    // Frames go straight to the driver, skipping the qdisc: nettool paces
-    // itself (TCP's windows, the sweep's rate bound), and the qdisc layer
-    // costs every frame. Best effort: an old kernel without it still works.
-    let _ = setsockopt(fd, libc::SOL_PACKET, PACKET_QDISC_BYPASS, &on);
+    // No PACKET_QDISC_BYPASS: it would also skip the taps that hand every
+    // other packet socket a copy, and tcpdump would no longer see what
+    // nettool sends. Being checkable by a capture is the point of nettool.
     let Some(code) = bpf_program(filter) else {
         return Ok(());
     };
