@@ -120,6 +120,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
         'nettool;nc' {
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Give up if the connection does not open, or stays idle, this long (seconds)')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Give up if the connection does not open, or stays idle, this long (seconds)')
+            [CompletionResult]::new('--user-timeout', '--user-timeout', [CompletionResultType]::ParameterName, 'Give up when sent data stays unacknowledged this long (RFC 9293''s USER TIMEOUT); without it, nettool retries 15 times with backoff, as Linux does (many minutes against a dead path)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'After the end of stdin, wait at most this long for the peer to close, then quit')
             [CompletionResult]::new('--quit-after', '--quit-after', [CompletionResultType]::ParameterName, 'After the end of stdin, wait at most this long for the peer to close, then quit')
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address')

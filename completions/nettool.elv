@@ -113,6 +113,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
         &'nettool;nc'= {
             cand -w 'Give up if the connection does not open, or stays idle, this long (seconds)'
             cand --wait 'Give up if the connection does not open, or stays idle, this long (seconds)'
+            cand --user-timeout 'Give up when sent data stays unacknowledged this long (RFC 9293''s USER TIMEOUT); without it, nettool retries 15 times with backoff, as Linux does (many minutes against a dead path)'
             cand -q 'After the end of stdin, wait at most this long for the peer to close, then quit'
             cand --quit-after 'After the end of stdin, wait at most this long for the peer to close, then quit'
             cand -s 'Source address'

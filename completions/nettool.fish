@@ -85,6 +85,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand close" -l abort -d 'Rese
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s w -l wait -d 'Give up if the connection does not open, or stays idle, this long (seconds)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -l user-timeout -d 'Give up when sent data stays unacknowledged this long (RFC 9293\'s USER TIMEOUT); without it, nettool retries 15 times with backoff, as Linux does (many minutes against a dead path)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s q -l quit-after -d 'After the end of stdin, wait at most this long for the peer to close, then quit' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s s -l source -d 'Source address' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s p -l source-port -d 'Source port' -r

@@ -352,6 +352,12 @@ pub struct NcArgs {
     #[arg(short, long, value_name = "SECS", value_parser = parse_duration)]
     pub wait: Option<Duration>,
 
+    /// Give up when sent data stays unacknowledged this long (RFC 9293's
+    /// USER TIMEOUT); without it, nettool retries 15 times with backoff,
+    /// as Linux does (many minutes against a dead path).
+    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
+    pub user_timeout: Option<Duration>,
+
     /// After the end of stdin, wait at most this long for the peer to close, then quit.
     #[arg(short, long, value_name = "SECS", value_parser = parse_duration)]
     pub quit_after: Option<Duration>,

@@ -225,8 +225,9 @@ fn listen_local(addr: Option<Ipv4Addr>, args: &NcArgs) -> Result<Local> {
     })
 }
 
-fn engine_config(iface: &Interface) -> tcp::Config {
+fn engine_config(iface: &Interface, args: &NcArgs) -> tcp::Config {
     tcp::Config {
+        user_timeout: args.user_timeout,
         mss: u16::try_from(iface.mtu.saturating_sub(40))
             .unwrap_or(u16::MAX)
             .max(536),
@@ -259,7 +260,7 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let mut link = local.open_link()?;
     let mut clock = SystemClock::new();
     let start = clock.now();
-    let config = engine_config(&local.iface);
+    let config = engine_config(&local.iface, args);
     let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local_addr, remote);
     let conn = Connection::connect(start, config, local_addr, remote, iss);
     let mut host = TcpHost::new(local.host_config(args.trace), conn);
@@ -293,7 +294,7 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let mut link = local.open_link()?;
     let mut clock = SystemClock::new();
     let isn = IsnGenerator::new(random_bytes::<16>());
-    let config = engine_config(&local.iface);
+    let config = engine_config(&local.iface, args);
     let mut host = TcpHost::new(
         local.host_config(args.trace),
         Connection::listen(config, local_addr, IssSource::Generated(isn)),
@@ -775,7 +776,7 @@ fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
         let now = clock.now();
         let config = tcp::Config {
             syn_retries: 1,
-            ..engine_config(&local.iface)
+            ..engine_config(&local.iface, args)
         };
         let iss = IsnGenerator::new(random_bytes::<16>()).isn(now, local_addr, remote);
         let host = TcpHost::new(
