@@ -24,12 +24,15 @@ const LOCAL_ISS: u32 = 1000;
 const REMOTE_ISS: u32 = 5000;
 
 /// No options beyond MSS, a 65535-byte receive buffer: lines stay short.
+/// Every segment is acknowledged at once (delayed ACKs have their own
+/// tests, which turn them on).
 fn config() -> Config {
     Config {
         window_scale: None,
         sack_permitted: false,
         timestamps: false,
         recv_buffer: 65535,
+        delayed_ack: None,
         ..Config::default()
     }
 }
@@ -307,7 +310,8 @@ fn syn_sent__negotiates_window_scale_timestamps_and_mss() {
     expect_out(
         &mut c,
         5,
-        &["Flags [.], ack 5001, win 512, options [nop,nop,TS val 5 ecr 777], length 0"],
+        // The default 4 MiB receive buffer, shifted by 7.
+        &["Flags [.], ack 5001, win 32768, options [nop,nop,TS val 5 ecr 777], length 0"],
     );
     // Later windows are scaled by the peer's shift.
     deliver(

@@ -50,10 +50,13 @@
 //! generation, congestion control, delayed ACKs, zero-window probing,
 //! keepalive, PAWS, challenge-ACK rate limiting.
 
+mod cc;
 mod conn;
 mod input;
 pub mod isn;
+mod rcvbuf;
 pub mod rtt;
+mod scoreboard;
 pub mod seq;
 pub mod state;
 pub mod timer;
