@@ -484,6 +484,7 @@ impl Connection {
         self.tcb.snd.una = iss;
         self.tcb.snd.nxt = iss;
         self.snd_max = iss;
+        self.ts_rtt_mark = iss;
     }
 
     // ----- STATUS -----
@@ -666,6 +667,8 @@ impl Connection {
             // timer (with its backoff) repeats the probe.
             if self.window_closed_with_data_waiting() {
                 self.force_send = 1;
+                // Only an answer to this probe shows the peer is alive.
+                self.acked_since_rto = false;
             }
         }
         if self.timers.is_expired(TimerKind::DelayedAck, now) {
@@ -716,7 +719,9 @@ impl Connection {
         let window_closed = self.send_window_end().le(self.tcb.snd.una);
         let probe_answered = window_closed && self.acked_since_rto;
         self.acked_since_rto = false;
-        if !probe_answered {
+        if probe_answered {
+            self.retries = 0;
+        } else {
             self.retries += 1;
             if self.retries > limit {
                 self.enter_closed(Reason::TimedOut);
@@ -739,7 +744,11 @@ impl Connection {
             self.cc.rexmit_una = false;
             self.scoreboard.clear();
             if window_closed {
-                self.force_send = mss;
+                // Resend what was outstanding (a one-octet probe, or the
+                // head of data sent before the window shrank), up to a
+                // segment, beyond the closed window: its ACK carries the
+                // window news.
+                self.force_send = (self.snd_max - self.tcb.snd.una).min(mss);
             }
         }
         self.cc.high_rxt = self.tcb.snd.una;
@@ -807,7 +816,12 @@ impl Connection {
             self.timers.stop(TimerKind::Persist);
         }
         if self.ack_pending && self.state != State::Closed && self.state != State::Listen {
-            let ack = self.segment(self.tcb.snd.nxt, Flags::NONE, true, Vec::new());
+            // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, with the SND.NXT of RFC
+            // 9293, which never moves back: here the highest sent. After a
+            // timeout our SND.NXT is behind what the peer has received, and
+            // an ACK carrying it would be out of the peer's window and
+            // answered by an ACK, forever.
+            let ack = self.segment(self.snd_max, Flags::NONE, true, Vec::new());
             return Some(self.with_options(now, ack));
         }
         None
@@ -867,7 +881,14 @@ impl Connection {
     /// Data (or a FIN) waits, the window has no room for it, and nothing
     /// is outstanding: the persist timer's condition.
     fn window_closed_with_data_waiting(&self) -> bool {
-        if !matches!(self.state, State::Established | State::CloseWait) {
+        if !matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) {
             return false;
         }
         let nxt = self.tcb.snd.nxt;
@@ -922,7 +943,8 @@ impl Connection {
         } else {
             0
         };
-        usable = usable.max(std::mem::take(&mut self.force_send));
+        let forced = std::mem::take(&mut self.force_send);
+        usable = usable.max(forced);
         let available = if nxt.lt(end) { end - nxt } else { 0 };
         if available > 0 {
             // cwnd is never below one segment, so with nothing in flight
@@ -938,8 +960,11 @@ impl Connection {
             // a smaller segment only when nothing is outstanding (Nagle's
             // rule, RFC 9293 §3.7.4), since then no ACK will come to
             // release it.
+            // Retransmissions (SND.NXT behind SND.MAX after a timeout) and
+            // forced probes are never held.
             let full = n == mss || n == available || n >= self.max_snd_wnd / 2;
-            if !full && una != self.snd_max {
+            let new_data = nxt == self.snd_max;
+            if !full && una != self.snd_max && new_data && forced == 0 {
                 return None;
             }
             return self.send_range(now, nxt, n);

@@ -182,7 +182,7 @@ impl Connection {
     /// ESTABLISHED reached from SYN-SENT or SYN-RECEIVED. A CLOSE issued in
     /// SYN-RECEIVED takes effect now.
     fn establish(&mut self) {
-        self.cc.start(self.tcb.eff_snd_mss, self.tcb.snd.una);
+        self.cc.start(self.tcb.eff_snd_mss, self.tcb.snd.iss);
         self.set_state(State::Established);
         self.events.push_back(Event::Connected);
         if self.fin_seq.is_some() {
@@ -506,7 +506,14 @@ impl Connection {
             return;
         }
         if snd.wl1.lt(seg.seq) || (snd.wl1 == seg.seq && snd.wl2.le(ack)) {
-            snd.wnd = usize::from(seg.window) << snd.wscale;
+            let wnd = usize::from(seg.window) << snd.wscale;
+            // The window reopens while octets sent into it when closed (a
+            // probe) are unacknowledged: the peer dropped them, so resume
+            // from SND.UNA rather than leave a hole behind.
+            if snd.wnd == 0 && wnd > 0 && ack == snd.una && snd.nxt.gt(snd.una) {
+                snd.nxt = snd.una;
+            }
+            snd.wnd = wnd;
             snd.wl1 = seg.seq;
             snd.wl2 = ack;
             self.max_snd_wnd = self.max_snd_wnd.max(snd.wnd);
