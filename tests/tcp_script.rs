@@ -1830,8 +1830,9 @@ fn reassembly__holes_fill_in_any_order_and_overlaps_are_trimmed() {
     deliver(&mut c, 23, data(REMOTE_ISS + 11, &text[10..15]));
     assert_eq!(c.recv_queue_len(), 0);
     assert_eq!(c.reassembly_len(), 15);
-    // One ACK owed, however many segments asked for it.
-    expect_out(&mut c, 23, &["Flags [.], ack 5001, win 65535, length 0"]);
+    // One duplicate ACK per out-of-order segment (RFC 5681 §4.2), even
+    // when they arrive before the caller polls.
+    expect_out(&mut c, 23, &["Flags [.], ack 5001, win 65535, length 0"; 4]);
     deliver(&mut c, 24, data(REMOTE_ISS + 1, &text[0..6]));
     expect_out(&mut c, 24, &["Flags [.], ack 5021, win 65515, length 0"]);
     let mut buf = [0u8; 32];
@@ -1856,7 +1857,15 @@ fn reassembly__never_holds_more_than_the_receive_buffer() {
     deliver(&mut c, 22, data(REMOTE_ISS + 1, &K[..200]));
     assert_eq!(c.recv_queue_len(), 1000);
     assert_eq!(c.tcb().rcv.wnd, 0);
-    expect_out(&mut c, 22, &["Flags [.], ack 6001, win 0, length 0"]);
+    expect_out(
+        &mut c,
+        22,
+        &[
+            "Flags [.], ack 5001, win 1000, length 0",
+            "Flags [.], ack 5001, win 1000, length 0",
+            "Flags [.], ack 6001, win 0, length 0",
+        ],
+    );
 }
 
 #[test]
@@ -1870,7 +1879,15 @@ fn fin_ahead_of_a_hole_is_processed_when_the_hole_fills() {
     assert_eq!(c.state(), State::Established);
     deliver(&mut c, 21, data(REMOTE_ISS + 1, b"abc"));
     assert_eq!(c.state(), State::CloseWait);
-    expect_out(&mut c, 21, &["Flags [.], ack 5008, win 65529, length 0"]);
+    expect_out(
+        &mut c,
+        21,
+        &[
+            "Flags [.], ack 5001, win 65535, length 0",
+            "Flags [.], ack 5007, win 65529, length 0",
+            "Flags [.], ack 5008, win 65529, length 0",
+        ],
+    );
     let mut buf = [0u8; 8];
     assert_eq!(c.recv(&mut buf), Ok(6));
     assert_eq!(c.recv(&mut buf), Err(RecvError::Finished));
@@ -1921,8 +1938,11 @@ fn sack__blocks_report_held_data_newest_first() {
     expect_out(
         &mut c,
         22,
-        // The newest segment (5201:5251) merged into 5101:5251: first.
+        // The block holding the newest segment comes first; 5201:5251
+        // merged into 5101:5251.
         &[
+            "Flags [.], ack 5001, win 65535, options [nop,nop,sack 1 {5101:5201}], length 0",
+            "Flags [.], ack 5001, win 65535, options [nop,nop,sack 2 {5301:5401}{5101:5201}], length 0",
             "Flags [.], ack 5001, win 65535, options [nop,nop,sack 2 {5101:5251}{5301:5401}], length 0",
         ],
     );

@@ -774,17 +774,41 @@ impl Connection {
         if let Some(ack) = seg.ack
             && !seg.flags.contains(Flags::RST)
         {
-            // Whatever carries <ACK=RCV.NXT> settles the ACK owed.
+            self.note_ack_sent(ack, seg.window, seg.flags.contains(Flags::SYN));
+        }
+        Some(seg)
+    }
+
+    /// Bookkeeping for a segment carrying `<ACK=ack>` and `window` on its
+    /// way out: whatever acknowledges everything (RCV.NXT) settles the
+    /// ACK owed; Last.ACK.sent and the advertised right edge follow.
+    fn note_ack_sent(&mut self, ack: SeqNum, window: u16, syn: bool) {
+        if ack == self.tcb.rcv.nxt {
             self.ack_pending = false;
             self.delack_segs = 0;
             self.timers.stop(TimerKind::DelayedAck);
-            self.last_ack_sent = ack;
-            if !seg.flags.contains(Flags::SYN) {
-                let right = self.rcv.nxt() + ((seg.window as u64) << self.tcb.rcv.wscale);
-                self.rcv_adv = self.rcv_adv.max(right);
-            }
         }
-        Some(seg)
+        if self.last_ack_sent.lt(ack) {
+            self.last_ack_sent = ack;
+        }
+        if !syn && !self.fin_received && self.tcb.rcv.nxt.ge(ack) {
+            let behind = (self.tcb.rcv.nxt - ack) as u64;
+            let right = self.rcv.nxt() - behind + ((window as u64) << self.tcb.rcv.wscale);
+            self.rcv_adv = self.rcv_adv.max(right);
+        }
+    }
+
+    /// An ACK now, not at the next `poll_transmit`: queued in arrival
+    /// order, so a batch of segments handed in before the caller polls
+    /// still draws one ACK per out-of-order segment (the duplicate ACKs
+    /// the sender's fast retransmit counts, RFC 5681 §4.2) and one per
+    /// second in-order segment.
+    pub(super) fn ack_now(&mut self, now: Instant) {
+        let ack = self.segment(self.snd_max, Flags::NONE, true, Vec::new());
+        let ack = self.with_options(now, ack);
+        self.note_ack_sent(self.tcb.rcv.nxt, ack.window, false);
+        // `note_ack_sent` runs again when it leaves; that is harmless.
+        self.queued.push_back(ack);
     }
 
     fn next_segment(&mut self, now: Instant) -> Option<Segment> {

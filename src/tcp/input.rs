@@ -554,10 +554,10 @@ impl Connection {
         self.tcb.rcv.nxt += r.advanced;
         self.tcb.rcv.wnd = self.rcv.window();
         if r.out_of_order {
-            self.ack_pending = true;
+            self.ack_now(now);
             self.drop_segment(DropReason::OutOfOrder);
         } else if r.filled_hole || r.dropped {
-            self.ack_pending = true;
+            self.ack_now(now);
         } else if r.advanced > 0 {
             self.schedule_ack(now);
         }
@@ -572,7 +572,7 @@ impl Connection {
         };
         self.delack_segs += 1;
         if self.delack_segs >= 2 {
-            self.ack_pending = true;
+            self.ack_now(now);
         } else if !self.timers.is_armed(TimerKind::DelayedAck) {
             self.timers.set(TimerKind::DelayedAck, now + delay);
         }
