@@ -30,7 +30,7 @@ pub const MAX_WSCALE: u8 = 14;
 /// that a kernel peer sees nothing unusual.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
-    /// MSS we advertise (what we can receive).
+    /// MSS we advertise (what we can receive), capped at `mtu - 40`.
     pub mss: u16,
     /// Link MTU; with the peer's MSS it bounds Eff.snd.MSS (§3.7.1).
     pub mtu: usize,
@@ -866,7 +866,13 @@ impl Connection {
     /// SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED) at ISS, with options.
     fn syn_segment(&mut self, now: Instant) -> Segment {
         let n = self.negotiated;
-        let mut options = vec![TcpOption::Mss(self.config.mss)];
+        // The MSS we can receive: never more than the link MTU allows
+        // (MTU - IPv4 header - TCP header, RFC 9293 §3.7.1).
+        let mss = self
+            .config
+            .mss
+            .min(u16::try_from(self.config.mtu.saturating_sub(40)).unwrap_or(u16::MAX));
+        let mut options = vec![TcpOption::Mss(mss)];
         let ts = TcpOption::Timestamps {
             val: self.ts_val(now),
             ecr: self.ts_recent,
