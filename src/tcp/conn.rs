@@ -960,7 +960,28 @@ impl Connection {
         } else {
             self.tcb.snd.nxt - una
         };
-        // New data (or go-back-N after a timeout) from SND.NXT.
+        if let Some(seg) = self.new_data_segment(now, in_flight) {
+            return Some(seg);
+        }
+        if sack_recovery {
+            // NextSeg rule 3: no lost octet and no new data may go; resend
+            // the first hole below the highest SACKed octet anyway.
+            let from = self.cc.high_rxt.max(una);
+            if let Some((seq, hole)) = self.scoreboard.next_hole(from) {
+                let len = hole.min(mss);
+                self.cc.high_rxt = seq + len;
+                return self.send_range(now, seq, len);
+            }
+        }
+        None
+    }
+
+    /// New data (or go-back-N after a timeout) from SND.NXT, within the
+    /// send window, the congestion window (`in_flight` of it used) and the
+    /// sender's SWS rules.
+    fn new_data_segment(&mut self, now: Instant, in_flight: usize) -> Option<Segment> {
+        let mss = self.tcb.eff_snd_mss;
+        let una = self.tcb.snd.una;
         let nxt = self.tcb.snd.nxt;
         let end = self.snd_data_end();
         let fin_waits = self.fin_seq.is_some_and(|f| f == nxt);

@@ -170,6 +170,24 @@ impl Scoreboard {
     }
 }
 
+impl Scoreboard {
+    /// RFC 6675 `NextSeg` rule 3: the first un-SACKed octet at or above
+    /// `from` below the highest SACKed range, lost or not, and the length
+    /// of its hole.
+    pub fn next_hole(&self, from: SeqNum) -> Option<(SeqNum, usize)> {
+        let top = self.ranges.last()?.0;
+        let mut seq = from;
+        if let Some(r) = self.sacked_until(seq) {
+            seq = r;
+        }
+        if !seq.lt(top) {
+            return None;
+        }
+        let hole_end = self.next_sacked_after(seq).unwrap_or(top);
+        Some((seq, hole_end - seq))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +271,15 @@ mod tests {
         assert_eq!(b.next_lost(s(1100), smss), Some((s(1200), 100)));
         assert_eq!(b.next_lost(s(1450), smss), Some((s(1450), 50)));
         assert_eq!(b.next_lost(s(1500), smss), None);
+    }
+
+    #[test]
+    fn next_hole_finds_holes_that_are_not_lost_yet() {
+        let b = board(&[(1100, 1200), (1300, 1400)]);
+        assert_eq!(b.next_lost(s(1000), 100), None);
+        assert_eq!(b.next_hole(s(1000)), Some((s(1000), 100)));
+        assert_eq!(b.next_hole(s(1150)), Some((s(1200), 100)));
+        assert_eq!(b.next_hole(s(1300)), None);
     }
 
     #[test]
