@@ -2283,3 +2283,48 @@ fn sack__bogus_blocks_are_ignored() {
     assert_eq!(c.sacked_ranges(), []);
     assert_eq!(c.state(), State::Established);
 }
+
+/// RFC 5961 during a transfer, with data in flight both ways and a hole
+/// in the reassembly queue: an in-window RST not at RCV.NXT, an in-window
+/// SYN and data whose ACK is far below SND.UNA draw challenge ACKs and
+/// change nothing; the exact RST still resets.
+#[test]
+fn rfc_5961_holds_during_bulk_transfer() {
+    let mut c = sack_conn();
+    assert_eq!(c.send(&K[..4096]), Ok(4096));
+    assert_eq!(sent(&mut c, 20).len(), 8);
+    deliver(&mut c, 21, data(REMOTE_ISS + 1001, &K[..500]));
+    let _ = sent(&mut c, 21);
+    events(&mut c);
+    deliver(&mut c, 22, seg(REMOTE_ISS + 2000, None, Flags::RST, b""));
+    deliver(&mut c, 23, seg(REMOTE_ISS + 3000, None, Flags::SYN, b""));
+    deliver(
+        &mut c,
+        24,
+        seg(
+            REMOTE_ISS + 1,
+            Some(LOCAL_ISS.wrapping_sub(100_000)),
+            Flags::NONE,
+            &K[..100],
+        ),
+    );
+    assert_eq!(
+        drops(&mut c),
+        [
+            DropReason::RstNotExact,
+            DropReason::SynInWindow,
+            DropReason::AckOutOfRange
+        ]
+    );
+    // One challenge ACK owed; the held data and the queue are untouched.
+    assert_eq!(
+        sent(&mut c, 24),
+        ["Flags [.], ack 5001, win 65535, options [nop,nop,sack 1 {6001:6501}], length 0"]
+    );
+    assert_eq!(c.state(), State::Established);
+    assert_eq!(c.reassembly_len(), 500);
+    assert_eq!(c.recv_queue_len(), 0);
+    assert_eq!(c.send_queue_len(), 4096);
+    deliver(&mut c, 25, seg(REMOTE_ISS + 1, None, Flags::RST, b""));
+    assert_eq!(c.state(), State::Closed);
+}

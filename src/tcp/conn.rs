@@ -393,6 +393,8 @@ pub struct Connection {
     /// With timestamps: SND.UNA must pass this before the next RTT sample
     /// (one sample per round trip, RFC 7323 §4.2 and RFC 6298).
     pub(super) ts_rtt_mark: SeqNum,
+    /// TSval of the last retransmission by timeout, until a sample.
+    pub(super) ts_rexmit: Option<u32>,
     /// Octets the next data segment may carry beyond the send window: a
     /// zero-window probe (persist timer) or the head retransmitted on a
     /// timeout into a shrunk window.
@@ -442,6 +444,7 @@ impl Connection {
             retries: 0,
             acked_since_rto: false,
             ts_rtt_mark: SeqNum(0),
+            ts_rexmit: None,
             force_send: 0,
             cc: Congestion::default(),
             scoreboard: Scoreboard::default(),
@@ -752,6 +755,13 @@ impl Connection {
             }
         }
         self.cc.high_rxt = self.tcb.snd.una;
+        // With timestamps the next ACK of new data that echoes this
+        // retransmission (or anything later) gives an unambiguous sample
+        // (RFC 7323 §4.2), which ends the backoff at once. An echo of an
+        // earlier copy means that copy arrived and its ACK was lost: the
+        // time since measures the loss and the timeout, not the path.
+        self.ts_rtt_mark = self.tcb.snd.una;
+        self.ts_rexmit = Some(self.ts_val(now));
         self.rtt.back_off();
         self.rtt_probe = None;
         self.tcb.snd.nxt = self.tcb.snd.una;

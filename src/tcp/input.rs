@@ -455,7 +455,11 @@ impl Connection {
             // ACK, retransmission or not, so Karn's ambiguity is gone.
             if let Some(ecr) = tsecr
                 && ack.gt(self.ts_rtt_mark)
+                && self
+                    .ts_rexmit
+                    .is_none_or(|r| ecr.wrapping_sub(r) as i32 >= 0)
             {
+                self.ts_rexmit = None;
                 let ms = self.ts_val(now).wrapping_sub(ecr);
                 if ms < 60_000 {
                     self.rtt
