@@ -2328,3 +2328,45 @@ fn rfc_5961_holds_during_bulk_transfer() {
     deliver(&mut c, 25, seg(REMOTE_ISS + 1, None, Flags::RST, b""));
     assert_eq!(c.state(), State::Closed);
 }
+
+/// RFC 1122 §4.2.3.6: off by default; when on, a silent connection is
+/// probed with <SEQ=SND.NXT-1> after the idle time, an answer restarts
+/// the idle time, and unanswered probes end it.
+#[test]
+fn keepalive__probes_after_idle_and_gives_up() {
+    use nettool::tcp::Keepalive;
+    assert_eq!(Config::default().keepalive, None);
+    let mut c = established_with(
+        Config {
+            keepalive: Some(Keepalive {
+                idle: Duration::from_secs(10),
+                interval: Duration::from_secs(1),
+                probes: 3,
+            }),
+            ..config()
+        },
+        vec![],
+    );
+    assert_eq!(c.poll_timeout(), Some(at(10_010)));
+    let probe = |c: &mut Connection, ms| {
+        c.handle_timeout(at(ms));
+        let s = c.poll_transmit(at(ms)).expect("a probe");
+        assert_eq!(line(&s), "Flags [.], ack 5001, win 65535, length 0");
+        assert_eq!(s.seq, SeqNum(LOCAL_ISS), "SND.NXT - 1");
+        assert!(c.poll_transmit(at(ms)).is_none());
+    };
+    probe(&mut c, 10_010);
+    // Answered: the idle time starts again.
+    deliver(&mut c, 10_020, ack_win(LOCAL_ISS + 1, 64240));
+    assert_eq!(c.poll_timeout(), Some(at(20_020)));
+    for t in [20_020, 21_020, 22_020] {
+        probe(&mut c, t);
+        assert_eq!(c.state(), State::Established);
+    }
+    expect_nothing(&mut c, 23_020);
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(
+        events(&mut c).last(),
+        Some(&Event::Closed(Reason::TimedOut))
+    );
+}

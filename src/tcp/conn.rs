@@ -55,6 +55,9 @@ pub struct Config {
     /// latest with the second segment. `None`: every segment is
     /// acknowledged at once.
     pub delayed_ack: Option<Duration>,
+    /// Keepalive (RFC 1122 §4.2.3.6); `None` (the default, as the RFC
+    /// requires) sends none.
+    pub keepalive: Option<Keepalive>,
     /// RTO bounds (RFC 6298).
     pub rto: RtoConfig,
     /// Retransmissions of a SYN or SYN-ACK before giving up (Linux
@@ -87,12 +90,37 @@ impl Default for Config {
             recv_buffer: 4 * 1024 * 1024,
             send_buffer: 4 * 1024 * 1024,
             delayed_ack: Some(Duration::from_millis(40)),
+            keepalive: None,
             rto: RtoConfig::default(),
             syn_retries: 6,
             retries: 15,
             msl: Duration::from_secs(30),
             user_timeout: None,
             ts_offset: 0,
+        }
+    }
+}
+
+/// Keepalive knobs (RFC 1122 §4.2.3.6). `Default` is Linux's: probe after
+/// two hours of silence, every 75 s, give up after 9 unanswered probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Silence (nothing received, nothing outstanding) before the first
+    /// probe; RFC 1122 requires the default to be at least two hours.
+    pub idle: Duration,
+    /// Between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes before the connection ends with
+    /// [`Reason::TimedOut`].
+    pub probes: u32,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Keepalive {
+            idle: Duration::from_secs(7200),
+            interval: Duration::from_secs(75),
+            probes: 9,
         }
     }
 }
@@ -387,6 +415,8 @@ pub struct Connection {
     pub(super) rtt_probe: Option<(SeqNum, Instant)>,
     /// Retransmissions since the last forward progress.
     pub(super) retries: u32,
+    /// Keepalive probes sent since the peer was last heard from.
+    pub(super) keepalive_sent: u32,
     /// An acceptable ACK arrived since the last retransmission timeout
     /// (a peer that answers probes of its closed window is alive).
     pub(super) acked_since_rto: bool,
@@ -442,6 +472,7 @@ impl Connection {
             rtt: RttEstimator::new(config.rto),
             rtt_probe: None,
             retries: 0,
+            keepalive_sent: 0,
             acked_since_rto: false,
             ts_rtt_mark: SeqNum(0),
             ts_rexmit: None,
@@ -691,10 +722,57 @@ impl Connection {
             self.timers.stop(TimerKind::User);
             self.enter_closed(Reason::TimedOut);
         }
-        // Keepalive is never armed yet; disarm defensively.
         if self.timers.is_expired(TimerKind::Keepalive, now) {
             self.timers.stop(TimerKind::Keepalive);
+            self.on_keepalive_timeout(now);
         }
+    }
+
+    /// The states in which a connection can sit idle.
+    fn may_idle(&self) -> bool {
+        matches!(
+            self.state,
+            State::Established | State::CloseWait | State::FinWait2
+        )
+    }
+
+    /// Something acceptable arrived from the peer: it is alive; the idle
+    /// period starts again.
+    pub(super) fn keepalive_heard(&mut self, now: Instant) {
+        match self.config.keepalive {
+            Some(k) if self.may_idle() => {
+                self.keepalive_sent = 0;
+                self.timers.set(TimerKind::Keepalive, now + k.idle);
+            }
+            _ => self.timers.stop(TimerKind::Keepalive),
+        }
+    }
+
+    /// RFC 1122 §4.2.3.6: after the idle time, `<SEQ=SND.NXT-1><ACK=RCV.NXT>`
+    /// without data, which the peer must answer with an ACK (the sequence
+    /// number is just outside its window); after `probes` unanswered ones,
+    /// the connection is dead. While data is outstanding the
+    /// retransmission timer watches the peer instead.
+    fn on_keepalive_timeout(&mut self, now: Instant) {
+        let Some(k) = self.config.keepalive else {
+            return;
+        };
+        if !self.may_idle() {
+            return;
+        }
+        if self.tcb.snd.una != self.snd_max {
+            self.timers.set(TimerKind::Keepalive, now + k.idle);
+            return;
+        }
+        if self.keepalive_sent >= k.probes {
+            self.enter_closed(Reason::TimedOut);
+            return;
+        }
+        self.keepalive_sent += 1;
+        let probe = self.segment(self.snd_max - 1usize, Flags::NONE, true, Vec::new());
+        let probe = self.with_options(now, probe);
+        self.queued.push_back(probe);
+        self.timers.set(TimerKind::Keepalive, now + k.interval);
     }
 
     /// RETRANSMISSION TIMEOUT: back off (RFC 6298 §5.5), forget the RTT

@@ -50,8 +50,10 @@ impl Connection {
             State::SynSent => self.segment_arrives_syn_sent(now, seg),
             _ => self.segment_arrives_other(now, seg),
         };
-        if let Err(reason) = result {
-            self.drop_segment(reason);
+        match result {
+            Ok(()) if self.config.keepalive.is_some() => self.keepalive_heard(now),
+            Ok(()) => {}
+            Err(reason) => self.drop_segment(reason),
         }
     }
 

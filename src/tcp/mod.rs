@@ -60,10 +60,11 @@
 //! | slow start, congestion avoidance, IW10 | RFC 5681, RFC 3465, RFC 6928 | `cc.rs` |
 //! | fast retransmit, NewReno fast recovery | RFC 5681 §3.2, RFC 6582 | `cc.rs`, `input.rs` |
 //! | SACK scoreboard, loss recovery | RFC 6675 | `scoreboard.rs`, `conn.rs` |
+//! | keepalive (off by default, [`Config::keepalive`]) | RFC 1122 §4.2.3.6 | `conn.rs` |
 //!
 //! # Not yet
 //!
-//! Keepalive, restart after idle (RFC 5681 §4.1), D-SACK, CUBIC,
+//! Restart after idle (RFC 5681 §4.1), D-SACK, CUBIC,
 //! challenge-ACK rate limiting (RFC 5961 §7), TS.Recent invalidation after
 //! 24 days of idleness (RFC 7323 §5.5), a one-segment initial window after
 //! a lost SYN (RFC 6298 §5.7).
@@ -80,8 +81,8 @@ pub mod state;
 pub mod timer;
 
 pub use conn::{
-    Config, Connection, DEFAULT_SEND_MSS, DropReason, Event, IssSource, MAX_WSCALE, Reason,
-    RecvError, RecvSequence, Segment, SendError, SendSequence, Tcb, rst_for,
+    Config, Connection, DEFAULT_SEND_MSS, DropReason, Event, IssSource, Keepalive, MAX_WSCALE,
+    Reason, RecvError, RecvSequence, Segment, SendError, SendSequence, Tcb, rst_for,
 };
 pub use isn::IsnGenerator;
 pub use rtt::{RtoConfig, RttEstimator};
