@@ -2370,3 +2370,39 @@ fn keepalive__probes_after_idle_and_gives_up() {
         Some(&Event::Closed(Reason::TimedOut))
     );
 }
+
+/// RFC 5681 §3.1 after a loss: slow start below ssthresh (here 2680
+/// after NewReno recovery), then congestion avoidance: one SMSS per
+/// cwnd's worth of acknowledged octets.
+#[test]
+fn cwnd__congestion_avoidance_above_ssthresh() {
+    let mut c = conn_established();
+    assert_eq!(c.send(&K[..4096]), Ok(4096));
+    assert_eq!(c.send(&K[..1264]), Ok(1264));
+    let _ = sent(&mut c, 20);
+    for i in 0..3 {
+        deliver(&mut c, 30 + i, ack_win(1001, 64240));
+    }
+    let _ = sent(&mut c, 33);
+    deliver(&mut c, 40, ack_win(6361, 64240));
+    assert_eq!((c.cwnd(), c.ssthresh()), (1072, 2680));
+    assert_eq!(c.send(&K[..4096]), Ok(4096));
+    assert_eq!(c.send(&K[..4096]), Ok(4096));
+    let mut una = 6361u32;
+    let mut t = 50;
+    let mut ack = |c: &mut Connection, n: u32| {
+        let _ = sent(c, t);
+        una += n;
+        t += 1;
+        deliver(c, t, ack_win(una, 64240));
+        c.cwnd()
+    };
+    // Slow start: +min(acked, 2*SMSS) per ACK, overshooting ssthresh once.
+    assert_eq!(ack(&mut c, 1072), 2144);
+    assert_eq!(ack(&mut c, 1072), 3216);
+    // Congestion avoidance: 3216 octets acknowledged grow cwnd by 536.
+    assert_eq!(ack(&mut c, 1072), 3216);
+    assert_eq!(ack(&mut c, 1072), 3216);
+    assert_eq!(ack(&mut c, 1072), 3752);
+    assert_eq!(ack(&mut c, 536), 3752);
+}
