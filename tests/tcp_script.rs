@@ -2406,3 +2406,24 @@ fn cwnd__congestion_avoidance_above_ssthresh() {
     assert_eq!(ack(&mut c, 1072), 3752);
     assert_eq!(ack(&mut c, 536), 3752);
 }
+
+/// RFC 5681 §3.1 / RFC 6298 §5.7: after a retransmitted SYN the initial
+/// window is one segment.
+#[test]
+fn cwnd__one_segment_after_a_lost_syn() {
+    let mut c = conn_syn_sent();
+    assert_eq!(sent(&mut c, 1000).len(), 1, "SYN retransmitted");
+    deliver(
+        &mut c,
+        1010,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    assert_eq!(c.state(), State::Established);
+    assert_eq!(c.cwnd(), 536);
+    assert_eq!(c.send(&K[..2000]), Ok(2000));
+    // One segment (it carries the ACK of the SYN,ACK too).
+    assert_eq!(
+        sent(&mut c, 1010),
+        ["Flags [.], seq 1001:1537, ack 5001, win 65535, length 536"]
+    );
+}

@@ -56,9 +56,11 @@ pub fn initial_window(mss: usize) -> usize {
 }
 
 impl Congestion {
-    /// Starts a connection whose Eff.snd.MSS is `mss`.
-    pub fn start(&mut self, mss: usize, iss: SeqNum) {
-        self.cwnd = initial_window(mss);
+    /// Starts a connection whose Eff.snd.MSS is `mss`. After a lost SYN
+    /// or SYN,ACK the initial window is one segment (RFC 5681 §3.1, RFC
+    /// 6298 §5.7).
+    pub fn start(&mut self, mss: usize, iss: SeqNum, syn_lost: bool) {
+        self.cwnd = if syn_lost { mss } else { initial_window(mss) };
         self.recover = iss;
         self.high_rxt = iss;
     }
@@ -145,9 +147,16 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_syn_means_a_one_segment_initial_window() {
+        let mut c = Congestion::default();
+        c.start(MSS, SeqNum(0), true);
+        assert_eq!(c.cwnd, MSS);
+    }
+
+    #[test]
     fn slow_start_grows_per_ack_up_to_two_segments() {
         let mut c = Congestion::default();
-        c.start(MSS, SeqNum(0));
+        c.start(MSS, SeqNum(0), false);
         assert_eq!(c.cwnd, 10_000);
         c.on_ack(2 * MSS, MSS);
         assert_eq!(c.cwnd, 12_000);

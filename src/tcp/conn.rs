@@ -417,6 +417,8 @@ pub struct Connection {
     pub(super) retries: u32,
     /// Keepalive probes sent since the peer was last heard from.
     pub(super) keepalive_sent: u32,
+    /// Our SYN or SYN,ACK had to be retransmitted.
+    pub(super) syn_retransmitted: bool,
     /// An acceptable ACK arrived since the last retransmission timeout
     /// (a peer that answers probes of its closed window is alive).
     pub(super) acked_since_rto: bool,
@@ -473,6 +475,7 @@ impl Connection {
             rtt_probe: None,
             retries: 0,
             keepalive_sent: 0,
+            syn_retransmitted: false,
             acked_since_rto: false,
             ts_rtt_mark: SeqNum(0),
             ts_rexmit: None,
@@ -809,7 +812,9 @@ impl Connection {
                 return;
             }
         }
-        if self.state.is_synchronized() {
+        if !self.state.is_synchronized() {
+            self.syn_retransmitted = true;
+        } else {
             let mss = self.tcb.eff_snd_mss;
             if self.retries <= 1 {
                 let flight = self.snd_max - self.tcb.snd.una;

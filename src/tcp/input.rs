@@ -184,7 +184,11 @@ impl Connection {
     /// ESTABLISHED reached from SYN-SENT or SYN-RECEIVED. A CLOSE issued in
     /// SYN-RECEIVED takes effect now.
     fn establish(&mut self) {
-        self.cc.start(self.tcb.eff_snd_mss, self.tcb.snd.iss);
+        self.cc.start(
+            self.tcb.eff_snd_mss,
+            self.tcb.snd.iss,
+            self.syn_retransmitted,
+        );
         self.set_state(State::Established);
         self.events.push_back(Event::Connected);
         if self.fin_seq.is_some() {

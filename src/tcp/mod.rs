@@ -66,8 +66,7 @@
 //!
 //! Restart after idle (RFC 5681 §4.1), D-SACK, CUBIC,
 //! challenge-ACK rate limiting (RFC 5961 §7), TS.Recent invalidation after
-//! 24 days of idleness (RFC 7323 §5.5), a one-segment initial window after
-//! a lost SYN (RFC 6298 §5.7).
+//! 24 days of idleness (RFC 7323 §5.5).
 
 mod cc;
 mod conn;
