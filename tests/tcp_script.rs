@@ -24,12 +24,15 @@ const LOCAL_ISS: u32 = 1000;
 const REMOTE_ISS: u32 = 5000;
 
 /// No options beyond MSS, a 65535-byte receive buffer: lines stay short.
+/// Every segment is acknowledged at once (delayed ACKs have their own
+/// tests, which turn them on).
 fn config() -> Config {
     Config {
         window_scale: None,
         sack_permitted: false,
         timestamps: false,
         recv_buffer: 65535,
+        delayed_ack: None,
         ..Config::default()
     }
 }
@@ -307,7 +310,8 @@ fn syn_sent__negotiates_window_scale_timestamps_and_mss() {
     expect_out(
         &mut c,
         5,
-        &["Flags [.], ack 5001, win 512, options [nop,nop,TS val 5 ecr 777], length 0"],
+        // The default 4 MiB receive buffer, shifted by 7.
+        &["Flags [.], ack 5001, win 32768, options [nop,nop,TS val 5 ecr 777], length 0"],
     );
     // Later windows are scaled by the peer's shift.
     deliver(
@@ -1733,5 +1737,693 @@ fn user_timeout_restarts_when_new_data_goes_out_after_idle() {
     assert_eq!(
         events(&mut c).last(),
         Some(&Event::Closed(Reason::TimedOut))
+    );
+}
+
+// ----- bulk-data mechanisms: receive side -----
+
+/// ESTABLISHED through the public API with `cfg`; the peer's SYN,ACK
+/// carries `options` and a 64240 window.
+fn established_with(cfg: Config, options: Vec<TcpOption>) -> Connection {
+    let mut c = Connection::connect(at(0), cfg, LOCAL, REMOTE, SeqNum(LOCAL_ISS));
+    let _ = c.poll_transmit(at(0));
+    deliver(
+        &mut c,
+        10,
+        TcpRepr {
+            options,
+            ..seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b"")
+        },
+    );
+    while c.poll_transmit(at(10)).is_some() {}
+    assert_eq!(c.state(), State::Established);
+    events(&mut c);
+    c
+}
+
+fn delack_config() -> Config {
+    Config {
+        delayed_ack: Some(Duration::from_millis(40)),
+        ..config()
+    }
+}
+
+fn data(seq: u32, payload: &'static [u8]) -> TcpRepr<'static> {
+    seg(seq, Some(LOCAL_ISS + 1), Flags::NONE, payload)
+}
+
+static K: [u8; 4096] = [0x5a; 4096];
+
+#[test]
+fn delayed_ack__one_segment_is_acked_after_the_delay() {
+    let mut c = established_with(delack_config(), vec![]);
+    deliver(&mut c, 20, data(REMOTE_ISS + 1, &K[..100]));
+    expect_nothing(&mut c, 20);
+    assert_eq!(c.poll_timeout(), Some(at(60)));
+    expect_nothing(&mut c, 59);
+    expect_out(&mut c, 60, &["Flags [.], ack 5101, win 65435, length 0"]);
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn delayed_ack__every_second_segment_is_acked_at_once() {
+    let mut c = established_with(delack_config(), vec![]);
+    deliver(&mut c, 20, data(REMOTE_ISS + 1, &K[..100]));
+    expect_nothing(&mut c, 20);
+    deliver(&mut c, 21, data(REMOTE_ISS + 101, &K[..100]));
+    expect_out(&mut c, 21, &["Flags [.], ack 5201, win 65335, length 0"]);
+    // The timer went with the ACK.
+    assert_eq!(c.poll_timeout(), None);
+    // Data we send carries the ACK too.
+    deliver(&mut c, 30, data(REMOTE_ISS + 201, &K[..100]));
+    assert_eq!(c.send(b"hi"), Ok(2));
+    expect_out(
+        &mut c,
+        30,
+        &["Flags [P.], seq 1001:1003, ack 5301, win 65235, length 2"],
+    );
+    expect_nothing(&mut c, 70);
+}
+
+#[test]
+fn delayed_ack__out_of_order_and_hole_filling_data_are_acked_at_once() {
+    let mut c = established_with(delack_config(), vec![]);
+    deliver(&mut c, 20, data(REMOTE_ISS + 101, &K[..100]));
+    expect_out(&mut c, 20, &["Flags [.], ack 5001, win 65535, length 0"]);
+    assert_eq!(drops(&mut c), [DropReason::OutOfOrder]);
+    assert_eq!(c.reassembly_len(), 100);
+    deliver(&mut c, 21, data(REMOTE_ISS + 1, &K[..100]));
+    expect_out(&mut c, 21, &["Flags [.], ack 5201, win 65335, length 0"]);
+    assert_eq!(c.recv_queue_len(), 200);
+    assert_eq!(c.reassembly_len(), 0);
+}
+
+#[test]
+fn reassembly__holes_fill_in_any_order_and_overlaps_are_trimmed() {
+    let mut c = conn_established();
+    let text = b"0123456789abcdefghij";
+    // Segments [10..15), [5..12) overlapping it, [15..20), then [0..6).
+    deliver(&mut c, 20, data(REMOTE_ISS + 11, &text[10..15]));
+    deliver(&mut c, 21, data(REMOTE_ISS + 6, &text[5..12]));
+    deliver(&mut c, 22, data(REMOTE_ISS + 16, &text[15..20]));
+    // A duplicate of held data changes nothing.
+    deliver(&mut c, 23, data(REMOTE_ISS + 11, &text[10..15]));
+    assert_eq!(c.recv_queue_len(), 0);
+    assert_eq!(c.reassembly_len(), 15);
+    // One duplicate ACK per out-of-order segment (RFC 5681 §4.2), even
+    // when they arrive before the caller polls.
+    expect_out(&mut c, 23, &["Flags [.], ack 5001, win 65535, length 0"; 4]);
+    deliver(&mut c, 24, data(REMOTE_ISS + 1, &text[0..6]));
+    expect_out(&mut c, 24, &["Flags [.], ack 5021, win 65515, length 0"]);
+    let mut buf = [0u8; 32];
+    assert_eq!(c.recv(&mut buf), Ok(20));
+    assert_eq!(&buf[..20], text);
+}
+
+#[test]
+fn reassembly__never_holds_more_than_the_receive_buffer() {
+    let mut c = established_with(
+        Config {
+            recv_buffer: 1000,
+            ..config()
+        },
+        vec![],
+    );
+    // 1500 octets starting 200 past RCV.NXT: only up to the buffer's end.
+    deliver(&mut c, 20, data(REMOTE_ISS + 201, &K[..800]));
+    assert_eq!(c.reassembly_len(), 800);
+    deliver(&mut c, 21, data(REMOTE_ISS + 901, &K[..600]));
+    assert_eq!(c.reassembly_len(), 800, "beyond RCV.NXT+RCV.WND: dropped");
+    deliver(&mut c, 22, data(REMOTE_ISS + 1, &K[..200]));
+    assert_eq!(c.recv_queue_len(), 1000);
+    assert_eq!(c.tcb().rcv.wnd, 0);
+    expect_out(
+        &mut c,
+        22,
+        &[
+            "Flags [.], ack 5001, win 1000, length 0",
+            "Flags [.], ack 5001, win 1000, length 0",
+            "Flags [.], ack 6001, win 0, length 0",
+        ],
+    );
+}
+
+#[test]
+fn fin_ahead_of_a_hole_is_processed_when_the_hole_fills() {
+    let mut c = conn_established();
+    deliver(
+        &mut c,
+        20,
+        seg(REMOTE_ISS + 4, Some(LOCAL_ISS + 1), Flags::FIN, b"def"),
+    );
+    assert_eq!(c.state(), State::Established);
+    deliver(&mut c, 21, data(REMOTE_ISS + 1, b"abc"));
+    assert_eq!(c.state(), State::CloseWait);
+    expect_out(
+        &mut c,
+        21,
+        &[
+            "Flags [.], ack 5001, win 65535, length 0",
+            "Flags [.], ack 5007, win 65529, length 0",
+            "Flags [.], ack 5008, win 65529, length 0",
+        ],
+    );
+    let mut buf = [0u8; 8];
+    assert_eq!(c.recv(&mut buf), Ok(6));
+    assert_eq!(c.recv(&mut buf), Err(RecvError::Finished));
+}
+
+/// Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): with RCV.BUFF 4000 the
+/// threshold is min(4000/2, 1460) = 1460 octets; the right edge does not
+/// move for less, and reading enough to pass it announces the window.
+#[test]
+fn sws__small_window_increases_are_not_advertised() {
+    let mut c = established_with(
+        Config {
+            recv_buffer: 4000,
+            ..config()
+        },
+        vec![],
+    );
+    for i in 0..4u32 {
+        deliver(
+            &mut c,
+            20 + u64::from(i),
+            data(REMOTE_ISS + 1 + i * 1000, &K[..1000]),
+        );
+    }
+    expect_out(&mut c, 23, &["Flags [.], ack 9001, win 0, length 0"]);
+    let mut buf = [0u8; 1000];
+    assert_eq!(c.recv(&mut buf[..500]), Ok(500));
+    expect_nothing(&mut c, 24);
+    // An ACK owed for another reason still offers the old right edge.
+    deliver(&mut c, 25, data(REMOTE_ISS + 1, &K[..10]));
+    expect_out(&mut c, 25, &["Flags [.], ack 9001, win 0, length 0"]);
+    assert_eq!(c.recv(&mut buf), Ok(1000));
+    expect_out(&mut c, 26, &["Flags [.], ack 9001, win 1500, length 0"]);
+}
+
+#[test]
+fn sack__blocks_report_held_data_newest_first() {
+    let mut c = established_with(
+        Config {
+            sack_permitted: true,
+            ..config()
+        },
+        vec![TcpOption::SackPermitted],
+    );
+    deliver(&mut c, 20, data(REMOTE_ISS + 101, &K[..100]));
+    deliver(&mut c, 21, data(REMOTE_ISS + 301, &K[..100]));
+    deliver(&mut c, 22, data(REMOTE_ISS + 201, &K[..50]));
+    expect_out(
+        &mut c,
+        22,
+        // The block holding the newest segment comes first; 5201:5251
+        // merged into 5101:5251.
+        &[
+            "Flags [.], ack 5001, win 65535, options [nop,nop,sack 1 {5101:5201}], length 0",
+            "Flags [.], ack 5001, win 65535, options [nop,nop,sack 2 {5301:5401}{5101:5201}], length 0",
+            "Flags [.], ack 5001, win 65535, options [nop,nop,sack 2 {5101:5251}{5301:5401}], length 0",
+        ],
+    );
+}
+
+#[test]
+fn paws__an_older_timestamp_is_rejected() {
+    let mut c = established_with(
+        Config {
+            timestamps: true,
+            ..config()
+        },
+        vec![TcpOption::Timestamps { val: 500, ecr: 0 }],
+    );
+    let ts = |val| vec![TcpOption::Timestamps { val, ecr: 10 }];
+    deliver(
+        &mut c,
+        20,
+        TcpRepr {
+            options: ts(1000),
+            ..data(REMOTE_ISS + 1, b"new")
+        },
+    );
+    expect_out(
+        &mut c,
+        20,
+        &["Flags [.], ack 5004, win 65532, options [nop,nop,TS val 20 ecr 1000], length 0"],
+    );
+    // An old duplicate from an earlier wrap: in the window, older TSval.
+    deliver(
+        &mut c,
+        21,
+        TcpRepr {
+            options: ts(999),
+            ..data(REMOTE_ISS + 4, b"old")
+        },
+    );
+    assert_eq!(drops(&mut c), [DropReason::OutOfWindow]);
+    expect_out(
+        &mut c,
+        21,
+        &["Flags [.], ack 5004, win 65532, options [nop,nop,TS val 21 ecr 1000], length 0"],
+    );
+    assert_eq!(c.recv_queue_len(), 3);
+    // A RST is exempt (RFC 7323 §5.3 R1).
+    deliver(
+        &mut c,
+        22,
+        TcpRepr {
+            options: ts(1),
+            ..seg(REMOTE_ISS + 4, None, Flags::RST, b"")
+        },
+    );
+    assert_eq!(c.state(), State::Closed);
+}
+
+// ----- bulk-data mechanisms: send side -----
+
+fn ack_win(ack: u32, window: u16) -> TcpRepr<'static> {
+    TcpRepr {
+        ack: Some(SeqNum(ack)),
+        window,
+        ..from_peer()
+    }
+}
+
+fn ack_sack(ack: u32, blocks: &[(u32, u32)]) -> TcpRepr<'static> {
+    TcpRepr {
+        ack: Some(SeqNum(ack)),
+        options: vec![TcpOption::Sack(
+            blocks
+                .iter()
+                .map(|&(l, r)| (SeqNum(l), SeqNum(r)))
+                .collect(),
+        )],
+        ..from_peer()
+    }
+}
+
+/// Lines of everything sent at `ms` (timers due then fired first).
+fn sent(c: &mut Connection, ms: u64) -> Vec<String> {
+    if c.poll_timeout().is_some_and(|t| t <= at(ms)) {
+        c.handle_timeout(at(ms));
+    }
+    std::iter::from_fn(|| c.poll_transmit(at(ms)))
+        .map(|s| line(&s))
+        .collect()
+}
+
+/// RFC 9293 §3.8.6.1: a zero window with data waiting runs the persist
+/// timer (one RTO, 200 ms after the 10 ms handshake sample); the probe is
+/// one octet; answered probes back off and never time the connection out.
+#[test]
+fn persist__zero_window_is_probed_with_backoff_and_never_times_out() {
+    let mut c = conn_established();
+    deliver(&mut c, 15, ack_win(LOCAL_ISS + 1, 0));
+    assert_eq!(c.send(&K[..300]), Ok(300));
+    expect_nothing(&mut c, 20);
+    assert_eq!(c.poll_timeout(), Some(at(220)));
+    expect_out(
+        &mut c,
+        220,
+        &["Flags [.], seq 1001:1002, ack 5001, win 65535, length 1"],
+    );
+    // The peer drops the probe and says the window is still zero; each
+    // probe then waits twice as long. Far more probes than `retries` (15).
+    // (The first retransmission timer runs from the probe with the
+    // un-backed-off RTO.)
+    let mut t = 220;
+    let mut wait = 200;
+    for _ in 0..20 {
+        deliver(&mut c, t + 10, ack_win(LOCAL_ISS + 1, 0));
+        expect_nothing(&mut c, t + 10);
+        t += wait;
+        wait = (wait * 2).min(60_000);
+        assert_eq!(c.poll_timeout(), Some(at(t)), "probe after {wait} ms");
+        expect_out(
+            &mut c,
+            t,
+            &["Flags [.], seq 1001:1002, ack 5001, win 65535, length 1"],
+        );
+    }
+    assert_eq!(c.state(), State::Established);
+    // The window opens: everything goes, from SND.UNA.
+    deliver(&mut c, t + 10, ack_win(LOCAL_ISS + 1, 1000));
+    expect_out(
+        &mut c,
+        t + 10,
+        &["Flags [P.], seq 1001:1301, ack 5001, win 65535, length 300"],
+    );
+}
+
+/// A peer that stops answering probes is given up on like any other.
+#[test]
+fn persist__unanswered_probes_time_out() {
+    let mut c = established_with(
+        Config {
+            retries: 3,
+            ..config()
+        },
+        vec![],
+    );
+    deliver(&mut c, 15, ack_win(LOCAL_ISS + 1, 0));
+    assert_eq!(c.send(&K[..300]), Ok(300));
+    assert_eq!(sent(&mut c, 20), Vec::<String>::new());
+    let mut t = 20;
+    while c.state() != State::Closed {
+        t = c.poll_timeout().unwrap().total_micros() / 1000;
+        let _ = sent(&mut c, t);
+    }
+    assert!(events(&mut c).contains(&Event::Closed(Reason::TimedOut)));
+    // Probe at 220, resent at +200, +400, +800, giving up 1600 ms later.
+    assert_eq!(t, 220 + 200 + 400 + 800 + 1600);
+}
+
+/// The peer takes back window it offered (RFC 9293 §3.8.6.2.1 "shrinking
+/// the window"): nothing new is sent beyond the new right edge, the head
+/// is retransmitted on the timeout as a probe, and answered probes keep
+/// the connection open.
+#[test]
+fn shrunk_window__no_new_data_beyond_it_and_the_head_is_probed() {
+    let mut c = conn_established();
+    deliver(&mut c, 15, ack_win(LOCAL_ISS + 1, 2000));
+    assert_eq!(c.send(&K[..3000]), Ok(3000));
+    assert_eq!(
+        sent(&mut c, 20),
+        [
+            "Flags [.], seq 1001:1537, ack 5001, win 65535, length 536",
+            "Flags [.], seq 1537:2073, ack 5001, win 65535, length 536",
+            "Flags [.], seq 2073:2609, ack 5001, win 65535, length 536",
+        ],
+        "the last 392 octets of window would make a runt segment"
+    );
+    // Right edge moves from 3001 back to 1537.
+    deliver(&mut c, 30, ack_win(1537, 0));
+    expect_nothing(&mut c, 30);
+    for t in [230, 630, 1430, 3030, 6230, 12630, 25430, 51030] {
+        assert_eq!(c.poll_timeout(), Some(at(t)));
+        expect_out(
+            &mut c,
+            t,
+            &["Flags [.], seq 1537:2073, ack 5001, win 65535, length 536"],
+        );
+        deliver(&mut c, t + 5, ack_win(1537, 0));
+    }
+    assert_eq!(c.state(), State::Established);
+    deliver(&mut c, 51040, ack_win(1537, 8000));
+    // After the timeouts cwnd is one segment.
+    assert_eq!(
+        sent(&mut c, 51040),
+        ["Flags [.], seq 1537:2073, ack 5001, win 65535, length 536"]
+    );
+}
+
+/// RFC 6298 §5.5 backoff and Karn's algorithm: the ACK of a
+/// retransmitted segment gives no RTT sample, so the backed-off RTO stays
+/// until new data is timed.
+#[test]
+fn rto__backs_off_and_karn_ignores_retransmitted_samples() {
+    let mut c = conn_established();
+    assert_eq!(c.rto(), Duration::from_millis(200));
+    assert_eq!(c.send(b"abc"), Ok(3));
+    let _ = sent(&mut c, 100);
+    assert_eq!(sent(&mut c, 300).len(), 1);
+    assert_eq!(c.rto(), Duration::from_millis(400));
+    deliver(&mut c, 310, ack_win(1004, 64240));
+    assert_eq!(c.rto(), Duration::from_millis(400), "Karn: no sample");
+    assert_eq!(c.send(b"def"), Ok(3));
+    let _ = sent(&mut c, 320);
+    deliver(&mut c, 350, ack_win(1007, 64240));
+    // A fresh sample: SRTT 10 → 13.75 ms, RTO back at the 200 ms floor.
+    assert_eq!(c.rto(), Duration::from_millis(200));
+}
+
+/// Slow start from the RFC 6928 initial window (10 segments of 536), two
+/// segments' growth per ACK; congestion avoidance after a loss.
+#[test]
+fn cwnd__slow_start_from_the_initial_window() {
+    let mut c = conn_established();
+    assert_eq!(c.cwnd(), 5360);
+    assert_eq!(c.send(&K[..4096]), Ok(4096));
+    assert_eq!(c.send(&K[..4096]), Ok(4096));
+    assert_eq!(sent(&mut c, 20).len(), 10, "IW10");
+    // Two segments acknowledged: cwnd +1072, and four more may go.
+    deliver(&mut c, 30, ack_win(1001 + 2 * 536, 64240));
+    assert_eq!(c.cwnd(), 5360 + 1072);
+    assert_eq!(sent(&mut c, 30).len(), 4);
+    deliver(&mut c, 31, ack_win(1001 + 3 * 536, 64240));
+    assert_eq!(c.cwnd(), 5360 + 1072 + 536);
+}
+
+/// Ten segments out, the first lost: the third duplicate ACK retransmits
+/// it (RFC 5681 §3.2), ssthresh = FlightSize/2, cwnd = ssthresh + 3*SMSS,
+/// and a fourth inflates cwnd by one SMSS. A partial ACK (RFC 6582)
+/// retransmits the next hole at once; the full ACK ends recovery with
+/// cwnd = min(ssthresh, FlightSize + SMSS).
+#[test]
+fn newreno__fast_retransmit_partial_ack_and_exit() {
+    let mut c = conn_established();
+    assert_eq!(c.send(&K[..4096]), Ok(4096));
+    assert_eq!(c.send(&K[..1264]), Ok(1264));
+    assert_eq!(sent(&mut c, 20).len(), 10);
+    for i in 0..2 {
+        deliver(&mut c, 30 + i, ack_win(1001, 64240));
+        expect_nothing(&mut c, 30 + i);
+    }
+    deliver(&mut c, 32, ack_win(1001, 64240));
+    assert!(c.in_recovery());
+    assert_eq!(c.ssthresh(), 2680);
+    assert_eq!(c.cwnd(), 2680 + 3 * 536);
+    expect_out(
+        &mut c,
+        32,
+        &["Flags [.], seq 1001:1537, ack 5001, win 65535, length 536"],
+    );
+    deliver(&mut c, 33, ack_win(1001, 64240));
+    assert_eq!(c.cwnd(), 2680 + 4 * 536);
+    expect_nothing(&mut c, 33);
+    // Partial: 1001..2609 arrived, 2609 is the next hole.
+    deliver(&mut c, 50, ack_win(2609, 64240));
+    assert!(c.in_recovery());
+    assert_eq!(c.cwnd(), 2680 + 4 * 536 - 1608 + 536);
+    expect_out(
+        &mut c,
+        50,
+        &["Flags [.], seq 2609:3145, ack 5001, win 65535, length 536"],
+    );
+    deliver(&mut c, 70, ack_win(6361, 64240));
+    assert!(!c.in_recovery());
+    assert_eq!(c.cwnd(), 1072);
+    assert_eq!(c.poll_timeout(), None);
+}
+
+fn sack_conn() -> Connection {
+    established_with(
+        Config {
+            sack_permitted: true,
+            ..config()
+        },
+        vec![TcpOption::SackPermitted],
+    )
+}
+
+/// RFC 6675 with three holes: the scoreboard records the blocks, the
+/// holes below the IsLost boundary are all retransmitted within
+/// cwnd - pipe, and nothing SACKed is sent again.
+#[test]
+fn sack__scoreboard_drives_retransmission_of_every_hole() {
+    let mut c = sack_conn();
+    assert_eq!(c.send(&K[..4096]), Ok(4096));
+    assert_eq!(c.send(&K[..1264]), Ok(1264));
+    assert_eq!(sent(&mut c, 20).len(), 10);
+    // Holes: 1001:1537, 2073:2609, 3145:3681.
+    deliver(&mut c, 30, ack_sack(1001, &[(1537, 2073)]));
+    deliver(&mut c, 31, ack_sack(1001, &[(2609, 3145), (1537, 2073)]));
+    expect_nothing(&mut c, 31);
+    assert!(!c.in_recovery(), "two SACKed segments: nothing lost yet");
+    deliver(
+        &mut c,
+        32,
+        ack_sack(1001, &[(3681, 6361), (2609, 3145), (1537, 2073)]),
+    );
+    assert!(c.in_recovery());
+    assert_eq!(
+        c.sacked_ranges(),
+        [
+            (SeqNum(1537), SeqNum(2073)),
+            (SeqNum(2609), SeqNum(3145)),
+            (SeqNum(3681), SeqNum(6361))
+        ]
+    );
+    assert_eq!(c.cwnd(), 2680);
+    assert_eq!(
+        sent(&mut c, 32),
+        [
+            "Flags [.], seq 1001:1537, ack 5001, win 65535, length 536",
+            "Flags [.], seq 2073:2609, ack 5001, win 65535, length 536",
+            "Flags [.], seq 3145:3681, ack 5001, win 65535, length 536",
+        ]
+    );
+    // A partial ACK: the scoreboard shrinks; no retransmission repeats.
+    deliver(&mut c, 40, ack_sack(2609, &[(3681, 6361), (2609, 3145)]));
+    assert!(c.in_recovery());
+    expect_nothing(&mut c, 40);
+    deliver(&mut c, 41, ack_sack(6361, &[]));
+    assert!(!c.in_recovery());
+    assert_eq!(c.sacked_ranges(), []);
+    assert_eq!(c.poll_timeout(), None);
+}
+
+/// SACK blocks outside SND.UNA..SND.MAX are ignored (RFC 2018 §4).
+#[test]
+fn sack__bogus_blocks_are_ignored() {
+    let mut c = sack_conn();
+    assert_eq!(c.send(&K[..1072]), Ok(1072));
+    let _ = sent(&mut c, 20);
+    deliver(&mut c, 30, ack_sack(1001, &[(900, 1000), (2073, 3000)]));
+    assert_eq!(c.sacked_ranges(), []);
+    assert_eq!(c.state(), State::Established);
+}
+
+/// RFC 5961 during a transfer, with data in flight both ways and a hole
+/// in the reassembly queue: an in-window RST not at RCV.NXT, an in-window
+/// SYN and data whose ACK is far below SND.UNA draw challenge ACKs and
+/// change nothing; the exact RST still resets.
+#[test]
+fn rfc_5961_holds_during_bulk_transfer() {
+    let mut c = sack_conn();
+    assert_eq!(c.send(&K[..4096]), Ok(4096));
+    assert_eq!(sent(&mut c, 20).len(), 8);
+    deliver(&mut c, 21, data(REMOTE_ISS + 1001, &K[..500]));
+    let _ = sent(&mut c, 21);
+    events(&mut c);
+    deliver(&mut c, 22, seg(REMOTE_ISS + 2000, None, Flags::RST, b""));
+    deliver(&mut c, 23, seg(REMOTE_ISS + 3000, None, Flags::SYN, b""));
+    deliver(
+        &mut c,
+        24,
+        seg(
+            REMOTE_ISS + 1,
+            Some(LOCAL_ISS.wrapping_sub(100_000)),
+            Flags::NONE,
+            &K[..100],
+        ),
+    );
+    assert_eq!(
+        drops(&mut c),
+        [
+            DropReason::RstNotExact,
+            DropReason::SynInWindow,
+            DropReason::AckOutOfRange
+        ]
+    );
+    // One challenge ACK owed; the held data and the queue are untouched.
+    assert_eq!(
+        sent(&mut c, 24),
+        ["Flags [.], ack 5001, win 65535, options [nop,nop,sack 1 {6001:6501}], length 0"]
+    );
+    assert_eq!(c.state(), State::Established);
+    assert_eq!(c.reassembly_len(), 500);
+    assert_eq!(c.recv_queue_len(), 0);
+    assert_eq!(c.send_queue_len(), 4096);
+    deliver(&mut c, 25, seg(REMOTE_ISS + 1, None, Flags::RST, b""));
+    assert_eq!(c.state(), State::Closed);
+}
+
+/// RFC 1122 §4.2.3.6: off by default; when on, a silent connection is
+/// probed with <SEQ=SND.NXT-1> after the idle time, an answer restarts
+/// the idle time, and unanswered probes end it.
+#[test]
+fn keepalive__probes_after_idle_and_gives_up() {
+    use nettool::tcp::Keepalive;
+    assert_eq!(Config::default().keepalive, None);
+    let mut c = established_with(
+        Config {
+            keepalive: Some(Keepalive {
+                idle: Duration::from_secs(10),
+                interval: Duration::from_secs(1),
+                probes: 3,
+            }),
+            ..config()
+        },
+        vec![],
+    );
+    assert_eq!(c.poll_timeout(), Some(at(10_010)));
+    let probe = |c: &mut Connection, ms| {
+        c.handle_timeout(at(ms));
+        let s = c.poll_transmit(at(ms)).expect("a probe");
+        assert_eq!(line(&s), "Flags [.], ack 5001, win 65535, length 0");
+        assert_eq!(s.seq, SeqNum(LOCAL_ISS), "SND.NXT - 1");
+        assert!(c.poll_transmit(at(ms)).is_none());
+    };
+    probe(&mut c, 10_010);
+    // Answered: the idle time starts again.
+    deliver(&mut c, 10_020, ack_win(LOCAL_ISS + 1, 64240));
+    assert_eq!(c.poll_timeout(), Some(at(20_020)));
+    for t in [20_020, 21_020, 22_020] {
+        probe(&mut c, t);
+        assert_eq!(c.state(), State::Established);
+    }
+    expect_nothing(&mut c, 23_020);
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(
+        events(&mut c).last(),
+        Some(&Event::Closed(Reason::TimedOut))
+    );
+}
+
+/// RFC 5681 §3.1 after a loss: slow start below ssthresh (here 2680
+/// after NewReno recovery), then congestion avoidance: one SMSS per
+/// cwnd's worth of acknowledged octets.
+#[test]
+fn cwnd__congestion_avoidance_above_ssthresh() {
+    let mut c = conn_established();
+    assert_eq!(c.send(&K[..4096]), Ok(4096));
+    assert_eq!(c.send(&K[..1264]), Ok(1264));
+    let _ = sent(&mut c, 20);
+    for i in 0..3 {
+        deliver(&mut c, 30 + i, ack_win(1001, 64240));
+    }
+    let _ = sent(&mut c, 33);
+    deliver(&mut c, 40, ack_win(6361, 64240));
+    assert_eq!((c.cwnd(), c.ssthresh()), (1072, 2680));
+    assert_eq!(c.send(&K[..4096]), Ok(4096));
+    assert_eq!(c.send(&K[..4096]), Ok(4096));
+    let mut una = 6361u32;
+    let mut t = 50;
+    let mut ack = |c: &mut Connection, n: u32| {
+        let _ = sent(c, t);
+        una += n;
+        t += 1;
+        deliver(c, t, ack_win(una, 64240));
+        c.cwnd()
+    };
+    // Slow start: +min(acked, 2*SMSS) per ACK, overshooting ssthresh once.
+    assert_eq!(ack(&mut c, 1072), 2144);
+    assert_eq!(ack(&mut c, 1072), 3216);
+    // Congestion avoidance: 3216 octets acknowledged grow cwnd by 536.
+    assert_eq!(ack(&mut c, 1072), 3216);
+    assert_eq!(ack(&mut c, 1072), 3216);
+    assert_eq!(ack(&mut c, 1072), 3752);
+    assert_eq!(ack(&mut c, 536), 3752);
+}
+
+/// RFC 5681 §3.1 / RFC 6298 §5.7: after a retransmitted SYN the initial
+/// window is one segment.
+#[test]
+fn cwnd__one_segment_after_a_lost_syn() {
+    let mut c = conn_syn_sent();
+    assert_eq!(sent(&mut c, 1000).len(), 1, "SYN retransmitted");
+    deliver(
+        &mut c,
+        1010,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    assert_eq!(c.state(), State::Established);
+    assert_eq!(c.cwnd(), 536);
+    assert_eq!(c.send(&K[..2000]), Ok(2000));
+    // One segment (it carries the ACK of the SYN,ACK too).
+    assert_eq!(
+        sent(&mut c, 1010),
+        ["Flags [.], seq 1001:1537, ack 5001, win 65535, length 536"]
     );
 }

@@ -8,9 +8,12 @@
 //!
 //! Segments cross the wire **serialized**: each one is emitted as an IPv4
 //! datagram with real checksums, possibly corrupted (one flipped bit), and
-//! parsed back with checksum verification on the far side, so the `wire`
-//! code is exercised and corruption is rejected by `wire`, never by the
-//! engine.
+//! parsed back on the far side, so the `wire` code is exercised and
+//! corruption is rejected by `wire`, never by the engine. Copies the
+//! simulator corrupted are parsed with checksum verification; intact
+//! copies skip it by default (their checksums are right by construction,
+//! and summing every octet twice dominated bulk runs in debug builds);
+//! [`Sim::verify_all_checksums`] verifies every copy.
 //!
 //! Each direction has its own seeded PRNG and [`Impairments`] (loss,
 //! duplication, reordering by extra delay, delay and jitter, corruption),
@@ -170,6 +173,8 @@ pub struct App {
     pub close_on_eof: bool,
     pub closed: bool,
     pub eof: bool,
+    /// Stop reading (the receive buffer fills and the window closes).
+    pub paused: bool,
     /// Every event the connection reported, in order.
     pub events: Vec<Event>,
 }
@@ -195,7 +200,9 @@ impl Endpoint {
             }
         }
         let mut buf = [0u8; 4096];
-        while let Ok(n @ 1..) = self.conn.recv(&mut buf) {
+        while !app.paused
+            && let Ok(n @ 1..) = self.conn.recv(&mut buf)
+        {
             app.received.extend_from_slice(&buf[..n]);
         }
         while let Some(e) = self.conn.poll_event() {
@@ -232,6 +239,7 @@ struct InFlight {
     deliver_at: Instant,
     id: u64,
     dir: usize,
+    corrupted: bool,
     line: String,
     bytes: Vec<u8>,
 }
@@ -257,6 +265,7 @@ pub struct Sim {
     next_id: u64,
     steps: usize,
     trace: Vec<TraceEntry>,
+    verify_all: bool,
 }
 
 /// A's address in [`Sim::client_server`].
@@ -288,6 +297,7 @@ impl Sim {
             next_id: 0,
             steps: 0,
             trace: Vec::new(),
+            verify_all: false,
         }
     }
 
@@ -301,6 +311,13 @@ impl Sim {
         let a = Connection::connect(Instant::ZERO, config, CLIENT, SERVER, a_iss);
         let b = Connection::listen(config, SERVER, IssSource::Fixed(b_iss));
         Sim::new(seed, a, b)
+    }
+
+    /// Verifies the checksums of intact copies too, not only of the
+    /// copies the simulator corrupted.
+    pub fn verify_all_checksums(mut self) -> Sim {
+        self.verify_all = true;
+        self
     }
 
     pub fn set_impairments(&mut self, dir: Dir, imp: Impairments) {
@@ -370,7 +387,7 @@ impl Sim {
         self.script[i].hold_next = 0;
         let delay = self.impairments[i].delay;
         for (line, bytes) in std::mem::take(&mut self.script[i].held) {
-            self.push(i, self.now + delay, line, bytes);
+            self.push(i, self.now + delay, line, bytes, false);
         }
     }
 
@@ -498,7 +515,8 @@ impl Sim {
         };
         for _ in 0..copies {
             let mut copy = bytes.clone();
-            if self.rng[d].chance(imp.corrupt) {
+            let corrupted = self.rng[d].chance(imp.corrupt);
+            if corrupted {
                 let bit = self.rng[d].below(copy.len() as u64 * 8) as usize;
                 copy[bit / 8] ^= 1 << (bit % 8);
                 self.record(d, &line, Fate::Corrupted);
@@ -508,15 +526,23 @@ impl Sim {
                 delay += random_upto(&mut self.rng[d], imp.reorder_delay);
             }
             self.record(d, &line, Fate::Sent);
-            self.push(d, self.now + delay, line.clone(), copy);
+            self.push(d, self.now + delay, line.clone(), copy, corrupted);
         }
     }
 
-    fn push(&mut self, dir: usize, deliver_at: Instant, line: String, bytes: Vec<u8>) {
+    fn push(
+        &mut self,
+        dir: usize,
+        deliver_at: Instant,
+        line: String,
+        bytes: Vec<u8>,
+        corrupted: bool,
+    ) {
         self.in_flight.push(Reverse(InFlight {
             deliver_at,
             id: self.next_id,
             dir,
+            corrupted,
             line,
             bytes,
         }));
@@ -526,7 +552,12 @@ impl Sim {
     /// Parses a datagram as the receiving host would (checksums verified)
     /// and hands it to the receiving endpoint.
     fn deliver(&mut self, p: InFlight) {
-        match TcpRepr::from_ipv4_packet(&p.bytes, ChecksumMode::Verify) {
+        let mode = if p.corrupted || self.verify_all {
+            ChecksumMode::Verify
+        } else {
+            ChecksumMode::Skip
+        };
+        match TcpRepr::from_ipv4_packet(&p.bytes, mode) {
             Ok((ip, tcp)) => {
                 let line = tcp_line_absolute(ip.src, ip.dst, &tcp);
                 self.record(p.dir, &line, Fate::Delivered);

@@ -11,8 +11,11 @@ use crate::wire::MacAddr;
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
 
+use super::cc::Congestion;
 use super::isn::IsnGenerator;
+use super::rcvbuf::RecvBuffer;
 use super::rtt::{RtoConfig, RttEstimator};
+use super::scoreboard::Scoreboard;
 use super::seq::SeqNum;
 use super::state::State;
 use super::timer::{TimerKind, TimerTable};
@@ -27,22 +30,34 @@ pub const MAX_WSCALE: u8 = 14;
 /// that a kernel peer sees nothing unusual.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
-    /// MSS we advertise (what we can receive).
+    /// MSS we advertise (what we can receive), capped at `mtu - 40`.
     pub mss: u16,
     /// Link MTU; with the peer's MSS it bounds Eff.snd.MSS (§3.7.1).
     pub mtu: usize,
     /// Window scale shift we offer (RFC 7323), `None` to offer none.
     pub window_scale: Option<u8>,
-    /// Offer SACK-permitted (RFC 2018). nettool does not send SACK blocks
-    /// yet, and ignores received ones; offering it is harmless.
+    /// Offer SACK-permitted (RFC 2018). When both ends agree, SACK blocks
+    /// report out-of-order data and received blocks drive RFC 6675 loss
+    /// recovery.
     pub sack_permitted: bool,
-    /// Offer timestamps (RFC 7323 §3). Used for TSval/TSecr echo only:
-    /// no PAWS and no RTT measurement from them yet.
+    /// Offer timestamps (RFC 7323 §3): RTT measurement (RTTM, §4) and
+    /// PAWS (§5) when both ends agree.
     pub timestamps: bool,
-    /// Receive buffer: RCV.WND is its free space.
+    /// Receive buffer (RCV.BUFF): in-order data not yet read plus
+    /// out-of-order data held for reassembly. RCV.WND is its free space.
+    /// The default, 4 MiB, keeps a 1 ms path at 30 Gbit/s busy (with the
+    /// default window scale of 7 it is advertised as 32768 << 7).
     pub recv_buffer: usize,
     /// Send buffer: bytes `send` accepts that are not yet acknowledged.
     pub send_buffer: usize,
+    /// Delayed ACK (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2): an in-order
+    /// segment is acknowledged at the latest after this long, and at the
+    /// latest with the second segment. `None`: every segment is
+    /// acknowledged at once.
+    pub delayed_ack: Option<Duration>,
+    /// Keepalive (RFC 1122 §4.2.3.6); `None` (the default, as the RFC
+    /// requires) sends none.
+    pub keepalive: Option<Keepalive>,
     /// RTO bounds (RFC 6298).
     pub rto: RtoConfig,
     /// Retransmissions of a SYN or SYN-ACK before giving up (Linux
@@ -72,14 +87,40 @@ impl Default for Config {
             window_scale: Some(7),
             sack_permitted: true,
             timestamps: true,
-            recv_buffer: 64 * 1024,
-            send_buffer: 64 * 1024,
+            recv_buffer: 4 * 1024 * 1024,
+            send_buffer: 4 * 1024 * 1024,
+            delayed_ack: Some(Duration::from_millis(40)),
+            keepalive: None,
             rto: RtoConfig::default(),
             syn_retries: 6,
             retries: 15,
             msl: Duration::from_secs(30),
             user_timeout: None,
             ts_offset: 0,
+        }
+    }
+}
+
+/// Keepalive knobs (RFC 1122 §4.2.3.6). `Default` is Linux's: probe after
+/// two hours of silence, every 75 s, give up after 9 unanswered probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Silence (nothing received, nothing outstanding) before the first
+    /// probe; RFC 1122 requires the default to be at least two hours.
+    pub idle: Duration,
+    /// Between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes before the connection ends with
+    /// [`Reason::TimedOut`].
+    pub probes: u32,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Keepalive {
+            idle: Duration::from_secs(7200),
+            interval: Duration::from_secs(75),
+            probes: 9,
         }
     }
 }
@@ -136,8 +177,10 @@ pub enum DropReason {
     AckOutOfRange,
     /// §3.10.7.4 fifth step: no ACK bit.
     NoAck,
-    /// Data after a gap; reassembly is not implemented, so it is dropped
-    /// (and acknowledged, to ask for what is missing).
+    /// Data after a gap: not processed in order yet. It is held in the
+    /// reassembly queue (as far as the receive buffer allows) and
+    /// acknowledged at once, with SACK blocks when negotiated; it is
+    /// delivered when the gap fills.
     OutOfOrder,
 }
 
@@ -349,7 +392,17 @@ pub struct Connection {
     pub(super) snd_buf: VecDeque<u8>,
     /// Sequence number of our FIN, once CLOSE has been called.
     pub(super) fin_seq: Option<SeqNum>,
-    pub(super) rcv_buf: VecDeque<u8>,
+    /// RCV.BUFF: in-order and out-of-order received data.
+    pub(super) rcv: RecvBuffer,
+    /// Stream offset of the peer's FIN when it arrived ahead of RCV.NXT.
+    pub(super) rcv_fin: Option<u64>,
+    /// Stream offset of the right edge last advertised (RCV.NXT+RCV.WND
+    /// as the peer knows it); it never moves left.
+    pub(super) rcv_adv: u64,
+    /// In-order data segments received and not yet acknowledged.
+    pub(super) delack_segs: u32,
+    /// Last.ACK.sent of RFC 7323 §4.3.
+    pub(super) last_ack_sent: SeqNum,
     pub(super) fin_received: bool,
     pub(super) passive: bool,
     pub(super) iss_source: IssSource,
@@ -362,6 +415,26 @@ pub struct Connection {
     pub(super) rtt_probe: Option<(SeqNum, Instant)>,
     /// Retransmissions since the last forward progress.
     pub(super) retries: u32,
+    /// Keepalive probes sent since the peer was last heard from.
+    pub(super) keepalive_sent: u32,
+    /// Our SYN or SYN,ACK had to be retransmitted.
+    pub(super) syn_retransmitted: bool,
+    /// An acceptable ACK arrived since the last retransmission timeout
+    /// (a peer that answers probes of its closed window is alive).
+    pub(super) acked_since_rto: bool,
+    /// With timestamps: SND.UNA must pass this before the next RTT sample
+    /// (one sample per round trip, RFC 7323 §4.2 and RFC 6298).
+    pub(super) ts_rtt_mark: SeqNum,
+    /// TSval of the last retransmission by timeout, until a sample.
+    pub(super) ts_rexmit: Option<u32>,
+    /// Octets the next data segment may carry beyond the send window: a
+    /// zero-window probe (persist timer) or the head retransmitted on a
+    /// timeout into a shrunk window.
+    pub(super) force_send: usize,
+    /// Congestion control (RFC 5681) and loss recovery (RFC 6582, 6675).
+    pub(super) cc: Congestion,
+    /// SACK scoreboard (RFC 6675 §3).
+    pub(super) scoreboard: Scoreboard,
     pub(super) timers: TimerTable,
     /// An ACK (or challenge ACK) is owed.
     pub(super) ack_pending: bool,
@@ -388,7 +461,11 @@ impl Connection {
             max_snd_wnd: 0,
             snd_buf: VecDeque::new(),
             fin_seq: None,
-            rcv_buf: VecDeque::new(),
+            rcv: RecvBuffer::new(config.recv_buffer),
+            rcv_fin: None,
+            rcv_adv: 0,
+            delack_segs: 0,
+            last_ack_sent: SeqNum(0),
             fin_received: false,
             passive: false,
             iss_source: iss,
@@ -397,12 +474,20 @@ impl Connection {
             rtt: RttEstimator::new(config.rto),
             rtt_probe: None,
             retries: 0,
+            keepalive_sent: 0,
+            syn_retransmitted: false,
+            acked_since_rto: false,
+            ts_rtt_mark: SeqNum(0),
+            ts_rexmit: None,
+            force_send: 0,
+            cc: Congestion::default(),
+            scoreboard: Scoreboard::default(),
             timers: TimerTable::default(),
             ack_pending: false,
             queued: VecDeque::new(),
             events: VecDeque::new(),
         };
-        conn.tcb.rcv.wnd = config.recv_buffer;
+        conn.tcb.rcv.wnd = conn.rcv.window();
         conn.update_eff_snd_mss();
         conn
     }
@@ -436,6 +521,7 @@ impl Connection {
         self.tcb.snd.una = iss;
         self.tcb.snd.nxt = iss;
         self.snd_max = iss;
+        self.ts_rtt_mark = iss;
     }
 
     // ----- STATUS -----
@@ -469,7 +555,37 @@ impl Connection {
 
     /// Bytes received in order and not yet read.
     pub fn recv_queue_len(&self) -> usize {
-        self.rcv_buf.len()
+        self.rcv.readable()
+    }
+
+    /// Octets received out of order, held until the gap before them fills.
+    pub fn reassembly_len(&self) -> usize {
+        self.rcv.out_of_order_len()
+    }
+
+    /// The congestion window (RFC 5681 cwnd), in octets.
+    pub fn cwnd(&self) -> usize {
+        self.cc.cwnd
+    }
+
+    /// The slow start threshold (RFC 5681 ssthresh), in octets.
+    pub fn ssthresh(&self) -> usize {
+        self.cc.ssthresh
+    }
+
+    /// Whether fast recovery (RFC 6582 or RFC 6675) is under way.
+    pub fn in_recovery(&self) -> bool {
+        self.cc.recovery.is_some()
+    }
+
+    /// The SACKed ranges the peer reported above SND.UNA.
+    pub fn sacked_ranges(&self) -> &[(SeqNum, SeqNum)] {
+        self.scoreboard.ranges()
+    }
+
+    /// The RTT estimator (SRTT, RTTVAR, RTO of RFC 6298).
+    pub fn rtt(&self) -> &RttEstimator {
+        &self.rtt
     }
 
     // ----- SEND, RECEIVE, CLOSE, ABORT -----
@@ -497,7 +613,7 @@ impl Connection {
     /// nothing yet; [`RecvError::Finished`] that the peer closed and all
     /// has been read.
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
-        if self.rcv_buf.is_empty() {
+        if self.rcv.readable() == 0 {
             if self.fin_received {
                 return Err(RecvError::Finished);
             }
@@ -506,25 +622,23 @@ impl Connection {
             }
             return Ok(0);
         }
-        let before = self.advertised_window();
-        let n = buf.len().min(self.rcv_buf.len());
-        for (dst, src) in buf.iter_mut().zip(self.rcv_buf.drain(..n)) {
-            *dst = src;
-        }
-        self.tcb.rcv.wnd = self.config.recv_buffer - self.rcv_buf.len();
-        // A window that reopens from (nearly) closed is announced at once:
-        // without zero-window probing, a sender stuck at a closed window
-        // would otherwise never learn of it. The threshold is the receiver
-        // SWS rule of RFC 9293 §3.8.6.2.2, min(RCV.BUFF/2, Eff.snd.MSS).
-        let threshold = usize::from(self.config.mss)
-            .min(self.config.recv_buffer / 2)
-            .max(1);
-        let scaled = |w: u16| usize::from(w) << self.tcb.rcv.wscale;
-        if self.state.is_synchronized()
-            && scaled(before) < threshold
-            && scaled(self.advertised_window()) >= threshold
-        {
-            self.ack_pending = true;
+        let n = self.rcv.read(buf);
+        self.tcb.rcv.wnd = self.rcv.window();
+        // Window update (RFC 9293 §3.8.6.2.2 with RFC 1122 §4.2.3.3): when
+        // reading reopens a window the peer believes (nearly) closed, say
+        // so at once rather than wait for the next ACK. "Nearly closed" is
+        // at most half the buffer, and the reopening must at least double
+        // it and pass the receiver SWS threshold, so a bulk reader does
+        // not trigger an update per `recv`.
+        if self.state.is_synchronized() && !self.fin_received {
+            let offered = self.rcv_adv.saturating_sub(self.rcv.nxt()) as usize;
+            let now_offer = self.window_to_offer();
+            if offered <= self.rcv.capacity() / 2
+                && now_offer >= 2 * offered.max(1)
+                && now_offer - offered >= self.rcv_sws_threshold()
+            {
+                self.ack_pending = true;
+            }
         }
         Ok(n)
     }
@@ -583,6 +697,23 @@ impl Connection {
         if self.timers.is_expired(TimerKind::Retransmission, now) {
             self.on_retransmission_timeout(now);
         }
+        if self.timers.is_expired(TimerKind::Persist, now) {
+            self.timers.stop(TimerKind::Persist);
+            // RFC 9293 §3.8.6.1: probe a closed window with one octet of
+            // new data. Once sent it is outstanding, and the retransmission
+            // timer (with its backoff) repeats the probe.
+            if self.window_closed_with_data_waiting() {
+                self.force_send = 1;
+                // Only an answer to this probe shows the peer is alive.
+                self.acked_since_rto = false;
+            }
+        }
+        if self.timers.is_expired(TimerKind::DelayedAck, now) {
+            self.timers.stop(TimerKind::DelayedAck);
+            if self.delack_segs > 0 {
+                self.ack_pending = true;
+            }
+        }
         if self.timers.is_expired(TimerKind::TimeWait, now) {
             // TIME-WAIT TIMEOUT: "delete the TCB, enter the CLOSED state".
             self.timers.stop(TimerKind::TimeWait);
@@ -594,18 +725,72 @@ impl Connection {
             self.timers.stop(TimerKind::User);
             self.enter_closed(Reason::TimedOut);
         }
-        // Delayed ACK and keepalive are never armed yet; disarm defensively.
-        for kind in [TimerKind::DelayedAck, TimerKind::Keepalive] {
-            if self.timers.is_expired(kind, now) {
-                self.timers.stop(kind);
-            }
+        if self.timers.is_expired(TimerKind::Keepalive, now) {
+            self.timers.stop(TimerKind::Keepalive);
+            self.on_keepalive_timeout(now);
         }
     }
 
+    /// The states in which a connection can sit idle.
+    fn may_idle(&self) -> bool {
+        matches!(
+            self.state,
+            State::Established | State::CloseWait | State::FinWait2
+        )
+    }
+
+    /// Something acceptable arrived from the peer: it is alive; the idle
+    /// period starts again.
+    pub(super) fn keepalive_heard(&mut self, now: Instant) {
+        match self.config.keepalive {
+            Some(k) if self.may_idle() => {
+                self.keepalive_sent = 0;
+                self.timers.set(TimerKind::Keepalive, now + k.idle);
+            }
+            _ => self.timers.stop(TimerKind::Keepalive),
+        }
+    }
+
+    /// RFC 1122 §4.2.3.6: after the idle time, `<SEQ=SND.NXT-1><ACK=RCV.NXT>`
+    /// without data, which the peer must answer with an ACK (the sequence
+    /// number is just outside its window); after `probes` unanswered ones,
+    /// the connection is dead. While data is outstanding the
+    /// retransmission timer watches the peer instead.
+    fn on_keepalive_timeout(&mut self, now: Instant) {
+        let Some(k) = self.config.keepalive else {
+            return;
+        };
+        if !self.may_idle() {
+            return;
+        }
+        if self.tcb.snd.una != self.snd_max {
+            self.timers.set(TimerKind::Keepalive, now + k.idle);
+            return;
+        }
+        if self.keepalive_sent >= k.probes {
+            self.enter_closed(Reason::TimedOut);
+            return;
+        }
+        self.keepalive_sent += 1;
+        let probe = self.segment(self.snd_max - 1usize, Flags::NONE, true, Vec::new());
+        let probe = self.with_options(now, probe);
+        self.queued.push_back(probe);
+        self.timers.set(TimerKind::Keepalive, now + k.interval);
+    }
+
     /// RETRANSMISSION TIMEOUT: back off (RFC 6298 §5.5), forget the RTT
-    /// probe (Karn), and go back to SND.UNA so the next `poll_transmit`
-    /// resends the oldest unacknowledged segment. After too many tries the
-    /// connection gives up with [`Reason::TimedOut`].
+    /// probe (Karn), collapse the congestion window to one segment (RFC
+    /// 5681 §3.1: ssthresh = max(FlightSize / 2, 2*SMSS) on the first
+    /// timeout, cwnd = loss window), leave fast recovery, forget SACK
+    /// information (RFC 2018 §8: the receiver may have reneged), and go
+    /// back to SND.UNA so the next `poll_transmit` resends the oldest
+    /// unacknowledged segment. After too many tries the connection gives
+    /// up with [`Reason::TimedOut`].
+    ///
+    /// A timeout while the peer's window is closed and the peer has
+    /// answered since the last timeout is a zero-window probe that was
+    /// answered (RFC 1122 §4.2.2.17: the connection stays open as long as
+    /// probes are acknowledged); it does not count as a retry.
     fn on_retransmission_timeout(&mut self, now: Instant) {
         self.timers.stop(TimerKind::Retransmission);
         if self.tcb.snd.una == self.snd_max {
@@ -615,11 +800,51 @@ impl Connection {
             State::SynSent | State::SynReceived => self.config.syn_retries,
             _ => self.config.retries,
         };
-        self.retries += 1;
-        if self.retries > limit {
-            self.enter_closed(Reason::TimedOut);
-            return;
+        let window_closed = self.send_window_end().le(self.tcb.snd.una);
+        let probe_answered = window_closed && self.acked_since_rto;
+        self.acked_since_rto = false;
+        if probe_answered {
+            self.retries = 0;
+        } else {
+            self.retries += 1;
+            if self.retries > limit {
+                self.enter_closed(Reason::TimedOut);
+                return;
+            }
         }
+        if !self.state.is_synchronized() {
+            self.syn_retransmitted = true;
+        } else {
+            let mss = self.tcb.eff_snd_mss;
+            if self.retries <= 1 {
+                let flight = self.snd_max - self.tcb.snd.una;
+                self.cc.ssthresh = (flight / 2).max(2 * mss);
+            }
+            self.cc.cwnd = mss;
+            self.cc.ca_acked = 0;
+            self.cc.recovery = None;
+            // RFC 6582 §3.2 step 1: no fast retransmit for losses of the
+            // window that timed out.
+            self.cc.recover = self.snd_max;
+            self.cc.dupacks = 0;
+            self.cc.rexmit_una = false;
+            self.scoreboard.clear();
+            if window_closed {
+                // Resend what was outstanding (a one-octet probe, or the
+                // head of data sent before the window shrank), up to a
+                // segment, beyond the closed window: its ACK carries the
+                // window news.
+                self.force_send = (self.snd_max - self.tcb.snd.una).min(mss);
+            }
+        }
+        self.cc.high_rxt = self.tcb.snd.una;
+        // With timestamps the next ACK of new data that echoes this
+        // retransmission (or anything later) gives an unambiguous sample
+        // (RFC 7323 §4.2), which ends the backoff at once. An echo of an
+        // earlier copy means that copy arrived and its ACK was lost: the
+        // time since measures the loss and the timeout, not the path.
+        self.ts_rtt_mark = self.tcb.snd.una;
+        self.ts_rexmit = Some(self.ts_val(now));
         self.rtt.back_off();
         self.rtt_probe = None;
         self.tcb.snd.nxt = self.tcb.snd.una;
@@ -638,6 +863,48 @@ impl Connection {
     /// The next segment to send, if any. Call until `None`.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Segment> {
+        let seg = self.next_segment(now)?;
+        if let Some(ack) = seg.ack
+            && !seg.flags.contains(Flags::RST)
+        {
+            self.note_ack_sent(ack, seg.window, seg.flags.contains(Flags::SYN));
+        }
+        Some(seg)
+    }
+
+    /// Bookkeeping for a segment carrying `<ACK=ack>` and `window` on its
+    /// way out: whatever acknowledges everything (RCV.NXT) settles the
+    /// ACK owed; Last.ACK.sent and the advertised right edge follow.
+    fn note_ack_sent(&mut self, ack: SeqNum, window: u16, syn: bool) {
+        if ack == self.tcb.rcv.nxt {
+            self.ack_pending = false;
+            self.delack_segs = 0;
+            self.timers.stop(TimerKind::DelayedAck);
+        }
+        if self.last_ack_sent.lt(ack) {
+            self.last_ack_sent = ack;
+        }
+        if !syn && !self.fin_received && self.tcb.rcv.nxt.ge(ack) {
+            let behind = (self.tcb.rcv.nxt - ack) as u64;
+            let right = self.rcv.nxt() - behind + ((window as u64) << self.tcb.rcv.wscale);
+            self.rcv_adv = self.rcv_adv.max(right);
+        }
+    }
+
+    /// An ACK now, not at the next `poll_transmit`: queued in arrival
+    /// order, so a batch of segments handed in before the caller polls
+    /// still draws one ACK per out-of-order segment (the duplicate ACKs
+    /// the sender's fast retransmit counts, RFC 5681 §4.2) and one per
+    /// second in-order segment.
+    pub(super) fn ack_now(&mut self, now: Instant) {
+        let ack = self.segment(self.snd_max, Flags::NONE, true, Vec::new());
+        let ack = self.with_options(now, ack);
+        self.note_ack_sent(self.tcb.rcv.nxt, ack.window, false);
+        // `note_ack_sent` runs again when it leaves; that is harmless.
+        self.queued.push_back(ack);
+    }
+
+    fn next_segment(&mut self, now: Instant) -> Option<Segment> {
         if let Some(seg) = self.queued.pop_front() {
             return Some(seg);
         }
@@ -652,14 +919,27 @@ impl Connection {
             | State::LastAck => self.data_segment(now),
             _ => None,
         };
-        if let Some(seg) = seg {
-            self.ack_pending = false;
-            return Some(seg);
+        if seg.is_some() {
+            return seg;
+        }
+        // RFC 9293 §3.8.6.1: a closed window with data waiting and nothing
+        // outstanding (so no ACK will come to reopen it) runs the persist
+        // timer.
+        if self.window_closed_with_data_waiting() {
+            if !self.timers.is_armed(TimerKind::Persist) {
+                self.timers.set(TimerKind::Persist, now + self.rtt.rto());
+            }
+        } else {
+            self.timers.stop(TimerKind::Persist);
         }
         if self.ack_pending && self.state != State::Closed && self.state != State::Listen {
-            self.ack_pending = false;
-            let ack = self.segment(self.tcb.snd.nxt, Flags::NONE, true, Vec::new());
-            return Some(self.with_timestamps(now, ack));
+            // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, with the SND.NXT of RFC
+            // 9293, which never moves back: here the highest sent. After a
+            // timeout our SND.NXT is behind what the peer has received, and
+            // an ACK carrying it would be out of the peer's window and
+            // answered by an ACK, forever.
+            let ack = self.segment(self.snd_max, Flags::NONE, true, Vec::new());
+            return Some(self.with_options(now, ack));
         }
         None
     }
@@ -679,7 +959,13 @@ impl Connection {
     /// SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED) at ISS, with options.
     fn syn_segment(&mut self, now: Instant) -> Segment {
         let n = self.negotiated;
-        let mut options = vec![TcpOption::Mss(self.config.mss)];
+        // The MSS we can receive: never more than the link MTU allows
+        // (MTU - IPv4 header - TCP header, RFC 9293 §3.7.1).
+        let mss = self
+            .config
+            .mss
+            .min(u16::try_from(self.config.mtu.saturating_sub(40)).unwrap_or(u16::MAX));
+        let mut options = vec![TcpOption::Mss(mss)];
         let ts = TcpOption::Timestamps {
             val: self.ts_val(now),
             ecr: self.ts_recent,
@@ -705,51 +991,178 @@ impl Connection {
         seg
     }
 
-    /// The next data and/or FIN segment from SND.NXT, within SND.WND.
-    fn data_segment(&mut self, now: Instant) -> Option<Segment> {
+    /// SND.UNA + SND.WND: the right edge of the peer's window.
+    pub(super) fn send_window_end(&self) -> SeqNum {
+        self.tcb.snd.una + self.tcb.snd.wnd
+    }
+
+    /// Sequence number one past the last queued data octet.
+    fn snd_data_end(&self) -> SeqNum {
+        self.snd_buf_seq() + self.snd_buf.len()
+    }
+
+    /// Data (or a FIN) waits, the window has no room for it, and nothing
+    /// is outstanding: the persist timer's condition.
+    fn window_closed_with_data_waiting(&self) -> bool {
+        if !matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) {
+            return false;
+        }
         let nxt = self.tcb.snd.nxt;
-        let buf_seq = self.snd_buf_seq();
-        let end = buf_seq + self.snd_buf.len();
-        let mut payload = Vec::new();
-        if nxt.lt(end) {
-            let offset = nxt - buf_seq;
-            let window_end = self.tcb.snd.una + self.tcb.snd.wnd;
-            let usable = if window_end.gt(nxt) {
-                window_end - nxt
-            } else {
-                0
-            };
-            let n = (self.snd_buf.len() - offset)
-                .min(self.tcb.eff_snd_mss)
-                .min(usable);
-            // A closed window stops data here: zero-window probing is not
-            // implemented yet.
+        self.tcb.snd.una == self.snd_max
+            && nxt.lt(self.snd_data_end())
+            && self.send_window_end().le(nxt)
+    }
+
+    /// The next data and/or FIN segment: a retransmission chosen by loss
+    /// recovery, or the next octets from SND.NXT within the send window,
+    /// the congestion window and the sender's SWS rules.
+    fn data_segment(&mut self, now: Instant) -> Option<Segment> {
+        let mss = self.tcb.eff_snd_mss;
+        let una = self.tcb.snd.una;
+        // NewReno (RFC 6582 §3.2 steps 2 and 5): the segment at SND.UNA,
+        // at once, whatever the windows say.
+        if self.cc.rexmit_una {
+            self.cc.rexmit_una = false;
+            if una.lt(self.snd_max) {
+                return self.send_range(now, una, mss);
+            }
+        }
+        let sack_recovery = self.cc.recovery.is_some() && self.negotiated.sack;
+        let in_flight = if sack_recovery {
+            // RFC 6675 §5 step (C): send while cwnd - pipe >= 1 SMSS.
+            let pipe = self
+                .scoreboard
+                .pipe(una, self.snd_max, self.cc.high_rxt, mss);
+            if pipe + mss > self.cc.cwnd {
+                return None;
+            }
+            // NextSeg rule 1: the first lost octet not yet retransmitted.
+            if let Some((seq, hole)) = self.scoreboard.next_lost(self.cc.high_rxt.max(una), mss) {
+                let len = hole.min(mss);
+                self.cc.high_rxt = seq + len;
+                return self.send_range(now, seq, len);
+            }
+            pipe
+        } else {
+            self.tcb.snd.nxt - una
+        };
+        if let Some(seg) = self.new_data_segment(now, in_flight) {
+            return Some(seg);
+        }
+        if sack_recovery {
+            // NextSeg rule 3: no lost octet and no new data may go; resend
+            // the first hole below the highest SACKed octet anyway.
+            let from = self.cc.high_rxt.max(una);
+            if let Some((seq, hole)) = self.scoreboard.next_hole(from) {
+                let len = hole.min(mss);
+                self.cc.high_rxt = seq + len;
+                return self.send_range(now, seq, len);
+            }
+        }
+        None
+    }
+
+    /// New data (or go-back-N after a timeout) from SND.NXT, within the
+    /// send window, the congestion window (`in_flight` of it used) and the
+    /// sender's SWS rules.
+    fn new_data_segment(&mut self, now: Instant, in_flight: usize) -> Option<Segment> {
+        let mss = self.tcb.eff_snd_mss;
+        let una = self.tcb.snd.una;
+        let nxt = self.tcb.snd.nxt;
+        let end = self.snd_data_end();
+        let fin_waits = self.fin_seq.is_some_and(|f| f == nxt);
+        if !nxt.lt(end) && !fin_waits {
+            return None;
+        }
+        let window_end = self.send_window_end();
+        let mut usable = if window_end.gt(nxt) {
+            window_end - nxt
+        } else {
+            0
+        };
+        let forced = std::mem::take(&mut self.force_send);
+        usable = usable.max(forced);
+        let available = if nxt.lt(end) { end - nxt } else { 0 };
+        if available > 0 {
+            // cwnd is never below one segment, so with nothing in flight
+            // this never holds a forced probe or a retransmitted head.
+            let cwnd_room = self.cc.cwnd.saturating_sub(in_flight);
+            let n = available.min(mss).min(usable).min(cwnd_room);
             if n == 0 {
                 return None;
             }
-            payload.extend(self.snd_buf.range(offset..offset + n));
+            // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a full segment,
+            // or all that is queued (the end of the user's data, pushed),
+            // or at least half the largest window the peer ever offered;
+            // a smaller segment only when nothing is outstanding (Nagle's
+            // rule, RFC 9293 §3.7.4), since then no ACK will come to
+            // release it.
+            // Retransmissions (SND.NXT behind SND.MAX after a timeout) and
+            // forced probes are never held.
+            let full = n == mss || n == available || n >= self.max_snd_wnd / 2;
+            let new_data = nxt == self.snd_max;
+            if !full && una != self.snd_max && new_data && forced == 0 {
+                return None;
+            }
+            return self.send_range(now, nxt, n);
         }
-        let data_end = nxt + payload.len();
+        // The FIN alone: it takes no window space.
+        self.send_range(now, nxt, 0)
+    }
+
+    /// A segment of up to `max_len` queued octets from `seq` (plus the FIN
+    /// if it comes next), with its bookkeeping. `None` when there is
+    /// nothing at `seq`.
+    fn send_range(&mut self, now: Instant, seq: SeqNum, max_len: usize) -> Option<Segment> {
+        let buf_seq = self.snd_buf_seq();
+        let end = self.snd_data_end();
+        let n = if seq.lt(end) {
+            (end - seq).min(max_len)
+        } else {
+            0
+        };
+        let data_end = seq + n;
         let fin = self.fin_seq.is_some_and(|f| f == data_end);
-        if payload.is_empty() && !fin {
+        if n == 0 && !fin {
             return None;
         }
+        let mut payload = Vec::with_capacity(n);
+        if n > 0 {
+            let offset = seq - buf_seq;
+            let (a, b) = self.snd_buf.as_slices();
+            if offset < a.len() {
+                let take = n.min(a.len() - offset);
+                payload.extend_from_slice(&a[offset..offset + take]);
+                payload.extend_from_slice(&b[..n - take]);
+            } else {
+                let o = offset - a.len();
+                payload.extend_from_slice(&b[o..o + n]);
+            }
+        }
         let mut flags = Flags::NONE;
-        if !payload.is_empty() && data_end == end {
+        if n > 0 && data_end == end {
             flags = flags | Flags::PSH;
         }
         if fin {
             flags = flags | Flags::FIN;
         }
-        let len = payload.len() + usize::from(fin);
-        let seg = self.segment(nxt, flags, true, payload);
-        self.note_sent(now, nxt, len);
-        Some(self.with_timestamps(now, seg))
+        let len = n + usize::from(fin);
+        let seg = self.segment(seq, flags, true, payload);
+        self.note_sent(now, seq, len);
+        Some(self.with_options(now, seg))
     }
 
     /// Bookkeeping for `len` octets of sequence space sent from `seq`:
-    /// advance SND.NXT, arm the retransmission timer, start an RTT probe
-    /// when the octets are new (Karn: never time a retransmission).
+    /// advance SND.NXT (and SND.MAX), arm the retransmission timer, start
+    /// an RTT probe when the octets are new (Karn: never time a
+    /// retransmission, and forget a probe whose octets are resent).
     fn note_sent(&mut self, now: Instant, seq: SeqNum, len: usize) {
         let end = seq + len;
         if end.gt(self.snd_max) {
@@ -758,7 +1171,16 @@ impl Connection {
             }
             self.snd_max = end;
         }
-        self.tcb.snd.nxt = end;
+        if seq.lt(self.snd_max)
+            && self
+                .rtt_probe
+                .is_some_and(|(probe_end, _)| seq.lt(probe_end) && end != probe_end)
+        {
+            self.rtt_probe = None;
+        }
+        if end.gt(self.tcb.snd.nxt) {
+            self.tcb.snd.nxt = end;
+        }
         if !self.timers.is_armed(TimerKind::Retransmission) {
             self.timers
                 .set(TimerKind::Retransmission, now + self.rtt.rto());
@@ -796,29 +1218,77 @@ impl Connection {
     }
 
     /// TSval at `now`: the millisecond timestamp clock plus the offset.
-    fn ts_val(&self, now: Instant) -> u32 {
+    pub(super) fn ts_val(&self, now: Instant) -> u32 {
         ts_clock(now).wrapping_add(self.config.ts_offset)
     }
 
-    fn with_timestamps(&self, now: Instant, mut seg: Segment) -> Segment {
-        // RFC 7323 §3.2: once negotiated, every non-RST segment carries
-        // the option (SYN-SENT has negotiated nothing yet).
-        if self.negotiated.timestamps && !matches!(self.state, State::SynSent | State::Listen) {
-            seg.options = vec![
+    /// The options of a synchronized segment: timestamps (RFC 7323 §3.2:
+    /// once negotiated, on every non-RST segment) and SACK blocks (RFC
+    /// 2018 §4) while out-of-order data is held, as many as fit in the 40
+    /// octets of option space.
+    fn with_options(&self, now: Instant, mut seg: Segment) -> Segment {
+        if matches!(self.state, State::SynSent | State::Listen) {
+            return seg; // nothing negotiated yet
+        }
+        let ts = self.negotiated.timestamps;
+        let sack = self.negotiated.sack && self.rcv.has_out_of_order() && seg.ack.is_some();
+        if !ts && !sack {
+            return seg;
+        }
+        let mut options = Vec::with_capacity(6);
+        if ts {
+            options.extend([
                 TcpOption::Nop,
                 TcpOption::Nop,
                 TcpOption::Timestamps {
                     val: self.ts_val(now),
                     ecr: self.ts_recent,
                 },
-            ];
+            ]);
         }
+        if sack {
+            let max = if ts { 3 } else { 4 };
+            let base = self.rcv.nxt();
+            let rcv_nxt = self.tcb.rcv.nxt;
+            let blocks = self
+                .rcv
+                .sack_blocks(max)
+                .into_iter()
+                .map(|(l, r)| (rcv_nxt + (l - base) as usize, rcv_nxt + (r - base) as usize))
+                .collect();
+            options.extend([TcpOption::Nop, TcpOption::Nop, TcpOption::Sack(blocks)]);
+        }
+        seg.options = options;
         seg
     }
 
-    /// SEG.WND to send: RCV.WND shifted by Rcv.Wind.Shift.
+    /// Receiver SWS threshold (RFC 9293 §3.8.6.2.2): the offered right
+    /// edge moves only by at least min(Fr * RCV.BUFF, Eff.snd.MSS), with
+    /// Fr = 1/2 and the MSS we announced standing for the peer's.
+    fn rcv_sws_threshold(&self) -> usize {
+        usize::from(self.config.mss)
+            .min(self.rcv.capacity() / 2)
+            .max(1)
+    }
+
+    /// RCV.WND to offer now: the free space, unless the right edge would
+    /// advance by less than the SWS threshold, in which case the edge
+    /// already advertised stays (it never moves left, RFC 9293 §3.8.6.2.2).
+    fn window_to_offer(&self) -> usize {
+        let nxt = self.rcv.nxt();
+        let free_edge = self.rcv.right_edge();
+        let edge = if free_edge >= self.rcv_adv + self.rcv_sws_threshold() as u64 {
+            free_edge
+        } else {
+            self.rcv_adv.max(nxt)
+        };
+        (edge - nxt) as usize
+    }
+
+    /// SEG.WND to send: the offered window shifted by Rcv.Wind.Shift
+    /// (RFC 7323 §2.3), rounded down.
     fn advertised_window(&self) -> u16 {
-        (self.tcb.rcv.wnd >> self.tcb.rcv.wscale).min(65535) as u16
+        (self.window_to_offer() >> self.tcb.rcv.wscale).min(65535) as u16
     }
 
     /// Sequence number of the first byte in the send buffer: ISS+1 until

@@ -7,11 +7,12 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::time::Instant;
-use crate::wire::tcp::{Flags, TcpRepr};
+use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
 
 use super::conn::{
     Connection, DEFAULT_SEND_MSS, DropReason, Event, IssSource, MAX_WSCALE, Reason, rst_for,
 };
+use super::scoreboard::DUP_THRESH;
 use super::seq::{SeqNum, ack_is_acceptable, segment_is_acceptable};
 use super::state::State;
 use super::timer::TimerKind;
@@ -49,8 +50,10 @@ impl Connection {
             State::SynSent => self.segment_arrives_syn_sent(now, seg),
             _ => self.segment_arrives_other(now, seg),
         };
-        if let Err(reason) = result {
-            self.drop_segment(reason);
+        match result {
+            Ok(()) if self.config.keepalive.is_some() => self.keepalive_heard(now),
+            Ok(()) => {}
+            Err(reason) => self.drop_segment(reason),
         }
     }
 
@@ -102,6 +105,7 @@ impl Connection {
     fn accept_syn(&mut self, seg: &TcpRepr<'_>) {
         self.tcb.rcv.irs = seg.seq;
         self.tcb.rcv.nxt = seg.seq + 1usize;
+        self.last_ack_sent = self.tcb.rcv.nxt;
         let offer = self.negotiated;
         // RFC 7323 §2.2: window scaling only when both sides offer it.
         match (offer.wscale, seg.window_scale()) {
@@ -159,12 +163,12 @@ impl Connection {
         match seg.ack {
             Some(ack) => {
                 // Our SYN is acknowledged: ESTABLISHED, and ACK theirs.
-                self.on_new_ack(now, ack);
+                self.on_new_ack(now, ack, seg.timestamps().map(|(_, ecr)| ecr));
                 self.establish();
                 self.ack_pending = true;
                 // "If there are other controls or text in the segment,
                 // continue processing at the sixth step."
-                self.process_segment_text(seg);
+                self.process_segment_text(now, seg);
                 self.check_fin(now, seg);
             }
             None => {
@@ -180,6 +184,11 @@ impl Connection {
     /// ESTABLISHED reached from SYN-SENT or SYN-RECEIVED. A CLOSE issued in
     /// SYN-RECEIVED takes effect now.
     fn establish(&mut self) {
+        self.cc.start(
+            self.tcb.eff_snd_mss,
+            self.tcb.snd.iss,
+            self.syn_retransmitted,
+        );
         self.set_state(State::Established);
         self.events.push_back(Event::Connected);
         if self.fin_seq.is_some() {
@@ -202,7 +211,7 @@ impl Connection {
             return Ok(()); // LAST-ACK: our FIN was acknowledged, the TCB is gone
         }
         // Sixth step, URG: parsed, never acted upon.
-        self.process_segment_text(seg);
+        self.process_segment_text(now, seg);
         self.check_fin(now, seg);
         Ok(())
     }
@@ -242,9 +251,26 @@ impl Connection {
             self.tcb.snd.nxt = self.tcb.snd.iss;
             return Err(DropReason::Retransmission);
         }
+        // PAWS (RFC 7323 §5.3 R1): in a synchronized state, a non-RST
+        // segment whose TSval is older than TS.Recent is an old duplicate
+        // from an earlier wrap of the sequence space: ACK and drop it.
+        // (TS.Recent is never invalidated by idleness here: RFC 7323
+        // §5.5's 24-day rule is left out.)
+        if self.negotiated.timestamps
+            && self.state.is_synchronized()
+            && !rst
+            && let Some((val, _)) = seg.timestamps()
+            && (val.wrapping_sub(self.ts_recent) as i32) < 0
+        {
+            self.ack_pending = true;
+            return Err(DropReason::OutOfWindow);
+        }
         if segment_is_acceptable(seg.seq, len, rcv.nxt, rcv.wnd) {
+            // RFC 7323 §4.3 (2): TS.Recent follows segments that start at
+            // or before Last.ACK.sent, so a delayed ACK echoes the oldest
+            // unacknowledged segment's TSval.
             if let Some((val, _)) = seg.timestamps()
-                && seg.seq.le(rcv.nxt)
+                && seg.seq.le(self.last_ack_sent)
             {
                 self.ts_recent = val;
             }
@@ -306,7 +332,7 @@ impl Connection {
                 self.queued.push_back(rst);
                 return Err(DropReason::BadAck);
             }
-            self.on_new_ack(now, ack);
+            self.on_new_ack(now, ack, seg.timestamps().map(|(_, ecr)| ecr));
             self.tcb.snd.wnd = usize::from(seg.window) << self.tcb.snd.wscale;
             self.max_snd_wnd = self.max_snd_wnd.max(self.tcb.snd.wnd);
             self.tcb.snd.wl1 = seg.seq;
@@ -327,10 +353,32 @@ impl Connection {
             self.ack_pending = true;
             return Err(DropReason::AckOutOfRange);
         }
+        self.acked_since_rto = true;
+        let newly_sacked = if self.negotiated.sack {
+            self.take_sack_blocks(seg)
+        } else {
+            0
+        };
+        // RFC 5681 §2 duplicate ACK (with RFC 6675's "or SACKs new data"
+        // in place of "the window is unchanged" when SACK is in use).
+        let same_window = (usize::from(seg.window) << self.tcb.snd.wscale) == self.tcb.snd.wnd;
+        if ack == una
+            && una != self.snd_max
+            && seg.payload.is_empty()
+            && !seg.flags.contains(Flags::FIN)
+            && (same_window || newly_sacked > 0)
+        {
+            self.cc.dupacks += 1;
+            if self.cc.recovery.is_some() && !self.negotiated.sack {
+                // RFC 6582 §3.2 step 4: inflate by the segment that left.
+                self.cc.cwnd += self.tcb.eff_snd_mss;
+            }
+        }
         if una.lt(ack) {
-            self.on_new_ack(now, ack);
+            self.on_new_ack(now, ack, seg.timestamps().map(|(_, ecr)| ecr));
         }
         self.update_send_window(seg, ack);
+        self.maybe_enter_recovery(now);
         let fin_acked = self.fin_seq.is_some_and(|f| self.tcb.snd.una.gt(f));
         match self.state {
             State::FinWait1 if fin_acked => self.set_state(State::FinWait2),
@@ -347,10 +395,53 @@ impl Connection {
         Ok(())
     }
 
+    /// RFC 2018 §4 / RFC 6675 §3: records the SACK blocks of an ACK on
+    /// the scoreboard; returns the octets newly SACKed.
+    fn take_sack_blocks(&mut self, seg: &TcpRepr<'_>) -> usize {
+        let mut new = 0;
+        for opt in &seg.options {
+            if let TcpOption::Sack(blocks) = opt {
+                for &(l, r) in blocks {
+                    new += self.scoreboard.add(self.tcb.snd.una, self.snd_max, l, r);
+                }
+            }
+        }
+        new
+    }
+
+    /// Fast retransmit (RFC 5681 §3.2 step 2, RFC 6582 §3.2 step 2): the
+    /// third duplicate ACK, or with SACK (RFC 6675 §5) the oldest
+    /// outstanding octet counting as lost, starts fast recovery, unless
+    /// the loss belongs to a window already recovered (SND.UNA at or
+    /// below `recover`, RFC 6582 §3.2 step 1).
+    fn maybe_enter_recovery(&mut self, now: Instant) {
+        let una = self.tcb.snd.una;
+        if self.cc.recovery.is_some()
+            || una == self.snd_max
+            || !una.gt(self.cc.recover)
+            || !self.state.is_synchronized()
+        {
+            return;
+        }
+        let mss = self.tcb.eff_snd_mss;
+        let sack = self.negotiated.sack;
+        let lost = sack && self.scoreboard.lost_boundary(mss).is_some();
+        if self.cc.dupacks < DUP_THRESH && !lost {
+            return;
+        }
+        let flight = self.snd_max - una;
+        self.cc.enter_recovery(flight, mss, una, self.snd_max, sack);
+        self.timers
+            .set(TimerKind::Retransmission, now + self.rtt.rto());
+    }
+
     /// SND.UNA advances to `ack`: drop acknowledged bytes, take an RTT
-    /// sample if the timed segment is covered, reset the retry count, and
-    /// restart or stop the retransmission timer (RFC 6298 §5.2, §5.3).
-    pub(super) fn on_new_ack(&mut self, now: Instant, ack: SeqNum) {
+    /// sample (from the echoed timestamp, RFC 7323 §4, once per round
+    /// trip, or from the timed segment, Karn's algorithm), reset the retry
+    /// count, grow or deflate cwnd, and restart or stop the retransmission
+    /// timer (RFC 6298 §5.2, §5.3).
+    pub(super) fn on_new_ack(&mut self, now: Instant, ack: SeqNum, tsecr: Option<u32>) {
+        let acked = ack - self.tcb.snd.una;
         let buf_seq = self.snd_buf_seq();
         if ack.gt(buf_seq) {
             let n = (ack - buf_seq).min(self.snd_buf.len());
@@ -361,11 +452,50 @@ impl Connection {
             self.tcb.snd.nxt = ack;
         }
         self.retries = 0;
-        if let Some((end, sent)) = self.rtt_probe
+        self.scoreboard.advance(ack);
+        if self.cc.high_rxt.lt(ack) {
+            self.cc.high_rxt = ack;
+        }
+        if self.negotiated.timestamps {
+            // RTTM: TSecr is the TSval of the segment that made the peer
+            // ACK, retransmission or not, so Karn's ambiguity is gone.
+            if let Some(ecr) = tsecr
+                && ack.gt(self.ts_rtt_mark)
+                && self
+                    .ts_rexmit
+                    .is_none_or(|r| ecr.wrapping_sub(r) as i32 >= 0)
+            {
+                self.ts_rexmit = None;
+                let ms = self.ts_val(now).wrapping_sub(ecr);
+                if ms < 60_000 {
+                    self.rtt
+                        .sample(std::time::Duration::from_millis(u64::from(ms)));
+                    self.ts_rtt_mark = self.snd_max;
+                }
+            }
+            self.rtt_probe = None;
+        } else if let Some((end, sent)) = self.rtt_probe
             && ack.ge(end)
         {
             self.rtt.sample(now - sent);
             self.rtt_probe = None;
+        }
+        let mss = self.tcb.eff_snd_mss;
+        match self.cc.recovery {
+            Some(point) if ack.ge(point) => {
+                self.cc.exit_recovery(self.snd_max - ack, mss);
+            }
+            Some(_) => {
+                if !self.negotiated.sack {
+                    self.cc.partial_ack(acked, mss);
+                }
+            }
+            None => {
+                self.cc.dupacks = 0;
+                if self.state.is_synchronized() {
+                    self.cc.on_ack(acked, mss);
+                }
+            }
         }
         if ack == self.snd_max {
             self.timers.stop(TimerKind::Retransmission);
@@ -386,7 +516,14 @@ impl Connection {
             return;
         }
         if snd.wl1.lt(seg.seq) || (snd.wl1 == seg.seq && snd.wl2.le(ack)) {
-            snd.wnd = usize::from(seg.window) << snd.wscale;
+            let wnd = usize::from(seg.window) << snd.wscale;
+            // The window reopens while octets sent into it when closed (a
+            // probe) are unacknowledged: the peer dropped them, so resume
+            // from SND.UNA rather than leave a hole behind.
+            if snd.wnd == 0 && wnd > 0 && ack == snd.una && snd.nxt.gt(snd.una) {
+                snd.nxt = snd.una;
+            }
+            snd.wnd = wnd;
             snd.wl1 = seg.seq;
             snd.wl2 = ack;
             self.max_snd_wnd = self.max_snd_wnd.max(snd.wnd);
@@ -394,11 +531,15 @@ impl Connection {
     }
 
     /// §3.10.7.4 seventh step: in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2,
-    /// append in-order text to the receive buffer (as much as RCV.WND
-    /// allows), advance RCV.NXT and owe an ACK. Text after a gap is
-    /// dropped and ACKed (no reassembly yet); text in other states is
-    /// ignored.
-    fn process_segment_text(&mut self, seg: &TcpRepr<'_>) {
+    /// put the text in the receive buffer: in order, it advances RCV.NXT
+    /// (and with it any held data it reaches); after a gap it is held for
+    /// reassembly. Either way only as much as the buffer holds. Text in
+    /// other states is ignored.
+    ///
+    /// ACK policy (RFC 9293 §3.8.6.3, RFC 5681 §4.2): out-of-order text,
+    /// text that fills a hole, and text that did not fit are acknowledged
+    /// at once; other in-order text by the delayed-ACK rule.
+    fn process_segment_text(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         if seg.payload.is_empty()
             || !matches!(
                 self.state,
@@ -407,33 +548,75 @@ impl Connection {
         {
             return;
         }
-        let data_seq = seg.seq + usize::from(seg.flags.contains(Flags::SYN));
+        let mut data = seg.payload;
+        let mut seq = seg.seq + usize::from(seg.flags.contains(Flags::SYN));
         let rcv_nxt = self.tcb.rcv.nxt;
-        self.ack_pending = true;
-        if data_seq.gt(rcv_nxt) {
+        if seq.lt(rcv_nxt) {
+            let skip = rcv_nxt - seq;
+            if skip >= data.len() {
+                self.ack_pending = true;
+                return; // all duplicate
+            }
+            data = &data[skip..];
+            seq = rcv_nxt;
+        }
+        let r = self.rcv.insert(seq - rcv_nxt, data);
+        self.tcb.rcv.nxt += r.advanced;
+        self.tcb.rcv.wnd = self.rcv.window();
+        if r.out_of_order {
+            self.ack_now(now);
             self.drop_segment(DropReason::OutOfOrder);
+        } else if r.filled_hole || r.dropped {
+            self.ack_now(now);
+        } else if r.advanced > 0 {
+            self.schedule_ack(now);
+        }
+    }
+
+    /// Delayed ACK: at the latest every second segment, or when the timer
+    /// fires.
+    fn schedule_ack(&mut self, now: Instant) {
+        let Some(delay) = self.config.delayed_ack else {
+            self.ack_pending = true;
             return;
+        };
+        self.delack_segs += 1;
+        if self.delack_segs >= 2 {
+            self.ack_now(now);
+        } else if !self.timers.is_armed(TimerKind::DelayedAck) {
+            self.timers.set(TimerKind::DelayedAck, now + delay);
         }
-        let skip = rcv_nxt - data_seq;
-        if skip >= seg.payload.len() {
-            return; // all duplicate
-        }
-        let n = (seg.payload.len() - skip).min(self.tcb.rcv.wnd);
-        self.rcv_buf.extend(&seg.payload[skip..skip + n]);
-        self.tcb.rcv.nxt += n;
-        self.tcb.rcv.wnd -= n;
     }
 
     /// §3.10.7.4 eighth step: a FIN is processed only when it is the next
     /// thing expected (everything before it was received).
+    /// A FIN beyond RCV.NXT is remembered and processed when the data
+    /// before it has arrived.
     fn check_fin(&mut self, now: Instant, seg: &TcpRepr<'_>) {
-        if !seg.flags.contains(Flags::FIN) {
+        let receiving = matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        );
+        let mut due = false;
+        if seg.flags.contains(Flags::FIN) {
+            let fin_seq = seg.seq + (seg.segment_len() - 1);
+            let nxt = self.tcb.rcv.nxt;
+            if fin_seq == nxt {
+                due = true;
+            } else if fin_seq.gt(nxt) && receiving && !self.fin_received {
+                let ahead = fin_seq - nxt;
+                if ahead <= self.rcv.window() {
+                    self.rcv_fin = Some(self.rcv.nxt() + ahead as u64);
+                }
+            }
+        }
+        if !due && receiving && !self.fin_received && self.rcv_fin == Some(self.rcv.nxt()) {
+            due = true;
+        }
+        if !due {
             return;
         }
-        let fin_seq = seg.seq + (seg.segment_len() - 1);
-        if fin_seq != self.tcb.rcv.nxt {
-            return;
-        }
+        self.rcv_fin = None;
         self.tcb.rcv.nxt += 1usize;
         self.ack_pending = true;
         if !self.fin_received {

@@ -44,23 +44,44 @@
 //! | USER / RETRANSMISSION / TIME-WAIT TIMEOUT, §3.10.8 | [`Connection::handle_timeout`] with [`TimerKind::User`] / [`TimerKind::Retransmission`] / [`TimerKind::TimeWait`] |
 //! | "signal the user" | [`Event::Connected`], [`Event::PeerClosed`], [`Event::Closed`] with a [`Reason`] |
 //!
+//! # Moving data
+//!
+//! | mechanism | RFC | where |
+//! | --- | --- | --- |
+//! | receive buffer, reassembly, SACK blocks | RFC 9293 §3.10.7.4, RFC 2018 | `rcvbuf.rs` |
+//! | RCV.WND from free space, receiver SWS, window updates | RFC 9293 §3.8.6.2.2 | `conn.rs` (`window_to_offer`, `recv`) |
+//! | window scaling both ways | RFC 7323 §2 | `input.rs` (`accept_syn`), `conn.rs` |
+//! | delayed ACKs (every second segment, [`Config::delayed_ack`]) | RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2 | `input.rs` (`schedule_ack`) |
+//! | immediate ACK for out-of-order and hole-filling data | RFC 5681 §4.2 | `input.rs`, `conn.rs` (`ack_now`) |
+//! | sender SWS / Nagle, usable window, Eff.snd.MSS | RFC 9293 §3.8.6.2.1, §3.7.1 | `conn.rs` (`data_segment`) |
+//! | persist timer, zero-window probes | RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17 | `conn.rs` |
+//! | RTO, backoff, Karn | RFC 6298 | `rtt.rs`, `conn.rs` |
+//! | RTT from timestamps, PAWS | RFC 7323 §4, §5 | `input.rs` |
+//! | slow start, congestion avoidance, IW10 | RFC 5681, RFC 3465, RFC 6928 | `cc.rs` |
+//! | fast retransmit, NewReno fast recovery | RFC 5681 §3.2, RFC 6582 | `cc.rs`, `input.rs` |
+//! | SACK scoreboard, loss recovery | RFC 6675 | `scoreboard.rs`, `conn.rs` |
+//! | keepalive (off by default, [`Config::keepalive`]) | RFC 1122 §4.2.3.6 | `conn.rs` |
+//!
 //! # Not yet
 //!
-//! Reassembly of out-of-order data (it is dropped and ACKed), SACK
-//! generation, congestion control, delayed ACKs, zero-window probing,
-//! keepalive, PAWS, challenge-ACK rate limiting.
+//! Restart after idle (RFC 5681 §4.1), D-SACK, CUBIC,
+//! challenge-ACK rate limiting (RFC 5961 §7), TS.Recent invalidation after
+//! 24 days of idleness (RFC 7323 §5.5).
 
+mod cc;
 mod conn;
 mod input;
 pub mod isn;
+mod rcvbuf;
 pub mod rtt;
+mod scoreboard;
 pub mod seq;
 pub mod state;
 pub mod timer;
 
 pub use conn::{
-    Config, Connection, DEFAULT_SEND_MSS, DropReason, Event, IssSource, MAX_WSCALE, Reason,
-    RecvError, RecvSequence, Segment, SendError, SendSequence, Tcb, rst_for,
+    Config, Connection, DEFAULT_SEND_MSS, DropReason, Event, IssSource, Keepalive, MAX_WSCALE,
+    Reason, RecvError, RecvSequence, Segment, SendError, SendSequence, Tcb, rst_for,
 };
 pub use isn::IsnGenerator;
 pub use rtt::{RtoConfig, RttEstimator};

@@ -15,27 +15,33 @@ pub enum TimerKind {
     TimeWait = 1,
     /// USER TIMEOUT: give up on a connection that makes no progress.
     User = 2,
-    /// Delayed ACK (RFC 1122 §4.2.3.2). Not armed yet: ACKs are immediate.
+    /// Delayed ACK (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2): an ACK owed
+    /// for a single in-order segment goes out when this fires.
     DelayedAck = 3,
     /// Keepalive (RFC 1122 §4.2.3.6). Not armed yet.
     Keepalive = 4,
+    /// Persist timer (RFC 9293 §3.8.6.1): the peer's window is closed,
+    /// data waits and nothing is outstanding; when it fires, one octet is
+    /// sent as a zero-window probe.
+    Persist = 5,
 }
 
 impl TimerKind {
     /// Every kind, in the order `handle_timeout` fires them.
-    pub const ALL: [TimerKind; 5] = [
+    pub const ALL: [TimerKind; 6] = [
         TimerKind::Retransmission,
         TimerKind::TimeWait,
         TimerKind::User,
         TimerKind::DelayedAck,
         TimerKind::Keepalive,
+        TimerKind::Persist,
     ];
 }
 
 /// One optional deadline per [`TimerKind`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TimerTable {
-    deadlines: [Option<Instant>; 5],
+    deadlines: [Option<Instant>; 6],
 }
 
 impl TimerTable {
@@ -51,7 +57,7 @@ impl TimerTable {
 
     /// Disarms every timer.
     pub fn stop_all(&mut self) {
-        self.deadlines = [None; 5];
+        self.deadlines = [None; 6];
     }
 
     /// When `kind` fires, if armed.

@@ -1,0 +1,365 @@
+//! The receive buffer: one ring of RCV.BUFF octets holding both the
+//! in-order data the user has not read yet and the out-of-order data
+//! waiting for a hole to fill (RFC 9293 §3.10.7.4 seventh step: "segments
+//! with higher beginning sequence numbers ... may be held for later
+//! processing").
+//!
+//! Positions are 64-bit stream offsets (the sequence number unwrapped:
+//! offset 0 is IRS+1), so nothing here compares modulo 2^32. An octet at
+//! offset `p` lives at `ring[p % capacity]`: data is copied once, from
+//! the segment into its final place, whatever order it arrives in. The
+//! out-of-order ranges are a `BTreeMap` from start to end offset, merged
+//! on insert, so duplicates and overlaps cost nothing extra and lookups
+//! are logarithmic. Memory is bounded: the ring never grows past its
+//! capacity, anything beyond `read + capacity` is trimmed, and the number
+//! of separate out-of-order ranges is capped ([`MAX_RANGES`]).
+
+use std::collections::BTreeMap;
+
+/// Most separate out-of-order ranges kept. A segment that would create one
+/// more is dropped (the sender retransmits it); filling or extending an
+/// existing range is always accepted. Bounds the map against a peer that
+/// sends one-octet segments with gaps between them.
+pub const MAX_RANGES: usize = 1024;
+
+/// How many recently changed ranges are remembered for SACK reporting.
+const RECENT: usize = 4;
+
+#[derive(Debug, Clone)]
+pub struct RecvBuffer {
+    ring: Vec<u8>,
+    /// Offset of the first octet the user has not read.
+    read: u64,
+    /// Offset of RCV.NXT: everything in `read..nxt` is in order.
+    nxt: u64,
+    /// Out-of-order data: start offset -> end offset, disjoint, not
+    /// adjacent, all above `nxt`.
+    ooo: BTreeMap<u64, u64>,
+    /// Start offsets of the ranges most recently added to, newest first
+    /// (RFC 2018 §4: the first SACK block reports the newest segment).
+    recent: Vec<u64>,
+}
+
+/// What one insertion did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Inserted {
+    /// Octets RCV.NXT advanced by.
+    pub advanced: usize,
+    /// The data went (at least partly) beyond RCV.NXT and was kept.
+    pub out_of_order: bool,
+    /// The insertion filled (part of) a hole: out-of-order data existed.
+    pub filled_hole: bool,
+    /// Some octets were dropped: beyond the buffer, or too many ranges.
+    pub dropped: bool,
+}
+
+impl RecvBuffer {
+    pub fn new(capacity: usize) -> Self {
+        RecvBuffer {
+            // `vec![0; n]` asks the allocator for zeroed memory, which the
+            // OS hands out lazily: an idle 4 MiB buffer costs no RSS.
+            ring: vec![0; capacity.max(1)],
+            read: 0,
+            nxt: 0,
+            ooo: BTreeMap::new(),
+            recent: Vec::with_capacity(RECENT + 1),
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// In-order octets not yet read.
+    pub fn readable(&self) -> usize {
+        (self.nxt - self.read) as usize
+    }
+
+    /// Free space past RCV.NXT: the most the window can offer.
+    pub fn window(&self) -> usize {
+        self.capacity() - self.readable()
+    }
+
+    /// Offset of RCV.NXT.
+    pub fn nxt(&self) -> u64 {
+        self.nxt
+    }
+
+    /// Offset one past the last octet the buffer could hold now.
+    pub fn right_edge(&self) -> u64 {
+        self.read + self.capacity() as u64
+    }
+
+    /// Whether out-of-order data is held.
+    pub fn has_out_of_order(&self) -> bool {
+        !self.ooo.is_empty()
+    }
+
+    /// Number of separate out-of-order ranges held.
+    #[cfg(test)]
+    pub fn ranges(&self) -> usize {
+        self.ooo.len()
+    }
+
+    /// Octets held out of order.
+    pub fn out_of_order_len(&self) -> usize {
+        self.ooo.iter().map(|(s, e)| (e - s) as usize).sum()
+    }
+
+    /// Advances RCV.NXT by `n` without data (the FIN's octet of sequence
+    /// space is accounted for by the caller, not here). Only used for
+    /// tests of the window arithmetic.
+    #[cfg(test)]
+    fn skip_read_all(&mut self) {
+        self.read = self.nxt;
+    }
+
+    /// Stores `data`, which starts `offset` octets after RCV.NXT.
+    pub fn insert(&mut self, offset: usize, mut data: &[u8]) -> Inserted {
+        let mut out = Inserted {
+            filled_hole: self.has_out_of_order(),
+            ..Inserted::default()
+        };
+        let start = self.nxt + offset as u64;
+        let room = self.right_edge().saturating_sub(start) as usize;
+        if data.len() > room {
+            data = &data[..room];
+            out.dropped = true;
+        }
+        if data.is_empty() {
+            out.filled_hole = false;
+            return out;
+        }
+        let end = start + data.len() as u64;
+        if offset > 0 {
+            out.filled_hole = false;
+            out.out_of_order = true;
+            if !self.add_range(start, end) {
+                out.dropped = true;
+                return out;
+            }
+        }
+        self.copy_in(start, data);
+        if offset == 0 {
+            let before = self.nxt;
+            self.nxt = end;
+            // Swallow every range the new data reaches.
+            while let Some((&s, &e)) = self.ooo.first_key_value() {
+                if s > self.nxt {
+                    break;
+                }
+                self.ooo.remove(&s);
+                self.recent.retain(|&r| r != s);
+                self.nxt = self.nxt.max(e);
+            }
+            out.advanced = (self.nxt - before) as usize;
+        }
+        out
+    }
+
+    /// Records `start..end` as held; merges with neighbours. `false` when
+    /// it would exceed [`MAX_RANGES`].
+    fn add_range(&mut self, mut start: u64, mut end: u64) -> bool {
+        // A range starting at or before `start` that reaches it.
+        if let Some((&s, &e)) = self.ooo.range(..=start).next_back()
+            && e >= start
+        {
+            if e >= end {
+                self.touch(s);
+                return true; // a pure duplicate
+            }
+            self.ooo.remove(&s);
+            self.recent.retain(|&r| r != s);
+            start = s;
+        }
+        // Ranges starting inside `start..=end` are swallowed.
+        while let Some((&s, &e)) = self.ooo.range(start..=end).next() {
+            self.ooo.remove(&s);
+            self.recent.retain(|&r| r != s);
+            end = end.max(e);
+        }
+        if self.ooo.len() >= MAX_RANGES {
+            return false;
+        }
+        self.ooo.insert(start, end);
+        self.touch(start);
+        true
+    }
+
+    fn touch(&mut self, start: u64) {
+        self.recent.retain(|&r| r != start);
+        self.recent.insert(0, start);
+        self.recent.truncate(RECENT);
+    }
+
+    fn copy_in(&mut self, start: u64, data: &[u8]) {
+        let cap = self.capacity();
+        let at = (start % cap as u64) as usize;
+        let first = data.len().min(cap - at);
+        self.ring[at..at + first].copy_from_slice(&data[..first]);
+        self.ring[..data.len() - first].copy_from_slice(&data[first..]);
+    }
+
+    /// Copies in-order data into `buf` (RECEIVE); returns how much.
+    pub fn read(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.readable());
+        let cap = self.capacity();
+        let at = (self.read % cap as u64) as usize;
+        let first = n.min(cap - at);
+        buf[..first].copy_from_slice(&self.ring[at..at + first]);
+        buf[first..n].copy_from_slice(&self.ring[..n - first]);
+        self.read += n as u64;
+        n
+    }
+
+    /// SACK blocks (RFC 2018 §4) as offsets, at most `max`: the range
+    /// holding the most recent arrival first, then the other recently
+    /// changed ranges, then the highest remaining ones.
+    pub fn sack_blocks(&self, max: usize) -> Vec<(u64, u64)> {
+        let mut blocks: Vec<(u64, u64)> = Vec::with_capacity(max);
+        for &s in &self.recent {
+            if blocks.len() == max {
+                return blocks;
+            }
+            if let Some(&e) = self.ooo.get(&s) {
+                blocks.push((s, e));
+            }
+        }
+        for (&s, &e) in self.ooo.iter().rev() {
+            if blocks.len() == max {
+                break;
+            }
+            if !blocks.iter().any(|&(bs, _)| bs == s) {
+                blocks.push((s, e));
+            }
+        }
+        blocks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn bytes(from: u8, n: usize) -> Vec<u8> {
+        (0..n).map(|i| from.wrapping_add(i as u8)).collect()
+    }
+
+    fn read_all(b: &mut RecvBuffer) -> Vec<u8> {
+        let mut out = vec![0; b.readable()];
+        let n = b.read(&mut out);
+        out.truncate(n);
+        out
+    }
+
+    #[test]
+    fn in_order_data_advances_and_reads_back() {
+        let mut b = RecvBuffer::new(16);
+        let r = b.insert(0, b"hello");
+        assert_eq!(r.advanced, 5);
+        assert!(!r.out_of_order && !r.filled_hole && !r.dropped);
+        assert_eq!(b.window(), 11);
+        assert_eq!(read_all(&mut b), b"hello");
+        assert_eq!(b.window(), 16);
+    }
+
+    #[test]
+    fn a_hole_is_filled_and_everything_behind_it_becomes_readable() {
+        let mut b = RecvBuffer::new(64);
+        let r = b.insert(5, b"world");
+        assert!(r.out_of_order);
+        assert_eq!(r.advanced, 0);
+        assert_eq!(b.readable(), 0);
+        assert_eq!(b.sack_blocks(4), [(5, 10)]);
+        let r = b.insert(0, b"hello");
+        assert!(r.filled_hole);
+        assert_eq!(r.advanced, 10);
+        assert_eq!(read_all(&mut b), b"helloworld");
+        assert!(!b.has_out_of_order());
+    }
+
+    /// Overlapping and duplicate segments in every order give the same
+    /// bytes and merge into one range.
+    #[rstest]
+    #[case::duplicate(&[(2, 6), (2, 6), (0, 2)])]
+    #[case::overlap_left(&[(4, 4), (2, 4), (0, 2)])]
+    #[case::overlap_right(&[(2, 4), (4, 4), (0, 2)])]
+    #[case::covering(&[(3, 1), (5, 1), (2, 6), (0, 3)])]
+    #[case::inside(&[(2, 6), (3, 2), (0, 2)])]
+    #[case::in_order_overlaps_held(&[(4, 4), (0, 6)])]
+    #[case::adjacent_ranges_merge(&[(2, 2), (4, 2), (6, 2), (0, 2)])]
+    fn overlaps_and_duplicates_are_trimmed(#[case] pieces: &[(usize, usize)]) {
+        let data = bytes(100, 8);
+        let mut b = RecvBuffer::new(64);
+        for &(off, len) in pieces {
+            let cur = b.nxt() as usize;
+            if off + len <= cur {
+                continue; // all old: the engine drops it before here
+            }
+            let skip = cur.saturating_sub(off);
+            b.insert(off + skip - cur, &data[off + skip..off + len]);
+            assert!(b.ranges() <= 1 || b.nxt() < 2);
+        }
+        assert_eq!(read_all(&mut b), data);
+        assert_eq!(b.ranges(), 0);
+    }
+
+    #[test]
+    fn data_beyond_the_buffer_is_trimmed() {
+        let mut b = RecvBuffer::new(8);
+        let r = b.insert(4, b"abcdefgh");
+        assert!(r.dropped);
+        assert_eq!(b.out_of_order_len(), 4);
+        let r = b.insert(0, b"0123");
+        assert_eq!(r.advanced, 8);
+        assert_eq!(read_all(&mut b), b"0123abcd");
+        // Entirely beyond: nothing kept.
+        let r = b.insert(8, b"x");
+        assert!(r.dropped);
+        assert!(!b.has_out_of_order());
+    }
+
+    #[test]
+    fn the_ring_wraps() {
+        let mut b = RecvBuffer::new(8);
+        b.insert(0, b"abcdef");
+        assert_eq!(read_all(&mut b), b"abcdef");
+        b.insert(3, b"HIJ");
+        b.insert(0, b"EFG");
+        assert_eq!(read_all(&mut b), b"EFGHIJ");
+        b.skip_read_all();
+        assert_eq!(b.window(), 8);
+    }
+
+    #[test]
+    fn range_count_is_bounded() {
+        let mut b = RecvBuffer::new(4 * MAX_RANGES + 8);
+        for i in 0..MAX_RANGES {
+            assert!(!b.insert(2 + 2 * i, b"x").dropped);
+        }
+        assert_eq!(b.ranges(), MAX_RANGES);
+        // One more separate range is refused; extending one is not.
+        assert!(b.insert(2 * MAX_RANGES + 4, b"y").dropped);
+        assert!(!b.insert(3, b"z").dropped);
+        assert_eq!(b.ranges(), MAX_RANGES - 1);
+    }
+
+    #[test]
+    fn sack_blocks_put_the_newest_first() {
+        let mut b = RecvBuffer::new(100);
+        b.insert(10, b"aa");
+        b.insert(20, b"bb");
+        b.insert(30, b"cc");
+        assert_eq!(b.sack_blocks(4), [(30, 32), (20, 22), (10, 12)]);
+        b.insert(12, b"a");
+        assert_eq!(b.sack_blocks(4), [(10, 13), (30, 32), (20, 22)]);
+        assert_eq!(b.sack_blocks(2), [(10, 13), (30, 32)]);
+        b.insert(40, b"d");
+        b.insert(50, b"e");
+        b.insert(60, b"f");
+        b.insert(70, b"g");
+        b.insert(80, b"h");
+        assert_eq!(b.sack_blocks(3), [(80, 81), (70, 71), (60, 61)]);
+    }
+}
