@@ -361,3 +361,160 @@ fn a_closed_stdin_is_the_end_of_input() {
         "bytes reached the server from a closed stdin"
     );
 }
+
+// 64 MiB each way, connecting and listening, against the kernel: every byte
+// arrives (SHA-256), and both sides close with FINs (the peers print
+// "done" only after a clean end of stream; nettool exits 0 only after an
+// orderly close).
+
+const BIG: usize = 64 * common::MIB;
+
+#[test]
+fn connect_and_send_64_mib() {
+    let hosts = TwoHosts::new("nc-big-cs");
+    let scratch = Scratch::new();
+    let mut recv = hosts.cmd_b("python3");
+    recv.args([common::BULK, "recv", "9200"]);
+    let mut peer = Server::spawn(recv);
+    peer.wait_for("ready", Duration::from_secs(10));
+    let payload = common::data(BIG);
+    let r = nc(
+        &hosts,
+        &scratch,
+        &["-v", &b(&hosts), "9200"],
+        Some(&payload),
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let done = peer.wait_for("done", Duration::from_secs(30));
+    assert_eq!(done, format!("done {} {}", BIG, common::sha(&payload)));
+}
+
+#[test]
+fn listen_and_receive_64_mib() {
+    let hosts = TwoHosts::new("nc-big-lr");
+    let scratch = Scratch::new();
+    let a = hosts.addr_a.to_string();
+    let listener = spawn_listener(&hosts, &scratch, &["-l", &a, "9201"], None);
+    let mut send = hosts.cmd_b("python3");
+    send.args([common::BULK, "send", &a, "9201", &BIG.to_string(), "11"]);
+    let mut peer = Server::spawn(send);
+    let done = peer.wait_for("done", Duration::from_secs(60));
+    let (ok, received, log) = listener.finish();
+    assert!(ok, "{log}");
+    assert_eq!(
+        done,
+        format!("done {} {}", received.len(), common::sha(&received)),
+        "{log}"
+    );
+}
+
+#[test]
+fn connect_and_receive_64_mib() {
+    let hosts = TwoHosts::new("nc-big-cr");
+    let scratch = Scratch::new();
+    let _server = Server::start(&hosts, "http", 80, BIG);
+    let r = nc(
+        &hosts,
+        &scratch,
+        &[&b(&hosts), "80"],
+        Some(b"GET / HTTP/1.0\r\n\r\n"),
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {BIG}\r\n\r\n");
+    let body: Vec<u8> = (0..BIG).map(|i| b'a' + (i % 26) as u8).collect();
+    assert_eq!(r.stdout_bytes.len(), head.len() + BIG);
+    assert!(r.stdout_bytes.starts_with(head.as_bytes()));
+    assert!(r.stdout_bytes[head.len()..] == body[..], "the body differs");
+}
+
+#[test]
+fn listen_and_send_64_mib() {
+    let hosts = TwoHosts::new("nc-big-ls");
+    let scratch = Scratch::new();
+    let a = hosts.addr_a.to_string();
+    let payload = common::data(BIG);
+    let listener = spawn_listener(&hosts, &scratch, &["-l", &a, "9202"], Some(payload.clone()));
+    // openbsd netcat receives (-d: it has nothing to send) until our FIN.
+    let mut peer = hosts.cmd_b("nc");
+    peer.args(["-d", &a, "9202"]);
+    let got = common::run(peer, Duration::from_secs(60));
+    let (ok, _, log) = listener.finish();
+    assert!(ok, "{log}");
+    assert_eq!(got.code, Some(0), "{}", got.stderr);
+    assert_eq!(got.stdout_bytes.len(), BIG);
+    assert!(got.stdout_bytes == payload, "the bytes differ");
+}
+
+/// A listening nettool whose stdout and stderr are drained as it runs.
+struct Listener {
+    child: std::process::Child,
+    stdout: std::thread::JoinHandle<Vec<u8>>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Listener {
+    /// Waits for nettool to exit: (success, stdout, stderr).
+    fn finish(mut self) -> (bool, Vec<u8>, String) {
+        let status = self.child.wait().unwrap();
+        (
+            status.success(),
+            self.stdout.join().unwrap(),
+            self.stderr.join().unwrap(),
+        )
+    }
+}
+
+/// Starts `nettool nc ARGS` in A (with `input` on stdin, or none) and
+/// returns once it listens.
+fn spawn_listener(
+    hosts: &TwoHosts,
+    scratch: &Scratch,
+    args: &[&str],
+    input: Option<Vec<u8>>,
+) -> Listener {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.arg("nc")
+        .arg("-v")
+        .args(args)
+        .env("NETTOOL_ARP_CACHE", scratch.cache())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(bytes) = input {
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        });
+    }
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening on") {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "nettool exited before listening"
+        );
+    }
+    let stderr = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = err.read_to_string(&mut rest);
+        rest
+    });
+    let mut out = child.stdout.take().unwrap();
+    let stdout = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = out.read_to_end(&mut bytes);
+        bytes
+    });
+    Listener {
+        child,
+        stdout,
+        stderr,
+    }
+}

@@ -8,17 +8,12 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Scratch, nettool};
+use common::{BULK, MIB, Scratch, Server, data, nettool, sha};
 use nettool::impair::{Config, Faults};
 use nettool::lab::impaired::ImpairedPair;
-use sha2::{Digest, Sha256};
-
-const BULK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/bulk.py");
-const MIB: usize = 1 << 20;
 
 /// What issue 4 asks for: 2 % loss, 5 % reorder, 2 % duplication and 1 %
 /// corruption, both ways.
@@ -32,66 +27,6 @@ fn mixed() -> Config {
             corrupt: 0.01,
             delay: Duration::ZERO,
         })
-    }
-}
-
-fn data(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-fn sha(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The python3 bulk peer; its event lines arrive on a channel.
-struct Bulk {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Bulk {
-    fn start(mut cmd: std::process::Command) -> Bulk {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("python3 is needed");
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-        Bulk { child, lines }
-    }
-
-    fn wait_for(&self, prefix: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if l.starts_with(prefix) => return l,
-                Ok(l) if l.starts_with("error") => panic!("the bulk peer failed: {l}"),
-                Ok(_) => {}
-                Err(_) => panic!("the bulk peer never printed {prefix:?}"),
-            }
-        }
-    }
-}
-
-impl Drop for Bulk {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -109,7 +44,7 @@ fn thirty_two_mebibytes_out_through_loss_reorder_duplication_and_corruption() {
     let scratch = Scratch::new();
     let mut recv = pair.cmd_b("python3");
     recv.args([BULK, "recv", "9000"]);
-    let peer = Bulk::start(recv);
+    let mut peer = Server::spawn(recv);
     peer.wait_for("ready", Duration::from_secs(10));
     let payload = data(32 * MIB);
     let mut cmd = nc(&pair, &scratch, &["-v", &pair.addr_b.to_string(), "9000"]);
@@ -184,7 +119,7 @@ fn thirty_two_mebibytes_in_through_loss_reorder_duplication_and_corruption() {
     });
     let mut send = pair.cmd_b("python3");
     send.args([BULK, "send", &a, "9001", &(32 * MIB).to_string(), "7"]);
-    let peer = Bulk::start(send);
+    let mut peer = Server::spawn(send);
     let done = peer.wait_for("done", Duration::from_secs(240));
     let status = child.wait().unwrap();
     let got = reader.join().unwrap();
@@ -215,7 +150,7 @@ fn a_ten_second_blackhole_mid_transfer_is_survived() {
     let scratch = Scratch::new();
     let mut recv = pair.cmd_b("python3");
     recv.args([BULK, "recv", "9002"]);
-    let peer = Bulk::start(recv);
+    let mut peer = Server::spawn(recv);
     peer.wait_for("ready", Duration::from_secs(10));
     let payload = data(4 * MIB);
     let mut cmd = nc(&pair, &scratch, &["-v", &pair.addr_b.to_string(), "9002"]);
@@ -256,7 +191,7 @@ fn a_permanent_blackhole_ends_with_a_clear_error() {
     let scratch = Scratch::new();
     let mut recv = pair.cmd_b("python3");
     recv.args([BULK, "recv", "9003"]);
-    let peer = Bulk::start(recv);
+    let mut peer = Server::spawn(recv);
     peer.wait_for("ready", Duration::from_secs(10));
     let mut cmd = nc(
         &pair,

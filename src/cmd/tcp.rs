@@ -491,7 +491,7 @@ fn drop_text(r: DropReason) -> &'static str {
         DropReason::SynInWindow => "SYN on an open connection (RFC 5961: challenge ACK)",
         DropReason::AckOutOfRange => "ACK outside the acceptable range (RFC 5961)",
         DropReason::NoAck => "no ACK bit",
-        DropReason::OutOfOrder => "out of order (dropped, acknowledged)",
+        DropReason::OutOfOrder => "out of order (held for reassembly, acknowledged)",
     }
 }
 

@@ -175,11 +175,20 @@ pub struct Server {
 impl Server {
     pub fn start(hosts: &TwoHosts, mode: &str, port: u16, size: usize) -> Server {
         let mut cmd = hosts.cmd_b("python3");
-        cmd.args([PEER, mode, &port.to_string(), &size.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("python3 is needed for these tests");
-        let stdout = child.stdout.take().unwrap();
+        cmd.args([PEER, mode, &port.to_string(), &size.to_string()]);
+        let mut s = Server::spawn(cmd);
+        s.wait_for("ready", Duration::from_secs(10));
+        s
+    }
+
+    /// Any peer that reports events one line at a time on stdout (the TCP
+    /// peer, `tests/peers/bulk.py`, …).
+    pub fn spawn(mut cmd: Command) -> Server {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+        let stdout = child.stdout.take().expect("piped");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -188,13 +197,11 @@ impl Server {
                 }
             }
         });
-        let mut s = Server {
+        Server {
             child,
             lines,
             seen: Vec::new(),
-        };
-        s.wait_for("ready", Duration::from_secs(10));
-        s
+        }
     }
 
     /// Whether a line starting with `prefix` has been printed so far.
@@ -226,4 +233,30 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The bulk-transfer peer (`python3 bulk.py recv PORT` / `send HOST PORT SIZE SEED`).
+pub const BULK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/bulk.py");
+pub const MIB: usize = 1 << 20;
+
+/// Deterministic pseudo-random bytes (xorshift), so a failure reproduces.
+pub fn data(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// SHA-256 in hex, as `bulk.py` prints it.
+pub fn sha(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
