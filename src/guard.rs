@@ -173,6 +173,17 @@ impl RstGuard {
         Ok(RstGuard { table })
     }
 
+    /// The guard a flow needs: one when the kernel owns nettool's address
+    /// (it would reset the flow), none when it does not (nettool answers
+    /// ARP for the address itself, and the kernel never sees the flow).
+    pub fn install_when(kernel_owns_source: bool, flow: Flow) -> Result<Option<RstGuard>> {
+        if kernel_owns_source {
+            RstGuard::install(flow).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// Starts removing the guard without waiting for the kernel to finish;
     /// [`Removal::wait`] (or dropping it) waits.
     pub fn begin_removal(self) -> Removal {

@@ -39,6 +39,7 @@ pub mod outcome;
 pub mod route;
 pub mod sim;
 pub mod stack;
+pub mod sys;
 pub mod tcp;
 pub mod time;
 pub mod wire;

@@ -7,86 +7,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::nettool;
+use common::{BULK, MIB, Server, nettool};
 use nettool::impair::{Config, Dir, DirStats, Faults, Stats};
 use nettool::lab::impaired::ImpairedPair;
 
-const BULK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/bulk.py");
 const FRAMES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/frames.py");
-const MIB: usize = 1 << 20;
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// A python3 peer whose event lines arrive on a channel; killed on drop.
-struct Peer {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Peer {
-    fn start(mut cmd: Command) -> Peer {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("python3 is needed for these tests");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Peer {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits for the first line starting with `prefix` and returns it.
-    fn wait_for(&mut self, prefix: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(l) = self.seen.iter().find(|l| l.starts_with(prefix)) {
-                return l.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => self.seen.push(l),
-                Err(_) => panic!(
-                    "the peer never printed {prefix:?}; it printed {:?}",
-                    self.seen
-                ),
-            }
-        }
-    }
-
-    /// Bytes received so far, from the last "progress" line (non-blocking).
-    fn progress(&mut self) -> usize {
-        while let Ok(l) = self.lines.try_recv() {
-            self.seen.push(l);
-        }
-        self.seen
-            .iter()
-            .rev()
-            .find_map(|l| l.strip_prefix("progress "))
-            .map_or(0, |n| n.parse().expect("a byte count"))
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn python(mut cmd: Command, args: &[String]) -> Command {
     cmd.arg(BULK).args(args);
@@ -95,8 +24,8 @@ fn python(mut cmd: Command, args: &[String]) -> Command {
 
 /// One bulk transfer: the receiver listening, the sender started.
 struct Transfer {
-    receiver: Peer,
-    sender: Peer,
+    receiver: Server,
+    sender: Server,
     started: Instant,
 }
 
@@ -108,7 +37,7 @@ impl Transfer {
         } else {
             (pair.cmd_a("python3"), pair.cmd_b("python3"), pair.addr_a)
         };
-        let mut receiver = Peer::start(python(rx_cmd, &["recv".into(), port.to_string()]));
+        let mut receiver = Server::spawn(python(rx_cmd, &["recv".into(), port.to_string()]));
         receiver.wait_for("ready", LIMIT);
         let args = [
             "send".to_string(),
@@ -118,7 +47,7 @@ impl Transfer {
             port.to_string(),
             rate.to_string(),
         ];
-        let sender = Peer::start(python(tx_cmd, &args));
+        let sender = Server::spawn(python(tx_cmd, &args));
         Transfer {
             receiver,
             sender,

@@ -249,14 +249,13 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let (sport, _reservation) = reserve_port(local.ip, local.owned_by_kernel, args.source_port)?;
     let local_addr = SocketAddrV4::new(local.ip, sport);
     let remote = SocketAddrV4::new(dst, port);
-    let guard = if local.owned_by_kernel {
-        Some(RstGuard::install(Flow::Connection {
+    let guard = RstGuard::install_when(
+        local.owned_by_kernel,
+        Flow::Connection {
             local: local_addr,
             remote,
-        })?)
-    } else {
-        None
-    };
+        },
+    )?;
     let mut link = local.open_link()?;
     let mut clock = SystemClock::new();
     let start = clock.now();
@@ -286,11 +285,8 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let local = listen_local(addr.or(args.source), args)?;
     let local_addr = SocketAddrV4::new(local.ip, port);
     let (_, _reservation) = reserve_port(local.ip, local.owned_by_kernel, Some(port))?;
-    let _guard = if local.owned_by_kernel {
-        Some(RstGuard::install(Flow::Listener { local: local_addr })?)
-    } else {
-        None
-    };
+    let _guard =
+        RstGuard::install_when(local.owned_by_kernel, Flow::Listener { local: local_addr })?;
     let mut link = local.open_link()?;
     let mut clock = SystemClock::new();
     let isn = IsnGenerator::new(random_bytes::<16>());
@@ -764,14 +760,13 @@ fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
             reserve_port(local.ip, local.owned_by_kernel, args.source_port)?;
         let local_addr = SocketAddrV4::new(local.ip, sport);
         let remote = SocketAddrV4::new(dst, port);
-        let _guard = if local.owned_by_kernel {
-            Some(RstGuard::install(Flow::Connection {
+        let _guard = RstGuard::install_when(
+            local.owned_by_kernel,
+            Flow::Connection {
                 local: local_addr,
                 remote,
-            })?)
-        } else {
-            None
-        };
+            },
+        )?;
         let mut clock = SystemClock::new();
         let now = clock.now();
         let config = tcp::Config {

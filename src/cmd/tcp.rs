@@ -326,11 +326,10 @@ fn run(
     let remote = SocketAddrV4::new(dst, dport);
     // Keep the kernel out of the flow: a guard rule when it owns the
     // source address, our own ARP answers when it does not.
-    let guard = if route.source_owned_by_kernel {
-        Some(RstGuard::install(Flow::Connection { local, remote })?)
-    } else {
-        None
-    };
+    let guard = RstGuard::install_when(
+        route.source_owned_by_kernel,
+        Flow::Connection { local, remote },
+    )?;
     let mut link = PacketLink::open(iface.index, Filter::ArpIpv4)?;
     let mut clock = SystemClock::new();
     let start = clock.now();

@@ -7,6 +7,8 @@
 
 use std::ffi::CString;
 use std::io;
+
+use crate::sys::setsockopt;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const PACKET_ADD_MEMBERSHIP: libc::c_int = 1;
@@ -52,24 +54,6 @@ pub struct Read {
 pub struct PacketSocket {
     fd: OwnedFd,
     pub iface: String,
-}
-
-fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
-    // SAFETY: `value` points to a live T of the size passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (value as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
 }
 
 /// The kernel index of `iface` in this thread's namespace.

@@ -51,18 +51,10 @@ impl LoopbackLink {
         // SAFETY: fd is a fresh socket we own.
         let raw = unsafe { OwnedFd::from_raw_fd(fd) };
         let mark: libc::c_uint = GUARD_MARK;
-        // SAFETY: setsockopt with a valid pointer and size. Without
-        // CAP_NET_ADMIN this fails; the guard then also drops our own RSTs
-        // on loopback, which costs the peer a timeout, not correctness.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_MARK,
-                (&mark as *const libc::c_uint).cast(),
-                std::mem::size_of::<libc::c_uint>() as libc::socklen_t,
-            );
-        }
+        // Without CAP_NET_ADMIN this fails; the guard then also drops our
+        // own RSTs on loopback, which costs the peer a timeout, not
+        // correctness.
+        let _ = crate::sys::setsockopt(fd, libc::SOL_SOCKET, libc::SO_MARK, &mark);
         Ok(LoopbackLink { rx, raw })
     }
 }

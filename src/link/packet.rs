@@ -20,6 +20,8 @@
 //!   never truncated (and a truncation would be reported, not hidden).
 
 use std::io;
+
+use crate::sys::setsockopt;
 use std::os::fd::RawFd;
 use std::time::Duration;
 
@@ -146,24 +148,6 @@ impl PacketLink {
             Err(e) if e.raw_os_error() == Some(libc::EPERM) => Err(OpenError::Permission),
             Err(e) => Err(io_err(e)),
         }
-    }
-}
-
-fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
-    // SAFETY: `value` points to a live T of the size passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (value as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
     }
 }
 

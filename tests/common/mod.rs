@@ -184,7 +184,9 @@ impl Server {
     /// Any peer that reports events one line at a time on stdout (the TCP
     /// peer, `tests/peers/bulk.py`, …).
     pub fn spawn(mut cmd: Command) -> Server {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
@@ -202,6 +204,19 @@ impl Server {
             lines,
             seen: Vec::new(),
         }
+    }
+
+    /// Bytes a bulk receiver has reported so far, from its last
+    /// "progress" line (without waiting).
+    pub fn progress(&mut self) -> usize {
+        while let Ok(l) = self.lines.try_recv() {
+            self.seen.push(l);
+        }
+        self.seen
+            .iter()
+            .rev()
+            .find_map(|l| l.strip_prefix("progress "))
+            .map_or(0, |n| n.parse().expect("a byte count"))
     }
 
     /// Whether a line starting with `prefix` has been printed so far.
