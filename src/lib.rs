@@ -41,4 +41,5 @@ pub mod sim;
 pub mod stack;
 pub mod tcp;
 pub mod time;
+pub mod trace;
 pub mod wire;
