@@ -84,6 +84,14 @@ fn an_open_port_three_hops_away() {
     let net = Routed::new("trace-open");
     let scratch = Scratch::new();
     let server = listen(&net, 8080);
+    nft_load(
+        net.cmd_b("nft"),
+        &format!(
+            "table inet t {{\n counter rst {{ }}\n chain in {{\n type filter hook input priority 0;\n \
+             ip saddr {} tcp flags & rst == rst counter name rst\n }}\n}}\n",
+            net.addr_a
+        ),
+    );
     let target = format!("{}:8080", net.addr_b);
     let ran = trace(&net, &scratch, &["--json", "-w", "2s", &target]);
     assert_eq!(ran.code, Some(0), "{}", ran.show());
@@ -111,6 +119,18 @@ fn an_open_port_three_hops_away() {
         .filter(|l| l.contains(r#""event":"reset""#))
         .count();
     assert_eq!(resets, 3, "{}", ran.show());
+    // Only nettool's RSTs reached B: the kernel's, answering the same
+    // SYN-ACKs, were dropped by the guard (and counted by it).
+    let mut counter = net.cmd_b("nft");
+    counter.args(["list", "counter", "inet", "t", "rst"]);
+    assert_eq!(nft_packets(&sh(counter)), 3, "{}", ran.show());
+    let note = ran
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["event"] == "note")
+        .expect("a note on the guard's drops");
+    assert_eq!(note["guard_dropped"], 3, "{}", ran.show());
     no_half_open_connection(&net, &server);
     // The guard is gone.
     let mut tables = net.cmd_a("nft");
@@ -125,6 +145,7 @@ fn the_human_output_reads_like_traceroute() {
     let _server = listen(&net, 8080);
     let target = format!("{}:8080", net.addr_b);
     let ran = trace(&net, &scratch, &["-q", "2", &target]);
+    println!("{}", ran.stdout); // for the README: `-- --nocapture`
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     let lines: Vec<&str> = ran.stdout.lines().collect();
     assert!(
@@ -150,7 +171,11 @@ fn the_human_output_reads_like_traceroute() {
         );
         assert_eq!(line.matches(" ms").count(), 2, "{line:?}");
     }
-    assert_eq!(lines[5], format!("{target} reached in 3 hops: port open"));
+    assert_eq!(
+        lines[5],
+        "note: the RST guard dropped 2 RST(s) the kernel sent for this flow"
+    );
+    assert_eq!(lines[6], format!("{target} reached in 3 hops: port open"));
 }
 
 #[test]

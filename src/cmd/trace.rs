@@ -218,6 +218,20 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     if stop == Stop::Interrupted && !args.json {
         writeln!(env.out)?;
     }
+    if let Some(dropped) = guard.as_ref().and_then(|g| g.dropped().ok())
+        && dropped > 0
+    {
+        let text = format!("the RST guard dropped {dropped} RST(s) the kernel sent for this flow");
+        if args.json {
+            writeln!(
+                env.out,
+                "{}",
+                json!({"event": "note", "text": text, "guard_dropped": dropped})
+            )?;
+        } else {
+            writeln!(env.out, "note: {text}")?;
+        }
+    }
     let outcome = view.result(env.out, trace.ending(), remote)?;
     let removal = guard.map(RstGuard::begin_removal);
     drop(link);
