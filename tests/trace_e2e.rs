@@ -295,3 +295,37 @@ fn an_unreachable_from_a_router_stops_the_trace() {
         "{res}"
     );
 }
+
+#[test]
+fn a_source_address_the_kernel_does_not_own_needs_no_guard() {
+    let net = Routed::new("trace-source");
+    let scratch = Scratch::new();
+    let server = listen(&net, 8080);
+    let octets = net.addr_a.octets();
+    let own = std::net::Ipv4Addr::new(octets[0], octets[1], octets[2], 9);
+    let target = format!("{}:8080", net.addr_b);
+    let ran = trace(
+        &net,
+        &scratch,
+        &["--json", "-q", "1", "-s", &own.to_string(), &target],
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    let start: Value = serde_json::from_str(ran.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(start["guard"], Value::Null);
+    assert!(
+        start["local"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{own}:"))
+    );
+    // R1 learned the address from nettool's own ARP request for the next
+    // hop, so it may never ask: nettool answers when it does.
+    let want: Vec<_> = [
+        hop(1, 1, &net.r1_near.to_string(), "time-exceeded"),
+        hop(2, 1, &net.r2_near.to_string(), "time-exceeded"),
+        hop(3, 1, &net.addr_b.to_string(), "open"),
+    ]
+    .concat();
+    assert_eq!(probes(&ran), want, "{}", ran.show());
+    no_half_open_connection(&net, &server);
+}
