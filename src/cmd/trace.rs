@@ -292,7 +292,7 @@ impl View {
                     answer,
                     rtt,
                 } => json!({"event": "probe", "ttl": ttl, "query": query, "from": from.to_string(),
-                        "answer": answer_name(answer), "rtt_ms": rtt.as_secs_f64() * 1e3,
+                        "answer": answer_name(answer), "rtt_ms": rtt.as_micros() as f64 / 1e3,
                         "what": answer.icmp_kind().map(IcmpKind::describe)}),
                 Event::Timeout { ttl, query } => {
                     json!({"event": "probe", "ttl": ttl, "query": query, "from": null, "answer": null})
