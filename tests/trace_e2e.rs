@@ -329,3 +329,47 @@ fn a_source_address_the_kernel_does_not_own_needs_no_guard() {
     assert_eq!(probes(&ran), want, "{}", ran.show());
     no_half_open_connection(&net, &server);
 }
+
+#[test]
+fn ctrl_c_stops_the_trace_and_removes_the_guard() {
+    use std::os::unix::process::ExitStatusExt;
+    let net = Routed::new("trace-int");
+    let scratch = Scratch::new();
+    nft_load(
+        net.cmd_b("nft"),
+        "table inet t {\n chain in {\n type filter hook input priority 0;\n \
+         tcp dport 8080 drop\n }\n}\n",
+    );
+    let tables = || {
+        let mut cmd = net.cmd_a("nft");
+        cmd.args(["list", "tables"]);
+        sh(cmd)
+    };
+    let mut cmd = net.cmd_a(nettool());
+    cmd.args(["trace", "-w", "5s", &format!("{}:8080", net.addr_b)])
+        .env("NETTOOL_ARP_CACHE", scratch.cache())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while !tables().contains("nettool-guard") {
+        assert!(start.elapsed() < LIMIT, "the guard never appeared");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Hops 1 and 2 answer at once; hop 3 then waits on B's silence.
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.signal(), Some(libc::SIGINT), "{stdout}");
+    assert!(
+        stdout.contains(&format!(" 2  {}  ", net.r2_near)),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("trace interrupted\n"), "{stdout}");
+    assert!(
+        !tables().contains("nettool-guard"),
+        "the guard must be gone"
+    );
+}
