@@ -33,7 +33,7 @@ whose TTL ran out answers with ICMP time exceeded; its address and the round-tri
 probe are shown, one line per hop, `*` for a probe nobody answered. The trace ends at the \
 destination, shown as the last hop with its answer: SYN-ACK (the port is open; nettool resets the \
 half-open connection at once) or RST (closed); or at an ICMP destination unreachable, shown with \
-its meaning; or after --max-ttl hops. TCP probes pass firewalls that drop ICMP echo and UDP. \
+its meaning; or after --max-ttl hops. SYNs to a service's port often pass firewalls that drop ICMP echo and UDP probes. \
 All probes of a trace share one source port and differ in their sequence number, by which \
 nettool matches each ICMP error (through the TCP header it quotes) and each SYN-ACK or RST \
 (through its acknowledgment number) to its probe. One probe is in flight at a time. While the \
