@@ -29,6 +29,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('handshake', 'handshake', [CompletionResultType]::ParameterValue, 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state')
             [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Open a TCP connection and close it with the four-way handshake, printing every state')
             [CompletionResult]::new('nc', 'nc', [CompletionResultType]::ParameterValue, 'netcat on nettool''s own TCP engine: stdin to the peer, the peer to stdout')
+            [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
             [CompletionResult]::new('impair', 'impair', [CompletionResultType]::ParameterValue, 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests')
@@ -139,6 +140,29 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'States and a summary (bytes each way, retransmissions, duration, throughput) on stderr')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'States and a summary (bytes each way, retransmissions, duration, throughput) on stderr')
             [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Every segment, tcpdump-style, on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nettool;trace' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Source port of every probe (default: a free ephemeral port, reserved from the kernel)')
+            [CompletionResult]::new('--source-port', '--source-port', [CompletionResultType]::ParameterName, 'Source port of every probe (default: a free ephemeral port, reserved from the kernel)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'TTL of the first hop probed')
+            [CompletionResult]::new('--first-ttl', '--first-ttl', [CompletionResultType]::ParameterName, 'TTL of the first hop probed')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Largest TTL tried before giving up')
+            [CompletionResult]::new('--max-ttl', '--max-ttl', [CompletionResultType]::ParameterName, 'Largest TTL tried before giving up')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Probes per hop')
+            [CompletionResult]::new('--queries', '--queries', [CompletionResultType]::ParameterName, 'Probes per hop')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'How long each probe waits for its answer')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long each probe waits for its answer')
+            [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line for each probe and the result')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -266,6 +290,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('handshake', 'handshake', [CompletionResultType]::ParameterValue, 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state')
             [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Open a TCP connection and close it with the four-way handshake, printing every state')
             [CompletionResult]::new('nc', 'nc', [CompletionResultType]::ParameterValue, 'netcat on nettool''s own TCP engine: stdin to the peer, the peer to stdout')
+            [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
             [CompletionResult]::new('impair', 'impair', [CompletionResultType]::ParameterValue, 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests')
@@ -282,6 +307,9 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;help;nc' {
+            break
+        }
+        'nettool;help;trace' {
             break
         }
         'nettool;help;lab' {

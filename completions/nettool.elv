@@ -26,6 +26,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand handshake 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
             cand close 'Open a TCP connection and close it with the four-way handshake, printing every state'
             cand nc 'netcat on nettool''s own TCP engine: stdin to the peer, the peer to stdout'
+            cand trace 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
             cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
             cand impair 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
@@ -137,6 +138,28 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'nettool;trace'= {
+            cand -i 'Interface to use (default: the one the kernel routes HOST through)'
+            cand --interface 'Interface to use (default: the one the kernel routes HOST through)'
+            cand -s 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself'
+            cand --source 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself'
+            cand -p 'Source port of every probe (default: a free ephemeral port, reserved from the kernel)'
+            cand --source-port 'Source port of every probe (default: a free ephemeral port, reserved from the kernel)'
+            cand -f 'TTL of the first hop probed'
+            cand --first-ttl 'TTL of the first hop probed'
+            cand -m 'Largest TTL tried before giving up'
+            cand --max-ttl 'Largest TTL tried before giving up'
+            cand -q 'Probes per hop'
+            cand --queries 'Probes per hop'
+            cand -w 'How long each probe waits for its answer'
+            cand --wait 'How long each probe waits for its answer'
+            cand --cache-file 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]'
+            cand --json 'Print one JSON object per line for each probe and the result'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'nettool;lab'= {
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -243,6 +266,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand handshake 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
             cand close 'Open a TCP connection and close it with the four-way handshake, printing every state'
             cand nc 'netcat on nettool''s own TCP engine: stdin to the peer, the peer to stdout'
+            cand trace 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
             cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
             cand impair 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
@@ -255,6 +279,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
         &'nettool;help;close'= {
         }
         &'nettool;help;nc'= {
+        }
+        &'nettool;help;trace'= {
         }
         &'nettool;help;lab'= {
             cand up 'Create the lab'

@@ -30,6 +30,7 @@ complete -c nettool -n "__fish_nettool_needs_command" -f -a "arp" -d 'Resolve IP
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "handshake" -d 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "nc" -d 'netcat on nettool\'s own TCP engine: stdin to the peer, the peer to stdout'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "trace" -d 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router\'s ICMP time exceeded shown'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "impair" -d 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
@@ -98,6 +99,17 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -s v -l verbose -d '
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l trace -d 'Every segment, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -d 'Source port of every probe (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s f -l first-ttl -d 'TTL of the first hop probed' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s m -l max-ttl -d 'Largest TTL tried before giving up' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s q -l queries -d 'Probes per hop' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s w -l wait -d 'How long each probe waits for its answer' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -l json -d 'Print one JSON object per line for each probe and the result'
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -f -a "up" -d 'Create the lab'
@@ -153,14 +165,15 @@ complete -c nettool -n "__fish_nettool_using_subcommand impair" -l blackhole-all
 complete -c nettool -n "__fish_nettool_using_subcommand impair" -l keep-offloads -d 'Leave the interfaces\' offloads alone (default: turn them off)'
 complete -c nettool -n "__fish_nettool_using_subcommand impair" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand impair" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc lab generate impair help" -f -a "arp" -d 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc lab generate impair help" -f -a "handshake" -d 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc lab generate impair help" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc lab generate impair help" -f -a "nc" -d 'netcat on nettool\'s own TCP engine: stdin to the peer, the peer to stdout'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc lab generate impair help" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc lab generate impair help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc lab generate impair help" -f -a "impair" -d 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc lab generate impair help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "arp" -d 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "handshake" -d 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "nc" -d 'netcat on nettool\'s own TCP engine: stdin to the peer, the peer to stdout'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "trace" -d 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router\'s ICMP time exceeded shown'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "impair" -d 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "up" -d 'Create the lab'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "down" -d 'Remove the lab and everything it runs'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "status" -d 'Show the lab\'s interfaces and addresses'

@@ -40,6 +40,7 @@ pub enum Command {
     Handshake(HandshakeArgs),
     Close(CloseArgs),
     Nc(NcArgs),
+    Trace(crate::cmd::trace::TraceArgs),
     Lab(LabArgs),
     /// Write the man pages and shell completions (for packagers and the test suite).
     #[command(hide = true)]

@@ -42,4 +42,5 @@ pub mod stack;
 pub mod sys;
 pub mod tcp;
 pub mod time;
+pub mod trace;
 pub mod wire;

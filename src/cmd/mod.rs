@@ -7,6 +7,7 @@ pub mod impair;
 pub mod lab;
 pub mod nc;
 pub mod tcp;
+pub mod trace;
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -40,6 +41,7 @@ pub fn run(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
         Command::Handshake(args) => tcp::handshake(args, env),
         Command::Close(args) => tcp::close(args, env),
         Command::Nc(args) => nc::run(args, env),
+        Command::Trace(args) => trace::run(args, env),
         Command::Lab(args) => lab::run(args, env),
         Command::Generate(args) => generate::run(args, env),
         Command::Impair(args) => impair::run(args, env),

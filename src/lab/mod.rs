@@ -28,6 +28,8 @@
 #[doc(hidden)]
 pub mod impaired;
 pub mod netns;
+#[doc(hidden)]
+pub mod routed;
 pub mod services;
 #[doc(hidden)]
 pub mod testnet;

@@ -28,7 +28,7 @@ pub const DEV: &str = "eth0";
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-fn next() -> u32 {
+pub(super) fn next() -> u32 {
     COUNTER.fetch_add(1, Ordering::Relaxed)
 }
 
@@ -51,7 +51,7 @@ pub fn unique_name(tag: &str, role: &str) -> String {
     name_for(tag, next(), role)
 }
 
-fn name_for(tag: &str, n: u32, role: &str) -> String {
+pub(super) fn name_for(tag: &str, n: u32, role: &str) -> String {
     format!("{PREFIX}{tag}-{}-{n}-{role}", std::process::id())
 }
 

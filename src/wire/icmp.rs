@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use pnet::packet::icmp::{IcmpPacket, checksum};
 
 use super::ipv4::{IpProtocol, Ipv4Repr};
-use super::{Result, WireError};
+use super::{Result, SeqNum, WireError};
 
 /// The kinds of ICMP error nettool reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,10 @@ pub struct IcmpError {
     /// The quoted segment's source and destination.
     pub quoted_src: (Ipv4Addr, u16),
     pub quoted_dst: (Ipv4Addr, u16),
+    /// The quoted segment's sequence number: RFC 792 quotes 64 bits of
+    /// the datagram, which is both ports and SEG.SEQ. `None` when a
+    /// sender quoted less.
+    pub quoted_seq: Option<SeqNum>,
 }
 
 impl IcmpError {
@@ -78,6 +82,9 @@ impl IcmpError {
             kind,
             quoted_src: (ip.src, u16::from_be_bytes([ports[0], ports[1]])),
             quoted_dst: (ip.dst, u16::from_be_bytes([ports[2], ports[3]])),
+            quoted_seq: rest
+                .get(4..8)
+                .map(|s| SeqNum(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))),
         })
     }
 }
@@ -130,6 +137,7 @@ mod tests {
         assert_eq!(e.kind, kind);
         assert_eq!(e.quoted_src, (US, 40000));
         assert_eq!(e.quoted_dst, (THEM, 80));
+        assert_eq!(e.quoted_seq, Some(SeqNum(1)));
         assert!(e.kind.describe().contains(words));
     }
 

@@ -1,0 +1,447 @@
+//! `nettool trace HOST:PORT`: TCP traceroute. The protocol lives in
+//! [`crate::trace`]; this file picks the route, keeps the kernel out of the
+//! flow and renders the events.
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use serde_json::json;
+
+use super::Env;
+use super::tcp::{next_hop_mac, parse_target, random_bytes, reserve_port};
+use crate::cli::{CacheArgs, parse_duration};
+use crate::driver::{self, Clock, Stop, SystemClock};
+use crate::guard::{Flow, RstGuard};
+use crate::link::Filter;
+use crate::link::packet::PacketLink;
+use crate::outcome::Outcome;
+use crate::route::{self, RouteError};
+use crate::time::Instant;
+use crate::trace::{Answer, Config, Ending, Event, Trace};
+use crate::wire::icmp::IcmpKind;
+use crate::wire::{MacAddr, SeqNum};
+
+/// Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router's ICMP time exceeded shown.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Trace the routers between this host and HOST:PORT with TCP SYNs, as tcptraceroute \
+does: the first SYNs leave with TTL 1, the next with TTL 2, and so on. Each router that drops a SYN \
+whose TTL ran out answers with ICMP time exceeded; its address and the round-trip time of each \
+probe are shown, one line per hop, `*` for a probe nobody answered. The trace ends at the \
+destination, shown as the last hop with its answer: SYN-ACK (the port is open; nettool resets the \
+half-open connection at once) or RST (closed); or at an ICMP destination unreachable, shown with \
+its meaning; or after --max-ttl hops. SYNs to a service's port often pass firewalls that drop ICMP echo and UDP probes. \
+All probes of a trace share one source port and differ in their sequence number, by which \
+nettool matches each ICMP error (through the TCP header it quotes) and each SYN-ACK or RST \
+(through its acknowledgment number) to its probe. One probe is in flight at a time. While the \
+trace runs, a firewall rule scoped to the flow keeps the kernel from resetting the destination's \
+SYN-ACKs; it is removed however nettool exits.",
+    after_long_help = "EXAMPLES:
+  nettool trace 10.78.0.2:80                     up to 30 hops, 3 probes each
+  nettool trace -q 1 -w 500ms -m 8 10.78.0.2:443 one probe per hop, short waits
+  nettool trace --json 10.78.0.2:22              one JSON object per probe
+
+EXIT STATUS:
+  0    the destination answered (SYN-ACK or RST)
+  1    it did not: silence up to --max-ttl, or ICMP destination unreachable
+  2    usage or local error
+  130  interrupted"
+)]
+pub struct TraceArgs {
+    /// Destination, HOST:PORT (a name is resolved by the system resolver).
+    #[arg(value_name = "HOST:PORT")]
+    pub target: String,
+
+    /// Interface to use (default: the one the kernel routes HOST through).
+    #[arg(short, long, value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Source address. One the kernel does not own keeps the kernel out of
+    /// the flow entirely: nettool then answers ARP for it itself.
+    #[arg(short, long, value_name = "ADDRESS")]
+    pub source: Option<Ipv4Addr>,
+
+    /// Source port of every probe (default: a free ephemeral port, reserved from the kernel).
+    #[arg(short = 'p', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub source_port: Option<u16>,
+
+    /// TTL of the first hop probed.
+    #[arg(short, long, value_name = "TTL", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..))]
+    pub first_ttl: u8,
+
+    /// Largest TTL tried before giving up.
+    #[arg(short, long, value_name = "TTL", default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..))]
+    pub max_ttl: u8,
+
+    /// Probes per hop.
+    #[arg(short, long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub queries: u8,
+
+    /// How long each probe waits for its answer.
+    #[arg(short, long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
+    pub wait: Duration,
+
+    /// Print one JSON object per line for each probe and the result.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The ARP cache, for the next hop.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
+    let (dst, dport) = parse_target(&args.target)?;
+    if args.first_ttl > args.max_ttl {
+        bail!(
+            "--first-ttl {} is above --max-ttl {}",
+            args.first_ttl,
+            args.max_ttl
+        );
+    }
+    let route = match route::select(dst, args.interface.as_deref(), args.source) {
+        Err(RouteError::LocalDestination { .. }) => bail!(
+            "{dst} is this host's own address: there is no path to trace (try a host in a \
+             network namespace: `nettool lab up`)"
+        ),
+        other => other?,
+    };
+    let iface = route.interface.clone();
+    if iface.is_loopback || iface.mac == MacAddr::zero() {
+        bail!(
+            "{} has no Ethernet address; nettool's TCP runs over Ethernet-like interfaces",
+            iface.name
+        );
+    }
+    let Some((gw_mac, how)) = next_hop_mac(&route, &args.cache.path(), env)? else {
+        if args.json {
+            writeln!(
+                env.out,
+                "{}",
+                json!({"event": "result", "outcome": "no-arp", "next_hop": route.next_hop.to_string()})
+            )?;
+        } else {
+            writeln!(
+                env.out,
+                "the next hop {} did not answer ARP on {}: is it up, and on this link?",
+                route.next_hop, iface.name
+            )?;
+        }
+        return Ok(
+            if env.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                Outcome::Interrupted
+            } else {
+                Outcome::Negative
+            },
+        );
+    };
+    let (sport, _reservation) =
+        reserve_port(route.source, route.source_owned_by_kernel, args.source_port)?;
+    let local = SocketAddrV4::new(route.source, sport);
+    let remote = SocketAddrV4::new(dst, dport);
+    // One source port for the whole trace: one flow-scoped guard covers it.
+    let guard = if route.source_owned_by_kernel {
+        Some(RstGuard::install(Flow::Connection { local, remote })?)
+    } else {
+        None
+    };
+    let mut link = PacketLink::open(iface.index, Filter::ArpIpv4)?;
+    let mut clock = SystemClock::new();
+    let start = clock.now();
+    let mut trace = Trace::new(Config {
+        mac: iface.mac,
+        next_hop_mac: gw_mac,
+        local,
+        remote,
+        first_ttl: args.first_ttl,
+        max_ttl: args.max_ttl,
+        queries: args.queries,
+        wait: args.wait,
+        iss: SeqNum(u32::from_le_bytes(random_bytes::<4>())),
+        mss: u16::try_from(iface.mtu.saturating_sub(40))
+            .unwrap_or(u16::MAX)
+            .max(536),
+        answer_arp: !route.source_owned_by_kernel,
+    });
+    let keeper = match &guard {
+        Some(g) => format!(
+            "kernel RSTs for this flow dropped by nft table inet {}",
+            g.table()
+        ),
+        None => format!(
+            "{} is not the kernel's: nettool answers ARP for it",
+            route.source
+        ),
+    };
+    let mut view = View {
+        json: args.json,
+        start,
+        last_from: None,
+    };
+    if args.json {
+        writeln!(
+            env.out,
+            "{}",
+            json!({"event": "start", "command": "trace", "remote": remote.to_string(),
+                   "local": local.to_string(), "iface": iface.name, "next_hop": route.next_hop.to_string(),
+                   "next_hop_mac": gw_mac.to_string(), "max_ttl": args.max_ttl, "queries": args.queries,
+                   "wait_ms": args.wait.as_secs_f64() * 1e3,
+                   "guard": guard.as_ref().map(|g| g.table().to_owned())})
+        )?;
+    } else {
+        writeln!(
+            env.out,
+            "TRACE {remote} from {local} on {}, {} hops max, {} probe{} per hop ({keeper})\n\
+             next hop {} is-at {gw_mac} ({how})",
+            iface.name,
+            args.max_ttl,
+            args.queries,
+            if args.queries == 1 { "" } else { "s" },
+            route.next_hop,
+        )?;
+    }
+    env.out.flush()?;
+    let stop = {
+        let out = &mut *env.out;
+        let view = &mut view;
+        driver::run(
+            &mut trace,
+            &mut link,
+            &mut clock,
+            env.interrupt,
+            |now, ev| view.event(out, now, ev),
+        )?
+    };
+    if stop == Stop::Interrupted && !args.json {
+        writeln!(env.out)?;
+    }
+    if let Some(dropped) = guard.as_ref().and_then(|g| g.dropped().ok())
+        && dropped > 0
+    {
+        let text = format!("the RST guard dropped {dropped} RST(s) the kernel sent for this flow");
+        if args.json {
+            writeln!(
+                env.out,
+                "{}",
+                json!({"event": "note", "text": text, "guard_dropped": dropped})
+            )?;
+        } else {
+            writeln!(env.out, "note: {text}")?;
+        }
+    }
+    let outcome = view.result(env.out, trace.ending(), remote)?;
+    let removal = guard.map(RstGuard::begin_removal);
+    drop(link);
+    if let Some(r) = removal {
+        r.wait();
+    }
+    Ok(if stop == Stop::Interrupted {
+        Outcome::Interrupted
+    } else {
+        outcome
+    })
+}
+
+/// What an answer says, in brackets after the address.
+fn answer_text(answer: Answer) -> Option<String> {
+    match answer {
+        Answer::TimeExceeded { code: 0 } => None,
+        Answer::Open => Some("[open, SYN-ACK]".to_owned()),
+        Answer::Closed => Some("[closed, RST]".to_owned()),
+        other => other.icmp_kind().map(|k| format!("[{}]", k.describe())),
+    }
+}
+
+fn answer_name(answer: Answer) -> &'static str {
+    match answer {
+        Answer::TimeExceeded { .. } => "time-exceeded",
+        Answer::Unreachable { .. } => "unreachable",
+        Answer::Open => "open",
+        Answer::Closed => "closed",
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Renders the trace traceroute-style, a hop per line written as its
+/// probes settle, or as JSON lines.
+struct View {
+    json: bool,
+    start: Instant,
+    /// The address last printed on the current hop's line.
+    last_from: Option<(Ipv4Addr, Answer)>,
+}
+
+impl View {
+    fn t(&self, now: Instant) -> f64 {
+        (now - self.start).as_secs_f64()
+    }
+
+    fn event(&mut self, out: &mut dyn Write, now: Instant, ev: Event) -> Result<()> {
+        if self.json {
+            let value = match ev {
+                Event::Reply {
+                    ttl,
+                    query,
+                    from,
+                    answer,
+                    rtt,
+                } => json!({"event": "probe", "ttl": ttl, "query": query, "from": from.to_string(),
+                        "answer": answer_name(answer), "rtt_ms": rtt.as_micros() as f64 / 1e3,
+                        "what": answer.icmp_kind().map(IcmpKind::describe)}),
+                Event::Timeout { ttl, query } => {
+                    json!({"event": "probe", "ttl": ttl, "query": query, "from": null, "answer": null})
+                }
+                Event::Late { ttl, query, from } => {
+                    json!({"event": "late", "ttl": ttl, "query": query, "from": from.to_string()})
+                }
+                Event::Reset { seq } => json!({"event": "reset", "seq": seq.0}),
+                Event::ArpAnswered { asker } => {
+                    json!({"event": "arp-answered", "asker": asker.to_string()})
+                }
+                Event::Sent { .. } | Event::HopDone { .. } | Event::Done(_) => return Ok(()),
+            };
+            let mut v = value;
+            v["t"] = json!(self.t(now));
+            writeln!(out, "{v}")?;
+            return Ok(());
+        }
+        match ev {
+            Event::Sent { ttl, query: 0, .. } => {
+                self.last_from = None;
+                write!(out, "{ttl:>2}")?;
+            }
+            Event::Reply {
+                from, answer, rtt, ..
+            } => {
+                if self.last_from.map(|(a, _)| a) != Some(from)
+                    || self.last_from.map(|(_, b)| answer_name(b)) != Some(answer_name(answer))
+                {
+                    write!(out, "  {from}")?;
+                    if let Some(text) = answer_text(answer) {
+                        write!(out, "  {text}")?;
+                    }
+                    self.last_from = Some((from, answer));
+                }
+                write!(out, "  {}", ms(rtt))?;
+            }
+            Event::Timeout { .. } => write!(out, "  *")?,
+            Event::HopDone { .. } => writeln!(out)?,
+            Event::Sent { .. }
+            | Event::Reset { .. }
+            | Event::Late { .. }
+            | Event::ArpAnswered { .. }
+            | Event::Done(_) => {}
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    fn result(
+        &self,
+        out: &mut dyn Write,
+        ending: Option<Ending>,
+        remote: SocketAddrV4,
+    ) -> Result<Outcome> {
+        let (text, value, outcome) = match ending {
+            Some(Ending::Reached { ttl, open }) => {
+                let state = if open { "open" } else { "closed" };
+                (
+                    format!(
+                        "{remote} reached in {ttl} hop{}: port {state}",
+                        if ttl == 1 { "" } else { "s" }
+                    ),
+                    json!({"event": "result", "outcome": state, "hops": ttl}),
+                    Outcome::Success,
+                )
+            }
+            Some(Ending::Unreachable { ttl, from, code }) => {
+                let what = IcmpKind::Unreachable(code).describe();
+                (
+                    format!("{remote} is unreachable: {what} from {from} at hop {ttl}"),
+                    json!({"event": "result", "outcome": "unreachable", "hops": ttl,
+                           "from": from.to_string(), "what": what}),
+                    Outcome::Negative,
+                )
+            }
+            Some(Ending::MaxTtl) => (
+                format!("{remote} did not answer within the hops tried: filtered, or further away"),
+                json!({"event": "result", "outcome": "no-answer"}),
+                Outcome::Negative,
+            ),
+            None => (
+                "trace interrupted".to_owned(),
+                json!({"event": "result", "outcome": "interrupted"}),
+                Outcome::Interrupted,
+            ),
+        };
+        if self.json {
+            writeln!(out, "{value}")?;
+        } else {
+            writeln!(out, "{text}")?;
+        }
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case(Answer::TimeExceeded { code: 0 }, None)]
+    #[case(Answer::Open, Some("[open, SYN-ACK]"))]
+    #[case(Answer::Closed, Some("[closed, RST]"))]
+    #[case(Answer::Unreachable { code: 13 }, Some("[administratively prohibited (type 3, code 13)]"))]
+    fn answers_read_like_traceroute(#[case] a: Answer, #[case] want: Option<&str>) {
+        assert_eq!(answer_text(a).as_deref(), want);
+    }
+
+    fn render(events: Vec<Event>) -> String {
+        let mut view = View {
+            json: false,
+            start: Instant::from_micros(0),
+            last_from: None,
+        };
+        let mut out = Vec::new();
+        for ev in events {
+            view.event(&mut out, Instant::from_micros(0), ev).unwrap();
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_hop_line_names_each_new_address_once() {
+        let a = Ipv4Addr::new(10, 0, 0, 1);
+        let b = Ipv4Addr::new(10, 0, 0, 9);
+        let te = Answer::TimeExceeded { code: 0 };
+        let reply = |query, from, rtt_us| Event::Reply {
+            ttl: 7,
+            query,
+            from,
+            answer: te,
+            rtt: Duration::from_micros(rtt_us),
+        };
+        let sent = |query| Event::Sent {
+            ttl: 7,
+            query,
+            seq: SeqNum(0),
+        };
+        let text = render(vec![
+            sent(0),
+            reply(0, a, 123),
+            sent(1),
+            Event::Timeout { ttl: 7, query: 1 },
+            sent(2),
+            reply(2, b, 98),
+            Event::HopDone { ttl: 7 },
+        ]);
+        assert_eq!(text, " 7  10.0.0.1  0.123 ms  *  10.0.0.9  0.098 ms\n");
+    }
+}

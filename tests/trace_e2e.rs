@@ -1,0 +1,375 @@
+//! `nettool trace` across two Linux routers: nettool in A, R1 and R2
+//! forwarding (ICMP rate limit off), the kernel's TCP in B. Each test
+//! builds and removes its own four namespaces. Needs root.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Ran, Scratch, Server, nettool, nft_load, nft_packets, run, sh};
+use nettool::lab::routed::Routed;
+use serde_json::Value;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn trace(net: &Routed, scratch: &Scratch, args: &[&str]) -> Ran {
+    let mut cmd = net.cmd_a(nettool());
+    cmd.arg("trace")
+        .args(args)
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    run(cmd, LIMIT)
+}
+
+/// A listening kernel socket in B (never accepting: the handshakes
+/// nettool starts must end in its RST, not in B's accept queue).
+fn listen(net: &Routed, port: u16) -> Server {
+    let mut cmd = net.cmd_b("python3");
+    cmd.args([common::PEER, "hold", &port.to_string()]);
+    let mut s = Server::spawn(cmd);
+    s.wait_for("ready", Duration::from_secs(10));
+    s
+}
+
+/// The `probe` objects of a `--json` run: (ttl, query, from, answer).
+fn probes(ran: &Ran) -> Vec<(u64, u64, Option<String>, Option<String>)> {
+    ran.stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .filter(|v| v["event"] == "probe")
+        .map(|v| {
+            (
+                v["ttl"].as_u64().unwrap(),
+                v["query"].as_u64().unwrap(),
+                v["from"].as_str().map(str::to_owned),
+                v["answer"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+fn result(ran: &Ran) -> Value {
+    let last = ran.stdout.lines().last().expect("a result line");
+    serde_json::from_str(last).unwrap()
+}
+
+/// Every probe of hop `ttl` (there are `queries`) answered by `from` with `answer`.
+fn hop(
+    ttl: u64,
+    queries: u64,
+    from: &str,
+    answer: &str,
+) -> Vec<(u64, u64, Option<String>, Option<String>)> {
+    (0..queries)
+        .map(|q| (ttl, q, Some(from.to_owned()), Some(answer.to_owned())))
+        .collect()
+}
+
+fn stars(ttl: u64, queries: u64) -> Vec<(u64, u64, Option<String>, Option<String>)> {
+    (0..queries).map(|q| (ttl, q, None, None)).collect()
+}
+
+fn no_half_open_connection(net: &Routed, server: &Server) {
+    assert!(!server.saw("accepted"), "B accepted a connection");
+    let mut ss = net.cmd_b("ss");
+    ss.args(["-Htn", "state", "syn-recv"]);
+    let left = sh(ss);
+    assert!(
+        left.trim().is_empty(),
+        "B holds half-open connections: {left}"
+    );
+}
+
+#[test]
+fn an_open_port_three_hops_away() {
+    let net = Routed::new("trace-open");
+    let scratch = Scratch::new();
+    let server = listen(&net, 8080);
+    nft_load(
+        net.cmd_b("nft"),
+        &format!(
+            "table inet t {{\n counter rst {{ }}\n chain in {{\n type filter hook input priority 0;\n \
+             ip saddr {} tcp flags & rst == rst counter name rst\n }}\n}}\n",
+            net.addr_a
+        ),
+    );
+    let target = format!("{}:8080", net.addr_b);
+    let ran = trace(&net, &scratch, &["--json", "-w", "2s", &target]);
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    let (r1, r2, b) = (
+        net.r1_near.to_string(),
+        net.r2_near.to_string(),
+        net.addr_b.to_string(),
+    );
+    let want: Vec<_> = [
+        hop(1, 3, &r1, "time-exceeded"),
+        hop(2, 3, &r2, "time-exceeded"),
+        hop(3, 3, &b, "open"),
+    ]
+    .concat();
+    assert_eq!(probes(&ran), want, "{}", ran.show());
+    let res = result(&ran);
+    assert_eq!(
+        (res["outcome"].as_str(), res["hops"].as_u64()),
+        (Some("open"), Some(3))
+    );
+    // Each SYN-ACK was reset by nettool.
+    let resets = ran
+        .stdout
+        .lines()
+        .filter(|l| l.contains(r#""event":"reset""#))
+        .count();
+    assert_eq!(resets, 3, "{}", ran.show());
+    // Only nettool's RSTs reached B: the kernel's, answering the same
+    // SYN-ACKs, were dropped by the guard (and counted by it).
+    let mut counter = net.cmd_b("nft");
+    counter.args(["list", "counter", "inet", "t", "rst"]);
+    assert_eq!(nft_packets(&sh(counter)), 3, "{}", ran.show());
+    let note = ran
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["event"] == "note")
+        .expect("a note on the guard's drops");
+    assert_eq!(note["guard_dropped"], 3, "{}", ran.show());
+    no_half_open_connection(&net, &server);
+    // The guard is gone.
+    let mut tables = net.cmd_a("nft");
+    tables.args(["list", "tables"]);
+    assert!(!sh(tables).contains("nettool-guard"));
+}
+
+#[test]
+fn the_human_output_reads_like_traceroute() {
+    let net = Routed::new("trace-text");
+    let scratch = Scratch::new();
+    let _server = listen(&net, 8080);
+    let target = format!("{}:8080", net.addr_b);
+    let ran = trace(&net, &scratch, &["-q", "2", &target]);
+    println!("{}", ran.stdout); // for the README: `-- --nocapture`
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("TRACE {target} from {}:", net.addr_a)),
+        "{}",
+        ran.show()
+    );
+    assert!(
+        lines[1].starts_with(&format!("next hop {} is-at", net.r1_near)),
+        "{}",
+        ran.show()
+    );
+    let starts = [
+        format!(" 1  {}  ", net.r1_near),
+        format!(" 2  {}  ", net.r2_near),
+        format!(" 3  {}  [open, SYN-ACK]  ", net.addr_b),
+    ];
+    for (line, start) in lines[2..5].iter().zip(&starts) {
+        assert!(
+            line.starts_with(start.as_str()),
+            "{line:?} should start with {start:?}\n{}",
+            ran.show()
+        );
+        assert_eq!(line.matches(" ms").count(), 2, "{line:?}");
+    }
+    assert_eq!(
+        lines[5],
+        "note: the RST guard dropped 2 RST(s) the kernel sent for this flow"
+    );
+    assert_eq!(lines[6], format!("{target} reached in 3 hops: port open"));
+}
+
+#[test]
+fn a_closed_port_ends_with_the_destination_s_rst() {
+    let net = Routed::new("trace-closed");
+    let scratch = Scratch::new();
+    let target = format!("{}:8081", net.addr_b);
+    let ran = trace(&net, &scratch, &["--json", "-q", "2", &target]);
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    let want: Vec<_> = [
+        hop(1, 2, &net.r1_near.to_string(), "time-exceeded"),
+        hop(2, 2, &net.r2_near.to_string(), "time-exceeded"),
+        hop(3, 2, &net.addr_b.to_string(), "closed"),
+    ]
+    .concat();
+    assert_eq!(probes(&ran), want, "{}", ran.show());
+    assert_eq!(result(&ran)["outcome"], "closed");
+    assert!(
+        !ran.stdout.contains(r#""event":"reset""#),
+        "no RST answers a RST"
+    );
+}
+
+#[test]
+fn a_filtered_destination_is_silence_after_the_routers() {
+    let net = Routed::new("trace-filtered");
+    let scratch = Scratch::new();
+    let _server = listen(&net, 8080);
+    nft_load(
+        net.cmd_b("nft"),
+        "table inet t {\n counter syn { }\n chain in {\n type filter hook input priority 0;\n \
+         tcp dport 8080 tcp flags & syn == syn counter name syn drop\n }\n}\n",
+    );
+    let target = format!("{}:8080", net.addr_b);
+    let ran = trace(
+        &net,
+        &scratch,
+        &["--json", "-q", "2", "-m", "5", "-w", "300ms", &target],
+    );
+    assert_eq!(ran.code, Some(1), "{}", ran.show());
+    let want: Vec<_> = [
+        hop(1, 2, &net.r1_near.to_string(), "time-exceeded"),
+        hop(2, 2, &net.r2_near.to_string(), "time-exceeded"),
+        stars(3, 2),
+        stars(4, 2),
+        stars(5, 2),
+    ]
+    .concat();
+    assert_eq!(probes(&ran), want, "{}", ran.show());
+    assert_eq!(result(&ran)["outcome"], "no-answer");
+    let mut counter = net.cmd_b("nft");
+    counter.args(["list", "counter", "inet", "t", "syn"]);
+    assert_eq!(
+        nft_packets(&sh(counter)),
+        6,
+        "B dropped every SYN that reached it"
+    );
+}
+
+#[test]
+fn a_router_that_sends_no_time_exceeded_is_a_star() {
+    let net = Routed::new("trace-silent");
+    let scratch = Scratch::new();
+    let _server = listen(&net, 8080);
+    nft_load(
+        net.cmd_r2("nft"),
+        "table ip t {\n counter te { }\n chain out {\n type filter hook output priority 0;\n \
+         icmp type time-exceeded counter name te drop\n }\n}\n",
+    );
+    let target = format!("{}:8080", net.addr_b);
+    let ran = trace(
+        &net,
+        &scratch,
+        &["--json", "-q", "2", "-w", "300ms", &target],
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    let want: Vec<_> = [
+        hop(1, 2, &net.r1_near.to_string(), "time-exceeded"),
+        stars(2, 2),
+        hop(3, 2, &net.addr_b.to_string(), "open"),
+    ]
+    .concat();
+    assert_eq!(probes(&ran), want, "{}", ran.show());
+    let mut counter = net.cmd_r2("nft");
+    counter.args(["list", "counter", "ip", "t", "te"]);
+    assert_eq!(
+        nft_packets(&sh(counter)),
+        2,
+        "R2's two time-exceeded were dropped"
+    );
+}
+
+#[test]
+fn an_unreachable_from_a_router_stops_the_trace() {
+    let net = Routed::new("trace-unreach");
+    let scratch = Scratch::new();
+    nft_load(
+        net.cmd_r2("nft"),
+        "table ip t {\n chain forward_probe {\n type filter hook forward priority 0;\n \
+         tcp dport 8080 reject with icmp type host-unreachable\n }\n}\n",
+    );
+    let target = format!("{}:8080", net.addr_b);
+    let ran = trace(&net, &scratch, &["--json", "-q", "1", &target]);
+    assert_eq!(ran.code, Some(1), "{}", ran.show());
+    let r2 = net.r2_near.to_string();
+    let want: Vec<_> = [
+        hop(1, 1, &net.r1_near.to_string(), "time-exceeded"),
+        hop(2, 1, &r2, "time-exceeded"),
+        hop(3, 1, &r2, "unreachable"),
+    ]
+    .concat();
+    assert_eq!(probes(&ran), want, "{}", ran.show());
+    let res = result(&ran);
+    assert_eq!(res["outcome"], "unreachable");
+    assert!(
+        res["what"].as_str().unwrap().contains("host unreachable"),
+        "{res}"
+    );
+}
+
+#[test]
+fn a_source_address_the_kernel_does_not_own_needs_no_guard() {
+    let net = Routed::new("trace-source");
+    let scratch = Scratch::new();
+    let server = listen(&net, 8080);
+    let octets = net.addr_a.octets();
+    let own = std::net::Ipv4Addr::new(octets[0], octets[1], octets[2], 9);
+    let target = format!("{}:8080", net.addr_b);
+    let ran = trace(
+        &net,
+        &scratch,
+        &["--json", "-q", "1", "-s", &own.to_string(), &target],
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    let start: Value = serde_json::from_str(ran.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(start["guard"], Value::Null);
+    assert!(
+        start["local"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{own}:"))
+    );
+    // R1 learned the address from nettool's own ARP request for the next
+    // hop, so it may never ask: nettool answers when it does.
+    let want: Vec<_> = [
+        hop(1, 1, &net.r1_near.to_string(), "time-exceeded"),
+        hop(2, 1, &net.r2_near.to_string(), "time-exceeded"),
+        hop(3, 1, &net.addr_b.to_string(), "open"),
+    ]
+    .concat();
+    assert_eq!(probes(&ran), want, "{}", ran.show());
+    no_half_open_connection(&net, &server);
+}
+
+#[test]
+fn ctrl_c_stops_the_trace_and_removes_the_guard() {
+    use std::os::unix::process::ExitStatusExt;
+    let net = Routed::new("trace-int");
+    let scratch = Scratch::new();
+    nft_load(
+        net.cmd_b("nft"),
+        "table inet t {\n chain in {\n type filter hook input priority 0;\n \
+         tcp dport 8080 drop\n }\n}\n",
+    );
+    let tables = || {
+        let mut cmd = net.cmd_a("nft");
+        cmd.args(["list", "tables"]);
+        sh(cmd)
+    };
+    let mut cmd = net.cmd_a(nettool());
+    cmd.args(["trace", "-w", "5s", &format!("{}:8080", net.addr_b)])
+        .env("NETTOOL_ARP_CACHE", scratch.cache())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while !tables().contains("nettool-guard") {
+        assert!(start.elapsed() < LIMIT, "the guard never appeared");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Hops 1 and 2 answer at once; hop 3 then waits on B's silence.
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.signal(), Some(libc::SIGINT), "{stdout}");
+    assert!(
+        stdout.contains(&format!(" 2  {}  ", net.r2_near)),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("trace interrupted\n"), "{stdout}");
+    assert!(
+        !tables().contains("nettool-guard"),
+        "the guard must be gone"
+    );
+}
