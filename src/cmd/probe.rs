@@ -429,6 +429,9 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
         None
     };
     let mut link = PacketLink::open(path.route.interface.index, Filter::ArpIpv4)?;
+    if !args.flood {
+        link.enable_rx_timestamps()?;
+    }
     let mut clock = SystemClock::new();
     let start = clock.now();
     let config = prober::Config {
@@ -552,9 +555,29 @@ fn paced(
                 })
         };
         if let Some(rx) = link.recv(wait)? {
-            let now = clock.now();
-            prober.handle_frame(now, rx.frame, rx.checksum);
+            let (frame, checksum) = (rx.frame.to_vec(), rx.checksum);
+            let now = arrival(link, clock);
+            prober.handle_frame(now, &frame, checksum);
         }
+    }
+}
+
+/// When the frame just read arrived, on the monotonic clock: the kernel's
+/// receive timestamp (taken where tcpdump takes its own, on the wall
+/// clock) carried over to the monotonic time line through one pair of
+/// readings of both clocks. On veth the whole round trip can happen
+/// inside the `sendto` of the probe, so only the kernel knows when the
+/// answer came. Without a timestamp, the time of reading.
+fn arrival(link: &PacketLink, clock: &mut SystemClock) -> Instant {
+    let now = clock.now();
+    let Some(stamp) = link.rx_timestamp() else {
+        return now;
+    };
+    match std::time::SystemTime::now().duration_since(stamp) {
+        Ok(ago) if ago < Duration::from_secs(1) => {
+            Instant::from_micros(now.total_micros().saturating_sub(ago.as_micros() as u64))
+        }
+        _ => now,
     }
 }
 
