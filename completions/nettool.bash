@@ -1048,7 +1048,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__scan)
-            opts="-I -p -h -V --interface --source --sport --rate --concurrency --retries --timeout --all --json --cache-file --help --version"
+            opts="-I -p -h -V --interface --source --sport --rate --concurrency --retries --timeout --min-timeout --all --json --cache-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1087,6 +1087,10 @@ _nettool() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -244,9 +244,13 @@ pub struct ScanArgs {
     /// More SYNs for a silent port.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub retries: u32,
-    /// How long each SYN waits for its answer.
+    /// How long each SYN waits for its answer, at most; once answers come, the wait follows
+    /// their round trips (SRTT + 4 × RTTVAR), down to --min-timeout.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "500ms")]
     pub timeout: Duration,
+    /// The shortest wait for an answer.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "100ms")]
+    pub min_timeout: Duration,
     /// List every port, closed ones too.
     #[arg(long)]
     pub all: bool,
@@ -882,6 +886,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
             concurrency: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
             retries: args.retries,
             timeout: args.timeout,
+            min_timeout: args.min_timeout,
             seed: seed(),
         },
     );

@@ -8,7 +8,8 @@
 //! drawn from the seed and the port, the same on every try, so a late
 //! answer to an earlier try still counts.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -32,8 +33,12 @@ pub struct Config {
     pub concurrency: usize,
     /// Extra SYNs for a silent port.
     pub retries: u32,
-    /// How long each try waits.
+    /// How long each try waits, at most. Once answers have come, a try
+    /// waits `SRTT + 4 × RTTVAR` of the answers' round trips (RFC 6298's
+    /// estimator, first tries only, as Karn's rule says), but never less
+    /// than `min_timeout`.
     pub timeout: Duration,
+    pub min_timeout: Duration,
     pub seed: u64,
 }
 
@@ -96,8 +101,9 @@ pub struct Scanner {
     queue: VecDeque<u16>,
     next_port: usize,
     waiting: HashMap<u16, Waiting>,
-    /// (deadline, port, try) in order of sending.
-    deadlines: VecDeque<(Instant, u16, u32)>,
+    /// (deadline, port, try), earliest first (tries wait for different
+    /// times, so the order of sending is not the order of deadlines).
+    deadlines: BinaryHeap<Reverse<(Instant, u16, u32)>>,
     next_send: Instant,
     resets: VecDeque<Vec<u8>>,
     results: Vec<PortResult>,
@@ -105,6 +111,8 @@ pub struct Scanner {
     done_ports: Vec<bool>,
     wanted: Vec<bool>,
     pub sent: u64,
+    /// Smoothed RTT and its variation, in µs, once an answer has come.
+    srtt: Option<(f64, f64)>,
 }
 
 impl Scanner {
@@ -118,7 +126,7 @@ impl Scanner {
             queue: VecDeque::new(),
             next_port: 0,
             waiting: HashMap::new(),
-            deadlines: VecDeque::new(),
+            deadlines: BinaryHeap::new(),
             next_send: now,
             resets: VecDeque::new(),
             results: Vec::new(),
@@ -126,6 +134,7 @@ impl Scanner {
             done_ports: vec![false; 65536],
             wanted,
             sent: 0,
+            srtt: None,
         }
     }
 
@@ -135,6 +144,28 @@ impl Scanner {
 
     fn spacing(&self) -> Duration {
         Duration::from_secs_f64(1.0 / f64::from(self.config.rate.max(1)))
+    }
+
+    /// How long the next try waits for its answer.
+    pub fn try_timeout(&self) -> Duration {
+        match self.srtt {
+            None => self.config.timeout,
+            Some((srtt, var)) => Duration::from_secs_f64((srtt + 4.0 * var) / 1e6).clamp(
+                self.config.min_timeout,
+                self.config.timeout.max(self.config.min_timeout),
+            ),
+        }
+    }
+
+    fn sample(&mut self, rtt: Duration) {
+        let r = rtt.as_secs_f64() * 1e6;
+        self.srtt = Some(match self.srtt {
+            None => (r, r / 2.0),
+            Some((srtt, var)) => (
+                0.875 * srtt + 0.125 * r,
+                0.75 * var + 0.25 * (srtt - r).abs(),
+            ),
+        });
     }
 
     /// Every result so far, sorted by port.
@@ -149,6 +180,12 @@ impl Scanner {
             return;
         }
         let w = self.waiting.remove(&port);
+        if let Some(w) = &w
+            && w.tries == 1
+            && why != Why::NoResponse
+        {
+            self.sample(now - w.sent_at);
+        }
         let r = PortResult {
             port,
             state,
@@ -199,8 +236,8 @@ impl Scanner {
         w.tries += 1;
         w.sent_at = now;
         let tries = w.tries;
-        self.deadlines
-            .push_back((now + self.config.timeout, port, tries));
+        let timeout = self.try_timeout();
+        self.deadlines.push(Reverse((now + timeout, port, tries)));
         self.sent += 1;
         self.next_send = (self.next_send + self.spacing()).max(now);
         true
@@ -291,11 +328,11 @@ impl Machine for Scanner {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(deadline, port, tries)) = self.deadlines.front() {
+        while let Some(&Reverse((deadline, port, tries))) = self.deadlines.peek() {
             if deadline > now {
                 break;
             }
-            self.deadlines.pop_front();
+            self.deadlines.pop();
             let current = self.waiting.get(&port).map(|w| w.tries);
             if current != Some(tries) {
                 continue; // answered, or asked again since
@@ -319,7 +356,7 @@ impl Machine for Scanner {
             || (self.next_port < self.config.ports.len()
                 && self.waiting.len() < self.config.concurrency);
         let send = can_send.then_some(self.next_send);
-        let deadline = self.deadlines.front().map(|d| d.0);
+        let deadline = self.deadlines.peek().map(|d| d.0.0);
         match (send, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -354,6 +391,7 @@ mod tests {
             concurrency: 2,
             retries: 1,
             timeout: Duration::from_millis(100),
+            min_timeout: Duration::from_millis(100),
             seed: 3,
         }
     }
@@ -450,6 +488,29 @@ mod tests {
             RxChecksum::Unknown,
         );
         assert_eq!(s.poll_event().map(|r| r.state), Some(PortState::Closed));
+    }
+
+    #[test]
+    fn the_timeout_follows_the_answers_round_trips() {
+        let mut c = config(vec![1, 2]);
+        c.timeout = Duration::from_secs(1);
+        c.min_timeout = Duration::from_millis(20);
+        let mut s = Scanner::new(Instant::ZERO, c);
+        assert_eq!(s.try_timeout(), Duration::from_secs(1), "no answer yet");
+        let mut buf = Vec::new();
+        assert!(s.poll_transmit_into(Instant::ZERO, &mut buf));
+        let (_, _, tcp) = TcpRepr::from_frame(&buf, ChecksumMode::Verify).unwrap();
+        let at = Instant::from_millis(10);
+        s.handle_frame(
+            at,
+            &answer(1, tcp.seq.get() + 1, Flags::RST),
+            RxChecksum::Unknown,
+        );
+        // One sample of 10 ms: SRTT 10 ms, RTTVAR 5 ms, so 30 ms.
+        assert_eq!(s.try_timeout(), Duration::from_millis(30));
+        assert!(s.poll_transmit_into(at, &mut buf));
+        // Port 1's stale deadline (1 s) does not hide port 2's.
+        assert_eq!(s.poll_timeout(), Some(Instant::from_millis(40)));
     }
 
     #[test]
