@@ -41,6 +41,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   ip netns del "$a" 2>/dev/null || true
   ip netns del "$b" 2>/dev/null || true
+  [ -n "${KEEP:-}" ] && cp -r "$work" "$KEEP"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -104,7 +105,9 @@ pids+=($!)
 sleep 0.3
 ip netns exec "$a" tcpdump -U -i eth0 -nn -tt --time-stamp-precision nano -w "$work/rtt.pcap" 'tcp port 8080' 2>/dev/null &
 dump=$!
-sleep 0.5
+# tcpdump takes a while to start in a namespace: wait until it listens.
+for _ in $(seq 100); do [ -s "$work/rtt.pcap" ] && break; sleep 0.05; done
+sleep 0.2
 A "$bin" probe -c "$N" -i 20ms -v --json $net.2:8080 >"$work/rtt.json"
 sleep 0.3
 kill -INT "$dump"; wait "$dump" 2>/dev/null || true

@@ -239,7 +239,14 @@ impl Scanner {
         let timeout = self.try_timeout();
         self.deadlines.push(Reverse((now + timeout, port, tries)));
         self.sent += 1;
-        self.next_send = (self.next_send + self.spacing()).max(now);
+        // Keep the average rate after a late wake-up (timer slack makes
+        // short waits long) by sending the missed SYNs at once, but never
+        // more than 1 ms worth of them.
+        self.next_send = if now > self.next_send + Duration::from_millis(1) {
+            now
+        } else {
+            self.next_send + self.spacing()
+        };
         true
     }
 
