@@ -103,13 +103,14 @@ time.sleep(600)
 PY
 pids+=($!)
 sleep 0.3
-ip netns exec "$a" tcpdump -U -i eth0 -nn -tt --time-stamp-precision nano -w "$work/rtt.pcap" 'tcp port 8080' 2>/dev/null &
+ip netns exec "$a" tcpdump -U -i eth0 -nn -tt --time-stamp-precision nano -w "$work/rtt.pcap" 'tcp port 8080' 2>"$work/tcpdump.err" &
 dump=$!
 # tcpdump takes a while to start in a namespace: wait until it listens.
-for _ in $(seq 100); do [ -s "$work/rtt.pcap" ] && break; sleep 0.05; done
-sleep 0.2
+for _ in $(seq 100); do grep -q "listening on" "$work/tcpdump.err" 2>/dev/null && break; sleep 0.05; done
+sleep 0.5
 A "$bin" probe -c "$N" -i 20ms -v --json $net.2:8080 >"$work/rtt.json"
-sleep 0.3
+# tcpdump stops reading at SIGINT: give it time to write out what it has.
+sleep 2
 kill -INT "$dump"; wait "$dump" 2>/dev/null || true
 A tcpdump -S -nn -tt --time-stamp-precision nano -r "$work/rtt.pcap" 2>/dev/null >"$work/rtt.txt"
 rtt=$(python3 - "$work/rtt.json" "$work/rtt.txt" <<'PY'
