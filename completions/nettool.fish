@@ -30,6 +30,8 @@ complete -c nettool -n "__fish_nettool_needs_command" -f -a "arp" -d 'Resolve IP
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "handshake" -d 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "nc" -d 'netcat on nettool\'s own TCP engine: stdin to the peer, the peer to stdout'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "probe" -d 'Send hand-made TCP segments and report every answer (hping3-style)'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "scan" -d 'SYN-scan a host\'s TCP ports: open, closed or filtered'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "trace" -d 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router\'s ICMP time exceeded shown'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
@@ -99,6 +101,61 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -s v -l verbose -d '
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l trace -d 'Every segment, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l dport -d 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l source -d 'Source address (one the kernel does not own keeps it out entirely)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s p -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flags -d 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l seq -d 'Sequence number (default: a random one per probe)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ack -d 'Acknowledgment number (sent with the ACK flag)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l win -d 'Window' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l urg-ptr -d 'Urgent pointer' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ttl -d 'IP time to live' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l id -d 'IP identification (default: counting up from a random start)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l tos -d 'IP type of service byte (DSCP and ECN)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l mss -d 'MSS option' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ts -d 'Timestamps option, VAL[:ECR]' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l wscale -d 'Window scale option' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l tcp-option -d 'A raw option, KIND:HEX (its body without kind and length; 1 is NOP, 0 EOL); repeatable, in order' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l data -d 'Payload (escapes: \\r \\n \\t \\\\ \\0 \\xHH)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l data-file -d 'Payload read from a file' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l data-len -d 'A payload of N \'X\' bytes' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s c -l count -d 'Probes to send (default: until Ctrl-C)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -l interval -d 'Spacing of probes (down to microseconds: 100us)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s W -l wait -d 'How long each probe waits for its answer' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l sport-inc -d 'Each probe from the next source port (wrapping back after 65535)'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s S -l syn -d 'SYN'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s A -l ack-flag -d 'ACK'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s F -l fin -d 'FIN'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s R -l rst -d 'RST'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s P -l psh -d 'PSH'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s U -l urg -d 'URG'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ece -d 'ECE (ECN echo)'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l cwr -d 'CWR (congestion window reduced)'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l df -d 'Set IP\'s don\'t-fragment bit'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l sack-perm -d 'SACK-permitted option'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l nop -d 'NOP options (repeat for more), placed before the window scale'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l eol -d 'End the options with EOL'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l badsum -d 'Write a TCP checksum that does not verify'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flood -d 'Send as fast as the link allows; print only the summary'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s v -l verbose -d 'Also print every probe sent'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l json -d 'One JSON object per line'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l source -d 'Source address' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s p -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l rate -d 'SYNs per second, at most' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l concurrency -d 'Ports waiting for an answer at once, at most' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l retries -d 'More SYNs for a silent port' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l timeout -d 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-timeout -d 'The shortest wait for an answer' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l all -d 'List every port, closed ones too'
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JSON object per port, then a summary'
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -d 'Source port of every probe (default: a free ephemeral port, reserved from the kernel)' -r
@@ -165,15 +222,17 @@ complete -c nettool -n "__fish_nettool_using_subcommand impair" -l blackhole-all
 complete -c nettool -n "__fish_nettool_using_subcommand impair" -l keep-offloads -d 'Leave the interfaces\' offloads alone (default: turn them off)'
 complete -c nettool -n "__fish_nettool_using_subcommand impair" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand impair" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "arp" -d 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "handshake" -d 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "nc" -d 'netcat on nettool\'s own TCP engine: stdin to the peer, the peer to stdout'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "trace" -d 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router\'s ICMP time exceeded shown'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "impair" -d 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc trace lab generate impair help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab generate impair help" -f -a "arp" -d 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab generate impair help" -f -a "handshake" -d 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab generate impair help" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab generate impair help" -f -a "nc" -d 'netcat on nettool\'s own TCP engine: stdin to the peer, the peer to stdout'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab generate impair help" -f -a "probe" -d 'Send hand-made TCP segments and report every answer (hping3-style)'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab generate impair help" -f -a "scan" -d 'SYN-scan a host\'s TCP ports: open, closed or filtered'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab generate impair help" -f -a "trace" -d 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router\'s ICMP time exceeded shown'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab generate impair help" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab generate impair help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab generate impair help" -f -a "impair" -d 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
+complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab generate impair help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "up" -d 'Create the lab'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "down" -d 'Remove the lab and everything it runs'
 complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "status" -d 'Show the lab\'s interfaces and addresses'

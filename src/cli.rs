@@ -40,6 +40,8 @@ pub enum Command {
     Handshake(HandshakeArgs),
     Close(CloseArgs),
     Nc(NcArgs),
+    Probe(crate::cmd::probe::ProbeArgs),
+    Scan(crate::cmd::probe::ScanArgs),
     Trace(crate::cmd::trace::TraceArgs),
     Lab(LabArgs),
     /// Write the man pages and shell completions (for packagers and the test suite).

@@ -17,7 +17,7 @@
 //! does not own (`--source`), for which nettool answers ARP itself.
 
 use std::io::Write;
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -117,6 +117,14 @@ pub enum Flow {
     /// A listening port: every connection to it (the kernel would answer
     /// each incoming SYN with RST).
     Listener { local: SocketAddrV4 },
+    /// Probes: from `local` to `remote`, source and destination ports in
+    /// the inclusive ranges given.
+    Probes {
+        local: Ipv4Addr,
+        remote: Ipv4Addr,
+        sports: (u16, u16),
+        dports: (u16, u16),
+    },
 }
 
 impl std::fmt::Display for Flow {
@@ -124,6 +132,16 @@ impl std::fmt::Display for Flow {
         match self {
             Flow::Connection { local, remote } => write!(f, "{local} > {remote}"),
             Flow::Listener { local } => write!(f, "connections to {local}"),
+            Flow::Probes {
+                local,
+                remote,
+                sports,
+                dports,
+            } => write!(
+                f,
+                "{local} ports {}-{} > {remote} ports {}-{}",
+                sports.0, sports.1, dports.0, dports.1
+            ),
         }
     }
 }
@@ -141,6 +159,15 @@ pub fn ruleset(table: &str, flow: Flow) -> String {
             remote.port()
         ),
         Flow::Listener { local } => format!("ip saddr {} tcp sport {}", local.ip(), local.port()),
+        Flow::Probes {
+            local,
+            remote,
+            sports,
+            dports,
+        } => format!(
+            "ip saddr {local} ip daddr {remote} tcp sport {}-{} tcp dport {}-{}",
+            sports.0, sports.1, dports.0, dports.1
+        ),
     };
     format!(
         "table inet {table} {{\n\
@@ -253,7 +280,6 @@ pub fn sweep_stale() -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
 
     #[test]
     fn the_rule_names_exactly_one_flow_and_only_rsts() {
@@ -271,6 +297,18 @@ mod tests {
         let l = ruleset("nettool-guard-1-1", Flow::Listener { local });
         let rule = "ip saddr 10.0.0.1 tcp sport 40000 tcp flags & rst == rst meta mark != 0x6e74 counter drop";
         assert!(l.contains(rule), "{l}");
+        let p = ruleset(
+            "nettool-guard-1-2",
+            Flow::Probes {
+                local: Ipv4Addr::new(10, 0, 0, 1),
+                remote: Ipv4Addr::new(10, 0, 0, 2),
+                sports: (40000, 65535),
+                dports: (1, 1024),
+            },
+        );
+        let rule = "ip saddr 10.0.0.1 ip daddr 10.0.0.2 tcp sport 40000-65535 tcp dport 1-1024 \
+                    tcp flags & rst == rst meta mark != 0x6e74 counter drop";
+        assert!(p.contains(rule), "{p}");
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub mod link;
 pub mod machine;
 pub mod netlink;
 pub mod outcome;
+pub mod probe;
 pub mod route;
 pub mod sim;
 pub mod stack;

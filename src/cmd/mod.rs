@@ -6,6 +6,7 @@ pub mod generate;
 pub mod impair;
 pub mod lab;
 pub mod nc;
+pub mod probe;
 pub mod tcp;
 pub mod trace;
 
@@ -41,6 +42,8 @@ pub fn run(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
         Command::Handshake(args) => tcp::handshake(args, env),
         Command::Close(args) => tcp::close(args, env),
         Command::Nc(args) => nc::run(args, env),
+        Command::Probe(args) => probe::probe(args, env),
+        Command::Scan(args) => probe::scan(args, env),
         Command::Trace(args) => trace::run(args, env),
         Command::Lab(args) => lab::run(args, env),
         Command::Generate(args) => generate::run(args, env),

@@ -83,6 +83,9 @@ pub struct PacketLink {
     /// Frames larger than the read buffer (never expected; counted so a
     /// truncation is visible rather than silently corrupting a segment).
     pub truncated: u64,
+    /// The kernel's receive timestamp of the last frame read, when asked
+    /// for with [`PacketLink::enable_rx_timestamps`].
+    rx_stamp: Option<std::time::SystemTime>,
 }
 
 impl PacketLink {
@@ -140,6 +143,7 @@ impl PacketLink {
                 buf: vec![0; READ_BUFFER],
                 vnet,
                 tx_buf: Vec::new(),
+                rx_stamp: None,
                 truncated: 0,
             }),
             Ok(_) => Err(io_err(io::Error::other(
@@ -276,6 +280,20 @@ impl Link for PacketLink {
 }
 
 impl PacketLink {
+    /// Asks the kernel to stamp every received frame (`SO_TIMESTAMPNS`):
+    /// the moment the frame reached the interface's taps, the same instant
+    /// tcpdump reports, on `CLOCK_REALTIME`. Read it with
+    /// [`PacketLink::rx_timestamp`] after each receive.
+    pub fn enable_rx_timestamps(&mut self) -> io::Result<()> {
+        let on: libc::c_int = 1;
+        setsockopt(self.fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &on)
+    }
+
+    /// The kernel's receive time of the frame the last `recv` returned.
+    pub fn rx_timestamp(&self) -> Option<std::time::SystemTime> {
+        self.rx_stamp
+    }
+
     fn send_behind_header(&mut self, hdr: [u8; VNET_HDR_LEN], frame: &[u8]) -> io::Result<()> {
         self.tx_buf.clear();
         self.tx_buf.extend_from_slice(&hdr);
@@ -289,7 +307,7 @@ impl PacketLink {
     /// Reads one frame that `ppoll` said is there, with its auxdata.
     fn read_one(&mut self) -> io::Result<Option<Received<'_>>> {
         // u64 elements keep the control buffer aligned for cmsghdr.
-        let mut control = [0u64; 8];
+        let mut control = [0u64; 12];
         let mut iov = libc::iovec {
             iov_base: self.buf.as_mut_ptr().cast(),
             iov_len: self.buf.len(),
@@ -315,6 +333,7 @@ impl PacketLink {
             len = self.buf.len();
         }
         let mut checksum = RxChecksum::Unknown;
+        self.rx_stamp = None;
         // SAFETY: walking the control messages the kernel just wrote, with
         // the libc macros that bound every step by msg_controllen.
         unsafe {
@@ -330,6 +349,13 @@ impl PacketLink {
                     } else {
                         RxChecksum::Unknown
                     };
+                } else if (*cmsg).cmsg_level == libc::SOL_SOCKET
+                    && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+                {
+                    let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                    self.rx_stamp = Some(
+                        std::time::UNIX_EPOCH + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32),
+                    );
                 }
                 cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
             }

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Benchmark: nettool probe and nettool scan against hping3 and nmap, side
+# by side in one run, in a private pair of network namespaces (no frame
+# leaves them). Prints a markdown table.
+#
+#   sudo bench/probe.sh                 # SECS=3 of flood per tool, N=50 RTT samples
+#
+# (1) Flood: `nettool probe --flood` and `hping3 --flood` send the same
+#     40-byte SYN (fixed source port 40000, destination port 81) for a
+#     while each; the rate is read from B's receive side, an nftables
+#     netdev ingress counter on B's eth0 (which also drops the SYNs, so B's
+#     TCP does no work that could slow the wire down). The counter is read
+#     1 s into the run and SECS s later: a steady-state rate, start-up excluded.
+# (2) RTT accuracy: N SYNs to a listening port, 20 ms apart, while tcpdump
+#     captures A's eth0 with nanosecond timestamps. For every probe,
+#     nettool's reported RTT is compared with the capture's (SYN frame to
+#     SYN-ACK frame, matched by ack = seq + 1).
+# (3) Scan of 1-65535: `nettool scan` and `nmap -sS -n -Pn -T4` against B,
+#     which listens on 5 ports and drops SYNs to 3 (nftables); both must
+#     report exactly those.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ "$(id -u)" -eq 0 ] || { echo "bench/probe.sh needs root (namespaces, raw sockets)" >&2; exit 2; }
+SECS=${SECS:-3}
+N=${N:-50}
+need=()
+for p in iproute2 nftables hping3 nmap tcpdump python3; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+cargo build --release --quiet
+bin="$PWD/target/release/nettool"
+a="ntp-$$-a"; b="ntp-$$-b"; net=10.206.0
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  ip netns del "$a" 2>/dev/null || true
+  ip netns del "$b" 2>/dev/null || true
+  [ -n "${KEEP:-}" ] && cp -r "$work" "$KEEP"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ip netns add "$a"; ip netns add "$b"
+ip link add eth0 netns "$a" type veth peer name eth0 netns "$b"
+for ns in "$a" "$b"; do
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+  ip -n "$ns" link set lo up
+done
+ip -n "$a" addr add $net.1/24 dev eth0
+ip -n "$b" addr add $net.2/24 dev eth0
+ip -n "$a" link set eth0 up; ip -n "$b" link set eth0 up
+export NETTOOL_ARP_CACHE="$work/arp.json"
+A() { ip netns exec "$a" "$@"; }
+B() { ip netns exec "$b" "$@"; }
+
+# ---------------------------------------------------------------- (1) flood
+B nft -f - <<EOF
+table netdev flood {
+  counter syns { }
+  chain in {
+    type filter hook ingress device eth0 priority 0;
+    ip saddr $net.1 tcp dport 81 tcp flags & (syn|ack) == syn counter name syns drop
+  }
+}
+EOF
+syns() { B nft list counter netdev flood syns | awk '/packets/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'; }
+# Runs "$@" in A for 1 + SECS + 0.5 s; prints the packets B counted per second over SECS s.
+flood_rate() {
+  # Not through the A function: $! must be the tool (timeout forwards the
+  # TERM, and bounds the run should anything go wrong).
+  timeout -s TERM $((SECS + 5)) ip netns exec "$a" "$@" >"$work/flood.out" 2>&1 &
+  local pid=$!
+  sleep 1
+  local c0; c0=$(syns)
+  local t0; t0=$(date +%s.%N)
+  sleep "$SECS"
+  local c1; c1=$(syns)
+  local t1; t1=$(date +%s.%N)
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  python3 -c "print(round(($c1 - $c0) / ($t1 - $t0)))"
+}
+# Warm the ARP cache so nettool's run starts sending at once.
+A "$bin" probe -c 1 -W 10ms $net.2:81 >/dev/null 2>&1 || true
+nt_pps=$(flood_rate "$bin" probe --flood -p 40000 $net.2:81)
+nt_summary=$(grep "probes sent" "$work/flood.out" || true)
+hp_pps=$(flood_rate hping3 --flood -S -s 40000 -k -p 81 $net.2)
+flood_ratio=$(python3 -c "print(f'{$nt_pps / max($hp_pps, 1):.2f}')")
+
+# --------------------------------------------------------- (2) RTT accuracy
+ip netns exec "$b" python3 - 8080 <<'PY' &
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(4096)
+time.sleep(600)
+PY
+pids+=($!)
+sleep 0.3
+ip netns exec "$a" tcpdump -U -i eth0 -nn -tt --time-stamp-precision nano -w "$work/rtt.pcap" 'tcp port 8080' 2>"$work/tcpdump.err" &
+dump=$!
+# tcpdump takes a while to start in a namespace: wait until it listens.
+for _ in $(seq 100); do grep -q "listening on" "$work/tcpdump.err" 2>/dev/null && break; sleep 0.05; done
+sleep 0.5
+A "$bin" probe -c "$N" -i 20ms -v --json $net.2:8080 >"$work/rtt.json"
+# tcpdump stops reading at SIGINT: give it time to write out what it has.
+sleep 2
+kill -INT "$dump"; wait "$dump" 2>/dev/null || true
+A tcpdump -S -nn -tt --time-stamp-precision nano -r "$work/rtt.pcap" 2>/dev/null >"$work/rtt.txt"
+rtt=$(python3 - "$work/rtt.json" "$work/rtt.txt" <<'PY'
+import json, re, statistics, sys
+events = [json.loads(l) for l in open(sys.argv[1])]
+seq_of = {e["probe"]: e["seq"] for e in events if e["event"] == "sent"}
+mine = {e["probe"]: e["rtt_us"] for e in events if e["event"] == "reply"}
+syn_at, synack_at = {}, {}
+for line in open(sys.argv[2]):
+    t = float(line.split()[0])
+    if "Flags [S]," in line:
+        syn_at[int(re.search(r"seq (\d+)", line).group(1))] = t
+    elif "Flags [S.]," in line:
+        synack_at[(int(re.search(r"ack (\d+)", line).group(1)) - 1) % 2**32] = t
+diffs, caps = [], []
+for probe, r in mine.items():
+    s = seq_of[probe]
+    if s in syn_at and s in synack_at:
+        cap = (synack_at[s] - syn_at[s]) * 1e6
+        caps.append(cap)
+        diffs.append(r - cap)
+absd = sorted(abs(d) for d in diffs)
+p90 = absd[int(0.9 * (len(absd) - 1))]
+print(f"{len(diffs)} {statistics.median(caps):.1f} {statistics.median(mine.values()):.1f} "
+      f"{statistics.median(diffs):+.1f} {p90:.1f} {max(absd):.1f}")
+PY
+)
+read -r rtt_n rtt_cap rtt_nt rtt_med rtt_p90 rtt_max <<<"$rtt"
+
+# -------------------------------------------------------- (3) 1-65535 scan
+open_ports="22 80 443 8443 31337"
+ip netns exec "$b" python3 - $open_ports <<'PY' &
+import socket, sys, time
+ss = []
+for p in sys.argv[1:]:
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", int(p))); s.listen(4096); ss.append(s)
+time.sleep(600)
+PY
+pids+=($!)
+B nft add table inet fw
+B nft add chain inet fw in '{ type filter hook input priority 0; }'
+B nft add rule inet fw in tcp dport '{ 82, 3000, 60000 }' drop
+sleep 0.3
+t0=$(date +%s.%N)
+A "$bin" scan --json -I eth0 $net.2 1-65535 >"$work/scan.json"
+t1=$(date +%s.%N)
+A "$bin" scan --json --rate 50000 $net.2 1-65535 >"$work/scan50.json"
+t2=$(date +%s.%N)
+A nmap -sS -n -Pn -T4 -p 1-65535 -oG "$work/nmap.txt" $net.2 >/dev/null
+t3=$(date +%s.%N)
+scan=$(python3 - "$work/scan.json" "$work/scan50.json" "$work/nmap.txt" <<'PY'
+import json, re, sys
+def mine(path):
+    r = {"open": set(), "filtered": set(), "closed": 0}
+    for l in open(path):
+        e = json.loads(l)
+        if e["event"] == "port":
+            if e["state"] == "closed":
+                r["closed"] += 1
+            else:
+                r[e["state"]].add(e["port"])
+    return r
+a, b = mine(sys.argv[1]), mine(sys.argv[2])
+text = open(sys.argv[3]).read()
+ports = re.findall(r"(\d+)/(open|filtered|closed)/tcp", text)
+n = {"open": {int(p) for p, s in ports if s == "open"}, "filtered": {int(p) for p, s in ports if s == "filtered"}}
+fmt = lambda s: ",".join(map(str, sorted(s)))
+print(fmt(a["open"]), fmt(a["filtered"]), fmt(b["open"]), fmt(b["filtered"]), fmt(n["open"]), fmt(n["filtered"]))
+PY
+)
+read -r s_open s_filt s50_open s50_filt n_open n_filt <<<"$scan"
+secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
+
+cat <<EOF
+| what | nettool | reference | ratio |
+|---|---|---|---|
+| SYN flood, packets/s received by the peer ($SECS s, steady state) | $nt_pps | \`hping3 --flood -S\`: $hp_pps | ${flood_ratio}× |
+| RTT of a SYN, median over $rtt_n probes | nettool: $rtt_nt µs | capture (tcpdump, ns): $rtt_cap µs | error median $rtt_med µs, p90 \|err\| $rtt_p90 µs, max $rtt_max µs |
+| SYN scan 1-65535, default rate (10000/s) | $(secs "$t0" "$t1") s: open $s_open, filtered $s_filt | \`nmap -sS -T4\`: $(secs "$t2" "$t3") s: open $n_open, filtered $n_filt | — |
+| SYN scan 1-65535, --rate 50000 | $(secs "$t1" "$t2") s: open $s50_open, filtered $s50_filt | same | — |
+EOF
+echo
+echo "truth: open ${open_ports// /,},8080 (the RTT listener); filtered 82,3000,60000 and 81 (the flood counter drops SYNs to it)"
+echo "nettool flood: $nt_summary"

@@ -1,0 +1,1144 @@
+//! `nettool probe` and `nettool scan`: hand-made segments and SYN scans.
+//! The protocol work is in [`crate::probe`]; this turns arguments into a
+//! [`Template`] and renders what the machines report.
+
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde_json::json;
+
+use super::Env;
+use super::tcp::{next_hop_mac, random_bytes, reserve_port, unescape};
+use crate::cli::{CacheArgs, parse_duration};
+use crate::driver::{Clock, SystemClock};
+use crate::guard::{Flow, RstGuard};
+use crate::link::packet::PacketLink;
+use crate::link::{Filter, Link};
+use crate::machine::Machine;
+use crate::outcome::Outcome;
+use crate::probe::prober::{self, Event, Prober, Summary};
+use crate::probe::scan::{self, PortResult, PortState, Scanner};
+use crate::probe::{
+    ProbeFlags, Template, format_ports, parse_flags, parse_ports, parse_raw_option,
+    parse_timestamps,
+};
+use crate::route::{self, Route, RouteError};
+use crate::time::{Instant, human};
+use crate::wire::MacAddr;
+use crate::wire::fmt::{tcp_flags, tcp_line_absolute};
+use crate::wire::tcp::{Flags, TcpOption};
+
+/// Send hand-made TCP segments and report every answer (hping3-style).
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Send TCP segments built exactly as asked (any flags, sequence and \
+acknowledgment numbers, window, options, payload, IP TTL/TOS/ID/DF, even a wrong checksum) to \
+HOST, and print every answer in tcpdump's words with what it means: a SYN-ACK is an open port \
+(nettool resets it at once, so no half-open connection is left), a RST a closed one, an ICMP \
+error names the router or host that sent it. Each answer is matched to the probe it answers, \
+and its round-trip time runs from the moment that probe left. A summary (sent, answered, loss, \
+RTT min/avg/max/stddev) ends the run, on Ctrl-C too. Without a flag option the probe is a SYN. \
+While nettool runs, a firewall rule scoped to the probes' addresses and ports keeps the kernel \
+from answering the replies with RSTs of its own.",
+    after_long_help = "EXAMPLES:
+  nettool probe -c 3 10.78.0.2:80                      three SYNs, one second apart
+  nettool probe -c 1 --flags SA 10.78.0.2:80           a SYN-ACK out of the blue: expect a RST
+  nettool probe -c 1 -A --ack 12345 10.78.0.2:80       an ACK probe (firewall test)
+  nettool probe -c 5 -i 10ms --sport-inc 10.78.0.2:80  five flows, one source port each
+  nettool probe -c 1 --mss 1460 --sack-perm --ts 1:0 --nop --wscale 7 10.78.0.2:80
+  nettool probe -c 1 --badsum 10.78.0.2:80             the host's TCP drops it: no answer
+  nettool probe --flood -c 100000 10.78.0.2:80         as fast as the link allows
+
+EXIT STATUS:
+  0    at least one probe was answered
+  1    no probe was answered
+  2    usage or local error
+  130  interrupted (the summary is printed first)"
+)]
+pub struct ProbeArgs {
+    /// Destination, HOST or HOST:PORT (PORT may be a list or range: 80, 1-1024,22,80).
+    #[arg(value_name = "HOST[:PORT]")]
+    pub target: String,
+
+    /// Destination port(s), instead of :PORT (default 80). Probes go to them in turn.
+    #[arg(long, value_name = "PORTS")]
+    pub dport: Option<String>,
+
+    /// Interface (default: the one the kernel routes HOST through).
+    #[arg(short = 'I', long, value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Source address (one the kernel does not own keeps it out entirely).
+    #[arg(long, value_name = "ADDRESS")]
+    pub source: Option<Ipv4Addr>,
+
+    /// Source port (default: a free ephemeral port, reserved from the kernel).
+    #[arg(short = 'p', long = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub sport: Option<u16>,
+
+    /// Each probe from the next source port (wrapping back after 65535).
+    #[arg(long)]
+    pub sport_inc: bool,
+
+    /// TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none).
+    #[arg(long, value_name = "LETTERS", value_parser = parse_flags)]
+    pub flags: Option<ProbeFlags>,
+    /// SYN.
+    #[arg(short = 'S', long)]
+    pub syn: bool,
+    /// ACK.
+    #[arg(short = 'A', long = "ack-flag")]
+    pub ack_flag: bool,
+    /// FIN.
+    #[arg(short = 'F', long)]
+    pub fin: bool,
+    /// RST.
+    #[arg(short = 'R', long)]
+    pub rst: bool,
+    /// PSH.
+    #[arg(short = 'P', long)]
+    pub psh: bool,
+    /// URG.
+    #[arg(short = 'U', long)]
+    pub urg: bool,
+    /// ECE (ECN echo).
+    #[arg(long)]
+    pub ece: bool,
+    /// CWR (congestion window reduced).
+    #[arg(long)]
+    pub cwr: bool,
+
+    /// Sequence number (default: a random one per probe).
+    #[arg(long, value_name = "N")]
+    pub seq: Option<u32>,
+    /// Acknowledgment number (sent with the ACK flag).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub ack: u32,
+    /// Window.
+    #[arg(long, value_name = "N", default_value_t = 64240)]
+    pub win: u16,
+    /// Urgent pointer.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub urg_ptr: u16,
+
+    /// IP time to live.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub ttl: u8,
+    /// IP identification (default: counting up from a random start).
+    #[arg(long, value_name = "N")]
+    pub id: Option<u16>,
+    /// IP type of service byte (DSCP and ECN).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub tos: u8,
+    /// Set IP's don't-fragment bit.
+    #[arg(long)]
+    pub df: bool,
+
+    /// MSS option.
+    #[arg(long, value_name = "N")]
+    pub mss: Option<u16>,
+    /// SACK-permitted option.
+    #[arg(long)]
+    pub sack_perm: bool,
+    /// Timestamps option, VAL[:ECR].
+    #[arg(long, value_name = "VAL[:ECR]", value_parser = parse_timestamps)]
+    pub ts: Option<TcpOption>,
+    /// NOP options (repeat for more), placed before the window scale.
+    #[arg(long, action = clap::ArgAction::Count)]
+    pub nop: u8,
+    /// Window scale option.
+    #[arg(long, value_name = "SHIFT")]
+    pub wscale: Option<u8>,
+    /// A raw option, KIND:HEX (its body without kind and length; 1 is NOP, 0 EOL); repeatable, in order.
+    #[arg(long = "tcp-option", value_name = "KIND:HEX", value_parser = parse_raw_option)]
+    pub tcp_option: Vec<TcpOption>,
+    /// End the options with EOL.
+    #[arg(long)]
+    pub eol: bool,
+
+    /// Payload (escapes: \r \n \t \\ \0 \xHH).
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["data_file", "data_len"])]
+    pub data: Option<String>,
+    /// Payload read from a file.
+    #[arg(long, value_name = "FILE", conflicts_with = "data_len")]
+    pub data_file: Option<PathBuf>,
+    /// A payload of N 'X' bytes.
+    #[arg(long, value_name = "N")]
+    pub data_len: Option<usize>,
+
+    /// Write a TCP checksum that does not verify.
+    #[arg(long)]
+    pub badsum: bool,
+
+    /// Probes to send (default: until Ctrl-C).
+    #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Spacing of probes (down to microseconds: 100us).
+    #[arg(short = 'i', long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub interval: Duration,
+    /// Send as fast as the link allows; print only the summary.
+    #[arg(long, conflicts_with = "interval")]
+    pub flood: bool,
+    /// How long each probe waits for its answer.
+    #[arg(short = 'W', long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub wait: Duration,
+
+    /// Also print every probe sent.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// SYN-scan a host's TCP ports: open, closed or filtered.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Send a SYN to each port of PORTS on HOST and sort the ports by their answers: \
+a SYN-ACK means open (nettool resets the connection at once), a RST closed, silence after \
+--retries more SYNs, or an ICMP unreachable, filtered. At most --rate SYNs leave per second \
+and at most --concurrency ports wait for an answer at once. The result is a table sorted by \
+port (the most common state summed up in one line when there are many ports; --all lists \
+every port), or JSON lines.",
+    after_long_help = "EXAMPLES:
+  nettool scan 10.78.0.2 1-1024,8080
+  nettool scan --rate 50000 10.78.0.2 1-65535
+  nettool scan --json 10.78.0.2 80,81,82
+
+EXIT STATUS:
+  0    at least one port is open
+  1    no port is open
+  2    usage or local error
+  130  interrupted"
+)]
+pub struct ScanArgs {
+    /// The host to scan.
+    #[arg(value_name = "HOST")]
+    pub host: String,
+    /// Ports: 80, 1-1024, 22,80,8000-8100.
+    #[arg(value_name = "PORTS")]
+    pub ports: String,
+    /// Interface (default: the one the kernel routes HOST through).
+    #[arg(short = 'I', long, value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// Source address.
+    #[arg(long, value_name = "ADDRESS")]
+    pub source: Option<Ipv4Addr>,
+    /// Source port (default: a free ephemeral port, reserved from the kernel).
+    #[arg(short = 'p', long = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub sport: Option<u16>,
+    /// SYNs per second, at most.
+    #[arg(long, value_name = "PPS", default_value_t = 10000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: u32,
+    /// Ports waiting for an answer at once, at most.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub concurrency: u64,
+    /// More SYNs for a silent port.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+    /// How long each SYN waits for its answer, at most; once answers come, the wait follows
+    /// their round trips (SRTT + 4 × RTTVAR), down to --min-timeout.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "500ms")]
+    pub timeout: Duration,
+    /// The shortest wait for an answer.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "100ms")]
+    pub min_timeout: Duration,
+    /// List every port, closed ones too.
+    #[arg(long)]
+    pub all: bool,
+    /// One JSON object per port, then a summary.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// The route, the next hop's MAC and the source the probes use.
+struct Path {
+    route: Route,
+    gw_mac: MacAddr,
+}
+
+fn path(
+    dst: Ipv4Addr,
+    iface: Option<&str>,
+    source: Option<Ipv4Addr>,
+    cache: &CacheArgs,
+    env: &mut Env,
+) -> Result<Option<Path>> {
+    let route = match route::select(dst, iface, source) {
+        Err(RouteError::LocalDestination { .. }) => bail!(
+            "{dst} is this host's own address; probe a peer on another host (or in a network \
+             namespace: try `nettool lab up`)"
+        ),
+        other => other?,
+    };
+    if route.interface.is_loopback || route.interface.mac == MacAddr::zero() {
+        bail!(
+            "{} has no Ethernet address; nettool's probes run over Ethernet-like interfaces",
+            route.interface.name
+        );
+    }
+    let Some((gw_mac, _)) = next_hop_mac(&route, &cache.path(), env)? else {
+        writeln!(
+            env.out,
+            "the next hop {} did not answer ARP on {}: is it up, and on this link?",
+            route.next_hop, route.interface.name
+        )?;
+        return Ok(None);
+    };
+    Ok(Some(Path { route, gw_mac }))
+}
+
+fn seed() -> u64 {
+    u64::from_le_bytes(random_bytes::<8>())
+}
+
+fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
+    let mut flags = args.flags.unwrap_or_default();
+    for (on, f) in [
+        (args.syn, Flags::SYN),
+        (args.fin, Flags::FIN),
+        (args.rst, Flags::RST),
+        (args.psh, Flags::PSH),
+        (args.urg, Flags::URG),
+        (args.ece, Flags::ECE),
+        (args.cwr, Flags::CWR),
+    ] {
+        if on {
+            flags.flags = flags.flags | f;
+        }
+    }
+    flags.ack |= args.ack_flag;
+    let any_flag = args.flags.is_some()
+        || [
+            args.syn,
+            args.fin,
+            args.rst,
+            args.psh,
+            args.urg,
+            args.ece,
+            args.cwr,
+            args.ack_flag,
+        ]
+        .contains(&true);
+    if !any_flag {
+        flags = ProbeFlags::SYN;
+    }
+    let mut options = Vec::new();
+    options.extend(args.mss.map(TcpOption::Mss));
+    if args.sack_perm {
+        options.push(TcpOption::SackPermitted);
+    }
+    options.extend(args.ts.clone());
+    options.extend(std::iter::repeat_n(TcpOption::Nop, usize::from(args.nop)));
+    options.extend(args.wscale.map(TcpOption::WindowScale));
+    options.extend(args.tcp_option.iter().cloned());
+    if args.eol {
+        options.push(TcpOption::Eol);
+    }
+    let payload = if let Some(d) = &args.data {
+        unescape(d)?
+    } else if let Some(f) = &args.data_file {
+        std::fs::read(f).with_context(|| format!("reading --data-file {}", f.display()))?
+    } else {
+        vec![b'X'; args.data_len.unwrap_or(0)]
+    };
+    let t = Template {
+        src_mac: path.route.interface.mac,
+        dst_mac: path.gw_mac,
+        src: path.route.source,
+        dst,
+        flags,
+        ack: args.ack,
+        window: args.win,
+        urgent: args.urg_ptr,
+        options,
+        payload,
+        ttl: args.ttl,
+        tos: args.tos,
+        dont_frag: args.df,
+        bad_checksum: args.badsum,
+    };
+    t.validate().map_err(anyhow::Error::msg)?;
+    let room = path.route.interface.mtu as usize;
+    if t.repr(1, 1, 0).buffer_len() + 20 > room {
+        bail!(
+            "the probe would be {} bytes, more than {}'s MTU of {room}",
+            t.repr(1, 1, 0).buffer_len() + 20,
+            path.route.interface.name
+        );
+    }
+    Ok(t)
+}
+
+/// `HOST[:PORTS]`, with `--dport` as the alternative.
+fn probe_target(args: &ProbeArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
+    let (host, ports) = match args.target.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (args.target.as_str(), None),
+    };
+    let ports = match (ports, args.dport.as_deref()) {
+        (Some(_), Some(_)) => bail!("give the port either as HOST:PORT or with --dport, not both"),
+        (Some(p), None) | (None, Some(p)) => parse_ports(p).map_err(anyhow::Error::msg)?,
+        (None, None) => vec![80],
+    };
+    Ok((super::resolve_host(host)?, ports))
+}
+
+/// Whether the interrupt flag is up.
+fn interrupted(env: &Env) -> bool {
+    env.interrupt.load(Ordering::Relaxed)
+}
+
+pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
+    let (dst, dports) = probe_target(&args)?;
+    let Some(path) = path(
+        dst,
+        args.interface.as_deref(),
+        args.source,
+        &args.cache,
+        env,
+    )?
+    else {
+        return Ok(if interrupted(env) {
+            Outcome::Interrupted
+        } else {
+            Outcome::Negative
+        });
+    };
+    let tpl = template(&args, &path, dst)?;
+    let owned = path.route.source_owned_by_kernel;
+    let (sport, _reservation) = reserve_port(path.route.source, owned, args.sport)?;
+    let (lo, hi) = (
+        *dports.iter().min().expect("one port"),
+        *dports.iter().max().expect("one port"),
+    );
+    let guard = if owned {
+        Some(RstGuard::install(Flow::Probes {
+            local: path.route.source,
+            remote: dst,
+            sports: (sport, if args.sport_inc { 65535 } else { sport }),
+            dports: (lo, hi),
+        })?)
+    } else {
+        None
+    };
+    let mut link = PacketLink::open(path.route.interface.index, Filter::ArpIpv4)?;
+    if !args.flood {
+        link.enable_rx_timestamps()?;
+    }
+    let mut clock = SystemClock::new();
+    let start = clock.now();
+    let config = prober::Config {
+        template: tpl.clone(),
+        sport,
+        sport_inc: args.sport_inc,
+        dports: dports.clone(),
+        count: args.count,
+        interval: args.interval,
+        wait: args.wait,
+        seq: args.seq,
+        id: args.id,
+        seed: seed(),
+        flood: args.flood,
+        report: !args.flood,
+        reset_open: true,
+    };
+    let mut prober = Prober::new(start, config);
+    let repr = tpl.repr(sport, lo, 0);
+    let mut view = ProbeView {
+        json: args.json,
+        verbose: args.verbose,
+        start,
+        dst,
+    };
+    let keeper = match &guard {
+        Some(g) => format!(
+            "kernel RSTs for these flows dropped by nft table inet {}",
+            g.table()
+        ),
+        None => format!("{} is not the kernel's", path.route.source),
+    };
+    if args.json {
+        writeln!(
+            env.out,
+            "{}",
+            json!({"event": "start", "command": "probe", "dst": dst.to_string(), "dports": format_ports(&dports),
+                "src": path.route.source.to_string(), "sport": sport, "sport_inc": args.sport_inc,
+                "iface": path.route.interface.name, "flags": tcp_flags(&repr), "bytes": repr.buffer_len() + 20,
+                "guard": guard.as_ref().map(|g| g.table().to_owned())})
+        )?;
+    } else {
+        writeln!(
+            env.out,
+            "PROBE {dst} port {} from {} port {sport}{} on {}: Flags [{}], {} bytes{} ({keeper})",
+            format_ports(&dports),
+            path.route.source,
+            if args.sport_inc { "+" } else { "" },
+            path.route.interface.name,
+            tcp_flags(&repr),
+            repr.buffer_len() + 20,
+            if args.badsum { ", bad checksum" } else { "" },
+        )?;
+    }
+    let mut buf = Vec::with_capacity(2048);
+    let result = if args.flood {
+        flood(&mut prober, &mut link, &mut clock, &mut buf, env)
+    } else {
+        paced(&mut prober, &mut link, &mut clock, &mut buf, &mut view, env)
+    };
+    let stop_early = interrupted(env);
+    let ended = clock.now();
+    result?;
+    let dropped = guard.as_ref().and_then(|g| g.dropped().ok()).unwrap_or(0);
+    view.summary(env.out, &prober.summary(), ended - start, dropped)?;
+    let removal = guard.map(RstGuard::begin_removal);
+    drop(link);
+    if let Some(r) = removal {
+        r.wait();
+    }
+    Ok(if stop_early {
+        Outcome::Interrupted
+    } else {
+        Outcome::from_answer(prober.summary().answered > 0)
+    })
+}
+
+/// How long to poll without sleeping after a probe leaves, so that the
+/// answer's arrival is read at once rather than after a wake-up.
+const SPIN: Duration = Duration::from_millis(2);
+
+/// The paced loop: [`crate::driver::run`]'s shape, plus the exact moment
+/// each probe left and a short busy poll for its answer.
+fn paced(
+    prober: &mut Prober,
+    link: &mut PacketLink,
+    clock: &mut SystemClock,
+    buf: &mut Vec<u8>,
+    view: &mut ProbeView,
+    env: &mut Env,
+) -> Result<()> {
+    let mut spin_until = Instant::ZERO;
+    loop {
+        let now = clock.now();
+        if prober.poll_timeout().is_some_and(|t| t <= now) {
+            prober.handle_timeout(now);
+        }
+        while prober.poll_transmit_into(now, buf) {
+            let at = clock.now();
+            link.send(buf)?;
+            prober.mark_sent(at);
+            spin_until = at + SPIN;
+        }
+        while let Some(ev) = prober.poll_event() {
+            view.event(env.out, now, ev)?;
+        }
+        if prober.is_done() {
+            return Ok(());
+        }
+        if interrupted(env) {
+            prober.stop_sending();
+            return Ok(());
+        }
+        let wait = if now < spin_until {
+            Duration::ZERO
+        } else {
+            prober
+                .poll_timeout()
+                .map_or(Duration::from_millis(200), |t| {
+                    (t - now).min(Duration::from_millis(200))
+                })
+        };
+        if let Some(rx) = link.recv(wait)? {
+            let (frame, checksum) = (rx.frame.to_vec(), rx.checksum);
+            let now = arrival(link, clock);
+            prober.handle_frame(now, &frame, checksum);
+        }
+    }
+}
+
+/// When the frame just read arrived, on the monotonic clock: the kernel's
+/// receive timestamp (taken where tcpdump takes its own, on the wall
+/// clock) carried over to the monotonic time line through one pair of
+/// readings of both clocks. On veth the whole round trip can happen
+/// inside the `sendto` of the probe, so only the kernel knows when the
+/// answer came. Without a timestamp, the time of reading.
+fn arrival(link: &PacketLink, clock: &mut SystemClock) -> Instant {
+    let now = clock.now();
+    let Some(stamp) = link.rx_timestamp() else {
+        return now;
+    };
+    match std::time::SystemTime::now().duration_since(stamp) {
+        Ok(ago) if ago < Duration::from_secs(1) => {
+            Instant::from_micros(now.total_micros().saturating_sub(ago.as_micros() as u64))
+        }
+        _ => now,
+    }
+}
+
+/// The flood: frames out in a tight loop from one reused buffer,
+/// answers drained between batches; then the last probes' wait.
+fn flood(
+    prober: &mut Prober,
+    link: &mut PacketLink,
+    clock: &mut SystemClock,
+    buf: &mut Vec<u8>,
+    env: &mut Env,
+) -> Result<()> {
+    const BATCH: usize = 256;
+    'send: loop {
+        let now = clock.now();
+        for _ in 0..BATCH {
+            if !prober.poll_transmit_into(now, buf) {
+                break 'send;
+            }
+            if let Err(e) = link.send(buf) {
+                // A full queue (ENOBUFS) loses the frame; the flood goes on.
+                if e.raw_os_error() != Some(libc::ENOBUFS) {
+                    return Err(e.into());
+                }
+            }
+            prober.mark_sent(now);
+        }
+        while let Some(rx) = link.recv(Duration::ZERO)? {
+            let now = clock.now();
+            prober.handle_frame(now, rx.frame, rx.checksum);
+        }
+        prober.handle_timeout(now);
+        if interrupted(env) {
+            break;
+        }
+    }
+    prober.stop_sending();
+    loop {
+        let now = clock.now();
+        prober.handle_timeout(now);
+        while prober.poll_transmit_into(now, buf) {
+            link.send(buf)?;
+        }
+        if prober.is_done() || interrupted(env) {
+            return Ok(());
+        }
+        let wait = prober
+            .poll_timeout()
+            .map_or(Duration::from_millis(200), |t| {
+                (t - now).min(Duration::from_millis(200))
+            });
+        if let Some(rx) = link.recv(wait)? {
+            let now = clock.now();
+            prober.handle_frame(now, rx.frame, rx.checksum);
+        }
+    }
+}
+
+struct ProbeView {
+    json: bool,
+    verbose: bool,
+    start: Instant,
+    dst: Ipv4Addr,
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+impl ProbeView {
+    fn t(&self, now: Instant) -> f64 {
+        (now - self.start).as_secs_f64()
+    }
+
+    fn event(&mut self, out: &mut dyn Write, now: Instant, ev: Event) -> Result<()> {
+        let t = self.t(now);
+        match ev {
+            Event::Sent {
+                index,
+                sport,
+                dport,
+                seq,
+                id,
+            } => {
+                if self.json {
+                    if self.verbose {
+                        writeln!(
+                            out,
+                            "{}",
+                            json!({"event": "sent", "t": t, "probe": index, "sport": sport, "dport": dport, "seq": seq, "id": id})
+                        )?;
+                    }
+                } else if self.verbose {
+                    writeln!(
+                        out,
+                        "{t:>10.6} out   probe {index}: port {sport} > {dport}, seq {seq}, id {id}"
+                    )?;
+                }
+            }
+            Event::Reply {
+                index,
+                rtt,
+                seg,
+                ttl,
+                meaning,
+            } => {
+                let repr = seg.as_repr();
+                let line = tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr);
+                if self.json {
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"event": "reply", "t": t, "probe": index, "rtt_us": us(rtt), "meaning": meaning.text(),
+                            "flags": tcp_flags(&repr), "sport": seg.src.port(), "dport": seg.dst.port(),
+                            "seq": seg.seq.get(), "ack": seg.ack.map(|a| a.get()), "win": seg.window, "ttl": ttl,
+                            "len": seg.payload.len(), "line": line})
+                    )?;
+                } else {
+                    writeln!(
+                        out,
+                        "{t:>10.6} in    {line}  probe {index} ttl {ttl} rtt {}: {}",
+                        human(rtt),
+                        meaning.text()
+                    )?;
+                }
+            }
+            Event::Icmp {
+                index,
+                rtt,
+                from,
+                kind,
+            } => {
+                if self.json {
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"event": "icmp", "t": t, "probe": index, "rtt_us": rtt.map(us), "from": from.to_string(),
+                            "what": kind.describe()})
+                    )?;
+                } else {
+                    let which = match (index, rtt) {
+                        (Some(i), Some(r)) => format!("  probe {i} rtt {}", human(r)),
+                        _ => "  (no outstanding probe)".to_owned(),
+                    };
+                    writeln!(
+                        out,
+                        "{t:>10.6} icmp  {} from {from}{which}",
+                        kind.describe()
+                    )?;
+                }
+            }
+            Event::Unmatched { seg } => {
+                let repr = seg.as_repr();
+                let line = tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr);
+                if self.json {
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"event": "unmatched", "t": t, "flags": tcp_flags(&repr), "line": line})
+                    )?;
+                } else {
+                    writeln!(
+                        out,
+                        "{t:>10.6} in    {line}  (answers no outstanding probe)"
+                    )?;
+                }
+            }
+            Event::ResetSent { sport, dport, seq } => {
+                if self.json {
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"event": "reset-sent", "t": t, "sport": sport, "dport": dport, "seq": seq})
+                    )?;
+                } else {
+                    writeln!(
+                        out,
+                        "{t:>10.6} out   Flags [R], seq {seq}: nettool resets the half-open connection {sport} > {dport}"
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn summary(
+        &self,
+        out: &mut dyn Write,
+        s: &Summary,
+        elapsed: Duration,
+        guard_dropped: u64,
+    ) -> Result<()> {
+        let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e3);
+        if self.json {
+            writeln!(
+                out,
+                "{}",
+                json!({"event": "summary", "sent": s.sent, "answered": s.answered, "loss_pct": s.loss_percent(),
+                    "rtt_min_us": s.rtt.min().map(us), "rtt_avg_us": s.rtt.avg().map(us),
+                    "rtt_max_us": s.rtt.max().map(us), "rtt_stddev_us": s.rtt.stddev().map(us),
+                    "unmatched": s.unmatched, "resets_sent": s.resets_sent, "malformed": s.malformed,
+                    "kernel_rsts_dropped": guard_dropped, "elapsed_s": elapsed.as_secs_f64(),
+                    "pps": s.sent as f64 / elapsed.as_secs_f64().max(1e-9)})
+            )?;
+            return Ok(());
+        }
+        writeln!(out, "--- {} probe statistics ---", self.dst)?;
+        writeln!(
+            out,
+            "{} probes sent, {} answered, {:.1}% loss, in {} ({:.0} probes/s)",
+            s.sent,
+            s.answered,
+            s.loss_percent(),
+            human(elapsed),
+            s.sent as f64 / elapsed.as_secs_f64().max(1e-9)
+        )?;
+        if let (Some(min), Some(avg), Some(max), Some(sd)) = (
+            ms(s.rtt.min()),
+            ms(s.rtt.avg()),
+            ms(s.rtt.max()),
+            ms(s.rtt.stddev()),
+        ) {
+            writeln!(
+                out,
+                "rtt min/avg/max/stddev = {min:.3}/{avg:.3}/{max:.3}/{sd:.3} ms"
+            )?;
+        }
+        let mut notes = Vec::new();
+        if s.resets_sent > 0 {
+            notes.push(format!("{} half-open connection(s) reset", s.resets_sent));
+        }
+        if s.unmatched > 0 {
+            notes.push(format!("{} answer(s) matched no probe", s.unmatched));
+        }
+        if guard_dropped > 0 {
+            notes.push(format!(
+                "{guard_dropped} kernel RST(s) dropped by the guard"
+            ));
+        }
+        if s.malformed > 0 {
+            notes.push(format!("{} malformed frame(s)", s.malformed));
+        }
+        if !notes.is_empty() {
+            writeln!(out, "{}", notes.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
+    let dst = super::resolve_host(&args.host)?;
+    let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
+    let Some(path) = path(
+        dst,
+        args.interface.as_deref(),
+        args.source,
+        &args.cache,
+        env,
+    )?
+    else {
+        return Ok(if interrupted(env) {
+            Outcome::Interrupted
+        } else {
+            Outcome::Negative
+        });
+    };
+    let owned = path.route.source_owned_by_kernel;
+    let (sport, _reservation) = reserve_port(path.route.source, owned, args.sport)?;
+    let (lo, hi) = (
+        *ports.iter().min().expect("one port"),
+        *ports.iter().max().expect("one port"),
+    );
+    let guard = if owned {
+        Some(RstGuard::install(Flow::Probes {
+            local: path.route.source,
+            remote: dst,
+            sports: (sport, sport),
+            dports: (lo, hi),
+        })?)
+    } else {
+        None
+    };
+    let mut link = PacketLink::open(path.route.interface.index, Filter::ArpIpv4)?;
+    let mut clock = SystemClock::new();
+    let start = clock.now();
+    let mut tpl = Template::syn(
+        path.route.interface.mac,
+        path.gw_mac,
+        path.route.source,
+        dst,
+    );
+    tpl.options = vec![TcpOption::Mss(
+        u16::try_from(path.route.interface.mtu.saturating_sub(40)).unwrap_or(1460),
+    )];
+    let mut scanner = Scanner::new(
+        start,
+        scan::Config {
+            template: tpl,
+            sport,
+            ports: ports.clone(),
+            rate: args.rate,
+            concurrency: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
+            retries: args.retries,
+            timeout: args.timeout,
+            min_timeout: args.min_timeout,
+            seed: seed(),
+        },
+    );
+    if args.json {
+        writeln!(
+            env.out,
+            "{}",
+            json!({"event": "start", "command": "scan", "dst": dst.to_string(), "ports": ports.len(),
+                "src": path.route.source.to_string(), "sport": sport, "iface": path.route.interface.name,
+                "rate": args.rate, "retries": args.retries})
+        )?;
+    } else {
+        writeln!(
+            env.out,
+            "SCAN {dst}: {} port(s) from {}:{sport} on {}, at most {}/s, {} retries",
+            ports.len(),
+            path.route.source,
+            path.route.interface.name,
+            args.rate,
+            args.retries
+        )?;
+    }
+    let mut buf = Vec::with_capacity(128);
+    let stop = loop {
+        let now = clock.now();
+        if scanner.poll_timeout().is_some_and(|t| t <= now) {
+            scanner.handle_timeout(now);
+        }
+        while scanner.poll_transmit_into(now, &mut buf) {
+            if let Err(e) = link.send(&buf) {
+                if e.raw_os_error() != Some(libc::ENOBUFS) {
+                    return Err(e.into());
+                }
+            }
+        }
+        while scanner.poll_event().is_some() {}
+        if scanner.is_done() {
+            break false;
+        }
+        if interrupted(env) {
+            break true;
+        }
+        let wait = scanner
+            .poll_timeout()
+            .map_or(Duration::from_millis(200), |t| {
+                (t - now).min(Duration::from_millis(200))
+            });
+        if let Some(rx) = link.recv(wait)? {
+            let now = clock.now();
+            scanner.handle_frame(now, rx.frame, rx.checksum);
+            while let Some(rx) = link.recv(Duration::ZERO)? {
+                scanner.handle_frame(now, rx.frame, rx.checksum);
+            }
+        }
+    };
+    let elapsed = clock.now() - start;
+    let results = scanner.results();
+    render_scan(env.out, &args, &results, ports.len(), scanner.sent, elapsed)?;
+    let removal = guard.map(RstGuard::begin_removal);
+    drop(link);
+    if let Some(r) = removal {
+        r.wait();
+    }
+    Ok(if stop {
+        Outcome::Interrupted
+    } else {
+        Outcome::from_answer(results.iter().any(|r| r.state == PortState::Open))
+    })
+}
+
+fn render_scan(
+    out: &mut dyn Write,
+    args: &ScanArgs,
+    results: &[PortResult],
+    asked: usize,
+    sent: u64,
+    elapsed: Duration,
+) -> Result<()> {
+    let count = |st| results.iter().filter(|r| r.state == st).count();
+    let (open, closed, filtered) = (
+        count(PortState::Open),
+        count(PortState::Closed),
+        count(PortState::Filtered),
+    );
+    if args.json {
+        for r in results {
+            writeln!(
+                out,
+                "{}",
+                json!({"event": "port", "port": r.port, "state": r.state.name(), "reason": r.why.text(),
+                    "tries": r.tries, "rtt_us": r.rtt.map(us)})
+            )?;
+        }
+        writeln!(
+            out,
+            "{}",
+            json!({"event": "summary", "ports": asked, "scanned": results.len(), "open": open, "closed": closed,
+                "filtered": filtered, "syns": sent, "elapsed_s": elapsed.as_secs_f64()})
+        )?;
+        return Ok(());
+    }
+    // Many ports: the most common state is summed up in one line, as nmap does.
+    let hidden = if args.all || results.len() <= 25 {
+        None
+    } else {
+        [PortState::Closed, PortState::Filtered, PortState::Open]
+            .into_iter()
+            .max_by_key(|&st| count(st))
+    };
+    writeln!(out, "{:<10} {:<9} REASON", "PORT", "STATE")?;
+    for r in results.iter().filter(|r| Some(r.state) != hidden) {
+        writeln!(
+            out,
+            "{:<10} {:<9} {}",
+            format!("{}/tcp", r.port),
+            r.state.name(),
+            r.why.text()
+        )?;
+    }
+    if let Some(st) = hidden {
+        writeln!(out, "Not shown: {} {} ports", count(st), st.name())?;
+    }
+    writeln!(
+        out,
+        "--- {} of {asked} ports in {}: {open} open, {closed} closed, {filtered} filtered; {sent} SYNs sent",
+        results.len(),
+        human(elapsed)
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use rstest::rstest;
+
+    fn test_path() -> Path {
+        Path {
+            route: Route {
+                interface: route::Interface {
+                    name: "veth0".into(),
+                    index: 2,
+                    mac: MacAddr::new(2, 0, 0, 0, 0, 1),
+                    ipv4: vec![],
+                    mtu: 1500,
+                    is_up: true,
+                    is_running: true,
+                    is_loopback: false,
+                },
+                source: Ipv4Addr::new(10, 0, 0, 1),
+                next_hop: Ipv4Addr::new(10, 0, 0, 2),
+                via_gateway: false,
+                kind: route::RouteKind::Unicast,
+                source_owned_by_kernel: true,
+            },
+            gw_mac: MacAddr::broadcast(),
+        }
+    }
+
+    fn parse(argv: &[&str]) -> ProbeArgs {
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Probe(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    #[rstest]
+    #[case(&["nettool", "probe", "h"], None, Flags::SYN, false)]
+    #[case(&["nettool", "probe", "-S", "-A", "h"], Some(()), Flags::SYN, true)]
+    #[case(&["nettool", "probe", "-F", "-P", "-U", "h"], Some(()), Flags::FIN.union(Flags::PSH).union(Flags::URG), false)]
+    #[case(&["nettool", "probe", "--flags", "SA", "--ece", "--cwr", "h"], Some(()), Flags::SYN.union(Flags::ECE).union(Flags::CWR), true)]
+    #[case(&["nettool", "probe", "--flags", "none", "h"], Some(()), Flags::NONE, false)]
+    #[case(&["nettool", "probe", "-R", "h"], Some(()), Flags::RST, false)]
+    fn flag_options_combine(
+        #[case] argv: &[&str],
+        #[case] _any: Option<()>,
+        #[case] want: Flags,
+        #[case] ack: bool,
+    ) {
+        let args = parse(argv);
+        let path = test_path();
+        let t = template(&args, &path, Ipv4Addr::new(10, 0, 0, 2)).unwrap();
+        assert_eq!(t.flags, ProbeFlags { flags: want, ack });
+    }
+
+    #[test]
+    fn options_come_in_linux_order_then_raw_ones() {
+        let args = parse(&[
+            "nettool",
+            "probe",
+            "--wscale",
+            "7",
+            "--nop",
+            "--ts",
+            "5:6",
+            "--sack-perm",
+            "--mss",
+            "1460",
+            "--tcp-option",
+            "30:ab",
+            "--eol",
+            "h",
+        ]);
+        let path = test_path();
+        let t = template(&args, &path, Ipv4Addr::new(10, 0, 0, 2)).unwrap();
+        assert_eq!(
+            t.options,
+            vec![
+                TcpOption::Mss(1460),
+                TcpOption::SackPermitted,
+                TcpOption::Timestamps { val: 5, ecr: 6 },
+                TcpOption::Nop,
+                TcpOption::WindowScale(7),
+                TcpOption::Unknown {
+                    kind: 30,
+                    data: vec![0xab]
+                },
+                TcpOption::Eol,
+            ]
+        );
+    }
+
+    #[rstest]
+    #[case(&["nettool", "probe", "--data", "a", "--data-len", "3", "h"])]
+    #[case(&["nettool", "probe", "--flood", "-i", "1ms", "h"])]
+    #[case(&["nettool", "probe", "-c", "0", "h"])]
+    #[case(&["nettool", "probe", "--flags", "SQ", "h"])]
+    #[case(&["nettool", "probe", "--ts", "x", "h"])]
+    #[case(&["nettool", "scan", "h"])]
+    fn bad_probe_arguments_are_usage_errors(#[case] argv: &[&str]) {
+        assert!(crate::cli::Cli::try_parse_from(argv).is_err());
+    }
+
+    #[rstest]
+    #[case("10.0.0.2", None, vec![80])]
+    #[case("10.0.0.2:7", None, vec![7])]
+    #[case("10.0.0.2:1-3,9", None, vec![1, 2, 3, 9])]
+    #[case("10.0.0.2", Some("22"), vec![22])]
+    fn targets_and_ports(
+        #[case] target: &str,
+        #[case] dport: Option<&str>,
+        #[case] want: Vec<u16>,
+    ) {
+        let mut argv = vec!["nettool", "probe", target];
+        if let Some(d) = dport {
+            argv.extend(["--dport", d]);
+        }
+        let args = parse(&argv);
+        assert_eq!(
+            probe_target(&args).unwrap(),
+            (Ipv4Addr::new(10, 0, 0, 2), want)
+        );
+    }
+}

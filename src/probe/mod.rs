@@ -1,0 +1,565 @@
+//! Hand-made TCP probes and SYN scans, sans-IO.
+//!
+//! - [`Template`]: one segment as the user described it (any flags,
+//!   sequence and acknowledgment numbers, window, options, payload, IPv4
+//!   TTL/TOS/identification/DF, a deliberately wrong checksum), written
+//!   into a reused buffer with only the ports, sequence number and IP
+//!   identification changing from probe to probe.
+//! - [`prober::Prober`]: `nettool probe`, a [`Machine`](crate::machine::Machine)
+//!   that sends probes on a schedule, matches every reply to the probe it
+//!   answers (by ports and the seq/ack relationship), resets half-open
+//!   connections, and keeps RTT statistics ([`stats::RttStats`]).
+//! - [`scan::Scanner`]: `nettool scan`, a rate-limited SYN scan with
+//!   retries, each port open, closed or filtered.
+//! - Parsers for the command line's flag letters, options and port lists.
+
+pub mod prober;
+pub mod scan;
+pub mod stats;
+
+use std::net::Ipv4Addr;
+
+use crate::wire::ethernet::{self, EthernetRepr, Protocol};
+use crate::wire::icmp::IcmpError;
+use crate::wire::ipv4::{self, IpProtocol, Ipv4Repr};
+use crate::wire::tcp::{Flags, HEADER_LEN, MAX_OPTIONS_LEN, TcpOption, TcpRepr};
+use crate::wire::{MacAddr, SeqNum};
+
+/// The control bits of a probe: [`Flags`] plus ACK, which a hand-made
+/// segment may carry with any acknowledgment number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProbeFlags {
+    pub flags: Flags,
+    pub ack: bool,
+}
+
+impl ProbeFlags {
+    pub const SYN: ProbeFlags = ProbeFlags {
+        flags: Flags::SYN,
+        ack: false,
+    };
+}
+
+/// Parses flag letters as tcpdump prints them and hping3 takes them:
+/// `F` FIN, `S` SYN, `R` RST, `P` PSH, `A` (or `.`) ACK, `U` URG, `E` ECE,
+/// `C` (or `W`) CWR, in any order and case. `none` (or nothing) is no flag.
+pub fn parse_flags(text: &str) -> Result<ProbeFlags, String> {
+    let t = text.trim();
+    let mut out = ProbeFlags::default();
+    if t.eq_ignore_ascii_case("none") {
+        return Ok(out);
+    }
+    for c in t.chars() {
+        let f = match c.to_ascii_uppercase() {
+            'F' => Flags::FIN,
+            'S' => Flags::SYN,
+            'R' => Flags::RST,
+            'P' => Flags::PSH,
+            'U' => Flags::URG,
+            'E' => Flags::ECE,
+            'C' | 'W' => Flags::CWR,
+            'A' | '.' => {
+                out.ack = true;
+                continue;
+            }
+            other => {
+                return Err(format!(
+                    "unknown flag {other:?} in {text:?} (use F S R P A U E C, e.g. SA)"
+                ));
+            }
+        };
+        out.flags = out.flags | f;
+    }
+    Ok(out)
+}
+
+/// Parses a raw option, `KIND:HEX` (the body without kind and length
+/// bytes): `2:05b4` is MSS 1460, `1` a NOP, `0` an EOL, `30:` an empty
+/// option of kind 30.
+pub fn parse_raw_option(text: &str) -> Result<TcpOption, String> {
+    let (kind, hex) = text.split_once(':').unwrap_or((text, ""));
+    let kind: u8 = kind
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?}: the option kind must be 0 to 255 (KIND:HEX)"))?;
+    let hex = hex.trim();
+    if hex.len() % 2 != 0 {
+        return Err(format!("{text:?}: odd number of hex digits"));
+    }
+    let data = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| format!("{text:?}: not hex after the colon"))?;
+    match kind {
+        0 | 1 if !data.is_empty() => Err(format!(
+            "{text:?}: kinds 0 (EOL) and 1 (NOP) are one byte and carry no data"
+        )),
+        0 => Ok(TcpOption::Eol),
+        1 => Ok(TcpOption::Nop),
+        _ if data.len() > MAX_OPTIONS_LEN - 2 => {
+            Err(format!("{text:?}: an option body holds at most 38 bytes"))
+        }
+        _ => Ok(TcpOption::Unknown { kind, data }),
+    }
+}
+
+/// Parses `--ts VAL[:ECR]`.
+pub fn parse_timestamps(text: &str) -> Result<TcpOption, String> {
+    let (val, ecr) = text.split_once(':').unwrap_or((text, "0"));
+    let n = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{text:?}: write --ts VAL[:ECR], two 32-bit numbers"))
+    };
+    Ok(TcpOption::Timestamps {
+        val: n(val)?,
+        ecr: n(ecr)?,
+    })
+}
+
+/// Parses a port list: `80`, `1-1024`, `22,80,8000-8100`. The ports come
+/// back in the order written, each once. Port 0 is refused.
+pub fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
+    let mut seen = vec![false; 65536];
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        if part.is_empty() {
+            return Err(format!("{text:?}: empty item in the port list"));
+        }
+        let num = |s: &str| {
+            s.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("{s:?} is not a TCP port (1 to 65535)"))
+        };
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (num(a)?, num(b)?),
+            None => {
+                let p = num(part)?;
+                (p, p)
+            }
+        };
+        if lo > hi {
+            return Err(format!("{part:?}: the range runs backwards"));
+        }
+        for p in lo..=hi {
+            if !std::mem::replace(&mut seen[usize::from(p)], true) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A port list written back compactly (`1-3,7`), for headers.
+pub fn format_ports(ports: &[u16]) -> String {
+    let mut sorted = ports.to_vec();
+    sorted.sort_unstable();
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+/// The segment a probe carries, as the user described it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub src_mac: MacAddr,
+    pub dst_mac: MacAddr,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub flags: ProbeFlags,
+    /// The acknowledgment number (sent only with the ACK flag; the field
+    /// is zero otherwise, as every stack writes it).
+    pub ack: u32,
+    pub window: u16,
+    pub urgent: u16,
+    pub options: Vec<TcpOption>,
+    pub payload: Vec<u8>,
+    pub ttl: u8,
+    pub tos: u8,
+    pub dont_frag: bool,
+    /// Write a TCP checksum that does not verify.
+    pub bad_checksum: bool,
+}
+
+impl Template {
+    /// A SYN from `src` to `dst` with Linux's defaults: window 64240,
+    /// TTL 64, no options.
+    pub fn syn(src_mac: MacAddr, dst_mac: MacAddr, src: Ipv4Addr, dst: Ipv4Addr) -> Template {
+        Template {
+            src_mac,
+            dst_mac,
+            src,
+            dst,
+            flags: ProbeFlags::SYN,
+            ack: 0,
+            window: 64240,
+            urgent: 0,
+            options: Vec::new(),
+            payload: Vec::new(),
+            ttl: 64,
+            tos: 0,
+            dont_frag: false,
+            bad_checksum: false,
+        }
+    }
+
+    /// Checks what [`Template::write`] would otherwise panic on.
+    pub fn validate(&self) -> Result<(), String> {
+        let opts: usize = self.options.iter().map(TcpOption::buffer_len).sum();
+        if opts > MAX_OPTIONS_LEN {
+            return Err(format!(
+                "the TCP options take {opts} bytes; a header holds at most {MAX_OPTIONS_LEN}"
+            ));
+        }
+        let total = ipv4::HEADER_LEN + HEADER_LEN + opts.next_multiple_of(4) + self.payload.len();
+        if total > 65535 {
+            return Err(format!(
+                "the datagram would be {total} bytes; IPv4 allows 65535"
+            ));
+        }
+        Ok(())
+    }
+
+    /// SEG.LEN of every probe: payload, plus one each for SYN and FIN.
+    pub fn segment_len(&self) -> u32 {
+        self.payload.len() as u32
+            + u32::from(self.flags.flags.contains(Flags::SYN))
+            + u32::from(self.flags.flags.contains(Flags::FIN))
+    }
+
+    /// The TCP segment of one probe.
+    pub fn repr(&self, sport: u16, dport: u16, seq: u32) -> TcpRepr<'_> {
+        TcpRepr {
+            src_port: sport,
+            dst_port: dport,
+            seq: SeqNum(seq),
+            ack: self.flags.ack.then_some(SeqNum(self.ack)),
+            flags: self.flags.flags,
+            window: self.window,
+            urgent: self.urgent,
+            options: self.options.clone(),
+            payload: &self.payload,
+        }
+    }
+
+    /// Writes the whole Ethernet frame of one probe into `buf` (resized to
+    /// fit; a buffer reused from probe to probe is never reallocated).
+    pub fn write(&self, buf: &mut Vec<u8>, sport: u16, dport: u16, seq: u32, id: u16) {
+        let tcp = self.repr(sport, dport, seq);
+        let ip = Ipv4Repr {
+            src: self.src,
+            dst: self.dst,
+            protocol: IpProtocol::Tcp,
+            ttl: self.ttl,
+            tos: self.tos,
+            identification: id,
+            dont_frag: self.dont_frag,
+            payload_len: tcp.buffer_len(),
+        };
+        buf.resize(ethernet::HEADER_LEN + ip.total_len(), 0);
+        EthernetRepr {
+            src: self.src_mac,
+            dst: self.dst_mac,
+            protocol: Protocol::Ipv4,
+        }
+        .emit(buf);
+        let at = ethernet::HEADER_LEN;
+        ip.emit(&mut buf[at..]);
+        tcp.emit(&mut buf[at + ipv4::HEADER_LEN..], self.src, self.dst);
+        if self.bad_checksum {
+            let c = at + ipv4::HEADER_LEN + 16;
+            let good = u16::from_be_bytes([buf[c], buf[c + 1]]);
+            buf[c..c + 2].copy_from_slice(&bad_checksum(good).to_be_bytes());
+        }
+    }
+}
+
+/// A checksum that cannot verify where `good` does: 0x0000 and 0xffff
+/// are the same one's-complement zero, so neither may replace the other.
+pub fn bad_checksum(good: u16) -> u16 {
+    match good {
+        0x0000 | 0xffff => 0x1234,
+        g => g.wrapping_add(1),
+    }
+}
+
+/// The RST that releases a half-open connection a SYN-ACK opened:
+/// `<SEQ=SEG.ACK><CTL=RST>` (RFC 9293 §3.10.7.3), from the probe's ports.
+pub fn reset_for(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    seq: SeqNum,
+) -> Vec<u8> {
+    let rst = TcpRepr {
+        src_port: sport,
+        dst_port: dport,
+        seq,
+        ack: None,
+        flags: Flags::RST,
+        window: 0,
+        urgent: 0,
+        options: Vec::new(),
+        payload: &[],
+    };
+    let ip = Ipv4Repr::new(src, dst, IpProtocol::Tcp, rst.buffer_len());
+    rst.to_frame(src_mac, dst_mac, &ip)
+}
+
+/// An ICMP error about one of our segments, with the sequence number the
+/// quoted TCP header carried (RFC 792 quotes at least 8 bytes of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotedError {
+    pub error: IcmpError,
+    pub seq: Option<u32>,
+}
+
+/// Parses an ICMP error and the sequence number it quotes.
+pub fn parse_icmp(body: &[u8]) -> Option<QuotedError> {
+    let error = IcmpError::parse(body).ok()?;
+    let seq = body
+        .get(8..)
+        .and_then(|q| Ipv4Repr::parse_quoted(q).ok())
+        .and_then(|(_, tcp)| {
+            tcp.get(4..8)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        });
+    Some(QuotedError { error, seq })
+}
+
+/// SplitMix64: the per-probe sequence numbers and identifications come
+/// from a seed the caller injects, so a run is reproducible in tests.
+pub fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::tcp::ChecksumMode;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("S", Flags::SYN, false)]
+    #[case("SA", Flags::SYN, true)]
+    #[case("sa", Flags::SYN, true)]
+    #[case("S.", Flags::SYN, true)]
+    #[case("FPU", Flags::FIN.union(Flags::PSH).union(Flags::URG), false)]
+    #[case("SEC", Flags::SYN.union(Flags::ECE).union(Flags::CWR), false)]
+    #[case("SEW", Flags::SYN.union(Flags::ECE).union(Flags::CWR), false)]
+    #[case("R", Flags::RST, false)]
+    #[case("A", Flags::NONE, true)]
+    #[case("", Flags::NONE, false)]
+    #[case("none", Flags::NONE, false)]
+    fn flag_letters_parse(#[case] text: &str, #[case] flags: Flags, #[case] ack: bool) {
+        assert_eq!(parse_flags(text), Ok(ProbeFlags { flags, ack }));
+    }
+
+    #[rstest]
+    #[case("SX")]
+    #[case("S A")]
+    #[case("syn")]
+    fn bad_flag_letters_are_refused(#[case] text: &str) {
+        assert!(parse_flags(text).is_err());
+    }
+
+    #[rstest]
+    #[case("2:05b4", TcpOption::Unknown { kind: 2, data: vec![5, 0xb4] })]
+    #[case("1", TcpOption::Nop)]
+    #[case("0", TcpOption::Eol)]
+    #[case("30:", TcpOption::Unknown { kind: 30, data: vec![] })]
+    #[case("254:DEADbeef", TcpOption::Unknown { kind: 254, data: vec![0xde, 0xad, 0xbe, 0xef] })]
+    fn raw_options_parse(#[case] text: &str, #[case] want: TcpOption) {
+        assert_eq!(parse_raw_option(text), Ok(want));
+    }
+
+    #[rstest]
+    #[case("256:00")]
+    #[case("2:5b4")]
+    #[case("2:zz")]
+    #[case("1:00")]
+    #[case("x")]
+    fn bad_raw_options_are_refused(#[case] text: &str) {
+        assert!(parse_raw_option(text).is_err());
+    }
+
+    #[rstest]
+    #[case("100", 100, 0)]
+    #[case("100:7", 100, 7)]
+    #[case("4294967295:1", u32::MAX, 1)]
+    fn timestamps_parse(#[case] text: &str, #[case] val: u32, #[case] ecr: u32) {
+        assert_eq!(
+            parse_timestamps(text),
+            Ok(TcpOption::Timestamps { val, ecr })
+        );
+    }
+
+    #[rstest]
+    #[case("80", vec![80])]
+    #[case("1-3,8080", vec![1, 2, 3, 8080])]
+    #[case("5,1-3,2", vec![5, 1, 2, 3])]
+    #[case(" 7 , 9 ", vec![7, 9])]
+    #[case("65535", vec![65535])]
+    fn port_lists_parse(#[case] text: &str, #[case] want: Vec<u16>) {
+        assert_eq!(parse_ports(text), Ok(want));
+    }
+
+    #[test]
+    fn the_whole_port_space_parses() {
+        assert_eq!(parse_ports("1-65535").unwrap().len(), 65535);
+    }
+
+    #[rstest]
+    #[case("0")]
+    #[case("1-0")]
+    #[case("10-5")]
+    #[case("80,")]
+    #[case("65536")]
+    #[case("http")]
+    #[case("1--3")]
+    fn bad_port_lists_are_refused(#[case] text: &str) {
+        assert!(parse_ports(text).is_err(), "{text}");
+    }
+
+    #[rstest]
+    #[case(vec![1, 2, 3, 7], "1-3,7")]
+    #[case(vec![9, 8, 80], "8-9,80")]
+    #[case(vec![5], "5")]
+    fn port_lists_print_compactly(#[case] ports: Vec<u16>, #[case] want: &str) {
+        assert_eq!(format_ports(&ports), want);
+    }
+
+    const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    fn template() -> Template {
+        Template::syn(
+            MacAddr::new(2, 0, 0, 0, 0, 1),
+            MacAddr::new(2, 0, 0, 0, 0, 2),
+            A,
+            B,
+        )
+    }
+
+    #[test]
+    fn a_plain_syn_is_byte_exact() {
+        // Checksums computed independently (RFC 1071 sum in python3).
+        let mut buf = Vec::new();
+        template().write(&mut buf, 40000, 80, 0x0102_0304, 0x1234);
+        #[rustfmt::skip]
+        let want: [u8; 54] = [
+            2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00,
+            0x45, 0x00, 0x00, 0x28, 0x12, 0x34, 0x00, 0x00, 0x40, 0x06, 0x54, 0x9a,
+            10, 0, 0, 1, 10, 0, 0, 2,
+            0x9c, 0x40, 0x00, 0x50, 0x01, 0x02, 0x03, 0x04, 0, 0, 0, 0,
+            0x50, 0x02, 0xfa, 0xf0, 0x00, 0x59, 0x00, 0x00,
+        ];
+        assert_eq!(buf, want);
+    }
+
+    #[test]
+    fn every_field_lands_where_asked() {
+        let mut t = template();
+        t.flags = parse_flags("FPUA").unwrap();
+        t.ack = 0xaabb_ccdd;
+        t.window = 7;
+        t.urgent = 3;
+        t.ttl = 1;
+        t.tos = 0xb8;
+        t.dont_frag = true;
+        t.payload = b"hello".to_vec();
+        t.options = vec![
+            TcpOption::Mss(1460),
+            TcpOption::SackPermitted,
+            TcpOption::Timestamps { val: 5, ecr: 6 },
+            TcpOption::Nop,
+            TcpOption::WindowScale(7),
+        ];
+        let mut buf = vec![0xee; 200]; // a dirty, larger buffer is reused
+        t.write(&mut buf, 1, 2, 9, 77);
+        let (_, ip, tcp) = TcpRepr::from_frame(&buf, ChecksumMode::Verify).unwrap();
+        assert_eq!(
+            (ip.ttl, ip.tos, ip.identification, ip.dont_frag),
+            (1, 0xb8, 77, true)
+        );
+        assert_eq!((tcp.src_port, tcp.dst_port, tcp.seq.get()), (1, 2, 9));
+        assert_eq!(tcp.ack, Some(SeqNum(0xaabb_ccdd)));
+        assert_eq!(tcp.flags, Flags::FIN | Flags::PSH | Flags::URG);
+        assert_eq!((tcp.window, tcp.urgent), (7, 3));
+        assert_eq!(tcp.options, t.options);
+        assert_eq!(tcp.payload, b"hello");
+        assert_eq!(t.segment_len(), 6);
+        assert_eq!(buf.len(), 14 + 20 + 40 + 5);
+    }
+
+    #[test]
+    fn a_bad_checksum_never_verifies() {
+        let mut t = template();
+        t.bad_checksum = true;
+        for seq in 0..2000u32 {
+            let mut buf = Vec::new();
+            t.write(&mut buf, 40000, 80, seq.wrapping_mul(2_654_435_761), 0);
+            assert!(
+                TcpRepr::from_frame(&buf, ChecksumMode::Verify).is_err(),
+                "seq {seq}"
+            );
+            // Only the TCP checksum is wrong: the IP header still verifies.
+            assert!(Ipv4Repr::parse(&buf[14..]).is_ok());
+        }
+        for good in [0u16, 0xffff, 0xfffe, 1] {
+            let bad = bad_checksum(good);
+            assert_ne!(bad, good);
+            assert!(!(bad | good == 0xffff && (bad == 0 || good == 0)));
+        }
+    }
+
+    #[test]
+    fn options_past_forty_bytes_are_refused() {
+        let mut t = template();
+        t.options = vec![TcpOption::Timestamps { val: 0, ecr: 0 }; 5];
+        assert!(t.validate().is_err());
+        t.options.pop();
+        assert!(t.validate().is_ok());
+    }
+
+    #[test]
+    fn the_reset_for_a_syn_ack_is_exact() {
+        let f = reset_for(
+            MacAddr::new(2, 0, 0, 0, 0, 1),
+            MacAddr::new(2, 0, 0, 0, 0, 2),
+            A,
+            B,
+            40000,
+            80,
+            SeqNum(1001),
+        );
+        let (_, _, tcp) = TcpRepr::from_frame(&f, ChecksumMode::Verify).unwrap();
+        assert_eq!(tcp.flags, Flags::RST);
+        assert_eq!(tcp.ack, None);
+        assert_eq!(tcp.seq, SeqNum(1001));
+        assert_eq!((tcp.src_port, tcp.dst_port), (40000, 80));
+    }
+}

@@ -1,0 +1,840 @@
+//! `nettool probe` as a sans-IO machine: probes on a schedule, replies
+//! matched to the probe they answer, half-open connections reset, RTT
+//! statistics.
+//!
+//! **Matching.** A reply belongs to a probe when its ports mirror the
+//! probe's and its numbers answer it: a reply carrying ACK acknowledges
+//! exactly the probe's `SEQ + SEG.LEN` (a SYN-ACK, or a RST,ACK to a probe
+//! without ACK); a RST without ACK carries the probe's acknowledgment
+//! number as its `SEQ` (RFC 9293 §3.10.7.1, the answer to a probe with
+//! ACK). An ICMP error matches through the ports and sequence number of
+//! the header it quotes. When several outstanding probes expect the same
+//! answer (a fixed `--seq`), the oldest unanswered one takes it. The RTT
+//! runs from the probe's send time, which the driver corrects to the
+//! moment the frame left ([`Prober::mark_sent`]).
+//!
+//! **Expiry.** A probe unanswered `wait` after it left counts as lost; a
+//! reply after that is reported as unmatched. The run ends when every
+//! probe was sent and each has been answered or has expired.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use super::stats::{RttStats, loss_percent};
+use super::{Template, mix, parse_icmp, reset_for};
+use crate::machine::{Machine, RxChecksum};
+use crate::tcp::Segment;
+use crate::time::Instant;
+use crate::wire::SeqNum;
+use crate::wire::ethernet::{EthernetRepr, Protocol};
+use crate::wire::icmp::IcmpKind;
+use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
+use crate::wire::tcp::{ChecksumMode, Flags, TcpRepr};
+
+/// What to send, how often, and how long to wait for answers.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub template: Template,
+    /// The source port of the first probe.
+    pub sport: u16,
+    /// Each probe one source port higher (wrapping back to `sport` after
+    /// 65535), so each is a flow of its own.
+    pub sport_inc: bool,
+    /// Destination ports, used in turn.
+    pub dports: Vec<u16>,
+    /// Probes to send; `None` until stopped.
+    pub count: Option<u64>,
+    /// Spacing of probes (ignored by a flood).
+    pub interval: Duration,
+    /// How long a probe waits for its answer.
+    pub wait: Duration,
+    /// A fixed sequence number; otherwise each probe draws its own.
+    pub seq: Option<u32>,
+    /// A fixed IP identification; otherwise it counts up from a random start.
+    pub id: Option<u16>,
+    /// Seeds the drawn sequence numbers and identifications.
+    pub seed: u64,
+    /// Send as fast as the caller asks for frames, without waiting.
+    pub flood: bool,
+    /// Report every probe and reply as an event (off for a flood: only
+    /// the statistics are kept).
+    pub report: bool,
+    /// Answer a SYN-ACK with RST, so no half-open connection is left.
+    pub reset_open: bool,
+}
+
+/// What a reply says about the port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meaning {
+    /// SYN-ACK: something listens.
+    Open,
+    /// RST to a SYN: nothing listens.
+    Closed,
+    /// RST to anything else: no such connection (and nothing filtered
+    /// the probe on the way).
+    Reset,
+    /// Any other answer.
+    Answered,
+}
+
+impl Meaning {
+    pub fn of(flags: Flags, ack: bool) -> Meaning {
+        if flags.contains(Flags::SYN) && ack {
+            Meaning::Open
+        } else if flags.contains(Flags::RST) {
+            Meaning::Closed
+        } else {
+            Meaning::Answered
+        }
+    }
+
+    pub fn text(self) -> &'static str {
+        match self {
+            Meaning::Open => "port open",
+            Meaning::Closed => "port closed",
+            Meaning::Reset => "reset: no such connection (not filtered)",
+            Meaning::Answered => "answered",
+        }
+    }
+}
+
+/// What happened, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Probe number `index` (from 1) left.
+    Sent {
+        index: u64,
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        id: u16,
+    },
+    /// A TCP answer to probe `index`.
+    Reply {
+        index: u64,
+        rtt: Duration,
+        seg: Segment,
+        ttl: u8,
+        meaning: Meaning,
+    },
+    /// An ICMP error about one of our probes (`index` when it could be
+    /// matched), from the host or a router on the way.
+    Icmp {
+        index: Option<u64>,
+        rtt: Option<Duration>,
+        from: Ipv4Addr,
+        kind: IcmpKind,
+    },
+    /// A segment from the target to our ports that answers no outstanding
+    /// probe (a retransmitted SYN-ACK, a reply after `wait`).
+    Unmatched { seg: Segment },
+    /// nettool reset a connection a SYN-ACK opened.
+    ResetSent { sport: u16, dport: u16, seq: u32 },
+}
+
+/// Counts so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Summary {
+    pub sent: u64,
+    /// Probes that got an answer (TCP or ICMP).
+    pub answered: u64,
+    pub rtt: RttStats,
+    pub unmatched: u64,
+    pub resets_sent: u64,
+    /// Frames for our address that did not validate (bad checksums included).
+    pub malformed: u64,
+}
+
+impl Summary {
+    pub fn loss_percent(&self) -> f64 {
+        loss_percent(self.sent, self.answered)
+    }
+}
+
+/// Matching keys: (kind, our port, their port, number). Kind `false`:
+/// the ACK a reply must carry; `true`: the SEQ a RST without ACK carries.
+type Key = (bool, u16, u16, u32);
+
+struct Pending {
+    index: u64,
+    sent_at: Instant,
+    answered: bool,
+    keys: [Option<Key>; 2],
+}
+
+/// The probe machine (see the module docs).
+pub struct Prober {
+    config: Config,
+    next_index: u64,
+    next_send: Instant,
+    /// Every probe from the oldest still waiting, in order of index.
+    order: VecDeque<Pending>,
+    by_key: HashMap<Key, VecDeque<u64>>,
+    /// Destination ports, as a lookup table.
+    dport_set: Vec<bool>,
+    resets: VecDeque<Vec<u8>>,
+    events: VecDeque<Event>,
+    summary: Summary,
+    id_base: u16,
+    last_was_probe: bool,
+    stopped: bool,
+}
+
+impl Prober {
+    /// A prober whose first probe is due at `now`.
+    pub fn new(now: Instant, config: Config) -> Prober {
+        assert!(!config.dports.is_empty(), "at least one destination port");
+        let mut dport_set = vec![false; 65536];
+        for &p in &config.dports {
+            dport_set[usize::from(p)] = true;
+        }
+        let id_base = mix(config.seed ^ 0x1d) as u16;
+        Prober {
+            config,
+            next_index: 1,
+            next_send: now,
+            order: VecDeque::new(),
+            by_key: HashMap::new(),
+            dport_set,
+            resets: VecDeque::new(),
+            events: VecDeque::new(),
+            summary: Summary::default(),
+            id_base,
+            last_was_probe: false,
+            stopped: false,
+        }
+    }
+
+    pub fn summary(&self) -> Summary {
+        self.summary
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Stops sending; the run ends once the outstanding probes are
+    /// answered or expire.
+    pub fn stop_sending(&mut self) {
+        self.stopped = true;
+    }
+
+    fn all_sent(&self) -> bool {
+        self.stopped || self.config.count.is_some_and(|c| self.next_index > c)
+    }
+
+    /// Ports, sequence number and identification of probe `index`.
+    fn probe_fields(&self, index: u64) -> (u16, u16, u32, u16) {
+        let c = &self.config;
+        let n = index - 1;
+        let sport = if c.sport_inc {
+            let span = 65536 - u64::from(c.sport);
+            c.sport + (n % span) as u16
+        } else {
+            c.sport
+        };
+        let dport = c.dports[(n % c.dports.len() as u64) as usize];
+        let seq = c.seq.unwrap_or_else(|| mix(c.seed ^ index) as u32);
+        let id = c.id.unwrap_or_else(|| self.id_base.wrapping_add(n as u16));
+        (sport, dport, seq, id)
+    }
+
+    /// Whether the probes are plain SYNs (connection requests).
+    fn syn_probe(&self) -> bool {
+        let f = &self.config.template.flags;
+        f.flags.contains(Flags::SYN) && !f.ack && !f.flags.contains(Flags::RST)
+    }
+
+    fn ours(&self, port: u16) -> bool {
+        if self.config.sport_inc {
+            port >= self.config.sport
+        } else {
+            port == self.config.sport
+        }
+    }
+
+    /// Writes the next frame due at `now` into `buf`: a RST owed to a
+    /// SYN-ACK first, then the next probe. `false` when nothing is due.
+    pub fn poll_transmit_into(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
+        if let Some(rst) = self.resets.pop_front() {
+            buf.clear();
+            buf.extend_from_slice(&rst);
+            self.last_was_probe = false;
+            return true;
+        }
+        if self.all_sent() || (!self.config.flood && now < self.next_send) {
+            return false;
+        }
+        let index = self.next_index;
+        let (sport, dport, seq, id) = self.probe_fields(index);
+        self.config.template.write(buf, sport, dport, seq, id);
+        self.next_index += 1;
+        // Keep to the schedule, without bunching up after a late wake-up.
+        self.next_send = (self.next_send + self.config.interval).max(now);
+        let t = &self.config.template;
+        let k1 = (false, sport, dport, seq.wrapping_add(t.segment_len()));
+        let k2 = t.flags.ack.then_some((true, sport, dport, t.ack));
+        for k in [Some(k1), k2].into_iter().flatten() {
+            self.by_key.entry(k).or_default().push_back(index);
+        }
+        self.order.push_back(Pending {
+            index,
+            sent_at: now,
+            answered: false,
+            keys: [Some(k1), k2],
+        });
+        self.summary.sent += 1;
+        self.last_was_probe = true;
+        if self.config.report {
+            self.events.push_back(Event::Sent {
+                index,
+                sport,
+                dport,
+                seq,
+                id,
+            });
+        }
+        true
+    }
+
+    /// Corrects the send time of the frame just returned, if it was a
+    /// probe, to `at`: the moment the link said it left.
+    pub fn mark_sent(&mut self, at: Instant) {
+        if self.last_was_probe
+            && let Some(p) = self.order.back_mut()
+        {
+            p.sent_at = at;
+        }
+    }
+
+    fn pending_mut(&mut self, index: u64) -> Option<&mut Pending> {
+        let first = self.order.front()?.index;
+        self.order
+            .get_mut(usize::try_from(index.checked_sub(first)?).ok()?)
+    }
+
+    /// The oldest unanswered, unexpired probe that expects `key`.
+    fn take(&mut self, key: Key) -> Option<(u64, Instant)> {
+        loop {
+            let q = self.by_key.get_mut(&key)?;
+            let Some(&index) = q.front() else {
+                self.by_key.remove(&key);
+                return None;
+            };
+            q.pop_front();
+            if q.is_empty() {
+                self.by_key.remove(&key);
+            }
+            if let Some(p) = self.pending_mut(index)
+                && !p.answered
+            {
+                p.answered = true;
+                return Some((index, p.sent_at));
+            }
+        }
+    }
+
+    /// Forgets answered probes at the front and expires unanswered ones
+    /// older than `wait`.
+    fn expire(&mut self, now: Instant) {
+        while let Some(p) = self.order.front() {
+            if !p.answered && now < p.sent_at + self.config.wait {
+                break;
+            }
+            let p = self.order.pop_front().expect("front exists");
+            for k in p.keys.into_iter().flatten() {
+                if let Some(q) = self.by_key.get_mut(&k) {
+                    if q.front() == Some(&p.index) {
+                        q.pop_front();
+                    }
+                    if q.is_empty() {
+                        self.by_key.remove(&k);
+                    }
+                }
+            }
+        }
+    }
+
+    fn answered(&mut self, rtt: Duration) {
+        self.summary.answered += 1;
+        self.summary.rtt.add(rtt);
+    }
+
+    fn handle_tcp(&mut self, now: Instant, ip: &Ipv4Repr, tcp: &TcpRepr) {
+        let (ours, theirs) = (tcp.dst_port, tcp.src_port);
+        if !self.ours(ours) || !self.dport_set[usize::from(theirs)] {
+            return;
+        }
+        let mut hit = None;
+        if let Some(ack) = tcp.ack {
+            hit = self.take((false, ours, theirs, ack.get()));
+        }
+        if hit.is_none() && tcp.flags.contains(Flags::RST) {
+            hit = self.take((true, ours, theirs, tcp.seq.get()));
+        }
+        let seg = || Segment {
+            src: SocketAddrV4::new(ip.src, tcp.src_port),
+            dst: SocketAddrV4::new(ip.dst, tcp.dst_port),
+            seq: tcp.seq,
+            ack: tcp.ack,
+            flags: tcp.flags,
+            window: tcp.window,
+            options: tcp.options.clone(),
+            payload: tcp.payload.to_vec(),
+        };
+        match hit {
+            Some((index, sent_at)) => {
+                let rtt = now - sent_at;
+                self.answered(rtt);
+                if self.config.report {
+                    self.events.push_back(Event::Reply {
+                        index,
+                        rtt,
+                        seg: seg(),
+                        ttl: ip.ttl,
+                        meaning: match Meaning::of(tcp.flags, tcp.ack.is_some()) {
+                            Meaning::Closed if !self.syn_probe() => Meaning::Reset,
+                            m => m,
+                        },
+                    });
+                }
+            }
+            None => {
+                self.summary.unmatched += 1;
+                if self.config.report {
+                    self.events.push_back(Event::Unmatched { seg: seg() });
+                }
+            }
+        }
+        let syn_ack = tcp.flags.contains(Flags::SYN) && tcp.ack.is_some();
+        if syn_ack && self.config.reset_open {
+            let t = &self.config.template;
+            let seq = tcp.ack.unwrap_or(SeqNum(0));
+            self.resets.push_back(reset_for(
+                t.src_mac, t.dst_mac, t.src, t.dst, ours, theirs, seq,
+            ));
+            self.summary.resets_sent += 1;
+            if self.config.report {
+                self.events.push_back(Event::ResetSent {
+                    sport: ours,
+                    dport: theirs,
+                    seq: seq.get(),
+                });
+            }
+        }
+    }
+
+    fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, body: &[u8]) {
+        let Some(q) = parse_icmp(body) else { return };
+        let t = &self.config.template;
+        let (qsrc, sport) = q.error.quoted_src;
+        let (qdst, dport) = q.error.quoted_dst;
+        if qsrc != t.src
+            || qdst != t.dst
+            || !self.ours(sport)
+            || !self.dport_set[usize::from(dport)]
+        {
+            return;
+        }
+        let len = t.segment_len();
+        let hit = q
+            .seq
+            .and_then(|seq| self.take((false, sport, dport, seq.wrapping_add(len))));
+        let rtt = hit.map(|(_, sent_at)| now - sent_at);
+        match rtt {
+            Some(rtt) => self.answered(rtt),
+            None => self.summary.unmatched += 1,
+        }
+        if self.config.report {
+            self.events.push_back(Event::Icmp {
+                index: hit.map(|(i, _)| i),
+                rtt,
+                from,
+                kind: q.error.kind,
+            });
+        }
+    }
+}
+
+impl Machine for Prober {
+    type Event = Event;
+
+    fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
+        let Ok((eth, payload)) = EthernetRepr::parse(frame) else {
+            return;
+        };
+        if eth.protocol != Protocol::Ipv4 || eth.dst != self.config.template.src_mac {
+            return;
+        }
+        let Ok((ip, body)) = Ipv4Repr::parse(payload) else {
+            return;
+        };
+        if ip.dst != self.config.template.src {
+            return;
+        }
+        match ip.protocol {
+            IpProtocol::Tcp if ip.src == self.config.template.dst => {
+                let mode = if checksum.kernel_vouches() {
+                    ChecksumMode::Skip
+                } else {
+                    ChecksumMode::Verify
+                };
+                match TcpRepr::parse(body, ip.src, ip.dst, mode) {
+                    Ok(tcp) => self.handle_tcp(now, &ip, &tcp),
+                    Err(_) => self.summary.malformed += 1,
+                }
+            }
+            IpProtocol::Icmp => self.handle_icmp(now, ip.src, body),
+            _ => {}
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.expire(now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.poll_transmit_into(now, &mut buf).then_some(buf)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let send = (!self.all_sent()).then_some(self.next_send);
+        let expiry = self
+            .order
+            .iter()
+            .find(|p| !p.answered)
+            .map(|p| p.sent_at + self.config.wait);
+        match (send, expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn is_done(&self) -> bool {
+        self.all_sent() && self.resets.is_empty() && self.order.iter().all(|p| p.answered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::MacAddr;
+    use crate::wire::ipv4::Ipv4Repr;
+    use crate::wire::tcp::TcpOption;
+
+    const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const THEM: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+    const ROUTER: Ipv4Addr = Ipv4Addr::new(10, 0, 9, 9);
+    const MAC_US: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
+    const MAC_THEM: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
+
+    fn config() -> Config {
+        Config {
+            template: Template::syn(MAC_US, MAC_THEM, US, THEM),
+            sport: 40000,
+            sport_inc: false,
+            dports: vec![80],
+            count: Some(3),
+            interval: Duration::from_millis(100),
+            wait: Duration::from_secs(1),
+            seq: None,
+            id: None,
+            seed: 7,
+            flood: false,
+            report: true,
+            reset_open: true,
+        }
+    }
+
+    fn ms(n: u64) -> Instant {
+        Instant::from_millis(n)
+    }
+
+    /// Everything sent at `now`, parsed: (sport, dport, seq, flags, ack).
+    fn sent(p: &mut Prober, now: Instant) -> Vec<(u16, u16, u32, Flags, Option<u32>)> {
+        let mut out = Vec::new();
+        while let Some(f) = p.poll_transmit(now) {
+            let (_, _, tcp) = TcpRepr::from_frame(&f, ChecksumMode::Verify).unwrap();
+            out.push((
+                tcp.src_port,
+                tcp.dst_port,
+                tcp.seq.get(),
+                tcp.flags,
+                tcp.ack.map(|a| a.get()),
+            ));
+        }
+        out
+    }
+
+    /// A segment from THEM to US, as a frame.
+    fn reply(sport: u16, dport: u16, seq: u32, ack: Option<u32>, flags: Flags) -> Vec<u8> {
+        let tcp = TcpRepr {
+            src_port: sport,
+            dst_port: dport,
+            seq: SeqNum(seq),
+            ack: ack.map(SeqNum),
+            flags,
+            window: 65160,
+            urgent: 0,
+            options: vec![TcpOption::Mss(1460)],
+            payload: &[],
+        };
+        let ip = Ipv4Repr::new(THEM, US, IpProtocol::Tcp, tcp.buffer_len());
+        tcp.to_frame(MAC_THEM, MAC_US, &ip)
+    }
+
+    fn events(p: &mut Prober) -> Vec<Event> {
+        std::iter::from_fn(|| p.poll_event()).collect()
+    }
+
+    #[test]
+    fn probes_follow_the_interval_and_count() {
+        let mut p = Prober::new(ms(0), config());
+        assert_eq!(sent(&mut p, ms(0)).len(), 1);
+        assert_eq!(sent(&mut p, ms(50)).len(), 0);
+        assert_eq!(p.poll_timeout(), Some(ms(100)));
+        assert_eq!(sent(&mut p, ms(100)).len(), 1);
+        assert_eq!(sent(&mut p, ms(200)).len(), 1);
+        assert_eq!(sent(&mut p, ms(300)).len(), 0, "count reached");
+        assert_eq!(p.summary().sent, 3);
+        // Nothing answered: done when the last probe expires.
+        assert!(!p.is_done());
+        assert_eq!(p.poll_timeout(), Some(ms(1000)));
+        p.handle_timeout(ms(1199));
+        assert!(!p.is_done());
+        p.handle_timeout(ms(1200));
+        assert!(p.is_done());
+        assert_eq!(p.summary().loss_percent(), 100.0);
+    }
+
+    #[test]
+    fn a_syn_ack_is_matched_timed_and_reset() {
+        let mut c = config();
+        c.count = Some(1);
+        let mut p = Prober::new(ms(0), c);
+        let s = sent(&mut p, ms(0));
+        let (sport, dport, seq, flags, _) = s[0];
+        assert_eq!((sport, dport, flags), (40000, 80, Flags::SYN));
+        p.mark_sent(Instant::from_micros(30));
+        let f = reply(80, 40000, 5000, Some(seq.wrapping_add(1)), Flags::SYN);
+        p.handle_frame(Instant::from_micros(115), &f, RxChecksum::Unknown);
+        let ev = events(&mut p);
+        assert!(matches!(ev[0], Event::Sent { index: 1, .. }));
+        assert!(matches!(ev[2], Event::ResetSent { seq: s, .. } if s == seq.wrapping_add(1)));
+        match &ev[1] {
+            Event::Reply {
+                index,
+                rtt,
+                meaning,
+                ..
+            } => {
+                assert_eq!(
+                    (*index, *rtt, *meaning),
+                    (1, Duration::from_micros(85), Meaning::Open)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // The RST goes out next, with SEQ = the SYN-ACK's ACK, no ACK bit.
+        assert_eq!(
+            sent(&mut p, ms(1)),
+            vec![(40000, 80, seq.wrapping_add(1), Flags::RST, None)]
+        );
+        assert!(p.is_done());
+        let s = p.summary();
+        assert_eq!((s.sent, s.answered, s.resets_sent), (1, 1, 1));
+        assert_eq!(s.rtt.min(), Some(Duration::from_micros(85)));
+    }
+
+    #[test]
+    fn a_rst_ack_means_closed_and_a_wrong_ack_matches_nothing() {
+        let mut p = Prober::new(ms(0), config());
+        let (_, _, seq, _, _) = sent(&mut p, ms(0))[0];
+        p.handle_frame(
+            ms(1),
+            &reply(80, 40000, 0, Some(seq), Flags::RST),
+            RxChecksum::Unknown,
+        );
+        p.handle_frame(
+            ms(1),
+            &reply(80, 40001, 0, Some(seq + 1), Flags::RST),
+            RxChecksum::Unknown,
+        );
+        p.handle_frame(
+            ms(1),
+            &reply(81, 40000, 0, Some(seq + 1), Flags::RST),
+            RxChecksum::Unknown,
+        );
+        p.handle_frame(
+            ms(2),
+            &reply(80, 40000, 0, Some(seq + 1), Flags::RST),
+            RxChecksum::Unknown,
+        );
+        let ev = events(&mut p);
+        let unmatched = ev
+            .iter()
+            .filter(|e| matches!(e, Event::Unmatched { .. }))
+            .count();
+        assert_eq!(
+            unmatched, 1,
+            "only the wrong ACK on our ports is reported: {ev:?}"
+        );
+        assert!(ev.iter().any(|e| matches!(e, Event::Reply { index: 1, meaning: Meaning::Closed, rtt, .. } if *rtt == Duration::from_millis(2))));
+        // A second copy of the answer matches nothing.
+        p.handle_frame(
+            ms(3),
+            &reply(80, 40000, 0, Some(seq + 1), Flags::RST),
+            RxChecksum::Unknown,
+        );
+        assert_eq!(p.summary().answered, 1);
+        assert_eq!(p.summary().unmatched, 2);
+    }
+
+    #[test]
+    fn an_ack_probe_is_answered_by_a_rst_carrying_its_ack() {
+        let mut c = config();
+        c.template.flags = super::super::parse_flags("A").unwrap();
+        c.template.ack = 777;
+        c.count = Some(1);
+        let mut p = Prober::new(ms(0), c);
+        let s = sent(&mut p, ms(0));
+        assert_eq!(s[0].3, Flags::NONE);
+        assert_eq!(s[0].4, Some(777));
+        p.handle_frame(
+            ms(1),
+            &reply(80, 40000, 777, None, Flags::RST),
+            RxChecksum::Unknown,
+        );
+        assert!(p.is_done());
+        assert_eq!(p.summary().answered, 1);
+    }
+
+    #[test]
+    fn a_fixed_seq_gives_answers_to_the_oldest_probe_first() {
+        let mut c = config();
+        c.seq = Some(100);
+        let mut p = Prober::new(ms(0), c);
+        sent(&mut p, ms(0));
+        sent(&mut p, ms(100));
+        p.handle_frame(
+            ms(150),
+            &reply(80, 40000, 0, Some(101), Flags::RST),
+            RxChecksum::Unknown,
+        );
+        p.handle_frame(
+            ms(160),
+            &reply(80, 40000, 0, Some(101), Flags::RST),
+            RxChecksum::Unknown,
+        );
+        let rtts: Vec<(u64, Duration)> = events(&mut p)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Reply { index, rtt, .. } => Some((index, rtt)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            rtts,
+            vec![
+                (1, Duration::from_millis(150)),
+                (2, Duration::from_millis(60))
+            ]
+        );
+    }
+
+    #[test]
+    fn incrementing_source_ports_and_port_ranges_take_turns() {
+        let mut c = config();
+        c.sport = 65534;
+        c.sport_inc = true;
+        c.dports = vec![7, 8];
+        c.count = Some(4);
+        c.flood = true;
+        let mut p = Prober::new(ms(0), c);
+        let ports: Vec<(u16, u16)> = sent(&mut p, ms(0)).iter().map(|s| (s.0, s.1)).collect();
+        assert_eq!(ports, vec![(65534, 7), (65535, 8), (65534, 7), (65535, 8)]);
+    }
+
+    #[test]
+    fn a_late_answer_is_unmatched() {
+        let mut c = config();
+        c.count = Some(1);
+        let mut p = Prober::new(ms(0), c);
+        let (_, _, seq, _, _) = sent(&mut p, ms(0))[0];
+        p.handle_timeout(ms(1001));
+        assert!(p.is_done());
+        p.handle_frame(
+            ms(1002),
+            &reply(80, 40000, 0, Some(seq + 1), Flags::RST),
+            RxChecksum::Unknown,
+        );
+        assert_eq!((p.summary().answered, p.summary().unmatched), (0, 1));
+    }
+
+    #[test]
+    fn an_icmp_error_quoting_the_probe_matches_it() {
+        let mut c = config();
+        c.count = Some(1);
+        let mut p = Prober::new(ms(0), c);
+        let mut frame = Vec::new();
+        assert!(p.poll_transmit_into(ms(0), &mut frame));
+        // Time exceeded from a router, quoting our IP header and 8 bytes of TCP.
+        let mut msg = vec![11, 0, 0, 0, 0, 0, 0, 0];
+        msg.extend_from_slice(&frame[14..14 + 28]);
+        let sum = pnet::packet::icmp::checksum(&pnet::packet::icmp::IcmpPacket::new(&msg).unwrap());
+        msg[2..4].copy_from_slice(&sum.to_be_bytes());
+        let ip = Ipv4Repr::new(ROUTER, US, IpProtocol::Icmp, msg.len());
+        let mut f = vec![0u8; 14 + 20 + msg.len()];
+        EthernetRepr {
+            src: MAC_THEM,
+            dst: MAC_US,
+            protocol: Protocol::Ipv4,
+        }
+        .emit(&mut f);
+        ip.emit(&mut f[14..]);
+        f[34..].copy_from_slice(&msg);
+        p.handle_frame(ms(3), &f, RxChecksum::Unknown);
+        let ev = events(&mut p);
+        assert!(
+            ev.iter().any(|e| matches!(e, Event::Icmp { index: Some(1), from, kind: IcmpKind::TimeExceeded(0), rtt: Some(r) } if *from == ROUTER && *r == Duration::from_millis(3))),
+            "{ev:?}"
+        );
+        assert!(p.is_done());
+    }
+
+    #[test]
+    fn a_corrupt_reply_counts_as_malformed() {
+        let mut p = Prober::new(ms(0), config());
+        let (_, _, seq, _, _) = sent(&mut p, ms(0))[0];
+        let mut f = reply(80, 40000, 0, Some(seq + 1), Flags::RST);
+        f[14 + 20 + 16] ^= 0xff;
+        p.handle_frame(ms(1), &f, RxChecksum::Unknown);
+        assert_eq!((p.summary().answered, p.summary().malformed), (0, 1));
+        // The kernel vouching for it (a partial checksum) is believed.
+        p.handle_frame(ms(1), &f, RxChecksum::Partial);
+        assert_eq!(p.summary().answered, 1);
+    }
+
+    #[test]
+    fn without_reports_only_counts_are_kept() {
+        let mut c = config();
+        c.report = false;
+        c.flood = true;
+        c.count = Some(1000);
+        let mut p = Prober::new(ms(0), c);
+        let mut buf = Vec::new();
+        let mut n = 0;
+        while p.poll_transmit_into(ms(0), &mut buf) {
+            n += 1;
+        }
+        assert_eq!(n, 1000);
+        assert!(p.poll_event().is_none());
+        assert_eq!(p.summary().sent, 1000);
+    }
+}

@@ -1,0 +1,498 @@
+//! `nettool probe` and `nettool scan` against the Linux kernel: nettool in
+//! namespace A, the kernel's TCP in B (python3 listeners, nothing at all
+//! for closed ports, nftables drops for filtered ones). Each test builds
+//! and removes its own namespaces. Needs root.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Ran, Scratch, Server, nettool, nft_load, nft_packets, run, sh};
+use nettool::lab::testnet::TwoHosts;
+use serde_json::Value;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn nt(hosts: &TwoHosts, scratch: &Scratch, args: &[&str]) -> Ran {
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(args).env("NETTOOL_ARP_CACHE", scratch.cache());
+    run(cmd, LIMIT)
+}
+
+/// python3 listeners on `ports` in B (kernel sockets that never accept).
+fn listen(hosts: &TwoHosts, ports: &[u16]) -> Server {
+    let list = ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let script = format!(
+        "import socket, sys, time\n\
+         ss = []\n\
+         for p in [{list}]:\n\
+         \x20   s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         \x20   s.bind(('0.0.0.0', p)); s.listen(128); ss.append(s)\n\
+         print('ready', flush=True)\n\
+         time.sleep(120)\n"
+    );
+    let mut cmd = hosts.cmd_b("python3");
+    cmd.args(["-c", &script]);
+    let mut s = Server::spawn(cmd);
+    s.wait_for("ready", Duration::from_secs(10));
+    s
+}
+
+/// B drops SYNs to `ports` (filtered) and counts RSTs and SYNs from A.
+fn firewall_b(hosts: &TwoHosts, drop_ports: &[u16]) {
+    let drops = if drop_ports.is_empty() {
+        String::new()
+    } else {
+        let set = drop_ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(" tcp dport {{ {set} }} counter name dropped drop\n")
+    };
+    nft_load(
+        hosts.cmd_b("nft"),
+        &format!(
+            "table inet t {{\n counter rst {{ }}\n counter syn {{ }}\n counter dropped {{ }}\n chain in {{\n \
+             type filter hook input priority -10;\n \
+             ip saddr {a} tcp flags & rst == rst counter name rst\n \
+             ip saddr {a} tcp flags & (syn|ack) == syn counter name syn\n{drops} }}\n}}\n",
+            a = hosts.addr_a
+        ),
+    );
+}
+
+fn counter(hosts: &TwoHosts, name: &str) -> u64 {
+    let mut cmd = hosts.cmd_b("nft");
+    cmd.args(["list", "counter", "inet", "t", name]);
+    nft_packets(&sh(cmd))
+}
+
+fn json_lines(r: &Ran) -> Vec<Value> {
+    r.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{}", r.show())))
+        .collect()
+}
+
+fn summary(lines: &[Value]) -> &Value {
+    lines
+        .iter()
+        .find(|v| v["event"] == "summary")
+        .expect("a summary line")
+}
+
+fn no_guard_left(hosts: &TwoHosts) {
+    let mut cmd = hosts.cmd_a("nft");
+    cmd.args(["list", "tables"]);
+    assert!(
+        !sh(cmd).contains("nettool-guard"),
+        "the RST guard must be removed on exit"
+    );
+}
+
+/// `TcpInCsumErrors` of B's kernel, from /proc/net/snmp (per namespace).
+fn csum_errors(hosts: &TwoHosts) -> u64 {
+    let mut cmd = hosts.cmd_b("cat");
+    cmd.arg("/proc/net/snmp");
+    let text = sh(cmd);
+    let tcp: Vec<&str> = text.lines().filter(|l| l.starts_with("Tcp:")).collect();
+    let names: Vec<&str> = tcp[0].split_whitespace().collect();
+    let values: Vec<&str> = tcp[1].split_whitespace().collect();
+    let at = names
+        .iter()
+        .position(|n| *n == "InCsumErrors")
+        .expect("Tcp: InCsumErrors in /proc/net/snmp");
+    values[at].parse().unwrap()
+}
+
+#[test]
+fn a_syn_to_an_open_port_is_answered_open_and_reset_by_nettool_alone() {
+    let hosts = TwoHosts::new("probe-open");
+    let scratch = Scratch::new();
+    let _l = listen(&hosts, &[8080]);
+    firewall_b(&hosts, &[]);
+    let t = format!("{}:8080", hosts.addr_b);
+    let r = nt(&hosts, &scratch, &["probe", "-c", "3", "-i", "50ms", &t]);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert_eq!(r.stdout.matches("port open").count(), 3, "{}", r.show());
+    assert_eq!(r.stdout.matches("Flags [S.]").count(), 3, "{}", r.show());
+    assert_eq!(
+        r.stdout.matches("nettool resets the half-open").count(),
+        3,
+        "{}",
+        r.show()
+    );
+    assert!(
+        r.stdout.contains("3 probes sent, 3 answered, 0.0% loss"),
+        "{}",
+        r.show()
+    );
+    assert!(
+        r.stdout.contains("rtt min/avg/max/stddev = "),
+        "{}",
+        r.show()
+    );
+    // B saw exactly one RST per SYN-ACK: nettool's. The kernel's own RSTs
+    // (it has no socket for the flow) were dropped by the guard.
+    assert_eq!(counter(&hosts, "rst"), 3, "{}", r.show());
+    assert!(
+        r.stdout.contains("kernel RST(s) dropped by the guard"),
+        "{}",
+        r.show()
+    );
+    // No half-open connection left in B.
+    let mut ss = hosts.cmd_b("ss");
+    ss.args(["-Htn", "state", "syn-recv"]);
+    assert_eq!(sh(ss).trim(), "", "SYN-RECV left in B");
+    no_guard_left(&hosts);
+}
+
+#[test]
+fn a_closed_port_answers_rst_and_a_filtered_one_nothing() {
+    let hosts = TwoHosts::new("probe-closed");
+    let scratch = Scratch::new();
+    firewall_b(&hosts, &[82]);
+    let closed = format!("{}:81", hosts.addr_b);
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["probe", "-c", "2", "-i", "20ms", &closed],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert_eq!(r.stdout.matches("Flags [R.]").count(), 2, "{}", r.show());
+    assert_eq!(r.stdout.matches("port closed").count(), 2, "{}", r.show());
+    let filtered = format!("{}:82", hosts.addr_b);
+    let r = nt(
+        &hosts,
+        &scratch,
+        &[
+            "probe", "-c", "3", "-i", "20ms", "-W", "300ms", "--json", &filtered,
+        ],
+    );
+    assert_eq!(r.code, Some(1), "{}", r.show());
+    let lines = json_lines(&r);
+    let s = summary(&lines);
+    assert_eq!(
+        (s["sent"].as_u64(), s["answered"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert_eq!(s["loss_pct"].as_f64(), Some(100.0));
+    assert!(s["rtt_min_us"].is_null());
+    assert_eq!(counter(&hosts, "dropped"), 3, "the SYNs did reach B");
+    no_guard_left(&hosts);
+}
+
+#[test]
+fn a_bad_checksum_is_dropped_by_the_peers_tcp() {
+    let hosts = TwoHosts::new("probe-badsum");
+    let scratch = Scratch::new();
+    let _l = listen(&hosts, &[8080]);
+    firewall_b(&hosts, &[]);
+    let before = csum_errors(&hosts);
+    let t = format!("{}:8080", hosts.addr_b);
+    let r = nt(
+        &hosts,
+        &scratch,
+        &[
+            "probe", "-c", "3", "-i", "20ms", "-W", "300ms", "--badsum", &t,
+        ],
+    );
+    assert_eq!(r.code, Some(1), "{}", r.show());
+    assert!(r.stdout.contains("bad checksum"), "{}", r.show());
+    assert!(
+        r.stdout.contains("3 probes sent, 0 answered, 100.0% loss"),
+        "{}",
+        r.show()
+    );
+    assert_eq!(counter(&hosts, "syn"), 3, "the SYNs reached B's IP layer");
+    assert_eq!(
+        csum_errors(&hosts) - before,
+        3,
+        "B's TCP counted each bad checksum"
+    );
+    // The same probe with a good checksum is answered.
+    let r = nt(&hosts, &scratch, &["probe", "-c", "1", &t]);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+}
+
+#[test]
+fn crafted_fields_reach_the_wire_as_asked() {
+    let hosts = TwoHosts::new("probe-craft");
+    let scratch = Scratch::new();
+    let _l = listen(&hosts, &[8080]);
+    // B's nftables counts a segment only if every field is as asked.
+    nft_load(
+        hosts.cmd_b("nft"),
+        &format!(
+            "table inet t {{\n counter hit {{ }}\n chain in {{\n type filter hook input priority -10;\n \
+             ip saddr {} ip ttl 33 ip id 4242 tcp sequence 1000 tcp window 1234 \
+             tcp flags == (syn|ecn|cwr) tcp option maxseg size 1400 tcp option window count 7 \
+             tcp option sack-perm exists tcp option timestamp tsval 7 \
+             tcp sport 40100 counter name hit\n }}\n}}\n",
+            hosts.addr_a
+        ),
+    );
+    let t = format!("{}:8080", hosts.addr_b);
+    let r = nt(
+        &hosts,
+        &scratch,
+        &[
+            "probe",
+            "-c",
+            "1",
+            "--flags",
+            "SEC",
+            "--seq",
+            "1000",
+            "--win",
+            "1234",
+            "--ttl",
+            "33",
+            "--id",
+            "4242",
+            "--mss",
+            "1400",
+            "--sack-perm",
+            "--ts",
+            "7:0",
+            "--nop",
+            "--wscale",
+            "7",
+            "-p",
+            "40100",
+            "--json",
+            &t,
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert_eq!(counter(&hosts, "hit"), 1, "{}", r.show());
+    let lines = json_lines(&r);
+    let reply = lines
+        .iter()
+        .find(|v| v["event"] == "reply")
+        .expect("a reply");
+    assert_eq!(reply["ack"].as_u64(), Some(1001), "{}", r.show());
+    assert_eq!(reply["meaning"], "port open");
+    assert_eq!(reply["probe"].as_u64(), Some(1));
+    assert!(reply["rtt_us"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn incrementing_source_ports_each_get_an_answer() {
+    let hosts = TwoHosts::new("probe-inc");
+    let scratch = Scratch::new();
+    let _l = listen(&hosts, &[8080]);
+    firewall_b(&hosts, &[]);
+    let t = format!("{}:8080", hosts.addr_b);
+    let r = nt(
+        &hosts,
+        &scratch,
+        &[
+            "probe",
+            "-c",
+            "5",
+            "-i",
+            "10ms",
+            "-p",
+            "40200",
+            "--sport-inc",
+            "--json",
+            &t,
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let lines = json_lines(&r);
+    let mut ports: Vec<u64> = lines
+        .iter()
+        .filter(|v| v["event"] == "reply")
+        .map(|v| v["dport"].as_u64().unwrap())
+        .collect();
+    ports.sort_unstable();
+    assert_eq!(
+        ports,
+        vec![40200, 40201, 40202, 40203, 40204],
+        "{}",
+        r.show()
+    );
+    assert_eq!(counter(&hosts, "rst"), 5, "only nettool's RSTs reach B");
+    no_guard_left(&hosts);
+}
+
+#[test]
+fn count_and_interval_set_the_pace() {
+    let hosts = TwoHosts::new("probe-pace");
+    let scratch = Scratch::new();
+    let t = format!("{}:81", hosts.addr_b);
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["probe", "-c", "5", "-i", "100ms", "-v", "--json", &t],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let lines = json_lines(&r);
+    let sent: Vec<f64> = lines
+        .iter()
+        .filter(|v| v["event"] == "sent")
+        .map(|v| v["t"].as_f64().unwrap())
+        .collect();
+    assert_eq!(sent.len(), 5, "{}", r.show());
+    for (i, t) in sent.iter().enumerate() {
+        let want = 0.1 * i as f64;
+        assert!(
+            (t - sent[0] - want).abs() < 0.02,
+            "probe {i} at {t}: {sent:?}"
+        );
+    }
+    // Microsecond intervals: 200 probes 500 µs apart take about 100 ms.
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["probe", "-c", "200", "-i", "500us", "--json", &t],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let lines = json_lines(&r);
+    let sent: Vec<f64> = lines
+        .iter()
+        .filter(|v| v["event"] == "reply")
+        .map(|v| v["t"].as_f64().unwrap())
+        .collect();
+    assert_eq!(sent.len(), 200, "{}", r.show());
+    let span = sent[199] - sent[0];
+    assert!(
+        (0.0995 - 0.002..0.5).contains(&span),
+        "200 probes over {span} s"
+    );
+    let s = summary(&lines);
+    assert_eq!(s["answered"].as_u64(), Some(200));
+}
+
+#[test]
+fn a_flood_prints_only_the_summary() {
+    let hosts = TwoHosts::new("probe-flood");
+    let scratch = Scratch::new();
+    firewall_b(&hosts, &[]);
+    let t = format!("{}:81", hosts.addr_b);
+    let r = nt(&hosts, &scratch, &["probe", "--flood", "-c", "5000", &t]);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert!(!r.stdout.contains("port closed"), "{}", r.show());
+    assert!(r.stdout.contains("5000 probes sent"), "{}", r.show());
+    assert_eq!(counter(&hosts, "syn"), 5000, "B received every SYN");
+}
+
+/// The lab host's truth for the scan: 40 ports, 3 open, 5 filtered (4
+/// dropped, 1 rejected with ICMP admin-prohibited), the other 32 closed.
+#[test]
+fn a_scan_agrees_exactly_with_the_host() {
+    let hosts = TwoHosts::new("scan-truth");
+    let scratch = Scratch::new();
+    let open = [20003u16, 20017, 20031];
+    let dropped = [20005u16, 20010, 20020, 20040];
+    let rejected = 20025u16;
+    let _l = listen(&hosts, &open);
+    let drops = dropped
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    nft_load(
+        hosts.cmd_b("nft"),
+        &format!(
+            "table inet t {{\n chain in {{\n type filter hook input priority -10;\n \
+             tcp dport {{ {drops} }} drop\n \
+             tcp dport {rejected} reject with icmp type admin-prohibited\n }}\n}}\n"
+        ),
+    );
+    let r = nt(
+        &hosts,
+        &scratch,
+        &[
+            "scan",
+            "--json",
+            "--timeout",
+            "200ms",
+            &hosts.addr_b.to_string(),
+            "20001-20040",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let lines = json_lines(&r);
+    let ports: Vec<&Value> = lines.iter().filter(|v| v["event"] == "port").collect();
+    assert_eq!(ports.len(), 40, "{}", r.show());
+    for p in &ports {
+        let port = p["port"].as_u64().unwrap() as u16;
+        let want = if open.contains(&port) {
+            "open"
+        } else if dropped.contains(&port) || port == rejected {
+            "filtered"
+        } else {
+            "closed"
+        };
+        assert_eq!(p["state"], want, "port {port}: {p}\n{}", r.show());
+    }
+    let numbers: Vec<u64> = ports.iter().map(|p| p["port"].as_u64().unwrap()).collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "sorted by port");
+    let rej = ports
+        .iter()
+        .find(|p| p["port"] == rejected)
+        .expect("the rejected port");
+    assert!(
+        rej["reason"]
+            .as_str()
+            .unwrap()
+            .contains("administratively prohibited"),
+        "{rej}"
+    );
+    let s = summary(&lines);
+    assert_eq!(
+        (
+            s["open"].as_u64(),
+            s["closed"].as_u64(),
+            s["filtered"].as_u64()
+        ),
+        (Some(3), Some(32), Some(5))
+    );
+    // Dropped ports were asked three times (two retries), the rest once.
+    assert_eq!(s["syns"].as_u64(), Some(40 + 4 * 2));
+    // The table, and exit 1 when nothing is open.
+    let r = nt(
+        &hosts,
+        &scratch,
+        &[
+            "scan",
+            "--timeout",
+            "200ms",
+            &hosts.addr_b.to_string(),
+            "20001,20002,20005",
+        ],
+    );
+    assert_eq!(r.code, Some(1), "{}", r.show());
+    assert!(
+        r.stdout.contains("20005/tcp  filtered  no-response"),
+        "{}",
+        r.show()
+    );
+    assert!(
+        r.stdout.contains("20001/tcp  closed    reset"),
+        "{}",
+        r.show()
+    );
+    no_guard_left(&hosts);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let mut cmd = Command::new(nettool());
+    cmd.args(["probe", "--flags", "SQ", "10.0.0.1"]);
+    let r = run(cmd, LIMIT);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    let mut cmd = Command::new(nettool());
+    cmd.args(["scan", "10.0.0.1", "10-5"]);
+    let r = run(cmd, LIMIT);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+}
