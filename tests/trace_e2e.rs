@@ -373,3 +373,32 @@ fn ctrl_c_stops_the_trace_and_removes_the_guard() {
         "the guard must be gone"
     );
 }
+
+/// `nettool probe --ttl N` across the routers: a segment whose TTL runs
+/// out at a router comes back as that router's ICMP time exceeded, matched
+/// to the probe through the quoted header.
+#[rstest::rstest]
+#[case::first_router(1)]
+#[case::second_router(2)]
+fn probe_with_a_short_ttl_hears_from_the_router_where_it_expires(#[case] ttl: u8) {
+    let net = Routed::new(if ttl == 1 { "probe-ttl1" } else { "probe-ttl2" });
+    let scratch = Scratch::new();
+    let _server = listen(&net, 8080);
+    let mut cmd = net.cmd_a(nettool());
+    cmd.args(["probe", "-c", "2", "-i", "100ms", "--ttl", &ttl.to_string()])
+        .arg(format!("{}:8080", net.addr_b))
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let r = run(cmd, LIMIT);
+    let router = if ttl == 1 { net.r1_near } else { net.r2_near };
+    assert!(r.stdout.contains("time exceeded"), "{}", r.show());
+    assert!(
+        r.stdout.contains(&router.to_string()),
+        "the answer must come from {router}:\n{}",
+        r.show()
+    );
+    assert!(
+        !r.stdout.contains("port open"),
+        "a probe that expired never reached B:\n{}",
+        r.show()
+    );
+}
