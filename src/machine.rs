@@ -2,6 +2,7 @@
 //! loop (`driver::run`) and one simulator can run any of them.
 
 use crate::time::Instant;
+use crate::wire::tcp::ChecksumMode;
 
 /// What the kernel said about a received frame's checksums.
 ///
@@ -27,6 +28,15 @@ impl RxChecksum {
     /// Whether a checksum that does not verify may still be accepted.
     pub fn kernel_vouches(self) -> bool {
         matches!(self, RxChecksum::Partial | RxChecksum::Valid)
+    }
+
+    /// How to parse a TCP segment that arrived with this status.
+    pub fn tcp_mode(self) -> ChecksumMode {
+        if self.kernel_vouches() {
+            ChecksumMode::Skip
+        } else {
+            ChecksumMode::Verify
+        }
     }
 }
 

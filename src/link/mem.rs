@@ -19,7 +19,7 @@ use super::{Link, Received, RxChecksum};
 use crate::driver::Clock;
 use crate::time::Instant;
 use crate::wire::MacAddr;
-use crate::wire::arp::{ArpRepr, Operation};
+use crate::wire::arp::ArpRepr;
 
 /// A clock that only moves when the link waits.
 #[derive(Debug, Clone, Default)]
@@ -187,21 +187,19 @@ impl Responder for ArpNeighbour {
             return Vec::new();
         };
         let for_us = eth.dst.is_broadcast() || eth.dst == self.mac;
-        if arp.operation != Operation::Request || !for_us || !self.ips.contains(&arp.target_ip) {
+        let reply = self
+            .ips
+            .iter()
+            .find_map(|ip| arp.reply_for(self.mac, *ip))
+            .filter(|_| for_us);
+        let Some(reply) = reply else {
             return Vec::new();
-        }
+        };
         self.requests_seen.set(self.requests_seen.get() + 1);
         if self.ignore_first > 0 {
             self.ignore_first -= 1;
             return Vec::new();
         }
-        let reply = ArpRepr {
-            operation: Operation::Reply,
-            sender_mac: self.mac,
-            sender_ip: arp.target_ip,
-            target_mac: arp.sender_mac,
-            target_ip: arp.sender_ip,
-        };
         vec![(self.latency, reply.to_frame(self.mac, arp.sender_mac))]
     }
 }

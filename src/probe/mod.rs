@@ -19,6 +19,7 @@ pub mod stats;
 
 use std::net::Ipv4Addr;
 
+use crate::machine::RxChecksum;
 use crate::wire::ethernet::{self, EthernetRepr, Protocol};
 use crate::wire::icmp::IcmpError;
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Repr};
@@ -335,6 +336,38 @@ pub struct QuotedError {
 }
 
 /// Parses an ICMP error and the sequence number it quotes.
+/// A frame for the probes' flow: a TCP segment from the destination (its
+/// parse result), or an ICMP message from anyone, in an IPv4 packet to our
+/// MAC and address. Everything else is `None`.
+pub(crate) enum Arrival<'a> {
+    Tcp(Ipv4Repr, crate::wire::Result<TcpRepr<'a>>),
+    Icmp(Ipv4Addr, &'a [u8]),
+}
+
+/// Sorts a received frame for [`prober::Prober`] and [`scan::Scanner`].
+pub(crate) fn arrival<'a>(
+    tpl: &Template,
+    frame: &'a [u8],
+    checksum: RxChecksum,
+) -> Option<Arrival<'a>> {
+    let (eth, payload) = EthernetRepr::parse(frame).ok()?;
+    if eth.protocol != Protocol::Ipv4 || eth.dst != tpl.src_mac {
+        return None;
+    }
+    let (ip, body) = Ipv4Repr::parse(payload).ok()?;
+    if ip.dst != tpl.src {
+        return None;
+    }
+    match ip.protocol {
+        IpProtocol::Tcp if ip.src == tpl.dst => Some(Arrival::Tcp(
+            ip,
+            TcpRepr::parse(body, ip.src, ip.dst, checksum.tcp_mode()),
+        )),
+        IpProtocol::Icmp => Some(Arrival::Icmp(ip.src, body)),
+        _ => None,
+    }
+}
+
 pub fn parse_icmp(body: &[u8]) -> Option<QuotedError> {
     let error = IcmpError::parse(body).ok()?;
     let seq = body

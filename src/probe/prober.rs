@@ -22,15 +22,14 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use super::stats::{RttStats, loss_percent};
-use super::{Template, mix, parse_icmp, reset_for};
+use super::{Arrival, Template, arrival, mix, parse_icmp, reset_for};
 use crate::machine::{Machine, RxChecksum};
 use crate::tcp::Segment;
 use crate::time::Instant;
 use crate::wire::SeqNum;
-use crate::wire::ethernet::{EthernetRepr, Protocol};
 use crate::wire::icmp::IcmpKind;
-use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
-use crate::wire::tcp::{ChecksumMode, Flags, TcpRepr};
+use crate::wire::ipv4::Ipv4Repr;
+use crate::wire::tcp::{Flags, TcpRepr};
 
 /// What to send, how often, and how long to wait for answers.
 #[derive(Debug, Clone)]
@@ -461,32 +460,11 @@ impl Machine for Prober {
     type Event = Event;
 
     fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
-        let Ok((eth, payload)) = EthernetRepr::parse(frame) else {
-            return;
-        };
-        if eth.protocol != Protocol::Ipv4 || eth.dst != self.config.template.src_mac {
-            return;
-        }
-        let Ok((ip, body)) = Ipv4Repr::parse(payload) else {
-            return;
-        };
-        if ip.dst != self.config.template.src {
-            return;
-        }
-        match ip.protocol {
-            IpProtocol::Tcp if ip.src == self.config.template.dst => {
-                let mode = if checksum.kernel_vouches() {
-                    ChecksumMode::Skip
-                } else {
-                    ChecksumMode::Verify
-                };
-                match TcpRepr::parse(body, ip.src, ip.dst, mode) {
-                    Ok(tcp) => self.handle_tcp(now, &ip, &tcp),
-                    Err(_) => self.summary.malformed += 1,
-                }
-            }
-            IpProtocol::Icmp => self.handle_icmp(now, ip.src, body),
-            _ => {}
+        match arrival(&self.config.template, frame, checksum) {
+            Some(Arrival::Tcp(ip, Ok(tcp))) => self.handle_tcp(now, &ip, &tcp),
+            Some(Arrival::Tcp(_, Err(_))) => self.summary.malformed += 1,
+            Some(Arrival::Icmp(from, body)) => self.handle_icmp(now, from, body),
+            None => {}
         }
     }
 
@@ -525,8 +503,9 @@ impl Machine for Prober {
 mod tests {
     use super::*;
     use crate::wire::MacAddr;
-    use crate::wire::ipv4::Ipv4Repr;
-    use crate::wire::tcp::TcpOption;
+    use crate::wire::ethernet::{EthernetRepr, Protocol};
+    use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
+    use crate::wire::tcp::{ChecksumMode, TcpOption};
 
     const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
     const THEM: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);

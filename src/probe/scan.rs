@@ -13,13 +13,11 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use super::{Template, mix, parse_icmp, reset_for};
+use super::{Arrival, Template, arrival, mix, parse_icmp, reset_for};
 use crate::machine::{Machine, RxChecksum};
 use crate::time::Instant;
-use crate::wire::ethernet::{EthernetRepr, Protocol};
 use crate::wire::icmp::IcmpKind;
-use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
-use crate::wire::tcp::{ChecksumMode, Flags, TcpRepr};
+use crate::wire::tcp::{Flags, TcpRepr};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -306,31 +304,10 @@ impl Machine for Scanner {
     type Event = PortResult;
 
     fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
-        let Ok((eth, payload)) = EthernetRepr::parse(frame) else {
-            return;
-        };
-        if eth.protocol != Protocol::Ipv4 || eth.dst != self.config.template.src_mac {
-            return;
-        }
-        let Ok((ip, body)) = Ipv4Repr::parse(payload) else {
-            return;
-        };
-        if ip.dst != self.config.template.src {
-            return;
-        }
-        match ip.protocol {
-            IpProtocol::Tcp if ip.src == self.config.template.dst => {
-                let mode = if checksum.kernel_vouches() {
-                    ChecksumMode::Skip
-                } else {
-                    ChecksumMode::Verify
-                };
-                if let Ok(tcp) = TcpRepr::parse(body, ip.src, ip.dst, mode) {
-                    self.handle_tcp(now, &tcp);
-                }
-            }
-            IpProtocol::Icmp => self.handle_icmp(now, ip.src, body),
-            _ => {}
+        match arrival(&self.config.template, frame, checksum) {
+            Some(Arrival::Tcp(_, Ok(tcp))) => self.handle_tcp(now, &tcp),
+            Some(Arrival::Icmp(from, body)) => self.handle_icmp(now, from, body),
+            Some(Arrival::Tcp(_, Err(_))) | None => {}
         }
     }
 
@@ -382,6 +359,8 @@ impl Machine for Scanner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
+    use crate::wire::tcp::ChecksumMode;
     use crate::wire::{MacAddr, SeqNum};
 
     const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);

@@ -6,11 +6,11 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use crate::machine::{Machine, RxChecksum};
 use crate::tcp::{Connection, Event as TcpEvent, Segment, SeqNum, State};
 use crate::time::Instant;
-use crate::wire::arp::{ArpRepr, Operation};
+use crate::wire::arp::ArpRepr;
 use crate::wire::ethernet::{EthernetRepr, Protocol};
 use crate::wire::icmp::{IcmpError, IcmpKind};
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
-use crate::wire::tcp::{ChecksumFill, ChecksumMode, Flags, TcpRepr};
+use crate::wire::tcp::{ChecksumFill, Flags, TcpRepr};
 use crate::wire::{MacAddr, WireError};
 
 /// Addresses of the host.
@@ -308,17 +308,11 @@ impl TcpHost {
     }
 
     fn handle_arp(&mut self, arp: &ArpRepr) {
-        let local = *self.conn.local().ip();
-        if !self.config.answer_arp || arp.operation != Operation::Request || arp.target_ip != local
-        {
+        if !self.config.answer_arp {
             return;
         }
-        let reply = ArpRepr {
-            operation: Operation::Reply,
-            sender_mac: self.config.mac,
-            sender_ip: local,
-            target_mac: arp.sender_mac,
-            target_ip: arp.sender_ip,
+        let Some(reply) = arp.reply_for(self.config.mac, *self.conn.local().ip()) else {
+            return;
         };
         self.arp_replies
             .push_back(reply.to_frame(self.config.mac, arp.sender_mac));
@@ -345,11 +339,7 @@ impl TcpHost {
         }
         match ip.protocol {
             IpProtocol::Tcp => {
-                let mode = if checksum.kernel_vouches() {
-                    ChecksumMode::Skip
-                } else {
-                    ChecksumMode::Verify
-                };
+                let mode = checksum.tcp_mode();
                 let tcp = match TcpRepr::parse(body, ip.src, ip.dst, mode) {
                     Ok(t) => t,
                     Err(e) => return self.bad(e),

@@ -31,11 +31,11 @@ use std::time::Duration;
 
 use crate::machine::{Machine, RxChecksum};
 use crate::time::Instant;
-use crate::wire::arp::{ArpRepr, Operation};
+use crate::wire::arp::ArpRepr;
 use crate::wire::ethernet::{EthernetRepr, Protocol};
 use crate::wire::icmp::{IcmpError, IcmpKind};
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
-use crate::wire::tcp::{ChecksumMode, Flags, TcpOption, TcpRepr};
+use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
 use crate::wire::{MacAddr, SeqNum};
 
 /// Distance between the sequence numbers of two consecutive probes.
@@ -320,11 +320,7 @@ impl Trace {
         }
         match ip.protocol {
             IpProtocol::Tcp => {
-                let mode = if checksum.kernel_vouches() {
-                    ChecksumMode::Skip
-                } else {
-                    ChecksumMode::Verify
-                };
+                let mode = checksum.tcp_mode();
                 let Ok(tcp) = TcpRepr::parse(body, ip.src, ip.dst, mode) else {
                     return;
                 };
@@ -378,17 +374,11 @@ impl Trace {
     }
 
     fn handle_arp(&mut self, arp: &ArpRepr) {
-        let local = *self.config.local.ip();
-        if !self.config.answer_arp || arp.operation != Operation::Request || arp.target_ip != local
-        {
+        if !self.config.answer_arp {
             return;
         }
-        let reply = ArpRepr {
-            operation: Operation::Reply,
-            sender_mac: self.config.mac,
-            sender_ip: local,
-            target_mac: arp.sender_mac,
-            target_ip: arp.sender_ip,
+        let Some(reply) = arp.reply_for(self.config.mac, *self.config.local.ip()) else {
+            return;
         };
         self.out
             .push_back(reply.to_frame(self.config.mac, arp.sender_mac));

@@ -4,7 +4,9 @@ use super::*;
 use pnet::packet::icmp::{IcmpPacket, checksum};
 use rstest::rstest;
 
+use crate::wire::arp::Operation;
 use crate::wire::ethernet;
+use crate::wire::tcp::ChecksumMode;
 
 const US: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
 const R1: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 2);

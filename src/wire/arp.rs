@@ -42,6 +42,18 @@ impl ArpRepr {
         }
     }
 
+    /// The reply a host with `mac` and `ip` owes this packet: `Some` when it
+    /// is a request for `ip` (RFC 826), addressed back to the asker.
+    pub fn reply_for(&self, mac: MacAddr, ip: Ipv4Addr) -> Option<ArpRepr> {
+        (self.operation == Operation::Request && self.target_ip == ip).then_some(ArpRepr {
+            operation: Operation::Reply,
+            sender_mac: mac,
+            sender_ip: ip,
+            target_mac: self.sender_mac,
+            target_ip: self.sender_ip,
+        })
+    }
+
     /// Parses an ARP packet (the Ethernet payload, possibly padded).
     pub fn parse(bytes: &[u8]) -> Result<ArpRepr> {
         let pkt = ArpPacket::new(bytes).ok_or(WireError::Truncated)?;
@@ -200,6 +212,29 @@ mod tests {
     #[case::zero_sender(patched(8, &[0; 6]), WireError::Malformed("ARP sender hardware address"))]
     fn bad_packets_are_rejected(#[case] bytes: Vec<u8>, #[case] want: WireError) {
         assert_eq!(ArpRepr::parse(&bytes), Err(want));
+    }
+
+    #[test]
+    fn only_a_request_for_our_address_gets_a_reply() {
+        let us = MacAddr::new(0xd6, 0x6d, 0x61, 0xa8, 0xbb, 0xf7);
+        let reply = request()
+            .reply_for(us, Ipv4Addr::new(10, 78, 0, 2))
+            .unwrap();
+        assert_eq!(reply.operation, Operation::Reply);
+        assert_eq!(
+            (reply.sender_mac, reply.sender_ip),
+            (us, Ipv4Addr::new(10, 78, 0, 2))
+        );
+        assert_eq!(
+            (reply.target_mac, reply.target_ip),
+            (request().sender_mac, request().sender_ip)
+        );
+        assert_eq!(request().reply_for(us, Ipv4Addr::new(10, 78, 0, 3)), None);
+        assert_eq!(
+            reply.reply_for(us, Ipv4Addr::new(10, 78, 0, 1)),
+            None,
+            "a reply is never answered"
+        );
     }
 
     #[test]
