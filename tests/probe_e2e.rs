@@ -372,17 +372,49 @@ fn count_and_interval_set_the_pace() {
     assert_eq!(s["answered"].as_u64(), Some(200));
 }
 
+/// A flood goes out through the send ring in batches: every SYN reaches
+/// B, every RST B's kernel sends back is read and matched to its probe
+/// (through the sequence number alone), and only the summary is printed.
 #[test]
 fn a_flood_prints_only_the_summary() {
     let hosts = TwoHosts::new("probe-flood");
     let scratch = Scratch::new();
     firewall_b(&hosts, &[]);
     let t = format!("{}:81", hosts.addr_b);
-    let r = nt(&hosts, &scratch, &["probe", "--flood", "-c", "5000", &t]);
+    let r = nt(&hosts, &scratch, &["probe", "--flood", "-c", "20000", &t]);
     assert_eq!(r.code, Some(0), "{}", r.show());
     assert!(!r.stdout.contains("port closed"), "{}", r.show());
-    assert!(r.stdout.contains("5000 probes sent"), "{}", r.show());
-    assert_eq!(counter(&hosts, "syn"), 5000, "B received every SYN");
+    assert!(
+        r.stdout
+            .contains("20000 probes sent, 20000 answered, 0.0% loss"),
+        "{}",
+        r.show()
+    );
+    assert_eq!(counter(&hosts, "syn"), 20000, "B received every SYN");
+}
+
+/// Probes with ACK to a closed port are answered by a RST without ACK
+/// whose SEQ is the probe's ACK: every probe shares that answer, so each
+/// RST goes to the oldest probe still waiting.
+#[test]
+fn a_flood_of_acks_is_answered_by_rsts_carrying_its_ack() {
+    let hosts = TwoHosts::new("probe-floodack");
+    let scratch = Scratch::new();
+    firewall_b(&hosts, &[]);
+    let t = format!("{}:81", hosts.addr_b);
+    let r = nt(
+        &hosts,
+        &scratch,
+        &[
+            "probe", "--flood", "-A", "--ack", "12345", "-c", "3000", "--json", &t,
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let lines = json_lines(&r);
+    let s = summary(&lines);
+    assert_eq!(s["sent"].as_u64(), Some(3000), "{}", r.show());
+    assert_eq!(s["answered"].as_u64(), Some(3000), "{}", r.show());
+    assert_eq!(counter(&hosts, "rst"), 0, "nettool reset nothing");
 }
 
 /// The lab host's truth for the scan: 40 ports, 3 open, 5 filtered (4

@@ -2,7 +2,7 @@
 //! The protocol work is in [`crate::probe`]; this turns arguments into a
 //! [`Template`] and renders what the machines report.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -29,9 +29,9 @@ use crate::probe::{
 };
 use crate::route::{self, Route, RouteError};
 use crate::time::{Instant, human};
-use crate::wire::MacAddr;
 use crate::wire::fmt::{tcp_flags, tcp_line_absolute};
 use crate::wire::tcp::{Flags, TcpOption};
+use crate::wire::{MacAddr, ethernet};
 
 /// Send hand-made TCP segments and report every answer (hping3-style).
 #[derive(Debug, Args)]
@@ -432,8 +432,19 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     } else {
         None
     };
-    let mut link = PacketLink::open(path.route.interface.index, Filter::ArpIpv4)?;
-    if !args.flood {
+    let index = path.route.interface.index;
+    let mut link = if args.flood {
+        PacketLink::open_offloading(index, Filter::ArpIpv4)?
+    } else {
+        PacketLink::open(index, Filter::ArpIpv4)?
+    };
+    if args.flood {
+        // Many frames per system call; a slot holds any frame the
+        // interface can send (the kernel refuses longer ones anyway).
+        let max_frame = path.route.interface.mtu as usize + ethernet::HEADER_LEN;
+        link.enable_tx_ring(max_frame, FLOOD_BATCH * 2)?;
+        link.grow_receive_buffer(FLOOD_RECEIVE_BUFFER)?;
+    } else {
         link.enable_rx_timestamps()?;
     }
     let mut clock = SystemClock::new();
@@ -585,8 +596,15 @@ fn arrival(link: &PacketLink, clock: &mut SystemClock) -> Instant {
     }
 }
 
-/// The flood: frames out in a tight loop from one reused buffer,
-/// answers drained between batches; then the last probes' wait.
+/// Frames a flood queues in its send ring between flushes.
+const FLOOD_BATCH: usize = 256;
+/// A flood's receive buffer: a batch's answers arrive while the batch is
+/// being sent (on veth, inside the very `send`), and are read only after.
+const FLOOD_RECEIVE_BUFFER: usize = 4 << 20;
+
+/// The flood: frames queued into the send ring in batches, each batch
+/// handed to the kernel with one system call, answers drained between
+/// batches; then the last probes' wait.
 fn flood(
     prober: &mut Prober,
     link: &mut PacketLink,
@@ -594,21 +612,17 @@ fn flood(
     buf: &mut Vec<u8>,
     env: &mut Env,
 ) -> Result<()> {
-    const BATCH: usize = 256;
     'send: loop {
         let now = clock.now();
-        for _ in 0..BATCH {
+        for _ in 0..FLOOD_BATCH {
             if !prober.poll_transmit_into(now, buf) {
+                link.flush()?;
                 break 'send;
             }
-            if let Err(e) = link.send(buf) {
-                // A full queue (ENOBUFS) loses the frame; the flood goes on.
-                if e.raw_os_error() != Some(libc::ENOBUFS) {
-                    return Err(e.into());
-                }
-            }
+            lossy(link.queue(buf))?;
             prober.mark_sent(now);
         }
+        lossy(link.flush())?;
         while let Some(rx) = link.recv(Duration::ZERO)? {
             let now = clock.now();
             prober.handle_frame(now, rx.frame, rx.checksum);
@@ -637,6 +651,15 @@ fn flood(
             let now = clock.now();
             prober.handle_frame(now, rx.frame, rx.checksum);
         }
+    }
+}
+
+/// A flood goes on when the device's queue is full (`ENOBUFS`): the
+/// frame is lost, as on any congested link, and counted as sent.
+fn lossy(sent: io::Result<()>) -> io::Result<()> {
+    match sent {
+        Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => Ok(()),
+        other => other,
     }
 }
 

@@ -8,7 +8,7 @@
 use std::ffi::CString;
 use std::io;
 
-use crate::sys::setsockopt;
+use crate::sys::{Buffer, grow_buffer, setsockopt};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const PACKET_ADD_MEMBERSHIP: libc::c_int = 1;
@@ -93,15 +93,8 @@ impl PacketSocket {
             .map_err(|e| io_err("PACKET_IGNORE_OUTGOING", e))?;
         setsockopt(raw, libc::SOL_PACKET, PACKET_AUXDATA, &on)
             .map_err(|e| io_err("PACKET_AUXDATA", e))?;
-        for (opt, force) in [
-            (libc::SO_RCVBUF, libc::SO_RCVBUFFORCE),
-            (libc::SO_SNDBUF, libc::SO_SNDBUFFORCE),
-        ] {
-            // FORCE passes the rmem_max/wmem_max caps (CAP_NET_ADMIN).
-            if setsockopt(raw, libc::SOL_SOCKET, force, &SOCKET_BUFFER).is_err() {
-                setsockopt(raw, libc::SOL_SOCKET, opt, &SOCKET_BUFFER)
-                    .map_err(|e| io_err("socket buffer size", e))?;
-            }
+        for which in [Buffer::Receive, Buffer::Send] {
+            grow_buffer(raw, which, SOCKET_BUFFER).map_err(|e| io_err("socket buffer size", e))?;
         }
         let mreq = libc::packet_mreq {
             mr_ifindex: index as libc::c_int,

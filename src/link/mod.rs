@@ -8,6 +8,7 @@
 pub mod lo;
 pub mod mem;
 pub mod packet;
+pub mod ring;
 pub mod trace;
 
 use std::io;

@@ -21,12 +21,13 @@
 
 use std::io;
 
-use crate::sys::setsockopt;
+use crate::sys::{Buffer, grow_buffer, setsockopt};
 use std::os::fd::RawFd;
 use std::time::Duration;
 
 use pnet::datalink::{self, Channel, DataLinkSender, NetworkInterface};
 
+use super::ring::TxRing;
 use super::{Filter, Link, Received, RxChecksum};
 
 const PACKET_AUXDATA: libc::c_int = 8;
@@ -86,6 +87,8 @@ pub struct PacketLink {
     /// The kernel's receive timestamp of the last frame read, when asked
     /// for with [`PacketLink::enable_rx_timestamps`].
     rx_stamp: Option<std::time::SystemTime>,
+    /// Frames go out through a transmit ring (see [`PacketLink::enable_tx_ring`]).
+    ring: Option<TxRing>,
 }
 
 impl PacketLink {
@@ -144,6 +147,7 @@ impl PacketLink {
                 vnet,
                 tx_buf: Vec::new(),
                 rx_stamp: None,
+                ring: None,
                 truncated: 0,
             }),
             Ok(_) => Err(io_err(io::Error::other(
@@ -206,6 +210,10 @@ impl Link for PacketLink {
     }
 
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        if let Some(ring) = &mut self.ring {
+            ring.push(frame)?;
+            return ring.flush();
+        }
         if self.vnet {
             // An all-zero header: no offload asked for this frame.
             return self.send_behind_header([0; VNET_HDR_LEN], frame);
@@ -217,14 +225,14 @@ impl Link for PacketLink {
     }
 
     fn can_segment(&self) -> bool {
-        self.vnet
+        self.vnet && self.ring.is_none()
     }
 
     fn send_segmented(&mut self, frame: &[u8], mss: u16) -> io::Result<()> {
-        if !self.vnet {
+        if !self.can_segment() {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                "opened without PACKET_VNET_HDR",
+                "opened without PACKET_VNET_HDR, or sending through a ring",
             ));
         }
         let ip_start = ETH_LEN;
@@ -248,6 +256,12 @@ impl Link for PacketLink {
     }
 
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {
+        if timeout.is_zero() {
+            // Nothing to wait for: one non-blocking read is cheaper than
+            // a poll and a read (a flood checks for answers this way
+            // between every batch).
+            return self.read_one();
+        }
         let mut pfd = libc::pollfd {
             fd: self.fd,
             events: libc::POLLIN,
@@ -280,6 +294,43 @@ impl Link for PacketLink {
 }
 
 impl PacketLink {
+    /// Sends from now on through a `PACKET_TX_RING` of `slots` frames of
+    /// up to `max_frame` bytes each, so that [`PacketLink::queue`] and one
+    /// [`PacketLink::flush`] send many frames per system call (see
+    /// [`super::ring`]). Cheapest on a link opened with
+    /// [`PacketLink::open_offloading`]. [`Link::send_segmented`] is not
+    /// available through a ring.
+    pub fn enable_tx_ring(&mut self, max_frame: usize, slots: usize) -> io::Result<()> {
+        if self.ring.is_none() {
+            self.ring = Some(TxRing::new(self.fd, max_frame, slots, self.vnet)?);
+        }
+        Ok(())
+    }
+
+    /// Room for `bytes` of frames waiting to be read: a flood's answers
+    /// arrive in bursts as large as its batches.
+    pub fn grow_receive_buffer(&mut self, bytes: usize) -> io::Result<()> {
+        let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        grow_buffer(self.fd, Buffer::Receive, bytes)
+    }
+
+    /// Queues a frame to leave at the next [`PacketLink::flush`] (at once
+    /// without a ring).
+    pub fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
+        match &mut self.ring {
+            Some(ring) => ring.push(frame),
+            None => self.send(frame),
+        }
+    }
+
+    /// Sends what [`PacketLink::queue`] queued.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match &mut self.ring {
+            Some(ring) => ring.flush(),
+            None => Ok(()),
+        }
+    }
+
     /// Asks the kernel to stamp every received frame (`SO_TIMESTAMPNS`):
     /// the moment the frame reached the interface's taps, the same instant
     /// tcpdump reports, on `CLOCK_REALTIME`. Read it with
@@ -304,7 +355,7 @@ impl PacketLink {
         }
     }
 
-    /// Reads one frame that `ppoll` said is there, with its auxdata.
+    /// Reads one frame, with its auxdata, without waiting.
     fn read_one(&mut self) -> io::Result<Option<Received<'_>>> {
         // u64 elements keep the control buffer aligned for cmsghdr.
         let mut control = [0u64; 12];

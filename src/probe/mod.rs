@@ -16,6 +16,7 @@
 pub mod prober;
 pub mod scan;
 pub mod stats;
+pub mod waiting;
 
 use std::net::Ipv4Addr;
 

@@ -9,7 +9,15 @@
 //! number as its `SEQ` (RFC 9293 §3.10.7.1, the answer to a probe with
 //! ACK). An ICMP error matches through the ports and sequence number of
 //! the header it quotes. When several outstanding probes expect the same
-//! answer (a fixed `--seq`), the oldest unanswered one takes it. The RTT
+//! answer (a fixed `--seq`), the oldest unanswered one takes it.
+//!
+//! **Numbering.** A drawn sequence number is the probe's index through a
+//! keyed permutation of 32-bit numbers ([`SeqCipher`]): unpredictable on
+//! the wire, yet an answer's acknowledgment number leads straight back to
+//! its probe, with no table of expected answers (a flood keeps hundreds
+//! of thousands of probes outstanding). Only answers many probes could
+//! expect alike (a fixed `--seq`, the SEQ of a RST to an ACK probe) go
+//! through [`Waiting`]. The RTT
 //! runs from the probe's send time, which the driver corrects to the
 //! moment the frame left ([`Prober::mark_sent`]).
 //!
@@ -17,11 +25,12 @@
 //! reply after that is reported as unmatched. The run ends when every
 //! probe was sent and each has been answered or has expired.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use super::stats::{RttStats, loss_percent};
+use super::waiting::Waiting;
 use super::{Arrival, Template, arrival, mix, parse_icmp, reset_for};
 use crate::machine::{Machine, RxChecksum};
 use crate::tcp::Segment;
@@ -155,11 +164,46 @@ impl Summary {
 /// the ACK a reply must carry; `true`: the SEQ a RST without ACK carries.
 type Key = (bool, u16, u16, u32);
 
+/// An outstanding probe; its index is its place in [`Prober::order`].
 struct Pending {
-    index: u64,
     sent_at: Instant,
     answered: bool,
-    keys: [Option<Key>; 2],
+}
+
+/// A keyed permutation of the 32-bit numbers: a four-round Feistel
+/// network on 16-bit halves. Any round function makes a Feistel network
+/// invertible; a keyed mixing one makes consecutive inputs look unrelated.
+#[derive(Debug, Clone, Copy)]
+pub struct SeqCipher {
+    keys: [u64; 4],
+}
+
+impl SeqCipher {
+    pub fn new(seed: u64) -> SeqCipher {
+        SeqCipher {
+            keys: std::array::from_fn(|i| mix(seed ^ (0x5e9 + i as u64))),
+        }
+    }
+
+    fn round(half: u16, key: u64) -> u16 {
+        mix(u64::from(half) ^ key) as u16
+    }
+
+    pub fn encrypt(&self, x: u32) -> u32 {
+        let (mut l, mut r) = ((x >> 16) as u16, x as u16);
+        for &k in &self.keys {
+            (l, r) = (r, l ^ Self::round(r, k));
+        }
+        (u32::from(l) << 16) | u32::from(r)
+    }
+
+    pub fn decrypt(&self, y: u32) -> u32 {
+        let (mut l, mut r) = ((y >> 16) as u16, y as u16);
+        for &k in self.keys.iter().rev() {
+            (l, r) = (r ^ Self::round(l, k), l);
+        }
+        (u32::from(l) << 16) | u32::from(r)
+    }
 }
 
 /// The probe machine (see the module docs).
@@ -169,7 +213,10 @@ pub struct Prober {
     next_send: Instant,
     /// Every probe from the oldest still waiting, in order of index.
     order: VecDeque<Pending>,
-    by_key: HashMap<Key, VecDeque<u64>>,
+    /// The index of `order`'s front (`next_index` when it is empty).
+    first: u64,
+    cipher: SeqCipher,
+    by_key: Waiting<Key>,
     /// Destination ports, as a lookup table.
     dport_set: Vec<bool>,
     resets: VecDeque<Vec<u8>>,
@@ -189,12 +236,15 @@ impl Prober {
             dport_set[usize::from(p)] = true;
         }
         let id_base = mix(config.seed ^ 0x1d) as u16;
+        let cipher = SeqCipher::new(config.seed);
         Prober {
             config,
             next_index: 1,
             next_send: now,
             order: VecDeque::new(),
-            by_key: HashMap::new(),
+            first: 1,
+            cipher,
+            by_key: Waiting::default(),
             dport_set,
             resets: VecDeque::new(),
             events: VecDeque::new(),
@@ -234,7 +284,7 @@ impl Prober {
             c.sport
         };
         let dport = c.dports[(n % c.dports.len() as u64) as usize];
-        let seq = c.seq.unwrap_or_else(|| mix(c.seed ^ index) as u32);
+        let seq = c.seq.unwrap_or_else(|| self.cipher.encrypt(index as u32));
         let id = c.id.unwrap_or_else(|| self.id_base.wrapping_add(n as u16));
         (sport, dport, seq, id)
     }
@@ -271,17 +321,12 @@ impl Prober {
         self.next_index += 1;
         // Keep to the schedule, without bunching up after a late wake-up.
         self.next_send = (self.next_send + self.config.interval).max(now);
-        let t = &self.config.template;
-        let k1 = (false, sport, dport, seq.wrapping_add(t.segment_len()));
-        let k2 = t.flags.ack.then_some((true, sport, dport, t.ack));
-        for k in [Some(k1), k2].into_iter().flatten() {
-            self.by_key.entry(k).or_default().push_back(index);
+        for k in self.shared_keys(sport, dport, seq).into_iter().flatten() {
+            self.by_key.push(k, index);
         }
         self.order.push_back(Pending {
-            index,
             sent_at: now,
             answered: false,
-            keys: [Some(k1), k2],
         });
         self.summary.sent += 1;
         self.last_was_probe = true;
@@ -307,31 +352,61 @@ impl Prober {
         }
     }
 
+    /// The keys of probe (`sport`, `dport`, `seq`) that other probes may
+    /// share, and so are looked up in `by_key` (see the module docs):
+    /// the ACK an answer carries when `--seq` fixes every probe's SEQ,
+    /// and the SEQ of a RST to a probe with ACK.
+    fn shared_keys(&self, sport: u16, dport: u16, seq: u32) -> [Option<Key>; 2] {
+        let t = &self.config.template;
+        [
+            self.config
+                .seq
+                .is_some()
+                .then(|| (false, sport, dport, seq.wrapping_add(t.segment_len()))),
+            t.flags.ack.then_some((true, sport, dport, t.ack)),
+        ]
+    }
+
     fn pending_mut(&mut self, index: u64) -> Option<&mut Pending> {
-        let first = self.order.front()?.index;
         self.order
-            .get_mut(usize::try_from(index.checked_sub(first)?).ok()?)
+            .get_mut(usize::try_from(index.checked_sub(self.first)?).ok()?)
+    }
+
+    /// Marks probe `index` answered, if it is outstanding and unanswered.
+    fn answer(&mut self, index: u64) -> Option<(u64, Instant)> {
+        let p = self.pending_mut(index).filter(|p| !p.answered)?;
+        p.answered = true;
+        Some((index, p.sent_at))
     }
 
     /// The oldest unanswered, unexpired probe that expects `key`.
     fn take(&mut self, key: Key) -> Option<(u64, Instant)> {
         loop {
-            let q = self.by_key.get_mut(&key)?;
-            let Some(&index) = q.front() else {
-                self.by_key.remove(&key);
-                return None;
-            };
-            q.pop_front();
-            if q.is_empty() {
-                self.by_key.remove(&key);
-            }
-            if let Some(p) = self.pending_mut(index)
-                && !p.answered
-            {
-                p.answered = true;
-                return Some((index, p.sent_at));
+            let index = self.by_key.pop(&key)?;
+            if let Some(hit) = self.answer(index) {
+                return Some(hit);
             }
         }
+    }
+
+    /// The unanswered probe between our port `ours` and their port
+    /// `theirs` that an acknowledgment of `ack` answers.
+    fn take_acked(&mut self, ours: u16, theirs: u16, ack: u32) -> Option<(u64, Instant)> {
+        let seq = ack.wrapping_sub(self.config.template.segment_len());
+        if self.config.seq.is_some() {
+            return self.take((false, ours, theirs, ack));
+        }
+        // The index modulo 2^32; outstanding probes span far fewer.
+        let low = self.cipher.decrypt(seq);
+        let index = self.first + u64::from(low.wrapping_sub(self.first as u32));
+        if index >= self.next_index {
+            return None;
+        }
+        let (sport, dport, _, _) = self.probe_fields(index);
+        if (sport, dport) != (ours, theirs) {
+            return None;
+        }
+        self.answer(index)
     }
 
     /// Forgets answered probes at the front and expires unanswered ones
@@ -341,15 +416,13 @@ impl Prober {
             if !p.answered && now < p.sent_at + self.config.wait {
                 break;
             }
-            let p = self.order.pop_front().expect("front exists");
-            for k in p.keys.into_iter().flatten() {
-                if let Some(q) = self.by_key.get_mut(&k) {
-                    if q.front() == Some(&p.index) {
-                        q.pop_front();
-                    }
-                    if q.is_empty() {
-                        self.by_key.remove(&k);
-                    }
+            self.order.pop_front();
+            let index = self.first;
+            self.first += 1;
+            if !self.by_key.is_empty() {
+                let (sport, dport, seq, _) = self.probe_fields(index);
+                for k in self.shared_keys(sport, dport, seq).into_iter().flatten() {
+                    self.by_key.remove_oldest(&k, index);
                 }
             }
         }
@@ -367,7 +440,7 @@ impl Prober {
         }
         let mut hit = None;
         if let Some(ack) = tcp.ack {
-            hit = self.take((false, ours, theirs, ack.get()));
+            hit = self.take_acked(ours, theirs, ack.get());
         }
         if hit.is_none() && tcp.flags.contains(Flags::RST) {
             hit = self.take((true, ours, theirs, tcp.seq.get()));
@@ -439,7 +512,7 @@ impl Prober {
         let len = t.segment_len();
         let hit = q
             .seq
-            .and_then(|seq| self.take((false, sport, dport, seq.wrapping_add(len))));
+            .and_then(|seq| self.take_acked(sport, dport, seq.wrapping_add(len)));
         let rtt = hit.map(|(_, sent_at)| now - sent_at);
         match rtt {
             Some(rtt) => self.answered(rtt),
@@ -815,5 +888,78 @@ mod tests {
         assert_eq!(n, 1000);
         assert!(p.poll_event().is_none());
         assert_eq!(p.summary().sent, 1000);
+    }
+
+    #[rstest::rstest]
+    fn the_seq_cipher_is_a_permutation(#[values(0, 7, u64::MAX)] seed: u64) {
+        let c = SeqCipher::new(seed);
+        let mut seen = std::collections::HashSet::new();
+        for x in (0..200_000u32).chain([u32::MAX - 1, u32::MAX]) {
+            let y = c.encrypt(x);
+            assert_eq!(c.decrypt(y), x);
+            assert!(seen.insert(y), "{x} collides");
+        }
+        // Consecutive indexes give unrelated numbers: no small steps.
+        let near = (0..1000u32)
+            .filter(|&x| c.encrypt(x + 1).wrapping_sub(c.encrypt(x)) < 1 << 16)
+            .count();
+        assert!(near < 10, "{near} small steps");
+    }
+
+    #[test]
+    fn another_seed_numbers_probes_differently() {
+        let (a, b) = (SeqCipher::new(1), SeqCipher::new(2));
+        let same = (0..1000).filter(|&x| a.encrypt(x) == b.encrypt(x)).count();
+        assert!(same < 3, "{same}");
+    }
+
+    /// A flood's answers, arriving out of order, each find their probe
+    /// through the number they acknowledge, with no table of answers.
+    #[rstest::rstest]
+    #[case::from_the_start(1)]
+    #[case::across_the_32_bit_wrap((1 << 32) - 500)]
+    fn flood_answers_find_their_probes_in_any_order(#[case] first: u64) {
+        let mut c = config();
+        c.report = false;
+        c.flood = true;
+        c.count = None;
+        c.sport_inc = true;
+        c.sport = 1024;
+        let mut p = Prober::new(ms(0), c);
+        (p.first, p.next_index) = (first, first);
+        let mut buf = Vec::new();
+        let mut probes = Vec::new();
+        for _ in 0..1000 {
+            assert!(p.poll_transmit_into(ms(0), &mut buf));
+            let (_, _, tcp) = TcpRepr::from_frame(&buf, ChecksumMode::Verify).unwrap();
+            probes.push((tcp.src_port, tcp.seq.get()));
+        }
+        assert!(p.by_key.is_empty(), "drawn numbers need no table");
+        // Every third probe answered, newest first; then one with the
+        // right number to the wrong port, and one acknowledging nothing sent.
+        for &(sport, seq) in probes.iter().step_by(3).rev() {
+            let f = reply(80, sport, 1, Some(seq.wrapping_add(1)), Flags::RST);
+            p.handle_frame(ms(5), &f, RxChecksum::Unknown);
+        }
+        let (sport, seq) = probes[1];
+        let wrong_port = reply(80, sport + 1, 1, Some(seq.wrapping_add(1)), Flags::RST);
+        p.handle_frame(ms(5), &wrong_port, RxChecksum::Unknown);
+        let unsent = p.cipher.encrypt(p.next_index as u32).wrapping_add(1);
+        p.handle_frame(
+            ms(5),
+            &reply(80, 1024, 1, Some(unsent), Flags::RST),
+            RxChecksum::Unknown,
+        );
+        let s = p.summary();
+        assert_eq!((s.answered, s.unmatched), (334, 2));
+        assert_eq!(s.rtt.count(), 334);
+        // A second answer to the same probe matches nothing.
+        let (sport, seq) = probes[0];
+        p.handle_frame(
+            ms(6),
+            &reply(80, sport, 1, Some(seq + 1), Flags::RST),
+            RxChecksum::Unknown,
+        );
+        assert_eq!(p.summary().unmatched, 3);
     }
 }
