@@ -79,6 +79,14 @@ fn thirty_two_mebibytes_out_through_loss_reorder_duplication_and_corruption() {
         "losses must have been repaired: {}",
         r.stderr
     );
+    // The summary counts the stream once, and the wire's extra apart.
+    let sent = format!("sent {} bytes (", payload.len());
+    assert!(r.stderr.contains(&sent), "{sent:?}: {}", r.stderr);
+    assert!(
+        r.stderr.contains(" on the wire), received"),
+        "the retransmitted bytes: {}",
+        r.stderr
+    );
 }
 
 /// `Command` is not `Clone`; move it out of a `&mut` for `run_with_input`.
@@ -142,6 +150,10 @@ fn thirty_two_mebibytes_in_through_loss_reorder_duplication_and_corruption() {
         "{:?}",
         stats.right_to_left
     );
+    // Duplicated segments arrived: the stream is counted once, the wire apart.
+    let received = format!("received {} bytes (", got.len());
+    assert!(log.contains(&received), "{received:?}: {log}");
+    assert!(log.contains(" on the wire), "), "{log}");
 }
 
 #[test]

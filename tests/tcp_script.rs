@@ -1805,6 +1805,21 @@ fn delayed_ack__every_second_segment_is_acked_at_once() {
     expect_nothing(&mut c, 70);
 }
 
+/// A super-frame (offload left many segments in one frame) holds at
+/// least two full-sized segments' worth and is acknowledged at once; one
+/// frame of less still waits for the delay.
+#[test]
+fn delayed_ack__a_frame_of_two_full_segments_or_more_is_acked_at_once() {
+    let mut c = established_with(delack_config(), vec![]);
+    deliver(&mut c, 20, data(REMOTE_ISS + 1, &K[..2000]));
+    expect_nothing(&mut c, 20);
+    assert_eq!(c.poll_timeout(), Some(at(60)));
+    expect_out(&mut c, 60, &["Flags [.], ack 7001, win 63535, length 0"]);
+    deliver(&mut c, 70, data(REMOTE_ISS + 2001, &K[..4096]));
+    expect_out(&mut c, 70, &["Flags [.], ack 11097, win 59439, length 0"]);
+    assert_eq!(c.poll_timeout(), None);
+}
+
 #[test]
 fn delayed_ack__out_of_order_and_hole_filling_data_are_acked_at_once() {
     let mut c = established_with(delack_config(), vec![]);

@@ -67,6 +67,12 @@ fn parse_ports(text: &str) -> Result<Vec<u16>> {
 }
 
 /// Where nettool's end of the connection lives.
+/// The link's socket receive buffer: room for a whole receive window
+/// (4 MiB) of frames, each charged up to twice its payload. With the
+/// default (about 200 KiB, three 64 KiB super-frames) the kernel drops
+/// frames whenever nettool is a moment late, and the sender retransmits.
+const RECEIVE_BUFFER: usize = 8 << 20;
+
 struct Local {
     iface: Interface,
     ip: Ipv4Addr,
@@ -79,13 +85,15 @@ struct Local {
 impl Local {
     fn open_link(&self) -> Result<Box<dyn Link>> {
         Ok(if self.loopback {
-            Box::new(LoopbackLink::open(self.iface.index)?)
+            let mut link = LoopbackLink::open(self.iface.index)?;
+            link.grow_receive_buffer(RECEIVE_BUFFER)?;
+            Box::new(link)
         } else {
             // Bulk data leaves as super-frames the kernel segments (GSO).
-            Box::new(PacketLink::open_offloading(
-                self.iface.index,
-                crate::link::Filter::ArpIpv4,
-            )?)
+            let mut link =
+                PacketLink::open_offloading(self.iface.index, crate::link::Filter::ArpIpv4)?;
+            link.grow_receive_buffer(RECEIVE_BUFFER)?;
+            Box::new(link)
         })
     }
 
@@ -369,6 +377,8 @@ struct Pipe {
     last_activity: Instant,
     closed: Option<Reason>,
     syns: u32,
+    /// Peer bytes written to stdout.
+    delivered: u64,
 }
 
 fn poll_two(a: Option<RawFd>, b: Option<RawFd>, timeout: Duration) -> Result<(bool, bool)> {
@@ -421,6 +431,7 @@ impl Pipe {
             last_activity: start,
             closed: None,
             syns: 0,
+            delivered: 0,
         }
     }
 
@@ -570,6 +581,7 @@ impl Pipe {
                 break;
             }
             env.out.write_all(&buf[..n])?;
+            self.delivered += n as u64;
             wrote = true;
         }
         if wrote {
@@ -696,13 +708,24 @@ impl Pipe {
             let open = self.established.map_or(Duration::ZERO, |t| now - t);
             let secs = open.as_secs_f64().max(1e-6);
             let rate = |bytes: u64| bytes as f64 * 8.0 / secs / 1e6;
+            // The stream's bytes; the wire's count only where it differs
+            // (retransmissions ours, or the peer's).
+            let sent = stats.bytes_sent - stats.bytes_retransmitted;
+            let wire = |stream: u64, wire: u64| {
+                if wire == stream {
+                    String::new()
+                } else {
+                    format!("; {wire} on the wire")
+                }
+            };
             writeln!(
                 env.err,
-                "nettool: sent {} bytes ({:.1} Mbit/s), received {} bytes ({:.1} Mbit/s), {} retransmission{}, open for {}",
-                stats.bytes_sent,
-                rate(stats.bytes_sent),
-                stats.bytes_received,
-                rate(stats.bytes_received),
+                "nettool: sent {sent} bytes ({:.1} Mbit/s{}), received {} bytes ({:.1} Mbit/s{}), {} retransmission{}, open for {}",
+                rate(sent),
+                wire(sent, stats.bytes_sent),
+                self.delivered,
+                rate(self.delivered),
+                wire(self.delivered, stats.bytes_received),
                 stats.retransmissions,
                 if stats.retransmissions == 1 { "" } else { "s" },
                 human(open)

@@ -57,6 +57,11 @@ impl LoopbackLink {
         let _ = crate::sys::setsockopt(fd, libc::SOL_SOCKET, libc::SO_MARK, &mark);
         Ok(LoopbackLink { rx, raw })
     }
+
+    /// See [`PacketLink::grow_receive_buffer`].
+    pub fn grow_receive_buffer(&mut self, bytes: usize) -> io::Result<()> {
+        self.rx.grow_receive_buffer(bytes)
+    }
 }
 
 impl Link for LoopbackLink {

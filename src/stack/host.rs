@@ -68,9 +68,12 @@ pub struct Stats {
     pub segments_received: u64,
     /// Payload bytes sent, retransmissions included.
     pub bytes_sent: u64,
+    /// Payload bytes received, duplicates included.
     pub bytes_received: u64,
     /// Segments that carried sequence space already sent before.
     pub retransmissions: u64,
+    /// Payload bytes those segments carried.
+    pub bytes_retransmitted: u64,
 }
 
 /// One connection on one link.
@@ -277,7 +280,10 @@ impl TcpHost {
         if len > 0 {
             let end = seg.seq + len;
             match self.snd_high {
-                Some(high) if end.le(high) => self.stats.retransmissions += 1,
+                Some(high) if end.le(high) => {
+                    self.stats.retransmissions += 1;
+                    self.stats.bytes_retransmitted += seg.payload.len() as u64;
+                }
                 _ => self.snd_high = Some(end),
             }
         }

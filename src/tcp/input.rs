@@ -574,14 +574,19 @@ impl Connection {
     }
 
     /// Delayed ACK: at the latest every second segment, or when the timer
-    /// fires.
+    /// fires. "Every second full-sized segment" (RFC 5681 §4.2) is also
+    /// counted in bytes: a peer whose offload hands over one super-frame
+    /// of many segments (linux-facts: veth, loopback) is acknowledged for
+    /// each at once, as Linux does, instead of every second super-frame,
+    /// which would leave its congestion window waiting on our ACKs.
     fn schedule_ack(&mut self, now: Instant) {
         let Some(delay) = self.config.delayed_ack else {
             self.ack_pending = true;
             return;
         };
         self.delack_segs += 1;
-        if self.delack_segs >= 2 {
+        let unacked = self.tcb.rcv.nxt - self.last_ack_sent;
+        if self.delack_segs >= 2 || unacked >= 2 * usize::from(self.config.mss) {
             self.ack_now(now);
         } else if !self.timers.is_armed(TimerKind::DelayedAck) {
             self.timers.set(TimerKind::DelayedAck, now + delay);
