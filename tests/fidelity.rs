@@ -27,14 +27,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Ran, Scratch, nettool, run};
+use common::{Capture, Ran, Scratch, nettool, run};
 use nettool::lab::testnet::TwoHosts;
 use serde_json::Value;
 
@@ -214,95 +214,6 @@ fn tcpdump_lines(path: &Path, absolute: bool) -> Vec<DumpLine> {
         .collect()
 }
 
-/// tcpdump writing the flow's packets on A's `eth0` to a file, from before
-/// the run until [`Capture::stop`].
-struct Capture {
-    child: Child,
-    file: PathBuf,
-    stderr: mpsc::Receiver<String>,
-}
-
-impl Capture {
-    fn start(hosts: &TwoHosts, dir: &Path) -> Capture {
-        let file = dir.join("flow.pcap");
-        let mut cmd = hosts.cmd_a("tcpdump");
-        // --immediate-mode: without it libpcap hands packets over in
-        // blocks (TPACKET_V3), and the packets of a partly filled block are
-        // lost when SIGINT stops tcpdump: a run's last segments would be
-        // missing from the file.
-        cmd.args(["--immediate-mode", "-nn", "-U", "-i", "eth0", "-w"])
-            .arg(&file)
-            .args(["tcp", "port", &PORT.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .expect("tcpdump is needed for this test (apt-get install tcpdump)");
-        let err = child.stderr.take().unwrap();
-        let (tx, stderr) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match stderr.recv_timeout(left) {
-                Ok(l) if l.contains("listening on") => break,
-                Ok(l) => seen.push(l),
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("tcpdump never said it was listening: {seen:?}");
-                }
-            }
-        }
-        Capture {
-            child,
-            file,
-            stderr,
-        }
-    }
-
-    /// Stops tcpdump with SIGINT, checks that every packet the filter took
-    /// reached the file, and returns the file.
-    fn stop(mut self) -> PathBuf {
-        // SAFETY: kill(2) on our own child's pid (`ip netns exec` execs
-        // tcpdump in place, so the pid is tcpdump's).
-        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGINT) };
-        assert_eq!(rc, 0, "signalling tcpdump");
-        let status = self.child.wait().expect("waiting for tcpdump");
-        let lines: Vec<String> = self.stderr.iter().collect();
-        assert!(status.success(), "tcpdump: {status}: {lines:?}");
-        let count = |what: &str| -> u64 {
-            let l = lines
-                .iter()
-                .find(|l| l.ends_with(what))
-                .unwrap_or_else(|| panic!("tcpdump printed no {what:?}: {lines:?}"));
-            l.split_whitespace().next().unwrap().parse().unwrap()
-        };
-        let captured = count("packets captured");
-        assert_eq!(
-            captured,
-            count("packets received by filter"),
-            "tcpdump did not write every packet it received: {lines:?}"
-        );
-        assert_eq!(count("packets dropped by kernel"), 0, "{lines:?}");
-        self.file.clone()
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The python3 HTTP peer (`tests/peers/tcp_peer.py http`) in B; killed on drop.
 struct Peer(Child);
 
@@ -351,7 +262,11 @@ impl Lab {
         let scratch = Scratch::new();
         let peer = Peer::start(&hosts);
         let dir = scratch.cache().parent().unwrap().to_owned();
-        let capture = Capture::start(&hosts, &dir);
+        let capture = Capture::start(
+            &hosts,
+            dir.join("flow.pcap"),
+            &["tcp", "port", &PORT.to_string()],
+        );
         Lab {
             hosts,
             scratch,

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::Env;
 use super::tcp::{next_hop_mac, random_bytes, reserve_port, unescape};
 use crate::cli::{CacheArgs, parse_duration};
-use crate::driver::{Clock, SystemClock};
+use crate::driver::{Clock, SystemClock, WallBridge};
 use crate::guard::{Flow, RstGuard};
 use crate::link::packet::PacketLink;
 use crate::link::{Filter, Link};
@@ -446,6 +446,11 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
         link.grow_receive_buffer(FLOOD_RECEIVE_BUFFER)?;
     } else {
         link.enable_rx_timestamps()?;
+        // Without transmit stamps a probe's send time is a clock reading
+        // taken just before the send: RTTs come out a little long, no worse.
+        if let Err(e) = link.enable_tx_timestamps() {
+            env.warn(format!("{e}; RTTs run from just before each send"))?;
+        }
     }
     let mut clock = SystemClock::new();
     let start = clock.now();
@@ -539,16 +544,18 @@ fn paced(
     env: &mut Env,
 ) -> Result<()> {
     let mut spin_until = Instant::ZERO;
+    let mut bridge = WallBridge::default();
     loop {
         let now = clock.now();
         if prober.poll_timeout().is_some_and(|t| t <= now) {
             prober.handle_timeout(now);
         }
         while prober.poll_transmit_into(now, buf) {
-            let at = clock.now();
+            let before = clock.now();
             link.send(buf)?;
-            prober.mark_sent(at);
-            spin_until = at + SPIN;
+            let after = clock.now();
+            prober.mark_sent(departure(link, clock, &mut bridge, before, after)?);
+            spin_until = after + SPIN;
         }
         while let Some(ev) = prober.poll_event() {
             view.event(env.out, now, ev)?;
@@ -571,29 +578,64 @@ fn paced(
         };
         if let Some(rx) = link.recv(wait)? {
             let (frame, checksum) = (rx.frame.to_vec(), rx.checksum);
-            let now = arrival(link, clock);
+            let now = arrival(link, clock, &mut bridge);
             prober.handle_frame(now, &frame, checksum);
         }
     }
 }
 
+/// When the frame just sent left, on the monotonic clock: the kernel's
+/// transmit stamp nearest to where a capture stamps the frame
+/// ([`crate::link::packet::Departure::as_captured`]), carried over the same
+/// way as an arrival's, so that an RTT is the difference of two kernel
+/// stamps. The stamp is taken inside the send, so it must fall between the
+/// readings `before` and `after` it; one that does not (the wall clock was
+/// stepped in between) is not used. Without one, `before`.
+fn departure(
+    link: &mut PacketLink,
+    clock: &SystemClock,
+    bridge: &mut WallBridge,
+    before: Instant,
+    after: Instant,
+) -> Result<Instant> {
+    let Some(stamp) = link.tx_timestamp()?.and_then(|d| d.as_captured()) else {
+        return Ok(before);
+    };
+    let anchor = bridge.anchor(clock.wall_anchor());
+    let at = anchor
+        .instant(stamp)
+        .and_then(|at| within(at, before, after, anchor.slack()));
+    Ok(at.unwrap_or(before))
+}
+
 /// When the frame just read arrived, on the monotonic clock: the kernel's
 /// receive timestamp (taken where tcpdump takes its own, on the wall
-/// clock) carried over to the monotonic time line through one pair of
-/// readings of both clocks. On veth the whole round trip can happen
+/// clock) carried over to the monotonic time line (see
+/// [`crate::driver::WallBridge`]). On veth the whole round trip can happen
 /// inside the `sendto` of the probe, so only the kernel knows when the
-/// answer came. Without a timestamp, the time of reading.
-fn arrival(link: &PacketLink, clock: &mut SystemClock) -> Instant {
+/// answer came. A stamp from the future or more than a second old (a
+/// step of the wall clock) is not used; nor is a missing one: then the
+/// time of reading.
+fn arrival(link: &PacketLink, clock: &mut SystemClock, bridge: &mut WallBridge) -> Instant {
     let now = clock.now();
     let Some(stamp) = link.rx_timestamp() else {
         return now;
     };
-    match std::time::SystemTime::now().duration_since(stamp) {
-        Ok(ago) if ago < Duration::from_secs(1) => {
-            Instant::from_micros(now.total_micros().saturating_sub(ago.as_micros() as u64))
-        }
-        _ => now,
-    }
+    let anchor = bridge.anchor(clock.wall_anchor());
+    let oldest = Instant::from_micros(now.total_micros().saturating_sub(1_000_000));
+    anchor
+        .instant(stamp)
+        .and_then(|at| within(at, oldest, now, anchor.slack()))
+        .unwrap_or(now)
+}
+
+/// `at` if it lies in `lo..=hi`, give or take what reading the clocks
+/// costs (`slack`, plus a microsecond for their ticks; pulled inside);
+/// `None` if further out.
+fn within(at: Instant, lo: Instant, hi: Instant, slack: Duration) -> Option<Instant> {
+    let give = slack + Duration::from_micros(1);
+    let lo_give = Instant::from_micros(lo.total_micros().saturating_sub(give.as_micros() as u64));
+    (lo_give <= at && at <= hi + give).then(|| at.max(lo).min(hi))
 }
 
 /// Frames a flood queues in its send ring between flushes.
@@ -1142,6 +1184,36 @@ mod tests {
     #[case(&["nettool", "scan", "h"])]
     fn bad_probe_arguments_are_usage_errors(#[case] argv: &[&str]) {
         assert!(crate::cli::Cli::try_parse_from(argv).is_err());
+    }
+
+    #[rstest]
+    // A stamp inside the send's window is the departure.
+    #[case(105, 100, 110, 0, Some(105))]
+    #[case(100, 100, 110, 0, Some(100))]
+    #[case(110, 100, 110, 0, Some(110))]
+    // Just outside, by what reading the clocks can be off: pulled inside.
+    #[case(99, 100, 110, 0, Some(100))]
+    #[case(111, 100, 110, 0, Some(110))]
+    #[case(96, 100, 110, 3, Some(100))]
+    // Further out (the wall clock was stepped): not used.
+    #[case(98, 100, 110, 0, None)]
+    #[case(112, 100, 110, 0, None)]
+    #[case(5_000_000, 100, 110, 3, None)]
+    #[case(0, 100, 110, 3, None)]
+    fn stamps_must_fall_in_their_window(
+        #[case] at: u64,
+        #[case] lo: u64,
+        #[case] hi: u64,
+        #[case] slack_us: u64,
+        #[case] want: Option<u64>,
+    ) {
+        let got = within(
+            Instant::from_micros(at),
+            Instant::from_micros(lo),
+            Instant::from_micros(hi),
+            Duration::from_micros(slack_us),
+        );
+        assert_eq!(got, want.map(Instant::from_micros));
     }
 
     #[rstest]

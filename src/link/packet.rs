@@ -17,7 +17,12 @@
 //! - pnet's read timeout is fixed when the channel opens, so each wait is
 //!   a `ppoll` of its own, whose deadline changes from call to call;
 //! - a 64 KiB + read buffer instead of 4 KiB, so offload super-frames are
-//!   never truncated (and a truncation would be reported, not hidden).
+//!   never truncated (and a truncation would be reported, not hidden);
+//! - on request, kernel timestamps: when each frame arrived, and when each
+//!   frame sent left ([`PacketLink::enable_tx_timestamps`]), read from the
+//!   socket's error queue, which is kept empty (see `packet/tstamp.rs`).
+
+mod tstamp;
 
 use std::io;
 
@@ -29,6 +34,8 @@ use pnet::datalink::{self, Channel, DataLinkSender, NetworkInterface};
 
 use super::ring::TxRing;
 use super::{Filter, Link, Received, RxChecksum};
+pub use tstamp::Departure;
+use tstamp::TxStamps;
 
 const PACKET_AUXDATA: libc::c_int = 8;
 const PACKET_VNET_HDR: libc::c_int = 15;
@@ -59,19 +66,6 @@ pub enum OpenError {
     Io { iface: String, source: io::Error },
 }
 
-/// `struct tpacket_auxdata` from `<linux/if_packet.h>`.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct TpacketAuxdata {
-    tp_status: u32,
-    tp_len: u32,
-    tp_snaplen: u32,
-    tp_mac: u16,
-    tp_net: u16,
-    tp_vlan_tci: u16,
-    tp_vlan_tpid: u16,
-}
-
 /// An AF_PACKET socket bound to one interface.
 pub struct PacketLink {
     fd: RawFd,
@@ -89,6 +83,8 @@ pub struct PacketLink {
     rx_stamp: Option<std::time::SystemTime>,
     /// Frames go out through a transmit ring (see [`PacketLink::enable_tx_ring`]).
     ring: Option<TxRing>,
+    /// Transmit stamps, once [`PacketLink::enable_tx_timestamps`] asked for them.
+    tx_stamps: Option<TxStamps>,
 }
 
 impl PacketLink {
@@ -148,6 +144,7 @@ impl PacketLink {
                 tx_buf: Vec::new(),
                 rx_stamp: None,
                 ring: None,
+                tx_stamps: None,
                 truncated: 0,
             }),
             Ok(_) => Err(io_err(io::Error::other(
@@ -211,17 +208,20 @@ impl Link for PacketLink {
 
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         if let Some(ring) = &mut self.ring {
+            // Never stamped: the two are not enabled together.
             ring.push(frame)?;
             return ring.flush();
         }
-        if self.vnet {
+        let sent = if self.vnet {
             // An all-zero header: no offload asked for this frame.
-            return self.send_behind_header([0; VNET_HDR_LEN], frame);
-        }
-        match self.tx.send_to(frame, None) {
-            Some(result) => result,
-            None => Err(io::Error::other("frame larger than the send buffer")),
-        }
+            self.send_behind_header([0; VNET_HDR_LEN], frame)
+        } else {
+            match self.tx.send_to(frame, None) {
+                Some(result) => result,
+                None => Err(io::Error::other("frame larger than the send buffer")),
+            }
+        };
+        self.count_send(sent)
     }
 
     fn can_segment(&self) -> bool {
@@ -252,44 +252,38 @@ impl Link for PacketLink {
         hdr[4..6].copy_from_slice(&mss.to_le_bytes()); // gso_size
         hdr[6..8].copy_from_slice(&(tcp_start as u16).to_le_bytes()); // csum_start
         hdr[8..10].copy_from_slice(&16u16.to_le_bytes()); // csum_offset: TCP checksum field
-        self.send_behind_header(hdr, frame)
+        let sent = self.send_behind_header(hdr, frame);
+        self.count_send(sent)
     }
 
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {
-        if timeout.is_zero() {
+        if timeout.is_zero() && self.tx_stamps.is_none() {
             // Nothing to wait for: one non-blocking read is cheaper than
             // a poll and a read (a flood checks for answers this way
             // between every batch).
             return self.read_one();
         }
-        let mut pfd = libc::pollfd {
-            fd: self.fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ts = libc::timespec {
-            tv_sec: timeout.as_secs() as libc::time_t,
-            tv_nsec: timeout.subsec_nanos() as libc::c_long,
-        };
-        // SAFETY: one valid pollfd, a valid timespec, no signal mask change.
-        let rc = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
-        if rc < 0 {
-            let err = io::Error::last_os_error();
-            return if err.kind() == io::ErrorKind::Interrupted {
-                Ok(None)
-            } else {
-                Err(err)
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let Some(revents) = self.wait(left)? else {
+                return Ok(None);
             };
+            let stamps = if revents & libc::POLLERR != 0 {
+                self.read_errors()?
+            } else {
+                0
+            };
+            if revents & libc::POLLIN != 0 {
+                return self.read_one();
+            }
+            if stamps == 0 {
+                return Err(io::Error::other(
+                    "the interface went away (poll reported an error)",
+                ));
+            }
+            // Only stamps were waiting: wait on for a frame.
         }
-        if rc == 0 {
-            return Ok(None);
-        }
-        if pfd.revents & libc::POLLIN == 0 {
-            return Err(io::Error::other(
-                "the interface went away (poll reported an error)",
-            ));
-        }
-        self.read_one()
     }
 }
 
@@ -301,6 +295,12 @@ impl PacketLink {
     /// [`PacketLink::open_offloading`]. [`Link::send_segmented`] is not
     /// available through a ring.
     pub fn enable_tx_ring(&mut self, max_frame: usize, slots: usize) -> io::Result<()> {
+        if self.tx_stamps.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a send ring on a link with transmit stamps (frames would go unstamped)",
+            ));
+        }
         if self.ring.is_none() {
             self.ring = Some(TxRing::new(self.fd, max_frame, slots, self.vnet)?);
         }
@@ -332,8 +332,11 @@ impl PacketLink {
     }
 
     /// Asks the kernel to stamp every received frame (`SO_TIMESTAMPNS`):
-    /// the moment the frame reached the interface's taps, the same instant
-    /// tcpdump reports, on `CLOCK_REALTIME`. Read it with
+    /// the moment the frame reached the interface's taps, where tcpdump
+    /// stamps its copy, on `CLOCK_REALTIME`. Usually the stamps are the
+    /// same to the nanosecond; a frame from a kernel peer's TCP is stamped
+    /// by each tap in turn, tcpdump's a little after nettool's (0.7 µs
+    /// typical on veth, Linux 6.18). Read it with
     /// [`PacketLink::rx_timestamp`] after each receive.
     pub fn enable_rx_timestamps(&mut self) -> io::Result<()> {
         let on: libc::c_int = 1;
@@ -357,60 +360,22 @@ impl PacketLink {
 
     /// Reads one frame, with its auxdata, without waiting.
     fn read_one(&mut self) -> io::Result<Option<Received<'_>>> {
-        // u64 elements keep the control buffer aligned for cmsghdr.
-        let mut control = [0u64; 12];
-        let mut iov = libc::iovec {
-            iov_base: self.buf.as_mut_ptr().cast(),
-            iov_len: self.buf.len(),
+        let mut control = [0u8; tstamp::CONTROL_LEN];
+        let Some((n, control_len)) = recvmsg(self.fd, &mut self.buf, &mut control, 0)? else {
+            return Ok(None);
         };
-        // SAFETY: msghdr is plain data; every pointer set below outlives the call.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control);
-        // SAFETY: recvmsg into buffers we own, sized as declared.
-        let n = unsafe { libc::recvmsg(self.fd, &mut msg, libc::MSG_DONTWAIT | libc::MSG_TRUNC) };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            return match err.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
-                _ => Err(err),
-            };
-        }
-        let mut len = n as usize;
+        let mut len = n;
         if len > self.buf.len() {
             self.truncated += 1;
             len = self.buf.len();
         }
-        let mut checksum = RxChecksum::Unknown;
-        self.rx_stamp = None;
-        // SAFETY: walking the control messages the kernel just wrote, with
-        // the libc macros that bound every step by msg_controllen.
-        unsafe {
-            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-            while !cmsg.is_null() {
-                if (*cmsg).cmsg_level == libc::SOL_PACKET && (*cmsg).cmsg_type == PACKET_AUXDATA {
-                    let aux: TpacketAuxdata =
-                        std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
-                    checksum = if aux.tp_status & TP_STATUS_CSUMNOTREADY != 0 {
-                        RxChecksum::Partial
-                    } else if aux.tp_status & TP_STATUS_CSUM_VALID != 0 {
-                        RxChecksum::Valid
-                    } else {
-                        RxChecksum::Unknown
-                    };
-                } else if (*cmsg).cmsg_level == libc::SOL_SOCKET
-                    && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
-                {
-                    let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
-                    self.rx_stamp = Some(
-                        std::time::UNIX_EPOCH + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32),
-                    );
-                }
-                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-            }
-        }
+        let info = tstamp::rx_info(&control[..control_len]);
+        self.rx_stamp = info.stamp;
+        let mut checksum = match info.status {
+            Some(s) if s & TP_STATUS_CSUMNOTREADY != 0 => RxChecksum::Partial,
+            Some(s) if s & TP_STATUS_CSUM_VALID != 0 => RxChecksum::Valid,
+            _ => RxChecksum::Unknown,
+        };
         let mut start = 0;
         if self.vnet {
             // The frame travels behind a virtio_net_hdr, whose flags say
@@ -432,4 +397,195 @@ impl PacketLink {
             checksum,
         }))
     }
+
+    /// Asks the kernel to stamp every frame sent (`SO_TIMESTAMPING`): as
+    /// it enters the device layer, just before the taps that hand tcpdump
+    /// its copy, and when the driver takes it, if the driver stamps (veth
+    /// does). Read the stamps of the last frame sent with
+    /// [`PacketLink::tx_timestamp`]. Costs a `recvmsg` or two per frame:
+    /// not for a flood.
+    pub fn enable_tx_timestamps(&mut self) -> io::Result<()> {
+        if self.ring.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "transmit stamps on a link sending through a ring",
+            ));
+        }
+        let flags = tstamp::TX_FLAGS as libc::c_int;
+        setsockopt(self.fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, &flags).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("this kernel does not stamp transmitted frames (SO_TIMESTAMPING: {e})"),
+            )
+        })?;
+        self.tx_stamps = Some(TxStamps::default());
+        Ok(())
+    }
+
+    /// When the last frame sent left, as the kernel stamped it. `None`
+    /// when stamps are off or the kernel has reported none for that frame
+    /// yet (the device layer's stamp is taken inside the send, so it is
+    /// there when the send returns; a driver's can come later, behind a
+    /// queue). A stamp that comes after the next send is dropped, never
+    /// taken for another frame's.
+    pub fn tx_timestamp(&mut self) -> io::Result<Option<Departure>> {
+        if self.tx_stamps.is_none() {
+            return Ok(None);
+        }
+        self.drain_error_queue()?;
+        Ok(self.tx_stamps.as_ref().and_then(TxStamps::last))
+    }
+
+    /// Counts a frame handed to the kernel, so that its stamps are known
+    /// by their number.
+    fn count_send(&mut self, sent: io::Result<()>) -> io::Result<()> {
+        let Some(stamps) = &mut self.tx_stamps else {
+            return sent;
+        };
+        match sent {
+            Ok(()) => stamps.sent(),
+            // A failed send may or may not have used up a number (the
+            // kernel numbers a frame before its queue can refuse it): count
+            // again from 0. If even that fails, stamps are off: a send time
+            // read from the clock is better than another frame's stamp.
+            Err(_) => {
+                if self.rearm_tx_timestamps().is_err() {
+                    let off: libc::c_int = 0;
+                    let _ = setsockopt(self.fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, &off);
+                    self.tx_stamps = None;
+                }
+            }
+        }
+        sent
+    }
+
+    /// Restarts the kernel's frame count at 0: it does so when `OPT_ID`
+    /// is switched on anew. Stamps already queued carry the old numbers,
+    /// so they are read and dropped.
+    fn rearm_tx_timestamps(&mut self) -> io::Result<()> {
+        let off = (tstamp::TX_FLAGS & !libc::SOF_TIMESTAMPING_OPT_ID) as libc::c_int;
+        let on = tstamp::TX_FLAGS as libc::c_int;
+        setsockopt(self.fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, &off)?;
+        setsockopt(self.fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, &on)?;
+        if let Some(s) = &mut self.tx_stamps {
+            s.restart();
+        }
+        // With no frame counted since the restart, none of these is filed.
+        self.drain_error_queue()?;
+        Ok(())
+    }
+
+    /// One `ppoll` for a frame: the events, or `None` when `timeout`
+    /// passed or a signal came.
+    fn wait(&self, timeout: Duration) -> io::Result<Option<libc::c_short>> {
+        let mut pfd = libc::pollfd {
+            fd: self.fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ts = libc::timespec {
+            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_nsec: timeout.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: one valid pollfd, a valid timespec, no signal mask change.
+        let rc = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            return if err.kind() == io::ErrorKind::Interrupted {
+                Ok(None)
+            } else {
+                Err(err)
+            };
+        }
+        Ok((rc > 0).then_some(pfd.revents))
+    }
+
+    /// What `POLLERR` was about. It also means "the error queue is not
+    /// empty", and a transmit stamp not read yet is no error: the queue is
+    /// read away (how many messages, returned). Only a socket error proper
+    /// (`ENETDOWN` when the interface goes down) is one.
+    fn read_errors(&mut self) -> io::Result<usize> {
+        let stamps = self.drain_error_queue()?;
+        match self.socket_error()? {
+            Some(err) => Err(io::Error::new(
+                err.kind(),
+                format!("the interface went away ({err})"),
+            )),
+            None => Ok(stamps),
+        }
+    }
+
+    /// Reads every message on the socket's error queue, filing transmit
+    /// stamps under the last frame sent. A message left there would make
+    /// `poll` report `POLLERR` for ever. Returns how many were read.
+    fn drain_error_queue(&mut self) -> io::Result<usize> {
+        let mut read = 0;
+        loop {
+            // OPT_TSONLY: a report carries no copy of the frame.
+            let mut data = [0u8; 64];
+            let mut control = [0u8; tstamp::CONTROL_LEN];
+            let n = recvmsg(self.fd, &mut data, &mut control, libc::MSG_ERRQUEUE)?;
+            let Some((_, control_len)) = n else {
+                return Ok(read);
+            };
+            read += 1;
+            if let (Some(report), Some(stamps)) = (
+                tstamp::tx_report(&control[..control_len]),
+                &mut self.tx_stamps,
+            ) {
+                stamps.record(report);
+            }
+        }
+    }
+
+    /// The socket's pending error (`SO_ERROR`, which also clears it).
+    fn socket_error(&self) -> io::Result<Option<io::Error>> {
+        let mut err: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: getsockopt into a c_int we own, its size passed.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd,
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&mut err as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((err != 0).then(|| io::Error::from_raw_os_error(err)))
+    }
+}
+
+/// One non-blocking `recvmsg` into `data` and `control`: the bytes the
+/// message had (more than `data` holds when it was cut short) and the
+/// control bytes written, or `None` when nothing is queued.
+fn recvmsg(
+    fd: RawFd,
+    data: &mut [u8],
+    control: &mut [u8],
+    flags: libc::c_int,
+) -> io::Result<Option<(usize, usize)>> {
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    // SAFETY: msghdr is plain data; every pointer set below outlives the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = control.len() as _;
+    // SAFETY: recvmsg into buffers we own, sized as declared.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, flags | libc::MSG_DONTWAIT | libc::MSG_TRUNC) };
+    if n < 0 {
+        let err = io::Error::last_os_error();
+        return match err.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+            _ => Err(err),
+        };
+    }
+    Ok(Some((n as usize, msg.msg_controllen as usize)))
 }
