@@ -4,6 +4,13 @@
 # kernel (openbsd nc) on the other, against openbsd nc on both ends, in one
 # run. Prints throughput, the ratio to openbsd nc, and CPU time per GiB.
 #
+# Two sources, each a table: a file in RAM (`nc < file`, two busy
+# processes), and a pipe (`head -c N /dev/zero | nc`, three busy
+# processes: on a 2-core machine the pipe's writer competes with both
+# ends for the CPUs, and a user-space receiver, which needs CPU time of
+# its own where the kernel's receive runs inside the sender's softirq,
+# loses more to that than the kernel does).
+#
 #   sudo bench/nc.sh            # SIZE=256M sudo bench/nc.sh for a quicker run
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +30,8 @@ cargo build --release --quiet
 bin="$PWD/target/release/nettool"
 a="ntn-$$-a"; b="ntn-$$-b"
 work=$(mktemp -d)
-cleanup() { ip netns del "$a" 2>/dev/null || true; ip netns del "$b" 2>/dev/null || true; rm -rf "$work"; }
+file=""
+cleanup() { ip netns del "$a" 2>/dev/null || true; ip netns del "$b" 2>/dev/null || true; rm -rf "$work"; [ -z "$file" ] || rm -f "$file"; }
 trap cleanup EXIT INT TERM
 
 ip netns add "$a"; ip netns add "$b"
@@ -60,31 +68,37 @@ measure() {
   rm -f "$work/cpu"
 }
 
-src="head -c $bytes /dev/zero"
-{
-  # nettool sends, the kernel receives.
-  measure "nettool-send" "$b" "nc -l 5001 > /dev/null" "$a" "$src | $bin nc -q 5 10.208.0.2 5001" tx
-  # nettool receives (listening), the kernel sends.
-  measure "nettool-recv" "$a" "/usr/bin/time -f '%U %S' -o $work/cpu $bin nc -l 10.208.0.1 5002 > /dev/null" \
-          "$b" "$src | nc -N 10.208.0.1 5002" rx
-  # The reference: openbsd nc on both ends, both directions.
-  measure "openbsd-send" "$b" "nc -l 5003 > /dev/null" "$a" "$src | nc -N 10.208.0.2 5003" tx
-  measure "openbsd-recv" "$a" "/usr/bin/time -f '%U %S' -o $work/cpu nc -l 5004 > /dev/null" "$b" "$src | nc -N 10.208.0.1 5004" rx
-} | tee "$work/results"
+# The file lives in RAM (/dev/shm), so no disk is measured.
+file=$(mktemp -p /dev/shm nettool-bench.XXXXXX)
+head -c "$bytes" /dev/zero >"$file"
+for source in file pipe; do
+  if [ "$source" = file ]; then from="< $file"; feed=""; else from=""; feed="head -c $bytes /dev/zero | "; fi
+  {
+    # nettool sends, the kernel receives.
+    measure "nettool-send" "$b" "nc -l 5001 > /dev/null" "$a" "$feed$bin nc -q 5 10.208.0.2 5001 $from" tx
+    # nettool receives (listening), the kernel sends.
+    measure "nettool-recv" "$a" "/usr/bin/time -f '%U %S' -o $work/cpu $bin nc -l 10.208.0.1 5002 > /dev/null" \
+            "$b" "${feed}nc -N 10.208.0.1 5002 $from" rx
+    # The reference: openbsd nc on both ends, both directions.
+    measure "openbsd-send" "$b" "nc -l 5003 > /dev/null" "$a" "${feed}nc -N 10.208.0.2 5003 $from" tx
+    measure "openbsd-recv" "$a" "/usr/bin/time -f '%U %S' -o $work/cpu nc -l 5004 > /dev/null" "$b" "${feed}nc -N 10.208.0.1 5004 $from" rx
+  } | tee "$work/results-$source"
+done
 
-python3 - "$work/results" "$bytes" <<'PY'
+python3 - "$work" "$bytes" <<'PY'
 import sys
-rows = {}
-for line in open(sys.argv[1]):
-    label, secs, user, sys_ = line.split()
-    cpu = float(user) + float(sys_) if user != "-" else float("nan")
-    rows[label] = (float(secs), cpu)
 size = int(sys.argv[2])
 gib = size / 2**30
 gbps = lambda s: size * 8 / s / 1e9
-print(f"\n| {sys.argv[2]} bytes over MTU 1500 veth | nettool nc | openbsd nc | ratio (nettool / openbsd) | nettool CPU per GiB |")
-print("|---|---|---|---|---|")
-for d, name in (("send", "nettool sends, kernel receives"), ("recv", "kernel sends, nettool receives")):
-    n, o = rows[f"nettool-{d}"], rows[f"openbsd-{d}"]
-    print(f"| {name} | {gbps(n[0]):.2f} Gbit/s ({n[0]:.2f} s) | {gbps(o[0]):.2f} Gbit/s ({o[0]:.2f} s) | {o[0] / n[0]:.2f}x | {n[1] / gib:.2f} s |")
+for source, what in (("file", "from a file in RAM (`nc < file`)"), ("pipe", "from a pipe (`head -c N /dev/zero | nc`)")):
+    rows = {}
+    for line in open(f"{sys.argv[1]}/results-{source}"):
+        label, secs, user, sys_ = line.split()
+        cpu = float(user) + float(sys_) if user != "-" else float("nan")
+        rows[label] = (float(secs), cpu)
+    print(f"\n| {size} bytes over MTU 1500 veth, {what} | nettool nc | openbsd nc | ratio (nettool / openbsd) | nettool CPU per GiB |")
+    print("|---|---|---|---|---|")
+    for d, name in (("send", "nettool sends, kernel receives"), ("recv", "kernel sends, nettool receives")):
+        n, o = rows[f"nettool-{d}"], rows[f"openbsd-{d}"]
+        print(f"| {name} | {gbps(n[0]):.2f} Gbit/s ({n[0]:.2f} s) | {gbps(o[0]):.2f} Gbit/s ({o[0]:.2f} s) | {o[0] / n[0]:.2f}x | {n[1] / gib:.2f} s |")
 PY

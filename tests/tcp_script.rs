@@ -1820,6 +1820,29 @@ fn delayed_ack__a_frame_of_two_full_segments_or_more_is_acked_at_once() {
     assert_eq!(c.poll_timeout(), None);
 }
 
+/// A burst's short last segment, once the application has read up to
+/// it, is acknowledged at once: the sender may have nothing else in
+/// flight to draw an ACK. A full-sized segment read the same way waits.
+#[test]
+fn delayed_ack__a_short_segment_read_to_the_end_is_acked_at_once() {
+    let mut buf = [0u8; 4096];
+    let mut c = established_with(delack_config(), vec![]);
+    deliver(&mut c, 20, data(REMOTE_ISS + 1, &K[..1460]));
+    assert_eq!(c.recv(&mut buf), Ok(1460));
+    expect_nothing(&mut c, 20);
+    assert_eq!(c.poll_timeout(), Some(at(60)));
+    expect_out(&mut c, 60, &["Flags [.], ack 6461, win 65535, length 0"]);
+
+    let mut c = established_with(delack_config(), vec![]);
+    deliver(&mut c, 20, data(REMOTE_ISS + 1, &K[..100]));
+    // Unread, it waits for the delay like any other.
+    expect_nothing(&mut c, 20);
+    assert_eq!(c.recv(&mut buf), Ok(100));
+    // (The right edge stays put: 100 octets is below the SWS threshold.)
+    expect_out(&mut c, 20, &["Flags [.], ack 5101, win 65435, length 0"]);
+    assert_eq!(c.poll_timeout(), None);
+}
+
 #[test]
 fn delayed_ack__out_of_order_and_hole_filling_data_are_acked_at_once() {
     let mut c = established_with(delack_config(), vec![]);

@@ -401,6 +401,10 @@ pub struct Connection {
     pub(super) rcv_adv: u64,
     /// In-order data segments received and not yet acknowledged.
     pub(super) delack_segs: u32,
+    /// One of them was shorter than a full segment: the end of a burst,
+    /// after which the sender may wait for this ACK with nothing else to
+    /// send.
+    pub(super) ack_pushed: bool,
     /// Last.ACK.sent of RFC 7323 §4.3.
     pub(super) last_ack_sent: SeqNum,
     pub(super) fin_received: bool,
@@ -465,6 +469,7 @@ impl Connection {
             rcv_fin: None,
             rcv_adv: 0,
             delack_segs: 0,
+            ack_pushed: false,
             last_ack_sent: SeqNum(0),
             fin_received: false,
             passive: false,
@@ -624,6 +629,15 @@ impl Connection {
         }
         let n = self.rcv.read(buf);
         self.tcb.rcv.wnd = self.rcv.window();
+        // The application has read everything up to a burst's short last
+        // segment: acknowledge now rather than at the delayed-ACK timer.
+        // The sender has nothing more in flight to draw an ACK, and would
+        // otherwise sit idle, or resend its tail on a loss-probe timer
+        // (RFC 8985's PTO, often shorter than our delay), until the timer
+        // fires. Linux does the same when a read empties its queue.
+        if self.ack_pushed && self.delack_segs > 0 && self.rcv.readable() == 0 {
+            self.ack_pending = true;
+        }
         // Window update (RFC 9293 §3.8.6.2.2 with RFC 1122 §4.2.3.3): when
         // reading reopens a window the peer believes (nearly) closed, say
         // so at once rather than wait for the next ACK. "Nearly closed" is
@@ -879,6 +893,7 @@ impl Connection {
         if ack == self.tcb.rcv.nxt {
             self.ack_pending = false;
             self.delack_segs = 0;
+            self.ack_pushed = false;
             self.timers.stop(TimerKind::DelayedAck);
         }
         if self.last_ack_sent.lt(ack) {

@@ -569,6 +569,9 @@ impl Connection {
         } else if r.filled_hole || r.dropped {
             self.ack_now(now);
         } else if r.advanced > 0 {
+            if data.len() < usize::from(self.config.mss) {
+                self.ack_pushed = true;
+            }
             self.schedule_ack(now);
         }
     }
