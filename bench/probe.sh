@@ -15,9 +15,10 @@
 #     captures A's eth0 with nanosecond timestamps. For every probe,
 #     nettool's reported RTT is compared with the capture's (SYN frame to
 #     SYN-ACK frame, matched by ack = seq + 1).
-# (3) Scan of 1-65535: `nettool scan` and `nmap -sS -n -Pn -T4` against B,
-#     which listens on 5 ports and drops SYNs to 3 (nftables); both must
-#     report exactly those.
+# (3) Scan of 1-65535: `nettool scan` (default: adaptive rate, up to
+#     --max-rate 100000; then fixed at that ceiling, to show what the ramp
+#     costs) and `nmap -sS -n -Pn -T4` against B, which listens on 5 ports
+#     and drops SYNs to 3 (nftables); all must report exactly those.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -158,11 +159,11 @@ sleep 0.3
 t0=$(date +%s.%N)
 A "$bin" scan --json -I eth0 $net.2 1-65535 >"$work/scan.json"
 t1=$(date +%s.%N)
-A "$bin" scan --json --rate 50000 $net.2 1-65535 >"$work/scan50.json"
+A "$bin" scan --json --rate 100000 $net.2 1-65535 >"$work/scanfixed.json"
 t2=$(date +%s.%N)
 A nmap -sS -n -Pn -T4 -p 1-65535 -oG "$work/nmap.txt" $net.2 >/dev/null
 t3=$(date +%s.%N)
-scan=$(python3 - "$work/scan.json" "$work/scan50.json" "$work/nmap.txt" <<'PY'
+scan=$(python3 - "$work/scan.json" "$work/scanfixed.json" "$work/nmap.txt" <<'PY'
 import json, re, sys
 def mine(path):
     r = {"open": set(), "filtered": set(), "closed": 0}
@@ -173,16 +174,20 @@ def mine(path):
                 r["closed"] += 1
             else:
                 r[e["state"]].add(e["port"])
+        elif e["event"] == "summary":
+            r["pace"] = f"peak {e['rate_peak']:.0f}/s, {e['drops']} drop(s)"
     return r
 a, b = mine(sys.argv[1]), mine(sys.argv[2])
 text = open(sys.argv[3]).read()
 ports = re.findall(r"(\d+)/(open|filtered|closed)/tcp", text)
 n = {"open": {int(p) for p, s in ports if s == "open"}, "filtered": {int(p) for p, s in ports if s == "filtered"}}
 fmt = lambda s: ",".join(map(str, sorted(s)))
-print(fmt(a["open"]), fmt(a["filtered"]), fmt(b["open"]), fmt(b["filtered"]), fmt(n["open"]), fmt(n["filtered"]))
+print(fmt(a["open"]), fmt(a["filtered"]), fmt(b["open"]), fmt(b["filtered"]), fmt(n["open"]), fmt(n["filtered"]),
+      a["pace"].replace(" ", "_"))
 PY
 )
-read -r s_open s_filt s50_open s50_filt n_open n_filt <<<"$scan"
+read -r s_open s_filt sf_open sf_filt n_open n_filt s_pace <<<"$scan"
+s_pace=${s_pace//_/ }
 secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 
 cat <<EOF
@@ -190,8 +195,8 @@ cat <<EOF
 |---|---|---|---|
 | SYN flood, packets/s received by the peer ($SECS s, steady state) | $nt_pps | \`hping3 --flood -S\`: $hp_pps | ${flood_ratio}× |
 | RTT of a SYN, median over $rtt_n probes | nettool: $rtt_nt µs | capture (tcpdump, ns): $rtt_cap µs | error median $rtt_med µs, p90 \|err\| $rtt_p90 µs, max $rtt_max µs |
-| SYN scan 1-65535, default rate (10000/s) | $(secs "$t0" "$t1") s: open $s_open, filtered $s_filt | \`nmap -sS -T4\`: $(secs "$t2" "$t3") s: open $n_open, filtered $n_filt | — |
-| SYN scan 1-65535, --rate 50000 | $(secs "$t1" "$t2") s: open $s50_open, filtered $s50_filt | same | — |
+| SYN scan 1-65535, default (adaptive rate, $s_pace) | $(secs "$t0" "$t1") s: open $s_open, filtered $s_filt | \`nmap -sS -T4\`: $(secs "$t2" "$t3") s: open $n_open, filtered $n_filt | $(python3 -c "print(f'{($t3 - $t2) / ($t1 - $t0):.2f}')")× |
+| SYN scan 1-65535, fixed --rate 100000 (the ceiling, no ramp) | $(secs "$t1" "$t2") s: open $sf_open, filtered $sf_filt | same | — |
 EOF
 echo
 echo "truth: open ${open_ports// /,},8080 (the RTT listener); filtered 82,3000,60000 and 81 (the flood counter drops SYNs to it)"

@@ -1068,7 +1068,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__scan)
-            opts="-I -p -h -V --interface --source --sport --rate --concurrency --retries --timeout --min-timeout --all --json --cache-file --help --version"
+            opts="-I -p -h -V --interface --source --sport --rate --max-rate --min-rate --concurrency --retries --timeout --min-timeout --all --json --cache-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1095,6 +1095,14 @@ _nettool() {
                     return 0
                     ;;
                 --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

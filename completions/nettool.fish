@@ -146,9 +146,11 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -s V -l version -
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l source -d 'Source address' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s p -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -l rate -d 'SYNs per second, at most' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l rate -d 'A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does (default: adaptive, between --min-rate and --max-rate)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l max-rate -d 'The adaptive rate\'s ceiling, SYNs per second' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-rate -d 'The adaptive rate\'s floor: however many answers are lost, never slower than this' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l concurrency -d 'Ports waiting for an answer at once, at most' -r
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -l retries -d 'More SYNs for a silent port' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l retries -d 'More SYNs for a silent port (an adaptive scan adds up to 4 on a path that loses SYNs)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l timeout -d 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-timeout -d 'The shortest wait for an answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F

@@ -750,6 +750,53 @@ fn transmit_stamps_belong_to_the_last_frame_sent() {
     });
 }
 
+/// B's firewall lets 1500 SYNs a second through and drops the rest, the
+/// way a policer or a rate-limiting host does: the default scan (adaptive)
+/// finds the losses, slows down, and still gets every port right.
+#[test]
+fn a_scan_slows_down_to_a_rate_limit_and_stays_exact() {
+    let hosts = TwoHosts::new("scan-limit");
+    let scratch = Scratch::new();
+    let open = [21003u16, 22500, 23999];
+    let dropped = [21010u16, 23000];
+    let _l = listen(&hosts, &open);
+    nft_load(
+        hosts.cmd_b("nft"),
+        "table inet t {\n chain in {\n type filter hook input priority -10;\n \
+         tcp dport { 21010, 23000 } drop\n \
+         tcp flags & (syn|ack) == syn limit rate over 1500/second drop\n }\n}\n",
+    );
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["scan", "--json", &hosts.addr_b.to_string(), "21001-24000"],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let lines = json_lines(&r);
+    let mut wrong = vec![];
+    for p in lines.iter().filter(|v| v["event"] == "port") {
+        let port = p["port"].as_u64().unwrap() as u16;
+        let want = if open.contains(&port) {
+            "open"
+        } else if dropped.contains(&port) {
+            "filtered"
+        } else {
+            "closed"
+        };
+        if p["state"] != want {
+            wrong.push(p.to_string());
+        }
+    }
+    let s = summary(&lines);
+    assert!(wrong.is_empty(), "{wrong:?}\n{s}");
+    assert_eq!(s["scanned"].as_u64(), Some(3000), "{s}");
+    // The limit was felt, and answered.
+    assert!(s["drops"].as_u64().unwrap() > 0, "{s}");
+    assert!(s["rate_cuts"].as_u64().unwrap() > 0, "{s}");
+    assert!(s["rate_peak"].as_f64().unwrap() < 20_000.0, "{s}");
+    no_guard_left(&hosts);
+}
+
 #[test]
 fn usage_errors_exit_2() {
     let mut cmd = Command::new(nettool());

@@ -22,7 +22,7 @@ use crate::link::{Filter, Link};
 use crate::machine::Machine;
 use crate::outcome::Outcome;
 use crate::probe::prober::{self, Event, Prober, Summary};
-use crate::probe::scan::{self, PortResult, PortState, Scanner};
+use crate::probe::scan::{self, PaceStats, PortResult, PortState, Rate, Scanner};
 use crate::probe::{
     ProbeFlags, Template, format_ports, parse_flags, parse_ports, parse_raw_option,
     parse_timestamps,
@@ -204,13 +204,22 @@ pub struct ProbeArgs {
 #[command(
     long_about = "Send a SYN to each port of PORTS on HOST and sort the ports by their answers: \
 a SYN-ACK means open (nettool resets the connection at once), a RST closed, silence after \
---retries more SYNs, or an ICMP unreachable, filtered. At most --rate SYNs leave per second \
-and at most --concurrency ports wait for an answer at once. The result is a table sorted by \
-port (the most common state summed up in one line when there are many ports; --all lists \
-every port), or JSON lines.",
+--retries more SYNs, or an ICMP unreachable, filtered. At most --concurrency ports wait for an \
+answer at once. The result is a table sorted by port (the most common state summed up in one \
+line when there are many ports; --all lists every port), or JSON lines.
+
+The rate adapts to the path, as nmap's does: it starts at 1000 SYNs/s and doubles every timeout \
+while ports answer their first SYN, up to --max-rate (unanswered first SYNs count too, but only up \
+to 10000/s: a firewall's silence says nothing about the path). A closed or open port that answers \
+only a retry proves a SYN or its answer was lost: the rate is cut by 30 %, then grows again \
+slowly, never below --min-rate; from then on each retry waits twice as long as the one before \
+(up to --timeout), and silent ports get one SYN more than any answering port needed (at most 4 \
+more than --retries). Filtered ports never slow the scan down. --rate fixes the rate instead, \
+with --retries and the waits as given.",
     after_long_help = "EXAMPLES:
   nettool scan 10.78.0.2 1-1024,8080
-  nettool scan --rate 50000 10.78.0.2 1-65535
+  nettool scan --max-rate 5000 10.78.0.2 1-65535
+  nettool scan --rate 200 10.78.0.2 1-1024
   nettool scan --json 10.78.0.2 80,81,82
 
 EXIT STATUS:
@@ -235,13 +244,20 @@ pub struct ScanArgs {
     /// Source port (default: a free ephemeral port, reserved from the kernel).
     #[arg(short = 'p', long = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub sport: Option<u16>,
-    /// SYNs per second, at most.
-    #[arg(long, value_name = "PPS", default_value_t = 10000, value_parser = clap::value_parser!(u32).range(1..))]
-    pub rate: u32,
+    /// A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does
+    /// (default: adaptive, between --min-rate and --max-rate).
+    #[arg(long, value_name = "PPS", conflicts_with_all = ["min_rate", "max_rate"], value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
+    /// The adaptive rate's ceiling, SYNs per second.
+    #[arg(long, value_name = "PPS", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rate: u32,
+    /// The adaptive rate's floor: however many answers are lost, never slower than this.
+    #[arg(long, value_name = "PPS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub min_rate: u32,
     /// Ports waiting for an answer at once, at most.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub concurrency: u64,
-    /// More SYNs for a silent port.
+    /// More SYNs for a silent port (an adaptive scan adds up to 4 on a path that loses SYNs).
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub retries: u32,
     /// How long each SYN waits for its answer, at most; once answers come, the wait follows
@@ -896,7 +912,38 @@ impl ProbeView {
     }
 }
 
+/// The rate `nettool scan` runs at: fixed by `--rate`, else adaptive
+/// between `--min-rate` and `--max-rate`.
+fn scan_rate(args: &ScanArgs) -> Result<Rate> {
+    match args.rate {
+        Some(r) => Ok(Rate::Fixed(r)),
+        None if args.min_rate > args.max_rate => bail!(
+            "--min-rate {} is above --max-rate {}: lower the floor or raise the ceiling",
+            args.min_rate,
+            args.max_rate
+        ),
+        None => Ok(Rate::Adaptive {
+            min: args.min_rate,
+            max: args.max_rate,
+        }),
+    }
+}
+
+/// `at 10000/s` or `adaptive 100-100000/s`, for the first line.
+fn describe_rate(rate: Rate) -> String {
+    match rate {
+        Rate::Fixed(r) => format!("at {r}/s"),
+        Rate::Adaptive { min, max } => format!("adaptive {min}-{max}/s"),
+    }
+}
+
+/// A fast scan's answers can arrive faster than a busy CPU reads them;
+/// answers the socket had no room for would look like losses and slow
+/// the scan down for nothing.
+const SCAN_RECEIVE_BUFFER: usize = 8 << 20;
+
 pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
+    let rate = scan_rate(&args)?;
     let dst = super::resolve_host(&args.host)?;
     let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
     let Some(path) = path(
@@ -930,6 +977,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
         None
     };
     let mut link = PacketLink::open(path.route.interface.index, Filter::ArpIpv4)?;
+    link.grow_receive_buffer(SCAN_RECEIVE_BUFFER)?;
     let mut clock = SystemClock::new();
     let start = clock.now();
     let mut tpl = Template::syn(
@@ -947,7 +995,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
             template: tpl,
             sport,
             ports: ports.clone(),
-            rate: args.rate,
+            rate,
             concurrency: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
             retries: args.retries,
             timeout: args.timeout,
@@ -956,27 +1004,37 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
         },
     );
     if args.json {
+        let (min, max) = match rate {
+            Rate::Fixed(r) => (r, r),
+            Rate::Adaptive { min, max } => (min, max),
+        };
         writeln!(
             env.out,
             "{}",
             json!({"event": "start", "command": "scan", "dst": dst.to_string(), "ports": ports.len(),
                 "src": path.route.source.to_string(), "sport": sport, "iface": path.route.interface.name,
-                "rate": args.rate, "retries": args.retries})
+                "rate": args.rate, "min_rate": min, "max_rate": max, "retries": args.retries})
         )?;
     } else {
         writeln!(
             env.out,
-            "SCAN {dst}: {} port(s) from {}:{sport} on {}, at most {}/s, {} retries",
+            "SCAN {dst}: {} port(s) from {}:{sport} on {}, {}, {} retries",
             ports.len(),
             path.route.source,
             path.route.interface.name,
-            args.rate,
+            describe_rate(rate),
             args.retries
         )?;
     }
     let mut buf = Vec::with_capacity(128);
     let stop = loop {
         let now = clock.now();
+        // Read what has arrived before firing timeouts: after a late
+        // wake-up, an answer waiting in the socket is no loss, and taking
+        // it for one would cost a retry and slow the rate down.
+        while let Some(rx) = link.recv(Duration::ZERO)? {
+            scanner.handle_frame(now, rx.frame, rx.checksum);
+        }
         if scanner.poll_timeout().is_some_and(|t| t <= now) {
             scanner.handle_timeout(now);
         }
@@ -1000,16 +1058,19 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
                 (t - now).min(Duration::from_millis(200))
             });
         if let Some(rx) = link.recv(wait)? {
-            let now = clock.now();
-            scanner.handle_frame(now, rx.frame, rx.checksum);
-            while let Some(rx) = link.recv(Duration::ZERO)? {
-                scanner.handle_frame(now, rx.frame, rx.checksum);
-            }
+            scanner.handle_frame(clock.now(), rx.frame, rx.checksum);
         }
     };
     let elapsed = clock.now() - start;
     let results = scanner.results();
-    render_scan(env.out, &args, &results, ports.len(), scanner.sent, elapsed)?;
+    let totals = ScanTotals {
+        asked: ports.len(),
+        sent: scanner.sent,
+        elapsed,
+        pace: scanner.pace(),
+        fixed: matches!(rate, Rate::Fixed(_)),
+    };
+    render_scan(env.out, &args, &results, &totals)?;
     let removal = guard.map(RstGuard::begin_removal);
     drop(link);
     if let Some(r) = removal {
@@ -1022,14 +1083,49 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     })
 }
 
+/// How a scan went, beyond its ports.
+struct ScanTotals {
+    asked: usize,
+    sent: u64,
+    elapsed: Duration,
+    pace: PaceStats,
+    fixed: bool,
+}
+
+impl ScanTotals {
+    /// The summary's words about the rate: what it reached, and what
+    /// losses did to it (or, at a fixed rate, what to do about them).
+    fn rate_text(&self) -> String {
+        let p = &self.pace;
+        let mut text = if self.fixed {
+            format!("at {:.0}/s", p.rate)
+        } else {
+            format!("peak {:.0}/s", p.peak)
+        };
+        if p.drops > 0 {
+            text += &format!("; {} port(s) answered only a retry", p.drops);
+            if self.fixed {
+                text += " (SYNs or answers lost: try a lower --rate, or drop --rate to adapt)";
+            } else {
+                text += &format!(", rate cut {} time(s), {:.0}/s at the end", p.cuts, p.rate);
+            }
+        }
+        text
+    }
+}
+
 fn render_scan(
     out: &mut dyn Write,
     args: &ScanArgs,
     results: &[PortResult],
-    asked: usize,
-    sent: u64,
-    elapsed: Duration,
+    totals: &ScanTotals,
 ) -> Result<()> {
+    let ScanTotals {
+        asked,
+        sent,
+        elapsed,
+        ..
+    } = *totals;
     let count = |st| results.iter().filter(|r| r.state == st).count();
     let (open, closed, filtered) = (
         count(PortState::Open),
@@ -1049,7 +1145,9 @@ fn render_scan(
             out,
             "{}",
             json!({"event": "summary", "ports": asked, "scanned": results.len(), "open": open, "closed": closed,
-                "filtered": filtered, "syns": sent, "elapsed_s": elapsed.as_secs_f64()})
+                "filtered": filtered, "syns": sent, "elapsed_s": elapsed.as_secs_f64(),
+                "rate_peak": totals.pace.peak.round(), "rate_final": totals.pace.rate.round(),
+                "drops": totals.pace.drops, "rate_cuts": totals.pace.cuts})
         )?;
         return Ok(());
     }
@@ -1076,9 +1174,10 @@ fn render_scan(
     }
     writeln!(
         out,
-        "--- {} of {asked} ports in {}: {open} open, {closed} closed, {filtered} filtered; {sent} SYNs sent",
+        "--- {} of {asked} ports in {}: {open} open, {closed} closed, {filtered} filtered; {sent} SYNs sent, {}",
         results.len(),
-        human(elapsed)
+        human(elapsed),
+        totals.rate_text()
     )?;
     Ok(())
 }
@@ -1182,8 +1281,76 @@ mod tests {
     #[case(&["nettool", "probe", "--flags", "SQ", "h"])]
     #[case(&["nettool", "probe", "--ts", "x", "h"])]
     #[case(&["nettool", "scan", "h"])]
+    #[case(&["nettool", "scan", "--rate", "5000", "--max-rate", "9000", "h", "80"])]
+    #[case(&["nettool", "scan", "--rate", "0", "h", "80"])]
     fn bad_probe_arguments_are_usage_errors(#[case] argv: &[&str]) {
         assert!(crate::cli::Cli::try_parse_from(argv).is_err());
+    }
+
+    fn parse_scan(argv: &[&str]) -> ScanArgs {
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Scan(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    #[rstest]
+    #[case(&[], Rate::Adaptive { min: 100, max: 100_000 })]
+    #[case(&["--max-rate", "5000"], Rate::Adaptive { min: 100, max: 5000 })]
+    #[case(&["--min-rate", "2000", "--max-rate", "2000"], Rate::Adaptive { min: 2000, max: 2000 })]
+    #[case(&["--rate", "10000"], Rate::Fixed(10_000))]
+    fn scan_rates(#[case] extra: &[&str], #[case] want: Rate) {
+        let mut argv = vec!["nettool", "scan"];
+        argv.extend(extra);
+        argv.extend(["h", "80"]);
+        assert_eq!(scan_rate(&parse_scan(&argv)).unwrap(), want);
+    }
+
+    fn totals(fixed: bool, drops: u64, cuts: u64) -> ScanTotals {
+        ScanTotals {
+            asked: 10,
+            sent: 12,
+            elapsed: Duration::from_secs(1),
+            pace: PaceStats {
+                rate: 2500.0,
+                peak: 8000.0,
+                drops,
+                cuts,
+            },
+            fixed,
+        }
+    }
+
+    #[rstest]
+    #[case::clean(totals(false, 0, 0), "peak 8000/s")]
+    #[case::lossy(
+        totals(false, 7, 2),
+        "peak 8000/s; 7 port(s) answered only a retry, rate cut 2 time(s), 2500/s at the end"
+    )]
+    #[case::fixed_clean(totals(true, 0, 0), "at 2500/s")]
+    #[case::fixed_lossy(
+        totals(true, 3, 0),
+        "at 2500/s; 3 port(s) answered only a retry (SYNs or answers lost: try a lower --rate, \
+         or drop --rate to adapt)"
+    )]
+    fn the_summary_tells_what_the_rate_did(#[case] t: ScanTotals, #[case] want: &str) {
+        assert_eq!(t.rate_text(), want);
+    }
+
+    #[test]
+    fn a_floor_above_the_ceiling_says_which_to_move() {
+        let args = parse_scan(&[
+            "nettool",
+            "scan",
+            "--min-rate",
+            "9000",
+            "--max-rate",
+            "500",
+            "h",
+            "80",
+        ]);
+        let e = scan_rate(&args).unwrap_err().to_string();
+        assert!(e.contains("--min-rate 9000 is above --max-rate 500"), "{e}");
     }
 
     #[rstest]
