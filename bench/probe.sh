@@ -59,6 +59,13 @@ ip -n "$b" addr add $net.2/24 dev eth0
 ip -n "$a" link set eth0 up; ip -n "$b" link set eth0 up
 export NETTOOL_ARP_CACHE="$work/arp.json"
 A() { ip netns exec "$a" "$@"; }
+# Waits until a listener has written its "ready" file: python3 takes a
+# while to start on a busy machine, and a scan that starts first would
+# find its ports closed.
+ready() {
+  for _ in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.05; done
+  echo "a listener never came up ($1)" >&2; exit 1
+}
 B() { ip netns exec "$b" "$@"; }
 
 # ---------------------------------------------------------------- (1) flood
@@ -96,14 +103,15 @@ hp_pps=$(flood_rate hping3 --flood -S -s 40000 -k -p 81 $net.2)
 flood_ratio=$(python3 -c "print(f'{$nt_pps / max($hp_pps, 1):.2f}')")
 
 # --------------------------------------------------------- (2) RTT accuracy
-ip netns exec "$b" python3 - 8080 <<'PY' &
+ip netns exec "$b" python3 - "$work/ready-rtt" 8080 <<'PY' &
 import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(4096)
+s.bind(("0.0.0.0", int(sys.argv[2]))); s.listen(4096)
+open(sys.argv[1], "w").close()
 time.sleep(600)
 PY
 pids+=($!)
-sleep 0.3
+ready "$work/ready-rtt"
 ip netns exec "$a" tcpdump -U -i eth0 -nn -tt --time-stamp-precision nano -w "$work/rtt.pcap" 'tcp port 8080' 2>"$work/tcpdump.err" &
 dump=$!
 # tcpdump takes a while to start in a namespace: wait until it listens.
@@ -143,15 +151,17 @@ read -r rtt_n rtt_cap rtt_nt rtt_med rtt_p90 rtt_max <<<"$rtt"
 
 # -------------------------------------------------------- (3) 1-65535 scan
 open_ports="22 80 443 8443 31337"
-ip netns exec "$b" python3 - $open_ports <<'PY' &
+ip netns exec "$b" python3 - "$work/ready-scan" $open_ports <<'PY' &
 import socket, sys, time
 ss = []
-for p in sys.argv[1:]:
+for p in sys.argv[2:]:
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", int(p))); s.listen(4096); ss.append(s)
+open(sys.argv[1], "w").close()
 time.sleep(600)
 PY
 pids+=($!)
+ready "$work/ready-scan"
 B nft add table inet fw
 B nft add chain inet fw in '{ type filter hook input priority 0; }'
 B nft add rule inet fw in tcp dport '{ 82, 3000, 60000 }' drop
