@@ -273,6 +273,7 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let mut host = TcpHost::new(local.host_config(args.trace), conn);
     let mut pipe = Pipe::new(args, start);
     let end = pipe.run(&mut host, link.as_mut(), &mut clock, env)?;
+    pipe.receive_drops = link.receive_drops();
     let outcome = pipe.finish(&host, end, remote, clock.now(), env);
     // The table and the AF_PACKET socket both wait out an RCU grace period
     // on removal: overlap the two.
@@ -313,6 +314,7 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     loop {
         let mut pipe = Pipe::new(args, clock.now());
         let end = pipe.run(&mut host, link.as_mut(), &mut clock, env)?;
+        pipe.receive_drops = link.receive_drops();
         let remote = host.conn().remote();
         let outcome = pipe.finish(&host, end, remote, clock.now(), env)?;
         if !args.keep_open || outcome == Outcome::Interrupted {
@@ -379,6 +381,8 @@ struct Pipe {
     syns: u32,
     /// Peer bytes written to stdout.
     delivered: u64,
+    /// Frames the kernel dropped before nettool read them.
+    receive_drops: Option<u64>,
 }
 
 fn poll_two(a: Option<RawFd>, b: Option<RawFd>, timeout: Duration) -> Result<(bool, bool)> {
@@ -432,6 +436,7 @@ impl Pipe {
             closed: None,
             syns: 0,
             delivered: 0,
+            receive_drops: None,
         }
     }
 
@@ -730,6 +735,13 @@ impl Pipe {
                 if stats.retransmissions == 1 { "" } else { "s" },
                 human(open)
             )?;
+            if let Some(n) = self.receive_drops.filter(|&n| n > 0) {
+                writeln!(
+                    env.err,
+                    "nettool: the kernel dropped {n} frame(s) before nettool could read them \
+                     (its socket buffer was full; the peer resent them)"
+                )?;
+            }
         }
         Ok(match end {
             Ending::Closed(Reason::Normal) | Ending::Idle | Ending::Quit => Outcome::Success,

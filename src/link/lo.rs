@@ -104,4 +104,8 @@ impl Link for LoopbackLink {
     fn poll_fd(&self) -> Option<RawFd> {
         self.rx.poll_fd()
     }
+
+    fn receive_drops(&mut self) -> Option<u64> {
+        self.rx.receive_drops()
+    }
 }

@@ -40,6 +40,13 @@ pub trait Link {
         None
     }
 
+    /// Frames the kernel dropped since the last call because they arrived
+    /// faster than they were read (the socket's receive buffer was full);
+    /// `None` where the link cannot tell.
+    fn receive_drops(&mut self) -> Option<u64> {
+        None
+    }
+
     /// Whether [`Link::send_segmented`] works on this link.
     fn can_segment(&self) -> bool {
         false

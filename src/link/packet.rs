@@ -224,6 +224,26 @@ impl Link for PacketLink {
         self.count_send(sent)
     }
 
+    fn receive_drops(&mut self) -> Option<u64> {
+        let mut stats = libc::tpacket_stats {
+            tp_packets: 0,
+            tp_drops: 0,
+        };
+        let mut len = std::mem::size_of_val(&stats) as libc::socklen_t;
+        // SAFETY: getsockopt into a tpacket_stats we own, its size passed.
+        // PACKET_STATISTICS also resets the kernel's counts.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd,
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                (&mut stats as *mut libc::tpacket_stats).cast(),
+                &mut len,
+            )
+        };
+        (rc == 0).then_some(u64::from(stats.tp_drops))
+    }
+
     fn can_segment(&self) -> bool {
         self.vnet && self.ring.is_none()
     }

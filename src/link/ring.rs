@@ -62,6 +62,10 @@ pub struct TxRing {
     queued: bool,
     /// The socket has `PACKET_VNET_HDR`: each frame goes behind a header.
     vnet: bool,
+    /// The longest frame accepted: what the caller asked for (the
+    /// interface's MTU plus its header). With `PACKET_VNET_HDR` the kernel
+    /// checks no length, and veth drops an oversized frame silently.
+    max_frame: usize,
 }
 
 // SAFETY: the mapping belongs to this value alone; nothing else holds a
@@ -118,12 +122,13 @@ impl TxRing {
             head: 0,
             queued: false,
             vnet,
+            max_frame,
         })
     }
 
     /// The largest frame a slot holds.
     pub fn max_frame(&self) -> usize {
-        (self.frame_size - DATA_OFFSET - self.header_len()).min(usize::from(u16::MAX))
+        self.max_frame
     }
 
     fn header_len(&self) -> usize {
@@ -157,8 +162,16 @@ impl TxRing {
     /// full. `ENOBUFS` when the device has taken none of the ring's frames
     /// for [`FLUSH_TIMEOUT`]: this frame is not queued.
     pub fn push(&mut self, frame: &[u8]) -> io::Result<()> {
-        if frame.len() > self.max_frame() {
-            return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
+        if frame.len() > self.max_frame {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a frame of {} bytes is longer than the link takes ({}: the interface's MTU \
+                     and the Ethernet header)",
+                    frame.len(),
+                    self.max_frame
+                ),
+            ));
         }
         if self.status(self.head) != TP_STATUS_AVAILABLE {
             // Every slot is queued or in flight: send them, which also
