@@ -53,6 +53,7 @@ pub struct TxRing {
     fd: RawFd,
     map: NonNull<u8>,
     map_len: usize,
+    block_size: usize,
     frame_size: usize,
     frames_per_block: usize,
     frame_nr: usize,
@@ -116,6 +117,7 @@ impl TxRing {
             fd,
             map: NonNull::new(map.cast()).expect("mmap returned a mapping"),
             map_len,
+            block_size,
             frame_size,
             frames_per_block,
             frame_nr,
@@ -141,7 +143,7 @@ impl TxRing {
     }
 
     fn slot(&self, i: usize) -> *mut u8 {
-        let offset = (i / self.frames_per_block) * BLOCK_SIZE.max(self.frame_size)
+        let offset = (i / self.frames_per_block) * self.block_size
             + (i % self.frames_per_block) * self.frame_size;
         debug_assert!(offset + self.frame_size <= self.map_len);
         // SAFETY: the offset lies inside the mapping (asserted above).
