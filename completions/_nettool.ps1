@@ -164,7 +164,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'IP identification (default: counting up from a random start)')
             [CompletionResult]::new('--tos', '--tos', [CompletionResultType]::ParameterName, 'IP type of service byte (DSCP and ECN)')
             [CompletionResult]::new('--mss', '--mss', [CompletionResultType]::ParameterName, 'MSS option')
-            [CompletionResult]::new('--ts', '--ts', [CompletionResultType]::ParameterName, 'Timestamps option, VAL[:ECR]')
+            [CompletionResult]::new('--ts', '--ts', [CompletionResultType]::ParameterName, 'Timestamps option: VAL, or VAL:ECR')
             [CompletionResult]::new('--wscale', '--wscale', [CompletionResultType]::ParameterName, 'Window scale option')
             [CompletionResult]::new('--tcp-option', '--tcp-option', [CompletionResultType]::ParameterName, 'A raw option, KIND:HEX (its body without kind and length; 1 is NOP, 0 EOL); repeatable, in order')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Payload (escapes: \r \n \t \\ \0 \xHH)')

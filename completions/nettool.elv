@@ -156,7 +156,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --id 'IP identification (default: counting up from a random start)'
             cand --tos 'IP type of service byte (DSCP and ECN)'
             cand --mss 'MSS option'
-            cand --ts 'Timestamps option, VAL[:ECR]'
+            cand --ts 'Timestamps option: VAL, or VAL:ECR'
             cand --wscale 'Window scale option'
             cand --tcp-option 'A raw option, KIND:HEX (its body without kind and length; 1 is NOP, 0 EOL); repeatable, in order'
             cand --data 'Payload (escapes: \r \n \t \\ \0 \xHH)'

@@ -114,7 +114,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ttl -d 'IP tim
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l id -d 'IP identification (default: counting up from a random start)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l tos -d 'IP type of service byte (DSCP and ECN)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l mss -d 'MSS option' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ts -d 'Timestamps option, VAL[:ECR]' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ts -d 'Timestamps option: VAL, or VAL:ECR' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l wscale -d 'Window scale option' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l tcp-option -d 'A raw option, KIND:HEX (its body without kind and length; 1 is NOP, 0 EOL); repeatable, in order' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l data -d 'Payload (escapes: \\r \\n \\t \\\\ \\0 \\xHH)' -r

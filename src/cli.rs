@@ -335,7 +335,7 @@ EXIT STATUS:
   130  interrupted"
 )]
 pub struct NcArgs {
-    /// HOST PORT to connect to; with -l, [ADDRESS] PORT to listen on; with -z, PORT may be a range (1-1024).
+    /// HOST PORT to connect to; with -l, PORT (or ADDRESS PORT) to listen on; with -z, PORT may be a range (1-1024).
     #[arg(value_name = "HOST PORT", num_args = 1..=2, required = true)]
     pub operands: Vec<String>,
 

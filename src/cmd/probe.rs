@@ -145,7 +145,7 @@ pub struct ProbeArgs {
     /// SACK-permitted option.
     #[arg(long)]
     pub sack_perm: bool,
-    /// Timestamps option, VAL[:ECR].
+    /// Timestamps option: VAL, or VAL:ECR.
     #[arg(long, value_name = "VAL[:ECR]", value_parser = parse_timestamps)]
     pub ts: Option<TcpOption>,
     /// NOP options (repeat for more), placed before the window scale.
