@@ -131,6 +131,10 @@ fn the_ring_refuses_a_frame_over_the_mtu() {
         link.enable_tx_ring(1514, 8).unwrap();
         let err = link.send(&big).unwrap_err();
         assert!(err.to_string().contains("MTU"), "{err}");
+        let err = link.send(&big[..10]).unwrap_err();
+        assert!(err.to_string().contains("no Ethernet header"), "{err}");
+        // Refusals leave the ring usable.
+        link.send(&big[..60]).unwrap();
     });
 }
 

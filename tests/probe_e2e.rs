@@ -398,6 +398,71 @@ fn a_flood_prints_only_the_summary() {
     assert_eq!(counter(&hosts, "syn"), 20000, "B received every SYN");
 }
 
+/// A link slower than the flood (a token bucket of 2 Mbit/s on A's side)
+/// paces it: the send ring waits for the device instead of dropping
+/// probes it never sent, so every probe leaves, reaches B and is answered.
+#[test]
+fn a_flood_through_a_slow_link_waits_for_it_and_loses_nothing() {
+    let hosts = TwoHosts::new("probe-slow");
+    let scratch = Scratch::new();
+    firewall_b(&hosts, &[]);
+    let mut tc = hosts.cmd_a("tc");
+    tc.args([
+        "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "2mbit", "burst", "3000", "limit",
+        "50000000",
+    ]);
+    sh(tc);
+    let t = format!("{}:81", hosts.addr_b);
+    let r = nt(&hosts, &scratch, &["probe", "--flood", "-c", "3000", &t]);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert!(
+        r.stdout
+            .contains("3000 probes sent, 3000 answered, 0.0% loss"),
+        "{}",
+        r.show()
+    );
+    assert_eq!(counter(&hosts, "syn"), 3000, "B received every SYN");
+    // 3000 frames of 54 bytes at 2 Mbit/s take about 0.65 s.
+    assert!(r.elapsed > Duration::from_millis(500), "{}", r.show());
+}
+
+/// Ctrl-C while the flood waits for a slow link: the probes still in the
+/// send ring are taken back, so every probe counted as sent did leave (B
+/// counts them all, once A's queue has drained), and the run ends at once.
+#[test]
+fn an_interrupted_flood_counts_only_what_left() {
+    let hosts = TwoHosts::new("probe-flint");
+    let scratch = Scratch::new();
+    firewall_b(&hosts, &[]);
+    let mut tc = hosts.cmd_a("tc");
+    tc.args([
+        "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "1mbit", "burst", "3000", "limit",
+        "20000",
+    ]);
+    sh(tc);
+    let t = format!("{}:81", hosts.addr_b);
+    let mut cmd = hosts.cmd_a("timeout");
+    cmd.args(["--preserve-status", "-s", "INT", "1", nettool()])
+        .args(["probe", "--flood", "--json", &t])
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let r = run(cmd, LIMIT);
+    assert_eq!(r.code, Some(130), "{}", r.show());
+    assert!(r.elapsed < Duration::from_secs(3), "{}", r.show());
+    let lines = json_lines(&r);
+    let sent = summary(&lines)["sent"].as_u64().unwrap();
+    assert!(sent > 0, "{}", r.show());
+    // A's queue (at most 20 kB) drains at 1 Mbit/s within 0.2 s.
+    let mut seen = 0;
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(100));
+        seen = counter(&hosts, "syn");
+        if seen >= sent {
+            break;
+        }
+    }
+    assert_eq!(seen, sent, "probes counted as sent never left");
+}
+
 /// Probes with ACK to a closed port are answered by a RST without ACK
 /// whose SEQ is the probe's ACK: every probe shares that answer, so each
 /// RST goes to the oldest probe still waiting.

@@ -1843,6 +1843,47 @@ fn delayed_ack__a_short_segment_read_to_the_end_is_acked_at_once() {
     assert_eq!(c.poll_timeout(), None);
 }
 
+/// With timestamps agreed, a full segment from Linux carries 1448 octets
+/// (the MSS less the option). Read as they arrive, such segments draw an
+/// ACK every second one, not one each; a super-frame of exactly two of
+/// them is acknowledged at once.
+#[test]
+fn delayed_ack__full_segments_are_judged_without_the_timestamps_option() {
+    let cfg = || Config {
+        timestamps: true,
+        ..delack_config()
+    };
+    let syn_ts = || vec![TcpOption::Timestamps { val: 500, ecr: 0 }];
+    let ts = |val| vec![TcpOption::Timestamps { val, ecr: 10 }];
+    let mut buf = [0u8; 4096];
+    let mut c = established_with(cfg(), syn_ts());
+    let mut acks = 0;
+    for i in 0..10u32 {
+        let seg = TcpRepr {
+            options: ts(1000 + i),
+            ..data(REMOTE_ISS + 1 + i * 1448, &K[..1448])
+        };
+        deliver(&mut c, 20, seg);
+        assert_eq!(c.recv(&mut buf), Ok(1448));
+        while c.poll_transmit(at(20)).is_some() {
+            acks += 1;
+        }
+    }
+    assert_eq!(acks, 5);
+
+    let mut c = established_with(cfg(), syn_ts());
+    let seg = TcpRepr {
+        options: ts(1000),
+        ..data(REMOTE_ISS + 1, &K[..2896])
+    };
+    deliver(&mut c, 20, seg);
+    let mut acks = 0;
+    while c.poll_transmit(at(20)).is_some() {
+        acks += 1;
+    }
+    assert_eq!(acks, 1, "two full segments' worth, acknowledged at once");
+}
+
 #[test]
 fn delayed_ack__out_of_order_and_hole_filling_data_are_acked_at_once() {
     let mut c = established_with(delack_config(), vec![]);

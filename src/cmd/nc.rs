@@ -738,8 +738,8 @@ impl Pipe {
             if let Some(n) = self.receive_drops.filter(|&n| n > 0) {
                 writeln!(
                     env.err,
-                    "nettool: the kernel dropped {n} frame(s) before nettool could read them \
-                     (its socket buffer was full; the peer resent them)"
+                    "nettool: the kernel dropped {n} frame(s) on this interface before nettool \
+                     could read them (its socket buffer was full); TCP resends what was ours"
                 )?;
             }
         }

@@ -662,7 +662,9 @@ const FLOOD_RECEIVE_BUFFER: usize = 4 << 20;
 
 /// The flood: frames queued into the send ring in batches, each batch
 /// handed to the kernel with one system call, answers drained between
-/// batches; then the last probes' wait.
+/// batches; then the last probes' wait. The ring paces the flood to the
+/// link (it waits while the device is slower); a signal ends the wait,
+/// and the probes still queued then are taken back, never counted as sent.
 fn flood(
     prober: &mut Prober,
     link: &mut PacketLink,
@@ -670,17 +672,30 @@ fn flood(
     buf: &mut Vec<u8>,
     env: &mut Env,
 ) -> Result<()> {
+    // Which frames of the batch were probes (the rest: RSTs we owe).
+    let mut batch = Vec::with_capacity(FLOOD_BATCH);
     'send: loop {
         let now = clock.now();
+        batch.clear();
         for _ in 0..FLOOD_BATCH {
-            if !prober.poll_transmit_into(now, buf) {
-                link.flush()?;
+            if stopped(link.wait_queue_room())? {
+                take_back(prober, link, &batch);
                 break 'send;
             }
-            lossy(link.queue(buf))?;
+            if !prober.poll_transmit_into(now, buf) {
+                if stopped(link.flush())? {
+                    take_back(prober, link, &batch);
+                }
+                break 'send;
+            }
+            link.queue(buf)?;
+            batch.push(prober.last_was_probe());
             prober.mark_sent(now);
         }
-        lossy(link.flush())?;
+        if stopped(link.flush())? {
+            take_back(prober, link, &batch);
+            break;
+        }
         while let Some(rx) = link.recv(Duration::ZERO)? {
             let now = clock.now();
             prober.handle_frame(now, rx.frame, rx.checksum);
@@ -695,7 +710,9 @@ fn flood(
         let now = clock.now();
         prober.handle_timeout(now);
         while prober.poll_transmit_into(now, buf) {
-            link.send(buf)?;
+            if stopped(link.send(buf))? {
+                return Ok(());
+            }
         }
         if prober.is_done() || interrupted(env) {
             return Ok(());
@@ -712,12 +729,22 @@ fn flood(
     }
 }
 
-/// A flood goes on when the device's queue is full (`ENOBUFS`): the
-/// frame is lost, as on any congested link, and counted as sent.
-fn lossy(sent: io::Result<()>) -> io::Result<()> {
+/// The frames still queued when a signal stopped the flood never left:
+/// take them back, and the probes among them (the batch's last) are not
+/// counted as sent.
+fn take_back(prober: &mut Prober, link: &mut PacketLink, batch: &[bool]) {
+    let n = link.discard_queued();
+    let probes = batch.iter().rev().take(n).filter(|&&p| p).count();
+    prober.unsend(probes as u64);
+}
+
+/// Whether a wait of the send ring was cut short by a signal (the user
+/// stopping the flood), rather than failing.
+fn stopped(sent: io::Result<()>) -> io::Result<bool> {
     match sent {
-        Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => Ok(()),
-        other => other,
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(true),
+        Err(e) => Err(e),
     }
 }
 

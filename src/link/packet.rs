@@ -343,6 +343,20 @@ impl PacketLink {
         }
     }
 
+    /// Waits until [`PacketLink::queue`] can take a frame without waiting
+    /// (at once without a ring). `Interrupted` when a signal came first.
+    pub fn wait_queue_room(&mut self) -> io::Result<()> {
+        match &mut self.ring {
+            Some(ring) => ring.wait_for_slot(),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes back the frames queued and not yet sent; how many.
+    pub fn discard_queued(&mut self) -> usize {
+        self.ring.as_mut().map_or(0, TxRing::discard_queued)
+    }
+
     /// Sends what [`PacketLink::queue`] queued.
     pub fn flush(&mut self) -> io::Result<()> {
         match &mut self.ring {

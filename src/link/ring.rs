@@ -22,19 +22,36 @@
 //! Once a socket has a TX ring, the kernel sends only from the ring (any
 //! `sendto` merely flushes it), so a link with a ring sends everything
 //! through it.
+//!
+//! The socket is non-blocking (pnet makes it so), and a `send` hands over
+//! only what the socket's send buffer has room for: it returns early, with
+//! a byte count or `EAGAIN`, when the device is slower than the ring is
+//! filled (a shaped or slow link), and with `ENOBUFS` when a queueing
+//! discipline dropped a frame, which the kernel puts back to be sent
+//! again. So [`TxRing::flush`] sends until the last frame queued was
+//! taken, waiting for `POLLOUT` in between, and [`TxRing::push`] waits for
+//! its slot: the ring paces its writer to the link, as a blocking
+//! `sendto` would, and never drops a frame on its own. Only a signal ends
+//! a wait early (`ErrorKind::Interrupted`).
 
 use std::io;
 use std::os::fd::RawFd;
 use std::ptr::NonNull;
-use std::sync::atomic::{Ordering, fence};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use crate::sys::setsockopt;
 
 /// `tpacket_versions::TPACKET_V2` in `<linux/if_packet.h>`.
 const TPACKET_V2: libc::c_int = 1;
-const TP_STATUS_AVAILABLE: u32 = 0;
 const TP_STATUS_SEND_REQUEST: u32 = 1;
+const TP_STATUS_SENDING: u32 = 1 << 1;
 const TP_STATUS_WRONG_FORMAT: u32 = 1 << 2;
+/// The status bits that say who owns a slot (the kernel may OR timestamp
+/// bits into the rest); none set: AVAILABLE, ours to fill.
+const TP_STATUS_OWNER: u32 = TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING | TP_STATUS_WRONG_FORMAT;
+/// The shortest frame the kernel takes: an Ethernet header.
+const MIN_FRAME: usize = 14;
 /// Where a TX frame's data starts in its slot: behind the aligned
 /// `tpacket2_hdr` (the kernel's `tp_hdrlen - sizeof(struct sockaddr_ll)`).
 const DATA_OFFSET: usize = 32;
@@ -43,10 +60,12 @@ const _: () = assert!(DATA_OFFSET >= std::mem::size_of::<libc::tpacket2_hdr>());
 const VNET_HDR_LEN: usize = 10;
 /// Each block of the ring; slots never straddle blocks.
 const BLOCK_SIZE: usize = 1 << 16;
-/// The longest a flush waits for the device to take the ring's frames
-/// (`SO_SNDTIMEO`): without it, a device that stopped sending (carrier
-/// lost, qdisc stalled) would hold nettool in `send` forever.
-pub const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
+/// How long one wait for the device lasts before nettool looks again.
+const WAIT: Duration = Duration::from_millis(100);
+/// A pause when the socket says it is writable but the frame it waits for
+/// has not moved (a queueing discipline dropping and the kernel
+/// re-queueing): waiting, not spinning.
+const BACKOFF: Duration = Duration::from_micros(100);
 
 /// A transmit ring on an AF_PACKET socket (see the module docs).
 pub struct TxRing {
@@ -67,6 +86,9 @@ pub struct TxRing {
     /// interface's MTU plus its header). With `PACKET_VNET_HDR` the kernel
     /// checks no length, and veth drops an oversized frame silently.
     max_frame: usize,
+    /// The kernel refused a slot (`TP_STATUS_WRONG_FORMAT`): it will not
+    /// send past it, so neither will nettool.
+    refused: bool,
 }
 
 // SAFETY: the mapping belongs to this value alone; nothing else holds a
@@ -92,11 +114,6 @@ impl TxRing {
             tp_frame_nr: frame_nr as u32,
         };
         setsockopt(fd, libc::SOL_PACKET, libc::PACKET_TX_RING, &req)?;
-        let timeout = libc::timeval {
-            tv_sec: 0,
-            tv_usec: FLUSH_TIMEOUT.as_micros() as libc::suseconds_t,
-        };
-        setsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &timeout)?;
         let map_len = block_size * block_nr;
         // SAFETY: mapping the ring the kernel just allocated for this
         // socket; the result is checked, and unmapped on drop.
@@ -111,7 +128,17 @@ impl TxRing {
             )
         };
         if map == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
+            let err = io::Error::last_os_error();
+            // Take the ring down again: a socket with a ring sends only
+            // from it, and nothing would ever fill this one.
+            let none = libc::tpacket_req {
+                tp_block_size: 0,
+                tp_block_nr: 0,
+                tp_frame_size: 0,
+                tp_frame_nr: 0,
+            };
+            let _ = setsockopt(fd, libc::SOL_PACKET, libc::PACKET_TX_RING, &none);
+            return Err(err);
         }
         Ok(TxRing {
             fd,
@@ -125,6 +152,7 @@ impl TxRing {
             queued: false,
             vnet,
             max_frame,
+            refused: false,
         })
     }
 
@@ -150,13 +178,36 @@ impl TxRing {
         unsafe { self.map.as_ptr().add(offset) }
     }
 
+    /// The status word of slot `i`, which the kernel reads and writes
+    /// concurrently: an atomic, so the acquire orders what follows it.
+    fn status_word(&self, i: usize) -> &AtomicU32 {
+        // SAFETY: tp_status is the slot's first field, a u32 at a 16-byte
+        // aligned address inside the mapping, which lives as long as
+        // `self`; the kernel only ever accesses it as a whole word.
+        unsafe { AtomicU32::from_ptr(self.slot(i).cast::<u32>()) }
+    }
+
     fn status(&self, i: usize) -> u32 {
-        // SAFETY: tp_status is the slot's first, aligned u32, which the
-        // kernel writes concurrently: read it volatile, then order the
-        // reads of the slot after it.
-        let s = unsafe { std::ptr::read_volatile(self.slot(i).cast::<u32>()) };
-        fence(Ordering::Acquire);
-        s
+        self.status_word(i).load(Ordering::Acquire) & TP_STATUS_OWNER
+    }
+
+    /// Waits until the next slot is free to fill: the device took its
+    /// last frame. Queued frames are flushed first.
+    pub fn wait_for_slot(&mut self) -> io::Result<()> {
+        loop {
+            match self.status(self.head) {
+                0 => return Ok(()),
+                TP_STATUS_WRONG_FORMAT => return Err(self.refuse()),
+                _ => {}
+            }
+            if self.queued {
+                self.send()?;
+                if self.status(self.head) == 0 {
+                    return Ok(());
+                }
+            }
+            self.wait_writable()?;
+        }
     }
 
     /// Writes `frame` into the next slot and marks it for sending; it
@@ -175,16 +226,16 @@ impl TxRing {
                 ),
             ));
         }
-        if self.status(self.head) != TP_STATUS_AVAILABLE {
-            // Every slot is queued or in flight: send them, which also
-            // waits until the kernel has handed the slots back.
-            self.flush()?;
-            match self.status(self.head) {
-                TP_STATUS_AVAILABLE => {}
-                TP_STATUS_WRONG_FORMAT => return Err(rejected()),
-                _ => return Err(io::Error::from_raw_os_error(libc::ENOBUFS)),
-            }
+        if frame.len() < MIN_FRAME {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a frame of {} bytes has no Ethernet header", frame.len()),
+            ));
         }
+        if self.refused {
+            return Err(rejected());
+        }
+        self.wait_for_slot()?;
         let slot = self.slot(self.head);
         let header = self.header_len();
         // No offload asked for; hdr_len: copy the whole frame (module docs).
@@ -198,38 +249,101 @@ impl TxRing {
             std::ptr::copy_nonoverlapping(vnet_hdr.as_ptr(), data, header);
             std::ptr::copy_nonoverlapping(frame.as_ptr(), data.add(header), frame.len());
             let hdr = slot.cast::<libc::tpacket2_hdr>();
-            std::ptr::addr_of_mut!((*hdr).tp_len).write_volatile((header + frame.len()) as u32);
-            // The frame and its length must be visible before the status
-            // hands the slot to the kernel.
-            fence(Ordering::Release);
-            std::ptr::addr_of_mut!((*hdr).tp_status).write_volatile(TP_STATUS_SEND_REQUEST);
+            std::ptr::addr_of_mut!((*hdr).tp_len).write((header + frame.len()) as u32);
         }
+        // The release makes the frame and its length visible before the
+        // status hands the slot to the kernel.
+        self.status_word(self.head)
+            .store(TP_STATUS_SEND_REQUEST, Ordering::Release);
         self.head = (self.head + 1) % self.frame_nr;
         self.queued = true;
         Ok(())
     }
 
-    /// Sends every queued frame and waits (at most [`FLUSH_TIMEOUT`])
-    /// until the kernel has handed their slots back. When the device
-    /// takes no more (`ENOBUFS`, or a full socket send buffer until the
-    /// timeout), the frames not yet taken stay queued for the next flush.
+    /// Hands every queued frame to the kernel, waiting while the device
+    /// is slower than the ring was filled (see the module docs).
     pub fn flush(&mut self) -> io::Result<()> {
-        if !self.queued {
-            return Ok(());
+        while self.queued {
+            self.send()?;
+            if self.queued {
+                self.wait_writable()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One `send`: the kernel takes queued frames until the socket's send
+    /// buffer is full or the queueing discipline drops one. Whatever it
+    /// left stays queued; `queued` says whether anything did.
+    fn send(&mut self) -> io::Result<()> {
+        if self.refused {
+            return Err(rejected());
         }
         // SAFETY: a zero-length send on our socket: the kernel takes the
         // frames from the ring.
         let rc = unsafe { libc::send(self.fd, std::ptr::null(), 0, 0) };
-        if rc >= 0 {
-            self.queued = false;
-            return Ok(());
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::ENOBUFS | libc::EAGAIN | libc::EINTR) => {}
+                Some(libc::EINVAL | libc::EMSGSIZE) => return Err(self.refuse()),
+                _ => return Err(err),
+            }
         }
-        let err = io::Error::last_os_error();
-        match err.raw_os_error() {
-            Some(libc::ENOBUFS | libc::EAGAIN | libc::ETIMEDOUT | libc::EINTR) => Ok(()),
-            Some(libc::EINVAL | libc::EMSGSIZE) => Err(rejected()),
-            _ => Err(err),
+        // Frames leave in order: once the last one queued has been taken,
+        // all have.
+        let last = (self.head + self.frame_nr - 1) % self.frame_nr;
+        match self.status(last) {
+            TP_STATUS_SEND_REQUEST => {}
+            TP_STATUS_WRONG_FORMAT => return Err(self.refuse()),
+            _ => self.queued = false,
         }
+        Ok(())
+    }
+
+    /// Waits for the socket to take more (`POLLOUT`), briefly; a signal
+    /// ends the wait with `Interrupted`.
+    fn wait_writable(&mut self) -> io::Result<()> {
+        let mut pfd = libc::pollfd {
+            fd: self.fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let rc = unsafe { libc::poll(&mut pfd, 1, WAIT.as_millis() as libc::c_int) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if rc > 0 {
+            // Writable already: the socket has room, but what we wait for
+            // may still be in a queue. Pause rather than spin.
+            std::thread::sleep(BACKOFF);
+        }
+        Ok(())
+    }
+
+    /// Takes back every frame queued but not yet handed to the kernel
+    /// (a sender stopped by a signal), returning how many. Outside a
+    /// `send` the kernel leaves `SEND_REQUEST` slots alone, so they are
+    /// ours to reclaim.
+    pub fn discard_queued(&mut self) -> usize {
+        let mut n = 0;
+        for i in 0..self.frame_nr {
+            if self.status(i) == TP_STATUS_SEND_REQUEST {
+                self.status_word(i).store(0, Ordering::Release);
+                n += 1;
+            }
+        }
+        // The next frame goes where the first discarded one was.
+        self.head = (self.head + self.frame_nr - n) % self.frame_nr;
+        self.queued = false;
+        n
+    }
+
+    /// The ring is stuck at a slot the kernel refused: say so from now on.
+    fn refuse(&mut self) -> io::Error {
+        self.refused = true;
+        rejected()
     }
 }
 

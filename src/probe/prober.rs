@@ -342,6 +342,24 @@ impl Prober {
         true
     }
 
+    /// Whether the frame last returned by [`Prober::poll_transmit_into`]
+    /// was a probe (not a RST owed to a SYN-ACK).
+    pub fn last_was_probe(&self) -> bool {
+        self.last_was_probe
+    }
+
+    /// Forgets the last `n` probes: returned for sending, they never left
+    /// (a flood stopped while they waited in its send ring). Sending is
+    /// over by then; no answer can name them.
+    pub fn unsend(&mut self, n: u64) {
+        let n = n.min(self.order.len() as u64);
+        for _ in 0..n {
+            self.order.pop_back();
+        }
+        self.next_index -= n;
+        self.summary.sent -= n;
+    }
+
     /// Corrects the send time of the frame just returned, if it was a
     /// probe, to `at`: the moment the link said it left.
     pub fn mark_sent(&mut self, at: Instant) {
@@ -961,5 +979,29 @@ mod tests {
             RxChecksum::Unknown,
         );
         assert_eq!(p.summary().unmatched, 3);
+    }
+
+    /// Probes taken back unsent are not counted, and an answer naming one
+    /// (it cannot come, but a forged one could) matches nothing.
+    #[test]
+    fn unsent_probes_are_forgotten() {
+        let mut c = config();
+        c.report = false;
+        c.flood = true;
+        c.count = Some(10);
+        let mut p = Prober::new(ms(0), c);
+        let mut buf = Vec::new();
+        let mut seqs = Vec::new();
+        while p.poll_transmit_into(ms(0), &mut buf) {
+            let (_, _, tcp) = TcpRepr::from_frame(&buf, ChecksumMode::Verify).unwrap();
+            seqs.push(tcp.seq.get());
+        }
+        p.stop_sending();
+        p.unsend(3);
+        assert_eq!(p.summary().sent, 7);
+        let answer = |seq: u32| reply(80, 40000, 1, Some(seq.wrapping_add(1)), Flags::RST);
+        p.handle_frame(ms(1), &answer(seqs[8]), RxChecksum::Unknown);
+        p.handle_frame(ms(1), &answer(seqs[6]), RxChecksum::Unknown);
+        assert_eq!((p.summary().answered, p.summary().unmatched), (1, 1));
     }
 }

@@ -280,9 +280,15 @@ impl TcpHost {
         if len > 0 {
             let end = seg.seq + len;
             match self.snd_high {
-                Some(high) if end.le(high) => {
+                Some(high) if seg.seq.lt(high) => {
+                    // Repeats sequence space: wholly, or (a segment rebuilt
+                    // after a timeout, up to a full MSS) partly, its tail new.
                     self.stats.retransmissions += 1;
-                    self.stats.bytes_retransmitted += seg.payload.len() as u64;
+                    let old = (high - seg.seq).min(seg.payload.len());
+                    self.stats.bytes_retransmitted += old as u64;
+                    if high.lt(end) {
+                        self.snd_high = Some(end);
+                    }
                 }
                 _ => self.snd_high = Some(end),
             }

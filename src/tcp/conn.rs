@@ -405,6 +405,9 @@ pub struct Connection {
     /// after which the sender may wait for this ACK with nothing else to
     /// send.
     pub(super) ack_pushed: bool,
+    /// The largest in-order payload received so far (see
+    /// [`Connection::rcv_mss`]).
+    pub(super) rcv_mss_seen: usize,
     /// Last.ACK.sent of RFC 7323 §4.3.
     pub(super) last_ack_sent: SeqNum,
     pub(super) fin_received: bool,
@@ -470,6 +473,7 @@ impl Connection {
             rcv_adv: 0,
             delack_segs: 0,
             ack_pushed: false,
+            rcv_mss_seen: 0,
             last_ack_sent: SeqNum(0),
             fin_received: false,
             passive: false,
@@ -1275,6 +1279,21 @@ impl Connection {
         }
         seg.options = options;
         seg
+    }
+
+    /// The size of the peer's full-sized segments, for the delayed-ACK
+    /// rules: the MSS we announced less the timestamps option when it was
+    /// agreed (a Linux peer's full segment then carries 1448 octets, not
+    /// 1460), or less where the peer's segments have been smaller, as
+    /// Linux estimates its `rcv_mss`; never below RFC 9293's default 536.
+    pub(super) fn rcv_mss(&self) -> usize {
+        let ts = if self.negotiated.timestamps { 12 } else { 0 };
+        let most = usize::from(self.config.mss).saturating_sub(ts).max(1);
+        if self.rcv_mss_seen == 0 {
+            most
+        } else {
+            self.rcv_mss_seen.max(536).min(most)
+        }
     }
 
     /// Receiver SWS threshold (RFC 9293 §3.8.6.2.2): the offered right

@@ -569,7 +569,12 @@ impl Connection {
         } else if r.filled_hole || r.dropped {
             self.ack_now(now);
         } else if r.advanced > 0 {
-            if data.len() < usize::from(self.config.mss) {
+            // A super-frame (many segments in one) says nothing about
+            // the peer's segment size; a single segment does.
+            if data.len() <= usize::from(self.config.mss) {
+                self.rcv_mss_seen = self.rcv_mss_seen.max(data.len());
+            }
+            if data.len() < self.rcv_mss() {
                 self.ack_pushed = true;
             }
             self.schedule_ack(now);
@@ -589,7 +594,7 @@ impl Connection {
         };
         self.delack_segs += 1;
         let unacked = self.tcb.rcv.nxt - self.last_ack_sent;
-        if self.delack_segs >= 2 || unacked >= 2 * usize::from(self.config.mss) {
+        if self.delack_segs >= 2 || unacked >= 2 * self.rcv_mss() {
             self.ack_now(now);
         } else if !self.timers.is_armed(TimerKind::DelayedAck) {
             self.timers.set(TimerKind::DelayedAck, now + delay);
