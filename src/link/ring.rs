@@ -212,8 +212,8 @@ impl TxRing {
 
     /// Writes `frame` into the next slot and marks it for sending; it
     /// leaves at the next [`TxRing::flush`], or earlier when the ring is
-    /// full. `ENOBUFS` when the device has taken none of the ring's frames
-    /// for [`FLUSH_TIMEOUT`]: this frame is not queued.
+    /// full. Waits for the slot ([`TxRing::wait_for_slot`]); `Interrupted`
+    /// when a signal came first, and then the frame is not queued.
     pub fn push(&mut self, frame: &[u8]) -> io::Result<()> {
         if frame.len() > self.max_frame {
             return Err(io::Error::new(
