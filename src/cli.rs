@@ -377,7 +377,7 @@ pub struct NcArgs {
     #[arg(short, long, value_name = "IFACE")]
     pub interface: Option<String>,
 
-    /// States and a summary (bytes each way, retransmissions, duration, throughput) on stderr.
+    /// States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration.
     #[arg(short, long)]
     pub verbose: bool,
 
