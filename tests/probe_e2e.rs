@@ -398,6 +398,15 @@ fn a_flood_prints_only_the_summary() {
     assert_eq!(counter(&hosts, "syn"), 20000, "B received every SYN");
 }
 
+/// A's side of the link sends at `rate` (a token bucket), queueing at most
+/// `limit` bytes.
+fn slow_link_a(hosts: &TwoHosts, rate: &str, limit: &str) {
+    let mut tc = hosts.cmd_a("tc");
+    tc.args(["qdisc", "add", "dev", "eth0", "root", "tbf", "rate", rate])
+        .args(["burst", "3000", "limit", limit]);
+    sh(tc);
+}
+
 /// A link slower than the flood (a token bucket of 2 Mbit/s on A's side)
 /// paces it: the send ring waits for the device instead of dropping
 /// probes it never sent, so every probe leaves, reaches B and is answered.
@@ -406,12 +415,7 @@ fn a_flood_through_a_slow_link_waits_for_it_and_loses_nothing() {
     let hosts = TwoHosts::new("probe-slow");
     let scratch = Scratch::new();
     firewall_b(&hosts, &[]);
-    let mut tc = hosts.cmd_a("tc");
-    tc.args([
-        "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "2mbit", "burst", "3000", "limit",
-        "50000000",
-    ]);
-    sh(tc);
+    slow_link_a(&hosts, "2mbit", "50000000");
     let t = format!("{}:81", hosts.addr_b);
     let r = nt(&hosts, &scratch, &["probe", "--flood", "-c", "3000", &t]);
     assert_eq!(r.code, Some(0), "{}", r.show());
@@ -434,12 +438,7 @@ fn an_interrupted_flood_counts_only_what_left() {
     let hosts = TwoHosts::new("probe-flint");
     let scratch = Scratch::new();
     firewall_b(&hosts, &[]);
-    let mut tc = hosts.cmd_a("tc");
-    tc.args([
-        "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "1mbit", "burst", "3000", "limit",
-        "20000",
-    ]);
-    sh(tc);
+    slow_link_a(&hosts, "1mbit", "20000");
     let t = format!("{}:81", hosts.addr_b);
     let mut cmd = hosts.cmd_a("timeout");
     cmd.args(["--preserve-status", "-s", "INT", "1", nettool()])

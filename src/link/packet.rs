@@ -327,8 +327,9 @@ impl PacketLink {
         Ok(())
     }
 
-    /// Room for `bytes` of frames waiting to be read: a flood's answers
-    /// arrive in bursts as large as its batches.
+    /// Room for `bytes` of frames waiting to be read (`SO_RCVBUF`, past
+    /// the system's cap where the process may): frames that arrive in
+    /// bursts faster than they are read are otherwise dropped.
     pub fn grow_receive_buffer(&mut self, bytes: usize) -> io::Result<()> {
         let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
         grow_buffer(self.fd, Buffer::Receive, bytes)

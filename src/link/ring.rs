@@ -156,18 +156,8 @@ impl TxRing {
         })
     }
 
-    /// The largest frame a slot holds.
-    pub fn max_frame(&self) -> usize {
-        self.max_frame
-    }
-
     fn header_len(&self) -> usize {
         if self.vnet { VNET_HDR_LEN } else { 0 }
-    }
-
-    /// Slots in the ring.
-    pub fn slots(&self) -> usize {
-        self.frame_nr
     }
 
     fn slot(&self, i: usize) -> *mut u8 {
@@ -242,7 +232,7 @@ impl TxRing {
         let mut vnet_hdr = [0u8; VNET_HDR_LEN];
         vnet_hdr[2..4].copy_from_slice(&(frame.len() as u16).to_le_bytes());
         // SAFETY: the slot is ours (AVAILABLE) until its status says
-        // SEND_REQUEST; its data area holds header + max_frame() bytes
+        // SEND_REQUEST; its data area holds the header and max_frame bytes
         // (checked above).
         unsafe {
             let data = slot.add(DATA_OFFSET);

@@ -26,7 +26,7 @@
 //! probe was sent and each has been answered or has expired.
 
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::stats::{RttStats, loss_percent};
@@ -463,16 +463,7 @@ impl Prober {
         if hit.is_none() && tcp.flags.contains(Flags::RST) {
             hit = self.take((true, ours, theirs, tcp.seq.get()));
         }
-        let seg = || Segment {
-            src: SocketAddrV4::new(ip.src, tcp.src_port),
-            dst: SocketAddrV4::new(ip.dst, tcp.dst_port),
-            seq: tcp.seq,
-            ack: tcp.ack,
-            flags: tcp.flags,
-            window: tcp.window,
-            options: tcp.options.clone(),
-            payload: tcp.payload.to_vec(),
-        };
+        let seg = || Segment::from_repr(ip.src, ip.dst, tcp);
         match hit {
             Some((index, sent_at)) => {
                 let rtt = now - sent_at;

@@ -1,7 +1,7 @@
 //! One TCP connection on one link. See the module docs of [`super`].
 
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 
 use crate::machine::{Machine, RxChecksum};
 use crate::tcp::{Connection, Event as TcpEvent, Segment, SeqNum, State};
@@ -100,20 +100,6 @@ pub fn is_pure_ack(seg: &Segment) -> bool {
         !seg.flags.contains(Flags::SYN)
             && !seg.flags.contains(Flags::FIN)
             && !seg.flags.contains(Flags::RST)
-    }
-}
-
-/// An owned copy of a parsed segment, with its addresses.
-fn owned(src: Ipv4Addr, dst: Ipv4Addr, tcp: &TcpRepr<'_>) -> Segment {
-    Segment {
-        src: SocketAddrV4::new(src, tcp.src_port),
-        dst: SocketAddrV4::new(dst, tcp.dst_port),
-        seq: tcp.seq,
-        ack: tcp.ack,
-        flags: tcp.flags,
-        window: tcp.window,
-        options: tcp.options.clone(),
-        payload: tcp.payload.to_vec(),
     }
 }
 
@@ -374,7 +360,7 @@ impl TcpHost {
                 if self.config.trace {
                     self.events.push_back(HostEvent::Segment {
                         dir: Direction::In,
-                        seg: owned(ip.src, ip.dst, &tcp),
+                        seg: Segment::from_repr(ip.src, ip.dst, &tcp),
                     });
                 }
                 self.conn.handle_segment_from(now, ip.src, &tcp);

@@ -237,6 +237,21 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// An owned copy of a parsed segment, with the addresses it came
+    /// between.
+    pub fn from_repr(src: Ipv4Addr, dst: Ipv4Addr, tcp: &TcpRepr<'_>) -> Segment {
+        Segment {
+            src: SocketAddrV4::new(src, tcp.src_port),
+            dst: SocketAddrV4::new(dst, tcp.dst_port),
+            seq: tcp.seq,
+            ack: tcp.ack,
+            flags: tcp.flags,
+            window: tcp.window,
+            options: tcp.options.clone(),
+            payload: tcp.payload.to_vec(),
+        }
+    }
+
     /// The segment as a [`TcpRepr`] borrowing the payload.
     pub fn as_repr(&self) -> TcpRepr<'_> {
         TcpRepr {
