@@ -2078,6 +2078,57 @@ fn paws__an_older_timestamp_is_rejected() {
     assert_eq!(c.state(), State::Closed);
 }
 
+/// A segment answered with a challenge ACK and dropped must not move
+/// TS.Recent: if it did, its TSval (far ahead of the peer's clock) would
+/// make PAWS reject every real segment after it, and the connection would
+/// hang for good.
+#[rstest]
+#[case::syn_at_rcv_nxt(seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::SYN, b""), DropReason::SynInWindow)]
+#[case::ack_beyond_snd_nxt(seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1_000_001), Flags::NONE, b"bad"), DropReason::AckOutOfRange)]
+#[case::no_ack(seg(REMOTE_ISS + 1, None, Flags::NONE, b"bad"), DropReason::NoAck)]
+fn paws__a_dropped_segment_leaves_ts_recent_alone(
+    #[case] hostile: TcpRepr<'static>,
+    #[case] reason: DropReason,
+) {
+    let mut c = established_with(
+        Config {
+            timestamps: true,
+            ..config()
+        },
+        vec![TcpOption::Timestamps { val: 500, ecr: 0 }],
+    );
+    let ts = |val| vec![TcpOption::Timestamps { val, ecr: 10 }];
+    deliver(
+        &mut c,
+        20,
+        TcpRepr {
+            options: ts(2_000_000_000),
+            ..hostile
+        },
+    );
+    assert_eq!(drops(&mut c), [reason]);
+    // The challenge ACK (or the plain drop) echoes the last real TSval.
+    for s in sent(&mut c, 20) {
+        assert!(s.contains("ecr 500"), "{s}");
+    }
+    // The peer's real next segment is accepted and acknowledged.
+    deliver(
+        &mut c,
+        21,
+        TcpRepr {
+            options: ts(501),
+            ..data(REMOTE_ISS + 1, b"new")
+        },
+    );
+    assert_eq!(drops(&mut c), []);
+    expect_out(
+        &mut c,
+        21,
+        &["Flags [.], ack 5004, win 65532, options [nop,nop,TS val 21 ecr 501], length 0"],
+    );
+    assert_eq!(c.recv_queue_len(), 3);
+}
+
 // ----- bulk-data mechanisms: send side -----
 
 fn ack_win(ack: u32, window: u16) -> TcpRepr<'static> {

@@ -197,8 +197,15 @@ impl Connection {
     }
 
     /// §3.10.7.4 Other States: the steps in order; each may end processing.
+    ///
+    /// A segment dropped at any step changes no state (design decision 12):
+    /// TS.Recent in particular is taken from a segment only once its ACK
+    /// has been accepted, as Linux does (`tcp_validate_incoming` checks,
+    /// `tcp_ack` accepts, then `tcp_replace_ts_recent`). Taken earlier, a
+    /// SYN or a bad ACK carrying a TSval far ahead would earn its challenge
+    /// ACK and still leave PAWS rejecting every real segment after it.
     fn segment_arrives_other(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Step {
-        self.check_sequence_number(now, seg)?;
+        let ts_recent = self.check_sequence_number(now, seg)?;
         if seg.flags.contains(Flags::RST) {
             return self.check_rst(seg);
         }
@@ -207,6 +214,9 @@ impl Connection {
             return self.check_syn();
         }
         self.check_ack(now, seg)?;
+        if let Some(val) = ts_recent {
+            self.ts_recent = val;
+        }
         if self.state == State::Closed {
             return Ok(()); // LAST-ACK: our FIN was acknowledged, the TCB is gone
         }
@@ -225,7 +235,15 @@ impl Connection {
     /// it and restart the 2×MSL timer (§3.10.7.4 eighth step); in
     /// SYN-RECEIVED, the peer's SYN again (our SYN,ACK was lost): resend
     /// the SYN,ACK at once rather than wait for our own timer.
-    fn check_sequence_number(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Step {
+    ///
+    /// An acceptable segment returns the TSval that TS.Recent takes if the
+    /// later steps accept the segment too (RFC 7323 §4.3 (2)); this step
+    /// does not take it itself.
+    fn check_sequence_number(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+    ) -> Result<Option<u32>, DropReason> {
         let rst = seg.flags.contains(Flags::RST);
         let rcv = self.tcb.rcv;
         let len = seg.segment_len();
@@ -269,12 +287,11 @@ impl Connection {
             // RFC 7323 §4.3 (2): TS.Recent follows segments that start at
             // or before Last.ACK.sent, so a delayed ACK echoes the oldest
             // unacknowledged segment's TSval.
-            if let Some((val, _)) = seg.timestamps()
-                && seg.seq.le(self.last_ack_sent)
-            {
-                self.ts_recent = val;
-            }
-            return Ok(());
+            let ts_recent = seg
+                .timestamps()
+                .filter(|_| seg.seq.le(self.last_ack_sent))
+                .map(|(val, _)| val);
+            return Ok(ts_recent);
         }
         if !rst {
             self.ack_pending = true;
