@@ -1064,3 +1064,20 @@ impl Machine for Interface {
         self.flows.is_empty() && self.listeners.is_empty() && !self.has_pending()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What one idle connection costs: its entry in the table, and the
+    /// engine's state behind the box (its buffers are allocated only
+    /// when data flows).
+    #[test]
+    fn a_table_entry_stays_small() {
+        let entry = std::mem::size_of::<(FlowKey, Flow)>();
+        let conn = std::mem::size_of::<Connection>();
+        println!("table entry {entry} bytes, boxed connection {conn} bytes");
+        assert!(entry <= 160, "table entry {entry} bytes");
+        assert!(conn <= 1024, "connection {conn} bytes");
+    }
+}
