@@ -46,8 +46,9 @@ use crate::wire::{MacAddr, WireError};
 pub const DEFAULT_BACKLOG: usize = 256;
 
 /// Most events kept for a child before it is accepted: a handshake makes
-/// about eight; beyond the cap, events (SYN-ACK retransmissions, dropped
-/// duplicates) are counted in [`ListenerStats::events_dropped`] instead.
+/// about eight; beyond the cap, segment traces and dropped-segment reports
+/// are counted in [`ListenerStats::events_dropped`] instead (state changes,
+/// the peer's FIN and ICMP errors are always kept).
 const CHILD_EVENTS: usize = 32;
 
 /// Which way a segment went.
@@ -150,7 +151,9 @@ pub struct ListenerStats {
     pub expired: u64,
     /// Handshakes completed (entering the accept queue).
     pub established: u64,
-    /// Children's events not kept (see [`CHILD_EVENTS`]).
+    /// Children's traces not kept before they were accepted (a child
+    /// keeps its first 32 events, then only what the application acts
+    /// on: state changes, the peer's FIN, ICMP errors).
     pub events_dropped: u64,
 }
 
@@ -543,7 +546,16 @@ impl Interface {
                     }
                     return;
                 }
-                if child.log.len() < CHILD_EVENTS {
+                // Traces may be cut short; what the application acts on
+                // (state changes, the peer's FIN, ICMP errors) never is,
+                // and the state machine bounds how many of those come.
+                let trace = matches!(
+                    ev.what,
+                    HostEvent::Segment { .. }
+                        | HostEvent::Withheld { .. }
+                        | HostEvent::Tcp(TcpEvent::SegmentDropped { .. })
+                );
+                if child.log.len() < CHILD_EVENTS || !trace {
                     child.log.push(ev);
                 } else if let Some(l) = self.listeners.get_mut(&child.listener) {
                     l.stats.events_dropped += 1;
