@@ -552,10 +552,7 @@ impl Pipe {
                             "nettool: connected to {} from {}, congestion control {}",
                             f.remote,
                             f.local,
-                            host.conn(f).map_or_else(
-                                || "?".to_owned(),
-                                |c| c.congestion_control().to_string()
-                            )
+                            host.conn(f).map_or("?", |c| c.congestion_control().name())
                         )?;
                     }
                 }
