@@ -516,3 +516,28 @@ fn a_waiting_connection_keeps_what_the_application_acts_on() {
     }
     assert_eq!(got.len(), 100 * 100);
 }
+
+#[test]
+fn data_becoming_readable_is_an_event_each_time_the_buffer_was_empty() {
+    let mut net = Net::new(server(DEFAULT_BACKLOG, false));
+    let c = net.connect(1);
+    net.run_until(ms(5));
+    let flow = net.server.accept(SERVER).unwrap();
+    let readable = |net: &Net| {
+        net.events_of(flow)
+            .iter()
+            .filter(|e| matches!(e, HostEvent::Readable))
+            .count()
+    };
+    net.clients[c].send(b"first").unwrap();
+    net.run_until(ms(10));
+    net.clients[c].send(b"second").unwrap();
+    net.run_until(ms(100));
+    assert_eq!(readable(&net), 1, "still unread: no new edge");
+    let mut buf = [0u8; 64];
+    let n = net.server.conn_mut(flow).unwrap().recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"firstsecond");
+    net.clients[c].send(b"third").unwrap();
+    net.run_until(ms(200));
+    assert_eq!(readable(&net), 2);
+}

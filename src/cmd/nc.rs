@@ -566,7 +566,9 @@ impl Pipe {
                         c.abort(now);
                     }
                 }
-                HostEvent::ArpAnswered { .. }
+                // `deliver` reads whatever is there on every turn.
+                HostEvent::Readable
+                | HostEvent::ArpAnswered { .. }
                 | HostEvent::Withheld { .. }
                 | HostEvent::Malformed { .. }
                 | HostEvent::Tcp(TcpEvent::SegmentDropped { .. }) => {}

@@ -579,7 +579,8 @@ impl View {
                     json!({"event": "dropped", "reason": text}),
                 )?;
             }
-            Event::Host(HostEvent::Tcp(TcpEvent::Connected)) => {}
+            // The host never passes Readable on: the session reads itself.
+            Event::Host(HostEvent::Tcp(TcpEvent::Connected) | HostEvent::Readable) => {}
             Event::Host(HostEvent::ArpAnswered { asker, asker_mac }) => self.line(
                 out,
                 now,

@@ -68,6 +68,10 @@ pub enum HostEvent {
     Withheld { seg: Segment },
     /// The engine's own events.
     Tcp(TcpEvent),
+    /// In-order data became readable on a flow that had none unread
+    /// (edge-triggered: read until `recv` has nothing, and the next
+    /// arrival says so again).
+    Readable,
     /// We answered an ARP request for our address.
     ArpAnswered { asker: Ipv4Addr, asker_mac: MacAddr },
     /// An ICMP error quoting a flow.
@@ -823,8 +827,13 @@ impl Interface {
             );
         }
         let flow = self.flows.get_mut(&key).expect("checked");
+        let unread = flow.conn.recv_queue_len();
         flow.conn.handle_segment_from(now, *key.remote.ip(), tcp);
+        let readable = unread == 0 && flow.conn.recv_queue_len() > 0;
         self.drain_tcp_events(now, key);
+        if readable {
+            self.push_event(now, Some(key), HostEvent::Readable);
+        }
         self.touch(key);
     }
 
