@@ -588,6 +588,10 @@ impl Pipe {
     ) -> Result<Ending> {
         let mut buf = vec![0u8; CHUNK];
         let stdin_fd: RawFd = 0;
+        if self.listener.is_some() && (self.verbose || self.lines.is_some()) {
+            // The listener's own state: each connection leaves it later.
+            writeln!(env.err, "{:>10.6} state CLOSED → LISTEN", 0.0)?;
+        }
         loop {
             let now = clock.now();
             if host.poll_timeout().is_some_and(|t| t <= now) {

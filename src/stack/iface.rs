@@ -892,7 +892,11 @@ impl Interface {
                 .retain(|k| flows.get(k).is_some_and(|f| f.child.is_some()));
         }
         let config = listener.config;
-        let conn = Connection::listen(config.tcp, key.local, config.iss);
+        let mut conn = Connection::listen(config.tcp, key.local, config.iss);
+        // Its CLOSED → LISTEN is the engine's way to a passive OPEN; the
+        // listener is what LISTENs, so the child's story starts when it
+        // leaves LISTEN.
+        while conn.poll_event().is_some() {}
         let child = Box::new(Child {
             listener: key.local,
             serial,
@@ -901,7 +905,6 @@ impl Interface {
         });
         self.flows
             .insert(key, Flow::new(conn, src_mac, Some(child)));
-        self.drain_tcp_events(now, key); // CLOSED → LISTEN
         self.flow_segment(now, key, tcp);
     }
 
