@@ -352,6 +352,23 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
             .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
         let outcome = pipe.finish(&iface, end, remote, clock.now(), env)?;
         if !args.keep_open || outcome == Outcome::Interrupted {
+            let stats = iface.listener_stats(local_addr).unwrap_or_default();
+            if args.verbose && stats.evicted > 0 {
+                writeln!(
+                    env.err,
+                    "nettool: {} of {} half-open connection(s) evicted to make room for newer SYNs \
+                     (a SYN flood?)",
+                    stats.evicted, stats.syns
+                )?;
+            }
+            if args.verbose && stats.refused > 0 {
+                writeln!(
+                    env.err,
+                    "nettool: {} SYN(s) dropped while {} connections waited to be served",
+                    stats.refused,
+                    stack_iface::DEFAULT_BACKLOG
+                )?;
+            }
             return Ok(outcome);
         }
         if let Some(flow) = pipe.flow {
