@@ -538,3 +538,100 @@ fn data_becoming_readable_is_an_event_each_time_the_buffer_was_empty() {
     net.run_until(ms(200));
     assert_eq!(readable(&net), 2);
 }
+
+/// A segment from `src` with the given flags, sequence and acknowledgment.
+fn segment(src: SocketAddrV4, flags: Flags, seq: u32, ack: Option<u32>) -> Vec<u8> {
+    frame_to_server(
+        src,
+        &TcpRepr {
+            src_port: src.port(),
+            dst_port: SERVER.port(),
+            seq: SeqNum(seq),
+            ack: ack.map(SeqNum),
+            flags,
+            window: 1000,
+            urgent: 0,
+            options: vec![],
+            payload: &[],
+        },
+    )
+}
+
+#[rstest]
+#[case(1)]
+#[case(2)]
+#[case(3)]
+#[case(4)]
+fn the_bookkeeping_holds_under_a_random_mix(#[case] seed: u64) {
+    use nettool::sim::Rng;
+    let mut rng = Rng::new(seed);
+    let mut net = Net::new(server(8, false));
+    let mut accepted: Vec<FlowKey> = Vec::new();
+    for step in 0..3000 {
+        let at = net.now + Duration::from_micros(rng.below(300));
+        match rng.below(10) {
+            // Spoofed SYNs from a small pool, so 4-tuples repeat.
+            0..=3 => {
+                let src = spoofed(rng.below(40) as u32);
+                net.send(at, true, syn(src, rng.next_u64() as u32));
+            }
+            // Stray RSTs and ACKs from the same pool.
+            4 => {
+                let src = spoofed(rng.below(40) as u32);
+                let flags = if rng.chance(0.5) {
+                    Flags::RST
+                } else {
+                    Flags::NONE
+                };
+                let seq = rng.next_u64() as u32;
+                net.send(at, true, segment(src, flags, seq, Some(1_000_001)));
+            }
+            5 if net.clients.len() < 30 => {
+                net.connect(net.clients.len() as u16);
+            }
+            6 => {
+                if let Some(k) = net.server.accept(SERVER) {
+                    accepted.push(k);
+                }
+            }
+            7 if !accepted.is_empty() => {
+                let k = accepted[rng.below(accepted.len() as u64) as usize];
+                let mut buf = [0u8; 512];
+                if let Some(c) = net.server.conn_mut(k) {
+                    let _ = c.recv(&mut buf);
+                    match rng.below(3) {
+                        0 => c.close(net.now),
+                        1 => {
+                            let _ = c.send(b"hello");
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            8 if !net.clients.is_empty() => {
+                let i = rng.below(net.clients.len() as u64) as usize;
+                let now = net.now;
+                let c = &mut net.clients[i];
+                if rng.chance(0.3) {
+                    c.close(now);
+                } else {
+                    let _ = c.send(b"data");
+                }
+            }
+            _ => {}
+        }
+        let until = net.now + Duration::from_millis(rng.below(400));
+        net.run_until(until);
+        if let Err(e) = net.server.audit() {
+            panic!("step {step}: {e}");
+        }
+        assert!(net.server.half_open(SERVER) <= 8);
+    }
+    // Everything ends: children expire, accepted flows close or stay ours.
+    net.run_until(net.now + Duration::from_secs(600));
+    net.server.audit().unwrap();
+    assert_eq!(net.server.half_open(SERVER), 0);
+    let stats = net.server.listener_stats(SERVER).unwrap();
+    println!("{stats:?}, {} accepted, {} RSTs", accepted.len(), net.rsts);
+    assert!(stats.evicted > 0 && stats.established > 0 && stats.expired > 0);
+}

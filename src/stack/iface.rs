@@ -466,6 +466,58 @@ impl Interface {
         !self.control.is_empty() || self.spare.is_some()
     }
 
+    /// Checks the bookkeeping against the flow table (for tests): each
+    /// listener's half-open count, each flow's timer entry and place in
+    /// the touched queue. Slow: it walks everything.
+    pub fn audit(&self) -> Result<(), String> {
+        for (local, l) in &self.listeners {
+            let half_open = self
+                .flows
+                .values()
+                .filter_map(|f| f.child.as_ref())
+                .filter(|c| c.listener == *local && !c.established)
+                .count();
+            if half_open != l.half_open {
+                return Err(format!(
+                    "{local}: {} half-open counted, {half_open} in the table",
+                    l.half_open
+                ));
+            }
+            if l.half_open > l.config.backlog.max(1) {
+                return Err(format!(
+                    "{local}: {} half-open, over the backlog",
+                    l.half_open
+                ));
+            }
+        }
+        for (key, f) in &self.flows {
+            if f.touched && !self.touched.contains(key) {
+                return Err(format!("{key:?} touched but not queued"));
+            }
+            if f.touched && f.armed.is_some() {
+                return Err(format!("{key:?} touched and armed"));
+            }
+            if !f.touched && f.armed != f.deadline() {
+                return Err(format!(
+                    "{key:?} armed for {:?}, due at {:?}",
+                    f.armed,
+                    f.deadline()
+                ));
+            }
+            if let Some(t) = f.armed
+                && !self.timers.contains(&(t, *key))
+            {
+                return Err(format!("{key:?} armed for {t:?} without a timer"));
+            }
+        }
+        for (t, key) in &self.timers {
+            if self.flows.get(key).and_then(|f| f.armed) != Some(*t) {
+                return Err(format!("a stale timer for {key:?} at {t:?}"));
+            }
+        }
+        Ok(())
+    }
+
     /// Removes a flow and every trace of it in the queues (lazily: the
     /// touched queue and the listener's queues skip keys that are gone).
     fn forget(&mut self, key: FlowKey) -> Option<Flow> {
