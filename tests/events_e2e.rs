@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use common::schema::Schema;
-use common::{Ran, Scratch, nettool, run};
+use common::{Ran, Scratch, Server, nettool, run};
 use nettool::lab::testnet::{TwoHosts, unique_lab_name};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -22,6 +22,9 @@ fn checked(hosts: &TwoHosts, scratch: &Scratch, schema: &Schema, args: &[&str]) 
     let mut cmd = hosts.cmd_a(nettool());
     cmd.args(args).env("NETTOOL_ARP_CACHE", scratch.cache());
     let r = run(cmd, LIMIT);
+    if std::env::var_os("EVENTS_SHOW").is_some() {
+        eprintln!("$ nettool {}\n{}", args.join(" "), r.stdout);
+    }
     check(&r, schema, args)
 }
 
@@ -122,10 +125,19 @@ fn every_command_prints_only_lines_the_schema_knows() {
     go(&["arp", "--announce", "-c", "1", &a]);
     go(&["arp", "--show"]);
     go(&["arp", "--flush"]);
+    // probe and scan: an open port (a kernel listener in B), a closed one.
+    let _server = Server::start(&hosts, "hold", 8080, 0);
+    let open = format!("{b}:8080");
+    go(&["probe", "-v", "-c", "2", "-i", "20ms", "-W", "200ms", &open]);
+    go(&["probe", "-c", "1", "-W", "200ms", "--dport", "81,8080", &b]);
+    go(&["scan", &b, "79-81,8080"]);
+    go(&["scan", &b, "81"]);
     // lab status of a lab that is not there (tests/cli.rs checks one that is).
     let name = unique_lab_name();
     go(&["lab", "status", "--name", &name]);
-    for want in ["start", "reply", "cache", "lab", "result"] {
+    for want in [
+        "start", "reply", "cache", "lab", "probe", "segment", "port", "result",
+    ] {
         assert!(seen.contains(want), "no {want} event in any run: {seen:?}");
     }
 }
