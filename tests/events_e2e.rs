@@ -132,11 +132,14 @@ fn every_command_prints_only_lines_the_schema_knows() {
     go(&["probe", "-c", "1", "-W", "200ms", "--dport", "81,8080", &b]);
     go(&["scan", &b, "79-81,8080"]);
     go(&["scan", &b, "81"]);
+    // trace, one hop away: open, then closed.
+    go(&["trace", "-q", "2", "-w", "300ms", &open]);
+    go(&["trace", "-q", "1", "-w", "300ms", &format!("{b}:81")]);
     // lab status of a lab that is not there (tests/cli.rs checks one that is).
     let name = unique_lab_name();
     go(&["lab", "status", "--name", &name]);
     for want in [
-        "start", "reply", "cache", "lab", "probe", "segment", "port", "result",
+        "start", "reply", "cache", "lab", "probe", "segment", "port", "hop", "result",
     ] {
         assert!(seen.contains(want), "no {want} event in any run: {seen:?}");
     }
