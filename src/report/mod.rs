@@ -11,7 +11,7 @@ use std::io::{self, Write};
 
 pub use event::{Event, Report, Verdict, us};
 
-use crate::driver::{Clock, SystemClock};
+use crate::clock::{Clock, SystemClock};
 use crate::time::Instant;
 
 /// How a command writes its report.
