@@ -132,6 +132,24 @@ fn every_command_prints_only_lines_the_schema_knows() {
     go(&["probe", "-c", "1", "-W", "200ms", "--dport", "81,8080", &b]);
     go(&["scan", &b, "79-81,8080"]);
     go(&["scan", &b, "81"]);
+    // handshake and close: open, closed, a withheld ACK, data and a close,
+    // and a source address the kernel does not own (nettool answers ARP).
+    let http = Server::start(&hosts, "http", 8081, 0);
+    go(&["handshake", "--linger", "100ms", &open]);
+    go(&["handshake", &format!("{b}:81")]);
+    go(&["handshake", "--no-ack", "--observe", "300ms", &open]);
+    let request = "GET / HTTP/1.0\\r\\n\\r\\n";
+    go(&[
+        "close",
+        "--passive",
+        "--data",
+        request,
+        &format!("{b}:8081"),
+    ]);
+    go(&["close", "--time-wait", "200ms", "--linger", "100ms", &open]);
+    let own = Ipv4Addr::from(u32::from(hosts.subnet.network()) + 9).to_string();
+    go(&["handshake", "-s", &own, "--linger", "100ms", &open]);
+    drop(http);
     // trace, one hop away: open, then closed.
     go(&["trace", "-q", "2", "-w", "300ms", &open]);
     go(&["trace", "-q", "1", "-w", "300ms", &format!("{b}:81")]);
@@ -139,7 +157,8 @@ fn every_command_prints_only_lines_the_schema_knows() {
     let name = unique_lab_name();
     go(&["lab", "status", "--name", &name]);
     for want in [
-        "start", "reply", "cache", "lab", "probe", "segment", "port", "hop", "result",
+        "start", "reply", "cache", "lab", "probe", "segment", "port", "hop", "state", "data",
+        "closed", "result",
     ] {
         assert!(seen.contains(want), "no {want} event in any run: {seen:?}");
     }
