@@ -157,8 +157,19 @@ fn every_command_prints_only_lines_the_schema_knows() {
     let name = unique_lab_name();
     go(&["lab", "status", "--name", &name]);
     for want in [
-        "start", "reply", "cache", "lab", "probe", "segment", "port", "hop", "state", "data",
-        "closed", "result",
+        "start",
+        "reply",
+        "cache",
+        "lab",
+        "probe",
+        "segment",
+        "port",
+        "hop",
+        "state",
+        "data",
+        "closed",
+        "arp-answered",
+        "result",
     ] {
         assert!(seen.contains(want), "no {want} event in any run: {seen:?}");
     }
