@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use common::schema::Schema;
-use common::{Ran, Scratch, Server, nettool, run};
+use common::{Ran, Scratch, Server, nettool, nft_load, run};
 use nettool::lab::testnet::{TwoHosts, unique_lab_name};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -153,6 +153,28 @@ fn every_command_prints_only_lines_the_schema_knows() {
     // trace, one hop away: open, then closed.
     go(&["trace", "-q", "2", "-w", "300ms", &open]);
     go(&["trace", "-q", "1", "-w", "300ms", &format!("{b}:81")]);
+    // Silence and ICMP: B rejects port 83 with admin-prohibited, drops 84.
+    nft_load(
+        hosts.cmd_b("nft"),
+        "table inet t {\n chain in {\n type filter hook input priority 0;\n \
+         tcp dport 83 reject with icmp type admin-prohibited\n tcp dport 84 drop\n }\n}\n",
+    );
+    go(&["handshake", &format!("{b}:83")]);
+    go(&["handshake", "--retries", "0", &format!("{b}:84")]);
+    go(&["probe", "-c", "1", "-W", "200ms", "--dport", "83,84", &b]);
+    go(&["scan", "--retries", "0", "--timeout", "200ms", &b, "83-84"]);
+    go(&[
+        "trace",
+        "-q",
+        "1",
+        "-m",
+        "1",
+        "-w",
+        "200ms",
+        &format!("{b}:84"),
+    ]);
+    // A next hop that does not answer ARP.
+    go(&["probe", "-c", "1", &format!("{nobody}:80")]);
     // lab status of a lab that is not there (tests/cli.rs checks one that is).
     let name = unique_lab_name();
     go(&["lab", "status", "--name", &name]);
