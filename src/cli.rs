@@ -9,6 +9,14 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+mod impair;
+mod probe;
+mod trace;
+
+pub use impair::ImpairArgs;
+pub use probe::{ProbeArgs, ScanArgs};
+pub use trace::TraceArgs;
+
 const EXIT_STATUS: &str = "\
 EXIT STATUS:
   0    success: the address answered, the address is free (--dad), the lab command worked
@@ -40,15 +48,15 @@ pub enum Command {
     Handshake(HandshakeArgs),
     Close(CloseArgs),
     Nc(NcArgs),
-    Probe(crate::cmd::probe::ProbeArgs),
-    Scan(crate::cmd::probe::ScanArgs),
-    Trace(crate::cmd::trace::TraceArgs),
+    Probe(ProbeArgs),
+    Scan(ScanArgs),
+    Trace(TraceArgs),
     Lab(LabArgs),
     /// Write the man pages and shell completions (for packagers and the test suite).
     #[command(hide = true)]
     Generate(GenerateArgs),
     #[command(hide = true)]
-    Impair(crate::cmd::impair::ImpairArgs),
+    Impair(ImpairArgs),
 }
 
 /// Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache.
