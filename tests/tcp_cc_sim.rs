@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use nettool::sim::{Dir, Impairments, Sim};
+use nettool::sim::{Dir, Fate, Impairments, Sim};
 use nettool::tcp::{Config, CongestionControl};
 use rstest::rstest;
 
@@ -192,6 +192,69 @@ fn reno_after_a_loss_halves_and_climbs_one_segment_per_round_trip() {
         let gain = tr.at(t0 + s as f64 + 1.0) - tr.at(t0 + s as f64);
         assert!((4.0..=6.0).contains(&gain), "second {s}: +{gain:.1}");
     }
+}
+
+/// HyStart++ on the engine: a path whose delay jumps (a queue building)
+/// ends slow start without a loss, through Conservative Slow Start, for
+/// both algorithms; with a steady delay slow start goes on.
+#[rstest]
+fn an_rtt_rise_ends_slow_start_without_a_loss(
+    #[values(CongestionControl::Reno, CongestionControl::Cubic)] cc: CongestionControl,
+) {
+    let config = Config {
+        cc,
+        ..Config::default()
+    };
+    let path = |ms: u64| Impairments {
+        delay: Duration::from_millis(ms),
+        ..Impairments::CLEAN
+    };
+    let mut sim = Sim::client_server(1, config).with_impairments(path(10));
+    sim.a_mut().app.to_send = payload(16 << 20);
+    let mss = |sim: &Sim| sim.a().conn.tcb().eff_snd_mss;
+    // Slow start at 20 ms until the window passes 100 segments.
+    sim.run_until(|s| s.a().conn.cwnd() > 100 * mss(s), 100_000)
+        .unwrap();
+    assert_eq!(sim.a().conn.ssthresh(), usize::MAX);
+    let rise_at = sim.now();
+    let cwnd_at_rise = sim.a().conn.cwnd();
+    // The RTT doubles (+20 ms, RttThresh is 4 ms).
+    sim.set_impairments(Dir::AtoB, path(30));
+    sim.run_until(|s| s.a().conn.ssthresh() != usize::MAX, 100_000)
+        .unwrap();
+    let exit = sim.now() - rise_at;
+    let conn = &sim.a().conn;
+    assert!(!conn.in_recovery());
+    // ssthresh = cwnd at the end of CSS (the ACKs after it in the same
+    // step may have grown cwnd a little in congestion avoidance).
+    let over = conn.cwnd() - conn.ssthresh();
+    assert!(
+        over <= 2 * mss(&sim),
+        "cwnd {} ssthresh {}",
+        conn.cwnd(),
+        conn.ssthresh()
+    );
+    // The rise shows one round after it and CSS lasts five more (40 ms
+    // each); in that time slow start would have grown the window 2^6
+    // times, CSS by a quarter per round.
+    assert!(
+        exit >= Duration::from_millis(5 * 40) && exit <= Duration::from_millis(9 * 40),
+        "{exit:?}"
+    );
+    let growth = conn.cwnd() as f64 / cwnd_at_rise as f64;
+    assert!((1.5..=8.0).contains(&growth), "cwnd ×{growth:.2}");
+    // No loss, so nothing was sent twice.
+    let mut sent: Vec<&str> = sim
+        .trace()
+        .iter()
+        .filter(|e| e.dir == Dir::AtoB && e.fate == Fate::Sent)
+        .filter_map(|e| e.line.split(", ack").next())
+        .filter(|l| l.contains("seq "))
+        .collect();
+    let n = sent.len();
+    sent.sort_unstable();
+    sent.dedup();
+    assert_eq!(sent.len(), n, "a retransmission");
 }
 
 /// Virtual time to move `len` bytes from A to B over `imp`.
