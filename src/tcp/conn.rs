@@ -413,6 +413,8 @@ pub(super) struct Undo {
     pub(super) any_retrans: bool,
     /// The event was a retransmission timeout (go-back-N to stop).
     pub(super) rto: bool,
+    /// Once SND.UNA reached `high`: when the episode closes.
+    pub(super) until: Option<Instant>,
 }
 
 /// One TCP connection, sans-IO (quinn-proto's shape).
@@ -515,6 +517,10 @@ pub struct Connection {
     pub(super) dsack: Option<(SeqNum, SeqNum)>,
     /// Congestion events undone as spurious.
     pub(super) undos: u32,
+    /// Retransmission timeouts that resent something.
+    pub(super) timeouts: u32,
+    /// Tail loss probes sent.
+    pub(super) probes: u32,
     pub(super) timers: TimerTable,
     /// An ACK (or challenge ACK) is owed.
     pub(super) ack_pending: bool,
@@ -571,6 +577,8 @@ impl Connection {
             undo: None,
             dsack: None,
             undos: 0,
+            timeouts: 0,
+            probes: 0,
             timers: TimerTable::default(),
             ack_pending: false,
             queued: VecDeque::new(),
@@ -671,6 +679,16 @@ impl Connection {
     /// undone (RFC 3522, RFC 3708).
     pub fn spurious_undos(&self) -> u32 {
         self.undos
+    }
+
+    /// Retransmission timeouts so far (each one that resent something).
+    pub fn timeouts(&self) -> u32 {
+        self.timeouts
+    }
+
+    /// Tail loss probes (RFC 8985 §7) sent so far.
+    pub fn loss_probes(&self) -> u32 {
+        self.probes
     }
 
     /// The SACKed ranges the peer reported above SND.UNA.
@@ -953,6 +971,7 @@ impl Connection {
                 self.force_send = (self.snd_max - self.tcb.snd.una).min(mss);
             }
         }
+        self.timeouts += 1;
         self.cc.high_rxt = self.tcb.snd.una;
         // With timestamps the next ACK of new data that echoes this
         // retransmission (or anything later) gives an unambiguous sample

@@ -63,7 +63,7 @@ impl Connection {
         }
         self.rack.on_ack(una, self.snd_max, dsack.is_some());
         let advanced = una.gt(prior_una);
-        self.check_undo(una, advanced, ecr, dsack);
+        self.check_undo(now, una, advanced, ecr, dsack);
         self.check_tlp(una, advanced, newly_sacked, dsack);
         self.rack_detect_loss(now);
         self.maybe_enter_recovery(now);
@@ -107,18 +107,25 @@ impl Connection {
     /// peer that agreed to SACK but sends no blocks, the third duplicate
     /// ACK); without SACK, the third duplicate ACK (RFC 5681 §3.2, RFC
     /// 6582 §3.2 step 2). Not for losses of a window already recovered
-    /// (SND.UNA at or below `recover`, RFC 6582 §3.2 step 1).
+    /// (RFC 6582 §3.2 step 1: SND.UNA at or below `recover`; with SACK,
+    /// whose marks are per segment, below it: data sent during a recovery
+    /// and lost after it ended is a new window's loss).
     pub(super) fn maybe_enter_recovery(&mut self, now: Instant) {
         let una = self.tcb.snd.una;
+        let sack = self.negotiated.sack;
+        let recovered = if sack {
+            una.lt(self.cc.recover)
+        } else {
+            !una.gt(self.cc.recover)
+        };
         if self.cc.recovery.is_some()
             || una == self.snd_max
-            || !una.gt(self.cc.recover)
+            || recovered
             || !self.state.is_synchronized()
         {
             return;
         }
         let mss = self.tcb.eff_snd_mss;
-        let sack = self.negotiated.sack;
         let enter = if sack {
             self.sent.any_lost()
                 || (self.cc.dupacks >= DUP_THRESH
@@ -231,6 +238,7 @@ impl Connection {
             (self.send_range(now, last.start, len), true)
         };
         if let Some(seg) = seg {
+            self.probes += 1;
             self.queued.push_back(seg);
             self.tlp = Some(Tlp {
                 end_seq: self.snd_max,
@@ -288,7 +296,9 @@ impl Connection {
     /// window from before the first event stays.
     pub(super) fn open_undo(&mut self, rto: bool) {
         let high = self.snd_max;
-        if let Some(u) = &mut self.undo {
+        if let Some(u) = &mut self.undo
+            && self.tcb.snd.una.lt(u.high)
+        {
             u.rto |= rto;
             u.high = high;
             return;
@@ -302,6 +312,7 @@ impl Connection {
             retrans: 0,
             any_retrans: false,
             rto,
+            until: None,
         });
     }
 
@@ -310,10 +321,12 @@ impl Connection {
     /// the first retransmission was sent for the original (Eifel, RFC
     /// 3522 §2); with D-SACK, every retransmitted octet reported as a
     /// duplicate (RFC 3708 §3). Either makes the event spurious. The
-    /// episode closes when SND.UNA reaches what was outstanding at the
-    /// event.
+    /// episode closes a round trip after SND.UNA reaches what was
+    /// outstanding at the event: the D-SACK for a last retransmission
+    /// arrives about then.
     fn check_undo(
         &mut self,
+        now: Instant,
         una: SeqNum,
         advanced: bool,
         ecr: Option<u32>,
@@ -338,11 +351,17 @@ impl Connection {
             // Eifel has spoken for this episode either way.
             u.ts = None;
         }
+        if una.ge(u.high) {
+            let srtt = self.rtt.srtt().unwrap_or(self.rtt.rto());
+            let until = *u.until.get_or_insert(now + srtt * 2);
+            if now > until && !spurious {
+                self.undo = None;
+                return;
+            }
+        }
         self.undo = Some(u);
         if spurious {
             self.undo_congestion_event();
-        } else if una.ge(u.high) {
-            self.undo = None;
         }
     }
 
