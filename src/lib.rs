@@ -26,6 +26,7 @@
 pub mod arp;
 pub mod cachefile;
 pub mod cli;
+pub mod clock;
 pub mod cmd;
 pub mod docgen;
 pub mod driver;
@@ -37,6 +38,7 @@ pub mod machine;
 pub mod netlink;
 pub mod outcome;
 pub mod probe;
+pub mod report;
 pub mod route;
 pub mod sim;
 pub mod stack;

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use nettool::sim::{Dir, Fate, Impairments, Sim};
-use nettool::tcp::{Config, Connection, SeqNum, State};
+use nettool::tcp::{Config, CongestionControl, Connection, SeqNum, State};
 use nettool::time::Instant;
 use nettool::wire::fmt::tcp_line_absolute;
 use nettool::wire::tcp::{Flags, TcpOption, TcpRepr};
@@ -26,9 +26,11 @@ const REMOTE_ISS: u32 = 5000;
 const MSS: u32 = 536;
 static K: [u8; 16384] = [0x5a; 16384];
 
-/// SACK, no timestamps (short lines), every segment ACKed at once.
+/// SACK, no timestamps (short lines), every segment ACKed at once; Reno,
+/// whose ssthresh is half the flight, keeps the numbers round.
 fn config() -> Config {
     Config {
+        cc: CongestionControl::Reno,
         window_scale: None,
         sack_permitted: true,
         timestamps: false,

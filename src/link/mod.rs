@@ -9,6 +9,7 @@ pub mod lo;
 pub mod mem;
 pub mod packet;
 pub mod ring;
+pub mod stamp;
 pub mod trace;
 
 use std::io;

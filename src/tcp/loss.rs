@@ -372,13 +372,14 @@ impl Connection {
         let Some(u) = self.undo.take() else {
             return;
         };
-        // CC-specific undo hook: the single call site for congestion
-        // control's own state (CUBIC's W_max, epoch, ...). When the
-        // congestion module provides `Congestion::undo_congestion_event`,
-        // call it here; until then the saved cwnd and ssthresh are put
-        // back below.
-        self.cc.cwnd = self.cc.cwnd.max(u.cwnd);
-        self.cc.ssthresh = self.cc.ssthresh.max(u.ssthresh);
+        // The single call site of congestion control's own undo (cwnd,
+        // ssthresh and CUBIC's W_max, epoch, K, HyStart++'s rounds, from
+        // before its last congestion event). Without one to undo, the
+        // window saved when this episode began goes back.
+        if !self.cc.undo_congestion_event() {
+            self.cc.cwnd = self.cc.cwnd.max(u.cwnd);
+            self.cc.ssthresh = self.cc.ssthresh.max(u.ssthresh);
+        }
         if self.cc.recovery.is_some() {
             self.rack.on_recovery_end();
         }

@@ -58,18 +58,20 @@
 //! | persist timer, zero-window probes | RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17 | `conn.rs` |
 //! | RTO, backoff, Karn | RFC 6298 | `rtt.rs`, `conn.rs` |
 //! | RTT from timestamps, PAWS | RFC 7323 §4, §5 | `input.rs` |
-//! | slow start, congestion avoidance, IW10 | RFC 5681, RFC 3465, RFC 6928 | `cc.rs` |
-//! | fast retransmit, NewReno fast recovery (without SACK) | RFC 5681 §3.2, RFC 6582 | `cc.rs`, `input.rs`, `loss.rs` |
+//! | slow start, congestion avoidance, IW10 | RFC 5681, RFC 3465, RFC 6928 | `cc/` |
+//! | HyStart++ (slow start exit on an RTT rise) | RFC 9406 | `cc/hystart.rs` |
+//! | CUBIC (the default, [`Config::cc`]) or Reno congestion avoidance | RFC 9438, RFC 5681 | `cc/cubic.rs`, `cc/reno.rs` |
+//! | fast retransmit, NewReno fast recovery (without SACK) | RFC 5681 §3.2, RFC 6582 | `cc/`, `input.rs`, `loss.rs` |
 //! | SACK scoreboard, pipe, NextSeg | RFC 6675 | `scoreboard.rs`, `rack.rs` (`SentLog`), `conn.rs` (`data_segment`) |
 //! | RACK: time-based loss detection, reordering window and timer | RFC 8985 §6 | `rack.rs`, `loss.rs` |
 //! | tail loss probe (PTO, probe, loss detection by the probe) | RFC 8985 §7 | `loss.rs` |
 //! | proportional rate reduction during SACK recovery | RFC 6937 | `prr.rs`, `loss.rs` |
-//! | undo of spurious fast retransmits and timeouts (Eifel, D-SACK) | RFC 3522, RFC 3708, RFC 4015 | `loss.rs` |
+//! | undo of spurious fast retransmits and timeouts (Eifel, D-SACK) | RFC 3522, RFC 3708, RFC 4015 | `loss.rs`, `cc/` (`undo_congestion_event`) |
 //! | keepalive (off by default, [`Config::keepalive`]) | RFC 1122 §4.2.3.6 | `conn.rs` |
 //!
 //! # Not yet
 //!
-//! Restart after idle (RFC 5681 §4.1), CUBIC, F-RTO (RFC 5682),
+//! Restart after idle (RFC 5681 §4.1), F-RTO (RFC 5682),
 //! challenge-ACK rate limiting (RFC 5961 §7), TS.Recent invalidation after
 //! 24 days of idleness (RFC 7323 §5.5).
 
@@ -87,6 +89,7 @@ pub mod seq;
 pub mod state;
 pub mod timer;
 
+pub use cc::CongestionControl;
 pub use conn::{
     Config, Connection, DEFAULT_SEND_MSS, DropReason, Event, IssSource, Keepalive, MAX_WSCALE,
     Reason, RecvError, RecvSequence, Segment, SendError, SendSequence, Tcb, rst_for,
