@@ -438,7 +438,9 @@ fn drop_text(r: DropReason) -> &'static str {
         DropReason::SynInWindow => "SYN on an open connection (RFC 5961: challenge ACK)",
         DropReason::AckOutOfRange => "ACK outside the acceptable range (RFC 5961)",
         DropReason::NoAck => "no ACK bit",
-        DropReason::OutOfOrder => "out of order (held for reassembly, acknowledged)",
+        DropReason::ReassemblyFull => {
+            "out of order, and the reassembly queue holds too many ranges (acknowledged)"
+        }
     }
 }
 
@@ -576,6 +578,15 @@ impl View {
                     },
                 )?;
             }
+            Event::Host(HostEvent::Tcp(TcpEvent::OutOfOrderQueued { held })) => self.line(
+                out,
+                now,
+                "note",
+                &format!(
+                    "out-of-order segment queued for reassembly ({held} octets held), acknowledged"
+                ),
+                json!({"event": "queued-out-of-order", "held": held}),
+            )?,
             Event::Host(HostEvent::Tcp(TcpEvent::Connected)) => {}
             Event::Host(HostEvent::ArpAnswered { asker, asker_mac }) => self.line(
                 out,
