@@ -578,15 +578,12 @@ impl View {
                     },
                 )?;
             }
-            Event::Host(HostEvent::Tcp(TcpEvent::OutOfOrderQueued { held })) => self.line(
-                out,
-                now,
-                "note",
-                &format!(
+            Event::Host(HostEvent::Tcp(TcpEvent::OutOfOrderQueued { held })) => {
+                let text = format!(
                     "out-of-order segment queued for reassembly ({held} octets held), acknowledged"
-                ),
-                json!({"event": "queued-out-of-order", "held": held}),
-            )?,
+                );
+                self.line(out, now, "note", &text, Ev::note(text.clone()))?
+            }
             Event::Host(HostEvent::Tcp(TcpEvent::Connected)) => {}
             Event::Host(HostEvent::ArpAnswered { asker, asker_mac }) => self.line(
                 out,
