@@ -46,7 +46,8 @@ use crate::wire::{MacAddr, WireError};
 pub const DEFAULT_BACKLOG: usize = 256;
 
 /// Most events kept for a child before it is accepted: a handshake makes
-/// about eight; beyond the cap, segment traces and dropped-segment reports
+/// about eight; beyond the cap, segment traces, dropped-segment and
+/// out-of-order reports
 /// are counted in [`ListenerStats::events_dropped`] instead (state changes,
 /// the peer's FIN and ICMP errors are always kept).
 const CHILD_EVENTS: usize = 32;
@@ -609,7 +610,9 @@ impl Interface {
                     ev.what,
                     HostEvent::Segment { .. }
                         | HostEvent::Withheld { .. }
-                        | HostEvent::Tcp(TcpEvent::SegmentDropped { .. })
+                        | HostEvent::Tcp(
+                            TcpEvent::SegmentDropped { .. } | TcpEvent::OutOfOrderQueued { .. }
+                        )
                 );
                 if child.log.len() < CHILD_EVENTS || !trace {
                     child.log.push(ev);
