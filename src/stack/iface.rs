@@ -47,9 +47,8 @@ pub const DEFAULT_BACKLOG: usize = 256;
 
 /// Most events kept for a child before it is accepted: a handshake makes
 /// about eight; beyond the cap, segment traces, dropped-segment and
-/// out-of-order reports
-/// are counted in [`ListenerStats::events_dropped`] instead (state changes,
-/// the peer's FIN and ICMP errors are always kept).
+/// out-of-order reports are counted in [`ListenerStats::events_dropped`]
+/// instead (state changes, the peer's FIN and ICMP errors are always kept).
 const CHILD_EVENTS: usize = 32;
 
 /// Which way a segment went.
