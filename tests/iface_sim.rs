@@ -74,6 +74,8 @@ struct Net {
     /// Frames the server sent, by TCP flags, to clients and elsewhere.
     syn_acks: usize,
     rsts: usize,
+    /// Where the server's RSTs went.
+    rst_macs: Vec<MacAddr>,
     /// Most half-open connections and flows seen at once.
     peak_half_open: usize,
     peak_flows: usize,
@@ -113,6 +115,7 @@ impl Net {
             to_nowhere: 0,
             syn_acks: 0,
             rsts: 0,
+            rst_macs: Vec::new(),
             peak_half_open: 0,
             peak_flows: 0,
         }
@@ -140,12 +143,13 @@ impl Net {
     fn flush(&mut self) {
         let now = self.now;
         while let Some(frame) = self.server.poll_transmit(now) {
-            if let Ok((_, _, tcp)) = TcpRepr::from_frame(&frame, ChecksumMode::Verify) {
+            if let Ok((eth, _, tcp)) = TcpRepr::from_frame(&frame, ChecksumMode::Verify) {
                 if tcp.flags.contains(Flags::SYN) && tcp.ack.is_some() {
                     self.syn_acks += 1;
                 }
                 if tcp.flags.contains(Flags::RST) {
                     self.rsts += 1;
+                    self.rst_macs.push(eth.dst);
                 }
             }
             self.send(now + LATENCY, false, frame);
@@ -476,6 +480,7 @@ fn an_ack_for_an_evicted_handshake_is_answered_with_rst() {
     net.run_until(ms(5));
     assert_eq!(net.server.accept(SERVER), None);
     assert_eq!(net.rsts, 1, "the listener refuses the ACK");
+    assert_eq!(net.rst_macs, [CLIENT_MAC], "back the way the ACK came");
     assert_eq!(net.clients[c].state(), State::Closed);
     let stats = net.server.listener_stats(SERVER).unwrap();
     assert_eq!(stats.evicted, 1);

@@ -859,7 +859,7 @@ impl Interface {
             self.listener_segment(now, src_mac, key, tcp);
         } else if self.config.answer_arp {
             // Nobody else owns the address: answer as a closed port.
-            self.reset(now, key, tcp);
+            self.reset(now, src_mac, key, tcp);
         }
         // Otherwise another flow: the kernel's business, not ours.
     }
@@ -904,7 +904,7 @@ impl Interface {
             return; // first, a RST: ignore it
         }
         if tcp.ack.is_some() {
-            return self.reset(now, key, tcp); // second, an ACK: <SEQ=SEG.ACK><CTL=RST>
+            return self.reset(now, src_mac, key, tcp); // second, an ACK: <SEQ=SEG.ACK><CTL=RST>
         }
         if !tcp.flags.contains(Flags::SYN) {
             return; // neither: drop it
@@ -986,11 +986,13 @@ impl Interface {
     }
 
     /// RFC 9293 §3.5.2: a RST for a segment that belongs to no connection.
-    fn reset(&mut self, now: Instant, key: FlowKey, tcp: &TcpRepr<'_>) {
+    /// It goes back the way the segment came (`src_mac`) unless the next
+    /// hop is known.
+    fn reset(&mut self, now: Instant, src_mac: MacAddr, key: FlowKey, tcp: &TcpRepr<'_>) {
         let Some(rst) = tcp::rst_for(*key.remote.ip(), *key.local.ip(), tcp) else {
             return;
         };
-        let hop = self.config.next_hop_mac.unwrap_or(MacAddr::broadcast());
+        let hop = self.config.next_hop_mac.unwrap_or(src_mac);
         self.control.push_back(rst.to_frame(self.config.mac, hop));
         if self.config.trace {
             self.push_event(
