@@ -284,6 +284,7 @@ pub struct Interface {
     /// built; it goes out next.
     spare: Option<(FlowKey, Segment)>,
     malformed: u64,
+    /// Numbers listener children, to tell a 4-tuple's incarnations apart.
     serial: u64,
 }
 
@@ -322,8 +323,13 @@ impl Interface {
     }
 
     /// Passive OPEN on `local`: SYNs to it open connections, up to the
-    /// backlog at a time.
+    /// backlog at a time. On a port already listening, only the
+    /// configuration changes (for the connections still to come).
     pub fn listen(&mut self, local: SocketAddrV4, config: ListenerConfig) {
+        if let Some(l) = self.listeners.get_mut(&local) {
+            l.config = config;
+            return;
+        }
         self.listeners.insert(
             local,
             Listener {
