@@ -18,6 +18,7 @@ use crate::cachefile;
 use crate::cli::ArpArgs;
 use crate::driver::{self, Clock, Stop, SystemClock};
 use crate::link::packet::PacketLink;
+use crate::link::pcap::Capture;
 use crate::link::trace::Tracer;
 use crate::link::{Filter, Link};
 use crate::machine::Machine;
@@ -137,14 +138,14 @@ fn check_ethernet(iface: &Interface) -> Result<()> {
     Ok(())
 }
 
-fn open_link(iface: &Interface) -> Result<PacketLink> {
-    Ok(PacketLink::open(iface.index, Filter::Arp)?)
+fn open_link(iface: &Interface, env: &Env) -> Result<Capture<PacketLink>> {
+    Ok(env.capture(PacketLink::open(iface.index, Filter::Arp)?)?)
 }
 
 /// Runs `machine` on the interface's link, printing frames on stderr with -v.
 fn drive<M: Machine>(
     machine: &mut M,
-    link: &mut PacketLink,
+    link: &mut Capture<PacketLink>,
     clock: &mut SystemClock,
     verbose: bool,
     env: &mut Env,
@@ -154,6 +155,7 @@ fn drive<M: Machine>(
         out,
         err,
         interrupt,
+        ..
     } = env;
     let mut tracer;
     let link: &mut dyn Link = if verbose {
@@ -245,7 +247,7 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
         }
         Stop::Done
     } else {
-        let mut link = open_link(&iface)?;
+        let mut link = open_link(&iface, env)?;
         if printer.human() {
             writeln!(
                 env.out,
@@ -450,7 +452,7 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
     };
     let printer = Printer::new(args);
     let mut cache = load_cache(cache_path, env)?;
-    let mut link = open_link(&iface)?;
+    let mut link = open_link(&iface, env)?;
     if printer.human() {
         writeln!(
             env.out,
@@ -630,7 +632,7 @@ fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
         rate: None,
     };
     let printer = Printer::new(args);
-    let mut link = open_link(&iface)?;
+    let mut link = open_link(&iface, env)?;
     if printer.human() {
         let what = if args.dad { "DAD" } else { "ANNOUNCE" };
         writeln!(env.out, "{what} {ip} on {} ({})", iface.name, iface.mac)?;

@@ -197,6 +197,9 @@ pub struct ProbeArgs {
 
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub capture: crate::cli::CaptureArgs,
 }
 
 /// SYN-scan a host's TCP ports: open, closed or filtered.
@@ -275,6 +278,9 @@ pub struct ScanArgs {
     pub json: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub capture: crate::cli::CaptureArgs,
 }
 
 /// The route, the next hop's MAC and the source the probes use.
@@ -468,6 +474,7 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
             env.warn(format!("{e}; RTTs run from just before each send"))?;
         }
     }
+    let mut link = env.capture(link)?;
     let mut clock = SystemClock::new();
     let start = clock.now();
     let config = prober::Config {
@@ -545,6 +552,9 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     })
 }
 
+/// The probe's link, with its `--pcap` capture (if any).
+type ProbeLink = crate::link::pcap::Capture<PacketLink>;
+
 /// How long to poll without sleeping after a probe leaves, so that the
 /// answer's arrival is read at once rather than after a wake-up.
 const SPIN: Duration = Duration::from_millis(2);
@@ -553,7 +563,7 @@ const SPIN: Duration = Duration::from_millis(2);
 /// each probe left and a short busy poll for its answer.
 fn paced(
     prober: &mut Prober,
-    link: &mut PacketLink,
+    link: &mut ProbeLink,
     clock: &mut SystemClock,
     buf: &mut Vec<u8>,
     view: &mut ProbeView,
@@ -608,7 +618,7 @@ fn paced(
 /// readings `before` and `after` it; one that does not (the wall clock was
 /// stepped in between) is not used. Without one, `before`.
 fn departure(
-    link: &mut PacketLink,
+    link: &mut ProbeLink,
     clock: &SystemClock,
     bridge: &mut WallBridge,
     before: Instant,
@@ -632,7 +642,7 @@ fn departure(
 /// answer came. A stamp from the future or more than a second old (a
 /// step of the wall clock) is not used; nor is a missing one: then the
 /// time of reading.
-fn arrival(link: &PacketLink, clock: &mut SystemClock, bridge: &mut WallBridge) -> Instant {
+fn arrival(link: &ProbeLink, clock: &mut SystemClock, bridge: &mut WallBridge) -> Instant {
     let now = clock.now();
     let Some(stamp) = link.rx_timestamp() else {
         return now;
@@ -667,7 +677,7 @@ const FLOOD_RECEIVE_BUFFER: usize = 4 << 20;
 /// and the probes still queued then are taken back, never counted as sent.
 fn flood(
     prober: &mut Prober,
-    link: &mut PacketLink,
+    link: &mut ProbeLink,
     clock: &mut SystemClock,
     buf: &mut Vec<u8>,
     env: &mut Env,
@@ -732,7 +742,7 @@ fn flood(
 /// The frames still queued when a signal stopped the flood never left:
 /// take them back, and the probes among them (the batch's last) are not
 /// counted as sent.
-fn take_back(prober: &mut Prober, link: &mut PacketLink, batch: &[bool]) {
+fn take_back(prober: &mut Prober, link: &mut ProbeLink, batch: &[bool]) {
     let n = link.discard_queued();
     let probes = batch.iter().rev().take(n).filter(|&&p| p).count();
     prober.unsend(probes as u64);
@@ -1005,6 +1015,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     };
     let mut link = PacketLink::open(path.route.interface.index, Filter::ArpIpv4)?;
     link.grow_receive_buffer(SCAN_RECEIVE_BUFFER)?;
+    let mut link = env.capture(link)?;
     let mut clock = SystemClock::new();
     let start = clock.now();
     let mut tpl = Template::syn(

@@ -91,6 +91,9 @@ pub struct TraceArgs {
     /// The ARP cache, for the next hop.
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub capture: crate::cli::CaptureArgs,
 }
 
 pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
@@ -148,7 +151,7 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     } else {
         None
     };
-    let mut link = PacketLink::open(iface.index, Filter::ArpIpv4)?;
+    let mut link = env.capture(PacketLink::open(iface.index, Filter::ArpIpv4)?)?;
     let mut clock = SystemClock::new();
     let start = clock.now();
     let mut trace = Trace::new(Config {

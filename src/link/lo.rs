@@ -118,9 +118,8 @@ impl Link for LoopbackLink {
     }
 
     /// A packet sent through the raw IP socket loops back through `lo`,
-    /// where the receiving socket reads it with the all-zero Ethernet
-    /// header `lo` gives every frame (and tcpdump on `lo` shows): that
-    /// copy is what a capture records.
+    /// where the receiving socket reads it too, with the all-zero
+    /// Ethernet header `lo` gives every frame (and tcpdump on `lo` shows).
     fn echoes_sent(&self) -> bool {
         true
     }

@@ -84,7 +84,7 @@ pub trait Link {
     }
 
     /// Whether every frame sent also comes back through `recv`, as on
-    /// loopback; a capture then records it once, as it comes back.
+    /// loopback; a capture then records it once.
     fn echoes_sent(&self) -> bool {
         false
     }

@@ -21,6 +21,7 @@
 //! cut-back on a failed write.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -271,7 +272,15 @@ pub struct Capture<L> {
     /// and the frames back to back.
     queued_lens: Vec<usize>,
     queued: Vec<u8>,
+    /// On a link that echoes what it sends: the packets sent and
+    /// recorded whose copies have not come back yet.
+    echoes: VecDeque<Vec<u8>>,
 }
+
+/// Bytes of Ethernet header in front of every frame.
+const ETH_HEADER: usize = 14;
+/// Packets waiting for their echo, at most; older ones were lost.
+const MAX_ECHOES: usize = 1024;
 
 impl<L: Link> Capture<L> {
     /// Wraps `inner`; with a file, asks the link for kernel receive
@@ -286,6 +295,7 @@ impl<L: Link> Capture<L> {
             rx: Vec::new(),
             queued_lens: Vec::new(),
             queued: Vec::new(),
+            echoes: VecDeque::new(),
         })
     }
 
@@ -324,13 +334,25 @@ impl<L: Link> Link for Capture<L> {
         let Some(file) = &self.file else {
             return self.inner.send(frame);
         };
-        if self.inner.echoes_sent() {
-            return self.inner.send(frame);
-        }
         let at = SystemTime::now();
         self.inner.send(frame)?;
         let at = self.inner.tx_stamp().unwrap_or(at);
-        file.record(at, frame)
+        if !self.inner.echoes_sent() {
+            return file.record(at, frame);
+        }
+        // Recorded now, not as it comes back: the last frames of a run
+        // come back after nettool has stopped reading. The copy that comes
+        // back is recognised by its packet and not recorded again.
+        let mut shown = frame.to_vec();
+        if let Some(macs) = shown.get_mut(..12) {
+            macs.fill(0); // the all-zero addresses lo shows
+        }
+        self.echoes
+            .push_back(frame.get(ETH_HEADER..).unwrap_or_default().to_vec());
+        if self.echoes.len() > MAX_ECHOES {
+            self.echoes.pop_front(); // its copy was lost on the way back
+        }
+        file.record(at, &shown)
     }
 
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {
@@ -346,7 +368,11 @@ impl<L: Link> Link for Capture<L> {
             }
         };
         let at = self.inner.rx_stamp().unwrap_or_else(SystemTime::now);
-        file.record(at, &self.rx)?;
+        let packet = self.rx.get(ETH_HEADER..).unwrap_or_default();
+        match self.echoes.iter().position(|e| e[..] == *packet) {
+            Some(i) => drop(self.echoes.remove(i)),
+            None => file.record(at, &self.rx)?,
+        }
         Ok(Some(Received {
             frame: &self.rx,
             checksum,
@@ -396,12 +422,14 @@ impl<L: Link> Link for Capture<L> {
 impl Capture<super::packet::PacketLink> {
     /// See [`super::packet::PacketLink::queue`].
     pub fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
-        if self.file.is_none() || !self.inner.has_ring() {
-            return Link::send(self, frame);
+        if !self.inner.has_ring() {
+            return Link::send(self, frame); // queueing is sending
         }
         self.inner.queue(frame)?;
-        self.queued_lens.push(frame.len());
-        self.queued.extend_from_slice(frame);
+        if self.file.is_some() {
+            self.queued_lens.push(frame.len());
+            self.queued.extend_from_slice(frame);
+        }
         Ok(())
     }
 

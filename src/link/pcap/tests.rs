@@ -291,19 +291,35 @@ fn the_kernels_stamps_are_used_where_the_link_has_them() {
 }
 
 #[test]
-fn on_a_link_that_echoes_what_it_sends_each_frame_is_recorded_once() {
+fn on_a_link_that_echoes_what_it_sends_each_frame_is_recorded_once_as_sent() {
     let (_dir, path, file) = capture_file();
     let inner = Stamped {
         echo: true,
+        inbox: VecDeque::from([vec![0xcc; 60]]), // the peer's
         ..Stamped::default()
     };
     let mut link = Capture::new(inner, Some(file.clone())).unwrap();
-    link.send(&[0xaa; 60]).unwrap();
-    assert!(link.recv(Duration::ZERO).unwrap().is_some());
+    let mut mine = vec![0xaa; 60];
+    mine[12..14].copy_from_slice(&[8, 0]);
+    link.send(&mine).unwrap();
+    // The peer's frame, then the echo of ours, which is not recorded again.
+    assert_eq!(
+        link.recv(Duration::ZERO).unwrap().unwrap().frame,
+        [0xcc; 60]
+    );
+    assert_eq!(link.recv(Duration::ZERO).unwrap().unwrap().frame, mine);
+    // A frame whose echo never comes is recorded all the same.
+    link.send(&[0xdd; 60]).unwrap();
     file.flush().unwrap();
     let recs = parse(&std::fs::read(&path).unwrap());
-    assert_eq!(recs.len(), 1);
-    assert_eq!((recs[0].sec, recs[0].nsec), (RX_AT.0 as u32, RX_AT.1));
+    assert_eq!(recs.len(), 3);
+    // Ours as lo shows it: all-zero addresses, the rest as sent.
+    let mut shown = mine.clone();
+    shown[..12].fill(0);
+    assert_eq!(recs[0].data, shown);
+    assert_eq!((recs[0].sec, recs[0].nsec), (TX_AT.0 as u32, TX_AT.1));
+    assert_eq!(recs[1].data, [0xcc; 60]);
+    assert_eq!(recs[2].data[12..], [0xdd; 48]);
 }
 
 #[test]
