@@ -7,7 +7,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+mod impair;
+mod probe;
+mod trace;
+
+pub use impair::ImpairArgs;
+pub use probe::{ProbeArgs, ScanArgs};
+pub use trace::TraceArgs;
 
 const EXIT_STATUS: &str = "\
 EXIT STATUS:
@@ -40,15 +48,15 @@ pub enum Command {
     Handshake(HandshakeArgs),
     Close(CloseArgs),
     Nc(NcArgs),
-    Probe(crate::cmd::probe::ProbeArgs),
-    Scan(crate::cmd::probe::ScanArgs),
-    Trace(crate::cmd::trace::TraceArgs),
+    Probe(ProbeArgs),
+    Scan(ScanArgs),
+    Trace(TraceArgs),
     Lab(LabArgs),
     /// Write the man pages and shell completions (for packagers and the test suite).
     #[command(hide = true)]
     Generate(GenerateArgs),
     #[command(hide = true)]
-    Impair(crate::cmd::impair::ImpairArgs),
+    Impair(ImpairArgs),
 }
 
 /// Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache.
@@ -383,7 +391,11 @@ pub struct NcArgs {
     #[arg(short, long, value_name = "IFACE")]
     pub interface: Option<String>,
 
-    /// States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration.
+    /// Congestion control for what nettool sends.
+    #[arg(long, value_enum, value_name = "ALGORITHM", default_value_t = CongestionControlArg::Cubic)]
+    pub cc: CongestionControlArg,
+
+    /// States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control.
     #[arg(short, long)]
     pub verbose: bool,
 
@@ -396,6 +408,15 @@ pub struct NcArgs {
 
     #[command(flatten)]
     pub capture: CaptureArgs,
+}
+
+/// `nc --cc`: the engine's congestion avoidance algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CongestionControlArg {
+    /// RFC 9438: the window follows a cubic curve of the time since the last loss, and falls to 0.7 of the flight on one (Linux's default).
+    Cubic,
+    /// RFC 5681: one segment more per round trip, and half the flight on a loss.
+    Reno,
 }
 
 /// A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux.

@@ -26,6 +26,7 @@
 pub mod arp;
 pub mod cachefile;
 pub mod cli;
+pub mod clock;
 pub mod cmd;
 pub mod docgen;
 pub mod driver;

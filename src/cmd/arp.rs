@@ -16,7 +16,9 @@ use crate::arp::probe::{self, Mode, Prober, Target, Until};
 use crate::arp::resolve::{self, Resolution, Settings, WallClock};
 use crate::cachefile;
 use crate::cli::ArpArgs;
-use crate::driver::{self, Clock, Stop, SystemClock};
+use crate::clock;
+use crate::clock::{Clock, SystemClock};
+use crate::driver::{self, Stop};
 use crate::link::packet::PacketLink;
 use crate::link::pcap::Capture;
 use crate::link::trace::Tracer;
@@ -231,7 +233,7 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
     let start = clock.now();
     let wall = WallClock {
         at: start,
-        unix_ms: driver::unix_now_ms(),
+        unix_ms: clock::unix_now_ms(),
     };
     let mut stats = RttStats::default();
     let mut res = Resolution::new(start, wall, &mut cache, settings);
@@ -488,7 +490,7 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
                 // Cache entries are dated by the wall clock when the answer is
                 // handled; the RTT already came from the driver's clock.
                 let learned =
-                    resolve::record(cache, &name, ifindex, driver::unix_now_ms(), ttl, &ev);
+                    resolve::record(cache, &name, ifindex, clock::unix_now_ms(), ttl, &ev);
                 match ev {
                     probe::Event::Reply {
                         target, mac, rtt, ..
@@ -695,7 +697,7 @@ fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
 
 fn show(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
     let cache = load_cache(path, env)?;
-    let now = driver::unix_now_ms();
+    let now = clock::unix_now_ms();
     let printer = Printer::new(args);
     if printer.human() {
         if cache.is_empty() {

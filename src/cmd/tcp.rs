@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,7 +14,9 @@ use crate::arp::probe::{self, Mode, Until};
 use crate::arp::resolve::{self, Resolution, Settings, WallClock};
 use crate::cachefile;
 use crate::cli::{CloseArgs, ConnectArgs, HandshakeArgs};
-use crate::driver::{self, Clock, Stop, SystemClock};
+use crate::clock;
+use crate::clock::{Clock, SystemClock};
+use crate::driver::{self, Stop};
 use crate::guard::{Flow, RstGuard};
 use crate::link::packet::PacketLink;
 use crate::link::{Filter, Link};
@@ -24,6 +25,7 @@ use crate::outcome::Outcome;
 use crate::route::{self, Route, RouteError};
 use crate::stack::host::{Direction, HostConfig, HostEvent, TcpHost};
 use crate::stack::session::{End, Event, Note, Opening, Plan, Session, ThirdAck};
+use crate::sys::{random_bytes, reserve_port};
 use crate::tcp::{
     self, Connection, DropReason, Event as TcpEvent, IsnGenerator, Reason, Segment, State,
 };
@@ -137,78 +139,6 @@ pub fn unescape(text: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// A source port reserved from the kernel for the run: a TCP socket bound
-/// to it (never listening or connecting), so no kernel connection can take
-/// the same port while nettool uses it. The kernel picks the port when
-/// none is asked for.
-pub(crate) fn reserve_port(
-    source: Ipv4Addr,
-    owned: bool,
-    wanted: Option<u16>,
-) -> Result<(u16, Option<OwnedFd>)> {
-    if !owned {
-        // The kernel does not own the address: no kernel socket can use it.
-        let port = wanted.unwrap_or_else(|| 32768 + (random_u64() % 28232) as u16);
-        return Ok((port, None));
-    }
-    // SAFETY: plain socket(2); the result is checked and owned below.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).context("reserving a source port");
-    }
-    // SAFETY: fd is a fresh socket we own.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    let addr = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: wanted.unwrap_or(0).to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(source).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
-    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-    // SAFETY: addr is a valid sockaddr_in of `len` bytes.
-    if unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len) } < 0 {
-        let err = std::io::Error::last_os_error();
-        return match wanted {
-            Some(p) if err.raw_os_error() == Some(libc::EADDRINUSE) => {
-                bail!(
-                    "source port {p} is in use by another socket on {source}; pick another with -p, or leave it out"
-                )
-            }
-            _ => Err(err).with_context(|| format!("reserving a source port on {source}")),
-        };
-    }
-    let mut bound: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-    let mut blen = len;
-    // SAFETY: getsockname into a sockaddr_in-sized buffer.
-    if unsafe { libc::getsockname(fd, (&mut bound as *mut libc::sockaddr_in).cast(), &mut blen) }
-        < 0
-    {
-        return Err(std::io::Error::last_os_error()).context("reading the reserved port");
-    }
-    Ok((u16::from_be(bound.sin_port), Some(sock)))
-}
-
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut buf = [0u8; N];
-    // SAFETY: getrandom fills the buffer we own; on failure we fall back
-    // to the clock, which is enough for a port or an ISN key's
-    // unpredictability to a remote peer in a debugging tool.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), N, 0) };
-    if n != N as isize {
-        let t = driver::unix_now_ms().to_le_bytes();
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = t[i % 8] ^ (i as u8).wrapping_mul(31);
-        }
-    }
-    buf
-}
-
-fn random_u64() -> u64 {
-    u64::from_le_bytes(random_bytes::<8>())
-}
-
 /// The next hop's MAC, through nettool's own ARP and its cache; `None`
 /// when it does not answer.
 pub(crate) fn next_hop_mac(
@@ -223,7 +153,7 @@ pub(crate) fn next_hop_mac(
     let now = clock.now();
     let wall = WallClock {
         at: now,
-        unix_ms: driver::unix_now_ms(),
+        unix_ms: clock::unix_now_ms(),
     };
     let settings = Settings {
         iface: iface.name.clone(),

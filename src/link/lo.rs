@@ -15,10 +15,8 @@ use std::time::Duration;
 
 use super::packet::{OpenError, PacketLink};
 use super::{Filter, Link, Received};
+use crate::guard::GUARD_MARK;
 use crate::wire::ethernet;
-
-/// The firewall mark on packets nettool sends through its raw IP socket.
-pub const GUARD_MARK: u32 = 0x6e74; // "nt"
 
 /// Sends through a raw IP socket, receives through AF_PACKET on `lo`.
 pub struct LoopbackLink {

@@ -10,6 +10,7 @@ pub mod mem;
 pub mod packet;
 pub mod pcap;
 pub mod ring;
+pub mod stamp;
 pub mod trace;
 
 use std::io;

@@ -457,16 +457,6 @@ impl Capture<super::packet::PacketLink> {
         self.queued.clear();
         n
     }
-
-    /// See [`super::packet::PacketLink::tx_timestamp`].
-    pub fn tx_timestamp(&mut self) -> io::Result<Option<super::packet::Departure>> {
-        self.inner.tx_timestamp()
-    }
-
-    /// See [`super::packet::PacketLink::rx_timestamp`].
-    pub fn rx_timestamp(&self) -> Option<SystemTime> {
-        self.inner.rx_timestamp()
-    }
 }
 
 #[cfg(test)]
