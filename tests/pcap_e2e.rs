@@ -224,6 +224,15 @@ fn an_nc_transfer_file_lists_what_the_peer_saw_and_what_nettool_traced() {
     let traced = r.stderr.lines().filter(|l| l.contains("Flags [")).count();
     let listed = s.compare(&filter);
     assert_eq!(listed.len(), traced, "{}", r.stderr);
+    // nettool's bulk data left as super-frames for the kernel to segment,
+    // and the file holds them as the wire (veth) carried them.
+    let longest = split(&listed, s.hosts.addr_a)
+        .0
+        .iter()
+        .filter_map(|l| l.rsplit_once("length ")?.1.parse::<usize>().ok())
+        .max()
+        .unwrap();
+    assert!(longest > 1500, "longest frame from A: {longest}");
 }
 
 #[test]
@@ -423,4 +432,46 @@ fn an_interrupted_flood_file_holds_exactly_what_left() {
     let listed = s.compare_as(&filter, Received::Prefix);
     let syns = listed.iter().filter(|l| l.contains("Flags [S],")).count();
     assert_eq!(syns as u64, sent, "{}", r.show());
+}
+
+/// `trace`: every probe, every ICMP time-exceeded and the destination's
+/// answers are in the file, as many as nettool reported.
+#[test]
+fn a_trace_file_holds_every_probe_and_every_answer_nettool_reported() {
+    let net = nettool::lab::routed::Routed::new("pcap-trace");
+    let scratch = Scratch::new();
+    let mut cmd = net.cmd_b("python3");
+    cmd.args([common::PEER, "hold", "8080"]);
+    let mut server = Server::spawn(cmd);
+    server.wait_for("ready", Duration::from_secs(10));
+    let file = scratch.cache().with_file_name("trace.pcap");
+    let mut cmd = net.cmd_a(nettool());
+    cmd.args(["trace", "--json", "-w", "2s"])
+        .arg(format!("{}:8080", net.addr_b))
+        .arg("--pcap")
+        .arg(&file)
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let r = run(cmd, Duration::from_secs(60));
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let events = json(&r);
+    let probes = events.iter().filter(|v| v["event"] == "probe").count();
+    let exceeded = events
+        .iter()
+        .filter(|v| v["event"] == "probe" && v["answer"] == "time-exceeded")
+        .count();
+    let opened = events
+        .iter()
+        .filter(|v| v["event"] == "probe" && v["answer"] == "open")
+        .count();
+    assert_eq!((probes, exceeded, opened), (9, 6, 3), "{}", r.show());
+    let listed = listing(&file, &["tcp", "or", "icmp"]);
+    let count = |what: &str| listed.iter().filter(|l| l.contains(what)).count();
+    assert_eq!(count("Flags [S],"), probes, "{listed:#?}");
+    assert_eq!(count("time exceeded in-transit"), exceeded, "{listed:#?}");
+    assert_eq!(count("Flags [S.]"), opened, "{listed:#?}");
+    assert_eq!(
+        count("Flags [R]"),
+        opened,
+        "each SYN-ACK reset: {listed:#?}"
+    );
 }
