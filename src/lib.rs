@@ -7,7 +7,7 @@
 //! ```text
 //! time ← wire ← arp, tcp, probe, trace ← stack ← link, driver ← cmd ← main
 //!               clock, sys ← link, driver
-//!               netlink ← route;  guard, cachefile, lab, impair ← cmd
+//!               netlink ← route;  guard, cachefile, lab, impair, report ← cmd
 //! ```
 //!
 //! - **The engine**, pure and sans-IO: [`time`], [`wire`], [`arp`],
@@ -26,8 +26,9 @@
 //!   (the raw system calls several of them share).
 //! - **The front**: [`cli`] is the one clap definition (from which
 //!   [`docgen`] writes the man pages and completions); [`cmd`] turns its
-//!   arguments into engine runs and renders their events; `main` maps the
-//!   [`outcome`] to an exit code.
+//!   arguments into engine runs and renders their events through
+//!   [`report`] (one event schema, as JSON lines or text for people);
+//!   `main` maps the [`outcome`] to an exit code.
 //! - **Edges** that talk to the kernel or the file system for `cmd`:
 //!   [`route`] (over [`netlink`]) asks the routing table which interface,
 //!   source and next hop to use; [`guard`] keeps the kernel's RSTs out of
@@ -51,6 +52,7 @@ pub mod machine;
 pub mod netlink;
 pub mod outcome;
 pub mod probe;
+pub mod report;
 pub mod route;
 pub mod sim;
 pub mod stack;
