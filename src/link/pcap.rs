@@ -360,6 +360,9 @@ impl<L: Link> Link for Capture<L> {
             return self.inner.recv(timeout);
         };
         let checksum = match self.inner.recv(timeout)? {
+            // An idle moment: write out what is gathered, so that a long
+            // run's file can be read while it goes on.
+            None if !timeout.is_zero() => return file.flush().map(|()| None),
             None => return Ok(None),
             Some(r) => {
                 self.rx.clear();

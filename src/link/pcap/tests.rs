@@ -356,3 +356,25 @@ fn a_file_that_takes_no_bytes_is_refused_before_the_run() {
     assert_eq!(err.raw_os_error(), None, "wrapped with its context");
     assert!(err.to_string().contains("No space left"), "{err}");
 }
+
+#[test]
+fn what_is_gathered_is_written_out_when_the_link_goes_idle() {
+    let (_dir, path, file) = capture_file();
+    let mem = MemLink::new(VirtualClock::default()).with(ArpNeighbour::new(PEER_MAC, [PEER]));
+    let mut link = Capture::new(mem, Some(file.clone())).unwrap();
+    let request = ArpRepr::request(US, ME, PEER).to_frame(US, MacAddr::broadcast());
+    link.send(&request).unwrap();
+    assert!(
+        link.recv(Duration::ZERO).unwrap().is_none(),
+        "not yet delivered"
+    );
+    assert_eq!(parse(&std::fs::read(&path).unwrap()).len(), 0, "gathered");
+    assert!(link.recv(Duration::from_secs(1)).unwrap().is_some());
+    assert!(link.recv(Duration::from_secs(1)).unwrap().is_none());
+    assert_eq!(
+        parse(&std::fs::read(&path).unwrap()).len(),
+        2,
+        "written out while idle, without a flush"
+    );
+    drop(file);
+}
