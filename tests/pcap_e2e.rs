@@ -475,3 +475,50 @@ fn a_trace_file_holds_every_probe_and_every_answer_nettool_reported() {
         "each SYN-ACK reset: {listed:#?}"
     );
 }
+
+/// A file that stops growing mid-run (here a file size limit, as a full
+/// disk would): nettool stops, exits 2 naming the file and how many
+/// frames it holds, and the file ends on a whole record.
+#[test]
+fn a_capture_that_cannot_grow_ends_the_run_on_a_whole_record() {
+    let hosts = TwoHosts::new("pcap-full");
+    let scratch = Scratch::new();
+    let mut server = Server::start(&hosts, "echo", 7, 0);
+    let file = scratch.cache().with_file_name("full.pcap");
+    // SIGXFSZ ignored (as it stays across exec): the write fails with
+    // EFBIG instead of killing nettool. bash counts -f in KiB.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 16; exec {} nc {} 7 --pcap {}",
+        nettool(),
+        hosts.addr_b,
+        file.display()
+    );
+    let mut cmd = hosts.cmd_a("bash");
+    cmd.args(["-c", &script])
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let data = vec![b'x'; 1 << 20];
+    let r = run_with_input(cmd, Some(data), LIMIT);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    let said = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("writing the capture file"))
+        .unwrap_or_else(|| panic!("no word about the capture\n{}", r.show()));
+    assert!(said.contains(&file.display().to_string()), "{said}");
+    assert!(said.contains("File too large"), "{said}");
+    let n: usize = said
+        .split("holds the first ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no frame count in {said}"));
+    // tcpdump reads it to the end without a complaint (listing checks).
+    let listed = listing(&file, &[]);
+    assert_eq!(listed.len(), n, "{said}");
+    // What was written out before (the next hop's ARP exchange, while
+    // the link was idle) stays.
+    assert!(n >= 2, "{said}");
+    assert!(listed[0].starts_with("ARP, Request"), "{listed:#?}");
+    assert!(std::fs::metadata(&file).unwrap().len() <= 16 * 1024);
+    drop(server.wait_for("accepted", Duration::from_secs(5)));
+}
