@@ -210,7 +210,9 @@ fn a_close_file_lists_what_the_peer_saw_and_what_nettool_printed() {
 #[test]
 fn an_nc_transfer_file_lists_what_the_peer_saw_and_what_nettool_traced() {
     let filter = ["tcp", "port", "7"];
-    let mut s = Setup::new("pcap-nc", &filter);
+    // Super-frames of up to 64 KiB each fill tcpdump's default 2 MiB
+    // buffer in a few dozen packets.
+    let mut s = Setup::new("pcap-nc", &[&["-B", "65536"][..], &filter].concat());
     let mut server = Server::start(&s.hosts, "echo", 7, 0);
     // Text, so that stdout (read as UTF-8) compares byte for byte.
     let data: Vec<u8> = (0..6000)
