@@ -15,10 +15,10 @@
 //!   stamps ([`Link::rx_stamp`], [`Link::tx_stamp`]), otherwise with the
 //!   wall clock read at the send or the receive.
 //!
-//! The `pcap-file` crate would write the same bytes; its last stable
-//! release (2.0) is years old, the 3.0 line still a release candidate, and
-//! it brings three dependencies for what is forty lines here, without the
-//! cut-back on a failed write.
+//! The `pcap-file` crate would write the same bytes, but its stable line
+//! is 2.0.0 (3.0 exists only as release candidates), it brings three
+//! dependencies (thiserror 1 among them, beside our thiserror 2) for what
+//! is forty lines here, and it has no cut-back on a failed write.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
