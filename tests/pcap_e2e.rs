@@ -258,11 +258,11 @@ fn a_scan_file_lists_what_the_peer_saw_and_every_probe_nettool_counted() {
     let lines = json(&r);
     let summary = lines
         .iter()
-        .find(|v| v["event"] == "summary")
-        .unwrap_or_else(|| panic!("no summary\n{}", r.show()));
+        .find(|v| v["event"] == "result")
+        .unwrap_or_else(|| panic!("no result\n{}", r.show()));
     let listed = s.compare(&filter);
     let syns = listed.iter().filter(|l| l.contains("Flags [S],")).count();
-    assert_eq!(Some(syns as u64), summary["syns"].as_u64(), "{listed:#?}");
+    assert_eq!(Some(syns as u64), summary["sent"].as_u64(), "{listed:#?}");
     // One SYN-ACK from the open port, 19 RSTs from the closed ones.
     assert_eq!(
         listed.iter().filter(|l| l.contains("Flags [S.]")).count(),
@@ -388,7 +388,7 @@ fn a_flood_file_holds_every_probe_sent_and_every_answer() {
     let r = run(cmd, LIMIT);
     assert_eq!(r.code, Some(0), "{}", r.show());
     let lines = json(&r);
-    let summary = lines.iter().find(|v| v["event"] == "summary").unwrap();
+    let summary = lines.iter().find(|v| v["event"] == "result").unwrap();
     assert_eq!(summary["sent"].as_u64(), Some(5000), "{}", r.show());
     let mut nft = hosts.cmd_b("nft");
     nft.args(["list", "counter", "inet", "c", "syn"]);
@@ -425,7 +425,7 @@ fn an_interrupted_flood_file_holds_exactly_what_left() {
     let r = run(cmd, LIMIT);
     assert_eq!(r.code, Some(130), "{}", r.show());
     let lines = json(&r);
-    let sent = lines.iter().find(|v| v["event"] == "summary").unwrap()["sent"]
+    let sent = lines.iter().find(|v| v["event"] == "result").unwrap()["sent"]
         .as_u64()
         .unwrap();
     // A's queue (at most 20 kB) drains at 1 Mbit/s within 0.2 s.
@@ -456,14 +456,14 @@ fn a_trace_file_holds_every_probe_and_every_answer_nettool_reported() {
     let r = run(cmd, Duration::from_secs(60));
     assert_eq!(r.code, Some(0), "{}", r.show());
     let events = json(&r);
-    let probes = events.iter().filter(|v| v["event"] == "probe").count();
+    let probes = events.iter().filter(|v| v["event"] == "hop").count();
     let exceeded = events
         .iter()
-        .filter(|v| v["event"] == "probe" && v["answer"] == "time-exceeded")
+        .filter(|v| v["event"] == "hop" && v["answer"] == "time-exceeded")
         .count();
     let opened = events
         .iter()
-        .filter(|v| v["event"] == "probe" && v["answer"] == "open")
+        .filter(|v| v["event"] == "hop" && v["answer"] == "open")
         .count();
     assert_eq!((probes, exceeded, opened), (9, 6, 3), "{}", r.show());
     let listed = listing(&file, &["tcp", "or", "icmp"]);

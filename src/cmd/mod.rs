@@ -20,6 +20,9 @@ use crate::cli::{Cli, Command};
 use crate::link::Link;
 use crate::link::pcap::{Capture, PcapFile};
 use crate::outcome::Outcome;
+use crate::report::event::Start;
+use crate::report::{Event, Report, Reporter, Verdict};
+use crate::route::Route;
 
 /// Where a command writes, and the flag that asks it to stop.
 pub struct Env<'a> {
@@ -98,4 +101,47 @@ pub fn resolve_host(name: &str) -> anyhow::Result<Ipv4Addr> {
         Some(ip) => Ok(ip),
         None => bail!("{name:?} has no IPv4 address (nettool speaks IPv4 only)"),
     }
+}
+
+/// Reports that `route`'s next hop did not answer ARP, so `command` to
+/// `dst` never started: a negative answer from the network, like a SYN
+/// nobody answers (or an interrupted run, if that is why).
+pub(crate) fn no_arp(
+    rep: &mut Reporter,
+    env: &mut Env,
+    command: &'static str,
+    dst: Ipv4Addr,
+    route: &Route,
+) -> anyhow::Result<Outcome> {
+    let outcome = if env.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+        Outcome::Interrupted
+    } else {
+        Outcome::Negative
+    };
+    rep.emit_now(
+        env.out,
+        Event::Start(Box::new(Start {
+            command,
+            ip: Some(dst),
+            iface: Some(route.interface.name.clone()),
+            next_hop: Some(route.next_hop),
+            ..Start::default()
+        })),
+        |_| Ok(()),
+    )?;
+    rep.emit_now(
+        env.out,
+        Event::Result(Box::new(Report {
+            next_hop: Some(route.next_hop),
+            ..Report::new(Verdict::NoArp, outcome)
+        })),
+        |w| {
+            writeln!(
+                w,
+                "the next hop {} did not answer ARP on {}: is it up, and on this link?",
+                route.next_hop, route.interface.name
+            )
+        },
+    )?;
+    Ok(outcome)
 }
