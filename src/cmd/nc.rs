@@ -89,17 +89,17 @@ struct Local {
 }
 
 impl Local {
-    fn open_link(&self) -> Result<Box<dyn Link>> {
+    fn open_link(&self, env: &Env) -> Result<Box<dyn Link>> {
         Ok(if self.loopback {
             let mut link = LoopbackLink::open(self.iface.index)?;
             link.grow_receive_buffer(RECEIVE_BUFFER)?;
-            Box::new(link)
+            Box::new(env.capture(link)?)
         } else {
             // Bulk data leaves as super-frames the kernel segments (GSO).
             let mut link =
                 PacketLink::open_offloading(self.iface.index, crate::link::Filter::ArpIpv4)?;
             link.grow_receive_buffer(RECEIVE_BUFFER)?;
-            Box::new(link)
+            Box::new(env.capture(link)?)
         })
     }
 
@@ -288,7 +288,7 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
             remote,
         },
     )?;
-    let mut link = local.open_link()?;
+    let mut link = local.open_link(env)?;
     let mut clock = SystemClock::new();
     let start = clock.now();
     let config = engine_config(&local.iface, args);
@@ -321,7 +321,7 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let (_, _reservation) = reserve_port(local.ip, local.owned_by_kernel, Some(port))?;
     let _guard =
         RstGuard::install_when(local.owned_by_kernel, Flow::Listener { local: local_addr })?;
-    let mut link = local.open_link()?;
+    let mut link = local.open_link(env)?;
     let mut clock = SystemClock::new();
     let isn = IsnGenerator::new(random_bytes::<16>());
     let config = engine_config(&local.iface, args);
@@ -904,7 +904,7 @@ fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let Some(local) = connect_local(dst, args, env)? else {
         return Ok(Outcome::Negative);
     };
-    let mut link = local.open_link()?;
+    let mut link = local.open_link(env)?;
     let mut any_open = false;
     for port in ports {
         let (sport, _reservation) =
