@@ -30,12 +30,12 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-pub use super::demux::FlowKey;
-use super::demux::{Identity, Inbound, arp_reply, demux};
 use crate::machine::{Machine, RxChecksum};
 use crate::tcp::{self, Connection, Event as TcpEvent, IssSource, Segment, SeqNum, State};
 use crate::time::Instant;
 use crate::wire::arp::ArpRepr;
+pub use crate::wire::demux::FlowKey;
+use crate::wire::demux::{Identity, Inbound, arp_reply, demux};
 use crate::wire::icmp::IcmpKind;
 use crate::wire::tcp::{ChecksumFill, Flags, TcpRepr};
 use crate::wire::{MacAddr, WireError};
@@ -1029,7 +1029,7 @@ impl Machine for Interface {
     type Event = Event;
 
     fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
-        match demux(&self.identity(), frame, checksum) {
+        match demux(&self.identity(), frame, checksum.tcp_mode()) {
             Some(Inbound::Arp(arp)) => self.handle_arp(now, &arp),
             Some(Inbound::Tcp {
                 src_mac,
