@@ -37,6 +37,11 @@
 //!   cache between runs; [`lab`] builds disposable network namespaces for
 //!   `nettool lab` and the end-to-end tests; [`impair`] is the seeded,
 //!   faulty relay those tests put between two namespaces.
+//! - **Test-only**: the end-to-end tests' topologies (`lab::testnet`,
+//!   `lab::impaired`, `lab::routed`) compile only with the `testkit`
+//!   feature, which the package's own tests turn on and a plain
+//!   `cargo build` leaves off: the shipped library and binary do not
+//!   carry them (see [`lab`]).
 
 pub mod arp;
 pub mod cachefile;
