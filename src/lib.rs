@@ -39,6 +39,7 @@ pub mod netlink;
 pub mod outcome;
 pub mod probe;
 pub mod route;
+pub mod setup;
 pub mod sim;
 pub mod stack;
 pub mod sys;

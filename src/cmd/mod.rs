@@ -51,6 +51,29 @@ pub fn run(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
     }
 }
 
+/// The next hop did not answer ARP: a negative answer from the network,
+/// like a SYN nobody answers (or the user stopped the wait).
+pub fn no_arp(
+    json: bool,
+    next_hop: Ipv4Addr,
+    iface: &str,
+    env: &mut Env,
+) -> anyhow::Result<Outcome> {
+    if json {
+        writeln!(
+            env.out,
+            "{}",
+            serde_json::json!({"event": "result", "outcome": "no-arp", "next_hop": next_hop.to_string()})
+        )?;
+    } else {
+        writeln!(
+            env.out,
+            "the next hop {next_hop} did not answer ARP on {iface}: is it up, and on this link?"
+        )?;
+    }
+    Ok(Outcome::Negative.unless_interrupted(env.interrupt))
+}
+
 /// An IPv4 address from a dotted quad or a host name (through the system
 /// resolver, as every other tool on the machine would).
 pub fn resolve_host(name: &str) -> anyhow::Result<Ipv4Addr> {

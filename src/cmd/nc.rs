@@ -13,23 +13,20 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::Env;
-use super::tcp::{SegmentLines, next_hop_mac};
+use super::tcp::SegmentLines;
 use crate::cli::NcArgs;
 use crate::clock::{Clock, SystemClock};
 use crate::driver::{self, Stop};
-use crate::guard::{Flow, RstGuard};
 use crate::link::Link;
-use crate::link::lo::LoopbackLink;
-use crate::link::packet::PacketLink;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
-use crate::route::{self, Interface, RouteError};
+use crate::route;
+use crate::setup::{Flows, Found, LinkOptions, Path, Request};
 use crate::stack::host::{Direction, HostConfig, HostEvent, TcpHost};
 use crate::stack::session::{End, Opening, Plan, Session, ThirdAck};
-use crate::sys::{random_bytes, reserve_port};
+use crate::sys::random_bytes;
 use crate::tcp::{self, Connection, Event as TcpEvent, IsnGenerator, IssSource, Reason, State};
 use crate::time::{Instant, human};
-use crate::wire::MacAddr;
 
 /// Largest chunk read from stdin at once, and the most held back while
 /// the engine's send buffer is full.
@@ -68,108 +65,54 @@ fn parse_ports(text: &str) -> Result<Vec<u16>> {
     }
 }
 
-/// Where nettool's end of the connection lives.
 /// The link's socket receive buffer: room for a whole receive window
 /// (4 MiB) of frames, each charged up to twice its payload. With the
 /// default (about 200 KiB, three 64 KiB super-frames) the kernel drops
 /// frames whenever nettool is a moment late, and the sender retransmits.
 const RECEIVE_BUFFER: usize = 8 << 20;
 
-struct Local {
-    iface: Interface,
-    ip: Ipv4Addr,
-    /// The next hop's MAC; `None` for a listener, which learns it.
-    next_hop_mac: Option<MacAddr>,
-    owned_by_kernel: bool,
-    loopback: bool,
-}
+/// nc's link: bulk data leaves as super-frames the kernel segments (GSO).
+const LINK: LinkOptions = LinkOptions {
+    offloading: true,
+    receive_buffer: Some(RECEIVE_BUFFER),
+    tx_ring: None,
+    rx_timestamps: false,
+    tx_timestamps: false,
+};
 
-impl Local {
-    fn open_link(&self) -> Result<Box<dyn Link>> {
-        Ok(if self.loopback {
-            let mut link = LoopbackLink::open(self.iface.index)?;
-            link.grow_receive_buffer(RECEIVE_BUFFER)?;
-            Box::new(link)
-        } else {
-            // Bulk data leaves as super-frames the kernel segments (GSO).
-            let mut link =
-                PacketLink::open_offloading(self.iface.index, crate::link::Filter::ArpIpv4)?;
-            link.grow_receive_buffer(RECEIVE_BUFFER)?;
-            Box::new(link)
-        })
+fn host_config(path: &Path, trace: bool) -> HostConfig {
+    HostConfig {
+        mac: path.iface.mac,
+        next_hop_mac: path.next_hop_mac,
+        answer_arp: !path.owned_by_kernel,
+        trace,
     }
-
-    fn host_config(&self, trace: bool) -> HostConfig {
-        HostConfig {
-            mac: self.iface.mac,
-            next_hop_mac: self.next_hop_mac,
-            answer_arp: !self.owned_by_kernel,
-            trace,
-        }
-    }
-}
-
-fn loopback_interface() -> Result<Interface> {
-    let index = pnet::datalink::interfaces()
-        .into_iter()
-        .find(|i| i.is_loopback())
-        .map(|i| i.index)
-        .context("this host has no loopback interface")?;
-    Ok(route::interface_by_index(index)?)
 }
 
 /// nettool's end for a connection to `dst`; `None` when the next hop does
 /// not answer ARP (a negative answer, reported already).
-fn connect_local(dst: Ipv4Addr, args: &NcArgs, env: &mut Env) -> Result<Option<Local>> {
-    match route::select(dst, args.interface.as_deref(), args.source) {
-        Err(RouteError::LocalDestination { .. }) => {
-            // This host's own address: the kernel routes it over loopback.
-            let iface = loopback_interface()?;
-            Ok(Some(Local {
-                ip: args.source.unwrap_or(dst),
-                next_hop_mac: Some(iface.mac),
-                iface,
-                owned_by_kernel: true,
-                loopback: true,
-            }))
-        }
-        Err(e) => Err(e.into()),
-        Ok(route) => {
-            if route.interface.is_loopback {
-                let iface = route.interface.clone();
-                return Ok(Some(Local {
-                    ip: route.source,
-                    next_hop_mac: Some(iface.mac),
-                    iface,
-                    owned_by_kernel: true,
-                    loopback: true,
-                }));
-            }
-            let Some((mac, _)) = next_hop_mac(&route, &route_cache(args), env)? else {
-                writeln!(
-                    env.err,
-                    "nettool: the next hop {} did not answer ARP on {}",
-                    route.next_hop, route.interface.name
-                )?;
-                return Ok(None);
-            };
-            Ok(Some(Local {
-                ip: route.source,
-                next_hop_mac: Some(mac),
-                owned_by_kernel: route.source_owned_by_kernel,
-                iface: route.interface,
-                loopback: false,
-            }))
+fn connect_path(dst: Ipv4Addr, args: &NcArgs, env: &mut Env) -> Result<Option<Path>> {
+    let cache = args.cache.path();
+    let request = Request {
+        dst,
+        interface: args.interface.as_deref(),
+        source: args.source,
+        cache: &cache,
+    };
+    match Path::find(request, env.err, env.interrupt)? {
+        Found::Path(path) => Ok(Some(path)),
+        Found::NoArp { next_hop, iface } => {
+            writeln!(
+                env.err,
+                "nettool: the next hop {next_hop} did not answer ARP on {iface}"
+            )?;
+            Ok(None)
         }
     }
 }
 
-fn route_cache(args: &NcArgs) -> std::path::PathBuf {
-    args.cache.path()
-}
-
 /// nettool's end for listening on `addr` (or on the only candidate).
-fn listen_local(addr: Option<Ipv4Addr>, args: &NcArgs) -> Result<Local> {
+fn listen_path(addr: Option<Ipv4Addr>, args: &NcArgs) -> Result<Path> {
     let interfaces = pnet::datalink::interfaces();
     let holder = |ip: Ipv4Addr| {
         interfaces
@@ -222,26 +165,14 @@ fn listen_local(addr: Option<Ipv4Addr>, args: &NcArgs) -> Result<Local> {
         }
     };
     let iface = route::interface_by_index(index)?;
-    Ok(Local {
-        loopback: iface.is_loopback,
-        next_hop_mac: if iface.is_loopback {
-            Some(iface.mac)
-        } else {
-            None
-        },
-        iface,
-        ip,
-        owned_by_kernel: owned,
-    })
+    Ok(Path::listening(iface, ip, owned))
 }
 
-fn engine_config(iface: &Interface, args: &NcArgs) -> tcp::Config {
+fn engine_config(path: &Path, args: &NcArgs) -> tcp::Config {
     tcp::Config {
         user_timeout: args.user_timeout,
-        mss: u16::try_from(iface.mtu.saturating_sub(40))
-            .unwrap_or(u16::MAX)
-            .max(536),
-        mtu: (iface.mtu as usize).min(65535),
+        mss: path.mss(),
+        mtu: tcp::link_mtu(path.iface.mtu) as usize,
         ts_offset: u32::from_le_bytes(random_bytes::<4>()),
         ..tcp::Config::default()
     }
@@ -253,37 +184,24 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     };
     let dst = super::resolve_host(host)?;
     let port = parse_port(port)?;
-    let Some(local) = connect_local(dst, args, env)? else {
+    let Some(path) = connect_path(dst, args, env)? else {
         return Ok(Outcome::Negative);
     };
-    let (sport, _reservation) = reserve_port(local.ip, local.owned_by_kernel, args.source_port)?;
-    let local_addr = SocketAddrV4::new(local.ip, sport);
     let remote = SocketAddrV4::new(dst, port);
-    let guard = RstGuard::install_when(
-        local.owned_by_kernel,
-        Flow::Connection {
-            local: local_addr,
-            remote,
-        },
-    )?;
-    let mut link = local.open_link()?;
+    let flows = Flows::Connection { remote };
+    let mut stack = path.open(args.source_port, flows, &LINK, env.err)?;
+    let local = stack.local();
     let mut clock = SystemClock::new();
     let start = clock.now();
-    let config = engine_config(&local.iface, args);
-    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local_addr, remote);
-    let conn = Connection::connect(start, config, local_addr, remote, iss);
-    let mut host = TcpHost::new(local.host_config(args.trace), conn);
+    let config = engine_config(&path, args);
+    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local, remote);
+    let conn = Connection::connect(start, config, local, remote, iss);
+    let mut host = TcpHost::new(host_config(&path, args.trace), conn);
     let mut pipe = Pipe::new(args, start);
-    let end = pipe.run(&mut host, link.as_mut(), &mut clock, env)?;
-    pipe.receive_drops = link.receive_drops();
+    let end = pipe.run(&mut host, stack.link.as_mut(), &mut clock, env)?;
+    pipe.receive_drops = stack.link.receive_drops();
     let outcome = pipe.finish(&host, end, remote, clock.now(), env);
-    // The table and the AF_PACKET socket both wait out an RCU grace period
-    // on removal: overlap the two.
-    let removal = guard.map(RstGuard::begin_removal);
-    drop(link);
-    if let Some(r) = removal {
-        r.wait();
-    }
+    stack.teardown();
     outcome
 }
 
@@ -293,40 +211,39 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
         [addr, port] => (Some(super::resolve_host(addr)?), parse_port(port)?),
         _ => bail!("nettool nc -l needs [ADDRESS] PORT"),
     };
-    let local = listen_local(addr.or(args.source), args)?;
-    let local_addr = SocketAddrV4::new(local.ip, port);
-    let (_, _reservation) = reserve_port(local.ip, local.owned_by_kernel, Some(port))?;
-    let _guard =
-        RstGuard::install_when(local.owned_by_kernel, Flow::Listener { local: local_addr })?;
-    let mut link = local.open_link()?;
+    let path = listen_path(addr.or(args.source), args)?;
+    let mut stack = path.open(Some(port), Flows::Listener, &LINK, env.err)?;
+    let local = stack.local();
     let mut clock = SystemClock::new();
     let isn = IsnGenerator::new(random_bytes::<16>());
-    let config = engine_config(&local.iface, args);
+    let config = engine_config(&path, args);
     let mut host = TcpHost::new(
-        local.host_config(args.trace),
-        Connection::listen(config, local_addr, IssSource::Generated(isn)),
+        host_config(&path, args.trace),
+        Connection::listen(config, local, IssSource::Generated(isn)),
     );
     if args.verbose {
         writeln!(
             env.err,
-            "nettool: listening on {local_addr} ({})",
-            local.iface.name
+            "nettool: listening on {local} ({})",
+            path.iface.name
         )?;
     }
-    loop {
+    let outcome = loop {
         let mut pipe = Pipe::new(args, clock.now());
-        let end = pipe.run(&mut host, link.as_mut(), &mut clock, env)?;
-        pipe.receive_drops = link.receive_drops();
+        let end = pipe.run(&mut host, stack.link.as_mut(), &mut clock, env)?;
+        pipe.receive_drops = stack.link.receive_drops();
         let remote = host.conn().remote();
         let outcome = pipe.finish(&host, end, remote, clock.now(), env)?;
         if !args.keep_open || outcome == Outcome::Interrupted {
-            return Ok(outcome);
+            break outcome;
         }
         host.replace_conn(
-            Connection::listen(config, local_addr, IssSource::Generated(isn)),
-            !local.loopback,
+            Connection::listen(config, local, IssSource::Generated(isn)),
+            !path.loopback,
         );
-    }
+    };
+    stack.teardown();
+    Ok(outcome)
 }
 
 /// How a connection's run ended.
@@ -787,33 +704,26 @@ fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     };
     let dst = super::resolve_host(host)?;
     let ports = parse_ports(ports)?;
-    let Some(local) = connect_local(dst, args, env)? else {
+    let Some(path) = connect_path(dst, args, env)? else {
         return Ok(Outcome::Negative);
     };
-    let mut link = local.open_link()?;
+    let mut link = path.open_link(&LINK, env.err)?;
     let mut any_open = false;
     for port in ports {
-        let (sport, _reservation) =
-            reserve_port(local.ip, local.owned_by_kernel, args.source_port)?;
-        let local_addr = SocketAddrV4::new(local.ip, sport);
         let remote = SocketAddrV4::new(dst, port);
-        let _guard = RstGuard::install_when(
-            local.owned_by_kernel,
-            Flow::Connection {
-                local: local_addr,
-                remote,
-            },
-        )?;
+        // Dropped at the end of each port: the guard goes with it.
+        let claim = path.claim(args.source_port, Flows::Connection { remote })?;
+        let local = claim.local;
         let mut clock = SystemClock::new();
         let now = clock.now();
         let config = tcp::Config {
             syn_retries: 1,
-            ..engine_config(&local.iface, args)
+            ..engine_config(&path, args)
         };
-        let iss = IsnGenerator::new(random_bytes::<16>()).isn(now, local_addr, remote);
+        let iss = IsnGenerator::new(random_bytes::<16>()).isn(now, local, remote);
         let host = TcpHost::new(
-            local.host_config(false),
-            Connection::connect(now, config, local_addr, remote, iss),
+            host_config(&path, false),
+            Connection::connect(now, config, local, remote, iss),
         );
         let mut session = Session::new(
             host,

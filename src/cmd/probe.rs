@@ -11,60 +11,44 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use super::Env;
-use super::tcp::{next_hop_mac, unescape};
+use super::tcp::unescape;
 use crate::cli::{CacheArgs, ProbeArgs, ScanArgs};
 use crate::clock::{Clock, SystemClock};
-use crate::guard::{Flow, RstGuard};
-use crate::link::packet::PacketLink;
+use crate::link::Link;
 use crate::link::stamp::Stamps;
-use crate::link::{Filter, Link};
 use crate::machine::Machine;
 use crate::outcome::Outcome;
 use crate::probe::prober::{self, Event, Prober, Summary};
 use crate::probe::scan::{self, PaceStats, PortResult, PortState, Rate, Scanner};
 use crate::probe::{ProbeFlags, Template, format_ports, parse_ports};
-use crate::route::{self, Route, RouteError};
-use crate::sys::{random_u64, reserve_port};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
+use crate::sys::random_u64;
 use crate::time::{Instant, human};
+use crate::wire::MacAddr;
 use crate::wire::fmt::{tcp_flags, tcp_line_absolute};
 use crate::wire::tcp::{Flags, TcpOption};
-use crate::wire::{MacAddr, ethernet};
 
-/// The route, the next hop's MAC and the source the probes use.
-struct Path {
-    route: Route,
-    gw_mac: MacAddr,
-}
-
-fn path(
+/// The way to `dst`, for probes and scans; `Err(outcome)` when the next
+/// hop did not answer ARP (reported already).
+fn find_path(
     dst: Ipv4Addr,
-    iface: Option<&str>,
+    interface: Option<&str>,
     source: Option<Ipv4Addr>,
     cache: &CacheArgs,
+    json: bool,
     env: &mut Env,
-) -> Result<Option<Path>> {
-    let route = match route::select(dst, iface, source) {
-        Err(RouteError::LocalDestination { .. }) => bail!(
-            "{dst} is this host's own address; probe a peer on another host (or in a network \
-             namespace: try `nettool lab up`)"
-        ),
-        other => other?,
+) -> Result<std::result::Result<Path, Outcome>> {
+    let cache = cache.path();
+    let request = Request {
+        dst,
+        interface,
+        source,
+        cache: &cache,
     };
-    if route.interface.is_loopback || route.interface.mac == MacAddr::zero() {
-        bail!(
-            "{} has no Ethernet address; nettool's probes run over Ethernet-like interfaces",
-            route.interface.name
-        );
-    }
-    let Some((gw_mac, _)) = next_hop_mac(&route, &cache.path(), env)? else {
-        writeln!(
-            env.out,
-            "the next hop {} did not answer ARP on {}: is it up, and on this link?",
-            route.next_hop, route.interface.name
-        )?;
-        return Ok(None);
-    };
-    Ok(Some(Path { route, gw_mac }))
+    Ok(match Path::find(request, env.err, env.interrupt)? {
+        Found::Path(path) => Ok(path),
+        Found::NoArp { next_hop, iface } => Err(super::no_arp(json, next_hop, &iface, env)?),
+    })
 }
 
 fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
@@ -118,9 +102,9 @@ fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
         vec![b'X'; args.data_len.unwrap_or(0)]
     };
     let t = Template {
-        src_mac: path.route.interface.mac,
-        dst_mac: path.gw_mac,
-        src: path.route.source,
+        src_mac: path.iface.mac,
+        dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
+        src: path.source,
         dst,
         flags,
         ack: args.ack,
@@ -134,12 +118,12 @@ fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
         bad_checksum: args.badsum,
     };
     t.validate().map_err(anyhow::Error::msg)?;
-    let room = path.route.interface.mtu as usize;
+    let room = path.iface.mtu as usize;
     if t.repr(1, 1, 0).buffer_len() + 20 > room {
         bail!(
             "the probe would be {} bytes, more than {}'s MTU of {room}",
             t.repr(1, 1, 0).buffer_len() + 20,
-            path.route.interface.name
+            path.iface.name
         );
     }
     Ok(t)
@@ -166,57 +150,38 @@ fn interrupted(env: &Env) -> bool {
 
 pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     let (dst, dports) = probe_target(&args)?;
-    let Some(path) = path(
-        dst,
-        args.interface.as_deref(),
-        args.source,
-        &args.cache,
-        env,
-    )?
-    else {
-        return Ok(if interrupted(env) {
-            Outcome::Interrupted
-        } else {
-            Outcome::Negative
-        });
+    let iface = args.interface.as_deref();
+    let path = match find_path(dst, iface, args.source, &args.cache, args.json, env)? {
+        Ok(path) => path,
+        Err(outcome) => return Ok(outcome),
     };
     let tpl = template(&args, &path, dst)?;
-    let owned = path.route.source_owned_by_kernel;
-    let (sport, _reservation) = reserve_port(path.route.source, owned, args.sport)?;
     let (lo, hi) = (
         *dports.iter().min().expect("one port"),
         *dports.iter().max().expect("one port"),
     );
-    let guard = if owned {
-        Some(RstGuard::install(Flow::Probes {
-            local: path.route.source,
-            remote: dst,
-            sports: (sport, if args.sport_inc { 65535 } else { sport }),
-            dports: (lo, hi),
-        })?)
-    } else {
-        None
+    let flows = Flows::Probes {
+        remote: dst,
+        dports: (lo, hi),
+        sport_inc: args.sport_inc,
     };
-    let index = path.route.interface.index;
-    let mut link = if args.flood {
-        PacketLink::open_offloading(index, Filter::ArpIpv4)?
-    } else {
-        PacketLink::open(index, Filter::ArpIpv4)?
-    };
-    if args.flood {
-        // Many frames per system call; a slot holds any frame the
-        // interface can send (the kernel refuses longer ones anyway).
-        let max_frame = path.route.interface.mtu as usize + ethernet::HEADER_LEN;
-        link.enable_tx_ring(max_frame, FLOOD_BATCH * 2)?;
-        link.grow_receive_buffer(FLOOD_RECEIVE_BUFFER)?;
-    } else {
-        link.enable_rx_timestamps()?;
-        // Without transmit stamps a probe's send time is a clock reading
-        // taken just before the send: RTTs come out a little long, no worse.
-        if let Err(e) = link.enable_tx_timestamps() {
-            env.warn(format!("{e}; RTTs run from just before each send"))?;
+    let opts = if args.flood {
+        LinkOptions {
+            offloading: true,
+            // Many frames per system call.
+            tx_ring: Some(FLOOD_BATCH * 2),
+            receive_buffer: Some(FLOOD_RECEIVE_BUFFER),
+            ..LinkOptions::default()
         }
-    }
+    } else {
+        LinkOptions {
+            rx_timestamps: true,
+            tx_timestamps: true,
+            ..LinkOptions::default()
+        }
+    };
+    let mut stack = path.open(args.sport, flows, &opts, env.err)?;
+    let sport = stack.local().port();
     let mut clock = SystemClock::new();
     let start = clock.now();
     let config = prober::Config {
@@ -235,63 +200,67 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
         reset_open: true,
     };
     let mut prober = Prober::new(start, config);
-    let repr = tpl.repr(sport, lo, 0);
     let mut view = ProbeView {
         json: args.json,
         verbose: args.verbose,
         start,
         dst,
     };
-    let keeper = match &guard {
-        Some(g) => format!(
-            "kernel RSTs for these flows dropped by nft table inet {}",
-            g.table()
-        ),
-        None => format!("{} is not the kernel's", path.route.source),
+    probe_header(&args, &path, &stack, &tpl, &dports, env)?;
+    let mut buf = Vec::with_capacity(2048);
+    let link = stack.link.as_mut();
+    let result = if args.flood {
+        flood(&mut prober, link, &mut clock, &mut buf, env)
+    } else {
+        paced(&mut prober, link, &mut clock, &mut buf, &mut view, env)
+    };
+    let ended = clock.now();
+    result?;
+    let dropped = stack.teardown();
+    view.summary(env.out, &prober.summary(), ended - start, dropped)?;
+    Ok(Outcome::from_answer(prober.summary().answered > 0).unless_interrupted(env.interrupt))
+}
+
+/// The first line: what the probes are, where they go, how the kernel is
+/// kept out.
+fn probe_header(
+    args: &ProbeArgs,
+    path: &Path,
+    stack: &Stack,
+    tpl: &Template,
+    dports: &[u16],
+    env: &mut Env,
+) -> Result<()> {
+    let (dst, sport) = (tpl.dst, stack.local().port());
+    let lo = *dports.iter().min().expect("one port");
+    let repr = &tpl.repr(sport, lo, 0);
+    let keeper = match stack.guard_table() {
+        Some(table) => format!("kernel RSTs for these flows dropped by nft table inet {table}"),
+        None => format!("{} is not the kernel's", path.source),
     };
     if args.json {
         writeln!(
             env.out,
             "{}",
-            json!({"event": "start", "command": "probe", "dst": dst.to_string(), "dports": format_ports(&dports),
-                "src": path.route.source.to_string(), "sport": sport, "sport_inc": args.sport_inc,
-                "iface": path.route.interface.name, "flags": tcp_flags(&repr), "bytes": repr.buffer_len() + 20,
-                "guard": guard.as_ref().map(|g| g.table().to_owned())})
+            json!({"event": "start", "command": "probe", "dst": dst.to_string(), "dports": format_ports(dports),
+                "src": path.source.to_string(), "sport": sport, "sport_inc": args.sport_inc,
+                "iface": path.iface.name, "flags": tcp_flags(repr), "bytes": repr.buffer_len() + 20,
+                "guard": stack.guard_table()})
         )?;
     } else {
         writeln!(
             env.out,
             "PROBE {dst} port {} from {} port {sport}{} on {}: Flags [{}], {} bytes{} ({keeper})",
-            format_ports(&dports),
-            path.route.source,
+            format_ports(dports),
+            path.source,
             if args.sport_inc { "+" } else { "" },
-            path.route.interface.name,
-            tcp_flags(&repr),
+            path.iface.name,
+            tcp_flags(repr),
             repr.buffer_len() + 20,
             if args.badsum { ", bad checksum" } else { "" },
         )?;
     }
-    let mut buf = Vec::with_capacity(2048);
-    let result = if args.flood {
-        flood(&mut prober, &mut link, &mut clock, &mut buf, env)
-    } else {
-        paced(&mut prober, &mut link, &mut clock, &mut buf, &mut view, env)
-    };
-    let stop_early = interrupted(env);
-    let ended = clock.now();
-    result?;
-    let dropped = guard.as_ref().and_then(|g| g.dropped().ok()).unwrap_or(0);
-    view.summary(env.out, &prober.summary(), ended - start, dropped)?;
-    let removal = guard.map(RstGuard::begin_removal);
-    drop(link);
-    if let Some(r) = removal {
-        r.wait();
-    }
-    Ok(if stop_early {
-        Outcome::Interrupted
-    } else {
-        Outcome::from_answer(prober.summary().answered > 0)
-    })
+    Ok(())
 }
 
 /// How long to poll without sleeping after a probe leaves, so that the
@@ -302,7 +271,7 @@ const SPIN: Duration = Duration::from_millis(2);
 /// each probe left and a short busy poll for its answer.
 fn paced(
     prober: &mut Prober,
-    link: &mut PacketLink,
+    link: &mut dyn Link,
     clock: &mut SystemClock,
     buf: &mut Vec<u8>,
     view: &mut ProbeView,
@@ -362,7 +331,7 @@ const FLOOD_RECEIVE_BUFFER: usize = 4 << 20;
 /// and the probes still queued then are taken back, never counted as sent.
 fn flood(
     prober: &mut Prober,
-    link: &mut PacketLink,
+    link: &mut dyn Link,
     clock: &mut SystemClock,
     buf: &mut Vec<u8>,
     env: &mut Env,
@@ -427,7 +396,7 @@ fn flood(
 /// The frames still queued when a signal stopped the flood never left:
 /// take them back, and the probes among them (the batch's last) are not
 /// counted as sent.
-fn take_back(prober: &mut Prober, link: &mut PacketLink, batch: &[bool]) {
+fn take_back(prober: &mut Prober, link: &mut dyn Link, batch: &[bool]) {
     let n = link.discard_queued();
     let probes = batch.iter().rev().take(n).filter(|&&p| p).count();
     prober.unsend(probes as u64);
@@ -668,49 +637,35 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     let rate = scan_rate(&args)?;
     let dst = super::resolve_host(&args.host)?;
     let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
-    let Some(path) = path(
-        dst,
-        args.interface.as_deref(),
-        args.source,
-        &args.cache,
-        env,
-    )?
-    else {
-        return Ok(if interrupted(env) {
-            Outcome::Interrupted
-        } else {
-            Outcome::Negative
-        });
+    let iface = args.interface.as_deref();
+    let path = match find_path(dst, iface, args.source, &args.cache, args.json, env)? {
+        Ok(path) => path,
+        Err(outcome) => return Ok(outcome),
     };
-    let owned = path.route.source_owned_by_kernel;
-    let (sport, _reservation) = reserve_port(path.route.source, owned, args.sport)?;
     let (lo, hi) = (
         *ports.iter().min().expect("one port"),
         *ports.iter().max().expect("one port"),
     );
-    let guard = if owned {
-        Some(RstGuard::install(Flow::Probes {
-            local: path.route.source,
-            remote: dst,
-            sports: (sport, sport),
-            dports: (lo, hi),
-        })?)
-    } else {
-        None
+    let flows = Flows::Probes {
+        remote: dst,
+        dports: (lo, hi),
+        sport_inc: false,
     };
-    let mut link = PacketLink::open(path.route.interface.index, Filter::ArpIpv4)?;
-    link.grow_receive_buffer(SCAN_RECEIVE_BUFFER)?;
+    let opts = LinkOptions {
+        receive_buffer: Some(SCAN_RECEIVE_BUFFER),
+        ..LinkOptions::default()
+    };
+    let mut stack = path.open(args.sport, flows, &opts, env.err)?;
+    let sport = stack.local().port();
     let mut clock = SystemClock::new();
     let start = clock.now();
     let mut tpl = Template::syn(
-        path.route.interface.mac,
-        path.gw_mac,
-        path.route.source,
+        path.iface.mac,
+        path.next_hop_mac.unwrap_or(MacAddr::zero()),
+        path.source,
         dst,
     );
-    tpl.options = vec![TcpOption::Mss(
-        u16::try_from(path.route.interface.mtu.saturating_sub(40)).unwrap_or(1460),
-    )];
+    tpl.options = vec![TcpOption::Mss(path.mss())];
     let mut scanner = Scanner::new(
         start,
         scan::Config {
@@ -725,6 +680,33 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
             seed: random_u64(),
         },
     );
+    scan_header(&args, &path, sport, dst, ports.len(), rate, env)?;
+    scan_loop(&mut scanner, stack.link.as_mut(), &mut clock, env)?;
+    let elapsed = clock.now() - start;
+    let results = scanner.results();
+    let totals = ScanTotals {
+        asked: ports.len(),
+        sent: scanner.sent,
+        elapsed,
+        pace: scanner.pace(),
+        fixed: matches!(rate, Rate::Fixed(_)),
+    };
+    render_scan(env.out, &args, &results, &totals)?;
+    stack.teardown();
+    let open = results.iter().any(|r| r.state == PortState::Open);
+    Ok(Outcome::from_answer(open).unless_interrupted(env.interrupt))
+}
+
+/// The first line: what is scanned, from where, how fast.
+fn scan_header(
+    args: &ScanArgs,
+    path: &Path,
+    sport: u16,
+    dst: Ipv4Addr,
+    ports: usize,
+    rate: Rate,
+    env: &mut Env,
+) -> Result<()> {
     if args.json {
         let (min, max) = match rate {
             Rate::Fixed(r) => (r, r),
@@ -733,23 +715,34 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
         writeln!(
             env.out,
             "{}",
-            json!({"event": "start", "command": "scan", "dst": dst.to_string(), "ports": ports.len(),
-                "src": path.route.source.to_string(), "sport": sport, "iface": path.route.interface.name,
+            json!({"event": "start", "command": "scan", "dst": dst.to_string(), "ports": ports,
+                "src": path.source.to_string(), "sport": sport, "iface": path.iface.name,
                 "rate": args.rate, "min_rate": min, "max_rate": max, "retries": args.retries})
         )?;
     } else {
         writeln!(
             env.out,
-            "SCAN {dst}: {} port(s) from {}:{sport} on {}, {}, {} retries",
-            ports.len(),
-            path.route.source,
-            path.route.interface.name,
+            "SCAN {dst}: {ports} port(s) from {}:{sport} on {}, {}, {} retries",
+            path.source,
+            path.iface.name,
             describe_rate(rate),
             args.retries
         )?;
     }
+    Ok(())
+}
+
+/// The scan's loop: [`crate::driver::run`]'s shape, but answers already
+/// waiting are read before timers fire, and a full send queue (`ENOBUFS`)
+/// is a lost SYN, not an error.
+fn scan_loop(
+    scanner: &mut Scanner,
+    link: &mut dyn Link,
+    clock: &mut SystemClock,
+    env: &Env,
+) -> Result<()> {
     let mut buf = Vec::with_capacity(128);
-    let stop = loop {
+    loop {
         let now = clock.now();
         // Read what has arrived before firing timeouts: after a late
         // wake-up, an answer waiting in the socket is no loss, and taking
@@ -768,11 +761,8 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
             }
         }
         while scanner.poll_event().is_some() {}
-        if scanner.is_done() {
-            break false;
-        }
-        if interrupted(env) {
-            break true;
+        if scanner.is_done() || interrupted(env) {
+            return Ok(());
         }
         let wait = scanner
             .poll_timeout()
@@ -782,27 +772,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
         if let Some(rx) = link.recv(wait)? {
             scanner.handle_frame(clock.now(), rx.frame, rx.checksum);
         }
-    };
-    let elapsed = clock.now() - start;
-    let results = scanner.results();
-    let totals = ScanTotals {
-        asked: ports.len(),
-        sent: scanner.sent,
-        elapsed,
-        pace: scanner.pace(),
-        fixed: matches!(rate, Rate::Fixed(_)),
-    };
-    render_scan(env.out, &args, &results, &totals)?;
-    let removal = guard.map(RstGuard::begin_removal);
-    drop(link);
-    if let Some(r) = removal {
-        r.wait();
     }
-    Ok(if stop {
-        Outcome::Interrupted
-    } else {
-        Outcome::from_answer(results.iter().any(|r| r.state == PortState::Open))
-    })
 }
 
 /// How a scan went, beyond its ports.
@@ -912,24 +882,22 @@ mod tests {
 
     fn test_path() -> Path {
         Path {
-            route: Route {
-                interface: route::Interface {
-                    name: "veth0".into(),
-                    index: 2,
-                    mac: MacAddr::new(2, 0, 0, 0, 0, 1),
-                    ipv4: vec![],
-                    mtu: 1500,
-                    is_up: true,
-                    is_running: true,
-                    is_loopback: false,
-                },
-                source: Ipv4Addr::new(10, 0, 0, 1),
-                next_hop: Ipv4Addr::new(10, 0, 0, 2),
-                via_gateway: false,
-                kind: route::RouteKind::Unicast,
-                source_owned_by_kernel: true,
+            iface: crate::route::Interface {
+                name: "veth0".into(),
+                index: 2,
+                mac: MacAddr::new(2, 0, 0, 0, 0, 1),
+                ipv4: vec![],
+                mtu: 1500,
+                is_up: true,
+                is_running: true,
+                is_loopback: false,
             },
-            gw_mac: MacAddr::broadcast(),
+            source: Ipv4Addr::new(10, 0, 0, 1),
+            owned_by_kernel: true,
+            next_hop: Ipv4Addr::new(10, 0, 0, 2),
+            next_hop_mac: Some(MacAddr::broadcast()),
+            how: String::new(),
+            loopback: false,
         }
     }
 

@@ -3,29 +3,22 @@
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use super::Env;
-use crate::arp::probe::{self, Mode, Until};
-use crate::arp::resolve::{self, Resolution, Settings, WallClock};
-use crate::cachefile;
 use crate::cli::{CloseArgs, ConnectArgs, HandshakeArgs};
-use crate::clock;
 use crate::clock::{Clock, SystemClock};
 use crate::driver::{self, Stop};
-use crate::guard::{Flow, RstGuard};
-use crate::link::packet::PacketLink;
-use crate::link::{Filter, Link};
+use crate::link::Link;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
-use crate::route::{self, Route, RouteError};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::stack::host::{Direction, HostConfig, HostEvent, TcpHost};
 use crate::stack::session::{End, Event, Note, Opening, Plan, Session, ThirdAck};
-use crate::sys::{random_bytes, reserve_port};
+use crate::sys::random_bytes;
 use crate::tcp::{
     self, Connection, DropReason, Event as TcpEvent, IsnGenerator, Reason, Segment, State,
 };
@@ -139,69 +132,6 @@ pub fn unescape(text: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// The next hop's MAC, through nettool's own ARP and its cache; `None`
-/// when it does not answer.
-pub(crate) fn next_hop_mac(
-    route: &Route,
-    cache_path: &Path,
-    env: &mut Env,
-) -> Result<Option<(MacAddr, String)>> {
-    let iface = &route.interface;
-    let (mut cache, warnings) = cachefile::load(cache_path);
-    warnings.iter().try_for_each(|w| env.warn(w))?;
-    let mut clock = SystemClock::new();
-    let now = clock.now();
-    let wall = WallClock {
-        at: now,
-        unix_ms: clock::unix_now_ms(),
-    };
-    let settings = Settings {
-        iface: iface.name.clone(),
-        ifindex: iface.index,
-        target: route.next_hop,
-        ttl: crate::arp::cache::DEFAULT_TTL,
-        use_cache: true,
-        probe: probe::Config {
-            mode: Mode::Request,
-            until: Until::FirstReply,
-            mac: iface.mac,
-            sender_ip: route.source,
-            tries: 3,
-            interval: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
-            rate: None,
-        },
-    };
-    let mut res = Resolution::new(now, wall, &mut cache, settings);
-    let mut how = String::new();
-    let mut on_event = |_: Instant, ev: resolve::Event| -> Result<()> {
-        match ev {
-            resolve::Event::CacheHit { age, .. } => {
-                how = format!("from the ARP cache, learned {} ago", human(age))
-            }
-            resolve::Event::Probe(probe::Event::Reply { rtt, .. }) => {
-                how = format!("resolved by ARP in {}", human(rtt))
-            }
-            _ => {}
-        }
-        Ok(())
-    };
-    if res.is_done() {
-        while let Some(ev) = res.poll_event() {
-            on_event(now, ev)?;
-        }
-    } else {
-        let mut link = PacketLink::open(iface.index, Filter::Arp)?;
-        driver::run(&mut res, &mut link, &mut clock, env.interrupt, on_event)?;
-    }
-    let answer = res.answer();
-    drop(res);
-    if let Err(e) = cachefile::save(cache_path, &cache) {
-        env.warn(format!("{e}; the next hop was not cached"))?;
-    }
-    Ok(answer.map(|mac| (mac, how)))
-}
-
 fn run(
     command: Command,
     args: &ConnectArgs,
@@ -212,78 +142,23 @@ fn run(
 ) -> Result<Outcome> {
     let (dst, dport) = parse_target(&args.target)?;
     let payload = args.data.as_deref().map(unescape).transpose()?;
-    let route = match route::select(dst, args.interface.as_deref(), args.source) {
-        Err(RouteError::LocalDestination { .. }) => bail!(
-            "{dst} is this host's own address; nettool's TCP needs a peer on another host (or in a \
-             network namespace: try `nettool lab up`)"
-        ),
-        other => other?,
+    let cache = args.cache.path();
+    let request = Request {
+        dst,
+        interface: args.interface.as_deref(),
+        source: args.source,
+        cache: &cache,
     };
-    let iface = route.interface.clone();
-    if iface.is_loopback || iface.mac == MacAddr::zero() {
-        bail!(
-            "{} has no Ethernet address; nettool's TCP runs over Ethernet-like interfaces",
-            iface.name
-        );
-    }
-    let cache_path = args.cache.path();
-    let Some((gw_mac, how)) = next_hop_mac(&route, &cache_path, env)? else {
-        // A negative answer from the network, like a SYN nobody answers.
-        let text = format!(
-            "the next hop {} did not answer ARP on {}: is it up, and on this link?",
-            route.next_hop, iface.name
-        );
-        if args.json {
-            writeln!(
-                env.out,
-                "{}",
-                json!({"event": "result", "outcome": "no-arp", "next_hop": route.next_hop.to_string()})
-            )?;
-        } else {
-            writeln!(env.out, "{text}")?;
-        }
-        return Ok(
-            if env.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-                Outcome::Interrupted
-            } else {
-                Outcome::Negative
-            },
-        );
+    let path = match Path::find(request, env.err, env.interrupt)? {
+        Found::Path(path) => path,
+        Found::NoArp { next_hop, iface } => return super::no_arp(args.json, next_hop, &iface, env),
     };
-    let (sport, _reservation) =
-        reserve_port(route.source, route.source_owned_by_kernel, args.source_port)?;
-    let local = SocketAddrV4::new(route.source, sport);
     let remote = SocketAddrV4::new(dst, dport);
-    // Keep the kernel out of the flow: a guard rule when it owns the
-    // source address, our own ARP answers when it does not.
-    let guard = RstGuard::install_when(
-        route.source_owned_by_kernel,
-        Flow::Connection { local, remote },
-    )?;
-    let mut link = PacketLink::open(iface.index, Filter::ArpIpv4)?;
+    let flows = Flows::Connection { remote };
+    let mut stack = path.open(args.source_port, flows, &LinkOptions::default(), env.err)?;
     let mut clock = SystemClock::new();
     let start = clock.now();
-    let config = tcp::Config {
-        mss: u16::try_from(iface.mtu.saturating_sub(40))
-            .unwrap_or(u16::MAX)
-            .max(536),
-        mtu: iface.mtu as usize,
-        syn_retries: args.retries,
-        msl: time_wait / 2,
-        ts_offset: u32::from_le_bytes(random_bytes::<4>()),
-        ..tcp::Config::default()
-    };
-    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local, remote);
-    let conn = Connection::connect(start, config, local, remote, iss);
-    let host = TcpHost::new(
-        HostConfig {
-            mac: iface.mac,
-            next_hop_mac: Some(gw_mac),
-            answer_arp: !route.source_owned_by_kernel,
-            trace: true,
-        },
-        conn,
-    );
+    let host = connection(&path, args, stack.local(), remote, time_wait, start);
     let plan = Plan {
         third_ack,
         payload,
@@ -292,35 +167,13 @@ fn run(
     };
     let mut session = Session::new(host, plan);
     let mut view = View::new(args, start);
-    let name = if command == Command::Handshake {
-        "HANDSHAKE"
-    } else {
-        "CLOSE"
-    };
-    let keeper = match &guard {
-        Some(g) => format!(
-            "kernel RSTs for this flow dropped by nft table inet {}",
-            g.table()
-        ),
-        None => format!(
-            "{} is not the kernel's: nettool answers ARP for it",
-            route.source
-        ),
-    };
-    view.header(
-        env.out,
-        &format!("{name} {remote} from {local} on {} ({keeper})", iface.name),
-        &format!("next hop {} is-at {gw_mac} ({how})", route.next_hop),
-        json!({"event": "start", "command": name.to_lowercase(), "remote": remote.to_string(),
-               "local": local.to_string(), "iface": iface.name, "next_hop": route.next_hop.to_string(),
-               "next_hop_mac": gw_mac.to_string(), "guard": guard.as_ref().map(|g| g.table().to_owned())}),
-    )?;
+    header(&view, command, &path, &stack, remote, env)?;
     let stop = {
         let out = &mut *env.out;
         let view = &mut view;
         driver::run(
             &mut session,
-            &mut link,
+            &mut stack.link,
             &mut clock,
             env.interrupt,
             |now, ev| view.event(out, now, ev),
@@ -331,35 +184,86 @@ fn run(
         let now = clock.now();
         session.abort(now);
         while let Some(frame) = session.poll_transmit(now) {
-            link.send(&frame)?;
+            stack.link.send(&frame)?;
         }
         while let Some(ev) = session.poll_event() {
             view.event(env.out, now, ev)?;
         }
     }
-    if let Some(g) = &guard {
-        let dropped = g.dropped().unwrap_or(0);
-        if dropped > 0 {
-            view.note(
-                env.out,
-                clock.now(),
-                &format!("the RST guard dropped {dropped} RST(s) the kernel sent for this flow"),
-            )?;
-        }
+    let dropped = stack.teardown();
+    if dropped > 0 {
+        view.note(
+            env.out,
+            clock.now(),
+            &format!("the RST guard dropped {dropped} RST(s) the kernel sent for this flow"),
+        )?;
     }
     let outcome = view.result(env.out, command, &session, remote, end, time_wait)?;
-    // Both the table and the AF_PACKET socket take an RCU grace period to
-    // go away; let the two waits overlap.
-    let removal = guard.map(RstGuard::begin_removal);
-    drop(link);
-    if let Some(r) = removal {
-        r.wait();
-    }
-    Ok(if stop == Stop::Interrupted {
-        Outcome::Interrupted
+    Ok(outcome.unless_interrupted(env.interrupt))
+}
+
+/// The host holding the connection from `local` to `remote`, opening.
+fn connection(
+    path: &Path,
+    args: &ConnectArgs,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    time_wait: Duration,
+    start: Instant,
+) -> TcpHost {
+    let config = tcp::Config {
+        mss: path.mss(),
+        mtu: tcp::link_mtu(path.iface.mtu) as usize,
+        syn_retries: args.retries,
+        msl: time_wait / 2,
+        ts_offset: u32::from_le_bytes(random_bytes::<4>()),
+        ..tcp::Config::default()
+    };
+    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local, remote);
+    let conn = Connection::connect(start, config, local, remote, iss);
+    TcpHost::new(
+        HostConfig {
+            mac: path.iface.mac,
+            next_hop_mac: path.next_hop_mac,
+            answer_arp: !path.owned_by_kernel,
+            trace: true,
+        },
+        conn,
+    )
+}
+
+/// The first lines: the flow, how the kernel is kept out, the next hop.
+fn header(
+    view: &View,
+    command: Command,
+    path: &Path,
+    stack: &Stack,
+    remote: SocketAddrV4,
+    env: &mut Env,
+) -> Result<()> {
+    let (local, iface) = (stack.local(), &path.iface);
+    let gw_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
+    let how = &path.how;
+    let name = if command == Command::Handshake {
+        "HANDSHAKE"
     } else {
-        outcome
-    })
+        "CLOSE"
+    };
+    let keeper = match stack.guard_table() {
+        Some(table) => format!("kernel RSTs for this flow dropped by nft table inet {table}"),
+        None => format!(
+            "{} is not the kernel's: nettool answers ARP for it",
+            path.source
+        ),
+    };
+    view.header(
+        env.out,
+        &format!("{name} {remote} from {local} on {} ({keeper})", iface.name),
+        &format!("next hop {} is-at {gw_mac} ({how})", path.next_hop),
+        json!({"event": "start", "command": name.to_lowercase(), "remote": remote.to_string(),
+               "local": local.to_string(), "iface": iface.name, "next_hop": path.next_hop.to_string(),
+               "next_hop_mac": gw_mac.to_string(), "guard": stack.guard_table()}),
+    )
 }
 
 /// tcpdump's line for a segment, with relative sequence numbers (tracked

@@ -10,16 +10,13 @@ use anyhow::{Result, bail};
 use serde_json::json;
 
 use super::Env;
-use super::tcp::{next_hop_mac, parse_target};
+use super::tcp::parse_target;
 use crate::cli::TraceArgs;
 use crate::clock::{Clock, SystemClock};
 use crate::driver::{self, Stop};
-use crate::guard::{Flow, RstGuard};
-use crate::link::Filter;
-use crate::link::packet::PacketLink;
 use crate::outcome::Outcome;
-use crate::route::{self, RouteError};
-use crate::sys::{random_bytes, reserve_port};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
+use crate::sys::random_bytes;
 use crate::time::Instant;
 use crate::trace::{Answer, Config, Ending, Event, Trace};
 use crate::wire::icmp::IcmpKind;
@@ -34,58 +31,27 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
             args.max_ttl
         );
     }
-    let route = match route::select(dst, args.interface.as_deref(), args.source) {
-        Err(RouteError::LocalDestination { .. }) => bail!(
-            "{dst} is this host's own address: there is no path to trace (try a host in a \
-             network namespace: `nettool lab up`)"
-        ),
-        other => other?,
+    let cache = args.cache.path();
+    let request = Request {
+        dst,
+        interface: args.interface.as_deref(),
+        source: args.source,
+        cache: &cache,
     };
-    let iface = route.interface.clone();
-    if iface.is_loopback || iface.mac == MacAddr::zero() {
-        bail!(
-            "{} has no Ethernet address; nettool's TCP runs over Ethernet-like interfaces",
-            iface.name
-        );
-    }
-    let Some((gw_mac, how)) = next_hop_mac(&route, &args.cache.path(), env)? else {
-        if args.json {
-            writeln!(
-                env.out,
-                "{}",
-                json!({"event": "result", "outcome": "no-arp", "next_hop": route.next_hop.to_string()})
-            )?;
-        } else {
-            writeln!(
-                env.out,
-                "the next hop {} did not answer ARP on {}: is it up, and on this link?",
-                route.next_hop, iface.name
-            )?;
-        }
-        return Ok(
-            if env.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-                Outcome::Interrupted
-            } else {
-                Outcome::Negative
-            },
-        );
+    let path = match Path::find(request, env.err, env.interrupt)? {
+        Found::Path(path) => path,
+        Found::NoArp { next_hop, iface } => return super::no_arp(args.json, next_hop, &iface, env),
     };
-    let (sport, _reservation) =
-        reserve_port(route.source, route.source_owned_by_kernel, args.source_port)?;
-    let local = SocketAddrV4::new(route.source, sport);
     let remote = SocketAddrV4::new(dst, dport);
     // One source port for the whole trace: one flow-scoped guard covers it.
-    let guard = if route.source_owned_by_kernel {
-        Some(RstGuard::install(Flow::Connection { local, remote })?)
-    } else {
-        None
-    };
-    let mut link = PacketLink::open(iface.index, Filter::ArpIpv4)?;
+    let flows = Flows::Connection { remote };
+    let mut stack = path.open(args.source_port, flows, &LinkOptions::default(), env.err)?;
+    let local = stack.local();
     let mut clock = SystemClock::new();
     let start = clock.now();
     let mut trace = Trace::new(Config {
-        mac: iface.mac,
-        next_hop_mac: gw_mac,
+        mac: path.iface.mac,
+        next_hop_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
         local,
         remote,
         first_ttl: args.first_ttl,
@@ -93,55 +59,21 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
         queries: args.queries,
         wait: args.wait,
         iss: SeqNum(u32::from_le_bytes(random_bytes::<4>())),
-        mss: u16::try_from(iface.mtu.saturating_sub(40))
-            .unwrap_or(u16::MAX)
-            .max(536),
-        answer_arp: !route.source_owned_by_kernel,
+        mss: path.mss(),
+        answer_arp: !path.owned_by_kernel,
     });
-    let keeper = match &guard {
-        Some(g) => format!(
-            "kernel RSTs for this flow dropped by nft table inet {}",
-            g.table()
-        ),
-        None => format!(
-            "{} is not the kernel's: nettool answers ARP for it",
-            route.source
-        ),
-    };
     let mut view = View {
         json: args.json,
         start,
         last_from: None,
     };
-    if args.json {
-        writeln!(
-            env.out,
-            "{}",
-            json!({"event": "start", "command": "trace", "remote": remote.to_string(),
-                   "local": local.to_string(), "iface": iface.name, "next_hop": route.next_hop.to_string(),
-                   "next_hop_mac": gw_mac.to_string(), "max_ttl": args.max_ttl, "queries": args.queries,
-                   "wait_ms": args.wait.as_secs_f64() * 1e3,
-                   "guard": guard.as_ref().map(|g| g.table().to_owned())})
-        )?;
-    } else {
-        writeln!(
-            env.out,
-            "TRACE {remote} from {local} on {}, {} hops max, {} probe{} per hop ({keeper})\n\
-             next hop {} is-at {gw_mac} ({how})",
-            iface.name,
-            args.max_ttl,
-            args.queries,
-            if args.queries == 1 { "" } else { "s" },
-            route.next_hop,
-        )?;
-    }
-    env.out.flush()?;
+    header(&args, &path, &stack, remote, env)?;
     let stop = {
         let out = &mut *env.out;
         let view = &mut view;
         driver::run(
             &mut trace,
-            &mut link,
+            &mut stack.link,
             &mut clock,
             env.interrupt,
             |now, ev| view.event(out, now, ev),
@@ -150,9 +82,8 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     if stop == Stop::Interrupted && !args.json {
         writeln!(env.out)?;
     }
-    if let Some(dropped) = guard.as_ref().and_then(|g| g.dropped().ok())
-        && dropped > 0
-    {
+    let dropped = stack.teardown();
+    if dropped > 0 {
         let text = format!("the RST guard dropped {dropped} RST(s) the kernel sent for this flow");
         if args.json {
             writeln!(
@@ -165,16 +96,52 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
         }
     }
     let outcome = view.result(env.out, trace.ending(), remote)?;
-    let removal = guard.map(RstGuard::begin_removal);
-    drop(link);
-    if let Some(r) = removal {
-        r.wait();
-    }
-    Ok(if stop == Stop::Interrupted {
-        Outcome::Interrupted
+    Ok(outcome.unless_interrupted(env.interrupt))
+}
+
+/// The first lines: the flow, the limits, how the kernel is kept out, the
+/// next hop.
+fn header(
+    args: &TraceArgs,
+    path: &Path,
+    stack: &Stack,
+    remote: SocketAddrV4,
+    env: &mut Env,
+) -> Result<()> {
+    let (local, iface) = (stack.local(), &path.iface);
+    let gw_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
+    let keeper = match stack.guard_table() {
+        Some(table) => format!("kernel RSTs for this flow dropped by nft table inet {table}"),
+        None => format!(
+            "{} is not the kernel's: nettool answers ARP for it",
+            path.source
+        ),
+    };
+    if args.json {
+        writeln!(
+            env.out,
+            "{}",
+            json!({"event": "start", "command": "trace", "remote": remote.to_string(),
+                   "local": local.to_string(), "iface": iface.name, "next_hop": path.next_hop.to_string(),
+                   "next_hop_mac": gw_mac.to_string(), "max_ttl": args.max_ttl, "queries": args.queries,
+                   "wait_ms": args.wait.as_secs_f64() * 1e3,
+                   "guard": stack.guard_table()})
+        )?;
     } else {
-        outcome
-    })
+        writeln!(
+            env.out,
+            "TRACE {remote} from {local} on {}, {} hops max, {} probe{} per hop ({keeper})\n\
+             next hop {} is-at {gw_mac} ({})",
+            iface.name,
+            args.max_ttl,
+            args.queries,
+            if args.queries == 1 { "" } else { "s" },
+            path.next_hop,
+            path.how,
+        )?;
+    }
+    env.out.flush()?;
+    Ok(())
 }
 
 /// What an answer says, in brackets after the address.

@@ -56,6 +56,12 @@ impl LoopbackLink {
         Ok(LoopbackLink { rx, raw })
     }
 
+    /// See [`PacketLink::enable_rx_timestamps`]; sends are not stamped
+    /// (they leave through the raw IP socket).
+    pub fn enable_rx_timestamps(&mut self) -> io::Result<()> {
+        self.rx.enable_rx_timestamps()
+    }
+
     /// See [`PacketLink::grow_receive_buffer`].
     pub fn grow_receive_buffer(&mut self, bytes: usize) -> io::Result<()> {
         self.rx.grow_receive_buffer(bytes)
@@ -105,5 +111,9 @@ impl Link for LoopbackLink {
 
     fn receive_drops(&mut self) -> Option<u64> {
         self.rx.receive_drops()
+    }
+
+    fn rx_timestamp(&self) -> Option<std::time::SystemTime> {
+        self.rx.rx_timestamp()
     }
 }

@@ -64,6 +64,85 @@ pub trait Link {
             "this link cannot segment",
         ))
     }
+
+    /// Queues a frame to leave at the next [`Link::flush`], for links with
+    /// a transmit ring that sends many frames per system call; links
+    /// without one send it at once.
+    fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
+        self.send(frame)
+    }
+
+    /// Waits until [`Link::queue`] can take a frame without waiting (at
+    /// once without a ring). `Interrupted` when a signal came first.
+    fn wait_queue_room(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Takes back the frames queued and not yet sent; how many.
+    fn discard_queued(&mut self) -> usize {
+        0
+    }
+
+    /// Sends what [`Link::queue`] queued.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// The kernel's receive time (on the wall clock) of the frame the last
+    /// `recv` returned; `None` where the link has no stamps (see
+    /// [`stamp`] for carrying one onto the monotonic clock).
+    fn rx_timestamp(&self) -> Option<std::time::SystemTime> {
+        None
+    }
+
+    /// When the last frame sent left, as the kernel stamped it. `None`
+    /// when stamps are off or the kernel has reported none for that frame
+    /// yet (the device layer's stamp is taken inside the send, so it is
+    /// there when the send returns; a driver's can come later, behind a
+    /// queue). A stamp that comes after the next send is dropped, never
+    /// taken for another frame's.
+    fn tx_timestamp(&mut self) -> io::Result<Option<packet::Departure>> {
+        Ok(None)
+    }
+}
+
+impl<L: Link + ?Sized> Link for Box<L> {
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        (**self).send(frame)
+    }
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {
+        (**self).recv(timeout)
+    }
+    fn poll_fd(&self) -> Option<std::os::fd::RawFd> {
+        (**self).poll_fd()
+    }
+    fn receive_drops(&mut self) -> Option<u64> {
+        (**self).receive_drops()
+    }
+    fn can_segment(&self) -> bool {
+        (**self).can_segment()
+    }
+    fn send_segmented(&mut self, frame: &[u8], mss: u16) -> io::Result<()> {
+        (**self).send_segmented(frame, mss)
+    }
+    fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
+        (**self).queue(frame)
+    }
+    fn wait_queue_room(&mut self) -> io::Result<()> {
+        (**self).wait_queue_room()
+    }
+    fn discard_queued(&mut self) -> usize {
+        (**self).discard_queued()
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
+    }
+    fn rx_timestamp(&self) -> Option<std::time::SystemTime> {
+        (**self).rx_timestamp()
+    }
+    fn tx_timestamp(&mut self) -> io::Result<Option<packet::Departure>> {
+        (**self).tx_timestamp()
+    }
 }
 
 /// What a receive filter lets through; filtering in the kernel saves a

@@ -205,6 +205,42 @@ impl Link for PacketLink {
     fn poll_fd(&self) -> Option<RawFd> {
         Some(self.fd)
     }
+    fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
+        match &mut self.ring {
+            Some(ring) => ring.push(frame),
+            None => self.send(frame),
+        }
+    }
+
+    fn wait_queue_room(&mut self) -> io::Result<()> {
+        match &mut self.ring {
+            Some(ring) => ring.wait_for_slot(),
+            None => Ok(()),
+        }
+    }
+
+    fn discard_queued(&mut self) -> usize {
+        self.ring.as_mut().map_or(0, TxRing::discard_queued)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.ring {
+            Some(ring) => ring.flush(),
+            None => Ok(()),
+        }
+    }
+
+    fn rx_timestamp(&self) -> Option<std::time::SystemTime> {
+        self.rx_stamp
+    }
+
+    fn tx_timestamp(&mut self) -> io::Result<Option<Departure>> {
+        if self.tx_stamps.is_none() {
+            return Ok(None);
+        }
+        self.drain_error_queue()?;
+        Ok(self.tx_stamps.as_ref().and_then(TxStamps::last))
+    }
 
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         if let Some(ring) = &mut self.ring {
@@ -335,37 +371,6 @@ impl PacketLink {
         grow_buffer(self.fd, Buffer::Receive, bytes)
     }
 
-    /// Queues a frame to leave at the next [`PacketLink::flush`] (at once
-    /// without a ring).
-    pub fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
-        match &mut self.ring {
-            Some(ring) => ring.push(frame),
-            None => self.send(frame),
-        }
-    }
-
-    /// Waits until [`PacketLink::queue`] can take a frame without waiting
-    /// (at once without a ring). `Interrupted` when a signal came first.
-    pub fn wait_queue_room(&mut self) -> io::Result<()> {
-        match &mut self.ring {
-            Some(ring) => ring.wait_for_slot(),
-            None => Ok(()),
-        }
-    }
-
-    /// Takes back the frames queued and not yet sent; how many.
-    pub fn discard_queued(&mut self) -> usize {
-        self.ring.as_mut().map_or(0, TxRing::discard_queued)
-    }
-
-    /// Sends what [`PacketLink::queue`] queued.
-    pub fn flush(&mut self) -> io::Result<()> {
-        match &mut self.ring {
-            Some(ring) => ring.flush(),
-            None => Ok(()),
-        }
-    }
-
     /// Asks the kernel to stamp every received frame (`SO_TIMESTAMPNS`):
     /// the moment the frame reached the interface's taps, where tcpdump
     /// stamps its copy, on `CLOCK_REALTIME`. Usually the stamps are the
@@ -376,11 +381,6 @@ impl PacketLink {
     pub fn enable_rx_timestamps(&mut self) -> io::Result<()> {
         let on: libc::c_int = 1;
         setsockopt(self.fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &on)
-    }
-
-    /// The kernel's receive time of the frame the last `recv` returned.
-    pub fn rx_timestamp(&self) -> Option<std::time::SystemTime> {
-        self.rx_stamp
     }
 
     fn send_behind_header(&mut self, hdr: [u8; VNET_HDR_LEN], frame: &[u8]) -> io::Result<()> {
@@ -455,20 +455,6 @@ impl PacketLink {
         })?;
         self.tx_stamps = Some(TxStamps::default());
         Ok(())
-    }
-
-    /// When the last frame sent left, as the kernel stamped it. `None`
-    /// when stamps are off or the kernel has reported none for that frame
-    /// yet (the device layer's stamp is taken inside the send, so it is
-    /// there when the send returns; a driver's can come later, behind a
-    /// queue). A stamp that comes after the next send is dropped, never
-    /// taken for another frame's.
-    pub fn tx_timestamp(&mut self) -> io::Result<Option<Departure>> {
-        if self.tx_stamps.is_none() {
-            return Ok(None);
-        }
-        self.drain_error_queue()?;
-        Ok(self.tx_stamps.as_ref().and_then(TxStamps::last))
     }
 
     /// Counts a frame handed to the kernel, so that its stamps are known

@@ -6,7 +6,7 @@
 use std::io;
 use std::time::Duration;
 
-use super::packet::PacketLink;
+use super::Link;
 use crate::clock::{Clock, SystemClock, WallBridge};
 use crate::time::Instant;
 
@@ -27,7 +27,7 @@ impl Stamps {
     /// stepped in between) is not used. Without one, `before`.
     pub fn departure(
         &mut self,
-        link: &mut PacketLink,
+        link: &mut dyn Link,
         clock: &SystemClock,
         before: Instant,
         after: Instant,
@@ -50,7 +50,7 @@ impl Stamps {
     /// answer came. A stamp from the future or more than a second old (a
     /// step of the wall clock) is not used; nor is a missing one: then the
     /// time of reading.
-    pub fn arrival(&mut self, link: &PacketLink, clock: &mut SystemClock) -> Instant {
+    pub fn arrival(&mut self, link: &dyn Link, clock: &mut SystemClock) -> Instant {
         let now = clock.now();
         let Some(stamp) = link.rx_timestamp() else {
             return now;

@@ -72,6 +72,7 @@ mod cc;
 mod conn;
 mod input;
 pub mod isn;
+mod mss;
 mod rcvbuf;
 pub mod rtt;
 mod scoreboard;
@@ -84,6 +85,7 @@ pub use conn::{
     Reason, RecvError, RecvSequence, Segment, SendError, SendSequence, Tcb, rst_for,
 };
 pub use isn::IsnGenerator;
+pub use mss::{link_mtu, mss_for_mtu};
 pub use rtt::{RtoConfig, RttEstimator};
 pub use seq::SeqNum;
 pub use state::State;

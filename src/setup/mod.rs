@@ -1,0 +1,336 @@
+//! One setup and one teardown for every command that speaks TCP from a
+//! raw link (`handshake`, `close`, `nc`, `probe`, `scan`, `trace`).
+//!
+//! Setup: the route (with the user's interface and source), the next
+//! hop's MAC through nettool's own ARP and its cache, a source port
+//! reserved from the kernel, the kernel kept out of nettool's flows (an
+//! RST guard when the kernel owns the source address; otherwise the
+//! command's machine answers ARP for it), and the link: AF_PACKET on an
+//! Ethernet-like interface, the loopback link ([`LoopbackLink`]) when the
+//! destination is this host. Teardown, in [`Stack::teardown`]: the guard's
+//! count of dropped RSTs, then the guard and the link removed together.
+//!
+//! This sits above route, guard, link, arp and driver, and below `cmd`,
+//! which renders what is found here and what the machines report.
+
+pub mod next_hop;
+
+use std::fmt::Display;
+use std::io::{self, Write};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, Result, bail};
+
+use crate::guard::{Flow, RstGuard};
+use crate::link::lo::LoopbackLink;
+use crate::link::packet::PacketLink;
+use crate::link::{Filter, Link};
+use crate::route::{self, Interface, RouteError};
+use crate::sys::reserve_port;
+use crate::wire::{MacAddr, ethernet};
+
+/// A warning on stderr, in nettool's words.
+pub fn warn(err: &mut dyn Write, what: impl Display) -> io::Result<()> {
+    writeln!(err, "nettool: warning: {what}")
+}
+
+/// What the user asked about the way to a destination.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub dst: Ipv4Addr,
+    /// `-i`/`-I`: the interface, instead of the routing table's.
+    pub interface: Option<&'a str>,
+    /// `-s`/`--source`: the source address, instead of the interface's.
+    pub source: Option<Ipv4Addr>,
+    /// The ARP cache file.
+    pub cache: &'a std::path::Path,
+}
+
+/// nettool's end of the way to a destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    pub iface: Interface,
+    /// The source address of nettool's frames.
+    pub source: Ipv4Addr,
+    /// Whether the kernel owns `source` (it then answers segments to it
+    /// itself, unless a guard keeps it out).
+    pub owned_by_kernel: bool,
+    /// Where frames go: a gateway, or the destination.
+    pub next_hop: Ipv4Addr,
+    /// The next hop's MAC; `None` for a listener, which learns its peer's.
+    pub next_hop_mac: Option<MacAddr>,
+    /// How the MAC was learned, for the command's header.
+    pub how: String,
+    /// The destination is this host: the loopback link carries the flow.
+    pub loopback: bool,
+}
+
+/// What looking for a path found.
+#[derive(Debug)]
+pub enum Found {
+    Path(Path),
+    /// The next hop did not answer ARP: a negative answer from the network.
+    NoArp {
+        next_hop: Ipv4Addr,
+        iface: String,
+    },
+}
+
+impl Path {
+    /// The path to `req.dst`: the kernel's route (or the user's interface
+    /// and source), the next hop resolved by ARP; the loopback interface
+    /// when `dst` is this host's own address.
+    pub fn find(req: Request, err: &mut dyn Write, interrupt: &AtomicBool) -> Result<Found> {
+        let route = match route::select(req.dst, req.interface, req.source) {
+            Err(RouteError::LocalDestination { .. }) => {
+                // The kernel routes its own addresses over loopback.
+                let iface = loopback_interface()?;
+                return Ok(Found::Path(Path::on_loopback(
+                    iface,
+                    req.source.unwrap_or(req.dst),
+                    req.dst,
+                )));
+            }
+            other => other?,
+        };
+        if route.interface.is_loopback {
+            let (source, next_hop) = (route.source, route.next_hop);
+            return Ok(Found::Path(Path::on_loopback(
+                route.interface,
+                source,
+                next_hop,
+            )));
+        }
+        if route.interface.mac == MacAddr::zero() {
+            bail!(
+                "{} has no Ethernet address; nettool's TCP runs over Ethernet-like interfaces",
+                route.interface.name
+            );
+        }
+        let Some((mac, how)) = next_hop::resolve(&route, req.cache, err, interrupt)? else {
+            return Ok(Found::NoArp {
+                next_hop: route.next_hop,
+                iface: route.interface.name,
+            });
+        };
+        Ok(Found::Path(Path {
+            source: route.source,
+            owned_by_kernel: route.source_owned_by_kernel,
+            next_hop: route.next_hop,
+            next_hop_mac: Some(mac),
+            how,
+            loopback: false,
+            iface: route.interface,
+        }))
+    }
+
+    /// A path over loopback: no ARP, and the kernel owns both ends.
+    fn on_loopback(iface: Interface, source: Ipv4Addr, next_hop: Ipv4Addr) -> Path {
+        Path {
+            source,
+            owned_by_kernel: true,
+            next_hop,
+            next_hop_mac: Some(iface.mac),
+            how: "loopback: no ARP".to_owned(),
+            loopback: true,
+            iface,
+        }
+    }
+
+    /// A listener's end on `iface` at `source`: its peers' MACs are
+    /// learned from their frames.
+    pub fn listening(iface: Interface, source: Ipv4Addr, owned_by_kernel: bool) -> Path {
+        if iface.is_loopback {
+            return Path::on_loopback(iface, source, source);
+        }
+        Path {
+            source,
+            owned_by_kernel,
+            next_hop: source,
+            next_hop_mac: None,
+            how: String::new(),
+            loopback: false,
+            iface,
+        }
+    }
+
+    /// Takes `flows` over from the kernel: reserves the source port
+    /// (`sport`, or a free one) and installs the RST guard when the kernel
+    /// owns the source address.
+    pub fn claim(&self, sport: Option<u16>, flows: Flows) -> Result<Claim> {
+        let (sport, reservation) = reserve_port(self.source, self.owned_by_kernel, sport)?;
+        let local = SocketAddrV4::new(self.source, sport);
+        let flow = match flows {
+            Flows::Connection { remote } => Flow::Connection { local, remote },
+            Flows::Listener => Flow::Listener { local },
+            Flows::Probes {
+                remote,
+                dports,
+                sport_inc,
+            } => Flow::Probes {
+                local: self.source,
+                remote,
+                sports: (sport, if sport_inc { 65535 } else { sport }),
+                dports,
+            },
+        };
+        let guard = RstGuard::install_when(self.owned_by_kernel, flow)?;
+        Ok(Claim {
+            local,
+            guard,
+            _reservation: reservation,
+        })
+    }
+
+    /// Opens the link the path needs, with `opts`. Warnings (a feature
+    /// the kernel refused that the command can do without) go to `err`.
+    pub fn open_link(&self, opts: &LinkOptions, err: &mut dyn Write) -> Result<Box<dyn Link>> {
+        let index = self.iface.index;
+        if self.loopback {
+            // No ring, no segmentation offload, no transmit stamps: sends
+            // leave through a raw IP socket (see `link::lo`).
+            let mut link = LoopbackLink::open(index)?;
+            if let Some(bytes) = opts.receive_buffer {
+                link.grow_receive_buffer(bytes)?;
+            }
+            if opts.rx_timestamps {
+                link.enable_rx_timestamps()?;
+            }
+            return Ok(Box::new(link));
+        }
+        let mut link = if opts.offloading {
+            PacketLink::open_offloading(index, Filter::ArpIpv4)?
+        } else {
+            PacketLink::open(index, Filter::ArpIpv4)?
+        };
+        if let Some(slots) = opts.tx_ring {
+            // A slot holds any frame the interface can send (the kernel
+            // refuses longer ones anyway).
+            let max_frame = self.iface.mtu as usize + ethernet::HEADER_LEN;
+            link.enable_tx_ring(max_frame, slots)?;
+        }
+        if let Some(bytes) = opts.receive_buffer {
+            link.grow_receive_buffer(bytes)?;
+        }
+        if opts.rx_timestamps {
+            link.enable_rx_timestamps()?;
+        }
+        if opts.tx_timestamps {
+            // Without transmit stamps a send time is a clock reading taken
+            // just before the send: RTTs come out a little long, no worse.
+            if let Err(e) = link.enable_tx_timestamps() {
+                warn(err, format!("{e}; RTTs run from just before each send"))?;
+            }
+        }
+        Ok(Box::new(link))
+    }
+
+    /// [`Path::claim`] and [`Path::open_link`]: everything a run needs.
+    pub fn open(
+        &self,
+        sport: Option<u16>,
+        flows: Flows,
+        opts: &LinkOptions,
+        err: &mut dyn Write,
+    ) -> Result<Stack> {
+        let claim = self.claim(sport, flows)?;
+        let link = self.open_link(opts, err)?;
+        Ok(Stack { claim, link })
+    }
+
+    /// The MSS to announce on this path ([`crate::tcp::mss_for_mtu`]).
+    pub fn mss(&self) -> u16 {
+        crate::tcp::mss_for_mtu(self.iface.mtu)
+    }
+}
+
+fn loopback_interface() -> Result<Interface> {
+    let index = pnet::datalink::interfaces()
+        .into_iter()
+        .find(|i| i.is_loopback())
+        .map(|i| i.index)
+        .context("this host has no loopback interface")?;
+    Ok(route::interface_by_index(index)?)
+}
+
+/// The flows a run takes over from the kernel, given before the source
+/// port is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flows {
+    /// One connection to `remote`.
+    Connection { remote: SocketAddrV4 },
+    /// Connections from any peer to the source port.
+    Listener,
+    /// Probes to `remote`'s ports `dports` (a range), from the source port
+    /// or (`sport_inc`) from it and every port above.
+    Probes {
+        remote: Ipv4Addr,
+        dports: (u16, u16),
+        sport_inc: bool,
+    },
+}
+
+/// How the link is opened; the default is a plain AF_PACKET socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkOptions {
+    /// TCP super-frames the kernel segments (GSO), through
+    /// `PACKET_VNET_HDR`.
+    pub offloading: bool,
+    /// The socket's receive buffer, in bytes (default: the system's).
+    pub receive_buffer: Option<usize>,
+    /// A transmit ring of this many slots (many frames per system call).
+    pub tx_ring: Option<usize>,
+    /// The kernel stamps every received frame.
+    pub rx_timestamps: bool,
+    /// The kernel stamps every sent frame (a warning where it cannot).
+    pub tx_timestamps: bool,
+}
+
+/// The flows a run took over: its source address and port (reserved from
+/// the kernel while the claim lives) and the guard that keeps the kernel's
+/// RSTs out of them.
+pub struct Claim {
+    pub local: SocketAddrV4,
+    pub guard: Option<RstGuard>,
+    _reservation: Option<OwnedFd>,
+}
+
+/// What a run holds: its claim and its link.
+pub struct Stack {
+    pub claim: Claim,
+    pub link: Box<dyn Link>,
+}
+
+impl Stack {
+    /// The source address and port.
+    pub fn local(&self) -> SocketAddrV4 {
+        self.claim.local
+    }
+
+    /// The guard's nftables table, when there is one.
+    pub fn guard_table(&self) -> Option<&str> {
+        self.claim.guard.as_ref().map(RstGuard::table)
+    }
+
+    /// Ends the run: reads how many of the kernel's RSTs the guard
+    /// dropped (returned, for the command to report), then removes the
+    /// guard and closes the link. Both wait out an RCU grace period in the
+    /// kernel; the two waits overlap. The port reservation goes last.
+    pub fn teardown(self) -> u64 {
+        let Stack { claim, link } = self;
+        let Claim {
+            guard,
+            _reservation,
+            ..
+        } = claim;
+        let dropped = guard.as_ref().and_then(|g| g.dropped().ok()).unwrap_or(0);
+        let removal = guard.map(RstGuard::begin_removal);
+        drop(link);
+        if let Some(r) = removal {
+            r.wait();
+        }
+        dropped
+    }
+}
