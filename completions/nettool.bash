@@ -880,7 +880,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__nc)
-            opts="-l -k -z -w -q -s -p -i -v -h -V --listen --keep-open --zero-io --wait --user-timeout --quit-after --source --source-port --interface --verbose --trace --cache-file --help --version"
+            opts="-l -k -z -w -q -s -p -i -v -h -V --listen --keep-open --zero-io --wait --user-timeout --quit-after --source --source-port --interface --cc --verbose --trace --cache-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -928,6 +928,10 @@ _nettool() {
                     ;;
                 -i)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cc)
+                    COMPREPLY=($(compgen -W "cubic reno" -- "${cur}"))
                     return 0
                     ;;
                 --cache-file)

@@ -93,11 +93,13 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -s q -l quit-after -
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s s -l source -d 'Source address' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s p -l source-port -d 'Source port' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s i -l interface -d 'Interface to use' -r
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cc -d 'Congestion control for what nettool sends' -r -f -a "cubic\t'RFC 9438: the window follows a cubic curve of the time since the last loss, and falls to 0.7 of the flight on one (Linux\'s default)'
+reno\t'RFC 5681: one segment more per round trip, and half the flight on a loss'"
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s l -l listen -d 'Listen for a connection instead of connecting'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s k -l keep-open -d 'With -l: accept another connection after each one ends'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s z -l zero-io -d 'Report whether the port(s) accept a connection; send no data'
-complete -c nettool -n "__fish_nettool_using_subcommand nc" -s v -l verbose -d 'States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration'
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -s v -l verbose -d 'States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l trace -d 'Every segment, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s V -l version -d 'Print version'

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod impair;
 mod probe;
@@ -385,7 +385,11 @@ pub struct NcArgs {
     #[arg(short, long, value_name = "IFACE")]
     pub interface: Option<String>,
 
-    /// States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration.
+    /// Congestion control for what nettool sends.
+    #[arg(long, value_enum, value_name = "ALGORITHM", default_value_t = CongestionControlArg::Cubic)]
+    pub cc: CongestionControlArg,
+
+    /// States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control.
     #[arg(short, long)]
     pub verbose: bool,
 
@@ -395,6 +399,15 @@ pub struct NcArgs {
 
     #[command(flatten)]
     pub cache: CacheArgs,
+}
+
+/// `nc --cc`: the engine's congestion avoidance algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CongestionControlArg {
+    /// RFC 9438: the window follows a cubic curve of the time since the last loss, and falls to 0.7 of the flight on one (Linux's default).
+    Cubic,
+    /// RFC 5681: one segment more per round trip, and half the flight on a loss.
+    Reno,
 }
 
 /// A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux.

@@ -8,8 +8,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use nettool::tcp::{
-    Config, Connection, DropReason, Event, IssSource, Reason, RecvError, SendError, SeqNum, State,
-    rst_for,
+    Config, CongestionControl, Connection, DropReason, Event, IssSource, Reason, RecvError,
+    SendError, SeqNum, State, rst_for,
 };
 use nettool::time::Instant;
 use nettool::wire::fmt::tcp_line_absolute;
@@ -137,6 +137,18 @@ fn conn_established() -> Connection {
     assert_eq!(c.state(), State::Established);
     events(&mut c);
     c
+}
+
+/// An established connection with Reno congestion avoidance, for the
+/// tests that check NewReno's exact numbers.
+fn reno_established() -> Connection {
+    established_with(
+        Config {
+            cc: CongestionControl::Reno,
+            ..config()
+        },
+        Vec::new(),
+    )
 }
 
 fn conn_listen() -> Connection {
@@ -2311,7 +2323,7 @@ fn cwnd__slow_start_from_the_initial_window() {
 /// cwnd = min(ssthresh, FlightSize + SMSS).
 #[test]
 fn newreno__fast_retransmit_partial_ack_and_exit() {
-    let mut c = conn_established();
+    let mut c = reno_established();
     assert_eq!(c.send(&K[..4096]), Ok(4096));
     assert_eq!(c.send(&K[..1264]), Ok(1264));
     assert_eq!(sent(&mut c, 20).len(), 10);
@@ -2361,7 +2373,14 @@ fn sack_conn() -> Connection {
 /// cwnd - pipe, and nothing SACKed is sent again.
 #[test]
 fn sack__scoreboard_drives_retransmission_of_every_hole() {
-    let mut c = sack_conn();
+    let mut c = established_with(
+        Config {
+            sack_permitted: true,
+            cc: CongestionControl::Reno,
+            ..config()
+        },
+        vec![TcpOption::SackPermitted],
+    );
     assert_eq!(c.send(&K[..4096]), Ok(4096));
     assert_eq!(c.send(&K[..1264]), Ok(1264));
     assert_eq!(sent(&mut c, 20).len(), 10);
@@ -2506,7 +2525,7 @@ fn keepalive__probes_after_idle_and_gives_up() {
 /// cwnd's worth of acknowledged octets.
 #[test]
 fn cwnd__congestion_avoidance_above_ssthresh() {
-    let mut c = conn_established();
+    let mut c = reno_established();
     assert_eq!(c.send(&K[..4096]), Ok(4096));
     assert_eq!(c.send(&K[..1264]), Ok(1264));
     let _ = sent(&mut c, 20);

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 
 use super::Env;
 use super::tcp::SegmentLines;
-use crate::cli::NcArgs;
+use crate::cli::{CongestionControlArg, NcArgs};
 use crate::clock::{Clock, SystemClock};
 use crate::driver::{self, Stop};
 use crate::link::Link;
@@ -174,7 +174,15 @@ fn engine_config(path: &Path, args: &NcArgs) -> tcp::Config {
         mss: path.mss(),
         mtu: tcp::link_mtu(path.iface.mtu) as usize,
         ts_offset: u32::from_le_bytes(random_bytes::<4>()),
+        cc: congestion_control(args.cc),
         ..tcp::Config::default()
+    }
+}
+
+fn congestion_control(arg: CongestionControlArg) -> tcp::CongestionControl {
+    match arg {
+        CongestionControlArg::Cubic => tcp::CongestionControl::Cubic,
+        CongestionControlArg::Reno => tcp::CongestionControl::Reno,
     }
 }
 
@@ -394,9 +402,10 @@ impl Pipe {
                     if self.verbose {
                         writeln!(
                             env.err,
-                            "nettool: connected to {} from {}",
+                            "nettool: connected to {} from {}, congestion control {}",
                             host.conn().remote(),
-                            host.conn().local()
+                            host.conn().local(),
+                            host.conn().congestion_control()
                         )?;
                     }
                 }
@@ -792,5 +801,28 @@ mod tests {
     #[case("")]
     fn bad_port_ranges_are_refused(#[case] text: &str) {
         assert!(parse_ports(text).is_err());
+    }
+    fn nc_args(argv: &[&str]) -> NcArgs {
+        use clap::Parser;
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Nc(args) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[rstest]
+    #[case(&["nettool", "nc", "h", "1"], tcp::CongestionControl::Cubic)]
+    #[case(&["nettool", "nc", "--cc", "cubic", "h", "1"], tcp::CongestionControl::Cubic)]
+    #[case(&["nettool", "nc", "--cc", "reno", "h", "1"], tcp::CongestionControl::Reno)]
+    fn cc_flag_picks_the_algorithm(#[case] argv: &[&str], #[case] want: tcp::CongestionControl) {
+        assert_eq!(congestion_control(nc_args(argv).cc), want);
+    }
+
+    #[test]
+    fn an_unknown_cc_is_a_usage_error() {
+        use clap::Parser;
+        let err = crate::cli::Cli::try_parse_from(["nettool", "nc", "--cc", "bbr", "h", "1"])
+            .unwrap_err();
+        assert!(err.to_string().contains("cubic"), "{err}");
     }
 }

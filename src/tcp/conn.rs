@@ -11,7 +11,7 @@ use crate::wire::MacAddr;
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
 
-use super::cc::Congestion;
+use super::cc::{Congestion, CongestionControl};
 use super::isn::IsnGenerator;
 use super::rcvbuf::RecvBuffer;
 use super::rtt::{RtoConfig, RttEstimator};
@@ -77,6 +77,9 @@ pub struct Config {
     /// offset per connection, so TSval reveals no host uptime and does not
     /// start at zero). The caller picks it; the engine has no randomness.
     pub ts_offset: u32,
+    /// Congestion avoidance: CUBIC (RFC 9438, the default, as in Linux)
+    /// or Reno (RFC 5681). Both leave slow start with HyStart++.
+    pub cc: CongestionControl,
 }
 
 impl Default for Config {
@@ -97,6 +100,7 @@ impl Default for Config {
             msl: Duration::from_secs(30),
             user_timeout: None,
             ts_offset: 0,
+            cc: CongestionControl::Cubic,
         }
     }
 }
@@ -504,7 +508,7 @@ impl Connection {
             ts_rtt_mark: SeqNum(0),
             ts_rexmit: None,
             force_send: 0,
-            cc: Congestion::default(),
+            cc: Congestion::new(config.cc),
             scoreboard: Scoreboard::default(),
             timers: TimerTable::default(),
             ack_pending: false,
@@ -595,6 +599,11 @@ impl Connection {
     /// The slow start threshold (RFC 5681 ssthresh), in octets.
     pub fn ssthresh(&self) -> usize {
         self.cc.ssthresh
+    }
+
+    /// The congestion avoidance algorithm in use ([`Config::cc`]).
+    pub fn congestion_control(&self) -> CongestionControl {
+        self.cc.algorithm()
     }
 
     /// Whether fast recovery (RFC 6582 or RFC 6675) is under way.
@@ -849,18 +858,9 @@ impl Connection {
             self.syn_retransmitted = true;
         } else {
             let mss = self.tcb.eff_snd_mss;
-            if self.retries <= 1 {
-                let flight = self.snd_max - self.tcb.snd.una;
-                self.cc.ssthresh = (flight / 2).max(2 * mss);
-            }
-            self.cc.cwnd = mss;
-            self.cc.ca_acked = 0;
-            self.cc.recovery = None;
-            // RFC 6582 §3.2 step 1: no fast retransmit for losses of the
-            // window that timed out.
-            self.cc.recover = self.snd_max;
-            self.cc.dupacks = 0;
-            self.cc.rexmit_una = false;
+            let flight = self.snd_max - self.tcb.snd.una;
+            self.cc
+                .on_timeout(flight, mss, self.snd_max, self.retries <= 1);
             self.scoreboard.clear();
             if window_closed {
                 // Resend what was outstanding (a one-octet probe, or the

@@ -9,6 +9,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use crate::time::Instant;
 use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
 
+use super::cc::Ack;
 use super::conn::{
     Connection, DEFAULT_SEND_MSS, DropReason, Event, IssSource, MAX_WSCALE, Reason, rst_for,
 };
@@ -473,9 +474,20 @@ impl Connection {
         if self.cc.high_rxt.lt(ack) {
             self.cc.high_rxt = ack;
         }
+        // This ACK's own RTT measurement, for HyStart++ (which wants one
+        // per ACK, where the estimator takes one per round trip).
+        let mut ack_rtt = None;
         if self.negotiated.timestamps {
             // RTTM: TSecr is the TSval of the segment that made the peer
             // ACK, retransmission or not, so Karn's ambiguity is gone.
+            let ms = tsecr
+                .filter(|ecr| {
+                    self.ts_rexmit
+                        .is_none_or(|r| ecr.wrapping_sub(r) as i32 >= 0)
+                })
+                .map(|ecr| self.ts_val(now).wrapping_sub(ecr))
+                .filter(|ms| *ms < 60_000)
+                .map(|ms| std::time::Duration::from_millis(u64::from(ms)));
             if let Some(ecr) = tsecr
                 && ack.gt(self.ts_rtt_mark)
                 && self
@@ -483,18 +495,18 @@ impl Connection {
                     .is_none_or(|r| ecr.wrapping_sub(r) as i32 >= 0)
             {
                 self.ts_rexmit = None;
-                let ms = self.ts_val(now).wrapping_sub(ecr);
-                if ms < 60_000 {
-                    self.rtt
-                        .sample(std::time::Duration::from_millis(u64::from(ms)));
+                if let Some(ms) = ms {
+                    self.rtt.sample(ms);
                     self.ts_rtt_mark = self.snd_max;
                 }
             }
+            ack_rtt = ms;
             self.rtt_probe = None;
         } else if let Some((end, sent)) = self.rtt_probe
             && ack.ge(end)
         {
             self.rtt.sample(now - sent);
+            ack_rtt = Some(now - sent);
             self.rtt_probe = None;
         }
         let mss = self.tcb.eff_snd_mss;
@@ -510,7 +522,15 @@ impl Connection {
             None => {
                 self.cc.dupacks = 0;
                 if self.state.is_synchronized() {
-                    self.cc.on_ack(acked, mss);
+                    let ack = Ack {
+                        now,
+                        acked,
+                        ack,
+                        snd_max: self.snd_max,
+                        rtt: ack_rtt,
+                        srtt: self.rtt.srtt(),
+                    };
+                    self.cc.on_ack(&ack, mss);
                 }
             }
         }

@@ -57,14 +57,16 @@
 //! | persist timer, zero-window probes | RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17 | `conn.rs` |
 //! | RTO, backoff, Karn | RFC 6298 | `rtt.rs`, `conn.rs` |
 //! | RTT from timestamps, PAWS | RFC 7323 §4, §5 | `input.rs` |
-//! | slow start, congestion avoidance, IW10 | RFC 5681, RFC 3465, RFC 6928 | `cc.rs` |
-//! | fast retransmit, NewReno fast recovery | RFC 5681 §3.2, RFC 6582 | `cc.rs`, `input.rs` |
+//! | slow start, congestion avoidance, IW10 | RFC 5681, RFC 3465, RFC 6928 | `cc/` |
+//! | HyStart++ (slow start exit on an RTT rise) | RFC 9406 | `cc/hystart.rs` |
+//! | CUBIC (the default, [`Config::cc`]) or Reno congestion avoidance | RFC 9438, RFC 5681 | `cc/cubic.rs`, `cc/reno.rs` |
+//! | fast retransmit, NewReno fast recovery | RFC 5681 §3.2, RFC 6582 | `cc/`, `input.rs` |
 //! | SACK scoreboard, loss recovery | RFC 6675 | `scoreboard.rs`, `conn.rs` |
 //! | keepalive (off by default, [`Config::keepalive`]) | RFC 1122 §4.2.3.6 | `conn.rs` |
 //!
 //! # Not yet
 //!
-//! Restart after idle (RFC 5681 §4.1), D-SACK, CUBIC,
+//! Restart after idle (RFC 5681 §4.1), D-SACK,
 //! challenge-ACK rate limiting (RFC 5961 §7), TS.Recent invalidation after
 //! 24 days of idleness (RFC 7323 §5.5).
 
@@ -80,6 +82,7 @@ pub mod seq;
 pub mod state;
 pub mod timer;
 
+pub use cc::CongestionControl;
 pub use conn::{
     Config, Connection, DEFAULT_SEND_MSS, DropReason, Event, IssSource, Keepalive, MAX_WSCALE,
     Reason, RecvError, RecvSequence, Segment, SendError, SendSequence, Tcb, rst_for,
