@@ -13,7 +13,9 @@ pub trait Clock {
     fn now(&mut self) -> Instant;
 }
 
-/// The system's monotonic clock, with its epoch at construction.
+/// The system's monotonic clock, with its epoch at construction (a clone
+/// keeps the epoch, so two clones read one time line).
+#[derive(Clone)]
 pub struct SystemClock {
     epoch: std::time::Instant,
 }

@@ -38,6 +38,7 @@ pub mod machine;
 pub mod netlink;
 pub mod outcome;
 pub mod probe;
+pub mod report;
 pub mod route;
 pub mod setup;
 pub mod sim;

@@ -114,30 +114,27 @@ fn a_sweep_finds_exactly_the_twenty_live_hosts_and_caches_them() {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
         match v["event"].as_str() {
-            Some("host") => {
+            Some("start") => {}
+            Some("reply") => {
                 assert_eq!(v["mac"].as_str(), Some(&*hosts.mac_b().to_string()));
                 found.insert(v["ip"].as_str().unwrap().parse::<Ipv4Addr>().unwrap());
             }
-            Some("summary") => summary = Some(v),
+            Some("result") => summary = Some(v),
             other => panic!("unexpected event {other:?} in {line}"),
         }
     }
     assert_eq!(found, live, "{}", r.show());
-    let summary = summary.expect("a summary line");
-    assert_eq!(summary["hosts"], 20);
+    let summary = summary.expect("a result line");
+    assert_eq!(summary["answered"], 20);
     assert_eq!(summary["addresses"], 253, "all host addresses but our own");
     // Every live host is now in the cache.
     let r = arp(&hosts, &scratch, &["--show", "--json"]);
     let cached: BTreeSet<Ipv4Addr> = r
         .stdout
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["ip"]
-                .as_str()
-                .unwrap()
-                .parse()
-                .unwrap()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event"] == "cache")
+        .map(|v| v["ip"].as_str().unwrap().parse().unwrap())
         .collect();
     assert_eq!(cached, live);
 }

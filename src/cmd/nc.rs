@@ -1,7 +1,7 @@
 //! `nettool nc`: netcat on nettool's own TCP engine.
 //!
 //! stdin goes to the peer and the peer's bytes go to stdout, through
-//! [`TcpHost`] over a raw link; no kernel socket carries the data. One
+//! an [`Interface`](crate::stack::iface::Interface) over a raw link; no kernel socket carries the data. One
 //! loop waits on the link and on stdin at once, and only reads stdin while
 //! the engine can take more (so a fast stdin cannot grow memory without
 //! bound).
@@ -22,7 +22,10 @@ use crate::machine::Machine;
 use crate::outcome::Outcome;
 use crate::route;
 use crate::setup::{Flows, Found, LinkOptions, Path, Request};
-use crate::stack::host::{Direction, HostConfig, HostEvent, TcpHost};
+use crate::stack::host::{HostConfig, TcpHost};
+use crate::stack::iface::{
+    self as stack_iface, Direction, FlowKey, HostEvent, InterfaceConfig, ListenerConfig,
+};
 use crate::stack::session::{End, Opening, Plan, Session, ThirdAck};
 use crate::sys::random_bytes;
 use crate::tcp::{self, Connection, Event as TcpEvent, IsnGenerator, IssSource, Reason, State};
@@ -79,6 +82,16 @@ const LINK: LinkOptions = LinkOptions {
     rx_timestamps: false,
     tx_timestamps: false,
 };
+
+fn iface_config(path: &Path, trace: bool) -> InterfaceConfig {
+    InterfaceConfig {
+        ip: path.source,
+        mac: path.iface.mac,
+        next_hop_mac: path.next_hop_mac,
+        answer_arp: !path.owned_by_kernel,
+        trace,
+    }
+}
 
 fn host_config(path: &Path, trace: bool) -> HostConfig {
     HostConfig {
@@ -204,11 +217,12 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let config = engine_config(&path, args);
     let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local, remote);
     let conn = Connection::connect(start, config, local, remote, iss);
-    let mut host = TcpHost::new(host_config(&path, args.trace), conn);
-    let mut pipe = Pipe::new(args, start);
-    let end = pipe.run(&mut host, stack.link.as_mut(), &mut clock, env)?;
+    let mut iface = stack_iface::Interface::new(iface_config(&path, args.trace));
+    let flow = iface.open(conn);
+    let mut pipe = Pipe::new(args, start, Some(flow));
+    let end = pipe.run(&mut iface, stack.link.as_mut(), &mut clock, env)?;
     pipe.receive_drops = stack.link.receive_drops();
-    let outcome = pipe.finish(&host, end, remote, clock.now(), env);
+    let outcome = pipe.finish(&iface, end, remote, clock.now(), env);
     stack.teardown();
     outcome
 }
@@ -221,34 +235,44 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     };
     let path = listen_path(addr.or(args.source), args)?;
     let mut stack = path.open(Some(port), Flows::Listener, &LINK, env.err)?;
-    let local = stack.local();
+    let local_addr = stack.local();
     let mut clock = SystemClock::new();
     let isn = IsnGenerator::new(random_bytes::<16>());
     let config = engine_config(&path, args);
-    let mut host = TcpHost::new(
-        host_config(&path, args.trace),
-        Connection::listen(config, local, IssSource::Generated(isn)),
+    // Handshakes proceed side by side (a flood of spoofed SYNs only cycles
+    // through the half-open queue); data flows on one connection at a time.
+    let mut iface = stack_iface::Interface::new(iface_config(&path, args.trace));
+    iface.listen(
+        local_addr,
+        ListenerConfig {
+            tcp: config,
+            iss: IssSource::Generated(isn),
+            backlog: stack_iface::DEFAULT_BACKLOG,
+        },
     );
     if args.verbose {
         writeln!(
             env.err,
-            "nettool: listening on {local} ({})",
+            "nettool: listening on {local_addr} ({})",
             path.iface.name
         )?;
     }
     let outcome = loop {
-        let mut pipe = Pipe::new(args, clock.now());
-        let end = pipe.run(&mut host, stack.link.as_mut(), &mut clock, env)?;
+        let mut pipe = Pipe::new(args, clock.now(), None);
+        pipe.listener = Some(local_addr);
+        let end = pipe.run(&mut iface, stack.link.as_mut(), &mut clock, env)?;
         pipe.receive_drops = stack.link.receive_drops();
-        let remote = host.conn().remote();
-        let outcome = pipe.finish(&host, end, remote, clock.now(), env)?;
+        let remote = pipe
+            .flow
+            .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
+        let outcome = pipe.finish(&iface, end, remote, clock.now(), env)?;
         if !args.keep_open || outcome == Outcome::Interrupted {
             break outcome;
         }
-        host.replace_conn(
-            Connection::listen(config, local, IssSource::Generated(isn)),
-            !path.loopback,
-        );
+        if let Some(flow) = pipe.flow {
+            // netcat does not wait out TIME-WAIT; the next one may start.
+            iface.remove(flow);
+        }
     };
     stack.teardown();
     Ok(outcome)
@@ -274,7 +298,7 @@ const SUPER_FRAME_PAYLOAD: usize = 65535 - 20 - 60;
 
 /// Sends everything the host has to send now, as super-frames where the
 /// link can have the kernel segment them.
-fn transmit(host: &mut TcpHost, link: &mut dyn Link, now: Instant) -> Result<()> {
+fn transmit(host: &mut stack_iface::Interface, link: &mut dyn Link, now: Instant) -> Result<()> {
     if !link.can_segment() {
         while let Some(frame) = host.poll_transmit(now) {
             link.send(&frame)?;
@@ -310,6 +334,10 @@ struct Pipe {
     delivered: u64,
     /// Frames the kernel dropped before nettool read them.
     receive_drops: Option<u64>,
+    /// The connection served; `None` until a listener accepts one.
+    flow: Option<FlowKey>,
+    /// The listener to accept from.
+    listener: Option<SocketAddrV4>,
 }
 
 fn poll_two(a: Option<RawFd>, b: Option<RawFd>, timeout: Duration) -> Result<(bool, bool)> {
@@ -346,7 +374,7 @@ fn poll_two(a: Option<RawFd>, b: Option<RawFd>, timeout: Duration) -> Result<(bo
 }
 
 impl Pipe {
-    fn new(args: &NcArgs, start: Instant) -> Pipe {
+    fn new(args: &NcArgs, start: Instant, flow: Option<FlowKey>) -> Pipe {
         Pipe {
             verbose: args.verbose,
             lines: args.trace.then(|| SegmentLines::new(false)),
@@ -364,6 +392,29 @@ impl Pipe {
             syns: 0,
             delivered: 0,
             receive_drops: None,
+            flow,
+            listener: None,
+        }
+    }
+
+    /// The served connection, for user calls.
+    fn conn<'a>(&self, iface: &'a mut stack_iface::Interface) -> Option<&'a mut Connection> {
+        self.flow.and_then(|f| iface.conn_mut(f))
+    }
+
+    /// The served connection's state (LISTEN while none is accepted yet).
+    fn state(&self, iface: &stack_iface::Interface) -> State {
+        self.flow
+            .and_then(|f| iface.conn(f))
+            .map_or(State::Listen, Connection::state)
+    }
+
+    /// Takes the next established connection when serving none.
+    fn accept(&mut self, iface: &mut stack_iface::Interface) {
+        if self.flow.is_none()
+            && let Some(l) = self.listener
+        {
+            self.flow = iface.accept(l);
         }
     }
 
@@ -371,9 +422,20 @@ impl Pipe {
         (now - self.start).as_secs_f64()
     }
 
-    fn events(&mut self, host: &mut TcpHost, now: Instant, env: &mut Env) -> Result<()> {
+    fn events(
+        &mut self,
+        host: &mut stack_iface::Interface,
+        _now: Instant,
+        env: &mut Env,
+    ) -> Result<()> {
         while let Some(ev) = host.poll_event() {
-            match ev {
+            // Only the served connection's (the listener's others are kept
+            // with them until accepted), and the link's own.
+            if ev.flow.is_some() && ev.flow != self.flow {
+                continue;
+            }
+            let now = ev.at;
+            match ev.what {
                 HostEvent::Segment { dir, seg } => {
                     if dir == Direction::Out
                         && seg.ack.is_none()
@@ -399,13 +461,15 @@ impl Pipe {
                 HostEvent::Tcp(TcpEvent::Connected) => {
                     self.established = Some(now);
                     self.last_activity = now;
-                    if self.verbose {
+                    if self.verbose
+                        && let Some(f) = self.flow
+                    {
                         writeln!(
                             env.err,
                             "nettool: connected to {} from {}, congestion control {}",
-                            host.conn().remote(),
-                            host.conn().local(),
-                            host.conn().congestion_control()
+                            f.remote,
+                            f.local,
+                            host.conn(f).map_or("?", |c| c.congestion_control().name())
                         )?;
                     }
                 }
@@ -413,8 +477,10 @@ impl Pipe {
                 HostEvent::Tcp(TcpEvent::Closed(r)) => self.closed = Some(r),
                 HostEvent::Icmp { from, kind } => {
                     writeln!(env.err, "nettool: {} from {from}", kind.describe())?;
-                    if self.established.is_none() {
-                        host.conn_mut().abort(now);
+                    if self.established.is_none()
+                        && let Some(c) = self.conn(host)
+                    {
+                        c.abort(now);
                     }
                 }
                 HostEvent::ArpAnswered { .. }
@@ -430,7 +496,7 @@ impl Pipe {
     /// ends.
     fn run(
         &mut self,
-        host: &mut TcpHost,
+        host: &mut stack_iface::Interface,
         link: &mut dyn Link,
         clock: &mut SystemClock,
         env: &mut Env,
@@ -442,6 +508,7 @@ impl Pipe {
             if host.poll_timeout().is_some_and(|t| t <= now) {
                 host.handle_timeout(now);
             }
+            self.accept(host);
             self.events(host, now, env)?;
             self.deliver(host, &mut buf, now, env)?;
             if self.established.is_some() {
@@ -458,7 +525,9 @@ impl Pipe {
                 }
             }
             if env.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-                host.conn_mut().abort(now);
+                if let Some(c) = self.conn(host) {
+                    c.abort(now);
+                }
                 transmit(host, link, now)?;
                 return Ok(Ending::Interrupted);
             }
@@ -503,13 +572,16 @@ impl Pipe {
     /// Peer data to stdout.
     fn deliver(
         &mut self,
-        host: &mut TcpHost,
+        host: &mut stack_iface::Interface,
         buf: &mut [u8],
         now: Instant,
         env: &mut Env,
     ) -> Result<()> {
         let mut wrote = false;
-        while let Ok(n) = host.conn_mut().recv(buf) {
+        let Some(conn) = self.conn(host) else {
+            return Ok(());
+        };
+        while let Ok(n) = conn.recv(buf) {
             if n == 0 {
                 break;
             }
@@ -525,9 +597,15 @@ impl Pipe {
     }
 
     /// stdin to the engine, and our FIN once stdin (or the peer) is done.
-    fn feed(&mut self, host: &mut TcpHost, now: Instant) {
+    fn feed(&mut self, host: &mut stack_iface::Interface, now: Instant) {
+        let Some(flow) = self.flow else {
+            return;
+        };
+        let Some(conn) = host.conn_mut(flow) else {
+            return;
+        };
         if !self.pending.is_empty() && !self.fin_sent {
-            match host.conn_mut().send(&self.pending) {
+            match conn.send(&self.pending) {
                 Ok(n) => {
                     self.pending.drain(..n);
                     if n > 0 {
@@ -543,7 +621,7 @@ impl Pipe {
             // written before the connection even opened).
             self.drain_ready_stdin();
             if !self.pending.is_empty() {
-                if let Ok(n) = host.conn_mut().send(&self.pending) {
+                if let Ok(n) = conn.send(&self.pending) {
                     self.pending.drain(..n);
                 }
             }
@@ -552,7 +630,7 @@ impl Pipe {
         }
         let input_done = self.stdin_eof || self.peer_closed;
         if input_done && self.pending.is_empty() && !self.fin_sent {
-            host.conn_mut().close(now);
+            conn.close(now);
             self.fin_sent = true;
             self.quit_at = self.quit_after.map(|q| now + q);
         }
@@ -578,38 +656,40 @@ impl Pipe {
         }
     }
 
-    fn ending(&mut self, host: &mut TcpHost, now: Instant) -> Option<Ending> {
+    fn ending(&mut self, host: &mut stack_iface::Interface, now: Instant) -> Option<Ending> {
         if let Some(r) = self.closed {
             return Some(Ending::Closed(r));
         }
         // Both FINs are through: TIME-WAIT is the peer's protection against
         // a lost last ACK; netcat does not make the user wait it out.
-        if host.conn().state() == State::TimeWait {
+        if self.state(host) == State::TimeWait {
             return Some(Ending::Closed(Reason::Normal));
         }
         if let Some(w) = self.wait {
             if self.established.is_none()
-                && host.conn().state() != State::Listen
+                && self.state(host) != State::Listen
                 && now - self.start >= w
             {
-                host.conn_mut().abort(now);
+                self.conn(host)?.abort(now);
                 return Some(Ending::ConnectTimeout);
             }
             if self.established.is_some() && !self.fin_sent && now - self.last_activity >= w {
-                host.conn_mut().close(now);
+                self.conn(host)?.close(now);
                 self.fin_sent = true;
                 self.quit_at = Some(now + w);
                 return Some(Ending::Idle);
             }
         }
         if self.quit_at.is_some_and(|q| now >= q) {
-            host.conn_mut().abort(now);
+            if let Some(c) = self.conn(host) {
+                c.abort(now);
+            }
             return Some(Ending::Quit);
         }
         None
     }
 
-    fn next_deadline(&self, host: &TcpHost) -> Option<Instant> {
+    fn next_deadline(&self, host: &stack_iface::Interface) -> Option<Instant> {
         let mut t = host.poll_timeout();
         let mut add = |d: Option<Instant>| {
             if let Some(d) = d {
@@ -630,13 +710,13 @@ impl Pipe {
     /// The summary (-v), the error for a failed connection, and the outcome.
     fn finish(
         &self,
-        host: &TcpHost,
+        host: &stack_iface::Interface,
         end: Ending,
         remote: SocketAddrV4,
         now: Instant,
         env: &mut Env,
     ) -> Result<Outcome> {
-        let stats = host.stats();
+        let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
         if self.verbose {
             let open = self.established.map_or(Duration::ZERO, |t| now - t);
             let secs = open.as_secs_f64().max(1e-6);

@@ -27,7 +27,10 @@ const RECENT: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct RecvBuffer {
+    /// Empty until the first octet arrives: a connection that never
+    /// receives data (a half-open one, say) costs no buffer at all.
     ring: Vec<u8>,
+    capacity: usize,
     /// Offset of the first octet the user has not read.
     read: u64,
     /// Offset of RCV.NXT: everything in `read..nxt` is in order.
@@ -56,9 +59,8 @@ pub struct Inserted {
 impl RecvBuffer {
     pub fn new(capacity: usize) -> Self {
         RecvBuffer {
-            // `vec![0; n]` asks the allocator for zeroed memory, which the
-            // OS hands out lazily: an idle 4 MiB buffer costs no RSS.
-            ring: vec![0; capacity.max(1)],
+            ring: Vec::new(),
+            capacity: capacity.max(1),
             read: 0,
             nxt: 0,
             ooo: BTreeMap::new(),
@@ -67,7 +69,7 @@ impl RecvBuffer {
     }
 
     pub fn capacity(&self) -> usize {
-        self.ring.len()
+        self.capacity
     }
 
     /// In-order octets not yet read.
@@ -194,6 +196,12 @@ impl RecvBuffer {
 
     fn copy_in(&mut self, start: u64, data: &[u8]) {
         let cap = self.capacity();
+        if self.ring.is_empty() {
+            // Allocated at first use, not per connection: the allocator
+            // zeroes a large block on every allocation it serves from
+            // reused heap memory (4 MiB per SYN under a SYN flood).
+            self.ring = vec![0; cap];
+        }
         let at = (start % cap as u64) as usize;
         let first = data.len().min(cap - at);
         self.ring[at..at + first].copy_from_slice(&data[..first]);
@@ -203,6 +211,9 @@ impl RecvBuffer {
     /// Copies in-order data into `buf` (RECEIVE); returns how much.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.readable());
+        if n == 0 {
+            return 0;
+        }
         let cap = self.capacity();
         let at = (self.read % cap as u64) as usize;
         let first = n.min(cap - at);

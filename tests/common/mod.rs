@@ -8,6 +8,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod schema;
+
 use nettool::lab::testnet::TwoHosts;
 
 /// The nettool binary under test.
