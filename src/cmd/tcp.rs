@@ -15,7 +15,7 @@ use crate::driver::{self, Stop};
 use crate::link::Link;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
-use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request};
 use crate::stack::host::{Direction, HostConfig, HostEvent, TcpHost};
 use crate::stack::session::{End, Event, Note, Opening, Plan, Session, ThirdAck};
 use crate::sys::random_bytes;
@@ -37,49 +37,97 @@ enum Command {
     Close,
 }
 
+/// What one run of `handshake` or `close` does, from its arguments.
+struct Run<'a> {
+    command: Command,
+    args: &'a ConnectArgs,
+    third_ack: ThirdAck,
+    end: End,
+    time_wait: Duration,
+    /// `--data`, unescaped.
+    payload: Option<Vec<u8>>,
+}
+
+impl<'a> Run<'a> {
+    fn handshake(args: &'a HandshakeArgs) -> Result<Run<'a>> {
+        let third_ack = if args.no_ack {
+            ThirdAck::Withhold {
+                observe: args.observe,
+            }
+        } else if let Some(delay) = args.ack_delay {
+            ThirdAck::Late { delay }
+        } else {
+            ThirdAck::Send
+        };
+        let end = if args.graceful {
+            End::Close
+        } else {
+            End::Reset
+        };
+        Ok(Run {
+            command: Command::Handshake,
+            args: &args.connect,
+            third_ack,
+            end,
+            time_wait: HANDSHAKE_TIME_WAIT,
+            payload: payload(&args.connect)?,
+        })
+    }
+
+    fn close(args: &'a CloseArgs) -> Result<Run<'a>> {
+        let end = if args.abort {
+            End::Reset
+        } else if args.passive {
+            End::PassiveClose
+        } else if args.half_close {
+            End::HalfClose
+        } else {
+            End::Close
+        };
+        Ok(Run {
+            command: Command::Close,
+            args: &args.connect,
+            third_ack: ThirdAck::Send,
+            end,
+            time_wait: args.time_wait,
+            payload: payload(&args.connect)?,
+        })
+    }
+}
+
+fn payload(args: &ConnectArgs) -> Result<Option<Vec<u8>>> {
+    args.data.as_deref().map(unescape).transpose()
+}
+
 pub fn handshake(args: HandshakeArgs, env: &mut Env) -> Result<Outcome> {
-    let third_ack = if args.no_ack {
-        ThirdAck::Withhold {
-            observe: args.observe,
-        }
-    } else if let Some(delay) = args.ack_delay {
-        ThirdAck::Late { delay }
-    } else {
-        ThirdAck::Send
-    };
-    let end = if args.graceful {
-        End::Close
-    } else {
-        End::Reset
-    };
-    run(
-        Command::Handshake,
-        &args.connect,
-        third_ack,
-        end,
-        HANDSHAKE_TIME_WAIT,
-        env,
-    )
+    run(Run::handshake(&args)?, env)
 }
 
 pub fn close(args: CloseArgs, env: &mut Env) -> Result<Outcome> {
-    let end = if args.abort {
-        End::Reset
-    } else if args.passive {
-        End::PassiveClose
-    } else if args.half_close {
-        End::HalfClose
-    } else {
-        End::Close
+    run(Run::close(&args)?, env)
+}
+
+/// `nettool handshake` over a link and a clock the caller provides, from
+/// the `path` and `local` address it chose: the in-memory link and its
+/// virtual clock in tests, which need no root. No guard, no reservation.
+pub fn handshake_over(
+    args: &HandshakeArgs,
+    path: &Path,
+    local: SocketAddrV4,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Outcome> {
+    let run = Run::handshake(args)?;
+    let (dst, dport) = parse_target(&run.args.target)?;
+    let wiring = Wiring {
+        path,
+        local,
+        remote: SocketAddrV4::new(dst, dport),
+        guard: None,
     };
-    run(
-        Command::Close,
-        &args.connect,
-        ThirdAck::Send,
-        end,
-        args.time_wait,
-        env,
-    )
+    let talk = converse(&run, &wiring, link, clock, env)?;
+    talk.finish(&run, 0, clock.now(), env)
 }
 
 /// `HOST:PORT` as address and port.
@@ -132,16 +180,18 @@ pub fn unescape(text: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn run(
-    command: Command,
-    args: &ConnectArgs,
-    third_ack: ThirdAck,
-    end: End,
-    time_wait: Duration,
-    env: &mut Env,
-) -> Result<Outcome> {
+/// What the setup gave a run: where it is, and how the kernel is kept out.
+struct Wiring<'a> {
+    path: &'a Path,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    /// The RST guard's nftables table, when there is one.
+    guard: Option<&'a str>,
+}
+
+fn run(run: Run, env: &mut Env) -> Result<Outcome> {
+    let args = run.args;
     let (dst, dport) = parse_target(&args.target)?;
-    let payload = args.data.as_deref().map(unescape).transpose()?;
     let cache = args.cache.path();
     let request = Request {
         dst,
@@ -157,60 +207,96 @@ fn run(
     let flows = Flows::Connection { remote };
     let mut stack = path.open(args.source_port, flows, &LinkOptions::default(), env.err)?;
     let mut clock = SystemClock::new();
+    let guard = stack.guard_table().map(str::to_owned);
+    let wiring = Wiring {
+        path: &path,
+        local: stack.local(),
+        remote,
+        guard: guard.as_deref(),
+    };
+    let talk = converse(&run, &wiring, stack.link.as_mut(), &mut clock, env)?;
+    let dropped = stack.teardown();
+    talk.finish(&run, dropped, clock.now(), env)
+}
+
+/// A connection that has run its course, to be reported.
+struct Talk {
+    session: Session,
+    view: View,
+    remote: SocketAddrV4,
+}
+
+/// Opens the connection, runs it to its end (or to Ctrl-C, then resets
+/// it), printing as it goes.
+fn converse(
+    run: &Run,
+    wiring: &Wiring,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Talk> {
+    let args = run.args;
     let start = clock.now();
-    let host = connection(&path, args, stack.local(), remote, time_wait, start);
+    let host = connection(wiring, args, run.time_wait, start);
     let plan = Plan {
-        third_ack,
-        payload,
-        end,
+        third_ack: run.third_ack,
+        payload: run.payload.clone(),
+        end: run.end,
         linger: args.linger,
     };
     let mut session = Session::new(host, plan);
     let mut view = View::new(args, start);
-    header(&view, command, &path, &stack, remote, env)?;
+    header(&view, run.command, wiring, env)?;
     let stop = {
         let out = &mut *env.out;
         let view = &mut view;
-        driver::run(
-            &mut session,
-            &mut stack.link,
-            &mut clock,
-            env.interrupt,
-            |now, ev| view.event(out, now, ev),
-        )?
+        driver::run(&mut session, link, clock, env.interrupt, |now, ev| {
+            view.event(out, now, ev)
+        })?
     };
     if stop == Stop::Interrupted {
         // Do not leave the peer holding a connection: reset it, and show it.
         let now = clock.now();
         session.abort(now);
         while let Some(frame) = session.poll_transmit(now) {
-            stack.link.send(&frame)?;
+            link.send(&frame)?;
         }
         while let Some(ev) = session.poll_event() {
             view.event(env.out, now, ev)?;
         }
     }
-    let dropped = stack.teardown();
-    if dropped > 0 {
-        view.note(
+    Ok(Talk {
+        session,
+        view,
+        remote: wiring.remote,
+    })
+}
+
+impl Talk {
+    /// The guard's count (`dropped`, once the guard is gone) and the result.
+    fn finish(self, run: &Run, dropped: u64, now: Instant, env: &mut Env) -> Result<Outcome> {
+        if dropped > 0 {
+            self.view.note(
+                env.out,
+                now,
+                &format!("the RST guard dropped {dropped} RST(s) the kernel sent for this flow"),
+            )?;
+        }
+        let outcome = self.view.result(
             env.out,
-            clock.now(),
-            &format!("the RST guard dropped {dropped} RST(s) the kernel sent for this flow"),
+            run.command,
+            &self.session,
+            self.remote,
+            run.end,
+            run.time_wait,
         )?;
+        Ok(outcome.unless_interrupted(env.interrupt))
     }
-    let outcome = view.result(env.out, command, &session, remote, end, time_wait)?;
-    Ok(outcome.unless_interrupted(env.interrupt))
 }
 
 /// The host holding the connection from `local` to `remote`, opening.
-fn connection(
-    path: &Path,
-    args: &ConnectArgs,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
-    time_wait: Duration,
-    start: Instant,
-) -> TcpHost {
+fn connection(wiring: &Wiring, args: &ConnectArgs, time_wait: Duration, start: Instant) -> TcpHost {
+    let (path, local, remote) = (wiring.path, wiring.local, wiring.remote);
     let config = tcp::Config {
         mss: path.mss(),
         mtu: tcp::link_mtu(path.iface.mtu) as usize,
@@ -233,15 +319,9 @@ fn connection(
 }
 
 /// The first lines: the flow, how the kernel is kept out, the next hop.
-fn header(
-    view: &View,
-    command: Command,
-    path: &Path,
-    stack: &Stack,
-    remote: SocketAddrV4,
-    env: &mut Env,
-) -> Result<()> {
-    let (local, iface) = (stack.local(), &path.iface);
+fn header(view: &View, command: Command, wiring: &Wiring, env: &mut Env) -> Result<()> {
+    let (path, local, remote) = (wiring.path, wiring.local, wiring.remote);
+    let iface = &path.iface;
     let gw_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
     let how = &path.how;
     let name = if command == Command::Handshake {
@@ -249,7 +329,7 @@ fn header(
     } else {
         "CLOSE"
     };
-    let keeper = match stack.guard_table() {
+    let keeper = match wiring.guard {
         Some(table) => format!("kernel RSTs for this flow dropped by nft table inet {table}"),
         None => format!(
             "{} is not the kernel's: nettool answers ARP for it",
@@ -262,7 +342,7 @@ fn header(
         &format!("next hop {} is-at {gw_mac} ({how})", path.next_hop),
         json!({"event": "start", "command": name.to_lowercase(), "remote": remote.to_string(),
                "local": local.to_string(), "iface": iface.name, "next_hop": path.next_hop.to_string(),
-               "next_hop_mac": gw_mac.to_string(), "guard": stack.guard_table()}),
+               "next_hop_mac": gw_mac.to_string(), "guard": wiring.guard}),
     )
 }
 
