@@ -1078,6 +1078,9 @@ mod tests {
         let conn = std::mem::size_of::<Connection>();
         println!("table entry {entry} bytes, boxed connection {conn} bytes");
         assert!(entry <= 160, "table entry {entry} bytes");
-        assert!(conn <= 1024, "connection {conn} bytes");
+        // 1200 bytes since CUBIC and HyStart++ joined the engine's state;
+        // the bound catches growth, the load mode (a million connections)
+        // is where it gets pushed down.
+        assert!(conn <= 1536, "connection {conn} bytes");
     }
 }
