@@ -20,7 +20,6 @@ use crate::driver::{self, Stop};
 use crate::link::Link;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
-use crate::route;
 use crate::setup::{Flows, Found, LinkOptions, Path, Request};
 use crate::stack::host::{HostConfig, TcpHost};
 use crate::stack::iface::{
@@ -124,63 +123,6 @@ fn connect_path(dst: Ipv4Addr, args: &NcArgs, env: &mut Env) -> Result<Option<Pa
     }
 }
 
-/// nettool's end for listening on `addr` (or on the only candidate).
-fn listen_path(addr: Option<Ipv4Addr>, args: &NcArgs) -> Result<Path> {
-    let interfaces = pnet::datalink::interfaces();
-    let holder = |ip: Ipv4Addr| {
-        interfaces
-            .iter()
-            .find(|i| i.ips.iter().any(|n| n.ip() == std::net::IpAddr::V4(ip)))
-            .map(|i| i.index)
-    };
-    let (index, ip, owned) = match (addr, &args.interface) {
-        (Some(ip), _) if holder(ip).is_some() => (holder(ip).expect("checked"), ip, true),
-        (Some(ip), Some(name)) => (route::interface_by_name(name)?.index, ip, false),
-        (Some(ip), None) => bail!(
-            "no interface has {ip}; to listen on an address the kernel does not own, name the \
-             interface with -i (nettool then answers ARP for it)"
-        ),
-        (None, Some(name)) => {
-            let iface = route::interface_by_name(name)?;
-            let ip = iface
-                .ipv4
-                .first()
-                .map(|n| n.ip())
-                .with_context(|| format!("{name} has no IPv4 address to listen on"))?;
-            (iface.index, ip, true)
-        }
-        (None, None) => {
-            let candidates: Vec<_> = interfaces
-                .iter()
-                .filter(|i| i.is_up() && !i.is_loopback() && i.ips.iter().any(|n| n.is_ipv4()))
-                .collect();
-            match candidates.as_slice() {
-                [one] => {
-                    let ip = one
-                        .ips
-                        .iter()
-                        .find_map(|n| match n.ip() {
-                            std::net::IpAddr::V4(v4) => Some(v4),
-                            _ => None,
-                        })
-                        .expect("filtered on IPv4");
-                    (one.index, ip, true)
-                }
-                _ => {
-                    let names: Vec<String> = candidates.iter().map(|i| i.name.clone()).collect();
-                    bail!(
-                        "nettool listens on one interface: give the address (nettool nc -l ADDRESS PORT) \
-                         or the interface (-i); candidates: {}",
-                        names.join(", ")
-                    )
-                }
-            }
-        }
-    };
-    let iface = route::interface_by_index(index)?;
-    Ok(Path::listening(iface, ip, owned))
-}
-
 fn engine_config(path: &Path, args: &NcArgs) -> tcp::Config {
     tcp::Config {
         user_timeout: args.user_timeout,
@@ -233,7 +175,7 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
         [addr, port] => (Some(super::resolve_host(addr)?), parse_port(port)?),
         _ => bail!("nettool nc -l needs [ADDRESS] PORT"),
     };
-    let path = listen_path(addr.or(args.source), args)?;
+    let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
     let mut stack = path.open(Some(port), Flows::Listener, &LINK, env.err)?;
     let local_addr = stack.local();
     let mut clock = SystemClock::new();
@@ -800,64 +742,74 @@ fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let mut any_open = false;
     for port in ports {
         let remote = SocketAddrV4::new(dst, port);
-        // Dropped at the end of each port: the guard goes with it.
-        let claim = path.claim(args.source_port, Flows::Connection { remote })?;
-        let local = claim.local;
-        let mut clock = SystemClock::new();
-        let now = clock.now();
-        let config = tcp::Config {
-            syn_retries: 1,
-            ..engine_config(&path, args)
-        };
-        let iss = IsnGenerator::new(random_bytes::<16>()).isn(now, local, remote);
-        let host = TcpHost::new(
-            host_config(&path, false),
-            Connection::connect(now, config, local, remote, iss),
-        );
-        let mut session = Session::new(
-            host,
-            Plan {
-                third_ack: ThirdAck::Send,
-                payload: None,
-                end: End::Reset,
-                linger: Duration::ZERO,
-            },
-        );
-        let stop = driver::run(
-            &mut session,
-            link.as_mut(),
-            &mut clock,
-            env.interrupt,
-            |_, _| Ok(()),
-        )?;
-        if stop == Stop::Interrupted {
+        let Some(opening) = knock(&path, remote, link.as_mut(), args, env)? else {
             return Ok(Outcome::Interrupted);
-        }
-        let open = session.opening() == Opening::Open;
-        any_open |= open;
+        };
+        any_open |= opening == Opening::Open;
         if args.verbose {
-            match session.opening() {
-                Opening::Open => writeln!(
-                    env.err,
-                    "Connection to {dst} {port} port [tcp/*] succeeded!"
-                )?,
-                Opening::Refused => writeln!(
-                    env.err,
-                    "nettool: connect to {dst} port {port} (tcp) failed: Connection refused"
-                )?,
-                Opening::Unreachable { from, kind } => writeln!(
-                    env.err,
-                    "nettool: connect to {dst} port {port} (tcp) failed: {} from {from}",
-                    kind.describe()
-                )?,
-                Opening::NoAnswer | Opening::Pending => writeln!(
-                    env.err,
-                    "nettool: connect to {dst} port {port} (tcp) failed: no answer"
-                )?,
-            }
+            report_knock(remote, opening, env)?;
         }
     }
     Ok(Outcome::from_answer(any_open))
+}
+
+/// One `-z` port: a handshake, then a RST; how it opened, or `None` when
+/// interrupted.
+fn knock(
+    path: &Path,
+    remote: SocketAddrV4,
+    link: &mut dyn Link,
+    args: &NcArgs,
+    env: &mut Env,
+) -> Result<Option<Opening>> {
+    // Dropped at the end of the port: its guard goes with it.
+    let claim = path.claim(args.source_port, Flows::Connection { remote })?;
+    let local = claim.local;
+    let mut clock = SystemClock::new();
+    let now = clock.now();
+    let config = tcp::Config {
+        syn_retries: 1,
+        ..engine_config(path, args)
+    };
+    let iss = IsnGenerator::new(random_bytes::<16>()).isn(now, local, remote);
+    let host = TcpHost::new(
+        host_config(path, false),
+        Connection::connect(now, config, local, remote, iss),
+    );
+    let plan = Plan {
+        third_ack: ThirdAck::Send,
+        payload: None,
+        end: End::Reset,
+        linger: Duration::ZERO,
+    };
+    let mut session = Session::new(host, plan);
+    let stop = driver::run(&mut session, link, &mut clock, env.interrupt, |_, _| Ok(()))?;
+    Ok((stop != Stop::Interrupted).then(|| session.opening()))
+}
+
+/// netcat's line for a `-z` port (with `-v`).
+fn report_knock(remote: SocketAddrV4, opening: Opening, env: &mut Env) -> Result<()> {
+    let (dst, port) = (remote.ip(), remote.port());
+    match opening {
+        Opening::Open => writeln!(
+            env.err,
+            "Connection to {dst} {port} port [tcp/*] succeeded!"
+        )?,
+        Opening::Refused => writeln!(
+            env.err,
+            "nettool: connect to {dst} port {port} (tcp) failed: Connection refused"
+        )?,
+        Opening::Unreachable { from, kind } => writeln!(
+            env.err,
+            "nettool: connect to {dst} port {port} (tcp) failed: {} from {from}",
+            kind.describe()
+        )?,
+        Opening::NoAnswer | Opening::Pending => writeln!(
+            env.err,
+            "nettool: connect to {dst} port {port} (tcp) failed: no answer"
+        )?,
+    }
+    Ok(())
 }
 
 #[cfg(test)]

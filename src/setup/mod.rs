@@ -139,6 +139,66 @@ impl Path {
         }
     }
 
+    /// A listener's end at `addr` (with `interface`, one the kernel does
+    /// not own: nettool then answers ARP for it), on `interface`'s first
+    /// address, or on the only interface up with an IPv4 address.
+    pub fn listen(addr: Option<Ipv4Addr>, interface: Option<&str>) -> Result<Path> {
+        let interfaces = pnet::datalink::interfaces();
+        let holder = |ip: Ipv4Addr| {
+            interfaces
+                .iter()
+                .find(|i| i.ips.iter().any(|n| n.ip() == std::net::IpAddr::V4(ip)))
+                .map(|i| i.index)
+        };
+        let (index, ip, owned) = match (addr, interface) {
+            (Some(ip), _) if holder(ip).is_some() => (holder(ip).expect("checked"), ip, true),
+            (Some(ip), Some(name)) => (route::interface_by_name(name)?.index, ip, false),
+            (Some(ip), None) => bail!(
+                "no interface has {ip}; to listen on an address the kernel does not own, name the \
+                 interface with -i (nettool then answers ARP for it)"
+            ),
+            (None, Some(name)) => {
+                let iface = route::interface_by_name(name)?;
+                let ip = iface
+                    .ipv4
+                    .first()
+                    .map(|n| n.ip())
+                    .with_context(|| format!("{name} has no IPv4 address to listen on"))?;
+                (iface.index, ip, true)
+            }
+            (None, None) => {
+                let candidates: Vec<_> = interfaces
+                    .iter()
+                    .filter(|i| i.is_up() && !i.is_loopback() && i.ips.iter().any(|n| n.is_ipv4()))
+                    .collect();
+                match candidates.as_slice() {
+                    [one] => {
+                        let ip = one
+                            .ips
+                            .iter()
+                            .find_map(|n| match n.ip() {
+                                std::net::IpAddr::V4(v4) => Some(v4),
+                                _ => None,
+                            })
+                            .expect("filtered on IPv4");
+                        (one.index, ip, true)
+                    }
+                    _ => {
+                        let names: Vec<String> =
+                            candidates.iter().map(|i| i.name.clone()).collect();
+                        bail!(
+                            "nettool listens on one interface: give the address (nettool nc -l ADDRESS PORT) \
+                             or the interface (-i); candidates: {}",
+                            names.join(", ")
+                        )
+                    }
+                }
+            }
+        };
+        let iface = route::interface_by_index(index)?;
+        Ok(Path::listening(iface, ip, owned))
+    }
+
     /// A listener's end on `iface` at `source`: its peers' MACs are
     /// learned from their frames.
     pub fn listening(iface: Interface, source: Ipv4Addr, owned_by_kernel: bool) -> Path {
