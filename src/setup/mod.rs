@@ -222,20 +222,7 @@ impl Path {
     pub fn claim(&self, sport: Option<u16>, flows: Flows) -> Result<Claim> {
         let (sport, reservation) = reserve_port(self.source, self.owned_by_kernel, sport)?;
         let local = SocketAddrV4::new(self.source, sport);
-        let flow = match flows {
-            Flows::Connection { remote } => Flow::Connection { local, remote },
-            Flows::Listener => Flow::Listener { local },
-            Flows::Probes {
-                remote,
-                dports,
-                sport_inc,
-            } => Flow::Probes {
-                local: self.source,
-                remote,
-                sports: (sport, if sport_inc { 65535 } else { sport }),
-                dports,
-            },
-        };
+        let flow = flows.flow(local);
         let guard = RstGuard::install_when(self.owned_by_kernel, flow)?;
         Ok(Claim {
             local,
@@ -332,6 +319,26 @@ pub enum Flows {
     },
 }
 
+impl Flows {
+    /// The guard's flow, once the source address and port are known.
+    fn flow(self, local: SocketAddrV4) -> Flow {
+        match self {
+            Flows::Connection { remote } => Flow::Connection { local, remote },
+            Flows::Listener => Flow::Listener { local },
+            Flows::Probes {
+                remote,
+                dports,
+                sport_inc,
+            } => Flow::Probes {
+                local: *local.ip(),
+                remote,
+                sports: (local.port(), if sport_inc { 65535 } else { local.port() }),
+                dports,
+            },
+        }
+    }
+}
+
 /// How the link is opened; the default is a plain AF_PACKET socket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LinkOptions {
@@ -392,5 +399,89 @@ impl Stack {
             r.wait();
         }
         dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
+    const REMOTE: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+
+    #[rstest]
+    #[case(Flows::Connection { remote: REMOTE }, Flow::Connection { local: LOCAL, remote: REMOTE })]
+    #[case(Flows::Listener, Flow::Listener { local: LOCAL })]
+    #[case(
+        Flows::Probes { remote: *REMOTE.ip(), dports: (22, 80), sport_inc: false },
+        Flow::Probes { local: *LOCAL.ip(), remote: *REMOTE.ip(), sports: (40000, 40000), dports: (22, 80) }
+    )]
+    // Each probe from the next port: the guard covers every port above.
+    #[case(
+        Flows::Probes { remote: *REMOTE.ip(), dports: (80, 80), sport_inc: true },
+        Flow::Probes { local: *LOCAL.ip(), remote: *REMOTE.ip(), sports: (40000, 65535), dports: (80, 80) }
+    )]
+    fn the_guard_covers_the_flows_claimed(#[case] flows: Flows, #[case] want: Flow) {
+        assert_eq!(flows.flow(LOCAL), want);
+    }
+
+    fn interface(is_loopback: bool) -> Interface {
+        Interface {
+            name: if is_loopback { "lo" } else { "eth0" }.into(),
+            index: 1,
+            mac: if is_loopback {
+                MacAddr::zero()
+            } else {
+                MacAddr::new(2, 0, 0, 0, 0, 1)
+            },
+            ipv4: vec![],
+            mtu: if is_loopback { 65536 } else { 1500 },
+            is_up: true,
+            is_running: true,
+            is_loopback,
+        }
+    }
+
+    #[test]
+    fn a_listener_learns_its_peers_macs_except_on_loopback() {
+        let ip = *LOCAL.ip();
+        let eth = Path::listening(interface(false), ip, false);
+        assert_eq!(eth.next_hop_mac, None);
+        assert!(!eth.loopback && !eth.owned_by_kernel);
+        let lo = Path::listening(interface(true), Ipv4Addr::LOCALHOST, true);
+        assert_eq!(lo.next_hop_mac, Some(MacAddr::zero()));
+        assert!(lo.loopback && lo.owned_by_kernel);
+    }
+
+    #[rstest]
+    #[case(false, 1460)]
+    #[case(true, 65_495)]
+    fn the_mss_follows_the_interface(#[case] is_loopback: bool, #[case] mss: u16) {
+        let path = Path::listening(interface(is_loopback), *LOCAL.ip(), true);
+        assert_eq!(path.mss(), mss);
+    }
+
+    /// This host's own address needs neither root nor ARP: the kernel
+    /// routes it over loopback (the routing table is only read).
+    #[test]
+    fn this_hosts_own_address_takes_the_loopback_path() {
+        let cache = std::env::temp_dir().join("nettool-setup-test-unused-cache.json");
+        let request = Request {
+            dst: Ipv4Addr::LOCALHOST,
+            interface: None,
+            source: None,
+            cache: &cache,
+        };
+        let mut err = Vec::new();
+        let found = Path::find(request, &mut err, &AtomicBool::new(false)).unwrap();
+        let Found::Path(path) = found else {
+            panic!("{found:?}")
+        };
+        assert!(path.loopback && path.iface.is_loopback, "{path:?}");
+        assert_eq!(path.source, Ipv4Addr::LOCALHOST);
+        assert!(path.owned_by_kernel);
+        assert!(err.is_empty());
+        assert!(!cache.exists(), "no ARP, so no cache file");
     }
 }
