@@ -275,6 +275,9 @@ impl Path {
     }
 
     /// [`Path::claim`] and [`Path::open_link`]: everything a run needs.
+    /// Past this point a run that claims its flows once needs no
+    /// privilege (the guard is in place, the sockets are open): this is
+    /// where privileges can be dropped. (`nc -z` claims one flow per port.)
     pub fn open(
         &self,
         sport: Option<u16>,
