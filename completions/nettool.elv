@@ -214,7 +214,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --min-timeout 'The shortest wait for an answer'
             cand --cache-file 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]'
             cand --all 'List every port, closed ones too'
-            cand --json 'One JSON object per port, then a summary'
+            cand --json 'One JSON object per line: a port line per port, then the result'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -273,7 +273,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
         }
         &'nettool;lab;status'= {
             cand --name 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)'
-            cand --json 'Print the status as one JSON object'
+            cand --json 'Print JSON lines (start, the lab, result; see README "JSON output")'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

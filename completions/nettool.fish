@@ -157,7 +157,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -l timeout -d 'How
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-timeout -d 'The shortest wait for an answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l all -d 'List every port, closed ones too'
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JSON object per port, then a summary'
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JSON object per line: a port line per port, then the result'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
@@ -189,7 +189,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_sub
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from down" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -l name -d 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -l json -d 'Print the status as one JSON object'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -l json -d 'Print JSON lines (start, the lab, result; see README "JSON output")'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -l name -d 'Name of the temporary lab' -r

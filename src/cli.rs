@@ -460,7 +460,7 @@ pub struct LabNameArgs {
 pub struct LabStatusArgs {
     #[command(flatten)]
     pub name: LabNameArgs,
-    /// Print the status as one JSON object.
+    /// Print JSON lines (start, the lab, result; see README "JSON output").
     #[arg(long)]
     pub json: bool,
 }

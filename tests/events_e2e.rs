@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use common::schema::Schema;
-use common::{Ran, Scratch, nettool, run};
+use common::{Ran, Scratch, Server, nettool, nft_load, run};
 use nettool::lab::testnet::{TwoHosts, unique_lab_name};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -22,6 +22,9 @@ fn checked(hosts: &TwoHosts, scratch: &Scratch, schema: &Schema, args: &[&str]) 
     let mut cmd = hosts.cmd_a(nettool());
     cmd.args(args).env("NETTOOL_ARP_CACHE", scratch.cache());
     let r = run(cmd, LIMIT);
+    if std::env::var_os("EVENTS_SHOW").is_some() {
+        eprintln!("$ nettool {}\n{}", args.join(" "), r.stdout);
+    }
     check(&r, schema, args)
 }
 
@@ -122,10 +125,74 @@ fn every_command_prints_only_lines_the_schema_knows() {
     go(&["arp", "--announce", "-c", "1", &a]);
     go(&["arp", "--show"]);
     go(&["arp", "--flush"]);
+    // probe and scan: an open port (a kernel listener in B), a closed one.
+    let _server = Server::start(&hosts, "hold", 8080, 0);
+    let open = format!("{b}:8080");
+    go(&["probe", "-v", "-c", "2", "-i", "20ms", "-W", "200ms", &open]);
+    go(&["probe", "-c", "1", "-W", "200ms", "--dport", "81,8080", &b]);
+    go(&["scan", &b, "79-81,8080"]);
+    go(&["scan", &b, "81"]);
+    // handshake and close: open, closed, a withheld ACK, data and a close,
+    // and a source address the kernel does not own (nettool answers ARP).
+    let http = Server::start(&hosts, "http", 8081, 0);
+    go(&["handshake", "--linger", "100ms", &open]);
+    go(&["handshake", &format!("{b}:81")]);
+    go(&["handshake", "--no-ack", "--observe", "300ms", &open]);
+    let request = "GET / HTTP/1.0\\r\\n\\r\\n";
+    go(&[
+        "close",
+        "--passive",
+        "--data",
+        request,
+        &format!("{b}:8081"),
+    ]);
+    go(&["close", "--time-wait", "200ms", "--linger", "100ms", &open]);
+    let own = Ipv4Addr::from(u32::from(hosts.subnet.network()) + 9).to_string();
+    go(&["handshake", "-s", &own, "--linger", "100ms", &open]);
+    drop(http);
+    // trace, one hop away: open, then closed.
+    go(&["trace", "-q", "2", "-w", "300ms", &open]);
+    go(&["trace", "-q", "1", "-w", "300ms", &format!("{b}:81")]);
+    // Silence and ICMP: B rejects port 83 with admin-prohibited, drops 84.
+    nft_load(
+        hosts.cmd_b("nft"),
+        "table inet t {\n chain in {\n type filter hook input priority 0;\n \
+         tcp dport 83 reject with icmp type admin-prohibited\n tcp dport 84 drop\n }\n}\n",
+    );
+    go(&["handshake", &format!("{b}:83")]);
+    go(&["handshake", "--retries", "0", &format!("{b}:84")]);
+    go(&["probe", "-c", "1", "-W", "200ms", "--dport", "83,84", &b]);
+    go(&["scan", "--retries", "0", "--timeout", "200ms", &b, "83-84"]);
+    go(&[
+        "trace",
+        "-q",
+        "1",
+        "-m",
+        "1",
+        "-w",
+        "200ms",
+        &format!("{b}:84"),
+    ]);
+    // A next hop that does not answer ARP.
+    go(&["probe", "-c", "1", &format!("{nobody}:80")]);
     // lab status of a lab that is not there (tests/cli.rs checks one that is).
     let name = unique_lab_name();
     go(&["lab", "status", "--name", &name]);
-    for want in ["start", "reply", "cache", "lab", "result"] {
+    for want in [
+        "start",
+        "reply",
+        "cache",
+        "lab",
+        "probe",
+        "segment",
+        "port",
+        "hop",
+        "state",
+        "data",
+        "closed",
+        "arp-answered",
+        "result",
+    ] {
         assert!(seen.contains(want), "no {want} event in any run: {seen:?}");
     }
 }

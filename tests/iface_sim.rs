@@ -483,3 +483,36 @@ fn an_ack_for_an_evicted_handshake_is_answered_with_rst() {
     let stats = net.server.listener_stats(SERVER).unwrap();
     assert_eq!(stats.evicted, 1);
 }
+
+#[test]
+fn a_waiting_connection_keeps_what_the_application_acts_on() {
+    let mut net = Net::new(server(DEFAULT_BACKLOG, false));
+    let c = net.connect(1);
+    net.run_until(ms(5));
+    // Many segments while it waits to be accepted, then the client's FIN.
+    for i in 0..100u8 {
+        net.clients[c].send(&[i; 100]).unwrap();
+        let t = net.now + Duration::from_micros(10);
+        net.run_until(t);
+    }
+    net.clients[c].close(net.now);
+    net.run_until(ms(50));
+    let stats = net.server.listener_stats(SERVER).unwrap();
+    assert!(stats.events_dropped > 0, "the traces were cut short");
+    let flow = net.server.accept(SERVER).unwrap();
+    net.flush();
+    let evs = net.events_of(flow);
+    assert!(evs.contains(&&HostEvent::Tcp(TcpEvent::Connected)));
+    assert!(evs.contains(&&HostEvent::Tcp(TcpEvent::PeerClosed)));
+    assert_eq!(net.server.conn(flow).unwrap().state(), State::CloseWait);
+    // And every byte is there to read.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = net.server.conn_mut(flow).unwrap().recv(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got.len(), 100 * 100);
+}

@@ -677,8 +677,10 @@ fn established__overlapping_data_keeps_only_the_new_bytes() {
     assert_eq!(&buf[..6], b"abcdef");
 }
 
+/// Data after a gap is no drop (issue 9): it is queued for reassembly,
+/// reported as such, and acknowledged at once.
 #[test]
-fn established__out_of_order_data_is_dropped_and_acked() {
+fn established__out_of_order_data_is_queued_and_acked() {
     let mut c = conn_established();
     deliver(
         &mut c,
@@ -686,8 +688,17 @@ fn established__out_of_order_data_is_dropped_and_acked() {
         seg(REMOTE_ISS + 4, Some(LOCAL_ISS + 1), Flags::NONE, b"later"),
     );
     expect_out(&mut c, 20, &["Flags [.], ack 5001, win 65535, length 0"]);
-    assert_eq!(drops(&mut c), [DropReason::OutOfOrder]);
+    assert_eq!(events(&mut c), [Event::OutOfOrderQueued { held: 5 }]);
     assert_eq!(c.recv_queue_len(), 0);
+    assert_eq!(c.reassembly_len(), 5);
+    // The gap fills: all of it is readable, nothing is held.
+    deliver(
+        &mut c,
+        30,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::NONE, b"abc"),
+    );
+    assert_eq!(c.recv_queue_len(), 8);
+    assert_eq!(c.reassembly_len(), 0);
 }
 
 #[test]
@@ -1901,7 +1912,7 @@ fn delayed_ack__out_of_order_and_hole_filling_data_are_acked_at_once() {
     let mut c = established_with(delack_config(), vec![]);
     deliver(&mut c, 20, data(REMOTE_ISS + 101, &K[..100]));
     expect_out(&mut c, 20, &["Flags [.], ack 5001, win 65535, length 0"]);
-    assert_eq!(drops(&mut c), [DropReason::OutOfOrder]);
+    assert_eq!(events(&mut c), [Event::OutOfOrderQueued { held: 100 }]);
     assert_eq!(c.reassembly_len(), 100);
     deliver(&mut c, 21, data(REMOTE_ISS + 1, &K[..100]));
     expect_out(&mut c, 21, &["Flags [.], ack 5201, win 65335, length 0"]);

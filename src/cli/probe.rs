@@ -247,7 +247,7 @@ pub struct ScanArgs {
     /// List every port, closed ones too.
     #[arg(long)]
     pub all: bool,
-    /// One JSON object per port, then a summary.
+    /// One JSON object per line: a port line per port, then the result.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

@@ -268,6 +268,13 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
     let mut stats = RttStats::default();
     let mut res = Resolution::new(start, wall, &mut cache, settings);
     let from_cache = res.is_done();
+    // A fresh cache entry needs no socket, no frame and no privileges
+    // beyond reading the cache.
+    let mut link = if from_cache {
+        None
+    } else {
+        Some(open_link(&iface)?)
+    };
     printer.rep.emit(
         env.out,
         start,
@@ -296,24 +303,16 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
     let mut render = |now: Instant, ev: resolve::Event, out: &mut dyn Write| -> Result<()> {
         render_resolve(&printer, out, now, &iface_name, ev, &mut stats)
     };
-    let stop = if from_cache {
-        // A fresh cache entry: no socket, no frame, no privileges needed
-        // beyond reading the cache.
-        while let Some(ev) = res.poll_event() {
-            render(start, ev, &mut *env.out)?;
+    let stop = match &mut link {
+        None => {
+            while let Some(ev) = res.poll_event() {
+                render(start, ev, &mut *env.out)?;
+            }
+            Stop::Done
         }
-        Stop::Done
-    } else {
-        let mut link = open_link(&iface)?;
-        drive(
-            &mut res,
-            &mut link,
-            &mut clock,
-            args.verbose,
-            env,
-            &mut render,
-        )?
+        Some(link) => drive(&mut res, link, &mut clock, args.verbose, env, &mut render)?,
     };
+    drop(link);
     let answer = res.answer();
     let sent = res.frames_sent();
     drop(res);

@@ -18,6 +18,8 @@ use anyhow::{Context, bail};
 
 use crate::cli::{Cli, Command};
 use crate::outcome::Outcome;
+use crate::report::event::Start;
+use crate::report::{Event, Report, Reporter, Verdict};
 
 /// Where a command writes, and the flag that asks it to stop.
 pub struct Env<'a> {
@@ -51,29 +53,6 @@ pub fn run(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
     }
 }
 
-/// The next hop did not answer ARP: a negative answer from the network,
-/// like a SYN nobody answers (or the user stopped the wait).
-pub fn no_arp(
-    json: bool,
-    next_hop: Ipv4Addr,
-    iface: &str,
-    env: &mut Env,
-) -> anyhow::Result<Outcome> {
-    if json {
-        writeln!(
-            env.out,
-            "{}",
-            serde_json::json!({"event": "result", "outcome": "no-arp", "next_hop": next_hop.to_string()})
-        )?;
-    } else {
-        writeln!(
-            env.out,
-            "the next hop {next_hop} did not answer ARP on {iface}: is it up, and on this link?"
-        )?;
-    }
-    Ok(Outcome::Negative.unless_interrupted(env.interrupt))
-}
-
 /// An IPv4 address from a dotted quad or a host name (through the system
 /// resolver, as every other tool on the machine would).
 pub fn resolve_host(name: &str) -> anyhow::Result<Ipv4Addr> {
@@ -95,4 +74,44 @@ pub fn resolve_host(name: &str) -> anyhow::Result<Ipv4Addr> {
         Some(ip) => Ok(ip),
         None => bail!("{name:?} has no IPv4 address (nettool speaks IPv4 only)"),
     }
+}
+
+/// Reports that the next hop (`next_hop` on `iface`) did not answer ARP,
+/// so `command` to `dst` never started: a negative answer from the
+/// network, like a SYN nobody answers (or an interrupted run, if that is
+/// why).
+pub(crate) fn no_arp(
+    rep: &mut Reporter,
+    env: &mut Env,
+    command: &'static str,
+    dst: Ipv4Addr,
+    next_hop: Ipv4Addr,
+    iface: &str,
+) -> anyhow::Result<Outcome> {
+    let outcome = Outcome::Negative.unless_interrupted(env.interrupt);
+    rep.emit_now(
+        env.out,
+        Event::Start(Box::new(Start {
+            command,
+            ip: Some(dst),
+            iface: Some(iface.to_owned()),
+            next_hop: Some(next_hop),
+            ..Start::default()
+        })),
+        |_| Ok(()),
+    )?;
+    rep.emit_now(
+        env.out,
+        Event::Result(Box::new(Report {
+            next_hop: Some(next_hop),
+            ..Report::new(Verdict::NoArp, outcome)
+        })),
+        |w| {
+            writeln!(
+                w,
+                "the next hop {next_hop} did not answer ARP on {iface}: is it up, and on this link?"
+            )
+        },
+    )?;
+    Ok(outcome)
 }

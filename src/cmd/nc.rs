@@ -428,7 +428,8 @@ impl Pipe {
                 HostEvent::ArpAnswered { .. }
                 | HostEvent::Withheld { .. }
                 | HostEvent::Malformed { .. }
-                | HostEvent::Tcp(TcpEvent::SegmentDropped { .. }) => {}
+                | HostEvent::Tcp(TcpEvent::SegmentDropped { .. })
+                | HostEvent::Tcp(TcpEvent::OutOfOrderQueued { .. }) => {}
             }
         }
         Ok(())

@@ -3,12 +3,11 @@
 //! [`Template`] and renders what the machines report.
 
 use std::io::{self, Write};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use serde_json::json;
 
 use super::Env;
 use super::tcp::unescape;
@@ -21,6 +20,8 @@ use crate::outcome::Outcome;
 use crate::probe::prober::{self, Event, Prober, Summary};
 use crate::probe::scan::{self, PaceStats, PortResult, PortState, Rate, Scanner};
 use crate::probe::{ProbeFlags, Template, format_ports, parse_ports};
+use crate::report::event::{self as ev, Reply, Start};
+use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
 use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::sys::random_u64;
 use crate::time::{Instant, human};
@@ -35,7 +36,8 @@ fn find_path(
     interface: Option<&str>,
     source: Option<Ipv4Addr>,
     cache: &CacheArgs,
-    json: bool,
+    rep: &mut Reporter,
+    command: &'static str,
     env: &mut Env,
 ) -> Result<std::result::Result<Path, Outcome>> {
     let cache = cache.path();
@@ -47,7 +49,9 @@ fn find_path(
     };
     Ok(match Path::find(request, env.err, env.interrupt)? {
         Found::Path(path) => Ok(path),
-        Found::NoArp { next_hop, iface } => Err(super::no_arp(json, next_hop, &iface, env)?),
+        Found::NoArp { next_hop, iface } => {
+            Err(super::no_arp(rep, env, command, dst, next_hop, &iface)?)
+        }
     })
 }
 
@@ -149,9 +153,10 @@ fn interrupted(env: &Env) -> bool {
 }
 
 pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
+    let mut rep = Reporter::new(args.json);
     let (dst, dports) = probe_target(&args)?;
     let iface = args.interface.as_deref();
-    let path = match find_path(dst, iface, args.source, &args.cache, args.json, env)? {
+    let path = match find_path(dst, iface, args.source, &args.cache, &mut rep, "probe", env)? {
         Ok(path) => path,
         Err(outcome) => return Ok(outcome),
     };
@@ -182,7 +187,7 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     };
     let mut stack = path.open(args.sport, flows, &opts, env.err)?;
     let sport = stack.local().port();
-    let mut clock = SystemClock::new();
+    let mut clock = rep.clock();
     let start = clock.now();
     let config = prober::Config {
         template: tpl.clone(),
@@ -201,12 +206,13 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     };
     let mut prober = Prober::new(start, config);
     let mut view = ProbeView {
-        json: args.json,
+        rep,
         verbose: args.verbose,
         start,
+        src: path.source,
         dst,
     };
-    probe_header(&args, &path, &stack, &tpl, &dports, env)?;
+    probe_header(&view, &args, &path, &stack, &tpl, &dports, env)?;
     let mut buf = Vec::with_capacity(2048);
     let link = stack.link.as_mut();
     let result = if args.flood {
@@ -214,16 +220,19 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     } else {
         paced(&mut prober, link, &mut clock, &mut buf, &mut view, env)
     };
+    let outcome =
+        Outcome::from_answer(prober.summary().answered > 0).unless_interrupted(env.interrupt);
     let ended = clock.now();
     result?;
-    let dropped = stack.teardown();
-    view.summary(env.out, &prober.summary(), ended - start, dropped)?;
-    Ok(Outcome::from_answer(prober.summary().answered > 0).unless_interrupted(env.interrupt))
+    let dropped = stack.teardown().unwrap_or(0);
+    view.summary(env.out, &prober.summary(), ended, dropped, outcome)?;
+    Ok(outcome)
 }
 
 /// The first line: what the probes are, where they go, how the kernel is
 /// kept out.
 fn probe_header(
+    view: &ProbeView,
     args: &ProbeArgs,
     path: &Path,
     stack: &Stack,
@@ -233,33 +242,40 @@ fn probe_header(
 ) -> Result<()> {
     let (dst, sport) = (tpl.dst, stack.local().port());
     let lo = *dports.iter().min().expect("one port");
-    let repr = &tpl.repr(sport, lo, 0);
+    let repr = tpl.repr(sport, lo, 0);
     let keeper = match stack.guard_table() {
         Some(table) => format!("kernel RSTs for these flows dropped by nft table inet {table}"),
         None => format!("{} is not the kernel's", path.source),
     };
-    if args.json {
-        writeln!(
-            env.out,
-            "{}",
-            json!({"event": "start", "command": "probe", "dst": dst.to_string(), "dports": format_ports(dports),
-                "src": path.source.to_string(), "sport": sport, "sport_inc": args.sport_inc,
-                "iface": path.iface.name, "flags": tcp_flags(repr), "bytes": repr.buffer_len() + 20,
-                "guard": stack.guard_table()})
-        )?;
-    } else {
-        writeln!(
-            env.out,
-            "PROBE {dst} port {} from {} port {sport}{} on {}: Flags [{}], {} bytes{} ({keeper})",
-            format_ports(dports),
-            path.source,
-            if args.sport_inc { "+" } else { "" },
-            path.iface.name,
-            tcp_flags(repr),
-            repr.buffer_len() + 20,
-            if args.badsum { ", bad checksum" } else { "" },
-        )?;
-    }
+    view.rep.emit(
+        env.out,
+        view.start,
+        Ev::Start(Box::new(Start {
+            command: "probe",
+            src: Some(stack.local()),
+            ip: Some(dst),
+            ports: Some(format_ports(dports)),
+            iface: Some(path.iface.name.clone()),
+            guard: stack.guard_table().map(str::to_owned),
+            flags: Some(tcp_flags(&repr)),
+            bytes: Some(repr.buffer_len() + 20),
+            sport_inc: Some(args.sport_inc),
+            ..Start::default()
+        })),
+        |w| {
+            writeln!(
+                w,
+                "PROBE {dst} port {} from {} port {sport}{} on {}: Flags [{}], {} bytes{} ({keeper})",
+                format_ports(dports),
+                path.source,
+                if args.sport_inc { "+" } else { "" },
+                path.iface.name,
+                tcp_flags(&repr),
+                repr.buffer_len() + 20,
+                if args.badsum { ", bad checksum" } else { "" },
+            )
+        },
+    )?;
     Ok(())
 }
 
@@ -413,14 +429,11 @@ fn stopped(sent: io::Result<()>) -> io::Result<bool> {
 }
 
 struct ProbeView {
-    json: bool,
+    rep: Reporter,
     verbose: bool,
     start: Instant,
+    src: Ipv4Addr,
     dst: Ipv4Addr,
-}
-
-fn us(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
 }
 
 impl ProbeView {
@@ -428,9 +441,9 @@ impl ProbeView {
         (now - self.start).as_secs_f64()
     }
 
-    fn event(&mut self, out: &mut dyn Write, now: Instant, ev: Event) -> Result<()> {
+    fn event(&mut self, out: &mut dyn Write, now: Instant, event: Event) -> Result<()> {
         let t = self.t(now);
-        match ev {
+        match event {
             Event::Sent {
                 index,
                 sport,
@@ -438,18 +451,23 @@ impl ProbeView {
                 seq,
                 id,
             } => {
-                if self.json {
-                    if self.verbose {
-                        writeln!(
-                            out,
-                            "{}",
-                            json!({"event": "sent", "t": t, "probe": index, "sport": sport, "dport": dport, "seq": seq, "id": id})
-                        )?;
-                    }
-                } else if self.verbose {
-                    writeln!(
+                if self.verbose {
+                    self.rep.emit(
                         out,
-                        "{t:>10.6} out   probe {index}: port {sport} > {dport}, seq {seq}, id {id}"
+                        now,
+                        Ev::Probe(ev::Probe {
+                            probe: index,
+                            src: SocketAddrV4::new(self.src, sport),
+                            dst: SocketAddrV4::new(self.dst, dport),
+                            seq,
+                            id,
+                        }),
+                        |w| {
+                            writeln!(
+                                w,
+                                "{t:>10.6} out   probe {index}: port {sport} > {dport}, seq {seq}, id {id}"
+                            )
+                        },
                     )?;
                 }
             }
@@ -462,23 +480,29 @@ impl ProbeView {
             } => {
                 let repr = seg.as_repr();
                 let line = tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr);
-                if self.json {
-                    writeln!(
-                        out,
-                        "{}",
-                        json!({"event": "reply", "t": t, "probe": index, "rtt_us": us(rtt), "meaning": meaning.text(),
-                            "flags": tcp_flags(&repr), "sport": seg.src.port(), "dport": seg.dst.port(),
-                            "seq": seg.seq.get(), "ack": seg.ack.map(|a| a.get()), "win": seg.window, "ttl": ttl,
-                            "len": seg.payload.len(), "line": line})
-                    )?;
-                } else {
-                    writeln!(
-                        out,
-                        "{t:>10.6} in    {line}  probe {index} ttl {ttl} rtt {}: {}",
-                        human(rtt),
-                        meaning.text()
-                    )?;
-                }
+                self.rep.emit(
+                    out,
+                    now,
+                    Ev::Reply(Box::new(
+                        Reply {
+                            probe: Some(index),
+                            rtt_us: us(rtt),
+                            ttl: Some(ttl),
+                            meaning: Some(meaning.text().to_owned()),
+                            line: Some(line.clone()),
+                            ..Reply::default()
+                        }
+                        .segment(&seg),
+                    )),
+                    |w| {
+                        writeln!(
+                            w,
+                            "{t:>10.6} in    {line}  probe {index} ttl {ttl} rtt {}: {}",
+                            human(rtt),
+                            meaning.text()
+                        )
+                    },
+                )?;
             }
             Event::Icmp {
                 index,
@@ -486,119 +510,132 @@ impl ProbeView {
                 from,
                 kind,
             } => {
-                if self.json {
-                    writeln!(
-                        out,
-                        "{}",
-                        json!({"event": "icmp", "t": t, "probe": index, "rtt_us": rtt.map(us), "from": from.to_string(),
-                            "what": kind.describe()})
-                    )?;
-                } else {
-                    let which = match (index, rtt) {
-                        (Some(i), Some(r)) => format!("  probe {i} rtt {}", human(r)),
-                        _ => "  (no outstanding probe)".to_owned(),
-                    };
-                    writeln!(
-                        out,
-                        "{t:>10.6} icmp  {} from {from}{which}",
-                        kind.describe()
-                    )?;
-                }
+                self.rep.emit(
+                    out,
+                    now,
+                    Ev::Icmp(ev::Icmp {
+                        ip: from,
+                        what: kind.describe(),
+                        probe: index,
+                        rtt_us: rtt.map(us),
+                    }),
+                    |w| {
+                        let which = match (index, rtt) {
+                            (Some(i), Some(r)) => format!("  probe {i} rtt {}", human(r)),
+                            _ => "  (no outstanding probe)".to_owned(),
+                        };
+                        writeln!(w, "{t:>10.6} icmp  {} from {from}{which}", kind.describe())
+                    },
+                )?;
             }
             Event::Unmatched { seg } => {
                 let repr = seg.as_repr();
                 let line = tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr);
-                if self.json {
-                    writeln!(
-                        out,
-                        "{}",
-                        json!({"event": "unmatched", "t": t, "flags": tcp_flags(&repr), "line": line})
-                    )?;
-                } else {
-                    writeln!(
-                        out,
-                        "{t:>10.6} in    {line}  (answers no outstanding probe)"
-                    )?;
-                }
+                self.rep.emit(
+                    out,
+                    now,
+                    Ev::Segment(Box::new(ev::Segment::new("in", &seg).line(line.clone()))),
+                    |w| writeln!(w, "{t:>10.6} in    {line}  (answers no outstanding probe)"),
+                )?;
             }
             Event::ResetSent { sport, dport, seq } => {
-                if self.json {
-                    writeln!(
-                        out,
-                        "{}",
-                        json!({"event": "reset-sent", "t": t, "sport": sport, "dport": dport, "seq": seq})
-                    )?;
-                } else {
-                    writeln!(
-                        out,
-                        "{t:>10.6} out   Flags [R], seq {seq}: nettool resets the half-open connection {sport} > {dport}"
-                    )?;
-                }
+                self.rep.emit(
+                    out,
+                    now,
+                    Ev::Segment(Box::new(ev::Segment::reset(
+                        SocketAddrV4::new(self.src, sport),
+                        SocketAddrV4::new(self.dst, dport),
+                        seq,
+                    ))),
+                    |w| {
+                        writeln!(
+                            w,
+                            "{t:>10.6} out   Flags [R], seq {seq}: nettool resets the half-open connection {sport} > {dport}"
+                        )
+                    },
+                )?;
             }
         }
         Ok(())
     }
 
+    /// The result: counts, round trips, and `--- … ---` lines for people.
     fn summary(
         &self,
         out: &mut dyn Write,
         s: &Summary,
-        elapsed: Duration,
+        ended: Instant,
         guard_dropped: u64,
+        outcome: Outcome,
     ) -> Result<()> {
+        let elapsed = ended - self.start;
+        let pps = s.sent as f64 / elapsed.as_secs_f64().max(1e-9);
+        let report = Report {
+            sent: Some(s.sent),
+            answered: Some(s.answered),
+            loss_pct: Some(s.loss_percent()),
+            rtt_min_us: s.rtt.min().map(us),
+            rtt_avg_us: s.rtt.avg().map(us),
+            rtt_max_us: s.rtt.max().map(us),
+            rtt_stddev_us: s.rtt.stddev().map(us),
+            pps: Some(pps),
+            unmatched: Some(s.unmatched),
+            resets_sent: Some(s.resets_sent),
+            malformed: Some(s.malformed),
+            rsts_dropped: Some(guard_dropped),
+            ..Report::new(
+                if s.answered > 0 {
+                    Verdict::Answered
+                } else {
+                    Verdict::NoReply
+                },
+                outcome,
+            )
+        };
         let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e3);
-        if self.json {
-            writeln!(
-                out,
-                "{}",
-                json!({"event": "summary", "sent": s.sent, "answered": s.answered, "loss_pct": s.loss_percent(),
-                    "rtt_min_us": s.rtt.min().map(us), "rtt_avg_us": s.rtt.avg().map(us),
-                    "rtt_max_us": s.rtt.max().map(us), "rtt_stddev_us": s.rtt.stddev().map(us),
-                    "unmatched": s.unmatched, "resets_sent": s.resets_sent, "malformed": s.malformed,
-                    "kernel_rsts_dropped": guard_dropped, "elapsed_s": elapsed.as_secs_f64(),
-                    "pps": s.sent as f64 / elapsed.as_secs_f64().max(1e-9)})
-            )?;
-            return Ok(());
-        }
-        writeln!(out, "--- {} probe statistics ---", self.dst)?;
-        writeln!(
-            out,
-            "{} probes sent, {} answered, {:.1}% loss, in {} ({:.0} probes/s)",
-            s.sent,
-            s.answered,
-            s.loss_percent(),
-            human(elapsed),
-            s.sent as f64 / elapsed.as_secs_f64().max(1e-9)
-        )?;
-        if let (Some(min), Some(avg), Some(max), Some(sd)) = (
-            ms(s.rtt.min()),
-            ms(s.rtt.avg()),
-            ms(s.rtt.max()),
-            ms(s.rtt.stddev()),
-        ) {
-            writeln!(
-                out,
-                "rtt min/avg/max/stddev = {min:.3}/{avg:.3}/{max:.3}/{sd:.3} ms"
-            )?;
-        }
-        let mut notes = Vec::new();
-        if s.resets_sent > 0 {
-            notes.push(format!("{} half-open connection(s) reset", s.resets_sent));
-        }
-        if s.unmatched > 0 {
-            notes.push(format!("{} answer(s) matched no probe", s.unmatched));
-        }
-        if guard_dropped > 0 {
-            notes.push(format!(
-                "{guard_dropped} kernel RST(s) dropped by the guard"
-            ));
-        }
-        if s.malformed > 0 {
-            notes.push(format!("{} malformed frame(s)", s.malformed));
-        }
-        if !notes.is_empty() {
-            writeln!(out, "{}", notes.join("; "))?;
-        }
+        self.rep
+            .emit(out, ended, Ev::Result(Box::new(report)), |out| {
+                writeln!(out, "--- {} probe statistics ---", self.dst)?;
+                writeln!(
+                    out,
+                    "{} probes sent, {} answered, {:.1}% loss, in {} ({:.0} probes/s)",
+                    s.sent,
+                    s.answered,
+                    s.loss_percent(),
+                    human(elapsed),
+                    pps
+                )?;
+                if let (Some(min), Some(avg), Some(max), Some(sd)) = (
+                    ms(s.rtt.min()),
+                    ms(s.rtt.avg()),
+                    ms(s.rtt.max()),
+                    ms(s.rtt.stddev()),
+                ) {
+                    writeln!(
+                        out,
+                        "rtt min/avg/max/stddev = {min:.3}/{avg:.3}/{max:.3}/{sd:.3} ms"
+                    )?;
+                }
+                let mut notes = Vec::new();
+                if s.resets_sent > 0 {
+                    notes.push(format!("{} half-open connection(s) reset", s.resets_sent));
+                }
+                if s.unmatched > 0 {
+                    notes.push(format!("{} answer(s) matched no probe", s.unmatched));
+                }
+                if guard_dropped > 0 {
+                    notes.push(format!(
+                        "{guard_dropped} kernel RST(s) dropped by the guard"
+                    ));
+                }
+                if s.malformed > 0 {
+                    notes.push(format!("{} malformed frame(s)", s.malformed));
+                }
+                if !notes.is_empty() {
+                    writeln!(out, "{}", notes.join("; "))?;
+                }
+                Ok(())
+            })?;
         Ok(())
     }
 }
@@ -634,11 +671,12 @@ fn describe_rate(rate: Rate) -> String {
 const SCAN_RECEIVE_BUFFER: usize = 8 << 20;
 
 pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
+    let mut rep = Reporter::new(args.json);
     let rate = scan_rate(&args)?;
     let dst = super::resolve_host(&args.host)?;
     let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
     let iface = args.interface.as_deref();
-    let path = match find_path(dst, iface, args.source, &args.cache, args.json, env)? {
+    let path = match find_path(dst, iface, args.source, &args.cache, &mut rep, "scan", env)? {
         Ok(path) => path,
         Err(outcome) => return Ok(outcome),
     };
@@ -657,7 +695,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     };
     let mut stack = path.open(args.sport, flows, &opts, env.err)?;
     let sport = stack.local().port();
-    let mut clock = SystemClock::new();
+    let mut clock = rep.clock();
     let start = clock.now();
     let mut tpl = Template::syn(
         path.iface.mac,
@@ -680,55 +718,71 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
             seed: random_u64(),
         },
     );
-    scan_header(&args, &path, sport, dst, ports.len(), rate, env)?;
+    let target = (dst, ports.as_slice());
+    scan_header(&rep, &args, &path, &stack, target, rate, start, env)?;
     scan_loop(&mut scanner, stack.link.as_mut(), &mut clock, env)?;
-    let elapsed = clock.now() - start;
+    let ended = clock.now();
     let results = scanner.results();
+    let open = results.iter().any(|r| r.state == PortState::Open);
+    let outcome = Outcome::from_answer(open).unless_interrupted(env.interrupt);
     let totals = ScanTotals {
         asked: ports.len(),
         sent: scanner.sent,
-        elapsed,
+        elapsed: ended - start,
         pace: scanner.pace(),
         fixed: matches!(rate, Rate::Fixed(_)),
+        rsts_dropped: stack.teardown(),
     };
-    render_scan(env.out, &args, &results, &totals)?;
-    stack.teardown();
-    let open = results.iter().any(|r| r.state == PortState::Open);
-    Ok(Outcome::from_answer(open).unless_interrupted(env.interrupt))
+    render_scan(env.out, &rep, ended, &args, &results, &totals, outcome)?;
+    Ok(outcome)
 }
 
-/// The first line: what is scanned, from where, how fast.
+/// The first line: what is scanned (`target`: the host and its ports),
+/// from where, how fast.
+#[allow(clippy::too_many_arguments)]
 fn scan_header(
+    rep: &Reporter,
     args: &ScanArgs,
     path: &Path,
-    sport: u16,
-    dst: Ipv4Addr,
-    ports: usize,
+    stack: &Stack,
+    (dst, ports): (Ipv4Addr, &[u16]),
     rate: Rate,
+    start: Instant,
     env: &mut Env,
 ) -> Result<()> {
-    if args.json {
-        let (min, max) = match rate {
-            Rate::Fixed(r) => (r, r),
-            Rate::Adaptive { min, max } => (min, max),
-        };
-        writeln!(
-            env.out,
-            "{}",
-            json!({"event": "start", "command": "scan", "dst": dst.to_string(), "ports": ports,
-                "src": path.source.to_string(), "sport": sport, "iface": path.iface.name,
-                "rate": args.rate, "min_rate": min, "max_rate": max, "retries": args.retries})
-        )?;
-    } else {
-        writeln!(
-            env.out,
-            "SCAN {dst}: {ports} port(s) from {}:{sport} on {}, {}, {} retries",
-            path.source,
-            path.iface.name,
-            describe_rate(rate),
-            args.retries
-        )?;
-    }
+    let sport = stack.local().port();
+    let (min_rate, max_rate) = match rate {
+        Rate::Fixed(r) => (r, r),
+        Rate::Adaptive { min, max } => (min, max),
+    };
+    rep.emit(
+        env.out,
+        start,
+        Ev::Start(Box::new(Start {
+            command: "scan",
+            src: Some(stack.local()),
+            ip: Some(dst),
+            ports: Some(format_ports(ports)),
+            iface: Some(path.iface.name.clone()),
+            guard: stack.guard_table().map(str::to_owned),
+            rate: args.rate,
+            min_rate: Some(min_rate),
+            max_rate: Some(max_rate),
+            retries: Some(args.retries),
+            ..Start::default()
+        })),
+        |w| {
+            writeln!(
+                w,
+                "SCAN {dst}: {} port(s) from {}:{sport} on {}, {}, {} retries",
+                ports.len(),
+                path.source,
+                path.iface.name,
+                describe_rate(rate),
+                args.retries
+            )
+        },
+    )?;
     Ok(())
 }
 
@@ -782,6 +836,8 @@ struct ScanTotals {
     elapsed: Duration,
     pace: PaceStats,
     fixed: bool,
+    /// Kernel RSTs the guard dropped, when there is a guard.
+    rsts_dropped: Option<u64>,
 }
 
 impl ScanTotals {
@@ -808,9 +864,12 @@ impl ScanTotals {
 
 fn render_scan(
     out: &mut dyn Write,
+    rep: &Reporter,
+    now: Instant,
     args: &ScanArgs,
     results: &[PortResult],
     totals: &ScanTotals,
+    outcome: Outcome,
 ) -> Result<()> {
     let ScanTotals {
         asked,
@@ -824,23 +883,45 @@ fn render_scan(
         count(PortState::Closed),
         count(PortState::Filtered),
     );
-    if args.json {
+    if rep.json() {
         for r in results {
-            writeln!(
+            rep.emit(
                 out,
-                "{}",
-                json!({"event": "port", "port": r.port, "state": r.state.name(), "reason": r.why.text(),
-                    "tries": r.tries, "rtt_us": r.rtt.map(us)})
+                now,
+                Ev::Port(ev::Port {
+                    port: r.port,
+                    outcome: r.state.name(),
+                    reason: r.why.text().to_owned(),
+                    tries: r.tries,
+                    rtt_us: r.rtt.map(us),
+                }),
+                |_| Ok(()),
             )?;
         }
-        writeln!(
-            out,
-            "{}",
-            json!({"event": "summary", "ports": asked, "scanned": results.len(), "open": open, "closed": closed,
-                "filtered": filtered, "syns": sent, "elapsed_s": elapsed.as_secs_f64(),
-                "rate_peak": totals.pace.peak.round(), "rate_final": totals.pace.rate.round(),
-                "drops": totals.pace.drops, "rate_cuts": totals.pace.cuts})
-        )?;
+        let verdict = if open > 0 {
+            Verdict::Open
+        } else if closed > 0 {
+            Verdict::Closed
+        } else if filtered > 0 {
+            Verdict::Filtered
+        } else {
+            Verdict::NoReply
+        };
+        let report = Report {
+            ports: Some(asked),
+            scanned: Some(results.len()),
+            open: Some(open),
+            closed: Some(closed),
+            filtered: Some(filtered),
+            sent: Some(sent),
+            rate_peak: Some(totals.pace.peak.round()),
+            rate_final: Some(totals.pace.rate.round()),
+            drops: Some(totals.pace.drops),
+            rate_cuts: Some(totals.pace.cuts),
+            rsts_dropped: totals.rsts_dropped,
+            ..Report::new(verdict, outcome)
+        };
+        rep.emit(out, now, Ev::Result(Box::new(report)), |_| Ok(()))?;
         return Ok(());
     }
     // Many ports: the most common state is summed up in one line, as nmap does.
@@ -1008,6 +1089,7 @@ mod tests {
                 cuts,
             },
             fixed,
+            rsts_dropped: None,
         }
     }
 

@@ -6,15 +6,16 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use serde_json::json;
 
 use super::Env;
 use crate::cli::{CloseArgs, ConnectArgs, HandshakeArgs};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::driver::{self, Stop};
 use crate::link::Link;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
+use crate::report::event::{self as rev, Start};
+use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
 use crate::setup::{Flows, Found, LinkOptions, Path, Request};
 use crate::stack::host::{Direction, HostConfig, HostEvent, TcpHost};
 use crate::stack::session::{End, Event, Note, Opening, Plan, Session, ThirdAck};
@@ -35,6 +36,25 @@ const HANDSHAKE_TIME_WAIT: Duration = Duration::from_secs(2);
 enum Command {
     Handshake,
     Close,
+}
+
+impl Command {
+    fn name(self) -> &'static str {
+        match self {
+            Command::Handshake => "handshake",
+            Command::Close => "close",
+        }
+    }
+}
+
+/// How the run ended, for the result.
+struct Ending {
+    command: Command,
+    end: End,
+    time_wait: Duration,
+    /// Kernel RSTs the guard dropped, when there is a guard.
+    rsts_dropped: Option<u64>,
+    interrupted: bool,
 }
 
 /// What one run of `handshake` or `close` does, from its arguments.
@@ -126,8 +146,9 @@ pub fn handshake_over(
         remote: SocketAddrV4::new(dst, dport),
         guard: None,
     };
-    let talk = converse(&run, &wiring, link, clock, env)?;
-    talk.finish(&run, 0, clock.now(), env)
+    let rep = Reporter::new(run.args.json);
+    let talk = converse(&run, &wiring, rep, link, clock, env)?;
+    talk.finish(&run, None, clock.now(), env)
 }
 
 /// `HOST:PORT` as address and port.
@@ -190,6 +211,7 @@ struct Wiring<'a> {
 }
 
 fn run(run: Run, env: &mut Env) -> Result<Outcome> {
+    let mut rep = Reporter::new(run.args.json);
     let args = run.args;
     let (dst, dport) = parse_target(&args.target)?;
     let cache = args.cache.path();
@@ -201,12 +223,15 @@ fn run(run: Run, env: &mut Env) -> Result<Outcome> {
     };
     let path = match Path::find(request, env.err, env.interrupt)? {
         Found::Path(path) => path,
-        Found::NoArp { next_hop, iface } => return super::no_arp(args.json, next_hop, &iface, env),
+        Found::NoArp { next_hop, iface } => {
+            let name = run.command.name();
+            return super::no_arp(&mut rep, env, name, dst, next_hop, &iface);
+        }
     };
     let remote = SocketAddrV4::new(dst, dport);
     let flows = Flows::Connection { remote };
     let mut stack = path.open(args.source_port, flows, &LinkOptions::default(), env.err)?;
-    let mut clock = SystemClock::new();
+    let mut clock = rep.clock();
     let guard = stack.guard_table().map(str::to_owned);
     let wiring = Wiring {
         path: &path,
@@ -214,7 +239,7 @@ fn run(run: Run, env: &mut Env) -> Result<Outcome> {
         remote,
         guard: guard.as_deref(),
     };
-    let talk = converse(&run, &wiring, stack.link.as_mut(), &mut clock, env)?;
+    let talk = converse(&run, &wiring, rep, stack.link.as_mut(), &mut clock, env)?;
     let dropped = stack.teardown();
     talk.finish(&run, dropped, clock.now(), env)
 }
@@ -224,13 +249,15 @@ struct Talk {
     session: Session,
     view: View,
     remote: SocketAddrV4,
+    interrupted: bool,
 }
 
 /// Opens the connection, runs it to its end (or to Ctrl-C, then resets
-/// it), printing as it goes.
+/// it), reporting as it goes.
 fn converse(
     run: &Run,
     wiring: &Wiring,
+    rep: Reporter,
     link: &mut dyn Link,
     clock: &mut dyn Clock,
     env: &mut Env,
@@ -245,8 +272,8 @@ fn converse(
         linger: args.linger,
     };
     let mut session = Session::new(host, plan);
-    let mut view = View::new(args, start);
-    header(&view, run.command, wiring, env)?;
+    let mut view = View::new(rep, args, start);
+    header(&view, run.command, wiring, start, env)?;
     let stop = {
         let out = &mut *env.out;
         let view = &mut view;
@@ -269,27 +296,43 @@ fn converse(
         session,
         view,
         remote: wiring.remote,
+        interrupted: stop == Stop::Interrupted,
     })
 }
 
 impl Talk {
-    /// The guard's count (`dropped`, once the guard is gone) and the result.
-    fn finish(self, run: &Run, dropped: u64, now: Instant, env: &mut Env) -> Result<Outcome> {
-        if dropped > 0 {
-            self.view.note(
-                env.out,
-                now,
-                &format!("the RST guard dropped {dropped} RST(s) the kernel sent for this flow"),
-            )?;
+    /// The guard's count (`dropped`, once the guard is gone; `None`
+    /// without a guard) and the result.
+    fn finish(
+        self,
+        run: &Run,
+        dropped: Option<u64>,
+        now: Instant,
+        env: &mut Env,
+    ) -> Result<Outcome> {
+        if let Some(n) = dropped
+            && n > 0
+        {
+            // Said in JSON by the result's rsts_dropped.
+            let t = self.view.t(now);
+            self.view.rep.text(env.out, |w| {
+                writeln!(
+                    w,
+                    "{t:>10.6} {:<5} the RST guard dropped {n} RST(s) the kernel sent for this flow",
+                    "note"
+                )
+            })?;
         }
-        let outcome = self.view.result(
-            env.out,
-            run.command,
-            &self.session,
-            self.remote,
-            run.end,
-            run.time_wait,
-        )?;
+        let ending = Ending {
+            command: run.command,
+            end: run.end,
+            time_wait: run.time_wait,
+            rsts_dropped: dropped,
+            interrupted: self.interrupted,
+        };
+        let outcome = self
+            .view
+            .result(env.out, now, &self.session, self.remote, ending)?;
         Ok(outcome.unless_interrupted(env.interrupt))
     }
 }
@@ -319,16 +362,17 @@ fn connection(wiring: &Wiring, args: &ConnectArgs, time_wait: Duration, start: I
 }
 
 /// The first lines: the flow, how the kernel is kept out, the next hop.
-fn header(view: &View, command: Command, wiring: &Wiring, env: &mut Env) -> Result<()> {
+fn header(
+    view: &View,
+    command: Command,
+    wiring: &Wiring,
+    start: Instant,
+    env: &mut Env,
+) -> Result<()> {
     let (path, local, remote) = (wiring.path, wiring.local, wiring.remote);
     let iface = &path.iface;
     let gw_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
-    let how = &path.how;
-    let name = if command == Command::Handshake {
-        "HANDSHAKE"
-    } else {
-        "CLOSE"
-    };
+    let name = command.name().to_uppercase();
     let keeper = match wiring.guard {
         Some(table) => format!("kernel RSTs for this flow dropped by nft table inet {table}"),
         None => format!(
@@ -336,14 +380,28 @@ fn header(view: &View, command: Command, wiring: &Wiring, env: &mut Env) -> Resu
             path.source
         ),
     };
-    view.header(
+    view.rep.emit(
         env.out,
-        &format!("{name} {remote} from {local} on {} ({keeper})", iface.name),
-        &format!("next hop {} is-at {gw_mac} ({how})", path.next_hop),
-        json!({"event": "start", "command": name.to_lowercase(), "remote": remote.to_string(),
-               "local": local.to_string(), "iface": iface.name, "next_hop": path.next_hop.to_string(),
-               "next_hop_mac": gw_mac.to_string(), "guard": wiring.guard}),
-    )
+        start,
+        Ev::Start(Box::new(Start {
+            command: command.name(),
+            src: Some(local),
+            dst: Some(remote),
+            iface: Some(iface.name.clone()),
+            next_hop: Some(path.next_hop),
+            next_hop_mac: Some(gw_mac),
+            guard: wiring.guard.map(str::to_owned),
+            ..Start::default()
+        })),
+        |w| {
+            writeln!(
+                w,
+                "{name} {remote} from {local} on {} ({keeper})\nnext hop {} is-at {gw_mac} ({})",
+                iface.name, path.next_hop, path.how
+            )
+        },
+    )?;
+    Ok(())
 }
 
 /// tcpdump's line for a segment, with relative sequence numbers (tracked
@@ -374,7 +432,7 @@ impl SegmentLines {
 /// Renders a session for people (tcpdump-like lines with relative times)
 /// or as JSON lines.
 struct View {
-    json: bool,
+    rep: Reporter,
     start: Instant,
     lines: SegmentLines,
     first_syn: Option<Instant>,
@@ -404,7 +462,9 @@ fn drop_text(r: DropReason) -> &'static str {
         DropReason::SynInWindow => "SYN on an open connection (RFC 5961: challenge ACK)",
         DropReason::AckOutOfRange => "ACK outside the acceptable range (RFC 5961)",
         DropReason::NoAck => "no ACK bit",
-        DropReason::OutOfOrder => "out of order (held for reassembly, acknowledged)",
+        DropReason::ReassemblyFull => {
+            "out of order, and the reassembly queue holds too many ranges (acknowledged)"
+        }
     }
 }
 
@@ -424,9 +484,9 @@ fn printable(data: &[u8]) -> Vec<String> {
 }
 
 impl View {
-    fn new(args: &ConnectArgs, start: Instant) -> View {
+    fn new(rep: Reporter, args: &ConnectArgs, start: Instant) -> View {
         View {
-            json: args.json,
+            rep,
             start,
             lines: SegmentLines::new(args.absolute),
             first_syn: None,
@@ -440,47 +500,24 @@ impl View {
         (now - self.start).as_secs_f64()
     }
 
-    fn header(
-        &self,
-        out: &mut dyn Write,
-        line: &str,
-        hop: &str,
-        value: serde_json::Value,
-    ) -> Result<()> {
-        if self.json {
-            writeln!(out, "{value}")?;
-        } else {
-            writeln!(out, "{line}\n{hop}")?;
-        }
-        Ok(())
-    }
-
+    /// `event` at `now`; for people, `text` after the time and `tag`.
     fn line(
         &self,
         out: &mut dyn Write,
         now: Instant,
         tag: &str,
         text: &str,
-        value: serde_json::Value,
+        event: Ev,
     ) -> Result<()> {
-        if self.json {
-            let mut v = value;
-            v["t"] = json!(self.t(now));
-            writeln!(out, "{v}")?;
-        } else {
-            writeln!(out, "{:>10.6} {tag:<5} {text}", self.t(now))?;
-        }
+        let t = self.t(now);
+        self.rep.emit(out, now, event, |w| {
+            writeln!(w, "{t:>10.6} {tag:<5} {text}")
+        })?;
         Ok(())
     }
 
     fn note(&self, out: &mut dyn Write, now: Instant, text: &str) -> Result<()> {
-        self.line(
-            out,
-            now,
-            "note",
-            text,
-            json!({"event": "note", "text": text}),
-        )
+        self.line(out, now, "note", text, Ev::note(text))
     }
 
     fn segment(
@@ -488,16 +525,20 @@ impl View {
         out: &mut dyn Write,
         now: Instant,
         tag: &str,
-        dir: &str,
+        dir: &'static str,
         seg: &Segment,
         extra: &str,
     ) -> Result<()> {
-        let repr = seg.as_repr();
         let text = self.lines.line(seg);
-        let value = json!({"event": "segment", "dir": dir, "src": seg.src.to_string(), "dst": seg.dst.to_string(),
-            "flags": crate::wire::fmt::tcp_flags(&repr), "seq": seg.seq.get(), "ack": seg.ack.map(|a| a.get()),
-            "win": seg.window, "len": seg.payload.len(), "line": text, "sent": tag != "held"});
-        self.line(out, now, tag, &format!("{text}{extra}"), value)
+        let mut event = rev::Segment::new(dir, seg).line(text.clone());
+        event.withheld = tag == "held";
+        self.line(
+            out,
+            now,
+            tag,
+            &format!("{text}{extra}"),
+            Ev::Segment(Box::new(event)),
+        )
     }
 
     fn event(&mut self, out: &mut dyn Write, now: Instant, ev: Event) -> Result<()> {
@@ -525,13 +566,7 @@ impl View {
             }
             Event::Host(HostEvent::Tcp(TcpEvent::StateChanged { from, to })) => {
                 let text = format!("{from} → {to}");
-                self.line(
-                    out,
-                    now,
-                    "state",
-                    &text,
-                    json!({"event": "state", "from": from.to_string(), "to": to.to_string()}),
-                )?;
+                self.line(out, now, "state", &text, Ev::State { from, state: to })?;
                 if to == State::TimeWait {
                     self.note(
                         out,
@@ -550,7 +585,9 @@ impl View {
                     now,
                     "note",
                     reason_text(r),
-                    json!({"event": "closed", "reason": reason_text(r)}),
+                    Ev::Closed {
+                        reason: reason_text(r).to_owned(),
+                    },
                 )?;
             }
             Event::Host(HostEvent::Tcp(TcpEvent::SegmentDropped { reason })) => {
@@ -560,8 +597,16 @@ impl View {
                     now,
                     "drop",
                     &format!("segment ignored: {text}"),
-                    json!({"event": "dropped", "reason": text}),
+                    Ev::Drop {
+                        reason: text.to_owned(),
+                    },
                 )?;
+            }
+            Event::Host(HostEvent::Tcp(TcpEvent::OutOfOrderQueued { held })) => {
+                let text = format!(
+                    "out-of-order segment queued for reassembly ({held} octets held), acknowledged"
+                );
+                self.line(out, now, "note", &text, Ev::note(text.clone()))?
             }
             Event::Host(HostEvent::Tcp(TcpEvent::Connected)) => {}
             Event::Host(HostEvent::ArpAnswered { asker, asker_mac }) => self.line(
@@ -569,37 +614,43 @@ impl View {
                 now,
                 "arp",
                 &format!("answered who-has from {asker} ({asker_mac}) for our address"),
-                json!({"event": "arp-answered", "asker": asker.to_string()}),
+                Ev::ArpAnswered {
+                    ip: asker,
+                    mac: Some(asker_mac),
+                },
             )?,
             Event::Host(HostEvent::Icmp { from, kind }) => self.line(
                 out,
                 now,
                 "icmp",
                 &format!("{} from {from}", kind.describe()),
-                json!({"event": "icmp", "from": from.to_string(), "what": kind.describe()}),
+                Ev::Icmp(rev::Icmp {
+                    ip: from,
+                    what: kind.describe(),
+                    probe: None,
+                    rtt_us: None,
+                }),
             )?,
             Event::Host(HostEvent::Malformed { why }) => self.line(
                 out,
                 now,
                 "drop",
                 &format!("malformed frame: {why}"),
-                json!({"event": "malformed", "why": why.to_string()}),
+                Ev::Drop {
+                    reason: format!("malformed frame: {why}"),
+                },
             )?,
             Event::Note(Note::Data(bytes)) => {
-                if self.json {
-                    let text = String::from_utf8_lossy(&bytes);
-                    self.line(
-                        out,
-                        now,
-                        "data",
-                        "",
-                        json!({"event": "data", "bytes": bytes.len(), "text": text}),
-                    )?;
-                } else {
+                let event = Ev::Data {
+                    len: bytes.len(),
+                    text: String::from_utf8_lossy(&bytes).into_owned(),
+                };
+                self.rep.emit(out, now, event, |w| {
                     for l in printable(&bytes) {
-                        writeln!(out, "{:>10} {:<5} | {l}", "", "")?;
+                        writeln!(w, "{:>10} {:<5} | {l}", "", "")?;
                     }
-                }
+                    Ok(())
+                })?;
             }
             Event::Note(Note::PayloadQueued(n)) => {
                 self.note(out, now, &format!("sending {n} bytes of --data"))?
@@ -622,18 +673,24 @@ impl View {
     fn result(
         &self,
         out: &mut dyn Write,
-        command: Command,
+        now: Instant,
         s: &Session,
         remote: SocketAddrV4,
-        end: End,
-        time_wait: Duration,
+        ending: Ending,
     ) -> Result<Outcome> {
+        let Ending {
+            command,
+            end,
+            time_wait,
+            rsts_dropped,
+            interrupted,
+        } = ending;
         let answer = match (self.first_syn, self.answer_at) {
             (Some(a), Some(b)) => Some(b - a),
             _ => None,
         };
         let rtt = answer.map(human).unwrap_or_default();
-        let (text, value, outcome) = match s.opening() {
+        let (text, verdict, found, mut report) = match s.opening() {
             Opening::Open => {
                 let ok = match command {
                     Command::Handshake => true,
@@ -661,11 +718,20 @@ impl View {
                         s.closed().map_or("still open", reason_text)
                     ),
                 };
-                (
-                    text,
-                    json!({"event": "result", "outcome": "open", "syn_ack_ms": answer.map(|d| d.as_secs_f64() * 1e3), "received": s.received()}),
-                    Outcome::from_answer(ok),
-                )
+                let verdict = match (command, ok, s.closed()) {
+                    (Command::Handshake, ..) => Verdict::Open,
+                    (Command::Close, true, _) => Verdict::Done,
+                    (Command::Close, false, Some(Reason::Reset | Reason::Aborted)) => {
+                        Verdict::Reset
+                    }
+                    (Command::Close, false, _) => Verdict::Timeout,
+                };
+                let report = Report {
+                    rtt_us: answer.map(us),
+                    received: Some(s.received() as u64),
+                    ..Report::default()
+                };
+                (text, verdict, ok, report)
             }
             Opening::Refused => (
                 format!(
@@ -673,8 +739,12 @@ impl View {
                     remote.port(),
                     remote.ip()
                 ),
-                json!({"event": "result", "outcome": "refused", "rst_ms": answer.map(|d| d.as_secs_f64() * 1e3)}),
-                Outcome::Negative,
+                Verdict::Closed,
+                false,
+                Report {
+                    rtt_us: answer.map(us),
+                    ..Report::default()
+                },
             ),
             Opening::NoAnswer | Opening::Pending => (
                 format!(
@@ -682,20 +752,34 @@ impl View {
                     self.syns,
                     if self.syns == 1 { "" } else { "s" }
                 ),
-                json!({"event": "result", "outcome": "no-answer", "syns": self.syns}),
-                Outcome::Negative,
+                Verdict::NoReply,
+                false,
+                Report::default(),
             ),
             Opening::Unreachable { from, kind } => (
                 format!("{remote} is unreachable: {} from {from}", kind.describe()),
-                json!({"event": "result", "outcome": "unreachable", "from": from.to_string(), "what": kind.describe()}),
-                Outcome::Negative,
+                Verdict::Unreachable,
+                false,
+                Report {
+                    ip: Some(from),
+                    what: Some(kind.describe()),
+                    ..Report::default()
+                },
             ),
         };
-        if self.json {
-            writeln!(out, "{value}")?;
+        let outcome = if interrupted {
+            Outcome::Interrupted
         } else {
-            writeln!(out, "{text}")?;
-        }
+            Outcome::from_answer(found)
+        };
+        let head = Report::new(verdict, outcome);
+        report.outcome = head.outcome;
+        report.exit = head.exit;
+        report.sent = Some(self.syns.into());
+        report.rsts_dropped = rsts_dropped;
+        self.rep.emit(out, now, Ev::Result(Box::new(report)), |w| {
+            writeln!(w, "{text}")
+        })?;
         Ok(outcome)
     }
 }

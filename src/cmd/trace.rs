@@ -7,14 +7,15 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use serde_json::json;
 
 use super::Env;
 use super::tcp::parse_target;
 use crate::cli::TraceArgs;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::driver::{self, Stop};
 use crate::outcome::Outcome;
+use crate::report::event::{self as ev, Hop, Start};
+use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
 use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::sys::random_bytes;
 use crate::time::Instant;
@@ -23,6 +24,7 @@ use crate::wire::icmp::IcmpKind;
 use crate::wire::{MacAddr, SeqNum};
 
 pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
+    let mut rep = Reporter::new(args.json);
     let (dst, dport) = parse_target(&args.target)?;
     if args.first_ttl > args.max_ttl {
         bail!(
@@ -40,14 +42,16 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     };
     let path = match Path::find(request, env.err, env.interrupt)? {
         Found::Path(path) => path,
-        Found::NoArp { next_hop, iface } => return super::no_arp(args.json, next_hop, &iface, env),
+        Found::NoArp { next_hop, iface } => {
+            return super::no_arp(&mut rep, env, "trace", dst, next_hop, &iface);
+        }
     };
     let remote = SocketAddrV4::new(dst, dport);
     // One source port for the whole trace: one flow-scoped guard covers it.
     let flows = Flows::Connection { remote };
     let mut stack = path.open(args.source_port, flows, &LinkOptions::default(), env.err)?;
     let local = stack.local();
-    let mut clock = SystemClock::new();
+    let mut clock = rep.clock();
     let start = clock.now();
     let mut trace = Trace::new(Config {
         mac: path.iface.mac,
@@ -63,11 +67,12 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
         answer_arp: !path.owned_by_kernel,
     });
     let mut view = View {
-        json: args.json,
-        start,
-        last_from: None,
+        rep,
+        local,
+        remote,
+        line: HopLine::default(),
     };
-    header(&args, &path, &stack, remote, env)?;
+    header(&view, &args, &path, &stack, start, env)?;
     let stop = {
         let out = &mut *env.out;
         let view = &mut view;
@@ -79,36 +84,42 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
             |now, ev| view.event(out, now, ev),
         )?
     };
-    if stop == Stop::Interrupted && !args.json {
-        writeln!(env.out)?;
+    if stop == Stop::Interrupted {
+        view.rep.text(env.out, |w| writeln!(w))?;
     }
     let dropped = stack.teardown();
-    if dropped > 0 {
-        let text = format!("the RST guard dropped {dropped} RST(s) the kernel sent for this flow");
-        if args.json {
+    if let Some(n) = dropped
+        && n > 0
+    {
+        // Said in JSON by the result's rsts_dropped.
+        view.rep.text(env.out, |w| {
             writeln!(
-                env.out,
-                "{}",
-                json!({"event": "note", "text": text, "guard_dropped": dropped})
-            )?;
-        } else {
-            writeln!(env.out, "note: {text}")?;
-        }
+                w,
+                "note: the RST guard dropped {n} RST(s) the kernel sent for this flow"
+            )
+        })?;
     }
-    let outcome = view.result(env.out, trace.ending(), remote)?;
+    // An interrupted trace ends as interrupted, whatever it had reached.
+    let ending = if stop == Stop::Interrupted {
+        None
+    } else {
+        trace.ending()
+    };
+    let outcome = view.result(env.out, clock.now(), ending, dropped)?;
     Ok(outcome.unless_interrupted(env.interrupt))
 }
 
 /// The first lines: the flow, the limits, how the kernel is kept out, the
 /// next hop.
 fn header(
+    view: &View,
     args: &TraceArgs,
     path: &Path,
     stack: &Stack,
-    remote: SocketAddrV4,
+    start: Instant,
     env: &mut Env,
 ) -> Result<()> {
-    let (local, iface) = (stack.local(), &path.iface);
+    let (local, remote, iface) = (view.local, view.remote, &path.iface);
     let gw_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
     let keeper = match stack.guard_table() {
         Some(table) => format!("kernel RSTs for this flow dropped by nft table inet {table}"),
@@ -117,29 +128,36 @@ fn header(
             path.source
         ),
     };
-    if args.json {
-        writeln!(
-            env.out,
-            "{}",
-            json!({"event": "start", "command": "trace", "remote": remote.to_string(),
-                   "local": local.to_string(), "iface": iface.name, "next_hop": path.next_hop.to_string(),
-                   "next_hop_mac": gw_mac.to_string(), "max_ttl": args.max_ttl, "queries": args.queries,
-                   "wait_ms": args.wait.as_secs_f64() * 1e3,
-                   "guard": stack.guard_table()})
-        )?;
-    } else {
-        writeln!(
-            env.out,
-            "TRACE {remote} from {local} on {}, {} hops max, {} probe{} per hop ({keeper})\n\
-             next hop {} is-at {gw_mac} ({})",
-            iface.name,
-            args.max_ttl,
-            args.queries,
-            if args.queries == 1 { "" } else { "s" },
-            path.next_hop,
-            path.how,
-        )?;
-    }
+    view.rep.emit(
+        env.out,
+        start,
+        Ev::Start(Box::new(Start {
+            command: "trace",
+            src: Some(local),
+            dst: Some(remote),
+            iface: Some(iface.name.clone()),
+            next_hop: Some(path.next_hop),
+            next_hop_mac: Some(gw_mac),
+            guard: stack.guard_table().map(str::to_owned),
+            max_ttl: Some(args.max_ttl),
+            queries: Some(args.queries),
+            wait_us: Some(us(args.wait)),
+            ..Start::default()
+        })),
+        |w| {
+            writeln!(
+                w,
+                "TRACE {remote} from {local} on {}, {} hops max, {} probe{} per hop ({keeper})\n\
+                 next hop {} is-at {gw_mac} ({})",
+                iface.name,
+                args.max_ttl,
+                args.queries,
+                if args.queries == 1 { "" } else { "s" },
+                path.next_hop,
+                path.how,
+            )
+        },
+    )?;
     env.out.flush()?;
     Ok(())
 }
@@ -167,50 +185,25 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
-/// Renders the trace traceroute-style, a hop per line written as its
-/// probes settle, or as JSON lines.
+/// Renders the trace: traceroute-style for people, a hop per line written
+/// as its probes settle, or as JSON lines.
 struct View {
-    json: bool,
-    start: Instant,
+    rep: Reporter,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    line: HopLine,
+}
+
+/// The hop line being written for people.
+#[derive(Default)]
+struct HopLine {
     /// The address last printed on the current hop's line.
     last_from: Option<(Ipv4Addr, Answer)>,
 }
 
-impl View {
-    fn t(&self, now: Instant) -> f64 {
-        (now - self.start).as_secs_f64()
-    }
-
-    fn event(&mut self, out: &mut dyn Write, now: Instant, ev: Event) -> Result<()> {
-        if self.json {
-            let value = match ev {
-                Event::Reply {
-                    ttl,
-                    query,
-                    from,
-                    answer,
-                    rtt,
-                } => json!({"event": "probe", "ttl": ttl, "query": query, "from": from.to_string(),
-                        "answer": answer_name(answer), "rtt_ms": rtt.as_micros() as f64 / 1e3,
-                        "what": answer.icmp_kind().map(IcmpKind::describe)}),
-                Event::Timeout { ttl, query } => {
-                    json!({"event": "probe", "ttl": ttl, "query": query, "from": null, "answer": null})
-                }
-                Event::Late { ttl, query, from } => {
-                    json!({"event": "late", "ttl": ttl, "query": query, "from": from.to_string()})
-                }
-                Event::Reset { seq } => json!({"event": "reset", "seq": seq.0}),
-                Event::ArpAnswered { asker } => {
-                    json!({"event": "arp-answered", "asker": asker.to_string()})
-                }
-                Event::Sent { .. } | Event::HopDone { .. } | Event::Done(_) => return Ok(()),
-            };
-            let mut v = value;
-            v["t"] = json!(self.t(now));
-            writeln!(out, "{v}")?;
-            return Ok(());
-        }
-        match ev {
+impl HopLine {
+    fn render(&mut self, out: &mut dyn Write, ev: &Event) -> std::io::Result<()> {
+        match *ev {
             Event::Sent { ttl, query: 0, .. } => {
                 self.last_from = None;
                 write!(out, "{ttl:>2}")?;
@@ -237,17 +230,72 @@ impl View {
             | Event::ArpAnswered { .. }
             | Event::Done(_) => {}
         }
-        out.flush()?;
+        out.flush()
+    }
+}
+
+impl View {
+    /// The JSON event for a trace event, if it has one.
+    fn event_of(&self, ev: &Event) -> Option<Ev> {
+        let hop = |ttl, query| Hop {
+            ttl,
+            query,
+            ip: None,
+            answer: None,
+            rtt_us: None,
+            what: None,
+            late: false,
+        };
+        Some(match *ev {
+            Event::Reply {
+                ttl,
+                query,
+                from,
+                answer,
+                rtt,
+            } => Ev::Hop(Hop {
+                ip: Some(from),
+                answer: Some(answer_name(answer)),
+                rtt_us: Some(us(rtt)),
+                what: answer.icmp_kind().map(IcmpKind::describe),
+                ..hop(ttl, query)
+            }),
+            Event::Timeout { ttl, query } => Ev::Hop(hop(ttl, query)),
+            Event::Late { ttl, query, from } => Ev::Hop(Hop {
+                ip: Some(from),
+                late: true,
+                ..hop(ttl, query)
+            }),
+            Event::Reset { seq } => {
+                Ev::Segment(Box::new(ev::Segment::reset(self.local, self.remote, seq.0)))
+            }
+            Event::ArpAnswered { asker } => Ev::ArpAnswered {
+                ip: asker,
+                mac: None,
+            },
+            Event::Sent { .. } | Event::HopDone { .. } | Event::Done(_) => return None,
+        })
+    }
+
+    fn event(&mut self, out: &mut dyn Write, now: Instant, ev: Event) -> Result<()> {
+        let json = self.event_of(&ev);
+        let line = &mut self.line;
+        match json {
+            Some(e) => self.rep.emit(out, now, e, |w| line.render(w, &ev))?,
+            None => self.rep.text(out, |w| line.render(w, &ev))?,
+        }
         Ok(())
     }
 
     fn result(
         &self,
         out: &mut dyn Write,
+        now: Instant,
         ending: Option<Ending>,
-        remote: SocketAddrV4,
+        rsts_dropped: Option<u64>,
     ) -> Result<Outcome> {
-        let (text, value, outcome) = match ending {
+        let remote = self.remote;
+        let (text, report, outcome) = match ending {
             Some(Ending::Reached { ttl, open }) => {
                 let state = if open { "open" } else { "closed" };
                 (
@@ -255,7 +303,13 @@ impl View {
                         "{remote} reached in {ttl} hop{}: port {state}",
                         if ttl == 1 { "" } else { "s" }
                     ),
-                    json!({"event": "result", "outcome": state, "hops": ttl}),
+                    Report {
+                        hops: Some(ttl),
+                        ..Report::new(
+                            if open { Verdict::Open } else { Verdict::Closed },
+                            Outcome::Success,
+                        )
+                    },
                     Outcome::Success,
                 )
             }
@@ -263,27 +317,33 @@ impl View {
                 let what = IcmpKind::Unreachable(code).describe();
                 (
                     format!("{remote} is unreachable: {what} from {from} at hop {ttl}"),
-                    json!({"event": "result", "outcome": "unreachable", "hops": ttl,
-                           "from": from.to_string(), "what": what}),
+                    Report {
+                        hops: Some(ttl),
+                        ip: Some(from),
+                        what: Some(what),
+                        ..Report::new(Verdict::Unreachable, Outcome::Negative)
+                    },
                     Outcome::Negative,
                 )
             }
             Some(Ending::MaxTtl) => (
                 format!("{remote} did not answer within the hops tried: filtered, or further away"),
-                json!({"event": "result", "outcome": "no-answer"}),
+                Report::new(Verdict::NoReply, Outcome::Negative),
                 Outcome::Negative,
             ),
             None => (
                 "trace interrupted".to_owned(),
-                json!({"event": "result", "outcome": "interrupted"}),
+                Report::new(Verdict::Interrupted, Outcome::Interrupted),
                 Outcome::Interrupted,
             ),
         };
-        if self.json {
-            writeln!(out, "{value}")?;
-        } else {
-            writeln!(out, "{text}")?;
-        }
+        let report = Report {
+            rsts_dropped,
+            ..report
+        };
+        self.rep.emit(out, now, Ev::Result(Box::new(report)), |w| {
+            writeln!(w, "{text}")
+        })?;
         Ok(outcome)
     }
 }
@@ -303,10 +363,12 @@ mod tests {
     }
 
     fn render(events: Vec<Event>) -> String {
+        let addr = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1);
         let mut view = View {
-            json: false,
-            start: Instant::from_micros(0),
-            last_from: None,
+            rep: Reporter::new(false),
+            local: addr,
+            remote: addr,
+            line: HopLine::default(),
         };
         let mut out = Vec::new();
         for ev in events {

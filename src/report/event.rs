@@ -217,6 +217,23 @@ impl Segment {
         }
     }
 
+    /// The bare RST nettool sends to end a half-open connection.
+    pub fn reset(src: SocketAddrV4, dst: SocketAddrV4, seq: u32) -> Segment {
+        Segment {
+            dir: "out",
+            src,
+            dst,
+            flags: "R".to_owned(),
+            seq,
+            ack: None,
+            win: 0,
+            len: 0,
+            options: Vec::new(),
+            line: None,
+            withheld: false,
+        }
+    }
+
     pub fn line(mut self, line: String) -> Segment {
         self.line = Some(line);
         self

@@ -385,17 +385,18 @@ impl Stack {
     }
 
     /// Ends the run: reads how many of the kernel's RSTs the guard
-    /// dropped (returned, for the command to report), then removes the
-    /// guard and closes the link. Both wait out an RCU grace period in the
-    /// kernel; the two waits overlap. The port reservation goes last.
-    pub fn teardown(self) -> u64 {
+    /// dropped (returned, for the command to report; `None` without a
+    /// guard), then removes the guard and closes the link. Both wait out an
+    /// RCU grace period in the kernel; the two waits overlap. The port
+    /// reservation goes last.
+    pub fn teardown(self) -> Option<u64> {
         let Stack { claim, link } = self;
         let Claim {
             guard,
             _reservation,
             ..
         } = claim;
-        let dropped = guard.as_ref().and_then(|g| g.dropped().ok()).unwrap_or(0);
+        let dropped = guard.as_ref().map(|g| g.dropped().unwrap_or(0));
         let removal = guard.map(RstGuard::begin_removal);
         drop(link);
         if let Some(r) = removal {

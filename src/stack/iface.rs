@@ -30,13 +30,13 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+pub use super::demux::FlowKey;
+use super::demux::{Identity, Inbound, arp_reply, demux};
 use crate::machine::{Machine, RxChecksum};
 use crate::tcp::{self, Connection, Event as TcpEvent, IssSource, Segment, SeqNum, State};
 use crate::time::Instant;
 use crate::wire::arp::ArpRepr;
-use crate::wire::ethernet::{EthernetRepr, Protocol};
-use crate::wire::icmp::{IcmpError, IcmpKind};
-use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
+use crate::wire::icmp::IcmpKind;
 use crate::wire::tcp::{ChecksumFill, Flags, TcpRepr};
 use crate::wire::{MacAddr, WireError};
 
@@ -46,16 +46,10 @@ use crate::wire::{MacAddr, WireError};
 pub const DEFAULT_BACKLOG: usize = 256;
 
 /// Most events kept for a child before it is accepted: a handshake makes
-/// about eight; beyond the cap, events (SYN-ACK retransmissions, dropped
-/// duplicates) are counted in [`ListenerStats::events_dropped`] instead.
+/// about eight; beyond the cap, segment traces and dropped-segment reports
+/// are counted in [`ListenerStats::events_dropped`] instead (state changes,
+/// the peer's FIN and ICMP errors are always kept).
 const CHILD_EVENTS: usize = 32;
-
-/// A connection's 4-tuple.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FlowKey {
-    pub local: SocketAddrV4,
-    pub remote: SocketAddrV4,
-}
 
 /// Which way a segment went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +151,9 @@ pub struct ListenerStats {
     pub expired: u64,
     /// Handshakes completed (entering the accept queue).
     pub established: u64,
-    /// Children's events not kept (see [`CHILD_EVENTS`]).
+    /// Children's traces not kept before they were accepted (a child
+    /// keeps its first 32 events, then only what the application acts
+    /// on: state changes, the peer's FIN, ICMP errors).
     pub events_dropped: u64,
 }
 
@@ -550,7 +546,16 @@ impl Interface {
                     }
                     return;
                 }
-                if child.log.len() < CHILD_EVENTS {
+                // Traces may be cut short; what the application acts on
+                // (state changes, the peer's FIN, ICMP errors) never is,
+                // and the state machine bounds how many of those come.
+                let trace = matches!(
+                    ev.what,
+                    HostEvent::Segment { .. }
+                        | HostEvent::Withheld { .. }
+                        | HostEvent::Tcp(TcpEvent::SegmentDropped { .. })
+                );
+                if child.log.len() < CHILD_EVENTS || !trace {
                     child.log.push(ev);
                 } else if let Some(l) = self.listeners.get_mut(&child.listener) {
                     l.stats.events_dropped += 1;
@@ -764,15 +769,21 @@ impl Interface {
         self.push_event(now, None, HostEvent::Malformed { why });
     }
 
+    fn identity(&self) -> Identity {
+        Identity {
+            ip: self.config.ip,
+            mac: self.config.mac,
+        }
+    }
+
     fn handle_arp(&mut self, now: Instant, arp: &ArpRepr) {
         if !self.config.answer_arp {
             return;
         }
-        let Some(reply) = arp.reply_for(self.config.mac, self.config.ip) else {
+        let Some(reply) = arp_reply(&self.identity(), arp) else {
             return;
         };
-        self.control
-            .push_back(reply.to_frame(self.config.mac, arp.sender_mac));
+        self.control.push_back(reply);
         self.push_event(
             now,
             None,
@@ -783,55 +794,16 @@ impl Interface {
         );
     }
 
-    fn handle_ipv4(&mut self, now: Instant, src_mac: MacAddr, bytes: &[u8], checksum: RxChecksum) {
-        let (ip, body) = match Ipv4Repr::parse(bytes) {
-            Ok(x) => x,
-            Err(e) => return self.bad(now, e),
-        };
-        if ip.dst != self.config.ip {
-            return;
+    fn handle_tcp(&mut self, now: Instant, src_mac: MacAddr, key: FlowKey, tcp: &TcpRepr<'_>) {
+        if self.flows.contains_key(&key) {
+            self.flow_segment(now, key, tcp);
+        } else if self.listeners.contains_key(&key.local) {
+            self.listener_segment(now, src_mac, key, tcp);
+        } else if self.config.answer_arp {
+            // Nobody else owns the address: answer as a closed port.
+            self.reset(now, key, tcp);
         }
-        match ip.protocol {
-            IpProtocol::Tcp => {
-                let tcp = match TcpRepr::parse(body, ip.src, ip.dst, checksum.tcp_mode()) {
-                    Ok(t) => t,
-                    Err(e) => return self.bad(now, e),
-                };
-                let key = FlowKey {
-                    local: SocketAddrV4::new(ip.dst, tcp.dst_port),
-                    remote: SocketAddrV4::new(ip.src, tcp.src_port),
-                };
-                if self.flows.contains_key(&key) {
-                    self.flow_segment(now, key, &tcp);
-                } else if self.listeners.contains_key(&key.local) {
-                    self.listener_segment(now, src_mac, key, &tcp);
-                } else if self.config.answer_arp {
-                    // Nobody else owns the address: answer as a closed port.
-                    self.reset(now, key, &tcp);
-                }
-                // Otherwise another flow: the kernel's business, not ours.
-            }
-            IpProtocol::Icmp => {
-                let Ok(e) = IcmpError::parse(body) else {
-                    return; // not an error we report
-                };
-                let key = FlowKey {
-                    local: SocketAddrV4::new(e.quoted_src.0, e.quoted_src.1),
-                    remote: SocketAddrV4::new(e.quoted_dst.0, e.quoted_dst.1),
-                };
-                if self.flows.contains_key(&key) {
-                    self.push_event(
-                        now,
-                        Some(key),
-                        HostEvent::Icmp {
-                            from: ip.src,
-                            kind: e.kind,
-                        },
-                    );
-                }
-            }
-            _ => {}
-        }
+        // Otherwise another flow: the kernel's business, not ours.
     }
 
     fn flow_segment(&mut self, now: Instant, key: FlowKey, tcp: &TcpRepr<'_>) {
@@ -983,21 +955,31 @@ impl Machine for Interface {
     type Event = Event;
 
     fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
-        let (eth, payload) = match EthernetRepr::parse(frame) {
-            Ok(x) => x,
-            Err(_) => return, // not even Ethernet: nothing addressed to us
-        };
-        if eth.dst != self.config.mac && !eth.dst.is_broadcast() {
-            return;
-        }
-        match eth.protocol {
-            Protocol::Arp => {
-                if let Ok(arp) = ArpRepr::parse(payload) {
-                    self.handle_arp(now, &arp);
-                }
+        match demux(&self.identity(), frame, checksum) {
+            Some(Inbound::Arp(arp)) => self.handle_arp(now, &arp),
+            Some(Inbound::Tcp {
+                src_mac,
+                flow,
+                tcp: Ok(tcp),
+                ..
+            }) => self.handle_tcp(now, src_mac, flow, &tcp),
+            Some(Inbound::Tcp { tcp: Err(e), .. }) | Some(Inbound::Malformed(e)) => {
+                self.bad(now, e)
             }
-            Protocol::Ipv4 => self.handle_ipv4(now, eth.src, payload, checksum),
-            Protocol::Other(_) => {}
+            Some(Inbound::Icmp {
+                from,
+                error,
+                quoted,
+                ..
+            }) if self.flows.contains_key(&quoted) => self.push_event(
+                now,
+                Some(quoted),
+                HostEvent::Icmp {
+                    from,
+                    kind: error.kind,
+                },
+            ),
+            Some(Inbound::Icmp { .. }) | None => {}
         }
     }
 

@@ -54,6 +54,16 @@ pub struct Inserted {
     pub filled_hole: bool,
     /// Some octets were dropped: beyond the buffer, or too many ranges.
     pub dropped: bool,
+    /// Every octet was held out of order already (a duplicate, which
+    /// RFC 2883 reports as a D-SACK).
+    pub duplicate: bool,
+}
+
+/// What [`RecvBuffer::add_range`] did.
+enum Added {
+    New,
+    Duplicate,
+    Refused,
 }
 
 impl RecvBuffer {
@@ -136,9 +146,13 @@ impl RecvBuffer {
         if offset > 0 {
             out.filled_hole = false;
             out.out_of_order = true;
-            if !self.add_range(start, end) {
-                out.dropped = true;
-                return out;
+            match self.add_range(start, end) {
+                Added::Refused => {
+                    out.dropped = true;
+                    return out;
+                }
+                Added::Duplicate => out.duplicate = true,
+                Added::New => {}
             }
         }
         self.copy_in(start, data);
@@ -159,16 +173,16 @@ impl RecvBuffer {
         out
     }
 
-    /// Records `start..end` as held; merges with neighbours. `false` when
+    /// Records `start..end` as held; merges with neighbours. Refused when
     /// it would exceed [`MAX_RANGES`].
-    fn add_range(&mut self, mut start: u64, mut end: u64) -> bool {
+    fn add_range(&mut self, mut start: u64, mut end: u64) -> Added {
         // A range starting at or before `start` that reaches it.
         if let Some((&s, &e)) = self.ooo.range(..=start).next_back()
             && e >= start
         {
             if e >= end {
                 self.touch(s);
-                return true; // a pure duplicate
+                return Added::Duplicate;
             }
             self.ooo.remove(&s);
             self.recent.retain(|&r| r != s);
@@ -181,11 +195,11 @@ impl RecvBuffer {
             end = end.max(e);
         }
         if self.ooo.len() >= MAX_RANGES {
-            return false;
+            return Added::Refused;
         }
         self.ooo.insert(start, end);
         self.touch(start);
-        true
+        Added::New
     }
 
     fn touch(&mut self, start: u64) {

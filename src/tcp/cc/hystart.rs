@@ -52,7 +52,8 @@ pub enum Growth {
 pub struct HyStart {
     pub phase: Phase,
     /// windowEnd: the round ends when an ACK reaches it; `None` before
-    /// the first round.
+    /// the first round, or until the next ACK when the last one left
+    /// nothing outstanding.
     pub window_end: Option<SeqNum>,
     /// lastRoundMinRTT, currentRoundMinRTT (`None` is "infinity").
     pub last_round_min_rtt: Option<Duration>,
@@ -123,7 +124,10 @@ impl HyStart {
             self.last_round_min_rtt = self.current_round_min_rtt;
             self.current_round_min_rtt = None;
             self.rtt_sample_count = 0;
-            self.window_end = Some(snd_max);
+            // windowEnd = SND.NXT; when this ACK took everything sent (a
+            // whole window acknowledged at once), the next round begins
+            // with the next ACK, once the data this one releases is out.
+            self.window_end = Some(snd_max).filter(|max| max.gt(ack));
         }
         match self.phase {
             Phase::Css { .. } => Growth::Conservative,
@@ -231,6 +235,20 @@ mod tests {
             h.on_ack(SeqNum(6001), SeqNum(8000), None),
             Growth::SlowStart
         );
+    }
+
+    #[test]
+    fn a_round_that_acknowledged_everything_ends_at_the_next_ack() {
+        let mut h = HyStart::default();
+        round(&mut h, 0, 8, ms(20));
+        // Everything sent is acknowledged: no windowEnd yet.
+        h.on_ack(SeqNum(2000), SeqNum(2000), Some(ms(20)));
+        assert_eq!(h.window_end, None);
+        assert_eq!(h.last_round_min_rtt, Some(ms(20)));
+        // The next ACK starts the round, its sample in it.
+        h.on_ack(SeqNum(2100), SeqNum(3000), Some(ms(40)));
+        assert_eq!(h.window_end, Some(SeqNum(3000)));
+        assert_eq!(h.current_round_min_rtt, Some(ms(40)));
     }
 
     #[test]
