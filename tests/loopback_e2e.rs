@@ -15,11 +15,12 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// The listener's port; nothing listens on the ports beside it.
 const OPEN: u16 = 8080;
 
-/// A namespace with a kernel listener on 127.0.0.1:OPEN.
+/// A namespace with a kernel listener on 127.0.0.1:OPEN. Fields drop in
+/// order: the listener is killed before its namespace goes.
 struct Lo {
-    ns: TestNamespace,
     peer: Server,
     scratch: Scratch,
+    ns: TestNamespace,
 }
 
 impl Lo {
@@ -30,9 +31,9 @@ impl Lo {
         let mut peer = Server::spawn(cmd);
         peer.wait_for("ready", Duration::from_secs(10));
         Lo {
-            ns,
             peer,
             scratch: Scratch::new(),
+            ns,
         }
     }
 
