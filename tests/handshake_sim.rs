@@ -127,6 +127,7 @@ fn handshake(extra: &[&str], peer: Option<Box<dyn Responder>>) -> (Outcome, Stri
         out: &mut out,
         err: &mut err,
         interrupt: &interrupt,
+        pcap: None,
     };
     let mut run_clock = clock.clone();
     let outcome = handshake_over(

@@ -110,6 +110,7 @@ fn connect_path(dst: Ipv4Addr, args: &NcArgs, env: &mut Env) -> Result<Option<Pa
         interface: args.interface.as_deref(),
         source: args.source,
         cache: &cache,
+        pcap: env.pcap.as_ref(),
     };
     match Path::find(request, env.err, env.interrupt)? {
         Found::Path(path) => Ok(Some(path)),
@@ -152,7 +153,7 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     };
     let remote = SocketAddrV4::new(dst, port);
     let flows = Flows::Connection { remote };
-    let mut stack = path.open(args.source_port, flows, &LINK, env.err)?;
+    let mut stack = path.open(args.source_port, flows, &LINK, env.pcap.as_ref(), env.err)?;
     let local = stack.local();
     let mut clock = SystemClock::new();
     let start = clock.now();
@@ -176,7 +177,13 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
         _ => bail!("nettool nc -l needs [ADDRESS] PORT"),
     };
     let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
-    let mut stack = path.open(Some(port), Flows::Listener, &LINK, env.err)?;
+    let mut stack = path.open(
+        Some(port),
+        Flows::Listener,
+        &LINK,
+        env.pcap.as_ref(),
+        env.err,
+    )?;
     let local_addr = stack.local();
     let mut clock = SystemClock::new();
     let isn = IsnGenerator::new(random_bytes::<16>());
@@ -739,7 +746,7 @@ fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let Some(path) = connect_path(dst, args, env)? else {
         return Ok(Outcome::Negative);
     };
-    let mut link = path.open_link(&LINK, env.err)?;
+    let mut link = path.open_link(&LINK, env.pcap.as_ref(), env.err)?;
     let mut any_open = false;
     for port in ports {
         let remote = SocketAddrV4::new(dst, port);

@@ -46,6 +46,7 @@ fn find_path(
         interface,
         source,
         cache: &cache,
+        pcap: env.pcap.as_ref(),
     };
     Ok(match Path::find(request, env.err, env.interrupt)? {
         Found::Path(path) => Ok(path),
@@ -185,7 +186,7 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
             ..LinkOptions::default()
         }
     };
-    let mut stack = path.open(args.sport, flows, &opts, env.err)?;
+    let mut stack = path.open(args.sport, flows, &opts, env.pcap.as_ref(), env.err)?;
     let sport = stack.local().port();
     let mut clock = rep.clock();
     let start = clock.now();
@@ -304,7 +305,7 @@ fn paced(
             let before = clock.now();
             link.send(buf)?;
             let after = clock.now();
-            prober.mark_sent(stamps.departure(link, clock, before, after)?);
+            prober.mark_sent(stamps.departure(link, clock, before, after));
             spin_until = after + SPIN;
         }
         while let Some(ev) = prober.poll_event() {
@@ -693,7 +694,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
         receive_buffer: Some(SCAN_RECEIVE_BUFFER),
         ..LinkOptions::default()
     };
-    let mut stack = path.open(args.sport, flows, &opts, env.err)?;
+    let mut stack = path.open(args.sport, flows, &opts, env.pcap.as_ref(), env.err)?;
     let sport = stack.local().port();
     let mut clock = rep.clock();
     let start = clock.now();

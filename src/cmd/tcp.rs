@@ -220,6 +220,7 @@ fn run(run: Run, env: &mut Env) -> Result<Outcome> {
         interface: args.interface.as_deref(),
         source: args.source,
         cache: &cache,
+        pcap: env.pcap.as_ref(),
     };
     let path = match Path::find(request, env.err, env.interrupt)? {
         Found::Path(path) => path,
@@ -230,7 +231,13 @@ fn run(run: Run, env: &mut Env) -> Result<Outcome> {
     };
     let remote = SocketAddrV4::new(dst, dport);
     let flows = Flows::Connection { remote };
-    let mut stack = path.open(args.source_port, flows, &LinkOptions::default(), env.err)?;
+    let mut stack = path.open(
+        args.source_port,
+        flows,
+        &LinkOptions::default(),
+        env.pcap.as_ref(),
+        env.err,
+    )?;
     let mut clock = rep.clock();
     let guard = stack.guard_table().map(str::to_owned);
     let wiring = Wiring {

@@ -39,6 +39,7 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
         interface: args.interface.as_deref(),
         source: args.source,
         cache: &cache,
+        pcap: env.pcap.as_ref(),
     };
     let path = match Path::find(request, env.err, env.interrupt)? {
         Found::Path(path) => path,
@@ -49,7 +50,13 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     let remote = SocketAddrV4::new(dst, dport);
     // One source port for the whole trace: one flow-scoped guard covers it.
     let flows = Flows::Connection { remote };
-    let mut stack = path.open(args.source_port, flows, &LinkOptions::default(), env.err)?;
+    let mut stack = path.open(
+        args.source_port,
+        flows,
+        &LinkOptions::default(),
+        env.pcap.as_ref(),
+        env.err,
+    )?;
     let local = stack.local();
     let mut clock = rep.clock();
     let start = clock.now();

@@ -56,12 +56,6 @@ impl LoopbackLink {
         Ok(LoopbackLink { rx, raw })
     }
 
-    /// See [`PacketLink::enable_rx_timestamps`]; sends are not stamped
-    /// (they leave through the raw IP socket).
-    pub fn enable_rx_timestamps(&mut self) -> io::Result<()> {
-        self.rx.enable_rx_timestamps()
-    }
-
     /// See [`PacketLink::grow_receive_buffer`].
     pub fn grow_receive_buffer(&mut self, bytes: usize) -> io::Result<()> {
         self.rx.grow_receive_buffer(bytes)
@@ -113,7 +107,18 @@ impl Link for LoopbackLink {
         self.rx.receive_drops()
     }
 
-    fn rx_timestamp(&self) -> Option<std::time::SystemTime> {
+    fn enable_rx_stamps(&mut self) -> io::Result<()> {
+        self.rx.enable_rx_timestamps()
+    }
+
+    fn rx_stamp(&self) -> Option<std::time::SystemTime> {
         self.rx.rx_timestamp()
+    }
+
+    /// A packet sent through the raw IP socket loops back through `lo`,
+    /// where the receiving socket reads it too, with the all-zero
+    /// Ethernet header `lo` gives every frame (and tcpdump on `lo` shows).
+    fn echoes_sent(&self) -> bool {
+        true
     }
 }

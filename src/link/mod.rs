@@ -8,12 +8,13 @@
 pub mod lo;
 pub mod mem;
 pub mod packet;
+pub mod pcap;
 pub mod ring;
 pub mod stamp;
 pub mod trace;
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 pub use crate::machine::RxChecksum;
 
@@ -65,9 +66,38 @@ pub trait Link {
         ))
     }
 
-    /// Queues a frame to leave at the next [`Link::flush`], for links with
-    /// a transmit ring that sends many frames per system call; links
-    /// without one send it at once.
+    /// Asks the kernel to stamp received frames, where the link can
+    /// ([`Link::rx_stamp`]); a no-op elsewhere.
+    fn enable_rx_stamps(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// The kernel's receive stamp of the frame the last `recv` returned
+    /// (wall clock, where a capture on the interface stamps it), if any.
+    fn rx_stamp(&self) -> Option<SystemTime> {
+        None
+    }
+
+    /// The kernel's stamp of the last frame sent, nearest to where a
+    /// capture on the interface stamps it, if the link has one.
+    fn tx_stamp(&mut self) -> Option<SystemTime> {
+        None
+    }
+
+    /// Whether every frame sent also comes back through `recv`, as on
+    /// loopback; a capture then records it once.
+    fn echoes_sent(&self) -> bool {
+        false
+    }
+
+    /// Whether [`Link::queue`] holds frames back until [`Link::flush`]
+    /// (a transmit ring that sends many frames per system call).
+    fn has_ring(&self) -> bool {
+        false
+    }
+
+    /// Queues a frame to leave at the next [`Link::flush`]; a link without
+    /// a ring sends it at once.
     fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
         self.send(frame)
     }
@@ -87,25 +117,10 @@ pub trait Link {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
-
-    /// The kernel's receive time (on the wall clock) of the frame the last
-    /// `recv` returned; `None` where the link has no stamps (see
-    /// [`stamp`] for carrying one onto the monotonic clock).
-    fn rx_timestamp(&self) -> Option<std::time::SystemTime> {
-        None
-    }
-
-    /// When the last frame sent left, as the kernel stamped it. `None`
-    /// when stamps are off or the kernel has reported none for that frame
-    /// yet (the device layer's stamp is taken inside the send, so it is
-    /// there when the send returns; a driver's can come later, behind a
-    /// queue). A stamp that comes after the next send is dropped, never
-    /// taken for another frame's.
-    fn tx_timestamp(&mut self) -> io::Result<Option<packet::Departure>> {
-        Ok(None)
-    }
 }
 
+/// A boxed link is a link: the setup hands out `Box<dyn Link>`, which
+/// decorators (a capture) wrap in turn.
 impl<L: Link + ?Sized> Link for Box<L> {
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         (**self).send(frame)
@@ -125,6 +140,21 @@ impl<L: Link + ?Sized> Link for Box<L> {
     fn send_segmented(&mut self, frame: &[u8], mss: u16) -> io::Result<()> {
         (**self).send_segmented(frame, mss)
     }
+    fn enable_rx_stamps(&mut self) -> io::Result<()> {
+        (**self).enable_rx_stamps()
+    }
+    fn rx_stamp(&self) -> Option<SystemTime> {
+        (**self).rx_stamp()
+    }
+    fn tx_stamp(&mut self) -> Option<SystemTime> {
+        (**self).tx_stamp()
+    }
+    fn echoes_sent(&self) -> bool {
+        (**self).echoes_sent()
+    }
+    fn has_ring(&self) -> bool {
+        (**self).has_ring()
+    }
     fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
         (**self).queue(frame)
     }
@@ -136,12 +166,6 @@ impl<L: Link + ?Sized> Link for Box<L> {
     }
     fn flush(&mut self) -> io::Result<()> {
         (**self).flush()
-    }
-    fn rx_timestamp(&self) -> Option<std::time::SystemTime> {
-        (**self).rx_timestamp()
-    }
-    fn tx_timestamp(&mut self) -> io::Result<Option<packet::Departure>> {
-        (**self).tx_timestamp()
     }
 }
 

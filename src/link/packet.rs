@@ -205,42 +205,6 @@ impl Link for PacketLink {
     fn poll_fd(&self) -> Option<RawFd> {
         Some(self.fd)
     }
-    fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
-        match &mut self.ring {
-            Some(ring) => ring.push(frame),
-            None => self.send(frame),
-        }
-    }
-
-    fn wait_queue_room(&mut self) -> io::Result<()> {
-        match &mut self.ring {
-            Some(ring) => ring.wait_for_slot(),
-            None => Ok(()),
-        }
-    }
-
-    fn discard_queued(&mut self) -> usize {
-        self.ring.as_mut().map_or(0, TxRing::discard_queued)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match &mut self.ring {
-            Some(ring) => ring.flush(),
-            None => Ok(()),
-        }
-    }
-
-    fn rx_timestamp(&self) -> Option<std::time::SystemTime> {
-        self.rx_stamp
-    }
-
-    fn tx_timestamp(&mut self) -> io::Result<Option<Departure>> {
-        if self.tx_stamps.is_none() {
-            return Ok(None);
-        }
-        self.drain_error_queue()?;
-        Ok(self.tx_stamps.as_ref().and_then(TxStamps::last))
-    }
 
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         if let Some(ring) = &mut self.ring {
@@ -282,6 +246,40 @@ impl Link for PacketLink {
 
     fn can_segment(&self) -> bool {
         self.vnet && self.ring.is_none()
+    }
+
+    fn enable_rx_stamps(&mut self) -> io::Result<()> {
+        self.enable_rx_timestamps()
+    }
+
+    fn rx_stamp(&self) -> Option<std::time::SystemTime> {
+        self.rx_stamp
+    }
+
+    fn tx_stamp(&mut self) -> Option<std::time::SystemTime> {
+        // Stamps are read off the error queue; failing to read them only
+        // costs the stamp.
+        self.tx_timestamp().ok().flatten()?.as_captured()
+    }
+
+    fn has_ring(&self) -> bool {
+        PacketLink::has_ring(self)
+    }
+
+    fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
+        PacketLink::queue(self, frame)
+    }
+
+    fn wait_queue_room(&mut self) -> io::Result<()> {
+        PacketLink::wait_queue_room(self)
+    }
+
+    fn discard_queued(&mut self) -> usize {
+        PacketLink::discard_queued(self)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        PacketLink::flush(self)
     }
 
     fn send_segmented(&mut self, frame: &[u8], mss: u16) -> io::Result<()> {
@@ -371,6 +369,42 @@ impl PacketLink {
         grow_buffer(self.fd, Buffer::Receive, bytes)
     }
 
+    /// Queues a frame to leave at the next [`PacketLink::flush`] (at once
+    /// without a ring).
+    pub fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
+        match &mut self.ring {
+            Some(ring) => ring.push(frame),
+            None => self.send(frame),
+        }
+    }
+
+    /// Waits until [`PacketLink::queue`] can take a frame without waiting
+    /// (at once without a ring). `Interrupted` when a signal came first.
+    pub fn wait_queue_room(&mut self) -> io::Result<()> {
+        match &mut self.ring {
+            Some(ring) => ring.wait_for_slot(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether frames go out through a send ring.
+    pub fn has_ring(&self) -> bool {
+        self.ring.is_some()
+    }
+
+    /// Takes back the frames queued and not yet sent; how many.
+    pub fn discard_queued(&mut self) -> usize {
+        self.ring.as_mut().map_or(0, TxRing::discard_queued)
+    }
+
+    /// Sends what [`PacketLink::queue`] queued.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match &mut self.ring {
+            Some(ring) => ring.flush(),
+            None => Ok(()),
+        }
+    }
+
     /// Asks the kernel to stamp every received frame (`SO_TIMESTAMPNS`):
     /// the moment the frame reached the interface's taps, where tcpdump
     /// stamps its copy, on `CLOCK_REALTIME`. Usually the stamps are the
@@ -381,6 +415,11 @@ impl PacketLink {
     pub fn enable_rx_timestamps(&mut self) -> io::Result<()> {
         let on: libc::c_int = 1;
         setsockopt(self.fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &on)
+    }
+
+    /// The kernel's receive time of the frame the last `recv` returned.
+    pub fn rx_timestamp(&self) -> Option<std::time::SystemTime> {
+        self.rx_stamp
     }
 
     fn send_behind_header(&mut self, hdr: [u8; VNET_HDR_LEN], frame: &[u8]) -> io::Result<()> {
@@ -455,6 +494,20 @@ impl PacketLink {
         })?;
         self.tx_stamps = Some(TxStamps::default());
         Ok(())
+    }
+
+    /// When the last frame sent left, as the kernel stamped it. `None`
+    /// when stamps are off or the kernel has reported none for that frame
+    /// yet (the device layer's stamp is taken inside the send, so it is
+    /// there when the send returns; a driver's can come later, behind a
+    /// queue). A stamp that comes after the next send is dropped, never
+    /// taken for another frame's.
+    pub fn tx_timestamp(&mut self) -> io::Result<Option<Departure>> {
+        if self.tx_stamps.is_none() {
+            return Ok(None);
+        }
+        self.drain_error_queue()?;
+        Ok(self.tx_stamps.as_ref().and_then(TxStamps::last))
     }
 
     /// Counts a frame handed to the kernel, so that its stamps are known

@@ -3,7 +3,6 @@
 //! rather than nettool's wake-ups. The kernel stamps on the wall clock;
 //! [`WallBridge`] carries the stamps over.
 
-use std::io;
 use std::time::Duration;
 
 use super::Link;
@@ -31,15 +30,15 @@ impl Stamps {
         clock: &SystemClock,
         before: Instant,
         after: Instant,
-    ) -> io::Result<Instant> {
-        let Some(stamp) = link.tx_timestamp()?.and_then(|d| d.as_captured()) else {
-            return Ok(before);
+    ) -> Instant {
+        let Some(stamp) = link.tx_stamp() else {
+            return before;
         };
         let anchor = self.bridge.anchor(clock.wall_anchor());
         let at = anchor
             .instant(stamp)
             .and_then(|at| within(at, before, after, anchor.slack()));
-        Ok(at.unwrap_or(before))
+        at.unwrap_or(before)
     }
 
     /// When the frame just read arrived, on the monotonic clock: the kernel's
@@ -52,7 +51,7 @@ impl Stamps {
     /// time of reading.
     pub fn arrival(&mut self, link: &dyn Link, clock: &mut SystemClock) -> Instant {
         let now = clock.now();
-        let Some(stamp) = link.rx_timestamp() else {
+        let Some(stamp) = link.rx_stamp() else {
             return now;
         };
         let anchor = self.bridge.anchor(clock.wall_anchor());

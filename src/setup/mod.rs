@@ -26,6 +26,7 @@ use anyhow::{Context, Result, bail};
 use crate::guard::{Flow, RstGuard};
 use crate::link::lo::LoopbackLink;
 use crate::link::packet::PacketLink;
+use crate::link::pcap::{Capture, PcapFile};
 use crate::link::{Filter, Link};
 use crate::route::{self, Interface, RouteError};
 use crate::sys::reserve_port;
@@ -37,7 +38,7 @@ pub fn warn(err: &mut dyn Write, what: impl Display) -> io::Result<()> {
 }
 
 /// What the user asked about the way to a destination.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     pub dst: Ipv4Addr,
     /// `-i`/`-I`: the interface, instead of the routing table's.
@@ -46,6 +47,8 @@ pub struct Request<'a> {
     pub source: Option<Ipv4Addr>,
     /// The ARP cache file.
     pub cache: &'a std::path::Path,
+    /// `--pcap`: the file every link of the run writes its frames to.
+    pub pcap: Option<&'a PcapFile>,
 }
 
 /// nettool's end of the way to a destination.
@@ -109,7 +112,8 @@ impl Path {
                 route.interface.name
             );
         }
-        let Some((mac, how)) = next_hop::resolve(&route, req.cache, err, interrupt)? else {
+        let resolved = next_hop::resolve(&route, req.cache, req.pcap, err, interrupt)?;
+        let Some((mac, how)) = resolved else {
             return Ok(Found::NoArp {
                 next_hop: route.next_hop,
                 iface: route.interface.name,
@@ -231,9 +235,20 @@ impl Path {
         })
     }
 
-    /// Opens the link the path needs, with `opts`. Warnings (a feature
-    /// the kernel refused that the command can do without) go to `err`.
-    pub fn open_link(&self, opts: &LinkOptions, err: &mut dyn Write) -> Result<Box<dyn Link>> {
+    /// Opens the link the path needs, with `opts`, its frames also written
+    /// to `pcap` when there is one. Warnings (a feature the kernel refused
+    /// that the command can do without) go to `err`.
+    pub fn open_link(
+        &self,
+        opts: &LinkOptions,
+        pcap: Option<&PcapFile>,
+        err: &mut dyn Write,
+    ) -> Result<Box<dyn Link>> {
+        let link = self.open_bare_link(opts, err)?;
+        Ok(capture(link, pcap)?)
+    }
+
+    fn open_bare_link(&self, opts: &LinkOptions, err: &mut dyn Write) -> Result<Box<dyn Link>> {
         let index = self.iface.index;
         if self.loopback {
             // No ring, no segmentation offload, no transmit stamps: sends
@@ -243,7 +258,7 @@ impl Path {
                 link.grow_receive_buffer(bytes)?;
             }
             if opts.rx_timestamps {
-                link.enable_rx_timestamps()?;
+                link.enable_rx_stamps()?;
             }
             return Ok(Box::new(link));
         }
@@ -283,10 +298,11 @@ impl Path {
         sport: Option<u16>,
         flows: Flows,
         opts: &LinkOptions,
+        pcap: Option<&PcapFile>,
         err: &mut dyn Write,
     ) -> Result<Stack> {
         let claim = self.claim(sport, flows)?;
-        let link = self.open_link(opts, err)?;
+        let link = self.open_link(opts, pcap, err)?;
         Ok(Stack { claim, link })
     }
 
@@ -294,6 +310,14 @@ impl Path {
     pub fn mss(&self) -> u16 {
         crate::tcp::mss_for_mtu(self.iface.mtu)
     }
+}
+
+/// `link`, its frames also written to `pcap` when there is one.
+pub fn capture<L: Link + 'static>(link: L, pcap: Option<&PcapFile>) -> io::Result<Box<dyn Link>> {
+    Ok(match pcap {
+        Some(file) => Box::new(Capture::new(link, Some(file.clone()))?),
+        None => Box::new(link),
+    })
 }
 
 fn loopback_interface() -> Result<Interface> {
@@ -476,6 +500,7 @@ mod tests {
             interface: None,
             source: None,
             cache: &cache,
+            pcap: None,
         };
         let mut err = Vec::new();
         let found = Path::find(request, &mut err, &AtomicBool::new(false)).unwrap();

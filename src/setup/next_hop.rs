@@ -15,6 +15,7 @@ use crate::clock::{self, Clock, SystemClock};
 use crate::driver;
 use crate::link::Filter;
 use crate::link::packet::PacketLink;
+use crate::link::pcap::PcapFile;
 use crate::route::Route;
 use crate::time::{Instant, human};
 use crate::wire::MacAddr;
@@ -24,10 +25,12 @@ const TRIES: u32 = 3;
 
 /// The MAC of `route`'s next hop, and how it was learned (from the cache,
 /// or by ARP and how fast) for the command's header; `None` when it does
-/// not answer. Cache-file trouble is a warning on `err`, never an error.
+/// not answer. The ARP exchange goes to `pcap` too, when there is one.
+/// Cache-file trouble is a warning on `err`, never an error.
 pub fn resolve(
     route: &Route,
     cache_path: &Path,
+    pcap: Option<&PcapFile>,
     err: &mut dyn Write,
     interrupt: &AtomicBool,
 ) -> Result<Option<(MacAddr, String)>> {
@@ -76,7 +79,8 @@ pub fn resolve(
             on_event(now, ev)?;
         }
     } else {
-        let mut link = PacketLink::open(iface.index, Filter::Arp)?;
+        // In the capture only when the wire was asked.
+        let mut link = super::capture(PacketLink::open(iface.index, Filter::Arp)?, pcap)?;
         driver::run(&mut res, &mut link, &mut clock, interrupt, on_event)?;
     }
     let answer = res.answer();
