@@ -13,8 +13,9 @@
 //!
 //! - **The engine**, pure and sans-IO: [`time`], [`wire`], [`arp`],
 //!   [`tcp`], [`probe`] (hand-made TCP probes and SYN scans) and
-//!   [`trace`] (TCP traceroute); [`stack`] puts a host around a TCP
-//!   connection (link-layer demux, ARP answering, ICMP errors). They take
+//!   [`trace`] (TCP traceroute); [`stack`] is the host around TCP
+//!   connections: an interface with a flow table and listeners (ARP
+//!   answering, ICMP errors to their flow). They take
 //!   `now` as an argument, return frames and timers as data, and never
 //!   touch a socket, a clock or stdout. [`machine`] is the shape they
 //!   share; [`sim`] runs TCP endpoints against each other on a virtual

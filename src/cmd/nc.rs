@@ -1,10 +1,11 @@
 //! `nettool nc`: netcat on nettool's own TCP engine.
 //!
-//! stdin goes to the peer and the peer's bytes go to stdout, through
-//! an [`Interface`](crate::stack::iface::Interface) over a raw link; no kernel socket carries the data. One
-//! loop waits on the link and on stdin at once, and only reads stdin while
-//! the engine can take more (so a fast stdin cannot grow memory without
-//! bound).
+//! stdin goes to the peer and the peer's bytes go to stdout, through an
+//! [`Interface`](crate::stack::iface::Interface) over a raw link; no kernel
+//! socket carries the data. One loop waits on the link and on stdin at
+//! once, and only reads stdin while the engine can take more (so a fast
+//! stdin cannot grow memory without bound). A listener completes any
+//! number of handshakes side by side and serves one connection at a time.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::RawFd;
@@ -216,6 +217,9 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
             .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
         let outcome = pipe.finish(&iface, end, remote, clock.now(), env)?;
         if !args.keep_open || outcome == Outcome::Interrupted {
+            if args.verbose {
+                report_listener(&iface, local_addr, env)?;
+            }
             break outcome;
         }
         if let Some(flow) = pipe.flow {
@@ -225,6 +229,32 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     };
     stack.teardown();
     Ok(outcome)
+}
+
+/// `-l -v` on exit: what the half-open and accept queues turned away.
+fn report_listener(
+    iface: &stack_iface::Interface,
+    local: SocketAddrV4,
+    env: &mut Env,
+) -> Result<()> {
+    let stats = iface.listener_stats(local).unwrap_or_default();
+    if stats.evicted > 0 {
+        writeln!(
+            env.err,
+            "nettool: {} of {} half-open connection(s) evicted to make room for newer SYNs \
+             (a SYN flood?)",
+            stats.evicted, stats.syns
+        )?;
+    }
+    if stats.refused > 0 {
+        writeln!(
+            env.err,
+            "nettool: {} SYN(s) dropped while {} connections waited to be served",
+            stats.refused,
+            stack_iface::DEFAULT_BACKLOG
+        )?;
+    }
+    Ok(())
 }
 
 /// How a connection's run ended.
@@ -432,7 +462,9 @@ impl Pipe {
                         c.abort(now);
                     }
                 }
-                HostEvent::ArpAnswered { .. }
+                // `deliver` reads whatever is there on every turn.
+                HostEvent::Readable
+                | HostEvent::ArpAnswered { .. }
                 | HostEvent::Withheld { .. }
                 | HostEvent::Malformed { .. }
                 | HostEvent::Tcp(TcpEvent::SegmentDropped { .. })
@@ -453,6 +485,10 @@ impl Pipe {
     ) -> Result<Ending> {
         let mut buf = vec![0u8; CHUNK];
         let stdin_fd: RawFd = 0;
+        if self.listener.is_some() && (self.verbose || self.lines.is_some()) {
+            // The listener's own state: each connection leaves it later.
+            writeln!(env.err, "{:>10.6} state CLOSED → LISTEN", 0.0)?;
+        }
         loop {
             let now = clock.now();
             if host.poll_timeout().is_some_and(|t| t <= now) {

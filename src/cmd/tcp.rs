@@ -615,7 +615,8 @@ impl View {
                 );
                 self.line(out, now, "note", &text, Ev::note(text.clone()))?
             }
-            Event::Host(HostEvent::Tcp(TcpEvent::Connected)) => {}
+            // The host never passes Readable on: the session reads itself.
+            Event::Host(HostEvent::Tcp(TcpEvent::Connected) | HostEvent::Readable) => {}
             Event::Host(HostEvent::ArpAnswered { asker, asker_mac }) => self.line(
                 out,
                 now,
