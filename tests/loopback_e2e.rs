@@ -6,7 +6,9 @@
 
 mod common;
 
-use std::time::Duration;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use common::{Ran, Scratch, Server, nettool, run, sh};
 use nettool::lab::testnet::TestNamespace;
@@ -165,4 +167,33 @@ fn trace_reaches_this_host_in_one_hop() {
         "{}",
         r.show()
     );
+}
+
+#[test]
+fn ctrl_c_resets_the_peer_and_removes_the_guard() {
+    let mut lo = Lo::new("lo-sigint");
+    let mut cmd = lo.ns.cmd(nettool());
+    cmd.args(["handshake", "--linger", "30s", &target(OPEN)])
+        .env("NETTOOL_ARP_CACHE", lo.scratch.cache())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    lo.peer
+        .wait_for("accepted 127.0.0.1:", Duration::from_secs(5));
+    // `ip netns exec` execs nettool in place: the child is nettool.
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map_or(true, |c| c.trim() != "nettool")
+    {
+        assert!(Instant::now() < deadline, "nettool never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: signalling a process this test started.
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    // nettool cleans up, then dies of SIGINT as the shell expects.
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    lo.peer.wait_for("reset 127.0.0.1:", Duration::from_secs(5));
+    lo.assert_no_guard_left();
 }
