@@ -13,10 +13,11 @@ use super::tcp::parse_target;
 use crate::cli::TraceArgs;
 use crate::clock::Clock;
 use crate::driver::{self, Stop};
+use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::report::event::{self as ev, Hop, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
-use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request};
 use crate::sys::random_bytes;
 use crate::time::Instant;
 use crate::trace::{Answer, Config, Ending, Event, Trace};
@@ -25,14 +26,7 @@ use crate::wire::{MacAddr, SeqNum};
 
 pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     let mut rep = Reporter::new(args.json);
-    let (dst, dport) = parse_target(&args.target)?;
-    if args.first_ttl > args.max_ttl {
-        bail!(
-            "--first-ttl {} is above --max-ttl {}",
-            args.first_ttl,
-            args.max_ttl
-        );
-    }
+    let (dst, dport) = target(&args)?;
     let cache = args.cache.path();
     let request = Request {
         dst,
@@ -50,15 +44,83 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     let remote = SocketAddrV4::new(dst, dport);
     // One source port for the whole trace: one flow-scoped guard covers it.
     let flows = Flows::Connection { remote };
-    let mut stack = path.open(
-        args.source_port,
-        flows,
-        &LinkOptions::default(),
-        env.pcap.as_ref(),
-        env.err,
-    )?;
-    let local = stack.local();
+    let opts = LinkOptions::default();
+    let mut stack = path.open(args.source_port, flows, &opts, env.pcap.as_ref(), env.err)?;
     let mut clock = rep.clock();
+    let guard = stack.guard_table().map(str::to_owned);
+    let wiring = Wiring {
+        path: &path,
+        local: stack.local(),
+        remote,
+        guard: guard.as_deref(),
+    };
+    let walked = walk(&args, &wiring, rep, stack.link.as_mut(), &mut clock, env)?;
+    let dropped = stack.teardown();
+    walked.finish(dropped, clock.now(), env)
+}
+
+/// `nettool trace` over a link and a clock the caller provides, from the
+/// `path` and `local` address it chose: the in-memory link and its
+/// virtual clock in tests, which need no root. No guard, no reservation.
+pub fn trace_over(
+    args: &TraceArgs,
+    path: &Path,
+    local: SocketAddrV4,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Outcome> {
+    let (dst, dport) = target(args)?;
+    let wiring = Wiring {
+        path,
+        local,
+        remote: SocketAddrV4::new(dst, dport),
+        guard: None,
+    };
+    let rep = Reporter::new(args.json);
+    let walked = walk(args, &wiring, rep, link, clock, env)?;
+    walked.finish(None, clock.now(), env)
+}
+
+/// `HOST:PORT`, once the TTLs are known to make sense.
+fn target(args: &TraceArgs) -> Result<(Ipv4Addr, u16)> {
+    if args.first_ttl > args.max_ttl {
+        bail!(
+            "--first-ttl {} is above --max-ttl {}",
+            args.first_ttl,
+            args.max_ttl
+        );
+    }
+    parse_target(&args.target)
+}
+
+/// What the setup gave a trace: where it is, and how the kernel is kept out.
+struct Wiring<'a> {
+    path: &'a Path,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    /// The RST guard's nftables table, when there is one.
+    guard: Option<&'a str>,
+}
+
+/// A trace that has run its course, to be reported.
+struct Walked {
+    view: View,
+    trace: Trace,
+    interrupted: bool,
+}
+
+/// Probes hop after hop until the trace ends (or Ctrl-C), reporting as
+/// it goes.
+fn walk(
+    args: &TraceArgs,
+    wiring: &Wiring,
+    rep: Reporter,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Walked> {
+    let (path, local, remote) = (wiring.path, wiring.local, wiring.remote);
     let start = clock.now();
     let mut trace = Trace::new(Config {
         mac: path.iface.mac,
@@ -79,41 +141,48 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
         remote,
         line: HopLine::default(),
     };
-    header(&view, &args, &path, &stack, start, env)?;
+    header(&view, args, path, wiring.guard, start, env)?;
     let stop = {
         let out = &mut *env.out;
         let view = &mut view;
-        driver::run(
-            &mut trace,
-            &mut stack.link,
-            &mut clock,
-            env.interrupt,
-            |now, ev| view.event(out, now, ev),
-        )?
+        driver::run(&mut trace, link, clock, env.interrupt, |now, ev| {
+            view.event(out, now, ev)
+        })?
     };
     if stop == Stop::Interrupted {
         view.rep.text(env.out, |w| writeln!(w))?;
     }
-    let dropped = stack.teardown();
-    if let Some(n) = dropped
-        && n > 0
-    {
-        // Said in JSON by the result's rsts_dropped.
-        view.rep.text(env.out, |w| {
-            writeln!(
-                w,
-                "note: the RST guard dropped {n} RST(s) the kernel sent for this flow"
-            )
-        })?;
+    Ok(Walked {
+        view,
+        trace,
+        interrupted: stop == Stop::Interrupted,
+    })
+}
+
+impl Walked {
+    /// The guard's count (`dropped`, once the guard is gone; `None`
+    /// without a guard) and the result.
+    fn finish(self, dropped: Option<u64>, now: Instant, env: &mut Env) -> Result<Outcome> {
+        if let Some(n) = dropped
+            && n > 0
+        {
+            // Said in JSON by the result's rsts_dropped.
+            self.view.rep.text(env.out, |w| {
+                writeln!(
+                    w,
+                    "note: the RST guard dropped {n} RST(s) the kernel sent for this flow"
+                )
+            })?;
+        }
+        // An interrupted trace ends as interrupted, whatever it had reached.
+        let ending = if self.interrupted {
+            None
+        } else {
+            self.trace.ending()
+        };
+        let outcome = self.view.result(env.out, now, ending, dropped)?;
+        Ok(outcome.unless_interrupted(env.interrupt))
     }
-    // An interrupted trace ends as interrupted, whatever it had reached.
-    let ending = if stop == Stop::Interrupted {
-        None
-    } else {
-        trace.ending()
-    };
-    let outcome = view.result(env.out, clock.now(), ending, dropped)?;
-    Ok(outcome.unless_interrupted(env.interrupt))
 }
 
 /// The first lines: the flow, the limits, how the kernel is kept out, the
@@ -122,13 +191,13 @@ fn header(
     view: &View,
     args: &TraceArgs,
     path: &Path,
-    stack: &Stack,
+    guard: Option<&str>,
     start: Instant,
     env: &mut Env,
 ) -> Result<()> {
     let (local, remote, iface) = (view.local, view.remote, &path.iface);
     let gw_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
-    let keeper = match stack.guard_table() {
+    let keeper = match guard {
         Some(table) => format!("kernel RSTs for this flow dropped by nft table inet {table}"),
         None => format!(
             "{} is not the kernel's: nettool answers ARP for it",
@@ -145,7 +214,7 @@ fn header(
             iface: Some(iface.name.clone()),
             next_hop: Some(path.next_hop),
             next_hop_mac: Some(gw_mac),
-            guard: stack.guard_table().map(str::to_owned),
+            guard: guard.map(str::to_owned),
             max_ttl: Some(args.max_ttl),
             queries: Some(args.queries),
             wait_us: Some(us(args.wait)),
