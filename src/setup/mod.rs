@@ -7,8 +7,10 @@
 //! RST guard when the kernel owns the source address; otherwise the
 //! command's machine answers ARP for it), and the link: AF_PACKET on an
 //! Ethernet-like interface, the loopback link ([`LoopbackLink`]) when the
-//! destination is this host. Teardown, in [`Stack::teardown`]: the guard's
-//! count of dropped RSTs, then the guard and the link removed together.
+//! destination is this host; every link, the next hop's ARP included,
+//! also writes to the `--pcap` file when there is one. Teardown, in
+//! [`Stack::teardown`]: the guard's count of dropped RSTs, then the guard
+//! and the link removed together.
 //!
 //! This sits above route, guard, link, arp and driver, and below `cmd`,
 //! which renders what is found here and what the machines report.
