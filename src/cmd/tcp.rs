@@ -578,14 +578,12 @@ impl View {
                     },
                 )?;
             }
-            Event::Host(HostEvent::Tcp(TcpEvent::OutOfOrderQueued { held })) => self.line(
+            Event::Host(HostEvent::Tcp(TcpEvent::OutOfOrderQueued { held })) => self.note(
                 out,
                 now,
-                "note",
                 &format!(
                     "out-of-order segment queued for reassembly ({held} octets held), acknowledged"
                 ),
-                json!({"event": "queued-out-of-order", "held": held}),
             )?,
             Event::Host(HostEvent::Tcp(TcpEvent::Connected)) => {}
             Event::Host(HostEvent::ArpAnswered { asker, asker_mac }) => self.line(

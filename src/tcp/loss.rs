@@ -159,9 +159,12 @@ impl Connection {
         self.cc.cwnd = pipe + sndcnt;
     }
 
-    /// SACK-based recovery ended (RFC 6937 §3: cwnd = ssthresh).
+    /// SACK-based recovery ended. cwnd stays as `exit_recovery` left it,
+    /// min(ssthresh, FlightSize + SMSS) (RFC 6582): PRR has brought the
+    /// flight to about ssthresh, and where it has not (an application-
+    /// limited or bursty flight) setting cwnd = ssthresh, as Linux does,
+    /// would release the difference as one unpaced burst.
     pub(super) fn on_sack_recovery_end(&mut self) {
-        self.cc.cwnd = self.cc.ssthresh.max(self.tcb.eff_snd_mss);
         self.rack.on_recovery_end();
     }
 

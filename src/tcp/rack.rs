@@ -238,8 +238,9 @@ pub struct Rack {
     pub rtt: Duration,
     /// RACK.min_RTT.
     pub min_rtt: Option<Duration>,
-    /// RACK.fack: the highest sequence number delivered.
-    pub fack: SeqNum,
+    /// RACK.fack: the highest sequence number delivered (none yet: every
+    /// sequence number compares modulo 2^32, so no constant can start it).
+    pub fack: Option<SeqNum>,
     /// RACK.reord: reordering was seen on this connection.
     pub reord: bool,
     /// RACK.reo_wnd_mult and RACK.reo_wnd_persist (D-SACK adaptation).
@@ -263,10 +264,13 @@ impl Rack {
     /// timestamp shows it answers an earlier copy of a retransmitted
     /// piece.
     pub fn on_delivered(&mut self, p: &Sent, now: Instant, ts_ambiguous: bool) {
-        if p.end.gt(self.fack) {
-            self.fack = p.end;
-        } else if !p.retransmitted {
-            self.reord = true;
+        match self.fack {
+            Some(f) if !p.end.gt(f) => {
+                if !p.retransmitted {
+                    self.reord = true;
+                }
+            }
+            _ => self.fack = Some(p.end),
         }
         let rtt = now.saturating_duration_since(p.xmit);
         if p.retransmitted && (ts_ambiguous || self.min_rtt.is_some_and(|m| rtt < m)) {
@@ -426,6 +430,25 @@ mod tests {
         log.on_send(s(0), s(100), ms(13));
         assert_eq!(log.pipe(), 100);
         assert_eq!(log.next_lost(), Some((s(100), 100)));
+    }
+
+    /// The first delivery sets RACK.fack wherever the sequence space
+    /// starts (a fixed zero would be "ahead" of half the ISNs).
+    #[test]
+    fn the_first_delivery_is_no_reordering_at_any_isn() {
+        for isn in [0, 1 << 31, u32::MAX - 50, 0x8dc6_3a04] {
+            let mut rack = Rack::new();
+            let p = Sent {
+                start: SeqNum(isn),
+                end: SeqNum(isn) + 100usize,
+                xmit: ms(0),
+                retransmitted: false,
+                sacked: false,
+                lost: false,
+            };
+            rack.on_delivered(&p, ms(10), false);
+            assert!(!rack.reord, "ISN {isn}");
+        }
     }
 
     #[test]
