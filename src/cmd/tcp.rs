@@ -578,13 +578,12 @@ impl View {
                     },
                 )?;
             }
-            Event::Host(HostEvent::Tcp(TcpEvent::OutOfOrderQueued { held })) => self.note(
-                out,
-                now,
-                &format!(
+            Event::Host(HostEvent::Tcp(TcpEvent::OutOfOrderQueued { held })) => {
+                let text = format!(
                     "out-of-order segment queued for reassembly ({held} octets held), acknowledged"
-                ),
-            )?,
+                );
+                self.line(out, now, "note", &text, Ev::note(text.clone()))?
+            }
             Event::Host(HostEvent::Tcp(TcpEvent::Connected)) => {}
             Event::Host(HostEvent::ArpAnswered { asker, asker_mac }) => self.line(
                 out,
