@@ -376,6 +376,38 @@ fn undo__a_real_loss_keeps_the_reduced_window() {
     assert_eq!(c.cwnd(), 2 * 524);
 }
 
+/// A spurious timeout (RFC 3522 with RFC 4015's response): the ACKs were
+/// only late. The first one after the retransmission echoes the
+/// original's TSval, so the timeout is undone: the window comes back and
+/// the go-back-N stops, so what the late ACK did not cover is not sent a
+/// second time.
+#[test]
+fn undo__a_spurious_timeout_restores_cwnd_and_stops_going_back() {
+    let cfg = Config {
+        timestamps: true,
+        ..config()
+    };
+    let mut c = established(cfg, vec![TcpOption::Timestamps { val: 1, ecr: 0 }]);
+    assert_eq!(c.send(&K[..4 * 524]), Ok(2096));
+    assert_eq!(sent(&mut c, 20).len(), 4);
+    let before = (c.cwnd(), c.ssthresh());
+    // No ACK: the probe (2·SRTT + 2 ms) first, then the RTO, 200 ms after
+    // the probe re-armed it.
+    assert_eq!(sent(&mut c, 42).len(), 1, "the tail loss probe");
+    assert_eq!(c.poll_timeout(), Some(at(242)));
+    let resent = sent(&mut c, 242);
+    assert_eq!(resent.len(), 1, "{resent:?}");
+    assert!(resent[0].contains("seq 1001:1525"), "{resent:?}");
+    assert_eq!((c.timeouts(), c.cwnd()), (1, 524));
+    // The late ACK of the first two originals, echoing their TSval.
+    c.handle_segment(at(250), &ack(LOCAL_ISS + 1 + 2 * 524, &[], Some(20)));
+    assert_eq!(c.spurious_undos(), 1);
+    assert_eq!((c.cwnd(), c.ssthresh()), before);
+    assert_eq!(sent(&mut c, 250), Vec::<String>::new(), "no go-back-N");
+    c.handle_segment(at(251), &ack(LOCAL_ISS + 1 + 4 * 524, &[], Some(20)));
+    assert_eq!(c.send_queue_len(), 0);
+}
+
 fn data_from_peer(seq: u32, payload: &'static [u8]) -> TcpRepr<'static> {
     TcpRepr {
         seq: SeqNum(seq),
