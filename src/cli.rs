@@ -165,6 +165,9 @@ pub struct ArpArgs {
 
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub capture: CaptureArgs,
 }
 
 /// Where the ARP cache lives.
@@ -232,6 +235,9 @@ pub struct ConnectArgs {
     /// The ARP cache, for the next hop.
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub capture: CaptureArgs,
 }
 
 /// Open a TCP connection with a hand-driven three-way handshake, printing every segment and state.
@@ -399,6 +405,9 @@ pub struct NcArgs {
 
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub capture: CaptureArgs,
 }
 
 /// `nc --cc`: the engine's congestion avoidance algorithm.
@@ -584,5 +593,30 @@ mod tests {
                 ..
             })
         ));
+    }
+}
+
+/// `--pcap FILE`, for every command that moves frames.
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+}
+
+impl Command {
+    /// The capture file asked for with `--pcap`, if the command takes one.
+    pub fn pcap(&self) -> Option<&std::path::Path> {
+        let capture = match self {
+            Command::Arp(a) => &a.capture,
+            Command::Handshake(a) => &a.connect.capture,
+            Command::Close(a) => &a.connect.capture,
+            Command::Nc(a) => &a.capture,
+            Command::Probe(a) => &a.capture,
+            Command::Scan(a) => &a.capture,
+            Command::Trace(a) => &a.capture,
+            Command::Lab(_) | Command::Generate(_) | Command::Impair(_) => return None,
+        };
+        capture.pcap.as_deref()
     }
 }

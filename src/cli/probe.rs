@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{CacheArgs, parse_duration};
+use super::{CacheArgs, CaptureArgs, parse_duration};
 use crate::probe::{ProbeFlags, parse_flags, parse_raw_option, parse_timestamps};
 use crate::wire::tcp::TcpOption;
 
@@ -174,6 +174,9 @@ pub struct ProbeArgs {
 
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub capture: CaptureArgs,
 }
 
 /// SYN-scan a host's TCP ports: open, closed or filtered.
@@ -252,4 +255,7 @@ pub struct ScanArgs {
     pub json: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub capture: CaptureArgs,
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{CacheArgs, parse_duration};
+use super::{CacheArgs, CaptureArgs, parse_duration};
 
 /// Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router's ICMP time exceeded shown.
 #[derive(Debug, Args)]
@@ -74,4 +74,7 @@ pub struct TraceArgs {
     /// The ARP cache, for the next hop.
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub capture: CaptureArgs,
 }

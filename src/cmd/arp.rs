@@ -19,6 +19,7 @@ use crate::clock;
 use crate::clock::{Clock, SystemClock};
 use crate::driver::{self, Stop};
 use crate::link::packet::PacketLink;
+use crate::link::pcap::Capture;
 use crate::link::trace::Tracer;
 use crate::link::{Filter, Link};
 use crate::machine::Machine;
@@ -169,14 +170,14 @@ fn check_ethernet(iface: &Interface) -> Result<()> {
     Ok(())
 }
 
-fn open_link(iface: &Interface) -> Result<PacketLink> {
-    Ok(PacketLink::open(iface.index, Filter::Arp)?)
+fn open_link(iface: &Interface, env: &Env) -> Result<Capture<PacketLink>> {
+    Ok(env.capture(PacketLink::open(iface.index, Filter::Arp)?)?)
 }
 
 /// Runs `machine` on the interface's link, printing frames on stderr with -v.
 fn drive<M: Machine>(
     machine: &mut M,
-    link: &mut PacketLink,
+    link: &mut Capture<PacketLink>,
     clock: &mut SystemClock,
     verbose: bool,
     env: &mut Env,
@@ -186,6 +187,7 @@ fn drive<M: Machine>(
         out,
         err,
         interrupt,
+        ..
     } = env;
     let mut tracer;
     let link: &mut dyn Link = if verbose {
@@ -273,7 +275,7 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
     let mut link = if from_cache {
         None
     } else {
-        Some(open_link(&iface)?)
+        Some(open_link(&iface, env)?)
     };
     printer.rep.emit(
         env.out,
@@ -562,7 +564,7 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
     };
     let printer = Printer::new(args);
     let mut cache = load_cache(cache_path, env)?;
-    let mut link = open_link(&iface)?;
+    let mut link = open_link(&iface, env)?;
     let mut clock = printer.rep.clock();
     let start = clock.now();
     printer.rep.emit(
@@ -784,7 +786,7 @@ fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
         rate: None,
     };
     let printer = Printer::new(args);
-    let mut link = open_link(&iface)?;
+    let mut link = open_link(&iface, env)?;
     let mut clock = printer.rep.clock();
     let start = clock.now();
     printer.rep.emit(

@@ -17,6 +17,8 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, bail};
 
 use crate::cli::{Cli, Command};
+use crate::link::Link;
+use crate::link::pcap::{Capture, PcapFile};
 use crate::outcome::Outcome;
 use crate::report::event::Start;
 use crate::report::{Event, Report, Reporter, Verdict};
@@ -30,16 +32,40 @@ pub struct Env<'a> {
     pub err: &'a mut dyn Write,
     /// Raised by SIGINT or SIGTERM.
     pub interrupt: &'a AtomicBool,
+    /// The `--pcap` file every link of the command writes to.
+    pub pcap: Option<PcapFile>,
 }
 
 impl Env<'_> {
     pub fn warn(&mut self, what: impl std::fmt::Display) -> std::io::Result<()> {
         writeln!(self.err, "nettool: warning: {what}")
     }
+
+    /// `link`, writing its frames to the `--pcap` file when there is one.
+    pub fn capture<L: Link>(&self, link: L) -> std::io::Result<Capture<L>> {
+        Capture::new(link, self.pcap.clone())
+    }
 }
 
-/// Runs the command the user asked for.
+/// Runs the command the user asked for, with its `--pcap` file if any,
+/// which is written out completely before the outcome is reported (also
+/// after Ctrl-C: the commands return then too).
 pub fn run(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
+    if let Some(path) = cli.command.pcap() {
+        env.pcap = Some(PcapFile::create(path)?);
+    }
+    let result = dispatch(cli, env);
+    let flushed = env.pcap.take().map_or(Ok(()), |f| f.flush());
+    match (result, flushed) {
+        (Ok(outcome), Ok(())) => Ok(outcome),
+        (Ok(_), Err(e)) => Err(e.into()),
+        // The command's own error says more; a capture error after it
+        // is most likely the same one.
+        (Err(e), _) => Err(e),
+    }
+}
+
+fn dispatch(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Arp(args) => arp::run(args, env),
         Command::Handshake(args) => tcp::handshake(args, env),

@@ -1,10 +1,11 @@
 //! `nettool nc`: netcat on nettool's own TCP engine.
 //!
-//! stdin goes to the peer and the peer's bytes go to stdout, through
-//! an [`Interface`](crate::stack::iface::Interface) over a raw link; no kernel socket carries the data. One
-//! loop waits on the link and on stdin at once, and only reads stdin while
-//! the engine can take more (so a fast stdin cannot grow memory without
-//! bound).
+//! stdin goes to the peer and the peer's bytes go to stdout, through an
+//! [`Interface`](crate::stack::iface::Interface) over a raw link; no kernel
+//! socket carries the data. One loop waits on the link and on stdin at
+//! once, and only reads stdin while the engine can take more (so a fast
+//! stdin cannot grow memory without bound). A listener completes any
+//! number of handshakes side by side and serves one connection at a time.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::RawFd;
@@ -88,17 +89,17 @@ struct Local {
 }
 
 impl Local {
-    fn open_link(&self) -> Result<Box<dyn Link>> {
+    fn open_link(&self, env: &Env) -> Result<Box<dyn Link>> {
         Ok(if self.loopback {
             let mut link = LoopbackLink::open(self.iface.index)?;
             link.grow_receive_buffer(RECEIVE_BUFFER)?;
-            Box::new(link)
+            Box::new(env.capture(link)?)
         } else {
             // Bulk data leaves as super-frames the kernel segments (GSO).
             let mut link =
                 PacketLink::open_offloading(self.iface.index, crate::link::Filter::ArpIpv4)?;
             link.grow_receive_buffer(RECEIVE_BUFFER)?;
-            Box::new(link)
+            Box::new(env.capture(link)?)
         })
     }
 
@@ -287,7 +288,7 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
             remote,
         },
     )?;
-    let mut link = local.open_link()?;
+    let mut link = local.open_link(env)?;
     let mut clock = SystemClock::new();
     let start = clock.now();
     let config = engine_config(&local.iface, args);
@@ -320,7 +321,7 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let (_, _reservation) = reserve_port(local.ip, local.owned_by_kernel, Some(port))?;
     let _guard =
         RstGuard::install_when(local.owned_by_kernel, Flow::Listener { local: local_addr })?;
-    let mut link = local.open_link()?;
+    let mut link = local.open_link(env)?;
     let mut clock = SystemClock::new();
     let isn = IsnGenerator::new(random_bytes::<16>());
     let config = engine_config(&local.iface, args);
@@ -352,6 +353,23 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
             .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
         let outcome = pipe.finish(&iface, end, remote, clock.now(), env)?;
         if !args.keep_open || outcome == Outcome::Interrupted {
+            let stats = iface.listener_stats(local_addr).unwrap_or_default();
+            if args.verbose && stats.evicted > 0 {
+                writeln!(
+                    env.err,
+                    "nettool: {} of {} half-open connection(s) evicted to make room for newer SYNs \
+                     (a SYN flood?)",
+                    stats.evicted, stats.syns
+                )?;
+            }
+            if args.verbose && stats.refused > 0 {
+                writeln!(
+                    env.err,
+                    "nettool: {} SYN(s) dropped while {} connections waited to be served",
+                    stats.refused,
+                    stack_iface::DEFAULT_BACKLOG
+                )?;
+            }
             return Ok(outcome);
         }
         if let Some(flow) = pipe.flow {
@@ -566,7 +584,9 @@ impl Pipe {
                         c.abort(now);
                     }
                 }
-                HostEvent::ArpAnswered { .. }
+                // `deliver` reads whatever is there on every turn.
+                HostEvent::Readable
+                | HostEvent::ArpAnswered { .. }
                 | HostEvent::Withheld { .. }
                 | HostEvent::Malformed { .. }
                 | HostEvent::Tcp(TcpEvent::SegmentDropped { .. })
@@ -587,6 +607,10 @@ impl Pipe {
     ) -> Result<Ending> {
         let mut buf = vec![0u8; CHUNK];
         let stdin_fd: RawFd = 0;
+        if self.listener.is_some() && (self.verbose || self.lines.is_some()) {
+            // The listener's own state: each connection leaves it later.
+            writeln!(env.err, "{:>10.6} state CLOSED → LISTEN", 0.0)?;
+        }
         loop {
             let now = clock.now();
             if host.poll_timeout().is_some_and(|t| t <= now) {
@@ -880,7 +904,7 @@ fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let Some(local) = connect_local(dst, args, env)? else {
         return Ok(Outcome::Negative);
     };
-    let mut link = local.open_link()?;
+    let mut link = local.open_link(env)?;
     let mut any_open = false;
     for port in ports {
         let (sport, _reservation) =

@@ -219,6 +219,7 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
             env.warn(format!("{e}; RTTs run from just before each send"))?;
         }
     }
+    let mut link = env.capture(link)?;
     let mut clock = rep.clock();
     let start = clock.now();
     let config = prober::Config {
@@ -305,6 +306,9 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     Ok(outcome)
 }
 
+/// The probe's link, with its `--pcap` capture (if any).
+type ProbeLink = crate::link::pcap::Capture<PacketLink>;
+
 /// How long to poll without sleeping after a probe leaves, so that the
 /// answer's arrival is read at once rather than after a wake-up.
 const SPIN: Duration = Duration::from_millis(2);
@@ -313,7 +317,7 @@ const SPIN: Duration = Duration::from_millis(2);
 /// each probe left and a short busy poll for its answer.
 fn paced(
     prober: &mut Prober,
-    link: &mut PacketLink,
+    link: &mut ProbeLink,
     clock: &mut SystemClock,
     buf: &mut Vec<u8>,
     view: &mut ProbeView,
@@ -330,7 +334,7 @@ fn paced(
             let before = clock.now();
             link.send(buf)?;
             let after = clock.now();
-            prober.mark_sent(stamps.departure(link, clock, before, after)?);
+            prober.mark_sent(stamps.departure(link.get_mut(), clock, before, after)?);
             spin_until = after + SPIN;
         }
         while let Some(ev) = prober.poll_event() {
@@ -354,7 +358,7 @@ fn paced(
         };
         if let Some(rx) = link.recv(wait)? {
             let (frame, checksum) = (rx.frame.to_vec(), rx.checksum);
-            let now = stamps.arrival(link, clock);
+            let now = stamps.arrival(link.get_ref(), clock);
             prober.handle_frame(now, &frame, checksum);
         }
     }
@@ -373,7 +377,7 @@ const FLOOD_RECEIVE_BUFFER: usize = 4 << 20;
 /// and the probes still queued then are taken back, never counted as sent.
 fn flood(
     prober: &mut Prober,
-    link: &mut PacketLink,
+    link: &mut ProbeLink,
     clock: &mut SystemClock,
     buf: &mut Vec<u8>,
     env: &mut Env,
@@ -438,7 +442,7 @@ fn flood(
 /// The frames still queued when a signal stopped the flood never left:
 /// take them back, and the probes among them (the batch's last) are not
 /// counted as sent.
-fn take_back(prober: &mut Prober, link: &mut PacketLink, batch: &[bool]) {
+fn take_back(prober: &mut Prober, link: &mut ProbeLink, batch: &[bool]) {
     let n = link.discard_queued();
     let probes = batch.iter().rev().take(n).filter(|&&p| p).count();
     prober.unsend(probes as u64);
@@ -735,6 +739,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     };
     let mut link = PacketLink::open(path.route.interface.index, Filter::ArpIpv4)?;
     link.grow_receive_buffer(SCAN_RECEIVE_BUFFER)?;
+    let mut link = env.capture(link)?;
     let mut clock = rep.clock();
     let start = clock.now();
     let mut tpl = Template::syn(

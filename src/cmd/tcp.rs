@@ -211,7 +211,7 @@ pub(crate) fn next_hop_mac(
             on_event(now, ev)?;
         }
     } else {
-        let mut link = PacketLink::open(iface.index, Filter::Arp)?;
+        let mut link = env.capture(PacketLink::open(iface.index, Filter::Arp)?)?;
         driver::run(&mut res, &mut link, &mut clock, env.interrupt, on_event)?;
     }
     let answer = res.answer();
@@ -261,7 +261,7 @@ fn run(
         route.source_owned_by_kernel,
         Flow::Connection { local, remote },
     )?;
-    let mut link = PacketLink::open(iface.index, Filter::ArpIpv4)?;
+    let mut link = env.capture(PacketLink::open(iface.index, Filter::ArpIpv4)?)?;
     let mut clock = rep.clock();
     let start = clock.now();
     let config = tcp::Config {
@@ -584,7 +584,8 @@ impl View {
                 );
                 self.line(out, now, "note", &text, Ev::note(text.clone()))?
             }
-            Event::Host(HostEvent::Tcp(TcpEvent::Connected)) => {}
+            // The host never passes Readable on: the session reads itself.
+            Event::Host(HostEvent::Tcp(TcpEvent::Connected) | HostEvent::Readable) => {}
             Event::Host(HostEvent::ArpAnswered { asker, asker_mac }) => self.line(
                 out,
                 now,

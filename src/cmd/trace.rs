@@ -63,7 +63,7 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     } else {
         None
     };
-    let mut link = PacketLink::open(iface.index, Filter::ArpIpv4)?;
+    let mut link = env.capture(PacketLink::open(iface.index, Filter::ArpIpv4)?)?;
     let mut clock = rep.clock();
     let start = clock.now();
     let mut trace = Trace::new(Config {

@@ -106,4 +106,19 @@ impl Link for LoopbackLink {
     fn receive_drops(&mut self) -> Option<u64> {
         self.rx.receive_drops()
     }
+
+    fn enable_rx_stamps(&mut self) -> io::Result<()> {
+        self.rx.enable_rx_timestamps()
+    }
+
+    fn rx_stamp(&self) -> Option<std::time::SystemTime> {
+        self.rx.rx_timestamp()
+    }
+
+    /// A packet sent through the raw IP socket loops back through `lo`,
+    /// where the receiving socket reads it too, with the all-zero
+    /// Ethernet header `lo` gives every frame (and tcpdump on `lo` shows).
+    fn echoes_sent(&self) -> bool {
+        true
+    }
 }

@@ -21,7 +21,7 @@ pub mod waiting;
 use std::net::Ipv4Addr;
 
 use crate::machine::RxChecksum;
-use crate::stack::demux::{Identity, Inbound, demux};
+use crate::wire::demux::{Identity, Inbound, demux};
 use crate::wire::ethernet::{self, EthernetRepr, Protocol};
 use crate::wire::icmp::IcmpError;
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Repr};
@@ -347,7 +347,8 @@ pub(crate) enum Arrival<'a> {
 }
 
 /// Sorts a received frame for [`prober::Prober`] and [`scan::Scanner`],
-/// through the interface's demultiplexing ([`crate::stack::demux`]).
+/// through the demultiplexing the stack's interface uses too
+/// ([`crate::wire::demux`]).
 pub(crate) fn arrival<'a>(
     tpl: &Template,
     frame: &'a [u8],
@@ -357,7 +358,7 @@ pub(crate) fn arrival<'a>(
         ip: tpl.src,
         mac: tpl.src_mac,
     };
-    match demux(&us, frame, checksum)? {
+    match demux(&us, frame, checksum.tcp_mode())? {
         Inbound::Tcp { ip, tcp, .. } if ip.src == tpl.dst => Some(Arrival::Tcp(ip, tcp)),
         Inbound::Icmp { from, body, .. } => Some(Arrival::Icmp(from, body)),
         _ => None,

@@ -119,8 +119,15 @@ impl Machine for TcpHost {
         self.iface.poll_timeout()
     }
 
+    /// The interface's events, but [`HostEvent::Readable`]: one
+    /// connection's user reads whenever anything happened.
     fn poll_event(&mut self) -> Option<HostEvent> {
-        self.iface.poll_event().map(|e| e.what)
+        loop {
+            match self.iface.poll_event()?.what {
+                HostEvent::Readable => continue,
+                what => return Some(what),
+            }
+        }
     }
 
     fn is_done(&self) -> bool {

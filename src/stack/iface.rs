@@ -30,12 +30,12 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-pub use super::demux::FlowKey;
-use super::demux::{Identity, Inbound, arp_reply, demux};
 use crate::machine::{Machine, RxChecksum};
 use crate::tcp::{self, Connection, Event as TcpEvent, IssSource, Segment, SeqNum, State};
 use crate::time::Instant;
 use crate::wire::arp::ArpRepr;
+pub use crate::wire::demux::FlowKey;
+use crate::wire::demux::{Identity, Inbound, arp_reply, demux};
 use crate::wire::icmp::IcmpKind;
 use crate::wire::tcp::{ChecksumFill, Flags, TcpRepr};
 use crate::wire::{MacAddr, WireError};
@@ -46,9 +46,9 @@ use crate::wire::{MacAddr, WireError};
 pub const DEFAULT_BACKLOG: usize = 256;
 
 /// Most events kept for a child before it is accepted: a handshake makes
-/// about eight; beyond the cap, segment traces and dropped-segment reports
-/// are counted in [`ListenerStats::events_dropped`] instead (state changes,
-/// the peer's FIN and ICMP errors are always kept).
+/// about eight; beyond the cap, segment traces, dropped-segment and
+/// out-of-order reports are counted in [`ListenerStats::events_dropped`]
+/// instead (state changes, the peer's FIN and ICMP errors are always kept).
 const CHILD_EVENTS: usize = 32;
 
 /// Which way a segment went.
@@ -68,6 +68,10 @@ pub enum HostEvent {
     Withheld { seg: Segment },
     /// The engine's own events.
     Tcp(TcpEvent),
+    /// In-order data became readable on a flow that had none unread
+    /// (edge-triggered: read until `recv` has nothing, and the next
+    /// arrival says so again).
+    Readable,
     /// We answered an ARP request for our address.
     ArpAnswered { asker: Ipv4Addr, asker_mac: MacAddr },
     /// An ICMP error quoting a flow.
@@ -280,6 +284,7 @@ pub struct Interface {
     /// built; it goes out next.
     spare: Option<(FlowKey, Segment)>,
     malformed: u64,
+    /// Numbers listener children, to tell a 4-tuple's incarnations apart.
     serial: u64,
 }
 
@@ -318,8 +323,13 @@ impl Interface {
     }
 
     /// Passive OPEN on `local`: SYNs to it open connections, up to the
-    /// backlog at a time.
+    /// backlog at a time. On a port already listening, only the
+    /// configuration changes (for the connections still to come).
     pub fn listen(&mut self, local: SocketAddrV4, config: ListenerConfig) {
+        if let Some(l) = self.listeners.get_mut(&local) {
+            l.config = config;
+            return;
+        }
         self.listeners.insert(
             local,
             Listener {
@@ -462,6 +472,58 @@ impl Interface {
         !self.control.is_empty() || self.spare.is_some()
     }
 
+    /// Checks the bookkeeping against the flow table (for tests): each
+    /// listener's half-open count, each flow's timer entry and place in
+    /// the touched queue. Slow: it walks everything.
+    pub fn audit(&self) -> Result<(), String> {
+        for (local, l) in &self.listeners {
+            let half_open = self
+                .flows
+                .values()
+                .filter_map(|f| f.child.as_ref())
+                .filter(|c| c.listener == *local && !c.established)
+                .count();
+            if half_open != l.half_open {
+                return Err(format!(
+                    "{local}: {} half-open counted, {half_open} in the table",
+                    l.half_open
+                ));
+            }
+            if l.half_open > l.config.backlog.max(1) {
+                return Err(format!(
+                    "{local}: {} half-open, over the backlog",
+                    l.half_open
+                ));
+            }
+        }
+        for (key, f) in &self.flows {
+            if f.touched && !self.touched.contains(key) {
+                return Err(format!("{key:?} touched but not queued"));
+            }
+            if f.touched && f.armed.is_some() {
+                return Err(format!("{key:?} touched and armed"));
+            }
+            if !f.touched && f.armed != f.deadline() {
+                return Err(format!(
+                    "{key:?} armed for {:?}, due at {:?}",
+                    f.armed,
+                    f.deadline()
+                ));
+            }
+            if let Some(t) = f.armed
+                && !self.timers.contains(&(t, *key))
+            {
+                return Err(format!("{key:?} armed for {t:?} without a timer"));
+            }
+        }
+        for (t, key) in &self.timers {
+            if self.flows.get(key).and_then(|f| f.armed) != Some(*t) {
+                return Err(format!("a stale timer for {key:?} at {t:?}"));
+            }
+        }
+        Ok(())
+    }
+
     /// Removes a flow and every trace of it in the queues (lazily: the
     /// touched queue and the listener's queues skip keys that are gone).
     fn forget(&mut self, key: FlowKey) -> Option<Flow> {
@@ -553,7 +615,9 @@ impl Interface {
                     ev.what,
                     HostEvent::Segment { .. }
                         | HostEvent::Withheld { .. }
-                        | HostEvent::Tcp(TcpEvent::SegmentDropped { .. })
+                        | HostEvent::Tcp(
+                            TcpEvent::SegmentDropped { .. } | TcpEvent::OutOfOrderQueued { .. }
+                        )
                 );
                 if child.log.len() < CHILD_EVENTS || !trace {
                     child.log.push(ev);
@@ -801,7 +865,7 @@ impl Interface {
             self.listener_segment(now, src_mac, key, tcp);
         } else if self.config.answer_arp {
             // Nobody else owns the address: answer as a closed port.
-            self.reset(now, key, tcp);
+            self.reset(now, src_mac, key, tcp);
         }
         // Otherwise another flow: the kernel's business, not ours.
     }
@@ -823,8 +887,13 @@ impl Interface {
             );
         }
         let flow = self.flows.get_mut(&key).expect("checked");
+        let unread = flow.conn.recv_queue_len();
         flow.conn.handle_segment_from(now, *key.remote.ip(), tcp);
+        let readable = unread == 0 && flow.conn.recv_queue_len() > 0;
         self.drain_tcp_events(now, key);
+        if readable {
+            self.push_event(now, Some(key), HostEvent::Readable);
+        }
         self.touch(key);
     }
 
@@ -841,7 +910,7 @@ impl Interface {
             return; // first, a RST: ignore it
         }
         if tcp.ack.is_some() {
-            return self.reset(now, key, tcp); // second, an ACK: <SEQ=SEG.ACK><CTL=RST>
+            return self.reset(now, src_mac, key, tcp); // second, an ACK: <SEQ=SEG.ACK><CTL=RST>
         }
         if !tcp.flags.contains(Flags::SYN) {
             return; // neither: drop it
@@ -883,7 +952,11 @@ impl Interface {
                 .retain(|k| flows.get(k).is_some_and(|f| f.child.is_some()));
         }
         let config = listener.config;
-        let conn = Connection::listen(config.tcp, key.local, config.iss);
+        let mut conn = Connection::listen(config.tcp, key.local, config.iss);
+        // Its CLOSED → LISTEN is the engine's way to a passive OPEN; the
+        // listener is what LISTENs, so the child's story starts when it
+        // leaves LISTEN.
+        while conn.poll_event().is_some() {}
         let child = Box::new(Child {
             listener: key.local,
             serial,
@@ -892,7 +965,6 @@ impl Interface {
         });
         self.flows
             .insert(key, Flow::new(conn, src_mac, Some(child)));
-        self.drain_tcp_events(now, key); // CLOSED → LISTEN
         self.flow_segment(now, key, tcp);
     }
 
@@ -920,11 +992,13 @@ impl Interface {
     }
 
     /// RFC 9293 §3.5.2: a RST for a segment that belongs to no connection.
-    fn reset(&mut self, now: Instant, key: FlowKey, tcp: &TcpRepr<'_>) {
+    /// It goes back the way the segment came (`src_mac`) unless the next
+    /// hop is known.
+    fn reset(&mut self, now: Instant, src_mac: MacAddr, key: FlowKey, tcp: &TcpRepr<'_>) {
         let Some(rst) = tcp::rst_for(*key.remote.ip(), *key.local.ip(), tcp) else {
             return;
         };
-        let hop = self.config.next_hop_mac.unwrap_or(MacAddr::broadcast());
+        let hop = self.config.next_hop_mac.unwrap_or(src_mac);
         self.control.push_back(rst.to_frame(self.config.mac, hop));
         if self.config.trace {
             self.push_event(
@@ -955,7 +1029,7 @@ impl Machine for Interface {
     type Event = Event;
 
     fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
-        match demux(&self.identity(), frame, checksum) {
+        match demux(&self.identity(), frame, checksum.tcp_mode()) {
             Some(Inbound::Arp(arp)) => self.handle_arp(now, &arp),
             Some(Inbound::Tcp {
                 src_mac,

@@ -4,18 +4,15 @@
 //!   flow table of any number of TCP connections and listeners (bounded
 //!   half-open and accept queues). It validates and demultiplexes what
 //!   arrives (Ethernet, ARP requests for our address when the kernel does
-//!   not own it, TCP by 4-tuple, ICMP errors to the flow they quote),
+//!   not own it, TCP by 4-tuple, ICMP errors to the flow they quote,
+//!   through [`crate::wire::demux`], which the tracer and probers share),
 //!   frames what the engines send, and reports every segment.
-//! - [`demux`]: the parsing every machine on a raw link does first (which
-//!   frames are ours, and what they carry), and the ARP answer for our
-//!   address; the interface, the tracer and the probers share it.
 //! - [`host`]: one actively opened connection: an interface with one flow.
 //! - [`session`]: the scripted exchanges of `nettool handshake` and
 //!   `nettool close` (send a payload, withhold or delay the third ACK,
 //!   release by RST or by one of the closes), as a state machine of its own
 //!   on top of the host.
 
-pub mod demux;
 pub mod host;
 pub mod iface;
 pub mod session;

@@ -30,9 +30,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use crate::machine::{Machine, RxChecksum};
-use crate::stack::demux::{FlowKey, Identity, Inbound, arp_reply, demux};
 use crate::time::Instant;
 use crate::wire::arp::ArpRepr;
+use crate::wire::demux::{FlowKey, Identity, Inbound, arp_reply, demux};
 use crate::wire::icmp::{IcmpError, IcmpKind};
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
@@ -378,7 +378,7 @@ impl Machine for Trace {
             ip: *self.config.local.ip(),
             mac: self.config.mac,
         };
-        match demux(&us, frame, checksum) {
+        match demux(&us, frame, checksum.tcp_mode()) {
             Some(Inbound::Arp(arp)) => self.handle_arp(&arp),
             Some(Inbound::Tcp {
                 ip,

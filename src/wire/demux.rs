@@ -1,18 +1,17 @@
 //! What a frame on the link is for one local identity: the Ethernet and
-//! IPv4 demultiplexing every machine on a raw link does first (the
+//! IPv4 demultiplexing every machine on a raw link does first (the stack's
 //! interface, the tracer, the probers), and the ARP answer for an address
 //! the kernel does not own. Parsing happens here once; the machines only
 //! decide what the parsed segment or error means to them.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use crate::machine::RxChecksum;
-use crate::wire::arp::ArpRepr;
-use crate::wire::ethernet::{EthernetRepr, Protocol};
-use crate::wire::icmp::IcmpError;
-use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
-use crate::wire::tcp::TcpRepr;
-use crate::wire::{MacAddr, WireError};
+use super::arp::ArpRepr;
+use super::ethernet::{EthernetRepr, Protocol};
+use super::icmp::IcmpError;
+use super::ipv4::{IpProtocol, Ipv4Repr};
+use super::tcp::{ChecksumMode, TcpRepr};
+use super::{MacAddr, WireError};
 
 /// A connection's 4-tuple, from our side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,15 +33,16 @@ pub enum Inbound<'a> {
     /// An ARP packet (a request for our address is answered by
     /// [`arp_reply`] when the kernel does not own it).
     Arp(ArpRepr),
-    /// A TCP segment to our address, parsed, its checksum verified unless
-    /// the kernel vouched for it (the `Err` of a segment that failed).
+    /// A TCP segment to our address, parsed (its checksum checked as the
+    /// caller asked: skipped where the kernel vouched for the frame), or
+    /// the `Err` of a segment that failed.
     Tcp {
         /// The frame's sender: the next hop, seen from here.
         src_mac: MacAddr,
         ip: Ipv4Repr,
         /// The segment's 4-tuple from our side.
         flow: FlowKey,
-        tcp: crate::wire::Result<TcpRepr<'a>>,
+        tcp: super::Result<TcpRepr<'a>>,
     },
     /// An ICMP error to our address about a TCP segment, and the flow
     /// (from our side) of the segment it quotes.
@@ -59,8 +59,8 @@ pub enum Inbound<'a> {
 
 /// Sorts `frame`: `None` unless it is ARP, or IPv4 to `us` carrying TCP
 /// or an ICMP error about TCP. Frames must be addressed to our MAC or to
-/// broadcast.
-pub fn demux<'a>(us: &Identity, frame: &'a [u8], checksum: RxChecksum) -> Option<Inbound<'a>> {
+/// broadcast. `tcp` says how to treat a TCP checksum.
+pub fn demux<'a>(us: &Identity, frame: &'a [u8], tcp: ChecksumMode) -> Option<Inbound<'a>> {
     let (eth, payload) = EthernetRepr::parse(frame).ok()?;
     if eth.dst != us.mac && !eth.dst.is_broadcast() {
         return None;
@@ -77,7 +77,7 @@ pub fn demux<'a>(us: &Identity, frame: &'a [u8], checksum: RxChecksum) -> Option
             }
             match ip.protocol {
                 IpProtocol::Tcp => {
-                    let tcp = TcpRepr::parse(body, ip.src, ip.dst, checksum.tcp_mode());
+                    let tcp = TcpRepr::parse(body, ip.src, ip.dst, tcp);
                     let flow = match &tcp {
                         Ok(t) => FlowKey {
                             local: SocketAddrV4::new(ip.dst, t.dst_port),
@@ -128,6 +128,8 @@ mod tests {
     use crate::wire::SeqNum;
     use crate::wire::tcp::Flags;
 
+    const VERIFY: ChecksumMode = ChecksumMode::Verify;
+
     const US: Identity = Identity {
         ip: Ipv4Addr::new(10, 0, 0, 1),
         mac: MacAddr(2, 0, 0, 0, 0, 1),
@@ -156,7 +158,7 @@ mod tests {
         let frame = segment(US.ip, US.mac);
         let Some(Inbound::Tcp {
             src_mac, flow, tcp, ..
-        }) = demux(&US, &frame, RxChecksum::Unknown)
+        }) = demux(&US, &frame, VERIFY)
         else {
             panic!("not sorted as TCP");
         };
@@ -169,9 +171,9 @@ mod tests {
     #[test]
     fn frames_for_another_address_or_mac_are_not_ours() {
         let other = Ipv4Addr::new(10, 0, 0, 3);
-        assert!(demux(&US, &segment(other, US.mac), RxChecksum::Unknown).is_none());
+        assert!(demux(&US, &segment(other, US.mac), VERIFY).is_none());
         let other_mac = MacAddr(2, 0, 0, 0, 0, 9);
-        assert!(demux(&US, &segment(US.ip, other_mac), RxChecksum::Unknown).is_none());
+        assert!(demux(&US, &segment(US.ip, other_mac), VERIFY).is_none());
     }
 
     #[test]
