@@ -560,7 +560,13 @@ impl Machine for Prober {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let send = (!self.all_sent()).then_some(self.next_send);
+        // A flood's next probe is always due: the send ring paces it.
+        let next_send = if self.config.flood {
+            Instant::ZERO
+        } else {
+            self.next_send
+        };
+        let send = (!self.all_sent()).then_some(next_send);
         let expiry = self
             .order
             .iter()
