@@ -402,3 +402,6 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
