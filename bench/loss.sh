@@ -44,6 +44,9 @@ LIMIT=${LIMIT:-600}
 # the sysctl may not be writable.
 KERNEL_CC=${KERNEL_CC:-cubic}
 WIRES=${WIRES:-"0%:5ms 0.5%:5ms 1%:5ms 2%:5ms 1%:25ms"}
+# More faults for the relay on every wire, e.g. tests/nc_faults.rs's mix:
+# FAULTS="--dup 2% --reorder 5% --corrupt 1%" WIRES=2%:0ms SIZE=32M
+FAULTS=${FAULTS:-}
 bytes=$(numfmt --from=iec "$SIZE")
 cargo build --release --quiet
 bin="$PWD/target/release/nettool"
@@ -118,7 +121,7 @@ start_relay() {
   local loss=$1 delay=$2
   rm -f "$work/stats.json"
   ip netns exec "$m" "$bin" impair --left left --right right --seed "$SEED" \
-    --loss "$loss" --delay "$delay" --stats "$work/stats.json" >/dev/null 2>"$work/relay.err" &
+    --loss "$loss" --delay "$delay" $FAULTS --stats "$work/stats.json" >/dev/null 2>"$work/relay.err" &
   relay=$!
   for _ in $(seq 200); do
     [ -s "$work/stats.json" ] && return 0
@@ -212,7 +215,7 @@ transfer() {
 file=$(mktemp -p /dev/shm nettool-loss.XXXXXX)
 head -c "$bytes" /dev/urandom >"$file"
 
-echo "SIZE=$SIZE ($bytes bytes) N=$N SEED=$SEED, load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "SIZE=$SIZE ($bytes bytes) N=$N SEED=$SEED ${FAULTS:+FAULTS=\"$FAULTS\" }KERNEL_CC=$KERNEL_CC, load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 results="$work/results"
 : >"$results"
 for wire in $WIRES; do
@@ -226,7 +229,7 @@ for wire in $WIRES; do
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-python3 - "$results" "$bytes" "$N" <<'PY'
+python3 - "$results" "$bytes" "$N" "$FAULTS" <<'PY'
 import statistics, sys
 rows, order = {}, []
 for line in open(sys.argv[1]):
@@ -236,8 +239,9 @@ for line in open(sys.argv[1]):
         rows[key] = {}
         order.append(key)
     rows[key].setdefault(what, []).append((float(secs), int(dropped)))
-size, n = int(sys.argv[2]), sys.argv[3]
-print(f"\n| {size} bytes, medians of {n} runs; wire: loss both ways, delay each way | kernel s | nettool s | ratio (nettool / kernel) | frames dropped, nettool / kernel runs |")
+size, n, faults = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+extra = f", and {faults}" if faults else ""
+print(f"\n| {size} bytes, medians of {n} runs; wire: loss both ways{extra}, delay each way | kernel s | nettool s | ratio (nettool / kernel) | frames dropped, nettool / kernel runs |")
 print("|---|---|---|---|---|")
 for d, name in (("send", "nettool sends, kernel receives"), ("recv", "kernel sends, nettool receives")):
     for key in order:

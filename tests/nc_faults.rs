@@ -4,6 +4,11 @@
 //! (`nettool impair`, see `lab::impaired`). Each test proves that the
 //! faults happened (the relay's counters, the kernel's) and that the bytes
 //! arrived intact (SHA-256). Needs root.
+//!
+//! Each test also times the part of it that a loss-recovery engine should
+//! make short, and prints it (`timing: ...` on stderr, shown with
+//! `--nocapture`): the coordinator compares these with the budgets the
+//! branch `lossbench-budgets` asserts.
 
 mod common;
 
@@ -28,6 +33,11 @@ fn mixed() -> Config {
             delay: Duration::ZERO,
         })
     }
+}
+
+/// Prints how long a timed part of a test took (see the module docs).
+fn timing(what: &str, took: Duration) {
+    eprintln!("timing: {what}: {:.2} s", took.as_secs_f64());
 }
 
 fn nc(pair: &ImpairedPair, scratch: &Scratch, args: &[&str]) -> std::process::Command {
@@ -55,6 +65,7 @@ fn thirty_two_mebibytes_out_through_loss_reorder_duplication_and_corruption() {
     );
     assert_eq!(r.code, Some(0), "{}", r.show());
     let done = peer.wait_for("done", Duration::from_secs(30));
+    timing("32 MiB out, nettool's whole run", r.elapsed);
     assert_eq!(
         done,
         format!("done {} {}", payload.len(), sha(&payload)),
@@ -126,10 +137,27 @@ fn thirty_two_mebibytes_in_through_loss_reorder_duplication_and_corruption() {
         got
     });
     let mut send = pair.cmd_b("python3");
-    send.args([BULK, "send", &a, "9001", &(32 * MIB).to_string(), "7"]);
+    // CUBIC, as the budgets assume: a BBR sender (some systems' default)
+    // ignores random loss and hides how the receiver copes.
+    send.args([
+        BULK,
+        "send",
+        &a,
+        "9001",
+        &(32 * MIB).to_string(),
+        "7",
+        "0",
+        "cubic",
+    ]);
     let mut peer = Server::spawn(send);
+    peer.wait_for("connected", Duration::from_secs(20));
+    let start = Instant::now();
     let done = peer.wait_for("done", Duration::from_secs(240));
     let status = child.wait().unwrap();
+    timing(
+        "32 MiB in, from the kernel sender's connection to nettool's exit",
+        start.elapsed(),
+    );
     let got = reader.join().unwrap();
     let log = log.join().unwrap();
     assert!(status.success(), "{log}");
@@ -184,8 +212,13 @@ fn a_ten_second_blackhole_mid_transfer_is_survived() {
     });
     std::thread::sleep(Duration::from_secs(10));
     pair.toggle_blackhole();
+    let back = Instant::now();
     feeder.join().unwrap();
     let out = child.wait_with_output().unwrap();
+    timing(
+        "10 s blackhole, from the wire's return to nettool's exit",
+        back.elapsed(),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let done = peer.wait_for("done", Duration::from_secs(60));
@@ -229,6 +262,10 @@ fn a_permanent_blackhole_ends_with_a_clear_error() {
         "the error must say what happened: {stderr}"
     );
     let waited = start.elapsed();
+    timing(
+        "permanent blackhole, --user-timeout 3, from the blackhole to the exit",
+        waited,
+    );
     assert!(
         waited >= Duration::from_secs(2) && waited < Duration::from_secs(30),
         "gave up after {waited:?}"

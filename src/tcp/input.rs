@@ -472,7 +472,10 @@ impl Connection {
             self.cc.high_rxt = ack;
         }
         // This ACK's own RTT measurement, for HyStart++ (which wants one
-        // per ACK, where the estimator takes one per round trip).
+        // per ACK, where the estimator takes one per round trip): from the
+        // transmission log, in microseconds, or else from the timestamp
+        // echo (whole milliseconds) or the timed segment.
+        let logged_rtt = self.sent.ack_rtt(ack, now);
         let mut ack_rtt = None;
         if self.negotiated.timestamps {
             // RTTM: TSecr is the TSval of the segment that made the peer
@@ -527,7 +530,7 @@ impl Connection {
                         acked,
                         ack,
                         snd_max: self.snd_max,
-                        rtt: ack_rtt,
+                        rtt: logged_rtt.or(ack_rtt),
                         srtt: self.rtt.srtt(),
                     };
                     self.cc.on_ack(&ack, mss);

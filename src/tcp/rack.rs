@@ -119,6 +119,21 @@ impl SentLog {
         }
     }
 
+    /// The RTT an ACK of everything below `ack` measures, from the latest
+    /// transmission it newly covers: pieces sent twice (Karn's rule) and
+    /// pieces SACKed before (timed when they were) are left out. One
+    /// sample per ACK, in microseconds, for HyStart++ (RFC 9406); call it
+    /// before `advance`.
+    pub fn ack_rtt(&self, ack: SeqNum, now: Instant) -> Option<Duration> {
+        self.pieces
+            .iter()
+            .take_while(|p| p.start.lt(ack))
+            .filter(|p| !p.retransmitted && !p.sacked)
+            .map(|p| p.xmit)
+            .max()
+            .map(|xmit| now.saturating_duration_since(xmit))
+    }
+
     /// SND.UNA moved to `una`: the pieces below it, as they were, are
     /// returned to the caller (they were delivered) and forgotten.
     pub fn advance(&mut self, una: SeqNum, delivered: &mut Vec<Sent>) {
@@ -438,6 +453,19 @@ mod tests {
         assert_eq!(delivered.len(), 3);
         assert_eq!(delivered[2].end, s(120));
         assert_eq!(log.iter().next().unwrap().start, s(120));
+    }
+
+    #[test]
+    fn an_ack_times_the_newest_piece_it_covers_never_a_resent_one() {
+        let mut log = log_of(&[(0, 100, 0), (100, 200, 3), (200, 300, 4)]);
+        // Up to 150: the piece sent at 3 ms is the newest it covers.
+        assert_eq!(log.ack_rtt(s(150), ms(10)), Some(Duration::from_millis(7)));
+        assert_eq!(log.ack_rtt(s(0), ms(10)), None);
+        // Resent at 8 ms: Karn's rule leaves it out.
+        log.on_send(s(100), s(200), ms(8));
+        assert_eq!(log.ack_rtt(s(200), ms(10)), Some(Duration::from_millis(10)));
+        log.on_send(s(0), s(100), ms(9));
+        assert_eq!(log.ack_rtt(s(200), ms(10)), None);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 """Bulk TCP transfers over the Linux kernel's TCP, for the relay's tests.
 
     python3 bulk.py recv PORT
-    python3 bulk.py send HOST PORT SIZE SEED [RATE]
+    python3 bulk.py send HOST PORT SIZE SEED [RATE [CC]]
 
 recv listens on PORT, accepts one connection and reads it to the end.
 send connects, sends SIZE pseudo-random bytes (from SEED, so both ends of
-a test can know the data) at most RATE bytes/s if given, and closes.
+a test can know the data) at most RATE bytes/s if given (0: no limit),
+with congestion control CC if given (TCP_CONGESTION, e.g. cubic: the
+system's default may be BBR, which ignores random loss), and closes.
 Both print one line per event on stdout (flushed): "ready", "connected MS"
 (connect time in milliseconds), "progress N" (every MiB received),
 "done N SHA256", or "error TEXT".
@@ -44,10 +46,14 @@ def recv(port):
     say("done", total, digest.hexdigest())
 
 
-def send(host, port, size, seed, rate):
+def send(host, port, size, seed, rate, cc):
     data = random.Random(seed).randbytes(size)
     start = time.monotonic()
-    conn = socket.create_connection((host, port), timeout=60)
+    conn = socket.socket()
+    conn.settimeout(60)
+    if cc:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
+    conn.connect((host, port))
     say("connected", int((time.monotonic() - start) * 1000))
     start = time.monotonic()
     sent = 0
@@ -69,7 +75,8 @@ try:
         recv(int(sys.argv[2]))
     else:
         rate = int(sys.argv[6]) if len(sys.argv) > 6 else 0
-        send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), rate)
+        cc = sys.argv[7] if len(sys.argv) > 7 else None
+        send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), rate, cc)
 except OSError as e:
     say("error", e)
     sys.exit(1)
