@@ -296,6 +296,10 @@ impl Handler<stack_iface::Interface> for PipeRun<'_, '_, '_> {
         _: Instant,
         event: stack_iface::Event,
     ) -> Result<()> {
+        if self.pipe.ended == Some(Ending::Interrupted) {
+            // netcat says nothing of the RST it leaves with.
+            return Ok(());
+        }
         self.pipe.event(host, event, self.env)
     }
 
@@ -337,6 +341,7 @@ impl Handler<stack_iface::Interface> for PipeRun<'_, '_, '_> {
     }
 
     fn interrupt(&mut self, host: &mut stack_iface::Interface, now: Instant) {
+        self.pipe.ended = Some(Ending::Interrupted);
         if let Some(c) = self.pipe.conn(host) {
             c.abort(now);
         }

@@ -144,7 +144,8 @@ pub trait Handler<M: Machine> {
         machine.poll_timeout()
     }
 
-    /// The run is interrupted: what to say last (a RST) is sent after this.
+    /// The run is interrupted: what to say last (a RST) is sent after
+    /// this, and the events that come of it handed over.
     fn interrupt(&mut self, _machine: &mut M, _now: Instant) {}
 
     /// Whether to read [`Options::input`] now.
@@ -237,6 +238,7 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
             if interrupt.load(Ordering::Relaxed) {
                 self.handler.interrupt(self.machine, now);
                 self.transmit(now)?;
+                self.events(now)?;
                 return Ok(Stop::Interrupted);
             }
             if std::mem::take(&mut self.stopped) {
