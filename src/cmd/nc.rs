@@ -2,9 +2,9 @@
 //!
 //! stdin goes to the peer and the peer's bytes go to stdout, through an
 //! [`Interface`](crate::stack::iface::Interface) over a raw link; no kernel
-//! socket carries the data. One loop waits on the link and on stdin at
-//! once, and only reads stdin while the engine can take more (so a fast
-//! stdin cannot grow memory without bound). A listener completes any
+//! socket carries the data. The driver's loop waits on the link and on
+//! stdin at once, and reads stdin only while the engine can take more (so
+//! a fast stdin cannot grow memory without bound). A listener completes any
 //! number of handshakes side by side and serves one connection at a time.
 
 use std::net::{Ipv4Addr, SocketAddrV4};

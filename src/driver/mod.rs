@@ -198,6 +198,7 @@ pub fn run_with<M: Machine, H: Handler<M>>(
         stamps: Stamps::default(),
         spin_until: Instant::ZERO,
         stopped: false,
+        input_buf: Vec::new(),
     };
     run.go(interrupt)
 }
@@ -216,6 +217,8 @@ struct Run<'r, M: Machine, H: Handler<M>> {
     spin_until: Instant,
     /// A signal cut a wait for the ring short: sending is over.
     stopped: bool,
+    /// What the input descriptor held.
+    input_buf: Vec<u8>,
 }
 
 impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
@@ -361,12 +364,12 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
         if ready.link {
             self.frames(Duration::ZERO)?;
         }
-        let mut buf = [0u8; INPUT_CHUNK];
+        self.input_buf.resize(INPUT_CHUNK, 0);
         let what = if ready.input {
-            match fd::read(input, &mut buf)? {
+            match fd::read(input, &mut self.input_buf)? {
                 None => return Ok(()),
                 Some(0) => Input::End,
-                Some(n) => Input::Data(&buf[..n]),
+                Some(n) => Input::Data(&self.input_buf[..n]),
             }
         } else if wait.is_zero() {
             Input::NotReady

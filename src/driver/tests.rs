@@ -268,6 +268,7 @@ fn input_is_read_beside_the_link_until_its_end() {
         stamps: Stamps::default(),
         spin_until: Instant::ZERO,
         stopped: false,
+        input_buf: Vec::new(),
     };
     // The link has no descriptor, so it counts as ready: its `recv` is
     // asked (and finds nothing) in the same wait as the input is read.

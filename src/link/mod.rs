@@ -35,9 +35,9 @@ pub trait Link {
     /// driver then checks whether it was asked to stop).
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>>;
 
-    /// A descriptor that becomes readable when a frame arrives, for loops
-    /// that wait on the link and on something else at once (`nc` waits on
-    /// stdin too). `None` for links that are not backed by one.
+    /// A descriptor that becomes readable when a frame arrives, for the
+    /// driver to wait on the link and on something else at once (`nc`'s
+    /// stdin). `None` for links that are not backed by one.
     fn poll_fd(&self) -> Option<std::os::fd::RawFd> {
         None
     }
