@@ -385,23 +385,15 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
     fn frames(&mut self, wait: Duration) -> anyhow::Result<()> {
         for i in 0..self.opts.rx_batch.max(1) {
             let wait = if i == 0 { wait } else { Duration::ZERO };
-            let now = if self.opts.kernel_stamps {
-                // The stamp is the link's, read after the frame: copy it out.
-                let Some(rx) = self.link.recv(wait)? else {
-                    break;
-                };
-                let (frame, checksum) = (rx.frame.to_vec(), rx.checksum);
-                let now = self.stamps.arrival(&*self.link, &mut *self.clock);
-                self.machine.handle_frame(now, &frame, checksum);
-                now
-            } else {
-                let Some(rx) = self.link.recv(wait)? else {
-                    break;
-                };
-                let now = self.clock.now();
-                self.machine.handle_frame(now, rx.frame, rx.checksum);
-                now
+            let Some(rx) = self.link.recv(wait)? else {
+                break;
             };
+            let now = if self.opts.kernel_stamps {
+                self.stamps.arrival(rx.stamp, &mut *self.clock)
+            } else {
+                self.clock.now()
+            };
+            self.machine.handle_frame(now, rx.frame, rx.checksum);
             self.events(now)?;
         }
         Ok(())

@@ -104,6 +104,7 @@ impl Link for Script {
         Ok(Some(Received {
             frame: &self.frame,
             checksum: RxChecksum::Unknown,
+            stamp: None,
         }))
     }
     fn has_ring(&self) -> bool {

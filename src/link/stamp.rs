@@ -3,7 +3,7 @@
 //! rather than nettool's wake-ups. The kernel stamps on the wall clock;
 //! [`WallBridge`] carries the stamps over.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::Link;
 use crate::clock::{Clock, WallBridge};
@@ -52,9 +52,9 @@ impl Stamps {
     /// answer came. A stamp from the future or more than a second old (a
     /// step of the wall clock) is not used; nor is a missing one: then the
     /// time of reading.
-    pub fn arrival(&mut self, link: &dyn Link, clock: &mut dyn Clock) -> Instant {
+    pub fn arrival(&mut self, stamp: Option<SystemTime>, clock: &mut dyn Clock) -> Instant {
         let now = clock.now();
-        let Some(stamp) = link.rx_stamp() else {
+        let Some(stamp) = stamp else {
             return now;
         };
         let Some(fresh) = clock.anchor() else {
