@@ -623,6 +623,24 @@ mod tests {
         Instant::from_millis(n)
     }
 
+    #[rstest::rstest]
+    #[case::paced(false, Some(ms(100)))]
+    #[case::flood(true, Some(Instant::ZERO))]
+    fn a_floods_next_probe_is_always_due(#[case] flood: bool, #[case] want: Option<Instant>) {
+        let mut p = Prober::new(
+            ms(0),
+            Config {
+                flood,
+                count: None,
+                ..config()
+            },
+        );
+        assert!(p.poll_transmit(ms(0)).is_some());
+        assert_eq!(p.poll_timeout(), want);
+        p.stop_sending();
+        assert_eq!(p.poll_timeout(), Some(ms(1000)), "then only the wait");
+    }
+
     /// Everything sent at `now`, parsed: (sport, dport, seq, flags, ack).
     fn sent(p: &mut Prober, now: Instant) -> Vec<(u16, u16, u32, Flags, Option<u32>)> {
         let mut out = Vec::new();
