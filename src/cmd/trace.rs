@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use super::Env;
 use super::tcp::parse_target;
+use super::{Env, Opened, Way, Wiring, open_connection};
 use crate::cli::TraceArgs;
 use crate::clock::Clock;
 use crate::driver::{self, Stop};
@@ -17,7 +17,7 @@ use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::report::event::{self as ev, Hop, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
-use crate::setup::{Flows, Found, LinkOptions, Path, Request};
+use crate::setup::Path;
 use crate::sys::random_bytes;
 use crate::time::Instant;
 use crate::trace::{Answer, Config, Ending, Event, Trace};
@@ -27,33 +27,21 @@ use crate::wire::{MacAddr, SeqNum};
 pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     let mut rep = Reporter::new(args.json);
     let (dst, dport) = target(&args)?;
+    let remote = SocketAddrV4::new(dst, dport);
     let cache = args.cache.path();
-    let request = Request {
-        dst,
+    // One source port for the whole trace: one flow-scoped guard covers it.
+    let way = Way {
         interface: args.interface.as_deref(),
         source: args.source,
+        source_port: args.source_port,
         cache: &cache,
-        pcap: env.pcap.as_ref(),
     };
-    let path = match Path::find(request, env.err, env.interrupt)? {
-        Found::Path(path) => path,
-        Found::NoArp { next_hop, iface } => {
-            return super::no_arp(&mut rep, env, "trace", dst, next_hop, &iface);
-        }
+    let (path, mut stack) = match open_connection(&mut rep, env, "trace", remote, &way)? {
+        Opened::Ready(path, stack) => (path, stack),
+        Opened::NoArp(outcome) => return Ok(outcome),
     };
-    let remote = SocketAddrV4::new(dst, dport);
-    // One source port for the whole trace: one flow-scoped guard covers it.
-    let flows = Flows::Connection { remote };
-    let opts = LinkOptions::default();
-    let mut stack = path.open(args.source_port, flows, &opts, env.pcap.as_ref(), env.err)?;
+    let wiring = Wiring::of(&path, &stack, remote);
     let mut clock = rep.clock();
-    let guard = stack.guard_table().map(str::to_owned);
-    let wiring = Wiring {
-        path: &path,
-        local: stack.local(),
-        remote,
-        guard: guard.as_deref(),
-    };
     let walked = walk(&args, &wiring, rep, stack.link.as_mut(), &mut clock, env)?;
     let dropped = stack.teardown();
     walked.finish(dropped, clock.now(), env)
@@ -94,15 +82,6 @@ fn target(args: &TraceArgs) -> Result<(Ipv4Addr, u16)> {
     parse_target(&args.target)
 }
 
-/// What the setup gave a trace: where it is, and how the kernel is kept out.
-struct Wiring<'a> {
-    path: &'a Path,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
-    /// The RST guard's nftables table, when there is one.
-    guard: Option<&'a str>,
-}
-
 /// A trace that has run its course, to be reported.
 struct Walked {
     view: View,
@@ -141,7 +120,7 @@ fn walk(
         remote,
         line: HopLine::default(),
     };
-    header(&view, args, path, wiring.guard, start, env)?;
+    header(&view, args, wiring, start, env)?;
     let stop = {
         let out = &mut *env.out;
         let view = &mut view;
@@ -190,50 +169,29 @@ impl Walked {
 fn header(
     view: &View,
     args: &TraceArgs,
-    path: &Path,
-    guard: Option<&str>,
+    wiring: &Wiring,
     start: Instant,
     env: &mut Env,
 ) -> Result<()> {
-    let (local, remote, iface) = (view.local, view.remote, &path.iface);
-    let gw_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
-    let keeper = match guard {
-        Some(table) => format!("kernel RSTs for this flow dropped by nft table inet {table}"),
-        None => format!(
-            "{} is not the kernel's: nettool answers ARP for it",
-            path.source
-        ),
-    };
-    view.rep.emit(
-        env.out,
-        start,
-        Ev::Start(Box::new(Start {
-            command: "trace",
-            src: Some(local),
-            dst: Some(remote),
-            iface: Some(iface.name.clone()),
-            next_hop: Some(path.next_hop),
-            next_hop_mac: Some(gw_mac),
-            guard: guard.map(str::to_owned),
-            max_ttl: Some(args.max_ttl),
-            queries: Some(args.queries),
-            wait_us: Some(us(args.wait)),
-            ..Start::default()
-        })),
-        |w| {
-            writeln!(
-                w,
-                "TRACE {remote} from {local} on {}, {} hops max, {} probe{} per hop ({keeper})\n\
-                 next hop {} is-at {gw_mac} ({})",
-                iface.name,
-                args.max_ttl,
-                args.queries,
-                if args.queries == 1 { "" } else { "s" },
-                path.next_hop,
-                path.how,
-            )
-        },
-    )?;
+    let (local, remote) = (wiring.local, wiring.remote);
+    let event = Ev::Start(Box::new(Start {
+        max_ttl: Some(args.max_ttl),
+        queries: Some(args.queries),
+        wait_us: Some(us(args.wait)),
+        ..wiring.start("trace")
+    }));
+    view.rep.emit(env.out, start, event, |w| {
+        writeln!(
+            w,
+            "TRACE {remote} from {local} on {}, {} hops max, {} probe{} per hop ({})\n{}",
+            wiring.path.iface.name,
+            args.max_ttl,
+            args.queries,
+            if args.queries == 1 { "" } else { "s" },
+            wiring.keeper(),
+            wiring.next_hop_line(),
+        )
+    })?;
     env.out.flush()?;
     Ok(())
 }

@@ -155,6 +155,16 @@ impl Session {
         self.closed
     }
 
+    /// Whether the connection closed the way the plan asked: by our RST
+    /// when it asked for one, else by a close that completed (FINs both
+    /// ways acknowledged).
+    pub fn closed_as_planned(&self) -> bool {
+        matches!(
+            (self.plan.end, self.closed),
+            (End::Reset, Some(Reason::Aborted)) | (_, Some(Reason::Normal))
+        )
+    }
+
     /// Bytes of payload received from the peer.
     pub fn received(&self) -> usize {
         self.received
