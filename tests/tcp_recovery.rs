@@ -259,6 +259,21 @@ fn rack__a_lost_retransmission_is_detected_without_an_rto() {
     assert!(c.in_recovery());
 }
 
+/// One ACK reporting two holes, its newest (higher) block first as RFC
+/// 2018 has it: RACK takes the blocks in sequence order, so the lower
+/// block is no sign of reordering, the reordering window stays zero, and
+/// both holes are resent at once rather than after min_RTT/4.
+#[test]
+fn rack__blocks_newest_first_are_not_reordering() {
+    let mut c = established(config(), vec![]);
+    assert_eq!(c.send(&K[..10 * MSS as usize]), Ok(5360));
+    assert_eq!(sent(&mut c, 20).len(), 10);
+    let blocks = [(nth(5).0, nth(9).1), (nth(1).0, nth(3).1)];
+    c.handle_segment(at(30), &ack(nth(0).0, &blocks, None));
+    assert!(c.in_recovery());
+    assert_eq!(sent(&mut c, 30), [data_line(0), data_line(4)]);
+}
+
 /// PRR (RFC 6937 §3.1) in numbers: ten segments in flight, the first
 /// lost, ssthresh = 5 segments, RecoverFS = 10. Each ACK SACKs one more
 /// segment (DeliveredData = 1 segment):

@@ -46,15 +46,26 @@ impl Connection {
         fresh: &[(SeqNum, SeqNum)],
         dsack: Option<(SeqNum, SeqNum)>,
     ) {
-        let newly_sacked: usize = fresh.iter().map(|&(l, r)| r - l).sum();
         let una = self.tcb.snd.una;
+        // Newly SACKed above SND.UNA (a block's part this very ACK also
+        // covered cumulatively counts once, in the advance).
+        let newly_sacked: usize = fresh
+            .iter()
+            .filter(|&&(_, r)| r.gt(una))
+            .map(|&(l, r)| r - l.max(una))
+            .sum();
         let mut delivered = Vec::new();
         self.sent.advance(una, &mut delivered);
         if !self.negotiated.sack || !self.state.is_synchronized() {
             self.maybe_enter_recovery(now);
             return;
         }
-        self.sent.take_sacks(fresh, &mut delivered);
+        // In sequence order, as RACK.fack expects: an ACK lists its newest
+        // block first, and a lower block taken after it would look like
+        // reordering.
+        let mut fresh = fresh.to_vec();
+        fresh.sort_unstable_by_key(|&(l, _)| l.diff(una));
+        self.sent.take_sacks(&fresh, &mut delivered);
         let ecr = seg
             .timestamps()
             .map(|(_, ecr)| ecr)
