@@ -125,15 +125,9 @@ impl Printer {
         first: MacAddr,
         other: MacAddr,
     ) -> Result<()> {
-        let event = Event::Conflict(Conflict {
-            ip,
-            mac: first,
-            other_mac: other,
-            seen: "wire",
-        });
-        self.emit(out, now, event, || {
-            format!("CONFLICT: {ip} is claimed by both {first} and {other}; neither is cached")
-        })
+        let text =
+            format!("CONFLICT: {ip} is claimed by both {first} and {other}; neither is cached");
+        self.conflict(out, now, (ip, first, other), "wire", text)
     }
 
     /// The wire says `ip` is at `mac`; the cache had it at `cached`.
@@ -145,15 +139,29 @@ impl Printer {
         cached: MacAddr,
         mac: MacAddr,
     ) -> Result<()> {
+        let text = format!(
+            "CONFLICT: the cache had {ip} at {cached}, the wire now says {mac}; neither is cached"
+        );
+        self.conflict(out, now, (ip, mac, cached), "cache", text)
+    }
+
+    /// `ip` at both `mac` and `other_mac` (seen on the wire or in the
+    /// cache): the `conflict` event, `text` for people.
+    fn conflict(
+        &self,
+        out: &mut dyn Write,
+        now: Instant,
+        (ip, mac, other_mac): (Ipv4Addr, MacAddr, MacAddr),
+        seen: &'static str,
+        text: String,
+    ) -> Result<()> {
         let event = Event::Conflict(Conflict {
             ip,
             mac,
-            other_mac: cached,
-            seen: "cache",
+            other_mac,
+            seen,
         });
-        self.emit(out, now, event, || {
-            format!("CONFLICT: the cache had {ip} at {cached}, the wire now says {mac}; neither is cached")
-        })
+        self.emit(out, now, event, || text)
     }
 
     /// `--quiet` prints the MAC and nothing else.

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Env, Opened, Way, Wiring, open_connection};
+use super::{Env, Finish, Way, Wiring, drive, run_connection};
 use crate::cli::{CloseArgs, ConnectArgs, HandshakeArgs};
 use crate::clock::Clock;
-use crate::driver::{self, Stop};
+use crate::driver::Stop;
 use crate::link::Link;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
@@ -147,7 +147,7 @@ pub fn handshake_over(
     };
     let rep = Reporter::new(run.args.json);
     let talk = converse(&run, &wiring, rep, link, clock, env)?;
-    talk.finish(&run, None, clock.now(), env)
+    talk.finish(None, clock.now(), env)
 }
 
 /// `HOST:PORT` as address and port.
@@ -201,27 +201,24 @@ pub fn unescape(text: &str) -> Result<Vec<u8>> {
 }
 
 fn run(run: Run, env: &mut Env) -> Result<Outcome> {
-    let mut rep = Reporter::new(run.args.json);
     let args = run.args;
     let (dst, dport) = parse_target(&args.target)?;
+    let way = Way::new(
+        args.interface.as_deref(),
+        args.source,
+        args.source_port,
+        &args.cache,
+    );
+    let rep = Reporter::new(args.json);
     let remote = SocketAddrV4::new(dst, dport);
-    let cache = args.cache.path();
-    let way = Way {
-        interface: args.interface.as_deref(),
-        source: args.source,
-        source_port: args.source_port,
-        cache: &cache,
-    };
-    let (path, mut stack) = match open_connection(&mut rep, env, run.command.name(), remote, &way)?
-    {
-        Opened::Ready(path, stack) => (path, stack),
-        Opened::NoArp(outcome) => return Ok(outcome),
-    };
-    let wiring = Wiring::of(&path, &stack, remote);
-    let mut clock = rep.clock();
-    let talk = converse(&run, &wiring, rep, stack.link.as_mut(), &mut clock, env)?;
-    let dropped = stack.teardown();
-    talk.finish(&run, dropped, clock.now(), env)
+    run_connection(
+        rep,
+        env,
+        run.command.name(),
+        remote,
+        &way,
+        |w, rep, link, clock, env| converse(&run, w, rep, link, clock, env),
+    )
 }
 
 /// A connection that has run its course, to be reported.
@@ -229,6 +226,9 @@ struct Talk {
     session: Session,
     view: View,
     remote: SocketAddrV4,
+    command: Command,
+    end: End,
+    time_wait: Duration,
     interrupted: bool,
 }
 
@@ -254,13 +254,9 @@ fn converse(
     let mut session = Session::new(host, plan);
     let mut view = View::new(rep, args, start);
     header(&view, run.command, wiring, start, env)?;
-    let stop = {
-        let out = &mut *env.out;
-        let view = &mut view;
-        driver::run(&mut session, link, clock, env.interrupt, |now, ev| {
-            view.event(out, now, ev)
-        })?
-    };
+    let stop = drive(&mut session, link, clock, env, |out, now, ev| {
+        view.event(out, now, ev)
+    })?;
     if stop == Stop::Interrupted {
         // Do not leave the peer holding a connection: reset it, and show it.
         let now = clock.now();
@@ -276,20 +272,16 @@ fn converse(
         session,
         view,
         remote: wiring.remote,
+        command: run.command,
+        end: run.end,
+        time_wait: run.time_wait,
         interrupted: stop == Stop::Interrupted,
     })
 }
 
-impl Talk {
-    /// The guard's count (`dropped`, once the guard is gone; `None`
-    /// without a guard) and the result.
-    fn finish(
-        self,
-        run: &Run,
-        dropped: Option<u64>,
-        now: Instant,
-        env: &mut Env,
-    ) -> Result<Outcome> {
+impl Finish for Talk {
+    /// The guard's count and the result.
+    fn finish(self, dropped: Option<u64>, now: Instant, env: &mut Env) -> Result<Outcome> {
         if let Some(n) = dropped
             && n > 0
         {
@@ -304,9 +296,9 @@ impl Talk {
             })?;
         }
         let ending = Ending {
-            command: run.command,
-            end: run.end,
-            time_wait: run.time_wait,
+            command: self.command,
+            end: self.end,
+            time_wait: self.time_wait,
             rsts_dropped: dropped,
             interrupted: self.interrupted,
         };

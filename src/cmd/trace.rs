@@ -9,10 +9,10 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use super::tcp::parse_target;
-use super::{Env, Opened, Way, Wiring, open_connection};
+use super::{Env, Finish, Way, Wiring, drive, run_connection};
 use crate::cli::TraceArgs;
 use crate::clock::Clock;
-use crate::driver::{self, Stop};
+use crate::driver::Stop;
 use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::report::event::{self as ev, Hop, Start};
@@ -25,26 +25,24 @@ use crate::wire::icmp::IcmpKind;
 use crate::wire::{MacAddr, SeqNum};
 
 pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
-    let mut rep = Reporter::new(args.json);
     let (dst, dport) = target(&args)?;
-    let remote = SocketAddrV4::new(dst, dport);
-    let cache = args.cache.path();
     // One source port for the whole trace: one flow-scoped guard covers it.
-    let way = Way {
-        interface: args.interface.as_deref(),
-        source: args.source,
-        source_port: args.source_port,
-        cache: &cache,
-    };
-    let (path, mut stack) = match open_connection(&mut rep, env, "trace", remote, &way)? {
-        Opened::Ready(path, stack) => (path, stack),
-        Opened::NoArp(outcome) => return Ok(outcome),
-    };
-    let wiring = Wiring::of(&path, &stack, remote);
-    let mut clock = rep.clock();
-    let walked = walk(&args, &wiring, rep, stack.link.as_mut(), &mut clock, env)?;
-    let dropped = stack.teardown();
-    walked.finish(dropped, clock.now(), env)
+    let way = Way::new(
+        args.interface.as_deref(),
+        args.source,
+        args.source_port,
+        &args.cache,
+    );
+    let rep = Reporter::new(args.json);
+    let remote = SocketAddrV4::new(dst, dport);
+    run_connection(
+        rep,
+        env,
+        "trace",
+        remote,
+        &way,
+        |w, rep, link, clock, env| walk(&args, w, rep, link, clock, env),
+    )
 }
 
 /// `nettool trace` over a link and a clock the caller provides, from the
@@ -121,13 +119,9 @@ fn walk(
         line: HopLine::default(),
     };
     header(&view, args, wiring, start, env)?;
-    let stop = {
-        let out = &mut *env.out;
-        let view = &mut view;
-        driver::run(&mut trace, link, clock, env.interrupt, |now, ev| {
-            view.event(out, now, ev)
-        })?
-    };
+    let stop = drive(&mut trace, link, clock, env, |out, now, ev| {
+        view.event(out, now, ev)
+    })?;
     if stop == Stop::Interrupted {
         view.rep.text(env.out, |w| writeln!(w))?;
     }
@@ -138,9 +132,8 @@ fn walk(
     })
 }
 
-impl Walked {
-    /// The guard's count (`dropped`, once the guard is gone; `None`
-    /// without a guard) and the result.
+impl Finish for Walked {
+    /// The guard's count and the result.
     fn finish(self, dropped: Option<u64>, now: Instant, env: &mut Env) -> Result<Outcome> {
         if let Some(n) = dropped
             && n > 0
