@@ -192,6 +192,7 @@ impl Ipv4Repr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::testing;
     use rstest::rstest;
 
     // 10.0.0.1 > 10.0.0.2, TCP, 4 bytes of payload, DF, TTL 64, id 0x1234.
@@ -298,19 +299,8 @@ mod tests {
 
     #[test]
     fn arbitrary_bytes_never_panic() {
-        let mut x: u32 = 0x9e37_79b9;
-        for len in 0..48 {
-            for _ in 0..64 {
-                let bytes: Vec<u8> = (0..len)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 17;
-                        x ^= x << 5;
-                        x as u8
-                    })
-                    .collect();
-                let _ = Ipv4Repr::parse(&bytes);
-            }
+        for bytes in testing::arbitrary_bytes(0x9e37_79b9, 48, 64) {
+            let _ = Ipv4Repr::parse(&bytes);
         }
     }
 }
