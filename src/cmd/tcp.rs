@@ -650,19 +650,17 @@ impl View {
         }
     }
 
-    fn result(
+    /// The result of a run whose handshake did not complete: refused,
+    /// unanswered or unreachable.
+    fn unopened(
         &self,
-        out: &mut dyn Write,
-        now: Instant,
-        s: &Session,
+        opening: Opening,
         remote: SocketAddrV4,
-        ending: Ending,
-    ) -> Result<Outcome> {
-        let answer = self.answer_rtt();
+        answer: Option<Duration>,
+    ) -> (String, Verdict, bool, Report) {
         let rtt = answer.map(human).unwrap_or_default();
         let (host, port) = (remote.ip(), remote.port());
-        let (text, verdict, found, mut report) = match s.opening() {
-            Opening::Open => opened(s, remote, &ending, answer),
+        match opening {
             Opening::Refused => (
                 format!("port {port} on {host} is closed: RST after {rtt}"),
                 Verdict::Closed,
@@ -672,7 +670,8 @@ impl View {
                     ..Report::default()
                 },
             ),
-            Opening::NoAnswer | Opening::Pending => (
+            // (`Open` is `opened`'s to report, and never comes here.)
+            Opening::NoAnswer | Opening::Pending | Opening::Open => (
                 format!(
                     "no answer from {remote} after {} SYN{}: filtered, or the host is down",
                     self.syns,
@@ -692,6 +691,21 @@ impl View {
                     ..Report::default()
                 },
             ),
+        }
+    }
+
+    fn result(
+        &self,
+        out: &mut dyn Write,
+        now: Instant,
+        s: &Session,
+        remote: SocketAddrV4,
+        ending: Ending,
+    ) -> Result<Outcome> {
+        let answer = self.answer_rtt();
+        let (text, verdict, found, mut report) = match s.opening() {
+            Opening::Open => opened(s, remote, &ending, answer),
+            other => self.unopened(other, remote, answer),
         };
         let outcome = if ending.interrupted {
             Outcome::Interrupted

@@ -189,6 +189,25 @@ fn header(
     Ok(())
 }
 
+/// The result's line for people.
+fn ending_text(remote: SocketAddrV4, ending: Option<Ending>) -> String {
+    match ending {
+        Some(Ending::Reached { ttl, open }) => {
+            let state = if open { "open" } else { "closed" };
+            let s = if ttl == 1 { "" } else { "s" };
+            format!("{remote} reached in {ttl} hop{s}: port {state}")
+        }
+        Some(Ending::Unreachable { ttl, from, code }) => {
+            let what = IcmpKind::Unreachable(code).describe();
+            format!("{remote} is unreachable: {what} from {from} at hop {ttl}")
+        }
+        Some(Ending::MaxTtl) => {
+            format!("{remote} did not answer within the hops tried: filtered, or further away")
+        }
+        None => "trace interrupted".to_owned(),
+    }
+}
+
 /// What an answer says, in brackets after the address.
 fn answer_text(answer: Answer) -> Option<String> {
     match answer {
@@ -314,6 +333,7 @@ impl View {
         Ok(())
     }
 
+    /// The result: how the trace ended (`None`: interrupted).
     fn result(
         &self,
         out: &mut dyn Write,
@@ -321,53 +341,25 @@ impl View {
         ending: Option<Ending>,
         rsts_dropped: Option<u64>,
     ) -> Result<Outcome> {
-        let remote = self.remote;
-        let (text, report, outcome) = match ending {
-            Some(Ending::Reached { ttl, open }) => {
-                let state = if open { "open" } else { "closed" };
-                (
-                    format!(
-                        "{remote} reached in {ttl} hop{}: port {state}",
-                        if ttl == 1 { "" } else { "s" }
-                    ),
-                    Report {
-                        hops: Some(ttl),
-                        ..Report::new(
-                            if open { Verdict::Open } else { Verdict::Closed },
-                            Outcome::Success,
-                        )
-                    },
-                    Outcome::Success,
-                )
-            }
-            Some(Ending::Unreachable { ttl, from, code }) => {
-                let what = IcmpKind::Unreachable(code).describe();
-                (
-                    format!("{remote} is unreachable: {what} from {from} at hop {ttl}"),
-                    Report {
-                        hops: Some(ttl),
-                        ip: Some(from),
-                        what: Some(what),
-                        ..Report::new(Verdict::Unreachable, Outcome::Negative)
-                    },
-                    Outcome::Negative,
-                )
-            }
-            Some(Ending::MaxTtl) => (
-                format!("{remote} did not answer within the hops tried: filtered, or further away"),
-                Report::new(Verdict::NoReply, Outcome::Negative),
-                Outcome::Negative,
-            ),
-            None => (
-                "trace interrupted".to_owned(),
-                Report::new(Verdict::Interrupted, Outcome::Interrupted),
-                Outcome::Interrupted,
-            ),
+        let (verdict, outcome) = match ending {
+            Some(Ending::Reached { open: true, .. }) => (Verdict::Open, Outcome::Success),
+            Some(Ending::Reached { open: false, .. }) => (Verdict::Closed, Outcome::Success),
+            Some(Ending::Unreachable { .. }) => (Verdict::Unreachable, Outcome::Negative),
+            Some(Ending::MaxTtl) => (Verdict::NoReply, Outcome::Negative),
+            None => (Verdict::Interrupted, Outcome::Interrupted),
         };
-        let report = Report {
+        let mut report = Report {
             rsts_dropped,
-            ..report
+            ..Report::new(verdict, outcome)
         };
+        if let Some(Ending::Reached { ttl, .. } | Ending::Unreachable { ttl, .. }) = ending {
+            report.hops = Some(ttl);
+        }
+        if let Some(Ending::Unreachable { from, code, .. }) = ending {
+            report.ip = Some(from);
+            report.what = Some(IcmpKind::Unreachable(code).describe());
+        }
+        let text = ending_text(self.remote, ending);
         self.rep.emit(out, now, Ev::Result(Box::new(report)), |w| {
             writeln!(w, "{text}")
         })?;
