@@ -30,6 +30,11 @@ use crate::route::{self, Interface, Route, RouteError};
 use crate::time::{Instant, human};
 use crate::wire::MacAddr;
 
+/// A sweep's time between requests and after the last one, unless the
+/// user says: short, since a live host on the link answers in
+/// milliseconds and a sweep asks many.
+const SWEEP_WAIT: Duration = Duration::from_millis(300);
+
 /// Largest sweep: a /16. Larger ones are almost always a typo, and would
 /// take minutes at any polite rate.
 const MAX_SWEEP: usize = 65_536;
@@ -183,6 +188,29 @@ fn start_event(mode: &'static str, rest: Start) -> Event {
     }))
 }
 
+/// The prober's settings: `tries` frames of `mode` from `mac` and
+/// `sender_ip`, `--interval` apart and `--timeout` after the last (`wait`
+/// by default), with no rate bound.
+fn probe_config(
+    args: &ArpArgs,
+    mode: Mode,
+    until: Until,
+    (mac, sender_ip): (MacAddr, Ipv4Addr),
+    tries: u32,
+    wait: Duration,
+) -> probe::Config {
+    probe::Config {
+        mode,
+        until,
+        mac,
+        sender_ip,
+        tries,
+        interval: args.interval.unwrap_or(wait),
+        timeout: args.timeout.unwrap_or(wait),
+        rate: None,
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_micros() as f64 / 1000.0
 }
@@ -314,17 +342,12 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
     resolve_header(&printer, env.out, start, ip, &route, ping, from_cache)?;
     let mut stats = RttStats::default();
     let iface_name = route.interface.name.clone();
-    let mut render = |now: Instant, ev: resolve::Event, out: &mut dyn Write| -> Result<()> {
+    let render = |now: Instant, ev: resolve::Event, out: &mut dyn Write| -> Result<()> {
         render_resolve(&printer, out, now, &iface_name, ev, &mut stats)
     };
     let stop = match &mut link {
-        None => {
-            while let Some(ev) = res.poll_event() {
-                render(start, ev, &mut *env.out)?;
-            }
-            Stop::Done
-        }
-        Some(link) => drive(&mut res, link, &mut clock, args.verbose, env, &mut render)?,
+        None => answer_from_cache(&mut res, start, env.out, render)?,
+        Some(link) => drive(&mut res, link, &mut clock, args.verbose, env, render)?,
     };
     drop(link);
     let resolved = Resolved {
@@ -341,6 +364,20 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
     Ok(outcome)
 }
 
+/// Reports the events of a resolution the cache settled at `start`: no
+/// link, no clock.
+fn answer_from_cache(
+    res: &mut Resolution,
+    start: Instant,
+    out: &mut dyn Write,
+    mut render: impl FnMut(Instant, resolve::Event, &mut dyn Write) -> Result<()>,
+) -> Result<Stop> {
+    while let Some(ev) = res.poll_event() {
+        render(start, ev, out)?;
+    }
+    Ok(Stop::Done)
+}
+
 /// What resolving `ip` asks of the cache and of the wire.
 fn resolve_settings(ip: Ipv4Addr, route: &Route, args: &ArpArgs) -> Settings {
     let iface = &route.interface;
@@ -352,20 +389,18 @@ fn resolve_settings(ip: Ipv4Addr, route: &Route, args: &ArpArgs) -> Settings {
         ttl: args.ttl,
         // -c asks for N requests on the wire, whatever the cache says.
         use_cache: !args.no_cache && !ping,
-        probe: probe::Config {
-            mode: Mode::Request,
-            until: if ping {
+        probe: probe_config(
+            args,
+            Mode::Request,
+            if ping {
                 Until::AllSent
             } else {
                 Until::FirstReply
             },
-            mac: iface.mac,
-            sender_ip: route.source,
-            tries: args.count.unwrap_or(Mode::Request.default_count()),
-            interval: args.interval.unwrap_or(Duration::from_secs(1)),
-            timeout: args.timeout.unwrap_or(Duration::from_secs(1)),
-            rate: None,
-        },
+            (iface.mac, route.source),
+            args.count.unwrap_or(Mode::Request.default_count()),
+            Duration::from_secs(1),
+        ),
     }
 }
 
@@ -626,29 +661,21 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
     let iface = &route.interface;
     let tries = args.retries.saturating_add(1);
     let config = probe::Config {
-        mode: Mode::Request,
-        until: Until::FirstReply,
-        mac: iface.mac,
-        sender_ip: route.source,
-        tries,
-        interval: args.interval.unwrap_or(Duration::from_millis(300)),
-        timeout: args.timeout.unwrap_or(Duration::from_millis(300)),
         rate: Some(args.rate),
+        ..probe_config(
+            args,
+            Mode::Request,
+            Until::FirstReply,
+            (iface.mac, route.source),
+            tries,
+            SWEEP_WAIT,
+        )
     };
     let printer = Printer::new(args);
     let mut cache = load_cache(cache_path, env)?;
     let mut link = open_link(iface, env)?;
     let mut clock = printer.rep.clock();
-    let mut sweep = Sweep {
-        printer: &printer,
-        net,
-        route: &route,
-        count: targets.len(),
-        ttl: args.ttl,
-        start: clock.now(),
-        hosts: BTreeMap::new(),
-        conflicts: 0,
-    };
+    let mut sweep = Sweep::new(&printer, net, &route, targets.len(), args.ttl, clock.now());
     sweep.header(env.out, tries, args.rate)?;
     let mut prober = Prober::new(
         sweep.start,
@@ -711,7 +738,27 @@ struct Sweep<'a> {
     conflicts: u32,
 }
 
-impl Sweep<'_> {
+impl<'a> Sweep<'a> {
+    fn new(
+        printer: &'a Printer,
+        net: Ipv4Network,
+        route: &'a Route,
+        count: usize,
+        ttl: Duration,
+        start: Instant,
+    ) -> Sweep<'a> {
+        Sweep {
+            printer,
+            net,
+            route,
+            count,
+            ttl,
+            start,
+            hosts: BTreeMap::new(),
+            conflicts: 0,
+        }
+    }
+
     fn header(&self, out: &mut dyn Write, tries: u32, rate: u32) -> Result<()> {
         let (net, count, iface) = (self.net, self.count, &self.route.interface);
         let event = start_event(
@@ -860,24 +907,11 @@ fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
         bail!("{ip} is not a unicast host address");
     }
     let iface = claim_interface(ip, args)?;
-    let mode = if args.dad {
-        Mode::Dad
-    } else if args.announce_reply {
-        Mode::AnnounceReply
-    } else {
-        Mode::AnnounceRequest
-    };
+    let mode = claim_mode(args);
     let tries = args.count.unwrap_or(mode.default_count());
-    let config = probe::Config {
-        mode,
-        until: mode.claim_until(),
-        mac: iface.mac,
-        sender_ip: ip,
-        tries,
-        interval: args.interval.unwrap_or(Duration::from_secs(1)),
-        timeout: args.timeout.unwrap_or(Duration::from_secs(1)),
-        rate: None,
-    };
+    let wait = Duration::from_secs(1);
+    let from = (iface.mac, ip);
+    let config = probe_config(args, mode, mode.claim_until(), from, tries, wait);
     let printer = Printer::new(args);
     let mut link = open_link(&iface, env)?;
     let mut clock = printer.rep.clock();
@@ -905,6 +939,17 @@ fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
         },
     )?;
     claim.report(env.out, clock.now(), stop, prober.frames_sent())
+}
+
+/// What `--dad`, `--announce` and `--announce-reply` ask for.
+fn claim_mode(args: &ArpArgs) -> Mode {
+    if args.dad {
+        Mode::Dad
+    } else if args.announce_reply {
+        Mode::AnnounceReply
+    } else {
+        Mode::AnnounceRequest
+    }
 }
 
 /// A claim of `ip` (DAD or an announcement) on `iface`, and the first
