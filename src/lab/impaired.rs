@@ -30,7 +30,7 @@ use ipnetwork::Ipv4Network;
 use pnet::util::MacAddr;
 
 use super::netns::{self, Namespace};
-use super::testnet::{DEV, require_root, unique_name};
+use super::testnet::{DEV, enter, eth0_mac, require_root, unique_name};
 use crate::impair::{Config, Stats, run::read_stats, socket::disable_offloads};
 
 /// The relay's interface towards A, in M.
@@ -382,26 +382,22 @@ impl ImpairedPair {
 
     /// Runs `f` on a thread inside A.
     pub fn run_in_a<T: Send, F: FnOnce() -> T + Send>(&self, f: F) -> T {
-        self.a
-            .run(f)
-            .unwrap_or_else(|e| panic!("entering {}: {e}", self.a()))
+        enter(&self.a, f)
     }
 
     /// Runs `f` on a thread inside B.
     pub fn run_in_b<T: Send, F: FnOnce() -> T + Send>(&self, f: F) -> T {
-        self.b
-            .run(f)
-            .unwrap_or_else(|e| panic!("entering {}: {e}", self.b()))
+        enter(&self.b, f)
     }
 
     /// MAC address of A's `eth0`.
     pub fn mac_a(&self) -> MacAddr {
-        netns::mac(Some(self.a()), DEV).unwrap_or_else(|e| panic!("{e}"))
+        eth0_mac(&self.a)
     }
 
     /// MAC address of B's `eth0`.
     pub fn mac_b(&self) -> MacAddr {
-        netns::mac(Some(self.b()), DEV).unwrap_or_else(|e| panic!("{e}"))
+        eth0_mac(&self.b)
     }
 
     /// The kernel's SNMP and netstat counters in A (`nstat -a`), e.g.
