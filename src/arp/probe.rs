@@ -24,7 +24,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use crate::time::Instant;
+use crate::time::{Instant, earliest};
 use crate::wire::MacAddr;
 use crate::wire::arp::{ArpRepr, Operation};
 
@@ -476,10 +476,7 @@ impl Prober {
             .peek()
             .map(|Reverse((when, _))| (*when).max(self.next_tx));
         let give_up = self.give_ups.peek().map(|Reverse((when, _))| *when);
-        match (send, give_up) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(send, give_up)
     }
 
     /// The next event, in the order things happened.

@@ -32,7 +32,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::machine::{Machine, RxChecksum};
 use crate::tcp::{self, Connection, Event as TcpEvent, IssSource, Segment, SeqNum, State};
-use crate::time::Instant;
+use crate::time::{Instant, earliest};
 use crate::wire::arp::ArpRepr;
 pub use crate::wire::demux::FlowKey;
 use crate::wire::demux::{Identity, Inbound, arp_reply, demux};
@@ -220,10 +220,7 @@ impl Flow {
             AckHold::Until(t) if self.held.is_some() => Some(t),
             _ => None,
         };
-        match (self.conn.poll_timeout(), release) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(self.conn.poll_timeout(), release)
     }
 
     /// Counts a segment leaving (and whether it repeats sequence space).
