@@ -515,35 +515,52 @@ fn render_resolve(
         }
         E::Learned { .. } => Ok(()),
         E::CacheHit { entry, age, left } => render_cache_hit(p, out, now, &entry, age, left),
-        E::Revalidating { entry, age } => p.emit(
-            out,
-            now,
-            Event::Cache(CacheEv {
+        ev @ (E::Revalidating { .. } | E::RevalidationFailed { .. } | E::Expired { .. }) => {
+            render_cache_miss(p, out, now, ev)
+        }
+    }
+}
+
+/// A cache entry that cannot answer: stale (re-validated by unicast),
+/// not re-validated (dropped), or expired.
+fn render_cache_miss(
+    p: &Printer,
+    out: &mut dyn Write,
+    now: Instant,
+    ev: resolve::Event,
+) -> Result<()> {
+    use crate::arp::resolve::Event as E;
+    let (event, text) = match ev {
+        E::Revalidating { entry, age } => (
+            CacheEv {
                 age_us: Some(us(age)),
                 ..cache_event("stale", &entry)
-            }),
-            || {
-                format!(
-                    "cache: {} is-at {} is stale (learned {} ago); re-validating with a unicast request",
-                    entry.ip,
-                    entry.mac,
-                    secs(age)
-                )
             },
+            format!(
+                "cache: {} is-at {} is stale (learned {} ago); re-validating with a unicast request",
+                entry.ip,
+                entry.mac,
+                secs(age)
+            ),
         ),
-        E::RevalidationFailed { entry } => p.emit(
-            out,
-            now,
-            Event::Cache(cache_event("failed", &entry)),
-            || format!("cache: {} did not answer for {}; entry dropped, asking by broadcast", entry.mac, entry.ip),
+        E::RevalidationFailed { entry } => (
+            cache_event("failed", &entry),
+            format!(
+                "cache: {} did not answer for {}; entry dropped, asking by broadcast",
+                entry.mac, entry.ip
+            ),
         ),
-        E::Expired { entry } => p.emit(
-            out,
-            now,
-            Event::Cache(cache_event("expired", &entry)),
-            || format!("cache: the entry for {} ({}) has expired; asking the wire", entry.ip, entry.mac),
+        E::Expired { entry } => (
+            cache_event("expired", &entry),
+            format!(
+                "cache: the entry for {} ({}) has expired; asking the wire",
+                entry.ip, entry.mac
+            ),
         ),
-    }
+        // The other events are render_resolve's.
+        _ => return Ok(()),
+    };
+    p.emit(out, now, Event::Cache(event), || text)
 }
 
 /// What the wire said while resolving: replies (timed, for ping's
@@ -569,12 +586,11 @@ fn render_probe(
                 p.mac_only(out, mac)?;
             }
             let event = arp_reply(target, mac, rtt, iface, Some(attempt.into()));
-            p.emit(out, now, event, || {
-                format!(
-                    "{target} is-at {mac}  rtt {}  (request {attempt})",
-                    human(rtt)
-                )
-            })
+            let text = format!(
+                "{target} is-at {mac}  rtt {}  (request {attempt})",
+                human(rtt)
+            );
+            p.emit(out, now, event, || text)
         }
         probe::Event::Conflict {
             target,
