@@ -99,6 +99,25 @@ pub struct ImpairedPair {
     pub addr_b: Ipv4Addr,
 }
 
+/// Reads counters with `read` every 20 ms until `done` holds, for at most
+/// `limit`; past it, fails the test saying `what`, with the last counters.
+fn poll_stats(
+    limit: Duration,
+    read: impl Fn() -> Stats,
+    done: impl Fn(&Stats) -> bool,
+    what: &str,
+) -> Stats {
+    let deadline = Instant::now() + limit;
+    loop {
+        let s = read();
+        if done(&s) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "{what}:\n{}", s.render());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl ImpairedPair {
     /// Builds A, M and B and starts `nettool impair` (the binary at
     /// `nettool`; tests pass `env!("CARGO_BIN_EXE_nettool")`) in M with
@@ -318,19 +337,13 @@ impl ImpairedPair {
     /// Fresh counters (see [`Self::fresh_stats`]) once nothing is held or
     /// delayed any more, waiting at most `limit` for that.
     pub fn settled_stats(&self, limit: Duration) -> Stats {
-        let deadline = Instant::now() + limit;
-        loop {
-            let s = self.fresh_stats();
-            if s.left_to_right.queued == 0 && s.right_to_left.queued == 0 {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the relay still holds frames:\n{}",
-                s.render()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let settled = |s: &Stats| s.left_to_right.queued == 0 && s.right_to_left.queued == 0;
+        poll_stats(
+            limit,
+            || self.fresh_stats(),
+            settled,
+            "the relay still holds frames",
+        )
     }
 
     /// Polls the counters until `done` holds, for at most `limit`.
@@ -338,19 +351,8 @@ impl ImpairedPair {
     /// # Panics
     /// When `limit` passes first, with the last counters.
     pub fn wait_stats(&self, limit: Duration, done: impl Fn(&Stats) -> bool) -> Stats {
-        let deadline = Instant::now() + limit;
-        loop {
-            let s = self.stats();
-            if done(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the relay's counters never got there:\n{}",
-                s.render()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let what = "the relay's counters never got there";
+        poll_stats(limit, || self.stats(), done, what)
     }
 
     pub fn a(&self) -> &str {
