@@ -722,7 +722,7 @@ fn sweep_route(net: Ipv4Network, args: &ArpArgs) -> Result<(Route, Vec<Ipv4Addr>
     if hosts > MAX_SWEEP {
         bail!("{net} has {hosts} addresses; nettool sweeps at most a /16 at a time — split it");
     }
-    let targets = crate::arp::sweep_targets(net, &local_ipv4s());
+    let targets = crate::arp::sweep_targets(net, &route::local_ipv4s());
     let probe_addr = *targets
         .first()
         .context("every address of the subnet belongs to this host; there is nobody to ask")?;
@@ -877,18 +877,6 @@ impl<'a> Sweep<'a> {
     }
 }
 
-/// This host's IPv4 addresses, on every interface.
-fn local_ipv4s() -> Vec<Ipv4Addr> {
-    pnet::datalink::interfaces()
-        .iter()
-        .flat_map(|i| i.ips.iter())
-        .filter_map(|n| match n.ip() {
-            std::net::IpAddr::V4(v4) => Some(v4),
-            std::net::IpAddr::V6(_) => None,
-        })
-        .collect()
-}
-
 /// The interface for DAD or an announcement of `ip`: the one that holds
 /// the address when it is ours, else the route's.
 fn claim_interface(ip: Ipv4Addr, args: &ArpArgs) -> Result<Interface> {
@@ -905,12 +893,11 @@ fn claim_interface(ip: Ipv4Addr, args: &ArpArgs) -> Result<Interface> {
         ),
         Ok(r) => r.interface,
         Err(RouteError::LocalDestination { .. }) => {
-            let index = pnet::datalink::interfaces()
-                .into_iter()
-                .find(|i| !i.is_loopback() && i.ips.iter().any(|n| n.ip() == std::net::IpAddr::V4(ip)))
-                .map(|i| i.index)
-                .with_context(|| format!("{ip} is a local address but no Ethernet interface holds it; name one with -i"))?;
-            route::interface_by_index(index)?
+            route::interface_holding(ip)?.with_context(|| {
+                format!(
+                    "{ip} is a local address but no Ethernet interface holds it; name one with -i"
+                )
+            })?
         }
         Err(e) => return Err(e.into()),
     };
