@@ -400,6 +400,10 @@ impl Connection {
             self.rack.on_recovery_end();
         }
         self.cc.recovery = None;
+        // The episode reduced nothing, so it guards no window: a loss
+        // among what it had outstanding is a new event (kept, RFC 6582's
+        // `recover` left such a loss to the RTO).
+        self.cc.recover = self.tcb.snd.una - 1usize;
         self.cc.dupacks = 0;
         self.cc.rexmit_una = false;
         self.sent.forget_lost();
