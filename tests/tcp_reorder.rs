@@ -12,6 +12,7 @@ use nettool::tcp::{Config, CongestionControl, Connection, SeqNum, State};
 use nettool::time::Instant;
 use nettool::wire::fmt::tcp_line_absolute;
 use nettool::wire::tcp::{Flags, TcpOption, TcpRepr};
+use rstest::rstest;
 
 // ----- scripted: one connection, ACKs by hand (tests/tcp_recovery.rs style) -----
 
@@ -139,6 +140,40 @@ fn undo__a_loss_after_an_undone_recovery_is_still_recovered() {
     assert!(c.in_recovery());
     assert_eq!(sent(&mut c, 42).first(), Some(&data_line(4)));
     assert_eq!(c.timeouts(), 0);
+}
+
+/// Only a D-SACK for octets sent twice says a retransmission was spurious
+/// (RFC 3708 §3). Segment 0 is really lost and retransmitted; the
+/// retransmission's ACK ends recovery; then a D-SACK arrives. For the
+/// retransmission itself (the network's copy of it, or a late original)
+/// it undoes the reduction. For segment 5, sent once, it reports only
+/// the network's duplicate of it; and a block reaching further below
+/// SND.UNA than the largest window offered (64240) reports nothing this
+/// connection has in flight: neither may undo a real loss.
+#[rstest]
+#[case::the_retransmission(nth(0), 1)]
+#[case::a_segment_sent_once(nth(5), 0)]
+#[case::reaching_below_the_window(
+    (nth(0).0.wrapping_sub(70_000), nth(0).1),
+    0
+)]
+fn dsack__only_a_retransmission_reported_twice_undoes(
+    #[case] block: (u32, u32),
+    #[case] undos: u32,
+) {
+    let mut c = established(config());
+    assert_eq!(c.send(&K[..10 * MSS as usize]), Ok(5360));
+    assert_eq!(sent(&mut c, 20).len(), 10);
+    let before = (c.cwnd(), c.ssthresh());
+    c.handle_segment(at(30), &ack(nth(0).0, &[span(1, 3)]));
+    assert_eq!(sent(&mut c, 30), [data_line(0)]);
+    c.handle_segment(at(40), &ack(nth(9).1, &[]));
+    assert!(!c.in_recovery());
+    let reduced = (c.cwnd(), c.ssthresh());
+    c.handle_segment(at(41), &ack(nth(9).1, &[block]));
+    assert_eq!(c.spurious_undos(), undos);
+    let want = if undos == 1 { before } else { reduced };
+    assert_eq!((c.cwnd(), c.ssthresh()), want);
 }
 
 // ----- the simulator: each fault alone and together -----

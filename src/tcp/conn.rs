@@ -12,6 +12,7 @@ use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
 
 use super::cc::{Congestion, CongestionControl};
+use super::dsack::Retransmitted;
 use super::isn::IsnGenerator;
 use super::prr::Prr;
 use super::rack::{Rack, SentLog};
@@ -509,6 +510,8 @@ pub struct Connection {
     pub(super) sent: SentLog,
     /// RACK (RFC 8985 §6).
     pub(super) rack: Rack,
+    /// Recent retransmissions, which a D-SACK may report.
+    pub(super) retransmitted: Retransmitted,
     /// Tail loss probe episode (RFC 8985 §7): `Some` from a probe until
     /// the ACK that tells whether it repaired a loss.
     pub(super) tlp: Option<Tlp>,
@@ -576,6 +579,7 @@ impl Connection {
             scoreboard: Scoreboard::default(),
             sent: SentLog::default(),
             rack: Rack::new(),
+            retransmitted: Retransmitted::default(),
             tlp: None,
             prr: Prr::default(),
             undo: None,
@@ -1314,6 +1318,14 @@ impl Connection {
         self.sent.on_send(seq, end, now);
         if self.cc.recovery.is_some() {
             self.prr.on_send(len);
+        }
+        if seq.lt(self.snd_max) {
+            let resent_end = if end.lt(self.snd_max) {
+                end
+            } else {
+                self.snd_max
+            };
+            self.retransmitted.on_retransmit(seq, resent_end);
         }
         if seq.lt(self.snd_max)
             && let Some(u) = &mut self.undo

@@ -423,7 +423,11 @@ impl Connection {
     /// RFC 2018 §4 / RFC 6675 §3: records the SACK blocks of an ACK on
     /// the scoreboard; returns the octets newly SACKed (their ranges in
     /// `fresh`), and the D-SACK block if the first one is one (RFC 2883
-    /// §4: below SEG.ACK, or inside the second block).
+    /// §4: below SEG.ACK, or inside the second block) and a plausible one,
+    /// as Linux requires: no longer than the largest window the peer
+    /// offered, and not starting below SND.UNA by more than that (such a
+    /// block reports nothing this connection could still have in flight,
+    /// and must not feed undo or the reordering window).
     fn take_sack_blocks(
         &mut self,
         seg: &TcpRepr<'_>,
@@ -434,9 +438,14 @@ impl Connection {
         let mut dsack = None;
         for opt in &seg.options {
             if let TcpOption::Sack(blocks) = opt {
+                let una = self.tcb.snd.una;
+                let max_wnd = self.max_snd_wnd;
                 if let Some(&(l, r)) = blocks.first()
                     && l.lt(r)
                     && (r.le(ack) || blocks.get(1).is_some_and(|&(l2, r2)| l2.le(l) && r.le(r2)))
+                    && r - l <= max_wnd
+                    && !l.lt(una - max_wnd)
+                    && !r.gt(self.snd_max)
                 {
                     dsack = Some((l, r));
                 }
