@@ -176,6 +176,54 @@ fn dsack__only_a_retransmission_reported_twice_undoes(
     assert_eq!((c.cwnd(), c.ssthresh()), want);
 }
 
+/// Data from the peer at `seq` (absolute) carrying `TSval = val`.
+fn data(seq: u32, payload: &'static [u8], val: u32) -> TcpRepr<'static> {
+    TcpRepr {
+        seq: SeqNum(seq),
+        payload,
+        options: vec![TcpOption::Timestamps { val, ecr: 1 }],
+        ..ack(LOCAL_ISS + 1, &[])
+    }
+}
+
+/// PAWS (RFC 7323 §5) through reordering, with a peer whose TSval ticks
+/// every millisecond, as Linux's does. The peer resends segment 1 (TSval
+/// 102) to fill a hole; segment 3, sent a tick before that resend (TSval
+/// 101) and delayed on the way, arrives after it. It is new data, not an
+/// old duplicate: taken, as Linux takes a TSval one tick behind
+/// TS.Recent. Dropped, it cost the peer a retransmission for every
+/// resend that overtook the segments sent just before it. A TSval two
+/// ticks behind is still an old duplicate.
+#[rstest]
+#[case::one_tick_behind(101, 4 * 100)]
+#[case::two_ticks_behind(100, 3 * 100)]
+fn paws__a_segment_one_tick_behind_ts_recent_is_taken(#[case] val: u32, #[case] nxt: u32) {
+    let cfg = Config {
+        timestamps: true,
+        ..config()
+    };
+    let mut c = Connection::connect(at(0), cfg, LOCAL, REMOTE, SeqNum(LOCAL_ISS));
+    let _ = c.poll_transmit(at(0));
+    let synack = TcpRepr {
+        seq: SeqNum(REMOTE_ISS),
+        flags: Flags::SYN,
+        options: vec![
+            TcpOption::SackPermitted,
+            TcpOption::Timestamps { val: 99, ecr: 1 },
+        ],
+        ..ack(LOCAL_ISS + 1, &[])
+    };
+    c.handle_segment(at(10), &synack);
+    while c.poll_transmit(at(10)).is_some() {}
+    let seg = |i: u32| REMOTE_ISS + 1 + i * 100;
+    c.handle_segment(at(20), &data(seg(0), &K[..100], 100));
+    c.handle_segment(at(20), &data(seg(2), &K[..100], 100));
+    c.handle_segment(at(22), &data(seg(1), &K[..100], 102));
+    assert_eq!(c.tcb().rcv.nxt, SeqNum(seg(3)));
+    c.handle_segment(at(22), &data(seg(3), &K[..100], val));
+    assert_eq!(c.tcb().rcv.nxt, SeqNum(REMOTE_ISS + 1 + nxt));
+}
+
 // ----- the simulator: each fault alone and together -----
 
 fn payload(len: usize) -> Vec<u8> {

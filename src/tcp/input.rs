@@ -20,6 +20,11 @@ use super::timer::TimerKind;
 /// Whether processing continues with the next step.
 type Step = Result<(), DropReason>;
 
+/// How many ticks a TSval may lag TS.Recent and still pass PAWS (Linux's
+/// `TCP_PAWS_WINDOW`): reordering by less than a tick of the peer's
+/// timestamp clock is not an old duplicate.
+const PAWS_WINDOW: i32 = 1;
+
 impl Connection {
     /// SEGMENT ARRIVES for a segment from the connection's peer. While
     /// LISTENing, use [`handle_segment_from`](Self::handle_segment_from)
@@ -272,13 +277,16 @@ impl Connection {
         // PAWS (RFC 7323 §5.3 R1): in a synchronized state, a non-RST
         // segment whose TSval is older than TS.Recent is an old duplicate
         // from an earlier wrap of the sequence space: ACK and drop it.
-        // (TS.Recent is never invalidated by idleness here: RFC 7323
-        // §5.5's 24-day rule is left out.)
+        // Older by more than PAWS_WINDOW, as Linux reads it: a resend
+        // that fills a hole moves TS.Recent to its own TSval, and the
+        // segments sent a tick before it and reordered behind it are new
+        // data. (TS.Recent is never invalidated by idleness here: RFC
+        // 7323 §5.5's 24-day rule is left out.)
         if self.negotiated.timestamps
             && self.state.is_synchronized()
             && !rst
             && let Some((val, _)) = seg.timestamps()
-            && (val.wrapping_sub(self.ts_recent) as i32) < 0
+            && (self.ts_recent.wrapping_sub(val) as i32) > PAWS_WINDOW
         {
             self.ack_pending = true;
             return Err(DropReason::OutOfWindow);
@@ -287,10 +295,12 @@ impl Connection {
             // RFC 7323 §4.3 (2): TS.Recent follows segments that start at
             // or before Last.ACK.sent, so a delayed ACK echoes the oldest
             // unacknowledged segment's TSval.
+            // One a tick behind (inside PAWS_WINDOW) leaves it be.
             let ts_recent = seg
                 .timestamps()
                 .filter(|_| seg.seq.le(self.last_ack_sent))
-                .map(|(val, _)| val);
+                .map(|(val, _)| val)
+                .filter(|&val| (val.wrapping_sub(self.ts_recent) as i32) >= 0);
             return Ok(ts_recent);
         }
         if !rst {
