@@ -176,6 +176,29 @@ fn dsack__only_a_retransmission_reported_twice_undoes(
     assert_eq!((c.cwnd(), c.ssthresh()), want);
 }
 
+/// Segment 0 is late (reordered or lost, RACK cannot tell yet: it waits
+/// out its reordering window). Meanwhile every SACK says a segment left
+/// the network, and a new one goes out for it, as Linux's packets in
+/// flight (sent, less SACKed and lost) allow in every state: counted as
+/// FlightSize, the window stayed full of SACKed octets, the sender fell
+/// silent, and a lost retransmission of segment 0 then had nothing sent
+/// after it to reveal its loss but the RTO.
+#[test]
+fn rack__sacks_in_the_reordering_window_release_new_data() {
+    let mut c = established(config());
+    assert_eq!(c.send(&K[..20 * MSS as usize]), Ok(10720));
+    assert_eq!(sent(&mut c, 20).len(), 10);
+    c.handle_segment(at(30), &ack(nth(0).0, &[nth(1)]));
+    assert!(!c.in_recovery());
+    assert_eq!(sent(&mut c, 30), [data_line(10)]);
+    c.handle_segment(at(31), &ack(nth(0).0, &[span(1, 2)]));
+    assert_eq!(sent(&mut c, 31), [data_line(11)]);
+    // The original arrives: the window moves on as before.
+    c.handle_segment(at(32), &ack(nth(3).1, &[]));
+    assert!(!c.in_recovery());
+    assert_eq!(c.spurious_undos(), 0);
+}
+
 /// Data from the peer at `seq` (absolute) carrying `TSval = val`.
 fn data(seq: u32, payload: &'static [u8], val: u32) -> TcpRepr<'static> {
     TcpRepr {

@@ -1208,6 +1208,23 @@ impl Connection {
                 return self.send_range(now, seq, len.min(mss));
             }
             pipe
+        } else if self.negotiated.sack && self.tcb.snd.nxt == self.snd_max {
+            // Outside recovery too, octets SACKed or marked lost have left
+            // the network (Linux counts packets in flight so in every
+            // state): while RACK waits out a reordering window, each SACK
+            // releases new data, whose delivery can later reveal a lost
+            // retransmission. A piece marked lost outside recovery (one
+            // of a window already reduced for) is resent first, without
+            // another reduction. Not while going back N after a timeout,
+            // which forgot the marks.
+            let pipe = self.sent.pipe();
+            if let Some((seq, len)) = self.sent.next_lost() {
+                if pipe + mss > self.cc.cwnd {
+                    return None;
+                }
+                return self.send_range(now, seq, len.min(mss));
+            }
+            pipe
         } else {
             self.tcb.snd.nxt - una
         };

@@ -189,6 +189,9 @@ impl Connection {
     /// ESTABLISHED reached from SYN-SENT or SYN-RECEIVED. A CLOSE issued in
     /// SYN-RECEIVED takes effect now.
     fn establish(&mut self) {
+        // Our SYN is acknowledged: it leaves the transmission log now, not
+        // with the first ACK of data, so it never counts as in flight.
+        self.sent.advance(self.tcb.snd.una, &mut Vec::new());
         self.cc.start(
             self.tcb.eff_snd_mss,
             self.tcb.snd.iss,

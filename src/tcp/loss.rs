@@ -159,10 +159,20 @@ impl Connection {
         let flight = self.snd_max - una;
         self.open_undo(false);
         // ssthresh is congestion control's choice; PRR then paces the
-        // reduction towards it.
-        self.cc.enter_recovery(flight, mss, una, self.snd_max, sack);
+        // reduction towards it. With SACK, new data goes out for SACKed
+        // octets before recovery too (`data_segment`), so FlightSize may
+        // exceed the window by what was SACKed: the reduction is from
+        // the window the path held, no more (and PRR spreads it over
+        // that window, as Linux takes its cwnd at the event).
+        let reduce_from = if sack {
+            flight.min(self.cc.cwnd)
+        } else {
+            flight
+        };
+        self.cc
+            .enter_recovery(reduce_from, mss, una, self.snd_max, sack);
         if sack {
-            self.prr = Prr::start(flight);
+            self.prr = Prr::start(reduce_from);
         }
         self.tlp = None;
         self.timers.stop(TimerKind::LossProbe);
