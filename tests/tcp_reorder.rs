@@ -285,6 +285,43 @@ fn ack__in_order_data_after_a_hole_is_acked_at_once() {
     assert!(n < 40, "{n} ACKs for 40 segments");
 }
 
+/// A duplicate that PAWS drops (its TSval two ticks or more behind) is
+/// still a duplicate: the ACK it draws reports it as a D-SACK (RFC 2883),
+/// as Linux's does, so a sender whose retransmission was spurious can
+/// undo its reduction.
+#[test]
+fn paws__a_dropped_duplicate_draws_a_d_sack() {
+    let cfg = Config {
+        timestamps: true,
+        ..config()
+    };
+    let mut c = Connection::connect(at(0), cfg, LOCAL, REMOTE, SeqNum(LOCAL_ISS));
+    let _ = c.poll_transmit(at(0));
+    let synack = TcpRepr {
+        seq: SeqNum(REMOTE_ISS),
+        flags: Flags::SYN,
+        options: vec![
+            TcpOption::SackPermitted,
+            TcpOption::Timestamps { val: 99, ecr: 1 },
+        ],
+        ..ack(LOCAL_ISS + 1, &[])
+    };
+    c.handle_segment(at(10), &synack);
+    while c.poll_transmit(at(10)).is_some() {}
+    let seq = |i: u32| REMOTE_ISS + 1 + i * 100;
+    c.handle_segment(at(20), &data(seq(0), &K[..100], 100));
+    let _ = sent(&mut c, 20);
+    c.handle_segment(at(23), &data(seq(1), &K[..100], 103));
+    let _ = sent(&mut c, 23);
+    c.handle_segment(at(24), &data(seq(0), &K[..100], 100));
+    let acks = sent(&mut c, 24);
+    assert_eq!(acks.len(), 1);
+    assert!(
+        acks[0].contains(&format!("sack 1 {{{}:{}}}", seq(0), seq(1))),
+        "{acks:?}"
+    );
+}
+
 // ----- the simulator: each fault alone and together -----
 
 fn payload(len: usize) -> Vec<u8> {

@@ -298,6 +298,12 @@ impl Connection {
             && (self.ts_recent.wrapping_sub(val) as i32) > PAWS_WINDOW
         {
             self.ack_pending = true;
+            // Data wholly below RCV.NXT is a duplicate all the same: the
+            // ACK owed reports it (RFC 2883), as Linux's does.
+            let data = seg.payload.len();
+            if self.negotiated.sack && data > 0 && (seg.seq + data).le(rcv.nxt) {
+                self.dsack = Some((seg.seq, seg.seq + data));
+            }
             return Err(DropReason::OutOfWindow);
         }
         if segment_is_acceptable(seg.seq, len, rcv.nxt, rcv.wnd) {
