@@ -237,7 +237,7 @@ fn rack__a_lost_retransmission_is_detected_without_an_rto() {
                     third_copy_at = Some(t);
                 }
             } else {
-                let seq: u32 = l["Flags [.], seq ".len()..]
+                let seq: u32 = l["Flags [.], seq ".len() + usize::from(l.contains("[P.]"))..]
                     .split(':')
                     .next()
                     .unwrap()
@@ -275,16 +275,20 @@ fn rack__blocks_newest_first_are_not_reordering() {
 }
 
 /// PRR (RFC 6937 §3.1) in numbers: ten segments in flight, the first
-/// lost, ssthresh = 5 segments, RecoverFS = 10. Each ACK SACKs one more
-/// segment (DeliveredData = 1 segment):
+/// lost, ssthresh = 5 segments, RecoverFS = 10 (the window at the event,
+/// as Linux takes it). Each ACK SACKs one more segment (DeliveredData = 1
+/// segment). Before recovery, each SACK lets a new segment go (RFC 6675
+/// §5 step 1, Limited Transmit with pipe):
 ///
 /// | ACK SACKs | prr_delivered | pipe before sending | rule | sndcnt | sent |
 /// | --- | --- | --- | --- | --- | --- |
-/// | 3 | 1 | 6 | fast retransmit | 1 | retransmission |
-/// | 4 | 2 | 6 | proportional: ⌈2·5/10⌉ − 1 | 0 | — |
-/// | 5 | 3 | 5 | proportional: ⌈3·5/10⌉ − 1 (1.5 − 1) | ½ | — |
-/// | 6 | 4 | 4 | PRR-SSRB: min(5 − 4, max(4 − 1, 1) + 1) | 1 | 1 new |
-/// | 7 | 5 | 4 | PRR-SSRB: min(5 − 4, max(5 − 2, 1) + 1) | 1 | 1 new |
+/// | 1 | – | 9 | cwnd − pipe ≥ 1 SMSS | – | 1 new |
+/// | 2 | – | 9 | cwnd − pipe ≥ 1 SMSS | – | 1 new |
+/// | 3 | 1 | 8 | fast retransmit: ⌈1·5/10⌉ − 0 | 1 | retransmission |
+/// | 4 | 2 | 8 | proportional: ⌈2·5/10⌉ − 1 | 0 | — |
+/// | 5 | 3 | 7 | proportional: ⌈3·5/10⌉ − 1 (1.5 − 1) | ½ | — |
+/// | 6 | 4 | 6 | proportional: ⌈4·5/10⌉ − 1 | 1 | 1 new |
+/// | 7 | 5 | 6 | proportional: ⌈5·5/10⌉ − 2 (2.5 − 2) | ½ | — |
 ///
 /// (pipe counts the retransmission once it is sent, the segments not
 /// SACKed, and the new ones.)
@@ -303,10 +307,11 @@ fn prr__segments_released_per_ack_follow_rfc_6937() {
     }
     assert_eq!(c.ssthresh(), 5 * MSS as usize);
     let counts: Vec<usize> = released.iter().map(Vec::len).collect();
-    assert_eq!(counts, [0, 0, 1, 0, 0, 1, 1], "{released:?}");
+    assert_eq!(counts, [1, 1, 1, 0, 0, 1, 0], "{released:?}");
+    assert_eq!(released[0], [data_line(10)]);
+    assert_eq!(released[1], [data_line(11)]);
     assert_eq!(released[2], [data_line(0)]);
-    assert_eq!(released[5], [data_line(10)]);
-    assert_eq!(released[6], [data_line(11)]);
+    assert_eq!(released[5], [data_line(12)]);
     assert_eq!(c.timeouts(), 0);
 }
 
