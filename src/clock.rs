@@ -11,6 +11,13 @@ use crate::time::Instant;
 /// A source of "now".
 pub trait Clock {
     fn now(&mut self) -> Instant;
+
+    /// The wall clock read against this one, to carry kernel packet
+    /// stamps onto its time line; `None` for a clock that has no wall
+    /// clock beside it (a virtual one).
+    fn anchor(&self) -> Option<WallAnchor> {
+        None
+    }
 }
 
 /// The system's monotonic clock, with its epoch at construction (a clone
@@ -37,6 +44,10 @@ impl Default for SystemClock {
 impl Clock for SystemClock {
     fn now(&mut self) -> Instant {
         Instant::from_micros(u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX))
+    }
+
+    fn anchor(&self) -> Option<WallAnchor> {
+        Some(self.wall_anchor())
     }
 }
 

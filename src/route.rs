@@ -404,6 +404,27 @@ pub fn interface_by_index(index: u32) -> Result<Interface, RouteError> {
     }
 }
 
+/// This host's IPv4 addresses, on every interface.
+pub fn local_ipv4s() -> Vec<Ipv4Addr> {
+    datalink::interfaces()
+        .iter()
+        .flat_map(|i| i.ips.iter())
+        .filter_map(|n| match n.ip() {
+            std::net::IpAddr::V4(v4) => Some(v4),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .collect()
+}
+
+/// The interface, other than loopback, that holds the address `ip`.
+pub fn interface_holding(ip: Ipv4Addr) -> Result<Option<Interface>, RouteError> {
+    let all = datalink::interfaces();
+    let found = all
+        .iter()
+        .find(|i| !i.is_loopback() && i.ips.iter().any(|n| n.ip() == std::net::IpAddr::V4(ip)));
+    found.map(Interface::from_pnet).transpose()
+}
+
 /// Where frames to a destination go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {

@@ -521,7 +521,7 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
     }
     // Route by an address of the subnet that is not this host's own (the
     // kernel answers "local" for those, and names no link).
-    let local = local_ipv4s();
+    let local = route::local_ipv4s();
     let probe_addr = *targets
         .iter()
         .find(|ip| !local.contains(ip))
@@ -704,18 +704,6 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
     Ok(outcome)
 }
 
-/// This host's IPv4 addresses, on every interface.
-fn local_ipv4s() -> Vec<Ipv4Addr> {
-    pnet::datalink::interfaces()
-        .iter()
-        .flat_map(|i| i.ips.iter())
-        .filter_map(|n| match n.ip() {
-            std::net::IpAddr::V4(v4) => Some(v4),
-            std::net::IpAddr::V6(_) => None,
-        })
-        .collect()
-}
-
 /// The interface for DAD or an announcement of `ip`: the one that holds
 /// the address when it is ours, else the route's.
 fn claim_interface(ip: Ipv4Addr, args: &ArpArgs) -> Result<Interface> {
@@ -732,12 +720,11 @@ fn claim_interface(ip: Ipv4Addr, args: &ArpArgs) -> Result<Interface> {
         ),
         Ok(r) => r.interface,
         Err(RouteError::LocalDestination { .. }) => {
-            let index = pnet::datalink::interfaces()
-                .into_iter()
-                .find(|i| !i.is_loopback() && i.ips.iter().any(|n| n.ip() == std::net::IpAddr::V4(ip)))
-                .map(|i| i.index)
-                .with_context(|| format!("{ip} is a local address but no Ethernet interface holds it; name one with -i"))?;
-            route::interface_by_index(index)?
+            route::interface_holding(ip)?.with_context(|| {
+                format!(
+                    "{ip} is a local address but no Ethernet interface holds it; name one with -i"
+                )
+            })?
         }
         Err(e) => return Err(e.into()),
     };

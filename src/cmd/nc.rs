@@ -2,13 +2,12 @@
 //!
 //! stdin goes to the peer and the peer's bytes go to stdout, through an
 //! [`Interface`](crate::stack::iface::Interface) over a raw link; no kernel
-//! socket carries the data. One loop waits on the link and on stdin at
-//! once, and only reads stdin while the engine can take more (so a fast
-//! stdin cannot grow memory without bound). A listener completes any
+//! socket carries the data. The driver's loop waits on the link and on
+//! stdin at once, and reads stdin only while the engine can take more (so
+//! a fast stdin cannot grow memory without bound). A listener completes any
 //! number of handshakes side by side and serves one connection at a time.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::RawFd;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -17,7 +16,7 @@ use super::Env;
 use super::tcp::SegmentLines;
 use crate::cli::{CongestionControlArg, NcArgs};
 use crate::clock::{Clock, SystemClock};
-use crate::driver::{self, Stop};
+use crate::driver::{self, Handler, Input, Options, Stop, Tx};
 use crate::link::Link;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
@@ -34,8 +33,17 @@ use crate::time::{Instant, human};
 /// Largest chunk read from stdin at once, and the most held back while
 /// the engine's send buffer is full.
 const CHUNK: usize = 64 * 1024;
-/// Longest single wait, so Ctrl-C and deadlines are noticed promptly.
-const MAX_WAIT: Duration = Duration::from_millis(200);
+/// How the driver runs nc: stdin is waited on beside the link, and
+/// frames are read a batch per wake-up, so stdin and timers are not
+/// starved.
+const RUN: Options = Options {
+    kernel_stamps: false,
+    spin: Duration::ZERO,
+    ring_batch: None,
+    rx_batch: 256,
+    lossy_send: false,
+    input: Some(0),
+};
 
 pub fn run(args: NcArgs, env: &mut Env) -> Result<Outcome> {
     if args.zero_io {
@@ -275,22 +283,83 @@ enum Ending {
 /// the IP header and the largest TCP header.
 const SUPER_FRAME_PAYLOAD: usize = 65535 - 20 - 60;
 
-/// Sends everything the host has to send now, as super-frames where the
-/// link can have the kernel segment them.
-fn transmit(host: &mut stack_iface::Interface, link: &mut dyn Link, now: Instant) -> Result<()> {
-    if !link.can_segment() {
-        while let Some(frame) = host.poll_transmit(now) {
-            link.send(&frame)?;
+/// A [`Pipe`]'s side of the driver's run.
+struct PipeRun<'p, 'e, 'a> {
+    pipe: &'p mut Pipe,
+    env: &'e mut Env<'a>,
+}
+
+impl Handler<stack_iface::Interface> for PipeRun<'_, '_, '_> {
+    fn event(
+        &mut self,
+        host: &mut stack_iface::Interface,
+        _: Instant,
+        event: stack_iface::Event,
+    ) -> Result<()> {
+        if self.pipe.ended == Some(Ending::Interrupted) {
+            // netcat says nothing of the RST it leaves with.
+            return Ok(());
         }
-        return Ok(());
+        self.pipe.event(host, event, self.env)
     }
-    while let Some((frame, mss)) = host.poll_transmit_coalesced(now, SUPER_FRAME_PAYLOAD) {
-        match mss {
-            Some(mss) => link.send_segmented(&frame, mss)?,
-            None => link.send(&frame)?,
+
+    fn turn(&mut self, host: &mut stack_iface::Interface, now: Instant) -> Result<()> {
+        self.pipe.accept(host);
+        self.pipe.deliver(host, now, self.env)?;
+        if self.pipe.established.is_some() {
+            self.pipe.feed(host, now);
+        }
+        Ok(())
+    }
+
+    /// Bulk data leaves as super-frames where the link can have the
+    /// kernel segment them.
+    fn transmit(
+        &mut self,
+        host: &mut stack_iface::Interface,
+        now: Instant,
+        segment: bool,
+        buf: &mut Vec<u8>,
+    ) -> Option<Tx> {
+        if !segment {
+            *buf = host.poll_transmit(now)?;
+            return Some(Tx::Frame);
+        }
+        let (frame, mss) = host.poll_transmit_coalesced(now, SUPER_FRAME_PAYLOAD)?;
+        *buf = frame;
+        Some(mss.map_or(Tx::Frame, Tx::Segmented))
+    }
+
+    fn finished(&mut self, host: &mut stack_iface::Interface, now: Instant) -> Result<bool> {
+        // Idle: our FIN is on its way, the run goes on.
+        self.pipe.ended = self.pipe.ending(host, now).filter(|e| *e != Ending::Idle);
+        Ok(self.pipe.ended.is_some())
+    }
+
+    fn deadline(&self, host: &stack_iface::Interface) -> Option<Instant> {
+        self.pipe.next_deadline(host)
+    }
+
+    fn interrupt(&mut self, host: &mut stack_iface::Interface, now: Instant) {
+        self.pipe.ended = Some(Ending::Interrupted);
+        if let Some(c) = self.pipe.conn(host) {
+            c.abort(now);
         }
     }
-    Ok(())
+
+    fn wants_input(&self, _: &stack_iface::Interface) -> bool {
+        self.pipe.wants_input()
+    }
+
+    fn input(
+        &mut self,
+        _: &mut stack_iface::Interface,
+        _: Instant,
+        input: Input<'_>,
+    ) -> Result<()> {
+        self.pipe.input(input);
+        Ok(())
+    }
 }
 
 /// One connection's copy loop.
@@ -317,39 +386,12 @@ struct Pipe {
     flow: Option<FlowKey>,
     /// The listener to accept from.
     listener: Option<SocketAddrV4>,
-}
-
-fn poll_two(a: Option<RawFd>, b: Option<RawFd>, timeout: Duration) -> Result<(bool, bool)> {
-    let mut fds = Vec::with_capacity(2);
-    for fd in [a, b].into_iter().flatten() {
-        fds.push(libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        });
-    }
-    if fds.is_empty() {
-        std::thread::sleep(timeout);
-        return Ok((true, false));
-    }
-    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-    // SAFETY: a valid array of pollfd of the given length.
-    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-    if rc < 0 {
-        let err = std::io::Error::last_os_error();
-        if err.kind() == std::io::ErrorKind::Interrupted {
-            return Ok((false, false));
-        }
-        return Err(err.into());
-    }
-    let ready = |fd: Option<RawFd>| {
-        fd.is_some_and(|fd| {
-            fds.iter().any(|p| {
-                p.fd == fd && p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
-            })
-        })
-    };
-    Ok((a.is_none() || ready(a), ready(b)))
+    /// Reading what stdin holds now, and no more: the peer closed.
+    draining: bool,
+    /// How the run ended, once it has.
+    ended: Option<Ending>,
+    /// Peer data on its way to stdout.
+    buf: Vec<u8>,
 }
 
 impl Pipe {
@@ -373,6 +415,9 @@ impl Pipe {
             receive_drops: None,
             flow,
             listener: None,
+            draining: false,
+            ended: None,
+            buf: vec![0; CHUNK],
         }
     }
 
@@ -401,75 +446,75 @@ impl Pipe {
         (now - self.start).as_secs_f64()
     }
 
-    fn events(
+    /// One event of the interface: the served connection's (the
+    /// listener's others are kept with them until accepted), and the
+    /// link's own.
+    fn event(
         &mut self,
         host: &mut stack_iface::Interface,
-        _now: Instant,
+        ev: stack_iface::Event,
         env: &mut Env,
     ) -> Result<()> {
-        while let Some(ev) = host.poll_event() {
-            // Only the served connection's (the listener's others are kept
-            // with them until accepted), and the link's own.
-            if ev.flow.is_some() && ev.flow != self.flow {
-                continue;
+        self.accept(host);
+        if ev.flow.is_some() && ev.flow != self.flow {
+            return Ok(());
+        }
+        let now = ev.at;
+        match ev.what {
+            HostEvent::Segment { dir, seg } => {
+                if dir == Direction::Out
+                    && seg.ack.is_none()
+                    && seg.flags.contains(crate::wire::tcp::Flags::SYN)
+                {
+                    self.syns += 1;
+                }
+                if let Some(lines) = &mut self.lines {
+                    let tag = if dir == Direction::Out { "out" } else { "in" };
+                    let line = lines.line(&seg);
+                    writeln!(
+                        env.err,
+                        "{:>10.6} {tag:<5} {line}",
+                        (now - self.start).as_secs_f64()
+                    )?;
+                }
             }
-            let now = ev.at;
-            match ev.what {
-                HostEvent::Segment { dir, seg } => {
-                    if dir == Direction::Out
-                        && seg.ack.is_none()
-                        && seg.flags.contains(crate::wire::tcp::Flags::SYN)
-                    {
-                        self.syns += 1;
-                    }
-                    if let Some(lines) = &mut self.lines {
-                        let tag = if dir == Direction::Out { "out" } else { "in" };
-                        let line = lines.line(&seg);
-                        writeln!(
-                            env.err,
-                            "{:>10.6} {tag:<5} {line}",
-                            (now - self.start).as_secs_f64()
-                        )?;
-                    }
+            HostEvent::Tcp(TcpEvent::StateChanged { from, to }) => {
+                if self.verbose || self.lines.is_some() {
+                    writeln!(env.err, "{:>10.6} state {from} → {to}", self.t(now))?;
                 }
-                HostEvent::Tcp(TcpEvent::StateChanged { from, to }) => {
-                    if self.verbose || self.lines.is_some() {
-                        writeln!(env.err, "{:>10.6} state {from} → {to}", self.t(now))?;
-                    }
-                }
-                HostEvent::Tcp(TcpEvent::Connected) => {
-                    self.established = Some(now);
-                    self.last_activity = now;
-                    if self.verbose
-                        && let Some(f) = self.flow
-                    {
-                        writeln!(
-                            env.err,
-                            "nettool: connected to {} from {}, congestion control {}",
-                            f.remote,
-                            f.local,
-                            host.conn(f).map_or("?", |c| c.congestion_control().name())
-                        )?;
-                    }
-                }
-                HostEvent::Tcp(TcpEvent::PeerClosed) => self.peer_closed = true,
-                HostEvent::Tcp(TcpEvent::Closed(r)) => self.closed = Some(r),
-                HostEvent::Icmp { from, kind } => {
-                    writeln!(env.err, "nettool: {} from {from}", kind.describe())?;
-                    if self.established.is_none()
-                        && let Some(c) = self.conn(host)
-                    {
-                        c.abort(now);
-                    }
-                }
-                // `deliver` reads whatever is there on every turn.
-                HostEvent::Readable
-                | HostEvent::ArpAnswered { .. }
-                | HostEvent::Withheld { .. }
-                | HostEvent::Malformed { .. }
-                | HostEvent::Tcp(TcpEvent::SegmentDropped { .. })
-                | HostEvent::Tcp(TcpEvent::OutOfOrderQueued { .. }) => {}
             }
+            HostEvent::Tcp(TcpEvent::Connected) => {
+                self.established = Some(now);
+                self.last_activity = now;
+                if self.verbose
+                    && let Some(f) = self.flow
+                {
+                    writeln!(
+                        env.err,
+                        "nettool: connected to {} from {}, congestion control {}",
+                        f.remote,
+                        f.local,
+                        host.conn(f).map_or("?", |c| c.congestion_control().name())
+                    )?;
+                }
+            }
+            HostEvent::Tcp(TcpEvent::PeerClosed) => self.peer_closed = true,
+            HostEvent::Tcp(TcpEvent::Closed(r)) => self.closed = Some(r),
+            HostEvent::Icmp { from, kind } => {
+                writeln!(env.err, "nettool: {} from {from}", kind.describe())?;
+                if self.established.is_none()
+                    && let Some(c) = self.conn(host)
+                {
+                    c.abort(now);
+                }
+            }
+            // `deliver` reads whatever is there on every turn.
+            HostEvent::Readable
+            | HostEvent::ArpAnswered { .. }
+            | HostEvent::Withheld { .. }
+            | HostEvent::Malformed { .. }
+            | HostEvent::Tcp(TcpEvent::SegmentDropped { .. })
+            | HostEvent::Tcp(TcpEvent::OutOfOrderQueued { .. }) => {}
         }
         Ok(())
     }
@@ -483,95 +528,35 @@ impl Pipe {
         clock: &mut SystemClock,
         env: &mut Env,
     ) -> Result<Ending> {
-        let mut buf = vec![0u8; CHUNK];
-        let stdin_fd: RawFd = 0;
         if self.listener.is_some() && (self.verbose || self.lines.is_some()) {
             // The listener's own state: each connection leaves it later.
             writeln!(env.err, "{:>10.6} state CLOSED → LISTEN", 0.0)?;
         }
-        loop {
-            let now = clock.now();
-            if host.poll_timeout().is_some_and(|t| t <= now) {
-                host.handle_timeout(now);
-            }
-            self.accept(host);
-            self.events(host, now, env)?;
-            self.deliver(host, &mut buf, now, env)?;
-            if self.established.is_some() {
-                self.feed(host, now);
-            }
-            transmit(host, link, now)?;
-            self.events(host, now, env)?;
-            if let Some(ending) = self.ending(host, now) {
-                if ending != Ending::Idle {
-                    // Send whatever the ending produced (a RST).
-                    transmit(host, link, now)?;
-                    self.events(host, now, env)?;
-                    return Ok(ending);
-                }
-            }
-            if env.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-                if let Some(c) = self.conn(host) {
-                    c.abort(now);
-                }
-                transmit(host, link, now)?;
-                return Ok(Ending::Interrupted);
-            }
-            let want_stdin = self.established.is_some()
-                && !self.stdin_eof
-                && !self.fin_sent
-                && self.pending.len() < CHUNK;
-            let wait = self
-                .next_deadline(host)
-                .map_or(MAX_WAIT, |t| (t - now).min(MAX_WAIT));
-            let (link_ready, stdin_ready) =
-                poll_two(link.poll_fd(), want_stdin.then_some(stdin_fd), wait)?;
-            if link_ready {
-                // A batch at a time, so stdin and timers are not starved.
-                for _ in 0..256 {
-                    let Some(rx) = link.recv(Duration::ZERO)? else {
-                        break;
-                    };
-                    host.handle_frame(clock.now(), rx.frame, rx.checksum);
-                }
-            }
-            if stdin_ready {
-                // SAFETY: read(2) into a buffer we own; poll said it will not block.
-                let n = unsafe { libc::read(stdin_fd, buf.as_mut_ptr().cast(), buf.len()) };
-                match n {
-                    0 => self.stdin_eof = true,
-                    n if n > 0 => self.pending.extend_from_slice(&buf[..n as usize]),
-                    _ => {
-                        let err = std::io::Error::last_os_error();
-                        if !matches!(
-                            err.kind(),
-                            std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
-                        ) {
-                            return Err(err).context("reading stdin");
-                        }
-                    }
-                }
-            }
-        }
+        let interrupt = env.interrupt;
+        let mut run = PipeRun { pipe: self, env };
+        let stop = driver::run_with(host, link, clock, interrupt, &RUN, &mut run)?;
+        Ok(match stop {
+            Stop::Interrupted => Ending::Interrupted,
+            Stop::Done => self.ended.unwrap_or(Ending::Interrupted),
+        })
     }
 
     /// Peer data to stdout.
     fn deliver(
         &mut self,
         host: &mut stack_iface::Interface,
-        buf: &mut [u8],
         now: Instant,
         env: &mut Env,
     ) -> Result<()> {
         let mut wrote = false;
-        let Some(conn) = self.conn(host) else {
+        let Some(conn) = self.flow.and_then(|f| host.conn_mut(f)) else {
             return Ok(());
         };
-        while let Ok(n) = conn.recv(buf) {
+        while let Ok(n) = conn.recv(&mut self.buf) {
             if n == 0 {
                 break;
             }
-            env.out.write_all(&buf[..n])?;
+            env.out.write_all(&self.buf[..n])?;
             self.delivered += n as u64;
             wrote = true;
         }
@@ -604,17 +589,12 @@ impl Pipe {
         if self.peer_closed && !self.stdin_eof && !self.fin_sent {
             // The peer is done, and netcat ends when its peer does; what
             // stdin already holds still goes out first (it may have been
-            // written before the connection even opened).
-            self.drain_ready_stdin();
-            if !self.pending.is_empty() {
-                if let Ok(n) = conn.send(&self.pending) {
-                    self.pending.drain(..n);
-                }
-            }
-            // Read no further: the FIN follows once `pending` is sent.
-            self.stdin_eof = true;
+            // written before the connection even opened): read what is
+            // ready now, then no further (see `input`). The FIN follows
+            // once `pending` is sent.
+            self.draining = true;
         }
-        let input_done = self.stdin_eof || self.peer_closed;
+        let input_done = self.stdin_eof || (self.peer_closed && !self.draining);
         if input_done && self.pending.is_empty() && !self.fin_sent {
             conn.close(now);
             self.fin_sent = true;
@@ -622,24 +602,29 @@ impl Pipe {
         }
     }
 
-    /// Reads what stdin has ready now, without waiting.
-    fn drain_ready_stdin(&mut self) {
-        let mut buf = vec![0u8; CHUNK];
-        while self.pending.len() < CHUNK {
-            match poll_two(None, Some(0), Duration::ZERO) {
-                Ok((_, true)) => {}
-                _ => return,
-            }
-            // SAFETY: read(2) into a buffer we own; poll said it will not block.
-            let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
-                if n == 0 {
-                    self.stdin_eof = true;
-                }
-                return;
-            }
-            self.pending.extend_from_slice(&buf[..n as usize]);
+    /// What stdin held: more to send, or its end. While draining (the
+    /// peer closed), a wait of zero that finds nothing, or a chunk's
+    /// worth, ends the reading too.
+    fn input(&mut self, input: Input<'_>) {
+        match input {
+            Input::Data(bytes) => self.pending.extend_from_slice(bytes),
+            Input::End => self.stdin_eof = true,
+            Input::NotReady => {}
         }
+        let ended = !matches!(input, Input::Data(_)) || self.pending.len() >= CHUNK;
+        if self.draining && ended {
+            self.draining = false;
+            self.stdin_eof = true;
+        }
+    }
+
+    /// Whether to read stdin now: while the engine can take more.
+    fn wants_input(&self) -> bool {
+        self.draining
+            || (self.established.is_some()
+                && !self.stdin_eof
+                && !self.fin_sent
+                && self.pending.len() < CHUNK)
     }
 
     fn ending(&mut self, host: &mut stack_iface::Interface, now: Instant) -> Option<Ending> {
@@ -676,6 +661,10 @@ impl Pipe {
     }
 
     fn next_deadline(&self, host: &stack_iface::Interface) -> Option<Instant> {
+        if self.draining {
+            // Read what stdin holds without waiting.
+            return Some(Instant::ZERO);
+        }
         let mut t = host.poll_timeout();
         let mut add = |d: Option<Instant>| {
             if let Some(d) = d {

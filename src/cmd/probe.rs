@@ -2,9 +2,9 @@
 //! The protocol work is in [`crate::probe`]; this turns arguments into a
 //! [`Template`] and renders what the machines report.
 
-use std::io::{self, Write};
+use std::collections::VecDeque;
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -12,10 +12,8 @@ use anyhow::{Context, Result, bail};
 use super::Env;
 use super::tcp::unescape;
 use crate::cli::{CacheArgs, ProbeArgs, ScanArgs};
-use crate::clock::{Clock, SystemClock};
-use crate::link::Link;
-use crate::link::stamp::Stamps;
-use crate::machine::Machine;
+use crate::clock::Clock;
+use crate::driver::{self, Handler, Options, Tx};
 use crate::outcome::Outcome;
 use crate::probe::prober::{self, Event, Prober, Summary};
 use crate::probe::scan::{self, PaceStats, PortResult, PortState, Rate, Scanner};
@@ -148,11 +146,6 @@ fn probe_target(args: &ProbeArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
     Ok((super::resolve_host(host)?, ports))
 }
 
-/// Whether the interrupt flag is up.
-fn interrupted(env: &Env) -> bool {
-    env.interrupt.load(Ordering::Relaxed)
-}
-
 pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     let mut rep = Reporter::new(args.json);
     let (dst, dports) = probe_target(&args)?;
@@ -214,13 +207,21 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
         dst,
     };
     probe_header(&view, &args, &path, &stack, &tpl, &dports, env)?;
-    let mut buf = Vec::with_capacity(2048);
-    let link = stack.link.as_mut();
-    let result = if args.flood {
-        flood(&mut prober, link, &mut clock, &mut buf, env)
-    } else {
-        paced(&mut prober, link, &mut clock, &mut buf, &mut view, env)
+    let mut run = ProbeRun {
+        view: &mut view,
+        out: env.out,
+        recent: VecDeque::new(),
     };
+    let opts = run_options(args.flood);
+    let link = stack.link.as_mut();
+    let result = driver::run_with(
+        &mut prober,
+        link,
+        &mut clock,
+        env.interrupt,
+        &opts,
+        &mut run,
+    );
     let outcome =
         Outcome::from_answer(prober.summary().answered > 0).unless_interrupted(env.interrupt);
     let ended = clock.now();
@@ -284,148 +285,67 @@ fn probe_header(
 /// answer's arrival is read at once rather than after a wake-up.
 const SPIN: Duration = Duration::from_millis(2);
 
-/// The paced loop: [`crate::driver::run`]'s shape, plus the exact moment
-/// each probe left and a short busy poll for its answer.
-fn paced(
-    prober: &mut Prober,
-    link: &mut dyn Link,
-    clock: &mut SystemClock,
-    buf: &mut Vec<u8>,
-    view: &mut ProbeView,
-    env: &mut Env,
-) -> Result<()> {
-    let mut spin_until = Instant::ZERO;
-    let mut stamps = Stamps::default();
-    loop {
-        let now = clock.now();
-        if prober.poll_timeout().is_some_and(|t| t <= now) {
-            prober.handle_timeout(now);
-        }
-        while prober.poll_transmit_into(now, buf) {
-            let before = clock.now();
-            link.send(buf)?;
-            let after = clock.now();
-            prober.mark_sent(stamps.departure(link, clock, before, after));
-            spin_until = after + SPIN;
-        }
-        while let Some(ev) = prober.poll_event() {
-            view.event(env.out, now, ev)?;
-        }
-        if prober.is_done() {
-            return Ok(());
-        }
-        if interrupted(env) {
-            prober.stop_sending();
-            return Ok(());
-        }
-        let wait = if now < spin_until {
-            Duration::ZERO
-        } else {
-            prober
-                .poll_timeout()
-                .map_or(Duration::from_millis(200), |t| {
-                    (t - now).min(Duration::from_millis(200))
-                })
-        };
-        if let Some(rx) = link.recv(wait)? {
-            let (frame, checksum) = (rx.frame.to_vec(), rx.checksum);
-            let now = stamps.arrival(link, clock);
-            prober.handle_frame(now, &frame, checksum);
-        }
-    }
-}
-
 /// Frames a flood queues in its send ring between flushes.
 const FLOOD_BATCH: usize = 256;
 /// A flood's receive buffer: a batch's answers arrive while the batch is
 /// being sent (on veth, inside the very `send`), and are read only after.
 const FLOOD_RECEIVE_BUFFER: usize = 4 << 20;
 
-/// The flood: frames queued into the send ring in batches, each batch
-/// handed to the kernel with one system call, answers drained between
-/// batches; then the last probes' wait. The ring paces the flood to the
-/// link (it waits while the device is slower); a signal ends the wait,
-/// and the probes still queued then are taken back, never counted as sent.
-fn flood(
-    prober: &mut Prober,
-    link: &mut dyn Link,
-    clock: &mut SystemClock,
-    buf: &mut Vec<u8>,
-    env: &mut Env,
-) -> Result<()> {
-    // Which frames of the batch were probes (the rest: RSTs we owe).
-    let mut batch = Vec::with_capacity(FLOOD_BATCH);
-    'send: loop {
-        let now = clock.now();
-        batch.clear();
-        for _ in 0..FLOOD_BATCH {
-            if stopped(link.wait_queue_room())? {
-                take_back(prober, link, &batch);
-                break 'send;
-            }
-            if !prober.poll_transmit_into(now, buf) {
-                if stopped(link.flush())? {
-                    take_back(prober, link, &batch);
-                }
-                break 'send;
-            }
-            link.queue(buf)?;
-            batch.push(prober.last_was_probe());
-            prober.mark_sent(now);
+/// How the driver runs the prober: paced probes leave at exact moments,
+/// stamped by the kernel, with a short busy poll for each answer; a
+/// flood goes through the send ring in batches, the ring pacing it to
+/// the link, and answers are drained between batches.
+fn run_options(flood: bool) -> Options {
+    if flood {
+        Options {
+            ring_batch: Some(FLOOD_BATCH),
+            rx_batch: usize::MAX,
+            ..Options::default()
         }
-        if stopped(link.flush())? {
-            take_back(prober, link, &batch);
-            break;
-        }
-        while let Some(rx) = link.recv(Duration::ZERO)? {
-            let now = clock.now();
-            prober.handle_frame(now, rx.frame, rx.checksum);
-        }
-        prober.handle_timeout(now);
-        if interrupted(env) {
-            break;
-        }
-    }
-    prober.stop_sending();
-    loop {
-        let now = clock.now();
-        prober.handle_timeout(now);
-        while prober.poll_transmit_into(now, buf) {
-            if stopped(link.send(buf))? {
-                return Ok(());
-            }
-        }
-        if prober.is_done() || interrupted(env) {
-            return Ok(());
-        }
-        let wait = prober
-            .poll_timeout()
-            .map_or(Duration::from_millis(200), |t| {
-                (t - now).min(Duration::from_millis(200))
-            });
-        if let Some(rx) = link.recv(wait)? {
-            let now = clock.now();
-            prober.handle_frame(now, rx.frame, rx.checksum);
+    } else {
+        Options {
+            kernel_stamps: true,
+            spin: SPIN,
+            ..Options::default()
         }
     }
 }
 
-/// The frames still queued when a signal stopped the flood never left:
-/// take them back, and the probes among them (the batch's last) are not
-/// counted as sent.
-fn take_back(prober: &mut Prober, link: &mut dyn Link, batch: &[bool]) {
-    let n = link.discard_queued();
-    let probes = batch.iter().rev().take(n).filter(|&&p| p).count();
-    prober.unsend(probes as u64);
+/// The prober's side of a driver run: renders its events, corrects each
+/// probe's send time to when it left, forgets the probes a stopped flood
+/// took back from its ring, and stops sending on Ctrl-C.
+struct ProbeRun<'a> {
+    view: &'a mut ProbeView,
+    out: &'a mut dyn Write,
+    /// Whether each of the last frames sent was a probe (not a RST owed),
+    /// newest last; as many as the flood's ring holds.
+    recent: VecDeque<bool>,
 }
 
-/// Whether a wait of the send ring was cut short by a signal (the user
-/// stopping the flood), rather than failing.
-fn stopped(sent: io::Result<()>) -> io::Result<bool> {
-    match sent {
-        Ok(()) => Ok(false),
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(true),
-        Err(e) => Err(e),
+impl Handler<Prober> for ProbeRun<'_> {
+    fn event(&mut self, _: &mut Prober, now: Instant, event: Event) -> Result<()> {
+        self.view.event(self.out, now, event)
+    }
+
+    fn transmit(&mut self, p: &mut Prober, now: Instant, _: bool, buf: &mut Vec<u8>) -> Option<Tx> {
+        p.poll_transmit_into(now, buf).then_some(Tx::Frame)
+    }
+
+    fn sent(&mut self, p: &mut Prober, at: Instant) {
+        p.mark_sent(at);
+        if self.recent.len() == FLOOD_BATCH * 2 {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(p.last_was_probe());
+    }
+
+    fn taken_back(&mut self, p: &mut Prober, frames: usize) {
+        let probes = self.recent.iter().rev().take(frames).filter(|&&p| p);
+        p.unsend(probes.count() as u64);
+    }
+
+    fn interrupt(&mut self, p: &mut Prober, _: Instant) {
+        p.stop_sending();
     }
 }
 
@@ -721,7 +641,15 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     );
     let target = (dst, ports.as_slice());
     scan_header(&rep, &args, &path, &stack, target, rate, start, env)?;
-    scan_loop(&mut scanner, stack.link.as_mut(), &mut clock, env)?;
+    let link = stack.link.as_mut();
+    driver::run_with(
+        &mut scanner,
+        link,
+        &mut clock,
+        env.interrupt,
+        &SCAN_RUN,
+        &mut |_, _| Ok(()),
+    )?;
     let ended = clock.now();
     let results = scanner.results();
     let open = results.iter().any(|r| r.state == PortState::Open);
@@ -787,48 +715,18 @@ fn scan_header(
     Ok(())
 }
 
-/// The scan's loop: [`crate::driver::run`]'s shape, but answers already
-/// waiting are read before timers fire, and a full send queue (`ENOBUFS`)
-/// is a lost SYN, not an error.
-fn scan_loop(
-    scanner: &mut Scanner,
-    link: &mut dyn Link,
-    clock: &mut SystemClock,
-    env: &Env,
-) -> Result<()> {
-    let mut buf = Vec::with_capacity(128);
-    loop {
-        let now = clock.now();
-        // Read what has arrived before firing timeouts: after a late
-        // wake-up, an answer waiting in the socket is no loss, and taking
-        // it for one would cost a retry and slow the rate down.
-        while let Some(rx) = link.recv(Duration::ZERO)? {
-            scanner.handle_frame(now, rx.frame, rx.checksum);
-        }
-        if scanner.poll_timeout().is_some_and(|t| t <= now) {
-            scanner.handle_timeout(now);
-        }
-        while scanner.poll_transmit_into(now, &mut buf) {
-            if let Err(e) = link.send(&buf) {
-                if e.raw_os_error() != Some(libc::ENOBUFS) {
-                    return Err(e.into());
-                }
-            }
-        }
-        while scanner.poll_event().is_some() {}
-        if scanner.is_done() || interrupted(env) {
-            return Ok(());
-        }
-        let wait = scanner
-            .poll_timeout()
-            .map_or(Duration::from_millis(200), |t| {
-                (t - now).min(Duration::from_millis(200))
-            });
-        if let Some(rx) = link.recv(wait)? {
-            scanner.handle_frame(clock.now(), rx.frame, rx.checksum);
-        }
-    }
-}
+/// How the driver runs a scan: answers already waiting are all read
+/// before timers fire (after a late wake-up, an answer waiting in the
+/// socket is no loss, and taking it for one would cost a retry and slow
+/// the rate down), and a full send queue is a lost SYN, not an error.
+const SCAN_RUN: Options = Options {
+    kernel_stamps: false,
+    spin: Duration::ZERO,
+    ring_batch: None,
+    rx_batch: usize::MAX,
+    lossy_send: true,
+    input: None,
+};
 
 /// How a scan went, beyond its ports.
 struct ScanTotals {

@@ -12,7 +12,6 @@ use crate::cli::{CloseArgs, ConnectArgs, HandshakeArgs};
 use crate::clock::Clock;
 use crate::driver::{self, Stop};
 use crate::link::Link;
-use crate::machine::Machine;
 use crate::outcome::Outcome;
 use crate::report::event::{self as rev, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
@@ -281,30 +280,36 @@ fn converse(
     let mut session = Session::new(host, plan);
     let mut view = View::new(rep, args, start);
     header(&view, run.command, wiring, start, env)?;
-    let stop = {
-        let out = &mut *env.out;
-        let view = &mut view;
-        driver::run(&mut session, link, clock, env.interrupt, |now, ev| {
-            view.event(out, now, ev)
-        })?
+    let mut run = TalkRun {
+        view: &mut view,
+        out: &mut *env.out,
     };
-    if stop == Stop::Interrupted {
-        // Do not leave the peer holding a connection: reset it, and show it.
-        let now = clock.now();
-        session.abort(now);
-        while let Some(frame) = session.poll_transmit(now) {
-            link.send(&frame)?;
-        }
-        while let Some(ev) = session.poll_event() {
-            view.event(env.out, now, ev)?;
-        }
-    }
+    let opts = driver::Options::default();
+    let stop = driver::run_with(&mut session, link, clock, env.interrupt, &opts, &mut run)?;
     Ok(Talk {
         session,
         view,
         remote: wiring.remote,
         interrupted: stop == Stop::Interrupted,
     })
+}
+
+/// A talk's side of the driver's run: its events rendered, and on
+/// Ctrl-C the connection reset rather than left for the peer to hold
+/// (the RST shown).
+struct TalkRun<'a> {
+    view: &'a mut View,
+    out: &'a mut dyn Write,
+}
+
+impl driver::Handler<Session> for TalkRun<'_> {
+    fn event(&mut self, _: &mut Session, now: Instant, ev: Event) -> Result<()> {
+        self.view.event(self.out, now, ev)
+    }
+
+    fn interrupt(&mut self, session: &mut Session, now: Instant) {
+        session.abort(now);
+    }
 }
 
 impl Talk {

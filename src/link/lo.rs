@@ -111,10 +111,6 @@ impl Link for LoopbackLink {
         self.rx.enable_rx_timestamps()
     }
 
-    fn rx_stamp(&self) -> Option<std::time::SystemTime> {
-        self.rx.rx_timestamp()
-    }
-
     /// A packet sent through the raw IP socket loops back through `lo`,
     /// where the receiving socket reads it too, with the all-zero
     /// Ethernet header `lo` gives every frame (and tcpdump on `lo` shows).

@@ -147,6 +147,7 @@ impl Link for MemLink {
                 Ok(Some(Received {
                     frame: &self.delivered,
                     checksum: RxChecksum::Unknown,
+                    stamp: None,
                 }))
             }
             _ => {

@@ -23,6 +23,10 @@ pub use crate::machine::RxChecksum;
 pub struct Received<'a> {
     pub frame: &'a [u8],
     pub checksum: RxChecksum,
+    /// When it arrived, by the kernel's receive stamp (wall clock, taken
+    /// where a capture on the interface takes its own), where the link
+    /// was asked for stamps ([`Link::enable_rx_stamps`]) and has them.
+    pub stamp: Option<SystemTime>,
 }
 
 /// A link that sends and receives whole Ethernet frames.
@@ -35,9 +39,9 @@ pub trait Link {
     /// driver then checks whether it was asked to stop).
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>>;
 
-    /// A descriptor that becomes readable when a frame arrives, for loops
-    /// that wait on the link and on something else at once (`nc` waits on
-    /// stdin too). `None` for links that are not backed by one.
+    /// A descriptor that becomes readable when a frame arrives, for the
+    /// driver to wait on the link and on something else at once (`nc`'s
+    /// stdin). `None` for links that are not backed by one.
     fn poll_fd(&self) -> Option<std::os::fd::RawFd> {
         None
     }
@@ -67,15 +71,9 @@ pub trait Link {
     }
 
     /// Asks the kernel to stamp received frames, where the link can
-    /// ([`Link::rx_stamp`]); a no-op elsewhere.
+    /// ([`Received::stamp`]); a no-op elsewhere.
     fn enable_rx_stamps(&mut self) -> io::Result<()> {
         Ok(())
-    }
-
-    /// The kernel's receive stamp of the frame the last `recv` returned
-    /// (wall clock, where a capture on the interface stamps it), if any.
-    fn rx_stamp(&self) -> Option<SystemTime> {
-        None
     }
 
     /// The kernel's stamp of the last frame sent, nearest to where a
@@ -142,9 +140,6 @@ impl<L: Link + ?Sized> Link for Box<L> {
     }
     fn enable_rx_stamps(&mut self) -> io::Result<()> {
         (**self).enable_rx_stamps()
-    }
-    fn rx_stamp(&self) -> Option<SystemTime> {
-        (**self).rx_stamp()
     }
     fn tx_stamp(&mut self) -> Option<SystemTime> {
         (**self).tx_stamp()

@@ -80,7 +80,6 @@ pub struct PacketLink {
     pub truncated: u64,
     /// The kernel's receive timestamp of the last frame read, when asked
     /// for with [`PacketLink::enable_rx_timestamps`].
-    rx_stamp: Option<std::time::SystemTime>,
     /// Frames go out through a transmit ring (see [`PacketLink::enable_tx_ring`]).
     ring: Option<TxRing>,
     /// Transmit stamps, once [`PacketLink::enable_tx_timestamps`] asked for them.
@@ -142,7 +141,6 @@ impl PacketLink {
                 buf: vec![0; READ_BUFFER],
                 vnet,
                 tx_buf: Vec::new(),
-                rx_stamp: None,
                 ring: None,
                 tx_stamps: None,
                 truncated: 0,
@@ -250,10 +248,6 @@ impl Link for PacketLink {
 
     fn enable_rx_stamps(&mut self) -> io::Result<()> {
         self.enable_rx_timestamps()
-    }
-
-    fn rx_stamp(&self) -> Option<std::time::SystemTime> {
-        self.rx_stamp
     }
 
     fn tx_stamp(&mut self) -> Option<std::time::SystemTime> {
@@ -410,16 +404,11 @@ impl PacketLink {
     /// stamps its copy, on `CLOCK_REALTIME`. Usually the stamps are the
     /// same to the nanosecond; a frame from a kernel peer's TCP is stamped
     /// by each tap in turn, tcpdump's a little after nettool's (0.7 µs
-    /// typical on veth, Linux 6.18). Read it with
-    /// [`PacketLink::rx_timestamp`] after each receive.
+    /// typical on veth, Linux 6.18). Each received frame carries it
+    /// ([`Received::stamp`]).
     pub fn enable_rx_timestamps(&mut self) -> io::Result<()> {
         let on: libc::c_int = 1;
         setsockopt(self.fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &on)
-    }
-
-    /// The kernel's receive time of the frame the last `recv` returned.
-    pub fn rx_timestamp(&self) -> Option<std::time::SystemTime> {
-        self.rx_stamp
     }
 
     fn send_behind_header(&mut self, hdr: [u8; VNET_HDR_LEN], frame: &[u8]) -> io::Result<()> {
@@ -444,7 +433,6 @@ impl PacketLink {
             len = self.buf.len();
         }
         let info = tstamp::rx_info(&control[..control_len]);
-        self.rx_stamp = info.stamp;
         let mut checksum = match info.status {
             Some(s) if s & TP_STATUS_CSUMNOTREADY != 0 => RxChecksum::Partial,
             Some(s) if s & TP_STATUS_CSUM_VALID != 0 => RxChecksum::Valid,
@@ -469,6 +457,7 @@ impl PacketLink {
         Ok(Some(Received {
             frame: &self.buf[start..len],
             checksum,
+            stamp: info.stamp,
         }))
     }
 

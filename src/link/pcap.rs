@@ -359,7 +359,7 @@ impl<L: Link> Link for Capture<L> {
         let Some(file) = &self.file else {
             return self.inner.recv(timeout);
         };
-        let checksum = match self.inner.recv(timeout)? {
+        let (checksum, stamp) = match self.inner.recv(timeout)? {
             // An idle moment: write out what is gathered, so that a long
             // run's file can be read while it goes on.
             None if !timeout.is_zero() => return file.flush().map(|()| None),
@@ -367,10 +367,10 @@ impl<L: Link> Link for Capture<L> {
             Some(r) => {
                 self.rx.clear();
                 self.rx.extend_from_slice(r.frame);
-                r.checksum
+                (r.checksum, r.stamp)
             }
         };
-        let at = self.inner.rx_stamp().unwrap_or_else(SystemTime::now);
+        let at = stamp.unwrap_or_else(SystemTime::now);
         let packet = self.rx.get(ETH_HEADER..).unwrap_or_default();
         match self.echoes.iter().position(|e| e[..] == *packet) {
             Some(i) => drop(self.echoes.remove(i)),
@@ -379,6 +379,7 @@ impl<L: Link> Link for Capture<L> {
         Ok(Some(Received {
             frame: &self.rx,
             checksum,
+            stamp,
         }))
     }
 
@@ -404,10 +405,6 @@ impl<L: Link> Link for Capture<L> {
         self.inner.send_segmented(frame, mss)?;
         let at = self.inner.tx_stamp().unwrap_or(at);
         file.record(at, frame)
-    }
-
-    fn rx_stamp(&self) -> Option<SystemTime> {
-        self.inner.rx_stamp()
     }
 
     fn tx_stamp(&mut self) -> Option<SystemTime> {

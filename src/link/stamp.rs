@@ -3,13 +3,13 @@
 //! rather than nettool's wake-ups. The kernel stamps on the wall clock;
 //! [`WallBridge`] carries the stamps over.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::Link;
-use crate::clock::{Clock, SystemClock, WallBridge};
+use crate::clock::{Clock, WallBridge};
 use crate::time::Instant;
 
-/// Carries a link's transmit and receive stamps onto a [`SystemClock`]'s
+/// Carries a link's transmit and receive stamps onto a [`Clock`]'s
 /// time line, through the tightest wall-clock reading seen so far.
 #[derive(Debug, Default)]
 pub struct Stamps {
@@ -27,14 +27,17 @@ impl Stamps {
     pub fn departure(
         &mut self,
         link: &mut dyn Link,
-        clock: &SystemClock,
+        clock: &dyn Clock,
         before: Instant,
         after: Instant,
     ) -> Instant {
         let Some(stamp) = link.tx_stamp() else {
             return before;
         };
-        let anchor = self.bridge.anchor(clock.wall_anchor());
+        let Some(fresh) = clock.anchor() else {
+            return before;
+        };
+        let anchor = self.bridge.anchor(fresh);
         let at = anchor
             .instant(stamp)
             .and_then(|at| within(at, before, after, anchor.slack()));
@@ -49,12 +52,15 @@ impl Stamps {
     /// answer came. A stamp from the future or more than a second old (a
     /// step of the wall clock) is not used; nor is a missing one: then the
     /// time of reading.
-    pub fn arrival(&mut self, link: &dyn Link, clock: &mut SystemClock) -> Instant {
+    pub fn arrival(&mut self, stamp: Option<SystemTime>, clock: &mut dyn Clock) -> Instant {
         let now = clock.now();
-        let Some(stamp) = link.rx_stamp() else {
+        let Some(stamp) = stamp else {
             return now;
         };
-        let anchor = self.bridge.anchor(clock.wall_anchor());
+        let Some(fresh) = clock.anchor() else {
+            return now;
+        };
+        let anchor = self.bridge.anchor(fresh);
         let oldest = Instant::from_micros(now.total_micros().saturating_sub(1_000_000));
         anchor
             .instant(stamp)

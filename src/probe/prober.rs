@@ -560,7 +560,13 @@ impl Machine for Prober {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let send = (!self.all_sent()).then_some(self.next_send);
+        // A flood's next probe is always due: the send ring paces it.
+        let next_send = if self.config.flood {
+            Instant::ZERO
+        } else {
+            self.next_send
+        };
+        let send = (!self.all_sent()).then_some(next_send);
         let expiry = self
             .order
             .iter()
@@ -615,6 +621,24 @@ mod tests {
 
     fn ms(n: u64) -> Instant {
         Instant::from_millis(n)
+    }
+
+    #[rstest::rstest]
+    #[case::paced(false, Some(ms(100)))]
+    #[case::flood(true, Some(Instant::ZERO))]
+    fn a_floods_next_probe_is_always_due(#[case] flood: bool, #[case] want: Option<Instant>) {
+        let mut p = Prober::new(
+            ms(0),
+            Config {
+                flood,
+                count: None,
+                ..config()
+            },
+        );
+        assert!(p.poll_transmit(ms(0)).is_some());
+        assert_eq!(p.poll_timeout(), want);
+        p.stop_sending();
+        assert_eq!(p.poll_timeout(), Some(ms(1000)), "then only the wait");
     }
 
     /// Everything sent at `now`, parsed: (sport, dport, seq, flags, ack).

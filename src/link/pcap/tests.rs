@@ -257,10 +257,8 @@ impl Link for Stamped {
         Ok(Some(Received {
             frame: &self.last,
             checksum: RxChecksum::Valid,
+            stamp: Some(at(RX_AT.0, RX_AT.1)),
         }))
-    }
-    fn rx_stamp(&self) -> Option<SystemTime> {
-        Some(at(RX_AT.0, RX_AT.1))
     }
     fn tx_stamp(&mut self) -> Option<SystemTime> {
         Some(at(TX_AT.0, TX_AT.1))

@@ -1,0 +1,282 @@
+//! The loop's options, over a scripted link and a clock that ticks a
+//! microsecond per reading.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use super::*;
+use crate::link::Received;
+use crate::machine::RxChecksum;
+
+/// Ticks a microsecond each time it is read.
+struct Ticks(u64);
+
+impl Clock for Ticks {
+    fn now(&mut self) -> Instant {
+        self.0 += 1;
+        Instant::from_micros(self.0)
+    }
+}
+
+/// Sends `total` one-byte frames as fast as it may, and is done once
+/// every one left and `answers` frames came back.
+struct Sender {
+    total: u8,
+    next: u8,
+    answers: usize,
+    heard: usize,
+}
+
+impl Sender {
+    fn new(total: u8, answers: usize) -> Sender {
+        Sender {
+            total,
+            next: 0,
+            answers,
+            heard: 0,
+        }
+    }
+}
+
+impl Machine for Sender {
+    type Event = u8;
+    fn handle_frame(&mut self, _: Instant, _: &[u8], _: RxChecksum) {
+        self.heard += 1;
+    }
+    fn handle_timeout(&mut self, _: Instant) {}
+    fn poll_transmit(&mut self, _: Instant) -> Option<Vec<u8>> {
+        (self.next < self.total).then(|| {
+            self.next += 1;
+            vec![self.next]
+        })
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        (self.next < self.total).then_some(Instant::ZERO)
+    }
+    fn poll_event(&mut self) -> Option<u8> {
+        None
+    }
+    fn is_done(&self) -> bool {
+        self.next == self.total && self.heard >= self.answers
+    }
+}
+
+/// What the link was asked to do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Op {
+    Send(u8),
+    Queue(u8),
+    Flush,
+    Recv,
+}
+
+/// A link with a ring of unlimited room that logs every call, hands out
+/// `inbox` frames, and fails as scripted.
+#[derive(Default)]
+struct Script {
+    log: Vec<Op>,
+    inbox: VecDeque<Vec<u8>>,
+    frame: Vec<u8>,
+    queued: usize,
+    /// The flush with this number (from 1) is cut short by a signal.
+    interrupt_flush: Option<usize>,
+    flushes: usize,
+    /// Every send fails with this OS error.
+    send_error: Option<i32>,
+}
+
+impl Link for Script {
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        if let Some(e) = self.send_error {
+            return Err(io::Error::from_raw_os_error(e));
+        }
+        self.log.push(Op::Send(frame[0]));
+        Ok(())
+    }
+    fn recv(&mut self, _: Duration) -> io::Result<Option<Received<'_>>> {
+        self.log.push(Op::Recv);
+        let Some(frame) = self.inbox.pop_front() else {
+            return Ok(None);
+        };
+        self.frame = frame;
+        Ok(Some(Received {
+            frame: &self.frame,
+            checksum: RxChecksum::Unknown,
+            stamp: None,
+        }))
+    }
+    fn has_ring(&self) -> bool {
+        true
+    }
+    fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
+        self.log.push(Op::Queue(frame[0]));
+        self.queued += 1;
+        Ok(())
+    }
+    fn discard_queued(&mut self) -> usize {
+        std::mem::take(&mut self.queued)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.flushes += 1;
+        if self.interrupt_flush == Some(self.flushes) {
+            return Err(io::Error::from(io::ErrorKind::Interrupted));
+        }
+        self.queued = 0;
+        self.log.push(Op::Flush);
+        Ok(())
+    }
+}
+
+/// Records what the hooks were told.
+#[derive(Default)]
+struct Hooks {
+    sent: Vec<Instant>,
+    taken_back: Vec<usize>,
+    interrupted: bool,
+    input: Vec<u8>,
+    ended: bool,
+}
+
+impl Handler<Sender> for Hooks {
+    fn event(&mut self, _: &mut Sender, _: Instant, _: u8) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn sent(&mut self, _: &mut Sender, at: Instant) {
+        self.sent.push(at);
+    }
+    fn taken_back(&mut self, _: &mut Sender, frames: usize) {
+        self.taken_back.push(frames);
+    }
+    fn interrupt(&mut self, m: &mut Sender, _: Instant) {
+        self.interrupted = true;
+        m.total = m.next;
+    }
+    fn wants_input(&self, _: &Sender) -> bool {
+        !self.ended
+    }
+    fn input(&mut self, _: &mut Sender, _: Instant, input: Input<'_>) -> anyhow::Result<()> {
+        match input {
+            Input::Data(b) => self.input.extend_from_slice(b),
+            Input::End | Input::NotReady => self.ended = true,
+        }
+        Ok(())
+    }
+}
+
+fn go(m: &mut Sender, link: &mut Script, opts: &Options, h: &mut Hooks) -> anyhow::Result<Stop> {
+    let stop = AtomicBool::new(false);
+    run_with(m, link, &mut Ticks(0), &stop, opts, h)
+}
+
+#[test]
+fn a_ring_is_filled_a_batch_at_a_time_with_answers_read_between() {
+    let mut link = Script {
+        inbox: vec![vec![0]; 3].into(),
+        ..Script::default()
+    };
+    let opts = Options {
+        ring_batch: Some(2),
+        rx_batch: usize::MAX,
+        ..Options::default()
+    };
+    let mut h = Hooks::default();
+    let mut m = Sender::new(5, 3);
+    assert_eq!(go(&mut m, &mut link, &opts, &mut h).unwrap(), Stop::Done);
+    let q = Op::Queue;
+    use Op::{Flush, Recv};
+    #[rustfmt::skip]
+    let want = [
+        q(1), q(2), Flush, Recv, Recv, Recv, Recv,
+        q(3), q(4), Flush, Recv,
+        q(5), Flush,
+    ];
+    assert_eq!(link.log[..want.len()], want);
+    assert_eq!(h.sent.len(), 5);
+}
+
+#[test]
+fn a_signal_during_a_flush_takes_the_batch_back_and_stops_sending() {
+    let mut link = Script {
+        interrupt_flush: Some(2),
+        ..Script::default()
+    };
+    let opts = Options {
+        ring_batch: Some(3),
+        ..Options::default()
+    };
+    let mut h = Hooks::default();
+    let mut m = Sender::new(200, 0);
+    assert_eq!(go(&mut m, &mut link, &opts, &mut h).unwrap(), Stop::Done);
+    assert_eq!(h.taken_back, vec![3]);
+    assert!(h.interrupted);
+    assert_eq!(m.next, 6, "nothing is sent after the signal");
+}
+
+#[rstest::rstest]
+#[case::lossy(true, true)]
+#[case::strict(false, false)]
+fn a_full_send_queue_loses_the_frame_only_when_lossy(#[case] lossy: bool, #[case] ok: bool) {
+    let mut link = Script {
+        send_error: Some(libc::ENOBUFS),
+        ..Script::default()
+    };
+    let opts = Options {
+        lossy_send: lossy,
+        ..Options::default()
+    };
+    let mut m = Sender::new(4, 0);
+    let got = go(&mut m, &mut link, &opts, &mut Hooks::default());
+    assert_eq!(got.is_ok(), ok, "{got:?}");
+}
+
+#[test]
+fn without_a_wall_clock_a_stamped_frame_left_when_the_send_began() {
+    let mut link = Script::default();
+    let opts = Options {
+        kernel_stamps: true,
+        ..Options::default()
+    };
+    let mut h = Hooks::default();
+    go(&mut Sender::new(2, 0), &mut link, &opts, &mut h).unwrap();
+    // Each send reads the clock before and after: the stamp is `before`,
+    // one tick after the turn's reading.
+    assert_eq!(
+        h.sent,
+        vec![Instant::from_micros(2), Instant::from_micros(4)]
+    );
+}
+
+#[test]
+fn input_is_read_beside_the_link_until_its_end() {
+    let (reader, mut writer) = io::pipe().unwrap();
+    io::Write::write_all(&mut writer, b"hello").unwrap();
+    drop(writer);
+    let opts = Options {
+        input: Some(std::os::fd::AsRawFd::as_raw_fd(&reader)),
+        ..Options::default()
+    };
+    let mut h = Hooks::default();
+    let (mut m, mut link, mut clock) = (Sender::new(0, 1), Script::default(), Ticks(0));
+    let mut run = Run {
+        machine: &mut m,
+        handler: &mut h,
+        link: &mut link,
+        clock: &mut clock,
+        opts: &opts,
+        buf: Vec::new(),
+        stamps: Stamps::default(),
+        spin_until: Instant::ZERO,
+        stopped: false,
+        input_buf: Vec::new(),
+    };
+    // The link has no descriptor, so it counts as ready: its `recv` is
+    // asked (and finds nothing) in the same wait as the input is read.
+    for _ in 0..3 {
+        run.receive(Duration::from_millis(10)).unwrap();
+    }
+    assert_eq!(link.log, vec![Op::Recv; 3]);
+    assert_eq!(h.input, b"hello");
+    assert!(h.ended);
+}
