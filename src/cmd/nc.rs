@@ -27,8 +27,11 @@ use crate::stack::iface::{
 };
 use crate::stack::session::{End, Opening, Plan, Session, ThirdAck};
 use crate::sys::random_bytes;
-use crate::tcp::{self, Connection, Event as TcpEvent, IsnGenerator, IssSource, Reason, State};
+use crate::tcp::{
+    self, Connection, Event as TcpEvent, IsnGenerator, IssSource, Reason, Segment, State,
+};
 use crate::time::{Instant, human};
+use crate::wire::tcp::Flags;
 
 /// Largest chunk read from stdin at once, and the most held back while
 /// the engine's send buffer is full.
@@ -461,43 +464,13 @@ impl Pipe {
         }
         let now = ev.at;
         match ev.what {
-            HostEvent::Segment { dir, seg } => {
-                if dir == Direction::Out
-                    && seg.ack.is_none()
-                    && seg.flags.contains(crate::wire::tcp::Flags::SYN)
-                {
-                    self.syns += 1;
-                }
-                if let Some(lines) = &mut self.lines {
-                    let tag = if dir == Direction::Out { "out" } else { "in" };
-                    let line = lines.line(&seg);
-                    writeln!(
-                        env.err,
-                        "{:>10.6} {tag:<5} {line}",
-                        (now - self.start).as_secs_f64()
-                    )?;
-                }
-            }
+            HostEvent::Segment { dir, seg } => self.segment(now, dir, &seg, env)?,
             HostEvent::Tcp(TcpEvent::StateChanged { from, to }) => {
                 if self.verbose || self.lines.is_some() {
                     writeln!(env.err, "{:>10.6} state {from} → {to}", self.t(now))?;
                 }
             }
-            HostEvent::Tcp(TcpEvent::Connected) => {
-                self.established = Some(now);
-                self.last_activity = now;
-                if self.verbose
-                    && let Some(f) = self.flow
-                {
-                    writeln!(
-                        env.err,
-                        "nettool: connected to {} from {}, congestion control {}",
-                        f.remote,
-                        f.local,
-                        host.conn(f).map_or("?", |c| c.congestion_control().name())
-                    )?;
-                }
-            }
+            HostEvent::Tcp(TcpEvent::Connected) => self.connected(host, now, env)?,
             HostEvent::Tcp(TcpEvent::PeerClosed) => self.peer_closed = true,
             HostEvent::Tcp(TcpEvent::Closed(r)) => self.closed = Some(r),
             HostEvent::Icmp { from, kind } => {
@@ -515,6 +488,52 @@ impl Pipe {
             | HostEvent::Malformed { .. }
             | HostEvent::Tcp(TcpEvent::SegmentDropped { .. })
             | HostEvent::Tcp(TcpEvent::OutOfOrderQueued { .. }) => {}
+        }
+        Ok(())
+    }
+
+    /// A segment of the served connection: SYNs are counted (for "no
+    /// answer after N SYNs"), and each is a line with `--trace`.
+    fn segment(
+        &mut self,
+        now: Instant,
+        dir: Direction,
+        seg: &Segment,
+        env: &mut Env,
+    ) -> Result<()> {
+        if dir == Direction::Out && seg.ack.is_none() && seg.flags.contains(Flags::SYN) {
+            self.syns += 1;
+        }
+        if let Some(lines) = &mut self.lines {
+            let tag = if dir == Direction::Out { "out" } else { "in" };
+            let line = lines.line(seg);
+            writeln!(
+                env.err,
+                "{:>10.6} {tag:<5} {line}",
+                (now - self.start).as_secs_f64()
+            )?;
+        }
+        Ok(())
+    }
+
+    fn connected(
+        &mut self,
+        host: &stack_iface::Interface,
+        now: Instant,
+        env: &mut Env,
+    ) -> Result<()> {
+        self.established = Some(now);
+        self.last_activity = now;
+        if self.verbose
+            && let Some(f) = self.flow
+        {
+            writeln!(
+                env.err,
+                "nettool: connected to {} from {}, congestion control {}",
+                f.remote,
+                f.local,
+                host.conn(f).map_or("?", |c| c.congestion_control().name())
+            )?;
         }
         Ok(())
     }
@@ -691,33 +710,9 @@ impl Pipe {
         now: Instant,
         env: &mut Env,
     ) -> Result<Outcome> {
-        let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
         if self.verbose {
-            let open = self.established.map_or(Duration::ZERO, |t| now - t);
-            let secs = open.as_secs_f64().max(1e-6);
-            let rate = |bytes: u64| bytes as f64 * 8.0 / secs / 1e6;
-            // The stream's bytes; the wire's count only where it differs
-            // (retransmissions ours, or the peer's).
-            let sent = stats.bytes_sent - stats.bytes_retransmitted;
-            let wire = |stream: u64, wire: u64| {
-                if wire == stream {
-                    String::new()
-                } else {
-                    format!("; {wire} on the wire")
-                }
-            };
-            writeln!(
-                env.err,
-                "nettool: sent {sent} bytes ({:.1} Mbit/s{}), received {} bytes ({:.1} Mbit/s{}), {} retransmission{}, open for {}",
-                rate(sent),
-                wire(sent, stats.bytes_sent),
-                self.delivered,
-                rate(self.delivered),
-                wire(self.delivered, stats.bytes_received),
-                stats.retransmissions,
-                if stats.retransmissions == 1 { "" } else { "s" },
-                human(open)
-            )?;
+            let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
+            writeln!(env.err, "nettool: {}", self.transfer(&stats, now))?;
             if let Some(n) = self.receive_drops.filter(|&n| n > 0) {
                 writeln!(
                     env.err,
@@ -726,38 +721,62 @@ impl Pipe {
                 )?;
             }
         }
-        Ok(match end {
-            Ending::Closed(Reason::Normal) | Ending::Idle | Ending::Quit => Outcome::Success,
-            Ending::Interrupted => Outcome::Interrupted,
-            Ending::ConnectTimeout => {
-                writeln!(env.err, "nettool: connection to {remote} timed out (-w)")?;
-                Outcome::Negative
+        let (outcome, error) = self.outcome(end, remote);
+        if let Some(error) = error {
+            writeln!(env.err, "nettool: {error}")?;
+        }
+        Ok(outcome)
+    }
+
+    /// `sent … bytes (… Mbit/s), received …`: the stream's bytes, and the
+    /// wire's count only where it differs (retransmissions ours, or the
+    /// peer's).
+    fn transfer(&self, stats: &stack_iface::Stats, now: Instant) -> String {
+        let open = self.established.map_or(Duration::ZERO, |t| now - t);
+        let secs = open.as_secs_f64().max(1e-6);
+        let rate = |bytes: u64| bytes as f64 * 8.0 / secs / 1e6;
+        let sent = stats.stream_bytes_sent();
+        let wire = |stream: u64, wire: u64| {
+            if wire == stream {
+                String::new()
+            } else {
+                format!("; {wire} on the wire")
             }
-            Ending::Closed(Reason::Reset) if self.established.is_none() => {
-                writeln!(env.err, "nettool: connection to {remote} refused")?;
-                Outcome::Negative
+        };
+        format!(
+            "sent {sent} bytes ({:.1} Mbit/s{}), received {} bytes ({:.1} Mbit/s{}), {} retransmission{}, open for {}",
+            rate(sent),
+            wire(sent, stats.bytes_sent),
+            self.delivered,
+            rate(self.delivered),
+            wire(self.delivered, stats.bytes_received),
+            stats.retransmissions,
+            if stats.retransmissions == 1 { "" } else { "s" },
+            human(open)
+        )
+    }
+
+    /// The outcome of how the run ended, and the error to print for a
+    /// failed connection.
+    fn outcome(&self, end: Ending, remote: SocketAddrV4) -> (Outcome, Option<String>) {
+        let opened = self.established.is_some();
+        let error = match end {
+            Ending::Closed(Reason::Normal) | Ending::Idle | Ending::Quit => {
+                return (Outcome::Success, None);
             }
-            Ending::Closed(Reason::Reset) => {
-                writeln!(env.err, "nettool: connection reset by {remote}")?;
-                Outcome::Negative
-            }
-            Ending::Closed(Reason::TimedOut) if self.established.is_none() => {
-                writeln!(
-                    env.err,
-                    "nettool: no answer from {remote} after {} SYNs",
-                    self.syns
-                )?;
-                Outcome::Negative
+            Ending::Interrupted => return (Outcome::Interrupted, None),
+            Ending::Closed(Reason::Aborted) => return (Outcome::Negative, None),
+            Ending::ConnectTimeout => format!("connection to {remote} timed out (-w)"),
+            Ending::Closed(Reason::Reset) if !opened => format!("connection to {remote} refused"),
+            Ending::Closed(Reason::Reset) => format!("connection reset by {remote}"),
+            Ending::Closed(Reason::TimedOut) if !opened => {
+                format!("no answer from {remote} after {} SYNs", self.syns)
             }
             Ending::Closed(Reason::TimedOut) => {
-                writeln!(
-                    env.err,
-                    "nettool: connection to {remote} timed out: the peer stopped acknowledging"
-                )?;
-                Outcome::Negative
+                format!("connection to {remote} timed out: the peer stopped acknowledging")
             }
-            Ending::Closed(Reason::Aborted) => Outcome::Negative,
-        })
+        };
+        (Outcome::Negative, Some(error))
     }
 }
 

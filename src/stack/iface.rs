@@ -104,6 +104,14 @@ pub struct Stats {
     pub bytes_retransmitted: u64,
 }
 
+impl Stats {
+    /// Payload bytes of the stream sent, each counted once however often
+    /// it was retransmitted.
+    pub fn stream_bytes_sent(&self) -> u64 {
+        self.bytes_sent - self.bytes_retransmitted
+    }
+}
+
 /// Whether a segment is a pure acknowledgment: no data, no SYN/FIN/RST.
 pub fn is_pure_ack(seg: &Segment) -> bool {
     seg.ack.is_some() && seg.payload.is_empty() && {
@@ -1120,5 +1128,15 @@ mod tests {
         // growth, and the load mode (a million connections) is where the
         // idle connection gets pushed back down.
         assert!(conn <= 1664, "connection {conn} bytes");
+    }
+
+    #[test]
+    fn the_stream_counts_a_retransmitted_byte_once() {
+        let stats = Stats {
+            bytes_sent: 3000,
+            bytes_retransmitted: 1000,
+            ..Stats::default()
+        };
+        assert_eq!(stats.stream_bytes_sent(), 2000);
     }
 }
