@@ -20,7 +20,7 @@ use crate::driver::{self, Handler, Input, Options, Stop, Tx};
 use crate::link::Link;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
-use crate::setup::{Flows, Found, LinkOptions, Path, Request};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::stack::host::{HostConfig, TcpHost};
 use crate::stack::iface::{
     self as stack_iface, Direction, FlowKey, HostEvent, InterfaceConfig, ListenerConfig,
@@ -189,28 +189,11 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
         _ => bail!("nettool nc -l needs [ADDRESS] PORT"),
     };
     let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
-    let mut stack = path.open(
-        Some(port),
-        Flows::Listener,
-        &LINK,
-        env.pcap.as_ref(),
-        env.err,
-    )?;
+    let flows = Flows::Listener;
+    let mut stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
     let local_addr = stack.local();
     let mut clock = SystemClock::new();
-    let isn = IsnGenerator::new(random_bytes::<16>());
-    let config = engine_config(&path, args);
-    // Handshakes proceed side by side (a flood of spoofed SYNs only cycles
-    // through the half-open queue); data flows on one connection at a time.
-    let mut iface = stack_iface::Interface::new(iface_config(&path, args.trace));
-    iface.listen(
-        local_addr,
-        ListenerConfig {
-            tcp: config,
-            iss: IssSource::Generated(isn),
-            backlog: stack_iface::DEFAULT_BACKLOG,
-        },
-    );
+    let mut iface = listening(&path, args, local_addr);
     if args.verbose {
         writeln!(
             env.err,
@@ -218,28 +201,59 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
             path.iface.name
         )?;
     }
-    let outcome = loop {
+    let outcome = serve(&mut iface, &mut stack, &mut clock, args, env)?;
+    stack.teardown();
+    Ok(outcome)
+}
+
+/// An interface with a listener on `local`. Handshakes proceed side by
+/// side (a flood of spoofed SYNs only cycles through the half-open
+/// queue); data flows on one connection at a time.
+fn listening(path: &Path, args: &NcArgs, local: SocketAddrV4) -> stack_iface::Interface {
+    let isn = IsnGenerator::new(random_bytes::<16>());
+    let config = engine_config(path, args);
+    let mut iface = stack_iface::Interface::new(iface_config(path, args.trace));
+    iface.listen(
+        local,
+        ListenerConfig {
+            tcp: config,
+            iss: IssSource::Generated(isn),
+            backlog: stack_iface::DEFAULT_BACKLOG,
+        },
+    );
+    iface
+}
+
+/// Serves the listener's connections one after the other: one, or with
+/// `-k` all until Ctrl-C.
+fn serve(
+    iface: &mut stack_iface::Interface,
+    stack: &mut Stack,
+    clock: &mut SystemClock,
+    args: &NcArgs,
+    env: &mut Env,
+) -> Result<Outcome> {
+    let local = stack.local();
+    loop {
         let mut pipe = Pipe::new(args, clock.now(), None);
-        pipe.listener = Some(local_addr);
-        let end = pipe.run(&mut iface, stack.link.as_mut(), &mut clock, env)?;
+        pipe.listener = Some(local);
+        let end = pipe.run(iface, stack.link.as_mut(), clock, env)?;
         pipe.receive_drops = stack.link.receive_drops();
         let remote = pipe
             .flow
             .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
-        let outcome = pipe.finish(&iface, end, remote, clock.now(), env)?;
+        let outcome = pipe.finish(iface, end, remote, clock.now(), env)?;
         if !args.keep_open || outcome == Outcome::Interrupted {
             if args.verbose {
-                report_listener(&iface, local_addr, env)?;
+                report_listener(iface, local, env)?;
             }
-            break outcome;
+            return Ok(outcome);
         }
         if let Some(flow) = pipe.flow {
             // netcat does not wait out TIME-WAIT; the next one may start.
             iface.remove(flow);
         }
-    };
-    stack.teardown();
-    Ok(outcome)
+    }
 }
 
 /// `-l -v` on exit: what the half-open and accept queues turned away.

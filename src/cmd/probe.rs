@@ -58,8 +58,36 @@ fn find_path(
 }
 
 fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
-    let mut flags = args.flags.unwrap_or_default();
-    for (on, f) in [
+    let t = Template {
+        src_mac: path.iface.mac,
+        dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
+        src: path.source,
+        dst,
+        flags: probe_flags(args),
+        ack: args.ack,
+        window: args.win,
+        urgent: args.urg_ptr,
+        options: probe_options(args),
+        payload: payload(args)?,
+        ttl: args.ttl,
+        tos: args.tos,
+        dont_frag: args.df,
+        bad_checksum: args.badsum,
+    };
+    t.validate().map_err(anyhow::Error::msg)?;
+    let (bytes, room) = (t.repr(1, 1, 0).buffer_len() + 20, path.iface.mtu as usize);
+    if bytes > room {
+        bail!(
+            "the probe would be {bytes} bytes, more than {}'s MTU of {room}",
+            path.iface.name
+        );
+    }
+    Ok(t)
+}
+
+/// `--flags` and the one-flag options together; a SYN when none is given.
+fn probe_flags(args: &ProbeArgs) -> ProbeFlags {
+    let ones = [
         (args.syn, Flags::SYN),
         (args.fin, Flags::FIN),
         (args.rst, Flags::RST),
@@ -67,27 +95,20 @@ fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
         (args.urg, Flags::URG),
         (args.ece, Flags::ECE),
         (args.cwr, Flags::CWR),
-    ] {
-        if on {
-            flags.flags = flags.flags | f;
-        }
+    ];
+    if args.flags.is_none() && !args.ack_flag && ones.iter().all(|&(on, _)| !on) {
+        return ProbeFlags::SYN;
+    }
+    let mut flags = args.flags.unwrap_or_default();
+    for (_, f) in ones.into_iter().filter(|&(on, _)| on) {
+        flags.flags = flags.flags | f;
     }
     flags.ack |= args.ack_flag;
-    let any_flag = args.flags.is_some()
-        || [
-            args.syn,
-            args.fin,
-            args.rst,
-            args.psh,
-            args.urg,
-            args.ece,
-            args.cwr,
-            args.ack_flag,
-        ]
-        .contains(&true);
-    if !any_flag {
-        flags = ProbeFlags::SYN;
-    }
+    flags
+}
+
+/// The TCP options in the order Linux puts them, then the raw ones.
+fn probe_options(args: &ProbeArgs) -> Vec<TcpOption> {
     let mut options = Vec::new();
     options.extend(args.mss.map(TcpOption::Mss));
     if args.sack_perm {
@@ -100,39 +121,18 @@ fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
     if args.eol {
         options.push(TcpOption::Eol);
     }
-    let payload = if let Some(d) = &args.data {
+    options
+}
+
+/// `--data`, `--data-file`, or `--data-len` bytes of `X`.
+fn payload(args: &ProbeArgs) -> Result<Vec<u8>> {
+    Ok(if let Some(d) = &args.data {
         unescape(d)?
     } else if let Some(f) = &args.data_file {
         std::fs::read(f).with_context(|| format!("reading --data-file {}", f.display()))?
     } else {
         vec![b'X'; args.data_len.unwrap_or(0)]
-    };
-    let t = Template {
-        src_mac: path.iface.mac,
-        dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
-        src: path.source,
-        dst,
-        flags,
-        ack: args.ack,
-        window: args.win,
-        urgent: args.urg_ptr,
-        options,
-        payload,
-        ttl: args.ttl,
-        tos: args.tos,
-        dont_frag: args.df,
-        bad_checksum: args.badsum,
-    };
-    t.validate().map_err(anyhow::Error::msg)?;
-    let room = path.iface.mtu as usize;
-    if t.repr(1, 1, 0).buffer_len() + 20 > room {
-        bail!(
-            "the probe would be {} bytes, more than {}'s MTU of {room}",
-            t.repr(1, 1, 0).buffer_len() + 20,
-            path.iface.name
-        );
-    }
-    Ok(t)
+    })
 }
 
 /// `HOST[:PORTS]`, with `--dport` as the alternative.
@@ -661,8 +661,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     let mut scanner = Scanner::new(start, config);
     let target = (dst, ports.as_slice());
     scan_header(&rep, &args, &path, &stack, target, rate, start, env)?;
-    let link = stack.link.as_mut();
-    let noop = &mut |_, _| Ok(());
+    let (link, noop) = (stack.link.as_mut(), &mut |_, _| Ok(()));
     driver::run_with(
         &mut scanner,
         link,
@@ -675,14 +674,8 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     let results = scanner.results();
     let open = Tally::of(&results).open > 0;
     let outcome = Outcome::from_answer(open).unless_interrupted(env.interrupt);
-    let totals = ScanTotals {
-        asked: ports.len(),
-        sent: scanner.sent,
-        elapsed: ended - start,
-        pace: scanner.pace(),
-        fixed: matches!(rate, Rate::Fixed(_)),
-        rsts_dropped: stack.teardown(),
-    };
+    let elapsed = ended - start;
+    let totals = ScanTotals::of(&scanner, ports.len(), elapsed, rate, stack.teardown());
     render_scan(env.out, &rep, ended, &args, &results, &totals, outcome)?;
     Ok(outcome)
 }
@@ -726,39 +719,43 @@ fn scan_header(
     env: &mut Env,
 ) -> Result<()> {
     let sport = stack.local().port();
-    let (min_rate, max_rate) = match rate {
-        Rate::Fixed(r) => (r, r),
-        Rate::Adaptive { min, max } => (min, max),
-    };
-    rep.emit(
-        env.out,
-        start,
-        Ev::Start(Box::new(Start {
-            command: "scan",
-            src: Some(stack.local()),
-            ip: Some(dst),
-            ports: Some(format_ports(ports)),
-            iface: Some(path.iface.name.clone()),
-            guard: stack.guard_table().map(str::to_owned),
-            rate: args.rate,
-            min_rate: Some(min_rate),
-            max_rate: Some(max_rate),
-            retries: Some(args.retries),
-            ..Start::default()
-        })),
-        |w| {
-            writeln!(
-                w,
-                "SCAN {dst}: {} port(s) from {}:{sport} on {}, {}, {} retries",
-                ports.len(),
-                path.source,
-                path.iface.name,
-                describe_rate(rate),
-                args.retries
-            )
-        },
-    )?;
+    let start_event = scan_start(args, path, stack, (dst, ports), rate);
+    rep.emit(env.out, start, Ev::Start(Box::new(start_event)), |w| {
+        writeln!(
+            w,
+            "SCAN {dst}: {} port(s) from {}:{sport} on {}, {}, {} retries",
+            ports.len(),
+            path.source,
+            path.iface.name,
+            describe_rate(rate),
+            args.retries
+        )
+    })?;
     Ok(())
+}
+
+/// The start event of `nettool scan`.
+fn scan_start(
+    args: &ScanArgs,
+    path: &Path,
+    stack: &Stack,
+    (dst, ports): (Ipv4Addr, &[u16]),
+    rate: Rate,
+) -> Start {
+    let (min_rate, max_rate) = rate.bounds();
+    Start {
+        command: "scan",
+        src: Some(stack.local()),
+        ip: Some(dst),
+        ports: Some(format_ports(ports)),
+        iface: Some(path.iface.name.clone()),
+        guard: stack.guard_table().map(str::to_owned),
+        rate: args.rate,
+        min_rate: Some(min_rate),
+        max_rate: Some(max_rate),
+        retries: Some(args.retries),
+        ..Start::default()
+    }
 }
 
 /// How the driver runs a scan: answers already waiting are all read
@@ -786,6 +783,23 @@ struct ScanTotals {
 }
 
 impl ScanTotals {
+    fn of(
+        scanner: &Scanner,
+        asked: usize,
+        elapsed: Duration,
+        rate: Rate,
+        rsts_dropped: Option<u64>,
+    ) -> ScanTotals {
+        ScanTotals {
+            asked,
+            sent: scanner.sent,
+            elapsed,
+            pace: scanner.pace(),
+            fixed: matches!(rate, Rate::Fixed(_)),
+            rsts_dropped,
+        }
+    }
+
     /// The summary's words about the rate: what it reached, and what
     /// losses did to it (or, at a fixed rate, what to do about them).
     fn rate_text(&self) -> String {
