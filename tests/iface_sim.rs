@@ -640,3 +640,29 @@ fn the_bookkeeping_holds_under_a_random_mix(#[case] seed: u64) {
     println!("{stats:?}, {} accepted, {} RSTs", accepted.len(), net.rsts);
     assert!(stats.evicted > 0 && stats.established > 0 && stats.expired > 0);
 }
+
+/// ICMP errors quoting a child come from anyone, as many as they send: a
+/// child waiting to be accepted keeps only the latest, and counts the rest
+/// as dropped, rather than holding thousands of events.
+#[test]
+fn an_icmp_flood_on_a_waiting_child_keeps_only_the_latest() {
+    let mut net = Net::new(server(DEFAULT_BACKLOG, false));
+    let c = net.connect(1);
+    net.run_until(ms(5));
+    let key = key_of(&net.clients[c]);
+    let at = net.now;
+    for _ in 0..5000 {
+        net.send(at, true, icmp_quoting(key));
+    }
+    net.run_until(ms(6));
+    let stats = net.server.listener_stats(SERVER).unwrap();
+    let flow = net.server.accept(SERVER).unwrap();
+    net.flush();
+    let icmp = net
+        .events_of(flow)
+        .iter()
+        .filter(|e| matches!(e, HostEvent::Icmp { .. }))
+        .count();
+    assert_eq!(icmp, 1, "ICMP events kept for one unaccepted child");
+    assert_eq!(stats.events_dropped, 4999);
+}

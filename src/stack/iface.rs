@@ -48,7 +48,8 @@ pub const DEFAULT_BACKLOG: usize = 256;
 /// Most events kept for a child before it is accepted: a handshake makes
 /// about eight; beyond the cap, segment traces, dropped-segment and
 /// out-of-order reports are counted in [`ListenerStats::events_dropped`]
-/// instead (state changes, the peer's FIN and ICMP errors are always kept).
+/// instead (state changes, the handshake's completion and the peer's FIN
+/// are always kept; of ICMP errors, the latest).
 const CHILD_EVENTS: usize = 32;
 
 /// Which way a segment went.
@@ -157,7 +158,8 @@ pub struct ListenerStats {
     pub established: u64,
     /// Children's traces not kept before they were accepted (a child
     /// keeps its first 32 events, then only what the application acts
-    /// on: state changes, the peer's FIN, ICMP errors).
+    /// on: state changes, the handshake's completion, the peer's FIN; and
+    /// of the ICMP errors quoting it, only the latest).
     pub events_dropped: u64,
 }
 
@@ -608,9 +610,27 @@ impl Interface {
                     }
                     return;
                 }
+                // ICMP errors come from anyone, as many as they send: a
+                // child keeps only the latest (the application acts on
+                // one), and the ones it replaces count as dropped.
+                if let HostEvent::Icmp { .. } = ev.what {
+                    if let Some(at) = child
+                        .log
+                        .iter()
+                        .position(|e| matches!(e.what, HostEvent::Icmp { .. }))
+                    {
+                        child.log.remove(at);
+                        if let Some(l) = self.listeners.get_mut(&child.listener) {
+                            l.stats.events_dropped += 1;
+                        }
+                    }
+                    child.log.push(ev);
+                    return;
+                }
                 // Traces may be cut short; what the application acts on
-                // (state changes, the peer's FIN, ICMP errors) never is,
-                // and the state machine bounds how many of those come.
+                // (state changes, the handshake's completion, the peer's
+                // FIN) never is, and the state machine bounds how many of
+                // those come.
                 let trace = matches!(
                     ev.what,
                     HostEvent::Segment { .. }
