@@ -666,3 +666,37 @@ fn an_icmp_flood_on_a_waiting_child_keeps_only_the_latest() {
     assert_eq!(icmp, 1, "ICMP events kept for one unaccepted child");
     assert_eq!(stats.events_dropped, 4999);
 }
+
+/// A child's log full of traces (segments without ACK, each dropped by
+/// SYN-RECEIVED) still keeps `Connected`, which the application acts on.
+#[test]
+fn connected_survives_a_full_child_log() {
+    let mut net = Net::new(server(DEFAULT_BACKLOG, false));
+    // A SYN from client 1's address, by hand, so the handshake can wait.
+    let src = client_addr(1);
+    net.send(net.now, true, syn(src, 5_000_000));
+    net.run_until(ms(1));
+    for i in 0..40u32 {
+        net.send(
+            net.now,
+            true,
+            segment(src, Flags::NONE, 5_000_001 + i, None),
+        );
+    }
+    net.run_until(ms(2));
+    net.send(
+        net.now,
+        true,
+        segment(src, Flags::NONE, 5_000_001, Some(1_000_001)),
+    );
+    net.run_until(ms(3));
+    let stats = net.server.listener_stats(SERVER).unwrap();
+    assert!(stats.events_dropped > 0, "the log did not fill: {stats:?}");
+    let flow = net.server.accept(SERVER).expect("established");
+    net.flush();
+    let evs = net.events_of(flow);
+    assert!(
+        evs.contains(&&HostEvent::Tcp(TcpEvent::Connected)),
+        "{evs:#?}"
+    );
+}

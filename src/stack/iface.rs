@@ -600,9 +600,8 @@ impl Interface {
                 if let HostEvent::Tcp(TcpEvent::Connected) = ev.what {
                     child.established = true;
                     let (local, key) = (child.listener, key.expect("a child has a key"));
-                    if child.log.len() < CHILD_EVENTS {
-                        child.log.push(ev);
-                    }
+                    // What nc acts on: never cut, whatever came before.
+                    child.log.push(ev);
                     if let Some(l) = self.listeners.get_mut(&local) {
                         l.half_open -= 1;
                         l.stats.established += 1;
