@@ -700,3 +700,34 @@ fn connected_survives_a_full_child_log() {
         "{evs:#?}"
     );
 }
+
+/// The backlog bounds the accept queue: an ACK that would complete a
+/// handshake while it is full is dropped and the child stays half-open;
+/// once the application accepts, the client's ACK of the retransmitted
+/// SYN-ACK completes it.
+#[test]
+fn the_backlog_bounds_the_accept_queue() {
+    let mut net = Net::new(server(4, false));
+    for i in 1..=3 {
+        net.connect(i);
+    }
+    net.run_until(ms(5));
+    for i in 4..=7 {
+        net.connect(i);
+    }
+    net.run_until(ms(10));
+    assert_eq!(net.server.acceptable(SERVER), 4, "backlog 4");
+    assert_eq!(net.server.half_open(SERVER), 3);
+    let stats = net.server.listener_stats(SERVER).unwrap();
+    assert_eq!(stats.acks_dropped, 3, "{stats:?}");
+    net.server.audit().unwrap();
+    let mut accepted = 0;
+    while net.server.accept(SERVER).is_some() {
+        accepted += 1;
+    }
+    assert_eq!(accepted, 4);
+    net.run_until(ms(5_000));
+    assert_eq!(net.server.acceptable(SERVER), 3, "the rest complete later");
+    assert_eq!(net.server.half_open(SERVER), 0);
+    net.server.audit().unwrap();
+}

@@ -262,6 +262,15 @@ fn report_listener(
             stack_iface::DEFAULT_BACKLOG
         )?;
     }
+    if stats.acks_dropped > 0 {
+        writeln!(
+            env.err,
+            "nettool: {} handshake-completing ACK(s) dropped while {} connections waited to be \
+             served (the clients retried)",
+            stats.acks_dropped,
+            stack_iface::DEFAULT_BACKLOG
+        )?;
+    }
     Ok(())
 }
 

@@ -17,7 +17,9 @@
 //! ACK arrives). A flood of spoofed SYNs therefore cycles through the
 //! queue and never blocks a real client, whose handshake takes one round
 //! trip. When the accept queue is full, new SYNs are dropped (the client
-//! retries) until the application accepts.
+//! retries) until the application accepts, and so are the ACKs that would
+//! complete a half-open connection (it stays half-open, as in Linux; the
+//! client acknowledges the retransmitted SYN-ACK again).
 //!
 //! Events of a child are kept with it until it is accepted, then released
 //! in order with their original times; a child that never completes its
@@ -152,6 +154,11 @@ pub struct ListenerStats {
     pub evicted: u64,
     /// SYNs dropped because the accept queue was full.
     pub refused: u64,
+    /// Handshake-completing ACKs dropped because the accept queue was
+    /// full: the child stays half-open, and the client's next ACK (to the
+    /// retransmitted SYN-ACK, or with data) completes it once there is
+    /// room.
+    pub acks_dropped: u64,
     /// Half-open connections that ended (SYN-ACKs unanswered, or reset).
     pub expired: u64,
     /// Handshakes completed (entering the accept queue).
@@ -890,6 +897,16 @@ impl Interface {
     }
 
     fn flow_segment(&mut self, now: Instant, key: FlowKey, tcp: &TcpRepr<'_>) {
+        if self.accept_queue_full_for(key, tcp) {
+            if let Some(l) = self.flows[&key]
+                .child
+                .as_ref()
+                .and_then(|c| self.listeners.get_mut(&c.listener))
+            {
+                l.stats.acks_dropped += 1;
+            }
+            return;
+        }
         let trace = self.config.trace;
         let flow = self.flows.get_mut(&key).expect("checked");
         flow.stats.segments_received += 1;
@@ -914,6 +931,28 @@ impl Interface {
             self.push_event(now, Some(key), HostEvent::Readable);
         }
         self.touch(key);
+    }
+
+    /// Whether `tcp` would complete a half-open child's handshake while
+    /// its listener's accept queue is full: the backlog bounds the queue,
+    /// so the ACK is dropped, as if lost (a RST still ends the child).
+    fn accept_queue_full_for(&self, key: FlowKey, tcp: &TcpRepr<'_>) -> bool {
+        let flow = &self.flows[&key];
+        let Some(child) = flow.child.as_ref() else {
+            return false;
+        };
+        if child.established
+            || tcp.ack.is_none()
+            || tcp.flags.contains(Flags::RST)
+            || flow.conn.state() != State::SynReceived
+        {
+            return false;
+        }
+        let Some(l) = self.listeners.get(&child.listener) else {
+            return false;
+        };
+        let backlog = l.config.backlog.max(1);
+        l.accept.len() >= backlog && self.acceptable(child.listener) >= backlog
     }
 
     /// A segment for no connection, to a listening port: RFC 9293
