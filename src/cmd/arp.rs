@@ -32,7 +32,7 @@ use crate::wire::MacAddr;
 
 /// Largest sweep: a /16. Larger ones are almost always a typo, and would
 /// take minutes at any polite rate.
-const MAX_SWEEP: usize = 65_536;
+const MAX_SWEEP: u64 = 65_536;
 
 pub fn run(args: ArpArgs, env: &mut Env) -> Result<Outcome> {
     let cache_path = args.cache.path();
@@ -512,13 +512,12 @@ fn plural(n: u64) -> &'static str {
 }
 
 fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> Result<Outcome> {
-    let mut targets = crate::arp::host_addresses(net);
-    if targets.len() > MAX_SWEEP {
-        bail!(
-            "{net} has {} addresses; nettool sweeps at most a /16 at a time — split it",
-            targets.len()
-        );
+    // Count before listing: a /1 listed would not fit in memory.
+    let hosts = crate::arp::host_count(net);
+    if hosts > MAX_SWEEP {
+        bail!("{net} has {hosts} addresses; nettool sweeps at most a /16 at a time — split it");
     }
+    let mut targets = crate::arp::host_addresses(net);
     // Route by an address of the subnet that is not this host's own (the
     // kernel answers "local" for those, and names no link).
     let local = route::local_ipv4s();
