@@ -253,6 +253,22 @@ fn two_macs_answering_one_request_are_a_conflict_and_neither_is_cached() {
     let r = arp(&hosts, &scratch, &["-q", &peer]);
     assert_eq!(r.code, Some(1), "{}", r.show());
     assert_eq!(r.stdout.trim(), "", "{}", r.show());
+    // Ping mode (-c) says conflict too, and its result's exit is the
+    // status nettool exits with (it said "answered" and exited 1).
+    let r = arp(
+        &hosts,
+        &scratch,
+        &["--json", "-c", "2", "--interval", "100ms", &peer],
+    );
+    let result: serde_json::Value = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .find(|v: &serde_json::Value| v["event"] == "result")
+        .unwrap_or_else(|| panic!("no result:\n{}", r.show()));
+    assert_eq!(result["outcome"], "conflict", "{}", r.show());
+    assert_eq!(r.code, Some(1), "{}", r.show());
+    assert_eq!(result["exit"].as_i64(), Some(1), "{}", r.show());
 }
 
 #[test]

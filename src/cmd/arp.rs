@@ -221,6 +221,8 @@ fn load_cache(path: &Path, env: &mut Env) -> Result<Cache> {
 #[derive(Default)]
 struct RttStats {
     samples: Vec<Duration>,
+    /// Two MACs answered on the wire. A conflict with the cache is not
+    /// one: the wire's single answer is believed (and exits 0).
     conflict: bool,
 }
 
@@ -319,15 +321,17 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
     let sent = res.frames_sent();
     drop(res);
     let now = clock.now();
-    let outcome = how(stop, answer.is_some());
     let replies = stats.samples.len();
-    let verdict = if answer.is_some() || (ping && replies > 0) {
-        Verdict::Answered
-    } else if stats.conflict {
+    // A conflict first: replies from two MACs are no answer, however many
+    // came. The exit status follows the verdict, so the result says it.
+    let verdict = if stats.conflict {
         Verdict::Conflict
+    } else if answer.is_some() || (ping && replies > 0) {
+        Verdict::Answered
     } else {
         Verdict::NoReply
     };
+    let outcome = how(stop, verdict == Verdict::Answered);
     let summary = stats.summary();
     let (min, avg, max) = summary.unwrap_or_default();
     printer.result(
@@ -484,7 +488,6 @@ fn render_resolve(
             mac,
             learned: Learned::Conflict { previous },
         } => {
-            stats.conflict = true;
             p.emit(
                 out,
                 now,
