@@ -20,8 +20,9 @@ use crate::cli::{Cli, Command};
 use crate::link::Link;
 use crate::link::pcap::{Capture, PcapFile};
 use crate::outcome::Outcome;
-use crate::report::event::Start;
+use crate::report::event::{Conflict, Start};
 use crate::report::{Event, Report, Reporter, Verdict};
+use crate::setup::Unresolved;
 
 /// Where a command writes, and the flag that asks it to stop.
 pub struct Env<'a> {
@@ -102,42 +103,54 @@ pub fn resolve_host(name: &str) -> anyhow::Result<Ipv4Addr> {
     }
 }
 
-/// Reports that the next hop (`next_hop` on `iface`) did not answer ARP,
-/// so `command` to `dst` never started: a negative answer from the
-/// network, like a SYN nobody answers (or an interrupted run, if that is
-/// why).
-pub(crate) fn no_arp(
+/// Reports that the next hop could not be resolved (it did not answer
+/// ARP, or two MACs did), so `command` to `dst` never started: a negative
+/// answer from the network, like a SYN nobody answers (or an interrupted
+/// run, if that is why).
+pub(crate) fn unresolved(
     rep: &mut Reporter,
     env: &mut Env,
     command: &'static str,
     dst: Ipv4Addr,
-    next_hop: Ipv4Addr,
-    iface: &str,
+    why: &Unresolved,
 ) -> anyhow::Result<Outcome> {
     let outcome = Outcome::Negative.unless_interrupted(env.interrupt);
+    let next_hop = why.next_hop();
     rep.emit_now(
         env.out,
         Event::Start(Box::new(Start {
             command,
             ip: Some(dst),
-            iface: Some(iface.to_owned()),
+            iface: Some(why.iface().to_owned()),
             next_hop: Some(next_hop),
             ..Start::default()
         })),
         |_| Ok(()),
     )?;
+    let verdict = match why {
+        Unresolved::NoArp { .. } => Verdict::NoArp,
+        Unresolved::Conflict { mac, other_mac, .. } => {
+            // The JSON names both MACs; the text says it in the result.
+            rep.emit_now(
+                env.out,
+                Event::Conflict(Conflict {
+                    ip: next_hop,
+                    mac: *mac,
+                    other_mac: *other_mac,
+                    seen: "wire",
+                }),
+                |_| Ok(()),
+            )?;
+            Verdict::Conflict
+        }
+    };
     rep.emit_now(
         env.out,
         Event::Result(Box::new(Report {
             next_hop: Some(next_hop),
-            ..Report::new(Verdict::NoArp, outcome)
+            ..Report::new(verdict, outcome)
         })),
-        |w| {
-            writeln!(
-                w,
-                "the next hop {next_hop} did not answer ARP on {iface}: is it up, and on this link?"
-            )
-        },
+        |w| writeln!(w, "{why}"),
     )?;
     Ok(outcome)
 }

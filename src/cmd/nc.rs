@@ -123,11 +123,8 @@ fn connect_path(dst: Ipv4Addr, args: &NcArgs, env: &mut Env) -> Result<Option<Pa
     };
     match Path::find(request, env.err, env.interrupt)? {
         Found::Path(path) => Ok(Some(path)),
-        Found::NoArp { next_hop, iface } => {
-            writeln!(
-                env.err,
-                "nettool: the next hop {next_hop} did not answer ARP on {iface}"
-            )?;
+        Found::Unresolved(why) => {
+            writeln!(env.err, "nettool: {why}")?;
             Ok(None)
         }
     }

@@ -28,7 +28,7 @@ use crate::wire::fmt::{tcp_flags, tcp_line_absolute};
 use crate::wire::tcp::{Flags, TcpOption};
 
 /// The way to `dst`, for probes and scans; `Err(outcome)` when the next
-/// hop did not answer ARP (reported already).
+/// hop could not be resolved (reported already).
 fn find_path(
     dst: Ipv4Addr,
     interface: Option<&str>,
@@ -48,9 +48,7 @@ fn find_path(
     };
     Ok(match Path::find(request, env.err, env.interrupt)? {
         Found::Path(path) => Ok(path),
-        Found::NoArp { next_hop, iface } => {
-            Err(super::no_arp(rep, env, command, dst, next_hop, &iface)?)
-        }
+        Found::Unresolved(why) => Err(super::unresolved(rep, env, command, dst, &why)?),
     })
 }
 

@@ -223,9 +223,9 @@ fn run(run: Run, env: &mut Env) -> Result<Outcome> {
     };
     let path = match Path::find(request, env.err, env.interrupt)? {
         Found::Path(path) => path,
-        Found::NoArp { next_hop, iface } => {
+        Found::Unresolved(why) => {
             let name = run.command.name();
-            return super::no_arp(&mut rep, env, name, dst, next_hop, &iface);
+            return super::unresolved(&mut rep, env, name, dst, &why);
         }
     };
     let remote = SocketAddrV4::new(dst, dport);

@@ -37,9 +37,7 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     };
     let path = match Path::find(request, env.err, env.interrupt)? {
         Found::Path(path) => path,
-        Found::NoArp { next_hop, iface } => {
-            return super::no_arp(&mut rep, env, "trace", dst, next_hop, &iface);
-        }
+        Found::Unresolved(why) => return super::unresolved(&mut rep, env, "trace", dst, &why),
     };
     let remote = SocketAddrV4::new(dst, dport);
     // One source port for the whole trace: one flow-scoped guard covers it.

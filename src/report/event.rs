@@ -404,7 +404,8 @@ pub enum Verdict {
     NoReply,
     /// The next hop did not answer ARP.
     NoArp,
-    /// Two MACs claim the address, or DAD found it in use.
+    /// Two MACs claim the address (or a TCP command's next hop), or DAD
+    /// found it in use.
     Conflict,
     /// DAD: nobody claims the address.
     Free,
