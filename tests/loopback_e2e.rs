@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{Ran, Scratch, Server, nettool, run, sh};
 use nettool::lab::testnet::TestNamespace;
+use rstest::rstest;
 
 const LIMIT: Duration = Duration::from_secs(30);
 /// The listener's port; nothing listens on the ports beside it.
@@ -169,9 +170,14 @@ fn trace_reaches_this_host_in_one_hop() {
     );
 }
 
-#[test]
-fn ctrl_c_resets_the_peer_and_removes_the_guard() {
-    let mut lo = Lo::new("lo-sigint");
+/// SIGINT (Ctrl-C) or SIGTERM: nettool resets the peer, removes the
+/// guard, then dies of the signal it received (a SIGTERM run died of
+/// SIGINT).
+#[rstest]
+#[case::sigint(libc::SIGINT)]
+#[case::sigterm(libc::SIGTERM)]
+fn a_signal_resets_the_peer_and_removes_the_guard(#[case] signal: i32) {
+    let mut lo = Lo::new("lo-signal");
     let mut cmd = lo.ns.cmd(nettool());
     cmd.args(["handshake", "--linger", "30s", &target(OPEN)])
         .env("NETTOOL_ARP_CACHE", lo.scratch.cache())
@@ -190,10 +196,10 @@ fn ctrl_c_resets_the_peer_and_removes_the_guard() {
         std::thread::sleep(Duration::from_millis(10));
     }
     // SAFETY: signalling a process this test started.
-    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    unsafe { libc::kill(pid as i32, signal) };
     let status = child.wait().unwrap();
-    // nettool cleans up, then dies of SIGINT as the shell expects.
-    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    // nettool cleans up, then dies of the signal as the shell expects.
+    assert_eq!(status.signal(), Some(signal), "{status:?}");
     lo.peer.wait_for("reset 127.0.0.1:", Duration::from_secs(5));
     lo.assert_no_guard_left();
 }
