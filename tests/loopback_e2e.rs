@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -168,6 +168,37 @@ fn trace_reaches_this_host_in_one_hop() {
         "{}",
         r.show()
     );
+}
+
+/// A terminal's Ctrl-C goes to the whole process group, again and again
+/// if the user insists: the `nft` nettool runs to remove its guard must
+/// not die of it (it ran in nettool's group, and the table stayed).
+#[test]
+fn ctrl_c_to_the_process_group_still_removes_the_guard() {
+    let mut lo = Lo::new("lo-sigint-group");
+    let mut cmd = lo.ns.cmd(nettool());
+    cmd.args(["handshake", "--linger", "30s", &target(OPEN)])
+        .env("NETTOOL_ARP_CACHE", lo.scratch.cache())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        // A group of its own, as a shell gives a foreground job.
+        .process_group(0);
+    let mut child = cmd.spawn().unwrap();
+    lo.peer
+        .wait_for("accepted 127.0.0.1:", Duration::from_secs(5));
+    let pid = child.id() as i32;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        // SAFETY: signalling the process group this test started.
+        unsafe { libc::kill(-pid, libc::SIGINT) };
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "nettool never exited");
+        std::thread::sleep(Duration::from_micros(500));
+    };
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    lo.assert_no_guard_left();
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM: nettool resets the peer, removes the
