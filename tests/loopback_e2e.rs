@@ -170,6 +170,51 @@ fn trace_reaches_this_host_in_one_hop() {
     );
 }
 
+/// A guard count nettool could not read is left out of the result, with a
+/// warning, not reported as 0 RSTs dropped. Here the guard's table is
+/// removed from under nettool while it lingers.
+#[test]
+fn an_unreadable_guard_count_is_omitted_with_a_warning() {
+    let mut lo = Lo::new("lo-guard-gone");
+    let mut cmd = lo.ns.cmd(nettool());
+    cmd.args(["handshake", "--json", "--linger", "1s", &target(OPEN)])
+        .env("NETTOOL_ARP_CACHE", lo.scratch.cache())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    lo.peer
+        .wait_for("accepted 127.0.0.1:", Duration::from_secs(5));
+    let mut list = lo.ns.cmd("nft");
+    list.args(["list", "tables"]);
+    let tables = sh(list);
+    let table = tables
+        .split_whitespace()
+        .find(|w| w.starts_with("nettool-guard-"))
+        .unwrap_or_else(|| panic!("no guard table: {tables}"));
+    let mut delete = lo.ns.cmd("nft");
+    delete.args(["delete", "table", "inet", table]);
+    sh(delete);
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    let result: serde_json::Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|v: &serde_json::Value| v["event"] == "result")
+        .unwrap_or_else(|| panic!("no result:\n{stdout}\n{stderr}"));
+    assert!(
+        result.get("rsts_dropped").is_none(),
+        "a count nobody read: {result}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("the RST guard's count could not be read"),
+        "{stderr}"
+    );
+    lo.assert_no_guard_left();
+}
+
 /// A terminal's Ctrl-C goes to the whole process group, again and again
 /// if the user insists: the `nft` nettool runs to remove its guard must
 /// not die of it (it ran in nettool's group, and the table stayed).

@@ -172,7 +172,7 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let end = pipe.run(&mut iface, stack.link.as_mut(), &mut clock, env)?;
     pipe.receive_drops = stack.link.receive_drops();
     let outcome = pipe.finish(&iface, end, remote, clock.now(), env);
-    stack.teardown();
+    stack.teardown(env.err);
     outcome
 }
 
@@ -232,7 +232,7 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
             iface.remove(flow);
         }
     };
-    stack.teardown();
+    stack.teardown(env.err);
     Ok(outcome)
 }
 

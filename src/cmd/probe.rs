@@ -224,7 +224,7 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
         Outcome::from_answer(prober.summary().answered > 0).unless_interrupted(env.interrupt);
     let ended = clock.now();
     result?;
-    let dropped = stack.teardown().unwrap_or(0);
+    let dropped = stack.teardown(env.err);
     view.summary(env.out, &prober.summary(), ended, dropped, outcome)?;
     Ok(outcome)
 }
@@ -484,7 +484,7 @@ impl ProbeView {
         out: &mut dyn Write,
         s: &Summary,
         ended: Instant,
-        guard_dropped: u64,
+        guard_dropped: Option<u64>,
         outcome: Outcome,
     ) -> Result<()> {
         let elapsed = ended - self.start;
@@ -501,7 +501,7 @@ impl ProbeView {
             unmatched: Some(s.unmatched),
             resets_sent: Some(s.resets_sent),
             malformed: Some(s.malformed),
-            rsts_dropped: Some(guard_dropped),
+            rsts_dropped: guard_dropped,
             ..Report::new(
                 if s.answered > 0 {
                     Verdict::Answered
@@ -542,10 +542,8 @@ impl ProbeView {
                 if s.unmatched > 0 {
                     notes.push(format!("{} answer(s) matched no probe", s.unmatched));
                 }
-                if guard_dropped > 0 {
-                    notes.push(format!(
-                        "{guard_dropped} kernel RST(s) dropped by the guard"
-                    ));
+                if let Some(n) = guard_dropped.filter(|&n| n > 0) {
+                    notes.push(format!("{n} kernel RST(s) dropped by the guard"));
                 }
                 if s.malformed > 0 {
                     notes.push(format!("{} malformed frame(s)", s.malformed));
@@ -658,7 +656,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
         elapsed: ended - start,
         pace: scanner.pace(),
         fixed: matches!(rate, Rate::Fixed(_)),
-        rsts_dropped: stack.teardown(),
+        rsts_dropped: stack.teardown(env.err),
     };
     render_scan(env.out, &rep, ended, &args, &results, &totals, outcome)?;
     Ok(outcome)

@@ -246,7 +246,7 @@ fn run(run: Run, env: &mut Env) -> Result<Outcome> {
         guard: guard.as_deref(),
     };
     let talk = converse(&run, &wiring, rep, stack.link.as_mut(), &mut clock, env)?;
-    let dropped = stack.teardown();
+    let dropped = stack.teardown(env.err);
     talk.finish(&run, dropped, clock.now(), env)
 }
 

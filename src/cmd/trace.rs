@@ -53,7 +53,7 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
         guard: guard.as_deref(),
     };
     let walked = walk(&args, &wiring, rep, stack.link.as_mut(), &mut clock, env)?;
-    let dropped = stack.teardown();
+    let dropped = stack.teardown(env.err);
     walked.finish(dropped, clock.now(), env)
 }
 

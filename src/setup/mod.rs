@@ -469,17 +469,28 @@ impl Stack {
 
     /// Ends the run: reads how many of the kernel's RSTs the guard
     /// dropped (returned, for the command to report; `None` without a
-    /// guard), then removes the guard and closes the link. Both wait out an
-    /// RCU grace period in the kernel; the two waits overlap. The port
-    /// reservation goes last.
-    pub fn teardown(self) -> Option<u64> {
+    /// guard, or when the count could not be read: a warning on `err` says
+    /// why, rather than a count of 0 nobody measured), then removes the
+    /// guard and closes the link. Both wait out an RCU grace period in the
+    /// kernel; the two waits overlap. The port reservation goes last.
+    pub fn teardown(self, err: &mut dyn Write) -> Option<u64> {
         let Stack { claim, link } = self;
         let Claim {
             guard,
             _reservation,
             ..
         } = claim;
-        let dropped = guard.as_ref().map(|g| g.dropped().unwrap_or(0));
+        let dropped = guard.as_ref().and_then(|g| match g.dropped() {
+            Ok(n) => Some(n),
+            Err(e) => {
+                // Teardown goes on: stderr failing too changes nothing.
+                let _ = warn(
+                    err,
+                    format!("the RST guard's count could not be read: {e:#}"),
+                );
+                None
+            }
+        });
         let removal = guard.map(RstGuard::begin_removal);
         drop(link);
         if let Some(r) = removal {
