@@ -237,7 +237,7 @@ fn rack__a_lost_retransmission_is_detected_without_an_rto() {
                     third_copy_at = Some(t);
                 }
             } else {
-                let seq: u32 = l["Flags [.], seq ".len()..]
+                let seq: u32 = l["Flags [.], seq ".len() + usize::from(l.contains("[P.]"))..]
                     .split(':')
                     .next()
                     .unwrap()
@@ -275,16 +275,20 @@ fn rack__blocks_newest_first_are_not_reordering() {
 }
 
 /// PRR (RFC 6937 §3.1) in numbers: ten segments in flight, the first
-/// lost, ssthresh = 5 segments, RecoverFS = 10. Each ACK SACKs one more
-/// segment (DeliveredData = 1 segment):
+/// lost, ssthresh = 5 segments, RecoverFS = 10 (the window at the event,
+/// as Linux takes it). Each ACK SACKs one more segment (DeliveredData = 1
+/// segment). Before recovery, each SACK lets a new segment go (RFC 6675
+/// §5 step 1, Limited Transmit with pipe):
 ///
 /// | ACK SACKs | prr_delivered | pipe before sending | rule | sndcnt | sent |
 /// | --- | --- | --- | --- | --- | --- |
-/// | 3 | 1 | 6 | fast retransmit | 1 | retransmission |
-/// | 4 | 2 | 6 | proportional: ⌈2·5/10⌉ − 1 | 0 | — |
-/// | 5 | 3 | 5 | proportional: ⌈3·5/10⌉ − 1 (1.5 − 1) | ½ | — |
-/// | 6 | 4 | 4 | PRR-SSRB: min(5 − 4, max(4 − 1, 1) + 1) | 1 | 1 new |
-/// | 7 | 5 | 4 | PRR-SSRB: min(5 − 4, max(5 − 2, 1) + 1) | 1 | 1 new |
+/// | 1 | – | 9 | cwnd − pipe ≥ 1 SMSS | – | 1 new |
+/// | 2 | – | 9 | cwnd − pipe ≥ 1 SMSS | – | 1 new |
+/// | 3 | 1 | 8 | fast retransmit: ⌈1·5/10⌉ − 0 | 1 | retransmission |
+/// | 4 | 2 | 8 | proportional: ⌈2·5/10⌉ − 1 | 0 | — |
+/// | 5 | 3 | 7 | proportional: ⌈3·5/10⌉ − 1 (1.5 − 1) | ½ | — |
+/// | 6 | 4 | 6 | proportional: ⌈4·5/10⌉ − 1 | 1 | 1 new |
+/// | 7 | 5 | 6 | proportional: ⌈5·5/10⌉ − 2 (2.5 − 2) | ½ | — |
 ///
 /// (pipe counts the retransmission once it is sent, the segments not
 /// SACKed, and the new ones.)
@@ -303,10 +307,11 @@ fn prr__segments_released_per_ack_follow_rfc_6937() {
     }
     assert_eq!(c.ssthresh(), 5 * MSS as usize);
     let counts: Vec<usize> = released.iter().map(Vec::len).collect();
-    assert_eq!(counts, [0, 0, 1, 0, 0, 1, 1], "{released:?}");
+    assert_eq!(counts, [1, 1, 1, 0, 0, 1, 0], "{released:?}");
+    assert_eq!(released[0], [data_line(10)]);
+    assert_eq!(released[1], [data_line(11)]);
     assert_eq!(released[2], [data_line(0)]);
-    assert_eq!(released[5], [data_line(10)]);
-    assert_eq!(released[6], [data_line(11)]);
+    assert_eq!(released[5], [data_line(12)]);
     assert_eq!(c.timeouts(), 0);
 }
 
@@ -596,6 +601,23 @@ fn sim__8_mib_under_random_loss_stays_within_budget(#[case] loss: f64, #[case] t
         );
         assert!(rtos <= 2, "seed {seed}: {rtos} RTOs");
     }
+}
+
+/// Through random loss alone the window's pace is congestion control's:
+/// the mean time over three seeds stays under a bound that holds only
+/// when each congestion event keeps β of the flight the window carried.
+/// Before (ssthresh from what was outstanding when the loss was found,
+/// often a burst's last few segments): 0.5 %: 4.30/3.12/4.43 s, 1 %:
+/// 6.27/5.75/6.36 s; after: 2.87/2.19/3.63 s and 4.84/4.11/5.22 s.
+#[rstest]
+#[case::loss_0_5(0.005, 3.4)]
+#[case::loss_1(0.01, 5.3)]
+fn sim__8_mib_under_random_loss_mean_time(#[case] loss: f64, #[case] secs: f64) {
+    let mean = (0..3)
+        .map(|seed| bulk_8mib(seed, loss).0.as_secs_f64())
+        .sum::<f64>()
+        / 3.0;
+    assert!(mean <= secs, "mean {mean:.2} s > {secs} s");
 }
 
 /// Figures for the report: `cargo test --test tcp_recovery measure --

@@ -34,7 +34,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::machine::{Machine, RxChecksum};
 use crate::tcp::{self, Connection, Event as TcpEvent, IssSource, Segment, SeqNum, State};
-use crate::time::Instant;
+use crate::time::{Instant, earliest};
 use crate::wire::arp::ArpRepr;
 pub use crate::wire::demux::FlowKey;
 use crate::wire::demux::{Identity, Inbound, arp_reply, demux};
@@ -229,10 +229,7 @@ impl Flow {
             AckHold::Until(t) if self.held.is_some() => Some(t),
             _ => None,
         };
-        match (self.conn.poll_timeout(), release) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(self.conn.poll_timeout(), release)
     }
 
     /// Counts a segment leaving (and whether it repeats sequence space).
@@ -592,6 +589,17 @@ impl Interface {
         }
     }
 
+    /// With tracing on, reports `seg` as sent (for flow `key`, if any).
+    fn trace_out(&mut self, now: Instant, key: Option<FlowKey>, seg: Segment) {
+        if self.config.trace {
+            let what = HostEvent::Segment {
+                dir: Direction::Out,
+                seg,
+            };
+            self.push_event(now, key, what);
+        }
+    }
+
     fn push_event(&mut self, at: Instant, key: Option<FlowKey>, what: HostEvent) {
         let ev = Event {
             at,
@@ -712,16 +720,7 @@ impl Interface {
             f.account(&seg);
         }
         let frame = seg.to_frame(self.config.mac, hop);
-        if self.config.trace {
-            self.push_event(
-                now,
-                Some(key),
-                HostEvent::Segment {
-                    dir: Direction::Out,
-                    seg,
-                },
-            );
-        }
+        self.trace_out(now, Some(key), seg);
         frame
     }
 
@@ -841,16 +840,7 @@ impl Interface {
             &combined.ipv4(),
             ChecksumFill::PseudoHeader,
         );
-        if self.config.trace {
-            self.push_event(
-                now,
-                Some(key),
-                HostEvent::Segment {
-                    dir: Direction::Out,
-                    seg: combined,
-                },
-            );
-        }
+        self.trace_out(now, Some(key), combined);
         (frame, Some(mss as u16))
     }
 
@@ -1058,16 +1048,7 @@ impl Interface {
         };
         let hop = self.config.next_hop_mac.unwrap_or(src_mac);
         self.control.push_back(rst.to_frame(self.config.mac, hop));
-        if self.config.trace {
-            self.push_event(
-                now,
-                None,
-                HostEvent::Segment {
-                    dir: Direction::Out,
-                    seg: rst,
-                },
-            );
-        }
+        self.trace_out(now, None, rst);
     }
 
     /// Fires the timers of every flow due at `now`.

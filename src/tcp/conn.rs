@@ -12,6 +12,7 @@ use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
 
 use super::cc::{Congestion, CongestionControl};
+use super::dsack::Retransmitted;
 use super::isn::IsnGenerator;
 use super::prr::Prr;
 use super::rack::{Rack, SentLog};
@@ -463,6 +464,9 @@ pub struct Connection {
     pub(super) rcv_adv: u64,
     /// In-order data segments received and not yet acknowledged.
     pub(super) delack_segs: u32,
+    /// In-order segments still to be ACKed at once after a hole or a
+    /// duplicate (`schedule_ack`).
+    pub(super) quick_acks: u32,
     /// One of them was shorter than a full segment: the end of a burst,
     /// after which the sender may wait for this ACK with nothing else to
     /// send.
@@ -509,6 +513,8 @@ pub struct Connection {
     pub(super) sent: SentLog,
     /// RACK (RFC 8985 §6).
     pub(super) rack: Rack,
+    /// Recent retransmissions, which a D-SACK may report.
+    pub(super) retransmitted: Retransmitted,
     /// Tail loss probe episode (RFC 8985 §7): `Some` from a probe until
     /// the ACK that tells whether it repaired a loss.
     pub(super) tlp: Option<Tlp>,
@@ -555,6 +561,7 @@ impl Connection {
             rcv_fin: None,
             rcv_adv: 0,
             delack_segs: 0,
+            quick_acks: 0,
             ack_pushed: false,
             rcv_mss_seen: 0,
             last_ack_sent: SeqNum(0),
@@ -576,6 +583,7 @@ impl Connection {
             scoreboard: Scoreboard::default(),
             sent: SentLog::default(),
             rack: Rack::new(),
+            retransmitted: Retransmitted::default(),
             tlp: None,
             prr: Prr::default(),
             undo: None,
@@ -1204,6 +1212,23 @@ impl Connection {
                 return self.send_range(now, seq, len.min(mss));
             }
             pipe
+        } else if self.negotiated.sack && self.tcb.snd.nxt == self.snd_max {
+            // Outside recovery too, octets SACKed or marked lost have left
+            // the network (Linux counts packets in flight so in every
+            // state): while RACK waits out a reordering window, each SACK
+            // releases new data, whose delivery can later reveal a lost
+            // retransmission. A piece marked lost outside recovery (one
+            // of a window already reduced for) is resent first, without
+            // another reduction. Not while going back N after a timeout,
+            // which forgot the marks.
+            let pipe = self.sent.pipe();
+            if let Some((seq, len)) = self.sent.next_lost() {
+                if pipe + mss > self.cc.cwnd {
+                    return None;
+                }
+                return self.send_range(now, seq, len.min(mss));
+            }
+            pipe
         } else {
             self.tcb.snd.nxt - una
         };
@@ -1315,6 +1340,14 @@ impl Connection {
         if self.cc.recovery.is_some() {
             self.prr.on_send(len);
         }
+        if seq.lt(self.snd_max) {
+            let resent_end = if end.lt(self.snd_max) {
+                end
+            } else {
+                self.snd_max
+            };
+            self.retransmitted.on_retransmit(seq, resent_end);
+        }
         if seq.lt(self.snd_max)
             && let Some(u) = &mut self.undo
         {
@@ -1340,6 +1373,7 @@ impl Connection {
         if end.gt(self.tcb.snd.nxt) {
             self.tcb.snd.nxt = end;
         }
+        self.cc.flight_peak.on_send(self.tcb.snd.una, self.snd_max);
         if !self.timers.is_armed(TimerKind::Retransmission) {
             self.timers
                 .set(TimerKind::Retransmission, now + self.rtt.rto());

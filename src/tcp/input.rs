@@ -20,6 +20,17 @@ use super::timer::TimerKind;
 /// Whether processing continues with the next step.
 type Step = Result<(), DropReason>;
 
+/// How many ticks a TSval may lag TS.Recent and still pass PAWS (Linux's
+/// `TCP_PAWS_WINDOW`): reordering by less than a tick of the peer's
+/// timestamp clock is not an old duplicate.
+const PAWS_WINDOW: i32 = 1;
+
+/// In-order segments ACKed at once after a hole or a duplicate (Linux's
+/// quick-ACK mode, `TCP_MAX_QUICKACKS`): the sender is recovering, with a
+/// small window, and an ACK held for the delayed-ACK timer would stall
+/// it.
+const QUICK_ACKS: u32 = 16;
+
 impl Connection {
     /// SEGMENT ARRIVES for a segment from the connection's peer. While
     /// LISTENing, use [`handle_segment_from`](Self::handle_segment_from)
@@ -184,6 +195,9 @@ impl Connection {
     /// ESTABLISHED reached from SYN-SENT or SYN-RECEIVED. A CLOSE issued in
     /// SYN-RECEIVED takes effect now.
     fn establish(&mut self) {
+        // Our SYN is acknowledged: it leaves the transmission log now, not
+        // with the first ACK of data, so it never counts as in flight.
+        self.sent.advance(self.tcb.snd.una, &mut Vec::new());
         self.cc.start(
             self.tcb.eff_snd_mss,
             self.tcb.snd.iss,
@@ -272,25 +286,36 @@ impl Connection {
         // PAWS (RFC 7323 §5.3 R1): in a synchronized state, a non-RST
         // segment whose TSval is older than TS.Recent is an old duplicate
         // from an earlier wrap of the sequence space: ACK and drop it.
-        // (TS.Recent is never invalidated by idleness here: RFC 7323
-        // §5.5's 24-day rule is left out.)
+        // Older by more than PAWS_WINDOW, as Linux reads it: a resend
+        // that fills a hole moves TS.Recent to its own TSval, and the
+        // segments sent a tick before it and reordered behind it are new
+        // data. (TS.Recent is never invalidated by idleness here: RFC
+        // 7323 §5.5's 24-day rule is left out.)
         if self.negotiated.timestamps
             && self.state.is_synchronized()
             && !rst
             && let Some((val, _)) = seg.timestamps()
-            && (val.wrapping_sub(self.ts_recent) as i32) < 0
+            && (self.ts_recent.wrapping_sub(val) as i32) > PAWS_WINDOW
         {
             self.ack_pending = true;
+            // Data wholly below RCV.NXT is a duplicate all the same: the
+            // ACK owed reports it (RFC 2883), as Linux's does.
+            let data = seg.payload.len();
+            if self.negotiated.sack && data > 0 && (seg.seq + data).le(rcv.nxt) {
+                self.dsack = Some((seg.seq, seg.seq + data));
+            }
             return Err(DropReason::OutOfWindow);
         }
         if segment_is_acceptable(seg.seq, len, rcv.nxt, rcv.wnd) {
             // RFC 7323 §4.3 (2): TS.Recent follows segments that start at
             // or before Last.ACK.sent, so a delayed ACK echoes the oldest
             // unacknowledged segment's TSval.
+            // One a tick behind (inside PAWS_WINDOW) leaves it be.
             let ts_recent = seg
                 .timestamps()
                 .filter(|_| seg.seq.le(self.last_ack_sent))
-                .map(|(val, _)| val);
+                .map(|(val, _)| val)
+                .filter(|&val| (val.wrapping_sub(self.ts_recent) as i32) >= 0);
             return Ok(ts_recent);
         }
         if !rst {
@@ -423,7 +448,11 @@ impl Connection {
     /// RFC 2018 §4 / RFC 6675 §3: records the SACK blocks of an ACK on
     /// the scoreboard; returns the octets newly SACKed (their ranges in
     /// `fresh`), and the D-SACK block if the first one is one (RFC 2883
-    /// §4: below SEG.ACK, or inside the second block).
+    /// §4: below SEG.ACK, or inside the second block) and a plausible one,
+    /// as Linux requires: no longer than the largest window the peer
+    /// offered, and not starting below SND.UNA by more than that (such a
+    /// block reports nothing this connection could still have in flight,
+    /// and must not feed undo or the reordering window).
     fn take_sack_blocks(
         &mut self,
         seg: &TcpRepr<'_>,
@@ -434,9 +463,14 @@ impl Connection {
         let mut dsack = None;
         for opt in &seg.options {
             if let TcpOption::Sack(blocks) = opt {
+                let una = self.tcb.snd.una;
+                let max_wnd = self.max_snd_wnd;
                 if let Some(&(l, r)) = blocks.first()
                     && l.lt(r)
                     && (r.le(ack) || blocks.get(1).is_some_and(|&(l2, r2)| l2.le(l) && r.le(r2)))
+                    && r - l <= max_wnd
+                    && !l.lt(una - max_wnd)
+                    && !r.gt(self.snd_max)
                 {
                     dsack = Some((l, r));
                 }
@@ -580,7 +614,8 @@ impl Connection {
     ///
     /// ACK policy (RFC 9293 §3.8.6.3, RFC 5681 §4.2): out-of-order text,
     /// text that fills a hole, and text that did not fit are acknowledged
-    /// at once; other in-order text by the delayed-ACK rule.
+    /// at once; other in-order text by the delayed-ACK rule, except the
+    /// QUICK_ACKS segments after a hole or a duplicate, also at once.
     fn process_segment_text(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         if seg.payload.is_empty()
             || !matches!(
@@ -596,6 +631,7 @@ impl Connection {
         let sack = self.negotiated.sack;
         if seq.lt(rcv_nxt) {
             let skip = rcv_nxt - seq;
+            self.quick_acks = QUICK_ACKS;
             if sack {
                 // RFC 2883 §4.1.1: the duplicate part goes first.
                 self.dsack = Some((seq, seq + skip.min(data.len())));
@@ -613,6 +649,9 @@ impl Connection {
         if r.duplicate && sack {
             // RFC 2883 §4.1.2: a duplicate of data held out of order.
             self.dsack = Some((seq, seq + data.len()));
+        }
+        if r.out_of_order || r.filled_hole || r.duplicate {
+            self.quick_acks = QUICK_ACKS;
         }
         if r.out_of_order {
             if r.dropped && !r.duplicate {
@@ -651,7 +690,10 @@ impl Connection {
         };
         self.delack_segs += 1;
         let unacked = self.tcb.rcv.nxt - self.last_ack_sent;
-        if self.delack_segs >= 2 || unacked >= 2 * self.rcv_mss() {
+        if self.quick_acks > 0 {
+            self.quick_acks -= 1;
+            self.ack_now(now);
+        } else if self.delack_segs >= 2 || unacked >= 2 * self.rcv_mss() {
             self.ack_now(now);
         } else if !self.timers.is_armed(TimerKind::DelayedAck) {
             self.timers.set(TimerKind::DelayedAck, now + delay);

@@ -74,9 +74,15 @@ impl Connection {
             let ambiguous = ecr.is_some_and(|e| (e.wrapping_sub(self.ts_val(p.xmit)) as i32) < 0);
             self.rack.on_delivered(p, now, ambiguous);
         }
+        // A D-SACK is evidence only for octets we sent twice (dsack.rs).
+        let resent = dsack.map_or(0, |(l, r)| {
+            let floor = self.undo.map_or(prior_una - self.max_snd_wnd, |u| u.una);
+            self.retransmitted.take(l, r, floor)
+        });
+        let dsack = dsack.filter(|_| resent > 0);
         self.rack.on_ack(una, self.snd_max, dsack.is_some());
         let advanced = una.gt(prior_una);
-        self.check_undo(now, una, advanced, ecr, dsack);
+        self.check_undo(now, una, advanced, ecr, resent);
         self.check_tlp(una, advanced, newly_sacked, dsack);
         self.rack_detect_loss(now);
         self.maybe_enter_recovery(now);
@@ -153,10 +159,20 @@ impl Connection {
         let flight = self.snd_max - una;
         self.open_undo(false);
         // ssthresh is congestion control's choice; PRR then paces the
-        // reduction towards it.
-        self.cc.enter_recovery(flight, mss, una, self.snd_max, sack);
+        // reduction towards it. With SACK, new data goes out for SACKed
+        // octets before recovery too (`data_segment`), so FlightSize may
+        // exceed the window by what was SACKed: the reduction is from
+        // the window the path held, no more (and PRR spreads it over
+        // that window, as Linux takes its cwnd at the event).
+        let reduce_from = if sack {
+            flight.min(self.cc.cwnd)
+        } else {
+            flight
+        };
+        self.cc
+            .enter_recovery(reduce_from, mss, una, self.snd_max, sack);
         if sack {
-            self.prr = Prr::start(flight);
+            self.prr = Prr::start(reduce_from);
         }
         self.tlp = None;
         self.timers.stop(TimerKind::LossProbe);
@@ -336,7 +352,7 @@ impl Connection {
     /// SND.UNA past the retransmitted octets echoing a TSval older than
     /// the first retransmission was sent for the original (Eifel, RFC
     /// 3522 §2); with D-SACK, every retransmitted octet reported as a
-    /// duplicate (RFC 3708 §3). Either makes the event spurious. The
+    /// duplicate (RFC 3708 §3; `dsack_resent` octets of them by this ACK). Either makes the event spurious. The
     /// episode closes a round trip after SND.UNA reaches what was
     /// outstanding at the event: the D-SACK for a last retransmission
     /// arrives about then.
@@ -346,16 +362,14 @@ impl Connection {
         una: SeqNum,
         advanced: bool,
         ecr: Option<u32>,
-        dsack: Option<(SeqNum, SeqNum)>,
+        dsack_resent: usize,
     ) {
         let Some(mut u) = self.undo else {
             return;
         };
         let mut spurious = false;
-        if let Some((l, r)) = dsack
-            && u.any_retrans
-        {
-            u.retrans = u.retrans.saturating_sub(r - l);
+        if dsack_resent > 0 && u.any_retrans {
+            u.retrans = u.retrans.saturating_sub(dsack_resent);
             spurious = u.retrans == 0;
         }
         if !spurious
@@ -400,6 +414,10 @@ impl Connection {
             self.rack.on_recovery_end();
         }
         self.cc.recovery = None;
+        // The episode reduced nothing, so it guards no window: a loss
+        // among what it had outstanding is a new event (kept, RFC 6582's
+        // `recover` left such a loss to the RTO).
+        self.cc.recover = self.tcb.snd.una - 1usize;
         self.cc.dupacks = 0;
         self.cc.rexmit_una = false;
         self.sent.forget_lost();

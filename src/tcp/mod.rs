@@ -67,6 +67,7 @@
 //! | tail loss probe (PTO, probe, loss detection by the probe) | RFC 8985 §7 | `loss.rs` |
 //! | proportional rate reduction during SACK recovery | RFC 6937 | `prr.rs`, `loss.rs` |
 //! | undo of spurious fast retransmits and timeouts (Eifel, D-SACK) | RFC 3522, RFC 3708, RFC 4015 | `loss.rs`, `cc/` (`undo_congestion_event`) |
+//! | D-SACKs taken as evidence only for octets we retransmitted | RFC 3708 §3, RFC 8985 §6.2 | `dsack.rs`, `input.rs` (`take_sack_blocks`) |
 //! | keepalive (off by default, [`Config::keepalive`]) | RFC 1122 §4.2.3.6 | `conn.rs` |
 //!
 //! # Not yet
@@ -77,6 +78,7 @@
 
 mod cc;
 mod conn;
+mod dsack;
 mod input;
 pub mod isn;
 mod loss;
