@@ -1173,9 +1173,10 @@ mod tests {
         let conn = std::mem::size_of::<Connection>();
         println!("table entry {entry} bytes, boxed connection {conn} bytes");
         assert!(entry <= 160, "table entry {entry} bytes");
-        // 1200 bytes since CUBIC and HyStart++ joined the engine's state;
-        // the bound catches growth, the load mode (a million connections)
-        // is where it gets pushed down.
-        assert!(conn <= 1536, "connection {conn} bytes");
+        // 1552 bytes since RACK-TLP, PRR, CUBIC and HyStart++ joined the
+        // engine's state (it was under 1024 before); the bound catches
+        // growth, and the load mode (a million connections) is where the
+        // idle connection gets pushed back down.
+        assert!(conn <= 1664, "connection {conn} bytes");
     }
 }
