@@ -110,7 +110,7 @@ impl Event {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Start {
     pub command: &'static str,
-    /// `arp`: resolve, ping, sweep, dad, announce, show.
+    /// `arp`: resolve, ping, sweep, dad, announce, show, flush.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
