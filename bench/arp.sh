@@ -56,7 +56,8 @@ hf --warmup 5 --runs 300 --export-json "$work/cached.json" \
 hf --warmup 1 --runs 10 --export-json "$work/sweep.json" \
   -n "nettool arp NET/24" "$bin arp --no-cache -q $net.0/24" \
   -n "arp-scan NET/24" "arp-scan -q -I eth0 $net.0/24" >/dev/null
-inA "$bin" arp --json "$net.0/24" | python3 -c 'import json,sys; print("\n".join(sorted(json.loads(l)["ip"] for l in sys.stdin if "\"host\"" in l)))' >"$work/nettool.hosts"
+# A sweep's --json prints one `reply` event per host that answered, with its `ip`.
+inA "$bin" arp --json "$net.0/24" | python3 -c 'import json,sys; print("\n".join(sorted(e["ip"] for e in map(json.loads, sys.stdin) if e["event"] == "reply")))' >"$work/nettool.hosts"
 inA arp-scan -q -I eth0 "$net.0/24" | awk '/^[0-9]+\./ {print $1}' | sort -u >"$work/arpscan.hosts"
 nettool_n=$(wc -l <"$work/nettool.hosts"); arpscan_n=$(wc -l <"$work/arpscan.hosts")
 same=$(cmp -s <(sort "$work/nettool.hosts") <(sort "$work/arpscan.hosts") && echo yes || echo NO)

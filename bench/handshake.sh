@@ -17,7 +17,7 @@
 #       output-hook rule, read its counter, delete it) without nettool,
 #       and the close() of an AF_PACKET socket (timed in python3).
 #   (b) the round trip each tool measures itself, over N handshakes,
-#       median and p90: nettool's SYN→SYN-ACK (--json `syn_ack_ms`), the
+#       median and p90: nettool's SYN→SYN-ACK (--json: the `result`'s `rtt_us`), the
 #       duration of connect() in a python3 loop (no process start-up), and
 #       hping3's `rtt=` (printed in 0.1 ms steps).
 set -euo pipefail
@@ -133,10 +133,10 @@ hf --warmup 5 --runs "$RUNS" --export-json "$work/whole.json" \
 
 # (b) round trips measured by each tool
 for _ in $(seq "$N"); do
-  inA "$bin" handshake --linger 0 --json $net.2:$port | grep '"result"'
+  inA "$bin" handshake --linger 0 --json $net.2:$port | grep '"event":"result"'
 done >"$work/nettool.jsonl"
 for _ in $(seq "$N"); do
-  inA "$bin" handshake --linger 0 --json -s $unowned $net.2:$port | grep '"result"'
+  inA "$bin" handshake --linger 0 --json -s $unowned $net.2:$port | grep '"event":"result"'
 done >"$work/nettool-s.jsonl"
 inA python3 - "$net.2" "$port" "$N" >"$work/connect.txt" <<'PY'
 import socket, struct, sys, time
@@ -176,7 +176,8 @@ def q(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p * (len(xs) - 1))))]
 def rtts(name):
-    return [json.loads(l)["syn_ack_ms"] for l in open(f"{work}/{name}.jsonl") if l.strip()]
+    # The result's rtt_us is the SYN → SYN-ACK round trip; in ms, as the others.
+    return [json.loads(l)["rtt_us"] / 1000 for l in open(f"{work}/{name}.jsonl") if l.strip()]
 nt, nts = rtts("nettool"), rtts("nettool-s")
 kc = [float(l) for l in open(f"{work}/connect.txt") if l.strip()]
 hp = [float(l) for l in open(f"{work}/hping3.txt") if l.strip()]

@@ -125,7 +125,7 @@ A tcpdump -S -nn -tt --time-stamp-precision nano -r "$work/rtt.pcap" 2>/dev/null
 rtt=$(python3 - "$work/rtt.json" "$work/rtt.txt" <<'PY'
 import json, re, statistics, sys
 events = [json.loads(l) for l in open(sys.argv[1])]
-seq_of = {e["probe"]: e["seq"] for e in events if e["event"] == "sent"}
+seq_of = {e["probe"]: e["seq"] for e in events if e["event"] == "probe"}
 mine = {e["probe"]: e["rtt_us"] for e in events if e["event"] == "reply"}
 syn_at, synack_at = {}, {}
 for line in open(sys.argv[2]):
@@ -180,11 +180,11 @@ def mine(path):
     for l in open(path):
         e = json.loads(l)
         if e["event"] == "port":
-            if e["state"] == "closed":
+            if e["outcome"] == "closed":
                 r["closed"] += 1
             else:
-                r[e["state"]].add(e["port"])
-        elif e["event"] == "summary":
+                r[e["outcome"]].add(e["port"])
+        elif e["event"] == "result":
             r["pace"] = f"peak {e['rate_peak']:.0f}/s, {e['drops']} drop(s)"
     return r
 a, b = mine(sys.argv[1]), mine(sys.argv[2])

@@ -8,7 +8,7 @@
 //! time ← wire ← arp, tcp, probe, trace ← stack ← link, driver ← setup ← cmd ← main
 //!               clock, sys ← link, driver
 //!               netlink ← route;  route, guard, cachefile ← setup
-//!               lab, impair, report ← cmd
+//!               lab, impair, report ← cmd;  serde_display ← lab, report
 //! ```
 //!
 //! - **The engine**, pure and sans-IO: [`time`], [`wire`], [`arp`],
@@ -41,6 +41,8 @@
 //!   cache between runs; [`lab`] builds disposable network namespaces for
 //!   `nettool lab` and the end-to-end tests; [`impair`] is the seeded,
 //!   faulty relay those tests put between two namespaces.
+//!   [`serde_display`] writes addresses by their text in the JSON of both
+//!   `report` and `lab`.
 //! - **Test-only**: the end-to-end tests' topologies (`lab::testnet`,
 //!   `lab::impaired`, `lab::routed`) compile only with the `testkit`
 //!   feature, which the package's own tests turn on and a plain
@@ -64,6 +66,7 @@ pub mod outcome;
 pub mod probe;
 pub mod report;
 pub mod route;
+pub mod serde_display;
 pub mod setup;
 pub mod sim;
 pub mod stack;

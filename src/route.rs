@@ -502,12 +502,10 @@ fn kernel_route(dst: Ipv4Addr) -> Result<Route, RouteError> {
     }
     let interface = interface_by_index(kr.oif)?;
     usable(&interface)?;
-    let source = kr
-        .prefsrc
-        .or_else(|| interface.source_for(dst))
-        .ok_or_else(|| RouteError::NoIpv4Address {
-            name: interface.name.clone(),
-        })?;
+    let source = match kr.prefsrc {
+        Some(source) => source,
+        None => source_on(&interface, dst)?,
+    };
     Ok(Route {
         interface,
         source,
@@ -516,6 +514,16 @@ fn kernel_route(dst: Ipv4Addr) -> Result<Route, RouteError> {
         kind: kr.kind,
         source_owned_by_kernel: true,
     })
+}
+
+/// The address `interface` sends to `dst` from; an interface without an
+/// IPv4 address has none.
+fn source_on(interface: &Interface, dst: Ipv4Addr) -> Result<Ipv4Addr, RouteError> {
+    interface
+        .source_for(dst)
+        .ok_or_else(|| RouteError::NoIpv4Address {
+            name: interface.name.clone(),
+        })
 }
 
 fn on_link_route(dst: Ipv4Addr, name: &str) -> Result<Route, RouteError> {
@@ -533,11 +541,7 @@ fn on_link_route(dst: Ipv4Addr, name: &str) -> Result<Route, RouteError> {
     } else {
         RouteKind::Unicast
     };
-    let source = interface
-        .source_for(dst)
-        .ok_or_else(|| RouteError::NoIpv4Address {
-            name: interface.name.clone(),
-        })?;
+    let source = source_on(&interface, dst)?;
     Ok(Route {
         interface,
         source,

@@ -30,6 +30,31 @@ pub fn setsockopt<T>(
     }
 }
 
+/// `getsockopt(2)` into a typed value.
+pub fn getsockopt<T>(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &mut T,
+) -> io::Result<()> {
+    let mut len = std::mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value` points to a live T of the size passed.
+    let rc = unsafe { libc::getsockopt(fd, level, name, (value as *mut T).cast(), &mut len) };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The error pending on a socket (`SO_ERROR`, which reading clears), if
+/// any.
+pub fn pending_error(fd: RawFd) -> io::Result<Option<io::Error>> {
+    let mut err: libc::c_int = 0;
+    getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, &mut err)?;
+    Ok((err != 0).then(|| io::Error::from_raw_os_error(err)))
+}
+
 /// Which of a socket's buffers [`grow_buffer`] sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Buffer {

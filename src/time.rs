@@ -77,6 +77,15 @@ impl fmt::Display for Instant {
     }
 }
 
+/// The earlier of two deadlines, either of which may be absent: what a
+/// machine with two timers answers to `poll_timeout`.
+pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Formats a duration for people: `85 µs`, `1.234 ms`, `2.500 s`.
 pub fn human(d: Duration) -> String {
     let us = d.as_micros();

@@ -297,3 +297,49 @@ fn lossy_path_completion_times(#[values(1, 2, 3)] seed: u64) {
         cubic.as_secs_f64()
     );
 }
+
+/// A loss near the end of a window's burst: on a fast path a whole window
+/// goes out at once and its ACKs come back at once, so the ACK that
+/// reports the hole finds only the few segments after it outstanding.
+/// ssthresh must still come from the flight the window carried (β of
+/// it), not from that remnant. Slow start's third round is segments 31 to
+/// 70 (IW10, then doubling): 40 segments went out together.
+#[rstest]
+fn a_loss_late_in_a_burst_keeps_beta_of_the_window(
+    #[values(CongestionControl::Reno, CongestionControl::Cubic)] cc: CongestionControl,
+    #[values(50, 62, 66)] lost: usize,
+) {
+    let config = Config {
+        cc,
+        ..Config::default()
+    };
+    let path = Impairments {
+        delay: Duration::from_millis(5),
+        ..Impairments::CLEAN
+    };
+    let mut sim = Sim::client_server(3, config).with_impairments(path);
+    sim.a_mut().app.to_send = payload(4 << 20);
+    let mut n = 0;
+    sim.drop_if(Dir::AtoB, move |seg| {
+        if seg.payload.is_empty() {
+            return false;
+        }
+        n += 1;
+        n == lost
+    });
+    sim.run_until(|s| s.a().conn.in_recovery(), 100_000)
+        .unwrap();
+    let conn = &sim.a().conn;
+    let mss = conn.tcb().eff_snd_mss;
+    let beta = match cc {
+        CongestionControl::Reno => 0.5,
+        CongestionControl::Cubic => 0.7,
+    };
+    let least = (beta * (40 * mss) as f64) as usize;
+    assert!(
+        conn.ssthresh() >= least,
+        "ssthresh {} segments, want ≥ {}",
+        conn.ssthresh() as f64 / mss as f64,
+        least / mss
+    );
+}

@@ -39,6 +39,20 @@ pub fn host_addresses(net: Ipv4Network) -> Vec<Ipv4Addr> {
     }
 }
 
+/// The addresses of `net` a sweep asks for: its host addresses but this
+/// host's own (`own`), which only a duplicate would ever answer.
+pub fn sweep_targets(net: Ipv4Network, own: &[Ipv4Addr]) -> Vec<Ipv4Addr> {
+    let mut targets = host_addresses(net);
+    targets.retain(|ip| !own.contains(ip));
+    targets
+}
+
+/// Whether a host may claim `ip` (probe for it, announce it): a unicast
+/// address, not the loopback's.
+pub fn is_claimable(ip: Ipv4Addr) -> bool {
+    !(ip.is_broadcast() || ip.is_multicast() || ip.is_unspecified() || ip.is_loopback())
+}
+
 /// Frames that were not valid Ethernet/IPv4 ARP, counted rather than
 /// trusted (the link filter lets only ARP through, so these are rare).
 fn parse_arp(frame: &[u8]) -> Option<ArpRepr> {

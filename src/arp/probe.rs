@@ -24,7 +24,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use crate::time::Instant;
+use crate::time::{Instant, earliest};
 use crate::wire::MacAddr;
 use crate::wire::arp::{ArpRepr, Operation};
 
@@ -53,6 +53,29 @@ pub enum Mode {
     AnnounceRequest,
     /// Gratuitous replies, as `arping -A` sends them.
     AnnounceReply,
+}
+
+impl Mode {
+    /// How many frames a run of this mode sends when the user does not
+    /// say: three requests to resolve an address; RFC 5227's PROBE_NUM
+    /// probes and ANNOUNCE_NUM announcements.
+    pub fn default_count(self) -> u32 {
+        match self {
+            Mode::Request => 3,
+            Mode::Dad => super::PROBE_NUM,
+            Mode::AnnounceRequest | Mode::AnnounceReply => super::ANNOUNCE_NUM,
+        }
+    }
+
+    /// When a claim of an address in this mode is done: DAD at the first
+    /// host that says it owns the address; an announcement once every
+    /// frame is sent, since nobody answers it.
+    pub fn claim_until(self) -> Until {
+        match self {
+            Mode::Request | Mode::Dad => Until::FirstReply,
+            Mode::AnnounceRequest | Mode::AnnounceReply => Until::AllSent,
+        }
+    }
 }
 
 /// When a target counts as done.
@@ -453,10 +476,7 @@ impl Prober {
             .peek()
             .map(|Reverse((when, _))| (*when).max(self.next_tx));
         let give_up = self.give_ups.peek().map(|Reverse((when, _))| *when);
-        match (send, give_up) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(send, give_up)
     }
 
     /// The next event, in the order things happened.
@@ -492,6 +512,11 @@ mod tests {
         }
     }
 
+    /// A prober asking about PEER alone, from time 0.
+    fn asking_peer(mode: Mode, until: Until, tries: u32) -> Prober {
+        Prober::new(at(0), config(mode, until, tries), [Target::broadcast(PEER)])
+    }
+
     fn reply_from(ip: Ipv4Addr, from: MacAddr) -> ArpRepr {
         ArpRepr {
             operation: Operation::Reply,
@@ -525,11 +550,7 @@ mod tests {
 
     #[test]
     fn resolve_stops_at_the_first_reply_with_its_rtt() {
-        let mut p = Prober::new(
-            at(0),
-            config(Mode::Request, Until::FirstReply, 3),
-            [Target::broadcast(PEER)],
-        );
+        let mut p = asking_peer(Mode::Request, Until::FirstReply, 3);
         let sent = drain_sends(&mut p, at(0));
         assert_eq!(
             sent,
@@ -560,11 +581,7 @@ mod tests {
 
     #[test]
     fn unanswered_requests_are_retried_then_given_up_exactly_on_time() {
-        let mut p = Prober::new(
-            at(0),
-            config(Mode::Request, Until::FirstReply, 3),
-            [Target::broadcast(PEER)],
-        );
+        let mut p = asking_peer(Mode::Request, Until::FirstReply, 3);
         assert_eq!(drain_sends(&mut p, at(0)).len(), 1);
         assert!(drain_sends(&mut p, at(999)).is_empty());
         assert_eq!(drain_sends(&mut p, at(1000)).len(), 1);
@@ -587,11 +604,7 @@ mod tests {
 
     #[test]
     fn rtt_runs_from_the_latest_request() {
-        let mut p = Prober::new(
-            at(0),
-            config(Mode::Request, Until::FirstReply, 3),
-            [Target::broadcast(PEER)],
-        );
+        let mut p = asking_peer(Mode::Request, Until::FirstReply, 3);
         let _ = drain_sends(&mut p, at(0));
         let _ = drain_sends(&mut p, at(1000));
         p.handle_arp(at(1003), &reply_from(PEER, mac(7)));
@@ -609,11 +622,7 @@ mod tests {
     #[case::gratuitous(ArpRepr { operation: Operation::Request, sender_mac: mac(7), sender_ip: PEER, target_mac: MacAddr::zero(), target_ip: PEER })]
     #[case::our_own_frame_looped_back(reply_from(PEER, US))]
     fn unsolicited_or_misaddressed_answers_are_ignored(#[case] arp: ArpRepr) {
-        let mut p = Prober::new(
-            at(0),
-            config(Mode::Request, Until::FirstReply, 1),
-            [Target::broadcast(PEER)],
-        );
+        let mut p = asking_peer(Mode::Request, Until::FirstReply, 1);
         let _ = drain_sends(&mut p, at(0));
         p.handle_arp(at(1), &arp);
         assert!(!p.is_done());
@@ -622,11 +631,7 @@ mod tests {
 
     #[test]
     fn a_reply_before_any_request_is_ignored() {
-        let mut p = Prober::new(
-            at(0),
-            config(Mode::Request, Until::FirstReply, 1),
-            [Target::broadcast(PEER)],
-        );
+        let mut p = asking_peer(Mode::Request, Until::FirstReply, 1);
         p.handle_arp(at(0), &reply_from(PEER, mac(7)));
         assert!(!p.is_done());
         assert_eq!(events(&mut p), vec![]);
@@ -636,11 +641,7 @@ mod tests {
     #[case::at_once(Duration::from_micros(30))]
     #[case::just_inside_the_window(CONFLICT_WINDOW - Duration::from_micros(1))]
     fn two_macs_answering_one_request_is_a_conflict_and_no_reply(#[case] lag: Duration) {
-        let mut p = Prober::new(
-            at(0),
-            config(Mode::Request, Until::FirstReply, 3),
-            [Target::broadcast(PEER)],
-        );
+        let mut p = asking_peer(Mode::Request, Until::FirstReply, 3);
         let _ = drain_sends(&mut p, at(0));
         p.handle_arp(at(1), &reply_from(PEER, mac(7)));
         p.handle_arp(at(1) + lag, &reply_from(PEER, mac(8)));
@@ -662,11 +663,7 @@ mod tests {
 
     #[test]
     fn a_second_mac_after_the_window_is_ignored() {
-        let mut p = Prober::new(
-            at(0),
-            config(Mode::Request, Until::FirstReply, 3),
-            [Target::broadcast(PEER)],
-        );
+        let mut p = asking_peer(Mode::Request, Until::FirstReply, 3);
         let _ = drain_sends(&mut p, at(0));
         p.handle_arp(at(1), &reply_from(PEER, mac(7)));
         p.handle_arp(at(2), &reply_from(PEER, mac(7))); // a duplicate
@@ -681,11 +678,7 @@ mod tests {
 
     #[test]
     fn the_window_outlasts_the_last_requests_deadline() {
-        let mut p = Prober::new(
-            at(0),
-            config(Mode::Request, Until::FirstReply, 1),
-            [Target::broadcast(PEER)],
-        );
+        let mut p = asking_peer(Mode::Request, Until::FirstReply, 1);
         let _ = drain_sends(&mut p, at(0));
         // The deadline is 500 ms; the reply comes 1 ms before it.
         p.handle_arp(at(499), &reply_from(PEER, mac(7)));
@@ -700,11 +693,7 @@ mod tests {
 
     #[test]
     fn ping_mode_sends_every_request_and_reports_every_reply() {
-        let mut p = Prober::new(
-            at(0),
-            config(Mode::Request, Until::AllSent, 3),
-            [Target::broadcast(PEER)],
-        );
+        let mut p = asking_peer(Mode::Request, Until::AllSent, 3);
         for t in [0, 1000, 2000] {
             assert_eq!(drain_sends(&mut p, at(t)).len(), 1);
             p.handle_arp(at(t + 1), &reply_from(PEER, mac(7)));
@@ -801,11 +790,7 @@ mod tests {
 
     #[test]
     fn dad_probes_come_from_zero_and_any_claim_is_reported() {
-        let mut p = Prober::new(
-            at(0),
-            config(Mode::Dad, Until::FirstReply, 3),
-            [Target::broadcast(PEER)],
-        );
+        let mut p = asking_peer(Mode::Dad, Until::FirstReply, 3);
         let sent = drain_sends(&mut p, at(0));
         assert_eq!(sent[0].1.sender_ip, Ipv4Addr::UNSPECIFIED);
         assert_eq!(sent[0].1.target_ip, PEER);
@@ -823,11 +808,7 @@ mod tests {
 
     #[test]
     fn dad_sees_a_simultaneous_probe_as_a_conflict() {
-        let mut p = Prober::new(
-            at(0),
-            config(Mode::Dad, Until::FirstReply, 3),
-            [Target::broadcast(PEER)],
-        );
+        let mut p = asking_peer(Mode::Dad, Until::FirstReply, 3);
         let _ = drain_sends(&mut p, at(0));
         let their_probe = ArpRepr::request(mac(7), Ipv4Addr::UNSPECIFIED, PEER);
         p.handle_arp(at(1), &their_probe);
@@ -836,11 +817,7 @@ mod tests {
 
     #[test]
     fn dad_on_a_free_address_ends_unanswered() {
-        let mut p = Prober::new(
-            at(0),
-            config(Mode::Dad, Until::FirstReply, 2),
-            [Target::broadcast(PEER)],
-        );
+        let mut p = asking_peer(Mode::Dad, Until::FirstReply, 2);
         let _ = drain_sends(&mut p, at(0));
         let _ = drain_sends(&mut p, at(1000));
         p.handle_timeout(at(1500));

@@ -365,6 +365,15 @@ mod tests {
             .collect()
     }
 
+    /// Expects one broadcast request at time 0, answers it from `mac` 1 ms
+    /// later and lets the conflict window pass: the events.
+    fn broadcast_answered(r: &mut Resolution, mac: MacAddr) -> Vec<Event> {
+        assert_eq!(sent_to(r, Instant::ZERO), vec![MacAddr::broadcast()]);
+        r.handle_arp(Instant::from_millis(1), &reply(mac));
+        r.handle_timeout(Instant::from_millis(1) + CONFLICT_WINDOW);
+        drain(r)
+    }
+
     fn drain(r: &mut Resolution) -> Vec<Event> {
         std::iter::from_fn(|| r.poll_event())
             .filter(|e| !matches!(e, Event::Probe(probe::Event::Sent { .. })))
@@ -444,10 +453,7 @@ mod tests {
     fn expired_entry_is_dropped_and_resolved_again() {
         let mut cache = cache_aged(240_000);
         let mut r = Resolution::new(Instant::ZERO, wall(), &mut cache, settings(true));
-        assert_eq!(sent_to(&mut r, Instant::ZERO), vec![MacAddr::broadcast()]);
-        r.handle_arp(Instant::from_millis(1), &reply(NEW));
-        r.handle_timeout(Instant::from_millis(1) + CONFLICT_WINDOW);
-        let ev = drain(&mut r);
+        let ev = broadcast_answered(&mut r, NEW);
         assert!(matches!(ev[0], Event::Expired { .. }));
         assert!(matches!(
             ev.last(),
@@ -462,10 +468,7 @@ mod tests {
     fn no_cache_asks_the_wire_and_reports_a_contradiction() {
         let mut cache = cache_aged(1_000);
         let mut r = Resolution::new(Instant::ZERO, wall(), &mut cache, settings(false));
-        assert_eq!(sent_to(&mut r, Instant::ZERO), vec![MacAddr::broadcast()]);
-        r.handle_arp(Instant::from_millis(1), &reply(NEW));
-        r.handle_timeout(Instant::from_millis(1) + CONFLICT_WINDOW);
-        let ev = drain(&mut r);
+        let ev = broadcast_answered(&mut r, NEW);
         assert!(
             matches!(ev.last(), Some(Event::Learned { learned: Learned::Conflict { previous }, .. }) if previous.mac == OLD)
         );

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use ipnetwork::Ipv4Network;
 
 use super::Env;
-use crate::arp::cache::{Cache, Freshness, Learned};
+use crate::arp::cache::{Cache, Entry, Freshness, Learned};
 use crate::arp::probe::{self, Mode, Prober, Target, Until};
 use crate::arp::resolve::{self, Resolution, Settings, WallClock};
 use crate::cachefile;
@@ -29,6 +29,11 @@ use crate::report::{Event, Format, Report, Reporter, Verdict, us};
 use crate::route::{self, Interface, Route, RouteError};
 use crate::time::{Instant, human};
 use crate::wire::MacAddr;
+
+/// A sweep's time between requests and after the last one, unless the
+/// user says: short, since a live host on the link answers in
+/// milliseconds and a sweep asks many.
+const SWEEP_WAIT: Duration = Duration::from_millis(300);
 
 /// Largest sweep: a /16. Larger ones are almost always a typo, and would
 /// take minutes at any polite rate.
@@ -116,12 +121,93 @@ impl Printer {
         Ok(())
     }
 
+    /// Two MACs answered one request for `ip`: `first`, then `other`.
+    fn wire_conflict(
+        &self,
+        out: &mut dyn Write,
+        now: Instant,
+        ip: Ipv4Addr,
+        first: MacAddr,
+        other: MacAddr,
+    ) -> Result<()> {
+        let text =
+            format!("CONFLICT: {ip} is claimed by both {first} and {other}; neither is cached");
+        self.conflict(out, now, (ip, first, other), "wire", text)
+    }
+
+    /// The wire says `ip` is at `mac`; the cache had it at `cached`.
+    fn cache_conflict(
+        &self,
+        out: &mut dyn Write,
+        now: Instant,
+        ip: Ipv4Addr,
+        cached: MacAddr,
+        mac: MacAddr,
+    ) -> Result<()> {
+        let text = format!(
+            "CONFLICT: the cache had {ip} at {cached}, the wire now says {mac}; neither is cached"
+        );
+        self.conflict(out, now, (ip, mac, cached), "cache", text)
+    }
+
+    /// `ip` at both `mac` and `other_mac` (seen on the wire or in the
+    /// cache): the `conflict` event, `text` for people.
+    fn conflict(
+        &self,
+        out: &mut dyn Write,
+        now: Instant,
+        (ip, mac, other_mac): (Ipv4Addr, MacAddr, MacAddr),
+        seen: &'static str,
+        text: String,
+    ) -> Result<()> {
+        let event = Event::Conflict(Conflict {
+            ip,
+            mac,
+            other_mac,
+            seen,
+        });
+        self.emit(out, now, event, || text)
+    }
+
     /// `--quiet` prints the MAC and nothing else.
     fn mac_only(&self, out: &mut dyn Write, mac: MacAddr) -> Result<()> {
         if self.rep.format() == Format::Quiet {
             writeln!(out, "{mac}")?;
         }
         Ok(())
+    }
+}
+
+/// The `start` event of an `arp` run in `mode`, with the fields `rest`
+/// sets.
+fn start_event(mode: &'static str, rest: Start) -> Event {
+    Event::Start(Box::new(Start {
+        command: "arp",
+        mode: Some(mode),
+        ..rest
+    }))
+}
+
+/// The prober's settings: `tries` frames of `mode` from `mac` and
+/// `sender_ip`, `--interval` apart and `--timeout` after the last (`wait`
+/// by default), with no rate bound.
+fn probe_config(
+    args: &ArpArgs,
+    mode: Mode,
+    until: Until,
+    (mac, sender_ip): (MacAddr, Ipv4Addr),
+    tries: u32,
+    wait: Duration,
+) -> probe::Config {
+    probe::Config {
+        mode,
+        until,
+        mac,
+        sender_ip,
+        tries,
+        interval: args.interval.unwrap_or(wait),
+        timeout: args.timeout.unwrap_or(wait),
+        rate: None,
     }
 }
 
@@ -235,31 +321,8 @@ impl RttStats {
 
 fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> Result<Outcome> {
     let route = arp_route(ip, args)?;
-    let iface = route.interface.clone();
-    let mut cache = load_cache(cache_path, env)?;
     let ping = args.count.is_some();
-    let settings = Settings {
-        iface: iface.name.clone(),
-        ifindex: iface.index,
-        target: ip,
-        ttl: args.ttl,
-        // -c asks for N requests on the wire, whatever the cache says.
-        use_cache: !args.no_cache && !ping,
-        probe: probe::Config {
-            mode: Mode::Request,
-            until: if ping {
-                Until::AllSent
-            } else {
-                Until::FirstReply
-            },
-            mac: iface.mac,
-            sender_ip: route.source,
-            tries: args.count.unwrap_or(3),
-            interval: args.interval.unwrap_or(Duration::from_secs(1)),
-            timeout: args.timeout.unwrap_or(Duration::from_secs(1)),
-            rate: None,
-        },
-    };
+    let mut cache = load_cache(cache_path, env)?;
     let printer = Printer::new(args);
     let mut clock = printer.rep.clock();
     let start = clock.now();
@@ -267,100 +330,169 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
         at: start,
         unix_ms: clock::unix_now_ms(),
     };
-    let mut stats = RttStats::default();
-    let mut res = Resolution::new(start, wall, &mut cache, settings);
+    let mut res = Resolution::new(start, wall, &mut cache, resolve_settings(ip, &route, args));
     let from_cache = res.is_done();
     // A fresh cache entry needs no socket, no frame and no privileges
     // beyond reading the cache.
     let mut link = if from_cache {
         None
     } else {
-        Some(open_link(&iface, env)?)
+        Some(open_link(&route.interface, env)?)
     };
-    printer.rep.emit(
-        env.out,
-        start,
-        Event::Start(Box::new(Start {
-            command: "arp",
-            mode: Some(if ping { "ping" } else { "resolve" }),
+    resolve_header(&printer, env.out, start, ip, &route, ping, from_cache)?;
+    let mut stats = RttStats::default();
+    let iface_name = route.interface.name.clone();
+    let render = |now: Instant, ev: resolve::Event, out: &mut dyn Write| -> Result<()> {
+        render_resolve(&printer, out, now, &iface_name, ev, &mut stats)
+    };
+    let stop = match &mut link {
+        None => answer_from_cache(&mut res, start, env.out, render)?,
+        Some(link) => drive(&mut res, link, &mut clock, args.verbose, env, render)?,
+    };
+    drop(link);
+    let resolved = Resolved {
+        ip,
+        ping,
+        answer: res.answer(),
+        sent: res.frames_sent(),
+        stats,
+    };
+    drop(res);
+    let outcome = how(stop, resolved.answer.is_some());
+    resolved.report(&printer, env.out, clock.now(), outcome)?;
+    save_cache(cache_path, &cache, env)?;
+    Ok(outcome)
+}
+
+/// Reports the events of a resolution the cache settled at `start`: no
+/// link, no clock.
+fn answer_from_cache(
+    res: &mut Resolution,
+    start: Instant,
+    out: &mut dyn Write,
+    mut render: impl FnMut(Instant, resolve::Event, &mut dyn Write) -> Result<()>,
+) -> Result<Stop> {
+    while let Some(ev) = res.poll_event() {
+        render(start, ev, out)?;
+    }
+    Ok(Stop::Done)
+}
+
+/// What resolving `ip` asks of the cache and of the wire.
+fn resolve_settings(ip: Ipv4Addr, route: &Route, args: &ArpArgs) -> Settings {
+    let iface = &route.interface;
+    let ping = args.count.is_some();
+    Settings {
+        iface: iface.name.clone(),
+        ifindex: iface.index,
+        target: ip,
+        ttl: args.ttl,
+        // -c asks for N requests on the wire, whatever the cache says.
+        use_cache: !args.no_cache && !ping,
+        probe: probe_config(
+            args,
+            Mode::Request,
+            if ping {
+                Until::AllSent
+            } else {
+                Until::FirstReply
+            },
+            (iface.mac, route.source),
+            args.count.unwrap_or(Mode::Request.default_count()),
+            Duration::from_secs(1),
+        ),
+    }
+}
+
+fn resolve_header(
+    printer: &Printer,
+    out: &mut dyn Write,
+    start: Instant,
+    ip: Ipv4Addr,
+    route: &Route,
+    ping: bool,
+    from_cache: bool,
+) -> Result<()> {
+    let iface = &route.interface;
+    let mode = if ping { "ping" } else { "resolve" };
+    let event = start_event(
+        mode,
+        Start {
             ip: Some(ip),
             local_ip: Some(route.source),
             iface: Some(iface.name.clone()),
             mac: Some(iface.mac),
             ..Start::default()
-        })),
-        |w| {
-            // The cache's answer needs no introduction.
-            if from_cache {
-                return Ok(());
-            }
-            writeln!(
-                w,
-                "ARP {ip} on {} from {} ({})",
-                iface.name, route.source, iface.mac
-            )
         },
-    )?;
-    let iface_name = iface.name.clone();
-    let mut render = |now: Instant, ev: resolve::Event, out: &mut dyn Write| -> Result<()> {
-        render_resolve(&printer, out, now, &iface_name, ev, &mut stats)
-    };
-    let stop = match &mut link {
-        None => {
-            while let Some(ev) = res.poll_event() {
-                render(start, ev, &mut *env.out)?;
-            }
-            Stop::Done
+    );
+    printer.rep.emit(out, start, event, |w| {
+        // The cache's answer needs no introduction.
+        if from_cache {
+            return Ok(());
         }
-        Some(link) => drive(&mut res, link, &mut clock, args.verbose, env, &mut render)?,
-    };
-    drop(link);
-    let answer = res.answer();
-    let sent = res.frames_sent();
-    drop(res);
-    let now = clock.now();
-    let outcome = how(stop, answer.is_some());
-    let replies = stats.samples.len();
-    let verdict = if answer.is_some() || (ping && replies > 0) {
-        Verdict::Answered
-    } else if stats.conflict {
-        Verdict::Conflict
-    } else {
-        Verdict::NoReply
-    };
-    let summary = stats.summary();
-    let (min, avg, max) = summary.unwrap_or_default();
-    printer.result(
-        env.out,
-        now,
-        Report {
+        writeln!(
+            w,
+            "ARP {ip} on {} from {} ({})",
+            iface.name, route.source, iface.mac
+        )
+    })?;
+    Ok(())
+}
+
+/// A resolution (or a ping) that has run its course, to be reported.
+struct Resolved {
+    ip: Ipv4Addr,
+    ping: bool,
+    answer: Option<MacAddr>,
+    sent: u64,
+    stats: RttStats,
+}
+
+impl Resolved {
+    fn verdict(&self) -> Verdict {
+        if self.answer.is_some() || (self.ping && !self.stats.samples.is_empty()) {
+            Verdict::Answered
+        } else if self.stats.conflict {
+            Verdict::Conflict
+        } else {
+            Verdict::NoReply
+        }
+    }
+
+    fn report(
+        &self,
+        printer: &Printer,
+        out: &mut dyn Write,
+        now: Instant,
+        outcome: Outcome,
+    ) -> Result<()> {
+        let (ip, ping, sent) = (self.ip, self.ping, self.sent);
+        let replies = self.stats.samples.len();
+        let summary = self.stats.summary().filter(|_| ping);
+        let report = Report {
             ip: Some(ip),
-            mac: answer,
+            mac: self.answer,
             sent: Some(sent),
             answered: ping.then_some(replies as u64),
-            rtt_min_us: summary.filter(|_| ping).map(|_| us(min)),
-            rtt_avg_us: summary.filter(|_| ping).map(|_| us(avg)),
-            rtt_max_us: summary.filter(|_| ping).map(|_| us(max)),
-            ..Report::new(verdict, outcome)
-        },
-        || {
+            rtt_min_us: summary.map(|(min, _, _)| us(min)),
+            rtt_avg_us: summary.map(|(_, avg, _)| us(avg)),
+            rtt_max_us: summary.map(|(_, _, max)| us(max)),
+            ..Report::new(self.verdict(), outcome)
+        };
+        printer.result(out, now, report, || {
             ping.then(|| {
-                let rtt = if replies > 0 {
+                let rtt = summary.map_or(String::new(), |(min, avg, max)| {
                     format!(
                         ", rtt min/avg/max {:.3}/{:.3}/{:.3} ms",
                         ms(min),
                         ms(avg),
                         ms(max)
                     )
-                } else {
-                    String::new()
-                };
+                });
                 format!("--- {ip}: {sent} requests, {replies} replies{rtt}")
             })
-        },
-    )?;
-    save_cache(cache_path, &cache, env)?;
-    Ok(outcome)
+        })
+    }
 }
 
 fn render_resolve(
@@ -372,7 +504,133 @@ fn render_resolve(
     stats: &mut RttStats,
 ) -> Result<()> {
     use crate::arp::resolve::Event as E;
-    let cached = |status, entry: &crate::arp::cache::Entry| CacheEv {
+    match ev {
+        E::Probe(ev) => render_probe(p, out, now, iface, ev, stats),
+        E::Learned {
+            mac,
+            learned: Learned::Conflict { previous },
+        } => {
+            stats.conflict = true;
+            p.cache_conflict(out, now, previous.ip, previous.mac, mac)
+        }
+        E::Learned { .. } => Ok(()),
+        E::CacheHit { entry, age, left } => render_cache_hit(p, out, now, &entry, age, left),
+        ev @ (E::Revalidating { .. } | E::RevalidationFailed { .. } | E::Expired { .. }) => {
+            render_cache_miss(p, out, now, ev)
+        }
+    }
+}
+
+/// A cache entry that cannot answer: stale (re-validated by unicast),
+/// not re-validated (dropped), or expired.
+fn render_cache_miss(
+    p: &Printer,
+    out: &mut dyn Write,
+    now: Instant,
+    ev: resolve::Event,
+) -> Result<()> {
+    use crate::arp::resolve::Event as E;
+    let (event, text) = match ev {
+        E::Revalidating { entry, age } => (
+            CacheEv {
+                age_us: Some(us(age)),
+                ..cache_event("stale", &entry)
+            },
+            format!(
+                "cache: {} is-at {} is stale (learned {} ago); re-validating with a unicast request",
+                entry.ip,
+                entry.mac,
+                secs(age)
+            ),
+        ),
+        E::RevalidationFailed { entry } => (
+            cache_event("failed", &entry),
+            format!(
+                "cache: {} did not answer for {}; entry dropped, asking by broadcast",
+                entry.mac, entry.ip
+            ),
+        ),
+        E::Expired { entry } => (
+            cache_event("expired", &entry),
+            format!(
+                "cache: the entry for {} ({}) has expired; asking the wire",
+                entry.ip, entry.mac
+            ),
+        ),
+        // The other events are render_resolve's.
+        _ => return Ok(()),
+    };
+    p.emit(out, now, Event::Cache(event), || text)
+}
+
+/// What the wire said while resolving: replies (timed, for ping's
+/// statistics), conflicts, silence.
+fn render_probe(
+    p: &Printer,
+    out: &mut dyn Write,
+    now: Instant,
+    iface: &str,
+    ev: probe::Event,
+    stats: &mut RttStats,
+) -> Result<()> {
+    match ev {
+        probe::Event::Reply {
+            target,
+            mac,
+            rtt,
+            attempt,
+            repeat,
+        } => {
+            stats.samples.push(rtt);
+            if !repeat {
+                p.mac_only(out, mac)?;
+            }
+            let event = arp_reply(target, mac, rtt, iface, Some(attempt.into()));
+            let text = format!(
+                "{target} is-at {mac}  rtt {}  (request {attempt})",
+                human(rtt)
+            );
+            p.emit(out, now, event, || text)
+        }
+        probe::Event::Conflict {
+            target,
+            first,
+            other,
+        } => {
+            stats.conflict = true;
+            p.wire_conflict(out, now, target, first, other)
+        }
+        // Said in JSON by the result's outcome.
+        probe::Event::Unanswered { target, attempts } => {
+            p.rep.text(out, |w| {
+                writeln!(
+                    w,
+                    "no reply from {target} after {attempts} request{}",
+                    plural(attempts.into())
+                )
+            })?;
+            Ok(())
+        }
+        probe::Event::Sent { .. } | probe::Event::Claimed { .. } => Ok(()),
+    }
+}
+
+/// The `reply` event for `ip` at `mac` on `iface`, answering request
+/// number `probe` when there is one.
+fn arp_reply(ip: Ipv4Addr, mac: MacAddr, rtt: Duration, iface: &str, probe: Option<u64>) -> Event {
+    Event::Reply(Box::new(Reply {
+        probe,
+        rtt_us: us(rtt),
+        ip: Some(ip),
+        mac: Some(mac),
+        iface: Some(iface.to_owned()),
+        ..Reply::default()
+    }))
+}
+
+/// The `cache` event for `entry` in `status`, without the optional fields.
+fn cache_event(status: &'static str, entry: &Entry) -> CacheEv {
+    CacheEv {
         status,
         ip: entry.ip,
         mac: entry.mac,
@@ -380,131 +638,34 @@ fn render_resolve(
         age_us: None,
         fresh_us: None,
         ttl_us: None,
-    };
-    match ev {
-        E::CacheHit { entry, age, left } => {
-            p.mac_only(out, entry.mac)?;
-            p.emit(
-                out,
-                now,
-                Event::Cache(CacheEv {
-                    iface: Some(entry.iface.clone()),
-                    age_us: Some(us(age)),
-                    fresh_us: Some(us(left)),
-                    ..cached("fresh", &entry)
-                }),
-                || {
-                    format!(
-                        "{} is-at {} on {}  (from cache: learned {} ago, fresh for {} more; no frame sent)",
-                        entry.ip,
-                        entry.mac,
-                        entry.iface,
-                        secs(age),
-                        secs(left)
-                    )
-                },
-            )?;
-        }
-        E::Revalidating { entry, age } => p.emit(
-            out,
-            now,
-            Event::Cache(CacheEv {
-                age_us: Some(us(age)),
-                ..cached("stale", &entry)
-            }),
-            || {
-                format!(
-                    "cache: {} is-at {} is stale (learned {} ago); re-validating with a unicast request",
-                    entry.ip,
-                    entry.mac,
-                    secs(age)
-                )
-            },
-        )?,
-        E::RevalidationFailed { entry } => p.emit(
-            out,
-            now,
-            Event::Cache(cached("failed", &entry)),
-            || format!("cache: {} did not answer for {}; entry dropped, asking by broadcast", entry.mac, entry.ip),
-        )?,
-        E::Expired { entry } => p.emit(
-            out,
-            now,
-            Event::Cache(cached("expired", &entry)),
-            || format!("cache: the entry for {} ({}) has expired; asking the wire", entry.ip, entry.mac),
-        )?,
-        E::Probe(probe::Event::Reply {
-            target,
-            mac,
-            rtt,
-            attempt,
-            repeat,
-        }) => {
-            stats.samples.push(rtt);
-            if !repeat {
-                p.mac_only(out, mac)?;
-            }
-            p.emit(
-                out,
-                now,
-                Event::Reply(Box::new(Reply {
-                    probe: Some(attempt.into()),
-                    rtt_us: us(rtt),
-                    ip: Some(target),
-                    mac: Some(mac),
-                    iface: Some(iface.to_owned()),
-                    ..Reply::default()
-                })),
-                || format!("{target} is-at {mac}  rtt {}  (request {attempt})", human(rtt)),
-            )?;
-        }
-        E::Probe(probe::Event::Conflict { target, first, other }) => {
-            stats.conflict = true;
-            p.emit(
-                out,
-                now,
-                Event::Conflict(Conflict {
-                    ip: target,
-                    mac: first,
-                    other_mac: other,
-                    seen: "wire",
-                }),
-                || format!("CONFLICT: {target} is claimed by both {first} and {other}; neither is cached"),
-            )?;
-        }
-        // Said in JSON by the result's outcome.
-        E::Probe(probe::Event::Unanswered { target, attempts }) => p.rep.text(out, |w| {
-            writeln!(
-                w,
-                "no reply from {target} after {attempts} request{}",
-                plural(attempts.into())
-            )
-        })?,
-        E::Learned {
-            mac,
-            learned: Learned::Conflict { previous },
-        } => {
-            stats.conflict = true;
-            p.emit(
-                out,
-                now,
-                Event::Conflict(Conflict {
-                    ip: previous.ip,
-                    mac,
-                    other_mac: previous.mac,
-                    seen: "cache",
-                }),
-                || {
-                    format!(
-                        "CONFLICT: the cache had {} at {}, the wire now says {mac}; neither is cached",
-                        previous.ip, previous.mac
-                    )
-                },
-            )?
-        }
-        E::Learned { .. } | E::Probe(probe::Event::Sent { .. } | probe::Event::Claimed { .. }) => {}
     }
-    Ok(())
+}
+
+fn render_cache_hit(
+    p: &Printer,
+    out: &mut dyn Write,
+    now: Instant,
+    entry: &Entry,
+    age: Duration,
+    left: Duration,
+) -> Result<()> {
+    p.mac_only(out, entry.mac)?;
+    let event = Event::Cache(CacheEv {
+        iface: Some(entry.iface.clone()),
+        age_us: Some(us(age)),
+        fresh_us: Some(us(left)),
+        ..cache_event("fresh", entry)
+    });
+    p.emit(out, now, event, || {
+        format!(
+            "{} is-at {} on {}  (from cache: learned {} ago, fresh for {} more; no frame sent)",
+            entry.ip,
+            entry.mac,
+            entry.iface,
+            secs(age),
+            secs(left)
+        )
+    })
 }
 
 fn plural(n: u64) -> &'static str {
@@ -512,19 +673,58 @@ fn plural(n: u64) -> &'static str {
 }
 
 fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> Result<Outcome> {
-    let mut targets = crate::arp::host_addresses(net);
-    if targets.len() > MAX_SWEEP {
-        bail!(
-            "{net} has {} addresses; nettool sweeps at most a /16 at a time — split it",
-            targets.len()
-        );
+    let (route, targets) = sweep_route(net, args)?;
+    let iface = &route.interface;
+    let tries = args.retries.saturating_add(1);
+    let config = probe::Config {
+        rate: Some(args.rate),
+        ..probe_config(
+            args,
+            Mode::Request,
+            Until::FirstReply,
+            (iface.mac, route.source),
+            tries,
+            SWEEP_WAIT,
+        )
+    };
+    let printer = Printer::new(args);
+    let mut cache = load_cache(cache_path, env)?;
+    let mut link = open_link(iface, env)?;
+    let mut clock = printer.rep.clock();
+    let mut sweep = Sweep::new(&printer, net, &route, targets.len(), args.ttl, clock.now());
+    sweep.header(env.out, tries, args.rate)?;
+    let mut prober = Prober::new(
+        sweep.start,
+        config,
+        targets.into_iter().map(Target::broadcast),
+    );
+    let stop = drive(
+        &mut prober,
+        &mut link,
+        &mut clock,
+        args.verbose,
+        env,
+        |now, ev, out| sweep.on_event(&mut cache, now, ev, out),
+    )?;
+    let now = clock.now();
+    sweep.report_hosts(env.out, now)?;
+    let outcome = how(stop, !sweep.hosts.is_empty());
+    sweep.report(env.out, now, prober.frames_sent(), outcome)?;
+    save_cache(cache_path, &cache, env)?;
+    Ok(outcome)
+}
+
+/// The way to `net`, and the addresses to ask there: all its hosts but
+/// this one. Routed by an address of the subnet that is not this host's
+/// own (the kernel answers "local" for those, and names no link).
+fn sweep_route(net: Ipv4Network, args: &ArpArgs) -> Result<(Route, Vec<Ipv4Addr>)> {
+    let hosts = crate::arp::host_addresses(net).len();
+    if hosts > MAX_SWEEP {
+        bail!("{net} has {hosts} addresses; nettool sweeps at most a /16 at a time — split it");
     }
-    // Route by an address of the subnet that is not this host's own (the
-    // kernel answers "local" for those, and names no link).
-    let local = route::local_ipv4s();
+    let targets = crate::arp::sweep_targets(net, &route::local_ipv4s());
     let probe_addr = *targets
-        .iter()
-        .find(|ip| !local.contains(ip))
+        .first()
         .context("every address of the subnet belongs to this host; there is nobody to ask")?;
     let route = route::select(probe_addr, args.interface.as_deref(), args.source)?;
     if route.via_gateway {
@@ -535,173 +735,146 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
             route.interface.name
         );
     }
-    let iface = route.interface.clone();
-    check_ethernet(&iface)?;
-    // Our own addresses would only ever be answered by a duplicate.
-    targets.retain(|ip| !local.contains(ip));
-    let tries = args.retries.saturating_add(1);
-    let config = probe::Config {
-        mode: Mode::Request,
-        until: Until::FirstReply,
-        mac: iface.mac,
-        sender_ip: route.source,
-        tries,
-        interval: args.interval.unwrap_or(Duration::from_millis(300)),
-        timeout: args.timeout.unwrap_or(Duration::from_millis(300)),
-        rate: Some(args.rate),
-    };
-    let printer = Printer::new(args);
-    let mut cache = load_cache(cache_path, env)?;
-    let mut link = open_link(&iface, env)?;
-    let mut clock = printer.rep.clock();
-    let start = clock.now();
-    printer.rep.emit(
-        env.out,
-        start,
-        Event::Start(Box::new(Start {
-            command: "arp",
-            mode: Some("sweep"),
-            subnet: Some(net.to_string()),
-            local_ip: Some(route.source),
-            iface: Some(iface.name.clone()),
-            mac: Some(iface.mac),
-            addresses: Some(targets.len()),
-            tries: Some(tries),
-            rate: Some(args.rate),
-            ..Start::default()
-        })),
-        |w| {
+    check_ethernet(&route.interface)?;
+    Ok((route, targets))
+}
+
+/// A sweep of `net` under way: what it found so far (the hosts that
+/// answered, with their MAC and RTT; how many addresses two MACs claimed).
+struct Sweep<'a> {
+    printer: &'a Printer,
+    net: Ipv4Network,
+    route: &'a Route,
+    /// Addresses asked.
+    count: usize,
+    /// The lifetime of the cache entries it learns.
+    ttl: Duration,
+    start: Instant,
+    hosts: BTreeMap<Ipv4Addr, (MacAddr, Duration)>,
+    conflicts: u32,
+}
+
+impl<'a> Sweep<'a> {
+    fn new(
+        printer: &'a Printer,
+        net: Ipv4Network,
+        route: &'a Route,
+        count: usize,
+        ttl: Duration,
+        start: Instant,
+    ) -> Sweep<'a> {
+        Sweep {
+            printer,
+            net,
+            route,
+            count,
+            ttl,
+            start,
+            hosts: BTreeMap::new(),
+            conflicts: 0,
+        }
+    }
+
+    fn header(&self, out: &mut dyn Write, tries: u32, rate: u32) -> Result<()> {
+        let (net, count, iface) = (self.net, self.count, &self.route.interface);
+        let event = start_event(
+            "sweep",
+            Start {
+                subnet: Some(net.to_string()),
+                local_ip: Some(self.route.source),
+                iface: Some(iface.name.clone()),
+                mac: Some(iface.mac),
+                addresses: Some(count),
+                tries: Some(tries),
+                rate: Some(rate),
+                ..Start::default()
+            },
+        );
+        self.printer.rep.emit(out, self.start, event, |w| {
             writeln!(
                 w,
-                "SWEEP {net} on {} from {}: {} addresses, {tries} tr{} each, at most {}/s",
+                "SWEEP {net} on {} from {}: {count} addresses, {tries} tr{} each, at most {rate}/s",
                 iface.name,
-                route.source,
-                targets.len(),
+                self.route.source,
                 if tries == 1 { "y" } else { "ies" },
-                args.rate
             )
-        },
-    )?;
-    let count = targets.len();
-    let mut prober = Prober::new(start, config, targets.into_iter().map(Target::broadcast));
-    let mut hosts: BTreeMap<Ipv4Addr, (MacAddr, Duration)> = BTreeMap::new();
-    let mut conflicts = 0u32;
-    let stop = {
-        let hosts = &mut hosts;
-        let cache = &mut cache;
-        let conflicts = &mut conflicts;
-        let printer = &printer;
-        let name = iface.name.clone();
-        let ifindex = iface.index;
-        let ttl = args.ttl;
-        drive(
-            &mut prober,
-            &mut link,
-            &mut clock,
-            args.verbose,
-            env,
-            move |now, ev, out| {
-                // Cache entries are dated by the wall clock when the answer is
-                // handled; the RTT already came from the driver's clock.
-                let learned =
-                    resolve::record(cache, &name, ifindex, clock::unix_now_ms(), ttl, &ev);
-                match ev {
-                    probe::Event::Reply {
-                        target, mac, rtt, ..
-                    } => {
-                        hosts.entry(target).or_insert((mac, rtt));
-                        if let Some(Learned::Conflict { previous }) = learned {
-                            *conflicts += 1;
-                            printer.emit(
-                                out,
-                                now,
-                                Event::Conflict(Conflict {
-                                    ip: target,
-                                    mac,
-                                    other_mac: previous.mac,
-                                    seen: "cache",
-                                }),
-                                || format!(
-                                    "CONFLICT: the cache had {target} at {}, the wire now says {mac}; neither is cached",
-                                    previous.mac
-                                ),
-                            )?;
-                        }
-                    }
-                    probe::Event::Conflict {
-                        target,
-                        first,
-                        other,
-                    } => {
-                        *conflicts += 1;
-                        printer.emit(
-                            out,
-                            now,
-                            Event::Conflict(Conflict {
-                                ip: target,
-                                mac: first,
-                                other_mac: other,
-                                seen: "wire",
-                            }),
-                            || format!(
-                                "CONFLICT: {target} is claimed by both {first} and {other}; neither is cached"
-                            ),
-                        )?;
-                    }
-                    _ => {}
-                }
-                Ok(())
-            },
-        )?
-    };
-    let now = clock.now();
-    let elapsed = now - start;
-    let sent = prober.frames_sent();
-    // The hosts that answered, sorted by address: one reply each.
-    for (ip, (mac, rtt)) in &hosts {
-        printer.mac_only(env.out, *mac)?;
-        printer.emit(
-            env.out,
-            now,
-            Event::Reply(Box::new(Reply {
-                rtt_us: us(*rtt),
-                ip: Some(*ip),
-                mac: Some(*mac),
-                iface: Some(iface.name.clone()),
-                ..Reply::default()
-            })),
-            || format!("{:<15}  {mac}  {}", ip.to_string(), human(*rtt)),
-        )?;
+        })?;
+        Ok(())
     }
-    let outcome = how(stop, !hosts.is_empty());
-    printer.result(
-        env.out,
-        now,
-        Report {
-            subnet: Some(net.to_string()),
+
+    /// Records an answer in `cache` and here; reports conflicts at once.
+    fn on_event(
+        &mut self,
+        cache: &mut Cache,
+        now: Instant,
+        ev: probe::Event,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let iface = &self.route.interface;
+        // Cache entries are dated by the wall clock when the answer is
+        // handled; the RTT already came from the driver's clock.
+        let unix_ms = clock::unix_now_ms();
+        let learned = resolve::record(cache, &iface.name, iface.index, unix_ms, self.ttl, &ev);
+        match ev {
+            probe::Event::Reply {
+                target, mac, rtt, ..
+            } => {
+                self.hosts.entry(target).or_insert((mac, rtt));
+                if let Some(Learned::Conflict { previous }) = learned {
+                    self.conflicts += 1;
+                    self.printer
+                        .cache_conflict(out, now, target, previous.mac, mac)?;
+                }
+            }
+            probe::Event::Conflict {
+                target,
+                first,
+                other,
+            } => {
+                self.conflicts += 1;
+                self.printer.wire_conflict(out, now, target, first, other)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The hosts that answered, sorted by address: one reply each.
+    fn report_hosts(&self, out: &mut dyn Write, now: Instant) -> Result<()> {
+        let iface = &self.route.interface.name;
+        for (ip, (mac, rtt)) in &self.hosts {
+            self.printer.mac_only(out, *mac)?;
+            let event = arp_reply(*ip, *mac, *rtt, iface, None);
+            self.printer.emit(out, now, event, || {
+                format!("{:<15}  {mac}  {}", ip.to_string(), human(*rtt))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn report(&self, out: &mut dyn Write, now: Instant, sent: u64, outcome: Outcome) -> Result<()> {
+        let (count, answered) = (self.count, self.hosts.len());
+        let verdict = if answered == 0 {
+            Verdict::NoReply
+        } else {
+            Verdict::Answered
+        };
+        let report = Report {
+            subnet: Some(self.net.to_string()),
             addresses: Some(count),
-            answered: Some(hosts.len() as u64),
-            conflicts: Some(conflicts.into()),
+            answered: Some(answered as u64),
+            conflicts: Some(self.conflicts.into()),
             sent: Some(sent),
-            ..Report::new(
-                if hosts.is_empty() {
-                    Verdict::NoReply
-                } else {
-                    Verdict::Answered
-                },
-                outcome,
-            )
-        },
-        || {
+            ..Report::new(verdict, outcome)
+        };
+        let elapsed = now - self.start;
+        self.printer.result(out, now, report, || {
             Some(format!(
-                "--- {} of {count} addresses answered; {sent} requests in {:.2} s",
-                hosts.len(),
+                "--- {answered} of {count} addresses answered; {sent} requests in {:.2} s",
                 elapsed.as_secs_f64()
             ))
-        },
-    )?;
-    save_cache(cache_path, &cache, env)?;
-    Ok(outcome)
+        })
+    }
 }
 
 /// The interface for DAD or an announcement of `ip`: the one that holds
@@ -733,62 +906,28 @@ fn claim_interface(ip: Ipv4Addr, args: &ArpArgs) -> Result<Interface> {
 }
 
 fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
-    if ip.is_broadcast() || ip.is_multicast() || ip.is_unspecified() || ip.is_loopback() {
+    if !crate::arp::is_claimable(ip) {
         bail!("{ip} is not a unicast host address");
     }
     let iface = claim_interface(ip, args)?;
-    let (mode, until, tries) = if args.dad {
-        (
-            Mode::Dad,
-            Until::FirstReply,
-            args.count.unwrap_or(crate::arp::PROBE_NUM),
-        )
-    } else if args.announce_reply {
-        (
-            Mode::AnnounceReply,
-            Until::AllSent,
-            args.count.unwrap_or(crate::arp::ANNOUNCE_NUM),
-        )
-    } else {
-        (
-            Mode::AnnounceRequest,
-            Until::AllSent,
-            args.count.unwrap_or(crate::arp::ANNOUNCE_NUM),
-        )
-    };
-    let config = probe::Config {
-        mode,
-        until,
-        mac: iface.mac,
-        sender_ip: ip,
-        tries,
-        interval: args.interval.unwrap_or(Duration::from_secs(1)),
-        timeout: args.timeout.unwrap_or(Duration::from_secs(1)),
-        rate: None,
-    };
+    let mode = claim_mode(args);
+    let tries = args.count.unwrap_or(mode.default_count());
+    let wait = Duration::from_secs(1);
+    let from = (iface.mac, ip);
+    let config = probe_config(args, mode, mode.claim_until(), from, tries, wait);
     let printer = Printer::new(args);
     let mut link = open_link(&iface, env)?;
     let mut clock = printer.rep.clock();
     let start = clock.now();
-    printer.rep.emit(
-        env.out,
-        start,
-        Event::Start(Box::new(Start {
-            command: "arp",
-            mode: Some(if args.dad { "dad" } else { "announce" }),
-            ip: Some(ip),
-            iface: Some(iface.name.clone()),
-            mac: Some(iface.mac),
-            tries: Some(tries),
-            ..Start::default()
-        })),
-        |w| {
-            let what = if args.dad { "DAD" } else { "ANNOUNCE" };
-            writeln!(w, "{what} {ip} on {} ({})", iface.name, iface.mac)
-        },
-    )?;
     let mut prober = Prober::new(start, config, [Target::broadcast(ip)]);
-    let mut owner = None;
+    let mut claim = Claim {
+        printer: &printer,
+        ip,
+        iface: &iface,
+        mode,
+        owner: None,
+    };
+    claim.header(env.out, start, tries)?;
     let stop = drive(
         &mut prober,
         &mut link,
@@ -797,87 +936,97 @@ fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
         env,
         |_, ev, _| {
             if let probe::Event::Claimed { mac, .. } = ev {
-                owner.get_or_insert(mac);
+                claim.owner.get_or_insert(mac);
             }
             Ok(())
         },
     )?;
-    let sent = prober.frames_sent();
-    let now = clock.now();
-    if stop == Stop::Interrupted {
-        printer.result(
-            env.out,
-            now,
-            Report {
-                ip: Some(ip),
-                sent: Some(sent),
-                ..Report::new(Verdict::Interrupted, Outcome::Interrupted)
-            },
-            || None,
-        )?;
-        return Ok(Outcome::Interrupted);
-    }
+    claim.report(env.out, clock.now(), stop, prober.frames_sent())
+}
+
+/// What `--dad`, `--announce` and `--announce-reply` ask for.
+fn claim_mode(args: &ArpArgs) -> Mode {
     if args.dad {
-        match owner {
-            Some(mac) => {
-                printer.mac_only(env.out, mac)?;
-                printer.result(
-                    env.out,
-                    now,
-                    Report {
-                        ip: Some(ip),
-                        mac: Some(mac),
-                        sent: Some(sent),
-                        ..Report::new(Verdict::Conflict, Outcome::Negative)
-                    },
-                    || Some(format!("{ip} is in use by {mac}")),
-                )?;
-                Ok(Outcome::Negative)
-            }
-            None => {
-                printer.result(
-                    env.out,
-                    now,
-                    Report {
-                        ip: Some(ip),
-                        sent: Some(sent),
-                        ..Report::new(Verdict::Free, Outcome::Success)
-                    },
-                    || {
-                        Some(format!(
-                            "{ip} is free: nobody answered {sent} probe{}",
-                            plural(sent)
-                        ))
-                    },
-                )?;
-                Ok(Outcome::Success)
-            }
-        }
+        Mode::Dad
+    } else if args.announce_reply {
+        Mode::AnnounceReply
     } else {
-        let kind = match (args.announce_reply, sent) {
-            (true, 1) => "reply",
-            (true, _) => "replies",
-            (false, 1) => "request",
-            (false, _) => "requests",
-        };
-        printer.result(
-            env.out,
-            now,
-            Report {
+        Mode::AnnounceRequest
+    }
+}
+
+/// A claim of `ip` (DAD or an announcement) on `iface`, and the first
+/// host that said it owns the address.
+struct Claim<'a> {
+    printer: &'a Printer,
+    ip: Ipv4Addr,
+    iface: &'a Interface,
+    mode: Mode,
+    owner: Option<MacAddr>,
+}
+
+impl Claim<'_> {
+    fn header(&self, out: &mut dyn Write, start: Instant, tries: u32) -> Result<()> {
+        let (ip, iface, dad) = (self.ip, self.iface, self.mode == Mode::Dad);
+        let event = start_event(
+            if dad { "dad" } else { "announce" },
+            Start {
                 ip: Some(ip),
-                mac: Some(iface.mac),
                 iface: Some(iface.name.clone()),
-                sent: Some(sent),
-                ..Report::new(Verdict::Done, Outcome::Success)
+                mac: Some(iface.mac),
+                tries: Some(tries),
+                ..Start::default()
             },
-            || {
-                Some(format!(
+        );
+        self.printer.rep.emit(out, start, event, |w| {
+            let what = if dad { "DAD" } else { "ANNOUNCE" };
+            writeln!(w, "{what} {ip} on {} ({})", iface.name, iface.mac)
+        })?;
+        Ok(())
+    }
+
+    /// The result, once `sent` frames have gone out: the address is free
+    /// or taken (DAD), or announced.
+    fn report(&self, out: &mut dyn Write, now: Instant, stop: Stop, sent: u64) -> Result<Outcome> {
+        let (ip, iface) = (self.ip, self.iface);
+        let mut report = Report {
+            ip: Some(ip),
+            sent: Some(sent),
+            ..Report::default()
+        };
+        let (verdict, outcome, text) = match (stop, self.mode, self.owner) {
+            (Stop::Interrupted, _, _) => (Verdict::Interrupted, Outcome::Interrupted, None),
+            (Stop::Done, Mode::Dad, Some(mac)) => {
+                self.printer.mac_only(out, mac)?;
+                report.mac = Some(mac);
+                let text = format!("{ip} is in use by {mac}");
+                (Verdict::Conflict, Outcome::Negative, Some(text))
+            }
+            (Stop::Done, Mode::Dad, None) => {
+                let text = format!("{ip} is free: nobody answered {sent} probe{}", plural(sent));
+                (Verdict::Free, Outcome::Success, Some(text))
+            }
+            (Stop::Done, mode, _) => {
+                report.mac = Some(iface.mac);
+                report.iface = Some(iface.name.clone());
+                let kind = match (mode == Mode::AnnounceReply, sent) {
+                    (true, 1) => "reply",
+                    (true, _) => "replies",
+                    (false, 1) => "request",
+                    (false, _) => "requests",
+                };
+                let text = format!(
                     "announced {ip} is-at {} on {} ({sent} gratuitous {kind})",
                     iface.mac, iface.name
-                ))
-            },
-        )?;
-        Ok(Outcome::Success)
+                );
+                (Verdict::Done, Outcome::Success, Some(text))
+            }
+        };
+        let head = Report::new(verdict, outcome);
+        report.outcome = head.outcome;
+        report.exit = head.exit;
+        self.printer.result(out, now, report, || text)?;
+        Ok(outcome)
     }
 }
 
@@ -885,15 +1034,9 @@ fn show(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
     let mut printer = Printer::new(args);
     let cache = load_cache(path, env)?;
     let now = clock::unix_now_ms();
-    printer.rep.emit_now(
-        env.out,
-        Event::Start(Box::new(Start {
-            command: "arp",
-            mode: Some("show"),
-            ..Start::default()
-        })),
-        |_| Ok(()),
-    )?;
+    printer
+        .rep
+        .emit_now(env.out, start_event("show", Start::default()), |_| Ok(()))?;
     if printer.human() {
         if cache.is_empty() {
             writeln!(env.out, "the ARP cache ({}) is empty", path.display())?;
@@ -905,39 +1048,8 @@ fn show(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
             "IFACE", "ADDRESS", "MAC", "STATE", "AGE"
         )?;
     }
-    for e in cache.entries() {
-        let (state, left) = match e.freshness(now) {
-            Freshness::Fresh { left, .. } => ("fresh", Some(left)),
-            Freshness::Stale { .. } => ("stale", None),
-            Freshness::Expired => ("expired", None),
-        };
-        let age = Duration::from_millis(now.saturating_sub(e.learned_at_ms));
-        printer.mac_only(env.out, e.mac)?;
-        let at = printer.rep.now();
-        printer.emit(
-            env.out,
-            at,
-            Event::Cache(CacheEv {
-                status: state,
-                ip: e.ip,
-                mac: e.mac,
-                iface: Some(e.iface.clone()),
-                age_us: Some(us(age)),
-                fresh_us: left.map(us),
-                ttl_us: Some(e.ttl_ms.saturating_mul(1000)),
-            }),
-            || {
-                format!(
-                    "{:<12} {:<15}  {}  {:<7}  {:>8}  {}",
-                    e.iface,
-                    e.ip.to_string(),
-                    e.mac,
-                    state,
-                    secs(age),
-                    left.map_or("-".into(), secs)
-                )
-            },
-        )?;
+    for entry in cache.entries() {
+        show_entry(&mut printer, env.out, entry, now)?;
     }
     let at = printer.rep.now();
     printer.result(
@@ -949,18 +1061,46 @@ fn show(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// One row of the cache table: `e` as it stands at `now` (Unix ms).
+fn show_entry(printer: &mut Printer, out: &mut dyn Write, e: &Entry, now: u64) -> Result<()> {
+    let (state, left) = match e.freshness(now) {
+        Freshness::Fresh { left, .. } => ("fresh", Some(left)),
+        Freshness::Stale { .. } => ("stale", None),
+        Freshness::Expired => ("expired", None),
+    };
+    let age = Duration::from_millis(now.saturating_sub(e.learned_at_ms));
+    printer.mac_only(out, e.mac)?;
+    let at = printer.rep.now();
+    printer.emit(
+        out,
+        at,
+        Event::Cache(CacheEv {
+            status: state,
+            ip: e.ip,
+            mac: e.mac,
+            iface: Some(e.iface.clone()),
+            age_us: Some(us(age)),
+            fresh_us: left.map(us),
+            ttl_us: Some(e.ttl_ms.saturating_mul(1000)),
+        }),
+        || {
+            format!(
+                "{:<12} {:<15}  {}  {:<7}  {:>8}  {}",
+                e.iface,
+                e.ip.to_string(),
+                e.mac,
+                state,
+                secs(age),
+                left.map_or("-".into(), secs)
+            )
+        },
+    )
+}
+
 fn flush(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
     // The count is printed with --quiet too: it is the answer.
     let mut rep = Reporter::new(args.json);
-    rep.emit_now(
-        env.out,
-        Event::Start(Box::new(Start {
-            command: "arp",
-            mode: Some("flush"),
-            ..Start::default()
-        })),
-        |_| Ok(()),
-    )?;
+    rep.emit_now(env.out, start_event("flush", Start::default()), |_| Ok(()))?;
     let mut cache = load_cache(path, env)?;
     let n = cache.len();
     cache.flush();

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 
 use super::Env;
 use crate::cli::{LabAction, LabArgs, LabDemoArgs, LabUpArgs};
+use crate::lab::services::probe::ServicesStatus;
 use crate::lab::services::{self, Ports, server::Server};
 use crate::lab::{self, LabSpec, LabStatus};
 use crate::outcome::Outcome;
@@ -47,44 +48,7 @@ fn up(a: LabUpArgs, env: &mut Env) -> Result<Outcome> {
     describe(&status, env.out)?;
     let peers = peer_ips(&status);
     if let (Some(first), Some(net)) = (peers.first(), status.subnet) {
-        let down = if a.name.name == "lab" {
-            String::new()
-        } else {
-            format!(" --name {}", a.name.name)
-        };
-        let mut hints = vec![
-            (
-                format!("arp {first}"),
-                "resolve a peer (answered by the lab's kernel)",
-            ),
-            (format!("arp {first}"), "again: answered from the cache"),
-            (format!("arp {net}"), "sweep the lab"),
-        ];
-        if status.services.is_some() {
-            hints.extend([
-                (
-                    format!("handshake {first}:{}", Ports::HTTP),
-                    "a three-way handshake with the lab's kernel",
-                ),
-                (
-                    format!("close {first}:{} --passive", Ports::HTTP),
-                    "HTTP: the server closes first",
-                ),
-                (
-                    format!("close {first}:{} --half-close", Ports::TRICKLE),
-                    "your FIN first, then data arrives in FIN-WAIT-2",
-                ),
-                (
-                    format!("handshake {first}:{}", Ports::CLOSED),
-                    "a closed port: the kernel answers RST",
-                ),
-                (
-                    format!("handshake {first}:{}", Ports::FILTERED),
-                    "a filtered port: no answer at all",
-                ),
-            ]);
-        }
-        hints.push((format!("lab down{down}"), "remove it"));
+        let hints = hints(&status, *first, &net.to_string(), &a.name.name);
         let width = hints.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
         writeln!(env.out, "\ntry:")?;
         for (cmd, why) in hints {
@@ -92,6 +56,56 @@ fn up(a: LabUpArgs, env: &mut Env) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Success)
+}
+
+/// Commands to try on the lab `name` just made (their arguments after
+/// `nettool`, and what each shows): on its first peer, its subnet `net`,
+/// and the services when it has them.
+fn hints(
+    status: &LabStatus,
+    first: Ipv4Addr,
+    net: &str,
+    name: &str,
+) -> Vec<(String, &'static str)> {
+    let down = if name == "lab" {
+        String::new()
+    } else {
+        format!(" --name {name}")
+    };
+    let mut hints = vec![
+        (
+            format!("arp {first}"),
+            "resolve a peer (answered by the lab's kernel)",
+        ),
+        (format!("arp {first}"), "again: answered from the cache"),
+        (format!("arp {net}"), "sweep the lab"),
+    ];
+    if status.services.is_some() {
+        hints.extend([
+            (
+                format!("handshake {first}:{}", Ports::HTTP),
+                "a three-way handshake with the lab's kernel",
+            ),
+            (
+                format!("close {first}:{} --passive", Ports::HTTP),
+                "HTTP: the server closes first",
+            ),
+            (
+                format!("close {first}:{} --half-close", Ports::TRICKLE),
+                "your FIN first, then data arrives in FIN-WAIT-2",
+            ),
+            (
+                format!("handshake {first}:{}", Ports::CLOSED),
+                "a closed port: the kernel answers RST",
+            ),
+            (
+                format!("handshake {first}:{}", Ports::FILTERED),
+                "a filtered port: no answer at all",
+            ),
+        ]);
+    }
+    hints.push((format!("lab down{down}"), "remove it"));
+    hints
 }
 
 fn peer_ips(status: &LabStatus) -> Vec<Ipv4Addr> {
@@ -133,39 +147,46 @@ fn describe(s: &LabStatus, out: &mut dyn Write) -> Result<()> {
         )?;
     }
     if let Some(svc) = &s.services {
-        let pid = svc
-            .pid
-            .map(|p| format!("pid {p}"))
-            .unwrap_or_else(|| "no pid".into());
-        let running = if svc.running { "" } else { ", NOT RUNNING" };
-        writeln!(
-            out,
-            "  services    {pid}{running}, log {}",
-            svc.log.display()
-        )?;
-        for p in &svc.ports {
-            let about = services::SERVICES
-                .iter()
-                .find(|c| c.port == p.port)
-                .map_or("", |c| c.about);
-            let state = if p.ok() {
-                p.state.to_string()
-            } else {
-                format!("{} (should be {})", p.state, p.expect)
-            };
-            let dropped = match (p.port, svc.dropped_syns) {
-                (Ports::FILTERED, Some(n)) => format!(" ({n} dropped so far)"),
-                _ => String::new(),
-            };
-            writeln!(
-                out,
-                "    {:>3}/tcp  {:<9} {state:<10} {about}{dropped}",
-                p.port, p.name
-            )?;
-        }
+        describe_services(svc, out)?;
     }
     for problem in &s.problems {
         writeln!(out, "  PROBLEM     {problem}")?;
+    }
+    Ok(())
+}
+
+/// The lab's services: their process, then each port, its state and
+/// what it is for.
+fn describe_services(svc: &ServicesStatus, out: &mut dyn Write) -> Result<()> {
+    let pid = svc
+        .pid
+        .map(|p| format!("pid {p}"))
+        .unwrap_or_else(|| "no pid".into());
+    let running = if svc.running { "" } else { ", NOT RUNNING" };
+    writeln!(
+        out,
+        "  services    {pid}{running}, log {}",
+        svc.log.display()
+    )?;
+    for p in &svc.ports {
+        let about = services::SERVICES
+            .iter()
+            .find(|c| c.port == p.port)
+            .map_or("", |c| c.about);
+        let state = if p.ok() {
+            p.state.to_string()
+        } else {
+            format!("{} (should be {})", p.state, p.expect)
+        };
+        let dropped = match (p.port, svc.dropped_syns) {
+            (Ports::FILTERED, Some(n)) => format!(" ({n} dropped so far)"),
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "    {:>3}/tcp  {:<9} {state:<10} {about}{dropped}",
+            p.port, p.name
+        )?;
     }
     Ok(())
 }
@@ -225,10 +246,6 @@ fn status(name: &str, json: bool, env: &mut Env) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn argv(words: &[&str]) -> Vec<String> {
-    words.iter().map(|w| (*w).to_owned()).collect()
-}
-
 /// A word as a shell would need it typed.
 fn shell_quote(word: &str) -> String {
     if word
@@ -279,91 +296,15 @@ fn demo(a: LabDemoArgs, env: &mut Env) -> Result<Outcome> {
         .tempdir()
         .context("creating a temporary directory for the demo's cache")?;
     let cache = cache_dir.path().join("arp-cache.json");
-    let cache_arg = cache.to_string_lossy().into_owned();
-    use crate::lab::services::Ports;
-    let at = |port: u16| format!("{first}:{port}");
-    // (why, argv, the exit code that step should give)
-    let steps: Vec<(&str, Vec<String>, i32)> = vec![
-        (
-            "resolve a peer: a broadcast request, the lab's kernel replies",
-            argv(&["arp", &first.to_string()]),
-            0,
-        ),
-        (
-            "the same again: a fresh cache entry answers, no frame is sent",
-            argv(&["arp", &first.to_string()]),
-            0,
-        ),
-        (
-            "sweep the whole subnet",
-            argv(&["arp", &net.to_string()]),
-            0,
-        ),
-        (
-            "the cache now holds every peer",
-            argv(&["arp", "--show"]),
-            0,
-        ),
-        (
-            "duplicate address detection: is the address taken? (exit 1: yes)",
-            argv(&["arp", "--dad", &second.to_string()]),
-            1,
-        ),
-        (
-            "a three-way handshake with the lab's web server, released with a RST",
-            argv(&["handshake", &at(Ports::HTTP)]),
-            0,
-        ),
-        (
-            "a port nobody listens on answers the SYN with RST (exit 1)",
-            argv(&["handshake", &at(Ports::CLOSED)]),
-            1,
-        ),
-        (
-            "an HTTP/1.0 request: the server answers and closes first (passive close)",
-            argv(&[
-                "close",
-                "--passive",
-                "--data",
-                "GET / HTTP/1.0\\r\\n\\r\\n",
-                &at(Ports::HTTP),
-            ]),
-            0,
-        ),
-        (
-            "our FIN first, while the server keeps talking: data arrives in FIN-WAIT-2",
-            argv(&[
-                "close",
-                "--half-close",
-                "--time-wait",
-                "1s",
-                &at(Ports::TRICKLE),
-            ]),
-            0,
-        ),
-    ];
+    let runner = StepRunner {
+        exe,
+        cache: cache.to_string_lossy().into_owned(),
+    };
     let mut failed = false;
-    for (why, argv, expected) in steps {
-        if env.interrupt.load(Ordering::Relaxed) {
-            return Ok(Outcome::Interrupted);
-        }
-        let shown: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
-        writeln!(env.out, "\n# {why}\n$ nettool {}", shown.join(" "))?;
-        env.out.flush()?;
-        let status = Command::new(&exe)
-            .args(&argv)
-            .env("NETTOOL_ARP_CACHE", &cache_arg)
-            .status()
-            .with_context(|| format!("running {}", exe.display()))?;
-        if status.code() != Some(expected) {
-            if env.interrupt.load(Ordering::Relaxed) {
-                return Ok(Outcome::Interrupted);
-            }
-            writeln!(
-                env.err,
-                "nettool: demo step exited with {status}, expected {expected}"
-            )?;
-            failed = true;
+    for step in demo_steps(*first, *second, &net.to_string()) {
+        match runner.run(&step, env)? {
+            Some(passed) => failed |= !passed,
+            None => return Ok(Outcome::Interrupted),
         }
     }
     writeln!(env.out, "\n# removing the temporary lab")?;
@@ -371,6 +312,116 @@ fn demo(a: LabDemoArgs, env: &mut Env) -> Result<Outcome> {
         bail!("a demo step failed (see above)");
     }
     Ok(Outcome::Success)
+}
+
+/// One step of the demo: why, the command line after `nettool`, and the
+/// exit code it should give.
+struct Step {
+    why: &'static str,
+    argv: Vec<String>,
+    exit: i32,
+}
+
+fn step(why: &'static str, words: &[&str], exit: i32) -> Step {
+    Step {
+        why,
+        argv: words.iter().map(|w| (*w).to_owned()).collect(),
+        exit,
+    }
+}
+
+/// The demo on a lab whose first two peers are `first` and `second`, on
+/// the subnet `net`.
+fn demo_steps(first: Ipv4Addr, second: Ipv4Addr, net: &str) -> Vec<Step> {
+    let (first_ip, second_ip) = (first.to_string(), second.to_string());
+    let at = |port: u16| format!("{first}:{port}");
+    vec![
+        step(
+            "resolve a peer: a broadcast request, the lab's kernel replies",
+            &["arp", &first_ip],
+            0,
+        ),
+        step(
+            "the same again: a fresh cache entry answers, no frame is sent",
+            &["arp", &first_ip],
+            0,
+        ),
+        step("sweep the whole subnet", &["arp", net], 0),
+        step("the cache now holds every peer", &["arp", "--show"], 0),
+        step(
+            "duplicate address detection: is the address taken? (exit 1: yes)",
+            &["arp", "--dad", &second_ip],
+            1,
+        ),
+        step(
+            "a three-way handshake with the lab's web server, released with a RST",
+            &["handshake", &at(Ports::HTTP)],
+            0,
+        ),
+        step(
+            "a port nobody listens on answers the SYN with RST (exit 1)",
+            &["handshake", &at(Ports::CLOSED)],
+            1,
+        ),
+        step(
+            "an HTTP/1.0 request: the server answers and closes first (passive close)",
+            &[
+                "close",
+                "--passive",
+                "--data",
+                "GET / HTTP/1.0\\r\\n\\r\\n",
+                &at(Ports::HTTP),
+            ],
+            0,
+        ),
+        step(
+            "our FIN first, while the server keeps talking: data arrives in FIN-WAIT-2",
+            &[
+                "close",
+                "--half-close",
+                "--time-wait",
+                "1s",
+                &at(Ports::TRICKLE),
+            ],
+            0,
+        ),
+    ]
+}
+
+/// Runs the demo's steps: this nettool, on the demo's own ARP cache.
+struct StepRunner {
+    exe: std::path::PathBuf,
+    cache: String,
+}
+
+impl StepRunner {
+    /// Shows and runs `step`: whether it exited as it should, `None` once
+    /// the user interrupted the demo.
+    fn run(&self, step: &Step, env: &mut Env) -> Result<Option<bool>> {
+        if env.interrupt.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let shown: Vec<String> = step.argv.iter().map(|a| shell_quote(a)).collect();
+        writeln!(env.out, "\n# {}\n$ nettool {}", step.why, shown.join(" "))?;
+        env.out.flush()?;
+        let status = Command::new(&self.exe)
+            .args(&step.argv)
+            .env("NETTOOL_ARP_CACHE", &self.cache)
+            .status()
+            .with_context(|| format!("running {}", self.exe.display()))?;
+        if status.code() == Some(step.exit) {
+            return Ok(Some(true));
+        }
+        if env.interrupt.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        writeln!(
+            env.err,
+            "nettool: demo step exited with {status}, expected {}",
+            step.exit
+        )?;
+        Ok(Some(false))
+    }
 }
 
 /// Most lines `lab serve` writes to its log.

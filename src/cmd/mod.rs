@@ -11,17 +11,23 @@ pub mod tcp;
 pub mod trace;
 
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{CacheArgs, Cli, Command};
+use crate::clock::Clock;
+use crate::driver::{self, Stop};
 use crate::link::Link;
 use crate::link::pcap::{Capture, PcapFile};
+use crate::machine::Machine;
 use crate::outcome::Outcome;
 use crate::report::event::Start;
 use crate::report::{Event, Report, Reporter, Verdict};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
+use crate::time::Instant;
+use crate::wire::MacAddr;
 
 /// Where a command writes, and the flag that asks it to stop.
 pub struct Env<'a> {
@@ -140,4 +146,173 @@ pub(crate) fn no_arp(
         },
     )?;
     Ok(outcome)
+}
+
+/// What the user said about the way to a destination: `-i`, `-s`, `-p`
+/// and the ARP cache.
+pub(crate) struct Way<'a> {
+    pub interface: Option<&'a str>,
+    pub source: Option<Ipv4Addr>,
+    pub source_port: Option<u16>,
+    pub cache: std::path::PathBuf,
+}
+
+impl<'a> Way<'a> {
+    pub fn new(
+        interface: Option<&'a str>,
+        source: Option<Ipv4Addr>,
+        source_port: Option<u16>,
+        cache: &CacheArgs,
+    ) -> Way<'a> {
+        Way {
+            interface,
+            source,
+            source_port,
+            cache: cache.path(),
+        }
+    }
+}
+
+/// What looking for a connection's way gave.
+enum Opened {
+    /// The path, and the stack holding the flow (to tear down at the end).
+    Ready(Path, Stack),
+    /// The next hop did not answer ARP: `command`'s result, reported.
+    NoArp(Outcome),
+}
+
+/// The way to `remote` for one connection-shaped flow (`handshake`,
+/// `close`, `trace`): the path, then the flow claimed from the kernel and
+/// the link opened.
+fn open_connection(
+    rep: &mut Reporter,
+    env: &mut Env,
+    command: &'static str,
+    remote: SocketAddrV4,
+    way: &Way,
+) -> anyhow::Result<Opened> {
+    let request = Request {
+        dst: *remote.ip(),
+        interface: way.interface,
+        source: way.source,
+        cache: &way.cache,
+        pcap: env.pcap.as_ref(),
+    };
+    let path = match Path::find(request, env.err, env.interrupt)? {
+        Found::Path(path) => path,
+        Found::NoArp { next_hop, iface } => {
+            let outcome = no_arp(rep, env, command, *remote.ip(), next_hop, &iface)?;
+            return Ok(Opened::NoArp(outcome));
+        }
+    };
+    let flows = Flows::Connection { remote };
+    let opts = LinkOptions::default();
+    let stack = path.open(way.source_port, flows, &opts, env.pcap.as_ref(), env.err)?;
+    Ok(Opened::Ready(path, stack))
+}
+
+/// A connection-shaped run that has run its course, reported once the
+/// guard is gone: `dropped` is how many of the kernel's RSTs it dropped
+/// (`None` without a guard).
+pub(crate) trait Finish {
+    fn finish(self, dropped: Option<u64>, now: Instant, env: &mut Env) -> anyhow::Result<Outcome>;
+}
+
+/// Runs `command` over one connection-shaped flow to `remote`: opens its
+/// way ([`open_connection`]), hands `body` the wiring, the link and the
+/// reporter's clock, tears the stack down and reports what `body` ran.
+pub(crate) fn run_connection<F: Finish>(
+    mut rep: Reporter,
+    env: &mut Env,
+    command: &'static str,
+    remote: SocketAddrV4,
+    way: &Way,
+    body: impl FnOnce(&Wiring, Reporter, &mut dyn Link, &mut dyn Clock, &mut Env) -> anyhow::Result<F>,
+) -> anyhow::Result<Outcome> {
+    let (path, mut stack) = match open_connection(&mut rep, env, command, remote, way)? {
+        Opened::Ready(path, stack) => (path, stack),
+        Opened::NoArp(outcome) => return Ok(outcome),
+    };
+    let wiring = Wiring::of(&path, &stack, remote);
+    let mut clock = rep.clock();
+    let ran = body(&wiring, rep, stack.link.as_mut(), &mut clock, env)?;
+    let dropped = stack.teardown();
+    ran.finish(dropped, clock.now(), env)
+}
+
+/// Runs `machine` on `link` until it is done or the user interrupts it,
+/// handing each of its events to `on_event` with the output.
+pub(crate) fn drive<M: Machine>(
+    machine: &mut M,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+    mut on_event: impl FnMut(&mut dyn Write, Instant, M::Event) -> anyhow::Result<()>,
+) -> anyhow::Result<Stop> {
+    let out = &mut *env.out;
+    driver::run(machine, link, clock, env.interrupt, |now, ev| {
+        on_event(out, now, ev)
+    })
+}
+
+/// What the setup gave a connection-shaped run: where it is, and how the
+/// kernel is kept out.
+pub(crate) struct Wiring<'a> {
+    pub path: &'a Path,
+    pub local: SocketAddrV4,
+    pub remote: SocketAddrV4,
+    /// The RST guard's nftables table, when there is one.
+    pub guard: Option<String>,
+}
+
+impl<'a> Wiring<'a> {
+    /// The wiring of `stack`'s flow to `remote`, on `path`.
+    pub fn of(path: &'a Path, stack: &Stack, remote: SocketAddrV4) -> Wiring<'a> {
+        Wiring {
+            path,
+            local: stack.local(),
+            remote,
+            guard: stack.guard_table().map(str::to_owned),
+        }
+    }
+
+    /// The `start` event's fields about the flow and its way.
+    pub fn start(&self, command: &'static str) -> Start {
+        Start {
+            command,
+            src: Some(self.local),
+            dst: Some(self.remote),
+            iface: Some(self.path.iface.name.clone()),
+            next_hop: Some(self.path.next_hop),
+            next_hop_mac: Some(self.next_hop_mac()),
+            guard: self.guard.clone(),
+            ..Start::default()
+        }
+    }
+
+    fn next_hop_mac(&self) -> MacAddr {
+        self.path.next_hop_mac.unwrap_or(MacAddr::zero())
+    }
+
+    /// How the kernel is kept out of the flow, for the header.
+    pub fn keeper(&self) -> String {
+        match &self.guard {
+            Some(table) => format!("kernel RSTs for this flow dropped by nft table inet {table}"),
+            None => format!(
+                "{} is not the kernel's: nettool answers ARP for it",
+                self.path.source
+            ),
+        }
+    }
+
+    /// The header's line about the next hop and how its MAC was learned.
+    pub fn next_hop_line(&self) -> String {
+        let path = self.path;
+        format!(
+            "next hop {} is-at {} ({})",
+            path.next_hop,
+            self.next_hop_mac(),
+            path.how
+        )
+    }
 }

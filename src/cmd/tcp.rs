@@ -7,15 +7,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::Env;
+use super::{Env, Finish, Way, Wiring, run_connection};
 use crate::cli::{CloseArgs, ConnectArgs, HandshakeArgs};
 use crate::clock::Clock;
 use crate::driver::{self, Stop};
 use crate::link::Link;
 use crate::outcome::Outcome;
-use crate::report::event::{self as rev, Start};
+use crate::report::event as rev;
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
-use crate::setup::{Flows, Found, LinkOptions, Path, Request};
+use crate::setup::Path;
 use crate::stack::host::{Direction, HostConfig, HostEvent, TcpHost};
 use crate::stack::session::{End, Event, Note, Opening, Plan, Session, ThirdAck};
 use crate::sys::random_bytes;
@@ -23,7 +23,6 @@ use crate::tcp::{
     self, Connection, DropReason, Event as TcpEvent, IsnGenerator, Reason, Segment, State,
 };
 use crate::time::{Instant, human};
-use crate::wire::MacAddr;
 use crate::wire::fmt::{RelativeSeqs, tcp_line_absolute};
 use crate::wire::tcp::Flags;
 
@@ -147,7 +146,7 @@ pub fn handshake_over(
     };
     let rep = Reporter::new(run.args.json);
     let talk = converse(&run, &wiring, rep, link, clock, env)?;
-    talk.finish(&run, None, clock.now(), env)
+    talk.finish(None, clock.now(), env)
 }
 
 /// `HOST:PORT` as address and port.
@@ -200,54 +199,25 @@ pub fn unescape(text: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// What the setup gave a run: where it is, and how the kernel is kept out.
-struct Wiring<'a> {
-    path: &'a Path,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
-    /// The RST guard's nftables table, when there is one.
-    guard: Option<&'a str>,
-}
-
 fn run(run: Run, env: &mut Env) -> Result<Outcome> {
-    let mut rep = Reporter::new(run.args.json);
     let args = run.args;
     let (dst, dport) = parse_target(&args.target)?;
-    let cache = args.cache.path();
-    let request = Request {
-        dst,
-        interface: args.interface.as_deref(),
-        source: args.source,
-        cache: &cache,
-        pcap: env.pcap.as_ref(),
-    };
-    let path = match Path::find(request, env.err, env.interrupt)? {
-        Found::Path(path) => path,
-        Found::NoArp { next_hop, iface } => {
-            let name = run.command.name();
-            return super::no_arp(&mut rep, env, name, dst, next_hop, &iface);
-        }
-    };
-    let remote = SocketAddrV4::new(dst, dport);
-    let flows = Flows::Connection { remote };
-    let mut stack = path.open(
+    let way = Way::new(
+        args.interface.as_deref(),
+        args.source,
         args.source_port,
-        flows,
-        &LinkOptions::default(),
-        env.pcap.as_ref(),
-        env.err,
-    )?;
-    let mut clock = rep.clock();
-    let guard = stack.guard_table().map(str::to_owned);
-    let wiring = Wiring {
-        path: &path,
-        local: stack.local(),
+        &args.cache,
+    );
+    let rep = Reporter::new(args.json);
+    let remote = SocketAddrV4::new(dst, dport);
+    run_connection(
+        rep,
+        env,
+        run.command.name(),
         remote,
-        guard: guard.as_deref(),
-    };
-    let talk = converse(&run, &wiring, rep, stack.link.as_mut(), &mut clock, env)?;
-    let dropped = stack.teardown();
-    talk.finish(&run, dropped, clock.now(), env)
+        &way,
+        |w, rep, link, clock, env| converse(&run, w, rep, link, clock, env),
+    )
 }
 
 /// A connection that has run its course, to be reported.
@@ -255,6 +225,9 @@ struct Talk {
     session: Session,
     view: View,
     remote: SocketAddrV4,
+    command: Command,
+    end: End,
+    time_wait: Duration,
     interrupted: bool,
 }
 
@@ -280,16 +253,26 @@ fn converse(
     let mut session = Session::new(host, plan);
     let mut view = View::new(rep, args, start);
     header(&view, run.command, wiring, start, env)?;
-    let mut run = TalkRun {
+    let mut handler = TalkRun {
         view: &mut view,
         out: &mut *env.out,
     };
     let opts = driver::Options::default();
-    let stop = driver::run_with(&mut session, link, clock, env.interrupt, &opts, &mut run)?;
+    let stop = driver::run_with(
+        &mut session,
+        link,
+        clock,
+        env.interrupt,
+        &opts,
+        &mut handler,
+    )?;
     Ok(Talk {
         session,
         view,
         remote: wiring.remote,
+        command: run.command,
+        end: run.end,
+        time_wait: run.time_wait,
         interrupted: stop == Stop::Interrupted,
     })
 }
@@ -312,16 +295,9 @@ impl driver::Handler<Session> for TalkRun<'_> {
     }
 }
 
-impl Talk {
-    /// The guard's count (`dropped`, once the guard is gone; `None`
-    /// without a guard) and the result.
-    fn finish(
-        self,
-        run: &Run,
-        dropped: Option<u64>,
-        now: Instant,
-        env: &mut Env,
-    ) -> Result<Outcome> {
+impl Finish for Talk {
+    /// The guard's count and the result.
+    fn finish(self, dropped: Option<u64>, now: Instant, env: &mut Env) -> Result<Outcome> {
         if let Some(n) = dropped
             && n > 0
         {
@@ -336,9 +312,9 @@ impl Talk {
             })?;
         }
         let ending = Ending {
-            command: run.command,
-            end: run.end,
-            time_wait: run.time_wait,
+            command: self.command,
+            end: self.end,
+            time_wait: self.time_wait,
             rsts_dropped: dropped,
             interrupted: self.interrupted,
         };
@@ -381,38 +357,18 @@ fn header(
     start: Instant,
     env: &mut Env,
 ) -> Result<()> {
-    let (path, local, remote) = (wiring.path, wiring.local, wiring.remote);
-    let iface = &path.iface;
-    let gw_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
+    let (local, remote) = (wiring.local, wiring.remote);
     let name = command.name().to_uppercase();
-    let keeper = match wiring.guard {
-        Some(table) => format!("kernel RSTs for this flow dropped by nft table inet {table}"),
-        None => format!(
-            "{} is not the kernel's: nettool answers ARP for it",
-            path.source
-        ),
-    };
-    view.rep.emit(
-        env.out,
-        start,
-        Ev::Start(Box::new(Start {
-            command: command.name(),
-            src: Some(local),
-            dst: Some(remote),
-            iface: Some(iface.name.clone()),
-            next_hop: Some(path.next_hop),
-            next_hop_mac: Some(gw_mac),
-            guard: wiring.guard.map(str::to_owned),
-            ..Start::default()
-        })),
-        |w| {
-            writeln!(
-                w,
-                "{name} {remote} from {local} on {} ({keeper})\nnext hop {} is-at {gw_mac} ({})",
-                iface.name, path.next_hop, path.how
-            )
-        },
-    )?;
+    let event = Ev::Start(Box::new(wiring.start(command.name())));
+    view.rep.emit(env.out, start, event, |w| {
+        writeln!(
+            w,
+            "{name} {remote} from {local} on {} ({})\n{}",
+            wiring.path.iface.name,
+            wiring.keeper(),
+            wiring.next_hop_line()
+        )
+    })?;
     Ok(())
 }
 
@@ -555,73 +511,13 @@ impl View {
 
     fn event(&mut self, out: &mut dyn Write, now: Instant, ev: Event) -> Result<()> {
         match ev {
-            Event::Host(HostEvent::Segment { dir, seg }) => {
-                let is_syn = seg.flags.contains(Flags::SYN);
-                match dir {
-                    Direction::Out => {
-                        if is_syn && seg.ack.is_none() {
-                            self.syns += 1;
-                            self.first_syn.get_or_insert(now);
-                        }
-                        self.segment(out, now, "out", "out", &seg, "")?;
-                    }
-                    Direction::In => {
-                        if self.answer_at.is_none() && (is_syn || seg.flags.contains(Flags::RST)) {
-                            self.answer_at = Some(now);
-                        }
-                        self.segment(out, now, "in", "in", &seg, "")?;
-                    }
-                }
-            }
+            Event::Host(HostEvent::Segment { dir, seg }) => self.wire_segment(out, now, dir, &seg),
             Event::Host(HostEvent::Withheld { seg }) => {
-                self.segment(out, now, "held", "out", &seg, "  (ACK withheld: not sent)")?;
+                self.segment(out, now, "held", "out", &seg, "  (ACK withheld: not sent)")
             }
-            Event::Host(HostEvent::Tcp(TcpEvent::StateChanged { from, to })) => {
-                let text = format!("{from} → {to}");
-                self.line(out, now, "state", &text, Ev::State { from, state: to })?;
-                if to == State::TimeWait {
-                    self.note(
-                        out,
-                        now,
-                        "TIME-WAIT: holding the connection for 2×MSL before CLOSED",
-                    )?;
-                }
-            }
-            Event::Host(HostEvent::Tcp(TcpEvent::PeerClosed)) => {
-                self.note(out, now, "the peer closed its side (its FIN arrived)")?
-            }
-            Event::Host(HostEvent::Tcp(TcpEvent::Closed(r))) => {
-                self.closed_at = Some(now);
-                self.line(
-                    out,
-                    now,
-                    "note",
-                    reason_text(r),
-                    Ev::Closed {
-                        reason: reason_text(r).to_owned(),
-                    },
-                )?;
-            }
-            Event::Host(HostEvent::Tcp(TcpEvent::SegmentDropped { reason })) => {
-                let text = drop_text(reason);
-                self.line(
-                    out,
-                    now,
-                    "drop",
-                    &format!("segment ignored: {text}"),
-                    Ev::Drop {
-                        reason: text.to_owned(),
-                    },
-                )?;
-            }
-            Event::Host(HostEvent::Tcp(TcpEvent::OutOfOrderQueued { held })) => {
-                let text = format!(
-                    "out-of-order segment queued for reassembly ({held} octets held), acknowledged"
-                );
-                self.line(out, now, "note", &text, Ev::note(text.clone()))?
-            }
+            Event::Host(HostEvent::Tcp(ev)) => self.tcp_event(out, now, ev),
             // The host never passes Readable on: the session reads itself.
-            Event::Host(HostEvent::Tcp(TcpEvent::Connected) | HostEvent::Readable) => {}
+            Event::Host(HostEvent::Readable) => Ok(()),
             Event::Host(HostEvent::ArpAnswered { asker, asker_mac }) => self.line(
                 out,
                 now,
@@ -631,7 +527,7 @@ impl View {
                     ip: asker,
                     mac: Some(asker_mac),
                 },
-            )?,
+            ),
             Event::Host(HostEvent::Icmp { from, kind }) => self.line(
                 out,
                 now,
@@ -643,17 +539,102 @@ impl View {
                     probe: None,
                     rtt_us: None,
                 }),
-            )?,
-            Event::Host(HostEvent::Malformed { why }) => self.line(
-                out,
-                now,
-                "drop",
-                &format!("malformed frame: {why}"),
-                Ev::Drop {
-                    reason: format!("malformed frame: {why}"),
-                },
-            )?,
-            Event::Note(Note::Data(bytes)) => {
+            ),
+            Event::Host(HostEvent::Malformed { why }) => {
+                let text = format!("malformed frame: {why}");
+                self.line(
+                    out,
+                    now,
+                    "drop",
+                    &text,
+                    Ev::Drop {
+                        reason: text.clone(),
+                    },
+                )
+            }
+            Event::Note(note) => self.session_note(out, now, note),
+        }
+    }
+
+    /// A segment on the wire; the first SYN and the first answer to it
+    /// are timed.
+    fn wire_segment(
+        &mut self,
+        out: &mut dyn Write,
+        now: Instant,
+        dir: Direction,
+        seg: &Segment,
+    ) -> Result<()> {
+        let is_syn = seg.flags.contains(Flags::SYN);
+        match dir {
+            Direction::Out => {
+                if is_syn && seg.ack.is_none() {
+                    self.syns += 1;
+                    self.first_syn.get_or_insert(now);
+                }
+                self.segment(out, now, "out", "out", seg, "")
+            }
+            Direction::In => {
+                if self.answer_at.is_none() && (is_syn || seg.flags.contains(Flags::RST)) {
+                    self.answer_at = Some(now);
+                }
+                self.segment(out, now, "in", "in", seg, "")
+            }
+        }
+    }
+
+    /// What the connection itself said: states, closes, drops.
+    fn tcp_event(&mut self, out: &mut dyn Write, now: Instant, ev: TcpEvent) -> Result<()> {
+        match ev {
+            TcpEvent::StateChanged { from, to } => {
+                let text = format!("{from} → {to}");
+                self.line(out, now, "state", &text, Ev::State { from, state: to })?;
+                if to == State::TimeWait {
+                    self.note(
+                        out,
+                        now,
+                        "TIME-WAIT: holding the connection for 2×MSL before CLOSED",
+                    )?;
+                }
+                Ok(())
+            }
+            TcpEvent::PeerClosed => {
+                self.note(out, now, "the peer closed its side (its FIN arrived)")
+            }
+            TcpEvent::Closed(r) => {
+                self.closed_at = Some(now);
+                let reason = reason_text(r).to_owned();
+                self.line(
+                    out,
+                    now,
+                    "note",
+                    &reason,
+                    Ev::Closed {
+                        reason: reason.clone(),
+                    },
+                )
+            }
+            TcpEvent::SegmentDropped { reason } => {
+                let text = drop_text(reason);
+                let event = Ev::Drop {
+                    reason: text.to_owned(),
+                };
+                self.line(out, now, "drop", &format!("segment ignored: {text}"), event)
+            }
+            TcpEvent::OutOfOrderQueued { held } => {
+                let text = format!(
+                    "out-of-order segment queued for reassembly ({held} octets held), acknowledged"
+                );
+                self.line(out, now, "note", &text, Ev::note(text.clone()))
+            }
+            TcpEvent::Connected => Ok(()),
+        }
+    }
+
+    /// What the session says it does, and the payload it read.
+    fn session_note(&mut self, out: &mut dyn Write, now: Instant, note: Note) -> Result<()> {
+        match note {
+            Note::Data(bytes) => {
                 let event = Ev::Data {
                     len: bytes.len(),
                     text: String::from_utf8_lossy(&bytes).into_owned(),
@@ -664,94 +645,40 @@ impl View {
                     }
                     Ok(())
                 })?;
+                Ok(())
             }
-            Event::Note(Note::PayloadQueued(n)) => {
-                self.note(out, now, &format!("sending {n} bytes of --data"))?
-            }
-            Event::Note(Note::AckReleased) => {
-                self.note(out, now, "sending the withheld ACK now")?
-            }
-            Event::Note(Note::PeerStayedOpen) => self.note(
+            Note::PayloadQueued(n) => self.note(out, now, &format!("sending {n} bytes of --data")),
+            Note::AckReleased => self.note(out, now, "sending the withheld ACK now"),
+            Note::PeerStayedOpen => self.note(
                 out,
                 now,
                 "the peer did not close within --linger; closing first",
-            )?,
-            Event::Note(Note::Ending(how)) => {
-                self.note(out, now, &format!("ending the connection: {how}"))?
-            }
+            ),
+            Note::Ending(how) => self.note(out, now, &format!("ending the connection: {how}")),
         }
-        Ok(())
     }
 
-    fn result(
-        &self,
-        out: &mut dyn Write,
-        now: Instant,
-        s: &Session,
-        remote: SocketAddrV4,
-        ending: Ending,
-    ) -> Result<Outcome> {
-        let Ending {
-            command,
-            end,
-            time_wait,
-            rsts_dropped,
-            interrupted,
-        } = ending;
-        let answer = match (self.first_syn, self.answer_at) {
+    /// The time from the first SYN to the first answer (SYN-ACK or RST).
+    fn answer_rtt(&self) -> Option<Duration> {
+        match (self.first_syn, self.answer_at) {
             (Some(a), Some(b)) => Some(b - a),
             _ => None,
-        };
+        }
+    }
+
+    /// The result of a run whose handshake did not complete: refused,
+    /// unanswered or unreachable.
+    fn unopened(
+        &self,
+        opening: Opening,
+        remote: SocketAddrV4,
+        answer: Option<Duration>,
+    ) -> (String, Verdict, bool, Report) {
         let rtt = answer.map(human).unwrap_or_default();
-        let (text, verdict, found, mut report) = match s.opening() {
-            Opening::Open => {
-                let ok = match command {
-                    Command::Handshake => true,
-                    Command::Close => matches!(
-                        (end, s.closed()),
-                        (End::Reset, Some(Reason::Aborted)) | (_, Some(Reason::Normal))
-                    ),
-                };
-                let text = match command {
-                    Command::Handshake => format!(
-                        "port {} on {} is open: SYN-ACK after {rtt}",
-                        remote.port(),
-                        remote.ip()
-                    ),
-                    Command::Close if ok => {
-                        let tw = if matches!(end, End::Close | End::HalfClose) {
-                            format!("; TIME-WAIT lasted {}", human(time_wait))
-                        } else {
-                            String::new()
-                        };
-                        format!("{remote}: {end} complete{tw}")
-                    }
-                    Command::Close => format!(
-                        "{remote}: the close did not complete as asked ({})",
-                        s.closed().map_or("still open", reason_text)
-                    ),
-                };
-                let verdict = match (command, ok, s.closed()) {
-                    (Command::Handshake, ..) => Verdict::Open,
-                    (Command::Close, true, _) => Verdict::Done,
-                    (Command::Close, false, Some(Reason::Reset | Reason::Aborted)) => {
-                        Verdict::Reset
-                    }
-                    (Command::Close, false, _) => Verdict::Timeout,
-                };
-                let report = Report {
-                    rtt_us: answer.map(us),
-                    received: Some(s.received() as u64),
-                    ..Report::default()
-                };
-                (text, verdict, ok, report)
-            }
+        let (host, port) = (remote.ip(), remote.port());
+        match opening {
             Opening::Refused => (
-                format!(
-                    "port {} on {} is closed: RST after {rtt}",
-                    remote.port(),
-                    remote.ip()
-                ),
+                format!("port {port} on {host} is closed: RST after {rtt}"),
                 Verdict::Closed,
                 false,
                 Report {
@@ -759,7 +686,8 @@ impl View {
                     ..Report::default()
                 },
             ),
-            Opening::NoAnswer | Opening::Pending => (
+            // (`Open` is `opened`'s to report, and never comes here.)
+            Opening::NoAnswer | Opening::Pending | Opening::Open => (
                 format!(
                     "no answer from {remote} after {} SYN{}: filtered, or the host is down",
                     self.syns,
@@ -779,8 +707,23 @@ impl View {
                     ..Report::default()
                 },
             ),
+        }
+    }
+
+    fn result(
+        &self,
+        out: &mut dyn Write,
+        now: Instant,
+        s: &Session,
+        remote: SocketAddrV4,
+        ending: Ending,
+    ) -> Result<Outcome> {
+        let answer = self.answer_rtt();
+        let (text, verdict, found, mut report) = match s.opening() {
+            Opening::Open => opened(s, remote, &ending, answer),
+            other => self.unopened(other, remote, answer),
         };
-        let outcome = if interrupted {
+        let outcome = if ending.interrupted {
             Outcome::Interrupted
         } else {
             Outcome::from_answer(found)
@@ -789,12 +732,59 @@ impl View {
         report.outcome = head.outcome;
         report.exit = head.exit;
         report.sent = Some(self.syns.into());
-        report.rsts_dropped = rsts_dropped;
+        report.rsts_dropped = ending.rsts_dropped;
         self.rep.emit(out, now, Ev::Result(Box::new(report)), |w| {
             writeln!(w, "{text}")
         })?;
         Ok(outcome)
     }
+}
+
+/// The result of a run whose handshake completed: the port is open
+/// (`handshake`), or the close went as asked or not (`close`).
+fn opened(
+    s: &Session,
+    remote: SocketAddrV4,
+    ending: &Ending,
+    answer: Option<Duration>,
+) -> (String, Verdict, bool, Report) {
+    let report = Report {
+        rtt_us: answer.map(us),
+        received: Some(s.received() as u64),
+        ..Report::default()
+    };
+    if ending.command == Command::Handshake {
+        let rtt = answer.map(human).unwrap_or_default();
+        let text = format!(
+            "port {} on {} is open: SYN-ACK after {rtt}",
+            remote.port(),
+            remote.ip()
+        );
+        return (text, Verdict::Open, true, report);
+    }
+    let end = ending.end;
+    if s.closed_as_planned() {
+        let tw = if matches!(end, End::Close | End::HalfClose) {
+            format!("; TIME-WAIT lasted {}", human(ending.time_wait))
+        } else {
+            String::new()
+        };
+        return (
+            format!("{remote}: {end} complete{tw}"),
+            Verdict::Done,
+            true,
+            report,
+        );
+    }
+    let text = format!(
+        "{remote}: the close did not complete as asked ({})",
+        s.closed().map_or("still open", reason_text)
+    );
+    let verdict = match s.closed() {
+        Some(Reason::Reset | Reason::Aborted) => Verdict::Reset,
+        _ => Verdict::Timeout,
+    };
+    (text, verdict, false, report)
 }
 
 #[cfg(test)]

@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use super::Env;
 use super::tcp::parse_target;
+use super::{Env, Finish, Way, Wiring, drive, run_connection};
 use crate::cli::TraceArgs;
 use crate::clock::Clock;
-use crate::driver::{self, Stop};
+use crate::driver::Stop;
 use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::report::event::{self as ev, Hop, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
-use crate::setup::{Flows, Found, LinkOptions, Path, Request};
+use crate::setup::Path;
 use crate::sys::random_bytes;
 use crate::time::Instant;
 use crate::trace::{Answer, Config, Ending, Event, Trace};
@@ -25,38 +25,24 @@ use crate::wire::icmp::IcmpKind;
 use crate::wire::{MacAddr, SeqNum};
 
 pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
-    let mut rep = Reporter::new(args.json);
     let (dst, dport) = target(&args)?;
-    let cache = args.cache.path();
-    let request = Request {
-        dst,
-        interface: args.interface.as_deref(),
-        source: args.source,
-        cache: &cache,
-        pcap: env.pcap.as_ref(),
-    };
-    let path = match Path::find(request, env.err, env.interrupt)? {
-        Found::Path(path) => path,
-        Found::NoArp { next_hop, iface } => {
-            return super::no_arp(&mut rep, env, "trace", dst, next_hop, &iface);
-        }
-    };
-    let remote = SocketAddrV4::new(dst, dport);
     // One source port for the whole trace: one flow-scoped guard covers it.
-    let flows = Flows::Connection { remote };
-    let opts = LinkOptions::default();
-    let mut stack = path.open(args.source_port, flows, &opts, env.pcap.as_ref(), env.err)?;
-    let mut clock = rep.clock();
-    let guard = stack.guard_table().map(str::to_owned);
-    let wiring = Wiring {
-        path: &path,
-        local: stack.local(),
+    let way = Way::new(
+        args.interface.as_deref(),
+        args.source,
+        args.source_port,
+        &args.cache,
+    );
+    let rep = Reporter::new(args.json);
+    let remote = SocketAddrV4::new(dst, dport);
+    run_connection(
+        rep,
+        env,
+        "trace",
         remote,
-        guard: guard.as_deref(),
-    };
-    let walked = walk(&args, &wiring, rep, stack.link.as_mut(), &mut clock, env)?;
-    let dropped = stack.teardown();
-    walked.finish(dropped, clock.now(), env)
+        &way,
+        |w, rep, link, clock, env| walk(&args, w, rep, link, clock, env),
+    )
 }
 
 /// `nettool trace` over a link and a clock the caller provides, from the
@@ -92,15 +78,6 @@ fn target(args: &TraceArgs) -> Result<(Ipv4Addr, u16)> {
         );
     }
     parse_target(&args.target)
-}
-
-/// What the setup gave a trace: where it is, and how the kernel is kept out.
-struct Wiring<'a> {
-    path: &'a Path,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
-    /// The RST guard's nftables table, when there is one.
-    guard: Option<&'a str>,
 }
 
 /// A trace that has run its course, to be reported.
@@ -141,14 +118,10 @@ fn walk(
         remote,
         line: HopLine::default(),
     };
-    header(&view, args, path, wiring.guard, start, env)?;
-    let stop = {
-        let out = &mut *env.out;
-        let view = &mut view;
-        driver::run(&mut trace, link, clock, env.interrupt, |now, ev| {
-            view.event(out, now, ev)
-        })?
-    };
+    header(&view, args, wiring, start, env)?;
+    let stop = drive(&mut trace, link, clock, env, |out, now, ev| {
+        view.event(out, now, ev)
+    })?;
     if stop == Stop::Interrupted {
         view.rep.text(env.out, |w| writeln!(w))?;
     }
@@ -159,9 +132,8 @@ fn walk(
     })
 }
 
-impl Walked {
-    /// The guard's count (`dropped`, once the guard is gone; `None`
-    /// without a guard) and the result.
+impl Finish for Walked {
+    /// The guard's count and the result.
     fn finish(self, dropped: Option<u64>, now: Instant, env: &mut Env) -> Result<Outcome> {
         if let Some(n) = dropped
             && n > 0
@@ -190,52 +162,50 @@ impl Walked {
 fn header(
     view: &View,
     args: &TraceArgs,
-    path: &Path,
-    guard: Option<&str>,
+    wiring: &Wiring,
     start: Instant,
     env: &mut Env,
 ) -> Result<()> {
-    let (local, remote, iface) = (view.local, view.remote, &path.iface);
-    let gw_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
-    let keeper = match guard {
-        Some(table) => format!("kernel RSTs for this flow dropped by nft table inet {table}"),
-        None => format!(
-            "{} is not the kernel's: nettool answers ARP for it",
-            path.source
-        ),
-    };
-    view.rep.emit(
-        env.out,
-        start,
-        Ev::Start(Box::new(Start {
-            command: "trace",
-            src: Some(local),
-            dst: Some(remote),
-            iface: Some(iface.name.clone()),
-            next_hop: Some(path.next_hop),
-            next_hop_mac: Some(gw_mac),
-            guard: guard.map(str::to_owned),
-            max_ttl: Some(args.max_ttl),
-            queries: Some(args.queries),
-            wait_us: Some(us(args.wait)),
-            ..Start::default()
-        })),
-        |w| {
-            writeln!(
-                w,
-                "TRACE {remote} from {local} on {}, {} hops max, {} probe{} per hop ({keeper})\n\
-                 next hop {} is-at {gw_mac} ({})",
-                iface.name,
-                args.max_ttl,
-                args.queries,
-                if args.queries == 1 { "" } else { "s" },
-                path.next_hop,
-                path.how,
-            )
-        },
-    )?;
+    let (local, remote) = (wiring.local, wiring.remote);
+    let event = Ev::Start(Box::new(Start {
+        max_ttl: Some(args.max_ttl),
+        queries: Some(args.queries),
+        wait_us: Some(us(args.wait)),
+        ..wiring.start("trace")
+    }));
+    view.rep.emit(env.out, start, event, |w| {
+        writeln!(
+            w,
+            "TRACE {remote} from {local} on {}, {} hops max, {} probe{} per hop ({})\n{}",
+            wiring.path.iface.name,
+            args.max_ttl,
+            args.queries,
+            if args.queries == 1 { "" } else { "s" },
+            wiring.keeper(),
+            wiring.next_hop_line(),
+        )
+    })?;
     env.out.flush()?;
     Ok(())
+}
+
+/// The result's line for people.
+fn ending_text(remote: SocketAddrV4, ending: Option<Ending>) -> String {
+    match ending {
+        Some(Ending::Reached { ttl, open }) => {
+            let state = if open { "open" } else { "closed" };
+            let s = if ttl == 1 { "" } else { "s" };
+            format!("{remote} reached in {ttl} hop{s}: port {state}")
+        }
+        Some(Ending::Unreachable { ttl, from, code }) => {
+            let what = IcmpKind::Unreachable(code).describe();
+            format!("{remote} is unreachable: {what} from {from} at hop {ttl}")
+        }
+        Some(Ending::MaxTtl) => {
+            format!("{remote} did not answer within the hops tried: filtered, or further away")
+        }
+        None => "trace interrupted".to_owned(),
+    }
 }
 
 /// What an answer says, in brackets after the address.
@@ -363,6 +333,7 @@ impl View {
         Ok(())
     }
 
+    /// The result: how the trace ended (`None`: interrupted).
     fn result(
         &self,
         out: &mut dyn Write,
@@ -370,53 +341,25 @@ impl View {
         ending: Option<Ending>,
         rsts_dropped: Option<u64>,
     ) -> Result<Outcome> {
-        let remote = self.remote;
-        let (text, report, outcome) = match ending {
-            Some(Ending::Reached { ttl, open }) => {
-                let state = if open { "open" } else { "closed" };
-                (
-                    format!(
-                        "{remote} reached in {ttl} hop{}: port {state}",
-                        if ttl == 1 { "" } else { "s" }
-                    ),
-                    Report {
-                        hops: Some(ttl),
-                        ..Report::new(
-                            if open { Verdict::Open } else { Verdict::Closed },
-                            Outcome::Success,
-                        )
-                    },
-                    Outcome::Success,
-                )
-            }
-            Some(Ending::Unreachable { ttl, from, code }) => {
-                let what = IcmpKind::Unreachable(code).describe();
-                (
-                    format!("{remote} is unreachable: {what} from {from} at hop {ttl}"),
-                    Report {
-                        hops: Some(ttl),
-                        ip: Some(from),
-                        what: Some(what),
-                        ..Report::new(Verdict::Unreachable, Outcome::Negative)
-                    },
-                    Outcome::Negative,
-                )
-            }
-            Some(Ending::MaxTtl) => (
-                format!("{remote} did not answer within the hops tried: filtered, or further away"),
-                Report::new(Verdict::NoReply, Outcome::Negative),
-                Outcome::Negative,
-            ),
-            None => (
-                "trace interrupted".to_owned(),
-                Report::new(Verdict::Interrupted, Outcome::Interrupted),
-                Outcome::Interrupted,
-            ),
+        let (verdict, outcome) = match ending {
+            Some(Ending::Reached { open: true, .. }) => (Verdict::Open, Outcome::Success),
+            Some(Ending::Reached { open: false, .. }) => (Verdict::Closed, Outcome::Success),
+            Some(Ending::Unreachable { .. }) => (Verdict::Unreachable, Outcome::Negative),
+            Some(Ending::MaxTtl) => (Verdict::NoReply, Outcome::Negative),
+            None => (Verdict::Interrupted, Outcome::Interrupted),
         };
-        let report = Report {
+        let mut report = Report {
             rsts_dropped,
-            ..report
+            ..Report::new(verdict, outcome)
         };
+        if let Some(Ending::Reached { ttl, .. } | Ending::Unreachable { ttl, .. }) = ending {
+            report.hops = Some(ttl);
+        }
+        if let Some(Ending::Unreachable { from, code, .. }) = ending {
+            report.ip = Some(from);
+            report.what = Some(IcmpKind::Unreachable(code).describe());
+        }
+        let text = ending_text(self.remote, ending);
         self.rep.emit(out, now, Ev::Result(Box::new(report)), |w| {
             writeln!(w, "{text}")
         })?;

@@ -413,6 +413,18 @@ mod tests {
         (out, stats)
     }
 
+    const T0: Duration = Duration::ZERO;
+
+    /// Relays `frame` (its checksum complete) at `now`.
+    fn feed(relay: &mut Relay, now: Duration, dir: Dir, frame: &[u8], out: &mut Vec<Emit>) {
+        relay.on_frame(now, dir, frame.to_vec(), false, out);
+    }
+
+    /// `f` on the left-to-right direction, the other one clean.
+    fn one_way(f: Faults) -> [Faults; 2] {
+        [f, Faults::default()]
+    }
+
     fn mixed(seed: u64) -> Config {
         let f = Faults {
             loss: 0.05,
@@ -502,13 +514,10 @@ mod tests {
     fn a_held_frame_is_overtaken_by_the_next_k_or_released_on_time() {
         let input = frames(5);
         let config = Config {
-            faults: [
-                Faults {
-                    reorder: 1.0,
-                    ..Faults::default()
-                },
-                Faults::default(),
-            ],
+            faults: one_way(Faults {
+                reorder: 1.0,
+                ..Faults::default()
+            }),
             reorder_after: 2,
             reorder_hold: 10 * MS,
             ..Config::default()
@@ -516,13 +525,7 @@ mod tests {
         // Every frame is held; none overtakes another: released by time.
         let mut relay = Relay::new(config.clone());
         let mut out = Vec::new();
-        relay.on_frame(
-            Duration::ZERO,
-            Dir::LeftToRight,
-            input[0].clone(),
-            false,
-            &mut out,
-        );
+        feed(&mut relay, T0, Dir::LeftToRight, &input[0], &mut out);
         assert!(out.is_empty());
         assert_eq!(relay.next_timeout(), Some(10 * MS));
         relay.on_timeout(9 * MS, &mut out);
@@ -533,16 +536,10 @@ mod tests {
         // Hold only the first: the two after it go first.
         let mut relay = Relay::new(config);
         let mut out = Vec::new();
-        relay.on_frame(
-            Duration::ZERO,
-            Dir::LeftToRight,
-            input[0].clone(),
-            false,
-            &mut out,
-        );
+        feed(&mut relay, T0, Dir::LeftToRight, &input[0], &mut out);
         relay.config.faults[0].reorder = 0.0;
         for f in &input[1..4] {
-            relay.on_frame(MS, Dir::LeftToRight, f.clone(), false, &mut out);
+            feed(&mut relay, MS, Dir::LeftToRight, f, &mut out);
         }
         let order: Vec<_> = out.iter().map(|e| &e.frame).collect();
         assert_eq!(order, [&input[1], &input[2], &input[0], &input[3]]);
@@ -554,21 +551,18 @@ mod tests {
     fn delay_keeps_order_and_releases_on_time() {
         let input = frames(3);
         let config = Config {
-            faults: [
-                Faults {
-                    delay: 20 * MS,
-                    ..Faults::default()
-                },
-                Faults::default(),
-            ],
+            faults: one_way(Faults {
+                delay: 20 * MS,
+                ..Faults::default()
+            }),
             ..Config::default()
         };
         let mut relay = Relay::new(config);
         let mut out = Vec::new();
         for (i, f) in input.iter().enumerate() {
-            relay.on_frame(MS * i as u32, Dir::LeftToRight, f.clone(), false, &mut out);
+            feed(&mut relay, MS * i as u32, Dir::LeftToRight, f, &mut out);
         }
-        relay.on_frame(MS * 5, Dir::RightToLeft, input[0].clone(), false, &mut out);
+        feed(&mut relay, MS * 5, Dir::RightToLeft, &input[0], &mut out);
         assert_eq!(out.len(), 1, "the undelayed direction is not held up");
         assert_eq!(relay.next_timeout(), Some(20 * MS));
         relay.on_timeout(21 * MS, &mut out);
@@ -593,10 +587,10 @@ mod tests {
         for (t, want) in [(0.5, 1), (1.0, 0), (2.9, 0), (3.0, 1)] {
             let now = Duration::from_secs_f64(t);
             out.clear();
-            relay.on_frame(now, Dir::LeftToRight, tcp.clone(), false, &mut out);
+            feed(&mut relay, now, Dir::LeftToRight, &tcp, &mut out);
             assert_eq!(out.len(), want, "at {t}s");
             assert_eq!(relay.blackhole_active(now), want == 0);
-            relay.on_frame(now, Dir::RightToLeft, arp.clone(), false, &mut out);
+            feed(&mut relay, now, Dir::RightToLeft, &arp, &mut out);
             assert_eq!(out.len(), want + 1, "ARP passes at {t}s");
         }
         let s = relay.stats(Duration::from_secs(4));
@@ -667,20 +661,8 @@ mod tests {
         };
         let mut relay = Relay::new(config);
         let mut out = Vec::new();
-        relay.on_frame(
-            Duration::ZERO,
-            Dir::LeftToRight,
-            input[0].clone(),
-            false,
-            &mut out,
-        );
-        relay.on_frame(
-            Duration::ZERO,
-            Dir::RightToLeft,
-            input[1].clone(),
-            false,
-            &mut out,
-        );
+        feed(&mut relay, T0, Dir::LeftToRight, &input[0], &mut out);
+        feed(&mut relay, T0, Dir::RightToLeft, &input[1], &mut out);
         relay.on_timeout(60 * MS, &mut out);
         assert!(out.is_empty());
         let s = relay.stats(60 * MS);
@@ -697,7 +679,7 @@ mod tests {
         relay.trace();
         let mut out = Vec::new();
         for (i, f) in input.iter().enumerate() {
-            relay.on_frame(MS * i as u32, Dir::LeftToRight, f.clone(), false, &mut out);
+            feed(&mut relay, MS * i as u32, Dir::LeftToRight, f, &mut out);
         }
         relay.on_timeout(Duration::from_secs(3600), &mut out);
         let events = relay.take_events();

@@ -8,7 +8,7 @@
 use std::ffi::CString;
 use std::io;
 
-use crate::sys::{Buffer, grow_buffer, setsockopt};
+use crate::sys::{Buffer, grow_buffer, pending_error, setsockopt};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const PACKET_ADD_MEMBERSHIP: libc::c_int = 1;
@@ -190,22 +190,9 @@ impl PacketSocket {
     /// The error pending on the socket (`SO_ERROR`), e.g. `ENETDOWN` once
     /// the interface is gone.
     pub fn take_error(&self) -> io::Error {
-        let mut err: libc::c_int = 0;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: an int of the size passed.
-        let rc = unsafe {
-            libc::getsockopt(
-                self.fd(),
-                libc::SOL_SOCKET,
-                libc::SO_ERROR,
-                (&mut err as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        };
-        if rc < 0 {
-            io::Error::last_os_error()
-        } else {
-            io::Error::from_raw_os_error(err)
+        match pending_error(self.fd()) {
+            Ok(Some(err)) | Err(err) => err,
+            Ok(None) => io::Error::from_raw_os_error(0),
         }
     }
 }

@@ -30,7 +30,7 @@ use ipnetwork::Ipv4Network;
 use pnet::util::MacAddr;
 
 use super::netns::{self, Namespace};
-use super::testnet::{DEV, require_root, unique_name};
+use super::testnet::{DEV, enter, eth0_mac, require_root, unique_name};
 use crate::impair::{Config, Stats, run::read_stats, socket::disable_offloads};
 
 /// The relay's interface towards A, in M.
@@ -97,6 +97,25 @@ pub struct ImpairedPair {
     pub subnet: Ipv4Network,
     pub addr_a: Ipv4Addr,
     pub addr_b: Ipv4Addr,
+}
+
+/// Reads counters with `read` every 20 ms until `done` holds, for at most
+/// `limit`; past it, fails the test saying `what`, with the last counters.
+fn poll_stats(
+    limit: Duration,
+    read: impl Fn() -> Stats,
+    done: impl Fn(&Stats) -> bool,
+    what: &str,
+) -> Stats {
+    let deadline = Instant::now() + limit;
+    loop {
+        let s = read();
+        if done(&s) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "{what}:\n{}", s.render());
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 impl ImpairedPair {
@@ -318,19 +337,13 @@ impl ImpairedPair {
     /// Fresh counters (see [`Self::fresh_stats`]) once nothing is held or
     /// delayed any more, waiting at most `limit` for that.
     pub fn settled_stats(&self, limit: Duration) -> Stats {
-        let deadline = Instant::now() + limit;
-        loop {
-            let s = self.fresh_stats();
-            if s.left_to_right.queued == 0 && s.right_to_left.queued == 0 {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the relay still holds frames:\n{}",
-                s.render()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let settled = |s: &Stats| s.left_to_right.queued == 0 && s.right_to_left.queued == 0;
+        poll_stats(
+            limit,
+            || self.fresh_stats(),
+            settled,
+            "the relay still holds frames",
+        )
     }
 
     /// Polls the counters until `done` holds, for at most `limit`.
@@ -338,19 +351,8 @@ impl ImpairedPair {
     /// # Panics
     /// When `limit` passes first, with the last counters.
     pub fn wait_stats(&self, limit: Duration, done: impl Fn(&Stats) -> bool) -> Stats {
-        let deadline = Instant::now() + limit;
-        loop {
-            let s = self.stats();
-            if done(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the relay's counters never got there:\n{}",
-                s.render()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let what = "the relay's counters never got there";
+        poll_stats(limit, || self.stats(), done, what)
     }
 
     pub fn a(&self) -> &str {
@@ -382,26 +384,22 @@ impl ImpairedPair {
 
     /// Runs `f` on a thread inside A.
     pub fn run_in_a<T: Send, F: FnOnce() -> T + Send>(&self, f: F) -> T {
-        self.a
-            .run(f)
-            .unwrap_or_else(|e| panic!("entering {}: {e}", self.a()))
+        enter(&self.a, f)
     }
 
     /// Runs `f` on a thread inside B.
     pub fn run_in_b<T: Send, F: FnOnce() -> T + Send>(&self, f: F) -> T {
-        self.b
-            .run(f)
-            .unwrap_or_else(|e| panic!("entering {}: {e}", self.b()))
+        enter(&self.b, f)
     }
 
     /// MAC address of A's `eth0`.
     pub fn mac_a(&self) -> MacAddr {
-        netns::mac(Some(self.a()), DEV).unwrap_or_else(|e| panic!("{e}"))
+        eth0_mac(&self.a)
     }
 
     /// MAC address of B's `eth0`.
     pub fn mac_b(&self) -> MacAddr {
-        netns::mac(Some(self.b()), DEV).unwrap_or_else(|e| panic!("{e}"))
+        eth0_mac(&self.b)
     }
 
     /// The kernel's SNMP and netstat counters in A (`nstat -a`), e.g.

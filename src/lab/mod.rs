@@ -46,7 +46,6 @@ pub mod services;
 #[cfg(feature = "testkit")]
 pub mod testnet;
 
-use std::fmt::Display;
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::MetadataExt;
@@ -55,7 +54,9 @@ use std::time::{Duration, Instant};
 
 use ipnetwork::Ipv4Network;
 use pnet::util::MacAddr;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
+
+use crate::serde_display::{display, display_all, display_opt};
 use thiserror::Error;
 
 use netns::{Link, Namespace, NetnsError, RouteEntry};
@@ -643,21 +644,6 @@ fn running(pid: u32) -> bool {
             .is_some_and(|state| state != 'Z' && state != 'X'),
         Err(_) => false,
     }
-}
-
-fn display<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
-}
-
-fn display_opt<T: Display, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(v) => s.collect_str(v),
-        None => s.serialize_none(),
-    }
-}
-
-fn display_all<T: Display, S: Serializer>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(v.iter().map(|x| x.to_string()))
 }
 
 #[cfg(test)]

@@ -116,6 +116,18 @@ fn sweep_stale_once() {
     });
 }
 
+/// Runs `f` on a thread inside `ns`; a namespace that cannot be entered
+/// fails the test.
+pub(crate) fn enter<T: Send, F: FnOnce() -> T + Send>(ns: &Namespace, f: F) -> T {
+    ns.run(f)
+        .unwrap_or_else(|e| panic!("entering {}: {e}", ns.name()))
+}
+
+/// The MAC address of `ns`'s `eth0`.
+pub(crate) fn eth0_mac(ns: &Namespace) -> MacAddr {
+    netns::mac(Some(ns.name()), DEV).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// One fresh namespace with loopback up and IPv6 off; deleted on drop.
 pub struct TestNamespace {
     ns: Namespace,
@@ -144,9 +156,7 @@ impl TestNamespace {
 
     /// Runs `f` on a thread inside the namespace.
     pub fn run<T: Send, F: FnOnce() -> T + Send>(&self, f: F) -> T {
-        self.ns
-            .run(f)
-            .unwrap_or_else(|e| panic!("entering {}: {e}", self.name()))
+        enter(&self.ns, f)
     }
 }
 
@@ -235,12 +245,12 @@ impl TwoHosts {
 
     /// MAC address of A's `eth0`.
     pub fn mac_a(&self) -> MacAddr {
-        netns::mac(Some(self.a()), DEV).unwrap_or_else(|e| panic!("{e}"))
+        eth0_mac(&self.a)
     }
 
     /// MAC address of B's `eth0`.
     pub fn mac_b(&self) -> MacAddr {
-        netns::mac(Some(self.b()), DEV).unwrap_or_else(|e| panic!("{e}"))
+        eth0_mac(&self.b)
     }
 
     /// `ip netns exec A program`.
@@ -255,16 +265,12 @@ impl TwoHosts {
 
     /// Runs `f` on a thread inside A.
     pub fn run_in_a<T: Send, F: FnOnce() -> T + Send>(&self, f: F) -> T {
-        self.a
-            .run(f)
-            .unwrap_or_else(|e| panic!("entering {}: {e}", self.a()))
+        enter(&self.a, f)
     }
 
     /// Runs `f` on a thread inside B.
     pub fn run_in_b<T: Send, F: FnOnce() -> T + Send>(&self, f: F) -> T {
-        self.b
-            .run(f)
-            .unwrap_or_else(|e| panic!("entering {}: {e}", self.b()))
+        enter(&self.b, f)
     }
 }
 

@@ -26,7 +26,7 @@ mod tstamp;
 
 use std::io;
 
-use crate::sys::{Buffer, grow_buffer, setsockopt};
+use crate::sys::{Buffer, getsockopt, grow_buffer, pending_error, setsockopt};
 use std::os::fd::RawFd;
 use std::time::Duration;
 
@@ -227,19 +227,15 @@ impl Link for PacketLink {
             tp_packets: 0,
             tp_drops: 0,
         };
-        let mut len = std::mem::size_of_val(&stats) as libc::socklen_t;
-        // SAFETY: getsockopt into a tpacket_stats we own, its size passed.
         // PACKET_STATISTICS also resets the kernel's counts.
-        let rc = unsafe {
-            libc::getsockopt(
-                self.fd,
-                libc::SOL_PACKET,
-                libc::PACKET_STATISTICS,
-                (&mut stats as *mut libc::tpacket_stats).cast(),
-                &mut len,
-            )
-        };
-        (rc == 0).then_some(u64::from(stats.tp_drops))
+        getsockopt(
+            self.fd,
+            libc::SOL_PACKET,
+            libc::PACKET_STATISTICS,
+            &mut stats,
+        )
+        .ok()?;
+        Some(u64::from(stats.tp_drops))
     }
 
     fn can_segment(&self) -> bool {
@@ -603,22 +599,7 @@ impl PacketLink {
 
     /// The socket's pending error (`SO_ERROR`, which also clears it).
     fn socket_error(&self) -> io::Result<Option<io::Error>> {
-        let mut err: libc::c_int = 0;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: getsockopt into a c_int we own, its size passed.
-        let rc = unsafe {
-            libc::getsockopt(
-                self.fd,
-                libc::SOL_SOCKET,
-                libc::SO_ERROR,
-                (&mut err as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok((err != 0).then(|| io::Error::from_raw_os_error(err)))
+        pending_error(self.fd)
     }
 }
 

@@ -34,7 +34,7 @@ use super::waiting::Waiting;
 use super::{Arrival, Template, arrival, mix, parse_icmp, reset_for};
 use crate::machine::{Machine, RxChecksum};
 use crate::tcp::Segment;
-use crate::time::Instant;
+use crate::time::{Instant, earliest};
 use crate::wire::SeqNum;
 use crate::wire::icmp::IcmpKind;
 use crate::wire::ipv4::Ipv4Repr;
@@ -572,10 +572,7 @@ impl Machine for Prober {
             .iter()
             .find(|p| !p.answered)
             .map(|p| p.sent_at + self.config.wait);
-        match (send, expiry) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(send, expiry)
     }
 
     fn poll_event(&mut self) -> Option<Event> {

@@ -9,11 +9,12 @@
 //! `null`. README.md's "JSON output" section and tests/events.schema.json
 //! describe the same set; a test holds the three together.
 
-use std::fmt::Display;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
+
+use crate::serde_display::{display, display_opt};
 
 use crate::outcome::Outcome;
 use crate::tcp::{Segment as TcpSegment, State};
@@ -523,15 +524,4 @@ impl Report {
 /// Integer microseconds, the unit of every `*_us` field.
 pub fn us(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
-fn display<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
-}
-
-fn display_opt<T: Display, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(v) => s.collect_str(v),
-        None => s.serialize_none(),
-    }
 }

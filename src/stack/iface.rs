@@ -32,7 +32,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::machine::{Machine, RxChecksum};
 use crate::tcp::{self, Connection, Event as TcpEvent, IssSource, Segment, SeqNum, State};
-use crate::time::Instant;
+use crate::time::{Instant, earliest};
 use crate::wire::arp::ArpRepr;
 pub use crate::wire::demux::FlowKey;
 use crate::wire::demux::{Identity, Inbound, arp_reply, demux};
@@ -220,10 +220,7 @@ impl Flow {
             AckHold::Until(t) if self.held.is_some() => Some(t),
             _ => None,
         };
-        match (self.conn.poll_timeout(), release) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(self.conn.poll_timeout(), release)
     }
 
     /// Counts a segment leaving (and whether it repeats sequence space).
@@ -583,6 +580,17 @@ impl Interface {
         }
     }
 
+    /// With tracing on, reports `seg` as sent (for flow `key`, if any).
+    fn trace_out(&mut self, now: Instant, key: Option<FlowKey>, seg: Segment) {
+        if self.config.trace {
+            let what = HostEvent::Segment {
+                dir: Direction::Out,
+                seg,
+            };
+            self.push_event(now, key, what);
+        }
+    }
+
     fn push_event(&mut self, at: Instant, key: Option<FlowKey>, what: HostEvent) {
         let ev = Event {
             at,
@@ -686,16 +694,7 @@ impl Interface {
             f.account(&seg);
         }
         let frame = seg.to_frame(self.config.mac, hop);
-        if self.config.trace {
-            self.push_event(
-                now,
-                Some(key),
-                HostEvent::Segment {
-                    dir: Direction::Out,
-                    seg,
-                },
-            );
-        }
+        self.trace_out(now, Some(key), seg);
         frame
     }
 
@@ -815,16 +814,7 @@ impl Interface {
             &combined.ipv4(),
             ChecksumFill::PseudoHeader,
         );
-        if self.config.trace {
-            self.push_event(
-                now,
-                Some(key),
-                HostEvent::Segment {
-                    dir: Direction::Out,
-                    seg: combined,
-                },
-            );
-        }
+        self.trace_out(now, Some(key), combined);
         (frame, Some(mss as u16))
     }
 
@@ -1000,16 +990,7 @@ impl Interface {
         };
         let hop = self.config.next_hop_mac.unwrap_or(src_mac);
         self.control.push_back(rst.to_frame(self.config.mac, hop));
-        if self.config.trace {
-            self.push_event(
-                now,
-                None,
-                HostEvent::Segment {
-                    dir: Direction::Out,
-                    seg: rst,
-                },
-            );
-        }
+        self.trace_out(now, None, rst);
     }
 
     /// Fires the timers of every flow due at `now`.
@@ -1134,9 +1115,10 @@ mod tests {
         let conn = std::mem::size_of::<Connection>();
         println!("table entry {entry} bytes, boxed connection {conn} bytes");
         assert!(entry <= 160, "table entry {entry} bytes");
-        // 1200 bytes since CUBIC and HyStart++ joined the engine's state;
-        // the bound catches growth, the load mode (a million connections)
-        // is where it gets pushed down.
-        assert!(conn <= 1536, "connection {conn} bytes");
+        // 1552 bytes since RACK-TLP, PRR, CUBIC and HyStart++ joined the
+        // engine's state (it was under 1024 before); the bound catches
+        // growth, and the load mode (a million connections) is where the
+        // idle connection gets pushed back down.
+        assert!(conn <= 1664, "connection {conn} bytes");
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::host::{HostEvent, TcpHost};
 use crate::machine::{Machine, RxChecksum};
 use crate::tcp::{Event as TcpEvent, Reason};
-use crate::time::Instant;
+use crate::time::{Instant, earliest};
 use crate::wire::icmp::IcmpKind;
 
 /// What to do with the handshake's third ACK.
@@ -153,6 +153,16 @@ impl Session {
     /// Why the connection closed, once it has.
     pub fn closed(&self) -> Option<Reason> {
         self.closed
+    }
+
+    /// Whether the connection closed the way the plan asked: by our RST
+    /// when it asked for one, else by a close that completed (FINs both
+    /// ways acknowledged).
+    pub fn closed_as_planned(&self) -> bool {
+        matches!(
+            (self.plan.end, self.closed),
+            (End::Reset, Some(Reason::Aborted)) | (_, Some(Reason::Normal))
+        )
     }
 
     /// Bytes of payload received from the peer.
@@ -330,10 +340,7 @@ impl Machine for Session {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        match (self.host.poll_timeout(), self.deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(self.host.poll_timeout(), self.deadline())
     }
 
     fn poll_event(&mut self) -> Option<Event> {

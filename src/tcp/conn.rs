@@ -1369,6 +1369,7 @@ impl Connection {
         if end.gt(self.tcb.snd.nxt) {
             self.tcb.snd.nxt = end;
         }
+        self.cc.flight_peak.on_send(self.tcb.snd.una, self.snd_max);
         if !self.timers.is_armed(TimerKind::Retransmission) {
             self.timers
                 .set(TimerKind::Retransmission, now + self.rtt.rto());

@@ -134,6 +134,7 @@ impl ArpRepr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::testing;
     use rstest::rstest;
 
     // who-has 10.78.0.2 tell 10.78.0.1, as `arping` sends it.
@@ -251,20 +252,9 @@ mod tests {
     /// refused without a panic.
     #[test]
     fn arbitrary_bytes_never_panic() {
-        let mut x: u32 = 0x1234_5678;
-        for len in 0..64 {
-            for _ in 0..64 {
-                let bytes: Vec<u8> = (0..len)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 17;
-                        x ^= x << 5;
-                        x as u8
-                    })
-                    .collect();
-                let _ = ArpRepr::parse(&bytes);
-                let _ = ArpRepr::from_frame(&bytes);
-            }
+        for bytes in testing::arbitrary_bytes(0x1234_5678, 64, 64) {
+            let _ = ArpRepr::parse(&bytes);
+            let _ = ArpRepr::from_frame(&bytes);
         }
     }
 }

@@ -125,8 +125,6 @@ pub fn arp_reply(us: &Identity, arp: &ArpRepr) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::SeqNum;
-    use crate::wire::tcp::Flags;
 
     const VERIFY: ChecksumMode = ChecksumMode::Verify;
 
@@ -141,13 +139,8 @@ mod tests {
         let tcp = TcpRepr {
             src_port: 80,
             dst_port: 40000,
-            seq: SeqNum(1),
-            ack: None,
-            flags: Flags::SYN,
             window: 100,
-            urgent: 0,
-            options: vec![],
-            payload: &[],
+            ..crate::wire::testing::syn()
         };
         let ip = Ipv4Repr::new(THEM, dst_ip, IpProtocol::Tcp, tcp.buffer_len());
         tcp.to_frame(THEM_MAC, dst_mac, &ip)

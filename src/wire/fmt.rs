@@ -270,13 +270,7 @@ mod tests {
     #[case::syn_ack(
         TcpRepr {
             window: 64240,
-            options: vec![
-                TcpOption::Mss(1460),
-                TcpOption::SackPermitted,
-                TcpOption::Timestamps { val: 1, ecr: 0 },
-                TcpOption::Nop,
-                TcpOption::WindowScale(7),
-            ],
+            options: crate::wire::testing::linux_syn_options(),
             ..seg(Flags::SYN, Some(2), b"")
         },
         1, 2,

@@ -94,7 +94,6 @@ mod tests {
     use super::*;
     use crate::wire::ipv4::Ipv4Repr;
     use crate::wire::seq::SeqNum;
-    use crate::wire::tcp::{Flags, TcpRepr};
     use rstest::rstest;
 
     const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -102,17 +101,7 @@ mod tests {
 
     /// An ICMP error of `icmp_type`/`code` quoting a SYN from US:40000 to THEM:80.
     fn icmp_about_syn(icmp_type: u8, code: u8) -> Vec<u8> {
-        let syn = TcpRepr {
-            src_port: 40000,
-            dst_port: 80,
-            seq: SeqNum(1),
-            ack: None,
-            flags: Flags::SYN,
-            window: 64240,
-            urgent: 0,
-            options: vec![],
-            payload: &[],
-        };
+        let syn = crate::wire::testing::syn();
         let ip = Ipv4Repr::new(US, THEM, IpProtocol::Tcp, syn.buffer_len());
         let quoted = syn.to_ipv4_packet(&ip);
         let mut msg = vec![icmp_type, code, 0, 0, 0, 0, 0, 0];

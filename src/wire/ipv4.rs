@@ -88,14 +88,7 @@ impl Ipv4Repr {
     /// pnet's view clamps IHL and total length instead of rejecting them,
     /// so both are checked here against the buffer before any use.
     pub fn parse(bytes: &[u8]) -> Result<(Ipv4Repr, &[u8])> {
-        let pkt = Ipv4Packet::new(bytes).ok_or(WireError::Truncated)?;
-        if pkt.get_version() != 4 {
-            return Err(WireError::Unsupported("IP version"));
-        }
-        let header_len = usize::from(pkt.get_header_length()) * 4;
-        if header_len < HEADER_LEN {
-            return Err(WireError::BadLength);
-        }
+        let (pkt, header_len) = Ipv4Repr::view(bytes)?;
         if header_len > bytes.len() {
             return Err(WireError::Truncated);
         }
@@ -125,6 +118,16 @@ impl Ipv4Repr {
     /// middlebox may have rewritten the quoted header). Returns the header
     /// and whatever of the payload was quoted.
     pub fn parse_quoted(bytes: &[u8]) -> Result<(Ipv4Repr, &[u8])> {
+        let (pkt, header_len) = Ipv4Repr::view(bytes)?;
+        let rest = bytes.get(header_len..).ok_or(WireError::Truncated)?;
+        let payload_len = usize::from(pkt.get_total_length()).saturating_sub(header_len);
+        Ok((Ipv4Repr::from_header(&pkt, payload_len), rest))
+    }
+
+    /// pnet's view of an IPv4 header, and its length from IHL once IHL is
+    /// known to cover the fixed header (whether the buffer holds all of it
+    /// is the caller's check: a quoted header may be cut short).
+    fn view(bytes: &[u8]) -> Result<(Ipv4Packet<'_>, usize)> {
         let pkt = Ipv4Packet::new(bytes).ok_or(WireError::Truncated)?;
         if pkt.get_version() != 4 {
             return Err(WireError::Unsupported("IP version"));
@@ -133,9 +136,7 @@ impl Ipv4Repr {
         if header_len < HEADER_LEN {
             return Err(WireError::BadLength);
         }
-        let rest = bytes.get(header_len..).ok_or(WireError::Truncated)?;
-        let payload_len = usize::from(pkt.get_total_length()).saturating_sub(header_len);
-        Ok((Ipv4Repr::from_header(&pkt, payload_len), rest))
+        Ok((pkt, header_len))
     }
 
     /// The representation of a header whose lengths the caller checked.
@@ -192,6 +193,7 @@ impl Ipv4Repr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::testing;
     use rstest::rstest;
 
     // 10.0.0.1 > 10.0.0.2, TCP, 4 bytes of payload, DF, TTL 64, id 0x1234.
@@ -298,19 +300,8 @@ mod tests {
 
     #[test]
     fn arbitrary_bytes_never_panic() {
-        let mut x: u32 = 0x9e37_79b9;
-        for len in 0..48 {
-            for _ in 0..64 {
-                let bytes: Vec<u8> = (0..len)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 17;
-                        x ^= x << 5;
-                        x as u8
-                    })
-                    .collect();
-                let _ = Ipv4Repr::parse(&bytes);
-            }
+        for bytes in testing::arbitrary_bytes(0x9e37_79b9, 48, 64) {
+            let _ = Ipv4Repr::parse(&bytes);
         }
     }
 }

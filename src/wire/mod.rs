@@ -25,6 +25,8 @@ pub mod icmp;
 pub mod ipv4;
 pub mod seq;
 pub mod tcp;
+#[cfg(test)]
+mod testing;
 
 use thiserror::Error;
 

@@ -501,6 +501,7 @@ impl<'a> TcpRepr<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::testing;
     use rstest::rstest;
 
     const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -523,23 +524,11 @@ mod tests {
         0x03, 0x03, 0x07, // wscale 7
     ];
 
+    /// Linux's SYN.
     fn syn() -> TcpRepr<'static> {
         TcpRepr {
-            src_port: 40000,
-            dst_port: 80,
-            seq: SeqNum(1),
-            ack: None,
-            flags: Flags::SYN,
-            window: 64240,
-            urgent: 0,
-            options: vec![
-                TcpOption::Mss(1460),
-                TcpOption::SackPermitted,
-                TcpOption::Timestamps { val: 1, ecr: 0 },
-                TcpOption::Nop,
-                TcpOption::WindowScale(7),
-            ],
-            payload: &[],
+            options: testing::linux_syn_options(),
+            ..testing::syn()
         }
     }
 
@@ -734,25 +723,16 @@ mod tests {
 
     #[test]
     fn arbitrary_bytes_never_panic() {
-        let mut x: u32 = 0x2545_f491;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        };
-        for len in 0..80 {
-            for round in 0..64 {
-                let mut bytes: Vec<u8> = (0..len).map(|_| next()).collect();
-                // Make half the inputs plausible headers so option parsing
-                // is reached, not just the length checks.
-                if round % 2 == 0 && len >= 20 {
-                    bytes[12] = ((len.min(60) / 4) as u8) << 4;
-                }
-                for mode in [ChecksumMode::Verify, ChecksumMode::Skip] {
-                    let _ = TcpRepr::parse(&bytes, SRC, DST, mode);
-                    let _ = TcpRepr::from_ipv4_packet(&bytes, mode);
-                }
+        for (round, mut bytes) in testing::arbitrary_bytes(0x2545_f491, 80, 64).enumerate() {
+            let len = bytes.len();
+            // Make half the inputs plausible headers so option parsing
+            // is reached, not just the length checks.
+            if round % 2 == 0 && len >= 20 {
+                bytes[12] = ((len.min(60) / 4) as u8) << 4;
+            }
+            for mode in [ChecksumMode::Verify, ChecksumMode::Skip] {
+                let _ = TcpRepr::parse(&bytes, SRC, DST, mode);
+                let _ = TcpRepr::from_ipv4_packet(&bytes, mode);
             }
         }
     }

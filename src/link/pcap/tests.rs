@@ -185,12 +185,22 @@ const PEER_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
 const ME: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
 
+/// An in-memory link to PEER, which answers ARP, captured into `file`.
+fn peer_link(file: Option<PcapFile>) -> Capture<MemLink> {
+    let mem = MemLink::new(VirtualClock::default()).with(ArpNeighbour::new(PEER_MAC, [PEER]));
+    Capture::new(mem, file).unwrap()
+}
+
+/// Our broadcast who-has for PEER.
+fn who_has_peer() -> Vec<u8> {
+    ArpRepr::request(US, ME, PEER).to_frame(US, MacAddr::broadcast())
+}
+
 #[test]
 fn the_decorator_writes_what_is_sent_and_received_in_order() {
     let (_dir, path, file) = capture_file();
-    let mem = MemLink::new(VirtualClock::default()).with(ArpNeighbour::new(PEER_MAC, [PEER]));
-    let mut link = Capture::new(mem, Some(file.clone())).unwrap();
-    let request = ArpRepr::request(US, ME, PEER).to_frame(US, MacAddr::broadcast());
+    let mut link = peer_link(Some(file.clone()));
+    let request = who_has_peer();
     let before = SystemTime::now();
     link.send(&request).unwrap();
     let reply = link
@@ -222,9 +232,8 @@ fn the_decorator_writes_what_is_sent_and_received_in_order() {
 
 #[test]
 fn without_a_file_nothing_is_recorded_and_frames_pass() {
-    let mem = MemLink::new(VirtualClock::default()).with(ArpNeighbour::new(PEER_MAC, [PEER]));
-    let mut link = Capture::new(mem, None).unwrap();
-    let request = ArpRepr::request(US, ME, PEER).to_frame(US, MacAddr::broadcast());
+    let mut link = peer_link(None);
+    let request = who_has_peer();
     link.send(&request).unwrap();
     assert!(link.recv(Duration::from_secs(1)).unwrap().is_some());
 }
@@ -358,9 +367,8 @@ fn a_file_that_takes_no_bytes_is_refused_before_the_run() {
 #[test]
 fn what_is_gathered_is_written_out_when_the_link_goes_idle() {
     let (_dir, path, file) = capture_file();
-    let mem = MemLink::new(VirtualClock::default()).with(ArpNeighbour::new(PEER_MAC, [PEER]));
-    let mut link = Capture::new(mem, Some(file.clone())).unwrap();
-    let request = ArpRepr::request(US, ME, PEER).to_frame(US, MacAddr::broadcast());
+    let mut link = peer_link(Some(file.clone()));
+    let request = who_has_peer();
     link.send(&request).unwrap();
     assert!(
         link.recv(Duration::ZERO).unwrap().is_none(),

@@ -33,7 +33,7 @@ pub use pace::{PaceStats, Rate};
 
 use super::{Arrival, Template, arrival, mix, parse_icmp, reset_for};
 use crate::machine::{Machine, RxChecksum};
-use crate::time::Instant;
+use crate::time::{Instant, earliest};
 use crate::wire::icmp::IcmpKind;
 use crate::wire::tcp::{Flags, TcpRepr};
 use pace::{Pace, Sent};
@@ -465,10 +465,7 @@ impl Machine for Scanner {
                 && self.waiting.len() < self.config.concurrency);
         let send = can_send.then_some(self.next_send);
         let deadline = self.deadlines.peek().map(|d| d.0.0);
-        match (send, deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(send, deadline)
     }
 
     fn poll_event(&mut self) -> Option<PortResult> {

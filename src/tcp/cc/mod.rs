@@ -82,6 +82,55 @@ pub struct Ack {
     pub srtt: Option<Duration>,
 }
 
+/// The largest FlightSize of the current and the previous round trip,
+/// sampled as data goes out.
+///
+/// Loss is found from ACKs, and by the time an ACK reports it, ACKs that
+/// arrived in the same burst may have drained the flight below the window
+/// that caused the loss: on a fast link a whole window goes out, and comes
+/// back, as one burst, and an ACK for a hole near its end finds only the
+/// segments after the hole outstanding. β of that remnant collapses the
+/// window (a 37-segment window ended at 2 in the simulator). β of the
+/// flight the window actually carried is what RFC 9438 §4.6 means; Linux
+/// takes β·cwnd, which RFC 9438 allows only where cwnd cannot outgrow the
+/// flight. The peak of the last two rounds is the flight an application-
+/// limited sender really had, so its cwnd does not count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FlightPeak {
+    /// The largest flight seen in this round.
+    cur: usize,
+    /// The largest of the previous round.
+    prev: usize,
+    /// The round ends when SND.UNA reaches it (SND.MAX when it began).
+    round_end: SeqNum,
+}
+
+impl FlightPeak {
+    /// Something was sent: SND.UNA is `una` and SND.MAX is now `max`.
+    pub fn on_send(&mut self, una: SeqNum, max: SeqNum) {
+        let flight = max - una;
+        if una.ge(self.round_end) {
+            self.prev = self.cur;
+            self.cur = 0;
+            self.round_end = max;
+        }
+        self.cur = self.cur.max(flight);
+    }
+
+    /// The largest flight of this round and the last.
+    pub fn get(&self) -> usize {
+        self.cur.max(self.prev)
+    }
+
+    /// A timeout: what was outstanding is gone; the rounds start over.
+    fn reset(&mut self, max: SeqNum) {
+        *self = FlightPeak {
+            round_end: max,
+            ..FlightPeak::default()
+        };
+    }
+}
+
 /// The algorithm's own state before the last congestion event, for
 /// [`Congestion::undo_congestion_event`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,6 +165,8 @@ pub struct Congestion {
     pub high_rxt: SeqNum,
     /// NewReno: retransmit the segment at SND.UNA next.
     pub rexmit_una: bool,
+    /// The flight the window carried lately (for ssthresh).
+    pub flight_peak: FlightPeak,
     algorithm: CongestionControl,
     cubic: Cubic,
     hystart: HyStart,
@@ -144,6 +195,7 @@ impl Congestion {
             recover: SeqNum(0),
             high_rxt: SeqNum(0),
             rexmit_una: false,
+            flight_peak: FlightPeak::default(),
             algorithm,
             cubic: Cubic::default(),
             hystart: HyStart::default(),
@@ -162,6 +214,7 @@ impl Congestion {
         self.cwnd = if syn_lost { mss } else { initial_window(mss) };
         self.recover = iss;
         self.high_rxt = iss;
+        self.flight_peak.reset(iss);
     }
 
     /// New octets acknowledged outside fast recovery. Below ssthresh, slow
@@ -213,10 +266,13 @@ impl Congestion {
     /// A congestion event: remembers the state for an undo, ends
     /// HyStart++, and returns the new ssthresh: Reno's max(FlightSize/2,
     /// 2*SMSS) (RFC 5681 equation 4), or CUBIC's β_cubic·FlightSize (RFC
-    /// 9438 §4.6, which allows cwnd in place of FlightSize only where cwnd
-    /// cannot outgrow the flight; here it can, for an application-limited
-    /// sender), also at least 2*SMSS.
+    /// 9438 §4.6), also at least 2*SMSS. FlightSize is the larger of
+    /// `flight` (outstanding now) and the flight the window carried in the
+    /// last two round trips, no more than cwnd ([`FlightPeak`]): not cwnd
+    /// itself, which RFC 9438 allows only where cwnd cannot outgrow the
+    /// flight; here it can, for an application-limited sender.
     fn congestion_event(&mut self, flight: usize, mss: usize) -> usize {
+        let flight = flight.max(self.flight_peak.get().min(self.cwnd));
         self.prior = Some(Prior {
             cwnd: self.cwnd,
             ssthresh: self.ssthresh,
@@ -280,6 +336,7 @@ impl Congestion {
         }
         self.hystart.stop();
         self.cwnd = mss;
+        self.flight_peak.reset(max);
         self.ca_acked = 0;
         self.recovery = None;
         // RFC 6582 §3.2 step 1: no fast retransmit for losses of the
@@ -518,6 +575,48 @@ mod tests {
             );
         }
         assert!((near(k) - 100.0).abs() < 2.0);
+    }
+
+    /// ssthresh comes from the flight the window carried in the last two
+    /// rounds (no more than cwnd), not only from what is outstanding when
+    /// the loss is found, which a burst of ACKs may have drained.
+    #[rstest]
+    // 40 segments went out; the ACK that found the loss left 3.
+    #[case::drained_reno(CongestionControl::Reno, 40, 60, 3, 20)]
+    #[case::drained_cubic(CongestionControl::Cubic, 40, 60, 3, 28)]
+    // Application-limited: cwnd outgrew the flight; the flight counts.
+    #[case::app_limited(CongestionControl::Cubic, 10, 100, 8, 7)]
+    // The flight beyond cwnd (after a reduction): what is outstanding.
+    #[case::above_cwnd(CongestionControl::Reno, 30, 20, 30, 15)]
+    fn ssthresh_is_beta_of_the_recent_peak_flight(
+        #[case] cc: CongestionControl,
+        #[case] peak: u32,
+        #[case] cwnd: usize,
+        #[case] flight: usize,
+        #[case] ssthresh: usize,
+    ) {
+        let mut c = Congestion {
+            cwnd: cwnd * MSS,
+            ..Congestion::new(cc)
+        };
+        let m = MSS as u32;
+        c.flight_peak.on_send(SeqNum(0), SeqNum(peak * m));
+        c.enter_recovery(flight * MSS, MSS, SeqNum(0), SeqNum(peak * m), true);
+        assert_eq!(c.ssthresh, ssthresh * MSS);
+    }
+
+    #[test]
+    fn the_flight_peak_forgets_rounds_older_than_the_last() {
+        let mut p = FlightPeak::default();
+        p.on_send(SeqNum(0), SeqNum(40_000));
+        // Round 2 (SND.UNA reached 40 000) carries 10 000.
+        p.on_send(SeqNum(40_000), SeqNum(50_000));
+        assert_eq!(p.get(), 40_000, "the last round counts");
+        // Round 3: round 1's peak is gone.
+        p.on_send(SeqNum(50_000), SeqNum(55_000));
+        assert_eq!(p.get(), 10_000);
+        p.on_send(SeqNum(51_000), SeqNum(58_000));
+        assert_eq!(p.get(), 10_000);
     }
 
     #[test]
