@@ -126,11 +126,8 @@ fn connect_path(dst: Ipv4Addr, args: &NcArgs, env: &mut Env) -> Result<Option<Pa
     };
     match Path::find(request, env.err, env.interrupt)? {
         Found::Path(path) => Ok(Some(path)),
-        Found::NoArp { next_hop, iface } => {
-            writeln!(
-                env.err,
-                "nettool: the next hop {next_hop} did not answer ARP on {iface}"
-            )?;
+        Found::Unresolved(why) => {
+            writeln!(env.err, "nettool: {why}")?;
             Ok(None)
         }
     }
@@ -178,7 +175,7 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let end = pipe.run(&mut iface, stack.link.as_mut(), &mut clock, env)?;
     pipe.receive_drops = stack.link.receive_drops();
     let outcome = pipe.finish(&iface, end, remote, clock.now(), env);
-    stack.teardown();
+    stack.teardown(env.err);
     outcome
 }
 
@@ -202,7 +199,7 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
         )?;
     }
     let outcome = serve(&mut iface, &mut stack, &mut clock, args, env)?;
-    stack.teardown();
+    stack.teardown(env.err);
     Ok(outcome)
 }
 
@@ -276,6 +273,15 @@ fn report_listener(
             env.err,
             "nettool: {} SYN(s) dropped while {} connections waited to be served",
             stats.refused,
+            stack_iface::DEFAULT_BACKLOG
+        )?;
+    }
+    if stats.acks_dropped > 0 {
+        writeln!(
+            env.err,
+            "nettool: {} handshake-completing ACK(s) dropped while {} connections waited to be \
+             served (the clients retried)",
+            stats.acks_dropped,
             stack_iface::DEFAULT_BACKLOG
         )?;
     }

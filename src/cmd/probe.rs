@@ -31,7 +31,7 @@ use crate::wire::icmp::IcmpKind;
 use crate::wire::tcp::{Flags, TcpOption};
 
 /// The way to `dst`, for probes and scans; `Err(outcome)` when the next
-/// hop did not answer ARP (reported already).
+/// hop could not be resolved (reported already).
 fn find_path(
     dst: Ipv4Addr,
     interface: Option<&str>,
@@ -51,9 +51,7 @@ fn find_path(
     };
     Ok(match Path::find(request, env.err, env.interrupt)? {
         Found::Path(path) => Ok(path),
-        Found::NoArp { next_hop, iface } => {
-            Err(super::no_arp(rep, env, command, dst, next_hop, &iface)?)
-        }
+        Found::Unresolved(why) => Err(super::unresolved(rep, env, command, dst, &why)?),
     })
 }
 
@@ -185,7 +183,7 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     let outcome = Outcome::from_answer(answered).unless_interrupted(env.interrupt);
     let ended = clock.now();
     result?;
-    let dropped = stack.teardown().unwrap_or(0);
+    let dropped = stack.teardown(env.err);
     view.summary(env.out, &prober.summary(), ended, dropped, outcome)?;
     Ok(outcome)
 }
@@ -450,7 +448,7 @@ impl ProbeView {
         out: &mut dyn Write,
         s: &Summary,
         ended: Instant,
-        guard_dropped: u64,
+        guard_dropped: Option<u64>,
         outcome: Outcome,
     ) -> Result<()> {
         let elapsed = ended - self.start;
@@ -552,7 +550,12 @@ fn unmatched(t: f64, seg: &Segment) -> (Ev, String) {
 }
 
 /// The result event of `nettool probe`.
-fn probe_report(s: &Summary, elapsed: Duration, guard_dropped: u64, outcome: Outcome) -> Report {
+fn probe_report(
+    s: &Summary,
+    elapsed: Duration,
+    guard_dropped: Option<u64>,
+    outcome: Outcome,
+) -> Report {
     let verdict = if s.answered > 0 {
         Verdict::Answered
     } else {
@@ -570,7 +573,7 @@ fn probe_report(s: &Summary, elapsed: Duration, guard_dropped: u64, outcome: Out
         unmatched: Some(s.unmatched),
         resets_sent: Some(s.resets_sent),
         malformed: Some(s.malformed),
-        rsts_dropped: Some(guard_dropped),
+        rsts_dropped: guard_dropped,
         ..Report::new(verdict, outcome)
     }
 }
@@ -590,7 +593,7 @@ fn rtt_line(rtt: &RttStats) -> Option<String> {
 }
 
 /// What else happened, worth a word when it did.
-fn notes(s: &Summary, guard_dropped: u64) -> Vec<String> {
+fn notes(s: &Summary, guard_dropped: Option<u64>) -> Vec<String> {
     let mut notes = Vec::new();
     if s.resets_sent > 0 {
         notes.push(format!("{} half-open connection(s) reset", s.resets_sent));
@@ -598,10 +601,8 @@ fn notes(s: &Summary, guard_dropped: u64) -> Vec<String> {
     if s.unmatched > 0 {
         notes.push(format!("{} answer(s) matched no probe", s.unmatched));
     }
-    if guard_dropped > 0 {
-        notes.push(format!(
-            "{guard_dropped} kernel RST(s) dropped by the guard"
-        ));
+    if let Some(n) = guard_dropped.filter(|&n| n > 0) {
+        notes.push(format!("{n} kernel RST(s) dropped by the guard"));
     }
     if s.malformed > 0 {
         notes.push(format!("{} malformed frame(s)", s.malformed));
@@ -675,7 +676,13 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     let open = Tally::of(&results).open > 0;
     let outcome = Outcome::from_answer(open).unless_interrupted(env.interrupt);
     let elapsed = ended - start;
-    let totals = ScanTotals::of(&scanner, ports.len(), elapsed, rate, stack.teardown());
+    let totals = ScanTotals::of(
+        &scanner,
+        ports.len(),
+        elapsed,
+        rate,
+        stack.teardown(env.err),
+    );
     render_scan(env.out, &rep, ended, &args, &results, &totals, outcome)?;
     Ok(outcome)
 }
