@@ -203,24 +203,42 @@ fn open_connection(
     remote: SocketAddrV4,
     way: &Way,
 ) -> anyhow::Result<Opened> {
-    let request = Request {
-        dst: *remote.ip(),
-        interface: way.interface,
-        source: way.source,
-        cache: &way.cache,
-        pcap: env.pcap.as_ref(),
-    };
-    let path = match Path::find(request, env.err, env.interrupt)? {
-        Found::Path(path) => path,
-        Found::Unresolved(why) => {
-            let outcome = unresolved(rep, env, command, *remote.ip(), &why)?;
-            return Ok(Opened::Unresolved(outcome));
-        }
+    let path = match find_path(rep, env, command, *remote.ip(), way)? {
+        Ok(path) => path,
+        Err(outcome) => return Ok(Opened::Unresolved(outcome)),
     };
     let flows = Flows::Connection { remote };
     let opts = LinkOptions::default();
     let stack = path.open(way.source_port, flows, &opts, env.pcap.as_ref(), env.err)?;
     Ok(Opened::Ready(path, stack))
+}
+
+/// The way to `dst`; `Err(outcome)` when the next hop could not be
+/// resolved (reported already, as `command`'s result).
+pub(crate) fn find_path(
+    rep: &mut Reporter,
+    env: &mut Env,
+    command: &'static str,
+    dst: Ipv4Addr,
+    way: &Way,
+) -> anyhow::Result<Result<Path, Outcome>> {
+    let request = Request {
+        dst,
+        interface: way.interface,
+        source: way.source,
+        cache: &way.cache,
+        pcap: env.pcap.as_ref(),
+    };
+    Ok(match Path::find(request, env.err, env.interrupt)? {
+        Found::Path(path) => Ok(path),
+        Found::Unresolved(why) => Err(unresolved(rep, env, command, dst, &why)?),
+    })
+}
+
+/// A line for people at `t` seconds into the run: the time, a tag in a
+/// column of its own (`out`, `in`, `icmp`, `state`…), then `text`.
+pub(crate) fn stamped(t: f64, tag: &str, text: impl std::fmt::Display) -> String {
+    format!("{t:>10.6} {tag:<5} {text}")
 }
 
 /// A connection-shaped run that has run its course, reported once the

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::Env;
 use super::tcp::SegmentLines;
+use super::{Env, stamped};
 use crate::cli::{CongestionControlArg, NcArgs};
 use crate::clock::{Clock, SystemClock};
 use crate::driver::{self, Handler, Input, Options, Stop, Tx};
@@ -487,7 +487,11 @@ impl Pipe {
             HostEvent::Segment { dir, seg } => self.segment(now, dir, &seg, env)?,
             HostEvent::Tcp(TcpEvent::StateChanged { from, to }) => {
                 if self.verbose || self.lines.is_some() {
-                    writeln!(env.err, "{:>10.6} state {from} → {to}", self.t(now))?;
+                    writeln!(
+                        env.err,
+                        "{}",
+                        stamped(self.t(now), "state", format!("{from} → {to}"))
+                    )?;
                 }
             }
             HostEvent::Tcp(TcpEvent::Connected) => self.connected(host, now, env)?,
@@ -527,11 +531,7 @@ impl Pipe {
         if let Some(lines) = &mut self.lines {
             let tag = if dir == Direction::Out { "out" } else { "in" };
             let line = lines.line(seg);
-            writeln!(
-                env.err,
-                "{:>10.6} {tag:<5} {line}",
-                (now - self.start).as_secs_f64()
-            )?;
+            writeln!(env.err, "{}", stamped(self.t(now), tag, line))?;
         }
         Ok(())
     }
@@ -569,7 +569,7 @@ impl Pipe {
     ) -> Result<Ending> {
         if self.listener.is_some() && (self.verbose || self.lines.is_some()) {
             // The listener's own state: each connection leaves it later.
-            writeln!(env.err, "{:>10.6} state CLOSED → LISTEN", 0.0)?;
+            writeln!(env.err, "{}", stamped(0.0, "state", "CLOSED → LISTEN"))?;
         }
         let interrupt = env.interrupt;
         let mut run = PipeRun { pipe: self, env };

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::Env;
 use super::tcp::unescape;
-use crate::cli::{CacheArgs, ProbeArgs, ScanArgs};
+use super::{Env, Way, find_path, stamped};
+use crate::cli::{ProbeArgs, ScanArgs};
 use crate::clock::{Clock, SystemClock};
 use crate::driver::{self, Handler, Options, Tx};
 use crate::outcome::Outcome;
@@ -21,7 +21,7 @@ use crate::probe::stats::RttStats;
 use crate::probe::{ProbeFlags, Template, format_ports, parse_ports};
 use crate::report::event::{self as ev, Reply, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
-use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
+use crate::setup::{Flows, LinkOptions, Path, Stack};
 use crate::sys::random_u64;
 use crate::tcp::Segment;
 use crate::time::{Instant, human};
@@ -29,31 +29,6 @@ use crate::wire::MacAddr;
 use crate::wire::fmt::{tcp_flags, tcp_line_absolute};
 use crate::wire::icmp::IcmpKind;
 use crate::wire::tcp::{Flags, TcpOption};
-
-/// The way to `dst`, for probes and scans; `Err(outcome)` when the next
-/// hop could not be resolved (reported already).
-fn find_path(
-    dst: Ipv4Addr,
-    interface: Option<&str>,
-    source: Option<Ipv4Addr>,
-    cache: &CacheArgs,
-    rep: &mut Reporter,
-    command: &'static str,
-    env: &mut Env,
-) -> Result<std::result::Result<Path, Outcome>> {
-    let cache = cache.path();
-    let request = Request {
-        dst,
-        interface,
-        source,
-        cache: &cache,
-        pcap: env.pcap.as_ref(),
-    };
-    Ok(match Path::find(request, env.err, env.interrupt)? {
-        Found::Path(path) => Ok(path),
-        Found::Unresolved(why) => Err(super::unresolved(rep, env, command, dst, &why)?),
-    })
-}
 
 fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
     let t = Template {
@@ -150,8 +125,8 @@ fn probe_target(args: &ProbeArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
 pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     let mut rep = Reporter::new(args.json);
     let (dst, dports) = probe_target(&args)?;
-    let iface = args.interface.as_deref();
-    let path = match find_path(dst, iface, args.source, &args.cache, &mut rep, "probe", env)? {
+    let way = Way::new(args.interface.as_deref(), args.source, None, &args.cache);
+    let path = match find_path(&mut rep, env, "probe", dst, &way)? {
         Ok(path) => path,
         Err(outcome) => return Ok(outcome),
     };
@@ -433,9 +408,10 @@ impl ProbeView {
     fn reset_sent(&self, t: f64, sport: u16, dport: u16, seq: u32) -> (Ev, String) {
         let src = SocketAddrV4::new(self.src, sport);
         let dst = SocketAddrV4::new(self.dst, dport);
-        let line = format!(
-            "{t:>10.6} out   Flags [R], seq {seq}: nettool resets the half-open connection {sport} > {dport}"
+        let text = format!(
+            "Flags [R], seq {seq}: nettool resets the half-open connection {sport} > {dport}"
         );
+        let line = stamped(t, "out", text);
         (
             Ev::Segment(Box::new(ev::Segment::reset(src, dst, seq))),
             line,
@@ -480,15 +456,15 @@ impl ProbeView {
 
 /// `out   probe N: …`, with `-v`.
 fn sent(t: f64, p: ev::Probe) -> (Ev, String) {
-    let line = format!(
-        "{t:>10.6} out   probe {}: port {} > {}, seq {}, id {}",
+    let text = format!(
+        "probe {}: port {} > {}, seq {}, id {}",
         p.probe,
         p.src.port(),
         p.dst.port(),
         p.seq,
         p.id
     );
-    (Ev::Probe(p), line)
+    (Ev::Probe(p), stamped(t, "out", text))
 }
 
 /// A TCP answer to a probe, and what it means.
@@ -503,10 +479,11 @@ fn reply(
     let repr = seg.as_repr();
     let line = tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr);
     let text = format!(
-        "{t:>10.6} in    {line}  probe {index} ttl {ttl} rtt {}: {}",
+        "{line}  probe {index} ttl {ttl} rtt {}: {}",
         human(rtt),
         meaning.text()
     );
+    let text = stamped(t, "in", text);
     let reply = Reply {
         probe: Some(index),
         rtt_us: us(rtt),
@@ -530,7 +507,7 @@ fn icmp(
         (Some(i), Some(r)) => format!("  probe {i} rtt {}", human(r)),
         _ => "  (no outstanding probe)".to_owned(),
     };
-    let line = format!("{t:>10.6} icmp  {} from {from}{which}", kind.describe());
+    let line = stamped(t, "icmp", format!("{} from {from}{which}", kind.describe()));
     let icmp = ev::Icmp {
         ip: from,
         what: kind.describe(),
@@ -544,7 +521,7 @@ fn icmp(
 fn unmatched(t: f64, seg: &Segment) -> (Ev, String) {
     let repr = seg.as_repr();
     let line = tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr);
-    let text = format!("{t:>10.6} in    {line}  (answers no outstanding probe)");
+    let text = stamped(t, "in", format!("{line}  (answers no outstanding probe)"));
     let event = ev::Segment::new("in", seg).line(line);
     (Ev::Segment(Box::new(event)), text)
 }
@@ -645,8 +622,8 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     let rate = scan_rate(&args)?;
     let dst = super::resolve_host(&args.host)?;
     let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
-    let iface = args.interface.as_deref();
-    let path = match find_path(dst, iface, args.source, &args.cache, &mut rep, "scan", env)? {
+    let way = Way::new(args.interface.as_deref(), args.source, None, &args.cache);
+    let path = match find_path(&mut rep, env, "scan", dst, &way)? {
         Ok(path) => path,
         Err(outcome) => return Ok(outcome),
     };
