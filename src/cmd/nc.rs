@@ -7,6 +7,7 @@
 //! a fast stdin cannot grow memory without bound). A listener completes any
 //! number of handshakes side by side and serves one connection at a time.
 
+use std::fmt::Display;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -31,6 +32,7 @@ use crate::tcp::{
     self, Connection, Event as TcpEvent, IsnGenerator, IssSource, Reason, Segment, State,
 };
 use crate::time::{Instant, human};
+use crate::wire::icmp::IcmpKind;
 use crate::wire::tcp::Flags;
 
 /// Largest chunk read from stdin at once, and the most held back while
@@ -486,25 +488,12 @@ impl Pipe {
         match ev.what {
             HostEvent::Segment { dir, seg } => self.segment(now, dir, &seg, env)?,
             HostEvent::Tcp(TcpEvent::StateChanged { from, to }) => {
-                if self.verbose || self.lines.is_some() {
-                    writeln!(
-                        env.err,
-                        "{}",
-                        stamped(self.t(now), "state", format!("{from} → {to}"))
-                    )?;
-                }
+                self.state_line(now, format_args!("{from} → {to}"), env)?;
             }
             HostEvent::Tcp(TcpEvent::Connected) => self.connected(host, now, env)?,
             HostEvent::Tcp(TcpEvent::PeerClosed) => self.peer_closed = true,
             HostEvent::Tcp(TcpEvent::Closed(r)) => self.closed = Some(r),
-            HostEvent::Icmp { from, kind } => {
-                writeln!(env.err, "nettool: {} from {from}", kind.describe())?;
-                if self.established.is_none()
-                    && let Some(c) = self.conn(host)
-                {
-                    c.abort(now);
-                }
-            }
+            HostEvent::Icmp { from, kind } => self.icmp(host, now, from, kind, env)?,
             // `deliver` reads whatever is there on every turn.
             HostEvent::Readable
             | HostEvent::ArpAnswered { .. }
@@ -512,6 +501,32 @@ impl Pipe {
             | HostEvent::Malformed { .. }
             | HostEvent::Tcp(TcpEvent::SegmentDropped { .. })
             | HostEvent::Tcp(TcpEvent::OutOfOrderQueued { .. }) => {}
+        }
+        Ok(())
+    }
+
+    /// `state FROM → TO`, with `-v` or `--trace`.
+    fn state_line(&self, now: Instant, change: impl Display, env: &mut Env) -> Result<()> {
+        if self.verbose || self.lines.is_some() {
+            writeln!(env.err, "{}", stamped(self.t(now), "state", change))?;
+        }
+        Ok(())
+    }
+
+    /// An ICMP error about the connection: said, and fatal while it opens.
+    fn icmp(
+        &self,
+        host: &mut stack_iface::Interface,
+        now: Instant,
+        from: Ipv4Addr,
+        kind: IcmpKind,
+        env: &mut Env,
+    ) -> Result<()> {
+        writeln!(env.err, "nettool: {} from {from}", kind.describe())?;
+        if self.established.is_none()
+            && let Some(c) = self.conn(host)
+        {
+            c.abort(now);
         }
         Ok(())
     }
@@ -567,9 +582,9 @@ impl Pipe {
         clock: &mut SystemClock,
         env: &mut Env,
     ) -> Result<Ending> {
-        if self.listener.is_some() && (self.verbose || self.lines.is_some()) {
+        if self.listener.is_some() {
             // The listener's own state: each connection leaves it later.
-            writeln!(env.err, "{}", stamped(0.0, "state", "CLOSED → LISTEN"))?;
+            self.state_line(self.start, "CLOSED → LISTEN", env)?;
         }
         let interrupt = env.interrupt;
         let mut run = PipeRun { pipe: self, env };

@@ -652,14 +652,8 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     let results = scanner.results();
     let open = Tally::of(&results).open > 0;
     let outcome = Outcome::from_answer(open).unless_interrupted(env.interrupt);
-    let elapsed = ended - start;
-    let totals = ScanTotals::of(
-        &scanner,
-        ports.len(),
-        elapsed,
-        rate,
-        stack.teardown(env.err),
-    );
+    let dropped = stack.teardown(env.err);
+    let totals = ScanTotals::of(&scanner, ports.len(), ended - start, rate, dropped);
     render_scan(env.out, &rep, ended, &args, &results, &totals, outcome)?;
     Ok(outcome)
 }
