@@ -1053,6 +1053,35 @@ mod tests {
     }
 
     #[test]
+    fn a_line_is_the_time_a_tag_column_and_the_text() {
+        let p = ev::Probe {
+            probe: 7,
+            src: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000),
+            dst: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
+            seq: 9,
+            id: 3,
+        };
+        let (_, line) = sent(1.5, p);
+        assert_eq!(
+            line,
+            "  1.500000 out   probe 7: port 40000 > 80, seq 9, id 3"
+        );
+    }
+
+    #[test]
+    fn the_summary_notes_only_what_happened() {
+        let mut s = Summary::default();
+        assert!(notes(&s, Some(0)).is_empty() && notes(&s, None).is_empty());
+        s.unmatched = 2;
+        s.malformed = 1;
+        assert_eq!(
+            notes(&s, Some(3)).join("; "),
+            "2 answer(s) matched no probe; 3 kernel RST(s) dropped by the guard; 1 malformed frame(s)"
+        );
+        assert_eq!(rtt_line(&s.rtt), None);
+    }
+
+    #[test]
     fn a_floor_above_the_ceiling_says_which_to_move() {
         let args = parse_scan(&[
             "nettool",
