@@ -22,7 +22,7 @@ EXIT STATUS:
   0    success: the address answered, the address is free (--dad), the lab command worked
   1    a negative answer from the network: nobody answered, the address is in use (--dad)
   2    a usage or local error: bad arguments, no such interface, missing privileges
-  130  interrupted (Ctrl-C)";
+  130  interrupted (Ctrl-C; 143 when stopped by SIGTERM)";
 
 /// A raw-socket protocol toolkit: ARP with a soft-state cache, a disposable lab, and more to come.
 #[derive(Debug, Parser)]
@@ -88,7 +88,7 @@ symlink in its place, a file others can write, or a corrupt file is ignored with
   0    answered (or: the address is free, with --dad; the announcement was sent)
   1    nobody answered (or: the address is in use, with --dad)
   2    usage or local error
-  130  interrupted")
+  130  interrupted (143 by SIGTERM)")
 )]
 pub struct ArpArgs {
     /// Address to resolve, or a subnet to sweep (CIDR, e.g. 10.78.0.0/24).
@@ -261,7 +261,7 @@ EXIT STATUS:
   0    the handshake completed (the port is open)
   1    refused (RST), no answer, or ICMP unreachable
   2    usage or local error
-  130  interrupted (a RST is sent if the connection was open)"
+  130  interrupted (143 by SIGTERM; a RST is sent if the connection was open)"
 )]
 pub struct HandshakeArgs {
     #[command(flatten)]
@@ -303,7 +303,7 @@ EXIT STATUS:
   0    the connection opened and closed as asked
   1    refused, no answer, unreachable, or reset by the peer
   2    usage or local error
-  130  interrupted"
+  130  interrupted (143 by SIGTERM)"
 )]
 pub struct CloseArgs {
     #[command(flatten)]
@@ -346,7 +346,7 @@ EXIT STATUS:
   0    the connection ended normally (with -z: some port is open)
   1    refused, no answer, timed out, or reset (with -z: no port is open)
   2    usage or local error
-  130  interrupted"
+  130  interrupted (143 by SIGTERM)"
 )]
 pub struct NcArgs {
     /// HOST PORT to connect to; with -l, PORT (or ADDRESS PORT) to listen on; with -z, PORT may be a range (1-1024).

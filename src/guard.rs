@@ -18,6 +18,7 @@
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -70,8 +71,30 @@ fn report_leftover(table: &str, why: &str) {
     );
 }
 
-fn nft(args: &[&str], stdin: Option<&str>) -> Result<String> {
+/// An `nft` in a process group of its own, ignoring SIGINT: a terminal's
+/// Ctrl-C goes to nettool's whole group, and an `nft` killed by it
+/// mid-install or mid-teardown would leave the guard table behind. nettool
+/// catches the signal and lets `nft` finish. The group alone is not
+/// enough: a Ctrl-C that reaches the child between its fork and its
+/// `setpgid` would still kill it once it execs.
+fn nft_command() -> Command {
     let mut cmd = Command::new("nft");
+    cmd.process_group(0);
+    // SAFETY: signal(2) is async-signal-safe, the one call made between
+    // fork and exec; an ignored signal stays ignored across exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::signal(libc::SIGINT, libc::SIG_IGN) == libc::SIG_ERR {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
+fn nft(args: &[&str], stdin: Option<&str>) -> Result<String> {
+    let mut cmd = nft_command();
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     if stdin.is_some() {
         cmd.stdin(Stdio::piped());
@@ -221,7 +244,7 @@ impl RstGuard {
     pub fn begin_removal(self) -> Removal {
         let table = self.table.clone();
         std::mem::forget(self);
-        let child = Command::new("nft")
+        let child = nft_command()
             .args(["delete", "table", "inet", &table])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use clap::Parser;
 use nettool::cli::Cli;
@@ -13,8 +13,16 @@ use nettool::outcome::{EXIT_ERROR, Outcome};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let interrupt = Arc::new(AtomicBool::new(false));
+    // Which signal raised `interrupt`, to die of that one at the end.
+    let raised = Arc::new(AtomicUsize::new(0));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&interrupt)) {
+        let installed = signal_hook::flag::register_usize(
+            signal,
+            Arc::clone(&raised),
+            usize::try_from(signal).expect("signal numbers are positive"),
+        )
+        .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&interrupt)));
+        if let Err(e) = installed {
             eprintln!("nettool: cannot install a signal handler: {e}");
             return ExitCode::from(EXIT_ERROR);
         }
@@ -34,8 +42,13 @@ fn main() -> ExitCode {
     match (result, flushed) {
         (Ok(Outcome::Interrupted), _) => {
             drop(err);
-            // Die of SIGINT as the shell expects, so `while nettool …` loops stop.
-            let _ = signal_hook::low_level::emulate_default_handler(signal_hook::consts::SIGINT);
+            // Die of the signal that stopped us (SIGINT or SIGTERM) as the
+            // shell expects, so `while nettool …` loops stop.
+            let signal = match raised.load(Ordering::SeqCst) {
+                0 => signal_hook::consts::SIGINT,
+                n => i32::try_from(n).expect("a signal number"),
+            };
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
             ExitCode::from(Outcome::Interrupted.exit_code())
         }
         (Ok(outcome), Ok(())) => ExitCode::from(outcome.exit_code()),

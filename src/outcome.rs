@@ -11,7 +11,8 @@ pub enum Outcome {
     /// A valid but negative answer from the network (nobody answered, the
     /// address is in use): exit 1.
     Negative,
-    /// Stopped by SIGINT or SIGTERM: exit 130.
+    /// Stopped by SIGINT or SIGTERM: exit 130 (the binary dies of the
+    /// signal itself, so a shell sees 128 + its number).
     Interrupted,
 }
 

@@ -253,6 +253,79 @@ fn two_macs_answering_one_request_are_a_conflict_and_neither_is_cached() {
     let r = arp(&hosts, &scratch, &["-q", &peer]);
     assert_eq!(r.code, Some(1), "{}", r.show());
     assert_eq!(r.stdout.trim(), "", "{}", r.show());
+    // Ping mode (-c) says conflict too, and its result's exit is the
+    // status nettool exits with (it said "answered" and exited 1).
+    let r = arp(
+        &hosts,
+        &scratch,
+        &["--json", "-c", "2", "--interval", "100ms", &peer],
+    );
+    let result: serde_json::Value = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .find(|v: &serde_json::Value| v["event"] == "result")
+        .unwrap_or_else(|| panic!("no result:\n{}", r.show()));
+    assert_eq!(result["outcome"], "conflict", "{}", r.show());
+    assert_eq!(r.code, Some(1), "{}", r.show());
+    assert_eq!(result["exit"].as_i64(), Some(1), "{}", r.show());
+}
+
+/// A TCP command whose next hop two MACs answer for says so (outcome
+/// `conflict`, exit 1, both MACs named), not that the next hop is silent.
+#[test]
+fn a_tcp_command_reports_a_next_hop_two_macs_answer_for() {
+    let hosts = TwoHosts::new("arp-hop-twins");
+    let scratch = Scratch::new();
+    let peer = hosts.addr_b.to_string();
+    let twin_mac = "02:aa:bb:cc:dd:ee";
+    let mut cmd = hosts.cmd_b("python3");
+    cmd.args([TWIN, "eth0", &peer, twin_mac]);
+    let mut twin = Server::spawn(cmd);
+    twin.wait_for("ready", Duration::from_secs(10));
+    for json in [true, false] {
+        let mut cmd = hosts.cmd_a(nettool());
+        cmd.arg("handshake")
+            .args(json.then_some("--json"))
+            .arg(format!("{peer}:9"))
+            .env("NETTOOL_ARP_CACHE", scratch.cache());
+        let r = run(cmd, LIMIT);
+        assert_eq!(r.code, Some(1), "{}", r.show());
+        let text = if json {
+            let events: Vec<serde_json::Value> = r
+                .stdout
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+                .collect();
+            let conflict = events
+                .iter()
+                .find(|v| v["event"] == "conflict")
+                .unwrap_or_else(|| panic!("no conflict reported:\n{}", r.show()));
+            let macs = BTreeSet::from([
+                conflict["mac"].as_str().unwrap().to_string(),
+                conflict["other_mac"].as_str().unwrap().to_string(),
+            ]);
+            assert_eq!(
+                macs,
+                BTreeSet::from([hosts.mac_b().to_string(), twin_mac.to_string()]),
+                "{}",
+                r.show()
+            );
+            let result = events.last().unwrap();
+            assert_eq!(result["event"], "result", "{}", r.show());
+            assert_eq!(result["outcome"], "conflict", "{}", r.show());
+            assert_eq!(result["exit"].as_i64(), Some(1), "{}", r.show());
+            continue;
+        } else {
+            &r.stdout
+        };
+        assert!(
+            text.contains(twin_mac) && text.contains(&hosts.mac_b().to_string()),
+            "both MACs must be named:\n{}",
+            r.show()
+        );
+        assert!(!text.contains("did not answer ARP"), "{}", r.show());
+    }
 }
 
 #[test]

@@ -56,6 +56,18 @@ fn usage_errors_exit_2(#[case] args: &[&str]) {
     assert!(!r.stderr.is_empty(), "a usage error must say what is wrong");
 }
 
+/// A sweep too large is refused before its addresses are listed: a /1
+/// listed would not fit in memory (nettool died of it, exit 134).
+#[rstest]
+#[case::slash_1("0.0.0.0/1")]
+#[case::slash_0("0.0.0.0/0")]
+#[case::slash_15("10.0.0.0/15")]
+fn a_sweep_too_large_is_a_usage_error(#[case] net: &str) {
+    let r = run(cmd(&["arp", net]), LIMIT);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(r.stderr.contains("split it"), "{}", r.show());
+}
+
 #[test]
 fn show_and_flush_work_on_the_cache_file() {
     let scratch = Scratch::new();

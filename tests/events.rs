@@ -5,11 +5,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use common::schema::Schema;
+use nettool::lab::{LabEnd, LabStatus};
 use nettool::outcome::Outcome;
 use nettool::report::event::{
     Cache, Conflict, Hop, Icmp, Port, Probe, Reply, Segment as SegmentEv, Start,
@@ -110,8 +111,29 @@ fn samples() -> Vec<Event> {
     let mac = MacAddr::new(2, 0, 0, 0, 0, 1);
     let mut withheld = SegmentEv::new("out", &seg()).line("IP ...".into());
     withheld.withheld = true;
-    let mut lab = serde_json::Map::new();
-    lab.insert("name".into(), "lab".into());
+    // A lab status as `lab status --json` prints it: every field.
+    let end = |interface: &str| LabEnd {
+        interface: interface.into(),
+        index: 2,
+        mac,
+        addresses: vec!["10.0.0.1/24".parse().unwrap()],
+        up: true,
+        operstate: "UP".into(),
+    };
+    let lab = LabStatus {
+        name: "lab".into(),
+        namespace: "ntl-lab".into(),
+        namespace_exists: true,
+        subnet: Some("10.0.0.0/24".parse().unwrap()),
+        host: Some(end("ntl-lab")),
+        peer: Some(end("eth0")),
+        run_dir: "/run/nettool/lab".into(),
+        services: None,
+        problems: vec!["a problem".into()],
+    };
+    let serde_json::Value::Object(lab) = serde_json::to_value(lab).unwrap() else {
+        panic!("a lab status is an object");
+    };
     vec![
         Event::Start(Box::new(Start {
             command: "trace",
@@ -273,6 +295,34 @@ fn every_event_nettool_can_print_fits_the_schema() {
         seen.iter().collect::<Vec<_>>(),
         schema.events.keys().collect::<Vec<_>>()
     );
+}
+
+/// The samples print every field the schema names, so a field no
+/// sample carries (the lab's, once) cannot slip past the checks above.
+#[test]
+fn the_samples_cover_every_field_of_the_schema() {
+    let schema = Schema::load();
+    let mut printed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for ev in samples() {
+        let line = json_line(Instant::from_micros(1234), &ev);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        printed
+            .entry(ev.name().to_owned())
+            .or_default()
+            .extend(v.as_object().unwrap().keys().cloned());
+    }
+    let missing: Vec<String> = schema
+        .events
+        .iter()
+        .flat_map(|(name, fields)| {
+            let seen = printed.get(name);
+            fields
+                .keys()
+                .filter(move |f| !seen.is_some_and(|s| s.contains(*f)))
+                .map(move |f| format!("{name}.{f}"))
+        })
+        .collect();
+    assert!(missing.is_empty(), "fields no sample prints: {missing:?}");
 }
 
 #[test]

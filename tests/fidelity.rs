@@ -9,7 +9,7 @@
 //!   itself from the raw pcap bytes (so no printed field can hide a
 //!   difference): every segment nettool says it sent or received is on the
 //!   wire, every segment of the flow on the wire was printed, and a segment
-//!   printed as withheld (`"sent": false`) is not on the wire;
+//!   printed as withheld (`"withheld": true`) is not on the wire;
 //! * nettool's tcpdump-grammar line with the line `tcpdump -nn -r` prints
 //!   for the same packet, from `IP` to `length N`: absolute numbers
 //!   (`-S`) against the JSON `line`, relative numbers against nettool's

@@ -640,3 +640,94 @@ fn the_bookkeeping_holds_under_a_random_mix(#[case] seed: u64) {
     println!("{stats:?}, {} accepted, {} RSTs", accepted.len(), net.rsts);
     assert!(stats.evicted > 0 && stats.established > 0 && stats.expired > 0);
 }
+
+/// ICMP errors quoting a child come from anyone, as many as they send: a
+/// child waiting to be accepted keeps only the latest, and counts the rest
+/// as dropped, rather than holding thousands of events.
+#[test]
+fn an_icmp_flood_on_a_waiting_child_keeps_only_the_latest() {
+    let mut net = Net::new(server(DEFAULT_BACKLOG, false));
+    let c = net.connect(1);
+    net.run_until(ms(5));
+    let key = key_of(&net.clients[c]);
+    let at = net.now;
+    for _ in 0..5000 {
+        net.send(at, true, icmp_quoting(key));
+    }
+    net.run_until(ms(6));
+    let stats = net.server.listener_stats(SERVER).unwrap();
+    let flow = net.server.accept(SERVER).unwrap();
+    net.flush();
+    let icmp = net
+        .events_of(flow)
+        .iter()
+        .filter(|e| matches!(e, HostEvent::Icmp { .. }))
+        .count();
+    assert_eq!(icmp, 1, "ICMP events kept for one unaccepted child");
+    assert_eq!(stats.events_dropped, 4999);
+}
+
+/// A child's log full of traces (segments without ACK, each dropped by
+/// SYN-RECEIVED) still keeps `Connected`, which the application acts on.
+#[test]
+fn connected_survives_a_full_child_log() {
+    let mut net = Net::new(server(DEFAULT_BACKLOG, false));
+    // A SYN from client 1's address, by hand, so the handshake can wait.
+    let src = client_addr(1);
+    net.send(net.now, true, syn(src, 5_000_000));
+    net.run_until(ms(1));
+    for i in 0..40u32 {
+        net.send(
+            net.now,
+            true,
+            segment(src, Flags::NONE, 5_000_001 + i, None),
+        );
+    }
+    net.run_until(ms(2));
+    net.send(
+        net.now,
+        true,
+        segment(src, Flags::NONE, 5_000_001, Some(1_000_001)),
+    );
+    net.run_until(ms(3));
+    let stats = net.server.listener_stats(SERVER).unwrap();
+    assert!(stats.events_dropped > 0, "the log did not fill: {stats:?}");
+    let flow = net.server.accept(SERVER).expect("established");
+    net.flush();
+    let evs = net.events_of(flow);
+    assert!(
+        evs.contains(&&HostEvent::Tcp(TcpEvent::Connected)),
+        "{evs:#?}"
+    );
+}
+
+/// The backlog bounds the accept queue: an ACK that would complete a
+/// handshake while it is full is dropped and the child stays half-open;
+/// once the application accepts, the client's ACK of the retransmitted
+/// SYN-ACK completes it.
+#[test]
+fn the_backlog_bounds_the_accept_queue() {
+    let mut net = Net::new(server(4, false));
+    for i in 1..=3 {
+        net.connect(i);
+    }
+    net.run_until(ms(5));
+    for i in 4..=7 {
+        net.connect(i);
+    }
+    net.run_until(ms(10));
+    assert_eq!(net.server.acceptable(SERVER), 4, "backlog 4");
+    assert_eq!(net.server.half_open(SERVER), 3);
+    let stats = net.server.listener_stats(SERVER).unwrap();
+    assert_eq!(stats.acks_dropped, 3, "{stats:?}");
+    net.server.audit().unwrap();
+    let mut accepted = 0;
+    while net.server.accept(SERVER).is_some() {
+        accepted += 1;
+    }
+    assert_eq!(accepted, 4);
+    net.run_until(ms(5_000));
+    assert_eq!(net.server.acceptable(SERVER), 3, "the rest complete later");
+    assert_eq!(net.server.half_open(SERVER), 0);
+    net.server.audit().unwrap();
+}

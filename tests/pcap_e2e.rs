@@ -151,7 +151,7 @@ fn json(r: &Ran) -> Vec<Value> {
 fn segments_printed(r: &Ran) -> usize {
     json(r)
         .iter()
-        .filter(|v| v["event"] == "segment" && v["sent"] != false)
+        .filter(|v| v["event"] == "segment" && v["withheld"] != true)
         .count()
 }
 
@@ -173,6 +173,36 @@ fn a_handshake_file_lists_what_the_peer_saw_and_what_nettool_printed() {
     let listed = s.compare(&filter);
     assert_eq!(listed.len(), printed, "{listed:#?}\n{}", r.show());
     assert!(listed[0].contains("Flags [S]"), "{listed:#?}");
+}
+
+/// A withheld ACK is printed (as withheld) but never on the wire, so the
+/// file does not hold it.
+#[test]
+fn a_file_leaves_out_the_ack_nettool_withheld() {
+    let filter = ["tcp", "port", "8080"];
+    let mut s = Setup::new("pcap-no-ack", &filter);
+    let _peer = http_peer(&s.hosts);
+    let target = format!("{}:{HTTP}", s.hosts.addr_b);
+    let r = s.nettool(
+        &[
+            "handshake",
+            "--no-ack",
+            "--observe",
+            "1500ms",
+            "--json",
+            &target,
+        ],
+        None,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let withheld = json(&r)
+        .iter()
+        .filter(|v| v["event"] == "segment" && v["withheld"] == true)
+        .count();
+    assert!(withheld >= 1, "nothing printed as withheld:\n{}", r.show());
+    let printed = segments_printed(&r);
+    let listed = s.compare(&filter);
+    assert_eq!(listed.len(), printed, "{listed:#?}\n{}", r.show());
 }
 
 #[test]

@@ -29,6 +29,7 @@ pub const ANNOUNCE_NUM: u32 = 2;
 /// The host addresses of a subnet, which a sweep asks for: all but the
 /// network and broadcast addresses, except in a /31, whose two addresses
 /// are both hosts (RFC 3021), and a /32, which is one.
+/// Count them with [`host_count`] first: a /1 has two billion.
 pub fn host_addresses(net: Ipv4Network) -> Vec<Ipv4Addr> {
     match net.prefix() {
         31 | 32 => net.iter().collect(),
@@ -36,6 +37,16 @@ pub fn host_addresses(net: Ipv4Network) -> Vec<Ipv4Addr> {
             .iter()
             .filter(|ip| *ip != net.network() && *ip != net.broadcast())
             .collect(),
+    }
+}
+
+/// How many addresses [`host_addresses`] would return, without making
+/// them.
+pub fn host_count(net: Ipv4Network) -> u64 {
+    let all = 1u64 << (32 - u32::from(net.prefix()));
+    match net.prefix() {
+        31 | 32 => all,
+        _ => all - 2,
     }
 }
 
@@ -112,7 +123,16 @@ mod tests {
     ) {
         let t = host_addresses(net.parse().unwrap());
         assert_eq!(t.len(), n);
+        assert_eq!(host_count(net.parse().unwrap()), n as u64);
         assert_eq!(t.first().unwrap().to_string(), first);
         assert_eq!(t.last().unwrap().to_string(), last);
+    }
+
+    #[rstest]
+    #[case("0.0.0.0/0", 4_294_967_294)]
+    #[case("0.0.0.0/1", 2_147_483_646)]
+    #[case("10.0.0.0/16", 65_534)]
+    fn large_subnets_are_counted_without_being_listed(#[case] net: &str, #[case] n: u64) {
+        assert_eq!(host_count(net.parse().unwrap()), n);
     }
 }

@@ -35,7 +35,7 @@ EXIT STATUS:
   0    at least one probe was answered
   1    no probe was answered
   2    usage or local error
-  130  interrupted (the summary is printed first)"
+  130  interrupted (143 by SIGTERM; the summary is printed first)"
 )]
 pub struct ProbeArgs {
     /// Destination, HOST or HOST:PORT (PORT may be a list or range: 80, 1-1024,22,80).
@@ -206,7 +206,7 @@ EXIT STATUS:
   0    at least one port is open
   1    no port is open
   2    usage or local error
-  130  interrupted"
+  130  interrupted (143 by SIGTERM)"
 )]
 pub struct ScanArgs {
     /// The host to scan.

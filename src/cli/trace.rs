@@ -31,7 +31,7 @@ EXIT STATUS:
   0    the destination answered (SYN-ACK or RST)
   1    it did not: silence up to --max-ttl, or ICMP destination unreachable
   2    usage or local error
-  130  interrupted"
+  130  interrupted (143 by SIGTERM)"
 )]
 pub struct TraceArgs {
     /// Destination, HOST:PORT (a name is resolved by the system resolver).

@@ -37,7 +37,7 @@ const SWEEP_WAIT: Duration = Duration::from_millis(300);
 
 /// Largest sweep: a /16. Larger ones are almost always a typo, and would
 /// take minutes at any polite rate.
-const MAX_SWEEP: usize = 65_536;
+const MAX_SWEEP: u64 = 65_536;
 
 pub fn run(args: ArpArgs, env: &mut Env) -> Result<Outcome> {
     let cache_path = args.cache.path();
@@ -307,6 +307,8 @@ fn load_cache(path: &Path, env: &mut Env) -> Result<Cache> {
 #[derive(Default)]
 struct RttStats {
     samples: Vec<Duration>,
+    /// Two MACs answered on the wire. A conflict with the cache is not
+    /// one: the wire's single answer is believed (and exits 0).
     conflict: bool,
 }
 
@@ -358,7 +360,8 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
         stats,
     };
     drop(res);
-    let outcome = how(stop, resolved.answer.is_some());
+    // The exit status follows the verdict, so the result says it.
+    let outcome = how(stop, resolved.verdict() == Verdict::Answered);
     resolved.report(&printer, env.out, clock.now(), outcome)?;
     save_cache(cache_path, &cache, env)?;
     Ok(outcome)
@@ -449,11 +452,13 @@ struct Resolved {
 }
 
 impl Resolved {
+    /// A conflict first: replies from two MACs are no answer, however
+    /// many came.
     fn verdict(&self) -> Verdict {
-        if self.answer.is_some() || (self.ping && !self.stats.samples.is_empty()) {
-            Verdict::Answered
-        } else if self.stats.conflict {
+        if self.stats.conflict {
             Verdict::Conflict
+        } else if self.answer.is_some() || (self.ping && !self.stats.samples.is_empty()) {
+            Verdict::Answered
         } else {
             Verdict::NoReply
         }
@@ -509,10 +514,7 @@ fn render_resolve(
         E::Learned {
             mac,
             learned: Learned::Conflict { previous },
-        } => {
-            stats.conflict = true;
-            p.cache_conflict(out, now, previous.ip, previous.mac, mac)
-        }
+        } => p.cache_conflict(out, now, previous.ip, previous.mac, mac),
         E::Learned { .. } => Ok(()),
         E::CacheHit { entry, age, left } => render_cache_hit(p, out, now, &entry, age, left),
         ev @ (E::Revalidating { .. } | E::RevalidationFailed { .. } | E::Expired { .. }) => {
@@ -718,7 +720,8 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
 /// this one. Routed by an address of the subnet that is not this host's
 /// own (the kernel answers "local" for those, and names no link).
 fn sweep_route(net: Ipv4Network, args: &ArpArgs) -> Result<(Route, Vec<Ipv4Addr>)> {
-    let hosts = crate::arp::host_addresses(net).len();
+    // Count before listing: a /1 listed would not fit in memory.
+    let hosts = crate::arp::host_count(net);
     if hosts > MAX_SWEEP {
         bail!("{net} has {hosts} addresses; nettool sweeps at most a /16 at a time — split it");
     }

@@ -23,9 +23,9 @@ use crate::link::Link;
 use crate::link::pcap::{Capture, PcapFile};
 use crate::machine::Machine;
 use crate::outcome::Outcome;
-use crate::report::event::Start;
+use crate::report::event::{Conflict, Start};
 use crate::report::{Event, Report, Reporter, Verdict};
-use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack, Unresolved};
 use crate::time::Instant;
 use crate::wire::MacAddr;
 
@@ -108,42 +108,54 @@ pub fn resolve_host(name: &str) -> anyhow::Result<Ipv4Addr> {
     }
 }
 
-/// Reports that the next hop (`next_hop` on `iface`) did not answer ARP,
-/// so `command` to `dst` never started: a negative answer from the
-/// network, like a SYN nobody answers (or an interrupted run, if that is
-/// why).
-pub(crate) fn no_arp(
+/// Reports that the next hop could not be resolved (it did not answer
+/// ARP, or two MACs did), so `command` to `dst` never started: a negative
+/// answer from the network, like a SYN nobody answers (or an interrupted
+/// run, if that is why).
+pub(crate) fn unresolved(
     rep: &mut Reporter,
     env: &mut Env,
     command: &'static str,
     dst: Ipv4Addr,
-    next_hop: Ipv4Addr,
-    iface: &str,
+    why: &Unresolved,
 ) -> anyhow::Result<Outcome> {
     let outcome = Outcome::Negative.unless_interrupted(env.interrupt);
+    let next_hop = why.next_hop();
     rep.emit_now(
         env.out,
         Event::Start(Box::new(Start {
             command,
             ip: Some(dst),
-            iface: Some(iface.to_owned()),
+            iface: Some(why.iface().to_owned()),
             next_hop: Some(next_hop),
             ..Start::default()
         })),
         |_| Ok(()),
     )?;
+    let verdict = match why {
+        Unresolved::NoArp { .. } => Verdict::NoArp,
+        Unresolved::Conflict { mac, other_mac, .. } => {
+            // The JSON names both MACs; the text says it in the result.
+            rep.emit_now(
+                env.out,
+                Event::Conflict(Conflict {
+                    ip: next_hop,
+                    mac: *mac,
+                    other_mac: *other_mac,
+                    seen: "wire",
+                }),
+                |_| Ok(()),
+            )?;
+            Verdict::Conflict
+        }
+    };
     rep.emit_now(
         env.out,
         Event::Result(Box::new(Report {
             next_hop: Some(next_hop),
-            ..Report::new(Verdict::NoArp, outcome)
+            ..Report::new(verdict, outcome)
         })),
-        |w| {
-            writeln!(
-                w,
-                "the next hop {next_hop} did not answer ARP on {iface}: is it up, and on this link?"
-            )
-        },
+        |w| writeln!(w, "{why}"),
     )?;
     Ok(outcome)
 }
@@ -177,8 +189,8 @@ impl<'a> Way<'a> {
 enum Opened {
     /// The path, and the stack holding the flow (to tear down at the end).
     Ready(Path, Stack),
-    /// The next hop did not answer ARP: `command`'s result, reported.
-    NoArp(Outcome),
+    /// The next hop could not be resolved: `command`'s result, reported.
+    Unresolved(Outcome),
 }
 
 /// The way to `remote` for one connection-shaped flow (`handshake`,
@@ -191,24 +203,42 @@ fn open_connection(
     remote: SocketAddrV4,
     way: &Way,
 ) -> anyhow::Result<Opened> {
-    let request = Request {
-        dst: *remote.ip(),
-        interface: way.interface,
-        source: way.source,
-        cache: &way.cache,
-        pcap: env.pcap.as_ref(),
-    };
-    let path = match Path::find(request, env.err, env.interrupt)? {
-        Found::Path(path) => path,
-        Found::NoArp { next_hop, iface } => {
-            let outcome = no_arp(rep, env, command, *remote.ip(), next_hop, &iface)?;
-            return Ok(Opened::NoArp(outcome));
-        }
+    let path = match find_path(rep, env, command, *remote.ip(), way)? {
+        Ok(path) => path,
+        Err(outcome) => return Ok(Opened::Unresolved(outcome)),
     };
     let flows = Flows::Connection { remote };
     let opts = LinkOptions::default();
     let stack = path.open(way.source_port, flows, &opts, env.pcap.as_ref(), env.err)?;
     Ok(Opened::Ready(path, stack))
+}
+
+/// The way to `dst`; `Err(outcome)` when the next hop could not be
+/// resolved (reported already, as `command`'s result).
+pub(crate) fn find_path(
+    rep: &mut Reporter,
+    env: &mut Env,
+    command: &'static str,
+    dst: Ipv4Addr,
+    way: &Way,
+) -> anyhow::Result<Result<Path, Outcome>> {
+    let request = Request {
+        dst,
+        interface: way.interface,
+        source: way.source,
+        cache: &way.cache,
+        pcap: env.pcap.as_ref(),
+    };
+    Ok(match Path::find(request, env.err, env.interrupt)? {
+        Found::Path(path) => Ok(path),
+        Found::Unresolved(why) => Err(unresolved(rep, env, command, dst, &why)?),
+    })
+}
+
+/// A line for people at `t` seconds into the run: the time, a tag in a
+/// column of its own (`out`, `in`, `icmp`, `state`…), then `text`.
+pub(crate) fn stamped(t: f64, tag: &str, text: impl std::fmt::Display) -> String {
+    format!("{t:>10.6} {tag:<5} {text}")
 }
 
 /// A connection-shaped run that has run its course, reported once the
@@ -231,12 +261,12 @@ pub(crate) fn run_connection<F: Finish>(
 ) -> anyhow::Result<Outcome> {
     let (path, mut stack) = match open_connection(&mut rep, env, command, remote, way)? {
         Opened::Ready(path, stack) => (path, stack),
-        Opened::NoArp(outcome) => return Ok(outcome),
+        Opened::Unresolved(outcome) => return Ok(outcome),
     };
     let wiring = Wiring::of(&path, &stack, remote);
     let mut clock = rep.clock();
     let ran = body(&wiring, rep, stack.link.as_mut(), &mut clock, env)?;
-    let dropped = stack.teardown();
+    let dropped = stack.teardown(env.err);
     ran.finish(dropped, clock.now(), env)
 }
 

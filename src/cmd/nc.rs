@@ -7,28 +7,33 @@
 //! a fast stdin cannot grow memory without bound). A listener completes any
 //! number of handshakes side by side and serves one connection at a time.
 
+use std::fmt::Display;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::Env;
 use super::tcp::SegmentLines;
+use super::{Env, stamped};
 use crate::cli::{CongestionControlArg, NcArgs};
 use crate::clock::{Clock, SystemClock};
 use crate::driver::{self, Handler, Input, Options, Stop, Tx};
 use crate::link::Link;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
-use crate::setup::{Flows, Found, LinkOptions, Path, Request};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::stack::host::{HostConfig, TcpHost};
 use crate::stack::iface::{
     self as stack_iface, Direction, FlowKey, HostEvent, InterfaceConfig, ListenerConfig,
 };
 use crate::stack::session::{End, Opening, Plan, Session, ThirdAck};
 use crate::sys::random_bytes;
-use crate::tcp::{self, Connection, Event as TcpEvent, IsnGenerator, IssSource, Reason, State};
+use crate::tcp::{
+    self, Connection, Event as TcpEvent, IsnGenerator, IssSource, Reason, Segment, State,
+};
 use crate::time::{Instant, human};
+use crate::wire::icmp::IcmpKind;
+use crate::wire::tcp::Flags;
 
 /// Largest chunk read from stdin at once, and the most held back while
 /// the engine's send buffer is full.
@@ -123,11 +128,8 @@ fn connect_path(dst: Ipv4Addr, args: &NcArgs, env: &mut Env) -> Result<Option<Pa
     };
     match Path::find(request, env.err, env.interrupt)? {
         Found::Path(path) => Ok(Some(path)),
-        Found::NoArp { next_hop, iface } => {
-            writeln!(
-                env.err,
-                "nettool: the next hop {next_hop} did not answer ARP on {iface}"
-            )?;
+        Found::Unresolved(why) => {
+            writeln!(env.err, "nettool: {why}")?;
             Ok(None)
         }
     }
@@ -175,7 +177,7 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let end = pipe.run(&mut iface, stack.link.as_mut(), &mut clock, env)?;
     pipe.receive_drops = stack.link.receive_drops();
     let outcome = pipe.finish(&iface, end, remote, clock.now(), env);
-    stack.teardown();
+    stack.teardown(env.err);
     outcome
 }
 
@@ -186,28 +188,11 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
         _ => bail!("nettool nc -l needs [ADDRESS] PORT"),
     };
     let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
-    let mut stack = path.open(
-        Some(port),
-        Flows::Listener,
-        &LINK,
-        env.pcap.as_ref(),
-        env.err,
-    )?;
+    let flows = Flows::Listener;
+    let mut stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
     let local_addr = stack.local();
     let mut clock = SystemClock::new();
-    let isn = IsnGenerator::new(random_bytes::<16>());
-    let config = engine_config(&path, args);
-    // Handshakes proceed side by side (a flood of spoofed SYNs only cycles
-    // through the half-open queue); data flows on one connection at a time.
-    let mut iface = stack_iface::Interface::new(iface_config(&path, args.trace));
-    iface.listen(
-        local_addr,
-        ListenerConfig {
-            tcp: config,
-            iss: IssSource::Generated(isn),
-            backlog: stack_iface::DEFAULT_BACKLOG,
-        },
-    );
+    let mut iface = listening(&path, args, local_addr);
     if args.verbose {
         writeln!(
             env.err,
@@ -215,28 +200,59 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
             path.iface.name
         )?;
     }
-    let outcome = loop {
+    let outcome = serve(&mut iface, &mut stack, &mut clock, args, env)?;
+    stack.teardown(env.err);
+    Ok(outcome)
+}
+
+/// An interface with a listener on `local`. Handshakes proceed side by
+/// side (a flood of spoofed SYNs only cycles through the half-open
+/// queue); data flows on one connection at a time.
+fn listening(path: &Path, args: &NcArgs, local: SocketAddrV4) -> stack_iface::Interface {
+    let isn = IsnGenerator::new(random_bytes::<16>());
+    let config = engine_config(path, args);
+    let mut iface = stack_iface::Interface::new(iface_config(path, args.trace));
+    iface.listen(
+        local,
+        ListenerConfig {
+            tcp: config,
+            iss: IssSource::Generated(isn),
+            backlog: stack_iface::DEFAULT_BACKLOG,
+        },
+    );
+    iface
+}
+
+/// Serves the listener's connections one after the other: one, or with
+/// `-k` all until Ctrl-C.
+fn serve(
+    iface: &mut stack_iface::Interface,
+    stack: &mut Stack,
+    clock: &mut SystemClock,
+    args: &NcArgs,
+    env: &mut Env,
+) -> Result<Outcome> {
+    let local = stack.local();
+    loop {
         let mut pipe = Pipe::new(args, clock.now(), None);
-        pipe.listener = Some(local_addr);
-        let end = pipe.run(&mut iface, stack.link.as_mut(), &mut clock, env)?;
+        pipe.listener = Some(local);
+        let end = pipe.run(iface, stack.link.as_mut(), clock, env)?;
         pipe.receive_drops = stack.link.receive_drops();
         let remote = pipe
             .flow
             .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
-        let outcome = pipe.finish(&iface, end, remote, clock.now(), env)?;
+        let outcome = pipe.finish(iface, end, remote, clock.now(), env)?;
         if !args.keep_open || outcome == Outcome::Interrupted {
             if args.verbose {
-                report_listener(&iface, local_addr, env)?;
+                report_listener(iface, local, env)?;
             }
-            break outcome;
+            return Ok(outcome);
         }
         if let Some(flow) = pipe.flow {
             // netcat does not wait out TIME-WAIT; the next one may start.
             iface.remove(flow);
         }
-    };
-    stack.teardown();
-    Ok(outcome)
+    }
 }
 
 /// `-l -v` on exit: what the half-open and accept queues turned away.
@@ -259,6 +275,15 @@ fn report_listener(
             env.err,
             "nettool: {} SYN(s) dropped while {} connections waited to be served",
             stats.refused,
+            stack_iface::DEFAULT_BACKLOG
+        )?;
+    }
+    if stats.acks_dropped > 0 {
+        writeln!(
+            env.err,
+            "nettool: {} handshake-completing ACK(s) dropped while {} connections waited to be \
+             served (the clients retried)",
+            stats.acks_dropped,
             stack_iface::DEFAULT_BACKLOG
         )?;
     }
@@ -461,53 +486,14 @@ impl Pipe {
         }
         let now = ev.at;
         match ev.what {
-            HostEvent::Segment { dir, seg } => {
-                if dir == Direction::Out
-                    && seg.ack.is_none()
-                    && seg.flags.contains(crate::wire::tcp::Flags::SYN)
-                {
-                    self.syns += 1;
-                }
-                if let Some(lines) = &mut self.lines {
-                    let tag = if dir == Direction::Out { "out" } else { "in" };
-                    let line = lines.line(&seg);
-                    writeln!(
-                        env.err,
-                        "{:>10.6} {tag:<5} {line}",
-                        (now - self.start).as_secs_f64()
-                    )?;
-                }
-            }
+            HostEvent::Segment { dir, seg } => self.segment(now, dir, &seg, env)?,
             HostEvent::Tcp(TcpEvent::StateChanged { from, to }) => {
-                if self.verbose || self.lines.is_some() {
-                    writeln!(env.err, "{:>10.6} state {from} → {to}", self.t(now))?;
-                }
+                self.state_line(now, format_args!("{from} → {to}"), env)?;
             }
-            HostEvent::Tcp(TcpEvent::Connected) => {
-                self.established = Some(now);
-                self.last_activity = now;
-                if self.verbose
-                    && let Some(f) = self.flow
-                {
-                    writeln!(
-                        env.err,
-                        "nettool: connected to {} from {}, congestion control {}",
-                        f.remote,
-                        f.local,
-                        host.conn(f).map_or("?", |c| c.congestion_control().name())
-                    )?;
-                }
-            }
+            HostEvent::Tcp(TcpEvent::Connected) => self.connected(host, now, env)?,
             HostEvent::Tcp(TcpEvent::PeerClosed) => self.peer_closed = true,
             HostEvent::Tcp(TcpEvent::Closed(r)) => self.closed = Some(r),
-            HostEvent::Icmp { from, kind } => {
-                writeln!(env.err, "nettool: {} from {from}", kind.describe())?;
-                if self.established.is_none()
-                    && let Some(c) = self.conn(host)
-                {
-                    c.abort(now);
-                }
-            }
+            HostEvent::Icmp { from, kind } => self.icmp(host, now, from, kind, env)?,
             // `deliver` reads whatever is there on every turn.
             HostEvent::Readable
             | HostEvent::ArpAnswered { .. }
@@ -515,6 +501,74 @@ impl Pipe {
             | HostEvent::Malformed { .. }
             | HostEvent::Tcp(TcpEvent::SegmentDropped { .. })
             | HostEvent::Tcp(TcpEvent::OutOfOrderQueued { .. }) => {}
+        }
+        Ok(())
+    }
+
+    /// `state FROM → TO`, with `-v` or `--trace`.
+    fn state_line(&self, now: Instant, change: impl Display, env: &mut Env) -> Result<()> {
+        if self.verbose || self.lines.is_some() {
+            writeln!(env.err, "{}", stamped(self.t(now), "state", change))?;
+        }
+        Ok(())
+    }
+
+    /// An ICMP error about the connection: said, and fatal while it opens.
+    fn icmp(
+        &self,
+        host: &mut stack_iface::Interface,
+        now: Instant,
+        from: Ipv4Addr,
+        kind: IcmpKind,
+        env: &mut Env,
+    ) -> Result<()> {
+        writeln!(env.err, "nettool: {} from {from}", kind.describe())?;
+        if self.established.is_none()
+            && let Some(c) = self.conn(host)
+        {
+            c.abort(now);
+        }
+        Ok(())
+    }
+
+    /// A segment of the served connection: SYNs are counted (for "no
+    /// answer after N SYNs"), and each is a line with `--trace`.
+    fn segment(
+        &mut self,
+        now: Instant,
+        dir: Direction,
+        seg: &Segment,
+        env: &mut Env,
+    ) -> Result<()> {
+        if dir == Direction::Out && seg.ack.is_none() && seg.flags.contains(Flags::SYN) {
+            self.syns += 1;
+        }
+        if let Some(lines) = &mut self.lines {
+            let tag = if dir == Direction::Out { "out" } else { "in" };
+            let line = lines.line(seg);
+            writeln!(env.err, "{}", stamped(self.t(now), tag, line))?;
+        }
+        Ok(())
+    }
+
+    fn connected(
+        &mut self,
+        host: &stack_iface::Interface,
+        now: Instant,
+        env: &mut Env,
+    ) -> Result<()> {
+        self.established = Some(now);
+        self.last_activity = now;
+        if self.verbose
+            && let Some(f) = self.flow
+        {
+            writeln!(
+                env.err,
+                "nettool: connected to {} from {}, congestion control {}",
+                f.remote,
+                f.local,
+                host.conn(f).map_or("?", |c| c.congestion_control().name())
+            )?;
         }
         Ok(())
     }
@@ -528,9 +582,9 @@ impl Pipe {
         clock: &mut SystemClock,
         env: &mut Env,
     ) -> Result<Ending> {
-        if self.listener.is_some() && (self.verbose || self.lines.is_some()) {
+        if self.listener.is_some() {
             // The listener's own state: each connection leaves it later.
-            writeln!(env.err, "{:>10.6} state CLOSED → LISTEN", 0.0)?;
+            self.state_line(self.start, "CLOSED → LISTEN", env)?;
         }
         let interrupt = env.interrupt;
         let mut run = PipeRun { pipe: self, env };
@@ -691,33 +745,9 @@ impl Pipe {
         now: Instant,
         env: &mut Env,
     ) -> Result<Outcome> {
-        let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
         if self.verbose {
-            let open = self.established.map_or(Duration::ZERO, |t| now - t);
-            let secs = open.as_secs_f64().max(1e-6);
-            let rate = |bytes: u64| bytes as f64 * 8.0 / secs / 1e6;
-            // The stream's bytes; the wire's count only where it differs
-            // (retransmissions ours, or the peer's).
-            let sent = stats.bytes_sent - stats.bytes_retransmitted;
-            let wire = |stream: u64, wire: u64| {
-                if wire == stream {
-                    String::new()
-                } else {
-                    format!("; {wire} on the wire")
-                }
-            };
-            writeln!(
-                env.err,
-                "nettool: sent {sent} bytes ({:.1} Mbit/s{}), received {} bytes ({:.1} Mbit/s{}), {} retransmission{}, open for {}",
-                rate(sent),
-                wire(sent, stats.bytes_sent),
-                self.delivered,
-                rate(self.delivered),
-                wire(self.delivered, stats.bytes_received),
-                stats.retransmissions,
-                if stats.retransmissions == 1 { "" } else { "s" },
-                human(open)
-            )?;
+            let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
+            writeln!(env.err, "nettool: {}", self.transfer(&stats, now))?;
             if let Some(n) = self.receive_drops.filter(|&n| n > 0) {
                 writeln!(
                     env.err,
@@ -726,38 +756,62 @@ impl Pipe {
                 )?;
             }
         }
-        Ok(match end {
-            Ending::Closed(Reason::Normal) | Ending::Idle | Ending::Quit => Outcome::Success,
-            Ending::Interrupted => Outcome::Interrupted,
-            Ending::ConnectTimeout => {
-                writeln!(env.err, "nettool: connection to {remote} timed out (-w)")?;
-                Outcome::Negative
+        let (outcome, error) = self.outcome(end, remote);
+        if let Some(error) = error {
+            writeln!(env.err, "nettool: {error}")?;
+        }
+        Ok(outcome)
+    }
+
+    /// `sent … bytes (… Mbit/s), received …`: the stream's bytes, and the
+    /// wire's count only where it differs (retransmissions ours, or the
+    /// peer's).
+    fn transfer(&self, stats: &stack_iface::Stats, now: Instant) -> String {
+        let open = self.established.map_or(Duration::ZERO, |t| now - t);
+        let secs = open.as_secs_f64().max(1e-6);
+        let rate = |bytes: u64| bytes as f64 * 8.0 / secs / 1e6;
+        let sent = stats.stream_bytes_sent();
+        let wire = |stream: u64, wire: u64| {
+            if wire == stream {
+                String::new()
+            } else {
+                format!("; {wire} on the wire")
             }
-            Ending::Closed(Reason::Reset) if self.established.is_none() => {
-                writeln!(env.err, "nettool: connection to {remote} refused")?;
-                Outcome::Negative
+        };
+        format!(
+            "sent {sent} bytes ({:.1} Mbit/s{}), received {} bytes ({:.1} Mbit/s{}), {} retransmission{}, open for {}",
+            rate(sent),
+            wire(sent, stats.bytes_sent),
+            self.delivered,
+            rate(self.delivered),
+            wire(self.delivered, stats.bytes_received),
+            stats.retransmissions,
+            if stats.retransmissions == 1 { "" } else { "s" },
+            human(open)
+        )
+    }
+
+    /// The outcome of how the run ended, and the error to print for a
+    /// failed connection.
+    fn outcome(&self, end: Ending, remote: SocketAddrV4) -> (Outcome, Option<String>) {
+        let opened = self.established.is_some();
+        let error = match end {
+            Ending::Closed(Reason::Normal) | Ending::Idle | Ending::Quit => {
+                return (Outcome::Success, None);
             }
-            Ending::Closed(Reason::Reset) => {
-                writeln!(env.err, "nettool: connection reset by {remote}")?;
-                Outcome::Negative
-            }
-            Ending::Closed(Reason::TimedOut) if self.established.is_none() => {
-                writeln!(
-                    env.err,
-                    "nettool: no answer from {remote} after {} SYNs",
-                    self.syns
-                )?;
-                Outcome::Negative
+            Ending::Interrupted => return (Outcome::Interrupted, None),
+            Ending::Closed(Reason::Aborted) => return (Outcome::Negative, None),
+            Ending::ConnectTimeout => format!("connection to {remote} timed out (-w)"),
+            Ending::Closed(Reason::Reset) if !opened => format!("connection to {remote} refused"),
+            Ending::Closed(Reason::Reset) => format!("connection reset by {remote}"),
+            Ending::Closed(Reason::TimedOut) if !opened => {
+                format!("no answer from {remote} after {} SYNs", self.syns)
             }
             Ending::Closed(Reason::TimedOut) => {
-                writeln!(
-                    env.err,
-                    "nettool: connection to {remote} timed out: the peer stopped acknowledging"
-                )?;
-                Outcome::Negative
+                format!("connection to {remote} timed out: the peer stopped acknowledging")
             }
-            Ending::Closed(Reason::Aborted) => Outcome::Negative,
-        })
+        };
+        (Outcome::Negative, Some(error))
     }
 }
 

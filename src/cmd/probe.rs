@@ -9,54 +9,58 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::Env;
 use super::tcp::unescape;
-use crate::cli::{CacheArgs, ProbeArgs, ScanArgs};
-use crate::clock::Clock;
+use super::{Env, Way, find_path, stamped};
+use crate::cli::{ProbeArgs, ScanArgs};
+use crate::clock::{Clock, SystemClock};
 use crate::driver::{self, Handler, Options, Tx};
 use crate::outcome::Outcome;
-use crate::probe::prober::{self, Event, Prober, Summary};
-use crate::probe::scan::{self, PaceStats, PortResult, PortState, Rate, Scanner};
+use crate::probe::prober::{self, Event, Meaning, Prober, Summary};
+use crate::probe::scan::{self, PaceStats, PortResult, PortState, Rate, Scanner, Tally};
+use crate::probe::stats::RttStats;
 use crate::probe::{ProbeFlags, Template, format_ports, parse_ports};
 use crate::report::event::{self as ev, Reply, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
-use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
+use crate::setup::{Flows, LinkOptions, Path, Stack};
 use crate::sys::random_u64;
+use crate::tcp::Segment;
 use crate::time::{Instant, human};
 use crate::wire::MacAddr;
 use crate::wire::fmt::{tcp_flags, tcp_line_absolute};
+use crate::wire::icmp::IcmpKind;
 use crate::wire::tcp::{Flags, TcpOption};
 
-/// The way to `dst`, for probes and scans; `Err(outcome)` when the next
-/// hop did not answer ARP (reported already).
-fn find_path(
-    dst: Ipv4Addr,
-    interface: Option<&str>,
-    source: Option<Ipv4Addr>,
-    cache: &CacheArgs,
-    rep: &mut Reporter,
-    command: &'static str,
-    env: &mut Env,
-) -> Result<std::result::Result<Path, Outcome>> {
-    let cache = cache.path();
-    let request = Request {
+fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
+    let t = Template {
+        src_mac: path.iface.mac,
+        dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
+        src: path.source,
         dst,
-        interface,
-        source,
-        cache: &cache,
-        pcap: env.pcap.as_ref(),
+        flags: probe_flags(args),
+        ack: args.ack,
+        window: args.win,
+        urgent: args.urg_ptr,
+        options: probe_options(args),
+        payload: payload(args)?,
+        ttl: args.ttl,
+        tos: args.tos,
+        dont_frag: args.df,
+        bad_checksum: args.badsum,
     };
-    Ok(match Path::find(request, env.err, env.interrupt)? {
-        Found::Path(path) => Ok(path),
-        Found::NoArp { next_hop, iface } => {
-            Err(super::no_arp(rep, env, command, dst, next_hop, &iface)?)
-        }
-    })
+    t.validate().map_err(anyhow::Error::msg)?;
+    let (bytes, room) = (t.repr(1, 1, 0).buffer_len() + 20, path.iface.mtu as usize);
+    if bytes > room {
+        bail!(
+            "the probe would be {bytes} bytes, more than {}'s MTU of {room}",
+            path.iface.name
+        );
+    }
+    Ok(t)
 }
 
-fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
-    let mut flags = args.flags.unwrap_or_default();
-    for (on, f) in [
+/// `--flags` and the one-flag options together; a SYN when none is given.
+fn probe_flags(args: &ProbeArgs) -> ProbeFlags {
+    let ones = [
         (args.syn, Flags::SYN),
         (args.fin, Flags::FIN),
         (args.rst, Flags::RST),
@@ -64,27 +68,20 @@ fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
         (args.urg, Flags::URG),
         (args.ece, Flags::ECE),
         (args.cwr, Flags::CWR),
-    ] {
-        if on {
-            flags.flags = flags.flags | f;
-        }
+    ];
+    if args.flags.is_none() && !args.ack_flag && ones.iter().all(|&(on, _)| !on) {
+        return ProbeFlags::SYN;
+    }
+    let mut flags = args.flags.unwrap_or_default();
+    for (_, f) in ones.into_iter().filter(|&(on, _)| on) {
+        flags.flags = flags.flags | f;
     }
     flags.ack |= args.ack_flag;
-    let any_flag = args.flags.is_some()
-        || [
-            args.syn,
-            args.fin,
-            args.rst,
-            args.psh,
-            args.urg,
-            args.ece,
-            args.cwr,
-            args.ack_flag,
-        ]
-        .contains(&true);
-    if !any_flag {
-        flags = ProbeFlags::SYN;
-    }
+    flags
+}
+
+/// The TCP options in the order Linux puts them, then the raw ones.
+fn probe_options(args: &ProbeArgs) -> Vec<TcpOption> {
     let mut options = Vec::new();
     options.extend(args.mss.map(TcpOption::Mss));
     if args.sack_perm {
@@ -97,39 +94,18 @@ fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
     if args.eol {
         options.push(TcpOption::Eol);
     }
-    let payload = if let Some(d) = &args.data {
+    options
+}
+
+/// `--data`, `--data-file`, or `--data-len` bytes of `X`.
+fn payload(args: &ProbeArgs) -> Result<Vec<u8>> {
+    Ok(if let Some(d) = &args.data {
         unescape(d)?
     } else if let Some(f) = &args.data_file {
         std::fs::read(f).with_context(|| format!("reading --data-file {}", f.display()))?
     } else {
         vec![b'X'; args.data_len.unwrap_or(0)]
-    };
-    let t = Template {
-        src_mac: path.iface.mac,
-        dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
-        src: path.source,
-        dst,
-        flags,
-        ack: args.ack,
-        window: args.win,
-        urgent: args.urg_ptr,
-        options,
-        payload,
-        ttl: args.ttl,
-        tos: args.tos,
-        dont_frag: args.df,
-        bad_checksum: args.badsum,
-    };
-    t.validate().map_err(anyhow::Error::msg)?;
-    let room = path.iface.mtu as usize;
-    if t.repr(1, 1, 0).buffer_len() + 20 > room {
-        bail!(
-            "the probe would be {} bytes, more than {}'s MTU of {room}",
-            t.repr(1, 1, 0).buffer_len() + 20,
-            path.iface.name
-        );
-    }
-    Ok(t)
+    })
 }
 
 /// `HOST[:PORTS]`, with `--dport` as the alternative.
@@ -149,25 +125,62 @@ fn probe_target(args: &ProbeArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
 pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     let mut rep = Reporter::new(args.json);
     let (dst, dports) = probe_target(&args)?;
-    let iface = args.interface.as_deref();
-    let path = match find_path(dst, iface, args.source, &args.cache, &mut rep, "probe", env)? {
+    let way = Way::new(args.interface.as_deref(), args.source, None, &args.cache);
+    let path = match find_path(&mut rep, env, "probe", dst, &way)? {
         Ok(path) => path,
         Err(outcome) => return Ok(outcome),
     };
     let tpl = template(&args, &path, dst)?;
-    let (lo, hi) = (
-        *dports.iter().min().expect("one port"),
-        *dports.iter().max().expect("one port"),
-    );
-    let flows = Flows::Probes {
-        remote: dst,
-        dports: (lo, hi),
-        sport_inc: args.sport_inc,
+    let flows = probe_flows(dst, &dports, args.sport_inc);
+    let opts = probe_link(args.flood);
+    let mut stack = path.open(args.sport, flows, &opts, env.pcap.as_ref(), env.err)?;
+    let mut clock = rep.clock();
+    let start = clock.now();
+    let config = prober_config(&args, &tpl, stack.local().port(), &dports);
+    let mut prober = Prober::new(start, config);
+    let mut view = ProbeView {
+        rep,
+        verbose: args.verbose,
+        start,
+        src: path.source,
+        dst,
     };
-    let opts = if args.flood {
+    probe_header(&view, &args, &path, &stack, &tpl, &dports, env)?;
+    let result = drive_probes(
+        &mut prober,
+        &mut view,
+        &mut stack,
+        &mut clock,
+        args.flood,
+        env,
+    );
+    let answered = prober.summary().answered > 0;
+    let outcome = Outcome::from_answer(answered).unless_interrupted(env.interrupt);
+    let ended = clock.now();
+    result?;
+    let dropped = stack.teardown(env.err);
+    view.summary(env.out, &prober.summary(), ended, dropped, outcome)?;
+    Ok(outcome)
+}
+
+/// The flows probes to `ports` of `remote` use: the guard and the link's
+/// filter cover the span of the ports.
+fn probe_flows(remote: Ipv4Addr, ports: &[u16], sport_inc: bool) -> Flows {
+    let lo = *ports.iter().min().expect("one port");
+    let hi = *ports.iter().max().expect("one port");
+    Flows::Probes {
+        remote,
+        dports: (lo, hi),
+        sport_inc,
+    }
+}
+
+/// The link for probes: a flood sends many frames per system call and
+/// needs room for the answers; paced probes are stamped by the kernel.
+fn probe_link(flood: bool) -> LinkOptions {
+    if flood {
         LinkOptions {
             offloading: true,
-            // Many frames per system call.
             tx_ring: Some(FLOOD_BATCH * 2),
             receive_buffer: Some(FLOOD_RECEIVE_BUFFER),
             ..LinkOptions::default()
@@ -178,16 +191,15 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
             tx_timestamps: true,
             ..LinkOptions::default()
         }
-    };
-    let mut stack = path.open(args.sport, flows, &opts, env.pcap.as_ref(), env.err)?;
-    let sport = stack.local().port();
-    let mut clock = rep.clock();
-    let start = clock.now();
-    let config = prober::Config {
+    }
+}
+
+fn prober_config(args: &ProbeArgs, tpl: &Template, sport: u16, dports: &[u16]) -> prober::Config {
+    prober::Config {
         template: tpl.clone(),
         sport,
         sport_inc: args.sport_inc,
-        dports: dports.clone(),
+        dports: dports.to_vec(),
         count: args.count,
         interval: args.interval,
         wait: args.wait,
@@ -197,38 +209,28 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
         flood: args.flood,
         report: !args.flood,
         reset_open: true,
-    };
-    let mut prober = Prober::new(start, config);
-    let mut view = ProbeView {
-        rep,
-        verbose: args.verbose,
-        start,
-        src: path.source,
-        dst,
-    };
-    probe_header(&view, &args, &path, &stack, &tpl, &dports, env)?;
+    }
+}
+
+/// Runs the prober until its last wait ends (or Ctrl-C), rendering as
+/// it goes.
+fn drive_probes(
+    prober: &mut Prober,
+    view: &mut ProbeView,
+    stack: &mut Stack,
+    clock: &mut SystemClock,
+    flood: bool,
+    env: &mut Env,
+) -> Result<()> {
     let mut run = ProbeRun {
-        view: &mut view,
+        view,
         out: env.out,
         recent: VecDeque::new(),
     };
-    let opts = run_options(args.flood);
+    let opts = run_options(flood);
     let link = stack.link.as_mut();
-    let result = driver::run_with(
-        &mut prober,
-        link,
-        &mut clock,
-        env.interrupt,
-        &opts,
-        &mut run,
-    );
-    let outcome =
-        Outcome::from_answer(prober.summary().answered > 0).unless_interrupted(env.interrupt);
-    let ended = clock.now();
-    result?;
-    let dropped = stack.teardown().unwrap_or(0);
-    view.summary(env.out, &prober.summary(), ended, dropped, outcome)?;
-    Ok(outcome)
+    driver::run_with(prober, link, clock, env.interrupt, &opts, &mut run)?;
+    Ok(())
 }
 
 /// The first line: what the probes are, where they go, how the kernel is
@@ -243,42 +245,41 @@ fn probe_header(
     env: &mut Env,
 ) -> Result<()> {
     let (dst, sport) = (tpl.dst, stack.local().port());
-    let lo = *dports.iter().min().expect("one port");
-    let repr = tpl.repr(sport, lo, 0);
-    let keeper = match stack.guard_table() {
+    let repr = tpl.repr(sport, *dports.iter().min().expect("one port"), 0);
+    let (flags, bytes) = (tcp_flags(&repr), repr.buffer_len() + 20);
+    let start = Start {
+        command: "probe",
+        src: Some(stack.local()),
+        ip: Some(dst),
+        ports: Some(format_ports(dports)),
+        iface: Some(path.iface.name.clone()),
+        guard: stack.guard_table().map(str::to_owned),
+        flags: Some(flags.clone()),
+        bytes: Some(bytes),
+        sport_inc: Some(args.sport_inc),
+        ..Start::default()
+    };
+    view.rep.emit(env.out, view.start, Ev::Start(Box::new(start)), |w| {
+        writeln!(
+            w,
+            "PROBE {dst} port {} from {} port {sport}{} on {}: Flags [{flags}], {bytes} bytes{} ({})",
+            format_ports(dports),
+            path.source,
+            if args.sport_inc { "+" } else { "" },
+            path.iface.name,
+            if args.badsum { ", bad checksum" } else { "" },
+            kernel_kept_out(path, stack),
+        )
+    })?;
+    Ok(())
+}
+
+/// How the kernel is kept from answering the probes' answers.
+fn kernel_kept_out(path: &Path, stack: &Stack) -> String {
+    match stack.guard_table() {
         Some(table) => format!("kernel RSTs for these flows dropped by nft table inet {table}"),
         None => format!("{} is not the kernel's", path.source),
-    };
-    view.rep.emit(
-        env.out,
-        view.start,
-        Ev::Start(Box::new(Start {
-            command: "probe",
-            src: Some(stack.local()),
-            ip: Some(dst),
-            ports: Some(format_ports(dports)),
-            iface: Some(path.iface.name.clone()),
-            guard: stack.guard_table().map(str::to_owned),
-            flags: Some(tcp_flags(&repr)),
-            bytes: Some(repr.buffer_len() + 20),
-            sport_inc: Some(args.sport_inc),
-            ..Start::default()
-        })),
-        |w| {
-            writeln!(
-                w,
-                "PROBE {dst} port {} from {} port {sport}{} on {}: Flags [{}], {} bytes{} ({keeper})",
-                format_ports(dports),
-                path.source,
-                if args.sport_inc { "+" } else { "" },
-                path.iface.name,
-                tcp_flags(&repr),
-                repr.buffer_len() + 20,
-                if args.badsum { ", bad checksum" } else { "" },
-            )
-        },
-    )?;
-    Ok(())
+    }
 }
 
 /// How long to poll without sleeping after a probe leaves, so that the
@@ -362,122 +363,59 @@ impl ProbeView {
         (now - self.start).as_secs_f64()
     }
 
+    /// One event of the prober: its JSON, or its line for people.
     fn event(&mut self, out: &mut dyn Write, now: Instant, event: Event) -> Result<()> {
         let t = self.t(now);
-        match event {
+        let (event, line) = match event {
+            Event::Sent { .. } if !self.verbose => return Ok(()),
             Event::Sent {
                 index,
                 sport,
                 dport,
                 seq,
                 id,
-            } => {
-                if self.verbose {
-                    self.rep.emit(
-                        out,
-                        now,
-                        Ev::Probe(ev::Probe {
-                            probe: index,
-                            src: SocketAddrV4::new(self.src, sport),
-                            dst: SocketAddrV4::new(self.dst, dport),
-                            seq,
-                            id,
-                        }),
-                        |w| {
-                            writeln!(
-                                w,
-                                "{t:>10.6} out   probe {index}: port {sport} > {dport}, seq {seq}, id {id}"
-                            )
-                        },
-                    )?;
-                }
-            }
+            } => sent(t, self.probe(index, sport, dport, seq, id)),
             Event::Reply {
                 index,
                 rtt,
                 seg,
                 ttl,
                 meaning,
-            } => {
-                let repr = seg.as_repr();
-                let line = tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr);
-                self.rep.emit(
-                    out,
-                    now,
-                    Ev::Reply(Box::new(
-                        Reply {
-                            probe: Some(index),
-                            rtt_us: us(rtt),
-                            ttl: Some(ttl),
-                            meaning: Some(meaning.text().to_owned()),
-                            line: Some(line.clone()),
-                            ..Reply::default()
-                        }
-                        .segment(&seg),
-                    )),
-                    |w| {
-                        writeln!(
-                            w,
-                            "{t:>10.6} in    {line}  probe {index} ttl {ttl} rtt {}: {}",
-                            human(rtt),
-                            meaning.text()
-                        )
-                    },
-                )?;
-            }
+            } => reply(t, index, rtt, &seg, ttl, meaning),
             Event::Icmp {
                 index,
                 rtt,
                 from,
                 kind,
-            } => {
-                self.rep.emit(
-                    out,
-                    now,
-                    Ev::Icmp(ev::Icmp {
-                        ip: from,
-                        what: kind.describe(),
-                        probe: index,
-                        rtt_us: rtt.map(us),
-                    }),
-                    |w| {
-                        let which = match (index, rtt) {
-                            (Some(i), Some(r)) => format!("  probe {i} rtt {}", human(r)),
-                            _ => "  (no outstanding probe)".to_owned(),
-                        };
-                        writeln!(w, "{t:>10.6} icmp  {} from {from}{which}", kind.describe())
-                    },
-                )?;
-            }
-            Event::Unmatched { seg } => {
-                let repr = seg.as_repr();
-                let line = tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr);
-                self.rep.emit(
-                    out,
-                    now,
-                    Ev::Segment(Box::new(ev::Segment::new("in", &seg).line(line.clone()))),
-                    |w| writeln!(w, "{t:>10.6} in    {line}  (answers no outstanding probe)"),
-                )?;
-            }
-            Event::ResetSent { sport, dport, seq } => {
-                self.rep.emit(
-                    out,
-                    now,
-                    Ev::Segment(Box::new(ev::Segment::reset(
-                        SocketAddrV4::new(self.src, sport),
-                        SocketAddrV4::new(self.dst, dport),
-                        seq,
-                    ))),
-                    |w| {
-                        writeln!(
-                            w,
-                            "{t:>10.6} out   Flags [R], seq {seq}: nettool resets the half-open connection {sport} > {dport}"
-                        )
-                    },
-                )?;
-            }
-        }
+            } => icmp(t, index, rtt, from, kind),
+            Event::Unmatched { seg } => unmatched(t, &seg),
+            Event::ResetSent { sport, dport, seq } => self.reset_sent(t, sport, dport, seq),
+        };
+        self.rep.emit(out, now, event, |w| writeln!(w, "{line}"))?;
         Ok(())
+    }
+
+    fn probe(&self, index: u64, sport: u16, dport: u16, seq: u32, id: u16) -> ev::Probe {
+        ev::Probe {
+            probe: index,
+            src: SocketAddrV4::new(self.src, sport),
+            dst: SocketAddrV4::new(self.dst, dport),
+            seq,
+            id,
+        }
+    }
+
+    fn reset_sent(&self, t: f64, sport: u16, dport: u16, seq: u32) -> (Ev, String) {
+        let src = SocketAddrV4::new(self.src, sport);
+        let dst = SocketAddrV4::new(self.dst, dport);
+        let text = format!(
+            "Flags [R], seq {seq}: nettool resets the half-open connection {sport} > {dport}"
+        );
+        let line = stamped(t, "out", text);
+        (
+            Ev::Segment(Box::new(ev::Segment::reset(src, dst, seq))),
+            line,
+        )
     }
 
     /// The result: counts, round trips, and `--- … ---` lines for people.
@@ -486,34 +424,11 @@ impl ProbeView {
         out: &mut dyn Write,
         s: &Summary,
         ended: Instant,
-        guard_dropped: u64,
+        guard_dropped: Option<u64>,
         outcome: Outcome,
     ) -> Result<()> {
         let elapsed = ended - self.start;
-        let pps = s.sent as f64 / elapsed.as_secs_f64().max(1e-9);
-        let report = Report {
-            sent: Some(s.sent),
-            answered: Some(s.answered),
-            loss_pct: Some(s.loss_percent()),
-            rtt_min_us: s.rtt.min().map(us),
-            rtt_avg_us: s.rtt.avg().map(us),
-            rtt_max_us: s.rtt.max().map(us),
-            rtt_stddev_us: s.rtt.stddev().map(us),
-            pps: Some(pps),
-            unmatched: Some(s.unmatched),
-            resets_sent: Some(s.resets_sent),
-            malformed: Some(s.malformed),
-            rsts_dropped: Some(guard_dropped),
-            ..Report::new(
-                if s.answered > 0 {
-                    Verdict::Answered
-                } else {
-                    Verdict::NoReply
-                },
-                outcome,
-            )
-        };
-        let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e3);
+        let report = probe_report(s, elapsed, guard_dropped, outcome);
         self.rep
             .emit(out, ended, Ev::Result(Box::new(report)), |out| {
                 writeln!(out, "--- {} probe statistics ---", self.dst)?;
@@ -524,34 +439,12 @@ impl ProbeView {
                     s.answered,
                     s.loss_percent(),
                     human(elapsed),
-                    pps
+                    s.per_second(elapsed)
                 )?;
-                if let (Some(min), Some(avg), Some(max), Some(sd)) = (
-                    ms(s.rtt.min()),
-                    ms(s.rtt.avg()),
-                    ms(s.rtt.max()),
-                    ms(s.rtt.stddev()),
-                ) {
-                    writeln!(
-                        out,
-                        "rtt min/avg/max/stddev = {min:.3}/{avg:.3}/{max:.3}/{sd:.3} ms"
-                    )?;
+                if let Some(line) = rtt_line(&s.rtt) {
+                    writeln!(out, "{line}")?;
                 }
-                let mut notes = Vec::new();
-                if s.resets_sent > 0 {
-                    notes.push(format!("{} half-open connection(s) reset", s.resets_sent));
-                }
-                if s.unmatched > 0 {
-                    notes.push(format!("{} answer(s) matched no probe", s.unmatched));
-                }
-                if guard_dropped > 0 {
-                    notes.push(format!(
-                        "{guard_dropped} kernel RST(s) dropped by the guard"
-                    ));
-                }
-                if s.malformed > 0 {
-                    notes.push(format!("{} malformed frame(s)", s.malformed));
-                }
+                let notes = notes(s, guard_dropped);
                 if !notes.is_empty() {
                     writeln!(out, "{}", notes.join("; "))?;
                 }
@@ -559,6 +452,139 @@ impl ProbeView {
             })?;
         Ok(())
     }
+}
+
+/// `out   probe N: …`, with `-v`.
+fn sent(t: f64, p: ev::Probe) -> (Ev, String) {
+    let text = format!(
+        "probe {}: port {} > {}, seq {}, id {}",
+        p.probe,
+        p.src.port(),
+        p.dst.port(),
+        p.seq,
+        p.id
+    );
+    (Ev::Probe(p), stamped(t, "out", text))
+}
+
+/// A TCP answer to a probe, and what it means.
+fn reply(
+    t: f64,
+    index: u64,
+    rtt: Duration,
+    seg: &Segment,
+    ttl: u8,
+    meaning: Meaning,
+) -> (Ev, String) {
+    let repr = seg.as_repr();
+    let line = tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr);
+    let text = format!(
+        "{line}  probe {index} ttl {ttl} rtt {}: {}",
+        human(rtt),
+        meaning.text()
+    );
+    let text = stamped(t, "in", text);
+    let reply = Reply {
+        probe: Some(index),
+        rtt_us: us(rtt),
+        ttl: Some(ttl),
+        meaning: Some(meaning.text().to_owned()),
+        line: Some(line),
+        ..Reply::default()
+    };
+    (Ev::Reply(Box::new(reply.segment(seg))), text)
+}
+
+/// An ICMP error about a probe (or about none we still wait for).
+fn icmp(
+    t: f64,
+    index: Option<u64>,
+    rtt: Option<Duration>,
+    from: Ipv4Addr,
+    kind: IcmpKind,
+) -> (Ev, String) {
+    let which = match (index, rtt) {
+        (Some(i), Some(r)) => format!("  probe {i} rtt {}", human(r)),
+        _ => "  (no outstanding probe)".to_owned(),
+    };
+    let line = stamped(t, "icmp", format!("{} from {from}{which}", kind.describe()));
+    let icmp = ev::Icmp {
+        ip: from,
+        what: kind.describe(),
+        probe: index,
+        rtt_us: rtt.map(us),
+    };
+    (Ev::Icmp(icmp), line)
+}
+
+/// A segment to our ports that answers no outstanding probe.
+fn unmatched(t: f64, seg: &Segment) -> (Ev, String) {
+    let repr = seg.as_repr();
+    let line = tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr);
+    let text = stamped(t, "in", format!("{line}  (answers no outstanding probe)"));
+    let event = ev::Segment::new("in", seg).line(line);
+    (Ev::Segment(Box::new(event)), text)
+}
+
+/// The result event of `nettool probe`.
+fn probe_report(
+    s: &Summary,
+    elapsed: Duration,
+    guard_dropped: Option<u64>,
+    outcome: Outcome,
+) -> Report {
+    let verdict = if s.answered > 0 {
+        Verdict::Answered
+    } else {
+        Verdict::NoReply
+    };
+    Report {
+        sent: Some(s.sent),
+        answered: Some(s.answered),
+        loss_pct: Some(s.loss_percent()),
+        rtt_min_us: s.rtt.min().map(us),
+        rtt_avg_us: s.rtt.avg().map(us),
+        rtt_max_us: s.rtt.max().map(us),
+        rtt_stddev_us: s.rtt.stddev().map(us),
+        pps: Some(s.per_second(elapsed)),
+        unmatched: Some(s.unmatched),
+        resets_sent: Some(s.resets_sent),
+        malformed: Some(s.malformed),
+        rsts_dropped: guard_dropped,
+        ..Report::new(verdict, outcome)
+    }
+}
+
+/// `rtt min/avg/max/stddev = …`, once there is a round trip.
+fn rtt_line(rtt: &RttStats) -> Option<String> {
+    let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e3);
+    let (min, avg, max, sd) = (
+        ms(rtt.min())?,
+        ms(rtt.avg())?,
+        ms(rtt.max())?,
+        ms(rtt.stddev())?,
+    );
+    Some(format!(
+        "rtt min/avg/max/stddev = {min:.3}/{avg:.3}/{max:.3}/{sd:.3} ms"
+    ))
+}
+
+/// What else happened, worth a word when it did.
+fn notes(s: &Summary, guard_dropped: Option<u64>) -> Vec<String> {
+    let mut notes = Vec::new();
+    if s.resets_sent > 0 {
+        notes.push(format!("{} half-open connection(s) reset", s.resets_sent));
+    }
+    if s.unmatched > 0 {
+        notes.push(format!("{} answer(s) matched no probe", s.unmatched));
+    }
+    if let Some(n) = guard_dropped.filter(|&n| n > 0) {
+        notes.push(format!("{n} kernel RST(s) dropped by the guard"));
+    }
+    if s.malformed > 0 {
+        notes.push(format!("{} malformed frame(s)", s.malformed));
+    }
+    notes
 }
 
 /// The rate `nettool scan` runs at: fixed by `--rate`, else adaptive
@@ -596,74 +622,65 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     let rate = scan_rate(&args)?;
     let dst = super::resolve_host(&args.host)?;
     let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
-    let iface = args.interface.as_deref();
-    let path = match find_path(dst, iface, args.source, &args.cache, &mut rep, "scan", env)? {
+    let way = Way::new(args.interface.as_deref(), args.source, None, &args.cache);
+    let path = match find_path(&mut rep, env, "scan", dst, &way)? {
         Ok(path) => path,
         Err(outcome) => return Ok(outcome),
     };
-    let (lo, hi) = (
-        *ports.iter().min().expect("one port"),
-        *ports.iter().max().expect("one port"),
-    );
-    let flows = Flows::Probes {
-        remote: dst,
-        dports: (lo, hi),
-        sport_inc: false,
-    };
+    let flows = probe_flows(dst, &ports, false);
     let opts = LinkOptions {
         receive_buffer: Some(SCAN_RECEIVE_BUFFER),
         ..LinkOptions::default()
     };
     let mut stack = path.open(args.sport, flows, &opts, env.pcap.as_ref(), env.err)?;
-    let sport = stack.local().port();
     let mut clock = rep.clock();
     let start = clock.now();
-    let mut tpl = Template::syn(
-        path.iface.mac,
-        path.next_hop_mac.unwrap_or(MacAddr::zero()),
-        path.source,
-        dst,
-    );
-    tpl.options = vec![TcpOption::Mss(path.mss())];
-    let mut scanner = Scanner::new(
-        start,
-        scan::Config {
-            template: tpl,
-            sport,
-            ports: ports.clone(),
-            rate,
-            concurrency: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
-            retries: args.retries,
-            timeout: args.timeout,
-            min_timeout: args.min_timeout,
-            seed: random_u64(),
-        },
-    );
+    let config = scan_config(&args, &path, dst, stack.local().port(), &ports, rate);
+    let mut scanner = Scanner::new(start, config);
     let target = (dst, ports.as_slice());
     scan_header(&rep, &args, &path, &stack, target, rate, start, env)?;
-    let link = stack.link.as_mut();
+    let (link, noop) = (stack.link.as_mut(), &mut |_, _| Ok(()));
     driver::run_with(
         &mut scanner,
         link,
         &mut clock,
         env.interrupt,
         &SCAN_RUN,
-        &mut |_, _| Ok(()),
+        noop,
     )?;
     let ended = clock.now();
     let results = scanner.results();
-    let open = results.iter().any(|r| r.state == PortState::Open);
+    let open = Tally::of(&results).open > 0;
     let outcome = Outcome::from_answer(open).unless_interrupted(env.interrupt);
-    let totals = ScanTotals {
-        asked: ports.len(),
-        sent: scanner.sent,
-        elapsed: ended - start,
-        pace: scanner.pace(),
-        fixed: matches!(rate, Rate::Fixed(_)),
-        rsts_dropped: stack.teardown(),
-    };
+    let dropped = stack.teardown(env.err);
+    let totals = ScanTotals::of(&scanner, ports.len(), ended - start, rate, dropped);
     render_scan(env.out, &rep, ended, &args, &results, &totals, outcome)?;
     Ok(outcome)
+}
+
+/// SYNs with our MSS, at `rate`, to `ports` of `dst`.
+fn scan_config(
+    args: &ScanArgs,
+    path: &Path,
+    dst: Ipv4Addr,
+    sport: u16,
+    ports: &[u16],
+    rate: Rate,
+) -> scan::Config {
+    let next_hop_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
+    let mut template = Template::syn(path.iface.mac, next_hop_mac, path.source, dst);
+    template.options = vec![TcpOption::Mss(path.mss())];
+    scan::Config {
+        template,
+        sport,
+        ports: ports.to_vec(),
+        rate,
+        concurrency: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
+        retries: args.retries,
+        timeout: args.timeout,
+        min_timeout: args.min_timeout,
+        seed: random_u64(),
+    }
 }
 
 /// The first line: what is scanned (`target`: the host and its ports),
@@ -680,39 +697,43 @@ fn scan_header(
     env: &mut Env,
 ) -> Result<()> {
     let sport = stack.local().port();
-    let (min_rate, max_rate) = match rate {
-        Rate::Fixed(r) => (r, r),
-        Rate::Adaptive { min, max } => (min, max),
-    };
-    rep.emit(
-        env.out,
-        start,
-        Ev::Start(Box::new(Start {
-            command: "scan",
-            src: Some(stack.local()),
-            ip: Some(dst),
-            ports: Some(format_ports(ports)),
-            iface: Some(path.iface.name.clone()),
-            guard: stack.guard_table().map(str::to_owned),
-            rate: args.rate,
-            min_rate: Some(min_rate),
-            max_rate: Some(max_rate),
-            retries: Some(args.retries),
-            ..Start::default()
-        })),
-        |w| {
-            writeln!(
-                w,
-                "SCAN {dst}: {} port(s) from {}:{sport} on {}, {}, {} retries",
-                ports.len(),
-                path.source,
-                path.iface.name,
-                describe_rate(rate),
-                args.retries
-            )
-        },
-    )?;
+    let start_event = scan_start(args, path, stack, (dst, ports), rate);
+    rep.emit(env.out, start, Ev::Start(Box::new(start_event)), |w| {
+        writeln!(
+            w,
+            "SCAN {dst}: {} port(s) from {}:{sport} on {}, {}, {} retries",
+            ports.len(),
+            path.source,
+            path.iface.name,
+            describe_rate(rate),
+            args.retries
+        )
+    })?;
     Ok(())
+}
+
+/// The start event of `nettool scan`.
+fn scan_start(
+    args: &ScanArgs,
+    path: &Path,
+    stack: &Stack,
+    (dst, ports): (Ipv4Addr, &[u16]),
+    rate: Rate,
+) -> Start {
+    let (min_rate, max_rate) = rate.bounds();
+    Start {
+        command: "scan",
+        src: Some(stack.local()),
+        ip: Some(dst),
+        ports: Some(format_ports(ports)),
+        iface: Some(path.iface.name.clone()),
+        guard: stack.guard_table().map(str::to_owned),
+        rate: args.rate,
+        min_rate: Some(min_rate),
+        max_rate: Some(max_rate),
+        retries: Some(args.retries),
+        ..Start::default()
+    }
 }
 
 /// How the driver runs a scan: answers already waiting are all read
@@ -740,6 +761,23 @@ struct ScanTotals {
 }
 
 impl ScanTotals {
+    fn of(
+        scanner: &Scanner,
+        asked: usize,
+        elapsed: Duration,
+        rate: Rate,
+        rsts_dropped: Option<u64>,
+    ) -> ScanTotals {
+        ScanTotals {
+            asked,
+            sent: scanner.sent,
+            elapsed,
+            pace: scanner.pace(),
+            fixed: matches!(rate, Rate::Fixed(_)),
+            rsts_dropped,
+        }
+    }
+
     /// The summary's words about the rate: what it reached, and what
     /// losses did to it (or, at a fixed rate, what to do about them).
     fn rate_text(&self) -> String {
@@ -770,67 +808,83 @@ fn render_scan(
     totals: &ScanTotals,
     outcome: Outcome,
 ) -> Result<()> {
-    let ScanTotals {
-        asked,
-        sent,
-        elapsed,
-        ..
-    } = *totals;
-    let count = |st| results.iter().filter(|r| r.state == st).count();
-    let (open, closed, filtered) = (
-        count(PortState::Open),
-        count(PortState::Closed),
-        count(PortState::Filtered),
-    );
+    let tally = Tally::of(results);
     if rep.json() {
         for r in results {
-            rep.emit(
-                out,
-                now,
-                Ev::Port(ev::Port {
-                    port: r.port,
-                    outcome: r.state.name(),
-                    reason: r.why.text().to_owned(),
-                    tries: r.tries,
-                    rtt_us: r.rtt.map(us),
-                }),
-                |_| Ok(()),
-            )?;
+            rep.emit(out, now, Ev::Port(port_event(r)), |_| Ok(()))?;
         }
-        let verdict = if open > 0 {
-            Verdict::Open
-        } else if closed > 0 {
-            Verdict::Closed
-        } else if filtered > 0 {
-            Verdict::Filtered
-        } else {
-            Verdict::NoReply
-        };
-        let report = Report {
-            ports: Some(asked),
-            scanned: Some(results.len()),
-            open: Some(open),
-            closed: Some(closed),
-            filtered: Some(filtered),
-            sent: Some(sent),
-            rate_peak: Some(totals.pace.peak.round()),
-            rate_final: Some(totals.pace.rate.round()),
-            drops: Some(totals.pace.drops),
-            rate_cuts: Some(totals.pace.cuts),
-            rsts_dropped: totals.rsts_dropped,
-            ..Report::new(verdict, outcome)
-        };
+        let report = scan_report(results, &tally, totals, outcome);
         rep.emit(out, now, Ev::Result(Box::new(report)), |_| Ok(()))?;
         return Ok(());
     }
-    // Many ports: the most common state is summed up in one line, as nmap does.
-    let hidden = if args.all || results.len() <= 25 {
-        None
-    } else {
-        [PortState::Closed, PortState::Filtered, PortState::Open]
-            .into_iter()
-            .max_by_key(|&st| count(st))
+    // Many ports: the most common state is summed up in one line.
+    let hidden = (!args.all && results.len() > 25).then(|| tally.most_common());
+    port_table(out, results, hidden)?;
+    if let Some(st) = hidden {
+        writeln!(out, "Not shown: {} {} ports", tally.count(st), st.name())?;
+    }
+    let Tally {
+        open,
+        closed,
+        filtered,
+    } = tally;
+    writeln!(
+        out,
+        "--- {} of {} ports in {}: {open} open, {closed} closed, {filtered} filtered; {} SYNs sent, {}",
+        results.len(),
+        totals.asked,
+        human(totals.elapsed),
+        totals.sent,
+        totals.rate_text()
+    )?;
+    Ok(())
+}
+
+fn port_event(r: &PortResult) -> ev::Port {
+    ev::Port {
+        port: r.port,
+        outcome: r.state.name(),
+        reason: r.why.text().to_owned(),
+        tries: r.tries,
+        rtt_us: r.rtt.map(us),
+    }
+}
+
+/// The result event of `nettool scan`.
+fn scan_report(
+    results: &[PortResult],
+    tally: &Tally,
+    totals: &ScanTotals,
+    outcome: Outcome,
+) -> Report {
+    let verdict = match tally.verdict() {
+        Some(PortState::Open) => Verdict::Open,
+        Some(PortState::Closed) => Verdict::Closed,
+        Some(PortState::Filtered) => Verdict::Filtered,
+        None => Verdict::NoReply,
     };
+    Report {
+        ports: Some(totals.asked),
+        scanned: Some(results.len()),
+        open: Some(tally.open),
+        closed: Some(tally.closed),
+        filtered: Some(tally.filtered),
+        sent: Some(totals.sent),
+        rate_peak: Some(totals.pace.peak.round()),
+        rate_final: Some(totals.pace.rate.round()),
+        drops: Some(totals.pace.drops),
+        rate_cuts: Some(totals.pace.cuts),
+        rsts_dropped: totals.rsts_dropped,
+        ..Report::new(verdict, outcome)
+    }
+}
+
+/// `PORT STATE REASON`, a line a port, but those in the `hidden` state.
+fn port_table(
+    out: &mut dyn Write,
+    results: &[PortResult],
+    hidden: Option<PortState>,
+) -> Result<()> {
     writeln!(out, "{:<10} {:<9} REASON", "PORT", "STATE")?;
     for r in results.iter().filter(|r| Some(r.state) != hidden) {
         writeln!(
@@ -841,16 +895,6 @@ fn render_scan(
             r.why.text()
         )?;
     }
-    if let Some(st) = hidden {
-        writeln!(out, "Not shown: {} {} ports", count(st), st.name())?;
-    }
-    writeln!(
-        out,
-        "--- {} of {asked} ports in {}: {open} open, {closed} closed, {filtered} filtered; {sent} SYNs sent, {}",
-        results.len(),
-        human(elapsed),
-        totals.rate_text()
-    )?;
     Ok(())
 }
 
@@ -1006,6 +1050,35 @@ mod tests {
     )]
     fn the_summary_tells_what_the_rate_did(#[case] t: ScanTotals, #[case] want: &str) {
         assert_eq!(t.rate_text(), want);
+    }
+
+    #[test]
+    fn a_line_is_the_time_a_tag_column_and_the_text() {
+        let p = ev::Probe {
+            probe: 7,
+            src: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000),
+            dst: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
+            seq: 9,
+            id: 3,
+        };
+        let (_, line) = sent(1.5, p);
+        assert_eq!(
+            line,
+            "  1.500000 out   probe 7: port 40000 > 80, seq 9, id 3"
+        );
+    }
+
+    #[test]
+    fn the_summary_notes_only_what_happened() {
+        let mut s = Summary::default();
+        assert!(notes(&s, Some(0)).is_empty() && notes(&s, None).is_empty());
+        s.unmatched = 2;
+        s.malformed = 1;
+        assert_eq!(
+            notes(&s, Some(3)).join("; "),
+            "2 answer(s) matched no probe; 3 kernel RST(s) dropped by the guard; 1 malformed frame(s)"
+        );
+        assert_eq!(rtt_line(&s.rtt), None);
     }
 
     #[test]

@@ -479,7 +479,7 @@ impl View {
     ) -> Result<()> {
         let t = self.t(now);
         self.rep.emit(out, now, event, |w| {
-            writeln!(w, "{t:>10.6} {tag:<5} {text}")
+            writeln!(w, "{}", super::stamped(t, tag, text))
         })?;
         Ok(())
     }

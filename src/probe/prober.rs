@@ -158,6 +158,12 @@ impl Summary {
     pub fn loss_percent(&self) -> f64 {
         loss_percent(self.sent, self.answered)
     }
+
+    /// Probes sent per second over `elapsed` (a run too short to measure
+    /// counts as a nanosecond, so the rate stays finite).
+    pub fn per_second(&self, elapsed: Duration) -> f64 {
+        self.sent as f64 / elapsed.as_secs_f64().max(1e-9)
+    }
 }
 
 /// Matching keys: (kind, our port, their port, number). Kind `false`:
@@ -594,6 +600,16 @@ mod tests {
 
     const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
     const THEM: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    #[test]
+    fn the_probe_rate_is_sent_over_elapsed_and_stays_finite() {
+        let s = Summary {
+            sent: 500,
+            ..Summary::default()
+        };
+        assert_eq!(s.per_second(Duration::from_millis(250)), 2000.0);
+        assert!(s.per_second(Duration::ZERO).is_finite());
+    }
     const ROUTER: Ipv4Addr = Ipv4Addr::new(10, 0, 9, 9);
     const MAC_US: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
     const MAC_THEM: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);

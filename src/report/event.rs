@@ -110,7 +110,7 @@ impl Event {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Start {
     pub command: &'static str,
-    /// `arp`: resolve, ping, sweep, dad, announce, show.
+    /// `arp`: resolve, ping, sweep, dad, announce, show, flush.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -405,7 +405,8 @@ pub enum Verdict {
     NoReply,
     /// The next hop did not answer ARP.
     NoArp,
-    /// Two MACs claim the address, or DAD found it in use.
+    /// Two MACs claim the address (or a TCP command's next hop), or DAD
+    /// found it in use.
     Conflict,
     /// DAD: nobody claims the address.
     Free,

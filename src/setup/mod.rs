@@ -17,6 +17,8 @@
 
 pub mod next_hop;
 
+use next_hop::Resolved;
+
 use std::fmt::Display;
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -76,11 +78,58 @@ pub struct Path {
 #[derive(Debug)]
 pub enum Found {
     Path(Path),
-    /// The next hop did not answer ARP: a negative answer from the network.
-    NoArp {
+    /// The next hop could not be resolved: a negative answer from the
+    /// network.
+    Unresolved(Unresolved),
+}
+
+/// Why the next hop (`next_hop` on `iface`) has no MAC to send to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unresolved {
+    /// It did not answer ARP.
+    NoArp { next_hop: Ipv4Addr, iface: String },
+    /// Two MACs answered for it: neither is believed.
+    Conflict {
         next_hop: Ipv4Addr,
         iface: String,
+        mac: MacAddr,
+        other_mac: MacAddr,
     },
+}
+
+impl Unresolved {
+    pub fn next_hop(&self) -> Ipv4Addr {
+        match self {
+            Unresolved::NoArp { next_hop, .. } | Unresolved::Conflict { next_hop, .. } => *next_hop,
+        }
+    }
+
+    pub fn iface(&self) -> &str {
+        match self {
+            Unresolved::NoArp { iface, .. } | Unresolved::Conflict { iface, .. } => iface,
+        }
+    }
+}
+
+impl std::fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unresolved::NoArp { next_hop, iface } => write!(
+                f,
+                "the next hop {next_hop} did not answer ARP on {iface}: is it up, and on this link?"
+            ),
+            Unresolved::Conflict {
+                next_hop,
+                iface,
+                mac,
+                other_mac,
+            } => write!(
+                f,
+                "the next hop {next_hop} is claimed by both {mac} and {other_mac} on {iface}; \
+                 neither is believed (nettool arp {next_hop} shows the conflict)"
+            ),
+        }
+    }
 }
 
 impl Path {
@@ -114,12 +163,20 @@ impl Path {
                 route.interface.name
             );
         }
-        let resolved = next_hop::resolve(&route, req.cache, req.pcap, err, interrupt)?;
-        let Some((mac, how)) = resolved else {
-            return Ok(Found::NoArp {
-                next_hop: route.next_hop,
-                iface: route.interface.name,
-            });
+        let (next_hop, iface) = (route.next_hop, route.interface.name.clone());
+        let (mac, how) = match next_hop::resolve(&route, req.cache, req.pcap, err, interrupt)? {
+            Resolved::Mac(mac, how) => (mac, how),
+            Resolved::NoAnswer => {
+                return Ok(Found::Unresolved(Unresolved::NoArp { next_hop, iface }));
+            }
+            Resolved::Conflict { mac, other_mac } => {
+                return Ok(Found::Unresolved(Unresolved::Conflict {
+                    next_hop,
+                    iface,
+                    mac,
+                    other_mac,
+                }));
+            }
         };
         Ok(Found::Path(Path {
             source: route.source,
@@ -412,17 +469,28 @@ impl Stack {
 
     /// Ends the run: reads how many of the kernel's RSTs the guard
     /// dropped (returned, for the command to report; `None` without a
-    /// guard), then removes the guard and closes the link. Both wait out an
-    /// RCU grace period in the kernel; the two waits overlap. The port
-    /// reservation goes last.
-    pub fn teardown(self) -> Option<u64> {
+    /// guard, or when the count could not be read: a warning on `err` says
+    /// why, rather than a count of 0 nobody measured), then removes the
+    /// guard and closes the link. Both wait out an RCU grace period in the
+    /// kernel; the two waits overlap. The port reservation goes last.
+    pub fn teardown(self, err: &mut dyn Write) -> Option<u64> {
         let Stack { claim, link } = self;
         let Claim {
             guard,
             _reservation,
             ..
         } = claim;
-        let dropped = guard.as_ref().map(|g| g.dropped().unwrap_or(0));
+        let dropped = guard.as_ref().and_then(|g| match g.dropped() {
+            Ok(n) => Some(n),
+            Err(e) => {
+                // Teardown goes on: stderr failing too changes nothing.
+                let _ = warn(
+                    err,
+                    format!("the RST guard's count could not be read: {e:#}"),
+                );
+                None
+            }
+        });
         let removal = guard.map(RstGuard::begin_removal);
         drop(link);
         if let Some(r) = removal {

@@ -23,17 +23,28 @@ use crate::wire::MacAddr;
 /// Requests sent to a next hop that does not answer, one second apart.
 const TRIES: u32 = 3;
 
-/// The MAC of `route`'s next hop, and how it was learned (from the cache,
-/// or by ARP and how fast) for the command's header; `None` when it does
-/// not answer. The ARP exchange goes to `pcap` too, when there is one.
-/// Cache-file trouble is a warning on `err`, never an error.
+/// What asking for the next hop's MAC found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// Its MAC, and how it was learned (from the cache, or by ARP and how
+    /// fast) for the command's header.
+    Mac(MacAddr, String),
+    /// Nobody answered.
+    NoAnswer,
+    /// Two MACs answered one request: neither is believed.
+    Conflict { mac: MacAddr, other_mac: MacAddr },
+}
+
+/// The MAC of `route`'s next hop. The ARP exchange goes to `pcap` too,
+/// when there is one. Cache-file trouble is a warning on `err`, never an
+/// error.
 pub fn resolve(
     route: &Route,
     cache_path: &Path,
     pcap: Option<&PcapFile>,
     err: &mut dyn Write,
     interrupt: &AtomicBool,
-) -> Result<Option<(MacAddr, String)>> {
+) -> Result<Resolved> {
     let iface = &route.interface;
     let (mut cache, warnings) = cachefile::load(cache_path);
     warnings.iter().try_for_each(|w| warn(err, w))?;
@@ -62,6 +73,7 @@ pub fn resolve(
     };
     let mut res = Resolution::new(now, wall, &mut cache, settings);
     let mut how = String::new();
+    let mut conflict = None;
     let mut on_event = |_: Instant, ev: resolve::Event| -> Result<()> {
         match ev {
             resolve::Event::CacheHit { age, .. } => {
@@ -69,6 +81,9 @@ pub fn resolve(
             }
             resolve::Event::Probe(probe::Event::Reply { rtt, .. }) => {
                 how = format!("resolved by ARP in {}", human(rtt))
+            }
+            resolve::Event::Probe(probe::Event::Conflict { first, other, .. }) => {
+                conflict = Some((first, other))
             }
             _ => {}
         }
@@ -88,5 +103,9 @@ pub fn resolve(
     if let Err(e) = cachefile::save(cache_path, &cache) {
         warn(err, format!("{e}; the next hop was not cached"))?;
     }
-    Ok(answer.map(|mac| (mac, how)))
+    Ok(match (answer, conflict) {
+        (_, Some((mac, other_mac))) => Resolved::Conflict { mac, other_mac },
+        (Some(mac), None) => Resolved::Mac(mac, how),
+        (None, None) => Resolved::NoAnswer,
+    })
 }

@@ -17,7 +17,9 @@
 //! ACK arrives). A flood of spoofed SYNs therefore cycles through the
 //! queue and never blocks a real client, whose handshake takes one round
 //! trip. When the accept queue is full, new SYNs are dropped (the client
-//! retries) until the application accepts.
+//! retries) until the application accepts, and so are the ACKs that would
+//! complete a half-open connection (it stays half-open, as in Linux; the
+//! client acknowledges the retransmitted SYN-ACK again).
 //!
 //! Events of a child are kept with it until it is accepted, then released
 //! in order with their original times; a child that never completes its
@@ -48,7 +50,8 @@ pub const DEFAULT_BACKLOG: usize = 256;
 /// Most events kept for a child before it is accepted: a handshake makes
 /// about eight; beyond the cap, segment traces, dropped-segment and
 /// out-of-order reports are counted in [`ListenerStats::events_dropped`]
-/// instead (state changes, the peer's FIN and ICMP errors are always kept).
+/// instead (state changes, the handshake's completion and the peer's FIN
+/// are always kept; of ICMP errors, the latest).
 const CHILD_EVENTS: usize = 32;
 
 /// Which way a segment went.
@@ -104,6 +107,14 @@ pub struct Stats {
     pub bytes_retransmitted: u64,
 }
 
+impl Stats {
+    /// Payload bytes of the stream sent, each counted once however often
+    /// it was retransmitted.
+    pub fn stream_bytes_sent(&self) -> u64 {
+        self.bytes_sent - self.bytes_retransmitted
+    }
+}
+
 /// Whether a segment is a pure acknowledgment: no data, no SYN/FIN/RST.
 pub fn is_pure_ack(seg: &Segment) -> bool {
     seg.ack.is_some() && seg.payload.is_empty() && {
@@ -151,13 +162,19 @@ pub struct ListenerStats {
     pub evicted: u64,
     /// SYNs dropped because the accept queue was full.
     pub refused: u64,
+    /// Handshake-completing ACKs dropped because the accept queue was
+    /// full: the child stays half-open, and the client's next ACK (to the
+    /// retransmitted SYN-ACK, or with data) completes it once there is
+    /// room.
+    pub acks_dropped: u64,
     /// Half-open connections that ended (SYN-ACKs unanswered, or reset).
     pub expired: u64,
     /// Handshakes completed (entering the accept queue).
     pub established: u64,
     /// Children's traces not kept before they were accepted (a child
     /// keeps its first 32 events, then only what the application acts
-    /// on: state changes, the peer's FIN, ICMP errors).
+    /// on: state changes, the handshake's completion, the peer's FIN; and
+    /// of the ICMP errors quoting it, only the latest).
     pub events_dropped: u64,
 }
 
@@ -606,9 +623,8 @@ impl Interface {
                 if let HostEvent::Tcp(TcpEvent::Connected) = ev.what {
                     child.established = true;
                     let (local, key) = (child.listener, key.expect("a child has a key"));
-                    if child.log.len() < CHILD_EVENTS {
-                        child.log.push(ev);
-                    }
+                    // What nc acts on: never cut, whatever came before.
+                    child.log.push(ev);
                     if let Some(l) = self.listeners.get_mut(&local) {
                         l.half_open -= 1;
                         l.stats.established += 1;
@@ -616,9 +632,27 @@ impl Interface {
                     }
                     return;
                 }
+                // ICMP errors come from anyone, as many as they send: a
+                // child keeps only the latest (the application acts on
+                // one), and the ones it replaces count as dropped.
+                if let HostEvent::Icmp { .. } = ev.what {
+                    if let Some(at) = child
+                        .log
+                        .iter()
+                        .position(|e| matches!(e.what, HostEvent::Icmp { .. }))
+                    {
+                        child.log.remove(at);
+                        if let Some(l) = self.listeners.get_mut(&child.listener) {
+                            l.stats.events_dropped += 1;
+                        }
+                    }
+                    child.log.push(ev);
+                    return;
+                }
                 // Traces may be cut short; what the application acts on
-                // (state changes, the peer's FIN, ICMP errors) never is,
-                // and the state machine bounds how many of those come.
+                // (state changes, the handshake's completion, the peer's
+                // FIN) never is, and the state machine bounds how many of
+                // those come.
                 let trace = matches!(
                     ev.what,
                     HostEvent::Segment { .. }
@@ -861,6 +895,16 @@ impl Interface {
     }
 
     fn flow_segment(&mut self, now: Instant, key: FlowKey, tcp: &TcpRepr<'_>) {
+        if self.accept_queue_full_for(key, tcp) {
+            if let Some(l) = self.flows[&key]
+                .child
+                .as_ref()
+                .and_then(|c| self.listeners.get_mut(&c.listener))
+            {
+                l.stats.acks_dropped += 1;
+            }
+            return;
+        }
         let trace = self.config.trace;
         let flow = self.flows.get_mut(&key).expect("checked");
         flow.stats.segments_received += 1;
@@ -885,6 +929,28 @@ impl Interface {
             self.push_event(now, Some(key), HostEvent::Readable);
         }
         self.touch(key);
+    }
+
+    /// Whether `tcp` would complete a half-open child's handshake while
+    /// its listener's accept queue is full: the backlog bounds the queue,
+    /// so the ACK is dropped, as if lost (a RST still ends the child).
+    fn accept_queue_full_for(&self, key: FlowKey, tcp: &TcpRepr<'_>) -> bool {
+        let flow = &self.flows[&key];
+        let Some(child) = flow.child.as_ref() else {
+            return false;
+        };
+        if child.established
+            || tcp.ack.is_none()
+            || tcp.flags.contains(Flags::RST)
+            || flow.conn.state() != State::SynReceived
+        {
+            return false;
+        }
+        let Some(l) = self.listeners.get(&child.listener) else {
+            return false;
+        };
+        let backlog = l.config.backlog.max(1);
+        l.accept.len() >= backlog && self.acceptable(child.listener) >= backlog
     }
 
     /// A segment for no connection, to a listening port: RFC 9293
@@ -1120,5 +1186,15 @@ mod tests {
         // growth, and the load mode (a million connections) is where the
         // idle connection gets pushed back down.
         assert!(conn <= 1664, "connection {conn} bytes");
+    }
+
+    #[test]
+    fn the_stream_counts_a_retransmitted_byte_once() {
+        let stats = Stats {
+            bytes_sent: 3000,
+            bytes_retransmitted: 1000,
+            ..Stats::default()
+        };
+        assert_eq!(stats.stream_bytes_sent(), 2000);
     }
 }

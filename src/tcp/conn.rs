@@ -464,9 +464,6 @@ pub struct Connection {
     pub(super) rcv_adv: u64,
     /// In-order data segments received and not yet acknowledged.
     pub(super) delack_segs: u32,
-    /// In-order segments still to be ACKed at once after a hole or a
-    /// duplicate (`schedule_ack`).
-    pub(super) quick_acks: u32,
     /// One of them was shorter than a full segment: the end of a burst,
     /// after which the sender may wait for this ACK with nothing else to
     /// send.
@@ -561,7 +558,6 @@ impl Connection {
             rcv_fin: None,
             rcv_adv: 0,
             delack_segs: 0,
-            quick_acks: 0,
             ack_pushed: false,
             rcv_mss_seen: 0,
             last_ack_sent: SeqNum(0),

@@ -25,12 +25,6 @@ type Step = Result<(), DropReason>;
 /// timestamp clock is not an old duplicate.
 const PAWS_WINDOW: i32 = 1;
 
-/// In-order segments ACKed at once after a hole or a duplicate (Linux's
-/// quick-ACK mode, `TCP_MAX_QUICKACKS`): the sender is recovering, with a
-/// small window, and an ACK held for the delayed-ACK timer would stall
-/// it.
-const QUICK_ACKS: u32 = 16;
-
 impl Connection {
     /// SEGMENT ARRIVES for a segment from the connection's peer. While
     /// LISTENing, use [`handle_segment_from`](Self::handle_segment_from)
@@ -614,8 +608,7 @@ impl Connection {
     ///
     /// ACK policy (RFC 9293 §3.8.6.3, RFC 5681 §4.2): out-of-order text,
     /// text that fills a hole, and text that did not fit are acknowledged
-    /// at once; other in-order text by the delayed-ACK rule, except the
-    /// QUICK_ACKS segments after a hole or a duplicate, also at once.
+    /// at once; other in-order text by the delayed-ACK rule.
     fn process_segment_text(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         if seg.payload.is_empty()
             || !matches!(
@@ -631,7 +624,6 @@ impl Connection {
         let sack = self.negotiated.sack;
         if seq.lt(rcv_nxt) {
             let skip = rcv_nxt - seq;
-            self.quick_acks = QUICK_ACKS;
             if sack {
                 // RFC 2883 §4.1.1: the duplicate part goes first.
                 self.dsack = Some((seq, seq + skip.min(data.len())));
@@ -649,9 +641,6 @@ impl Connection {
         if r.duplicate && sack {
             // RFC 2883 §4.1.2: a duplicate of data held out of order.
             self.dsack = Some((seq, seq + data.len()));
-        }
-        if r.out_of_order || r.filled_hole || r.duplicate {
-            self.quick_acks = QUICK_ACKS;
         }
         if r.out_of_order {
             if r.dropped && !r.duplicate {
@@ -690,10 +679,7 @@ impl Connection {
         };
         self.delack_segs += 1;
         let unacked = self.tcb.rcv.nxt - self.last_ack_sent;
-        if self.quick_acks > 0 {
-            self.quick_acks -= 1;
-            self.ack_now(now);
-        } else if self.delack_segs >= 2 || unacked >= 2 * self.rcv_mss() {
+        if self.delack_segs >= 2 || unacked >= 2 * self.rcv_mss() {
             self.ack_now(now);
         } else if !self.timers.is_armed(TimerKind::DelayedAck) {
             self.timers.set(TimerKind::DelayedAck, now + delay);

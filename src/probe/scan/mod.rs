@@ -111,6 +111,51 @@ pub struct PortResult {
     pub rtt: Option<Duration>,
 }
 
+/// How many ports ended in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub open: usize,
+    pub closed: usize,
+    pub filtered: usize,
+}
+
+impl Tally {
+    pub fn of(results: &[PortResult]) -> Tally {
+        let count = |st| results.iter().filter(|r| r.state == st).count();
+        Tally {
+            open: count(PortState::Open),
+            closed: count(PortState::Closed),
+            filtered: count(PortState::Filtered),
+        }
+    }
+
+    pub fn count(&self, state: PortState) -> usize {
+        match state {
+            PortState::Open => self.open,
+            PortState::Closed => self.closed,
+            PortState::Filtered => self.filtered,
+        }
+    }
+
+    /// The state most ports are in, the one a long list sums up in a
+    /// line (as nmap does); a tie goes to open, then filtered, so the
+    /// rarer-looking states stay listed.
+    pub fn most_common(&self) -> PortState {
+        [PortState::Closed, PortState::Filtered, PortState::Open]
+            .into_iter()
+            .max_by_key(|&st| self.count(st))
+            .expect("three states")
+    }
+
+    /// What the scan found, in one word: one open port makes the host
+    /// open, else one closed port makes it closed; `None` with no ports.
+    pub fn verdict(&self) -> Option<PortState> {
+        [PortState::Open, PortState::Closed, PortState::Filtered]
+            .into_iter()
+            .find(|&st| self.count(st) > 0)
+    }
+}
+
 struct Waiting {
     tries: u32,
     /// The last try.

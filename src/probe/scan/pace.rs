@@ -107,6 +107,16 @@ pub enum Rate {
     Adaptive { min: u32, max: u32 },
 }
 
+impl Rate {
+    /// The floor and the ceiling (one and the same when fixed).
+    pub fn bounds(self) -> (u32, u32) {
+        match self {
+            Rate::Fixed(r) => (r, r),
+            Rate::Adaptive { min, max } => (min, max),
+        }
+    }
+}
+
 /// A try as it left: when, and at what rate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sent {
@@ -312,6 +322,13 @@ mod tests {
     use rstest::rstest;
 
     const D: Duration = Duration::from_millis(100);
+
+    #[rstest]
+    #[case(Rate::Fixed(500), (500, 500))]
+    #[case(Rate::Adaptive { min: 100, max: 9000 }, (100, 9000))]
+    fn a_rate_has_a_floor_and_a_ceiling(#[case] rate: Rate, #[case] want: (u32, u32)) {
+        assert_eq!(rate.bounds(), want);
+    }
 
     /// A pace on a virtual clock, fed answers the way a path returns them.
     struct Run {

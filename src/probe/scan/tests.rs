@@ -450,3 +450,31 @@ fn a_fixed_rate_keeps_the_retries_and_waits_it_was_given() {
     assert_exact(&r, &ports, &h);
     assert_eq!(gaps(&r, 40), vec![Duration::from_millis(100); 2]);
 }
+
+fn tally(open: usize, closed: usize, filtered: usize) -> Tally {
+    Tally {
+        open,
+        closed,
+        filtered,
+    }
+}
+
+#[rstest]
+#[case::closed_most(tally(1, 5, 2), PortState::Closed, Some(PortState::Open))]
+#[case::filtered_most(tally(0, 2, 9), PortState::Filtered, Some(PortState::Closed))]
+#[case::tie_goes_to_open(tally(3, 3, 3), PortState::Open, Some(PortState::Open))]
+#[case::tie_closed_filtered(tally(0, 4, 4), PortState::Filtered, Some(PortState::Closed))]
+#[case::only_filtered(tally(0, 0, 1), PortState::Filtered, Some(PortState::Filtered))]
+fn a_tally_names_the_common_state_and_the_verdict(
+    #[case] t: Tally,
+    #[case] common: PortState,
+    #[case] verdict: Option<PortState>,
+) {
+    assert_eq!((t.most_common(), t.verdict()), (common, verdict));
+}
+
+#[test]
+fn no_ports_no_verdict() {
+    assert_eq!(Tally::of(&[]), Tally::default());
+    assert_eq!(Tally::default().verdict(), None);
+}
