@@ -12,7 +12,7 @@
 //!   (the ARP link that finds the next hop, then the flow's link).
 //! - [`Capture`] wraps any [`Link`] and tees each frame it sends and
 //!   receives into the file, stamped by the kernel where the link has its
-//!   stamps ([`Link::rx_stamp`], [`Link::tx_stamp`]), otherwise with the
+//!   stamps ([`Received::stamp`](super::Received::stamp), [`Link::tx_stamp`]), otherwise with the
 //!   wall clock read at the send or the receive.
 //!
 //! The `pcap-file` crate would write the same bytes, but its stable line
