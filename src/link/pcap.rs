@@ -12,8 +12,9 @@
 //!   (the ARP link that finds the next hop, then the flow's link).
 //! - [`Capture`] wraps any [`Link`] and tees each frame it sends and
 //!   receives into the file, stamped by the kernel where the link has its
-//!   stamps ([`Received::stamp`](super::Received::stamp), [`Link::tx_stamp`]), otherwise with the
-//!   wall clock read at the send or the receive.
+//!   stamps ([`Received::stamp`](super::Received::stamp),
+//!   [`Link::tx_stamp`]), otherwise with the wall clock read at the send
+//!   or the receive.
 //!
 //! The `pcap-file` crate would write the same bytes, but its stable line
 //! is 2.0.0 (3.0 exists only as release candidates), it brings three
