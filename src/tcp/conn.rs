@@ -1163,14 +1163,7 @@ impl Connection {
     /// Data (or a FIN) waits, the window has no room for it, and nothing
     /// is outstanding: the persist timer's condition.
     fn window_closed_with_data_waiting(&self) -> bool {
-        if !matches!(
-            self.state,
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::Closing
-                | State::LastAck
-        ) {
+        if !self.state.may_have_data_in_flight() {
             return false;
         }
         let nxt = self.tcb.snd.nxt;

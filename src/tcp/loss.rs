@@ -19,7 +19,6 @@ use super::conn::{Connection, Tlp, Undo};
 use super::prr::Prr;
 use super::scoreboard::DUP_THRESH;
 use super::seq::SeqNum;
-use super::state::State;
 use super::timer::TimerKind;
 
 /// WCDelAckT of RFC 8985 §7.2: the worst-case delayed-ACK timer a PTO
@@ -205,14 +204,7 @@ impl Connection {
     /// 2·SRTT (plus WCDelAckT when one segment is outstanding), and never
     /// later than the RTO would fire.
     pub(super) fn schedule_loss_probe(&mut self, now: Instant) {
-        let sending = matches!(
-            self.state,
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::Closing
-                | State::LastAck
-        );
+        let sending = self.state.may_have_data_in_flight();
         if !self.negotiated.sack
             || !sending
             || self.tlp.is_some()

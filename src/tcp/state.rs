@@ -44,6 +44,21 @@ impl State {
             State::Closed | State::Listen | State::SynSent | State::SynReceived
         )
     }
+
+    /// States in which our data or FIN can still be in flight or waiting
+    /// for the window: ESTABLISHED and CLOSE-WAIT send, FIN-WAIT-1,
+    /// CLOSING and LAST-ACK still owe the peer what was sent before the
+    /// FIN (and the FIN itself).
+    pub const fn may_have_data_in_flight(self) -> bool {
+        matches!(
+            self,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        )
+    }
 }
 
 impl fmt::Display for State {
