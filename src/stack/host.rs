@@ -85,11 +85,6 @@ impl TcpHost {
         self.iface.release_acks(self.flow, now);
     }
 
-    /// Whether ACKs are being held back.
-    pub fn holding_acks(&self) -> bool {
-        self.iface.holding_acks(self.flow)
-    }
-
     /// See [`Interface::poll_transmit_coalesced`].
     pub fn poll_transmit_coalesced(
         &mut self,

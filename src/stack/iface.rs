@@ -475,11 +475,6 @@ impl Interface {
         self.touch(key);
     }
 
-    /// Whether the flow's ACKs are being held back.
-    pub fn holding_acks(&self, key: FlowKey) -> bool {
-        self.flows.get(&key).is_some_and(|f| f.hold != AckHold::Off)
-    }
-
     /// Whether the interface has frames of its own to send, or a segment
     /// pulled and not yet sent.
     pub fn has_pending(&self) -> bool {
