@@ -4,113 +4,21 @@
 //! the rules behind them.
 #![allow(non_snake_case)] // names read `mechanism__outcome`
 
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use nettool::sim::{Dir, Fate, Impairments, Sim};
-use nettool::tcp::{Config, CongestionControl, Connection, SeqNum, State};
-use nettool::time::Instant;
-use nettool::wire::fmt::tcp_line_absolute;
+use nettool::tcp::{Config, Connection, SeqNum};
 use nettool::wire::tcp::{Flags, TcpOption, TcpRepr};
 use rstest::rstest;
 
-// ----- scripted: one connection, ACKs by hand (tests/tcp_recovery.rs style) -----
+mod sack_script;
+use sack_script::*;
 
-const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
-const REMOTE: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
-const LOCAL_ISS: u32 = 1000;
-const REMOTE_ISS: u32 = 5000;
-/// The peer sends no MSS option: Eff.snd.MSS is 536.
-const MSS: u32 = 536;
-static K: [u8; 16384] = [0x5a; 16384];
-
-/// SACK, no timestamps, every segment ACKed at once, Reno.
-fn config() -> Config {
-    Config {
-        cc: CongestionControl::Reno,
-        window_scale: None,
-        sack_permitted: true,
-        timestamps: false,
-        recv_buffer: 65535,
-        delayed_ack: None,
-        ..Config::default()
-    }
-}
-
-fn at(ms: u64) -> Instant {
-    Instant::from_millis(ms)
-}
-
-/// An ACK from the peer with SACK blocks (absolute numbers).
-fn ack(ack: u32, blocks: &[(u32, u32)]) -> TcpRepr<'static> {
-    let mut options = Vec::new();
-    if !blocks.is_empty() {
-        options.push(TcpOption::Sack(
-            blocks
-                .iter()
-                .map(|&(l, r)| (SeqNum(l), SeqNum(r)))
-                .collect(),
-        ));
-    }
-    TcpRepr {
-        src_port: REMOTE.port(),
-        dst_port: LOCAL.port(),
-        seq: SeqNum(REMOTE_ISS + 1),
-        ack: Some(SeqNum(ack)),
-        flags: Flags::NONE,
-        window: 64240,
-        urgent: 0,
-        options,
-        payload: &[],
-    }
-}
-
-/// Segment `i` (0-based) of the data: its sequence range.
-fn nth(i: u32) -> (u32, u32) {
-    let start = LOCAL_ISS + 1 + i * MSS;
-    (start, start + MSS)
-}
+// ----- scripted: one connection, ACKs by hand (tests/sack_script) -----
 
 /// Segments `i..=j` as one range.
 fn span(i: u32, j: u32) -> (u32, u32) {
     (nth(i).0, nth(j).1)
-}
-
-fn line(s: &nettool::tcp::Segment) -> String {
-    let full = tcp_line_absolute(*s.src.ip(), *s.dst.ip(), &s.as_repr());
-    full.split_once(": ").map(|(_, r)| r.to_owned()).unwrap()
-}
-
-/// Fires the timers due at `ms`, then returns every segment sent.
-fn sent(c: &mut Connection, ms: u64) -> Vec<String> {
-    if c.poll_timeout().is_some_and(|t| t <= at(ms)) {
-        c.handle_timeout(at(ms));
-    }
-    std::iter::from_fn(|| c.poll_transmit(at(ms)))
-        .map(|s| line(&s))
-        .collect()
-}
-
-fn data_line(i: u32) -> String {
-    let (l, r) = nth(i);
-    format!("Flags [.], seq {l}:{r}, ack 5001, win 65535, length 536")
-}
-
-/// ESTABLISHED at 10 ms (SRTT 10 ms) with SACK agreed.
-fn established(cfg: Config) -> Connection {
-    let mut c = Connection::connect(at(0), cfg, LOCAL, REMOTE, SeqNum(LOCAL_ISS));
-    let _ = c.poll_transmit(at(0));
-    let synack = TcpRepr {
-        seq: SeqNum(REMOTE_ISS),
-        flags: Flags::SYN,
-        options: vec![TcpOption::SackPermitted],
-        ..ack(LOCAL_ISS + 1, &[])
-    };
-    c.handle_segment(at(10), &synack);
-    while c.poll_transmit(at(10)).is_some() {}
-    assert_eq!(c.state(), State::Established);
-    while c.poll_event().is_some() {}
-    c
 }
 
 /// A fast retransmit of segment 0 turns out spurious (its original was
@@ -122,21 +30,21 @@ fn established(cfg: Config) -> Connection {
 /// segment to the RTO.
 #[test]
 fn undo__a_loss_after_an_undone_recovery_is_still_recovered() {
-    let mut c = established(config());
+    let mut c = established(config(), vec![]);
     assert_eq!(c.send(&K[..10 * MSS as usize]), Ok(5360));
     assert_eq!(sent(&mut c, 20).len(), 10);
     // Segments 1–3 arrive before 0: RACK marks 0 lost.
-    c.handle_segment(at(30), &ack(nth(0).0, &[span(1, 3)]));
+    c.handle_segment(at(30), &ack(nth(0).0, &[span(1, 3)], None));
     assert!(c.in_recovery());
     assert_eq!(sent(&mut c, 30), [data_line(0)]);
     // The original 0 arrives; then the D-SACK for its retransmission.
-    c.handle_segment(at(31), &ack(nth(3).1, &[]));
-    c.handle_segment(at(41), &ack(nth(3).1, &[nth(0)]));
+    c.handle_segment(at(31), &ack(nth(3).1, &[], None));
+    c.handle_segment(at(41), &ack(nth(3).1, &[nth(0)], None));
     assert_eq!(c.spurious_undos(), 1);
     assert!(!c.in_recovery());
     let _ = sent(&mut c, 41);
     // Segment 4 was lost: 5–9 are SACKed.
-    c.handle_segment(at(42), &ack(nth(4).0, &[span(5, 9)]));
+    c.handle_segment(at(42), &ack(nth(4).0, &[span(5, 9)], None));
     assert!(c.in_recovery());
     assert_eq!(sent(&mut c, 42).first(), Some(&data_line(4)));
     assert_eq!(c.timeouts(), 0);
@@ -161,16 +69,16 @@ fn dsack__only_a_retransmission_reported_twice_undoes(
     #[case] block: (u32, u32),
     #[case] undos: u32,
 ) {
-    let mut c = established(config());
+    let mut c = established(config(), vec![]);
     assert_eq!(c.send(&K[..10 * MSS as usize]), Ok(5360));
     assert_eq!(sent(&mut c, 20).len(), 10);
     let before = (c.cwnd(), c.ssthresh());
-    c.handle_segment(at(30), &ack(nth(0).0, &[span(1, 3)]));
+    c.handle_segment(at(30), &ack(nth(0).0, &[span(1, 3)], None));
     assert_eq!(sent(&mut c, 30), [data_line(0)]);
-    c.handle_segment(at(40), &ack(nth(9).1, &[]));
+    c.handle_segment(at(40), &ack(nth(9).1, &[], None));
     assert!(!c.in_recovery());
     let reduced = (c.cwnd(), c.ssthresh());
-    c.handle_segment(at(41), &ack(nth(9).1, &[block]));
+    c.handle_segment(at(41), &ack(nth(9).1, &[block], None));
     assert_eq!(c.spurious_undos(), undos);
     let want = if undos == 1 { before } else { reduced };
     assert_eq!((c.cwnd(), c.ssthresh()), want);
@@ -185,16 +93,16 @@ fn dsack__only_a_retransmission_reported_twice_undoes(
 /// after it to reveal its loss but the RTO.
 #[test]
 fn rack__sacks_in_the_reordering_window_release_new_data() {
-    let mut c = established(config());
+    let mut c = established(config(), vec![]);
     assert_eq!(c.send(&K[..20 * MSS as usize]), Ok(10720));
     assert_eq!(sent(&mut c, 20).len(), 10);
-    c.handle_segment(at(30), &ack(nth(0).0, &[nth(1)]));
+    c.handle_segment(at(30), &ack(nth(0).0, &[nth(1)], None));
     assert!(!c.in_recovery());
     assert_eq!(sent(&mut c, 30), [data_line(10)]);
-    c.handle_segment(at(31), &ack(nth(0).0, &[span(1, 2)]));
+    c.handle_segment(at(31), &ack(nth(0).0, &[span(1, 2)], None));
     assert_eq!(sent(&mut c, 31), [data_line(11)]);
     // The original arrives: the window moves on as before.
-    c.handle_segment(at(32), &ack(nth(3).1, &[]));
+    c.handle_segment(at(32), &ack(nth(3).1, &[], None));
     assert!(!c.in_recovery());
     assert_eq!(c.spurious_undos(), 0);
 }
@@ -205,7 +113,7 @@ fn data(seq: u32, payload: &'static [u8], val: u32) -> TcpRepr<'static> {
         seq: SeqNum(seq),
         payload,
         options: vec![TcpOption::Timestamps { val, ecr: 1 }],
-        ..ack(LOCAL_ISS + 1, &[])
+        ..ack(LOCAL_ISS + 1, &[], None)
     }
 }
 
@@ -234,7 +142,7 @@ fn paws__a_segment_one_tick_behind_ts_recent_is_taken(#[case] val: u32, #[case] 
             TcpOption::SackPermitted,
             TcpOption::Timestamps { val: 99, ecr: 1 },
         ],
-        ..ack(LOCAL_ISS + 1, &[])
+        ..ack(LOCAL_ISS + 1, &[], None)
     };
     c.handle_segment(at(10), &synack);
     while c.poll_transmit(at(10)).is_some() {}
@@ -266,7 +174,7 @@ fn paws__a_dropped_duplicate_draws_a_d_sack() {
             TcpOption::SackPermitted,
             TcpOption::Timestamps { val: 99, ecr: 1 },
         ],
-        ..ack(LOCAL_ISS + 1, &[])
+        ..ack(LOCAL_ISS + 1, &[], None)
     };
     c.handle_segment(at(10), &synack);
     while c.poll_transmit(at(10)).is_some() {}
