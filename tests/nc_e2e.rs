@@ -7,7 +7,9 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Ran, Scratch, Server, nettool, nft_load, run_with_input, sh};
+use common::{
+    Ran, Scratch, Server, nettool, nft_load, once_listening, read_all, run_with_input, sh,
+};
 use nettool::lab::testnet::TwoHosts;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -91,7 +93,7 @@ fn two_mebibytes_of_binary_come_back_byte_exact() {
 
 #[test]
 fn listen_accepts_openbsd_netcat() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::Write;
     let hosts = TwoHosts::new("nc-listen");
     let scratch = Scratch::new();
     let a = hosts.addr_a.to_string();
@@ -109,20 +111,7 @@ fn listen_accepts_openbsd_netcat() {
         .write_all(b"from nettool\n")
         .unwrap(); // then EOF
     // Ready once it says so (a probe connection would use up the one accept).
-    let mut stderr = BufReader::new(listener.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("listening on") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "nettool exited before listening"
-        );
-    }
-    let drain = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = stderr.read_to_string(&mut rest);
-        rest
-    });
+    let drain = once_listening(listener.stderr.take().unwrap());
     let mut peer = hosts.cmd_b("nc");
     peer.args(["-N", &a, "9100"]);
     let got = run_with_input(peer, Some(b"from openbsd nc\n".to_vec()), LIMIT);
@@ -472,7 +461,7 @@ fn spawn_listener(
     args: &[&str],
     input: Option<Vec<u8>>,
 ) -> Listener {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::Write;
     let mut cmd = hosts.cmd_a(nettool());
     cmd.arg("nc")
         .arg("-v")
@@ -492,26 +481,8 @@ fn spawn_listener(
             let _ = stdin.write_all(&bytes);
         });
     }
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("listening on") {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "nettool exited before listening"
-        );
-    }
-    let stderr = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = err.read_to_string(&mut rest);
-        rest
-    });
-    let mut out = child.stdout.take().unwrap();
-    let stdout = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = out.read_to_end(&mut bytes);
-        bytes
-    });
+    let stderr = once_listening(child.stderr.take().unwrap());
+    let stdout = read_all(child.stdout.take().unwrap());
     Listener {
         child,
         stdout,

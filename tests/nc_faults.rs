@@ -12,11 +12,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{BULK, MIB, Scratch, Server, data, nettool, sha};
+use common::{BULK, MIB, Scratch, Server, data, nettool, once_listening, sha};
 use nettool::impair::{Config, Faults};
 use nettool::lab::impaired::ImpairedPair;
 
@@ -116,20 +116,7 @@ fn thirty_two_mebibytes_in_through_loss_reorder_duplication_and_corruption() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = listener.spawn().unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("listening on") {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "nettool exited before listening"
-        );
-    }
-    let log = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = std::io::Read::read_to_string(&mut err, &mut rest);
-        rest
-    });
+    let log = once_listening(child.stderr.take().unwrap());
     let mut out = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut got = Vec::new();

@@ -13,11 +13,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{Scratch, nettool, run_with_input};
+use common::{Scratch, nettool, once_listening, read_all, run_with_input};
 use nettool::lab::testnet::TwoHosts;
 
 const FLOOD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/synflood.py");
@@ -72,26 +71,8 @@ fn a_real_client_connects_through_a_flood_of_spoofed_syns() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut listener = Killed(cmd.spawn().unwrap());
-    let mut err = BufReader::new(listener.0.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("listening on") {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "nettool exited before listening"
-        );
-    }
-    let stderr = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = err.read_to_string(&mut rest);
-        rest
-    });
-    let mut out = listener.0.stdout.take().unwrap();
-    let stdout = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = out.read_to_end(&mut bytes);
-        bytes
-    });
+    let stderr = once_listening(listener.0.stderr.take().unwrap());
+    let stdout = read_all(listener.0.stdout.take().unwrap());
 
     let mut flood = hosts.cmd_b("python3");
     flood.args([
@@ -148,26 +129,8 @@ fn two_clients_at_once_both_complete_their_handshakes() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut listener = Killed(cmd.spawn().unwrap());
-    let mut err = BufReader::new(listener.0.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("listening on") {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "nettool exited before listening"
-        );
-    }
-    let stderr = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = err.read_to_string(&mut rest);
-        rest
-    });
-    let mut out = listener.0.stdout.take().unwrap();
-    let stdout = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = out.read_to_end(&mut bytes);
-        bytes
-    });
+    let stderr = once_listening(listener.0.stderr.take().unwrap());
+    let stdout = read_all(listener.0.stdout.take().unwrap());
     let retrans_before = syn_retransmissions(hosts.cmd_b("cat"));
     let clients: Vec<_> = ["one\n", "two\n"]
         .into_iter()
