@@ -216,11 +216,7 @@ fn two_macs_answering_one_request_are_a_conflict_and_neither_is_cached() {
     twin.wait_for("ready", Duration::from_secs(10));
     for _ in 0..3 {
         let r = arp(&hosts, &scratch, &["--json", &peer]);
-        let events: Vec<serde_json::Value> = r
-            .stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-            .collect();
+        let events = r.json_lines();
         let conflict = events
             .iter()
             .find(|v| v["event"] == "conflict")
@@ -260,11 +256,10 @@ fn two_macs_answering_one_request_are_a_conflict_and_neither_is_cached() {
         &scratch,
         &["--json", "-c", "2", "--interval", "100ms", &peer],
     );
-    let result: serde_json::Value = r
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-        .find(|v: &serde_json::Value| v["event"] == "result")
+    let result = r
+        .json_lines()
+        .into_iter()
+        .find(|v| v["event"] == "result")
         .unwrap_or_else(|| panic!("no result:\n{}", r.show()));
     assert_eq!(result["outcome"], "conflict", "{}", r.show());
     assert_eq!(r.code, Some(1), "{}", r.show());
@@ -292,11 +287,7 @@ fn a_tcp_command_reports_a_next_hop_two_macs_answer_for() {
         let r = run(cmd, LIMIT);
         assert_eq!(r.code, Some(1), "{}", r.show());
         let text = if json {
-            let events: Vec<serde_json::Value> = r
-                .stdout
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-                .collect();
+            let events = r.json_lines();
             let conflict = events
                 .iter()
                 .find(|v| v["event"] == "conflict")

@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use common::{Capture, Ran, Scratch, Server, nettool, nft_load, run, run_with_input};
 use nettool::lab::testnet::TwoHosts;
-use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -140,16 +139,9 @@ fn same(what: &str, mine: &[String], theirs: &[String]) {
     );
 }
 
-fn json(r: &Ran) -> Vec<Value> {
-    r.stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}\n{}", r.show())))
-        .collect()
-}
-
 /// Segments nettool's JSON says went over the wire (either way).
 fn segments_printed(r: &Ran) -> usize {
-    json(r)
+    r.json_lines()
         .iter()
         .filter(|v| v["event"] == "segment" && v["withheld"] != true)
         .count()
@@ -195,7 +187,8 @@ fn a_file_leaves_out_the_ack_nettool_withheld() {
         None,
     );
     assert_eq!(r.code, Some(0), "{}", r.show());
-    let withheld = json(&r)
+    let withheld = r
+        .json_lines()
         .iter()
         .filter(|v| v["event"] == "segment" && v["withheld"] == true)
         .count();
@@ -285,7 +278,7 @@ fn a_scan_file_lists_what_the_peer_saw_and_every_probe_nettool_counted() {
         None,
     );
     assert_eq!(r.code, Some(0), "{}", r.show());
-    let lines = json(&r);
+    let lines = r.json_lines();
     let summary = lines
         .iter()
         .find(|v| v["event"] == "result")
@@ -417,7 +410,7 @@ fn a_flood_file_holds_every_probe_sent_and_every_answer() {
         .env("NETTOOL_ARP_CACHE", scratch.cache());
     let r = run(cmd, LIMIT);
     assert_eq!(r.code, Some(0), "{}", r.show());
-    let lines = json(&r);
+    let lines = r.json_lines();
     let summary = lines.iter().find(|v| v["event"] == "result").unwrap();
     assert_eq!(summary["sent"].as_u64(), Some(5000), "{}", r.show());
     let mut nft = hosts.cmd_b("nft");
@@ -454,7 +447,7 @@ fn an_interrupted_flood_file_holds_exactly_what_left() {
         .env("NETTOOL_ARP_CACHE", s.scratch.cache());
     let r = run(cmd, LIMIT);
     assert_eq!(r.code, Some(130), "{}", r.show());
-    let lines = json(&r);
+    let lines = r.json_lines();
     let sent = lines.iter().find(|v| v["event"] == "result").unwrap()["sent"]
         .as_u64()
         .unwrap();
@@ -485,7 +478,7 @@ fn a_trace_file_holds_every_probe_and_every_answer_nettool_reported() {
         .env("NETTOOL_ARP_CACHE", scratch.cache());
     let r = run(cmd, Duration::from_secs(60));
     assert_eq!(r.code, Some(0), "{}", r.show());
-    let events = json(&r);
+    let events = r.json_lines();
     let probes = events.iter().filter(|v| v["event"] == "hop").count();
     let exceeded = events
         .iter()

@@ -78,13 +78,6 @@ fn counter(hosts: &TwoHosts, name: &str) -> u64 {
     nft_packets(&sh(cmd))
 }
 
-fn json_lines(r: &Ran) -> Vec<Value> {
-    r.stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{}", r.show())))
-        .collect()
-}
-
 fn summary(lines: &[Value]) -> &Value {
     lines
         .iter()
@@ -187,7 +180,7 @@ fn a_closed_port_answers_rst_and_a_filtered_one_nothing() {
         ],
     );
     assert_eq!(r.code, Some(1), "{}", r.show());
-    let lines = json_lines(&r);
+    let lines = r.json_lines();
     let s = summary(&lines);
     assert_eq!(
         (s["sent"].as_u64(), s["answered"].as_u64()),
@@ -283,7 +276,7 @@ fn crafted_fields_reach_the_wire_as_asked() {
     );
     assert_eq!(r.code, Some(0), "{}", r.show());
     assert_eq!(counter(&hosts, "hit"), 1, "{}", r.show());
-    let lines = json_lines(&r);
+    let lines = r.json_lines();
     let reply = lines
         .iter()
         .find(|v| v["event"] == "reply")
@@ -318,7 +311,7 @@ fn incrementing_source_ports_each_get_an_answer() {
         ],
     );
     assert_eq!(r.code, Some(0), "{}", r.show());
-    let lines = json_lines(&r);
+    let lines = r.json_lines();
     let mut ports: Vec<u64> = lines
         .iter()
         .filter(|v| v["event"] == "reply")
@@ -346,7 +339,7 @@ fn count_and_interval_set_the_pace() {
         &["probe", "-c", "5", "-i", "100ms", "-v", "--json", &t],
     );
     assert_eq!(r.code, Some(0), "{}", r.show());
-    let lines = json_lines(&r);
+    let lines = r.json_lines();
     let sent: Vec<f64> = lines
         .iter()
         .filter(|v| v["event"] == "probe")
@@ -367,7 +360,7 @@ fn count_and_interval_set_the_pace() {
         &["probe", "-c", "200", "-i", "500us", "--json", &t],
     );
     assert_eq!(r.code, Some(0), "{}", r.show());
-    let lines = json_lines(&r);
+    let lines = r.json_lines();
     let sent: Vec<f64> = lines
         .iter()
         .filter(|v| v["event"] == "reply")
@@ -453,7 +446,7 @@ fn an_interrupted_flood_counts_only_what_left() {
     let r = run(cmd, LIMIT);
     assert_eq!(r.code, Some(130), "{}", r.show());
     assert!(r.elapsed < Duration::from_secs(3), "{}", r.show());
-    let lines = json_lines(&r);
+    let lines = r.json_lines();
     let sent = summary(&lines)["sent"].as_u64().unwrap();
     assert!(sent > 0, "{}", r.show());
     // A's queue (at most 20 kB) drains at 1 Mbit/s within 0.2 s.
@@ -485,7 +478,7 @@ fn a_flood_of_acks_is_answered_by_rsts_carrying_its_ack() {
         ],
     );
     assert_eq!(r.code, Some(0), "{}", r.show());
-    let lines = json_lines(&r);
+    let lines = r.json_lines();
     let s = summary(&lines);
     assert_eq!(s["sent"].as_u64(), Some(3000), "{}", r.show());
     assert_eq!(s["answered"].as_u64(), Some(3000), "{}", r.show());
@@ -528,7 +521,7 @@ fn a_scan_agrees_exactly_with_the_host() {
         ],
     );
     assert_eq!(r.code, Some(0), "{}", r.show());
-    let lines = json_lines(&r);
+    let lines = r.json_lines();
     let ports: Vec<&Value> = lines.iter().filter(|v| v["event"] == "port").collect();
     assert_eq!(ports.len(), 40, "{}", r.show());
     for p in &ports {
@@ -675,7 +668,7 @@ fn rtts_agree_with_a_capture() {
     );
     let pcap = capture.stop();
     assert_eq!(r.code, Some(0), "{}", r.show());
-    let lines = json_lines(&r);
+    let lines = r.json_lines();
     let seq: HashMap<u64, u32> = lines
         .iter()
         .filter(|v| v["event"] == "probe")
@@ -842,7 +835,7 @@ fn a_scan_slows_down_to_a_rate_limit_and_stays_exact() {
         &["scan", "--json", &hosts.addr_b.to_string(), "21001-24000"],
     );
     assert_eq!(r.code, Some(0), "{}", r.show());
-    let lines = json_lines(&r);
+    let lines = r.json_lines();
     let mut wrong = vec![];
     for p in lines.iter().filter(|v| v["event"] == "port") {
         let port = p["port"].as_u64().unwrap() as u16;

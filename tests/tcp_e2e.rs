@@ -293,11 +293,7 @@ fn super_frames_from_offloads_arrive_whole_and_intact() {
         ],
     );
     assert_eq!(r.code, Some(0), "{}", r.show());
-    let lines: Vec<serde_json::Value> = r
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = r.json_lines();
     let result = lines.last().unwrap();
     let header = format!("HTTP/1.0 200 OK\r\nContent-Length: {body}\r\n\r\n").len();
     assert_eq!(

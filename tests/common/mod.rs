@@ -29,6 +29,17 @@ pub struct Ran {
 }
 
 impl Ran {
+    /// Its stdout as `--json` lines, one value each (a line that is not
+    /// JSON fails the test, naming it).
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{}", self.show()))
+            })
+            .collect()
+    }
+
     pub fn show(&self) -> String {
         format!(
             "exit {:?} after {:?}\n--- stdout\n{}--- stderr\n{}",
