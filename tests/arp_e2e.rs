@@ -203,34 +203,48 @@ fn a_changed_mac_is_reported_as_a_conflict_and_not_cached() {
 /// Answers ARP for an address from a second MAC (tests/peers/arp_twin.py).
 const TWIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/arp_twin.py");
 
+/// The MAC `tests/peers/arp_twin.py` answers with, beside the kernel's.
+const TWIN_MAC: &str = "02:aa:bb:cc:dd:ee";
+
+/// A second responder in B: the kernel answers who-has B with B's MAC,
+/// the twin with [`TWIN_MAC`].
+fn twin(hosts: &TwoHosts) -> Server {
+    let mut cmd = hosts.cmd_b("python3");
+    cmd.args([TWIN, "eth0", &hosts.addr_b.to_string(), TWIN_MAC]);
+    let mut twin = Server::spawn(cmd);
+    twin.wait_for("ready", Duration::from_secs(10));
+    twin
+}
+
+/// `events` report a conflict between exactly B's MAC and the twin's.
+#[track_caller]
+fn assert_conflict_names_both(events: &[serde_json::Value], hosts: &TwoHosts, r: &Ran) {
+    let conflict = events
+        .iter()
+        .find(|v| v["event"] == "conflict")
+        .unwrap_or_else(|| panic!("no conflict reported:\n{}", r.show()));
+    let macs = BTreeSet::from([
+        conflict["mac"].as_str().unwrap().to_string(),
+        conflict["other_mac"].as_str().unwrap().to_string(),
+    ]);
+    assert_eq!(
+        macs,
+        BTreeSet::from([hosts.mac_b().to_string(), TWIN_MAC.to_string()]),
+        "{}",
+        r.show()
+    );
+}
+
 #[test]
 fn two_macs_answering_one_request_are_a_conflict_and_neither_is_cached() {
     let hosts = TwoHosts::new("arp-twins");
     let scratch = Scratch::new();
     let peer = hosts.addr_b.to_string();
-    let twin_mac = "02:aa:bb:cc:dd:ee";
-    // The kernel in B answers with B's MAC, the twin with another one.
-    let mut cmd = hosts.cmd_b("python3");
-    cmd.args([TWIN, "eth0", &peer, twin_mac]);
-    let mut twin = Server::spawn(cmd);
-    twin.wait_for("ready", Duration::from_secs(10));
+    let mut twin = twin(&hosts);
     for _ in 0..3 {
         let r = arp(&hosts, &scratch, &["--json", &peer]);
         let events = r.json_lines();
-        let conflict = events
-            .iter()
-            .find(|v| v["event"] == "conflict")
-            .unwrap_or_else(|| panic!("no conflict reported:\n{}", r.show()));
-        let macs = BTreeSet::from([
-            conflict["mac"].as_str().unwrap().to_string(),
-            conflict["other_mac"].as_str().unwrap().to_string(),
-        ]);
-        assert_eq!(
-            macs,
-            BTreeSet::from([hosts.mac_b().to_string(), twin_mac.to_string()]),
-            "{}",
-            r.show()
-        );
+        assert_conflict_names_both(&events, &hosts, &r);
         assert!(
             !events.iter().any(|v| v["event"] == "reply"),
             "neither MAC may be given as the answer:\n{}",
@@ -273,11 +287,7 @@ fn a_tcp_command_reports_a_next_hop_two_macs_answer_for() {
     let hosts = TwoHosts::new("arp-hop-twins");
     let scratch = Scratch::new();
     let peer = hosts.addr_b.to_string();
-    let twin_mac = "02:aa:bb:cc:dd:ee";
-    let mut cmd = hosts.cmd_b("python3");
-    cmd.args([TWIN, "eth0", &peer, twin_mac]);
-    let mut twin = Server::spawn(cmd);
-    twin.wait_for("ready", Duration::from_secs(10));
+    let _twin = twin(&hosts);
     for json in [true, false] {
         let mut cmd = hosts.cmd_a(nettool());
         cmd.arg("handshake")
@@ -288,20 +298,7 @@ fn a_tcp_command_reports_a_next_hop_two_macs_answer_for() {
         assert_eq!(r.code, Some(1), "{}", r.show());
         let text = if json {
             let events = r.json_lines();
-            let conflict = events
-                .iter()
-                .find(|v| v["event"] == "conflict")
-                .unwrap_or_else(|| panic!("no conflict reported:\n{}", r.show()));
-            let macs = BTreeSet::from([
-                conflict["mac"].as_str().unwrap().to_string(),
-                conflict["other_mac"].as_str().unwrap().to_string(),
-            ]);
-            assert_eq!(
-                macs,
-                BTreeSet::from([hosts.mac_b().to_string(), twin_mac.to_string()]),
-                "{}",
-                r.show()
-            );
+            assert_conflict_names_both(&events, &hosts, &r);
             let result = events.last().unwrap();
             assert_eq!(result["event"], "result", "{}", r.show());
             assert_eq!(result["outcome"], "conflict", "{}", r.show());
@@ -311,7 +308,7 @@ fn a_tcp_command_reports_a_next_hop_two_macs_answer_for() {
             &r.stdout
         };
         assert!(
-            text.contains(twin_mac) && text.contains(&hosts.mac_b().to_string()),
+            text.contains(TWIN_MAC) && text.contains(&hosts.mac_b().to_string()),
             "both MACs must be named:\n{}",
             r.show()
         );
