@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use nettool::sim::{Dir, Fate, Impairments, Sim};
 use nettool::tcp::{Config, Connection, SeqNum};
-use nettool::wire::tcp::{Flags, TcpOption, TcpRepr};
+use nettool::wire::tcp::{TcpOption, TcpRepr};
 use rstest::rstest;
 
 mod sack_script;
@@ -107,6 +107,16 @@ fn rack__sacks_in_the_reordering_window_release_new_data() {
     assert_eq!(c.spurious_undos(), 0);
 }
 
+/// ESTABLISHED with SACK and timestamps agreed; the peer's clock read 99
+/// on its SYN,ACK.
+fn timestamped() -> Connection {
+    let cfg = Config {
+        timestamps: true,
+        ..config()
+    };
+    established(cfg, vec![TcpOption::Timestamps { val: 99, ecr: 1 }])
+}
+
 /// Data from the peer at `seq` (absolute) carrying `TSval = val`.
 fn data(seq: u32, payload: &'static [u8], val: u32) -> TcpRepr<'static> {
     TcpRepr {
@@ -129,23 +139,7 @@ fn data(seq: u32, payload: &'static [u8], val: u32) -> TcpRepr<'static> {
 #[case::one_tick_behind(101, 4 * 100)]
 #[case::two_ticks_behind(100, 3 * 100)]
 fn paws__a_segment_one_tick_behind_ts_recent_is_taken(#[case] val: u32, #[case] nxt: u32) {
-    let cfg = Config {
-        timestamps: true,
-        ..config()
-    };
-    let mut c = Connection::connect(at(0), cfg, LOCAL, REMOTE, SeqNum(LOCAL_ISS));
-    let _ = c.poll_transmit(at(0));
-    let synack = TcpRepr {
-        seq: SeqNum(REMOTE_ISS),
-        flags: Flags::SYN,
-        options: vec![
-            TcpOption::SackPermitted,
-            TcpOption::Timestamps { val: 99, ecr: 1 },
-        ],
-        ..ack(LOCAL_ISS + 1, &[], None)
-    };
-    c.handle_segment(at(10), &synack);
-    while c.poll_transmit(at(10)).is_some() {}
+    let mut c = timestamped();
     let seg = |i: u32| REMOTE_ISS + 1 + i * 100;
     c.handle_segment(at(20), &data(seg(0), &K[..100], 100));
     c.handle_segment(at(20), &data(seg(2), &K[..100], 100));
@@ -161,23 +155,7 @@ fn paws__a_segment_one_tick_behind_ts_recent_is_taken(#[case] val: u32, #[case] 
 /// undo its reduction.
 #[test]
 fn paws__a_dropped_duplicate_draws_a_d_sack() {
-    let cfg = Config {
-        timestamps: true,
-        ..config()
-    };
-    let mut c = Connection::connect(at(0), cfg, LOCAL, REMOTE, SeqNum(LOCAL_ISS));
-    let _ = c.poll_transmit(at(0));
-    let synack = TcpRepr {
-        seq: SeqNum(REMOTE_ISS),
-        flags: Flags::SYN,
-        options: vec![
-            TcpOption::SackPermitted,
-            TcpOption::Timestamps { val: 99, ecr: 1 },
-        ],
-        ..ack(LOCAL_ISS + 1, &[], None)
-    };
-    c.handle_segment(at(10), &synack);
-    while c.poll_transmit(at(10)).is_some() {}
+    let mut c = timestamped();
     let seq = |i: u32| REMOTE_ISS + 1 + i * 100;
     c.handle_segment(at(20), &data(seq(0), &K[..100], 100));
     let _ = sent(&mut c, 20);
