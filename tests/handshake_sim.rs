@@ -128,6 +128,7 @@ fn handshake(extra: &[&str], peer: Option<Box<dyn Responder>>) -> (Outcome, Stri
         err: &mut err,
         interrupt: &interrupt,
         pcap: None,
+        clock: &clock,
     };
     let mut run_clock = clock.clone();
     let outcome = handshake_over(

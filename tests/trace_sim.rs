@@ -143,6 +143,7 @@ fn trace(extra: &[&str], open: bool) -> (Outcome, String) {
         err: &mut err,
         interrupt: &interrupt,
         pcap: None,
+        clock: &clock,
     };
     let mut run_clock = clock.clone();
     let outcome = trace_over(&args, &path(), US, &mut link, &mut run_clock, &mut env).unwrap();

@@ -17,7 +17,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, bail};
 
 use crate::cli::{CacheArgs, Cli, Command};
-use crate::clock::Clock;
+use crate::clock::{Clock, ClockSource};
 use crate::driver::{self, Stop};
 use crate::link::Link;
 use crate::link::pcap::{Capture, PcapFile};
@@ -39,6 +39,9 @@ pub struct Env<'a> {
     pub interrupt: &'a AtomicBool,
     /// The `--pcap` file every link of the command writes to.
     pub pcap: Option<PcapFile>,
+    /// Where "now" comes from, monotonic and wall: the system's clocks,
+    /// or a test's virtual one. Commands read no clock of their own.
+    pub clock: &'a dyn ClockSource,
 }
 
 impl Env<'_> {

@@ -13,7 +13,7 @@ use std::collections::BinaryHeap;
 use std::io;
 use std::net::Ipv4Addr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::{Link, Received, RxChecksum};
 use crate::clock::Clock;
@@ -26,6 +26,11 @@ use crate::wire::arp::ArpRepr;
 pub struct VirtualClock(Rc<Cell<Instant>>);
 
 impl VirtualClock {
+    /// The wall clock at virtual time zero, in milliseconds since the
+    /// Unix epoch (2023-11-14 22:13:20 UTC): fixed, so that what a test
+    /// writes dated (a cache file) is exact.
+    pub const WALL_EPOCH_MS: u64 = 1_700_000_000_000;
+
     pub fn get(&self) -> Instant {
         self.0.get()
     }
@@ -40,6 +45,11 @@ impl VirtualClock {
 impl Clock for VirtualClock {
     fn now(&mut self) -> Instant {
         self.get()
+    }
+
+    fn wall(&mut self) -> SystemTime {
+        let epoch = Duration::from_millis(VirtualClock::WALL_EPOCH_MS);
+        SystemTime::UNIX_EPOCH + epoch + (self.get() - Instant::ZERO)
     }
 }
 
