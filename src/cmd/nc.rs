@@ -8,7 +8,9 @@
 //! number of handshakes side by side and serves one connection at a time.
 
 use std::fmt::Display;
+use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -16,12 +18,12 @@ use anyhow::{Context, Result, bail};
 use super::tcp::SegmentLines;
 use super::{Env, stamped};
 use crate::cli::{CongestionControlArg, NcArgs};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::driver::{self, Handler, Input, Options, Stop, Tx};
 use crate::link::Link;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
-use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request};
 use crate::stack::host::{HostConfig, TcpHost};
 use crate::stack::iface::{
     self as stack_iface, Direction, FlowKey, HostEvent, InterfaceConfig, ListenerConfig,
@@ -38,17 +40,19 @@ use crate::wire::tcp::Flags;
 /// Largest chunk read from stdin at once, and the most held back while
 /// the engine's send buffer is full.
 const CHUNK: usize = 64 * 1024;
-/// How the driver runs nc: stdin is waited on beside the link, and
-/// frames are read a batch per wake-up, so stdin and timers are not
-/// starved.
-const RUN: Options = Options {
-    kernel_stamps: false,
-    spin: Duration::ZERO,
-    ring_batch: None,
-    rx_batch: 256,
-    lossy_send: false,
-    input: Some(0),
-};
+/// How the driver runs nc: the input (stdin) is waited on beside the
+/// link, and frames are read a batch per wake-up, so the input and timers
+/// are not starved.
+fn run_options(input: RawFd) -> Options {
+    Options {
+        kernel_stamps: false,
+        spin: Duration::ZERO,
+        ring_batch: None,
+        rx_batch: 256,
+        lossy_send: false,
+        input: Some(input),
+    }
+}
 
 pub fn run(args: NcArgs, env: &mut Env) -> Result<Outcome> {
     if args.zero_io {
@@ -153,34 +157,61 @@ fn congestion_control(arg: CongestionControlArg) -> tcp::CongestionControl {
     }
 }
 
-fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
+/// `HOST PORT` to connect to.
+fn connect_target(args: &NcArgs) -> Result<SocketAddrV4> {
     let [host, port] = args.operands.as_slice() else {
         bail!("nettool nc needs HOST PORT (or -l [ADDRESS] PORT)");
     };
-    let dst = super::resolve_host(host)?;
-    let port = parse_port(port)?;
-    let Some(path) = connect_path(dst, args, env)? else {
+    Ok(SocketAddrV4::new(
+        super::resolve_host(host)?,
+        parse_port(port)?,
+    ))
+}
+
+/// `nc HOST PORT`: the way found, the flow claimed and the link opened,
+/// then [`connect_over`] with stdin.
+fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
+    let remote = connect_target(args)?;
+    let Some(path) = connect_path(*remote.ip(), args, env)? else {
         return Ok(Outcome::Negative);
     };
-    let remote = SocketAddrV4::new(dst, port);
     let flows = Flows::Connection { remote };
     let mut stack = path.open(args.source_port, flows, &LINK, env.pcap.as_ref(), env.err)?;
-    let local = stack.local();
-    let mut clock = SystemClock::new();
-    let start = clock.now();
-    let config = engine_config(&path, args);
-    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local, remote);
-    let conn = Connection::connect(start, config, local, remote, iss);
-    let mut iface = stack_iface::Interface::new(iface_config(&path, args.trace));
-    let flow = iface.open(conn);
-    let mut pipe = Pipe::new(args, start, Some(flow));
-    let end = pipe.run(&mut iface, stack.link.as_mut(), &mut clock, env)?;
-    pipe.receive_drops = stack.link.receive_drops();
-    let outcome = pipe.finish(&iface, end, remote, clock.now(), env);
+    let mut clock = env.clock.clock();
+    let (local, link) = (stack.local(), stack.link.as_mut());
+    let stdin = io::stdin().as_raw_fd();
+    let outcome = connect_over(args, &path, local, link, clock.as_mut(), stdin, env);
     stack.teardown(env.err);
     outcome
 }
 
+/// Connects from `local` to the `HOST PORT` of `args` on `path`, over
+/// `link`, and copies `input` to the peer and the peer's bytes to
+/// `env.out` until both sides are done.
+pub fn connect_over(
+    args: &NcArgs,
+    path: &Path,
+    local: SocketAddrV4,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    input: RawFd,
+    env: &mut Env,
+) -> Result<Outcome> {
+    let remote = connect_target(args)?;
+    let start = clock.now();
+    let config = engine_config(path, args);
+    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local, remote);
+    let conn = Connection::connect(start, config, local, remote, iss);
+    let mut iface = stack_iface::Interface::new(iface_config(path, args.trace));
+    let flow = iface.open(conn);
+    let mut pipe = Pipe::new(args, start, Some(flow));
+    let end = pipe.run(&mut iface, link, clock, input, env)?;
+    pipe.receive_drops = link.receive_drops();
+    pipe.finish(&iface, end, remote, clock.now(), env)
+}
+
+/// `nc -l [ADDRESS] PORT`: the address and port taken from the kernel
+/// and the link opened, then [`listen_over`] with stdin.
 fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let (addr, port) = match args.operands.as_slice() {
         [port] => (None, parse_port(port)?),
@@ -190,19 +221,42 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
     let flows = Flows::Listener;
     let mut stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
-    let local_addr = stack.local();
-    let mut clock = SystemClock::new();
-    let mut iface = listening(&path, args, local_addr);
+    let mut clock = env.clock.clock();
+    let (local, link) = (stack.local(), stack.link.as_mut());
+    let stdin = io::stdin().as_raw_fd();
+    let outcome = listen_over(args, &path, local, link, clock.as_mut(), stdin, env);
+    stack.teardown(env.err);
+    outcome
+}
+
+/// Listens on `local` over `link` and serves one connection (all of them,
+/// one after the other, with `-k`): `input` to the peer, the peer's bytes
+/// to `env.out`.
+pub fn listen_over(
+    args: &NcArgs,
+    path: &Path,
+    local: SocketAddrV4,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    input: RawFd,
+    env: &mut Env,
+) -> Result<Outcome> {
+    let mut iface = listening(path, args, local);
     if args.verbose {
         writeln!(
             env.err,
-            "nettool: listening on {local_addr} ({})",
+            "nettool: listening on {local} ({})",
             path.iface.name
         )?;
     }
-    let outcome = serve(&mut iface, &mut stack, &mut clock, args, env)?;
-    stack.teardown(env.err);
-    Ok(outcome)
+    let mut served = Served {
+        iface: &mut iface,
+        local,
+        link,
+        clock,
+        input,
+    };
+    served.serve(args, env)
 }
 
 /// An interface with a listener on `local`. Handshakes proceed side by
@@ -223,34 +277,38 @@ fn listening(path: &Path, args: &NcArgs, local: SocketAddrV4) -> stack_iface::In
     iface
 }
 
-/// Serves the listener's connections one after the other: one, or with
-/// `-k` all until Ctrl-C.
-fn serve(
-    iface: &mut stack_iface::Interface,
-    stack: &mut Stack,
-    clock: &mut SystemClock,
-    args: &NcArgs,
-    env: &mut Env,
-) -> Result<Outcome> {
-    let local = stack.local();
-    loop {
-        let mut pipe = Pipe::new(args, clock.now(), None);
-        pipe.listener = Some(local);
-        let end = pipe.run(iface, stack.link.as_mut(), clock, env)?;
-        pipe.receive_drops = stack.link.receive_drops();
-        let remote = pipe
-            .flow
-            .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
-        let outcome = pipe.finish(iface, end, remote, clock.now(), env)?;
-        if !args.keep_open || outcome == Outcome::Interrupted {
-            if args.verbose {
-                report_listener(iface, local, env)?;
+/// A listener being served, and what serving it runs on.
+struct Served<'s> {
+    iface: &'s mut stack_iface::Interface,
+    local: SocketAddrV4,
+    link: &'s mut dyn Link,
+    clock: &'s mut dyn Clock,
+    input: RawFd,
+}
+
+impl Served<'_> {
+    /// Serves the listener's connections one after the other: one, or
+    /// with `-k` all until Ctrl-C.
+    fn serve(&mut self, args: &NcArgs, env: &mut Env) -> Result<Outcome> {
+        loop {
+            let mut pipe = Pipe::new(args, self.clock.now(), None);
+            pipe.listener = Some(self.local);
+            let end = pipe.run(self.iface, self.link, self.clock, self.input, env)?;
+            pipe.receive_drops = self.link.receive_drops();
+            let remote = pipe
+                .flow
+                .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
+            let outcome = pipe.finish(self.iface, end, remote, self.clock.now(), env)?;
+            if !args.keep_open || outcome == Outcome::Interrupted {
+                if args.verbose {
+                    report_listener(self.iface, self.local, env)?;
+                }
+                return Ok(outcome);
             }
-            return Ok(outcome);
-        }
-        if let Some(flow) = pipe.flow {
-            // netcat does not wait out TIME-WAIT; the next one may start.
-            iface.remove(flow);
+            if let Some(flow) = pipe.flow {
+                // netcat does not wait out TIME-WAIT; the next one may start.
+                self.iface.remove(flow);
+            }
         }
     }
 }
@@ -579,7 +637,8 @@ impl Pipe {
         &mut self,
         host: &mut stack_iface::Interface,
         link: &mut dyn Link,
-        clock: &mut SystemClock,
+        clock: &mut dyn Clock,
+        input: RawFd,
         env: &mut Env,
     ) -> Result<Ending> {
         if self.listener.is_some() {
@@ -588,7 +647,8 @@ impl Pipe {
         }
         let interrupt = env.interrupt;
         let mut run = PipeRun { pipe: self, env };
-        let stop = driver::run_with(host, link, clock, interrupt, &RUN, &mut run)?;
+        let opts = run_options(input);
+        let stop = driver::run_with(host, link, clock, interrupt, &opts, &mut run)?;
         Ok(match stop {
             Stop::Interrupted => Ending::Interrupted,
             Stop::Done => self.ended.unwrap_or(Ending::Interrupted),
@@ -852,7 +912,7 @@ fn knock(
     // Dropped at the end of the port: its guard goes with it.
     let claim = path.claim(args.source_port, Flows::Connection { remote })?;
     let local = claim.local;
-    let mut clock = SystemClock::new();
+    let mut clock = env.clock.clock();
     let now = clock.now();
     let config = tcp::Config {
         syn_retries: 1,
@@ -870,7 +930,9 @@ fn knock(
         linger: Duration::ZERO,
     };
     let mut session = Session::new(host, plan);
-    let stop = driver::run(&mut session, link, &mut clock, env.interrupt, |_, _| Ok(()))?;
+    let stop = driver::run(&mut session, link, clock.as_mut(), env.interrupt, |_, _| {
+        Ok(())
+    })?;
     Ok((stop != Stop::Interrupted).then(|| session.opening()))
 }
 

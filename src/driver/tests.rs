@@ -280,3 +280,44 @@ fn input_is_read_beside_the_link_until_its_end() {
     assert_eq!(h.input, b"hello");
     assert!(h.ended);
 }
+
+#[test]
+fn a_link_without_a_descriptor_waits_itself_while_the_input_is_silent() {
+    use crate::link::mem::{MemLink, VirtualClock};
+    // Open and empty: a wait on it would block on real time while the
+    // virtual clock stood still.
+    let (reader, writer) = io::pipe().unwrap();
+    let opts = Options {
+        input: Some(std::os::fd::AsRawFd::as_raw_fd(&reader)),
+        ..Options::default()
+    };
+    let mut h = Hooks::default();
+    let virt = VirtualClock::default();
+    let (mut m, mut link, mut clock) =
+        (Sender::new(0, 1), MemLink::new(virt.clone()), virt.clone());
+    let mut run = Run {
+        machine: &mut m,
+        handler: &mut h,
+        link: &mut link,
+        clock: &mut clock,
+        opts: &opts,
+        buf: Vec::new(),
+        stamps: Stamps::default(),
+        spin_until: Instant::ZERO,
+        stopped: false,
+        input_buf: Vec::new(),
+    };
+    let real = std::time::Instant::now();
+    run.receive(Duration::from_millis(150)).unwrap();
+    assert_eq!(virt.get(), Instant::from_millis(150), "the link waited");
+    assert!(
+        real.elapsed() < Duration::from_millis(100),
+        "on its own clock"
+    );
+    // Input that comes is read at once, without moving the clock.
+    io::Write::write_all(&mut &writer, b"late").unwrap();
+    run.receive(Duration::from_millis(150)).unwrap();
+    assert_eq!(virt.get(), Instant::from_millis(150));
+    drop(run);
+    assert_eq!(h.input, b"late");
+}
