@@ -1285,6 +1285,68 @@ fn closed__segments_are_answered_with_rst() {
     assert!(drops(&mut c).contains(&DropReason::NoConnection));
 }
 
+/// Only an acceptable retransmission of the peer's FIN restarts 2×MSL
+/// (RFC 9293 §3.10.7.4, TIME-WAIT in the fifth and eighth steps). One at
+/// the same place that fails a check (an ACK of nothing sent, one below
+/// SND.UNA − MAX.SND.WND, no ACK bit, a SYN) is an old duplicate like any
+/// other: outside the window, answered with an ACK, and TIME-WAIT ends
+/// when it would have. If it restarted the timer, such segments would
+/// hold the connection (and its port pair) in TIME-WAIT for as long as
+/// they kept coming.
+#[rstest]
+#[case::ack_beyond_snd_nxt(seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1_000_000), Flags::FIN, b""))]
+#[case::ack_too_old(seg(REMOTE_ISS + 1, Some((LOCAL_ISS + 2).wrapping_sub(100_000)), Flags::FIN, b""))]
+#[case::no_ack(seg(REMOTE_ISS + 1, None, Flags::FIN, b""))]
+#[case::syn(seg(REMOTE_ISS, Some(LOCAL_ISS + 2), Flags::SYN | Flags::FIN, b""))]
+#[case::text_and_fin_bad_ack(seg(REMOTE_ISS, Some(LOCAL_ISS + 1_000_000), Flags::FIN, b"x"))]
+fn time_wait__unacceptable_fin_is_acked_and_leaves_the_timer(#[case] hostile: TcpRepr<'static>) {
+    let mut c = conn_time_wait();
+    deliver(&mut c, 5000, hostile);
+    assert_eq!(drops(&mut c), [DropReason::OutOfWindow]);
+    expect_out(&mut c, 5000, &["Flags [.], ack 5002, win 65535, length 0"]);
+    assert_eq!(c.state(), State::TimeWait);
+    assert_eq!(c.poll_timeout(), Some(at(60_040)), "2×MSL from 40 ms");
+}
+
+/// PAWS applies in TIME-WAIT before anything else (RFC 7323 §5.3 R1): a
+/// FIN whose TSval is older than TS.Recent is an old duplicate from an
+/// earlier incarnation, exactly what TIME-WAIT is there to absorb. It is
+/// answered and leaves the timer; the real retransmission after it (a
+/// current TSval) restarts it.
+#[test]
+fn time_wait__paws_old_fin_leaves_the_timer_and_a_current_one_restarts_it() {
+    let mut c = established_with(
+        Config {
+            timestamps: true,
+            ..config()
+        },
+        vec![TcpOption::Timestamps { val: 500, ecr: 0 }],
+    );
+    let fin = |val| TcpRepr {
+        options: vec![TcpOption::Timestamps { val, ecr: 20 }],
+        ..seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 2), Flags::FIN, b"")
+    };
+    c.close(at(20));
+    let _ = sent(&mut c, 20);
+    deliver(&mut c, 30, fin(600));
+    assert_eq!(c.state(), State::TimeWait);
+    let _ = sent(&mut c, 30);
+    assert_eq!(c.poll_timeout(), Some(at(60_030)));
+    events(&mut c);
+    deliver(&mut c, 5000, fin(100));
+    assert_eq!(drops(&mut c), [DropReason::OutOfWindow]);
+    expect_out(
+        &mut c,
+        5000,
+        &["Flags [.], ack 5002, win 65535, options [nop,nop,TS val 5000 ecr 600], length 0"],
+    );
+    assert_eq!(c.poll_timeout(), Some(at(60_030)));
+    deliver(&mut c, 6000, fin(700));
+    assert_eq!(drops(&mut c), [DropReason::Retransmission]);
+    assert_eq!(sent(&mut c, 6000).len(), 1, "the FIN is ACKed again");
+    assert_eq!(c.poll_timeout(), Some(at(66_000)));
+}
+
 #[test]
 fn segments_for_other_ports_are_ignored() {
     let mut c = conn_established();
