@@ -1120,6 +1120,42 @@ fn close_wait__can_still_send_then_close_goes_to_last_ack() {
     );
 }
 
+/// CLOSING, §3.10.7.4 fifth step: "in addition to the processing for the
+/// ESTABLISHED state", an ACK of our FIN leads to TIME-WAIT; any other
+/// acceptable ACK is still taken (here it acknowledges the data before the
+/// FIN) and only the rest of the segment is ignored. Neither is a discard,
+/// so neither is reported as a dropped segment: a drop report promises
+/// that nothing changed (design decision 12).
+#[rstest]
+#[case::ack_of_the_data_only(LOCAL_ISS + 4, State::Closing, SeqNum(LOCAL_ISS + 4))]
+#[case::ack_of_the_fin(LOCAL_ISS + 5, State::TimeWait, SeqNum(LOCAL_ISS + 5))]
+fn closing__an_acceptable_ack_is_taken_and_not_reported_as_a_drop(
+    #[case] ack: u32,
+    #[case] state: State,
+    #[case] una: SeqNum,
+) {
+    let mut c = conn_established();
+    assert_eq!(c.send(b"abc"), Ok(3));
+    c.close(at(20));
+    expect_out(
+        &mut c,
+        20,
+        &["Flags [FP.], seq 1001:1004, ack 5001, win 65535, length 3"],
+    );
+    // The peer's FIN crosses ours: CLOSING, nothing of ours acknowledged.
+    deliver(
+        &mut c,
+        30,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::FIN, b""),
+    );
+    expect_out(&mut c, 30, &["Flags [.], ack 5002, win 65535, length 0"]);
+    assert_eq!(c.state(), State::Closing);
+    events(&mut c);
+    deliver(&mut c, 40, seg(REMOTE_ISS + 2, Some(ack), Flags::NONE, b""));
+    assert_eq!(drops(&mut c), []);
+    assert_eq!((c.state(), c.tcb().snd.una), (state, una));
+}
+
 #[test]
 fn close_wait__data_is_ignored() {
     let mut c = conn_close_wait();

@@ -225,8 +225,14 @@ impl Connection {
         if let Some(val) = ts_recent {
             self.ts_recent = val;
         }
-        if self.state == State::Closed {
-            return Ok(()); // LAST-ACK: our FIN was acknowledged, the TCB is gone
+        match self.state {
+            // LAST-ACK: our FIN was acknowledged, the TCB is gone.
+            State::Closed => return Ok(()),
+            // CLOSING, our FIN not acknowledged yet: "otherwise ignore the
+            // segment", past its ACK. The segment is not discarded (the
+            // ACK was taken), so no drop is reported.
+            State::Closing => return Ok(()),
+            _ => {}
         }
         // Sixth step, URG: parsed, never acted upon.
         self.process_segment_text(now, seg);
@@ -440,13 +446,7 @@ impl Connection {
         let fin_acked = self.fin_seq.is_some_and(|f| self.tcb.snd.una.gt(f));
         match self.state {
             State::FinWait1 if fin_acked => self.set_state(State::FinWait2),
-            State::Closing => {
-                if !fin_acked {
-                    // "otherwise ignore the segment"
-                    return Err(DropReason::Unexpected);
-                }
-                self.enter_time_wait(now);
-            }
+            State::Closing if fin_acked => self.enter_time_wait(now),
             State::LastAck if fin_acked => self.enter_closed(Reason::Normal),
             _ => {}
         }
