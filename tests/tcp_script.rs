@@ -614,6 +614,72 @@ fn syn_received__retransmitted_syn_resends_syn_ack_at_once() {
     assert_eq!(c.state(), State::SynReceived);
 }
 
+/// The peer's SYN again in SYN-RECEIVED is answered (the SYN,ACK at
+/// once), not accepted, so TS.Recent keeps the first SYN's TSval: RFC 7323
+/// §4.3 takes a TSval only from a segment covering Last.ACK.sent, which
+/// is past the SYN (Linux's `tcp_check_req` likewise resends the SYN,ACK
+/// with the TS.Recent it has). A forged one with a TSval far ahead would
+/// otherwise make PAWS reject every real segment once ESTABLISHED.
+#[rstest]
+#[case::genuine(1500, 1510)]
+#[case::forged_far_ahead(2_000_000_000, 1010)]
+fn syn_received__retransmitted_syn_leaves_ts_recent_alone(
+    #[case] resent_val: u32,
+    #[case] ack_val: u32,
+) {
+    let mut c = Connection::listen(
+        Config {
+            timestamps: true,
+            ..config()
+        },
+        LOCAL,
+        IssSource::Fixed(SeqNum(LOCAL_ISS)),
+    );
+    let ts = |val| vec![TcpOption::Timestamps { val, ecr: 0 }];
+    let syn = |val| TcpRepr {
+        options: ts(val),
+        ..seg(REMOTE_ISS, None, Flags::SYN, b"")
+    };
+    let syn_ack = |ms| {
+        format!(
+            "Flags [S.], seq 1000, ack 5001, win 65535, options [mss 1460,nop,nop,TS val {ms} ecr 1000], length 0"
+        )
+    };
+    c.handle_segment_from(at(0), REMOTE_IP, &syn(1000));
+    expect_out(&mut c, 0, &[&syn_ack(0)]);
+    c.handle_segment_from(at(500), REMOTE_IP, &syn(resent_val));
+    assert_eq!(drops(&mut c), [DropReason::Retransmission]);
+    expect_out(&mut c, 500, &[&syn_ack(500)]);
+    deliver(
+        &mut c,
+        510,
+        TcpRepr {
+            options: ts(ack_val),
+            ..from_peer()
+        },
+    );
+    assert_eq!(c.state(), State::Established);
+    // The peer's first data after the handshake is accepted.
+    deliver(
+        &mut c,
+        520,
+        TcpRepr {
+            options: ts(ack_val + 10),
+            ..data(REMOTE_ISS + 1, b"new")
+        },
+    );
+    assert_eq!(drops(&mut c), []);
+    assert_eq!(c.recv_queue_len(), 3);
+    expect_out(
+        &mut c,
+        520,
+        &[&format!(
+            "Flags [.], ack 5004, win 65532, options [nop,nop,TS val 520 ecr {}], length 0",
+            ack_val + 10
+        )],
+    );
+}
+
 #[test]
 fn syn_received__syn_ack_retransmitted_then_times_out() {
     let mut c = conn_syn_received();

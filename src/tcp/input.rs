@@ -270,9 +270,8 @@ impl Connection {
             && seg.ack.is_none()
             && seg.seq == rcv.irs
         {
-            if let Some((val, _)) = seg.timestamps() {
-                self.ts_recent = val;
-            }
+            // TS.Recent stays: RFC 7323 §4.3 takes a TSval only from a
+            // segment covering Last.ACK.sent, which is past the SYN.
             self.tcb.snd.nxt = self.tcb.snd.iss;
             return Err(DropReason::Retransmission);
         }
