@@ -4,16 +4,14 @@
 //! or a closed port, or nobody.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::Parser;
 use nettool::cli::{Cli, Command, HandshakeArgs};
-use nettool::cmd::Env;
+use nettool::cmd::Captured;
 use nettool::cmd::tcp::handshake_over;
 use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::outcome::Outcome;
-use nettool::route::Interface;
 use nettool::setup::Path;
 use nettool::tcp::{self, Connection, IssSource, SeqNum};
 use nettool::time::Instant;
@@ -83,24 +81,7 @@ impl Responder for ClosedPort {
 
 /// The way to the peer, as the setup would have found it.
 fn path() -> Path {
-    Path {
-        iface: Interface {
-            name: "sim0".into(),
-            index: 1,
-            mac: US_MAC,
-            ipv4: vec![],
-            mtu: 1500,
-            is_up: true,
-            is_running: true,
-            is_loopback: false,
-        },
-        source: *US.ip(),
-        owned_by_kernel: false,
-        next_hop: *PEER.ip(),
-        next_hop_mac: Some(PEER_MAC),
-        how: "scripted".into(),
-        loopback: false,
-    }
+    Path::simulated(US_MAC, *US.ip(), *PEER.ip(), PEER_MAC)
 }
 
 fn args(extra: &[&str]) -> HandshakeArgs {
@@ -121,14 +102,7 @@ fn handshake(extra: &[&str], peer: Option<Box<dyn Responder>>) -> (Outcome, Stri
     if let Some(peer) = peer {
         link = link.with(BoxedResponder(peer));
     }
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let interrupt = AtomicBool::new(false);
-    let mut env = Env {
-        out: &mut out,
-        err: &mut err,
-        interrupt: &interrupt,
-        pcap: None,
-    };
+    let mut captured = Captured::default();
     let mut run_clock = clock.clone();
     let outcome = handshake_over(
         &args(extra),
@@ -136,11 +110,11 @@ fn handshake(extra: &[&str], peer: Option<Box<dyn Responder>>) -> (Outcome, Stri
         US,
         &mut link,
         &mut run_clock,
-        &mut env,
+        &mut captured.env(),
     )
     .unwrap();
     let took = clock.get() - Instant::ZERO;
-    (outcome, String::from_utf8(out).unwrap(), took)
+    (outcome, captured.stdout(), took)
 }
 
 struct BoxedResponder(Box<dyn Responder>);

@@ -5,16 +5,14 @@
 //! the destination's port, or nothing does.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::Parser;
 use nettool::cli::{Cli, Command, TraceArgs};
-use nettool::cmd::Env;
+use nettool::cmd::Captured;
 use nettool::cmd::trace::trace_over;
 use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::outcome::Outcome;
-use nettool::route::Interface;
 use nettool::setup::Path;
 use nettool::tcp::{self, Connection, IssSource, SeqNum};
 use nettool::time::Instant;
@@ -104,24 +102,7 @@ impl Responder for TwoRouters {
 }
 
 fn path() -> Path {
-    Path {
-        iface: Interface {
-            name: "sim0".into(),
-            index: 1,
-            mac: US_MAC,
-            ipv4: vec![],
-            mtu: 1500,
-            is_up: true,
-            is_running: true,
-            is_loopback: false,
-        },
-        source: *US.ip(),
-        owned_by_kernel: false,
-        next_hop: R1,
-        next_hop_mac: Some(GW_MAC),
-        how: "scripted".into(),
-        loopback: false,
-    }
+    Path::simulated(US_MAC, *US.ip(), R1, GW_MAC)
 }
 
 /// Runs `nettool trace -q 1 [extra] 10.3.0.2:80` through the routers;
@@ -136,17 +117,18 @@ fn trace(extra: &[&str], open: bool) -> (Outcome, String) {
     let args: TraceArgs = args;
     let clock = VirtualClock::default();
     let mut link = MemLink::new(clock.clone()).with(TwoRouters::new(open));
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let interrupt = AtomicBool::new(false);
-    let mut env = Env {
-        out: &mut out,
-        err: &mut err,
-        interrupt: &interrupt,
-        pcap: None,
-    };
+    let mut captured = Captured::default();
     let mut run_clock = clock.clone();
-    let outcome = trace_over(&args, &path(), US, &mut link, &mut run_clock, &mut env).unwrap();
-    (outcome, String::from_utf8(out).unwrap())
+    let outcome = trace_over(
+        &args,
+        &path(),
+        US,
+        &mut link,
+        &mut run_clock,
+        &mut captured.env(),
+    )
+    .unwrap();
+    (outcome, captured.stdout())
 }
 
 #[test]

@@ -365,6 +365,37 @@ impl Path {
         Ok(Stack { claim, link })
     }
 
+    /// The way over a simulated Ethernet link (`sim0`, MTU 1500, the
+    /// in-memory link of the tests): from `source` at `mac`, an address
+    /// the kernel does not own, to `next_hop` at `next_hop_mac`, as the
+    /// setup would have found it.
+    #[cfg(any(test, feature = "testkit"))]
+    pub fn simulated(
+        mac: MacAddr,
+        source: Ipv4Addr,
+        next_hop: Ipv4Addr,
+        next_hop_mac: MacAddr,
+    ) -> Path {
+        Path {
+            iface: Interface {
+                name: "sim0".into(),
+                index: 1,
+                mac,
+                ipv4: vec![],
+                mtu: 1500,
+                is_up: true,
+                is_running: true,
+                is_loopback: false,
+            },
+            source,
+            owned_by_kernel: false,
+            next_hop,
+            next_hop_mac: Some(next_hop_mac),
+            how: "scripted".into(),
+            loopback: false,
+        }
+    }
+
     /// The MSS to announce on this path ([`crate::tcp::mss_for_mtu`]).
     pub fn mss(&self) -> u16 {
         crate::tcp::mss_for_mtu(self.iface.mtu)
