@@ -16,7 +16,7 @@ use nettool::setup::Path;
 use nettool::tcp::{self, Connection, IssSource, SeqNum};
 use nettool::time::Instant;
 use nettool::wire::MacAddr;
-use nettool::wire::tcp::{ChecksumMode, TcpRepr};
+use nettool::wire::tcp::{ChecksumMode, Flags, TcpRepr};
 use rstest::rstest;
 
 const US_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
@@ -199,4 +199,38 @@ fn silence_is_no_answer_after_every_retry(
         format!("no answer from 10.9.0.2:80 after {syns} SYN{s}: filtered, or the host is down")
     );
     assert_eq!(took, gave_up_at, "{out}");
+}
+
+/// The link fails once the SYN-ACK is in (the interface went away): the
+/// run ends in that error, yet the connection it opened is reset on the
+/// way out, as on Ctrl-C, so the peer is not left holding it.
+#[test]
+fn a_link_that_fails_mid_run_still_resets_the_peer() {
+    let clock = VirtualClock::default();
+    let mut link = MemLink::new(clock.clone())
+        .with(Listener::new())
+        .failing_after(1);
+    let mut captured = Captured::default();
+    let failed = handshake_over(
+        &args(&[]),
+        &path(),
+        US,
+        &mut link,
+        &mut clock.clone(),
+        &mut captured.env(),
+    );
+    let out = captured.stdout();
+    let err = failed.expect_err(&out);
+    assert!(format!("{err:#}").contains("down"), "{err:#}");
+    let segments: Vec<TcpRepr> = link
+        .sent
+        .iter()
+        .map(|(_, f)| TcpRepr::from_frame(f, ChecksumMode::Verify).unwrap().2)
+        .collect();
+    let flags: Vec<Flags> = segments.iter().map(|s| s.flags).collect();
+    // (The ACK bit is `ack` being there: the third ACK has no flag.)
+    assert_eq!(flags, [Flags::SYN, Flags::NONE, Flags::RST], "{out}");
+    // At the peer's RCV.NXT, where the ACK was: the peer accepts it.
+    assert_eq!(segments[2].seq, segments[1].seq, "{out}");
+    assert!(out.contains("Flags [R], seq "), "the RST is shown:\n{out}");
 }
