@@ -154,7 +154,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__arp)
-            opts="-i -s -c -W -D -U -A -q -v -h -V --interface --source --count --timeout --interval --ttl --no-cache --show --flush --dad --announce --announce-reply --rate --retries --json --quiet --verbose --cache-file --help --version"
+            opts="-i -s -c -W -D -U -A -q -v -h -V --interface --source --count --timeout --interval --ttl --no-cache --show --flush --dad --announce --announce-reply --rate --retries --json --quiet --verbose --cache-file --pcap --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -212,6 +212,10 @@ _nettool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -220,7 +224,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__close)
-            opts="-i -s -p -S -h -V --interface --source --source-port --retries --data --linger --absolute --json --cache-file --passive --half-close --abort --time-wait --help --version"
+            opts="-i -s -p -S -h -V --interface --source --source-port --retries --data --linger --absolute --json --cache-file --pcap --passive --half-close --abort --time-wait --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -263,6 +267,10 @@ _nettool() {
                     return 0
                     ;;
                 --cache-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pcap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -296,7 +304,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__handshake)
-            opts="-i -s -p -S -h -V --interface --source --source-port --retries --data --linger --absolute --json --cache-file --no-ack --observe --ack-delay --graceful --help --version"
+            opts="-i -s -p -S -h -V --interface --source --source-port --retries --data --linger --absolute --json --cache-file --pcap --no-ack --observe --ack-delay --graceful --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -339,6 +347,10 @@ _nettool() {
                     return 0
                     ;;
                 --cache-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pcap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -880,7 +892,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__nc)
-            opts="-l -k -z -w -q -s -p -i -v -h -V --listen --keep-open --zero-io --wait --user-timeout --quit-after --source --source-port --interface --verbose --trace --cache-file --help --version"
+            opts="-l -k -z -w -q -s -p -i -v -h -V --listen --keep-open --zero-io --wait --user-timeout --quit-after --source --source-port --interface --cc --verbose --trace --cache-file --pcap --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -930,7 +942,15 @@ _nettool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cc)
+                    COMPREPLY=($(compgen -W "cubic reno" -- "${cur}"))
+                    return 0
+                    ;;
                 --cache-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pcap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -942,7 +962,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__probe)
-            opts="-I -p -S -A -F -R -P -U -c -i -W -v -h -V --dport --interface --source --sport --sport-inc --flags --syn --ack-flag --fin --rst --psh --urg --ece --cwr --seq --ack --win --urg-ptr --ttl --id --tos --df --mss --sack-perm --ts --nop --wscale --tcp-option --eol --data --data-file --data-len --badsum --count --interval --flood --wait --verbose --json --cache-file --help --version"
+            opts="-I -p -S -A -F -R -P -U -c -i -W -v -h -V --dport --interface --source --sport --sport-inc --flags --syn --ack-flag --fin --rst --psh --urg --ece --cwr --seq --ack --win --urg-ptr --ttl --id --tos --df --mss --sack-perm --ts --nop --wscale --tcp-option --eol --data --data-file --data-len --badsum --count --interval --flood --wait --verbose --json --cache-file --pcap --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1060,6 +1080,10 @@ _nettool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1068,7 +1092,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__scan)
-            opts="-I -p -h -V --interface --source --sport --rate --max-rate --min-rate --concurrency --retries --timeout --min-timeout --all --json --cache-file --help --version"
+            opts="-I -p -h -V --interface --source --sport --rate --max-rate --min-rate --concurrency --retries --timeout --min-timeout --all --json --cache-file --pcap --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1126,6 +1150,10 @@ _nettool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1134,7 +1162,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__trace)
-            opts="-i -s -p -f -m -q -w -h -V --interface --source --source-port --first-ttl --max-ttl --queries --wait --json --cache-file --help --version"
+            opts="-i -s -p -f -m -q -w -h -V --interface --source --source-port --first-ttl --max-ttl --queries --wait --json --cache-file --pcap --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1197,6 +1225,10 @@ _nettool() {
                     return 0
                     ;;
                 --cache-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pcap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -46,6 +46,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand arp" -l ttl -d 'How long
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l rate -d 'Sweep: at most this many requests per second' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l retries -d 'Sweep: requests to repeat for an address that has not answered' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l no-cache -d 'Ask the wire even when the cache holds a fresh entry'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l show -d 'List the cache with ages and states, and exit'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l flush -d 'Empty the cache, and exit'
@@ -64,6 +65,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l retries -d
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l linger -d 'How long the peer must stay quiet before nettool ends the connection' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l observe -d 'With --no-ack: how long to watch' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l ack-delay -d 'Send the third ACK this long after the SYN-ACK' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s S -l absolute -d 'Print absolute sequence numbers (tcpdump -S); relative by default'
@@ -79,6 +81,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand close" -l retries -d 'SY
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l linger -d 'How long the peer must stay quiet before nettool ends the connection' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand close" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l time-wait -d 'How long TIME-WAIT lasts (2×MSL; RFC 9293 suggests 4 min, Linux uses 60 s)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s S -l absolute -d 'Print absolute sequence numbers (tcpdump -S); relative by default'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l json -d 'Print one JSON object per line for each segment, state change and result'
@@ -93,11 +96,14 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -s q -l quit-after -
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s s -l source -d 'Source address' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s p -l source-port -d 'Source port' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s i -l interface -d 'Interface to use' -r
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cc -d 'Congestion control for what nettool sends' -r -f -a "cubic\t'RFC 9438: the window follows a cubic curve of the time since the last loss, and falls to 0.7 of the flight on one (Linux\'s default)'
+reno\t'RFC 5681: one segment more per round trip, and half the flight on a loss'"
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s l -l listen -d 'Listen for a connection instead of connecting'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s k -l keep-open -d 'With -l: accept another connection after each one ends'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s z -l zero-io -d 'Report whether the port(s) accept a connection; send no data'
-complete -c nettool -n "__fish_nettool_using_subcommand nc" -s v -l verbose -d 'States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration'
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -s v -l verbose -d 'States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l trace -d 'Every segment, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s V -l version -d 'Print version'
@@ -124,6 +130,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -s c -l count -d 
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -l interval -d 'Spacing of probes (down to microseconds: 100us)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s W -l wait -d 'How long each probe waits for its answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l sport-inc -d 'Each probe from the next source port (wrapping back after 65535)'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s S -l syn -d 'SYN'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s A -l ack-flag -d 'ACK'
@@ -154,8 +161,9 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -l retries -d 'Mor
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l timeout -d 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-timeout -d 'The shortest wait for an answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l all -d 'List every port, closed ones too'
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JSON object per port, then a summary'
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JSON object per line: a port line per port, then the result'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
@@ -166,6 +174,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand trace" -s m -l max-ttl -
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s q -l queries -d 'Probes per hop' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s w -l wait -d 'How long each probe waits for its answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l json -d 'Print one JSON object per line for each probe and the result'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s V -l version -d 'Print version'
@@ -187,7 +196,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_sub
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from down" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -l name -d 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -l json -d 'Print the status as one JSON object'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -l json -d 'Print JSON lines (start, the lab, result; see README "JSON output")'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -l name -d 'Name of the temporary lab' -r

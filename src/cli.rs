@@ -7,7 +7,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+mod impair;
+mod probe;
+mod trace;
+
+pub use impair::ImpairArgs;
+pub use probe::{ProbeArgs, ScanArgs};
+pub use trace::TraceArgs;
 
 const EXIT_STATUS: &str = "\
 EXIT STATUS:
@@ -40,15 +48,15 @@ pub enum Command {
     Handshake(HandshakeArgs),
     Close(CloseArgs),
     Nc(NcArgs),
-    Probe(crate::cmd::probe::ProbeArgs),
-    Scan(crate::cmd::probe::ScanArgs),
-    Trace(crate::cmd::trace::TraceArgs),
+    Probe(ProbeArgs),
+    Scan(ScanArgs),
+    Trace(TraceArgs),
     Lab(LabArgs),
     /// Write the man pages and shell completions (for packagers and the test suite).
     #[command(hide = true)]
     Generate(GenerateArgs),
     #[command(hide = true)]
-    Impair(crate::cmd::impair::ImpairArgs),
+    Impair(ImpairArgs),
 }
 
 /// Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache.
@@ -157,6 +165,9 @@ pub struct ArpArgs {
 
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub capture: CaptureArgs,
 }
 
 /// Where the ARP cache lives.
@@ -224,6 +235,9 @@ pub struct ConnectArgs {
     /// The ARP cache, for the next hop.
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub capture: CaptureArgs,
 }
 
 /// Open a TCP connection with a hand-driven three-way handshake, printing every segment and state.
@@ -377,7 +391,11 @@ pub struct NcArgs {
     #[arg(short, long, value_name = "IFACE")]
     pub interface: Option<String>,
 
-    /// States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration.
+    /// Congestion control for what nettool sends.
+    #[arg(long, value_enum, value_name = "ALGORITHM", default_value_t = CongestionControlArg::Cubic)]
+    pub cc: CongestionControlArg,
+
+    /// States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control.
     #[arg(short, long)]
     pub verbose: bool,
 
@@ -387,6 +405,18 @@ pub struct NcArgs {
 
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+}
+
+/// `nc --cc`: the engine's congestion avoidance algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CongestionControlArg {
+    /// RFC 9438: the window follows a cubic curve of the time since the last loss, and falls to 0.7 of the flight on one (Linux's default).
+    Cubic,
+    /// RFC 5681: one segment more per round trip, and half the flight on a loss.
+    Reno,
 }
 
 /// A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux.
@@ -439,7 +469,7 @@ pub struct LabNameArgs {
 pub struct LabStatusArgs {
     #[command(flatten)]
     pub name: LabNameArgs,
-    /// Print the status as one JSON object.
+    /// Print JSON lines (start, the lab, result; see README "JSON output").
     #[arg(long)]
     pub json: bool,
 }
@@ -563,5 +593,30 @@ mod tests {
                 ..
             })
         ));
+    }
+}
+
+/// `--pcap FILE`, for every command that moves frames.
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+}
+
+impl Command {
+    /// The capture file asked for with `--pcap`, if the command takes one.
+    pub fn pcap(&self) -> Option<&std::path::Path> {
+        let capture = match self {
+            Command::Arp(a) => &a.capture,
+            Command::Handshake(a) => &a.connect.capture,
+            Command::Close(a) => &a.connect.capture,
+            Command::Nc(a) => &a.capture,
+            Command::Probe(a) => &a.capture,
+            Command::Scan(a) => &a.capture,
+            Command::Trace(a) => &a.capture,
+            Command::Lab(_) | Command::Generate(_) | Command::Impair(_) => return None,
+        };
+        capture.pcap.as_deref()
     }
 }

@@ -146,9 +146,14 @@ impl std::fmt::Display for Flow {
     }
 }
 
+/// The firewall mark on packets nettool sends through its raw IP socket
+/// on loopback ([`crate::link::lo`]): the guard lets them pass, since
+/// nettool's own RSTs must still leave.
+pub const GUARD_MARK: u32 = 0x6e74; // "nt"
+
 /// The nftables script for the guard of one flow. Packets carrying
-/// [`GUARD_MARK`](crate::link::lo::GUARD_MARK) are nettool's own (sent
-/// through its raw socket on loopback) and pass.
+/// [`GUARD_MARK`] are nettool's own (sent through its raw socket on
+/// loopback) and pass.
 pub fn ruleset(table: &str, flow: Flow) -> String {
     let matcher = match flow {
         Flow::Connection { local, remote } => format!(
@@ -177,7 +182,7 @@ pub fn ruleset(table: &str, flow: Flow) -> String {
          \t\t{matcher} tcp flags & rst == rst meta mark != {:#x} counter drop\n\
          \t}}\n\
          }}\n",
-        crate::link::lo::GUARD_MARK
+        GUARD_MARK
     )
 }
 

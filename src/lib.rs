@@ -5,27 +5,43 @@
 //! point one way only:
 //!
 //! ```text
-//! time ← wire ← arp, tcp ← stack ← link, driver ← cmd ← main
+//! time ← wire ← arp, tcp, probe, trace ← stack ← link, driver ← cmd ← main
+//!               clock, sys ← link, driver
+//!               netlink ← route;  guard, cachefile, lab, impair, report ← cmd
 //! ```
 //!
-//! - [`time`], [`wire`], [`arp`] and [`tcp`] are the engine: pure, sans-IO.
-//!   They take `now` as an argument, return frames and timers as data, and
-//!   never touch a socket, a clock or stdout. [`machine`] is the shape they
+//! - **The engine**, pure and sans-IO: [`time`], [`wire`], [`arp`],
+//!   [`tcp`], [`probe`] (hand-made TCP probes and SYN scans) and
+//!   [`trace`] (TCP traceroute); [`stack`] is the host around TCP
+//!   connections: an interface with a flow table and listeners (ARP
+//!   answering, ICMP errors to their flow). They take
+//!   `now` as an argument, return frames and timers as data, and never
+//!   touch a socket, a clock or stdout. [`machine`] is the shape they
 //!   share; [`sim`] runs TCP endpoints against each other on a virtual
 //!   clock with seeded impairments.
-//! - [`link`] moves frames (pnet's AF_PACKET channel in production, an
-//!   in-memory link in tests); [`driver`] is the single event loop that reads
-//!   the clock and blocks.
-//! - [`cmd`] turns command-line arguments into engine runs and renders their
-//!   events; `main` maps the outcome to an exit code.
-//! - [`route`] (over [`netlink`]) asks the kernel's routing table which
-//!   interface, source and next hop to use; [`lab`] builds disposable
-//!   network namespaces for `nettool lab` and the end-to-end tests. Both
-//!   are edges: they talk to the kernel and run `ip`.
+//! - **Moving frames**: [`link`] (pnet's AF_PACKET channel in production,
+//!   the loopback link, an in-memory link in tests, and decorators over
+//!   any of them: a tracer, a pcap capture); [`driver`] is the single event
+//!   loop that reads the clock and blocks. Below both: [`clock`] (where
+//!   "now" comes from, and carrying kernel stamps onto it) and [`sys`]
+//!   (the raw system calls several of them share).
+//! - **The front**: [`cli`] is the one clap definition (from which
+//!   [`docgen`] writes the man pages and completions); [`cmd`] turns its
+//!   arguments into engine runs and renders their events through
+//!   [`report`] (one event schema, as JSON lines or text for people);
+//!   `main` maps the [`outcome`] to an exit code.
+//! - **Edges** that talk to the kernel or the file system for `cmd`:
+//!   [`route`] (over [`netlink`]) asks the routing table which interface,
+//!   source and next hop to use; [`guard`] keeps the kernel's RSTs out of
+//!   nettool's flows with an nftables rule; [`cachefile`] keeps the ARP
+//!   cache between runs; [`lab`] builds disposable network namespaces for
+//!   `nettool lab` and the end-to-end tests; [`impair`] is the seeded,
+//!   faulty relay those tests put between two namespaces.
 
 pub mod arp;
 pub mod cachefile;
 pub mod cli;
+pub mod clock;
 pub mod cmd;
 pub mod docgen;
 pub mod driver;
@@ -37,6 +53,7 @@ pub mod machine;
 pub mod netlink;
 pub mod outcome;
 pub mod probe;
+pub mod report;
 pub mod route;
 pub mod sim;
 pub mod stack;
@@ -45,3 +62,22 @@ pub mod tcp;
 pub mod time;
 pub mod trace;
 pub mod wire;
+
+#[cfg(test)]
+mod layer_map {
+    /// Every module is placed in the map above: a new one must be too.
+    #[test]
+    fn names_every_module() {
+        let src = include_str!("lib.rs");
+        let (doc, code) = src.split_at(src.find("pub mod ").expect("modules"));
+        let missing: Vec<&str> = code
+            .lines()
+            .filter_map(|l| l.strip_prefix("pub mod ")?.strip_suffix(';'))
+            .filter(|m| !doc.contains(&format!("[`{m}`]")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "lib.rs's map does not place {missing:?}"
+        );
+    }
+}

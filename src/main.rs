@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         out: &mut out,
         err: &mut err,
         interrupt: &interrupt,
+        pcap: None,
     };
     let result = cmd::run(cli, &mut env);
     let flushed = out.flush();

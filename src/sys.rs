@@ -1,7 +1,10 @@
 //! The few raw system calls several edges share, each wrapped once.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::net::Ipv4Addr;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use anyhow::{Context, Result, bail};
 
 /// `setsockopt(2)` with a typed value.
 pub fn setsockopt<T>(
@@ -44,4 +47,76 @@ pub fn grow_buffer(fd: RawFd, which: Buffer, bytes: libc::c_int) -> io::Result<(
     };
     setsockopt(fd, libc::SOL_SOCKET, force, &bytes)
         .or_else(|_| setsockopt(fd, libc::SOL_SOCKET, plain, &bytes))
+}
+
+/// A source port reserved from the kernel for the run: a TCP socket bound
+/// to it (never listening or connecting), so no kernel connection can take
+/// the same port while nettool uses it. The kernel picks the port when
+/// none is asked for.
+pub fn reserve_port(
+    source: Ipv4Addr,
+    owned: bool,
+    wanted: Option<u16>,
+) -> Result<(u16, Option<OwnedFd>)> {
+    if !owned {
+        // The kernel does not own the address: no kernel socket can use it.
+        let port = wanted.unwrap_or_else(|| 32768 + (random_u64() % 28232) as u16);
+        return Ok((port, None));
+    }
+    // SAFETY: plain socket(2); the result is checked and owned below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("reserving a source port");
+    }
+    // SAFETY: fd is a fresh socket we own.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    let addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: wanted.unwrap_or(0).to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(source).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: addr is a valid sockaddr_in of `len` bytes.
+    if unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len) } < 0 {
+        let err = std::io::Error::last_os_error();
+        return match wanted {
+            Some(p) if err.raw_os_error() == Some(libc::EADDRINUSE) => {
+                bail!(
+                    "source port {p} is in use by another socket on {source}; pick another with -p, or leave it out"
+                )
+            }
+            _ => Err(err).with_context(|| format!("reserving a source port on {source}")),
+        };
+    }
+    let mut bound: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut blen = len;
+    // SAFETY: getsockname into a sockaddr_in-sized buffer.
+    if unsafe { libc::getsockname(fd, (&mut bound as *mut libc::sockaddr_in).cast(), &mut blen) }
+        < 0
+    {
+        return Err(std::io::Error::last_os_error()).context("reading the reserved port");
+    }
+    Ok((u16::from_be(bound.sin_port), Some(sock)))
+}
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    // SAFETY: getrandom fills the buffer we own; on failure we fall back
+    // to the clock, which is enough for a port or an ISN key's
+    // unpredictability to a remote peer in a debugging tool.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), N, 0) };
+    if n != N as isize {
+        let t = crate::clock::unix_now_ms().to_le_bytes();
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = t[i % 8] ^ (i as u8).wrapping_mul(31);
+        }
+    }
+    buf
+}
+
+pub fn random_u64() -> u64 {
+    u64::from_le_bytes(random_bytes::<8>())
 }

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Ran, Scratch, nettool, nft_load, nft_packets, run, sh};
+use common::{Ran, Scratch, Server, nettool, nft_load, nft_packets, run, sh};
 use nettool::lab::testnet::TwoHosts;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -114,30 +114,27 @@ fn a_sweep_finds_exactly_the_twenty_live_hosts_and_caches_them() {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
         match v["event"].as_str() {
-            Some("host") => {
+            Some("start") => {}
+            Some("reply") => {
                 assert_eq!(v["mac"].as_str(), Some(&*hosts.mac_b().to_string()));
                 found.insert(v["ip"].as_str().unwrap().parse::<Ipv4Addr>().unwrap());
             }
-            Some("summary") => summary = Some(v),
+            Some("result") => summary = Some(v),
             other => panic!("unexpected event {other:?} in {line}"),
         }
     }
     assert_eq!(found, live, "{}", r.show());
-    let summary = summary.expect("a summary line");
-    assert_eq!(summary["hosts"], 20);
+    let summary = summary.expect("a result line");
+    assert_eq!(summary["answered"], 20);
     assert_eq!(summary["addresses"], 253, "all host addresses but our own");
     // Every live host is now in the cache.
     let r = arp(&hosts, &scratch, &["--show", "--json"]);
     let cached: BTreeSet<Ipv4Addr> = r
         .stdout
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["ip"]
-                .as_str()
-                .unwrap()
-                .parse()
-                .unwrap()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event"] == "cache")
+        .map(|v| v["ip"].as_str().unwrap().parse().unwrap())
         .collect();
     assert_eq!(cached, live);
 }
@@ -201,6 +198,61 @@ fn a_changed_mac_is_reported_as_a_conflict_and_not_cached() {
         "neither MAC may stay cached:\n{}",
         r.show()
     );
+}
+
+/// Answers ARP for an address from a second MAC (tests/peers/arp_twin.py).
+const TWIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/arp_twin.py");
+
+#[test]
+fn two_macs_answering_one_request_are_a_conflict_and_neither_is_cached() {
+    let hosts = TwoHosts::new("arp-twins");
+    let scratch = Scratch::new();
+    let peer = hosts.addr_b.to_string();
+    let twin_mac = "02:aa:bb:cc:dd:ee";
+    // The kernel in B answers with B's MAC, the twin with another one.
+    let mut cmd = hosts.cmd_b("python3");
+    cmd.args([TWIN, "eth0", &peer, twin_mac]);
+    let mut twin = Server::spawn(cmd);
+    twin.wait_for("ready", Duration::from_secs(10));
+    for _ in 0..3 {
+        let r = arp(&hosts, &scratch, &["--json", &peer]);
+        let events: Vec<serde_json::Value> = r
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+            .collect();
+        let conflict = events
+            .iter()
+            .find(|v| v["event"] == "conflict")
+            .unwrap_or_else(|| panic!("no conflict reported:\n{}", r.show()));
+        let macs = BTreeSet::from([
+            conflict["mac"].as_str().unwrap().to_string(),
+            conflict["other_mac"].as_str().unwrap().to_string(),
+        ]);
+        assert_eq!(
+            macs,
+            BTreeSet::from([hosts.mac_b().to_string(), twin_mac.to_string()]),
+            "{}",
+            r.show()
+        );
+        assert!(
+            !events.iter().any(|v| v["event"] == "reply"),
+            "neither MAC may be given as the answer:\n{}",
+            r.show()
+        );
+        assert_eq!(r.code, Some(1), "no answer to believe:\n{}", r.show());
+        let shown = arp(&hosts, &scratch, &["--show"]);
+        assert!(
+            shown.stdout.contains("is empty"),
+            "neither MAC may be cached:\n{}",
+            shown.show()
+        );
+    }
+    twin.wait_for("answered", Duration::from_secs(1));
+    // -q prints no MAC at all: a script must not pick one of the two.
+    let r = arp(&hosts, &scratch, &["-q", &peer]);
+    assert_eq!(r.code, Some(1), "{}", r.show());
+    assert_eq!(r.stdout.trim(), "", "{}", r.show());
 }
 
 #[test]

@@ -86,7 +86,11 @@ fn resolution_retries_until_answered(
     .unwrap();
     assert_eq!(stop, Stop::Done);
     assert_eq!(res.answer(), Some(mac(7)));
-    assert_eq!(clock.get() - Instant::ZERO, elapsed_want);
+    // The answer is believed once the conflict window has passed quietly.
+    assert_eq!(
+        clock.get() - Instant::ZERO,
+        elapsed_want + probe::CONFLICT_WINDOW
+    );
     let attempt = events.iter().find_map(|e| match e {
         Event::Probe(probe::Event::Reply { attempt, rtt, .. }) => {
             assert_eq!(*rtt, Duration::from_micros(80));
@@ -98,6 +102,54 @@ fn resolution_retries_until_answered(
     assert_eq!(link.sent.len() as u32, attempt_want);
     drop(res);
     assert_eq!(cache.len(), 1);
+}
+
+/// Two neighbours claim PEER; the second answers `lag` after the first.
+#[rstest]
+#[case::microseconds_apart(Duration::from_micros(20), true)]
+#[case::late_in_the_window(probe::CONFLICT_WINDOW - Duration::from_micros(100), true)]
+#[case::after_the_window(probe::CONFLICT_WINDOW + Duration::from_millis(1), false)]
+fn two_macs_answering_one_request(#[case] lag: Duration, #[case] conflict: bool) {
+    let clock = VirtualClock::default();
+    let first = ArpNeighbour::new(mac(7), [PEER]);
+    let mut second = ArpNeighbour::new(mac(8), [PEER]);
+    second.latency = first.latency + lag;
+    let mut link = MemLink::new(clock.clone()).with(first).with(second);
+    let mut cache = Cache::new();
+    let mut res = Resolution::new(Instant::ZERO, wall(), &mut cache, settings(true));
+    let mut events = Vec::new();
+    let stop = driver::run(
+        &mut res,
+        &mut link,
+        &mut clock.clone(),
+        &AtomicBool::new(false),
+        |_, e| {
+            events.push(e);
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(stop, Stop::Done);
+    assert_eq!(link.sent.len(), 1, "one request, answered twice");
+    let conflicts = events
+        .iter()
+        .filter(|e| matches!(e, Event::Probe(probe::Event::Conflict { first, other, .. }) if *first == mac(7) && *other == mac(8)))
+        .count();
+    let replies = events
+        .iter()
+        .filter(|e| matches!(e, Event::Probe(probe::Event::Reply { .. })))
+        .count();
+    let answer = res.answer();
+    drop(res);
+    assert_eq!(answer, (!conflict).then_some(mac(7)));
+    if conflict {
+        assert_eq!((conflicts, replies), (1, 0), "{events:?}");
+        assert!(cache.is_empty(), "neither MAC may be cached");
+    } else {
+        // The second reply arrives after this resolution ended: not its business.
+        assert_eq!((conflicts, replies), (0, 1), "{events:?}");
+        assert_eq!(cache.len(), 1);
+    }
 }
 
 #[test]

@@ -154,7 +154,16 @@ fn lab_up_status_down_through_the_cli() {
         r.stdout
     );
     let r = nettool_in(&ns, &["lab", "status", "--json", "--name", &name]);
-    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let schema = common::schema::Schema::load();
+    for line in r.stdout.lines() {
+        schema.check_line(line).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let v: serde_json::Value = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["event"] == "lab")
+        .expect("a lab line");
     assert_eq!(v["subnet"], "10.91.0.0/24");
     let r = nettool_in(
         &ns,

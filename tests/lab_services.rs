@@ -369,7 +369,12 @@ fn the_cli_shows_the_services_and_refuses_to_serve_outside_the_lab() {
         assert!(r.stdout.contains(want), "{want:?} missing:\n{}", r.show());
     }
     let r = nettool_in(&x, &["lab", "status", "--json", "--name", &name]);
-    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let v: serde_json::Value = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["event"] == "lab")
+        .expect("a lab line");
     assert_eq!(v["services"]["running"], true, "{}", r.show());
 
     // Not in the lab's namespace (here: X): refused, nothing bound.

@@ -88,8 +88,14 @@ fn json_lines(r: &Ran) -> Vec<Value> {
 fn summary(lines: &[Value]) -> &Value {
     lines
         .iter()
-        .find(|v| v["event"] == "summary")
-        .expect("a summary line")
+        .find(|v| v["event"] == "result")
+        .expect("a result line")
+}
+
+/// The port of an `ADDR:PORT` field.
+fn port_of(v: &Value) -> u64 {
+    let addr: std::net::SocketAddrV4 = v.as_str().expect("an ADDR:PORT string").parse().unwrap();
+    addr.port().into()
 }
 
 fn no_guard_left(hosts: &TwoHosts) {
@@ -316,7 +322,7 @@ fn incrementing_source_ports_each_get_an_answer() {
     let mut ports: Vec<u64> = lines
         .iter()
         .filter(|v| v["event"] == "reply")
-        .map(|v| v["dport"].as_u64().unwrap())
+        .map(|v| port_of(&v["dst"]))
         .collect();
     ports.sort_unstable();
     assert_eq!(
@@ -343,7 +349,7 @@ fn count_and_interval_set_the_pace() {
     let lines = json_lines(&r);
     let sent: Vec<f64> = lines
         .iter()
-        .filter(|v| v["event"] == "sent")
+        .filter(|v| v["event"] == "probe")
         .map(|v| v["t"].as_f64().unwrap())
         .collect();
     assert_eq!(sent.len(), 5, "{}", r.show());
@@ -534,7 +540,7 @@ fn a_scan_agrees_exactly_with_the_host() {
         } else {
             "closed"
         };
-        assert_eq!(p["state"], want, "port {port}: {p}\n{}", r.show());
+        assert_eq!(p["outcome"], want, "port {port}: {p}\n{}", r.show());
     }
     let numbers: Vec<u64> = ports.iter().map(|p| p["port"].as_u64().unwrap()).collect();
     assert!(numbers.windows(2).all(|w| w[0] < w[1]), "sorted by port");
@@ -559,7 +565,7 @@ fn a_scan_agrees_exactly_with_the_host() {
         (Some(3), Some(32), Some(5))
     );
     // Dropped ports were asked three times (two retries), the rest once.
-    assert_eq!(s["syns"].as_u64(), Some(40 + 4 * 2));
+    assert_eq!(s["sent"].as_u64(), Some(40 + 4 * 2));
     // The table, and exit 1 when nothing is open.
     let r = nt(
         &hosts,
@@ -672,7 +678,7 @@ fn rtts_agree_with_a_capture() {
     let lines = json_lines(&r);
     let seq: HashMap<u64, u32> = lines
         .iter()
-        .filter(|v| v["event"] == "sent")
+        .filter(|v| v["event"] == "probe")
         .map(|v| {
             (
                 v["probe"].as_u64().unwrap(),
@@ -847,7 +853,7 @@ fn a_scan_slows_down_to_a_rate_limit_and_stays_exact() {
         } else {
             "closed"
         };
-        if p["state"] != want {
+        if p["outcome"] != want {
             wrong.push(p.to_string());
         }
     }

@@ -139,7 +139,7 @@ fn a_closed_port_answers_rst_and_exits_1() {
         &["handshake", "--json", &target(&hosts, 81)],
     );
     let last: serde_json::Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
-    assert_eq!(last["outcome"], "refused");
+    assert_eq!(last["outcome"], "closed");
 }
 
 #[test]
@@ -358,7 +358,7 @@ fn withholding_the_third_ack_shows_syn_ack_retransmissions() {
         "first SYN-ACK retransmission after {gap:.3} s"
     );
     assert!(
-        r.stdout.contains("\"sent\":false"),
+        r.stdout.contains("\"withheld\":true"),
         "the withheld ACKs are reported as not sent"
     );
 }

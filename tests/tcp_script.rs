@@ -8,8 +8,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use nettool::tcp::{
-    Config, Connection, DropReason, Event, IssSource, Reason, RecvError, SendError, SeqNum, State,
-    rst_for,
+    Config, CongestionControl, Connection, DropReason, Event, IssSource, Reason, RecvError,
+    SendError, SeqNum, State, rst_for,
 };
 use nettool::time::Instant;
 use nettool::wire::fmt::tcp_line_absolute;
@@ -137,6 +137,18 @@ fn conn_established() -> Connection {
     assert_eq!(c.state(), State::Established);
     events(&mut c);
     c
+}
+
+/// An established connection with Reno congestion avoidance, for the
+/// tests that check NewReno's exact numbers.
+fn reno_established() -> Connection {
+    established_with(
+        Config {
+            cc: CongestionControl::Reno,
+            ..config()
+        },
+        Vec::new(),
+    )
 }
 
 fn conn_listen() -> Connection {
@@ -665,8 +677,10 @@ fn established__overlapping_data_keeps_only_the_new_bytes() {
     assert_eq!(&buf[..6], b"abcdef");
 }
 
+/// Data after a gap is no drop (issue 9): it is queued for reassembly,
+/// reported as such, and acknowledged at once.
 #[test]
-fn established__out_of_order_data_is_dropped_and_acked() {
+fn established__out_of_order_data_is_queued_and_acked() {
     let mut c = conn_established();
     deliver(
         &mut c,
@@ -674,8 +688,17 @@ fn established__out_of_order_data_is_dropped_and_acked() {
         seg(REMOTE_ISS + 4, Some(LOCAL_ISS + 1), Flags::NONE, b"later"),
     );
     expect_out(&mut c, 20, &["Flags [.], ack 5001, win 65535, length 0"]);
-    assert_eq!(drops(&mut c), [DropReason::OutOfOrder]);
+    assert_eq!(events(&mut c), [Event::OutOfOrderQueued { held: 5 }]);
     assert_eq!(c.recv_queue_len(), 0);
+    assert_eq!(c.reassembly_len(), 5);
+    // The gap fills: all of it is readable, nothing is held.
+    deliver(
+        &mut c,
+        30,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::NONE, b"abc"),
+    );
+    assert_eq!(c.recv_queue_len(), 8);
+    assert_eq!(c.reassembly_len(), 0);
 }
 
 #[test]
@@ -1889,7 +1912,7 @@ fn delayed_ack__out_of_order_and_hole_filling_data_are_acked_at_once() {
     let mut c = established_with(delack_config(), vec![]);
     deliver(&mut c, 20, data(REMOTE_ISS + 101, &K[..100]));
     expect_out(&mut c, 20, &["Flags [.], ack 5001, win 65535, length 0"]);
-    assert_eq!(drops(&mut c), [DropReason::OutOfOrder]);
+    assert_eq!(events(&mut c), [Event::OutOfOrderQueued { held: 100 }]);
     assert_eq!(c.reassembly_len(), 100);
     deliver(&mut c, 21, data(REMOTE_ISS + 1, &K[..100]));
     expect_out(&mut c, 21, &["Flags [.], ack 5201, win 65335, length 0"]);
@@ -2311,7 +2334,7 @@ fn cwnd__slow_start_from_the_initial_window() {
 /// cwnd = min(ssthresh, FlightSize + SMSS).
 #[test]
 fn newreno__fast_retransmit_partial_ack_and_exit() {
-    let mut c = conn_established();
+    let mut c = reno_established();
     assert_eq!(c.send(&K[..4096]), Ok(4096));
     assert_eq!(c.send(&K[..1264]), Ok(1264));
     assert_eq!(sent(&mut c, 20).len(), 10);
@@ -2361,7 +2384,14 @@ fn sack_conn() -> Connection {
 /// cwnd - pipe, and nothing SACKed is sent again.
 #[test]
 fn sack__scoreboard_drives_retransmission_of_every_hole() {
-    let mut c = sack_conn();
+    let mut c = established_with(
+        Config {
+            sack_permitted: true,
+            cc: CongestionControl::Reno,
+            ..config()
+        },
+        vec![TcpOption::SackPermitted],
+    );
     assert_eq!(c.send(&K[..4096]), Ok(4096));
     assert_eq!(c.send(&K[..1264]), Ok(1264));
     assert_eq!(sent(&mut c, 20).len(), 10);
@@ -2506,7 +2536,7 @@ fn keepalive__probes_after_idle_and_gives_up() {
 /// cwnd's worth of acknowledged octets.
 #[test]
 fn cwnd__congestion_avoidance_above_ssthresh() {
-    let mut c = conn_established();
+    let mut c = reno_established();
     assert_eq!(c.send(&K[..4096]), Ok(4096));
     assert_eq!(c.send(&K[..1264]), Ok(1264));
     let _ = sent(&mut c, 20);

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use nettool::sim::{Dir, Fate, Impairments, Sim};
-use nettool::tcp::{Config, DropReason, Event, Reason, State};
+use nettool::tcp::{Config, Event, Reason, State};
 use nettool::wire::WireError;
 use rstest::rstest;
 
@@ -176,11 +176,7 @@ fn reordering_reorders() {
             .app
             .events
             .iter()
-            .filter(|e| {
-                **e == Event::SegmentDropped {
-                    reason: DropReason::OutOfOrder,
-                }
-            })
+            .filter(|e| matches!(e, Event::OutOfOrderQueued { .. }))
             .count();
     }
     assert!(overtaken > 0, "no segment ever arrived out of order");
@@ -296,14 +292,11 @@ fn fin_arriving_before_the_last_data_is_not_processed_early() {
     );
     sim.run_until(
         |s| {
-            s.b().app.events.iter().any(|e| {
-                matches!(
-                    e,
-                    Event::SegmentDropped {
-                        reason: DropReason::OutOfOrder
-                    }
-                )
-            })
+            s.b()
+                .app
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::OutOfOrderQueued { .. }))
         },
         100,
     )

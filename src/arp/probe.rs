@@ -10,6 +10,14 @@
 //!
 //! The caller feeds it frames and the time, and drains `poll_transmit`,
 //! `poll_event` and `poll_timeout`, quinn-proto style.
+//!
+//! A broadcast request may be answered by more than one host. So that a
+//! second answer is not lost when the first one would end the target, a
+//! first reply (in [`Until::FirstReply`] mode) is held for
+//! [`CONFLICT_WINDOW`]: a different MAC inside the window turns it into a
+//! [`Event::Conflict`] and no [`Event::Reply`] is reported; otherwise the
+//! reply is reported when the window closes, and what comes later is
+//! ignored.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -19,6 +27,19 @@ use std::time::Duration;
 use crate::time::Instant;
 use crate::wire::MacAddr;
 use crate::wire::arp::{ArpRepr, Operation};
+
+/// How long a first reply to a broadcast request is held, listening for a
+/// second MAC, before it is believed.
+///
+/// A broadcast reaches every host of the segment at once, so two hosts
+/// answering one request differ only by their own reply latency: tens of
+/// microseconds for Linux, a few milliseconds for a busy or embedded host.
+/// 50 ms covers that with a wide margin while costing a resolution less
+/// than a human notices, and it is far below the 1 s between requests.
+/// What it does not cover: a host that delays its answer on purpose (Linux
+/// proxy ARP waits up to `proxy_delay`, 0.8 s); `nettool arp -c N` listens
+/// for the whole run and reports those too.
+pub const CONFLICT_WINDOW: Duration = Duration::from_millis(50);
 
 /// What kind of frames to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +142,9 @@ struct TargetState {
     sent: u32,
     last_sent: Option<Instant>,
     macs: Vec<MacAddr>,
+    /// A first reply held until the conflict window closes, with the
+    /// moment it does (see [`CONFLICT_WINDOW`]).
+    held: Option<(Instant, Event)>,
     done: bool,
 }
 
@@ -167,6 +191,7 @@ impl Prober {
                 sent: 0,
                 last_sent: None,
                 macs: Vec::new(),
+                held: None,
                 done: false,
             });
             p.sends.push(Reverse((now, idx)));
@@ -205,8 +230,9 @@ impl Prober {
                 return None;
             }
             self.sends.pop();
-            if self.targets[idx].done {
-                continue;
+            let t = &self.targets[idx];
+            if t.done || t.held.is_some() {
+                continue; // answered: no more requests
             }
             return Some(self.send(now, idx));
         }
@@ -320,21 +346,31 @@ impl Prober {
         if !t.target.dst.is_broadcast() && arp.sender_mac != t.target.dst {
             return;
         }
+        if t.done && cfg.until == Until::FirstReply {
+            // A duplicate of an answer already reported, or a second MAC
+            // after the conflict window closed: not this resolution's.
+            return;
+        }
         let repeat = t.macs.contains(&arp.sender_mac);
         if let Some(&first) = t.macs.first().filter(|m| **m != arp.sender_mac) {
             if !repeat {
                 t.macs.push(arp.sender_mac);
+                // Neither MAC is believed: the held reply is never reported.
+                t.held = None;
                 let target = t.target.ip;
                 self.events.push_back(Event::Conflict {
                     target,
                     first,
                     other: arp.sender_mac,
                 });
+                if cfg.until == Until::FirstReply {
+                    self.finish(idx);
+                }
             }
             return;
         }
-        if t.done && cfg.until == Until::FirstReply {
-            return; // a duplicate of an answer already reported
+        if t.held.is_some() {
+            return; // the same MAC again, inside the window
         }
         if !repeat {
             t.macs.push(arp.sender_mac);
@@ -346,9 +382,19 @@ impl Prober {
             attempt: t.sent,
             repeat,
         };
-        self.events.push_back(event);
-        if cfg.until == Until::FirstReply {
-            self.finish(idx);
+        match cfg.until {
+            Until::AllSent => self.events.push_back(event),
+            // A unicast re-validation believes one MAC only (above), so
+            // there is no second one to wait for.
+            Until::FirstReply if !t.target.dst.is_broadcast() => {
+                self.events.push_back(event);
+                self.finish(idx);
+            }
+            Until::FirstReply => {
+                let closes = now + CONFLICT_WINDOW;
+                t.held = Some((closes, event));
+                self.give_ups.push(Reverse((closes, idx)));
+            }
         }
     }
 
@@ -366,8 +412,17 @@ impl Prober {
                 break;
             }
             self.give_ups.pop();
-            let t = &self.targets[idx];
+            let t = &mut self.targets[idx];
             if t.done {
+                continue;
+            }
+            if let Some((closes, _)) = &t.held {
+                if *closes > now {
+                    continue; // the last request's deadline; the window outlasts it
+                }
+                let (_, reply) = t.held.take().expect("checked");
+                self.events.push_back(reply);
+                self.finish(idx);
                 continue;
             }
             let answered = !t.macs.is_empty();
@@ -481,7 +536,13 @@ mod tests {
             vec![(MacAddr::broadcast(), ArpRepr::request(US, ME, PEER))]
         );
         assert_eq!(p.poll_timeout(), Some(at(1000)));
-        p.handle_arp(at(0) + Duration::from_micros(85), &reply_from(PEER, mac(7)));
+        let replied = at(0) + Duration::from_micros(85);
+        p.handle_arp(replied, &reply_from(PEER, mac(7)));
+        // Held for the conflict window: no more requests, no report yet.
+        assert!(!p.is_done());
+        assert_eq!(events(&mut p), vec![]);
+        assert_eq!(p.poll_timeout(), Some(replied + CONFLICT_WINDOW));
+        p.handle_timeout(replied + CONFLICT_WINDOW);
         assert!(p.is_done());
         assert_eq!(
             events(&mut p),
@@ -534,6 +595,7 @@ mod tests {
         let _ = drain_sends(&mut p, at(0));
         let _ = drain_sends(&mut p, at(1000));
         p.handle_arp(at(1003), &reply_from(PEER, mac(7)));
+        p.handle_timeout(at(1003) + CONFLICT_WINDOW);
         assert!(
             matches!(events(&mut p)[..], [Event::Reply { rtt, attempt: 2, .. }] if rtt == Duration::from_millis(3))
         );
@@ -570,28 +632,70 @@ mod tests {
         assert_eq!(events(&mut p), vec![]);
     }
 
+    #[rstest]
+    #[case::at_once(Duration::from_micros(30))]
+    #[case::just_inside_the_window(CONFLICT_WINDOW - Duration::from_micros(1))]
+    fn two_macs_answering_one_request_is_a_conflict_and_no_reply(#[case] lag: Duration) {
+        let mut p = Prober::new(
+            at(0),
+            config(Mode::Request, Until::FirstReply, 3),
+            [Target::broadcast(PEER)],
+        );
+        let _ = drain_sends(&mut p, at(0));
+        p.handle_arp(at(1), &reply_from(PEER, mac(7)));
+        p.handle_arp(at(1) + lag, &reply_from(PEER, mac(8)));
+        assert!(p.is_done(), "a conflict settles the target");
+        p.handle_arp(at(3), &reply_from(PEER, mac(8)));
+        p.handle_arp(at(4), &reply_from(PEER, mac(7)));
+        p.handle_timeout(at(1000));
+        assert_eq!(
+            events(&mut p),
+            vec![Event::Conflict {
+                target: PEER,
+                first: mac(7),
+                other: mac(8)
+            }],
+            "neither MAC may be reported as the answer"
+        );
+        assert_eq!(p.frames_sent(), 1, "no retry once answered");
+    }
+
     #[test]
-    fn two_macs_answering_is_a_conflict() {
+    fn a_second_mac_after_the_window_is_ignored() {
+        let mut p = Prober::new(
+            at(0),
+            config(Mode::Request, Until::FirstReply, 3),
+            [Target::broadcast(PEER)],
+        );
+        let _ = drain_sends(&mut p, at(0));
+        p.handle_arp(at(1), &reply_from(PEER, mac(7)));
+        p.handle_arp(at(2), &reply_from(PEER, mac(7))); // a duplicate
+        p.handle_timeout(at(1) + CONFLICT_WINDOW);
+        assert!(p.is_done());
+        p.handle_arp(at(1) + CONFLICT_WINDOW, &reply_from(PEER, mac(8)));
+        assert!(matches!(
+            events(&mut p)[..],
+            [Event::Reply { mac: m, rtt, .. }] if m == mac(7) && rtt == Duration::from_millis(1)
+        ));
+    }
+
+    #[test]
+    fn the_window_outlasts_the_last_requests_deadline() {
         let mut p = Prober::new(
             at(0),
             config(Mode::Request, Until::FirstReply, 1),
             [Target::broadcast(PEER)],
         );
         let _ = drain_sends(&mut p, at(0));
-        p.handle_arp(at(1), &reply_from(PEER, mac(7)));
-        p.handle_arp(at(2), &reply_from(PEER, mac(8)));
-        p.handle_arp(at(3), &reply_from(PEER, mac(8)));
-        p.handle_arp(at(4), &reply_from(PEER, mac(7)));
-        let ev = events(&mut p);
-        assert_eq!(ev.len(), 2, "{ev:?}");
-        assert_eq!(
-            ev[1],
-            Event::Conflict {
-                target: PEER,
-                first: mac(7),
-                other: mac(8)
-            }
-        );
+        // The deadline is 500 ms; the reply comes 1 ms before it.
+        p.handle_arp(at(499), &reply_from(PEER, mac(7)));
+        p.handle_timeout(at(500));
+        assert!(!p.is_done());
+        assert_eq!(events(&mut p), vec![]);
+        assert_eq!(p.poll_timeout(), Some(at(499) + CONFLICT_WINDOW));
+        p.handle_arp(at(520), &reply_from(PEER, mac(8)));
+        p.handle_timeout(at(499) + CONFLICT_WINDOW);
+        assert!(matches!(events(&mut p)[..], [Event::Conflict { .. }]));
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //!   is reported as a conflict.
 //!
 //! Every answer is recorded through [`Cache::learn`]; see the poisoning
-//! policy in [`super::cache`].
+//! policy in [`super::cache`]. Two MACs answering one request (within the
+//! prober's [`probe::CONFLICT_WINDOW`]) leave no answer at all: neither is
+//! cached, and [`Resolution::answer`] stays `None`.
 
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
@@ -116,6 +118,8 @@ pub struct Resolution<'c> {
     phase: Phase,
     events: VecDeque<Event>,
     answer: Option<MacAddr>,
+    /// Two MACs claimed the address: no answer is believed any more.
+    conflicted: bool,
     frames_sent: u64,
     malformed: u64,
 }
@@ -134,6 +138,7 @@ impl<'c> Resolution<'c> {
             phase: Phase::Done,
             events: VecDeque::new(),
             answer: None,
+            conflicted: false,
             frames_sent: 0,
             malformed: 0,
         };
@@ -185,9 +190,10 @@ impl<'c> Resolution<'c> {
         ))
     }
 
-    /// The MAC the address resolved to, once known.
+    /// The MAC the address resolved to, once known; `None` after a
+    /// conflict, whatever was heard before it.
     pub fn answer(&self) -> Option<MacAddr> {
-        self.answer
+        self.answer.filter(|_| !self.conflicted)
     }
 
     /// Requests sent so far (zero for a cache hit).
@@ -260,8 +266,10 @@ impl<'c> Resolution<'c> {
         let mut revalidation_failed = false;
         while let Some(ev) = self.prober_mut().and_then(Prober::poll_event) {
             let learned = record(self.cache, &iface, self.settings.ifindex, now_ms, ttl, &ev);
-            if let probe::Event::Reply { mac, .. } = ev {
-                self.answer = Some(mac);
+            match ev {
+                probe::Event::Reply { mac, .. } => self.answer = Some(mac),
+                probe::Event::Conflict { .. } => self.conflicted = true,
+                _ => {}
             }
             if matches!(ev, probe::Event::Unanswered { .. })
                 && matches!(self.phase, Phase::Revalidating(..))
@@ -295,8 +303,9 @@ impl<'c> Resolution<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arp::probe::Mode;
+    use crate::arp::probe::{CONFLICT_WINDOW, Mode};
     use crate::wire::arp::Operation;
+    use rstest::rstest;
 
     const US: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
     const ME: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
@@ -411,6 +420,7 @@ mod tests {
             vec![MacAddr::broadcast()]
         );
         r.handle_arp(Instant::from_millis(2001), &reply(NEW));
+        r.handle_timeout(Instant::from_millis(2001) + CONFLICT_WINDOW);
         assert!(r.is_done());
         assert_eq!(r.answer(), Some(NEW));
         assert_eq!(r.frames_sent(), 3);
@@ -427,7 +437,7 @@ mod tests {
                 learned: Learned::New
             })
         ));
-        assert_eq!(cache.lookup("eth0", 7, PEER, T0 + 2001).unwrap().0.mac, NEW);
+        assert_eq!(cache.lookup("eth0", 7, PEER, T0 + 2051).unwrap().0.mac, NEW);
     }
 
     #[test]
@@ -436,6 +446,7 @@ mod tests {
         let mut r = Resolution::new(Instant::ZERO, wall(), &mut cache, settings(true));
         assert_eq!(sent_to(&mut r, Instant::ZERO), vec![MacAddr::broadcast()]);
         r.handle_arp(Instant::from_millis(1), &reply(NEW));
+        r.handle_timeout(Instant::from_millis(1) + CONFLICT_WINDOW);
         let ev = drain(&mut r);
         assert!(matches!(ev[0], Event::Expired { .. }));
         assert!(matches!(
@@ -453,14 +464,62 @@ mod tests {
         let mut r = Resolution::new(Instant::ZERO, wall(), &mut cache, settings(false));
         assert_eq!(sent_to(&mut r, Instant::ZERO), vec![MacAddr::broadcast()]);
         r.handle_arp(Instant::from_millis(1), &reply(NEW));
+        r.handle_timeout(Instant::from_millis(1) + CONFLICT_WINDOW);
         let ev = drain(&mut r);
         assert!(
             matches!(ev.last(), Some(Event::Learned { learned: Learned::Conflict { previous }, .. }) if previous.mac == OLD)
         );
         assert!(
-            cache.lookup("eth0", 7, PEER, T0 + 1).is_none(),
+            cache.lookup("eth0", 7, PEER, T0 + 51).is_none(),
             "a conflict must not be believed"
         );
+    }
+
+    #[rstest]
+    #[case::at_once(Duration::from_micros(40), true)]
+    #[case::late_in_the_window(CONFLICT_WINDOW - Duration::from_micros(1), true)]
+    #[case::as_the_window_closes(CONFLICT_WINDOW, false)]
+    #[case::after_the_window(CONFLICT_WINDOW + Duration::from_millis(5), false)]
+    fn two_macs_answering_one_request(#[case] lag: Duration, #[case] conflict: bool) {
+        let mut cache = Cache::new();
+        let mut r = Resolution::new(Instant::ZERO, wall(), &mut cache, settings(true));
+        assert_eq!(sent_to(&mut r, Instant::ZERO), vec![MacAddr::broadcast()]);
+        let first = Instant::from_millis(1);
+        r.handle_arp(first, &reply(OLD));
+        // The driver wakes at whichever comes first: the second reply or
+        // the end of the window.
+        let second = first + lag;
+        if r.poll_timeout().is_some_and(|t| t <= second) {
+            r.handle_timeout(r.poll_timeout().unwrap());
+        }
+        if !r.is_done() {
+            r.handle_arp(second, &reply(NEW));
+        }
+        assert!(r.is_done());
+        let ev = drain(&mut r);
+        if conflict {
+            assert_eq!(r.answer(), None, "neither MAC is believed");
+            assert!(
+                matches!(
+                    &ev[..],
+                    [Event::Probe(probe::Event::Conflict {
+                        first: OLD,
+                        other: NEW,
+                        ..
+                    })]
+                ),
+                "{ev:?}"
+            );
+            assert!(cache.is_empty(), "neither MAC is cached");
+        } else {
+            assert_eq!(r.answer(), Some(OLD));
+            assert!(
+                !ev.iter()
+                    .any(|e| matches!(e, Event::Probe(probe::Event::Conflict { .. }))),
+                "{ev:?}"
+            );
+            assert_eq!(cache.len(), 1);
+        }
     }
 
     #[test]

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use ipnetwork::Ipv4Network;
-use serde_json::json;
 
 use super::Env;
 use crate::arp::cache::{Cache, Freshness, Learned};
@@ -16,14 +15,19 @@ use crate::arp::probe::{self, Mode, Prober, Target, Until};
 use crate::arp::resolve::{self, Resolution, Settings, WallClock};
 use crate::cachefile;
 use crate::cli::ArpArgs;
-use crate::driver::{self, Clock, Stop, SystemClock};
+use crate::clock;
+use crate::clock::{Clock, SystemClock};
+use crate::driver::{self, Stop};
 use crate::link::packet::PacketLink;
+use crate::link::pcap::Capture;
 use crate::link::trace::Tracer;
 use crate::link::{Filter, Link};
 use crate::machine::Machine;
 use crate::outcome::Outcome;
+use crate::report::event::{Cache as CacheEv, Conflict, Reply, Start};
+use crate::report::{Event, Format, Report, Reporter, Verdict, us};
 use crate::route::{self, Interface, Route, RouteError};
-use crate::time::human;
+use crate::time::{Instant, human};
 use crate::wire::MacAddr;
 
 /// Largest sweep: a /16. Larger ones are almost always a typo, and would
@@ -36,7 +40,7 @@ pub fn run(args: ArpArgs, env: &mut Env) -> Result<Outcome> {
         return show(&cache_path, &args, env);
     }
     if args.flush {
-        return flush(&cache_path, env);
+        return flush(&cache_path, &args, env);
     }
     let target = args
         .target
@@ -60,41 +64,61 @@ pub fn run(args: ArpArgs, env: &mut Env) -> Result<Outcome> {
 
 /// How results are written: for people, as JSON lines, or MACs only.
 struct Printer {
-    json: bool,
-    quiet: bool,
+    rep: Reporter,
 }
 
 impl Printer {
     fn new(args: &ArpArgs) -> Printer {
         Printer {
-            json: args.json,
-            quiet: args.quiet,
+            rep: Reporter::with_format(if args.json {
+                Format::Json
+            } else if args.quiet {
+                Format::Quiet
+            } else {
+                Format::Human
+            }),
         }
     }
 
     fn human(&self) -> bool {
-        !self.json && !self.quiet
+        self.rep.human()
     }
 
-    /// Writes `value` as a JSON line (in --json mode), else `text` for
-    /// people (unless --quiet).
+    /// Writes `event` through the reporter; `text` is its line for people.
     fn emit(
         &self,
         out: &mut dyn Write,
-        value: serde_json::Value,
+        now: Instant,
+        event: Event,
         text: impl FnOnce() -> String,
     ) -> Result<()> {
-        if self.json {
-            writeln!(out, "{value}")?;
-        } else if !self.quiet {
-            writeln!(out, "{}", text())?;
-        }
+        self.rep
+            .emit(out, now, event, |w| writeln!(w, "{}", text()))?;
+        Ok(())
+    }
+
+    /// Writes the command's `result` at `now`; `text` is its line for people,
+    /// if it has one.
+    fn result(
+        &self,
+        out: &mut dyn Write,
+        now: Instant,
+        report: Report,
+        text: impl FnOnce() -> Option<String>,
+    ) -> Result<()> {
+        self.rep
+            .emit(out, now, Event::Result(Box::new(report)), |w| {
+                match text() {
+                    Some(t) => writeln!(w, "{t}"),
+                    None => Ok(()),
+                }
+            })?;
         Ok(())
     }
 
     /// `--quiet` prints the MAC and nothing else.
     fn mac_only(&self, out: &mut dyn Write, mac: MacAddr) -> Result<()> {
-        if self.quiet {
+        if self.rep.format() == Format::Quiet {
             writeln!(out, "{mac}")?;
         }
         Ok(())
@@ -103,6 +127,15 @@ impl Printer {
 
 fn ms(d: Duration) -> f64 {
     d.as_micros() as f64 / 1000.0
+}
+
+/// The outcome of a run that found something (`ok`) or not, unless it was
+/// interrupted.
+fn how(stop: Stop, ok: bool) -> Outcome {
+    match stop {
+        Stop::Interrupted => Outcome::Interrupted,
+        Stop::Done => Outcome::from_answer(ok),
+    }
 }
 
 fn secs(d: Duration) -> String {
@@ -137,23 +170,24 @@ fn check_ethernet(iface: &Interface) -> Result<()> {
     Ok(())
 }
 
-fn open_link(iface: &Interface) -> Result<PacketLink> {
-    Ok(PacketLink::open(iface.index, Filter::Arp)?)
+fn open_link(iface: &Interface, env: &Env) -> Result<Capture<PacketLink>> {
+    Ok(env.capture(PacketLink::open(iface.index, Filter::Arp)?)?)
 }
 
 /// Runs `machine` on the interface's link, printing frames on stderr with -v.
 fn drive<M: Machine>(
     machine: &mut M,
-    link: &mut PacketLink,
+    link: &mut Capture<PacketLink>,
     clock: &mut SystemClock,
     verbose: bool,
     env: &mut Env,
-    mut on_event: impl FnMut(M::Event, &mut dyn Write) -> Result<()>,
+    mut on_event: impl FnMut(Instant, M::Event, &mut dyn Write) -> Result<()>,
 ) -> Result<Stop> {
     let Env {
         out,
         err,
         interrupt,
+        ..
     } = env;
     let mut tracer;
     let link: &mut dyn Link = if verbose {
@@ -162,8 +196,8 @@ fn drive<M: Machine>(
     } else {
         link
     };
-    driver::run(machine, link, clock, interrupt, |_, ev| {
-        on_event(ev, &mut **out)
+    driver::run(machine, link, clock, interrupt, |now, ev| {
+        on_event(now, ev, &mut **out)
     })
 }
 
@@ -182,10 +216,12 @@ fn load_cache(path: &Path, env: &mut Env) -> Result<Cache> {
     Ok(cache)
 }
 
-/// Round-trip statistics for ping mode.
+/// Round-trip statistics for ping mode, and whether two MACs claimed the
+/// address.
 #[derive(Default)]
 struct RttStats {
     samples: Vec<Duration>,
+    conflict: bool,
 }
 
 impl RttStats {
@@ -225,56 +261,90 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
         },
     };
     let printer = Printer::new(args);
-    let mut clock = SystemClock::new();
+    let mut clock = printer.rep.clock();
     let start = clock.now();
     let wall = WallClock {
         at: start,
-        unix_ms: driver::unix_now_ms(),
+        unix_ms: clock::unix_now_ms(),
     };
     let mut stats = RttStats::default();
     let mut res = Resolution::new(start, wall, &mut cache, settings);
-    let iface_name = iface.name.clone();
-    let mut render = |ev: resolve::Event, out: &mut dyn Write| -> Result<()> {
-        render_resolve(&printer, out, &iface_name, ev, &mut stats)
-    };
-    let stop = if res.is_done() {
-        // A fresh cache entry: no socket, no frame, no privileges needed
-        // beyond reading the cache.
-        while let Some(ev) = res.poll_event() {
-            render(ev, &mut *env.out)?;
-        }
-        Stop::Done
+    let from_cache = res.is_done();
+    // A fresh cache entry needs no socket, no frame and no privileges
+    // beyond reading the cache.
+    let mut link = if from_cache {
+        None
     } else {
-        let mut link = open_link(&iface)?;
-        if printer.human() {
+        Some(open_link(&iface, env)?)
+    };
+    printer.rep.emit(
+        env.out,
+        start,
+        Event::Start(Box::new(Start {
+            command: "arp",
+            mode: Some(if ping { "ping" } else { "resolve" }),
+            ip: Some(ip),
+            local_ip: Some(route.source),
+            iface: Some(iface.name.clone()),
+            mac: Some(iface.mac),
+            ..Start::default()
+        })),
+        |w| {
+            // The cache's answer needs no introduction.
+            if from_cache {
+                return Ok(());
+            }
             writeln!(
-                env.out,
+                w,
                 "ARP {ip} on {} from {} ({})",
                 iface.name, route.source, iface.mac
-            )?;
-        }
-        drive(
-            &mut res,
-            &mut link,
-            &mut clock,
-            args.verbose,
-            env,
-            &mut render,
-        )?
+            )
+        },
+    )?;
+    let iface_name = iface.name.clone();
+    let mut render = |now: Instant, ev: resolve::Event, out: &mut dyn Write| -> Result<()> {
+        render_resolve(&printer, out, now, &iface_name, ev, &mut stats)
     };
-    let answered = res.answer().is_some();
+    let stop = match &mut link {
+        None => {
+            while let Some(ev) = res.poll_event() {
+                render(start, ev, &mut *env.out)?;
+            }
+            Stop::Done
+        }
+        Some(link) => drive(&mut res, link, &mut clock, args.verbose, env, &mut render)?,
+    };
+    drop(link);
+    let answer = res.answer();
     let sent = res.frames_sent();
     drop(res);
-    let elapsed = clock.now() - start;
-    if ping {
-        let (min, avg, max) = stats.summary().unwrap_or_default();
-        let replies = stats.samples.len();
-        printer.emit(
-            env.out,
-            json!({"event": "summary", "ip": ip.to_string(), "requests": sent, "replies": replies,
-                   "rtt_min_ms": ms(min), "rtt_avg_ms": ms(avg), "rtt_max_ms": ms(max),
-                   "elapsed_ms": ms(elapsed)}),
-            || {
+    let now = clock.now();
+    let outcome = how(stop, answer.is_some());
+    let replies = stats.samples.len();
+    let verdict = if answer.is_some() || (ping && replies > 0) {
+        Verdict::Answered
+    } else if stats.conflict {
+        Verdict::Conflict
+    } else {
+        Verdict::NoReply
+    };
+    let summary = stats.summary();
+    let (min, avg, max) = summary.unwrap_or_default();
+    printer.result(
+        env.out,
+        now,
+        Report {
+            ip: Some(ip),
+            mac: answer,
+            sent: Some(sent),
+            answered: ping.then_some(replies as u64),
+            rtt_min_us: summary.filter(|_| ping).map(|_| us(min)),
+            rtt_avg_us: summary.filter(|_| ping).map(|_| us(avg)),
+            rtt_max_us: summary.filter(|_| ping).map(|_| us(max)),
+            ..Report::new(verdict, outcome)
+        },
+        || {
+            ping.then(|| {
                 let rtt = if replies > 0 {
                     format!(
                         ", rtt min/avg/max {:.3}/{:.3}/{:.3} ms",
@@ -286,31 +356,43 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
                     String::new()
                 };
                 format!("--- {ip}: {sent} requests, {replies} replies{rtt}")
-            },
-        )?;
-    }
+            })
+        },
+    )?;
     save_cache(cache_path, &cache, env)?;
-    Ok(match stop {
-        Stop::Interrupted => Outcome::Interrupted,
-        Stop::Done => Outcome::from_answer(answered),
-    })
+    Ok(outcome)
 }
 
 fn render_resolve(
     p: &Printer,
     out: &mut dyn Write,
+    now: Instant,
     iface: &str,
     ev: resolve::Event,
     stats: &mut RttStats,
 ) -> Result<()> {
     use crate::arp::resolve::Event as E;
+    let cached = |status, entry: &crate::arp::cache::Entry| CacheEv {
+        status,
+        ip: entry.ip,
+        mac: entry.mac,
+        iface: None,
+        age_us: None,
+        fresh_us: None,
+        ttl_us: None,
+    };
     match ev {
         E::CacheHit { entry, age, left } => {
             p.mac_only(out, entry.mac)?;
             p.emit(
                 out,
-                json!({"event": "cache-hit", "ip": entry.ip.to_string(), "mac": entry.mac.to_string(),
-                       "iface": entry.iface, "age_ms": ms(age), "fresh_for_ms": ms(left)}),
+                now,
+                Event::Cache(CacheEv {
+                    iface: Some(entry.iface.clone()),
+                    age_us: Some(us(age)),
+                    fresh_us: Some(us(left)),
+                    ..cached("fresh", &entry)
+                }),
                 || {
                     format!(
                         "{} is-at {} on {}  (from cache: learned {} ago, fresh for {} more; no frame sent)",
@@ -325,7 +407,11 @@ fn render_resolve(
         }
         E::Revalidating { entry, age } => p.emit(
             out,
-            json!({"event": "revalidating", "ip": entry.ip.to_string(), "mac": entry.mac.to_string(), "age_ms": ms(age)}),
+            now,
+            Event::Cache(CacheEv {
+                age_us: Some(us(age)),
+                ..cached("stale", &entry)
+            }),
             || {
                 format!(
                     "cache: {} is-at {} is stale (learned {} ago); re-validating with a unicast request",
@@ -337,12 +423,14 @@ fn render_resolve(
         )?,
         E::RevalidationFailed { entry } => p.emit(
             out,
-            json!({"event": "revalidation-failed", "ip": entry.ip.to_string(), "mac": entry.mac.to_string()}),
+            now,
+            Event::Cache(cached("failed", &entry)),
             || format!("cache: {} did not answer for {}; entry dropped, asking by broadcast", entry.mac, entry.ip),
         )?,
         E::Expired { entry } => p.emit(
             out,
-            json!({"event": "expired", "ip": entry.ip.to_string(), "mac": entry.mac.to_string()}),
+            now,
+            Event::Cache(cached("expired", &entry)),
             || format!("cache: the entry for {} ({}) has expired; asking the wire", entry.ip, entry.mac),
         )?,
         E::Probe(probe::Event::Reply {
@@ -358,36 +446,62 @@ fn render_resolve(
             }
             p.emit(
                 out,
-                json!({"event": "reply", "ip": target.to_string(), "mac": mac.to_string(), "iface": iface,
-                       "rtt_ms": ms(rtt), "request": attempt}),
+                now,
+                Event::Reply(Box::new(Reply {
+                    probe: Some(attempt.into()),
+                    rtt_us: us(rtt),
+                    ip: Some(target),
+                    mac: Some(mac),
+                    iface: Some(iface.to_owned()),
+                    ..Reply::default()
+                })),
                 || format!("{target} is-at {mac}  rtt {}  (request {attempt})", human(rtt)),
             )?;
         }
         E::Probe(probe::Event::Conflict { target, first, other }) => {
+            stats.conflict = true;
             p.emit(
                 out,
-                json!({"event": "conflict", "ip": target.to_string(), "mac": first.to_string(), "other_mac": other.to_string()}),
+                now,
+                Event::Conflict(Conflict {
+                    ip: target,
+                    mac: first,
+                    other_mac: other,
+                    seen: "wire",
+                }),
                 || format!("CONFLICT: {target} is claimed by both {first} and {other}; neither is cached"),
             )?;
         }
-        E::Probe(probe::Event::Unanswered { target, attempts }) => p.emit(
-            out,
-            json!({"event": "no-reply", "ip": target.to_string(), "requests": attempts}),
-            || format!("no reply from {target} after {attempts} request{}", plural(attempts.into())),
-        )?,
+        // Said in JSON by the result's outcome.
+        E::Probe(probe::Event::Unanswered { target, attempts }) => p.rep.text(out, |w| {
+            writeln!(
+                w,
+                "no reply from {target} after {attempts} request{}",
+                plural(attempts.into())
+            )
+        })?,
         E::Learned {
             mac,
             learned: Learned::Conflict { previous },
-        } => p.emit(
-            out,
-            json!({"event": "conflict", "ip": previous.ip.to_string(), "cached_mac": previous.mac.to_string(), "mac": mac.to_string()}),
-            || {
-                format!(
-                    "CONFLICT: the cache had {} at {}, the wire now says {mac}; neither is cached",
-                    previous.ip, previous.mac
-                )
-            },
-        )?,
+        } => {
+            stats.conflict = true;
+            p.emit(
+                out,
+                now,
+                Event::Conflict(Conflict {
+                    ip: previous.ip,
+                    mac,
+                    other_mac: previous.mac,
+                    seen: "cache",
+                }),
+                || {
+                    format!(
+                        "CONFLICT: the cache had {} at {}, the wire now says {mac}; neither is cached",
+                        previous.ip, previous.mac
+                    )
+                },
+            )?
+        }
         E::Learned { .. } | E::Probe(probe::Event::Sent { .. } | probe::Event::Claimed { .. }) => {}
     }
     Ok(())
@@ -450,20 +564,36 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
     };
     let printer = Printer::new(args);
     let mut cache = load_cache(cache_path, env)?;
-    let mut link = open_link(&iface)?;
-    if printer.human() {
-        writeln!(
-            env.out,
-            "SWEEP {net} on {} from {}: {} addresses, {tries} tr{} each, at most {}/s",
-            iface.name,
-            route.source,
-            targets.len(),
-            if tries == 1 { "y" } else { "ies" },
-            args.rate
-        )?;
-    }
-    let mut clock = SystemClock::new();
+    let mut link = open_link(&iface, env)?;
+    let mut clock = printer.rep.clock();
     let start = clock.now();
+    printer.rep.emit(
+        env.out,
+        start,
+        Event::Start(Box::new(Start {
+            command: "arp",
+            mode: Some("sweep"),
+            subnet: Some(net.to_string()),
+            local_ip: Some(route.source),
+            iface: Some(iface.name.clone()),
+            mac: Some(iface.mac),
+            addresses: Some(targets.len()),
+            tries: Some(tries),
+            rate: Some(args.rate),
+            ..Start::default()
+        })),
+        |w| {
+            writeln!(
+                w,
+                "SWEEP {net} on {} from {}: {} addresses, {tries} tr{} each, at most {}/s",
+                iface.name,
+                route.source,
+                targets.len(),
+                if tries == 1 { "y" } else { "ies" },
+                args.rate
+            )
+        },
+    )?;
     let count = targets.len();
     let mut prober = Prober::new(start, config, targets.into_iter().map(Target::broadcast));
     let mut hosts: BTreeMap<Ipv4Addr, (MacAddr, Duration)> = BTreeMap::new();
@@ -482,11 +612,11 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
             &mut clock,
             args.verbose,
             env,
-            move |ev, out| {
+            move |now, ev, out| {
                 // Cache entries are dated by the wall clock when the answer is
                 // handled; the RTT already came from the driver's clock.
                 let learned =
-                    resolve::record(cache, &name, ifindex, driver::unix_now_ms(), ttl, &ev);
+                    resolve::record(cache, &name, ifindex, clock::unix_now_ms(), ttl, &ev);
                 match ev {
                     probe::Event::Reply {
                         target, mac, rtt, ..
@@ -494,16 +624,20 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
                         hosts.entry(target).or_insert((mac, rtt));
                         if let Some(Learned::Conflict { previous }) = learned {
                             *conflicts += 1;
-                            let line = json!({"event": "conflict", "ip": target.to_string(), "cached_mac": previous.mac.to_string(), "mac": mac.to_string()});
-                            if printer.json {
-                                writeln!(out, "{line}")?;
-                            } else if !printer.quiet {
-                                writeln!(
-                                    out,
+                            printer.emit(
+                                out,
+                                now,
+                                Event::Conflict(Conflict {
+                                    ip: target,
+                                    mac,
+                                    other_mac: previous.mac,
+                                    seen: "cache",
+                                }),
+                                || format!(
                                     "CONFLICT: the cache had {target} at {}, the wire now says {mac}; neither is cached",
                                     previous.mac
-                                )?;
-                            }
+                                ),
+                            )?;
                         }
                     }
                     probe::Event::Conflict {
@@ -512,18 +646,19 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
                         other,
                     } => {
                         *conflicts += 1;
-                        if printer.json {
-                            writeln!(
-                                out,
-                                "{}",
-                                json!({"event": "conflict", "ip": target.to_string(), "mac": first.to_string(), "other_mac": other.to_string()})
-                            )?;
-                        } else if !printer.quiet {
-                            writeln!(
-                                out,
+                        printer.emit(
+                            out,
+                            now,
+                            Event::Conflict(Conflict {
+                                ip: target,
+                                mac: first,
+                                other_mac: other,
+                                seen: "wire",
+                            }),
+                            || format!(
                                 "CONFLICT: {target} is claimed by both {first} and {other}; neither is cached"
-                            )?;
-                        }
+                            ),
+                        )?;
                     }
                     _ => {}
                 }
@@ -531,33 +666,54 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
             },
         )?
     };
-    let elapsed = clock.now() - start;
+    let now = clock.now();
+    let elapsed = now - start;
     let sent = prober.frames_sent();
+    // The hosts that answered, sorted by address: one reply each.
     for (ip, (mac, rtt)) in &hosts {
         printer.mac_only(env.out, *mac)?;
         printer.emit(
             env.out,
-            json!({"event": "host", "ip": ip.to_string(), "mac": mac.to_string(), "rtt_ms": ms(*rtt)}),
+            now,
+            Event::Reply(Box::new(Reply {
+                rtt_us: us(*rtt),
+                ip: Some(*ip),
+                mac: Some(*mac),
+                iface: Some(iface.name.clone()),
+                ..Reply::default()
+            })),
             || format!("{:<15}  {mac}  {}", ip.to_string(), human(*rtt)),
         )?;
     }
-    printer.emit(
+    let outcome = how(stop, !hosts.is_empty());
+    printer.result(
         env.out,
-        json!({"event": "summary", "subnet": net.to_string(), "addresses": count, "hosts": hosts.len(),
-               "conflicts": conflicts, "requests": sent, "elapsed_ms": ms(elapsed)}),
+        now,
+        Report {
+            subnet: Some(net.to_string()),
+            addresses: Some(count),
+            answered: Some(hosts.len() as u64),
+            conflicts: Some(conflicts.into()),
+            sent: Some(sent),
+            ..Report::new(
+                if hosts.is_empty() {
+                    Verdict::NoReply
+                } else {
+                    Verdict::Answered
+                },
+                outcome,
+            )
+        },
         || {
-            format!(
+            Some(format!(
                 "--- {} of {count} addresses answered; {sent} requests in {:.2} s",
                 hosts.len(),
                 elapsed.as_secs_f64()
-            )
+            ))
         },
     )?;
     save_cache(cache_path, &cache, env)?;
-    Ok(match stop {
-        Stop::Interrupted => Outcome::Interrupted,
-        Stop::Done => Outcome::from_answer(!hosts.is_empty()),
-    })
+    Ok(outcome)
 }
 
 /// This host's IPv4 addresses, on every interface.
@@ -630,13 +786,27 @@ fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
         rate: None,
     };
     let printer = Printer::new(args);
-    let mut link = open_link(&iface)?;
-    if printer.human() {
-        let what = if args.dad { "DAD" } else { "ANNOUNCE" };
-        writeln!(env.out, "{what} {ip} on {} ({})", iface.name, iface.mac)?;
-    }
-    let mut clock = SystemClock::new();
-    let mut prober = Prober::new(clock.now(), config, [Target::broadcast(ip)]);
+    let mut link = open_link(&iface, env)?;
+    let mut clock = printer.rep.clock();
+    let start = clock.now();
+    printer.rep.emit(
+        env.out,
+        start,
+        Event::Start(Box::new(Start {
+            command: "arp",
+            mode: Some(if args.dad { "dad" } else { "announce" }),
+            ip: Some(ip),
+            iface: Some(iface.name.clone()),
+            mac: Some(iface.mac),
+            tries: Some(tries),
+            ..Start::default()
+        })),
+        |w| {
+            let what = if args.dad { "DAD" } else { "ANNOUNCE" };
+            writeln!(w, "{what} {ip} on {} ({})", iface.name, iface.mac)
+        },
+    )?;
+    let mut prober = Prober::new(start, config, [Target::broadcast(ip)]);
     let mut owner = None;
     let stop = drive(
         &mut prober,
@@ -644,7 +814,7 @@ fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
         &mut clock,
         args.verbose,
         env,
-        |ev, _| {
+        |_, ev, _| {
             if let probe::Event::Claimed { mac, .. } = ev {
                 owner.get_or_insert(mac);
             }
@@ -652,25 +822,52 @@ fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
         },
     )?;
     let sent = prober.frames_sent();
+    let now = clock.now();
     if stop == Stop::Interrupted {
+        printer.result(
+            env.out,
+            now,
+            Report {
+                ip: Some(ip),
+                sent: Some(sent),
+                ..Report::new(Verdict::Interrupted, Outcome::Interrupted)
+            },
+            || None,
+        )?;
         return Ok(Outcome::Interrupted);
     }
     if args.dad {
         match owner {
             Some(mac) => {
                 printer.mac_only(env.out, mac)?;
-                printer.emit(
+                printer.result(
                     env.out,
-                    json!({"event": "in-use", "ip": ip.to_string(), "mac": mac.to_string(), "probes": sent}),
-                    || format!("{ip} is in use by {mac}"),
+                    now,
+                    Report {
+                        ip: Some(ip),
+                        mac: Some(mac),
+                        sent: Some(sent),
+                        ..Report::new(Verdict::Conflict, Outcome::Negative)
+                    },
+                    || Some(format!("{ip} is in use by {mac}")),
                 )?;
                 Ok(Outcome::Negative)
             }
             None => {
-                printer.emit(
+                printer.result(
                     env.out,
-                    json!({"event": "free", "ip": ip.to_string(), "probes": sent}),
-                    || format!("{ip} is free: nobody answered {sent} probe{}", plural(sent)),
+                    now,
+                    Report {
+                        ip: Some(ip),
+                        sent: Some(sent),
+                        ..Report::new(Verdict::Free, Outcome::Success)
+                    },
+                    || {
+                        Some(format!(
+                            "{ip} is free: nobody answered {sent} probe{}",
+                            plural(sent)
+                        ))
+                    },
                 )?;
                 Ok(Outcome::Success)
             }
@@ -682,19 +879,40 @@ fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
             (false, 1) => "request",
             (false, _) => "requests",
         };
-        printer.emit(
+        printer.result(
             env.out,
-            json!({"event": "announced", "ip": ip.to_string(), "mac": iface.mac.to_string(), "iface": iface.name, "frames": sent}),
-            || format!("announced {ip} is-at {} on {} ({sent} gratuitous {kind})", iface.mac, iface.name),
+            now,
+            Report {
+                ip: Some(ip),
+                mac: Some(iface.mac),
+                iface: Some(iface.name.clone()),
+                sent: Some(sent),
+                ..Report::new(Verdict::Done, Outcome::Success)
+            },
+            || {
+                Some(format!(
+                    "announced {ip} is-at {} on {} ({sent} gratuitous {kind})",
+                    iface.mac, iface.name
+                ))
+            },
         )?;
         Ok(Outcome::Success)
     }
 }
 
 fn show(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
+    let mut printer = Printer::new(args);
     let cache = load_cache(path, env)?;
-    let now = driver::unix_now_ms();
-    let printer = Printer::new(args);
+    let now = clock::unix_now_ms();
+    printer.rep.emit_now(
+        env.out,
+        Event::Start(Box::new(Start {
+            command: "arp",
+            mode: Some("show"),
+            ..Start::default()
+        })),
+        |_| Ok(()),
+    )?;
     if printer.human() {
         if cache.is_empty() {
             writeln!(env.out, "the ARP cache ({}) is empty", path.display())?;
@@ -714,10 +932,19 @@ fn show(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
         };
         let age = Duration::from_millis(now.saturating_sub(e.learned_at_ms));
         printer.mac_only(env.out, e.mac)?;
+        let at = printer.rep.now();
         printer.emit(
             env.out,
-            json!({"event": "entry", "iface": e.iface, "ip": e.ip.to_string(), "mac": e.mac.to_string(),
-                   "state": state, "age_ms": ms(age), "fresh_for_ms": left.map(ms), "ttl_ms": e.ttl_ms}),
+            at,
+            Event::Cache(CacheEv {
+                status: state,
+                ip: e.ip,
+                mac: e.mac,
+                iface: Some(e.iface.clone()),
+                age_us: Some(us(age)),
+                fresh_us: left.map(us),
+                ttl_us: Some(e.ttl_ms.saturating_mul(1000)),
+            }),
             || {
                 format!(
                     "{:<12} {:<15}  {}  {:<7}  {:>8}  {}",
@@ -731,19 +958,48 @@ fn show(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
             },
         )?;
     }
+    let at = printer.rep.now();
+    printer.result(
+        env.out,
+        at,
+        Report::new(Verdict::Done, Outcome::Success),
+        || None,
+    )?;
     Ok(Outcome::Success)
 }
 
-fn flush(path: &Path, env: &mut Env) -> Result<Outcome> {
+fn flush(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
+    // The count is printed with --quiet too: it is the answer.
+    let mut rep = Reporter::new(args.json);
+    rep.emit_now(
+        env.out,
+        Event::Start(Box::new(Start {
+            command: "arp",
+            mode: Some("flush"),
+            ..Start::default()
+        })),
+        |_| Ok(()),
+    )?;
     let mut cache = load_cache(path, env)?;
     let n = cache.len();
     cache.flush();
     cachefile::save(path, &cache)?;
-    writeln!(
+    let at = rep.now();
+    rep.emit(
         env.out,
-        "flushed {n} entr{} from {}",
-        if n == 1 { "y" } else { "ies" },
-        path.display()
+        at,
+        Event::Result(Box::new(Report {
+            flushed: Some(n),
+            ..Report::new(Verdict::Done, Outcome::Success)
+        })),
+        |w| {
+            writeln!(
+                w,
+                "flushed {n} entr{} from {}",
+                if n == 1 { "y" } else { "ies" },
+                path.display()
+            )
+        },
     )?;
     Ok(Outcome::Success)
 }

@@ -14,6 +14,8 @@ use crate::cli::{LabAction, LabArgs, LabDemoArgs, LabUpArgs};
 use crate::lab::services::{self, Ports, server::Server};
 use crate::lab::{self, LabSpec, LabStatus};
 use crate::outcome::Outcome;
+use crate::report::event::Start;
+use crate::report::{Event, Report, Reporter, Verdict};
 
 pub fn run(args: LabArgs, env: &mut Env) -> Result<Outcome> {
     match args.action {
@@ -179,20 +181,43 @@ fn down(name: &str, env: &mut Env) -> Result<Outcome> {
 }
 
 fn status(name: &str, json: bool, env: &mut Env) -> Result<Outcome> {
+    let mut rep = Reporter::new(json);
     let status = lab::status(name)?;
-    match (status, json) {
-        (Some(s), true) => writeln!(env.out, "{}", serde_json::to_string(&s)?)?,
-        (None, true) => writeln!(
+    if json {
+        rep.emit_now(
             env.out,
-            "{}",
-            serde_json::json!({"name": name, "up": false})
-        )?,
-        (Some(s), false) => {
+            Event::Start(Box::new(Start {
+                command: "lab-status",
+                ..Start::default()
+            })),
+            |_| Ok(()),
+        )?;
+        let (up, fields) = match &status {
+            Some(s) => match serde_json::to_value(s)? {
+                serde_json::Value::Object(map) => (true, map),
+                other => bail!("a lab's status serialized to {other}, not an object"),
+            },
+            None => {
+                let mut map = serde_json::Map::new();
+                map.insert("name".into(), name.into());
+                (false, map)
+            }
+        };
+        rep.emit_now(env.out, Event::Lab { up, status: fields }, |_| Ok(()))?;
+        rep.emit_now(
+            env.out,
+            Event::Result(Box::new(Report::new(Verdict::Done, Outcome::Success))),
+            |_| Ok(()),
+        )?;
+        return Ok(Outcome::Success);
+    }
+    match status {
+        Some(s) => {
             let health = if s.is_healthy() { "up" } else { "damaged" };
             writeln!(env.out, "lab {} is {health}", s.name)?;
             describe(&s, env.out)?;
         }
-        (None, false) => writeln!(
+        None => writeln!(
             env.out,
             "lab {name} is not up (create it with: nettool lab up)"
         )?,

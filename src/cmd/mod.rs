@@ -17,7 +17,12 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, bail};
 
 use crate::cli::{Cli, Command};
+use crate::link::Link;
+use crate::link::pcap::{Capture, PcapFile};
 use crate::outcome::Outcome;
+use crate::report::event::Start;
+use crate::report::{Event, Report, Reporter, Verdict};
+use crate::route::Route;
 
 /// Where a command writes, and the flag that asks it to stop.
 pub struct Env<'a> {
@@ -27,16 +32,40 @@ pub struct Env<'a> {
     pub err: &'a mut dyn Write,
     /// Raised by SIGINT or SIGTERM.
     pub interrupt: &'a AtomicBool,
+    /// The `--pcap` file every link of the command writes to.
+    pub pcap: Option<PcapFile>,
 }
 
 impl Env<'_> {
     pub fn warn(&mut self, what: impl std::fmt::Display) -> std::io::Result<()> {
         writeln!(self.err, "nettool: warning: {what}")
     }
+
+    /// `link`, writing its frames to the `--pcap` file when there is one.
+    pub fn capture<L: Link>(&self, link: L) -> std::io::Result<Capture<L>> {
+        Capture::new(link, self.pcap.clone())
+    }
 }
 
-/// Runs the command the user asked for.
+/// Runs the command the user asked for, with its `--pcap` file if any,
+/// which is written out completely before the outcome is reported (also
+/// after Ctrl-C: the commands return then too).
 pub fn run(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
+    if let Some(path) = cli.command.pcap() {
+        env.pcap = Some(PcapFile::create(path)?);
+    }
+    let result = dispatch(cli, env);
+    let flushed = env.pcap.take().map_or(Ok(()), |f| f.flush());
+    match (result, flushed) {
+        (Ok(outcome), Ok(())) => Ok(outcome),
+        (Ok(_), Err(e)) => Err(e.into()),
+        // The command's own error says more; a capture error after it
+        // is most likely the same one.
+        (Err(e), _) => Err(e),
+    }
+}
+
+fn dispatch(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Arp(args) => arp::run(args, env),
         Command::Handshake(args) => tcp::handshake(args, env),
@@ -72,4 +101,47 @@ pub fn resolve_host(name: &str) -> anyhow::Result<Ipv4Addr> {
         Some(ip) => Ok(ip),
         None => bail!("{name:?} has no IPv4 address (nettool speaks IPv4 only)"),
     }
+}
+
+/// Reports that `route`'s next hop did not answer ARP, so `command` to
+/// `dst` never started: a negative answer from the network, like a SYN
+/// nobody answers (or an interrupted run, if that is why).
+pub(crate) fn no_arp(
+    rep: &mut Reporter,
+    env: &mut Env,
+    command: &'static str,
+    dst: Ipv4Addr,
+    route: &Route,
+) -> anyhow::Result<Outcome> {
+    let outcome = if env.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+        Outcome::Interrupted
+    } else {
+        Outcome::Negative
+    };
+    rep.emit_now(
+        env.out,
+        Event::Start(Box::new(Start {
+            command,
+            ip: Some(dst),
+            iface: Some(route.interface.name.clone()),
+            next_hop: Some(route.next_hop),
+            ..Start::default()
+        })),
+        |_| Ok(()),
+    )?;
+    rep.emit_now(
+        env.out,
+        Event::Result(Box::new(Report {
+            next_hop: Some(route.next_hop),
+            ..Report::new(Verdict::NoArp, outcome)
+        })),
+        |w| {
+            writeln!(
+                w,
+                "the next hop {} did not answer ARP on {}: is it up, and on this link?",
+                route.next_hop, route.interface.name
+            )
+        },
+    )?;
+    Ok(outcome)
 }

@@ -1,10 +1,11 @@
 //! `nettool nc`: netcat on nettool's own TCP engine.
 //!
-//! stdin goes to the peer and the peer's bytes go to stdout, through
-//! [`TcpHost`] over a raw link; no kernel socket carries the data. One
-//! loop waits on the link and on stdin at once, and only reads stdin while
-//! the engine can take more (so a fast stdin cannot grow memory without
-//! bound).
+//! stdin goes to the peer and the peer's bytes go to stdout, through an
+//! [`Interface`](crate::stack::iface::Interface) over a raw link; no kernel
+//! socket carries the data. One loop waits on the link and on stdin at
+//! once, and only reads stdin while the engine can take more (so a fast
+//! stdin cannot grow memory without bound). A listener completes any
+//! number of handshakes side by side and serves one connection at a time.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::RawFd;
@@ -13,9 +14,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::Env;
-use super::tcp::{SegmentLines, next_hop_mac, random_bytes, reserve_port};
-use crate::cli::NcArgs;
-use crate::driver::{self, Clock, Stop, SystemClock};
+use super::tcp::{SegmentLines, next_hop_mac};
+use crate::cli::{CongestionControlArg, NcArgs};
+use crate::clock::{Clock, SystemClock};
+use crate::driver::{self, Stop};
 use crate::guard::{Flow, RstGuard};
 use crate::link::Link;
 use crate::link::lo::LoopbackLink;
@@ -23,8 +25,12 @@ use crate::link::packet::PacketLink;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
 use crate::route::{self, Interface, RouteError};
-use crate::stack::host::{Direction, HostConfig, HostEvent, TcpHost};
+use crate::stack::host::{HostConfig, TcpHost};
+use crate::stack::iface::{
+    self as stack_iface, Direction, FlowKey, HostEvent, InterfaceConfig, ListenerConfig,
+};
 use crate::stack::session::{End, Opening, Plan, Session, ThirdAck};
+use crate::sys::{random_bytes, reserve_port};
 use crate::tcp::{self, Connection, Event as TcpEvent, IsnGenerator, IssSource, Reason, State};
 use crate::time::{Instant, human};
 use crate::wire::MacAddr;
@@ -83,18 +89,28 @@ struct Local {
 }
 
 impl Local {
-    fn open_link(&self) -> Result<Box<dyn Link>> {
+    fn open_link(&self, env: &Env) -> Result<Box<dyn Link>> {
         Ok(if self.loopback {
             let mut link = LoopbackLink::open(self.iface.index)?;
             link.grow_receive_buffer(RECEIVE_BUFFER)?;
-            Box::new(link)
+            Box::new(env.capture(link)?)
         } else {
             // Bulk data leaves as super-frames the kernel segments (GSO).
             let mut link =
                 PacketLink::open_offloading(self.iface.index, crate::link::Filter::ArpIpv4)?;
             link.grow_receive_buffer(RECEIVE_BUFFER)?;
-            Box::new(link)
+            Box::new(env.capture(link)?)
         })
+    }
+
+    fn iface_config(&self, trace: bool) -> InterfaceConfig {
+        InterfaceConfig {
+            ip: self.ip,
+            mac: self.iface.mac,
+            next_hop_mac: self.next_hop_mac,
+            answer_arp: !self.owned_by_kernel,
+            trace,
+        }
     }
 
     fn host_config(&self, trace: bool) -> HostConfig {
@@ -241,7 +257,15 @@ fn engine_config(iface: &Interface, args: &NcArgs) -> tcp::Config {
             .max(536),
         mtu: (iface.mtu as usize).min(65535),
         ts_offset: u32::from_le_bytes(random_bytes::<4>()),
+        cc: congestion_control(args.cc),
         ..tcp::Config::default()
+    }
+}
+
+fn congestion_control(arg: CongestionControlArg) -> tcp::CongestionControl {
+    match arg {
+        CongestionControlArg::Cubic => tcp::CongestionControl::Cubic,
+        CongestionControlArg::Reno => tcp::CongestionControl::Reno,
     }
 }
 
@@ -264,17 +288,18 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
             remote,
         },
     )?;
-    let mut link = local.open_link()?;
+    let mut link = local.open_link(env)?;
     let mut clock = SystemClock::new();
     let start = clock.now();
     let config = engine_config(&local.iface, args);
     let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local_addr, remote);
     let conn = Connection::connect(start, config, local_addr, remote, iss);
-    let mut host = TcpHost::new(local.host_config(args.trace), conn);
-    let mut pipe = Pipe::new(args, start);
-    let end = pipe.run(&mut host, link.as_mut(), &mut clock, env)?;
+    let mut iface = stack_iface::Interface::new(local.iface_config(args.trace));
+    let flow = iface.open(conn);
+    let mut pipe = Pipe::new(args, start, Some(flow));
+    let end = pipe.run(&mut iface, link.as_mut(), &mut clock, env)?;
     pipe.receive_drops = link.receive_drops();
-    let outcome = pipe.finish(&host, end, remote, clock.now(), env);
+    let outcome = pipe.finish(&iface, end, remote, clock.now(), env);
     // The table and the AF_PACKET socket both wait out an RCU grace period
     // on removal: overlap the two.
     let removal = guard.map(RstGuard::begin_removal);
@@ -296,13 +321,20 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let (_, _reservation) = reserve_port(local.ip, local.owned_by_kernel, Some(port))?;
     let _guard =
         RstGuard::install_when(local.owned_by_kernel, Flow::Listener { local: local_addr })?;
-    let mut link = local.open_link()?;
+    let mut link = local.open_link(env)?;
     let mut clock = SystemClock::new();
     let isn = IsnGenerator::new(random_bytes::<16>());
     let config = engine_config(&local.iface, args);
-    let mut host = TcpHost::new(
-        local.host_config(args.trace),
-        Connection::listen(config, local_addr, IssSource::Generated(isn)),
+    // Handshakes proceed side by side (a flood of spoofed SYNs only cycles
+    // through the half-open queue); data flows on one connection at a time.
+    let mut iface = stack_iface::Interface::new(local.iface_config(args.trace));
+    iface.listen(
+        local_addr,
+        ListenerConfig {
+            tcp: config,
+            iss: IssSource::Generated(isn),
+            backlog: stack_iface::DEFAULT_BACKLOG,
+        },
     );
     if args.verbose {
         writeln!(
@@ -312,18 +344,38 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
         )?;
     }
     loop {
-        let mut pipe = Pipe::new(args, clock.now());
-        let end = pipe.run(&mut host, link.as_mut(), &mut clock, env)?;
+        let mut pipe = Pipe::new(args, clock.now(), None);
+        pipe.listener = Some(local_addr);
+        let end = pipe.run(&mut iface, link.as_mut(), &mut clock, env)?;
         pipe.receive_drops = link.receive_drops();
-        let remote = host.conn().remote();
-        let outcome = pipe.finish(&host, end, remote, clock.now(), env)?;
+        let remote = pipe
+            .flow
+            .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
+        let outcome = pipe.finish(&iface, end, remote, clock.now(), env)?;
         if !args.keep_open || outcome == Outcome::Interrupted {
+            let stats = iface.listener_stats(local_addr).unwrap_or_default();
+            if args.verbose && stats.evicted > 0 {
+                writeln!(
+                    env.err,
+                    "nettool: {} of {} half-open connection(s) evicted to make room for newer SYNs \
+                     (a SYN flood?)",
+                    stats.evicted, stats.syns
+                )?;
+            }
+            if args.verbose && stats.refused > 0 {
+                writeln!(
+                    env.err,
+                    "nettool: {} SYN(s) dropped while {} connections waited to be served",
+                    stats.refused,
+                    stack_iface::DEFAULT_BACKLOG
+                )?;
+            }
             return Ok(outcome);
         }
-        host.replace_conn(
-            Connection::listen(config, local_addr, IssSource::Generated(isn)),
-            !local.loopback,
-        );
+        if let Some(flow) = pipe.flow {
+            // netcat does not wait out TIME-WAIT; the next one may start.
+            iface.remove(flow);
+        }
     }
 }
 
@@ -347,7 +399,7 @@ const SUPER_FRAME_PAYLOAD: usize = 65535 - 20 - 60;
 
 /// Sends everything the host has to send now, as super-frames where the
 /// link can have the kernel segment them.
-fn transmit(host: &mut TcpHost, link: &mut dyn Link, now: Instant) -> Result<()> {
+fn transmit(host: &mut stack_iface::Interface, link: &mut dyn Link, now: Instant) -> Result<()> {
     if !link.can_segment() {
         while let Some(frame) = host.poll_transmit(now) {
             link.send(&frame)?;
@@ -383,6 +435,10 @@ struct Pipe {
     delivered: u64,
     /// Frames the kernel dropped before nettool read them.
     receive_drops: Option<u64>,
+    /// The connection served; `None` until a listener accepts one.
+    flow: Option<FlowKey>,
+    /// The listener to accept from.
+    listener: Option<SocketAddrV4>,
 }
 
 fn poll_two(a: Option<RawFd>, b: Option<RawFd>, timeout: Duration) -> Result<(bool, bool)> {
@@ -419,7 +475,7 @@ fn poll_two(a: Option<RawFd>, b: Option<RawFd>, timeout: Duration) -> Result<(bo
 }
 
 impl Pipe {
-    fn new(args: &NcArgs, start: Instant) -> Pipe {
+    fn new(args: &NcArgs, start: Instant, flow: Option<FlowKey>) -> Pipe {
         Pipe {
             verbose: args.verbose,
             lines: args.trace.then(|| SegmentLines::new(false)),
@@ -437,6 +493,29 @@ impl Pipe {
             syns: 0,
             delivered: 0,
             receive_drops: None,
+            flow,
+            listener: None,
+        }
+    }
+
+    /// The served connection, for user calls.
+    fn conn<'a>(&self, iface: &'a mut stack_iface::Interface) -> Option<&'a mut Connection> {
+        self.flow.and_then(|f| iface.conn_mut(f))
+    }
+
+    /// The served connection's state (LISTEN while none is accepted yet).
+    fn state(&self, iface: &stack_iface::Interface) -> State {
+        self.flow
+            .and_then(|f| iface.conn(f))
+            .map_or(State::Listen, Connection::state)
+    }
+
+    /// Takes the next established connection when serving none.
+    fn accept(&mut self, iface: &mut stack_iface::Interface) {
+        if self.flow.is_none()
+            && let Some(l) = self.listener
+        {
+            self.flow = iface.accept(l);
         }
     }
 
@@ -444,9 +523,20 @@ impl Pipe {
         (now - self.start).as_secs_f64()
     }
 
-    fn events(&mut self, host: &mut TcpHost, now: Instant, env: &mut Env) -> Result<()> {
+    fn events(
+        &mut self,
+        host: &mut stack_iface::Interface,
+        _now: Instant,
+        env: &mut Env,
+    ) -> Result<()> {
         while let Some(ev) = host.poll_event() {
-            match ev {
+            // Only the served connection's (the listener's others are kept
+            // with them until accepted), and the link's own.
+            if ev.flow.is_some() && ev.flow != self.flow {
+                continue;
+            }
+            let now = ev.at;
+            match ev.what {
                 HostEvent::Segment { dir, seg } => {
                     if dir == Direction::Out
                         && seg.ack.is_none()
@@ -472,12 +562,15 @@ impl Pipe {
                 HostEvent::Tcp(TcpEvent::Connected) => {
                     self.established = Some(now);
                     self.last_activity = now;
-                    if self.verbose {
+                    if self.verbose
+                        && let Some(f) = self.flow
+                    {
                         writeln!(
                             env.err,
-                            "nettool: connected to {} from {}",
-                            host.conn().remote(),
-                            host.conn().local()
+                            "nettool: connected to {} from {}, congestion control {}",
+                            f.remote,
+                            f.local,
+                            host.conn(f).map_or("?", |c| c.congestion_control().name())
                         )?;
                     }
                 }
@@ -485,14 +578,19 @@ impl Pipe {
                 HostEvent::Tcp(TcpEvent::Closed(r)) => self.closed = Some(r),
                 HostEvent::Icmp { from, kind } => {
                     writeln!(env.err, "nettool: {} from {from}", kind.describe())?;
-                    if self.established.is_none() {
-                        host.conn_mut().abort(now);
+                    if self.established.is_none()
+                        && let Some(c) = self.conn(host)
+                    {
+                        c.abort(now);
                     }
                 }
-                HostEvent::ArpAnswered { .. }
+                // `deliver` reads whatever is there on every turn.
+                HostEvent::Readable
+                | HostEvent::ArpAnswered { .. }
                 | HostEvent::Withheld { .. }
                 | HostEvent::Malformed { .. }
-                | HostEvent::Tcp(TcpEvent::SegmentDropped { .. }) => {}
+                | HostEvent::Tcp(TcpEvent::SegmentDropped { .. })
+                | HostEvent::Tcp(TcpEvent::OutOfOrderQueued { .. }) => {}
             }
         }
         Ok(())
@@ -502,18 +600,23 @@ impl Pipe {
     /// ends.
     fn run(
         &mut self,
-        host: &mut TcpHost,
+        host: &mut stack_iface::Interface,
         link: &mut dyn Link,
         clock: &mut SystemClock,
         env: &mut Env,
     ) -> Result<Ending> {
         let mut buf = vec![0u8; CHUNK];
         let stdin_fd: RawFd = 0;
+        if self.listener.is_some() && (self.verbose || self.lines.is_some()) {
+            // The listener's own state: each connection leaves it later.
+            writeln!(env.err, "{:>10.6} state CLOSED → LISTEN", 0.0)?;
+        }
         loop {
             let now = clock.now();
             if host.poll_timeout().is_some_and(|t| t <= now) {
                 host.handle_timeout(now);
             }
+            self.accept(host);
             self.events(host, now, env)?;
             self.deliver(host, &mut buf, now, env)?;
             if self.established.is_some() {
@@ -530,7 +633,9 @@ impl Pipe {
                 }
             }
             if env.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-                host.conn_mut().abort(now);
+                if let Some(c) = self.conn(host) {
+                    c.abort(now);
+                }
                 transmit(host, link, now)?;
                 return Ok(Ending::Interrupted);
             }
@@ -575,13 +680,16 @@ impl Pipe {
     /// Peer data to stdout.
     fn deliver(
         &mut self,
-        host: &mut TcpHost,
+        host: &mut stack_iface::Interface,
         buf: &mut [u8],
         now: Instant,
         env: &mut Env,
     ) -> Result<()> {
         let mut wrote = false;
-        while let Ok(n) = host.conn_mut().recv(buf) {
+        let Some(conn) = self.conn(host) else {
+            return Ok(());
+        };
+        while let Ok(n) = conn.recv(buf) {
             if n == 0 {
                 break;
             }
@@ -597,9 +705,15 @@ impl Pipe {
     }
 
     /// stdin to the engine, and our FIN once stdin (or the peer) is done.
-    fn feed(&mut self, host: &mut TcpHost, now: Instant) {
+    fn feed(&mut self, host: &mut stack_iface::Interface, now: Instant) {
+        let Some(flow) = self.flow else {
+            return;
+        };
+        let Some(conn) = host.conn_mut(flow) else {
+            return;
+        };
         if !self.pending.is_empty() && !self.fin_sent {
-            match host.conn_mut().send(&self.pending) {
+            match conn.send(&self.pending) {
                 Ok(n) => {
                     self.pending.drain(..n);
                     if n > 0 {
@@ -615,7 +729,7 @@ impl Pipe {
             // written before the connection even opened).
             self.drain_ready_stdin();
             if !self.pending.is_empty() {
-                if let Ok(n) = host.conn_mut().send(&self.pending) {
+                if let Ok(n) = conn.send(&self.pending) {
                     self.pending.drain(..n);
                 }
             }
@@ -624,7 +738,7 @@ impl Pipe {
         }
         let input_done = self.stdin_eof || self.peer_closed;
         if input_done && self.pending.is_empty() && !self.fin_sent {
-            host.conn_mut().close(now);
+            conn.close(now);
             self.fin_sent = true;
             self.quit_at = self.quit_after.map(|q| now + q);
         }
@@ -650,38 +764,40 @@ impl Pipe {
         }
     }
 
-    fn ending(&mut self, host: &mut TcpHost, now: Instant) -> Option<Ending> {
+    fn ending(&mut self, host: &mut stack_iface::Interface, now: Instant) -> Option<Ending> {
         if let Some(r) = self.closed {
             return Some(Ending::Closed(r));
         }
         // Both FINs are through: TIME-WAIT is the peer's protection against
         // a lost last ACK; netcat does not make the user wait it out.
-        if host.conn().state() == State::TimeWait {
+        if self.state(host) == State::TimeWait {
             return Some(Ending::Closed(Reason::Normal));
         }
         if let Some(w) = self.wait {
             if self.established.is_none()
-                && host.conn().state() != State::Listen
+                && self.state(host) != State::Listen
                 && now - self.start >= w
             {
-                host.conn_mut().abort(now);
+                self.conn(host)?.abort(now);
                 return Some(Ending::ConnectTimeout);
             }
             if self.established.is_some() && !self.fin_sent && now - self.last_activity >= w {
-                host.conn_mut().close(now);
+                self.conn(host)?.close(now);
                 self.fin_sent = true;
                 self.quit_at = Some(now + w);
                 return Some(Ending::Idle);
             }
         }
         if self.quit_at.is_some_and(|q| now >= q) {
-            host.conn_mut().abort(now);
+            if let Some(c) = self.conn(host) {
+                c.abort(now);
+            }
             return Some(Ending::Quit);
         }
         None
     }
 
-    fn next_deadline(&self, host: &TcpHost) -> Option<Instant> {
+    fn next_deadline(&self, host: &stack_iface::Interface) -> Option<Instant> {
         let mut t = host.poll_timeout();
         let mut add = |d: Option<Instant>| {
             if let Some(d) = d {
@@ -702,13 +818,13 @@ impl Pipe {
     /// The summary (-v), the error for a failed connection, and the outcome.
     fn finish(
         &self,
-        host: &TcpHost,
+        host: &stack_iface::Interface,
         end: Ending,
         remote: SocketAddrV4,
         now: Instant,
         env: &mut Env,
     ) -> Result<Outcome> {
-        let stats = host.stats();
+        let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
         if self.verbose {
             let open = self.established.map_or(Duration::ZERO, |t| now - t);
             let secs = open.as_secs_f64().max(1e-6);
@@ -788,7 +904,7 @@ fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let Some(local) = connect_local(dst, args, env)? else {
         return Ok(Outcome::Negative);
     };
-    let mut link = local.open_link()?;
+    let mut link = local.open_link(env)?;
     let mut any_open = false;
     for port in ports {
         let (sport, _reservation) =
@@ -880,5 +996,28 @@ mod tests {
     #[case("")]
     fn bad_port_ranges_are_refused(#[case] text: &str) {
         assert!(parse_ports(text).is_err());
+    }
+    fn nc_args(argv: &[&str]) -> NcArgs {
+        use clap::Parser;
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Nc(args) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[rstest]
+    #[case(&["nettool", "nc", "h", "1"], tcp::CongestionControl::Cubic)]
+    #[case(&["nettool", "nc", "--cc", "cubic", "h", "1"], tcp::CongestionControl::Cubic)]
+    #[case(&["nettool", "nc", "--cc", "reno", "h", "1"], tcp::CongestionControl::Reno)]
+    fn cc_flag_picks_the_algorithm(#[case] argv: &[&str], #[case] want: tcp::CongestionControl) {
+        assert_eq!(congestion_control(nc_args(argv).cc), want);
+    }
+
+    #[test]
+    fn an_unknown_cc_is_a_usage_error() {
+        use clap::Parser;
+        let err = crate::cli::Cli::try_parse_from(["nettool", "nc", "--cc", "bbr", "h", "1"])
+            .unwrap_err();
+        assert!(err.to_string().contains("cubic"), "{err}");
     }
 }

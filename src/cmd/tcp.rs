@@ -3,27 +3,30 @@
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use serde_json::json;
 
 use super::Env;
 use crate::arp::probe::{self, Mode, Until};
 use crate::arp::resolve::{self, Resolution, Settings, WallClock};
 use crate::cachefile;
 use crate::cli::{CloseArgs, ConnectArgs, HandshakeArgs};
-use crate::driver::{self, Clock, Stop, SystemClock};
+use crate::clock;
+use crate::clock::{Clock, SystemClock};
+use crate::driver::{self, Stop};
 use crate::guard::{Flow, RstGuard};
 use crate::link::packet::PacketLink;
 use crate::link::{Filter, Link};
 use crate::machine::Machine;
 use crate::outcome::Outcome;
+use crate::report::event::{self as rev, Start};
+use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
 use crate::route::{self, Route, RouteError};
 use crate::stack::host::{Direction, HostConfig, HostEvent, TcpHost};
 use crate::stack::session::{End, Event, Note, Opening, Plan, Session, ThirdAck};
+use crate::sys::{random_bytes, reserve_port};
 use crate::tcp::{
     self, Connection, DropReason, Event as TcpEvent, IsnGenerator, Reason, Segment, State,
 };
@@ -40,6 +43,25 @@ const HANDSHAKE_TIME_WAIT: Duration = Duration::from_secs(2);
 enum Command {
     Handshake,
     Close,
+}
+
+impl Command {
+    fn name(self) -> &'static str {
+        match self {
+            Command::Handshake => "handshake",
+            Command::Close => "close",
+        }
+    }
+}
+
+/// How the run ended, for the result.
+struct Ending {
+    command: Command,
+    end: End,
+    time_wait: Duration,
+    /// Kernel RSTs the guard dropped, when there is a guard.
+    rsts_dropped: Option<u64>,
+    interrupted: bool,
 }
 
 pub fn handshake(args: HandshakeArgs, env: &mut Env) -> Result<Outcome> {
@@ -137,78 +159,6 @@ pub fn unescape(text: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// A source port reserved from the kernel for the run: a TCP socket bound
-/// to it (never listening or connecting), so no kernel connection can take
-/// the same port while nettool uses it. The kernel picks the port when
-/// none is asked for.
-pub(crate) fn reserve_port(
-    source: Ipv4Addr,
-    owned: bool,
-    wanted: Option<u16>,
-) -> Result<(u16, Option<OwnedFd>)> {
-    if !owned {
-        // The kernel does not own the address: no kernel socket can use it.
-        let port = wanted.unwrap_or_else(|| 32768 + (random_u64() % 28232) as u16);
-        return Ok((port, None));
-    }
-    // SAFETY: plain socket(2); the result is checked and owned below.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).context("reserving a source port");
-    }
-    // SAFETY: fd is a fresh socket we own.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    let addr = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: wanted.unwrap_or(0).to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(source).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
-    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-    // SAFETY: addr is a valid sockaddr_in of `len` bytes.
-    if unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len) } < 0 {
-        let err = std::io::Error::last_os_error();
-        return match wanted {
-            Some(p) if err.raw_os_error() == Some(libc::EADDRINUSE) => {
-                bail!(
-                    "source port {p} is in use by another socket on {source}; pick another with -p, or leave it out"
-                )
-            }
-            _ => Err(err).with_context(|| format!("reserving a source port on {source}")),
-        };
-    }
-    let mut bound: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-    let mut blen = len;
-    // SAFETY: getsockname into a sockaddr_in-sized buffer.
-    if unsafe { libc::getsockname(fd, (&mut bound as *mut libc::sockaddr_in).cast(), &mut blen) }
-        < 0
-    {
-        return Err(std::io::Error::last_os_error()).context("reading the reserved port");
-    }
-    Ok((u16::from_be(bound.sin_port), Some(sock)))
-}
-
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut buf = [0u8; N];
-    // SAFETY: getrandom fills the buffer we own; on failure we fall back
-    // to the clock, which is enough for a port or an ISN key's
-    // unpredictability to a remote peer in a debugging tool.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), N, 0) };
-    if n != N as isize {
-        let t = driver::unix_now_ms().to_le_bytes();
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = t[i % 8] ^ (i as u8).wrapping_mul(31);
-        }
-    }
-    buf
-}
-
-fn random_u64() -> u64 {
-    u64::from_le_bytes(random_bytes::<8>())
-}
-
 /// The next hop's MAC, through nettool's own ARP and its cache; `None`
 /// when it does not answer.
 pub(crate) fn next_hop_mac(
@@ -223,7 +173,7 @@ pub(crate) fn next_hop_mac(
     let now = clock.now();
     let wall = WallClock {
         at: now,
-        unix_ms: driver::unix_now_ms(),
+        unix_ms: clock::unix_now_ms(),
     };
     let settings = Settings {
         iface: iface.name.clone(),
@@ -261,7 +211,7 @@ pub(crate) fn next_hop_mac(
             on_event(now, ev)?;
         }
     } else {
-        let mut link = PacketLink::open(iface.index, Filter::Arp)?;
+        let mut link = env.capture(PacketLink::open(iface.index, Filter::Arp)?)?;
         driver::run(&mut res, &mut link, &mut clock, env.interrupt, on_event)?;
     }
     let answer = res.answer();
@@ -280,6 +230,7 @@ fn run(
     time_wait: Duration,
     env: &mut Env,
 ) -> Result<Outcome> {
+    let mut rep = Reporter::new(args.json);
     let (dst, dport) = parse_target(&args.target)?;
     let payload = args.data.as_deref().map(unescape).transpose()?;
     let route = match route::select(dst, args.interface.as_deref(), args.source) {
@@ -298,27 +249,7 @@ fn run(
     }
     let cache_path = args.cache.path();
     let Some((gw_mac, how)) = next_hop_mac(&route, &cache_path, env)? else {
-        // A negative answer from the network, like a SYN nobody answers.
-        let text = format!(
-            "the next hop {} did not answer ARP on {}: is it up, and on this link?",
-            route.next_hop, iface.name
-        );
-        if args.json {
-            writeln!(
-                env.out,
-                "{}",
-                json!({"event": "result", "outcome": "no-arp", "next_hop": route.next_hop.to_string()})
-            )?;
-        } else {
-            writeln!(env.out, "{text}")?;
-        }
-        return Ok(
-            if env.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-                Outcome::Interrupted
-            } else {
-                Outcome::Negative
-            },
-        );
+        return super::no_arp(&mut rep, env, command.name(), dst, &route);
     };
     let (sport, _reservation) =
         reserve_port(route.source, route.source_owned_by_kernel, args.source_port)?;
@@ -330,8 +261,8 @@ fn run(
         route.source_owned_by_kernel,
         Flow::Connection { local, remote },
     )?;
-    let mut link = PacketLink::open(iface.index, Filter::ArpIpv4)?;
-    let mut clock = SystemClock::new();
+    let mut link = env.capture(PacketLink::open(iface.index, Filter::ArpIpv4)?)?;
+    let mut clock = rep.clock();
     let start = clock.now();
     let config = tcp::Config {
         mss: u16::try_from(iface.mtu.saturating_sub(40))
@@ -361,12 +292,8 @@ fn run(
         linger: args.linger,
     };
     let mut session = Session::new(host, plan);
-    let mut view = View::new(args, start);
-    let name = if command == Command::Handshake {
-        "HANDSHAKE"
-    } else {
-        "CLOSE"
-    };
+    let mut view = View::new(rep, args, start);
+    let name = command.name().to_uppercase();
     let keeper = match &guard {
         Some(g) => format!(
             "kernel RSTs for this flow dropped by nft table inet {}",
@@ -377,13 +304,26 @@ fn run(
             route.source
         ),
     };
-    view.header(
+    view.rep.emit(
         env.out,
-        &format!("{name} {remote} from {local} on {} ({keeper})", iface.name),
-        &format!("next hop {} is-at {gw_mac} ({how})", route.next_hop),
-        json!({"event": "start", "command": name.to_lowercase(), "remote": remote.to_string(),
-               "local": local.to_string(), "iface": iface.name, "next_hop": route.next_hop.to_string(),
-               "next_hop_mac": gw_mac.to_string(), "guard": guard.as_ref().map(|g| g.table().to_owned())}),
+        start,
+        Ev::Start(Box::new(Start {
+            command: command.name(),
+            src: Some(local),
+            dst: Some(remote),
+            iface: Some(iface.name.clone()),
+            next_hop: Some(route.next_hop),
+            next_hop_mac: Some(gw_mac),
+            guard: guard.as_ref().map(|g| g.table().to_owned()),
+            ..Start::default()
+        })),
+        |w| {
+            writeln!(
+                w,
+                "{name} {remote} from {local} on {} ({keeper})\nnext hop {} is-at {gw_mac} ({how})",
+                iface.name, route.next_hop
+            )
+        },
     )?;
     let stop = {
         let out = &mut *env.out;
@@ -407,17 +347,29 @@ fn run(
             view.event(env.out, now, ev)?;
         }
     }
-    if let Some(g) = &guard {
-        let dropped = g.dropped().unwrap_or(0);
-        if dropped > 0 {
-            view.note(
-                env.out,
-                clock.now(),
-                &format!("the RST guard dropped {dropped} RST(s) the kernel sent for this flow"),
-            )?;
-        }
+    let dropped = guard.as_ref().map(|g| g.dropped().unwrap_or(0));
+    let now = clock.now();
+    if let Some(n) = dropped
+        && n > 0
+    {
+        // Said in JSON by the result's rsts_dropped.
+        let t = view.t(now);
+        view.rep.text(env.out, |w| {
+            writeln!(
+                w,
+                "{t:>10.6} {:<5} the RST guard dropped {n} RST(s) the kernel sent for this flow",
+                "note"
+            )
+        })?;
     }
-    let outcome = view.result(env.out, command, &session, remote, end, time_wait)?;
+    let ending = Ending {
+        command,
+        end,
+        time_wait,
+        rsts_dropped: dropped,
+        interrupted: stop == Stop::Interrupted,
+    };
+    let outcome = view.result(env.out, now, &session, remote, ending)?;
     // Both the table and the AF_PACKET socket take an RCU grace period to
     // go away; let the two waits overlap.
     let removal = guard.map(RstGuard::begin_removal);
@@ -425,11 +377,7 @@ fn run(
     if let Some(r) = removal {
         r.wait();
     }
-    Ok(if stop == Stop::Interrupted {
-        Outcome::Interrupted
-    } else {
-        outcome
-    })
+    Ok(outcome)
 }
 
 /// tcpdump's line for a segment, with relative sequence numbers (tracked
@@ -460,7 +408,7 @@ impl SegmentLines {
 /// Renders a session for people (tcpdump-like lines with relative times)
 /// or as JSON lines.
 struct View {
-    json: bool,
+    rep: Reporter,
     start: Instant,
     lines: SegmentLines,
     first_syn: Option<Instant>,
@@ -490,7 +438,9 @@ fn drop_text(r: DropReason) -> &'static str {
         DropReason::SynInWindow => "SYN on an open connection (RFC 5961: challenge ACK)",
         DropReason::AckOutOfRange => "ACK outside the acceptable range (RFC 5961)",
         DropReason::NoAck => "no ACK bit",
-        DropReason::OutOfOrder => "out of order (held for reassembly, acknowledged)",
+        DropReason::ReassemblyFull => {
+            "out of order, and the reassembly queue holds too many ranges (acknowledged)"
+        }
     }
 }
 
@@ -510,9 +460,9 @@ fn printable(data: &[u8]) -> Vec<String> {
 }
 
 impl View {
-    fn new(args: &ConnectArgs, start: Instant) -> View {
+    fn new(rep: Reporter, args: &ConnectArgs, start: Instant) -> View {
         View {
-            json: args.json,
+            rep,
             start,
             lines: SegmentLines::new(args.absolute),
             first_syn: None,
@@ -526,47 +476,24 @@ impl View {
         (now - self.start).as_secs_f64()
     }
 
-    fn header(
-        &self,
-        out: &mut dyn Write,
-        line: &str,
-        hop: &str,
-        value: serde_json::Value,
-    ) -> Result<()> {
-        if self.json {
-            writeln!(out, "{value}")?;
-        } else {
-            writeln!(out, "{line}\n{hop}")?;
-        }
-        Ok(())
-    }
-
+    /// `event` at `now`; for people, `text` after the time and `tag`.
     fn line(
         &self,
         out: &mut dyn Write,
         now: Instant,
         tag: &str,
         text: &str,
-        value: serde_json::Value,
+        event: Ev,
     ) -> Result<()> {
-        if self.json {
-            let mut v = value;
-            v["t"] = json!(self.t(now));
-            writeln!(out, "{v}")?;
-        } else {
-            writeln!(out, "{:>10.6} {tag:<5} {text}", self.t(now))?;
-        }
+        let t = self.t(now);
+        self.rep.emit(out, now, event, |w| {
+            writeln!(w, "{t:>10.6} {tag:<5} {text}")
+        })?;
         Ok(())
     }
 
     fn note(&self, out: &mut dyn Write, now: Instant, text: &str) -> Result<()> {
-        self.line(
-            out,
-            now,
-            "note",
-            text,
-            json!({"event": "note", "text": text}),
-        )
+        self.line(out, now, "note", text, Ev::note(text))
     }
 
     fn segment(
@@ -574,16 +501,20 @@ impl View {
         out: &mut dyn Write,
         now: Instant,
         tag: &str,
-        dir: &str,
+        dir: &'static str,
         seg: &Segment,
         extra: &str,
     ) -> Result<()> {
-        let repr = seg.as_repr();
         let text = self.lines.line(seg);
-        let value = json!({"event": "segment", "dir": dir, "src": seg.src.to_string(), "dst": seg.dst.to_string(),
-            "flags": crate::wire::fmt::tcp_flags(&repr), "seq": seg.seq.get(), "ack": seg.ack.map(|a| a.get()),
-            "win": seg.window, "len": seg.payload.len(), "line": text, "sent": tag != "held"});
-        self.line(out, now, tag, &format!("{text}{extra}"), value)
+        let mut event = rev::Segment::new(dir, seg).line(text.clone());
+        event.withheld = tag == "held";
+        self.line(
+            out,
+            now,
+            tag,
+            &format!("{text}{extra}"),
+            Ev::Segment(Box::new(event)),
+        )
     }
 
     fn event(&mut self, out: &mut dyn Write, now: Instant, ev: Event) -> Result<()> {
@@ -611,13 +542,7 @@ impl View {
             }
             Event::Host(HostEvent::Tcp(TcpEvent::StateChanged { from, to })) => {
                 let text = format!("{from} → {to}");
-                self.line(
-                    out,
-                    now,
-                    "state",
-                    &text,
-                    json!({"event": "state", "from": from.to_string(), "to": to.to_string()}),
-                )?;
+                self.line(out, now, "state", &text, Ev::State { from, state: to })?;
                 if to == State::TimeWait {
                     self.note(
                         out,
@@ -636,7 +561,9 @@ impl View {
                     now,
                     "note",
                     reason_text(r),
-                    json!({"event": "closed", "reason": reason_text(r)}),
+                    Ev::Closed {
+                        reason: reason_text(r).to_owned(),
+                    },
                 )?;
             }
             Event::Host(HostEvent::Tcp(TcpEvent::SegmentDropped { reason })) => {
@@ -646,46 +573,61 @@ impl View {
                     now,
                     "drop",
                     &format!("segment ignored: {text}"),
-                    json!({"event": "dropped", "reason": text}),
+                    Ev::Drop {
+                        reason: text.to_owned(),
+                    },
                 )?;
             }
-            Event::Host(HostEvent::Tcp(TcpEvent::Connected)) => {}
+            Event::Host(HostEvent::Tcp(TcpEvent::OutOfOrderQueued { held })) => {
+                let text = format!(
+                    "out-of-order segment queued for reassembly ({held} octets held), acknowledged"
+                );
+                self.line(out, now, "note", &text, Ev::note(text.clone()))?
+            }
+            // The host never passes Readable on: the session reads itself.
+            Event::Host(HostEvent::Tcp(TcpEvent::Connected) | HostEvent::Readable) => {}
             Event::Host(HostEvent::ArpAnswered { asker, asker_mac }) => self.line(
                 out,
                 now,
                 "arp",
                 &format!("answered who-has from {asker} ({asker_mac}) for our address"),
-                json!({"event": "arp-answered", "asker": asker.to_string()}),
+                Ev::ArpAnswered {
+                    ip: asker,
+                    mac: Some(asker_mac),
+                },
             )?,
             Event::Host(HostEvent::Icmp { from, kind }) => self.line(
                 out,
                 now,
                 "icmp",
                 &format!("{} from {from}", kind.describe()),
-                json!({"event": "icmp", "from": from.to_string(), "what": kind.describe()}),
+                Ev::Icmp(rev::Icmp {
+                    ip: from,
+                    what: kind.describe(),
+                    probe: None,
+                    rtt_us: None,
+                }),
             )?,
             Event::Host(HostEvent::Malformed { why }) => self.line(
                 out,
                 now,
                 "drop",
                 &format!("malformed frame: {why}"),
-                json!({"event": "malformed", "why": why.to_string()}),
+                Ev::Drop {
+                    reason: format!("malformed frame: {why}"),
+                },
             )?,
             Event::Note(Note::Data(bytes)) => {
-                if self.json {
-                    let text = String::from_utf8_lossy(&bytes);
-                    self.line(
-                        out,
-                        now,
-                        "data",
-                        "",
-                        json!({"event": "data", "bytes": bytes.len(), "text": text}),
-                    )?;
-                } else {
+                let event = Ev::Data {
+                    len: bytes.len(),
+                    text: String::from_utf8_lossy(&bytes).into_owned(),
+                };
+                self.rep.emit(out, now, event, |w| {
                     for l in printable(&bytes) {
-                        writeln!(out, "{:>10} {:<5} | {l}", "", "")?;
+                        writeln!(w, "{:>10} {:<5} | {l}", "", "")?;
                     }
-                }
+                    Ok(())
+                })?;
             }
             Event::Note(Note::PayloadQueued(n)) => {
                 self.note(out, now, &format!("sending {n} bytes of --data"))?
@@ -708,18 +650,24 @@ impl View {
     fn result(
         &self,
         out: &mut dyn Write,
-        command: Command,
+        now: Instant,
         s: &Session,
         remote: SocketAddrV4,
-        end: End,
-        time_wait: Duration,
+        ending: Ending,
     ) -> Result<Outcome> {
+        let Ending {
+            command,
+            end,
+            time_wait,
+            rsts_dropped,
+            interrupted,
+        } = ending;
         let answer = match (self.first_syn, self.answer_at) {
             (Some(a), Some(b)) => Some(b - a),
             _ => None,
         };
         let rtt = answer.map(human).unwrap_or_default();
-        let (text, value, outcome) = match s.opening() {
+        let (text, verdict, found, mut report) = match s.opening() {
             Opening::Open => {
                 let ok = match command {
                     Command::Handshake => true,
@@ -747,11 +695,20 @@ impl View {
                         s.closed().map_or("still open", reason_text)
                     ),
                 };
-                (
-                    text,
-                    json!({"event": "result", "outcome": "open", "syn_ack_ms": answer.map(|d| d.as_secs_f64() * 1e3), "received": s.received()}),
-                    Outcome::from_answer(ok),
-                )
+                let verdict = match (command, ok, s.closed()) {
+                    (Command::Handshake, ..) => Verdict::Open,
+                    (Command::Close, true, _) => Verdict::Done,
+                    (Command::Close, false, Some(Reason::Reset | Reason::Aborted)) => {
+                        Verdict::Reset
+                    }
+                    (Command::Close, false, _) => Verdict::Timeout,
+                };
+                let report = Report {
+                    rtt_us: answer.map(us),
+                    received: Some(s.received() as u64),
+                    ..Report::default()
+                };
+                (text, verdict, ok, report)
             }
             Opening::Refused => (
                 format!(
@@ -759,8 +716,12 @@ impl View {
                     remote.port(),
                     remote.ip()
                 ),
-                json!({"event": "result", "outcome": "refused", "rst_ms": answer.map(|d| d.as_secs_f64() * 1e3)}),
-                Outcome::Negative,
+                Verdict::Closed,
+                false,
+                Report {
+                    rtt_us: answer.map(us),
+                    ..Report::default()
+                },
             ),
             Opening::NoAnswer | Opening::Pending => (
                 format!(
@@ -768,20 +729,34 @@ impl View {
                     self.syns,
                     if self.syns == 1 { "" } else { "s" }
                 ),
-                json!({"event": "result", "outcome": "no-answer", "syns": self.syns}),
-                Outcome::Negative,
+                Verdict::NoReply,
+                false,
+                Report::default(),
             ),
             Opening::Unreachable { from, kind } => (
                 format!("{remote} is unreachable: {} from {from}", kind.describe()),
-                json!({"event": "result", "outcome": "unreachable", "from": from.to_string(), "what": kind.describe()}),
-                Outcome::Negative,
+                Verdict::Unreachable,
+                false,
+                Report {
+                    ip: Some(from),
+                    what: Some(kind.describe()),
+                    ..Report::default()
+                },
             ),
         };
-        if self.json {
-            writeln!(out, "{value}")?;
+        let outcome = if interrupted {
+            Outcome::Interrupted
         } else {
-            writeln!(out, "{text}")?;
-        }
+            Outcome::from_answer(found)
+        };
+        let head = Report::new(verdict, outcome);
+        report.outcome = head.outcome;
+        report.exit = head.exit;
+        report.sent = Some(self.syns.into());
+        report.rsts_dropped = rsts_dropped;
+        self.rep.emit(out, now, Ev::Result(Box::new(report)), |w| {
+            writeln!(w, "{text}")
+        })?;
         Ok(outcome)
     }
 }

@@ -7,93 +7,27 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use clap::Args;
-use serde_json::json;
 
 use super::Env;
-use super::tcp::{next_hop_mac, parse_target, random_bytes, reserve_port};
-use crate::cli::{CacheArgs, parse_duration};
-use crate::driver::{self, Clock, Stop, SystemClock};
+use super::tcp::{next_hop_mac, parse_target};
+use crate::cli::TraceArgs;
+use crate::clock::Clock;
+use crate::driver::{self, Stop};
 use crate::guard::{Flow, RstGuard};
 use crate::link::Filter;
 use crate::link::packet::PacketLink;
 use crate::outcome::Outcome;
+use crate::report::event::{self as ev, Hop, Start};
+use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
 use crate::route::{self, RouteError};
+use crate::sys::{random_bytes, reserve_port};
 use crate::time::Instant;
 use crate::trace::{Answer, Config, Ending, Event, Trace};
 use crate::wire::icmp::IcmpKind;
 use crate::wire::{MacAddr, SeqNum};
 
-/// Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router's ICMP time exceeded shown.
-#[derive(Debug, Args)]
-#[command(
-    long_about = "Trace the routers between this host and HOST:PORT with TCP SYNs, as tcptraceroute \
-does: the first SYNs leave with TTL 1, the next with TTL 2, and so on. Each router that drops a SYN \
-whose TTL ran out answers with ICMP time exceeded; its address and the round-trip time of each \
-probe are shown, one line per hop, `*` for a probe nobody answered. The trace ends at the \
-destination, shown as the last hop with its answer: SYN-ACK (the port is open; nettool resets the \
-half-open connection at once) or RST (closed); or at an ICMP destination unreachable, shown with \
-its meaning; or after --max-ttl hops. SYNs to a service's port often pass firewalls that drop ICMP echo and UDP probes. \
-All probes of a trace share one source port and differ in their sequence number, by which \
-nettool matches each ICMP error (through the TCP header it quotes) and each SYN-ACK or RST \
-(through its acknowledgment number) to its probe. One probe is in flight at a time. While the \
-trace runs, a firewall rule scoped to the flow keeps the kernel from resetting the destination's \
-SYN-ACKs; it is removed however nettool exits.",
-    after_long_help = "EXAMPLES:
-  nettool trace 10.78.0.2:80                     up to 30 hops, 3 probes each
-  nettool trace -q 1 -w 500ms -m 8 10.78.0.2:443 one probe per hop, short waits
-  nettool trace --json 10.78.0.2:22              one JSON object per probe
-
-EXIT STATUS:
-  0    the destination answered (SYN-ACK or RST)
-  1    it did not: silence up to --max-ttl, or ICMP destination unreachable
-  2    usage or local error
-  130  interrupted"
-)]
-pub struct TraceArgs {
-    /// Destination, HOST:PORT (a name is resolved by the system resolver).
-    #[arg(value_name = "HOST:PORT")]
-    pub target: String,
-
-    /// Interface to use (default: the one the kernel routes HOST through).
-    #[arg(short, long, value_name = "IFACE")]
-    pub interface: Option<String>,
-
-    /// Source address. One the kernel does not own keeps the kernel out of
-    /// the flow entirely: nettool then answers ARP for it itself.
-    #[arg(short, long, value_name = "ADDRESS")]
-    pub source: Option<Ipv4Addr>,
-
-    /// Source port of every probe (default: a free ephemeral port, reserved from the kernel).
-    #[arg(short = 'p', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
-    pub source_port: Option<u16>,
-
-    /// TTL of the first hop probed.
-    #[arg(short, long, value_name = "TTL", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..))]
-    pub first_ttl: u8,
-
-    /// Largest TTL tried before giving up.
-    #[arg(short, long, value_name = "TTL", default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..))]
-    pub max_ttl: u8,
-
-    /// Probes per hop.
-    #[arg(short, long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=10))]
-    pub queries: u8,
-
-    /// How long each probe waits for its answer.
-    #[arg(short, long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
-    pub wait: Duration,
-
-    /// Print one JSON object per line for each probe and the result.
-    #[arg(long)]
-    pub json: bool,
-
-    /// The ARP cache, for the next hop.
-    #[command(flatten)]
-    pub cache: CacheArgs,
-}
-
 pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
+    let mut rep = Reporter::new(args.json);
     let (dst, dport) = parse_target(&args.target)?;
     if args.first_ttl > args.max_ttl {
         bail!(
@@ -117,26 +51,7 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
         );
     }
     let Some((gw_mac, how)) = next_hop_mac(&route, &args.cache.path(), env)? else {
-        if args.json {
-            writeln!(
-                env.out,
-                "{}",
-                json!({"event": "result", "outcome": "no-arp", "next_hop": route.next_hop.to_string()})
-            )?;
-        } else {
-            writeln!(
-                env.out,
-                "the next hop {} did not answer ARP on {}: is it up, and on this link?",
-                route.next_hop, iface.name
-            )?;
-        }
-        return Ok(
-            if env.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-                Outcome::Interrupted
-            } else {
-                Outcome::Negative
-            },
-        );
+        return super::no_arp(&mut rep, env, "trace", dst, &route);
     };
     let (sport, _reservation) =
         reserve_port(route.source, route.source_owned_by_kernel, args.source_port)?;
@@ -148,8 +63,8 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     } else {
         None
     };
-    let mut link = PacketLink::open(iface.index, Filter::ArpIpv4)?;
-    let mut clock = SystemClock::new();
+    let mut link = env.capture(PacketLink::open(iface.index, Filter::ArpIpv4)?)?;
+    let mut clock = rep.clock();
     let start = clock.now();
     let mut trace = Trace::new(Config {
         mac: iface.mac,
@@ -177,32 +92,40 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
         ),
     };
     let mut view = View {
-        json: args.json,
-        start,
-        last_from: None,
+        rep,
+        local,
+        remote,
+        line: HopLine::default(),
     };
-    if args.json {
-        writeln!(
-            env.out,
-            "{}",
-            json!({"event": "start", "command": "trace", "remote": remote.to_string(),
-                   "local": local.to_string(), "iface": iface.name, "next_hop": route.next_hop.to_string(),
-                   "next_hop_mac": gw_mac.to_string(), "max_ttl": args.max_ttl, "queries": args.queries,
-                   "wait_ms": args.wait.as_secs_f64() * 1e3,
-                   "guard": guard.as_ref().map(|g| g.table().to_owned())})
-        )?;
-    } else {
-        writeln!(
-            env.out,
-            "TRACE {remote} from {local} on {}, {} hops max, {} probe{} per hop ({keeper})\n\
-             next hop {} is-at {gw_mac} ({how})",
-            iface.name,
-            args.max_ttl,
-            args.queries,
-            if args.queries == 1 { "" } else { "s" },
-            route.next_hop,
-        )?;
-    }
+    view.rep.emit(
+        env.out,
+        start,
+        Ev::Start(Box::new(Start {
+            command: "trace",
+            src: Some(local),
+            dst: Some(remote),
+            iface: Some(iface.name.clone()),
+            next_hop: Some(route.next_hop),
+            next_hop_mac: Some(gw_mac),
+            guard: guard.as_ref().map(|g| g.table().to_owned()),
+            max_ttl: Some(args.max_ttl),
+            queries: Some(args.queries),
+            wait_us: Some(us(args.wait)),
+            ..Start::default()
+        })),
+        |w| {
+            writeln!(
+                w,
+                "TRACE {remote} from {local} on {}, {} hops max, {} probe{} per hop ({keeper})\n\
+                 next hop {} is-at {gw_mac} ({how})",
+                iface.name,
+                args.max_ttl,
+                args.queries,
+                if args.queries == 1 { "" } else { "s" },
+                route.next_hop,
+            )
+        },
+    )?;
     env.out.flush()?;
     let stop = {
         let out = &mut *env.out;
@@ -215,34 +138,34 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
             |now, ev| view.event(out, now, ev),
         )?
     };
-    if stop == Stop::Interrupted && !args.json {
-        writeln!(env.out)?;
+    if stop == Stop::Interrupted {
+        view.rep.text(env.out, |w| writeln!(w))?;
     }
-    if let Some(dropped) = guard.as_ref().and_then(|g| g.dropped().ok())
-        && dropped > 0
+    let dropped = guard.as_ref().and_then(|g| g.dropped().ok());
+    if let Some(n) = dropped
+        && n > 0
     {
-        let text = format!("the RST guard dropped {dropped} RST(s) the kernel sent for this flow");
-        if args.json {
+        // Said in JSON by the result's rsts_dropped.
+        view.rep.text(env.out, |w| {
             writeln!(
-                env.out,
-                "{}",
-                json!({"event": "note", "text": text, "guard_dropped": dropped})
-            )?;
-        } else {
-            writeln!(env.out, "note: {text}")?;
-        }
+                w,
+                "note: the RST guard dropped {n} RST(s) the kernel sent for this flow"
+            )
+        })?;
     }
-    let outcome = view.result(env.out, trace.ending(), remote)?;
+    // An interrupted trace ends as interrupted, whatever it had reached.
+    let ending = if stop == Stop::Interrupted {
+        None
+    } else {
+        trace.ending()
+    };
+    let outcome = view.result(env.out, clock.now(), ending, dropped)?;
     let removal = guard.map(RstGuard::begin_removal);
     drop(link);
     if let Some(r) = removal {
         r.wait();
     }
-    Ok(if stop == Stop::Interrupted {
-        Outcome::Interrupted
-    } else {
-        outcome
-    })
+    Ok(outcome)
 }
 
 /// What an answer says, in brackets after the address.
@@ -268,50 +191,25 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
-/// Renders the trace traceroute-style, a hop per line written as its
-/// probes settle, or as JSON lines.
+/// Renders the trace: traceroute-style for people, a hop per line written
+/// as its probes settle, or as JSON lines.
 struct View {
-    json: bool,
-    start: Instant,
+    rep: Reporter,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    line: HopLine,
+}
+
+/// The hop line being written for people.
+#[derive(Default)]
+struct HopLine {
     /// The address last printed on the current hop's line.
     last_from: Option<(Ipv4Addr, Answer)>,
 }
 
-impl View {
-    fn t(&self, now: Instant) -> f64 {
-        (now - self.start).as_secs_f64()
-    }
-
-    fn event(&mut self, out: &mut dyn Write, now: Instant, ev: Event) -> Result<()> {
-        if self.json {
-            let value = match ev {
-                Event::Reply {
-                    ttl,
-                    query,
-                    from,
-                    answer,
-                    rtt,
-                } => json!({"event": "probe", "ttl": ttl, "query": query, "from": from.to_string(),
-                        "answer": answer_name(answer), "rtt_ms": rtt.as_micros() as f64 / 1e3,
-                        "what": answer.icmp_kind().map(IcmpKind::describe)}),
-                Event::Timeout { ttl, query } => {
-                    json!({"event": "probe", "ttl": ttl, "query": query, "from": null, "answer": null})
-                }
-                Event::Late { ttl, query, from } => {
-                    json!({"event": "late", "ttl": ttl, "query": query, "from": from.to_string()})
-                }
-                Event::Reset { seq } => json!({"event": "reset", "seq": seq.0}),
-                Event::ArpAnswered { asker } => {
-                    json!({"event": "arp-answered", "asker": asker.to_string()})
-                }
-                Event::Sent { .. } | Event::HopDone { .. } | Event::Done(_) => return Ok(()),
-            };
-            let mut v = value;
-            v["t"] = json!(self.t(now));
-            writeln!(out, "{v}")?;
-            return Ok(());
-        }
-        match ev {
+impl HopLine {
+    fn render(&mut self, out: &mut dyn Write, ev: &Event) -> std::io::Result<()> {
+        match *ev {
             Event::Sent { ttl, query: 0, .. } => {
                 self.last_from = None;
                 write!(out, "{ttl:>2}")?;
@@ -338,17 +236,72 @@ impl View {
             | Event::ArpAnswered { .. }
             | Event::Done(_) => {}
         }
-        out.flush()?;
+        out.flush()
+    }
+}
+
+impl View {
+    /// The JSON event for a trace event, if it has one.
+    fn event_of(&self, ev: &Event) -> Option<Ev> {
+        let hop = |ttl, query| Hop {
+            ttl,
+            query,
+            ip: None,
+            answer: None,
+            rtt_us: None,
+            what: None,
+            late: false,
+        };
+        Some(match *ev {
+            Event::Reply {
+                ttl,
+                query,
+                from,
+                answer,
+                rtt,
+            } => Ev::Hop(Hop {
+                ip: Some(from),
+                answer: Some(answer_name(answer)),
+                rtt_us: Some(us(rtt)),
+                what: answer.icmp_kind().map(IcmpKind::describe),
+                ..hop(ttl, query)
+            }),
+            Event::Timeout { ttl, query } => Ev::Hop(hop(ttl, query)),
+            Event::Late { ttl, query, from } => Ev::Hop(Hop {
+                ip: Some(from),
+                late: true,
+                ..hop(ttl, query)
+            }),
+            Event::Reset { seq } => {
+                Ev::Segment(Box::new(ev::Segment::reset(self.local, self.remote, seq.0)))
+            }
+            Event::ArpAnswered { asker } => Ev::ArpAnswered {
+                ip: asker,
+                mac: None,
+            },
+            Event::Sent { .. } | Event::HopDone { .. } | Event::Done(_) => return None,
+        })
+    }
+
+    fn event(&mut self, out: &mut dyn Write, now: Instant, ev: Event) -> Result<()> {
+        let json = self.event_of(&ev);
+        let line = &mut self.line;
+        match json {
+            Some(e) => self.rep.emit(out, now, e, |w| line.render(w, &ev))?,
+            None => self.rep.text(out, |w| line.render(w, &ev))?,
+        }
         Ok(())
     }
 
     fn result(
         &self,
         out: &mut dyn Write,
+        now: Instant,
         ending: Option<Ending>,
-        remote: SocketAddrV4,
+        rsts_dropped: Option<u64>,
     ) -> Result<Outcome> {
-        let (text, value, outcome) = match ending {
+        let remote = self.remote;
+        let (text, report, outcome) = match ending {
             Some(Ending::Reached { ttl, open }) => {
                 let state = if open { "open" } else { "closed" };
                 (
@@ -356,7 +309,13 @@ impl View {
                         "{remote} reached in {ttl} hop{}: port {state}",
                         if ttl == 1 { "" } else { "s" }
                     ),
-                    json!({"event": "result", "outcome": state, "hops": ttl}),
+                    Report {
+                        hops: Some(ttl),
+                        ..Report::new(
+                            if open { Verdict::Open } else { Verdict::Closed },
+                            Outcome::Success,
+                        )
+                    },
                     Outcome::Success,
                 )
             }
@@ -364,27 +323,33 @@ impl View {
                 let what = IcmpKind::Unreachable(code).describe();
                 (
                     format!("{remote} is unreachable: {what} from {from} at hop {ttl}"),
-                    json!({"event": "result", "outcome": "unreachable", "hops": ttl,
-                           "from": from.to_string(), "what": what}),
+                    Report {
+                        hops: Some(ttl),
+                        ip: Some(from),
+                        what: Some(what),
+                        ..Report::new(Verdict::Unreachable, Outcome::Negative)
+                    },
                     Outcome::Negative,
                 )
             }
             Some(Ending::MaxTtl) => (
                 format!("{remote} did not answer within the hops tried: filtered, or further away"),
-                json!({"event": "result", "outcome": "no-answer"}),
+                Report::new(Verdict::NoReply, Outcome::Negative),
                 Outcome::Negative,
             ),
             None => (
                 "trace interrupted".to_owned(),
-                json!({"event": "result", "outcome": "interrupted"}),
+                Report::new(Verdict::Interrupted, Outcome::Interrupted),
                 Outcome::Interrupted,
             ),
         };
-        if self.json {
-            writeln!(out, "{value}")?;
-        } else {
-            writeln!(out, "{text}")?;
-        }
+        let report = Report {
+            rsts_dropped,
+            ..report
+        };
+        self.rep.emit(out, now, Ev::Result(Box::new(report)), |w| {
+            writeln!(w, "{text}")
+        })?;
         Ok(outcome)
     }
 }
@@ -404,10 +369,12 @@ mod tests {
     }
 
     fn render(events: Vec<Event>) -> String {
+        let addr = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1);
         let mut view = View {
-            json: false,
-            start: Instant::from_micros(0),
-            last_from: None,
+            rep: Reporter::new(false),
+            local: addr,
+            remote: addr,
+            line: HopLine::default(),
         };
         let mut out = Vec::new();
         for ev in events {

@@ -130,22 +130,6 @@ pub fn ip(netns: Option<&str>, args: &[&str]) -> Result<String, NetnsError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Runs `ip -j [-n NS] ARGS...` and parses its JSON output.
-pub fn ip_json<T: serde::de::DeserializeOwned>(
-    netns: Option<&str>,
-    args: &[&str],
-) -> Result<T, NetnsError> {
-    let mut full = vec!["-j"];
-    full.extend_from_slice(args);
-    let out = ip(netns, &full)?;
-    // `ip -j` prints nothing at all (not `[]`) for some empty answers.
-    let out = if out.trim().is_empty() { "[]" } else { &out };
-    serde_json::from_str(out).map_err(|e| NetnsError::BadOutput {
-        command: render(netns, &full),
-        detail: e.to_string(),
-    })
-}
-
 /// Runs many `ip` commands in one process (`ip -batch -`), one per line,
 /// without the leading `ip`: adding 250 addresses costs one fork, not 250.
 pub fn ip_batch(netns: Option<&str>, lines: &[String]) -> Result<(), NetnsError> {
@@ -537,14 +521,6 @@ impl Namespace {
         };
         set_up(Some(name), "lo")?;
         Ok(ns)
-    }
-
-    /// Takes ownership of an existing namespace: it is deleted on drop.
-    pub fn adopt(name: &str) -> Namespace {
-        Namespace {
-            name: name.to_string(),
-            keep: false,
-        }
     }
 
     pub fn name(&self) -> &str {

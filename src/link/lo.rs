@@ -15,10 +15,8 @@ use std::time::Duration;
 
 use super::packet::{OpenError, PacketLink};
 use super::{Filter, Link, Received};
+use crate::guard::GUARD_MARK;
 use crate::wire::ethernet;
-
-/// The firewall mark on packets nettool sends through its raw IP socket.
-pub const GUARD_MARK: u32 = 0x6e74; // "nt"
 
 /// Sends through a raw IP socket, receives through AF_PACKET on `lo`.
 pub struct LoopbackLink {
@@ -107,5 +105,20 @@ impl Link for LoopbackLink {
 
     fn receive_drops(&mut self) -> Option<u64> {
         self.rx.receive_drops()
+    }
+
+    fn enable_rx_stamps(&mut self) -> io::Result<()> {
+        self.rx.enable_rx_timestamps()
+    }
+
+    fn rx_stamp(&self) -> Option<std::time::SystemTime> {
+        self.rx.rx_timestamp()
+    }
+
+    /// A packet sent through the raw IP socket loops back through `lo`,
+    /// where the receiving socket reads it too, with the all-zero
+    /// Ethernet header `lo` gives every frame (and tcpdump on `lo` shows).
+    fn echoes_sent(&self) -> bool {
+        true
     }
 }

@@ -16,7 +16,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::{Link, Received, RxChecksum};
-use crate::driver::Clock;
+use crate::clock::Clock;
 use crate::time::Instant;
 use crate::wire::MacAddr;
 use crate::wire::arp::ArpRepr;

@@ -8,11 +8,13 @@
 pub mod lo;
 pub mod mem;
 pub mod packet;
+pub mod pcap;
 pub mod ring;
+pub mod stamp;
 pub mod trace;
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 pub use crate::machine::RxChecksum;
 
@@ -62,6 +64,30 @@ pub trait Link {
             io::ErrorKind::Unsupported,
             "this link cannot segment",
         ))
+    }
+
+    /// Asks the kernel to stamp received frames, where the link can
+    /// ([`Link::rx_stamp`]); a no-op elsewhere.
+    fn enable_rx_stamps(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// The kernel's receive stamp of the frame the last `recv` returned
+    /// (wall clock, where a capture on the interface stamps it), if any.
+    fn rx_stamp(&self) -> Option<SystemTime> {
+        None
+    }
+
+    /// The kernel's stamp of the last frame sent, nearest to where a
+    /// capture on the interface stamps it, if the link has one.
+    fn tx_stamp(&mut self) -> Option<SystemTime> {
+        None
+    }
+
+    /// Whether every frame sent also comes back through `recv`, as on
+    /// loopback; a capture then records it once.
+    fn echoes_sent(&self) -> bool {
+        false
     }
 }
 

@@ -248,6 +248,20 @@ impl Link for PacketLink {
         self.vnet && self.ring.is_none()
     }
 
+    fn enable_rx_stamps(&mut self) -> io::Result<()> {
+        self.enable_rx_timestamps()
+    }
+
+    fn rx_stamp(&self) -> Option<std::time::SystemTime> {
+        self.rx_stamp
+    }
+
+    fn tx_stamp(&mut self) -> Option<std::time::SystemTime> {
+        // Stamps are read off the error queue; failing to read them only
+        // costs the stamp.
+        self.tx_timestamp().ok().flatten()?.as_captured()
+    }
+
     fn send_segmented(&mut self, frame: &[u8], mss: u16) -> io::Result<()> {
         if !self.can_segment() {
             return Err(io::Error::new(
@@ -351,6 +365,11 @@ impl PacketLink {
             Some(ring) => ring.wait_for_slot(),
             None => Ok(()),
         }
+    }
+
+    /// Whether frames go out through a send ring.
+    pub fn has_ring(&self) -> bool {
+        self.ring.is_some()
     }
 
     /// Takes back the frames queued and not yet sent; how many.

@@ -21,6 +21,7 @@ pub mod waiting;
 use std::net::Ipv4Addr;
 
 use crate::machine::RxChecksum;
+use crate::wire::demux::{Identity, Inbound, demux};
 use crate::wire::ethernet::{self, EthernetRepr, Protocol};
 use crate::wire::icmp::IcmpError;
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Repr};
@@ -345,26 +346,21 @@ pub(crate) enum Arrival<'a> {
     Icmp(Ipv4Addr, &'a [u8]),
 }
 
-/// Sorts a received frame for [`prober::Prober`] and [`scan::Scanner`].
+/// Sorts a received frame for [`prober::Prober`] and [`scan::Scanner`],
+/// through the demultiplexing the stack's interface uses too
+/// ([`crate::wire::demux`]).
 pub(crate) fn arrival<'a>(
     tpl: &Template,
     frame: &'a [u8],
     checksum: RxChecksum,
 ) -> Option<Arrival<'a>> {
-    let (eth, payload) = EthernetRepr::parse(frame).ok()?;
-    if eth.protocol != Protocol::Ipv4 || eth.dst != tpl.src_mac {
-        return None;
-    }
-    let (ip, body) = Ipv4Repr::parse(payload).ok()?;
-    if ip.dst != tpl.src {
-        return None;
-    }
-    match ip.protocol {
-        IpProtocol::Tcp if ip.src == tpl.dst => Some(Arrival::Tcp(
-            ip,
-            TcpRepr::parse(body, ip.src, ip.dst, checksum.tcp_mode()),
-        )),
-        IpProtocol::Icmp => Some(Arrival::Icmp(ip.src, body)),
+    let us = Identity {
+        ip: tpl.src,
+        mac: tpl.src_mac,
+    };
+    match demux(&us, frame, checksum.tcp_mode())? {
+        Inbound::Tcp { ip, tcp, .. } if ip.src == tpl.dst => Some(Arrival::Tcp(ip, tcp)),
+        Inbound::Icmp { from, body, .. } => Some(Arrival::Icmp(from, body)),
         _ => None,
     }
 }

@@ -1,13 +1,18 @@
-//! A host around the TCP engine, sans-IO.
+//! The host around the TCP engine, sans-IO.
 //!
-//! - [`host`]: one TCP connection on one link: frames in, frames out. It
-//!   validates and demultiplexes what arrives (TCP for our flow, ICMP
-//!   errors about it, ARP requests for our address when the kernel does
-//!   not own it), frames what the engine sends, and reports every segment.
+//! - [`iface`]: one local identity (IPv4 address, MAC) on one link, with a
+//!   flow table of any number of TCP connections and listeners (bounded
+//!   half-open and accept queues). It validates and demultiplexes what
+//!   arrives (Ethernet, ARP requests for our address when the kernel does
+//!   not own it, TCP by 4-tuple, ICMP errors to the flow they quote,
+//!   through [`crate::wire::demux`], which the tracer and probers share),
+//!   frames what the engines send, and reports every segment.
+//! - [`host`]: one actively opened connection: an interface with one flow.
 //! - [`session`]: the scripted exchanges of `nettool handshake` and
 //!   `nettool close` (send a payload, withhold or delay the third ACK,
 //!   release by RST or by one of the closes), as a state machine of its own
 //!   on top of the host.
 
 pub mod host;
+pub mod iface;
 pub mod session;

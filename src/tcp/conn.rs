@@ -11,8 +11,10 @@ use crate::wire::MacAddr;
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
 
-use super::cc::Congestion;
+use super::cc::{Congestion, CongestionControl};
 use super::isn::IsnGenerator;
+use super::prr::Prr;
+use super::rack::{Rack, SentLog};
 use super::rcvbuf::RecvBuffer;
 use super::rtt::{RtoConfig, RttEstimator};
 use super::scoreboard::Scoreboard;
@@ -77,6 +79,9 @@ pub struct Config {
     /// offset per connection, so TSval reveals no host uptime and does not
     /// start at zero). The caller picks it; the engine has no randomness.
     pub ts_offset: u32,
+    /// Congestion avoidance: CUBIC (RFC 9438, the default, as in Linux)
+    /// or Reno (RFC 5681). Both leave slow start with HyStart++.
+    pub cc: CongestionControl,
 }
 
 impl Default for Config {
@@ -97,6 +102,7 @@ impl Default for Config {
             msl: Duration::from_secs(30),
             user_timeout: None,
             ts_offset: 0,
+            cc: CongestionControl::Cubic,
         }
     }
 }
@@ -177,11 +183,11 @@ pub enum DropReason {
     AckOutOfRange,
     /// §3.10.7.4 fifth step: no ACK bit.
     NoAck,
-    /// Data after a gap: not processed in order yet. It is held in the
-    /// reassembly queue (as far as the receive buffer allows) and
-    /// acknowledged at once, with SACK blocks when negotiated; it is
-    /// delivered when the gap fills.
-    OutOfOrder,
+    /// Data after a gap that the reassembly queue could not take: it
+    /// already holds its maximum number of separate ranges (the sender
+    /// retransmits it). Data it does take is no drop: see
+    /// [`Event::OutOfOrderQueued`].
+    ReassemblyFull,
 }
 
 /// What happened, for the application and for traces.
@@ -199,6 +205,13 @@ pub enum Event {
     Closed(Reason),
     SegmentDropped {
         reason: DropReason,
+    },
+    /// Data after a gap was kept in the reassembly queue (as far as the
+    /// receive buffer allows) and acknowledged at once, with SACK blocks
+    /// when negotiated; it is delivered when the gap fills. `held`: the
+    /// octets the queue holds now.
+    OutOfOrderQueued {
+        held: usize,
     },
 }
 
@@ -374,6 +387,40 @@ pub(super) struct Negotiated {
     pub(super) peer_mss: u16,
 }
 
+/// A tail loss probe's episode (RFC 8985 §7.4): TLP.end_seq,
+/// TLP.is_retrans, and the FlightSize when it was sent (for the
+/// congestion response if it turns out to have repaired a loss).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Tlp {
+    pub(super) end_seq: SeqNum,
+    pub(super) is_retrans: bool,
+    pub(super) flight: usize,
+}
+
+/// A congestion event that may turn out spurious (RFC 3522 Eifel
+/// detection with timestamps, RFC 3708 with D-SACK): the window before
+/// it, and the evidence gathered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Undo {
+    /// cwnd and ssthresh before the event.
+    pub(super) cwnd: usize,
+    pub(super) ssthresh: usize,
+    /// SND.UNA and SND.MAX when it began.
+    pub(super) una: SeqNum,
+    pub(super) high: SeqNum,
+    /// TSval of the first retransmission (Eifel: an ACK echoing an older
+    /// TSval was sent for the original).
+    pub(super) ts: Option<u32>,
+    /// Octets retransmitted and not reported duplicate by D-SACK yet.
+    pub(super) retrans: usize,
+    /// Whether anything was retransmitted at all.
+    pub(super) any_retrans: bool,
+    /// The event was a retransmission timeout (go-back-N to stop).
+    pub(super) rto: bool,
+    /// Once SND.UNA reached `high`: when the episode closes.
+    pub(super) until: Option<Instant>,
+}
+
 /// One TCP connection, sans-IO (quinn-proto's shape).
 ///
 /// - **Inputs:** [`handle_segment`](Self::handle_segment) for every segment
@@ -457,6 +504,27 @@ pub struct Connection {
     pub(super) cc: Congestion,
     /// SACK scoreboard (RFC 6675 §3).
     pub(super) scoreboard: Scoreboard,
+    /// Every piece of sequence space outstanding, with its transmission
+    /// time and marks (RFC 8985's per-segment state).
+    pub(super) sent: SentLog,
+    /// RACK (RFC 8985 §6).
+    pub(super) rack: Rack,
+    /// Tail loss probe episode (RFC 8985 §7): `Some` from a probe until
+    /// the ACK that tells whether it repaired a loss.
+    pub(super) tlp: Option<Tlp>,
+    /// PRR (RFC 6937) during SACK-based fast recovery.
+    pub(super) prr: Prr,
+    /// What a spurious retransmission would undo.
+    pub(super) undo: Option<Undo>,
+    /// D-SACK (RFC 2883) to report in the next ACK: the range of a
+    /// duplicate segment.
+    pub(super) dsack: Option<(SeqNum, SeqNum)>,
+    /// Congestion events undone as spurious.
+    pub(super) undos: u32,
+    /// Retransmission timeouts that resent something.
+    pub(super) timeouts: u32,
+    /// Tail loss probes sent.
+    pub(super) probes: u32,
     pub(super) timers: TimerTable,
     /// An ACK (or challenge ACK) is owed.
     pub(super) ack_pending: bool,
@@ -504,8 +572,17 @@ impl Connection {
             ts_rtt_mark: SeqNum(0),
             ts_rexmit: None,
             force_send: 0,
-            cc: Congestion::default(),
+            cc: Congestion::new(config.cc),
             scoreboard: Scoreboard::default(),
+            sent: SentLog::default(),
+            rack: Rack::new(),
+            tlp: None,
+            prr: Prr::default(),
+            undo: None,
+            dsack: None,
+            undos: 0,
+            timeouts: 0,
+            probes: 0,
             timers: TimerTable::default(),
             ack_pending: false,
             queued: VecDeque::new(),
@@ -597,9 +674,30 @@ impl Connection {
         self.cc.ssthresh
     }
 
+    /// The congestion avoidance algorithm in use ([`Config::cc`]).
+    pub fn congestion_control(&self) -> CongestionControl {
+        self.cc.algorithm()
+    }
+
     /// Whether fast recovery (RFC 6582 or RFC 6675) is under way.
     pub fn in_recovery(&self) -> bool {
         self.cc.recovery.is_some()
+    }
+
+    /// Congestion events (fast recoveries, timeouts) found spurious and
+    /// undone (RFC 3522, RFC 3708).
+    pub fn spurious_undos(&self) -> u32 {
+        self.undos
+    }
+
+    /// Retransmission timeouts so far (each one that resent something).
+    pub fn timeouts(&self) -> u32 {
+        self.timeouts
+    }
+
+    /// Tail loss probes (RFC 8985 §7) sent so far.
+    pub fn loss_probes(&self) -> u32 {
+        self.probes
     }
 
     /// The SACKed ranges the peer reported above SND.UNA.
@@ -727,6 +825,16 @@ impl Connection {
 
     /// Fires every expired timer (§3.10.8).
     pub fn handle_timeout(&mut self, now: Instant) {
+        // The probe first: a PTO due with the RTO replaces it (RFC 8985
+        // §7.2 caps the PTO at the RTO's expiry) and re-arms it.
+        if self.timers.is_expired(TimerKind::LossProbe, now) {
+            self.timers.stop(TimerKind::LossProbe);
+            self.send_loss_probe(now);
+        }
+        if self.timers.is_expired(TimerKind::Reorder, now) {
+            self.timers.stop(TimerKind::Reorder);
+            self.on_reorder_timeout(now);
+        }
         if self.timers.is_expired(TimerKind::Retransmission, now) {
             self.on_retransmission_timeout(now);
         }
@@ -850,18 +958,13 @@ impl Connection {
         } else {
             let mss = self.tcb.eff_snd_mss;
             if self.retries <= 1 {
-                let flight = self.snd_max - self.tcb.snd.una;
-                self.cc.ssthresh = (flight / 2).max(2 * mss);
+                self.open_undo(true);
             }
-            self.cc.cwnd = mss;
-            self.cc.ca_acked = 0;
-            self.cc.recovery = None;
-            // RFC 6582 §3.2 step 1: no fast retransmit for losses of the
-            // window that timed out.
-            self.cc.recover = self.snd_max;
-            self.cc.dupacks = 0;
-            self.cc.rexmit_una = false;
+            let flight = self.snd_max - self.tcb.snd.una;
+            self.cc
+                .on_timeout(flight, mss, self.snd_max, self.retries <= 1);
             self.scoreboard.clear();
+            self.sent.forget_marks();
             if window_closed {
                 // Resend what was outstanding (a one-octet probe, or the
                 // head of data sent before the window shrank), up to a
@@ -870,6 +973,7 @@ impl Connection {
                 self.force_send = (self.snd_max - self.tcb.snd.una).min(mss);
             }
         }
+        self.timeouts += 1;
         self.cc.high_rxt = self.tcb.snd.una;
         // With timestamps the next ACK of new data that echoes this
         // retransmission (or anything later) gives an unambiguous sample
@@ -880,6 +984,9 @@ impl Connection {
         self.ts_rexmit = Some(self.ts_val(now));
         self.rtt.back_off();
         self.rtt_probe = None;
+        self.tlp = None;
+        self.timers.stop(TimerKind::LossProbe);
+        self.timers.stop(TimerKind::Reorder);
         self.tcb.snd.nxt = self.tcb.snd.una;
         self.timers
             .set(TimerKind::Retransmission, now + self.rtt.rto());
@@ -896,7 +1003,21 @@ impl Connection {
     /// The next segment to send, if any. Call until `None`.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Segment> {
+        let snd_max = self.snd_max;
         let seg = self.next_segment(now)?;
+        if self.snd_max.gt(snd_max) {
+            // New data went out (a probe's is sent from handle_timeout).
+            self.schedule_loss_probe(now);
+        }
+        // A D-SACK is reported once (RFC 2883 §4).
+        if let Some(d) = self.dsack
+            && seg
+                .options
+                .iter()
+                .any(|o| matches!(o, TcpOption::Sack(blocks) if blocks.first() == Some(&d)))
+        {
+            self.dsack = None;
+        }
         if let Some(ack) = seg.ack
             && !seg.flags.contains(Flags::RST)
         {
@@ -1070,37 +1191,23 @@ impl Connection {
         }
         let sack_recovery = self.cc.recovery.is_some() && self.negotiated.sack;
         let in_flight = if sack_recovery {
-            // RFC 6675 §5 step (C): send while cwnd - pipe >= 1 SMSS.
-            let pipe = self
-                .scoreboard
-                .pipe(una, self.snd_max, self.cc.high_rxt, mss);
+            // RFC 6675 §5 step (C), with cwnd set by PRR on each ACK: send
+            // while cwnd - pipe >= 1 SMSS.
+            let pipe = self.sent.pipe();
             if pipe + mss > self.cc.cwnd {
                 return None;
             }
-            // NextSeg rule 1: the first lost octet not yet retransmitted.
-            if let Some((seq, hole)) = self.scoreboard.next_lost(self.cc.high_rxt.max(una), mss) {
-                let len = hole.min(mss);
-                self.cc.high_rxt = seq + len;
-                return self.send_range(now, seq, len);
+            // NextSeg rule 1 with RACK's marks: the first octet marked
+            // lost and not retransmitted since. (Rule 3, resending holes
+            // not known lost, is left to RACK's reordering timer.)
+            if let Some((seq, len)) = self.sent.next_lost() {
+                return self.send_range(now, seq, len.min(mss));
             }
             pipe
         } else {
             self.tcb.snd.nxt - una
         };
-        if let Some(seg) = self.new_data_segment(now, in_flight) {
-            return Some(seg);
-        }
-        if sack_recovery {
-            // NextSeg rule 3: no lost octet and no new data may go; resend
-            // the first hole below the highest SACKed octet anyway.
-            let from = self.cc.high_rxt.max(una);
-            if let Some((seq, hole)) = self.scoreboard.next_hole(from) {
-                let len = hole.min(mss);
-                self.cc.high_rxt = seq + len;
-                return self.send_range(now, seq, len);
-            }
-        }
-        None
+        self.new_data_segment(now, in_flight)
     }
 
     /// New data (or go-back-N after a timeout) from SND.NXT, within the
@@ -1154,7 +1261,12 @@ impl Connection {
     /// A segment of up to `max_len` queued octets from `seq` (plus the FIN
     /// if it comes next), with its bookkeeping. `None` when there is
     /// nothing at `seq`.
-    fn send_range(&mut self, now: Instant, seq: SeqNum, max_len: usize) -> Option<Segment> {
+    pub(super) fn send_range(
+        &mut self,
+        now: Instant,
+        seq: SeqNum,
+        max_len: usize,
+    ) -> Option<Segment> {
         let buf_seq = self.snd_buf_seq();
         let end = self.snd_data_end();
         let n = if seq.lt(end) {
@@ -1199,6 +1311,19 @@ impl Connection {
     /// retransmission, and forget a probe whose octets are resent).
     fn note_sent(&mut self, now: Instant, seq: SeqNum, len: usize) {
         let end = seq + len;
+        self.sent.on_send(seq, end, now);
+        if self.cc.recovery.is_some() {
+            self.prr.on_send(len);
+        }
+        if seq.lt(self.snd_max)
+            && let Some(u) = &mut self.undo
+        {
+            if !u.any_retrans {
+                u.ts = Some(ts_clock(now).wrapping_add(self.config.ts_offset));
+            }
+            u.retrans += len;
+            u.any_retrans = true;
+        }
         if end.gt(self.snd_max) {
             if seq == self.snd_max && self.rtt_probe.is_none() && self.retries == 0 {
                 self.rtt_probe = Some((end, now));
@@ -1265,7 +1390,9 @@ impl Connection {
             return seg; // nothing negotiated yet
         }
         let ts = self.negotiated.timestamps;
-        let sack = self.negotiated.sack && self.rcv.has_out_of_order() && seg.ack.is_some();
+        let sack = self.negotiated.sack
+            && (self.rcv.has_out_of_order() || self.dsack.is_some())
+            && seg.ack.is_some();
         if !ts && !sack {
             return seg;
         }
@@ -1281,15 +1408,21 @@ impl Connection {
             ]);
         }
         if sack {
-            let max = if ts { 3 } else { 4 };
+            let mut max = if ts { 3 } else { 4 };
             let base = self.rcv.nxt();
             let rcv_nxt = self.tcb.rcv.nxt;
-            let blocks = self
-                .rcv
-                .sack_blocks(max)
-                .into_iter()
-                .map(|(l, r)| (rcv_nxt + (l - base) as usize, rcv_nxt + (r - base) as usize))
-                .collect();
+            // RFC 2883: a duplicate's range goes first, once.
+            let mut blocks = Vec::with_capacity(max);
+            if let Some(d) = self.dsack {
+                blocks.push(d);
+                max -= 1;
+            }
+            blocks.extend(
+                self.rcv
+                    .sack_blocks(max)
+                    .into_iter()
+                    .map(|(l, r)| (rcv_nxt + (l - base) as usize, rcv_nxt + (r - base) as usize)),
+            );
             options.extend([TcpOption::Nop, TcpOption::Nop, TcpOption::Sack(blocks)]);
         }
         seg.options = options;

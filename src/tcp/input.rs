@@ -9,10 +9,10 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use crate::time::Instant;
 use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
 
+use super::cc::Ack;
 use super::conn::{
     Connection, DEFAULT_SEND_MSS, DropReason, Event, IssSource, MAX_WSCALE, Reason, rst_for,
 };
-use super::scoreboard::DUP_THRESH;
 use super::seq::{SeqNum, ack_is_acceptable, segment_is_acceptable};
 use super::state::State;
 use super::timer::TimerKind;
@@ -295,6 +295,13 @@ impl Connection {
         }
         if !rst {
             self.ack_pending = true;
+            // RFC 2883: data wholly below RCV.NXT is a duplicate; the ACK
+            // owed reports its range as a D-SACK block. (Part of the
+            // answer, like the ACK itself: nothing else moves.)
+            let data = seg.payload.len();
+            if self.negotiated.sack && data > 0 && (seg.seq + data).le(rcv.nxt) {
+                self.dsack = Some((seg.seq, seg.seq + data));
+            }
         }
         Err(DropReason::OutOfWindow)
     }
@@ -371,10 +378,10 @@ impl Connection {
             return Err(DropReason::AckOutOfRange);
         }
         self.acked_since_rto = true;
-        let newly_sacked = if self.negotiated.sack {
-            self.take_sack_blocks(seg)
+        let (newly_sacked, dsack) = if self.negotiated.sack {
+            self.take_sack_blocks(seg, ack)
         } else {
-            0
+            (0, None)
         };
         // RFC 5681 §2 duplicate ACK (with RFC 6675's "or SACKs new data"
         // in place of "the window is unchanged" when SACK is in use).
@@ -395,7 +402,7 @@ impl Connection {
             self.on_new_ack(now, ack, seg.timestamps().map(|(_, ecr)| ecr));
         }
         self.update_send_window(seg, ack);
-        self.maybe_enter_recovery(now);
+        self.on_ack_loss_recovery(now, seg, una, newly_sacked, dsack);
         let fin_acked = self.fin_seq.is_some_and(|f| self.tcb.snd.una.gt(f));
         match self.state {
             State::FinWait1 if fin_acked => self.set_state(State::FinWait2),
@@ -413,43 +420,30 @@ impl Connection {
     }
 
     /// RFC 2018 §4 / RFC 6675 §3: records the SACK blocks of an ACK on
-    /// the scoreboard; returns the octets newly SACKed.
-    fn take_sack_blocks(&mut self, seg: &TcpRepr<'_>) -> usize {
+    /// the scoreboard; returns the octets newly SACKed, and the D-SACK
+    /// block if the first one is one (RFC 2883 §4: below SEG.ACK, or
+    /// inside the second block).
+    fn take_sack_blocks(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        ack: SeqNum,
+    ) -> (usize, Option<(SeqNum, SeqNum)>) {
         let mut new = 0;
+        let mut dsack = None;
         for opt in &seg.options {
             if let TcpOption::Sack(blocks) = opt {
+                if let Some(&(l, r)) = blocks.first()
+                    && l.lt(r)
+                    && (r.le(ack) || blocks.get(1).is_some_and(|&(l2, r2)| l2.le(l) && r.le(r2)))
+                {
+                    dsack = Some((l, r));
+                }
                 for &(l, r) in blocks {
                     new += self.scoreboard.add(self.tcb.snd.una, self.snd_max, l, r);
                 }
             }
         }
-        new
-    }
-
-    /// Fast retransmit (RFC 5681 §3.2 step 2, RFC 6582 §3.2 step 2): the
-    /// third duplicate ACK, or with SACK (RFC 6675 §5) the oldest
-    /// outstanding octet counting as lost, starts fast recovery, unless
-    /// the loss belongs to a window already recovered (SND.UNA at or
-    /// below `recover`, RFC 6582 §3.2 step 1).
-    fn maybe_enter_recovery(&mut self, now: Instant) {
-        let una = self.tcb.snd.una;
-        if self.cc.recovery.is_some()
-            || una == self.snd_max
-            || !una.gt(self.cc.recover)
-            || !self.state.is_synchronized()
-        {
-            return;
-        }
-        let mss = self.tcb.eff_snd_mss;
-        let sack = self.negotiated.sack;
-        let lost = sack && self.scoreboard.lost_boundary(mss).is_some();
-        if self.cc.dupacks < DUP_THRESH && !lost {
-            return;
-        }
-        let flight = self.snd_max - una;
-        self.cc.enter_recovery(flight, mss, una, self.snd_max, sack);
-        self.timers
-            .set(TimerKind::Retransmission, now + self.rtt.rto());
+        (new, dsack)
     }
 
     /// SND.UNA advances to `ack`: drop acknowledged bytes, take an RTT
@@ -473,9 +467,20 @@ impl Connection {
         if self.cc.high_rxt.lt(ack) {
             self.cc.high_rxt = ack;
         }
+        // This ACK's own RTT measurement, for HyStart++ (which wants one
+        // per ACK, where the estimator takes one per round trip).
+        let mut ack_rtt = None;
         if self.negotiated.timestamps {
             // RTTM: TSecr is the TSval of the segment that made the peer
             // ACK, retransmission or not, so Karn's ambiguity is gone.
+            let ms = tsecr
+                .filter(|ecr| {
+                    self.ts_rexmit
+                        .is_none_or(|r| ecr.wrapping_sub(r) as i32 >= 0)
+                })
+                .map(|ecr| self.ts_val(now).wrapping_sub(ecr))
+                .filter(|ms| *ms < 60_000)
+                .map(|ms| std::time::Duration::from_millis(u64::from(ms)));
             if let Some(ecr) = tsecr
                 && ack.gt(self.ts_rtt_mark)
                 && self
@@ -483,24 +488,27 @@ impl Connection {
                     .is_none_or(|r| ecr.wrapping_sub(r) as i32 >= 0)
             {
                 self.ts_rexmit = None;
-                let ms = self.ts_val(now).wrapping_sub(ecr);
-                if ms < 60_000 {
-                    self.rtt
-                        .sample(std::time::Duration::from_millis(u64::from(ms)));
+                if let Some(ms) = ms {
+                    self.rtt.sample(ms);
                     self.ts_rtt_mark = self.snd_max;
                 }
             }
+            ack_rtt = ms;
             self.rtt_probe = None;
         } else if let Some((end, sent)) = self.rtt_probe
             && ack.ge(end)
         {
             self.rtt.sample(now - sent);
+            ack_rtt = Some(now - sent);
             self.rtt_probe = None;
         }
         let mss = self.tcb.eff_snd_mss;
         match self.cc.recovery {
             Some(point) if ack.ge(point) => {
                 self.cc.exit_recovery(self.snd_max - ack, mss);
+                if self.negotiated.sack {
+                    self.on_sack_recovery_end();
+                }
             }
             Some(_) => {
                 if !self.negotiated.sack {
@@ -510,13 +518,23 @@ impl Connection {
             None => {
                 self.cc.dupacks = 0;
                 if self.state.is_synchronized() {
-                    self.cc.on_ack(acked, mss);
+                    let ack = Ack {
+                        now,
+                        acked,
+                        ack,
+                        snd_max: self.snd_max,
+                        rtt: ack_rtt,
+                        srtt: self.rtt.srtt(),
+                    };
+                    self.cc.on_ack(&ack, mss);
                 }
             }
         }
         if ack == self.snd_max {
             self.timers.stop(TimerKind::Retransmission);
             self.timers.stop(TimerKind::User);
+            self.timers.stop(TimerKind::Reorder);
+            self.timers.stop(TimerKind::LossProbe);
         } else {
             self.timers
                 .set(TimerKind::Retransmission, now + self.rtt.rto());
@@ -568,8 +586,13 @@ impl Connection {
         let mut data = seg.payload;
         let mut seq = seg.seq + usize::from(seg.flags.contains(Flags::SYN));
         let rcv_nxt = self.tcb.rcv.nxt;
+        let sack = self.negotiated.sack;
         if seq.lt(rcv_nxt) {
             let skip = rcv_nxt - seq;
+            if sack {
+                // RFC 2883 §4.1.1: the duplicate part goes first.
+                self.dsack = Some((seq, seq + skip.min(data.len())));
+            }
             if skip >= data.len() {
                 self.ack_pending = true;
                 return; // all duplicate
@@ -580,9 +603,19 @@ impl Connection {
         let r = self.rcv.insert(seq - rcv_nxt, data);
         self.tcb.rcv.nxt += r.advanced;
         self.tcb.rcv.wnd = self.rcv.window();
+        if r.duplicate && sack {
+            // RFC 2883 §4.1.2: a duplicate of data held out of order.
+            self.dsack = Some((seq, seq + data.len()));
+        }
         if r.out_of_order {
+            if r.dropped && !r.duplicate {
+                self.drop_segment(DropReason::ReassemblyFull);
+            } else if !r.duplicate {
+                self.events.push_back(Event::OutOfOrderQueued {
+                    held: self.rcv.out_of_order_len(),
+                });
+            }
             self.ack_now(now);
-            self.drop_segment(DropReason::OutOfOrder);
         } else if r.filled_hole || r.dropped {
             self.ack_now(now);
         } else if r.advanced > 0 {

@@ -41,7 +41,7 @@
 //! | ABORT, §3.10.5 | [`Connection::abort`] |
 //! | STATUS, §3.10.6 | [`Connection::state`], [`Connection::tcb`] |
 //! | SEGMENT ARRIVES, §3.10.7 | [`Connection::handle_segment`] (`input.rs`, one function per step) |
-//! | USER / RETRANSMISSION / TIME-WAIT TIMEOUT, §3.10.8 | [`Connection::handle_timeout`] with [`TimerKind::User`] / [`TimerKind::Retransmission`] / [`TimerKind::TimeWait`] |
+//! | USER / RETRANSMISSION / TIME-WAIT TIMEOUT, §3.10.8 | [`Connection::handle_timeout`] with [`TimerKind::User`] / [`TimerKind::Retransmission`] / [`TimerKind::TimeWait`] (and the timers of later RFCs: [`TimerKind::Reorder`], [`TimerKind::LossProbe`], ...) |
 //! | "signal the user" | [`Event::Connected`], [`Event::PeerClosed`], [`Event::Closed`] with a [`Reason`] |
 //!
 //! # Moving data
@@ -49,6 +49,7 @@
 //! | mechanism | RFC | where |
 //! | --- | --- | --- |
 //! | receive buffer, reassembly, SACK blocks | RFC 9293 §3.10.7.4, RFC 2018 | `rcvbuf.rs` |
+//! | D-SACK: a duplicate's range reported first | RFC 2883 | `input.rs` (`check_sequence_number`, `process_segment_text`), `conn.rs` (`with_options`) |
 //! | RCV.WND from free space, receiver SWS, window updates | RFC 9293 §3.8.6.2.2 | `conn.rs` (`window_to_offer`, `recv`) |
 //! | window scaling both ways | RFC 7323 §2 | `input.rs` (`accept_syn`), `conn.rs` |
 //! | delayed ACKs (every second segment, [`Config::delayed_ack`]) | RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2 | `input.rs` (`schedule_ack`) |
@@ -57,14 +58,20 @@
 //! | persist timer, zero-window probes | RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17 | `conn.rs` |
 //! | RTO, backoff, Karn | RFC 6298 | `rtt.rs`, `conn.rs` |
 //! | RTT from timestamps, PAWS | RFC 7323 §4, §5 | `input.rs` |
-//! | slow start, congestion avoidance, IW10 | RFC 5681, RFC 3465, RFC 6928 | `cc.rs` |
-//! | fast retransmit, NewReno fast recovery | RFC 5681 §3.2, RFC 6582 | `cc.rs`, `input.rs` |
-//! | SACK scoreboard, loss recovery | RFC 6675 | `scoreboard.rs`, `conn.rs` |
+//! | slow start, congestion avoidance, IW10 | RFC 5681, RFC 3465, RFC 6928 | `cc/` |
+//! | HyStart++ (slow start exit on an RTT rise) | RFC 9406 | `cc/hystart.rs` |
+//! | CUBIC (the default, [`Config::cc`]) or Reno congestion avoidance | RFC 9438, RFC 5681 | `cc/cubic.rs`, `cc/reno.rs` |
+//! | fast retransmit, NewReno fast recovery (without SACK) | RFC 5681 §3.2, RFC 6582 | `cc/`, `input.rs`, `loss.rs` |
+//! | SACK scoreboard, pipe, NextSeg | RFC 6675 | `scoreboard.rs`, `rack.rs` (`SentLog`), `conn.rs` (`data_segment`) |
+//! | RACK: time-based loss detection, reordering window and timer | RFC 8985 §6 | `rack.rs`, `loss.rs` |
+//! | tail loss probe (PTO, probe, loss detection by the probe) | RFC 8985 §7 | `loss.rs` |
+//! | proportional rate reduction during SACK recovery | RFC 6937 | `prr.rs`, `loss.rs` |
+//! | undo of spurious fast retransmits and timeouts (Eifel, D-SACK) | RFC 3522, RFC 3708, RFC 4015 | `loss.rs`, `cc/` (`undo_congestion_event`) |
 //! | keepalive (off by default, [`Config::keepalive`]) | RFC 1122 §4.2.3.6 | `conn.rs` |
 //!
 //! # Not yet
 //!
-//! Restart after idle (RFC 5681 §4.1), D-SACK, CUBIC,
+//! Restart after idle (RFC 5681 §4.1), F-RTO (RFC 5682),
 //! challenge-ACK rate limiting (RFC 5961 §7), TS.Recent invalidation after
 //! 24 days of idleness (RFC 7323 §5.5).
 
@@ -72,6 +79,9 @@ mod cc;
 mod conn;
 mod input;
 pub mod isn;
+mod loss;
+mod prr;
+mod rack;
 mod rcvbuf;
 pub mod rtt;
 mod scoreboard;
@@ -79,6 +89,7 @@ pub mod seq;
 pub mod state;
 pub mod timer;
 
+pub use cc::CongestionControl;
 pub use conn::{
     Config, Connection, DEFAULT_SEND_MSS, DropReason, Event, IssSource, Keepalive, MAX_WSCALE,
     Reason, RecvError, RecvSequence, Segment, SendError, SendSequence, Tcb, rst_for,

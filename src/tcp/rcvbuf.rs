@@ -27,7 +27,10 @@ const RECENT: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct RecvBuffer {
+    /// Empty until the first octet arrives: a connection that never
+    /// receives data (a half-open one, say) costs no buffer at all.
     ring: Vec<u8>,
+    capacity: usize,
     /// Offset of the first octet the user has not read.
     read: u64,
     /// Offset of RCV.NXT: everything in `read..nxt` is in order.
@@ -51,14 +54,23 @@ pub struct Inserted {
     pub filled_hole: bool,
     /// Some octets were dropped: beyond the buffer, or too many ranges.
     pub dropped: bool,
+    /// Every octet was held out of order already (a duplicate, which
+    /// RFC 2883 reports as a D-SACK).
+    pub duplicate: bool,
+}
+
+/// What [`RecvBuffer::add_range`] did.
+enum Added {
+    New,
+    Duplicate,
+    Refused,
 }
 
 impl RecvBuffer {
     pub fn new(capacity: usize) -> Self {
         RecvBuffer {
-            // `vec![0; n]` asks the allocator for zeroed memory, which the
-            // OS hands out lazily: an idle 4 MiB buffer costs no RSS.
-            ring: vec![0; capacity.max(1)],
+            ring: Vec::new(),
+            capacity: capacity.max(1),
             read: 0,
             nxt: 0,
             ooo: BTreeMap::new(),
@@ -67,7 +79,7 @@ impl RecvBuffer {
     }
 
     pub fn capacity(&self) -> usize {
-        self.ring.len()
+        self.capacity
     }
 
     /// In-order octets not yet read.
@@ -134,9 +146,13 @@ impl RecvBuffer {
         if offset > 0 {
             out.filled_hole = false;
             out.out_of_order = true;
-            if !self.add_range(start, end) {
-                out.dropped = true;
-                return out;
+            match self.add_range(start, end) {
+                Added::Refused => {
+                    out.dropped = true;
+                    return out;
+                }
+                Added::Duplicate => out.duplicate = true,
+                Added::New => {}
             }
         }
         self.copy_in(start, data);
@@ -157,16 +173,16 @@ impl RecvBuffer {
         out
     }
 
-    /// Records `start..end` as held; merges with neighbours. `false` when
+    /// Records `start..end` as held; merges with neighbours. Refused when
     /// it would exceed [`MAX_RANGES`].
-    fn add_range(&mut self, mut start: u64, mut end: u64) -> bool {
+    fn add_range(&mut self, mut start: u64, mut end: u64) -> Added {
         // A range starting at or before `start` that reaches it.
         if let Some((&s, &e)) = self.ooo.range(..=start).next_back()
             && e >= start
         {
             if e >= end {
                 self.touch(s);
-                return true; // a pure duplicate
+                return Added::Duplicate;
             }
             self.ooo.remove(&s);
             self.recent.retain(|&r| r != s);
@@ -179,11 +195,11 @@ impl RecvBuffer {
             end = end.max(e);
         }
         if self.ooo.len() >= MAX_RANGES {
-            return false;
+            return Added::Refused;
         }
         self.ooo.insert(start, end);
         self.touch(start);
-        true
+        Added::New
     }
 
     fn touch(&mut self, start: u64) {
@@ -194,6 +210,12 @@ impl RecvBuffer {
 
     fn copy_in(&mut self, start: u64, data: &[u8]) {
         let cap = self.capacity();
+        if self.ring.is_empty() {
+            // Allocated at first use, not per connection: the allocator
+            // zeroes a large block on every allocation it serves from
+            // reused heap memory (4 MiB per SYN under a SYN flood).
+            self.ring = vec![0; cap];
+        }
         let at = (start % cap as u64) as usize;
         let first = data.len().min(cap - at);
         self.ring[at..at + first].copy_from_slice(&data[..first]);
@@ -203,6 +225,9 @@ impl RecvBuffer {
     /// Copies in-order data into `buf` (RECEIVE); returns how much.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.readable());
+        if n == 0 {
+            return 0;
+        }
         let cap = self.capacity();
         let at = (self.read % cap as u64) as usize;
         let first = n.min(cap - at);

@@ -1,7 +1,8 @@
 //! The sender's SACK scoreboard (RFC 6675 §3): which octets between
 //! SND.UNA and the highest sequence number sent the peer reported holding,
-//! from the SACK blocks of RFC 2018, and the functions of RFC 6675 §4 that
-//! loss recovery needs: `IsLost`, `SetPipe` and `NextSeg` rule 1.
+//! from the SACK blocks of RFC 2018. Loss marking, pipe and the choice of
+//! what to retransmit work on the per-transmission log of `rack.rs`,
+//! which takes its SACKed marks from here.
 //!
 //! Ranges are kept sorted and merged, as `(left, right)` sequence numbers
 //! (right exclusive), all within `SND.UNA..=SND.MAX`, so comparisons
@@ -97,6 +98,7 @@ impl Scoreboard {
     }
 
     /// Whether `seq` is SACKed; if so, the right edge of its range.
+    #[cfg(test)]
     pub fn sacked_until(&self, seq: SeqNum) -> Option<SeqNum> {
         let i = self.ranges.partition_point(|&(_, r)| r.le(seq));
         self.ranges
@@ -106,85 +108,10 @@ impl Scoreboard {
     }
 
     /// The next SACKed range starting after `seq`, if any (its left edge).
+    #[cfg(test)]
     pub fn next_sacked_after(&self, seq: SeqNum) -> Option<SeqNum> {
         let i = self.ranges.partition_point(|&(l, _)| l.le(seq));
         self.ranges.get(i).map(|&(l, _)| l)
-    }
-
-    /// RFC 6675 `IsLost`, as a boundary: every un-SACKed octet below the
-    /// returned sequence number is lost ("DupThresh discontiguous SACKed
-    /// sequences above it, or more than (DupThresh - 1) * SMSS octets").
-    /// `IsLost` is monotone, so one number says it all. `None`: nothing is
-    /// lost.
-    pub fn lost_boundary(&self, smss: usize) -> Option<SeqNum> {
-        let mut bytes = 0;
-        for (n, &(l, r)) in self.ranges.iter().rev().enumerate() {
-            bytes += r - l;
-            if n + 1 >= DUP_THRESH || bytes > (DUP_THRESH - 1) * smss {
-                return Some(l);
-            }
-        }
-        None
-    }
-
-    /// Un-SACKed octets in `una..end`.
-    fn holes_below(&self, una: SeqNum, end: SeqNum) -> usize {
-        if !una.lt(end) {
-            return 0;
-        }
-        let mut sacked = 0;
-        for &(l, r) in &self.ranges {
-            if !l.lt(end) {
-                break;
-            }
-            sacked += r.min(end) - l;
-        }
-        (end - una) - sacked
-    }
-
-    /// RFC 6675 `SetPipe`: octets believed in the network. Un-SACKed
-    /// octets count once unless lost, and once more when retransmitted
-    /// (below `high_rxt`).
-    pub fn pipe(&self, una: SeqNum, max: SeqNum, high_rxt: SeqNum, smss: usize) -> usize {
-        let unsacked = (max - una) - self.sacked;
-        let lost = self
-            .lost_boundary(smss)
-            .map_or(0, |b| self.holes_below(una, b));
-        let rxt = self.holes_below(una, high_rxt.max(una));
-        unsacked - lost + rxt
-    }
-
-    /// RFC 6675 `NextSeg` rule 1: the first un-SACKed, lost octet at or
-    /// above `from` (HighRxt), and how many octets of the hole follow it.
-    pub fn next_lost(&self, from: SeqNum, smss: usize) -> Option<(SeqNum, usize)> {
-        let boundary = self.lost_boundary(smss)?;
-        let mut seq = from;
-        if let Some(r) = self.sacked_until(seq) {
-            seq = r;
-        }
-        if !seq.lt(boundary) {
-            return None;
-        }
-        let hole_end = self.next_sacked_after(seq).unwrap_or(boundary);
-        Some((seq, hole_end - seq))
-    }
-}
-
-impl Scoreboard {
-    /// RFC 6675 `NextSeg` rule 3: the first un-SACKed octet at or above
-    /// `from` below the highest SACKed range, lost or not, and the length
-    /// of its hole.
-    pub fn next_hole(&self, from: SeqNum) -> Option<(SeqNum, usize)> {
-        let top = self.ranges.last()?.0;
-        let mut seq = from;
-        if let Some(r) = self.sacked_until(seq) {
-            seq = r;
-        }
-        if !seq.lt(top) {
-            return None;
-        }
-        let hole_end = self.next_sacked_after(seq).unwrap_or(top);
-        Some((seq, hole_end - seq))
     }
 }
 
@@ -240,46 +167,6 @@ mod tests {
         assert_eq!(b.sacked_until(s(10)), Some(s(50)));
         assert_eq!(b.sacked_until(s(60)), None);
         assert_eq!(b.next_sacked_after(s(60)), Some(s(100)));
-    }
-
-    #[test]
-    fn is_lost_needs_three_blocks_or_more_than_two_smss_above() {
-        let smss = 100;
-        assert_eq!(
-            board(&[(1100, 1200), (1300, 1400)]).lost_boundary(smss),
-            None
-        );
-        let three = board(&[(1100, 1200), (1300, 1400), (1500, 1600)]);
-        assert_eq!(three.lost_boundary(smss), Some(s(1100)));
-        let big = board(&[(1100, 1200), (1300, 1601)]);
-        assert_eq!(big.lost_boundary(smss), Some(s(1300)));
-    }
-
-    #[test]
-    fn pipe_and_next_seg_follow_rfc_6675() {
-        let smss = 100;
-        // una 1000, sent to 2000; holes 1000..1100, 1200..1300, 1400..1500.
-        let b = board(&[(1100, 1200), (1300, 1400), (1500, 2000)]);
-        // Lost: every hole below 1500 ... the boundary is 1500 (500 octets
-        // SACKed above it), so all three holes are lost.
-        assert_eq!(b.lost_boundary(smss), Some(s(1500)));
-        // Nothing retransmitted: pipe = 300 unsacked - 300 lost = 0.
-        assert_eq!(b.pipe(s(1000), s(2000), s(1000), smss), 0);
-        assert_eq!(b.next_lost(s(1000), smss), Some((s(1000), 100)));
-        // After retransmitting the first hole, it counts again.
-        assert_eq!(b.pipe(s(1000), s(2000), s(1100), smss), 100);
-        assert_eq!(b.next_lost(s(1100), smss), Some((s(1200), 100)));
-        assert_eq!(b.next_lost(s(1450), smss), Some((s(1450), 50)));
-        assert_eq!(b.next_lost(s(1500), smss), None);
-    }
-
-    #[test]
-    fn next_hole_finds_holes_that_are_not_lost_yet() {
-        let b = board(&[(1100, 1200), (1300, 1400)]);
-        assert_eq!(b.next_lost(s(1000), 100), None);
-        assert_eq!(b.next_hole(s(1000)), Some((s(1000), 100)));
-        assert_eq!(b.next_hole(s(1150)), Some((s(1200), 100)));
-        assert_eq!(b.next_hole(s(1300)), None);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! connection's `poll_timeout` is their minimum, and `handle_timeout(now)`
 //! fires the expired ones. RFC 9293 §3.10.8 names three timeouts; they map
 //! to [`TimerKind::User`], [`TimerKind::Retransmission`] and
-//! [`TimerKind::TimeWait`].
+//! [`TimerKind::TimeWait`]. The others come from later RFCs: delayed ACK,
+//! keepalive, persist, and RACK-TLP's reordering and probe timers.
 
 use crate::time::Instant;
 
@@ -18,30 +19,45 @@ pub enum TimerKind {
     /// Delayed ACK (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2): an ACK owed
     /// for a single in-order segment goes out when this fires.
     DelayedAck = 3,
-    /// Keepalive (RFC 1122 §4.2.3.6). Not armed yet.
+    /// Keepalive (RFC 1122 §4.2.3.6): armed while the connection may sit
+    /// idle and [`Config::keepalive`](super::Config::keepalive) is set;
+    /// when it fires with nothing outstanding, a probe goes out.
     Keepalive = 4,
     /// Persist timer (RFC 9293 §3.8.6.1): the peer's window is closed,
     /// data waits and nothing is outstanding; when it fires, one octet is
     /// sent as a zero-window probe.
     Persist = 5,
+    /// RACK reordering timer (RFC 8985 §6.2 step 5): a segment sent
+    /// before one already delivered is not lost yet only because its
+    /// reordering window has not passed; when it has, RACK runs again.
+    Reorder = 6,
+    /// Tail loss probe timeout, PTO (RFC 8985 §7.2): when the ACKs stop
+    /// with data outstanding, one segment (new data, or the last one
+    /// again) is sent to draw an ACK whose SACK blocks show the losses,
+    /// long before the RTO.
+    LossProbe = 7,
 }
 
 impl TimerKind {
-    /// Every kind, in the order `handle_timeout` fires them.
-    pub const ALL: [TimerKind; 6] = [
+    /// Every kind, in the order of their discriminants (the index of each
+    /// deadline in [`TimerTable`]). `handle_timeout` fires expired timers
+    /// in an order of its own.
+    pub const ALL: [TimerKind; 8] = [
         TimerKind::Retransmission,
         TimerKind::TimeWait,
         TimerKind::User,
         TimerKind::DelayedAck,
         TimerKind::Keepalive,
         TimerKind::Persist,
+        TimerKind::Reorder,
+        TimerKind::LossProbe,
     ];
 }
 
 /// One optional deadline per [`TimerKind`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TimerTable {
-    deadlines: [Option<Instant>; 6],
+    deadlines: [Option<Instant>; TimerKind::ALL.len()],
 }
 
 impl TimerTable {
@@ -57,7 +73,7 @@ impl TimerTable {
 
     /// Disarms every timer.
     pub fn stop_all(&mut self) {
-        self.deadlines = [None; 6];
+        self.deadlines = [None; TimerKind::ALL.len()];
     }
 
     /// When `kind` fires, if armed.
@@ -105,5 +121,12 @@ mod tests {
         assert!(!t.is_expired(TimerKind::User, Instant::from_micros(4999)));
         assert!(t.is_expired(TimerKind::User, Instant::from_millis(5)));
         assert!(!t.is_expired(TimerKind::Keepalive, Instant::from_millis(5)));
+    }
+
+    #[test]
+    fn all_lists_every_kind_at_its_index() {
+        for (i, k) in TimerKind::ALL.into_iter().enumerate() {
+            assert_eq!(k as usize, i);
+        }
     }
 }

@@ -32,7 +32,7 @@ use std::time::Duration;
 use crate::machine::{Machine, RxChecksum};
 use crate::time::Instant;
 use crate::wire::arp::ArpRepr;
-use crate::wire::ethernet::{EthernetRepr, Protocol};
+use crate::wire::demux::{FlowKey, Identity, Inbound, arp_reply, demux};
 use crate::wire::icmp::{IcmpError, IcmpKind};
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
@@ -309,79 +309,61 @@ impl Trace {
         }
     }
 
-    fn handle_ipv4(&mut self, now: Instant, bytes: &[u8], checksum: RxChecksum) {
-        let Ok((ip, body)) = Ipv4Repr::parse(bytes) else {
+    fn flow(&self) -> FlowKey {
+        FlowKey {
+            local: self.config.local,
+            remote: self.config.remote,
+        }
+    }
+
+    /// A SYN-ACK or RST from the destination, answering a probe.
+    fn handle_tcp(&mut self, now: Instant, from: Ipv4Addr, tcp: &TcpRepr<'_>) {
+        let Some(ack) = tcp.ack else {
+            return; // neither a SYN-ACK nor a RST answering a SYN
+        };
+        let seq = ack - 1usize;
+        let answer = if tcp.flags.contains(Flags::RST) {
+            Answer::Closed
+        } else if tcp.flags.contains(Flags::SYN) {
+            Answer::Open
+        } else {
             return;
         };
-        let local = self.config.local;
-        let remote = self.config.remote;
-        if ip.dst != *local.ip() {
+        if self.probe_with(seq).is_none() {
             return;
         }
-        match ip.protocol {
-            IpProtocol::Tcp => {
-                let mode = checksum.tcp_mode();
-                let Ok(tcp) = TcpRepr::parse(body, ip.src, ip.dst, mode) else {
-                    return;
-                };
-                if ip.src != *remote.ip()
-                    || tcp.src_port != remote.port()
-                    || tcp.dst_port != local.port()
-                {
-                    return;
-                }
-                let Some(ack) = tcp.ack else {
-                    return; // neither a SYN-ACK nor a RST answering a SYN
-                };
-                let seq = ack - 1usize;
-                let answer = if tcp.flags.contains(Flags::RST) {
-                    Answer::Closed
-                } else if tcp.flags.contains(Flags::SYN) {
-                    Answer::Open
-                } else {
-                    return;
-                };
-                if self.probe_with(seq).is_none() {
-                    return;
-                }
-                if answer == Answer::Open {
-                    // No half-open connection left behind: RST at SEG.ACK.
-                    self.out.push_back(self.reset_frame(ack));
-                    self.events.push_back(Event::Reset { seq: ack });
-                }
-                self.answered(now, seq, ip.src, answer);
-            }
-            IpProtocol::Icmp => {
-                let Ok(err) = IcmpError::parse(body) else {
-                    return;
-                };
-                if err.quoted_src != (*local.ip(), local.port())
-                    || err.quoted_dst != (*remote.ip(), remote.port())
-                {
-                    return;
-                }
-                let Some(seq) = err.quoted_seq else {
-                    return;
-                };
-                let answer = match err.kind {
-                    IcmpKind::TimeExceeded(code) => Answer::TimeExceeded { code },
-                    IcmpKind::Unreachable(code) => Answer::Unreachable { code },
-                };
-                self.answered(now, seq, ip.src, answer);
-            }
-            _ => {}
+        if answer == Answer::Open {
+            // No half-open connection left behind: RST at SEG.ACK.
+            self.out.push_back(self.reset_frame(ack));
+            self.events.push_back(Event::Reset { seq: ack });
         }
+        self.answered(now, seq, from, answer);
+    }
+
+    /// An ICMP error quoting a probe.
+    fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, err: &IcmpError) {
+        let Some(seq) = err.quoted_seq else {
+            return;
+        };
+        let answer = match err.kind {
+            IcmpKind::TimeExceeded(code) => Answer::TimeExceeded { code },
+            IcmpKind::Unreachable(code) => Answer::Unreachable { code },
+        };
+        self.answered(now, seq, from, answer);
     }
 
     fn handle_arp(&mut self, arp: &ArpRepr) {
         if !self.config.answer_arp {
             return;
         }
-        let Some(reply) = arp.reply_for(self.config.mac, *self.config.local.ip()) else {
+        let us = Identity {
+            ip: *self.config.local.ip(),
+            mac: self.config.mac,
+        };
+        let Some(reply) = arp_reply(&us, arp) else {
             return;
         };
-        self.out
-            .push_back(reply.to_frame(self.config.mac, arp.sender_mac));
+        self.out.push_back(reply);
         self.events.push_back(Event::ArpAnswered {
             asker: arp.sender_ip,
         });
@@ -392,20 +374,25 @@ impl Machine for Trace {
     type Event = Event;
 
     fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
-        let Ok((eth, payload)) = EthernetRepr::parse(frame) else {
-            return;
+        let us = Identity {
+            ip: *self.config.local.ip(),
+            mac: self.config.mac,
         };
-        if eth.dst != self.config.mac && !eth.dst.is_broadcast() {
-            return;
-        }
-        match eth.protocol {
-            Protocol::Ipv4 => self.handle_ipv4(now, payload, checksum),
-            Protocol::Arp => {
-                if let Ok(arp) = ArpRepr::parse(payload) {
-                    self.handle_arp(&arp);
-                }
-            }
-            Protocol::Other(_) => {}
+        match demux(&us, frame, checksum.tcp_mode()) {
+            Some(Inbound::Arp(arp)) => self.handle_arp(&arp),
+            Some(Inbound::Tcp {
+                ip,
+                flow,
+                tcp: Ok(tcp),
+                ..
+            }) if flow == self.flow() => self.handle_tcp(now, ip.src, &tcp),
+            Some(Inbound::Icmp {
+                from,
+                error,
+                quoted,
+                ..
+            }) if quoted == self.flow() => self.handle_icmp(now, from, &error),
+            _ => {}
         }
     }
 

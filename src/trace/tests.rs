@@ -5,7 +5,7 @@ use pnet::packet::icmp::{IcmpPacket, checksum};
 use rstest::rstest;
 
 use crate::wire::arp::Operation;
-use crate::wire::ethernet;
+use crate::wire::ethernet::{self, EthernetRepr, Protocol};
 use crate::wire::tcp::ChecksumMode;
 
 const US: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);

@@ -183,7 +183,9 @@ fn key(a: SocketAddrV4, b: SocketAddrV4) -> (SocketAddrV4, SocketAddrV4) {
     }
 }
 
-fn tcp_option(opt: &TcpOption, sack_offset: u32) -> String {
+/// One option as tcpdump prints it (`mss 1460`, `sackOK`, `TS val 1 ecr 0`),
+/// SACK blocks shifted down by `sack_offset`.
+pub fn tcp_option(opt: &TcpOption, sack_offset: u32) -> String {
     match opt {
         TcpOption::Eol => "eol".into(),
         TcpOption::Nop => "nop".into(),

@@ -10,11 +10,15 @@
 //!   nettool does not speak with a [`WireError`] — it never panics on any
 //!   input. `Repr::emit` writes a complete header (checksums included) into a
 //!   buffer of exactly `buffer_len()` bytes.
+//! - **`demux`** sorts a received frame for one local identity (ARP, TCP
+//!   to our address with its 4-tuple, ICMP errors with the flow they
+//!   quote): the parsing every machine on a raw link starts with.
 //! - **`fmt`** renders representations as tcpdump-style one-liners.
 //!
 //! Nothing here does I/O, reads a clock or prints.
 
 pub mod arp;
+pub mod demux;
 pub mod ethernet;
 pub mod fmt;
 pub mod icmp;

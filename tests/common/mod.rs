@@ -8,6 +8,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod schema;
+
 use nettool::lab::testnet::TwoHosts;
 
 /// The nettool binary under test.
@@ -168,18 +170,30 @@ pub struct Capture {
     child: Child,
     file: PathBuf,
     stderr: mpsc::Receiver<String>,
+    /// On `lo` the filter sees each packet twice (going out and coming
+    /// in); libpcap keeps the incoming copy only.
+    loopback: bool,
 }
 
 impl Capture {
     /// Starts tcpdump writing to `file`; `args` are more options, then
     /// the filter (`["tcp", "port", "8080"]`).
     pub fn start(hosts: &TwoHosts, file: PathBuf, args: &[&str]) -> Capture {
-        let mut cmd = hosts.cmd_a("tcpdump");
+        Capture::start_with(hosts.cmd_a("tcpdump"), "eth0", file, args)
+    }
+
+    /// The same on B's `eth0`: the peer's view.
+    pub fn start_in_b(hosts: &TwoHosts, file: PathBuf, args: &[&str]) -> Capture {
+        Capture::start_with(hosts.cmd_b("tcpdump"), "eth0", file, args)
+    }
+
+    /// tcpdump, run by `cmd` (`ip netns exec … tcpdump`), on `iface`.
+    pub fn start_with(mut cmd: Command, iface: &str, file: PathBuf, args: &[&str]) -> Capture {
         // --immediate-mode: without it libpcap hands packets over in
         // blocks (TPACKET_V3), and the packets of a partly filled block are
         // lost when SIGINT stops tcpdump: a run's last segments would be
         // missing from the file.
-        cmd.args(["--immediate-mode", "-nn", "-U", "-i", "eth0", "-w"])
+        cmd.args(["--immediate-mode", "-nn", "-U", "-i", iface, "-w"])
             .arg(&file)
             .args(args)
             .stdin(Stdio::null())
@@ -214,6 +228,7 @@ impl Capture {
             child,
             file,
             stderr,
+            loopback: iface == "lo",
         }
     }
 
@@ -235,8 +250,9 @@ impl Capture {
             l.split_whitespace().next().unwrap().parse().unwrap()
         };
         let captured = count("packets captured");
+        let copies = if self.loopback { 2 } else { 1 };
         assert_eq!(
-            captured,
+            captured * copies,
             count("packets received by filter"),
             "tcpdump did not write every packet it received: {lines:?}"
         );

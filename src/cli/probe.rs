@@ -1,0 +1,261 @@
+//! `nettool probe` and `nettool scan`'s arguments.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{CacheArgs, CaptureArgs, parse_duration};
+use crate::probe::{ProbeFlags, parse_flags, parse_raw_option, parse_timestamps};
+use crate::wire::tcp::TcpOption;
+
+/// Send hand-made TCP segments and report every answer (hping3-style).
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Send TCP segments built exactly as asked (any flags, sequence and \
+acknowledgment numbers, window, options, payload, IP TTL/TOS/ID/DF, even a wrong checksum) to \
+HOST, and print every answer in tcpdump's words with what it means: a SYN-ACK is an open port \
+(nettool resets it at once, so no half-open connection is left), a RST a closed one, an ICMP \
+error names the router or host that sent it. Each answer is matched to the probe it answers, \
+and its round-trip time runs from the moment that probe left. A summary (sent, answered, loss, \
+RTT min/avg/max/stddev) ends the run, on Ctrl-C too. Without a flag option the probe is a SYN. \
+While nettool runs, a firewall rule scoped to the probes' addresses and ports keeps the kernel \
+from answering the replies with RSTs of its own.",
+    after_long_help = "EXAMPLES:
+  nettool probe -c 3 10.78.0.2:80                      three SYNs, one second apart
+  nettool probe -c 1 --flags SA 10.78.0.2:80           a SYN-ACK out of the blue: expect a RST
+  nettool probe -c 1 -A --ack 12345 10.78.0.2:80       an ACK probe (firewall test)
+  nettool probe -c 5 -i 10ms --sport-inc 10.78.0.2:80  five flows, one source port each
+  nettool probe -c 1 --mss 1460 --sack-perm --ts 1:0 --nop --wscale 7 10.78.0.2:80
+  nettool probe -c 1 --badsum 10.78.0.2:80             the host's TCP drops it: no answer
+  nettool probe --flood -c 100000 10.78.0.2:80         as fast as the link allows
+
+EXIT STATUS:
+  0    at least one probe was answered
+  1    no probe was answered
+  2    usage or local error
+  130  interrupted (the summary is printed first)"
+)]
+pub struct ProbeArgs {
+    /// Destination, HOST or HOST:PORT (PORT may be a list or range: 80, 1-1024,22,80).
+    #[arg(value_name = "HOST[:PORT]")]
+    pub target: String,
+
+    /// Destination port(s), instead of :PORT (default 80). Probes go to them in turn.
+    #[arg(long, value_name = "PORTS")]
+    pub dport: Option<String>,
+
+    /// Interface (default: the one the kernel routes HOST through).
+    #[arg(short = 'I', long, value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Source address (one the kernel does not own keeps it out entirely).
+    #[arg(long, value_name = "ADDRESS")]
+    pub source: Option<Ipv4Addr>,
+
+    /// Source port (default: a free ephemeral port, reserved from the kernel).
+    #[arg(short = 'p', long = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub sport: Option<u16>,
+
+    /// Each probe from the next source port (wrapping back after 65535).
+    #[arg(long)]
+    pub sport_inc: bool,
+
+    /// TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none).
+    #[arg(long, value_name = "LETTERS", value_parser = parse_flags)]
+    pub flags: Option<ProbeFlags>,
+    /// SYN.
+    #[arg(short = 'S', long)]
+    pub syn: bool,
+    /// ACK.
+    #[arg(short = 'A', long = "ack-flag")]
+    pub ack_flag: bool,
+    /// FIN.
+    #[arg(short = 'F', long)]
+    pub fin: bool,
+    /// RST.
+    #[arg(short = 'R', long)]
+    pub rst: bool,
+    /// PSH.
+    #[arg(short = 'P', long)]
+    pub psh: bool,
+    /// URG.
+    #[arg(short = 'U', long)]
+    pub urg: bool,
+    /// ECE (ECN echo).
+    #[arg(long)]
+    pub ece: bool,
+    /// CWR (congestion window reduced).
+    #[arg(long)]
+    pub cwr: bool,
+
+    /// Sequence number (default: a random one per probe).
+    #[arg(long, value_name = "N")]
+    pub seq: Option<u32>,
+    /// Acknowledgment number (sent with the ACK flag).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub ack: u32,
+    /// Window.
+    #[arg(long, value_name = "N", default_value_t = 64240)]
+    pub win: u16,
+    /// Urgent pointer.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub urg_ptr: u16,
+
+    /// IP time to live.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub ttl: u8,
+    /// IP identification (default: counting up from a random start).
+    #[arg(long, value_name = "N")]
+    pub id: Option<u16>,
+    /// IP type of service byte (DSCP and ECN).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub tos: u8,
+    /// Set IP's don't-fragment bit.
+    #[arg(long)]
+    pub df: bool,
+
+    /// MSS option.
+    #[arg(long, value_name = "N")]
+    pub mss: Option<u16>,
+    /// SACK-permitted option.
+    #[arg(long)]
+    pub sack_perm: bool,
+    /// Timestamps option: VAL, or VAL:ECR.
+    #[arg(long, value_name = "VAL[:ECR]", value_parser = parse_timestamps)]
+    pub ts: Option<TcpOption>,
+    /// NOP options (repeat for more), placed before the window scale.
+    #[arg(long, action = clap::ArgAction::Count)]
+    pub nop: u8,
+    /// Window scale option.
+    #[arg(long, value_name = "SHIFT")]
+    pub wscale: Option<u8>,
+    /// A raw option, KIND:HEX (its body without kind and length; 1 is NOP, 0 EOL); repeatable, in order.
+    #[arg(long = "tcp-option", value_name = "KIND:HEX", value_parser = parse_raw_option)]
+    pub tcp_option: Vec<TcpOption>,
+    /// End the options with EOL.
+    #[arg(long)]
+    pub eol: bool,
+
+    /// Payload (escapes: \r \n \t \\ \0 \xHH).
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["data_file", "data_len"])]
+    pub data: Option<String>,
+    /// Payload read from a file.
+    #[arg(long, value_name = "FILE", conflicts_with = "data_len")]
+    pub data_file: Option<PathBuf>,
+    /// A payload of N 'X' bytes.
+    #[arg(long, value_name = "N")]
+    pub data_len: Option<usize>,
+
+    /// Write a TCP checksum that does not verify.
+    #[arg(long)]
+    pub badsum: bool,
+
+    /// Probes to send (default: until Ctrl-C).
+    #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Spacing of probes (down to microseconds: 100us).
+    #[arg(short = 'i', long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub interval: Duration,
+    /// Send as fast as the link allows; print only the summary.
+    #[arg(long, conflicts_with = "interval")]
+    pub flood: bool,
+    /// How long each probe waits for its answer.
+    #[arg(short = 'W', long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub wait: Duration,
+
+    /// Also print every probe sent.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+}
+
+/// SYN-scan a host's TCP ports: open, closed or filtered.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Send a SYN to each port of PORTS on HOST and sort the ports by their answers: \
+a SYN-ACK means open (nettool resets the connection at once), a RST closed, silence after \
+--retries more SYNs, or an ICMP unreachable, filtered. At most --concurrency ports wait for an \
+answer at once. The result is a table sorted by port (the most common state summed up in one \
+line when there are many ports; --all lists every port), or JSON lines.
+
+The rate adapts to the path, as nmap's does: it starts at 1000 SYNs/s and doubles every timeout \
+while ports answer their first SYN, up to --max-rate (unanswered first SYNs count too, but only up \
+to 10000/s: a firewall's silence says nothing about the path). A closed or open port that answers \
+only a retry proves a SYN or its answer was lost: the rate is cut by 30 %, then grows again \
+slowly, never below --min-rate; from then on each retry waits twice as long as the one before \
+(up to --timeout), and silent ports get one SYN more than any answering port needed (at most 4 \
+more than --retries). Filtered ports never slow the scan down. --rate fixes the rate instead, \
+with --retries and the waits as given.",
+    after_long_help = "EXAMPLES:
+  nettool scan 10.78.0.2 1-1024,8080
+  nettool scan --max-rate 5000 10.78.0.2 1-65535
+  nettool scan --rate 200 10.78.0.2 1-1024
+  nettool scan --json 10.78.0.2 80,81,82
+
+EXIT STATUS:
+  0    at least one port is open
+  1    no port is open
+  2    usage or local error
+  130  interrupted"
+)]
+pub struct ScanArgs {
+    /// The host to scan.
+    #[arg(value_name = "HOST")]
+    pub host: String,
+    /// Ports: 80, 1-1024, 22,80,8000-8100.
+    #[arg(value_name = "PORTS")]
+    pub ports: String,
+    /// Interface (default: the one the kernel routes HOST through).
+    #[arg(short = 'I', long, value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// Source address.
+    #[arg(long, value_name = "ADDRESS")]
+    pub source: Option<Ipv4Addr>,
+    /// Source port (default: a free ephemeral port, reserved from the kernel).
+    #[arg(short = 'p', long = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub sport: Option<u16>,
+    /// A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does
+    /// (default: adaptive, between --min-rate and --max-rate).
+    #[arg(long, value_name = "PPS", conflicts_with_all = ["min_rate", "max_rate"], value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
+    /// The adaptive rate's ceiling, SYNs per second.
+    #[arg(long, value_name = "PPS", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rate: u32,
+    /// The adaptive rate's floor: however many answers are lost, never slower than this.
+    #[arg(long, value_name = "PPS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub min_rate: u32,
+    /// Ports waiting for an answer at once, at most.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub concurrency: u64,
+    /// More SYNs for a silent port (an adaptive scan adds up to 4 on a path that loses SYNs).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+    /// How long each SYN waits for its answer, at most; once answers come, the wait follows
+    /// their round trips (SRTT + 4 × RTTVAR), down to --min-timeout.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "500ms")]
+    pub timeout: Duration,
+    /// The shortest wait for an answer.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "100ms")]
+    pub min_timeout: Duration,
+    /// List every port, closed ones too.
+    #[arg(long)]
+    pub all: bool,
+    /// One JSON object per line: a port line per port, then the result.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+}

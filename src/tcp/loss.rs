@@ -1,0 +1,395 @@
+//! Loss detection and recovery beyond the RTO, on the connection: RACK
+//! (RFC 8985 §6, [`rack`](super::rack)) marks losses from the ACKs and its
+//! reordering timer, the tail loss probe (RFC 8985 §7) draws an ACK when
+//! the ACKs stop, PRR (RFC 6937, [`prr`](super::prr)) sets how much goes
+//! out per ACK during SACK recovery, and a congestion event found
+//! spurious (RFC 3522 Eifel detection with timestamps, RFC 3708 with
+//! D-SACK) is undone. NewReno (RFC 6582) still serves connections without
+//! SACK: RACK needs SACK to see anything but the cumulative ACK.
+//!
+//! Everything here runs from an ACK that `check_ack` accepted, or from a
+//! timer; a segment the engine discards moves none of this state.
+
+use std::time::Duration;
+
+use crate::time::Instant;
+use crate::wire::tcp::TcpRepr;
+
+use super::conn::{Connection, Tlp, Undo};
+use super::prr::Prr;
+use super::scoreboard::DUP_THRESH;
+use super::seq::SeqNum;
+use super::state::State;
+use super::timer::TimerKind;
+
+/// WCDelAckT of RFC 8985 §7.2: the worst-case delayed-ACK timer a PTO
+/// allows for when only one segment is outstanding (its ACK may be
+/// delayed; with two or more, the peer ACKs at once).
+const WC_DEL_ACK_T: Duration = Duration::from_millis(200);
+
+/// Added to 2·SRTT for the peer's ACK processing, as Linux does, so a
+/// tiny SRTT does not make the probe race the ACK.
+const PTO_SLACK: Duration = Duration::from_millis(2);
+
+impl Connection {
+    /// After an accepted ACK (`check_ack`, with SND.UNA already moved from
+    /// `prior_una` and the SACK blocks on the scoreboard): RACK takes the
+    /// delivered pieces, undo and the probe episode look at the evidence,
+    /// losses are marked, recovery may begin, PRR sets cwnd, and the probe
+    /// timer is re-armed.
+    pub(super) fn on_ack_loss_recovery(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+        prior_una: SeqNum,
+        newly_sacked: usize,
+        dsack: Option<(SeqNum, SeqNum)>,
+    ) {
+        let una = self.tcb.snd.una;
+        let mut delivered = Vec::new();
+        self.sent.advance(una, &mut delivered);
+        if !self.negotiated.sack || !self.state.is_synchronized() {
+            self.maybe_enter_recovery(now);
+            return;
+        }
+        self.sent.take_sacks(&self.scoreboard, &mut delivered);
+        let ecr = seg
+            .timestamps()
+            .map(|(_, ecr)| ecr)
+            .filter(|_| self.negotiated.timestamps);
+        for p in &delivered {
+            let ambiguous = ecr.is_some_and(|e| (e.wrapping_sub(self.ts_val(p.xmit)) as i32) < 0);
+            self.rack.on_delivered(p, now, ambiguous);
+        }
+        self.rack.on_ack(una, self.snd_max, dsack.is_some());
+        let advanced = una.gt(prior_una);
+        self.check_undo(now, una, advanced, ecr, dsack);
+        self.check_tlp(una, advanced, newly_sacked, dsack);
+        self.rack_detect_loss(now);
+        self.maybe_enter_recovery(now);
+        if self.cc.recovery.is_some() {
+            self.prr_update((una - prior_una) + newly_sacked);
+        }
+        self.schedule_loss_probe(now);
+    }
+
+    /// RFC 8985 §6.2 step 5 with its timer: marks what RACK finds lost and
+    /// arms the reordering timer for what may still be reordered.
+    fn rack_detect_loss(&mut self, now: Instant) -> bool {
+        let srtt = self.rtt.srtt().unwrap_or(self.rtt.rto());
+        let reo_wnd = self
+            .rack
+            .reo_wnd(self.cc.recovery.is_some(), self.sent.segs_sacked(), srtt);
+        let (lost, wait) = self.rack.detect_loss(&mut self.sent, now, reo_wnd);
+        match wait {
+            Some(w) => self.timers.set(TimerKind::Reorder, now + w),
+            None => self.timers.stop(TimerKind::Reorder),
+        }
+        lost
+    }
+
+    /// The reordering timer fired: the pieces it waited for are lost now
+    /// unless an ACK came; that may start recovery without any ACK.
+    pub(super) fn on_reorder_timeout(&mut self, now: Instant) {
+        if !self.negotiated.sack || self.tcb.snd.una == self.snd_max {
+            return;
+        }
+        let was_in_recovery = self.cc.recovery.is_some();
+        self.rack_detect_loss(now);
+        self.maybe_enter_recovery(now);
+        if !was_in_recovery && self.cc.recovery.is_some() {
+            self.prr_update(0);
+        }
+        self.schedule_loss_probe(now);
+    }
+
+    /// Fast retransmit: with SACK, any piece RACK marked lost (or, from a
+    /// peer that agreed to SACK but sends no blocks, the third duplicate
+    /// ACK); without SACK, the third duplicate ACK (RFC 5681 §3.2, RFC
+    /// 6582 §3.2 step 2). Not for losses of a window already recovered
+    /// (RFC 6582 §3.2 step 1: SND.UNA at or below `recover`; with SACK,
+    /// whose marks are per segment, below it: data sent during a recovery
+    /// and lost after it ended is a new window's loss).
+    pub(super) fn maybe_enter_recovery(&mut self, now: Instant) {
+        let una = self.tcb.snd.una;
+        let sack = self.negotiated.sack;
+        let recovered = if sack {
+            una.lt(self.cc.recover)
+        } else {
+            !una.gt(self.cc.recover)
+        };
+        if self.cc.recovery.is_some()
+            || una == self.snd_max
+            || recovered
+            || !self.state.is_synchronized()
+        {
+            return;
+        }
+        let mss = self.tcb.eff_snd_mss;
+        let enter = if sack {
+            self.sent.any_lost()
+                || (self.cc.dupacks >= DUP_THRESH
+                    && self.scoreboard.ranges().is_empty()
+                    && self.sent.mark_first_lost())
+        } else {
+            self.cc.dupacks >= DUP_THRESH
+        };
+        if !enter {
+            return;
+        }
+        let flight = self.snd_max - una;
+        self.open_undo(false);
+        // ssthresh is congestion control's choice; PRR then paces the
+        // reduction towards it.
+        self.cc.enter_recovery(flight, mss, una, self.snd_max, sack);
+        if sack {
+            self.prr = Prr::start(flight);
+        }
+        self.tlp = None;
+        self.timers.stop(TimerKind::LossProbe);
+        self.timers
+            .set(TimerKind::Retransmission, now + self.rtt.rto());
+    }
+
+    /// RFC 6937: cwnd for this ACK is pipe + sndcnt.
+    fn prr_update(&mut self, delivered: usize) {
+        let pipe = self.sent.pipe();
+        let mss = self.tcb.eff_snd_mss;
+        let sndcnt = self.prr.on_ack(delivered, pipe, self.cc.ssthresh, mss);
+        self.cc.cwnd = pipe + sndcnt;
+    }
+
+    /// SACK-based recovery ended (RFC 6937 §3: cwnd = ssthresh).
+    pub(super) fn on_sack_recovery_end(&mut self) {
+        self.cc.cwnd = self.cc.ssthresh.max(self.tcb.eff_snd_mss);
+        self.rack.on_recovery_end();
+    }
+
+    // ----- tail loss probe, RFC 8985 §7 -----
+
+    /// TLP_schedule (RFC 8985 §7.2): with SACK, data outstanding, no
+    /// recovery, no SACKed piece and no probe episode open (and an open
+    /// window: a closed one is the persist timer's), the PTO is
+    /// 2·SRTT (plus WCDelAckT when one segment is outstanding), and never
+    /// later than the RTO would fire.
+    pub(super) fn schedule_loss_probe(&mut self, now: Instant) {
+        let sending = matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        );
+        if !self.negotiated.sack
+            || !sending
+            || self.tlp.is_some()
+            || self.cc.recovery.is_some()
+            || self.tcb.snd.una == self.snd_max
+            || self.tcb.snd.nxt != self.snd_max
+            || self.tcb.snd.wnd == 0
+            || self.sent.segs_sacked() > 0
+        {
+            self.timers.stop(TimerKind::LossProbe);
+            return;
+        }
+        let flight = self.snd_max - self.tcb.snd.una;
+        let pto = match self.rtt.srtt() {
+            Some(srtt) if flight <= self.tcb.eff_snd_mss => srtt * 2 + WC_DEL_ACK_T,
+            Some(srtt) => srtt * 2 + PTO_SLACK,
+            None => Duration::from_secs(1),
+        };
+        let rto_at = self
+            .timers
+            .get(TimerKind::Retransmission)
+            .unwrap_or(now + self.rtt.rto());
+        self.timers
+            .set(TimerKind::LossProbe, (now + pto).min(rto_at));
+    }
+
+    /// TLP_send_probe (RFC 8985 §7.3): new data if the peer's window lets
+    /// it go (cwnd notwithstanding), else the last piece sent again (data,
+    /// or a FIN); then the RTO runs from now.
+    pub(super) fn send_loss_probe(&mut self, now: Instant) {
+        let una = self.tcb.snd.una;
+        if una == self.snd_max || !self.state.is_synchronized() {
+            return;
+        }
+        let mss = self.tcb.eff_snd_mss;
+        let flight = self.snd_max - una;
+        let nxt = self.tcb.snd.nxt;
+        let end = self.snd_buf_seq() + self.snd_buf.len();
+        let window_end = self.send_window_end();
+        let room = if window_end.gt(nxt) {
+            window_end - nxt
+        } else {
+            0
+        };
+        let fin_waits = self.fin_seq.is_some_and(|f| f == nxt);
+        let new_data = nxt == self.snd_max
+            && ((nxt.lt(end) && room >= (end - nxt).min(mss)) || (!nxt.lt(end) && fin_waits));
+        let (seg, is_retrans) = if new_data {
+            (self.send_range(now, nxt, mss.min(room)), false)
+        } else {
+            let Some(last) = self.sent.last().copied() else {
+                return;
+            };
+            let len = (last.end - last.start).min(mss);
+            (self.send_range(now, last.start, len), true)
+        };
+        if let Some(seg) = seg {
+            self.probes += 1;
+            self.queued.push_back(seg);
+            self.tlp = Some(Tlp {
+                end_seq: self.snd_max,
+                is_retrans,
+                flight,
+            });
+        }
+        self.timers
+            .set(TimerKind::Retransmission, now + self.rtt.rto());
+    }
+
+    /// TLP's loss detection (RFC 8985 §7.4): once the ACKs reach the
+    /// probe, a retransmitted probe that drew no D-SACK repaired a real
+    /// loss, which calls for the congestion response fast recovery would
+    /// have made (ssthresh from the FlightSize at the probe, cwnd =
+    /// ssthresh); a D-SACK, or a duplicate ACK with nothing new, says the
+    /// original had arrived too.
+    fn check_tlp(
+        &mut self,
+        una: SeqNum,
+        advanced: bool,
+        newly_sacked: usize,
+        dsack: Option<(SeqNum, SeqNum)>,
+    ) {
+        let Some(t) = self.tlp else {
+            return;
+        };
+        if !t.is_retrans || dsack.is_some() {
+            if !una.lt(t.end_seq) || dsack.is_some() {
+                self.tlp = None;
+            }
+            return;
+        }
+        if una.lt(t.end_seq) {
+            if !advanced && newly_sacked == 0 {
+                // Pure duplicate ACK: both copies arrived.
+                self.tlp = None;
+            }
+            return;
+        }
+        self.tlp = None;
+        if self.cc.recovery.is_none() {
+            let mss = self.tcb.eff_snd_mss;
+            self.cc
+                .enter_recovery(t.flight, mss, una, self.snd_max, true);
+            self.cc.recovery = None;
+            self.cc.cwnd = self.cc.ssthresh;
+        }
+    }
+
+    // ----- undo, RFC 3522 / RFC 3708 -----
+
+    /// A congestion event begins (fast recovery, or the first RTO): keep
+    /// the window it is about to cut. Inside an episode still open, the
+    /// window from before the first event stays.
+    pub(super) fn open_undo(&mut self, rto: bool) {
+        let high = self.snd_max;
+        if let Some(u) = &mut self.undo
+            && self.tcb.snd.una.lt(u.high)
+        {
+            u.rto |= rto;
+            u.high = high;
+            return;
+        }
+        self.undo = Some(Undo {
+            cwnd: self.cc.cwnd,
+            ssthresh: self.cc.ssthresh,
+            una: self.tcb.snd.una,
+            high,
+            ts: None,
+            retrans: 0,
+            any_retrans: false,
+            rto,
+            until: None,
+        });
+    }
+
+    /// The evidence of one ACK: with timestamps, the first ACK to move
+    /// SND.UNA past the retransmitted octets echoing a TSval older than
+    /// the first retransmission was sent for the original (Eifel, RFC
+    /// 3522 §2); with D-SACK, every retransmitted octet reported as a
+    /// duplicate (RFC 3708 §3). Either makes the event spurious. The
+    /// episode closes a round trip after SND.UNA reaches what was
+    /// outstanding at the event: the D-SACK for a last retransmission
+    /// arrives about then.
+    fn check_undo(
+        &mut self,
+        now: Instant,
+        una: SeqNum,
+        advanced: bool,
+        ecr: Option<u32>,
+        dsack: Option<(SeqNum, SeqNum)>,
+    ) {
+        let Some(mut u) = self.undo else {
+            return;
+        };
+        let mut spurious = false;
+        if let Some((l, r)) = dsack
+            && u.any_retrans
+        {
+            u.retrans = u.retrans.saturating_sub(r - l);
+            spurious = u.retrans == 0;
+        }
+        if !spurious
+            && advanced
+            && una.gt(u.una)
+            && let (Some(ecr), Some(ts)) = (ecr, u.ts)
+        {
+            spurious = (ecr.wrapping_sub(ts) as i32) < 0;
+            // Eifel has spoken for this episode either way.
+            u.ts = None;
+        }
+        if una.ge(u.high) {
+            let srtt = self.rtt.srtt().unwrap_or(self.rtt.rto());
+            let until = *u.until.get_or_insert(now + srtt * 2);
+            if now > until && !spurious {
+                self.undo = None;
+                return;
+            }
+        }
+        self.undo = Some(u);
+        if spurious {
+            self.undo_congestion_event();
+        }
+    }
+
+    /// The congestion event was spurious: restore the window from before
+    /// it (RFC 4015 §3 for an RTO: and stop going back over data that
+    /// arrived), leave recovery.
+    fn undo_congestion_event(&mut self) {
+        let Some(u) = self.undo.take() else {
+            return;
+        };
+        // The single call site of congestion control's own undo (cwnd,
+        // ssthresh and CUBIC's W_max, epoch, K, HyStart++'s rounds, from
+        // before its last congestion event). Without one to undo, the
+        // window saved when this episode began goes back.
+        if !self.cc.undo_congestion_event() {
+            self.cc.cwnd = self.cc.cwnd.max(u.cwnd);
+            self.cc.ssthresh = self.cc.ssthresh.max(u.ssthresh);
+        }
+        if self.cc.recovery.is_some() {
+            self.rack.on_recovery_end();
+        }
+        self.cc.recovery = None;
+        self.cc.dupacks = 0;
+        self.cc.rexmit_una = false;
+        self.sent.forget_lost();
+        if u.rto && self.tcb.snd.nxt.lt(self.snd_max) {
+            self.tcb.snd.nxt = self.snd_max;
+        }
+        self.undos += 1;
+    }
+}
