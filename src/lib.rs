@@ -5,9 +5,10 @@
 //! point one way only:
 //!
 //! ```text
-//! time ← wire ← arp, tcp, probe, trace ← stack ← link, driver ← cmd ← main
+//! time ← wire ← arp, tcp, probe, trace ← stack ← link, driver ← setup ← cmd ← main
 //!               clock, sys ← link, driver
-//!               netlink ← route;  guard, cachefile, lab, impair, report ← cmd
+//!               netlink ← route;  route, guard, cachefile ← setup
+//!               lab, impair, report ← cmd
 //! ```
 //!
 //! - **The engine**, pure and sans-IO: [`time`], [`wire`], [`arp`],
@@ -29,7 +30,10 @@
 //!   [`docgen`] writes the man pages and completions); [`cmd`] turns its
 //!   arguments into engine runs and renders their events through
 //!   [`report`] (one event schema, as JSON lines or text for people);
-//!   `main` maps the [`outcome`] to an exit code.
+//!   `main` maps the [`outcome`] to an exit code. Under every command
+//!   that speaks TCP, [`setup`] is the one setup and teardown: route and
+//!   next hop (by ARP, through the cache), source port, RST guard, and the
+//!   link (AF_PACKET, or loopback for this host's own addresses).
 //! - **Edges** that talk to the kernel or the file system for `cmd`:
 //!   [`route`] (over [`netlink`]) asks the routing table which interface,
 //!   source and next hop to use; [`guard`] keeps the kernel's RSTs out of
@@ -37,6 +41,11 @@
 //!   cache between runs; [`lab`] builds disposable network namespaces for
 //!   `nettool lab` and the end-to-end tests; [`impair`] is the seeded,
 //!   faulty relay those tests put between two namespaces.
+//! - **Test-only**: the end-to-end tests' topologies (`lab::testnet`,
+//!   `lab::impaired`, `lab::routed`) compile only with the `testkit`
+//!   feature, which the package's own tests turn on and a plain
+//!   `cargo build` leaves off: the shipped library and binary do not
+//!   carry them (see [`lab`]).
 
 pub mod arp;
 pub mod cachefile;
@@ -55,6 +64,7 @@ pub mod outcome;
 pub mod probe;
 pub mod report;
 pub mod route;
+pub mod setup;
 pub mod sim;
 pub mod stack;
 pub mod sys;

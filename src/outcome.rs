@@ -1,5 +1,7 @@
 //! How a command ended, and the exit code that tells a script.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 /// The result of a command that did not fail locally. Local failures
 /// (bad arguments, no interface, no privileges) are errors, exit code 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +27,17 @@ impl Outcome {
         }
     }
 
+    /// This outcome, unless the user asked the run to stop (`interrupt`
+    /// raised by SIGINT or SIGTERM): then [`Outcome::Interrupted`], whatever
+    /// the run found before it stopped. Every command ends through here.
+    pub fn unless_interrupted(self, interrupt: &AtomicBool) -> Outcome {
+        if interrupt.load(Ordering::Relaxed) {
+            Outcome::Interrupted
+        } else {
+            self
+        }
+    }
+
     /// Success if `ok`, else a negative answer.
     pub fn from_answer(ok: bool) -> Outcome {
         if ok {
@@ -45,5 +58,15 @@ mod tests {
         assert_eq!(Outcome::Negative.exit_code(), 1);
         assert_eq!(Outcome::Interrupted.exit_code(), 130);
         assert_eq!(Outcome::from_answer(false), Outcome::Negative);
+    }
+
+    #[test]
+    fn an_interrupt_overrides_any_answer() {
+        let up = AtomicBool::new(true);
+        let down = AtomicBool::new(false);
+        for o in [Outcome::Success, Outcome::Negative, Outcome::Interrupted] {
+            assert_eq!(o.unless_interrupted(&up), Outcome::Interrupted);
+            assert_eq!(o.unless_interrupted(&down), o);
+        }
     }
 }

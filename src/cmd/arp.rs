@@ -511,20 +511,8 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// The addresses a sweep asks for: every host address of the subnet.
-fn sweep_targets(net: Ipv4Network) -> Vec<Ipv4Addr> {
-    match net.prefix() {
-        // RFC 3021: both addresses of a /31 are hosts; a /32 is one.
-        31 | 32 => net.iter().collect(),
-        _ => net
-            .iter()
-            .filter(|ip| *ip != net.network() && *ip != net.broadcast())
-            .collect(),
-    }
-}
-
 fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> Result<Outcome> {
-    let mut targets = sweep_targets(net);
+    let mut targets = crate::arp::host_addresses(net);
     if targets.len() > MAX_SWEEP {
         bail!(
             "{net} has {} addresses; nettool sweeps at most a /16 at a time — split it",
@@ -763,16 +751,22 @@ fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
     }
     let iface = claim_interface(ip, args)?;
     let (mode, until, tries) = if args.dad {
-        // RFC 5227 §2.1.1 sends PROBE_NUM = 3 probes.
-        (Mode::Dad, Until::FirstReply, args.count.unwrap_or(3))
+        (
+            Mode::Dad,
+            Until::FirstReply,
+            args.count.unwrap_or(crate::arp::PROBE_NUM),
+        )
     } else if args.announce_reply {
-        (Mode::AnnounceReply, Until::AllSent, args.count.unwrap_or(2))
+        (
+            Mode::AnnounceReply,
+            Until::AllSent,
+            args.count.unwrap_or(crate::arp::ANNOUNCE_NUM),
+        )
     } else {
-        // RFC 5227 §2.3 sends ANNOUNCE_NUM = 2 announcements.
         (
             Mode::AnnounceRequest,
             Until::AllSent,
-            args.count.unwrap_or(2),
+            args.count.unwrap_or(crate::arp::ANNOUNCE_NUM),
         )
     };
     let config = probe::Config {
@@ -1002,27 +996,4 @@ fn flush(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
         },
     )?;
     Ok(Outcome::Success)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rstest::rstest;
-
-    #[rstest]
-    #[case("10.0.0.0/24", 254, "10.0.0.1", "10.0.0.254")]
-    #[case("10.0.0.0/30", 2, "10.0.0.1", "10.0.0.2")]
-    #[case("10.0.0.0/31", 2, "10.0.0.0", "10.0.0.1")]
-    #[case("10.0.0.7/32", 1, "10.0.0.7", "10.0.0.7")]
-    fn sweeps_ask_for_host_addresses_only(
-        #[case] net: &str,
-        #[case] n: usize,
-        #[case] first: &str,
-        #[case] last: &str,
-    ) {
-        let t = sweep_targets(net.parse().unwrap());
-        assert_eq!(t.len(), n);
-        assert_eq!(t.first().unwrap().to_string(), first);
-        assert_eq!(t.last().unwrap().to_string(), last);
-    }
 }

@@ -22,7 +22,6 @@ use crate::link::pcap::{Capture, PcapFile};
 use crate::outcome::Outcome;
 use crate::report::event::Start;
 use crate::report::{Event, Report, Reporter, Verdict};
-use crate::route::Route;
 
 /// Where a command writes, and the flag that asks it to stop.
 pub struct Env<'a> {
@@ -103,28 +102,26 @@ pub fn resolve_host(name: &str) -> anyhow::Result<Ipv4Addr> {
     }
 }
 
-/// Reports that `route`'s next hop did not answer ARP, so `command` to
-/// `dst` never started: a negative answer from the network, like a SYN
-/// nobody answers (or an interrupted run, if that is why).
+/// Reports that the next hop (`next_hop` on `iface`) did not answer ARP,
+/// so `command` to `dst` never started: a negative answer from the
+/// network, like a SYN nobody answers (or an interrupted run, if that is
+/// why).
 pub(crate) fn no_arp(
     rep: &mut Reporter,
     env: &mut Env,
     command: &'static str,
     dst: Ipv4Addr,
-    route: &Route,
+    next_hop: Ipv4Addr,
+    iface: &str,
 ) -> anyhow::Result<Outcome> {
-    let outcome = if env.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-        Outcome::Interrupted
-    } else {
-        Outcome::Negative
-    };
+    let outcome = Outcome::Negative.unless_interrupted(env.interrupt);
     rep.emit_now(
         env.out,
         Event::Start(Box::new(Start {
             command,
             ip: Some(dst),
-            iface: Some(route.interface.name.clone()),
-            next_hop: Some(route.next_hop),
+            iface: Some(iface.to_owned()),
+            next_hop: Some(next_hop),
             ..Start::default()
         })),
         |_| Ok(()),
@@ -132,14 +129,13 @@ pub(crate) fn no_arp(
     rep.emit_now(
         env.out,
         Event::Result(Box::new(Report {
-            next_hop: Some(route.next_hop),
+            next_hop: Some(next_hop),
             ..Report::new(Verdict::NoArp, outcome)
         })),
         |w| {
             writeln!(
                 w,
-                "the next hop {} did not answer ARP on {}: is it up, and on this link?",
-                route.next_hop, route.interface.name
+                "the next hop {next_hop} did not answer ARP on {iface}: is it up, and on this link?"
             )
         },
     )?;

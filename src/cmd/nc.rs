@@ -14,26 +14,22 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::Env;
-use super::tcp::{SegmentLines, next_hop_mac};
+use super::tcp::SegmentLines;
 use crate::cli::{CongestionControlArg, NcArgs};
 use crate::clock::{Clock, SystemClock};
 use crate::driver::{self, Stop};
-use crate::guard::{Flow, RstGuard};
 use crate::link::Link;
-use crate::link::lo::LoopbackLink;
-use crate::link::packet::PacketLink;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
-use crate::route::{self, Interface, RouteError};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request};
 use crate::stack::host::{HostConfig, TcpHost};
 use crate::stack::iface::{
     self as stack_iface, Direction, FlowKey, HostEvent, InterfaceConfig, ListenerConfig,
 };
 use crate::stack::session::{End, Opening, Plan, Session, ThirdAck};
-use crate::sys::{random_bytes, reserve_port};
+use crate::sys::random_bytes;
 use crate::tcp::{self, Connection, Event as TcpEvent, IsnGenerator, IssSource, Reason, State};
 use crate::time::{Instant, human};
-use crate::wire::MacAddr;
 
 /// Largest chunk read from stdin at once, and the most held back while
 /// the engine's send buffer is full.
@@ -72,190 +68,68 @@ fn parse_ports(text: &str) -> Result<Vec<u16>> {
     }
 }
 
-/// Where nettool's end of the connection lives.
 /// The link's socket receive buffer: room for a whole receive window
 /// (4 MiB) of frames, each charged up to twice its payload. With the
 /// default (about 200 KiB, three 64 KiB super-frames) the kernel drops
 /// frames whenever nettool is a moment late, and the sender retransmits.
 const RECEIVE_BUFFER: usize = 8 << 20;
 
-struct Local {
-    iface: Interface,
-    ip: Ipv4Addr,
-    /// The next hop's MAC; `None` for a listener, which learns it.
-    next_hop_mac: Option<MacAddr>,
-    owned_by_kernel: bool,
-    loopback: bool,
-}
+/// nc's link: bulk data leaves as super-frames the kernel segments (GSO).
+const LINK: LinkOptions = LinkOptions {
+    offloading: true,
+    receive_buffer: Some(RECEIVE_BUFFER),
+    tx_ring: None,
+    rx_timestamps: false,
+    tx_timestamps: false,
+};
 
-impl Local {
-    fn open_link(&self, env: &Env) -> Result<Box<dyn Link>> {
-        Ok(if self.loopback {
-            let mut link = LoopbackLink::open(self.iface.index)?;
-            link.grow_receive_buffer(RECEIVE_BUFFER)?;
-            Box::new(env.capture(link)?)
-        } else {
-            // Bulk data leaves as super-frames the kernel segments (GSO).
-            let mut link =
-                PacketLink::open_offloading(self.iface.index, crate::link::Filter::ArpIpv4)?;
-            link.grow_receive_buffer(RECEIVE_BUFFER)?;
-            Box::new(env.capture(link)?)
-        })
-    }
-
-    fn iface_config(&self, trace: bool) -> InterfaceConfig {
-        InterfaceConfig {
-            ip: self.ip,
-            mac: self.iface.mac,
-            next_hop_mac: self.next_hop_mac,
-            answer_arp: !self.owned_by_kernel,
-            trace,
-        }
-    }
-
-    fn host_config(&self, trace: bool) -> HostConfig {
-        HostConfig {
-            mac: self.iface.mac,
-            next_hop_mac: self.next_hop_mac,
-            answer_arp: !self.owned_by_kernel,
-            trace,
-        }
+fn iface_config(path: &Path, trace: bool) -> InterfaceConfig {
+    InterfaceConfig {
+        ip: path.source,
+        mac: path.iface.mac,
+        next_hop_mac: path.next_hop_mac,
+        answer_arp: !path.owned_by_kernel,
+        trace,
     }
 }
 
-fn loopback_interface() -> Result<Interface> {
-    let index = pnet::datalink::interfaces()
-        .into_iter()
-        .find(|i| i.is_loopback())
-        .map(|i| i.index)
-        .context("this host has no loopback interface")?;
-    Ok(route::interface_by_index(index)?)
+fn host_config(path: &Path, trace: bool) -> HostConfig {
+    HostConfig {
+        mac: path.iface.mac,
+        next_hop_mac: path.next_hop_mac,
+        answer_arp: !path.owned_by_kernel,
+        trace,
+    }
 }
 
 /// nettool's end for a connection to `dst`; `None` when the next hop does
 /// not answer ARP (a negative answer, reported already).
-fn connect_local(dst: Ipv4Addr, args: &NcArgs, env: &mut Env) -> Result<Option<Local>> {
-    match route::select(dst, args.interface.as_deref(), args.source) {
-        Err(RouteError::LocalDestination { .. }) => {
-            // This host's own address: the kernel routes it over loopback.
-            let iface = loopback_interface()?;
-            Ok(Some(Local {
-                ip: args.source.unwrap_or(dst),
-                next_hop_mac: Some(iface.mac),
-                iface,
-                owned_by_kernel: true,
-                loopback: true,
-            }))
-        }
-        Err(e) => Err(e.into()),
-        Ok(route) => {
-            if route.interface.is_loopback {
-                let iface = route.interface.clone();
-                return Ok(Some(Local {
-                    ip: route.source,
-                    next_hop_mac: Some(iface.mac),
-                    iface,
-                    owned_by_kernel: true,
-                    loopback: true,
-                }));
-            }
-            let Some((mac, _)) = next_hop_mac(&route, &route_cache(args), env)? else {
-                writeln!(
-                    env.err,
-                    "nettool: the next hop {} did not answer ARP on {}",
-                    route.next_hop, route.interface.name
-                )?;
-                return Ok(None);
-            };
-            Ok(Some(Local {
-                ip: route.source,
-                next_hop_mac: Some(mac),
-                owned_by_kernel: route.source_owned_by_kernel,
-                iface: route.interface,
-                loopback: false,
-            }))
+fn connect_path(dst: Ipv4Addr, args: &NcArgs, env: &mut Env) -> Result<Option<Path>> {
+    let cache = args.cache.path();
+    let request = Request {
+        dst,
+        interface: args.interface.as_deref(),
+        source: args.source,
+        cache: &cache,
+        pcap: env.pcap.as_ref(),
+    };
+    match Path::find(request, env.err, env.interrupt)? {
+        Found::Path(path) => Ok(Some(path)),
+        Found::NoArp { next_hop, iface } => {
+            writeln!(
+                env.err,
+                "nettool: the next hop {next_hop} did not answer ARP on {iface}"
+            )?;
+            Ok(None)
         }
     }
 }
 
-fn route_cache(args: &NcArgs) -> std::path::PathBuf {
-    args.cache.path()
-}
-
-/// nettool's end for listening on `addr` (or on the only candidate).
-fn listen_local(addr: Option<Ipv4Addr>, args: &NcArgs) -> Result<Local> {
-    let interfaces = pnet::datalink::interfaces();
-    let holder = |ip: Ipv4Addr| {
-        interfaces
-            .iter()
-            .find(|i| i.ips.iter().any(|n| n.ip() == std::net::IpAddr::V4(ip)))
-            .map(|i| i.index)
-    };
-    let (index, ip, owned) = match (addr, &args.interface) {
-        (Some(ip), _) if holder(ip).is_some() => (holder(ip).expect("checked"), ip, true),
-        (Some(ip), Some(name)) => (route::interface_by_name(name)?.index, ip, false),
-        (Some(ip), None) => bail!(
-            "no interface has {ip}; to listen on an address the kernel does not own, name the \
-             interface with -i (nettool then answers ARP for it)"
-        ),
-        (None, Some(name)) => {
-            let iface = route::interface_by_name(name)?;
-            let ip = iface
-                .ipv4
-                .first()
-                .map(|n| n.ip())
-                .with_context(|| format!("{name} has no IPv4 address to listen on"))?;
-            (iface.index, ip, true)
-        }
-        (None, None) => {
-            let candidates: Vec<_> = interfaces
-                .iter()
-                .filter(|i| i.is_up() && !i.is_loopback() && i.ips.iter().any(|n| n.is_ipv4()))
-                .collect();
-            match candidates.as_slice() {
-                [one] => {
-                    let ip = one
-                        .ips
-                        .iter()
-                        .find_map(|n| match n.ip() {
-                            std::net::IpAddr::V4(v4) => Some(v4),
-                            _ => None,
-                        })
-                        .expect("filtered on IPv4");
-                    (one.index, ip, true)
-                }
-                _ => {
-                    let names: Vec<String> = candidates.iter().map(|i| i.name.clone()).collect();
-                    bail!(
-                        "nettool listens on one interface: give the address (nettool nc -l ADDRESS PORT) \
-                         or the interface (-i); candidates: {}",
-                        names.join(", ")
-                    )
-                }
-            }
-        }
-    };
-    let iface = route::interface_by_index(index)?;
-    Ok(Local {
-        loopback: iface.is_loopback,
-        next_hop_mac: if iface.is_loopback {
-            Some(iface.mac)
-        } else {
-            None
-        },
-        iface,
-        ip,
-        owned_by_kernel: owned,
-    })
-}
-
-fn engine_config(iface: &Interface, args: &NcArgs) -> tcp::Config {
+fn engine_config(path: &Path, args: &NcArgs) -> tcp::Config {
     tcp::Config {
         user_timeout: args.user_timeout,
-        mss: u16::try_from(iface.mtu.saturating_sub(40))
-            .unwrap_or(u16::MAX)
-            .max(536),
-        mtu: (iface.mtu as usize).min(65535),
+        mss: path.mss(),
+        mtu: tcp::link_mtu(path.iface.mtu) as usize,
         ts_offset: u32::from_le_bytes(random_bytes::<4>()),
         cc: congestion_control(args.cc),
         ..tcp::Config::default()
@@ -275,38 +149,25 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     };
     let dst = super::resolve_host(host)?;
     let port = parse_port(port)?;
-    let Some(local) = connect_local(dst, args, env)? else {
+    let Some(path) = connect_path(dst, args, env)? else {
         return Ok(Outcome::Negative);
     };
-    let (sport, _reservation) = reserve_port(local.ip, local.owned_by_kernel, args.source_port)?;
-    let local_addr = SocketAddrV4::new(local.ip, sport);
     let remote = SocketAddrV4::new(dst, port);
-    let guard = RstGuard::install_when(
-        local.owned_by_kernel,
-        Flow::Connection {
-            local: local_addr,
-            remote,
-        },
-    )?;
-    let mut link = local.open_link(env)?;
+    let flows = Flows::Connection { remote };
+    let mut stack = path.open(args.source_port, flows, &LINK, env.pcap.as_ref(), env.err)?;
+    let local = stack.local();
     let mut clock = SystemClock::new();
     let start = clock.now();
-    let config = engine_config(&local.iface, args);
-    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local_addr, remote);
-    let conn = Connection::connect(start, config, local_addr, remote, iss);
-    let mut iface = stack_iface::Interface::new(local.iface_config(args.trace));
+    let config = engine_config(&path, args);
+    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local, remote);
+    let conn = Connection::connect(start, config, local, remote, iss);
+    let mut iface = stack_iface::Interface::new(iface_config(&path, args.trace));
     let flow = iface.open(conn);
     let mut pipe = Pipe::new(args, start, Some(flow));
-    let end = pipe.run(&mut iface, link.as_mut(), &mut clock, env)?;
-    pipe.receive_drops = link.receive_drops();
+    let end = pipe.run(&mut iface, stack.link.as_mut(), &mut clock, env)?;
+    pipe.receive_drops = stack.link.receive_drops();
     let outcome = pipe.finish(&iface, end, remote, clock.now(), env);
-    // The table and the AF_PACKET socket both wait out an RCU grace period
-    // on removal: overlap the two.
-    let removal = guard.map(RstGuard::begin_removal);
-    drop(link);
-    if let Some(r) = removal {
-        r.wait();
-    }
+    stack.teardown();
     outcome
 }
 
@@ -316,18 +177,21 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
         [addr, port] => (Some(super::resolve_host(addr)?), parse_port(port)?),
         _ => bail!("nettool nc -l needs [ADDRESS] PORT"),
     };
-    let local = listen_local(addr.or(args.source), args)?;
-    let local_addr = SocketAddrV4::new(local.ip, port);
-    let (_, _reservation) = reserve_port(local.ip, local.owned_by_kernel, Some(port))?;
-    let _guard =
-        RstGuard::install_when(local.owned_by_kernel, Flow::Listener { local: local_addr })?;
-    let mut link = local.open_link(env)?;
+    let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
+    let mut stack = path.open(
+        Some(port),
+        Flows::Listener,
+        &LINK,
+        env.pcap.as_ref(),
+        env.err,
+    )?;
+    let local_addr = stack.local();
     let mut clock = SystemClock::new();
     let isn = IsnGenerator::new(random_bytes::<16>());
-    let config = engine_config(&local.iface, args);
+    let config = engine_config(&path, args);
     // Handshakes proceed side by side (a flood of spoofed SYNs only cycles
     // through the half-open queue); data flows on one connection at a time.
-    let mut iface = stack_iface::Interface::new(local.iface_config(args.trace));
+    let mut iface = stack_iface::Interface::new(iface_config(&path, args.trace));
     iface.listen(
         local_addr,
         ListenerConfig {
@@ -340,43 +204,57 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
         writeln!(
             env.err,
             "nettool: listening on {local_addr} ({})",
-            local.iface.name
+            path.iface.name
         )?;
     }
-    loop {
+    let outcome = loop {
         let mut pipe = Pipe::new(args, clock.now(), None);
         pipe.listener = Some(local_addr);
-        let end = pipe.run(&mut iface, link.as_mut(), &mut clock, env)?;
-        pipe.receive_drops = link.receive_drops();
+        let end = pipe.run(&mut iface, stack.link.as_mut(), &mut clock, env)?;
+        pipe.receive_drops = stack.link.receive_drops();
         let remote = pipe
             .flow
             .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
         let outcome = pipe.finish(&iface, end, remote, clock.now(), env)?;
         if !args.keep_open || outcome == Outcome::Interrupted {
-            let stats = iface.listener_stats(local_addr).unwrap_or_default();
-            if args.verbose && stats.evicted > 0 {
-                writeln!(
-                    env.err,
-                    "nettool: {} of {} half-open connection(s) evicted to make room for newer SYNs \
-                     (a SYN flood?)",
-                    stats.evicted, stats.syns
-                )?;
+            if args.verbose {
+                report_listener(&iface, local_addr, env)?;
             }
-            if args.verbose && stats.refused > 0 {
-                writeln!(
-                    env.err,
-                    "nettool: {} SYN(s) dropped while {} connections waited to be served",
-                    stats.refused,
-                    stack_iface::DEFAULT_BACKLOG
-                )?;
-            }
-            return Ok(outcome);
+            break outcome;
         }
         if let Some(flow) = pipe.flow {
             // netcat does not wait out TIME-WAIT; the next one may start.
             iface.remove(flow);
         }
+    };
+    stack.teardown();
+    Ok(outcome)
+}
+
+/// `-l -v` on exit: what the half-open and accept queues turned away.
+fn report_listener(
+    iface: &stack_iface::Interface,
+    local: SocketAddrV4,
+    env: &mut Env,
+) -> Result<()> {
+    let stats = iface.listener_stats(local).unwrap_or_default();
+    if stats.evicted > 0 {
+        writeln!(
+            env.err,
+            "nettool: {} of {} half-open connection(s) evicted to make room for newer SYNs \
+             (a SYN flood?)",
+            stats.evicted, stats.syns
+        )?;
     }
+    if stats.refused > 0 {
+        writeln!(
+            env.err,
+            "nettool: {} SYN(s) dropped while {} connections waited to be served",
+            stats.refused,
+            stack_iface::DEFAULT_BACKLOG
+        )?;
+    }
+    Ok(())
 }
 
 /// How a connection's run ended.
@@ -901,78 +779,81 @@ fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     };
     let dst = super::resolve_host(host)?;
     let ports = parse_ports(ports)?;
-    let Some(local) = connect_local(dst, args, env)? else {
+    let Some(path) = connect_path(dst, args, env)? else {
         return Ok(Outcome::Negative);
     };
-    let mut link = local.open_link(env)?;
+    let mut link = path.open_link(&LINK, env.pcap.as_ref(), env.err)?;
     let mut any_open = false;
     for port in ports {
-        let (sport, _reservation) =
-            reserve_port(local.ip, local.owned_by_kernel, args.source_port)?;
-        let local_addr = SocketAddrV4::new(local.ip, sport);
         let remote = SocketAddrV4::new(dst, port);
-        let _guard = RstGuard::install_when(
-            local.owned_by_kernel,
-            Flow::Connection {
-                local: local_addr,
-                remote,
-            },
-        )?;
-        let mut clock = SystemClock::new();
-        let now = clock.now();
-        let config = tcp::Config {
-            syn_retries: 1,
-            ..engine_config(&local.iface, args)
-        };
-        let iss = IsnGenerator::new(random_bytes::<16>()).isn(now, local_addr, remote);
-        let host = TcpHost::new(
-            local.host_config(false),
-            Connection::connect(now, config, local_addr, remote, iss),
-        );
-        let mut session = Session::new(
-            host,
-            Plan {
-                third_ack: ThirdAck::Send,
-                payload: None,
-                end: End::Reset,
-                linger: Duration::ZERO,
-            },
-        );
-        let stop = driver::run(
-            &mut session,
-            link.as_mut(),
-            &mut clock,
-            env.interrupt,
-            |_, _| Ok(()),
-        )?;
-        if stop == Stop::Interrupted {
+        let Some(opening) = knock(&path, remote, link.as_mut(), args, env)? else {
             return Ok(Outcome::Interrupted);
-        }
-        let open = session.opening() == Opening::Open;
-        any_open |= open;
+        };
+        any_open |= opening == Opening::Open;
         if args.verbose {
-            match session.opening() {
-                Opening::Open => writeln!(
-                    env.err,
-                    "Connection to {dst} {port} port [tcp/*] succeeded!"
-                )?,
-                Opening::Refused => writeln!(
-                    env.err,
-                    "nettool: connect to {dst} port {port} (tcp) failed: Connection refused"
-                )?,
-                Opening::Unreachable { from, kind } => writeln!(
-                    env.err,
-                    "nettool: connect to {dst} port {port} (tcp) failed: {} from {from}",
-                    kind.describe()
-                )?,
-                Opening::NoAnswer | Opening::Pending => writeln!(
-                    env.err,
-                    "nettool: connect to {dst} port {port} (tcp) failed: no answer"
-                )?,
-            }
+            report_knock(remote, opening, env)?;
         }
     }
     Ok(Outcome::from_answer(any_open))
+}
+
+/// One `-z` port: a handshake, then a RST; how it opened, or `None` when
+/// interrupted.
+fn knock(
+    path: &Path,
+    remote: SocketAddrV4,
+    link: &mut dyn Link,
+    args: &NcArgs,
+    env: &mut Env,
+) -> Result<Option<Opening>> {
+    // Dropped at the end of the port: its guard goes with it.
+    let claim = path.claim(args.source_port, Flows::Connection { remote })?;
+    let local = claim.local;
+    let mut clock = SystemClock::new();
+    let now = clock.now();
+    let config = tcp::Config {
+        syn_retries: 1,
+        ..engine_config(path, args)
+    };
+    let iss = IsnGenerator::new(random_bytes::<16>()).isn(now, local, remote);
+    let host = TcpHost::new(
+        host_config(path, false),
+        Connection::connect(now, config, local, remote, iss),
+    );
+    let plan = Plan {
+        third_ack: ThirdAck::Send,
+        payload: None,
+        end: End::Reset,
+        linger: Duration::ZERO,
+    };
+    let mut session = Session::new(host, plan);
+    let stop = driver::run(&mut session, link, &mut clock, env.interrupt, |_, _| Ok(()))?;
+    Ok((stop != Stop::Interrupted).then(|| session.opening()))
+}
+
+/// netcat's line for a `-z` port (with `-v`).
+fn report_knock(remote: SocketAddrV4, opening: Opening, env: &mut Env) -> Result<()> {
+    let (dst, port) = (remote.ip(), remote.port());
+    match opening {
+        Opening::Open => writeln!(
+            env.err,
+            "Connection to {dst} {port} port [tcp/*] succeeded!"
+        )?,
+        Opening::Refused => writeln!(
+            env.err,
+            "nettool: connect to {dst} port {port} (tcp) failed: Connection refused"
+        )?,
+        Opening::Unreachable { from, kind } => writeln!(
+            env.err,
+            "nettool: connect to {dst} port {port} (tcp) failed: {} from {from}",
+            kind.describe()
+        )?,
+        Opening::NoAnswer | Opening::Pending => writeln!(
+            env.err,
+            "nettool: connect to {dst} port {port} (tcp) failed: no answer"
+        )?,
+    }
+    Ok(())
 }
 
 #[cfg(test)]

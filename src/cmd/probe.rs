@@ -10,13 +10,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::Env;
-use super::tcp::{next_hop_mac, unescape};
+use super::tcp::unescape;
 use crate::cli::{CacheArgs, ProbeArgs, ScanArgs};
 use crate::clock::{Clock, SystemClock};
-use crate::guard::{Flow, RstGuard};
-use crate::link::packet::PacketLink;
+use crate::link::Link;
 use crate::link::stamp::Stamps;
-use crate::link::{Filter, Link};
 use crate::machine::Machine;
 use crate::outcome::Outcome;
 use crate::probe::prober::{self, Event, Prober, Summary};
@@ -24,46 +22,38 @@ use crate::probe::scan::{self, PaceStats, PortResult, PortState, Rate, Scanner};
 use crate::probe::{ProbeFlags, Template, format_ports, parse_ports};
 use crate::report::event::{self as ev, Reply, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
-use crate::route::{self, Route, RouteError};
-use crate::sys::{random_u64, reserve_port};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
+use crate::sys::random_u64;
 use crate::time::{Instant, human};
+use crate::wire::MacAddr;
 use crate::wire::fmt::{tcp_flags, tcp_line_absolute};
 use crate::wire::tcp::{Flags, TcpOption};
-use crate::wire::{MacAddr, ethernet};
 
-/// The route, the next hop's MAC and the source the probes use.
-struct Path {
-    route: Route,
-    gw_mac: MacAddr,
-}
-
-fn path(
+/// The way to `dst`, for probes and scans; `Err(outcome)` when the next
+/// hop did not answer ARP (reported already).
+fn find_path(
     dst: Ipv4Addr,
-    iface: Option<&str>,
+    interface: Option<&str>,
     source: Option<Ipv4Addr>,
     cache: &CacheArgs,
     rep: &mut Reporter,
     command: &'static str,
     env: &mut Env,
-) -> Result<Option<Path>> {
-    let route = match route::select(dst, iface, source) {
-        Err(RouteError::LocalDestination { .. }) => bail!(
-            "{dst} is this host's own address; probe a peer on another host (or in a network \
-             namespace: try `nettool lab up`)"
-        ),
-        other => other?,
+) -> Result<std::result::Result<Path, Outcome>> {
+    let cache = cache.path();
+    let request = Request {
+        dst,
+        interface,
+        source,
+        cache: &cache,
+        pcap: env.pcap.as_ref(),
     };
-    if route.interface.is_loopback || route.interface.mac == MacAddr::zero() {
-        bail!(
-            "{} has no Ethernet address; nettool's probes run over Ethernet-like interfaces",
-            route.interface.name
-        );
-    }
-    let Some((gw_mac, _)) = next_hop_mac(&route, &cache.path(), env)? else {
-        super::no_arp(rep, env, command, dst, &route)?;
-        return Ok(None);
-    };
-    Ok(Some(Path { route, gw_mac }))
+    Ok(match Path::find(request, env.err, env.interrupt)? {
+        Found::Path(path) => Ok(path),
+        Found::NoArp { next_hop, iface } => {
+            Err(super::no_arp(rep, env, command, dst, next_hop, &iface)?)
+        }
+    })
 }
 
 fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
@@ -117,9 +107,9 @@ fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
         vec![b'X'; args.data_len.unwrap_or(0)]
     };
     let t = Template {
-        src_mac: path.route.interface.mac,
-        dst_mac: path.gw_mac,
-        src: path.route.source,
+        src_mac: path.iface.mac,
+        dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
+        src: path.source,
         dst,
         flags,
         ack: args.ack,
@@ -133,12 +123,12 @@ fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
         bad_checksum: args.badsum,
     };
     t.validate().map_err(anyhow::Error::msg)?;
-    let room = path.route.interface.mtu as usize;
+    let room = path.iface.mtu as usize;
     if t.repr(1, 1, 0).buffer_len() + 20 > room {
         bail!(
             "the probe would be {} bytes, more than {}'s MTU of {room}",
             t.repr(1, 1, 0).buffer_len() + 20,
-            path.route.interface.name
+            path.iface.name
         );
     }
     Ok(t)
@@ -166,60 +156,38 @@ fn interrupted(env: &Env) -> bool {
 pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     let mut rep = Reporter::new(args.json);
     let (dst, dports) = probe_target(&args)?;
-    let Some(path) = path(
-        dst,
-        args.interface.as_deref(),
-        args.source,
-        &args.cache,
-        &mut rep,
-        "probe",
-        env,
-    )?
-    else {
-        return Ok(if interrupted(env) {
-            Outcome::Interrupted
-        } else {
-            Outcome::Negative
-        });
+    let iface = args.interface.as_deref();
+    let path = match find_path(dst, iface, args.source, &args.cache, &mut rep, "probe", env)? {
+        Ok(path) => path,
+        Err(outcome) => return Ok(outcome),
     };
     let tpl = template(&args, &path, dst)?;
-    let owned = path.route.source_owned_by_kernel;
-    let (sport, _reservation) = reserve_port(path.route.source, owned, args.sport)?;
     let (lo, hi) = (
         *dports.iter().min().expect("one port"),
         *dports.iter().max().expect("one port"),
     );
-    let guard = if owned {
-        Some(RstGuard::install(Flow::Probes {
-            local: path.route.source,
-            remote: dst,
-            sports: (sport, if args.sport_inc { 65535 } else { sport }),
-            dports: (lo, hi),
-        })?)
-    } else {
-        None
+    let flows = Flows::Probes {
+        remote: dst,
+        dports: (lo, hi),
+        sport_inc: args.sport_inc,
     };
-    let index = path.route.interface.index;
-    let mut link = if args.flood {
-        PacketLink::open_offloading(index, Filter::ArpIpv4)?
-    } else {
-        PacketLink::open(index, Filter::ArpIpv4)?
-    };
-    if args.flood {
-        // Many frames per system call; a slot holds any frame the
-        // interface can send (the kernel refuses longer ones anyway).
-        let max_frame = path.route.interface.mtu as usize + ethernet::HEADER_LEN;
-        link.enable_tx_ring(max_frame, FLOOD_BATCH * 2)?;
-        link.grow_receive_buffer(FLOOD_RECEIVE_BUFFER)?;
-    } else {
-        link.enable_rx_timestamps()?;
-        // Without transmit stamps a probe's send time is a clock reading
-        // taken just before the send: RTTs come out a little long, no worse.
-        if let Err(e) = link.enable_tx_timestamps() {
-            env.warn(format!("{e}; RTTs run from just before each send"))?;
+    let opts = if args.flood {
+        LinkOptions {
+            offloading: true,
+            // Many frames per system call.
+            tx_ring: Some(FLOOD_BATCH * 2),
+            receive_buffer: Some(FLOOD_RECEIVE_BUFFER),
+            ..LinkOptions::default()
         }
-    }
-    let mut link = env.capture(link)?;
+    } else {
+        LinkOptions {
+            rx_timestamps: true,
+            tx_timestamps: true,
+            ..LinkOptions::default()
+        }
+    };
+    let mut stack = path.open(args.sport, flows, &opts, env.pcap.as_ref(), env.err)?;
+    let sport = stack.local().port();
     let mut clock = rep.clock();
     let start = clock.now();
     let config = prober::Config {
@@ -238,31 +206,58 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
         reset_open: true,
     };
     let mut prober = Prober::new(start, config);
-    let repr = tpl.repr(sport, lo, 0);
     let mut view = ProbeView {
         rep,
         verbose: args.verbose,
         start,
-        src: path.route.source,
+        src: path.source,
         dst,
     };
-    let keeper = match &guard {
-        Some(g) => format!(
-            "kernel RSTs for these flows dropped by nft table inet {}",
-            g.table()
-        ),
-        None => format!("{} is not the kernel's", path.route.source),
+    probe_header(&view, &args, &path, &stack, &tpl, &dports, env)?;
+    let mut buf = Vec::with_capacity(2048);
+    let link = stack.link.as_mut();
+    let result = if args.flood {
+        flood(&mut prober, link, &mut clock, &mut buf, env)
+    } else {
+        paced(&mut prober, link, &mut clock, &mut buf, &mut view, env)
+    };
+    let outcome =
+        Outcome::from_answer(prober.summary().answered > 0).unless_interrupted(env.interrupt);
+    let ended = clock.now();
+    result?;
+    let dropped = stack.teardown().unwrap_or(0);
+    view.summary(env.out, &prober.summary(), ended, dropped, outcome)?;
+    Ok(outcome)
+}
+
+/// The first line: what the probes are, where they go, how the kernel is
+/// kept out.
+fn probe_header(
+    view: &ProbeView,
+    args: &ProbeArgs,
+    path: &Path,
+    stack: &Stack,
+    tpl: &Template,
+    dports: &[u16],
+    env: &mut Env,
+) -> Result<()> {
+    let (dst, sport) = (tpl.dst, stack.local().port());
+    let lo = *dports.iter().min().expect("one port");
+    let repr = tpl.repr(sport, lo, 0);
+    let keeper = match stack.guard_table() {
+        Some(table) => format!("kernel RSTs for these flows dropped by nft table inet {table}"),
+        None => format!("{} is not the kernel's", path.source),
     };
     view.rep.emit(
         env.out,
-        start,
+        view.start,
         Ev::Start(Box::new(Start {
             command: "probe",
-            src: Some(SocketAddrV4::new(path.route.source, sport)),
+            src: Some(stack.local()),
             ip: Some(dst),
-            ports: Some(format_ports(&dports)),
-            iface: Some(path.route.interface.name.clone()),
-            guard: guard.as_ref().map(|g| g.table().to_owned()),
+            ports: Some(format_ports(dports)),
+            iface: Some(path.iface.name.clone()),
+            guard: stack.guard_table().map(str::to_owned),
             flags: Some(tcp_flags(&repr)),
             bytes: Some(repr.buffer_len() + 20),
             sport_inc: Some(args.sport_inc),
@@ -272,42 +267,18 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
             writeln!(
                 w,
                 "PROBE {dst} port {} from {} port {sport}{} on {}: Flags [{}], {} bytes{} ({keeper})",
-                format_ports(&dports),
-                path.route.source,
+                format_ports(dports),
+                path.source,
                 if args.sport_inc { "+" } else { "" },
-                path.route.interface.name,
+                path.iface.name,
                 tcp_flags(&repr),
                 repr.buffer_len() + 20,
                 if args.badsum { ", bad checksum" } else { "" },
             )
         },
     )?;
-    let mut buf = Vec::with_capacity(2048);
-    let result = if args.flood {
-        flood(&mut prober, &mut link, &mut clock, &mut buf, env)
-    } else {
-        paced(&mut prober, &mut link, &mut clock, &mut buf, &mut view, env)
-    };
-    let stop_early = interrupted(env);
-    let ended = clock.now();
-    result?;
-    let dropped = guard.as_ref().and_then(|g| g.dropped().ok()).unwrap_or(0);
-    let outcome = if stop_early {
-        Outcome::Interrupted
-    } else {
-        Outcome::from_answer(prober.summary().answered > 0)
-    };
-    view.summary(env.out, &prober.summary(), ended, dropped, outcome)?;
-    let removal = guard.map(RstGuard::begin_removal);
-    drop(link);
-    if let Some(r) = removal {
-        r.wait();
-    }
-    Ok(outcome)
+    Ok(())
 }
-
-/// The probe's link, with its `--pcap` capture (if any).
-type ProbeLink = crate::link::pcap::Capture<PacketLink>;
 
 /// How long to poll without sleeping after a probe leaves, so that the
 /// answer's arrival is read at once rather than after a wake-up.
@@ -317,7 +288,7 @@ const SPIN: Duration = Duration::from_millis(2);
 /// each probe left and a short busy poll for its answer.
 fn paced(
     prober: &mut Prober,
-    link: &mut ProbeLink,
+    link: &mut dyn Link,
     clock: &mut SystemClock,
     buf: &mut Vec<u8>,
     view: &mut ProbeView,
@@ -334,7 +305,7 @@ fn paced(
             let before = clock.now();
             link.send(buf)?;
             let after = clock.now();
-            prober.mark_sent(stamps.departure(link.get_mut(), clock, before, after)?);
+            prober.mark_sent(stamps.departure(link, clock, before, after));
             spin_until = after + SPIN;
         }
         while let Some(ev) = prober.poll_event() {
@@ -358,7 +329,7 @@ fn paced(
         };
         if let Some(rx) = link.recv(wait)? {
             let (frame, checksum) = (rx.frame.to_vec(), rx.checksum);
-            let now = stamps.arrival(link.get_ref(), clock);
+            let now = stamps.arrival(link, clock);
             prober.handle_frame(now, &frame, checksum);
         }
     }
@@ -377,7 +348,7 @@ const FLOOD_RECEIVE_BUFFER: usize = 4 << 20;
 /// and the probes still queued then are taken back, never counted as sent.
 fn flood(
     prober: &mut Prober,
-    link: &mut ProbeLink,
+    link: &mut dyn Link,
     clock: &mut SystemClock,
     buf: &mut Vec<u8>,
     env: &mut Env,
@@ -442,7 +413,7 @@ fn flood(
 /// The frames still queued when a signal stopped the flood never left:
 /// take them back, and the probes among them (the batch's last) are not
 /// counted as sent.
-fn take_back(prober: &mut Prober, link: &mut ProbeLink, batch: &[bool]) {
+fn take_back(prober: &mut Prober, link: &mut dyn Link, batch: &[bool]) {
     let n = link.discard_queued();
     let probes = batch.iter().rev().take(n).filter(|&&p| p).count();
     prober.unsend(probes as u64);
@@ -705,52 +676,35 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     let rate = scan_rate(&args)?;
     let dst = super::resolve_host(&args.host)?;
     let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
-    let Some(path) = path(
-        dst,
-        args.interface.as_deref(),
-        args.source,
-        &args.cache,
-        &mut rep,
-        "scan",
-        env,
-    )?
-    else {
-        return Ok(if interrupted(env) {
-            Outcome::Interrupted
-        } else {
-            Outcome::Negative
-        });
+    let iface = args.interface.as_deref();
+    let path = match find_path(dst, iface, args.source, &args.cache, &mut rep, "scan", env)? {
+        Ok(path) => path,
+        Err(outcome) => return Ok(outcome),
     };
-    let owned = path.route.source_owned_by_kernel;
-    let (sport, _reservation) = reserve_port(path.route.source, owned, args.sport)?;
     let (lo, hi) = (
         *ports.iter().min().expect("one port"),
         *ports.iter().max().expect("one port"),
     );
-    let guard = if owned {
-        Some(RstGuard::install(Flow::Probes {
-            local: path.route.source,
-            remote: dst,
-            sports: (sport, sport),
-            dports: (lo, hi),
-        })?)
-    } else {
-        None
+    let flows = Flows::Probes {
+        remote: dst,
+        dports: (lo, hi),
+        sport_inc: false,
     };
-    let mut link = PacketLink::open(path.route.interface.index, Filter::ArpIpv4)?;
-    link.grow_receive_buffer(SCAN_RECEIVE_BUFFER)?;
-    let mut link = env.capture(link)?;
+    let opts = LinkOptions {
+        receive_buffer: Some(SCAN_RECEIVE_BUFFER),
+        ..LinkOptions::default()
+    };
+    let mut stack = path.open(args.sport, flows, &opts, env.pcap.as_ref(), env.err)?;
+    let sport = stack.local().port();
     let mut clock = rep.clock();
     let start = clock.now();
     let mut tpl = Template::syn(
-        path.route.interface.mac,
-        path.gw_mac,
-        path.route.source,
+        path.iface.mac,
+        path.next_hop_mac.unwrap_or(MacAddr::zero()),
+        path.source,
         dst,
     );
-    tpl.options = vec![TcpOption::Mss(
-        u16::try_from(path.route.interface.mtu.saturating_sub(40)).unwrap_or(1460),
-    )];
+    tpl.options = vec![TcpOption::Mss(path.mss())];
     let mut scanner = Scanner::new(
         start,
         scan::Config {
@@ -765,6 +719,39 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
             seed: random_u64(),
         },
     );
+    let target = (dst, ports.as_slice());
+    scan_header(&rep, &args, &path, &stack, target, rate, start, env)?;
+    scan_loop(&mut scanner, stack.link.as_mut(), &mut clock, env)?;
+    let ended = clock.now();
+    let results = scanner.results();
+    let open = results.iter().any(|r| r.state == PortState::Open);
+    let outcome = Outcome::from_answer(open).unless_interrupted(env.interrupt);
+    let totals = ScanTotals {
+        asked: ports.len(),
+        sent: scanner.sent,
+        elapsed: ended - start,
+        pace: scanner.pace(),
+        fixed: matches!(rate, Rate::Fixed(_)),
+        rsts_dropped: stack.teardown(),
+    };
+    render_scan(env.out, &rep, ended, &args, &results, &totals, outcome)?;
+    Ok(outcome)
+}
+
+/// The first line: what is scanned (`target`: the host and its ports),
+/// from where, how fast.
+#[allow(clippy::too_many_arguments)]
+fn scan_header(
+    rep: &Reporter,
+    args: &ScanArgs,
+    path: &Path,
+    stack: &Stack,
+    (dst, ports): (Ipv4Addr, &[u16]),
+    rate: Rate,
+    start: Instant,
+    env: &mut Env,
+) -> Result<()> {
+    let sport = stack.local().port();
     let (min_rate, max_rate) = match rate {
         Rate::Fixed(r) => (r, r),
         Rate::Adaptive { min, max } => (min, max),
@@ -774,11 +761,11 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
         start,
         Ev::Start(Box::new(Start {
             command: "scan",
-            src: Some(SocketAddrV4::new(path.route.source, sport)),
+            src: Some(stack.local()),
             ip: Some(dst),
-            ports: Some(format_ports(&ports)),
-            iface: Some(path.route.interface.name.clone()),
-            guard: guard.as_ref().map(|g| g.table().to_owned()),
+            ports: Some(format_ports(ports)),
+            iface: Some(path.iface.name.clone()),
+            guard: stack.guard_table().map(str::to_owned),
             rate: args.rate,
             min_rate: Some(min_rate),
             max_rate: Some(max_rate),
@@ -790,15 +777,27 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
                 w,
                 "SCAN {dst}: {} port(s) from {}:{sport} on {}, {}, {} retries",
                 ports.len(),
-                path.route.source,
-                path.route.interface.name,
+                path.source,
+                path.iface.name,
                 describe_rate(rate),
                 args.retries
             )
         },
     )?;
+    Ok(())
+}
+
+/// The scan's loop: [`crate::driver::run`]'s shape, but answers already
+/// waiting are read before timers fire, and a full send queue (`ENOBUFS`)
+/// is a lost SYN, not an error.
+fn scan_loop(
+    scanner: &mut Scanner,
+    link: &mut dyn Link,
+    clock: &mut SystemClock,
+    env: &Env,
+) -> Result<()> {
     let mut buf = Vec::with_capacity(128);
-    let stop = loop {
+    loop {
         let now = clock.now();
         // Read what has arrived before firing timeouts: after a late
         // wake-up, an answer waiting in the socket is no loss, and taking
@@ -817,11 +816,8 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
             }
         }
         while scanner.poll_event().is_some() {}
-        if scanner.is_done() {
-            break false;
-        }
-        if interrupted(env) {
-            break true;
+        if scanner.is_done() || interrupted(env) {
+            return Ok(());
         }
         let wait = scanner
             .poll_timeout()
@@ -831,29 +827,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
         if let Some(rx) = link.recv(wait)? {
             scanner.handle_frame(clock.now(), rx.frame, rx.checksum);
         }
-    };
-    let ended = clock.now();
-    let results = scanner.results();
-    let totals = ScanTotals {
-        asked: ports.len(),
-        sent: scanner.sent,
-        elapsed: ended - start,
-        pace: scanner.pace(),
-        fixed: matches!(rate, Rate::Fixed(_)),
-        rsts_dropped: guard.as_ref().and_then(|g| g.dropped().ok()),
-    };
-    let outcome = if stop {
-        Outcome::Interrupted
-    } else {
-        Outcome::from_answer(results.iter().any(|r| r.state == PortState::Open))
-    };
-    render_scan(env.out, &rep, ended, &args, &results, &totals, outcome)?;
-    let removal = guard.map(RstGuard::begin_removal);
-    drop(link);
-    if let Some(r) = removal {
-        r.wait();
     }
-    Ok(outcome)
 }
 
 /// How a scan went, beyond its ports.
@@ -990,24 +964,22 @@ mod tests {
 
     fn test_path() -> Path {
         Path {
-            route: Route {
-                interface: route::Interface {
-                    name: "veth0".into(),
-                    index: 2,
-                    mac: MacAddr::new(2, 0, 0, 0, 0, 1),
-                    ipv4: vec![],
-                    mtu: 1500,
-                    is_up: true,
-                    is_running: true,
-                    is_loopback: false,
-                },
-                source: Ipv4Addr::new(10, 0, 0, 1),
-                next_hop: Ipv4Addr::new(10, 0, 0, 2),
-                via_gateway: false,
-                kind: route::RouteKind::Unicast,
-                source_owned_by_kernel: true,
+            iface: crate::route::Interface {
+                name: "veth0".into(),
+                index: 2,
+                mac: MacAddr::new(2, 0, 0, 0, 0, 1),
+                ipv4: vec![],
+                mtu: 1500,
+                is_up: true,
+                is_running: true,
+                is_loopback: false,
             },
-            gw_mac: MacAddr::broadcast(),
+            source: Ipv4Addr::new(10, 0, 0, 1),
+            owned_by_kernel: true,
+            next_hop: Ipv4Addr::new(10, 0, 0, 2),
+            next_hop_mac: Some(MacAddr::broadcast()),
+            how: String::new(),
+            loopback: false,
         }
     }
 

@@ -3,30 +3,23 @@
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
 use super::Env;
-use crate::arp::probe::{self, Mode, Until};
-use crate::arp::resolve::{self, Resolution, Settings, WallClock};
-use crate::cachefile;
 use crate::cli::{CloseArgs, ConnectArgs, HandshakeArgs};
-use crate::clock;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::driver::{self, Stop};
-use crate::guard::{Flow, RstGuard};
-use crate::link::packet::PacketLink;
-use crate::link::{Filter, Link};
+use crate::link::Link;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
 use crate::report::event::{self as rev, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
-use crate::route::{self, Route, RouteError};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request};
 use crate::stack::host::{Direction, HostConfig, HostEvent, TcpHost};
 use crate::stack::session::{End, Event, Note, Opening, Plan, Session, ThirdAck};
-use crate::sys::{random_bytes, reserve_port};
+use crate::sys::random_bytes;
 use crate::tcp::{
     self, Connection, DropReason, Event as TcpEvent, IsnGenerator, Reason, Segment, State,
 };
@@ -64,49 +57,98 @@ struct Ending {
     interrupted: bool,
 }
 
+/// What one run of `handshake` or `close` does, from its arguments.
+struct Run<'a> {
+    command: Command,
+    args: &'a ConnectArgs,
+    third_ack: ThirdAck,
+    end: End,
+    time_wait: Duration,
+    /// `--data`, unescaped.
+    payload: Option<Vec<u8>>,
+}
+
+impl<'a> Run<'a> {
+    fn handshake(args: &'a HandshakeArgs) -> Result<Run<'a>> {
+        let third_ack = if args.no_ack {
+            ThirdAck::Withhold {
+                observe: args.observe,
+            }
+        } else if let Some(delay) = args.ack_delay {
+            ThirdAck::Late { delay }
+        } else {
+            ThirdAck::Send
+        };
+        let end = if args.graceful {
+            End::Close
+        } else {
+            End::Reset
+        };
+        Ok(Run {
+            command: Command::Handshake,
+            args: &args.connect,
+            third_ack,
+            end,
+            time_wait: HANDSHAKE_TIME_WAIT,
+            payload: payload(&args.connect)?,
+        })
+    }
+
+    fn close(args: &'a CloseArgs) -> Result<Run<'a>> {
+        let end = if args.abort {
+            End::Reset
+        } else if args.passive {
+            End::PassiveClose
+        } else if args.half_close {
+            End::HalfClose
+        } else {
+            End::Close
+        };
+        Ok(Run {
+            command: Command::Close,
+            args: &args.connect,
+            third_ack: ThirdAck::Send,
+            end,
+            time_wait: args.time_wait,
+            payload: payload(&args.connect)?,
+        })
+    }
+}
+
+fn payload(args: &ConnectArgs) -> Result<Option<Vec<u8>>> {
+    args.data.as_deref().map(unescape).transpose()
+}
+
 pub fn handshake(args: HandshakeArgs, env: &mut Env) -> Result<Outcome> {
-    let third_ack = if args.no_ack {
-        ThirdAck::Withhold {
-            observe: args.observe,
-        }
-    } else if let Some(delay) = args.ack_delay {
-        ThirdAck::Late { delay }
-    } else {
-        ThirdAck::Send
-    };
-    let end = if args.graceful {
-        End::Close
-    } else {
-        End::Reset
-    };
-    run(
-        Command::Handshake,
-        &args.connect,
-        third_ack,
-        end,
-        HANDSHAKE_TIME_WAIT,
-        env,
-    )
+    run(Run::handshake(&args)?, env)
 }
 
 pub fn close(args: CloseArgs, env: &mut Env) -> Result<Outcome> {
-    let end = if args.abort {
-        End::Reset
-    } else if args.passive {
-        End::PassiveClose
-    } else if args.half_close {
-        End::HalfClose
-    } else {
-        End::Close
+    run(Run::close(&args)?, env)
+}
+
+/// `nettool handshake` over a link and a clock the caller provides, from
+/// the `path` and `local` address it chose: the in-memory link and its
+/// virtual clock in tests, which need no root. No guard, no reservation.
+pub fn handshake_over(
+    args: &HandshakeArgs,
+    path: &Path,
+    local: SocketAddrV4,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Outcome> {
+    let run = Run::handshake(args)?;
+    let (dst, dport) = parse_target(&run.args.target)?;
+    let wiring = Wiring {
+        path,
+        local,
+        remote: SocketAddrV4::new(dst, dport),
+        guard: None,
     };
-    run(
-        Command::Close,
-        &args.connect,
-        ThirdAck::Send,
-        end,
-        args.time_wait,
-        env,
-    )
+    let rep = Reporter::new(run.args.json);
+    let talk = converse(&run, &wiring, rep, link, clock, env)?;
+    talk.finish(&run, None, clock.now(), env)
 }
 
 /// `HOST:PORT` as address and port.
@@ -159,182 +201,92 @@ pub fn unescape(text: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// The next hop's MAC, through nettool's own ARP and its cache; `None`
-/// when it does not answer.
-pub(crate) fn next_hop_mac(
-    route: &Route,
-    cache_path: &Path,
-    env: &mut Env,
-) -> Result<Option<(MacAddr, String)>> {
-    let iface = &route.interface;
-    let (mut cache, warnings) = cachefile::load(cache_path);
-    warnings.iter().try_for_each(|w| env.warn(w))?;
-    let mut clock = SystemClock::new();
-    let now = clock.now();
-    let wall = WallClock {
-        at: now,
-        unix_ms: clock::unix_now_ms(),
-    };
-    let settings = Settings {
-        iface: iface.name.clone(),
-        ifindex: iface.index,
-        target: route.next_hop,
-        ttl: crate::arp::cache::DEFAULT_TTL,
-        use_cache: true,
-        probe: probe::Config {
-            mode: Mode::Request,
-            until: Until::FirstReply,
-            mac: iface.mac,
-            sender_ip: route.source,
-            tries: 3,
-            interval: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
-            rate: None,
-        },
-    };
-    let mut res = Resolution::new(now, wall, &mut cache, settings);
-    let mut how = String::new();
-    let mut on_event = |_: Instant, ev: resolve::Event| -> Result<()> {
-        match ev {
-            resolve::Event::CacheHit { age, .. } => {
-                how = format!("from the ARP cache, learned {} ago", human(age))
-            }
-            resolve::Event::Probe(probe::Event::Reply { rtt, .. }) => {
-                how = format!("resolved by ARP in {}", human(rtt))
-            }
-            _ => {}
-        }
-        Ok(())
-    };
-    if res.is_done() {
-        while let Some(ev) = res.poll_event() {
-            on_event(now, ev)?;
-        }
-    } else {
-        let mut link = env.capture(PacketLink::open(iface.index, Filter::Arp)?)?;
-        driver::run(&mut res, &mut link, &mut clock, env.interrupt, on_event)?;
-    }
-    let answer = res.answer();
-    drop(res);
-    if let Err(e) = cachefile::save(cache_path, &cache) {
-        env.warn(format!("{e}; the next hop was not cached"))?;
-    }
-    Ok(answer.map(|mac| (mac, how)))
+/// What the setup gave a run: where it is, and how the kernel is kept out.
+struct Wiring<'a> {
+    path: &'a Path,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    /// The RST guard's nftables table, when there is one.
+    guard: Option<&'a str>,
 }
 
-fn run(
-    command: Command,
-    args: &ConnectArgs,
-    third_ack: ThirdAck,
-    end: End,
-    time_wait: Duration,
-    env: &mut Env,
-) -> Result<Outcome> {
-    let mut rep = Reporter::new(args.json);
+fn run(run: Run, env: &mut Env) -> Result<Outcome> {
+    let mut rep = Reporter::new(run.args.json);
+    let args = run.args;
     let (dst, dport) = parse_target(&args.target)?;
-    let payload = args.data.as_deref().map(unescape).transpose()?;
-    let route = match route::select(dst, args.interface.as_deref(), args.source) {
-        Err(RouteError::LocalDestination { .. }) => bail!(
-            "{dst} is this host's own address; nettool's TCP needs a peer on another host (or in a \
-             network namespace: try `nettool lab up`)"
-        ),
-        other => other?,
+    let cache = args.cache.path();
+    let request = Request {
+        dst,
+        interface: args.interface.as_deref(),
+        source: args.source,
+        cache: &cache,
+        pcap: env.pcap.as_ref(),
     };
-    let iface = route.interface.clone();
-    if iface.is_loopback || iface.mac == MacAddr::zero() {
-        bail!(
-            "{} has no Ethernet address; nettool's TCP runs over Ethernet-like interfaces",
-            iface.name
-        );
-    }
-    let cache_path = args.cache.path();
-    let Some((gw_mac, how)) = next_hop_mac(&route, &cache_path, env)? else {
-        return super::no_arp(&mut rep, env, command.name(), dst, &route);
+    let path = match Path::find(request, env.err, env.interrupt)? {
+        Found::Path(path) => path,
+        Found::NoArp { next_hop, iface } => {
+            let name = run.command.name();
+            return super::no_arp(&mut rep, env, name, dst, next_hop, &iface);
+        }
     };
-    let (sport, _reservation) =
-        reserve_port(route.source, route.source_owned_by_kernel, args.source_port)?;
-    let local = SocketAddrV4::new(route.source, sport);
     let remote = SocketAddrV4::new(dst, dport);
-    // Keep the kernel out of the flow: a guard rule when it owns the
-    // source address, our own ARP answers when it does not.
-    let guard = RstGuard::install_when(
-        route.source_owned_by_kernel,
-        Flow::Connection { local, remote },
+    let flows = Flows::Connection { remote };
+    let mut stack = path.open(
+        args.source_port,
+        flows,
+        &LinkOptions::default(),
+        env.pcap.as_ref(),
+        env.err,
     )?;
-    let mut link = env.capture(PacketLink::open(iface.index, Filter::ArpIpv4)?)?;
     let mut clock = rep.clock();
-    let start = clock.now();
-    let config = tcp::Config {
-        mss: u16::try_from(iface.mtu.saturating_sub(40))
-            .unwrap_or(u16::MAX)
-            .max(536),
-        mtu: iface.mtu as usize,
-        syn_retries: args.retries,
-        msl: time_wait / 2,
-        ts_offset: u32::from_le_bytes(random_bytes::<4>()),
-        ..tcp::Config::default()
+    let guard = stack.guard_table().map(str::to_owned);
+    let wiring = Wiring {
+        path: &path,
+        local: stack.local(),
+        remote,
+        guard: guard.as_deref(),
     };
-    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local, remote);
-    let conn = Connection::connect(start, config, local, remote, iss);
-    let host = TcpHost::new(
-        HostConfig {
-            mac: iface.mac,
-            next_hop_mac: Some(gw_mac),
-            answer_arp: !route.source_owned_by_kernel,
-            trace: true,
-        },
-        conn,
-    );
+    let talk = converse(&run, &wiring, rep, stack.link.as_mut(), &mut clock, env)?;
+    let dropped = stack.teardown();
+    talk.finish(&run, dropped, clock.now(), env)
+}
+
+/// A connection that has run its course, to be reported.
+struct Talk {
+    session: Session,
+    view: View,
+    remote: SocketAddrV4,
+    interrupted: bool,
+}
+
+/// Opens the connection, runs it to its end (or to Ctrl-C, then resets
+/// it), reporting as it goes.
+fn converse(
+    run: &Run,
+    wiring: &Wiring,
+    rep: Reporter,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Talk> {
+    let args = run.args;
+    let start = clock.now();
+    let host = connection(wiring, args, run.time_wait, start);
     let plan = Plan {
-        third_ack,
-        payload,
-        end,
+        third_ack: run.third_ack,
+        payload: run.payload.clone(),
+        end: run.end,
         linger: args.linger,
     };
     let mut session = Session::new(host, plan);
     let mut view = View::new(rep, args, start);
-    let name = command.name().to_uppercase();
-    let keeper = match &guard {
-        Some(g) => format!(
-            "kernel RSTs for this flow dropped by nft table inet {}",
-            g.table()
-        ),
-        None => format!(
-            "{} is not the kernel's: nettool answers ARP for it",
-            route.source
-        ),
-    };
-    view.rep.emit(
-        env.out,
-        start,
-        Ev::Start(Box::new(Start {
-            command: command.name(),
-            src: Some(local),
-            dst: Some(remote),
-            iface: Some(iface.name.clone()),
-            next_hop: Some(route.next_hop),
-            next_hop_mac: Some(gw_mac),
-            guard: guard.as_ref().map(|g| g.table().to_owned()),
-            ..Start::default()
-        })),
-        |w| {
-            writeln!(
-                w,
-                "{name} {remote} from {local} on {} ({keeper})\nnext hop {} is-at {gw_mac} ({how})",
-                iface.name, route.next_hop
-            )
-        },
-    )?;
+    header(&view, run.command, wiring, start, env)?;
     let stop = {
         let out = &mut *env.out;
         let view = &mut view;
-        driver::run(
-            &mut session,
-            &mut link,
-            &mut clock,
-            env.interrupt,
-            |now, ev| view.event(out, now, ev),
-        )?
+        driver::run(&mut session, link, clock, env.interrupt, |now, ev| {
+            view.event(out, now, ev)
+        })?
     };
     if stop == Stop::Interrupted {
         // Do not leave the peer holding a connection: reset it, and show it.
@@ -347,37 +299,116 @@ fn run(
             view.event(env.out, now, ev)?;
         }
     }
-    let dropped = guard.as_ref().map(|g| g.dropped().unwrap_or(0));
-    let now = clock.now();
-    if let Some(n) = dropped
-        && n > 0
-    {
-        // Said in JSON by the result's rsts_dropped.
-        let t = view.t(now);
-        view.rep.text(env.out, |w| {
+    Ok(Talk {
+        session,
+        view,
+        remote: wiring.remote,
+        interrupted: stop == Stop::Interrupted,
+    })
+}
+
+impl Talk {
+    /// The guard's count (`dropped`, once the guard is gone; `None`
+    /// without a guard) and the result.
+    fn finish(
+        self,
+        run: &Run,
+        dropped: Option<u64>,
+        now: Instant,
+        env: &mut Env,
+    ) -> Result<Outcome> {
+        if let Some(n) = dropped
+            && n > 0
+        {
+            // Said in JSON by the result's rsts_dropped.
+            let t = self.view.t(now);
+            self.view.rep.text(env.out, |w| {
+                writeln!(
+                    w,
+                    "{t:>10.6} {:<5} the RST guard dropped {n} RST(s) the kernel sent for this flow",
+                    "note"
+                )
+            })?;
+        }
+        let ending = Ending {
+            command: run.command,
+            end: run.end,
+            time_wait: run.time_wait,
+            rsts_dropped: dropped,
+            interrupted: self.interrupted,
+        };
+        let outcome = self
+            .view
+            .result(env.out, now, &self.session, self.remote, ending)?;
+        Ok(outcome.unless_interrupted(env.interrupt))
+    }
+}
+
+/// The host holding the connection from `local` to `remote`, opening.
+fn connection(wiring: &Wiring, args: &ConnectArgs, time_wait: Duration, start: Instant) -> TcpHost {
+    let (path, local, remote) = (wiring.path, wiring.local, wiring.remote);
+    let config = tcp::Config {
+        mss: path.mss(),
+        mtu: tcp::link_mtu(path.iface.mtu) as usize,
+        syn_retries: args.retries,
+        msl: time_wait / 2,
+        ts_offset: u32::from_le_bytes(random_bytes::<4>()),
+        ..tcp::Config::default()
+    };
+    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local, remote);
+    let conn = Connection::connect(start, config, local, remote, iss);
+    TcpHost::new(
+        HostConfig {
+            mac: path.iface.mac,
+            next_hop_mac: path.next_hop_mac,
+            answer_arp: !path.owned_by_kernel,
+            trace: true,
+        },
+        conn,
+    )
+}
+
+/// The first lines: the flow, how the kernel is kept out, the next hop.
+fn header(
+    view: &View,
+    command: Command,
+    wiring: &Wiring,
+    start: Instant,
+    env: &mut Env,
+) -> Result<()> {
+    let (path, local, remote) = (wiring.path, wiring.local, wiring.remote);
+    let iface = &path.iface;
+    let gw_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
+    let name = command.name().to_uppercase();
+    let keeper = match wiring.guard {
+        Some(table) => format!("kernel RSTs for this flow dropped by nft table inet {table}"),
+        None => format!(
+            "{} is not the kernel's: nettool answers ARP for it",
+            path.source
+        ),
+    };
+    view.rep.emit(
+        env.out,
+        start,
+        Ev::Start(Box::new(Start {
+            command: command.name(),
+            src: Some(local),
+            dst: Some(remote),
+            iface: Some(iface.name.clone()),
+            next_hop: Some(path.next_hop),
+            next_hop_mac: Some(gw_mac),
+            guard: wiring.guard.map(str::to_owned),
+            ..Start::default()
+        })),
+        |w| {
             writeln!(
                 w,
-                "{t:>10.6} {:<5} the RST guard dropped {n} RST(s) the kernel sent for this flow",
-                "note"
+                "{name} {remote} from {local} on {} ({keeper})\nnext hop {} is-at {gw_mac} ({})",
+                iface.name, path.next_hop, path.how
             )
-        })?;
-    }
-    let ending = Ending {
-        command,
-        end,
-        time_wait,
-        rsts_dropped: dropped,
-        interrupted: stop == Stop::Interrupted,
-    };
-    let outcome = view.result(env.out, now, &session, remote, ending)?;
-    // Both the table and the AF_PACKET socket take an RCU grace period to
-    // go away; let the two waits overlap.
-    let removal = guard.map(RstGuard::begin_removal);
-    drop(link);
-    if let Some(r) = removal {
-        r.wait();
-    }
-    Ok(outcome)
+        },
+    )?;
+    Ok(())
 }
 
 /// tcpdump's line for a segment, with relative sequence numbers (tracked

@@ -9,18 +9,16 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use super::Env;
-use super::tcp::{next_hop_mac, parse_target};
+use super::tcp::parse_target;
 use crate::cli::TraceArgs;
 use crate::clock::Clock;
 use crate::driver::{self, Stop};
-use crate::guard::{Flow, RstGuard};
-use crate::link::Filter;
-use crate::link::packet::PacketLink;
+use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::report::event::{self as ev, Hop, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
-use crate::route::{self, RouteError};
-use crate::sys::{random_bytes, reserve_port};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request};
+use crate::sys::random_bytes;
 use crate::time::Instant;
 use crate::trace::{Answer, Config, Ending, Event, Trace};
 use crate::wire::icmp::IcmpKind;
@@ -28,7 +26,64 @@ use crate::wire::{MacAddr, SeqNum};
 
 pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     let mut rep = Reporter::new(args.json);
-    let (dst, dport) = parse_target(&args.target)?;
+    let (dst, dport) = target(&args)?;
+    let cache = args.cache.path();
+    let request = Request {
+        dst,
+        interface: args.interface.as_deref(),
+        source: args.source,
+        cache: &cache,
+        pcap: env.pcap.as_ref(),
+    };
+    let path = match Path::find(request, env.err, env.interrupt)? {
+        Found::Path(path) => path,
+        Found::NoArp { next_hop, iface } => {
+            return super::no_arp(&mut rep, env, "trace", dst, next_hop, &iface);
+        }
+    };
+    let remote = SocketAddrV4::new(dst, dport);
+    // One source port for the whole trace: one flow-scoped guard covers it.
+    let flows = Flows::Connection { remote };
+    let opts = LinkOptions::default();
+    let mut stack = path.open(args.source_port, flows, &opts, env.pcap.as_ref(), env.err)?;
+    let mut clock = rep.clock();
+    let guard = stack.guard_table().map(str::to_owned);
+    let wiring = Wiring {
+        path: &path,
+        local: stack.local(),
+        remote,
+        guard: guard.as_deref(),
+    };
+    let walked = walk(&args, &wiring, rep, stack.link.as_mut(), &mut clock, env)?;
+    let dropped = stack.teardown();
+    walked.finish(dropped, clock.now(), env)
+}
+
+/// `nettool trace` over a link and a clock the caller provides, from the
+/// `path` and `local` address it chose: the in-memory link and its
+/// virtual clock in tests, which need no root. No guard, no reservation.
+pub fn trace_over(
+    args: &TraceArgs,
+    path: &Path,
+    local: SocketAddrV4,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Outcome> {
+    let (dst, dport) = target(args)?;
+    let wiring = Wiring {
+        path,
+        local,
+        remote: SocketAddrV4::new(dst, dport),
+        guard: None,
+    };
+    let rep = Reporter::new(args.json);
+    let walked = walk(args, &wiring, rep, link, clock, env)?;
+    walked.finish(None, clock.now(), env)
+}
+
+/// `HOST:PORT`, once the TTLs are known to make sense.
+fn target(args: &TraceArgs) -> Result<(Ipv4Addr, u16)> {
     if args.first_ttl > args.max_ttl {
         bail!(
             "--first-ttl {} is above --max-ttl {}",
@@ -36,39 +91,40 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
             args.max_ttl
         );
     }
-    let route = match route::select(dst, args.interface.as_deref(), args.source) {
-        Err(RouteError::LocalDestination { .. }) => bail!(
-            "{dst} is this host's own address: there is no path to trace (try a host in a \
-             network namespace: `nettool lab up`)"
-        ),
-        other => other?,
-    };
-    let iface = route.interface.clone();
-    if iface.is_loopback || iface.mac == MacAddr::zero() {
-        bail!(
-            "{} has no Ethernet address; nettool's TCP runs over Ethernet-like interfaces",
-            iface.name
-        );
-    }
-    let Some((gw_mac, how)) = next_hop_mac(&route, &args.cache.path(), env)? else {
-        return super::no_arp(&mut rep, env, "trace", dst, &route);
-    };
-    let (sport, _reservation) =
-        reserve_port(route.source, route.source_owned_by_kernel, args.source_port)?;
-    let local = SocketAddrV4::new(route.source, sport);
-    let remote = SocketAddrV4::new(dst, dport);
-    // One source port for the whole trace: one flow-scoped guard covers it.
-    let guard = if route.source_owned_by_kernel {
-        Some(RstGuard::install(Flow::Connection { local, remote })?)
-    } else {
-        None
-    };
-    let mut link = env.capture(PacketLink::open(iface.index, Filter::ArpIpv4)?)?;
-    let mut clock = rep.clock();
+    parse_target(&args.target)
+}
+
+/// What the setup gave a trace: where it is, and how the kernel is kept out.
+struct Wiring<'a> {
+    path: &'a Path,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    /// The RST guard's nftables table, when there is one.
+    guard: Option<&'a str>,
+}
+
+/// A trace that has run its course, to be reported.
+struct Walked {
+    view: View,
+    trace: Trace,
+    interrupted: bool,
+}
+
+/// Probes hop after hop until the trace ends (or Ctrl-C), reporting as
+/// it goes.
+fn walk(
+    args: &TraceArgs,
+    wiring: &Wiring,
+    rep: Reporter,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Walked> {
+    let (path, local, remote) = (wiring.path, wiring.local, wiring.remote);
     let start = clock.now();
     let mut trace = Trace::new(Config {
-        mac: iface.mac,
-        next_hop_mac: gw_mac,
+        mac: path.iface.mac,
+        next_hop_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
         local,
         remote,
         first_ttl: args.first_ttl,
@@ -76,26 +132,77 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
         queries: args.queries,
         wait: args.wait,
         iss: SeqNum(u32::from_le_bytes(random_bytes::<4>())),
-        mss: u16::try_from(iface.mtu.saturating_sub(40))
-            .unwrap_or(u16::MAX)
-            .max(536),
-        answer_arp: !route.source_owned_by_kernel,
+        mss: path.mss(),
+        answer_arp: !path.owned_by_kernel,
     });
-    let keeper = match &guard {
-        Some(g) => format!(
-            "kernel RSTs for this flow dropped by nft table inet {}",
-            g.table()
-        ),
-        None => format!(
-            "{} is not the kernel's: nettool answers ARP for it",
-            route.source
-        ),
-    };
     let mut view = View {
         rep,
         local,
         remote,
         line: HopLine::default(),
+    };
+    header(&view, args, path, wiring.guard, start, env)?;
+    let stop = {
+        let out = &mut *env.out;
+        let view = &mut view;
+        driver::run(&mut trace, link, clock, env.interrupt, |now, ev| {
+            view.event(out, now, ev)
+        })?
+    };
+    if stop == Stop::Interrupted {
+        view.rep.text(env.out, |w| writeln!(w))?;
+    }
+    Ok(Walked {
+        view,
+        trace,
+        interrupted: stop == Stop::Interrupted,
+    })
+}
+
+impl Walked {
+    /// The guard's count (`dropped`, once the guard is gone; `None`
+    /// without a guard) and the result.
+    fn finish(self, dropped: Option<u64>, now: Instant, env: &mut Env) -> Result<Outcome> {
+        if let Some(n) = dropped
+            && n > 0
+        {
+            // Said in JSON by the result's rsts_dropped.
+            self.view.rep.text(env.out, |w| {
+                writeln!(
+                    w,
+                    "note: the RST guard dropped {n} RST(s) the kernel sent for this flow"
+                )
+            })?;
+        }
+        // An interrupted trace ends as interrupted, whatever it had reached.
+        let ending = if self.interrupted {
+            None
+        } else {
+            self.trace.ending()
+        };
+        let outcome = self.view.result(env.out, now, ending, dropped)?;
+        Ok(outcome.unless_interrupted(env.interrupt))
+    }
+}
+
+/// The first lines: the flow, the limits, how the kernel is kept out, the
+/// next hop.
+fn header(
+    view: &View,
+    args: &TraceArgs,
+    path: &Path,
+    guard: Option<&str>,
+    start: Instant,
+    env: &mut Env,
+) -> Result<()> {
+    let (local, remote, iface) = (view.local, view.remote, &path.iface);
+    let gw_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
+    let keeper = match guard {
+        Some(table) => format!("kernel RSTs for this flow dropped by nft table inet {table}"),
+        None => format!(
+            "{} is not the kernel's: nettool answers ARP for it",
+            path.source
+        ),
     };
     view.rep.emit(
         env.out,
@@ -105,9 +212,9 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
             src: Some(local),
             dst: Some(remote),
             iface: Some(iface.name.clone()),
-            next_hop: Some(route.next_hop),
+            next_hop: Some(path.next_hop),
             next_hop_mac: Some(gw_mac),
-            guard: guard.as_ref().map(|g| g.table().to_owned()),
+            guard: guard.map(str::to_owned),
             max_ttl: Some(args.max_ttl),
             queries: Some(args.queries),
             wait_us: Some(us(args.wait)),
@@ -117,55 +224,18 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
             writeln!(
                 w,
                 "TRACE {remote} from {local} on {}, {} hops max, {} probe{} per hop ({keeper})\n\
-                 next hop {} is-at {gw_mac} ({how})",
+                 next hop {} is-at {gw_mac} ({})",
                 iface.name,
                 args.max_ttl,
                 args.queries,
                 if args.queries == 1 { "" } else { "s" },
-                route.next_hop,
+                path.next_hop,
+                path.how,
             )
         },
     )?;
     env.out.flush()?;
-    let stop = {
-        let out = &mut *env.out;
-        let view = &mut view;
-        driver::run(
-            &mut trace,
-            &mut link,
-            &mut clock,
-            env.interrupt,
-            |now, ev| view.event(out, now, ev),
-        )?
-    };
-    if stop == Stop::Interrupted {
-        view.rep.text(env.out, |w| writeln!(w))?;
-    }
-    let dropped = guard.as_ref().and_then(|g| g.dropped().ok());
-    if let Some(n) = dropped
-        && n > 0
-    {
-        // Said in JSON by the result's rsts_dropped.
-        view.rep.text(env.out, |w| {
-            writeln!(
-                w,
-                "note: the RST guard dropped {n} RST(s) the kernel sent for this flow"
-            )
-        })?;
-    }
-    // An interrupted trace ends as interrupted, whatever it had reached.
-    let ending = if stop == Stop::Interrupted {
-        None
-    } else {
-        trace.ending()
-    };
-    let outcome = view.result(env.out, clock.now(), ending, dropped)?;
-    let removal = guard.map(RstGuard::begin_removal);
-    drop(link);
-    if let Some(r) = removal {
-        r.wait();
-    }
-    Ok(outcome)
+    Ok(())
 }
 
 /// What an answer says, in brackets after the address.

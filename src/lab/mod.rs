@@ -24,14 +24,26 @@
 //! Safety: [`up`] refuses a subnet outside the private and test ranges, and
 //! one that overlaps any address or route of the current namespace, so a
 //! lab can never shadow a real network.
+//!
+//! The end-to-end tests' throwaway topologies live here too, beside the
+//! [`netns`] plumbing they are built from, but only with the `testkit`
+//! feature: `testnet` (one namespace, or two hosts on a veth), `impaired`
+//! (two hosts joined through `nettool impair`) and `routed` (two hosts two
+//! routers apart). They panic rather than return errors and name their
+//! namespaces after the test process, which suits tests and nothing else,
+//! and neither `nettool lab` nor `nettool impair` needs them, so the shipped
+//! library and binary leave them out. The feature is off by default; the
+//! package's own tests turn it on through a dev-dependency on the package
+//! itself (Cargo.toml), so `cargo test` and `cargo clippy --all-targets` see
+//! them and `cargo build` does not.
 
-#[doc(hidden)]
+#[cfg(feature = "testkit")]
 pub mod impaired;
 pub mod netns;
-#[doc(hidden)]
+#[cfg(feature = "testkit")]
 pub mod routed;
 pub mod services;
-#[doc(hidden)]
+#[cfg(feature = "testkit")]
 pub mod testnet;
 
 use std::fmt::Display;

@@ -10,6 +10,9 @@
 //! These helpers panic instead of returning errors: they are for tests,
 //! where a failed setup should stop the test with a message that says why
 //! (root is needed, `ip` is missing, …).
+//!
+//! Compiled only with the `testkit` feature (see [`super`]), like
+//! [`super::impaired`] and [`super::routed`], which build on these names.
 
 use std::net::Ipv4Addr;
 use std::process::Command;

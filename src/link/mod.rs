@@ -89,6 +89,84 @@ pub trait Link {
     fn echoes_sent(&self) -> bool {
         false
     }
+
+    /// Whether [`Link::queue`] holds frames back until [`Link::flush`]
+    /// (a transmit ring that sends many frames per system call).
+    fn has_ring(&self) -> bool {
+        false
+    }
+
+    /// Queues a frame to leave at the next [`Link::flush`]; a link without
+    /// a ring sends it at once.
+    fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
+        self.send(frame)
+    }
+
+    /// Waits until [`Link::queue`] can take a frame without waiting (at
+    /// once without a ring). `Interrupted` when a signal came first.
+    fn wait_queue_room(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Takes back the frames queued and not yet sent; how many.
+    fn discard_queued(&mut self) -> usize {
+        0
+    }
+
+    /// Sends what [`Link::queue`] queued.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A boxed link is a link: the setup hands out `Box<dyn Link>`, which
+/// decorators (a capture) wrap in turn.
+impl<L: Link + ?Sized> Link for Box<L> {
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        (**self).send(frame)
+    }
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {
+        (**self).recv(timeout)
+    }
+    fn poll_fd(&self) -> Option<std::os::fd::RawFd> {
+        (**self).poll_fd()
+    }
+    fn receive_drops(&mut self) -> Option<u64> {
+        (**self).receive_drops()
+    }
+    fn can_segment(&self) -> bool {
+        (**self).can_segment()
+    }
+    fn send_segmented(&mut self, frame: &[u8], mss: u16) -> io::Result<()> {
+        (**self).send_segmented(frame, mss)
+    }
+    fn enable_rx_stamps(&mut self) -> io::Result<()> {
+        (**self).enable_rx_stamps()
+    }
+    fn rx_stamp(&self) -> Option<SystemTime> {
+        (**self).rx_stamp()
+    }
+    fn tx_stamp(&mut self) -> Option<SystemTime> {
+        (**self).tx_stamp()
+    }
+    fn echoes_sent(&self) -> bool {
+        (**self).echoes_sent()
+    }
+    fn has_ring(&self) -> bool {
+        (**self).has_ring()
+    }
+    fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
+        (**self).queue(frame)
+    }
+    fn wait_queue_room(&mut self) -> io::Result<()> {
+        (**self).wait_queue_room()
+    }
+    fn discard_queued(&mut self) -> usize {
+        (**self).discard_queued()
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
+    }
 }
 
 /// What a receive filter lets through; filtering in the kernel saves a

@@ -262,6 +262,26 @@ impl Link for PacketLink {
         self.tx_timestamp().ok().flatten()?.as_captured()
     }
 
+    fn has_ring(&self) -> bool {
+        PacketLink::has_ring(self)
+    }
+
+    fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
+        PacketLink::queue(self, frame)
+    }
+
+    fn wait_queue_room(&mut self) -> io::Result<()> {
+        PacketLink::wait_queue_room(self)
+    }
+
+    fn discard_queued(&mut self) -> usize {
+        PacketLink::discard_queued(self)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        PacketLink::flush(self)
+    }
+
     fn send_segmented(&mut self, frame: &[u8], mss: u16) -> io::Result<()> {
         if !self.can_segment() {
             return Err(io::Error::new(

@@ -417,14 +417,20 @@ impl<L: Link> Link for Capture<L> {
     fn enable_rx_stamps(&mut self) -> io::Result<()> {
         self.inner.enable_rx_stamps()
     }
-}
 
-/// The send ring of a [`super::packet::PacketLink`] (the flood): a frame
-/// is recorded when a flush hands it to the kernel, never when it is only
-/// queued, and never when it is taken back.
-impl Capture<super::packet::PacketLink> {
-    /// See [`super::packet::PacketLink::queue`].
-    pub fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
+    fn echoes_sent(&self) -> bool {
+        self.inner.echoes_sent()
+    }
+
+    fn has_ring(&self) -> bool {
+        self.inner.has_ring()
+    }
+
+    // The send ring (the flood): a frame is recorded when a flush hands it
+    // to the kernel, never when it is only queued, and never when it is
+    // taken back.
+
+    fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
         if !self.inner.has_ring() {
             return Link::send(self, frame); // queueing is sending
         }
@@ -436,22 +442,20 @@ impl Capture<super::packet::PacketLink> {
         Ok(())
     }
 
-    /// See [`super::packet::PacketLink::flush`]. Frames a flush cut short
-    /// by a signal may have left, or not: [`Capture::discard_queued`] says.
-    pub fn flush(&mut self) -> io::Result<()> {
+    /// Frames a flush cut short by a signal may have left, or not:
+    /// [`Link::discard_queued`] says.
+    fn flush(&mut self) -> io::Result<()> {
         let at = SystemTime::now();
         self.inner.flush()?;
         self.record_queued(at, 0)
     }
 
-    /// See [`super::packet::PacketLink::wait_queue_room`].
-    pub fn wait_queue_room(&mut self) -> io::Result<()> {
+    fn wait_queue_room(&mut self) -> io::Result<()> {
         self.inner.wait_queue_room()
     }
 
-    /// See [`super::packet::PacketLink::discard_queued`]; the frames taken
-    /// back are not recorded, the others had left.
-    pub fn discard_queued(&mut self) -> usize {
+    /// The frames taken back are not recorded; the others had left.
+    fn discard_queued(&mut self) -> usize {
         let at = SystemTime::now();
         let n = self.inner.discard_queued();
         // A failure is kept for PcapFile::flush to report at the end.

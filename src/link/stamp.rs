@@ -3,10 +3,9 @@
 //! rather than nettool's wake-ups. The kernel stamps on the wall clock;
 //! [`WallBridge`] carries the stamps over.
 
-use std::io;
 use std::time::Duration;
 
-use super::packet::PacketLink;
+use super::Link;
 use crate::clock::{Clock, SystemClock, WallBridge};
 use crate::time::Instant;
 
@@ -27,19 +26,19 @@ impl Stamps {
     /// stepped in between) is not used. Without one, `before`.
     pub fn departure(
         &mut self,
-        link: &mut PacketLink,
+        link: &mut dyn Link,
         clock: &SystemClock,
         before: Instant,
         after: Instant,
-    ) -> io::Result<Instant> {
-        let Some(stamp) = link.tx_timestamp()?.and_then(|d| d.as_captured()) else {
-            return Ok(before);
+    ) -> Instant {
+        let Some(stamp) = link.tx_stamp() else {
+            return before;
         };
         let anchor = self.bridge.anchor(clock.wall_anchor());
         let at = anchor
             .instant(stamp)
             .and_then(|at| within(at, before, after, anchor.slack()));
-        Ok(at.unwrap_or(before))
+        at.unwrap_or(before)
     }
 
     /// When the frame just read arrived, on the monotonic clock: the kernel's
@@ -50,9 +49,9 @@ impl Stamps {
     /// answer came. A stamp from the future or more than a second old (a
     /// step of the wall clock) is not used; nor is a missing one: then the
     /// time of reading.
-    pub fn arrival(&mut self, link: &PacketLink, clock: &mut SystemClock) -> Instant {
+    pub fn arrival(&mut self, link: &dyn Link, clock: &mut SystemClock) -> Instant {
         let now = clock.now();
-        let Some(stamp) = link.rx_timestamp() else {
+        let Some(stamp) = link.rx_stamp() else {
             return now;
         };
         let anchor = self.bridge.anchor(clock.wall_anchor());

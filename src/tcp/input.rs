@@ -378,8 +378,9 @@ impl Connection {
             return Err(DropReason::AckOutOfRange);
         }
         self.acked_since_rto = true;
+        let mut fresh = Vec::new();
         let (newly_sacked, dsack) = if self.negotiated.sack {
-            self.take_sack_blocks(seg, ack)
+            self.take_sack_blocks(seg, ack, &mut fresh)
         } else {
             (0, None)
         };
@@ -402,7 +403,7 @@ impl Connection {
             self.on_new_ack(now, ack, seg.timestamps().map(|(_, ecr)| ecr));
         }
         self.update_send_window(seg, ack);
-        self.on_ack_loss_recovery(now, seg, una, newly_sacked, dsack);
+        self.on_ack_loss_recovery(now, seg, una, &fresh, dsack);
         let fin_acked = self.fin_seq.is_some_and(|f| self.tcb.snd.una.gt(f));
         match self.state {
             State::FinWait1 if fin_acked => self.set_state(State::FinWait2),
@@ -420,13 +421,14 @@ impl Connection {
     }
 
     /// RFC 2018 §4 / RFC 6675 §3: records the SACK blocks of an ACK on
-    /// the scoreboard; returns the octets newly SACKed, and the D-SACK
-    /// block if the first one is one (RFC 2883 §4: below SEG.ACK, or
-    /// inside the second block).
+    /// the scoreboard; returns the octets newly SACKed (their ranges in
+    /// `fresh`), and the D-SACK block if the first one is one (RFC 2883
+    /// §4: below SEG.ACK, or inside the second block).
     fn take_sack_blocks(
         &mut self,
         seg: &TcpRepr<'_>,
         ack: SeqNum,
+        fresh: &mut Vec<(SeqNum, SeqNum)>,
     ) -> (usize, Option<(SeqNum, SeqNum)>) {
         let mut new = 0;
         let mut dsack = None;
@@ -439,7 +441,9 @@ impl Connection {
                     dsack = Some((l, r));
                 }
                 for &(l, r) in blocks {
-                    new += self.scoreboard.add(self.tcb.snd.una, self.snd_max, l, r);
+                    new += self
+                        .scoreboard
+                        .add_block(self.tcb.snd.una, self.snd_max, l, r, fresh);
                 }
             }
         }
@@ -468,7 +472,10 @@ impl Connection {
             self.cc.high_rxt = ack;
         }
         // This ACK's own RTT measurement, for HyStart++ (which wants one
-        // per ACK, where the estimator takes one per round trip).
+        // per ACK, where the estimator takes one per round trip): from the
+        // transmission log, in microseconds, or else from the timestamp
+        // echo (whole milliseconds) or the timed segment.
+        let logged_rtt = self.sent.ack_rtt(ack, now);
         let mut ack_rtt = None;
         if self.negotiated.timestamps {
             // RTTM: TSecr is the TSval of the segment that made the peer
@@ -523,7 +530,7 @@ impl Connection {
                         acked,
                         ack,
                         snd_max: self.snd_max,
-                        rtt: ack_rtt,
+                        rtt: logged_rtt.or(ack_rtt),
                         srtt: self.rtt.srtt(),
                     };
                     self.cc.on_ack(&ack, mss);

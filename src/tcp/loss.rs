@@ -33,7 +33,8 @@ const PTO_SLACK: Duration = Duration::from_millis(2);
 
 impl Connection {
     /// After an accepted ACK (`check_ack`, with SND.UNA already moved from
-    /// `prior_una` and the SACK blocks on the scoreboard): RACK takes the
+    /// `prior_una` and the SACK blocks on the scoreboard, `fresh` the
+    /// ranges they newly SACKed): RACK takes the
     /// delivered pieces, undo and the probe episode look at the evidence,
     /// losses are marked, recovery may begin, PRR sets cwnd, and the probe
     /// timer is re-armed.
@@ -42,17 +43,29 @@ impl Connection {
         now: Instant,
         seg: &TcpRepr<'_>,
         prior_una: SeqNum,
-        newly_sacked: usize,
+        fresh: &[(SeqNum, SeqNum)],
         dsack: Option<(SeqNum, SeqNum)>,
     ) {
         let una = self.tcb.snd.una;
+        // Newly SACKed above SND.UNA (a block's part this very ACK also
+        // covered cumulatively counts once, in the advance).
+        let newly_sacked: usize = fresh
+            .iter()
+            .filter(|&&(_, r)| r.gt(una))
+            .map(|&(l, r)| r - l.max(una))
+            .sum();
         let mut delivered = Vec::new();
         self.sent.advance(una, &mut delivered);
         if !self.negotiated.sack || !self.state.is_synchronized() {
             self.maybe_enter_recovery(now);
             return;
         }
-        self.sent.take_sacks(&self.scoreboard, &mut delivered);
+        // In sequence order, as RACK.fack expects: an ACK lists its newest
+        // block first, and a lower block taken after it would look like
+        // reordering.
+        let mut fresh = fresh.to_vec();
+        fresh.sort_unstable_by_key(|&(l, _)| l.diff(una));
+        self.sent.take_sacks(&fresh, &mut delivered);
         let ecr = seg
             .timestamps()
             .map(|(_, ecr)| ecr)
@@ -159,9 +172,12 @@ impl Connection {
         self.cc.cwnd = pipe + sndcnt;
     }
 
-    /// SACK-based recovery ended (RFC 6937 §3: cwnd = ssthresh).
+    /// SACK-based recovery ended. cwnd stays as `exit_recovery` left it,
+    /// min(ssthresh, FlightSize + SMSS) (RFC 6582): PRR has brought the
+    /// flight to about ssthresh, and where it has not (an application-
+    /// limited or bursty flight) setting cwnd = ssthresh, as Linux does,
+    /// would release the difference as one unpaced burst.
     pub(super) fn on_sack_recovery_end(&mut self) {
-        self.cc.cwnd = self.cc.ssthresh.max(self.tcb.eff_snd_mss);
         self.rack.on_recovery_end();
     }
 

@@ -80,6 +80,7 @@ mod conn;
 mod input;
 pub mod isn;
 mod loss;
+mod mss;
 mod prr;
 mod rack;
 mod rcvbuf;
@@ -95,6 +96,7 @@ pub use conn::{
     Reason, RecvError, RecvSequence, Segment, SendError, SendSequence, Tcb, rst_for,
 };
 pub use isn::IsnGenerator;
+pub use mss::{link_mtu, mss_for_mtu};
 pub use rtt::{RtoConfig, RttEstimator};
 pub use seq::SeqNum;
 pub use state::State;

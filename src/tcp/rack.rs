@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use crate::time::Instant;
 
-use super::scoreboard::{DUP_THRESH, Scoreboard};
+use super::scoreboard::DUP_THRESH;
+#[cfg(test)]
+use super::scoreboard::Scoreboard;
 use super::seq::SeqNum;
 
 /// One transmitted piece of sequence space, `start..end`.
@@ -34,18 +36,16 @@ pub struct Sent {
     pub lost: bool,
 }
 
-impl Sent {
-    fn len(&self) -> usize {
-        self.end - self.start
-    }
-}
-
-/// The pieces of sequence space sent and not cumulatively acknowledged.
+/// The pieces of sequence space sent and not cumulatively acknowledged,
+/// with running totals so pipe costs nothing to ask.
 #[derive(Debug, Clone, Default)]
 pub struct SentLog {
     pieces: VecDeque<Sent>,
     /// Pieces with `sacked` (RACK.segs_sacked).
     sacked: usize,
+    /// Octets in pieces with `sacked`, and with `lost`.
+    sacked_octets: usize,
+    lost_octets: usize,
 }
 
 impl SentLog {
@@ -99,7 +99,10 @@ impl SentLog {
             {
                 p.xmit = now;
                 p.retransmitted = true;
-                p.lost = false;
+                if p.lost {
+                    p.lost = false;
+                    self.lost_octets -= p.end - p.start;
+                }
                 i += 1;
             }
         }
@@ -116,33 +119,53 @@ impl SentLog {
         }
     }
 
+    /// The RTT an ACK of everything below `ack` measures, from the latest
+    /// transmission it newly covers: pieces sent twice (Karn's rule) and
+    /// pieces SACKed before (timed when they were) are left out. One
+    /// sample per ACK, in microseconds, for HyStart++ (RFC 9406); call it
+    /// before `advance`.
+    pub fn ack_rtt(&self, ack: SeqNum, now: Instant) -> Option<Duration> {
+        self.pieces
+            .iter()
+            .take_while(|p| p.start.lt(ack))
+            .filter(|p| !p.retransmitted && !p.sacked)
+            .map(|p| p.xmit)
+            .max()
+            .map(|xmit| now.saturating_duration_since(xmit))
+    }
+
     /// SND.UNA moved to `una`: the pieces below it, as they were, are
     /// returned to the caller (they were delivered) and forgotten.
     pub fn advance(&mut self, una: SeqNum, delivered: &mut Vec<Sent>) {
         while let Some(p) = self.pieces.front().copied() {
-            if p.end.le(una) {
+            let gone = if p.end.le(una) {
                 self.pieces.pop_front();
                 if p.sacked {
                     self.sacked -= 1;
-                } else {
-                    delivered.push(p);
                 }
+                p
+            } else if p.start.lt(una) {
+                self.pieces[0].start = una;
+                Sent { end: una, ..p }
             } else {
-                if p.start.lt(una) {
-                    if !p.sacked {
-                        delivered.push(Sent { end: una, ..p });
-                    }
-                    self.pieces[0].start = una;
-                }
                 break;
+            };
+            let len = gone.end - gone.start;
+            if gone.sacked {
+                self.sacked_octets -= len;
+            } else {
+                delivered.push(gone);
+            }
+            if gone.lost {
+                self.lost_octets -= len;
             }
         }
     }
 
-    /// Flags the pieces the scoreboard now covers as SACKed; the newly
-    /// SACKed ones are added to `delivered`.
-    pub fn take_sacks(&mut self, board: &Scoreboard, delivered: &mut Vec<Sent>) {
-        for &(l, r) in board.ranges() {
+    /// Flags the pieces in `ranges` (newly SACKed sequence space) as
+    /// SACKed; they are added to `delivered`.
+    pub fn take_sacks(&mut self, ranges: &[(SeqNum, SeqNum)], delivered: &mut Vec<Sent>) {
+        for &(l, r) in ranges {
             self.split_at(l);
             self.split_at(r);
             let mut i = self.find(l);
@@ -150,9 +173,14 @@ impl SentLog {
                 && p.end.le(r)
             {
                 if !p.sacked {
+                    let len = p.end - p.start;
                     p.sacked = true;
-                    p.lost = false;
                     self.sacked += 1;
+                    self.sacked_octets += len;
+                    if p.lost {
+                        p.lost = false;
+                        self.lost_octets -= len;
+                    }
                     delivered.push(*p);
                 }
                 i += 1;
@@ -168,22 +196,36 @@ impl SentLog {
             p.lost = false;
         }
         self.sacked = 0;
+        self.sacked_octets = 0;
+        self.lost_octets = 0;
+    }
+
+    /// Marks `i` lost.
+    fn mark_lost(&mut self, i: usize) {
+        let p = &mut self.pieces[i];
+        if !p.lost && !p.sacked {
+            p.lost = true;
+            self.lost_octets += p.end - p.start;
+        }
     }
 
     /// Octets believed in the network (RFC 6675 SetPipe with RACK's
     /// marks): every piece neither SACKed nor marked lost. A lost piece
     /// that was retransmitted counts again (its mark is cleared).
     pub fn pipe(&self) -> usize {
-        self.pieces
-            .iter()
-            .filter(|p| !p.sacked && !p.lost)
-            .map(Sent::len)
-            .sum()
+        let outstanding = match (self.pieces.front(), self.pieces.back()) {
+            (Some(first), Some(last)) => last.end - first.start,
+            _ => 0,
+        };
+        outstanding - self.sacked_octets - self.lost_octets
     }
 
     /// NextSeg rule 1 with RACK: the first piece marked lost, and how many
     /// octets of lost pieces follow contiguously from it.
     pub fn next_lost(&self) -> Option<(SeqNum, usize)> {
+        if self.lost_octets == 0 {
+            return None;
+        }
         let i = self.pieces.iter().position(|p| p.lost)?;
         let start = self.pieces[i].start;
         let mut end = start;
@@ -198,9 +240,9 @@ impl SentLog {
 
     /// Marks the first piece lost, unless SACKed or marked already.
     pub fn mark_first_lost(&mut self) -> bool {
-        match self.pieces.front_mut() {
+        match self.pieces.front() {
             Some(p) if !p.sacked && !p.lost => {
-                p.lost = true;
+                self.mark_lost(0);
                 true
             }
             _ => false,
@@ -212,10 +254,11 @@ impl SentLog {
         for p in &mut self.pieces {
             p.lost = false;
         }
+        self.lost_octets = 0;
     }
 
     pub fn any_lost(&self) -> bool {
-        self.pieces.iter().any(|p| p.lost)
+        self.lost_octets > 0
     }
 }
 
@@ -238,8 +281,9 @@ pub struct Rack {
     pub rtt: Duration,
     /// RACK.min_RTT.
     pub min_rtt: Option<Duration>,
-    /// RACK.fack: the highest sequence number delivered.
-    pub fack: SeqNum,
+    /// RACK.fack: the highest sequence number delivered (none yet: every
+    /// sequence number compares modulo 2^32, so no constant can start it).
+    pub fack: Option<SeqNum>,
     /// RACK.reord: reordering was seen on this connection.
     pub reord: bool,
     /// RACK.reo_wnd_mult and RACK.reo_wnd_persist (D-SACK adaptation).
@@ -263,10 +307,13 @@ impl Rack {
     /// timestamp shows it answers an earlier copy of a retransmitted
     /// piece.
     pub fn on_delivered(&mut self, p: &Sent, now: Instant, ts_ambiguous: bool) {
-        if p.end.gt(self.fack) {
-            self.fack = p.end;
-        } else if !p.retransmitted {
-            self.reord = true;
+        match self.fack {
+            Some(f) if !p.end.gt(f) => {
+                if !p.retransmitted {
+                    self.reord = true;
+                }
+            }
+            _ => self.fack = Some(p.end),
         }
         let rtt = now.saturating_duration_since(p.xmit);
         if p.retransmitted && (ts_ambiguous || self.min_rtt.is_some_and(|m| rtt < m)) {
@@ -334,13 +381,23 @@ impl Rack {
         };
         let mut lost = false;
         let mut wait: Option<Duration> = None;
-        for p in log.pieces.iter_mut() {
-            if p.sacked || p.lost || !sent_after(rack_ts, self.end_seq, p.xmit, p.end) {
+        for i in 0..log.pieces.len() {
+            let p = log.pieces[i];
+            if !sent_after(rack_ts, self.end_seq, p.xmit, p.end) {
+                if !p.retransmitted {
+                    // Sent first no earlier than RACK's segment, and so
+                    // was everything after it (a resend only moves a
+                    // piece's time later): nothing further can be lost.
+                    break;
+                }
+                continue;
+            }
+            if p.sacked || p.lost {
                 continue;
             }
             let deadline = p.xmit + self.rtt + reo_wnd;
             if deadline <= now {
-                p.lost = true;
+                log.mark_lost(i);
                 lost = true;
             } else {
                 let left = deadline.saturating_duration_since(now);
@@ -399,14 +456,28 @@ mod tests {
     }
 
     #[test]
+    fn an_ack_times_the_newest_piece_it_covers_never_a_resent_one() {
+        let mut log = log_of(&[(0, 100, 0), (100, 200, 3), (200, 300, 4)]);
+        // Up to 150: the piece sent at 3 ms is the newest it covers.
+        assert_eq!(log.ack_rtt(s(150), ms(10)), Some(Duration::from_millis(7)));
+        assert_eq!(log.ack_rtt(s(0), ms(10)), None);
+        // Resent at 8 ms: Karn's rule leaves it out.
+        log.on_send(s(100), s(200), ms(8));
+        assert_eq!(log.ack_rtt(s(200), ms(10)), Some(Duration::from_millis(10)));
+        log.on_send(s(0), s(100), ms(9));
+        assert_eq!(log.ack_rtt(s(200), ms(10)), None);
+    }
+
+    #[test]
     fn a_segment_is_lost_once_a_later_one_is_delivered_and_the_window_passed() {
         let mut log = log_of(&[(0, 100, 0), (100, 200, 0), (200, 300, 2)]);
         let mut rack = Rack::new();
         // The third piece is SACKed 10 ms after it left.
         let mut board = Scoreboard::default();
-        board.add(s(0), s(300), s(200), s(300));
+        let mut fresh = Vec::new();
+        board.add_block(s(0), s(300), s(200), s(300), &mut fresh);
         let mut delivered = Vec::new();
-        log.take_sacks(&board, &mut delivered);
+        log.take_sacks(&fresh, &mut delivered);
         for p in &delivered {
             rack.on_delivered(p, ms(12), false);
         }
@@ -426,6 +497,94 @@ mod tests {
         log.on_send(s(0), s(100), ms(13));
         assert_eq!(log.pipe(), 100);
         assert_eq!(log.next_lost(), Some((s(100), 100)));
+    }
+
+    /// The running totals behind pipe and any_lost agree with the pieces
+    /// through any mix of sends, resends, SACKs, losses and ACKs.
+    #[test]
+    fn running_totals_match_the_pieces() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = |n: u32| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % u64::from(n)) as u32
+        };
+        let base = u32::MAX - 5000; // across the wrap
+        let mut log = SentLog::default();
+        let mut board = Scoreboard::default();
+        let rack = Rack {
+            xmit_ts: Some(ms(1_000_000)),
+            end_seq: SeqNum(base),
+            ..Rack::new()
+        };
+        let (mut una, mut max) = (SeqNum(base), SeqNum(base));
+        for step in 0..3000u64 {
+            let now = ms(step);
+            match rnd(6) {
+                0 | 1 => {
+                    let len = 1 + rnd(300) as usize;
+                    log.on_send(max, max + len, now);
+                    max += len;
+                }
+                2 if una.lt(max) => {
+                    let from = una + rnd((max - una) as u32) as usize;
+                    let len = (1 + rnd(400) as usize).min(max - from);
+                    log.on_send(from, from + len, now);
+                }
+                3 if una.lt(max) => {
+                    let l = una + rnd((max - una) as u32) as usize;
+                    let r = l + (1 + rnd(500) as usize).min(max - l);
+                    let mut fresh = Vec::new();
+                    board.add_block(una, max, l, r, &mut fresh);
+                    log.take_sacks(&fresh, &mut Vec::new());
+                }
+                4 if una.lt(max) => {
+                    una += rnd((max - una) as u32 + 1) as usize;
+                    board.advance(una);
+                    log.advance(una, &mut Vec::new());
+                }
+                _ => {
+                    if rnd(4) == 0 {
+                        log.forget_lost();
+                    } else {
+                        // RACK with every piece behind it, no window.
+                        rack.detect_loss(&mut log, ms(2_000_000), Duration::ZERO);
+                    }
+                }
+            }
+            let naive: usize = log
+                .pieces
+                .iter()
+                .filter(|p| !p.sacked && !p.lost)
+                .map(|p| p.end - p.start)
+                .sum();
+            assert_eq!(log.pipe(), naive, "step {step}");
+            assert_eq!(log.any_lost(), log.pieces.iter().any(|p| p.lost));
+            assert_eq!(
+                log.segs_sacked(),
+                log.pieces.iter().filter(|p| p.sacked).count()
+            );
+        }
+    }
+
+    /// The first delivery sets RACK.fack wherever the sequence space
+    /// starts (a fixed zero would be "ahead" of half the ISNs).
+    #[test]
+    fn the_first_delivery_is_no_reordering_at_any_isn() {
+        for isn in [0, 1 << 31, u32::MAX - 50, 0x8dc6_3a04] {
+            let mut rack = Rack::new();
+            let p = Sent {
+                start: SeqNum(isn),
+                end: SeqNum(isn) + 100usize,
+                xmit: ms(0),
+                retransmitted: false,
+                sacked: false,
+                lost: false,
+            };
+            rack.on_delivered(&p, ms(10), false);
+            assert!(!rack.reord, "ISN {isn}");
+        }
     }
 
     #[test]

@@ -47,7 +47,22 @@ impl Scoreboard {
 
     /// Records a SACK block; returns the octets newly SACKed. Blocks
     /// outside `una..=max` (RFC 2018 §4: stale or bogus) are ignored.
+    #[cfg(test)]
     pub fn add(&mut self, una: SeqNum, max: SeqNum, left: SeqNum, right: SeqNum) -> usize {
+        self.add_block(una, max, left, right, &mut Vec::new())
+    }
+
+    /// [`add`](Self::add), also appending to `fresh` the parts of the
+    /// block that were not SACKed before (where the newly SACKed segments
+    /// are, without walking what was known).
+    pub fn add_block(
+        &mut self,
+        una: SeqNum,
+        max: SeqNum,
+        left: SeqNum,
+        right: SeqNum,
+        fresh: &mut Vec<(SeqNum, SeqNum)>,
+    ) -> usize {
         let left = left.max(una);
         if !left.lt(right) || right.gt(max) {
             return 0;
@@ -71,6 +86,16 @@ impl Scoreboard {
         }
         if i == j && self.ranges.len() >= MAX_BLOCKS {
             return 0;
+        }
+        let mut cursor = left;
+        for &(bl, br) in &self.ranges[i..j] {
+            if cursor.lt(bl) {
+                fresh.push((cursor, bl.min(right)));
+            }
+            cursor = cursor.max(br);
+        }
+        if cursor.lt(right) {
+            fresh.push((cursor, right));
         }
         self.ranges.splice(i..j, [(l, r)]);
         self.sacked += new;
@@ -142,6 +167,26 @@ mod tests {
         assert_eq!(b.sacked(), 30);
         assert_eq!(b.add(s(0), s(100), s(90), s(101)), 0, "beyond SND.MAX");
         assert_eq!(b.add(s(50), s(100), s(40), s(45)), 0, "below SND.UNA");
+    }
+
+    #[test]
+    fn fresh_parts_are_what_was_not_sacked_before() {
+        let mut b = board(&[(1100, 1200), (1300, 1400)]);
+        let mut fresh = Vec::new();
+        assert_eq!(
+            b.add_block(s(1000), s(2000), s(1050), s(1500), &mut fresh),
+            250
+        );
+        assert_eq!(
+            fresh,
+            [(s(1050), s(1100)), (s(1200), s(1300)), (s(1400), s(1500))]
+        );
+        fresh.clear();
+        assert_eq!(
+            b.add_block(s(1000), s(2000), s(1100), s(1400), &mut fresh),
+            0
+        );
+        assert!(fresh.is_empty());
     }
 
     #[test]

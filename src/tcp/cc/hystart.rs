@@ -3,9 +3,10 @@
 //! through a few rounds of Conservative Slow Start (CSS) in case the rise
 //! was noise.
 //!
-//! It needs an RTT sample per ACK. nettool takes them from the timestamp
-//! echo (RFC 7323); without timestamps only one segment per round trip is
-//! timed, fewer than N_RTT_SAMPLE, and slow start goes on as RFC 5681's.
+//! It needs an RTT sample per ACK: the connection takes it from its log
+//! of transmissions (the newest segment the ACK covers, never one sent
+//! twice), or else from the timestamp echo. A round with fewer than
+//! N_RTT_SAMPLE samples is not judged.
 
 use std::time::Duration;
 

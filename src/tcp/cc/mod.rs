@@ -295,7 +295,6 @@ impl Congestion {
     /// were before it (RFC 9438 §4.9). Recovery bookkeeping (`recovery`,
     /// `recover`, `high_rxt`, the scoreboard) is the caller's. Returns
     /// whether there was anything to undo.
-    #[allow(dead_code)] // for spurious-retransmission detection, under way
     pub fn undo_congestion_event(&mut self) -> bool {
         let Some(p) = self.prior.take() else {
             return false;

@@ -1,0 +1,518 @@
+//! One setup and one teardown for every command that speaks TCP from a
+//! raw link (`handshake`, `close`, `nc`, `probe`, `scan`, `trace`).
+//!
+//! Setup: the route (with the user's interface and source), the next
+//! hop's MAC through nettool's own ARP and its cache, a source port
+//! reserved from the kernel, the kernel kept out of nettool's flows (an
+//! RST guard when the kernel owns the source address; otherwise the
+//! command's machine answers ARP for it), and the link: AF_PACKET on an
+//! Ethernet-like interface, the loopback link ([`LoopbackLink`]) when the
+//! destination is this host; every link, the next hop's ARP included,
+//! also writes to the `--pcap` file when there is one. Teardown, in
+//! [`Stack::teardown`]: the guard's count of dropped RSTs, then the guard
+//! and the link removed together.
+//!
+//! This sits above route, guard, link, arp and driver, and below `cmd`,
+//! which renders what is found here and what the machines report.
+
+pub mod next_hop;
+
+use std::fmt::Display;
+use std::io::{self, Write};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, Result, bail};
+
+use crate::guard::{Flow, RstGuard};
+use crate::link::lo::LoopbackLink;
+use crate::link::packet::PacketLink;
+use crate::link::pcap::{Capture, PcapFile};
+use crate::link::{Filter, Link};
+use crate::route::{self, Interface, RouteError};
+use crate::sys::reserve_port;
+use crate::wire::{MacAddr, ethernet};
+
+/// A warning on stderr, in nettool's words.
+pub fn warn(err: &mut dyn Write, what: impl Display) -> io::Result<()> {
+    writeln!(err, "nettool: warning: {what}")
+}
+
+/// What the user asked about the way to a destination.
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    pub dst: Ipv4Addr,
+    /// `-i`/`-I`: the interface, instead of the routing table's.
+    pub interface: Option<&'a str>,
+    /// `-s`/`--source`: the source address, instead of the interface's.
+    pub source: Option<Ipv4Addr>,
+    /// The ARP cache file.
+    pub cache: &'a std::path::Path,
+    /// `--pcap`: the file every link of the run writes its frames to.
+    pub pcap: Option<&'a PcapFile>,
+}
+
+/// nettool's end of the way to a destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    pub iface: Interface,
+    /// The source address of nettool's frames.
+    pub source: Ipv4Addr,
+    /// Whether the kernel owns `source` (it then answers segments to it
+    /// itself, unless a guard keeps it out).
+    pub owned_by_kernel: bool,
+    /// Where frames go: a gateway, or the destination.
+    pub next_hop: Ipv4Addr,
+    /// The next hop's MAC; `None` for a listener, which learns its peer's.
+    pub next_hop_mac: Option<MacAddr>,
+    /// How the MAC was learned, for the command's header.
+    pub how: String,
+    /// The destination is this host: the loopback link carries the flow.
+    pub loopback: bool,
+}
+
+/// What looking for a path found.
+#[derive(Debug)]
+pub enum Found {
+    Path(Path),
+    /// The next hop did not answer ARP: a negative answer from the network.
+    NoArp {
+        next_hop: Ipv4Addr,
+        iface: String,
+    },
+}
+
+impl Path {
+    /// The path to `req.dst`: the kernel's route (or the user's interface
+    /// and source), the next hop resolved by ARP; the loopback interface
+    /// when `dst` is this host's own address.
+    pub fn find(req: Request, err: &mut dyn Write, interrupt: &AtomicBool) -> Result<Found> {
+        let route = match route::select(req.dst, req.interface, req.source) {
+            Err(RouteError::LocalDestination { .. }) => {
+                // The kernel routes its own addresses over loopback.
+                let iface = loopback_interface()?;
+                return Ok(Found::Path(Path::on_loopback(
+                    iface,
+                    req.source.unwrap_or(req.dst),
+                    req.dst,
+                )));
+            }
+            other => other?,
+        };
+        if route.interface.is_loopback {
+            let (source, next_hop) = (route.source, route.next_hop);
+            return Ok(Found::Path(Path::on_loopback(
+                route.interface,
+                source,
+                next_hop,
+            )));
+        }
+        if route.interface.mac == MacAddr::zero() {
+            bail!(
+                "{} has no Ethernet address; nettool's TCP runs over Ethernet-like interfaces",
+                route.interface.name
+            );
+        }
+        let resolved = next_hop::resolve(&route, req.cache, req.pcap, err, interrupt)?;
+        let Some((mac, how)) = resolved else {
+            return Ok(Found::NoArp {
+                next_hop: route.next_hop,
+                iface: route.interface.name,
+            });
+        };
+        Ok(Found::Path(Path {
+            source: route.source,
+            owned_by_kernel: route.source_owned_by_kernel,
+            next_hop: route.next_hop,
+            next_hop_mac: Some(mac),
+            how,
+            loopback: false,
+            iface: route.interface,
+        }))
+    }
+
+    /// A path over loopback: no ARP, and the kernel owns both ends.
+    fn on_loopback(iface: Interface, source: Ipv4Addr, next_hop: Ipv4Addr) -> Path {
+        Path {
+            source,
+            owned_by_kernel: true,
+            next_hop,
+            next_hop_mac: Some(iface.mac),
+            how: "loopback: no ARP".to_owned(),
+            loopback: true,
+            iface,
+        }
+    }
+
+    /// A listener's end at `addr` (with `interface`, one the kernel does
+    /// not own: nettool then answers ARP for it), on `interface`'s first
+    /// address, or on the only interface up with an IPv4 address.
+    pub fn listen(addr: Option<Ipv4Addr>, interface: Option<&str>) -> Result<Path> {
+        let interfaces = pnet::datalink::interfaces();
+        let holder = |ip: Ipv4Addr| {
+            interfaces
+                .iter()
+                .find(|i| i.ips.iter().any(|n| n.ip() == std::net::IpAddr::V4(ip)))
+                .map(|i| i.index)
+        };
+        let (index, ip, owned) = match (addr, interface) {
+            (Some(ip), _) if holder(ip).is_some() => (holder(ip).expect("checked"), ip, true),
+            (Some(ip), Some(name)) => (route::interface_by_name(name)?.index, ip, false),
+            (Some(ip), None) => bail!(
+                "no interface has {ip}; to listen on an address the kernel does not own, name the \
+                 interface with -i (nettool then answers ARP for it)"
+            ),
+            (None, Some(name)) => {
+                let iface = route::interface_by_name(name)?;
+                let ip = iface
+                    .ipv4
+                    .first()
+                    .map(|n| n.ip())
+                    .with_context(|| format!("{name} has no IPv4 address to listen on"))?;
+                (iface.index, ip, true)
+            }
+            (None, None) => {
+                let candidates: Vec<_> = interfaces
+                    .iter()
+                    .filter(|i| i.is_up() && !i.is_loopback() && i.ips.iter().any(|n| n.is_ipv4()))
+                    .collect();
+                match candidates.as_slice() {
+                    [one] => {
+                        let ip = one
+                            .ips
+                            .iter()
+                            .find_map(|n| match n.ip() {
+                                std::net::IpAddr::V4(v4) => Some(v4),
+                                _ => None,
+                            })
+                            .expect("filtered on IPv4");
+                        (one.index, ip, true)
+                    }
+                    _ => {
+                        let names: Vec<String> =
+                            candidates.iter().map(|i| i.name.clone()).collect();
+                        bail!(
+                            "nettool listens on one interface: give the address (nettool nc -l ADDRESS PORT) \
+                             or the interface (-i); candidates: {}",
+                            names.join(", ")
+                        )
+                    }
+                }
+            }
+        };
+        let iface = route::interface_by_index(index)?;
+        Ok(Path::listening(iface, ip, owned))
+    }
+
+    /// A listener's end on `iface` at `source`: its peers' MACs are
+    /// learned from their frames.
+    pub fn listening(iface: Interface, source: Ipv4Addr, owned_by_kernel: bool) -> Path {
+        if iface.is_loopback {
+            return Path::on_loopback(iface, source, source);
+        }
+        Path {
+            source,
+            owned_by_kernel,
+            next_hop: source,
+            next_hop_mac: None,
+            how: String::new(),
+            loopback: false,
+            iface,
+        }
+    }
+
+    /// Takes `flows` over from the kernel: reserves the source port
+    /// (`sport`, or a free one) and installs the RST guard when the kernel
+    /// owns the source address.
+    pub fn claim(&self, sport: Option<u16>, flows: Flows) -> Result<Claim> {
+        let (sport, reservation) = reserve_port(self.source, self.owned_by_kernel, sport)?;
+        let local = SocketAddrV4::new(self.source, sport);
+        let flow = flows.flow(local);
+        let guard = RstGuard::install_when(self.owned_by_kernel, flow)?;
+        Ok(Claim {
+            local,
+            guard,
+            _reservation: reservation,
+        })
+    }
+
+    /// Opens the link the path needs, with `opts`, its frames also written
+    /// to `pcap` when there is one. Warnings (a feature the kernel refused
+    /// that the command can do without) go to `err`.
+    pub fn open_link(
+        &self,
+        opts: &LinkOptions,
+        pcap: Option<&PcapFile>,
+        err: &mut dyn Write,
+    ) -> Result<Box<dyn Link>> {
+        let link = self.open_bare_link(opts, err)?;
+        Ok(capture(link, pcap)?)
+    }
+
+    fn open_bare_link(&self, opts: &LinkOptions, err: &mut dyn Write) -> Result<Box<dyn Link>> {
+        let index = self.iface.index;
+        if self.loopback {
+            // No ring, no segmentation offload, no transmit stamps: sends
+            // leave through a raw IP socket (see `link::lo`).
+            let mut link = LoopbackLink::open(index)?;
+            if let Some(bytes) = opts.receive_buffer {
+                link.grow_receive_buffer(bytes)?;
+            }
+            if opts.rx_timestamps {
+                link.enable_rx_stamps()?;
+            }
+            return Ok(Box::new(link));
+        }
+        let mut link = if opts.offloading {
+            PacketLink::open_offloading(index, Filter::ArpIpv4)?
+        } else {
+            PacketLink::open(index, Filter::ArpIpv4)?
+        };
+        if let Some(slots) = opts.tx_ring {
+            // A slot holds any frame the interface can send (the kernel
+            // refuses longer ones anyway).
+            let max_frame = self.iface.mtu as usize + ethernet::HEADER_LEN;
+            link.enable_tx_ring(max_frame, slots)?;
+        }
+        if let Some(bytes) = opts.receive_buffer {
+            link.grow_receive_buffer(bytes)?;
+        }
+        if opts.rx_timestamps {
+            link.enable_rx_timestamps()?;
+        }
+        if opts.tx_timestamps {
+            // Without transmit stamps a send time is a clock reading taken
+            // just before the send: RTTs come out a little long, no worse.
+            if let Err(e) = link.enable_tx_timestamps() {
+                warn(err, format!("{e}; RTTs run from just before each send"))?;
+            }
+        }
+        Ok(Box::new(link))
+    }
+
+    /// [`Path::claim`] and [`Path::open_link`]: everything a run needs.
+    /// Past this point a run that claims its flows once needs no
+    /// privilege (the guard is in place, the sockets are open): this is
+    /// where privileges can be dropped. (`nc -z` claims one flow per port.)
+    pub fn open(
+        &self,
+        sport: Option<u16>,
+        flows: Flows,
+        opts: &LinkOptions,
+        pcap: Option<&PcapFile>,
+        err: &mut dyn Write,
+    ) -> Result<Stack> {
+        let claim = self.claim(sport, flows)?;
+        let link = self.open_link(opts, pcap, err)?;
+        Ok(Stack { claim, link })
+    }
+
+    /// The MSS to announce on this path ([`crate::tcp::mss_for_mtu`]).
+    pub fn mss(&self) -> u16 {
+        crate::tcp::mss_for_mtu(self.iface.mtu)
+    }
+}
+
+/// `link`, its frames also written to `pcap` when there is one.
+pub fn capture<L: Link + 'static>(link: L, pcap: Option<&PcapFile>) -> io::Result<Box<dyn Link>> {
+    Ok(match pcap {
+        Some(file) => Box::new(Capture::new(link, Some(file.clone()))?),
+        None => Box::new(link),
+    })
+}
+
+fn loopback_interface() -> Result<Interface> {
+    let index = pnet::datalink::interfaces()
+        .into_iter()
+        .find(|i| i.is_loopback())
+        .map(|i| i.index)
+        .context("this host has no loopback interface")?;
+    Ok(route::interface_by_index(index)?)
+}
+
+/// The flows a run takes over from the kernel, given before the source
+/// port is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flows {
+    /// One connection to `remote`.
+    Connection { remote: SocketAddrV4 },
+    /// Connections from any peer to the source port.
+    Listener,
+    /// Probes to `remote`'s ports `dports` (a range), from the source port
+    /// or (`sport_inc`) from it and every port above.
+    Probes {
+        remote: Ipv4Addr,
+        dports: (u16, u16),
+        sport_inc: bool,
+    },
+}
+
+impl Flows {
+    /// The guard's flow, once the source address and port are known.
+    fn flow(self, local: SocketAddrV4) -> Flow {
+        match self {
+            Flows::Connection { remote } => Flow::Connection { local, remote },
+            Flows::Listener => Flow::Listener { local },
+            Flows::Probes {
+                remote,
+                dports,
+                sport_inc,
+            } => Flow::Probes {
+                local: *local.ip(),
+                remote,
+                sports: (local.port(), if sport_inc { 65535 } else { local.port() }),
+                dports,
+            },
+        }
+    }
+}
+
+/// How the link is opened; the default is a plain AF_PACKET socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkOptions {
+    /// TCP super-frames the kernel segments (GSO), through
+    /// `PACKET_VNET_HDR`.
+    pub offloading: bool,
+    /// The socket's receive buffer, in bytes (default: the system's).
+    pub receive_buffer: Option<usize>,
+    /// A transmit ring of this many slots (many frames per system call).
+    pub tx_ring: Option<usize>,
+    /// The kernel stamps every received frame.
+    pub rx_timestamps: bool,
+    /// The kernel stamps every sent frame (a warning where it cannot).
+    pub tx_timestamps: bool,
+}
+
+/// The flows a run took over: its source address and port (reserved from
+/// the kernel while the claim lives) and the guard that keeps the kernel's
+/// RSTs out of them.
+pub struct Claim {
+    pub local: SocketAddrV4,
+    pub guard: Option<RstGuard>,
+    _reservation: Option<OwnedFd>,
+}
+
+/// What a run holds: its claim and its link.
+pub struct Stack {
+    pub claim: Claim,
+    pub link: Box<dyn Link>,
+}
+
+impl Stack {
+    /// The source address and port.
+    pub fn local(&self) -> SocketAddrV4 {
+        self.claim.local
+    }
+
+    /// The guard's nftables table, when there is one.
+    pub fn guard_table(&self) -> Option<&str> {
+        self.claim.guard.as_ref().map(RstGuard::table)
+    }
+
+    /// Ends the run: reads how many of the kernel's RSTs the guard
+    /// dropped (returned, for the command to report; `None` without a
+    /// guard), then removes the guard and closes the link. Both wait out an
+    /// RCU grace period in the kernel; the two waits overlap. The port
+    /// reservation goes last.
+    pub fn teardown(self) -> Option<u64> {
+        let Stack { claim, link } = self;
+        let Claim {
+            guard,
+            _reservation,
+            ..
+        } = claim;
+        let dropped = guard.as_ref().map(|g| g.dropped().unwrap_or(0));
+        let removal = guard.map(RstGuard::begin_removal);
+        drop(link);
+        if let Some(r) = removal {
+            r.wait();
+        }
+        dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
+    const REMOTE: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+
+    #[rstest]
+    #[case(Flows::Connection { remote: REMOTE }, Flow::Connection { local: LOCAL, remote: REMOTE })]
+    #[case(Flows::Listener, Flow::Listener { local: LOCAL })]
+    #[case(
+        Flows::Probes { remote: *REMOTE.ip(), dports: (22, 80), sport_inc: false },
+        Flow::Probes { local: *LOCAL.ip(), remote: *REMOTE.ip(), sports: (40000, 40000), dports: (22, 80) }
+    )]
+    // Each probe from the next port: the guard covers every port above.
+    #[case(
+        Flows::Probes { remote: *REMOTE.ip(), dports: (80, 80), sport_inc: true },
+        Flow::Probes { local: *LOCAL.ip(), remote: *REMOTE.ip(), sports: (40000, 65535), dports: (80, 80) }
+    )]
+    fn the_guard_covers_the_flows_claimed(#[case] flows: Flows, #[case] want: Flow) {
+        assert_eq!(flows.flow(LOCAL), want);
+    }
+
+    fn interface(is_loopback: bool) -> Interface {
+        Interface {
+            name: if is_loopback { "lo" } else { "eth0" }.into(),
+            index: 1,
+            mac: if is_loopback {
+                MacAddr::zero()
+            } else {
+                MacAddr::new(2, 0, 0, 0, 0, 1)
+            },
+            ipv4: vec![],
+            mtu: if is_loopback { 65536 } else { 1500 },
+            is_up: true,
+            is_running: true,
+            is_loopback,
+        }
+    }
+
+    #[test]
+    fn a_listener_learns_its_peers_macs_except_on_loopback() {
+        let ip = *LOCAL.ip();
+        let eth = Path::listening(interface(false), ip, false);
+        assert_eq!(eth.next_hop_mac, None);
+        assert!(!eth.loopback && !eth.owned_by_kernel);
+        let lo = Path::listening(interface(true), Ipv4Addr::LOCALHOST, true);
+        assert_eq!(lo.next_hop_mac, Some(MacAddr::zero()));
+        assert!(lo.loopback && lo.owned_by_kernel);
+    }
+
+    #[rstest]
+    #[case(false, 1460)]
+    #[case(true, 65_495)]
+    fn the_mss_follows_the_interface(#[case] is_loopback: bool, #[case] mss: u16) {
+        let path = Path::listening(interface(is_loopback), *LOCAL.ip(), true);
+        assert_eq!(path.mss(), mss);
+    }
+
+    /// This host's own address needs neither root nor ARP: the kernel
+    /// routes it over loopback (the routing table is only read).
+    #[test]
+    fn this_hosts_own_address_takes_the_loopback_path() {
+        let cache = std::env::temp_dir().join("nettool-setup-test-unused-cache.json");
+        let request = Request {
+            dst: Ipv4Addr::LOCALHOST,
+            interface: None,
+            source: None,
+            cache: &cache,
+            pcap: None,
+        };
+        let mut err = Vec::new();
+        let found = Path::find(request, &mut err, &AtomicBool::new(false)).unwrap();
+        let Found::Path(path) = found else {
+            panic!("{found:?}")
+        };
+        assert!(path.loopback && path.iface.is_loopback, "{path:?}");
+        assert_eq!(path.source, Ipv4Addr::LOCALHOST);
+        assert!(path.owned_by_kernel);
+        assert!(err.is_empty());
+        assert!(!cache.exists(), "no ARP, so no cache file");
+    }
+}

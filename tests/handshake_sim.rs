@@ -1,0 +1,228 @@
+//! `nettool handshake` as a whole (arguments in, the lines a user reads
+//! out) on the in-memory link and its virtual clock: no root, no
+//! namespace, exact timings. The peer is nettool's own engine in LISTEN,
+//! or a closed port, or nobody.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use clap::Parser;
+use nettool::cli::{Cli, Command, HandshakeArgs};
+use nettool::cmd::Env;
+use nettool::cmd::tcp::handshake_over;
+use nettool::link::mem::{MemLink, Responder, VirtualClock};
+use nettool::outcome::Outcome;
+use nettool::route::Interface;
+use nettool::setup::Path;
+use nettool::tcp::{self, Connection, IssSource, SeqNum};
+use nettool::time::Instant;
+use nettool::wire::MacAddr;
+use nettool::wire::tcp::{ChecksumMode, TcpRepr};
+use rstest::rstest;
+
+const US_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
+const PEER_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
+const US: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, 1), 40000);
+const PEER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, 2), 80);
+/// From the peer's sending to our receiving: the in-memory link shows a
+/// frame to the peer the moment it leaves, so this is the round trip.
+const LATENCY: Duration = Duration::from_micros(100);
+
+/// A listening peer: nettool's engine in LISTEN, holding what it accepts.
+struct Listener(Connection);
+
+impl Listener {
+    fn new() -> Listener {
+        Listener(Connection::listen(
+            tcp::Config::default(),
+            PEER,
+            IssSource::Fixed(SeqNum(7_000_000)),
+        ))
+    }
+
+    fn output(&mut self, now: Instant) -> Vec<(Duration, Vec<u8>)> {
+        while self.0.poll_event().is_some() {}
+        std::iter::from_fn(|| self.0.poll_transmit(now))
+            .map(|seg| (LATENCY, seg.to_frame(PEER_MAC, US_MAC)))
+            .collect()
+    }
+}
+
+impl Responder for Listener {
+    fn on_frame(&mut self, now: Instant, frame: &[u8]) -> Vec<(Duration, Vec<u8>)> {
+        if let Ok((_, ip, tcp)) = TcpRepr::from_frame(frame, ChecksumMode::Verify) {
+            self.0.handle_segment_from(now, ip.src, &tcp);
+        }
+        self.output(now)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.0.poll_timeout()
+    }
+
+    fn on_time(&mut self, now: Instant) -> Vec<(Duration, Vec<u8>)> {
+        self.0.handle_timeout(now);
+        self.output(now)
+    }
+}
+
+/// A port nobody listens on: every SYN draws a RST (RFC 9293 §3.5.2).
+struct ClosedPort;
+
+impl Responder for ClosedPort {
+    fn on_frame(&mut self, _now: Instant, frame: &[u8]) -> Vec<(Duration, Vec<u8>)> {
+        let Ok((_, ip, tcp)) = TcpRepr::from_frame(frame, ChecksumMode::Verify) else {
+            return Vec::new();
+        };
+        tcp::rst_for(ip.src, ip.dst, &tcp)
+            .map(|rst| vec![(LATENCY, rst.to_frame(PEER_MAC, US_MAC))])
+            .unwrap_or_default()
+    }
+}
+
+/// The way to the peer, as the setup would have found it.
+fn path() -> Path {
+    Path {
+        iface: Interface {
+            name: "sim0".into(),
+            index: 1,
+            mac: US_MAC,
+            ipv4: vec![],
+            mtu: 1500,
+            is_up: true,
+            is_running: true,
+            is_loopback: false,
+        },
+        source: *US.ip(),
+        owned_by_kernel: false,
+        next_hop: *PEER.ip(),
+        next_hop_mac: Some(PEER_MAC),
+        how: "scripted".into(),
+        loopback: false,
+    }
+}
+
+fn args(extra: &[&str]) -> HandshakeArgs {
+    let mut argv = vec!["nettool", "handshake"];
+    argv.extend(extra);
+    argv.push("10.9.0.2:80");
+    match Cli::try_parse_from(argv).unwrap().command {
+        Command::Handshake(a) => a,
+        _ => unreachable!(),
+    }
+}
+
+/// Runs `nettool handshake [extra] 10.9.0.2:80` against `peer`; its
+/// outcome, stdout, and how long it took on the virtual clock.
+fn handshake(extra: &[&str], peer: Option<Box<dyn Responder>>) -> (Outcome, String, Duration) {
+    let clock = VirtualClock::default();
+    let mut link = MemLink::new(clock.clone());
+    if let Some(peer) = peer {
+        link = link.with(BoxedResponder(peer));
+    }
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let interrupt = AtomicBool::new(false);
+    let mut env = Env {
+        out: &mut out,
+        err: &mut err,
+        interrupt: &interrupt,
+        pcap: None,
+    };
+    let mut run_clock = clock.clone();
+    let outcome = handshake_over(
+        &args(extra),
+        &path(),
+        US,
+        &mut link,
+        &mut run_clock,
+        &mut env,
+    )
+    .unwrap();
+    let took = clock.get() - Instant::ZERO;
+    (outcome, String::from_utf8(out).unwrap(), took)
+}
+
+struct BoxedResponder(Box<dyn Responder>);
+
+impl Responder for BoxedResponder {
+    fn on_frame(&mut self, now: Instant, frame: &[u8]) -> Vec<(Duration, Vec<u8>)> {
+        self.0.on_frame(now, frame)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.0.poll_timeout()
+    }
+    fn on_time(&mut self, now: Instant) -> Vec<(Duration, Vec<u8>)> {
+        self.0.on_time(now)
+    }
+}
+
+#[test]
+fn an_open_port_answers_in_one_round_trip() {
+    let (outcome, out, _) = handshake(&[], Some(Box::new(Listener::new())));
+    assert_eq!(outcome, Outcome::Success, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "HANDSHAKE 10.9.0.2:80 from 10.9.0.1:40000 on sim0 \
+         (10.9.0.1 is not the kernel's: nettool answers ARP for it)"
+    );
+    assert_eq!(
+        lines[1],
+        "next hop 10.9.0.2 is-at 02:00:00:00:00:02 (scripted)"
+    );
+    for want in [
+        "  0.000000 state CLOSED → SYN-SENT",
+        "  0.000000 out   IP 10.9.0.1.40000 > 10.9.0.2.80: Flags [S], seq ",
+        "  0.000100 in    IP 10.9.0.2.80 > 10.9.0.1.40000: Flags [S.], seq 7000000, ack ",
+        "  0.000100 state SYN-SENT → ESTABLISHED",
+        "  0.000100 out   IP 10.9.0.1.40000 > 10.9.0.2.80: Flags [.], ack 1,",
+        "  0.500100 note  ending the connection: reset (RST)",
+        "  0.500100 out   IP 10.9.0.1.40000 > 10.9.0.2.80: Flags [R], seq ",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(want)),
+            "{want:?} missing:\n{out}"
+        );
+    }
+    assert_eq!(
+        lines.last().unwrap(),
+        &"port 80 on 10.9.0.2 is open: SYN-ACK after 100 µs"
+    );
+}
+
+#[test]
+fn a_closed_port_refuses_with_a_reset() {
+    let (outcome, out, _) = handshake(&[], Some(Box::new(ClosedPort)));
+    assert_eq!(outcome, Outcome::Negative, "{out}");
+    assert!(
+        out.contains("  0.000100 in    IP 10.9.0.2.80 > 10.9.0.1.40000: Flags [R.], seq 0, ack "),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().last().unwrap(),
+        "port 80 on 10.9.0.2 is closed: RST after 100 µs"
+    );
+}
+
+#[rstest]
+// The SYN, then a retransmission after 1 s, 2 s, 4 s…; then one last RTO.
+#[case(0, 1, Duration::from_secs(1))]
+#[case(1, 2, Duration::from_secs(3))]
+#[case(3, 4, Duration::from_secs(15))]
+fn silence_is_no_answer_after_every_retry(
+    #[case] retries: u32,
+    #[case] syns: u32,
+    #[case] gave_up_at: Duration,
+) {
+    let retries = retries.to_string();
+    let (outcome, out, took) = handshake(&["--retries", &retries], None);
+    assert_eq!(outcome, Outcome::Negative, "{out}");
+    assert_eq!(out.matches("Flags [S]").count() as u32, syns, "{out}");
+    let s = if syns == 1 { "" } else { "s" };
+    assert_eq!(
+        out.lines().last().unwrap(),
+        format!("no answer from 10.9.0.2:80 after {syns} SYN{s}: filtered, or the host is down")
+    );
+    assert_eq!(took, gave_up_at, "{out}");
+}

@@ -1,0 +1,199 @@
+//! `nettool trace` as a whole (arguments in, the lines a user reads out)
+//! on the in-memory link and its virtual clock: no root, no namespaces,
+//! exact timings. Two scripted routers answer the SYNs whose TTL runs out
+//! with ICMP time exceeded; behind them, nettool's own engine listens on
+//! the destination's port, or nothing does.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use clap::Parser;
+use nettool::cli::{Cli, Command, TraceArgs};
+use nettool::cmd::Env;
+use nettool::cmd::trace::trace_over;
+use nettool::link::mem::{MemLink, Responder, VirtualClock};
+use nettool::outcome::Outcome;
+use nettool::route::Interface;
+use nettool::setup::Path;
+use nettool::tcp::{self, Connection, IssSource, SeqNum};
+use nettool::time::Instant;
+use nettool::wire::MacAddr;
+use nettool::wire::ethernet::{self, EthernetRepr, Protocol};
+use nettool::wire::ipv4::{IpProtocol, Ipv4Repr};
+use nettool::wire::tcp::{ChecksumMode, TcpRepr};
+use pnet::packet::icmp::{IcmpPacket, checksum};
+
+const US_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
+const GW_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
+const US: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 1, 0, 1), 40000);
+const R1: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 2);
+const R2: Ipv4Addr = Ipv4Addr::new(10, 2, 0, 2);
+const DST: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 3, 0, 2), 80);
+/// Each hop adds this to the round trip.
+const PER_HOP: Duration = Duration::from_micros(100);
+
+/// Two routers, then the destination: its port listening or closed.
+struct TwoRouters {
+    listener: Option<Connection>,
+}
+
+impl TwoRouters {
+    fn new(open: bool) -> TwoRouters {
+        TwoRouters {
+            listener: open.then(|| {
+                Connection::listen(
+                    tcp::Config::default(),
+                    DST,
+                    IssSource::Fixed(SeqNum(7_000_000)),
+                )
+            }),
+        }
+    }
+}
+
+/// `body` from `from` to us, in a frame from the gateway.
+fn frame(from: Ipv4Addr, protocol: IpProtocol, body: &[u8]) -> Vec<u8> {
+    let ip = Ipv4Repr::new(from, *US.ip(), protocol, body.len());
+    let mut frame = vec![0u8; ethernet::HEADER_LEN + ip.total_len()];
+    EthernetRepr {
+        src: GW_MAC,
+        dst: US_MAC,
+        protocol: Protocol::Ipv4,
+    }
+    .emit(&mut frame);
+    ip.emit(&mut frame[ethernet::HEADER_LEN..]);
+    frame[ethernet::HEADER_LEN + 20..].copy_from_slice(body);
+    frame
+}
+
+/// ICMP time exceeded in transit from `router`, quoting the probe's IP
+/// header and the first 8 bytes of its TCP header, as routers do.
+fn time_exceeded(router: Ipv4Addr, probe: &[u8]) -> Vec<u8> {
+    let mut msg = vec![11, 0, 0, 0, 0, 0, 0, 0];
+    msg.extend_from_slice(&probe[ethernet::HEADER_LEN..ethernet::HEADER_LEN + 28]);
+    let sum = checksum(&IcmpPacket::new(&msg).unwrap());
+    msg[2..4].copy_from_slice(&sum.to_be_bytes());
+    frame(router, IpProtocol::Icmp, &msg)
+}
+
+impl Responder for TwoRouters {
+    fn on_frame(&mut self, now: Instant, sent: &[u8]) -> Vec<(Duration, Vec<u8>)> {
+        let Ok((_, ip, seg)) = TcpRepr::from_frame(sent, ChecksumMode::Verify) else {
+            return Vec::new();
+        };
+        let hops = u32::from(ip.ttl.min(3));
+        let delay = PER_HOP * hops;
+        match ip.ttl {
+            1 => vec![(delay, time_exceeded(R1, sent))],
+            2 => vec![(delay, time_exceeded(R2, sent))],
+            _ => match &mut self.listener {
+                Some(conn) => {
+                    conn.handle_segment_from(now, ip.src, &seg);
+                    while conn.poll_event().is_some() {}
+                    std::iter::from_fn(|| conn.poll_transmit(now))
+                        .map(|s| (delay, s.to_frame(GW_MAC, US_MAC)))
+                        .collect()
+                }
+                None => tcp::rst_for(ip.src, ip.dst, &seg)
+                    .map(|rst| vec![(delay, rst.to_frame(GW_MAC, US_MAC))])
+                    .unwrap_or_default(),
+            },
+        }
+    }
+}
+
+fn path() -> Path {
+    Path {
+        iface: Interface {
+            name: "sim0".into(),
+            index: 1,
+            mac: US_MAC,
+            ipv4: vec![],
+            mtu: 1500,
+            is_up: true,
+            is_running: true,
+            is_loopback: false,
+        },
+        source: *US.ip(),
+        owned_by_kernel: false,
+        next_hop: R1,
+        next_hop_mac: Some(GW_MAC),
+        how: "scripted".into(),
+        loopback: false,
+    }
+}
+
+/// Runs `nettool trace -q 1 [extra] 10.3.0.2:80` through the routers;
+/// its outcome and stdout.
+fn trace(extra: &[&str], open: bool) -> (Outcome, String) {
+    let mut argv = vec!["nettool", "trace", "-q", "1"];
+    argv.extend(extra);
+    argv.push("10.3.0.2:80");
+    let Command::Trace(args) = Cli::try_parse_from(argv).unwrap().command else {
+        unreachable!()
+    };
+    let args: TraceArgs = args;
+    let clock = VirtualClock::default();
+    let mut link = MemLink::new(clock.clone()).with(TwoRouters::new(open));
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let interrupt = AtomicBool::new(false);
+    let mut env = Env {
+        out: &mut out,
+        err: &mut err,
+        interrupt: &interrupt,
+        pcap: None,
+    };
+    let mut run_clock = clock.clone();
+    let outcome = trace_over(&args, &path(), US, &mut link, &mut run_clock, &mut env).unwrap();
+    (outcome, String::from_utf8(out).unwrap())
+}
+
+#[test]
+fn the_routers_then_the_open_port() {
+    let (outcome, out) = trace(&[], true);
+    assert_eq!(outcome, Outcome::Success, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "TRACE 10.3.0.2:80 from 10.1.0.1:40000 on sim0, 30 hops max, 1 probe per hop \
+         (10.1.0.1 is not the kernel's: nettool answers ARP for it)"
+    );
+    assert_eq!(
+        lines[1],
+        "next hop 10.1.0.2 is-at 02:00:00:00:00:02 (scripted)"
+    );
+    assert_eq!(lines[2], " 1  10.1.0.2  0.100 ms");
+    assert_eq!(lines[3], " 2  10.2.0.2  0.200 ms");
+    assert_eq!(lines[4], " 3  10.3.0.2  [open, SYN-ACK]  0.300 ms");
+    assert_eq!(lines[5], "10.3.0.2:80 reached in 3 hops: port open");
+    assert_eq!(lines.len(), 6, "{out}");
+}
+
+#[test]
+fn the_routers_then_the_closed_port() {
+    let (outcome, out) = trace(&[], false);
+    assert_eq!(outcome, Outcome::Success, "{out}");
+    assert!(
+        out.contains(" 3  10.3.0.2  [closed, RST]  0.300 ms"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("10.3.0.2:80 reached in 3 hops: port closed\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_max_ttl_short_of_the_destination_is_no_answer() {
+    let (outcome, out) = trace(&["-m", "2"], true);
+    assert_eq!(outcome, Outcome::Negative, "{out}");
+    assert!(out.contains(" 2  10.2.0.2  0.200 ms"), "{out}");
+    assert!(!out.contains(" 3  "), "{out}");
+    assert!(
+        out.ends_with(
+            "10.3.0.2:80 did not answer within the hops tried: filtered, or further away\n"
+        ),
+        "{out}"
+    );
+}
