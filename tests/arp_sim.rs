@@ -344,7 +344,6 @@ mod command {
     use std::cell::RefCell;
     use std::net::Ipv4Addr;
     use std::rc::Rc;
-    use std::sync::atomic::AtomicBool;
     use std::time::Duration;
 
     use clap::Parser;
@@ -353,8 +352,8 @@ mod command {
     use nettool::cachefile;
     use nettool::cli::{ArpArgs, Cli, Command};
     use nettool::clock::Clock;
-    use nettool::cmd::Env;
     use nettool::cmd::arp::{self, Subnet};
+    use nettool::cmd::{Captured, Env};
     use nettool::link::Link;
     use nettool::link::mem::{ArpNeighbour, MemLink, Responder, VirtualClock};
     use nettool::outcome::Outcome;
@@ -441,24 +440,19 @@ mod command {
         /// Runs `body` with this machine's clock and an `Env` on it.
         fn run(
             &mut self,
-            body: impl FnOnce(&VirtualClock, &mut dyn Clock, &mut Env) -> anyhow::Result<Outcome>,
+            body: impl FnOnce(&mut dyn Clock, &mut Env) -> anyhow::Result<Outcome>,
         ) -> Ran {
-            let (mut out, mut err) = (Vec::new(), Vec::new());
-            let interrupt = AtomicBool::new(false);
             let began = self.clock.get();
-            let mut env = Env {
-                out: &mut out,
-                err: &mut err,
-                interrupt: &interrupt,
-                pcap: None,
-                clock: &self.clock,
+            let mut captured = Captured {
+                clock: self.clock.clone(),
+                ..Captured::default()
             };
             let mut clock = self.clock.clone();
-            let outcome = body(&self.clock, &mut clock, &mut env).unwrap();
+            let outcome = body(&mut clock, &mut captured.env()).unwrap();
             Ran {
                 outcome,
-                out: String::from_utf8(out).unwrap(),
-                err: String::from_utf8(err).unwrap(),
+                out: captured.stdout(),
+                err: String::from_utf8(captured.err).unwrap(),
                 took: self.clock.get() - began,
             }
         }
@@ -472,9 +466,7 @@ mod command {
             let mut open = || -> anyhow::Result<Box<dyn Link>> {
                 Ok(Box::new(link.take().expect("the link opened once")))
             };
-            self.run(|_, clock, env| {
-                arp::resolve_over(PEER, &args, &route(), &mut open, clock, env)
-            })
+            self.run(|clock, env| arp::resolve_over(PEER, &args, &route(), &mut open, clock, env))
         }
 
         /// Moves the clock on, as if the next command ran `d` later.
@@ -553,7 +545,7 @@ mod command {
 
         // And `--show` ages it on the same wall clock.
         let args = sim.args(&["--show"]);
-        let shown = sim.run(|_, _, env| arp::run(args, env));
+        let shown = sim.run(|_, env| arp::run(args, env));
         assert_eq!(
             shown.out,
             "IFACE        ADDRESS          MAC                STATE         AGE  LEFT\n\
@@ -676,7 +668,7 @@ mod command {
         assert_eq!(subnet.targets, (2..=6).map(ip).collect::<Vec<_>>());
         let args = sim.args(&["10.9.0.0/29"]);
         let mut link = sim.link();
-        let ran = sim.run(|_, clock, env| arp::sweep_over(&args, &subnet, &mut link, clock, env));
+        let ran = sim.run(|clock, env| arp::sweep_over(&args, &subnet, &mut link, clock, env));
         assert_eq!(ran.outcome, Outcome::Success, "{}", ran.out);
         assert_eq!(
             ran.out,
@@ -703,8 +695,8 @@ mod command {
         let mut sim = Sim::new(vec![neighbour(7, PEER)]);
         let args = sim.args(&["-D", "10.9.0.2"]);
         let mut link = sim.link();
-        let taken = sim
-            .run(|_, clock, env| arp::claim_over(PEER, &args, &interface(), &mut link, clock, env));
+        let taken =
+            sim.run(|clock, env| arp::claim_over(PEER, &args, &interface(), &mut link, clock, env));
         assert_eq!(taken.outcome, Outcome::Negative);
         assert_eq!(
             taken.out,
@@ -722,8 +714,8 @@ mod command {
         let free = Ipv4Addr::new(10, 9, 0, 9);
         let args = sim.args(&["-D", "10.9.0.9"]);
         let mut link = sim.link();
-        let ran = sim
-            .run(|_, clock, env| arp::claim_over(free, &args, &interface(), &mut link, clock, env));
+        let ran =
+            sim.run(|clock, env| arp::claim_over(free, &args, &interface(), &mut link, clock, env));
         assert_eq!(ran.outcome, Outcome::Success);
         assert_eq!(
             ran.out,

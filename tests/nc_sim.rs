@@ -16,11 +16,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use nettool::cli::{Cli, Command, NcArgs};
-use nettool::cmd::Env;
+use nettool::cmd::Captured;
 use nettool::cmd::nc::{connect_over, listen_over};
 use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::outcome::Outcome;
-use nettool::route::Interface;
 use nettool::setup::Path;
 use nettool::tcp::{self, Connection, IssSource, SeqNum, State};
 use nettool::time::Instant;
@@ -193,30 +192,15 @@ impl Responder for ClosedPort {
     }
 }
 
-fn interface() -> Interface {
-    Interface {
-        name: "sim0".into(),
-        index: 1,
-        mac: US_MAC,
-        ipv4: vec![],
-        mtu: 1500,
-        is_up: true,
-        is_running: true,
-        is_loopback: false,
-    }
-}
-
 /// The way to the server, as the setup would have found it.
 fn connect_path() -> Path {
-    Path {
-        iface: interface(),
-        source: US_IP,
-        owned_by_kernel: false,
-        next_hop: PEER_IP,
-        next_hop_mac: Some(PEER_MAC),
-        how: "scripted".into(),
-        loopback: false,
-    }
+    Path::simulated(US_MAC, US_IP, PEER_IP, PEER_MAC)
+}
+
+/// The listener's way: the simulated interface, at an address the
+/// kernel does not own.
+fn listen_path() -> Path {
+    Path::listening(connect_path().iface, US_IP, false)
 }
 
 fn args(argv: &[&str]) -> NcArgs {
@@ -277,14 +261,12 @@ fn nc(
             (Box::new(ours), Some(theirs))
         }
     };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut env = Env {
-        out: &mut out,
-        err: &mut err,
-        interrupt: &interrupt,
-        pcap: None,
-        clock: &clock,
+    let mut captured = Captured {
+        clock: clock.clone(),
+        ..Captured::default()
     };
+    let mut env = captured.env();
+    env.interrupt = &interrupt;
     let args = args(argv);
     let mut run_clock = clock.clone();
     let input = input.as_raw_fd();
@@ -298,24 +280,22 @@ fn nc(
             input,
             &mut env,
         ),
-        Mode::Listen => {
-            let path = Path::listening(interface(), US_IP, false);
-            listen_over(
-                &args,
-                &path,
-                LISTENER,
-                &mut link,
-                &mut run_clock,
-                input,
-                &mut env,
-            )
-        }
+        Mode::Listen => listen_over(
+            &args,
+            &listen_path(),
+            LISTENER,
+            &mut link,
+            &mut run_clock,
+            input,
+            &mut env,
+        ),
     }
     .unwrap();
+    drop(env);
     Ran {
         outcome,
-        out: String::from_utf8(out).unwrap(),
-        err: String::from_utf8(err).unwrap(),
+        out: captured.stdout(),
+        err: String::from_utf8(captured.err).unwrap(),
         took: clock.get() - Instant::ZERO,
     }
 }

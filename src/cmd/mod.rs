@@ -55,6 +55,38 @@ impl Env<'_> {
     }
 }
 
+/// A command's output kept in memory, its interrupt flag and its virtual
+/// clock, for tests that run a command over the in-memory link:
+/// [`Captured::env`] is the `Env` to run it in.
+#[cfg(any(test, feature = "testkit"))]
+#[derive(Default)]
+pub struct Captured {
+    pub out: Vec<u8>,
+    pub err: Vec<u8>,
+    pub interrupt: AtomicBool,
+    /// The clock the command's `Env` gives (the in-memory link's, when
+    /// the test builds its link on a clone of it).
+    pub clock: crate::link::mem::VirtualClock,
+}
+
+#[cfg(any(test, feature = "testkit"))]
+impl Captured {
+    pub fn env(&mut self) -> Env<'_> {
+        Env {
+            out: &mut self.out,
+            err: &mut self.err,
+            interrupt: &self.interrupt,
+            pcap: None,
+            clock: &self.clock,
+        }
+    }
+
+    /// What the command wrote on stdout.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out).into_owned()
+    }
+}
+
 /// Runs the command the user asked for, with its `--pcap` file if any,
 /// which is written out completely before the outcome is reported (also
 /// after Ctrl-C: the commands return then too).
