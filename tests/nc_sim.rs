@@ -17,7 +17,7 @@ use std::time::Duration;
 use clap::Parser;
 use nettool::cli::{Cli, Command, NcArgs};
 use nettool::cmd::Captured;
-use nettool::cmd::nc::{connect_over, listen_over};
+use nettool::cmd::nc::{Plumbing, connect_over, listen_over};
 use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::outcome::Outcome;
 use nettool::setup::Path;
@@ -268,27 +268,23 @@ fn nc(
     let mut env = captured.env();
     env.interrupt = &interrupt;
     let args = args(argv);
-    let mut run_clock = clock.clone();
-    let input = input.as_raw_fd();
+    let path = match mode {
+        Mode::Connect => connect_path(),
+        Mode::Listen => listen_path(),
+    };
+    let plumbing = Plumbing {
+        path: &path,
+        local: match mode {
+            Mode::Connect => US,
+            Mode::Listen => LISTENER,
+        },
+        link: &mut link,
+        clock: &mut clock.clone(),
+        input: input.as_raw_fd(),
+    };
     let outcome = match mode {
-        Mode::Connect => connect_over(
-            &args,
-            &connect_path(),
-            US,
-            &mut link,
-            &mut run_clock,
-            input,
-            &mut env,
-        ),
-        Mode::Listen => listen_over(
-            &args,
-            &listen_path(),
-            LISTENER,
-            &mut link,
-            &mut run_clock,
-            input,
-            &mut env,
-        ),
+        Mode::Connect => connect_over(&args, plumbing, &mut env),
+        Mode::Listen => listen_over(&args, plumbing, &mut env),
     }
     .unwrap();
     drop(env);

@@ -23,7 +23,7 @@ use crate::driver::{self, Handler, Input, Options, Stop, Tx};
 use crate::link::Link;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
-use crate::setup::{Flows, Found, LinkOptions, Path, Request};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::stack::host::{HostConfig, TcpHost};
 use crate::stack::iface::{
     self as stack_iface, Direction, FlowKey, HostEvent, InterfaceConfig, ListenerConfig,
@@ -168,50 +168,69 @@ fn connect_target(args: &NcArgs) -> Result<SocketAddrV4> {
     ))
 }
 
+/// What an nc run is plumbed into: the way and the local address the
+/// setup found, its link, the clock, and the input copied to the peer
+/// (stdin, in the real command; what a test likes, in memory).
+pub struct Plumbing<'p> {
+    pub path: &'p Path,
+    pub local: SocketAddrV4,
+    pub link: &'p mut dyn Link,
+    pub clock: &'p mut dyn Clock,
+    pub input: RawFd,
+}
+
+/// Runs `body` plumbed into `stack`'s link, `env`'s clock and stdin,
+/// then tears the stack down.
+fn plumbed(
+    path: &Path,
+    mut stack: Stack,
+    env: &mut Env,
+    body: impl FnOnce(Plumbing, &mut Env) -> Result<Outcome>,
+) -> Result<Outcome> {
+    let mut clock = env.clock.clock();
+    let plumbing = Plumbing {
+        path,
+        local: stack.local(),
+        link: stack.link.as_mut(),
+        clock: clock.as_mut(),
+        input: io::stdin().as_raw_fd(),
+    };
+    let outcome = body(plumbing, env);
+    stack.teardown(env.err);
+    outcome
+}
+
 /// `nc HOST PORT`: the way found, the flow claimed and the link opened,
-/// then [`connect_over`] with stdin.
+/// then [`connect_over`].
 fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let remote = connect_target(args)?;
     let Some(path) = connect_path(*remote.ip(), args, env)? else {
         return Ok(Outcome::Negative);
     };
     let flows = Flows::Connection { remote };
-    let mut stack = path.open(args.source_port, flows, &LINK, env.pcap.as_ref(), env.err)?;
-    let mut clock = env.clock.clock();
-    let (local, link) = (stack.local(), stack.link.as_mut());
-    let stdin = io::stdin().as_raw_fd();
-    let outcome = connect_over(args, &path, local, link, clock.as_mut(), stdin, env);
-    stack.teardown(env.err);
-    outcome
+    let stack = path.open(args.source_port, flows, &LINK, env.pcap.as_ref(), env.err)?;
+    plumbed(&path, stack, env, |p, env| connect_over(args, p, env))
 }
 
-/// Connects from `local` to the `HOST PORT` of `args` on `path`, over
-/// `link`, and copies `input` to the peer and the peer's bytes to
-/// `env.out` until both sides are done.
-pub fn connect_over(
-    args: &NcArgs,
-    path: &Path,
-    local: SocketAddrV4,
-    link: &mut dyn Link,
-    clock: &mut dyn Clock,
-    input: RawFd,
-    env: &mut Env,
-) -> Result<Outcome> {
+/// Connects to the `HOST PORT` of `args` through `p`, and copies its
+/// input to the peer and the peer's bytes to `env.out` until both sides
+/// are done.
+pub fn connect_over(args: &NcArgs, mut p: Plumbing, env: &mut Env) -> Result<Outcome> {
     let remote = connect_target(args)?;
-    let start = clock.now();
-    let config = engine_config(path, args);
-    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local, remote);
-    let conn = Connection::connect(start, config, local, remote, iss);
-    let mut iface = stack_iface::Interface::new(iface_config(path, args.trace));
+    let start = p.clock.now();
+    let config = engine_config(p.path, args);
+    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, p.local, remote);
+    let conn = Connection::connect(start, config, p.local, remote, iss);
+    let mut iface = stack_iface::Interface::new(iface_config(p.path, args.trace));
     let flow = iface.open(conn);
     let mut pipe = Pipe::new(args, start, Some(flow));
-    let end = pipe.run(&mut iface, link, clock, input, env)?;
-    pipe.receive_drops = link.receive_drops();
-    pipe.finish(&iface, end, remote, clock.now(), env)
+    let end = pipe.run(&mut iface, &mut p, env)?;
+    pipe.receive_drops = p.link.receive_drops();
+    pipe.finish(&iface, end, remote, p.clock.now(), env)
 }
 
 /// `nc -l [ADDRESS] PORT`: the address and port taken from the kernel
-/// and the link opened, then [`listen_over`] with stdin.
+/// and the link opened, then [`listen_over`].
 fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let (addr, port) = match args.operands.as_slice() {
         [port] => (None, parse_port(port)?),
@@ -220,43 +239,23 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     };
     let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
     let flows = Flows::Listener;
-    let mut stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
-    let mut clock = env.clock.clock();
-    let (local, link) = (stack.local(), stack.link.as_mut());
-    let stdin = io::stdin().as_raw_fd();
-    let outcome = listen_over(args, &path, local, link, clock.as_mut(), stdin, env);
-    stack.teardown(env.err);
-    outcome
+    let stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
+    plumbed(&path, stack, env, |p, env| listen_over(args, p, env))
 }
 
-/// Listens on `local` over `link` and serves one connection (all of them,
-/// one after the other, with `-k`): `input` to the peer, the peer's bytes
-/// to `env.out`.
-pub fn listen_over(
-    args: &NcArgs,
-    path: &Path,
-    local: SocketAddrV4,
-    link: &mut dyn Link,
-    clock: &mut dyn Clock,
-    input: RawFd,
-    env: &mut Env,
-) -> Result<Outcome> {
-    let mut iface = listening(path, args, local);
+/// Listens on `p`'s local address and serves one connection (all of
+/// them, one after the other, with `-k`): the input to the peer, the
+/// peer's bytes to `env.out`.
+pub fn listen_over(args: &NcArgs, mut p: Plumbing, env: &mut Env) -> Result<Outcome> {
+    let mut iface = listening(p.path, args, p.local);
     if args.verbose {
         writeln!(
             env.err,
-            "nettool: listening on {local} ({})",
-            path.iface.name
+            "nettool: listening on {} ({})",
+            p.local, p.path.iface.name
         )?;
     }
-    let mut served = Served {
-        iface: &mut iface,
-        local,
-        link,
-        clock,
-        input,
-    };
-    served.serve(args, env)
+    serve(&mut iface, &mut p, args, env)
 }
 
 /// An interface with a listener on `local`. Handshakes proceed side by
@@ -277,38 +276,32 @@ fn listening(path: &Path, args: &NcArgs, local: SocketAddrV4) -> stack_iface::In
     iface
 }
 
-/// A listener being served, and what serving it runs on.
-struct Served<'s> {
-    iface: &'s mut stack_iface::Interface,
-    local: SocketAddrV4,
-    link: &'s mut dyn Link,
-    clock: &'s mut dyn Clock,
-    input: RawFd,
-}
-
-impl Served<'_> {
-    /// Serves the listener's connections one after the other: one, or
-    /// with `-k` all until Ctrl-C.
-    fn serve(&mut self, args: &NcArgs, env: &mut Env) -> Result<Outcome> {
-        loop {
-            let mut pipe = Pipe::new(args, self.clock.now(), None);
-            pipe.listener = Some(self.local);
-            let end = pipe.run(self.iface, self.link, self.clock, self.input, env)?;
-            pipe.receive_drops = self.link.receive_drops();
-            let remote = pipe
-                .flow
-                .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
-            let outcome = pipe.finish(self.iface, end, remote, self.clock.now(), env)?;
-            if !args.keep_open || outcome == Outcome::Interrupted {
-                if args.verbose {
-                    report_listener(self.iface, self.local, env)?;
-                }
-                return Ok(outcome);
+/// Serves the listener's connections one after the other: one, or with
+/// `-k` all until Ctrl-C.
+fn serve(
+    iface: &mut stack_iface::Interface,
+    p: &mut Plumbing,
+    args: &NcArgs,
+    env: &mut Env,
+) -> Result<Outcome> {
+    loop {
+        let mut pipe = Pipe::new(args, p.clock.now(), None);
+        pipe.listener = Some(p.local);
+        let end = pipe.run(iface, p, env)?;
+        pipe.receive_drops = p.link.receive_drops();
+        let remote = pipe
+            .flow
+            .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
+        let outcome = pipe.finish(iface, end, remote, p.clock.now(), env)?;
+        if !args.keep_open || outcome == Outcome::Interrupted {
+            if args.verbose {
+                report_listener(iface, p.local, env)?;
             }
-            if let Some(flow) = pipe.flow {
-                // netcat does not wait out TIME-WAIT; the next one may start.
-                self.iface.remove(flow);
-            }
+            return Ok(outcome);
+        }
+        if let Some(flow) = pipe.flow {
+            // netcat does not wait out TIME-WAIT; the next one may start.
+            iface.remove(flow);
         }
     }
 }
@@ -636,9 +629,7 @@ impl Pipe {
     fn run(
         &mut self,
         host: &mut stack_iface::Interface,
-        link: &mut dyn Link,
-        clock: &mut dyn Clock,
-        input: RawFd,
+        p: &mut Plumbing,
         env: &mut Env,
     ) -> Result<Ending> {
         if self.listener.is_some() {
@@ -647,8 +638,8 @@ impl Pipe {
         }
         let interrupt = env.interrupt;
         let mut run = PipeRun { pipe: self, env };
-        let opts = run_options(input);
-        let stop = driver::run_with(host, link, clock, interrupt, &opts, &mut run)?;
+        let opts = run_options(p.input);
+        let stop = driver::run_with(host, p.link, p.clock, interrupt, &opts, &mut run)?;
         Ok(match stop {
             Stop::Interrupted => Ending::Interrupted,
             Stop::Done => self.ended.unwrap_or(Ending::Interrupted),
