@@ -20,7 +20,7 @@ use crate::cli::{CacheArgs, Cli, Command};
 use crate::clock::{Clock, ClockSource};
 use crate::driver::{self, Stop};
 use crate::link::Link;
-use crate::link::pcap::{Capture, PcapFile};
+use crate::link::pcap::PcapFile;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
 use crate::report::event::{Conflict, Start};
@@ -47,11 +47,6 @@ pub struct Env<'a> {
 impl Env<'_> {
     pub fn warn(&mut self, what: impl std::fmt::Display) -> std::io::Result<()> {
         writeln!(self.err, "nettool: warning: {what}")
-    }
-
-    /// `link`, writing its frames to the `--pcap` file when there is one.
-    pub fn capture<L: Link>(&self, link: L) -> std::io::Result<Capture<L>> {
-        Capture::new(link, self.pcap.clone())
     }
 }
 
