@@ -551,6 +551,16 @@ mod command {
             "IFACE        ADDRESS          MAC                STATE         AGE  LEFT\n\
              sim0         10.9.0.2         d6:00:00:00:00:07  fresh       10.0s  50.0s\n"
         );
+
+        // `--flush` empties it.
+        let args = sim.args(&["--flush"]);
+        let flushed = sim.run(|_, env| arp::run(args, env));
+        let file = sim.cache_file();
+        assert_eq!(
+            flushed.out,
+            format!("flushed 1 entry from {}\n", file.display())
+        );
+        assert!(cachefile::load(&file).0.is_empty());
     }
 
     #[test]
@@ -721,5 +731,8 @@ mod command {
             ran.out,
             "DAD 10.9.0.9 on sim0 (02:00:00:00:00:01)\n10.9.0.9 is free: nobody answered 3 probes\n"
         );
+        let secs = Duration::from_secs;
+        assert_eq!(sim.wire.times(), [secs(0), secs(1), secs(2)]);
+        assert_eq!(ran.took, secs(3), "the last probe is waited for");
     }
 }
