@@ -16,7 +16,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{CacheArgs, Cli, Command};
+use crate::cli::{CacheArgs, Cli, Command, PathArgs};
 use crate::clock::Clock;
 use crate::driver::{self, Stop};
 use crate::link::Link;
@@ -198,6 +198,16 @@ pub(crate) struct Way<'a> {
 }
 
 impl<'a> Way<'a> {
+    /// The way `handshake`, `close` and `trace` were given.
+    pub fn of(args: &'a PathArgs) -> Way<'a> {
+        Way::new(
+            args.interface.as_deref(),
+            args.source,
+            args.source_port,
+            &args.cache,
+        )
+    }
+
     pub fn new(
         interface: Option<&'a str>,
         source: Option<Ipv4Addr>,

@@ -202,12 +202,7 @@ pub fn unescape(text: &str) -> Result<Vec<u8>> {
 fn run(run: Run, env: &mut Env) -> Result<Outcome> {
     let args = run.args;
     let (dst, dport) = parse_target(&args.target)?;
-    let way = Way::new(
-        args.interface.as_deref(),
-        args.source,
-        args.source_port,
-        &args.cache,
-    );
+    let way = Way::of(&args.path);
     let rep = Reporter::new(args.json);
     let remote = SocketAddrV4::new(dst, dport);
     run_connection(

@@ -27,12 +27,7 @@ use crate::wire::{MacAddr, SeqNum};
 pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     let (dst, dport) = target(&args)?;
     // One source port for the whole trace: one flow-scoped guard covers it.
-    let way = Way::new(
-        args.interface.as_deref(),
-        args.source,
-        args.source_port,
-        &args.cache,
-    );
+    let way = Way::of(&args.path);
     let rep = Reporter::new(args.json);
     let remote = SocketAddrV4::new(dst, dport);
     run_connection(
