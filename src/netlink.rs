@@ -113,25 +113,14 @@ impl<'a> Iterator for Messages<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let header = match Header::parse(self.rest) {
-            Ok(h) => h,
-            Err(e) => {
-                self.rest = &[];
-                return Some(Err(e));
-            }
-        };
-        let len = header.len as usize;
-        if len < HEADER_LEN {
+        let message = Header::parse(self.rest).and_then(|header| {
+            let payload = take_record(&mut self.rest, header.len as usize, HEADER_LEN)?;
+            Ok((header, payload))
+        });
+        if message.is_err() {
             self.rest = &[];
-            return Some(Err(ParseError::BadLength));
         }
-        if len > self.rest.len() {
-            self.rest = &[];
-            return Some(Err(ParseError::Truncated));
-        }
-        let payload = &self.rest[HEADER_LEN..len];
-        self.rest = &self.rest[align(len).min(self.rest.len())..];
-        Some(Ok((header, payload)))
+        Some(message)
     }
 }
 
@@ -155,24 +144,37 @@ impl<'a> Iterator for Attributes<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        if self.rest.len() < ATTR_HEADER_LEN {
+        let attribute = if self.rest.len() < ATTR_HEADER_LEN {
+            Err(ParseError::Truncated)
+        } else {
+            let len = u16_at(self.rest, 0) as usize;
+            let kind = u16_at(self.rest, 2) & 0x3fff;
+            take_record(&mut self.rest, len, ATTR_HEADER_LEN).map(|data| (kind, data))
+        };
+        if attribute.is_err() {
             self.rest = &[];
-            return Some(Err(ParseError::Truncated));
         }
-        let len = u16_at(self.rest, 0) as usize;
-        let kind = u16_at(self.rest, 2) & 0x3fff;
-        if len < ATTR_HEADER_LEN {
-            self.rest = &[];
-            return Some(Err(ParseError::BadLength));
-        }
-        if len > self.rest.len() {
-            self.rest = &[];
-            return Some(Err(ParseError::Truncated));
-        }
-        let data = &self.rest[ATTR_HEADER_LEN..len];
-        self.rest = &self.rest[align(len).min(self.rest.len())..];
-        Some(Ok((kind, data)))
+        Some(attribute)
     }
+}
+
+/// Cuts the next record (a message or an attribute: a header that gives
+/// the record's whole length `len`, then its body, then padding to 4
+/// bytes) off `rest`, and returns its body.
+fn take_record<'a>(
+    rest: &mut &'a [u8],
+    len: usize,
+    header_len: usize,
+) -> Result<&'a [u8], ParseError> {
+    if len < header_len {
+        return Err(ParseError::BadLength);
+    }
+    if len > rest.len() {
+        return Err(ParseError::Truncated);
+    }
+    let body = &rest[header_len..len];
+    *rest = &rest[align(len).min(rest.len())..];
+    Ok(body)
 }
 
 /// Appends one attribute (header, data, padding) to `buf`.
