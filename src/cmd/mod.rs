@@ -344,6 +344,18 @@ impl<'a> Wiring<'a> {
         }
     }
 
+    /// A flow to `remote` from `local` on `path` that nobody guards or
+    /// reserves: a run over a link the caller provides (the in-memory
+    /// link of the tests).
+    pub fn unguarded(path: &'a Path, local: SocketAddrV4, remote: SocketAddrV4) -> Wiring<'a> {
+        Wiring {
+            path,
+            local,
+            remote,
+            guard: None,
+        }
+    }
+
     /// The `start` event's fields about the flow and its way.
     pub fn start(&self, command: &'static str) -> Start {
         Start {

@@ -138,12 +138,7 @@ pub fn handshake_over(
 ) -> Result<Outcome> {
     let run = Run::handshake(args)?;
     let (dst, dport) = parse_target(&run.args.target)?;
-    let wiring = Wiring {
-        path,
-        local,
-        remote: SocketAddrV4::new(dst, dport),
-        guard: None,
-    };
+    let wiring = Wiring::unguarded(path, local, SocketAddrV4::new(dst, dport));
     let rep = Reporter::new(run.args.json);
     let talk = converse(&run, &wiring, rep, link, clock, env)?;
     talk.finish(None, clock.now(), env)

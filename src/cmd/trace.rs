@@ -52,12 +52,7 @@ pub fn trace_over(
     env: &mut Env,
 ) -> Result<Outcome> {
     let (dst, dport) = target(args)?;
-    let wiring = Wiring {
-        path,
-        local,
-        remote: SocketAddrV4::new(dst, dport),
-        guard: None,
-    };
+    let wiring = Wiring::unguarded(path, local, SocketAddrV4::new(dst, dport));
     let rep = Reporter::new(args.json);
     let walked = walk(args, &wiring, rep, link, clock, env)?;
     walked.finish(None, clock.now(), env)
