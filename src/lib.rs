@@ -9,6 +9,7 @@
 //!               clock, sys ← link, driver
 //!               netlink ← route;  route, guard, cachefile ← setup
 //!               lab, impair, report ← cmd;  serde_display ← lab, report
+//!               sim's seeded Rng ← impair
 //! ```
 //!
 //! - **The engine**, pure and sans-IO: [`time`], [`wire`], [`arp`],
