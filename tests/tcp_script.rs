@@ -614,6 +614,72 @@ fn syn_received__retransmitted_syn_resends_syn_ack_at_once() {
     assert_eq!(c.state(), State::SynReceived);
 }
 
+/// The peer's SYN again in SYN-RECEIVED is answered (the SYN,ACK at
+/// once), not accepted, so TS.Recent keeps the first SYN's TSval: RFC 7323
+/// §4.3 takes a TSval only from a segment covering Last.ACK.sent, which
+/// is past the SYN (Linux's `tcp_check_req` likewise resends the SYN,ACK
+/// with the TS.Recent it has). A forged one with a TSval far ahead would
+/// otherwise make PAWS reject every real segment once ESTABLISHED.
+#[rstest]
+#[case::genuine(1500, 1510)]
+#[case::forged_far_ahead(2_000_000_000, 1010)]
+fn syn_received__retransmitted_syn_leaves_ts_recent_alone(
+    #[case] resent_val: u32,
+    #[case] ack_val: u32,
+) {
+    let mut c = Connection::listen(
+        Config {
+            timestamps: true,
+            ..config()
+        },
+        LOCAL,
+        IssSource::Fixed(SeqNum(LOCAL_ISS)),
+    );
+    let ts = |val| vec![TcpOption::Timestamps { val, ecr: 0 }];
+    let syn = |val| TcpRepr {
+        options: ts(val),
+        ..seg(REMOTE_ISS, None, Flags::SYN, b"")
+    };
+    let syn_ack = |ms| {
+        format!(
+            "Flags [S.], seq 1000, ack 5001, win 65535, options [mss 1460,nop,nop,TS val {ms} ecr 1000], length 0"
+        )
+    };
+    c.handle_segment_from(at(0), REMOTE_IP, &syn(1000));
+    expect_out(&mut c, 0, &[&syn_ack(0)]);
+    c.handle_segment_from(at(500), REMOTE_IP, &syn(resent_val));
+    assert_eq!(drops(&mut c), [DropReason::Retransmission]);
+    expect_out(&mut c, 500, &[&syn_ack(500)]);
+    deliver(
+        &mut c,
+        510,
+        TcpRepr {
+            options: ts(ack_val),
+            ..from_peer()
+        },
+    );
+    assert_eq!(c.state(), State::Established);
+    // The peer's first data after the handshake is accepted.
+    deliver(
+        &mut c,
+        520,
+        TcpRepr {
+            options: ts(ack_val + 10),
+            ..data(REMOTE_ISS + 1, b"new")
+        },
+    );
+    assert_eq!(drops(&mut c), []);
+    assert_eq!(c.recv_queue_len(), 3);
+    expect_out(
+        &mut c,
+        520,
+        &[&format!(
+            "Flags [.], ack 5004, win 65532, options [nop,nop,TS val 520 ecr {}], length 0",
+            ack_val + 10
+        )],
+    );
+}
+
 #[test]
 fn syn_received__syn_ack_retransmitted_then_times_out() {
     let mut c = conn_syn_received();
@@ -1120,6 +1186,42 @@ fn close_wait__can_still_send_then_close_goes_to_last_ack() {
     );
 }
 
+/// CLOSING, §3.10.7.4 fifth step: "in addition to the processing for the
+/// ESTABLISHED state", an ACK of our FIN leads to TIME-WAIT; any other
+/// acceptable ACK is still taken (here it acknowledges the data before the
+/// FIN) and only the rest of the segment is ignored. Neither is a discard,
+/// so neither is reported as a dropped segment: a drop report promises
+/// that nothing changed (design decision 12).
+#[rstest]
+#[case::ack_of_the_data_only(LOCAL_ISS + 4, State::Closing, SeqNum(LOCAL_ISS + 4))]
+#[case::ack_of_the_fin(LOCAL_ISS + 5, State::TimeWait, SeqNum(LOCAL_ISS + 5))]
+fn closing__an_acceptable_ack_is_taken_and_not_reported_as_a_drop(
+    #[case] ack: u32,
+    #[case] state: State,
+    #[case] una: SeqNum,
+) {
+    let mut c = conn_established();
+    assert_eq!(c.send(b"abc"), Ok(3));
+    c.close(at(20));
+    expect_out(
+        &mut c,
+        20,
+        &["Flags [FP.], seq 1001:1004, ack 5001, win 65535, length 3"],
+    );
+    // The peer's FIN crosses ours: CLOSING, nothing of ours acknowledged.
+    deliver(
+        &mut c,
+        30,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::FIN, b""),
+    );
+    expect_out(&mut c, 30, &["Flags [.], ack 5002, win 65535, length 0"]);
+    assert_eq!(c.state(), State::Closing);
+    events(&mut c);
+    deliver(&mut c, 40, seg(REMOTE_ISS + 2, Some(ack), Flags::NONE, b""));
+    assert_eq!(drops(&mut c), []);
+    assert_eq!((c.state(), c.tcb().snd.una), (state, una));
+}
+
 #[test]
 fn close_wait__data_is_ignored() {
     let mut c = conn_close_wait();
@@ -1283,6 +1385,68 @@ fn closed__segments_are_answered_with_rst() {
     );
     expect_out(&mut c, 2, &["Flags [R], seq 1001, win 0, length 0"]);
     assert!(drops(&mut c).contains(&DropReason::NoConnection));
+}
+
+/// Only an acceptable retransmission of the peer's FIN restarts 2×MSL
+/// (RFC 9293 §3.10.7.4, TIME-WAIT in the fifth and eighth steps). One at
+/// the same place that fails a check (an ACK of nothing sent, one below
+/// SND.UNA − MAX.SND.WND, no ACK bit, a SYN) is an old duplicate like any
+/// other: outside the window, answered with an ACK, and TIME-WAIT ends
+/// when it would have. If it restarted the timer, such segments would
+/// hold the connection (and its port pair) in TIME-WAIT for as long as
+/// they kept coming.
+#[rstest]
+#[case::ack_beyond_snd_nxt(seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1_000_000), Flags::FIN, b""))]
+#[case::ack_too_old(seg(REMOTE_ISS + 1, Some((LOCAL_ISS + 2).wrapping_sub(100_000)), Flags::FIN, b""))]
+#[case::no_ack(seg(REMOTE_ISS + 1, None, Flags::FIN, b""))]
+#[case::syn(seg(REMOTE_ISS, Some(LOCAL_ISS + 2), Flags::SYN | Flags::FIN, b""))]
+#[case::text_and_fin_bad_ack(seg(REMOTE_ISS, Some(LOCAL_ISS + 1_000_000), Flags::FIN, b"x"))]
+fn time_wait__unacceptable_fin_is_acked_and_leaves_the_timer(#[case] hostile: TcpRepr<'static>) {
+    let mut c = conn_time_wait();
+    deliver(&mut c, 5000, hostile);
+    assert_eq!(drops(&mut c), [DropReason::OutOfWindow]);
+    expect_out(&mut c, 5000, &["Flags [.], ack 5002, win 65535, length 0"]);
+    assert_eq!(c.state(), State::TimeWait);
+    assert_eq!(c.poll_timeout(), Some(at(60_040)), "2×MSL from 40 ms");
+}
+
+/// PAWS applies in TIME-WAIT before anything else (RFC 7323 §5.3 R1): a
+/// FIN whose TSval is older than TS.Recent is an old duplicate from an
+/// earlier incarnation, exactly what TIME-WAIT is there to absorb. It is
+/// answered and leaves the timer; the real retransmission after it (a
+/// current TSval) restarts it.
+#[test]
+fn time_wait__paws_old_fin_leaves_the_timer_and_a_current_one_restarts_it() {
+    let mut c = established_with(
+        Config {
+            timestamps: true,
+            ..config()
+        },
+        vec![TcpOption::Timestamps { val: 500, ecr: 0 }],
+    );
+    let fin = |val| TcpRepr {
+        options: vec![TcpOption::Timestamps { val, ecr: 20 }],
+        ..seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 2), Flags::FIN, b"")
+    };
+    c.close(at(20));
+    let _ = sent(&mut c, 20);
+    deliver(&mut c, 30, fin(600));
+    assert_eq!(c.state(), State::TimeWait);
+    let _ = sent(&mut c, 30);
+    assert_eq!(c.poll_timeout(), Some(at(60_030)));
+    events(&mut c);
+    deliver(&mut c, 5000, fin(100));
+    assert_eq!(drops(&mut c), [DropReason::OutOfWindow]);
+    expect_out(
+        &mut c,
+        5000,
+        &["Flags [.], ack 5002, win 65535, options [nop,nop,TS val 5000 ecr 600], length 0"],
+    );
+    assert_eq!(c.poll_timeout(), Some(at(60_030)));
+    deliver(&mut c, 6000, fin(700));
+    assert_eq!(drops(&mut c), [DropReason::Retransmission]);
+    assert_eq!(sent(&mut c, 6000).len(), 1, "the FIN is ACKed again");
+    assert_eq!(c.poll_timeout(), Some(at(66_000)));
 }
 
 #[test]
