@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Env, Finish, Way, Wiring, run_connection};
+use super::{Env, Finish, Given, Way, Wiring, run_connection, run_given};
 use crate::cli::{CloseArgs, ConnectArgs, HandshakeArgs};
 use crate::clock::Clock;
 use crate::driver::{self, Stop};
@@ -15,7 +15,6 @@ use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::report::event as rev;
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
-use crate::setup::Path;
 use crate::stack::host::{Direction, HostConfig, HostEvent, TcpHost};
 use crate::stack::session::{End, Event, Note, Opening, Plan, Session, ThirdAck};
 use crate::sys::random_bytes;
@@ -125,23 +124,16 @@ pub fn close(args: CloseArgs, env: &mut Env) -> Result<Outcome> {
     run(Run::close(&args)?, env)
 }
 
-/// `nettool handshake` over a link and a clock the caller provides, from
-/// the `path` and `local` address it chose: the in-memory link and its
-/// virtual clock in tests, which need no root. No guard, no reservation.
-pub fn handshake_over(
-    args: &HandshakeArgs,
-    path: &Path,
-    local: SocketAddrV4,
-    link: &mut dyn Link,
-    clock: &mut dyn Clock,
-    env: &mut Env,
-) -> Result<Outcome> {
+/// `nettool handshake` over what the caller [`Given`] (the in-memory
+/// link in tests).
+pub fn handshake_over(args: &HandshakeArgs, given: Given, env: &mut Env) -> Result<Outcome> {
     let run = Run::handshake(args)?;
     let (dst, dport) = parse_target(&run.args.target)?;
-    let wiring = Wiring::unguarded(path, local, SocketAddrV4::new(dst, dport));
     let rep = Reporter::new(run.args.json);
-    let talk = converse(&run, &wiring, rep, link, clock, env)?;
-    talk.finish(None, clock.now(), env)
+    let remote = SocketAddrV4::new(dst, dport);
+    run_given(given, rep, env, remote, |w, rep, link, clock, env| {
+        converse(&run, w, rep, link, clock, env)
+    })
 }
 
 /// `HOST:PORT` as address and port.

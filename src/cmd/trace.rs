@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use super::tcp::parse_target;
-use super::{Env, Finish, Way, Wiring, drive, run_connection};
+use super::{Env, Finish, Given, Way, Wiring, drive, run_connection, run_given};
 use crate::cli::TraceArgs;
 use crate::clock::Clock;
 use crate::driver::Stop;
@@ -17,7 +17,6 @@ use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::report::event::{self as ev, Hop, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
-use crate::setup::Path;
 use crate::sys::random_bytes;
 use crate::time::Instant;
 use crate::trace::{Answer, Config, Ending, Event, Trace};
@@ -40,22 +39,15 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     )
 }
 
-/// `nettool trace` over a link and a clock the caller provides, from the
-/// `path` and `local` address it chose: the in-memory link and its
-/// virtual clock in tests, which need no root. No guard, no reservation.
-pub fn trace_over(
-    args: &TraceArgs,
-    path: &Path,
-    local: SocketAddrV4,
-    link: &mut dyn Link,
-    clock: &mut dyn Clock,
-    env: &mut Env,
-) -> Result<Outcome> {
+/// `nettool trace` over what the caller [`Given`] (the in-memory link in
+/// tests).
+pub fn trace_over(args: &TraceArgs, given: Given, env: &mut Env) -> Result<Outcome> {
     let (dst, dport) = target(args)?;
-    let wiring = Wiring::unguarded(path, local, SocketAddrV4::new(dst, dport));
     let rep = Reporter::new(args.json);
-    let walked = walk(args, &wiring, rep, link, clock, env)?;
-    walked.finish(None, clock.now(), env)
+    let remote = SocketAddrV4::new(dst, dport);
+    run_given(given, rep, env, remote, |w, rep, link, clock, env| {
+        walk(args, w, rep, link, clock, env)
+    })
 }
 
 /// `HOST:PORT`, once the TTLs are known to make sense.
