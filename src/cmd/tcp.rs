@@ -2,7 +2,7 @@
 //! and state printed.
 
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -128,16 +128,15 @@ pub fn close(args: CloseArgs, env: &mut Env) -> Result<Outcome> {
 /// link in tests).
 pub fn handshake_over(args: &HandshakeArgs, given: Given, env: &mut Env) -> Result<Outcome> {
     let run = Run::handshake(args)?;
-    let (dst, dport) = parse_target(&run.args.target)?;
+    let remote = parse_target(&run.args.target)?;
     let rep = Reporter::new(run.args.json);
-    let remote = SocketAddrV4::new(dst, dport);
     run_given(given, rep, env, remote, |w, rep, link, clock, env| {
         converse(&run, w, rep, link, clock, env)
     })
 }
 
-/// `HOST:PORT` as address and port.
-pub fn parse_target(text: &str) -> Result<(Ipv4Addr, u16)> {
+/// `HOST:PORT` as the socket address it names.
+pub fn parse_target(text: &str) -> Result<SocketAddrV4> {
     let (host, port) = text
         .rsplit_once(':')
         .with_context(|| format!("{text:?} needs a port: write HOST:PORT, e.g. 10.78.0.2:80"))?;
@@ -146,7 +145,7 @@ pub fn parse_target(text: &str) -> Result<(Ipv4Addr, u16)> {
         .ok()
         .filter(|p| *p != 0)
         .with_context(|| format!("{port:?} is not a TCP port (1 to 65535)"))?;
-    Ok((super::resolve_host(host)?, port))
+    Ok(SocketAddrV4::new(super::resolve_host(host)?, port))
 }
 
 /// Turns `\r`, `\n`, `\t`, `\\`, `\0` and `\xHH` into bytes, as `printf` does.
@@ -188,14 +187,13 @@ pub fn unescape(text: &str) -> Result<Vec<u8>> {
 
 fn run(run: Run, env: &mut Env) -> Result<Outcome> {
     let args = run.args;
-    let (dst, dport) = parse_target(&args.target)?;
-    let way = Way::of(&args.path);
-    let rep = Reporter::new(args.json);
-    let remote = SocketAddrV4::new(dst, dport);
+    let remote = parse_target(&args.target)?;
+    let (rep, way) = (Reporter::new(args.json), Way::of(&args.path));
+    let command = run.command.name();
     run_connection(
         rep,
         env,
-        run.command.name(),
+        command,
         remote,
         &way,
         |w, rep, link, clock, env| converse(&run, w, rep, link, clock, env),
@@ -769,6 +767,7 @@ fn opened(
 mod tests {
     use super::*;
     use rstest::rstest;
+    use std::net::Ipv4Addr;
 
     #[rstest]
     #[case("GET / HTTP/1.0\\r\\n\\r\\n", b"GET / HTTP/1.0\r\n\r\n".to_vec())]
@@ -791,7 +790,7 @@ mod tests {
     #[case("10.0.0.2:80", Ipv4Addr::new(10, 0, 0, 2), 80)]
     #[case("10.0.0.2:65535", Ipv4Addr::new(10, 0, 0, 2), 65535)]
     fn targets_parse(#[case] text: &str, #[case] ip: Ipv4Addr, #[case] port: u16) {
-        assert_eq!(parse_target(text).unwrap(), (ip, port));
+        assert_eq!(parse_target(text).unwrap(), SocketAddrV4::new(ip, port));
     }
 
     #[rstest]

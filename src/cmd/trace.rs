@@ -24,11 +24,9 @@ use crate::wire::icmp::IcmpKind;
 use crate::wire::{MacAddr, SeqNum};
 
 pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
-    let (dst, dport) = target(&args)?;
+    let remote = target(&args)?;
     // One source port for the whole trace: one flow-scoped guard covers it.
-    let way = Way::of(&args.path);
-    let rep = Reporter::new(args.json);
-    let remote = SocketAddrV4::new(dst, dport);
+    let (rep, way) = (Reporter::new(args.json), Way::of(&args.path));
     run_connection(
         rep,
         env,
@@ -42,16 +40,15 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
 /// `nettool trace` over what the caller [`Given`] (the in-memory link in
 /// tests).
 pub fn trace_over(args: &TraceArgs, given: Given, env: &mut Env) -> Result<Outcome> {
-    let (dst, dport) = target(args)?;
+    let remote = target(args)?;
     let rep = Reporter::new(args.json);
-    let remote = SocketAddrV4::new(dst, dport);
     run_given(given, rep, env, remote, |w, rep, link, clock, env| {
         walk(args, w, rep, link, clock, env)
     })
 }
 
 /// `HOST:PORT`, once the TTLs are known to make sense.
-fn target(args: &TraceArgs) -> Result<(Ipv4Addr, u16)> {
+fn target(args: &TraceArgs) -> Result<SocketAddrV4> {
     if args.first_ttl > args.max_ttl {
         bail!(
             "--first-ttl {} is above --max-ttl {}",
