@@ -10,7 +10,7 @@
 
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use super::packet::{OpenError, PacketLink};
@@ -28,31 +28,13 @@ impl LoopbackLink {
     /// Opens the link on the loopback interface with index `ifindex`.
     pub fn open(ifindex: u32) -> Result<LoopbackLink, OpenError> {
         let rx = PacketLink::open(ifindex, Filter::ArpIpv4)?;
-        // SAFETY: plain socket(2); the result is checked and owned below.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_INET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::IPPROTO_RAW,
-            )
-        };
-        if fd < 0 {
-            let err = io::Error::last_os_error();
-            return Err(match err.raw_os_error() {
-                Some(libc::EPERM | libc::EACCES) => OpenError::Permission,
-                _ => OpenError::Io {
-                    iface: "lo".into(),
-                    source: err,
-                },
-            });
-        }
-        // SAFETY: fd is a fresh socket we own.
-        let raw = unsafe { OwnedFd::from_raw_fd(fd) };
+        let raw = crate::sys::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW)
+            .map_err(|e| OpenError::opening("lo", e))?;
         let mark: libc::c_uint = GUARD_MARK;
         // Without CAP_NET_ADMIN this fails; the guard then also drops our
         // own RSTs on loopback, which costs the peer a timeout, not
         // correctness.
-        let _ = crate::sys::setsockopt(fd, libc::SOL_SOCKET, libc::SO_MARK, &mark);
+        let _ = crate::sys::setsockopt(raw.as_raw_fd(), libc::SOL_SOCKET, libc::SO_MARK, &mark);
         Ok(LoopbackLink { rx, raw })
     }
 
