@@ -239,20 +239,7 @@ impl RouteSocket {
         // SAFETY: an all-zero sockaddr_nl is valid; pid 0 addresses the kernel.
         let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
         kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        // SAFETY: buffer and address point at live memory of the given sizes.
-        let sent = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                message.as_ptr().cast(),
-                message.len(),
-                0,
-                (&kernel as *const libc::sockaddr_nl).cast(),
-                size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if sent < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        sys::sendto(self.fd.as_raw_fd(), message, &kernel)?;
         // A route reply is ~120 bytes; 32 KiB leaves room for any attribute
         // the kernel may add, and MSG_TRUNC tells us if it ever does not.
         let mut buf = vec![0u8; 32 * 1024];

@@ -21,6 +21,36 @@ pub fn socket(
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// `ip:port` as the kernel's `sockaddr_in`.
+pub fn sockaddr_in(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// `sendto(2)` of `data` to `addr`, a typed `sockaddr_*`: how many bytes
+/// left.
+pub fn sendto<A>(fd: RawFd, data: &[u8], addr: &A) -> io::Result<usize> {
+    // SAFETY: `data` is live for its length, `addr` is a live A of the
+    // size passed.
+    let n = unsafe {
+        libc::sendto(
+            fd,
+            data.as_ptr().cast(),
+            data.len(),
+            0,
+            (addr as *const A).cast(),
+            std::mem::size_of::<A>() as libc::socklen_t,
+        )
+    };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
 /// `setsockopt(2)` with a typed value.
 pub fn setsockopt<T>(
     fd: RawFd,
@@ -105,14 +135,7 @@ pub fn reserve_port(
     }
     let sock = socket(libc::AF_INET, libc::SOCK_STREAM, 0).context("reserving a source port")?;
     let fd = sock.as_raw_fd();
-    let addr = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: wanted.unwrap_or(0).to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(source).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
+    let addr = sockaddr_in(source, wanted.unwrap_or(0));
     let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
     // SAFETY: addr is a valid sockaddr_in of `len` bytes.
     if unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len) } < 0 {
