@@ -42,8 +42,9 @@ pub struct Env<'a> {
 }
 
 impl Env<'_> {
+    /// A warning on stderr ([`crate::setup::warn`]).
     pub fn warn(&mut self, what: impl std::fmt::Display) -> std::io::Result<()> {
-        writeln!(self.err, "nettool: warning: {what}")
+        crate::setup::warn(self.err, what)
     }
 
     /// `link`, writing its frames to the `--pcap` file when there is one.
