@@ -614,6 +614,49 @@ fn syn_received__retransmitted_syn_resends_syn_ack_at_once() {
     assert_eq!(c.state(), State::SynReceived);
 }
 
+/// PAWS runs in SYN-RECEIVED too: RFC 7323 §5.3 R1 applies once TS.Recent
+/// is valid, and the SYN made it so (Linux's `tcp_check_req` checks it as
+/// well). An ACK of our SYN,ACK whose TSval is older than the SYN's is an
+/// old duplicate: answered with an ACK and dropped, it does not complete
+/// the handshake; the real one after it does.
+#[test]
+fn syn_received__paws_old_ack_does_not_complete_the_handshake() {
+    let mut c = Connection::listen(
+        Config {
+            timestamps: true,
+            ..config()
+        },
+        LOCAL,
+        IssSource::Fixed(SeqNum(LOCAL_ISS)),
+    );
+    let ts = |val| vec![TcpOption::Timestamps { val, ecr: 0 }];
+    c.handle_segment_from(
+        at(0),
+        REMOTE_IP,
+        &TcpRepr {
+            options: ts(1000),
+            ..seg(REMOTE_ISS, None, Flags::SYN, b"")
+        },
+    );
+    let _ = sent(&mut c, 0);
+    events(&mut c);
+    let ack = |val| TcpRepr {
+        options: ts(val),
+        ..from_peer()
+    };
+    deliver(&mut c, 10, ack(500));
+    assert_eq!(drops(&mut c), [DropReason::OutOfWindow]);
+    assert_eq!(c.state(), State::SynReceived);
+    expect_out(
+        &mut c,
+        10,
+        &["Flags [.], ack 5001, win 65535, options [nop,nop,TS val 10 ecr 1000], length 0"],
+    );
+    deliver(&mut c, 20, ack(1001));
+    assert_eq!(drops(&mut c), []);
+    assert_eq!(c.state(), State::Established);
+}
+
 /// The peer's SYN again in SYN-RECEIVED is answered (the SYN,ACK at
 /// once), not accepted, so TS.Recent keeps the first SYN's TSval: RFC 7323
 /// §4.3 takes a TSval only from a segment covering Last.ACK.sent, which

@@ -275,16 +275,17 @@ impl Connection {
             self.tcb.snd.nxt = self.tcb.snd.iss;
             return Err(DropReason::Retransmission);
         }
-        // PAWS (RFC 7323 §5.3 R1): in a synchronized state, a non-RST
+        // PAWS (RFC 7323 §5.3 R1): once the SYN set TS.Recent (so in
+        // SYN-RECEIVED too, as Linux's tcp_check_req checks), a non-RST
         // segment whose TSval is older than TS.Recent is an old duplicate
-        // from an earlier wrap of the sequence space: ACK and drop it.
+        // from an earlier wrap of the sequence space or an earlier
+        // incarnation: ACK and drop it.
         // Older by more than PAWS_WINDOW, as Linux reads it: a resend
         // that fills a hole moves TS.Recent to its own TSval, and the
         // segments sent a tick before it and reordered behind it are new
         // data. (TS.Recent is never invalidated by idleness here: RFC
         // 7323 §5.5's 24-day rule is left out.)
         if self.negotiated.timestamps
-            && self.state.is_synchronized()
             && !rst
             && let Some((val, _)) = seg.timestamps()
             && (self.ts_recent.wrapping_sub(val) as i32) > PAWS_WINDOW
