@@ -52,6 +52,34 @@ impl Env<'_> {
     }
 }
 
+/// A command's output kept in memory and its interrupt flag, for tests
+/// that run a command over the in-memory link: [`Captured::env`] is the
+/// `Env` to run it in.
+#[cfg(any(test, feature = "testkit"))]
+#[derive(Default)]
+pub struct Captured {
+    pub out: Vec<u8>,
+    pub err: Vec<u8>,
+    pub interrupt: AtomicBool,
+}
+
+#[cfg(any(test, feature = "testkit"))]
+impl Captured {
+    pub fn env(&mut self) -> Env<'_> {
+        Env {
+            out: &mut self.out,
+            err: &mut self.err,
+            interrupt: &self.interrupt,
+            pcap: None,
+        }
+    }
+
+    /// What the command wrote on stdout.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out).into_owned()
+    }
+}
+
 /// Runs the command the user asked for, with its `--pcap` file if any,
 /// which is written out completely before the outcome is reported (also
 /// after Ctrl-C: the commands return then too).

@@ -277,9 +277,9 @@ fn converse(
     })
 }
 
-/// A talk's side of the driver's run: its events rendered, and on
-/// Ctrl-C the connection reset rather than left for the peer to hold
-/// (the RST shown).
+/// A talk's side of the driver's run: its events rendered. (On Ctrl-C or
+/// a failed link the session resets the connection itself, rather than
+/// leave it for the peer to hold: see [`crate::machine::Machine::abort`].)
 struct TalkRun<'a> {
     view: &'a mut View,
     out: &'a mut dyn Write,
@@ -288,10 +288,6 @@ struct TalkRun<'a> {
 impl driver::Handler<Session> for TalkRun<'_> {
     fn event(&mut self, _: &mut Session, now: Instant, ev: Event) -> Result<()> {
         self.view.event(self.out, now, ev)
-    }
-
-    fn interrupt(&mut self, session: &mut Session, now: Instant) {
-        session.abort(now);
     }
 }
 

@@ -1013,7 +1013,23 @@ impl Connection {
             // New data went out (a probe's is sent from handle_timeout).
             self.schedule_loss_probe(now);
         }
-        // A D-SACK is reported once (RFC 2883 §4).
+        self.note_dsack_sent(&seg);
+        if let Some(ack) = seg.ack
+            && !seg.flags.contains(Flags::RST)
+        {
+            self.note_ack_sent(ack, seg.window, seg.flags.contains(Flags::SYN));
+        }
+        Some(seg)
+    }
+
+    /// A D-SACK is reported once (RFC 2883 §4): the segment carrying it
+    /// as its first SACK block, built now, settles it, whether it leaves
+    /// at once or waits in the queue. Reported again by every ACK queued
+    /// behind it, a Linux sender counts each copy as one more duplicate,
+    /// soon more than it ever retransmitted, and from then on ignores
+    /// every D-SACK as dubious: no undo of spurious retransmissions, no
+    /// widening of its reordering window.
+    fn note_dsack_sent(&mut self, seg: &Segment) {
         if let Some(d) = self.dsack
             && seg
                 .options
@@ -1022,12 +1038,6 @@ impl Connection {
         {
             self.dsack = None;
         }
-        if let Some(ack) = seg.ack
-            && !seg.flags.contains(Flags::RST)
-        {
-            self.note_ack_sent(ack, seg.window, seg.flags.contains(Flags::SYN));
-        }
-        Some(seg)
     }
 
     /// Bookkeeping for a segment carrying `<ACK=ack>` and `window` on its
@@ -1059,7 +1069,8 @@ impl Connection {
         let ack = self.segment(self.snd_max, Flags::NONE, true, Vec::new());
         let ack = self.with_options(now, ack);
         self.note_ack_sent(self.tcb.rcv.nxt, ack.window, false);
-        // `note_ack_sent` runs again when it leaves; that is harmless.
+        self.note_dsack_sent(&ack);
+        // Both notes run again when it leaves; that is harmless.
         self.queued.push_back(ack);
     }
 
