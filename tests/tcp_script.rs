@@ -1276,6 +1276,37 @@ fn close_wait__data_is_ignored() {
     assert_eq!(c.recv_queue_len(), 0);
 }
 
+/// The peer's FIN is taken once. After it, a FIN at RCV.NXT (no real peer
+/// sends one: its FIN again ends at RCV.NXT) passes the checks and is
+/// answered with an ACK, but moves nothing: had RCV.NXT gone over it,
+/// every real segment from the peer would start below RCV.NXT, be out of
+/// the window and draw an ACK beyond anything the peer sent, which the
+/// peer answers with an ACK of its own, and so on for ever. Nor does it
+/// restart TIME-WAIT (only the FIN again does, see above), as Linux's
+/// TIME-WAIT, which keeps RCV.NXT fixed, never moves it either.
+#[rstest]
+#[case::close_wait(conn_close_wait as Ctor)]
+#[case::last_ack(conn_last_ack as Ctor)]
+#[case::time_wait(conn_time_wait as Ctor)]
+fn after_the_peers_fin__another_fin_moves_nothing(#[case] ctor: Ctor) {
+    let mut c = ctor();
+    let ack = c.tcb().snd.una.0;
+    let timeout = c.poll_timeout();
+    deliver(&mut c, 100, seg(REMOTE_ISS + 2, Some(ack), Flags::FIN, b""));
+    assert_eq!(c.tcb().rcv.nxt, SeqNum(REMOTE_ISS + 2));
+    assert_eq!(events(&mut c), []);
+    expect_out(&mut c, 100, &["Flags [.], ack 5002, win 65535, length 0"]);
+    assert_eq!(c.poll_timeout(), timeout);
+    // The peer's next real segment (a pure ACK at its SND.NXT) is taken.
+    deliver(
+        &mut c,
+        110,
+        seg(REMOTE_ISS + 2, Some(ack), Flags::NONE, b""),
+    );
+    assert_eq!(drops(&mut c), []);
+    expect_nothing(&mut c, 110);
+}
+
 #[test]
 fn last_ack__ack_of_fin_goes_to_closed() {
     let mut c = conn_last_ack();

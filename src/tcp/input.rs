@@ -704,7 +704,21 @@ impl Connection {
     /// thing expected (everything before it was received).
     /// A FIN beyond RCV.NXT is remembered and processed when the data
     /// before it has arrived.
+    ///
+    /// The peer's FIN is taken once. A FIN reaching this step after it
+    /// (CLOSE-WAIT, LAST-ACK, TIME-WAIT) is none a real peer sends: its FIN
+    /// again ends at RCV.NXT and is answered in the first step. It is
+    /// acknowledged, and moves nothing: RCV.NXT over it would put every
+    /// real segment of the peer below the window, each drawing an ACK
+    /// of octets the peer never sent, which it answers in turn, for ever;
+    /// and only the FIN again restarts TIME-WAIT.
     fn check_fin(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        if self.fin_received {
+            if seg.flags.contains(Flags::FIN) {
+                self.ack_pending = true;
+            }
+            return;
+        }
         let receiving = matches!(
             self.state,
             State::Established | State::FinWait1 | State::FinWait2
@@ -715,14 +729,14 @@ impl Connection {
             let nxt = self.tcb.rcv.nxt;
             if fin_seq == nxt {
                 due = true;
-            } else if fin_seq.gt(nxt) && receiving && !self.fin_received {
+            } else if fin_seq.gt(nxt) && receiving {
                 let ahead = fin_seq - nxt;
                 if ahead <= self.rcv.window() {
                     self.rcv_fin = Some(self.rcv.nxt() + ahead as u64);
                 }
             }
         }
-        if !due && receiving && !self.fin_received && self.rcv_fin == Some(self.rcv.nxt()) {
+        if !due && receiving && self.rcv_fin == Some(self.rcv.nxt()) {
             due = true;
         }
         if !due {
@@ -731,19 +745,14 @@ impl Connection {
         self.rcv_fin = None;
         self.tcb.rcv.nxt += 1usize;
         self.ack_pending = true;
-        if !self.fin_received {
-            self.fin_received = true;
-            self.events.push_back(Event::PeerClosed);
-        }
+        self.fin_received = true;
+        self.events.push_back(Event::PeerClosed);
         match self.state {
             State::SynReceived | State::Established => self.set_state(State::CloseWait),
             // Our FIN is not acknowledged yet, or check_ack would have
             // moved us to FIN-WAIT-2: simultaneous close.
             State::FinWait1 => self.set_state(State::Closing),
             State::FinWait2 => self.enter_time_wait(now),
-            State::TimeWait => self
-                .timers
-                .set(TimerKind::TimeWait, now + self.config.msl * 2),
             _ => {}
         }
     }
