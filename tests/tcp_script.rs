@@ -601,6 +601,73 @@ fn syn_received__exact_rst_returns_to_listen() {
     assert_eq!(c.state(), State::SynReceived);
 }
 
+/// Back in LISTEN after a RST, the connection is the passive OPEN again:
+/// nothing of the failed handshake carries over. Before, the options the
+/// first peer left out stayed out of every later SYN,ACK, and the RTO
+/// stayed backed off.
+#[test]
+fn syn_received__rst_returns_to_a_fresh_listen() {
+    let mut c = Connection::listen(
+        Config::default(),
+        LOCAL,
+        IssSource::Fixed(SeqNum(LOCAL_ISS)),
+    );
+    // A first peer offering nothing, whose ACK never comes: the SYN,ACK
+    // is retransmitted once, then the peer resets.
+    c.handle_segment_from(at(0), REMOTE_IP, &seg(REMOTE_ISS, None, Flags::SYN, b""));
+    let _ = sent(&mut c, 0);
+    assert_eq!(sent(&mut c, 1000).len(), 1);
+    deliver(&mut c, 1500, seg(REMOTE_ISS + 1, None, Flags::RST, b""));
+    assert_eq!(c.state(), State::Listen);
+    // A second peer offering everything is offered everything back, and
+    // its SYN,ACK is retransmitted after the initial RTO, not a backed-off one.
+    let syn = TcpRepr {
+        options: vec![
+            TcpOption::Mss(1460),
+            TcpOption::SackPermitted,
+            TcpOption::Timestamps { val: 7, ecr: 0 },
+            TcpOption::Nop,
+            TcpOption::WindowScale(7),
+        ],
+        ..seg(9000, None, Flags::SYN, b"")
+    };
+    c.handle_segment_from(at(2000), REMOTE_IP, &syn);
+    let syn_ack = |ms| {
+        format!(
+            "Flags [S.], seq 1000, ack 9001, win 65535, options [mss 1460,sackOK,TS val {ms} ecr 7,nop,wscale 7], length 0"
+        )
+    };
+    expect_out(&mut c, 2000, &[&syn_ack(2000)]);
+    expect_nothing(&mut c, 2999);
+    expect_out(&mut c, 3000, &[&syn_ack(3000)]);
+}
+
+/// A CLOSE issued in SYN-RECEIVED still holds when a RST sends the passive
+/// OPEN back to LISTEN, and CLOSE in LISTEN deletes the TCB. Before, the
+/// FIN stayed queued at a sequence number of the failed handshake.
+#[test]
+fn syn_received__rst_after_close_ends_in_closed() {
+    let mut c = conn_syn_received();
+    c.close(at(5));
+    deliver(&mut c, 10, seg(REMOTE_ISS + 1, None, Flags::RST, b""));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(
+        events(&mut c),
+        [
+            Event::StateChanged {
+                from: State::SynReceived,
+                to: State::Listen
+            },
+            Event::StateChanged {
+                from: State::Listen,
+                to: State::Closed
+            },
+            Event::Closed(Reason::Reset)
+        ]
+    );
+    assert_eq!(c.poll_timeout(), None);
+}
+
 #[test]
 fn syn_received__retransmitted_syn_resends_syn_ack_at_once() {
     let mut c = conn_syn_received();

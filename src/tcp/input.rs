@@ -382,15 +382,6 @@ impl Connection {
         Err(DropReason::SynInWindow)
     }
 
-    fn return_to_listen(&mut self) {
-        self.timers.stop_all();
-        self.remote = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
-        self.retries = 0;
-        self.rtt_probe = None;
-        self.ack_pending = false;
-        self.set_state(State::Listen);
-    }
-
     /// §3.10.7.4 fifth step, with RFC 5961 §5's range check.
     fn check_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Step {
         let Some(ack) = seg.ack else {
