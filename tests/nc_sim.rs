@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use nettool::cli::{Cli, Command, NcArgs};
-use nettool::cmd::Captured;
-use nettool::cmd::nc::{Plumbing, connect_over, listen_over};
+use nettool::cmd::nc::{connect_over, listen_over};
+use nettool::cmd::{Captured, Given};
 use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::outcome::Outcome;
 use nettool::setup::Path;
@@ -272,7 +272,7 @@ fn nc(
         Mode::Connect => connect_path(),
         Mode::Listen => listen_path(),
     };
-    let plumbing = Plumbing {
+    let given = Given {
         path: &path,
         local: match mode {
             Mode::Connect => US,
@@ -280,11 +280,11 @@ fn nc(
         },
         link: &mut link,
         clock: &mut clock.clone(),
-        input: input.as_raw_fd(),
     };
+    let input = input.as_raw_fd();
     let outcome = match mode {
-        Mode::Connect => connect_over(&args, plumbing, &mut env),
-        Mode::Listen => listen_over(&args, plumbing, &mut env),
+        Mode::Connect => connect_over(&args, given, input, &mut env),
+        Mode::Listen => listen_over(&args, given, input, &mut env),
     }
     .unwrap();
     drop(env);

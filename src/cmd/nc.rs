@@ -16,9 +16,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::tcp::SegmentLines;
-use super::{Env, stamped};
+use super::{Env, Given, stamped};
 use crate::cli::{CongestionControlArg, NcArgs};
-use crate::clock::Clock;
 use crate::driver::{self, Handler, Input, Options, Stop, Tx};
 use crate::link::Link;
 use crate::machine::Machine;
@@ -168,34 +167,22 @@ fn connect_target(args: &NcArgs) -> Result<SocketAddrV4> {
     ))
 }
 
-/// What an nc run is plumbed into: the way and the local address the
-/// setup found, its link, the clock, and the input copied to the peer
-/// (stdin, in the real command; what a test likes, in memory).
-pub struct Plumbing<'p> {
-    pub path: &'p Path,
-    pub local: SocketAddrV4,
-    pub link: &'p mut dyn Link,
-    pub clock: &'p mut dyn Clock,
-    pub input: RawFd,
-}
-
-/// Runs `body` plumbed into `stack`'s link, `env`'s clock and stdin,
-/// then tears the stack down.
+/// Runs `body` on `stack`'s link and `env`'s clock, with stdin for its
+/// input, then tears the stack down.
 fn plumbed(
     path: &Path,
     mut stack: Stack,
     env: &mut Env,
-    body: impl FnOnce(Plumbing, &mut Env) -> Result<Outcome>,
+    body: impl FnOnce(Given, RawFd, &mut Env) -> Result<Outcome>,
 ) -> Result<Outcome> {
     let mut clock = env.clock.clock();
-    let plumbing = Plumbing {
+    let given = Given {
         path,
         local: stack.local(),
         link: stack.link.as_mut(),
         clock: clock.as_mut(),
-        input: io::stdin().as_raw_fd(),
     };
-    let outcome = body(plumbing, env);
+    let outcome = body(given, io::stdin().as_raw_fd(), env);
     stack.teardown(env.err);
     outcome
 }
@@ -209,13 +196,15 @@ fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     };
     let flows = Flows::Connection { remote };
     let stack = path.open(args.source_port, flows, &LINK, env.pcap.as_ref(), env.err)?;
-    plumbed(&path, stack, env, |p, env| connect_over(args, p, env))
+    plumbed(&path, stack, env, |given, input, env| {
+        connect_over(args, given, input, env)
+    })
 }
 
-/// Connects to the `HOST PORT` of `args` through `p`, and copies its
-/// input to the peer and the peer's bytes to `env.out` until both sides
-/// are done.
-pub fn connect_over(args: &NcArgs, mut p: Plumbing, env: &mut Env) -> Result<Outcome> {
+/// Connects to the `HOST PORT` of `args` over what it is `given`, and
+/// copies `input` (stdin, in the real command) to the peer and the
+/// peer's bytes to `env.out` until both sides are done.
+pub fn connect_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> Result<Outcome> {
     let remote = connect_target(args)?;
     let start = p.clock.now();
     let config = engine_config(p.path, args);
@@ -224,7 +213,7 @@ pub fn connect_over(args: &NcArgs, mut p: Plumbing, env: &mut Env) -> Result<Out
     let mut iface = stack_iface::Interface::new(iface_config(p.path, args.trace));
     let flow = iface.open(conn);
     let mut pipe = Pipe::new(args, start, Some(flow));
-    let end = pipe.run(&mut iface, &mut p, env)?;
+    let end = pipe.run(&mut iface, &mut p, input, env)?;
     pipe.receive_drops = p.link.receive_drops();
     pipe.finish(&iface, end, remote, p.clock.now(), env)
 }
@@ -240,13 +229,15 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
     let flows = Flows::Listener;
     let stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
-    plumbed(&path, stack, env, |p, env| listen_over(args, p, env))
+    plumbed(&path, stack, env, |given, input, env| {
+        listen_over(args, given, input, env)
+    })
 }
 
-/// Listens on `p`'s local address and serves one connection (all of
-/// them, one after the other, with `-k`): the input to the peer, the
-/// peer's bytes to `env.out`.
-pub fn listen_over(args: &NcArgs, mut p: Plumbing, env: &mut Env) -> Result<Outcome> {
+/// Listens on the local address it is `given` and serves one connection
+/// (all of them, one after the other, with `-k`): `input` to the peer,
+/// the peer's bytes to `env.out`.
+pub fn listen_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> Result<Outcome> {
     let mut iface = listening(p.path, args, p.local);
     if args.verbose {
         writeln!(
@@ -255,7 +246,7 @@ pub fn listen_over(args: &NcArgs, mut p: Plumbing, env: &mut Env) -> Result<Outc
             p.local, p.path.iface.name
         )?;
     }
-    serve(&mut iface, &mut p, args, env)
+    serve(&mut iface, &mut p, input, args, env)
 }
 
 /// An interface with a listener on `local`. Handshakes proceed side by
@@ -280,14 +271,15 @@ fn listening(path: &Path, args: &NcArgs, local: SocketAddrV4) -> stack_iface::In
 /// `-k` all until Ctrl-C.
 fn serve(
     iface: &mut stack_iface::Interface,
-    p: &mut Plumbing,
+    p: &mut Given,
+    input: RawFd,
     args: &NcArgs,
     env: &mut Env,
 ) -> Result<Outcome> {
     loop {
         let mut pipe = Pipe::new(args, p.clock.now(), None);
         pipe.listener = Some(p.local);
-        let end = pipe.run(iface, p, env)?;
+        let end = pipe.run(iface, p, input, env)?;
         pipe.receive_drops = p.link.receive_drops();
         let remote = pipe
             .flow
@@ -629,7 +621,8 @@ impl Pipe {
     fn run(
         &mut self,
         host: &mut stack_iface::Interface,
-        p: &mut Plumbing,
+        p: &mut Given,
+        input: RawFd,
         env: &mut Env,
     ) -> Result<Ending> {
         if self.listener.is_some() {
@@ -638,7 +631,7 @@ impl Pipe {
         }
         let interrupt = env.interrupt;
         let mut run = PipeRun { pipe: self, env };
-        let opts = run_options(p.input);
+        let opts = run_options(input);
         let stop = driver::run_with(host, p.link, p.clock, interrupt, &opts, &mut run)?;
         Ok(match stop {
             Stop::Interrupted => Ending::Interrupted,
