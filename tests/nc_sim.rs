@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use nettool::cli::{Cli, Command, NcArgs};
-use nettool::cmd::nc::{connect_over, listen_over};
+use nettool::cmd::nc::{connect_over, listen_over, zero_io_over};
 use nettool::cmd::{Captured, Given};
 use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::outcome::Outcome;
@@ -178,14 +178,18 @@ impl Responder for Peer {
     }
 }
 
-/// A port nobody listens on: every SYN draws a RST (RFC 9293 §3.5.2).
-struct ClosedPort;
+/// Ports nobody listens on, all but the one given: every SYN draws a
+/// RST (RFC 9293 §3.5.2).
+struct ClosedPort(Option<u16>);
 
 impl Responder for ClosedPort {
     fn on_frame(&mut self, _now: Instant, frame: &[u8]) -> Vec<(Duration, Vec<u8>)> {
         let Ok((_, ip, tcp)) = TcpRepr::from_frame(frame, ChecksumMode::Verify) else {
             return Vec::new();
         };
+        if Some(tcp.dst_port) == self.0 {
+            return Vec::new();
+        }
         tcp::rst_for(ip.src, ip.dst, &tcp)
             .map(|rst| vec![(LATENCY, rst.to_frame(PEER_MAC, US_MAC))])
             .unwrap_or_default()
@@ -224,6 +228,7 @@ struct Ran {
 enum Mode {
     Connect,
     Listen,
+    ZeroIo,
 }
 
 /// nc's stdin.
@@ -269,13 +274,13 @@ fn nc(
     env.interrupt = &interrupt;
     let args = args(argv);
     let path = match mode {
-        Mode::Connect => connect_path(),
+        Mode::Connect | Mode::ZeroIo => connect_path(),
         Mode::Listen => listen_path(),
     };
     let given = Given {
         path: &path,
         local: match mode {
-            Mode::Connect => US,
+            Mode::Connect | Mode::ZeroIo => US,
             Mode::Listen => LISTENER,
         },
         link: &mut link,
@@ -285,6 +290,7 @@ fn nc(
     let outcome = match mode {
         Mode::Connect => connect_over(&args, given, input, &mut env),
         Mode::Listen => listen_over(&args, given, input, &mut env),
+        Mode::ZeroIo => zero_io_over(&args, given, &mut env),
     }
     .unwrap();
     drop(env);
@@ -418,7 +424,7 @@ fn a_closed_port_is_refused_with_exit_1() {
         Mode::Connect,
         &["10.9.0.2", "80"],
         Stdin::File(b"hello\n"),
-        vec![Box::new(ClosedPort)],
+        vec![Box::new(ClosedPort(None))],
         no_interrupt(),
     );
     assert_eq!(ran.outcome, Outcome::Negative);
@@ -496,4 +502,36 @@ fn keep_open_serves_two_clients_in_turn_until_interrupted() {
     assert_eq!(ran.err, "");
     // stdin was empty: each gets nc's FIN and nothing else.
     assert!(heard1.borrow().is_empty() && heard2.borrow().is_empty());
+}
+
+#[test]
+fn zero_io_knocks_at_each_port_and_says_which_are_open() {
+    let ran = nc(
+        Mode::ZeroIo,
+        &["-z", "-v", "10.9.0.2", "79-81"],
+        Stdin::File(b""),
+        vec![Box::new(Peer::server(b"")), Box::new(ClosedPort(Some(80)))],
+        no_interrupt(),
+    );
+    assert_eq!(ran.outcome, Outcome::Success, "{}", ran.err);
+    assert_eq!(ran.out, "");
+    assert_eq!(
+        ran.err,
+        "nettool: connect to 10.9.0.2 port 79 (tcp) failed: Connection refused\n\
+         Connection to 10.9.0.2 80 port [tcp/*] succeeded!\n\
+         nettool: connect to 10.9.0.2 port 81 (tcp) failed: Connection refused\n"
+    );
+}
+
+#[test]
+fn zero_io_with_every_port_closed_exits_1() {
+    let ran = nc(
+        Mode::ZeroIo,
+        &["-z", "10.9.0.2", "79-81"],
+        Stdin::File(b""),
+        vec![Box::new(ClosedPort(None))],
+        no_interrupt(),
+    );
+    assert_eq!(ran.outcome, Outcome::Negative);
+    assert_eq!((ran.out.as_str(), ran.err.as_str()), ("", ""));
 }

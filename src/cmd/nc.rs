@@ -19,10 +19,9 @@ use super::tcp::SegmentLines;
 use super::{Env, Given, stamped};
 use crate::cli::{CongestionControlArg, NcArgs};
 use crate::driver::{self, Handler, Input, Options, Stop, Tx};
-use crate::link::Link;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
-use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
+use crate::setup::{Claim, Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::stack::host::{HostConfig, TcpHost};
 use crate::stack::iface::{
     self as stack_iface, Direction, FlowKey, HostEvent, InterfaceConfig, ListenerConfig,
@@ -859,21 +858,58 @@ impl Pipe {
     }
 }
 
-/// `-z`: for each port, a handshake and a RST; no data.
-fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
+/// `HOST PORT[-PORT]` to knock at.
+fn zero_io_target(args: &NcArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
     let [host, ports] = args.operands.as_slice() else {
         bail!("nettool nc -z needs HOST PORT[-PORT]");
     };
-    let dst = super::resolve_host(host)?;
-    let ports = parse_ports(ports)?;
+    Ok((super::resolve_host(host)?, parse_ports(ports)?))
+}
+
+/// `-z`: for each port, a handshake and a RST; no data. Each knock comes
+/// from a port of its own, which the setup claims (with a guard that
+/// keeps the kernel out of that flow) for as long as the knock lasts.
+fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
+    let (dst, _) = zero_io_target(args)?;
     let Some(path) = connect_path(dst, args, env)? else {
         return Ok(Outcome::Negative);
     };
     let mut link = path.open_link(&LINK, env.pcap.as_ref(), env.err)?;
+    let mut clock = env.clock.clock();
+    let given = Given {
+        path: &path,
+        local: SocketAddrV4::new(path.source, 0),
+        link: link.as_mut(),
+        clock: clock.as_mut(),
+    };
+    knocks(args, given, env, |remote| {
+        let claim = path.claim(args.source_port, Flows::Connection { remote })?;
+        Ok((claim.local, Some(claim)))
+    })
+}
+
+/// `-z` over what it is `given`: every knock from its local address.
+pub fn zero_io_over(args: &NcArgs, given: Given, env: &mut Env) -> Result<Outcome> {
+    let local = given.local;
+    knocks(args, given, env, |_| Ok((local, None)))
+}
+
+/// Knocks at each port of `args` in turn, from where `claim` says (and
+/// holding what it returns until the knock is over); netcat's line for
+/// each with `-v`. Success when any port was open.
+fn knocks(
+    args: &NcArgs,
+    mut given: Given,
+    env: &mut Env,
+    mut claim: impl FnMut(SocketAddrV4) -> Result<(SocketAddrV4, Option<Claim>)>,
+) -> Result<Outcome> {
+    let (dst, ports) = zero_io_target(args)?;
     let mut any_open = false;
     for port in ports {
         let remote = SocketAddrV4::new(dst, port);
-        let Some(opening) = knock(&path, remote, link.as_mut(), args, env)? else {
+        // Dropped at the end of the port: its guard goes with it.
+        let (local, _claim) = claim(remote)?;
+        let Some(opening) = knock(&mut given, local, remote, args, env)? else {
             return Ok(Outcome::Interrupted);
         };
         any_open |= opening == Opening::Open;
@@ -884,27 +920,23 @@ fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     Ok(Outcome::from_answer(any_open))
 }
 
-/// One `-z` port: a handshake, then a RST; how it opened, or `None` when
-/// interrupted.
+/// One `-z` port: a handshake from `local`, then a RST; how it opened, or
+/// `None` when interrupted.
 fn knock(
-    path: &Path,
+    given: &mut Given,
+    local: SocketAddrV4,
     remote: SocketAddrV4,
-    link: &mut dyn Link,
     args: &NcArgs,
     env: &mut Env,
 ) -> Result<Option<Opening>> {
-    // Dropped at the end of the port: its guard goes with it.
-    let claim = path.claim(args.source_port, Flows::Connection { remote })?;
-    let local = claim.local;
-    let mut clock = env.clock.clock();
-    let now = clock.now();
+    let now = given.clock.now();
     let config = tcp::Config {
         syn_retries: 1,
-        ..engine_config(path, args)
+        ..engine_config(given.path, args)
     };
     let iss = IsnGenerator::new(random_bytes::<16>()).isn(now, local, remote);
     let host = TcpHost::new(
-        host_config(path, false),
+        host_config(given.path, false),
         Connection::connect(now, config, local, remote, iss),
     );
     let plan = Plan {
@@ -914,9 +946,8 @@ fn knock(
         linger: Duration::ZERO,
     };
     let mut session = Session::new(host, plan);
-    let stop = driver::run(&mut session, link, clock.as_mut(), env.interrupt, |_, _| {
-        Ok(())
-    })?;
+    let (link, clock) = (&mut *given.link, &mut *given.clock);
+    let stop = driver::run(&mut session, link, clock, env.interrupt, |_, _| Ok(()))?;
     Ok((stop != Stop::Interrupted).then(|| session.opening()))
 }
 
