@@ -1,8 +1,10 @@
-//! Clocks: where "now" comes from. The engine never reads one; the
-//! driver and the links do, so this sits below both (the in-memory link's
-//! virtual clock implements [`Clock`] too). Also the bridge that carries
-//! kernel packet timestamps, taken on the wall clock, onto the monotonic
-//! time line.
+//! Clocks: where "now" comes from, monotonic and wall. The engine never
+//! reads one; the driver and the links do, so this sits below both (the
+//! in-memory link's virtual clock implements [`Clock`] too). Commands
+//! take theirs from the caller ([`ClockSource`], in their `Env`), so the
+//! same command runs on the system's clocks or on a virtual one. Also
+//! the bridge that carries kernel packet timestamps, taken on the wall
+//! clock, onto the monotonic time line.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -302,6 +304,34 @@ mod tests {
             later,
             "and back: the reading now is what holds"
         );
+    }
+
+    /// A clock with no wall clock of its own.
+    struct Fixed(Instant);
+
+    impl Clock for Fixed {
+        fn now(&mut self) -> Instant {
+            self.0
+        }
+    }
+
+    #[test]
+    fn a_clock_without_a_wall_clock_counts_from_the_unix_epoch() {
+        let mut c = Fixed(Instant::from_micros(1_234_567));
+        assert_eq!(c.wall(), wall(1_234_567_000));
+        assert_eq!(c.unix_ms(), 1234);
+    }
+
+    #[test]
+    fn handles_from_a_source_read_one_time_line() {
+        let source = SystemClock::new();
+        let (mut a, mut b) = (source.clock(), source.clock());
+        let first = a.now();
+        assert!(b.now() >= first);
+        // Both near the source's epoch, not each at one of its own.
+        assert!(a.now() < Instant::from_micros(60_000_000));
+        let wall = a.unix_ms();
+        assert!(wall.abs_diff(unix_now_ms()) < 60_000, "{wall}");
     }
 
     #[test]
