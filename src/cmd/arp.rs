@@ -59,22 +59,19 @@ pub fn run(args: ArpArgs, env: &mut Env) -> Result<Outcome> {
         if args.dad || args.announce || args.announce_reply || args.count.is_some() {
             bail!("--dad, --announce and --count take one address, not a subnet");
         }
-        let subnet = sweep_route(net, &args)?;
-        let mut link = open_link(&subnet.route.interface, env)?;
-        let mut clock = env.clock.clock();
-        return sweep_over(&args, &subnet, link.as_mut(), clock.as_mut(), env);
+        return sweep(net, &args, env);
     }
     let ip = super::resolve_host(target)?;
     if args.dad || args.announce || args.announce_reply {
-        if !crate::arp::is_claimable(ip) {
-            bail!("{ip} is not a unicast host address");
-        }
-        let iface = claim_interface(ip, &args)?;
-        let mut link = open_link(&iface, env)?;
-        let mut clock = env.clock.clock();
-        return claim_over(ip, &args, &iface, link.as_mut(), clock.as_mut(), env);
+        return claim(ip, &args, env);
     }
-    let route = arp_route(ip, &args)?;
+    resolve(ip, &args, env)
+}
+
+/// Resolves (or pings) `ip`: the route from the kernel, then
+/// [`resolve_over`], which opens the link only if the cache cannot answer.
+fn resolve(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
+    let route = arp_route(ip, args)?;
     let pcap = env.pcap.clone();
     let index = route.interface.index;
     let mut open = move || -> Result<Box<dyn Link>> {
@@ -82,7 +79,28 @@ pub fn run(args: ArpArgs, env: &mut Env) -> Result<Outcome> {
         Ok(setup::capture(link, pcap.as_ref())?)
     };
     let mut clock = env.clock.clock();
-    resolve_over(ip, &args, &route, &mut open, clock.as_mut(), env)
+    resolve_over(ip, args, &route, &mut open, clock.as_mut(), env)
+}
+
+/// Sweeps `net`: its route and addresses from the kernel, the link
+/// opened, then [`sweep_over`].
+fn sweep(net: Ipv4Network, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
+    let subnet = sweep_route(net, args)?;
+    let mut link = open_link(&subnet.route.interface, env)?;
+    let mut clock = env.clock.clock();
+    sweep_over(args, &subnet, link.as_mut(), clock.as_mut(), env)
+}
+
+/// Claims `ip`: the interface from the kernel, the link opened, then
+/// [`claim_over`].
+fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
+    if !crate::arp::is_claimable(ip) {
+        bail!("{ip} is not a unicast host address");
+    }
+    let iface = claim_interface(ip, args)?;
+    let mut link = open_link(&iface, env)?;
+    let mut clock = env.clock.clock();
+    claim_over(ip, args, &iface, link.as_mut(), clock.as_mut(), env)
 }
 
 /// Opens the link when the wire must be asked: a fresh cache entry needs
