@@ -16,7 +16,7 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use super::{Link, Received, RxChecksum};
-use crate::clock::Clock;
+use crate::clock::{Clock, WallAnchor};
 use crate::time::Instant;
 use crate::wire::MacAddr;
 use crate::wire::arp::ArpRepr;
@@ -30,6 +30,12 @@ impl VirtualClock {
     /// Unix epoch (2023-11-14 22:13:20 UTC): fixed, so that what a test
     /// writes dated (a cache file) is exact.
     pub const WALL_EPOCH_MS: u64 = 1_700_000_000_000;
+
+    /// The wall clock at virtual time `t`.
+    pub fn wall_at(t: Instant) -> SystemTime {
+        let epoch = Duration::from_millis(VirtualClock::WALL_EPOCH_MS);
+        SystemTime::UNIX_EPOCH + epoch + (t - Instant::ZERO)
+    }
 
     pub fn get(&self) -> Instant {
         self.0.get()
@@ -48,8 +54,14 @@ impl Clock for VirtualClock {
     }
 
     fn wall(&mut self) -> SystemTime {
-        let epoch = Duration::from_millis(VirtualClock::WALL_EPOCH_MS);
-        SystemTime::UNIX_EPOCH + epoch + (self.get() - Instant::ZERO)
+        VirtualClock::wall_at(self.get())
+    }
+
+    /// Exact: both time lines are this one, so stamps on its wall clock
+    /// land where they were taken.
+    fn anchor(&self) -> Option<WallAnchor> {
+        let t = self.get() - Instant::ZERO;
+        Some(WallAnchor::new(VirtualClock::wall_at(self.get()), t, t))
     }
 }
 
