@@ -10,10 +10,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::tcp::unescape;
-use super::{Env, Way, find_path, stamped};
+use super::{Env, Finish, Way, find_path, stamped};
 use crate::cli::{ProbeArgs, ScanArgs};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::driver::{self, Handler, Options, Tx};
+use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::probe::prober::{self, Event, Meaning, Prober, Summary};
 use crate::probe::scan::{self, PaceStats, PortResult, PortState, Rate, Scanner, Tally};
@@ -130,37 +131,133 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
         Ok(path) => path,
         Err(outcome) => return Ok(outcome),
     };
-    let tpl = template(&args, &path, dst)?;
+    // Refused before anything is claimed from the kernel.
+    template(&args, &path, dst)?;
     let flows = probe_flows(dst, &dports, args.sport_inc);
     let opts = probe_link(args.flood);
     let mut stack = path.open(args.sport, flows, &opts, env.pcap.as_ref(), env.err)?;
+    let aim = Aim::of(&path, &stack);
     let mut clock = rep.clock();
+    let target = (dst, dports.as_slice());
+    let fired = fire(
+        &args,
+        &aim,
+        target,
+        rep,
+        stack.link.as_mut(),
+        &mut clock,
+        env,
+    )?;
+    let dropped = stack.teardown(env.err);
+    fired.finish(dropped, clock.now(), env)
+}
+
+/// `nettool probe` over a link and a clock the caller provides, from the
+/// `path` and `local` address (the first source port) it chose: the
+/// in-memory link and its virtual clock in tests, which need no root. No
+/// guard, no reservation.
+pub fn probe_over(
+    args: &ProbeArgs,
+    path: &Path,
+    local: SocketAddrV4,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Outcome> {
+    let aim = Aim {
+        path,
+        local,
+        guard: None,
+    };
+    let rep = Reporter::new(args.json);
+    let (dst, dports) = probe_target(args)?;
+    let fired = fire(args, &aim, (dst, &dports), rep, link, clock, env)?;
+    fired.finish(None, clock.now(), env)
+}
+
+/// Where probes and scans leave from: the path, our address and first
+/// source port, and the RST guard's table, when there is one.
+struct Aim<'a> {
+    path: &'a Path,
+    local: SocketAddrV4,
+    guard: Option<String>,
+}
+
+impl<'a> Aim<'a> {
+    fn of(path: &'a Path, stack: &Stack) -> Aim<'a> {
+        Aim {
+            path,
+            local: stack.local(),
+            guard: stack.guard_table().map(str::to_owned),
+        }
+    }
+
+    /// How the kernel is kept from answering the probes' answers.
+    fn kernel_kept_out(&self) -> String {
+        match &self.guard {
+            Some(table) => format!("kernel RSTs for these flows dropped by nft table inet {table}"),
+            None => format!("{} is not the kernel's", self.path.source),
+        }
+    }
+}
+
+/// Probes that have run their course, to be summed up.
+struct Fired {
+    view: ProbeView,
+    summary: Summary,
+    ended: Instant,
+    outcome: Outcome,
+}
+
+/// Sends the probes `args` describe from `aim` to `target` (the host and
+/// its ports) until the last wait ends (or Ctrl-C), rendering as it goes.
+fn fire(
+    args: &ProbeArgs,
+    aim: &Aim,
+    (dst, dports): (Ipv4Addr, &[u16]),
+    rep: Reporter,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Fired> {
+    let tpl = template(args, aim.path, dst)?;
     let start = clock.now();
-    let config = prober_config(&args, &tpl, stack.local().port(), &dports);
+    let config = prober_config(args, &tpl, aim.local.port(), dports);
     let mut prober = Prober::new(start, config);
     let mut view = ProbeView {
         rep,
         verbose: args.verbose,
         start,
-        src: path.source,
+        src: aim.path.source,
         dst,
     };
-    probe_header(&view, &args, &path, &stack, &tpl, &dports, env)?;
-    let result = drive_probes(
-        &mut prober,
-        &mut view,
-        &mut stack,
-        &mut clock,
-        args.flood,
-        env,
-    );
+    probe_header(&view, args, aim, &tpl, dports, env)?;
+    let result = drive_probes(&mut prober, &mut view, link, clock, args.flood, env);
     let answered = prober.summary().answered > 0;
     let outcome = Outcome::from_answer(answered).unless_interrupted(env.interrupt);
     let ended = clock.now();
     result?;
-    let dropped = stack.teardown(env.err);
-    view.summary(env.out, &prober.summary(), ended, dropped, outcome)?;
-    Ok(outcome)
+    Ok(Fired {
+        view,
+        summary: prober.summary(),
+        ended,
+        outcome,
+    })
+}
+
+impl Finish for Fired {
+    /// The summary, with the guard's count; its time is when the last
+    /// wait ended, not when the guard was gone.
+    fn finish(self, dropped: Option<u64>, _now: Instant, env: &mut Env) -> Result<Outcome> {
+        let Fired {
+            view,
+            summary,
+            ended,
+            outcome,
+        } = self;
+        view.summary(env.out, &summary, ended, dropped, outcome)?;
+        Ok(outcome)
+    }
 }
 
 /// The flows probes to `ports` of `remote` use: the guard and the link's
@@ -217,8 +314,8 @@ fn prober_config(args: &ProbeArgs, tpl: &Template, sport: u16, dports: &[u16]) -
 fn drive_probes(
     prober: &mut Prober,
     view: &mut ProbeView,
-    stack: &mut Stack,
-    clock: &mut SystemClock,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
     flood: bool,
     env: &mut Env,
 ) -> Result<()> {
@@ -228,7 +325,6 @@ fn drive_probes(
         recent: VecDeque::new(),
     };
     let opts = run_options(flood);
-    let link = stack.link.as_mut();
     driver::run_with(prober, link, clock, env.interrupt, &opts, &mut run)?;
     Ok(())
 }
@@ -238,22 +334,21 @@ fn drive_probes(
 fn probe_header(
     view: &ProbeView,
     args: &ProbeArgs,
-    path: &Path,
-    stack: &Stack,
+    aim: &Aim,
     tpl: &Template,
     dports: &[u16],
     env: &mut Env,
 ) -> Result<()> {
-    let (dst, sport) = (tpl.dst, stack.local().port());
+    let (path, dst, sport) = (aim.path, tpl.dst, aim.local.port());
     let repr = tpl.repr(sport, *dports.iter().min().expect("one port"), 0);
     let (flags, bytes) = (tcp_flags(&repr), repr.buffer_len() + 20);
     let start = Start {
         command: "probe",
-        src: Some(stack.local()),
+        src: Some(aim.local),
         ip: Some(dst),
         ports: Some(format_ports(dports)),
         iface: Some(path.iface.name.clone()),
-        guard: stack.guard_table().map(str::to_owned),
+        guard: aim.guard.clone(),
         flags: Some(flags.clone()),
         bytes: Some(bytes),
         sport_inc: Some(args.sport_inc),
@@ -268,18 +363,10 @@ fn probe_header(
             if args.sport_inc { "+" } else { "" },
             path.iface.name,
             if args.badsum { ", bad checksum" } else { "" },
-            kernel_kept_out(path, stack),
+            aim.kernel_kept_out(),
         )
     })?;
     Ok(())
-}
-
-/// How the kernel is kept from answering the probes' answers.
-fn kernel_kept_out(path: &Path, stack: &Stack) -> String {
-    match stack.guard_table() {
-        Some(table) => format!("kernel RSTs for these flows dropped by nft table inet {table}"),
-        None => format!("{} is not the kernel's", path.source),
-    }
 }
 
 /// How long to poll without sleeping after a probe leaves, so that the
@@ -633,40 +720,119 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
         ..LinkOptions::default()
     };
     let mut stack = path.open(args.sport, flows, &opts, env.pcap.as_ref(), env.err)?;
+    let aim = Aim::of(&path, &stack);
     let mut clock = rep.clock();
-    let start = clock.now();
-    let config = scan_config(&args, &path, dst, stack.local().port(), &ports, rate);
-    let mut scanner = Scanner::new(start, config);
     let target = (dst, ports.as_slice());
-    scan_header(&rep, &args, &path, &stack, target, rate, start, env)?;
-    let (link, noop) = (stack.link.as_mut(), &mut |_, _| Ok(()));
-    driver::run_with(
-        &mut scanner,
-        link,
+    let swept = sweep(
+        &args,
+        &aim,
+        target,
+        rate,
+        rep,
+        stack.link.as_mut(),
         &mut clock,
-        env.interrupt,
-        &SCAN_RUN,
-        noop,
+        env,
     )?;
+    let dropped = stack.teardown(env.err);
+    swept.finish(dropped, clock.now(), env)
+}
+
+/// `nettool scan` over a link and a clock the caller provides, from the
+/// `path` and `local` address it chose: the in-memory link and its
+/// virtual clock in tests, which need no root. No guard, no reservation.
+pub fn scan_over(
+    args: &ScanArgs,
+    path: &Path,
+    local: SocketAddrV4,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Outcome> {
+    let rate = scan_rate(args)?;
+    let dst = super::resolve_host(&args.host)?;
+    let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
+    let aim = Aim {
+        path,
+        local,
+        guard: None,
+    };
+    let rep = Reporter::new(args.json);
+    let swept = sweep(args, &aim, (dst, &ports), rate, rep, link, clock, env)?;
+    swept.finish(None, clock.now(), env)
+}
+
+/// A scan that has run its course, to be reported.
+struct Swept<'a> {
+    rep: Reporter,
+    args: &'a ScanArgs,
+    results: Vec<PortResult>,
+    totals: ScanTotals,
+    ended: Instant,
+    outcome: Outcome,
+}
+
+/// Scans `target` (the host and its ports) from `aim` at `rate` until
+/// every port has its state (or Ctrl-C).
+#[allow(clippy::too_many_arguments)]
+fn sweep<'a>(
+    args: &'a ScanArgs,
+    aim: &Aim,
+    (dst, ports): (Ipv4Addr, &[u16]),
+    rate: Rate,
+    rep: Reporter,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Swept<'a>> {
+    let start = clock.now();
+    let config = scan_config(args, aim, dst, ports, rate);
+    let mut scanner = Scanner::new(start, config);
+    scan_header(&rep, args, aim, (dst, ports), rate, start, env)?;
+    let noop = &mut |_, _| Ok(());
+    driver::run_with(&mut scanner, link, clock, env.interrupt, &SCAN_RUN, noop)?;
     let ended = clock.now();
     let results = scanner.results();
     let open = Tally::of(&results).open > 0;
     let outcome = Outcome::from_answer(open).unless_interrupted(env.interrupt);
-    let dropped = stack.teardown(env.err);
-    let totals = ScanTotals::of(&scanner, ports.len(), ended - start, rate, dropped);
-    render_scan(env.out, &rep, ended, &args, &results, &totals, outcome)?;
-    Ok(outcome)
+    let totals = ScanTotals::of(&scanner, ports.len(), ended - start, rate);
+    Ok(Swept {
+        rep,
+        args,
+        results,
+        totals,
+        ended,
+        outcome,
+    })
+}
+
+impl Finish for Swept<'_> {
+    /// The port table and the summary, with the guard's count; its time
+    /// is when the scan ended, not when the guard was gone.
+    fn finish(mut self, dropped: Option<u64>, _now: Instant, env: &mut Env) -> Result<Outcome> {
+        self.totals.rsts_dropped = dropped;
+        let (results, totals) = (&self.results, &self.totals);
+        render_scan(
+            env.out,
+            &self.rep,
+            self.ended,
+            self.args,
+            results,
+            totals,
+            self.outcome,
+        )?;
+        Ok(self.outcome)
+    }
 }
 
 /// SYNs with our MSS, at `rate`, to `ports` of `dst`.
 fn scan_config(
     args: &ScanArgs,
-    path: &Path,
+    aim: &Aim,
     dst: Ipv4Addr,
-    sport: u16,
     ports: &[u16],
     rate: Rate,
 ) -> scan::Config {
+    let (path, sport) = (aim.path, aim.local.port());
     let next_hop_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
     let mut template = Template::syn(path.iface.mac, next_hop_mac, path.source, dst);
     template.options = vec![TcpOption::Mss(path.mss())];
@@ -689,15 +855,14 @@ fn scan_config(
 fn scan_header(
     rep: &Reporter,
     args: &ScanArgs,
-    path: &Path,
-    stack: &Stack,
+    aim: &Aim,
     (dst, ports): (Ipv4Addr, &[u16]),
     rate: Rate,
     start: Instant,
     env: &mut Env,
 ) -> Result<()> {
-    let sport = stack.local().port();
-    let start_event = scan_start(args, path, stack, (dst, ports), rate);
+    let (path, sport) = (aim.path, aim.local.port());
+    let start_event = scan_start(args, aim, (dst, ports), rate);
     rep.emit(env.out, start, Ev::Start(Box::new(start_event)), |w| {
         writeln!(
             w,
@@ -713,21 +878,15 @@ fn scan_header(
 }
 
 /// The start event of `nettool scan`.
-fn scan_start(
-    args: &ScanArgs,
-    path: &Path,
-    stack: &Stack,
-    (dst, ports): (Ipv4Addr, &[u16]),
-    rate: Rate,
-) -> Start {
+fn scan_start(args: &ScanArgs, aim: &Aim, (dst, ports): (Ipv4Addr, &[u16]), rate: Rate) -> Start {
     let (min_rate, max_rate) = rate.bounds();
     Start {
         command: "scan",
-        src: Some(stack.local()),
+        src: Some(aim.local),
         ip: Some(dst),
         ports: Some(format_ports(ports)),
-        iface: Some(path.iface.name.clone()),
-        guard: stack.guard_table().map(str::to_owned),
+        iface: Some(aim.path.iface.name.clone()),
+        guard: aim.guard.clone(),
         rate: args.rate,
         min_rate: Some(min_rate),
         max_rate: Some(max_rate),
@@ -761,20 +920,15 @@ struct ScanTotals {
 }
 
 impl ScanTotals {
-    fn of(
-        scanner: &Scanner,
-        asked: usize,
-        elapsed: Duration,
-        rate: Rate,
-        rsts_dropped: Option<u64>,
-    ) -> ScanTotals {
+    /// The totals of `scanner`'s run, the guard's count still to come.
+    fn of(scanner: &Scanner, asked: usize, elapsed: Duration, rate: Rate) -> ScanTotals {
         ScanTotals {
             asked,
             sent: scanner.sent,
             elapsed,
             pace: scanner.pace(),
             fixed: matches!(rate, Rate::Fixed(_)),
-            rsts_dropped,
+            rsts_dropped: None,
         }
     }
 
