@@ -19,6 +19,7 @@ use nettool::setup::Path;
 use nettool::time::Instant;
 use nettool::wire::MacAddr;
 use nettool::wire::SeqNum;
+use nettool::wire::arp::{ArpRepr, Operation};
 use nettool::wire::ethernet::{self, EthernetRepr, Protocol};
 use nettool::wire::ipv4::{IpProtocol, Ipv4Repr};
 use nettool::wire::tcp::{ChecksumMode, Flags, TcpRepr};
@@ -48,6 +49,11 @@ const PEER_ISS: u32 = 7_000_000;
 struct Peer {
     /// RSTs nettool sent the open port (its half-open connections).
     resets: std::rc::Rc<std::cell::Cell<u32>>,
+    /// Ask who has our address before the first answer, as a host that
+    /// lost its neighbour entry does.
+    ask_arp: bool,
+    /// ARP replies nettool sent.
+    arp_replies: std::rc::Rc<std::cell::Cell<u32>>,
 }
 
 /// `body` from `from` to us, in a frame from the peer.
@@ -77,9 +83,21 @@ fn unreachable(router: Ipv4Addr, probe: &[u8]) -> Vec<u8> {
 
 impl Responder for Peer {
     fn on_frame(&mut self, _now: Instant, sent: &[u8]) -> Vec<(Duration, Vec<u8>)> {
+        if let Ok((_, arp)) = ArpRepr::from_frame(sent) {
+            let to_us = arp.operation == Operation::Reply && arp.target_ip == PEER;
+            if to_us && (arp.sender_ip, arp.sender_mac) == (*US.ip(), US_MAC) {
+                self.arp_replies.set(self.arp_replies.get() + 1);
+            }
+            return Vec::new();
+        }
         let Ok((_, ip, seg)) = TcpRepr::from_frame(sent, ChecksumMode::Verify) else {
             return Vec::new();
         };
+        let mut out = Vec::new();
+        if std::mem::take(&mut self.ask_arp) {
+            let who_has = ArpRepr::request(PEER_MAC, PEER, *US.ip());
+            out.push((RTT / 2, who_has.to_frame(PEER_MAC, MacAddr::broadcast())));
+        }
         if seg.flags.contains(Flags::RST) {
             self.resets.set(self.resets.get() + 1);
             return Vec::new();
@@ -99,13 +117,14 @@ impl Responder for Peer {
             let back = Ipv4Repr::new(ip.dst, ip.src, IpProtocol::Tcp, tcp.buffer_len());
             vec![(rtt, tcp.to_frame(PEER_MAC, US_MAC, &back))]
         };
-        match seg.dst_port {
+        out.extend(match seg.dst_port {
             OPEN => answer(Flags::SYN, PEER_ISS, RTT),
             FILTERED => Vec::new(),
             UNREACHABLE => vec![(RTT, unreachable(ROUTER, sent))],
             SLOW => answer(Flags::RST, 0, SLOW_RTT),
             _ => answer(Flags::RST, 0, RTT),
-        }
+        });
+        out
     }
 }
 
@@ -136,10 +155,16 @@ struct Ran {
     out: String,
     sent: Vec<(Instant, Vec<u8>)>,
     resets: u32,
+    arp_replies: u32,
 }
 
 /// Runs `nettool probe ARGS` against the peer.
 fn probe(argv: &[&str]) -> Ran {
+    probe_with(argv, Peer::default())
+}
+
+/// Runs `nettool probe ARGS` against `peer`.
+fn probe_with(argv: &[&str], peer: Peer) -> Ran {
     let mut all = vec!["nettool", "probe"];
     all.extend(argv);
     let Command::Probe(args) = Cli::try_parse_from(all).unwrap().command else {
@@ -147,8 +172,7 @@ fn probe(argv: &[&str]) -> Ran {
     };
     let args: ProbeArgs = args;
     let clock = VirtualClock::default();
-    let peer = Peer::default();
-    let resets = peer.resets.clone();
+    let (resets, arp_replies) = (peer.resets.clone(), peer.arp_replies.clone());
     let mut link = MemLink::new(clock.clone()).with(peer);
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let interrupt = AtomicBool::new(false);
@@ -165,6 +189,7 @@ fn probe(argv: &[&str]) -> Ran {
         out: String::from_utf8(out).unwrap(),
         sent: link.sent,
         resets: resets.get(),
+        arp_replies: arp_replies.get(),
     }
 }
 
@@ -370,4 +395,28 @@ fn with_a_fixed_seq_a_late_answer_goes_to_the_probe_still_waiting() {
         "{}",
         r.out
     );
+}
+
+#[test]
+fn an_arp_request_for_an_address_the_kernel_does_not_own_is_answered() {
+    let peer = Peer {
+        ask_arp: true,
+        ..Peer::default()
+    };
+    let r = probe_with(&["-c", "1", "--seq", "1000", "--json", "10.9.0.2:81"], peer);
+    assert_eq!(r.outcome, Outcome::Success, "{}", r.out);
+    assert_eq!(r.arp_replies, 1);
+    let lines: Vec<serde_json::Value> = r
+        .out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+    assert_eq!(names, ["start", "arp-answered", "reply", "result"]);
+    assert_eq!(lines[1]["t"], 0.000125);
+    assert_eq!(lines[1]["ip"], "10.9.0.2");
+    assert_eq!(lines[1]["mac"], "02:00:00:00:00:02");
+    // The answer to the ARP request is the interface's, not a probe: the
+    // probe's round trip still runs from its own departure.
+    assert_eq!(lines[2]["rtt_us"], 250);
 }

@@ -23,6 +23,8 @@ use crate::probe::{ProbeFlags, Template, format_ports, parse_ports};
 use crate::report::event::{self as ev, Reply, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
 use crate::setup::{Flows, LinkOptions, Path, Stack};
+use crate::stack::iface::{Event as HostEvent, HostEvent as HostWhat, InterfaceConfig};
+use crate::stack::raw::{Hosted, RawHost};
 use crate::sys::random_u64;
 use crate::tcp::Segment;
 use crate::time::{Instant, human};
@@ -223,7 +225,7 @@ fn fire(
     let tpl = template(args, aim.path, dst)?;
     let start = clock.now();
     let config = prober_config(args, &tpl, aim.local.port(), dports);
-    let mut prober = Prober::new(start, config);
+    let mut host = RawHost::new(iface_config(aim.path), Prober::new(start, config));
     let mut view = ProbeView {
         rep,
         verbose: args.verbose,
@@ -232,14 +234,14 @@ fn fire(
         dst,
     };
     probe_header(&view, args, aim, &tpl, dports, env)?;
-    let result = drive_probes(&mut prober, &mut view, link, clock, args.flood, env);
-    let answered = prober.summary().answered > 0;
+    let result = drive_probes(&mut host, &mut view, link, clock, args.flood, env);
+    let answered = host.flow().summary().answered > 0;
     let outcome = Outcome::from_answer(answered).unless_interrupted(env.interrupt);
     let ended = clock.now();
     result?;
     Ok(Fired {
         view,
-        summary: prober.summary(),
+        summary: host.flow().summary(),
         ended,
         outcome,
     })
@@ -312,7 +314,7 @@ fn prober_config(args: &ProbeArgs, tpl: &Template, sport: u16, dports: &[u16]) -
 /// Runs the prober until its last wait ends (or Ctrl-C), rendering as
 /// it goes.
 fn drive_probes(
-    prober: &mut Prober,
+    host: &mut RawHost<Prober>,
     view: &mut ProbeView,
     link: &mut dyn Link,
     clock: &mut dyn Clock,
@@ -325,7 +327,7 @@ fn drive_probes(
         recent: VecDeque::new(),
     };
     let opts = run_options(flood);
-    driver::run_with(prober, link, clock, env.interrupt, &opts, &mut run)?;
+    driver::run_with(host, link, clock, env.interrupt, &opts, &mut run)?;
     Ok(())
 }
 
@@ -410,30 +412,52 @@ struct ProbeRun<'a> {
     recent: VecDeque<bool>,
 }
 
-impl Handler<Prober> for ProbeRun<'_> {
-    fn event(&mut self, _: &mut Prober, now: Instant, event: Event) -> Result<()> {
-        self.view.event(self.out, now, event)
+impl Handler<RawHost<Prober>> for ProbeRun<'_> {
+    fn event(&mut self, _: &mut RawHost<Prober>, now: Instant, event: Hosted<Event>) -> Result<()> {
+        match event {
+            Hosted::Flow(event) => self.view.event(self.out, now, event),
+            Hosted::Host(event) => self.view.host_event(self.out, event),
+        }
     }
 
-    fn transmit(&mut self, p: &mut Prober, now: Instant, _: bool, buf: &mut Vec<u8>) -> Option<Tx> {
-        p.poll_transmit_into(now, buf).then_some(Tx::Frame)
+    fn transmit(
+        &mut self,
+        host: &mut RawHost<Prober>,
+        now: Instant,
+        _: bool,
+        buf: &mut Vec<u8>,
+    ) -> Option<Tx> {
+        host.poll_transmit_into(now, buf).then_some(Tx::Frame)
     }
 
-    fn sent(&mut self, p: &mut Prober, at: Instant) {
-        p.mark_sent(at);
+    fn sent(&mut self, host: &mut RawHost<Prober>, at: Instant) {
+        host.sent(at);
         if self.recent.len() == FLOOD_BATCH * 2 {
             self.recent.pop_front();
         }
-        self.recent.push_back(p.last_was_probe());
+        let probe = host.last_from_flow() && host.flow().last_was_probe();
+        self.recent.push_back(probe);
     }
 
-    fn taken_back(&mut self, p: &mut Prober, frames: usize) {
+    fn taken_back(&mut self, host: &mut RawHost<Prober>, frames: usize) {
         let probes = self.recent.iter().rev().take(frames).filter(|&&p| p);
-        p.unsend(probes.count() as u64);
+        host.flow_mut().unsend(probes.count() as u64);
     }
 
-    fn interrupt(&mut self, p: &mut Prober, _: Instant) {
-        p.stop_sending();
+    fn interrupt(&mut self, host: &mut RawHost<Prober>, _: Instant) {
+        host.flow_mut().stop_sending();
+    }
+}
+
+/// The interface probes and scans leave through: our address and MAC on
+/// `path`, answering ARP for the address when the kernel does not own it.
+pub(super) fn iface_config(path: &Path) -> InterfaceConfig {
+    InterfaceConfig {
+        ip: path.source,
+        mac: path.iface.mac,
+        next_hop_mac: path.next_hop_mac,
+        answer_arp: !path.owned_by_kernel,
+        trace: false,
     }
 }
 
@@ -448,6 +472,19 @@ struct ProbeView {
 impl ProbeView {
     fn t(&self, now: Instant) -> f64 {
         (now - self.start).as_secs_f64()
+    }
+
+    /// One event of the interface: an ARP request it answered for us is
+    /// said in JSON (people see the probes' answers).
+    fn host_event(&mut self, out: &mut dyn Write, event: HostEvent) -> Result<()> {
+        if let HostWhat::ArpAnswered { asker, asker_mac } = event.what {
+            let ev = Ev::ArpAnswered {
+                ip: asker,
+                mac: Some(asker_mac),
+            };
+            self.rep.emit(out, event.at, ev, |_| Ok(()))?;
+        }
+        Ok(())
     }
 
     /// One event of the prober: its JSON, or its line for people.
@@ -786,15 +823,17 @@ fn sweep<'a>(
 ) -> Result<Swept<'a>> {
     let start = clock.now();
     let config = scan_config(args, aim, dst, ports, rate);
-    let mut scanner = Scanner::new(start, config);
+    let mut host = RawHost::new(iface_config(aim.path), Scanner::new(start, config));
     scan_header(&rep, args, aim, (dst, ports), rate, start, env)?;
+    // The results are rendered at the end, as a table.
     let noop = &mut |_, _| Ok(());
-    driver::run_with(&mut scanner, link, clock, env.interrupt, &SCAN_RUN, noop)?;
+    driver::run_with(&mut host, link, clock, env.interrupt, &SCAN_RUN, noop)?;
     let ended = clock.now();
+    let scanner = host.flow();
     let results = scanner.results();
     let open = Tally::of(&results).open > 0;
     let outcome = Outcome::from_answer(open).unless_interrupted(env.interrupt);
-    let totals = ScanTotals::of(&scanner, ports.len(), ended - start, rate);
+    let totals = ScanTotals::of(scanner, ports.len(), ended - start, rate);
     Ok(Swept {
         rep,
         args,
