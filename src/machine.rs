@@ -66,6 +66,11 @@ pub trait Machine {
     fn poll_timeout(&self) -> Option<Instant>;
     fn poll_event(&mut self) -> Option<Self::Event>;
     fn is_done(&self) -> bool;
+    /// The run ends before its time (Ctrl-C, or the link failed): the
+    /// machine queues what it must say on its way out (a RST to a peer it
+    /// would otherwise leave half-open), sent next if the link still can.
+    /// Nothing by default.
+    fn abort(&mut self, _now: Instant) {}
 }
 
 /// Which TCP segments and ICMP errors belong to a [`RawFlow`]: those
@@ -121,6 +126,9 @@ pub trait RawFlow: Any {
     /// something to send.
     fn poll_timeout(&self) -> Option<Instant>;
     fn is_done(&self) -> bool;
+    /// The run ends before its time: what the flow must say on its way
+    /// out ([`Machine::abort`]). Nothing by default.
+    fn abort(&mut self, _now: Instant) {}
 
     /// The next frame due at `now`, in a buffer of its own.
     fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {

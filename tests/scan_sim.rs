@@ -5,13 +5,12 @@
 //! "port unreachable" for another.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::Parser;
 use nettool::cli::{Cli, Command, ScanArgs};
-use nettool::cmd::Env;
 use nettool::cmd::probe::scan_over;
+use nettool::cmd::{Captured, Given};
 use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::outcome::Outcome;
 use nettool::route::Interface;
@@ -150,19 +149,17 @@ fn scan(argv: &[&str]) -> Ran {
     let peer = Peer::default();
     let resets = peer.resets.clone();
     let mut link = MemLink::new(clock.clone()).with(peer);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let interrupt = AtomicBool::new(false);
-    let mut env = Env {
-        out: &mut out,
-        err: &mut err,
-        interrupt: &interrupt,
-        pcap: None,
+    let mut captured = Captured::default();
+    let given = Given {
+        path: &path(),
+        local: US,
+        link: &mut link,
+        clock: &mut clock.clone(),
     };
-    let mut run_clock = clock.clone();
-    let outcome = scan_over(&args, &path(), US, &mut link, &mut run_clock, &mut env).unwrap();
+    let outcome = scan_over(&args, given, &mut captured.env()).unwrap();
     Ran {
         outcome,
-        out: String::from_utf8(out).unwrap(),
+        out: captured.stdout(),
         sent: link.sent,
         resets: resets.get(),
     }

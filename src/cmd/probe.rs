@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::tcp::unescape;
-use super::{Env, Finish, Way, find_path, stamped};
+use super::{Env, Finish, Given, Way, find_path, stamped};
 use crate::cli::{ProbeArgs, ScanArgs};
 use crate::clock::Clock;
 use crate::driver::{self, Handler, Options, Tx};
@@ -154,27 +154,26 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     fired.finish(dropped, clock.now(), env)
 }
 
-/// `nettool probe` over a link and a clock the caller provides, from the
-/// `path` and `local` address (the first source port) it chose: the
-/// in-memory link and its virtual clock in tests, which need no root. No
-/// guard, no reservation.
-pub fn probe_over(
-    args: &ProbeArgs,
-    path: &Path,
-    local: SocketAddrV4,
-    link: &mut dyn Link,
-    clock: &mut dyn Clock,
-    env: &mut Env,
-) -> Result<Outcome> {
+/// `nettool probe` over what the caller [`Given`] (the in-memory link in
+/// tests): `given.local` is the first source port.
+pub fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outcome> {
     let aim = Aim {
-        path,
-        local,
+        path: given.path,
+        local: given.local,
         guard: None,
     };
     let rep = Reporter::new(args.json);
     let (dst, dports) = probe_target(args)?;
-    let fired = fire(args, &aim, (dst, &dports), rep, link, clock, env)?;
-    fired.finish(None, clock.now(), env)
+    let fired = fire(
+        args,
+        &aim,
+        (dst, &dports),
+        rep,
+        given.link,
+        given.clock,
+        env,
+    )?;
+    fired.finish(None, given.clock.now(), env)
 }
 
 /// Where probes and scans leave from: the path, our address and first
@@ -774,26 +773,19 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     swept.finish(dropped, clock.now(), env)
 }
 
-/// `nettool scan` over a link and a clock the caller provides, from the
-/// `path` and `local` address it chose: the in-memory link and its
-/// virtual clock in tests, which need no root. No guard, no reservation.
-pub fn scan_over(
-    args: &ScanArgs,
-    path: &Path,
-    local: SocketAddrV4,
-    link: &mut dyn Link,
-    clock: &mut dyn Clock,
-    env: &mut Env,
-) -> Result<Outcome> {
+/// `nettool scan` over what the caller [`Given`] (the in-memory link in
+/// tests).
+pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome> {
     let rate = scan_rate(args)?;
     let dst = super::resolve_host(&args.host)?;
     let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
     let aim = Aim {
-        path,
-        local,
+        path: given.path,
+        local: given.local,
         guard: None,
     };
     let rep = Reporter::new(args.json);
+    let (link, clock) = (given.link, given.clock);
     let swept = sweep(args, &aim, (dst, &ports), rate, rep, link, clock, env)?;
     swept.finish(None, clock.now(), env)
 }

@@ -1288,6 +1288,14 @@ impl Machine for Interface {
             && !self.has_pending()
             && self.raw.iter().all(|e| e.flow.is_done())
     }
+
+    /// The raw flows' last words (a trace's RST for the probe still
+    /// waiting); the connections' are their application's to say.
+    fn abort(&mut self, now: Instant) {
+        for entry in &mut self.raw {
+            entry.flow.abort(now);
+        }
+    }
 }
 
 #[cfg(test)]

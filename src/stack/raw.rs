@@ -105,6 +105,10 @@ impl<F: RawFlow + RawEvents> Machine for RawHost<F> {
     fn is_done(&self) -> bool {
         self.iface.is_done()
     }
+
+    fn abort(&mut self, now: Instant) {
+        self.iface.abort(now);
+    }
 }
 
 #[cfg(test)]
