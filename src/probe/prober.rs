@@ -19,7 +19,7 @@
 //! expect alike (a fixed `--seq`, the SEQ of a RST to an ACK probe) go
 //! through [`Waiting`]. The RTT
 //! runs from the probe's send time, which the driver corrects to the
-//! moment the frame left ([`Prober::mark_sent`]).
+//! moment the frame left ([`RawFlow::sent`]).
 //!
 //! **Expiry.** A probe unanswered `wait` after it left counts as lost; a
 //! reply after that is reported as unmatched. The run ends when every

@@ -138,8 +138,8 @@ mod tests {
         Instant::from_micros(ms * 1000)
     }
 
-    fn host(answer_arp: bool) -> RawHost<Trace> {
-        let trace = Trace::new(Config {
+    fn trace() -> Trace {
+        Trace::new(Config {
             mac: MAC,
             next_hop_mac: GW,
             local: US,
@@ -150,7 +150,10 @@ mod tests {
             wait: Duration::from_secs(1),
             iss: SeqNum(1000),
             mss: 1460,
-        });
+        })
+    }
+
+    fn host(answer_arp: bool) -> RawHost<Trace> {
         let config = InterfaceConfig {
             ip: *US.ip(),
             mac: MAC,
@@ -158,7 +161,7 @@ mod tests {
             answer_arp,
             trace: true,
         };
-        RawHost::new(config, trace)
+        RawHost::new(config, trace())
     }
 
     fn events(h: &mut RawHost<Trace>) -> Vec<Hosted<Event>> {
@@ -303,5 +306,56 @@ mod tests {
         assert_eq!((tcp.flags, tcp.seq), (Flags::RST, SeqNum(1001)));
         assert_eq!(h.poll_transmit(at(1)), None);
         assert!(h.is_done());
+    }
+
+    #[test]
+    fn a_connection_owns_its_4_tuple_before_a_raw_flow_whose_selector_takes_it() {
+        use crate::stack::iface::Interface;
+        use crate::tcp::{self, Connection, Event as TcpEvent, State};
+
+        let mut iface = Interface::new(InterfaceConfig {
+            ip: *US.ip(),
+            mac: MAC,
+            next_hop_mac: Some(GW),
+            answer_arp: true,
+            trace: false,
+        });
+        let conn = Connection::connect(at(0), tcp::Config::default(), US, DST, SeqNum(1000));
+        let key = iface.open(conn);
+        let handle = iface.add_raw(Box::new(trace()));
+        assert!(iface.raw::<crate::probe::prober::Prober>(handle).is_none());
+        // The connection's SYN (SEQ 1000) and the trace's first probe (SEQ
+        // 1000 too) both leave; the SYN-ACK acknowledging 1001 is the
+        // connection's, by its 4-tuple.
+        let syn = iface.poll_transmit(at(0)).expect("the connection's SYN");
+        assert_eq!(iface.last_raw(), None);
+        let probe = iface.poll_transmit(at(0)).expect("the trace's probe");
+        assert_eq!(iface.last_raw(), Some(handle));
+        assert_ne!(syn, probe, "the probe carries TTL 1");
+        while iface.poll_event().is_some() {}
+        let trace: &mut Trace = iface.raw_mut(handle).expect("a trace");
+        while trace.poll_event().is_some() {}
+        let syn_ack = segment(*DST.ip(), DST.port(), US.port(), Flags::SYN, SeqNum(1001));
+        iface.handle_frame(at(1), &syn_ack, RxChecksum::Unknown);
+        assert_eq!(
+            iface.conn(key).map(Connection::state),
+            Some(State::Established)
+        );
+        let evs: Vec<_> = std::iter::from_fn(|| iface.poll_event()).collect();
+        assert!(
+            evs.iter().any(|e| e.what == What::Tcp(TcpEvent::Connected)),
+            "{evs:?}"
+        );
+        let trace: &mut Trace = iface.raw_mut(handle).expect("a trace");
+        let heard: Vec<_> = std::iter::from_fn(|| trace.poll_event()).collect();
+        assert!(heard.is_empty(), "{heard:?}");
+        // Once the connection is gone, the same answer is the trace's.
+        iface.remove(key);
+        iface.handle_frame(at(2), &syn_ack, RxChecksum::Unknown);
+        let trace: &mut Trace = iface.raw_mut(handle).expect("a trace");
+        let heard: Vec<_> = std::iter::from_fn(|| trace.poll_event())
+            .map(Hosted::Flow)
+            .collect();
+        assert_eq!(reply_of(&heard), Some((*DST.ip(), Answer::Open)));
     }
 }
