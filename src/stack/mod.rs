@@ -5,9 +5,8 @@
 //!   half-open and accept queues). It validates and demultiplexes what
 //!   arrives (Ethernet, ARP requests for our address when the kernel does
 //!   not own it, TCP by 4-tuple, ICMP errors to the flow they quote,
-//!   through [`crate::wire::demux`], which the tracer and probers share),
-//!   frames what the engines send, and reports every segment.
-//!   Beside the connections it hosts raw flows
+//!   through [`crate::wire::demux`]), frames what the engines send, and
+//!   reports every segment. Beside the connections it hosts raw flows
 //!   ([`RawFlow`](crate::machine::RawFlow): the probes, scans and traces
 //!   that write their own segments), each handed only what its selector
 //!   takes.
