@@ -601,6 +601,73 @@ fn syn_received__exact_rst_returns_to_listen() {
     assert_eq!(c.state(), State::SynReceived);
 }
 
+/// Back in LISTEN after a RST, the connection is the passive OPEN again:
+/// nothing of the failed handshake carries over. Before, the options the
+/// first peer left out stayed out of every later SYN,ACK, and the RTO
+/// stayed backed off.
+#[test]
+fn syn_received__rst_returns_to_a_fresh_listen() {
+    let mut c = Connection::listen(
+        Config::default(),
+        LOCAL,
+        IssSource::Fixed(SeqNum(LOCAL_ISS)),
+    );
+    // A first peer offering nothing, whose ACK never comes: the SYN,ACK
+    // is retransmitted once, then the peer resets.
+    c.handle_segment_from(at(0), REMOTE_IP, &seg(REMOTE_ISS, None, Flags::SYN, b""));
+    let _ = sent(&mut c, 0);
+    assert_eq!(sent(&mut c, 1000).len(), 1);
+    deliver(&mut c, 1500, seg(REMOTE_ISS + 1, None, Flags::RST, b""));
+    assert_eq!(c.state(), State::Listen);
+    // A second peer offering everything is offered everything back, and
+    // its SYN,ACK is retransmitted after the initial RTO, not a backed-off one.
+    let syn = TcpRepr {
+        options: vec![
+            TcpOption::Mss(1460),
+            TcpOption::SackPermitted,
+            TcpOption::Timestamps { val: 7, ecr: 0 },
+            TcpOption::Nop,
+            TcpOption::WindowScale(7),
+        ],
+        ..seg(9000, None, Flags::SYN, b"")
+    };
+    c.handle_segment_from(at(2000), REMOTE_IP, &syn);
+    let syn_ack = |ms| {
+        format!(
+            "Flags [S.], seq 1000, ack 9001, win 65535, options [mss 1460,sackOK,TS val {ms} ecr 7,nop,wscale 7], length 0"
+        )
+    };
+    expect_out(&mut c, 2000, &[&syn_ack(2000)]);
+    expect_nothing(&mut c, 2999);
+    expect_out(&mut c, 3000, &[&syn_ack(3000)]);
+}
+
+/// A CLOSE issued in SYN-RECEIVED still holds when a RST sends the passive
+/// OPEN back to LISTEN, and CLOSE in LISTEN deletes the TCB. Before, the
+/// FIN stayed queued at a sequence number of the failed handshake.
+#[test]
+fn syn_received__rst_after_close_ends_in_closed() {
+    let mut c = conn_syn_received();
+    c.close(at(5));
+    deliver(&mut c, 10, seg(REMOTE_ISS + 1, None, Flags::RST, b""));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(
+        events(&mut c),
+        [
+            Event::StateChanged {
+                from: State::SynReceived,
+                to: State::Listen
+            },
+            Event::StateChanged {
+                from: State::Listen,
+                to: State::Closed
+            },
+            Event::Closed(Reason::Reset)
+        ]
+    );
+    assert_eq!(c.poll_timeout(), None);
+}
+
 #[test]
 fn syn_received__retransmitted_syn_resends_syn_ack_at_once() {
     let mut c = conn_syn_received();
@@ -612,6 +679,49 @@ fn syn_received__retransmitted_syn_resends_syn_ack_at_once() {
     );
     assert_eq!(drops(&mut c), [DropReason::Retransmission]);
     assert_eq!(c.state(), State::SynReceived);
+}
+
+/// PAWS runs in SYN-RECEIVED too: RFC 7323 §5.3 R1 applies once TS.Recent
+/// is valid, and the SYN made it so (Linux's `tcp_check_req` checks it as
+/// well). An ACK of our SYN,ACK whose TSval is older than the SYN's is an
+/// old duplicate: answered with an ACK and dropped, it does not complete
+/// the handshake; the real one after it does.
+#[test]
+fn syn_received__paws_old_ack_does_not_complete_the_handshake() {
+    let mut c = Connection::listen(
+        Config {
+            timestamps: true,
+            ..config()
+        },
+        LOCAL,
+        IssSource::Fixed(SeqNum(LOCAL_ISS)),
+    );
+    let ts = |val| vec![TcpOption::Timestamps { val, ecr: 0 }];
+    c.handle_segment_from(
+        at(0),
+        REMOTE_IP,
+        &TcpRepr {
+            options: ts(1000),
+            ..seg(REMOTE_ISS, None, Flags::SYN, b"")
+        },
+    );
+    let _ = sent(&mut c, 0);
+    events(&mut c);
+    let ack = |val| TcpRepr {
+        options: ts(val),
+        ..from_peer()
+    };
+    deliver(&mut c, 10, ack(500));
+    assert_eq!(drops(&mut c), [DropReason::OutOfWindow]);
+    assert_eq!(c.state(), State::SynReceived);
+    expect_out(
+        &mut c,
+        10,
+        &["Flags [.], ack 5001, win 65535, options [nop,nop,TS val 10 ecr 1000], length 0"],
+    );
+    deliver(&mut c, 20, ack(1001));
+    assert_eq!(drops(&mut c), []);
+    assert_eq!(c.state(), State::Established);
 }
 
 /// The peer's SYN again in SYN-RECEIVED is answered (the SYN,ACK at
@@ -1231,6 +1341,37 @@ fn close_wait__data_is_ignored() {
         seg(REMOTE_ISS + 2, Some(LOCAL_ISS + 1), Flags::NONE, b"late"),
     );
     assert_eq!(c.recv_queue_len(), 0);
+}
+
+/// The peer's FIN is taken once. After it, a FIN at RCV.NXT (no real peer
+/// sends one: its FIN again ends at RCV.NXT) passes the checks and is
+/// answered with an ACK, but moves nothing: had RCV.NXT gone over it,
+/// every real segment from the peer would start below RCV.NXT, be out of
+/// the window and draw an ACK beyond anything the peer sent, which the
+/// peer answers with an ACK of its own, and so on for ever. Nor does it
+/// restart TIME-WAIT (only the FIN again does, see above), as Linux's
+/// TIME-WAIT, which keeps RCV.NXT fixed, never moves it either.
+#[rstest]
+#[case::close_wait(conn_close_wait as Ctor)]
+#[case::last_ack(conn_last_ack as Ctor)]
+#[case::time_wait(conn_time_wait as Ctor)]
+fn after_the_peers_fin__another_fin_moves_nothing(#[case] ctor: Ctor) {
+    let mut c = ctor();
+    let ack = c.tcb().snd.una.0;
+    let timeout = c.poll_timeout();
+    deliver(&mut c, 100, seg(REMOTE_ISS + 2, Some(ack), Flags::FIN, b""));
+    assert_eq!(c.tcb().rcv.nxt, SeqNum(REMOTE_ISS + 2));
+    assert_eq!(events(&mut c), []);
+    expect_out(&mut c, 100, &["Flags [.], ack 5002, win 65535, length 0"]);
+    assert_eq!(c.poll_timeout(), timeout);
+    // The peer's next real segment (a pure ACK at its SND.NXT) is taken.
+    deliver(
+        &mut c,
+        110,
+        seg(REMOTE_ISS + 2, Some(ack), Flags::NONE, b""),
+    );
+    assert_eq!(drops(&mut c), []);
+    expect_nothing(&mut c, 110);
 }
 
 #[test]

@@ -621,6 +621,28 @@ impl Connection {
         conn
     }
 
+    /// SYN-RECEIVED of a passive OPEN, reset (§3.10.7.4: "return this
+    /// connection to LISTEN state"): the passive OPEN again, with nothing
+    /// of the failed handshake left (the peer, the options it did or did
+    /// not offer, its window, the backed-off RTO, the user's data and
+    /// FIN, whose sequence numbers came from the ISS of that handshake).
+    /// A CLOSE issued in SYN-RECEIVED still holds, and CLOSE in LISTEN
+    /// deletes the TCB: CLOSED.
+    pub(super) fn return_to_listen(&mut self) {
+        let closed = self.fin_seq.is_some();
+        let from = self.state;
+        let events = std::mem::take(&mut self.events);
+        let remote = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+        *self = Connection::new(self.config, self.local, remote, self.iss_source);
+        self.events = events;
+        self.passive = true;
+        self.state = from;
+        self.set_state(State::Listen);
+        if closed {
+            self.enter_closed(Reason::Reset);
+        }
+    }
+
     pub(super) fn set_iss(&mut self, iss: SeqNum) {
         self.tcb.snd.iss = iss;
         self.tcb.snd.una = iss;

@@ -275,16 +275,17 @@ impl Connection {
             self.tcb.snd.nxt = self.tcb.snd.iss;
             return Err(DropReason::Retransmission);
         }
-        // PAWS (RFC 7323 §5.3 R1): in a synchronized state, a non-RST
+        // PAWS (RFC 7323 §5.3 R1): once the SYN set TS.Recent (so in
+        // SYN-RECEIVED too, as Linux's tcp_check_req checks), a non-RST
         // segment whose TSval is older than TS.Recent is an old duplicate
-        // from an earlier wrap of the sequence space: ACK and drop it.
+        // from an earlier wrap of the sequence space or an earlier
+        // incarnation: ACK and drop it.
         // Older by more than PAWS_WINDOW, as Linux reads it: a resend
         // that fills a hole moves TS.Recent to its own TSval, and the
         // segments sent a tick before it and reordered behind it are new
         // data. (TS.Recent is never invalidated by idleness here: RFC
         // 7323 §5.5's 24-day rule is left out.)
         if self.negotiated.timestamps
-            && self.state.is_synchronized()
             && !rst
             && let Some((val, _)) = seg.timestamps()
             && (self.ts_recent.wrapping_sub(val) as i32) > PAWS_WINDOW
@@ -379,15 +380,6 @@ impl Connection {
         }
         self.ack_pending = true;
         Err(DropReason::SynInWindow)
-    }
-
-    fn return_to_listen(&mut self) {
-        self.timers.stop_all();
-        self.remote = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
-        self.retries = 0;
-        self.rtt_probe = None;
-        self.ack_pending = false;
-        self.set_state(State::Listen);
     }
 
     /// §3.10.7.4 fifth step, with RFC 5961 §5's range check.
@@ -703,7 +695,21 @@ impl Connection {
     /// thing expected (everything before it was received).
     /// A FIN beyond RCV.NXT is remembered and processed when the data
     /// before it has arrived.
+    ///
+    /// The peer's FIN is taken once. A FIN reaching this step after it
+    /// (CLOSE-WAIT, LAST-ACK, TIME-WAIT) is none a real peer sends: its FIN
+    /// again ends at RCV.NXT and is answered in the first step. It is
+    /// acknowledged, and moves nothing: RCV.NXT over it would put every
+    /// real segment of the peer below the window, each drawing an ACK
+    /// of octets the peer never sent, which it answers in turn, for ever;
+    /// and only the FIN again restarts TIME-WAIT.
     fn check_fin(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        if self.fin_received {
+            if seg.flags.contains(Flags::FIN) {
+                self.ack_pending = true;
+            }
+            return;
+        }
         let receiving = matches!(
             self.state,
             State::Established | State::FinWait1 | State::FinWait2
@@ -714,14 +720,14 @@ impl Connection {
             let nxt = self.tcb.rcv.nxt;
             if fin_seq == nxt {
                 due = true;
-            } else if fin_seq.gt(nxt) && receiving && !self.fin_received {
+            } else if fin_seq.gt(nxt) && receiving {
                 let ahead = fin_seq - nxt;
                 if ahead <= self.rcv.window() {
                     self.rcv_fin = Some(self.rcv.nxt() + ahead as u64);
                 }
             }
         }
-        if !due && receiving && !self.fin_received && self.rcv_fin == Some(self.rcv.nxt()) {
+        if !due && receiving && self.rcv_fin == Some(self.rcv.nxt()) {
             due = true;
         }
         if !due {
@@ -730,19 +736,14 @@ impl Connection {
         self.rcv_fin = None;
         self.tcb.rcv.nxt += 1usize;
         self.ack_pending = true;
-        if !self.fin_received {
-            self.fin_received = true;
-            self.events.push_back(Event::PeerClosed);
-        }
+        self.fin_received = true;
+        self.events.push_back(Event::PeerClosed);
         match self.state {
             State::SynReceived | State::Established => self.set_state(State::CloseWait),
             // Our FIN is not acknowledged yet, or check_ack would have
             // moved us to FIN-WAIT-2: simultaneous close.
             State::FinWait1 => self.set_state(State::Closing),
             State::FinWait2 => self.enter_time_wait(now),
-            State::TimeWait => self
-                .timers
-                .set(TimerKind::TimeWait, now + self.config.msl * 2),
             _ => {}
         }
     }
