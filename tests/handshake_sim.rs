@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use nettool::cli::{Cli, Command, HandshakeArgs};
-use nettool::cmd::Captured;
 use nettool::cmd::tcp::handshake_over;
+use nettool::cmd::{Captured, Given};
 use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::outcome::Outcome;
 use nettool::setup::Path;
@@ -84,6 +84,16 @@ fn path() -> Path {
     Path::simulated(US_MAC, *US.ip(), *PEER.ip(), PEER_MAC)
 }
 
+/// The run over `link`, from us.
+fn given<'a>(path: &'a Path, link: &'a mut MemLink, clock: &'a mut VirtualClock) -> Given<'a> {
+    Given {
+        path,
+        local: US,
+        link,
+        clock,
+    }
+}
+
 fn args(extra: &[&str]) -> HandshakeArgs {
     let mut argv = vec!["nettool", "handshake"];
     argv.extend(extra);
@@ -106,10 +116,7 @@ fn handshake(extra: &[&str], peer: Option<Box<dyn Responder>>) -> (Outcome, Stri
     let mut run_clock = clock.clone();
     let outcome = handshake_over(
         &args(extra),
-        &path(),
-        US,
-        &mut link,
-        &mut run_clock,
+        given(&path(), &mut link, &mut run_clock),
         &mut captured.env(),
     )
     .unwrap();
@@ -213,10 +220,7 @@ fn a_link_that_fails_mid_run_still_resets_the_peer() {
     let mut captured = Captured::default();
     let failed = handshake_over(
         &args(&[]),
-        &path(),
-        US,
-        &mut link,
-        &mut clock.clone(),
+        given(&path(), &mut link, &mut clock.clone()),
         &mut captured.env(),
     );
     let out = captured.stdout();

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use nettool::cli::{Cli, Command, TraceArgs};
-use nettool::cmd::Captured;
 use nettool::cmd::trace::trace_over;
+use nettool::cmd::{Captured, Given};
 use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::outcome::Outcome;
 use nettool::setup::Path;
@@ -128,14 +128,13 @@ fn trace_on(
     };
     let args: TraceArgs = args;
     let mut captured = Captured::default();
-    let outcome = trace_over(
-        &args,
-        &path(),
-        US,
+    let given = Given {
+        path: &path(),
+        local: US,
         link,
-        &mut clock.clone(),
-        &mut captured.env(),
-    );
+        clock: &mut clock.clone(),
+    };
+    let outcome = trace_over(&args, given, &mut captured.env());
     (outcome, captured.stdout())
 }
 
