@@ -263,7 +263,7 @@ impl Connection {
         };
         if let Some(seg) = seg {
             self.probes += 1;
-            self.queued.push_back(seg);
+            self.queue(seg);
             self.tlp = Some(Tlp {
                 end_seq: self.snd_max,
                 is_retrans,
