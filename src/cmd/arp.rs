@@ -18,6 +18,7 @@ use crate::cli::ArpArgs;
 use crate::clock::Clock;
 use crate::driver::{self, Stop};
 use crate::link::packet::PacketLink;
+use crate::link::pcap::PcapFile;
 use crate::link::trace::Tracer;
 use crate::link::{Filter, Link};
 use crate::machine::Machine;
@@ -73,11 +74,7 @@ pub fn run(args: ArpArgs, env: &mut Env) -> Result<Outcome> {
 fn resolve(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
     let route = arp_route(ip, args)?;
     let pcap = env.pcap.clone();
-    let index = route.interface.index;
-    let mut open = move || -> Result<Box<dyn Link>> {
-        let link = PacketLink::open(index, Filter::Arp)?;
-        Ok(setup::capture(link, pcap.as_ref())?)
-    };
+    let mut open = || open_link(&route.interface, pcap.as_ref());
     let mut clock = env.clock.clock();
     resolve_over(ip, args, &route, &mut open, clock.as_mut(), env)
 }
@@ -86,7 +83,7 @@ fn resolve(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
 /// opened, then [`sweep_over`].
 fn sweep(net: Ipv4Network, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
     let subnet = sweep_route(net, args)?;
-    let mut link = open_link(&subnet.route.interface, env)?;
+    let mut link = open_link(&subnet.route.interface, env.pcap.as_ref())?;
     let mut clock = env.clock.clock();
     sweep_over(args, &subnet, link.as_mut(), clock.as_mut(), env)
 }
@@ -98,7 +95,7 @@ fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
         bail!("{ip} is not a unicast host address");
     }
     let iface = claim_interface(ip, args)?;
-    let mut link = open_link(&iface, env)?;
+    let mut link = open_link(&iface, env.pcap.as_ref())?;
     let mut clock = env.clock.clock();
     claim_over(ip, args, &iface, link.as_mut(), clock.as_mut(), env)
 }
@@ -296,9 +293,10 @@ fn check_ethernet(iface: &Interface) -> Result<()> {
     Ok(())
 }
 
-fn open_link(iface: &Interface, env: &Env) -> Result<Box<dyn Link>> {
+/// The ARP link on `iface`, its frames also written to `pcap`.
+fn open_link(iface: &Interface, pcap: Option<&PcapFile>) -> Result<Box<dyn Link>> {
     let link = PacketLink::open(iface.index, Filter::Arp)?;
-    Ok(setup::capture(link, env.pcap.as_ref())?)
+    Ok(setup::capture(link, pcap)?)
 }
 
 /// Runs `machine` on the interface's link, printing frames on stderr with -v.
@@ -866,7 +864,8 @@ impl Sweep<'_> {
         out: &mut dyn Write,
     ) -> Result<()> {
         let iface = &self.subnet.route.interface;
-        // Cache entries are dated by the wall clock when the answer came.
+        // Cache entries are dated by the wall clock when the answer is
+        // believed (its conflict window closed quietly).
         let unix_ms = self.wall.unix_ms(now);
         let learned = resolve::record(cache, &iface.name, iface.index, unix_ms, self.ttl, &ev);
         match ev {
