@@ -396,6 +396,9 @@ pub(super) struct Tlp {
     pub(super) end_seq: SeqNum,
     pub(super) is_retrans: bool,
     pub(super) flight: usize,
+    /// Sent during fast recovery, whose reduction answers any loss the
+    /// probe repairs: no response of its own.
+    pub(super) in_recovery: bool,
 }
 
 /// A congestion event that may turn out spurious (RFC 3522 Eifel
