@@ -106,6 +106,36 @@ fn tlp__a_lone_lost_fin_is_probed_at_the_rto_instead_of_timing_out() {
     assert_eq!((c.cwnd(), c.ssthresh()), (2 * 536, 2 * 536));
 }
 
+/// A flight whose ACKs are all lost. The probe is new data (segment 10)
+/// and arrives alone after a flight the peer has ACKed, so the peer may
+/// delay its ACK, and here that ACK is lost too (`probe_unanswered`), or
+/// the probe itself is lost (`probe_lost`). Twice the PTO later a second
+/// probe, again new data, follows: two segments draw an ACK at once, or a
+/// SACK that shows RACK the first probe lost. Before, only the RTO was
+/// left, 200 ms after the probe.
+#[rstest]
+#[case::probe_unanswered(false)]
+#[case::probe_lost(true)]
+fn tlp__a_probe_of_new_data_gets_a_second_before_the_rto(#[case] probe_lost: bool) {
+    let mut c = established(config(), vec![]);
+    assert_eq!(c.send(&K[..14 * MSS as usize]), Ok(14 * 536));
+    assert_eq!(sent(&mut c, 20).len(), 10);
+    assert_eq!(c.poll_timeout(), Some(at(42)));
+    assert_eq!(sent(&mut c, 42), [data_line(10)]);
+    assert_eq!(c.poll_timeout(), Some(at(42 + 2 * 22)));
+    assert_eq!(sent(&mut c, 86), [data_line(11)]);
+    assert_eq!(c.loss_probes(), 2);
+    if probe_lost {
+        c.handle_segment(at(96), &ack(nth(10).0, &[nth(11)], None));
+        assert_eq!(sent(&mut c, 96).first(), Some(&data_line(10)), "RACK");
+        assert!(c.in_recovery());
+    } else {
+        c.handle_segment(at(96), &ack(nth(11).1, &[], None));
+        assert!(!c.in_recovery());
+    }
+    assert_eq!(c.timeouts(), 0);
+}
+
 /// Fast recovery whose last ACKs are lost. Segment 0 is lost, SACKs of
 /// 1–9 start recovery and release new data (PRR); then no ACK comes
 /// back, whether the peer has everything (`acks_lost`) or the

@@ -64,7 +64,7 @@
 //! | fast retransmit, NewReno fast recovery (without SACK) | RFC 5681 §3.2, RFC 6582 | `cc/`, `input.rs`, `loss.rs` |
 //! | SACK scoreboard, pipe, NextSeg | RFC 6675 | `scoreboard.rs`, `rack.rs` (`SentLog`), `conn.rs` (`data_segment`) |
 //! | RACK: time-based loss detection, reordering window and timer | RFC 8985 §6 | `rack.rs`, `loss.rs` |
-//! | tail loss probe (PTO, probe, loss detection by the probe); armed in fast recovery too, as QUIC's PTO is | RFC 8985 §7, RFC 9002 §6.2 | `loss.rs` (`schedule_loss_probe`) |
+//! | tail loss probe (PTO, probe, loss detection by the probe); armed in fast recovery too, and a probe of new data followed by a second at twice the PTO, as QUIC's PTO is | RFC 8985 §7, RFC 9002 §6.2 | `loss.rs` (`schedule_loss_probe`, `send_loss_probe`) |
 //! | proportional rate reduction during SACK recovery | RFC 6937 | `prr.rs`, `loss.rs` |
 //! | undo of spurious fast retransmits and timeouts (Eifel, D-SACK) | RFC 3522, RFC 3708, RFC 4015 | `loss.rs`, `cc/` (`undo_congestion_event`) |
 //! | D-SACKs taken as evidence only for octets we retransmitted | RFC 3708 §3, RFC 8985 §6.2 | `dsack.rs`, `input.rs` (`take_sack_blocks`) |
