@@ -224,7 +224,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__close)
-            opts="-i -s -p -S -h -V --interface --source --source-port --retries --data --linger --absolute --json --cache-file --pcap --passive --half-close --abort --time-wait --help --version"
+            opts="-i -s -p -S -h -V --interface --source --source-port --cache-file --retries --data --linger --absolute --json --pcap --passive --half-close --abort --time-wait --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -254,6 +254,10 @@ _nettool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -263,10 +267,6 @@ _nettool() {
                     return 0
                     ;;
                 --linger)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cache-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -304,7 +304,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__handshake)
-            opts="-i -s -p -S -h -V --interface --source --source-port --retries --data --linger --absolute --json --cache-file --pcap --no-ack --observe --ack-delay --graceful --help --version"
+            opts="-i -s -p -S -h -V --interface --source --source-port --cache-file --retries --data --linger --absolute --json --pcap --no-ack --observe --ack-delay --graceful --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -334,6 +334,10 @@ _nettool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -343,10 +347,6 @@ _nettool() {
                     return 0
                     ;;
                 --linger)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cache-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1162,7 +1162,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__trace)
-            opts="-i -s -p -f -m -q -w -h -V --interface --source --source-port --first-ttl --max-ttl --queries --wait --json --cache-file --pcap --help --version"
+            opts="-i -s -p -f -m -q -w -h -V --interface --source --source-port --cache-file --first-ttl --max-ttl --queries --wait --json --pcap --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1189,6 +1189,10 @@ _nettool() {
                     return 0
                     ;;
                 -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1221,10 +1225,6 @@ _nettool() {
                     return 0
                     ;;
                 -w)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cache-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -61,10 +61,10 @@ complete -c nettool -n "__fish_nettool_using_subcommand arp" -s V -l version -d 
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s p -l source-port -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l linger -d 'How long the peer must stay quiet before nettool ends the connection' -r
-complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l observe -d 'With --no-ack: how long to watch' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l ack-delay -d 'Send the third ACK this long after the SYN-ACK' -r
@@ -77,10 +77,10 @@ complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s V -l versi
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s i -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s p -l source-port -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l linger -d 'How long the peer must stay quiet before nettool ends the connection' -r
-complete -c nettool -n "__fish_nettool_using_subcommand close" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l time-wait -d 'How long TIME-WAIT lasts (2×MSL; RFC 9293 suggests 4 min, Linux uses 60 s)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s S -l absolute -d 'Print absolute sequence numbers (tcpdump -S); relative by default'
@@ -168,12 +168,12 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -s h -l help -d 'P
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -d 'Source port of every probe (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s f -l first-ttl -d 'TTL of the first hop probed' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s m -l max-ttl -d 'Largest TTL tried before giving up' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s q -l queries -d 'Probes per hop' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s w -l wait -d 'How long each probe waits for its answer' -r
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l json -d 'Print one JSON object per line for each probe and the result'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'

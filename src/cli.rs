@@ -192,13 +192,11 @@ impl CacheArgs {
     }
 }
 
-/// Where to connect and how: shared by `handshake` and `close`.
+/// The way to one flow's peer as the user may set it: `-i`, `-s`, `-p`
+/// and the ARP cache. Shared by `handshake`, `close` and `trace` (`probe`
+/// and `scan` spell them as hping3 and nmap do).
 #[derive(Debug, Args)]
-pub struct ConnectArgs {
-    /// Destination, HOST:PORT (a name is resolved by the system resolver).
-    #[arg(value_name = "HOST:PORT")]
-    pub target: String,
-
+pub struct PathArgs {
     /// Interface to use (default: the one the kernel routes HOST through).
     #[arg(short, long, value_name = "IFACE")]
     pub interface: Option<String>,
@@ -211,6 +209,21 @@ pub struct ConnectArgs {
     /// Source port (default: a free ephemeral port, reserved from the kernel).
     #[arg(short = 'p', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub source_port: Option<u16>,
+
+    /// The ARP cache, for the next hop.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Where to connect and how: shared by `handshake` and `close`.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Destination, HOST:PORT (a name is resolved by the system resolver).
+    #[arg(value_name = "HOST:PORT")]
+    pub target: String,
+
+    #[command(flatten)]
+    pub path: PathArgs,
 
     /// SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …).
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -231,10 +244,6 @@ pub struct ConnectArgs {
     /// Print one JSON object per line for each segment, state change and result.
     #[arg(long)]
     pub json: bool,
-
-    /// The ARP cache, for the next hop.
-    #[command(flatten)]
-    pub cache: CacheArgs,
 
     #[command(flatten)]
     pub capture: CaptureArgs,

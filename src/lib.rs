@@ -6,9 +6,10 @@
 //!
 //! ```text
 //! time ← wire ← arp, tcp, probe, trace ← stack ← link, driver ← setup ← cmd ← main
-//!               clock, sys ← link, driver
+//!               clock, sys ← link, driver, netlink, route
 //!               netlink ← route;  route, guard, cachefile ← setup
 //!               lab, impair, report ← cmd;  serde_display ← lab, report
+//!               sim's seeded Rng ← impair
 //! ```
 //!
 //! - **The engine**, pure and sans-IO: [`time`], [`wire`], [`arp`],

@@ -56,4 +56,9 @@ pub trait Machine {
     fn poll_timeout(&self) -> Option<Instant>;
     fn poll_event(&mut self) -> Option<Self::Event>;
     fn is_done(&self) -> bool;
+    /// The run ends before its time (Ctrl-C, or the link failed): the
+    /// machine queues what it must say on its way out (a RST to a peer it
+    /// would otherwise leave half-open), sent next if the link still can.
+    /// Nothing by default.
+    fn abort(&mut self, _now: Instant) {}
 }

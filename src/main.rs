@@ -3,22 +3,22 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use clap::Parser;
 use nettool::cli::Cli;
 use nettool::cmd::{self, Env};
-use nettool::outcome::{EXIT_ERROR, Outcome};
+use nettool::outcome::{self, EXIT_ERROR, Outcome};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let interrupt = Arc::new(AtomicBool::new(false));
-    // Which signal raised `interrupt`, to die of that one at the end.
-    let raised = Arc::new(AtomicUsize::new(0));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Which signal raised `interrupt`: the result's exit code says it,
+        // and the process dies of that one at the end.
         let installed = signal_hook::flag::register_usize(
             signal,
-            Arc::clone(&raised),
+            Arc::clone(outcome::signal_record()),
             usize::try_from(signal).expect("signal numbers are positive"),
         )
         .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&interrupt)));
@@ -44,10 +44,7 @@ fn main() -> ExitCode {
             drop(err);
             // Die of the signal that stopped us (SIGINT or SIGTERM) as the
             // shell expects, so `while nettool …` loops stop.
-            let signal = match raised.load(Ordering::SeqCst) {
-                0 => signal_hook::consts::SIGINT,
-                n => i32::try_from(n).expect("a signal number"),
-            };
+            let signal = outcome::stopping_signal();
             let _ = signal_hook::low_level::emulate_default_handler(signal);
             ExitCode::from(Outcome::Interrupted.exit_code())
         }

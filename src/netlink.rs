@@ -16,7 +16,9 @@
 //! ```
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use crate::sys;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use thiserror::Error;
@@ -113,25 +115,14 @@ impl<'a> Iterator for Messages<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let header = match Header::parse(self.rest) {
-            Ok(h) => h,
-            Err(e) => {
-                self.rest = &[];
-                return Some(Err(e));
-            }
-        };
-        let len = header.len as usize;
-        if len < HEADER_LEN {
+        let message = Header::parse(self.rest).and_then(|header| {
+            let payload = take_record(&mut self.rest, header.len as usize, HEADER_LEN)?;
+            Ok((header, payload))
+        });
+        if message.is_err() {
             self.rest = &[];
-            return Some(Err(ParseError::BadLength));
         }
-        if len > self.rest.len() {
-            self.rest = &[];
-            return Some(Err(ParseError::Truncated));
-        }
-        let payload = &self.rest[HEADER_LEN..len];
-        self.rest = &self.rest[align(len).min(self.rest.len())..];
-        Some(Ok((header, payload)))
+        Some(message)
     }
 }
 
@@ -155,24 +146,37 @@ impl<'a> Iterator for Attributes<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        if self.rest.len() < ATTR_HEADER_LEN {
+        let attribute = if self.rest.len() < ATTR_HEADER_LEN {
+            Err(ParseError::Truncated)
+        } else {
+            let len = u16_at(self.rest, 0) as usize;
+            let kind = u16_at(self.rest, 2) & 0x3fff;
+            take_record(&mut self.rest, len, ATTR_HEADER_LEN).map(|data| (kind, data))
+        };
+        if attribute.is_err() {
             self.rest = &[];
-            return Some(Err(ParseError::Truncated));
         }
-        let len = u16_at(self.rest, 0) as usize;
-        let kind = u16_at(self.rest, 2) & 0x3fff;
-        if len < ATTR_HEADER_LEN {
-            self.rest = &[];
-            return Some(Err(ParseError::BadLength));
-        }
-        if len > self.rest.len() {
-            self.rest = &[];
-            return Some(Err(ParseError::Truncated));
-        }
-        let data = &self.rest[ATTR_HEADER_LEN..len];
-        self.rest = &self.rest[align(len).min(self.rest.len())..];
-        Some(Ok((kind, data)))
+        Some(attribute)
     }
+}
+
+/// Cuts the next record (a message or an attribute: a header that gives
+/// the record's whole length `len`, then its body, then padding to 4
+/// bytes) off `rest`, and returns its body.
+fn take_record<'a>(
+    rest: &mut &'a [u8],
+    len: usize,
+    header_len: usize,
+) -> Result<&'a [u8], ParseError> {
+    if len < header_len {
+        return Err(ParseError::BadLength);
+    }
+    if len > rest.len() {
+        return Err(ParseError::Truncated);
+    }
+    let body = &rest[header_len..len];
+    *rest = &rest[align(len).min(rest.len())..];
+    Ok(body)
 }
 
 /// Appends one attribute (header, data, padding) to `buf`.
@@ -215,36 +219,17 @@ impl RouteSocket {
 
     /// Opens the socket. Needs no privilege.
     pub fn open() -> io::Result<RouteSocket> {
-        // SAFETY: plain syscall; the result is checked before use.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = sys::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE)?;
         let timeout = libc::timeval {
             tv_sec: Self::TIMEOUT_SECS,
             tv_usec: 0,
         };
-        // SAFETY: the option value points at a live timeval of the stated size.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&timeout as *const libc::timeval).cast(),
-                size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        sys::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &timeout,
+        )?;
         Ok(RouteSocket { fd })
     }
 
@@ -254,20 +239,7 @@ impl RouteSocket {
         // SAFETY: an all-zero sockaddr_nl is valid; pid 0 addresses the kernel.
         let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
         kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        // SAFETY: buffer and address point at live memory of the given sizes.
-        let sent = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                message.as_ptr().cast(),
-                message.len(),
-                0,
-                (&kernel as *const libc::sockaddr_nl).cast(),
-                size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if sent < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        sys::sendto(self.fd.as_raw_fd(), message, &kernel)?;
         // A route reply is ~120 bytes; 32 KiB leaves room for any attribute
         // the kernel may add, and MSG_TRUNC tells us if it ever does not.
         let mut buf = vec![0u8; 32 * 1024];

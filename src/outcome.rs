@@ -1,6 +1,7 @@
 //! How a command ended, and the exit code that tells a script.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// The result of a command that did not fail locally. Local failures
 /// (bad arguments, no interface, no privileges) are errors, exit code 2.
@@ -11,8 +12,9 @@ pub enum Outcome {
     /// A valid but negative answer from the network (nobody answered, the
     /// address is in use): exit 1.
     Negative,
-    /// Stopped by SIGINT or SIGTERM: exit 130 (the binary dies of the
-    /// signal itself, so a shell sees 128 + its number).
+    /// Stopped by SIGINT or SIGTERM: exit 128 + the signal's number, 130
+    /// or 143 (the binary dies of the signal itself, so a shell sees the
+    /// same).
     Interrupted,
 }
 
@@ -24,7 +26,7 @@ impl Outcome {
         match self {
             Outcome::Success => 0,
             Outcome::Negative => 1,
-            Outcome::Interrupted => 130,
+            Outcome::Interrupted => interrupted_exit(stopping_signal()),
         }
     }
 
@@ -49,6 +51,30 @@ impl Outcome {
     }
 }
 
+/// The exit code of a run stopped by `signal`, as a shell reports a
+/// process that died of it.
+pub fn interrupted_exit(signal: i32) -> u8 {
+    u8::try_from(128 + signal).expect("a signal number below 128")
+}
+
+/// Which signal stopped this process: its number once one has, 0 before.
+/// Signals are delivered to the process, not to a run, so this record is
+/// the process's too: `main`'s SIGINT and SIGTERM handlers write their
+/// number into it (the `Arc` is what `signal_hook` stores into).
+pub fn signal_record() -> &'static Arc<AtomicUsize> {
+    static RECORD: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
+    RECORD.get_or_init(Arc::default)
+}
+
+/// The signal that stopped the process; SIGINT when none did (a run
+/// stopped by its interrupt flag alone, as the in-process tests do).
+pub fn stopping_signal() -> i32 {
+    match signal_record().load(Ordering::SeqCst) {
+        0 => libc::SIGINT,
+        n => i32::try_from(n).expect("a signal number"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,8 +83,14 @@ mod tests {
     fn codes_follow_the_documented_contract() {
         assert_eq!(Outcome::Success.exit_code(), 0);
         assert_eq!(Outcome::Negative.exit_code(), 1);
-        assert_eq!(Outcome::Interrupted.exit_code(), 130);
         assert_eq!(Outcome::from_answer(false), Outcome::Negative);
+    }
+
+    /// What a shell shows for a process that died of the signal.
+    #[test]
+    fn an_interrupt_exits_as_its_signal() {
+        assert_eq!(interrupted_exit(libc::SIGINT), 130);
+        assert_eq!(interrupted_exit(libc::SIGTERM), 143);
     }
 
     #[test]

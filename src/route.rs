@@ -16,7 +16,7 @@
 use std::fmt;
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 
 use ipnetwork::Ipv4Network;
 use pnet::datalink::{self, NetworkInterface};
@@ -358,13 +358,7 @@ fn mtu(name: &str) -> Result<u32, RouteError> {
     for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
         *dst = src as libc::c_char;
     }
-    // SAFETY: plain syscall; the result is checked before use.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(err(io::Error::last_os_error()));
-    }
-    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fd = crate::sys::socket(libc::AF_INET, libc::SOCK_DGRAM, 0).map_err(err)?;
     // SAFETY: SIOCGIFMTU reads and writes one ifreq, which `req` is.
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFMTU, &mut req) };
     if rc < 0 {

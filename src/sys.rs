@@ -2,9 +2,54 @@
 
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use anyhow::{Context, Result, bail};
+
+/// `socket(2)`, closed on exec and owned.
+pub fn socket(
+    domain: libc::c_int,
+    kind: libc::c_int,
+    protocol: libc::c_int,
+) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall; the result is checked before use.
+    let fd = unsafe { libc::socket(domain, kind | libc::SOCK_CLOEXEC, protocol) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `ip:port` as the kernel's `sockaddr_in`.
+pub fn sockaddr_in(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// `sendto(2)` of `data` to `addr`, a typed `sockaddr_*`: how many bytes
+/// left.
+pub fn sendto<A>(fd: RawFd, data: &[u8], addr: &A) -> io::Result<usize> {
+    // SAFETY: `data` is live for its length, `addr` is a live A of the
+    // size passed.
+    let n = unsafe {
+        libc::sendto(
+            fd,
+            data.as_ptr().cast(),
+            data.len(),
+            0,
+            (addr as *const A).cast(),
+            std::mem::size_of::<A>() as libc::socklen_t,
+        )
+    };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
 
 /// `setsockopt(2)` with a typed value.
 pub fn setsockopt<T>(
@@ -88,21 +133,9 @@ pub fn reserve_port(
         let port = wanted.unwrap_or_else(|| 32768 + (random_u64() % 28232) as u16);
         return Ok((port, None));
     }
-    // SAFETY: plain socket(2); the result is checked and owned below.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).context("reserving a source port");
-    }
-    // SAFETY: fd is a fresh socket we own.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    let addr = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: wanted.unwrap_or(0).to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(source).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
+    let sock = socket(libc::AF_INET, libc::SOCK_STREAM, 0).context("reserving a source port")?;
+    let fd = sock.as_raw_fd();
+    let addr = sockaddr_in(source, wanted.unwrap_or(0));
     let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
     // SAFETY: addr is a valid sockaddr_in of `len` bytes.
     if unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len) } < 0 {

@@ -4,21 +4,19 @@
 //! or a closed port, or nobody.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::Parser;
 use nettool::cli::{Cli, Command, HandshakeArgs};
-use nettool::cmd::Env;
 use nettool::cmd::tcp::handshake_over;
+use nettool::cmd::{Captured, Given};
 use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::outcome::Outcome;
-use nettool::route::Interface;
 use nettool::setup::Path;
 use nettool::tcp::{self, Connection, IssSource, SeqNum};
 use nettool::time::Instant;
 use nettool::wire::MacAddr;
-use nettool::wire::tcp::{ChecksumMode, TcpRepr};
+use nettool::wire::tcp::{ChecksumMode, Flags, TcpRepr};
 use rstest::rstest;
 
 const US_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
@@ -83,23 +81,16 @@ impl Responder for ClosedPort {
 
 /// The way to the peer, as the setup would have found it.
 fn path() -> Path {
-    Path {
-        iface: Interface {
-            name: "sim0".into(),
-            index: 1,
-            mac: US_MAC,
-            ipv4: vec![],
-            mtu: 1500,
-            is_up: true,
-            is_running: true,
-            is_loopback: false,
-        },
-        source: *US.ip(),
-        owned_by_kernel: false,
-        next_hop: *PEER.ip(),
-        next_hop_mac: Some(PEER_MAC),
-        how: "scripted".into(),
-        loopback: false,
+    Path::simulated(US_MAC, *US.ip(), *PEER.ip(), PEER_MAC)
+}
+
+/// The run over `link`, from us.
+fn given<'a>(path: &'a Path, link: &'a mut MemLink, clock: &'a mut VirtualClock) -> Given<'a> {
+    Given {
+        path,
+        local: US,
+        link,
+        clock,
     }
 }
 
@@ -121,26 +112,16 @@ fn handshake(extra: &[&str], peer: Option<Box<dyn Responder>>) -> (Outcome, Stri
     if let Some(peer) = peer {
         link = link.with(BoxedResponder(peer));
     }
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let interrupt = AtomicBool::new(false);
-    let mut env = Env {
-        out: &mut out,
-        err: &mut err,
-        interrupt: &interrupt,
-        pcap: None,
-    };
+    let mut captured = Captured::default();
     let mut run_clock = clock.clone();
     let outcome = handshake_over(
         &args(extra),
-        &path(),
-        US,
-        &mut link,
-        &mut run_clock,
-        &mut env,
+        given(&path(), &mut link, &mut run_clock),
+        &mut captured.env(),
     )
     .unwrap();
     let took = clock.get() - Instant::ZERO;
-    (outcome, String::from_utf8(out).unwrap(), took)
+    (outcome, captured.stdout(), took)
 }
 
 struct BoxedResponder(Box<dyn Responder>);
@@ -225,4 +206,35 @@ fn silence_is_no_answer_after_every_retry(
         format!("no answer from 10.9.0.2:80 after {syns} SYN{s}: filtered, or the host is down")
     );
     assert_eq!(took, gave_up_at, "{out}");
+}
+
+/// The link fails once the SYN-ACK is in (the interface went away): the
+/// run ends in that error, yet the connection it opened is reset on the
+/// way out, as on Ctrl-C, so the peer is not left holding it.
+#[test]
+fn a_link_that_fails_mid_run_still_resets_the_peer() {
+    let clock = VirtualClock::default();
+    let mut link = MemLink::new(clock.clone())
+        .with(Listener::new())
+        .failing_after(1);
+    let mut captured = Captured::default();
+    let failed = handshake_over(
+        &args(&[]),
+        given(&path(), &mut link, &mut clock.clone()),
+        &mut captured.env(),
+    );
+    let out = captured.stdout();
+    let err = failed.expect_err(&out);
+    assert!(format!("{err:#}").contains("down"), "{err:#}");
+    let segments: Vec<TcpRepr> = link
+        .sent
+        .iter()
+        .map(|(_, f)| TcpRepr::from_frame(f, ChecksumMode::Verify).unwrap().2)
+        .collect();
+    let flags: Vec<Flags> = segments.iter().map(|s| s.flags).collect();
+    // (The ACK bit is `ack` being there: the third ACK has no flag.)
+    assert_eq!(flags, [Flags::SYN, Flags::NONE, Flags::RST], "{out}");
+    // At the peer's RCV.NXT, where the ACK was: the peer accepts it.
+    assert_eq!(segments[2].seq, segments[1].seq, "{out}");
+    assert!(out.contains("Flags [R], seq "), "the RST is shown:\n{out}");
 }

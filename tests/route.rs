@@ -6,10 +6,12 @@
 //! Nothing is sent: route lookups are questions to the kernel, not traffic.
 
 use std::net::Ipv4Addr;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use nettool::lab::testnet::{DEV, TwoHosts};
 use nettool::route::{self, RouteError, RouteKind};
+use nettool::setup::{Found, Path, Request};
 
 /// TEST-NET-2: reachable only through A's default route in these tests.
 const FAR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
@@ -176,4 +178,56 @@ fn a_lookup_takes_microseconds() {
     // pnet's interface listing). `nettool arp` must finish in 5 ms whole.
     assert!(lookup.as_micros() < 1000, "{lookup:?} per route_get");
     assert!(select.as_micros() < 2000, "{select:?} per select");
+}
+
+/// `-i` gets the user the interface named, or an error that says what to
+/// do instead. This host's own address is reached over loopback only, so
+/// naming another interface for it is refused (naming the loopback is
+/// not); a listener named onto an interface listens there, even at
+/// another interface's address, but never at a loopback address.
+#[test]
+fn a_named_interface_is_honoured_or_refused_with_the_fix() {
+    let net = TwoHosts::new("rtnamed");
+    // A second link in A, with an address of its own.
+    let other = Ipv4Addr::new(10, 254, 0, 1);
+    ip(
+        net.a(),
+        &["link", "add", "v0", "type", "veth", "peer", "name", "v1"],
+    );
+    ip(net.a(), &["addr", "add", "10.254.0.1/24", "dev", "v0"]);
+    ip(net.a(), &["link", "set", "v0", "up"]);
+    let addr_a = net.addr_a;
+    let cache = std::env::temp_dir().join(format!("nettool-route-{}.json", std::process::id()));
+    net.run_in_a(|| {
+        let find = |interface| {
+            let req = Request {
+                dst: addr_a,
+                interface,
+                source: None,
+                cache: &cache,
+                pcap: None,
+            };
+            Path::find(req, &mut Vec::new(), &AtomicBool::new(false))
+        };
+        let err = find(Some(DEV)).unwrap_err().to_string();
+        assert!(
+            err.contains("own address") && err.contains(&format!("leave out -i {DEV}")),
+            "{err}"
+        );
+        let Ok(Found::Path(own)) = find(Some("lo")) else {
+            panic!("-i lo reaches this host's own address")
+        };
+        assert!(own.loopback, "{own:?}");
+
+        let named = Path::listen(Some(other), Some(DEV)).unwrap();
+        assert_eq!(named.iface.name, DEV, "the interface named, not v0");
+        assert!(named.owned_by_kernel);
+        let lo = Path::listen(Some(addr_a), Some("lo")).unwrap();
+        assert!(lo.loopback && lo.iface.is_loopback, "{lo:?}");
+        let err = Path::listen(Some(Ipv4Addr::LOCALHOST), Some(DEV))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("leave out -i {DEV}")), "{err}");
+    });
+    assert!(!cache.exists(), "no ARP was needed");
 }

@@ -6,7 +6,9 @@
 //! window, ACKs beyond SND.NXT or below SND.UNA − MAX.SND.WND, SYNs in
 //! the window, RSTs not at RCV.NXT, PAWS-old timestamps, far-ahead TSvals
 //! on segments that fail a later check, segments without ACK, wrong ports
-//! or address. The engine must report each as dropped, with the reason
+//! or address, the peer's FIN again failing a check. The sender (A) also
+//! receives them at every step of its TIME-WAIT, where only an acceptable
+//! retransmission of the peer's FIN may restart the 2×MSL timer. The engine must report each as dropped, with the reason
 //! its check names, and the transfer must go on exactly as in the
 //! reference: the same segments on the wire at the same virtual times,
 //! the same bytes delivered, the same events, the same end, and the
@@ -98,6 +100,10 @@ enum Kind {
     FarAheadTsSyn,
     /// Text (or a FIN) at RCV.NXT without the ACK bit.
     NoAck,
+    /// The peer's FIN again (ending at RCV.NXT, as a retransmission of
+    /// it would), failing a check: PAWS-old, an ACK beyond anything sent,
+    /// no ACK bit, or a SYN. In TIME-WAIT it must not restart 2×MSL.
+    FinAgain,
     /// Not hostile: a duplicate ACK the engine accepts (for the test of
     /// the harness itself).
     HonestDupAck,
@@ -106,7 +112,7 @@ enum Kind {
     OldDuplicate,
 }
 
-const KINDS: [Kind; 11] = [
+const KINDS: [Kind; 12] = [
     Kind::WrongFlow,
     Kind::OutOfWindow,
     Kind::AckBeyondSent,
@@ -118,6 +124,7 @@ const KINDS: [Kind; 11] = [
     Kind::FarAheadTsBadAck,
     Kind::FarAheadTsSyn,
     Kind::NoAck,
+    Kind::FinAgain,
 ];
 
 /// A hostile segment, where it claims to come from, and the reason the
@@ -286,6 +293,22 @@ fn hostile(sim: &Sim, victim: usize, kind: Kind, config: &Config, rng: &mut Rng)
             seg.window = (tcb.snd.wnd >> tcb.snd.wscale) as u16;
             ts = timestamps.then_some(peer_ts);
         }
+        Kind::FinAgain => {
+            seg.flags = Flags::FIN;
+            seg.payload = text(rng, 100);
+            seg.seq = rcv_nxt - (seg.payload.len() + 1);
+            // PAWS-old only where PAWS runs: without timestamps, the FIN
+            // with a valid ACK would be a real retransmission.
+            match rng.below(if timestamps { 4 } else { 3 }) {
+                0 => seg.ack = Some(una + (far + below(rng, far as u64))),
+                1 => seg.ack = None,
+                2 => {
+                    seg.flags = Flags::SYN | Flags::FIN;
+                    seg.seq = seg.seq - 1usize;
+                }
+                _ => ts = Some(peer_ts.wrapping_sub(far + below(rng, 1 << 20))),
+            }
+        }
         Kind::NoAck => {
             seg.ack = None;
             seg.payload = text(rng, usize::min(rcv_wnd, 1000));
@@ -361,6 +384,8 @@ struct Run {
     /// Hostile segments handed in, and answers dropped off the wire.
     injected: usize,
     answers: usize,
+    /// Injection moments while the victim was in TIME-WAIT.
+    time_wait_moments: usize,
 }
 
 fn payload() -> Vec<u8> {
@@ -405,8 +430,9 @@ fn inject(sim: &mut Sim, victim: usize, h: &Hostile) -> Vec<Event> {
 }
 
 /// One run: A sends `TRANSFER` bytes to B and closes, B closes on EOF.
-/// At the moments the schedule picks in mid-transfer, `victim` receives
-/// its baseline discard (B only) and, when `hostile`, 1 to 4 segments of
+/// At the moments the schedule picks in mid-transfer, and at every step
+/// of A's TIME-WAIT when A is the victim, `victim` receives its baseline
+/// discard (B only, mid-transfer) and, when `hostile`, 1 to 4 segments of
 /// `kinds`.
 fn run(seed: u64, config: Config, victim: usize, kinds: &[Kind], hostile_run: bool) -> Run {
     let mut sim = Sim::client_server(seed, config).with_impairments(wire());
@@ -425,6 +451,7 @@ fn run(seed: u64, config: Config, victim: usize, kinds: &[Kind], hostile_run: bo
     let mut forge = Rng::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let mut checkpoints = Vec::new();
     let mut injected = 0;
+    let mut time_wait_moments = 0;
     let mut step = 0;
     while !done(&sim) {
         assert!(step < MAX_STEPS, "no end after {MAX_STEPS} steps");
@@ -435,7 +462,9 @@ fn run(seed: u64, config: Config, victim: usize, kinds: &[Kind], hostile_run: bo
             && sim.b().state() == State::Established
             && received > 4096
             && received < TRANSFER;
-        let moment = schedule.chance(0.15) && mid_transfer;
+        let time_wait = victim == 0 && sim.a().state() == State::TimeWait;
+        let moment = (schedule.chance(0.15) && mid_transfer) || time_wait;
+        time_wait_moments += usize::from(time_wait);
         if moment {
             if victim == 1 {
                 let h = hostile(&sim, victim, Kind::OldDuplicate, &config, &mut forge);
@@ -492,6 +521,7 @@ fn run(seed: u64, config: Config, victim: usize, kinds: &[Kind], hostile_run: bo
         },
         injected,
         answers,
+        time_wait_moments,
     }
 }
 
@@ -510,6 +540,12 @@ fn discards_change_nothing(seed: u64, config: Config, victim: usize, kinds: &[Ki
         hostile.injected,
         hostile.answers
     );
+    if victim == 0 {
+        assert!(
+            hostile.time_wait_moments > 0,
+            "A's TIME-WAIT was never reached"
+        );
+    }
     let (r, h) = (&reference.outcome, &hostile.outcome);
     // The wire, the answers dropped off it aside (nothing else is).
     let wire = |trace: &[TraceEntry]| -> Vec<TraceEntry> {
@@ -603,7 +639,8 @@ fn each_kind_of_hostile_segment_changes_nothing(
         Kind::PawsOld,
         Kind::FarAheadTsBadAck,
         Kind::FarAheadTsSyn,
-        Kind::NoAck
+        Kind::NoAck,
+        Kind::FinAgain
     )]
     kind: Kind,
     #[values(0, 1)] victim: usize,

@@ -467,21 +467,36 @@ fn a_signal_resets_the_connection_and_removes_the_guard(#[case] signal: i32) {
     // A stale guard from a run that was killed outright.
     nft_a_stale(&hosts);
     let mut cmd = hosts.cmd_a(nettool());
-    cmd.args(["handshake", "--linger", "30s", &target(&hosts, 8080)])
-        .env("NETTOOL_ARP_CACHE", scratch.cache())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
+    cmd.args([
+        "handshake",
+        "--json",
+        "--linger",
+        "30s",
+        &target(&hosts, 8080),
+    ])
+    .env("NETTOOL_ARP_CACHE", scratch.cache())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    let child = cmd.spawn().unwrap();
     server.wait_for("accepted", Duration::from_secs(5));
     // `ip netns exec` runs nettool as its child: signal the whole group of that process.
     let pid = find_nettool_pid(child.id());
     // SAFETY: signalling a process this test started.
     unsafe { libc::kill(pid, signal) };
-    let status = child.wait().unwrap();
-    assert!(
-        !status.success(),
-        "an interrupted run does not report success: {status:?}"
-    );
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // It dies of the signal, which a shell shows as 128 + its number, and
+    // its result says that same exit code.
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(signal), "{stdout}");
+    let result: serde_json::Value = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON result last:\n{stdout}"));
+    assert_eq!(result["event"], "result", "{stdout}");
+    assert_eq!(result["outcome"], "interrupted", "{stdout}");
+    assert_eq!(result["exit"], 128 + signal, "{stdout}");
     server.wait_for("reset", Duration::from_secs(5));
     let tables = guard_tables(&hosts);
     assert!(

@@ -480,6 +480,33 @@ fn dsack__a_duplicate_is_reported_first(
     assert!(first.is_some_and(|b| b.starts_with("{6001:6011}") && !b.starts_with(dsack)));
 }
 
+/// RFC 2883 §4 when segments arrive faster than the caller polls: each
+/// out-of-order one queues its ACK at once, and only the ACK the
+/// duplicate drew carries the D-SACK. Repeated by the ACKs queued behind
+/// it, a Linux sender counts every copy as one more duplicate, soon more
+/// than it retransmitted, and then ignores all D-SACKs as dubious (its
+/// TCPDSACKIgnoredDubious; measured through tests/nc_faults.rs's faults:
+/// 2492 of 2513 D-SACKs ignored, no undo, no reordering window).
+#[test]
+fn dsack__reported_once_by_acks_queued_together() {
+    let mut c = established(config(), vec![]);
+    for (ms, off) in [(20, 201), (20, 201), (20, 401), (20, 601)] {
+        c.handle_segment(at(ms), &data_from_peer(REMOTE_ISS + off, &K[..100]));
+    }
+    let sack = |blocks: &str| {
+        format!("Flags [.], ack 5001, win 65535, options [nop,nop,sack {blocks}], length 0")
+    };
+    assert_eq!(
+        sent(&mut c, 20),
+        [
+            sack("1 {5201:5301}"),
+            sack("2 {5201:5301}{5201:5301}"),
+            sack("2 {5401:5501}{5201:5301}"),
+            sack("3 {5601:5701}{5401:5501}{5201:5301}"),
+        ]
+    );
+}
+
 /// D-SACKs and the engine's reply to a discarded segment: the old
 /// duplicate changes nothing but the ACK owed.
 #[test]

@@ -5,23 +5,21 @@
 //! the destination's port, or nothing does.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::Parser;
 use nettool::cli::{Cli, Command, TraceArgs};
-use nettool::cmd::Env;
 use nettool::cmd::trace::trace_over;
+use nettool::cmd::{Captured, Given};
 use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::outcome::Outcome;
-use nettool::route::Interface;
 use nettool::setup::Path;
 use nettool::tcp::{self, Connection, IssSource, SeqNum};
 use nettool::time::Instant;
 use nettool::wire::MacAddr;
 use nettool::wire::ethernet::{self, EthernetRepr, Protocol};
 use nettool::wire::ipv4::{IpProtocol, Ipv4Repr};
-use nettool::wire::tcp::{ChecksumMode, TcpRepr};
+use nettool::wire::tcp::{ChecksumMode, Flags, TcpRepr};
 use pnet::packet::icmp::{IcmpPacket, checksum};
 
 const US_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
@@ -104,29 +102,24 @@ impl Responder for TwoRouters {
 }
 
 fn path() -> Path {
-    Path {
-        iface: Interface {
-            name: "sim0".into(),
-            index: 1,
-            mac: US_MAC,
-            ipv4: vec![],
-            mtu: 1500,
-            is_up: true,
-            is_running: true,
-            is_loopback: false,
-        },
-        source: *US.ip(),
-        owned_by_kernel: false,
-        next_hop: R1,
-        next_hop_mac: Some(GW_MAC),
-        how: "scripted".into(),
-        loopback: false,
-    }
+    Path::simulated(US_MAC, *US.ip(), R1, GW_MAC)
 }
 
 /// Runs `nettool trace -q 1 [extra] 10.3.0.2:80` through the routers;
 /// its outcome and stdout.
 fn trace(extra: &[&str], open: bool) -> (Outcome, String) {
+    let clock = VirtualClock::default();
+    let mut link = MemLink::new(clock.clone()).with(TwoRouters::new(open));
+    let (outcome, out) = trace_on(extra, &mut link, &clock);
+    (outcome.unwrap(), out)
+}
+
+/// [`trace`] over `link`, whatever becomes of the run.
+fn trace_on(
+    extra: &[&str],
+    link: &mut MemLink,
+    clock: &VirtualClock,
+) -> (anyhow::Result<Outcome>, String) {
     let mut argv = vec!["nettool", "trace", "-q", "1"];
     argv.extend(extra);
     argv.push("10.3.0.2:80");
@@ -134,19 +127,15 @@ fn trace(extra: &[&str], open: bool) -> (Outcome, String) {
         unreachable!()
     };
     let args: TraceArgs = args;
-    let clock = VirtualClock::default();
-    let mut link = MemLink::new(clock.clone()).with(TwoRouters::new(open));
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let interrupt = AtomicBool::new(false);
-    let mut env = Env {
-        out: &mut out,
-        err: &mut err,
-        interrupt: &interrupt,
-        pcap: None,
+    let mut captured = Captured::default();
+    let given = Given {
+        path: &path(),
+        local: US,
+        link,
+        clock: &mut clock.clone(),
     };
-    let mut run_clock = clock.clone();
-    let outcome = trace_over(&args, &path(), US, &mut link, &mut run_clock, &mut env).unwrap();
-    (outcome, String::from_utf8(out).unwrap())
+    let outcome = trace_over(&args, given, &mut captured.env());
+    (outcome, captured.stdout())
 }
 
 #[test]
@@ -196,4 +185,34 @@ fn a_max_ttl_short_of_the_destination_is_no_answer() {
         ),
         "{out}"
     );
+}
+
+/// The link fails after the two routers' answers, while the probe that
+/// reached the open port waits for its SYN-ACK: the run ends in that
+/// error, yet a RST at that probe's SEG.SEQ + 1 (the destination's
+/// RCV.NXT) goes out on the way, so the destination keeps no half-open
+/// connection.
+#[test]
+fn a_link_that_fails_mid_trace_still_resets_the_destination() {
+    let clock = VirtualClock::default();
+    let mut link = MemLink::new(clock.clone())
+        .with(TwoRouters::new(true))
+        .failing_after(2);
+    let (outcome, out) = trace_on(&[], &mut link, &clock);
+    let err = outcome.expect_err(&out);
+    assert!(format!("{err:#}").contains("down"), "{err:#}");
+    let segments: Vec<(u8, TcpRepr)> = link
+        .sent
+        .iter()
+        .map(|(_, f)| {
+            let (_, ip, tcp) = TcpRepr::from_frame(f, ChecksumMode::Verify).unwrap();
+            (ip.ttl, tcp)
+        })
+        .collect();
+    let [.., (3, probe), (_, rst)] = segments.as_slice() else {
+        panic!("the third probe, then a RST: {segments:?}");
+    };
+    assert_eq!(probe.flags, Flags::SYN);
+    assert_eq!(rst.flags, Flags::RST);
+    assert_eq!(rst.seq, probe.seq + 1usize);
 }

@@ -1,11 +1,10 @@
 //! `nettool trace`'s arguments.
 
-use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use clap::Args;
 
-use super::{CacheArgs, CaptureArgs, parse_duration};
+use super::{CaptureArgs, PathArgs, parse_duration};
 
 /// Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router's ICMP time exceeded shown.
 #[derive(Debug, Args)]
@@ -38,18 +37,9 @@ pub struct TraceArgs {
     #[arg(value_name = "HOST:PORT")]
     pub target: String,
 
-    /// Interface to use (default: the one the kernel routes HOST through).
-    #[arg(short, long, value_name = "IFACE")]
-    pub interface: Option<String>,
-
-    /// Source address. One the kernel does not own keeps the kernel out of
-    /// the flow entirely: nettool then answers ARP for it itself.
-    #[arg(short, long, value_name = "ADDRESS")]
-    pub source: Option<Ipv4Addr>,
-
-    /// Source port of every probe (default: a free ephemeral port, reserved from the kernel).
-    #[arg(short = 'p', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
-    pub source_port: Option<u16>,
+    /// The way to it; one source port serves every probe.
+    #[command(flatten)]
+    pub path: PathArgs,
 
     /// TTL of the first hop probed.
     #[arg(short, long, value_name = "TTL", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..))]
@@ -70,10 +60,6 @@ pub struct TraceArgs {
     /// Print one JSON object per line for each probe and the result.
     #[arg(long)]
     pub json: bool,
-
-    /// The ARP cache, for the next hop.
-    #[command(flatten)]
-    pub cache: CacheArgs,
 
     #[command(flatten)]
     pub capture: CaptureArgs,

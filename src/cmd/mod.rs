@@ -16,7 +16,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{CacheArgs, Cli, Command};
+use crate::cli::{CacheArgs, Cli, Command, PathArgs};
 use crate::clock::Clock;
 use crate::driver::{self, Stop};
 use crate::link::Link;
@@ -42,13 +42,42 @@ pub struct Env<'a> {
 }
 
 impl Env<'_> {
+    /// A warning on stderr ([`crate::setup::warn`]).
     pub fn warn(&mut self, what: impl std::fmt::Display) -> std::io::Result<()> {
-        writeln!(self.err, "nettool: warning: {what}")
+        crate::setup::warn(self.err, what)
     }
 
     /// `link`, writing its frames to the `--pcap` file when there is one.
     pub fn capture<L: Link>(&self, link: L) -> std::io::Result<Capture<L>> {
         Capture::new(link, self.pcap.clone())
+    }
+}
+
+/// A command's output kept in memory and its interrupt flag, for tests
+/// that run a command over the in-memory link: [`Captured::env`] is the
+/// `Env` to run it in.
+#[cfg(any(test, feature = "testkit"))]
+#[derive(Default)]
+pub struct Captured {
+    pub out: Vec<u8>,
+    pub err: Vec<u8>,
+    pub interrupt: AtomicBool,
+}
+
+#[cfg(any(test, feature = "testkit"))]
+impl Captured {
+    pub fn env(&mut self) -> Env<'_> {
+        Env {
+            out: &mut self.out,
+            err: &mut self.err,
+            interrupt: &self.interrupt,
+            pcap: None,
+        }
+    }
+
+    /// What the command wrote on stdout.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out).into_owned()
     }
 }
 
@@ -170,6 +199,16 @@ pub(crate) struct Way<'a> {
 }
 
 impl<'a> Way<'a> {
+    /// The way `handshake`, `close` and `trace` were given.
+    pub fn of(args: &'a PathArgs) -> Way<'a> {
+        Way::new(
+            args.interface.as_deref(),
+            args.source,
+            args.source_port,
+            &args.cache,
+        )
+    }
+
     pub fn new(
         interface: Option<&'a str>,
         source: Option<Ipv4Addr>,
@@ -270,6 +309,31 @@ pub(crate) fn run_connection<F: Finish>(
     ran.finish(dropped, clock.now(), env)
 }
 
+/// What a run over a link the caller provides is given instead of the
+/// setup: the way and the local address the caller chose, the link and
+/// the clock (the in-memory link and its virtual clock in tests, which
+/// need no root). No guard, no reservation.
+pub struct Given<'a> {
+    pub path: &'a Path,
+    pub local: SocketAddrV4,
+    pub link: &'a mut dyn Link,
+    pub clock: &'a mut dyn Clock,
+}
+
+/// [`run_connection`] over what the caller `given`: `body` runs the flow
+/// to `remote`, and what it ran is reported (no guard, so no count).
+pub(crate) fn run_given<F: Finish>(
+    given: Given,
+    rep: Reporter,
+    env: &mut Env,
+    remote: SocketAddrV4,
+    body: impl FnOnce(&Wiring, Reporter, &mut dyn Link, &mut dyn Clock, &mut Env) -> anyhow::Result<F>,
+) -> anyhow::Result<Outcome> {
+    let wiring = Wiring::unguarded(given.path, given.local, remote);
+    let ran = body(&wiring, rep, given.link, given.clock, env)?;
+    ran.finish(None, given.clock.now(), env)
+}
+
 /// Runs `machine` on `link` until it is done or the user interrupts it,
 /// handing each of its events to `on_event` with the output.
 pub(crate) fn drive<M: Machine>(
@@ -303,6 +367,17 @@ impl<'a> Wiring<'a> {
             local: stack.local(),
             remote,
             guard: stack.guard_table().map(str::to_owned),
+        }
+    }
+
+    /// A flow to `remote` from `local` on `path` that nobody guards or
+    /// reserves: a run over a link the caller provides ([`Given`]).
+    pub fn unguarded(path: &'a Path, local: SocketAddrV4, remote: SocketAddrV4) -> Wiring<'a> {
+        Wiring {
+            path,
+            local,
+            remote,
+            guard: None,
         }
     }
 

@@ -2,12 +2,12 @@
 //! and state printed.
 
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Env, Finish, Way, Wiring, run_connection};
+use super::{Env, Finish, Given, Way, Wiring, run_connection, run_given};
 use crate::cli::{CloseArgs, ConnectArgs, HandshakeArgs};
 use crate::clock::Clock;
 use crate::driver::{self, Stop};
@@ -15,7 +15,6 @@ use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::report::event as rev;
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
-use crate::setup::Path;
 use crate::stack::host::{Direction, HostConfig, HostEvent, TcpHost};
 use crate::stack::session::{End, Event, Note, Opening, Plan, Session, ThirdAck};
 use crate::sys::random_bytes;
@@ -125,32 +124,19 @@ pub fn close(args: CloseArgs, env: &mut Env) -> Result<Outcome> {
     run(Run::close(&args)?, env)
 }
 
-/// `nettool handshake` over a link and a clock the caller provides, from
-/// the `path` and `local` address it chose: the in-memory link and its
-/// virtual clock in tests, which need no root. No guard, no reservation.
-pub fn handshake_over(
-    args: &HandshakeArgs,
-    path: &Path,
-    local: SocketAddrV4,
-    link: &mut dyn Link,
-    clock: &mut dyn Clock,
-    env: &mut Env,
-) -> Result<Outcome> {
+/// `nettool handshake` over what the caller [`Given`] (the in-memory
+/// link in tests).
+pub fn handshake_over(args: &HandshakeArgs, given: Given, env: &mut Env) -> Result<Outcome> {
     let run = Run::handshake(args)?;
-    let (dst, dport) = parse_target(&run.args.target)?;
-    let wiring = Wiring {
-        path,
-        local,
-        remote: SocketAddrV4::new(dst, dport),
-        guard: None,
-    };
+    let remote = parse_target(&run.args.target)?;
     let rep = Reporter::new(run.args.json);
-    let talk = converse(&run, &wiring, rep, link, clock, env)?;
-    talk.finish(None, clock.now(), env)
+    run_given(given, rep, env, remote, |w, rep, link, clock, env| {
+        converse(&run, w, rep, link, clock, env)
+    })
 }
 
-/// `HOST:PORT` as address and port.
-pub fn parse_target(text: &str) -> Result<(Ipv4Addr, u16)> {
+/// `HOST:PORT` as the socket address it names.
+pub fn parse_target(text: &str) -> Result<SocketAddrV4> {
     let (host, port) = text
         .rsplit_once(':')
         .with_context(|| format!("{text:?} needs a port: write HOST:PORT, e.g. 10.78.0.2:80"))?;
@@ -159,7 +145,7 @@ pub fn parse_target(text: &str) -> Result<(Ipv4Addr, u16)> {
         .ok()
         .filter(|p| *p != 0)
         .with_context(|| format!("{port:?} is not a TCP port (1 to 65535)"))?;
-    Ok((super::resolve_host(host)?, port))
+    Ok(SocketAddrV4::new(super::resolve_host(host)?, port))
 }
 
 /// Turns `\r`, `\n`, `\t`, `\\`, `\0` and `\xHH` into bytes, as `printf` does.
@@ -201,19 +187,13 @@ pub fn unescape(text: &str) -> Result<Vec<u8>> {
 
 fn run(run: Run, env: &mut Env) -> Result<Outcome> {
     let args = run.args;
-    let (dst, dport) = parse_target(&args.target)?;
-    let way = Way::new(
-        args.interface.as_deref(),
-        args.source,
-        args.source_port,
-        &args.cache,
-    );
-    let rep = Reporter::new(args.json);
-    let remote = SocketAddrV4::new(dst, dport);
+    let remote = parse_target(&args.target)?;
+    let (rep, way) = (Reporter::new(args.json), Way::of(&args.path));
+    let command = run.command.name();
     run_connection(
         rep,
         env,
-        run.command.name(),
+        command,
         remote,
         &way,
         |w, rep, link, clock, env| converse(&run, w, rep, link, clock, env),
@@ -277,9 +257,9 @@ fn converse(
     })
 }
 
-/// A talk's side of the driver's run: its events rendered, and on
-/// Ctrl-C the connection reset rather than left for the peer to hold
-/// (the RST shown).
+/// A talk's side of the driver's run: its events rendered. (On Ctrl-C or
+/// a failed link the session resets the connection itself, rather than
+/// leave it for the peer to hold: see [`crate::machine::Machine::abort`].)
 struct TalkRun<'a> {
     view: &'a mut View,
     out: &'a mut dyn Write,
@@ -288,10 +268,6 @@ struct TalkRun<'a> {
 impl driver::Handler<Session> for TalkRun<'_> {
     fn event(&mut self, _: &mut Session, now: Instant, ev: Event) -> Result<()> {
         self.view.event(self.out, now, ev)
-    }
-
-    fn interrupt(&mut self, session: &mut Session, now: Instant) {
-        session.abort(now);
     }
 }
 
@@ -791,6 +767,7 @@ fn opened(
 mod tests {
     use super::*;
     use rstest::rstest;
+    use std::net::Ipv4Addr;
 
     #[rstest]
     #[case("GET / HTTP/1.0\\r\\n\\r\\n", b"GET / HTTP/1.0\r\n\r\n".to_vec())]
@@ -813,7 +790,7 @@ mod tests {
     #[case("10.0.0.2:80", Ipv4Addr::new(10, 0, 0, 2), 80)]
     #[case("10.0.0.2:65535", Ipv4Addr::new(10, 0, 0, 2), 65535)]
     fn targets_parse(#[case] text: &str, #[case] ip: Ipv4Addr, #[case] port: u16) {
-        assert_eq!(parse_target(text).unwrap(), (ip, port));
+        assert_eq!(parse_target(text).unwrap(), SocketAddrV4::new(ip, port));
     }
 
     #[rstest]

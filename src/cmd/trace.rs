@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use super::tcp::parse_target;
-use super::{Env, Finish, Way, Wiring, drive, run_connection};
+use super::{Env, Finish, Given, Way, Wiring, drive, run_connection, run_given};
 use crate::cli::TraceArgs;
 use crate::clock::Clock;
 use crate::driver::Stop;
@@ -17,7 +17,6 @@ use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::report::event::{self as ev, Hop, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
-use crate::setup::Path;
 use crate::sys::random_bytes;
 use crate::time::Instant;
 use crate::trace::{Answer, Config, Ending, Event, Trace};
@@ -25,16 +24,9 @@ use crate::wire::icmp::IcmpKind;
 use crate::wire::{MacAddr, SeqNum};
 
 pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
-    let (dst, dport) = target(&args)?;
+    let remote = target(&args)?;
     // One source port for the whole trace: one flow-scoped guard covers it.
-    let way = Way::new(
-        args.interface.as_deref(),
-        args.source,
-        args.source_port,
-        &args.cache,
-    );
-    let rep = Reporter::new(args.json);
-    let remote = SocketAddrV4::new(dst, dport);
+    let (rep, way) = (Reporter::new(args.json), Way::of(&args.path));
     run_connection(
         rep,
         env,
@@ -45,31 +37,18 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     )
 }
 
-/// `nettool trace` over a link and a clock the caller provides, from the
-/// `path` and `local` address it chose: the in-memory link and its
-/// virtual clock in tests, which need no root. No guard, no reservation.
-pub fn trace_over(
-    args: &TraceArgs,
-    path: &Path,
-    local: SocketAddrV4,
-    link: &mut dyn Link,
-    clock: &mut dyn Clock,
-    env: &mut Env,
-) -> Result<Outcome> {
-    let (dst, dport) = target(args)?;
-    let wiring = Wiring {
-        path,
-        local,
-        remote: SocketAddrV4::new(dst, dport),
-        guard: None,
-    };
+/// `nettool trace` over what the caller [`Given`] (the in-memory link in
+/// tests).
+pub fn trace_over(args: &TraceArgs, given: Given, env: &mut Env) -> Result<Outcome> {
+    let remote = target(args)?;
     let rep = Reporter::new(args.json);
-    let walked = walk(args, &wiring, rep, link, clock, env)?;
-    walked.finish(None, clock.now(), env)
+    run_given(given, rep, env, remote, |w, rep, link, clock, env| {
+        walk(args, w, rep, link, clock, env)
+    })
 }
 
 /// `HOST:PORT`, once the TTLs are known to make sense.
-fn target(args: &TraceArgs) -> Result<(Ipv4Addr, u16)> {
+fn target(args: &TraceArgs) -> Result<SocketAddrV4> {
     if args.first_ttl > args.max_ttl {
         bail!(
             "--first-ttl {} is above --max-ttl {}",

@@ -144,8 +144,9 @@ pub trait Handler<M: Machine> {
         machine.poll_timeout()
     }
 
-    /// The run is interrupted: what to say last (a RST) is sent after
-    /// this, and the events that come of it handed over.
+    /// The run is interrupted, or an error ends it: what to say last (a
+    /// RST) is sent after this and the machine's own
+    /// [`Machine::abort`], and the events that come of it handed over.
     fn interrupt(&mut self, _machine: &mut M, _now: Instant) {}
 
     /// Whether to read [`Options::input`] now.
@@ -222,7 +223,30 @@ struct Run<'r, M: Machine, H: Handler<M>> {
 }
 
 impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
+    /// The turns until the end; an error ends them early, but the machine
+    /// still says its last word ([`Run::last_word`]).
     fn go(&mut self, interrupt: &AtomicBool) -> anyhow::Result<Stop> {
+        let ended = self.turns(interrupt);
+        if ended.is_err() {
+            self.last_word();
+        }
+        ended
+    }
+
+    /// After an error (the link failed, or the handler could not write),
+    /// what an interrupt sends (a RST) still goes out, so the peer is not
+    /// left half-open: as far as the link still carries it, and with
+    /// whatever fails on the way ignored, as the first error is the one
+    /// the run reports.
+    fn last_word(&mut self) {
+        let now = self.clock.now();
+        self.handler.interrupt(self.machine, now);
+        self.machine.abort(now);
+        let _ = self.transmit(now);
+        let _ = self.events(now);
+    }
+
+    fn turns(&mut self, interrupt: &AtomicBool) -> anyhow::Result<Stop> {
         loop {
             let now = self.clock.now();
             if self.machine.poll_timeout().is_some_and(|t| t <= now) {
@@ -240,6 +264,7 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
             }
             if interrupt.load(Ordering::Relaxed) {
                 self.handler.interrupt(self.machine, now);
+                self.machine.abort(now);
                 self.transmit(now)?;
                 self.events(now)?;
                 return Ok(Stop::Interrupted);

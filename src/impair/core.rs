@@ -5,8 +5,16 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::frame::{self, Kind, Summary};
-use super::rng::Rng;
 use super::{Config, Dir, DirStats, Stats};
+use crate::sim::Rng;
+
+/// True with probability `p`, from the side's generator (the project's
+/// one SplitMix64). Unlike [`Rng::chance`], a number is drawn for every
+/// `p`, 0 and 1 included, so the sequence of draws depends only on the
+/// frames, not on which faults are switched on.
+fn draw(rng: &mut Rng, p: f64) -> bool {
+    rng.next_f64() < p
+}
 
 fn note_held(
     events: &mut Option<Vec<Event>>,
@@ -239,12 +247,12 @@ impl Relay {
             note(events, Decision::Blackholed, Some(summary));
             return;
         }
-        if side.rng.chance(faults.loss) {
+        if draw(&mut side.rng, faults.loss) {
             side.stats.dropped += 1;
             note(events, Decision::Dropped, Some(summary));
             return;
         }
-        let copies = if side.rng.chance(faults.dup) {
+        let copies = if draw(&mut side.rng, faults.dup) {
             side.stats.duplicated += 1;
             note(events, Decision::Duplicated, Some(summary));
             2
@@ -257,13 +265,13 @@ impl Relay {
             } else {
                 frame.clone()
             };
-            if side.rng.chance(faults.corrupt) {
+            if draw(&mut side.rng, faults.corrupt) {
                 let pick = side.rng.next_u64();
                 let byte = frame::flip_bit(&mut f, &span, pick);
                 side.stats.corrupted += 1;
                 note(events, Decision::Corrupted { byte }, Some(summary));
             }
-            if side.rng.chance(faults.reorder) {
+            if draw(&mut side.rng, faults.reorder) {
                 side.stats.reordered += 1;
                 note(events, Decision::Held, Some(summary));
                 side.held.push_back(Held {
@@ -385,6 +393,21 @@ impl Relay {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_decision_draws_and_hits_its_rate() {
+        let mut r = super::Rng::new(3);
+        let hits = (0..100_000).filter(|_| super::draw(&mut r, 0.02)).count();
+        assert!((1800..2200).contains(&hits), "{hits}");
+        assert!((0..1000).all(|_| !super::draw(&mut r, 0.0)));
+        assert!((0..1000).all(|_| super::draw(&mut r, 1.0)));
+        // Each of those 2000 decisions drew a number, as any other does.
+        let mut fresh = super::Rng::new(3);
+        (0..102_000).for_each(|_| {
+            fresh.next_u64();
+        });
+        assert_eq!(r.next_u64(), fresh.next_u64());
+    }
+
     use super::*;
     use crate::impair::Faults;
     use crate::impair::frame::tests::tcp_frame;

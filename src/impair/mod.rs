@@ -10,7 +10,9 @@
 //! everything else pass untouched, so the two ends resolve each other
 //! directly.
 //!
-//! Decisions come from one SplitMix64 generator per direction, seeded from
+//! Decisions come from one SplitMix64 generator per direction (the
+//! simulator's [`crate::sim::Rng`]: a generator judges nothing, so unlike
+//! the parsing and the sockets it need not be the relay's own), seeded from
 //! `--seed`: the same seed and the same frame sequence give the same
 //! decisions. Every decision is counted ([`Stats`]), written to a stats
 //! file while the relay runs, and printed when it exits, so that a test can
@@ -25,7 +27,6 @@
 
 pub mod core;
 pub mod frame;
-pub mod rng;
 pub mod run;
 pub mod socket;
 

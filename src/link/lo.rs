@@ -10,12 +10,13 @@
 
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use super::packet::{OpenError, PacketLink};
 use super::{Filter, Link, Received};
 use crate::guard::GUARD_MARK;
+use crate::sys;
 use crate::wire::ethernet;
 
 /// Sends through a raw IP socket, receives through AF_PACKET on `lo`.
@@ -28,31 +29,13 @@ impl LoopbackLink {
     /// Opens the link on the loopback interface with index `ifindex`.
     pub fn open(ifindex: u32) -> Result<LoopbackLink, OpenError> {
         let rx = PacketLink::open(ifindex, Filter::ArpIpv4)?;
-        // SAFETY: plain socket(2); the result is checked and owned below.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_INET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::IPPROTO_RAW,
-            )
-        };
-        if fd < 0 {
-            let err = io::Error::last_os_error();
-            return Err(match err.raw_os_error() {
-                Some(libc::EPERM | libc::EACCES) => OpenError::Permission,
-                _ => OpenError::Io {
-                    iface: "lo".into(),
-                    source: err,
-                },
-            });
-        }
-        // SAFETY: fd is a fresh socket we own.
-        let raw = unsafe { OwnedFd::from_raw_fd(fd) };
+        let raw = sys::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW)
+            .map_err(|e| OpenError::opening("lo", e))?;
         let mark: libc::c_uint = GUARD_MARK;
         // Without CAP_NET_ADMIN this fails; the guard then also drops our
         // own RSTs on loopback, which costs the peer a timeout, not
         // correctness.
-        let _ = crate::sys::setsockopt(fd, libc::SOL_SOCKET, libc::SO_MARK, &mark);
+        let _ = sys::setsockopt(raw.as_raw_fd(), libc::SOL_SOCKET, libc::SO_MARK, &mark);
         Ok(LoopbackLink { rx, raw })
     }
 
@@ -69,30 +52,8 @@ impl Link for LoopbackLink {
             .filter(|p| p.len() >= 20)
             .ok_or_else(|| io::Error::other("frame too short to carry IPv4"))?;
         let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
-        let addr = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: 0,
-            sin_addr: libc::in_addr {
-                s_addr: u32::from(dst).to_be(),
-            },
-            sin_zero: [0; 8],
-        };
-        // SAFETY: sendto from a live buffer to a valid sockaddr_in.
-        let n = unsafe {
-            libc::sendto(
-                self.raw.as_raw_fd(),
-                packet.as_ptr().cast(),
-                packet.len(),
-                0,
-                (&addr as *const libc::sockaddr_in).cast(),
-                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            )
-        };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        let addr = sys::sockaddr_in(dst, 0);
+        sys::sendto(self.raw.as_raw_fd(), packet, &addr).map(drop)
     }
 
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {

@@ -67,6 +67,8 @@ pub struct MemLink {
     inflight: BinaryHeap<Reverse<(Instant, u64, Vec<u8>)>>,
     next_id: u64,
     delivered: Vec<u8>,
+    /// Frames still to deliver before receiving fails, when it is to.
+    fail_after: Option<usize>,
     /// Every frame sent, with the virtual time it left.
     pub sent: Vec<(Instant, Vec<u8>)>,
 }
@@ -79,8 +81,17 @@ impl MemLink {
             inflight: BinaryHeap::new(),
             next_id: 0,
             delivered: Vec::new(),
+            fail_after: None,
             sent: Vec::new(),
         }
+    }
+
+    /// After `frames` more frames received, every receive fails (as when
+    /// the interface goes away: `ENETDOWN`); sending still works, so what
+    /// a machine says on its way out is seen.
+    pub fn failing_after(mut self, frames: usize) -> MemLink {
+        self.fail_after = Some(frames);
+        self
     }
 
     pub fn with(mut self, responder: impl Responder + 'static) -> MemLink {
@@ -111,6 +122,9 @@ impl Link for MemLink {
     }
 
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {
+        if self.fail_after == Some(0) {
+            return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
+        }
         let deadline = self.clock.get() + timeout;
         // Responder timers due before the next delivery and the end of the
         // wait fire first; what they send may be the next delivery.
@@ -142,6 +156,9 @@ impl Link for MemLink {
         match self.inflight.peek() {
             Some(Reverse((at, _, _))) if *at <= deadline => {
                 let Reverse((at, _, frame)) = self.inflight.pop().expect("peeked");
+                if let Some(n) = &mut self.fail_after {
+                    *n -= 1;
+                }
                 self.clock.advance_to(at);
                 self.delivered = frame;
                 Ok(Some(Received {

@@ -27,7 +27,7 @@ mod tstamp;
 use std::io;
 
 use crate::sys::{Buffer, getsockopt, grow_buffer, pending_error, setsockopt};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::time::Duration;
 
 use pnet::datalink::{self, Channel, DataLinkSender, NetworkInterface};
@@ -64,6 +64,20 @@ pub enum OpenError {
     NoInterface(String),
     #[error("opening AF_PACKET channel on {iface}: {source}")]
     Io { iface: String, source: io::Error },
+}
+
+impl OpenError {
+    /// Why a raw socket for `iface` could not be opened: a missing
+    /// privilege, said with its fix, or whatever else the kernel said.
+    pub fn opening(iface: &str, err: io::Error) -> OpenError {
+        match err.raw_os_error() {
+            Some(libc::EPERM | libc::EACCES) => OpenError::Permission,
+            _ => OpenError::Io {
+                iface: iface.to_owned(),
+                source: err,
+            },
+        }
+    }
 }
 
 /// An AF_PACKET socket bound to one interface.
@@ -109,20 +123,11 @@ impl PacketLink {
             iface: iface.name.clone(),
             source,
         };
-        // SAFETY: plain socket(2); the result is checked.
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            let err = io::Error::last_os_error();
-            return Err(match err.raw_os_error() {
-                Some(libc::EPERM | libc::EACCES) => OpenError::Permission,
-                _ => io_err(err),
-            });
-        }
-        if let Err(e) = configure(fd, filter, vnet) {
-            // SAFETY: fd is ours and not yet handed to pnet.
-            unsafe { libc::close(fd) };
-            return Err(io_err(e));
-        }
+        let socket = crate::sys::socket(libc::AF_PACKET, libc::SOCK_RAW, 0)
+            .map_err(|e| OpenError::opening(&iface.name, e))?;
+        configure(socket.as_raw_fd(), filter, vnet).map_err(io_err)?;
+        // pnet owns it from here.
+        let fd = socket.into_raw_fd();
         let config = datalink::Config {
             read_buffer_size: READ_BUFFER,
             write_buffer_size: READ_BUFFER,
@@ -148,8 +153,7 @@ impl PacketLink {
             Ok(_) => Err(io_err(io::Error::other(
                 "pnet returned a non-Ethernet channel",
             ))),
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) => Err(OpenError::Permission),
-            Err(e) => Err(io_err(e)),
+            Err(e) => Err(OpenError::opening(&iface.name, e)),
         }
     }
 }

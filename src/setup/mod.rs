@@ -135,12 +135,23 @@ impl std::fmt::Display for Unresolved {
 impl Path {
     /// The path to `req.dst`: the kernel's route (or the user's interface
     /// and source), the next hop resolved by ARP; the loopback interface
-    /// when `dst` is this host's own address.
+    /// when `dst` is this host's own address (an error if the user named
+    /// another: that one never carries it).
     pub fn find(req: Request, err: &mut dyn Write, interrupt: &AtomicBool) -> Result<Found> {
         let route = match route::select(req.dst, req.interface, req.source) {
             Err(RouteError::LocalDestination { .. }) => {
                 // The kernel routes its own addresses over loopback.
                 let iface = loopback_interface()?;
+                if let Some(named) = req.interface
+                    && named != iface.name
+                {
+                    bail!(
+                        "{} is this host's own address, which the kernel reaches over {lo} \
+                         only, never over {named}: leave out -i {named} (or give -i {lo})",
+                        req.dst,
+                        lo = iface.name
+                    );
+                }
                 return Ok(Found::Path(Path::on_loopback(
                     iface,
                     req.source.unwrap_or(req.dst),
@@ -204,18 +215,34 @@ impl Path {
 
     /// A listener's end at `addr` (with `interface`, one the kernel does
     /// not own: nettool then answers ARP for it), on `interface`'s first
-    /// address, or on the only interface up with an IPv4 address.
+    /// address, or on the only interface up with an IPv4 address. A named
+    /// `interface` is the one listened on, even for another interface's
+    /// address (the kernel accepts it from any link), but never for a
+    /// loopback address, which no other link carries.
     pub fn listen(addr: Option<Ipv4Addr>, interface: Option<&str>) -> Result<Path> {
         let interfaces = pnet::datalink::interfaces();
         let holder = |ip: Ipv4Addr| {
             interfaces
                 .iter()
                 .find(|i| i.ips.iter().any(|n| n.ip() == std::net::IpAddr::V4(ip)))
-                .map(|i| i.index)
         };
         let (index, ip, owned) = match (addr, interface) {
-            (Some(ip), _) if holder(ip).is_some() => (holder(ip).expect("checked"), ip, true),
-            (Some(ip), Some(name)) => (route::interface_by_name(name)?.index, ip, false),
+            (Some(ip), Some(name)) => {
+                let iface = route::interface_by_name(name)?;
+                let on_loopback = ip.is_loopback() || holder(ip).is_some_and(|h| h.is_loopback());
+                if on_loopback && !iface.is_loopback {
+                    let lo = interfaces.iter().find(|i| i.is_loopback());
+                    bail!(
+                        "{ip} is reached over this host's loopback only: {name} never carries it; \
+                         leave out -i {name} (or give -i {}), or listen on an address of {name}",
+                        lo.map_or("lo", |i| i.name.as_str())
+                    );
+                }
+                (iface.index, ip, holder(ip).is_some())
+            }
+            (Some(ip), None) if holder(ip).is_some() => {
+                (holder(ip).expect("checked").index, ip, true)
+            }
             (Some(ip), None) => bail!(
                 "no interface has {ip}; to listen on an address the kernel does not own, name the \
                  interface with -i (nettool then answers ARP for it)"
@@ -363,6 +390,37 @@ impl Path {
         let claim = self.claim(sport, flows)?;
         let link = self.open_link(opts, pcap, err)?;
         Ok(Stack { claim, link })
+    }
+
+    /// The way over a simulated Ethernet link (`sim0`, MTU 1500, the
+    /// in-memory link of the tests): from `source` at `mac`, an address
+    /// the kernel does not own, to `next_hop` at `next_hop_mac`, as the
+    /// setup would have found it.
+    #[cfg(any(test, feature = "testkit"))]
+    pub fn simulated(
+        mac: MacAddr,
+        source: Ipv4Addr,
+        next_hop: Ipv4Addr,
+        next_hop_mac: MacAddr,
+    ) -> Path {
+        Path {
+            iface: Interface {
+                name: "sim0".into(),
+                index: 1,
+                mac,
+                ipv4: vec![],
+                mtu: 1500,
+                is_up: true,
+                is_running: true,
+                is_loopback: false,
+            },
+            source,
+            owned_by_kernel: false,
+            next_hop,
+            next_hop_mac: Some(next_hop_mac),
+            how: "scripted".into(),
+            loopback: false,
+        }
     }
 
     /// The MSS to announce on this path ([`crate::tcp::mss_for_mtu`]).

@@ -170,12 +170,6 @@ impl Session {
         self.received
     }
 
-    /// Ends the session now with a RST (Ctrl-C), if the connection is open.
-    pub fn abort(&mut self, now: Instant) {
-        self.host.conn_mut().abort(now);
-        self.phase = Phase::Ending;
-    }
-
     fn pump(&mut self, now: Instant) {
         // Act on the peer's FIN only after every event it caused (the
         // state change to CLOSE-WAIT among them) has been reported.
@@ -349,6 +343,13 @@ impl Machine for Session {
 
     fn is_done(&self) -> bool {
         self.phase == Phase::Done || (self.host.is_done() && self.closed.is_some())
+    }
+
+    /// Ends the session now with a RST (Ctrl-C, a failed link), if the
+    /// connection is open.
+    fn abort(&mut self, now: Instant) {
+        self.host.conn_mut().abort(now);
+        self.phase = Phase::Ending;
     }
 }
 

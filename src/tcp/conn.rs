@@ -624,6 +624,28 @@ impl Connection {
         conn
     }
 
+    /// SYN-RECEIVED of a passive OPEN, reset (§3.10.7.4: "return this
+    /// connection to LISTEN state"): the passive OPEN again, with nothing
+    /// of the failed handshake left (the peer, the options it did or did
+    /// not offer, its window, the backed-off RTO, the user's data and
+    /// FIN, whose sequence numbers came from the ISS of that handshake).
+    /// A CLOSE issued in SYN-RECEIVED still holds, and CLOSE in LISTEN
+    /// deletes the TCB: CLOSED.
+    pub(super) fn return_to_listen(&mut self) {
+        let closed = self.fin_seq.is_some();
+        let from = self.state;
+        let events = std::mem::take(&mut self.events);
+        let remote = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+        *self = Connection::new(self.config, self.local, remote, self.iss_source);
+        self.events = events;
+        self.passive = true;
+        self.state = from;
+        self.set_state(State::Listen);
+        if closed {
+            self.enter_closed(Reason::Reset);
+        }
+    }
+
     pub(super) fn set_iss(&mut self, iss: SeqNum) {
         self.tcb.snd.iss = iss;
         self.tcb.snd.una = iss;
@@ -1016,7 +1038,23 @@ impl Connection {
             // New data went out (a probe's is sent from handle_timeout).
             self.schedule_loss_probe(now);
         }
-        // A D-SACK is reported once (RFC 2883 §4).
+        self.note_dsack_sent(&seg);
+        if let Some(ack) = seg.ack
+            && !seg.flags.contains(Flags::RST)
+        {
+            self.note_ack_sent(ack, seg.window, seg.flags.contains(Flags::SYN));
+        }
+        Some(seg)
+    }
+
+    /// A D-SACK is reported once (RFC 2883 §4): the segment carrying it
+    /// as its first SACK block, built now, settles it, whether it leaves
+    /// at once or waits in the queue. Reported again by every ACK queued
+    /// behind it, a Linux sender counts each copy as one more duplicate,
+    /// soon more than it ever retransmitted, and from then on ignores
+    /// every D-SACK as dubious: no undo of spurious retransmissions, no
+    /// widening of its reordering window.
+    fn note_dsack_sent(&mut self, seg: &Segment) {
         if let Some(d) = self.dsack
             && seg
                 .options
@@ -1025,12 +1063,6 @@ impl Connection {
         {
             self.dsack = None;
         }
-        if let Some(ack) = seg.ack
-            && !seg.flags.contains(Flags::RST)
-        {
-            self.note_ack_sent(ack, seg.window, seg.flags.contains(Flags::SYN));
-        }
-        Some(seg)
     }
 
     /// Bookkeeping for a segment carrying `<ACK=ack>` and `window` on its
@@ -1062,7 +1094,8 @@ impl Connection {
         let ack = self.segment(self.snd_max, Flags::NONE, true, Vec::new());
         let ack = self.with_options(now, ack);
         self.note_ack_sent(self.tcb.rcv.nxt, ack.window, false);
-        // `note_ack_sent` runs again when it leaves; that is harmless.
+        self.note_dsack_sent(&ack);
+        // Both notes run again when it leaves; that is harmless.
         self.queued.push_back(ack);
     }
 

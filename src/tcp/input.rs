@@ -225,8 +225,14 @@ impl Connection {
         if let Some(val) = ts_recent {
             self.ts_recent = val;
         }
-        if self.state == State::Closed {
-            return Ok(()); // LAST-ACK: our FIN was acknowledged, the TCB is gone
+        match self.state {
+            // LAST-ACK: our FIN was acknowledged, the TCB is gone.
+            State::Closed => return Ok(()),
+            // CLOSING, our FIN not acknowledged yet: "otherwise ignore the
+            // segment", past its ACK. The segment is not discarded (the
+            // ACK was taken), so no drop is reported.
+            State::Closing => return Ok(()),
+            _ => {}
         }
         // Sixth step, URG: parsed, never acted upon.
         self.process_segment_text(now, seg);
@@ -238,11 +244,14 @@ impl Connection {
     /// unacceptable segment gets `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`
     /// unless it is a RST.
     ///
-    /// Two retransmissions are recognised before the test, as Linux does:
-    /// in TIME-WAIT, the peer's FIN again (our last ACK was lost): re-ACK
-    /// it and restart the 2×MSL timer (§3.10.7.4 eighth step); in
-    /// SYN-RECEIVED, the peer's SYN again (our SYN,ACK was lost): resend
-    /// the SYN,ACK at once rather than wait for our own timer.
+    /// Two retransmissions, which the test would call old duplicates, are
+    /// recognised and answered, as Linux does. In SYN-RECEIVED, the peer's
+    /// SYN again (our SYN,ACK was lost): resend the SYN,ACK at once rather
+    /// than wait for our own timer. In TIME-WAIT, the peer's FIN again (our
+    /// last ACK was lost): re-ACK it and restart the 2×MSL timer
+    /// (§3.10.7.4 fifth and eighth steps), but only if it would pass every
+    /// other check (see [`Self::is_fin_again`]). Neither is accepted: the
+    /// answer is all that changes.
     ///
     /// An acceptable segment returns the TSval that TS.Recent takes if the
     /// later steps accept the segment too (RFC 7323 §4.3 (2)); this step
@@ -255,38 +264,28 @@ impl Connection {
         let rst = seg.flags.contains(Flags::RST);
         let rcv = self.tcb.rcv;
         let len = seg.segment_len();
-        if self.state == State::TimeWait
-            && !rst
-            && seg.flags.contains(Flags::FIN)
-            && seg.seq + len == rcv.nxt
-        {
-            self.ack_pending = true;
-            self.timers
-                .set(TimerKind::TimeWait, now + self.config.msl * 2);
-            return Err(DropReason::Retransmission);
-        }
         if self.state == State::SynReceived
             && !rst
             && seg.flags.contains(Flags::SYN)
             && seg.ack.is_none()
             && seg.seq == rcv.irs
         {
-            if let Some((val, _)) = seg.timestamps() {
-                self.ts_recent = val;
-            }
+            // TS.Recent stays: RFC 7323 §4.3 takes a TSval only from a
+            // segment covering Last.ACK.sent, which is past the SYN.
             self.tcb.snd.nxt = self.tcb.snd.iss;
             return Err(DropReason::Retransmission);
         }
-        // PAWS (RFC 7323 §5.3 R1): in a synchronized state, a non-RST
+        // PAWS (RFC 7323 §5.3 R1): once the SYN set TS.Recent (so in
+        // SYN-RECEIVED too, as Linux's tcp_check_req checks), a non-RST
         // segment whose TSval is older than TS.Recent is an old duplicate
-        // from an earlier wrap of the sequence space: ACK and drop it.
+        // from an earlier wrap of the sequence space or an earlier
+        // incarnation: ACK and drop it.
         // Older by more than PAWS_WINDOW, as Linux reads it: a resend
         // that fills a hole moves TS.Recent to its own TSval, and the
         // segments sent a tick before it and reordered behind it are new
         // data. (TS.Recent is never invalidated by idleness here: RFC
         // 7323 §5.5's 24-day rule is left out.)
         if self.negotiated.timestamps
-            && self.state.is_synchronized()
             && !rst
             && let Some((val, _)) = seg.timestamps()
             && (self.ts_recent.wrapping_sub(val) as i32) > PAWS_WINDOW
@@ -299,6 +298,12 @@ impl Connection {
                 self.dsack = Some((seg.seq, seg.seq + data));
             }
             return Err(DropReason::OutOfWindow);
+        }
+        if self.is_fin_again(seg) {
+            self.ack_pending = true;
+            self.timers
+                .set(TimerKind::TimeWait, now + self.config.msl * 2);
+            return Err(DropReason::Retransmission);
         }
         if segment_is_acceptable(seg.seq, len, rcv.nxt, rcv.wnd) {
             // RFC 7323 §4.3 (2): TS.Recent follows segments that start at
@@ -323,6 +328,29 @@ impl Connection {
             }
         }
         Err(DropReason::OutOfWindow)
+    }
+
+    /// TIME-WAIT: the peer's FIN again, ending at RCV.NXT, and acceptable
+    /// but for its place: no RST or SYN, an ACK in the range the fifth
+    /// step accepts (PAWS has passed it already). Anything else there is
+    /// an old duplicate, or forged: restarting 2×MSL for it would let such
+    /// segments hold the connection in TIME-WAIT.
+    fn is_fin_again(&self, seg: &TcpRepr<'_>) -> bool {
+        self.state == State::TimeWait
+            && seg.flags.contains(Flags::FIN)
+            && !seg.flags.contains(Flags::RST)
+            && !seg.flags.contains(Flags::SYN)
+            && seg.seq + seg.segment_len() == self.tcb.rcv.nxt
+            && seg.ack.is_some_and(|ack| self.ack_in_range(ack))
+    }
+
+    /// RFC 5961 §5 with RFC 9293's fifth step: SND.UNA − MAX.SND.WND ≤
+    /// SEG.ACK ≤ SND.NXT (SND.NXT being the highest sent, since SND.NXT
+    /// itself goes back on a retransmission timeout). An ACK beyond it
+    /// "acks something not yet sent"; one below is an injection attempt or
+    /// garbage.
+    fn ack_in_range(&self, ack: SeqNum) -> bool {
+        !ack.gt(self.snd_max) && !ack.lt(self.tcb.snd.una - self.max_snd_wnd)
     }
 
     /// §3.10.7.4 second step with RFC 5961 §3: only a RST exactly at
@@ -354,15 +382,6 @@ impl Connection {
         Err(DropReason::SynInWindow)
     }
 
-    fn return_to_listen(&mut self) {
-        self.timers.stop_all();
-        self.remote = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
-        self.retries = 0;
-        self.rtt_probe = None;
-        self.ack_pending = false;
-        self.set_state(State::Listen);
-    }
-
     /// §3.10.7.4 fifth step, with RFC 5961 §5's range check.
     fn check_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Step {
         let Some(ack) = seg.ack else {
@@ -383,16 +402,8 @@ impl Connection {
             self.establish();
         }
         let una = self.tcb.snd.una;
-        // SEG.ACK > SND.NXT ("acks something not yet sent"): ACK and drop.
-        // SND.NXT here is the highest sent, since SND.NXT itself goes back
-        // on a retransmission timeout.
-        if ack.gt(self.snd_max) {
-            self.ack_pending = true;
-            return Err(DropReason::AckOutOfRange);
-        }
-        // RFC 5961 §5: SEG.ACK < SND.UNA - MAX.SND.WND is an injection
-        // attempt or garbage: challenge ACK and drop.
-        if ack.lt(una - self.max_snd_wnd) {
+        // Outside the range: ACK (a challenge ACK below it) and drop.
+        if !self.ack_in_range(ack) {
             self.ack_pending = true;
             return Err(DropReason::AckOutOfRange);
         }
@@ -426,13 +437,7 @@ impl Connection {
         let fin_acked = self.fin_seq.is_some_and(|f| self.tcb.snd.una.gt(f));
         match self.state {
             State::FinWait1 if fin_acked => self.set_state(State::FinWait2),
-            State::Closing => {
-                if !fin_acked {
-                    // "otherwise ignore the segment"
-                    return Err(DropReason::Unexpected);
-                }
-                self.enter_time_wait(now);
-            }
+            State::Closing if fin_acked => self.enter_time_wait(now),
             State::LastAck if fin_acked => self.enter_closed(Reason::Normal),
             _ => {}
         }
@@ -690,7 +695,21 @@ impl Connection {
     /// thing expected (everything before it was received).
     /// A FIN beyond RCV.NXT is remembered and processed when the data
     /// before it has arrived.
+    ///
+    /// The peer's FIN is taken once. A FIN reaching this step after it
+    /// (CLOSE-WAIT, LAST-ACK, TIME-WAIT) is none a real peer sends: its FIN
+    /// again ends at RCV.NXT and is answered in the first step. It is
+    /// acknowledged, and moves nothing: RCV.NXT over it would put every
+    /// real segment of the peer below the window, each drawing an ACK
+    /// of octets the peer never sent, which it answers in turn, for ever;
+    /// and only the FIN again restarts TIME-WAIT.
     fn check_fin(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        if self.fin_received {
+            if seg.flags.contains(Flags::FIN) {
+                self.ack_pending = true;
+            }
+            return;
+        }
         let receiving = matches!(
             self.state,
             State::Established | State::FinWait1 | State::FinWait2
@@ -701,14 +720,14 @@ impl Connection {
             let nxt = self.tcb.rcv.nxt;
             if fin_seq == nxt {
                 due = true;
-            } else if fin_seq.gt(nxt) && receiving && !self.fin_received {
+            } else if fin_seq.gt(nxt) && receiving {
                 let ahead = fin_seq - nxt;
                 if ahead <= self.rcv.window() {
                     self.rcv_fin = Some(self.rcv.nxt() + ahead as u64);
                 }
             }
         }
-        if !due && receiving && !self.fin_received && self.rcv_fin == Some(self.rcv.nxt()) {
+        if !due && receiving && self.rcv_fin == Some(self.rcv.nxt()) {
             due = true;
         }
         if !due {
@@ -717,19 +736,14 @@ impl Connection {
         self.rcv_fin = None;
         self.tcb.rcv.nxt += 1usize;
         self.ack_pending = true;
-        if !self.fin_received {
-            self.fin_received = true;
-            self.events.push_back(Event::PeerClosed);
-        }
+        self.fin_received = true;
+        self.events.push_back(Event::PeerClosed);
         match self.state {
             State::SynReceived | State::Established => self.set_state(State::CloseWait),
             // Our FIN is not acknowledged yet, or check_ack would have
             // moved us to FIN-WAIT-2: simultaneous close.
             State::FinWait1 => self.set_state(State::Closing),
             State::FinWait2 => self.enter_time_wait(now),
-            State::TimeWait => self
-                .timers
-                .set(TimerKind::TimeWait, now + self.config.msl * 2),
             _ => {}
         }
     }

@@ -437,6 +437,19 @@ impl Machine for Trace {
     fn is_done(&self) -> bool {
         self.ending.is_some() && self.out.is_empty()
     }
+
+    /// No more probes; the one still waiting may have reached the
+    /// destination, whose SYN-ACK is on its way: a RST at the probe's
+    /// SEG.SEQ + 1 (the destination's RCV.NXT) so it keeps no half-open
+    /// connection. Where it died at a router, nothing answers a RST.
+    fn abort(&mut self, _now: Instant) {
+        self.next = None;
+        if let Some((probe, _)) = self.in_flight.take() {
+            let seq = probe.seq + 1usize;
+            self.out.push_back(self.reset_frame(seq));
+            self.events.push_back(Event::Reset { seq });
+        }
+    }
 }
 
 #[cfg(test)]

@@ -84,14 +84,12 @@ impl Add<u32> for SeqNum {
     }
 }
 
-impl AddAssign<usize> for SeqNum {
-    fn add_assign(&mut self, rhs: usize) {
-        *self = *self + rhs;
-    }
-}
-
-impl AddAssign<u32> for SeqNum {
-    fn add_assign(&mut self, rhs: u32) {
+/// `+=` for whatever a sequence number adds (a length, a `u32`).
+impl<T> AddAssign<T> for SeqNum
+where
+    SeqNum: Add<T, Output = SeqNum>,
+{
+    fn add_assign(&mut self, rhs: T) {
         *self = *self + rhs;
     }
 }
