@@ -15,8 +15,10 @@ use std::time::Duration;
 use crate::time::Instant;
 use crate::wire::tcp::TcpRepr;
 
+use super::cc::Ack;
 use super::conn::{Connection, Tlp, Undo};
 use super::prr::Prr;
+use super::rack::Sent;
 use super::scoreboard::DUP_THRESH;
 use super::seq::SeqNum;
 use super::timer::TimerKind;
@@ -86,9 +88,51 @@ impl Connection {
         self.rack_detect_loss(now);
         self.maybe_enter_recovery(now);
         if self.cc.recovery.is_some() {
+            self.deferred_growth = None;
             self.prr_update((una - prior_una) + newly_sacked);
+        } else {
+            self.grow_by_delivery(now, advanced, &delivered);
         }
         self.schedule_loss_probe(now);
+    }
+
+    /// cwnd growth once reordering has been seen (Linux's rule, its
+    /// `tcp_may_raise_cwnd` with `tp->reordering` raised): every octet
+    /// counts once, when first delivered, SACKed or cumulatively ACKed,
+    /// and an ACK that only SACKs grows cwnd too. Counted only at the
+    /// cumulative ACK (RFC 5681), the octets SACKed while RACK waited out
+    /// its reordering window were lost for growth whenever a recovery
+    /// took them in. In the simulator (8 MiB, seeds 0–7, summed) 5 %
+    /// reordering with 2 % loss took 2811 ms that way, 2304 ms this way;
+    /// tests/nc_faults.rs's mix 3734 against 3448 ms, 5 % reordering
+    /// alone 587 against 566 ms. Before reordering is seen, growth stays
+    /// with `on_new_ack`: a SACK then means a loss more often than not.
+    /// Not on an ACK that starts or ends a recovery.
+    fn grow_by_delivery(&mut self, now: Instant, advanced: bool, delivered: &[Sent]) {
+        let deferred = self.deferred_growth.take();
+        if !self.rack.reord || (advanced && deferred.is_none()) {
+            return;
+        }
+        let octets: usize = delivered.iter().map(|p| p.end - p.start).sum();
+        if octets == 0 {
+            return;
+        }
+        let ack = deferred.unwrap_or(Ack {
+            now,
+            acked: 0,
+            ack: self.tcb.snd.una,
+            snd_max: self.snd_max,
+            rtt: None,
+            srtt: self.rtt.srtt(),
+        });
+        let mss = self.tcb.eff_snd_mss;
+        self.cc.on_ack(
+            &Ack {
+                acked: octets,
+                ..ack
+            },
+            mss,
+        );
     }
 
     /// RFC 8985 §6.2 step 5 with its timer: marks what RACK finds lost and

@@ -59,6 +59,7 @@
 //! | RTO, backoff, Karn | RFC 6298 | `rtt.rs`, `conn.rs` |
 //! | RTT from timestamps, PAWS | RFC 7323 §4, §5 | `input.rs` |
 //! | slow start, congestion avoidance, IW10 | RFC 5681, RFC 3465, RFC 6928 | `cc/` |
+//! | growth by delivery (SACKed octets too) once reordering is seen, as Linux | RFC 5681 departed from | `loss.rs` (`grow_by_delivery`), `input.rs` (`on_new_ack`) |
 //! | HyStart++ (slow start exit on an RTT rise) | RFC 9406 | `cc/hystart.rs` |
 //! | CUBIC (the default, [`Config::cc`]) or Reno congestion avoidance | RFC 9438, RFC 5681 | `cc/cubic.rs`, `cc/reno.rs` |
 //! | fast retransmit, NewReno fast recovery (without SACK) | RFC 5681 §3.2, RFC 6582 | `cc/`, `input.rs`, `loss.rs` |
