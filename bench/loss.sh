@@ -19,6 +19,13 @@
 #   sudo bench/loss.sh                       # SIZE=64M N=3
 #   SIZE=8M N=1 sudo bench/loss.sh           # a quick look
 #   WIRES="0.5%:5ms 1%:25ms" sudo bench/loss.sh
+#   COUNTERS=1 sudo bench/loss.sh            # and what the kernel sender saw
+#
+# COUNTERS=1 adds, after each transfer the kernel sends, the changes of
+# its namespace's TCP counters (`nstat`): RTOs, loss probes, fast
+# retransmits, D-SACKs received and those it ignored as dubious, undos,
+# reordering seen. How a kernel sender fares against nettool's ACKs
+# against a kernel receiver's shows there first.
 #
 # Traffic goes only between the namespaces the script creates; they are
 # removed on exit, on error and on Ctrl-C.
@@ -47,6 +54,7 @@ WIRES=${WIRES:-"0%:5ms 0.5%:5ms 1%:5ms 2%:5ms 1%:25ms"}
 # More faults for the relay on every wire, e.g. tests/nc_faults.rs's mix:
 # FAULTS="--dup 2% --reorder 5% --corrupt 1%" WIRES=2%:0ms SIZE=32M
 FAULTS=${FAULTS:-}
+COUNTERS=${COUNTERS:-0}
 bytes=$(numfmt --from=iec "$SIZE")
 cargo build --release --quiet
 bin="$PWD/target/release/nettool"
@@ -154,6 +162,27 @@ wait_nettool_listen() {
   echo "nettool nc -l did not start:" >&2; cat "$1" >&2; exit 1
 }
 
+# The kernel sender's counters over one transfer ($1 names it), on stderr.
+counters() {
+  python3 - "$1" "$work/nstat.before" "$work/nstat.after" <<'PY' >&2
+import sys
+def load(path):
+    out = {}
+    for line in open(path):
+        f = line.split()
+        if len(f) >= 2 and f[1].isdigit():
+            out[f[0]] = int(f[1])
+    return out
+before, after = load(sys.argv[2]), load(sys.argv[3])
+names = ["TcpExtTCPTimeouts", "TcpExtTCPLossProbes", "TcpExtTCPFastRetrans",
+         "TcpRetransSegs", "TcpExtTCPDSACKRecv", "TcpExtTCPDSACKOfoRecv",
+         "TcpExtTCPDSACKIgnoredDubious", "TcpExtTCPDSACKUndo",
+         "TcpExtTCPSACKReorder", "TcpExtTCPSpuriousRTOs", "TcpInSegs"]
+delta = " ".join(f"{n.removeprefix('TcpExt').removeprefix('Tcp')} {after.get(n, 0) - before.get(n, 0)}" for n in names)
+print(f"  {sys.argv[1]} sender: {delta}")
+PY
+}
+
 port=6000
 # One transfer. $1 = engine pair (nettool-send, kernel-send, nettool-recv,
 # kernel-recv), $2 = loss, $3 = delay. Sets `result` to "seconds dropped",
@@ -187,6 +216,7 @@ transfer() {
       tx_cmd="python3 $work/send.py 10.209.0.1 $port $file $KERNEL_CC"
       tx_ns=$b ;;
   esac
+  [ "$COUNTERS" != 1 ] || ip netns exec "$tx_ns" nstat -az >"$work/nstat.before"
   t0=$(date +%s.%N)
   # In the background, so that `wait` returns at once on Ctrl-C and the
   # trap cleans up (bash runs traps only after a foreground child ends).
@@ -203,6 +233,10 @@ transfer() {
   if [ "$got" -ne "$bytes" ]; then
     echo "$what through loss $loss, delay $delay: the receiver counted $got bytes, not $bytes" >&2
     cat "$work/rx.err" >&2; exit 1
+  fi
+  if [ "$COUNTERS" = 1 ] && [ "$what" != nettool-send ]; then
+    ip netns exec "$tx_ns" nstat -az >"$work/nstat.after"
+    counters "$what"
   fi
   local d; d=$(dropped)
   if [ "$loss" != "0%" ] && [ "$d" -eq 0 ]; then

@@ -14,13 +14,14 @@
 //!
 //! - **The engine**, pure and sans-IO: [`time`], [`wire`], [`arp`],
 //!   [`tcp`], [`probe`] (hand-made TCP probes and SYN scans) and
-//!   [`trace`] (TCP traceroute); [`stack`] is the host around TCP
-//!   connections: an interface with a flow table and listeners (ARP
-//!   answering, ICMP errors to their flow). They take
-//!   `now` as an argument, return frames and timers as data, and never
-//!   touch a socket, a clock or stdout. [`machine`] is the shape they
-//!   share; [`sim`] runs TCP endpoints against each other on a virtual
-//!   clock with seeded impairments.
+//!   [`trace`] (TCP traceroute); [`stack`] is the host around them: an
+//!   interface with a flow table of TCP connections, listeners, and the
+//!   raw flows of probes, scans and traces (ARP answering, segments and
+//!   ICMP errors to the flow they belong to). They take `now` as an
+//!   argument, return frames and timers as data, and never touch a
+//!   socket, a clock or stdout. [`machine`] is the shape they share (and
+//!   that of a raw flow, which `stack` hosts); [`sim`] runs TCP endpoints
+//!   against each other on a virtual clock with seeded impairments.
 //! - **Moving frames**: [`link`] (pnet's AF_PACKET channel in production,
 //!   the loopback link, an in-memory link in tests, and decorators over
 //!   any of them: a tracer, a pcap capture); [`driver`] is the single event

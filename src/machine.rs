@@ -1,8 +1,18 @@
 //! The shape every sans-IO protocol machine in nettool has, so one driver
-//! loop (`driver::run`) and one simulator can run any of them.
+//! loop (`driver::run`) and one simulator can run any of them; and the
+//! shape of a raw TCP flow ([`RawFlow`]), which the stack's interface
+//! hosts beside its connections.
+
+use std::any::Any;
+use std::net::Ipv4Addr;
 
 use crate::time::Instant;
-use crate::wire::tcp::ChecksumMode;
+use crate::wire::demux::{FlowKey, Inbound};
+#[cfg(test)]
+use crate::wire::demux::{Identity, demux};
+use crate::wire::icmp::IcmpError;
+use crate::wire::ipv4::Ipv4Repr;
+use crate::wire::tcp::{ChecksumMode, TcpRepr};
 
 /// What the kernel said about a received frame's checksums.
 ///
@@ -61,4 +71,125 @@ pub trait Machine {
     /// would otherwise leave half-open), sent next if the link still can.
     /// Nothing by default.
     fn abort(&mut self, _now: Instant) {}
+}
+
+/// Which TCP segments and ICMP errors belong to a [`RawFlow`]: those
+/// between `local` (one of `local_ports`) and `remote` (one of
+/// `remote_ports`). A probe's flow, a scan's, a trace's: many 4-tuples
+/// that the flow told apart itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selector {
+    pub local: Ipv4Addr,
+    pub local_ports: (u16, u16),
+    pub remote: Ipv4Addr,
+    pub remote_ports: (u16, u16),
+}
+
+impl Selector {
+    /// Whether a segment of the 4-tuple `key` (from our side) is the flow's.
+    pub fn takes(&self, key: FlowKey) -> bool {
+        let within = |p: u16, (lo, hi): (u16, u16)| lo <= p && p <= hi;
+        *key.local.ip() == self.local
+            && *key.remote.ip() == self.remote
+            && within(key.local.port(), self.local_ports)
+            && within(key.remote.port(), self.remote_ports)
+    }
+}
+
+/// A flow that writes its own TCP segments and reads the answers: the
+/// probes of `nettool probe`, the SYNs of `nettool scan`, the TTL-limited
+/// SYNs of `nettool trace`. It never parses a frame: the stack's
+/// interface ([`crate::stack::iface::Interface::add_raw`]) hosts it beside
+/// the connections and hands it, already demultiplexed, only what its
+/// [`Selector`] names, as smoltcp's interface dispatches to its raw
+/// sockets. Time comes in as `now`, as everywhere in the engine.
+pub trait RawFlow: Any {
+    /// What the flow takes; read once, when the interface adds the flow.
+    fn selector(&self) -> Selector;
+    /// A TCP segment the flow's selector takes.
+    fn handle_segment(&mut self, now: Instant, ip: &Ipv4Repr, tcp: &TcpRepr<'_>);
+    /// A TCP segment from the flow's remote address that failed
+    /// validation (its ports unknown).
+    fn handle_malformed(&mut self, _now: Instant) {}
+    /// An ICMP error from `from` quoting a segment the selector takes.
+    fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, error: &IcmpError);
+    /// Fires whatever deadlines have passed at `now`, if any: it may be
+    /// called when nothing is due.
+    fn handle_timeout(&mut self, now: Instant);
+    /// Writes the next frame due at `now` into `buf` (a buffer reused from
+    /// frame to frame); `false` when nothing is due.
+    fn poll_transmit_into(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool;
+    /// The frame it wrote last left at `at` (the kernel's stamp, where the
+    /// link has one).
+    fn sent(&mut self, _at: Instant) {}
+    /// When the flow next needs [`RawFlow::handle_timeout`] or has
+    /// something to send.
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn is_done(&self) -> bool;
+    /// The run ends before its time: what the flow must say on its way
+    /// out ([`Machine::abort`]). Nothing by default.
+    fn abort(&mut self, _now: Instant) {}
+
+    /// The next frame due at `now`, in a buffer of its own.
+    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.poll_transmit_into(now, &mut buf).then_some(buf)
+    }
+}
+
+/// What a raw flow reports, in order, for its application to read (the
+/// interface hosts flows of every kind, and leaves their events to them).
+pub trait RawEvents {
+    type Event;
+    fn poll_event(&mut self) -> Option<Self::Event>;
+}
+
+/// Hands `inbound` to `flow` if its selector `sel` takes it, as the
+/// interface does once no connection or listener owns it; whether it did.
+pub fn offer(flow: &mut dyn RawFlow, sel: &Selector, now: Instant, inbound: &Inbound<'_>) -> bool {
+    match inbound {
+        Inbound::Tcp {
+            ip,
+            flow: key,
+            tcp: Ok(tcp),
+            ..
+        } if sel.takes(*key) => flow.handle_segment(now, ip, tcp),
+        Inbound::Tcp {
+            ip, tcp: Err(_), ..
+        } if ip.src == sel.remote && ip.dst == sel.local => flow.handle_malformed(now),
+        Inbound::Icmp {
+            from,
+            error,
+            quoted,
+            ..
+        } if sel.takes(*quoted) => flow.handle_icmp(now, *from, error),
+        _ => return false,
+    }
+    true
+}
+
+/// A raw flow fed frames directly, as the interface would hand them over,
+/// for the flows' own unit tests.
+#[cfg(test)]
+pub(crate) trait Feed {
+    fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum);
+}
+
+#[cfg(test)]
+impl<F: RawFlow> Feed for F {
+    fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
+        let sel = self.selector();
+        // Addressed to whichever MAC the test wrote: the interface checks
+        // that, not the flow.
+        let Ok((eth, _)) = crate::wire::ethernet::EthernetRepr::parse(frame) else {
+            return;
+        };
+        let us = Identity {
+            ip: sel.local,
+            mac: eth.dst,
+        };
+        if let Some(inbound) = demux(&us, frame, checksum.tcp_mode()) {
+            offer(self, &sel, now, &inbound);
+        }
+    }
 }

@@ -507,6 +507,30 @@ fn dsack__reported_once_by_acks_queued_together() {
     );
 }
 
+/// The same when a loss probe, built at its timer ahead of the next poll,
+/// is the first segment to carry the D-SACK: the ACK an out-of-order
+/// segment draws after it does not repeat it.
+#[test]
+fn dsack__reported_once_when_a_loss_probe_carries_it() {
+    let mut c = established(config(), vec![]);
+    c.send(&K[..536]).unwrap();
+    assert_eq!(sent(&mut c, 10).len(), 1);
+    c.handle_segment(at(11), &data_from_peer(REMOTE_ISS + 1, &K[..100]));
+    assert_eq!(sent(&mut c, 11).len(), 1);
+    // The duplicate: a D-SACK is owed.
+    c.handle_segment(at(12), &data_from_peer(REMOTE_ISS + 1, &K[..100]));
+    let pto = c.poll_timeout().unwrap();
+    c.handle_timeout(pto);
+    assert_eq!(c.loss_probes(), 1);
+    c.handle_segment(pto, &data_from_peer(REMOTE_ISS + 201, &K[..100]));
+    let out: Vec<String> = std::iter::from_fn(|| c.poll_transmit(pto))
+        .map(|s| line(&s))
+        .collect();
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(out[0].contains("sack 1 {5001:5101}"), "{out:?}");
+    assert!(out[1].contains("sack 1 {5201:5301}"), "{out:?}");
+}
+
 /// D-SACKs and the engine's reply to a discarded segment: the old
 /// duplicate changes nothing but the ACK owed.
 #[test]

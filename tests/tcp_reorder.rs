@@ -304,6 +304,101 @@ fn sim__8_mib_through_the_mixed_faults_stays_within_budget() {
     }
 }
 
+/// RFC 2883 through the mixed faults: B reports each duplicate it
+/// receives in one D-SACK at most, however many ACKs it queues before
+/// they leave. A Linux sender counts every D-SACKed segment against what
+/// it retransmitted and ignores every D-SACK once the count passes, so a
+/// D-SACK repeated by the ACKs queued behind it cost a kernel sender its
+/// undo and its reordering window (tests/nc_faults.rs, 32 MiB in: 5.5×
+/// the kernel receiver's time).
+#[test]
+fn sim__each_duplicate_draws_one_d_sack_at_most() {
+    const LEN: usize = 2 * 1024 * 1024;
+    for seed in 0..3 {
+        let mut sim = Sim::client_server(seed, Config::default())
+            .with_impairments(wire(0.02, 0.02, 0.05, 0.01));
+        sim.a_mut().app.to_send = payload(LEN);
+        sim.a_mut().app.close_after_send = true;
+        sim.run_until(
+            |s: &Sim| s.b().app.received.len() == LEN && s.b().app.eof,
+            5_000_000,
+        )
+        .unwrap();
+        let (duplicates, dsacks) = duplicates_and_dsacks(&sim, LEN);
+        assert!(
+            dsacks > 0 && dsacks <= duplicates,
+            "seed {seed}: B sent {dsacks} D-SACKs for {duplicates} duplicates it received"
+        );
+    }
+}
+
+/// Data segments B received holding some octet it had received before,
+/// and ACKs B sent whose first SACK block is a D-SACK (RFC 2883 §4: below
+/// the ACK, or inside the second block). Copies the wire made of one
+/// transmission count once.
+fn duplicates_and_dsacks(sim: &Sim, len: usize) -> (usize, usize) {
+    let field = |line: &str, key: &str| -> Option<String> {
+        let rest = line.split(key).nth(1)?;
+        Some(rest.split([',', ']']).next()?.to_owned())
+    };
+    let num = |s: &str| s.trim().parse::<u32>().ok();
+    let mut seen = vec![false; len + 1];
+    let mut base = None;
+    let mut duplicates = 0;
+    let mut dsacks = 0;
+    let mut last: Option<(nettool::time::Instant, &str)> = None;
+    for e in sim.trace() {
+        match (e.dir, &e.fate) {
+            (Dir::AtoB, Fate::Delivered) => {
+                let Some((l, r)) = field(&e.line, "seq ").and_then(|f| {
+                    let (l, r) = f.split_once(':')?;
+                    Some((num(l)?, num(r)?))
+                }) else {
+                    continue;
+                };
+                let base = *base.get_or_insert(l);
+                let (l, r) = (l.wrapping_sub(base) as usize, r.wrapping_sub(base) as usize);
+                let octets = &mut seen[l.min(len)..r.min(len)];
+                if octets.iter().any(|&o| o) {
+                    duplicates += 1;
+                }
+                octets.fill(true);
+            }
+            (Dir::BtoA, Fate::Sent) => {
+                if last == Some((e.at, e.line.as_str())) {
+                    continue;
+                }
+                last = Some((e.at, e.line.as_str()));
+                let (Some(ack), Some(sack)) = (
+                    field(&e.line, " ack ").and_then(|a| num(&a)),
+                    field(&e.line, "sack "),
+                ) else {
+                    continue;
+                };
+                let blocks: Vec<(u32, u32)> = sack
+                    .split('{')
+                    .skip(1)
+                    .filter_map(|b| {
+                        let (l, r) = b.trim_end_matches('}').split_once(':')?;
+                        Some((num(l)?, num(r)?))
+                    })
+                    .collect();
+                let below = |a: u32, b: u32| (a.wrapping_sub(b) as i32) <= 0;
+                if let Some(&(l, r)) = blocks.first()
+                    && (below(r, ack)
+                        || blocks
+                            .get(1)
+                            .is_some_and(|&(l2, r2)| below(l2, l) && below(r, r2)))
+                {
+                    dsacks += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    (duplicates, dsacks)
+}
+
 /// Figures: `cargo test --test tcp_reorder measure -- --ignored
 /// --nocapture`.
 #[test]

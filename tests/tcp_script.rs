@@ -1122,6 +1122,67 @@ fn established__old_ack_within_max_window_still_delivers_data() {
     assert_eq!(c.recv_queue_len(), 2);
 }
 
+/// §3.10.7.4: "If the RCV.WND is zero, no segments will be acceptable,
+/// but special allowance should be made to accept valid ACKs, URGs, and
+/// RSTs." The peer's window probe at RCV.NXT carries an ACK of our data
+/// and a window update: both are taken, its octet is not. Before, the
+/// whole segment was dropped, and our sending waited on an ACK that kept
+/// arriving.
+#[rstest]
+#[case::probe_acks_our_data(Flags::NONE, b"x", State::Established, 0)]
+#[case::rst_at_rcv_nxt_resets(Flags::RST, b"", State::Closed, 0)]
+#[case::bare_fin_is_taken(Flags::FIN, b"", State::CloseWait, 1)]
+#[case::text_and_fin_are_not(Flags::FIN, b"x", State::Established, 0)]
+fn established__zero_window_takes_the_control_bits_at_rcv_nxt(
+    #[case] flags: Flags,
+    #[case] text: &'static [u8],
+    #[case] state: State,
+    #[case] fin: usize,
+) {
+    let mut c = Connection::connect(
+        at(0),
+        Config {
+            recv_buffer: 4,
+            ..config()
+        },
+        LOCAL,
+        REMOTE,
+        SeqNum(LOCAL_ISS),
+    );
+    let _ = c.poll_transmit(at(0));
+    deliver(
+        &mut c,
+        10,
+        seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b""),
+    );
+    assert_eq!(c.send(b"hello"), Ok(5));
+    let _ = c.poll_transmit(at(10));
+    deliver(
+        &mut c,
+        11,
+        seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::NONE, b"full"),
+    );
+    assert_eq!(c.tcb().rcv.wnd, 0);
+    events(&mut c);
+    deliver(
+        &mut c,
+        12,
+        TcpRepr {
+            window: 9,
+            ..seg(REMOTE_ISS + 5, Some(LOCAL_ISS + 6), flags, text)
+        },
+    );
+    assert_eq!(c.state(), state);
+    assert_eq!(c.recv_queue_len(), 4, "the closed window took no text");
+    if state != State::Closed {
+        assert_eq!(c.tcb().snd.una, SeqNum(LOCAL_ISS + 6), "our data is acked");
+        assert_eq!(c.tcb().snd.wnd, 9);
+        assert_eq!(c.tcb().rcv.nxt, SeqNum(REMOTE_ISS + 5 + fin as u32));
+    }
+    let dropped = drops(&mut c);
+    assert_eq!(dropped.is_empty(), text.is_empty(), "{dropped:?}");
+}
+
 #[test]
 fn established__zero_window_accepts_only_an_empty_segment_at_rcv_nxt() {
     let mut c = Connection::connect(
@@ -1148,7 +1209,7 @@ fn established__zero_window_accepts_only_an_empty_segment_at_rcv_nxt() {
     expect_out(&mut c, 11, &["Flags [.], ack 5005, win 0, length 0"]);
     assert_eq!(c.tcb().rcv.wnd, 0);
     events(&mut c);
-    // SEG.LEN > 0 with RCV.WND = 0: not acceptable.
+    // SEG.LEN > 0 with RCV.WND = 0: the text is not acceptable.
     deliver(
         &mut c,
         12,
@@ -1156,6 +1217,7 @@ fn established__zero_window_accepts_only_an_empty_segment_at_rcv_nxt() {
     );
     assert_eq!(drops(&mut c), [DropReason::OutOfWindow]);
     expect_out(&mut c, 12, &["Flags [.], ack 5005, win 0, length 0"]);
+    assert_eq!(c.recv_queue_len(), 4);
     // SEG.LEN = 0 at RCV.NXT: acceptable (it may carry an ACK or window).
     deliver(
         &mut c,

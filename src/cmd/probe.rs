@@ -10,10 +10,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::tcp::unescape;
-use super::{Env, Way, find_path, stamped};
+use super::{Env, Finish, Given, Way, find_path, stamped};
 use crate::cli::{ProbeArgs, ScanArgs};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::driver::{self, Handler, Options, Tx};
+use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::probe::prober::{self, Event, Meaning, Prober, Summary};
 use crate::probe::scan::{self, PaceStats, PortResult, PortState, Rate, Scanner, Tally};
@@ -22,6 +23,8 @@ use crate::probe::{ProbeFlags, Template, format_ports, parse_ports};
 use crate::report::event::{self as ev, Reply, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
 use crate::setup::{Flows, LinkOptions, Path, Stack};
+use crate::stack::iface::{Event as HostEvent, HostEvent as HostWhat, InterfaceConfig};
+use crate::stack::raw::{Hosted, RawHost};
 use crate::sys::random_u64;
 use crate::tcp::Segment;
 use crate::time::{Instant, human};
@@ -130,37 +133,132 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
         Ok(path) => path,
         Err(outcome) => return Ok(outcome),
     };
-    let tpl = template(&args, &path, dst)?;
+    // Refused before anything is claimed from the kernel.
+    template(&args, &path, dst)?;
     let flows = probe_flows(dst, &dports, args.sport_inc);
     let opts = probe_link(args.flood);
     let mut stack = path.open(args.sport, flows, &opts, env.pcap.as_ref(), env.err)?;
+    let aim = Aim::of(&path, &stack);
     let mut clock = rep.clock();
+    let target = (dst, dports.as_slice());
+    let fired = fire(
+        &args,
+        &aim,
+        target,
+        rep,
+        stack.link.as_mut(),
+        &mut clock,
+        env,
+    )?;
+    let dropped = stack.teardown(env.err);
+    fired.finish(dropped, clock.now(), env)
+}
+
+/// `nettool probe` over what the caller [`Given`] (the in-memory link in
+/// tests): `given.local` is the first source port.
+pub fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outcome> {
+    let aim = Aim {
+        path: given.path,
+        local: given.local,
+        guard: None,
+    };
+    let rep = Reporter::new(args.json);
+    let (dst, dports) = probe_target(args)?;
+    let fired = fire(
+        args,
+        &aim,
+        (dst, &dports),
+        rep,
+        given.link,
+        given.clock,
+        env,
+    )?;
+    fired.finish(None, given.clock.now(), env)
+}
+
+/// Where probes and scans leave from: the path, our address and first
+/// source port, and the RST guard's table, when there is one.
+struct Aim<'a> {
+    path: &'a Path,
+    local: SocketAddrV4,
+    guard: Option<String>,
+}
+
+impl<'a> Aim<'a> {
+    fn of(path: &'a Path, stack: &Stack) -> Aim<'a> {
+        Aim {
+            path,
+            local: stack.local(),
+            guard: stack.guard_table().map(str::to_owned),
+        }
+    }
+
+    /// How the kernel is kept from answering the probes' answers.
+    fn kernel_kept_out(&self) -> String {
+        match &self.guard {
+            Some(table) => format!("kernel RSTs for these flows dropped by nft table inet {table}"),
+            None => format!("{} is not the kernel's", self.path.source),
+        }
+    }
+}
+
+/// Probes that have run their course, to be summed up.
+struct Fired {
+    view: ProbeView,
+    summary: Summary,
+    ended: Instant,
+    outcome: Outcome,
+}
+
+/// Sends the probes `args` describe from `aim` to `target` (the host and
+/// its ports) until the last wait ends (or Ctrl-C), rendering as it goes.
+fn fire(
+    args: &ProbeArgs,
+    aim: &Aim,
+    (dst, dports): (Ipv4Addr, &[u16]),
+    rep: Reporter,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Fired> {
+    let tpl = template(args, aim.path, dst)?;
     let start = clock.now();
-    let config = prober_config(&args, &tpl, stack.local().port(), &dports);
-    let mut prober = Prober::new(start, config);
+    let config = prober_config(args, &tpl, aim.local.port(), dports);
+    let mut host = RawHost::new(iface_config(aim.path), Prober::new(start, config));
     let mut view = ProbeView {
         rep,
         verbose: args.verbose,
         start,
-        src: path.source,
+        src: aim.path.source,
         dst,
     };
-    probe_header(&view, &args, &path, &stack, &tpl, &dports, env)?;
-    let result = drive_probes(
-        &mut prober,
-        &mut view,
-        &mut stack,
-        &mut clock,
-        args.flood,
-        env,
-    );
-    let answered = prober.summary().answered > 0;
+    probe_header(&view, args, aim, &tpl, dports, env)?;
+    let result = drive_probes(&mut host, &mut view, link, clock, args.flood, env);
+    let answered = host.flow().summary().answered > 0;
     let outcome = Outcome::from_answer(answered).unless_interrupted(env.interrupt);
     let ended = clock.now();
     result?;
-    let dropped = stack.teardown(env.err);
-    view.summary(env.out, &prober.summary(), ended, dropped, outcome)?;
-    Ok(outcome)
+    Ok(Fired {
+        view,
+        summary: host.flow().summary(),
+        ended,
+        outcome,
+    })
+}
+
+impl Finish for Fired {
+    /// The summary, with the guard's count; its time is when the last
+    /// wait ended, not when the guard was gone.
+    fn finish(self, dropped: Option<u64>, _now: Instant, env: &mut Env) -> Result<Outcome> {
+        let Fired {
+            view,
+            summary,
+            ended,
+            outcome,
+        } = self;
+        view.summary(env.out, &summary, ended, dropped, outcome)?;
+        Ok(outcome)
+    }
 }
 
 /// The flows probes to `ports` of `remote` use: the guard and the link's
@@ -215,10 +313,10 @@ fn prober_config(args: &ProbeArgs, tpl: &Template, sport: u16, dports: &[u16]) -
 /// Runs the prober until its last wait ends (or Ctrl-C), rendering as
 /// it goes.
 fn drive_probes(
-    prober: &mut Prober,
+    host: &mut RawHost<Prober>,
     view: &mut ProbeView,
-    stack: &mut Stack,
-    clock: &mut SystemClock,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
     flood: bool,
     env: &mut Env,
 ) -> Result<()> {
@@ -228,8 +326,7 @@ fn drive_probes(
         recent: VecDeque::new(),
     };
     let opts = run_options(flood);
-    let link = stack.link.as_mut();
-    driver::run_with(prober, link, clock, env.interrupt, &opts, &mut run)?;
+    driver::run_with(host, link, clock, env.interrupt, &opts, &mut run)?;
     Ok(())
 }
 
@@ -238,22 +335,21 @@ fn drive_probes(
 fn probe_header(
     view: &ProbeView,
     args: &ProbeArgs,
-    path: &Path,
-    stack: &Stack,
+    aim: &Aim,
     tpl: &Template,
     dports: &[u16],
     env: &mut Env,
 ) -> Result<()> {
-    let (dst, sport) = (tpl.dst, stack.local().port());
+    let (path, dst, sport) = (aim.path, tpl.dst, aim.local.port());
     let repr = tpl.repr(sport, *dports.iter().min().expect("one port"), 0);
     let (flags, bytes) = (tcp_flags(&repr), repr.buffer_len() + 20);
     let start = Start {
         command: "probe",
-        src: Some(stack.local()),
+        src: Some(aim.local),
         ip: Some(dst),
         ports: Some(format_ports(dports)),
         iface: Some(path.iface.name.clone()),
-        guard: stack.guard_table().map(str::to_owned),
+        guard: aim.guard.clone(),
         flags: Some(flags.clone()),
         bytes: Some(bytes),
         sport_inc: Some(args.sport_inc),
@@ -268,18 +364,10 @@ fn probe_header(
             if args.sport_inc { "+" } else { "" },
             path.iface.name,
             if args.badsum { ", bad checksum" } else { "" },
-            kernel_kept_out(path, stack),
+            aim.kernel_kept_out(),
         )
     })?;
     Ok(())
-}
-
-/// How the kernel is kept from answering the probes' answers.
-fn kernel_kept_out(path: &Path, stack: &Stack) -> String {
-    match stack.guard_table() {
-        Some(table) => format!("kernel RSTs for these flows dropped by nft table inet {table}"),
-        None => format!("{} is not the kernel's", path.source),
-    }
 }
 
 /// How long to poll without sleeping after a probe leaves, so that the
@@ -323,30 +411,52 @@ struct ProbeRun<'a> {
     recent: VecDeque<bool>,
 }
 
-impl Handler<Prober> for ProbeRun<'_> {
-    fn event(&mut self, _: &mut Prober, now: Instant, event: Event) -> Result<()> {
-        self.view.event(self.out, now, event)
+impl Handler<RawHost<Prober>> for ProbeRun<'_> {
+    fn event(&mut self, _: &mut RawHost<Prober>, now: Instant, event: Hosted<Event>) -> Result<()> {
+        match event {
+            Hosted::Flow(event) => self.view.event(self.out, now, event),
+            Hosted::Host(event) => self.view.host_event(self.out, event),
+        }
     }
 
-    fn transmit(&mut self, p: &mut Prober, now: Instant, _: bool, buf: &mut Vec<u8>) -> Option<Tx> {
-        p.poll_transmit_into(now, buf).then_some(Tx::Frame)
+    fn transmit(
+        &mut self,
+        host: &mut RawHost<Prober>,
+        now: Instant,
+        _: bool,
+        buf: &mut Vec<u8>,
+    ) -> Option<Tx> {
+        host.poll_transmit_into(now, buf).then_some(Tx::Frame)
     }
 
-    fn sent(&mut self, p: &mut Prober, at: Instant) {
-        p.mark_sent(at);
+    fn sent(&mut self, host: &mut RawHost<Prober>, at: Instant) {
+        host.sent(at);
         if self.recent.len() == FLOOD_BATCH * 2 {
             self.recent.pop_front();
         }
-        self.recent.push_back(p.last_was_probe());
+        let probe = host.last_from_flow() && host.flow().last_was_probe();
+        self.recent.push_back(probe);
     }
 
-    fn taken_back(&mut self, p: &mut Prober, frames: usize) {
+    fn taken_back(&mut self, host: &mut RawHost<Prober>, frames: usize) {
         let probes = self.recent.iter().rev().take(frames).filter(|&&p| p);
-        p.unsend(probes.count() as u64);
+        host.flow_mut().unsend(probes.count() as u64);
     }
 
-    fn interrupt(&mut self, p: &mut Prober, _: Instant) {
-        p.stop_sending();
+    fn interrupt(&mut self, host: &mut RawHost<Prober>, _: Instant) {
+        host.flow_mut().stop_sending();
+    }
+}
+
+/// The interface probes and scans leave through: our address and MAC on
+/// `path`, answering ARP for the address when the kernel does not own it.
+pub(super) fn iface_config(path: &Path) -> InterfaceConfig {
+    InterfaceConfig {
+        ip: path.source,
+        mac: path.iface.mac,
+        next_hop_mac: path.next_hop_mac,
+        answer_arp: !path.owned_by_kernel,
+        trace: false,
     }
 }
 
@@ -361,6 +471,19 @@ struct ProbeView {
 impl ProbeView {
     fn t(&self, now: Instant) -> f64 {
         (now - self.start).as_secs_f64()
+    }
+
+    /// One event of the interface: an ARP request it answered for us is
+    /// said in JSON (people see the probes' answers).
+    fn host_event(&mut self, out: &mut dyn Write, event: HostEvent) -> Result<()> {
+        if let HostWhat::ArpAnswered { asker, asker_mac } = event.what {
+            let ev = Ev::ArpAnswered {
+                ip: asker,
+                mac: Some(asker_mac),
+            };
+            self.rep.emit(out, event.at, ev, |_| Ok(()))?;
+        }
+        Ok(())
     }
 
     /// One event of the prober: its JSON, or its line for people.
@@ -633,40 +756,114 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
         ..LinkOptions::default()
     };
     let mut stack = path.open(args.sport, flows, &opts, env.pcap.as_ref(), env.err)?;
+    let aim = Aim::of(&path, &stack);
     let mut clock = rep.clock();
-    let start = clock.now();
-    let config = scan_config(&args, &path, dst, stack.local().port(), &ports, rate);
-    let mut scanner = Scanner::new(start, config);
     let target = (dst, ports.as_slice());
-    scan_header(&rep, &args, &path, &stack, target, rate, start, env)?;
-    let (link, noop) = (stack.link.as_mut(), &mut |_, _| Ok(()));
-    driver::run_with(
-        &mut scanner,
-        link,
+    let swept = sweep(
+        &args,
+        &aim,
+        target,
+        rate,
+        rep,
+        stack.link.as_mut(),
         &mut clock,
-        env.interrupt,
-        &SCAN_RUN,
-        noop,
+        env,
     )?;
+    let dropped = stack.teardown(env.err);
+    swept.finish(dropped, clock.now(), env)
+}
+
+/// `nettool scan` over what the caller [`Given`] (the in-memory link in
+/// tests).
+pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome> {
+    let rate = scan_rate(args)?;
+    let dst = super::resolve_host(&args.host)?;
+    let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
+    let aim = Aim {
+        path: given.path,
+        local: given.local,
+        guard: None,
+    };
+    let rep = Reporter::new(args.json);
+    let (link, clock) = (given.link, given.clock);
+    let swept = sweep(args, &aim, (dst, &ports), rate, rep, link, clock, env)?;
+    swept.finish(None, clock.now(), env)
+}
+
+/// A scan that has run its course, to be reported.
+struct Swept<'a> {
+    rep: Reporter,
+    args: &'a ScanArgs,
+    results: Vec<PortResult>,
+    totals: ScanTotals,
+    ended: Instant,
+    outcome: Outcome,
+}
+
+/// Scans `target` (the host and its ports) from `aim` at `rate` until
+/// every port has its state (or Ctrl-C).
+#[allow(clippy::too_many_arguments)]
+fn sweep<'a>(
+    args: &'a ScanArgs,
+    aim: &Aim,
+    (dst, ports): (Ipv4Addr, &[u16]),
+    rate: Rate,
+    rep: Reporter,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Swept<'a>> {
+    let start = clock.now();
+    let config = scan_config(args, aim, dst, ports, rate);
+    let mut host = RawHost::new(iface_config(aim.path), Scanner::new(start, config));
+    scan_header(&rep, args, aim, (dst, ports), rate, start, env)?;
+    // The results are rendered at the end, as a table.
+    let noop = &mut |_, _| Ok(());
+    driver::run_with(&mut host, link, clock, env.interrupt, &SCAN_RUN, noop)?;
     let ended = clock.now();
+    let scanner = host.flow();
     let results = scanner.results();
     let open = Tally::of(&results).open > 0;
     let outcome = Outcome::from_answer(open).unless_interrupted(env.interrupt);
-    let dropped = stack.teardown(env.err);
-    let totals = ScanTotals::of(&scanner, ports.len(), ended - start, rate, dropped);
-    render_scan(env.out, &rep, ended, &args, &results, &totals, outcome)?;
-    Ok(outcome)
+    let totals = ScanTotals::of(scanner, ports.len(), ended - start, rate);
+    Ok(Swept {
+        rep,
+        args,
+        results,
+        totals,
+        ended,
+        outcome,
+    })
+}
+
+impl Finish for Swept<'_> {
+    /// The port table and the summary, with the guard's count; its time
+    /// is when the scan ended, not when the guard was gone.
+    fn finish(mut self, dropped: Option<u64>, _now: Instant, env: &mut Env) -> Result<Outcome> {
+        self.totals.rsts_dropped = dropped;
+        let (results, totals) = (&self.results, &self.totals);
+        render_scan(
+            env.out,
+            &self.rep,
+            self.ended,
+            self.args,
+            results,
+            totals,
+            self.outcome,
+        )?;
+        Ok(self.outcome)
+    }
 }
 
 /// SYNs with our MSS, at `rate`, to `ports` of `dst`.
 fn scan_config(
     args: &ScanArgs,
-    path: &Path,
+    aim: &Aim,
     dst: Ipv4Addr,
-    sport: u16,
     ports: &[u16],
     rate: Rate,
 ) -> scan::Config {
+    let (path, sport) = (aim.path, aim.local.port());
     let next_hop_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
     let mut template = Template::syn(path.iface.mac, next_hop_mac, path.source, dst);
     template.options = vec![TcpOption::Mss(path.mss())];
@@ -689,15 +886,14 @@ fn scan_config(
 fn scan_header(
     rep: &Reporter,
     args: &ScanArgs,
-    path: &Path,
-    stack: &Stack,
+    aim: &Aim,
     (dst, ports): (Ipv4Addr, &[u16]),
     rate: Rate,
     start: Instant,
     env: &mut Env,
 ) -> Result<()> {
-    let sport = stack.local().port();
-    let start_event = scan_start(args, path, stack, (dst, ports), rate);
+    let (path, sport) = (aim.path, aim.local.port());
+    let start_event = scan_start(args, aim, (dst, ports), rate);
     rep.emit(env.out, start, Ev::Start(Box::new(start_event)), |w| {
         writeln!(
             w,
@@ -713,21 +909,15 @@ fn scan_header(
 }
 
 /// The start event of `nettool scan`.
-fn scan_start(
-    args: &ScanArgs,
-    path: &Path,
-    stack: &Stack,
-    (dst, ports): (Ipv4Addr, &[u16]),
-    rate: Rate,
-) -> Start {
+fn scan_start(args: &ScanArgs, aim: &Aim, (dst, ports): (Ipv4Addr, &[u16]), rate: Rate) -> Start {
     let (min_rate, max_rate) = rate.bounds();
     Start {
         command: "scan",
-        src: Some(stack.local()),
+        src: Some(aim.local),
         ip: Some(dst),
         ports: Some(format_ports(ports)),
-        iface: Some(path.iface.name.clone()),
-        guard: stack.guard_table().map(str::to_owned),
+        iface: Some(aim.path.iface.name.clone()),
+        guard: aim.guard.clone(),
         rate: args.rate,
         min_rate: Some(min_rate),
         max_rate: Some(max_rate),
@@ -761,20 +951,15 @@ struct ScanTotals {
 }
 
 impl ScanTotals {
-    fn of(
-        scanner: &Scanner,
-        asked: usize,
-        elapsed: Duration,
-        rate: Rate,
-        rsts_dropped: Option<u64>,
-    ) -> ScanTotals {
+    /// The totals of `scanner`'s run, the guard's count still to come.
+    fn of(scanner: &Scanner, asked: usize, elapsed: Duration, rate: Rate) -> ScanTotals {
         ScanTotals {
             asked,
             sent: scanner.sent,
             elapsed,
             pace: scanner.pace(),
             fixed: matches!(rate, Rate::Fixed(_)),
-            rsts_dropped,
+            rsts_dropped: None,
         }
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
+use super::probe::iface_config;
 use super::tcp::parse_target;
 use super::{Env, Finish, Given, Way, Wiring, drive, run_connection, run_given};
 use crate::cli::TraceArgs;
@@ -17,6 +18,8 @@ use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::report::event::{self as ev, Hop, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
+use crate::stack::iface::{Event as HostEvent, HostEvent as HostWhat};
+use crate::stack::raw::{Hosted, RawHost};
 use crate::sys::random_bytes;
 use crate::time::Instant;
 use crate::trace::{Answer, Config, Ending, Event, Trace};
@@ -62,7 +65,7 @@ fn target(args: &TraceArgs) -> Result<SocketAddrV4> {
 /// A trace that has run its course, to be reported.
 struct Walked {
     view: View,
-    trace: Trace,
+    trace: RawHost<Trace>,
     interrupted: bool,
 }
 
@@ -78,7 +81,7 @@ fn walk(
 ) -> Result<Walked> {
     let (path, local, remote) = (wiring.path, wiring.local, wiring.remote);
     let start = clock.now();
-    let mut trace = Trace::new(Config {
+    let trace = Trace::new(Config {
         mac: path.iface.mac,
         next_hop_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
         local,
@@ -89,8 +92,8 @@ fn walk(
         wait: args.wait,
         iss: SeqNum(u32::from_le_bytes(random_bytes::<4>())),
         mss: path.mss(),
-        answer_arp: !path.owned_by_kernel,
     });
+    let mut trace = RawHost::new(iface_config(path), trace);
     let mut view = View {
         rep,
         local,
@@ -129,7 +132,7 @@ impl Finish for Walked {
         let ending = if self.interrupted {
             None
         } else {
-            self.trace.ending()
+            self.trace.flow().ending()
         };
         let outcome = self.view.result(env.out, now, ending, dropped)?;
         Ok(outcome.unless_interrupted(env.interrupt))
@@ -249,11 +252,7 @@ impl HopLine {
             }
             Event::Timeout { .. } => write!(out, "  *")?,
             Event::HopDone { .. } => writeln!(out)?,
-            Event::Sent { .. }
-            | Event::Reset { .. }
-            | Event::Late { .. }
-            | Event::ArpAnswered { .. }
-            | Event::Done(_) => {}
+            Event::Sent { .. } | Event::Reset { .. } | Event::Late { .. } | Event::Done(_) => {}
         }
         out.flush()
     }
@@ -294,20 +293,33 @@ impl View {
             Event::Reset { seq } => {
                 Ev::Segment(Box::new(ev::Segment::reset(self.local, self.remote, seq.0)))
             }
-            Event::ArpAnswered { asker } => Ev::ArpAnswered {
-                ip: asker,
-                mac: None,
-            },
             Event::Sent { .. } | Event::HopDone { .. } | Event::Done(_) => return None,
         })
     }
 
-    fn event(&mut self, out: &mut dyn Write, now: Instant, ev: Event) -> Result<()> {
+    fn event(&mut self, out: &mut dyn Write, now: Instant, ev: Hosted<Event>) -> Result<()> {
+        let ev = match ev {
+            Hosted::Flow(ev) => ev,
+            Hosted::Host(ev) => return self.host_event(out, ev),
+        };
         let json = self.event_of(&ev);
         let line = &mut self.line;
         match json {
             Some(e) => self.rep.emit(out, now, e, |w| line.render(w, &ev))?,
             None => self.rep.text(out, |w| line.render(w, &ev))?,
+        }
+        Ok(())
+    }
+
+    /// One event of the interface: an ARP request it answered for us is
+    /// said in JSON (a hop line has no room for it).
+    fn host_event(&mut self, out: &mut dyn Write, ev: HostEvent) -> Result<()> {
+        if let HostWhat::ArpAnswered { asker, asker_mac } = ev.what {
+            let e = Ev::ArpAnswered {
+                ip: asker,
+                mac: Some(asker_mac),
+            };
+            self.rep.emit(out, ev.at, e, |_| Ok(()))?;
         }
         Ok(())
     }
@@ -370,6 +382,7 @@ mod tests {
         };
         let mut out = Vec::new();
         for ev in events {
+            let ev = Hosted::Flow(ev);
             view.event(&mut out, Instant::from_micros(0), ev).unwrap();
         }
         String::from_utf8(out).unwrap()

@@ -21,6 +21,9 @@ use crate::time::Instant;
 use crate::wire::MacAddr;
 use crate::wire::arp::ArpRepr;
 
+/// What a poll of the link that finds nothing costs in virtual time.
+pub const POLL_COST: Duration = Duration::from_micros(1);
+
 /// A clock that only moves when the link waits.
 #[derive(Debug, Clone, Default)]
 pub struct VirtualClock(Rc<Cell<Instant>>);
@@ -166,6 +169,13 @@ impl Link for MemLink {
                     checksum: RxChecksum::Unknown,
                     stamp: None,
                 }))
+            }
+            // A poll that finds nothing takes a moment, as a real one does:
+            // a loop that polls until a deadline (the driver's spin after a
+            // send) reaches it.
+            _ if timeout.is_zero() => {
+                self.clock.advance_to(deadline + POLL_COST);
+                Ok(None)
             }
             _ => {
                 self.clock.advance_to(deadline);

@@ -5,12 +5,16 @@
 //!   TTL/TOS/identification/DF, a deliberately wrong checksum), written
 //!   into a reused buffer with only the ports, sequence number and IP
 //!   identification changing from probe to probe.
-//! - [`prober::Prober`]: `nettool probe`, a [`Machine`](crate::machine::Machine)
+//! - [`prober::Prober`]: `nettool probe`, a [`RawFlow`](crate::machine::RawFlow)
 //!   that sends probes on a schedule, matches every reply to the probe it
 //!   answers (by ports and the seq/ack relationship), resets half-open
 //!   connections, and keeps RTT statistics ([`stats::RttStats`]).
 //! - [`scan::Scanner`]: `nettool scan`, a rate-limited SYN scan with
-//!   retries, each port open, closed or filtered.
+//!   retries, each port open, closed or filtered, another raw flow.
+//!
+//! Neither parses a frame: the stack's interface hosts them
+//! ([`crate::stack::raw::RawHost`]), answers ARP, and hands each only the
+//! segments and ICMP errors of its own ports.
 //! - Parsers for the command line's flag letters, options and port lists.
 
 pub mod prober;
@@ -20,10 +24,7 @@ pub mod waiting;
 
 use std::net::Ipv4Addr;
 
-use crate::machine::RxChecksum;
-use crate::wire::demux::{Identity, Inbound, demux};
 use crate::wire::ethernet::{self, EthernetRepr, Protocol};
-use crate::wire::icmp::IcmpError;
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{Flags, HEADER_LEN, MAX_OPTIONS_LEN, TcpOption, TcpRepr};
 use crate::wire::{MacAddr, SeqNum};
@@ -327,54 +328,6 @@ pub fn reset_for(
     };
     let ip = Ipv4Repr::new(src, dst, IpProtocol::Tcp, rst.buffer_len());
     rst.to_frame(src_mac, dst_mac, &ip)
-}
-
-/// An ICMP error about one of our segments, with the sequence number the
-/// quoted TCP header carried (RFC 792 quotes at least 8 bytes of it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QuotedError {
-    pub error: IcmpError,
-    pub seq: Option<u32>,
-}
-
-/// Parses an ICMP error and the sequence number it quotes.
-/// A frame for the probes' flow: a TCP segment from the destination (its
-/// parse result), or an ICMP message from anyone, in an IPv4 packet to our
-/// MAC and address. Everything else is `None`.
-pub(crate) enum Arrival<'a> {
-    Tcp(Ipv4Repr, crate::wire::Result<TcpRepr<'a>>),
-    Icmp(Ipv4Addr, &'a [u8]),
-}
-
-/// Sorts a received frame for [`prober::Prober`] and [`scan::Scanner`],
-/// through the demultiplexing the stack's interface uses too
-/// ([`crate::wire::demux`]).
-pub(crate) fn arrival<'a>(
-    tpl: &Template,
-    frame: &'a [u8],
-    checksum: RxChecksum,
-) -> Option<Arrival<'a>> {
-    let us = Identity {
-        ip: tpl.src,
-        mac: tpl.src_mac,
-    };
-    match demux(&us, frame, checksum.tcp_mode())? {
-        Inbound::Tcp { ip, tcp, .. } if ip.src == tpl.dst => Some(Arrival::Tcp(ip, tcp)),
-        Inbound::Icmp { from, body, .. } => Some(Arrival::Icmp(from, body)),
-        _ => None,
-    }
-}
-
-pub fn parse_icmp(body: &[u8]) -> Option<QuotedError> {
-    let error = IcmpError::parse(body).ok()?;
-    let seq = body
-        .get(8..)
-        .and_then(|q| Ipv4Repr::parse_quoted(q).ok())
-        .and_then(|(_, tcp)| {
-            tcp.get(4..8)
-                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-        });
-    Some(QuotedError { error, seq })
 }
 
 /// SplitMix64: the per-probe sequence numbers and identifications come

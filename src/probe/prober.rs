@@ -19,7 +19,7 @@
 //! expect alike (a fixed `--seq`, the SEQ of a RST to an ACK probe) go
 //! through [`Waiting`]. The RTT
 //! runs from the probe's send time, which the driver corrects to the
-//! moment the frame left ([`Prober::mark_sent`]).
+//! moment the frame left ([`RawFlow::sent`]).
 //!
 //! **Expiry.** A probe unanswered `wait` after it left counts as lost; a
 //! reply after that is reported as unmatched. The run ends when every
@@ -31,12 +31,12 @@ use std::time::Duration;
 
 use super::stats::{RttStats, loss_percent};
 use super::waiting::Waiting;
-use super::{Arrival, Template, arrival, mix, parse_icmp, reset_for};
-use crate::machine::{Machine, RxChecksum};
+use super::{Template, mix, reset_for};
+use crate::machine::{RawEvents, RawFlow, Selector};
 use crate::tcp::Segment;
 use crate::time::{Instant, earliest};
 use crate::wire::SeqNum;
-use crate::wire::icmp::IcmpKind;
+use crate::wire::icmp::{IcmpError, IcmpKind};
 use crate::wire::ipv4::Ipv4Repr;
 use crate::wire::tcp::{Flags, TcpRepr};
 
@@ -309,46 +309,7 @@ impl Prober {
         }
     }
 
-    /// Writes the next frame due at `now` into `buf`: a RST owed to a
-    /// SYN-ACK first, then the next probe. `false` when nothing is due.
-    pub fn poll_transmit_into(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
-        if let Some(rst) = self.resets.pop_front() {
-            buf.clear();
-            buf.extend_from_slice(&rst);
-            self.last_was_probe = false;
-            return true;
-        }
-        if self.all_sent() || (!self.config.flood && now < self.next_send) {
-            return false;
-        }
-        let index = self.next_index;
-        let (sport, dport, seq, id) = self.probe_fields(index);
-        self.config.template.write(buf, sport, dport, seq, id);
-        self.next_index += 1;
-        // Keep to the schedule, without bunching up after a late wake-up.
-        self.next_send = (self.next_send + self.config.interval).max(now);
-        for k in self.shared_keys(sport, dport, seq).into_iter().flatten() {
-            self.by_key.push(k, index);
-        }
-        self.order.push_back(Pending {
-            sent_at: now,
-            answered: false,
-        });
-        self.summary.sent += 1;
-        self.last_was_probe = true;
-        if self.config.report {
-            self.events.push_back(Event::Sent {
-                index,
-                sport,
-                dport,
-                seq,
-                id,
-            });
-        }
-        true
-    }
-
-    /// Whether the frame last returned by [`Prober::poll_transmit_into`]
+    /// Whether the frame last returned by [`RawFlow::poll_transmit_into`]
     /// was a probe (not a RST owed to a SYN-ACK).
     pub fn last_was_probe(&self) -> bool {
         self.last_was_probe
@@ -364,16 +325,6 @@ impl Prober {
         }
         self.next_index -= n;
         self.summary.sent -= n;
-    }
-
-    /// Corrects the send time of the frame just returned, if it was a
-    /// probe, to `at`: the moment the link said it left.
-    pub fn mark_sent(&mut self, at: Instant) {
-        if self.last_was_probe
-            && let Some(p) = self.order.back_mut()
-        {
-            p.sent_at = at;
-        }
     }
 
     /// The keys of probe (`sport`, `dport`, `seq`) that other probes may
@@ -511,23 +462,42 @@ impl Prober {
             }
         }
     }
+}
 
-    fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, body: &[u8]) {
-        let Some(q) = parse_icmp(body) else { return };
-        let t = &self.config.template;
-        let (qsrc, sport) = q.error.quoted_src;
-        let (qdst, dport) = q.error.quoted_dst;
-        if qsrc != t.src
-            || qdst != t.dst
-            || !self.ours(sport)
-            || !self.dport_set[usize::from(dport)]
-        {
+impl RawFlow for Prober {
+    /// From our port (or ports, with `sport_inc`) to the destination's.
+    fn selector(&self) -> Selector {
+        let c = &self.config;
+        let last_sport = if c.sport_inc { u16::MAX } else { c.sport };
+        let lo = c.dports.iter().min().copied().unwrap_or(0);
+        let hi = c.dports.iter().max().copied().unwrap_or(0);
+        Selector {
+            local: c.template.src,
+            local_ports: (c.sport, last_sport),
+            remote: c.template.dst,
+            remote_ports: (lo, hi),
+        }
+    }
+
+    fn handle_segment(&mut self, now: Instant, ip: &Ipv4Repr, tcp: &TcpRepr<'_>) {
+        self.handle_tcp(now, ip, tcp);
+    }
+
+    fn handle_malformed(&mut self, _now: Instant) {
+        self.summary.malformed += 1;
+    }
+
+    /// An error matches through the ports and sequence number of the
+    /// header it quotes.
+    fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, error: &IcmpError) {
+        let (sport, dport) = (error.quoted_src.1, error.quoted_dst.1);
+        if !self.ours(sport) || !self.dport_set[usize::from(dport)] {
             return;
         }
-        let len = t.segment_len();
-        let hit = q
-            .seq
-            .and_then(|seq| self.take_acked(sport, dport, seq.wrapping_add(len)));
+        let len = self.config.template.segment_len();
+        let hit = error
+            .quoted_seq
+            .and_then(|seq| self.take_acked(sport, dport, seq.get().wrapping_add(len)));
         let rtt = hit.map(|(_, sent_at)| now - sent_at);
         match rtt {
             Some(rtt) => self.answered(rtt),
@@ -538,21 +508,8 @@ impl Prober {
                 index: hit.map(|(i, _)| i),
                 rtt,
                 from,
-                kind: q.error.kind,
+                kind: error.kind,
             });
-        }
-    }
-}
-
-impl Machine for Prober {
-    type Event = Event;
-
-    fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
-        match arrival(&self.config.template, frame, checksum) {
-            Some(Arrival::Tcp(ip, Ok(tcp))) => self.handle_tcp(now, &ip, &tcp),
-            Some(Arrival::Tcp(_, Err(_))) => self.summary.malformed += 1,
-            Some(Arrival::Icmp(from, body)) => self.handle_icmp(now, from, body),
-            None => {}
         }
     }
 
@@ -560,9 +517,53 @@ impl Machine for Prober {
         self.expire(now);
     }
 
-    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
-        let mut buf = Vec::new();
-        self.poll_transmit_into(now, &mut buf).then_some(buf)
+    /// Writes the next frame due at `now` into `buf`: a RST owed to a
+    /// SYN-ACK first, then the next probe. `false` when nothing is due.
+    fn poll_transmit_into(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
+        if let Some(rst) = self.resets.pop_front() {
+            buf.clear();
+            buf.extend_from_slice(&rst);
+            self.last_was_probe = false;
+            return true;
+        }
+        if self.all_sent() || (!self.config.flood && now < self.next_send) {
+            return false;
+        }
+        let index = self.next_index;
+        let (sport, dport, seq, id) = self.probe_fields(index);
+        self.config.template.write(buf, sport, dport, seq, id);
+        self.next_index += 1;
+        // Keep to the schedule, without bunching up after a late wake-up.
+        self.next_send = (self.next_send + self.config.interval).max(now);
+        for k in self.shared_keys(sport, dport, seq).into_iter().flatten() {
+            self.by_key.push(k, index);
+        }
+        self.order.push_back(Pending {
+            sent_at: now,
+            answered: false,
+        });
+        self.summary.sent += 1;
+        self.last_was_probe = true;
+        if self.config.report {
+            self.events.push_back(Event::Sent {
+                index,
+                sport,
+                dport,
+                seq,
+                id,
+            });
+        }
+        true
+    }
+
+    /// Corrects the send time of the frame just returned, if it was a
+    /// probe, to `at`: the moment the link said it left.
+    fn sent(&mut self, at: Instant) {
+        if self.last_was_probe
+            && let Some(p) = self.order.back_mut()
+        {
+            p.sent_at = at;
+        }
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -581,18 +582,23 @@ impl Machine for Prober {
         earliest(send, expiry)
     }
 
-    fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
-    }
-
     fn is_done(&self) -> bool {
         self.all_sent() && self.resets.is_empty() && self.order.iter().all(|p| p.answered)
+    }
+}
+
+impl RawEvents for Prober {
+    type Event = Event;
+
+    fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::{Feed, RxChecksum};
     use crate::wire::MacAddr;
     use crate::wire::ethernet::{EthernetRepr, Protocol};
     use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
@@ -719,7 +725,7 @@ mod tests {
         let s = sent(&mut p, ms(0));
         let (sport, dport, seq, flags, _) = s[0];
         assert_eq!((sport, dport, flags), (40000, 80, Flags::SYN));
-        p.mark_sent(Instant::from_micros(30));
+        p.sent(Instant::from_micros(30));
         let f = reply(80, 40000, 5000, Some(seq.wrapping_add(1)), Flags::SYN);
         p.handle_frame(Instant::from_micros(115), &f, RxChecksum::Unknown);
         let ev = events(&mut p);

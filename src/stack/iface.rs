@@ -25,6 +25,15 @@
 //! in order with their original times; a child that never completes its
 //! handshake stays invisible (it shows in [`ListenerStats`]).
 //!
+//! **Raw flows** ([`Interface::add_raw`]) write their own segments: the
+//! probes, scans and traces ([`RawFlow`]). The interface answers ARP and
+//! demultiplexes for them as for its connections, and hands each only the
+//! segments and ICMP errors its [`Selector`] takes (after the connections
+//! and listeners, which own their 4-tuples first), as smoltcp's interface
+//! dispatches to its raw sockets. Their frames go out after the
+//! interface's own and the connections'; their events stay with them,
+//! for the application to read ([`Interface::raw_mut`]).
+//!
 //! **Scale.** Nothing walks the flow table: flows with something to send
 //! wait in a queue of touched flows, and every other flow's next deadline
 //! sits in an ordered timer set.
@@ -32,7 +41,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use crate::machine::{Machine, RxChecksum};
+use crate::machine::{Machine, RawFlow, RxChecksum, Selector, offer};
 use crate::tcp::{self, Connection, Event as TcpEvent, IssSource, Segment, SeqNum, State};
 use crate::time::{Instant, earliest};
 use crate::wire::arp::ArpRepr;
@@ -282,6 +291,15 @@ struct Listener {
     stats: ListenerStats,
 }
 
+/// A raw flow's place in the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RawHandle(usize);
+
+struct RawEntry {
+    selector: Selector,
+    flow: Box<dyn RawFlow>,
+}
+
 /// The interface. See the module documentation.
 pub struct Interface {
     config: InterfaceConfig,
@@ -300,6 +318,9 @@ pub struct Interface {
     malformed: u64,
     /// Numbers listener children, to tell a 4-tuple's incarnations apart.
     serial: u64,
+    raw: Vec<RawEntry>,
+    /// The raw flow that wrote the frame sent last, if one did.
+    last_raw: Option<RawHandle>,
 }
 
 impl Interface {
@@ -315,7 +336,75 @@ impl Interface {
             spare: None,
             malformed: 0,
             serial: 0,
+            raw: Vec::new(),
+            last_raw: None,
         }
+    }
+
+    /// Hosts a raw flow: from now on it gets what its selector takes, and
+    /// its frames go out with the interface's.
+    pub fn add_raw(&mut self, flow: Box<dyn RawFlow>) -> RawHandle {
+        let selector = flow.selector();
+        self.raw.push(RawEntry { selector, flow });
+        RawHandle(self.raw.len() - 1)
+    }
+
+    /// The raw flow behind `handle`, if it is a `T`.
+    pub fn raw<T: RawFlow>(&self, handle: RawHandle) -> Option<&T> {
+        let flow: &dyn std::any::Any = &*self.raw.get(handle.0)?.flow;
+        flow.downcast_ref()
+    }
+
+    /// The raw flow behind `handle`, if it is a `T`, for the application's
+    /// calls (what they cause goes out with the next transmit).
+    pub fn raw_mut<T: RawFlow>(&mut self, handle: RawHandle) -> Option<&mut T> {
+        let flow: &mut dyn std::any::Any = &mut *self.raw.get_mut(handle.0)?.flow;
+        flow.downcast_mut()
+    }
+
+    /// The raw flow that wrote the frame last returned for sending;
+    /// `None` when the interface or a connection did.
+    pub fn last_raw(&self) -> Option<RawHandle> {
+        self.last_raw
+    }
+
+    /// The frame last returned for sending left at `at`: the raw flow that
+    /// wrote it is told (a probe's RTT runs from there).
+    pub fn sent(&mut self, at: Instant) {
+        if let Some(h) = self.last_raw {
+            self.raw[h.0].flow.sent(at);
+        }
+    }
+
+    /// Writes the next frame due at `now` into `buf`: the interface's own
+    /// first, then the connections', then the raw flows'. `false` when
+    /// nothing is due.
+    pub fn poll_transmit_into(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
+        self.last_raw = None;
+        if let Some(frame) = self.poll_own_transmit(now) {
+            buf.clear();
+            buf.extend_from_slice(&frame);
+            return true;
+        }
+        self.poll_raw_transmit(now, buf)
+    }
+
+    fn poll_raw_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
+        for (i, entry) in self.raw.iter_mut().enumerate() {
+            if entry.flow.poll_transmit_into(now, buf) {
+                self.last_raw = Some(RawHandle(i));
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Offers an arrival no connection or listener owns to the raw flows;
+    /// whether one took it.
+    fn offer_raw(&mut self, now: Instant, inbound: &Inbound<'_>) -> bool {
+        self.raw
+            .iter_mut()
+            .any(|e| offer(&mut *e.flow, &e.selector, now, inbound))
     }
 
     pub fn config(&self) -> &InterfaceConfig {
@@ -727,7 +816,9 @@ impl Interface {
         frame
     }
 
-    /// Like [`Machine::poll_transmit`], but runs of consecutive full-sized
+    /// Like [`Machine::poll_transmit`] (for connections: raw flows' frames
+    /// go out through `poll_transmit` and [`Interface::poll_transmit_into`]
+    /// only), but runs of consecutive full-sized
     /// data segments of one flow come back as one TCP super-frame of at
     /// most `max_payload` bytes, with the segment size to cut it into
     /// (`Some(mss)`), for a link that segments in the kernel
@@ -877,16 +968,41 @@ impl Interface {
         );
     }
 
-    fn handle_tcp(&mut self, now: Instant, src_mac: MacAddr, key: FlowKey, tcp: &TcpRepr<'_>) {
+    /// A segment (`inbound`, parsed as `tcp`): a connection's, a
+    /// listener's, a raw flow's, or nobody's.
+    fn handle_tcp(
+        &mut self,
+        now: Instant,
+        (src_mac, key, tcp): (MacAddr, FlowKey, &TcpRepr<'_>),
+        inbound: &Inbound<'_>,
+    ) {
         if self.flows.contains_key(&key) {
             self.flow_segment(now, key, tcp);
         } else if self.listeners.contains_key(&key.local) {
             self.listener_segment(now, src_mac, key, tcp);
-        } else if self.config.answer_arp {
+        } else if !self.offer_raw(now, inbound) && self.config.answer_arp {
             // Nobody else owns the address: answer as a closed port.
             self.reset(now, src_mac, key, tcp);
         }
         // Otherwise another flow: the kernel's business, not ours.
+    }
+
+    /// The next frame of the interface's own or of a connection.
+    fn poll_own_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+        if let Some(frame) = self.control.pop_front() {
+            return Some(frame);
+        }
+        loop {
+            let key = *self.touched.front()?;
+            if !self.flows.get(&key).is_some_and(|f| f.touched) {
+                self.touched.pop_front(); // gone, or a duplicate entry
+                continue;
+            }
+            if let Some(frame) = self.flow_transmit(now, key) {
+                return Some(frame);
+            }
+            self.pop_touched(key);
+        }
     }
 
     fn flow_segment(&mut self, now: Instant, key: FlowKey, tcp: &TcpRepr<'_>) {
@@ -1071,31 +1187,39 @@ impl Machine for Interface {
     type Event = Event;
 
     fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
-        match demux(&self.identity(), frame, checksum.tcp_mode()) {
-            Some(Inbound::Arp(arp)) => self.handle_arp(now, &arp),
-            Some(Inbound::Tcp {
+        let Some(inbound) = demux(&self.identity(), frame, checksum.tcp_mode()) else {
+            return;
+        };
+        match &inbound {
+            Inbound::Arp(arp) => self.handle_arp(now, arp),
+            Inbound::Tcp {
                 src_mac,
                 flow,
                 tcp: Ok(tcp),
                 ..
-            }) => self.handle_tcp(now, src_mac, flow, &tcp),
-            Some(Inbound::Tcp { tcp: Err(e), .. }) | Some(Inbound::Malformed(e)) => {
-                self.bad(now, e)
+            } => self.handle_tcp(now, (*src_mac, *flow, tcp), &inbound),
+            Inbound::Tcp { tcp: Err(e), .. } => {
+                self.bad(now, *e);
+                // A raw flow counts what its peer sent that did not verify.
+                self.offer_raw(now, &inbound);
             }
-            Some(Inbound::Icmp {
+            Inbound::Malformed(e) => self.bad(now, *e),
+            Inbound::Icmp {
                 from,
                 error,
                 quoted,
                 ..
-            }) if self.flows.contains_key(&quoted) => self.push_event(
+            } if self.flows.contains_key(quoted) => self.push_event(
                 now,
-                Some(quoted),
+                Some(*quoted),
                 HostEvent::Icmp {
-                    from,
+                    from: *from,
                     kind: error.kind,
                 },
             ),
-            Some(Inbound::Icmp { .. }) | None => {}
+            Inbound::Icmp { .. } => {
+                self.offer_raw(now, &inbound);
+            }
         }
     }
 
@@ -1123,33 +1247,32 @@ impl Machine for Interface {
             }
             self.fire(now, key);
         }
+        // A raw flow fires only what is due (asking each first would cost
+        // a flood's prober a second look at its oldest probe).
+        for entry in &mut self.raw {
+            entry.flow.handle_timeout(now);
+        }
     }
 
     fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
-        if let Some(frame) = self.control.pop_front() {
+        self.last_raw = None;
+        if let Some(frame) = self.poll_own_transmit(now) {
             return Some(frame);
         }
-        loop {
-            let key = *self.touched.front()?;
-            if !self.flows.get(&key).is_some_and(|f| f.touched) {
-                self.touched.pop_front(); // gone, or a duplicate entry
-                continue;
-            }
-            if let Some(frame) = self.flow_transmit(now, key) {
-                return Some(frame);
-            }
-            self.pop_touched(key);
-        }
+        let mut buf = Vec::new();
+        self.poll_raw_transmit(now, &mut buf).then_some(buf)
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
         let timers = self.timers.first().map(|(t, _)| *t);
+        let raw = self.raw.iter().filter_map(|e| e.flow.poll_timeout());
         self.touched
             .iter()
             .filter_map(|k| self.flows.get(k))
             .filter(|f| f.touched)
             .filter_map(Flow::deadline)
             .chain(timers)
+            .chain(raw)
             .min()
     }
 
@@ -1157,9 +1280,21 @@ impl Machine for Interface {
         self.events.pop_front()
     }
 
-    /// Done when nothing is left: no flow, no listener, nothing to send.
+    /// Done when nothing is left: no connection, no listener, nothing to
+    /// send, and every raw flow done.
     fn is_done(&self) -> bool {
-        self.flows.is_empty() && self.listeners.is_empty() && !self.has_pending()
+        self.flows.is_empty()
+            && self.listeners.is_empty()
+            && !self.has_pending()
+            && self.raw.iter().all(|e| e.flow.is_done())
+    }
+
+    /// The raw flows' last words (a trace's RST for the probe still
+    /// waiting); the connections' are their application's to say.
+    fn abort(&mut self, now: Instant) {
+        for entry in &mut self.raw {
+            entry.flow.abort(now);
+        }
     }
 }
 

@@ -5,9 +5,14 @@
 //!   half-open and accept queues). It validates and demultiplexes what
 //!   arrives (Ethernet, ARP requests for our address when the kernel does
 //!   not own it, TCP by 4-tuple, ICMP errors to the flow they quote,
-//!   through [`crate::wire::demux`], which the tracer and probers share),
-//!   frames what the engines send, and reports every segment.
+//!   through [`crate::wire::demux`]), frames what the engines send, and
+//!   reports every segment. Beside the connections it hosts raw flows
+//!   ([`RawFlow`](crate::machine::RawFlow): the probes, scans and traces
+//!   that write their own segments), each handed only what its selector
+//!   takes.
 //! - [`host`]: one actively opened connection: an interface with one flow.
+//! - [`raw`]: one raw flow (`nettool probe`, `scan`, `trace`): an
+//!   interface with one probe run, scan or trace.
 //! - [`session`]: the scripted exchanges of `nettool handshake` and
 //!   `nettool close` (send a payload, withhold or delay the third ACK,
 //!   release by RST or by one of the closes), as a state machine of its own
@@ -15,4 +20,5 @@
 
 pub mod host;
 pub mod iface;
+pub mod raw;
 pub mod session;

@@ -950,7 +950,7 @@ impl Connection {
         self.keepalive_sent += 1;
         let probe = self.segment(self.snd_max - 1usize, Flags::NONE, true, Vec::new());
         let probe = self.with_options(now, probe);
-        self.queued.push_back(probe);
+        self.queue(probe);
         self.timers.set(TimerKind::Keepalive, now + k.interval);
     }
 
@@ -1054,8 +1054,8 @@ impl Connection {
     }
 
     /// A D-SACK is reported once (RFC 2883 §4): the segment carrying it
-    /// as its first SACK block, built now, settles it, whether it leaves
-    /// at once or waits in the queue. Reported again by every ACK queued
+    /// as its first SACK block settles it, whether it leaves at once or
+    /// waits in the queue ([`queue`](Self::queue)). Reported again by every ACK queued
     /// behind it, a Linux sender counts each copy as one more duplicate,
     /// soon more than it ever retransmitted, and from then on ignores
     /// every D-SACK as dubious: no undo of spurious retransmissions, no
@@ -1100,9 +1100,16 @@ impl Connection {
         let ack = self.segment(self.snd_max, Flags::NONE, true, Vec::new());
         let ack = self.with_options(now, ack);
         self.note_ack_sent(self.tcb.rcv.nxt, ack.window, false);
-        self.note_dsack_sent(&ack);
-        // Both notes run again when it leaves; that is harmless.
-        self.queued.push_back(ack);
+        // `note_ack_sent` runs again when it leaves; that is harmless.
+        self.queue(ack);
+    }
+
+    /// Queues a segment built ahead of `poll_transmit` (an ACK owed at
+    /// once, a probe). A D-SACK it carries is reported by it alone, so
+    /// the segments built after it, queued behind it, leave it out.
+    pub(super) fn queue(&mut self, seg: Segment) {
+        self.note_dsack_sent(&seg);
+        self.queued.push_back(seg);
     }
 
     fn next_segment(&mut self, now: Instant) -> Option<Segment> {

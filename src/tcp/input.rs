@@ -305,7 +305,15 @@ impl Connection {
                 .set(TimerKind::TimeWait, now + self.config.msl * 2);
             return Err(DropReason::Retransmission);
         }
-        if segment_is_acceptable(seg.seq, len, rcv.nxt, rcv.wnd) {
+        // "If the RCV.WND is zero, no segments will be acceptable, but
+        // special allowance should be made to accept valid ACKs, URGs, and
+        // RSTs" (§3.10.7.4): a segment at RCV.NXT is taken for its control
+        // bits, as Linux's tcp_sequence does, and its text is dropped in
+        // the seventh step. Without it, a peer's ACKs riding on its window
+        // probes are lost while our application is not reading, and our
+        // own sending stalls behind them.
+        let zero_window_probe = rcv.wnd == 0 && seg.seq == rcv.nxt;
+        if segment_is_acceptable(seg.seq, len, rcv.nxt, rcv.wnd) || zero_window_probe {
             // RFC 7323 §4.3 (2): TS.Recent follows segments that start at
             // or before Last.ACK.sent, so a delayed ACK echoes the oldest
             // unacknowledged segment's TSval.
@@ -626,6 +634,14 @@ impl Connection {
                 State::Established | State::FinWait1 | State::FinWait2
             )
         {
+            return;
+        }
+        if self.tcb.rcv.wnd == 0 {
+            // Let in by the first step for its ACK only: the window is
+            // closed, so the text is out of it (a bare FIN is taken in the
+            // eighth step, as Linux takes it).
+            self.ack_pending = true;
+            self.drop_segment(DropReason::OutOfWindow);
             return;
         }
         let mut data = seg.payload;

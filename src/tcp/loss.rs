@@ -340,7 +340,7 @@ impl Connection {
         let first = self.tlp;
         if let Some(seg) = seg {
             self.probes += 1;
-            self.queued.push_back(seg);
+            self.queue(seg);
             self.tlp = Some(Tlp {
                 end_seq: self.snd_max,
                 is_retrans,

@@ -49,7 +49,7 @@
 //! | mechanism | RFC | where |
 //! | --- | --- | --- |
 //! | receive buffer, reassembly, SACK blocks | RFC 9293 §3.10.7.4, RFC 2018 | `rcvbuf.rs` |
-//! | D-SACK: a duplicate's range reported first | RFC 2883 | `input.rs` (`check_sequence_number`, `process_segment_text`), `conn.rs` (`with_options`) |
+//! | D-SACK: a duplicate's range reported first, in one ACK only | RFC 2883 | `input.rs` (`check_sequence_number`, `process_segment_text`), `conn.rs` (`with_options`, `note_dsack_sent`) |
 //! | RCV.WND from free space, receiver SWS, window updates | RFC 9293 §3.8.6.2.2 | `conn.rs` (`window_to_offer`, `recv`) |
 //! | window scaling both ways | RFC 7323 §2 | `input.rs` (`accept_syn`), `conn.rs` |
 //! | delayed ACKs (every second segment, [`Config::delayed_ack`]) | RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2 | `input.rs` (`schedule_ack`) |

@@ -1,5 +1,8 @@
-//! TCP traceroute as a sans-IO [`Machine`]: SYNs to one `HOST:PORT` with
-//! TTL 1, 2, …, each hop asked `queries` times.
+//! TCP traceroute as a sans-IO [`RawFlow`]: SYNs to one `HOST:PORT` with
+//! TTL 1, 2, …, each hop asked `queries` times. The stack's interface
+//! hosts it ([`crate::stack::raw::RawHost`]): it answers ARP for an
+//! address the kernel does not own, and hands the trace only the segments
+//! of its 4-tuple and the ICMP errors quoting it.
 //!
 //! A router that decrements a probe's TTL to zero answers with ICMP time
 //! exceeded, quoting the probe's IPv4 header and the first 8 bytes of its
@@ -29,10 +32,8 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use crate::machine::{Machine, RxChecksum};
+use crate::machine::{RawEvents, RawFlow, Selector};
 use crate::time::Instant;
-use crate::wire::arp::ArpRepr;
-use crate::wire::demux::{FlowKey, Identity, Inbound, arp_reply, demux};
 use crate::wire::icmp::{IcmpError, IcmpKind};
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
@@ -65,8 +66,6 @@ pub struct Config {
     /// MSS option carried by the probes (a SYN without one looks odd to
     /// some firewalls).
     pub mss: u16,
-    /// Answer ARP for `local` ourselves: the kernel does not own it.
-    pub answer_arp: bool,
 }
 
 /// What answered a probe.
@@ -130,8 +129,6 @@ pub enum Event {
     Reset { seq: SeqNum },
     /// An answer for a probe that had already timed out.
     Late { ttl: u8, query: u8, from: Ipv4Addr },
-    /// We answered an ARP request for our address.
-    ArpAnswered { asker: Ipv4Addr },
     /// The trace is over.
     Done(Ending),
 }
@@ -309,13 +306,6 @@ impl Trace {
         }
     }
 
-    fn flow(&self) -> FlowKey {
-        FlowKey {
-            local: self.config.local,
-            remote: self.config.remote,
-        }
-    }
-
     /// A SYN-ACK or RST from the destination, answering a probe.
     fn handle_tcp(&mut self, now: Instant, from: Ipv4Addr, tcp: &TcpRepr<'_>) {
         let Some(ack) = tcp.ack else {
@@ -341,7 +331,7 @@ impl Trace {
     }
 
     /// An ICMP error quoting a probe.
-    fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, err: &IcmpError) {
+    fn handle_icmp_error(&mut self, now: Instant, from: Ipv4Addr, err: &IcmpError) {
         let Some(seq) = err.quoted_seq else {
             return;
         };
@@ -351,49 +341,26 @@ impl Trace {
         };
         self.answered(now, seq, from, answer);
     }
-
-    fn handle_arp(&mut self, arp: &ArpRepr) {
-        if !self.config.answer_arp {
-            return;
-        }
-        let us = Identity {
-            ip: *self.config.local.ip(),
-            mac: self.config.mac,
-        };
-        let Some(reply) = arp_reply(&us, arp) else {
-            return;
-        };
-        self.out.push_back(reply);
-        self.events.push_back(Event::ArpAnswered {
-            asker: arp.sender_ip,
-        });
-    }
 }
 
-impl Machine for Trace {
-    type Event = Event;
-
-    fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
-        let us = Identity {
-            ip: *self.config.local.ip(),
-            mac: self.config.mac,
-        };
-        match demux(&us, frame, checksum.tcp_mode()) {
-            Some(Inbound::Arp(arp)) => self.handle_arp(&arp),
-            Some(Inbound::Tcp {
-                ip,
-                flow,
-                tcp: Ok(tcp),
-                ..
-            }) if flow == self.flow() => self.handle_tcp(now, ip.src, &tcp),
-            Some(Inbound::Icmp {
-                from,
-                error,
-                quoted,
-                ..
-            }) if quoted == self.flow() => self.handle_icmp(now, from, &error),
-            _ => {}
+impl RawFlow for Trace {
+    /// The trace's one 4-tuple.
+    fn selector(&self) -> Selector {
+        let (local, remote) = (self.config.local, self.config.remote);
+        Selector {
+            local: *local.ip(),
+            local_ports: (local.port(), local.port()),
+            remote: *remote.ip(),
+            remote_ports: (remote.port(), remote.port()),
         }
+    }
+
+    fn handle_segment(&mut self, now: Instant, ip: &Ipv4Repr, tcp: &TcpRepr<'_>) {
+        self.handle_tcp(now, ip.src, tcp);
+    }
+
+    fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, error: &IcmpError) {
+        self.handle_icmp_error(now, from, error);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -404,7 +371,48 @@ impl Machine for Trace {
         }
     }
 
-    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+    fn poll_transmit_into(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
+        let Some(frame) = self.next_frame(now) else {
+            return false;
+        };
+        *buf = frame;
+        true
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.in_flight.map(|(_, deadline)| deadline)
+    }
+
+    fn is_done(&self) -> bool {
+        self.ending.is_some() && self.out.is_empty()
+    }
+
+    /// No more probes; the one still waiting may have reached the
+    /// destination, whose SYN-ACK is on its way: a RST at the probe's
+    /// SEG.SEQ + 1 (the destination's RCV.NXT) so it keeps no half-open
+    /// connection. Where it died at a router, nothing answers a RST.
+    fn abort(&mut self, _now: Instant) {
+        self.next = None;
+        if let Some((probe, _)) = self.in_flight.take() {
+            let seq = probe.seq + 1usize;
+            self.out.push_back(self.reset_frame(seq));
+            self.events.push_back(Event::Reset { seq });
+        }
+    }
+}
+
+impl RawEvents for Trace {
+    type Event = Event;
+
+    fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+}
+
+impl Trace {
+    /// The next frame due at `now`: a RST owed to a SYN-ACK, else the
+    /// next probe once the one in flight is settled.
+    fn next_frame(&mut self, now: Instant) -> Option<Vec<u8>> {
         if let Some(frame) = self.out.pop_front() {
             return Some(frame);
         }
@@ -424,31 +432,6 @@ impl Machine for Trace {
         self.in_flight = Some((probe, now + self.config.wait));
         self.events.push_back(Event::Sent { ttl, query, seq });
         Some(self.probe_frame(ttl, seq, n as u16))
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.in_flight.map(|(_, deadline)| deadline)
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
-    }
-
-    fn is_done(&self) -> bool {
-        self.ending.is_some() && self.out.is_empty()
-    }
-
-    /// No more probes; the one still waiting may have reached the
-    /// destination, whose SYN-ACK is on its way: a RST at the probe's
-    /// SEG.SEQ + 1 (the destination's RCV.NXT) so it keeps no half-open
-    /// connection. Where it died at a router, nothing answers a RST.
-    fn abort(&mut self, _now: Instant) {
-        self.next = None;
-        if let Some((probe, _)) = self.in_flight.take() {
-            let seq = probe.seq + 1usize;
-            self.out.push_back(self.reset_frame(seq));
-            self.events.push_back(Event::Reset { seq });
-        }
     }
 }
 

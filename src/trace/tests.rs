@@ -1,10 +1,10 @@
 //! The trace machine on fabricated answers: no sockets, no clock.
 
 use super::*;
+use crate::machine::{Feed, RxChecksum};
 use pnet::packet::icmp::{IcmpPacket, checksum};
 use rstest::rstest;
 
-use crate::wire::arp::Operation;
 use crate::wire::ethernet::{self, EthernetRepr, Protocol};
 use crate::wire::tcp::ChecksumMode;
 
@@ -28,7 +28,6 @@ fn config(max_ttl: u8, queries: u8) -> Config {
         wait: WAIT,
         iss: SeqNum(0xfff0_0000),
         mss: 1460,
-        answer_arp: false,
     }
 }
 
@@ -367,38 +366,4 @@ fn first_ttl_and_queries_are_honoured() {
         t.handle_timeout(at(now));
     }
     assert_eq!(ttls, vec![5, 5, 5, 6, 6, 6]);
-}
-
-#[rstest]
-#[case::owned_by_the_kernel(false)]
-#[case::ours_to_answer(true)]
-fn arp_for_our_address_is_answered_only_when_asked_to(#[case] answer_arp: bool) {
-    let mut t = Trace::new(Config {
-        answer_arp,
-        ..config(30, 1)
-    });
-    let p = send(&mut t, at(0));
-    let _ = events(&mut t);
-    let who_has = ArpRepr {
-        operation: Operation::Request,
-        sender_mac: GW,
-        sender_ip: R1,
-        target_mac: MacAddr::zero(),
-        target_ip: US,
-    }
-    .to_frame(GW, MacAddr::broadcast());
-    t.handle_frame(at(1), &who_has, RxChecksum::Unknown);
-    let reply = t.poll_transmit(at(1));
-    assert_eq!(reply.is_some(), answer_arp);
-    if let Some(frame) = reply {
-        let (_, body) = EthernetRepr::parse(&frame).unwrap();
-        let arp = ArpRepr::parse(body).unwrap();
-        assert_eq!(arp.operation, Operation::Reply);
-        assert_eq!((arp.sender_ip, arp.sender_mac), (US, MAC));
-        assert_eq!((arp.target_ip, arp.target_mac), (R1, GW));
-        assert_eq!(events(&mut t), vec![Event::ArpAnswered { asker: R1 }]);
-    }
-    // The probe still waits for its answer.
-    t.handle_frame(at(2), &time_exceeded(R1, &p), RxChecksum::Unknown);
-    assert_eq!(replies(&events(&mut t)), vec![(1, 0, R1, TE)]);
 }

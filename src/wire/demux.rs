@@ -1,8 +1,9 @@
 //! What a frame on the link is for one local identity: the Ethernet and
-//! IPv4 demultiplexing every machine on a raw link does first (the stack's
-//! interface, the tracer, the probers), and the ARP answer for an address
-//! the kernel does not own. Parsing happens here once; the machines only
-//! decide what the parsed segment or error means to them.
+//! IPv4 demultiplexing the stack's interface does first, for its
+//! connections and for the raw flows of the probers and the tracer, and
+//! the ARP answer for an address the kernel does not own. Parsing happens
+//! here once; the flows only decide what the parsed segment or error
+//! means to them.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 

@@ -31,10 +31,11 @@ use std::time::Duration;
 
 pub use pace::{PaceStats, Rate};
 
-use super::{Arrival, Template, arrival, mix, parse_icmp, reset_for};
-use crate::machine::{Machine, RxChecksum};
+use super::{Template, mix, reset_for};
+use crate::machine::{RawEvents, RawFlow, Selector};
 use crate::time::{Instant, earliest};
-use crate::wire::icmp::IcmpKind;
+use crate::wire::icmp::{IcmpError, IcmpKind};
+use crate::wire::ipv4::Ipv4Repr;
 use crate::wire::tcp::{Flags, TcpRepr};
 use pace::{Pace, Sent};
 
@@ -352,8 +353,111 @@ impl Scanner {
         self.events.push_back(r);
     }
 
+    /// The port the next SYN goes to: retries first (their ports already
+    /// hold a slot), then new ports while fewer than `concurrency` wait.
+    fn next_to_ask(&mut self) -> Option<u16> {
+        while let Some(p) = self.queue.pop_front() {
+            // An answer may have come between the timeout and the retry.
+            if !self.done_ports[usize::from(p)] {
+                return Some(p);
+            }
+        }
+        if self.window_limited() {
+            return None;
+        }
+        let p = *self.config.ports.get(self.next_port)?;
+        self.next_port += 1;
+        Some(p)
+    }
+}
+
+impl RawFlow for Scanner {
+    /// From our port to the scanned ports of the host.
+    fn selector(&self) -> Selector {
+        let c = &self.config;
+        let lo = c.ports.iter().min().copied().unwrap_or(0);
+        let hi = c.ports.iter().max().copied().unwrap_or(0);
+        Selector {
+            local: c.template.src,
+            local_ports: (c.sport, c.sport),
+            remote: c.template.dst,
+            remote_ports: (lo, hi),
+        }
+    }
+
+    /// A SYN-ACK (open, reset at once) or a RST (closed) acknowledging
+    /// the port's SYN.
+    fn handle_segment(&mut self, now: Instant, _ip: &Ipv4Repr, tcp: &TcpRepr<'_>) {
+        if !self.wanted[usize::from(tcp.src_port)] {
+            return;
+        }
+        let port = tcp.src_port;
+        let Some(ack) = tcp.ack else { return };
+        if ack.get() != self.seq(port).wrapping_add(1) {
+            return;
+        }
+        if tcp.flags.contains(Flags::SYN) {
+            let t = &self.config.template;
+            self.resets.push_back(reset_for(
+                t.src_mac,
+                t.dst_mac,
+                t.src,
+                t.dst,
+                self.config.sport,
+                port,
+                ack,
+            ));
+            self.finish(port, PortState::Open, Why::SynAck, now);
+        } else if tcp.flags.contains(Flags::RST) {
+            self.finish(port, PortState::Closed, Why::Rst, now);
+        }
+    }
+
+    /// An unreachable quoting the port's SYN: filtered.
+    fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, error: &IcmpError) {
+        let port = error.quoted_dst.1;
+        if !self.wanted[usize::from(port)]
+            || error.quoted_seq.map(|s| s.get()) != Some(self.seq(port))
+        {
+            return;
+        }
+        if let IcmpKind::Unreachable(1 | 2 | 3 | 9 | 10 | 13) = error.kind {
+            self.finish(
+                port,
+                PortState::Filtered,
+                Why::Icmp {
+                    from,
+                    kind: error.kind,
+                },
+                now,
+            );
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&Reverse((deadline, port, tries))) = self.deadlines.peek() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop();
+            let current = self.waiting.get(&port).map(|w| w.tries);
+            if current != Some(tries) {
+                continue; // answered, or asked again since
+            }
+            if tries == 1 && !self.window_limited() {
+                self.pace.on_silence();
+            }
+            if tries >= self.tries_allowed() {
+                self.finish(port, PortState::Filtered, Why::NoResponse, now);
+            } else {
+                // Leave the concurrency slot held: the port is still ours.
+                self.queue.push_back(port);
+            }
+        }
+    }
+
     /// Writes the next frame due at `now`; `false` when nothing is due.
-    pub fn poll_transmit_into(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
+    fn poll_transmit_into(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
         if let Some(rst) = self.resets.pop_front() {
             buf.clear();
             buf.extend_from_slice(&rst);
@@ -397,113 +501,6 @@ impl Scanner {
         true
     }
 
-    /// The port the next SYN goes to: retries first (their ports already
-    /// hold a slot), then new ports while fewer than `concurrency` wait.
-    fn next_to_ask(&mut self) -> Option<u16> {
-        while let Some(p) = self.queue.pop_front() {
-            // An answer may have come between the timeout and the retry.
-            if !self.done_ports[usize::from(p)] {
-                return Some(p);
-            }
-        }
-        if self.window_limited() {
-            return None;
-        }
-        let p = *self.config.ports.get(self.next_port)?;
-        self.next_port += 1;
-        Some(p)
-    }
-
-    fn handle_tcp(&mut self, now: Instant, tcp: &TcpRepr) {
-        if tcp.dst_port != self.config.sport || !self.wanted[usize::from(tcp.src_port)] {
-            return;
-        }
-        let port = tcp.src_port;
-        let Some(ack) = tcp.ack else { return };
-        if ack.get() != self.seq(port).wrapping_add(1) {
-            return;
-        }
-        if tcp.flags.contains(Flags::SYN) {
-            let t = &self.config.template;
-            self.resets.push_back(reset_for(
-                t.src_mac,
-                t.dst_mac,
-                t.src,
-                t.dst,
-                self.config.sport,
-                port,
-                ack,
-            ));
-            self.finish(port, PortState::Open, Why::SynAck, now);
-        } else if tcp.flags.contains(Flags::RST) {
-            self.finish(port, PortState::Closed, Why::Rst, now);
-        }
-    }
-
-    fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, body: &[u8]) {
-        let Some(q) = parse_icmp(body) else { return };
-        let t = &self.config.template;
-        let (port, sport) = (q.error.quoted_dst.1, q.error.quoted_src.1);
-        if q.error.quoted_src.0 != t.src
-            || q.error.quoted_dst.0 != t.dst
-            || sport != self.config.sport
-            || !self.wanted[usize::from(port)]
-            || q.seq != Some(self.seq(port))
-        {
-            return;
-        }
-        if let IcmpKind::Unreachable(1 | 2 | 3 | 9 | 10 | 13) = q.error.kind {
-            self.finish(
-                port,
-                PortState::Filtered,
-                Why::Icmp {
-                    from,
-                    kind: q.error.kind,
-                },
-                now,
-            );
-        }
-    }
-}
-
-impl Machine for Scanner {
-    type Event = PortResult;
-
-    fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
-        match arrival(&self.config.template, frame, checksum) {
-            Some(Arrival::Tcp(_, Ok(tcp))) => self.handle_tcp(now, &tcp),
-            Some(Arrival::Icmp(from, body)) => self.handle_icmp(now, from, body),
-            Some(Arrival::Tcp(_, Err(_))) | None => {}
-        }
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&Reverse((deadline, port, tries))) = self.deadlines.peek() {
-            if deadline > now {
-                break;
-            }
-            self.deadlines.pop();
-            let current = self.waiting.get(&port).map(|w| w.tries);
-            if current != Some(tries) {
-                continue; // answered, or asked again since
-            }
-            if tries == 1 && !self.window_limited() {
-                self.pace.on_silence();
-            }
-            if tries >= self.tries_allowed() {
-                self.finish(port, PortState::Filtered, Why::NoResponse, now);
-            } else {
-                // Leave the concurrency slot held: the port is still ours.
-                self.queue.push_back(port);
-            }
-        }
-    }
-
-    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
-        let mut buf = Vec::new();
-        self.poll_transmit_into(now, &mut buf).then_some(buf)
-    }
-
     fn poll_timeout(&self) -> Option<Instant> {
         let can_send = !self.queue.is_empty()
             || (self.next_port < self.config.ports.len()
@@ -513,11 +510,15 @@ impl Machine for Scanner {
         earliest(send, deadline)
     }
 
-    fn poll_event(&mut self) -> Option<PortResult> {
-        self.events.pop_front()
-    }
-
     fn is_done(&self) -> bool {
         self.results.len() == self.config.ports.len() && self.resets.is_empty()
+    }
+}
+
+impl RawEvents for Scanner {
+    type Event = PortResult;
+
+    fn poll_event(&mut self) -> Option<PortResult> {
+        self.events.pop_front()
     }
 }

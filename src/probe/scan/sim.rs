@@ -16,7 +16,7 @@ use std::collections::BinaryHeap;
 use std::time::Duration;
 
 use super::{PaceStats, PortResult, Scanner};
-use crate::machine::{Machine, RxChecksum};
+use crate::machine::{RawEvents, RawFlow};
 use crate::time::Instant;
 use crate::wire::SeqNum;
 use crate::wire::ethernet::EthernetRepr;
@@ -216,7 +216,11 @@ pub fn run(mut scanner: Scanner, start: Instant, host: &Host, path: Path, max_st
             && *at <= now
         {
             let Reverse((_, _, frame)) = arrivals.pop().expect("peeked");
-            scanner.handle_frame(now, &frame, RxChecksum::Unknown);
+            // Demultiplexed already, as the interface would: every answer
+            // is to the scanner's port.
+            let (_, ip, tcp) =
+                TcpRepr::from_frame(&frame, ChecksumMode::Verify).expect("the host answers well");
+            scanner.handle_segment(now, &ip, &tcp);
         }
         if scanner.poll_timeout().is_some_and(|t| t <= now) {
             scanner.handle_timeout(now);

@@ -1,5 +1,6 @@
 use super::sim::{self, Bottleneck, Host, Path};
 use super::*;
+use crate::machine::{Feed, RxChecksum};
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::ChecksumMode;
 use crate::wire::{MacAddr, SeqNum};
