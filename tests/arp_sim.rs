@@ -564,6 +564,22 @@ mod command {
     }
 
     #[test]
+    fn verbose_prints_each_frame_on_stderr() {
+        let mut sim = Sim::new(vec![neighbour(7, PEER)]);
+        let ran = sim.resolve(&["-v"]);
+        assert_eq!(ran.outcome, Outcome::Success);
+        assert_eq!(
+            ran.err,
+            "> ARP, Request who-has 10.9.0.2 tell 10.9.0.1, length 28\n\
+             < ARP, Reply 10.9.0.2 is-at d6:00:00:00:00:07, length 28\n"
+        );
+        assert_eq!(
+            ran.out,
+            format!("{HEADER}\n10.9.0.2 is-at d6:00:00:00:00:07  rtt 80 µs  (request 1)\n")
+        );
+    }
+
+    #[test]
     fn silence_is_three_requests_a_second_apart_then_no_reply() {
         let mut sim = Sim::new(vec![]);
         let ran = sim.resolve(&[]);
