@@ -1,0 +1,499 @@
+//! The fuzz targets' bodies: each takes arbitrary bytes and panics only
+//! when nettool breaks a property (a panic of its own, or a check here).
+//!
+//! The libFuzzer binaries in `fuzz_targets/` call these; the main crate's
+//! `tests/fuzz_corpus.rs` includes this very file and runs every body over
+//! every file of `fuzz/seeds/`, so the corpus is replayed by a plain
+//! `cargo test`, without libFuzzer.
+
+use std::cell::Cell;
+use std::net::Ipv4Addr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use nettool::arp::cache::Cache;
+use nettool::sim::{self, Dir, Sim};
+use nettool::tcp::{Config, Connection, State};
+use nettool::time::Instant;
+use nettool::wire::arp::ArpRepr;
+use nettool::wire::demux::{self, Identity, Inbound};
+use nettool::wire::ethernet::EthernetRepr;
+use nettool::wire::icmp::IcmpError;
+use nettool::wire::ipv4::{self, Ipv4Repr};
+use nettool::wire::tcp::{ChecksumMode, Flags, TcpOption, TcpRepr};
+use nettool::wire::{MacAddr, SeqNum};
+
+/// The addresses the wire target reads TCP and demuxes under: the
+/// simulator's server, so the seeds built from its segments reach it.
+const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+pub const US: Identity = Identity {
+    ip: DST,
+    mac: MacAddr(2, 0, 0, 0, 0, 2),
+};
+pub const PEER_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
+
+// ----- wire -----
+
+/// Every wire parser over the same bytes, read as a frame, an IPv4
+/// datagram, a TCP segment, an ARP packet and an ICMP message. Where a
+/// parse succeeds, emitting the representation and parsing the bytes
+/// again must give the same representation.
+pub fn wire(data: &[u8]) {
+    if let Ok((eth, _)) = EthernetRepr::parse(data) {
+        let mut buf = [0u8; 14];
+        eth.emit(&mut buf);
+        let (again, rest) = EthernetRepr::parse(&buf).expect("emitted Ethernet header");
+        assert_eq!(again, eth);
+        assert!(rest.is_empty());
+    }
+    if let Ok(arp) = ArpRepr::parse(data) {
+        arp_round_trip(&arp);
+    }
+    if let Ok((eth, arp)) = ArpRepr::from_frame(data) {
+        arp_round_trip(&arp);
+        let frame = arp.to_frame(eth.src, eth.dst);
+        assert_eq!(ArpRepr::from_frame(&frame), Ok((eth, arp)));
+    }
+    if let Ok((ip, payload)) = Ipv4Repr::parse(data) {
+        ipv4_round_trip(&ip, payload);
+    }
+    let _ = Ipv4Repr::parse_quoted(data);
+    if let Ok(err) = IcmpError::parse(data) {
+        // The quoted ports and sequence number are read from where RFC 792
+        // puts them: 8 bytes of ICMP header, then the quoted IPv4 header.
+        let ihl = usize::from(data[8] & 0x0f) * 4;
+        let ports = &data[8 + ihl..];
+        assert_eq!(err.quoted_src.1, u16::from_be_bytes([ports[0], ports[1]]));
+        assert_eq!(err.quoted_dst.1, u16::from_be_bytes([ports[2], ports[3]]));
+    }
+    for mode in [ChecksumMode::Verify, ChecksumMode::Skip] {
+        if let Ok(tcp) = TcpRepr::parse(data, SRC, DST, mode) {
+            tcp_round_trip(&tcp);
+        }
+        if let Ok((ip, tcp)) = TcpRepr::from_ipv4_packet(data, mode) {
+            assert_eq!(ip.payload_len, data_len_after_ip(data));
+            let _ = tcp.segment_len();
+        }
+        if let Ok((eth, ip, tcp)) = TcpRepr::from_frame(data, mode) {
+            tcp_frame_round_trip(eth.src, eth.dst, &ip, &tcp);
+        }
+        demux_checked(data, mode);
+    }
+}
+
+/// IPv4 payload length a datagram's header declares.
+fn data_len_after_ip(data: &[u8]) -> usize {
+    let total = usize::from(u16::from_be_bytes([data[2], data[3]]));
+    total - usize::from(data[0] & 0x0f) * 4
+}
+
+fn arp_round_trip(arp: &ArpRepr) {
+    let mut buf = [0u8; 28];
+    arp.emit(&mut buf);
+    assert_eq!(ArpRepr::parse(&buf).as_ref(), Ok(arp));
+}
+
+fn ipv4_round_trip(ip: &Ipv4Repr, payload: &[u8]) {
+    assert_eq!(ip.payload_len, payload.len());
+    let mut buf = vec![0u8; ip.total_len()];
+    ip.emit(&mut buf);
+    buf[ipv4::HEADER_LEN..].copy_from_slice(payload);
+    let (again, rest) = Ipv4Repr::parse(&buf).expect("emitted IPv4 datagram");
+    assert_eq!(&again, ip);
+    assert_eq!(rest, payload);
+}
+
+/// Options as a re-parse sees them: emitting pads the list with zeros,
+/// which read back as one `Eol`.
+fn options_normalised(options: &[TcpOption]) -> &[TcpOption] {
+    options.strip_suffix(&[TcpOption::Eol]).unwrap_or(options)
+}
+
+fn assert_same_segment(again: &TcpRepr<'_>, tcp: &TcpRepr<'_>) {
+    assert_eq!(
+        options_normalised(&again.options),
+        options_normalised(&tcp.options)
+    );
+    fn strip<'a>(t: &TcpRepr<'a>) -> TcpRepr<'a> {
+        TcpRepr {
+            options: Vec::new(),
+            ..t.clone()
+        }
+    }
+    assert_eq!(strip(again), strip(tcp));
+}
+
+fn tcp_round_trip(tcp: &TcpRepr<'_>) {
+    let mut buf = vec![0u8; tcp.buffer_len()];
+    tcp.emit(&mut buf, SRC, DST);
+    let again = TcpRepr::parse(&buf, SRC, DST, ChecksumMode::Verify).expect("emitted segment");
+    assert_same_segment(&again, tcp);
+}
+
+fn tcp_frame_round_trip(src: MacAddr, dst: MacAddr, ip: &Ipv4Repr, tcp: &TcpRepr<'_>) {
+    let frame = tcp.to_frame(src, dst, ip);
+    let (eth, ip2, again) =
+        TcpRepr::from_frame(&frame, ChecksumMode::Verify).expect("emitted frame");
+    assert_eq!((eth.src, eth.dst), (src, dst));
+    assert_eq!(
+        Ipv4Repr {
+            payload_len: 0,
+            ..ip2
+        },
+        Ipv4Repr {
+            payload_len: 0,
+            ..*ip
+        }
+    );
+    assert_same_segment(&again, tcp);
+}
+
+/// `demux` sorts the frame without panicking, and what it says agrees
+/// with the frame: TCP and ICMP only to our address, the flow's ports the
+/// segment's.
+fn demux_checked(frame: &[u8], mode: ChecksumMode) {
+    match demux::demux(&US, frame, mode) {
+        Some(Inbound::Tcp { ip, flow, tcp, .. }) => {
+            assert_eq!(ip.dst, US.ip);
+            assert_eq!(*flow.local.ip(), US.ip);
+            assert_eq!(*flow.remote.ip(), ip.src);
+            if let Ok(tcp) = tcp {
+                assert_eq!(flow.local.port(), tcp.dst_port);
+                assert_eq!(flow.remote.port(), tcp.src_port);
+            }
+        }
+        Some(Inbound::Arp(arp)) => {
+            assert_eq!(ArpRepr::from_frame(frame).map(|(_, a)| a), Ok(arp));
+            if let Some(reply) = demux::arp_reply(&US, &arp) {
+                assert!(ArpRepr::from_frame(&reply).is_ok());
+            }
+        }
+        Some(Inbound::Icmp { error, quoted, .. }) => {
+            assert_eq!(quoted.local.port(), error.quoted_src.1);
+        }
+        Some(Inbound::Malformed(_)) | None => {}
+    }
+}
+
+// ----- ARP cache file -----
+
+/// The cache file's parser: never panics, and a cache it accepts is
+/// written and read back to the same entries.
+pub fn cachefile(data: &[u8]) {
+    let Ok(cache) = Cache::from_bytes(data) else {
+        return;
+    };
+    let again = Cache::from_bytes(&cache.to_bytes()).expect("a saved cache reads back");
+    let entries = |c: &Cache| {
+        let mut v: Vec<_> = c.entries().cloned().collect();
+        v.sort_by(|a, b| (&a.iface, a.ip).cmp(&(&b.iface, b.ip)));
+        v
+    };
+    assert_eq!(entries(&again), entries(&cache));
+}
+
+// ----- TCP engine -----
+
+/// Reads the fuzz input a byte (or a few) at a time; zeros once spent.
+struct Input<'a>(&'a [u8]);
+
+impl Input<'_> {
+    fn u8(&mut self) -> u8 {
+        let (&b, rest) = self.0.split_first().unwrap_or((&0, &[]));
+        self.0 = rest;
+        b
+    }
+    fn u16(&mut self) -> u16 {
+        u16::from_be_bytes([self.u8(), self.u8()])
+    }
+    fn u32(&mut self) -> u32 {
+        u32::from_be_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The states a victim is driven to before the hostile segments start.
+pub const TARGETS: [State; 11] = [
+    State::Listen,
+    State::SynSent,
+    State::SynReceived,
+    State::Established,
+    State::FinWait1,
+    State::FinWait2,
+    State::CloseWait,
+    State::Closing,
+    State::LastAck,
+    State::TimeWait,
+    State::Closed,
+];
+
+/// Upper bound of simulator steps spent reaching the chosen state.
+const SETUP_STEPS: usize = 400;
+/// Upper bound of operations per input, so an execution stays short.
+const MAX_OPS: usize = 256;
+
+/// A simulation with its victim in (or as near as it got to) the state
+/// the input chose.
+struct Setup {
+    sim: Sim,
+    victim_is_a: bool,
+    config: Config,
+    /// The peer's last TSval, for timestamps that pass PAWS.
+    peer_ts: u32,
+}
+
+/// The state the TCP engine target's input drives its victim to.
+pub fn reached_state(data: &[u8]) -> State {
+    let s = setup(&mut Input(data));
+    if s.victim_is_a { s.sim.a() } else { s.sim.b() }.state()
+}
+
+fn setup(input: &mut Input<'_>) -> Setup {
+    let target = TARGETS[usize::from(input.u8()) % TARGETS.len()];
+    let knobs = input.u8();
+    let victim_is_a = match target {
+        State::Listen | State::SynReceived => false,
+        State::SynSent => true,
+        _ => knobs & 1 == 0,
+    };
+    let config = Config {
+        window_scale: (knobs & 2 == 0).then_some(7),
+        sack_permitted: knobs & 4 == 0,
+        timestamps: knobs & 8 == 0,
+        delayed_ack: (knobs & 16 == 0).then_some(Duration::from_millis(40)),
+        recv_buffer: if knobs & 32 == 0 { 64 * 1024 } else { 4096 },
+        send_buffer: 64 * 1024,
+        ..Config::default()
+    };
+    let seed = u64::from(input.u32());
+    let a_sends = usize::from(input.u16() % 8192);
+    let b_sends = usize::from(input.u16() % 8192);
+    let mut sim = Sim::client_server(seed, config);
+    // The peer's last TSval, for timestamps that pass PAWS.
+    let peer_ts = Rc::new(Cell::new(0u32));
+    let seen = Rc::clone(&peer_ts);
+    let peer_dir = if victim_is_a { Dir::BtoA } else { Dir::AtoB };
+    sim.drop_if(peer_dir, move |seg| {
+        if let Some((val, _)) = seg.timestamps() {
+            seen.set(val);
+        }
+        false
+    });
+    // Who closes when, to reach the target state.
+    if target == State::SynReceived {
+        sim.drop_next(Dir::BtoA, 1);
+    }
+    sim.a_mut().app.to_send = vec![0xa5; a_sends];
+    sim.b_mut().app.to_send = vec![0x5a; b_sends];
+    let (victim_app, peer_app) = match target {
+        State::FinWait1 | State::FinWait2 => ((true, false), (false, false)),
+        State::TimeWait | State::Closed => ((true, false), (false, true)),
+        State::CloseWait => ((false, false), (true, false)),
+        State::LastAck => ((false, true), (true, false)),
+        _ => ((false, false), (false, false)),
+    };
+    for (is_a, (close_after_send, close_on_eof)) in
+        [(victim_is_a, victim_app), (!victim_is_a, peer_app)]
+    {
+        let app = if is_a {
+            &mut sim.a_mut().app
+        } else {
+            &mut sim.b_mut().app
+        };
+        app.close_after_send = close_after_send;
+        app.close_on_eof = close_on_eof;
+    }
+    let reached = |sim: &Sim| {
+        let v = if victim_is_a { sim.a() } else { sim.b() };
+        v.state() == target
+    };
+    if target == State::Closing {
+        // Simultaneous close: both FINs cross on the wire.
+        let _ = sim.run_until(
+            |s| s.a().state() == State::Established && s.b().state() == State::Established,
+            SETUP_STEPS,
+        );
+        let now = sim.now();
+        sim.a_mut().conn.close(now);
+        sim.b_mut().conn.close(now);
+    }
+    let _ = sim.run_until(reached, SETUP_STEPS);
+    Setup {
+        sim,
+        victim_is_a,
+        config,
+        peer_ts: peer_ts.get(),
+    }
+}
+
+/// The TCP engine fed arbitrary segments and time steps in a state the
+/// input chooses, on the virtual clock. A client and a server connect on
+/// the simulator (ISSs, data in each direction and who closes when also
+/// chosen by the input) until the victim reaches the state; then the
+/// victim alone receives segments built from the input (sequence and
+/// acknowledgment numbers near its own, or anywhere), time steps, reads,
+/// sends and closes. Properties after every operation: no panic,
+/// SND.UNA =< SND.NXT, the receive buffer within its bound, every segment
+/// it sends parses back.
+pub fn tcp_engine(data: &[u8]) {
+    let mut input = Input(data);
+    let Setup {
+        mut sim,
+        victim_is_a,
+        config,
+        peer_ts,
+    } = setup(&mut input);
+    let mut now = sim.now();
+    let endpoint = if victim_is_a {
+        sim.a_mut()
+    } else {
+        sim.b_mut()
+    };
+    let conn = &mut endpoint.conn;
+    let bound = config.recv_buffer;
+    let remote = if conn.state() == State::Listen {
+        sim::CLIENT
+    } else {
+        conn.remote()
+    };
+    let local = conn.local();
+    check_invariants(conn, bound, now);
+
+    let mut ops = 0;
+    while !input.is_empty() && ops < MAX_OPS {
+        ops += 1;
+        match input.u8() % 8 {
+            // A segment (the most common operation).
+            0..=3 => {
+                let tcb = *conn.tcb();
+                let how = input.u8();
+                let seq = match how & 3 {
+                    0 => tcb.rcv.nxt + u32::from(input.u16()),
+                    1 => tcb.rcv.nxt - usize::from(input.u16()),
+                    2 => SeqNum(input.u32()),
+                    _ => tcb.rcv.nxt,
+                };
+                let ack = match (how >> 2) & 3 {
+                    0 => None,
+                    1 => Some(tcb.snd.una + u32::from(input.u16() % 2048)),
+                    2 => Some(SeqNum(input.u32())),
+                    _ => Some(tcb.snd.nxt),
+                };
+                let flags = Flags::from_bits(input.u8());
+                let window = input.u16();
+                let mut options = Vec::new();
+                let opts = input.u8();
+                if opts & 1 != 0 {
+                    options.push(TcpOption::Mss(input.u16()));
+                }
+                if opts & 2 != 0 {
+                    options.push(TcpOption::WindowScale(input.u8()));
+                }
+                if opts & 4 != 0 {
+                    options.push(TcpOption::SackPermitted);
+                }
+                if opts & 8 != 0 {
+                    let val = if opts & 16 != 0 {
+                        input.u32()
+                    } else {
+                        peer_ts.wrapping_add(u32::from(input.u8()))
+                    };
+                    options.push(TcpOption::Timestamps {
+                        val,
+                        ecr: input.u32(),
+                    });
+                }
+                if opts & 32 != 0 {
+                    let blocks = (0..1 + input.u8() % 3)
+                        .map(|_| {
+                            let l = tcb.snd.una + u32::from(input.u16());
+                            (l, l + u32::from(input.u16()))
+                        })
+                        .collect();
+                    options.push(TcpOption::Sack(blocks));
+                }
+                let payload = vec![0xee; usize::from(input.u16() % 3000)];
+                let other = how & 0x80 != 0;
+                let seg = TcpRepr {
+                    src_port: if other {
+                        remote.port() ^ 1
+                    } else {
+                        remote.port()
+                    },
+                    dst_port: local.port(),
+                    seq,
+                    ack,
+                    flags,
+                    window,
+                    urgent: 0,
+                    options: fit_options(options),
+                    payload: &payload,
+                };
+                conn.handle_segment_from(now, *remote.ip(), &seg);
+            }
+            // Time passes; due timers fire.
+            4 | 5 => {
+                now = Instant::from_micros(now.total_micros() + u64::from(input.u16()) * 1000);
+                if conn.poll_timeout().is_some_and(|t| t <= now) {
+                    conn.handle_timeout(now);
+                }
+            }
+            6 => {
+                let mut buf = vec![0u8; usize::from(input.u16())];
+                let _ = conn.recv(&mut buf);
+            }
+            _ => match input.u8() % 4 {
+                0 => {
+                    let _ = conn.send(&vec![1u8; usize::from(input.u16())]);
+                }
+                1 => conn.close(now),
+                2 if input.u8() == 0 => conn.abort(now),
+                _ => {
+                    if let Some(t) = conn.poll_timeout() {
+                        now = now.max(t);
+                        conn.handle_timeout(now);
+                    }
+                }
+            },
+        }
+        check_invariants(conn, bound, now);
+    }
+}
+
+/// Keeps the options within TCP's 40 bytes, as any real segment's are.
+fn fit_options(mut options: Vec<TcpOption>) -> Vec<TcpOption> {
+    while options.iter().map(TcpOption::buffer_len).sum::<usize>() > 40 {
+        options.pop();
+    }
+    options
+}
+
+/// The engine's invariants, then its output drained (each segment must
+/// survive the wire: emitted, it parses back to itself).
+fn check_invariants(conn: &mut Connection, recv_buffer: usize, now: Instant) {
+    let tcb = *conn.tcb();
+    assert!(
+        tcb.snd.una.le(tcb.snd.nxt),
+        "SND.UNA {} after SND.NXT {} in {:?}",
+        tcb.snd.una,
+        tcb.snd.nxt,
+        conn.state()
+    );
+    assert!(
+        conn.recv_queue_len() + conn.reassembly_len() <= recv_buffer,
+        "receive buffer holds {} + {} bytes, more than its {recv_buffer}",
+        conn.recv_queue_len(),
+        conn.reassembly_len()
+    );
+    assert!(tcb.rcv.wnd <= recv_buffer);
+    while let Some(seg) = conn.poll_transmit(now) {
+        let bytes = seg.to_ipv4_packet();
+        let (_, tcp) = TcpRepr::from_ipv4_packet(&bytes, ChecksumMode::Verify)
+            .expect("a segment the engine sends parses");
+        assert_same_segment(&tcp, &seg.as_repr());
+    }
+    while conn.poll_event().is_some() {}
+}
