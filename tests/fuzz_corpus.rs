@@ -50,6 +50,7 @@ fn files(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 #[case::wire("wire", targets::wire as fn(&[u8]))]
 #[case::cachefile("cachefile", targets::cachefile)]
 #[case::tcp_engine("tcp_engine", targets::tcp_engine)]
+#[case::iface("iface", targets::iface)]
 fn every_seed_keeps_the_properties(#[case] target: &str, #[case] body: fn(&[u8])) {
     let files = files(target);
     assert!(files.len() >= 5, "{target}: only {} seeds", files.len());
@@ -80,7 +81,7 @@ fn seeds_are_current() {
         );
         total += bytes.len();
     }
-    for target in ["wire", "cachefile", "tcp_engine"] {
+    for target in ["wire", "cachefile", "tcp_engine", "iface"] {
         total += files(target)
             .iter()
             .filter(|(p, _)| !seeds.contains_key(&(target, file_name(p))))
@@ -101,6 +102,7 @@ fn generate() -> Seeds {
     wire_seeds(&mut seeds);
     cachefile_seeds(&mut seeds);
     tcp_engine_seeds(&mut seeds);
+    iface_seeds(&mut seeds);
     seeds
 }
 
@@ -246,6 +248,40 @@ fn tcp_engine_seeds(seeds: &mut Seeds) {
         input.extend_from_slice(&[7, 3, 7, 3]);
         seeds.insert(("tcp_engine", format!("{state:?}").to_lowercase()), input);
     }
+}
+
+/// The transfer alone, then with one frame of each kind (raw bytes, an
+/// IPv4 datagram, TCP segments from another flow and to the listener, an
+/// ICMP error), then all of them.
+fn iface_seeds(seeds: &mut Seeds) {
+    let head = [0x10, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00];
+    let frames: [(&str, Vec<u8>); 5] = [
+        ("raw", vec![5, 0, 4, 0xde, 0xad, 0xbe, 0xef]),
+        ("ipv4", vec![10, 1, 17, 3, 1, 2, 3]),
+        // From port 1234 of the client's address: SYN to the listener.
+        (
+            "tcp-syn",
+            vec![20, 0x22, 0x04, 0xd2, 0, 0, 0, 0, 9, 0x02, 0xff, 0xff, 0],
+        ),
+        // From 10.0.0.9: a RST with an ACK of the server's ISS + 1.
+        (
+            "tcp-rst",
+            vec![20, 0x12, 9, 1, 0, 0, 0, 7, 0x04, 0x10, 0x00, 0],
+        ),
+        (
+            "icmp",
+            vec![30, 3, 1, 3, 9, 0x9c, 0x40, 0x00, 0x50, 0, 0, 0, 1],
+        ),
+    ];
+    seeds.insert(("iface", "transfer-only".into()), head.to_vec());
+    let mut all = head.to_vec();
+    for (name, frame) in &frames {
+        let mut input = head.to_vec();
+        input.extend_from_slice(frame);
+        seeds.insert(("iface", format!("with-{name}")), input);
+        all.extend_from_slice(frame);
+    }
+    seeds.insert(("iface", "with-all".into()), all);
 }
 
 /// The TCP engine target reaches the state its first byte names, for

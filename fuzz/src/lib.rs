@@ -497,3 +497,267 @@ fn check_invariants(conn: &mut Connection, recv_buffer: usize, now: Instant) {
     }
     while conn.poll_event().is_some() {}
 }
+
+// ----- the interface under fuzzed frames -----
+
+/// The server interface (listening on [`sim::SERVER`], identity [`US`])
+/// receives one real connection from the engine at [`sim::CLIENT`], which
+/// sends a payload and closes, while frames built from the input reach
+/// the interface at moments the input chooses: raw bytes, IPv4 datagrams
+/// of any protocol, TCP segments with valid checksums from anywhere
+/// (other flows, SYNs to the listener, RSTs), ICMP errors quoting a
+/// segment. Frames that belong to the real connection (its 4-tuple, or an
+/// ICMP error quoting it) are filtered out: those may rightly change it.
+/// Properties: no panic, the interface's audit holds after every frame,
+/// and the transfer completes byte-exact, the server seeing the client's
+/// FIN.
+pub fn iface(data: &[u8]) {
+    use nettool::machine::{Machine, RxChecksum};
+    use nettool::stack::iface::{Interface, InterfaceConfig, ListenerConfig};
+    use nettool::tcp::{IssSource, RecvError};
+    use nettool::wire::demux::FlowKey;
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    const LATENCY: Duration = Duration::from_millis(1);
+    const SERVER_ISS: SeqNum = SeqNum(1_000_000);
+    let legit = FlowKey {
+        local: sim::SERVER,
+        remote: sim::CLIENT,
+    };
+    let mut input = Input(data);
+    let len = 1000 + usize::from(input.u16() % 20_000);
+    let payload: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+    let client_iss = SeqNum(input.u32());
+    let mut server = Interface::new(InterfaceConfig {
+        ip: US.ip,
+        mac: US.mac,
+        next_hop_mac: None,
+        answer_arp: input.u8() & 1 == 1,
+        trace: false,
+    });
+    server.listen(
+        sim::SERVER,
+        ListenerConfig {
+            tcp: Config::default(),
+            iss: IssSource::Fixed(SERVER_ISS),
+            backlog: 8,
+        },
+    );
+    let mut client = Connection::connect(
+        Instant::ZERO,
+        Config::default(),
+        sim::CLIENT,
+        sim::SERVER,
+        client_iss,
+    );
+
+    let mut wire: BinaryHeap<Reverse<InFlight>> = BinaryHeap::new();
+    let mut order = 0u64;
+    let mut at = Instant::ZERO;
+    while !input.is_empty() && order < 64 {
+        at = Instant::from_micros(at.total_micros() + u64::from(input.u8()) * 500);
+        let frame = hostile_frame(&mut input, SERVER_ISS);
+        let ours = match demux::demux(&US, &frame, ChecksumMode::Skip) {
+            Some(Inbound::Tcp { flow, .. }) => flow == legit,
+            Some(Inbound::Icmp { quoted, .. }) => quoted == legit,
+            _ => false,
+        };
+        if !ours {
+            order += 1;
+            wire.push(Reverse((at, order, true, frame)));
+        }
+    }
+
+    let mut now = Instant::ZERO;
+    let mut sent = 0;
+    let mut closed = false;
+    let mut accepted = None;
+    let mut received = Vec::new();
+    let mut eof = false;
+    let mut server_closed = false;
+    let deadline = Instant::from_millis(60_000);
+    while now < deadline && !(eof && client.state() == State::TimeWait) {
+        // Both ends act, then send.
+        while sent < payload.len() {
+            match client.send(&payload[sent..]) {
+                Ok(n @ 1..) => sent += n,
+                _ => break,
+            }
+        }
+        // CLOSE in SYN-SENT would drop the connection: only once open.
+        if sent == payload.len() && !closed && client.state() == State::Established {
+            client.close(now);
+            closed = true;
+        }
+        while let Some(key) = server.accept(sim::SERVER) {
+            if key == legit {
+                accepted = Some(key);
+            }
+        }
+        if let Some(conn) = accepted.and_then(|k| server.conn_mut(k)) {
+            let mut buf = [0u8; 8192];
+            loop {
+                match conn.recv(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => received.extend_from_slice(&buf[..n]),
+                    Err(RecvError::Finished) => {
+                        eof = true;
+                        break;
+                    }
+                    Err(e) => panic!("the server's connection failed: {e:?}"),
+                }
+            }
+            if eof && !server_closed {
+                conn.close(now);
+                server_closed = true;
+            }
+        }
+        while server.poll_event().is_some() {}
+        while client.poll_event().is_some() {}
+        while let Some(seg) = client.poll_transmit(now) {
+            order += 1;
+            let frame = seg.to_frame(PEER_MAC, US.mac);
+            wire.push(Reverse((now + LATENCY, order, true, frame)));
+        }
+        while let Some(frame) = server.poll_transmit(now) {
+            order += 1;
+            wire.push(Reverse((now + LATENCY, order, false, frame)));
+        }
+        // Time moves to the next arrival or timer.
+        let next = [
+            wire.peek().map(|Reverse((t, ..))| *t),
+            server.poll_timeout(),
+            client.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let Some(next) = next else { break };
+        now = now.max(next);
+        while wire.peek().is_some_and(|Reverse((t, ..))| *t <= now) {
+            let Some(Reverse((_, _, to_server, frame))) = wire.pop() else {
+                break;
+            };
+            if to_server {
+                server.handle_frame(now, &frame, RxChecksum::Unknown);
+                if let Err(e) = server.audit() {
+                    panic!("the interface's audit fails: {e}");
+                }
+            } else if let Ok((_, ip, tcp)) = TcpRepr::from_frame(&frame, ChecksumMode::Verify)
+                && ip.dst == *sim::CLIENT.ip()
+                && tcp.dst_port == sim::CLIENT.port()
+            {
+                client.handle_segment_from(now, ip.src, &tcp);
+            }
+        }
+        if server.poll_timeout().is_some_and(|t| t <= now) {
+            server.handle_timeout(now);
+        }
+        if client.poll_timeout().is_some_and(|t| t <= now) {
+            client.handle_timeout(now);
+        }
+    }
+    assert!(eof, "the server never saw the client's FIN (by {now})");
+    assert!(received == payload, "the bytes differ");
+}
+
+/// A frame on the iface target's wire: (arrival, order sent, to the
+/// server?, frame).
+type InFlight = (Instant, u64, bool, Vec<u8>);
+
+/// A frame to [`US`] built from the input: raw bytes, an IPv4 datagram
+/// of any protocol, a TCP segment with valid checksums, or an ICMP error
+/// quoting a TCP header.
+fn hostile_frame(input: &mut Input<'_>, server_iss: SeqNum) -> Vec<u8> {
+    use nettool::wire::ethernet::Protocol;
+    use nettool::wire::ipv4::IpProtocol;
+    let kind = input.u8();
+    let bytes = |input: &mut Input<'_>| -> Vec<u8> {
+        let n = usize::from(input.u8());
+        (0..n).map(|_| input.u8()).collect()
+    };
+    let src_ip = if kind & 0x10 == 0 {
+        *sim::CLIENT.ip()
+    } else {
+        Ipv4Addr::new(10, 0, 0, input.u8())
+    };
+    let ip_frame = |protocol: IpProtocol, body: &[u8]| {
+        let ip = Ipv4Repr::new(src_ip, US.ip, protocol, body.len());
+        let mut frame = vec![0u8; 14 + ip.total_len()];
+        EthernetRepr {
+            src: PEER_MAC,
+            dst: US.mac,
+            protocol: Protocol::Ipv4,
+        }
+        .emit(&mut frame);
+        ip.emit(&mut frame[14..]);
+        frame[34..].copy_from_slice(body);
+        frame
+    };
+    match kind % 4 {
+        0 => bytes(input),
+        1 => {
+            let protocol = IpProtocol::from(input.u8());
+            ip_frame(protocol, &bytes(input))
+        }
+        2 => {
+            let src_port = if kind & 0x20 == 0 {
+                sim::CLIENT.port()
+            } else {
+                input.u16().max(1)
+            };
+            let dst_port = if kind & 0x40 == 0 {
+                sim::SERVER.port()
+            } else {
+                input.u16().max(1)
+            };
+            let ack = match input.u8() % 3 {
+                0 => None,
+                1 => Some(server_iss + 1u32),
+                _ => Some(SeqNum(input.u32())),
+            };
+            let seg = TcpRepr {
+                src_port,
+                dst_port,
+                seq: SeqNum(input.u32()),
+                ack,
+                flags: Flags::from_bits(input.u8()),
+                window: input.u16(),
+                urgent: 0,
+                options: Vec::new(),
+                payload: &bytes(input),
+            };
+            let ip = Ipv4Repr::new(src_ip, US.ip, IpProtocol::Tcp, 0);
+            seg.to_frame(PEER_MAC, US.mac, &ip)
+        }
+        _ => {
+            // Type and code, checksum, unused; the quoted IPv4 header
+            // (from us) and the first 8 bytes of a TCP header.
+            let mut icmp = vec![3 + 8 * (input.u8() & 1), input.u8(), 0, 0, 0, 0, 0, 0];
+            let dst = Ipv4Addr::new(10, 0, 0, input.u8());
+            let quoted = Ipv4Repr::new(US.ip, dst, IpProtocol::Tcp, 8);
+            let mut header = [0u8; 20];
+            quoted.emit(&mut header);
+            icmp.extend_from_slice(&header);
+            icmp.extend_from_slice(&input.u16().to_be_bytes());
+            icmp.extend_from_slice(&input.u16().to_be_bytes());
+            icmp.extend_from_slice(&input.u32().to_be_bytes());
+            let sum = icmp_checksum(&icmp);
+            icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+            ip_frame(IpProtocol::Icmp, &icmp)
+        }
+    }
+}
+
+/// The Internet checksum of an ICMP message (RFC 792).
+fn icmp_checksum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = bytes
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
