@@ -2955,3 +2955,45 @@ fn cwnd__one_segment_after_a_lost_syn() {
         ["Flags [.], seq 1001:1537, ack 5001, win 65535, length 536"]
     );
 }
+
+/// RFC 5961 §7: a blind attacker's RSTs, SYNs and bad ACKs draw one
+/// challenge ACK per 500 ms (Linux's `tcp_invalid_ratelimit`), however
+/// many arrive; each is dropped and reported all the same, and the
+/// connection carries on.
+#[test]
+fn rfc_5961__challenge_acks_are_rate_limited() {
+    use nettool::tcp::CHALLENGE_ACK_INTERVAL;
+    assert_eq!(CHALLENGE_ACK_INTERVAL, Duration::from_millis(500));
+    let mut c = conn_established();
+    let nxt = c.tcb().rcv.nxt.get();
+    let forged = [
+        seg(nxt + 100, None, Flags::RST, b""),
+        seg(nxt + 200, None, Flags::SYN, b""),
+        seg(
+            nxt,
+            Some(LOCAL_ISS.wrapping_sub(1_000_000)),
+            Flags::NONE,
+            b"x",
+        ),
+    ];
+    // 300 forged segments over 1.2 s of the virtual clock: challenge ACKs
+    // go out at 0 ms, 500 ms and 1000 ms.
+    let mut challenges = Vec::new();
+    for i in 0..300u64 {
+        let t = 1000 + i * 4;
+        deliver(&mut c, t, forged[i as usize % 3].clone());
+        let rcv_nxt = c.tcb().rcv.nxt;
+        for s in std::iter::from_fn(|| c.poll_transmit(at(t))) {
+            assert_eq!(s.ack, Some(rcv_nxt), "{s:?}");
+            challenges.push(t);
+        }
+    }
+    assert_eq!(challenges, [1000, 1500, 2000]);
+    assert_eq!(c.challenge_acks_suppressed(), 297);
+    assert_eq!(drops(&mut c).len(), 300);
+    assert_eq!(c.state(), State::Established);
+    // The real peer's data is taken and acknowledged as before.
+    deliver(&mut c, 2300, data(nxt, b"real"));
+    assert_eq!(drops(&mut c), []);
+    assert_eq!(c.recv_queue_len(), 4);
+}
