@@ -2997,3 +2997,28 @@ fn rfc_5961__challenge_acks_are_rate_limited() {
     assert_eq!(drops(&mut c), []);
     assert_eq!(c.recv_queue_len(), 4);
 }
+
+/// RFC 7323 §2.3: a shift above 14 is taken as 14 (Linux logs it and
+/// clamps), from a SYN,ACK as from a SYN; the hostile-peer suite sends
+/// 15 on data segments too, where the option means nothing.
+#[rstest]
+fn window_scale_above_14_is_clamped(#[values(15, 255)] shift: u8) {
+    let mut c = Connection::connect(at(0), Config::default(), LOCAL, REMOTE, SeqNum(LOCAL_ISS));
+    let _ = c.poll_transmit(at(0));
+    let syn_ack = TcpRepr {
+        options: vec![TcpOption::Nop, TcpOption::WindowScale(shift)],
+        ..seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b"")
+    };
+    deliver(&mut c, 5, syn_ack);
+    assert_eq!(c.tcb().snd.wscale, 14);
+    // A window of 2 then means 2 << 14.
+    deliver(
+        &mut c,
+        6,
+        TcpRepr {
+            window: 2,
+            ..seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::NONE, b"")
+        },
+    );
+    assert_eq!(c.tcb().snd.wnd, 2 << 14);
+}
