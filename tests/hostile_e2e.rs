@@ -157,3 +157,67 @@ fn a_transfer_survives_blind_attacks_and_malformed_frames() {
     // Option length 0; option running past the header.
     at_least("malformed TCP option length", 2);
 }
+
+const ARP_SPOOF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/arp_spoof.py");
+
+/// While B floods A with ARP that no cache should believe (unsolicited
+/// replies, gratuitous requests, replies from another sender IP than
+/// asked, replies from multicast and broadcast MACs), `nettool arp`
+/// resolves B to its real MAC, reports no conflict, and the cache file
+/// holds B alone. (Two MACs answering one request, the CONFLICT case, is
+/// tests/arp_e2e.rs's `two_macs_answering_one_request_…`.)
+#[test]
+fn arp_spoofing_creates_no_cache_entry() {
+    let hosts = TwoHosts::new("hostile-arp");
+    let scratch = Scratch::new();
+    let peer = hosts.addr_b.to_string();
+    let mut spoof = hosts.cmd_b("python3");
+    spoof.args([
+        ARP_SPOOF,
+        "eth0",
+        &hosts.mac_a().to_string(),
+        &hosts.addr_a.to_string(),
+        &peer,
+        "2",
+    ]);
+    let mut spoof = Server::spawn(spoof);
+    spoof.wait_for("ready", Duration::from_secs(10));
+    let arp = |args: &[&str]| {
+        let mut cmd = hosts.cmd_a(nettool());
+        cmd.arg("arp")
+            .args(args)
+            .env("NETTOOL_ARP_CACHE", scratch.cache());
+        common::run(cmd, Duration::from_secs(20))
+    };
+    for args in [
+        &["--json", "--no-cache", &peer][..],
+        &["--json", "-c", "3", "--interval", "100ms", &peer][..],
+    ] {
+        let r = arp(args);
+        assert_eq!(r.code, Some(0), "{}", r.show());
+        let events = r.json_lines();
+        assert!(
+            !events.iter().any(|v| v["event"] == "conflict"),
+            "a forged reply made a conflict:\n{}",
+            r.show()
+        );
+        for reply in events.iter().filter(|v| v["event"] == "reply") {
+            assert_eq!(reply["mac"], hosts.mac_b().to_string(), "{}", r.show());
+        }
+    }
+    let sent = spoof.wait_for("sent", Duration::from_secs(10));
+    let cache = std::fs::read_to_string(scratch.cache()).expect("the cache file");
+    let forged = hosts.addr_a.octets();
+    for ip in [77, 88, 99] {
+        let other = std::net::Ipv4Addr::new(forged[0], forged[1], forged[2], ip).to_string();
+        assert!(
+            !cache.contains(&format!("\"{other}\"")),
+            "{other} cached:\n{cache}"
+        );
+    }
+    for mac in ["02:66:66:66:66", "01:00:5e", "ff:ff:ff:ff:ff:ff"] {
+        assert!(!cache.contains(mac), "{mac} cached:\n{cache}");
+    }
+    assert!(cache.contains(&hosts.mac_b().to_string()), "{cache}");
+    println!("{sent}; the cache:\n{cache}");
+}
