@@ -152,6 +152,8 @@ def cases():
         ("tcp_wscale_15", lambda a, r, i: ipv4(tcp(**good(a, r, i), options=b"\x01\x03\x03\x0f"))),
         ("tcp_sack_outside_window", lambda a, r, i: ipv4(tcp(**good(a, r, i), options=b"\x01\x01\x05\x0a" + struct.pack("!II", a + 0x40000000 & 0xFFFFFFFF, a + 0x40001000 & 0xFFFFFFFF)))),
         ("tcp_timestamps_truncated", lambda a, r, i: ipv4(tcp(**good(a, r, i), options=b"\x08\x06\x00\x00\x00\x01\x01\x01"))),
+        # Bytes after the IPv4 total length (Ethernet padding): trimmed.
+        ("ip_total_below_frame", lambda a, r, i: ipv4(tcp(**good(a, r, i))) + EVIL),
         ("ip_ttl_0", lambda a, r, i: ipv4(tcp(**good(a, r, i)), ttl=0)),
         ("ip_options", lambda a, r, i: ipv4(tcp(**good(a, r, i)), ihl=6, options=b"\x01\x01\x01\x00")),
         ("jumbo_frame", lambda a, r, i: ipv4(tcp(**good(a, r, i, 8900)))),
