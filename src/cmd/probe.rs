@@ -139,7 +139,7 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     let opts = probe_link(args.flood);
     let mut stack = path.open(args.sport, flows, &opts, env.pcap.as_ref(), env.err)?;
     let aim = Aim::of(&path, &stack);
-    let mut clock = rep.clock();
+    let mut clock = env.clock.clock();
     let target = (dst, dports.as_slice());
     let fired = fire(
         &args,
@@ -147,7 +147,7 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
         target,
         rep,
         stack.link.as_mut(),
-        &mut clock,
+        clock.as_mut(),
         env,
     )?;
     let dropped = stack.teardown(env.err);
@@ -757,7 +757,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     };
     let mut stack = path.open(args.sport, flows, &opts, env.pcap.as_ref(), env.err)?;
     let aim = Aim::of(&path, &stack);
-    let mut clock = rep.clock();
+    let mut clock = env.clock.clock();
     let target = (dst, ports.as_slice());
     let swept = sweep(
         &args,
@@ -766,7 +766,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
         rate,
         rep,
         stack.link.as_mut(),
-        &mut clock,
+        clock.as_mut(),
         env,
     )?;
     let dropped = stack.teardown(env.err);
