@@ -317,3 +317,28 @@ fn a_signal_resets_the_peer_and_removes_the_guard(#[case] signal: i32) {
     lo.peer.wait_for("reset 127.0.0.1:", Duration::from_secs(5));
     lo.assert_no_guard_left();
 }
+
+/// Without CAP_NET_ADMIN the kernel refuses the guard at once, and the
+/// user is told how to grant it (not left waiting for an answer).
+#[test]
+fn a_run_without_cap_net_admin_is_told_how_to_grant_it() {
+    let lo = Lo::new("lo-noadmin");
+    // util-linux's setpriv: nobody, no groups, no capabilities.
+    let mut cmd = lo.ns.cmd("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args([nettool(), "handshake", &target(OPEN)])
+        .env("NETTOOL_ARP_CACHE", lo.scratch.cache());
+    let started = Instant::now();
+    let r = run(cmd, LIMIT);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(
+        r.stderr.contains("needs CAP_NET_ADMIN") && r.stderr.contains("setcap"),
+        "{}",
+        r.show()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
