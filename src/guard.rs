@@ -355,16 +355,9 @@ impl RstGuard {
     /// How many kernel RSTs the rule has dropped so far. (A message to
     /// the kernel: it needs CAP_NET_ADMIN at the time of the call.)
     pub fn dropped(&self) -> Result<u64> {
-        let seq = netlink::next_seq();
-        let request = nft::list_rules(seq, &self.table, CHAIN);
-        let mut packets = None;
         self.socket
-            .dump(&request, seq, "reading of the guard's counter", |payload| {
-                if let Some(n) = nft::rule_packets(payload) {
-                    *packets.get_or_insert(0) += n;
-                }
-            })?;
-        packets.ok_or_else(|| anyhow!("the guard's table {} holds no rule", self.table))
+            .packets(&self.table, CHAIN)?
+            .ok_or_else(|| anyhow!("the guard's table {} holds no rule", self.table))
     }
 }
 

@@ -124,3 +124,33 @@ fn the_sweep_removes_old_tables_of_dead_processes_only() {
         assert!(tables.contains(kept), "{kept} swept: {tables}");
     }
 }
+
+/// The lab's filtered port, made over netlink too: the kernel holds the
+/// rule nft makes of the lab's script, with its comment, and counts.
+#[test]
+fn the_labs_firewall_is_the_rule_of_its_script() {
+    use nettool::lab::services::firewall;
+    let ns = TestNamespace::new("nft-lab");
+    firewall::install(ns.name()).expect("installing the lab's firewall");
+    nft_load(
+        ns.cmd("nft"),
+        &firewall::ruleset().replace(firewall::TABLE, "old"),
+    );
+    let ours = list(&ns, &["table", "inet", firewall::TABLE]);
+    let old = list(&ns, &["table", "inet", "old"]);
+    let rules = |listing: &str| -> Vec<String> {
+        listing
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("tcp dport") || l.starts_with("type filter"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(rules(&ours), rules(&old), "ours:\n{ours}\nnft's:\n{old}");
+    assert_eq!(rules(&ours).len(), 2, "{ours}");
+    assert!(
+        ours.contains("comment \"nettool lab: filtered port\""),
+        "{ours}"
+    );
+    assert_eq!(firewall::dropped(ns.name()), Some(0));
+}

@@ -87,6 +87,8 @@ pub mod chain {
     pub const HOOK_PRIORITY: u16 = 2;
     /// `NF_INET_LOCAL_OUT`: packets this host sends.
     pub const HOOK_OUTPUT: u32 = 3;
+    /// `NF_INET_LOCAL_IN`: packets for this host.
+    pub const HOOK_INPUT: u32 = 1;
     /// `NF_ACCEPT`.
     pub const POLICY_ACCEPT: u32 = 1;
 }
@@ -97,6 +99,7 @@ pub mod rule {
     pub const TABLE: u16 = 1;
     pub const CHAIN: u16 = 2;
     pub const EXPRESSIONS: u16 = 4;
+    pub const USERDATA: u16 = 7;
     pub const LIST_ELEM: u16 = 1;
     pub const EXPR_NAME: u16 = 1;
     pub const EXPR_DATA: u16 = 2;
@@ -220,6 +223,14 @@ impl Batch {
         self.push(Msg::NewTable, NLM_F_CREATE | NLM_F_EXCL, &a, "table");
     }
 
+    /// A new `inet` table that outlives the socket (it stays until it is
+    /// deleted, or its network namespace goes).
+    pub fn new_table(&mut self, name: &str) {
+        let mut a = Attrs::new();
+        a.str(table::NAME, name);
+        self.push(Msg::NewTable, NLM_F_CREATE, &a, "table");
+    }
+
     /// Deletes the table `name` (of any owner but another socket).
     pub fn delete_table(&mut self, name: &str) {
         let mut a = Attrs::new();
@@ -243,6 +254,17 @@ impl Batch {
 
     /// A rule appended to `chain`: `exprs` run in order.
     pub fn new_rule(&mut self, table: &str, chain: &str, exprs: &[Expr]) {
+        self.new_rule_with(table, chain, exprs, None);
+    }
+
+    /// [`Batch::new_rule`], with a comment `nft list` shows after it.
+    pub fn new_rule_with(
+        &mut self,
+        table: &str,
+        chain: &str,
+        exprs: &[Expr],
+        comment: Option<&str>,
+    ) {
         let mut a = Attrs::new();
         a.str(rule::TABLE, table)
             .str(rule::CHAIN, chain)
@@ -251,6 +273,9 @@ impl Batch {
                     list.nested(rule::LIST_ELEM, |elem| e.write(elem));
                 }
             });
+        if let Some(comment) = comment {
+            a.bytes(rule::USERDATA, &comment_userdata(comment));
+        }
         self.push(Msg::NewRule, NLM_F_CREATE | NLM_F_APPEND, &a, "rule");
     }
 
@@ -300,7 +325,7 @@ impl Finished {
     }
 }
 
-/// A table's comment as nft stores it in the table's user data: one
+/// A comment as nft stores it in a table's or a rule's user data: one
 /// type-length-value (type 0, the comment; a one-byte length), the text
 /// NUL-terminated. Cut to fit the kernel's 256 bytes of user data.
 fn comment_userdata(comment: &str) -> Vec<u8> {

@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use thiserror::Error;
 
-use super::Batch;
+use super::{Batch, list_rules, rule_packets};
 use crate::netlink::{self, NLMSG_DONE, NLMSG_ERROR};
 
 /// Why the kernel did not do what a message asked.
@@ -105,5 +105,23 @@ impl NftSocket {
                 }
             }
         }
+    }
+
+    /// The packets counted by the rules of `table`'s `chain` (`None`
+    /// when they have no counter).
+    pub fn packets(&self, table: &str, chain: &str) -> Result<Option<u64>, Refused> {
+        let seq = netlink::next_seq();
+        let mut packets = None;
+        self.dump(
+            &list_rules(seq, table, chain),
+            seq,
+            "reading of a counter",
+            |payload| {
+                if let Some(n) = rule_packets(payload) {
+                    *packets.get_or_insert(0) += n;
+                }
+            },
+        )?;
+        Ok(packets)
     }
 }
