@@ -58,6 +58,16 @@ fn install(ns: &TestNamespace, seq: u32, name: &str, flow: Flow) -> NftSocket {
 })]
 fn the_kernel_holds_the_rule_nft_made_of_the_old_script(#[case] flow: Flow) {
     let ns = TestNamespace::new("nft-same");
+    if let Flow::Connection { .. } = flow {
+        // What the kernel accepts below is the unit tests' fixture.
+        let bytes = guard::batch(1, "nettool-guard-1-0", flow).finish().bytes;
+        let fixture = include_str!("fixtures/nft-guard-batch.hex");
+        let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex.join(" "),
+            fixture.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+    }
     let _socket = install(&ns, 1, "nettool-guard-1-0", flow);
     nft_load(ns.cmd("nft"), &guard::ruleset("old", flow));
     let ours = list(&ns, &["table", "inet", "nettool-guard-1-0"]);
