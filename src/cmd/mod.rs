@@ -17,10 +17,10 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, bail};
 
 use crate::cli::{CacheArgs, Cli, Command, PathArgs};
-use crate::clock::Clock;
+use crate::clock::{Clock, ClockSource};
 use crate::driver::{self, Stop};
 use crate::link::Link;
-use crate::link::pcap::{Capture, PcapFile};
+use crate::link::pcap::PcapFile;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
 use crate::report::event::{Conflict, Start};
@@ -39,6 +39,9 @@ pub struct Env<'a> {
     pub interrupt: &'a AtomicBool,
     /// The `--pcap` file every link of the command writes to.
     pub pcap: Option<PcapFile>,
+    /// Where "now" comes from, monotonic and wall: the system's clocks,
+    /// or a test's virtual one. Commands read no clock of their own.
+    pub clock: &'a dyn ClockSource,
 }
 
 impl Env<'_> {
@@ -46,22 +49,20 @@ impl Env<'_> {
     pub fn warn(&mut self, what: impl std::fmt::Display) -> std::io::Result<()> {
         crate::setup::warn(self.err, what)
     }
-
-    /// `link`, writing its frames to the `--pcap` file when there is one.
-    pub fn capture<L: Link>(&self, link: L) -> std::io::Result<Capture<L>> {
-        Capture::new(link, self.pcap.clone())
-    }
 }
 
-/// A command's output kept in memory and its interrupt flag, for tests
-/// that run a command over the in-memory link: [`Captured::env`] is the
-/// `Env` to run it in.
+/// A command's output kept in memory, its interrupt flag and its virtual
+/// clock, for tests that run a command over the in-memory link:
+/// [`Captured::env`] is the `Env` to run it in.
 #[cfg(any(test, feature = "testkit"))]
 #[derive(Default)]
 pub struct Captured {
     pub out: Vec<u8>,
     pub err: Vec<u8>,
     pub interrupt: AtomicBool,
+    /// The clock the command's `Env` gives (the in-memory link's, when
+    /// the test builds its link on a clone of it).
+    pub clock: crate::link::mem::VirtualClock,
 }
 
 #[cfg(any(test, feature = "testkit"))]
@@ -72,6 +73,7 @@ impl Captured {
             err: &mut self.err,
             interrupt: &self.interrupt,
             pcap: None,
+            clock: &self.clock,
         }
     }
 
