@@ -15,10 +15,12 @@
 //! closes. The guard holds the socket for the run, so the table goes on
 //! every exit path, SIGKILL included, with no teardown code.
 //!
-//! nfnetlink checks CAP_NET_ADMIN of the sender of each message, so the
-//! rule is complete from the start (each flow's rule covers all the run
-//! will use) and only reading its counter ([`RstGuard::dropped`]) talks to
-//! the kernel later.
+//! nfnetlink checks CAP_NET_ADMIN of the sender of each message, at the
+//! time it is sent. So a run installs its guard whole at the start (each
+//! [`Flow`] covers all the run will use: a connection, a listener's port,
+//! probes' port ranges), and only reading the counter
+//! ([`RstGuard::dropped`], at teardown) talks to the kernel later. The
+//! exception is `nc -z`, which claims, and so guards, one port at a time.
 //!
 //! The other way to keep the kernel out is a source address the kernel
 //! does not own (`--source`), for which nettool answers ARP itself.
@@ -367,8 +369,10 @@ const BATCH_SEQS: u32 = 5;
 
 /// Removes the guard tables of runs that are gone. Since guards are owned
 /// by their process's socket, the kernel removes them itself; this sweep
-/// is for tables left by nettool before that (made by `nft`, without the
-/// owner flag, and left behind by a SIGKILL), and goes after one release.
+/// is only for tables left by older nettool versions (made by `nft`,
+/// without the owner flag, and left behind by a SIGKILL). Kept for one
+/// release after owned guards, then to be dropped (with the README's
+/// sentence about it).
 pub fn sweep_stale() -> Result<Vec<String>> {
     let socket = NftSocket::open().map_err(|e| explain(e.into()))?;
     sweep_stale_with(&socket)
