@@ -378,7 +378,10 @@ impl Path {
     /// [`Path::claim`] and [`Path::open_link`]: everything a run needs.
     /// Past this point a run that claims its flows once needs no
     /// privilege (the guard is in place, the sockets are open): this is
-    /// where privileges can be dropped. (`nc -z` claims one flow per port.)
+    /// where privileges can be dropped. (`nc -z` claims one flow per port;
+    /// and reading the guard's count at teardown is a netlink message the
+    /// kernel checks for CAP_NET_ADMIN: without it the count is left out,
+    /// with a warning, while the guard still goes as its socket closes.)
     pub fn open(
         &self,
         sport: Option<u16>,
