@@ -7,7 +7,7 @@
 //! ```text
 //! time ← wire ← arp, tcp, probe, trace ← stack ← link, driver ← setup ← cmd ← main
 //!               clock, sys ← link, driver, netlink, route
-//!               netlink ← route, nft;  nft ← guard;  route, guard, cachefile ← setup
+//!               netlink ← route, nft;  nft ← guard, lab;  route, guard, cachefile ← setup
 //!               lab, impair, report ← cmd;  serde_display ← lab, report
 //!               sim's seeded Rng ← impair
 //! ```
