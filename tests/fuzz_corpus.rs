@@ -24,7 +24,7 @@ use nettool::sim::{CLIENT, Dir, SERVER, Sim};
 use nettool::tcp::{Config, State};
 use nettool::wire::arp::ArpRepr;
 use nettool::wire::ipv4::{IpProtocol, Ipv4Repr};
-use nettool::wire::tcp::TcpRepr;
+use nettool::wire::tcp::{ChecksumMode, TcpOption, TcpRepr};
 use rstest::rstest;
 
 fn seeds_dir(target: &str) -> PathBuf {
@@ -128,6 +128,13 @@ fn wire_seeds(seeds: &mut Seeds) {
             false
         });
     }
+    // One data segment lost, so that the receiver's ACKs carry SACK
+    // blocks.
+    let mut data_segments = 0;
+    sim.drop_if(Dir::AtoB, move |seg| {
+        data_segments += usize::from(!seg.payload.is_empty());
+        data_segments == 2 && !seg.payload.is_empty()
+    });
     sim.a_mut().app.to_send = vec![b'a'; 5000];
     sim.a_mut().app.close_after_send = true;
     sim.b_mut().app.to_send = vec![b'b'; 300];
@@ -141,11 +148,13 @@ fn wire_seeds(seeds: &mut Seeds) {
     // Distinct shapes only: a handful of each kind is enough.
     let mut kept = 0;
     for (i, frame) in frames.iter().enumerate() {
-        if kept >= 12 {
+        if kept >= 16 {
             break;
         }
         let payload = frame.len() - 54;
-        if payload > 200 && i % 3 != 0 {
+        let sack = TcpRepr::from_frame(frame, ChecksumMode::Verify)
+            .is_ok_and(|(_, _, t)| t.options.iter().any(|o| matches!(o, TcpOption::Sack(_))));
+        if payload > 200 && i % 3 != 0 && !sack {
             continue;
         }
         kept += 1;
