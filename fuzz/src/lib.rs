@@ -336,8 +336,8 @@ fn setup(input: &mut Input<'_>) -> Setup {
 /// victim alone receives segments built from the input (sequence and
 /// acknowledgment numbers near its own, or anywhere), time steps, reads,
 /// sends and closes. Properties after every operation: no panic,
-/// SND.UNA =< SND.NXT, the receive buffer within its bound, every segment
-/// it sends parses back.
+/// SND.UNA =< SND.NXT, SND.UNA and RCV.NXT never going back, the receive
+/// buffer within its bound, every segment it sends parses back.
 pub fn tcp_engine(data: &[u8]) {
     let mut input = Input(data);
     let Setup {
@@ -363,6 +363,7 @@ pub fn tcp_engine(data: &[u8]) {
     check_invariants(conn, bound, now);
 
     let mut ops = 0;
+    let mut before = (conn.state(), *conn.tcb());
     while !input.is_empty() && ops < MAX_OPS {
         ops += 1;
         match input.u8() % 8 {
@@ -460,6 +461,30 @@ pub fn tcp_engine(data: &[u8]) {
             },
         }
         check_invariants(conn, bound, now);
+        // SND.UNA and RCV.NXT only move forward once each side's ISN is
+        // known (a reset to LISTEN starts a new handshake; in CLOSED the
+        // TCB is gone, which may leave a fresh one's zeros).
+        let after = (conn.state(), *conn.tcb());
+        let known = |s: State| !matches!(s, State::Listen | State::SynSent | State::Closed);
+        if known(before.0) && known(after.0) {
+            assert!(
+                after.1.snd.una.ge(before.1.snd.una),
+                "SND.UNA went back from {} to {} ({:?} to {:?})",
+                before.1.snd.una,
+                after.1.snd.una,
+                before.0,
+                after.0
+            );
+            assert!(
+                after.1.rcv.nxt.ge(before.1.rcv.nxt),
+                "RCV.NXT went back from {} to {} ({:?} to {:?})",
+                before.1.rcv.nxt,
+                after.1.rcv.nxt,
+                before.0,
+                after.0
+            );
+        }
+        before = after;
     }
 }
 
