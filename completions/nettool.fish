@@ -37,10 +37,10 @@ complete -c nettool -n "__fish_nettool_needs_command" -f -a "lab" -d 'A disposab
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "impair" -d 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c nettool -n "__fish_nettool_using_subcommand arp" -s i -l interface -d 'Interface to use (default: the one the kernel routes ADDRESS through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes ADDRESS through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s s -l source -d 'Source IPv4 address for requests (default: the route\'s preferred source)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s c -l count -d 'Send exactly N requests, one per --interval, and show every reply (always asks the wire)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand arp" -s W -l timeout -d 'How long to wait for a reply after the last request [default: 1s]' -r
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s w -s W -l wait -l timeout -d 'How long to wait for a reply after the last request [default: 1s]' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l interval -d 'Time between requests to the same address [default: 1s; 300ms in a sweep]' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l ttl -d 'How long a learned entry stays fresh; it is re-validated for 3×TTL more, then expires' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l rate -d 'Sweep: at most this many requests per second' -r
@@ -58,9 +58,9 @@ complete -c nettool -n "__fish_nettool_using_subcommand arp" -s q -l quiet -d 'P
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s v -l verbose -d 'Also print every ARP frame sent and received, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s p -l source-port -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
@@ -74,9 +74,9 @@ complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l no-ack -d 
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l graceful -d 'Release the open connection with a four-way close instead of a RST'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand close" -s i -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand close" -s p -l source-port -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
@@ -90,12 +90,12 @@ complete -c nettool -n "__fish_nettool_using_subcommand close" -l half-close -d 
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l abort -d 'Reset the connection instead of closing it'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand nc" -s w -l wait -d 'Give up if the connection does not open, or stays idle, this long (seconds)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -s w -s W -l wait -d 'Give up if the connection does not open (each port\'s wait, with -z), or stays idle, this long' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l user-timeout -d 'Give up when sent data stays unacknowledged this long (RFC 9293\'s USER TIMEOUT); without it, nettool retries 15 times with backoff, as Linux does (many minutes against a dead path)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand nc" -s q -l quit-after -d 'After the end of stdin, wait at most this long for the peer to close, then quit' -r
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -l quit-after -d 'After the end of stdin, wait at most this long for the peer to close, then quit (netcat\'s `-q SECS`; in nettool `-q` means quiet, in every command)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s s -l source -d 'Source address' -r
-complete -c nettool -n "__fish_nettool_using_subcommand nc" -s p -l source-port -d 'Source port' -r
-complete -c nettool -n "__fish_nettool_using_subcommand nc" -s i -l interface -d 'Interface to use' -r
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -s p -l source-port -l sport -d 'Source port' -r
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -s i -s I -l interface -d 'Interface to use' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cc -d 'Congestion control for what nettool sends' -r -f -a "cubic\t'RFC 9438: the window follows a cubic curve of the time since the last loss, and falls to 0.7 of the flight on one (Linux\'s default)'
 reno\t'RFC 5681: one segment more per round trip, and half the flight on a loss'"
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
@@ -108,9 +108,9 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -l trace -d 'Every s
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l dport -d 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l source -d 'Source address (one the kernel does not own keeps it out entirely)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s p -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s s -l source -d 'Source address (one the kernel does not own keeps it out entirely)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flags -d 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l seq -d 'Sequence number (default: a random one per probe)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ack -d 'Acknowledgment number (sent with the ACK flag)' -r
@@ -127,8 +127,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l data -d 'Paylo
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l data-file -d 'Payload read from a file' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l data-len -d 'A payload of N \'X\' bytes' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s c -l count -d 'Probes to send (default: until Ctrl-C)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -l interval -d 'Spacing of probes (down to microseconds: 100us)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s W -l wait -d 'How long each probe waits for its answer' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l interval -d 'Spacing of probes (down to microseconds: 100us)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s w -s W -l wait -d 'How long each probe waits for its answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l sport-inc -d 'Each probe from the next source port (wrapping back after 65535)'
@@ -150,15 +150,15 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -s v -l verbose -
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l json -d 'One JSON object per line'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -l source -d 'Source address' -r
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -s p -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s i -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s s -l source -d 'Source address' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l rate -d 'A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does (default: adaptive, between --min-rate and --max-rate)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l max-rate -d 'The adaptive rate\'s ceiling, SYNs per second' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-rate -d 'The adaptive rate\'s floor: however many answers are lost, never slower than this' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l concurrency -d 'Ports waiting for an answer at once, at most' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l retries -d 'More SYNs for a silent port (an adaptive scan adds up to 4 on a path that loses SYNs)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -l timeout -d 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s w -s W -l wait -l timeout -d 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-timeout -d 'The shortest wait for an answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
@@ -166,14 +166,14 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -l all -d 'List ev
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JSON object per line: a port line per port, then the result'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s f -l first-ttl -d 'TTL of the first hop probed' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s m -l max-ttl -d 'Largest TTL tried before giving up' -r
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s q -l queries -d 'Probes per hop' -r
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s w -l wait -d 'How long each probe waits for its answer' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -l queries -d 'Probes per hop (traceroute\'s `-q`; in nettool `-q` means quiet, in every command)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s w -s W -l wait -d 'How long each probe waits for its answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l json -d 'Print one JSON object per line for each probe and the result'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -235,7 +235,8 @@ fn fire(
     probe_header(&view, args, aim, &tpl, dports, env)?;
     let result = drive_probes(&mut host, &mut view, link, clock, args.flood, env);
     let answered = host.flow().summary().answered > 0;
-    let outcome = Outcome::from_answer(answered).unless_interrupted(env.interrupt);
+    // Ctrl-C is how a probe without -c ends: its code says whether answers came.
+    let outcome = Outcome::from_answer(answered).unless_terminated(env.interrupt);
     let ended = clock.now();
     result?;
     Ok(Fired {
@@ -1175,7 +1176,7 @@ mod tests {
 
     #[rstest]
     #[case(&["nettool", "probe", "--data", "a", "--data-len", "3", "h"])]
-    #[case(&["nettool", "probe", "--flood", "-i", "1ms", "h"])]
+    #[case(&["nettool", "probe", "--flood", "--interval", "1ms", "h"])]
     #[case(&["nettool", "probe", "-c", "0", "h"])]
     #[case(&["nettool", "probe", "--flags", "SQ", "h"])]
     #[case(&["nettool", "probe", "--ts", "x", "h"])]
