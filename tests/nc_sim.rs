@@ -4,6 +4,7 @@
 //! application: a server that answers what it hears, or clients that
 //! connect to nc's listener; or a closed port.
 
+use rstest::rstest;
 use std::cell::RefCell;
 use std::io::{Seek, SeekFrom, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -520,6 +521,33 @@ fn zero_io_knocks_at_each_port_and_says_which_are_open() {
         "nettool: connect to 10.9.0.2 port 79 (tcp) failed: Connection refused\n\
          Connection to 10.9.0.2 80 port [tcp/*] succeeded!\n\
          nettool: connect to 10.9.0.2 port 81 (tcp) failed: Connection refused\n"
+    );
+}
+
+/// `-z -w`: each silent port waits `-w`, not the SYN retries' 3 s (nor
+/// more: retries go on only until -w has passed).
+#[rstest]
+#[case::one_second(&["-w", "1"], Duration::from_secs(2))]
+#[case::half_a_second(&["-w", "500ms"], Duration::from_secs(1))]
+#[case::longer_than_the_retries(&["-w", "5"], Duration::from_secs(10))]
+#[case::without_w(&[], Duration::from_secs(6))]
+fn zero_io_waits_w_for_each_silent_port(#[case] wait: &[&str], #[case] took: Duration) {
+    let mut argv = vec!["-z", "-v"];
+    argv.extend(wait);
+    argv.extend(["10.9.0.2", "79-80"]);
+    let ran = nc(
+        Mode::ZeroIo,
+        &argv,
+        Stdin::File(b""),
+        vec![],
+        no_interrupt(),
+    );
+    assert_eq!(ran.outcome, Outcome::Negative, "{}", ran.err);
+    assert_eq!(ran.took, took, "{}", ran.err);
+    assert_eq!(
+        ran.err,
+        "nettool: connect to 10.9.0.2 port 79 (tcp) failed: no answer\n\
+         nettool: connect to 10.9.0.2 port 80 (tcp) failed: no answer\n"
     );
 }
 

@@ -19,7 +19,7 @@ use super::tcp::SegmentLines;
 use super::{Env, Given, stamped};
 use crate::cli::{CongestionControlArg, NcArgs};
 use crate::driver::{self, Handler, Input, Options, Stop, Tx};
-use crate::machine::Machine;
+use crate::machine::{Machine, RxChecksum};
 use crate::outcome::Outcome;
 use crate::setup::{Claim, Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::stack::host::{HostConfig, TcpHost};
@@ -930,8 +930,14 @@ fn knock(
     env: &mut Env,
 ) -> Result<Option<Opening>> {
     let now = given.clock.now();
+    // Without -w, a SYN and one retry (3 s in all); with -w, retries
+    // as a connection's, cut off when -w has passed.
     let config = tcp::Config {
-        syn_retries: 1,
+        syn_retries: if args.wait.is_some() {
+            tcp::Config::default().syn_retries
+        } else {
+            1
+        },
         ..engine_config(given.path, args)
     };
     let iss = IsnGenerator::new(random_bytes::<16>()).isn(now, local, remote);
@@ -945,10 +951,62 @@ fn knock(
         end: End::Reset,
         linger: Duration::ZERO,
     };
-    let mut session = Session::new(host, plan);
+    let mut knock = Bounded {
+        session: Session::new(host, plan),
+        until: args.wait.map(|w| now + w),
+        expired: false,
+    };
     let (link, clock) = (&mut *given.link, &mut *given.clock);
-    let stop = driver::run(&mut session, link, clock, env.interrupt, |_, _| Ok(()))?;
-    Ok((stop != Stop::Interrupted).then(|| session.opening()))
+    let stop = driver::run(&mut knock, link, clock, env.interrupt, |_, _| Ok(()))?;
+    Ok((stop != Stop::Interrupted).then(|| knock.session.opening()))
+}
+
+/// A `-z` knock's session, cut off at `until` (`-w`): then it has not
+/// opened, whatever retries the engine had left.
+struct Bounded {
+    session: Session,
+    until: Option<Instant>,
+    expired: bool,
+}
+
+impl Machine for Bounded {
+    type Event = <Session as Machine>::Event;
+
+    fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
+        self.session.handle_frame(now, frame, checksum);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if self.until.is_some_and(|u| now >= u) && !self.session.is_done() {
+            self.expired = true;
+            self.session.abort(now);
+        }
+        self.session.handle_timeout(now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+        self.session.poll_transmit(now)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let inner = self.session.poll_timeout();
+        match (inner, self.until.filter(|_| !self.expired)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn poll_event(&mut self) -> Option<Self::Event> {
+        self.session.poll_event()
+    }
+
+    fn is_done(&self) -> bool {
+        self.expired || self.session.is_done()
+    }
+
+    fn abort(&mut self, now: Instant) {
+        self.session.abort(now);
+    }
 }
 
 /// netcat's line for a `-z` port (with `-v`).
