@@ -49,6 +49,12 @@ impl Env<'_> {
     pub fn warn(&mut self, what: impl std::fmt::Display) -> std::io::Result<()> {
         crate::setup::warn(self.err, what)
     }
+
+    /// Now, on the command's clock: what a report made outside a run is
+    /// stamped with.
+    pub fn now(&self) -> Instant {
+        self.clock.clock().now()
+    }
 }
 
 /// A command's output kept in memory, its interrupt flag and its virtual
@@ -152,8 +158,10 @@ pub(crate) fn unresolved(
 ) -> anyhow::Result<Outcome> {
     let outcome = Outcome::Negative.unless_interrupted(env.interrupt);
     let next_hop = why.next_hop();
-    rep.emit_now(
+    let now = env.now();
+    rep.emit(
         env.out,
+        now,
         Event::Start(Box::new(Start {
             command,
             ip: Some(dst),
@@ -167,8 +175,9 @@ pub(crate) fn unresolved(
         Unresolved::NoArp { .. } => Verdict::NoArp,
         Unresolved::Conflict { mac, other_mac, .. } => {
             // The JSON names both MACs; the text says it in the result.
-            rep.emit_now(
+            rep.emit(
                 env.out,
+                now,
                 Event::Conflict(Conflict {
                     ip: next_hop,
                     mac: *mac,
@@ -180,8 +189,9 @@ pub(crate) fn unresolved(
             Verdict::Conflict
         }
     };
-    rep.emit_now(
+    rep.emit(
         env.out,
+        now,
         Event::Result(Box::new(Report {
             next_hop: Some(next_hop),
             ..Report::new(verdict, outcome)
@@ -305,8 +315,8 @@ pub(crate) fn run_connection<F: Finish>(
         Opened::Unresolved(outcome) => return Ok(outcome),
     };
     let wiring = Wiring::of(&path, &stack, remote);
-    let mut clock = rep.clock();
-    let ran = body(&wiring, rep, stack.link.as_mut(), &mut clock, env)?;
+    let mut clock = env.clock.clock();
+    let ran = body(&wiring, rep, stack.link.as_mut(), clock.as_mut(), env)?;
     let dropped = stack.teardown(env.err);
     ran.finish(dropped, clock.now(), env)
 }
