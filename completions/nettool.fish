@@ -111,14 +111,14 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l dport -d 'Dest
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s s -l source -d 'Source address (one the kernel does not own keeps it out entirely)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flags -d 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flags -d 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none), or the flags byte (0x12)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l seq -d 'Sequence number (default: a random one per probe)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ack -d 'Acknowledgment number (sent with the ACK flag)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l win -d 'Window' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l urg-ptr -d 'Urgent pointer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ttl -d 'IP time to live' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l id -d 'IP identification (default: counting up from a random start)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l tos -d 'IP type of service byte (DSCP and ECN)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l id -d 'IP identification (default: counting up from a random start; 0x1234 works)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l tos -d 'IP type of service byte (DSCP and ECN; 0x10 works)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l mss -d 'MSS option' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ts -d 'Timestamps option: VAL, or VAL:ECR' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l wscale -d 'Window scale option' -r

@@ -539,6 +539,13 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
+/// A number where a bit field goes (IP TOS, ID, …): decimal, `0x10` or
+/// `0b10000`, within `T`'s range.
+pub fn parse_bits<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
+    let n = crate::probe::parse_number(text)?;
+    T::try_from(n).map_err(|_| format!("{text:?} is out of range"))
+}
+
 /// Parses `1.5s`, `250ms`, `2m`, `1h`, `500us`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
@@ -588,6 +595,26 @@ mod tests {
     #[case(" 3s ", Duration::from_secs(3))]
     fn durations_parse(#[case] text: &str, #[case] want: Duration) {
         assert_eq!(parse_duration(text), Ok(want));
+    }
+
+    #[rstest]
+    #[case("16", 16)]
+    #[case("0x10", 16)]
+    #[case("0X1f", 31)]
+    #[case("0b10000", 16)]
+    #[case(" 255 ", 255)]
+    fn bit_fields_take_hex(#[case] text: &str, #[case] want: u8) {
+        assert_eq!(parse_bits::<u8>(text), Ok(want));
+    }
+
+    #[rstest]
+    #[case("0x100")]
+    #[case("256")]
+    #[case("0x")]
+    #[case("-1")]
+    #[case("ten")]
+    fn bad_bit_fields_are_refused(#[case] text: &str) {
+        assert!(parse_bits::<u8>(text).is_err());
     }
 
     #[rstest]

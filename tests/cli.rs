@@ -200,6 +200,23 @@ fn habits_from_other_tools_get_a_tip(#[case] args: &[&str], #[case] tip: &str) {
     assert!(r.stderr.contains(tip), "{tip:?} missing:\n{}", r.show());
 }
 
+/// Bit fields take hex as hping3 does: `--tos 0x10`, `--id 0x1234`,
+/// `--flags 0x12` (the header's byte: SYN and ACK).
+#[test]
+fn bit_fields_take_hex() {
+    let cli = Cli::try_parse_from([
+        "nettool", "probe", "--tos", "0x10", "--id", "0x1234", "--flags", "0x12", "h:80",
+    ])
+    .unwrap();
+    let nettool::cli::Command::Probe(p) = cli.command else {
+        unreachable!()
+    };
+    assert_eq!((p.tos, p.id), (0x10, Some(0x1234)));
+    let flags = p.flags.unwrap();
+    assert!(flags.ack && flags.flags == nettool::wire::tcp::Flags::SYN);
+    assert!(Cli::try_parse_from(["nettool", "probe", "--tos", "0x100", "h:80"]).is_err());
+}
+
 /// `nettool --help` carries the common flags' table and the exit codes.
 #[test]
 fn top_help_has_the_common_flags_and_every_exit_code() {

@@ -63,7 +63,7 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub sport_inc: bool,
 
-    /// TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none).
+    /// TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none), or the flags byte (0x12).
     #[arg(long, value_name = "LETTERS", value_parser = parse_flags)]
     pub flags: Option<ProbeFlags>,
     /// SYN.
@@ -107,11 +107,11 @@ pub struct ProbeArgs {
     /// IP time to live.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub ttl: u8,
-    /// IP identification (default: counting up from a random start).
-    #[arg(long, value_name = "N")]
+    /// IP identification (default: counting up from a random start; 0x1234 works).
+    #[arg(long, value_name = "N", value_parser = super::parse_bits::<u16>)]
     pub id: Option<u16>,
-    /// IP type of service byte (DSCP and ECN).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// IP type of service byte (DSCP and ECN; 0x10 works).
+    #[arg(long, value_name = "N", default_value = "0", value_parser = super::parse_bits::<u8>)]
     pub tos: u8,
     /// Set IP's don't-fragment bit.
     #[arg(long)]
