@@ -9,6 +9,7 @@
 //!               clock, sys ← link, driver, netlink, route
 //!               netlink ← route, nft;  nft ← guard, lab;  route, guard, cachefile ← setup
 //!               lab, impair, report ← cmd;  serde_display ← lab, report
+//!               text ← setup, cmd
 //!               sim's seeded Rng ← impair
 //! ```
 //!
@@ -31,7 +32,8 @@
 //! - **The front**: [`cli`] is the one clap definition (from which
 //!   [`docgen`] writes the man pages and completions); [`cmd`] turns its
 //!   arguments into engine runs and renders their events through
-//!   [`report`] (one event schema, as JSON lines or text for people);
+//!   [`report`] (one event schema, as JSON lines or text for people;
+//!   [`text`] makes counts and ages read the same in every line);
 //!   `main` maps the [`outcome`] to an exit code. Under every command
 //!   that speaks TCP, [`setup`] is the one setup and teardown: route and
 //!   next hop (by ARP, through the cache), source port, RST guard, and the
@@ -76,6 +78,7 @@ pub mod sim;
 pub mod stack;
 pub mod sys;
 pub mod tcp;
+pub mod text;
 pub mod time;
 pub mod trace;
 pub mod wire;

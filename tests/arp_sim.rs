@@ -537,8 +537,8 @@ mod command {
         assert_eq!(again.outcome, Outcome::Success);
         assert_eq!(
             again.out,
-            "10.9.0.2 is-at d6:00:00:00:00:07 on sim0  (from cache: learned 10.0s ago, \
-             fresh for 50.0s more; no frame sent)\n"
+            "10.9.0.2 is-at d6:00:00:00:00:07 on sim0  (from cache: learned 10 s ago, \
+             fresh for 50 s more; no frame sent)\n"
         );
         assert_eq!(sim.wire.times().len(), sent);
         assert_eq!(again.took, Duration::ZERO);
@@ -549,7 +549,7 @@ mod command {
         assert_eq!(
             shown.out,
             "IFACE        ADDRESS          MAC                STATE         AGE  LEFT\n\
-             sim0         10.9.0.2         d6:00:00:00:00:07  fresh       10.0s  50.0s\n"
+             sim0         10.9.0.2         d6:00:00:00:00:07  fresh        10 s  50 s\n"
         );
 
         // `--flush` empties it.

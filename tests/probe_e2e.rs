@@ -150,7 +150,7 @@ fn a_syn_to_an_open_port_is_answered_open_and_reset_by_nettool_alone() {
     // (it has no socket for the flow) were dropped by the guard.
     assert_eq!(counter(&hosts, "rst"), 3, "{}", r.show());
     assert!(
-        r.stdout.contains("kernel RST(s) dropped by the guard"),
+        r.stdout.contains("kernel RSTs dropped by the guard"),
         "{}",
         r.show()
     );

@@ -248,7 +248,7 @@ fn an_open_port_answers_each_probe_and_each_half_open_connection_is_reset() {
         "--- 10.9.0.2 probe statistics ---".to_owned(),
         "3 probes sent, 3 answered, 0.0% loss, in 2.000 s (1 probes/s)".to_owned(),
         "rtt min/avg/max/stddev = 0.250/0.250/0.250/0.000 ms".to_owned(),
-        "3 half-open connection(s) reset".to_owned(),
+        "3 half-open connections reset".to_owned(),
     ];
     assert_eq!(r.out.lines().collect::<Vec<_>>(), want);
     assert_eq!(r.resets, 3);
@@ -275,7 +275,7 @@ fn a_negative_answer_is_still_an_answer(#[case] port: &str, #[case] line: &str) 
         header(port),
         line.to_owned(),
         "--- 10.9.0.2 probe statistics ---".to_owned(),
-        "1 probes sent, 1 answered, 0.0% loss, in 250 µs (4000 probes/s)".to_owned(),
+        "1 probe sent, 1 answered, 0.0% loss, in 250 µs".to_owned(),
         "rtt min/avg/max/stddev = 0.250/0.250/0.250/0.000 ms".to_owned(),
     ];
     assert_eq!(r.out.lines().collect::<Vec<_>>(), want);
@@ -369,7 +369,7 @@ fn ports_are_probed_in_turn_and_each_answer_names_its_probe() {
         // Probe 3's wait ends last: 20 + 100 ms.
         "4 probes sent, 3 answered, 25.0% loss, in 120.000 ms (33 probes/s)".to_owned(),
         "rtt min/avg/max/stddev = 0.250/0.250/0.250/0.000 ms".to_owned(),
-        "1 half-open connection(s) reset".to_owned(),
+        "1 half-open connection reset".to_owned(),
     ];
     assert_eq!(r.out.lines().collect::<Vec<_>>(), want);
 }
@@ -424,7 +424,7 @@ fn an_answer_after_the_wait_matches_no_probe() {
         [
             "--- 10.9.0.2 probe statistics ---",
             "2 probes sent, 0 answered, 100.0% loss, in 2.500 s (1 probes/s)",
-            "1 answer(s) matched no probe",
+            "1 answer matched no probe",
         ]
     );
 }

@@ -172,7 +172,7 @@ fn the_human_output_reads_like_traceroute() {
     }
     assert_eq!(
         lines[5],
-        "note: the RST guard dropped 2 RST(s) the kernel sent for this flow"
+        "note: the RST guard dropped 2 RSTs the kernel sent for this flow"
     );
     assert_eq!(lines[6], format!("{target} reached in 3 hops: port open"));
 }

@@ -27,6 +27,7 @@ use crate::report::event::{Cache as CacheEv, Conflict, Reply, Start};
 use crate::report::{Event, Format, Report, Reporter, Verdict, us};
 use crate::route::{self, Interface, Route, RouteError};
 use crate::setup;
+use crate::text::count;
 use crate::time::{Instant, human};
 use crate::wire::MacAddr;
 
@@ -262,7 +263,7 @@ fn how(stop: Stop, ok: bool) -> Outcome {
 }
 
 fn secs(d: Duration) -> String {
-    format!("{:.1}s", d.as_secs_f64())
+    crate::text::age(d)
 }
 
 /// The route for ARP to `ip`: on-link, on an Ethernet-like interface.
@@ -649,8 +650,8 @@ fn render_probe(
             p.rep.text(out, |w| {
                 writeln!(
                     w,
-                    "no reply from {target} after {attempts} request{}",
-                    plural(attempts.into())
+                    "no reply from {target} after {}",
+                    count(attempts, "request")
                 )
             })?;
             Ok(())
@@ -710,10 +711,6 @@ fn render_cache_hit(
             secs(left)
         )
     })
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// Sweeps `subnet` (its route and addresses found), on `link`: the hosts
@@ -923,7 +920,9 @@ impl Sweep<'_> {
         let elapsed = now - self.wall.at;
         self.printer.result(out, now, report, || {
             Some(format!(
-                "--- {answered} of {count} addresses answered; {sent} requests in {:.2} s",
+                "--- {answered} of {} answered; {} in {:.2} s",
+                crate::text::count(count as u64, "address"),
+                crate::text::count(sent, "request"),
                 elapsed.as_secs_f64()
             ))
         })
@@ -1052,7 +1051,7 @@ impl Claim<'_> {
                 (Verdict::Conflict, Outcome::Negative, Some(text))
             }
             (Stop::Done, Mode::Dad, None) => {
-                let text = format!("{ip} is free: nobody answered {sent} probe{}", plural(sent));
+                let text = format!("{ip} is free: nobody answered {}", count(sent, "probe"));
                 (Verdict::Free, Outcome::Success, Some(text))
             }
             (Stop::Done, mode, _) => {

@@ -848,7 +848,10 @@ impl Pipe {
             Ending::Closed(Reason::Reset) if !opened => format!("connection to {remote} refused"),
             Ending::Closed(Reason::Reset) => format!("connection reset by {remote}"),
             Ending::Closed(Reason::TimedOut) if !opened => {
-                format!("no answer from {remote} after {} SYNs", self.syns)
+                format!(
+                    "no answer from {remote} after {}",
+                    crate::text::count(self.syns, "SYN")
+                )
             }
             Ending::Closed(Reason::TimedOut) => {
                 format!("connection to {remote} timed out: the peer stopped acknowledging")

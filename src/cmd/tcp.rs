@@ -282,8 +282,9 @@ impl Finish for Talk {
             self.view.rep.text(env.out, |w| {
                 writeln!(
                     w,
-                    "{t:>10.6} {:<5} the RST guard dropped {n} RST(s) the kernel sent for this flow",
-                    "note"
+                    "{t:>10.6} {:<5} the RST guard dropped {} the kernel sent for this flow",
+                    "note",
+                    crate::text::count(n, "RST")
                 )
             })?;
         }
@@ -665,9 +666,8 @@ impl View {
             // (`Open` is `opened`'s to report, and never comes here.)
             Opening::NoAnswer | Opening::Pending | Opening::Open => (
                 format!(
-                    "no answer from {remote} after {} SYN{}: filtered, or the host is down",
-                    self.syns,
-                    if self.syns == 1 { "" } else { "s" }
+                    "no answer from {remote} after {}: filtered, or the host is down",
+                    crate::text::count(self.syns, "SYN")
                 ),
                 Verdict::NoReply,
                 false,
