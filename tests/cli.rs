@@ -217,6 +217,20 @@ fn bit_fields_take_hex() {
     assert!(Cli::try_parse_from(["nettool", "probe", "--tos", "0x100", "h:80"]).is_err());
 }
 
+/// An argument that cannot be a host says what is wrong with it, not
+/// "cannot resolve host name" (and asks no DNS).
+#[rstest]
+#[case::arp_with_a_port(&["arp", "10.78.0.2:80"], "has a port")]
+#[case::handshake_ipv6(&["handshake", "[::1]:80"], "IPv6")]
+#[case::nc_ipv6(&["nc", "::1", "80"], "IPv6")]
+#[case::probe_space(&["probe", "a b:80"], "not a host name")]
+fn a_bad_host_says_what_is_wrong(#[case] args: &[&str], #[case] says: &str) {
+    let r = run(cmd(args), LIMIT);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(r.stderr.contains(says), "{says:?} missing:\n{}", r.show());
+    assert!(!r.stderr.contains("cannot resolve"), "{}", r.show());
+}
+
 /// `nettool --help` carries the common flags' table and the exit codes.
 #[test]
 fn top_help_has_the_common_flags_and_every_exit_code() {
