@@ -329,7 +329,8 @@ in FIN-WAIT-2; --abort resets instead. TIME-WAIT lasts --time-wait (2×MSL).",
 
 EXIT STATUS:
   0    the connection opened and closed as asked
-  1    refused, no answer, unreachable, or reset by the peer
+  1    refused, no answer, unreachable, or reset by the peer; with --passive, the
+       peer did not close first within --linger (nettool then closed first)
   2    usage or local error
   130  interrupted (143 by SIGTERM)"
 )]
@@ -337,7 +338,8 @@ pub struct CloseArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
 
-    /// Let the peer close first (after --data, e.g. an HTTP/1.0 request).
+    /// Let the peer close first (after --data, e.g. an HTTP/1.0 request); if it has
+    /// not within --linger, nettool closes first, says so and exits 1.
     #[arg(long, conflicts_with_all = ["half_close", "abort"])]
     pub passive: bool,
 

@@ -135,6 +135,17 @@ pub fn handshake_over(args: &HandshakeArgs, given: Given, env: &mut Env) -> Resu
     })
 }
 
+/// `nettool close` over what the caller [`Given`] (the in-memory link in
+/// tests).
+pub fn close_over(args: &CloseArgs, given: Given, env: &mut Env) -> Result<Outcome> {
+    let run = Run::close(args)?;
+    let remote = parse_target(&run.args.target)?;
+    let rep = Reporter::new(run.args.json);
+    run_given(given, rep, env, remote, |w, rep, link, clock, env| {
+        converse(&run, w, rep, link, clock, env)
+    })
+}
+
 /// `HOST:PORT` as the socket address it names.
 pub fn parse_target(text: &str) -> Result<SocketAddrV4> {
     let (host, port) = text
@@ -751,6 +762,15 @@ fn opened(
             true,
             report,
         );
+    }
+    if s.peer_stayed_open() && s.closed() == Some(Reason::Normal) {
+        let text = format!(
+            "{remote}: no passive close: the peer did not close within --linger (a server \
+             closes first only once it has answered a request: give one with --data), so \
+             nettool closed first; that active close completed, TIME-WAIT lasted {}",
+            human(ending.time_wait)
+        );
+        return (text, Verdict::Timeout, false, report);
     }
     let text = format!(
         "{remote}: the close did not complete as asked ({})",
