@@ -121,7 +121,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('-S', '-S ', [CompletionResultType]::ParameterName, 'Print absolute sequence numbers (tcpdump -S); relative by default')
             [CompletionResult]::new('--absolute', '--absolute', [CompletionResultType]::ParameterName, 'Print absolute sequence numbers (tcpdump -S); relative by default')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line for each segment, state change and result')
-            [CompletionResult]::new('--passive', '--passive', [CompletionResultType]::ParameterName, 'Let the peer close first (after --data, e.g. an HTTP/1.0 request); if it has not within --linger, nettool closes first, says so and exits 1')
+            [CompletionResult]::new('--passive', '--passive', [CompletionResultType]::ParameterName, 'Let the peer close first (after --data, e.g. an HTTP/1.0 request); if it has not within --linger, nettool closes first and says so (exit 1 if it sent nothing)')
             [CompletionResult]::new('--half-close', '--half-close', [CompletionResultType]::ParameterName, 'Send our FIN right after --data and keep reading in FIN-WAIT-2')
             [CompletionResult]::new('--abort', '--abort', [CompletionResultType]::ParameterName, 'Reset the connection instead of closing it')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

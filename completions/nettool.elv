@@ -115,7 +115,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand -S 'Print absolute sequence numbers (tcpdump -S); relative by default'
             cand --absolute 'Print absolute sequence numbers (tcpdump -S); relative by default'
             cand --json 'Print one JSON object per line for each segment, state change and result'
-            cand --passive 'Let the peer close first (after --data, e.g. an HTTP/1.0 request); if it has not within --linger, nettool closes first, says so and exits 1'
+            cand --passive 'Let the peer close first (after --data, e.g. an HTTP/1.0 request); if it has not within --linger, nettool closes first and says so (exit 1 if it sent nothing)'
             cand --half-close 'Send our FIN right after --data and keep reading in FIN-WAIT-2'
             cand --abort 'Reset the connection instead of closing it'
             cand -h 'Print help (see more with ''--help'')'

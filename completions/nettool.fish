@@ -85,7 +85,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand close" -l pcap -d 'Write
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l time-wait -d 'How long TIME-WAIT lasts (2×MSL; RFC 9293 suggests 4 min, Linux uses 60 s)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s S -l absolute -d 'Print absolute sequence numbers (tcpdump -S); relative by default'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l json -d 'Print one JSON object per line for each segment, state change and result'
-complete -c nettool -n "__fish_nettool_using_subcommand close" -l passive -d 'Let the peer close first (after --data, e.g. an HTTP/1.0 request); if it has not within --linger, nettool closes first, says so and exits 1'
+complete -c nettool -n "__fish_nettool_using_subcommand close" -l passive -d 'Let the peer close first (after --data, e.g. an HTTP/1.0 request); if it has not within --linger, nettool closes first and says so (exit 1 if it sent nothing)'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l half-close -d 'Send our FIN right after --data and keep reading in FIN-WAIT-2'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l abort -d 'Reset the connection instead of closing it'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s h -l help -d 'Print help (see more with \'--help\')'

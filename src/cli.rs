@@ -330,7 +330,7 @@ in FIN-WAIT-2; --abort resets instead. TIME-WAIT lasts --time-wait (2×MSL).",
 EXIT STATUS:
   0    the connection opened and closed as asked
   1    refused, no answer, unreachable, or reset by the peer; with --passive, the
-       peer did not close first within --linger (nettool then closed first)
+       peer sent nothing and did not close within --linger (nettool closed first)
   2    usage or local error
   130  interrupted (143 by SIGTERM)"
 )]
@@ -339,7 +339,7 @@ pub struct CloseArgs {
     pub connect: ConnectArgs,
 
     /// Let the peer close first (after --data, e.g. an HTTP/1.0 request); if it has
-    /// not within --linger, nettool closes first, says so and exits 1.
+    /// not within --linger, nettool closes first and says so (exit 1 if it sent nothing).
     #[arg(long, conflicts_with_all = ["half_close", "abort"])]
     pub passive: bool,
 

@@ -763,6 +763,15 @@ fn opened(
             report,
         );
     }
+    if s.peer_stayed_open() && s.closed() == Some(Reason::Normal) && s.received() > 0 {
+        // It answered, and was slow to close: the exchange happened.
+        let text = format!(
+            "{remote}: the peer was still open --linger after its last data, so nettool \
+             closed first; that active close completed, TIME-WAIT lasted {}",
+            human(ending.time_wait)
+        );
+        return (text, Verdict::Done, true, report);
+    }
     if s.peer_stayed_open() && s.closed() == Some(Reason::Normal) {
         let text = format!(
             "{remote}: no passive close: the peer did not close within --linger (a server \
