@@ -318,6 +318,28 @@ fn a_closed_stdout_ends_quietly_with_0(#[case] args: &[&str]) {
     );
 }
 
+/// `arp --json --flush` prints JSON lines, as every --json run does: a
+/// start, then the result with the count flushed.
+#[test]
+fn flush_speaks_json_when_asked() {
+    let scratch = Scratch::new();
+    let entry = r#"{"version":1,"entries":[{"iface":"eth9","ip":"192.0.2.7","mac":"02:00:00:00:00:07","learned_at_ms":1,"ttl_ms":60000}]}"#;
+    std::fs::write(scratch.cache(), entry).unwrap();
+    let mut c = cmd(&["arp", "--json", "--flush"]);
+    c.env("NETTOOL_ARP_CACHE", scratch.cache());
+    let r = run(c, LIMIT);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let schema = common::schema::Schema::load();
+    for line in r.stdout.lines() {
+        schema.check_line(line).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let lines = r.json_lines();
+    assert_eq!(lines.len(), 2, "{}", r.show());
+    assert_eq!(lines[0]["event"], "start");
+    assert_eq!(lines[1]["event"], "result");
+    assert_eq!(lines[1]["flushed"], 1);
+}
+
 #[test]
 fn a_corrupt_cache_is_a_warning_not_a_failure() {
     let scratch = Scratch::new();

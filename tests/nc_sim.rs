@@ -249,6 +249,18 @@ fn nc(
     peers: Vec<Box<dyn Responder>>,
     interrupt: Arc<AtomicBool>,
 ) -> Ran {
+    nc_to(mode, argv, stdin, peers, interrupt, None)
+}
+
+/// [`nc`], its stdout going to `stdout` when given.
+fn nc_to(
+    mode: Mode,
+    argv: &[&str],
+    stdin: Stdin,
+    peers: Vec<Box<dyn Responder>>,
+    interrupt: Arc<AtomicBool>,
+    stdout: Option<&mut dyn Write>,
+) -> Ran {
     let clock = VirtualClock::default();
     let mut link = MemLink::new(clock.clone());
     for p in peers {
@@ -273,6 +285,9 @@ fn nc(
     };
     let mut env = captured.env();
     env.interrupt = &interrupt;
+    if let Some(out) = stdout {
+        env.out = out;
+    }
     let args = args(argv);
     let path = match mode {
         Mode::Connect | Mode::ZeroIo => connect_path(),
@@ -549,6 +564,50 @@ fn zero_io_waits_w_for_each_silent_port(#[case] wait: &[&str], #[case] took: Dur
         "nettool: connect to 10.9.0.2 port 79 (tcp) failed: no answer\n\
          nettool: connect to 10.9.0.2 port 80 (tcp) failed: no answer\n"
     );
+}
+
+/// A stdout that takes `room` bytes, then fails as a pipe whose reader
+/// went away (`nettool nc … | head -c 10`).
+struct HeadC {
+    took: Vec<u8>,
+    room: usize,
+}
+
+impl Write for HeadC {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.took.len() >= self.room {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        let n = buf.len().min(self.room - self.took.len());
+        self.took.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// stdout closed early: nettool resets the connection, prints its -v
+/// summary all the same, and exits 0 (README's exit table: a quiet 0,
+/// not 141).
+#[test]
+fn a_closed_stdout_ends_the_run_with_0_and_the_summary() {
+    let mut head = HeadC {
+        took: Vec::new(),
+        room: 10,
+    };
+    let ran = nc_to(
+        Mode::Connect,
+        &["-v", "10.9.0.2", "80"],
+        Stdin::Silent,
+        vec![Box::new(Peer::greeter(b"0123456789abcdefghij\n"))],
+        no_interrupt(),
+        Some(&mut head),
+    );
+    assert_eq!(ran.outcome, Outcome::Success, "{}", ran.err);
+    assert_eq!(head.took, b"0123456789");
+    assert!(ran.err.contains("nettool: sent 0 bytes"), "{}", ran.err);
+    assert!(!ran.err.contains("Broken pipe"), "{}", ran.err);
 }
 
 #[test]

@@ -284,7 +284,7 @@ fn serve(
             .flow
             .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
         let outcome = pipe.finish(iface, end, remote, p.clock.now(), env)?;
-        if !args.keep_open || outcome == Outcome::Interrupted {
+        if !args.keep_open || matches!(end, Ending::Interrupted | Ending::OutputClosed) {
             if args.verbose {
                 report_listener(iface, p.local, env)?;
             }
@@ -341,8 +341,11 @@ enum Ending {
     ConnectTimeout,
     /// Idle for `-w`, closed by us.
     Idle,
-    /// `-q` expired after the end of stdin; reset.
+    /// `--quit-after` expired after the end of stdin; reset.
     Quit,
+    /// stdout's reader went away (`nettool nc … | head -c 10`): what it
+    /// wanted it has; the connection is reset, and the run ends with 0.
+    OutputClosed,
     Interrupted,
 }
 
@@ -449,6 +452,8 @@ struct Pipe {
     delivered: u64,
     /// Frames the kernel dropped before nettool read them.
     receive_drops: Option<u64>,
+    /// stdout's reader went away: the run ends (see [`Ending::OutputClosed`]).
+    output_closed: bool,
     /// The connection served; `None` until a listener accepts one.
     flow: Option<FlowKey>,
     /// The listener to accept from.
@@ -480,6 +485,7 @@ impl Pipe {
             syns: 0,
             delivered: 0,
             receive_drops: None,
+            output_closed: false,
             flow,
             listener: None,
             draining: false,
@@ -653,14 +659,35 @@ impl Pipe {
             if n == 0 {
                 break;
             }
-            env.out.write_all(&self.buf[..n])?;
+            if let Err(e) = env.out.write_all(&self.buf[..n]) {
+                return self.output_failed(e, conn, now);
+            }
             self.delivered += n as u64;
             wrote = true;
         }
         if wrote {
-            env.out.flush()?;
+            if let Err(e) = env.out.flush() {
+                return self.output_failed(e, conn, now);
+            }
             self.last_activity = now;
         }
+        Ok(())
+    }
+
+    /// stdout failed: a reader that went away ends the run quietly (the
+    /// connection reset, as nothing more can be delivered); any other
+    /// error is the run's.
+    fn output_failed(
+        &mut self,
+        e: io::Error,
+        conn: &mut crate::tcp::Connection,
+        now: Instant,
+    ) -> Result<()> {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+        self.output_closed = true;
+        conn.abort(now);
         Ok(())
     }
 
@@ -725,6 +752,9 @@ impl Pipe {
     }
 
     fn ending(&mut self, host: &mut stack_iface::Interface, now: Instant) -> Option<Ending> {
+        if self.output_closed {
+            return Some(Ending::OutputClosed);
+        }
         if let Some(r) = self.closed {
             return Some(Ending::Closed(r));
         }
@@ -839,7 +869,7 @@ impl Pipe {
     fn outcome(&self, end: Ending, remote: SocketAddrV4) -> (Outcome, Option<String>) {
         let opened = self.established.is_some();
         let error = match end {
-            Ending::Closed(Reason::Normal) | Ending::Idle | Ending::Quit => {
+            Ending::Closed(Reason::Normal) | Ending::Idle | Ending::Quit | Ending::OutputClosed => {
                 return (Outcome::Success, None);
             }
             Ending::Interrupted => return (Outcome::Interrupted, None),
