@@ -10,10 +10,12 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod impair;
+mod ladder;
 mod probe;
 mod trace;
 
 pub use impair::ImpairArgs;
+pub use ladder::{LadderArgs, LadderFlags};
 pub use probe::{ProbeArgs, ScanArgs};
 pub use trace::TraceArgs;
 
@@ -52,6 +54,7 @@ pub enum Command {
     Scan(ScanArgs),
     Trace(TraceArgs),
     Lab(LabArgs),
+    Ladder(LadderArgs),
     /// Write the man pages and shell completions (for packagers and the test suite).
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -247,6 +250,9 @@ pub struct ConnectArgs {
 
     #[command(flatten)]
     pub capture: CaptureArgs,
+
+    #[command(flatten)]
+    pub ladder: LadderFlags,
 }
 
 /// Open a TCP connection with a hand-driven three-way handshake, printing every segment and state.
@@ -624,7 +630,9 @@ impl Command {
             Command::Probe(a) => &a.capture,
             Command::Scan(a) => &a.capture,
             Command::Trace(a) => &a.capture,
-            Command::Lab(_) | Command::Generate(_) | Command::Impair(_) => return None,
+            Command::Lab(_) | Command::Ladder(_) | Command::Generate(_) | Command::Impair(_) => {
+                return None;
+            }
         };
         capture.pcap.as_deref()
     }
