@@ -443,8 +443,7 @@ that the Linux kernel in it answers for, with a route so that the lab subnet is 
 the veth. The lab's hosts also run real kernel TCP services for nettool's TCP tools: HTTP on \
 port 80 (one page, then the server closes first), echo on 7 (until your FIN), a trickle stream on \
 19 (ten lines 100 ms apart, sent even after your FIN), nothing on 81 (a SYN gets RST) and a \
-filtered 82 (an nftables rule drops SYNs). Needs root (CAP_NET_ADMIN), iproute2's `ip`, and for \
-the services nftables' `nft`.",
+filtered 82 (an nftables rule drops SYNs). Needs root (CAP_NET_ADMIN) and iproute2's `ip`.",
     after_long_help = "EXAMPLES:
   nettool lab up               create the lab (10.78.0.0/24: this host is .1, the peers .2 to .5)
   nettool arp 10.78.0.0/24     sweep it

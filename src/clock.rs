@@ -1,10 +1,12 @@
-//! Clocks: where "now" comes from. The engine never reads one; the
-//! driver and the links do, so this sits below both (the in-memory link's
-//! virtual clock implements [`Clock`] too). Also the bridge that carries
-//! kernel packet timestamps, taken on the wall clock, onto the monotonic
-//! time line.
+//! Clocks: where "now" comes from, monotonic and wall. The engine never
+//! reads one; the driver and the links do, so this sits below both (the
+//! in-memory link's virtual clock implements [`Clock`] too). Commands
+//! take theirs from the caller ([`ClockSource`], in their `Env`), so the
+//! same command runs on the system's clocks or on a virtual one. Also
+//! the bridge that carries kernel packet timestamps, taken on the wall
+//! clock, onto the monotonic time line.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::time::Instant;
 
@@ -12,11 +14,39 @@ use crate::time::Instant;
 pub trait Clock {
     fn now(&mut self) -> Instant;
 
+    /// The wall clock now, for what must outlive the process (the dates
+    /// of ARP cache entries). A clock with no wall clock of its own (a
+    /// test's) counts its time line from the Unix epoch.
+    fn wall(&mut self) -> SystemTime {
+        UNIX_EPOCH + (self.now() - Instant::ZERO)
+    }
+
+    /// [`Clock::wall`] in milliseconds since the Unix epoch, as the ARP
+    /// cache dates its entries.
+    fn unix_ms(&mut self) -> u64 {
+        millis_since_epoch(self.wall())
+    }
+
     /// The wall clock read against this one, to carry kernel packet
     /// stamps onto its time line; `None` for a clock that has no wall
     /// clock beside it (a virtual one).
     fn anchor(&self) -> Option<WallAnchor> {
         None
+    }
+}
+
+/// Hands out clocks on one time line: the system's, or a test's virtual
+/// one. A command takes its clocks from here (its `Env` holds one) and
+/// never makes its own, so the same command runs on either; each handle
+/// is a clock of its own for the driver to hold while the command writes.
+pub trait ClockSource {
+    fn clock(&self) -> Box<dyn Clock>;
+}
+
+/// A clock whose clones read one time line is a source of them.
+impl<C: Clock + Clone + 'static> ClockSource for C {
+    fn clock(&self) -> Box<dyn Clock> {
+        Box::new(self.clone())
     }
 }
 
@@ -44,6 +74,10 @@ impl Default for SystemClock {
 impl Clock for SystemClock {
     fn now(&mut self) -> Instant {
         Instant::from_micros(u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX))
+    }
+
+    fn wall(&mut self) -> SystemTime {
+        SystemTime::now()
     }
 
     fn anchor(&self) -> Option<WallAnchor> {
@@ -175,10 +209,15 @@ fn unix_nanos(t: std::time::SystemTime) -> i128 {
 }
 
 /// Wall-clock milliseconds since the Unix epoch, for what must outlive the
-/// process (cache entries). Everything else runs on [`Clock`].
+/// process (cache entries) where no [`Clock`] is at hand; commands ask
+/// theirs ([`Clock::unix_ms`]).
 pub fn unix_now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    millis_since_epoch(SystemTime::now())
+}
+
+/// Milliseconds from the Unix epoch to `t` (0 before it).
+fn millis_since_epoch(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
@@ -265,6 +304,34 @@ mod tests {
             later,
             "and back: the reading now is what holds"
         );
+    }
+
+    /// A clock with no wall clock of its own.
+    struct Fixed(Instant);
+
+    impl Clock for Fixed {
+        fn now(&mut self) -> Instant {
+            self.0
+        }
+    }
+
+    #[test]
+    fn a_clock_without_a_wall_clock_counts_from_the_unix_epoch() {
+        let mut c = Fixed(Instant::from_micros(1_234_567));
+        assert_eq!(c.wall(), wall(1_234_567_000));
+        assert_eq!(c.unix_ms(), 1234);
+    }
+
+    #[test]
+    fn handles_from_a_source_read_one_time_line() {
+        let source = SystemClock::new();
+        let (mut a, mut b) = (source.clock(), source.clock());
+        let first = a.now();
+        assert!(b.now() >= first);
+        // Both near the source's epoch, not each at one of its own.
+        assert!(a.now() < Instant::from_micros(60_000_000));
+        let wall = a.unix_ms();
+        assert!(wall.abs_diff(unix_now_ms()) < 60_000, "{wall}");
     }
 
     #[test]

@@ -8,53 +8,66 @@
 //! sends itself go out through AF_PACKET and never pass that hook, so its
 //! own RSTs still leave.
 //!
-//! The rule lives in a table of its own, `inet nettool-guard-PID-N`, removed
-//! when the guard is dropped (normal exit, error, Ctrl-C and SIGTERM all
-//! unwind to it). A run killed outright (SIGKILL) leaves its table behind;
-//! the next run removes every guard table whose process is gone.
+//! The rule lives in a table of its own, `inet nettool-guard-PID-N`, made
+//! over nettool's own netlink socket ([`crate::nft`]) in one transaction,
+//! with the owner flag: the table belongs to that socket, no other process
+//! can change or delete it, and the kernel deletes it when the socket
+//! closes. The guard holds the socket for the run, so the table goes on
+//! every exit path, SIGKILL included, with no teardown code.
+//!
+//! nfnetlink checks CAP_NET_ADMIN of the sender of each message, at the
+//! time it is sent. So a run installs its guard whole at the start (each
+//! [`Flow`] covers all the run will use: a connection, a listener's port,
+//! probes' port ranges), and only reading the counter
+//! ([`RstGuard::dropped`], at teardown) talks to the kernel later. The
+//! exception is `nc -z`, which claims, and so guards, one port at a time.
 //!
 //! The other way to keep the kernel out is a source address the kernel
 //! does not own (`--source`), for which nettool answers ARP itself.
 
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::JoinHandle;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, anyhow};
+
+use crate::netlink;
+use crate::nft::expr::{Base, CmpOp, MetaKey, Verdict};
+use crate::nft::{self, Batch, Expr, NftSocket, Refused};
 
 const PREFIX: &str = "nettool-guard-";
+/// The table's one chain.
+const CHAIN: &str = "out";
+/// `filter`, the priority nft names so.
+const PRIORITY_FILTER: i32 = 0;
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
-/// A flow-scoped RST filter; removed on drop.
+/// A flow-scoped RST filter; removed when dropped (by the kernel, as its
+/// socket closes).
 pub struct RstGuard {
+    socket: NftSocket,
     table: String,
 }
 
 /// A guard whose removal has started: the kernel takes an RCU grace period
-/// (about 20 ms) to delete a table, which can overlap other teardown, such
-/// as closing the AF_PACKET socket (which waits for one too).
+/// (several ms) to delete a table while the socket that owns it closes,
+/// which can overlap other teardown, such as closing the AF_PACKET socket
+/// (which waits for one too).
 pub struct Removal {
-    table: String,
-    child: Option<std::process::Child>,
+    closing: Option<JoinHandle<()>>,
 }
 
 impl Removal {
-    /// Waits for the table to be gone; reports a failure as the drop of a
-    /// guard does.
+    /// Waits for the table to be gone.
     pub fn wait(mut self) {
         self.finish();
     }
 
     fn finish(&mut self) {
-        let Some(child) = self.child.take() else {
-            return;
-        };
-        match child.wait_with_output() {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => report_leftover(&self.table, String::from_utf8_lossy(&out.stderr).trim()),
-            Err(e) => report_leftover(&self.table, &e.to_string()),
+        if let Some(closing) = self.closing.take() {
+            // The thread only closes a descriptor; a panic there is
+            // impossible, and the table goes with the process anyway.
+            let _ = closing.join();
         }
     }
 }
@@ -65,68 +78,29 @@ impl Drop for Removal {
     }
 }
 
-fn report_leftover(table: &str, why: &str) {
-    eprintln!(
-        "nettool: removing the RST guard failed ({why}); remove it with: nft delete table inet {table}"
-    );
-}
-
-/// An `nft` in a process group of its own, ignoring SIGINT: a terminal's
-/// Ctrl-C goes to nettool's whole group, and an `nft` killed by it
-/// mid-install or mid-teardown would leave the guard table behind. nettool
-/// catches the signal and lets `nft` finish. The group alone is not
-/// enough: a Ctrl-C that reaches the child between its fork and its
-/// `setpgid` would still kill it once it execs.
-fn nft_command() -> Command {
-    let mut cmd = Command::new("nft");
-    cmd.process_group(0);
-    // SAFETY: signal(2) is async-signal-safe, the one call made between
-    // fork and exec; an ignored signal stays ignored across exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::signal(libc::SIGINT, libc::SIG_IGN) == libc::SIG_ERR {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd
-}
-
-fn nft(args: &[&str], stdin: Option<&str>) -> Result<String> {
-    let mut cmd = nft_command();
-    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    if stdin.is_some() {
-        cmd.stdin(Stdio::piped());
-    }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "nftables' `nft` is needed to stop the kernel from resetting nettool's connection: \
-             install it (apt-get install nftables), or use --source with an address the kernel \
-             does not own (nettool then answers ARP for it itself)"
-        ),
-        Err(e) => return Err(e).context("running nft"),
+/// What to tell the user when the kernel refused the guard.
+fn explain(e: Refused) -> anyhow::Error {
+    let alternative = "or use --source with an address the kernel does not own \
+                       (nettool then answers ARP for it itself, and needs no guard)";
+    let (what, errno) = match &e {
+        Refused::Errno { what, errno } => (Some(*what), Some(*errno)),
+        Refused::Io(io) => (None, io.raw_os_error()),
     };
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("piped")
-            .write_all(text.as_bytes())?;
+    match (what, errno) {
+        (_, Some(libc::EPERM)) => anyhow!(
+            "installing the RST guard needs CAP_NET_ADMIN: run nettool as root, or grant it once: \
+             sudo setcap cap_net_raw,cap_net_admin+ep \"$(command -v nettool)\""
+        ),
+        (Some("table"), Some(libc::EOPNOTSUPP)) => anyhow!(
+            "this kernel cannot give the RST guard's table to nettool's process \
+             (nftables' owner flag needs Linux 5.12 or later): upgrade the kernel, {alternative}"
+        ),
+        (_, Some(libc::ENOENT | libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT)) => anyhow!(
+            "the RST guard needs nftables in the kernel ({e}): load it (sudo modprobe nf_tables), \
+             {alternative}"
+        ),
+        _ => anyhow!("installing the RST guard failed: {e}; {alternative}"),
     }
-    let out = child.wait_with_output().context("waiting for nft")?;
-    if !out.status.success() {
-        let why = String::from_utf8_lossy(&out.stderr);
-        if why.contains("Operation not permitted") {
-            bail!(
-                "installing the RST guard needs CAP_NET_ADMIN: run nettool as root, or grant it once: \
-                 sudo setcap cap_net_raw,cap_net_admin+ep \"$(command -v nettool)\""
-            );
-        }
-        bail!("nft {} failed: {}", args.join(" "), why.trim());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Which traffic nettool owns.
@@ -174,9 +148,126 @@ impl std::fmt::Display for Flow {
 /// nettool's own RSTs must still leave.
 pub const GUARD_MARK: u32 = 0x6e74; // "nt"
 
-/// The nftables script for the guard of one flow. Packets carrying
-/// [`GUARD_MARK`] are nettool's own (sent through its raw socket on
-/// loopback) and pass.
+/// The rule of the guard for one flow, in the order nft builds it from
+/// the text `ruleset` gives: the flow's addresses and ports, then
+/// `tcp flags & rst == rst`, then the mark of nettool's own packets
+/// ([`GUARD_MARK`], which pass), a counter and the drop.
+pub fn rule(flow: Flow) -> Vec<Expr> {
+    let mut r = vec![
+        Expr::Meta(MetaKey::NfProto),
+        eq(vec![libc::NFPROTO_IPV4 as u8]),
+    ];
+    let (local, remote, sports, dports) = match flow {
+        Flow::Connection { local, remote } => (
+            *local.ip(),
+            Some(*remote.ip()),
+            (local.port(), local.port()),
+            Some((remote.port(), remote.port())),
+        ),
+        Flow::Listener { local } => (*local.ip(), None, (local.port(), local.port()), None),
+        Flow::Probes {
+            local,
+            remote,
+            sports,
+            dports,
+        } => (local, Some(remote), sports, Some(dports)),
+    };
+    // IPv4 source and destination: bytes 12 and 16 of the header.
+    r.extend([network(12, 4), eq(local.octets().to_vec())]);
+    if let Some(remote) = remote {
+        r.extend([network(16, 4), eq(remote.octets().to_vec())]);
+    }
+    r.extend([
+        Expr::Meta(MetaKey::L4Proto),
+        eq(vec![libc::IPPROTO_TCP as u8]),
+    ]);
+    // TCP source and destination ports: bytes 0 and 2.
+    port_range(&mut r, 0, sports);
+    if let Some(dports) = dports {
+        port_range(&mut r, 2, dports);
+    }
+    // The flags, byte 13: RST is 0x04.
+    r.extend([
+        transport(13, 1),
+        Expr::Bitwise {
+            mask: vec![0x04],
+            xor: vec![0],
+        },
+        eq(vec![0x04]),
+    ]);
+    r.extend([
+        Expr::Meta(MetaKey::Mark),
+        Expr::Cmp {
+            op: CmpOp::Neq,
+            data: GUARD_MARK.to_ne_bytes().to_vec(),
+        },
+        Expr::Counter,
+        Expr::Verdict(Verdict::Drop),
+    ]);
+    r
+}
+
+fn eq(data: Vec<u8>) -> Expr {
+    Expr::Cmp {
+        op: CmpOp::Eq,
+        data,
+    }
+}
+
+fn network(offset: u32, len: u32) -> Expr {
+    Expr::Payload {
+        base: Base::Network,
+        offset,
+        len,
+    }
+}
+
+fn transport(offset: u32, len: u32) -> Expr {
+    Expr::Payload {
+        base: Base::Transport,
+        offset,
+        len,
+    }
+}
+
+/// A port (big-endian, so byte comparisons order it) equal to one value,
+/// or within an inclusive range.
+fn port_range(r: &mut Vec<Expr>, offset: u32, (lo, hi): (u16, u16)) {
+    r.push(transport(offset, 2));
+    if lo == hi {
+        r.push(eq(lo.to_be_bytes().to_vec()));
+    } else {
+        r.push(Expr::Cmp {
+            op: CmpOp::Gte,
+            data: lo.to_be_bytes().to_vec(),
+        });
+        r.push(Expr::Cmp {
+            op: CmpOp::Lte,
+            data: hi.to_be_bytes().to_vec(),
+        });
+    }
+}
+
+/// The table's comment, which `nft list table` shows.
+fn comment(flow: Flow) -> String {
+    format!("nettool: drops the kernel's RSTs for {flow} while nettool owns them")
+}
+
+/// The transaction that installs the guard for `flow` in `table`,
+/// numbered from `seq`: the owned table, its output chain, the rule.
+pub fn batch(seq: u32, table: &str, flow: Flow) -> Batch {
+    let mut b = Batch::new(seq);
+    b.new_owned_table(table, &comment(flow));
+    b.new_base_chain(table, CHAIN, nft::chain::HOOK_OUTPUT, PRIORITY_FILTER);
+    b.new_rule(table, CHAIN, &rule(flow));
+    b
+}
+
+/// The same guard as an nft script, as nettool installed it before it
+/// spoke netlink itself (without the owner flag, which only a process
+/// holding its socket can use); the tests load it with `nft` to check
+/// that [`rule`] matches exactly what it matched.
+#[cfg(any(test, feature = "testkit"))]
 pub fn ruleset(table: &str, flow: Flow) -> String {
     let matcher = match flow {
         Flow::Connection { local, remote } => format!(
@@ -218,14 +309,16 @@ impl RstGuard {
     /// Installs the guard for `flow`, first removing guards left by runs
     /// that no longer exist.
     pub fn install(flow: Flow) -> Result<RstGuard> {
-        sweep_stale()?;
+        let socket = NftSocket::open().map_err(|e| explain(e.into()))?;
+        sweep_stale_with(&socket)?;
         let table = format!(
             "{PREFIX}{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        nft(&["-f", "-"], Some(&ruleset(&table, flow)))?;
-        Ok(RstGuard { table })
+        let seq = netlink::next_seqs(BATCH_SEQS);
+        socket.commit(batch(seq, &table, flow)).map_err(explain)?;
+        Ok(RstGuard { socket, table })
     }
 
     /// The guard a flow needs: one when the kernel owns nettool's address
@@ -239,25 +332,20 @@ impl RstGuard {
         }
     }
 
-    /// Starts removing the guard without waiting for the kernel to finish;
-    /// [`Removal::wait`] (or dropping it) waits.
+    /// Starts removing the guard (closing its socket, on a thread of its
+    /// own) without waiting for the kernel to finish; [`Removal::wait`]
+    /// (or dropping it) waits.
     pub fn begin_removal(self) -> Removal {
-        let table = self.table.clone();
-        std::mem::forget(self);
-        let child = nft_command()
-            .args(["delete", "table", "inet", &table])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn();
-        match child {
-            Ok(child) => Removal {
-                table,
-                child: Some(child),
+        let socket = self.socket;
+        match std::thread::Builder::new()
+            .name("guard-removal".into())
+            .spawn(move || drop(socket))
+        {
+            Ok(closing) => Removal {
+                closing: Some(closing),
             },
-            Err(e) => {
-                report_leftover(&table, &e.to_string());
-                Removal { table, child: None }
-            }
+            // No thread: the socket closed as the closure was dropped.
+            Err(_) => Removal { closing: None },
         }
     }
 
@@ -266,41 +354,65 @@ impl RstGuard {
         &self.table
     }
 
-    /// How many kernel RSTs the rule has dropped so far.
+    /// How many kernel RSTs the rule has dropped so far. (A message to
+    /// the kernel: it needs CAP_NET_ADMIN at the time of the call.)
     pub fn dropped(&self) -> Result<u64> {
-        let text = nft(&["list", "table", "inet", &self.table], None)?;
-        let at = text.find("packets ").context("nft listed no counter")?;
-        Ok(text[at + 8..]
-            .split_whitespace()
-            .next()
-            .unwrap_or("0")
-            .parse()
-            .unwrap_or(0))
+        self.socket
+            .packets(&self.table, CHAIN)?
+            .ok_or_else(|| anyhow!("the guard's table {} holds no rule", self.table))
     }
 }
 
-impl Drop for RstGuard {
-    fn drop(&mut self) {
-        if let Err(e) = nft(&["delete", "table", "inet", &self.table], None) {
-            report_leftover(&self.table, &format!("{e:#}"));
-        }
-    }
-}
+/// Sequence numbers a guard's batch uses: its begin, three messages, its
+/// end.
+const BATCH_SEQS: u32 = 5;
 
-/// Removes guard tables whose process is gone (a run killed by SIGKILL).
+/// Removes the guard tables of runs that are gone. Since guards are owned
+/// by their process's socket, the kernel removes them itself; this sweep
+/// is only for tables left by older nettool versions (made by `nft`,
+/// without the owner flag, and left behind by a SIGKILL). Kept for one
+/// release after owned guards, then to be dropped (with the README's
+/// sentence about it).
 pub fn sweep_stale() -> Result<Vec<String>> {
-    let text = nft(&["list", "tables", "inet"], None)?;
+    let socket = NftSocket::open().map_err(|e| explain(e.into()))?;
+    sweep_stale_with(&socket)
+}
+
+fn sweep_stale_with(socket: &NftSocket) -> Result<Vec<String>> {
+    let seq = netlink::next_seq();
+    let mut stale = Vec::new();
+    socket
+        .dump(
+            &nft::list_tables(seq),
+            seq,
+            "listing of tables",
+            |payload| {
+                let Some(table) = nft::parse_table(payload) else {
+                    return;
+                };
+                let Some(pid) = owner(&table.name) else {
+                    return;
+                };
+                let owned = table.flags & nft::table::F_OWNER != 0;
+                if !owned && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    stale.push(table.name);
+                }
+            },
+        )
+        .map_err(explain)?;
     let mut removed = Vec::new();
-    for name in text
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("table inet "))
-    {
-        let Some(pid) = owner(name) else { continue };
-        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            continue;
+    for name in stale {
+        let mut b = Batch::new(netlink::next_seqs(3));
+        b.delete_table(&name);
+        match socket.commit(b) {
+            Ok(()) => removed.push(name),
+            // Another run swept it first.
+            Err(Refused::Errno {
+                errno: libc::ENOENT,
+                ..
+            }) => {}
+            Err(e) => return Err(explain(e)),
         }
-        nft(&["delete", "table", "inet", name], None)?;
-        removed.push(name.to_owned());
     }
     Ok(removed)
 }
@@ -308,6 +420,10 @@ pub fn sweep_stale() -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rstest::rstest;
+
+    const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
+    const REMOTE: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
 
     #[test]
     fn the_rule_names_exactly_one_flow_and_only_rsts() {
@@ -337,6 +453,124 @@ mod tests {
         let rule = "ip saddr 10.0.0.1 ip daddr 10.0.0.2 tcp sport 40000-65535 tcp dport 1-1024 \
                     tcp flags & rst == rst meta mark != 0x6e74 counter drop";
         assert!(p.contains(rule), "{p}");
+    }
+
+    /// The rules nft builds from `ruleset`'s text, as
+    /// `nft --debug=netlink -c -f` printed them on Linux 6.18 with nft
+    /// 1.0.6 (nft loads both ports of a connection in one 4-byte load;
+    /// nettool loads each, which `nft list` prints the same).
+    #[rstest]
+    #[case::connection(
+        Flow::Connection { local: LOCAL, remote: REMOTE },
+        &["[ payload load 2b @ transport header + 0 => reg 1 ]",
+          "[ cmp eq reg 1 0x0000409c ]",
+          "[ payload load 2b @ transport header + 2 => reg 1 ]",
+          "[ cmp eq reg 1 0x00005000 ]"],
+        true,
+    )]
+    #[case::listener(
+        Flow::Listener { local: LOCAL },
+        &["[ payload load 2b @ transport header + 0 => reg 1 ]",
+          "[ cmp eq reg 1 0x0000409c ]"],
+        false,
+    )]
+    #[case::probes(
+        Flow::Probes { local: *LOCAL.ip(), remote: *REMOTE.ip(), sports: (40000, 65535), dports: (1, 1024) },
+        &["[ payload load 2b @ transport header + 0 => reg 1 ]",
+          "[ cmp gte reg 1 0x0000409c ]",
+          "[ cmp lte reg 1 0x0000ffff ]",
+          "[ payload load 2b @ transport header + 2 => reg 1 ]",
+          "[ cmp gte reg 1 0x00000100 ]",
+          "[ cmp lte reg 1 0x00000004 ]"],
+        true,
+    )]
+    fn the_rule_is_the_one_nft_builds(
+        #[case] flow: Flow,
+        #[case] ports: &[&str],
+        #[case] with_daddr: bool,
+    ) {
+        let mut want = vec![
+            "[ meta load nfproto => reg 1 ]",
+            "[ cmp eq reg 1 0x00000002 ]",
+            "[ payload load 4b @ network header + 12 => reg 1 ]",
+            "[ cmp eq reg 1 0x0100000a ]",
+        ];
+        if with_daddr {
+            want.extend([
+                "[ payload load 4b @ network header + 16 => reg 1 ]",
+                "[ cmp eq reg 1 0x0200000a ]",
+            ]);
+        }
+        want.extend([
+            "[ meta load l4proto => reg 1 ]",
+            "[ cmp eq reg 1 0x00000006 ]",
+        ]);
+        want.extend(ports);
+        want.extend([
+            "[ payload load 1b @ transport header + 13 => reg 1 ]",
+            "[ bitwise reg 1 = ( reg 1 & 0x00000004 ) ^ 0x00000000 ]",
+            "[ cmp eq reg 1 0x00000004 ]",
+            "[ meta load mark => reg 1 ]",
+            "[ cmp neq reg 1 0x00006e74 ]",
+            "[ counter pkts 0 bytes 0 ]",
+            "[ immediate reg 0 drop ]",
+        ]);
+        let got: Vec<String> = rule(flow).iter().map(Expr::to_string).collect();
+        assert_eq!(got, want);
+    }
+
+    /// The whole transaction for one connection, byte for byte. The
+    /// kernel accepted exactly these bytes (tests/nft_e2e.rs installs
+    /// [`batch`]'s output and lists it back); a change here must be
+    /// checked there again before the fixture is renewed with
+    /// `NETTOOL_RENEW_FIXTURES=1 cargo test --lib guard`. (Netlink
+    /// headers are in host order: the fixture is a little-endian host's.)
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn the_batch_for_a_connection_matches_the_fixture() {
+        let flow = Flow::Connection {
+            local: LOCAL,
+            remote: REMOTE,
+        };
+        let bytes = batch(1, "nettool-guard-1-0", flow).finish().bytes;
+        let hex: String = bytes
+            .chunks(16)
+            .map(|line| {
+                let words: Vec<String> = line.iter().map(|b| format!("{b:02x}")).collect();
+                words.join(" ") + "\n"
+            })
+            .collect();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/nft-guard-batch.hex"
+        );
+        if std::env::var_os("NETTOOL_RENEW_FIXTURES").is_some() {
+            std::fs::write(path, &hex).unwrap();
+        }
+        let want = std::fs::read_to_string(path).expect("the fixture");
+        assert_eq!(hex, want, "the guard's batch changed");
+    }
+
+    #[test]
+    fn a_batch_numbers_its_messages_and_names_them() {
+        let flow = Flow::Listener { local: LOCAL };
+        let f = batch(100, "t", flow).finish();
+        assert_eq!(f.acked, vec![(101, "table"), (102, "chain"), (103, "rule")]);
+        assert_eq!((f.first, f.last), (100, 104));
+        assert_eq!(f.what(100), Some("batch"));
+        assert_eq!(f.what(103), Some("rule"));
+        assert_eq!(f.what(105), None);
+        assert!(BATCH_SEQS > f.last - f.first, "the batch fits its numbers");
+    }
+
+    #[rstest]
+    #[case::no_privilege(Refused::Errno { what: "batch", errno: libc::EPERM }, "needs CAP_NET_ADMIN")]
+    #[case::old_kernel(Refused::Errno { what: "table", errno: libc::EOPNOTSUPP }, "Linux 5.12")]
+    #[case::no_nf_tables(Refused::Errno { what: "chain", errno: libc::ENOENT }, "modprobe nf_tables")]
+    #[case::other(Refused::Errno { what: "rule", errno: libc::EINVAL }, "the kernel refused the rule")]
+    fn refusals_tell_the_user_what_to_do(#[case] refused: Refused, #[case] says: &str) {
+        let text = explain(refused).to_string();
+        assert!(text.contains(says), "{text}");
     }
 
     #[test]

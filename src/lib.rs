@@ -7,7 +7,7 @@
 //! ```text
 //! time ← wire ← arp, tcp, probe, trace ← stack ← link, driver ← setup ← cmd ← main
 //!               clock, sys ← link, driver, netlink, route
-//!               netlink ← route;  route, guard, cachefile ← setup
+//!               netlink ← route, nft;  nft ← guard, lab;  route, guard, cachefile ← setup
 //!               lab, impair, report, picture ← cmd;  serde_display ← lab, report
 //!               wire, tcp ← picture
 //!               sim's seeded Rng ← impair
@@ -42,7 +42,8 @@
 //! - **Edges** that talk to the kernel or the file system for `cmd`:
 //!   [`route`] (over [`netlink`]) asks the routing table which interface,
 //!   source and next hop to use; [`guard`] keeps the kernel's RSTs out of
-//!   nettool's flows with an nftables rule; [`cachefile`] keeps the ARP
+//!   nettool's flows with an nftables rule, made over [`nft`] (nettool's
+//!   own nftables messages); [`cachefile`] keeps the ARP
 //!   cache between runs; [`lab`] builds disposable network namespaces for
 //!   `nettool lab` and the end-to-end tests; [`impair`] is the seeded,
 //!   faulty relay those tests put between two namespaces.
@@ -67,6 +68,7 @@ pub mod lab;
 pub mod link;
 pub mod machine;
 pub mod netlink;
+pub mod nft;
 pub mod outcome;
 pub mod picture;
 pub mod probe;

@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Parser;
 use nettool::cli::Cli;
+use nettool::clock::SystemClock;
 use nettool::cmd::{self, Env};
 use nettool::outcome::{self, EXIT_ERROR, Outcome};
 
@@ -31,11 +32,14 @@ fn main() -> ExitCode {
     let stderr = io::stderr();
     let mut out = stdout.lock();
     let mut err = stderr.lock();
+    // The command's clocks: their epoch is its start.
+    let clock = SystemClock::new();
     let mut env = Env {
         out: &mut out,
         err: &mut err,
         interrupt: &interrupt,
         pcap: None,
+        clock: &clock,
     };
     let result = cmd::run(cli, &mut env);
     let flushed = out.flush();

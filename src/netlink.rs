@@ -1,5 +1,5 @@
 //! A minimal rtnetlink client: one request, one reply, over a fresh
-//! `NETLINK_ROUTE` socket.
+//! `NETLINK_ROUTE` socket; and the framing [`crate::nft`] shares.
 //!
 //! nettool asks the kernel one question per run ("which route does DST
 //! take?"), so a full netlink library would be mostly dead weight, and a
@@ -16,7 +16,7 @@
 //! ```
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::sys;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -197,10 +197,17 @@ pub fn error_code(payload: &[u8]) -> Result<i32, ParseError> {
     Ok(-(u32_at(payload, 0) as i32))
 }
 
+static SEQ: AtomicU32 = AtomicU32::new(1);
+
 /// A fresh sequence number, so concurrent requests never share one.
 pub fn next_seq() -> u32 {
-    static SEQ: AtomicU32 = AtomicU32::new(1);
-    SEQ.fetch_add(1, Ordering::Relaxed)
+    next_seqs(1)
+}
+
+/// The first of `count` fresh, consecutive sequence numbers (a batch of
+/// messages numbers each).
+pub fn next_seqs(count: u32) -> u32 {
+    SEQ.fetch_add(count, Ordering::Relaxed)
 }
 
 /// A `NETLINK_ROUTE` socket, closed on drop.
@@ -219,57 +226,19 @@ impl RouteSocket {
 
     /// Opens the socket. Needs no privilege.
     pub fn open() -> io::Result<RouteSocket> {
-        let fd = sys::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE)?;
-        let timeout = libc::timeval {
-            tv_sec: Self::TIMEOUT_SECS,
-            tv_usec: 0,
-        };
-        sys::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &timeout,
-        )?;
+        let fd = open(libc::NETLINK_ROUTE, Self::TIMEOUT_SECS)?;
         Ok(RouteSocket { fd })
     }
 
     /// Sends one request (a complete message whose header carries `seq`)
     /// and returns the first datagram that answers it.
     pub fn request(&self, message: &[u8], seq: u32) -> io::Result<Vec<u8>> {
-        // SAFETY: an all-zero sockaddr_nl is valid; pid 0 addresses the kernel.
-        let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        sys::sendto(self.fd.as_raw_fd(), message, &kernel)?;
+        send_to_kernel(self.fd.as_raw_fd(), message)?;
         // A route reply is ~120 bytes; 32 KiB leaves room for any attribute
-        // the kernel may add, and MSG_TRUNC tells us if it ever does not.
+        // the kernel may add, and `receive` says if it ever does not.
         let mut buf = vec![0u8; 32 * 1024];
         loop {
-            // SAFETY: `buf` is live and writable for its whole length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_TRUNC,
-                )
-            };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                if err.kind() == io::ErrorKind::WouldBlock {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "the kernel did not answer the netlink request",
-                    ));
-                }
-                return Err(err);
-            }
-            let n = n as usize;
-            if n > buf.len() {
-                return Err(io::Error::other("netlink reply larger than 32 KiB"));
-            }
+            let n = receive(self.fd.as_raw_fd(), &mut buf)?;
             let answers_us = matches!(
                 messages(&buf[..n]).next(),
                 Some(Ok((header, _))) if header.seq == seq
@@ -280,6 +249,64 @@ impl RouteSocket {
             }
             // Anything else (a stale reply) is not ours: keep reading.
         }
+    }
+}
+
+/// A netlink socket of `protocol`, in the calling thread's network
+/// namespace, whose reads give up after `timeout_secs`. The kernel
+/// answers nettool's requests synchronously; the timeout only guards
+/// against a hang.
+pub fn open(protocol: libc::c_int, timeout_secs: libc::time_t) -> io::Result<OwnedFd> {
+    let fd = sys::socket(libc::AF_NETLINK, libc::SOCK_RAW, protocol)?;
+    let timeout = libc::timeval {
+        tv_sec: timeout_secs,
+        tv_usec: 0,
+    };
+    sys::setsockopt(
+        fd.as_raw_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_RCVTIMEO,
+        &timeout,
+    )?;
+    Ok(fd)
+}
+
+/// Sends `message` (one or more netlink messages) to the kernel.
+pub fn send_to_kernel(fd: RawFd, message: &[u8]) -> io::Result<()> {
+    // SAFETY: an all-zero sockaddr_nl is valid; pid 0 addresses the kernel.
+    let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    sys::sendto(fd, message, &kernel)?;
+    Ok(())
+}
+
+/// Reads one datagram from the kernel into `buf`: its length. A datagram
+/// longer than `buf` is an error rather than a silently cut reply.
+pub fn receive(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is live and writable for its whole length.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if err.kind() == io::ErrorKind::WouldBlock {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the kernel did not answer the netlink request",
+                ));
+            }
+            return Err(err);
+        }
+        let n = n as usize;
+        if n > buf.len() {
+            return Err(io::Error::other(format!(
+                "netlink reply larger than {} bytes",
+                buf.len()
+            )));
+        }
+        return Ok(n);
     }
 }
 

@@ -18,6 +18,11 @@ use sack_script::*;
 
 // ----- scripted: one connection, segments by hand (tests/tcp_script.rs style) -----
 
+/// Segments `i..=j` as one range.
+fn span(i: u32, j: u32) -> (u32, u32) {
+    (nth(i).0, nth(j).1)
+}
+
 /// The last segment of what was queued (PSH set).
 fn last_line(i: u32) -> String {
     data_line(i).replace("[.]", "[P.]")
@@ -99,6 +104,106 @@ fn tlp__a_lone_lost_fin_is_probed_at_the_rto_instead_of_timing_out() {
     c.handle_segment(at(240), &ack(nth(1).0 + 1, &[], None));
     assert_eq!(c.state(), State::FinWait2);
     assert_eq!((c.cwnd(), c.ssthresh()), (2 * 536, 2 * 536));
+}
+
+/// A flight whose ACKs are all lost. The probe is new data (segment 10)
+/// and arrives alone after a flight the peer has ACKed, so the peer may
+/// delay its ACK, and here that ACK is lost too (`probe_unanswered`), or
+/// the probe itself is lost (`probe_lost`). Twice the PTO later a second
+/// probe, again new data, follows: two segments draw an ACK at once, or a
+/// SACK that shows RACK the first probe lost. Before, only the RTO was
+/// left, 200 ms after the probe.
+#[rstest]
+#[case::probe_unanswered(false)]
+#[case::probe_lost(true)]
+fn tlp__a_probe_of_new_data_gets_a_second_before_the_rto(#[case] probe_lost: bool) {
+    let mut c = established(config(), vec![]);
+    assert_eq!(c.send(&K[..14 * MSS as usize]), Ok(14 * 536));
+    assert_eq!(sent(&mut c, 20).len(), 10);
+    assert_eq!(c.poll_timeout(), Some(at(42)));
+    assert_eq!(sent(&mut c, 42), [data_line(10)]);
+    assert_eq!(c.poll_timeout(), Some(at(42 + 2 * 22)));
+    assert_eq!(sent(&mut c, 86), [data_line(11)]);
+    assert_eq!(c.loss_probes(), 2);
+    if probe_lost {
+        c.handle_segment(at(96), &ack(nth(10).0, &[nth(11)], None));
+        assert_eq!(sent(&mut c, 96).first(), Some(&data_line(10)), "RACK");
+        assert!(c.in_recovery());
+    } else {
+        c.handle_segment(at(96), &ack(nth(11).1, &[], None));
+        assert!(!c.in_recovery());
+    }
+    assert_eq!(c.timeouts(), 0);
+}
+
+/// Fast recovery whose last ACKs are lost. Segment 0 is lost, SACKs of
+/// 1–9 start recovery and release new data (PRR); then no ACK comes
+/// back, whether the peer has everything (`acks_lost`) or the
+/// retransmission of 0 was lost as well (`retransmission_lost`). PRR
+/// sends nothing without ACKs, and nothing sent after the retransmission
+/// is known delivered, so RACK cannot time it: before the probe was
+/// armed in recovery too, the RTO fired 200 ms later and went back to a
+/// window of one segment. The probe goes 2·SRTT + 2 ms after the last
+/// ACK; its ACK ends recovery, or its SACK lets RACK find the
+/// retransmission lost and send it again. No timeout either way, and
+/// the probe reduces the window no further.
+#[rstest]
+#[case::acks_lost(false)]
+#[case::retransmission_lost(true)]
+fn tlp__a_recovery_whose_acks_stop_is_probed_not_timed_out(#[case] retransmission_lost: bool) {
+    let mut c = established(config(), vec![]);
+    assert_eq!(c.send(&K[..20 * MSS as usize]), Ok(20 * 536));
+    assert_eq!(sent(&mut c, 20).len(), 10);
+    c.handle_segment(at(30), &ack(nth(0).0, &[span(1, 3)], None));
+    assert!(c.in_recovery());
+    assert_eq!(sent(&mut c, 30), [data_line(0)]);
+    c.handle_segment(at(31), &ack(nth(0).0, &[span(1, 9)], None));
+    let released = sent(&mut c, 31);
+    assert_eq!(released, (10..14).map(data_line).collect::<Vec<_>>(), "PRR");
+    let reduced = (c.cwnd(), c.ssthresh());
+    // Nothing more arrives: the probe, new data, long before the RTO.
+    assert_eq!(c.poll_timeout(), Some(at(31 + 2 * 10 + 2)));
+    assert_eq!(sent(&mut c, 53), [data_line(14)]);
+    assert_eq!((c.loss_probes(), c.timeouts()), (1, 0));
+    if retransmission_lost {
+        c.handle_segment(at(63), &ack(nth(0).0, &[span(1, 14)], None));
+        assert_eq!(sent(&mut c, 63).first(), Some(&data_line(0)), "RACK");
+        c.handle_segment(at(73), &ack(nth(14).1, &[], None));
+    } else {
+        c.handle_segment(at(63), &ack(nth(14).1, &[], None));
+    }
+    assert!(!c.in_recovery());
+    assert_eq!(c.timeouts(), 0);
+    assert!(c.cwnd() <= reduced.0 + 2 * MSS as usize, "{:?}", c.cwnd());
+    assert_eq!(c.ssthresh(), reduced.1, "no second reduction");
+}
+
+/// As above with no new data to send: the probe in recovery resends the
+/// last segment, whose loss it then turns out to have repaired (the ACK
+/// covering it brings no D-SACK) as that ACK ends the recovery. The
+/// recovery's reduction answers that loss; a second response of the
+/// probe's own (RFC 8985 §7.4, meant for probes outside recovery) would
+/// count the episode twice, and set cwnd to ssthresh where ending the
+/// recovery sets min(ssthresh, FlightSize + SMSS).
+#[test]
+fn tlp__a_probe_in_recovery_adds_no_congestion_response() {
+    let mut c = established(config(), vec![]);
+    assert_eq!(c.send(&K[..10 * MSS as usize]), Ok(10 * 536));
+    assert_eq!(sent(&mut c, 20).len(), 10);
+    c.handle_segment(at(30), &ack(nth(0).0, &[span(1, 3)], None));
+    assert_eq!(sent(&mut c, 30), [data_line(0)]);
+    c.handle_segment(at(31), &ack(nth(0).0, &[span(1, 8)], None));
+    assert!(sent(&mut c, 31).is_empty());
+    assert_eq!(c.ssthresh(), 5 * MSS as usize);
+    assert_eq!(c.poll_timeout(), Some(at(53)));
+    assert_eq!(sent(&mut c, 53), [last_line(9)]);
+    c.handle_segment(at(63), &ack(nth(9).1, &[], None));
+    assert!(!c.in_recovery());
+    assert_eq!((c.loss_probes(), c.timeouts()), (1, 0));
+    assert_eq!(
+        (c.cwnd(), c.ssthresh()),
+        (2 * MSS as usize, 5 * MSS as usize)
+    );
 }
 
 /// Ten segments, the first lost. The third SACK starts recovery (RACK

@@ -107,6 +107,37 @@ fn rack__sacks_in_the_reordering_window_release_new_data() {
     assert_eq!(c.spurious_undos(), 0);
 }
 
+/// Once reordering has been seen (segment 0 arrives after segment 1,
+/// never resent), an ACK that only SACKs grows cwnd by what it delivered,
+/// as Linux's does; the cumulative ACK that fills the hole then counts
+/// only what was not SACKed before, so each octet counts once. Until
+/// reordering is seen a SACK more likely means a loss, and only the
+/// cumulative ACK grows cwnd (RFC 5681); both end at the same window.
+#[rstest]
+#[case::reordering_seen(true, 536)]
+#[case::none_seen(false, 0)]
+fn cwnd__with_reordering_seen_a_sack_grows_the_window(
+    #[case] reordered: bool,
+    #[case] grown_by_sack: usize,
+) {
+    let mut c = established(config(), vec![]);
+    assert_eq!(c.send(&K[..20 * MSS as usize]), Ok(10720));
+    assert_eq!(sent(&mut c, 20).len(), 10);
+    if reordered {
+        c.handle_segment(at(30), &ack(nth(0).0, &[nth(1)], None));
+    }
+    c.handle_segment(at(31), &ack(nth(1).1, &[], None));
+    let base = c.cwnd();
+    assert_eq!(base, 10 * 536 + 2 * 536, "slow start");
+    // Segment 2 is late; 3 arrives.
+    c.handle_segment(at(40), &ack(nth(2).0, &[nth(3)], None));
+    assert!(!c.in_recovery());
+    assert_eq!(c.cwnd(), base + grown_by_sack);
+    c.handle_segment(at(41), &ack(nth(3).1, &[], None));
+    assert_eq!(c.cwnd(), base + 2 * 536);
+    assert_eq!(c.spurious_undos(), 0);
+}
+
 /// ESTABLISHED with SACK and timestamps agreed; the peer's clock read 99
 /// on its SYN,ACK.
 fn timestamped() -> Connection {

@@ -15,11 +15,10 @@ use crate::arp::probe::{self, Mode, Prober, Target, Until};
 use crate::arp::resolve::{self, Resolution, Settings, WallClock};
 use crate::cachefile;
 use crate::cli::ArpArgs;
-use crate::clock;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::driver::{self, Stop};
 use crate::link::packet::PacketLink;
-use crate::link::pcap::Capture;
+use crate::link::pcap::PcapFile;
 use crate::link::trace::Tracer;
 use crate::link::{Filter, Link};
 use crate::machine::Machine;
@@ -27,6 +26,7 @@ use crate::outcome::Outcome;
 use crate::report::event::{Cache as CacheEv, Conflict, Reply, Start};
 use crate::report::{Event, Format, Report, Reporter, Verdict, us};
 use crate::route::{self, Interface, Route, RouteError};
+use crate::setup;
 use crate::time::{Instant, human};
 use crate::wire::MacAddr;
 
@@ -39,13 +39,15 @@ const SWEEP_WAIT: Duration = Duration::from_millis(300);
 /// take minutes at any polite rate.
 const MAX_SWEEP: u64 = 65_536;
 
+/// `nettool arp`: the route (or the interface) from the kernel, the
+/// link opened, then the run itself ([`resolve_over`], [`sweep_over`],
+/// [`claim_over`]) on the clock `env` gives.
 pub fn run(args: ArpArgs, env: &mut Env) -> Result<Outcome> {
-    let cache_path = args.cache.path();
     if args.show {
-        return show(&cache_path, &args, env);
+        return show(&args, env);
     }
     if args.flush {
-        return flush(&cache_path, &args, env);
+        return flush(&args, env);
     }
     let target = args
         .target
@@ -58,14 +60,49 @@ pub fn run(args: ArpArgs, env: &mut Env) -> Result<Outcome> {
         if args.dad || args.announce || args.announce_reply || args.count.is_some() {
             bail!("--dad, --announce and --count take one address, not a subnet");
         }
-        return sweep(net, &args, &cache_path, env);
+        return sweep(net, &args, env);
     }
     let ip = super::resolve_host(target)?;
     if args.dad || args.announce || args.announce_reply {
         return claim(ip, &args, env);
     }
-    resolve_one(ip, &args, &cache_path, env)
+    resolve(ip, &args, env)
 }
+
+/// Resolves (or pings) `ip`: the route from the kernel, then
+/// [`resolve_over`], which opens the link only if the cache cannot answer.
+fn resolve(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
+    let route = arp_route(ip, args)?;
+    let pcap = env.pcap.clone();
+    let mut open = || open_link(&route.interface, pcap.as_ref());
+    let mut clock = env.clock.clock();
+    resolve_over(ip, args, &route, &mut open, clock.as_mut(), env)
+}
+
+/// Sweeps `net`: its route and addresses from the kernel, the link
+/// opened, then [`sweep_over`].
+fn sweep(net: Ipv4Network, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
+    let subnet = sweep_route(net, args)?;
+    let mut link = open_link(&subnet.route.interface, env.pcap.as_ref())?;
+    let mut clock = env.clock.clock();
+    sweep_over(args, &subnet, link.as_mut(), clock.as_mut(), env)
+}
+
+/// Claims `ip`: the interface from the kernel, the link opened, then
+/// [`claim_over`].
+fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
+    if !crate::arp::is_claimable(ip) {
+        bail!("{ip} is not a unicast host address");
+    }
+    let iface = claim_interface(ip, args)?;
+    let mut link = open_link(&iface, env.pcap.as_ref())?;
+    let mut clock = env.clock.clock();
+    claim_over(ip, args, &iface, link.as_mut(), clock.as_mut(), env)
+}
+
+/// Opens the link when the wire must be asked: a fresh cache entry needs
+/// no socket, no frame and no privileges beyond reading the cache.
+pub type OpenLink<'l> = dyn FnMut() -> Result<Box<dyn Link + 'l>> + 'l;
 
 /// How results are written: for people, as JSON lines, or MACs only.
 struct Printer {
@@ -256,15 +293,17 @@ fn check_ethernet(iface: &Interface) -> Result<()> {
     Ok(())
 }
 
-fn open_link(iface: &Interface, env: &Env) -> Result<Capture<PacketLink>> {
-    Ok(env.capture(PacketLink::open(iface.index, Filter::Arp)?)?)
+/// The ARP link on `iface`, its frames also written to `pcap`.
+fn open_link(iface: &Interface, pcap: Option<&PcapFile>) -> Result<Box<dyn Link>> {
+    let link = PacketLink::open(iface.index, Filter::Arp)?;
+    Ok(setup::capture(link, pcap)?)
 }
 
 /// Runs `machine` on the interface's link, printing frames on stderr with -v.
 fn drive<M: Machine>(
     machine: &mut M,
-    link: &mut Capture<PacketLink>,
-    clock: &mut SystemClock,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
     verbose: bool,
     env: &mut Env,
     mut on_event: impl FnMut(Instant, M::Event, &mut dyn Write) -> Result<()>,
@@ -321,27 +360,30 @@ impl RttStats {
     }
 }
 
-fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> Result<Outcome> {
-    let route = arp_route(ip, args)?;
+/// Resolves `ip` (or pings it, with `-c`) by `route`, through the cache
+/// file and, when that cannot answer, on the link `open_link` opens;
+/// the lines a user reads go to `env`.
+pub fn resolve_over(
+    ip: Ipv4Addr,
+    args: &ArpArgs,
+    route: &Route,
+    open_link: &mut OpenLink,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Outcome> {
+    let cache_path = args.cache.path();
     let ping = args.count.is_some();
-    let mut cache = load_cache(cache_path, env)?;
+    let mut cache = load_cache(&cache_path, env)?;
     let printer = Printer::new(args);
-    let mut clock = printer.rep.clock();
     let start = clock.now();
     let wall = WallClock {
         at: start,
-        unix_ms: clock::unix_now_ms(),
+        unix_ms: clock.unix_ms(),
     };
-    let mut res = Resolution::new(start, wall, &mut cache, resolve_settings(ip, &route, args));
+    let mut res = Resolution::new(start, wall, &mut cache, resolve_settings(ip, route, args));
     let from_cache = res.is_done();
-    // A fresh cache entry needs no socket, no frame and no privileges
-    // beyond reading the cache.
-    let mut link = if from_cache {
-        None
-    } else {
-        Some(open_link(&route.interface, env)?)
-    };
-    resolve_header(&printer, env.out, start, ip, &route, ping, from_cache)?;
+    let mut link = if from_cache { None } else { Some(open_link()?) };
+    resolve_header(&printer, env.out, start, ip, route, ping, from_cache)?;
     let mut stats = RttStats::default();
     let iface_name = route.interface.name.clone();
     let render = |now: Instant, ev: resolve::Event, out: &mut dyn Write| -> Result<()> {
@@ -349,7 +391,7 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
     };
     let stop = match &mut link {
         None => answer_from_cache(&mut res, start, env.out, render)?,
-        Some(link) => drive(&mut res, link, &mut clock, args.verbose, env, render)?,
+        Some(link) => drive(&mut res, link.as_mut(), clock, args.verbose, env, render)?,
     };
     drop(link);
     let resolved = Resolved {
@@ -363,7 +405,7 @@ fn resolve_one(ip: Ipv4Addr, args: &ArpArgs, cache_path: &Path, env: &mut Env) -
     // The exit status follows the verdict, so the result says it.
     let outcome = how(stop, resolved.verdict() == Verdict::Answered);
     resolved.report(&printer, env.out, clock.now(), outcome)?;
-    save_cache(cache_path, &cache, env)?;
+    save_cache(&cache_path, &cache, env)?;
     Ok(outcome)
 }
 
@@ -674,9 +716,17 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> Result<Outcome> {
-    let (route, targets) = sweep_route(net, args)?;
-    let iface = &route.interface;
+/// Sweeps `subnet` (its route and addresses found), on `link`: the hosts
+/// that answered are cached, and reported sorted by address.
+pub fn sweep_over(
+    args: &ArpArgs,
+    subnet: &Subnet,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Outcome> {
+    let cache_path = args.cache.path();
+    let iface = &subnet.route.interface;
     let tries = args.retries.saturating_add(1);
     let config = probe::Config {
         rate: Some(args.rate),
@@ -684,26 +734,32 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
             args,
             Mode::Request,
             Until::FirstReply,
-            (iface.mac, route.source),
+            (iface.mac, subnet.route.source),
             tries,
             SWEEP_WAIT,
         )
     };
     let printer = Printer::new(args);
-    let mut cache = load_cache(cache_path, env)?;
-    let mut link = open_link(iface, env)?;
-    let mut clock = printer.rep.clock();
-    let mut sweep = Sweep::new(&printer, net, &route, targets.len(), args.ttl, clock.now());
+    let mut cache = load_cache(&cache_path, env)?;
+    let start = clock.now();
+    let mut sweep = Sweep {
+        printer: &printer,
+        subnet,
+        ttl: args.ttl,
+        wall: WallClock {
+            at: start,
+            unix_ms: clock.unix_ms(),
+        },
+        hosts: BTreeMap::new(),
+        conflicts: 0,
+    };
     sweep.header(env.out, tries, args.rate)?;
-    let mut prober = Prober::new(
-        sweep.start,
-        config,
-        targets.into_iter().map(Target::broadcast),
-    );
+    let targets = subnet.targets.iter().copied().map(Target::broadcast);
+    let mut prober = Prober::new(start, config, targets);
     let stop = drive(
         &mut prober,
-        &mut link,
-        &mut clock,
+        link,
+        clock,
         args.verbose,
         env,
         |now, ev, out| sweep.on_event(&mut cache, now, ev, out),
@@ -712,14 +768,23 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, cache_path: &Path, env: &mut Env) -> 
     sweep.report_hosts(env.out, now)?;
     let outcome = how(stop, !sweep.hosts.is_empty());
     sweep.report(env.out, now, prober.frames_sent(), outcome)?;
-    save_cache(cache_path, &cache, env)?;
+    save_cache(&cache_path, &cache, env)?;
     Ok(outcome)
+}
+
+/// A subnet to sweep, and what the kernel said of it.
+pub struct Subnet {
+    pub net: Ipv4Network,
+    /// The way to its addresses.
+    pub route: Route,
+    /// The addresses to ask: all its hosts but this one.
+    pub targets: Vec<Ipv4Addr>,
 }
 
 /// The way to `net`, and the addresses to ask there: all its hosts but
 /// this one. Routed by an address of the subnet that is not this host's
 /// own (the kernel answers "local" for those, and names no link).
-fn sweep_route(net: Ipv4Network, args: &ArpArgs) -> Result<(Route, Vec<Ipv4Addr>)> {
+fn sweep_route(net: Ipv4Network, args: &ArpArgs) -> Result<Subnet> {
     // Count before listing: a /1 listed would not fit in memory.
     let hosts = crate::arp::host_count(net);
     if hosts > MAX_SWEEP {
@@ -739,52 +804,37 @@ fn sweep_route(net: Ipv4Network, args: &ArpArgs) -> Result<(Route, Vec<Ipv4Addr>
         );
     }
     check_ethernet(&route.interface)?;
-    Ok((route, targets))
+    Ok(Subnet {
+        net,
+        route,
+        targets,
+    })
 }
 
 /// A sweep of `net` under way: what it found so far (the hosts that
 /// answered, with their MAC and RTT; how many addresses two MACs claimed).
 struct Sweep<'a> {
     printer: &'a Printer,
-    net: Ipv4Network,
-    route: &'a Route,
-    /// Addresses asked.
-    count: usize,
+    subnet: &'a Subnet,
     /// The lifetime of the cache entries it learns.
     ttl: Duration,
-    start: Instant,
+    /// When it started, on the run's clock and on the wall clock: what it
+    /// learns is dated from there.
+    wall: WallClock,
     hosts: BTreeMap<Ipv4Addr, (MacAddr, Duration)>,
     conflicts: u32,
 }
 
-impl<'a> Sweep<'a> {
-    fn new(
-        printer: &'a Printer,
-        net: Ipv4Network,
-        route: &'a Route,
-        count: usize,
-        ttl: Duration,
-        start: Instant,
-    ) -> Sweep<'a> {
-        Sweep {
-            printer,
-            net,
-            route,
-            count,
-            ttl,
-            start,
-            hosts: BTreeMap::new(),
-            conflicts: 0,
-        }
-    }
-
+impl Sweep<'_> {
     fn header(&self, out: &mut dyn Write, tries: u32, rate: u32) -> Result<()> {
-        let (net, count, iface) = (self.net, self.count, &self.route.interface);
+        let (net, count) = (self.subnet.net, self.subnet.targets.len());
+        let route = &self.subnet.route;
+        let iface = &route.interface;
         let event = start_event(
             "sweep",
             Start {
                 subnet: Some(net.to_string()),
-                local_ip: Some(self.route.source),
+                local_ip: Some(route.source),
                 iface: Some(iface.name.clone()),
                 mac: Some(iface.mac),
                 addresses: Some(count),
@@ -793,12 +843,12 @@ impl<'a> Sweep<'a> {
                 ..Start::default()
             },
         );
-        self.printer.rep.emit(out, self.start, event, |w| {
+        self.printer.rep.emit(out, self.wall.at, event, |w| {
             writeln!(
                 w,
                 "SWEEP {net} on {} from {}: {count} addresses, {tries} tr{} each, at most {rate}/s",
                 iface.name,
-                self.route.source,
+                route.source,
                 if tries == 1 { "y" } else { "ies" },
             )
         })?;
@@ -813,10 +863,10 @@ impl<'a> Sweep<'a> {
         ev: probe::Event,
         out: &mut dyn Write,
     ) -> Result<()> {
-        let iface = &self.route.interface;
+        let iface = &self.subnet.route.interface;
         // Cache entries are dated by the wall clock when the answer is
-        // handled; the RTT already came from the driver's clock.
-        let unix_ms = clock::unix_now_ms();
+        // believed (its conflict window closed quietly).
+        let unix_ms = self.wall.unix_ms(now);
         let learned = resolve::record(cache, &iface.name, iface.index, unix_ms, self.ttl, &ev);
         match ev {
             probe::Event::Reply {
@@ -844,7 +894,7 @@ impl<'a> Sweep<'a> {
 
     /// The hosts that answered, sorted by address: one reply each.
     fn report_hosts(&self, out: &mut dyn Write, now: Instant) -> Result<()> {
-        let iface = &self.route.interface.name;
+        let iface = &self.subnet.route.interface.name;
         for (ip, (mac, rtt)) in &self.hosts {
             self.printer.mac_only(out, *mac)?;
             let event = arp_reply(*ip, *mac, *rtt, iface, None);
@@ -856,21 +906,21 @@ impl<'a> Sweep<'a> {
     }
 
     fn report(&self, out: &mut dyn Write, now: Instant, sent: u64, outcome: Outcome) -> Result<()> {
-        let (count, answered) = (self.count, self.hosts.len());
+        let (count, answered) = (self.subnet.targets.len(), self.hosts.len());
         let verdict = if answered == 0 {
             Verdict::NoReply
         } else {
             Verdict::Answered
         };
         let report = Report {
-            subnet: Some(self.net.to_string()),
+            subnet: Some(self.subnet.net.to_string()),
             addresses: Some(count),
             answered: Some(answered as u64),
             conflicts: Some(self.conflicts.into()),
             sent: Some(sent),
             ..Report::new(verdict, outcome)
         };
-        let elapsed = now - self.start;
+        let elapsed = now - self.wall.at;
         self.printer.result(out, now, report, || {
             Some(format!(
                 "--- {answered} of {count} addresses answered; {sent} requests in {:.2} s",
@@ -908,42 +958,38 @@ fn claim_interface(ip: Ipv4Addr, args: &ArpArgs) -> Result<Interface> {
     Ok(iface)
 }
 
-fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
-    if !crate::arp::is_claimable(ip) {
-        bail!("{ip} is not a unicast host address");
-    }
-    let iface = claim_interface(ip, args)?;
+/// Claims `ip` on `iface` (RFC 5227: probes for `--dad`, announcements
+/// otherwise), on `link`.
+pub fn claim_over(
+    ip: Ipv4Addr,
+    args: &ArpArgs,
+    iface: &Interface,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Outcome> {
     let mode = claim_mode(args);
     let tries = args.count.unwrap_or(mode.default_count());
     let wait = Duration::from_secs(1);
     let from = (iface.mac, ip);
     let config = probe_config(args, mode, mode.claim_until(), from, tries, wait);
     let printer = Printer::new(args);
-    let mut link = open_link(&iface, env)?;
-    let mut clock = printer.rep.clock();
     let start = clock.now();
     let mut prober = Prober::new(start, config, [Target::broadcast(ip)]);
     let mut claim = Claim {
         printer: &printer,
         ip,
-        iface: &iface,
+        iface,
         mode,
         owner: None,
     };
     claim.header(env.out, start, tries)?;
-    let stop = drive(
-        &mut prober,
-        &mut link,
-        &mut clock,
-        args.verbose,
-        env,
-        |_, ev, _| {
-            if let probe::Event::Claimed { mac, .. } = ev {
-                claim.owner.get_or_insert(mac);
-            }
-            Ok(())
-        },
-    )?;
+    let stop = drive(&mut prober, link, clock, args.verbose, env, |_, ev, _| {
+        if let probe::Event::Claimed { mac, .. } = ev {
+            claim.owner.get_or_insert(mac);
+        }
+        Ok(())
+    })?;
     claim.report(env.out, clock.now(), stop, prober.frames_sent())
 }
 
@@ -1033,13 +1079,16 @@ impl Claim<'_> {
     }
 }
 
-fn show(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
-    let mut printer = Printer::new(args);
+/// `--show`: the cache file's entries as they stand on `env`'s wall clock.
+fn show(args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
+    let path = &args.cache.path();
+    let printer = Printer::new(args);
     let cache = load_cache(path, env)?;
-    let now = clock::unix_now_ms();
-    printer
-        .rep
-        .emit_now(env.out, start_event("show", Start::default()), |_| Ok(()))?;
+    let mut clock = env.clock.clock();
+    let now = clock.unix_ms();
+    let at = clock.now();
+    let start = start_event("show", Start::default());
+    printer.rep.emit(env.out, at, start, |_| Ok(()))?;
     if printer.human() {
         if cache.is_empty() {
             writeln!(env.out, "the ARP cache ({}) is empty", path.display())?;
@@ -1052,9 +1101,8 @@ fn show(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
         )?;
     }
     for entry in cache.entries() {
-        show_entry(&mut printer, env.out, entry, now)?;
+        show_entry(&printer, env.out, at, entry, now)?;
     }
-    let at = printer.rep.now();
     printer.result(
         env.out,
         at,
@@ -1064,8 +1112,15 @@ fn show(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// One row of the cache table: `e` as it stands at `now` (Unix ms).
-fn show_entry(printer: &mut Printer, out: &mut dyn Write, e: &Entry, now: u64) -> Result<()> {
+/// One row of the cache table, written `at`: `e` as it stands at `now`
+/// (Unix ms).
+fn show_entry(
+    printer: &Printer,
+    out: &mut dyn Write,
+    at: Instant,
+    e: &Entry,
+    now: u64,
+) -> Result<()> {
     let (state, left) = match e.freshness(now) {
         Freshness::Fresh { left, .. } => ("fresh", Some(left)),
         Freshness::Stale { .. } => ("stale", None),
@@ -1073,7 +1128,6 @@ fn show_entry(printer: &mut Printer, out: &mut dyn Write, e: &Entry, now: u64) -
     };
     let age = Duration::from_millis(now.saturating_sub(e.learned_at_ms));
     printer.mac_only(out, e.mac)?;
-    let at = printer.rep.now();
     printer.emit(
         out,
         at,
@@ -1100,15 +1154,19 @@ fn show_entry(printer: &mut Printer, out: &mut dyn Write, e: &Entry, now: u64) -
     )
 }
 
-fn flush(path: &Path, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
+/// `--flush`: empties the cache file.
+fn flush(args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
+    let path = &args.cache.path();
     // The count is printed with --quiet too: it is the answer.
-    let mut rep = Reporter::new(args.json);
-    rep.emit_now(env.out, start_event("flush", Start::default()), |_| Ok(()))?;
+    let rep = Reporter::new(args.json);
+    let mut clock = env.clock.clock();
+    let start = start_event("flush", Start::default());
+    rep.emit(env.out, clock.now(), start, |_| Ok(()))?;
     let mut cache = load_cache(path, env)?;
     let n = cache.len();
     cache.flush();
     cachefile::save(path, &cache)?;
-    let at = rep.now();
+    let at = clock.now();
     rep.emit(
         env.out,
         at,

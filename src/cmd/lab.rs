@@ -202,11 +202,13 @@ fn down(name: &str, env: &mut Env) -> Result<Outcome> {
 }
 
 fn status(name: &str, json: bool, env: &mut Env) -> Result<Outcome> {
-    let mut rep = Reporter::new(json);
+    let rep = Reporter::new(json);
     let status = lab::status(name)?;
     if json {
-        rep.emit_now(
+        let now = env.now();
+        rep.emit(
             env.out,
+            now,
             Event::Start(Box::new(Start {
                 command: "lab-status",
                 ..Start::default()
@@ -224,9 +226,11 @@ fn status(name: &str, json: bool, env: &mut Env) -> Result<Outcome> {
                 (false, map)
             }
         };
-        rep.emit_now(env.out, Event::Lab { up, status: fields }, |_| Ok(()))?;
-        rep.emit_now(
+        let now = env.now();
+        rep.emit(env.out, now, Event::Lab { up, status: fields }, |_| Ok(()))?;
+        rep.emit(
             env.out,
+            now,
             Event::Result(Box::new(Report::new(Verdict::Done, Outcome::Success))),
             |_| Ok(()),
         )?;

@@ -18,10 +18,10 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, bail};
 
 use crate::cli::{CacheArgs, Cli, Command, PathArgs};
-use crate::clock::Clock;
+use crate::clock::{Clock, ClockSource};
 use crate::driver::{self, Stop};
 use crate::link::Link;
-use crate::link::pcap::{Capture, PcapFile};
+use crate::link::pcap::PcapFile;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
 use crate::report::event::{Conflict, Start};
@@ -40,6 +40,9 @@ pub struct Env<'a> {
     pub interrupt: &'a AtomicBool,
     /// The `--pcap` file every link of the command writes to.
     pub pcap: Option<PcapFile>,
+    /// Where "now" comes from, monotonic and wall: the system's clocks,
+    /// or a test's virtual one. Commands read no clock of their own.
+    pub clock: &'a dyn ClockSource,
 }
 
 impl Env<'_> {
@@ -48,21 +51,25 @@ impl Env<'_> {
         crate::setup::warn(self.err, what)
     }
 
-    /// `link`, writing its frames to the `--pcap` file when there is one.
-    pub fn capture<L: Link>(&self, link: L) -> std::io::Result<Capture<L>> {
-        Capture::new(link, self.pcap.clone())
+    /// Now, on the command's clock: what a report made outside a run is
+    /// stamped with.
+    pub fn now(&self) -> Instant {
+        self.clock.clock().now()
     }
 }
 
-/// A command's output kept in memory and its interrupt flag, for tests
-/// that run a command over the in-memory link: [`Captured::env`] is the
-/// `Env` to run it in.
+/// A command's output kept in memory, its interrupt flag and its virtual
+/// clock, for tests that run a command over the in-memory link:
+/// [`Captured::env`] is the `Env` to run it in.
 #[cfg(any(test, feature = "testkit"))]
 #[derive(Default)]
 pub struct Captured {
     pub out: Vec<u8>,
     pub err: Vec<u8>,
     pub interrupt: AtomicBool,
+    /// The clock the command's `Env` gives (the in-memory link's, when
+    /// the test builds its link on a clone of it).
+    pub clock: crate::link::mem::VirtualClock,
 }
 
 #[cfg(any(test, feature = "testkit"))]
@@ -73,6 +80,7 @@ impl Captured {
             err: &mut self.err,
             interrupt: &self.interrupt,
             pcap: None,
+            clock: &self.clock,
         }
     }
 
@@ -152,8 +160,10 @@ pub(crate) fn unresolved(
 ) -> anyhow::Result<Outcome> {
     let outcome = Outcome::Negative.unless_interrupted(env.interrupt);
     let next_hop = why.next_hop();
-    rep.emit_now(
+    let now = env.now();
+    rep.emit(
         env.out,
+        now,
         Event::Start(Box::new(Start {
             command,
             ip: Some(dst),
@@ -167,8 +177,9 @@ pub(crate) fn unresolved(
         Unresolved::NoArp { .. } => Verdict::NoArp,
         Unresolved::Conflict { mac, other_mac, .. } => {
             // The JSON names both MACs; the text says it in the result.
-            rep.emit_now(
+            rep.emit(
                 env.out,
+                now,
                 Event::Conflict(Conflict {
                     ip: next_hop,
                     mac: *mac,
@@ -180,8 +191,9 @@ pub(crate) fn unresolved(
             Verdict::Conflict
         }
     };
-    rep.emit_now(
+    rep.emit(
         env.out,
+        now,
         Event::Result(Box::new(Report {
             next_hop: Some(next_hop),
             ..Report::new(verdict, outcome)
@@ -305,8 +317,8 @@ pub(crate) fn run_connection<F: Finish>(
         Opened::Unresolved(outcome) => return Ok(outcome),
     };
     let wiring = Wiring::of(&path, &stack, remote);
-    let mut clock = rep.clock();
-    let ran = body(&wiring, rep, stack.link.as_mut(), &mut clock, env)?;
+    let mut clock = env.clock.clock();
+    let ran = body(&wiring, rep, stack.link.as_mut(), clock.as_mut(), env)?;
     let dropped = stack.teardown(env.err);
     ran.finish(dropped, clock.now(), env)
 }

@@ -8,20 +8,20 @@
 //! number of handshakes side by side and serves one connection at a time.
 
 use std::fmt::Display;
+use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
 use super::tcp::SegmentLines;
-use super::{Env, stamped};
+use super::{Env, Given, stamped};
 use crate::cli::{CongestionControlArg, NcArgs};
-use crate::clock::{Clock, SystemClock};
 use crate::driver::{self, Handler, Input, Options, Stop, Tx};
-use crate::link::Link;
 use crate::machine::Machine;
 use crate::outcome::Outcome;
-use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack};
+use crate::setup::{Claim, Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::stack::host::{HostConfig, TcpHost};
 use crate::stack::iface::{
     self as stack_iface, Direction, FlowKey, HostEvent, InterfaceConfig, ListenerConfig,
@@ -38,17 +38,19 @@ use crate::wire::tcp::Flags;
 /// Largest chunk read from stdin at once, and the most held back while
 /// the engine's send buffer is full.
 const CHUNK: usize = 64 * 1024;
-/// How the driver runs nc: stdin is waited on beside the link, and
-/// frames are read a batch per wake-up, so stdin and timers are not
-/// starved.
-const RUN: Options = Options {
-    kernel_stamps: false,
-    spin: Duration::ZERO,
-    ring_batch: None,
-    rx_batch: 256,
-    lossy_send: false,
-    input: Some(0),
-};
+/// How the driver runs nc: the input (stdin) is waited on beside the
+/// link, and frames are read a batch per wake-up, so the input and timers
+/// are not starved.
+fn run_options(input: RawFd) -> Options {
+    Options {
+        kernel_stamps: false,
+        spin: Duration::ZERO,
+        ring_batch: None,
+        rx_batch: 256,
+        lossy_send: false,
+        input: Some(input),
+    }
+}
 
 pub fn run(args: NcArgs, env: &mut Env) -> Result<Outcome> {
     if args.zero_io {
@@ -153,34 +155,70 @@ fn congestion_control(arg: CongestionControlArg) -> tcp::CongestionControl {
     }
 }
 
-fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
+/// `HOST PORT` to connect to.
+fn connect_target(args: &NcArgs) -> Result<SocketAddrV4> {
     let [host, port] = args.operands.as_slice() else {
         bail!("nettool nc needs HOST PORT (or -l [ADDRESS] PORT)");
     };
-    let dst = super::resolve_host(host)?;
-    let port = parse_port(port)?;
-    let Some(path) = connect_path(dst, args, env)? else {
-        return Ok(Outcome::Negative);
+    Ok(SocketAddrV4::new(
+        super::resolve_host(host)?,
+        parse_port(port)?,
+    ))
+}
+
+/// Runs `body` on `stack`'s link and `env`'s clock, with stdin for its
+/// input, then tears the stack down.
+fn plumbed(
+    path: &Path,
+    mut stack: Stack,
+    env: &mut Env,
+    body: impl FnOnce(Given, RawFd, &mut Env) -> Result<Outcome>,
+) -> Result<Outcome> {
+    let mut clock = env.clock.clock();
+    let given = Given {
+        path,
+        local: stack.local(),
+        link: stack.link.as_mut(),
+        clock: clock.as_mut(),
     };
-    let remote = SocketAddrV4::new(dst, port);
-    let flows = Flows::Connection { remote };
-    let mut stack = path.open(args.source_port, flows, &LINK, env.pcap.as_ref(), env.err)?;
-    let local = stack.local();
-    let mut clock = SystemClock::new();
-    let start = clock.now();
-    let config = engine_config(&path, args);
-    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, local, remote);
-    let conn = Connection::connect(start, config, local, remote, iss);
-    let mut iface = stack_iface::Interface::new(iface_config(&path, args.trace));
-    let flow = iface.open(conn);
-    let mut pipe = Pipe::new(args, start, Some(flow));
-    let end = pipe.run(&mut iface, stack.link.as_mut(), &mut clock, env)?;
-    pipe.receive_drops = stack.link.receive_drops();
-    let outcome = pipe.finish(&iface, end, remote, clock.now(), env);
+    let outcome = body(given, io::stdin().as_raw_fd(), env);
     stack.teardown(env.err);
     outcome
 }
 
+/// `nc HOST PORT`: the way found, the flow claimed and the link opened,
+/// then [`connect_over`].
+fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
+    let remote = connect_target(args)?;
+    let Some(path) = connect_path(*remote.ip(), args, env)? else {
+        return Ok(Outcome::Negative);
+    };
+    let flows = Flows::Connection { remote };
+    let stack = path.open(args.source_port, flows, &LINK, env.pcap.as_ref(), env.err)?;
+    plumbed(&path, stack, env, |given, input, env| {
+        connect_over(args, given, input, env)
+    })
+}
+
+/// Connects to the `HOST PORT` of `args` over what it is `given`, and
+/// copies `input` (stdin, in the real command) to the peer and the
+/// peer's bytes to `env.out` until both sides are done.
+pub fn connect_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> Result<Outcome> {
+    let remote = connect_target(args)?;
+    let start = p.clock.now();
+    let config = engine_config(p.path, args);
+    let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, p.local, remote);
+    let conn = Connection::connect(start, config, p.local, remote, iss);
+    let mut iface = stack_iface::Interface::new(iface_config(p.path, args.trace));
+    let flow = iface.open(conn);
+    let mut pipe = Pipe::new(args, start, Some(flow));
+    let end = pipe.run(&mut iface, &mut p, input, env)?;
+    pipe.receive_drops = p.link.receive_drops();
+    pipe.finish(&iface, end, remote, p.clock.now(), env)
+}
+
+/// `nc -l [ADDRESS] PORT`: the address and port taken from the kernel
+/// and the link opened, then [`listen_over`].
 fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let (addr, port) = match args.operands.as_slice() {
         [port] => (None, parse_port(port)?),
@@ -189,20 +227,25 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     };
     let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
     let flows = Flows::Listener;
-    let mut stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
-    let local_addr = stack.local();
-    let mut clock = SystemClock::new();
-    let mut iface = listening(&path, args, local_addr);
+    let stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
+    plumbed(&path, stack, env, |given, input, env| {
+        listen_over(args, given, input, env)
+    })
+}
+
+/// Listens on the local address it is `given` and serves one connection
+/// (all of them, one after the other, with `-k`): `input` to the peer,
+/// the peer's bytes to `env.out`.
+pub fn listen_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> Result<Outcome> {
+    let mut iface = listening(p.path, args, p.local);
     if args.verbose {
         writeln!(
             env.err,
-            "nettool: listening on {local_addr} ({})",
-            path.iface.name
+            "nettool: listening on {} ({})",
+            p.local, p.path.iface.name
         )?;
     }
-    let outcome = serve(&mut iface, &mut stack, &mut clock, args, env)?;
-    stack.teardown(env.err);
-    Ok(outcome)
+    serve(&mut iface, &mut p, input, args, env)
 }
 
 /// An interface with a listener on `local`. Handshakes proceed side by
@@ -227,24 +270,23 @@ fn listening(path: &Path, args: &NcArgs, local: SocketAddrV4) -> stack_iface::In
 /// `-k` all until Ctrl-C.
 fn serve(
     iface: &mut stack_iface::Interface,
-    stack: &mut Stack,
-    clock: &mut SystemClock,
+    p: &mut Given,
+    input: RawFd,
     args: &NcArgs,
     env: &mut Env,
 ) -> Result<Outcome> {
-    let local = stack.local();
     loop {
-        let mut pipe = Pipe::new(args, clock.now(), None);
-        pipe.listener = Some(local);
-        let end = pipe.run(iface, stack.link.as_mut(), clock, env)?;
-        pipe.receive_drops = stack.link.receive_drops();
+        let mut pipe = Pipe::new(args, p.clock.now(), None);
+        pipe.listener = Some(p.local);
+        let end = pipe.run(iface, p, input, env)?;
+        pipe.receive_drops = p.link.receive_drops();
         let remote = pipe
             .flow
             .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
-        let outcome = pipe.finish(iface, end, remote, clock.now(), env)?;
+        let outcome = pipe.finish(iface, end, remote, p.clock.now(), env)?;
         if !args.keep_open || outcome == Outcome::Interrupted {
             if args.verbose {
-                report_listener(iface, local, env)?;
+                report_listener(iface, p.local, env)?;
             }
             return Ok(outcome);
         }
@@ -578,8 +620,8 @@ impl Pipe {
     fn run(
         &mut self,
         host: &mut stack_iface::Interface,
-        link: &mut dyn Link,
-        clock: &mut SystemClock,
+        p: &mut Given,
+        input: RawFd,
         env: &mut Env,
     ) -> Result<Ending> {
         if self.listener.is_some() {
@@ -588,7 +630,8 @@ impl Pipe {
         }
         let interrupt = env.interrupt;
         let mut run = PipeRun { pipe: self, env };
-        let stop = driver::run_with(host, link, clock, interrupt, &RUN, &mut run)?;
+        let opts = run_options(input);
+        let stop = driver::run_with(host, p.link, p.clock, interrupt, &opts, &mut run)?;
         Ok(match stop {
             Stop::Interrupted => Ending::Interrupted,
             Stop::Done => self.ended.unwrap_or(Ending::Interrupted),
@@ -815,21 +858,58 @@ impl Pipe {
     }
 }
 
-/// `-z`: for each port, a handshake and a RST; no data.
-fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
+/// `HOST PORT[-PORT]` to knock at.
+fn zero_io_target(args: &NcArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
     let [host, ports] = args.operands.as_slice() else {
         bail!("nettool nc -z needs HOST PORT[-PORT]");
     };
-    let dst = super::resolve_host(host)?;
-    let ports = parse_ports(ports)?;
+    Ok((super::resolve_host(host)?, parse_ports(ports)?))
+}
+
+/// `-z`: for each port, a handshake and a RST; no data. Each knock comes
+/// from a port of its own, which the setup claims (with a guard that
+/// keeps the kernel out of that flow) for as long as the knock lasts.
+fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
+    let (dst, _) = zero_io_target(args)?;
     let Some(path) = connect_path(dst, args, env)? else {
         return Ok(Outcome::Negative);
     };
     let mut link = path.open_link(&LINK, env.pcap.as_ref(), env.err)?;
+    let mut clock = env.clock.clock();
+    let given = Given {
+        path: &path,
+        local: SocketAddrV4::new(path.source, 0),
+        link: link.as_mut(),
+        clock: clock.as_mut(),
+    };
+    knocks(args, given, env, |remote| {
+        let claim = path.claim(args.source_port, Flows::Connection { remote })?;
+        Ok((claim.local, Some(claim)))
+    })
+}
+
+/// `-z` over what it is `given`: every knock from its local address.
+pub fn zero_io_over(args: &NcArgs, given: Given, env: &mut Env) -> Result<Outcome> {
+    let local = given.local;
+    knocks(args, given, env, |_| Ok((local, None)))
+}
+
+/// Knocks at each port of `args` in turn, from where `claim` says (and
+/// holding what it returns until the knock is over); netcat's line for
+/// each with `-v`. Success when any port was open.
+fn knocks(
+    args: &NcArgs,
+    mut given: Given,
+    env: &mut Env,
+    mut claim: impl FnMut(SocketAddrV4) -> Result<(SocketAddrV4, Option<Claim>)>,
+) -> Result<Outcome> {
+    let (dst, ports) = zero_io_target(args)?;
     let mut any_open = false;
     for port in ports {
         let remote = SocketAddrV4::new(dst, port);
-        let Some(opening) = knock(&path, remote, link.as_mut(), args, env)? else {
+        // Dropped at the end of the port: its guard goes with it.
+        let (local, _claim) = claim(remote)?;
+        let Some(opening) = knock(&mut given, local, remote, args, env)? else {
             return Ok(Outcome::Interrupted);
         };
         any_open |= opening == Opening::Open;
@@ -840,27 +920,23 @@ fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     Ok(Outcome::from_answer(any_open))
 }
 
-/// One `-z` port: a handshake, then a RST; how it opened, or `None` when
-/// interrupted.
+/// One `-z` port: a handshake from `local`, then a RST; how it opened, or
+/// `None` when interrupted.
 fn knock(
-    path: &Path,
+    given: &mut Given,
+    local: SocketAddrV4,
     remote: SocketAddrV4,
-    link: &mut dyn Link,
     args: &NcArgs,
     env: &mut Env,
 ) -> Result<Option<Opening>> {
-    // Dropped at the end of the port: its guard goes with it.
-    let claim = path.claim(args.source_port, Flows::Connection { remote })?;
-    let local = claim.local;
-    let mut clock = SystemClock::new();
-    let now = clock.now();
+    let now = given.clock.now();
     let config = tcp::Config {
         syn_retries: 1,
-        ..engine_config(path, args)
+        ..engine_config(given.path, args)
     };
     let iss = IsnGenerator::new(random_bytes::<16>()).isn(now, local, remote);
     let host = TcpHost::new(
-        host_config(path, false),
+        host_config(given.path, false),
         Connection::connect(now, config, local, remote, iss),
     );
     let plan = Plan {
@@ -870,7 +946,8 @@ fn knock(
         linger: Duration::ZERO,
     };
     let mut session = Session::new(host, plan);
-    let stop = driver::run(&mut session, link, &mut clock, env.interrupt, |_, _| Ok(()))?;
+    let (link, clock) = (&mut *given.link, &mut *given.clock);
+    let stop = driver::run(&mut session, link, clock, env.interrupt, |_, _| Ok(()))?;
     Ok((stop != Stop::Interrupted).then(|| session.opening()))
 }
 

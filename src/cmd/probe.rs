@@ -136,22 +136,11 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     // Refused before anything is claimed from the kernel.
     template(&args, &path, dst)?;
     let flows = probe_flows(dst, &dports, args.sport_inc);
-    let opts = probe_link(args.flood);
-    let mut stack = path.open(args.sport, flows, &opts, env.pcap.as_ref(), env.err)?;
-    let aim = Aim::of(&path, &stack);
-    let mut clock = rep.clock();
+    let opened = Opened::open(&path, args.sport, flows, &probe_link(args.flood), env)?;
     let target = (dst, dports.as_slice());
-    let fired = fire(
-        &args,
-        &aim,
-        target,
-        rep,
-        stack.link.as_mut(),
-        &mut clock,
-        env,
-    )?;
-    let dropped = stack.teardown(env.err);
-    fired.finish(dropped, clock.now(), env)
+    opened.run(env, |aim, link, clock, env| {
+        fire(&args, aim, target, rep, link, clock, env)
+    })
 }
 
 /// `nettool probe` over what the caller [`Given`] (the in-memory link in
@@ -174,6 +163,39 @@ pub fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outco
         env,
     )?;
     fired.finish(None, given.clock.now(), env)
+}
+
+/// The stack a probe run or a scan leaves from, opened on its path.
+struct Opened<'a> {
+    path: &'a Path,
+    stack: Stack,
+}
+
+impl<'a> Opened<'a> {
+    fn open(
+        path: &'a Path,
+        sport: Option<u16>,
+        flows: Flows,
+        opts: &LinkOptions,
+        env: &mut Env,
+    ) -> Result<Opened<'a>> {
+        let stack = path.open(sport, flows, opts, env.pcap.as_ref(), env.err)?;
+        Ok(Opened { path, stack })
+    }
+
+    /// Runs `body` on the stack's link and the command's clock, tears the
+    /// stack down (the guard goes) and reports what `body` ran.
+    fn run<F: Finish>(
+        mut self,
+        env: &mut Env,
+        body: impl FnOnce(&Aim, &mut dyn Link, &mut dyn Clock, &mut Env) -> Result<F>,
+    ) -> Result<Outcome> {
+        let aim = Aim::of(self.path, &self.stack);
+        let mut clock = env.clock.clock();
+        let ran = body(&aim, self.stack.link.as_mut(), clock.as_mut(), env)?;
+        let dropped = self.stack.teardown(env.err);
+        ran.finish(dropped, clock.now(), env)
+    }
 }
 
 /// Where probes and scans leave from: the path, our address and first
@@ -755,22 +777,11 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
         receive_buffer: Some(SCAN_RECEIVE_BUFFER),
         ..LinkOptions::default()
     };
-    let mut stack = path.open(args.sport, flows, &opts, env.pcap.as_ref(), env.err)?;
-    let aim = Aim::of(&path, &stack);
-    let mut clock = rep.clock();
+    let opened = Opened::open(&path, args.sport, flows, &opts, env)?;
     let target = (dst, ports.as_slice());
-    let swept = sweep(
-        &args,
-        &aim,
-        target,
-        rate,
-        rep,
-        stack.link.as_mut(),
-        &mut clock,
-        env,
-    )?;
-    let dropped = stack.teardown(env.err);
-    swept.finish(dropped, clock.now(), env)
+    opened.run(env, |aim, link, clock, env| {
+        sweep(&args, aim, target, rate, rep, link, clock, env)
+    })
 }
 
 /// `nettool scan` over what the caller [`Given`] (the in-memory link in

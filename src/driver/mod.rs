@@ -385,7 +385,17 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
         let Some(input) = input else {
             return self.frames(wait);
         };
-        let ready = fd::poll_two(self.link.poll_fd(), Some(input), wait)?;
+        let ready = match self.link.poll_fd() {
+            Some(link) => fd::poll_two(Some(link), Some(input), wait)?,
+            None => {
+                // A link with no descriptor (in memory) does its own
+                // waiting, on its own clock: the input is only looked at,
+                // and the link waited on when the input has nothing.
+                let input = fd::poll_two(None, Some(input), Duration::ZERO)?.input;
+                self.frames(if input { Duration::ZERO } else { wait })?;
+                fd::Ready { link: false, input }
+            }
+        };
         if ready.link {
             self.frames(Duration::ZERO)?;
         }

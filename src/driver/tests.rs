@@ -248,35 +248,87 @@ fn without_a_wall_clock_a_stamped_frame_left_when_the_send_began() {
     );
 }
 
-#[test]
-fn input_is_read_beside_the_link_until_its_end() {
-    let (reader, mut writer) = io::pipe().unwrap();
-    io::Write::write_all(&mut writer, b"hello").unwrap();
-    drop(writer);
-    let opts = Options {
-        input: Some(std::os::fd::AsRawFd::as_raw_fd(&reader)),
-        ..Options::default()
-    };
-    let mut h = Hooks::default();
-    let (mut m, mut link, mut clock) = (Sender::new(0, 1), Script::default(), Ticks(0));
-    let mut run = Run {
-        machine: &mut m,
-        handler: &mut h,
-        link: &mut link,
-        clock: &mut clock,
-        opts: &opts,
+/// A run of a machine that sends nothing, with `input` beside `link`,
+/// for calling `receive` directly.
+fn input_run<'r>(
+    parts: (
+        &'r mut Sender,
+        &'r mut Hooks,
+        &'r mut dyn Link,
+        &'r mut dyn Clock,
+    ),
+    opts: &'r Options,
+) -> Run<'r, Sender, Hooks> {
+    let (machine, handler, link, clock) = parts;
+    Run {
+        machine,
+        handler,
+        link,
+        clock,
+        opts,
         buf: Vec::new(),
         stamps: Stamps::default(),
         spin_until: Instant::ZERO,
         stopped: false,
         input_buf: Vec::new(),
-    };
+    }
+}
+
+/// Options with `fd` as the input.
+fn with_input(fd: &impl std::os::fd::AsRawFd) -> Options {
+    Options {
+        input: Some(fd.as_raw_fd()),
+        ..Options::default()
+    }
+}
+
+#[test]
+fn input_is_read_beside_the_link_until_its_end() {
+    let (reader, mut writer) = io::pipe().unwrap();
+    io::Write::write_all(&mut writer, b"hello").unwrap();
+    drop(writer);
+    let opts = with_input(&reader);
+    let mut h = Hooks::default();
+    let (mut m, mut link, mut clock) = (Sender::new(0, 1), Script::default(), Ticks(0));
+    let mut run = input_run((&mut m, &mut h, &mut link, &mut clock), &opts);
     // The link has no descriptor, so it counts as ready: its `recv` is
     // asked (and finds nothing) in the same wait as the input is read.
     for _ in 0..3 {
         run.receive(Duration::from_millis(10)).unwrap();
     }
+    drop(run);
     assert_eq!(link.log, vec![Op::Recv; 3]);
     assert_eq!(h.input, b"hello");
     assert!(h.ended);
+}
+
+#[test]
+fn a_link_without_a_descriptor_waits_itself_while_the_input_is_silent() {
+    use crate::link::mem::{MemLink, VirtualClock};
+    // Open and empty: a wait on it would block on real time while the
+    // virtual clock stood still.
+    let (reader, writer) = io::pipe().unwrap();
+    let opts = with_input(&reader);
+    let mut h = Hooks::default();
+    let virt = VirtualClock::default();
+    let (mut m, mut link, mut clock) =
+        (Sender::new(0, 1), MemLink::new(virt.clone()), virt.clone());
+    let mut run = input_run((&mut m, &mut h, &mut link, &mut clock), &opts);
+    let real = std::time::Instant::now();
+    run.receive(Duration::from_millis(150)).unwrap();
+    assert_eq!(virt.get(), Instant::from_millis(150), "the link waited");
+    assert!(
+        real.elapsed() < Duration::from_millis(100),
+        "on its own clock"
+    );
+    // Input that comes is read at once: the link is only looked at (a
+    // look that finds nothing costs the in-memory link a moment).
+    io::Write::write_all(&mut &writer, b"late").unwrap();
+    run.receive(Duration::from_millis(150)).unwrap();
+    assert_eq!(
+        virt.get(),
+        Instant::from_millis(150) + crate::link::mem::POLL_COST
+    );
+    drop(run);
+    assert_eq!(h.input, b"late");
 }

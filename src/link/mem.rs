@@ -13,10 +13,10 @@ use std::collections::BinaryHeap;
 use std::io;
 use std::net::Ipv4Addr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::{Link, Received, RxChecksum};
-use crate::clock::Clock;
+use crate::clock::{Clock, WallAnchor};
 use crate::time::Instant;
 use crate::wire::MacAddr;
 use crate::wire::arp::ArpRepr;
@@ -29,6 +29,17 @@ pub const POLL_COST: Duration = Duration::from_micros(1);
 pub struct VirtualClock(Rc<Cell<Instant>>);
 
 impl VirtualClock {
+    /// The wall clock at virtual time zero, in milliseconds since the
+    /// Unix epoch (2023-11-14 22:13:20 UTC): fixed, so that what a test
+    /// writes dated (a cache file) is exact.
+    pub const WALL_EPOCH_MS: u64 = 1_700_000_000_000;
+
+    /// The wall clock at virtual time `t`.
+    pub fn wall_at(t: Instant) -> SystemTime {
+        let epoch = Duration::from_millis(VirtualClock::WALL_EPOCH_MS);
+        SystemTime::UNIX_EPOCH + epoch + (t - Instant::ZERO)
+    }
+
     pub fn get(&self) -> Instant {
         self.0.get()
     }
@@ -43,6 +54,17 @@ impl VirtualClock {
 impl Clock for VirtualClock {
     fn now(&mut self) -> Instant {
         self.get()
+    }
+
+    fn wall(&mut self) -> SystemTime {
+        VirtualClock::wall_at(self.get())
+    }
+
+    /// Exact: both time lines are this one, so stamps on its wall clock
+    /// land where they were taken.
+    fn anchor(&self) -> Option<WallAnchor> {
+        let t = self.get() - Instant::ZERO;
+        Some(WallAnchor::new(VirtualClock::wall_at(self.get()), t, t))
     }
 }
 

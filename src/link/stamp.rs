@@ -83,6 +83,19 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
+    #[test]
+    fn stamps_on_the_virtual_wall_clock_land_where_they_were_taken() {
+        use crate::link::mem::VirtualClock;
+        let clock = VirtualClock::default();
+        crate::link::mem::MemLink::new(clock.clone())
+            .recv(Duration::from_millis(7))
+            .unwrap();
+        let stamp = VirtualClock::wall_at(Instant::from_micros(5_250));
+        let mut c = clock.clone();
+        let at = Stamps::default().arrival(Some(stamp), &mut c);
+        assert_eq!(at, Instant::from_micros(5_250));
+    }
+
     #[rstest]
     // A stamp inside the send's window is the departure.
     #[case(105, 100, 110, 0, Some(105))]

@@ -11,7 +11,6 @@ use std::io::{self, Write};
 
 pub use event::{Event, Report, Verdict, us};
 
-use crate::clock::{Clock, SystemClock};
 use crate::time::Instant;
 
 /// How a command writes its report.
@@ -25,13 +24,12 @@ pub enum Format {
     Quiet,
 }
 
-/// Writes a command's events. `t` of every line is the time since the
-/// reporter was made, on the clock [`Reporter::clock`] hands out, so a
-/// command that runs its loop on that clock stamps its lines with the
-/// loop's own `now`.
+/// Writes a command's events. It reads no clock: every event comes with
+/// its `now` on the command's clock (the one the caller hands it in
+/// `cmd::Env`, virtual in the in-memory tests), and `t` of each line is
+/// that instant.
 pub struct Reporter {
     format: Format,
-    clock: SystemClock,
 }
 
 impl Reporter {
@@ -41,10 +39,7 @@ impl Reporter {
     }
 
     pub fn with_format(format: Format) -> Reporter {
-        Reporter {
-            format,
-            clock: SystemClock::new(),
-        }
+        Reporter { format }
     }
 
     pub fn format(&self) -> Format {
@@ -58,17 +53,6 @@ impl Reporter {
     /// Whether text for people is written.
     pub fn human(&self) -> bool {
         self.format == Format::Human
-    }
-
-    /// The reporter's clock: run the command on it, so events carry the
-    /// loop's `now`.
-    pub fn clock(&self) -> SystemClock {
-        self.clock.clone()
-    }
-
-    /// Now, on the reporter's clock.
-    pub fn now(&mut self) -> Instant {
-        self.clock.now()
     }
 
     /// Writes `event` as it happened at `now`: a JSON line, or what
@@ -85,17 +69,6 @@ impl Reporter {
             Format::Human => human(out),
             Format::Quiet => Ok(()),
         }
-    }
-
-    /// [`Reporter::emit`] stamped with the time it is written.
-    pub fn emit_now(
-        &mut self,
-        out: &mut dyn Write,
-        event: Event,
-        human: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-    ) -> io::Result<()> {
-        let now = self.now();
-        self.emit(out, now, event, human)
     }
 
     /// Text for people only (a header, a table's title): nothing in JSON.

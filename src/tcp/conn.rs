@@ -11,7 +11,7 @@ use crate::wire::MacAddr;
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
 
-use super::cc::{Congestion, CongestionControl};
+use super::cc::{Ack, Congestion, CongestionControl};
 use super::dsack::Retransmitted;
 use super::isn::IsnGenerator;
 use super::prr::Prr;
@@ -396,6 +396,9 @@ pub(super) struct Tlp {
     pub(super) end_seq: SeqNum,
     pub(super) is_retrans: bool,
     pub(super) flight: usize,
+    /// Sent during fast recovery, whose reduction answers any loss the
+    /// probe repairs: no response of its own.
+    pub(super) in_recovery: bool,
 }
 
 /// A congestion event that may turn out spurious (RFC 3522 Eifel
@@ -519,6 +522,11 @@ pub struct Connection {
     pub(super) prr: Prr,
     /// What a spurious retransmission would undo.
     pub(super) undo: Option<Undo>,
+    /// Once reordering has been seen, an ACK of new data grows cwnd only
+    /// after its loss detection, by all it delivered, SACKed octets
+    /// included (`on_ack_loss_recovery`): this ACK's part, from
+    /// `on_new_ack`.
+    pub(super) deferred_growth: Option<Ack>,
     /// D-SACK (RFC 2883) to report in the next ACK: the range of a
     /// duplicate segment.
     pub(super) dsack: Option<(SeqNum, SeqNum)>,
@@ -583,6 +591,7 @@ impl Connection {
             tlp: None,
             prr: Prr::default(),
             undo: None,
+            deferred_growth: None,
             dsack: None,
             undos: 0,
             timeouts: 0,

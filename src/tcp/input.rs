@@ -574,7 +574,12 @@ impl Connection {
                         rtt: logged_rtt.or(ack_rtt),
                         srtt: self.rtt.srtt(),
                     };
-                    self.cc.on_ack(&ack, mss);
+                    if self.negotiated.sack && self.rack.reord {
+                        // Counted by delivery, after loss detection.
+                        self.deferred_growth = Some(ack);
+                    } else {
+                        self.cc.on_ack(&ack, mss);
+                    }
                 }
             }
         }

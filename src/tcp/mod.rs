@@ -59,12 +59,13 @@
 //! | RTO, backoff, Karn | RFC 6298 | `rtt.rs`, `conn.rs` |
 //! | RTT from timestamps, PAWS | RFC 7323 §4, §5 | `input.rs` |
 //! | slow start, congestion avoidance, IW10 | RFC 5681, RFC 3465, RFC 6928 | `cc/` |
+//! | growth by delivery (SACKed octets too) once reordering is seen, as Linux | RFC 5681 departed from | `loss.rs` (`grow_by_delivery`), `input.rs` (`on_new_ack`) |
 //! | HyStart++ (slow start exit on an RTT rise) | RFC 9406 | `cc/hystart.rs` |
 //! | CUBIC (the default, [`Config::cc`]) or Reno congestion avoidance | RFC 9438, RFC 5681 | `cc/cubic.rs`, `cc/reno.rs` |
 //! | fast retransmit, NewReno fast recovery (without SACK) | RFC 5681 §3.2, RFC 6582 | `cc/`, `input.rs`, `loss.rs` |
 //! | SACK scoreboard, pipe, NextSeg | RFC 6675 | `scoreboard.rs`, `rack.rs` (`SentLog`), `conn.rs` (`data_segment`) |
 //! | RACK: time-based loss detection, reordering window and timer | RFC 8985 §6 | `rack.rs`, `loss.rs` |
-//! | tail loss probe (PTO, probe, loss detection by the probe) | RFC 8985 §7 | `loss.rs` |
+//! | tail loss probe (PTO, probe, loss detection by the probe); armed in fast recovery too, and a probe of new data followed by a second at twice the PTO, as QUIC's PTO is | RFC 8985 §7, RFC 9002 §6.2 | `loss.rs` (`schedule_loss_probe`, `send_loss_probe`) |
 //! | proportional rate reduction during SACK recovery | RFC 6937 | `prr.rs`, `loss.rs` |
 //! | undo of spurious fast retransmits and timeouts (Eifel, D-SACK) | RFC 3522, RFC 3708, RFC 4015 | `loss.rs`, `cc/` (`undo_congestion_event`) |
 //! | D-SACKs taken as evidence only for octets we retransmitted | RFC 3708 §3, RFC 8985 §6.2 | `dsack.rs`, `input.rs` (`take_sack_blocks`) |

@@ -1,107 +1,122 @@
 //! The lab's filtered port: an nftables table inside the lab namespace
 //! whose one rule drops TCP SYNs to [`Ports::FILTERED`], so a SYN there
 //! gets no answer at all (neither SYN-ACK nor RST). The table lives and
-//! dies with the namespace; nothing outside the lab is touched.
-
-use std::io::Write;
-use std::process::{Command, Stdio};
+//! dies with the namespace; nothing outside the lab is touched. nettool
+//! makes it over its own netlink socket ([`crate::nft`]), as it does its
+//! RST guard: the lab needs no `nft` command.
 
 use super::{Ports, ServiceError};
 use crate::lab::netns;
+use crate::netlink;
+use crate::nft::expr::{Base, CmpOp, MetaKey, Verdict};
+use crate::nft::{self, Batch, Expr, NftSocket};
 
 /// The table, in the `inet` family: `table inet nettool-lab`.
 pub const TABLE: &str = "nettool-lab";
+/// Its one chain, on the input hook.
+const CHAIN: &str = "input";
+/// The rule's comment, which `nft list` shows.
+const COMMENT: &str = "nettool lab: filtered port";
 
-/// The ruleset `nft -f` loads. Only SYNs (SYN set, ACK clear) to the port
-/// are dropped; the counter lets status and tests prove the rule matched.
+/// The rule: only SYNs (SYN set, ACK clear) to the port are dropped; the
+/// counter lets status and tests prove the rule matched. The expressions
+/// nft builds from `tcp dport 82 tcp flags & (syn | ack) == syn counter
+/// drop`.
+pub fn rule() -> Vec<Expr> {
+    let eq = |data: Vec<u8>| Expr::Cmp {
+        op: CmpOp::Eq,
+        data,
+    };
+    let transport = |offset, len| Expr::Payload {
+        base: Base::Transport,
+        offset,
+        len,
+    };
+    vec![
+        Expr::Meta(MetaKey::L4Proto),
+        eq(vec![libc::IPPROTO_TCP as u8]),
+        // The destination port, bytes 2 and 3 of the TCP header.
+        transport(2, 2),
+        eq(Ports::FILTERED.to_be_bytes().to_vec()),
+        // The flags, byte 13: SYN 0x02, ACK 0x10.
+        transport(13, 1),
+        Expr::Bitwise {
+            mask: vec![0x12],
+            xor: vec![0],
+        },
+        eq(vec![0x02]),
+        Expr::Counter,
+        Expr::Verdict(Verdict::Drop),
+    ]
+}
+
+/// The same table as an nft script, for the tests to compare with what
+/// the kernel holds.
+#[cfg(any(test, feature = "testkit"))]
 pub fn ruleset() -> String {
     format!(
         "table inet {TABLE} {{\n\
-         \tchain input {{\n\
+         \tchain {CHAIN} {{\n\
          \t\ttype filter hook input priority filter; policy accept;\n\
-         \t\ttcp dport {} tcp flags & (syn | ack) == syn counter drop comment \"nettool lab: filtered port\"\n\
+         \t\ttcp dport {} tcp flags & (syn | ack) == syn counter drop comment \"{COMMENT}\"\n\
          \t}}\n\
          }}\n",
         Ports::FILTERED
     )
 }
 
-/// Runs `nft ARGS` inside `namespace` (on a thread that entered it; the
-/// child inherits it), feeding `stdin`.
-fn nft(namespace: &str, args: &[&str], stdin: Option<&str>) -> Result<String, ServiceError> {
-    let command = format!("nft {} (in {namespace})", args.join(" "));
-    let run = || -> Result<String, ServiceError> {
-        let mut child = Command::new("nft")
-            .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    ServiceError::NftMissing
-                } else {
-                    ServiceError::io(format!("running `{command}`"), e)
-                }
-            })?;
-        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(text.as_bytes())
-                .map_err(|e| ServiceError::io(format!("feeding `{command}`"), e))?;
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| ServiceError::io(format!("waiting for `{command}`"), e))?;
-        if !out.status.success() {
-            return Err(ServiceError::Nft {
-                command: command.clone(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().into(),
-            });
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    };
-    netns::in_namespace(namespace, run)?
+/// A netfilter netlink socket in `namespace`.
+fn socket_in(namespace: &str) -> Result<NftSocket, ServiceError> {
+    netns::in_namespace(namespace, NftSocket::open)?.map_err(|e| {
+        ServiceError::io(
+            format!("opening a netfilter netlink socket in {namespace}"),
+            e,
+        )
+    })
 }
 
-/// Loads the table into `namespace` (which must be a lab's: never the
-/// machine's own).
+/// Creates the table in `namespace` (which must be a lab's: never the
+/// machine's own), in one transaction.
 pub fn install(namespace: &str) -> Result<(), ServiceError> {
-    nft(namespace, &["-f", "-"], Some(&ruleset())).map(drop)
+    let socket = socket_in(namespace)?;
+    let mut b = Batch::new(netlink::next_seqs(8));
+    b.new_table(TABLE);
+    b.new_base_chain(TABLE, CHAIN, nft::chain::HOOK_INPUT, 0);
+    b.new_rule_with(TABLE, CHAIN, &rule(), Some(COMMENT));
+    socket.commit(b).map_err(|e| ServiceError::Firewall {
+        namespace: namespace.to_owned(),
+        why: e.to_string(),
+    })
 }
 
 /// How many SYNs the rule has dropped, or `None` when the rule is not in
-/// place (no table, or no `nft` to ask).
+/// place (no table, or the kernel would not say).
 pub fn dropped(namespace: &str) -> Option<u64> {
-    let text = nft(namespace, &["list", "table", "inet", TABLE], None).ok()?;
-    parse_dropped(&text)
-}
-
-/// The drop rule's packet counter in `nft list table` output. Pure.
-pub fn parse_dropped(listing: &str) -> Option<u64> {
-    let port = format!("tcp dport {}", Ports::FILTERED);
-    let rule = listing
-        .lines()
-        .find(|l| l.contains(&port) && l.contains("drop"))?;
-    let after = rule.split_once("counter packets ")?.1;
-    after.split_whitespace().next()?.parse().ok()
+    socket_in(namespace).ok()?.packets(TABLE, CHAIN).ok()?
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const LISTING: &str = "table inet nettool-lab {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 82 tcp flags & (syn | ack) == syn counter packets 3 bytes 180 drop comment \"nettool lab: filtered port\"\n\t}\n}\n";
-
+    /// As `nft --debug=netlink -c -f` printed the rule of [`ruleset`] on
+    /// Linux 6.18 with nft 1.0.6.
     #[test]
-    fn the_counter_is_read_from_the_listing() {
-        assert_eq!(parse_dropped(LISTING), Some(3));
-        assert_eq!(parse_dropped("table inet nettool-lab {\n}\n"), None);
+    fn the_rule_drops_only_syns_to_the_filtered_port() {
+        let got: Vec<String> = rule().iter().map(Expr::to_string).collect();
         assert_eq!(
-            parse_dropped(&LISTING.replace("dport 82", "dport 83")),
-            None
+            got,
+            [
+                "[ meta load l4proto => reg 1 ]",
+                "[ cmp eq reg 1 0x00000006 ]",
+                "[ payload load 2b @ transport header + 2 => reg 1 ]",
+                "[ cmp eq reg 1 0x00005200 ]",
+                "[ payload load 1b @ transport header + 13 => reg 1 ]",
+                "[ bitwise reg 1 = ( reg 1 & 0x00000012 ) ^ 0x00000000 ]",
+                "[ cmp eq reg 1 0x00000002 ]",
+                "[ counter pkts 0 bytes 0 ]",
+                "[ immediate reg 0 drop ]",
+            ]
         );
     }
 

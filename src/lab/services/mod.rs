@@ -135,12 +135,12 @@ pub enum ServiceError {
     )]
     PortInUse { name: &'static str, port: u16 },
     #[error(
-        "the `nft` command (nftables) is not installed: install it with `apt-get install \
-         nftables`, or create the lab without services (`nettool lab up --no-services`)"
+        "the kernel refused the lab's filtered port (table inet {table} in {namespace}): {why}; \
+         the kernel needs nftables (sudo modprobe nf_tables), or create the lab without \
+         services (`nettool lab up --no-services`)",
+        table = firewall::TABLE
     )]
-    NftMissing,
-    #[error("`{command}` failed: {stderr}")]
-    Nft { command: String, stderr: String },
+    Firewall { namespace: String, why: String },
     #[error(
         "`nettool lab serve` must run inside the namespace of lab {name} ({namespace}); it is \
          started by `nettool lab up`, not by hand"

@@ -1,0 +1,166 @@
+//! The RST guard's nftables messages against the kernel: accepted, the
+//! same rule nft makes of the old script, owned by the socket that sent
+//! them (gone when it closes, untouchable by anyone else). Each test in a
+//! namespace of its own. Needs root and `nft`.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use common::{nft_load, sh};
+use nettool::guard::{self, Flow};
+use nettool::lab::testnet::TestNamespace;
+use nettool::netlink;
+use nettool::nft::{self, NftSocket};
+use rstest::rstest;
+
+const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
+const REMOTE: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+
+fn list(ns: &TestNamespace, args: &[&str]) -> String {
+    let mut nft = ns.cmd("nft");
+    nft.arg("list").args(args);
+    sh(nft)
+}
+
+/// The rule lines of a listed guard table: what it matches, not its name,
+/// its comment or its owner.
+fn rules(listing: &str) -> Vec<String> {
+    listing
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("ip saddr") || l.starts_with("type filter"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Sends the guard's batch for `flow` as table `name` over a socket
+/// opened in `ns`, which is returned: the table lives as long as it.
+fn install(ns: &TestNamespace, seq: u32, name: &str, flow: Flow) -> NftSocket {
+    let socket = ns.run(NftSocket::open).expect("opening a netfilter socket");
+    socket
+        .commit(guard::batch(seq, name, flow))
+        .unwrap_or_else(|e| panic!("the kernel refused the guard: {e}"));
+    socket
+}
+
+/// The bytes of `guard::batch`'s fixture (sequence 1, this name, this
+/// connection) are accepted, and for every kind of flow the kernel holds
+/// the very rule that nft makes of the script nettool loaded before.
+#[rstest]
+#[case::connection(Flow::Connection { local: LOCAL, remote: REMOTE })]
+#[case::listener(Flow::Listener { local: LOCAL })]
+#[case::probes(Flow::Probes {
+    local: *LOCAL.ip(),
+    remote: *REMOTE.ip(),
+    sports: (40000, 65535),
+    dports: (1, 1024),
+})]
+fn the_kernel_holds_the_rule_nft_made_of_the_old_script(#[case] flow: Flow) {
+    let ns = TestNamespace::new("nft-same");
+    if let Flow::Connection { .. } = flow {
+        // What the kernel accepts below is the unit tests' fixture.
+        let bytes = guard::batch(1, "nettool-guard-1-0", flow).finish().bytes;
+        let fixture = include_str!("fixtures/nft-guard-batch.hex");
+        let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex.join(" "),
+            fixture.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+    }
+    let _socket = install(&ns, 1, "nettool-guard-1-0", flow);
+    nft_load(ns.cmd("nft"), &guard::ruleset("old", flow));
+    let ours = list(&ns, &["table", "inet", "nettool-guard-1-0"]);
+    let old = list(&ns, &["table", "inet", "old"]);
+    assert!(ours.contains("flags owner"), "{ours}");
+    assert_eq!(rules(&ours), rules(&old), "ours:\n{ours}\nnft's:\n{old}");
+    assert_eq!(rules(&ours).len(), 2, "{ours}");
+}
+
+/// Closing the socket deletes the table at once; while it is open, no
+/// other process can delete it, and its counter can be read through it.
+#[test]
+fn an_owned_table_lives_exactly_as_long_as_its_socket() {
+    let ns = TestNamespace::new("nft-owned");
+    let flow = Flow::Listener { local: LOCAL };
+    let socket = install(&ns, netlink::next_seqs(8), "nettool-guard-2-0", flow);
+    let mut delete = ns.cmd("nft");
+    delete.args(["delete", "table", "inet", "nettool-guard-2-0"]);
+    let out = delete.output().unwrap();
+    assert!(!out.status.success(), "another process deleted the guard");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Operation not permitted"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seq = netlink::next_seq();
+    let mut packets = None;
+    socket
+        .dump(
+            &nft::list_rules(seq, "nettool-guard-2-0", "out"),
+            seq,
+            "rules",
+            |p| packets = nft::rule_packets(p),
+        )
+        .unwrap();
+    assert_eq!(packets, Some(0));
+    drop(socket);
+    let tables = list(&ns, &["tables"]);
+    assert!(
+        !tables.contains("nettool-guard-2-0"),
+        "left behind: {tables}"
+    );
+}
+
+/// The sweep removes tables left by nettool before its tables were owned
+/// (made by nft, so never deleted by the kernel) whose process is gone,
+/// and nothing else.
+#[test]
+fn the_sweep_removes_old_tables_of_dead_processes_only() {
+    let ns = TestNamespace::new("nft-sweep");
+    // Above the kernel's largest pid_max: no such process, ever.
+    let dead = "nettool-guard-4194400-0";
+    let alive = format!("nettool-guard-{}-7", std::process::id());
+    for name in [dead, alive.as_str(), "someone-else"] {
+        nft_load(ns.cmd("nft"), &format!("table inet {name} {{}}\n"));
+    }
+    let flow = Flow::Listener { local: LOCAL };
+    let _owned = install(&ns, netlink::next_seqs(8), "nettool-guard-4194401-0", flow);
+    let removed = ns.run(guard::sweep_stale).expect("sweeping");
+    assert_eq!(removed, vec![dead.to_owned()]);
+    let tables = list(&ns, &["tables"]);
+    assert!(!tables.contains(dead), "{tables}");
+    for kept in [alive.as_str(), "someone-else", "nettool-guard-4194401-0"] {
+        assert!(tables.contains(kept), "{kept} swept: {tables}");
+    }
+}
+
+/// The lab's filtered port, made over netlink too: the kernel holds the
+/// rule nft makes of the lab's script, with its comment, and counts.
+#[test]
+fn the_labs_firewall_is_the_rule_of_its_script() {
+    use nettool::lab::services::firewall;
+    let ns = TestNamespace::new("nft-lab");
+    firewall::install(ns.name()).expect("installing the lab's firewall");
+    nft_load(
+        ns.cmd("nft"),
+        &firewall::ruleset().replace(firewall::TABLE, "old"),
+    );
+    let ours = list(&ns, &["table", "inet", firewall::TABLE]);
+    let old = list(&ns, &["table", "inet", "old"]);
+    let rules = |listing: &str| -> Vec<String> {
+        listing
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("tcp dport") || l.starts_with("type filter"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(rules(&ours), rules(&old), "ours:\n{ours}\nnft's:\n{old}");
+    assert_eq!(rules(&ours).len(), 2, "{ours}");
+    assert!(
+        ours.contains("comment \"nettool lab: filtered port\""),
+        "{ours}"
+    );
+    assert_eq!(firewall::dropped(ns.name()), Some(0));
+}
