@@ -646,7 +646,8 @@ impl View {
                 }
                 let text = format!("{from} → {to}");
                 self.line(out, now, "state", &text, Ev::State { from, state: to })?;
-                if to == State::TimeWait {
+                // (A ladder shows the state itself.)
+                if to == State::TimeWait && self.ladder.is_none() {
                     self.note(
                         out,
                         now,
@@ -655,6 +656,8 @@ impl View {
                 }
                 Ok(())
             }
+            // A ladder shows the FIN and CLOSE-WAIT (JSON never has a ladder).
+            TcpEvent::PeerClosed if self.ladder.is_some() => Ok(()),
             TcpEvent::PeerClosed => {
                 self.note(out, now, "the peer closed its side (its FIN arrived)")
             }

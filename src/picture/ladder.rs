@@ -277,15 +277,26 @@ fn rows(ex: &Exchange, inferred: &[(infer::Moves, infer::Moves)]) -> Vec<Row> {
                 });
             }
             Item::State { t, to, .. } => {
-                // Moved by the segment just received, at this instant...
-                if let Some(Row::Arrow {
-                    t: at, seg, left, ..
-                }) = rows.last_mut()
+                // Moved by the segment just received, at this instant (a
+                // state it moved us to before goes on a row above)...
+                let last = rows.iter().rposition(|r| !matches!(r, Row::Note { .. }));
+                if let Some(k) = last
+                    && let Row::Arrow {
+                        t: at, seg, left, ..
+                    } = &mut rows[k]
                     && *at == *t
                     && seg.way == Way::Left
-                    && left.is_none()
                 {
-                    *left = Some(*to);
+                    if let Some(before) = left.replace(*to) {
+                        rows.insert(
+                            k,
+                            Row::Mark {
+                                t: Some(*t),
+                                left: Some(before),
+                                right: None,
+                            },
+                        );
+                    }
                     continue;
                 }
                 // ...or by one we send next, at this instant...
