@@ -137,6 +137,17 @@ pub fn handshake_over(args: &HandshakeArgs, given: Given, env: &mut Env) -> Resu
     })
 }
 
+/// `nettool close` over what the caller [`Given`] (the in-memory link in
+/// tests).
+pub fn close_over(args: &CloseArgs, given: Given, env: &mut Env) -> Result<Outcome> {
+    let run = Run::close(args)?;
+    let remote = parse_target(&run.args.target)?;
+    let rep = Reporter::new(run.args.json);
+    run_given(given, rep, env, remote, |w, rep, link, clock, env| {
+        converse(&run, w, rep, link, clock, env)
+    })
+}
+
 /// `HOST:PORT` as the socket address it names.
 pub fn parse_target(text: &str) -> Result<SocketAddrV4> {
     let (host, port) = text

@@ -277,8 +277,19 @@ fn rows(ex: &Exchange, inferred: &[(infer::Moves, infer::Moves)]) -> Vec<Row> {
                 });
             }
             Item::State { t, to, .. } => {
-                // Moved by the segment just received, at this instant (a
-                // state it moved us to before goes on a row above)...
+                let sends_next = ex.items[i + 1..]
+                    .iter()
+                    .take_while(|it| item_t(it) == *t)
+                    .any(|it| matches!(it, Item::Seg(s) if s.way == Way::Right));
+                // Entered by sending (a SYN, or a FIN): on the segment we
+                // send next, at this instant...
+                let by_sending = matches!(to, State::SynSent | State::FinWait1 | State::LastAck);
+                if by_sending && sends_next && pending.is_none() {
+                    pending = Some((*t, *to));
+                    continue;
+                }
+                // ...or moved by the segment just received, at this instant
+                // (a state it moved us to before goes on a row above)...
                 let last = rows.iter().rposition(|r| !matches!(r, Row::Note { .. }));
                 if let Some(k) = last
                     && let Row::Arrow {
@@ -299,11 +310,7 @@ fn rows(ex: &Exchange, inferred: &[(infer::Moves, infer::Moves)]) -> Vec<Row> {
                     }
                     continue;
                 }
-                // ...or by one we send next, at this instant...
-                let sends_next = ex.items[i + 1..]
-                    .iter()
-                    .take_while(|it| item_t(it) == *t)
-                    .any(|it| matches!(it, Item::Seg(s) if s.way == Way::Right));
+                // ...or by one we send next, at this instant (a RST)...
                 if sends_next && pending.is_none() {
                     pending = Some((*t, *to));
                     continue;
