@@ -168,3 +168,68 @@ fn tcp_of(link: u32, at: Duration, frame: &[u8]) -> Option<Captured> {
         &tcp,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::tcp::TcpRepr;
+    use crate::wire::{MacAddr, SeqNum, ipv4::Ipv4Repr};
+
+    /// A SYN from 10.0.0.1:40000 to 10.0.0.2:80 as an Ethernet frame.
+    fn syn_frame() -> Vec<u8> {
+        let tcp = TcpRepr {
+            src_port: 40000,
+            dst_port: 80,
+            seq: SeqNum(1000),
+            ack: None,
+            flags: Flags::SYN,
+            window: 64240,
+            urgent: 0,
+            options: Vec::new(),
+            payload: &[],
+        };
+        let ip = Ipv4Repr::new(
+            "10.0.0.1".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            crate::wire::ipv4::IpProtocol::Tcp,
+            tcp.buffer_len(),
+        );
+        tcp.to_frame(MacAddr(2, 0, 0, 0, 0, 1), MacAddr(2, 0, 0, 0, 0, 2), &ip)
+    }
+
+    /// A big-endian, microsecond file, as some tools still write them.
+    #[test]
+    fn a_big_endian_microsecond_file_is_read() {
+        let frame = syn_frame();
+        let mut file = 0xa1b2_c3d4u32.to_be_bytes().to_vec();
+        file.extend(2u16.to_be_bytes());
+        file.extend(4u16.to_be_bytes());
+        for word in [0u32, 0, 65535, 1] {
+            file.extend(word.to_be_bytes());
+        }
+        for word in [7u32, 250_000, frame.len() as u32, frame.len() as u32] {
+            file.extend(word.to_be_bytes());
+        }
+        file.extend(&frame);
+        let capture = read(&file).unwrap();
+        assert_eq!(capture.other, 0);
+        let seg = &capture.segments[0];
+        assert_eq!(seg.at, Duration::from_micros(7_250_000));
+        assert_eq!(seg.src, "10.0.0.1:40000".parse().unwrap());
+        assert_eq!((seg.seq, seg.ack, seg.flags), (1000, None, Flags::SYN));
+    }
+
+    #[test]
+    fn what_is_not_a_classic_capture_is_named() {
+        assert_eq!(read(&[1, 2]).unwrap_err(), CaptureError::TooShort);
+        assert_eq!(
+            read(&[0x0a, 0x0d, 0x0d, 0x0a, 0, 0]).unwrap_err(),
+            CaptureError::Pcapng
+        );
+        let mut file = vec![0u8; 24];
+        file[..4].copy_from_slice(&0xa1b2_3c4du32.to_le_bytes());
+        // The high bits of the link type carry FCS flags, not the type.
+        file[20..24].copy_from_slice(&(0x1000_0000u32 | 101).to_le_bytes());
+        assert_eq!(read(&file).unwrap_err(), CaptureError::LinkType(101));
+    }
+}

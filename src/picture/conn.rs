@@ -286,3 +286,32 @@ pub fn build(ends: Ends, segments: &[Captured]) -> Conn {
         .collect();
     Conn { ends, segs }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_is_a_port_or_two_ends() {
+        assert_eq!("80".parse(), Ok(ConnFilter::Port(80)));
+        assert_eq!(
+            "10.0.0.1:40000-10.0.0.2:80".parse(),
+            Ok(ConnFilter::Tuple(
+                "10.0.0.1:40000".parse().unwrap(),
+                "10.0.0.2:80".parse().unwrap()
+            ))
+        );
+        for bad in ["", "http", "70000", "10.0.0.1:1", "10.0.0.1-10.0.0.2"] {
+            assert!(bad.parse::<ConnFilter>().is_err(), "{bad:?}");
+        }
+    }
+
+    /// Numbers count from each end's ISN, across the 2^32 wrap.
+    #[test]
+    fn numbers_are_relative_to_each_end() {
+        let mut rel = Relative::default();
+        assert_eq!(rel.numbers(Way::Right, u32::MAX, None), (0, None));
+        assert_eq!(rel.numbers(Way::Left, 500, Some(0)), (0, Some(1)));
+        assert_eq!(rel.numbers(Way::Right, 0, Some(501)), (1, Some(1)));
+    }
+}

@@ -197,3 +197,46 @@ fn arrive(
         queue.pop_front();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn seg(way: Way, flags: Flags, seq: u32, ack: Option<u32>) -> Seg {
+        Seg {
+            t: Duration::ZERO,
+            way,
+            flags,
+            seq,
+            ack,
+            win: 0,
+            len: 0,
+            withheld: false,
+        }
+    }
+
+    /// A listener reset in SYN-RECEIVED goes back to LISTEN (§3.10.7.4);
+    /// the opener that sent the RST is CLOSED.
+    #[test]
+    fn a_reset_half_open_listener_listens_again() {
+        let segs = [
+            seg(Way::Right, Flags::SYN, 0, None),
+            seg(Way::Left, Flags::SYN, 0, Some(1)),
+            seg(Way::Right, Flags::RST, 1, None),
+        ];
+        let ((l0, r0), rows) = changes(&segs);
+        assert_eq!((l0, r0), (State::Closed, State::Listen));
+        assert_eq!(rows[1].1, [State::SynReceived]);
+        assert_eq!(rows[2], (vec![State::Closed], vec![State::Listen]));
+    }
+
+    /// A capture that starts after the handshake: both ESTABLISHED.
+    #[test]
+    fn a_capture_of_an_open_connection_starts_established() {
+        let segs = [seg(Way::Right, Flags::FIN, 0, Some(0))];
+        let ((l0, r0), rows) = changes(&segs);
+        assert_eq!((l0, r0), (State::Established, State::Established));
+        assert_eq!(rows[0].0, [State::FinWait1]);
+    }
+}

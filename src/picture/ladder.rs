@@ -438,14 +438,9 @@ fn draw_arrow(
     let (label, n) = if n + 6 <= SPAN {
         (label.to_owned(), n)
     } else {
-        // Too long to ride on the arrow: on a row of its own, above it.
-        let above = fit(label, SPAN - 2, g.ellipsis);
-        let k = above.chars().count();
-        let mid = match seg.way {
-            Way::Right => format!(" {above}{:pad$} ", "", pad = SPAN - 2 - k),
-            Way::Left => format!(" {:pad$}{above} ", "", pad = SPAN - 2 - k),
-        };
-        line(out, g, "", None, &mid, None);
+        // Too long to ride on the arrow: on a row of its own, above it
+        // (running past the right lifeline if it must, as a note does).
+        draw_note(out, g, "", label);
         (String::new(), 0)
     };
     let body = if n == 0 {
@@ -510,4 +505,83 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
         }
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::tcp::Flags;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case(false, Some("en_US.UTF-8"), Style::Unicode)]
+    #[case(false, Some("C.utf8"), Style::Unicode)]
+    #[case(true, Some("C.UTF-8"), Style::Ascii)]
+    #[case(false, Some("C"), Style::Ascii)]
+    #[case(false, Some("POSIX"), Style::Ascii)]
+    #[case(false, None, Style::Ascii)]
+    fn the_locale_picks_the_characters(
+        #[case] ascii: bool,
+        #[case] locale: Option<&str>,
+        #[case] want: Style,
+    ) {
+        assert_eq!(Style::for_locale(ascii, locale), want);
+    }
+
+    #[rstest]
+    #[case(None, 0, "0")]
+    #[case(Some(5), 5, "")]
+    #[case(Some(0), 85, "+85us")]
+    #[case(Some(0), 1_234, "+1.23ms")]
+    #[case(Some(0), 500_300, "+500.3ms")]
+    #[case(Some(0), 2_000_000, "+2.00s")]
+    #[case(Some(0), 240_000_000, "+240s")]
+    fn the_margin_shows_the_gap(#[case] last: Option<u64>, #[case] t: u64, #[case] want: &str) {
+        let g = Style::Ascii.glyphs();
+        let last = last.map(Duration::from_micros);
+        assert_eq!(margin(&g, last, Duration::from_micros(t)), want);
+    }
+
+    fn seg(way: Way, flags: Flags, seq: u32, ack: Option<u32>, len: usize) -> Seg {
+        Seg {
+            t: Duration::ZERO,
+            way,
+            flags,
+            seq,
+            ack,
+            win: 0,
+            len,
+            withheld: false,
+        }
+    }
+
+    /// A label too long for its arrow rides on a row above it, and no
+    /// row is wider than 79 columns.
+    #[test]
+    fn a_long_label_goes_above_its_arrow() {
+        let ex = Exchange {
+            ends: Ends {
+                left: "10.0.0.1:40000".parse().unwrap(),
+                right: "10.0.0.2:80".parse().unwrap(),
+            },
+            items: vec![Item::Seg(seg(
+                Way::Right,
+                Flags::FIN | Flags::PSH,
+                4_000_000_000,
+                Some(4_000_000_000),
+                65535,
+            ))],
+            observed: false,
+        };
+        let text = render(&ex, Style::Ascii);
+        assert!(
+            text.contains("| [FP.] seq 4000000000 ack 4000000000 len 65535\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("|---------------------------------------->|"),
+            "{text}"
+        );
+        assert!(text.lines().all(|l| l.len() <= 79), "{text}");
+    }
 }
