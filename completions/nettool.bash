@@ -37,6 +37,9 @@ _nettool() {
             nettool,lab)
                 cmd="nettool__subcmd__lab"
                 ;;
+            nettool,ladder)
+                cmd="nettool__subcmd__ladder"
+                ;;
             nettool,nc)
                 cmd="nettool__subcmd__nc"
                 ;;
@@ -69,6 +72,9 @@ _nettool() {
                 ;;
             nettool__subcmd__help,lab)
                 cmd="nettool__subcmd__help__subcmd__lab"
+                ;;
+            nettool__subcmd__help,ladder)
+                cmd="nettool__subcmd__help__subcmd__ladder"
                 ;;
             nettool__subcmd__help,nc)
                 cmd="nettool__subcmd__help__subcmd__nc"
@@ -140,7 +146,7 @@ _nettool() {
 
     case "${cmd}" in
         nettool)
-            opts="-h -V --help --version arp handshake close nc probe scan trace lab generate impair help"
+            opts="-h -V --help --version arp handshake close nc probe scan trace lab ladder generate impair help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -236,7 +242,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__close)
-            opts="-I -i -s -p -S -h -V --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --passive --half-close --abort --time-wait --help --version"
+            opts="-I -i -s -p -S -h -V --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --ladder --ascii --passive --half-close --abort --time-wait --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -324,7 +330,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__handshake)
-            opts="-I -i -s -p -S -h -V --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --no-ack --observe --ack-delay --graceful --help --version"
+            opts="-I -i -s -p -S -h -V --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --ladder --ascii --no-ack --observe --ack-delay --graceful --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -398,7 +404,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__help)
-            opts="arp handshake close nc probe scan trace lab generate impair help"
+            opts="arp handshake close nc probe scan trace lab ladder generate impair help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -568,6 +574,20 @@ _nettool() {
         nettool__subcmd__help__subcmd__lab__subcmd__up)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nettool__subcmd__help__subcmd__ladder)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -909,6 +929,24 @@ _nettool() {
                     return 0
                     ;;
                 --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nettool__subcmd__ladder)
+            opts="-h -V --conn --ascii --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --conn)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

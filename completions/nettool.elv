@@ -30,6 +30,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand scan 'SYN-scan a host''s TCP ports: open, closed or filtered'
             cand trace 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
+            cand ladder 'Draw one TCP connection of a saved capture as a ladder diagram'
             cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
             cand impair 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -90,6 +91,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand -S 'Print absolute sequence numbers (tcpdump -S); relative by default'
             cand --absolute 'Print absolute sequence numbers (tcpdump -S); relative by default'
             cand --json 'Print one JSON object per line for each segment, state change and result'
+            cand --ladder 'Draw the exchange as a ladder diagram (segments and states) instead of one line per event'
+            cand --ascii 'With --ladder: ASCII characters only, whatever the locale'
             cand --no-ack 'Withhold the third ACK and watch the server retransmit its SYN-ACK, then reset'
             cand --graceful 'Release the open connection with a four-way close instead of a RST'
             cand -h 'Print help (see more with ''--help'')'
@@ -115,6 +118,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand -S 'Print absolute sequence numbers (tcpdump -S); relative by default'
             cand --absolute 'Print absolute sequence numbers (tcpdump -S); relative by default'
             cand --json 'Print one JSON object per line for each segment, state change and result'
+            cand --ladder 'Draw the exchange as a ladder diagram (segments and states) instead of one line per event'
+            cand --ascii 'With --ladder: ASCII characters only, whatever the locale'
             cand --passive 'Let the peer close first (after --data, e.g. an HTTP/1.0 request); if it has not within --linger, nettool closes first and says so (exit 1 if it sent nothing)'
             cand --half-close 'Send our FIN right after --data and keep reading in FIN-WAIT-2'
             cand --abort 'Reset the connection instead of closing it'
@@ -341,6 +346,14 @@ set edit:completion:arg-completer[nettool] = {|@words|
         }
         &'nettool;lab;help;help'= {
         }
+        &'nettool;ladder'= {
+            cand --conn 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT'
+            cand --ascii 'Draw with ASCII characters only, whatever the locale'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'nettool;generate'= {
             cand --out-dir 'Directory to write man/ and completions/ into'
             cand -h 'Print help'
@@ -379,6 +392,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand scan 'SYN-scan a host''s TCP ports: open, closed or filtered'
             cand trace 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
+            cand ladder 'Draw one TCP connection of a saved capture as a ladder diagram'
             cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
             cand impair 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -413,6 +427,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
         &'nettool;help;lab;demo'= {
         }
         &'nettool;help;lab;serve'= {
+        }
+        &'nettool;help;ladder'= {
         }
         &'nettool;help;generate'= {
         }

@@ -11,11 +11,13 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod common;
 mod impair;
+mod ladder;
 mod probe;
 mod trace;
 
 pub use common::{COMMON_FLAGS, Common, habit_tip, parse_interface};
 pub use impair::ImpairArgs;
+pub use ladder::{LadderArgs, LadderFlags};
 pub use probe::{ProbeArgs, ScanArgs};
 pub use trace::TraceArgs;
 
@@ -71,6 +73,7 @@ pub enum Command {
     Scan(ScanArgs),
     Trace(TraceArgs),
     Lab(LabArgs),
+    Ladder(LadderArgs),
     /// Write the man pages and shell completions (for packagers and the test suite).
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -266,6 +269,9 @@ pub struct ConnectArgs {
 
     #[command(flatten)]
     pub capture: CaptureArgs,
+
+    #[command(flatten)]
+    pub ladder: LadderFlags,
 }
 
 /// Open a TCP connection with a hand-driven three-way handshake, printing every segment and state.
@@ -672,7 +678,9 @@ impl Command {
             Command::Probe(a) => &a.capture,
             Command::Scan(a) => &a.capture,
             Command::Trace(a) => &a.capture,
-            Command::Lab(_) | Command::Generate(_) | Command::Impair(_) => return None,
+            Command::Lab(_) | Command::Ladder(_) | Command::Generate(_) | Command::Impair(_) => {
+                return None;
+            }
         };
         capture.pcap.as_deref()
     }

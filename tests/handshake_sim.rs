@@ -300,3 +300,60 @@ fn a_passive_close_the_peer_never_starts_says_what_happened() {
         "{out}"
     );
 }
+
+/// `--ladder --ascii`: the run drawn (our states as the engine reported
+/// them, the peer's inferred), against golden text in tests/golden/ladder/
+/// (`NETTOOL_BLESS=1 cargo test --test handshake_sim ladder` rewrites it).
+#[rstest]
+#[case::open("cmd-handshake", &[], Outcome::Success)]
+#[case::refused("cmd-refused", &[], Outcome::Negative)]
+#[case::withheld("cmd-no-ack", &["--no-ack", "--observe", "4s"], Outcome::Success)]
+fn the_ladder_draws_the_run(#[case] name: &str, #[case] extra: &[&str], #[case] want: Outcome) {
+    let peer: Box<dyn Responder> = if name == "cmd-refused" {
+        Box::new(ClosedPort)
+    } else {
+        Box::new(Listener::new())
+    };
+    let mut argv = vec!["--ladder", "--ascii"];
+    argv.extend(extra);
+    let (outcome, out, _) = handshake(&argv, Some(peer));
+    assert_eq!(outcome, want, "{out}");
+    assert!(
+        !out.contains("IP 10.9.0.1.40000 >"),
+        "no tcpdump lines:\n{out}"
+    );
+    // The ladder's rows (the header and the result are the command's).
+    for line in out.lines().filter(|l| l.contains('|')) {
+        assert!(line.is_ascii() && line.len() <= 80, "{line:?}");
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/golden/ladder/{name}.ascii.txt"));
+    if std::env::var_os("NETTOOL_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &out).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        out,
+        golden,
+        "{} differs (NETTOOL_BLESS=1 rewrites it)",
+        path.display()
+    );
+}
+
+/// JSON is the same with or without --ladder.
+#[test]
+fn the_ladder_leaves_json_alone() {
+    let (_, plain, _) = handshake(&["--json"], Some(Box::new(Listener::new())));
+    let (_, drawn, _) = handshake(&["--json", "--ladder"], Some(Box::new(Listener::new())));
+    // The ISS differs between runs: compare the events' names and order.
+    let names = |s: &str| -> Vec<String> {
+        s.lines()
+            .map(|l| l.split(',').next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&plain), names(&drawn));
+    assert!(
+        drawn.lines().all(|l| l.starts_with("{\"event\"")),
+        "{drawn}"
+    );
+}

@@ -2,7 +2,10 @@
 //! TCP, through OpenBSD netcat, as the clients.
 //!
 //! - Under a flood of spoofed SYNs a real client still connects and
-//!   transfers at once. Before the listener had a flow table, the first
+//!   transfers at once, and the listener's memory stays bounded: the
+//!   half-open queue holds 256 connections (evicting the oldest), each
+//!   under 4 KiB of heap (tests/iface_memory.rs measures about 2.6 KiB),
+//!   so under 1 MiB in all, whatever the flood's size. Before the listener had a flow table, the first
 //!   spoofed SYN put it in SYN-RECEIVED and every other client was ignored
 //!   until that half-open connection gave up, about two minutes later.
 //! - Two clients at once both complete their handshakes at the first SYN;
@@ -21,7 +24,22 @@ use nettool::lab::testnet::TwoHosts;
 
 const FLOOD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/synflood.py");
 const PORT: &str = "9102";
-const SPOOFED_SYNS: &str = "3000";
+const SPOOFED_SYNS: &str = "5000";
+/// What the flood may add to the listener's resident memory: the
+/// half-open queue's 1 MiB bound with room for the allocator's slack.
+/// Unbounded, 5000 half-open connections would take about 13 MB.
+const FLOOD_RSS_BOUND: u64 = 4 << 20;
+
+/// `VmRSS` of a process, in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .expect("VmRSS in /proc/PID/status");
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
 
 /// The kernel's count of retransmitted SYNs in a namespace
 /// (`TcpExtTCPSynRetrans`).
@@ -74,6 +92,7 @@ fn a_real_client_connects_through_a_flood_of_spoofed_syns() {
     let stderr = once_listening(listener.0.stderr.take().unwrap());
     let stdout = read_all(listener.0.stdout.take().unwrap());
 
+    let rss_before = rss(listener.0.id());
     let mut flood = hosts.cmd_b("python3");
     flood.args([
         FLOOD,
@@ -85,6 +104,14 @@ fn a_real_client_connects_through_a_flood_of_spoofed_syns() {
     ]);
     let sent = common::run(flood, Duration::from_secs(30));
     assert_eq!(sent.code, Some(0), "{}", sent.show());
+    // Let the listener read the last of the flood.
+    std::thread::sleep(Duration::from_millis(300));
+    let grown = rss(listener.0.id()).saturating_sub(rss_before);
+    assert!(
+        grown < FLOOD_RSS_BOUND,
+        "the flood grew the listener by {grown} bytes"
+    );
+    println!("the flood grew the listener's RSS by {grown} bytes");
 
     // The kernel's client: it gives up after 8 s without a connection.
     let mut client = hosts.cmd_b("nc");

@@ -2955,3 +2955,70 @@ fn cwnd__one_segment_after_a_lost_syn() {
         ["Flags [.], seq 1001:1537, ack 5001, win 65535, length 536"]
     );
 }
+
+/// RFC 5961 §7: a blind attacker's RSTs, SYNs and bad ACKs draw one
+/// challenge ACK per 500 ms (Linux's `tcp_invalid_ratelimit`), however
+/// many arrive; each is dropped and reported all the same, and the
+/// connection carries on.
+#[test]
+fn rfc_5961__challenge_acks_are_rate_limited() {
+    use nettool::tcp::CHALLENGE_ACK_INTERVAL;
+    assert_eq!(CHALLENGE_ACK_INTERVAL, Duration::from_millis(500));
+    let mut c = conn_established();
+    let nxt = c.tcb().rcv.nxt.get();
+    let forged = [
+        seg(nxt + 100, None, Flags::RST, b""),
+        seg(nxt + 200, None, Flags::SYN, b""),
+        seg(
+            nxt,
+            Some(LOCAL_ISS.wrapping_sub(1_000_000)),
+            Flags::NONE,
+            b"x",
+        ),
+    ];
+    // 300 forged segments over 1.2 s of the virtual clock: challenge ACKs
+    // go out at 0 ms, 500 ms and 1000 ms.
+    let mut challenges = Vec::new();
+    for i in 0..300u64 {
+        let t = 1000 + i * 4;
+        deliver(&mut c, t, forged[i as usize % 3].clone());
+        let rcv_nxt = c.tcb().rcv.nxt;
+        for s in std::iter::from_fn(|| c.poll_transmit(at(t))) {
+            assert_eq!(s.ack, Some(rcv_nxt), "{s:?}");
+            challenges.push(t);
+        }
+    }
+    assert_eq!(challenges, [1000, 1500, 2000]);
+    assert_eq!(c.challenge_acks_suppressed(), 297);
+    assert_eq!(drops(&mut c).len(), 300);
+    assert_eq!(c.state(), State::Established);
+    // The real peer's data is taken and acknowledged as before.
+    deliver(&mut c, 2300, data(nxt, b"real"));
+    assert_eq!(drops(&mut c), []);
+    assert_eq!(c.recv_queue_len(), 4);
+}
+
+/// RFC 7323 §2.3: a shift above 14 is taken as 14 (Linux logs it and
+/// clamps), from a SYN,ACK as from a SYN; the hostile-peer suite sends
+/// 15 on data segments too, where the option means nothing.
+#[rstest]
+fn window_scale_above_14_is_clamped(#[values(15, 255)] shift: u8) {
+    let mut c = Connection::connect(at(0), Config::default(), LOCAL, REMOTE, SeqNum(LOCAL_ISS));
+    let _ = c.poll_transmit(at(0));
+    let syn_ack = TcpRepr {
+        options: vec![TcpOption::Nop, TcpOption::WindowScale(shift)],
+        ..seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b"")
+    };
+    deliver(&mut c, 5, syn_ack);
+    assert_eq!(c.tcb().snd.wscale, 14);
+    // A window of 2 then means 2 << 14.
+    deliver(
+        &mut c,
+        6,
+        TcpRepr {
+            window: 2,
+            ..seg(REMOTE_ISS + 1, Some(LOCAL_ISS + 1), Flags::NONE, b"")
+        },
+    );
+    assert_eq!(c.tcb().snd.wnd, 2 << 14);
+}

@@ -99,7 +99,9 @@ impl Command {
                 json: Some(t.json),
                 ..Common::default()
             },
-            Command::Lab(_) | Command::Generate(_) | Command::Impair(_) => Common::default(),
+            Command::Lab(_) | Command::Ladder(_) | Command::Generate(_) | Command::Impair(_) => {
+                Common::default()
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod arp;
 pub mod generate;
 pub mod impair;
 pub mod lab;
+pub mod ladder;
 pub mod nc;
 pub mod probe;
 pub mod tcp;
@@ -117,6 +118,7 @@ fn dispatch(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
         Command::Scan(args) => probe::scan(args, env),
         Command::Trace(args) => trace::run(args, env),
         Command::Lab(args) => lab::run(args, env),
+        Command::Ladder(args) => ladder::run(args, env),
         Command::Generate(args) => generate::run(args, env),
         Command::Impair(args) => impair::run(args, env),
     }

@@ -464,6 +464,72 @@ struct Pipe {
     ended: Option<Ending>,
     /// Peer data on its way to stdout.
     buf: Vec<u8>,
+    /// What the engine and the interface dropped, by reason, for `-v`.
+    dropped: Dropped,
+}
+
+/// Segments of the served connection the engine dropped, and frames for
+/// us that failed validation, counted by reason: `-v`'s account of what
+/// was thrown away (a hostile peer's work shows here).
+#[derive(Default)]
+struct Dropped {
+    segments: std::collections::BTreeMap<&'static str, u64>,
+    malformed: std::collections::BTreeMap<String, u64>,
+}
+
+impl Dropped {
+    fn segment(&mut self, reason: tcp::DropReason) {
+        *self.segments.entry(drop_label(reason)).or_default() += 1;
+    }
+
+    fn malformed(&mut self, why: crate::wire::WireError) {
+        *self.malformed.entry(why.to_string()).or_default() += 1;
+    }
+
+    /// `dropped 12 segment(s) (rst-not-exact 10, …) and 3 malformed
+    /// frame(s) (bad checksum 3)`, the commonest reason first; `None` when
+    /// nothing was dropped.
+    fn line(&self) -> Option<String> {
+        fn part<K: Display>(
+            what: &str,
+            counts: &std::collections::BTreeMap<K, u64>,
+        ) -> Option<String> {
+            let total: u64 = counts.values().sum();
+            if total == 0 {
+                return None;
+            }
+            let mut by: Vec<_> = counts.iter().collect();
+            by.sort_by(|a, b| b.1.cmp(a.1));
+            let list: Vec<String> = by.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            Some(format!("{total} {what} ({})", list.join(", ")))
+        }
+        let parts: Vec<String> = [
+            part("segment(s)", &self.segments),
+            part("malformed frame(s)", &self.malformed),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!parts.is_empty()).then(|| format!("dropped {}", parts.join(" and ")))
+    }
+}
+
+/// A short name for why the engine dropped a segment, for `-v`.
+fn drop_label(reason: tcp::DropReason) -> &'static str {
+    use tcp::DropReason as R;
+    match reason {
+        R::NotForUs => "not-for-us",
+        R::NoConnection => "no-connection",
+        R::Unexpected => "unexpected",
+        R::BadAck => "bad-ack",
+        R::OutOfWindow => "out-of-window",
+        R::Retransmission => "retransmission",
+        R::RstNotExact => "rst-not-exact",
+        R::SynInWindow => "syn-in-window",
+        R::AckOutOfRange => "ack-out-of-range",
+        R::NoAck => "no-ack",
+        R::ReassemblyFull => "reassembly-full",
+    }
 }
 
 impl Pipe {
@@ -491,6 +557,7 @@ impl Pipe {
             draining: false,
             ended: None,
             buf: vec![0; CHUNK],
+            dropped: Dropped::default(),
         }
     }
 
@@ -542,12 +609,12 @@ impl Pipe {
             HostEvent::Tcp(TcpEvent::PeerClosed) => self.peer_closed = true,
             HostEvent::Tcp(TcpEvent::Closed(r)) => self.closed = Some(r),
             HostEvent::Icmp { from, kind } => self.icmp(host, now, from, kind, env)?,
+            HostEvent::Malformed { why } => self.dropped.malformed(why),
+            HostEvent::Tcp(TcpEvent::SegmentDropped { reason }) => self.dropped.segment(reason),
             // `deliver` reads whatever is there on every turn.
             HostEvent::Readable
             | HostEvent::ArpAnswered { .. }
             | HostEvent::Withheld { .. }
-            | HostEvent::Malformed { .. }
-            | HostEvent::Tcp(TcpEvent::SegmentDropped { .. })
             | HostEvent::Tcp(TcpEvent::OutOfOrderQueued { .. }) => {}
         }
         Ok(())
@@ -821,6 +888,9 @@ impl Pipe {
         if self.verbose {
             let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
             writeln!(env.err, "nettool: {}", self.transfer(&stats, now))?;
+            if let Some(line) = self.dropped.line() {
+                writeln!(env.err, "nettool: {line}")?;
+            }
             if let Some(n) = self.receive_drops.filter(|&n| n > 0) {
                 writeln!(
                     env.err,
@@ -1071,6 +1141,31 @@ fn report_knock(remote: SocketAddrV4, opening: Opening, env: &mut Env) -> Result
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    #[test]
+    fn drops_are_counted_by_reason_commonest_first() {
+        use crate::wire::WireError;
+        let mut d = Dropped::default();
+        assert_eq!(d.line(), None);
+        for _ in 0..3 {
+            d.segment(tcp::DropReason::RstNotExact);
+        }
+        d.segment(tcp::DropReason::SynInWindow);
+        assert_eq!(
+            d.line().as_deref(),
+            Some("dropped 4 segment(s) (rst-not-exact 3, syn-in-window 1)")
+        );
+        d.malformed(WireError::BadChecksum);
+        d.malformed(WireError::BadLength);
+        d.malformed(WireError::BadLength);
+        assert_eq!(
+            d.line().as_deref(),
+            Some(
+                "dropped 4 segment(s) (rst-not-exact 3, syn-in-window 1) and 3 malformed \
+                 frame(s) (bad length field 2, bad checksum 1)"
+            )
+        );
+    }
 
     #[rstest]
     #[case("80", vec![80])]

@@ -12,6 +12,7 @@ use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
 
 use super::cc::{Ack, Congestion, CongestionControl};
+use super::challenge::ChallengeLimit;
 use super::dsack::Retransmitted;
 use super::isn::IsnGenerator;
 use super::prr::Prr;
@@ -539,6 +540,8 @@ pub struct Connection {
     pub(super) timers: TimerTable,
     /// An ACK (or challenge ACK) is owed.
     pub(super) ack_pending: bool,
+    /// RFC 5961 §7: when the last challenge ACK went out.
+    pub(super) challenge: ChallengeLimit,
     /// Segments built while handling input (RSTs), sent before anything else.
     pub(super) queued: VecDeque<Segment>,
     pub(super) events: VecDeque<Event>,
@@ -598,6 +601,7 @@ impl Connection {
             probes: 0,
             timers: TimerTable::default(),
             ack_pending: false,
+            challenge: ChallengeLimit::default(),
             queued: VecDeque::new(),
             events: VecDeque::new(),
         };
@@ -723,6 +727,12 @@ impl Connection {
     /// undone (RFC 3522, RFC 3708).
     pub fn spurious_undos(&self) -> u32 {
         self.undos
+    }
+
+    /// Challenge ACKs (RFC 5961) not sent because one went out less than
+    /// [`CHALLENGE_ACK_INTERVAL`](super::CHALLENGE_ACK_INTERVAL) before.
+    pub fn challenge_acks_suppressed(&self) -> u64 {
+        self.challenge.suppressed()
     }
 
     /// Retransmission timeouts so far (each one that resent something).

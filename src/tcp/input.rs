@@ -1,8 +1,8 @@
 //! SEGMENT ARRIVES, RFC 9293 §3.10.7, one function per subsection and,
 //! for §3.10.7.4, one per step, in the RFC's order. RFC 5961's mitigations
 //! (§3 RST, §4 SYN, §5 ACK) replace the corresponding RFC 793 rules, as
-//! RFC 9293 recommends. Challenge ACKs are not rate-limited (RFC 5961 §7)
-//! yet.
+//! RFC 9293 recommends, with §7's rate limit on the challenge ACKs they
+//! draw (`challenge.rs`).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -215,11 +215,11 @@ impl Connection {
     fn segment_arrives_other(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Step {
         let ts_recent = self.check_sequence_number(now, seg)?;
         if seg.flags.contains(Flags::RST) {
-            return self.check_rst(seg);
+            return self.check_rst(now, seg);
         }
         // Third step (security) does not apply: nettool sets no compartment.
         if seg.flags.contains(Flags::SYN) {
-            return self.check_syn();
+            return self.check_syn(now);
         }
         self.check_ack(now, seg)?;
         if let Some(val) = ts_recent {
@@ -363,9 +363,9 @@ impl Connection {
 
     /// §3.10.7.4 second step with RFC 5961 §3: only a RST exactly at
     /// RCV.NXT resets; one elsewhere in the window gets a challenge ACK.
-    fn check_rst(&mut self, seg: &TcpRepr<'_>) -> Step {
+    fn check_rst(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Step {
         if seg.seq != self.tcb.rcv.nxt {
-            self.ack_pending = true;
+            self.challenge_ack(now);
             return Err(DropReason::RstNotExact);
         }
         match self.state {
@@ -378,15 +378,24 @@ impl Connection {
         Ok(())
     }
 
+    /// RFC 5961's challenge ACK, `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`,
+    /// unless the connection sent one less than
+    /// [`CHALLENGE_ACK_INTERVAL`](super::CHALLENGE_ACK_INTERVAL) ago (§7).
+    fn challenge_ack(&mut self, now: Instant) {
+        if self.challenge.allow(now) {
+            self.ack_pending = true;
+        }
+    }
+
     /// §3.10.7.4 fourth step with RFC 5961 §4: a SYN in a synchronized
     /// state (or a new SYN in SYN-RECEIVED of an active OPEN) gets a
     /// challenge ACK; a passive OPEN in SYN-RECEIVED returns to LISTEN.
-    fn check_syn(&mut self) -> Step {
+    fn check_syn(&mut self, now: Instant) -> Step {
         if self.state == State::SynReceived && self.passive {
             self.return_to_listen();
             return Ok(());
         }
-        self.ack_pending = true;
+        self.challenge_ack(now);
         Err(DropReason::SynInWindow)
     }
 
@@ -412,7 +421,7 @@ impl Connection {
         let una = self.tcb.snd.una;
         // Outside the range: ACK (a challenge ACK below it) and drop.
         if !self.ack_in_range(ack) {
-            self.ack_pending = true;
+            self.challenge_ack(now);
             return Err(DropReason::AckOutOfRange);
         }
         self.acked_since_rto = true;

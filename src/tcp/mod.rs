@@ -70,14 +70,15 @@
 //! | undo of spurious fast retransmits and timeouts (Eifel, D-SACK) | RFC 3522, RFC 3708, RFC 4015 | `loss.rs`, `cc/` (`undo_congestion_event`) |
 //! | D-SACKs taken as evidence only for octets we retransmitted | RFC 3708 §3, RFC 8985 §6.2 | `dsack.rs`, `input.rs` (`take_sack_blocks`) |
 //! | keepalive (off by default, [`Config::keepalive`]) | RFC 1122 §4.2.3.6 | `conn.rs` |
+//! | challenge ACKs rate-limited per connection, one per [`CHALLENGE_ACK_INTERVAL`] (Linux's `tcp_invalid_ratelimit`) | RFC 5961 §7 | `challenge.rs`, `input.rs` (`challenge_ack`) |
 //!
 //! # Not yet
 //!
-//! Restart after idle (RFC 5681 §4.1), F-RTO (RFC 5682),
-//! challenge-ACK rate limiting (RFC 5961 §7), TS.Recent invalidation after
-//! 24 days of idleness (RFC 7323 §5.5).
+//! Restart after idle (RFC 5681 §4.1), F-RTO (RFC 5682), TS.Recent
+//! invalidation after 24 days of idleness (RFC 7323 §5.5).
 
 mod cc;
+mod challenge;
 mod conn;
 mod dsack;
 mod input;
@@ -94,6 +95,7 @@ pub mod state;
 pub mod timer;
 
 pub use cc::CongestionControl;
+pub use challenge::CHALLENGE_ACK_INTERVAL;
 pub use conn::{
     Config, Connection, DEFAULT_SEND_MSS, DropReason, Event, IssSource, Keepalive, MAX_WSCALE,
     Reason, RecvError, RecvSequence, Segment, SendError, SendSequence, Tcb, rst_for,
