@@ -610,6 +610,24 @@ fn a_closed_stdout_ends_the_run_with_0_and_the_summary() {
     assert!(!ran.err.contains("Broken pipe"), "{}", ran.err);
 }
 
+/// A silent port: nc gives up after its SYN retries (Linux's schedule)
+/// and says how many SYNs went unanswered, without --trace too (it said
+/// "after 0 SYNs").
+#[rstest]
+#[case::plain(&[])]
+#[case::traced(&["--trace"])]
+fn a_silent_port_counts_its_syns(#[case] extra: &[&str]) {
+    let mut argv = extra.to_vec();
+    argv.extend(["10.9.0.2", "80"]);
+    let ran = nc(Mode::Connect, &argv, Stdin::Silent, vec![], no_interrupt());
+    assert_eq!(ran.outcome, Outcome::Negative, "{}", ran.err);
+    assert!(
+        ran.err.contains("no answer from 10.9.0.2:80 after 7 SYNs"),
+        "{}",
+        ran.err
+    );
+}
+
 #[test]
 fn zero_io_with_every_port_closed_exits_1() {
     let ran = nc(

@@ -885,8 +885,8 @@ impl Pipe {
         now: Instant,
         env: &mut Env,
     ) -> Result<Outcome> {
+        let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
         if self.verbose {
-            let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
             writeln!(env.err, "nettool: {}", self.transfer(&stats, now))?;
             if let Some(line) = self.dropped.line() {
                 writeln!(env.err, "nettool: {line}")?;
@@ -899,7 +899,14 @@ impl Pipe {
                 )?;
             }
         }
-        let (outcome, error) = self.outcome(end, remote);
+        // Segments are reported only with --trace: before the connection
+        // opened, what it sent were its SYNs.
+        let syns = if self.established.is_none() {
+            u64::from(self.syns).max(stats.segments_sent)
+        } else {
+            u64::from(self.syns)
+        };
+        let (outcome, error) = self.outcome(end, remote, syns);
         if let Some(error) = error {
             writeln!(env.err, "nettool: {error}")?;
         }
@@ -936,7 +943,7 @@ impl Pipe {
 
     /// The outcome of how the run ended, and the error to print for a
     /// failed connection.
-    fn outcome(&self, end: Ending, remote: SocketAddrV4) -> (Outcome, Option<String>) {
+    fn outcome(&self, end: Ending, remote: SocketAddrV4, syns: u64) -> (Outcome, Option<String>) {
         let opened = self.established.is_some();
         let error = match end {
             Ending::Closed(Reason::Normal) | Ending::Idle | Ending::Quit | Ending::OutputClosed => {
@@ -950,7 +957,7 @@ impl Pipe {
             Ending::Closed(Reason::TimedOut) if !opened => {
                 format!(
                     "no answer from {remote} after {}",
-                    crate::text::count(self.syns, "SYN")
+                    crate::text::count(syns, "SYN")
                 )
             }
             Ending::Closed(Reason::TimedOut) => {
