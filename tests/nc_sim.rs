@@ -488,7 +488,7 @@ fn a_listener_serves_one_connection_then_exits() {
          \x20 0.000000 state CLOSED → LISTEN\n\
          \x20 0.010100 state LISTEN → SYN-RECEIVED\n\
          \x20 0.010200 state SYN-RECEIVED → ESTABLISHED\n\
-         nettool: connected to 10.9.0.2:50001 from 10.9.0.1:7000, congestion control cubic\n\
+         nettool: connection from 10.9.0.2:50001 to 10.9.0.1:7000, congestion control cubic\n\
          \x20 0.010200 state ESTABLISHED → CLOSE-WAIT\n\
          \x20 0.010200 state CLOSE-WAIT → LAST-ACK\n\
          \x20 0.010300 state LAST-ACK → CLOSED\n\

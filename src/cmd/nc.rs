@@ -677,13 +677,20 @@ impl Pipe {
         if self.verbose
             && let Some(f) = self.flow
         {
-            writeln!(
-                env.err,
-                "nettool: connected to {} from {}, congestion control {}",
-                f.remote,
-                f.local,
-                host.conn(f).map_or("?", |c| c.congestion_control().name())
-            )?;
+            let cc = host.conn(f).map_or("?", |c| c.congestion_control().name());
+            if self.listener.is_some() {
+                writeln!(
+                    env.err,
+                    "nettool: connection from {} to {}, congestion control {cc}",
+                    f.remote, f.local
+                )?;
+            } else {
+                writeln!(
+                    env.err,
+                    "nettool: connected to {} from {}, congestion control {cc}",
+                    f.remote, f.local
+                )?;
+            }
         }
         Ok(())
     }
