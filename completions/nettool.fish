@@ -55,7 +55,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand arp" -s D -l dad -d 'Dup
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s U -l announce -d 'Announce ADDRESS as ours with gratuitous ARP requests (updates neighbours\' caches)'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s A -l announce-reply -d 'Like --announce, with gratuitous replies (as `arping -A`)'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l json -d 'Print one JSON object per line for each reply and event'
-complete -c nettool -n "__fish_nettool_using_subcommand arp" -s q -l quiet -d 'Print only the MAC address(es)'
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s q -l quiet -d 'Print only the MAC address (`ADDRESS MAC` per line where many answer: a sweep, --show)'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s v -l verbose -d 'Also print every ARP frame sent and received, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s V -l version -d 'Print version'

@@ -177,7 +177,7 @@ pub struct ArpArgs {
     #[arg(long, conflicts_with = "quiet")]
     pub json: bool,
 
-    /// Print only the MAC address(es).
+    /// Print only the MAC address (`ADDRESS MAC` per line where many answer: a sweep, --show).
     #[arg(short, long)]
     pub quiet: bool,
 

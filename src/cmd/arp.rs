@@ -214,6 +214,15 @@ impl Printer {
         }
         Ok(())
     }
+
+    /// `--quiet` where there are many answers (a sweep, the cache): each
+    /// MAC beside its address, `ADDRESS MAC`, for `while read ip mac`.
+    fn pair_only(&self, out: &mut dyn Write, ip: Ipv4Addr, mac: MacAddr) -> Result<()> {
+        if self.rep.format() == Format::Quiet {
+            writeln!(out, "{ip} {mac}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The `start` event of an `arp` run in `mode`, with the fields `rest`
@@ -893,7 +902,7 @@ impl Sweep<'_> {
     fn report_hosts(&self, out: &mut dyn Write, now: Instant) -> Result<()> {
         let iface = &self.subnet.route.interface.name;
         for (ip, (mac, rtt)) in &self.hosts {
-            self.printer.mac_only(out, *mac)?;
+            self.printer.pair_only(out, *ip, *mac)?;
             let event = arp_reply(*ip, *mac, *rtt, iface, None);
             self.printer.emit(out, now, event, || {
                 format!("{:<15}  {mac}  {}", ip.to_string(), human(*rtt))
@@ -1126,7 +1135,7 @@ fn show_entry(
         Freshness::Expired => ("expired", None),
     };
     let age = Duration::from_millis(now.saturating_sub(e.learned_at_ms));
-    printer.mac_only(out, e.mac)?;
+    printer.pair_only(out, e.ip, e.mac)?;
     printer.emit(
         out,
         at,
