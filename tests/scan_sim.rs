@@ -296,7 +296,7 @@ fn json_gives_each_port_its_reason_tries_and_round_trip() {
 #[case::closed(
     "81",
     "81/tcp     closed    reset",
-    "0 open, 1 closed, 0 filtered; 1 SYNs sent"
+    "0 open, 1 closed, 0 filtered; 1 SYN sent"
 )]
 #[case::filtered(
     "82",

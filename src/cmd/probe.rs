@@ -990,6 +990,9 @@ impl ScanTotals {
         let p = &self.pace;
         let mut text = if self.fixed {
             format!("at {:.0}/s", p.rate)
+        } else if self.sent < 2 {
+            // One SYN has no rate (it said "peak 1007/s").
+            String::new()
         } else {
             format!("peak {:.0}/s", p.peak)
         };
@@ -1038,14 +1041,17 @@ fn render_scan(
         closed,
         filtered,
     } = tally;
+    let rate = match totals.rate_text() {
+        r if r.is_empty() => r,
+        r => format!(", {r}"),
+    };
     writeln!(
         out,
-        "--- {} of {} ports in {}: {open} open, {closed} closed, {filtered} filtered; {} SYNs sent, {}",
+        "--- {} of {} in {}: {open} open, {closed} closed, {filtered} filtered; {} sent{rate}",
         results.len(),
-        totals.asked,
+        count(totals.asked as u64, "port"),
         human(totals.elapsed),
-        totals.sent,
-        totals.rate_text()
+        count(totals.sent, "SYN"),
     )?;
     Ok(())
 }
@@ -1253,6 +1259,8 @@ mod tests {
         "peak 8000/s; 7 ports answered only a retry, rate cut 2 times, 2500/s at the end"
     )]
     #[case::fixed_clean(totals(true, 0, 0), "at 2500/s")]
+    #[case::one_syn(ScanTotals { sent: 1, ..totals(false, 0, 0) }, "")]
+    #[case::one_syn_fixed(ScanTotals { sent: 1, ..totals(true, 0, 0) }, "at 2500/s")]
     #[case::fixed_lossy(
         totals(true, 3, 0),
         "at 2500/s; 3 ports answered only a retry (SYNs or answers lost: try a lower --rate, \
