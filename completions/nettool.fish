@@ -53,7 +53,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand arp" -l show -d 'List th
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l flush -d 'Empty the cache, and exit'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s D -l dad -d 'Duplicate address detection (RFC 5227): probe from 0.0.0.0; exit 1 if someone owns ADDRESS'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s U -l announce -d 'Announce ADDRESS as ours with gratuitous ARP requests (updates neighbours\' caches)'
-complete -c nettool -n "__fish_nettool_using_subcommand arp" -s A -l announce-reply -d 'Like --announce, with gratuitous replies (as `arping -A`)'
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s A -l announce-reply -d 'Like --announce, with gratuitous replies (as `arping -A`; with -U too, replies)'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l json -d 'Print one JSON object per line for each reply and event'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s q -l quiet -d 'Print only the MAC address (`ADDRESS MAC` per line where many answer: a sweep, --show)'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s v -l verbose -d 'Also print every ARP frame sent and received, tcpdump-style, on stderr'

@@ -158,10 +158,10 @@ pub struct ArpArgs {
     pub dad: bool,
 
     /// Announce ADDRESS as ours with gratuitous ARP requests (updates neighbours' caches).
-    #[arg(short = 'U', long, conflicts_with = "announce_reply")]
+    #[arg(short = 'U', long)]
     pub announce: bool,
 
-    /// Like --announce, with gratuitous replies (as `arping -A`).
+    /// Like --announce, with gratuitous replies (as `arping -A`; with -U too, replies).
     #[arg(short = 'A', long)]
     pub announce_reply: bool,
 
@@ -643,6 +643,21 @@ mod tests {
     #[case(&["nettool", "arp", "--json", "-q", "10.0.0.1"])]
     fn contradictory_arguments_are_usage_errors(#[case] argv: &[&str]) {
         assert!(Cli::try_parse_from(argv).is_err());
+    }
+
+    /// arping's -A is -U with replies: together they mean replies, not a
+    /// conflict.
+    #[test]
+    fn announce_and_announce_reply_go_together() {
+        let cli = Cli::try_parse_from(["nettool", "arp", "-U", "-A", "10.0.0.1"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Arp(ArpArgs {
+                announce: true,
+                announce_reply: true,
+                ..
+            })
+        ));
     }
 
     #[test]
