@@ -79,3 +79,36 @@ fn every_visible_subcommand_has_a_man_page() {
         "the arp page documents exit codes"
     );
 }
+
+/// Completions offer what `--help` shows: not the hidden `generate`,
+/// `impair` and `lab serve`, nor a `help` subcommand; and no man page
+/// names a `nettool-help(1)` that is never written.
+#[test]
+fn completions_and_pages_name_only_what_exists() {
+    let cmd = nettool::cli::command();
+    for f in nettool::docgen::completions(&cmd) {
+        let text = String::from_utf8(f.contents).unwrap();
+        for hidden in [
+            "\"generate\"",
+            "\"impair\"",
+            "\"serve\"",
+            "generate)",
+            "impair)",
+        ] {
+            assert!(!text.contains(hidden), "{} offers {hidden}", f.path);
+        }
+    }
+    for f in nettool::docgen::man_pages(&cmd) {
+        let text = String::from_utf8(f.contents).unwrap();
+        assert!(
+            !text.contains("nettool\\-help"),
+            "{} names nettool-help",
+            f.path
+        );
+        assert!(
+            !text.contains("nettool-help"),
+            "{} names nettool-help",
+            f.path
+        );
+    }
+}
