@@ -35,7 +35,7 @@ complete -c nettool -n "__fish_nettool_needs_command" -f -a "scan" -d 'SYN-scan 
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "trace" -d 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router\'s ICMP time exceeded shown'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "ladder" -d 'Draw one TCP connection of a saved capture as a ladder diagram'
-complete -c nettool -n "__fish_nettool_using_subcommand arp" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes ADDRESS through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes ADDRESS through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s s -l source -d 'Source IPv4 address for requests (default: the route\'s preferred source)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s c -l count -d 'Send exactly N requests, one per --interval, and show every reply (always asks the wire)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s w -s W -l wait -l timeout -d 'How long to wait for a reply after the last request [default: 1s]' -r
@@ -55,7 +55,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand arp" -l json -d 'Print o
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s q -l quiet -d 'Print only the MAC address (`ADDRESS MAC` per line where many answer: a sweep, --show)'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s v -l verbose -d 'Also print every ARP frame sent and received, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s h -l help -d 'Print help'
-complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
@@ -72,7 +72,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l ascii -d '
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l no-ack -d 'Withhold the third ACK and watch the server retransmit its SYN-ACK, then reset'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l graceful -d 'Release the open connection with a four-way close instead of a RST'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s h -l help -d 'Print help'
-complete -c nettool -n "__fish_nettool_using_subcommand close" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
@@ -94,7 +94,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -l user-timeout -d '
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l quit-after -d 'After the end of stdin, wait at most this long for the peer to close, then quit (netcat\'s `-q SECS`; in nettool `-q` means quiet, in every command)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s s -l source -d 'Source address' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s p -l source-port -l sport -d 'Source port' -r
-complete -c nettool -n "__fish_nettool_using_subcommand nc" -s i -s I -l interface -d 'Interface to use' -r
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -s i -s I -l interface -d 'Interface to use' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cc -d 'Congestion control for what nettool sends' -r -f -a "cubic\t'RFC 9438: the window follows a cubic curve of the time since the last loss, and falls to 0.7 of the flight on one (Linux\'s default)'
 reno\t'RFC 5681: one segment more per round trip, and half the flight on a loss'"
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
@@ -106,7 +106,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -s v -l verbose -d '
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l trace -d 'Every segment, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l dport -d 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s s -l source -d 'Source address (one the kernel does not own keeps it out entirely)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flags -d 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none), or the flags byte (0x12)' -r
@@ -147,7 +147,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flood -d 'Send
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s v -l verbose -d 'Also print every probe sent'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l json -d 'One JSON object per line'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s h -l help -d 'Print help'
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -s i -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s i -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s s -l source -d 'Source address' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l rate -d 'A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does (default: adaptive, between --min-rate and --max-rate)' -r
@@ -162,7 +162,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -l pcap -d 'Write 
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l all -d 'List every port, closed ones too'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JSON object per line: a port line per port, then the result'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s h -l help -d 'Print help'
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
