@@ -112,3 +112,21 @@ fn completions_and_pages_name_only_what_exists() {
         );
     }
 }
+
+/// An interface is not a file: fish must not offer files after -i.
+#[test]
+fn interfaces_do_not_complete_as_files() {
+    let fish = nettool::docgen::completions(&nettool::cli::command())
+        .into_iter()
+        .find(|f| f.path.ends_with("nettool.fish"))
+        .unwrap();
+    let fish = String::from_utf8(fish.contents).unwrap();
+    let lines: Vec<&str> = fish
+        .lines()
+        .filter(|l| l.contains("-l interface"))
+        .collect();
+    assert_eq!(lines.len(), 7, "one per subcommand that takes -i");
+    for line in lines {
+        assert!(line.ends_with("-r -f"), "-i offers files: {line}");
+    }
+}
