@@ -21,8 +21,8 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'nettool' {
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('arp', 'arp', [CompletionResultType]::ParameterValue, 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache')
@@ -33,19 +33,20 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'SYN-scan a host''s TCP ports: open, closed or filtered')
             [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
-            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
-            [CompletionResult]::new('impair', 'impair', [CompletionResultType]::ParameterValue, 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            [CompletionResult]::new('ladder', 'ladder', [CompletionResultType]::ParameterValue, 'Draw one TCP connection of a saved capture as a ladder diagram')
             break
         }
         'nettool;arp' {
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes ADDRESS through)')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes ADDRESS through)')
             [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes ADDRESS through)')
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source IPv4 address for requests (default: the route''s preferred source)')
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source IPv4 address for requests (default: the route''s preferred source)')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Send exactly N requests, one per --interval, and show every reply (always asks the wire)')
             [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Send exactly N requests, one per --interval, and show every reply (always asks the wire)')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'How long to wait for a reply after the last request [default: 1s]')
             [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'How long to wait for a reply after the last request [default: 1s]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a reply after the last request [default: 1s]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for a reply after the last request [default: 1s]')
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Time between requests to the same address [default: 1s; 300ms in a sweep]')
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long a learned entry stays fresh; it is re-validated for 3×TTL more, then expires')
@@ -60,26 +61,26 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--dad', '--dad', [CompletionResultType]::ParameterName, 'Duplicate address detection (RFC 5227): probe from 0.0.0.0; exit 1 if someone owns ADDRESS')
             [CompletionResult]::new('-U', '-U ', [CompletionResultType]::ParameterName, 'Announce ADDRESS as ours with gratuitous ARP requests (updates neighbours'' caches)')
             [CompletionResult]::new('--announce', '--announce', [CompletionResultType]::ParameterName, 'Announce ADDRESS as ours with gratuitous ARP requests (updates neighbours'' caches)')
-            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'Like --announce, with gratuitous replies (as `arping -A`)')
-            [CompletionResult]::new('--announce-reply', '--announce-reply', [CompletionResultType]::ParameterName, 'Like --announce, with gratuitous replies (as `arping -A`)')
+            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'Like --announce, with gratuitous replies (as `arping -A`; with -U too, replies)')
+            [CompletionResult]::new('--announce-reply', '--announce-reply', [CompletionResultType]::ParameterName, 'Like --announce, with gratuitous replies (as `arping -A`; with -U too, replies)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line for each reply and event')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the MAC address(es)')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the MAC address(es)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the MAC address (`ADDRESS MAC` per line where many answer: a sweep, --show)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the MAC address (`ADDRESS MAC` per line where many answer: a sweep, --show)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also print every ARP frame sent and received, tcpdump-style, on stderr')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also print every ARP frame sent and received, tcpdump-style, on stderr')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'nettool;handshake' {
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
             [CompletionResult]::new('--source-port', '--source-port', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
+            [CompletionResult]::new('--sport', '--sport', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
             [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Data to send once the connection is open (escapes: \r \n \t \\ \xHH)')
@@ -90,21 +91,23 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('-S', '-S ', [CompletionResultType]::ParameterName, 'Print absolute sequence numbers (tcpdump -S); relative by default')
             [CompletionResult]::new('--absolute', '--absolute', [CompletionResultType]::ParameterName, 'Print absolute sequence numbers (tcpdump -S); relative by default')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line for each segment, state change and result')
+            [CompletionResult]::new('--ladder', '--ladder', [CompletionResultType]::ParameterName, 'Draw the exchange as a ladder diagram (segments and states) instead of one line per event')
+            [CompletionResult]::new('--ascii', '--ascii', [CompletionResultType]::ParameterName, 'With --ladder: ASCII characters only, whatever the locale')
             [CompletionResult]::new('--no-ack', '--no-ack', [CompletionResultType]::ParameterName, 'Withhold the third ACK and watch the server retransmit its SYN-ACK, then reset')
             [CompletionResult]::new('--graceful', '--graceful', [CompletionResultType]::ParameterName, 'Release the open connection with a four-way close instead of a RST')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'nettool;close' {
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
             [CompletionResult]::new('--source-port', '--source-port', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
+            [CompletionResult]::new('--sport', '--sport', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
             [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Data to send once the connection is open (escapes: \r \n \t \\ \xHH)')
@@ -114,26 +117,28 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('-S', '-S ', [CompletionResultType]::ParameterName, 'Print absolute sequence numbers (tcpdump -S); relative by default')
             [CompletionResult]::new('--absolute', '--absolute', [CompletionResultType]::ParameterName, 'Print absolute sequence numbers (tcpdump -S); relative by default')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line for each segment, state change and result')
-            [CompletionResult]::new('--passive', '--passive', [CompletionResultType]::ParameterName, 'Let the peer close first (after --data, e.g. an HTTP/1.0 request)')
+            [CompletionResult]::new('--ladder', '--ladder', [CompletionResultType]::ParameterName, 'Draw the exchange as a ladder diagram (segments and states) instead of one line per event')
+            [CompletionResult]::new('--ascii', '--ascii', [CompletionResultType]::ParameterName, 'With --ladder: ASCII characters only, whatever the locale')
+            [CompletionResult]::new('--passive', '--passive', [CompletionResultType]::ParameterName, 'Let the peer close first (after --data, e.g. an HTTP/1.0 request); if it has not within --linger, nettool closes first and says so (exit 1 if it sent nothing)')
             [CompletionResult]::new('--half-close', '--half-close', [CompletionResultType]::ParameterName, 'Send our FIN right after --data and keep reading in FIN-WAIT-2')
             [CompletionResult]::new('--abort', '--abort', [CompletionResultType]::ParameterName, 'Reset the connection instead of closing it')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'nettool;nc' {
-            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Give up if the connection does not open, or stays idle, this long (seconds)')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Give up if the connection does not open, or stays idle, this long (seconds)')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long')
+            [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long')
             [CompletionResult]::new('--user-timeout', '--user-timeout', [CompletionResultType]::ParameterName, 'Give up when sent data stays unacknowledged this long (RFC 9293''s USER TIMEOUT); without it, nettool retries 15 times with backoff, as Linux does (many minutes against a dead path)')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'After the end of stdin, wait at most this long for the peer to close, then quit')
-            [CompletionResult]::new('--quit-after', '--quit-after', [CompletionResultType]::ParameterName, 'After the end of stdin, wait at most this long for the peer to close, then quit')
+            [CompletionResult]::new('--quit-after', '--quit-after', [CompletionResultType]::ParameterName, 'After the end of stdin, wait at most this long for the peer to close, then quit (netcat''s `-q SECS`; in nettool `-q` means quiet, in every command)')
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address')
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Source port')
             [CompletionResult]::new('--source-port', '--source-port', [CompletionResultType]::ParameterName, 'Source port')
+            [CompletionResult]::new('--sport', '--sport', [CompletionResultType]::ParameterName, 'Source port')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use')
             [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use')
             [CompletionResult]::new('--cc', '--cc', [CompletionResultType]::ParameterName, 'Congestion control for what nettool sends')
             [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]')
@@ -149,25 +154,26 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Every segment, tcpdump-style, on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
         'nettool;probe' {
             [CompletionResult]::new('--dport', '--dport', [CompletionResultType]::ParameterName, 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address (one the kernel does not own keeps it out entirely)')
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address (one the kernel does not own keeps it out entirely)')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
+            [CompletionResult]::new('--source-port', '--source-port', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
             [CompletionResult]::new('--sport', '--sport', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
-            [CompletionResult]::new('--flags', '--flags', [CompletionResultType]::ParameterName, 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none)')
+            [CompletionResult]::new('--flags', '--flags', [CompletionResultType]::ParameterName, 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none), or the flags byte (0x12)')
             [CompletionResult]::new('--seq', '--seq', [CompletionResultType]::ParameterName, 'Sequence number (default: a random one per probe)')
             [CompletionResult]::new('--ack', '--ack', [CompletionResultType]::ParameterName, 'Acknowledgment number (sent with the ACK flag)')
             [CompletionResult]::new('--win', '--win', [CompletionResultType]::ParameterName, 'Window')
             [CompletionResult]::new('--urg-ptr', '--urg-ptr', [CompletionResultType]::ParameterName, 'Urgent pointer')
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'IP time to live')
-            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'IP identification (default: counting up from a random start)')
-            [CompletionResult]::new('--tos', '--tos', [CompletionResultType]::ParameterName, 'IP type of service byte (DSCP and ECN)')
+            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'IP identification (default: counting up from a random start; 0x1234 works)')
+            [CompletionResult]::new('--tos', '--tos', [CompletionResultType]::ParameterName, 'IP type of service byte (DSCP and ECN; 0x10 works)')
             [CompletionResult]::new('--mss', '--mss', [CompletionResultType]::ParameterName, 'MSS option')
             [CompletionResult]::new('--ts', '--ts', [CompletionResultType]::ParameterName, 'Timestamps option: VAL, or VAL:ECR')
             [CompletionResult]::new('--wscale', '--wscale', [CompletionResultType]::ParameterName, 'Window scale option')
@@ -177,8 +183,8 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--data-len', '--data-len', [CompletionResultType]::ParameterName, 'A payload of N ''X'' bytes')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Probes to send (default: until Ctrl-C)')
             [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Probes to send (default: until Ctrl-C)')
-            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Spacing of probes (down to microseconds: 100us)')
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Spacing of probes (down to microseconds: 100us)')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'How long each probe waits for its answer')
             [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'How long each probe waits for its answer')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long each probe waits for its answer')
             [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]')
@@ -207,70 +213,68 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also print every probe sent')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also print every probe sent')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per line')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'nettool;scan' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address')
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
+            [CompletionResult]::new('--source-port', '--source-port', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
             [CompletionResult]::new('--sport', '--sport', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
             [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does (default: adaptive, between --min-rate and --max-rate)')
             [CompletionResult]::new('--max-rate', '--max-rate', [CompletionResultType]::ParameterName, 'The adaptive rate''s ceiling, SYNs per second')
             [CompletionResult]::new('--min-rate', '--min-rate', [CompletionResultType]::ParameterName, 'The adaptive rate''s floor: however many answers are lost, never slower than this')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Ports waiting for an answer at once, at most')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'More SYNs for a silent port (an adaptive scan adds up to 4 on a path that loses SYNs)')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout')
+            [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout')
             [CompletionResult]::new('--min-timeout', '--min-timeout', [CompletionResultType]::ParameterName, 'The shortest wait for an answer')
             [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]')
             [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'List every port, closed ones too')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per line: a port line per port, then the result')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'nettool;trace' {
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
             [CompletionResult]::new('--source-port', '--source-port', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
+            [CompletionResult]::new('--sport', '--sport', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
             [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'TTL of the first hop probed')
             [CompletionResult]::new('--first-ttl', '--first-ttl', [CompletionResultType]::ParameterName, 'TTL of the first hop probed')
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Largest TTL tried before giving up')
             [CompletionResult]::new('--max-ttl', '--max-ttl', [CompletionResultType]::ParameterName, 'Largest TTL tried before giving up')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Probes per hop')
-            [CompletionResult]::new('--queries', '--queries', [CompletionResultType]::ParameterName, 'Probes per hop')
+            [CompletionResult]::new('--queries', '--queries', [CompletionResultType]::ParameterName, 'Probes per hop (traceroute''s `-q`; in nettool `-q` means quiet, in every command)')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'How long each probe waits for its answer')
+            [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'How long each probe waits for its answer')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long each probe waits for its answer')
             [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line for each probe and the result')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'nettool;lab' {
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Create the lab')
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Remove the lab and everything it runs')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the lab''s interfaces and addresses')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Bring up a temporary lab, run nettool against it with real output, and take it down')
-            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the lab''s TCP services in the lab''s namespace until SIGTERM (started by `lab up`)')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'nettool;lab;up' {
@@ -280,16 +284,12 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--no-services', '--no-services', [CompletionResultType]::ParameterName, 'A bare lab: no TCP services (HTTP on 80, echo on 7, trickle on 19, filtered port 82)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
         'nettool;lab;down' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
         'nettool;lab;status' {
@@ -297,8 +297,6 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON lines (start, the lab, result; see README "JSON output")')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
         'nettool;lab;demo' {
@@ -306,141 +304,13 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--subnet', '--subnet', [CompletionResultType]::ParameterName, 'Subnet of the temporary lab')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
-        'nettool;lab;serve' {
-            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)')
+        'nettool;ladder' {
+            [CompletionResult]::new('--conn', '--conn', [CompletionResultType]::ParameterName, 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT')
+            [CompletionResult]::new('--ascii', '--ascii', [CompletionResultType]::ParameterName, 'Draw with ASCII characters only, whatever the locale')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            break
-        }
-        'nettool;lab;help' {
-            [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Create the lab')
-            [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Remove the lab and everything it runs')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the lab''s interfaces and addresses')
-            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Bring up a temporary lab, run nettool against it with real output, and take it down')
-            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the lab''s TCP services in the lab''s namespace until SIGTERM (started by `lab up`)')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'nettool;lab;help;up' {
-            break
-        }
-        'nettool;lab;help;down' {
-            break
-        }
-        'nettool;lab;help;status' {
-            break
-        }
-        'nettool;lab;help;demo' {
-            break
-        }
-        'nettool;lab;help;serve' {
-            break
-        }
-        'nettool;lab;help;help' {
-            break
-        }
-        'nettool;generate' {
-            [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Directory to write man/ and completions/ into')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            break
-        }
-        'nettool;impair' {
-            [CompletionResult]::new('--left', '--left', [CompletionResultType]::ParameterName, 'Interface of the left side')
-            [CompletionResult]::new('--right', '--right', [CompletionResultType]::ParameterName, 'Interface of the right side')
-            [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Seed of the decisions (one generator per direction, both derived from it)')
-            [CompletionResult]::new('--loss', '--loss', [CompletionResultType]::ParameterName, 'Probability of dropping a TCP frame')
-            [CompletionResult]::new('--dup', '--dup', [CompletionResultType]::ParameterName, 'Probability of sending a TCP frame twice')
-            [CompletionResult]::new('--reorder', '--reorder', [CompletionResultType]::ParameterName, 'Probability of holding a TCP frame back so that later ones overtake it')
-            [CompletionResult]::new('--corrupt', '--corrupt', [CompletionResultType]::ParameterName, 'Probability of flipping one bit (payload, or the checksum of an empty segment)')
-            [CompletionResult]::new('--delay', '--delay', [CompletionResultType]::ParameterName, 'Fixed delay added to every TCP frame')
-            [CompletionResult]::new('--reorder-after', '--reorder-after', [CompletionResultType]::ParameterName, 'A held frame is released after this many later frames have overtaken it…')
-            [CompletionResult]::new('--reorder-hold', '--reorder-hold', [CompletionResultType]::ParameterName, '…or after this long, whichever comes first')
-            [CompletionResult]::new('--blackhole-after', '--blackhole-after', [CompletionResultType]::ParameterName, 'Start a blackhole this long after the relay starts')
-            [CompletionResult]::new('--blackhole-for', '--blackhole-for', [CompletionResultType]::ParameterName, 'How long a blackhole lasts [default: for ever, or until the next SIGUSR1]')
-            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Keep the counters in this file (JSON), rewritten while running and at exit')
-            [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Write one line per decision (drop, duplicate, corrupt, hold, release, blackhole) to FILE')
-            [CompletionResult]::new('--blackhole-all', '--blackhole-all', [CompletionResultType]::ParameterName, 'A blackhole swallows every frame (ARP too), not only IPv4/TCP')
-            [CompletionResult]::new('--keep-offloads', '--keep-offloads', [CompletionResultType]::ParameterName, 'Leave the interfaces'' offloads alone (default: turn them off)')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            break
-        }
-        'nettool;help' {
-            [CompletionResult]::new('arp', 'arp', [CompletionResultType]::ParameterValue, 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache')
-            [CompletionResult]::new('handshake', 'handshake', [CompletionResultType]::ParameterValue, 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state')
-            [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Open a TCP connection and close it with the four-way handshake, printing every state')
-            [CompletionResult]::new('nc', 'nc', [CompletionResultType]::ParameterValue, 'netcat on nettool''s own TCP engine: stdin to the peer, the peer to stdout')
-            [CompletionResult]::new('probe', 'probe', [CompletionResultType]::ParameterValue, 'Send hand-made TCP segments and report every answer (hping3-style)')
-            [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'SYN-scan a host''s TCP ports: open, closed or filtered')
-            [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown')
-            [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
-            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
-            [CompletionResult]::new('impair', 'impair', [CompletionResultType]::ParameterValue, 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'nettool;help;arp' {
-            break
-        }
-        'nettool;help;handshake' {
-            break
-        }
-        'nettool;help;close' {
-            break
-        }
-        'nettool;help;nc' {
-            break
-        }
-        'nettool;help;probe' {
-            break
-        }
-        'nettool;help;scan' {
-            break
-        }
-        'nettool;help;trace' {
-            break
-        }
-        'nettool;help;lab' {
-            [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Create the lab')
-            [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Remove the lab and everything it runs')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the lab''s interfaces and addresses')
-            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Bring up a temporary lab, run nettool against it with real output, and take it down')
-            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the lab''s TCP services in the lab''s namespace until SIGTERM (started by `lab up`)')
-            break
-        }
-        'nettool;help;lab;up' {
-            break
-        }
-        'nettool;help;lab;down' {
-            break
-        }
-        'nettool;help;lab;status' {
-            break
-        }
-        'nettool;help;lab;demo' {
-            break
-        }
-        'nettool;help;lab;serve' {
-            break
-        }
-        'nettool;help;generate' {
-            break
-        }
-        'nettool;help;impair' {
-            break
-        }
-        'nettool;help;help' {
             break
         }
     })

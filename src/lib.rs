@@ -8,7 +8,8 @@
 //! time ← wire ← arp, tcp, probe, trace ← stack ← link, driver ← setup ← cmd ← main
 //!               clock, sys ← link, driver, netlink, route
 //!               netlink ← route, nft;  nft ← guard, lab;  route, guard, cachefile ← setup
-//!               lab, impair, report ← cmd;  serde_display ← lab, report
+//!               lab, impair, report, picture ← cmd;  serde_display ← lab, report
+//!               wire, tcp ← picture;  text ← setup, cmd
 //!               sim's seeded Rng ← impair
 //! ```
 //!
@@ -31,8 +32,11 @@
 //! - **The front**: [`cli`] is the one clap definition (from which
 //!   [`docgen`] writes the man pages and completions); [`cmd`] turns its
 //!   arguments into engine runs and renders their events through
-//!   [`report`] (one event schema, as JSON lines or text for people);
-//!   `main` maps the [`outcome`] to an exit code. Under every command
+//!   [`report`] (one event schema, as JSON lines or text for people;
+//!   [`text`] makes counts and ages read the same in every line);
+//!   `main` maps the [`outcome`] to an exit code. [`picture`] draws what
+//!   went over the wire as text (a connection's ladder diagram), from a
+//!   saved capture or from a command's own events. Under every command
 //!   that speaks TCP, [`setup`] is the one setup and teardown: route and
 //!   next hop (by ARP, through the cache), source port, RST guard, and the
 //!   link (AF_PACKET, or loopback for this host's own addresses).
@@ -67,6 +71,7 @@ pub mod machine;
 pub mod netlink;
 pub mod nft;
 pub mod outcome;
+pub mod picture;
 pub mod probe;
 pub mod report;
 pub mod route;
@@ -76,6 +81,7 @@ pub mod sim;
 pub mod stack;
 pub mod sys;
 pub mod tcp;
+pub mod text;
 pub mod time;
 pub mod trace;
 pub mod wire;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use nettool::cli::{Cli, Command, HandshakeArgs};
-use nettool::cmd::tcp::handshake_over;
+use nettool::cmd::tcp::{close_over, handshake_over};
 use nettool::cmd::{Captured, Given};
 use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::outcome::Outcome;
@@ -237,4 +237,123 @@ fn a_link_that_fails_mid_run_still_resets_the_peer() {
     // At the peer's RCV.NXT, where the ACK was: the peer accepts it.
     assert_eq!(segments[2].seq, segments[1].seq, "{out}");
     assert!(out.contains("Flags [R], seq "), "the RST is shown:\n{out}");
+}
+
+/// A listening peer that closes only after nettool's FIN (CLOSE-WAIT,
+/// then its own FIN): a server waiting for a request, as HTTP's does.
+struct WaitsForUs(Listener);
+
+impl Responder for WaitsForUs {
+    fn on_frame(&mut self, now: Instant, frame: &[u8]) -> Vec<(Duration, Vec<u8>)> {
+        let mut out = self.0.on_frame(now, frame);
+        if self.0.0.state() == tcp::State::CloseWait {
+            self.0.0.close(now);
+            out.extend(self.0.output(now));
+        }
+        out
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.0.poll_timeout()
+    }
+    fn on_time(&mut self, now: Instant) -> Vec<(Duration, Vec<u8>)> {
+        self.0.on_time(now)
+    }
+}
+
+/// `close --passive` without a request: the peer does not close first,
+/// so nettool closes after --linger, and says so (exit 1) instead of
+/// "passive close (the peer's FIN first) complete".
+#[test]
+fn a_passive_close_the_peer_never_starts_says_what_happened() {
+    let clock = VirtualClock::default();
+    let mut link = MemLink::new(clock.clone()).with(WaitsForUs(Listener::new()));
+    let argv = [
+        "nettool",
+        "close",
+        "--passive",
+        "--time-wait",
+        "1s",
+        "10.9.0.2:80",
+    ];
+    let Command::Close(args) = Cli::try_parse_from(argv).unwrap().command else {
+        unreachable!()
+    };
+    let mut captured = Captured::default();
+    let mut run_clock = clock.clone();
+    let outcome = close_over(
+        &args,
+        given(&path(), &mut link, &mut run_clock),
+        &mut captured.env(),
+    )
+    .unwrap();
+    let out = captured.stdout();
+    assert_eq!(outcome, Outcome::Negative, "{out}");
+    assert!(
+        out.contains("the peer did not close within --linger; closing first"),
+        "{out}"
+    );
+    let last = out.lines().last().unwrap();
+    assert!(last.contains("no passive close"), "{out}");
+    assert!(last.contains("--data"), "{out}");
+    assert!(
+        !out.contains("passive close (the peer's FIN first) complete"),
+        "{out}"
+    );
+}
+
+/// `--ladder --ascii`: the run drawn (our states as the engine reported
+/// them, the peer's inferred), against golden text in tests/golden/ladder/
+/// (`NETTOOL_BLESS=1 cargo test --test handshake_sim ladder` rewrites it).
+#[rstest]
+#[case::open("cmd-handshake", &[], Outcome::Success)]
+#[case::refused("cmd-refused", &[], Outcome::Negative)]
+#[case::withheld("cmd-no-ack", &["--no-ack", "--observe", "4s"], Outcome::Success)]
+fn the_ladder_draws_the_run(#[case] name: &str, #[case] extra: &[&str], #[case] want: Outcome) {
+    let peer: Box<dyn Responder> = if name == "cmd-refused" {
+        Box::new(ClosedPort)
+    } else {
+        Box::new(Listener::new())
+    };
+    let mut argv = vec!["--ladder", "--ascii"];
+    argv.extend(extra);
+    let (outcome, out, _) = handshake(&argv, Some(peer));
+    assert_eq!(outcome, want, "{out}");
+    assert!(
+        !out.contains("IP 10.9.0.1.40000 >"),
+        "no tcpdump lines:\n{out}"
+    );
+    // The ladder's rows (the header and the result are the command's).
+    for line in out.lines().filter(|l| l.contains('|')) {
+        assert!(line.is_ascii() && line.len() <= 80, "{line:?}");
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/golden/ladder/{name}.ascii.txt"));
+    if std::env::var_os("NETTOOL_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &out).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        out,
+        golden,
+        "{} differs (NETTOOL_BLESS=1 rewrites it)",
+        path.display()
+    );
+}
+
+/// JSON is the same with or without --ladder.
+#[test]
+fn the_ladder_leaves_json_alone() {
+    let (_, plain, _) = handshake(&["--json"], Some(Box::new(Listener::new())));
+    let (_, drawn, _) = handshake(&["--json", "--ladder"], Some(Box::new(Listener::new())));
+    // The ISS differs between runs: compare the events' names and order.
+    let names = |s: &str| -> Vec<String> {
+        s.lines()
+            .map(|l| l.split(',').next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&plain), names(&drawn));
+    assert!(
+        drawn.lines().all(|l| l.starts_with("{\"event\"")),
+        "{drawn}"
+    );
 }

@@ -13,6 +13,8 @@ use crate::clock::Clock;
 use crate::driver::{self, Stop};
 use crate::link::Link;
 use crate::outcome::Outcome;
+use crate::picture::conn::Relative;
+use crate::picture::{Ends, Exchange, Item, Seg, Style, ladder};
 use crate::report::event as rev;
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
 use crate::stack::host::{Direction, HostConfig, HostEvent, TcpHost};
@@ -135,6 +137,17 @@ pub fn handshake_over(args: &HandshakeArgs, given: Given, env: &mut Env) -> Resu
     })
 }
 
+/// `nettool close` over what the caller [`Given`] (the in-memory link in
+/// tests).
+pub fn close_over(args: &CloseArgs, given: Given, env: &mut Env) -> Result<Outcome> {
+    let run = Run::close(args)?;
+    let remote = parse_target(&run.args.target)?;
+    let rep = Reporter::new(run.args.json);
+    run_given(given, rep, env, remote, |w, rep, link, clock, env| {
+        converse(&run, w, rep, link, clock, env)
+    })
+}
+
 /// `HOST:PORT` as the socket address it names.
 pub fn parse_target(text: &str) -> Result<SocketAddrV4> {
     let (host, port) = text
@@ -232,6 +245,9 @@ fn converse(
     };
     let mut session = Session::new(host, plan);
     let mut view = View::new(rep, args, start);
+    if args.ladder.ladder && view.rep.human() {
+        view.ladder = Some(LadderLog::new(wiring, Style::from_env(args.ladder.ascii)));
+    }
     header(&view, run.command, wiring, start, env)?;
     let mut handler = TalkRun {
         view: &mut view,
@@ -272,8 +288,11 @@ impl driver::Handler<Session> for TalkRun<'_> {
 }
 
 impl Finish for Talk {
-    /// The guard's count and the result.
+    /// The ladder (with `--ladder`), the guard's count and the result.
     fn finish(self, dropped: Option<u64>, now: Instant, env: &mut Env) -> Result<Outcome> {
+        if let Some(log) = &self.view.ladder {
+            env.out.write_all(log.draw().as_bytes())?;
+        }
         if let Some(n) = dropped
             && n > 0
         {
@@ -282,8 +301,9 @@ impl Finish for Talk {
             self.view.rep.text(env.out, |w| {
                 writeln!(
                     w,
-                    "{t:>10.6} {:<5} the RST guard dropped {n} RST(s) the kernel sent for this flow",
-                    "note"
+                    "{t:>10.6} {:<5} the RST guard dropped {} the kernel sent for this flow",
+                    "note",
+                    crate::text::count(n, "RST")
                 )
             })?;
         }
@@ -373,10 +393,62 @@ impl SegmentLines {
     }
 }
 
-/// Renders a session for people (tcpdump-like lines with relative times)
-/// or as JSON lines.
+/// With `--ladder`: the exchange recorded as it happens, drawn at the end
+/// in place of the lines (which it would repeat). JSON is unaffected.
+struct LadderLog {
+    ends: Ends,
+    seqs: Relative,
+    items: Vec<Item>,
+    style: Style,
+}
+
+impl LadderLog {
+    fn new(wiring: &Wiring, style: Style) -> LadderLog {
+        LadderLog {
+            ends: Ends {
+                left: wiring.local,
+                right: wiring.remote,
+            },
+            seqs: Relative::default(),
+            items: Vec::new(),
+            style,
+        }
+    }
+
+    fn segment(&mut self, t: Duration, seg: &Segment, withheld: bool) {
+        let Some(way) = self.ends.way(seg.src, seg.dst) else {
+            return;
+        };
+        let (seq, ack) = self
+            .seqs
+            .numbers(way, seg.seq.get(), seg.ack.map(|a| a.get()));
+        self.items.push(Item::Seg(Seg {
+            t,
+            way,
+            flags: seg.flags,
+            seq,
+            ack,
+            win: seg.window,
+            len: seg.payload.len(),
+            withheld,
+        }));
+    }
+
+    fn draw(&self) -> String {
+        let exchange = Exchange {
+            ends: self.ends,
+            items: self.items.clone(),
+            observed: true,
+        };
+        ladder::render(&exchange, self.style)
+    }
+}
+
+/// Renders a session for people (tcpdump-like lines with relative times,
+/// or a ladder) or as JSON lines.
 struct View {
     rep: Reporter,
+    ladder: Option<LadderLog>,
     start: Instant,
     lines: SegmentLines,
     first_syn: Option<Instant>,
@@ -431,6 +503,7 @@ impl View {
     fn new(rep: Reporter, args: &ConnectArgs, start: Instant) -> View {
         View {
             rep,
+            ladder: None,
             start,
             lines: SegmentLines::new(args.absolute),
             first_syn: None,
@@ -446,7 +519,7 @@ impl View {
 
     /// `event` at `now`; for people, `text` after the time and `tag`.
     fn line(
-        &self,
+        &mut self,
         out: &mut dyn Write,
         now: Instant,
         tag: &str,
@@ -454,13 +527,25 @@ impl View {
         event: Ev,
     ) -> Result<()> {
         let t = self.t(now);
+        if let Some(log) = &mut self.ladder {
+            // Segments and states are the ladder's arrows and columns;
+            // anything else is a note across it.
+            if !matches!(tag, "out" | "in" | "held" | "state") {
+                log.items.push(Item::Note {
+                    t: now - self.start,
+                    text: text.to_owned(),
+                });
+            }
+            self.rep.emit(out, now, event, |_| Ok(()))?;
+            return Ok(());
+        }
         self.rep.emit(out, now, event, |w| {
             writeln!(w, "{}", super::stamped(t, tag, text))
         })?;
         Ok(())
     }
 
-    fn note(&self, out: &mut dyn Write, now: Instant, text: &str) -> Result<()> {
+    fn note(&mut self, out: &mut dyn Write, now: Instant, text: &str) -> Result<()> {
         self.line(out, now, "note", text, Ev::note(text))
     }
 
@@ -476,6 +561,10 @@ impl View {
         let text = self.lines.line(seg);
         let mut event = rev::Segment::new(dir, seg).line(text.clone());
         event.withheld = tag == "held";
+        let t = now - self.start;
+        if let Some(log) = &mut self.ladder {
+            log.segment(t, seg, event.withheld);
+        }
         self.line(
             out,
             now,
@@ -563,9 +652,14 @@ impl View {
     fn tcp_event(&mut self, out: &mut dyn Write, now: Instant, ev: TcpEvent) -> Result<()> {
         match ev {
             TcpEvent::StateChanged { from, to } => {
+                let t = now - self.start;
+                if let Some(log) = &mut self.ladder {
+                    log.items.push(Item::State { t, from, to });
+                }
                 let text = format!("{from} → {to}");
                 self.line(out, now, "state", &text, Ev::State { from, state: to })?;
-                if to == State::TimeWait {
+                // (A ladder shows the state itself.)
+                if to == State::TimeWait && self.ladder.is_none() {
                     self.note(
                         out,
                         now,
@@ -574,6 +668,8 @@ impl View {
                 }
                 Ok(())
             }
+            // A ladder shows the FIN and CLOSE-WAIT (JSON never has a ladder).
+            TcpEvent::PeerClosed if self.ladder.is_some() => Ok(()),
             TcpEvent::PeerClosed => {
                 self.note(out, now, "the peer closed its side (its FIN arrived)")
             }
@@ -610,6 +706,15 @@ impl View {
     /// What the session says it does, and the payload it read.
     fn session_note(&mut self, out: &mut dyn Write, now: Instant, note: Note) -> Result<()> {
         match note {
+            Note::Data(bytes) if self.ladder.is_some() => {
+                let n = bytes.len();
+                let text = format!("read {n} bytes: {}", printable(&bytes).join(" "));
+                let event = Ev::Data {
+                    len: n,
+                    text: String::from_utf8_lossy(&bytes).into_owned(),
+                };
+                self.line(out, now, "data", &text, event)
+            }
             Note::Data(bytes) => {
                 let event = Ev::Data {
                     len: bytes.len(),
@@ -665,9 +770,8 @@ impl View {
             // (`Open` is `opened`'s to report, and never comes here.)
             Opening::NoAnswer | Opening::Pending | Opening::Open => (
                 format!(
-                    "no answer from {remote} after {} SYN{}: filtered, or the host is down",
-                    self.syns,
-                    if self.syns == 1 { "" } else { "s" }
+                    "no answer from {remote} after {}: filtered, or the host is down",
+                    crate::text::count(self.syns, "SYN")
                 ),
                 Verdict::NoReply,
                 false,
@@ -751,6 +855,24 @@ fn opened(
             true,
             report,
         );
+    }
+    if s.peer_stayed_open() && s.closed() == Some(Reason::Normal) && s.received() > 0 {
+        // It answered, and was slow to close: the exchange happened.
+        let text = format!(
+            "{remote}: the peer was still open --linger after its last data, so nettool \
+             closed first; that active close completed, TIME-WAIT lasted {}",
+            human(ending.time_wait)
+        );
+        return (text, Verdict::Done, true, report);
+    }
+    if s.peer_stayed_open() && s.closed() == Some(Reason::Normal) {
+        let text = format!(
+            "{remote}: no passive close: the peer did not close within --linger (a server \
+             closes first only once it has answered a request: give one with --data), so \
+             nettool closed first; that active close completed, TIME-WAIT lasted {}",
+            human(ending.time_wait)
+        );
+        return (text, Verdict::Timeout, false, report);
     }
     let text = format!(
         "{remote}: the close did not complete as asked ({})",

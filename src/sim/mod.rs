@@ -265,6 +265,9 @@ pub struct Sim {
     next_id: u64,
     steps: usize,
     trace: Vec<TraceEntry>,
+    /// With [`Sim::record_sent`]: every datagram put on the wire (not
+    /// those a script dropped at the sender), with the time it left.
+    sent: Option<Vec<(Instant, Vec<u8>)>>,
     verify_all: bool,
 }
 
@@ -297,6 +300,7 @@ impl Sim {
             next_id: 0,
             steps: 0,
             trace: Vec::new(),
+            sent: None,
             verify_all: false,
         }
     }
@@ -357,6 +361,20 @@ impl Sim {
 
     pub fn trace(&self) -> &[TraceEntry] {
         &self.trace
+    }
+
+    /// Keeps a copy of every datagram sent (see [`Sim::sent`]); off by
+    /// default, as a bulk run would keep every byte it moves.
+    pub fn record_sent(mut self) -> Sim {
+        self.sent = Some(Vec::new());
+        self
+    }
+
+    /// With [`Sim::record_sent`], the IPv4 datagrams sent, each with the
+    /// time it left: what a capture taken at the senders would hold (for
+    /// pictures of a run).
+    pub fn sent(&self) -> &[(Instant, Vec<u8>)] {
+        self.sent.as_deref().unwrap_or_default()
     }
 
     /// The trace, one line per entry, for failure messages.
@@ -496,6 +514,10 @@ impl Sim {
                 return;
             }
         }
+        if let Some(sent) = &mut self.sent {
+            sent.push((self.now, bytes.clone()));
+        }
+        let script = &mut self.script[d];
         if script.hold_next > 0 {
             script.hold_next -= 1;
             script.held.push((line.clone(), bytes));
