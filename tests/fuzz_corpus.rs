@@ -52,8 +52,11 @@ fn files(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 #[case::tcp_engine("tcp_engine", targets::tcp_engine)]
 #[case::iface("iface", targets::iface)]
 fn every_seed_keeps_the_properties(#[case] target: &str, #[case] body: fn(&[u8])) {
-    let files = files(target);
+    let mut files = files(target);
     assert!(files.len() >= 5, "{target}: only {} seeds", files.len());
+    if target == "wire" {
+        files.extend(pcap_frames());
+    }
     for (path, bytes) in files {
         let run = std::panic::catch_unwind(|| body(&bytes));
         assert!(run.is_ok(), "{target} fails on {}", path.display());
@@ -65,6 +68,11 @@ fn every_seed_keeps_the_properties(#[case] target: &str, #[case] body: fn(&[u8])
 fn seeds_are_current() {
     let seeds = generate();
     if std::env::var_os("NETTOOL_WRITE_SEEDS").is_some() {
+        // The tests' captures too, as they are when the seeds are written
+        // (the replay above reads the current ones).
+        for (path, frame) in pcap_frames() {
+            std::fs::write(seeds_dir("wire").join(file_name(&path)), frame).unwrap();
+        }
         for ((target, name), bytes) in &seeds {
             std::fs::create_dir_all(seeds_dir(target)).unwrap();
             std::fs::write(seeds_dir(target).join(name), bytes).unwrap();
@@ -89,6 +97,49 @@ fn seeds_are_current() {
             .sum::<usize>();
     }
     assert!(total < 1 << 20, "the seed corpus is {total} bytes");
+}
+
+/// Every frame of the tests' pcap captures (`tests/fixtures/**.pcap`,
+/// Ethernet), each named `pcap-<file>-<n>`.
+fn pcap_frames() -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for path in entries.map(|e| e.unwrap().path()) {
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "pcap") {
+                let bytes = std::fs::read(&path).unwrap();
+                let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+                for (n, frame) in pcap_records(&bytes).into_iter().enumerate() {
+                    out.push((PathBuf::from(format!("pcap-{stem}-{n:02}")), frame));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The records of a little-endian pcap file (either timestamp
+/// resolution), after its 24-byte header.
+fn pcap_records(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let le32 = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    assert!(
+        matches!(le32(0), 0xa1b2_c3d4 | 0xa1b2_3c4d) && le32(20) == 1,
+        "an Ethernet pcap"
+    );
+    let mut records = Vec::new();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let len = le32(at + 8);
+        records.push(bytes[at + 16..at + 16 + len].to_vec());
+        at += 16 + len;
+    }
+    records
 }
 
 fn file_name(p: &Path) -> String {
