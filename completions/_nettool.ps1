@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('ladder', 'ladder', [CompletionResultType]::ParameterValue, 'Draw one TCP connection of a saved capture as a ladder diagram')
+            [CompletionResult]::new('plot', 'plot', [CompletionResultType]::ParameterValue, 'Draw the time–sequence graph of one TCP connection of a saved capture, as SVG')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
             [CompletionResult]::new('impair', 'impair', [CompletionResultType]::ParameterValue, 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -359,6 +360,17 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'nettool;plot' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where to write the SVG ("-" for standard output)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write the SVG ("-" for standard output)')
+            [CompletionResult]::new('--conn', '--conn', [CompletionResultType]::ParameterName, 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The direction whose data to draw (a is the connection''s opener); default: the one that carried more')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'nettool;generate' {
             [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Directory to write man/ and completions/ into')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -400,6 +412,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('ladder', 'ladder', [CompletionResultType]::ParameterValue, 'Draw one TCP connection of a saved capture as a ladder diagram')
+            [CompletionResult]::new('plot', 'plot', [CompletionResultType]::ParameterValue, 'Draw the time–sequence graph of one TCP connection of a saved capture, as SVG')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write the man pages and shell completions (for packagers and the test suite)')
             [CompletionResult]::new('impair', 'impair', [CompletionResultType]::ParameterValue, 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -450,6 +463,9 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;help;ladder' {
+            break
+        }
+        'nettool;help;plot' {
             break
         }
         'nettool;help;generate' {

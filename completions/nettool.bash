@@ -43,6 +43,9 @@ _nettool() {
             nettool,nc)
                 cmd="nettool__subcmd__nc"
                 ;;
+            nettool,plot)
+                cmd="nettool__subcmd__plot"
+                ;;
             nettool,probe)
                 cmd="nettool__subcmd__probe"
                 ;;
@@ -78,6 +81,9 @@ _nettool() {
                 ;;
             nettool__subcmd__help,nc)
                 cmd="nettool__subcmd__help__subcmd__nc"
+                ;;
+            nettool__subcmd__help,plot)
+                cmd="nettool__subcmd__help__subcmd__plot"
                 ;;
             nettool__subcmd__help,probe)
                 cmd="nettool__subcmd__help__subcmd__probe"
@@ -146,7 +152,7 @@ _nettool() {
 
     case "${cmd}" in
         nettool)
-            opts="-h -V --help --version arp handshake close nc probe scan trace lab ladder generate impair help"
+            opts="-h -V --help --version arp handshake close nc probe scan trace lab ladder plot generate impair help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -376,7 +382,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__help)
-            opts="arp handshake close nc probe scan trace lab ladder generate impair help"
+            opts="arp handshake close nc probe scan trace lab ladder plot generate impair help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -572,6 +578,20 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__help__subcmd__nc)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nettool__subcmd__help__subcmd__plot)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -990,6 +1010,36 @@ _nettool() {
                     ;;
                 --pcap)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nettool__subcmd__plot)
+            opts="-o -h -V --output --conn --dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --conn)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -W "a2b b2a" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -31,6 +31,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand trace 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
             cand ladder 'Draw one TCP connection of a saved capture as a ladder diagram'
+            cand plot 'Draw the time–sequence graph of one TCP connection of a saved capture, as SVG'
             cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
             cand impair 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -334,6 +335,16 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'nettool;plot'= {
+            cand -o 'Where to write the SVG ("-" for standard output)'
+            cand --output 'Where to write the SVG ("-" for standard output)'
+            cand --conn 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT'
+            cand --dir 'The direction whose data to draw (a is the connection''s opener); default: the one that carried more'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'nettool;generate'= {
             cand --out-dir 'Directory to write man/ and completions/ into'
             cand -h 'Print help'
@@ -373,6 +384,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand trace 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
             cand ladder 'Draw one TCP connection of a saved capture as a ladder diagram'
+            cand plot 'Draw the time–sequence graph of one TCP connection of a saved capture, as SVG'
             cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
             cand impair 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -409,6 +421,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
         &'nettool;help;lab;serve'= {
         }
         &'nettool;help;ladder'= {
+        }
+        &'nettool;help;plot'= {
         }
         &'nettool;help;generate'= {
         }

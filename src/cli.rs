@@ -11,11 +11,13 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod impair;
 mod ladder;
+mod plot;
 mod probe;
 mod trace;
 
 pub use impair::ImpairArgs;
 pub use ladder::{LadderArgs, LadderFlags};
+pub use plot::{PlotArgs, PlotDir};
 pub use probe::{ProbeArgs, ScanArgs};
 pub use trace::TraceArgs;
 
@@ -55,6 +57,7 @@ pub enum Command {
     Trace(TraceArgs),
     Lab(LabArgs),
     Ladder(LadderArgs),
+    Plot(PlotArgs),
     /// Write the man pages and shell completions (for packagers and the test suite).
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -629,7 +632,11 @@ impl Command {
             Command::Probe(a) => &a.capture,
             Command::Scan(a) => &a.capture,
             Command::Trace(a) => &a.capture,
-            Command::Lab(_) | Command::Ladder(_) | Command::Generate(_) | Command::Impair(_) => {
+            Command::Lab(_)
+            | Command::Ladder(_)
+            | Command::Plot(_)
+            | Command::Generate(_)
+            | Command::Impair(_) => {
                 return None;
             }
         };

@@ -1,0 +1,279 @@
+//! The time–sequence graph of one direction of a connection (Stevens's,
+//! tcptrace's): what the sender put on the wire and when, against what
+//! the receiver acknowledged and allowed. This module is the model: the
+//! bars, the ACK line, the window's right edge and the SACK blocks, in
+//! relative sequence numbers and seconds; [`super::plot_svg`] draws it.
+
+use std::time::Duration;
+
+use super::capture::Captured;
+use super::conn::{Conn, Ends, Way};
+use crate::wire::tcp::Flags;
+
+/// One data segment: a vertical bar from `seq` to `end` at `t`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bar {
+    pub t: Duration,
+    pub seq: u64,
+    pub end: u64,
+    /// Some of its range was sent before (the sender repeats itself).
+    pub retransmit: bool,
+}
+
+/// A SACK block the receiver reported at `t`, `[left, right)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SackBlock {
+    pub t: Duration,
+    pub left: u64,
+    pub right: u64,
+}
+
+/// How the receiver's advertised windows were turned into bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scaling {
+    /// Both SYNs seen; the receiver's shift (0 when not negotiated,
+    /// RFC 7323 §2.2: both ends must send the option).
+    Known(u8),
+    /// A SYN is missing from the capture: the shift is unknown, windows
+    /// are drawn as carried (unscaled), which may be far too small.
+    Unknown,
+}
+
+/// Everything the graph shows.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    pub ends: Ends,
+    /// The direction drawn: its data, the other direction's ACKs.
+    pub way: Way,
+    pub bars: Vec<Bar>,
+    /// The cumulative ACK, each time it moved forward: never decreasing
+    /// (an older ACK arriving late tells nothing new).
+    pub acks: Vec<(Duration, u64)>,
+    /// The receive window's right edge, SEG.ACK + SEG.WND << shift, at
+    /// every segment of the receiver that carries an ACK.
+    pub window: Vec<(Duration, u64)>,
+    pub sacks: Vec<SackBlock>,
+    pub scaling: Scaling,
+    /// The last segment's time, of either direction.
+    pub end: Duration,
+}
+
+/// Why there is nothing to draw.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlotError {
+    #[error("{from} sent no data to {to} in this connection{hint}: there is nothing to plot")]
+    NoData {
+        from: String,
+        to: String,
+        hint: String,
+    },
+}
+
+/// The sender and receiver of `way` in `ends`.
+pub fn sender_receiver(ends: &Ends, way: Way) -> (std::net::SocketAddrV4, std::net::SocketAddrV4) {
+    match way {
+        Way::Right => (ends.left, ends.right),
+        Way::Left => (ends.right, ends.left),
+    }
+}
+
+fn opposite(way: Way) -> Way {
+    match way {
+        Way::Right => Way::Left,
+        Way::Left => Way::Right,
+    }
+}
+
+/// Payload octets `conn` carried in `way`.
+pub fn data_in(conn: &Conn, way: Way) -> u64 {
+    conn.segs
+        .iter()
+        .filter(|s| s.way == way)
+        .map(|s| s.len as u64)
+        .sum()
+}
+
+/// Builds the graph of `conn` in `way` (or, with `None`, the direction
+/// that carried more data; the opener's on a tie). `raw` are the
+/// capture's segments of this connection, in the order of `conn.segs`
+/// (for the options `conn` does not keep).
+pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, PlotError> {
+    let right = data_in(conn, Way::Right);
+    let left = data_in(conn, Way::Left);
+    let way = way.unwrap_or(if left > right { Way::Left } else { Way::Right });
+    let (carried, other) = match way {
+        Way::Right => (right, left),
+        Way::Left => (left, right),
+    };
+    if carried == 0 {
+        let (from, to) = sender_receiver(&conn.ends, way);
+        let hint = if other > 0 {
+            let flag = match way {
+                Way::Right => "b2a",
+                Way::Left => "a2b",
+            };
+            format!(" (the other direction carried {other} bytes: try --dir {flag})")
+        } else {
+            String::new()
+        };
+        return Err(PlotError::NoData {
+            from: from.to_string(),
+            to: to.to_string(),
+            hint,
+        });
+    }
+    let back = opposite(way);
+    let pairs = || conn.segs.iter().zip(raw.iter().copied());
+
+    // The shift the receiver announced applies to its windows only when
+    // both SYNs carried the option; a SYN's own window is never scaled.
+    let syn_of = |w: Way| pairs().find(|(s, _)| s.way == w && s.flags.contains(Flags::SYN));
+    let scaling = match (syn_of(way), syn_of(back)) {
+        (Some((_, ours)), Some((_, theirs))) => match (ours.wscale, theirs.wscale) {
+            (Some(_), Some(shift)) => Scaling::Known(shift.min(14)),
+            _ => Scaling::Known(0),
+        },
+        _ => Scaling::Unknown,
+    };
+    // The sender's sequence base, to make the SACK blocks relative as
+    // `conn` made its numbers.
+    let base = pairs()
+        .find(|(s, _)| s.way == way)
+        .map(|(s, c)| c.seq.wrapping_sub(s.seq));
+
+    let mut bars = Vec::new();
+    let mut snd_max: Option<u64> = None;
+    let mut acks: Vec<(Duration, u64)> = Vec::new();
+    let mut window = Vec::new();
+    let mut sacks = Vec::new();
+    for (seg, cap) in pairs() {
+        if seg.way == way {
+            if seg.len == 0 {
+                continue;
+            }
+            // The payload starts after the SYN, if this segment has one.
+            let seq = u64::from(seg.seq) + u64::from(seg.flags.contains(Flags::SYN));
+            let end = seq + seg.len as u64;
+            bars.push(Bar {
+                t: seg.t,
+                seq,
+                end,
+                retransmit: snd_max.is_some_and(|m| seq < m),
+            });
+            snd_max = Some(snd_max.map_or(end, |m| m.max(end)));
+        } else if let Some(ack) = seg.ack {
+            let ack = u64::from(ack);
+            if acks.last().is_none_or(|&(_, a)| ack > a) {
+                acks.push((seg.t, ack));
+            }
+            let shift = match scaling {
+                Scaling::Known(s) if !seg.flags.contains(Flags::SYN) => s,
+                _ => 0,
+            };
+            window.push((seg.t, ack + (u64::from(seg.win) << shift)));
+            if let Some(base) = base {
+                for &(l, r) in &cap.sack {
+                    sacks.push(SackBlock {
+                        t: seg.t,
+                        left: u64::from(l.wrapping_sub(base)),
+                        right: u64::from(r.wrapping_sub(base)),
+                    });
+                }
+            }
+        }
+    }
+    Ok(Graph {
+        ends: conn.ends,
+        way,
+        bars,
+        acks,
+        window,
+        sacks,
+        scaling,
+        end: conn.segs.last().map_or(Duration::ZERO, |s| s.t),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::picture::conn::Seg;
+
+    fn ends() -> Ends {
+        Ends {
+            left: "10.0.0.1:40000".parse().unwrap(),
+            right: "10.0.0.2:80".parse().unwrap(),
+        }
+    }
+
+    fn seg(ms: u64, way: Way, flags: Flags, seq: u32, ack: Option<u32>, len: usize) -> Seg {
+        Seg {
+            t: Duration::from_millis(ms),
+            way,
+            flags,
+            seq,
+            ack,
+            win: 100,
+            len,
+            withheld: false,
+        }
+    }
+
+    fn raw(wscale: Option<u8>) -> Captured {
+        Captured {
+            at: Duration::ZERO,
+            src: ends().left,
+            dst: ends().right,
+            seq: 0,
+            ack: None,
+            flags: Flags::NONE,
+            win: 0,
+            len: 0,
+            wscale,
+            sack: Vec::new(),
+        }
+    }
+
+    /// A repeated range is a retransmission; the ACK line only rises;
+    /// the window scales by the receiver's shift, except on its SYN.
+    #[test]
+    fn bars_acks_and_window() {
+        let a = Flags::NONE;
+        let conn = Conn {
+            ends: ends(),
+            segs: vec![
+                seg(0, Way::Right, Flags::SYN, 0, None, 0),
+                seg(1, Way::Left, Flags::SYN, 0, Some(1), 0),
+                seg(2, Way::Right, a, 1, Some(1), 10),
+                seg(3, Way::Right, a, 11, Some(1), 10),
+                seg(4, Way::Left, a, 1, Some(21), 0),
+                seg(5, Way::Left, a, 1, Some(11), 0),
+                seg(6, Way::Right, a, 11, Some(1), 10),
+            ],
+        };
+        let caps: Vec<Captured> = (0..7).map(|i| raw((i < 2).then_some(2))).collect();
+        let refs: Vec<&Captured> = caps.iter().collect();
+        let g = build(&conn, &refs, None).unwrap();
+        assert_eq!(g.way, Way::Right);
+        let retrans: Vec<bool> = g.bars.iter().map(|b| b.retransmit).collect();
+        assert_eq!(retrans, [false, false, true]);
+        let acks: Vec<u64> = g.acks.iter().map(|a| a.1).collect();
+        assert_eq!(acks, [1, 21]);
+        let edges: Vec<u64> = g.window.iter().map(|w| w.1).collect();
+        assert_eq!(edges, [101, 421, 411]);
+        assert_eq!(g.scaling, Scaling::Known(2));
+    }
+
+    #[test]
+    fn a_direction_without_data_is_refused_with_a_hint() {
+        let conn = Conn {
+            ends: ends(),
+            segs: vec![seg(0, Way::Left, Flags::NONE, 1, Some(1), 5)],
+        };
+        let caps = [raw(None)];
+        let err = build(&conn, &[&caps[0]], Some(Way::Right)).unwrap_err();
+        assert!(err.to_string().contains("try --dir b2a"), "{err}");
+        let g = build(&conn, &[&caps[0]], None).unwrap();
+        assert_eq!((g.way, g.scaling), (Way::Left, Scaling::Unknown));
+    }
+}
