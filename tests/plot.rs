@@ -85,10 +85,33 @@ fn bulk(seed: u64, loss: f64) -> Sim {
     sim
 }
 
+/// B stops reading for a second with a small receive buffer: its window
+/// closes, A probes it, then B reads again and the transfer ends.
+fn stalled() -> Sim {
+    let config = Config {
+        recv_buffer: 8 * 1024,
+        ..Config::default()
+    };
+    let mut sim = Sim::client_server(19, config).record_sent();
+    sim.a_mut().app.to_send = (0..30_000u32).map(|i| (i % 251) as u8).collect();
+    sim.a_mut().app.close_after_send = true;
+    sim.b_mut().app.close_on_eof = true;
+    sim.b_mut().app.paused = true;
+    let second = nettool::time::Instant::from_millis(1_000);
+    let paused = sim.run_until(|s| s.now() >= second, MAX_STEPS);
+    assert!(paused.is_ok(), "{paused:?}\n{}", sim.trace_text());
+    sim.b_mut().app.paused = false;
+    let done = sim.run_until(|s| s.a().state() == State::TimeWait, MAX_STEPS);
+    assert!(done.is_ok(), "{done:?}\n{}", sim.trace_text());
+    assert_eq!(sim.b().app.received.len(), 30_000);
+    sim
+}
+
 fn scenario(name: &str) -> Sim {
     match name {
         "clean" => bulk(11, 0.0),
         "lossy" => bulk(17, 0.08),
+        "stalled" => stalled(),
         other => unreachable!("no scenario {other}"),
     }
 }
@@ -314,21 +337,23 @@ fn check_graph(pcap: &[u8], name: &str) -> usize {
 #[rstest]
 #[case::clean("clean", false)]
 #[case::lossy("lossy", true)]
-fn a_bulk_transfer_is_plotted(#[case] name: &str, #[case] lossy: bool) {
+// The zero-window probes' byte is sent again once the window opens.
+#[case::stalled("stalled", true)]
+fn a_bulk_transfer_is_plotted(#[case] name: &str, #[case] repeats: bool) {
     let fresh = pcap_of(&scenario(name));
     if bless() {
         fs::create_dir_all(fixture(name).parent().unwrap()).unwrap();
         fs::write(fixture(name), &fresh).unwrap();
     }
     let again = check_graph(&fresh, name);
-    assert_eq!(again > 0, lossy, "{name}: {again} retransmissions");
+    assert_eq!(again > 0, repeats, "{name}: {again} retransmissions");
     let file = fs::read(fixture(name)).unwrap_or_else(|e| {
         panic!("{name}: {e}; write it with NETTOOL_BLESS=1 cargo test --test plot")
     });
     let again = check_graph(&file, name);
     assert_eq!(
         again > 0,
-        lossy,
+        repeats,
         "{name} (fixture): {again} retransmissions"
     );
 }
@@ -344,6 +369,18 @@ fn sack_blocks_and_the_scaled_window_are_drawn() {
         svg.contains("ack + window &lt;&lt; "),
         "window scaling not said"
     );
+}
+
+/// A receiver that stops reading closes its window: the period is shaded.
+#[test]
+fn a_closed_window_is_shaded() {
+    let svg = plot_of_capture(&fs::read(fixture("stalled")).unwrap(), None, None).unwrap();
+    assert!(
+        svg.matches("class=\"zero-window\"").count() >= 1,
+        "no zero window shown"
+    );
+    let clean = plot_of_capture(&fs::read(fixture("clean")).unwrap(), None, None).unwrap();
+    assert_eq!(clean.matches("class=\"zero-window\"").count(), 0);
 }
 
 /// The other direction is drawn when asked for, by --dir or by the

@@ -53,6 +53,9 @@ pub struct Graph {
     /// every segment of the receiver that carries an ACK.
     pub window: Vec<(Duration, u64)>,
     pub sacks: Vec<SackBlock>,
+    /// When the receiver advertised a zero window: from its first such
+    /// segment to its next with an open window (or the end).
+    pub zero_windows: Vec<(Duration, Duration)>,
     pub scaling: Scaling,
     /// The last segment's time, of either direction.
     pub end: Duration,
@@ -146,6 +149,8 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
     let mut acks: Vec<(Duration, u64)> = Vec::new();
     let mut window = Vec::new();
     let mut sacks = Vec::new();
+    let mut zero_windows = Vec::new();
+    let mut closed_since: Option<Duration> = None;
     for (seg, cap) in pairs() {
         if seg.way == way {
             if seg.len == 0 {
@@ -171,6 +176,14 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
                 _ => 0,
             };
             window.push((seg.t, ack + (u64::from(seg.win) << shift)));
+            match (seg.win, closed_since) {
+                (0, None) if !seg.flags.contains(Flags::RST) => closed_since = Some(seg.t),
+                (1.., Some(from)) => {
+                    zero_windows.push((from, seg.t));
+                    closed_since = None;
+                }
+                _ => {}
+            }
             if let Some(base) = base {
                 for &(l, r) in &cap.sack {
                     sacks.push(SackBlock {
@@ -182,6 +195,10 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
             }
         }
     }
+    let end = conn.segs.last().map_or(Duration::ZERO, |s| s.t);
+    if let Some(from) = closed_since {
+        zero_windows.push((from, end));
+    }
     Ok(Graph {
         ends: conn.ends,
         way,
@@ -189,8 +206,9 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
         acks,
         window,
         sacks,
+        zero_windows,
         scaling,
-        end: conn.segs.last().map_or(Duration::ZERO, |s| s.t),
+        end,
     })
 }
 
@@ -262,6 +280,24 @@ mod tests {
         let edges: Vec<u64> = g.window.iter().map(|w| w.1).collect();
         assert_eq!(edges, [101, 421, 411]);
         assert_eq!(g.scaling, Scaling::Known(2));
+    }
+
+    /// A zero window lasts until the receiver opens it again, or to the end.
+    #[test]
+    fn zero_window_periods() {
+        let mut segs = vec![seg(0, Way::Right, Flags::NONE, 1, Some(1), 10)];
+        for (ms, win) in [(1, 0), (2, 0), (5, 10), (6, 0)] {
+            let mut s = seg(ms, Way::Left, Flags::NONE, 1, Some(11), 0);
+            s.win = win;
+            segs.push(s);
+        }
+        segs.push(seg(9, Way::Right, Flags::NONE, 11, Some(1), 0));
+        let conn = Conn { ends: ends(), segs };
+        let caps: Vec<Captured> = (0..6).map(|_| raw(None)).collect();
+        let refs: Vec<&Captured> = caps.iter().collect();
+        let g = build(&conn, &refs, None).unwrap();
+        let ms = Duration::from_millis;
+        assert_eq!(g.zero_windows, [(ms(1), ms(5)), (ms(6), ms(9))]);
     }
 
     #[test]

@@ -22,7 +22,7 @@ const TOP: f64 = 50.0;
 const MAIN: f64 = 440.0;
 const PANEL: f64 = 140.0;
 const GAP: f64 = 60.0;
-const LEGEND: f64 = 70.0;
+const LEGEND: f64 = 90.0;
 
 const DATA: &str = "#1f3a93";
 const RETRANSMIT: &str = "#d62728";
@@ -30,6 +30,7 @@ const ACK: &str = "#2ca02c";
 const WINDOW: &str = "#e6a800";
 const SACK: &str = "#9467bd";
 const RATE: &str = "#1f77b4";
+const ZERO_WINDOW: &str = "#f6d5d5";
 
 /// Seconds of `d`.
 fn secs(d: Duration) -> f64 {
@@ -179,7 +180,20 @@ pub fn render(graph: &Graph) -> String {
 
     frame(w, &x, &y, true, "bytes (relative sequence number)");
 
-    // The window edge and the ACK line first, so the bars stay on top.
+    // Shading first, then the window edge and the ACK line, so the bars
+    // stay on top.
+    let _ = writeln!(w, "<g class=\"zero-windows\" fill=\"{ZERO_WINDOW}\">");
+    for &(from, until) in &graph.zero_windows {
+        let (x1, x2) = (x.at(secs(from)), x.at(secs(until)));
+        let _ = writeln!(
+            w,
+            "<rect class=\"zero-window\" x=\"{x1:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{:.2}\"/>",
+            y.to,
+            (x2 - x1).max(1.0),
+            y.from - y.to
+        );
+    }
+    let _ = writeln!(w, "</g>");
     let _ = writeln!(
         w,
         "<path class=\"window\" clip-path=\"url(#plot-area)\" fill=\"none\" stroke=\"{WINDOW}\" stroke-width=\"1\" d=\"{}\"/>",
@@ -360,6 +374,7 @@ fn legend(w: &mut String, graph: &Graph, top: f64) {
         (WINDOW, window),
         (SACK, "SACK block".to_string()),
         (RATE, "throughput sent".to_string()),
+        (ZERO_WINDOW, "zero window advertised".to_string()),
     ];
     let _ = writeln!(w, "<g class=\"legend\">");
     for (i, (colour, text)) in items.iter().enumerate() {
@@ -369,7 +384,7 @@ fn legend(w: &mut String, graph: &Graph, top: f64) {
         let _ = writeln!(
             w,
             "<line x1=\"{lx:.0}\" y1=\"{ly:.0}\" x2=\"{:.0}\" y2=\"{ly:.0}\" stroke=\"{colour}\" \
-             stroke-width=\"3\"/><text x=\"{:.0}\" y=\"{:.0}\">{}</text>",
+             stroke-width=\"6\"/><text x=\"{:.0}\" y=\"{:.0}\">{}</text>",
             lx + 24.0,
             lx + 32.0,
             ly + 4.0,
