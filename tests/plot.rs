@@ -383,6 +383,26 @@ fn a_closed_window_is_shaded() {
     assert_eq!(clean.matches("class=\"zero-window\"").count(), 0);
 }
 
+/// A capture that starts after the handshake: the window scale is
+/// unknown, the windows are drawn as carried, and the legend says so.
+#[test]
+fn without_the_syns_the_window_is_drawn_unscaled_and_said_so() {
+    let clean = fs::read(fixture("clean")).unwrap();
+    let mut w = PcapWriter::new(Vec::new()).unwrap();
+    let mut kept = 0;
+    for f in frames(&clean, 40000) {
+        // TCP flags at 14 (Ethernet) + 20 (IPv4) + 13; SYN is 0x02.
+        if f[47] & 0x02 == 0 {
+            w.record(SystemTime::UNIX_EPOCH, &f).unwrap();
+            kept += 1;
+        }
+    }
+    assert!(kept > 20);
+    let svg = plot_of_capture(&w.into_inner().unwrap(), None, None).unwrap();
+    assert!(svg.contains("UNSCALED: no SYN in the capture"), "{svg}");
+    parse_xml(&svg).unwrap();
+}
+
 /// The other direction is drawn when asked for, by --dir or by the
 /// direction with more data, and a 4-tuple names the connection.
 #[test]
