@@ -198,7 +198,7 @@ transfer() {
       rx=$!
       wait_listen "$b" "$port"
       if [ "$what" = nettool-send ]; then
-        tx_cmd="$bin nc -q $LIMIT 10.209.0.2 $port < $file"
+        tx_cmd="$bin nc --quit-after $LIMIT 10.209.0.2 $port < $file"
       else
         tx_cmd="python3 $work/send.py 10.209.0.2 $port $file $KERNEL_CC"
       fi

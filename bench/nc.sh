@@ -75,7 +75,7 @@ for source in file pipe; do
   if [ "$source" = file ]; then from="< $file"; feed=""; else from=""; feed="head -c $bytes /dev/zero | "; fi
   {
     # nettool sends, the kernel receives.
-    measure "nettool-send" "$b" "nc -l 5001 > /dev/null" "$a" "$feed$bin nc -q 5 10.208.0.2 5001 $from" tx
+    measure "nettool-send" "$b" "nc -l 5001 > /dev/null" "$a" "$feed$bin nc --quit-after 5 10.208.0.2 5001 $from" tx
     # nettool receives (listening), the kernel sends.
     measure "nettool-recv" "$a" "/usr/bin/time -f '%U %S' -o $work/cpu $bin nc -l 10.208.0.1 5002 > /dev/null" \
             "$b" "${feed}nc -N 10.208.0.1 5002 $from" rx

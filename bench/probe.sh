@@ -117,7 +117,7 @@ dump=$!
 # tcpdump takes a while to start in a namespace: wait until it listens.
 for _ in $(seq 100); do grep -q "listening on" "$work/tcpdump.err" 2>/dev/null && break; sleep 0.05; done
 sleep 0.5
-A "$bin" probe -c "$N" -i 20ms -v --json $net.2:8080 >"$work/rtt.json"
+A "$bin" probe -c "$N" --interval 20ms -v --json $net.2:8080 >"$work/rtt.json"
 # tcpdump stops reading at SIGINT: give it time to write out what it has.
 sleep 2
 kill -INT "$dump"; wait "$dump" 2>/dev/null || true

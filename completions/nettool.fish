@@ -39,10 +39,10 @@ complete -c nettool -n "__fish_nettool_needs_command" -f -a "plot" -d 'Draw the 
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "impair" -d 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c nettool -n "__fish_nettool_using_subcommand arp" -s i -l interface -d 'Interface to use (default: the one the kernel routes ADDRESS through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes ADDRESS through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s s -l source -d 'Source IPv4 address for requests (default: the route\'s preferred source)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s c -l count -d 'Send exactly N requests, one per --interval, and show every reply (always asks the wire)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand arp" -s W -l timeout -d 'How long to wait for a reply after the last request [default: 1s]' -r
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s w -s W -l wait -l timeout -d 'How long to wait for a reply after the last request [default: 1s]' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l interval -d 'Time between requests to the same address [default: 1s; 300ms in a sweep]' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l ttl -d 'How long a learned entry stays fresh; it is re-validated for 3×TTL more, then expires' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l rate -d 'Sweep: at most this many requests per second' -r
@@ -54,15 +54,15 @@ complete -c nettool -n "__fish_nettool_using_subcommand arp" -l show -d 'List th
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l flush -d 'Empty the cache, and exit'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s D -l dad -d 'Duplicate address detection (RFC 5227): probe from 0.0.0.0; exit 1 if someone owns ADDRESS'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s U -l announce -d 'Announce ADDRESS as ours with gratuitous ARP requests (updates neighbours\' caches)'
-complete -c nettool -n "__fish_nettool_using_subcommand arp" -s A -l announce-reply -d 'Like --announce, with gratuitous replies (as `arping -A`)'
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s A -l announce-reply -d 'Like --announce, with gratuitous replies (as `arping -A`; with -U too, replies)'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l json -d 'Print one JSON object per line for each reply and event'
-complete -c nettool -n "__fish_nettool_using_subcommand arp" -s q -l quiet -d 'Print only the MAC address(es)'
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s q -l quiet -d 'Print only the MAC address (`ADDRESS MAC` per line where many answer: a sweep, --show)'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s v -l verbose -d 'Also print every ARP frame sent and received, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s p -l source-port -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
@@ -78,9 +78,9 @@ complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l no-ack -d 
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l graceful -d 'Release the open connection with a four-way close instead of a RST'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand close" -s i -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand close" -s p -l source-port -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
@@ -91,17 +91,17 @@ complete -c nettool -n "__fish_nettool_using_subcommand close" -s S -l absolute 
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l json -d 'Print one JSON object per line for each segment, state change and result'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l ladder -d 'Draw the exchange as a ladder diagram (segments and states) instead of one line per event'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l ascii -d 'With --ladder: ASCII characters only, whatever the locale'
-complete -c nettool -n "__fish_nettool_using_subcommand close" -l passive -d 'Let the peer close first (after --data, e.g. an HTTP/1.0 request)'
+complete -c nettool -n "__fish_nettool_using_subcommand close" -l passive -d 'Let the peer close first (after --data, e.g. an HTTP/1.0 request); if it has not within --linger, nettool closes first and says so (exit 1 if it sent nothing)'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l half-close -d 'Send our FIN right after --data and keep reading in FIN-WAIT-2'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l abort -d 'Reset the connection instead of closing it'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand nc" -s w -l wait -d 'Give up if the connection does not open, or stays idle, this long (seconds)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -s w -s W -l wait -d 'Give up if the connection does not open (each port\'s wait, with -z), or stays idle, this long' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l user-timeout -d 'Give up when sent data stays unacknowledged this long (RFC 9293\'s USER TIMEOUT); without it, nettool retries 15 times with backoff, as Linux does (many minutes against a dead path)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand nc" -s q -l quit-after -d 'After the end of stdin, wait at most this long for the peer to close, then quit' -r
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -l quit-after -d 'After the end of stdin, wait at most this long for the peer to close, then quit (netcat\'s `-q SECS`; in nettool `-q` means quiet, in every command)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s s -l source -d 'Source address' -r
-complete -c nettool -n "__fish_nettool_using_subcommand nc" -s p -l source-port -d 'Source port' -r
-complete -c nettool -n "__fish_nettool_using_subcommand nc" -s i -l interface -d 'Interface to use' -r
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -s p -l source-port -l sport -d 'Source port' -r
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -s i -s I -l interface -d 'Interface to use' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cc -d 'Congestion control for what nettool sends' -r -f -a "cubic\t'RFC 9438: the window follows a cubic curve of the time since the last loss, and falls to 0.7 of the flight on one (Linux\'s default)'
 reno\t'RFC 5681: one segment more per round trip, and half the flight on a loss'"
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
@@ -114,17 +114,17 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -l trace -d 'Every s
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l dport -d 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l source -d 'Source address (one the kernel does not own keeps it out entirely)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s p -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flags -d 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s s -l source -d 'Source address (one the kernel does not own keeps it out entirely)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flags -d 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none), or the flags byte (0x12)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l seq -d 'Sequence number (default: a random one per probe)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ack -d 'Acknowledgment number (sent with the ACK flag)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l win -d 'Window' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l urg-ptr -d 'Urgent pointer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ttl -d 'IP time to live' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l id -d 'IP identification (default: counting up from a random start)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l tos -d 'IP type of service byte (DSCP and ECN)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l id -d 'IP identification (default: counting up from a random start; 0x1234 works)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l tos -d 'IP type of service byte (DSCP and ECN; 0x10 works)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l mss -d 'MSS option' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ts -d 'Timestamps option: VAL, or VAL:ECR' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l wscale -d 'Window scale option' -r
@@ -133,8 +133,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l data -d 'Paylo
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l data-file -d 'Payload read from a file' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l data-len -d 'A payload of N \'X\' bytes' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s c -l count -d 'Probes to send (default: until Ctrl-C)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -l interval -d 'Spacing of probes (down to microseconds: 100us)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s W -l wait -d 'How long each probe waits for its answer' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l interval -d 'Spacing of probes (down to microseconds: 100us)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s w -s W -l wait -d 'How long each probe waits for its answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l sport-inc -d 'Each probe from the next source port (wrapping back after 65535)'
@@ -156,15 +156,15 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -s v -l verbose -
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l json -d 'One JSON object per line'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -l source -d 'Source address' -r
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -s p -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s i -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s s -l source -d 'Source address' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l rate -d 'A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does (default: adaptive, between --min-rate and --max-rate)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l max-rate -d 'The adaptive rate\'s ceiling, SYNs per second' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-rate -d 'The adaptive rate\'s floor: however many answers are lost, never slower than this' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l concurrency -d 'Ports waiting for an answer at once, at most' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l retries -d 'More SYNs for a silent port (an adaptive scan adds up to 4 on a path that loses SYNs)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -l timeout -d 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s w -s W -l wait -l timeout -d 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-timeout -d 'The shortest wait for an answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
@@ -172,14 +172,14 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -l all -d 'List ev
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JSON object per line: a port line per port, then the result'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s f -l first-ttl -d 'TTL of the first hop probed' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s m -l max-ttl -d 'Largest TTL tried before giving up' -r
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s q -l queries -d 'Probes per hop' -r
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s w -l wait -d 'How long each probe waits for its answer' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -l queries -d 'Probes per hop (traceroute\'s `-q`; in nettool `-q` means quiet, in every command)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s w -s W -l wait -d 'How long each probe waits for its answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l json -d 'Print one JSON object per line for each probe and the result'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'

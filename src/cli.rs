@@ -9,24 +9,42 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+mod common;
 mod impair;
 mod ladder;
 mod plot;
 mod probe;
 mod trace;
 
+pub use common::{COMMON_FLAGS, Common, habit_tip, parse_interface};
 pub use impair::ImpairArgs;
 pub use ladder::{LadderArgs, LadderFlags};
 pub use plot::{PlotArgs, PlotDir};
 pub use probe::{ProbeArgs, ScanArgs};
 pub use trace::TraceArgs;
 
-const EXIT_STATUS: &str = "\
-EXIT STATUS:
-  0    success: the address answered, the address is free (--dad), the lab command worked
-  1    a negative answer from the network: nobody answered, the address is in use (--dad)
-  2    a usage or local error: bad arguments, no such interface, missing privileges
-  130  interrupted (Ctrl-C; 143 when stopped by SIGTERM)";
+/// The exit codes of every subcommand (each subcommand's help says what
+/// 0 and 1 mean for it).
+pub const EXIT_STATUS: &str = "\
+EXIT STATUS (every subcommand):
+  0    success: the address answered or is free (--dad), the port
+       is open, the connection ended as asked, the lab command worked
+  1    the network said no: nobody answered, refused (RST),
+       filtered, unreachable, the address is in use (--dad)
+  2    a usage or local error: bad arguments, no such interface,
+       no privileges
+  130  interrupted by SIGINT (Ctrl-C); but probe, like ping, then
+       prints its summary and exits 0 if a probe was answered,
+       1 if none was
+  143  stopped by SIGTERM
+  A reader that goes away early (nettool ... | head -c 10) ends
+  nettool quietly with 0, as the reader asked: no broken-pipe
+  message, no 141.";
+
+/// `nettool --help`'s closing text: the common flags, then the exit codes.
+fn top_help() -> String {
+    format!("{COMMON_FLAGS}\n\n{EXIT_STATUS}")
+}
 
 /// A raw-socket protocol toolkit: ARP with a soft-state cache, a disposable lab, and more to come.
 #[derive(Debug, Parser)]
@@ -37,7 +55,8 @@ EXIT STATUS:
     long_about = "nettool speaks to the network by assembling Ethernet, ARP, IPv4 and TCP frames \
 itself and moving them through an AF_PACKET channel, so that what it prints is what went over \
 the wire. It needs CAP_NET_RAW (run it as root, or grant the capability with setcap).",
-    after_long_help = EXIT_STATUS,
+    after_help = top_help(),
+    after_long_help = top_help(),
     propagate_version = true,
     max_term_width = 100
 )]
@@ -102,7 +121,7 @@ pub struct ArpArgs {
     pub target: Option<String>,
 
     /// Interface to use (default: the one the kernel routes ADDRESS through).
-    #[arg(short, long, value_name = "IFACE")]
+    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = parse_interface)]
     pub interface: Option<String>,
 
     /// Source IPv4 address for requests (default: the route's preferred source).
@@ -114,7 +133,7 @@ pub struct ArpArgs {
     pub count: Option<u32>,
 
     /// How long to wait for a reply after the last request [default: 1s].
-    #[arg(short = 'W', long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(short = 'w', long = "wait", visible_short_alias = 'W', visible_alias = "timeout", value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 
     /// Time between requests to the same address [default: 1s; 300ms in a sweep].
@@ -142,10 +161,10 @@ pub struct ArpArgs {
     pub dad: bool,
 
     /// Announce ADDRESS as ours with gratuitous ARP requests (updates neighbours' caches).
-    #[arg(short = 'U', long, conflicts_with = "announce_reply")]
+    #[arg(short = 'U', long)]
     pub announce: bool,
 
-    /// Like --announce, with gratuitous replies (as `arping -A`).
+    /// Like --announce, with gratuitous replies (as `arping -A`; with -U too, replies).
     #[arg(short = 'A', long)]
     pub announce_reply: bool,
 
@@ -161,7 +180,7 @@ pub struct ArpArgs {
     #[arg(long, conflicts_with = "quiet")]
     pub json: bool,
 
-    /// Print only the MAC address(es).
+    /// Print only the MAC address (`ADDRESS MAC` per line where many answer: a sweep, --show).
     #[arg(short, long)]
     pub quiet: bool,
 
@@ -204,7 +223,7 @@ impl CacheArgs {
 #[derive(Debug, Args)]
 pub struct PathArgs {
     /// Interface to use (default: the one the kernel routes HOST through).
-    #[arg(short, long, value_name = "IFACE")]
+    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = parse_interface)]
     pub interface: Option<String>,
 
     /// Source address. One the kernel does not own keeps the kernel out of
@@ -213,7 +232,7 @@ pub struct PathArgs {
     pub source: Option<std::net::Ipv4Addr>,
 
     /// Source port (default: a free ephemeral port, reserved from the kernel).
-    #[arg(short = 'p', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short = 'p', long, visible_alias = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub source_port: Option<u16>,
 
     /// The ARP cache, for the next hop.
@@ -319,7 +338,8 @@ in FIN-WAIT-2; --abort resets instead. TIME-WAIT lasts --time-wait (2×MSL).",
 
 EXIT STATUS:
   0    the connection opened and closed as asked
-  1    refused, no answer, unreachable, or reset by the peer
+  1    refused, no answer, unreachable, or reset by the peer; with --passive, the
+       peer sent nothing and did not close within --linger (nettool closed first)
   2    usage or local error
   130  interrupted (143 by SIGTERM)"
 )]
@@ -327,7 +347,8 @@ pub struct CloseArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
 
-    /// Let the peer close first (after --data, e.g. an HTTP/1.0 request).
+    /// Let the peer close first (after --data, e.g. an HTTP/1.0 request); if it has
+    /// not within --linger, nettool closes first and says so (exit 1 if it sent nothing).
     #[arg(long, conflicts_with_all = ["half_close", "abort"])]
     pub passive: bool,
 
@@ -350,12 +371,12 @@ pub struct CloseArgs {
     long_about = "Connect to HOST PORT (or with -l, wait for a connection on PORT) and copy stdin to \
 the peer and the peer's bytes to stdout, binary-safe. Every byte rides nettool's own TCP engine \
 over a raw socket: no kernel socket carries the data. At the end of stdin nettool sends its FIN \
-(half-close) and keeps printing what the peer sends until the peer closes too; -q limits that \
-wait. stdout carries only payload: states and the summary (-v) and segments (--trace) go to \
+(half-close) and keeps printing what the peer sends until the peer closes too; --quit-after limits \
+that wait. stdout carries only payload: states and the summary (-v) and segments (--trace) go to \
 stderr. Loopback destinations (127.0.0.1) work: nettool sends through a raw IP socket there.",
     after_long_help = "EXAMPLES:
   printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nettool nc 10.78.0.2 80
-  printf 'PING\\r\\n' | nettool nc -q 1 127.0.0.1 6379      a local redis answers +PONG
+  printf 'PING\\r\\n' | nettool nc --quit-after 1 127.0.0.1 6379  a local redis answers +PONG
   nettool nc -l 9000 > received.bin                           wait for one connection
   nettool nc -l -k 10.78.0.1 9000                             one connection after another
   nettool nc -z -v 10.78.0.2 1-100                            which ports accept a connection?
@@ -383,8 +404,8 @@ pub struct NcArgs {
     #[arg(short, long, conflicts_with = "listen")]
     pub zero_io: bool,
 
-    /// Give up if the connection does not open, or stays idle, this long (seconds).
-    #[arg(short, long, value_name = "SECS", value_parser = parse_duration)]
+    /// Give up if the connection does not open (each port's wait, with -z), or stays idle, this long.
+    #[arg(short, long, visible_short_alias = 'W', value_name = "DURATION", value_parser = parse_duration)]
     pub wait: Option<Duration>,
 
     /// Give up when sent data stays unacknowledged this long (RFC 9293's
@@ -393,8 +414,9 @@ pub struct NcArgs {
     #[arg(long, value_name = "SECS", value_parser = parse_duration)]
     pub user_timeout: Option<Duration>,
 
-    /// After the end of stdin, wait at most this long for the peer to close, then quit.
-    #[arg(short, long, value_name = "SECS", value_parser = parse_duration)]
+    /// After the end of stdin, wait at most this long for the peer to close, then quit
+    /// (netcat's `-q SECS`; in nettool `-q` means quiet, in every command).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub quit_after: Option<Duration>,
 
     /// Source address.
@@ -402,11 +424,11 @@ pub struct NcArgs {
     pub source: Option<std::net::Ipv4Addr>,
 
     /// Source port.
-    #[arg(short = 'p', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short = 'p', long, visible_alias = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub source_port: Option<u16>,
 
     /// Interface to use.
-    #[arg(short, long, value_name = "IFACE")]
+    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = parse_interface)]
     pub interface: Option<String>,
 
     /// Congestion control for what nettool sends.
@@ -528,6 +550,13 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
+/// A number where a bit field goes (IP TOS, ID, …): decimal, `0x10` or
+/// `0b10000`, within `T`'s range.
+pub fn parse_bits<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
+    let n = crate::probe::parse_number(text)?;
+    T::try_from(n).map_err(|_| format!("{text:?} is out of range"))
+}
+
 /// Parses `1.5s`, `250ms`, `2m`, `1h`, `500us`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
@@ -580,6 +609,26 @@ mod tests {
     }
 
     #[rstest]
+    #[case("16", 16)]
+    #[case("0x10", 16)]
+    #[case("0X1f", 31)]
+    #[case("0b10000", 16)]
+    #[case(" 255 ", 255)]
+    fn bit_fields_take_hex(#[case] text: &str, #[case] want: u8) {
+        assert_eq!(parse_bits::<u8>(text), Ok(want));
+    }
+
+    #[rstest]
+    #[case("0x100")]
+    #[case("256")]
+    #[case("0x")]
+    #[case("-1")]
+    #[case("ten")]
+    fn bad_bit_fields_are_refused(#[case] text: &str) {
+        assert!(parse_bits::<u8>(text).is_err());
+    }
+
+    #[rstest]
     #[case("")]
     #[case("s")]
     #[case("1x")]
@@ -597,6 +646,21 @@ mod tests {
     #[case(&["nettool", "arp", "--json", "-q", "10.0.0.1"])]
     fn contradictory_arguments_are_usage_errors(#[case] argv: &[&str]) {
         assert!(Cli::try_parse_from(argv).is_err());
+    }
+
+    /// arping's -A is -U with replies: together they mean replies, not a
+    /// conflict.
+    #[test]
+    fn announce_and_announce_reply_go_together() {
+        let cli = Cli::try_parse_from(["nettool", "arp", "-U", "-A", "10.0.0.1"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Arp(ArpArgs {
+                announce: true,
+                announce_reply: true,
+                ..
+            })
+        ));
     }
 
     #[test]

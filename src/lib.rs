@@ -9,7 +9,7 @@
 //!               clock, sys ← link, driver, netlink, route
 //!               netlink ← route, nft;  nft ← guard, lab;  route, guard, cachefile ← setup
 //!               lab, impair, report, picture ← cmd;  serde_display ← lab, report
-//!               wire, tcp ← picture
+//!               wire, tcp ← picture;  text ← setup, cmd
 //!               sim's seeded Rng ← impair
 //! ```
 //!
@@ -32,7 +32,8 @@
 //! - **The front**: [`cli`] is the one clap definition (from which
 //!   [`docgen`] writes the man pages and completions); [`cmd`] turns its
 //!   arguments into engine runs and renders their events through
-//!   [`report`] (one event schema, as JSON lines or text for people);
+//!   [`report`] (one event schema, as JSON lines or text for people;
+//!   [`text`] makes counts and ages read the same in every line);
 //!   `main` maps the [`outcome`] to an exit code. [`picture`] draws what
 //!   went over the wire as text (a connection's ladder diagram), from a
 //!   saved capture or from a command's own events. Under every command
@@ -80,6 +81,7 @@ pub mod sim;
 pub mod stack;
 pub mod sys;
 pub mod tcp;
+pub mod text;
 pub mod time;
 pub mod trace;
 pub mod wire;

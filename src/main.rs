@@ -12,7 +12,19 @@ use nettool::cmd::{self, Env};
 use nettool::outcome::{self, EXIT_ERROR, Outcome};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            if e.use_stderr() {
+                let argv: Vec<String> = std::env::args().collect();
+                if let Some(tip) = nettool::cli::habit_tip(&argv) {
+                    eprintln!("\n  tip: {tip}");
+                }
+            }
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_ERROR));
+        }
+    };
     let interrupt = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // Which signal raised `interrupt`: the result's exit code says it,

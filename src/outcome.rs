@@ -41,6 +41,18 @@ impl Outcome {
         }
     }
 
+    /// This outcome when the run ended by itself or by Ctrl-C, the way a
+    /// prober without a count is meant to end (ping's habit: its exit code
+    /// then says whether answers came); [`Outcome::Interrupted`] only when
+    /// SIGTERM stopped it, as a supervisor's stop.
+    pub fn unless_terminated(self, interrupt: &AtomicBool) -> Outcome {
+        if interrupt.load(Ordering::Relaxed) && stopping_signal() != libc::SIGINT {
+            Outcome::Interrupted
+        } else {
+            self
+        }
+    }
+
     /// Success if `ok`, else a negative answer.
     pub fn from_answer(ok: bool) -> Outcome {
         if ok {

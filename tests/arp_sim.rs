@@ -537,8 +537,8 @@ mod command {
         assert_eq!(again.outcome, Outcome::Success);
         assert_eq!(
             again.out,
-            "10.9.0.2 is-at d6:00:00:00:00:07 on sim0  (from cache: learned 10.0s ago, \
-             fresh for 50.0s more; no frame sent)\n"
+            "10.9.0.2 is-at d6:00:00:00:00:07 on sim0  (from cache: learned 10 s ago, \
+             fresh for 50 s more; no frame sent)\n"
         );
         assert_eq!(sim.wire.times().len(), sent);
         assert_eq!(again.took, Duration::ZERO);
@@ -549,7 +549,7 @@ mod command {
         assert_eq!(
             shown.out,
             "IFACE        ADDRESS          MAC                STATE         AGE  LEFT\n\
-             sim0         10.9.0.2         d6:00:00:00:00:07  fresh       10.0s  50.0s\n"
+             sim0         10.9.0.2         d6:00:00:00:00:07  fresh        10 s  50 s\n"
         );
 
         // `--flush` empties it.
@@ -708,6 +708,15 @@ mod command {
         // after each.
         let ms: Vec<u128> = sim.wire.times().iter().map(Duration::as_millis).collect();
         assert_eq!(ms, [0, 1, 2, 3, 4, 300, 302, 303, 304, 600, 602, 604]);
+        // -q: each MAC beside its address (MACs alone said nothing).
+        let mut quiet = Sim::new(vec![neighbour(5, ip(5)), neighbour(3, ip(3))]);
+        let args = quiet.args(&["-q", "10.9.0.0/29"]);
+        let mut link = quiet.link();
+        let ran = quiet.run(|clock, env| arp::sweep_over(&args, &subnet, &mut link, clock, env));
+        assert_eq!(
+            ran.out,
+            "10.9.0.3 d6:00:00:00:00:03\n10.9.0.5 d6:00:00:00:00:05\n"
+        );
         let (cache, _) = cachefile::load(&sim.cache_file());
         let cached: Vec<(Ipv4Addr, u64)> = cache
             .entries()

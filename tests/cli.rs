@@ -7,7 +7,9 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
+use clap::Parser;
 use common::{Scratch, nettool, run};
+use nettool::cli::{Cli, Common};
 use nettool::lab::testnet::TestNamespace;
 use rstest::rstest;
 
@@ -56,6 +58,197 @@ fn usage_errors_exit_2(#[case] args: &[&str]) {
     assert!(!r.stderr.is_empty(), "a usage error must say what is wrong");
 }
 
+/// A common flag, in each of the spellings a user may type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flag {
+    Interface,
+    Source,
+    SourcePort,
+    Count,
+    Wait,
+    Interval,
+    Verbose,
+    Quiet,
+    Json,
+}
+
+use Flag::*;
+
+const ALL_FLAGS: [Flag; 9] = [
+    Interface, Source, SourcePort, Count, Wait, Interval, Verbose, Quiet, Json,
+];
+
+impl Flag {
+    /// Every spelling of the flag, each with its value.
+    fn spellings(self) -> &'static [&'static [&'static str]] {
+        match self {
+            Interface => &[
+                &["-i", "eth9"],
+                &["-I", "eth9"],
+                &["--interface", "eth9"],
+                &["-ieth9"],
+                &["--interface=eth9"],
+            ],
+            Source => &[&["-s", "192.0.2.7"], &["--source", "192.0.2.7"]],
+            SourcePort => &[
+                &["-p", "4242"],
+                &["--source-port", "4242"],
+                &["--sport", "4242"],
+            ],
+            Count => &[&["-c", "3"], &["--count", "3"]],
+            Wait => &[&["-w", "250ms"], &["-W", "250ms"], &["--wait", "250ms"]],
+            Interval => &[&["--interval", "20ms"]],
+            Verbose => &[&["-v"], &["--verbose"]],
+            Quiet => &[&["-q"], &["--quiet"]],
+            Json => &[&["--json"]],
+        }
+    }
+
+    /// What every spelling must set, as the common view shows it.
+    fn set(self) -> Common {
+        let mut c = Common::default();
+        match self {
+            Interface => c.interface = Some("eth9".into()),
+            Source => c.source = Some("192.0.2.7".parse().unwrap()),
+            SourcePort => c.source_port = Some(4242),
+            Count => c.count = Some(3),
+            Wait => c.wait = Some(Duration::from_millis(250)),
+            Interval => c.interval = Some(Duration::from_millis(20)),
+            Verbose => c.verbose = Some(true),
+            Quiet => c.quiet = Some(true),
+            Json => c.json = Some(true),
+        }
+        c
+    }
+
+    /// This flag's field of `c`, printed.
+    fn of(self, c: &Common) -> String {
+        match self {
+            Interface => format!("{:?}", c.interface),
+            Source => format!("{:?}", c.source),
+            SourcePort => format!("{:?}", c.source_port),
+            Count => format!("{:?}", c.count),
+            Wait => format!("{:?}", c.wait),
+            Interval => format!("{:?}", c.interval),
+            Verbose => format!("{:?}", c.verbose),
+            Quiet => format!("{:?}", c.quiet),
+            Json => format!("{:?}", c.json),
+        }
+    }
+}
+
+/// Issue 12's rule, over every subcommand that moves frames: each common
+/// flag, in every spelling, sets the same thing wherever it is taken, and
+/// a subcommand that does not take it refuses it (no letter means
+/// something else there: `-i` is never an interval, `-q` never a count).
+#[rstest]
+#[case::arp(&["arp"], &["10.0.0.1"], &[Interface, Source, Count, Wait, Interval, Verbose, Quiet, Json])]
+#[case::handshake(&["handshake"], &["10.0.0.1:80"], &[Interface, Source, SourcePort, Json])]
+#[case::close(&["close"], &["10.0.0.1:80"], &[Interface, Source, SourcePort, Json])]
+#[case::nc(&["nc"], &["10.0.0.1", "80"], &[Interface, Source, SourcePort, Wait, Verbose])]
+#[case::probe(&["probe"], &["10.0.0.1:80"], &[Interface, Source, SourcePort, Count, Wait, Interval, Verbose, Json])]
+#[case::scan(&["scan"], &["10.0.0.1", "80"], &[Interface, Source, SourcePort, Wait, Json])]
+#[case::trace(&["trace"], &["10.0.0.1:80"], &[Interface, Source, SourcePort, Wait, Json])]
+fn common_flags_mean_the_same_in_every_subcommand(
+    #[case] sub: &[&str],
+    #[case] operands: &[&str],
+    #[case] takes: &[Flag],
+) {
+    let parse = |flag: &[&str]| {
+        let argv: Vec<&str> = ["nettool"]
+            .iter()
+            .chain(sub)
+            .chain(flag)
+            .chain(operands)
+            .copied()
+            .collect();
+        Cli::try_parse_from(&argv).map(|cli| cli.command.common())
+    };
+    let bare = parse(&[]).expect("the bare command parses");
+    for flag in ALL_FLAGS {
+        for spelling in flag.spellings() {
+            let parsed = parse(spelling);
+            if takes.contains(&flag) {
+                let got = parsed.unwrap_or_else(|e| panic!("{sub:?} {spelling:?}: {e}"));
+                assert_eq!(flag.of(&got), flag.of(&flag.set()), "{sub:?} {spelling:?}");
+                assert_ne!(
+                    flag.of(&bare),
+                    flag.of(&got),
+                    "{sub:?} {spelling:?} changes nothing"
+                );
+            } else {
+                assert!(
+                    parsed.is_err(),
+                    "{sub:?} takes {spelling:?}, which its row says it does not: {parsed:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Another tool's letter, typed by habit, gets a tip naming nettool's
+/// spelling; a duration where an interface goes says which flag it meant.
+#[rstest]
+#[case::netcat_quit_after(&["nc", "-q", "1", "127.0.0.1", "6379"], "--quit-after")]
+#[case::netcat_quit_after_joined(&["nc", "-q1", "127.0.0.1", "6379"], "--quit-after")]
+#[case::traceroute_queries(&["trace", "-q", "1", "10.0.0.1:80"], "--queries")]
+#[case::ping_interval(&["probe", "-i", "10ms", "10.0.0.1:80"], "--interval 10ms")]
+#[case::hping_interface(&["scan", "-i", "1", "10.0.0.1", "80"], "--interval 1")]
+fn habits_from_other_tools_get_a_tip(#[case] args: &[&str], #[case] tip: &str) {
+    let r = run(cmd(args), LIMIT);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(r.stderr.contains(tip), "{tip:?} missing:\n{}", r.show());
+}
+
+/// Bit fields take hex as hping3 does: `--tos 0x10`, `--id 0x1234`,
+/// `--flags 0x12` (the header's byte: SYN and ACK).
+#[test]
+fn bit_fields_take_hex() {
+    let cli = Cli::try_parse_from([
+        "nettool", "probe", "--tos", "0x10", "--id", "0x1234", "--flags", "0x12", "h:80",
+    ])
+    .unwrap();
+    let nettool::cli::Command::Probe(p) = cli.command else {
+        unreachable!()
+    };
+    assert_eq!((p.tos, p.id), (0x10, Some(0x1234)));
+    let flags = p.flags.unwrap();
+    assert!(flags.ack && flags.flags == nettool::wire::tcp::Flags::SYN);
+    assert!(Cli::try_parse_from(["nettool", "probe", "--tos", "0x100", "h:80"]).is_err());
+}
+
+/// An argument that cannot be a host says what is wrong with it, not
+/// "cannot resolve host name" (and asks no DNS).
+#[rstest]
+#[case::arp_with_a_port(&["arp", "10.78.0.2:80"], "has a port")]
+#[case::handshake_ipv6(&["handshake", "[::1]:80"], "IPv6")]
+#[case::nc_ipv6(&["nc", "::1", "80"], "IPv6")]
+#[case::probe_space(&["probe", "a b:80"], "not a host name")]
+fn a_bad_host_says_what_is_wrong(#[case] args: &[&str], #[case] says: &str) {
+    let r = run(cmd(args), LIMIT);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(r.stderr.contains(says), "{says:?} missing:\n{}", r.show());
+    assert!(!r.stderr.contains("cannot resolve"), "{}", r.show());
+}
+
+/// `nettool --help` carries the common flags' table and the exit codes.
+#[test]
+fn top_help_has_the_common_flags_and_every_exit_code() {
+    let r = run(cmd(&["--help"]), LIMIT);
+    for want in [
+        "COMMON FLAGS",
+        "-i, -I, --interface IFACE",
+        "-w, -W, --wait DURATION",
+        "-q, --quiet",
+        "--interval DURATION",
+        "130",
+        "143",
+        "head -c 10",
+    ] {
+        assert!(r.stdout.contains(want), "{want:?} missing:\n{}", r.stdout);
+    }
+}
+
 /// A sweep too large is refused before its addresses are listed: a /1
 /// listed would not fit in memory (nettool died of it, exit 134).
 #[rstest]
@@ -85,7 +278,8 @@ fn show_and_flush_work_on_the_cache_file() {
     );
     let mut c = cmd(&["arp", "--show", "-q"]);
     c.env("NETTOOL_ARP_CACHE", &path);
-    assert_eq!(run(c, LIMIT).stdout, "02:00:00:00:00:07\n");
+    // Many entries may answer: each MAC beside its address.
+    assert_eq!(run(c, LIMIT).stdout, "192.0.2.7 02:00:00:00:00:07\n");
     let mut c = cmd(&["arp", "--flush", "--cache-file"]);
     c.arg(&path);
     let r = run(c, LIMIT);
@@ -93,6 +287,58 @@ fn show_and_flush_work_on_the_cache_file() {
     let mut c = cmd(&["arp", "--show"]);
     c.env("NETTOOL_ARP_CACHE", &path);
     assert!(run(c, LIMIT).stdout.contains("is empty"));
+}
+
+/// A reader that goes away (`nettool … | head -c 10`) ends nettool
+/// quietly with 0, as README's exit table says (not 141, no message):
+/// stdout here is a pipe whose reader is closed before nettool writes.
+#[rstest]
+#[case::show(&["arp", "--show"])]
+#[case::show_json(&["arp", "--show", "--json"])]
+fn a_closed_stdout_ends_quietly_with_0(#[case] args: &[&str]) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let scratch = Scratch::new();
+    let entry = r#"{"version":1,"entries":[{"iface":"eth9","ip":"192.0.2.7","mac":"02:00:00:00:00:07","learned_at_ms":1,"ttl_ms":60000}]}"#;
+    std::fs::write(scratch.cache(), entry).unwrap();
+    let mut fds = [0; 2];
+    // SAFETY: pipe(2) fills the two descriptors, owned from here on.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read);
+    let out = cmd(args)
+        .env("NETTOOL_ARP_CACHE", scratch.cache())
+        .stdout(write)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `arp --json --flush` prints JSON lines, as every --json run does: a
+/// start, then the result with the count flushed.
+#[test]
+fn flush_speaks_json_when_asked() {
+    let scratch = Scratch::new();
+    let entry = r#"{"version":1,"entries":[{"iface":"eth9","ip":"192.0.2.7","mac":"02:00:00:00:00:07","learned_at_ms":1,"ttl_ms":60000}]}"#;
+    std::fs::write(scratch.cache(), entry).unwrap();
+    let mut c = cmd(&["arp", "--json", "--flush"]);
+    c.env("NETTOOL_ARP_CACHE", scratch.cache());
+    let r = run(c, LIMIT);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let schema = common::schema::Schema::load();
+    for line in r.stdout.lines() {
+        schema.check_line(line).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let lines = r.json_lines();
+    assert_eq!(lines.len(), 2, "{}", r.show());
+    assert_eq!(lines[0]["event"], "start");
+    assert_eq!(lines[1]["event"], "result");
+    assert_eq!(lines[1]["flushed"], 1);
 }
 
 #[test]

@@ -128,7 +128,17 @@ fn every_command_prints_only_lines_the_schema_knows() {
     // probe and scan: an open port (a kernel listener in B), a closed one.
     let _server = Server::start(&hosts, "hold", 8080, 0);
     let open = format!("{b}:8080");
-    go(&["probe", "-v", "-c", "2", "-i", "20ms", "-W", "200ms", &open]);
+    go(&[
+        "probe",
+        "-v",
+        "-c",
+        "2",
+        "--interval",
+        "20ms",
+        "-W",
+        "200ms",
+        &open,
+    ]);
     go(&["probe", "-c", "1", "-W", "200ms", "--dport", "81,8080", &b]);
     go(&["scan", &b, "79-81,8080"]);
     go(&["scan", &b, "81"]);
@@ -151,8 +161,8 @@ fn every_command_prints_only_lines_the_schema_knows() {
     go(&["handshake", "-s", &own, "--linger", "100ms", &open]);
     drop(http);
     // trace, one hop away: open, then closed.
-    go(&["trace", "-q", "2", "-w", "300ms", &open]);
-    go(&["trace", "-q", "1", "-w", "300ms", &format!("{b}:81")]);
+    go(&["trace", "--queries", "2", "-w", "300ms", &open]);
+    go(&["trace", "--queries", "1", "-w", "300ms", &format!("{b}:81")]);
     // Silence and ICMP: B rejects port 83 with admin-prohibited, drops 84.
     nft_load(
         hosts.cmd_b("nft"),
@@ -165,7 +175,7 @@ fn every_command_prints_only_lines_the_schema_knows() {
     go(&["scan", "--retries", "0", "--timeout", "200ms", &b, "83-84"]);
     go(&[
         "trace",
-        "-q",
+        "--queries",
         "1",
         "-m",
         "1",

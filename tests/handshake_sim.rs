@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use nettool::cli::{Cli, Command, HandshakeArgs};
-use nettool::cmd::tcp::handshake_over;
+use nettool::cmd::tcp::{close_over, handshake_over};
 use nettool::cmd::{Captured, Given};
 use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::outcome::Outcome;
@@ -237,6 +237,68 @@ fn a_link_that_fails_mid_run_still_resets_the_peer() {
     // At the peer's RCV.NXT, where the ACK was: the peer accepts it.
     assert_eq!(segments[2].seq, segments[1].seq, "{out}");
     assert!(out.contains("Flags [R], seq "), "the RST is shown:\n{out}");
+}
+
+/// A listening peer that closes only after nettool's FIN (CLOSE-WAIT,
+/// then its own FIN): a server waiting for a request, as HTTP's does.
+struct WaitsForUs(Listener);
+
+impl Responder for WaitsForUs {
+    fn on_frame(&mut self, now: Instant, frame: &[u8]) -> Vec<(Duration, Vec<u8>)> {
+        let mut out = self.0.on_frame(now, frame);
+        if self.0.0.state() == tcp::State::CloseWait {
+            self.0.0.close(now);
+            out.extend(self.0.output(now));
+        }
+        out
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.0.poll_timeout()
+    }
+    fn on_time(&mut self, now: Instant) -> Vec<(Duration, Vec<u8>)> {
+        self.0.on_time(now)
+    }
+}
+
+/// `close --passive` without a request: the peer does not close first,
+/// so nettool closes after --linger, and says so (exit 1) instead of
+/// "passive close (the peer's FIN first) complete".
+#[test]
+fn a_passive_close_the_peer_never_starts_says_what_happened() {
+    let clock = VirtualClock::default();
+    let mut link = MemLink::new(clock.clone()).with(WaitsForUs(Listener::new()));
+    let argv = [
+        "nettool",
+        "close",
+        "--passive",
+        "--time-wait",
+        "1s",
+        "10.9.0.2:80",
+    ];
+    let Command::Close(args) = Cli::try_parse_from(argv).unwrap().command else {
+        unreachable!()
+    };
+    let mut captured = Captured::default();
+    let mut run_clock = clock.clone();
+    let outcome = close_over(
+        &args,
+        given(&path(), &mut link, &mut run_clock),
+        &mut captured.env(),
+    )
+    .unwrap();
+    let out = captured.stdout();
+    assert_eq!(outcome, Outcome::Negative, "{out}");
+    assert!(
+        out.contains("the peer did not close within --linger; closing first"),
+        "{out}"
+    );
+    let last = out.lines().last().unwrap();
+    assert!(last.contains("no passive close"), "{out}");
+    assert!(last.contains("--data"), "{out}");
+    assert!(
+        !out.contains("passive close (the peer's FIN first) complete"),
+        "{out}"
+    );
 }
 
 /// `--ladder --ascii`: the run drawn (our states as the engine reported

@@ -363,7 +363,7 @@ fn the_cli_shows_the_services_and_refuses_to_serve_outside_the_lab() {
         " 80/tcp  http      listening",
         " 82/tcp  filtered  filtered",
         "nettool handshake 10.88.0.2:80",
-        "nettool close 10.88.0.2:80 --passive",
+        "nettool close 10.88.0.2:80 --passive --data 'GET / HTTP/1.0\\r\\n\\r\\n'",
         "nettool close 10.88.0.2:19 --half-close",
     ] {
         assert!(r.stdout.contains(want), "{want:?} missing:\n{}", r.show());

@@ -114,7 +114,15 @@ fn close_completes_a_graceful_close() {
 #[test]
 fn probe_syn_tells_open_from_closed() {
     let lo = Lo::new("lo-probe");
-    let open = lo.nettool(&["probe", "-S", "-c", "2", "-i", "50ms", &target(OPEN)]);
+    let open = lo.nettool(&[
+        "probe",
+        "-S",
+        "-c",
+        "2",
+        "--interval",
+        "50ms",
+        &target(OPEN),
+    ]);
     assert_eq!(open.code, Some(0), "{}", open.show());
     assert_eq!(
         open.stdout.matches(": port open").count(),
@@ -155,7 +163,7 @@ fn scan_finds_the_one_open_port() {
 #[test]
 fn trace_reaches_this_host_in_one_hop() {
     let lo = Lo::new("lo-trace");
-    let r = lo.nettool(&["trace", "-q", "1", "-w", "500ms", &target(OPEN)]);
+    let r = lo.nettool(&["trace", "--queries", "1", "-w", "500ms", &target(OPEN)]);
     assert_eq!(r.code, Some(0), "{}", r.show());
     assert!(
         r.stdout.contains(" 1  127.0.0.1  [open, SYN-ACK]"),

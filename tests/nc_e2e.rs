@@ -289,7 +289,7 @@ fn redis_ping_over_loopback() {
     let r = nc(
         &hosts,
         &scratch,
-        &["-q", "1", "127.0.0.1", "6390"],
+        &["--quit-after", "1", "127.0.0.1", "6390"],
         Some(b"PING\r\n"),
     );
     assert_eq!(r.code, Some(0), "{}", r.show());

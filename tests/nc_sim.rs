@@ -4,6 +4,7 @@
 //! application: a server that answers what it hears, or clients that
 //! connect to nc's listener; or a closed port.
 
+use rstest::rstest;
 use std::cell::RefCell;
 use std::io::{Seek, SeekFrom, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -248,6 +249,18 @@ fn nc(
     peers: Vec<Box<dyn Responder>>,
     interrupt: Arc<AtomicBool>,
 ) -> Ran {
+    nc_to(mode, argv, stdin, peers, interrupt, None)
+}
+
+/// [`nc`], its stdout going to `stdout` when given.
+fn nc_to(
+    mode: Mode,
+    argv: &[&str],
+    stdin: Stdin,
+    peers: Vec<Box<dyn Responder>>,
+    interrupt: Arc<AtomicBool>,
+    stdout: Option<&mut dyn Write>,
+) -> Ran {
     let clock = VirtualClock::default();
     let mut link = MemLink::new(clock.clone());
     for p in peers {
@@ -272,6 +285,9 @@ fn nc(
     };
     let mut env = captured.env();
     env.interrupt = &interrupt;
+    if let Some(out) = stdout {
+        env.out = out;
+    }
     let args = args(argv);
     let path = match mode {
         Mode::Connect | Mode::ZeroIo => connect_path(),
@@ -472,7 +488,7 @@ fn a_listener_serves_one_connection_then_exits() {
          \x20 0.000000 state CLOSED → LISTEN\n\
          \x20 0.010100 state LISTEN → SYN-RECEIVED\n\
          \x20 0.010200 state SYN-RECEIVED → ESTABLISHED\n\
-         nettool: connected to 10.9.0.2:50001 from 10.9.0.1:7000, congestion control cubic\n\
+         nettool: connection from 10.9.0.2:50001 to 10.9.0.1:7000, congestion control cubic\n\
          \x20 0.010200 state ESTABLISHED → CLOSE-WAIT\n\
          \x20 0.010200 state CLOSE-WAIT → LAST-ACK\n\
          \x20 0.010300 state LAST-ACK → CLOSED\n\
@@ -520,6 +536,95 @@ fn zero_io_knocks_at_each_port_and_says_which_are_open() {
         "nettool: connect to 10.9.0.2 port 79 (tcp) failed: Connection refused\n\
          Connection to 10.9.0.2 80 port [tcp/*] succeeded!\n\
          nettool: connect to 10.9.0.2 port 81 (tcp) failed: Connection refused\n"
+    );
+}
+
+/// `-z -w`: each silent port waits `-w`, not the SYN retries' 3 s (nor
+/// more: retries go on only until -w has passed).
+#[rstest]
+#[case::one_second(&["-w", "1"], Duration::from_secs(2))]
+#[case::half_a_second(&["-w", "500ms"], Duration::from_secs(1))]
+#[case::longer_than_the_retries(&["-w", "5"], Duration::from_secs(10))]
+#[case::without_w(&[], Duration::from_secs(6))]
+fn zero_io_waits_w_for_each_silent_port(#[case] wait: &[&str], #[case] took: Duration) {
+    let mut argv = vec!["-z", "-v"];
+    argv.extend(wait);
+    argv.extend(["10.9.0.2", "79-80"]);
+    let ran = nc(
+        Mode::ZeroIo,
+        &argv,
+        Stdin::File(b""),
+        vec![],
+        no_interrupt(),
+    );
+    assert_eq!(ran.outcome, Outcome::Negative, "{}", ran.err);
+    assert_eq!(ran.took, took, "{}", ran.err);
+    assert_eq!(
+        ran.err,
+        "nettool: connect to 10.9.0.2 port 79 (tcp) failed: no answer\n\
+         nettool: connect to 10.9.0.2 port 80 (tcp) failed: no answer\n"
+    );
+}
+
+/// A stdout that takes `room` bytes, then fails as a pipe whose reader
+/// went away (`nettool nc … | head -c 10`).
+struct HeadC {
+    took: Vec<u8>,
+    room: usize,
+}
+
+impl Write for HeadC {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.took.len() >= self.room {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        let n = buf.len().min(self.room - self.took.len());
+        self.took.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// stdout closed early: nettool resets the connection, prints its -v
+/// summary all the same, and exits 0 (README's exit table: a quiet 0,
+/// not 141).
+#[test]
+fn a_closed_stdout_ends_the_run_with_0_and_the_summary() {
+    let mut head = HeadC {
+        took: Vec::new(),
+        room: 10,
+    };
+    let ran = nc_to(
+        Mode::Connect,
+        &["-v", "10.9.0.2", "80"],
+        Stdin::Silent,
+        vec![Box::new(Peer::greeter(b"0123456789abcdefghij\n"))],
+        no_interrupt(),
+        Some(&mut head),
+    );
+    assert_eq!(ran.outcome, Outcome::Success, "{}", ran.err);
+    assert_eq!(head.took, b"0123456789");
+    assert!(ran.err.contains("nettool: sent 0 bytes"), "{}", ran.err);
+    assert!(!ran.err.contains("Broken pipe"), "{}", ran.err);
+}
+
+/// A silent port: nc gives up after its SYN retries (Linux's schedule)
+/// and says how many SYNs went unanswered, without --trace too (it said
+/// "after 0 SYNs").
+#[rstest]
+#[case::plain(&[])]
+#[case::traced(&["--trace"])]
+fn a_silent_port_counts_its_syns(#[case] extra: &[&str]) {
+    let mut argv = extra.to_vec();
+    argv.extend(["10.9.0.2", "80"]);
+    let ran = nc(Mode::Connect, &argv, Stdin::Silent, vec![], no_interrupt());
+    assert_eq!(ran.outcome, Outcome::Negative, "{}", ran.err);
+    assert!(
+        ran.err.contains("no answer from 10.9.0.2:80 after 7 SYNs"),
+        "{}",
+        ran.err
     );
 }
 

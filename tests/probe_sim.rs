@@ -5,12 +5,14 @@
 //! "port unreachable" for a fourth.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
 use nettool::cli::{Cli, Command, ProbeArgs};
 use nettool::cmd::probe::probe_over;
-use nettool::cmd::{Captured, Given};
+use nettool::cmd::{Captured, Env, Given};
 use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::outcome::Outcome;
 use nettool::route::Interface;
@@ -53,6 +55,10 @@ struct Peer {
     ask_arp: bool,
     /// ARP replies nettool sent.
     arp_replies: std::rc::Rc<std::cell::Cell<u32>>,
+    /// Ctrl-C: the flag raised when the peer sees the Nth probe.
+    ctrl_c: Option<(u32, Rc<AtomicBool>)>,
+    /// Probes (segments other than RSTs) seen.
+    probes: u32,
 }
 
 /// `body` from `from` to us, in a frame from the peer.
@@ -100,6 +106,13 @@ impl Responder for Peer {
         if seg.flags.contains(Flags::RST) {
             self.resets.set(self.resets.get() + 1);
             return Vec::new();
+        }
+        self.probes += 1;
+        if let Some((at, flag)) = &self.ctrl_c
+            && self.probes == *at
+        {
+            flag.store(true, Ordering::Relaxed);
+            return out;
         }
         let answer = |flags, seq, rtt| {
             let tcp = TcpRepr {
@@ -172,6 +185,11 @@ fn probe_with(argv: &[&str], peer: Peer) -> Ran {
     let args: ProbeArgs = args;
     let clock = VirtualClock::default();
     let (resets, arp_replies) = (peer.resets.clone(), peer.arp_replies.clone());
+    let interrupt = peer
+        .ctrl_c
+        .as_ref()
+        .map(|(_, f)| f.clone())
+        .unwrap_or_default();
     let mut link = MemLink::new(clock.clone()).with(peer);
     let mut captured = Captured::default();
     let given = Given {
@@ -180,7 +198,14 @@ fn probe_with(argv: &[&str], peer: Peer) -> Ran {
         link: &mut link,
         clock: &mut clock.clone(),
     };
-    let outcome = probe_over(&args, given, &mut captured.env()).unwrap();
+    let mut env = Env {
+        out: &mut captured.out,
+        err: &mut captured.err,
+        interrupt: &interrupt,
+        pcap: None,
+        clock: &captured.clock,
+    };
+    let outcome = probe_over(&args, given, &mut env).unwrap();
     Ran {
         outcome,
         out: captured.stdout(),
@@ -199,7 +224,15 @@ fn header(ports: &str) -> String {
 
 #[test]
 fn an_open_port_answers_each_probe_and_each_half_open_connection_is_reset() {
-    let r = probe(&["-c", "3", "-i", "1s", "--seq", "1000", "10.9.0.2:80"]);
+    let r = probe(&[
+        "-c",
+        "3",
+        "--interval",
+        "1s",
+        "--seq",
+        "1000",
+        "10.9.0.2:80",
+    ]);
     assert_eq!(r.outcome, Outcome::Success, "{}", r.out);
     let syn_ack = "IP 10.9.0.2.80 > 10.9.0.1.40000: Flags [S.], seq 7000000, ack 1001, \
                    win 65160, length 0";
@@ -215,7 +248,7 @@ fn an_open_port_answers_each_probe_and_each_half_open_connection_is_reset() {
         "--- 10.9.0.2 probe statistics ---".to_owned(),
         "3 probes sent, 3 answered, 0.0% loss, in 2.000 s (1 probes/s)".to_owned(),
         "rtt min/avg/max/stddev = 0.250/0.250/0.250/0.000 ms".to_owned(),
-        "3 half-open connection(s) reset".to_owned(),
+        "3 half-open connections reset".to_owned(),
     ];
     assert_eq!(r.out.lines().collect::<Vec<_>>(), want);
     assert_eq!(r.resets, 3);
@@ -242,16 +275,50 @@ fn a_negative_answer_is_still_an_answer(#[case] port: &str, #[case] line: &str) 
         header(port),
         line.to_owned(),
         "--- 10.9.0.2 probe statistics ---".to_owned(),
-        "1 probes sent, 1 answered, 0.0% loss, in 250 µs (4000 probes/s)".to_owned(),
+        "1 probe sent, 1 answered, 0.0% loss, in 250 µs".to_owned(),
         "rtt min/avg/max/stddev = 0.250/0.250/0.250/0.000 ms".to_owned(),
     ];
     assert_eq!(r.out.lines().collect::<Vec<_>>(), want);
     assert_eq!(r.resets, 0);
 }
 
+/// Ctrl-C is how a probe without -c ends, as ping's: the summary, then
+/// exit 0 if a probe was answered and 1 if none was (not 130). The
+/// Ctrl-C comes as the peer sees the third probe, two answered before.
+#[rstest]
+#[case::answered("80", Outcome::Success, "2 answered")]
+#[case::silence("82", Outcome::Negative, "0 answered")]
+fn ctrl_c_ends_a_probe_as_ping_by_its_answers(
+    #[case] port: &str,
+    #[case] want: Outcome,
+    #[case] summary: &str,
+) {
+    let peer = Peer {
+        ctrl_c: Some((3, Rc::default())),
+        ..Peer::default()
+    };
+    let target = format!("10.9.0.2:{port}");
+    let r = probe_with(&["--interval", "100ms", &target], peer);
+    assert_eq!(r.outcome, want, "{}", r.out);
+    assert!(
+        r.out.contains("--- 10.9.0.2 probe statistics ---"),
+        "{}",
+        r.out
+    );
+    assert!(r.out.contains(summary), "{}", r.out);
+}
+
 #[test]
 fn a_filtered_port_is_silence_until_the_wait_ends() {
-    let r = probe(&["-c", "2", "-i", "100ms", "-W", "500ms", "10.9.0.2:82"]);
+    let r = probe(&[
+        "-c",
+        "2",
+        "--interval",
+        "100ms",
+        "-W",
+        "500ms",
+        "10.9.0.2:82",
+    ]);
     assert_eq!(r.outcome, Outcome::Negative, "{}", r.out);
     let want = [
         header("82"),
@@ -267,7 +334,7 @@ fn ports_are_probed_in_turn_and_each_answer_names_its_probe() {
     let r = probe(&[
         "-c",
         "4",
-        "-i",
+        "--interval",
         "10ms",
         "-W",
         "100ms",
@@ -302,7 +369,7 @@ fn ports_are_probed_in_turn_and_each_answer_names_its_probe() {
         // Probe 3's wait ends last: 20 + 100 ms.
         "4 probes sent, 3 answered, 25.0% loss, in 120.000 ms (33 probes/s)".to_owned(),
         "rtt min/avg/max/stddev = 0.250/0.250/0.250/0.000 ms".to_owned(),
-        "1 half-open connection(s) reset".to_owned(),
+        "1 half-open connection reset".to_owned(),
     ];
     assert_eq!(r.out.lines().collect::<Vec<_>>(), want);
 }
@@ -312,7 +379,7 @@ fn json_lines_carry_the_virtual_times_and_round_trips() {
     let r = probe(&[
         "-c",
         "2",
-        "-i",
+        "--interval",
         "10ms",
         "--seq",
         "1000",
@@ -341,7 +408,7 @@ fn json_lines_carry_the_virtual_times_and_round_trips() {
 fn an_answer_after_the_wait_matches_no_probe() {
     // Probe 1 gives up at 1 s; its RST comes at 2 s, while probe 2
     // (sent at 1.5 s, with a sequence number of its own) waits.
-    let r = probe(&["-c", "2", "-i", "1500ms", "-W", "1s", "10.9.0.2:84"]);
+    let r = probe(&["-c", "2", "--interval", "1500ms", "-W", "1s", "10.9.0.2:84"]);
     assert_eq!(r.outcome, Outcome::Negative, "{}", r.out);
     let lines: Vec<&str> = r.out.lines().collect();
     assert_eq!(lines.len(), 5, "{}", r.out);
@@ -357,7 +424,7 @@ fn an_answer_after_the_wait_matches_no_probe() {
         [
             "--- 10.9.0.2 probe statistics ---",
             "2 probes sent, 0 answered, 100.0% loss, in 2.500 s (1 probes/s)",
-            "1 answer(s) matched no probe",
+            "1 answer matched no probe",
         ]
     );
 }
@@ -369,7 +436,7 @@ fn with_a_fixed_seq_a_late_answer_goes_to_the_probe_still_waiting() {
     let r = probe(&[
         "-c",
         "2",
-        "-i",
+        "--interval",
         "1500ms",
         "-W",
         "1s",

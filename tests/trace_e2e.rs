@@ -143,7 +143,7 @@ fn the_human_output_reads_like_traceroute() {
     let scratch = Scratch::new();
     let _server = listen(&net, 8080);
     let target = format!("{}:8080", net.addr_b);
-    let ran = trace(&net, &scratch, &["-q", "2", &target]);
+    let ran = trace(&net, &scratch, &["--queries", "2", &target]);
     println!("{}", ran.stdout); // for the README: `-- --nocapture`
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     let lines: Vec<&str> = ran.stdout.lines().collect();
@@ -172,7 +172,7 @@ fn the_human_output_reads_like_traceroute() {
     }
     assert_eq!(
         lines[5],
-        "note: the RST guard dropped 2 RST(s) the kernel sent for this flow"
+        "note: the RST guard dropped 2 RSTs the kernel sent for this flow"
     );
     assert_eq!(lines[6], format!("{target} reached in 3 hops: port open"));
 }
@@ -182,7 +182,7 @@ fn a_closed_port_ends_with_the_destination_s_rst() {
     let net = Routed::new("trace-closed");
     let scratch = Scratch::new();
     let target = format!("{}:8081", net.addr_b);
-    let ran = trace(&net, &scratch, &["--json", "-q", "2", &target]);
+    let ran = trace(&net, &scratch, &["--json", "--queries", "2", &target]);
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     let want: Vec<_> = [
         hop(1, 2, &net.r1_near.to_string(), "time-exceeded"),
@@ -209,7 +209,16 @@ fn a_filtered_destination_is_silence_after_the_routers() {
     let ran = trace(
         &net,
         &scratch,
-        &["--json", "-q", "2", "-m", "5", "-w", "300ms", &target],
+        &[
+            "--json",
+            "--queries",
+            "2",
+            "-m",
+            "5",
+            "-w",
+            "300ms",
+            &target,
+        ],
     );
     assert_eq!(ran.code, Some(1), "{}", ran.show());
     let want: Vec<_> = [
@@ -245,7 +254,7 @@ fn a_router_that_sends_no_time_exceeded_is_a_star() {
     let ran = trace(
         &net,
         &scratch,
-        &["--json", "-q", "2", "-w", "300ms", &target],
+        &["--json", "--queries", "2", "-w", "300ms", &target],
     );
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     let want: Vec<_> = [
@@ -274,7 +283,7 @@ fn an_unreachable_from_a_router_stops_the_trace() {
          tcp dport 8080 reject with icmp type host-unreachable\n }\n}\n",
     );
     let target = format!("{}:8080", net.addr_b);
-    let ran = trace(&net, &scratch, &["--json", "-q", "1", &target]);
+    let ran = trace(&net, &scratch, &["--json", "--queries", "1", &target]);
     assert_eq!(ran.code, Some(1), "{}", ran.show());
     let r2 = net.r2_near.to_string();
     let want: Vec<_> = [
@@ -303,7 +312,7 @@ fn a_source_address_the_kernel_does_not_own_needs_no_guard() {
     let ran = trace(
         &net,
         &scratch,
-        &["--json", "-q", "1", "-s", &own.to_string(), &target],
+        &["--json", "--queries", "1", "-s", &own.to_string(), &target],
     );
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     let start: Value = serde_json::from_str(ran.stdout.lines().next().unwrap()).unwrap();
@@ -381,9 +390,17 @@ fn probe_with_a_short_ttl_hears_from_the_router_where_it_expires(#[case] ttl: u8
     let scratch = Scratch::new();
     let _server = listen(&net, 8080);
     let mut cmd = net.cmd_a(nettool());
-    cmd.args(["probe", "-c", "2", "-i", "100ms", "--ttl", &ttl.to_string()])
-        .arg(format!("{}:8080", net.addr_b))
-        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    cmd.args([
+        "probe",
+        "-c",
+        "2",
+        "--interval",
+        "100ms",
+        "--ttl",
+        &ttl.to_string(),
+    ])
+    .arg(format!("{}:8080", net.addr_b))
+    .env("NETTOOL_ARP_CACHE", scratch.cache());
     let r = run(cmd, LIMIT);
     let router = if ttl == 1 { net.r1_near } else { net.r2_near };
     assert!(r.stdout.contains("time exceeded"), "{}", r.show());

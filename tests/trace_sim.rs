@@ -105,7 +105,7 @@ fn path() -> Path {
     Path::simulated(US_MAC, *US.ip(), R1, GW_MAC)
 }
 
-/// Runs `nettool trace -q 1 [extra] 10.3.0.2:80` through the routers;
+/// Runs `nettool trace --queries 1 [extra] 10.3.0.2:80` through the routers;
 /// its outcome and stdout.
 fn trace(extra: &[&str], open: bool) -> (Outcome, String) {
     let clock = VirtualClock::default();
@@ -120,7 +120,7 @@ fn trace_on(
     link: &mut MemLink,
     clock: &VirtualClock,
 ) -> (anyhow::Result<Outcome>, String) {
-    let mut argv = vec!["nettool", "trace", "-q", "1"];
+    let mut argv = vec!["nettool", "trace", "--queries", "1"];
     argv.extend(extra);
     argv.push("10.3.0.2:80");
     let Command::Trace(args) = Cli::try_parse_from(argv).unwrap().command else {

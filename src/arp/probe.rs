@@ -164,6 +164,12 @@ struct TargetState {
     target: Target,
     sent: u32,
     last_sent: Option<Instant>,
+    /// With [`Until::AllSent`], the requests no reply has been matched to
+    /// yet (number, when sent): a reply answers the oldest one still
+    /// waiting, so requests sent faster than replies come (`--interval
+    /// 0`) are each answered in turn. ARP carries no identifier; this
+    /// order is the link's.
+    waiting: std::collections::VecDeque<(u32, Instant)>,
     macs: Vec<MacAddr>,
     /// A first reply held until the conflict window closes, with the
     /// moment it does (see [`CONFLICT_WINDOW`]).
@@ -213,6 +219,7 @@ impl Prober {
                 target,
                 sent: 0,
                 last_sent: None,
+                waiting: std::collections::VecDeque::new(),
                 macs: Vec::new(),
                 held: None,
                 done: false,
@@ -267,6 +274,9 @@ impl Prober {
         let t = &mut self.targets[idx];
         t.sent += 1;
         t.last_sent = Some(now);
+        if cfg.until == Until::AllSent {
+            t.waiting.push_back((t.sent, now));
+        }
         let ip = t.target.ip;
         let arp = match cfg.mode {
             Mode::Request => ArpRepr::request(cfg.mac, cfg.sender_ip, ip),
@@ -398,11 +408,25 @@ impl Prober {
         if !repeat {
             t.macs.push(arp.sender_mac);
         }
+        let (attempt, asked) = match cfg.until {
+            Until::AllSent => {
+                // Requests whose wait ended unanswered are not this one's.
+                while t
+                    .waiting
+                    .front()
+                    .is_some_and(|&(_, at)| at + cfg.timeout < now)
+                {
+                    t.waiting.pop_front();
+                }
+                t.waiting.pop_front().unwrap_or((t.sent, last_sent))
+            }
+            Until::FirstReply => (t.sent, last_sent),
+        };
         let event = Event::Reply {
             target: t.target.ip,
             mac: arp.sender_mac,
-            rtt: now - last_sent,
-            attempt: t.sent,
+            rtt: now - asked,
+            attempt,
             repeat,
         };
         match cfg.until {
@@ -600,6 +624,40 @@ mod tests {
             }]
         );
         assert_eq!(p.frames_sent(), 3);
+    }
+
+    /// `-c 3 --interval 0`: three requests at once, three replies; each
+    /// answers the oldest request still waiting (it said "request 3" for
+    /// all three). A lost request's wait ends, and the next reply is not
+    /// put on it.
+    #[test]
+    fn replies_in_a_count_answer_the_requests_in_turn() {
+        let mut cfg = config(Mode::Request, Until::AllSent, 3);
+        cfg.interval = Duration::ZERO;
+        let mut p = Prober::new(at(0), cfg, [Target::broadcast(PEER)]);
+        assert_eq!(drain_sends(&mut p, at(0)).len(), 3);
+        for ms in [1, 2, 3] {
+            p.handle_arp(at(ms), &reply_from(PEER, mac(7)));
+        }
+        let got: Vec<(u32, Duration)> = events(&mut p)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Reply { attempt, rtt, .. } => Some((attempt, rtt)),
+                _ => None,
+            })
+            .collect();
+        let ms = Duration::from_millis;
+        assert_eq!(got, [(1, ms(1)), (2, ms(2)), (3, ms(3))]);
+
+        // One second apart, the first request lost: the reply at 1.002 s
+        // is the second request's, 2 ms after it.
+        let mut p = asking_peer(Mode::Request, Until::AllSent, 2);
+        let _ = drain_sends(&mut p, at(0));
+        let _ = drain_sends(&mut p, at(1000));
+        p.handle_arp(at(1002), &reply_from(PEER, mac(7)));
+        assert!(
+            matches!(events(&mut p)[..], [Event::Reply { rtt, attempt: 2, .. }] if rtt == ms(2))
+        );
     }
 
     #[test]

@@ -26,16 +26,17 @@ from answering the replies with RSTs of its own.",
   nettool probe -c 3 10.78.0.2:80                      three SYNs, one second apart
   nettool probe -c 1 --flags SA 10.78.0.2:80           a SYN-ACK out of the blue: expect a RST
   nettool probe -c 1 -A --ack 12345 10.78.0.2:80       an ACK probe (firewall test)
-  nettool probe -c 5 -i 10ms --sport-inc 10.78.0.2:80  five flows, one source port each
+  nettool probe -c 5 --interval 10ms --sport-inc 10.78.0.2:80
+                                                       five flows, one source port each
   nettool probe -c 1 --mss 1460 --sack-perm --ts 1:0 --nop --wscale 7 10.78.0.2:80
   nettool probe -c 1 --badsum 10.78.0.2:80             the host's TCP drops it: no answer
   nettool probe --flood -c 100000 10.78.0.2:80         as fast as the link allows
 
 EXIT STATUS:
-  0    at least one probe was answered
-  1    no probe was answered
+  0    at least one probe was answered (Ctrl-C included, as ping: the summary is printed)
+  1    no probe was answered (Ctrl-C included)
   2    usage or local error
-  130  interrupted (143 by SIGTERM; the summary is printed first)"
+  143  stopped by SIGTERM (the summary is printed first)"
 )]
 pub struct ProbeArgs {
     /// Destination, HOST or HOST:PORT (PORT may be a list or range: 80, 1-1024,22,80).
@@ -47,22 +48,22 @@ pub struct ProbeArgs {
     pub dport: Option<String>,
 
     /// Interface (default: the one the kernel routes HOST through).
-    #[arg(short = 'I', long, value_name = "IFACE")]
+    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = super::parse_interface)]
     pub interface: Option<String>,
 
     /// Source address (one the kernel does not own keeps it out entirely).
-    #[arg(long, value_name = "ADDRESS")]
+    #[arg(short, long, value_name = "ADDRESS")]
     pub source: Option<Ipv4Addr>,
 
     /// Source port (default: a free ephemeral port, reserved from the kernel).
-    #[arg(short = 'p', long = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short = 'p', long = "source-port", visible_alias = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub sport: Option<u16>,
 
     /// Each probe from the next source port (wrapping back after 65535).
     #[arg(long)]
     pub sport_inc: bool,
 
-    /// TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none).
+    /// TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none), or the flags byte (0x12).
     #[arg(long, value_name = "LETTERS", value_parser = parse_flags)]
     pub flags: Option<ProbeFlags>,
     /// SYN.
@@ -106,11 +107,11 @@ pub struct ProbeArgs {
     /// IP time to live.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub ttl: u8,
-    /// IP identification (default: counting up from a random start).
-    #[arg(long, value_name = "N")]
+    /// IP identification (default: counting up from a random start; 0x1234 works).
+    #[arg(long, value_name = "N", value_parser = super::parse_bits::<u16>)]
     pub id: Option<u16>,
-    /// IP type of service byte (DSCP and ECN).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// IP type of service byte (DSCP and ECN; 0x10 works).
+    #[arg(long, value_name = "N", default_value = "0", value_parser = super::parse_bits::<u8>)]
     pub tos: u8,
     /// Set IP's don't-fragment bit.
     #[arg(long)]
@@ -156,13 +157,13 @@ pub struct ProbeArgs {
     #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
     /// Spacing of probes (down to microseconds: 100us).
-    #[arg(short = 'i', long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
     pub interval: Duration,
     /// Send as fast as the link allows; print only the summary.
     #[arg(long, conflicts_with = "interval")]
     pub flood: bool,
     /// How long each probe waits for its answer.
-    #[arg(short = 'W', long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    #[arg(short, long, visible_short_alias = 'W', value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
     pub wait: Duration,
 
     /// Also print every probe sent.
@@ -193,7 +194,7 @@ while ports answer their first SYN, up to --max-rate (unanswered first SYNs coun
 to 10000/s: a firewall's silence says nothing about the path). A closed or open port that answers \
 only a retry proves a SYN or its answer was lost: the rate is cut by 30 %, then grows again \
 slowly, never below --min-rate; from then on each retry waits twice as long as the one before \
-(up to --timeout), and silent ports get one SYN more than any answering port needed (at most 4 \
+(up to --wait), and silent ports get one SYN more than any answering port needed (at most 4 \
 more than --retries). Filtered ports never slow the scan down. --rate fixes the rate instead, \
 with --retries and the waits as given.",
     after_long_help = "EXAMPLES:
@@ -216,13 +217,13 @@ pub struct ScanArgs {
     #[arg(value_name = "PORTS")]
     pub ports: String,
     /// Interface (default: the one the kernel routes HOST through).
-    #[arg(short = 'I', long, value_name = "IFACE")]
+    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = super::parse_interface)]
     pub interface: Option<String>,
     /// Source address.
-    #[arg(long, value_name = "ADDRESS")]
+    #[arg(short, long, value_name = "ADDRESS")]
     pub source: Option<Ipv4Addr>,
     /// Source port (default: a free ephemeral port, reserved from the kernel).
-    #[arg(short = 'p', long = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short = 'p', long = "source-port", visible_alias = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub sport: Option<u16>,
     /// A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does
     /// (default: adaptive, between --min-rate and --max-rate).
@@ -242,7 +243,7 @@ pub struct ScanArgs {
     pub retries: u32,
     /// How long each SYN waits for its answer, at most; once answers come, the wait follows
     /// their round trips (SRTT + 4 × RTTVAR), down to --min-timeout.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "500ms")]
+    #[arg(short = 'w', long = "wait", visible_short_alias = 'W', visible_alias = "timeout", value_name = "DURATION", value_parser = parse_duration, default_value = "500ms")]
     pub timeout: Duration,
     /// The shortest wait for an answer.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "100ms")]

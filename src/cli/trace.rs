@@ -23,7 +23,8 @@ trace runs, a firewall rule scoped to the flow keeps the kernel from resetting t
 SYN-ACKs; it is removed however nettool exits.",
     after_long_help = "EXAMPLES:
   nettool trace 10.78.0.2:80                     up to 30 hops, 3 probes each
-  nettool trace -q 1 -w 500ms -m 8 10.78.0.2:443 one probe per hop, short waits
+  nettool trace --queries 1 -w 500ms -m 8 10.78.0.2:443
+                                                 one probe per hop, short waits
   nettool trace --json 10.78.0.2:22              one JSON object per probe
 
 EXIT STATUS:
@@ -49,12 +50,12 @@ pub struct TraceArgs {
     #[arg(short, long, value_name = "TTL", default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..))]
     pub max_ttl: u8,
 
-    /// Probes per hop.
-    #[arg(short, long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=10))]
+    /// Probes per hop (traceroute's `-q`; in nettool `-q` means quiet, in every command).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=10))]
     pub queries: u8,
 
     /// How long each probe waits for its answer.
-    #[arg(short, long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
+    #[arg(short, long, visible_short_alias = 'W', value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
     pub wait: Duration,
 
     /// Print one JSON object per line for each probe and the result.

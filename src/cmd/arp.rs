@@ -27,6 +27,7 @@ use crate::report::event::{Cache as CacheEv, Conflict, Reply, Start};
 use crate::report::{Event, Format, Report, Reporter, Verdict, us};
 use crate::route::{self, Interface, Route, RouteError};
 use crate::setup;
+use crate::text::count;
 use crate::time::{Instant, human};
 use crate::wire::MacAddr;
 
@@ -213,6 +214,15 @@ impl Printer {
         }
         Ok(())
     }
+
+    /// `--quiet` where there are many answers (a sweep, the cache): each
+    /// MAC beside its address, `ADDRESS MAC`, for `while read ip mac`.
+    fn pair_only(&self, out: &mut dyn Write, ip: Ipv4Addr, mac: MacAddr) -> Result<()> {
+        if self.rep.format() == Format::Quiet {
+            writeln!(out, "{ip} {mac}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The `start` event of an `arp` run in `mode`, with the fields `rest`
@@ -262,7 +272,7 @@ fn how(stop: Stop, ok: bool) -> Outcome {
 }
 
 fn secs(d: Duration) -> String {
-    format!("{:.1}s", d.as_secs_f64())
+    crate::text::age(d)
 }
 
 /// The route for ARP to `ip`: on-link, on an Ethernet-like interface.
@@ -649,8 +659,8 @@ fn render_probe(
             p.rep.text(out, |w| {
                 writeln!(
                     w,
-                    "no reply from {target} after {attempts} request{}",
-                    plural(attempts.into())
+                    "no reply from {target} after {}",
+                    count(attempts, "request")
                 )
             })?;
             Ok(())
@@ -710,10 +720,6 @@ fn render_cache_hit(
             secs(left)
         )
     })
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// Sweeps `subnet` (its route and addresses found), on `link`: the hosts
@@ -896,7 +902,7 @@ impl Sweep<'_> {
     fn report_hosts(&self, out: &mut dyn Write, now: Instant) -> Result<()> {
         let iface = &self.subnet.route.interface.name;
         for (ip, (mac, rtt)) in &self.hosts {
-            self.printer.mac_only(out, *mac)?;
+            self.printer.pair_only(out, *ip, *mac)?;
             let event = arp_reply(*ip, *mac, *rtt, iface, None);
             self.printer.emit(out, now, event, || {
                 format!("{:<15}  {mac}  {}", ip.to_string(), human(*rtt))
@@ -923,7 +929,9 @@ impl Sweep<'_> {
         let elapsed = now - self.wall.at;
         self.printer.result(out, now, report, || {
             Some(format!(
-                "--- {answered} of {count} addresses answered; {sent} requests in {:.2} s",
+                "--- {answered} of {} answered; {} in {:.2} s",
+                crate::text::count(count as u64, "address"),
+                crate::text::count(sent, "request"),
                 elapsed.as_secs_f64()
             ))
         })
@@ -1052,7 +1060,7 @@ impl Claim<'_> {
                 (Verdict::Conflict, Outcome::Negative, Some(text))
             }
             (Stop::Done, Mode::Dad, None) => {
-                let text = format!("{ip} is free: nobody answered {sent} probe{}", plural(sent));
+                let text = format!("{ip} is free: nobody answered {}", count(sent, "probe"));
                 (Verdict::Free, Outcome::Success, Some(text))
             }
             (Stop::Done, mode, _) => {
@@ -1127,7 +1135,7 @@ fn show_entry(
         Freshness::Expired => ("expired", None),
     };
     let age = Duration::from_millis(now.saturating_sub(e.learned_at_ms));
-    printer.mac_only(out, e.mac)?;
+    printer.pair_only(out, e.ip, e.mac)?;
     printer.emit(
         out,
         at,

@@ -87,8 +87,11 @@ fn hints(
                 "a three-way handshake with the lab's kernel",
             ),
             (
-                format!("close {first}:{} --passive", Ports::HTTP),
-                "HTTP: the server closes first",
+                format!(
+                    "close {first}:{} --passive --data 'GET / HTTP/1.0\\r\\n\\r\\n'",
+                    Ports::HTTP
+                ),
+                "HTTP: the server answers, then closes first",
             ),
             (
                 format!("close {first}:{} --half-close", Ports::TRICKLE),

@@ -132,6 +132,7 @@ pub fn resolve_host(name: &str) -> anyhow::Result<Ipv4Addr> {
     if let Ok(ip) = name.parse::<Ipv4Addr>() {
         return Ok(ip);
     }
+    not_a_host_name(name)?;
     let addrs: Vec<SocketAddr> = (name, 0)
         .to_socket_addrs()
         .with_context(|| {
@@ -147,6 +148,36 @@ pub fn resolve_host(name: &str) -> anyhow::Result<Ipv4Addr> {
         Some(ip) => Ok(ip),
         None => bail!("{name:?} has no IPv4 address (nettool speaks IPv4 only)"),
     }
+}
+
+/// What is wrong with `name`, when it cannot be a host name at all: said
+/// at once, without asking DNS about it (a resolver would only answer
+/// "cannot resolve").
+fn not_a_host_name(name: &str) -> anyhow::Result<()> {
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::Ipv6Addr>().is_ok() {
+        bail!("{name} is an IPv6 address: nettool speaks IPv4 only");
+    }
+    if let Ok(with_port) = name.parse::<std::net::SocketAddrV4>() {
+        bail!(
+            "{name} has a port, where only an address goes: write {} (the commands that take \
+             a port, handshake, close, trace and probe, write HOST:PORT; nc and scan HOST PORT)",
+            with_port.ip()
+        );
+    }
+    if name.is_empty() {
+        bail!("the host is missing: write an IPv4 address or a host name, e.g. 10.78.0.2");
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+    {
+        bail!(
+            "{name:?} is not a host name or an IPv4 address ({c:?} has no place in one): \
+             write e.g. 10.78.0.2 or host.example"
+        );
+    }
+    Ok(())
 }
 
 /// Reports that the next hop could not be resolved (it did not answer
@@ -435,5 +466,33 @@ impl<'a> Wiring<'a> {
             self.next_hop_mac(),
             path.how
         )
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+    use rstest::rstest;
+
+    /// Each says what is wrong, before any DNS is asked.
+    #[rstest]
+    #[case("10.78.0.2:80", "has a port")]
+    #[case("[::1]", "IPv6")]
+    #[case("::1", "IPv6")]
+    #[case("", "missing")]
+    #[case("a b", "not a host name")]
+    #[case("10.0.0.1/24x", "not a host name")]
+    fn what_cannot_be_a_host_is_said(#[case] name: &str, #[case] says: &str) {
+        let e = resolve_host(name).unwrap_err().to_string();
+        assert!(e.contains(says), "{name:?}: {e}");
+        assert!(!e.contains("cannot resolve"), "{name:?}: {e}");
+    }
+
+    #[test]
+    fn an_address_is_itself() {
+        assert_eq!(
+            resolve_host("10.78.0.2").unwrap(),
+            Ipv4Addr::new(10, 78, 0, 2)
+        );
     }
 }

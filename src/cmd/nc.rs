@@ -19,7 +19,7 @@ use super::tcp::SegmentLines;
 use super::{Env, Given, stamped};
 use crate::cli::{CongestionControlArg, NcArgs};
 use crate::driver::{self, Handler, Input, Options, Stop, Tx};
-use crate::machine::Machine;
+use crate::machine::{Machine, RxChecksum};
 use crate::outcome::Outcome;
 use crate::setup::{Claim, Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::stack::host::{HostConfig, TcpHost};
@@ -284,7 +284,7 @@ fn serve(
             .flow
             .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
         let outcome = pipe.finish(iface, end, remote, p.clock.now(), env)?;
-        if !args.keep_open || outcome == Outcome::Interrupted {
+        if !args.keep_open || matches!(end, Ending::Interrupted | Ending::OutputClosed) {
             if args.verbose {
                 report_listener(iface, p.local, env)?;
             }
@@ -341,8 +341,11 @@ enum Ending {
     ConnectTimeout,
     /// Idle for `-w`, closed by us.
     Idle,
-    /// `-q` expired after the end of stdin; reset.
+    /// `--quit-after` expired after the end of stdin; reset.
     Quit,
+    /// stdout's reader went away (`nettool nc … | head -c 10`): what it
+    /// wanted it has; the connection is reset, and the run ends with 0.
+    OutputClosed,
     Interrupted,
 }
 
@@ -449,6 +452,8 @@ struct Pipe {
     delivered: u64,
     /// Frames the kernel dropped before nettool read them.
     receive_drops: Option<u64>,
+    /// stdout's reader went away: the run ends (see [`Ending::OutputClosed`]).
+    output_closed: bool,
     /// The connection served; `None` until a listener accepts one.
     flow: Option<FlowKey>,
     /// The listener to accept from.
@@ -546,6 +551,7 @@ impl Pipe {
             syns: 0,
             delivered: 0,
             receive_drops: None,
+            output_closed: false,
             flow,
             listener: None,
             draining: false,
@@ -671,13 +677,20 @@ impl Pipe {
         if self.verbose
             && let Some(f) = self.flow
         {
-            writeln!(
-                env.err,
-                "nettool: connected to {} from {}, congestion control {}",
-                f.remote,
-                f.local,
-                host.conn(f).map_or("?", |c| c.congestion_control().name())
-            )?;
+            let cc = host.conn(f).map_or("?", |c| c.congestion_control().name());
+            if self.listener.is_some() {
+                writeln!(
+                    env.err,
+                    "nettool: connection from {} to {}, congestion control {cc}",
+                    f.remote, f.local
+                )?;
+            } else {
+                writeln!(
+                    env.err,
+                    "nettool: connected to {} from {}, congestion control {cc}",
+                    f.remote, f.local
+                )?;
+            }
         }
         Ok(())
     }
@@ -720,14 +733,35 @@ impl Pipe {
             if n == 0 {
                 break;
             }
-            env.out.write_all(&self.buf[..n])?;
+            if let Err(e) = env.out.write_all(&self.buf[..n]) {
+                return self.output_failed(e, conn, now);
+            }
             self.delivered += n as u64;
             wrote = true;
         }
         if wrote {
-            env.out.flush()?;
+            if let Err(e) = env.out.flush() {
+                return self.output_failed(e, conn, now);
+            }
             self.last_activity = now;
         }
+        Ok(())
+    }
+
+    /// stdout failed: a reader that went away ends the run quietly (the
+    /// connection reset, as nothing more can be delivered); any other
+    /// error is the run's.
+    fn output_failed(
+        &mut self,
+        e: io::Error,
+        conn: &mut crate::tcp::Connection,
+        now: Instant,
+    ) -> Result<()> {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+        self.output_closed = true;
+        conn.abort(now);
         Ok(())
     }
 
@@ -792,6 +826,9 @@ impl Pipe {
     }
 
     fn ending(&mut self, host: &mut stack_iface::Interface, now: Instant) -> Option<Ending> {
+        if self.output_closed {
+            return Some(Ending::OutputClosed);
+        }
         if let Some(r) = self.closed {
             return Some(Ending::Closed(r));
         }
@@ -855,8 +892,8 @@ impl Pipe {
         now: Instant,
         env: &mut Env,
     ) -> Result<Outcome> {
+        let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
         if self.verbose {
-            let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
             writeln!(env.err, "nettool: {}", self.transfer(&stats, now))?;
             if let Some(line) = self.dropped.line() {
                 writeln!(env.err, "nettool: {line}")?;
@@ -869,7 +906,14 @@ impl Pipe {
                 )?;
             }
         }
-        let (outcome, error) = self.outcome(end, remote);
+        // Segments are reported only with --trace: before the connection
+        // opened, what it sent were its SYNs.
+        let syns = if self.established.is_none() {
+            u64::from(self.syns).max(stats.segments_sent)
+        } else {
+            u64::from(self.syns)
+        };
+        let (outcome, error) = self.outcome(end, remote, syns);
         if let Some(error) = error {
             writeln!(env.err, "nettool: {error}")?;
         }
@@ -906,10 +950,10 @@ impl Pipe {
 
     /// The outcome of how the run ended, and the error to print for a
     /// failed connection.
-    fn outcome(&self, end: Ending, remote: SocketAddrV4) -> (Outcome, Option<String>) {
+    fn outcome(&self, end: Ending, remote: SocketAddrV4, syns: u64) -> (Outcome, Option<String>) {
         let opened = self.established.is_some();
         let error = match end {
-            Ending::Closed(Reason::Normal) | Ending::Idle | Ending::Quit => {
+            Ending::Closed(Reason::Normal) | Ending::Idle | Ending::Quit | Ending::OutputClosed => {
                 return (Outcome::Success, None);
             }
             Ending::Interrupted => return (Outcome::Interrupted, None),
@@ -918,7 +962,10 @@ impl Pipe {
             Ending::Closed(Reason::Reset) if !opened => format!("connection to {remote} refused"),
             Ending::Closed(Reason::Reset) => format!("connection reset by {remote}"),
             Ending::Closed(Reason::TimedOut) if !opened => {
-                format!("no answer from {remote} after {} SYNs", self.syns)
+                format!(
+                    "no answer from {remote} after {}",
+                    crate::text::count(syns, "SYN")
+                )
             }
             Ending::Closed(Reason::TimedOut) => {
                 format!("connection to {remote} timed out: the peer stopped acknowledging")
@@ -1000,8 +1047,14 @@ fn knock(
     env: &mut Env,
 ) -> Result<Option<Opening>> {
     let now = given.clock.now();
+    // Without -w, a SYN and one retry (3 s in all); with -w, retries
+    // as a connection's, cut off when -w has passed.
     let config = tcp::Config {
-        syn_retries: 1,
+        syn_retries: if args.wait.is_some() {
+            tcp::Config::default().syn_retries
+        } else {
+            1
+        },
         ..engine_config(given.path, args)
     };
     let iss = IsnGenerator::new(random_bytes::<16>()).isn(now, local, remote);
@@ -1015,10 +1068,62 @@ fn knock(
         end: End::Reset,
         linger: Duration::ZERO,
     };
-    let mut session = Session::new(host, plan);
+    let mut knock = Bounded {
+        session: Session::new(host, plan),
+        until: args.wait.map(|w| now + w),
+        expired: false,
+    };
     let (link, clock) = (&mut *given.link, &mut *given.clock);
-    let stop = driver::run(&mut session, link, clock, env.interrupt, |_, _| Ok(()))?;
-    Ok((stop != Stop::Interrupted).then(|| session.opening()))
+    let stop = driver::run(&mut knock, link, clock, env.interrupt, |_, _| Ok(()))?;
+    Ok((stop != Stop::Interrupted).then(|| knock.session.opening()))
+}
+
+/// A `-z` knock's session, cut off at `until` (`-w`): then it has not
+/// opened, whatever retries the engine had left.
+struct Bounded {
+    session: Session,
+    until: Option<Instant>,
+    expired: bool,
+}
+
+impl Machine for Bounded {
+    type Event = <Session as Machine>::Event;
+
+    fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
+        self.session.handle_frame(now, frame, checksum);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if self.until.is_some_and(|u| now >= u) && !self.session.is_done() {
+            self.expired = true;
+            self.session.abort(now);
+        }
+        self.session.handle_timeout(now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+        self.session.poll_transmit(now)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let inner = self.session.poll_timeout();
+        match (inner, self.until.filter(|_| !self.expired)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn poll_event(&mut self) -> Option<Self::Event> {
+        self.session.poll_event()
+    }
+
+    fn is_done(&self) -> bool {
+        self.expired || self.session.is_done()
+    }
+
+    fn abort(&mut self, now: Instant) {
+        self.session.abort(now);
+    }
 }
 
 /// netcat's line for a `-z` port (with `-v`).

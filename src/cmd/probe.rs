@@ -27,6 +27,7 @@ use crate::stack::iface::{Event as HostEvent, HostEvent as HostWhat, InterfaceCo
 use crate::stack::raw::{Hosted, RawHost};
 use crate::sys::random_u64;
 use crate::tcp::Segment;
+use crate::text::count;
 use crate::time::{Instant, human};
 use crate::wire::MacAddr;
 use crate::wire::fmt::{tcp_flags, tcp_line_absolute};
@@ -257,7 +258,8 @@ fn fire(
     probe_header(&view, args, aim, &tpl, dports, env)?;
     let result = drive_probes(&mut host, &mut view, link, clock, args.flood, env);
     let answered = host.flow().summary().answered > 0;
-    let outcome = Outcome::from_answer(answered).unless_interrupted(env.interrupt);
+    // Ctrl-C is how a probe without -c ends: its code says whether answers came.
+    let outcome = Outcome::from_answer(answered).unless_terminated(env.interrupt);
     let ended = clock.now();
     result?;
     Ok(Fired {
@@ -577,14 +579,19 @@ impl ProbeView {
         self.rep
             .emit(out, ended, Ev::Result(Box::new(report)), |out| {
                 writeln!(out, "--- {} probe statistics ---", self.dst)?;
+                // A rate needs two probes to mean something.
+                let rate = if s.sent > 1 {
+                    format!(" ({:.0} probes/s)", s.per_second(elapsed))
+                } else {
+                    String::new()
+                };
                 writeln!(
                     out,
-                    "{} probes sent, {} answered, {:.1}% loss, in {} ({:.0} probes/s)",
-                    s.sent,
+                    "{} sent, {} answered, {:.1}% loss, in {}{rate}",
+                    count(s.sent, "probe"),
                     s.answered,
                     s.loss_percent(),
                     human(elapsed),
-                    s.per_second(elapsed)
                 )?;
                 if let Some(line) = rtt_line(&s.rtt) {
                     writeln!(out, "{line}")?;
@@ -718,16 +725,19 @@ fn rtt_line(rtt: &RttStats) -> Option<String> {
 fn notes(s: &Summary, guard_dropped: Option<u64>) -> Vec<String> {
     let mut notes = Vec::new();
     if s.resets_sent > 0 {
-        notes.push(format!("{} half-open connection(s) reset", s.resets_sent));
+        notes.push(format!(
+            "{} reset",
+            count(s.resets_sent, "half-open connection")
+        ));
     }
     if s.unmatched > 0 {
-        notes.push(format!("{} answer(s) matched no probe", s.unmatched));
+        notes.push(format!("{} matched no probe", count(s.unmatched, "answer")));
     }
     if let Some(n) = guard_dropped.filter(|&n| n > 0) {
-        notes.push(format!("{n} kernel RST(s) dropped by the guard"));
+        notes.push(format!("{} dropped by the guard", count(n, "kernel RST")));
     }
     if s.malformed > 0 {
-        notes.push(format!("{} malformed frame(s)", s.malformed));
+        notes.push(count(s.malformed, "malformed frame"));
     }
     notes
 }
@@ -908,12 +918,12 @@ fn scan_header(
     rep.emit(env.out, start, Ev::Start(Box::new(start_event)), |w| {
         writeln!(
             w,
-            "SCAN {dst}: {} port(s) from {}:{sport} on {}, {}, {} retries",
-            ports.len(),
+            "SCAN {dst}: {} from {}:{sport} on {}, {}, {}",
+            count(ports.len() as u64, "port"),
             path.source,
             path.iface.name,
             describe_rate(rate),
-            args.retries
+            count(args.retries, "retry")
         )
     })?;
     Ok(())
@@ -980,15 +990,22 @@ impl ScanTotals {
         let p = &self.pace;
         let mut text = if self.fixed {
             format!("at {:.0}/s", p.rate)
+        } else if self.sent < 2 {
+            // One SYN has no rate (it said "peak 1007/s").
+            String::new()
         } else {
             format!("peak {:.0}/s", p.peak)
         };
         if p.drops > 0 {
-            text += &format!("; {} port(s) answered only a retry", p.drops);
+            text += &format!("; {} answered only a retry", count(p.drops, "port"));
             if self.fixed {
                 text += " (SYNs or answers lost: try a lower --rate, or drop --rate to adapt)";
             } else {
-                text += &format!(", rate cut {} time(s), {:.0}/s at the end", p.cuts, p.rate);
+                text += &format!(
+                    ", rate cut {}, {:.0}/s at the end",
+                    count(p.cuts, "time"),
+                    p.rate
+                );
             }
         }
         text
@@ -1024,14 +1041,17 @@ fn render_scan(
         closed,
         filtered,
     } = tally;
+    let rate = match totals.rate_text() {
+        r if r.is_empty() => r,
+        r => format!(", {r}"),
+    };
     writeln!(
         out,
-        "--- {} of {} ports in {}: {open} open, {closed} closed, {filtered} filtered; {} SYNs sent, {}",
+        "--- {} of {} in {}: {open} open, {closed} closed, {filtered} filtered; {} sent{rate}",
         results.len(),
-        totals.asked,
+        count(totals.asked as u64, "port"),
         human(totals.elapsed),
-        totals.sent,
-        totals.rate_text()
+        count(totals.sent, "SYN"),
     )?;
     Ok(())
 }
@@ -1186,7 +1206,7 @@ mod tests {
 
     #[rstest]
     #[case(&["nettool", "probe", "--data", "a", "--data-len", "3", "h"])]
-    #[case(&["nettool", "probe", "--flood", "-i", "1ms", "h"])]
+    #[case(&["nettool", "probe", "--flood", "--interval", "1ms", "h"])]
     #[case(&["nettool", "probe", "-c", "0", "h"])]
     #[case(&["nettool", "probe", "--flags", "SQ", "h"])]
     #[case(&["nettool", "probe", "--ts", "x", "h"])]
@@ -1236,12 +1256,14 @@ mod tests {
     #[case::clean(totals(false, 0, 0), "peak 8000/s")]
     #[case::lossy(
         totals(false, 7, 2),
-        "peak 8000/s; 7 port(s) answered only a retry, rate cut 2 time(s), 2500/s at the end"
+        "peak 8000/s; 7 ports answered only a retry, rate cut 2 times, 2500/s at the end"
     )]
     #[case::fixed_clean(totals(true, 0, 0), "at 2500/s")]
+    #[case::one_syn(ScanTotals { sent: 1, ..totals(false, 0, 0) }, "")]
+    #[case::one_syn_fixed(ScanTotals { sent: 1, ..totals(true, 0, 0) }, "at 2500/s")]
     #[case::fixed_lossy(
         totals(true, 3, 0),
-        "at 2500/s; 3 port(s) answered only a retry (SYNs or answers lost: try a lower --rate, \
+        "at 2500/s; 3 ports answered only a retry (SYNs or answers lost: try a lower --rate, \
          or drop --rate to adapt)"
     )]
     fn the_summary_tells_what_the_rate_did(#[case] t: ScanTotals, #[case] want: &str) {
@@ -1272,7 +1294,7 @@ mod tests {
         s.malformed = 1;
         assert_eq!(
             notes(&s, Some(3)).join("; "),
-            "2 answer(s) matched no probe; 3 kernel RST(s) dropped by the guard; 1 malformed frame(s)"
+            "2 answers matched no probe; 3 kernel RSTs dropped by the guard; 1 malformed frame"
         );
         assert_eq!(rtt_line(&s.rtt), None);
     }

@@ -301,8 +301,9 @@ impl Finish for Talk {
             self.view.rep.text(env.out, |w| {
                 writeln!(
                     w,
-                    "{t:>10.6} {:<5} the RST guard dropped {n} RST(s) the kernel sent for this flow",
-                    "note"
+                    "{t:>10.6} {:<5} the RST guard dropped {} the kernel sent for this flow",
+                    "note",
+                    crate::text::count(n, "RST")
                 )
             })?;
         }
@@ -769,9 +770,8 @@ impl View {
             // (`Open` is `opened`'s to report, and never comes here.)
             Opening::NoAnswer | Opening::Pending | Opening::Open => (
                 format!(
-                    "no answer from {remote} after {} SYN{}: filtered, or the host is down",
-                    self.syns,
-                    if self.syns == 1 { "" } else { "s" }
+                    "no answer from {remote} after {}: filtered, or the host is down",
+                    crate::text::count(self.syns, "SYN")
                 ),
                 Verdict::NoReply,
                 false,
@@ -855,6 +855,24 @@ fn opened(
             true,
             report,
         );
+    }
+    if s.peer_stayed_open() && s.closed() == Some(Reason::Normal) && s.received() > 0 {
+        // It answered, and was slow to close: the exchange happened.
+        let text = format!(
+            "{remote}: the peer was still open --linger after its last data, so nettool \
+             closed first; that active close completed, TIME-WAIT lasted {}",
+            human(ending.time_wait)
+        );
+        return (text, Verdict::Done, true, report);
+    }
+    if s.peer_stayed_open() && s.closed() == Some(Reason::Normal) {
+        let text = format!(
+            "{remote}: no passive close: the peer did not close within --linger (a server \
+             closes first only once it has answered a request: give one with --data), so \
+             nettool closed first; that active close completed, TIME-WAIT lasted {}",
+            human(ending.time_wait)
+        );
+        return (text, Verdict::Timeout, false, report);
     }
     let text = format!(
         "{remote}: the close did not complete as asked ({})",

@@ -124,7 +124,8 @@ impl Finish for Walked {
             self.view.rep.text(env.out, |w| {
                 writeln!(
                     w,
-                    "note: the RST guard dropped {n} RST(s) the kernel sent for this flow"
+                    "note: the RST guard dropped {} the kernel sent for this flow",
+                    crate::text::count(n, "RST")
                 )
             })?;
         }
@@ -158,11 +159,10 @@ fn header(
     view.rep.emit(env.out, start, event, |w| {
         writeln!(
             w,
-            "TRACE {remote} from {local} on {}, {} hops max, {} probe{} per hop ({})\n{}",
+            "TRACE {remote} from {local} on {}, {} max, {} per hop ({})\n{}",
             wiring.path.iface.name,
-            args.max_ttl,
-            args.queries,
-            if args.queries == 1 { "" } else { "s" },
+            crate::text::count(args.max_ttl, "hop"),
+            crate::text::count(args.queries, "probe"),
             wiring.keeper(),
             wiring.next_hop_line(),
         )
@@ -176,8 +176,8 @@ fn ending_text(remote: SocketAddrV4, ending: Option<Ending>) -> String {
     match ending {
         Some(Ending::Reached { ttl, open }) => {
             let state = if open { "open" } else { "closed" };
-            let s = if ttl == 1 { "" } else { "s" };
-            format!("{remote} reached in {ttl} hop{s}: port {state}")
+            let hops = crate::text::count(ttl, "hop");
+            format!("{remote} reached in {hops}: port {state}")
         }
         Some(Ending::Unreachable { ttl, from, code }) => {
             let what = IcmpKind::Unreachable(code).describe();

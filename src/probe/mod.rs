@@ -44,14 +44,40 @@ impl ProbeFlags {
     };
 }
 
+/// A number where a bit field goes: decimal, or hex with `0x` (as
+/// hping3 and tcpdump's filters take it), or binary with `0b`.
+pub fn parse_number(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, radix) = if let Some(h) = t.strip_prefix("0x").or(t.strip_prefix("0X")) {
+        (h, 16)
+    } else if let Some(b) = t.strip_prefix("0b").or(t.strip_prefix("0B")) {
+        (b, 2)
+    } else {
+        (t, 10)
+    };
+    u64::from_str_radix(digits, radix)
+        .map_err(|_| format!("{text:?} is not a number (e.g. 16, 0x10 or 0b10000)"))
+}
+
 /// Parses flag letters as tcpdump prints them and hping3 takes them:
 /// `F` FIN, `S` SYN, `R` RST, `P` PSH, `A` (or `.`) ACK, `U` URG, `E` ECE,
 /// `C` (or `W`) CWR, in any order and case. `none` (or nothing) is no flag.
+/// A number (`0x12`, `18`) is the header's flags byte itself.
 pub fn parse_flags(text: &str) -> Result<ProbeFlags, String> {
     let t = text.trim();
     let mut out = ProbeFlags::default();
     if t.eq_ignore_ascii_case("none") {
         return Ok(out);
+    }
+    if t.starts_with(|c: char| c.is_ascii_digit()) {
+        let byte = parse_number(t)
+            .ok()
+            .and_then(|n| u8::try_from(n).ok())
+            .ok_or_else(|| format!("{text:?} is not a flags byte (0 to 0xff, e.g. 0x12)"))?;
+        return Ok(ProbeFlags {
+            flags: Flags::from_bits(byte),
+            ack: byte & 0x10 != 0,
+        });
     }
     for c in t.chars() {
         let f = match c.to_ascii_uppercase() {
@@ -357,6 +383,10 @@ mod tests {
     #[case("A", Flags::NONE, true)]
     #[case("", Flags::NONE, false)]
     #[case("none", Flags::NONE, false)]
+    #[case("0x12", Flags::SYN, true)]
+    #[case("2", Flags::SYN, false)]
+    #[case("0b10001", Flags::FIN, true)]
+    #[case("0xc2", Flags::SYN.union(Flags::ECE).union(Flags::CWR), false)]
     fn flag_letters_parse(#[case] text: &str, #[case] flags: Flags, #[case] ack: bool) {
         assert_eq!(parse_flags(text), Ok(ProbeFlags { flags, ack }));
     }
@@ -365,6 +395,8 @@ mod tests {
     #[case("SX")]
     #[case("S A")]
     #[case("syn")]
+    #[case("0x100")]
+    #[case("0xZZ")]
     fn bad_flag_letters_are_refused(#[case] text: &str) {
         assert!(parse_flags(text).is_err());
     }

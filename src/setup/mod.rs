@@ -277,8 +277,8 @@ impl Path {
                         let names: Vec<String> =
                             candidates.iter().map(|i| i.name.clone()).collect();
                         bail!(
-                            "nettool listens on one interface: give the address (nettool nc -l ADDRESS PORT) \
-                             or the interface (-i); candidates: {}",
+                            "more than one interface could listen: give the address (nettool nc -l ADDRESS \
+                             PORT) or the interface (-i); candidates: {}",
                             names.join(", ")
                         )
                     }

@@ -77,7 +77,7 @@ pub fn resolve(
     let mut on_event = |_: Instant, ev: resolve::Event| -> Result<()> {
         match ev {
             resolve::Event::CacheHit { age, .. } => {
-                how = format!("from the ARP cache, learned {} ago", human(age))
+                how = format!("from the ARP cache, learned {} ago", crate::text::age(age))
             }
             resolve::Event::Probe(probe::Event::Reply { rtt, .. }) => {
                 how = format!("resolved by ARP in {}", human(rtt))

@@ -122,6 +122,9 @@ pub struct Session {
     closed: Option<Reason>,
     events: VecDeque<Event>,
     received: usize,
+    /// A passive close whose peer did not close within --linger: nettool
+    /// closed first instead.
+    peer_stayed_open: bool,
 }
 
 impl Session {
@@ -139,6 +142,7 @@ impl Session {
             closed: None,
             events: VecDeque::new(),
             received: 0,
+            peer_stayed_open: false,
         }
     }
 
@@ -159,10 +163,17 @@ impl Session {
     /// when it asked for one, else by a close that completed (FINs both
     /// ways acknowledged).
     pub fn closed_as_planned(&self) -> bool {
-        matches!(
-            (self.plan.end, self.closed),
-            (End::Reset, Some(Reason::Aborted)) | (_, Some(Reason::Normal))
-        )
+        !self.peer_stayed_open
+            && matches!(
+                (self.plan.end, self.closed),
+                (End::Reset, Some(Reason::Aborted)) | (_, Some(Reason::Normal))
+            )
+    }
+
+    /// Whether a passive close fell back to an active one: the peer did
+    /// not close within --linger.
+    pub fn peer_stayed_open(&self) -> bool {
+        self.peer_stayed_open
     }
 
     /// Bytes of payload received from the peer.
@@ -299,6 +310,7 @@ impl Session {
                 }
                 match self.plan.end {
                     End::PassiveClose => {
+                        self.peer_stayed_open = true;
                         self.events.push_back(Event::Note(Note::PeerStayedOpen));
                         self.end(now, End::Close);
                     }
