@@ -371,6 +371,33 @@ fn sack_blocks_and_the_scaled_window_are_drawn() {
     );
 }
 
+/// Round trips are sampled from ACKs of segments sent once. The sim's
+/// capture stamps each segment as its sender sends it (a capture at both
+/// ends at once), so a sample here is the 10 ms one-way delay plus the
+/// receiver's own; a capture taken at the sender alone sees the round trip.
+#[test]
+fn round_trips_are_drawn() {
+    let svg = plot_of_capture(&fs::read(fixture("clean")).unwrap(), None, None).unwrap();
+    let elements = parse_xml(&svg).unwrap();
+    let dots: Vec<&Element> = elements.iter().filter(|e| e.class() == "rtt").collect();
+    assert!(dots.len() >= 5, "{} round-trip samples", dots.len());
+    let graph_rtts = {
+        let cap = capture::read(&fs::read(fixture("clean")).unwrap()).unwrap();
+        let conn = nettool::picture::conn::pick(&cap.segments, cap.other, None).unwrap();
+        let raw: Vec<_> = cap.segments.iter().collect();
+        nettool::picture::plot::build(&conn, &raw, None)
+            .unwrap()
+            .rtts
+    };
+    assert_eq!(graph_rtts.len(), dots.len());
+    assert!(
+        graph_rtts
+            .iter()
+            .all(|r| r.1 >= Duration::from_millis(10) && r.1 < Duration::from_secs(1)),
+        "{graph_rtts:?}"
+    );
+}
+
 /// A receiver that stops reading closes its window: the period is shaded.
 #[test]
 fn a_closed_window_is_shaded() {

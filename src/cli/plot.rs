@@ -26,7 +26,8 @@ time in seconds across, relative sequence numbers in bytes up; each data segment
 bar from its first byte to its last at the time it was captured, retransmissions (a segment \
 repeating bytes sent before) in red; the other end's cumulative ACK as a green step line; the \
 receive window's right edge (ACK + window, scaled by the shift both SYNs negotiated) in yellow; \
-SACK blocks in purple; zero-window periods shaded; below, the throughput sent over time. The direction is the one that \
+SACK blocks in purple; zero-window periods shaded; below, the throughput sent over time and the round-trip time of \
+the segments sent once (a round trip when the capture was taken at the sender). The direction is the one that \
 carried more data, unless --dir says. When FILE holds more than one TCP connection, --conn \
 chooses one; without it nettool lists them. The same capture gives the same bytes. Needs no \
 privileges.",

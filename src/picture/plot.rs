@@ -4,6 +4,7 @@
 //! bars, the ACK line, the window's right edge and the SACK blocks, in
 //! relative sequence numbers and seconds; [`super::plot_svg`] draws it.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::capture::Captured;
@@ -53,6 +54,11 @@ pub struct Graph {
     /// every segment of the receiver that carries an ACK.
     pub window: Vec<(Duration, u64)>,
     pub sacks: Vec<SackBlock>,
+    /// Round-trip samples, (the ACK's time, the RTT): an ACK that moves
+    /// the line to exactly the end of a segment sent once (Karn's rule:
+    /// a repeated range cannot tell which copy was acknowledged). The
+    /// capture is taken at the sender for these to be round trips.
+    pub rtts: Vec<(Duration, Duration)>,
     /// When the receiver advertised a zero window: from its first such
     /// segment to its next with an open window (or the end).
     pub zero_windows: Vec<(Duration, Duration)>,
@@ -150,6 +156,10 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
     let mut window = Vec::new();
     let mut sacks = Vec::new();
     let mut zero_windows = Vec::new();
+    let mut rtts = Vec::new();
+    // Each segment's end, when it was sent, and whether that range went
+    // out more than once.
+    let mut ends: BTreeMap<u64, (Duration, bool)> = BTreeMap::new();
     let mut closed_since: Option<Duration> = None;
     for (seg, cap) in pairs() {
         if seg.way == way {
@@ -159,17 +169,31 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
             // The payload starts after the SYN, if this segment has one.
             let seq = u64::from(seg.seq) + u64::from(seg.flags.contains(Flags::SYN));
             let end = seq + seg.len as u64;
+            let retransmit = snd_max.is_some_and(|m| seq < m);
             bars.push(Bar {
                 t: seg.t,
                 seq,
                 end,
-                retransmit: snd_max.is_some_and(|m| seq < m),
+                retransmit,
             });
+            if retransmit {
+                // Every end the repeated range covers is now ambiguous.
+                for (_, e) in ends.range_mut(seq + 1..=end) {
+                    e.1 = true;
+                }
+            }
+            ends.entry(end)
+                .and_modify(|e| e.1 = true)
+                .or_insert((seg.t, retransmit));
             snd_max = Some(snd_max.map_or(end, |m| m.max(end)));
         } else if let Some(ack) = seg.ack {
             let ack = u64::from(ack);
             if acks.last().is_none_or(|&(_, a)| ack > a) {
                 acks.push((seg.t, ack));
+                if let Some(&(sent, false)) = ends.get(&ack) {
+                    rtts.push((seg.t, seg.t.saturating_sub(sent)));
+                }
+                ends = ends.split_off(&(ack + 1));
             }
             let shift = match scaling {
                 Scaling::Known(s) if !seg.flags.contains(Flags::SYN) => s,
@@ -206,6 +230,7 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
         acks,
         window,
         sacks,
+        rtts,
         zero_windows,
         scaling,
         end,
@@ -280,6 +305,30 @@ mod tests {
         let edges: Vec<u64> = g.window.iter().map(|w| w.1).collect();
         assert_eq!(edges, [101, 421, 411]);
         assert_eq!(g.scaling, Scaling::Known(2));
+    }
+
+    /// An ACK for the end of a segment sent once is a sample; a range
+    /// sent twice gives none (Karn).
+    #[test]
+    fn round_trips_follow_karn() {
+        let n = Flags::NONE;
+        let conn = Conn {
+            ends: ends(),
+            segs: vec![
+                seg(0, Way::Right, n, 1, Some(1), 10),
+                seg(1, Way::Right, n, 11, Some(1), 10),
+                seg(20, Way::Left, n, 1, Some(11), 0),
+                seg(30, Way::Right, n, 11, Some(1), 10),
+                seg(50, Way::Left, n, 1, Some(21), 0),
+                seg(51, Way::Right, n, 21, Some(1), 10),
+                seg(80, Way::Left, n, 1, Some(31), 0),
+            ],
+        };
+        let caps: Vec<Captured> = (0..7).map(|_| raw(None)).collect();
+        let refs: Vec<&Captured> = caps.iter().collect();
+        let g = build(&conn, &refs, None).unwrap();
+        let ms = Duration::from_millis;
+        assert_eq!(g.rtts, [(ms(20), ms(20)), (ms(80), ms(29))]);
     }
 
     /// A zero window lasts until the receiver opens it again, or to the end.

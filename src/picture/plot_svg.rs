@@ -1,5 +1,5 @@
 //! A [`Graph`] drawn as SVG: the time–sequence plot above, the sender's
-//! throughput over time below, a legend.
+//! throughput over time and the round-trip samples below, a legend.
 //!
 //! Written here rather than with a plotting crate (`plotters` and its SVG
 //! backend): the picture is lines, one step path per series, some text
@@ -30,6 +30,7 @@ const ACK: &str = "#2ca02c";
 const WINDOW: &str = "#e6a800";
 const SACK: &str = "#9467bd";
 const RATE: &str = "#1f77b4";
+const RTT: &str = "#8c564b";
 const ZERO_WINDOW: &str = "#f6d5d5";
 
 /// Seconds of `d`.
@@ -111,7 +112,7 @@ fn throughput(graph: &Graph, span: f64) -> (f64, Vec<f64>) {
 
 /// Draws `graph` as an SVG document.
 pub fn render(graph: &Graph) -> String {
-    let height = TOP + MAIN + GAP + PANEL + GAP + LEGEND;
+    let height = TOP + MAIN + GAP + PANEL + GAP + PANEL + GAP + LEGEND;
     let span = secs(graph.end).max(1e-3);
     let x = Axis {
         lo: 0.0,
@@ -178,7 +179,7 @@ pub fn render(graph: &Graph) -> String {
         escape(&title)
     );
 
-    frame(w, &x, &y, true, "bytes (relative sequence number)");
+    frame(w, &x, &y, 8.0, "bytes (relative sequence number)");
 
     // Shading first, then the window edge and the ACK line, so the bars
     // stay on top.
@@ -253,7 +254,7 @@ pub fn render(graph: &Graph) -> String {
         top - 8.0,
         trim(format!("{:.3}", bin * 1e3))
     );
-    frame(w, &x, &ry, false, "bytes/s");
+    frame(w, &x, &ry, 3.0, "bytes/s");
     let mut d = format!("M{:.2},{:.2}", x.at(0.0), ry.at(rates[0]));
     for (i, r) in rates.iter().enumerate() {
         let _ = write!(
@@ -268,6 +269,36 @@ pub fn render(graph: &Graph) -> String {
         w,
         "<path class=\"throughput\" fill=\"none\" stroke=\"{RATE}\" stroke-width=\"1.5\" d=\"{d}\"/>"
     );
+
+    // The round-trip panel, in milliseconds.
+    let top = top + PANEL + GAP;
+    let peak = graph
+        .rtts
+        .iter()
+        .map(|r| secs(r.1) * 1e3)
+        .fold(0.0, f64::max);
+    let ty = Axis {
+        lo: 0.0,
+        hi: if peak > 0.0 { peak * 1.1 } else { 1.0 },
+        from: top + PANEL,
+        to: top,
+    };
+    let _ = writeln!(
+        w,
+        "<text class=\"panel-title\" x=\"{LEFT:.0}\" y=\"{:.0}\">round-trip time (ms; ACKs of segments sent once)</text>",
+        top - 8.0
+    );
+    frame(w, &x, &ty, 3.0, "ms");
+    let _ = writeln!(w, "<g class=\"rtts\" fill=\"{RTT}\">");
+    for &(t, rtt) in &graph.rtts {
+        let _ = writeln!(
+            w,
+            "<circle class=\"rtt\" cx=\"{:.2}\" cy=\"{:.2}\" r=\"2\"/>",
+            x.at(secs(t)),
+            ty.at(secs(rtt) * 1e3)
+        );
+    }
+    let _ = writeln!(w, "</g>");
 
     legend(w, graph, top + PANEL + GAP);
     let _ = writeln!(w, "</svg>");
@@ -293,7 +324,7 @@ fn steps(points: &[(Duration, u64)], x: &Axis, y: &Axis, span: f64) -> String {
 }
 
 /// The box, the ticks and their labels, the axes' names.
-fn frame(w: &mut String, x: &Axis, y: &Axis, bytes: bool, y_name: &str) {
+fn frame(w: &mut String, x: &Axis, y: &Axis, y_ticks: f64, y_name: &str) {
     let _ = writeln!(
         w,
         "<rect class=\"frame\" x=\"{:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{:.2}\" \
@@ -313,7 +344,7 @@ fn frame(w: &mut String, x: &Axis, y: &Axis, bytes: bool, y_name: &str) {
             y.from, y.to
         );
     }
-    let (_, yt) = ticks(y.lo, y.hi, if bytes { 8.0 } else { 3.0 });
+    let (y_step, yt) = ticks(y.lo, y.hi, y_ticks);
     for v in &yt {
         let py = y.at(*v);
         let _ = writeln!(
@@ -339,7 +370,11 @@ fn frame(w: &mut String, x: &Axis, y: &Axis, bytes: bool, y_name: &str) {
             "<text x=\"{:.2}\" y=\"{:.2}\" text-anchor=\"end\">{}</text>",
             x.from - 6.0,
             y.at(*v) + 4.0,
-            byte_label(*v)
+            if y_step < 1.0 {
+                time_label(*v, y_step)
+            } else {
+                byte_label(*v)
+            }
         );
     }
     let _ = writeln!(
@@ -374,6 +409,7 @@ fn legend(w: &mut String, graph: &Graph, top: f64) {
         (WINDOW, window),
         (SACK, "SACK block".to_string()),
         (RATE, "throughput sent".to_string()),
+        (RTT, "round-trip time".to_string()),
         (ZERO_WINDOW, "zero window advertised".to_string()),
     ];
     let _ = writeln!(w, "<g class=\"legend\">");
