@@ -430,6 +430,37 @@ fn without_the_syns_the_window_is_drawn_unscaled_and_said_so() {
     parse_xml(&svg).unwrap();
 }
 
+/// A capture that starts mid-transfer (tcpdump started late): ACKs below
+/// the first data it holds are drawn just below it, inside the frame,
+/// not 4 GB above.
+#[test]
+fn a_capture_started_mid_transfer_stays_in_the_frame() {
+    let clean = fs::read(fixture("clean")).unwrap();
+    let all = frames(&clean, 40000);
+    // From A's fifth data segment on: B's ACKs of the first four (sent
+    // in the same flight) come after it.
+    let data: Vec<usize> = all
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.len() > 14 + 20 + 40 && f[34..36] == 40000u16.to_be_bytes())
+        .map(|(i, _)| i)
+        .collect();
+    let mut w = PcapWriter::new(Vec::new()).unwrap();
+    for (i, f) in all.iter().enumerate().skip(data[4]) {
+        w.record(SystemTime::UNIX_EPOCH + Duration::from_millis(i as u64), f)
+            .unwrap();
+    }
+    let svg = plot_of_capture(&w.into_inner().unwrap(), None, None).unwrap();
+    let elements = parse_xml(&svg).unwrap();
+    let ack = elements.iter().find(|e| e.class() == "ack").unwrap();
+    let (_, ys) = step_path(&ack.attrs["d"]);
+    // The plot's frame runs from y = 50 to y = 490; the line starts at
+    // its foot (4 GB up, the data would be squashed at the bottom).
+    assert!(ys.iter().all(|y| (50.0..=490.0).contains(y)), "{ys:?}");
+    assert!(ys[0] > 450.0, "{ys:?}");
+    assert!(svg.contains("UNSCALED"));
+}
+
 /// The other direction is drawn when asked for, by --dir or by the
 /// direction with more data, and a 4-tuple names the connection.
 #[test]

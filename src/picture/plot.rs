@@ -15,8 +15,8 @@ use crate::wire::tcp::Flags;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bar {
     pub t: Duration,
-    pub seq: u64,
-    pub end: u64,
+    pub seq: i64,
+    pub end: i64,
     /// Some of its range was sent before (the sender repeats itself).
     pub retransmit: bool,
 }
@@ -25,8 +25,8 @@ pub struct Bar {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SackBlock {
     pub t: Duration,
-    pub left: u64,
-    pub right: u64,
+    pub left: i64,
+    pub right: i64,
 }
 
 /// How the receiver's advertised windows were turned into bytes.
@@ -49,10 +49,10 @@ pub struct Graph {
     pub bars: Vec<Bar>,
     /// The cumulative ACK, each time it moved forward: never decreasing
     /// (an older ACK arriving late tells nothing new).
-    pub acks: Vec<(Duration, u64)>,
+    pub acks: Vec<(Duration, i64)>,
     /// The receive window's right edge, SEG.ACK + SEG.WND << shift, at
     /// every segment of the receiver that carries an ACK.
-    pub window: Vec<(Duration, u64)>,
+    pub window: Vec<(Duration, i64)>,
     pub sacks: Vec<SackBlock>,
     /// Round-trip samples, (the ACK's time, the RTT): an ACK that moves
     /// the line to exactly the end of a segment sent once (Karn's rule:
@@ -90,6 +90,28 @@ fn opposite(way: Way) -> Way {
     match way {
         Way::Right => Way::Left,
         Way::Left => Way::Right,
+    }
+}
+
+/// Relative sequence numbers (32 bits, from the base `conn` chose) on a
+/// line without wrap: each value is taken as the one nearest the value
+/// before it (RFC 9293's comparisons, within 2^31). So a capture that
+/// starts mid-transfer, whose first ACK is below the first data it
+/// holds, draws that ACK just below, not 4 GB above; and a transfer past
+/// 4 GB goes on rising.
+#[derive(Debug, Default)]
+struct Unwrap {
+    last: Option<i64>,
+}
+
+impl Unwrap {
+    fn at(&mut self, rel: u32) -> i64 {
+        let v = match self.last {
+            None => i64::from(rel as i32),
+            Some(last) => last + i64::from(rel.wrapping_sub(last as u32) as i32),
+        };
+        self.last = Some(v);
+        v
     }
 }
 
@@ -151,15 +173,16 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
         .map(|(s, c)| c.seq.wrapping_sub(s.seq));
 
     let mut bars = Vec::new();
-    let mut snd_max: Option<u64> = None;
-    let mut acks: Vec<(Duration, u64)> = Vec::new();
+    let mut snd_max: Option<i64> = None;
+    let mut acks: Vec<(Duration, i64)> = Vec::new();
+    let mut unwrap = Unwrap::default();
     let mut window = Vec::new();
     let mut sacks = Vec::new();
     let mut zero_windows = Vec::new();
     let mut rtts = Vec::new();
     // Each segment's end, when it was sent, and whether that range went
     // out more than once.
-    let mut ends: BTreeMap<u64, (Duration, bool)> = BTreeMap::new();
+    let mut ends: BTreeMap<i64, (Duration, bool)> = BTreeMap::new();
     let mut closed_since: Option<Duration> = None;
     for (seg, cap) in pairs() {
         if seg.way == way {
@@ -167,8 +190,8 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
                 continue;
             }
             // The payload starts after the SYN, if this segment has one.
-            let seq = u64::from(seg.seq) + u64::from(seg.flags.contains(Flags::SYN));
-            let end = seq + seg.len as u64;
+            let seq = unwrap.at(seg.seq) + i64::from(seg.flags.contains(Flags::SYN));
+            let end = seq + seg.len as i64;
             let retransmit = snd_max.is_some_and(|m| seq < m);
             bars.push(Bar {
                 t: seg.t,
@@ -187,7 +210,7 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
                 .or_insert((seg.t, retransmit));
             snd_max = Some(snd_max.map_or(end, |m| m.max(end)));
         } else if let Some(ack) = seg.ack {
-            let ack = u64::from(ack);
+            let ack = unwrap.at(ack);
             if acks.last().is_none_or(|&(_, a)| ack > a) {
                 acks.push((seg.t, ack));
                 if let Some(&(sent, false)) = ends.get(&ack) {
@@ -199,7 +222,7 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
                 Scaling::Known(s) if !seg.flags.contains(Flags::SYN) => s,
                 _ => 0,
             };
-            window.push((seg.t, ack + (u64::from(seg.win) << shift)));
+            window.push((seg.t, ack + (i64::from(seg.win) << shift)));
             match (seg.win, closed_since) {
                 (0, None) if !seg.flags.contains(Flags::RST) => closed_since = Some(seg.t),
                 (1.., Some(from)) => {
@@ -212,8 +235,8 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
                 for &(l, r) in &cap.sack {
                     sacks.push(SackBlock {
                         t: seg.t,
-                        left: u64::from(l.wrapping_sub(base)),
-                        right: u64::from(r.wrapping_sub(base)),
+                        left: unwrap.at(l.wrapping_sub(base)),
+                        right: unwrap.at(r.wrapping_sub(base)),
                     });
                 }
             }
@@ -300,9 +323,9 @@ mod tests {
         assert_eq!(g.way, Way::Right);
         let retrans: Vec<bool> = g.bars.iter().map(|b| b.retransmit).collect();
         assert_eq!(retrans, [false, false, true]);
-        let acks: Vec<u64> = g.acks.iter().map(|a| a.1).collect();
+        let acks: Vec<i64> = g.acks.iter().map(|a| a.1).collect();
         assert_eq!(acks, [1, 21]);
-        let edges: Vec<u64> = g.window.iter().map(|w| w.1).collect();
+        let edges: Vec<i64> = g.window.iter().map(|w| w.1).collect();
         assert_eq!(edges, [101, 421, 411]);
         assert_eq!(g.scaling, Scaling::Known(2));
     }
@@ -329,6 +352,17 @@ mod tests {
         let g = build(&conn, &refs, None).unwrap();
         let ms = Duration::from_millis;
         assert_eq!(g.rtts, [(ms(20), ms(20)), (ms(80), ms(29))]);
+    }
+
+    /// Numbers just below the base, and past 2^32, stay in order.
+    #[test]
+    fn sequence_numbers_do_not_wrap() {
+        let mut u = Unwrap::default();
+        assert_eq!(u.at(0), 0);
+        assert_eq!(u.at(u32::MAX - 99), -100);
+        assert_eq!(u.at(2_000_000_000), 2_000_000_000);
+        assert_eq!(u.at(4_000_000_000), 4_000_000_000);
+        assert_eq!(u.at(100), (1 << 32) + 100);
     }
 
     /// A zero window lasts until the receiver opens it again, or to the end.

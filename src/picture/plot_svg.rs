@@ -307,7 +307,7 @@ pub fn render(graph: &Graph) -> String {
 
 /// A step line through `points`: flat until the next value, then up or
 /// down to it; carried on to the end of the time axis.
-fn steps(points: &[(Duration, u64)], x: &Axis, y: &Axis, span: f64) -> String {
+fn steps(points: &[(Duration, i64)], x: &Axis, y: &Axis, span: f64) -> String {
     let mut d = String::new();
     for (i, &(t, v)) in points.iter().enumerate() {
         let (px, py) = (x.at(secs(t)), y.at(v as f64));
