@@ -19,18 +19,18 @@ pub enum PlotDir {
 /// Draw the time–sequence graph of one TCP connection of a saved capture, as SVG.
 #[derive(Debug, Args)]
 #[command(
-    long_about = "Read FILE, a capture in classic pcap format (from nettool's --pcap, or from \
-`tcpdump -w` on an Ethernet interface or on `any`), and draw the time–sequence graph of one \
-direction of one TCP connection in it (the picture of Stevens and tcptrace) as an SVG file: \
-time in seconds across, relative sequence numbers in bytes up; each data segment a vertical \
-bar from its first byte to its last at the time it was captured, retransmissions (a segment \
-repeating bytes sent before) in red; the other end's cumulative ACK as a green step line; the \
-receive window's right edge (ACK + window, scaled by the shift both SYNs negotiated) in yellow; \
-SACK blocks in purple; zero-window periods shaded; below, the throughput sent over time and the round-trip time of \
-the segments sent once (a round trip when the capture was taken at the sender). The direction is the one that \
-carried more data, unless --dir says. When FILE holds more than one TCP connection, --conn \
-chooses one; without it nettool lists them. The same capture gives the same bytes. Needs no \
-privileges.",
+    long_about = "Read FILE, a capture in classic pcap format (from nettool's --pcap, or from `tcpdump -w` on an \
+Ethernet interface or on `any`), and draw the time–sequence graph of one direction of one TCP \
+connection in it (the picture of Stevens and tcptrace) as an SVG file: time in seconds across, \
+relative sequence numbers in bytes up; each data segment a vertical bar from its first byte to \
+its last at the time it was captured, retransmissions (a segment repeating bytes sent before) \
+in red; the other end's cumulative ACK as a green step line; the receive window's right edge \
+(ACK + window, scaled by the shift both SYNs negotiated) in yellow; SACK blocks in purple; \
+zero-window periods shaded; below, the throughput sent over time and the round-trip time of the \
+segments sent once (a round trip when the capture was taken at the sender). The direction is \
+the one that carried more data, unless --dir says. When FILE holds more than one TCP \
+connection, --conn chooses one; without it nettool lists them. The same capture gives the same \
+bytes. Needs no privileges.",
     after_long_help = "EXAMPLES:
   nettool nc --pcap up.pcap 10.78.0.2 9000 < big.file && nettool plot up.pcap -o up.svg
   tcpdump -i eth0 -w web.pcap port 80; nettool plot web.pcap --conn 40312 --dir b2a -o down.svg
