@@ -18,8 +18,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
     }
     var completions = [
         &'nettool'= {
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
+            cand -h 'Print help'
+            cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
             cand arp 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
@@ -32,9 +32,6 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
             cand ladder 'Draw one TCP connection of a saved capture as a ladder diagram'
             cand plot 'Draw the time–sequence graph of one TCP connection of a saved capture, as SVG'
-            cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
-            cand impair 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
-            cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nettool;arp'= {
             cand -i 'Interface to use (default: the one the kernel routes ADDRESS through)'
@@ -68,10 +65,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --quiet 'Print only the MAC address (`ADDRESS MAC` per line where many answer: a sweep, --show)'
             cand -v 'Also print every ARP frame sent and received, tcpdump-style, on stderr'
             cand --verbose 'Also print every ARP frame sent and received, tcpdump-style, on stderr'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
         &'nettool;handshake'= {
             cand -i 'Interface to use (default: the one the kernel routes HOST through)'
@@ -96,10 +91,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --ascii 'With --ladder: ASCII characters only, whatever the locale'
             cand --no-ack 'Withhold the third ACK and watch the server retransmit its SYN-ACK, then reset'
             cand --graceful 'Release the open connection with a four-way close instead of a RST'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
         &'nettool;close'= {
             cand -i 'Interface to use (default: the one the kernel routes HOST through)'
@@ -124,10 +117,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --passive 'Let the peer close first (after --data, e.g. an HTTP/1.0 request); if it has not within --linger, nettool closes first and says so (exit 1 if it sent nothing)'
             cand --half-close 'Send our FIN right after --data and keep reading in FIN-WAIT-2'
             cand --abort 'Reset the connection instead of closing it'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
         &'nettool;nc'= {
             cand -w 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long'
@@ -157,8 +148,6 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --trace 'Every segment, tcpdump-style, on stderr'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'nettool;probe'= {
             cand --dport 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn'
@@ -217,10 +206,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand -v 'Also print every probe sent'
             cand --verbose 'Also print every probe sent'
             cand --json 'One JSON object per line'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
         &'nettool;scan'= {
             cand -i 'Interface (default: the one the kernel routes HOST through)'
@@ -245,10 +232,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --pcap 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)'
             cand --all 'List every port, closed ones too'
             cand --json 'One JSON object per line: a port line per port, then the result'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
         &'nettool;trace'= {
             cand -i 'Interface to use (default: the one the kernel routes HOST through)'
@@ -270,22 +255,16 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --wait 'How long each probe waits for its answer'
             cand --pcap 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)'
             cand --json 'Print one JSON object per line for each probe and the result'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
         &'nettool;lab'= {
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
+            cand -h 'Print help'
+            cand --help 'Print help'
             cand up 'Create the lab'
             cand down 'Remove the lab and everything it runs'
             cand status 'Show the lab''s interfaces and addresses'
             cand demo 'Bring up a temporary lab, run nettool against it with real output, and take it down'
-            cand serve 'Run the lab''s TCP services in the lab''s namespace until SIGTERM (started by `lab up`)'
-            cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nettool;lab;up'= {
             cand --name 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)'
@@ -294,66 +273,29 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --no-services 'A bare lab: no TCP services (HTTP on 80, echo on 7, trickle on 19, filtered port 82)'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'nettool;lab;down'= {
             cand --name 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'nettool;lab;status'= {
             cand --name 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)'
             cand --json 'Print JSON lines (start, the lab, result; see README "JSON output")'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'nettool;lab;demo'= {
             cand --name 'Name of the temporary lab'
             cand --subnet 'Subnet of the temporary lab'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
-        }
-        &'nettool;lab;serve'= {
-            cand --name 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)'
-            cand -h 'Print help'
-            cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
-        }
-        &'nettool;lab;help'= {
-            cand up 'Create the lab'
-            cand down 'Remove the lab and everything it runs'
-            cand status 'Show the lab''s interfaces and addresses'
-            cand demo 'Bring up a temporary lab, run nettool against it with real output, and take it down'
-            cand serve 'Run the lab''s TCP services in the lab''s namespace until SIGTERM (started by `lab up`)'
-            cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'nettool;lab;help;up'= {
-        }
-        &'nettool;lab;help;down'= {
-        }
-        &'nettool;lab;help;status'= {
-        }
-        &'nettool;lab;help;demo'= {
-        }
-        &'nettool;lab;help;serve'= {
-        }
-        &'nettool;lab;help;help'= {
         }
         &'nettool;ladder'= {
             cand --conn 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT'
             cand --ascii 'Draw with ASCII characters only, whatever the locale'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
         &'nettool;plot'= {
             cand -o 'Where to write the SVG ("-" for standard output)'
@@ -362,93 +304,6 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --dir 'The direction whose data to draw (a is the connection''s opener); default: the one that carried more'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
-        }
-        &'nettool;generate'= {
-            cand --out-dir 'Directory to write man/ and completions/ into'
-            cand -h 'Print help'
-            cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
-        }
-        &'nettool;impair'= {
-            cand --left 'Interface of the left side'
-            cand --right 'Interface of the right side'
-            cand --seed 'Seed of the decisions (one generator per direction, both derived from it)'
-            cand --loss 'Probability of dropping a TCP frame'
-            cand --dup 'Probability of sending a TCP frame twice'
-            cand --reorder 'Probability of holding a TCP frame back so that later ones overtake it'
-            cand --corrupt 'Probability of flipping one bit (payload, or the checksum of an empty segment)'
-            cand --delay 'Fixed delay added to every TCP frame'
-            cand --reorder-after 'A held frame is released after this many later frames have overtaken it…'
-            cand --reorder-hold '…or after this long, whichever comes first'
-            cand --blackhole-after 'Start a blackhole this long after the relay starts'
-            cand --blackhole-for 'How long a blackhole lasts [default: for ever, or until the next SIGUSR1]'
-            cand --stats 'Keep the counters in this file (JSON), rewritten while running and at exit'
-            cand --trace 'Write one line per decision (drop, duplicate, corrupt, hold, release, blackhole) to FILE'
-            cand --blackhole-all 'A blackhole swallows every frame (ARP too), not only IPv4/TCP'
-            cand --keep-offloads 'Leave the interfaces'' offloads alone (default: turn them off)'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
-        }
-        &'nettool;help'= {
-            cand arp 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
-            cand handshake 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
-            cand close 'Open a TCP connection and close it with the four-way handshake, printing every state'
-            cand nc 'netcat on nettool''s own TCP engine: stdin to the peer, the peer to stdout'
-            cand probe 'Send hand-made TCP segments and report every answer (hping3-style)'
-            cand scan 'SYN-scan a host''s TCP ports: open, closed or filtered'
-            cand trace 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown'
-            cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
-            cand ladder 'Draw one TCP connection of a saved capture as a ladder diagram'
-            cand plot 'Draw the time–sequence graph of one TCP connection of a saved capture, as SVG'
-            cand generate 'Write the man pages and shell completions (for packagers and the test suite)'
-            cand impair 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
-            cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'nettool;help;arp'= {
-        }
-        &'nettool;help;handshake'= {
-        }
-        &'nettool;help;close'= {
-        }
-        &'nettool;help;nc'= {
-        }
-        &'nettool;help;probe'= {
-        }
-        &'nettool;help;scan'= {
-        }
-        &'nettool;help;trace'= {
-        }
-        &'nettool;help;lab'= {
-            cand up 'Create the lab'
-            cand down 'Remove the lab and everything it runs'
-            cand status 'Show the lab''s interfaces and addresses'
-            cand demo 'Bring up a temporary lab, run nettool against it with real output, and take it down'
-            cand serve 'Run the lab''s TCP services in the lab''s namespace until SIGTERM (started by `lab up`)'
-        }
-        &'nettool;help;lab;up'= {
-        }
-        &'nettool;help;lab;down'= {
-        }
-        &'nettool;help;lab;status'= {
-        }
-        &'nettool;help;lab;demo'= {
-        }
-        &'nettool;help;lab;serve'= {
-        }
-        &'nettool;help;ladder'= {
-        }
-        &'nettool;help;plot'= {
-        }
-        &'nettool;help;generate'= {
-        }
-        &'nettool;help;impair'= {
-        }
-        &'nettool;help;help'= {
         }
     ]
     $completions[$command]

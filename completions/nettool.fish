@@ -24,7 +24,7 @@ function __fish_nettool_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c nettool -n "__fish_nettool_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nettool -n "__fish_nettool_needs_command" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_needs_command" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "arp" -d 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "handshake" -d 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
@@ -36,10 +36,7 @@ complete -c nettool -n "__fish_nettool_needs_command" -f -a "trace" -d 'Trace th
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "ladder" -d 'Draw one TCP connection of a saved capture as a ladder diagram'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "plot" -d 'Draw the time–sequence graph of one TCP connection of a saved capture, as SVG'
-complete -c nettool -n "__fish_nettool_needs_command" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
-complete -c nettool -n "__fish_nettool_needs_command" -f -a "impair" -d 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
-complete -c nettool -n "__fish_nettool_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c nettool -n "__fish_nettool_using_subcommand arp" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes ADDRESS through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes ADDRESS through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s s -l source -d 'Source IPv4 address for requests (default: the route\'s preferred source)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s c -l count -d 'Send exactly N requests, one per --interval, and show every reply (always asks the wire)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s w -s W -l wait -l timeout -d 'How long to wait for a reply after the last request [default: 1s]' -r
@@ -58,9 +55,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand arp" -s A -l announce-re
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -l json -d 'Print one JSON object per line for each reply and event'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s q -l quiet -d 'Print only the MAC address (`ADDRESS MAC` per line where many answer: a sweep, --show)'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s v -l verbose -d 'Also print every ARP frame sent and received, tcpdump-style, on stderr'
-complete -c nettool -n "__fish_nettool_using_subcommand arp" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nettool -n "__fish_nettool_using_subcommand arp" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand arp" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
@@ -76,9 +72,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l ladder -d 
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l ascii -d 'With --ladder: ASCII characters only, whatever the locale'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l no-ack -d 'Withhold the third ACK and watch the server retransmit its SYN-ACK, then reset'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l graceful -d 'Release the open connection with a four-way close instead of a RST'
-complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand close" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
@@ -94,14 +89,13 @@ complete -c nettool -n "__fish_nettool_using_subcommand close" -l ascii -d 'With
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l passive -d 'Let the peer close first (after --data, e.g. an HTTP/1.0 request); if it has not within --linger, nettool closes first and says so (exit 1 if it sent nothing)'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l half-close -d 'Send our FIN right after --data and keep reading in FIN-WAIT-2'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l abort -d 'Reset the connection instead of closing it'
-complete -c nettool -n "__fish_nettool_using_subcommand close" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nettool -n "__fish_nettool_using_subcommand close" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s w -s W -l wait -d 'Give up if the connection does not open (each port\'s wait, with -z), or stays idle, this long' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l user-timeout -d 'Give up when sent data stays unacknowledged this long (RFC 9293\'s USER TIMEOUT); without it, nettool retries 15 times with backoff, as Linux does (many minutes against a dead path)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l quit-after -d 'After the end of stdin, wait at most this long for the peer to close, then quit (netcat\'s `-q SECS`; in nettool `-q` means quiet, in every command)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s s -l source -d 'Source address' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s p -l source-port -l sport -d 'Source port' -r
-complete -c nettool -n "__fish_nettool_using_subcommand nc" -s i -s I -l interface -d 'Interface to use' -r
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -s i -s I -l interface -d 'Interface to use' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cc -d 'Congestion control for what nettool sends' -r -f -a "cubic\t'RFC 9438: the window follows a cubic curve of the time since the last loss, and falls to 0.7 of the flight on one (Linux\'s default)'
 reno\t'RFC 5681: one segment more per round trip, and half the flight on a loss'"
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
@@ -112,9 +106,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -s z -l zero-io -d '
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s v -l verbose -d 'States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l trace -d 'Every segment, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nettool -n "__fish_nettool_using_subcommand nc" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l dport -d 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s s -l source -d 'Source address (one the kernel does not own keeps it out entirely)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flags -d 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none), or the flags byte (0x12)' -r
@@ -154,9 +147,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l badsum -d 'Wri
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flood -d 'Send as fast as the link allows; print only the summary'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s v -l verbose -d 'Also print every probe sent'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l json -d 'One JSON object per line'
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -s i -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s i -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s s -l source -d 'Source address' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l rate -d 'A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does (default: adaptive, between --min-rate and --max-rate)' -r
@@ -170,9 +162,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -l cache-file -d '
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l all -d 'List every port, closed ones too'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JSON object per line: a port line per port, then the result'
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
@@ -182,88 +173,30 @@ complete -c nettool -n "__fish_nettool_using_subcommand trace" -l queries -d 'Pr
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s w -s W -l wait -d 'How long each probe waits for its answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l json -d 'Print one JSON object per line for each probe and the result'
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -f -a "up" -d 'Create the lab'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -f -a "down" -d 'Remove the lab and everything it runs'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -f -a "status" -d 'Show the lab\'s interfaces and addresses'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -f -a "demo" -d 'Bring up a temporary lab, run nettool against it with real output, and take it down'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -f -a "serve" -d 'Run the lab\'s TCP services in the lab\'s namespace until SIGTERM (started by `lab up`)'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo serve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo" -f -a "up" -d 'Create the lab'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo" -f -a "down" -d 'Remove the lab and everything it runs'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo" -f -a "status" -d 'Show the lab\'s interfaces and addresses'
+complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo" -f -a "demo" -d 'Bring up a temporary lab, run nettool against it with real output, and take it down'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -l name -d 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -l subnet -d 'Subnet of the lab; this host takes its first address, the peers the following ones' -r
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -l hosts -d 'Number of peer addresses answered in the lab' -r
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -l no-services -d 'A bare lab: no TCP services (HTTP on 80, echo on 7, trickle on 19, filtered port 82)'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from up" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from down" -l name -d 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from down" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -l name -d 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -l json -d 'Print JSON lines (start, the lab, result; see README "JSON output")'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -l name -d 'Name of the temporary lab' -r
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -l subnet -d 'Subnet of the temporary lab' -r
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -s h -l help -d 'Print help'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from demo" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from serve" -l name -d 'Name of the lab (namespace nettool-NAME, interface ntl-NAME)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "up" -d 'Create the lab'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "down" -d 'Remove the lab and everything it runs'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the lab\'s interfaces and addresses'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "demo" -d 'Bring up a temporary lab, run nettool against it with real output, and take it down'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Run the lab\'s TCP services in the lab\'s namespace until SIGTERM (started by `lab up`)'
-complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nettool -n "__fish_nettool_using_subcommand ladder" -l conn -d 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT' -r
 complete -c nettool -n "__fish_nettool_using_subcommand ladder" -l ascii -d 'Draw with ASCII characters only, whatever the locale'
-complete -c nettool -n "__fish_nettool_using_subcommand ladder" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nettool -n "__fish_nettool_using_subcommand ladder" -s V -l version -d 'Print version'
+complete -c nettool -n "__fish_nettool_using_subcommand ladder" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand plot" -s o -l output -d 'Where to write the SVG ("-" for standard output)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand plot" -l conn -d 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT' -r
 complete -c nettool -n "__fish_nettool_using_subcommand plot" -l dir -d 'The direction whose data to draw (a is the connection\'s opener); default: the one that carried more' -r -f -a "a2b\t'The data the opener (the sender of the SYN) sent'
 b2a\t'The data the other end sent back'"
 complete -c nettool -n "__fish_nettool_using_subcommand plot" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nettool -n "__fish_nettool_using_subcommand plot" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand generate" -l out-dir -d 'Directory to write man/ and completions/ into' -r -F
-complete -c nettool -n "__fish_nettool_using_subcommand generate" -s h -l help -d 'Print help'
-complete -c nettool -n "__fish_nettool_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l left -d 'Interface of the left side' -r
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l right -d 'Interface of the right side' -r
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l seed -d 'Seed of the decisions (one generator per direction, both derived from it)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l loss -d 'Probability of dropping a TCP frame' -r
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l dup -d 'Probability of sending a TCP frame twice' -r
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l reorder -d 'Probability of holding a TCP frame back so that later ones overtake it' -r
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l corrupt -d 'Probability of flipping one bit (payload, or the checksum of an empty segment)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l delay -d 'Fixed delay added to every TCP frame' -r
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l reorder-after -d 'A held frame is released after this many later frames have overtaken it…' -r
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l reorder-hold -d '…or after this long, whichever comes first' -r
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l blackhole-after -d 'Start a blackhole this long after the relay starts' -r
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l blackhole-for -d 'How long a blackhole lasts [default: for ever, or until the next SIGUSR1]' -r
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l stats -d 'Keep the counters in this file (JSON), rewritten while running and at exit' -r -F
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l trace -d 'Write one line per decision (drop, duplicate, corrupt, hold, release, blackhole) to FILE' -r -F
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l blackhole-all -d 'A blackhole swallows every frame (ARP too), not only IPv4/TCP'
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -l keep-offloads -d 'Leave the interfaces\' offloads alone (default: turn them off)'
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nettool -n "__fish_nettool_using_subcommand impair" -s V -l version -d 'Print version'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab ladder plot generate impair help" -f -a "arp" -d 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab ladder plot generate impair help" -f -a "handshake" -d 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab ladder plot generate impair help" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab ladder plot generate impair help" -f -a "nc" -d 'netcat on nettool\'s own TCP engine: stdin to the peer, the peer to stdout'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab ladder plot generate impair help" -f -a "probe" -d 'Send hand-made TCP segments and report every answer (hping3-style)'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab ladder plot generate impair help" -f -a "scan" -d 'SYN-scan a host\'s TCP ports: open, closed or filtered'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab ladder plot generate impair help" -f -a "trace" -d 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router\'s ICMP time exceeded shown'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab ladder plot generate impair help" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab ladder plot generate impair help" -f -a "ladder" -d 'Draw one TCP connection of a saved capture as a ladder diagram'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab ladder plot generate impair help" -f -a "plot" -d 'Draw the time–sequence graph of one TCP connection of a saved capture, as SVG'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab ladder plot generate impair help" -f -a "generate" -d 'Write the man pages and shell completions (for packagers and the test suite)'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab ladder plot generate impair help" -f -a "impair" -d 'A seeded, counting, faulty wire between two interfaces, for fault-injection tests'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and not __fish_seen_subcommand_from arp handshake close nc probe scan trace lab ladder plot generate impair help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "up" -d 'Create the lab'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "down" -d 'Remove the lab and everything it runs'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "status" -d 'Show the lab\'s interfaces and addresses'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "demo" -d 'Bring up a temporary lab, run nettool against it with real output, and take it down'
-complete -c nettool -n "__fish_nettool_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "serve" -d 'Run the lab\'s TCP services in the lab\'s namespace until SIGTERM (started by `lab up`)'

@@ -121,7 +121,7 @@ pub struct ArpArgs {
     pub target: Option<String>,
 
     /// Interface to use (default: the one the kernel routes ADDRESS through).
-    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = parse_interface)]
+    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = parse_interface, value_hint = clap::ValueHint::Other)]
     pub interface: Option<String>,
 
     /// Source IPv4 address for requests (default: the route's preferred source).
@@ -223,7 +223,7 @@ impl CacheArgs {
 #[derive(Debug, Args)]
 pub struct PathArgs {
     /// Interface to use (default: the one the kernel routes HOST through).
-    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = parse_interface)]
+    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = parse_interface, value_hint = clap::ValueHint::Other)]
     pub interface: Option<String>,
 
     /// Source address. One the kernel does not own keeps the kernel out of
@@ -428,7 +428,7 @@ pub struct NcArgs {
     pub source_port: Option<u16>,
 
     /// Interface to use.
-    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = parse_interface)]
+    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = parse_interface, value_hint = clap::ValueHint::Other)]
     pub interface: Option<String>,
 
     /// Congestion control for what nettool sends.

@@ -15,7 +15,8 @@ pub struct GeneratedFile {
 /// `man/nettool.1` plus one page per visible subcommand, nested ones
 /// included (`man/nettool-lab-up.1`).
 pub fn man_pages(cmd: &Command) -> Vec<GeneratedFile> {
-    let mut cmd = cmd.clone();
+    // No `help` subcommand: its page is not written, so none may be named.
+    let mut cmd = cmd.clone().disable_help_subcommand(true);
     cmd.build();
     let mut out = Vec::new();
     collect_pages(&cmd, cmd.get_name(), &mut out);
@@ -51,7 +52,7 @@ pub fn completions(cmd: &Command) -> Vec<GeneratedFile> {
     ]
     .into_iter()
     .map(|shell| {
-        let mut cmd = cmd.clone();
+        let mut cmd = visible(cmd);
         let name = cmd.get_name().to_owned();
         let mut contents = Vec::new();
         clap_complete::generate(shell, &mut cmd, &name, &mut contents);
@@ -64,6 +65,27 @@ pub fn completions(cmd: &Command) -> Vec<GeneratedFile> {
         }
     })
     .collect()
+}
+
+/// `cmd` as completions offer it: the hidden subcommands (`generate`,
+/// `impair`, `lab serve`) and `help` left out, at every level. clap cannot
+/// remove a subcommand, so the tree is rebuilt from what shows.
+fn visible(cmd: &Command) -> Command {
+    let mut out = Command::new(cmd.get_name().to_owned())
+        .disable_help_subcommand(true)
+        .args(cmd.get_arguments().cloned())
+        .subcommands(
+            cmd.get_subcommands()
+                .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+                .map(visible),
+        );
+    if let Some(about) = cmd.get_about() {
+        out = out.about(about.clone());
+    }
+    if cmd.get_version().is_some() {
+        out = out.version(cmd.get_version().map(str::to_owned).unwrap_or_default());
+    }
+    out
 }
 
 /// Everything `nettool generate` writes.

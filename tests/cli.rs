@@ -231,6 +231,22 @@ fn a_bad_host_says_what_is_wrong(#[case] args: &[&str], #[case] says: &str) {
     assert!(!r.stderr.contains("cannot resolve"), "{}", r.show());
 }
 
+/// `lab status` of a lab that is not up says no (exit 1), and its hint
+/// names the lab as the command line must (`--name`).
+#[test]
+fn status_of_a_missing_lab_is_a_no_with_a_hint_that_parses() {
+    let r = run(cmd(&["lab", "status", "--name", "nosuch"]), LIMIT);
+    assert_eq!(r.code, Some(1), "{}", r.show());
+    assert!(
+        r.stdout.contains("nettool lab up --name nosuch"),
+        "{}",
+        r.show()
+    );
+    let r = run(cmd(&["lab", "status", "--json", "--name", "nosuch"]), LIMIT);
+    assert_eq!(r.code, Some(1), "{}", r.show());
+    assert_eq!(r.json_lines().last().unwrap()["exit"], 1, "{}", r.show());
+}
+
 /// `nettool --help` carries the common flags' table and the exit codes.
 #[test]
 fn top_help_has_the_common_flags_and_every_exit_code() {

@@ -79,3 +79,54 @@ fn every_visible_subcommand_has_a_man_page() {
         "the arp page documents exit codes"
     );
 }
+
+/// Completions offer what `--help` shows: not the hidden `generate`,
+/// `impair` and `lab serve`, nor a `help` subcommand; and no man page
+/// names a `nettool-help(1)` that is never written.
+#[test]
+fn completions_and_pages_name_only_what_exists() {
+    let cmd = nettool::cli::command();
+    for f in nettool::docgen::completions(&cmd) {
+        let text = String::from_utf8(f.contents).unwrap();
+        for hidden in [
+            "\"generate\"",
+            "\"impair\"",
+            "\"serve\"",
+            "generate)",
+            "impair)",
+        ] {
+            assert!(!text.contains(hidden), "{} offers {hidden}", f.path);
+        }
+    }
+    for f in nettool::docgen::man_pages(&cmd) {
+        let text = String::from_utf8(f.contents).unwrap();
+        assert!(
+            !text.contains("nettool\\-help"),
+            "{} names nettool-help",
+            f.path
+        );
+        assert!(
+            !text.contains("nettool-help"),
+            "{} names nettool-help",
+            f.path
+        );
+    }
+}
+
+/// An interface is not a file: fish must not offer files after -i.
+#[test]
+fn interfaces_do_not_complete_as_files() {
+    let fish = nettool::docgen::completions(&nettool::cli::command())
+        .into_iter()
+        .find(|f| f.path.ends_with("nettool.fish"))
+        .unwrap();
+    let fish = String::from_utf8(fish.contents).unwrap();
+    let lines: Vec<&str> = fish
+        .lines()
+        .filter(|l| l.contains("-l interface"))
+        .collect();
+    assert_eq!(lines.len(), 7, "one per subcommand that takes -i");
+    for line in lines {
+        assert!(line.ends_with("-r -f"), "-i offers files: {line}");
+    }
+}

@@ -48,7 +48,7 @@ pub struct ProbeArgs {
     pub dport: Option<String>,
 
     /// Interface (default: the one the kernel routes HOST through).
-    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = super::parse_interface)]
+    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = super::parse_interface, value_hint = clap::ValueHint::Other)]
     pub interface: Option<String>,
 
     /// Source address (one the kernel does not own keeps it out entirely).
@@ -217,7 +217,7 @@ pub struct ScanArgs {
     #[arg(value_name = "PORTS")]
     pub ports: String,
     /// Interface (default: the one the kernel routes HOST through).
-    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = super::parse_interface)]
+    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = super::parse_interface, value_hint = clap::ValueHint::Other)]
     pub interface: Option<String>,
     /// Source address.
     #[arg(short, long, value_name = "ADDRESS")]

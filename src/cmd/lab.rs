@@ -231,13 +231,15 @@ fn status(name: &str, json: bool, env: &mut Env) -> Result<Outcome> {
         };
         let now = env.now();
         rep.emit(env.out, now, Event::Lab { up, status: fields }, |_| Ok(()))?;
+        // "Is it up?" "No" is a negative answer, as nobody answering is.
+        let outcome = Outcome::from_answer(up);
         rep.emit(
             env.out,
             now,
-            Event::Result(Box::new(Report::new(Verdict::Done, Outcome::Success))),
+            Event::Result(Box::new(Report::new(Verdict::Done, outcome))),
             |_| Ok(()),
         )?;
-        return Ok(Outcome::Success);
+        return Ok(outcome);
     }
     match status {
         Some(s) => {
@@ -245,10 +247,18 @@ fn status(name: &str, json: bool, env: &mut Env) -> Result<Outcome> {
             writeln!(env.out, "lab {} is {health}", s.name)?;
             describe(&s, env.out)?;
         }
-        None => writeln!(
-            env.out,
-            "lab {name} is not up (create it with: nettool lab up)"
-        )?,
+        None => {
+            let flag = if name == "lab" {
+                String::new()
+            } else {
+                format!(" --name {name}")
+            };
+            writeln!(
+                env.out,
+                "lab {name} is not up (create it with: nettool lab up{flag})"
+            )?;
+            return Ok(Outcome::Negative);
+        }
     }
     Ok(Outcome::Success)
 }

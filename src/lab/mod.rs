@@ -108,8 +108,8 @@ pub enum LabError {
         room: u64,
     },
     #[error(
-        "lab {name} already exists: inspect it with `nettool lab status {name}` \
-         or remove it with `nettool lab down {name}`"
+        "lab {name} already exists: inspect it with `nettool lab status --name {name}` \
+         or remove it with `nettool lab down --name {name}`"
     )]
     AlreadyExists { name: String },
     #[error(
