@@ -565,7 +565,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__probe)
-            opts="-I -i -s -p -S -A -F -R -P -U -c -W -w -v -h --dport --interface --source --sport --source-port --sport-inc --flags --syn --ack-flag --fin --rst --psh --urg --ece --cwr --seq --ack --win --urg-ptr --ttl --id --tos --df --mss --sack-perm --ts --nop --wscale --tcp-option --eol --data --data-file --data-len --badsum --count --interval --flood --wait --verbose --json --cache-file --pcap --help"
+            opts="-I -i -s -p -S -A -F -R -P -U -c -W -w -v -h --dport --interface --source --sport --source-port --cache-file --sport-inc --flags --syn --ack-flag --fin --rst --psh --urg --ece --cwr --seq --ack --win --urg-ptr --ttl --id --tos --df --mss --sack-perm --ts --nop --wscale --tcp-option --eol --data --data-file --data-len --badsum --count --interval --flood --wait --verbose --json --pcap --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -613,6 +613,10 @@ _nettool() {
                     return 0
                     ;;
                 -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -700,10 +704,6 @@ _nettool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --cache-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --pcap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -716,7 +716,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__scan)
-            opts="-I -i -s -p -W -w -h --interface --source --sport --source-port --rate --max-rate --min-rate --concurrency --retries --timeout --wait --min-timeout --all --json --cache-file --pcap --help"
+            opts="-I -i -s -p -W -w -h --interface --source --sport --source-port --cache-file --rate --max-rate --min-rate --concurrency --retries --timeout --wait --min-timeout --all --json --pcap --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -763,6 +763,10 @@ _nettool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -800,10 +804,6 @@ _nettool() {
                     return 0
                     ;;
                 --min-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cache-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -218,8 +218,8 @@ impl CacheArgs {
 }
 
 /// The way to one flow's peer as the user may set it: `-i`, `-s`, `-p`
-/// and the ARP cache. Shared by `handshake`, `close` and `trace` (`probe`
-/// and `scan` spell them as hping3 and nmap do).
+/// and the ARP cache. Shared by `handshake`, `close`, `trace`, `probe` and
+/// `scan`.
 #[derive(Debug, Args)]
 pub struct PathArgs {
     /// Interface to use (default: the one the kernel routes HOST through).
