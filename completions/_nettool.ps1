@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('ladder', 'ladder', [CompletionResultType]::ParameterValue, 'Draw one TCP connection of a saved capture as a ladder diagram')
+            [CompletionResult]::new('plot', 'plot', [CompletionResultType]::ParameterValue, 'Draw the time–sequence graph of one TCP connection of a saved capture, as SVG')
             break
         }
         'nettool;arp' {
@@ -158,14 +159,15 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
         }
         'nettool;probe' {
             [CompletionResult]::new('--dport', '--dport', [CompletionResultType]::ParameterName, 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn')
-            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface (default: the one the kernel routes HOST through)')
-            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface (default: the one the kernel routes HOST through)')
-            [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface (default: the one the kernel routes HOST through)')
-            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address (one the kernel does not own keeps it out entirely)')
-            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address (one the kernel does not own keeps it out entirely)')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
             [CompletionResult]::new('--source-port', '--source-port', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
             [CompletionResult]::new('--sport', '--sport', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
+            [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]')
             [CompletionResult]::new('--flags', '--flags', [CompletionResultType]::ParameterName, 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none), or the flags byte (0x12)')
             [CompletionResult]::new('--seq', '--seq', [CompletionResultType]::ParameterName, 'Sequence number (default: a random one per probe)')
             [CompletionResult]::new('--ack', '--ack', [CompletionResultType]::ParameterName, 'Acknowledgment number (sent with the ACK flag)')
@@ -187,7 +189,6 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'How long each probe waits for its answer')
             [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'How long each probe waits for its answer')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long each probe waits for its answer')
-            [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]')
             [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)')
             [CompletionResult]::new('--sport-inc', '--sport-inc', [CompletionResultType]::ParameterName, 'Each probe from the next source port (wrapping back after 65535)')
             [CompletionResult]::new('-S', '-S ', [CompletionResultType]::ParameterName, 'SYN')
@@ -218,14 +219,15 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;scan' {
-            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface (default: the one the kernel routes HOST through)')
-            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface (default: the one the kernel routes HOST through)')
-            [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface (default: the one the kernel routes HOST through)')
-            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address')
-            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
             [CompletionResult]::new('--source-port', '--source-port', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
             [CompletionResult]::new('--sport', '--sport', [CompletionResultType]::ParameterName, 'Source port (default: a free ephemeral port, reserved from the kernel)')
+            [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]')
             [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does (default: adaptive, between --min-rate and --max-rate)')
             [CompletionResult]::new('--max-rate', '--max-rate', [CompletionResultType]::ParameterName, 'The adaptive rate''s ceiling, SYNs per second')
             [CompletionResult]::new('--min-rate', '--min-rate', [CompletionResultType]::ParameterName, 'The adaptive rate''s floor: however many answers are lost, never slower than this')
@@ -236,7 +238,6 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout')
             [CompletionResult]::new('--min-timeout', '--min-timeout', [CompletionResultType]::ParameterName, 'The shortest wait for an answer')
-            [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]')
             [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'List every port, closed ones too')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per line: a port line per port, then the result')
@@ -311,6 +312,15 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--ascii', '--ascii', [CompletionResultType]::ParameterName, 'Draw with ASCII characters only, whatever the locale')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'nettool;plot' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where to write the SVG ("-" for standard output)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write the SVG ("-" for standard output)')
+            [CompletionResult]::new('--conn', '--conn', [CompletionResultType]::ParameterName, 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The direction whose data to draw (a is the connection''s opener); default: the one that carried more')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
     })

@@ -31,6 +31,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand trace 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
             cand ladder 'Draw one TCP connection of a saved capture as a ladder diagram'
+            cand plot 'Draw the time–sequence graph of one TCP connection of a saved capture, as SVG'
         }
         &'nettool;arp'= {
             cand -i 'Interface to use (default: the one the kernel routes ADDRESS through)'
@@ -150,14 +151,15 @@ set edit:completion:arg-completer[nettool] = {|@words|
         }
         &'nettool;probe'= {
             cand --dport 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn'
-            cand -i 'Interface (default: the one the kernel routes HOST through)'
-            cand -I 'Interface (default: the one the kernel routes HOST through)'
-            cand --interface 'Interface (default: the one the kernel routes HOST through)'
-            cand -s 'Source address (one the kernel does not own keeps it out entirely)'
-            cand --source 'Source address (one the kernel does not own keeps it out entirely)'
+            cand -i 'Interface to use (default: the one the kernel routes HOST through)'
+            cand -I 'Interface to use (default: the one the kernel routes HOST through)'
+            cand --interface 'Interface to use (default: the one the kernel routes HOST through)'
+            cand -s 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself'
+            cand --source 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself'
             cand -p 'Source port (default: a free ephemeral port, reserved from the kernel)'
             cand --source-port 'Source port (default: a free ephemeral port, reserved from the kernel)'
             cand --sport 'Source port (default: a free ephemeral port, reserved from the kernel)'
+            cand --cache-file 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]'
             cand --flags 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none), or the flags byte (0x12)'
             cand --seq 'Sequence number (default: a random one per probe)'
             cand --ack 'Acknowledgment number (sent with the ACK flag)'
@@ -179,7 +181,6 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand -w 'How long each probe waits for its answer'
             cand -W 'How long each probe waits for its answer'
             cand --wait 'How long each probe waits for its answer'
-            cand --cache-file 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]'
             cand --pcap 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)'
             cand --sport-inc 'Each probe from the next source port (wrapping back after 65535)'
             cand -S 'SYN'
@@ -209,14 +210,15 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --help 'Print help'
         }
         &'nettool;scan'= {
-            cand -i 'Interface (default: the one the kernel routes HOST through)'
-            cand -I 'Interface (default: the one the kernel routes HOST through)'
-            cand --interface 'Interface (default: the one the kernel routes HOST through)'
-            cand -s 'Source address'
-            cand --source 'Source address'
+            cand -i 'Interface to use (default: the one the kernel routes HOST through)'
+            cand -I 'Interface to use (default: the one the kernel routes HOST through)'
+            cand --interface 'Interface to use (default: the one the kernel routes HOST through)'
+            cand -s 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself'
+            cand --source 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself'
             cand -p 'Source port (default: a free ephemeral port, reserved from the kernel)'
             cand --source-port 'Source port (default: a free ephemeral port, reserved from the kernel)'
             cand --sport 'Source port (default: a free ephemeral port, reserved from the kernel)'
+            cand --cache-file 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]'
             cand --rate 'A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does (default: adaptive, between --min-rate and --max-rate)'
             cand --max-rate 'The adaptive rate''s ceiling, SYNs per second'
             cand --min-rate 'The adaptive rate''s floor: however many answers are lost, never slower than this'
@@ -227,7 +229,6 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --wait 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout'
             cand --timeout 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout'
             cand --min-timeout 'The shortest wait for an answer'
-            cand --cache-file 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]'
             cand --pcap 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)'
             cand --all 'List every port, closed ones too'
             cand --json 'One JSON object per line: a port line per port, then the result'
@@ -295,6 +296,14 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --ascii 'Draw with ASCII characters only, whatever the locale'
             cand -h 'Print help'
             cand --help 'Print help'
+        }
+        &'nettool;plot'= {
+            cand -o 'Where to write the SVG ("-" for standard output)'
+            cand --output 'Where to write the SVG ("-" for standard output)'
+            cand --conn 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT'
+            cand --dir 'The direction whose data to draw (a is the connection''s opener); default: the one that carried more'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
     ]
     $completions[$command]

@@ -35,6 +35,7 @@ complete -c nettool -n "__fish_nettool_needs_command" -f -a "scan" -d 'SYN-scan 
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "trace" -d 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router\'s ICMP time exceeded shown'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "ladder" -d 'Draw one TCP connection of a saved capture as a ladder diagram'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "plot" -d 'Draw the time–sequence graph of one TCP connection of a saved capture, as SVG'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes ADDRESS through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s s -l source -d 'Source IPv4 address for requests (default: the route\'s preferred source)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s c -l count -d 'Send exactly N requests, one per --interval, and show every reply (always asks the wire)' -r
@@ -106,9 +107,10 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -s v -l verbose -d '
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l trace -d 'Every segment, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l dport -d 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r -f
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s s -l source -d 'Source address (one the kernel does not own keeps it out entirely)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flags -d 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none), or the flags byte (0x12)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l seq -d 'Sequence number (default: a random one per probe)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ack -d 'Acknowledgment number (sent with the ACK flag)' -r
@@ -127,7 +129,6 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l data-len -d 'A
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s c -l count -d 'Probes to send (default: until Ctrl-C)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l interval -d 'Spacing of probes (down to microseconds: 100us)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s w -s W -l wait -d 'How long each probe waits for its answer' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l sport-inc -d 'Each probe from the next source port (wrapping back after 65535)'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s S -l syn -d 'SYN'
@@ -147,9 +148,10 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flood -d 'Send
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s v -l verbose -d 'Also print every probe sent'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l json -d 'One JSON object per line'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s h -l help -d 'Print help'
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -s i -s I -l interface -d 'Interface (default: the one the kernel routes HOST through)' -r -f
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -s s -l source -d 'Source address' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l rate -d 'A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does (default: adaptive, between --min-rate and --max-rate)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l max-rate -d 'The adaptive rate\'s ceiling, SYNs per second' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-rate -d 'The adaptive rate\'s floor: however many answers are lost, never slower than this' -r
@@ -157,7 +159,6 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -l concurrency -d 
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l retries -d 'More SYNs for a silent port (an adaptive scan adds up to 4 on a path that loses SYNs)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s w -s W -l wait -l timeout -d 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-timeout -d 'The shortest wait for an answer' -r
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l all -d 'List every port, closed ones too'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JSON object per line: a port line per port, then the result'
@@ -194,3 +195,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand lab; and __fish_seen_sub
 complete -c nettool -n "__fish_nettool_using_subcommand ladder" -l conn -d 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT' -r
 complete -c nettool -n "__fish_nettool_using_subcommand ladder" -l ascii -d 'Draw with ASCII characters only, whatever the locale'
 complete -c nettool -n "__fish_nettool_using_subcommand ladder" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand plot" -s o -l output -d 'Where to write the SVG ("-" for standard output)' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand plot" -l conn -d 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT' -r
+complete -c nettool -n "__fish_nettool_using_subcommand plot" -l dir -d 'The direction whose data to draw (a is the connection\'s opener); default: the one that carried more' -r -f -a "a2b\t'The data the opener (the sender of the SYN) sent'
+b2a\t'The data the other end sent back'"
+complete -c nettool -n "__fish_nettool_using_subcommand plot" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -12,12 +12,14 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 mod common;
 mod impair;
 mod ladder;
+mod plot;
 mod probe;
 mod trace;
 
 pub use common::{COMMON_FLAGS, Common, habit_tip, parse_interface};
 pub use impair::ImpairArgs;
 pub use ladder::{LadderArgs, LadderFlags};
+pub use plot::{PlotArgs, PlotDir};
 pub use probe::{ProbeArgs, ScanArgs};
 pub use trace::TraceArgs;
 
@@ -74,6 +76,7 @@ pub enum Command {
     Trace(TraceArgs),
     Lab(LabArgs),
     Ladder(LadderArgs),
+    Plot(PlotArgs),
     /// Write the man pages and shell completions (for packagers and the test suite).
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -215,8 +218,8 @@ impl CacheArgs {
 }
 
 /// The way to one flow's peer as the user may set it: `-i`, `-s`, `-p`
-/// and the ARP cache. Shared by `handshake`, `close` and `trace` (`probe`
-/// and `scan` spell them as hping3 and nmap do).
+/// and the ARP cache. Shared by `handshake`, `close`, `trace`, `probe` and
+/// `scan`.
 #[derive(Debug, Args)]
 pub struct PathArgs {
     /// Interface to use (default: the one the kernel routes HOST through).
@@ -693,7 +696,11 @@ impl Command {
             Command::Probe(a) => &a.capture,
             Command::Scan(a) => &a.capture,
             Command::Trace(a) => &a.capture,
-            Command::Lab(_) | Command::Ladder(_) | Command::Generate(_) | Command::Impair(_) => {
+            Command::Lab(_)
+            | Command::Ladder(_)
+            | Command::Plot(_)
+            | Command::Generate(_)
+            | Command::Impair(_) => {
                 return None;
             }
         };

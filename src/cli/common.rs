@@ -73,9 +73,9 @@ impl Command {
                 ..Common::default()
             },
             Command::Probe(p) => Common {
-                interface: p.interface.clone(),
-                source: p.source,
-                source_port: p.sport,
+                interface: p.path.interface.clone(),
+                source: p.path.source,
+                source_port: p.path.source_port,
                 count: p.count,
                 wait: Some(p.wait),
                 interval: Some(p.interval),
@@ -84,9 +84,9 @@ impl Command {
                 ..Common::default()
             },
             Command::Scan(s) => Common {
-                interface: s.interface.clone(),
-                source: s.source,
-                source_port: s.sport,
+                interface: s.path.interface.clone(),
+                source: s.path.source,
+                source_port: s.path.source_port,
                 wait: Some(s.timeout),
                 json: Some(s.json),
                 ..Common::default()
@@ -99,9 +99,11 @@ impl Command {
                 json: Some(t.json),
                 ..Common::default()
             },
-            Command::Lab(_) | Command::Ladder(_) | Command::Generate(_) | Command::Impair(_) => {
-                Common::default()
-            }
+            Command::Lab(_)
+            | Command::Ladder(_)
+            | Command::Plot(_)
+            | Command::Generate(_)
+            | Command::Impair(_) => Common::default(),
         }
     }
 }

@@ -1,12 +1,11 @@
 //! `nettool probe` and `nettool scan`'s arguments.
 
-use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 
-use super::{CacheArgs, CaptureArgs, parse_duration};
+use super::{CaptureArgs, PathArgs, parse_duration};
 use crate::probe::{ProbeFlags, parse_flags, parse_raw_option, parse_timestamps};
 use crate::wire::tcp::TcpOption;
 
@@ -47,17 +46,9 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "PORTS")]
     pub dport: Option<String>,
 
-    /// Interface (default: the one the kernel routes HOST through).
-    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = super::parse_interface, value_hint = clap::ValueHint::Other)]
-    pub interface: Option<String>,
-
-    /// Source address (one the kernel does not own keeps it out entirely).
-    #[arg(short, long, value_name = "ADDRESS")]
-    pub source: Option<Ipv4Addr>,
-
-    /// Source port (default: a free ephemeral port, reserved from the kernel).
-    #[arg(short = 'p', long = "source-port", visible_alias = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
-    pub sport: Option<u16>,
+    /// Interface, source address and port, ARP cache.
+    #[command(flatten)]
+    pub path: PathArgs,
 
     /// Each probe from the next source port (wrapping back after 65535).
     #[arg(long)]
@@ -174,9 +165,6 @@ pub struct ProbeArgs {
     pub json: bool,
 
     #[command(flatten)]
-    pub cache: CacheArgs,
-
-    #[command(flatten)]
     pub capture: CaptureArgs,
 }
 
@@ -216,15 +204,9 @@ pub struct ScanArgs {
     /// Ports: 80, 1-1024, 22,80,8000-8100.
     #[arg(value_name = "PORTS")]
     pub ports: String,
-    /// Interface (default: the one the kernel routes HOST through).
-    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = super::parse_interface, value_hint = clap::ValueHint::Other)]
-    pub interface: Option<String>,
-    /// Source address.
-    #[arg(short, long, value_name = "ADDRESS")]
-    pub source: Option<Ipv4Addr>,
-    /// Source port (default: a free ephemeral port, reserved from the kernel).
-    #[arg(short = 'p', long = "source-port", visible_alias = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
-    pub sport: Option<u16>,
+    /// Interface, source address and port, ARP cache.
+    #[command(flatten)]
+    pub path: PathArgs,
     /// A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does
     /// (default: adaptive, between --min-rate and --max-rate).
     #[arg(long, value_name = "PPS", conflicts_with_all = ["min_rate", "max_rate"], value_parser = clap::value_parser!(u32).range(1..))]
@@ -254,9 +236,6 @@ pub struct ScanArgs {
     /// One JSON object per line: a port line per port, then the result.
     #[arg(long)]
     pub json: bool,
-    #[command(flatten)]
-    pub cache: CacheArgs,
-
     #[command(flatten)]
     pub capture: CaptureArgs,
 }

@@ -7,6 +7,7 @@ pub mod impair;
 pub mod lab;
 pub mod ladder;
 pub mod nc;
+pub mod plot;
 pub mod probe;
 pub mod tcp;
 pub mod trace;
@@ -119,6 +120,7 @@ fn dispatch(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
         Command::Trace(args) => trace::run(args, env),
         Command::Lab(args) => lab::run(args, env),
         Command::Ladder(args) => ladder::run(args, env),
+        Command::Plot(args) => plot::run(args, env),
         Command::Generate(args) => generate::run(args, env),
         Command::Impair(args) => impair::run(args, env),
     }

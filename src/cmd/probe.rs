@@ -129,7 +129,7 @@ fn probe_target(args: &ProbeArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
 pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     let mut rep = Reporter::new(args.json);
     let (dst, dports) = probe_target(&args)?;
-    let way = Way::new(args.interface.as_deref(), args.source, None, &args.cache);
+    let way = Way::of(&args.path);
     let path = match find_path(&mut rep, env, "probe", dst, &way)? {
         Ok(path) => path,
         Err(outcome) => return Ok(outcome),
@@ -137,7 +137,13 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     // Refused before anything is claimed from the kernel.
     template(&args, &path, dst)?;
     let flows = probe_flows(dst, &dports, args.sport_inc);
-    let opened = Opened::open(&path, args.sport, flows, &probe_link(args.flood), env)?;
+    let opened = Opened::open(
+        &path,
+        args.path.source_port,
+        flows,
+        &probe_link(args.flood),
+        env,
+    )?;
     let target = (dst, dports.as_slice());
     opened.run(env, |aim, link, clock, env| {
         fire(&args, aim, target, rep, link, clock, env)
@@ -777,7 +783,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     let rate = scan_rate(&args)?;
     let dst = super::resolve_host(&args.host)?;
     let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
-    let way = Way::new(args.interface.as_deref(), args.source, None, &args.cache);
+    let way = Way::of(&args.path);
     let path = match find_path(&mut rep, env, "scan", dst, &way)? {
         Ok(path) => path,
         Err(outcome) => return Ok(outcome),
@@ -787,7 +793,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
         receive_buffer: Some(SCAN_RECEIVE_BUFFER),
         ..LinkOptions::default()
     };
-    let opened = Opened::open(&path, args.sport, flows, &opts, env)?;
+    let opened = Opened::open(&path, args.path.source_port, flows, &opts, env)?;
     let target = (dst, ports.as_slice());
     opened.run(env, |aim, link, clock, env| {
         sweep(&args, aim, target, rate, rep, link, clock, env)

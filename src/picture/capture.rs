@@ -14,7 +14,7 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use crate::wire::ethernet::EthernetRepr;
-use crate::wire::tcp::{ChecksumMode, Flags, TcpRepr};
+use crate::wire::tcp::{ChecksumMode, Flags, TcpOption, TcpRepr};
 
 /// One TCP segment read from a capture: its header's fields, no payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,10 @@ pub struct Captured {
     pub win: u16,
     /// Payload octets.
     pub len: usize,
+    /// The window scale option's shift (RFC 7323 §2), if present.
+    pub wscale: Option<u8>,
+    /// The SACK option's blocks (RFC 2018), absolute `[left, right)`.
+    pub sack: Vec<(u32, u32)>,
 }
 
 impl Captured {
@@ -44,6 +48,17 @@ impl Captured {
             flags: tcp.flags,
             win: tcp.window,
             len: tcp.payload.len(),
+            wscale: tcp.window_scale(),
+            sack: tcp
+                .options
+                .iter()
+                .find_map(|o| match o {
+                    TcpOption::Sack(blocks) => {
+                        Some(blocks.iter().map(|(l, r)| (l.get(), r.get())).collect())
+                    }
+                    _ => None,
+                })
+                .unwrap_or_default(),
         }
     }
 }

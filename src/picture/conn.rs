@@ -119,29 +119,7 @@ impl Seg {
 
     /// tcpdump's flag letters (`S.`, `F.`, `R`, `P.`...).
     pub fn flag_text(&self) -> String {
-        let mut s = String::new();
-        for (flag, c) in [
-            (Flags::FIN, 'F'),
-            (Flags::SYN, 'S'),
-            (Flags::RST, 'R'),
-            (Flags::PSH, 'P'),
-        ] {
-            if self.flags.contains(flag) {
-                s.push(c);
-            }
-        }
-        if self.ack.is_some() {
-            s.push('.');
-        }
-        for (flag, c) in [(Flags::URG, 'U'), (Flags::ECE, 'E'), (Flags::CWR, 'W')] {
-            if self.flags.contains(flag) {
-                s.push(c);
-            }
-        }
-        if s.is_empty() {
-            s.push_str("none");
-        }
-        s
+        crate::wire::fmt::flag_letters(self.flags, self.ack.is_some())
     }
 }
 

@@ -8,6 +8,8 @@
 //!   the model every picture of a connection shares.
 //! - [`infer`] tells the RFC 9293 state each end is in from the segments.
 //! - [`ladder`] draws the exchange as a two-column ladder diagram.
+//! - [`plot`] makes the time–sequence graph of one direction, and
+//!   [`plot_svg`] draws it as SVG.
 //!
 //! Layer: below `cmd`, above the engine (it reads `wire` and names `tcp`'s
 //! states); it does no I/O of its own: it takes bytes and returns text.
@@ -16,6 +18,8 @@ pub mod capture;
 pub mod conn;
 pub mod infer;
 pub mod ladder;
+pub mod plot;
+pub mod plot_svg;
 
 pub use conn::{Conn, ConnFilter, Ends, Seg, Way};
 pub use ladder::{Exchange, Item, Style};
@@ -30,4 +34,25 @@ pub fn ladder_of_capture(
     let capture = capture::read(bytes)?;
     let conn = conn::pick(&capture.segments, capture.other, filter)?;
     Ok(ladder::render(&Exchange::from_conn(conn), style))
+}
+
+/// The time–sequence graph, as SVG, of one connection of a capture
+/// file's `bytes` (as [`ladder_of_capture`] picks it), in `way` or in the
+/// direction that carried more data.
+pub fn plot_of_capture(
+    bytes: &[u8],
+    filter: Option<ConnFilter>,
+    way: Option<Way>,
+) -> anyhow::Result<String> {
+    let capture = capture::read(bytes)?;
+    let conn = conn::pick(&capture.segments, capture.other, filter)?;
+    // The same segments `conn` was built from, in its order, for the
+    // options (window scale, SACK) it does not keep.
+    let raw: Vec<&capture::Captured> = capture
+        .segments
+        .iter()
+        .filter(|s| conn.ends.way(s.src, s.dst).is_some())
+        .collect();
+    let graph = plot::build(&conn, &raw, way)?;
+    Ok(plot_svg::render(&graph))
 }

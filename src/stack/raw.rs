@@ -116,16 +116,16 @@ mod tests {
     use std::net::{Ipv4Addr, SocketAddrV4};
     use std::time::Duration;
 
-    use pnet::packet::icmp::{IcmpPacket, checksum};
     use rstest::rstest;
 
     use super::*;
     use crate::stack::iface::HostEvent as What;
     use crate::trace::{Answer, Config, Event, Trace};
     use crate::wire::arp::{ArpRepr, Operation};
-    use crate::wire::ethernet::{self, EthernetRepr, Protocol};
+    use crate::wire::ethernet::{self, EthernetRepr};
     use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
     use crate::wire::tcp::{ChecksumMode, Flags, TcpRepr};
+    use crate::wire::testing;
     use crate::wire::{MacAddr, SeqNum};
 
     const US: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 1, 0, 1), 40000);
@@ -178,26 +178,16 @@ mod tests {
 
     /// `body` from `from` to us, from the gateway.
     fn wrap(from: Ipv4Addr, protocol: IpProtocol, body: &[u8]) -> Vec<u8> {
-        let ip = Ipv4Repr::new(from, *US.ip(), protocol, body.len());
-        let mut frame = vec![0u8; ethernet::HEADER_LEN + ip.total_len()];
-        EthernetRepr {
-            src: GW,
-            dst: MAC,
-            protocol: Protocol::Ipv4,
-        }
-        .emit(&mut frame);
-        ip.emit(&mut frame[ethernet::HEADER_LEN..]);
-        frame[ethernet::HEADER_LEN + 20..].copy_from_slice(body);
-        frame
+        testing::ipv4_frame((GW, MAC), (from, *US.ip()), protocol, body)
     }
 
     /// ICMP time exceeded from `router` quoting `packet`'s first 28 bytes.
     fn time_exceeded(router: Ipv4Addr, packet: &[u8]) -> Vec<u8> {
-        let mut msg = vec![11, 0, 0, 0, 0, 0, 0, 0];
-        msg.extend_from_slice(&packet[..28]);
-        let sum = checksum(&IcmpPacket::new(&msg).unwrap());
-        msg[2..4].copy_from_slice(&sum.to_be_bytes());
-        wrap(router, IpProtocol::Icmp, &msg)
+        wrap(
+            router,
+            IpProtocol::Icmp,
+            &testing::icmp_error(11, 0, packet),
+        )
     }
 
     fn reply_of(events: &[Hosted<Event>]) -> Option<(Ipv4Addr, Answer)> {

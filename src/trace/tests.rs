@@ -2,11 +2,11 @@
 
 use super::*;
 use crate::machine::{Feed, RxChecksum};
-use pnet::packet::icmp::{IcmpPacket, checksum};
 use rstest::rstest;
 
-use crate::wire::ethernet::{self, EthernetRepr, Protocol};
+use crate::wire::ethernet;
 use crate::wire::tcp::ChecksumMode;
+use crate::wire::testing;
 
 const US: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
 const R1: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 2);
@@ -57,27 +57,15 @@ fn send(t: &mut Trace, now: Instant) -> Sent {
 }
 
 fn wrap(from: Ipv4Addr, protocol: IpProtocol, body: &[u8]) -> Vec<u8> {
-    let ip = Ipv4Repr::new(from, US, protocol, body.len());
-    let mut frame = vec![0u8; ethernet::HEADER_LEN + ip.total_len()];
-    EthernetRepr {
-        src: GW,
-        dst: MAC,
-        protocol: Protocol::Ipv4,
-    }
-    .emit(&mut frame);
-    ip.emit(&mut frame[ethernet::HEADER_LEN..]);
-    frame[ethernet::HEADER_LEN + 20..].copy_from_slice(body);
-    frame
+    testing::ipv4_frame((GW, MAC), (from, US), protocol, body)
 }
 
-/// ICMP `icmp_type`/`code` from `from`, quoting the first 28 bytes of
-/// `quoted` (an IPv4 packet), as routers do.
 fn icmp(from: Ipv4Addr, icmp_type: u8, code: u8, quoted: &[u8]) -> Vec<u8> {
-    let mut msg = vec![icmp_type, code, 0, 0, 0, 0, 0, 0];
-    msg.extend_from_slice(&quoted[..28]);
-    let sum = checksum(&IcmpPacket::new(&msg).unwrap());
-    msg[2..4].copy_from_slice(&sum.to_be_bytes());
-    wrap(from, IpProtocol::Icmp, &msg)
+    wrap(
+        from,
+        IpProtocol::Icmp,
+        &testing::icmp_error(icmp_type, code, quoted),
+    )
 }
 
 fn time_exceeded(from: Ipv4Addr, probe: &Sent) -> Vec<u8> {

@@ -34,7 +34,12 @@ pub fn arp_line(arp: &ArpRepr) -> String {
 /// tcpdump's flag letters in its fixed order `FSRP.UEW`; `none` when no
 /// flag is set.
 pub fn tcp_flags(tcp: &TcpRepr) -> String {
-    let f = tcp.flags;
+    flag_letters(tcp.flags, tcp.ack.is_some())
+}
+
+/// [`tcp_flags`] for flags and an ACK bit held apart from a segment (a
+/// capture's summary of one): `.` stands for the ACK bit.
+pub fn flag_letters(flags: Flags, ack: bool) -> String {
     let mut s = String::new();
     for (flag, c) in [
         (Flags::FIN, 'F'),
@@ -42,15 +47,15 @@ pub fn tcp_flags(tcp: &TcpRepr) -> String {
         (Flags::RST, 'R'),
         (Flags::PSH, 'P'),
     ] {
-        if f.contains(flag) {
+        if flags.contains(flag) {
             s.push(c);
         }
     }
-    if tcp.ack.is_some() {
+    if ack {
         s.push('.');
     }
     for (flag, c) in [(Flags::URG, 'U'), (Flags::ECE, 'E'), (Flags::CWR, 'W')] {
-        if f.contains(flag) {
+        if flags.contains(flag) {
             s.push(c);
         }
     }

@@ -26,7 +26,7 @@ pub mod ipv4;
 pub mod seq;
 pub mod tcp;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use thiserror::Error;
 
