@@ -51,8 +51,9 @@
 //!   [`serde_display`] writes addresses by their text in the JSON of both
 //!   `report` and `lab`.
 //! - **Test-only**: the end-to-end tests' topologies (`lab::testnet`,
-//!   `lab::impaired`, `lab::routed`) compile only with the `testkit`
-//!   feature, which the package's own tests turn on and a plain
+//!   `lab::impaired`, `lab::routed`) and the fabricated frames of
+//!   `wire::testing` compile only with the `testkit` feature (or in unit
+//!   tests), which the package's own tests turn on and a plain
 //!   `cargo build` leaves off: the shipped library and binary do not
 //!   carry them (see [`lab`]).
 

@@ -18,10 +18,10 @@ use nettool::setup::Path;
 use nettool::time::Instant;
 use nettool::wire::MacAddr;
 use nettool::wire::SeqNum;
-use nettool::wire::ethernet::{self, EthernetRepr, Protocol};
+use nettool::wire::ethernet;
 use nettool::wire::ipv4::{IpProtocol, Ipv4Repr};
 use nettool::wire::tcp::{ChecksumMode, Flags, TcpRepr};
-use pnet::packet::icmp::{IcmpPacket, checksum};
+use nettool::wire::testing;
 use rstest::rstest;
 
 const US_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
@@ -51,26 +51,13 @@ struct Peer {
 
 /// `body` from `from` to us, in a frame from the peer.
 fn ip_frame(from: Ipv4Addr, protocol: IpProtocol, body: &[u8]) -> Vec<u8> {
-    let ip = Ipv4Repr::new(from, *US.ip(), protocol, body.len());
-    let mut frame = vec![0u8; ethernet::HEADER_LEN + ip.total_len()];
-    EthernetRepr {
-        src: PEER_MAC,
-        dst: US_MAC,
-        protocol: Protocol::Ipv4,
-    }
-    .emit(&mut frame);
-    ip.emit(&mut frame[ethernet::HEADER_LEN..]);
-    frame[ethernet::HEADER_LEN + 20..].copy_from_slice(body);
-    frame
+    testing::ipv4_frame((PEER_MAC, US_MAC), (from, *US.ip()), protocol, body)
 }
 
 /// ICMP port unreachable from `router`, quoting the probe's IP header
 /// and the first 8 bytes of its TCP header.
 fn unreachable(router: Ipv4Addr, probe: &[u8]) -> Vec<u8> {
-    let mut msg = vec![3, 3, 0, 0, 0, 0, 0, 0];
-    msg.extend_from_slice(&probe[ethernet::HEADER_LEN..ethernet::HEADER_LEN + 28]);
-    let sum = checksum(&IcmpPacket::new(&msg).unwrap());
-    msg[2..4].copy_from_slice(&sum.to_be_bytes());
+    let msg = testing::icmp_error(3, 3, &probe[ethernet::HEADER_LEN..]);
     ip_frame(router, IpProtocol::Icmp, &msg)
 }
 

@@ -17,10 +17,10 @@ use nettool::setup::Path;
 use nettool::tcp::{self, Connection, IssSource, SeqNum};
 use nettool::time::Instant;
 use nettool::wire::MacAddr;
-use nettool::wire::ethernet::{self, EthernetRepr, Protocol};
-use nettool::wire::ipv4::{IpProtocol, Ipv4Repr};
+use nettool::wire::ethernet;
+use nettool::wire::ipv4::IpProtocol;
 use nettool::wire::tcp::{ChecksumMode, Flags, TcpRepr};
-use pnet::packet::icmp::{IcmpPacket, checksum};
+use nettool::wire::testing;
 
 const US_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
 const GW_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
@@ -52,26 +52,13 @@ impl TwoRouters {
 
 /// `body` from `from` to us, in a frame from the gateway.
 fn frame(from: Ipv4Addr, protocol: IpProtocol, body: &[u8]) -> Vec<u8> {
-    let ip = Ipv4Repr::new(from, *US.ip(), protocol, body.len());
-    let mut frame = vec![0u8; ethernet::HEADER_LEN + ip.total_len()];
-    EthernetRepr {
-        src: GW_MAC,
-        dst: US_MAC,
-        protocol: Protocol::Ipv4,
-    }
-    .emit(&mut frame);
-    ip.emit(&mut frame[ethernet::HEADER_LEN..]);
-    frame[ethernet::HEADER_LEN + 20..].copy_from_slice(body);
-    frame
+    testing::ipv4_frame((GW_MAC, US_MAC), (from, *US.ip()), protocol, body)
 }
 
 /// ICMP time exceeded in transit from `router`, quoting the probe's IP
 /// header and the first 8 bytes of its TCP header, as routers do.
 fn time_exceeded(router: Ipv4Addr, probe: &[u8]) -> Vec<u8> {
-    let mut msg = vec![11, 0, 0, 0, 0, 0, 0, 0];
-    msg.extend_from_slice(&probe[ethernet::HEADER_LEN..ethernet::HEADER_LEN + 28]);
-    let sum = checksum(&IcmpPacket::new(&msg).unwrap());
-    msg[2..4].copy_from_slice(&sum.to_be_bytes());
+    let msg = testing::icmp_error(11, 0, &probe[ethernet::HEADER_LEN..]);
     frame(router, IpProtocol::Icmp, &msg)
 }
 

@@ -25,8 +25,8 @@ pub mod icmp;
 pub mod ipv4;
 pub mod seq;
 pub mod tcp;
-#[cfg(test)]
-pub(crate) mod testing;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testing;
 
 use thiserror::Error;
 
