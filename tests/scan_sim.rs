@@ -13,7 +13,6 @@ use nettool::cmd::probe::scan_over;
 use nettool::cmd::{Captured, Given};
 use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::outcome::Outcome;
-use nettool::route::Interface;
 use nettool::setup::Path;
 use nettool::time::Instant;
 use nettool::wire::MacAddr;
@@ -96,24 +95,7 @@ impl Responder for Peer {
 }
 
 fn path() -> Path {
-    Path {
-        iface: Interface {
-            name: "sim0".into(),
-            index: 1,
-            mac: US_MAC,
-            ipv4: vec![],
-            mtu: 1500,
-            is_up: true,
-            is_running: true,
-            is_loopback: false,
-        },
-        source: *US.ip(),
-        owned_by_kernel: false,
-        next_hop: PEER,
-        next_hop_mac: Some(PEER_MAC),
-        how: "scripted".into(),
-        loopback: false,
-    }
+    Path::simulated(US_MAC, *US.ip(), PEER, PEER_MAC)
 }
 
 /// What a run gave: the outcome, stdout, the frames sent and when.
