@@ -8,6 +8,8 @@
 //! `NETTOOL_WRITE_SEEDS=1 cargo test --test fuzz_corpus` rewrites them;
 //! a plain run checks that the committed ones are current.
 
+mod common;
+
 #[path = "../fuzz/src/lib.rs"]
 #[allow(dead_code)]
 mod targets;
@@ -114,7 +116,7 @@ fn pcap_frames() -> Vec<(PathBuf, Vec<u8>)> {
             } else if path.extension().is_some_and(|e| e == "pcap") {
                 let bytes = std::fs::read(&path).unwrap();
                 let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-                for (n, frame) in pcap_records(&bytes).into_iter().enumerate() {
+                for (n, frame) in common::pcap::records(&bytes).into_iter().enumerate() {
                     out.push((PathBuf::from(format!("pcap-{stem}-{n:02}")), frame));
                 }
             }
@@ -122,24 +124,6 @@ fn pcap_frames() -> Vec<(PathBuf, Vec<u8>)> {
     }
     out.sort();
     out
-}
-
-/// The records of a little-endian pcap file (either timestamp
-/// resolution), after its 24-byte header.
-fn pcap_records(bytes: &[u8]) -> Vec<Vec<u8>> {
-    let le32 = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-    assert!(
-        matches!(le32(0), 0xa1b2_c3d4 | 0xa1b2_3c4d) && le32(20) == 1,
-        "an Ethernet pcap"
-    );
-    let mut records = Vec::new();
-    let mut at = 24;
-    while at + 16 <= bytes.len() {
-        let len = le32(at + 8);
-        records.push(bytes[at + 16..at + 16 + len].to_vec());
-        at += 16 + len;
-    }
-    records
 }
 
 fn file_name(p: &Path) -> String {

@@ -7,17 +7,16 @@
 //! After an intended change: `NETTOOL_BLESS=1 cargo test --test ladder`
 //! rewrites the goldens and the fixtures; review the diff.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
-use nettool::link::pcap::PcapWriter;
 use nettool::picture::{ConnFilter, Style, ladder_of_capture};
 use nettool::sim::{Dir, Sim};
 use nettool::tcp::{Config, State};
 use nettool::time::Instant;
-use nettool::wire::MacAddr;
-use nettool::wire::ethernet::{EthernetRepr, HEADER_LEN, Protocol};
+use nettool::wire::ethernet::HEADER_LEN;
 use nettool::wire::tcp::Flags;
 use rstest::rstest;
 
@@ -29,26 +28,6 @@ fn bless() -> bool {
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The sim's datagrams as a pcap file of Ethernet frames, stamped from a
-/// fixed epoch so the file is the same on every run.
-fn pcap_of(sim: &Sim) -> Vec<u8> {
-    let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    let mut w = PcapWriter::new(Vec::new()).unwrap();
-    for (at, packet) in sim.sent() {
-        let mut frame = vec![0u8; HEADER_LEN + packet.len()];
-        EthernetRepr {
-            src: MacAddr(2, 0, 0, 0, 0, 1),
-            dst: MacAddr(2, 0, 0, 0, 0, 2),
-            protocol: Protocol::Ipv4,
-        }
-        .emit(&mut frame);
-        frame[HEADER_LEN..].copy_from_slice(packet);
-        let since = Duration::from_micros(at.total_micros());
-        w.record(epoch + since, &frame).unwrap();
-    }
-    w.into_inner().unwrap()
 }
 
 fn established(sim: &Sim) -> bool {
@@ -197,7 +176,7 @@ fn a_simulated_run_draws_its_golden_ladder(
     name: &str,
     #[values(Style::Unicode, Style::Ascii)] style: Style,
 ) {
-    let pcap = pcap_of(&scenario(name));
+    let pcap = common::pcap::of_sim(&scenario(name));
     if bless() {
         fs::write(fixture(name), &pcap).unwrap();
     }
@@ -272,7 +251,7 @@ fn a_simultaneous_close_shows_closing_on_both_sides() {
 fn one_connection_is_picked_out_of_several() {
     let mut sim = Sim::client_server(7, Config::default()).record_sent();
     run(&mut sim, established);
-    let one = pcap_of(&sim);
+    let one = common::pcap::of_sim(&sim);
     // The same run again, its client on another port, appended.
     let mut two = one.clone();
     let mut other = one[24..].to_vec();

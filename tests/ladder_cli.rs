@@ -64,21 +64,7 @@ fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
 /// The handshake fixture's frames, the client's port 40000 turned into
 /// `port` (checksums are not checked by the reader).
 fn handshake_frames(port: u16) -> Vec<Vec<u8>> {
-    let bytes = fs::read(fixture("handshake")).unwrap();
-    let mut frames = Vec::new();
-    let mut at = 24;
-    while at < bytes.len() {
-        let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
-        let mut frame = bytes[at + 16..at + 16 + caplen].to_vec();
-        for off in [34, 36] {
-            if frame[off..off + 2] == 40000u16.to_be_bytes() {
-                frame[off..off + 2].copy_from_slice(&port.to_be_bytes());
-            }
-        }
-        frames.push(frame);
-        at += 16 + caplen;
-    }
-    frames
+    common::pcap::frames_with_client_port(&fs::read(fixture("handshake")).unwrap(), port)
 }
 
 #[rstest]

@@ -23,8 +23,6 @@ use nettool::picture::capture;
 use nettool::picture::{ConnFilter, Way, plot_of_capture};
 use nettool::sim::{Impairments, Sim};
 use nettool::tcp::{Config, State};
-use nettool::wire::MacAddr;
-use nettool::wire::ethernet::{EthernetRepr, HEADER_LEN, Protocol};
 use nettool::wire::tcp::Flags;
 use rstest::rstest;
 
@@ -41,26 +39,6 @@ fn root() -> &'static Path {
 
 fn fixture(name: &str) -> PathBuf {
     root().join(format!("tests/fixtures/plot/{name}.pcap"))
-}
-
-/// The sim's datagrams as a pcap file of Ethernet frames, stamped from a
-/// fixed epoch so the file is the same on every run.
-fn pcap_of(sim: &Sim) -> Vec<u8> {
-    let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    let mut w = PcapWriter::new(Vec::new()).unwrap();
-    for (at, packet) in sim.sent() {
-        let mut frame = vec![0u8; HEADER_LEN + packet.len()];
-        EthernetRepr {
-            src: MacAddr(2, 0, 0, 0, 0, 1),
-            dst: MacAddr(2, 0, 0, 0, 0, 2),
-            protocol: Protocol::Ipv4,
-        }
-        .emit(&mut frame);
-        frame[HEADER_LEN..].copy_from_slice(packet);
-        w.record(epoch + Duration::from_micros(at.total_micros()), &frame)
-            .unwrap();
-    }
-    w.into_inner().unwrap()
 }
 
 /// A sends 30 000 bytes and closes; B answers 500 bytes and closes on
@@ -340,7 +318,7 @@ fn check_graph(pcap: &[u8], name: &str) -> usize {
 // The zero-window probes' byte is sent again once the window opens.
 #[case::stalled("stalled", true)]
 fn a_bulk_transfer_is_plotted(#[case] name: &str, #[case] repeats: bool) {
-    let fresh = pcap_of(&scenario(name));
+    let fresh = common::pcap::of_sim(&scenario(name));
     if bless() {
         fs::create_dir_all(fixture(name).parent().unwrap()).unwrap();
         fs::write(fixture(name), &fresh).unwrap();
@@ -417,7 +395,7 @@ fn without_the_syns_the_window_is_drawn_unscaled_and_said_so() {
     let clean = fs::read(fixture("clean")).unwrap();
     let mut w = PcapWriter::new(Vec::new()).unwrap();
     let mut kept = 0;
-    for f in frames(&clean, 40000) {
+    for f in common::pcap::frames_with_client_port(&clean, 40000) {
         // TCP flags at 14 (Ethernet) + 20 (IPv4) + 13; SYN is 0x02.
         if f[47] & 0x02 == 0 {
             w.record(SystemTime::UNIX_EPOCH, &f).unwrap();
@@ -436,7 +414,7 @@ fn without_the_syns_the_window_is_drawn_unscaled_and_said_so() {
 #[test]
 fn a_capture_started_mid_transfer_stays_in_the_frame() {
     let clean = fs::read(fixture("clean")).unwrap();
-    let all = frames(&clean, 40000);
+    let all = common::pcap::frames_with_client_port(&clean, 40000);
     // From A's fifth data segment on: B's ACKs of the first four (sent
     // in the same flight) come after it.
     let data: Vec<usize> = all
@@ -502,29 +480,13 @@ fn the_command_writes_the_same_file_each_time() {
     assert_eq!(r.stdout_bytes, outputs[0]);
 }
 
-/// The frames of a capture file, the client's port 40000 turned into
-/// `port` (the reader does not check checksums).
-fn frames(bytes: &[u8], port: u16) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut at = 24;
-    while at < bytes.len() {
-        let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
-        let mut frame = bytes[at + 16..at + 16 + caplen].to_vec();
-        for off in [34, 36] {
-            if frame[off..off + 2] == 40000u16.to_be_bytes() {
-                frame[off..off + 2].copy_from_slice(&port.to_be_bytes());
-            }
-        }
-        out.push(frame);
-        at += 16 + caplen;
-    }
-    out
-}
-
 fn two_connections() -> Vec<u8> {
     let clean = fs::read(fixture("clean")).unwrap();
     let mut w = PcapWriter::new(Vec::new()).unwrap();
-    for f in frames(&clean, 40000).iter().chain(&frames(&clean, 40001)) {
+    for f in common::pcap::frames_with_client_port(&clean, 40000)
+        .iter()
+        .chain(&common::pcap::frames_with_client_port(&clean, 40001))
+    {
         w.record(SystemTime::UNIX_EPOCH, f).unwrap();
     }
     w.into_inner().unwrap()

@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub mod pcap;
 pub mod schema;
 
 use nettool::lab::testnet::TwoHosts;
