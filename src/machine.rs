@@ -10,9 +10,10 @@ use crate::time::Instant;
 use crate::wire::demux::{FlowKey, Inbound};
 #[cfg(test)]
 use crate::wire::demux::{Identity, demux};
-use crate::wire::icmp::IcmpError;
-use crate::wire::ipv4::Ipv4Repr;
+use crate::wire::icmp::{IcmpError, IcmpQuery};
+use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{ChecksumMode, TcpRepr};
+use crate::wire::udp::UdpRepr;
 
 /// What the kernel said about a received frame's checksums.
 ///
@@ -73,10 +74,14 @@ pub trait Machine {
     fn abort(&mut self, _now: Instant) {}
 }
 
-/// Which TCP segments and ICMP errors belong to a [`RawFlow`]: those
-/// between `local` (one of `local_ports`) and `remote` (one of
-/// `remote_ports`). A probe's flow, a scan's, a trace's: many 4-tuples
-/// that the flow told apart itself.
+/// Which segments, datagrams and ICMP messages belong to a [`RawFlow`]
+/// (of its [`RawFlow::protocol`]): those between `local` (one of
+/// `local_ports`) and `remote` (one of `remote_ports`). A probe's flow, a
+/// scan's, a trace's: many 4-tuples that the flow told apart itself.
+///
+/// An ICMP query flow's "ports" are its identifiers on our side and 0 on
+/// theirs (see [`crate::wire::demux::Inbound::Query`]). A `remote` of
+/// 0.0.0.0 takes any peer (a UDP listener's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Selector {
     pub local: Ipv4Addr,
@@ -90,7 +95,7 @@ impl Selector {
     pub fn takes(&self, key: FlowKey) -> bool {
         let within = |p: u16, (lo, hi): (u16, u16)| lo <= p && p <= hi;
         *key.local.ip() == self.local
-            && *key.remote.ip() == self.remote
+            && (self.remote.is_unspecified() || *key.remote.ip() == self.remote)
             && within(key.local.port(), self.local_ports)
             && within(key.remote.port(), self.remote_ports)
     }
@@ -106,12 +111,22 @@ impl Selector {
 pub trait RawFlow: Any {
     /// What the flow takes; read once, when the interface adds the flow.
     fn selector(&self) -> Selector;
+    /// Which protocol's packets (and ICMP errors about them) the flow
+    /// takes: TCP segments, UDP datagrams or ICMP queries. TCP by default.
+    fn protocol(&self) -> IpProtocol {
+        IpProtocol::Tcp
+    }
     /// A TCP segment the flow's selector takes.
-    fn handle_segment(&mut self, now: Instant, ip: &Ipv4Repr, tcp: &TcpRepr<'_>);
-    /// A TCP segment from the flow's remote address that failed
-    /// validation (its ports unknown).
+    fn handle_segment(&mut self, _now: Instant, _ip: &Ipv4Repr, _tcp: &TcpRepr<'_>) {}
+    /// A UDP datagram the flow's selector takes (a UDP flow's).
+    fn handle_datagram(&mut self, _now: Instant, _ip: &Ipv4Repr, _udp: &UdpRepr<'_>) {}
+    /// An ICMP query message (an echo reply, …) the flow's selector takes
+    /// (an ICMP flow's).
+    fn handle_query(&mut self, _now: Instant, _ip: &Ipv4Repr, _query: &IcmpQuery<'_>) {}
+    /// A segment or datagram of the flow's protocol from its remote
+    /// address that failed validation (its ports unknown).
     fn handle_malformed(&mut self, _now: Instant) {}
-    /// An ICMP error from `from` quoting a segment the selector takes.
+    /// An ICMP error from `from` quoting a packet the selector takes.
     fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, error: &IcmpError);
     /// Fires whatever deadlines have passed at `now`, if any: it may be
     /// called when nothing is due.
@@ -147,22 +162,43 @@ pub trait RawEvents {
 /// Hands `inbound` to `flow` if its selector `sel` takes it, as the
 /// interface does once no connection or listener owns it; whether it did.
 pub fn offer(flow: &mut dyn RawFlow, sel: &Selector, now: Instant, inbound: &Inbound<'_>) -> bool {
+    let protocol = flow.protocol();
+    let from_remote = |ip: &Ipv4Repr| {
+        (sel.remote.is_unspecified() || ip.src == sel.remote) && ip.dst == sel.local
+    };
     match inbound {
         Inbound::Tcp {
             ip,
             flow: key,
             tcp: Ok(tcp),
             ..
-        } if sel.takes(*key) => flow.handle_segment(now, ip, tcp),
+        } if protocol == IpProtocol::Tcp && sel.takes(*key) => flow.handle_segment(now, ip, tcp),
+        Inbound::Udp {
+            ip,
+            flow: key,
+            udp: Ok(udp),
+            ..
+        } if protocol == IpProtocol::Udp && sel.takes(*key) => flow.handle_datagram(now, ip, udp),
+        Inbound::Query {
+            ip,
+            flow: key,
+            query,
+            ..
+        } if protocol == IpProtocol::Icmp && sel.takes(*key) => flow.handle_query(now, ip, query),
         Inbound::Tcp {
             ip, tcp: Err(_), ..
-        } if ip.src == sel.remote && ip.dst == sel.local => flow.handle_malformed(now),
+        } if protocol == IpProtocol::Tcp && from_remote(ip) => flow.handle_malformed(now),
+        Inbound::Udp {
+            ip, udp: Err(_), ..
+        } if protocol == IpProtocol::Udp && from_remote(ip) => flow.handle_malformed(now),
         Inbound::Icmp {
             from,
             error,
             quoted,
             ..
-        } if sel.takes(*quoted) => flow.handle_icmp(now, *from, error),
+        } if error.protocol == protocol && sel.takes(*quoted) => {
+            flow.handle_icmp(now, *from, error)
+        }
         _ => return false,
     }
     true

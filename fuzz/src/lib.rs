@@ -18,9 +18,10 @@ use nettool::time::Instant;
 use nettool::wire::arp::ArpRepr;
 use nettool::wire::demux::{self, Identity, Inbound};
 use nettool::wire::ethernet::EthernetRepr;
-use nettool::wire::icmp::IcmpError;
-use nettool::wire::ipv4::{self, Ipv4Repr};
+use nettool::wire::icmp::{IcmpError, IcmpQuery};
+use nettool::wire::ipv4::{self, IpProtocol, Ipv4Repr};
 use nettool::wire::tcp::{ChecksumMode, Flags, TcpOption, TcpRepr};
+use nettool::wire::udp::UdpRepr;
 use nettool::wire::{MacAddr, SeqNum};
 
 /// The addresses the wire target reads TCP and demuxes under: the
@@ -36,7 +37,8 @@ pub const PEER_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
 // ----- wire -----
 
 /// Every wire parser over the same bytes, read as a frame, an IPv4
-/// datagram, a TCP segment, an ARP packet and an ICMP message. Where a
+/// datagram, a TCP segment, a UDP datagram, an ARP packet and an ICMP
+/// message (an error or a query). Where a
 /// parse succeeds, emitting the representation and parsing the bytes
 /// again must give the same representation.
 pub fn wire(data: &[u8]) {
@@ -61,15 +63,32 @@ pub fn wire(data: &[u8]) {
     let _ = Ipv4Repr::parse_quoted(data);
     if let Ok(err) = IcmpError::parse(data) {
         // The quoted ports and sequence number are read from where RFC 792
-        // puts them: 8 bytes of ICMP header, then the quoted IPv4 header.
+        // puts them: 8 bytes of ICMP header, then the quoted IPv4 header
+        // (for a quoted ICMP query, its identifier stands for our port).
         let ihl = usize::from(data[8] & 0x0f) * 4;
         let ports = &data[8 + ihl..];
-        assert_eq!(err.quoted_src.1, u16::from_be_bytes([ports[0], ports[1]]));
-        assert_eq!(err.quoted_dst.1, u16::from_be_bytes([ports[2], ports[3]]));
+        if err.protocol == IpProtocol::Icmp {
+            assert_eq!(err.quoted_src.1, u16::from_be_bytes([ports[4], ports[5]]));
+            assert_eq!(err.quoted_dst.1, 0);
+        } else {
+            assert_eq!(err.quoted_src.1, u16::from_be_bytes([ports[0], ports[1]]));
+            assert_eq!(err.quoted_dst.1, u16::from_be_bytes([ports[2], ports[3]]));
+        }
+    }
+    if let Ok(query) = IcmpQuery::parse(data) {
+        let mut buf = vec![0u8; query.buffer_len()];
+        query.emit(&mut buf, false);
+        assert_eq!(IcmpQuery::parse(&buf), Ok(query));
     }
     for mode in [ChecksumMode::Verify, ChecksumMode::Skip] {
         if let Ok(tcp) = TcpRepr::parse(data, SRC, DST, mode) {
             tcp_round_trip(&tcp);
+        }
+        if let Ok(udp) = UdpRepr::parse(data, SRC, DST, mode) {
+            let mut buf = vec![0u8; udp.buffer_len()];
+            udp.emit(&mut buf, SRC, DST);
+            let again = UdpRepr::parse(&buf, SRC, DST, ChecksumMode::Verify);
+            assert_eq!(again, Ok(udp));
         }
         if let Ok((ip, tcp)) = TcpRepr::from_ipv4_packet(data, mode) {
             assert_eq!(ip.payload_len, data_len_after_ip(data));
@@ -171,6 +190,19 @@ fn demux_checked(frame: &[u8], mode: ChecksumMode) {
         }
         Some(Inbound::Icmp { error, quoted, .. }) => {
             assert_eq!(quoted.local.port(), error.quoted_src.1);
+        }
+        Some(Inbound::Udp { ip, flow, udp, .. }) => {
+            assert_eq!(ip.dst, US.ip);
+            if let Ok(udp) = udp {
+                assert_eq!(flow.local.port(), udp.dst_port);
+                assert_eq!(flow.remote.port(), udp.src_port);
+            }
+        }
+        Some(Inbound::Query {
+            ip, flow, query, ..
+        }) => {
+            assert_eq!(ip.dst, US.ip);
+            assert_eq!(flow.local.port(), query.ident);
         }
         Some(Inbound::Malformed(_)) | None => {}
     }

@@ -47,7 +47,8 @@ use crate::time::{Instant, earliest};
 use crate::wire::arp::ArpRepr;
 pub use crate::wire::demux::FlowKey;
 use crate::wire::demux::{Identity, Inbound, arp_reply, demux};
-use crate::wire::icmp::IcmpKind;
+use crate::wire::icmp::{IcmpKind, IcmpQuery, QueryKind};
+use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{ChecksumFill, Flags, TcpRepr};
 use crate::wire::{MacAddr, WireError};
 
@@ -938,6 +939,34 @@ impl Interface {
         (frame, Some(mss as u16))
     }
 
+    /// An echo request no raw flow took, to an address the kernel does
+    /// not own: answered as a host would (RFC 1122 §3.2.2.6), the data
+    /// echoed back. Other queries are left unanswered, as Linux leaves
+    /// them.
+    fn answer_query(&mut self, src_mac: MacAddr, ip: &Ipv4Repr, q: &IcmpQuery<'_>) {
+        if !self.config.answer_arp || q.kind != QueryKind::EchoRequest {
+            return;
+        }
+        let reply = IcmpQuery {
+            kind: QueryKind::EchoReply,
+            ..*q
+        };
+        let out = Ipv4Repr::new(ip.dst, ip.src, IpProtocol::Icmp, reply.buffer_len());
+        let mut frame = vec![0u8; crate::wire::ethernet::HEADER_LEN + out.total_len()];
+        crate::wire::ethernet::EthernetRepr {
+            src: self.config.mac,
+            dst: self.config.next_hop_mac.unwrap_or(src_mac),
+            protocol: crate::wire::ethernet::Protocol::Ipv4,
+        }
+        .emit(&mut frame);
+        out.emit(&mut frame[crate::wire::ethernet::HEADER_LEN..]);
+        reply.emit(
+            &mut frame[crate::wire::ethernet::HEADER_LEN + crate::wire::ipv4::HEADER_LEN..],
+            false,
+        );
+        self.control.push_back(frame);
+    }
+
     fn bad(&mut self, now: Instant, why: WireError) {
         self.malformed += 1;
         self.push_event(now, None, HostEvent::Malformed { why });
@@ -1209,16 +1238,31 @@ impl Machine for Interface {
                 error,
                 quoted,
                 ..
-            } if self.flows.contains_key(quoted) => self.push_event(
-                now,
-                Some(*quoted),
-                HostEvent::Icmp {
-                    from: *from,
-                    kind: error.kind,
-                },
-            ),
+            } if error.protocol == IpProtocol::Tcp && self.flows.contains_key(quoted) => self
+                .push_event(
+                    now,
+                    Some(*quoted),
+                    HostEvent::Icmp {
+                        from: *from,
+                        kind: error.kind,
+                    },
+                ),
             Inbound::Icmp { .. } => {
                 self.offer_raw(now, &inbound);
+            }
+            Inbound::Udp { udp: Ok(_), .. } => {
+                self.offer_raw(now, &inbound);
+            }
+            Inbound::Udp { udp: Err(e), .. } => {
+                self.bad(now, *e);
+                self.offer_raw(now, &inbound);
+            }
+            Inbound::Query {
+                src_mac, ip, query, ..
+            } => {
+                if !self.offer_raw(now, &inbound) {
+                    self.answer_query(*src_mac, ip, query);
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 //! What a frame on the link is for one local identity: the Ethernet and
 //! IPv4 demultiplexing the stack's interface does first, for its
-//! connections and for the raw flows of the probers and the tracer, and
+//! connections and for the raw flows of the probers, the tracer and the
+//! UDP and ICMP flows, and
 //! the ARP answer for an address the kernel does not own. Parsing happens
 //! here once; the flows only decide what the parsed segment or error
 //! means to them.
@@ -9,9 +10,10 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::arp::ArpRepr;
 use super::ethernet::{EthernetRepr, Protocol};
-use super::icmp::IcmpError;
+use super::icmp::{IcmpError, IcmpQuery};
 use super::ipv4::{IpProtocol, Ipv4Repr};
 use super::tcp::{ChecksumMode, TcpRepr};
+use super::udp::UdpRepr;
 use super::{MacAddr, WireError};
 
 /// A connection's 4-tuple, from our side.
@@ -45,8 +47,28 @@ pub enum Inbound<'a> {
         flow: FlowKey,
         tcp: super::Result<TcpRepr<'a>>,
     },
-    /// An ICMP error to our address about a TCP segment, and the flow
-    /// (from our side) of the segment it quotes.
+    /// A UDP datagram to our address, parsed (its checksum checked as the
+    /// caller asked), or the `Err` of one that failed.
+    Udp {
+        src_mac: MacAddr,
+        ip: Ipv4Repr,
+        /// The datagram's 4-tuple from our side (ports 0 when it failed).
+        flow: FlowKey,
+        udp: super::Result<UdpRepr<'a>>,
+    },
+    /// An ICMP query message to our address (an echo reply, a timestamp
+    /// reply, …, or a request). Its flow from our side: our address with
+    /// the identifier as the local port, the sender with port 0 (the
+    /// convention [`IcmpError`] quotes queries by).
+    Query {
+        src_mac: MacAddr,
+        ip: Ipv4Repr,
+        flow: FlowKey,
+        query: IcmpQuery<'a>,
+    },
+    /// An ICMP error to our address about a TCP segment, a UDP datagram or
+    /// an ICMP query (`error.protocol` says which), and the flow (from our
+    /// side) of the packet it quotes.
     Icmp {
         from: Ipv4Addr,
         error: IcmpError,
@@ -58,9 +80,10 @@ pub enum Inbound<'a> {
     Malformed(WireError),
 }
 
-/// Sorts `frame`: `None` unless it is ARP, or IPv4 to `us` carrying TCP
-/// or an ICMP error about TCP. Frames must be addressed to our MAC or to
-/// broadcast. `tcp` says how to treat a TCP checksum.
+/// Sorts `frame`: `None` unless it is ARP, or IPv4 to `us` carrying TCP,
+/// UDP, an ICMP query or an ICMP error about one of those. Frames must be
+/// addressed to our MAC or to broadcast. `tcp` says how to treat a TCP or
+/// UDP checksum (the kernel leaves both partial alike).
 pub fn demux<'a>(us: &Identity, frame: &'a [u8], tcp: ChecksumMode) -> Option<Inbound<'a>> {
     let (eth, payload) = EthernetRepr::parse(frame).ok()?;
     if eth.dst != us.mac && !eth.dst.is_broadcast() {
@@ -94,6 +117,34 @@ pub fn demux<'a>(us: &Identity, frame: &'a [u8], tcp: ChecksumMode) -> Option<In
                         ip,
                         flow,
                         tcp,
+                    })
+                }
+                IpProtocol::Udp => {
+                    let udp = UdpRepr::parse(body, ip.src, ip.dst, tcp);
+                    let (ours, theirs) = match &udp {
+                        Ok(u) => (u.dst_port, u.src_port),
+                        Err(_) => (0, 0),
+                    };
+                    Some(Inbound::Udp {
+                        src_mac: eth.src,
+                        ip,
+                        flow: FlowKey {
+                            local: SocketAddrV4::new(ip.dst, ours),
+                            remote: SocketAddrV4::new(ip.src, theirs),
+                        },
+                        udp,
+                    })
+                }
+                IpProtocol::Icmp if body.first().is_some_and(|&t| t != 3 && t != 11) => {
+                    let query = IcmpQuery::parse(body).ok()?;
+                    Some(Inbound::Query {
+                        src_mac: eth.src,
+                        ip,
+                        flow: FlowKey {
+                            local: SocketAddrV4::new(ip.dst, query.ident),
+                            remote: SocketAddrV4::new(ip.src, 0),
+                        },
+                        query,
                     })
                 }
                 IpProtocol::Icmp => {
@@ -181,5 +232,79 @@ mod tests {
         );
         let elsewhere = ArpRepr::request(THEM_MAC, THEM, Ipv4Addr::new(10, 0, 0, 7));
         assert!(arp_reply(&US, &elsewhere).is_none());
+    }
+
+    #[test]
+    fn a_datagram_to_us_comes_with_its_flow_from_our_side() {
+        let udp = UdpRepr {
+            src_port: 53,
+            dst_port: 40000,
+            payload: b"answer",
+        };
+        let ip = Ipv4Repr::new(THEM, US.ip, IpProtocol::Udp, 0);
+        let frame = udp.to_frame(THEM_MAC, US.mac, &ip);
+        let Some(Inbound::Udp { flow, udp: got, .. }) = demux(&US, &frame, VERIFY) else {
+            panic!("not sorted as UDP");
+        };
+        assert_eq!(flow.local, SocketAddrV4::new(US.ip, 40000));
+        assert_eq!(flow.remote, SocketAddrV4::new(THEM, 53));
+        assert_eq!(got, Ok(udp));
+        let mut bad = frame.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        let Some(Inbound::Udp { flow, udp: got, .. }) = demux(&US, &bad, VERIFY) else {
+            panic!("not sorted as UDP");
+        };
+        assert_eq!((flow.local.port(), flow.remote.port()), (0, 0));
+        assert_eq!(got, Err(WireError::BadChecksum));
+    }
+
+    #[test]
+    fn an_echo_reply_comes_keyed_by_its_identifier() {
+        use crate::wire::icmp::QueryKind;
+        let q = IcmpQuery {
+            kind: QueryKind::EchoReply,
+            code: 0,
+            ident: 777,
+            seq: 3,
+            body: b"data",
+        };
+        let mut body = vec![0u8; q.buffer_len()];
+        q.emit(&mut body, false);
+        let frame = crate::wire::testing::ipv4_frame(
+            (THEM_MAC, US.mac),
+            (THEM, US.ip),
+            IpProtocol::Icmp,
+            &body,
+        );
+        let Some(Inbound::Query { flow, query, .. }) = demux(&US, &frame, VERIFY) else {
+            panic!("not sorted as an ICMP query");
+        };
+        assert_eq!(flow.local, SocketAddrV4::new(US.ip, 777));
+        assert_eq!(flow.remote, SocketAddrV4::new(THEM, 0));
+        assert_eq!(query, q);
+    }
+
+    #[test]
+    fn an_error_about_our_datagram_names_its_flow_and_protocol() {
+        let udp = UdpRepr {
+            src_port: 40000,
+            dst_port: 9,
+            payload: b"x",
+        };
+        let ip = Ipv4Repr::new(US.ip, THEM, IpProtocol::Udp, 0);
+        let sent = udp.to_frame(US.mac, THEM_MAC, &ip);
+        let body = crate::wire::testing::icmp_error(3, 3, &sent[14..]);
+        let frame = crate::wire::testing::ipv4_frame(
+            (THEM_MAC, US.mac),
+            (THEM, US.ip),
+            IpProtocol::Icmp,
+            &body,
+        );
+        let Some(Inbound::Icmp { quoted, error, .. }) = demux(&US, &frame, VERIFY) else {
+            panic!("not sorted as an ICMP error");
+        };
+        assert_eq!(error.protocol, IpProtocol::Udp);
+        assert_eq!(quoted.local, SocketAddrV4::new(US.ip, 40000));
+        assert_eq!(quoted.remote, SocketAddrV4::new(THEM, 9));
     }
 }

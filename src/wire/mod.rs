@@ -11,8 +11,9 @@
 //!   input. `Repr::emit` writes a complete header (checksums included) into a
 //!   buffer of exactly `buffer_len()` bytes.
 //! - **`demux`** sorts a received frame for one local identity (ARP, TCP
-//!   to our address with its 4-tuple, ICMP errors with the flow they
-//!   quote): the parsing every machine on a raw link starts with.
+//!   and UDP to our address with their 4-tuples, ICMP queries such as echo
+//!   replies, ICMP errors with the flow they quote): the parsing every
+//!   machine on a raw link starts with.
 //! - **`fmt`** renders representations as tcpdump-style one-liners.
 //!
 //! Nothing here does I/O, reads a clock or prints.
@@ -27,6 +28,7 @@ pub mod seq;
 pub mod tcp;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testing;
+pub mod udp;
 
 use thiserror::Error;
 

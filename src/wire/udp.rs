@@ -1,0 +1,318 @@
+//! UDP (RFC 768) over IPv4: the 8-byte header, its length field checked
+//! against the datagram, and the checksum over the IPv4 pseudo-header.
+//!
+//! Over IPv4 a sender may leave the checksum out: a zero in the field says
+//! "not computed", and such a datagram is accepted unverified. A computed
+//! checksum that comes out zero is therefore sent as 0xffff (its other
+//! one's-complement spelling), so that it never reads as "none".
+
+use std::net::Ipv4Addr;
+
+use pnet::packet::udp::{MutableUdpPacket, UdpPacket, ipv4_checksum};
+
+use super::ethernet::{self, EthernetRepr, Protocol};
+use super::ipv4::{self, IpProtocol, Ipv4Repr};
+use super::tcp::ChecksumMode;
+use super::{MacAddr, Result, WireError};
+
+/// Length of the UDP header.
+pub const HEADER_LEN: usize = 8;
+
+/// The largest payload one IPv4 datagram carries (65535 minus the IPv4 and
+/// UDP headers).
+pub const MAX_PAYLOAD: usize = 65535 - ipv4::HEADER_LEN - HEADER_LEN;
+
+/// How [`UdpRepr::emit_with`] fills the checksum field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UdpChecksum {
+    /// Computed over the pseudo-header, header and payload.
+    #[default]
+    Computed,
+    /// Zero: "no checksum", which RFC 768 allows over IPv4.
+    Omitted,
+    /// One that cannot verify (for probing a host's checks).
+    Bad,
+}
+
+/// A validated UDP datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpRepr<'a> {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub payload: &'a [u8],
+}
+
+impl<'a> UdpRepr<'a> {
+    /// Parses a UDP datagram: the IPv4 payload (already trimmed to the IPv4
+    /// total length). `src` and `dst` are the pseudo-header's addresses.
+    ///
+    /// The length field must cover the header and fit the buffer; bytes
+    /// past it (which IPv4 allows) are not payload. A zero checksum is
+    /// "none sent" and is accepted; any other is verified unless `mode`
+    /// says the kernel vouched for the frame.
+    pub fn parse(
+        bytes: &'a [u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        mode: ChecksumMode,
+    ) -> Result<UdpRepr<'a>> {
+        let pkt = UdpPacket::new(bytes).ok_or(WireError::Truncated)?;
+        let len = usize::from(pkt.get_length());
+        if len < HEADER_LEN {
+            return Err(WireError::BadLength);
+        }
+        if len > bytes.len() {
+            return Err(WireError::Truncated);
+        }
+        let got = pkt.get_checksum();
+        if mode == ChecksumMode::Verify && got != 0 {
+            // Sum over exactly the datagram the length field names.
+            let view = UdpPacket::new(&bytes[..len]).ok_or(WireError::Truncated)?;
+            let want = ipv4_checksum(&view, &src, &dst);
+            // 0xffff is how a computed zero is sent; pnet returns it as 0.
+            if got != want && !(got == 0xffff && want == 0) {
+                return Err(WireError::BadChecksum);
+            }
+        }
+        Ok(UdpRepr {
+            src_port: pkt.get_source(),
+            dst_port: pkt.get_destination(),
+            payload: &bytes[HEADER_LEN..len],
+        })
+    }
+
+    /// Bytes of the whole datagram, header and payload.
+    pub const fn buffer_len(&self) -> usize {
+        HEADER_LEN + self.payload.len()
+    }
+
+    /// Writes the datagram into the first [`UdpRepr::buffer_len`] bytes of
+    /// `buf`, checksum computed.
+    ///
+    /// Panics if `buf` is too short or the payload exceeds
+    /// [`MAX_PAYLOAD`]: both are the caller's contract.
+    pub fn emit(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
+        self.emit_with(buf, src, dst, UdpChecksum::Computed);
+    }
+
+    /// [`UdpRepr::emit`], with the checksum filled as `fill` says.
+    pub fn emit_with(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, fill: UdpChecksum) {
+        assert!(self.payload.len() <= MAX_PAYLOAD, "UDP payload too long");
+        let total = self.buffer_len();
+        let buf = &mut buf[..total];
+        buf[HEADER_LEN..].copy_from_slice(self.payload);
+        let mut pkt = MutableUdpPacket::new(buf).expect("buffer shorter than a UDP header");
+        pkt.set_source(self.src_port);
+        pkt.set_destination(self.dst_port);
+        pkt.set_length(total as u16);
+        pkt.set_checksum(0);
+        let computed = || match ipv4_checksum(&pkt.to_immutable(), &src, &dst) {
+            0 => 0xffff,
+            sum => sum,
+        };
+        let sum = match fill {
+            UdpChecksum::Computed => computed(),
+            UdpChecksum::Omitted => 0,
+            // Neither zero ("none") nor the right one.
+            UdpChecksum::Bad => match computed() {
+                0xffff => 0x1234,
+                good => good.wrapping_add(1).max(1),
+            },
+        };
+        pkt.set_checksum(sum);
+    }
+
+    /// A whole Ethernet frame carrying this datagram. `ip` supplies
+    /// addresses, TTL, TOS, identification and DF; its protocol and
+    /// payload length are set from the datagram.
+    pub fn to_frame(&self, src: MacAddr, dst: MacAddr, ip: &Ipv4Repr) -> Vec<u8> {
+        let mut frame = Vec::new();
+        self.write_frame(&mut frame, (src, dst), ip, UdpChecksum::Computed);
+        frame
+    }
+
+    /// [`UdpRepr::to_frame`] into a reused buffer (resized to fit), with
+    /// the checksum filled as `fill` says.
+    pub fn write_frame(
+        &self,
+        frame: &mut Vec<u8>,
+        (src, dst): (MacAddr, MacAddr),
+        ip: &Ipv4Repr,
+        fill: UdpChecksum,
+    ) {
+        let ip = Ipv4Repr {
+            protocol: IpProtocol::Udp,
+            payload_len: self.buffer_len(),
+            ..*ip
+        };
+        frame.resize(ethernet::HEADER_LEN + ip.total_len(), 0);
+        EthernetRepr {
+            src,
+            dst,
+            protocol: Protocol::Ipv4,
+        }
+        .emit(frame);
+        ip.emit(&mut frame[ethernet::HEADER_LEN..]);
+        let at = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
+        self.emit_with(&mut frame[at..], ip.src, ip.dst, fill);
+    }
+
+    /// Parses a whole Ethernet frame that must carry IPv4 and UDP.
+    pub fn from_frame(
+        frame: &'a [u8],
+        mode: ChecksumMode,
+    ) -> Result<(EthernetRepr, Ipv4Repr, UdpRepr<'a>)> {
+        let (eth, payload) = EthernetRepr::parse(frame)?;
+        if eth.protocol != Protocol::Ipv4 {
+            return Err(WireError::Unsupported("EtherType"));
+        }
+        let (ip, body) = Ipv4Repr::parse(payload)?;
+        if ip.protocol != IpProtocol::Udp {
+            return Err(WireError::Unsupported("IP protocol"));
+        }
+        Ok((eth, ip, UdpRepr::parse(body, ip.src, ip.dst, mode)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    // 10.0.0.1:40000 > 10.0.0.2:53, payload "hi"; checksum summed
+    // independently (python3): pseudo-header 0a00+0001+0a00+0002+0011+000a,
+    // header 9c40+0035+000a, data 6869 → 0x1907, complement 0xe6f8.
+    const DATAGRAM: [u8; 10] = [0x9c, 0x40, 0x00, 0x35, 0x00, 0x0a, 0xe6, 0xf8, b'h', b'i'];
+
+    #[test]
+    fn a_known_datagram_parses_and_emits_byte_exact() {
+        let udp = UdpRepr::parse(&DATAGRAM, SRC, DST, ChecksumMode::Verify).unwrap();
+        assert_eq!(
+            (udp.src_port, udp.dst_port, udp.payload),
+            (40000, 53, &b"hi"[..])
+        );
+        let mut buf = [0u8; 10];
+        udp.emit(&mut buf, SRC, DST);
+        assert_eq!(buf, DATAGRAM);
+    }
+
+    #[test]
+    fn a_zero_checksum_means_none_and_is_accepted() {
+        let mut d = DATAGRAM;
+        d[6..8].copy_from_slice(&[0, 0]);
+        let udp = UdpRepr::parse(&d, SRC, DST, ChecksumMode::Verify).unwrap();
+        assert_eq!(udp.payload, b"hi");
+        let mut buf = [0u8; 10];
+        udp.emit_with(&mut buf, SRC, DST, UdpChecksum::Omitted);
+        assert_eq!(buf, d);
+    }
+
+    #[test]
+    fn a_computed_zero_is_sent_as_ffff_and_verifies() {
+        // Find a payload whose checksum comes out zero, then check both
+        // directions.
+        let found = (0..=u16::MAX).find_map(|w| {
+            let payload = w.to_be_bytes();
+            let udp = UdpRepr {
+                src_port: 1,
+                dst_port: 2,
+                payload: &payload,
+            };
+            let mut buf = [0u8; 10];
+            udp.emit(&mut buf, SRC, DST);
+            (buf[6..8] == [0xff, 0xff]).then_some(buf)
+        });
+        let buf = found.expect("some 16-bit payload sums to zero");
+        assert!(UdpRepr::parse(&buf, SRC, DST, ChecksumMode::Verify).is_ok());
+    }
+
+    #[test]
+    fn a_bad_checksum_never_verifies_and_is_never_zero() {
+        for w in 0..=u16::MAX {
+            let payload = w.to_be_bytes();
+            let udp = UdpRepr {
+                src_port: 7,
+                dst_port: 9,
+                payload: &payload,
+            };
+            let mut buf = [0u8; 10];
+            udp.emit_with(&mut buf, SRC, DST, UdpChecksum::Bad);
+            assert_ne!(buf[6..8], [0, 0], "payload {w:#x}");
+            assert_eq!(
+                UdpRepr::parse(&buf, SRC, DST, ChecksumMode::Verify),
+                Err(WireError::BadChecksum),
+                "payload {w:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn bytes_past_the_length_field_are_not_payload() {
+        let mut d = DATAGRAM.to_vec();
+        d.extend_from_slice(b"pad");
+        let udp = UdpRepr::parse(&d, SRC, DST, ChecksumMode::Verify).unwrap();
+        assert_eq!(udp.payload, b"hi");
+    }
+
+    /// `DATAGRAM` with `edit` applied.
+    fn edited(edit: fn(&mut Vec<u8>)) -> Vec<u8> {
+        let mut d = DATAGRAM.to_vec();
+        edit(&mut d);
+        d
+    }
+
+    #[rstest]
+    #[case::empty(vec![], WireError::Truncated)]
+    #[case::short_header(DATAGRAM[..7].to_vec(), WireError::Truncated)]
+    #[case::length_below_header(edited(|d| d[4..6].copy_from_slice(&[0, 7])), WireError::BadLength)]
+    #[case::length_zero(edited(|d| d[4..6].copy_from_slice(&[0, 0])), WireError::BadLength)]
+    #[case::length_past_buffer(edited(|d| d[4..6].copy_from_slice(&[0, 11])), WireError::Truncated)]
+    #[case::payload_cut(DATAGRAM[..9].to_vec(), WireError::Truncated)]
+    #[case::payload_flipped(edited(|d| d[8] ^= 1), WireError::BadChecksum)]
+    #[case::checksum_flipped(edited(|d| d[7] ^= 1), WireError::BadChecksum)]
+    #[case::port_flipped(edited(|d| d[0] ^= 0x80), WireError::BadChecksum)]
+    fn malformed_datagrams_are_refused(#[case] bytes: Vec<u8>, #[case] why: WireError) {
+        assert_eq!(
+            UdpRepr::parse(&bytes, SRC, DST, ChecksumMode::Verify),
+            Err(why)
+        );
+    }
+
+    #[test]
+    fn a_wrong_pseudo_header_fails_and_skip_mode_trusts_the_kernel() {
+        let other = Ipv4Addr::new(10, 0, 0, 3);
+        assert_eq!(
+            UdpRepr::parse(&DATAGRAM, SRC, other, ChecksumMode::Verify),
+            Err(WireError::BadChecksum)
+        );
+        assert!(UdpRepr::parse(&DATAGRAM, SRC, other, ChecksumMode::Skip).is_ok());
+    }
+
+    #[test]
+    fn a_frame_round_trips() {
+        let udp = UdpRepr {
+            src_port: 5353,
+            dst_port: 7,
+            payload: &[0, 1, 2, 0xff],
+        };
+        let ip = Ipv4Repr::new(SRC, DST, IpProtocol::Udp, 0);
+        let mac = (MacAddr(2, 0, 0, 0, 0, 1), MacAddr(2, 0, 0, 0, 0, 2));
+        let frame = udp.to_frame(mac.0, mac.1, &ip);
+        let (eth, ip2, udp2) = UdpRepr::from_frame(&frame, ChecksumMode::Verify).unwrap();
+        assert_eq!((eth.src, eth.dst), mac);
+        assert_eq!((ip2.protocol, ip2.payload_len), (IpProtocol::Udp, 12));
+        assert_eq!(udp2, udp);
+    }
+
+    #[test]
+    fn no_input_panics() {
+        for bytes in crate::wire::testing::arbitrary_bytes(0x0d9, 40, 64) {
+            for mode in [ChecksumMode::Verify, ChecksumMode::Skip] {
+                let _ = UdpRepr::parse(&bytes, SRC, DST, mode);
+            }
+        }
+    }
+}
