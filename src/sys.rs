@@ -128,12 +128,41 @@ pub fn reserve_port(
     owned: bool,
     wanted: Option<u16>,
 ) -> Result<(u16, Option<OwnedFd>)> {
+    reserve(source, owned, wanted, libc::SOCK_STREAM)
+}
+
+/// A UDP source port reserved from the kernel for the run: a UDP socket
+/// bound to it that never reads, with the smallest receive buffer. Beside
+/// keeping other sockets off the port, it keeps the kernel from answering
+/// the datagrams nettool's flow receives with ICMP port unreachable (the
+/// kernel delivers each to the socket, which drops it once its buffer is
+/// full, silently). See the README's UDP section.
+pub fn reserve_udp_port(
+    source: Ipv4Addr,
+    owned: bool,
+    wanted: Option<u16>,
+) -> Result<(u16, Option<OwnedFd>)> {
+    let (port, sock) = reserve(source, owned, wanted, libc::SOCK_DGRAM)?;
+    if let Some(fd) = &sock {
+        // The kernel rounds this up to its minimum (a few kilobytes).
+        setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, &0)
+            .context("shrinking the reserved UDP port's receive buffer")?;
+    }
+    Ok((port, sock))
+}
+
+fn reserve(
+    source: Ipv4Addr,
+    owned: bool,
+    wanted: Option<u16>,
+    kind: libc::c_int,
+) -> Result<(u16, Option<OwnedFd>)> {
     if !owned {
         // The kernel does not own the address: no kernel socket can use it.
         let port = wanted.unwrap_or_else(|| 32768 + (random_u64() % 28232) as u16);
         return Ok((port, None));
     }
-    let sock = socket(libc::AF_INET, libc::SOCK_STREAM, 0).context("reserving a source port")?;
+    let sock = socket(libc::AF_INET, kind, 0).context("reserving a source port")?;
     let fd = sock.as_raw_fd();
     let addr = sockaddr_in(source, wanted.unwrap_or(0));
     let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;

@@ -1,4 +1,4 @@
-//! Hand-made TCP probes and SYN scans, sans-IO.
+//! Hand-made TCP, UDP and ICMP probes and SYN scans, sans-IO.
 //!
 //! - [`Template`]: one segment as the user described it (any flags,
 //!   sequence and acknowledgment numbers, window, options, payload, IPv4
@@ -9,6 +9,10 @@
 //!   that sends probes on a schedule, matches every reply to the probe it
 //!   answers (by ports and the seq/ack relationship), resets half-open
 //!   connections, and keeps RTT statistics ([`stats::RttStats`]).
+//! - [`datagram::DatagramProber`]: `nettool probe --udp` / `--icmp` and
+//!   `nettool ping`, hand-made UDP datagrams or ICMP queries (echo,
+//!   timestamp, address mask) with matched answers and the same RTT
+//!   statistics, another raw flow.
 //! - [`scan::Scanner`]: `nettool scan`, a rate-limited SYN scan with
 //!   retries, each port open, closed or filtered, another raw flow.
 //!
@@ -17,6 +21,7 @@
 //! segments and ICMP errors of its own ports.
 //! - Parsers for the command line's flag letters, options and port lists.
 
+pub mod datagram;
 pub mod prober;
 pub mod scan;
 pub mod stats;

@@ -310,6 +310,25 @@ impl Path {
     /// (`sport`, or a free one) and installs the RST guard when the kernel
     /// owns the source address.
     pub fn claim(&self, sport: Option<u16>, flows: Flows) -> Result<Claim> {
+        match flows {
+            Flows::Datagrams { .. } => {
+                let (sport, reservation) =
+                    crate::sys::reserve_udp_port(self.source, self.owned_by_kernel, sport)?;
+                return Ok(Claim {
+                    local: SocketAddrV4::new(self.source, sport),
+                    guard: None,
+                    _reservation: reservation,
+                });
+            }
+            Flows::Queries => {
+                return Ok(Claim {
+                    local: SocketAddrV4::new(self.source, sport.unwrap_or(0)),
+                    guard: None,
+                    _reservation: None,
+                });
+            }
+            _ => {}
+        }
         let (sport, reservation) = reserve_port(self.source, self.owned_by_kernel, sport)?;
         let local = SocketAddrV4::new(self.source, sport);
         let flow = flows.flow(local);
@@ -464,6 +483,17 @@ pub enum Flows {
         dports: (u16, u16),
         sport_inc: bool,
     },
+    /// UDP datagrams from the source port (or, `sport_inc`, from it and
+    /// every port above) to `remote` (any peer when unspecified): no
+    /// guard; the source port is reserved with a bound UDP socket, which
+    /// also keeps the kernel from answering the replies with ICMP port
+    /// unreachable (see [`crate::sys::reserve_udp_port`]). Ports above it
+    /// are not reserved: replies to them draw the kernel's unreachables,
+    /// which change nothing for nettool, which read the reply already.
+    Datagrams { sport_inc: bool },
+    /// ICMP queries (echo, timestamp, address mask): no port, no guard;
+    /// the kernel drops replies for which it has no ping socket, silently.
+    Queries,
 }
 
 impl Flows {
@@ -482,6 +512,7 @@ impl Flows {
                 sports: (local.port(), if sport_inc { 65535 } else { local.port() }),
                 dports,
             },
+            Flows::Datagrams { .. } | Flows::Queries => unreachable!("no guard for UDP or ICMP"),
         }
     }
 }
