@@ -158,6 +158,9 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;probe' {
+            [CompletionResult]::new('--icmp-type', '--icmp-type', [CompletionResultType]::ParameterName, 'The ICMP query to send: echo (8), timestamp (13) or mask (17, address mask)')
+            [CompletionResult]::new('--icmp-code', '--icmp-code', [CompletionResultType]::ParameterName, 'The ICMP code to write (0 for every query RFC 792 defines)')
+            [CompletionResult]::new('--icmp-id', '--icmp-id', [CompletionResultType]::ParameterName, 'The ICMP identifier (default: a random one)')
             [CompletionResult]::new('--dport', '--dport', [CompletionResultType]::ParameterName, 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
@@ -190,6 +193,9 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'How long each probe waits for its answer')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long each probe waits for its answer')
             [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)')
+            [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'Send UDP datagrams (payload from --data, --data-file or --data-len) instead of TCP segments: a UDP answer means open, an ICMP port unreachable closed')
+            [CompletionResult]::new('--icmp', '--icmp', [CompletionResultType]::ParameterName, 'Send ICMP echo requests (ping), or the query --icmp-type names, instead of TCP segments')
+            [CompletionResult]::new('--zero-checksum', '--zero-checksum', [CompletionResultType]::ParameterName, 'UDP: a zero checksum, "none computed", which IPv4 allows')
             [CompletionResult]::new('--sport-inc', '--sport-inc', [CompletionResultType]::ParameterName, 'Each probe from the next source port (wrapping back after 65535)')
             [CompletionResult]::new('-S', '-S ', [CompletionResultType]::ParameterName, 'SYN')
             [CompletionResult]::new('--syn', '--syn', [CompletionResultType]::ParameterName, 'SYN')
@@ -209,7 +215,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--sack-perm', '--sack-perm', [CompletionResultType]::ParameterName, 'SACK-permitted option')
             [CompletionResult]::new('--nop', '--nop', [CompletionResultType]::ParameterName, 'NOP options (repeat for more), placed before the window scale')
             [CompletionResult]::new('--eol', '--eol', [CompletionResultType]::ParameterName, 'End the options with EOL')
-            [CompletionResult]::new('--badsum', '--badsum', [CompletionResultType]::ParameterName, 'Write a TCP checksum that does not verify')
+            [CompletionResult]::new('--badsum', '--badsum', [CompletionResultType]::ParameterName, 'Write a checksum that does not verify (TCP''s, UDP''s or ICMP''s)')
             [CompletionResult]::new('--flood', '--flood', [CompletionResultType]::ParameterName, 'Send as fast as the link allows; print only the summary')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also print every probe sent')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also print every probe sent')

@@ -565,12 +565,24 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__probe)
-            opts="-I -i -s -p -S -A -F -R -P -U -c -W -w -v -h --dport --interface --source --sport --source-port --cache-file --sport-inc --flags --syn --ack-flag --fin --rst --psh --urg --ece --cwr --seq --ack --win --urg-ptr --ttl --id --tos --df --mss --sack-perm --ts --nop --wscale --tcp-option --eol --data --data-file --data-len --badsum --count --interval --flood --wait --verbose --json --pcap --help"
+            opts="-I -i -s -p -S -A -F -R -P -U -c -W -w -v -h --udp --icmp --icmp-type --icmp-code --icmp-id --zero-checksum --dport --interface --source --sport --source-port --cache-file --sport-inc --flags --syn --ack-flag --fin --rst --psh --urg --ece --cwr --seq --ack --win --urg-ptr --ttl --id --tos --df --mss --sack-perm --ts --nop --wscale --tcp-option --eol --data --data-file --data-len --badsum --count --interval --flood --wait --verbose --json --pcap --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --icmp-type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --icmp-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --icmp-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dport)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -150,6 +150,9 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'nettool;probe'= {
+            cand --icmp-type 'The ICMP query to send: echo (8), timestamp (13) or mask (17, address mask)'
+            cand --icmp-code 'The ICMP code to write (0 for every query RFC 792 defines)'
+            cand --icmp-id 'The ICMP identifier (default: a random one)'
             cand --dport 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn'
             cand -i 'Interface to use (default: the one the kernel routes HOST through)'
             cand -I 'Interface to use (default: the one the kernel routes HOST through)'
@@ -182,6 +185,9 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand -W 'How long each probe waits for its answer'
             cand --wait 'How long each probe waits for its answer'
             cand --pcap 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)'
+            cand --udp 'Send UDP datagrams (payload from --data, --data-file or --data-len) instead of TCP segments: a UDP answer means open, an ICMP port unreachable closed'
+            cand --icmp 'Send ICMP echo requests (ping), or the query --icmp-type names, instead of TCP segments'
+            cand --zero-checksum 'UDP: a zero checksum, "none computed", which IPv4 allows'
             cand --sport-inc 'Each probe from the next source port (wrapping back after 65535)'
             cand -S 'SYN'
             cand --syn 'SYN'
@@ -201,7 +207,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --sack-perm 'SACK-permitted option'
             cand --nop 'NOP options (repeat for more), placed before the window scale'
             cand --eol 'End the options with EOL'
-            cand --badsum 'Write a TCP checksum that does not verify'
+            cand --badsum 'Write a checksum that does not verify (TCP''s, UDP''s or ICMP''s)'
             cand --flood 'Send as fast as the link allows; print only the summary'
             cand -v 'Also print every probe sent'
             cand --verbose 'Also print every probe sent'

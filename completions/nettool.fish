@@ -106,6 +106,9 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -s z -l zero-io -d '
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s v -l verbose -d 'States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l trace -d 'Every segment, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l icmp-type -d 'The ICMP query to send: echo (8), timestamp (13) or mask (17, address mask)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l icmp-code -d 'The ICMP code to write (0 for every query RFC 792 defines)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l icmp-id -d 'The ICMP identifier (default: a random one)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l dport -d 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
@@ -130,6 +133,9 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -s c -l count -d 
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l interval -d 'Spacing of probes (down to microseconds: 100us)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s w -s W -l wait -d 'How long each probe waits for its answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l udp -d 'Send UDP datagrams (payload from --data, --data-file or --data-len) instead of TCP segments: a UDP answer means open, an ICMP port unreachable closed'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l icmp -d 'Send ICMP echo requests (ping), or the query --icmp-type names, instead of TCP segments'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l zero-checksum -d 'UDP: a zero checksum, "none computed", which IPv4 allows'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l sport-inc -d 'Each probe from the next source port (wrapping back after 65535)'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s S -l syn -d 'SYN'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s A -l ack-flag -d 'ACK'
@@ -143,7 +149,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l df -d 'Set IP\
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l sack-perm -d 'SACK-permitted option'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l nop -d 'NOP options (repeat for more), placed before the window scale'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l eol -d 'End the options with EOL'
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l badsum -d 'Write a TCP checksum that does not verify'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l badsum -d 'Write a checksum that does not verify (TCP\'s, UDP\'s or ICMP\'s)'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flood -d 'Send as fast as the link allows; print only the summary'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s v -l verbose -d 'Also print every probe sent'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l json -d 'One JSON object per line'

@@ -7,7 +7,22 @@ use clap::Args;
 
 use super::{CaptureArgs, PathArgs, parse_duration};
 use crate::probe::{ProbeFlags, parse_flags, parse_raw_option, parse_timestamps};
+use crate::wire::icmp::QueryKind;
 use crate::wire::tcp::TcpOption;
+
+/// `--icmp-type`: a query request by name or by number.
+pub fn parse_icmp_type(text: &str) -> Result<QueryKind, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "echo" | "echo-request" | "8" => Ok(QueryKind::EchoRequest),
+        "timestamp" | "timestamp-request" | "13" => Ok(QueryKind::TimestampRequest),
+        "mask" | "address-mask" | "address-mask-request" | "17" => {
+            Ok(QueryKind::AddressMaskRequest)
+        }
+        _ => Err(format!(
+            "{text:?} is not an ICMP query nettool sends: echo (8), timestamp (13) or mask (17)"
+        )),
+    }
+}
 
 /// Send hand-made TCP segments and report every answer (hping3-style).
 #[derive(Debug, Args)]
@@ -20,7 +35,13 @@ error names the router or host that sent it. Each answer is matched to the probe
 and its round-trip time runs from the moment that probe left. A summary (sent, answered, loss, \
 RTT min/avg/max/stddev) ends the run, on Ctrl-C too. Without a flag option the probe is a SYN. \
 While nettool runs, a firewall rule scoped to the probes' addresses and ports keeps the kernel \
-from answering the replies with RSTs of its own.",
+from answering the replies with RSTs of its own.
+
+With --udp the probes are UDP datagrams (a UDP answer means open, an ICMP port unreachable \
+closed, silence open or filtered; the source port is held by a bound UDP socket that never reads, \
+so the kernel does not answer the replies with port unreachables), with --icmp ICMP echo requests \
+(ping) or the timestamp or address mask requests --icmp-type names. Answers, ICMP errors and \
+round-trip times are matched and summed up as for TCP.",
     after_long_help = "EXAMPLES:
   nettool probe -c 3 10.78.0.2:80                      three SYNs, one second apart
   nettool probe -c 1 --flags SA 10.78.0.2:80           a SYN-ACK out of the blue: expect a RST
@@ -30,6 +51,10 @@ from answering the replies with RSTs of its own.",
   nettool probe -c 1 --mss 1460 --sack-perm --ts 1:0 --nop --wscale 7 10.78.0.2:80
   nettool probe -c 1 --badsum 10.78.0.2:80             the host's TCP drops it: no answer
   nettool probe --flood -c 100000 10.78.0.2:80         as fast as the link allows
+  nettool probe --udp -c 3 --data 'hello' 10.78.0.2:7  UDP: an answer means open, ICMP port
+                                                       unreachable closed
+  nettool probe --icmp -c 3 10.78.0.2                  ICMP echo (ping)
+  nettool probe --icmp --icmp-type timestamp -c 1 10.78.0.2
 
 EXIT STATUS:
   0    at least one probe was answered (Ctrl-C included, as ping: the summary is printed)
@@ -41,6 +66,26 @@ pub struct ProbeArgs {
     /// Destination, HOST or HOST:PORT (PORT may be a list or range: 80, 1-1024,22,80).
     #[arg(value_name = "HOST[:PORT]")]
     pub target: String,
+
+    /// Send UDP datagrams (payload from --data, --data-file or --data-len) instead of TCP
+    /// segments: a UDP answer means open, an ICMP port unreachable closed.
+    #[arg(long, conflicts_with = "icmp")]
+    pub udp: bool,
+    /// Send ICMP echo requests (ping), or the query --icmp-type names, instead of TCP segments.
+    #[arg(long)]
+    pub icmp: bool,
+    /// The ICMP query to send: echo (8), timestamp (13) or mask (17, address mask).
+    #[arg(long, value_name = "TYPE", value_parser = parse_icmp_type, requires = "icmp")]
+    pub icmp_type: Option<QueryKind>,
+    /// The ICMP code to write (0 for every query RFC 792 defines).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "icmp")]
+    pub icmp_code: u8,
+    /// The ICMP identifier (default: a random one).
+    #[arg(long, value_name = "N", value_parser = super::parse_bits::<u16>, requires = "icmp")]
+    pub icmp_id: Option<u16>,
+    /// UDP: a zero checksum, "none computed", which IPv4 allows.
+    #[arg(long, requires = "udp", conflicts_with = "badsum")]
+    pub zero_checksum: bool,
 
     /// Destination port(s), instead of :PORT (default 80). Probes go to them in turn.
     #[arg(long, value_name = "PORTS")]
@@ -140,7 +185,7 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "N")]
     pub data_len: Option<usize>,
 
-    /// Write a TCP checksum that does not verify.
+    /// Write a checksum that does not verify (TCP's, UDP's or ICMP's).
     #[arg(long)]
     pub badsum: bool,
 

@@ -1,6 +1,9 @@
 //! `nettool probe` and `nettool scan`: hand-made segments and SYN scans.
 //! The protocol work is in [`crate::probe`]; this turns arguments into a
-//! [`Template`] and renders what the machines report.
+//! [`Template`] and renders what the machines report. UDP and ICMP probes
+//! (`probe --udp`, `--icmp`) are in [`datagram`].
+
+mod datagram;
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -127,6 +130,9 @@ fn probe_target(args: &ProbeArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
 }
 
 pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
+    if datagram::asked(&args) {
+        return datagram::probe(&args, env);
+    }
     let mut rep = Reporter::new(args.json);
     let (dst, dports) = probe_target(&args)?;
     let way = Way::of(&args.path);
@@ -153,6 +159,9 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
 /// `nettool probe` over what the caller [`Given`] (the in-memory link in
 /// tests): `given.local` is the first source port.
 pub fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outcome> {
+    if datagram::asked(args) {
+        return datagram::probe_over(args, given, env);
+    }
     let aim = Aim {
         path: given.path,
         local: given.local,

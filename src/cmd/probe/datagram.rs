@@ -1,0 +1,510 @@
+//! `nettool probe --udp` and `probe --icmp`: the same command over
+//! [`DatagramProber`], sharing the TCP probes' setup, header style,
+//! driver options and summary.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use super::{
+    Aim, FLOOD_BATCH, Fired, Opened, ProbeView, icmp, iface_config, payload, probe_link,
+    run_options,
+};
+use crate::cli::ProbeArgs;
+use crate::clock::Clock;
+use crate::cmd::{Env, Given, Way, find_path, stamped};
+use crate::driver::{self, Handler, Tx};
+use crate::link::Link;
+use crate::outcome::Outcome;
+use crate::probe::datagram::{Answer, Config, DatagramProber, Event, Kind};
+use crate::probe::{format_ports, parse_ports};
+use crate::report::event::{self as ev, Reply, Start};
+use crate::report::{Event as Ev, Reporter, us};
+use crate::setup::{Flows, Path};
+use crate::stack::raw::{Hosted, RawHost};
+use crate::sys::random_u64;
+use crate::time::{Instant, human};
+use crate::wire::MacAddr;
+use crate::wire::icmp::{IcmpKind, QueryKind};
+use crate::wire::udp::UdpChecksum;
+
+/// Whether `args` asks for UDP or ICMP probes.
+pub(super) fn asked(args: &ProbeArgs) -> bool {
+    args.udp || args.icmp
+}
+
+pub(super) fn probe(args: &ProbeArgs, env: &mut Env) -> Result<Outcome> {
+    refuse_tcp_options(args)?;
+    let mut rep = Reporter::new(args.json);
+    let (dst, dports) = target(args)?;
+    let way = Way::of(&args.path);
+    let path = match find_path(&mut rep, env, "probe", dst, &way)? {
+        Ok(path) => path,
+        Err(outcome) => return Ok(outcome),
+    };
+    // Refused before anything is claimed from the kernel.
+    config(args, &path, SocketAddrV4::new(path.source, 1), dst, &dports)?;
+    let flows = if args.udp {
+        Flows::Datagrams {
+            sport_inc: args.sport_inc,
+        }
+    } else {
+        Flows::Queries
+    };
+    let opened = Opened::open(
+        &path,
+        args.path.source_port,
+        flows,
+        &probe_link(args.flood),
+        env,
+    )?;
+    opened.run(env, |aim, link, clock, env| {
+        fire(args, aim, (dst, &dports), rep, link, clock, env)
+    })
+}
+
+/// [`probe`] over what the caller [`Given`] (the in-memory link in tests).
+pub(super) fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outcome> {
+    refuse_tcp_options(args)?;
+    let aim = Aim {
+        path: given.path,
+        local: given.local,
+        guard: None,
+    };
+    let rep = Reporter::new(args.json);
+    let (dst, dports) = target(args)?;
+    let fired = fire(
+        args,
+        &aim,
+        (dst, &dports),
+        rep,
+        given.link,
+        given.clock,
+        env,
+    )?;
+    use crate::cmd::Finish;
+    fired.finish(None, given.clock.now(), env)
+}
+
+/// TCP's options make no sense on a datagram: said, not ignored.
+fn refuse_tcp_options(args: &ProbeArgs) -> Result<()> {
+    let tcp_only = [
+        (args.flags.is_some(), "--flags"),
+        (args.syn, "-S"),
+        (args.ack_flag, "-A"),
+        (args.fin, "-F"),
+        (args.rst, "-R"),
+        (args.psh, "-P"),
+        (args.urg, "-U"),
+        (args.ece, "--ece"),
+        (args.cwr, "--cwr"),
+        (args.seq.is_some(), "--seq"),
+        (args.ack != 0, "--ack"),
+        (args.win != 64240, "--win"),
+        (args.urg_ptr != 0, "--urg-ptr"),
+        (args.mss.is_some(), "--mss"),
+        (args.sack_perm, "--sack-perm"),
+        (args.ts.is_some(), "--ts"),
+        (args.nop > 0, "--nop"),
+        (args.wscale.is_some(), "--wscale"),
+        (!args.tcp_option.is_empty(), "--tcp-option"),
+        (args.eol, "--eol"),
+    ];
+    if let Some((_, flag)) = tcp_only.iter().find(|(on, _)| *on) {
+        let what = if args.udp { "--udp" } else { "--icmp" };
+        bail!("{flag} sets a TCP field; {what} probes have none (leave it out)");
+    }
+    if args.icmp && args.sport_inc {
+        bail!("--sport-inc moves a source port; ICMP has none (leave it out)");
+    }
+    Ok(())
+}
+
+/// `HOST[:PORTS]` for UDP (port 7, echo, by default); `HOST` for ICMP.
+fn target(args: &ProbeArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
+    let (host, ports) = match args.target.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (args.target.as_str(), None),
+    };
+    if args.icmp {
+        if ports.is_some() || args.dport.is_some() {
+            bail!("ICMP has no ports: write the host alone (nettool probe --icmp HOST)");
+        }
+        return Ok((crate::cmd::resolve_host(host)?, Vec::new()));
+    }
+    let ports = match (ports, args.dport.as_deref()) {
+        (Some(_), Some(_)) => bail!("give the port either as HOST:PORT or with --dport, not both"),
+        (Some(p), None) | (None, Some(p)) => parse_ports(p).map_err(anyhow::Error::msg)?,
+        (None, None) => vec![7],
+    };
+    Ok((crate::cmd::resolve_host(host)?, ports))
+}
+
+/// The query `--icmp-type` names (echo by default).
+fn query(args: &ProbeArgs) -> QueryKind {
+    args.icmp_type.unwrap_or(QueryKind::EchoRequest)
+}
+
+/// The prober's configuration; refuses what it could not send.
+fn config(
+    args: &ProbeArgs,
+    path: &Path,
+    local: SocketAddrV4,
+    dst: Ipv4Addr,
+    dports: &[u16],
+) -> Result<Config> {
+    let kind = if args.udp {
+        Kind::Udp {
+            sport: local.port(),
+            sport_inc: args.sport_inc,
+            dports: dports.to_vec(),
+            checksum: if args.zero_checksum {
+                UdpChecksum::Omitted
+            } else if args.badsum {
+                UdpChecksum::Bad
+            } else {
+                UdpChecksum::Computed
+            },
+        }
+    } else {
+        Kind::Icmp {
+            query: query(args),
+            code: args.icmp_code,
+            ident: args.icmp_id.unwrap_or_else(|| random_u64() as u16),
+            bad_checksum: args.badsum,
+        }
+    };
+    let mut body = payload(args)?;
+    if let Kind::Icmp { query, .. } = kind
+        && body.len() < query.min_body()
+    {
+        // The timestamps or the mask the request carries, zero as RFC 792
+        // leaves them for the peer to fill (an originate timestamp of 0).
+        body.resize(query.min_body(), 0);
+    }
+    let config = Config {
+        src_mac: path.iface.mac,
+        dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
+        src: path.source,
+        dst,
+        kind,
+        payload: body,
+        ttl: args.ttl,
+        tos: args.tos,
+        dont_frag: args.df,
+        id: args.id,
+        count: args.count,
+        interval: args.interval,
+        wait: args.wait,
+        seed: random_u64(),
+        flood: args.flood,
+        report: !args.flood,
+    };
+    config.validate().map_err(anyhow::Error::msg)?;
+    let (bytes, room) = (config.datagram_len(), path.iface.mtu as usize);
+    if bytes > room {
+        bail!(
+            "the probe would be {bytes} bytes, more than {}'s MTU of {room} (nettool does not fragment)",
+            path.iface.name
+        );
+    }
+    Ok(config)
+}
+
+fn fire(
+    args: &ProbeArgs,
+    aim: &Aim,
+    (dst, dports): (Ipv4Addr, &[u16]),
+    rep: Reporter,
+    link: &mut dyn Link,
+    clock: &mut dyn Clock,
+    env: &mut Env,
+) -> Result<Fired> {
+    let start = clock.now();
+    let config = config(args, aim.path, aim.local, dst, dports)?;
+    let mut view = ProbeView {
+        rep,
+        verbose: args.verbose,
+        start,
+        src: aim.path.source,
+        dst,
+    };
+    header(&view, args, aim, &config, dports, env)?;
+    let mut host = RawHost::new(iface_config(aim.path), DatagramProber::new(start, config));
+    let mut run = Run {
+        view: &mut view,
+        out: env.out,
+        sent: 0,
+    };
+    let result = driver::run_with(
+        &mut host,
+        link,
+        clock,
+        env.interrupt,
+        &run_options(args.flood),
+        &mut run,
+    );
+    let answered = host.flow().summary().answered > 0;
+    let outcome = Outcome::from_answer(answered).unless_terminated(env.interrupt);
+    let ended = clock.now();
+    result?;
+    Ok(Fired {
+        view,
+        summary: host.flow().summary(),
+        ended,
+        outcome,
+    })
+}
+
+/// `PROBE 10.0.0.2 UDP port 53 from 10.0.0.1 port 40000 on eth0: 28 bytes (…)`
+/// or `PING 10.0.0.2 from 10.0.0.1 on eth0: ICMP echo request, id 0x1234, 28 bytes`.
+fn header(
+    view: &ProbeView,
+    args: &ProbeArgs,
+    aim: &Aim,
+    config: &Config,
+    dports: &[u16],
+    env: &mut Env,
+) -> Result<()> {
+    let (path, dst, bytes) = (aim.path, config.dst, config.datagram_len());
+    let (ports, text) = match &config.kind {
+        Kind::Udp { sport, .. } => {
+            let kept_out = if path.owned_by_kernel {
+                "source port held by a bound UDP socket: no port unreachables from the kernel"
+                    .to_owned()
+            } else {
+                format!("{} is not the kernel's", path.source)
+            };
+            let sum = match (args.zero_checksum, args.badsum) {
+                (true, _) => ", no checksum",
+                (_, true) => ", bad checksum",
+                _ => "",
+            };
+            (
+                Some(format_ports(dports)),
+                format!(
+                    "PROBE {dst} UDP port {} from {} port {sport}{} on {}: {bytes} bytes{sum} ({kept_out})",
+                    format_ports(dports),
+                    path.source,
+                    if args.sport_inc { "+" } else { "" },
+                    path.iface.name,
+                ),
+            )
+        }
+        Kind::Icmp {
+            query,
+            code,
+            ident,
+            bad_checksum,
+        } => (
+            None,
+            format!(
+                "PING {dst} from {} on {}: ICMP {}{}, id {ident}, {bytes} bytes{}",
+                path.source,
+                path.iface.name,
+                query.name(),
+                if *code != 0 {
+                    format!(" code {code}")
+                } else {
+                    String::new()
+                },
+                if *bad_checksum { ", bad checksum" } else { "" },
+            ),
+        ),
+    };
+    let start = Start {
+        command: "probe",
+        mode: Some(if args.udp { "udp" } else { "icmp" }),
+        src: Some(aim.local),
+        ip: Some(dst),
+        ports,
+        iface: Some(path.iface.name.clone()),
+        bytes: Some(bytes),
+        sport_inc: args.udp.then_some(args.sport_inc),
+        ..Start::default()
+    };
+    view.rep
+        .emit(env.out, view.start, Ev::Start(Box::new(start)), |w| {
+            writeln!(w, "{text}")
+        })?;
+    Ok(())
+}
+
+use std::io::Write;
+
+/// The prober's side of a driver run, as the TCP prober's: renders its
+/// events, stamps each probe's send time, forgets the probes a stopped
+/// flood took back, stops sending on Ctrl-C.
+struct Run<'a> {
+    view: &'a mut ProbeView,
+    out: &'a mut dyn Write,
+    /// Probes among the frames sent lately (every frame the flow writes
+    /// is a probe), as many as the flood's ring holds.
+    sent: usize,
+}
+
+impl Handler<RawHost<DatagramProber>> for Run<'_> {
+    fn event(
+        &mut self,
+        _: &mut RawHost<DatagramProber>,
+        now: Instant,
+        event: Hosted<Event>,
+    ) -> Result<()> {
+        match event {
+            Hosted::Flow(event) => render(self.view, self.out, now, event),
+            Hosted::Host(event) => self.view.host_event(self.out, event),
+        }
+    }
+
+    fn transmit(
+        &mut self,
+        host: &mut RawHost<DatagramProber>,
+        now: Instant,
+        _: bool,
+        buf: &mut Vec<u8>,
+    ) -> Option<Tx> {
+        host.poll_transmit_into(now, buf).then_some(Tx::Frame)
+    }
+
+    fn sent(&mut self, host: &mut RawHost<DatagramProber>, at: Instant) {
+        host.sent(at);
+        if host.last_from_flow() {
+            self.sent = (self.sent + 1).min(FLOOD_BATCH * 2);
+        }
+    }
+
+    fn taken_back(&mut self, host: &mut RawHost<DatagramProber>, frames: usize) {
+        host.flow_mut().unsend(frames.min(self.sent) as u64);
+    }
+
+    fn interrupt(&mut self, host: &mut RawHost<DatagramProber>, _: Instant) {
+        host.flow_mut().stop_sending();
+    }
+}
+
+/// One event of the prober: its JSON, or its line for people.
+fn render(view: &ProbeView, out: &mut dyn Write, now: Instant, event: Event) -> Result<()> {
+    let t = (now - view.start).as_secs_f64();
+    let (event, line) = match event {
+        Event::Sent { .. } if !view.verbose => return Ok(()),
+        Event::Sent {
+            index,
+            sport,
+            dport,
+            seq,
+            id,
+        } => {
+            let text = if dport == 0 {
+                format!("probe {index}: id {sport}, seq {seq}, ip id {id}")
+            } else {
+                format!("probe {index}: port {sport} > {dport}, ip id {id}")
+            };
+            let p = ev::Probe {
+                probe: index,
+                src: SocketAddrV4::new(view.src, sport),
+                dst: SocketAddrV4::new(view.dst, dport),
+                seq: u32::from(seq),
+                id,
+            };
+            (Ev::Probe(p), stamped(t, "out", text))
+        }
+        Event::Reply {
+            index,
+            rtt,
+            from,
+            ttl,
+            answer,
+        } => reply(view, t, Some((index, rtt)), from, ttl, &answer),
+        Event::Unmatched { from, ttl, answer } => reply(view, t, None, from, ttl, &answer),
+        Event::Icmp {
+            index,
+            rtt,
+            from,
+            kind,
+        } => {
+            let (ev, line) = icmp(t, index, rtt, from, kind);
+            // For UDP, a port unreachable from the host itself is the
+            // answer "closed".
+            let line = if kind == IcmpKind::Unreachable(3) && from == view.dst {
+                format!("{line}: port closed")
+            } else {
+                line
+            };
+            (ev, line)
+        }
+    };
+    view.rep.emit(out, now, event, |w| writeln!(w, "{line}"))?;
+    Ok(())
+}
+
+/// An answer (matched to a probe, or to none) in tcpdump's words.
+fn reply(
+    view: &ProbeView,
+    t: f64,
+    hit: Option<(u64, Duration)>,
+    from: Ipv4Addr,
+    ttl: u8,
+    answer: &Answer,
+) -> (Ev, String) {
+    let (line, meaning, src, dst, len) = match answer {
+        Answer::Datagram {
+            sport,
+            dport,
+            payload,
+        } => (
+            format!(
+                "{from}.{sport} > {}.{dport}: UDP, length {}",
+                view.src,
+                payload.len()
+            ),
+            "port open",
+            Some(SocketAddrV4::new(from, *sport)),
+            Some(SocketAddrV4::new(view.src, *dport)),
+            payload.len(),
+        ),
+        Answer::Query {
+            kind,
+            ident,
+            seq,
+            len,
+            timestamps,
+            mask,
+        } => {
+            let mut line = format!(
+                "{from} > {}: ICMP {}, id {ident}, seq {seq}, length {len}",
+                view.src,
+                kind.name()
+            );
+            if let Some([orig, recv, xmit]) = timestamps {
+                line.push_str(&format!(
+                    ", org {orig} recv {recv} xmit {xmit} (ms since midnight UT)"
+                ));
+            }
+            if let Some(m) = mask {
+                line.push_str(&format!(", mask {m}"));
+            }
+            (line, "answered", None, None, *len)
+        }
+    };
+    let text = match hit {
+        Some((index, rtt)) => format!(
+            "{line}  probe {index} ttl {ttl} rtt {}: {meaning}",
+            human(rtt)
+        ),
+        None => format!("{line}  ttl {ttl} (answers no outstanding probe)"),
+    };
+    let reply = Reply {
+        probe: hit.map(|(i, _)| i),
+        rtt_us: hit.map_or(0, |(_, r)| us(r)),
+        ip: Some(from),
+        src,
+        dst,
+        len: Some(len),
+        ttl: Some(ttl),
+        meaning: Some(if hit.is_some() { meaning } else { "unmatched" }.to_owned()),
+        line: Some(line),
+        ..Reply::default()
+    };
+    (Ev::Reply(Box::new(reply)), stamped(t, "in", text))
+}
