@@ -380,6 +380,9 @@ stderr. Loopback destinations (127.0.0.1) work: nettool sends through a raw IP s
   nettool nc -l 9000 > received.bin                           wait for one connection
   nettool nc -l -k 10.78.0.1 9000                             one connection after another
   nettool nc -z -v 10.78.0.2 1-100                            which ports accept a connection?
+  printf 'hello' | nettool nc -u 10.78.0.2 7                  one UDP datagram, and the echo
+  nettool nc -u -l -k -v 9000                                 UDP from anyone; replies go to
+                                                              the peer heard last
 
 EXIT STATUS:
   0    the connection ended normally (with -z: some port is open)
@@ -396,7 +399,13 @@ pub struct NcArgs {
     #[arg(short, long)]
     pub listen: bool,
 
-    /// With -l: accept another connection after each one ends.
+    /// UDP instead of TCP: each read of stdin is one datagram (cut at the path's MTU), each
+    /// datagram received is written whole to stdout; an ICMP port unreachable ends the run at once.
+    #[arg(short, long, conflicts_with = "zero_io")]
+    pub udp: bool,
+
+    /// With -l: accept another connection after each one ends (with -u: serve every peer,
+    /// replying to the one heard last, instead of only the first).
     #[arg(short, long, requires = "listen")]
     pub keep_open: bool,
 
@@ -415,7 +424,8 @@ pub struct NcArgs {
     pub user_timeout: Option<Duration>,
 
     /// After the end of stdin, wait at most this long for the peer to close, then quit
-    /// (netcat's `-q SECS`; in nettool `-q` means quiet, in every command).
+    /// (netcat's `-q SECS`; in nettool `-q` means quiet, in every command). With -u, how long
+    /// to wait for replies after the end of stdin (default 1s; a listener keeps serving).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub quit_after: Option<Duration>,
 

@@ -7,6 +7,7 @@ use std::any::Any;
 use std::net::Ipv4Addr;
 
 use crate::time::Instant;
+use crate::wire::MacAddr;
 use crate::wire::demux::{FlowKey, Inbound};
 #[cfg(test)]
 use crate::wire::demux::{Identity, demux};
@@ -118,8 +119,16 @@ pub trait RawFlow: Any {
     }
     /// A TCP segment the flow's selector takes.
     fn handle_segment(&mut self, _now: Instant, _ip: &Ipv4Repr, _tcp: &TcpRepr<'_>) {}
-    /// A UDP datagram the flow's selector takes (a UDP flow's).
-    fn handle_datagram(&mut self, _now: Instant, _ip: &Ipv4Repr, _udp: &UdpRepr<'_>) {}
+    /// A UDP datagram the flow's selector takes (a UDP flow's), from
+    /// `src_mac` (the next hop back to its sender).
+    fn handle_datagram(
+        &mut self,
+        _now: Instant,
+        _src_mac: MacAddr,
+        _ip: &Ipv4Repr,
+        _udp: &UdpRepr<'_>,
+    ) {
+    }
     /// An ICMP query message (an echo reply, …) the flow's selector takes
     /// (an ICMP flow's).
     fn handle_query(&mut self, _now: Instant, _ip: &Ipv4Repr, _query: &IcmpQuery<'_>) {}
@@ -174,11 +183,13 @@ pub fn offer(flow: &mut dyn RawFlow, sel: &Selector, now: Instant, inbound: &Inb
             ..
         } if protocol == IpProtocol::Tcp && sel.takes(*key) => flow.handle_segment(now, ip, tcp),
         Inbound::Udp {
+            src_mac,
             ip,
             flow: key,
             udp: Ok(udp),
-            ..
-        } if protocol == IpProtocol::Udp && sel.takes(*key) => flow.handle_datagram(now, ip, udp),
+        } if protocol == IpProtocol::Udp && sel.takes(*key) => {
+            flow.handle_datagram(now, *src_mac, ip, udp)
+        }
         Inbound::Query {
             ip,
             flow: key,

@@ -6,6 +6,7 @@
 //! stdin at once, and reads stdin only while the engine can take more (so
 //! a fast stdin cannot grow memory without bound). A listener completes any
 //! number of handshakes side by side and serves one connection at a time.
+//! `nc -u` (UDP) is in [`udp`].
 
 use std::fmt::Display;
 use std::io;
@@ -35,6 +36,8 @@ use crate::time::{Instant, human};
 use crate::wire::icmp::IcmpKind;
 use crate::wire::tcp::Flags;
 
+pub mod udp;
+
 /// Largest chunk read from stdin at once, and the most held back while
 /// the engine's send buffer is full.
 const CHUNK: usize = 64 * 1024;
@@ -53,7 +56,9 @@ fn run_options(input: RawFd) -> Options {
 }
 
 pub fn run(args: NcArgs, env: &mut Env) -> Result<Outcome> {
-    if args.zero_io {
+    if args.udp {
+        udp::run(&args, env)
+    } else if args.zero_io {
         zero_io(&args, env)
     } else if args.listen {
         listen(&args, env)

@@ -431,7 +431,7 @@ impl RawFlow for DatagramProber {
         }
     }
 
-    fn handle_datagram(&mut self, now: Instant, ip: &Ipv4Repr, udp: &UdpRepr<'_>) {
+    fn handle_datagram(&mut self, now: Instant, _: MacAddr, ip: &Ipv4Repr, udp: &UdpRepr<'_>) {
         let hit = self.take_ports(udp.dst_port, udp.src_port);
         let answer = Answer::Datagram {
             sport: udp.src_port,

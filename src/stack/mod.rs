@@ -13,6 +13,8 @@
 //! - [`host`]: one actively opened connection: an interface with one flow.
 //! - [`raw`]: one raw flow (`nettool probe`, `scan`, `trace`): an
 //!   interface with one probe run, scan or trace.
+//! - [`udp`]: a UDP endpoint (`nettool nc -u`), connected to one peer or
+//!   listening for any, as a raw flow of the interface.
 //! - [`session`]: the scripted exchanges of `nettool handshake` and
 //!   `nettool close` (send a payload, withhold or delay the third ACK,
 //!   release by RST or by one of the closes), as a state machine of its own
@@ -22,3 +24,4 @@ pub mod host;
 pub mod iface;
 pub mod raw;
 pub mod session;
+pub mod udp;

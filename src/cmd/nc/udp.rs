@@ -1,0 +1,316 @@
+//! `nettool nc -u`: netcat over UDP, on a [`UdpSocket`] the interface
+//! hosts (no kernel socket carries a datagram).
+//!
+//! - Client (`nc -u HOST PORT`): each read of stdin is one datagram (cut
+//!   at the largest the path carries unfragmented); each datagram received
+//!   is written to stdout whole, in one write. An ICMP error quoting one
+//!   of our datagrams ends the run at once with exit 1 ("port closed:
+//!   ICMP port unreachable from …"): nettool sees it arrive, it does not
+//!   wait for a later send to fail as a socket does. After the end of
+//!   stdin, replies are awaited `--quit-after` (default 1 s), since UDP
+//!   carries no end of its own.
+//! - Listener (`nc -u -l [ADDRESS] PORT`): datagrams from any peer to
+//!   stdout; stdin goes to the most recent peer (nothing is read before
+//!   someone sent). Without `-k` only the first peer is served; `-v` names
+//!   each peer once. The end of stdin does not end a listener (only
+//!   `--quit-after`, `-w` or Ctrl-C do).
+//! - `-w` ends either after that long without a datagram either way.
+//!
+//! The source port is held by a bound, never-read kernel UDP socket, so
+//! the kernel does not answer our peers' datagrams with port unreachables
+//! ([`crate::sys::reserve_udp_port`]).
+
+use std::io;
+use std::net::SocketAddrV4;
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use super::{connect_path, connect_target, parse_port, plumbed};
+use crate::cli::NcArgs;
+use crate::cmd::{Env, Given};
+use crate::driver::{self, Handler, Input, Options, Stop};
+use crate::outcome::Outcome;
+use crate::setup::{Flows, LinkOptions, Path};
+use crate::stack::iface::InterfaceConfig;
+use crate::stack::raw::{Hosted, RawHost};
+use crate::stack::udp::{Event, Peer, UdpConfig, UdpSocket};
+use crate::sys::random_u64;
+use crate::time::{Instant, earliest};
+use crate::wire::icmp::IcmpKind;
+use crate::wire::{ipv4, udp};
+
+/// How long a client waits for replies after the end of stdin, unless
+/// `--quit-after` says otherwise: long enough for a DNS or echo answer
+/// across a LAN or the Internet, short enough to feel immediate.
+pub const DEFAULT_QUIT_AFTER: Duration = Duration::from_secs(1);
+
+/// nc -u's link: plain frames, room for bursts of datagrams.
+const LINK: LinkOptions = LinkOptions {
+    offloading: false,
+    receive_buffer: Some(4 << 20),
+    tx_ring: None,
+    rx_timestamps: false,
+    tx_timestamps: false,
+};
+
+pub(super) fn run(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
+    refuse_tcp_options(args)?;
+    if args.listen {
+        let (addr, port) = match args.operands.as_slice() {
+            [port] => (None, parse_port(port)?),
+            [addr, port] => (Some(crate::cmd::resolve_host(addr)?), parse_port(port)?),
+            _ => bail!("nettool nc -u -l needs [ADDRESS] PORT"),
+        };
+        let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
+        let flows = Flows::Datagrams { sport_inc: false };
+        let stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
+        return plumbed(&path, stack, env, |given, input, env| {
+            listen_over(args, given, input, env)
+        });
+    }
+    let remote = connect_target(args)?;
+    let Some(path) = connect_path(*remote.ip(), args, env)? else {
+        return Ok(Outcome::Negative);
+    };
+    let flows = Flows::Datagrams { sport_inc: false };
+    let stack = path.open(args.source_port, flows, &LINK, env.pcap.as_ref(), env.err)?;
+    plumbed(&path, stack, env, |given, input, env| {
+        connect_over(args, given, input, env)
+    })
+}
+
+fn refuse_tcp_options(args: &NcArgs) -> Result<()> {
+    if args.user_timeout.is_some() {
+        bail!("--user-timeout is TCP's; UDP sends and forgets (leave it out)");
+    }
+    if args.trace {
+        bail!("--trace prints TCP segments; with -u, capture datagrams with --pcap");
+    }
+    Ok(())
+}
+
+/// `nc -u HOST PORT` over what it is `given`: `input` (stdin) to the
+/// peer, the peer's datagrams to `env.out`.
+pub fn connect_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> Result<Outcome> {
+    let remote = connect_target(args)?;
+    let host = host(p.path, p.local, Peer::Connected(remote));
+    if args.verbose {
+        writeln!(
+            env.err,
+            "nettool: UDP from {} to {remote} ({})",
+            p.local, p.path.iface.name
+        )?;
+    }
+    let quit_after = Some(args.quit_after.unwrap_or(DEFAULT_QUIT_AFTER));
+    pump(args, host, &mut p, input, quit_after, env)
+}
+
+/// `nc -u -l` over what it is `given` (see the module docs).
+pub fn listen_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> Result<Outcome> {
+    let peer = Peer::Listening {
+        lock_on_first: !args.keep_open,
+    };
+    let host = host(p.path, p.local, peer);
+    if args.verbose {
+        writeln!(
+            env.err,
+            "nettool: listening on {} UDP ({})",
+            p.local, p.path.iface.name
+        )?;
+    }
+    pump(args, host, &mut p, input, args.quit_after, env)
+}
+
+/// The interface with its one UDP endpoint.
+fn host(path: &Path, local: SocketAddrV4, peer: Peer) -> RawHost<UdpSocket> {
+    let iface = InterfaceConfig {
+        ip: path.source,
+        mac: path.iface.mac,
+        next_hop_mac: path.next_hop_mac,
+        answer_arp: !path.owned_by_kernel,
+        trace: false,
+    };
+    let config = UdpConfig {
+        mac: path.iface.mac,
+        next_hop_mac: path.next_hop_mac,
+        local,
+        peer,
+    };
+    RawHost::new(iface, UdpSocket::new(config, random_u64() as u16))
+}
+
+fn pump(
+    args: &NcArgs,
+    mut host: RawHost<UdpSocket>,
+    p: &mut Given,
+    input: RawFd,
+    quit_after: Option<Duration>,
+    env: &mut Env,
+) -> Result<Outcome> {
+    let start = p.clock.now();
+    let max_payload = p.path.iface.mtu as usize - ipv4::HEADER_LEN - udp::HEADER_LEN;
+    let interrupt = env.interrupt;
+    let mut run = Pump {
+        env,
+        verbose: args.verbose,
+        listener: args.listen,
+        max_payload,
+        quit_after,
+        idle: args.wait,
+        last_activity: start,
+        stdin_end: None,
+        ended: None,
+    };
+    let opts = Options {
+        rx_batch: 256,
+        input: Some(input),
+        ..Options::default()
+    };
+    let stop = driver::run_with(&mut host, p.link, p.clock, interrupt, &opts, &mut run)?;
+    let outcome = match stop {
+        Stop::Interrupted => Outcome::Success.unless_interrupted(interrupt),
+        Stop::Done => run.ended.unwrap_or(Outcome::Success),
+    };
+    if args.verbose {
+        let s = host.flow().stats();
+        let mut line = format!(
+            "nettool: {} datagrams ({} bytes) sent, {} ({} bytes) received",
+            s.datagrams_sent, s.bytes_sent, s.datagrams_received, s.bytes_received
+        );
+        if s.ignored > 0 {
+            line.push_str(&format!(", {} from other peers ignored", s.ignored));
+        }
+        if s.malformed > 0 {
+            line.push_str(&format!(", {} malformed", s.malformed));
+        }
+        writeln!(run.env.err, "{line}")?;
+    }
+    Ok(outcome)
+}
+
+/// The command's side of the run.
+struct Pump<'e, 'a> {
+    env: &'e mut Env<'a>,
+    verbose: bool,
+    listener: bool,
+    max_payload: usize,
+    quit_after: Option<Duration>,
+    idle: Option<Duration>,
+    last_activity: Instant,
+    stdin_end: Option<Instant>,
+    ended: Option<Outcome>,
+}
+
+impl Pump<'_, '_> {
+    /// Datagrams received to stdout, each in one write.
+    fn deliver(&mut self, host: &mut RawHost<UdpSocket>) -> Result<()> {
+        while let Some((_, payload)) = host.flow_mut().recv() {
+            let wrote = self
+                .env
+                .out
+                .write_all(&payload)
+                .and_then(|()| self.env.out.flush());
+            match wrote {
+                Ok(()) => {}
+                // The reader went away: nothing more can be delivered.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    self.ended = Some(Outcome::Success);
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    fn unreachable(
+        &mut self,
+        from: std::net::Ipv4Addr,
+        to: SocketAddrV4,
+        kind: IcmpKind,
+    ) -> Result<()> {
+        let what = match kind {
+            IcmpKind::Unreachable(3) => format!("port closed: ICMP port unreachable from {from}"),
+            k => format!("{to} unreachable: ICMP {} from {from}", k.describe()),
+        };
+        writeln!(self.env.err, "nettool: {what}")?;
+        // A client's one peer is gone; a listener goes on serving others.
+        if !self.listener {
+            self.ended = Some(Outcome::Negative);
+        }
+        Ok(())
+    }
+
+    /// The end of the wait after stdin's end (`--quit-after`), and of
+    /// the idle timeout (`-w`).
+    fn deadlines(&self) -> Option<Instant> {
+        let quit = self.stdin_end.zip(self.quit_after).map(|(t, q)| t + q);
+        earliest(quit, self.idle.map(|w| self.last_activity + w))
+    }
+}
+
+impl Handler<RawHost<UdpSocket>> for Pump<'_, '_> {
+    fn event(
+        &mut self,
+        host: &mut RawHost<UdpSocket>,
+        now: Instant,
+        event: Hosted<Event>,
+    ) -> Result<()> {
+        let Hosted::Flow(event) = event else {
+            return Ok(());
+        };
+        match event {
+            Event::Datagram { .. } => {
+                self.last_activity = now;
+                self.deliver(host)
+            }
+            Event::NewPeer { peer } => {
+                if self.verbose {
+                    writeln!(self.env.err, "nettool: datagram from {peer} (new peer)")?;
+                }
+                Ok(())
+            }
+            Event::Unreachable { from, to, kind } => self.unreachable(from, to, kind),
+        }
+    }
+
+    fn finished(&mut self, _: &mut RawHost<UdpSocket>, now: Instant) -> Result<bool> {
+        if self.ended.is_some() {
+            return Ok(true);
+        }
+        if self.deadlines().is_some_and(|t| now >= t) {
+            self.ended = Some(Outcome::Success);
+        }
+        Ok(self.ended.is_some())
+    }
+
+    fn deadline(&self, host: &RawHost<UdpSocket>) -> Option<Instant> {
+        use crate::machine::Machine;
+        earliest(host.poll_timeout(), self.deadlines())
+    }
+
+    fn wants_input(&self, host: &RawHost<UdpSocket>) -> bool {
+        self.stdin_end.is_none() && host.flow().peer().is_some() && host.flow().unsent() < 64
+    }
+
+    fn input(
+        &mut self,
+        host: &mut RawHost<UdpSocket>,
+        now: Instant,
+        input: Input<'_>,
+    ) -> Result<()> {
+        match input {
+            Input::Data(data) => {
+                self.last_activity = now;
+                for datagram in data.chunks(self.max_payload) {
+                    host.flow_mut().send(datagram);
+                }
+            }
+            Input::End => self.stdin_end = Some(now),
+            Input::NotReady => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,202 @@
+//! `nettool nc -u` against the Linux kernel's UDP: nettool in namespace
+//! A, python3 UDP sockets in B. Each test builds and removes its own
+//! namespaces. Needs root.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Ran, Scratch, nettool, run};
+use nettool::lab::testnet::TwoHosts;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// `sh -c SCRIPT` in A, with nettool's path in `$NT`.
+fn sh_a(hosts: &TwoHosts, scratch: &Scratch, script: &str) -> Command {
+    let mut cmd = hosts.cmd_a("sh");
+    cmd.args(["-c", script])
+        .env("NT", nettool())
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    cmd
+}
+
+/// A python3 script run in B, its stdout the test's to read.
+fn python_b(hosts: &TwoHosts, script: &str) -> Command {
+    let mut cmd = hosts.cmd_b("python3");
+    cmd.args(["-c", script]);
+    cmd
+}
+
+/// The chunks the writer in A sends, one write each, 200 ms apart; the
+/// last is more than one datagram holds on a 1500-byte MTU.
+const CHUNKS: [usize; 4] = [1, 700, 1472, 3000];
+
+/// The bytes of chunk `i`: binary, every value, distinct per chunk.
+fn chunk(i: usize) -> Vec<u8> {
+    (0..CHUNKS[i])
+        .map(|j| ((j * 7 + i * 31) % 256) as u8)
+        .collect()
+}
+
+#[test]
+fn a_client_sends_each_read_as_one_datagram_and_writes_each_reply_whole() {
+    let hosts = TwoHosts::new("ncu-client");
+    let scratch = Scratch::new();
+    // B: each datagram is answered with its bytes reversed; the sizes
+    // received are printed at the end.
+    let server = python_b(
+        &hosts,
+        "import socket, sys\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.bind(('0.0.0.0', 7000)); s.settimeout(4)\n\
+         print('ready', flush=True)\n\
+         sizes = []\n\
+         try:\n\
+         \x20   while True:\n\
+         \x20       d, a = s.recvfrom(65535); sizes.append(len(d)); s.sendto(d[::-1], a)\n\
+         except socket.timeout:\n\
+         \x20   pass\n\
+         print('sizes', ','.join(map(str, sizes)), flush=True)\n",
+    );
+    let mut server = common::Server::spawn(server);
+    server.wait_for("ready", Duration::from_secs(10));
+    let writer = format!(
+        "import os, sys, time\n\
+         for i, n in enumerate([{}]):\n\
+         \x20   os.write(1, bytes(((j * 7 + i * 31) % 256) for j in range(n))); time.sleep(0.2)\n",
+        CHUNKS.map(|n| n.to_string()).join(",")
+    );
+    let script = format!("python3 -c \"$W\" | \"$NT\" nc -u -v {} 7000", hosts.addr_b);
+    let mut cmd = sh_a(&hosts, &scratch, &script);
+    cmd.env("W", writer);
+    let r = run(cmd, LIMIT);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let sizes = server.wait_for("sizes", Duration::from_secs(10));
+    assert_eq!(
+        sizes.trim(),
+        "sizes 1,700,1472,1472,1472,56",
+        "each read one datagram, the 3000-byte one cut at 1472; {}",
+        r.show()
+    );
+    // Each reply came back whole, in order: the reversed datagrams.
+    let mut want: Vec<u8> = Vec::new();
+    for i in 0..CHUNKS.len() {
+        for piece in chunk(i).chunks(1472) {
+            want.extend(piece.iter().rev());
+        }
+    }
+    assert_eq!(r.stdout_bytes.len(), want.len(), "{}", r.show());
+    assert!(
+        r.stdout_bytes == want,
+        "the replies' bytes differ; {}",
+        r.show()
+    );
+    assert!(
+        r.stderr
+            .contains("6 datagrams (5173 bytes) sent, 6 (5173 bytes) received"),
+        "{}",
+        r.show()
+    );
+}
+
+#[test]
+fn a_port_unreachable_ends_the_client_at_once() {
+    let hosts = TwoHosts::new("ncu-closed");
+    let scratch = Scratch::new();
+    // stdin stays open 5 s: only the ICMP error can end nettool sooner.
+    // The shell stamps nettool's start and end (ns) and its exit code.
+    let script = format!(
+        "date +%s%N >&2; (printf 'anyone?'; sleep 5) | \
+         {{ \"$NT\" nc -u {} 7001; echo \"rc $?\" >&2; date +%s%N >&2; }}",
+        hosts.addr_b
+    );
+    let r: Ran = run(sh_a(&hosts, &scratch, &script), LIMIT);
+    assert!(
+        r.stderr.contains(&format!(
+            "port closed: ICMP port unreachable from {}",
+            hosts.addr_b
+        )),
+        "{}",
+        r.show()
+    );
+    assert!(r.stderr.contains("rc 1"), "{}", r.show());
+    let stamps: Vec<u128> = r
+        .stderr
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    let [start, end] = stamps[..] else {
+        panic!("two stamps: {}", r.show());
+    };
+    let took = Duration::from_nanos((end - start) as u64);
+    assert!(took < Duration::from_secs(2), "took {took:?}; {}", r.show());
+    assert!(r.stdout.is_empty(), "{}", r.show());
+}
+
+#[test]
+fn a_keep_open_listener_serves_two_peers_replying_to_the_latest() {
+    let hosts = TwoHosts::new("ncu-listen");
+    let scratch = Scratch::new();
+    // A: the listener; its stdin says r1 at 1.5 s and r2 at 3 s, and
+    // ends at 4 s; --quit-after ends the run a second later.
+    let script = "(sleep 1.5; printf r1; sleep 1.5; printf r2; sleep 1) | \
+                  \"$NT\" nc -u -l -k -v --quit-after 1s 7002";
+    let listener = sh_a(&hosts, &scratch, script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nettool in A");
+    std::thread::sleep(Duration::from_millis(500));
+    // B: P1 speaks at 0.5 s, P2 at 2 s; each prints what it heard.
+    let peers = python_b(
+        &hosts,
+        &format!(
+            "import socket, time\n\
+             p1 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); p1.settimeout(0.1)\n\
+             p2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); p2.settimeout(0.1)\n\
+             heard = {{1: b'', 2: b''}}\n\
+             def listen(until):\n\
+             \x20   while time.time() < until:\n\
+             \x20       for i, s in ((1, p1), (2, p2)):\n\
+             \x20           try: heard[i] += s.recv(100)\n\
+             \x20           except (socket.timeout, OSError): pass\n\
+             t0 = time.time()\n\
+             p1.sendto(b'p1', ('{a}', 7002)); listen(t0 + 1.5)\n\
+             p2.sendto(b'p2', ('{a}', 7002)); listen(t0 + 4)\n\
+             print('P1', heard[1].decode(), 'P2', heard[2].decode(), flush=True)\n",
+            a = hosts.addr_a
+        ),
+    );
+    let heard = run(peers, LIMIT);
+    let out = listener.wait_with_output().expect("nettool's output");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    let show = format!("peers: {}\nnettool: {stdout}\n{stderr}", heard.show());
+    assert_eq!(heard.stdout.trim(), "P1 r1 P2 r2", "{show}");
+    assert_eq!(stdout, "p1p2", "{show}");
+    assert_eq!(stderr.matches("(new peer)").count(), 2, "{show}");
+    assert_eq!(out.status.code(), Some(0), "{show}");
+}
+
+#[test]
+fn loopback_works() {
+    let hosts = TwoHosts::new("ncu-lo");
+    let scratch = Scratch::new();
+    let script = "python3 -c \"$ECHO\" & sleep 0.5; \
+                  printf 'over lo' | \"$NT\" nc -u 127.0.0.1 7003; rc=$?; kill $!; exit $rc";
+    let mut cmd = sh_a(&hosts, &scratch, script);
+    cmd.env(
+        "ECHO",
+        "import socket\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.bind(('127.0.0.1', 7003))\n\
+         while True:\n\
+         \x20   d, a = s.recvfrom(65535); s.sendto(d.upper(), a)\n",
+    );
+    let r = run(cmd, LIMIT);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert_eq!(r.stdout, "OVER LO", "{}", r.show());
+}
