@@ -247,6 +247,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout')
             [CompletionResult]::new('--min-timeout', '--min-timeout', [CompletionResultType]::ParameterName, 'The shortest wait for an answer')
             [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)')
+            [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'Scan UDP ports instead: open (a UDP answer), closed (ICMP port unreachable), filtered (another ICMP unreachable), open|filtered (silence). Exact against a peer that rate-limits its ICMP errors, at about one closed port per second against a default Linux host')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'List every port, closed ones too')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per line: a port line per port, then the result')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

@@ -238,6 +238,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --timeout 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout'
             cand --min-timeout 'The shortest wait for an answer'
             cand --pcap 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)'
+            cand --udp 'Scan UDP ports instead: open (a UDP answer), closed (ICMP port unreachable), filtered (another ICMP unreachable), open|filtered (silence). Exact against a peer that rate-limits its ICMP errors, at about one closed port per second against a default Linux host'
             cand --all 'List every port, closed ones too'
             cand --json 'One JSON object per line: a port line per port, then the result'
             cand -h 'Print help'

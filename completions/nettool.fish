@@ -167,6 +167,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -l retries -d 'Mor
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s w -s W -l wait -l timeout -d 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-timeout -d 'The shortest wait for an answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l udp -d 'Scan UDP ports instead: open (a UDP answer), closed (ICMP port unreachable), filtered (another ICMP unreachable), open|filtered (silence). Exact against a peer that rate-limits its ICMP errors, at about one closed port per second against a default Linux host'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l all -d 'List every port, closed ones too'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JSON object per line: a port line per port, then the result'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s h -l help -d 'Print help'

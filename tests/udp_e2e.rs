@@ -360,3 +360,55 @@ fn ping_rtts_agree_with_a_capture() {
         "an error beyond 1 ms; {show}"
     );
 }
+
+/// `scan --udp` must agree exactly with the host, whose kernel keeps its
+/// default ICMP rate limit (a burst of 6, then one a second): an echo
+/// service on 7, a drop on 9 (silence), a reject with "administratively
+/// prohibited" on 17, nothing elsewhere.
+#[test]
+fn a_udp_scan_agrees_exactly_with_a_rate_limited_host() {
+    let hosts = TwoHosts::new("udp-scan");
+    let scratch = Scratch::new();
+    let _echo = udp_echo(&hosts, 7);
+    nft_load(
+        hosts.cmd_b("nft"),
+        "table inet t {\n chain in {\n type filter hook input priority -10;\n \
+         udp dport 9 drop\n udp dport 17 reject with icmp type admin-prohibited\n }\n}\n",
+    );
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["scan", "--udp", "--json", &hosts.addr_b.to_string(), "1-20"],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let lines = r.json_lines();
+    let got: Vec<(u64, String)> = lines
+        .iter()
+        .filter(|v| v["event"] == "port")
+        .map(|v| {
+            (
+                v["port"].as_u64().unwrap(),
+                v["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want: Vec<(u64, String)> = (1..=20)
+        .map(|p| {
+            let s = match p {
+                7 => "open",
+                9 => "open|filtered",
+                17 => "filtered",
+                _ => "closed",
+            };
+            (p, s.to_owned())
+        })
+        .collect();
+    assert_eq!(got, want, "{}", r.show());
+    // 18 ICMP errors from a bucket of 6: about 12 s at one a second.
+    assert!(r.elapsed < Duration::from_secs(25), "{}", r.show());
+    assert!(
+        r.elapsed > Duration::from_secs(8),
+        "faster than the limiter allows? {}",
+        r.show()
+    );
+}

@@ -235,6 +235,7 @@ with --retries and the waits as given.",
   nettool scan --max-rate 5000 10.78.0.2 1-65535
   nettool scan --rate 200 10.78.0.2 1-1024
   nettool scan --json 10.78.0.2 80,81,82
+  nettool scan --udp 10.78.0.2 1-100                 UDP: about a second per closed port
 
 EXIT STATUS:
   0    at least one port is open
@@ -246,6 +247,11 @@ pub struct ScanArgs {
     /// The host to scan.
     #[arg(value_name = "HOST")]
     pub host: String,
+    /// Scan UDP ports instead: open (a UDP answer), closed (ICMP port unreachable), filtered
+    /// (another ICMP unreachable), open|filtered (silence). Exact against a peer that rate-limits
+    /// its ICMP errors, at about one closed port per second against a default Linux host.
+    #[arg(long, conflicts_with_all = ["min_rate", "max_rate", "concurrency"])]
+    pub udp: bool,
     /// Ports: 80, 1-1024, 22,80,8000-8100.
     #[arg(value_name = "PORTS")]
     pub ports: String,

@@ -4,6 +4,7 @@
 //! (`probe --udp`, `--icmp`) are in [`datagram`].
 
 mod datagram;
+mod udp_scan;
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -788,6 +789,9 @@ fn describe_rate(rate: Rate) -> String {
 const SCAN_RECEIVE_BUFFER: usize = 8 << 20;
 
 pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
+    if args.udp {
+        return udp_scan::scan(&args, env);
+    }
     let mut rep = Reporter::new(args.json);
     let rate = scan_rate(&args)?;
     let dst = super::resolve_host(&args.host)?;
@@ -812,6 +816,9 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
 /// `nettool scan` over what the caller [`Given`] (the in-memory link in
 /// tests).
 pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome> {
+    if args.udp {
+        return udp_scan::scan_over(args, given, env);
+    }
     let rate = scan_rate(args)?;
     let dst = super::resolve_host(&args.host)?;
     let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;

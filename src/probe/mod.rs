@@ -25,6 +25,7 @@ pub mod datagram;
 pub mod prober;
 pub mod scan;
 pub mod stats;
+pub mod udpscan;
 pub mod waiting;
 
 use std::net::Ipv4Addr;
