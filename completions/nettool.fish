@@ -101,7 +101,7 @@ reno\t'RFC 5681: one segment more per round trip, and half the flight on a loss'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s l -l listen -d 'Listen for a connection instead of connecting'
-complete -c nettool -n "__fish_nettool_using_subcommand nc" -s u -l udp -d 'UDP instead of TCP: each read of stdin is one datagram (cut at the path\'s MTU), each datagram received is written whole to stdout; an ICMP port unreachable ends the run at once'
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -s u -l udp -d 'UDP instead of TCP: each read of stdin is one datagram (cut at the path\'s MTU), each datagram received is written whole to stdout; an ICMP port unreachable ends the run at once. With -z: each port open (a reply), closed (ICMP port unreachable) or open|filtered'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s k -l keep-open -d 'With -l: accept another connection after each one ends (with -u: serve every peer, replying to the one heard last, instead of only the first)'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s z -l zero-io -d 'Report whether the port(s) accept a connection; send no data'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s v -l verbose -d 'States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control'

@@ -401,7 +401,8 @@ pub struct NcArgs {
 
     /// UDP instead of TCP: each read of stdin is one datagram (cut at the path's MTU), each
     /// datagram received is written whole to stdout; an ICMP port unreachable ends the run at once.
-    #[arg(short, long, conflicts_with = "zero_io")]
+    /// With -z: each port open (a reply), closed (ICMP port unreachable) or open|filtered.
+    #[arg(short, long)]
     pub udp: bool,
 
     /// With -l: accept another connection after each one ends (with -u: serve every peer,

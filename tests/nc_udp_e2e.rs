@@ -200,3 +200,30 @@ fn loopback_works() {
     assert_eq!(r.code, Some(0), "{}", r.show());
     assert_eq!(r.stdout, "OVER LO", "{}", r.show());
 }
+
+#[test]
+fn zero_io_sorts_open_and_closed_ports() {
+    let hosts = TwoHosts::new("ncu-z");
+    let scratch = Scratch::new();
+    let mut echo = common::Server::spawn(python_b(
+        &hosts,
+        "import socket\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.bind(('0.0.0.0', 7010))\n\
+         print('ready', flush=True)\n\
+         while True:\n\
+         \x20   d, a = s.recvfrom(65535); s.sendto(d, a)\n",
+    ));
+    echo.wait_for("ready", Duration::from_secs(10));
+    let script = format!("\"$NT\" nc -u -z -v {} 7009-7011", hosts.addr_b);
+    let r = run(sh_a(&hosts, &scratch, &script), LIMIT);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let b = hosts.addr_b;
+    for line in [
+        format!("nettool: {b} port 7009 (udp) closed: ICMP port unreachable"),
+        format!("Connection to {b} 7010 port [udp/*] succeeded!"),
+        format!("nettool: {b} port 7011 (udp) closed: ICMP port unreachable"),
+    ] {
+        assert!(r.stderr.contains(&line), "{line:?} missing; {}", r.show());
+    }
+}

@@ -15,6 +15,9 @@
 //!   each peer once. The end of stdin does not end a listener (only
 //!   `--quit-after`, `-w` or Ctrl-C do).
 //! - `-w` ends either after that long without a datagram either way.
+//! - `-z` (zero I/O): each port of a range open (a UDP reply), closed
+//!   (ICMP port unreachable) or open|filtered (silence), by `scan --udp`'s
+//!   [`UdpScanner`], which respects the peer's ICMP rate limit.
 //!
 //! The source port is held by a bound, never-read kernel UDP socket, so
 //! the kernel does not answer our peers' datagrams with port unreachables
@@ -32,6 +35,7 @@ use crate::cli::NcArgs;
 use crate::cmd::{Env, Given};
 use crate::driver::{self, Handler, Input, Options, Stop};
 use crate::outcome::Outcome;
+use crate::probe::udpscan::{Config as ScanConfig, UdpScanner, UdpState};
 use crate::setup::{Flows, LinkOptions, Path};
 use crate::stack::iface::InterfaceConfig;
 use crate::stack::raw::{Hosted, RawHost};
@@ -57,6 +61,9 @@ const LINK: LinkOptions = LinkOptions {
 
 pub(super) fn run(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     refuse_tcp_options(args)?;
+    if args.zero_io {
+        return zero_io(args, env);
+    }
     if args.listen {
         let (addr, port) = match args.operands.as_slice() {
             [port] => (None, parse_port(port)?),
@@ -313,4 +320,86 @@ impl Handler<RawHost<UdpSocket>> for Pump<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// `nc -u -z HOST PORTS`: the ports sorted as `scan --udp` sorts them,
+/// said as netcat says them (stderr, with `-v`, open ones always).
+fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
+    let (dst, ports) = super::zero_io_target(args)?;
+    let Some(path) = connect_path(dst, args, env)? else {
+        return Ok(Outcome::Negative);
+    };
+    let flows = Flows::Datagrams { sport_inc: false };
+    let stack = path.open(args.source_port, flows, &LINK, env.pcap.as_ref(), env.err)?;
+    plumbed(&path, stack, env, |given, _, env| {
+        zero_io_over(args, given, &ports, env)
+    })
+}
+
+/// `nc -u -z` over what it is `given`.
+pub fn zero_io_over(args: &NcArgs, p: Given, ports: &[u16], env: &mut Env) -> Result<Outcome> {
+    let (dst, _) = super::zero_io_target(args)?;
+    let wait = args.wait.unwrap_or(Duration::from_secs(1));
+    let config = ScanConfig {
+        src_mac: p.path.iface.mac,
+        dst_mac: p.path.next_hop_mac.unwrap_or(crate::wire::MacAddr::zero()),
+        src: p.path.source,
+        dst,
+        sport: p.local.port(),
+        ports: ports.to_vec(),
+        rate: 1000,
+        retries: 1,
+        wait,
+        interval: Duration::from_secs(1),
+        seed: random_u64(),
+    };
+    let iface = InterfaceConfig {
+        ip: p.path.source,
+        mac: p.path.iface.mac,
+        next_hop_mac: p.path.next_hop_mac,
+        answer_arp: !p.path.owned_by_kernel,
+        trace: false,
+    };
+    let start = p.clock.now();
+    let mut host = RawHost::new(iface, UdpScanner::new(start, config));
+    let noop = &mut |_, _| Ok(());
+    let stop = driver::run_with(
+        &mut host,
+        p.link,
+        p.clock,
+        env.interrupt,
+        &Options::default(),
+        noop,
+    )?;
+    let mut open = false;
+    for r in host.flow().results() {
+        let port = r.port;
+        match r.state {
+            UdpState::Open => {
+                open = true;
+                writeln!(
+                    env.err,
+                    "Connection to {dst} {port} port [udp/*] succeeded!"
+                )?;
+            }
+            _ if !args.verbose => {}
+            UdpState::Closed => writeln!(
+                env.err,
+                "nettool: {dst} port {port} (udp) closed: ICMP port unreachable"
+            )?,
+            UdpState::Filtered => writeln!(
+                env.err,
+                "nettool: {dst} port {port} (udp) filtered: {}",
+                r.why.text()
+            )?,
+            UdpState::OpenFiltered => writeln!(
+                env.err,
+                "nettool: {dst} port {port} (udp) open|filtered: no answer"
+            )?,
+        }
+    }
+    Ok(match stop {
+        Stop::Interrupted => Outcome::Success.unless_interrupted(env.interrupt),
+        Stop::Done => Outcome::from_answer(open),
+    })
 }

@@ -180,7 +180,7 @@ impl Handler<RawHost<UdpScanner>> for Progress<'_> {
                  one per {} (about {} to go)",
                 count(silent as u64, "silent port"),
                 human(interval),
-                human(interval * silent as u32)
+                secs(interval * silent as u32)
             )?;
         }
         Ok(())
@@ -197,7 +197,7 @@ impl Handler<RawHost<UdpScanner>> for Progress<'_> {
             self.err,
             "nettool: {} to go, about {} left",
             count(left as u64, "port"),
-            human(scanner.interval() * left as u32)
+            secs(scanner.interval() * left as u32)
         )?;
         Ok(())
     }
@@ -298,4 +298,9 @@ impl Finish for Swept {
         )?;
         Ok(self.outcome)
     }
+}
+
+/// A time left, to the second: `93 s`.
+fn secs(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64().round())
 }
