@@ -263,6 +263,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand -W 'How long each probe waits for its answer'
             cand --wait 'How long each probe waits for its answer'
             cand --pcap 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)'
+            cand --udp 'Classic traceroute: UDP datagrams, each to the next port from PORT up (33434 by default); the destination answers port unreachable'
+            cand --icmp 'ICMP echo requests (traceroute -I); the destination answers with an echo reply'
             cand --json 'Print one JSON object per line for each probe and the result'
             cand -h 'Print help'
             cand --help 'Print help'

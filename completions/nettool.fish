@@ -180,6 +180,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand trace" -s m -l max-ttl -
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l queries -d 'Probes per hop (traceroute\'s `-q`; in nettool `-q` means quiet, in every command)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s w -s W -l wait -d 'How long each probe waits for its answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -l udp -d 'Classic traceroute: UDP datagrams, each to the next port from PORT up (33434 by default); the destination answers port unreachable'
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -l icmp -d 'ICMP echo requests (traceroute -I); the destination answers with an echo reply'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l json -d 'Print one JSON object per line for each probe and the result'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo" -s h -l help -d 'Print help'

@@ -26,6 +26,8 @@ SYN-ACKs; it is removed however nettool exits.",
   nettool trace --queries 1 -w 500ms -m 8 10.78.0.2:443
                                                  one probe per hop, short waits
   nettool trace --json 10.78.0.2:22              one JSON object per probe
+  nettool trace --udp 10.78.0.2                  classic traceroute: UDP to 33434 and up
+  nettool trace --icmp 10.78.0.2                 ICMP echo requests
 
 EXIT STATUS:
   0    the destination answered (SYN-ACK or RST)
@@ -34,9 +36,18 @@ EXIT STATUS:
   130  interrupted (143 by SIGTERM)"
 )]
 pub struct TraceArgs {
-    /// Destination, HOST:PORT (a name is resolved by the system resolver).
+    /// Destination, HOST:PORT (a name is resolved by the system resolver); HOST alone with
+    /// --udp (port 33434) or --icmp.
     #[arg(value_name = "HOST:PORT")]
     pub target: String,
+
+    /// Classic traceroute: UDP datagrams, each to the next port from PORT up (33434 by
+    /// default); the destination answers port unreachable.
+    #[arg(long, conflicts_with = "icmp")]
+    pub udp: bool,
+    /// ICMP echo requests (traceroute -I); the destination answers with an echo reply.
+    #[arg(long)]
+    pub icmp: bool,
 
     /// The way to it; one source port serves every probe.
     #[command(flatten)]

@@ -22,7 +22,7 @@ use crate::stack::iface::{Event as HostEvent, HostEvent as HostWhat};
 use crate::stack::raw::{Hosted, RawHost};
 use crate::sys::random_bytes;
 use crate::time::Instant;
-use crate::trace::{Answer, Config, Ending, Event, Trace};
+use crate::trace::{Answer, Config, Ending, Event, Trace, TraceKind};
 use crate::wire::icmp::IcmpKind;
 use crate::wire::{MacAddr, SeqNum};
 
@@ -50,8 +50,37 @@ pub fn trace_over(args: &TraceArgs, given: Given, env: &mut Env) -> Result<Outco
     })
 }
 
+/// Classic traceroute's first destination port.
+const UDP_BASE_PORT: u16 = 33434;
+
+/// What the probes are.
+fn kind(args: &TraceArgs) -> TraceKind {
+    if args.udp {
+        TraceKind::Udp
+    } else if args.icmp {
+        TraceKind::Icmp
+    } else {
+        TraceKind::Tcp
+    }
+}
+
 /// `HOST:PORT`, once the TTLs are known to make sense.
 fn target(args: &TraceArgs) -> Result<SocketAddrV4> {
+    if (args.udp || args.icmp) && !args.target.contains(':') {
+        let host = super::resolve_host(&args.target)?;
+        let port = if args.udp { UDP_BASE_PORT } else { 0 };
+        if args.first_ttl > args.max_ttl {
+            bail!(
+                "--first-ttl {} is above --max-ttl {}",
+                args.first_ttl,
+                args.max_ttl
+            );
+        }
+        return Ok(SocketAddrV4::new(host, port));
+    }
+    if args.icmp {
+        bail!("ICMP has no ports: write the host alone (nettool trace --icmp HOST)");
+    }
     if args.first_ttl > args.max_ttl {
         bail!(
             "--first-ttl {} is above --max-ttl {}",
@@ -92,12 +121,14 @@ fn walk(
         wait: args.wait,
         iss: SeqNum(u32::from_le_bytes(random_bytes::<4>())),
         mss: path.mss(),
-    });
+    })
+    .with_kind(kind(args));
     let mut trace = RawHost::new(iface_config(path), trace);
     let mut view = View {
         rep,
         local,
         remote,
+        kind: kind(args),
         line: HopLine::default(),
     };
     header(&view, args, wiring, start, env)?;
@@ -159,7 +190,12 @@ fn header(
     view.rep.emit(env.out, start, event, |w| {
         writeln!(
             w,
-            "TRACE {remote} from {local} on {}, {} max, {} per hop ({})\n{}",
+            "TRACE {remote}{} from {local} on {}, {} max, {} per hop ({})\n{}",
+            match view.kind {
+                TraceKind::Tcp => "",
+                TraceKind::Udp => " with UDP (a port more for each probe)",
+                TraceKind::Icmp => " with ICMP echo",
+            },
             wiring.path.iface.name,
             crate::text::count(args.max_ttl, "hop"),
             crate::text::count(args.queries, "probe"),
@@ -172,8 +208,12 @@ fn header(
 }
 
 /// The result's line for people.
-fn ending_text(remote: SocketAddrV4, ending: Option<Ending>) -> String {
+fn ending_text(remote: SocketAddrV4, kind: TraceKind, ending: Option<Ending>) -> String {
     match ending {
+        Some(Ending::Reached { ttl, .. }) if kind != TraceKind::Tcp => {
+            let hops = crate::text::count(ttl, "hop");
+            format!("{} reached in {hops}", remote.ip())
+        }
         Some(Ending::Reached { ttl, open }) => {
             let state = if open { "open" } else { "closed" };
             let hops = crate::text::count(ttl, "hop");
@@ -196,6 +236,9 @@ fn answer_text(answer: Answer) -> Option<String> {
         Answer::TimeExceeded { code: 0 } => None,
         Answer::Open => Some("[open, SYN-ACK]".to_owned()),
         Answer::Closed => Some("[closed, RST]".to_owned()),
+        Answer::EchoReply => Some("[echo reply]".to_owned()),
+        Answer::UdpReply => Some("[open, UDP reply]".to_owned()),
+        Answer::PortUnreachable => Some("[port unreachable: the destination]".to_owned()),
         other => other.icmp_kind().map(|k| format!("[{}]", k.describe())),
     }
 }
@@ -206,6 +249,9 @@ fn answer_name(answer: Answer) -> &'static str {
         Answer::Unreachable { .. } => "unreachable",
         Answer::Open => "open",
         Answer::Closed => "closed",
+        Answer::EchoReply => "echo-reply",
+        Answer::UdpReply => "udp-reply",
+        Answer::PortUnreachable => "port-unreachable",
     }
 }
 
@@ -219,6 +265,7 @@ struct View {
     rep: Reporter,
     local: SocketAddrV4,
     remote: SocketAddrV4,
+    kind: TraceKind,
     line: HopLine,
 }
 
@@ -350,7 +397,7 @@ impl View {
             report.ip = Some(from);
             report.what = Some(IcmpKind::Unreachable(code).describe());
         }
-        let text = ending_text(self.remote, ending);
+        let text = ending_text(self.remote, self.kind, ending);
         self.rep.emit(out, now, Ev::Result(Box::new(report)), |w| {
             writeln!(w, "{text}")
         })?;
@@ -378,6 +425,7 @@ mod tests {
             rep: Reporter::new(false),
             local: addr,
             remote: addr,
+            kind: TraceKind::Tcp,
             line: HopLine::default(),
         };
         let mut out = Vec::new();

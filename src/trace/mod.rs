@@ -24,6 +24,14 @@
 //! `*`). An answer for an earlier probe that arrives late is not reported
 //! (its slot was already `*`), but a late SYN-ACK is still reset.
 //!
+//! **UDP and ICMP** ([`TraceKind`], [`Trace::with_kind`]): classic
+//! traceroute's UDP datagrams, each to the next destination port from
+//! PORT up (33434 by default), matched by the port an ICMP error quotes,
+//! the destination reached when it answers port unreachable; or ICMP echo
+//! requests (identifier: the source port; sequence numbers 1, 2, …),
+//! matched by the sequence number an error quotes, the destination reached
+//! when it answers with an echo reply.
+//!
 //! **Stopping.** After the last query of a hop, the trace ends when any
 //! query of that hop reached the destination (open or closed) or met an
 //! ICMP destination unreachable; otherwise at `max_ttl`.
@@ -34,9 +42,10 @@ use std::time::Duration;
 
 use crate::machine::{RawEvents, RawFlow, Selector};
 use crate::time::Instant;
-use crate::wire::icmp::{IcmpError, IcmpKind};
+use crate::wire::icmp::{IcmpError, IcmpKind, IcmpQuery, QueryKind};
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
+use crate::wire::udp::UdpRepr;
 use crate::wire::{MacAddr, SeqNum};
 
 /// Distance between the sequence numbers of two consecutive probes.
@@ -68,6 +77,18 @@ pub struct Config {
     pub mss: u16,
 }
 
+/// What a trace's probes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TraceKind {
+    /// SYNs to one port (tcptraceroute).
+    #[default]
+    Tcp,
+    /// UDP datagrams to consecutive ports (classic traceroute).
+    Udp,
+    /// ICMP echo requests (traceroute -I).
+    Icmp,
+}
+
 /// What answered a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
@@ -79,6 +100,13 @@ pub enum Answer {
     Open,
     /// RST from the destination: the port is closed.
     Closed,
+    /// ICMP mode: the destination's echo reply.
+    EchoReply,
+    /// UDP mode: a datagram from the destination's port.
+    UdpReply,
+    /// UDP mode: the destination's ICMP port unreachable (the classic
+    /// traceroute's end).
+    PortUnreachable,
 }
 
 impl Answer {
@@ -91,8 +119,9 @@ impl Answer {
     pub fn icmp_kind(self) -> Option<IcmpKind> {
         match self {
             Answer::TimeExceeded { code } => Some(IcmpKind::TimeExceeded(code)),
+            Answer::PortUnreachable => Some(IcmpKind::Unreachable(3)),
             Answer::Unreachable { code } => Some(IcmpKind::Unreachable(code)),
-            Answer::Open | Answer::Closed => None,
+            Answer::Open | Answer::Closed | Answer::EchoReply | Answer::UdpReply => None,
         }
     }
 }
@@ -145,6 +174,7 @@ struct Probe {
 /// The trace.
 pub struct Trace {
     config: Config,
+    kind: TraceKind,
     /// TTL and query of the next probe to send, when one is due.
     next: Option<(u8, u8)>,
     /// The probe awaiting its answer, with its deadline.
@@ -166,6 +196,7 @@ impl Trace {
         let first = config.first_ttl;
         Trace {
             config,
+            kind: TraceKind::Tcp,
             next: Some((first, 0)),
             in_flight: None,
             sent: Vec::new(),
@@ -174,6 +205,21 @@ impl Trace {
             events: VecDeque::new(),
             ending: None,
         }
+    }
+
+    /// The same trace with probes of `kind`.
+    pub fn with_kind(mut self, kind: TraceKind) -> Trace {
+        self.kind = kind;
+        self
+    }
+
+    pub fn kind(&self) -> TraceKind {
+        self.kind
+    }
+
+    /// The most probes a trace sends (UDP's port span).
+    fn max_probes(&self) -> u16 {
+        u16::from(self.config.max_ttl) * u16::from(self.config.queries)
     }
 
     /// How the trace ended, once it has.
@@ -186,6 +232,53 @@ impl Trace {
     }
 
     fn probe_frame(&self, ttl: u8, seq: SeqNum, ident: u16) -> Vec<u8> {
+        let (local, remote) = (self.config.local, self.config.remote);
+        let ip = Ipv4Repr {
+            ttl,
+            identification: ident,
+            dont_frag: false,
+            ..Ipv4Repr::new(*local.ip(), *remote.ip(), IpProtocol::Udp, 0)
+        };
+        let macs = (self.config.mac, self.config.next_hop_mac);
+        match self.kind {
+            TraceKind::Tcp => {}
+            TraceKind::Udp => {
+                // The probe's key is its destination port.
+                let udp = UdpRepr {
+                    src_port: local.port(),
+                    dst_port: seq.0 as u16,
+                    payload: &[],
+                };
+                return udp.to_frame(macs.0, macs.1, &ip);
+            }
+            TraceKind::Icmp => {
+                let q = IcmpQuery {
+                    kind: QueryKind::EchoRequest,
+                    code: 0,
+                    ident: local.port(),
+                    seq: seq.0 as u16,
+                    body: &[],
+                };
+                let ip = Ipv4Repr {
+                    protocol: IpProtocol::Icmp,
+                    payload_len: q.buffer_len(),
+                    ..ip
+                };
+                let mut body = vec![0u8; q.buffer_len()];
+                q.emit(&mut body, false);
+                let mut frame = vec![0u8; crate::wire::ethernet::HEADER_LEN + ip.total_len()];
+                crate::wire::ethernet::EthernetRepr {
+                    src: macs.0,
+                    dst: macs.1,
+                    protocol: crate::wire::ethernet::Protocol::Ipv4,
+                }
+                .emit(&mut frame);
+                let at = crate::wire::ethernet::HEADER_LEN;
+                ip.emit(&mut frame[at..]);
+                frame[at + crate::wire::ipv4::HEADER_LEN..].copy_from_slice(&body);
+                return frame;
+            }
+        }
         let tcp = TcpRepr {
             src_port: self.config.local.port(),
             dst_port: self.config.remote.port(),
@@ -264,11 +357,13 @@ impl Trace {
         }
         self.events.push_back(Event::HopDone { ttl: probe.ttl });
         let ending = match self.hop_final.take() {
-            Some((_, Answer::Open)) => Some(Ending::Reached {
-                ttl: probe.ttl,
-                open: true,
-            }),
-            Some((_, Answer::Closed)) => Some(Ending::Reached {
+            Some((_, Answer::Open | Answer::EchoReply | Answer::UdpReply)) => {
+                Some(Ending::Reached {
+                    ttl: probe.ttl,
+                    open: true,
+                })
+            }
+            Some((_, Answer::Closed | Answer::PortUnreachable)) => Some(Ending::Reached {
                 ttl: probe.ttl,
                 open: false,
             }),
@@ -330,13 +425,23 @@ impl Trace {
         self.answered(now, seq, from, answer);
     }
 
-    /// An ICMP error quoting a probe.
+    /// An ICMP error quoting a probe: by the sequence number it quotes
+    /// (TCP's, or an echo's), or for UDP by the destination port.
     fn handle_icmp_error(&mut self, now: Instant, from: Ipv4Addr, err: &IcmpError) {
-        let Some(seq) = err.quoted_seq else {
+        let seq = match self.kind {
+            TraceKind::Udp => Some(SeqNum(u32::from(err.quoted_dst.1))),
+            TraceKind::Tcp | TraceKind::Icmp => err.quoted_seq,
+        };
+        let Some(seq) = seq else {
             return;
         };
         let answer = match err.kind {
             IcmpKind::TimeExceeded(code) => Answer::TimeExceeded { code },
+            IcmpKind::Unreachable(3)
+                if self.kind == TraceKind::Udp && from == *self.config.remote.ip() =>
+            {
+                Answer::PortUnreachable
+            }
             IcmpKind::Unreachable(code) => Answer::Unreachable { code },
         };
         self.answered(now, seq, from, answer);
@@ -347,11 +452,38 @@ impl RawFlow for Trace {
     /// The trace's one 4-tuple.
     fn selector(&self) -> Selector {
         let (local, remote) = (self.config.local, self.config.remote);
+        let remote_ports = match self.kind {
+            TraceKind::Tcp => (remote.port(), remote.port()),
+            TraceKind::Udp => (
+                remote.port(),
+                remote.port().saturating_add(self.max_probes()),
+            ),
+            TraceKind::Icmp => (0, 0),
+        };
         Selector {
             local: *local.ip(),
             local_ports: (local.port(), local.port()),
             remote: *remote.ip(),
-            remote_ports: (remote.port(), remote.port()),
+            remote_ports,
+        }
+    }
+
+    fn protocol(&self) -> IpProtocol {
+        match self.kind {
+            TraceKind::Tcp => IpProtocol::Tcp,
+            TraceKind::Udp => IpProtocol::Udp,
+            TraceKind::Icmp => IpProtocol::Icmp,
+        }
+    }
+
+    fn handle_datagram(&mut self, now: Instant, _: MacAddr, ip: &Ipv4Repr, udp: &UdpRepr<'_>) {
+        let seq = SeqNum(u32::from(udp.src_port));
+        self.answered(now, seq, ip.src, Answer::UdpReply);
+    }
+
+    fn handle_query(&mut self, now: Instant, ip: &Ipv4Repr, q: &IcmpQuery<'_>) {
+        if q.kind == QueryKind::EchoReply && ip.src == *self.config.remote.ip() {
+            self.answered(now, SeqNum(u32::from(q.seq)), ip.src, Answer::EchoReply);
         }
     }
 
@@ -393,6 +525,9 @@ impl RawFlow for Trace {
     /// connection. Where it died at a router, nothing answers a RST.
     fn abort(&mut self, _now: Instant) {
         self.next = None;
+        if self.kind != TraceKind::Tcp {
+            return; // no connection to release
+        }
         if let Some((probe, _)) = self.in_flight.take() {
             let seq = probe.seq + 1usize;
             self.out.push_back(self.reset_frame(seq));
@@ -421,7 +556,11 @@ impl Trace {
         }
         let (ttl, query) = self.next.take()?;
         let n = self.sent.len() as u32;
-        let seq = self.config.iss + n.wrapping_mul(SEQ_STRIDE);
+        let seq = match self.kind {
+            TraceKind::Tcp => self.config.iss + n.wrapping_mul(SEQ_STRIDE),
+            TraceKind::Udp => SeqNum(u32::from(self.config.remote.port().wrapping_add(n as u16))),
+            TraceKind::Icmp => SeqNum(n + 1),
+        };
         let probe = Probe {
             ttl,
             query,
