@@ -469,6 +469,9 @@ fn lab_demo_runs_every_step_and_leaves_nothing_behind() {
         "is closed: RST",
         "CLOSE-WAIT → LAST-ACK",
         "FIN-WAIT-2 → TIME-WAIT",
+        "hello over UDP",
+        "13/udp     open",
+        "82/udp     open|filtered",
         "removing the temporary lab",
     ] {
         assert!(

@@ -1,4 +1,5 @@
-//! The lab's TCP services against a real kernel, from the client's side.
+//! The lab's TCP and UDP services against a real kernel, from the
+//! client's side.
 //!
 //! Needs root. Each test makes a private namespace X, brings a lab up from
 //! a thread inside X (so the lab's host end lives in X, never in the
@@ -389,4 +390,34 @@ fn the_cli_shows_the_services_and_refuses_to_serve_outside_the_lab() {
     let r = nettool_in(&x, &["lab", "down", "--name", &name]);
     assert_eq!(r.code, Some(0), "{}", r.show());
     assert!(!lab::run_dir(&name).exists());
+}
+
+#[test]
+fn udp_echo_and_daytime_answer_and_closed_and_filtered_udp_ports_do_not() {
+    use nettool::lab::services::udp::UdpPorts;
+    use std::net::UdpSocket;
+    let x = TestNamespace::new("svc-udp");
+    let lab = Lab::up(&x, "10.85.0.0/24");
+    x.run(|| {
+        let ask = |port: u16, payload: &[u8]| -> std::io::Result<Vec<u8>> {
+            let s = UdpSocket::bind("0.0.0.0:0")?;
+            s.set_read_timeout(Some(Duration::from_millis(500)))?;
+            s.connect(lab.peer(0, port))?;
+            s.send(payload)?;
+            let mut buf = [0u8; 1500];
+            let n = s.recv(&mut buf)?;
+            Ok(buf[..n].to_vec())
+        };
+        let binary = [0u8, 1, 2, 0xff, b'\n'];
+        assert_eq!(ask(UdpPorts::ECHO, &binary).unwrap(), binary);
+        let line = String::from_utf8(ask(UdpPorts::DAYTIME, b"").unwrap()).unwrap();
+        assert!(line.ends_with(" UTC\r\n"), "{line:?}");
+        let closed = ask(UdpPorts::CLOSED, b"x").unwrap_err();
+        assert_eq!(closed.kind(), ErrorKind::ConnectionRefused, "{closed}");
+        let filtered = ask(UdpPorts::FILTERED, b"x").unwrap_err();
+        assert!(
+            matches!(filtered.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+            "{filtered}"
+        );
+    });
 }

@@ -152,12 +152,16 @@ fn the_labs_firewall_is_the_rule_of_its_script() {
         listing
             .lines()
             .map(str::trim)
-            .filter(|l| l.starts_with("tcp dport") || l.starts_with("type filter"))
+            .filter(|l| {
+                l.starts_with("tcp dport")
+                    || l.starts_with("udp dport")
+                    || l.starts_with("type filter")
+            })
             .map(str::to_owned)
             .collect()
     };
     assert_eq!(rules(&ours), rules(&old), "ours:\n{ours}\nnft's:\n{old}");
-    assert_eq!(rules(&ours).len(), 2, "{ours}");
+    assert_eq!(rules(&ours).len(), 3, "{ours}");
     assert!(
         ours.contains("comment \"nettool lab: filtered port\""),
         "{ours}"

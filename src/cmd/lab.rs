@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use super::Env;
 use crate::cli::{LabAction, LabArgs, LabDemoArgs, LabUpArgs};
 use crate::lab::services::probe::ServicesStatus;
+use crate::lab::services::udp::UdpPorts;
 use crate::lab::services::{self, Ports, server::Server};
 use crate::lab::{self, LabSpec, LabStatus};
 use crate::outcome::Outcome;
@@ -191,6 +192,9 @@ fn describe_services(svc: &ServicesStatus, out: &mut dyn Write) -> Result<()> {
             p.port, p.name
         )?;
     }
+    for (port, name, about) in services::udp::UDP_SERVICES {
+        writeln!(out, "    {port:>3}/udp  {name:<9} {:<10} {about}", "")?;
+    }
     Ok(())
 }
 
@@ -337,6 +341,8 @@ struct Step {
     why: &'static str,
     argv: Vec<String>,
     exit: i32,
+    /// What the step reads on stdin (shown piped in), if anything.
+    input: Option<&'static str>,
 }
 
 fn step(why: &'static str, words: &[&str], exit: i32) -> Step {
@@ -344,6 +350,15 @@ fn step(why: &'static str, words: &[&str], exit: i32) -> Step {
         why,
         argv: words.iter().map(|w| (*w).to_owned()).collect(),
         exit,
+        input: None,
+    }
+}
+
+/// [`step`], with `input` on its stdin.
+fn piped(why: &'static str, input: &'static str, words: &[&str], exit: i32) -> Step {
+    Step {
+        input: Some(input),
+        ..step(why, words, exit)
     }
 }
 
@@ -402,6 +417,34 @@ fn demo_steps(first: Ipv4Addr, second: Ipv4Addr, net: &str) -> Vec<Step> {
             ],
             0,
         ),
+        piped(
+            "UDP: one datagram to the lab's echo service, and its echo",
+            "hello over UDP",
+            &["nc", "-u", &first_ip, &UdpPorts::ECHO.to_string()],
+            0,
+        ),
+        piped(
+            "a UDP port nobody listens on: the ICMP port unreachable ends nc at once (exit 1)",
+            "anyone?",
+            &["nc", "-u", &first_ip, &UdpPorts::CLOSED.to_string()],
+            1,
+        ),
+        step(
+            "a UDP scan: open (an answer), closed (ICMP), open|filtered (silence)",
+            &[
+                "scan",
+                "--udp",
+                &first_ip,
+                &format!(
+                    "{},{},{},{}",
+                    UdpPorts::ECHO,
+                    UdpPorts::DAYTIME,
+                    UdpPorts::CLOSED,
+                    UdpPorts::FILTERED
+                ),
+            ],
+            0,
+        ),
     ]
 }
 
@@ -419,13 +462,32 @@ impl StepRunner {
             return Ok(None);
         }
         let shown: Vec<String> = step.argv.iter().map(|a| shell_quote(a)).collect();
-        writeln!(env.out, "\n# {}\n$ nettool {}", step.why, shown.join(" "))?;
+        let pipe = step
+            .input
+            .map(|i| format!("printf {} | ", shell_quote(i)))
+            .unwrap_or_default();
+        writeln!(
+            env.out,
+            "\n# {}\n$ {pipe}nettool {}",
+            step.why,
+            shown.join(" ")
+        )?;
         env.out.flush()?;
-        let status = Command::new(&self.exe)
-            .args(&step.argv)
-            .env("NETTOOL_ARP_CACHE", &self.cache)
-            .status()
-            .with_context(|| format!("running {}", self.exe.display()))?;
+        let mut cmd = Command::new(&self.exe);
+        cmd.args(&step.argv).env("NETTOOL_ARP_CACHE", &self.cache);
+        let status = match step.input {
+            None => cmd.status(),
+            Some(input) => cmd
+                .stdin(std::process::Stdio::piped())
+                .spawn()
+                .and_then(|mut child| {
+                    if let Some(mut stdin) = child.stdin.take() {
+                        stdin.write_all(input.as_bytes())?;
+                    }
+                    child.wait()
+                }),
+        }
+        .with_context(|| format!("running {}", self.exe.display()))?;
         if status.code() == Some(step.exit) {
             return Ok(Some(true));
         }
@@ -451,6 +513,7 @@ fn serve(name: &str, env: &mut Env) -> Result<Outcome> {
     lab::validate_name(name)?;
     services::daemon::require_lab_namespace(name)?;
     let server = Server::bind_lab(name)?;
+    let udp = services::udp::UdpServer::bind_lab()?;
     // Its own descriptor for stderr: the process-wide stderr lock is held
     // by the main thread (`main` locks it for the whole run), and handler
     // threads log too. One write per line keeps lines whole.
@@ -476,7 +539,18 @@ fn serve(name: &str, env: &mut Env) -> Result<Outcome> {
         Ports::ECHO,
         Ports::TRICKLE
     ));
-    server.run(env.interrupt, &log)?;
+    let stop = env.interrupt;
+    std::thread::scope(|s| {
+        let udp_thread = s.spawn(|| udp.run(stop, &log));
+        let tcp = server.run(stop, &log);
+        let udp = udp_thread.join().unwrap_or_else(|_| {
+            Err(services::ServiceError::io(
+                "the UDP services",
+                std::io::Error::other("panicked"),
+            ))
+        });
+        tcp.and(udp)
+    })?;
     write("stopping: asked to");
     Ok(Outcome::Success)
 }

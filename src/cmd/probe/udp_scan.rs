@@ -176,9 +176,9 @@ impl Handler<RawHost<UdpScanner>> for Progress<'_> {
         {
             writeln!(
                 self.err,
-                "nettool: the host rate-limits its ICMP errors: asking the {} left one at a time, \
-                 one per {} (about {} to go)",
-                count(silent as u64, "silent port"),
+                "nettool: ICMP errors came, and {} stayed silent: the host may rate-limit its ICMP \
+                 errors, so they are asked one at a time, one per {} (about {} to go)",
+                count(silent as u64, "port"),
                 human(interval),
                 secs(interval * silent as u32)
             )?;

@@ -15,6 +15,9 @@
 //! | [`Ports::CLOSED`] (81) | `closed` | nothing listens | the kernel's RST answer to a SYN |
 //! | [`Ports::FILTERED`] (82) | `filtered` | an nftables rule in the lab drops SYNs to it | a SYN that gets no answer at all |
 //!
+//! UDP services ([`udp`]: echo on 7/udp, daytime on 13/udp, a closed
+//! 81/udp and a filtered 82/udp) run beside them.
+//!
 //! Modules: [`http`], [`echo`] and [`trickle`] handle one connection each;
 //! [`server`] accepts and hands out connections; [`firewall`] owns the
 //! nftables table; [`probe`] tells what is listening; [`daemon`] starts the
@@ -27,6 +30,7 @@ pub mod http;
 pub mod probe;
 pub mod server;
 pub mod trickle;
+pub mod udp;
 
 mod conn;
 

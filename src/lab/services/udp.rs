@@ -1,0 +1,233 @@
+//! The lab's UDP services, beside the TCP ones: kernel UDP sockets for
+//! `nettool nc -u`, `probe --udp` and `scan --udp` to talk to.
+//!
+//! | port | name | what the peer does |
+//! |---|---|---|
+//! | [`UdpPorts::ECHO`] (7/udp) | `echo` | RFC 862: each datagram back to its sender, as it came |
+//! | [`UdpPorts::DAYTIME`] (13/udp) | `daytime` | RFC 867: any datagram is answered with the date and time (UTC), one line |
+//! | [`UdpPorts::CLOSED`] (81/udp) | `closed` | nothing: the kernel answers ICMP port unreachable |
+//! | [`UdpPorts::FILTERED`] (82/udp) | `filtered` | an nftables rule drops datagrams: no answer |
+//!
+//! Both services run on one thread of `nettool lab serve`, polling their
+//! sockets with the TCP listeners' 100 ms tick.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use super::ServiceError;
+
+/// The lab's UDP ports.
+#[derive(Debug, Clone, Copy)]
+pub struct UdpPorts;
+
+impl UdpPorts {
+    pub const ECHO: u16 = 7;
+    pub const DAYTIME: u16 = 13;
+    /// Nothing listens: ICMP port unreachable.
+    pub const CLOSED: u16 = 81;
+    /// Datagrams are dropped by an nftables rule: no answer.
+    pub const FILTERED: u16 = 82;
+}
+
+/// The UDP catalogue, as `lab up` shows it: (port, name, what it does).
+pub const UDP_SERVICES: [(u16, &str, &str); 4] = [
+    (
+        UdpPorts::ECHO,
+        "echo",
+        "each datagram back as it came (RFC 862)",
+    ),
+    (
+        UdpPorts::DAYTIME,
+        "daytime",
+        "answers any datagram with the date and time (RFC 867)",
+    ),
+    (
+        UdpPorts::CLOSED,
+        "closed",
+        "nothing listens: ICMP port unreachable",
+    ),
+    (
+        UdpPorts::FILTERED,
+        "filtered",
+        "an nftables rule drops datagrams: no answer",
+    ),
+];
+
+/// Which service a socket is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UdpKind {
+    Echo,
+    Daytime,
+}
+
+/// Bound UDP services, ready to [`run`](UdpServer::run).
+#[derive(Debug)]
+pub struct UdpServer {
+    sockets: Vec<(UdpKind, UdpSocket)>,
+}
+
+impl UdpServer {
+    /// Binds each service of `ports` on `ip` (port 0: any free port, for
+    /// tests).
+    pub fn bind(ip: Ipv4Addr, ports: &[(UdpKind, u16)]) -> Result<UdpServer, ServiceError> {
+        let mut sockets = Vec::new();
+        for &(kind, port) in ports {
+            let name = match kind {
+                UdpKind::Echo => "echo",
+                UdpKind::Daytime => "daytime",
+            };
+            let socket = UdpSocket::bind(SocketAddrV4::new(ip, port))
+                .map_err(|e| ServiceError::io(format!("binding {ip}:{port}/udp ({name})"), e))?;
+            socket
+                .set_nonblocking(true)
+                .map_err(|e| ServiceError::io("making a UDP socket non-blocking", e))?;
+            sockets.push((kind, socket));
+        }
+        Ok(UdpServer { sockets })
+    }
+
+    /// The lab's UDP services on their well-known ports, on every address.
+    pub fn bind_lab() -> Result<UdpServer, ServiceError> {
+        UdpServer::bind(
+            Ipv4Addr::UNSPECIFIED,
+            &[
+                (UdpKind::Echo, UdpPorts::ECHO),
+                (UdpKind::Daytime, UdpPorts::DAYTIME),
+            ],
+        )
+    }
+
+    pub fn local_addr(&self, kind: UdpKind) -> Option<SocketAddr> {
+        self.sockets
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .and_then(|(_, s)| s.local_addr().ok())
+    }
+
+    /// Answers datagrams until `stop` is raised. `log` gets a line per
+    /// datagram answered.
+    pub fn run(&self, stop: &AtomicBool, log: &(dyn Fn(&str) + Sync)) -> Result<(), ServiceError> {
+        let mut fds: Vec<libc::pollfd> = self
+            .sockets
+            .iter()
+            .map(|(_, s)| libc::pollfd {
+                fd: s.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        let mut buf = vec![0u8; 65535];
+        while !stop.load(Ordering::Relaxed) {
+            // SAFETY: `fds` is a valid array of `fds.len()` pollfds.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
+            if n < 0 {
+                let err = std::io::Error::last_os_error();
+                if err.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(ServiceError::io("waiting for datagrams", err));
+            }
+            for (i, pfd) in fds.iter_mut().enumerate() {
+                if pfd.revents == 0 {
+                    continue;
+                }
+                pfd.revents = 0;
+                let (kind, socket) = &self.sockets[i];
+                while let Ok((len, peer)) = socket.recv_from(&mut buf) {
+                    let answer = match kind {
+                        UdpKind::Echo => buf[..len].to_vec(),
+                        UdpKind::Daytime => daytime(SystemTime::now()).into_bytes(),
+                    };
+                    let name = match kind {
+                        UdpKind::Echo => "echo",
+                        UdpKind::Daytime => "daytime",
+                    };
+                    match socket.send_to(&answer, peer) {
+                        Ok(_) => log(&format!(
+                            "{name}/udp {peer}: {len} bytes in, {} out",
+                            answer.len()
+                        )),
+                        Err(e) => log(&format!("{name}/udp {peer}: {e}")),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// RFC 867's answer, in a format of nettool's choosing (the RFC names
+/// none): `2026-12-06 16:55:00 UTC` and CRLF.
+pub fn daytime(now: SystemTime) -> String {
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86400, secs % 86400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC\r\n",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (the
+/// well-known era arithmetic: 400-year eras of 146097 days).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn daytime_reads_the_calendar_right() {
+        let at = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        assert_eq!(daytime(at(0)), "1970-01-01 00:00:00 UTC\r\n");
+        // 2000-02-29 12:34:56, a leap day of a century leap year.
+        assert_eq!(daytime(at(951_827_696)), "2000-02-29 12:34:56 UTC\r\n");
+        assert_eq!(daytime(at(1_796_601_599)), "2026-12-06 23:59:59 UTC\r\n");
+    }
+
+    #[test]
+    fn echo_and_daytime_answer_on_loopback() {
+        let server = UdpServer::bind(
+            Ipv4Addr::LOCALHOST,
+            &[(UdpKind::Echo, 0), (UdpKind::Daytime, 0)],
+        )
+        .unwrap();
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| server.run(&stop, &|_| {}).unwrap());
+            let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut buf = [0u8; 1500];
+            let echo = server.local_addr(UdpKind::Echo).unwrap();
+            client.send_to(&[0, 1, 2, 255], echo).unwrap();
+            let (n, from) = client.recv_from(&mut buf).unwrap();
+            assert_eq!((&buf[..n], from), (&[0u8, 1, 2, 255][..], echo));
+            let daytime = server.local_addr(UdpKind::Daytime).unwrap();
+            client.send_to(b"", daytime).unwrap();
+            let (n, _) = client.recv_from(&mut buf).unwrap();
+            let line = std::str::from_utf8(&buf[..n]).unwrap();
+            assert!(line.ends_with(" UTC\r\n") && line.len() == 25, "{line:?}");
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+}
