@@ -14,11 +14,12 @@
 //! ```
 //!
 //! - **The engine**, pure and sans-IO: [`time`], [`wire`], [`arp`],
-//!   [`tcp`], [`probe`] (hand-made TCP probes and SYN scans) and
-//!   [`trace`] (TCP traceroute); [`stack`] is the host around them: an
-//!   interface with a flow table of TCP connections, listeners, and the
-//!   raw flows of probes, scans and traces (ARP answering, segments and
-//!   ICMP errors to the flow they belong to). They take `now` as an
+//!   [`tcp`], [`probe`] (hand-made TCP, UDP and ICMP probes, SYN and UDP
+//!   scans) and [`trace`] (TCP, UDP or ICMP traceroute); [`stack`] is the
+//!   host around them: an interface with a flow table of TCP connections,
+//!   listeners, UDP endpoints, and the raw flows of probes, scans and
+//!   traces (ARP answering, segments, datagrams, ICMP replies and ICMP
+//!   errors to the flow they belong to). They take `now` as an
 //!   argument, return frames and timers as data, and never touch a
 //!   socket, a clock or stdout. [`machine`] is the shape they share (and
 //!   that of a raw flow, which `stack` hosts); [`sim`] runs TCP endpoints
