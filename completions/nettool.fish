@@ -31,6 +31,7 @@ complete -c nettool -n "__fish_nettool_needs_command" -f -a "handshake" -d 'Open
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "nc" -d 'netcat on nettool\'s own TCP engine: stdin to the peer, the peer to stdout'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "probe" -d 'Send hand-made TCP segments and report every answer (hping3-style)'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "ping" -d 'Send ICMP echo requests (ping), matched replies and RTT statistics: `probe --icmp`'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "scan" -d 'SYN-scan a host\'s TCP ports: open, closed or filtered'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "trace" -d 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router\'s ICMP time exceeded shown'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
@@ -155,6 +156,19 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flood -d 'Send
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s v -l verbose -d 'Also print every probe sent'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l json -d 'One JSON object per line'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -s s -l source -d 'Source address (one the kernel does not own: nettool answers ARP for it)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -s c -l count -d 'Requests to send (default: until Ctrl-C)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -l interval -d 'Spacing of requests (down to microseconds: 100us)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -s w -s W -l wait -d 'How long each request waits for its reply' -r
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -l data-len -d 'Bytes of data after the ICMP header (ping\'s -s)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -l ttl -d 'IP time to live' -r
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -l flood -d 'As fast as the link allows; print only the summary'
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -s v -l verbose -d 'Also print every request sent'
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -l json -d 'One JSON object per line'
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r

@@ -20,7 +20,7 @@ pub use common::{COMMON_FLAGS, Common, habit_tip, parse_interface};
 pub use impair::ImpairArgs;
 pub use ladder::{LadderArgs, LadderFlags};
 pub use plot::{PlotArgs, PlotDir};
-pub use probe::{ProbeArgs, ScanArgs};
+pub use probe::{PingArgs, ProbeArgs, ScanArgs};
 pub use trace::TraceArgs;
 
 /// The exit codes of every subcommand (each subcommand's help says what
@@ -72,6 +72,7 @@ pub enum Command {
     Close(CloseArgs),
     Nc(NcArgs),
     Probe(ProbeArgs),
+    Ping(PingArgs),
     Scan(ScanArgs),
     Trace(TraceArgs),
     Lab(LabArgs),
@@ -705,6 +706,7 @@ impl Command {
             Command::Close(a) => &a.connect.capture,
             Command::Nc(a) => &a.capture,
             Command::Probe(a) => &a.capture,
+            Command::Ping(a) => &a.capture,
             Command::Scan(a) => &a.capture,
             Command::Trace(a) => &a.capture,
             Command::Lab(_)

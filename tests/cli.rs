@@ -147,6 +147,7 @@ impl Flag {
 #[case::close(&["close"], &["10.0.0.1:80"], &[Interface, Source, SourcePort, Json])]
 #[case::nc(&["nc"], &["10.0.0.1", "80"], &[Interface, Source, SourcePort, Wait, Verbose])]
 #[case::probe(&["probe"], &["10.0.0.1:80"], &[Interface, Source, SourcePort, Count, Wait, Interval, Verbose, Json])]
+#[case::ping(&["ping"], &["10.0.0.1"], &[Interface, Source, Count, Wait, Interval, Verbose, Json])]
 #[case::scan(&["scan"], &["10.0.0.1", "80"], &[Interface, Source, SourcePort, Wait, Json])]
 #[case::trace(&["trace"], &["10.0.0.1:80"], &[Interface, Source, SourcePort, Wait, Json])]
 fn common_flags_mean_the_same_in_every_subcommand(

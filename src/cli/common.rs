@@ -83,6 +83,16 @@ impl Command {
                 json: Some(p.json),
                 ..Common::default()
             },
+            Command::Ping(p) => Common {
+                interface: p.interface.clone(),
+                source: p.source,
+                count: p.count,
+                wait: Some(p.wait),
+                interval: Some(p.interval),
+                verbose: Some(p.verbose),
+                json: Some(p.json),
+                ..Common::default()
+            },
             Command::Scan(s) => Common {
                 interface: s.path.interface.clone(),
                 source: s.path.source,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{CaptureArgs, PathArgs, parse_duration};
+use super::{CacheArgs, CaptureArgs, PathArgs, parse_duration};
 use crate::probe::{ProbeFlags, parse_flags, parse_raw_option, parse_timestamps};
 use crate::wire::icmp::QueryKind;
 use crate::wire::tcp::TcpOption;
@@ -289,4 +289,123 @@ pub struct ScanArgs {
     pub json: bool,
     #[command(flatten)]
     pub capture: CaptureArgs,
+}
+
+/// Send ICMP echo requests (ping), matched replies and RTT statistics: `probe --icmp`.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Send ICMP echo requests to HOST, built by nettool and sent through its own \
+interface, and print each echo reply with its round-trip time (from the kernel's stamps of the \
+request leaving and the reply arriving), then the summary: sent, answered, loss, RTT \
+min/avg/max/stddev. An ICMP error (a router's unreachable, time exceeded) names its sender. This \
+is `nettool probe --icmp` with ping's defaults (56 bytes of data, one per second until Ctrl-C); \
+probe takes every other option (TTL, TOS, timestamp and address mask requests, a bad checksum).",
+    after_long_help = "EXAMPLES:
+  nettool ping 10.78.0.2                        until Ctrl-C
+  nettool ping -c 5 --interval 200ms 10.78.0.2
+  nettool ping --flood -c 10000 10.78.0.2       as fast as the link allows; only the summary
+
+EXIT STATUS:
+  0    at least one request was answered (Ctrl-C included, as ping: the summary is printed)
+  1    none was
+  2    usage or local error
+  143  stopped by SIGTERM (the summary is printed first)"
+)]
+pub struct PingArgs {
+    /// The host to ping.
+    #[arg(value_name = "HOST")]
+    pub host: String,
+    /// Interface to use (default: the one the kernel routes HOST through).
+    #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = super::parse_interface, value_hint = clap::ValueHint::Other)]
+    pub interface: Option<String>,
+    /// Source address (one the kernel does not own: nettool answers ARP for it).
+    #[arg(short, long, value_name = "ADDRESS")]
+    pub source: Option<std::net::Ipv4Addr>,
+    /// The ARP cache, for the next hop.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Requests to send (default: until Ctrl-C).
+    #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Spacing of requests (down to microseconds: 100us).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub interval: Duration,
+    /// As fast as the link allows; print only the summary.
+    #[arg(long, conflicts_with = "interval")]
+    pub flood: bool,
+    /// How long each request waits for its reply.
+    #[arg(short, long, visible_short_alias = 'W', value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub wait: Duration,
+    /// Bytes of data after the ICMP header (ping's -s).
+    #[arg(long, value_name = "N", default_value_t = 56)]
+    pub data_len: usize,
+    /// IP time to live.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub ttl: u8,
+    /// Also print every request sent.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+}
+
+impl PingArgs {
+    /// The `probe --icmp` this stands for.
+    pub fn into_probe(self) -> ProbeArgs {
+        ProbeArgs {
+            target: self.host,
+            udp: false,
+            icmp: true,
+            icmp_type: None,
+            icmp_code: 0,
+            icmp_id: None,
+            zero_checksum: false,
+            dport: None,
+            path: PathArgs {
+                interface: self.interface,
+                source: self.source,
+                source_port: None,
+                cache: self.cache,
+            },
+            sport_inc: false,
+            flags: None,
+            syn: false,
+            ack_flag: false,
+            fin: false,
+            rst: false,
+            psh: false,
+            urg: false,
+            ece: false,
+            cwr: false,
+            seq: None,
+            ack: 0,
+            win: 64240,
+            urg_ptr: 0,
+            ttl: self.ttl,
+            id: None,
+            tos: 0,
+            df: false,
+            mss: None,
+            sack_perm: false,
+            ts: None,
+            nop: 0,
+            wscale: None,
+            tcp_option: Vec::new(),
+            eol: false,
+            data: None,
+            data_file: None,
+            data_len: Some(self.data_len),
+            badsum: false,
+            count: self.count,
+            interval: self.interval,
+            flood: self.flood,
+            wait: self.wait,
+            verbose: self.verbose,
+            json: self.json,
+            capture: self.capture,
+        }
+    }
 }

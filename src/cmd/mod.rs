@@ -116,6 +116,7 @@ fn dispatch(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
         Command::Close(args) => tcp::close(args, env),
         Command::Nc(args) => nc::run(args, env),
         Command::Probe(args) => probe::probe(args, env),
+        Command::Ping(args) => probe::probe(args.into_probe(), env),
         Command::Scan(args) => probe::scan(args, env),
         Command::Trace(args) => trace::run(args, env),
         Command::Lab(args) => lab::run(args, env),
