@@ -264,6 +264,26 @@ fn icmp_echo_and_timestamp_requests_are_answered_by_the_kernel() {
     assert_eq!(r.code, Some(0), "{}", r.show());
     assert!(r.stdout.contains("ICMP time stamp reply"), "{}", r.show());
     assert!(r.stdout.contains("ms since midnight UT"), "{}", r.show());
+    // `nettool ping` is the same, with ping's 56 bytes of data.
+    let r = nt(
+        &hosts,
+        &scratch,
+        &[
+            "ping",
+            "-c",
+            "2",
+            "--interval",
+            "50ms",
+            &hosts.addr_b.to_string(),
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert!(r.stdout.contains("seq 2, length 64"), "{}", r.show());
+    assert!(
+        r.stdout.contains("2 probes sent, 2 answered"),
+        "{}",
+        r.show()
+    );
     // TCP's fields on an ICMP probe are refused, not ignored.
     let r = nt(
         &hosts,
