@@ -58,7 +58,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand arp" -s v -l verbose -d 
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
@@ -75,7 +75,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l graceful -
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand close" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
@@ -109,7 +109,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -s h -l help -d 'Pri
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l dport -d 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flags -d 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none), or the flags byte (0x12)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l seq -d 'Sequence number (default: a random one per probe)' -r
@@ -150,7 +150,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l json -d 'One J
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l rate -d 'A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does (default: adaptive, between --min-rate and --max-rate)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l max-rate -d 'The adaptive rate\'s ceiling, SYNs per second' -r
@@ -165,7 +165,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JS
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s f -l first-ttl -d 'TTL of the first hop probed' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s m -l max-ttl -d 'Largest TTL tried before giving up' -r

@@ -16,7 +16,7 @@ mod plot;
 mod probe;
 mod trace;
 
-pub use common::{COMMON_FLAGS, Common, habit_tip, parse_interface};
+pub use common::{COMMON_FLAGS, Common, habit_tip, parse_interface, parse_source_port};
 pub use impair::ImpairArgs;
 pub use ladder::{LadderArgs, LadderFlags};
 pub use plot::{PlotArgs, PlotDir};
@@ -231,8 +231,8 @@ pub struct PathArgs {
     #[arg(short, long, value_name = "ADDRESS")]
     pub source: Option<std::net::Ipv4Addr>,
 
-    /// Source port (default: a free ephemeral port, reserved from the kernel).
-    #[arg(short = 'p', long, visible_alias = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel).
+    #[arg(short = 'p', long, visible_alias = "sport", value_name = "PORT", value_parser = parse_source_port)]
     pub source_port: Option<u16>,
 
     /// The ARP cache, for the next hop.
@@ -243,7 +243,7 @@ pub struct PathArgs {
 /// Where to connect and how: shared by `handshake` and `close`.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
-    /// Destination, HOST:PORT (a name is resolved by the system resolver).
+    /// Destination, HOST:PORT (a host name goes to the system resolver; PORT may be a service name: http).
     #[arg(value_name = "HOST:PORT")]
     pub target: String,
 
@@ -388,7 +388,7 @@ EXIT STATUS:
   130  interrupted (143 by SIGTERM)"
 )]
 pub struct NcArgs {
-    /// HOST PORT to connect to; with -l, PORT (or ADDRESS PORT) to listen on; with -z, PORT may be a range (1-1024).
+    /// HOST PORT to connect to; with -l, PORT (or ADDRESS PORT) to listen on; with -z, PORT may be a range or a list (1-1024, ssh,http). A port may be a service name.
     #[arg(value_name = "HOST PORT", num_args = 1..=2, required = true)]
     pub operands: Vec<String>,
 
@@ -424,7 +424,7 @@ pub struct NcArgs {
     pub source: Option<std::net::Ipv4Addr>,
 
     /// Source port.
-    #[arg(short = 'p', long, visible_alias = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short = 'p', long, visible_alias = "sport", value_name = "PORT", value_parser = parse_source_port)]
     pub source_port: Option<u16>,
 
     /// Interface to use.

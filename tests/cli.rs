@@ -186,6 +186,53 @@ fn common_flags_mean_the_same_in_every_subcommand(
     }
 }
 
+/// A service name goes wherever a port does: `-p ssh` is port 22 in
+/// every subcommand that takes a source port.
+#[rstest]
+#[case::handshake(&["handshake"], &["10.0.0.1:80"])]
+#[case::close(&["close"], &["10.0.0.1:80"])]
+#[case::nc(&["nc"], &["10.0.0.1", "80"])]
+#[case::probe(&["probe"], &["10.0.0.1:80"])]
+#[case::scan(&["scan"], &["10.0.0.1", "80"])]
+#[case::trace(&["trace"], &["10.0.0.1:80"])]
+fn a_source_port_may_be_a_service_name(#[case] sub: &[&str], #[case] operands: &[&str]) {
+    for spelling in [["-p", "ssh"], ["--source-port", "ssh"]] {
+        let argv: Vec<&str> = ["nettool"]
+            .iter()
+            .chain(sub)
+            .chain(&spelling)
+            .chain(operands)
+            .copied()
+            .collect();
+        let common = Cli::try_parse_from(&argv).unwrap().command.common();
+        assert_eq!(common.source_port, Some(22), "{argv:?}");
+    }
+}
+
+/// A service name nettool does not know is a usage error that names it,
+/// before a frame is sent.
+#[rstest]
+#[case::handshake(&["handshake", "127.0.0.1:nosuchservice"])]
+#[case::close(&["close", "127.0.0.1:nosuchservice"])]
+#[case::trace(&["trace", "127.0.0.1:nosuchservice"])]
+#[case::probe(&["probe", "127.0.0.1:nosuchservice"])]
+#[case::probe_dport(&["probe", "--dport", "http,nosuchservice", "127.0.0.1"])]
+#[case::scan(&["scan", "127.0.0.1", "22,nosuchservice"])]
+#[case::scan_range(&["scan", "127.0.0.1", "ssh-nosuchservice"])]
+#[case::nc(&["nc", "127.0.0.1", "nosuchservice"])]
+#[case::nc_zero_io(&["nc", "-z", "127.0.0.1", "http,nosuchservice"])]
+#[case::source_port(&["probe", "-p", "nosuchservice", "127.0.0.1:80"])]
+fn an_unknown_service_is_named(#[case] args: &[&str]) {
+    let r = run(cmd(args), LIMIT);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(
+        r.stderr.contains("\"nosuchservice\" is not a port number")
+            && r.stderr.contains("service name"),
+        "{}",
+        r.show()
+    );
+}
+
 /// Another tool's letter, typed by habit, gets a tip naming nettool's
 /// spelling; a duration where an interface goes says which flag it meant.
 #[rstest]

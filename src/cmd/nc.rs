@@ -13,7 +13,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use super::tcp::SegmentLines;
 use super::{Env, Given, stamped};
@@ -21,6 +21,7 @@ use crate::cli::{CongestionControlArg, NcArgs};
 use crate::driver::{self, Handler, Input, Options, Stop, Tx};
 use crate::machine::{Machine, RxChecksum};
 use crate::outcome::Outcome;
+use crate::services::{self, Proto};
 use crate::setup::{Claim, Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::stack::host::{HostConfig, TcpHost};
 use crate::stack::iface::{
@@ -63,24 +64,12 @@ pub fn run(args: NcArgs, env: &mut Env) -> Result<Outcome> {
 }
 
 fn parse_port(text: &str) -> Result<u16> {
-    text.parse::<u16>()
-        .ok()
-        .filter(|p| *p != 0)
-        .with_context(|| format!("{text:?} is not a TCP port (1 to 65535)"))
+    services::parse_port(text, Proto::Tcp).map_err(anyhow::Error::msg)
 }
 
-/// `N` or `N-M`.
+/// `-z`'s ports: `N`, `N-M`, a list, names (`ssh,http`).
 fn parse_ports(text: &str) -> Result<Vec<u16>> {
-    match text.split_once('-') {
-        None => Ok(vec![parse_port(text)?]),
-        Some((a, b)) => {
-            let (a, b) = (parse_port(a)?, parse_port(b)?);
-            if a > b {
-                bail!("the port range {text:?} runs backwards");
-            }
-            Ok((a..=b).collect())
-        }
-    }
+    services::parse_ports(text, Proto::Tcp).map_err(anyhow::Error::msg)
 }
 
 /// The link's socket receive buffer: room for a whole receive window
@@ -1185,6 +1174,8 @@ mod tests {
     #[case("80", vec![80])]
     #[case("7-9", vec![7, 8, 9])]
     #[case("22-22", vec![22])]
+    #[case("ssh,http", vec![22, 80])]
+    #[case("echo-9", vec![7, 8, 9])]
     fn port_ranges_parse(#[case] text: &str, #[case] want: Vec<u16>) {
         assert_eq!(parse_ports(text).unwrap(), want);
     }
@@ -1193,7 +1184,7 @@ mod tests {
     #[case("0")]
     #[case("9-7")]
     #[case("1-70000")]
-    #[case("http")]
+    #[case("nosuchservice")]
     #[case("")]
     fn bad_port_ranges_are_refused(#[case] text: &str) {
         assert!(parse_ports(text).is_err());

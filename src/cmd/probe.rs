@@ -19,9 +19,10 @@ use crate::outcome::Outcome;
 use crate::probe::prober::{self, Event, Meaning, Prober, Summary};
 use crate::probe::scan::{self, PaceStats, PortResult, PortState, Rate, Scanner, Tally};
 use crate::probe::stats::RttStats;
-use crate::probe::{ProbeFlags, Template, format_ports, parse_ports};
+use crate::probe::{ProbeFlags, Template, format_ports};
 use crate::report::event::{self as ev, Reply, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
+use crate::services::{self, Proto};
 use crate::setup::{Flows, LinkOptions, Path, Stack};
 use crate::stack::iface::{Event as HostEvent, HostEvent as HostWhat, InterfaceConfig};
 use crate::stack::raw::{Hosted, RawHost};
@@ -120,7 +121,9 @@ fn probe_target(args: &ProbeArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
     };
     let ports = match (ports, args.dport.as_deref()) {
         (Some(_), Some(_)) => bail!("give the port either as HOST:PORT or with --dport, not both"),
-        (Some(p), None) | (None, Some(p)) => parse_ports(p).map_err(anyhow::Error::msg)?,
+        (Some(p), None) | (None, Some(p)) => {
+            services::parse_ports(p, Proto::Tcp).map_err(anyhow::Error::msg)?
+        }
         (None, None) => vec![80],
     };
     Ok((super::resolve_host(host)?, ports))
@@ -782,7 +785,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     let mut rep = Reporter::new(args.json);
     let rate = scan_rate(&args)?;
     let dst = super::resolve_host(&args.host)?;
-    let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
+    let ports = services::parse_ports(&args.ports, Proto::Tcp).map_err(anyhow::Error::msg)?;
     let way = Way::of(&args.path);
     let path = match find_path(&mut rep, env, "scan", dst, &way)? {
         Ok(path) => path,
@@ -805,7 +808,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
 pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome> {
     let rate = scan_rate(args)?;
     let dst = super::resolve_host(&args.host)?;
-    let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
+    let ports = services::parse_ports(&args.ports, Proto::Tcp).map_err(anyhow::Error::msg)?;
     let aim = Aim {
         path: given.path,
         local: given.local,
