@@ -30,7 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Open a TCP connection and close it with the four-way handshake, printing every state')
             [CompletionResult]::new('nc', 'nc', [CompletionResultType]::ParameterValue, 'netcat on nettool''s own TCP engine: stdin to the peer, the peer to stdout')
             [CompletionResult]::new('probe', 'probe', [CompletionResultType]::ParameterValue, 'Send hand-made TCP segments and report every answer (hping3-style)')
-            [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'SYN-scan a host''s TCP ports: open, closed or filtered')
+            [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'SYN-scan hosts'' TCP ports: open, closed or filtered')
             [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('ladder', 'ladder', [CompletionResultType]::ParameterValue, 'Draw one TCP connection of a saved capture as a ladder diagram')
@@ -158,7 +158,9 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;probe' {
-            [CompletionResult]::new('--dport', '--dport', [CompletionResultType]::ParameterName, 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn')
+            [CompletionResult]::new('--dport', '--dport', [CompletionResultType]::ParameterName, 'Destination port(s) for every target, instead of :PORTS (default 80). Probes go to them in turn')
+            [CompletionResult]::new('--input-list', '--input-list', [CompletionResultType]::ParameterName, 'Read targets from FILE too (white space between them, # starts a comment; - is stdin); -iL FILE as nmap spells it')
+            [CompletionResult]::new('--max-targets', '--max-targets', [CompletionResultType]::ParameterName, 'Refuse a run of more target addresses than N (a subnet counts its hosts): a /16 typed for a /24 would run for hours')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
@@ -183,8 +185,8 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Payload (escapes: \r \n \t \\ \0 \xHH)')
             [CompletionResult]::new('--data-file', '--data-file', [CompletionResultType]::ParameterName, 'Payload read from a file')
             [CompletionResult]::new('--data-len', '--data-len', [CompletionResultType]::ParameterName, 'A payload of N ''X'' bytes')
-            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Probes to send (default: until Ctrl-C)')
-            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Probes to send (default: until Ctrl-C)')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Probes to send to each target (default: until Ctrl-C; 1 when there are several targets)')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Probes to send to each target (default: until Ctrl-C; 1 when there are several targets)')
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Spacing of probes (down to microseconds: 100us)')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'How long each probe waits for its answer')
             [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'How long each probe waits for its answer')
@@ -219,6 +221,9 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;scan' {
+            [CompletionResult]::new('--ports', '--ports', [CompletionResultType]::ParameterName, 'The ports, for every target, when the operands are all targets [default: 1-1024 and well-known higher ones, see the README]')
+            [CompletionResult]::new('--input-list', '--input-list', [CompletionResultType]::ParameterName, 'Read targets from FILE too (white space between them, # starts a comment; - is stdin); -iL FILE as nmap spells it')
+            [CompletionResult]::new('--max-targets', '--max-targets', [CompletionResultType]::ParameterName, 'Refuse a run of more target addresses than N (a subnet counts its hosts): a /16 typed for a /24 would run for hours')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')

@@ -27,7 +27,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand close 'Open a TCP connection and close it with the four-way handshake, printing every state'
             cand nc 'netcat on nettool''s own TCP engine: stdin to the peer, the peer to stdout'
             cand probe 'Send hand-made TCP segments and report every answer (hping3-style)'
-            cand scan 'SYN-scan a host''s TCP ports: open, closed or filtered'
+            cand scan 'SYN-scan hosts'' TCP ports: open, closed or filtered'
             cand trace 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown'
             cand lab 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
             cand ladder 'Draw one TCP connection of a saved capture as a ladder diagram'
@@ -150,7 +150,9 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'nettool;probe'= {
-            cand --dport 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn'
+            cand --dport 'Destination port(s) for every target, instead of :PORTS (default 80). Probes go to them in turn'
+            cand --input-list 'Read targets from FILE too (white space between them, # starts a comment; - is stdin); -iL FILE as nmap spells it'
+            cand --max-targets 'Refuse a run of more target addresses than N (a subnet counts its hosts): a /16 typed for a /24 would run for hours'
             cand -i 'Interface to use (default: the one the kernel routes HOST through)'
             cand -I 'Interface to use (default: the one the kernel routes HOST through)'
             cand --interface 'Interface to use (default: the one the kernel routes HOST through)'
@@ -175,8 +177,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --data 'Payload (escapes: \r \n \t \\ \0 \xHH)'
             cand --data-file 'Payload read from a file'
             cand --data-len 'A payload of N ''X'' bytes'
-            cand -c 'Probes to send (default: until Ctrl-C)'
-            cand --count 'Probes to send (default: until Ctrl-C)'
+            cand -c 'Probes to send to each target (default: until Ctrl-C; 1 when there are several targets)'
+            cand --count 'Probes to send to each target (default: until Ctrl-C; 1 when there are several targets)'
             cand --interval 'Spacing of probes (down to microseconds: 100us)'
             cand -w 'How long each probe waits for its answer'
             cand -W 'How long each probe waits for its answer'
@@ -210,6 +212,9 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --help 'Print help'
         }
         &'nettool;scan'= {
+            cand --ports 'The ports, for every target, when the operands are all targets [default: 1-1024 and well-known higher ones, see the README]'
+            cand --input-list 'Read targets from FILE too (white space between them, # starts a comment; - is stdin); -iL FILE as nmap spells it'
+            cand --max-targets 'Refuse a run of more target addresses than N (a subnet counts its hosts): a /16 typed for a /24 would run for hours'
             cand -i 'Interface to use (default: the one the kernel routes HOST through)'
             cand -I 'Interface to use (default: the one the kernel routes HOST through)'
             cand --interface 'Interface to use (default: the one the kernel routes HOST through)'

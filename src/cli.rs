@@ -20,7 +20,7 @@ pub use common::{COMMON_FLAGS, Common, habit_tip, parse_interface, parse_source_
 pub use impair::ImpairArgs;
 pub use ladder::{LadderArgs, LadderFlags};
 pub use plot::{PlotArgs, PlotDir};
-pub use probe::{ProbeArgs, ScanArgs};
+pub use probe::{MAX_TARGETS, ProbeArgs, ScanArgs, TargetListArgs};
 pub use trace::TraceArgs;
 
 /// The exit codes of every subcommand (each subcommand's help says what
@@ -40,6 +40,34 @@ EXIT STATUS (every subcommand):
   A reader that goes away early (nettool ... | head -c 10) ends
   nettool quietly with 0, as the reader asked: no broken-pipe
   message, no 141.";
+
+/// The command line as clap is to read it: nmap's two-letter `-iL FILE`
+/// (which clap would take for `-i L`, the interface "L") becomes
+/// `--input-list FILE` in `probe` and `scan`, the commands that take a
+/// target list; everything else is left as typed, and nothing after `--`.
+pub fn nmap_spellings<I, T>(argv: I) -> Vec<std::ffi::OsString>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString>,
+{
+    let mut words: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
+    let sub = words
+        .iter()
+        .skip(1)
+        .position(|w| !w.to_string_lossy().starts_with('-'))
+        .map(|i| i + 1);
+    let Some(sub) = sub.filter(|&i| matches!(words[i].to_str(), Some("probe" | "scan"))) else {
+        return words;
+    };
+    for w in words.iter_mut().skip(sub + 1) {
+        match w.to_str() {
+            Some("--") => break,
+            Some("-iL") => *w = "--input-list".into(),
+            _ => {}
+        }
+    }
+    words
+}
 
 /// `nettool --help`'s closing text: the common flags, then the exit codes.
 fn top_help() -> String {

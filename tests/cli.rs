@@ -218,7 +218,7 @@ fn a_source_port_may_be_a_service_name(#[case] sub: &[&str], #[case] operands: &
 #[case::probe(&["probe", "127.0.0.1:nosuchservice"])]
 #[case::probe_dport(&["probe", "--dport", "http,nosuchservice", "127.0.0.1"])]
 #[case::scan(&["scan", "127.0.0.1", "22,nosuchservice"])]
-#[case::scan_range(&["scan", "127.0.0.1", "ssh-nosuchservice"])]
+#[case::scan_range(&["scan", "127.0.0.1", "1-nosuchservice"])]
 #[case::nc(&["nc", "127.0.0.1", "nosuchservice"])]
 #[case::nc_zero_io(&["nc", "-z", "127.0.0.1", "http,nosuchservice"])]
 #[case::source_port(&["probe", "-p", "nosuchservice", "127.0.0.1:80"])]
@@ -231,6 +231,54 @@ fn an_unknown_service_is_named(#[case] args: &[&str]) {
         "{}",
         r.show()
     );
+}
+
+/// nmap's `-iL FILE` is `--input-list FILE` in probe and scan (clap alone
+/// would read `-i L`); elsewhere, and after `--`, words stay as typed.
+#[test]
+fn nmaps_il_names_a_target_list() {
+    let parse = |argv: &[&str]| {
+        Cli::try_parse_from(nettool::cli::nmap_spellings(argv.iter().copied()))
+            .map(|cli| cli.command)
+    };
+    let nettool::cli::Command::Scan(s) =
+        parse(&["nettool", "scan", "-iL", "hosts.txt", "80"]).unwrap()
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        s.list.input_list.as_deref(),
+        Some(std::path::Path::new("hosts.txt"))
+    );
+    assert_eq!(s.operands, ["80"]);
+    let nettool::cli::Command::Probe(p) =
+        parse(&["nettool", "probe", "-c", "1", "-iL", "-"]).unwrap()
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        p.list.input_list.as_deref(),
+        Some(std::path::Path::new("-"))
+    );
+    let words = nettool::cli::nmap_spellings(["nettool", "arp", "-iL", "10.0.0.1"]);
+    assert_eq!(words[2], "-iL", "arp takes no target list");
+}
+
+/// A subnet larger than --max-targets is refused at once, before any
+/// address is resolved or a frame sent, with what to do about it.
+#[rstest]
+#[case::scan(&["scan", "10.0.0.0/16", "80"])]
+#[case::probe(&["probe", "10.0.0.0/16:80"])]
+#[case::list_on_stdin(&["scan", "-", "10.0.0.0/20", "80"])]
+fn too_many_targets_are_refused(#[case] args: &[&str]) {
+    let r = run(cmd(args), LIMIT);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(
+        r.stderr.contains("more than --max-targets 256"),
+        "{}",
+        r.show()
+    );
+    assert!(r.stderr.contains("raise --max-targets"), "{}", r.show());
 }
 
 /// Another tool's letter, typed by habit, gets a tip naming nettool's

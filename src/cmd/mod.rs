@@ -9,6 +9,7 @@ pub mod ladder;
 pub mod nc;
 pub mod plot;
 pub mod probe;
+pub mod targets;
 pub mod tcp;
 pub mod trace;
 
