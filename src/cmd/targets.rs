@@ -74,8 +74,8 @@ fn read_words(input: &mut dyn BufRead) -> std::io::Result<Vec<String>> {
     Ok(words)
 }
 
-/// The targets `words` name, each address once in the order first
-/// named. `with_ports`: a word may end in `:PORTS` (probe). Host names
+/// The targets `words` name, each address (with its ports) once, in the
+/// order first named. `with_ports`: a word may end in `:PORTS` (probe). Host names
 /// go to `resolve`. More than `max` addresses in all is refused before
 /// any is resolved.
 pub fn expand(
@@ -115,7 +115,7 @@ pub fn expand(
             Spec::Net(net) => host_addresses(net),
         };
         for ip in ips {
-            if !out.iter().any(|t| t.ip == ip) {
+            if !out.iter().any(|t| t.ip == ip && t.ports == ports) {
                 out.push(Target {
                     ip,
                     ports: ports.clone(),
@@ -231,7 +231,13 @@ mod tests {
     #[test]
     fn probe_words_carry_their_ports() {
         let t = expand(
-            &words(&["10.78.0.2:http,22", "10.78.0.3", "10.78.0.4/31:7"]),
+            &words(&[
+                "10.78.0.2:http,22",
+                "10.78.0.3",
+                "10.78.0.4/31:7",
+                "10.78.0.2:22",
+                "10.78.0.3",
+            ]),
             true,
             MAX_TARGETS,
             no_dns,
@@ -248,6 +254,7 @@ mod tests {
                 ("10.78.0.3".into(), None),
                 ("10.78.0.4".into(), Some(vec![7])),
                 ("10.78.0.5".into(), Some(vec![7])),
+                ("10.78.0.2".into(), Some(vec![22])),
             ]
         );
     }
