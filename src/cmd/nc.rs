@@ -32,6 +32,7 @@ use crate::sys::random_bytes;
 use crate::tcp::{
     self, Connection, Event as TcpEvent, IsnGenerator, IssSource, Reason, Segment, State,
 };
+use crate::text::count;
 use crate::time::{Instant, human};
 use crate::wire::icmp::IcmpKind;
 use crate::wire::tcp::Flags;
@@ -296,25 +297,25 @@ fn report_listener(
     if stats.evicted > 0 {
         writeln!(
             env.err,
-            "nettool: {} of {} half-open connection(s) evicted to make room for newer SYNs \
-             (a SYN flood?)",
-            stats.evicted, stats.syns
+            "nettool: {} of {} evicted to make room for newer SYNs (a SYN flood?)",
+            stats.evicted,
+            count(stats.syns, "half-open connection")
         )?;
     }
     if stats.refused > 0 {
         writeln!(
             env.err,
-            "nettool: {} SYN(s) dropped while {} connections waited to be served",
-            stats.refused,
+            "nettool: {} dropped while {} connections waited to be served",
+            count(stats.refused, "SYN"),
             stack_iface::DEFAULT_BACKLOG
         )?;
     }
     if stats.acks_dropped > 0 {
         writeln!(
             env.err,
-            "nettool: {} handshake-completing ACK(s) dropped while {} connections waited to be \
-             served (the clients retried)",
-            stats.acks_dropped,
+            "nettool: {} dropped while {} connections waited to be served (the \
+             clients retried)",
+            count(stats.acks_dropped, "handshake-completing ACK"),
             stack_iface::DEFAULT_BACKLOG
         )?;
     }
@@ -475,8 +476,8 @@ impl Dropped {
         *self.malformed.entry(why.to_string()).or_default() += 1;
     }
 
-    /// `dropped 12 segment(s) (rst-not-exact 10, …) and 3 malformed
-    /// frame(s) (bad checksum 3)`, the commonest reason first; `None` when
+    /// `dropped 12 segments (rst-not-exact 10, …) and 1 malformed frame
+    /// (bad checksum 1)`, the commonest reason first; `None` when
     /// nothing was dropped.
     fn line(&self) -> Option<String> {
         fn part<K: Display>(
@@ -490,11 +491,11 @@ impl Dropped {
             let mut by: Vec<_> = counts.iter().collect();
             by.sort_by(|a, b| b.1.cmp(a.1));
             let list: Vec<String> = by.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            Some(format!("{total} {what} ({})", list.join(", ")))
+            Some(format!("{} ({})", count(total, what), list.join(", ")))
         }
         let parts: Vec<String> = [
-            part("segment(s)", &self.segments),
-            part("malformed frame(s)", &self.malformed),
+            part("segment", &self.segments),
+            part("malformed frame", &self.malformed),
         ]
         .into_iter()
         .flatten()
@@ -882,7 +883,10 @@ impl Pipe {
         env: &mut Env,
     ) -> Result<Outcome> {
         let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
-        if self.verbose {
+        // A listener stopped while it waited (Ctrl-C after `-k`'s last
+        // client) had no connection to sum up.
+        let no_connection = self.listener.is_some() && self.flow.is_none();
+        if self.verbose && !no_connection {
             writeln!(env.err, "nettool: {}", self.transfer(&stats, now))?;
             if let Some(line) = self.dropped.line() {
                 writeln!(env.err, "nettool: {line}")?;
@@ -890,8 +894,9 @@ impl Pipe {
             if let Some(n) = self.receive_drops.filter(|&n| n > 0) {
                 writeln!(
                     env.err,
-                    "nettool: the kernel dropped {n} frame(s) on this interface before nettool \
-                     could read them (its socket buffer was full); TCP resends what was ours"
+                    "nettool: the kernel dropped {} on this interface before nettool could \
+                     read them (its socket buffer was full); TCP resends what was ours",
+                    count(n, "frame")
                 )?;
             }
         }
@@ -1146,6 +1151,17 @@ mod tests {
     use rstest::rstest;
 
     #[test]
+    fn one_drop_reads_singular() {
+        let mut d = Dropped::default();
+        d.segment(tcp::DropReason::SynInWindow);
+        d.malformed(crate::wire::WireError::BadChecksum);
+        assert_eq!(
+            d.line().as_deref(),
+            Some("dropped 1 segment (syn-in-window 1) and 1 malformed frame (bad checksum 1)")
+        );
+    }
+
+    #[test]
     fn drops_are_counted_by_reason_commonest_first() {
         use crate::wire::WireError;
         let mut d = Dropped::default();
@@ -1156,7 +1172,7 @@ mod tests {
         d.segment(tcp::DropReason::SynInWindow);
         assert_eq!(
             d.line().as_deref(),
-            Some("dropped 4 segment(s) (rst-not-exact 3, syn-in-window 1)")
+            Some("dropped 4 segments (rst-not-exact 3, syn-in-window 1)")
         );
         d.malformed(WireError::BadChecksum);
         d.malformed(WireError::BadLength);
@@ -1164,8 +1180,8 @@ mod tests {
         assert_eq!(
             d.line().as_deref(),
             Some(
-                "dropped 4 segment(s) (rst-not-exact 3, syn-in-window 1) and 3 malformed \
-                 frame(s) (bad length field 2, bad checksum 1)"
+                "dropped 4 segments (rst-not-exact 3, syn-in-window 1) and 3 malformed \
+                 frames (bad length field 2, bad checksum 1)"
             )
         );
     }
