@@ -37,6 +37,8 @@ EXIT STATUS (every subcommand):
        prints its summary and exits 0 if a probe was answered,
        1 if none was
   143  stopped by SIGTERM
+  probe and scan with several targets: 0 if any target answered
+  (probe) or has an open port (scan), 1 if none did.
   A reader that goes away early (nettool ... | head -c 10) ends
   nettool quietly with 0, as the reader asked: no broken-pipe
   message, no 141.";
