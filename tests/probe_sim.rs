@@ -527,3 +527,33 @@ fn several_targets_in_json_end_with_a_result_over_all() {
         (&"answered".into(), &0.into())
     );
 }
+
+/// Ctrl-C during the first of two targets stops the run there: that
+/// target's summary, then the line over all counting the one not reached;
+/// the exit still says whether answers came, as for one target.
+#[test]
+fn ctrl_c_with_several_targets_stops_at_the_current_one() {
+    let peer = Peer {
+        ctrl_c: Some((3, Rc::default())),
+        ..Peer::default()
+    };
+    let r = probe_with(
+        &[
+            "-c",
+            "5",
+            "--interval",
+            "100ms",
+            "10.9.0.2:80",
+            "10.9.0.3:80",
+        ],
+        peer,
+    );
+    assert_eq!(r.outcome, Outcome::Success, "{}", r.out);
+    assert!(!r.out.contains("PROBE 10.9.0.3"), "{}", r.out);
+    assert_eq!(
+        r.out.lines().last(),
+        Some("=== 2 targets: 1 answered, 0 did not, 1 not reached (interrupted)"),
+        "{}",
+        r.out
+    );
+}
