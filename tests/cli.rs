@@ -319,6 +319,8 @@ fn bit_fields_take_hex() {
 #[case::handshake_ipv6(&["handshake", "[::1]:80"], "IPv6")]
 #[case::nc_ipv6(&["nc", "::1", "80"], "IPv6")]
 #[case::probe_space(&["probe", "a b:80"], "not a host name")]
+#[case::a_port_for_a_host(&["probe", "22"], "not an IPv4 address")]
+#[case::a_short_address(&["scan", "10.78.0", "10.78.0.2"], "not an IPv4 address")]
 fn a_bad_host_says_what_is_wrong(#[case] args: &[&str], #[case] says: &str) {
     let r = run(cmd(args), LIMIT);
     assert_eq!(r.code, Some(2), "{}", r.show());

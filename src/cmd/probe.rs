@@ -949,6 +949,9 @@ fn scan_targets(
     let mut operands = args.operands.as_slice();
     let more = operands.len() > 1 || args.list.input_list.is_some();
     let ports_text = match (&args.ports, operands.split_last()) {
+        (Some(_), Some((last, _))) if operands.len() > 1 && targets::is_port_list(last) => {
+            bail!("{last:?} reads as ports, and --ports gives them too: give the ports once")
+        }
         (Some(p), _) => Some(p.as_str()),
         (None, Some((last, rest))) if more && targets::is_port_list(last) => {
             operands = rest;
@@ -1595,11 +1598,18 @@ mod tests {
     #[case::two_hosts_and_ports(&["10.0.0.2", "10.0.0.3", "1-3"], &["10.0.0.2", "10.0.0.3"], "1-3")]
     #[case::a_subnet_and_ports(&["10.0.0.0/30", "http"], &["10.0.0.1", "10.0.0.2"], "80")]
     #[case::ports_by_flag(&["--ports", "7", "10.0.0.2", "10.0.0.3"], &["10.0.0.2", "10.0.0.3"], "7")]
+    #[case::a_host_by_flag_ports(&["--ports", "7", "10.0.0.2"], &["10.0.0.2"], "7")]
     fn scan_operands(#[case] argv: &[&str], #[case] hosts: &[&str], #[case] ports: &str) {
         let (got_hosts, got_ports) = parse_scan_targets(argv).unwrap();
         let hosts: Vec<Ipv4Addr> = hosts.iter().map(|h| h.parse().unwrap()).collect();
         assert_eq!(got_hosts, hosts);
         assert_eq!(format_ports(&got_ports), ports);
+    }
+
+    #[test]
+    fn ports_given_twice_are_refused() {
+        let err = parse_scan_targets(&["--ports", "7", "10.0.0.2", "22"]).unwrap_err();
+        assert!(err.to_string().contains("give the ports once"), "{err}");
     }
 
     #[test]
