@@ -45,7 +45,7 @@ EXIT STATUS (every subcommand):
 
 /// The command line as clap is to read it: nmap's two-letter `-iL FILE`
 /// (which clap would take for `-i L`, the interface "L") becomes
-/// `--input-list FILE` in `probe` and `scan`, the commands that take a
+/// `--input-list FILE`, and `-Pn` `--no-discovery`, in `probe` and `scan`, the commands that take a
 /// target list; everything else is left as typed, and nothing after `--`.
 pub fn nmap_spellings<I, T>(argv: I) -> Vec<std::ffi::OsString>
 where
@@ -65,6 +65,7 @@ where
         match w.to_str() {
             Some("--") => break,
             Some("-iL") => *w = "--input-list".into(),
+            Some("-Pn") => *w = "--no-discovery".into(),
             _ => {}
         }
     }

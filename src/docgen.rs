@@ -109,8 +109,10 @@ fn with_synopsis(roff: &str, line: &str) -> String {
         out.push('\n');
         if l == ".SH SYNOPSIS" {
             lines.next();
+            // No hyphenation: "DURA-TION" split over two lines reads badly.
+            out.push_str(".nh\n");
             out.push_str(line);
-            out.push('\n');
+            out.push_str("\n.hy\n");
         }
     }
     out

@@ -260,6 +260,12 @@ fn nmaps_il_names_a_target_list() {
         p.list.input_list.as_deref(),
         Some(std::path::Path::new("-"))
     );
+    let nettool::cli::Command::Scan(s) =
+        parse(&["nettool", "scan", "-Pn", "10.0.0.0/29", "80"]).unwrap()
+    else {
+        unreachable!()
+    };
+    assert!(s.list.no_discovery, "-Pn is --no-discovery");
     let words = nettool::cli::nmap_spellings(["nettool", "arp", "-iL", "10.0.0.1"]);
     assert_eq!(words[2], "-iL", "arp takes no target list");
 }

@@ -250,6 +250,7 @@ fn samples() -> Vec<Event> {
             subnet: Some("10.0.0.0/24".into()),
             addresses: Some(1),
             targets: Some(2),
+            down: Some(1),
             sent: Some(1),
             answered: Some(1),
             loss_pct: Some(0.0),

@@ -981,3 +981,57 @@ fn several_targets_from_a_file_and_stdin_on_default_ports_and_service_names() {
     );
     no_guard_left(&hosts);
 }
+
+/// A subnet is swept by ARP first, as nmap's host discovery: only the
+/// addresses that answer (and this host's own) are scanned, the silent
+/// ones are counted as down, in about a second instead of a second of
+/// ARP each.
+#[test]
+fn a_subnet_is_swept_first_and_silent_addresses_are_left_out() {
+    let subnet = format!("10.202.{}.0/29", std::process::id() % 200)
+        .parse()
+        .unwrap();
+    let hosts = TwoHosts::with_subnet("probe-disc", subnet);
+    let scratch = Scratch::new();
+    let b2 = std::net::Ipv4Addr::from(u32::from(hosts.addr_b) + 1);
+    hosts.add_peer_address(b2);
+    let _l = listen(&hosts, &[6379]);
+    let net = format!("{}", hosts.subnet);
+    let started = std::time::Instant::now();
+    let r = nt(&hosts, &scratch, &["scan", "-w", "200ms", &net, "redis"]);
+    let took = started.elapsed();
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert!(
+        r.stdout.starts_with(&format!(
+            "DISCOVER {net}: 2 of 5 addresses answered ARP; only those"
+        )),
+        "{}",
+        r.show()
+    );
+    assert_eq!(
+        r.stdout.matches("6379/tcp   open").count(),
+        2,
+        "{}",
+        r.show()
+    );
+    assert!(
+        r.stdout
+            .ends_with("=== 6 targets: 2 with an open port, 1 without, 3 down (no ARP answer)\n"),
+        "{}",
+        r.show()
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}\n{}", r.show());
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["scan", "--json", "-w", "200ms", &net, "redis"],
+    );
+    let last = r.json_lines().pop().unwrap();
+    assert_eq!(
+        (&last["targets"], &last["down"], &last["open"]),
+        (&6.into(), &3.into(), &2.into()),
+        "{}",
+        r.show()
+    );
+    no_guard_left(&hosts);
+}

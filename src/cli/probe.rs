@@ -37,7 +37,9 @@ from answering the replies with RSTs of its own.",
 SEVERAL TARGETS:
   Targets (a list, subnets, - for stdin, -iL FILE) are probed one after another, each
   with its own summary, then one line (a last JSON result) over all of them. Without -c
-  each gets one probe. More than --max-targets addresses (256) are refused.
+  each gets one probe. More than --max-targets addresses (256) are refused. A subnet on
+  the local link is swept by ARP first: only the addresses that answer are probed
+  (--no-discovery, or -Pn, takes them all).
 
 EXIT STATUS:
   0    at least one probe was answered, to any target (Ctrl-C included, as ping: the summary
@@ -182,9 +184,8 @@ pub struct ProbeArgs {
 }
 
 /// The most target addresses one run takes unless `--max-targets` says
-/// more: a /24's hosts and two more. Targets run one after another, and
-/// each on-link address nobody owns costs a second of ARP, so a /16 typed
-/// for a /24 would run for most of a day.
+/// more: a /24's hosts and two more. Targets run one after another, so a
+/// /16 typed for a /24 would run for hours.
 pub const MAX_TARGETS: u64 = 256;
 
 /// Where more targets come from, and how many one run takes.
@@ -198,6 +199,10 @@ pub struct TargetListArgs {
     /// a /24 would run for hours.
     #[arg(long, value_name = "N", default_value_t = MAX_TARGETS)]
     pub max_targets: u64,
+    /// Take every address of a subnet, without first asking which answer ARP (on the local
+    /// link, an address nobody answers for is otherwise left out); -Pn as nmap spells it.
+    #[arg(long)]
+    pub no_discovery: bool,
 }
 
 /// SYN-scan hosts' TCP ports: open, closed or filtered.
@@ -220,8 +225,9 @@ slowly, never below --min-rate; from then on each retry waits twice as long as t
 more than --retries). Filtered ports never slow the scan down. --rate fixes the rate instead, \
 with --retries and the waits as given.
 
-TARGETs are hosts, subnets (10.78.0.0/29: its host addresses), - for a list on stdin, and \
--iL FILE; they are scanned one after another, each with its own table, then one line over all \
+TARGETs are hosts, subnets (10.78.0.0/29: its host addresses, those that answer an ARP sweep \
+first unless --no-discovery), - for a list on stdin, and -iL FILE; they are scanned one after \
+another, each with its own table, then one line over all \
 of them. The last operand is the port list when it reads as one (80, 1-1024, ssh,http); to scan \
 a host whose name is also a service name, give the ports with --ports.",
     after_long_help = "EXAMPLES:

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use super::targets::{self, Target};
 use super::tcp::unescape;
-use super::{Env, Finish, Given, Way, find_path, stamped, targets};
-use crate::cli::{ProbeArgs, ScanArgs};
+use super::{Env, Finish, Given, Way, find_path, stamped};
+use crate::cli::{PathArgs, ProbeArgs, ScanArgs, TargetListArgs};
 use crate::clock::Clock;
 use crate::driver::{self, Handler, Options, Tx};
 use crate::link::Link;
@@ -120,7 +121,7 @@ fn probe_targets(
     args: &ProbeArgs,
     stdin: &mut dyn BufRead,
     resolve: impl Fn(&str) -> Result<Ipv4Addr>,
-) -> Result<Vec<(Ipv4Addr, Vec<u16>)>> {
+) -> Result<Vec<Target>> {
     let words = targets::gather(&args.targets, args.list.input_list.as_deref(), stdin)?;
     let found = targets::expand(&words, true, args.list.max_targets, resolve)?;
     let dport = args
@@ -130,15 +131,58 @@ fn probe_targets(
         .transpose()?;
     found
         .into_iter()
-        .map(|t| match (t.ports, &dport) {
-            (Some(_), Some(_)) => {
-                bail!("give the port either as HOST:PORT or with --dport, not both")
-            }
-            (Some(p), None) => Ok((t.ip, p)),
-            (None, Some(p)) => Ok((t.ip, p.clone())),
-            (None, None) => Ok((t.ip, vec![80])),
+        .map(|t| {
+            let ports = match (&t.ports, &dport) {
+                (Some(_), Some(_)) => {
+                    bail!("give the port either as HOST:PORT or with --dport, not both")
+                }
+                (Some(p), None) | (None, Some(p)) => p.clone(),
+                (None, None) => vec![80],
+            };
+            Ok(Target {
+                ports: Some(ports),
+                ..t
+            })
         })
         .collect()
+}
+
+/// `found` without the addresses host discovery found down (see
+/// [`targets::keep_up`]): for each subnet named, an ARP sweep first,
+/// said in a line for people; `--no-discovery` takes every address.
+fn discovered(
+    found: Vec<Target>,
+    path: &PathArgs,
+    list: &TargetListArgs,
+    (command, json): (&str, bool),
+    env: &mut Env,
+) -> Result<(Vec<Target>, usize)> {
+    if list.no_discovery {
+        return Ok((found, 0));
+    }
+    let cache = path.cache.path();
+    targets::keep_up(found, |net| {
+        if env.interrupt.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let up = super::arp::discover(net, path.interface.as_deref(), path.source, &cache, env)?;
+        let local = crate::route::local_ipv4s();
+        if let Some(up) = &up {
+            let hosts = crate::arp::sweep_targets(net, &local).len();
+            let text = format!(
+                "DISCOVER {net}: {} of {} answered ARP; only those, and this host's own, \
+                 are {command} (--no-discovery takes them all)",
+                up.len(),
+                count(hosts as u64, "address"),
+            );
+            Reporter::new(json).text(env.out, |w| writeln!(w, "{text}"))?;
+        }
+        // This host's own addresses are up, though they answer no ARP.
+        Ok(up.map(|mut up| {
+            up.extend(local.iter().filter(|ip| net.contains(**ip)));
+            up
+        }))
+    })
 }
 
 /// How many probes go to each target: `-c`, or with several targets one
@@ -149,15 +193,18 @@ fn per_target_count(args: &ProbeArgs, targets: usize) -> Option<u64> {
 
 pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     let found = probe_targets(&args, &mut std::io::stdin().lock(), super::resolve_host)?;
-    let count = per_target_count(&args, found.len());
-    let mut runs = Runs::new(found.len());
-    for (i, (dst, dports)) in found.iter().enumerate() {
+    let how = ("probed", args.json);
+    let (found, down) = discovered(found, &args.path, &args.list, how, env)?;
+    let count = per_target_count(&args, found.len() + down);
+    let mut runs = Runs::new(found.len(), down);
+    for (i, t) in found.iter().enumerate() {
         if env.interrupt.load(Ordering::Relaxed) {
             break;
         }
         let rep = Reporter::new(args.json);
         between_targets(&rep, i, env)?;
-        let outcome = probe_one(&args, (*dst, dports, count), rep, env)?;
+        let dports = t.ports.as_deref().unwrap_or(&[80]);
+        let outcome = probe_one(&args, (t.ip, dports, count), rep, env)?;
         runs.push(outcome, answered_verdict(outcome));
     }
     runs.finish(Many::Probe, args.json, env)
@@ -202,14 +249,14 @@ pub fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outco
     let found = probe_targets(args, &mut std::io::empty(), super::resolve_host)?;
     let count = per_target_count(args, found.len());
     let (link, clock) = (given.link, given.clock);
-    let mut runs = Runs::new(found.len());
-    for (i, (dst, dports)) in found.iter().enumerate() {
+    let mut runs = Runs::new(found.len(), 0);
+    for (i, t) in found.iter().enumerate() {
         if env.interrupt.load(Ordering::Relaxed) {
             break;
         }
         let rep = Reporter::new(args.json);
         between_targets(&rep, i, env)?;
-        let target = (*dst, dports.as_slice(), count);
+        let target = (t.ip, t.ports.as_deref().unwrap_or(&[80]), count);
         let fired = fire(args, &aim, target, rep, link, clock, env)?;
         let outcome = fired.finish(None, clock.now(), env)?;
         runs.push(outcome, answered_verdict(outcome));
@@ -222,14 +269,17 @@ pub fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outco
 #[derive(Default)]
 struct Runs {
     asked: usize,
+    /// Addresses host discovery left out: nobody answered ARP there.
+    down: usize,
     outcomes: Vec<Outcome>,
     verdicts: Vec<Verdict>,
 }
 
 impl Runs {
-    fn new(asked: usize) -> Runs {
+    fn new(asked: usize, down: usize) -> Runs {
         Runs {
             asked,
+            down,
             ..Runs::default()
         }
     }
@@ -248,7 +298,7 @@ impl Runs {
         } else {
             targets::overall(&self.outcomes)
         };
-        if self.asked < 2 {
+        if self.asked + self.down < 2 {
             return Ok(overall);
         }
         let ran = self.outcomes.len();
@@ -272,7 +322,8 @@ impl Runs {
             Many::Scan => ("open", "with an open port", "without"),
         };
         let mut report = Report {
-            targets: Some(self.asked),
+            targets: Some(self.asked + self.down),
+            down: Some(self.down),
             ..Report::new(verdict, overall)
         };
         let yes64 = Some(yes as u64);
@@ -288,10 +339,14 @@ impl Runs {
                 0 => String::new(),
                 n => format!(", {n} not reached (interrupted)"),
             };
+            let down = match self.down {
+                0 => String::new(),
+                n => format!(", {n} down (no ARP answer)"),
+            };
             writeln!(
                 w,
-                "=== {}: {yes} {yes_words}, {} {no_words}{unrun}",
-                count(self.asked as u64, "target"),
+                "=== {}: {yes} {yes_words}, {} {no_words}{down}{unrun}",
+                count((self.asked + self.down) as u64, "target"),
                 ran - yes
             )
         })?;
@@ -945,7 +1000,7 @@ fn scan_targets(
     args: &ScanArgs,
     stdin: &mut dyn BufRead,
     resolve: impl Fn(&str) -> Result<Ipv4Addr>,
-) -> Result<(Vec<Ipv4Addr>, Vec<u16>)> {
+) -> Result<(Vec<Target>, Vec<u16>)> {
     let mut operands = args.operands.as_slice();
     let more = operands.len() > 1 || args.list.input_list.is_some();
     let ports_text = match (&args.ports, operands.split_last()) {
@@ -965,14 +1020,16 @@ fn scan_targets(
     };
     let words = targets::gather(operands, args.list.input_list.as_deref(), stdin)?;
     let found = targets::expand(&words, false, args.list.max_targets, resolve)?;
-    Ok((found.into_iter().map(|t| t.ip).collect(), ports))
+    Ok((found, ports))
 }
 
 pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     let rate = scan_rate(&args)?;
     let (found, ports) = scan_targets(&args, &mut std::io::stdin().lock(), super::resolve_host)?;
-    let mut runs = Runs::new(found.len());
-    for (i, &dst) in found.iter().enumerate() {
+    let how = ("scanned", args.json);
+    let (found, down) = discovered(found, &args.path, &args.list, how, env)?;
+    let mut runs = Runs::new(found.len(), down);
+    for (i, dst) in found.iter().map(|t| t.ip).enumerate() {
         if env.interrupt.load(Ordering::Relaxed) {
             break;
         }
@@ -1024,8 +1081,8 @@ pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome
         guard: None,
     };
     let (link, clock) = (given.link, given.clock);
-    let mut runs = Runs::new(found.len());
-    for (i, &dst) in found.iter().enumerate() {
+    let mut runs = Runs::new(found.len(), 0);
+    for (i, dst) in found.iter().map(|t| t.ip).enumerate() {
         if env.interrupt.load(Ordering::Relaxed) {
             break;
         }
@@ -1579,16 +1636,18 @@ mod tests {
             argv.extend(["--dport", d]);
         }
         let args = parse(&argv);
-        assert_eq!(
-            probe_targets(&args, &mut std::io::empty(), super::super::resolve_host).unwrap(),
-            [(Ipv4Addr::new(10, 0, 0, 2), want)]
-        );
+        let got = probe_targets(&args, &mut std::io::empty(), super::super::resolve_host).unwrap();
+        let got: Vec<(Ipv4Addr, Option<Vec<u16>>)> =
+            got.into_iter().map(|t| (t.ip, t.ports)).collect();
+        assert_eq!(got, [(Ipv4Addr::new(10, 0, 0, 2), Some(want))]);
     }
 
     fn parse_scan_targets(argv: &[&str]) -> Result<(Vec<Ipv4Addr>, Vec<u16>)> {
         let mut all = vec!["nettool", "scan"];
         all.extend(argv);
-        scan_targets(&parse_scan(&all), &mut std::io::empty(), |h| Ok(h.parse()?))
+        let (found, ports) =
+            scan_targets(&parse_scan(&all), &mut std::io::empty(), |h| Ok(h.parse()?))?;
+        Ok((found.into_iter().map(|t| t.ip).collect(), ports))
     }
 
     #[rstest]

@@ -20,6 +20,9 @@ use crate::services::{self, Proto};
 pub struct Target {
     pub ip: Ipv4Addr,
     pub ports: Option<Vec<u16>>,
+    /// The subnet whose address this is, when it was named by its subnet
+    /// only (host discovery may leave it out).
+    pub subnet: Option<Ipv4Network>,
 }
 
 /// The words that name targets: the operands (`-` is stdin's words) and
@@ -110,15 +113,16 @@ pub fn expand(
     }
     let mut out: Vec<Target> = Vec::new();
     for (s, ports) in specs {
-        let ips = match s {
-            Spec::Host(name) => vec![resolve(&name)?],
-            Spec::Net(net) => host_addresses(net),
+        let (ips, subnet) = match s {
+            Spec::Host(name) => (vec![resolve(&name)?], None),
+            Spec::Net(net) => (host_addresses(net), Some(net)),
         };
         for ip in ips {
             if !out.iter().any(|t| t.ip == ip && t.ports == ports) {
                 out.push(Target {
                     ip,
                     ports: ports.clone(),
+                    subnet,
                 });
             }
         }
@@ -170,6 +174,41 @@ pub fn is_port_list(word: &str) -> bool {
     services::parse_ports(word, Proto::Tcp).is_ok()
         || word.contains(',')
         || word.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// The targets left once host discovery has said which addresses are up:
+/// an address named only by its subnet stays if `up` says so for that
+/// subnet (`up` answers `None` where it cannot tell: all stay); one
+/// named alone always stays. Also returns how many were left out.
+pub fn keep_up(
+    found: Vec<Target>,
+    mut up: impl FnMut(Ipv4Network) -> Result<Option<Vec<Ipv4Addr>>>,
+) -> Result<(Vec<Target>, usize)> {
+    let mut nets: Vec<Ipv4Network> = Vec::new();
+    for net in found.iter().filter_map(|t| t.subnet) {
+        if !nets.contains(&net) {
+            nets.push(net);
+        }
+    }
+    let mut answered: Vec<(Ipv4Network, Vec<Ipv4Addr>)> = Vec::new();
+    for net in nets {
+        if let Some(ips) = up(net)? {
+            answered.push((net, ips));
+        }
+    }
+    let before = found.len();
+    let kept: Vec<Target> = found
+        .into_iter()
+        .filter(|t| match t.subnet {
+            None => true,
+            Some(net) => answered
+                .iter()
+                .find(|(n, _)| *n == net)
+                .is_none_or(|(_, ips)| ips.contains(&t.ip)),
+        })
+        .collect();
+    let left_out = before - kept.len();
+    Ok((kept, left_out))
 }
 
 /// The exit outcome over all targets' outcomes: interrupted if the run
@@ -310,6 +349,31 @@ mod tests {
         let mut stdin: &[u8] = b"# empty\n";
         let err = gather(&words(&["-"]), None, &mut stdin).unwrap_err();
         assert!(err.to_string().contains("-iL FILE"), "{err}");
+    }
+
+    #[test]
+    fn discovery_leaves_out_a_subnets_silent_addresses_but_not_named_ones() {
+        let found = expand(
+            &words(&["10.78.0.5", "10.78.0.0/29", "10.9.0.0/30"]),
+            false,
+            MAX_TARGETS,
+            no_dns,
+        )
+        .unwrap();
+        let (kept, left_out) = keep_up(found, |net| {
+            Ok(match net.to_string().as_str() {
+                // 10.78.0.5 is silent, but named alone.
+                "10.78.0.0/29" => Some(vec![Ipv4Addr::new(10, 78, 0, 2)]),
+                // Routed: ARP cannot tell.
+                _ => None,
+            })
+        })
+        .unwrap();
+        assert_eq!(
+            ips(&kept),
+            ["10.78.0.5", "10.78.0.2", "10.9.0.1", "10.9.0.2"]
+        );
+        assert_eq!(left_out, 4, "10.78.0.1, .3, .4 and .6");
     }
 
     #[rstest]

@@ -450,6 +450,10 @@ pub struct Report {
     /// open port).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub targets: Option<usize>,
+    /// probe and scan over subnets: addresses host discovery left out
+    /// (nobody answered ARP there), counted in `targets`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub down: Option<usize>,
     /// Frames, probes or SYNs sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sent: Option<u64>,
