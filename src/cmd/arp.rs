@@ -784,8 +784,8 @@ pub fn sweep_over(
 /// and the answers go to the ARP cache at `cache_path` for 60 s, so the
 /// next-hop lookups of the run that follows send no frame. Returns the
 /// addresses that answered, or `None` when ARP can learn nothing there
-/// (`net` is routed through a gateway, or the interface has no Ethernet):
-/// then every address is taken as up. Addresses of this host are not asked.
+/// (`net` is routed through a gateway, or the interface has no Ethernet)
+/// or the sweep was interrupted: then every address is taken as up. Addresses of this host are not asked.
 pub fn discover(
     net: Ipv4Network,
     interface: Option<&str>,
@@ -842,7 +842,8 @@ pub fn discover(
     )?;
     save_cache(cache_path, &cache, env)?;
     if stop == Stop::Interrupted {
-        return Ok(Some(Vec::new()));
+        // Cut short: nothing is known of the addresses not asked yet.
+        return Ok(None);
     }
     Ok(Some(up.into_iter().collect()))
 }
