@@ -3,5 +3,12 @@
 //!
 //! - [`cache`]: the neighbour cache with its NUD states and timers, the
 //!   poisoning policy, and the stored form.
+//! - [`resolve`]: one address resolved through the cache (or pinged).
+//! - [`claim`]: duplicate address detection and unsolicited
+//!   advertisements.
+//! - [`nodes`]: who answers an echo to every node on the link.
 
 pub mod cache;
+pub mod claim;
+pub mod nodes;
+pub mod resolve;
