@@ -171,6 +171,8 @@ pub enum Event {
     Transition {
         iface: String,
         ip: Ipv6Addr,
+        /// The entry's link-layer address (none while INCOMPLETE).
+        mac: Option<MacAddr>,
         from: Option<State>,
         to: State,
     },
@@ -516,9 +518,14 @@ impl Cache {
     }
 
     fn transition_event(&mut self, iface: &str, ip: Ipv6Addr, from: Option<State>, to: State) {
+        let mac = self
+            .entries
+            .get(&(iface.to_owned(), ip))
+            .and_then(|e| e.mac);
         self.events.push_back(Event::Transition {
             iface: iface.to_owned(),
             ip,
+            mac,
             from,
             to,
         });

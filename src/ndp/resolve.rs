@@ -53,8 +53,12 @@ pub struct Settings {
 pub enum Event {
     /// A REACHABLE entry answered; nothing was sent.
     CacheHit { entry: Entry, left: Duration },
-    /// The cache moved an entry from one state to another.
-    Transition { from: Option<State>, to: State },
+    /// The cache moved the target's entry from one state to another.
+    Transition {
+        mac: Option<MacAddr>,
+        from: Option<State>,
+        to: State,
+    },
     /// A solicitation left.
     Sent { nth: u32, to: SolicitTo },
     /// An advertisement for the target, with the round trip from the
@@ -222,9 +226,9 @@ impl<'c> Resolution<'c> {
                 cache::Event::Solicit { ip, to, nth, .. } if ip == target => {
                     self.send(now, nth, to)
                 }
-                cache::Event::Transition { ip, from, to, .. } if ip == target => {
-                    self.events.push_back(Event::Transition { from, to })
-                }
+                cache::Event::Transition {
+                    ip, mac, from, to, ..
+                } if ip == target => self.events.push_back(Event::Transition { mac, from, to }),
                 cache::Event::Gone { entry } if entry.ip == target => {
                     if entry.state == State::Probe {
                         self.events.push_back(Event::ProbeFailed { entry });

@@ -186,14 +186,16 @@ fn stale_entry_is_probed_by_unicast_and_reconfirmed() {
         e,
         Event::Transition {
             from: Some(State::Stale),
-            to: State::Probe
+            to: State::Probe,
+            ..
         }
     )));
     assert!(ev.iter().any(|e| matches!(
         e,
         Event::Transition {
             from: Some(State::Probe),
-            to: State::Reachable
+            to: State::Reachable,
+            ..
         }
     )));
     assert_eq!(
