@@ -263,14 +263,17 @@ impl<'c> Resolution<'c> {
         // Solicited answers come back to the address we solicited from;
         // anything else is overheard.
         let ours = dst == s.source && self.last_sent.is_some();
-        let Some(mac) = *target_lladdr else {
+        let (iface, idx) = (s.iface.clone(), s.ifindex);
+        // An answer to a unicast solicitation may leave the address out
+        // (RFC 4861 §7.2.4; Linux does): it is the one the entry holds.
+        let cached = self.cache.lookup(&iface, idx, *target).and_then(|e| e.mac);
+        let Some(mac) = target_lladdr.or(cached) else {
             return; // nothing to learn or report
         };
-        let (iface, idx) = (s.iface.clone(), s.ifindex);
         let now_ms = self.now_ms(now);
         let learned =
             self.cache
-                .handle_advert(now_ms, (&iface, idx), *target, *flags, Some(mac), ours);
+                .handle_advert(now_ms, (&iface, idx), *target, *flags, *target_lladdr, ours);
         let (rtt, nth) = self
             .last_sent
             .map_or((Duration::ZERO, 0), |(at, n)| (now - at, n));

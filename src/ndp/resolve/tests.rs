@@ -204,6 +204,32 @@ fn stale_entry_is_probed_by_unicast_and_reconfirmed() {
     );
 }
 
+/// Linux answers a unicast solicitation without the target link-layer
+/// option: the entry's address is confirmed all the same.
+#[test]
+fn a_probe_answered_without_the_address_option_confirms_the_entry() {
+    let mut cache = cache_aged(100_000);
+    let mut r = Resolution::new(ms(0), wall(), &mut cache, settings(true, None));
+    assert_eq!(sent(&mut r, ms(0)), vec![OLD]);
+    let bare = Icmpv6Repr::Ndp(NdpRepr::NeighborAdvert {
+        flags: NaFlags {
+            router: false,
+            solicited: true,
+            override_: false,
+        },
+        target: PEER,
+        target_lladdr: None,
+    })
+    .frame((OLD, US), (PEER, ME));
+    r.handle_frame(ms(2), &bare, RxChecksum::Unknown);
+    assert!(r.is_done());
+    assert_eq!(r.answer(), Some(OLD));
+    assert_eq!(
+        cache.lookup("eth0", 7, PEER).unwrap().state,
+        State::Reachable
+    );
+}
+
 #[test]
 fn silent_stale_entry_is_gone_and_the_group_solicited() {
     let mut cache = cache_aged(100_000);
