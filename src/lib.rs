@@ -44,7 +44,7 @@
 //!   [`route`] (over [`netlink`]) asks the routing table which interface,
 //!   source and next hop to use; [`guard`] keeps the kernel's RSTs out of
 //!   nettool's flows with an nftables rule, made over [`nft`] (nettool's
-//!   own nftables messages); [`cachefile`] keeps the ARP
+//!   own nftables messages); [`cachefile`] keeps the ARP and NDP
 //!   cache between runs; [`lab`] builds disposable network namespaces for
 //!   `nettool lab` and the end-to-end tests; [`impair`] is the seeded,
 //!   faulty relay those tests put between two namespaces.

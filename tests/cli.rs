@@ -143,6 +143,8 @@ impl Flag {
 /// something else there: `-i` is never an interval, `-q` never a count).
 #[rstest]
 #[case::arp(&["arp"], &["10.0.0.1"], &[Interface, Source, Count, Wait, Interval, Verbose, Quiet, Json])]
+// ndp's -s is an IPv6 address: the IPv4 one of the table is refused.
+#[case::ndp(&["ndp"], &["fd00::1"], &[Interface, Count, Wait, Interval, Verbose, Quiet, Json])]
 #[case::handshake(&["handshake"], &["10.0.0.1:80"], &[Interface, Source, SourcePort, Json])]
 #[case::close(&["close"], &["10.0.0.1:80"], &[Interface, Source, SourcePort, Json])]
 #[case::nc(&["nc"], &["10.0.0.1", "80"], &[Interface, Source, SourcePort, Wait, Verbose])]
