@@ -80,6 +80,14 @@ fn hints(
         (format!("arp {first}"), "again: answered from the cache"),
         (format!("arp {net}"), "sweep the lab"),
     ];
+    if let Ok(net4) = net.parse::<ipnetwork::Ipv4Network>() {
+        let six = lab::ipv6_subnet(net4).network();
+        let first6 = std::net::Ipv6Addr::from(u128::from(six) + 2);
+        hints.push((
+            format!("ndp {first6}"),
+            "the same peer over IPv6 (neighbour discovery)",
+        ));
+    }
     if status.services.is_some() {
         hints.extend([
             (

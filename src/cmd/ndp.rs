@@ -120,16 +120,20 @@ fn place(target: Option<(Ipv6Addr, Option<&str>)>, args: &NdpArgs) -> Result<Pla
             iface.name
         );
     }
+    // The link-local address first (it is on every IPv6 interface, and
+    // what the kernel solicits from), else any address of the interface
+    // (RFC 4861 §7.2.2 allows any): a link-local address comes only once
+    // the link has carrier, which the kernel may note a second late.
     let source = match args.source {
         Some(s) => s,
         None => addresses
             .iter()
-            .filter(|a| a.ifindex == iface.index && is_link_local(a.addr))
-            .min_by_key(|a| a.tentative)
+            .filter(|a| a.ifindex == iface.index)
+            .min_by_key(|a| (a.tentative, !is_link_local(a.addr)))
             .map(|a| a.addr)
             .with_context(|| {
                 format!(
-                    "{} has no IPv6 link-local address to solicit from (is IPv6 disabled there? \
+                    "{} has no IPv6 address to solicit from (is IPv6 disabled there? \
                      sysctl net.ipv6.conf.{}.disable_ipv6=0); or give one with -s",
                     iface.name, iface.name
                 )
