@@ -465,6 +465,7 @@ fn lab_demo_runs_every_step_and_leaves_nothing_behind() {
     for want in [
         "is-at",
         "from cache",
+        "solicitations to ff02::1:ff00:2",
         "4 of 253 addresses answered",
         "is in use by",
         "is open: SYN-ACK",
