@@ -225,6 +225,16 @@ fn samples() -> Vec<Event> {
             other_mac: mac,
             seen: "wire",
         }),
+        // nettool ndp: the same events, with IPv6 addresses.
+        Event::Cache(Cache {
+            status: "reachable",
+            ip: "fd00:6e74::2".parse::<std::net::Ipv6Addr>().unwrap().into(),
+            mac,
+            iface: Some("eth0".into()),
+            age_us: Some(1),
+            fresh_us: Some(2),
+            ttl_us: None,
+        }),
         Event::ArpAnswered { ip, mac: Some(mac) },
         Event::Drop {
             reason: "no ACK bit".into(),
