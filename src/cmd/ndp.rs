@@ -1,6 +1,7 @@
 //! `nettool ndp`: resolve (or ping), DAD, announce, all-nodes, and the
 //! IPv6 side of the cache.
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
@@ -15,9 +16,10 @@ use crate::clock::Clock;
 use crate::driver::{self, Stop};
 use crate::link::packet::PacketLink;
 use crate::link::pcap::PcapFile;
+use crate::link::trace::Tracer;
 use crate::link::{Filter, Link};
 use crate::machine::Machine;
-use crate::ndp::cache::{Entry, SolicitTo, State, Timing};
+use crate::ndp::cache::{Entry, State, Timing};
 use crate::ndp::claim::{self, Claim, Mode};
 use crate::ndp::nodes::{self, AllNodes};
 use crate::ndp::resolve::{self, Resolution, Settings};
@@ -211,11 +213,13 @@ fn save(args: &NdpArgs, caches: &Caches, env: &mut Env) -> Result<()> {
     Ok(())
 }
 
-/// Runs `machine` on `link`, rendering its events.
+/// Runs `machine` on `link`, rendering its events; with `verbose`, every
+/// frame too, tcpdump-style, on stderr between the events' own lines.
 fn drive<M: Machine>(
     machine: &mut M,
     link: &mut dyn Link,
     clock: &mut dyn Clock,
+    verbose: bool,
     env: &mut Env,
     mut on_event: impl FnMut(Instant, M::Event, &mut dyn Write, &mut dyn Write) -> Result<()>,
 ) -> Result<Stop> {
@@ -225,9 +229,31 @@ fn drive<M: Machine>(
         interrupt,
         ..
     } = env;
+    // The tracer and the events both write to stderr, one at a time.
+    let err = RefCell::new(&mut **err);
+    let mut tracer_err = Shared(&err);
+    let mut tracer;
+    let link: &mut dyn Link = if verbose {
+        tracer = Tracer::new(link, &mut tracer_err);
+        &mut tracer
+    } else {
+        link
+    };
     driver::run(machine, link, clock, interrupt, |now, ev| {
-        on_event(now, ev, &mut **out, &mut **err)
+        on_event(now, ev, &mut **out, &mut Shared(&err))
     })
+}
+
+/// A writer several holders take turns at.
+struct Shared<'a, 'w, W: ?Sized>(&'a RefCell<&'w mut W>);
+
+impl<W: Write + ?Sized> Write for Shared<'_, '_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.borrow_mut().flush()
+    }
 }
 
 fn flags_text(f: crate::wire::ndp::NaFlags) -> String {
@@ -324,7 +350,14 @@ fn resolve(ip: Ipv6Addr, args: &NdpArgs, place: &Place, env: &mut Env) -> Result
         Stop::Done
     } else {
         let mut link = open_link(iface, env.pcap.as_ref())?;
-        drive(&mut res, link.as_mut(), clock.as_mut(), env, render)?
+        drive(
+            &mut res,
+            link.as_mut(),
+            clock.as_mut(),
+            verbose,
+            env,
+            render,
+        )?
     };
     let answer = res.answer();
     let sent = res.frames_sent();
@@ -447,16 +480,8 @@ fn render_resolve(
                 _ => Ok(()),
             }
         }
-        E::Sent { nth, to } => {
-            if verbose {
-                let dst = match to {
-                    SolicitTo::Multicast => solicited_node(ip).to_string(),
-                    SolicitTo::Unicast(mac) => format!("{ip} ({mac})"),
-                };
-                writeln!(err, "> neighbor solicitation {nth} for {ip} to {dst}")?;
-            }
-            Ok(())
-        }
+        // With -v the tracer prints the frame itself.
+        E::Sent { .. } => Ok(()),
         E::Advert {
             mac,
             flags,
@@ -578,19 +603,14 @@ fn claim(ip: Ipv6Addr, args: &NdpArgs, place: &Place, env: &mut Env) -> Result<O
     emit(&rep, env.out, start, event, header)?;
     let mut link = open_link(iface, env.pcap.as_ref())?;
     let mut machine = Claim::new(start, config);
-    let verbose = args.verbose;
     let stop = drive(
         &mut machine,
         link.as_mut(),
         clock.as_mut(),
+        args.verbose,
         env,
-        |now, ev, out, err| match ev {
-            claim::Event::Sent { nth } => {
-                if verbose {
-                    writeln!(err, "> frame {nth} for {ip}")?;
-                }
-                Ok(())
-            }
+        |now, ev, out, _err| match ev {
+            claim::Event::Sent { .. } => Ok(()),
             claim::Event::Claimed {
                 mac,
                 from,
@@ -678,6 +698,7 @@ fn all_nodes(args: &NdpArgs, place: &Place, env: &mut Env) -> Result<Outcome> {
         &mut machine,
         link.as_mut(),
         clock.as_mut(),
+        args.verbose,
         env,
         |now, ev, out, _err| match ev {
             nodes::Event::Sent { .. } => Ok(()),
