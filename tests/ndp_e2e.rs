@@ -324,3 +324,48 @@ fn nud_reachable_stale_probe_and_reconfirmed_on_the_wire() {
     // one multicast solicitation that B answers.
     assert_eq!(counter.counts(), (2, 4));
 }
+
+/// `-v` prints each frame in tcpdump's words: every line nettool prints
+/// for a frame is the line `tcpdump -nn -r` prints for it (timestamps
+/// aside), the solicitation and the advertisement both.
+#[test]
+fn verbose_lines_are_tcpdumps_lines() {
+    let hosts = ipv6_hosts("ndp-fid");
+    let scratch = Scratch::new();
+    let file = std::env::temp_dir().join(format!("ndp-fid-{}.pcap", std::process::id()));
+    let capture = common::Capture::start(&hosts, file.clone(), &["icmp6"]);
+    let r = ndp(&hosts, &scratch, &["-v", "--no-cache", ULA_B]);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let file = capture.stop();
+    let dump = sh({
+        let mut c = Command::new("tcpdump");
+        c.args(["-nn", "-r"]).arg(&file);
+        c
+    });
+    let _ = std::fs::remove_file(&file);
+    // tcpdump: `12:00:00.000000 IP6 a > b: ICMP6, …`; nettool: `> IP6 …`.
+    let theirs: Vec<&str> = dump
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(_, rest)| rest))
+        .collect();
+    let ours: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("> ").or_else(|| l.strip_prefix("< ")))
+        .collect();
+    assert!(
+        ours.iter()
+            .any(|l| l.contains("neighbor solicitation, who has fd00:6e74::2"))
+            && ours
+                .iter()
+                .any(|l| l.contains("neighbor advertisement, tgt is fd00:6e74::2")),
+        "{}",
+        r.show()
+    );
+    for line in &ours {
+        assert!(
+            theirs.contains(line),
+            "nettool printed {line:?}; tcpdump printed:\n{dump}"
+        );
+    }
+}
