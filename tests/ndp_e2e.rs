@@ -369,3 +369,41 @@ fn verbose_lines_are_tcpdumps_lines() {
         );
     }
 }
+
+/// `--announce` sends three unsolicited advertisements to ff02::1, one
+/// `--interval` apart, which B receives (counted in its ingress) and
+/// which leave B's entry for the address at A's MAC.
+#[test]
+fn announce_reaches_every_node() {
+    let hosts = ipv6_hosts("ndp-ann");
+    let scratch = Scratch::new();
+    let rules = "table netdev nt {
+        counter na {}
+        chain in {
+            type filter hook ingress device eth0 priority 0;
+            ether daddr 33:33:00:00:00:01 icmpv6 type nd-neighbor-advert counter name na
+        }
+    }";
+    nft_load(hosts.cmd_b("nft"), rules);
+    // B knows A's address already (it pinged it).
+    sh(in_ns(
+        hosts.b(),
+        "ping",
+        &["-6", "-c", "1", "-W", "2", ULA_A],
+    ));
+    let r = ndp(
+        &hosts,
+        &scratch,
+        &["--announce", "-i", "eth0", "--interval", "100ms", ULA_A],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert!(r.stdout.contains("announced"), "{}", r.show());
+    let mut cmd = hosts.cmd_b("nft");
+    cmd.args(["list", "counter", "netdev", "nt", "na"]);
+    assert_eq!(nft_packets(&sh(cmd)), 3);
+    let neigh = sh(in_ns(hosts.b(), "ip", &["-6", "neigh", "show", ULA_A]));
+    assert!(
+        neigh.contains(&hosts.mac_a().to_string()),
+        "B's entry: {neigh}"
+    );
+}
