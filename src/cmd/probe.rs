@@ -587,7 +587,7 @@ fn probe_header(
     let start = Start {
         command: "probe",
         src: Some(aim.local),
-        ip: Some(dst),
+        ip: Some(dst.into()),
         ports: Some(format_ports(dports)),
         iface: Some(path.iface.name.clone()),
         guard: aim.guard.clone(),
@@ -1229,7 +1229,7 @@ fn scan_start(args: &ScanArgs, aim: &Aim, (dst, ports): (Ipv4Addr, &[u16]), rate
     Start {
         command: "scan",
         src: Some(aim.local),
-        ip: Some(dst),
+        ip: Some(dst.into()),
         ports: Some(format_ports(ports)),
         iface: Some(aim.path.iface.name.clone()),
         guard: aim.guard.clone(),
