@@ -5,21 +5,22 @@
 //! point one way only:
 //!
 //! ```text
-//! time ← wire ← arp, tcp, probe, trace ← stack ← link, driver ← setup ← cmd ← main
+//! time ← wire ← arp, ndp, tcp, probe, trace ← stack ← link, driver ← setup ← cmd ← main
 //!               clock, sys ← link, driver, netlink, route
 //!               netlink ← route, nft;  nft ← guard, lab;  route, guard, cachefile ← setup
 //!               lab, impair, report, picture ← cmd;  serde_display ← lab, report
-//!               wire, tcp ← picture;  text ← setup, cmd
+//!               wire, tcp ← picture;  text ← setup, cmd;  services ← cli, cmd
 //!               sim's seeded Rng ← impair
 //! ```
 //!
 //! - **The engine**, pure and sans-IO: [`time`], [`wire`], [`arp`],
-//!   [`tcp`], [`probe`] (hand-made TCP, UDP and ICMP probes, SYN and UDP
-//!   scans) and [`trace`] (TCP, UDP or ICMP traceroute); [`stack`] is the
-//!   host around them: an interface with a flow table of TCP connections,
-//!   listeners, UDP endpoints, and the raw flows of probes, scans and
-//!   traces (ARP answering, segments, datagrams, ICMP replies and ICMP
-//!   errors to the flow they belong to). They take `now` as an
+//!   [`ndp`] (IPv6 neighbour discovery with NUD, and DAD), [`tcp`],
+//!   [`probe`] (hand-made TCP, UDP and ICMP probes, SYN and UDP scans) and
+//!   [`trace`] (TCP, UDP or ICMP traceroute); [`stack`] is the host around
+//!   them: an interface with a flow table of TCP connections, listeners,
+//!   UDP endpoints, and the raw flows of probes, scans and traces (ARP
+//!   answering, segments, datagrams, ICMP replies and ICMP errors to the
+//!   flow they belong to). They take `now` as an
 //!   argument, return frames and timers as data, and never touch a
 //!   socket, a clock or stdout. [`machine`] is the shape they share (and
 //!   that of a raw flow, which `stack` hosts); [`sim`] runs TCP endpoints
@@ -45,10 +46,12 @@
 //!   [`route`] (over [`netlink`]) asks the routing table which interface,
 //!   source and next hop to use; [`guard`] keeps the kernel's RSTs out of
 //!   nettool's flows with an nftables rule, made over [`nft`] (nettool's
-//!   own nftables messages); [`cachefile`] keeps the ARP
+//!   own nftables messages); [`cachefile`] keeps the ARP and NDP
 //!   cache between runs; [`lab`] builds disposable network namespaces for
 //!   `nettool lab` and the end-to-end tests; [`impair`] is the seeded,
 //!   faulty relay those tests put between two namespaces.
+//!   [`services`] reads service names (`http`, `ssh`) where a port
+//!   goes, from a built-in table and `/etc/services`.
 //!   [`serde_display`] writes addresses by their text in the JSON of both
 //!   `report` and `lab`.
 //! - **Test-only**: the end-to-end tests' topologies (`lab::testnet`,
@@ -70,6 +73,7 @@ pub mod impair;
 pub mod lab;
 pub mod link;
 pub mod machine;
+pub mod ndp;
 pub mod netlink;
 pub mod nft;
 pub mod outcome;
@@ -78,6 +82,7 @@ pub mod probe;
 pub mod report;
 pub mod route;
 pub mod serde_display;
+pub mod services;
 pub mod setup;
 pub mod sim;
 pub mod stack;

@@ -36,8 +36,8 @@ EXIT STATUS:
   130  interrupted (143 by SIGTERM)"
 )]
 pub struct TraceArgs {
-    /// Destination, HOST:PORT (a name is resolved by the system resolver); HOST alone with
-    /// --udp (port 33434) or --icmp.
+    /// Destination, HOST:PORT (a host name goes to the system resolver; PORT may be a service name:
+    /// http); HOST alone with --udp (port 33434) or --icmp.
     #[arg(value_name = "HOST:PORT")]
     pub target: String,
 

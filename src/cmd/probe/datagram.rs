@@ -18,9 +18,10 @@ use crate::driver::{self, Handler, Tx};
 use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::probe::datagram::{Answer, Config, DatagramProber, Event, Kind};
-use crate::probe::{format_ports, parse_ports};
+use crate::probe::format_ports;
 use crate::report::event::{self as ev, Reply, Start};
 use crate::report::{Event as Ev, Reporter, us};
+use crate::services::{self, Proto};
 use crate::setup::{Flows, Path};
 use crate::stack::raw::{Hosted, RawHost};
 use crate::sys::random_u64;
@@ -122,10 +123,18 @@ fn refuse_tcp_options(args: &ProbeArgs) -> Result<()> {
 }
 
 /// `HOST[:PORTS]` for UDP (port 7, echo, by default); `HOST` for ICMP.
+/// One target: UDP and ICMP probes do not take lists or subnets.
 fn target(args: &ProbeArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
-    let (host, ports) = match args.target.rsplit_once(':') {
+    let what = if args.udp { "--udp" } else { "--icmp" };
+    let [target] = args.targets.as_slice() else {
+        bail!("{what} probes one target (HOST[:PORTS]); run nettool once per host");
+    };
+    if args.list.input_list.is_some() {
+        bail!("{what} probes one target: leave --input-list out");
+    }
+    let (host, ports) = match target.rsplit_once(':') {
         Some((h, p)) => (h, Some(p)),
-        None => (args.target.as_str(), None),
+        None => (target.as_str(), None),
     };
     if args.icmp {
         if ports.is_some() || args.dport.is_some() {
@@ -135,7 +144,9 @@ fn target(args: &ProbeArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
     }
     let ports = match (ports, args.dport.as_deref()) {
         (Some(_), Some(_)) => bail!("give the port either as HOST:PORT or with --dport, not both"),
-        (Some(p), None) | (None, Some(p)) => parse_ports(p).map_err(anyhow::Error::msg)?,
+        (Some(p), None) | (None, Some(p)) => {
+            services::parse_ports(p, Proto::Udp).map_err(anyhow::Error::msg)?
+        }
         (None, None) => vec![7],
     };
     Ok((crate::cmd::resolve_host(host)?, ports))
@@ -317,7 +328,7 @@ fn header(
         command: "probe",
         mode: Some(if args.udp { "udp" } else { "icmp" }),
         src: Some(aim.local),
-        ip: Some(dst),
+        ip: Some(dst.into()),
         ports,
         iface: Some(path.iface.name.clone()),
         bytes: Some(bytes),
@@ -497,7 +508,7 @@ fn reply(
     let reply = Reply {
         probe: hit.map(|(i, _)| i),
         rtt_us: hit.map_or(0, |(_, r)| us(r)),
-        ip: Some(from),
+        ip: Some(from.into()),
         src,
         dst,
         len: Some(len),

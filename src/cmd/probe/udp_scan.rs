@@ -15,10 +15,11 @@ use crate::cmd::{Env, Finish, Given, Way, find_path};
 use crate::driver::{self, Handler, Options};
 use crate::link::Link;
 use crate::outcome::Outcome;
+use crate::probe::format_ports;
 use crate::probe::udpscan::{Config, Event, UdpPortResult, UdpScanner, UdpState};
-use crate::probe::{format_ports, parse_ports};
 use crate::report::event::{self as ev, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict};
+use crate::services::{self, Proto};
 use crate::setup::{Flows, LinkOptions};
 use crate::stack::raw::{Hosted, RawHost};
 use crate::sys::random_u64;
@@ -37,8 +38,7 @@ const LINUX_INTERVAL: Duration = Duration::from_secs(1);
 
 pub(super) fn scan(args: &ScanArgs, env: &mut Env) -> Result<Outcome> {
     let mut rep = Reporter::new(args.json);
-    let dst = crate::cmd::resolve_host(&args.host)?;
-    let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
+    let (dst, ports) = target(args)?;
     let way = Way::of(&args.path);
     let path = match find_path(&mut rep, env, "scan", dst, &way)? {
         Ok(path) => path,
@@ -57,8 +57,7 @@ pub(super) fn scan(args: &ScanArgs, env: &mut Env) -> Result<Outcome> {
 
 /// [`scan`] over what the caller [`Given`] (the in-memory link in tests).
 pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome> {
-    let dst = crate::cmd::resolve_host(&args.host)?;
-    let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
+    let (dst, ports) = target(args)?;
     let aim = Aim {
         path: given.path,
         local: given.local,
@@ -68,6 +67,24 @@ pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome
     let (link, clock) = (given.link, given.clock);
     let swept = sweep(args, &aim, (dst, &ports), rep, link, clock, env)?;
     swept.finish(None, clock.now(), env)
+}
+
+/// `HOST PORTS` (or `HOST --ports PORTS`): one target, and ports named
+/// (a UDP scan takes about a second per closed port: no default range).
+fn target(args: &ScanArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
+    let (host, ports) = match (args.operands.as_slice(), args.ports.as_deref()) {
+        ([host, ports], None) => (host, ports.as_str()),
+        ([host], Some(ports)) => (host, ports),
+        _ => anyhow::bail!(
+            "scan --udp takes one HOST and its PORTS (nettool scan --udp HOST 1-100): a UDP scan \
+             takes about a second per closed port, so no default range"
+        ),
+    };
+    if args.list.input_list.is_some() {
+        anyhow::bail!("scan --udp scans one host: leave --input-list out");
+    }
+    let ports = services::parse_ports(ports, Proto::Udp).map_err(anyhow::Error::msg)?;
+    Ok((crate::cmd::resolve_host(host)?, ports))
 }
 
 struct Swept {
@@ -111,7 +128,7 @@ fn sweep(
         command: "scan",
         mode: Some("udp"),
         src: Some(aim.local),
-        ip: Some(dst),
+        ip: Some(dst.into()),
         ports: Some(format_ports(ports)),
         iface: Some(path.iface.name.clone()),
         retries: Some(args.retries),
@@ -221,6 +238,7 @@ impl Finish for Swept {
         if self.rep.json() {
             for r in &self.results {
                 let port = ev::Port {
+                    ip: None,
                     port: r.port,
                     outcome: r.state.name(),
                     reason: r.why.text(),
