@@ -76,6 +76,21 @@ fn synopsis(cmd: &Command, name: &str) -> String {
         );
         words.push(format!("[{word}]{}", if repeats { "..." } else { "" }));
     }
+    // A usage written out by hand (scan's TARGET... [PORTS]) says the
+    // operands better than their value names.
+    if let Some(usage) = cmd.get_overridden_usage() {
+        let usage = usage.to_string();
+        if let Some((_, operands)) = usage.split_once("[OPTIONS] ") {
+            words.extend(operands.split_whitespace().map(|w| {
+                let bare = w
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .trim_end_matches("...");
+                w.replacen(bare, &italic(bare), 1)
+            }));
+            return words.join(" ");
+        }
+    }
     for arg in args.iter().filter(|a| a.is_positional()) {
         let names: Vec<String> = arg
             .get_value_names()
