@@ -175,6 +175,12 @@ fn with_extra_sections(roff: &str) -> String {
             out.push('\n');
         }
         blank_run = 0;
+        if is_prose(line) {
+            // A paragraph written as one long line: filled, so it wraps
+            // to the reader's width (and is then set as written again).
+            out.push_str(&format!(".fi\n{}\n.nf\n", line.trim()));
+            continue;
+        }
         // The heading is a section now: the help's two-space indent goes.
         out.push_str(line.strip_prefix("  ").unwrap_or(line));
         out.push('\n');
@@ -184,6 +190,15 @@ fn with_extra_sections(roff: &str) -> String {
     }
     out.push_str(&roff[end..]);
     out
+}
+
+/// Whether a line of a help's closing text is prose, to be filled: too
+/// long for a man page's 80 columns and without the runs of spaces that
+/// line up columns (an example and its comment, an exit code and its
+/// meaning), which must be set as written.
+pub fn is_prose(line: &str) -> bool {
+    let text = line.trim();
+    text.chars().count() > 72 && !text.contains("  ")
 }
 
 /// Completion scripts for bash, zsh, fish, PowerShell and elvish.

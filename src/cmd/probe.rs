@@ -436,7 +436,7 @@ fn probe_header(
     let start = Start {
         command: "probe",
         src: Some(aim.local),
-        ip: Some(dst),
+        ip: Some(dst.into()),
         ports: Some(format_ports(dports)),
         iface: Some(path.iface.name.clone()),
         guard: aim.guard.clone(),
@@ -642,7 +642,7 @@ impl ProbeView {
     ) -> Result<()> {
         let elapsed = ended - self.start;
         let report = Report {
-            ip: Some(self.dst),
+            ip: Some(self.dst.into()),
             ..probe_report(s, elapsed, guard_dropped, outcome)
         };
         self.rep
@@ -1078,7 +1078,7 @@ fn scan_start(args: &ScanArgs, aim: &Aim, (dst, ports): (Ipv4Addr, &[u16]), rate
     Start {
         command: "scan",
         src: Some(aim.local),
-        ip: Some(dst),
+        ip: Some(dst.into()),
         ports: Some(format_ports(ports)),
         iface: Some(aim.path.iface.name.clone()),
         guard: aim.guard.clone(),
@@ -1222,7 +1222,7 @@ fn scan_report(
 ) -> Report {
     let verdict = scan_verdict(tally);
     Report {
-        ip: Some(dst),
+        ip: Some(dst.into()),
         ports: Some(totals.asked),
         scanned: Some(results.len()),
         open: Some(tally.open),
