@@ -780,7 +780,7 @@ pub fn sweep_over(
 
 /// Host discovery before `scan` or `probe` runs over a subnet, as nmap's
 /// ARP ping: every address of `net` on the local link is asked who-has
-/// (3 tries, [`SWEEP_WAIT`] apart, at most 1000 requests/s), quietly,
+/// (3 tries, 300 ms apart as a sweep's, at most 1000 requests/s), quietly,
 /// and the answers go to the ARP cache at `cache_path` for 60 s, so the
 /// next-hop lookups of the run that follows send no frame. Returns the
 /// addresses that answered, or `None` when ARP can learn nothing there
