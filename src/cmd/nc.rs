@@ -19,6 +19,7 @@ use super::tcp::SegmentLines;
 use super::{Env, Given, stamped};
 use crate::cli::{CongestionControlArg, NcArgs};
 use crate::driver::{self, Handler, Input, Options, Stop, Tx};
+use crate::link::rxring::RingKind;
 use crate::machine::{Machine, RxChecksum};
 use crate::outcome::Outcome;
 use crate::setup::{Claim, Flows, Found, LinkOptions, Path, Request, Stack};
@@ -94,6 +95,7 @@ const LINK: LinkOptions = LinkOptions {
     offloading: true,
     receive_buffer: Some(RECEIVE_BUFFER),
     tx_ring: None,
+    rx_ring: Some(RingKind::Frames),
     rx_timestamps: false,
     tx_timestamps: false,
 };

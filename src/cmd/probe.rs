@@ -15,6 +15,7 @@ use crate::cli::{ProbeArgs, ScanArgs};
 use crate::clock::Clock;
 use crate::driver::{self, Handler, Options, Tx};
 use crate::link::Link;
+use crate::link::rxring::RingKind;
 use crate::outcome::Outcome;
 use crate::probe::prober::{self, Event, Meaning, Prober, Summary};
 use crate::probe::scan::{self, PaceStats, PortResult, PortState, Rate, Scanner, Tally};
@@ -311,6 +312,7 @@ fn probe_link(flood: bool) -> LinkOptions {
             offloading: true,
             tx_ring: Some(FLOOD_BATCH * 2),
             receive_buffer: Some(FLOOD_RECEIVE_BUFFER),
+            rx_ring: Some(RingKind::Frames),
             ..LinkOptions::default()
         }
     } else {
