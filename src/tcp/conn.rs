@@ -790,6 +790,39 @@ impl Connection {
             return Ok(0);
         }
         let n = self.rcv.read(buf);
+        self.after_read();
+        Ok(n)
+    }
+
+    /// RECEIVE without a copy: the in-order data not read yet, in place
+    /// (two slices where it wraps around the receive buffer), for the
+    /// application to write out and then [`Connection::recv_consume`]
+    /// what it used. Empty slices mean nothing yet;
+    /// [`RecvError::Finished`] that the peer closed and all has been read.
+    pub fn recv_peek(&self) -> Result<(&[u8], &[u8]), RecvError> {
+        if self.rcv.readable() == 0 {
+            if self.fin_received {
+                return Err(RecvError::Finished);
+            }
+            if self.state == State::Closed {
+                return Err(RecvError::Closed);
+            }
+        }
+        Ok(self.rcv.peek())
+    }
+
+    /// Marks `n` octets of what [`Connection::recv_peek`] showed as read,
+    /// as [`Connection::recv`] would have.
+    pub fn recv_consume(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.rcv.consume(n);
+        self.after_read();
+    }
+
+    /// What reading changes: the window, and whether to say so now.
+    fn after_read(&mut self) {
         self.tcb.rcv.wnd = self.rcv.window();
         // The application has read everything up to a burst's short last
         // segment: acknowledge now rather than at the delayed-ACK timer.
@@ -816,7 +849,6 @@ impl Connection {
                 self.ack_pending = true;
             }
         }
-        Ok(n)
     }
 
     /// CLOSE (§3.10.4): "I have no more data to send." Queues a FIN after
