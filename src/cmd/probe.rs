@@ -793,6 +793,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     let flows = probe_flows(dst, &ports, false);
     let opts = LinkOptions {
         receive_buffer: Some(SCAN_RECEIVE_BUFFER),
+        rx_ring: Some(RingKind::Frames),
         ..LinkOptions::default()
     };
     let opened = Opened::open(&path, args.path.source_port, flows, &opts, env)?;
