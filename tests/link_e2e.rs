@@ -397,3 +397,35 @@ fn the_receive_ring_hands_over_a_super_frame_whole(
     assert_eq!(checksum, Some(nettool::link::RxChecksum::Partial));
     assert_eq!(rx.ring_truncated(), 0);
 }
+
+/// Frames the link's own socket had queued when the ring took over come
+/// first, then the ring's: none lost, none out of order.
+#[rstest]
+fn frames_queued_before_the_ring_took_over_come_first(
+    #[values(RingKind::Blocks, RingKind::Frames)] kind: RingKind,
+) {
+    let hosts = TwoHosts::new("rxring-switch");
+    let m = macs(&hosts);
+    let mut tx = ring_sender(&hosts, true);
+    let mut rx = receiver(&hosts, 1 << 20);
+    wait_for_veth(&mut tx, &mut rx, &m);
+    for n in 0..5u32 {
+        tx.send(&frame(&m, n, 100)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    // In B's namespace, where the ring's socket must be opened.
+    let mut rx = hosts.run_in_b(move || {
+        rx.enable_rx_ring(kind, 1 << 20).unwrap();
+        rx
+    });
+    assert!(rx.rx_pending() >= 5, "the queued frames are not waiting");
+    for n in 5..10u32 {
+        tx.send(&frame(&m, n, 100)).unwrap();
+    }
+    let got = read_ours(&mut rx, 10);
+    let numbers: Vec<u32> = got
+        .iter()
+        .map(|f| u32::from_be_bytes(f[14..18].try_into().unwrap()))
+        .collect();
+    assert_eq!(numbers, (0..10).collect::<Vec<u32>>());
+}

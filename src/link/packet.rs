@@ -373,7 +373,8 @@ impl PacketLink {
     /// drops everything. Frames it had queued already are read first, so
     /// none is lost; one arriving in the instant both sockets take frames
     /// is read twice, which a protocol takes as the duplicate the network
-    /// may always deliver.
+    /// may always deliver. The ring's socket is opened in the calling
+    /// thread's network namespace, which must be the link's.
     pub fn enable_rx_ring(&mut self, kind: RingKind, bytes: usize) -> io::Result<()> {
         if self.rx_ring.is_some() {
             return Ok(());
