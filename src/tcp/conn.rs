@@ -1521,8 +1521,18 @@ impl Connection {
                 },
             ]);
         }
+        // Room left in the MTU after the headers, the timestamps and the
+        // payload: Eff.snd.MSS leaves none beside the timestamps, so a
+        // full-sized data segment carries no SACK blocks (RFC 2018 §4: as
+        // many as fit; the next pure ACK carries them all).
+        let room = self
+            .config
+            .mtu
+            .saturating_sub(20 + 20 + if ts { 12 } else { 0 } + seg.payload.len());
+        let fit = room.saturating_sub(4) / 8;
+        let sack = sack && fit > 0;
         if sack {
-            let mut max = if ts { 3 } else { 4 };
+            let mut max = fit.min(if ts { 3 } else { 4 });
             let base = self.rcv.nxt();
             let rcv_nxt = self.tcb.rcv.nxt;
             // RFC 2883: a duplicate's range goes first, once.
