@@ -40,6 +40,7 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
 
 use crate::machine::{Machine, RawFlow, RxChecksum, Selector, offer};
 use crate::tcp::{self, Connection, Event as TcpEvent, IssSource, Segment, SeqNum, State};
@@ -62,6 +63,18 @@ pub const DEFAULT_BACKLOG: usize = 256;
 /// instead (state changes, the handshake's completion and the peer's FIN
 /// are always kept; of ICMP errors, the latest).
 const CHILD_EVENTS: usize = 32;
+
+/// Entries an interface-wide queue keeps room for once drained: a burst
+/// (a million handshakes completing) leaves no lasting cost, and a
+/// steady trickle reallocates nothing.
+const QUEUE_KEEP: usize = 1024;
+
+/// Gives back most of a drained queue's room (see [`QUEUE_KEEP`]).
+fn shrink_if_drained<T>(q: &mut VecDeque<T>) {
+    if q.is_empty() && q.capacity() > QUEUE_KEEP {
+        q.shrink_to(QUEUE_KEEP);
+    }
+}
 
 /// Which way a segment went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,6 +295,8 @@ impl Flow {
 #[derive(Debug)]
 struct Listener {
     config: ListenerConfig,
+    /// `config.tcp`, shared by every child.
+    tcp: Arc<tcp::Config>,
     half_open: usize,
     /// Half-open children, oldest first (entries that completed or ended
     /// are skipped, and swept when they pile up).
@@ -431,12 +446,14 @@ impl Interface {
     pub fn listen(&mut self, local: SocketAddrV4, config: ListenerConfig) {
         if let Some(l) = self.listeners.get_mut(&local) {
             l.config = config;
+            l.tcp = Arc::new(config.tcp);
             return;
         }
         self.listeners.insert(
             local,
             Listener {
                 config,
+                tcp: Arc::new(config.tcp),
                 half_open: 0,
                 order: VecDeque::new(),
                 accept: VecDeque::new(),
@@ -865,6 +882,7 @@ impl Interface {
     fn pop_touched(&mut self, key: FlowKey) {
         if self.touched.front() == Some(&key) {
             self.touched.pop_front();
+            shrink_if_drained(&mut self.touched);
         }
         self.settle(key);
     }
@@ -1118,8 +1136,7 @@ impl Interface {
                 .accept
                 .retain(|k| flows.get(k).is_some_and(|f| f.child.is_some()));
         }
-        let config = listener.config;
-        let mut conn = Connection::listen(config.tcp, key.local, config.iss);
+        let mut conn = Connection::listen(listener.tcp.clone(), key.local, listener.config.iss);
         // Its CLOSED → LISTEN is the engine's way to a passive OPEN; the
         // listener is what LISTENs, so the child's story starts when it
         // leaves LISTEN.
@@ -1277,7 +1294,9 @@ impl Machine for Interface {
     }
 
     fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let ev = self.events.pop_front();
+        shrink_if_drained(&mut self.events);
+        ev
     }
 
     /// Done when nothing is left: no connection, no listener, nothing to

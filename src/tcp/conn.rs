@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::time::Instant;
@@ -338,6 +339,14 @@ pub fn rst_for(from: Ipv4Addr, to: Ipv4Addr, seg: &TcpRepr<'_>) -> Option<Segmen
     })
 }
 
+/// Gives a drained queue's memory back: an idle connection keeps no
+/// buffer, however busy it once was (a load test holds a million).
+pub(super) fn release_if_empty<T>(q: &mut VecDeque<T>) {
+    if q.is_empty() && q.capacity() > 0 {
+        *q = VecDeque::new();
+    }
+}
+
 /// Send sequence variables (§3.3.1, figure 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SendSequence {
@@ -445,7 +454,11 @@ pub(super) struct Undo {
 /// reads a clock and never draws a random number.
 #[derive(Debug)]
 pub struct Connection {
-    pub(super) config: Config,
+    /// Shared by every connection opened with the same configuration (an
+    /// `Arc`: a million connections of a load test hold one copy).
+    pub(super) config: Arc<Config>,
+    /// [`Config::ts_offset`], kept apart since it differs per connection.
+    pub(super) ts_offset: u32,
     pub(super) state: State,
     pub(super) local: SocketAddrV4,
     pub(super) remote: SocketAddrV4,
@@ -522,7 +535,8 @@ pub struct Connection {
     /// PRR (RFC 6937) during SACK-based fast recovery.
     pub(super) prr: Prr,
     /// What a spurious retransmission would undo.
-    pub(super) undo: Option<Undo>,
+    /// Boxed: only during an episode, and it is large.
+    pub(super) undo: Option<Box<Undo>>,
     /// Once reordering has been seen, an ACK of new data grows cwnd only
     /// after its loss detection, by all it delivered, SACKed octets
     /// included (`on_ack_loss_recovery`): this ACK's part, from
@@ -548,7 +562,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn new(config: Config, local: SocketAddrV4, remote: SocketAddrV4, iss: IssSource) -> Self {
+    fn new(config: Arc<Config>, local: SocketAddrV4, remote: SocketAddrV4, iss: IssSource) -> Self {
         let offer = Negotiated {
             wscale: config.window_scale.map(|w| w.min(MAX_WSCALE)),
             sack: config.sack_permitted,
@@ -556,6 +570,10 @@ impl Connection {
             peer_mss: DEFAULT_SEND_MSS,
         };
         let mut conn = Connection {
+            ts_offset: config.ts_offset,
+            rcv: RecvBuffer::new(config.recv_buffer),
+            rtt: RttEstimator::new(config.rto),
+            cc: Congestion::new(config.cc),
             config,
             state: State::Closed,
             local,
@@ -565,7 +583,6 @@ impl Connection {
             max_snd_wnd: 0,
             snd_buf: VecDeque::new(),
             fin_seq: None,
-            rcv: RecvBuffer::new(config.recv_buffer),
             rcv_fin: None,
             rcv_adv: 0,
             delack_segs: 0,
@@ -577,7 +594,6 @@ impl Connection {
             iss_source: iss,
             negotiated: offer,
             ts_recent: 0,
-            rtt: RttEstimator::new(config.rto),
             rtt_probe: None,
             retries: 0,
             keepalive_sent: 0,
@@ -586,7 +602,6 @@ impl Connection {
             ts_rtt_mark: SeqNum(0),
             ts_rexmit: None,
             force_send: 0,
-            cc: Congestion::new(config.cc),
             scoreboard: Scoreboard::default(),
             sent: SentLog::default(),
             rack: Rack::new(),
@@ -613,12 +628,12 @@ impl Connection {
     /// Active OPEN (§3.10.1): the first `poll_transmit` yields the SYN.
     pub fn connect(
         now: Instant,
-        config: Config,
+        config: impl Into<Arc<Config>>,
         local: SocketAddrV4,
         remote: SocketAddrV4,
         iss: SeqNum,
     ) -> Connection {
-        let mut conn = Connection::new(config, local, remote, IssSource::Fixed(iss));
+        let mut conn = Connection::new(config.into(), local, remote, IssSource::Fixed(iss));
         conn.set_iss(iss);
         conn.arm_user_timer(now);
         conn.set_state(State::SynSent);
@@ -626,9 +641,13 @@ impl Connection {
     }
 
     /// Passive OPEN (§3.10.1) on `local`, accepting one SYN from anyone.
-    pub fn listen(config: Config, local: SocketAddrV4, iss: IssSource) -> Connection {
+    pub fn listen(
+        config: impl Into<Arc<Config>>,
+        local: SocketAddrV4,
+        iss: IssSource,
+    ) -> Connection {
         let remote = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
-        let mut conn = Connection::new(config, local, remote, iss);
+        let mut conn = Connection::new(config.into(), local, remote, iss);
         conn.passive = true;
         conn.set_state(State::Listen);
         conn
@@ -646,7 +665,9 @@ impl Connection {
         let from = self.state;
         let events = std::mem::take(&mut self.events);
         let remote = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
-        *self = Connection::new(self.config, self.local, remote, self.iss_source);
+        let (config, ts_offset) = (self.config.clone(), self.ts_offset);
+        *self = Connection::new(config, self.local, remote, self.iss_source);
+        self.ts_offset = ts_offset;
         self.events = events;
         self.passive = true;
         self.state = from;
@@ -1124,6 +1145,7 @@ impl Connection {
 
     fn next_segment(&mut self, now: Instant) -> Option<Segment> {
         if let Some(seg) = self.queued.pop_front() {
+            release_if_empty(&mut self.queued);
             return Some(seg);
         }
         let seg = match self.state {
@@ -1171,7 +1193,9 @@ impl Connection {
     /// The next event, if any. Call until `None`.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let ev = self.events.pop_front();
+        release_if_empty(&mut self.events);
+        ev
     }
 
     /// SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED) at ISS, with options.
@@ -1400,7 +1424,7 @@ impl Connection {
             && let Some(u) = &mut self.undo
         {
             if !u.any_retrans {
-                u.ts = Some(ts_clock(now).wrapping_add(self.config.ts_offset));
+                u.ts = Some(ts_clock(now).wrapping_add(self.ts_offset));
             }
             u.retrans += len;
             u.any_retrans = true;
@@ -1460,7 +1484,7 @@ impl Connection {
 
     /// TSval at `now`: the millisecond timestamp clock plus the offset.
     pub(super) fn ts_val(&self, now: Instant) -> u32 {
-        ts_clock(now).wrapping_add(self.config.ts_offset)
+        ts_clock(now).wrapping_add(self.ts_offset)
     }
 
     /// The options of a synchronized segment: timestamps (RFC 7323 §3.2:

@@ -49,7 +49,7 @@ impl Retransmitted {
             return 0;
         }
         let mut taken = 0;
-        let mut kept = VecDeque::with_capacity(self.ranges.len() + 1);
+        let mut kept = VecDeque::new();
         for &(a, b) in &self.ranges {
             let lo = if a.lt(l) { l } else { a };
             let hi = if b.gt(r) { r } else { b };

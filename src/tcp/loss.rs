@@ -77,7 +77,10 @@ impl Connection {
         }
         // A D-SACK is evidence only for octets we sent twice (dsack.rs).
         let resent = dsack.map_or(0, |(l, r)| {
-            let floor = self.undo.map_or(prior_una - self.max_snd_wnd, |u| u.una);
+            let floor = self
+                .undo
+                .as_ref()
+                .map_or(prior_una - self.max_snd_wnd, |u| u.una);
             self.retransmitted.take(l, r, floor)
         });
         let dsack = dsack.filter(|_| resent > 0);
@@ -413,7 +416,7 @@ impl Connection {
             u.high = high;
             return;
         }
-        self.undo = Some(Undo {
+        self.undo = Some(Box::new(Undo {
             cwnd: self.cc.cwnd,
             ssthresh: self.cc.ssthresh,
             una: self.tcb.snd.una,
@@ -423,7 +426,7 @@ impl Connection {
             any_retrans: false,
             rto,
             until: None,
-        });
+        }));
     }
 
     /// The evidence of one ACK: with timestamps, the first ACK to move
@@ -442,7 +445,7 @@ impl Connection {
         ecr: Option<u32>,
         dsack_resent: usize,
     ) {
-        let Some(mut u) = self.undo else {
+        let Some(mut u) = self.undo.take() else {
             return;
         };
         let mut spurious = false;

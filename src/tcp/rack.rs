@@ -160,6 +160,7 @@ impl SentLog {
                 self.lost_octets -= len;
             }
         }
+        super::conn::release_if_empty(&mut self.pieces);
     }
 
     /// Flags the pieces in `ranges` (newly SACKed sequence space) as

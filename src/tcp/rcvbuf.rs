@@ -6,8 +6,12 @@
 //!
 //! Positions are 64-bit stream offsets (the sequence number unwrapped:
 //! offset 0 is IRS+1), so nothing here compares modulo 2^32. An octet at
-//! offset `p` lives at `ring[p % capacity]`: data is copied once, from
-//! the segment into its final place, whatever order it arrives in. The
+//! offset `p` lives at `ring[p % ring.len()]`: data is copied once, from
+//! the segment into its place, whatever order it arrives in. The ring
+//! holds only what is unread or out of order: it is allocated when data
+//! arrives, doubles (up to the capacity) when data lands beyond its end,
+//! and is given back once everything is read, so an idle connection, of
+//! a million held by a load test, holds no buffer at all. The
 //! out-of-order ranges are a `BTreeMap` from start to end offset, merged
 //! on insert, so duplicates and overlaps cost nothing extra and lookups
 //! are logarithmic. Memory is bounded: the ring never grows past its
@@ -22,13 +26,17 @@ use std::collections::BTreeMap;
 /// sends one-octet segments with gaps between them.
 pub const MAX_RANGES: usize = 1024;
 
+/// The smallest ring allocated: a typical request or reply fits.
+const MIN_RING: usize = 2048;
+
 /// How many recently changed ranges are remembered for SACK reporting.
 const RECENT: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct RecvBuffer {
-    /// Empty until the first octet arrives: a connection that never
-    /// receives data (a half-open one, say) costs no buffer at all.
+    /// Empty until an octet arrives, and again once everything is read;
+    /// otherwise a power of two long (or `capacity`), covering every
+    /// octet held.
     ring: Vec<u8>,
     capacity: usize,
     /// Offset of the first octet the user has not read.
@@ -74,7 +82,7 @@ impl RecvBuffer {
             read: 0,
             nxt: 0,
             ooo: BTreeMap::new(),
-            recent: Vec::with_capacity(RECENT + 1),
+            recent: Vec::new(),
         }
     }
 
@@ -209,17 +217,55 @@ impl RecvBuffer {
     }
 
     fn copy_in(&mut self, start: u64, data: &[u8]) {
-        let cap = self.capacity();
-        if self.ring.is_empty() {
-            // Allocated at first use, not per connection: the allocator
-            // zeroes a large block on every allocation it serves from
-            // reused heap memory (4 MiB per SYN under a SYN flood).
-            self.ring = vec![0; cap];
-        }
-        let at = (start % cap as u64) as usize;
-        let first = data.len().min(cap - at);
+        let end = start + data.len() as u64;
+        self.cover(end);
+        let len = self.ring.len();
+        let at = (start % len as u64) as usize;
+        let first = data.len().min(len - at);
         self.ring[at..at + first].copy_from_slice(&data[..first]);
         self.ring[..data.len() - first].copy_from_slice(&data[first..]);
+    }
+
+    /// Grows the ring to hold every offset in `read..end` (`end` is at
+    /// most the right edge, so at most `capacity` octets): the next power
+    /// of two at or above what is needed, at least [`MIN_RING`], at most
+    /// `capacity`. What it held moves to its place in the new ring.
+    fn cover(&mut self, end: u64) {
+        let need = (end - self.read) as usize;
+        let old = self.ring.len();
+        if need <= old {
+            return;
+        }
+        let len = need.next_power_of_two().max(MIN_RING).min(self.capacity());
+        let mut ring = vec![0; len];
+        if old > 0 {
+            // Everything held lies in `read..read + old`: copy that span
+            // (holes and all) from its old place to its new one.
+            let (mut p, end) = (self.read, self.held_end());
+            while p < end {
+                let from = (p % old as u64) as usize;
+                let to = (p % len as u64) as usize;
+                let n = ((end - p) as usize).min(old - from).min(len - to);
+                ring[to..to + n].copy_from_slice(&self.ring[from..from + n]);
+                p += n as u64;
+            }
+        }
+        self.ring = ring;
+    }
+
+    /// One past the highest octet held, in order or not.
+    fn held_end(&self) -> u64 {
+        self.ooo
+            .last_key_value()
+            .map_or(self.nxt, |(_, &e)| e.max(self.nxt))
+    }
+
+    /// Gives the ring (and the SACK bookkeeping) back when nothing is held.
+    fn release_if_drained(&mut self) {
+        if self.read == self.nxt && self.ooo.is_empty() {
+            self.ring = Vec::new();
+            self.recent = Vec::new();
+        }
     }
 
     /// Copies in-order data into `buf` (RECEIVE); returns how much.
@@ -228,12 +274,13 @@ impl RecvBuffer {
         if n == 0 {
             return 0;
         }
-        let cap = self.capacity();
-        let at = (self.read % cap as u64) as usize;
-        let first = n.min(cap - at);
+        let len = self.ring.len();
+        let at = (self.read % len as u64) as usize;
+        let first = n.min(len - at);
         buf[..first].copy_from_slice(&self.ring[at..at + first]);
         buf[first..n].copy_from_slice(&self.ring[..n - first]);
         self.read += n as u64;
+        self.release_if_drained();
         n
     }
 
@@ -355,6 +402,37 @@ mod tests {
         assert_eq!(read_all(&mut b), b"EFGHIJ");
         b.skip_read_all();
         assert_eq!(b.window(), 8);
+    }
+
+    #[test]
+    fn the_ring_grows_with_what_is_held_and_goes_when_read() {
+        let mut b = RecvBuffer::new(64 * 1024);
+        assert_eq!(b.ring.len(), 0);
+        b.insert(0, &bytes(0, 100));
+        assert_eq!(b.ring.len(), MIN_RING);
+        assert_eq!(read_all(&mut b), bytes(0, 100));
+        assert_eq!(b.ring.len(), 0, "drained: given back");
+        // Held unread and out of order across a wrap of the small ring:
+        // growing keeps every octet, holes and all, in its place.
+        b.insert(0, &bytes(100, MIN_RING - 50));
+        b.insert(50, &bytes(7, 3000));
+        assert_eq!(b.ring.len(), 8192, "grown to cover 5048 octets");
+        b.insert(0, &bytes(50, 50));
+        let mut want = bytes(100, MIN_RING - 50);
+        want.extend(bytes(50, 50));
+        want.extend(bytes(7, 3000));
+        assert_eq!(read_all(&mut b), want);
+        assert_eq!(b.ring.len(), 0);
+        assert_eq!(b.window(), 64 * 1024);
+    }
+
+    #[test]
+    fn the_ring_never_outgrows_the_capacity() {
+        let mut b = RecvBuffer::new(5000);
+        b.insert(0, &bytes(0, 10_000));
+        assert_eq!(b.readable(), 5000);
+        assert_eq!(b.ring.len(), 5000);
+        assert_eq!(read_all(&mut b), bytes(0, 5000));
     }
 
     #[test]

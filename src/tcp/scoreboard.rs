@@ -31,7 +31,7 @@ impl Scoreboard {
     }
 
     pub fn clear(&mut self) {
-        self.ranges.clear();
+        self.ranges = Vec::new();
         self.sacked = 0;
     }
 
@@ -114,6 +114,9 @@ impl Scoreboard {
             }
         }
         self.ranges.drain(..drop);
+        if self.ranges.is_empty() {
+            self.ranges = Vec::new();
+        }
         if let Some(first) = self.ranges.first_mut()
             && first.0.lt(una)
         {
