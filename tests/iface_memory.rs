@@ -131,7 +131,7 @@ fn an_idle_accepted_connection_costs_under_one_and_a_half_kilobytes() {
         half_open < 4096.0,
         "{half_open} bytes per half-open connection"
     );
-    // 1471 bytes measured: the engine's state (its buffers given back
+    // 1375 bytes measured: the engine's state (its buffers given back
     // when drained, its configuration shared), the table's entry, and the
     // listener's queues.
     assert!(

@@ -541,7 +541,8 @@ pub struct Connection {
     /// after its loss detection, by all it delivered, SACKed octets
     /// included (`on_ack_loss_recovery`): this ACK's part, from
     /// `on_new_ack`.
-    pub(super) deferred_growth: Option<Ack>,
+    /// Boxed: only between an ACK and its loss detection, and it is large.
+    pub(super) deferred_growth: Option<Box<Ack>>,
     /// D-SACK (RFC 2883) to report in the next ACK: the range of a
     /// duplicate segment.
     pub(super) dsack: Option<(SeqNum, SeqNum)>,
@@ -1048,7 +1049,7 @@ impl Connection {
         // time since measures the loss and the timeout, not the path.
         self.ts_rtt_mark = self.tcb.snd.una;
         self.ts_rexmit = Some(self.ts_val(now));
-        self.rtt.back_off();
+        self.rtt.back_off(&self.config.rto);
         self.rtt_probe = None;
         self.tlp = None;
         self.timers.stop(TimerKind::LossProbe);

@@ -547,7 +547,7 @@ impl Connection {
             {
                 self.ts_rexmit = None;
                 if let Some(ms) = ms {
-                    self.rtt.sample(ms);
+                    self.rtt.sample(ms, &self.config.rto);
                     self.ts_rtt_mark = self.snd_max;
                 }
             }
@@ -556,7 +556,7 @@ impl Connection {
         } else if let Some((end, sent)) = self.rtt_probe
             && ack.ge(end)
         {
-            self.rtt.sample(now - sent);
+            self.rtt.sample(now - sent, &self.config.rto);
             ack_rtt = Some(now - sent);
             self.rtt_probe = None;
         }
@@ -586,7 +586,7 @@ impl Connection {
                     };
                     if self.negotiated.sack && self.rack.reord {
                         // Counted by delivery, after loss detection.
-                        self.deferred_growth = Some(ack);
+                        self.deferred_growth = Some(Box::new(ack));
                     } else {
                         self.cc.on_ack(&ack, mss);
                     }

@@ -112,7 +112,7 @@ impl Connection {
     /// with `on_new_ack`: a SACK then means a loss more often than not.
     /// Not on an ACK that starts or ends a recovery.
     fn grow_by_delivery(&mut self, now: Instant, advanced: bool, delivered: &[Sent]) {
-        let deferred = self.deferred_growth.take();
+        let deferred = self.deferred_growth.take().map(|a| *a);
         if !self.rack.reord || (advanced && deferred.is_none()) {
             return;
         }
