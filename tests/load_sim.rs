@@ -95,7 +95,7 @@ fn exchange(now: Instant, client: &mut Interface, server: &mut Interface) {
 }
 
 #[test]
-fn a_hundred_thousand_connections_are_held_with_keepalives_at_a_bounded_cost_each() {
+fn a_hundred_thousand_idle_connections_cost_the_client_at_most_a_kilobyte_each() {
     let started = std::time::Instant::now();
     let keepalive = Keepalive {
         idle: Duration::from_secs(2),
@@ -182,10 +182,10 @@ fn a_hundred_thousand_connections_are_held_with_keepalives_at_a_bounded_cost_eac
          {per_conn:.0} bytes each on the client (heap, table and timers \
          included); {wakeups} timer wake-ups; {wall:?} wall"
     );
-    // 1310 bytes measured (the goal of issue 16 is 1024): 1080 of the
-    // engine's state, about 180 of the table's entry and its spare room,
-    // about 40 of the timer set's entry.
-    assert!(per_conn <= 1400.0, "{per_conn} bytes per idle connection");
+    // 1003 bytes measured (issue 16 asks for at most 1024): the flow
+    // (the engine's state and the interface's, one allocation), the
+    // table's entry and its spare room, the timer set's entry.
+    assert!(per_conn <= 1024.0, "{per_conn} bytes per idle connection");
     // Debug build on a shared 2-core machine; a scan of the table per
     // wake-up would take hours, not seconds.
     assert!(

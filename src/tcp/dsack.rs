@@ -23,6 +23,16 @@ pub struct Retransmitted {
 }
 
 impl Retransmitted {
+    pub const fn new() -> Retransmitted {
+        Retransmitted {
+            ranges: VecDeque::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
     /// `start..end` was sent again.
     pub fn on_retransmit(&mut self, start: SeqNum, end: SeqNum) {
         if !start.lt(end) {

@@ -43,12 +43,58 @@ pub struct RecvBuffer {
     read: u64,
     /// Offset of RCV.NXT: everything in `read..nxt` is in order.
     nxt: u64,
-    /// Out-of-order data: start offset -> end offset, disjoint, not
-    /// adjacent, all above `nxt`.
-    ooo: BTreeMap<u64, u64>,
+    /// Out-of-order data, and which of it arrived last.
+    held: OutOfOrder,
+}
+
+/// Out-of-order ranges and the SACK bookkeeping over them, boxed and
+/// only while there are some: most connections never see a hole, and an
+/// idle one (a load test holds a million) carries one pointer.
+#[derive(Debug, Clone, Default)]
+struct OutOfOrder(Option<Box<Ranges>>);
+
+#[derive(Debug, Clone)]
+struct Ranges {
+    /// Start offset -> end offset, disjoint, not adjacent, all above
+    /// RCV.NXT.
+    ranges: BTreeMap<u64, u64>,
     /// Start offsets of the ranges most recently added to, newest first
     /// (RFC 2018 §4: the first SACK block reports the newest segment).
     recent: Vec<u64>,
+}
+
+/// What an `OutOfOrder` without a box reads as.
+static NO_RANGES: Ranges = Ranges {
+    ranges: BTreeMap::new(),
+    recent: Vec::new(),
+};
+
+impl OutOfOrder {
+    /// Gives the box back once no range is held (nor, then, any recent
+    /// one: every removal of a range removes it from `recent`).
+    fn release_if_empty(&mut self) {
+        if self.0.as_ref().is_some_and(|r| r.ranges.is_empty()) {
+            self.0 = None;
+        }
+    }
+}
+
+impl std::ops::Deref for OutOfOrder {
+    type Target = Ranges;
+    fn deref(&self) -> &Ranges {
+        self.0.as_deref().unwrap_or(&NO_RANGES)
+    }
+}
+
+impl std::ops::DerefMut for OutOfOrder {
+    fn deref_mut(&mut self) -> &mut Ranges {
+        self.0.get_or_insert_with(|| {
+            Box::new(Ranges {
+                ranges: BTreeMap::new(),
+                recent: Vec::new(),
+            })
+        })
+    }
 }
 
 /// What one insertion did.
@@ -81,8 +127,7 @@ impl RecvBuffer {
             capacity: capacity.max(1),
             read: 0,
             nxt: 0,
-            ooo: BTreeMap::new(),
-            recent: Vec::new(),
+            held: OutOfOrder::default(),
         }
     }
 
@@ -112,18 +157,18 @@ impl RecvBuffer {
 
     /// Whether out-of-order data is held.
     pub fn has_out_of_order(&self) -> bool {
-        !self.ooo.is_empty()
+        !self.held.ranges.is_empty()
     }
 
     /// Number of separate out-of-order ranges held.
     #[cfg(test)]
     pub fn ranges(&self) -> usize {
-        self.ooo.len()
+        self.held.ranges.len()
     }
 
     /// Octets held out of order.
     pub fn out_of_order_len(&self) -> usize {
-        self.ooo.iter().map(|(s, e)| (e - s) as usize).sum()
+        self.held.ranges.iter().map(|(s, e)| (e - s) as usize).sum()
     }
 
     /// Advances RCV.NXT by `n` without data (the FIN's octet of sequence
@@ -168,15 +213,16 @@ impl RecvBuffer {
             let before = self.nxt;
             self.nxt = end;
             // Swallow every range the new data reaches.
-            while let Some((&s, &e)) = self.ooo.first_key_value() {
+            while let Some((&s, &e)) = self.held.ranges.first_key_value() {
                 if s > self.nxt {
                     break;
                 }
-                self.ooo.remove(&s);
-                self.recent.retain(|&r| r != s);
+                self.held.ranges.remove(&s);
+                self.held.recent.retain(|&r| r != s);
                 self.nxt = self.nxt.max(e);
             }
             out.advanced = (self.nxt - before) as usize;
+            self.held.release_if_empty();
         }
         out
     }
@@ -185,35 +231,35 @@ impl RecvBuffer {
     /// it would exceed [`MAX_RANGES`].
     fn add_range(&mut self, mut start: u64, mut end: u64) -> Added {
         // A range starting at or before `start` that reaches it.
-        if let Some((&s, &e)) = self.ooo.range(..=start).next_back()
+        if let Some((&s, &e)) = self.held.ranges.range(..=start).next_back()
             && e >= start
         {
             if e >= end {
                 self.touch(s);
                 return Added::Duplicate;
             }
-            self.ooo.remove(&s);
-            self.recent.retain(|&r| r != s);
+            self.held.ranges.remove(&s);
+            self.held.recent.retain(|&r| r != s);
             start = s;
         }
         // Ranges starting inside `start..=end` are swallowed.
-        while let Some((&s, &e)) = self.ooo.range(start..=end).next() {
-            self.ooo.remove(&s);
-            self.recent.retain(|&r| r != s);
+        while let Some((&s, &e)) = self.held.ranges.range(start..=end).next() {
+            self.held.ranges.remove(&s);
+            self.held.recent.retain(|&r| r != s);
             end = end.max(e);
         }
-        if self.ooo.len() >= MAX_RANGES {
+        if self.held.ranges.len() >= MAX_RANGES {
             return Added::Refused;
         }
-        self.ooo.insert(start, end);
+        self.held.ranges.insert(start, end);
         self.touch(start);
         Added::New
     }
 
     fn touch(&mut self, start: u64) {
-        self.recent.retain(|&r| r != start);
-        self.recent.insert(0, start);
-        self.recent.truncate(RECENT);
+        self.held.recent.retain(|&r| r != start);
+        self.held.recent.insert(0, start);
+        self.held.recent.truncate(RECENT);
     }
 
     fn copy_in(&mut self, start: u64, data: &[u8]) {
@@ -255,16 +301,17 @@ impl RecvBuffer {
 
     /// One past the highest octet held, in order or not.
     fn held_end(&self) -> u64 {
-        self.ooo
+        self.held
+            .ranges
             .last_key_value()
             .map_or(self.nxt, |(_, &e)| e.max(self.nxt))
     }
 
     /// Gives the ring (and the SACK bookkeeping) back when nothing is held.
     fn release_if_drained(&mut self) {
-        if self.read == self.nxt && self.ooo.is_empty() {
+        if self.read == self.nxt && self.held.ranges.is_empty() {
             self.ring = Vec::new();
-            self.recent = Vec::new();
+            self.held.release_if_empty();
         }
     }
 
@@ -289,15 +336,15 @@ impl RecvBuffer {
     /// changed ranges, then the highest remaining ones.
     pub fn sack_blocks(&self, max: usize) -> Vec<(u64, u64)> {
         let mut blocks: Vec<(u64, u64)> = Vec::with_capacity(max);
-        for &s in &self.recent {
+        for &s in &self.held.recent {
             if blocks.len() == max {
                 return blocks;
             }
-            if let Some(&e) = self.ooo.get(&s) {
+            if let Some(&e) = self.held.ranges.get(&s) {
                 blocks.push((s, e));
             }
         }
-        for (&s, &e) in self.ooo.iter().rev() {
+        for (&s, &e) in self.held.ranges.iter().rev() {
             if blocks.len() == max {
                 break;
             }

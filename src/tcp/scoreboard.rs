@@ -25,7 +25,13 @@ pub struct Scoreboard {
 }
 
 impl Scoreboard {
-    #[cfg(test)]
+    pub const fn new() -> Scoreboard {
+        Scoreboard {
+            ranges: Vec::new(),
+            sacked: 0,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }
