@@ -117,7 +117,7 @@ fn a_hundred_thousand_idle_connections_cost_the_client_at_most_a_kilobyte_each()
     let n = connections();
     let started = std::time::Instant::now();
     let keepalive = Keepalive {
-        idle: Duration::from_secs(2),
+        idle: Duration::from_secs(4),
         interval: Duration::from_secs(1),
         probes: 3,
     };
@@ -166,7 +166,7 @@ fn a_hundred_thousand_idle_connections_cost_the_client_at_most_a_kilobyte_each()
         .count();
     assert_eq!(established, n as usize);
     // Hold for ten virtual seconds: every connection's keepalive fires
-    // (after 2 s idle, then every second) and the server answers each.
+    // after 4 s of silence, twice, and the server answers each probe.
     let end = now + Duration::from_secs(10);
     let mut wakeups = 0;
     while let Some(t) = earliest(client.poll_timeout(), server.poll_timeout()) {
@@ -188,10 +188,10 @@ fn a_hundred_thousand_idle_connections_cost_the_client_at_most_a_kilobyte_each()
         .iter()
         .map(|k| client.stats(*k).expect("open").segments_sent)
         .sum::<u64>();
-    // SYN, the handshake's ACK, and a probe after each 2 s of silence
-    // (an answer restarts the idle time): five in ten seconds.
+    // SYN, the handshake's ACK, and a probe after each 4 s of silence
+    // (an answer restarts the idle time): two in ten seconds.
     assert!(
-        sent >= u64::from(n) * 7,
+        sent >= u64::from(n) * 4,
         "{sent} segments: keepalives went out"
     );
     drop(server);
