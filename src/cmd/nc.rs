@@ -21,6 +21,10 @@ use crate::cli::{CongestionControlArg, NcArgs};
 use crate::driver::{self, Handler, Input, Options, Stop, Tx};
 use crate::machine::{Machine, RxChecksum};
 use crate::outcome::Outcome;
+use crate::picture::Style;
+use crate::picture::ladder::{self, Bound};
+use crate::picture::plot_svg;
+use crate::picture::record::Recorder;
 use crate::setup::{Claim, Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::stack::host::{HostConfig, TcpHost};
 use crate::stack::iface::{
@@ -107,6 +111,15 @@ fn iface_config(path: &Path, trace: bool) -> InterfaceConfig {
         trace,
     }
 }
+
+/// Whether the interface reports every segment: for `--trace`, and for
+/// the pictures drawn from them.
+fn traced(args: &NcArgs) -> bool {
+    args.trace || args.ladder || args.plot.is_some()
+}
+
+/// How much of a long exchange `--ladder` draws.
+const LADDER_BOUND: Bound = Bound { head: 20, tail: 10 };
 
 fn host_config(path: &Path, trace: bool) -> HostConfig {
     HostConfig {
@@ -209,7 +222,7 @@ pub fn connect_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) ->
     let config = engine_config(p.path, args);
     let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, p.local, remote);
     let conn = Connection::connect(start, config, p.local, remote, iss);
-    let mut iface = stack_iface::Interface::new(iface_config(p.path, args.trace));
+    let mut iface = stack_iface::Interface::new(iface_config(p.path, traced(args)));
     let flow = iface.open(conn);
     let mut pipe = Pipe::new(args, start, Some(flow));
     let end = pipe.run(&mut iface, &mut p, input, env)?;
@@ -254,7 +267,7 @@ pub fn listen_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> 
 fn listening(path: &Path, args: &NcArgs, local: SocketAddrV4) -> stack_iface::Interface {
     let isn = IsnGenerator::new(random_bytes::<16>());
     let config = engine_config(path, args);
-    let mut iface = stack_iface::Interface::new(iface_config(path, args.trace));
+    let mut iface = stack_iface::Interface::new(iface_config(path, traced(args)));
     iface.listen(
         local,
         ListenerConfig {
@@ -391,7 +404,8 @@ impl Handler<stack_iface::Interface> for PipeRun<'_, '_, '_> {
         segment: bool,
         buf: &mut Vec<u8>,
     ) -> Option<Tx> {
-        if !segment {
+        // A picture shows the segments the peer sees, not super-frames.
+        if !segment || self.pipe.drawing.wanted() {
             *buf = host.poll_transmit(now)?;
             return Some(Tx::Frame);
         }
@@ -466,6 +480,73 @@ struct Pipe {
     buf: Vec<u8>,
     /// What the engine and the interface dropped, by reason, for `-v`.
     dropped: Dropped,
+    /// `--ladder` and `--plot`: what to draw, and the connection recorded.
+    drawing: Drawing,
+}
+
+/// `--ladder` and `--plot`.
+struct Drawing {
+    ladder: Option<Style>,
+    plot: Option<std::path::PathBuf>,
+    record: Option<Recorder>,
+}
+
+impl Drawing {
+    fn new(args: &NcArgs) -> Drawing {
+        Drawing {
+            ladder: args.ladder.then(|| Style::from_env(args.ascii)),
+            plot: args.plot.clone(),
+            record: None,
+        }
+    }
+
+    fn wanted(&self) -> bool {
+        self.ladder.is_some() || self.plot.is_some()
+    }
+
+    /// What happened to flow `key` at `t`, with its connection as it is now.
+    fn event(&mut self, t: Duration, key: FlowKey, conn: Option<&Connection>, what: &HostEvent) {
+        if !self.wanted() {
+            return;
+        }
+        let rec = self
+            .record
+            .get_or_insert_with(|| Recorder::new(key.local, key.remote));
+        if let Some(conn) = conn {
+            rec.engine(t, conn);
+        }
+        match what {
+            HostEvent::Segment { seg, .. } => {
+                rec.segment(t, seg);
+            }
+            HostEvent::Tcp(TcpEvent::StateChanged { from, to }) => rec.state(t, *from, *to),
+            _ => {}
+        }
+    }
+
+    /// The pictures, once the connection is over: the ladder on stderr,
+    /// the graph to its file.
+    fn draw(&self, env: &mut Env) -> Result<()> {
+        let Some(rec) = &self.record else {
+            return Ok(());
+        };
+        if let Some(style) = self.ladder {
+            let text = ladder::render_bounded(&rec.exchange(), style, Some(LADDER_BOUND));
+            env.err.write_all(text.as_bytes())?;
+        }
+        if let Some(path) = &self.plot {
+            match rec.graph() {
+                Ok(graph) => std::fs::write(path, plot_svg::render(&graph))
+                    .with_context(|| format!("cannot write the graph to {}", path.display()))?,
+                Err(e) => writeln!(
+                    env.err,
+                    "nettool: no graph written to {}: {e}",
+                    path.display()
+                )?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Segments of the served connection the engine dropped, and frames for
@@ -558,6 +639,7 @@ impl Pipe {
             ended: None,
             buf: vec![0; CHUNK],
             dropped: Dropped::default(),
+            drawing: Drawing::new(args),
         }
     }
 
@@ -600,6 +682,10 @@ impl Pipe {
             return Ok(());
         }
         let now = ev.at;
+        if let Some(key) = ev.flow {
+            self.drawing
+                .event(now - self.start, key, host.conn(key), &ev.what);
+        }
         match ev.what {
             HostEvent::Segment { dir, seg } => self.segment(now, dir, &seg, env)?,
             HostEvent::Tcp(TcpEvent::StateChanged { from, to }) => {
@@ -893,6 +979,7 @@ impl Pipe {
         env: &mut Env,
     ) -> Result<Outcome> {
         let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
+        self.drawing.draw(env)?;
         if self.verbose {
             writeln!(env.err, "nettool: {}", self.transfer(&stats, now))?;
             if let Some(line) = self.dropped.line() {

@@ -8,6 +8,8 @@
 //!   the model every picture of a connection shares.
 //! - [`infer`] tells the RFC 9293 state each end is in from the segments.
 //! - [`ladder`] draws the exchange as a two-column ladder diagram.
+//! - [`record`] keeps a connection as a command runs it, for the same
+//!   pictures of the command's own exchange.
 //! - [`plot`] makes the time–sequence graph of one direction, and
 //!   [`plot_svg`] draws it as SVG.
 //!
@@ -20,6 +22,7 @@ pub mod infer;
 pub mod ladder;
 pub mod plot;
 pub mod plot_svg;
+pub mod record;
 
 pub use conn::{Conn, ConnFilter, Ends, Seg, Way};
 pub use ladder::{Exchange, Item, Style};

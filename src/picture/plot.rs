@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::capture::Captured;
 use super::conn::{Conn, Ends, Way};
+use super::record::SenderTrace;
 use crate::wire::tcp::Flags;
 
 /// One data segment: a vertical bar from `seq` to `end` at `t`.
@@ -62,9 +63,16 @@ pub struct Graph {
     /// When the receiver advertised a zero window: from its first such
     /// segment to its next with an open window (or the end).
     pub zero_windows: Vec<(Duration, Duration)>,
+    /// Loss episodes: from a retransmission (the first since the last
+    /// episode) until the cumulative ACK covers everything sent before
+    /// it (RFC 6582's recovery point), or the end.
+    pub episodes: Vec<(Duration, Duration)>,
     pub scaling: Scaling,
     /// The last segment's time, of either direction.
     pub end: Duration,
+    /// What only the sender knows, when the graph was drawn from its own
+    /// events (`nc --plot`) rather than from a capture.
+    pub sender: Option<SenderTrace>,
 }
 
 /// Why there is nothing to draw.
@@ -184,6 +192,9 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
     // out more than once.
     let mut ends: BTreeMap<i64, (Duration, bool)> = BTreeMap::new();
     let mut closed_since: Option<Duration> = None;
+    let mut episodes = Vec::new();
+    // The episode under way: when it began, and its recovery point.
+    let mut episode: Option<(Duration, i64)> = None;
     for (seg, cap) in pairs() {
         if seg.way == way {
             if seg.len == 0 {
@@ -200,6 +211,9 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
                 retransmit,
             });
             if retransmit {
+                if episode.is_none() {
+                    episode = snd_max.map(|m| (seg.t, m));
+                }
                 // Every end the repeated range covers is now ambiguous.
                 for (_, e) in ends.range_mut(seq + 1..=end) {
                     e.1 = true;
@@ -213,6 +227,12 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
             let ack = unwrap.at(ack);
             if acks.last().is_none_or(|&(_, a)| ack > a) {
                 acks.push((seg.t, ack));
+                if let Some((from, point)) = episode
+                    && ack >= point
+                {
+                    episodes.push((from, seg.t));
+                    episode = None;
+                }
                 if let Some(&(sent, false)) = ends.get(&ack) {
                     rtts.push((seg.t, seg.t.saturating_sub(sent)));
                 }
@@ -246,6 +266,9 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
     if let Some(from) = closed_since {
         zero_windows.push((from, end));
     }
+    if let Some((from, _)) = episode {
+        episodes.push((from, end));
+    }
     Ok(Graph {
         ends: conn.ends,
         way,
@@ -255,8 +278,10 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
         sacks,
         rtts,
         zero_windows,
+        episodes,
         scaling,
         end,
+        sender: None,
     })
 }
 
@@ -352,6 +377,33 @@ mod tests {
         let g = build(&conn, &refs, None).unwrap();
         let ms = Duration::from_millis;
         assert_eq!(g.rtts, [(ms(20), ms(20)), (ms(80), ms(29))]);
+    }
+
+    /// An episode runs from the first retransmission to the ACK that
+    /// covers what was sent before it; a second loss inside it is the
+    /// same episode.
+    #[test]
+    fn loss_episodes_end_at_the_recovery_point() {
+        let n = Flags::NONE;
+        let conn = Conn {
+            ends: ends(),
+            segs: vec![
+                seg(0, Way::Right, n, 1, Some(1), 10),
+                seg(1, Way::Right, n, 11, Some(1), 10),
+                seg(2, Way::Right, n, 21, Some(1), 10),
+                seg(10, Way::Right, n, 1, Some(1), 10),
+                seg(11, Way::Right, n, 11, Some(1), 10),
+                seg(20, Way::Left, n, 1, Some(21), 0),
+                seg(30, Way::Left, n, 1, Some(31), 0),
+                seg(40, Way::Right, n, 31, Some(1), 10),
+                seg(50, Way::Right, n, 31, Some(1), 10),
+            ],
+        };
+        let caps: Vec<Captured> = (0..9).map(|_| raw(None)).collect();
+        let refs: Vec<&Captured> = caps.iter().collect();
+        let g = build(&conn, &refs, None).unwrap();
+        let ms = Duration::from_millis;
+        assert_eq!(g.episodes, [(ms(10), ms(30)), (ms(50), ms(50))]);
     }
 
     /// Numbers just below the base, and past 2^32, stay in order.

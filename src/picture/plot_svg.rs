@@ -13,6 +13,8 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::plot::{Graph, Scaling, sender_receiver};
+use super::record::SenderTrace;
+use crate::report::event::RetransmitCause;
 
 const WIDTH: f64 = 960.0;
 const LEFT: f64 = 90.0;
@@ -23,6 +25,7 @@ const MAIN: f64 = 440.0;
 const PANEL: f64 = 140.0;
 const GAP: f64 = 60.0;
 const LEGEND: f64 = 90.0;
+const LEGEND_ROW: f64 = 20.0;
 
 const DATA: &str = "#1f3a93";
 const RETRANSMIT: &str = "#d62728";
@@ -32,6 +35,16 @@ const SACK: &str = "#9467bd";
 const RATE: &str = "#1f77b4";
 const RTT: &str = "#8c564b";
 const ZERO_WINDOW: &str = "#f6d5d5";
+const EPISODE: &str = "#fde8c8";
+const CWND: &str = "#17becf";
+const SSTHRESH: &str = "#7f7f7f";
+const RTO: &str = "#e377c2";
+const SRTT: &str = "#bcbd22";
+const RECOVERY: &str = "#e0f0e0";
+/// A retransmission's cause, by colour: the timer, a probe, recovery.
+const CAUSE_RTO: &str = "#000000";
+const CAUSE_TLP: &str = "#ff7f0e";
+const CAUSE_RECOVERY: &str = "#d62728";
 
 /// Seconds of `d`.
 fn secs(d: Duration) -> f64 {
@@ -112,7 +125,10 @@ fn throughput(graph: &Graph, span: f64) -> (f64, Vec<f64>) {
 
 /// Draws `graph` as an SVG document.
 pub fn render(graph: &Graph) -> String {
-    let height = TOP + MAIN + GAP + PANEL + GAP + PANEL + GAP + LEGEND;
+    let sender = graph.sender.as_ref();
+    let panels = if sender.is_some() { 3.0 } else { 2.0 };
+    let legend_rows = if sender.is_some() { 5.0 } else { 1.0 };
+    let height = TOP + MAIN + GAP + panels * (PANEL + GAP) + LEGEND + legend_rows * LEGEND_ROW;
     let span = secs(graph.end).max(1e-3);
     let x = Axis {
         lo: 0.0,
@@ -195,6 +211,18 @@ pub fn render(graph: &Graph) -> String {
         );
     }
     let _ = writeln!(w, "</g>");
+    let _ = writeln!(w, "<g class=\"loss-episodes\" fill=\"{EPISODE}\">");
+    for &(from, until) in &graph.episodes {
+        let (x1, x2) = (x.at(secs(from)), x.at(secs(until)));
+        let _ = writeln!(
+            w,
+            "<rect class=\"loss-episode\" x=\"{x1:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{:.2}\"/>",
+            y.to,
+            (x2 - x1).max(1.0),
+            y.from - y.to
+        );
+    }
+    let _ = writeln!(w, "</g>");
     let _ = writeln!(
         w,
         "<path class=\"window\" clip-path=\"url(#plot-area)\" fill=\"none\" stroke=\"{WINDOW}\" stroke-width=\"1\" d=\"{}\"/>",
@@ -237,6 +265,9 @@ pub fn render(graph: &Graph) -> String {
         );
     }
     let _ = writeln!(w, "</g>");
+    if let Some(sender) = sender {
+        causes(w, sender, &x, &y);
+    }
 
     // The throughput panel.
     let (bin, rates) = throughput(graph, span);
@@ -272,10 +303,33 @@ pub fn render(graph: &Graph) -> String {
 
     // The round-trip panel, in milliseconds.
     let top = top + PANEL + GAP;
+    if let Some(sender) = sender {
+        cwnd_panel(w, sender, &x, top, span);
+    }
+    let top = top + if sender.is_some() { PANEL + GAP } else { 0.0 };
+    let ms = |us: u64| us as f64 / 1e3;
+    let timers = sender.map(|s| {
+        let rto: Vec<(Duration, f64)> = s
+            .samples
+            .iter()
+            .map(|p| (p.t, ms(p.state.rto_us)))
+            .collect();
+        let srtt: Vec<(Duration, f64)> = s
+            .samples
+            .iter()
+            .filter_map(|p| p.state.srtt_us.map(|v| (p.t, ms(v))))
+            .collect();
+        (rto, srtt)
+    });
     let peak = graph
         .rtts
         .iter()
         .map(|r| secs(r.1) * 1e3)
+        .chain(
+            timers
+                .iter()
+                .flat_map(|(rto, srtt)| rto.iter().chain(srtt).map(|p| p.1)),
+        )
         .fold(0.0, f64::max);
     let ty = Axis {
         lo: 0.0,
@@ -285,8 +339,13 @@ pub fn render(graph: &Graph) -> String {
     };
     let _ = writeln!(
         w,
-        "<text class=\"panel-title\" x=\"{LEFT:.0}\" y=\"{:.0}\">round-trip time (ms; ACKs of segments sent once)</text>",
-        top - 8.0
+        "<text class=\"panel-title\" x=\"{LEFT:.0}\" y=\"{:.0}\">round-trip time (ms; ACKs of segments sent once){}</text>",
+        top - 8.0,
+        if sender.is_some() {
+            "; the sender's SRTT and RTO"
+        } else {
+            ""
+        }
     );
     frame(w, &x, &ty, 3.0, "ms");
     let _ = writeln!(w, "<g class=\"rtts\" fill=\"{RTT}\">");
@@ -299,6 +358,15 @@ pub fn render(graph: &Graph) -> String {
         );
     }
     let _ = writeln!(w, "</g>");
+    if let Some((rto, srtt)) = &timers {
+        for (class, colour, points) in [("rto", RTO, rto), ("srtt", SRTT, srtt)] {
+            let _ = writeln!(
+                w,
+                "<path class=\"{class}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" d=\"{}\"/>",
+                steps_f(points, &x, &ty, span)
+            );
+        }
+    }
 
     legend(w, graph, top + PANEL + GAP);
     let _ = writeln!(w, "</svg>");
@@ -308,9 +376,15 @@ pub fn render(graph: &Graph) -> String {
 /// A step line through `points`: flat until the next value, then up or
 /// down to it; carried on to the end of the time axis.
 fn steps(points: &[(Duration, i64)], x: &Axis, y: &Axis, span: f64) -> String {
+    let points: Vec<(Duration, f64)> = points.iter().map(|&(t, v)| (t, v as f64)).collect();
+    steps_f(&points, x, y, span)
+}
+
+/// [`steps`] for values that are not whole.
+fn steps_f(points: &[(Duration, f64)], x: &Axis, y: &Axis, span: f64) -> String {
     let mut d = String::new();
     for (i, &(t, v)) in points.iter().enumerate() {
-        let (px, py) = (x.at(secs(t)), y.at(v as f64));
+        let (px, py) = (x.at(secs(t)), y.at(v));
         if i == 0 {
             let _ = write!(d, "M{px:.2},{py:.2}");
         } else {
@@ -321,6 +395,96 @@ fn steps(points: &[(Duration, i64)], x: &Axis, y: &Axis, span: f64) -> String {
         let _ = write!(d, " H{:.2}", x.at(span));
     }
     d
+}
+
+fn cause_colour(cause: RetransmitCause) -> &'static str {
+    match cause {
+        RetransmitCause::Rto => CAUSE_RTO,
+        RetransmitCause::Tlp => CAUSE_TLP,
+        RetransmitCause::Recovery => CAUSE_RECOVERY,
+    }
+}
+
+/// Each retransmission's cause, as a dot at the middle of its bar.
+fn causes(w: &mut String, sender: &SenderTrace, x: &Axis, y: &Axis) {
+    let _ = writeln!(w, "<g class=\"causes\">");
+    for c in &sender.causes {
+        let _ = writeln!(
+            w,
+            "<circle class=\"cause {}\" fill=\"{}\" cx=\"{:.2}\" cy=\"{:.2}\" r=\"3\"/>",
+            c.cause.name(),
+            cause_colour(c.cause),
+            x.at(secs(c.t)),
+            y.at(c.seq as f64 + c.len as f64 / 2.0)
+        );
+    }
+    let _ = writeln!(w, "</g>");
+}
+
+/// The sender's congestion window and slow start threshold over time,
+/// fast recovery shaded.
+fn cwnd_panel(w: &mut String, sender: &SenderTrace, x: &Axis, top: f64, span: f64) {
+    let cwnd: Vec<(Duration, i64)> = sender
+        .samples
+        .iter()
+        .map(|s| (s.t, s.state.cwnd as i64))
+        .collect();
+    // ssthresh starts "arbitrarily high": drawn from its first real value.
+    let ssthresh: Vec<(Duration, i64)> = sender
+        .samples
+        .iter()
+        .filter_map(|s| s.state.ssthresh.map(|v| (s.t, v as i64)))
+        .collect();
+    let peak = cwnd
+        .iter()
+        .chain(&ssthresh)
+        .map(|p| p.1)
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let cy = Axis {
+        lo: 0.0,
+        hi: peak * 1.05,
+        from: top + PANEL,
+        to: top,
+    };
+    let _ = writeln!(
+        w,
+        "<text class=\"panel-title\" x=\"{LEFT:.0}\" y=\"{:.0}\">the sender's congestion window and slow start threshold (bytes); fast recovery shaded</text>",
+        top - 8.0
+    );
+    let _ = writeln!(w, "<g class=\"recoveries\" fill=\"{RECOVERY}\">");
+    let mut since: Option<Duration> = None;
+    let shade = |w: &mut String, from: Duration, until: Duration| {
+        let (x1, x2) = (x.at(secs(from)), x.at(secs(until)));
+        let _ = writeln!(
+            w,
+            "<rect class=\"recovery\" x=\"{x1:.2}\" y=\"{top:.2}\" width=\"{:.2}\" height=\"{PANEL:.2}\"/>",
+            (x2 - x1).max(1.0)
+        );
+    };
+    for s in &sender.samples {
+        match (s.state.recovery, since) {
+            (true, None) => since = Some(s.t),
+            (false, Some(from)) => {
+                shade(w, from, s.t);
+                since = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = since {
+        shade(w, from, Duration::from_secs_f64(span));
+    }
+    let _ = writeln!(w, "</g>");
+    frame(w, x, &cy, 3.0, "bytes");
+    for (class, colour, points) in [("cwnd", CWND, &cwnd), ("ssthresh", SSTHRESH, &ssthresh)] {
+        let _ = writeln!(
+            w,
+            "<path class=\"{class}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" d=\"{}\"/>",
+            steps(points, x, &cy, span)
+        );
+    }
 }
 
 /// The box, the ticks and their labels, the axes' names.
@@ -402,7 +566,7 @@ fn legend(w: &mut String, graph: &Graph, top: f64) {
                 .to_string()
         }
     };
-    let items = [
+    let mut items = vec![
         (DATA, "data segment (seq to seq+len)".to_string()),
         (RETRANSMIT, "retransmission (range sent before)".to_string()),
         (ACK, "cumulative ACK".to_string()),
@@ -411,7 +575,33 @@ fn legend(w: &mut String, graph: &Graph, top: f64) {
         (RATE, "throughput sent".to_string()),
         (RTT, "round-trip time".to_string()),
         (ZERO_WINDOW, "zero window advertised".to_string()),
+        (
+            EPISODE,
+            "loss episode: from a retransmission to the ACK of all sent before".to_string(),
+        ),
     ];
+    if let Some(sender) = &graph.sender {
+        let n = |c: RetransmitCause| sender.causes.iter().filter(|x| x.cause == c).count();
+        items.extend([
+            (CWND, "congestion window (cwnd)".to_string()),
+            (SSTHRESH, "slow start threshold (ssthresh)".to_string()),
+            (RTO, "retransmission timeout (RTO)".to_string()),
+            (SRTT, "smoothed RTT (SRTT)".to_string()),
+            (RECOVERY, "fast recovery".to_string()),
+            (
+                CAUSE_RECOVERY,
+                format!("resent by loss recovery: {}", n(RetransmitCause::Recovery)),
+            ),
+            (
+                CAUSE_TLP,
+                format!("tail loss probe: {}", n(RetransmitCause::Tlp)),
+            ),
+            (
+                CAUSE_RTO,
+                format!("resent on RTO: {}", n(RetransmitCause::Rto)),
+            ),
+        ]);
+    }
     let _ = writeln!(w, "<g class=\"legend\">");
     for (i, (colour, text)) in items.iter().enumerate() {
         let col = (i % 2) as f64;
