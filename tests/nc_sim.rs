@@ -846,3 +846,20 @@ fn plot_of_a_transfer_without_data_says_why() {
     assert!(ran.err.contains("nothing to plot"), "{}", ran.err);
     assert!(!svg.exists());
 }
+
+/// A listener draws the connection it served: the client's SYN first,
+/// our passive open and passive close.
+#[test]
+fn a_listener_draws_the_connection_it_served() {
+    let client = Peer::client(50_001, Instant::from_millis(10), b"from the client\n");
+    let ran = nc(
+        Mode::Listen,
+        &["-l", "--ladder", "--ascii", "7000"],
+        Stdin::File(b"from nc\n"),
+        vec![Box::new(client)],
+        no_interrupt(),
+    );
+    assert_eq!(ran.outcome, Outcome::Success, "{}", ran.err);
+    assert_eq!(ran.out, "from the client\n");
+    ladder_golden("nc-listen", &ran.err);
+}

@@ -309,9 +309,12 @@ pub fn render(graph: &Graph) -> String {
     let top = top + if sender.is_some() { PANEL + GAP } else { 0.0 };
     let ms = |us: u64| us as f64 / 1e3;
     let timers = sender.map(|s| {
+        // From the first RTT sample: the initial RTO (1 s, RFC 6298
+        // §2.1) would squash the round trips to the axis.
         let rto: Vec<(Duration, f64)> = s
             .samples
             .iter()
+            .skip_while(|p| p.state.srtt_us.is_none())
             .map(|p| (p.t, ms(p.state.rto_us)))
             .collect();
         let srtt: Vec<(Duration, f64)> = s
