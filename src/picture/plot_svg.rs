@@ -414,7 +414,7 @@ fn causes(w: &mut String, sender: &SenderTrace, x: &Axis, y: &Axis) {
     for c in &sender.causes {
         let _ = writeln!(
             w,
-            "<circle class=\"cause {}\" fill=\"{}\" cx=\"{:.2}\" cy=\"{:.2}\" r=\"3\"/>",
+            "<circle class=\"cause {}\" fill=\"{}\" cx=\"{:.2}\" cy=\"{:.2}\" r=\"2\"/>",
             c.cause.name(),
             cause_colour(c.cause),
             x.at(secs(c.t)),
