@@ -535,6 +535,14 @@ impl Drawing {
             env.err.write_all(text.as_bytes())?;
         }
         if let Some(path) = &self.plot {
+            if rec.unrecorded() > 0 {
+                writeln!(
+                    env.err,
+                    "nettool: the graph shows the first {} segments; {} more were not recorded",
+                    rec.segments(),
+                    rec.unrecorded()
+                )?;
+            }
             match rec.graph() {
                 Ok(graph) => std::fs::write(path, plot_svg::render(&graph))
                     .with_context(|| format!("cannot write the graph to {}", path.display()))?,

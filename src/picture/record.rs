@@ -47,6 +47,11 @@ pub struct SenderTrace {
     pub causes: Vec<Cause>,
 }
 
+/// Segments a recording keeps, at most: about 140 MB of memory, 1.4 GB
+/// of data in full-sized segments. Past it, segments are counted, not
+/// kept (the pictures are of a prefix, and say so).
+pub const MAX_SEGMENTS: usize = 1_000_000;
+
 /// One connection, as it happens.
 #[derive(Debug, Clone)]
 pub struct Recorder {
@@ -54,6 +59,11 @@ pub struct Recorder {
     seqs: Relative,
     items: Vec<Item>,
     captured: Vec<Captured>,
+    /// [`MAX_SEGMENTS`], or less in tests.
+    limit: usize,
+    /// Segments past [`MAX_SEGMENTS`], and when the last of them went.
+    unrecorded: u64,
+    last_unrecorded: Duration,
     samples: Vec<SenderSample>,
     retransmits: Vec<(Duration, Retransmit)>,
     causes: Causes,
@@ -127,6 +137,9 @@ impl Recorder {
             seqs: Relative::default(),
             items: Vec::new(),
             captured: Vec::new(),
+            limit: MAX_SEGMENTS,
+            unrecorded: 0,
+            last_unrecorded: Duration::ZERO,
             samples: Vec::new(),
             retransmits: Vec::new(),
             causes: Causes::default(),
@@ -160,6 +173,11 @@ impl Recorder {
     /// engine's counts at the last [`Recorder::engine`]; it is returned.
     pub fn segment(&mut self, t: Duration, seg: &Segment) -> Option<Retransmit> {
         let way = self.ends.way(seg.src, seg.dst)?;
+        if self.captured.len() >= self.limit {
+            self.unrecorded += 1;
+            self.last_unrecorded = t;
+            return None;
+        }
         let again = if way == Way::Right {
             self.causes.sent(seg).map(|cause| Retransmit {
                 src: seg.src,
@@ -218,11 +236,26 @@ impl Recorder {
         self.captured.len()
     }
 
+    /// Segments seen past [`MAX_SEGMENTS`], not kept.
+    pub fn unrecorded(&self) -> u64 {
+        self.unrecorded
+    }
+
     /// The exchange, for the ladder: our states as observed.
     pub fn exchange(&self) -> Exchange {
+        let mut items = self.items.clone();
+        if self.unrecorded > 0 {
+            items.push(Item::Note {
+                t: self.last_unrecorded,
+                text: format!(
+                    "{} more segments not recorded (a recording keeps {})",
+                    self.unrecorded, self.limit
+                ),
+            });
+        }
         Exchange {
             ends: self.ends,
-            items: self.items.clone(),
+            items,
             observed: true,
         }
     }
@@ -265,5 +298,100 @@ impl Recorder {
             });
         }
         Ok(graph)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::SeqNum;
+    use crate::wire::tcp::Flags;
+
+    const US: &str = "10.0.0.1:40000";
+    const PEER: &str = "10.0.0.2:80";
+
+    fn data(seq: u32, len: usize) -> Segment {
+        Segment {
+            src: US.parse().unwrap(),
+            dst: PEER.parse().unwrap(),
+            seq: SeqNum(seq),
+            ack: Some(SeqNum(1)),
+            flags: Flags::NONE,
+            window: 100,
+            options: Vec::new(),
+            payload: vec![0; len],
+        }
+    }
+
+    /// A range sent again is put down to the timer when a timeout came
+    /// since the last segment (and so is the go-back-N below what had
+    /// been sent then), to a probe when a probe was sent, else to loss
+    /// recovery. New data, and a probe of new data, are no retransmission.
+    #[test]
+    fn each_retransmission_gets_its_cause() {
+        let mut c = Causes::default();
+        let sent = |c: &mut Causes, seq: u32| c.sent(&data(seq, 10));
+        for seq in [0, 10, 20, 30] {
+            assert_eq!(sent(&mut c, seq), None);
+        }
+        assert_eq!(sent(&mut c, 10), Some(RetransmitCause::Recovery));
+        c.timeouts.0 = 1;
+        assert_eq!(sent(&mut c, 0), Some(RetransmitCause::Rto));
+        assert_eq!(sent(&mut c, 10), Some(RetransmitCause::Rto));
+        assert_eq!(sent(&mut c, 20), Some(RetransmitCause::Rto));
+        // Past what had been sent when the timer fired: new data again,
+        // and the go-back-N is over.
+        assert_eq!(sent(&mut c, 40), None);
+        assert_eq!(sent(&mut c, 30), Some(RetransmitCause::Recovery));
+        c.probes.0 = 1;
+        assert_eq!(sent(&mut c, 40), Some(RetransmitCause::Tlp));
+        c.probes.0 = 2;
+        assert_eq!(sent(&mut c, 50), None, "a probe of new data");
+        assert_eq!(sent(&mut c, 40), Some(RetransmitCause::Recovery));
+        // Pure ACKs neither count nor consume the engine's counts.
+        c.timeouts.0 = 2;
+        assert_eq!(c.sent(&data(60, 0)), None);
+        assert_eq!(sent(&mut c, 0), Some(RetransmitCause::Rto));
+    }
+
+    /// Past its limit a recording counts segments and keeps none; the
+    /// ladder says so at its end, and the graph is of what was kept.
+    #[test]
+    fn a_recording_past_its_limit_says_what_it_left_out() {
+        let mut rec = Recorder::new(US.parse().unwrap(), PEER.parse().unwrap());
+        rec.limit = 3;
+        for i in 0..5u32 {
+            rec.segment(Duration::from_millis(u64::from(i)), &data(i * 10, 10));
+        }
+        assert_eq!((rec.segments(), rec.unrecorded()), (3, 2));
+        let ex = rec.exchange();
+        assert!(matches!(
+            ex.items.last(),
+            Some(Item::Note { t, text }) if *t == Duration::from_millis(4)
+                && text == "2 more segments not recorded (a recording keeps 3)"
+        ));
+        assert_eq!(rec.graph().unwrap().bars.len(), 3);
+    }
+
+    /// The sender's state is kept when it changes, from the engine.
+    #[test]
+    fn sender_samples_are_kept_when_they_change() {
+        let mut rec = Recorder::new(US.parse().unwrap(), PEER.parse().unwrap());
+        let state = |cwnd| Sender {
+            cwnd,
+            ssthresh: None,
+            rto_us: 1_000_000,
+            srtt_us: None,
+            recovery: false,
+        };
+        for (ms, cwnd) in [(0, 10), (1, 10), (2, 20), (3, 20), (4, 10)] {
+            rec.sender(Duration::from_millis(ms), state(cwnd));
+        }
+        let kept: Vec<(u64, u64)> = rec
+            .samples
+            .iter()
+            .map(|s| (s.t.as_millis() as u64, s.state.cwnd))
+            .collect();
+        assert_eq!(kept, [(0, 10), (2, 20), (4, 10)]);
     }
 }
