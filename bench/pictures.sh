@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's pictures: `nettool nc --plot` of a clean 64 MiB transfer to
-# the Linux kernel and of the same through 2 % loss, and the ladder of a
-# close, rendered to PNG with a headless Chromium (Debian's `chromium`;
+# the Linux kernel and of the same through 2 % loss, half a second of the
+# lossy one zoomed from its capture (`nettool plot --time`), and the
+# ladder of a close, rendered to PNG with a headless Chromium (Debian's `chromium`;
 # installed here if missing). Not part of the test suite: the PNGs depend
 # on the run, the machine and the browser's fonts.
 #
@@ -124,13 +125,18 @@ for wire in clean:0% lossy:2%; do
   ip netns exec "$b" nc -d -l "$port" >/dev/null </dev/null &
   rx=$!
   wait_listen "$port"
-  ip netns exec "$a" "$bin" nc -v --plot "$work/nc-$name.svg" 10.209.0.2 "$port" \
+  ip netns exec "$a" "$bin" nc -v --plot "$work/nc-$name.svg" --pcap "$work/nc-$name.pcap" 10.209.0.2 "$port" \
     <"$work/data" 2>"$work/$name.err" || { cat "$work/$name.err" >&2; exit 1; }
   wait "$rx" || true
   stop_relay
   echo "$name ($loss loss, $DELAY each way): $(tail -1 "$work/$name.err")"
   png "$work/nc-$name.svg" "$OUT/nc-$name.png"
 done
+
+# Half a second of the lossy transfer, from nc's own capture: each
+# segment, retransmission and SACK block distinct.
+"$bin" plot "$work/nc-lossy.pcap" --time "${ZOOM:-20-20.5}" -o "$work/zoom.svg"
+png "$work/zoom.svg" "$OUT/nc-lossy-zoom.png"
 
 # The ladder of a close, as the terminal shows it, to PNG through HTML.
 start_relay 0%

@@ -322,6 +322,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write the SVG ("-" for standard output)')
             [CompletionResult]::new('--conn', '--conn', [CompletionResultType]::ParameterName, 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The direction whose data to draw (a is the connection''s opener); default: the one that carried more')
+            [CompletionResult]::new('--time', '--time', [CompletionResultType]::ParameterName, 'Draw only from START to END seconds after the connection''s first segment (END may be left out: to the end), to zoom in on a long transfer')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break

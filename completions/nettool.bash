@@ -539,7 +539,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__plot)
-            opts="-o -h --output --conn --dir --help"
+            opts="-o -h --output --conn --dir --time --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -559,6 +559,10 @@ _nettool() {
                     ;;
                 --dir)
                     COMPREPLY=($(compgen -W "a2b b2a" -- "${cur}"))
+                    return 0
+                    ;;
+                --time)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -305,6 +305,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --output 'Where to write the SVG ("-" for standard output)'
             cand --conn 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT'
             cand --dir 'The direction whose data to draw (a is the connection''s opener); default: the one that carried more'
+            cand --time 'Draw only from START to END seconds after the connection''s first segment (END may be left out: to the end), to zoom in on a long transfer'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

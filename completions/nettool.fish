@@ -202,4 +202,5 @@ complete -c nettool -n "__fish_nettool_using_subcommand plot" -s o -l output -d 
 complete -c nettool -n "__fish_nettool_using_subcommand plot" -l conn -d 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT' -r
 complete -c nettool -n "__fish_nettool_using_subcommand plot" -l dir -d 'The direction whose data to draw (a is the connection\'s opener); default: the one that carried more' -r -f -a "a2b\t'The data the opener (the sender of the SYN) sent'
 b2a\t'The data the other end sent back'"
+complete -c nettool -n "__fish_nettool_using_subcommand plot" -l time -d 'Draw only from START to END seconds after the connection\'s first segment (END may be left out: to the end), to zoom in on a long transfer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand plot" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -384,6 +384,8 @@ fn two_connections() -> Vec<u8> {
 #[case::ambiguous(Some(two_connections()), &[], "2 TCP connections: choose one with --conn")]
 #[case::no_data(Some(fs::read(root().join("tests/fixtures/ladder/handshake.pcap")).unwrap()), &[], "10.0.0.1:40000 sent no data to 10.0.0.2:80")]
 #[case::bad_dir(Some(fs::read(fixture("clean")).unwrap()), &["--dir", "up"], "invalid value 'up' for '--dir <DIR>'")]
+#[case::bad_window(Some(fs::read(fixture("clean")).unwrap()), &["--time", "3-2"], "ends before it starts")]
+#[case::late_window(Some(fs::read(fixture("clean")).unwrap()), &["--time", "500-"], "after the connection's last segment")]
 fn what_cannot_be_plotted_is_refused_with_a_reason(
     #[case] contents: Option<Vec<u8>>,
     #[case] extra: &[&str],
@@ -416,4 +418,59 @@ fn an_unwritable_output_is_refused() {
         "{}",
         r.show()
     );
+}
+
+/// `--time` zooms in: the bars of that time only, all inside the frame,
+/// the axis starting at the window's start, the ACK line still there.
+#[test]
+fn a_time_window_draws_that_time_only() {
+    let pcap = fs::read(fixture("lossy")).unwrap();
+    let whole = plot(&[fixture("lossy").to_str().unwrap(), "-o", "-"]);
+    let part = plot(&[
+        fixture("lossy").to_str().unwrap(),
+        "--time",
+        "0.02-0.05",
+        "-o",
+        "-",
+    ]);
+    assert_eq!(part.code, Some(0), "{}", part.show());
+    let bars = |svg: &str| {
+        parse_xml(svg)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.name == "line" && e.class().split(' ').any(|c| c == "data"))
+            .map(|e| e.attrs["x1"].parse::<f64>().unwrap())
+            .collect::<Vec<f64>>()
+    };
+    let (all, some) = (bars(&whole.stdout), bars(&part.stdout));
+    assert!(
+        !some.is_empty() && some.len() < all.len(),
+        "{} of {}",
+        some.len(),
+        all.len()
+    );
+    // The segments of the capture between 0.02 s and 0.05 s after its first.
+    let cap = capture::read(&pcap).unwrap();
+    let t0 = cap.segments[0].at;
+    let want = cap
+        .segments
+        .iter()
+        .filter(|s| s.src == nettool::sim::CLIENT && s.len > 0)
+        .filter(|s| (0.02..=0.05).contains(&(s.at - t0).as_secs_f64()))
+        .count();
+    assert_eq!(some.len(), want);
+    let frame = parse_xml(&part.stdout)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.class() == "frame")
+        .unwrap();
+    let left: f64 = frame.attrs["x"].parse().unwrap();
+    let right = left + frame.attrs["width"].parse::<f64>().unwrap();
+    assert!(some.iter().all(|x| (left..=right).contains(x)), "{some:?}");
+    let acks = parse_xml(&part.stdout)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.class() == "ack")
+        .count();
+    assert_eq!(acks, 1);
 }

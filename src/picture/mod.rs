@@ -47,6 +47,17 @@ pub fn plot_of_capture(
     filter: Option<ConnFilter>,
     way: Option<Way>,
 ) -> anyhow::Result<String> {
+    plot_of_capture_within(bytes, filter, way, None)
+}
+
+/// [`plot_of_capture`], of the time from `window.0` to `window.1` (to the
+/// end when `None`) only.
+pub fn plot_of_capture_within(
+    bytes: &[u8],
+    filter: Option<ConnFilter>,
+    way: Option<Way>,
+    window: Option<(std::time::Duration, Option<std::time::Duration>)>,
+) -> anyhow::Result<String> {
     let capture = capture::read(bytes)?;
     let conn = conn::pick(&capture.segments, capture.other, filter)?;
     // The same segments `conn` was built from, in its order, for the
@@ -56,6 +67,17 @@ pub fn plot_of_capture(
         .iter()
         .filter(|s| conn.ends.way(s.src, s.dst).is_some())
         .collect();
-    let graph = plot::build(&conn, &raw, way)?;
+    let mut graph = plot::build(&conn, &raw, way)?;
+    if let Some((from, to)) = window {
+        if from > graph.end {
+            anyhow::bail!(
+                "the window starts at {:.3} s, after the connection's last segment ({:.3} s)",
+                from.as_secs_f64(),
+                graph.end.as_secs_f64()
+            );
+        }
+        let to = to.unwrap_or(graph.end);
+        graph = graph.window(from, to);
+    }
     Ok(plot_svg::render(&graph))
 }

@@ -68,7 +68,11 @@ pub struct Graph {
     /// it (RFC 6582's recovery point), or the end.
     pub episodes: Vec<(Duration, Duration)>,
     pub scaling: Scaling,
-    /// The last segment's time, of either direction.
+    /// Where the time axis starts: zero, or where a [`Graph::window`]
+    /// begins.
+    pub start: Duration,
+    /// The last segment's time, of either direction (or where a window
+    /// ends).
     pub end: Duration,
     /// What only the sender knows, when the graph was drawn from its own
     /// events (`nc --plot`) rather than from a capture.
@@ -280,9 +284,77 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
         zero_windows,
         episodes,
         scaling,
+        start: Duration::ZERO,
         end,
         sender: None,
     })
+}
+
+/// The points of a step series from `from` to `to`: the value in force at
+/// `from` (moved to `from`), then those inside.
+fn steps_within<T: Clone>(
+    points: &[T],
+    at: impl Fn(&T) -> Duration,
+    with_t: impl Fn(&T, Duration) -> T,
+    from: Duration,
+    to: Duration,
+) -> Vec<T> {
+    let first = points.partition_point(|p| at(p) < from);
+    let mut out: Vec<T> = first
+        .checked_sub(1)
+        .map(|i| with_t(&points[i], from))
+        .into_iter()
+        .collect();
+    out.extend(points[first..].iter().take_while(|p| at(p) <= to).cloned());
+    out
+}
+
+/// Intervals that overlap `[from, to]`, cut to it.
+fn intervals_within(
+    spans: &[(Duration, Duration)],
+    from: Duration,
+    to: Duration,
+) -> Vec<(Duration, Duration)> {
+    spans
+        .iter()
+        .filter(|&&(a, b)| b >= from && a <= to)
+        .map(|&(a, b)| (a.max(from), b.min(to)))
+        .collect()
+}
+
+impl Graph {
+    /// The part of the graph from `from` to `to` (seconds since the first
+    /// segment, as the axis reads): what happened then, and the lines
+    /// (ACK, window, cwnd...) as they stood when it begins.
+    pub fn window(mut self, from: Duration, to: Duration) -> Graph {
+        let to = to.min(self.end).max(from);
+        let inside = |t: Duration| (from..=to).contains(&t);
+        self.bars.retain(|b| inside(b.t));
+        self.sacks.retain(|b| inside(b.t));
+        self.rtts.retain(|r| inside(r.0));
+        let pair = |p: &(Duration, i64)| p.0;
+        let moved = |p: &(Duration, i64), t| (t, p.1);
+        self.acks = steps_within(&self.acks, pair, moved, from, to);
+        self.window = steps_within(&self.window, pair, moved, from, to);
+        self.zero_windows = intervals_within(&self.zero_windows, from, to);
+        self.episodes = intervals_within(&self.episodes, from, to);
+        if let Some(s) = &mut self.sender {
+            s.samples = steps_within(
+                &s.samples,
+                |p| p.t,
+                |p, t| super::record::SenderSample {
+                    t,
+                    state: p.state.clone(),
+                },
+                from,
+                to,
+            );
+            s.causes.retain(|c| inside(c.t));
+        }
+        self.start = from;
+        self.end = to;
+        self
+    }
 }
 
 #[cfg(test)]
@@ -404,6 +476,36 @@ mod tests {
         let g = build(&conn, &refs, None).unwrap();
         let ms = Duration::from_millis;
         assert_eq!(g.episodes, [(ms(10), ms(30)), (ms(50), ms(50))]);
+    }
+
+    /// A window keeps what happened inside it, and the ACK line as it
+    /// stood when it begins.
+    #[test]
+    fn a_window_cuts_the_graph() {
+        let n = Flags::NONE;
+        let conn = Conn {
+            ends: ends(),
+            segs: vec![
+                seg(0, Way::Right, n, 1, Some(1), 10),
+                seg(10, Way::Left, n, 1, Some(11), 0),
+                seg(20, Way::Right, n, 11, Some(1), 10),
+                seg(30, Way::Left, n, 1, Some(21), 0),
+                seg(40, Way::Right, n, 21, Some(1), 10),
+                seg(50, Way::Left, n, 1, Some(31), 0),
+            ],
+        };
+        let caps: Vec<Captured> = (0..6).map(|_| raw(None)).collect();
+        let refs: Vec<&Captured> = caps.iter().collect();
+        let ms = Duration::from_millis;
+        let g = build(&conn, &refs, None).unwrap().window(ms(15), ms(45));
+        let bars: Vec<i64> = g.bars.iter().map(|b| b.seq).collect();
+        assert_eq!(bars, [11, 21]);
+        assert_eq!(g.acks, [(ms(15), 11), (ms(30), 21)]);
+        assert_eq!((g.start, g.end), (ms(15), ms(45)));
+        // A window past the end stops at the end.
+        let g = build(&conn, &refs, None).unwrap().window(ms(45), ms(900));
+        assert_eq!((g.start, g.end, g.bars.len()), (ms(45), ms(50), 0));
+        assert_eq!(g.acks, [(ms(45), 21), (ms(50), 31)]);
     }
 
     /// Numbers just below the base, and past 2^32, stay in order.

@@ -116,8 +116,9 @@ fn throughput(graph: &Graph, span: f64) -> (f64, Vec<f64>) {
     let bins = 50usize;
     let width = span / bins as f64;
     let mut bytes = vec![0.0; bins];
+    let start = secs(graph.start);
     for b in &graph.bars {
-        let i = ((secs(b.t) / width) as usize).min(bins - 1);
+        let i = (((secs(b.t) - start).max(0.0) / width) as usize).min(bins - 1);
         bytes[i] += (b.end - b.seq) as f64;
     }
     (width, bytes.into_iter().map(|b| b / width).collect())
@@ -129,10 +130,13 @@ pub fn render(graph: &Graph) -> String {
     let panels = if sender.is_some() { 3.0 } else { 2.0 };
     let legend_rows = if sender.is_some() { 5.0 } else { 1.0 };
     let height = TOP + MAIN + GAP + panels * (PANEL + GAP) + LEGEND + legend_rows * LEGEND_ROW;
-    let span = secs(graph.end).max(1e-3);
+    let t0 = secs(graph.start);
+    let span = (secs(graph.end) - t0).max(1e-3);
+    // Where the time axis ends, in seconds (step lines run to it).
+    let t_end = t0 + span;
     let x = Axis {
-        lo: 0.0,
-        hi: span,
+        lo: t0,
+        hi: t_end,
         from: LEFT,
         to: WIDTH - RIGHT,
     };
@@ -226,12 +230,12 @@ pub fn render(graph: &Graph) -> String {
     let _ = writeln!(
         w,
         "<path class=\"window\" clip-path=\"url(#plot-area)\" fill=\"none\" stroke=\"{WINDOW}\" stroke-width=\"1\" d=\"{}\"/>",
-        steps(&graph.window, &x, &y, span)
+        steps(&graph.window, &x, &y, t_end)
     );
     let _ = writeln!(
         w,
         "<path class=\"ack\" fill=\"none\" stroke=\"{ACK}\" stroke-width=\"1.5\" d=\"{}\"/>",
-        steps(&graph.acks, &x, &y, span)
+        steps(&graph.acks, &x, &y, t_end)
     );
     let _ = writeln!(
         w,
@@ -286,14 +290,14 @@ pub fn render(graph: &Graph) -> String {
         trim(format!("{:.3}", bin * 1e3))
     );
     frame(w, &x, &ry, 3.0, "bytes/s");
-    let mut d = format!("M{:.2},{:.2}", x.at(0.0), ry.at(rates[0]));
+    let mut d = format!("M{:.2},{:.2}", x.at(t0), ry.at(rates[0]));
     for (i, r) in rates.iter().enumerate() {
         let _ = write!(
             d,
             " H{:.2} V{:.2} H{:.2}",
-            x.at(i as f64 * bin),
+            x.at(t0 + i as f64 * bin),
             ry.at(*r),
-            x.at((i + 1) as f64 * bin)
+            x.at(t0 + (i + 1) as f64 * bin)
         );
     }
     let _ = writeln!(
@@ -304,7 +308,7 @@ pub fn render(graph: &Graph) -> String {
     // The round-trip panel, in milliseconds.
     let top = top + PANEL + GAP;
     if let Some(sender) = sender {
-        cwnd_panel(w, sender, &x, top, span);
+        cwnd_panel(w, sender, &x, top, t_end);
     }
     let top = top + if sender.is_some() { PANEL + GAP } else { 0.0 };
     let ms = |us: u64| us as f64 / 1e3;
@@ -366,7 +370,7 @@ pub fn render(graph: &Graph) -> String {
             let _ = writeln!(
                 w,
                 "<path class=\"{class}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" d=\"{}\"/>",
-                steps_f(points, &x, &ty, span)
+                steps_f(points, &x, &ty, t_end)
             );
         }
     }
@@ -378,13 +382,13 @@ pub fn render(graph: &Graph) -> String {
 
 /// A step line through `points`: flat until the next value, then up or
 /// down to it; carried on to the end of the time axis.
-fn steps(points: &[(Duration, i64)], x: &Axis, y: &Axis, span: f64) -> String {
+fn steps(points: &[(Duration, i64)], x: &Axis, y: &Axis, end: f64) -> String {
     let points: Vec<(Duration, f64)> = points.iter().map(|&(t, v)| (t, v as f64)).collect();
-    steps_f(&points, x, y, span)
+    steps_f(&points, x, y, end)
 }
 
 /// [`steps`] for values that are not whole.
-fn steps_f(points: &[(Duration, f64)], x: &Axis, y: &Axis, span: f64) -> String {
+fn steps_f(points: &[(Duration, f64)], x: &Axis, y: &Axis, end: f64) -> String {
     let mut d = String::new();
     for (i, &(t, v)) in points.iter().enumerate() {
         let (px, py) = (x.at(secs(t)), y.at(v));
@@ -395,7 +399,7 @@ fn steps_f(points: &[(Duration, f64)], x: &Axis, y: &Axis, span: f64) -> String 
         }
     }
     if !points.is_empty() {
-        let _ = write!(d, " H{:.2}", x.at(span));
+        let _ = write!(d, " H{:.2}", x.at(end));
     }
     d
 }
@@ -426,7 +430,7 @@ fn causes(w: &mut String, sender: &SenderTrace, x: &Axis, y: &Axis) {
 
 /// The sender's congestion window and slow start threshold over time,
 /// fast recovery shaded.
-fn cwnd_panel(w: &mut String, sender: &SenderTrace, x: &Axis, top: f64, span: f64) {
+fn cwnd_panel(w: &mut String, sender: &SenderTrace, x: &Axis, top: f64, end: f64) {
     let cwnd: Vec<(Duration, i64)> = sender
         .samples
         .iter()
@@ -477,7 +481,7 @@ fn cwnd_panel(w: &mut String, sender: &SenderTrace, x: &Axis, top: f64, span: f6
         }
     }
     if let Some(from) = since {
-        shade(w, from, Duration::from_secs_f64(span));
+        shade(w, from, Duration::from_secs_f64(end));
     }
     let _ = writeln!(w, "</g>");
     frame(w, x, &cy, 3.0, "bytes");
@@ -485,7 +489,7 @@ fn cwnd_panel(w: &mut String, sender: &SenderTrace, x: &Axis, top: f64, span: f6
         let _ = writeln!(
             w,
             "<path class=\"{class}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" d=\"{}\"/>",
-            steps(points, x, &cy, span)
+            steps(points, x, &cy, end)
         );
     }
 }
