@@ -412,17 +412,20 @@ fn cause_colour(cause: RetransmitCause) -> &'static str {
     }
 }
 
-/// Each retransmission's cause, as a dot at the middle of its bar.
+/// Each retransmission's cause, as a tick in a strip along the top of
+/// the plot (a rug): a dot on each bar would hide the bars of a long
+/// transfer, where the retransmissions run together.
 fn causes(w: &mut String, sender: &SenderTrace, x: &Axis, y: &Axis) {
-    let _ = writeln!(w, "<g class=\"causes\">");
+    let _ = writeln!(w, "<g class=\"causes\" stroke-width=\"1.5\">");
     for c in &sender.causes {
+        let px = x.at(secs(c.t));
         let _ = writeln!(
             w,
-            "<circle class=\"cause {}\" fill=\"{}\" cx=\"{:.2}\" cy=\"{:.2}\" r=\"2\"/>",
+            "<line class=\"cause {}\" stroke=\"{}\" x1=\"{px:.2}\" y1=\"{:.2}\" x2=\"{px:.2}\" y2=\"{:.2}\"/>",
             c.cause.name(),
             cause_colour(c.cause),
-            x.at(secs(c.t)),
-            y.at(c.seq as f64 + c.len as f64 / 2.0)
+            y.to + 1.0,
+            y.to + 9.0
         );
     }
     let _ = writeln!(w, "</g>");
@@ -597,7 +600,10 @@ fn legend(w: &mut String, graph: &Graph, top: f64) {
             (RECOVERY, "fast recovery".to_string()),
             (
                 CAUSE_RECOVERY,
-                format!("resent by loss recovery: {}", n(RetransmitCause::Recovery)),
+                format!(
+                    "resent by loss recovery: {} (ticks along the top)",
+                    n(RetransmitCause::Recovery)
+                ),
             ),
             (
                 CAUSE_TLP,
