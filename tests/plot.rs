@@ -245,6 +245,11 @@ fn round_trips_are_drawn() {
     let elements = parse_xml(&svg).unwrap();
     let dots: Vec<&Element> = elements.iter().filter(|e| e.class() == "rtt").collect();
     assert!(dots.len() >= 5, "{} round-trip samples", dots.len());
+    // Both engines send timestamps: the samples come from them.
+    assert!(
+        svg.contains("round-trip time (ms; from TCP timestamps: each ACK that moves the line)"),
+        "the RTT panel's title"
+    );
     let graph_rtts = {
         let cap = capture::read(&fs::read(fixture("clean")).unwrap()).unwrap();
         let conn = nettool::picture::conn::pick(&cap.segments, cap.other, None).unwrap();

@@ -30,6 +30,17 @@ pub struct SackBlock {
     pub right: i64,
 }
 
+/// Where the round-trip samples come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RttSource {
+    /// TCP timestamps (RFC 7323 §4): each ACK that moves the line, timed
+    /// from when the segment whose TSval it echoes was first sent.
+    /// Retransmissions do not blur them.
+    Timestamps,
+    /// An ACK for exactly the end of a segment sent once (Karn's rule).
+    AckMatching,
+}
+
 /// How the receiver's advertised windows were turned into bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scaling {
@@ -60,6 +71,7 @@ pub struct Graph {
     /// a repeated range cannot tell which copy was acknowledged). The
     /// capture is taken at the sender for these to be round trips.
     pub rtts: Vec<(Duration, Duration)>,
+    pub rtt_source: RttSource,
     /// When the receiver advertised a zero window: from its first such
     /// segment to its next with an open window (or the end).
     pub zero_windows: Vec<(Duration, Duration)>,
@@ -196,6 +208,18 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
     // out more than once.
     let mut ends: BTreeMap<i64, (Duration, bool)> = BTreeMap::new();
     let mut closed_since: Option<Duration> = None;
+    // With timestamps on the sender's data and the receiver's ACKs, the
+    // round trips come from them: when each TSval was first sent.
+    let rtt_source = {
+        let data_ts = pairs().any(|(s, c)| s.way == way && s.len > 0 && c.ts.is_some());
+        let ack_ts = pairs().any(|(s, c)| s.way == back && s.ack.is_some() && c.ts.is_some());
+        if data_ts && ack_ts {
+            RttSource::Timestamps
+        } else {
+            RttSource::AckMatching
+        }
+    };
+    let mut tsval_sent: BTreeMap<u32, Duration> = BTreeMap::new();
     let mut episodes = Vec::new();
     // The episode under way: when it began, and its recovery point.
     let mut episode: Option<(Duration, i64)> = None;
@@ -203,6 +227,9 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
         if seg.way == way {
             if seg.len == 0 {
                 continue;
+            }
+            if let Some((val, _)) = cap.ts {
+                tsval_sent.entry(val).or_insert(seg.t);
             }
             // The payload starts after the SYN, if this segment has one.
             let seq = unwrap.at(seg.seq) + i64::from(seg.flags.contains(Flags::SYN));
@@ -237,8 +264,17 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
                     episodes.push((from, seg.t));
                     episode = None;
                 }
-                if let Some(&(sent, false)) = ends.get(&ack) {
-                    rtts.push((seg.t, seg.t.saturating_sub(sent)));
+                match rtt_source {
+                    RttSource::Timestamps => {
+                        if let Some(sent) = cap.ts.and_then(|(_, ecr)| tsval_sent.get(&ecr)) {
+                            rtts.push((seg.t, seg.t.saturating_sub(*sent)));
+                        }
+                    }
+                    RttSource::AckMatching => {
+                        if let Some(&(sent, false)) = ends.get(&ack) {
+                            rtts.push((seg.t, seg.t.saturating_sub(sent)));
+                        }
+                    }
                 }
                 ends = ends.split_off(&(ack + 1));
             }
@@ -281,6 +317,7 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
         window,
         sacks,
         rtts,
+        rtt_source,
         zero_windows,
         episodes,
         scaling,
@@ -394,6 +431,7 @@ mod tests {
             len: 0,
             wscale,
             sack: Vec::new(),
+            ts: None,
         }
     }
 
@@ -506,6 +544,38 @@ mod tests {
         let g = build(&conn, &refs, None).unwrap().window(ms(45), ms(900));
         assert_eq!((g.start, g.end, g.bars.len()), (ms(45), ms(50), 0));
         assert_eq!(g.acks, [(ms(45), 21), (ms(50), 31)]);
+    }
+
+    /// With timestamps, every ACK that moves the line is timed from the
+    /// first sending of the TSval it echoes, a retransmitted range too.
+    #[test]
+    fn round_trips_from_timestamps() {
+        let n = Flags::NONE;
+        let conn = Conn {
+            ends: ends(),
+            segs: vec![
+                seg(0, Way::Right, n, 1, Some(1), 10),
+                seg(1, Way::Right, n, 11, Some(1), 10),
+                seg(20, Way::Left, n, 1, Some(11), 0),
+                seg(30, Way::Right, n, 11, Some(1), 10),
+                seg(50, Way::Left, n, 1, Some(21), 0),
+                seg(60, Way::Left, n, 1, Some(21), 0),
+            ],
+        };
+        let ts = [(100, 0), (101, 0), (7, 100), (130, 0), (8, 130), (9, 130)];
+        let caps: Vec<Captured> = ts
+            .iter()
+            .map(|&t| Captured {
+                ts: Some(t),
+                ..raw(None)
+            })
+            .collect();
+        let refs: Vec<&Captured> = caps.iter().collect();
+        let g = build(&conn, &refs, None).unwrap();
+        let ms = Duration::from_millis;
+        assert_eq!(g.rtt_source, RttSource::Timestamps);
+        // The duplicate ACK at 60 ms moves nothing: no sample.
+        assert_eq!(g.rtts, [(ms(20), ms(20)), (ms(50), ms(20))]);
     }
 
     /// Numbers just below the base, and past 2^32, stay in order.

@@ -12,7 +12,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::plot::{Graph, Scaling, sender_receiver};
+use super::plot::{Graph, RttSource, Scaling, sender_receiver};
 use super::record::SenderTrace;
 use crate::report::event::RetransmitCause;
 
@@ -346,8 +346,12 @@ pub fn render(graph: &Graph) -> String {
     };
     let _ = writeln!(
         w,
-        "<text class=\"panel-title\" x=\"{LEFT:.0}\" y=\"{:.0}\">round-trip time (ms; ACKs of segments sent once){}</text>",
+        "<text class=\"panel-title\" x=\"{LEFT:.0}\" y=\"{:.0}\">round-trip time (ms; {}){}</text>",
         top - 8.0,
+        match graph.rtt_source {
+            RttSource::Timestamps => "from TCP timestamps: each ACK that moves the line",
+            RttSource::AckMatching => "ACKs of segments sent once",
+        },
         if sender.is_some() {
             "; the sender's SRTT and RTO"
         } else {
