@@ -15,16 +15,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use super::drawing::Drawing;
 use super::tcp::SegmentLines;
 use super::{Env, Given, stamped};
 use crate::cli::{CongestionControlArg, NcArgs};
 use crate::driver::{self, Handler, Input, Options, Stop, Tx};
 use crate::machine::{Machine, RxChecksum};
 use crate::outcome::Outcome;
-use crate::picture::Style;
-use crate::picture::ladder::{self, Bound};
-use crate::picture::plot_svg;
-use crate::picture::record::Recorder;
 use crate::setup::{Claim, Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::stack::host::{HostConfig, TcpHost};
 use crate::stack::iface::{
@@ -117,9 +114,6 @@ fn iface_config(path: &Path, trace: bool) -> InterfaceConfig {
 fn traced(args: &NcArgs) -> bool {
     args.trace || args.ladder || args.plot.is_some()
 }
-
-/// How much of a long exchange `--ladder` draws.
-const LADDER_BOUND: Bound = Bound { head: 20, tail: 10 };
 
 fn host_config(path: &Path, trace: bool) -> HostConfig {
     HostConfig {
@@ -484,79 +478,6 @@ struct Pipe {
     drawing: Drawing,
 }
 
-/// `--ladder` and `--plot`.
-struct Drawing {
-    ladder: Option<Style>,
-    plot: Option<std::path::PathBuf>,
-    record: Option<Recorder>,
-}
-
-impl Drawing {
-    fn new(args: &NcArgs) -> Drawing {
-        Drawing {
-            ladder: args.ladder.then(|| Style::from_env(args.ascii)),
-            plot: args.plot.clone(),
-            record: None,
-        }
-    }
-
-    fn wanted(&self) -> bool {
-        self.ladder.is_some() || self.plot.is_some()
-    }
-
-    /// What happened to flow `key` at `t`, with its connection as it is now.
-    fn event(&mut self, t: Duration, key: FlowKey, conn: Option<&Connection>, what: &HostEvent) {
-        if !self.wanted() {
-            return;
-        }
-        let rec = self
-            .record
-            .get_or_insert_with(|| Recorder::new(key.local, key.remote));
-        if let Some(conn) = conn {
-            rec.engine(t, conn);
-        }
-        match what {
-            HostEvent::Segment { seg, .. } => {
-                rec.segment(t, seg);
-            }
-            HostEvent::Tcp(TcpEvent::StateChanged { from, to }) => rec.state(t, *from, *to),
-            _ => {}
-        }
-    }
-
-    /// The pictures, once the connection is over: the ladder on stderr,
-    /// the graph to its file.
-    fn draw(&self, env: &mut Env) -> Result<()> {
-        let Some(rec) = &self.record else {
-            return Ok(());
-        };
-        if let Some(style) = self.ladder {
-            let text = ladder::render_bounded(&rec.exchange(), style, Some(LADDER_BOUND));
-            env.err.write_all(text.as_bytes())?;
-        }
-        if let Some(path) = &self.plot {
-            if rec.unrecorded() > 0 {
-                writeln!(
-                    env.err,
-                    "nettool: the graph shows the first {} segments; {} more were not recorded",
-                    rec.segments(),
-                    rec.unrecorded()
-                )?;
-            }
-            match rec.graph() {
-                Ok(graph) => std::fs::write(path, plot_svg::render(&graph))
-                    .with_context(|| format!("cannot write the graph to {}", path.display()))?,
-                Err(e) => writeln!(
-                    env.err,
-                    "nettool: no graph written to {}: {e}",
-                    path.display()
-                )?,
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Segments of the served connection the engine dropped, and frames for
 /// us that failed validation, counted by reason: `-v`'s account of what
 /// was thrown away (a hostile peer's work shows here).
@@ -647,7 +568,7 @@ impl Pipe {
             ended: None,
             buf: vec![0; CHUNK],
             dropped: Dropped::default(),
-            drawing: Drawing::new(args),
+            drawing: Drawing::new(args.ladder, args.ascii, args.plot.clone()),
         }
     }
 
@@ -691,8 +612,7 @@ impl Pipe {
         }
         let now = ev.at;
         if let Some(key) = ev.flow {
-            self.drawing
-                .event(now - self.start, key, host.conn(key), &ev.what);
+            self.drawing.event(now, key, host.conn(key), &ev.what);
         }
         match ev.what {
             HostEvent::Segment { dir, seg } => self.segment(now, dir, &seg, env)?,
