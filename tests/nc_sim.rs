@@ -863,3 +863,47 @@ fn a_listener_draws_the_connection_it_served() {
     assert_eq!(ran.out, "from the client\n");
     ladder_golden("nc-listen", &ran.err);
 }
+
+/// A refused connection is drawn too: our SYN, the port's RST, CLOSED;
+/// then the error, as without --ladder.
+#[test]
+fn ladder_draws_a_refused_connection() {
+    let ran = nc(
+        Mode::Connect,
+        &["--ladder", "--ascii", "10.9.0.2", "80"],
+        Stdin::File(b"hello\n"),
+        vec![Box::new(ClosedPort(None))],
+        no_interrupt(),
+    );
+    assert_eq!(ran.outcome, Outcome::Negative);
+    assert!(
+        ran.err
+            .ends_with("nettool: connection to 10.9.0.2:80 refused\n"),
+        "{}",
+        ran.err
+    );
+    ladder_golden("nc-refused", &ran.err);
+}
+
+/// nc's data lost once: the ladder shows the gap and the copy marked
+/// `rtx`, and the legend says what that means.
+#[test]
+fn ladder_marks_a_retransmission() {
+    let peer = Lossy {
+        inner: Peer::server(b"ok\n"),
+        seen: 0,
+        // SYN, ACK, then the data: lost.
+        drop: &[3],
+    };
+    let ran = nc(
+        Mode::Connect,
+        &["--ladder", "--ascii", "10.9.0.2", "80"],
+        Stdin::File(b"hello\n"),
+        vec![Box::new(peer)],
+        no_interrupt(),
+    );
+    assert_eq!(ran.outcome, Outcome::Success, "{}", ran.err);
+    assert_eq!(ran.out, "ok\n");
+    assert!(ran.err.contains("len 6 rtx"), "{}", ran.err);
+    ladder_golden("nc-lost-data", &ran.err);
+}
