@@ -5,16 +5,16 @@
 //! point one way only:
 //!
 //! ```text
-//! time ← wire ← arp, tcp, probe, trace ← stack ← link, driver ← setup ← cmd ← main
+//! time ← wire ← arp, ndp, tcp, probe, trace ← stack ← link, driver ← setup ← cmd ← main
 //!               clock, sys ← link, driver, netlink, route
 //!               netlink ← route, nft;  nft ← guard, lab;  route, guard, cachefile ← setup
 //!               lab, impair, report, picture ← cmd;  serde_display ← lab, report
-//!               wire, tcp ← picture;  text ← setup, cmd
+//!               wire, tcp ← picture;  text ← setup, cmd;  services ← cli, cmd
 //!               sim's seeded Rng ← impair
 //! ```
 //!
 //! - **The engine**, pure and sans-IO: [`time`], [`wire`], [`arp`],
-//!   [`tcp`], [`probe`] (hand-made TCP probes and SYN scans) and
+//!   [`ndp`] (IPv6 neighbour discovery with NUD, and DAD), [`tcp`], [`probe`] (hand-made TCP probes and SYN scans) and
 //!   [`trace`] (TCP traceroute); [`stack`] is the host around them: an
 //!   interface with a flow table of TCP connections, listeners, and the
 //!   raw flows of probes, scans and traces (ARP answering, segments and
@@ -44,10 +44,12 @@
 //!   [`route`] (over [`netlink`]) asks the routing table which interface,
 //!   source and next hop to use; [`guard`] keeps the kernel's RSTs out of
 //!   nettool's flows with an nftables rule, made over [`nft`] (nettool's
-//!   own nftables messages); [`cachefile`] keeps the ARP
+//!   own nftables messages); [`cachefile`] keeps the ARP and NDP
 //!   cache between runs; [`lab`] builds disposable network namespaces for
 //!   `nettool lab` and the end-to-end tests; [`impair`] is the seeded,
 //!   faulty relay those tests put between two namespaces.
+//!   [`services`] reads service names (`http`, `ssh`) where a port
+//!   goes, from a built-in table and `/etc/services`.
 //!   [`serde_display`] writes addresses by their text in the JSON of both
 //!   `report` and `lab`.
 //! - **Test-only**: the end-to-end tests' topologies (`lab::testnet`,
@@ -69,6 +71,7 @@ pub mod impair;
 pub mod lab;
 pub mod link;
 pub mod machine;
+pub mod ndp;
 pub mod netlink;
 pub mod nft;
 pub mod outcome;
@@ -77,6 +80,7 @@ pub mod probe;
 pub mod report;
 pub mod route;
 pub mod serde_display;
+pub mod services;
 pub mod setup;
 pub mod sim;
 pub mod stack;

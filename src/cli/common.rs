@@ -29,7 +29,10 @@ COMMON FLAGS (one meaning in every subcommand that takes them):
   --json                     JSON lines (every command but nc)
   --pcap FILE                a capture of every frame in and out
   --cache-file PATH          the ARP cache
-  Durations read 250ms, 1.5s, 2m; a bare number is seconds.";
+  Durations read 250ms, 1.5s, 2m; a bare number is seconds.
+  A port may be a service name wherever a port goes (-p ssh,
+  10.78.0.2:http, scan HOST ftp-smtp): nettool's own table of
+  well-known names first, then /etc/services.";
 
 /// The common flags one parsed command line set, `None` where the
 /// subcommand does not take the flag: what the table-driven test in
@@ -54,6 +57,17 @@ impl Command {
             Command::Arp(a) => Common {
                 interface: a.interface.clone(),
                 source: a.source,
+                count: a.count.map(u64::from),
+                wait: a.timeout,
+                interval: a.interval,
+                verbose: Some(a.verbose),
+                quiet: Some(a.quiet),
+                json: Some(a.json),
+                ..Common::default()
+            },
+            // The source is IPv6, which `Common` (IPv4) does not hold.
+            Command::Ndp(a) => Common {
+                interface: a.interface.clone(),
                 count: a.count.map(u64::from),
                 wait: a.timeout,
                 interval: a.interval,
@@ -132,6 +146,11 @@ pub fn parse_interface(text: &str) -> Result<String, String> {
         ));
     }
     Ok(text.to_string())
+}
+
+/// A source port, as `-p` takes it: a number or a service name (`-p ssh`).
+pub fn parse_source_port(text: &str) -> Result<u16, String> {
+    crate::services::parse_port(text, crate::services::Proto::Tcp)
 }
 
 /// Other tools' letters that nettool spells otherwise, for the one

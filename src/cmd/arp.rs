@@ -199,7 +199,7 @@ impl Printer {
         text: String,
     ) -> Result<()> {
         let event = Event::Conflict(Conflict {
-            ip,
+            ip: ip.into(),
             mac,
             other_mac,
             seen,
@@ -473,8 +473,8 @@ fn resolve_header(
     let event = start_event(
         mode,
         Start {
-            ip: Some(ip),
-            local_ip: Some(route.source),
+            ip: Some(ip.into()),
+            local_ip: Some(route.source.into()),
             iface: Some(iface.name.clone()),
             mac: Some(iface.mac),
             ..Start::default()
@@ -527,7 +527,7 @@ impl Resolved {
         let replies = self.stats.samples.len();
         let summary = self.stats.summary().filter(|_| ping);
         let report = Report {
-            ip: Some(ip),
+            ip: Some(ip.into()),
             mac: self.answer,
             sent: Some(sent),
             answered: ping.then_some(replies as u64),
@@ -675,7 +675,7 @@ fn arp_reply(ip: Ipv4Addr, mac: MacAddr, rtt: Duration, iface: &str, probe: Opti
     Event::Reply(Box::new(Reply {
         probe,
         rtt_us: us(rtt),
-        ip: Some(ip),
+        ip: Some(ip.into()),
         mac: Some(mac),
         iface: Some(iface.to_owned()),
         ..Reply::default()
@@ -686,7 +686,7 @@ fn arp_reply(ip: Ipv4Addr, mac: MacAddr, rtt: Duration, iface: &str, probe: Opti
 fn cache_event(status: &'static str, entry: &Entry) -> CacheEv {
     CacheEv {
         status,
-        ip: entry.ip,
+        ip: entry.ip.into(),
         mac: entry.mac,
         iface: None,
         age_us: None,
@@ -778,6 +778,76 @@ pub fn sweep_over(
     Ok(outcome)
 }
 
+/// Host discovery before `scan` or `probe` runs over a subnet, as nmap's
+/// ARP ping: every address of `net` on the local link is asked who-has
+/// (3 tries, 300 ms apart as a sweep's, at most 1000 requests/s), quietly,
+/// and the answers go to the ARP cache at `cache_path` for 60 s, so the
+/// next-hop lookups of the run that follows send no frame. Returns the
+/// addresses that answered, or `None` when ARP can learn nothing there
+/// (`net` is routed through a gateway, or the interface has no Ethernet)
+/// or the sweep was interrupted: then every address is taken as up. Addresses of this host are not asked.
+pub fn discover(
+    net: Ipv4Network,
+    interface: Option<&str>,
+    source: Option<Ipv4Addr>,
+    cache_path: &Path,
+    env: &mut Env,
+) -> Result<Option<Vec<Ipv4Addr>>> {
+    let targets = crate::arp::sweep_targets(net, &route::local_ipv4s());
+    let Some(&first) = targets.first() else {
+        return Ok(Some(Vec::new()));
+    };
+    let Ok(route) = route::select(first, interface, source) else {
+        return Ok(None);
+    };
+    if route.via_gateway || check_ethernet(&route.interface).is_err() {
+        return Ok(None);
+    }
+    let iface = &route.interface;
+    let mut link = open_link(iface, env.pcap.as_ref())?;
+    let mut clock = env.clock.clock();
+    let config = probe::Config {
+        mode: Mode::Request,
+        until: Until::FirstReply,
+        mac: iface.mac,
+        sender_ip: route.source,
+        tries: 3,
+        interval: SWEEP_WAIT,
+        timeout: SWEEP_WAIT,
+        rate: Some(1000),
+    };
+    let mut cache = load_cache(cache_path, env)?;
+    let start = clock.now();
+    let wall = WallClock {
+        at: start,
+        unix_ms: clock.unix_ms(),
+    };
+    let mut prober = Prober::new(start, config, targets.into_iter().map(Target::broadcast));
+    let mut up = std::collections::BTreeSet::new();
+    let ttl = Duration::from_secs(60);
+    let stop = drive(
+        &mut prober,
+        link.as_mut(),
+        clock.as_mut(),
+        false,
+        env,
+        |now, ev, _| {
+            let at = wall.unix_ms(now);
+            resolve::record(&mut cache, &iface.name, iface.index, at, ttl, &ev);
+            if let probe::Event::Reply { target, .. } = ev {
+                up.insert(target);
+            }
+            Ok(())
+        },
+    )?;
+    save_cache(cache_path, &cache, env)?;
+    if stop == Stop::Interrupted {
+        // Cut short: nothing is known of the addresses not asked yet.
+        return Ok(None);
+    }
+    Ok(Some(up.into_iter().collect()))
+}
+
 /// A subnet to sweep, and what the kernel said of it.
 pub struct Subnet {
     pub net: Ipv4Network,
@@ -840,7 +910,7 @@ impl Sweep<'_> {
             "sweep",
             Start {
                 subnet: Some(net.to_string()),
-                local_ip: Some(route.source),
+                local_ip: Some(route.source.into()),
                 iface: Some(iface.name.clone()),
                 mac: Some(iface.mac),
                 addresses: Some(count),
@@ -1028,7 +1098,7 @@ impl Claim<'_> {
         let event = start_event(
             if dad { "dad" } else { "announce" },
             Start {
-                ip: Some(ip),
+                ip: Some(ip.into()),
                 iface: Some(iface.name.clone()),
                 mac: Some(iface.mac),
                 tries: Some(tries),
@@ -1047,7 +1117,7 @@ impl Claim<'_> {
     fn report(&self, out: &mut dyn Write, now: Instant, stop: Stop, sent: u64) -> Result<Outcome> {
         let (ip, iface) = (self.ip, self.iface);
         let mut report = Report {
-            ip: Some(ip),
+            ip: Some(ip.into()),
             sent: Some(sent),
             ..Report::default()
         };
@@ -1141,7 +1211,7 @@ fn show_entry(
         at,
         Event::Cache(CacheEv {
             status: state,
-            ip: e.ip,
+            ip: e.ip.into(),
             mac: e.mac,
             iface: Some(e.iface.clone()),
             age_us: Some(us(age)),

@@ -8,8 +8,10 @@ pub mod impair;
 pub mod lab;
 pub mod ladder;
 pub mod nc;
+pub mod ndp;
 pub mod plot;
 pub mod probe;
+pub mod targets;
 pub mod tcp;
 pub mod trace;
 
@@ -113,6 +115,7 @@ pub fn run(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
 fn dispatch(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Arp(args) => arp::run(args, env),
+        Command::Ndp(args) => ndp::run(args, env),
         Command::Handshake(args) => tcp::handshake(args, env),
         Command::Close(args) => tcp::close(args, env),
         Command::Nc(args) => nc::run(args, env),
@@ -178,6 +181,15 @@ fn not_a_host_name(name: &str) -> anyhow::Result<()> {
              write e.g. 10.78.0.2 or host.example"
         );
     }
+    // Digits and dots only: a host name's last label is never all
+    // digits, and the resolver would read "22" as 0.0.0.22 and
+    // "10.1" as 10.0.0.1 (inet_aton's old forms).
+    if name.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        bail!(
+            "{name:?} is not an IPv4 address: write four numbers from 0 to 255, e.g. 10.78.0.2 \
+             (a port goes after the host: HOST:PORT, or as scan's and nc's PORT)"
+        );
+    }
     Ok(())
 }
 
@@ -200,7 +212,7 @@ pub(crate) fn unresolved(
         now,
         Event::Start(Box::new(Start {
             command,
-            ip: Some(dst),
+            ip: Some(dst.into()),
             iface: Some(why.iface().to_owned()),
             next_hop: Some(next_hop),
             ..Start::default()
@@ -215,7 +227,7 @@ pub(crate) fn unresolved(
                 env.out,
                 now,
                 Event::Conflict(Conflict {
-                    ip: next_hop,
+                    ip: next_hop.into(),
                     mac: *mac,
                     other_mac: *other_mac,
                     seen: "wire",
@@ -483,6 +495,9 @@ mod host_tests {
     #[case("", "missing")]
     #[case("a b", "not a host name")]
     #[case("10.0.0.1/24x", "not a host name")]
+    #[case("22", "not an IPv4 address")]
+    #[case("10.0.0", "not an IPv4 address")]
+    #[case("10.0.0.256", "not an IPv4 address")]
     fn what_cannot_be_a_host_is_said(#[case] name: &str, #[case] says: &str) {
         let e = resolve_host(name).unwrap_err().to_string();
         assert!(e.contains(says), "{name:?}: {e}");
