@@ -5,7 +5,8 @@
 //! and why it sent each retransmission).
 //!
 //! The command hands in what happened ([`Recorder::segment`],
-//! [`Recorder::state`], [`Recorder::sender`]); the recorder keeps the
+//! [`Recorder::state`], and the engine itself, [`Recorder::engine`]);
+//! the recorder keeps the
 //! segments' header fields (no payload) and turns them into the same
 //! models a capture gives: an [`Exchange`] for the ladder, a
 //! [`Graph`] for the time–sequence plot.
@@ -24,7 +25,8 @@ use crate::tcp::{Connection, Segment, State};
 /// A sender's state at one moment: what [`Sender`] reports, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SenderSample {
-    /// Since the recording's first segment.
+    /// In a recording, the time the command handed in; in a graph's
+    /// trace, since the graph's first segment.
     pub t: Duration,
     pub state: Sender,
 }
