@@ -54,6 +54,52 @@ pub struct SenderTrace {
 /// kept (the pictures are of a prefix, and say so).
 pub const MAX_SEGMENTS: usize = 1_000_000;
 
+/// The sender's state `conn` holds now, as the `sender` event says it.
+pub fn sender_of(conn: &Connection) -> Sender {
+    let ssthresh = conn.ssthresh();
+    Sender {
+        cwnd: conn.cwnd() as u64,
+        // The initial "arbitrarily high" value is no number to draw.
+        ssthresh: (ssthresh < u32::MAX as usize).then_some(ssthresh as u64),
+        rto_us: us(conn.rto()),
+        srtt_us: conn.rtt().srtt().map(us),
+        recovery: conn.in_recovery(),
+    }
+}
+
+/// A connection's retransmissions, each with its cause, for a command
+/// that reports them as it goes (`retransmit` events): SYNs and FINs
+/// sent again count, as data does.
+#[derive(Debug, Clone, Default)]
+pub struct Retransmits {
+    causes: Causes,
+}
+
+impl Retransmits {
+    pub fn new() -> Retransmits {
+        Retransmits {
+            causes: Causes {
+                control: true,
+                ..Causes::default()
+            },
+        }
+    }
+
+    /// `seg` of ours leaving `conn` now: a retransmission, and why, or
+    /// `None`.
+    pub fn sent(&mut self, conn: &Connection, seg: &Segment) -> Option<Retransmit> {
+        self.causes.look(conn);
+        let cause = self.causes.sent(seg)?;
+        Some(Retransmit {
+            src: seg.src,
+            dst: seg.dst,
+            seq: seg.seq.get(),
+            len: seg.len(),
+            cause,
+        })
+    }
+}
+
 /// One connection, as it happens.
 #[derive(Debug, Clone)]
 pub struct Recorder {
@@ -75,6 +121,9 @@ pub struct Recorder {
 /// counts of timeouts and probes, and how far our data has gone.
 #[derive(Debug, Clone, Copy, Default)]
 struct Causes {
+    /// SYN and FIN count as sequence space (a resent SYN or bare FIN is
+    /// a retransmission too), or only payload (the graph's bars).
+    control: bool,
     /// The engine's counts at the last look ([`Recorder::engine`]), and
     /// the counts already put down to a segment.
     timeouts: (u32, u32),
@@ -92,9 +141,19 @@ fn before(a: u32, b: u32) -> bool {
 }
 
 impl Causes {
+    /// The engine's counts now.
+    fn look(&mut self, conn: &Connection) {
+        self.timeouts.0 = conn.timeouts();
+        self.probes.0 = conn.loss_probes();
+    }
+
     /// Whether `seg`, leaving now, sends data again, and why.
     fn sent(&mut self, seg: &Segment) -> Option<RetransmitCause> {
-        let len = seg.payload.len() as u32;
+        let len = if self.control {
+            seg.len()
+        } else {
+            seg.payload.len()
+        } as u32;
         if len == 0 {
             return None;
         }
@@ -153,20 +212,8 @@ impl Recorder {
     /// Called before each segment it sends is handed in, and whenever
     /// the connection may have changed.
     pub fn engine(&mut self, t: Duration, conn: &Connection) {
-        self.causes.timeouts.0 = conn.timeouts();
-        self.causes.probes.0 = conn.loss_probes();
-        let ssthresh = conn.ssthresh();
-        self.sender(
-            t,
-            Sender {
-                cwnd: conn.cwnd() as u64,
-                // The initial "arbitrarily high" value is no number to draw.
-                ssthresh: (ssthresh < u32::MAX as usize).then_some(ssthresh as u64),
-                rto_us: us(conn.rto()),
-                srtt_us: conn.rtt().srtt().map(us),
-                recovery: conn.in_recovery(),
-            },
-        );
+        self.causes.look(conn);
+        self.sender(t, sender_of(conn));
     }
 
     /// `seg` went over the wire `t` after the run began (either way; a
