@@ -100,8 +100,8 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line for each answer and event')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the MAC address (`ADDRESS MAC` per line where many answer: --all-nodes, --show)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the MAC address (`ADDRESS MAC` per line where many answer: --all-nodes, --show)')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also print every NDP state change and frame count on stderr')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also print every NDP state change and frame count on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also print every frame sent and received, tcpdump-style, and every NUD state change, on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also print every frame sent and received, tcpdump-style, and every NUD state change, on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

@@ -95,8 +95,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --json 'Print one JSON object per line for each answer and event'
             cand -q 'Print only the MAC address (`ADDRESS MAC` per line where many answer: --all-nodes, --show)'
             cand --quiet 'Print only the MAC address (`ADDRESS MAC` per line where many answer: --all-nodes, --show)'
-            cand -v 'Also print every NDP state change and frame count on stderr'
-            cand --verbose 'Also print every NDP state change and frame count on stderr'
+            cand -v 'Also print every frame sent and received, tcpdump-style, and every NUD state change, on stderr'
+            cand --verbose 'Also print every frame sent and received, tcpdump-style, and every NUD state change, on stderr'
             cand -h 'Print help'
             cand --help 'Print help'
         }

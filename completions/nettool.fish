@@ -72,7 +72,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s U -l announce -d
 complete -c nettool -n "__fish_nettool_using_subcommand ndp" -l all-nodes -d 'Send an ICMPv6 echo to ff02::1 (every node on the link) and list who answers'
 complete -c nettool -n "__fish_nettool_using_subcommand ndp" -l json -d 'Print one JSON object per line for each answer and event'
 complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s q -l quiet -d 'Print only the MAC address (`ADDRESS MAC` per line where many answer: --all-nodes, --show)'
-complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s v -l verbose -d 'Also print every NDP state change and frame count on stderr'
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s v -l verbose -d 'Also print every frame sent and received, tcpdump-style, and every NUD state change, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r

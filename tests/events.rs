@@ -118,6 +118,7 @@ fn samples() -> Vec<Event> {
         index: 2,
         mac,
         addresses: vec!["10.0.0.1/24".parse().unwrap()],
+        addresses6: vec!["fd00:6e74::1/64".parse().unwrap()],
         up: true,
         operstate: "UP".into(),
     };
