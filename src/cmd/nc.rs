@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
+use super::drawing::Drawing;
 use super::tcp::SegmentLines;
 use super::{Env, Given, stamped};
 use crate::cli::{CongestionControlArg, NcArgs};
@@ -112,6 +113,12 @@ fn iface_config(path: &Path, trace: bool) -> InterfaceConfig {
         answer_arp: !path.owned_by_kernel,
         trace,
     }
+}
+
+/// Whether the interface reports every segment: for `--trace`, and for
+/// the pictures drawn from them.
+fn traced(args: &NcArgs) -> bool {
+    args.trace || args.ladder || args.plot.is_some()
 }
 
 fn host_config(path: &Path, trace: bool) -> HostConfig {
@@ -215,7 +222,7 @@ pub fn connect_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) ->
     let config = engine_config(p.path, args);
     let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, p.local, remote);
     let conn = Connection::connect(start, config, p.local, remote, iss);
-    let mut iface = stack_iface::Interface::new(iface_config(p.path, args.trace));
+    let mut iface = stack_iface::Interface::new(iface_config(p.path, traced(args)));
     let flow = iface.open(conn);
     let mut pipe = Pipe::new(args, start, Some(flow));
     let end = pipe.run(&mut iface, &mut p, input, env)?;
@@ -260,7 +267,7 @@ pub fn listen_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> 
 fn listening(path: &Path, args: &NcArgs, local: SocketAddrV4) -> stack_iface::Interface {
     let isn = IsnGenerator::new(random_bytes::<16>());
     let config = engine_config(path, args);
-    let mut iface = stack_iface::Interface::new(iface_config(path, args.trace));
+    let mut iface = stack_iface::Interface::new(iface_config(path, traced(args)));
     iface.listen(
         local,
         ListenerConfig {
@@ -397,7 +404,8 @@ impl Handler<stack_iface::Interface> for PipeRun<'_, '_, '_> {
         segment: bool,
         buf: &mut Vec<u8>,
     ) -> Option<Tx> {
-        if !segment {
+        // A picture shows the segments the peer sees, not super-frames.
+        if !segment || self.pipe.drawing.wanted() {
             *buf = host.poll_transmit(now)?;
             return Some(Tx::Frame);
         }
@@ -470,6 +478,8 @@ struct Pipe {
     ended: Option<Ending>,
     /// What the engine and the interface dropped, by reason, for `-v`.
     dropped: Dropped,
+    /// `--ladder` and `--plot`: what to draw, and the connection recorded.
+    drawing: Drawing,
 }
 
 /// Segments of the served connection the engine dropped, and frames for
@@ -561,6 +571,7 @@ impl Pipe {
             draining: false,
             ended: None,
             dropped: Dropped::default(),
+            drawing: Drawing::new(args.ladder, args.ascii, args.plot.clone()),
         }
     }
 
@@ -603,6 +614,9 @@ impl Pipe {
             return Ok(());
         }
         let now = ev.at;
+        if let Some(key) = ev.flow {
+            self.drawing.event(now, key, host.conn(key), &ev.what);
+        }
         match ev.what {
             HostEvent::Segment { dir, seg } => self.segment(now, dir, &seg, env)?,
             HostEvent::Tcp(TcpEvent::StateChanged { from, to }) => {
@@ -904,6 +918,7 @@ impl Pipe {
         env: &mut Env,
     ) -> Result<Outcome> {
         let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
+        self.drawing.draw(env)?;
         // A listener stopped while it waited (Ctrl-C after `-k`'s last
         // client) had no connection to sum up.
         let no_connection = self.listener.is_some() && self.flow.is_none();
