@@ -170,7 +170,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__close)
-            opts="-I -i -s -p -S -h --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --ladder --ascii --passive --half-close --abort --time-wait --help"
+            opts="-I -i -s -p -S -h --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --ladder --ascii --user --passive --half-close --abort --time-wait --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -234,6 +234,10 @@ _nettool() {
                     return 0
                     ;;
                 --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -249,7 +253,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__handshake)
-            opts="-I -i -s -p -S -h --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --ladder --ascii --no-ack --observe --ack-delay --graceful --help"
+            opts="-I -i -s -p -S -h --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --ladder --ascii --user --no-ack --observe --ack-delay --graceful --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -313,6 +317,10 @@ _nettool() {
                     return 0
                     ;;
                 --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -448,7 +456,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__nc)
-            opts="-l -k -z -W -w -s -p -I -i -v -h --listen --keep-open --zero-io --wait --user-timeout --quit-after --source --sport --source-port --interface --cc --verbose --trace --cache-file --pcap --help"
+            opts="-l -k -z -W -w -s -p -I -i -v -h --listen --keep-open --zero-io --wait --user-timeout --quit-after --source --sport --source-port --interface --cc --verbose --trace --cache-file --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -527,6 +535,10 @@ _nettool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -565,7 +577,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__probe)
-            opts="-I -i -s -p -S -A -F -R -P -U -c -W -w -v -h --dport --interface --source --sport --source-port --cache-file --sport-inc --flags --syn --ack-flag --fin --rst --psh --urg --ece --cwr --seq --ack --win --urg-ptr --ttl --id --tos --df --mss --sack-perm --ts --nop --wscale --tcp-option --eol --data --data-file --data-len --badsum --count --interval --flood --wait --verbose --json --pcap --help"
+            opts="-I -i -s -p -S -A -F -R -P -U -c -W -w -v -h --dport --interface --source --sport --source-port --cache-file --sport-inc --flags --syn --ack-flag --fin --rst --psh --urg --ece --cwr --seq --ack --win --urg-ptr --ttl --id --tos --df --mss --sack-perm --ts --nop --wscale --tcp-option --eol --data --data-file --data-len --badsum --count --interval --flood --wait --verbose --json --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -708,6 +720,10 @@ _nettool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -716,7 +732,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__scan)
-            opts="-I -i -s -p -W -w -h --interface --source --sport --source-port --cache-file --rate --max-rate --min-rate --concurrency --retries --timeout --wait --min-timeout --all --json --pcap --help"
+            opts="-I -i -s -p -W -w -h --interface --source --sport --source-port --cache-file --rate --max-rate --min-rate --concurrency --retries --timeout --wait --min-timeout --all --json --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -811,6 +827,10 @@ _nettool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -819,7 +839,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__trace)
-            opts="-I -i -s -p -f -m -W -w -h --interface --source --sport --source-port --cache-file --first-ttl --max-ttl --queries --wait --json --pcap --help"
+            opts="-I -i -s -p -f -m -W -w -h --interface --source --sport --source-port --cache-file --first-ttl --max-ttl --queries --wait --json --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -903,6 +923,10 @@ _nettool() {
                     return 0
                     ;;
                 --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

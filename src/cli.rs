@@ -275,6 +275,9 @@ pub struct ConnectArgs {
 
     #[command(flatten)]
     pub ladder: LadderFlags,
+
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
 }
 
 /// Open a TCP connection with a hand-driven three-way handshake, printing every segment and state.
@@ -448,6 +451,9 @@ pub struct NcArgs {
 
     #[command(flatten)]
     pub capture: CaptureArgs,
+
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
 }
 
 /// `nc --cc`: the engine's congestion avoidance algorithm.
@@ -677,6 +683,15 @@ mod tests {
     }
 }
 
+/// `--user NAME`, for the commands that give up their privileges once
+/// their setup is done (see README "Security").
+#[derive(Debug, Args)]
+pub struct PrivilegeArgs {
+    /// After the setup, run as NAME instead of nobody when started as root (tcpdump -Z).
+    #[arg(long, value_name = "NAME", value_hint = clap::ValueHint::Username)]
+    pub user: Option<String>,
+}
+
 /// `--pcap FILE`, for every command that moves frames.
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
@@ -705,5 +720,25 @@ impl Command {
             }
         };
         capture.pcap.as_deref()
+    }
+
+    /// What the command was told about its privileges, if it drops them
+    /// once its setup is done (`arp` writes the root-owned ARP cache at
+    /// its end, `lab` builds and deletes namespaces: they keep theirs).
+    pub fn privilege(&self) -> Option<&PrivilegeArgs> {
+        Some(match self {
+            Command::Handshake(a) => &a.connect.privilege,
+            Command::Close(a) => &a.connect.privilege,
+            Command::Nc(a) => &a.privilege,
+            Command::Probe(a) => &a.privilege,
+            Command::Scan(a) => &a.privilege,
+            Command::Trace(a) => &a.privilege,
+            Command::Arp(_)
+            | Command::Lab(_)
+            | Command::Ladder(_)
+            | Command::Plot(_)
+            | Command::Generate(_)
+            | Command::Impair(_) => return None,
+        })
     }
 }

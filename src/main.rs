@@ -25,6 +25,16 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_ERROR));
         }
     };
+    if let Some(args) = cli.command.privilege() {
+        // Given up once the command's setup is done (see privilege.rs).
+        let policy = nettool::privilege::Policy {
+            user: args.user.clone(),
+        };
+        if let Err(e) = nettool::privilege::arm(policy) {
+            eprintln!("nettool: {e:#}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    }
     let interrupt = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // Which signal raised `interrupt`: the result's exit code says it,

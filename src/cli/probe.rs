@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{CaptureArgs, PathArgs, parse_duration};
+use super::{CaptureArgs, PathArgs, PrivilegeArgs, parse_duration};
 use crate::probe::{ProbeFlags, parse_flags, parse_raw_option, parse_timestamps};
 use crate::wire::tcp::TcpOption;
 
@@ -166,6 +166,9 @@ pub struct ProbeArgs {
 
     #[command(flatten)]
     pub capture: CaptureArgs,
+
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
 }
 
 /// SYN-scan a host's TCP ports: open, closed or filtered.
@@ -238,4 +241,7 @@ pub struct ScanArgs {
     pub json: bool,
     #[command(flatten)]
     pub capture: CaptureArgs,
+
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
 }

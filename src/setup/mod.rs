@@ -32,6 +32,7 @@ use crate::link::lo::LoopbackLink;
 use crate::link::packet::PacketLink;
 use crate::link::pcap::{Capture, PcapFile};
 use crate::link::{Filter, Link};
+use crate::privilege::{self, Cap};
 use crate::route::{self, Interface, RouteError};
 use crate::sys::reserve_port;
 use crate::wire::{MacAddr, ethernet};
@@ -310,10 +311,14 @@ impl Path {
     /// (`sport`, or a free one) and installs the RST guard when the kernel
     /// owns the source address.
     pub fn claim(&self, sport: Option<u16>, flows: Flows) -> Result<Claim> {
-        let (sport, reservation) = reserve_port(self.source, self.owned_by_kernel, sport)?;
+        let (sport, reservation) = privilege::raised(&[Cap::NetBindService], || {
+            reserve_port(self.source, self.owned_by_kernel, sport)
+        })?;
         let local = SocketAddrV4::new(self.source, sport);
         let flow = flows.flow(local);
-        let guard = RstGuard::install_when(self.owned_by_kernel, flow)?;
+        let guard = privilege::raised(&[Cap::NetAdmin], || {
+            RstGuard::install_when(self.owned_by_kernel, flow)
+        })?;
         Ok(Claim {
             local,
             guard,
@@ -330,7 +335,11 @@ impl Path {
         pcap: Option<&PcapFile>,
         err: &mut dyn Write,
     ) -> Result<Box<dyn Link>> {
-        let link = self.open_bare_link(opts, err)?;
+        // CAP_NET_ADMIN for the buffers above the system's maximum and
+        // the mark of the loopback's frames.
+        let link = privilege::raised(&[Cap::NetRaw, Cap::NetAdmin], || {
+            self.open_bare_link(opts, err)
+        })?;
         Ok(capture(link, pcap)?)
     }
 
@@ -376,12 +385,11 @@ impl Path {
     }
 
     /// [`Path::claim`] and [`Path::open_link`]: everything a run needs.
-    /// Past this point a run that claims its flows once needs no
-    /// privilege (the guard is in place, the sockets are open): this is
-    /// where privileges can be dropped. (`nc -z` claims one flow per port;
-    /// and reading the guard's count at teardown is a netlink message the
-    /// kernel checks for CAP_NET_ADMIN: without it the count is left out,
-    /// with a warning, while the guard still goes as its socket closes.)
+    /// Past this point the run needs no privilege (the guard is in place
+    /// for all its flows, the sockets are open, the guard's count comes
+    /// from a log group that needs none to read): the privileges are
+    /// dropped here ([`privilege::drop_after_setup`]), when the binary
+    /// armed them.
     pub fn open(
         &self,
         sport: Option<u16>,
@@ -392,6 +400,7 @@ impl Path {
     ) -> Result<Stack> {
         let claim = self.claim(sport, flows)?;
         let link = self.open_link(opts, pcap, err)?;
+        privilege::drop_after_setup()?;
         Ok(Stack { claim, link })
     }
 
