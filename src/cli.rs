@@ -725,14 +725,15 @@ impl Command {
     /// What the command was told about its privileges, if it drops them
     /// once its setup is done (`arp` writes the root-owned ARP cache at
     /// its end, `lab` builds and deletes namespaces: they keep theirs).
-    pub fn privilege(&self) -> Option<&PrivilegeArgs> {
+    /// With the command's name.
+    pub fn privilege(&self) -> Option<(&'static str, &PrivilegeArgs)> {
         Some(match self {
-            Command::Handshake(a) => &a.connect.privilege,
-            Command::Close(a) => &a.connect.privilege,
-            Command::Nc(a) => &a.privilege,
-            Command::Probe(a) => &a.privilege,
-            Command::Scan(a) => &a.privilege,
-            Command::Trace(a) => &a.privilege,
+            Command::Handshake(a) => ("handshake", &a.connect.privilege),
+            Command::Close(a) => ("close", &a.connect.privilege),
+            Command::Nc(a) => ("nc", &a.privilege),
+            Command::Probe(a) => ("probe", &a.privilege),
+            Command::Scan(a) => ("scan", &a.privilege),
+            Command::Trace(a) => ("trace", &a.privilege),
             Command::Arp(_)
             | Command::Lab(_)
             | Command::Ladder(_)

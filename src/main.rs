@@ -25,9 +25,10 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_ERROR));
         }
     };
-    if let Some(args) = cli.command.privilege() {
+    if let Some((command, args)) = cli.command.privilege() {
         // Given up once the command's setup is done (see privilege.rs).
         let policy = nettool::privilege::Policy {
+            command,
             user: args.user.clone(),
         };
         if let Err(e) = nettool::privilege::arm(policy) {

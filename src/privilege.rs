@@ -49,6 +49,9 @@ impl Cap {
 /// What a run was asked about its privileges.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
+    /// The command (`nc`, `scan`...), whose seccomp allowlist is applied
+    /// after the drop.
+    pub command: &'static str,
     /// `--user`: the user to become when started as root (default
     /// `nobody`).
     pub user: Option<String>,
@@ -119,14 +122,21 @@ pub struct Dropped {
 }
 
 /// Gives up every privilege, if the run is armed ([`arm`]); the setup is
-/// done (the sockets the run needs are open). Then, only under the test
-/// hook, tries what the drop must have made impossible.
+/// done (the sockets the run needs are open). Then (only under the test
+/// hook) tries what the drop must have made impossible, and confines the
+/// process to its command's system calls ([`crate::seccomp`]).
 pub fn drop_after_setup() -> Result<Option<Dropped>> {
     let Some(policy) = ARMED.get() else {
         return Ok(None);
     };
     let dropped = drop_all(policy)?;
-    test_hook::after_drop();
+    let tried = test_hook::after_drop();
+    crate::seccomp::confine(policy.command)?;
+    if let Some(what) = tried {
+        // Said once the filter is on, so that a test that reads it knows
+        // the process is in its final state.
+        eprintln!("{what}");
+    }
     Ok(Some(dropped))
 }
 
@@ -292,22 +302,24 @@ impl CapSets {
 /// environment, the process tries, right after the drop, to open a new
 /// AF_PACKET socket, and says on stderr what happened
 /// (`nettool: test: AF_PACKET socket after the drop: refused (...)` or
-/// `...: opened`). The end-to-end tests use it to prove the drop, not
+/// `...: opened`) once the seccomp filter is on. The end-to-end tests use it to prove the drop, not
 /// only read /proc. Undocumented for users; it opens nothing that the
 /// drop allows.
 mod test_hook {
     pub const VAR: &str = "NETTOOL_TEST_AFTER_DROP";
 
-    pub fn after_drop() {
+    /// What happened, to say on stderr.
+    pub fn after_drop() -> Option<String> {
         if std::env::var_os(VAR).is_none_or(|v| v != "packet-socket") {
-            return;
+            return None;
         }
         let proto = (libc::ETH_P_ALL as u16).to_be() as libc::c_int;
         let result = crate::sys::socket(libc::AF_PACKET, libc::SOCK_RAW, proto);
-        match result {
-            Ok(_) => eprintln!("nettool: test: AF_PACKET socket after the drop: opened"),
-            Err(e) => eprintln!("nettool: test: AF_PACKET socket after the drop: refused ({e})"),
-        }
+        let what = "nettool: test: AF_PACKET socket after the drop:";
+        Some(match result {
+            Ok(_) => format!("{what} opened"),
+            Err(e) => format!("{what} refused ({e})"),
+        })
     }
 }
 

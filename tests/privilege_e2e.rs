@@ -4,7 +4,8 @@
 //! permitted, ambient), no_new_privs, and the `nobody` user; and the
 //! process itself, under a test-only hook, tries to open a new AF_PACKET
 //! socket right after the drop and reports that the kernel refused it.
-//! Needs root.
+//! Then the seccomp filter that follows: a call outside the allowlist
+//! kills the process with a message. Needs root.
 
 mod common;
 
@@ -29,7 +30,10 @@ struct Running {
 
 impl Running {
     fn start(hosts: &TwoHosts, scratch: &Scratch, args: &[&str]) -> Running {
-        let mut cmd = hosts.cmd_a(nettool());
+        Running::spawn(hosts.cmd_a(nettool()), scratch, args)
+    }
+
+    fn spawn(mut cmd: std::process::Command, scratch: &Scratch, args: &[&str]) -> Running {
         cmd.args(args)
             .env("NETTOOL_ARP_CACHE", scratch.cache())
             .env("NETTOOL_TEST_AFTER_DROP", "packet-socket")
@@ -114,6 +118,8 @@ fn after_the_setup_nothing_privileged_is_left(#[case] args: &[&str]) {
         assert_eq!(field(&status, set), "0000000000000000", "{set}:\n{status}");
     }
     assert_eq!(field(&status, "NoNewPrivs"), "1", "{status}");
+    // And its seccomp filter is on (2: SECCOMP_MODE_FILTER).
+    assert_eq!(field(&status, "Seccomp"), "2", "{status}");
     // Real, effective, saved and file-system ids: nobody's, all four.
     let nobody = "65534\t65534\t65534\t65534";
     assert_eq!(field(&status, "Uid"), nobody, "{status}");
@@ -148,5 +154,120 @@ fn the_user_can_be_named_and_must_exist() {
             .contains("no user no-such-user-nettool on this system"),
         "{}",
         ran.show()
+    );
+}
+
+/// Under the seccomp filter a call outside the allowlist (here `socket`,
+/// made by a test-only hook right after the filter is applied) ends the
+/// process at once, with status 159 and a message that names the call and
+/// points at the README; `NETTOOL_SECCOMP=off` turns the filter off.
+#[test]
+fn a_forbidden_call_kills_the_process_with_a_message() {
+    let hosts = TwoHosts::new("privs");
+    let scratch = Scratch::new();
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["nc", "-l", "9004"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache())
+        .env("NETTOOL_TEST_AFTER_CONFINE", "forbidden-call");
+    let ran = common::run(cmd, Duration::from_secs(10));
+    assert_eq!(ran.code, Some(159), "{}", ran.show());
+    let says = format!(
+        "nettool: stopped by its seccomp filter: system call {} is not one `nettool nc` may make",
+        libc::SYS_socket
+    );
+    assert!(ran.stderr.contains(&says), "{}", ran.show());
+    assert!(ran.stderr.contains("README"), "{}", ran.show());
+    assert!(!ran.stderr.contains("returned"), "{}", ran.show());
+
+    // Without the filter the same call returns, and nc goes on listening.
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["nc", "-l", "9005"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache())
+        .env("NETTOOL_TEST_AFTER_CONFINE", "forbidden-call")
+        .env("NETTOOL_SECCOMP", "off")
+        .env("NETTOOL_TEST_AFTER_DROP", "packet-socket");
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut run = Running {
+        child,
+        lines: {
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+            rx
+        },
+        seen: Vec::new(),
+    };
+    run.wait_for("nettool: test: the forbidden call returned");
+    run.wait_for(AFTER_DROP);
+    let status = run.status();
+    assert_eq!(field(&status, "Seccomp"), "0", "{status}");
+}
+
+/// A copy of the binary given `cap_net_raw,cap_net_admin+p` (neither
+/// effective at start) in a directory of its own, removed on drop.
+struct FileCaps {
+    dir: std::path::PathBuf,
+}
+
+impl FileCaps {
+    fn new() -> FileCaps {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("nettool-fcap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::copy(nettool(), dir.join("nettool")).unwrap();
+        let mut setcap = std::process::Command::new("setcap");
+        setcap
+            .arg("cap_net_raw,cap_net_admin+p")
+            .arg(dir.join("nettool"));
+        common::sh(setcap);
+        FileCaps { dir }
+    }
+}
+
+impl Drop for FileCaps {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Not root, with file capabilities: the setup raises CAP_NET_RAW and
+/// CAP_NET_ADMIN from the permitted set around the calls that need them
+/// (the handshake could not run otherwise: a raw socket, a guard), and
+/// the drop clears the permitted set too, as iputils' ping does.
+#[test]
+fn with_file_capabilities_the_setup_raises_them_and_the_drop_clears_them() {
+    let hosts = TwoHosts::new("privf");
+    let scratch = Scratch::new();
+    let _server = Server::start(&hosts, "hold", 8080, 0);
+    let copy = FileCaps::new();
+    let mut cmd = hosts.cmd_a("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(copy.dir.join("nettool"));
+    let target = format!("{}:8080", hosts.addr_b);
+    let args = ["handshake", "--no-ack", "--observe", "5s", &target];
+    let mut run = Running::spawn(cmd, &scratch, &args);
+    let tried = run.wait_for(AFTER_DROP);
+    let status = run.status();
+    for set in ["CapEff", "CapPrm", "CapAmb", "CapInh"] {
+        assert_eq!(field(&status, set), "0000000000000000", "{set}:\n{status}");
+    }
+    assert_eq!(field(&status, "NoNewPrivs"), "1", "{status}");
+    assert_eq!(
+        field(&status, "Uid"),
+        "65534\t65534\t65534\t65534",
+        "{status}"
+    );
+    assert!(
+        tried.contains("refused (Operation not permitted"),
+        "{tried}"
     );
 }
