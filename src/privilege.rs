@@ -29,6 +29,7 @@
 use std::ffi::CString;
 use std::io;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 
@@ -58,6 +59,22 @@ pub struct Policy {
 }
 
 static ARMED: OnceLock<Policy> = OnceLock::new();
+/// Set once the privileges are gone (and the seccomp filter is on).
+static DROPPED: AtomicBool = AtomicBool::new(false);
+
+/// An error when the privileges are already dropped: `what` (a setup
+/// step: a route lookup, a socket) can no longer be done, and under the
+/// seccomp filter would kill the process. A command must set up every
+/// target's way before its first run.
+pub fn before_drop(what: &str) -> Result<()> {
+    if DROPPED.load(Ordering::Relaxed) {
+        bail!(
+            "{what} after nettool gave up its privileges: a command sets up everything it needs \
+             before it runs (a bug in nettool: please report it; see README \"Security\")"
+        );
+    }
+    Ok(())
+}
 
 /// Says that this run drops its privileges once its setup is done (only
 /// the binary does: a test calling the library keeps its own). With file
@@ -130,6 +147,7 @@ pub fn drop_after_setup() -> Result<Option<Dropped>> {
         return Ok(None);
     };
     let dropped = drop_all(policy)?;
+    DROPPED.store(true, Ordering::Relaxed);
     let tried = test_hook::after_drop();
     crate::seccomp::confine(policy.command)?;
     if let Some(what) = tried {

@@ -271,3 +271,24 @@ fn with_file_capabilities_the_setup_raises_them_and_the_drop_clears_them() {
         "{tried}"
     );
 }
+
+/// What a command reads from a file (`probe --data-file`) it reads before
+/// the drop: under the seccomp filter, no file can be opened after it.
+#[test]
+fn a_probe_reads_its_data_file_before_the_drop() {
+    let hosts = TwoHosts::new("privd");
+    let scratch = Scratch::new();
+    let _server = Server::start(&hosts, "hold", 8080, 0);
+    let data = scratch.cache().with_file_name("payload");
+    std::fs::write(&data, b"hello").unwrap();
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["probe", "-c", "1", "--ack-flag", "--data-file"])
+        .arg(&data)
+        .arg(format!("{}:8080", hosts.addr_b))
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let ran = common::run(cmd, Duration::from_secs(10));
+    assert!(!ran.stderr.contains("seccomp"), "{}", ran.show());
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    // 40 bytes of headers and the file's 5.
+    assert!(ran.stdout.contains("Flags [.], 45 bytes"), "{}", ran.show());
+}

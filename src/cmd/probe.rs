@@ -134,8 +134,9 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
         Ok(path) => path,
         Err(outcome) => return Ok(outcome),
     };
-    // Refused before anything is claimed from the kernel.
-    template(&args, &path, dst)?;
+    // Refused before anything is claimed from the kernel; built before
+    // the privileges are dropped (it may read --data-file).
+    let tpl = template(&args, &path, dst)?;
     let flows = probe_flows(dst, &dports, args.sport_inc);
     let opened = Opened::open(
         &path,
@@ -146,7 +147,7 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     )?;
     let target = (dst, dports.as_slice());
     opened.run(env, |aim, link, clock, env| {
-        fire(&args, aim, target, rep, link, clock, env)
+        fire(&args, tpl, aim, target, rep, link, clock, env)
     })
 }
 
@@ -160,8 +161,10 @@ pub fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outco
     };
     let rep = Reporter::new(args.json);
     let (dst, dports) = probe_target(args)?;
+    let tpl = template(args, aim.path, dst)?;
     let fired = fire(
         args,
+        tpl,
         &aim,
         (dst, &dports),
         rep,
@@ -239,10 +242,12 @@ struct Fired {
     outcome: Outcome,
 }
 
-/// Sends the probes `args` describe from `aim` to `target` (the host and
+/// Sends the probes `tpl` and `args` describe from `aim` to `target` (the host and
 /// its ports) until the last wait ends (or Ctrl-C), rendering as it goes.
+#[allow(clippy::too_many_arguments)]
 fn fire(
     args: &ProbeArgs,
+    tpl: Template,
     aim: &Aim,
     (dst, dports): (Ipv4Addr, &[u16]),
     rep: Reporter,
@@ -250,7 +255,6 @@ fn fire(
     clock: &mut dyn Clock,
     env: &mut Env,
 ) -> Result<Fired> {
-    let tpl = template(args, aim.path, dst)?;
     let start = clock.now();
     let config = prober_config(args, &tpl, aim.local.port(), dports);
     let mut host = RawHost::new(iface_config(aim.path), Prober::new(start, config));

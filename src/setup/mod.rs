@@ -139,6 +139,7 @@ impl Path {
     /// when `dst` is this host's own address (an error if the user named
     /// another: that one never carries it).
     pub fn find(req: Request, err: &mut dyn Write, interrupt: &AtomicBool) -> Result<Found> {
+        privilege::before_drop("looking for a path")?;
         let route = match route::select(req.dst, req.interface, req.source) {
             Err(RouteError::LocalDestination { .. }) => {
                 // The kernel routes its own addresses over loopback.
@@ -221,6 +222,7 @@ impl Path {
     /// address (the kernel accepts it from any link), but never for a
     /// loopback address, which no other link carries.
     pub fn listen(addr: Option<Ipv4Addr>, interface: Option<&str>) -> Result<Path> {
+        privilege::before_drop("looking for an address to listen on")?;
         let interfaces = pnet::datalink::interfaces();
         let holder = |ip: Ipv4Addr| {
             interfaces
@@ -398,6 +400,7 @@ impl Path {
         pcap: Option<&PcapFile>,
         err: &mut dyn Write,
     ) -> Result<Stack> {
+        privilege::before_drop("opening a link")?;
         let claim = self.claim(sport, flows)?;
         let link = self.open_link(opts, pcap, err)?;
         privilege::drop_after_setup()?;
