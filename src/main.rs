@@ -25,12 +25,22 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_ERROR));
         }
     };
-    if let Some((command, args)) = cli.command.privilege() {
-        // Given up once the command's setup is done (see privilege.rs).
-        let policy = nettool::privilege::Policy {
+    let policy = match (cli.command.privilege(), &cli.command) {
+        (Some((command, args)), _) => Some(nettool::privilege::Policy {
             command,
             user: args.user.clone(),
-        };
+            keep_user: false,
+        }),
+        // arp writes its cache into root's directory at its end.
+        (None, nettool::cli::Command::Arp(_)) => Some(nettool::privilege::Policy {
+            command: "arp",
+            user: None,
+            keep_user: true,
+        }),
+        (None, _) => None,
+    };
+    if let Some(policy) = policy {
+        // Given up once the command's setup is done (see privilege.rs).
         if let Err(e) = nettool::privilege::arm(policy) {
             eprintln!("nettool: {e:#}");
             return ExitCode::from(EXIT_ERROR);

@@ -22,9 +22,12 @@
 //! drop then clears the permitted set too.
 //!
 //! Not every command drops: [`arm`] is only called for those that do
-//! (`handshake`, `close`, `nc`, `probe`, `scan`, `trace`). `lab` keeps
-//! CAP_NET_ADMIN and CAP_SYS_ADMIN (it makes and deletes namespaces
-//! until it ends); `arp` writes the root-owned ARP cache at its end.
+//! (`handshake`, `close`, `nc`, `probe`, `scan`, `trace`, and `arp` in
+//! part). `lab` keeps CAP_NET_ADMIN and CAP_SYS_ADMIN (it makes and
+//! deletes namespaces until it ends). `arp` drops every capability once
+//! its link is open but stays the user it started as ([`Policy::keep_user`]):
+//! it writes the ARP cache at its end, by renaming a new file over the
+//! old one in root's 0700 directory, which only its owner may do.
 
 use std::ffi::CString;
 use std::io;
@@ -56,6 +59,9 @@ pub struct Policy {
     /// `--user`: the user to become when started as root (default
     /// `nobody`).
     pub user: Option<String>,
+    /// Stay the user started as (root, without any capability): `arp`,
+    /// which writes the ARP cache into root's 0700 directory at its end.
+    pub keep_user: bool,
 }
 
 static ARMED: OnceLock<Policy> = OnceLock::new();
@@ -162,7 +168,9 @@ pub fn drop_after_setup() -> Result<Option<Dropped>> {
 /// the policy's user.
 fn drop_all(policy: &Policy) -> Result<Dropped> {
     let mut became = None;
-    if is_root() || policy.user.is_some() {
+    if is_root() && policy.keep_user {
+        drop_bounding_set();
+    } else if is_root() || policy.user.is_some() {
         let name = policy.user.as_deref().unwrap_or("nobody");
         let (uid, gid) = lookup_user(name)?;
         if !is_root() {

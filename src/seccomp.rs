@@ -131,20 +131,48 @@ fn event_loop() -> Vec<libc::c_long> {
     calls
 }
 
+/// What writing the ARP cache file needs (`cachefile::save`).
+fn file_write() -> Vec<libc::c_long> {
+    let mut calls = vec![
+        libc::SYS_openat,
+        libc::SYS_flock,
+        libc::SYS_renameat,
+        libc::SYS_renameat2,
+        libc::SYS_unlinkat,
+        libc::SYS_mkdirat,
+        libc::SYS_readlinkat,
+        libc::SYS_getdents64,
+    ];
+    #[cfg(target_arch = "x86_64")]
+    calls.extend([
+        libc::SYS_open,
+        libc::SYS_stat,
+        libc::SYS_lstat,
+        libc::SYS_rename,
+        libc::SYS_unlink,
+        libc::SYS_mkdir,
+        libc::SYS_readlink,
+    ]);
+    calls
+}
+
 /// The allowlist of `command`: the event loop's calls, and what the
 /// command needs besides: `nc` pumps stdin and stdout, which may be
-/// pipes moved without a copy. (No command that drops its privileges
-/// writes a file after its setup; one that does adds that write's calls
-/// here.)
+/// pipes moved without a copy; `arp` writes the ARP cache at its end.
 pub fn allowlist(command: &str) -> Vec<libc::c_long> {
     let mut calls = event_loop();
-    if command == "nc" {
-        calls.extend([
+    match command {
+        "nc" => calls.extend([
             libc::SYS_splice,
             libc::SYS_vmsplice,
             libc::SYS_tee,
             libc::SYS_pipe2,
-        ]);
+        ]),
+        // The ARP cache's final write: the directory checked (made if
+        // missing), the lock taken, the file read again, a new one
+        // written and renamed over it.
+        "arp" => calls.extend(file_write()),
+        _ => {}
     }
     calls
 }
@@ -306,5 +334,9 @@ mod tests {
             assert!(!list.contains(&call), "{call}");
         }
         assert!(!program("nc").unwrap().is_empty());
+        // Only arp writes a file after its setup.
+        assert!(allowlist("arp").contains(&libc::SYS_openat));
+        assert!(!allowlist("arp").contains(&libc::SYS_socket));
+        assert!(!program("arp").unwrap().is_empty());
     }
 }

@@ -292,3 +292,39 @@ fn a_probe_reads_its_data_file_before_the_drop() {
     // 40 bytes of headers and the file's 5.
     assert!(ran.stdout.contains("Flags [.], 45 bytes"), "{}", ran.show());
 }
+
+/// `arp` drops every capability once its link is open, and sets
+/// no_new_privs and its seccomp filter, but stays root: it writes the ARP
+/// cache into root's 0700 directory at its end (by renaming a new file
+/// over the old one, which only the directory's owner may do). Without
+/// CAP_NET_RAW, root too is refused a new AF_PACKET socket.
+#[test]
+fn arp_drops_its_capabilities_and_keeps_its_user() {
+    let hosts = TwoHosts::new("priva");
+    let scratch = Scratch::new();
+    let b = hosts.addr_b.to_string();
+    let args = ["arp", "-c", "20", "--interval", "200ms", &b];
+    let mut run = Running::start(&hosts, &scratch, &args);
+    let tried = run.wait_for(AFTER_DROP);
+    let status = run.status();
+    for set in ["CapEff", "CapPrm", "CapAmb", "CapInh", "CapBnd"] {
+        assert_eq!(field(&status, set), "0000000000000000", "{set}:\n{status}");
+    }
+    assert_eq!(field(&status, "NoNewPrivs"), "1", "{status}");
+    assert_eq!(field(&status, "Seccomp"), "2", "{status}");
+    assert_eq!(field(&status, "Uid"), "0\t0\t0\t0", "{status}");
+    assert!(
+        tried.contains("refused (Operation not permitted"),
+        "{tried}"
+    );
+    // And its cache is written at the end, under the filter.
+    drop(run);
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["arp", &b])
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let ran = common::run(cmd, Duration::from_secs(10));
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    assert!(ran.stderr.is_empty(), "{}", ran.show());
+    let cached = std::fs::read_to_string(scratch.cache()).unwrap();
+    assert!(cached.contains(&b), "{cached}");
+}
