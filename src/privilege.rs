@@ -167,6 +167,16 @@ pub fn drop_after_setup() -> Result<Option<Dropped>> {
 /// Clears every capability set, sets no_new_privs, and, as root, becomes
 /// the policy's user.
 fn drop_all(policy: &Policy) -> Result<Dropped> {
+    // capset changes the calling thread's sets only: another thread
+    // would keep its capabilities.
+    let threads = threads()?;
+    if threads != 1 {
+        bail!(
+            "nettool would drop its privileges with {threads} threads running, and only the \
+             calling thread's capabilities can be cleared: a setup step must not leave a thread \
+             behind (a bug in nettool: please report it)"
+        );
+    }
     let mut became = None;
     if is_root() && policy.keep_user {
         drop_bounding_set();
@@ -205,6 +215,16 @@ fn drop_all(policy: &Policy) -> Result<Dropped> {
         bail!("capabilities are left after the drop: {left:?}");
     }
     Ok(Dropped { user: became })
+}
+
+/// How many threads the process has (`Threads:` in /proc/self/status).
+fn threads() -> Result<usize> {
+    let status =
+        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:")?.trim().parse().ok())
+        .context("/proc/self/status has no thread count")
 }
 
 fn drop_bounding_set() {
@@ -374,6 +394,13 @@ mod tests {
                 .to_string()
                 .contains("is root")
         );
+    }
+
+    #[test]
+    fn the_threads_are_counted() {
+        // The test harness runs this test on a thread of its own, beside
+        // its main one.
+        assert!(threads().unwrap() >= 2);
     }
 
     #[test]
