@@ -29,6 +29,7 @@ COMMON FLAGS (one meaning in every subcommand that takes them):
   --json                     JSON lines (every command but nc)
   --pcap FILE                a capture of every frame in and out
   --cache-file PATH          the ARP cache
+  --user NAME                run as NAME, not nobody, once set up (root)
   Durations read 250ms, 1.5s, 2m; a bare number is seconds.";
 
 /// The common flags one parsed command line set, `None` where the
