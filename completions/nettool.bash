@@ -577,13 +577,32 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__probe)
-            opts="-I -i -s -p -S -A -F -R -P -U -c -W -w -v -h --dport --interface --source --sport --source-port --cache-file --sport-inc --flags --syn --ack-flag --fin --rst --psh --urg --ece --cwr --seq --ack --win --urg-ptr --ttl --id --tos --df --mss --sack-perm --ts --nop --wscale --tcp-option --eol --data --data-file --data-len --badsum --count --interval --flood --wait --verbose --json --pcap --user --help"
+            opts="-I -i -s -p -S -A -F -R -P -U -c -W -w -v -h --dport --input-list --max-targets --no-discovery --interface --source --sport --source-port --cache-file --sport-inc --flags --syn --ack-flag --fin --rst --psh --urg --ece --cwr --seq --ack --win --urg-ptr --ttl --id --tos --df --mss --sack-perm --ts --nop --wscale --tcp-option --eol --data --data-file --data-len --badsum --count --interval --flood --wait --verbose --json --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --dport)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --input-list)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --max-targets)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -732,12 +751,35 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__scan)
-            opts="-I -i -s -p -W -w -h --interface --source --sport --source-port --cache-file --rate --max-rate --min-rate --concurrency --retries --timeout --wait --min-timeout --all --json --pcap --user --help"
+            opts="-I -i -s -p -W -w -h --ports --input-list --max-targets --no-discovery --interface --source --sport --source-port --cache-file --rate --max-rate --min-rate --concurrency --retries --timeout --wait --min-timeout --all --json --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --ports)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --input-list)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --max-targets)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --interface)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then

@@ -31,7 +31,7 @@ complete -c nettool -n "__fish_nettool_needs_command" -f -a "handshake" -d 'Open
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "nc" -d 'netcat on nettool\'s own TCP engine: stdin to the peer, the peer to stdout'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "probe" -d 'Send hand-made TCP segments and report every answer (hping3-style)'
-complete -c nettool -n "__fish_nettool_needs_command" -f -a "scan" -d 'SYN-scan a host\'s TCP ports: open, closed or filtered'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "scan" -d 'SYN-scan hosts\' TCP ports: open, closed or filtered'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "trace" -d 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router\'s ICMP time exceeded shown'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "ladder" -d 'Draw one TCP connection of a saved capture as a ladder diagram'
@@ -58,7 +58,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand arp" -s v -l verbose -d 
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
@@ -76,7 +76,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l graceful -
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand close" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
@@ -109,10 +109,12 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -s z -l zero-io -d '
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s v -l verbose -d 'States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l trace -d 'Every segment, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l dport -d 'Destination port(s), instead of :PORT (default 80). Probes go to them in turn' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l dport -d 'Destination port(s) for every target, instead of :PORTS (default 80). Probes go to them in turn' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l input-list -d 'Read targets from FILE too (white space between them, # starts a comment; - is stdin); -iL FILE as nmap spells it' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l max-targets -d 'Refuse a run of more target addresses than N (a subnet counts its hosts): a /16 typed for a /24 would run for hours' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flags -d 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none), or the flags byte (0x12)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l seq -d 'Sequence number (default: a random one per probe)' -r
@@ -129,11 +131,12 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l tcp-option -d 
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l data -d 'Payload (escapes: \\r \\n \\t \\\\ \\0 \\xHH)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l data-file -d 'Payload read from a file' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l data-len -d 'A payload of N \'X\' bytes' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s c -l count -d 'Probes to send (default: until Ctrl-C)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s c -l count -d 'Probes to send to each target (default: until Ctrl-C; 1 when there are several targets)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l interval -d 'Spacing of probes (down to microseconds: 100us)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s w -s W -l wait -d 'How long each probe waits for its answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l no-discovery -d 'Take every address of a subnet, without first asking which answer ARP (on the local link, an address nobody answers for is otherwise left out); -Pn as nmap spells it'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l sport-inc -d 'Each probe from the next source port (wrapping back after 65535)'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s S -l syn -d 'SYN'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s A -l ack-flag -d 'ACK'
@@ -152,9 +155,12 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flood -d 'Send
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s v -l verbose -d 'Also print every probe sent'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l json -d 'One JSON object per line'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l ports -d 'The ports, for every target, when the operands are all targets [default: 1-1024 and well-known higher ones, see the README]' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l input-list -d 'Read targets from FILE too (white space between them, # starts a comment; - is stdin); -iL FILE as nmap spells it' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l max-targets -d 'Refuse a run of more target addresses than N (a subnet counts its hosts): a /16 typed for a /24 would run for hours' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l rate -d 'A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does (default: adaptive, between --min-rate and --max-rate)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l max-rate -d 'The adaptive rate\'s ceiling, SYNs per second' -r
@@ -165,12 +171,13 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -s w -s W -l wait 
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-timeout -d 'The shortest wait for an answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l no-discovery -d 'Take every address of a subnet, without first asking which answer ARP (on the local link, an address nobody answers for is otherwise left out); -Pn as nmap spells it'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l all -d 'List every port, closed ones too'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JSON object per line: a port line per port, then the result'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -l sport -d 'Source port (default: a free ephemeral port, reserved from the kernel)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s f -l first-ttl -d 'TTL of the first hop probed' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s m -l max-ttl -d 'Largest TTL tried before giving up' -r

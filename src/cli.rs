@@ -16,11 +16,11 @@ mod plot;
 mod probe;
 mod trace;
 
-pub use common::{COMMON_FLAGS, Common, habit_tip, parse_interface};
+pub use common::{COMMON_FLAGS, Common, habit_tip, parse_interface, parse_source_port};
 pub use impair::ImpairArgs;
 pub use ladder::{LadderArgs, LadderFlags};
 pub use plot::{PlotArgs, PlotDir};
-pub use probe::{ProbeArgs, ScanArgs};
+pub use probe::{MAX_TARGETS, ProbeArgs, ScanArgs, TargetListArgs};
 pub use trace::TraceArgs;
 
 /// The exit codes of every subcommand (each subcommand's help says what
@@ -37,9 +37,40 @@ EXIT STATUS (every subcommand):
        prints its summary and exits 0 if a probe was answered,
        1 if none was
   143  stopped by SIGTERM
+  probe and scan with several targets: 0 if any target answered
+  (probe) or has an open port (scan), 1 if none did.
   A reader that goes away early (nettool ... | head -c 10) ends
   nettool quietly with 0, as the reader asked: no broken-pipe
   message, no 141.";
+
+/// The command line as clap is to read it: nmap's two-letter `-iL FILE`
+/// (which clap would take for `-i L`, the interface "L") becomes
+/// `--input-list FILE`, and `-Pn` `--no-discovery`, in `probe` and `scan`, the commands that take a
+/// target list; everything else is left as typed, and nothing after `--`.
+pub fn nmap_spellings<I, T>(argv: I) -> Vec<std::ffi::OsString>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString>,
+{
+    let mut words: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
+    let sub = words
+        .iter()
+        .skip(1)
+        .position(|w| !w.to_string_lossy().starts_with('-'))
+        .map(|i| i + 1);
+    let Some(sub) = sub.filter(|&i| matches!(words[i].to_str(), Some("probe" | "scan"))) else {
+        return words;
+    };
+    for w in words.iter_mut().skip(sub + 1) {
+        match w.to_str() {
+            Some("--") => break,
+            Some("-iL") => *w = "--input-list".into(),
+            Some("-Pn") => *w = "--no-discovery".into(),
+            _ => {}
+        }
+    }
+    words
+}
 
 /// `nettool --help`'s closing text: the common flags, then the exit codes.
 fn top_help() -> String {
@@ -231,8 +262,8 @@ pub struct PathArgs {
     #[arg(short, long, value_name = "ADDRESS")]
     pub source: Option<std::net::Ipv4Addr>,
 
-    /// Source port (default: a free ephemeral port, reserved from the kernel).
-    #[arg(short = 'p', long, visible_alias = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel).
+    #[arg(short = 'p', long, visible_alias = "sport", value_name = "PORT", value_parser = parse_source_port)]
     pub source_port: Option<u16>,
 
     /// The ARP cache, for the next hop.
@@ -243,7 +274,7 @@ pub struct PathArgs {
 /// Where to connect and how: shared by `handshake` and `close`.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
-    /// Destination, HOST:PORT (a name is resolved by the system resolver).
+    /// Destination, HOST:PORT (a host name goes to the system resolver; PORT may be a service name: http).
     #[arg(value_name = "HOST:PORT")]
     pub target: String,
 
@@ -391,7 +422,7 @@ EXIT STATUS:
   130  interrupted (143 by SIGTERM)"
 )]
 pub struct NcArgs {
-    /// HOST PORT to connect to; with -l, PORT (or ADDRESS PORT) to listen on; with -z, PORT may be a range (1-1024).
+    /// HOST PORT to connect to; with -l, PORT (or ADDRESS PORT) to listen on; with -z, PORT may be a range or a list (1-1024, ssh,http). A port may be a service name.
     #[arg(value_name = "HOST PORT", num_args = 1..=2, required = true)]
     pub operands: Vec<String>,
 
@@ -427,7 +458,7 @@ pub struct NcArgs {
     pub source: Option<std::net::Ipv4Addr>,
 
     /// Source port.
-    #[arg(short = 'p', long, visible_alias = "sport", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short = 'p', long, visible_alias = "sport", value_name = "PORT", value_parser = parse_source_port)]
     pub source_port: Option<u16>,
 
     /// Interface to use.

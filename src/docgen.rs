@@ -29,9 +29,11 @@ fn collect_pages(cmd: &Command, name: &str, out: &mut Vec<GeneratedFile>) {
     clap_mangen::Man::new(page)
         .render(&mut contents)
         .expect("rendering into memory cannot fail");
+    let roff = String::from_utf8(contents).expect("clap_mangen writes UTF-8");
+    let roff = with_synopsis(&roff, &synopsis(cmd, name));
     out.push(GeneratedFile {
         path: format!("man/{name}.1"),
-        contents,
+        contents: with_extra_sections(&roff).into_bytes(),
     });
     for sub in cmd
         .get_subcommands()
@@ -39,6 +41,134 @@ fn collect_pages(cmd: &Command, name: &str, out: &mut Vec<GeneratedFile>) {
     {
         collect_pages(sub, &format!("{name}-{}", sub.get_name()), out);
     }
+}
+
+/// Text for roff: backslashes and dashes escaped, as clap_mangen does.
+fn roff_escape(text: &str) -> String {
+    text.replace('\\', "\\e").replace('-', "\\-")
+}
+
+/// The SYNOPSIS line with every option's placeholder (`[-w|--wait
+/// DURATION]`, which clap_mangen leaves out), positionals as the usage
+/// line names them, and SUBCOMMAND where there are subcommands.
+fn synopsis(cmd: &Command, name: &str) -> String {
+    let bold = |t: &str| format!("\\fB{}\\fR", roff_escape(t));
+    let italic = |t: &str| format!("\\fI{}\\fR", roff_escape(t));
+    let mut words = vec![bold(&name.replace('-', " "))];
+    let args: Vec<&clap::Arg> = cmd.get_arguments().filter(|a| !a.is_hide_set()).collect();
+    for arg in args.iter().filter(|a| !a.is_positional()) {
+        let mut spellings = Vec::new();
+        if let Some(c) = arg.get_short() {
+            spellings.push(bold(&format!("-{c}")));
+        }
+        if let Some(l) = arg.get_long() {
+            spellings.push(bold(&format!("--{l}")));
+        }
+        let mut word = spellings.join("|");
+        if arg.get_action().takes_values() {
+            for v in arg.get_value_names().into_iter().flatten() {
+                word += &format!(" {}", italic(v));
+            }
+        }
+        let repeats = matches!(
+            arg.get_action(),
+            clap::ArgAction::Count | clap::ArgAction::Append
+        );
+        words.push(format!("[{word}]{}", if repeats { "..." } else { "" }));
+    }
+    for arg in args.iter().filter(|a| a.is_positional()) {
+        let names: Vec<String> = arg
+            .get_value_names()
+            .into_iter()
+            .flatten()
+            .map(|v| italic(v))
+            .collect();
+        let many = arg.get_num_args().is_some_and(|n| n.max_values() > 1);
+        let mut word = names.join(" ");
+        if many && !word.contains("...") {
+            word += "...";
+        }
+        words.push(if arg.is_required_set() {
+            word
+        } else {
+            format!("[{word}]")
+        });
+    }
+    if cmd.has_subcommands() {
+        words.push(italic("SUBCOMMAND"));
+    }
+    words.join(" ")
+}
+
+/// `roff` with its SYNOPSIS line replaced by `line`.
+fn with_synopsis(roff: &str, line: &str) -> String {
+    let mut out = String::with_capacity(roff.len());
+    let mut lines = roff.lines();
+    while let Some(l) = lines.next() {
+        out.push_str(l);
+        out.push('\n');
+        if l == ".SH SYNOPSIS" {
+            lines.next();
+            // No hyphenation: "DURA-TION" split over two lines reads badly.
+            out.push_str(".nh\n");
+            out.push_str(line);
+            out.push_str("\n.hy\n");
+        }
+    }
+    out
+}
+
+/// clap_mangen puts the long help's closing text (EXAMPLES:, EXIT
+/// STATUS:, …) in one EXTRA section, in fill mode, where groff joins and
+/// justifies its columns into a mess. Here each `HEADING:` line becomes
+/// a section of its own, and the text under it is set as written (no
+/// fill, no adjusting), as `--help` shows it.
+fn with_extra_sections(roff: &str) -> String {
+    let Some(start) = roff.find("\n.SH EXTRA\n") else {
+        return roff.to_owned();
+    };
+    let body_start = start + "\n.SH EXTRA\n".len();
+    let end = roff[body_start..]
+        .find("\n.SH ")
+        .map_or(roff.len(), |i| body_start + i);
+    let mut out = String::from(&roff[..=start]);
+    let mut filling = true;
+    let mut blank_run = 0;
+    for line in roff[body_start..end].lines() {
+        let heading = line
+            .strip_suffix(':')
+            .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_uppercase() || c == ' '));
+        if let Some(h) = heading {
+            if !filling {
+                out.push_str(".fi\n");
+            }
+            out.push_str(&format!(".SH {h}\n.nf\n"));
+            filling = false;
+            blank_run = 0;
+            continue;
+        }
+        if filling {
+            // Text before the first heading: a section of its own.
+            out.push_str(".SH NOTES\n.nf\n");
+            filling = false;
+        }
+        if line.is_empty() {
+            blank_run += 1;
+            continue;
+        }
+        for _ in 0..blank_run {
+            out.push('\n');
+        }
+        blank_run = 0;
+        // The heading is a section now: the help's two-space indent goes.
+        out.push_str(line.strip_prefix("  ").unwrap_or(line));
+        out.push('\n');
+    }
+    if !filling {
+        out.push_str(".fi");
+    }
+    out.push_str(&roff[end..]);
+    out
 }
 
 /// Completion scripts for bash, zsh, fish, PowerShell and elvish.

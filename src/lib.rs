@@ -9,7 +9,7 @@
 //!               clock, sys ← link, driver, netlink, route
 //!               netlink ← route, nft;  nft ← guard, lab;  route, guard, cachefile, privilege ← setup;  seccomp ← privilege
 //!               lab, impair, report, picture ← cmd;  serde_display ← lab, report
-//!               wire, tcp ← picture;  text ← setup, cmd
+//!               wire, tcp ← picture;  text ← setup, cmd;  services ← cli, cmd
 //!               sim's seeded Rng ← impair
 //! ```
 //!
@@ -50,6 +50,8 @@
 //!   cache between runs; [`lab`] builds disposable network namespaces for
 //!   `nettool lab` and the end-to-end tests; [`impair`] is the seeded,
 //!   faulty relay those tests put between two namespaces.
+//!   [`services`] reads service names (`http`, `ssh`) where a port
+//!   goes, from a built-in table and `/etc/services`.
 //!   [`serde_display`] writes addresses by their text in the JSON of both
 //!   `report` and `lab`.
 //! - **Test-only**: the end-to-end tests' topologies (`lab::testnet`,
@@ -81,6 +83,7 @@ pub mod report;
 pub mod route;
 pub mod seccomp;
 pub mod serde_display;
+pub mod services;
 pub mod setup;
 pub mod sim;
 pub mod stack;

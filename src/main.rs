@@ -12,7 +12,7 @@ use nettool::cmd::{self, Env};
 use nettool::outcome::{self, EXIT_ERROR, Outcome};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(nettool::cli::nmap_spellings(std::env::args_os())) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

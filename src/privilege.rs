@@ -67,6 +67,17 @@ pub struct Policy {
 static ARMED: OnceLock<Policy> = OnceLock::new();
 /// Set once the privileges are gone (and the seccomp filter is on).
 static DROPPED: AtomicBool = AtomicBool::new(false);
+/// Set while more setups are to come ([`hold`]).
+static HOLD: AtomicBool = AtomicBool::new(false);
+
+/// Whether the next setup is not the run's last: `probe` and `scan` with
+/// several targets set up each target as its turn comes, so they keep
+/// their privileges until the last target's setup, then drop them. The
+/// earlier targets run privileged (to do: set up every target's way
+/// before the first runs, and drop once).
+pub fn hold(more_setups_to_come: bool) {
+    HOLD.store(more_setups_to_come, Ordering::Relaxed);
+}
 
 /// An error when the privileges are already dropped: `what` (a setup
 /// step: a route lookup, a socket) can no longer be done, and under the
@@ -152,6 +163,12 @@ pub fn drop_after_setup() -> Result<Option<Dropped>> {
     let Some(policy) = ARMED.get() else {
         return Ok(None);
     };
+    if HOLD.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    // What the run reads from files after its setup, read now: no file
+    // can be opened once the seccomp filter is on.
+    crate::services::preload();
     let dropped = drop_all(policy)?;
     DROPPED.store(true, Ordering::Relaxed);
     let tried = test_hook::after_drop();
@@ -162,6 +179,15 @@ pub fn drop_after_setup() -> Result<Option<Dropped>> {
         eprintln!("{what}");
     }
     Ok(Some(dropped))
+}
+
+/// [`drop_after_setup`], when the run is `command`'s (a step shared with
+/// other commands drops only for its own).
+pub fn drop_after_setup_of(command: &str) -> Result<Option<Dropped>> {
+    match ARMED.get() {
+        Some(policy) if policy.command == command => drop_after_setup(),
+        _ => Ok(None),
+    }
 }
 
 /// Clears every capability set, sets no_new_privs, and, as root, becomes

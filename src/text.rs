@@ -1,8 +1,9 @@
-//! How counts and ages read in the lines nettool prints for people: one
-//! place, so "1 probe", "2 probes", "1 address" and "41 ms ago" read the
-//! same in every command.
+//! How counts, ages and wall-clock times read in the lines nettool
+//! prints for people: one place, so "1 probe", "2 probes", "1 address",
+//! "41 ms ago" and "2026-12-06T16:30:01.234Z" read the same in every
+//! command.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// `n` and its noun, singular or plural: `count(1, "probe")` is
 /// "1 probe", `count(3, "address")` "3 addresses", `count(2, "entry")`
@@ -61,6 +62,41 @@ pub fn age(d: Duration) -> String {
     }
 }
 
+/// A wall-clock time as RFC 3339 in UTC with milliseconds
+/// (`2026-12-06T16:30:01.234Z`): what a log line starts with, readable
+/// by people and sortable, and lined up with a capture's times in any
+/// time zone. Times before 1970 read as 1970.
+pub fn utc(t: SystemTime) -> String {
+    let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, of_day) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60,
+        since.subsec_millis()
+    )
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01: the count is
+/// moved to an era of 400 years (146,097 days) starting on a 1 March, so
+/// that the leap day falls at the end of each year of the era.
+fn civil(days: u64) -> (u64, u64, u64) {
+    // 719,468 days from 0000-03-01 to 1970-01-01.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097; // day of the era, 0..146096
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // 0..399
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the year from 1 March
+    let mp = (5 * doy + 2) / 153; // month from March, 0..11
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +130,21 @@ mod tests {
     #[case(Duration::from_secs(3900), "1 h 5 min")]
     fn ages_read_right(#[case] d: Duration, #[case] want: &str) {
         assert_eq!(age(d), want);
+    }
+
+    #[rstest::rstest]
+    #[case(0, 0, "1970-01-01T00:00:00.000Z")]
+    #[case(951_782_400, 5, "2000-02-29T00:00:00.005Z")]
+    #[case(1_709_164_799, 999, "2024-02-28T23:59:59.999Z")]
+    #[case(1_709_251_200, 0, "2024-03-01T00:00:00.000Z")]
+    #[case(1_798_761_600, 0, "2027-01-01T00:00:00.000Z")]
+    #[case(4_107_542_400, 0, "2100-03-01T00:00:00.000Z")]
+    fn wall_clock_times_read_as_rfc3339_utc(
+        #[case] secs: u64,
+        #[case] millis: u64,
+        #[case] want: &str,
+    ) {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis);
+        assert_eq!(utc(t), want);
     }
 }

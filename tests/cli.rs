@@ -186,6 +186,107 @@ fn common_flags_mean_the_same_in_every_subcommand(
     }
 }
 
+/// A service name goes wherever a port does: `-p ssh` is port 22 in
+/// every subcommand that takes a source port.
+#[rstest]
+#[case::handshake(&["handshake"], &["10.0.0.1:80"])]
+#[case::close(&["close"], &["10.0.0.1:80"])]
+#[case::nc(&["nc"], &["10.0.0.1", "80"])]
+#[case::probe(&["probe"], &["10.0.0.1:80"])]
+#[case::scan(&["scan"], &["10.0.0.1", "80"])]
+#[case::trace(&["trace"], &["10.0.0.1:80"])]
+fn a_source_port_may_be_a_service_name(#[case] sub: &[&str], #[case] operands: &[&str]) {
+    for spelling in [["-p", "ssh"], ["--source-port", "ssh"]] {
+        let argv: Vec<&str> = ["nettool"]
+            .iter()
+            .chain(sub)
+            .chain(&spelling)
+            .chain(operands)
+            .copied()
+            .collect();
+        let common = Cli::try_parse_from(&argv).unwrap().command.common();
+        assert_eq!(common.source_port, Some(22), "{argv:?}");
+    }
+}
+
+/// A service name nettool does not know is a usage error that names it,
+/// before a frame is sent.
+#[rstest]
+#[case::handshake(&["handshake", "127.0.0.1:nosuchservice"])]
+#[case::close(&["close", "127.0.0.1:nosuchservice"])]
+#[case::trace(&["trace", "127.0.0.1:nosuchservice"])]
+#[case::probe(&["probe", "127.0.0.1:nosuchservice"])]
+#[case::probe_dport(&["probe", "--dport", "http,nosuchservice", "127.0.0.1"])]
+#[case::scan(&["scan", "127.0.0.1", "22,nosuchservice"])]
+#[case::scan_range(&["scan", "127.0.0.1", "1-nosuchservice"])]
+#[case::nc(&["nc", "127.0.0.1", "nosuchservice"])]
+#[case::nc_zero_io(&["nc", "-z", "127.0.0.1", "http,nosuchservice"])]
+#[case::source_port(&["probe", "-p", "nosuchservice", "127.0.0.1:80"])]
+fn an_unknown_service_is_named(#[case] args: &[&str]) {
+    let r = run(cmd(args), LIMIT);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(
+        r.stderr.contains("\"nosuchservice\" is not a port number")
+            && r.stderr.contains("service name"),
+        "{}",
+        r.show()
+    );
+}
+
+/// nmap's `-iL FILE` is `--input-list FILE` in probe and scan (clap alone
+/// would read `-i L`); elsewhere, and after `--`, words stay as typed.
+#[test]
+fn nmaps_il_names_a_target_list() {
+    let parse = |argv: &[&str]| {
+        Cli::try_parse_from(nettool::cli::nmap_spellings(argv.iter().copied()))
+            .map(|cli| cli.command)
+    };
+    let nettool::cli::Command::Scan(s) =
+        parse(&["nettool", "scan", "-iL", "hosts.txt", "80"]).unwrap()
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        s.list.input_list.as_deref(),
+        Some(std::path::Path::new("hosts.txt"))
+    );
+    assert_eq!(s.operands, ["80"]);
+    let nettool::cli::Command::Probe(p) =
+        parse(&["nettool", "probe", "-c", "1", "-iL", "-"]).unwrap()
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        p.list.input_list.as_deref(),
+        Some(std::path::Path::new("-"))
+    );
+    let nettool::cli::Command::Scan(s) =
+        parse(&["nettool", "scan", "-Pn", "10.0.0.0/29", "80"]).unwrap()
+    else {
+        unreachable!()
+    };
+    assert!(s.list.no_discovery, "-Pn is --no-discovery");
+    let words = nettool::cli::nmap_spellings(["nettool", "arp", "-iL", "10.0.0.1"]);
+    assert_eq!(words[2], "-iL", "arp takes no target list");
+}
+
+/// A subnet larger than --max-targets is refused at once, before any
+/// address is resolved or a frame sent, with what to do about it.
+#[rstest]
+#[case::scan(&["scan", "10.0.0.0/16", "80"])]
+#[case::probe(&["probe", "10.0.0.0/16:80"])]
+#[case::list_on_stdin(&["scan", "-", "10.0.0.0/20", "80"])]
+fn too_many_targets_are_refused(#[case] args: &[&str]) {
+    let r = run(cmd(args), LIMIT);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(
+        r.stderr.contains("more than --max-targets 256"),
+        "{}",
+        r.show()
+    );
+    assert!(r.stderr.contains("raise --max-targets"), "{}", r.show());
+}
+
 /// Another tool's letter, typed by habit, gets a tip naming nettool's
 /// spelling; a duration where an interface goes says which flag it meant.
 #[rstest]
@@ -224,6 +325,8 @@ fn bit_fields_take_hex() {
 #[case::handshake_ipv6(&["handshake", "[::1]:80"], "IPv6")]
 #[case::nc_ipv6(&["nc", "::1", "80"], "IPv6")]
 #[case::probe_space(&["probe", "a b:80"], "not a host name")]
+#[case::a_port_for_a_host(&["probe", "22"], "not an IPv4 address")]
+#[case::a_short_address(&["scan", "10.78.0", "10.78.0.2"], "not an IPv4 address")]
 fn a_bad_host_says_what_is_wrong(#[case] args: &[&str], #[case] says: &str) {
     let r = run(cmd(args), LIMIT);
     assert_eq!(r.code, Some(2), "{}", r.show());

@@ -204,6 +204,7 @@ fn samples() -> Vec<Event> {
             rtt_us: Some(1),
         }),
         Event::Port(Port {
+            ip: Some(ip),
             port: 80,
             outcome: "open",
             reason: "syn-ack".into(),
@@ -248,6 +249,8 @@ fn samples() -> Vec<Event> {
             next_hop: Some(ip),
             subnet: Some("10.0.0.0/24".into()),
             addresses: Some(1),
+            targets: Some(2),
+            down: Some(1),
             sent: Some(1),
             answered: Some(1),
             loss_pct: Some(0.0),

@@ -130,3 +130,76 @@ fn interfaces_do_not_complete_as_files() {
         assert!(line.ends_with("-r -f"), "-i offers files: {line}");
     }
 }
+
+/// The man pages as `man` shows them (issue 12: EXIT STATUS and EXAMPLES
+/// rendered as a mess, columns reflowed; a SYNOPSIS without placeholders;
+/// a reference to a missing `nettool-help(1)`). Each page is rendered by
+/// `man -l` at 80 columns: every line of a subcommand's closing text
+/// (examples, exit codes) comes out whole, as `--help` prints it, under a
+/// section of its own; the SYNOPSIS names each option's value.
+#[test]
+fn rendered_man_pages_keep_their_columns() {
+    let cmd = nettool::cli::command();
+    let pages = nettool::docgen::man_pages(&cmd);
+    let dir = tempfile::tempdir().unwrap();
+    let render = |path: &str, roff: &[u8]| -> String {
+        let file = dir.path().join(path.trim_start_matches("man/"));
+        fs::write(&file, roff).unwrap();
+        let out = std::process::Command::new("man")
+            .arg("-l")
+            .arg(&file)
+            .env("MANWIDTH", "80")
+            .env("MANPAGER", "cat")
+            .env("PAGER", "cat")
+            .output()
+            .expect("running man (apt-get install man-db)");
+        assert!(out.status.success(), "man -l {path}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
+        let path = format!("man/nettool-{}.1", sub.get_name());
+        let page = pages.iter().find(|p| p.path == path).expect("a page");
+        let text = render(&path, &page.contents);
+        let rendered: BTreeSet<&str> = text.lines().map(str::trim).collect();
+        if let Some(extra) = sub.get_after_long_help() {
+            for line in extra.to_string().lines().map(str::trim) {
+                if line.is_empty() {
+                    continue;
+                }
+                let want = line.strip_suffix(':').unwrap_or(line);
+                assert!(
+                    rendered.contains(want),
+                    "{path}: {want:?} is not a line of the rendered page:\n{text}"
+                );
+            }
+        }
+        assert!(!text.contains("nettool-help"), "{path}:\n{text}");
+        assert!(!text.contains("EXTRA"), "{path}:\n{text}");
+    }
+    let scan = pages
+        .iter()
+        .find(|p| p.path == "man/nettool-scan.1")
+        .unwrap();
+    let text = render("man/nettool-scan.1", &scan.contents);
+    let synopsis: String = text
+        .split("SYNOPSIS")
+        .nth(1)
+        .and_then(|t| t.split("DESCRIPTION").next())
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for want in [
+        "[-w|--wait DURATION]",
+        "[-p|--source-port PORT]",
+        "[--input-list FILE]",
+    ] {
+        assert!(synopsis.contains(want), "{want:?} missing: {synopsis}");
+    }
+    let top = pages.iter().find(|p| p.path == "man/nettool.1").unwrap();
+    let text = render("man/nettool.1", &top.contents);
+    assert!(!text.contains("nettool-help"), "{text}");
+}

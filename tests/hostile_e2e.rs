@@ -46,15 +46,19 @@ impl Drop for Killed {
 }
 
 /// `(reason, count)` pairs of `-v`'s `dropped …` line: `what` is
-/// "segment(s)" or "malformed frame(s)".
+/// "segment" or "malformed frame" (singular or plural in the line, as
+/// the count has it).
 fn drop_counts(log: &str, what: &str) -> BTreeMap<String, u64> {
     let Some(line) = log.lines().find(|l| l.starts_with("nettool: dropped ")) else {
         return BTreeMap::new();
     };
-    let Some(at) = line.find(&format!(" {what} (")) else {
+    let Some((at, word)) = [format!(" {what}s ("), format!(" {what} (")]
+        .into_iter()
+        .find_map(|w| line.find(&w).map(|at| (at, w)))
+    else {
         return BTreeMap::new();
     };
-    let rest = &line[at + what.len() + 3..];
+    let rest = &line[at + word.len()..];
     let list = &rest[..rest.find(')').expect("a closing parenthesis")];
     list.split(", ")
         .map(|item| {
@@ -125,7 +129,7 @@ fn a_transfer_survives_blind_attacks_and_malformed_frames() {
     );
 
     // Every forged segment of phase 1 was dropped, for its own reason.
-    let segments = drop_counts(&log, "segment(s)");
+    let segments = drop_counts(&log, "segment");
     let n = u64::from(REPEAT);
     for reason in ["rst-not-exact", "syn-in-window", "ack-out-of-range"] {
         assert_eq!(
@@ -137,7 +141,7 @@ fn a_transfer_survives_blind_attacks_and_malformed_frames() {
 
     // Malformed frames, counted by what is wrong with them. Random frames
     // add to some of these: hence at least.
-    let malformed = drop_counts(&log, "malformed frame(s)");
+    let malformed = drop_counts(&log, "malformed frame");
     let at_least = |reason: &str, cases: u64| {
         let got = malformed.get(reason).copied().unwrap_or(0);
         assert!(

@@ -201,8 +201,24 @@ fn overlapping_subnets_are_refused_and_nothing_is_created() {
             other => panic!("{subnet}: expected an overlap, got {other}"),
         }
         assert!(err.to_string().contains("choose another subnet"), "{err}");
+        assert!(err.to_string().contains("real network"), "{err}");
         assert_lab_gone(&x, &name);
     }
+
+    // Another lab's subnet is named as that lab's, with how to remove it.
+    let (_first, _) = Lab::up(&x, &spec(&name, "10.88.0.0/24"));
+    let second = testnet::unique_lab_name();
+    let err = x
+        .run(|| lab::up(&spec(&second, "10.88.0.0/25")))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&format!("it is lab {name}'s subnet")), "{err}");
+    assert!(
+        err.contains(&format!("nettool lab down --name {name}")),
+        "{err}"
+    );
+    assert!(!err.contains("real network"), "{err}");
+    assert_lab_gone(&x, &second);
 }
 
 #[test]

@@ -229,6 +229,19 @@ fn status_shows_the_services_and_down_stops_them() {
     assert_eq!(json["services"]["ports"][0]["state"], "listening");
     assert_eq!(json["services"]["ports"][4]["name"], "filtered");
 
+    // serve.log's lines start with an RFC 3339 UTC time, not epoch seconds.
+    let log = std::fs::read_to_string(&services.log).unwrap();
+    let first = log.lines().next().expect("a first log line");
+    let (stamp, _) = first.split_once(' ').unwrap();
+    let b = stamp.as_bytes();
+    assert!(
+        stamp.len() == 24
+            && (b[4], b[7], b[10], b[13], b[16], b[19], b[23])
+                == (b'-', b'-', b'T', b':', b':', b'.', b'Z')
+            && stamp.starts_with("20"),
+        "{first}"
+    );
+
     let pid = services.pid.unwrap();
     // A connection in flight does not hold the shutdown up.
     let _idle = x.run(|| connect(lab.peer(0, Ports::ECHO)));

@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use common::{Capture, Ran, Scratch, Server, nettool, nft_load, nft_packets, run, sh};
+use common::{
+    Capture, Ran, Scratch, Server, nettool, nft_load, nft_packets, run, run_with_input, sh,
+};
 use nettool::lab::testnet::TwoHosts;
 use nettool::link::packet::PacketLink;
 use nettool::link::{Filter, Link};
@@ -906,4 +908,130 @@ fn usage_errors_exit_2() {
     cmd.args(["scan", "10.0.0.1", "10-5"]);
     let r = run(cmd, LIMIT);
     assert_eq!(r.code, Some(2), "{}", r.show());
+}
+
+/// Several targets, as nmap users give them: a subnet in a list file
+/// (`-iL`) scanned on the default ports, and a list on stdin probed by
+/// service name. Every address is B's (a /31 of its two addresses): no
+/// frame leaves the test's namespaces.
+#[test]
+fn several_targets_from_a_file_and_stdin_on_default_ports_and_service_names() {
+    let subnet = format!("10.201.{}.0/29", std::process::id() % 200)
+        .parse()
+        .unwrap();
+    let hosts = TwoHosts::with_subnet("probe-many", subnet);
+    let scratch = Scratch::new();
+    let b2 = std::net::Ipv4Addr::from(u32::from(hosts.addr_b) + 1);
+    hosts.add_peer_address(b2);
+    // 6379 (redis) and 8080 (http-alt) are in the default set above 1024.
+    let _l = listen(&hosts, &[6379, 8080]);
+    let list = scratch.cache().with_file_name("targets.txt");
+    std::fs::write(&list, format!("# B's two addresses\n{}/31\n", hosts.addr_b)).unwrap();
+    let list = list.to_str().unwrap();
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["scan", "--json", "-w", "200ms", "-iL", list],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let lines = r.json_lines();
+    let open: Vec<(String, u64)> = lines
+        .iter()
+        .filter(|v| v["event"] == "port" && v["outcome"] == "open")
+        .map(|v| {
+            (
+                v["ip"].as_str().unwrap().to_owned(),
+                v["port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let (b, c) = (hosts.addr_b.to_string(), b2.to_string());
+    assert_eq!(
+        open,
+        [
+            (b.clone(), 6379),
+            (b.clone(), 8080),
+            (c.clone(), 6379),
+            (c.clone(), 8080)
+        ],
+        "{}",
+        r.show()
+    );
+    let results: Vec<&Value> = lines.iter().filter(|v| v["event"] == "result").collect();
+    assert_eq!(results.len(), 3, "{}", r.show());
+    assert_eq!(results[0]["ports"], 1032, "the default set: {}", r.show());
+    let last = results[2];
+    assert_eq!(
+        (&last["targets"], &last["open"], &last["exit"]),
+        (&2.into(), &2.into(), &0.into())
+    );
+
+    // A list on stdin, ports by name; one probe each.
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["probe", "-w", "500ms", "-"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let input = format!("{b}:redis\n{c}:http-alt\n{b}:ssh\n");
+    let r = run_with_input(cmd, Some(input.into_bytes()), LIMIT);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert_eq!(r.stdout.matches("port open").count(), 2, "{}", r.show());
+    assert!(
+        r.stdout.ends_with("=== 3 targets: 3 answered, 0 did not\n"),
+        "{}",
+        r.show()
+    );
+    no_guard_left(&hosts);
+}
+
+/// A subnet is swept by ARP first, as nmap's host discovery: only the
+/// addresses that answer (and this host's own) are scanned, the silent
+/// ones are counted as down, in about a second instead of a second of
+/// ARP each.
+#[test]
+fn a_subnet_is_swept_first_and_silent_addresses_are_left_out() {
+    let subnet = format!("10.202.{}.0/29", std::process::id() % 200)
+        .parse()
+        .unwrap();
+    let hosts = TwoHosts::with_subnet("probe-disc", subnet);
+    let scratch = Scratch::new();
+    let b2 = std::net::Ipv4Addr::from(u32::from(hosts.addr_b) + 1);
+    hosts.add_peer_address(b2);
+    let _l = listen(&hosts, &[6379]);
+    let net = format!("{}", hosts.subnet);
+    let started = std::time::Instant::now();
+    let r = nt(&hosts, &scratch, &["scan", "-w", "200ms", &net, "redis"]);
+    let took = started.elapsed();
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert!(
+        r.stdout.starts_with(&format!(
+            "DISCOVER {net}: 2 of 5 addresses answered ARP; only those"
+        )),
+        "{}",
+        r.show()
+    );
+    assert_eq!(
+        r.stdout.matches("6379/tcp   open").count(),
+        2,
+        "{}",
+        r.show()
+    );
+    assert!(
+        r.stdout
+            .ends_with("=== 6 targets: 2 with an open port, 1 without, 3 down (no ARP answer)\n"),
+        "{}",
+        r.show()
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}\n{}", r.show());
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["scan", "--json", "-w", "200ms", &net, "redis"],
+    );
+    let last = r.json_lines().pop().unwrap();
+    assert_eq!(
+        (&last["targets"], &last["down"], &last["open"]),
+        (&6.into(), &3.into(), &2.into()),
+        "{}",
+        r.show()
+    );
+    no_guard_left(&hosts);
 }

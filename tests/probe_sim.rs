@@ -93,6 +93,10 @@ impl Responder for Peer {
             self.resets.set(self.resets.get() + 1);
             return Vec::new();
         }
+        if ip.dst != PEER {
+            // Nobody is at any other address.
+            return out;
+        }
         self.probes += 1;
         if let Some((at, flag)) = &self.ctrl_c
             && self.probes == *at
@@ -452,4 +456,104 @@ fn an_arp_request_for_an_address_the_kernel_does_not_own_is_answered() {
     // The answer to the ARP request is the interface's, not a probe: the
     // probe's round trip still runs from its own departure.
     assert_eq!(lines[2]["rtt_us"], 250);
+}
+
+/// Several targets: one probe each (no -c), each its own summary, then
+/// one line over all; the exit is 0 if any target answered.
+#[test]
+fn several_targets_get_one_probe_each_and_a_line_over_all() {
+    let r = probe(&[
+        "-w",
+        "100ms",
+        "--interval",
+        "10ms",
+        "10.9.0.3:80",
+        "10.9.0.2:http",
+    ]);
+    assert_eq!(r.outcome, Outcome::Success, "{}", r.out);
+    let lines: Vec<&str> = r.out.lines().collect();
+    assert!(lines[0].starts_with("PROBE 10.9.0.3 port 80 "), "{}", r.out);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("PROBE 10.9.0.2 port 80 ")),
+        "{}",
+        r.out
+    );
+    let sums: Vec<&&str> = lines.iter().filter(|l| l.contains(" sent, ")).collect();
+    assert_eq!(sums.len(), 2, "{}", r.out);
+    assert!(sums[0].starts_with("1 probe sent, 0 answered"), "{}", r.out);
+    assert!(sums[1].starts_with("1 probe sent, 1 answered"), "{}", r.out);
+    assert_eq!(
+        lines.last().copied(),
+        Some("=== 2 targets: 1 answered, 1 did not")
+    );
+}
+
+#[test]
+fn several_targets_in_json_end_with_a_result_over_all() {
+    let r = probe(&[
+        "--json",
+        "-c",
+        "2",
+        "-w",
+        "100ms",
+        "--interval",
+        "10ms",
+        "10.9.0.2:80",
+        "10.9.0.3:80",
+    ]);
+    assert_eq!(r.outcome, Outcome::Success, "{}", r.out);
+    let results: Vec<serde_json::Value> = r
+        .out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["event"] == "result")
+        .collect();
+    assert_eq!(results.len(), 3, "{}", r.out);
+    assert_eq!(
+        (&results[0]["ip"], &results[0]["answered"]),
+        (&"10.9.0.2".into(), &2.into())
+    );
+    assert_eq!(
+        (&results[1]["ip"], &results[1]["exit"]),
+        (&"10.9.0.3".into(), &1.into())
+    );
+    let last = &results[2];
+    assert_eq!(last["targets"], 2);
+    assert_eq!(last["answered"], 1);
+    assert_eq!(
+        (&last["outcome"], &last["exit"]),
+        (&"answered".into(), &0.into())
+    );
+}
+
+/// Ctrl-C during the first of two targets stops the run there: that
+/// target's summary, then the line over all counting the one not reached;
+/// the exit still says whether answers came, as for one target.
+#[test]
+fn ctrl_c_with_several_targets_stops_at_the_current_one() {
+    let peer = Peer {
+        ctrl_c: Some((3, Rc::default())),
+        ..Peer::default()
+    };
+    let r = probe_with(
+        &[
+            "-c",
+            "5",
+            "--interval",
+            "100ms",
+            "10.9.0.2:80",
+            "10.9.0.3:80",
+        ],
+        peer,
+    );
+    assert_eq!(r.outcome, Outcome::Success, "{}", r.out);
+    assert!(!r.out.contains("PROBE 10.9.0.3"), "{}", r.out);
+    assert_eq!(
+        r.out.lines().last(),
+        Some("=== 2 targets: 1 answered, 0 did not, 1 not reached (interrupted)"),
+        "{}",
+        r.out
+    );
 }

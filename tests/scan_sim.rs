@@ -65,6 +65,10 @@ impl Responder for Peer {
         let Ok((_, ip, seg)) = TcpRepr::from_frame(sent, ChecksumMode::Verify) else {
             return Vec::new();
         };
+        if ip.dst != PEER {
+            // Nobody is at any other address.
+            return Vec::new();
+        }
         if seg.flags.contains(Flags::RST) {
             self.resets.set(self.resets.get() + 1);
             return Vec::new();
@@ -301,5 +305,117 @@ fn a_long_list_sums_up_its_most_common_state() {
         lines[7].contains("1 open, 996 closed, 3 filtered; 1004 SYNs sent"),
         "{}",
         r.out
+    );
+}
+
+/// Several targets are scanned one after another, each with its table,
+/// then one line over all; the exit is 0 if any target has an open port.
+#[test]
+fn several_targets_each_get_a_table_then_one_line_over_all() {
+    let r = scan(&[
+        "--rate",
+        "1000",
+        "--retries",
+        "0",
+        "-w",
+        "100ms",
+        "10.9.0.2",
+        "10.9.0.3",
+        "80-81",
+    ]);
+    assert_eq!(r.outcome, Outcome::Success, "{}", r.out);
+    let lines: Vec<&str> = r.out.lines().collect();
+    assert!(lines[0].starts_with("SCAN 10.9.0.2: 2 ports"), "{}", r.out);
+    assert!(
+        lines.contains(&""),
+        "a blank line between targets:\n{}",
+        r.out
+    );
+    let second = lines
+        .iter()
+        .position(|l| l.starts_with("SCAN 10.9.0.3: 2 ports"));
+    assert!(second.is_some(), "{}", r.out);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(": 0 open, 0 closed, 2 filtered;")),
+        "{}",
+        r.out
+    );
+    assert_eq!(
+        lines.last().copied(),
+        Some("=== 2 targets: 1 with an open port, 1 without")
+    );
+}
+
+#[test]
+fn several_targets_in_json_carry_their_address_and_a_last_result_over_all() {
+    let r = scan(&[
+        "--json",
+        "--rate",
+        "1000",
+        "--retries",
+        "0",
+        "-w",
+        "100ms",
+        "10.9.0.3",
+        "10.9.0.2",
+        "80",
+    ]);
+    assert_eq!(r.outcome, Outcome::Success, "{}", r.out);
+    let lines: Vec<serde_json::Value> = r
+        .out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary: Vec<(String, String, String)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["event"].as_str().unwrap().to_owned(),
+                l["ip"].as_str().unwrap_or("-").to_owned(),
+                l["outcome"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    let s = |e: &str, ip: &str, o: &str| (e.to_owned(), ip.to_owned(), o.to_owned());
+    assert_eq!(
+        summary,
+        [
+            s("start", "10.9.0.3", "-"),
+            s("port", "10.9.0.3", "filtered"),
+            s("result", "10.9.0.3", "filtered"),
+            s("start", "10.9.0.2", "-"),
+            s("port", "10.9.0.2", "open"),
+            s("result", "10.9.0.2", "open"),
+            s("result", "-", "open"),
+        ]
+    );
+    assert_eq!(lines[2]["exit"], 1, "the first target's own exit");
+    let last = lines.last().unwrap();
+    assert_eq!(
+        (last["targets"].as_u64(), last["open"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(last["exit"], 0);
+}
+
+#[test]
+fn several_targets_none_open_exit_1() {
+    let r = scan(&[
+        "--rate",
+        "1000",
+        "--retries",
+        "0",
+        "-w",
+        "100ms",
+        "10.9.0.3",
+        "10.9.0.4",
+        "80",
+    ]);
+    assert_eq!(r.outcome, Outcome::Negative, "{}", r.out);
+    assert_eq!(
+        r.out.lines().last(),
+        Some("=== 2 targets: 0 with an open port, 2 without")
     );
 }

@@ -30,7 +30,10 @@ COMMON FLAGS (one meaning in every subcommand that takes them):
   --pcap FILE                a capture of every frame in and out
   --cache-file PATH          the ARP cache
   --user NAME                run as NAME, not nobody, once set up (root)
-  Durations read 250ms, 1.5s, 2m; a bare number is seconds.";
+  Durations read 250ms, 1.5s, 2m; a bare number is seconds.
+  A port may be a service name wherever a port goes (-p ssh,
+  10.78.0.2:http, scan HOST ftp-smtp): nettool's own table of
+  well-known names first, then /etc/services.";
 
 /// The common flags one parsed command line set, `None` where the
 /// subcommand does not take the flag: what the table-driven test in
@@ -133,6 +136,11 @@ pub fn parse_interface(text: &str) -> Result<String, String> {
         ));
     }
     Ok(text.to_string())
+}
+
+/// A source port, as `-p` takes it: a number or a service name (`-p ssh`).
+pub fn parse_source_port(text: &str) -> Result<u16, String> {
+    crate::services::parse_port(text, crate::services::Proto::Tcp)
 }
 
 /// Other tools' letters that nettool spells otherwise, for the one

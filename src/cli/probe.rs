@@ -17,7 +17,8 @@ acknowledgment numbers, window, options, payload, IP TTL/TOS/ID/DF, even a wrong
 HOST, and print every answer in tcpdump's words with what it means: a SYN-ACK is an open port \
 (nettool resets it at once, so no half-open connection is left), a RST a closed one, an ICMP \
 error names the router or host that sent it. Each answer is matched to the probe it answers, \
-and its round-trip time runs from the moment that probe left. A summary (sent, answered, loss, \
+and its round-trip time runs from the moment that probe left. Several targets are probed one \
+after another. A summary (sent, answered, loss, \
 RTT min/avg/max/stddev) ends the run, on Ctrl-C too. Without a flag option the probe is a SYN. \
 While nettool runs, a firewall rule scoped to the probes' addresses and ports keeps the kernel \
 from answering the replies with RSTs of its own.",
@@ -30,21 +31,35 @@ from answering the replies with RSTs of its own.",
   nettool probe -c 1 --mss 1460 --sack-perm --ts 1:0 --nop --wscale 7 10.78.0.2:80
   nettool probe -c 1 --badsum 10.78.0.2:80             the host's TCP drops it: no answer
   nettool probe --flood -c 100000 10.78.0.2:80         as fast as the link allows
+  nettool probe 10.78.0.2:http 10.78.0.3:ssh           one SYN to each target
+  nettool probe -c 2 --dport 22 10.78.0.0/29           two SYNs to each host of a subnet
+
+SEVERAL TARGETS:
+  Targets (a list, subnets, - for stdin, -iL FILE) are probed one after another, each
+  with its own summary, then one line (a last JSON result) over all of them. Without -c
+  each gets one probe. More than --max-targets addresses (256) are refused. A subnet on
+  the local link is swept by ARP first: only the addresses that answer are probed
+  (--no-discovery, or -Pn, takes them all).
 
 EXIT STATUS:
-  0    at least one probe was answered (Ctrl-C included, as ping: the summary is printed)
+  0    at least one probe was answered, to any target (Ctrl-C included, as ping: the summary
+       is printed)
   1    no probe was answered (Ctrl-C included)
   2    usage or local error
   143  stopped by SIGTERM (the summary is printed first)"
 )]
 pub struct ProbeArgs {
-    /// Destination, HOST or HOST:PORT (PORT may be a list or range: 80, 1-1024,22,80).
-    #[arg(value_name = "HOST[:PORT]")]
-    pub target: String,
+    /// Destinations: HOST or HOST:PORTS (PORTS a list, range or names: 80, 1-1024,22, http), a
+    /// subnet (10.78.0.0/29, :PORTS too), or - for a list on stdin. Several run one after another.
+    #[arg(value_name = "HOST[:PORTS]", required_unless_present = "input_list")]
+    pub targets: Vec<String>,
 
-    /// Destination port(s), instead of :PORT (default 80). Probes go to them in turn.
+    /// Destination port(s) for every target, instead of :PORTS (default 80). Probes go to them in turn.
     #[arg(long, value_name = "PORTS")]
     pub dport: Option<String>,
+
+    #[command(flatten)]
+    pub list: TargetListArgs,
 
     /// Interface, source address and port, ARP cache.
     #[command(flatten)]
@@ -144,7 +159,7 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub badsum: bool,
 
-    /// Probes to send (default: until Ctrl-C).
+    /// Probes to send to each target (default: until Ctrl-C; 1 when there are several targets).
     #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
     /// Spacing of probes (down to microseconds: 100us).
@@ -171,12 +186,36 @@ pub struct ProbeArgs {
     pub privilege: PrivilegeArgs,
 }
 
-/// SYN-scan a host's TCP ports: open, closed or filtered.
+/// The most target addresses one run takes unless `--max-targets` says
+/// more: a /24's hosts and two more. Targets run one after another, so a
+/// /16 typed for a /24 would run for hours.
+pub const MAX_TARGETS: u64 = 256;
+
+/// Where more targets come from, and how many one run takes.
+#[derive(Debug, Args)]
+pub struct TargetListArgs {
+    /// Read targets from FILE too (white space between them, # starts a comment; - is stdin);
+    /// -iL FILE as nmap spells it.
+    #[arg(long = "input-list", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub input_list: Option<PathBuf>,
+    /// Refuse a run of more target addresses than N (a subnet counts its hosts): a /16 typed for
+    /// a /24 would run for hours.
+    #[arg(long, value_name = "N", default_value_t = MAX_TARGETS)]
+    pub max_targets: u64,
+    /// Take every address of a subnet, without first asking which answer ARP (on the local
+    /// link, an address nobody answers for is otherwise left out); -Pn as nmap spells it.
+    #[arg(long)]
+    pub no_discovery: bool,
+}
+
+/// SYN-scan hosts' TCP ports: open, closed or filtered.
 #[derive(Debug, Args)]
 #[command(
-    long_about = "Send a SYN to each port of PORTS on HOST and sort the ports by their answers: \
+    long_about = "Send a SYN to each port of PORTS on each TARGET and sort the ports by their answers: \
 a SYN-ACK means open (nettool resets the connection at once), a RST closed, silence after \
---retries more SYNs, or an ICMP unreachable, filtered. At most --concurrency ports wait for an \
+--retries more SYNs, or an ICMP unreachable, filtered. Without PORTS (or --ports), the default \
+set: 1-1024 (IANA's system ports and 1024) and the well-known higher ports of nettool's service \
+table (3306, 3389, 5432, 5900, 6379, 8080, 11211, 27017). At most --concurrency ports wait for an \
 answer at once. The result is a table sorted by port (the most common state summed up in one \
 line when there are many ports; --all lists every port), or JSON lines.
 
@@ -187,26 +226,43 @@ only a retry proves a SYN or its answer was lost: the rate is cut by 30 %, then 
 slowly, never below --min-rate; from then on each retry waits twice as long as the one before \
 (up to --wait), and silent ports get one SYN more than any answering port needed (at most 4 \
 more than --retries). Filtered ports never slow the scan down. --rate fixes the rate instead, \
-with --retries and the waits as given.",
+with --retries and the waits as given.
+
+TARGETs are hosts, subnets (10.78.0.0/29: its host addresses, those that answer an ARP sweep \
+first unless --no-discovery), - for a list on stdin, and -iL FILE; they are scanned one after \
+another, each with its own table, then one line over all \
+of them. The last operand is the port list when it reads as one (80, 1-1024, ssh,http); to scan \
+a host whose name is also a service name, give the ports with --ports.",
     after_long_help = "EXAMPLES:
+  nettool scan 10.78.0.2                         the default ports
   nettool scan 10.78.0.2 1-1024,8080
+  nettool scan 10.78.0.2 ssh,http,https
+  nettool scan 10.78.0.0/29 80,443                every host of the subnet
+  nettool scan -iL hosts.txt 22                   the hosts listed in a file
   nettool scan --max-rate 5000 10.78.0.2 1-65535
   nettool scan --rate 200 10.78.0.2 1-1024
   nettool scan --json 10.78.0.2 80,81,82
 
 EXIT STATUS:
-  0    at least one port is open
-  1    no port is open
+  0    at least one port is open (of any target)
+  1    no port is open on any target
   2    usage or local error
   130  interrupted (143 by SIGTERM)"
 )]
 pub struct ScanArgs {
-    /// The host to scan.
-    #[arg(value_name = "HOST")]
-    pub host: String,
-    /// Ports: 80, 1-1024, 22,80,8000-8100.
-    #[arg(value_name = "PORTS")]
-    pub ports: String,
+    /// Targets (hosts, subnets such as 10.78.0.0/29, - for a list on stdin), then the ports
+    /// (80, 1-1024, 22,80,8000-8100, ssh,http) when the last operand reads as a port list.
+    #[arg(
+        value_name = "TARGET... [PORTS]",
+        required_unless_present = "input_list"
+    )]
+    pub operands: Vec<String>,
+    /// The ports, for every target, when the operands are all targets [default: 1-1024 and
+    /// well-known higher ones, see the README].
+    #[arg(long, value_name = "PORTS")]
+    pub ports: Option<String>,
+    #[command(flatten)]
+    pub list: TargetListArgs,
     /// Interface, source address and port, ARP cache.
     #[command(flatten)]
     pub path: PathArgs,

@@ -34,7 +34,7 @@ EXIT STATUS:
   130  interrupted (143 by SIGTERM)"
 )]
 pub struct TraceArgs {
-    /// Destination, HOST:PORT (a name is resolved by the system resolver).
+    /// Destination, HOST:PORT (a host name goes to the system resolver; PORT may be a service name: http).
     #[arg(value_name = "HOST:PORT")]
     pub target: String,
 

@@ -314,7 +314,9 @@ fn open_link(iface: &Interface, pcap: Option<&PcapFile>) -> Result<Box<dyn Link>
         PacketLink::open(iface.index, Filter::Arp)
     })?;
     let link = setup::capture(link, pcap)?;
-    privilege::drop_after_setup()?;
+    // Not when another command sweeps through here (scan's host
+    // discovery): its own setup comes after.
+    privilege::drop_after_setup_of("arp")?;
     Ok(link)
 }
 
@@ -785,6 +787,76 @@ pub fn sweep_over(
     sweep.report(env.out, now, prober.frames_sent(), outcome)?;
     save_cache(&cache_path, &cache, env)?;
     Ok(outcome)
+}
+
+/// Host discovery before `scan` or `probe` runs over a subnet, as nmap's
+/// ARP ping: every address of `net` on the local link is asked who-has
+/// (3 tries, [`SWEEP_WAIT`] apart, at most 1000 requests/s), quietly,
+/// and the answers go to the ARP cache at `cache_path` for 60 s, so the
+/// next-hop lookups of the run that follows send no frame. Returns the
+/// addresses that answered, or `None` when ARP can learn nothing there
+/// (`net` is routed through a gateway, or the interface has no Ethernet)
+/// or the sweep was interrupted: then every address is taken as up. Addresses of this host are not asked.
+pub fn discover(
+    net: Ipv4Network,
+    interface: Option<&str>,
+    source: Option<Ipv4Addr>,
+    cache_path: &Path,
+    env: &mut Env,
+) -> Result<Option<Vec<Ipv4Addr>>> {
+    let targets = crate::arp::sweep_targets(net, &route::local_ipv4s());
+    let Some(&first) = targets.first() else {
+        return Ok(Some(Vec::new()));
+    };
+    let Ok(route) = route::select(first, interface, source) else {
+        return Ok(None);
+    };
+    if route.via_gateway || check_ethernet(&route.interface).is_err() {
+        return Ok(None);
+    }
+    let iface = &route.interface;
+    let mut link = open_link(iface, env.pcap.as_ref())?;
+    let mut clock = env.clock.clock();
+    let config = probe::Config {
+        mode: Mode::Request,
+        until: Until::FirstReply,
+        mac: iface.mac,
+        sender_ip: route.source,
+        tries: 3,
+        interval: SWEEP_WAIT,
+        timeout: SWEEP_WAIT,
+        rate: Some(1000),
+    };
+    let mut cache = load_cache(cache_path, env)?;
+    let start = clock.now();
+    let wall = WallClock {
+        at: start,
+        unix_ms: clock.unix_ms(),
+    };
+    let mut prober = Prober::new(start, config, targets.into_iter().map(Target::broadcast));
+    let mut up = std::collections::BTreeSet::new();
+    let ttl = Duration::from_secs(60);
+    let stop = drive(
+        &mut prober,
+        link.as_mut(),
+        clock.as_mut(),
+        false,
+        env,
+        |now, ev, _| {
+            let at = wall.unix_ms(now);
+            resolve::record(&mut cache, &iface.name, iface.index, at, ttl, &ev);
+            if let probe::Event::Reply { target, .. } = ev {
+                up.insert(target);
+            }
+            Ok(())
+        },
+    )?;
+    save_cache(cache_path, &cache, env)?;
+    if stop == Stop::Interrupted {
+        // Cut short: nothing is known of the addresses not asked yet.
+        return Ok(None);
+    }
+    Ok(Some(up.into_iter().collect()))
 }
 
 /// A subnet to sweep, and what the kernel said of it.

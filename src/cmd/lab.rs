@@ -481,11 +481,8 @@ fn serve(name: &str, env: &mut Env) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// Seconds since the epoch, with milliseconds: enough to line the log up
-/// with a capture.
+/// Now in UTC as RFC 3339 with milliseconds (`2026-12-06T16:30:01.234Z`):
+/// readable, and enough to line the log up with a capture.
 fn timestamp() -> String {
-    let t = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{}.{:03}", t.as_secs(), t.subsec_millis())
+    crate::text::utc(SystemTime::now())
 }

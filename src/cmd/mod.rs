@@ -9,6 +9,7 @@ pub mod ladder;
 pub mod nc;
 pub mod plot;
 pub mod probe;
+pub mod targets;
 pub mod tcp;
 pub mod trace;
 
@@ -175,6 +176,15 @@ fn not_a_host_name(name: &str) -> anyhow::Result<()> {
         bail!(
             "{name:?} is not a host name or an IPv4 address ({c:?} has no place in one): \
              write e.g. 10.78.0.2 or host.example"
+        );
+    }
+    // Digits and dots only: a host name's last label is never all
+    // digits, and the resolver would read "22" as 0.0.0.22 and
+    // "10.1" as 10.0.0.1 (inet_aton's old forms).
+    if name.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        bail!(
+            "{name:?} is not an IPv4 address: write four numbers from 0 to 255, e.g. 10.78.0.2 \
+             (a port goes after the host: HOST:PORT, or as scan's and nc's PORT)"
         );
     }
     Ok(())
@@ -482,6 +492,9 @@ mod host_tests {
     #[case("", "missing")]
     #[case("a b", "not a host name")]
     #[case("10.0.0.1/24x", "not a host name")]
+    #[case("22", "not an IPv4 address")]
+    #[case("10.0.0", "not an IPv4 address")]
+    #[case("10.0.0.256", "not an IPv4 address")]
     fn what_cannot_be_a_host_is_said(#[case] name: &str, #[case] says: &str) {
         let e = resolve_host(name).unwrap_err().to_string();
         assert!(e.contains(says), "{name:?}: {e}");

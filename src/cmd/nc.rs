@@ -13,7 +13,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use super::tcp::SegmentLines;
 use super::{Env, Given, stamped};
@@ -21,6 +21,7 @@ use crate::cli::{CongestionControlArg, NcArgs};
 use crate::driver::{self, Handler, Input, Options, Stop, Tx};
 use crate::machine::{Machine, RxChecksum};
 use crate::outcome::Outcome;
+use crate::services::{self, Proto};
 use crate::setup::{Claim, Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::stack::host::{HostConfig, TcpHost};
 use crate::stack::iface::{
@@ -31,6 +32,7 @@ use crate::sys::random_bytes;
 use crate::tcp::{
     self, Connection, Event as TcpEvent, IsnGenerator, IssSource, Reason, Segment, State,
 };
+use crate::text::count;
 use crate::time::{Instant, human};
 use crate::wire::icmp::IcmpKind;
 use crate::wire::tcp::Flags;
@@ -63,24 +65,12 @@ pub fn run(args: NcArgs, env: &mut Env) -> Result<Outcome> {
 }
 
 fn parse_port(text: &str) -> Result<u16> {
-    text.parse::<u16>()
-        .ok()
-        .filter(|p| *p != 0)
-        .with_context(|| format!("{text:?} is not a TCP port (1 to 65535)"))
+    services::parse_port(text, Proto::Tcp).map_err(anyhow::Error::msg)
 }
 
-/// `N` or `N-M`.
+/// `-z`'s ports: `N`, `N-M`, a list, names (`ssh,http`).
 fn parse_ports(text: &str) -> Result<Vec<u16>> {
-    match text.split_once('-') {
-        None => Ok(vec![parse_port(text)?]),
-        Some((a, b)) => {
-            let (a, b) = (parse_port(a)?, parse_port(b)?);
-            if a > b {
-                bail!("the port range {text:?} runs backwards");
-            }
-            Ok((a..=b).collect())
-        }
-    }
+    services::parse_ports(text, Proto::Tcp).map_err(anyhow::Error::msg)
 }
 
 /// The link's socket receive buffer: room for a whole receive window
@@ -307,25 +297,25 @@ fn report_listener(
     if stats.evicted > 0 {
         writeln!(
             env.err,
-            "nettool: {} of {} half-open connection(s) evicted to make room for newer SYNs \
-             (a SYN flood?)",
-            stats.evicted, stats.syns
+            "nettool: {} of {} evicted to make room for newer SYNs (a SYN flood?)",
+            stats.evicted,
+            count(stats.syns, "half-open connection")
         )?;
     }
     if stats.refused > 0 {
         writeln!(
             env.err,
-            "nettool: {} SYN(s) dropped while {} connections waited to be served",
-            stats.refused,
+            "nettool: {} dropped while {} connections waited to be served",
+            count(stats.refused, "SYN"),
             stack_iface::DEFAULT_BACKLOG
         )?;
     }
     if stats.acks_dropped > 0 {
         writeln!(
             env.err,
-            "nettool: {} handshake-completing ACK(s) dropped while {} connections waited to be \
-             served (the clients retried)",
-            stats.acks_dropped,
+            "nettool: {} dropped while {} connections waited to be served (the \
+             clients retried)",
+            count(stats.acks_dropped, "handshake-completing ACK"),
             stack_iface::DEFAULT_BACKLOG
         )?;
     }
@@ -486,8 +476,8 @@ impl Dropped {
         *self.malformed.entry(why.to_string()).or_default() += 1;
     }
 
-    /// `dropped 12 segment(s) (rst-not-exact 10, …) and 3 malformed
-    /// frame(s) (bad checksum 3)`, the commonest reason first; `None` when
+    /// `dropped 12 segments (rst-not-exact 10, …) and 1 malformed frame
+    /// (bad checksum 1)`, the commonest reason first; `None` when
     /// nothing was dropped.
     fn line(&self) -> Option<String> {
         fn part<K: Display>(
@@ -501,11 +491,11 @@ impl Dropped {
             let mut by: Vec<_> = counts.iter().collect();
             by.sort_by(|a, b| b.1.cmp(a.1));
             let list: Vec<String> = by.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            Some(format!("{total} {what} ({})", list.join(", ")))
+            Some(format!("{} ({})", count(total, what), list.join(", ")))
         }
         let parts: Vec<String> = [
-            part("segment(s)", &self.segments),
-            part("malformed frame(s)", &self.malformed),
+            part("segment", &self.segments),
+            part("malformed frame", &self.malformed),
         ]
         .into_iter()
         .flatten()
@@ -893,7 +883,10 @@ impl Pipe {
         env: &mut Env,
     ) -> Result<Outcome> {
         let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
-        if self.verbose {
+        // A listener stopped while it waited (Ctrl-C after `-k`'s last
+        // client) had no connection to sum up.
+        let no_connection = self.listener.is_some() && self.flow.is_none();
+        if self.verbose && !no_connection {
             writeln!(env.err, "nettool: {}", self.transfer(&stats, now))?;
             if let Some(line) = self.dropped.line() {
                 writeln!(env.err, "nettool: {line}")?;
@@ -901,8 +894,9 @@ impl Pipe {
             if let Some(n) = self.receive_drops.filter(|&n| n > 0) {
                 writeln!(
                     env.err,
-                    "nettool: the kernel dropped {n} frame(s) on this interface before nettool \
-                     could read them (its socket buffer was full); TCP resends what was ours"
+                    "nettool: the kernel dropped {} on this interface before nettool could \
+                     read them (its socket buffer was full); TCP resends what was ours",
+                    count(n, "frame")
                 )?;
             }
         }
@@ -1159,6 +1153,17 @@ mod tests {
     use rstest::rstest;
 
     #[test]
+    fn one_drop_reads_singular() {
+        let mut d = Dropped::default();
+        d.segment(tcp::DropReason::SynInWindow);
+        d.malformed(crate::wire::WireError::BadChecksum);
+        assert_eq!(
+            d.line().as_deref(),
+            Some("dropped 1 segment (syn-in-window 1) and 1 malformed frame (bad checksum 1)")
+        );
+    }
+
+    #[test]
     fn drops_are_counted_by_reason_commonest_first() {
         use crate::wire::WireError;
         let mut d = Dropped::default();
@@ -1169,7 +1174,7 @@ mod tests {
         d.segment(tcp::DropReason::SynInWindow);
         assert_eq!(
             d.line().as_deref(),
-            Some("dropped 4 segment(s) (rst-not-exact 3, syn-in-window 1)")
+            Some("dropped 4 segments (rst-not-exact 3, syn-in-window 1)")
         );
         d.malformed(WireError::BadChecksum);
         d.malformed(WireError::BadLength);
@@ -1177,8 +1182,8 @@ mod tests {
         assert_eq!(
             d.line().as_deref(),
             Some(
-                "dropped 4 segment(s) (rst-not-exact 3, syn-in-window 1) and 3 malformed \
-                 frame(s) (bad length field 2, bad checksum 1)"
+                "dropped 4 segments (rst-not-exact 3, syn-in-window 1) and 3 malformed \
+                 frames (bad length field 2, bad checksum 1)"
             )
         );
     }
@@ -1187,6 +1192,8 @@ mod tests {
     #[case("80", vec![80])]
     #[case("7-9", vec![7, 8, 9])]
     #[case("22-22", vec![22])]
+    #[case("ssh,http", vec![22, 80])]
+    #[case("echo-9", vec![7, 8, 9])]
     fn port_ranges_parse(#[case] text: &str, #[case] want: Vec<u16>) {
         assert_eq!(parse_ports(text).unwrap(), want);
     }
@@ -1195,7 +1202,7 @@ mod tests {
     #[case("0")]
     #[case("9-7")]
     #[case("1-70000")]
-    #[case("http")]
+    #[case("nosuchservice")]
     #[case("")]
     fn bad_port_ranges_are_refused(#[case] text: &str) {
         assert!(parse_ports(text).is_err());

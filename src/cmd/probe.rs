@@ -3,25 +3,29 @@
 //! [`Template`] and renders what the machines report.
 
 use std::collections::VecDeque;
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use super::targets::{self, Target};
 use super::tcp::unescape;
 use super::{Env, Finish, Given, Way, find_path, stamped};
-use crate::cli::{ProbeArgs, ScanArgs};
+use crate::cli::{PathArgs, ProbeArgs, ScanArgs, TargetListArgs};
 use crate::clock::Clock;
 use crate::driver::{self, Handler, Options, Tx};
 use crate::link::Link;
 use crate::outcome::Outcome;
+use crate::privilege;
 use crate::probe::prober::{self, Event, Meaning, Prober, Summary};
 use crate::probe::scan::{self, PaceStats, PortResult, PortState, Rate, Scanner, Tally};
 use crate::probe::stats::RttStats;
-use crate::probe::{ProbeFlags, Template, format_ports, parse_ports};
+use crate::probe::{ProbeFlags, Template, format_ports};
 use crate::report::event::{self as ev, Reply, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
+use crate::services::{self, Proto};
 use crate::setup::{Flows, LinkOptions, Path, Stack};
 use crate::stack::iface::{Event as HostEvent, HostEvent as HostWhat, InterfaceConfig};
 use crate::stack::raw::{Hosted, RawHost};
@@ -112,23 +116,111 @@ fn payload(args: &ProbeArgs) -> Result<Vec<u8>> {
     })
 }
 
-/// `HOST[:PORTS]`, with `--dport` as the alternative.
-fn probe_target(args: &ProbeArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
-    let (host, ports) = match args.target.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (args.target.as_str(), None),
-    };
-    let ports = match (ports, args.dport.as_deref()) {
-        (Some(_), Some(_)) => bail!("give the port either as HOST:PORT or with --dport, not both"),
-        (Some(p), None) | (None, Some(p)) => parse_ports(p).map_err(anyhow::Error::msg)?,
-        (None, None) => vec![80],
-    };
-    Ok((super::resolve_host(host)?, ports))
+/// The targets of `nettool probe`, each with its ports: `HOST[:PORTS]`,
+/// a subnet, stdin, `-iL`; `--dport` (or 80) where a target names none.
+fn probe_targets(
+    args: &ProbeArgs,
+    stdin: &mut dyn BufRead,
+    resolve: impl Fn(&str) -> Result<Ipv4Addr>,
+) -> Result<Vec<Target>> {
+    let words = targets::gather(&args.targets, args.list.input_list.as_deref(), stdin)?;
+    let found = targets::expand(&words, true, args.list.max_targets, resolve)?;
+    let dport = args
+        .dport
+        .as_deref()
+        .map(|p| services::parse_ports(p, Proto::Tcp).map_err(anyhow::Error::msg))
+        .transpose()?;
+    found
+        .into_iter()
+        .map(|t| {
+            let ports = match (&t.ports, &dport) {
+                (Some(_), Some(_)) => {
+                    bail!("give the port either as HOST:PORT or with --dport, not both")
+                }
+                (Some(p), None) | (None, Some(p)) => p.clone(),
+                (None, None) => vec![80],
+            };
+            Ok(Target {
+                ports: Some(ports),
+                ..t
+            })
+        })
+        .collect()
+}
+
+/// `found` without the addresses host discovery found down (see
+/// [`targets::keep_up`]): for each subnet named, an ARP sweep first,
+/// said in a line for people; `--no-discovery` takes every address.
+fn discovered(
+    found: Vec<Target>,
+    path: &PathArgs,
+    list: &TargetListArgs,
+    (command, json): (&str, bool),
+    env: &mut Env,
+) -> Result<(Vec<Target>, usize)> {
+    if list.no_discovery {
+        return Ok((found, 0));
+    }
+    let cache = path.cache.path();
+    targets::keep_up(found, |net| {
+        if env.interrupt.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let up = super::arp::discover(net, path.interface.as_deref(), path.source, &cache, env)?;
+        let local = crate::route::local_ipv4s();
+        if let Some(up) = &up {
+            let hosts = crate::arp::sweep_targets(net, &local).len();
+            let text = format!(
+                "DISCOVER {net}: {} of {} answered ARP; only those, and this host's own, \
+                 are {command} (--no-discovery takes them all)",
+                up.len(),
+                count(hosts as u64, "address"),
+            );
+            Reporter::new(json).text(env.out, |w| writeln!(w, "{text}"))?;
+        }
+        // This host's own addresses are up, though they answer no ARP.
+        Ok(up.map(|mut up| {
+            up.extend(local.iter().filter(|ip| net.contains(**ip)));
+            up
+        }))
+    })
+}
+
+/// How many probes go to each target: `-c`, or with several targets one
+/// each (without `-c` the first would take every probe until Ctrl-C).
+fn per_target_count(args: &ProbeArgs, targets: usize) -> Option<u64> {
+    args.count.or((targets > 1).then_some(1))
 }
 
 pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
-    let mut rep = Reporter::new(args.json);
-    let (dst, dports) = probe_target(&args)?;
+    let found = probe_targets(&args, &mut std::io::stdin().lock(), super::resolve_host)?;
+    let how = ("probed", args.json);
+    let (found, down) = discovered(found, &args.path, &args.list, how, env)?;
+    let count = per_target_count(&args, found.len() + down);
+    let mut runs = Runs::new(found.len(), down);
+    for (i, t) in found.iter().enumerate() {
+        if env.interrupt.load(Ordering::Relaxed) {
+            break;
+        }
+        // Each target is set up as its turn comes: the privileges go
+        // after the last one's setup (see privilege::hold).
+        privilege::hold(i + 1 < found.len());
+        let rep = Reporter::new(args.json);
+        between_targets(&rep, i, env)?;
+        let dports = t.ports.as_deref().unwrap_or(&[80]);
+        let outcome = probe_one(&args, (t.ip, dports, count), rep, env)?;
+        runs.push(outcome, answered_verdict(outcome));
+    }
+    runs.finish(Many::Probe, args.json, env)
+}
+
+/// Probes one target: its path, its stack, its probes, its summary.
+fn probe_one(
+    args: &ProbeArgs,
+    (dst, dports, count): (Ipv4Addr, &[u16], Option<u64>),
+    mut rep: Reporter,
+    env: &mut Env,
+) -> Result<Outcome> {
     let way = Way::of(&args.path);
     let path = match find_path(&mut rep, env, "probe", dst, &way)? {
         Ok(path) => path,
@@ -136,8 +228,8 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     };
     // Refused before anything is claimed from the kernel; built before
     // the privileges are dropped (it may read --data-file).
-    let tpl = template(&args, &path, dst)?;
-    let flows = probe_flows(dst, &dports, args.sport_inc);
+    let tpl = template(args, &path, dst)?;
+    let flows = probe_flows(dst, dports, args.sport_inc);
     let opened = Opened::open(
         &path,
         args.path.source_port,
@@ -145,34 +237,150 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
         &probe_link(args.flood),
         env,
     )?;
-    let target = (dst, dports.as_slice());
     opened.run(env, |aim, link, clock, env| {
-        fire(&args, tpl, aim, target, rep, link, clock, env)
+        fire(args, tpl, aim, (dst, dports, count), rep, link, clock, env)
     })
 }
 
 /// `nettool probe` over what the caller [`Given`] (the in-memory link in
-/// tests): `given.local` is the first source port.
+/// tests): `given.local` is the first source port; every target goes
+/// out over the one link.
 pub fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outcome> {
     let aim = Aim {
         path: given.path,
         local: given.local,
         guard: None,
     };
-    let rep = Reporter::new(args.json);
-    let (dst, dports) = probe_target(args)?;
-    let tpl = template(args, aim.path, dst)?;
-    let fired = fire(
-        args,
-        tpl,
-        &aim,
-        (dst, &dports),
-        rep,
-        given.link,
-        given.clock,
-        env,
-    )?;
-    fired.finish(None, given.clock.now(), env)
+    let found = probe_targets(args, &mut std::io::empty(), super::resolve_host)?;
+    let count = per_target_count(args, found.len());
+    let (link, clock) = (given.link, given.clock);
+    let mut runs = Runs::new(found.len(), 0);
+    for (i, t) in found.iter().enumerate() {
+        if env.interrupt.load(Ordering::Relaxed) {
+            break;
+        }
+        let rep = Reporter::new(args.json);
+        between_targets(&rep, i, env)?;
+        let target = (t.ip, t.ports.as_deref().unwrap_or(&[80]), count);
+        let tpl = template(args, aim.path, t.ip)?;
+        let fired = fire(args, tpl, &aim, target, rep, link, clock, env)?;
+        let outcome = fired.finish(None, clock.now(), env)?;
+        runs.push(outcome, answered_verdict(outcome));
+    }
+    runs.finish(Many::Probe, args.json, env)
+}
+
+/// The targets of one run as they end: what each found, and the last
+/// `result` over all of them when there were several.
+#[derive(Default)]
+struct Runs {
+    asked: usize,
+    /// Addresses host discovery left out: nobody answered ARP there.
+    down: usize,
+    outcomes: Vec<Outcome>,
+    verdicts: Vec<Verdict>,
+}
+
+impl Runs {
+    fn new(asked: usize, down: usize) -> Runs {
+        Runs {
+            asked,
+            down,
+            ..Runs::default()
+        }
+    }
+
+    fn push(&mut self, outcome: Outcome, verdict: Verdict) {
+        self.outcomes.push(outcome);
+        self.verdicts.push(verdict);
+    }
+
+    /// The run's outcome: success if any target answered; with several
+    /// targets, said in a last line (a `result` over all of them).
+    fn finish(self, command: Many, json: bool, env: &mut Env) -> Result<Outcome> {
+        let overall = if self.outcomes.is_empty() {
+            // Stopped before the first target.
+            Outcome::Negative.unless_interrupted(env.interrupt)
+        } else {
+            targets::overall(&self.outcomes)
+        };
+        if self.asked + self.down < 2 {
+            return Ok(overall);
+        }
+        let ran = self.outcomes.len();
+        let yes = self
+            .outcomes
+            .iter()
+            .filter(|o| **o == Outcome::Success)
+            .count();
+        let verdict = [
+            Verdict::Open,
+            Verdict::Answered,
+            Verdict::Closed,
+            Verdict::Filtered,
+            Verdict::Unreachable,
+        ]
+        .into_iter()
+        .find(|v| self.verdicts.contains(v))
+        .unwrap_or(Verdict::NoReply);
+        let (yes_field, yes_words, no_words) = match command {
+            Many::Probe => ("answered", "answered", "did not"),
+            Many::Scan => ("open", "with an open port", "without"),
+        };
+        let mut report = Report {
+            targets: Some(self.asked + self.down),
+            down: Some(self.down),
+            ..Report::new(verdict, overall)
+        };
+        let yes64 = Some(yes as u64);
+        match yes_field {
+            "answered" => report.answered = yes64,
+            _ => report.open = Some(yes),
+        }
+        let rep = Reporter::new(json);
+        let now = env.now();
+        rep.emit(env.out, now, Ev::Result(Box::new(report)), |w| {
+            writeln!(w)?;
+            let unrun = match self.asked - ran {
+                0 => String::new(),
+                n => format!(", {n} not reached (interrupted)"),
+            };
+            let down = match self.down {
+                0 => String::new(),
+                n => format!(", {n} down (no ARP answer)"),
+            };
+            writeln!(
+                w,
+                "=== {}: {yes} {yes_words}, {} {no_words}{down}{unrun}",
+                count((self.asked + self.down) as u64, "target"),
+                ran - yes
+            )
+        })?;
+        Ok(overall)
+    }
+}
+
+/// A probe run's verdict, from its outcome: answered or not.
+fn answered_verdict(outcome: Outcome) -> Verdict {
+    match outcome {
+        Outcome::Success => Verdict::Answered,
+        _ => Verdict::NoReply,
+    }
+}
+
+/// Which command a run of several targets is.
+#[derive(Clone, Copy)]
+enum Many {
+    Probe,
+    Scan,
+}
+
+/// A blank line between one target's lines and the next's, for people.
+fn between_targets(rep: &Reporter, index: usize, env: &mut Env) -> Result<()> {
+    if index > 0 && rep.human() {
+        writeln!(env.out)?;
+    }
+    Ok(())
 }
 
 /// The stack a probe run or a scan leaves from, opened on its path.
@@ -242,21 +450,21 @@ struct Fired {
     outcome: Outcome,
 }
 
-/// Sends the probes `tpl` and `args` describe from `aim` to `target` (the host and
-/// its ports) until the last wait ends (or Ctrl-C), rendering as it goes.
+/// Sends the probes `tpl` and `args` describe from `aim` to `target` (the host, its
+/// ports, how many probes) until the last wait ends (or Ctrl-C), rendering as it goes.
 #[allow(clippy::too_many_arguments)]
 fn fire(
     args: &ProbeArgs,
     tpl: Template,
     aim: &Aim,
-    (dst, dports): (Ipv4Addr, &[u16]),
+    (dst, dports, count): (Ipv4Addr, &[u16], Option<u64>),
     rep: Reporter,
     link: &mut dyn Link,
     clock: &mut dyn Clock,
     env: &mut Env,
 ) -> Result<Fired> {
     let start = clock.now();
-    let config = prober_config(args, &tpl, aim.local.port(), dports);
+    let config = prober_config(args, count, &tpl, aim.local.port(), dports);
     let mut host = RawHost::new(iface_config(aim.path), Prober::new(start, config));
     let mut view = ProbeView {
         rep,
@@ -326,13 +534,19 @@ fn probe_link(flood: bool) -> LinkOptions {
     }
 }
 
-fn prober_config(args: &ProbeArgs, tpl: &Template, sport: u16, dports: &[u16]) -> prober::Config {
+fn prober_config(
+    args: &ProbeArgs,
+    count: Option<u64>,
+    tpl: &Template,
+    sport: u16,
+    dports: &[u16],
+) -> prober::Config {
     prober::Config {
         template: tpl.clone(),
         sport,
         sport_inc: args.sport_inc,
         dports: dports.to_vec(),
-        count: args.count,
+        count,
         interval: args.interval,
         wait: args.wait,
         seq: args.seq,
@@ -585,7 +799,10 @@ impl ProbeView {
         outcome: Outcome,
     ) -> Result<()> {
         let elapsed = ended - self.start;
-        let report = probe_report(s, elapsed, guard_dropped, outcome);
+        let report = Report {
+            ip: Some(self.dst),
+            ..probe_report(s, elapsed, guard_dropped, outcome)
+        };
         self.rep
             .emit(out, ended, Ev::Result(Box::new(report)), |out| {
                 writeln!(out, "--- {} probe statistics ---", self.dst)?;
@@ -782,49 +999,115 @@ fn describe_rate(rate: Rate) -> String {
 /// the scan down for nothing.
 const SCAN_RECEIVE_BUFFER: usize = 8 << 20;
 
+/// The targets and ports of `nettool scan`: `TARGET... [PORTS]` (the last
+/// operand is the ports when it reads as a port list, see
+/// [`targets::is_port_list`]), or `--ports`; without either, the default
+/// set.
+fn scan_targets(
+    args: &ScanArgs,
+    stdin: &mut dyn BufRead,
+    resolve: impl Fn(&str) -> Result<Ipv4Addr>,
+) -> Result<(Vec<Target>, Vec<u16>)> {
+    let mut operands = args.operands.as_slice();
+    let more = operands.len() > 1 || args.list.input_list.is_some();
+    let ports_text = match (&args.ports, operands.split_last()) {
+        (Some(_), Some((last, _))) if operands.len() > 1 && targets::is_port_list(last) => {
+            bail!("{last:?} reads as ports, and --ports gives them too: give the ports once")
+        }
+        (Some(p), _) => Some(p.as_str()),
+        (None, Some((last, rest))) if more && targets::is_port_list(last) => {
+            operands = rest;
+            Some(last.as_str())
+        }
+        _ => None,
+    };
+    let ports = match ports_text {
+        Some(p) => services::parse_ports(p, Proto::Tcp).map_err(anyhow::Error::msg)?,
+        None => services::default_scan_ports(),
+    };
+    let words = targets::gather(operands, args.list.input_list.as_deref(), stdin)?;
+    let found = targets::expand(&words, false, args.list.max_targets, resolve)?;
+    Ok((found, ports))
+}
+
 pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
-    let mut rep = Reporter::new(args.json);
     let rate = scan_rate(&args)?;
-    let dst = super::resolve_host(&args.host)?;
-    let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
+    let (found, ports) = scan_targets(&args, &mut std::io::stdin().lock(), super::resolve_host)?;
+    let how = ("scanned", args.json);
+    let (found, down) = discovered(found, &args.path, &args.list, how, env)?;
+    let mut runs = Runs::new(found.len(), down);
+    for (i, dst) in found.iter().map(|t| t.ip).enumerate() {
+        if env.interrupt.load(Ordering::Relaxed) {
+            break;
+        }
+        privilege::hold(i + 1 < found.len());
+        let rep = Reporter::new(args.json);
+        between_targets(&rep, i, env)?;
+        let (outcome, verdict) = scan_one(&args, dst, &ports, rate, rep, env)?;
+        runs.push(outcome, verdict);
+    }
+    runs.finish(Many::Scan, args.json, env)
+}
+
+/// Scans one target: its path, its stack, its ports, its table.
+fn scan_one(
+    args: &ScanArgs,
+    dst: Ipv4Addr,
+    ports: &[u16],
+    rate: Rate,
+    mut rep: Reporter,
+    env: &mut Env,
+) -> Result<(Outcome, Verdict)> {
     let way = Way::of(&args.path);
     let path = match find_path(&mut rep, env, "scan", dst, &way)? {
         Ok(path) => path,
-        Err(outcome) => return Ok(outcome),
+        Err(outcome) => return Ok((outcome, Verdict::NoArp)),
     };
-    let flows = probe_flows(dst, &ports, false);
+    let flows = probe_flows(dst, ports, false);
     let opts = LinkOptions {
         receive_buffer: Some(SCAN_RECEIVE_BUFFER),
         ..LinkOptions::default()
     };
     let opened = Opened::open(&path, args.path.source_port, flows, &opts, env)?;
-    let target = (dst, ports.as_slice());
-    opened.run(env, |aim, link, clock, env| {
-        sweep(&args, aim, target, rate, rep, link, clock, env)
-    })
+    let mut verdict = Verdict::NoReply;
+    let outcome = opened.run(env, |aim, link, clock, env| {
+        let swept = sweep(args, aim, (dst, ports), rate, rep, link, clock, env)?;
+        verdict = swept.verdict();
+        Ok(swept)
+    })?;
+    Ok((outcome, verdict))
 }
 
 /// `nettool scan` over what the caller [`Given`] (the in-memory link in
-/// tests).
+/// tests); every target goes out over the one link.
 pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome> {
     let rate = scan_rate(args)?;
-    let dst = super::resolve_host(&args.host)?;
-    let ports = parse_ports(&args.ports).map_err(anyhow::Error::msg)?;
+    let (found, ports) = scan_targets(args, &mut std::io::empty(), super::resolve_host)?;
     let aim = Aim {
         path: given.path,
         local: given.local,
         guard: None,
     };
-    let rep = Reporter::new(args.json);
     let (link, clock) = (given.link, given.clock);
-    let swept = sweep(args, &aim, (dst, &ports), rate, rep, link, clock, env)?;
-    swept.finish(None, clock.now(), env)
+    let mut runs = Runs::new(found.len(), 0);
+    for (i, dst) in found.iter().map(|t| t.ip).enumerate() {
+        if env.interrupt.load(Ordering::Relaxed) {
+            break;
+        }
+        let rep = Reporter::new(args.json);
+        between_targets(&rep, i, env)?;
+        let swept = sweep(args, &aim, (dst, &ports), rate, rep, link, clock, env)?;
+        let verdict = swept.verdict();
+        runs.push(swept.finish(None, clock.now(), env)?, verdict);
+    }
+    runs.finish(Many::Scan, args.json, env)
 }
 
 /// A scan that has run its course, to be reported.
 struct Swept<'a> {
     rep: Reporter,
     args: &'a ScanArgs,
+    dst: Ipv4Addr,
     results: Vec<PortResult>,
     totals: ScanTotals,
     ended: Instant,
@@ -860,11 +1143,19 @@ fn sweep<'a>(
     Ok(Swept {
         rep,
         args,
+        dst,
         results,
         totals,
         ended,
         outcome,
     })
+}
+
+impl Swept<'_> {
+    /// What the scan found of its host, as the result says it.
+    fn verdict(&self) -> Verdict {
+        scan_verdict(&Tally::of(&self.results))
+    }
 }
 
 impl Finish for Swept<'_> {
@@ -878,6 +1169,7 @@ impl Finish for Swept<'_> {
             &self.rep,
             self.ended,
             self.args,
+            self.dst,
             results,
             totals,
             self.outcome,
@@ -1022,11 +1314,13 @@ impl ScanTotals {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render_scan(
     out: &mut dyn Write,
     rep: &Reporter,
     now: Instant,
     args: &ScanArgs,
+    dst: Ipv4Addr,
     results: &[PortResult],
     totals: &ScanTotals,
     outcome: Outcome,
@@ -1034,9 +1328,9 @@ fn render_scan(
     let tally = Tally::of(results);
     if rep.json() {
         for r in results {
-            rep.emit(out, now, Ev::Port(port_event(r)), |_| Ok(()))?;
+            rep.emit(out, now, Ev::Port(port_event(dst, r)), |_| Ok(()))?;
         }
-        let report = scan_report(results, &tally, totals, outcome);
+        let report = scan_report(dst, results, &tally, totals, outcome);
         rep.emit(out, now, Ev::Result(Box::new(report)), |_| Ok(()))?;
         return Ok(());
     }
@@ -1066,8 +1360,9 @@ fn render_scan(
     Ok(())
 }
 
-fn port_event(r: &PortResult) -> ev::Port {
+fn port_event(dst: Ipv4Addr, r: &PortResult) -> ev::Port {
     ev::Port {
+        ip: Some(dst),
         port: r.port,
         outcome: r.state.name(),
         reason: r.why.text().to_owned(),
@@ -1078,18 +1373,15 @@ fn port_event(r: &PortResult) -> ev::Port {
 
 /// The result event of `nettool scan`.
 fn scan_report(
+    dst: Ipv4Addr,
     results: &[PortResult],
     tally: &Tally,
     totals: &ScanTotals,
     outcome: Outcome,
 ) -> Report {
-    let verdict = match tally.verdict() {
-        Some(PortState::Open) => Verdict::Open,
-        Some(PortState::Closed) => Verdict::Closed,
-        Some(PortState::Filtered) => Verdict::Filtered,
-        None => Verdict::NoReply,
-    };
+    let verdict = scan_verdict(tally);
     Report {
+        ip: Some(dst),
         ports: Some(totals.asked),
         scanned: Some(results.len()),
         open: Some(tally.open),
@@ -1102,6 +1394,17 @@ fn scan_report(
         rate_cuts: Some(totals.pace.cuts),
         rsts_dropped: totals.rsts_dropped,
         ..Report::new(verdict, outcome)
+    }
+}
+
+/// A scan's verdict on its host: open if a port is, else closed if one
+/// is, else filtered.
+fn scan_verdict(tally: &Tally) -> Verdict {
+    match tally.verdict() {
+        Some(PortState::Open) => Verdict::Open,
+        Some(PortState::Closed) => Verdict::Closed,
+        Some(PortState::Filtered) => Verdict::Filtered,
+        None => Verdict::NoReply,
     }
 }
 
@@ -1220,7 +1523,8 @@ mod tests {
     #[case(&["nettool", "probe", "-c", "0", "h"])]
     #[case(&["nettool", "probe", "--flags", "SQ", "h"])]
     #[case(&["nettool", "probe", "--ts", "x", "h"])]
-    #[case(&["nettool", "scan", "h"])]
+    #[case(&["nettool", "scan"])]
+    #[case(&["nettool", "probe"])]
     #[case(&["nettool", "scan", "--rate", "5000", "--max-rate", "9000", "h", "80"])]
     #[case(&["nettool", "scan", "--rate", "0", "h", "80"])]
     fn bad_probe_arguments_are_usage_errors(#[case] argv: &[&str]) {
@@ -1340,9 +1644,47 @@ mod tests {
             argv.extend(["--dport", d]);
         }
         let args = parse(&argv);
-        assert_eq!(
-            probe_target(&args).unwrap(),
-            (Ipv4Addr::new(10, 0, 0, 2), want)
-        );
+        let got = probe_targets(&args, &mut std::io::empty(), super::super::resolve_host).unwrap();
+        let got: Vec<(Ipv4Addr, Option<Vec<u16>>)> =
+            got.into_iter().map(|t| (t.ip, t.ports)).collect();
+        assert_eq!(got, [(Ipv4Addr::new(10, 0, 0, 2), Some(want))]);
+    }
+
+    fn parse_scan_targets(argv: &[&str]) -> Result<(Vec<Ipv4Addr>, Vec<u16>)> {
+        let mut all = vec!["nettool", "scan"];
+        all.extend(argv);
+        let (found, ports) =
+            scan_targets(&parse_scan(&all), &mut std::io::empty(), |h| Ok(h.parse()?))?;
+        Ok((found.into_iter().map(|t| t.ip).collect(), ports))
+    }
+
+    #[rstest]
+    #[case::host_and_ports(&["10.0.0.2", "80,ssh"], &["10.0.0.2"], "22,80")]
+    #[case::one_host_default_ports(&["10.0.0.2"], &["10.0.0.2"], services::DEFAULT_SCAN_PORTS)]
+    #[case::two_hosts_default_ports(&["10.0.0.2", "10.0.0.3"], &["10.0.0.2", "10.0.0.3"], services::DEFAULT_SCAN_PORTS)]
+    #[case::two_hosts_and_ports(&["10.0.0.2", "10.0.0.3", "1-3"], &["10.0.0.2", "10.0.0.3"], "1-3")]
+    #[case::a_subnet_and_ports(&["10.0.0.0/30", "http"], &["10.0.0.1", "10.0.0.2"], "80")]
+    #[case::ports_by_flag(&["--ports", "7", "10.0.0.2", "10.0.0.3"], &["10.0.0.2", "10.0.0.3"], "7")]
+    #[case::a_host_by_flag_ports(&["--ports", "7", "10.0.0.2"], &["10.0.0.2"], "7")]
+    fn scan_operands(#[case] argv: &[&str], #[case] hosts: &[&str], #[case] ports: &str) {
+        let (got_hosts, got_ports) = parse_scan_targets(argv).unwrap();
+        let hosts: Vec<Ipv4Addr> = hosts.iter().map(|h| h.parse().unwrap()).collect();
+        assert_eq!(got_hosts, hosts);
+        assert_eq!(format_ports(&got_ports), ports);
+    }
+
+    #[test]
+    fn ports_given_twice_are_refused() {
+        let err = parse_scan_targets(&["--ports", "7", "10.0.0.2", "22"]).unwrap_err();
+        assert!(err.to_string().contains("give the ports once"), "{err}");
+    }
+
+    #[test]
+    fn several_probe_targets_take_one_probe_each_unless_counted() {
+        let args = parse(&["nettool", "probe", "10.0.0.2", "10.0.0.3"]);
+        assert_eq!(per_target_count(&args, 2), Some(1));
+        assert_eq!(per_target_count(&args, 1), None);
+        let args = parse(&["nettool", "probe", "-c", "3", "10.0.0.2", "10.0.0.3"]);
+        assert_eq!(per_target_count(&args, 2), Some(3));
     }
 }

@@ -153,11 +153,8 @@ pub fn parse_target(text: &str) -> Result<SocketAddrV4> {
     let (host, port) = text
         .rsplit_once(':')
         .with_context(|| format!("{text:?} needs a port: write HOST:PORT, e.g. 10.78.0.2:80"))?;
-    let port: u16 = port
-        .parse()
-        .ok()
-        .filter(|p| *p != 0)
-        .with_context(|| format!("{port:?} is not a TCP port (1 to 65535)"))?;
+    let port = crate::services::parse_port(port, crate::services::Proto::Tcp)
+        .map_err(anyhow::Error::msg)?;
     Ok(SocketAddrV4::new(super::resolve_host(host)?, port))
 }
 
@@ -911,6 +908,8 @@ mod tests {
     #[rstest]
     #[case("10.0.0.2:80", Ipv4Addr::new(10, 0, 0, 2), 80)]
     #[case("10.0.0.2:65535", Ipv4Addr::new(10, 0, 0, 2), 65535)]
+    #[case::a_service_name("10.0.0.2:http", Ipv4Addr::new(10, 0, 0, 2), 80)]
+    #[case::a_dashed_service_name("10.0.0.2:http-alt", Ipv4Addr::new(10, 0, 0, 2), 8080)]
     fn targets_parse(#[case] text: &str, #[case] ip: Ipv4Addr, #[case] port: u16) {
         assert_eq!(parse_target(text).unwrap(), SocketAddrV4::new(ip, port));
     }
@@ -919,7 +918,7 @@ mod tests {
     #[case("10.0.0.2")]
     #[case("10.0.0.2:0")]
     #[case("10.0.0.2:65536")]
-    #[case("10.0.0.2:http")]
+    #[case("10.0.0.2:nosuchservice")]
     fn bad_targets_are_refused(#[case] text: &str) {
         assert!(parse_target(text).is_err());
     }

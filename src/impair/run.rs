@@ -77,6 +77,7 @@ pub fn run(opts: &Options, signals: Signals, log: &mut dyn Write) -> anyhow::Res
         right: PacketSocket::open(&opts.right)?,
         buf: vec![0u8; READ_BUFFER],
         out: Vec::new(),
+        oversized: Oversized::default(),
     };
     let start = Instant::now();
     let mut relay = Relay::new(opts.config.clone());
@@ -212,6 +213,9 @@ pub fn run(opts: &Options, signals: Signals, log: &mut dyn Write) -> anyhow::Res
         if let Err(e) = io.transmit(&mut relay) {
             break Err(e);
         }
+        if let Some(warning) = io.oversized.take_warning() {
+            writeln!(log, "{:.3} {warning}", start.elapsed().as_secs_f64())?;
+        }
         if let Some(t) = trace.as_mut() {
             for event in relay.take_events() {
                 writeln!(t, "{event}").context("writing the trace")?;
@@ -237,6 +241,48 @@ struct Io {
     right: PacketSocket,
     buf: Vec<u8>,
     out: Vec<Emit>,
+    oversized: Oversized,
+}
+
+/// Frames too big to pass: a sender whose segmentation offload is on
+/// hands the wire 64 KiB super-frames, which the relay reads longer than
+/// its buffer or cannot send out (`EMSGSIZE`: the other side's offloads
+/// are off). Each is lost and counted; the first is said at once, with
+/// the fix, rather than leaving a transfer to crawl through retransmissions
+/// with nothing but a counter to show for it.
+#[derive(Debug, Default)]
+struct Oversized {
+    /// The first one, not yet said: its length, where it came from and
+    /// where it could not go.
+    pending: Option<(usize, String, String)>,
+    said: bool,
+}
+
+impl Oversized {
+    fn note(&mut self, len: usize, from: &str, to: &str) {
+        if !self.said {
+            self.said = true;
+            self.pending = Some((len, from.to_owned(), to.to_owned()));
+        }
+    }
+
+    fn take_warning(&mut self) -> Option<String> {
+        let (len, from, to) = self.pending.take()?;
+        Some(oversized_warning(len, &from, &to))
+    }
+}
+
+/// The warning for the first frame too big to pass, with the command that
+/// prevents them.
+fn oversized_warning(len: usize, from: &str, to: &str) -> String {
+    format!(
+        "warning: a {len}-byte frame from {from} cannot be forwarded to {to} and is lost: \
+         the sender behind {from} has segmentation offload on, so it sends super-frames \
+         larger than the link's MTU. Turn offloads off on both outer ends (in their \
+         namespaces: ethtool -K IFACE tso off gso off gro off tx off rx off) and start \
+         again; until then each such frame is lost and counted (send-errors, truncated), \
+         and TCP crawls through retransmissions"
+    )
 }
 
 impl Io {
@@ -280,6 +326,8 @@ impl Io {
             any = true;
             let len = if read.len > self.buf.len() {
                 relay.note_truncated(dir);
+                let (from, to) = ends(&self.left, &self.right, dir);
+                self.oversized.note(read.len, from, to);
                 self.buf.len()
             } else {
                 read.len
@@ -308,9 +356,12 @@ impl Io {
             };
             if let Err(err) = sock.send(&e.frame) {
                 match err.raw_os_error() {
-                    Some(libc::ENOBUFS | libc::EAGAIN | libc::EMSGSIZE) => {
-                        relay.note_send_error(e.dir)
+                    Some(libc::EMSGSIZE) => {
+                        relay.note_send_error(e.dir);
+                        let (from, to) = ends(&self.left, &self.right, e.dir);
+                        self.oversized.note(e.frame.len(), from, to);
                     }
+                    Some(libc::ENOBUFS | libc::EAGAIN) => relay.note_send_error(e.dir),
                     _ => {
                         return Err(
                             anyhow::Error::new(err).context(format!("sending on {}", sock.iface))
@@ -320,5 +371,38 @@ impl Io {
             }
         }
         Ok(())
+    }
+}
+
+/// The interfaces a frame going `dir` comes from and goes to.
+fn ends<'a>(left: &'a PacketSocket, right: &'a PacketSocket, dir: Dir) -> (&'a str, &'a str) {
+    match dir {
+        Dir::LeftToRight => (&left.iface, &right.iface),
+        Dir::RightToLeft => (&right.iface, &left.iface),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_oversized_frame_is_said_once_with_the_fix() {
+        let mut o = Oversized::default();
+        assert_eq!(o.take_warning(), None);
+        o.note(65_226, "left0", "right0");
+        o.note(40_000, "right0", "left0");
+        let w = o.take_warning().expect("a warning");
+        assert!(
+            w.starts_with("warning: a 65226-byte frame from left0 cannot be forwarded to right0"),
+            "{w}"
+        );
+        assert!(
+            w.contains("ethtool -K IFACE tso off gso off gro off"),
+            "{w}"
+        );
+        assert_eq!(o.take_warning(), None, "said once");
+        o.note(50_000, "left0", "right0");
+        assert_eq!(o.take_warning(), None, "said once a run");
     }
 }

@@ -112,13 +112,13 @@ pub enum LabError {
          or remove it with `nettool lab down --name {name}`"
     )]
     AlreadyExists { name: String },
-    #[error(
-        "subnet {subnet} overlaps {conflict}, already present on this host: a lab there \
-         would shadow a real network; choose another subnet"
-    )]
+    #[error("subnet {subnet} overlaps {conflict}, already present on this host: {advice}")]
     Overlap {
         subnet: Ipv4Network,
         conflict: String,
+        /// What the overlap means and what to do: another lab's subnet
+        /// is named as such, anything else is a real network.
+        advice: String,
     },
     #[error("lab {name} was created but cannot be read back: {why}")]
     Vanished { name: String, why: String },
@@ -306,6 +306,24 @@ pub fn find_overlap(subnet: Ipv4Network, links: &[Link], routes: &[RouteEntry]) 
     None
 }
 
+/// What an overlap with `subnet` means, for the error: a lab's own
+/// interface (`ntl-NAME`) holding an address of it is that lab's subnet,
+/// which a second lab would make unreachable (not "a real network");
+/// anything else is a network this host really uses. Pure.
+pub fn overlap_advice(subnet: Ipv4Network, links: &[Link]) -> String {
+    let lab = links.iter().find_map(|l| {
+        let name = l.name.strip_prefix(HOST_PREFIX)?;
+        l.ipv4.iter().any(|a| overlaps(subnet, *a)).then_some(name)
+    });
+    match lab {
+        Some(name) => format!(
+            "it is lab {name}'s subnet, and a second lab there would cut that one off; \
+             choose another subnet, or remove lab {name} with `nettool lab down --name {name}`"
+        ),
+        None => "a lab there would shadow a real network; choose another subnet".into(),
+    }
+}
+
 /// One end of the lab's veth pair, as the system reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LabEnd {
@@ -465,9 +483,11 @@ pub fn up(spec: &LabSpec) -> Result<LabStatus, LabError> {
     let links = netns::all_links(None)?;
     let routes = netns::routes(None)?;
     if let Some(conflict) = find_overlap(plan.subnet, &links, &routes) {
+        let advice = overlap_advice(plan.subnet, &links);
         return Err(LabError::Overlap {
             subnet: plan.subnet,
             conflict,
+            advice,
         });
     }
 
@@ -778,6 +798,23 @@ mod tests {
             route("192.168.0.0/16"),
         ];
         assert_eq!(find_overlap(net(subnet), &links, &routes).as_deref(), want);
+    }
+
+    #[test]
+    fn an_overlap_with_another_lab_names_that_lab() {
+        let links = [
+            link("eth0", &["192.168.1.5/24"]),
+            link("ntl-lab", &["10.78.0.1/24"]),
+        ];
+        let advice = overlap_advice(net("10.78.0.0/24"), &links);
+        assert!(advice.starts_with("it is lab lab's subnet"), "{advice}");
+        assert!(advice.contains("nettool lab down --name lab"), "{advice}");
+        assert!(!advice.contains("real network"), "{advice}");
+        let advice = overlap_advice(net("192.168.1.0/24"), &links);
+        assert_eq!(
+            advice,
+            "a lab there would shadow a real network; choose another subnet"
+        );
     }
 
     #[test]

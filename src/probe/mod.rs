@@ -148,41 +148,6 @@ pub fn parse_timestamps(text: &str) -> Result<TcpOption, String> {
     })
 }
 
-/// Parses a port list: `80`, `1-1024`, `22,80,8000-8100`. The ports come
-/// back in the order written, each once. Port 0 is refused.
-pub fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
-    let mut seen = vec![false; 65536];
-    let mut out = Vec::new();
-    for part in text.split(',').map(str::trim) {
-        if part.is_empty() {
-            return Err(format!("{text:?}: empty item in the port list"));
-        }
-        let num = |s: &str| {
-            s.trim()
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| format!("{s:?} is not a TCP port (1 to 65535)"))
-        };
-        let (lo, hi) = match part.split_once('-') {
-            Some((a, b)) => (num(a)?, num(b)?),
-            None => {
-                let p = num(part)?;
-                (p, p)
-            }
-        };
-        if lo > hi {
-            return Err(format!("{part:?}: the range runs backwards"));
-        }
-        for p in lo..=hi {
-            if !std::mem::replace(&mut seen[usize::from(p)], true) {
-                out.push(p);
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// A port list written back compactly (`1-3,7`), for headers.
 pub fn format_ports(ports: &[u16]) -> String {
     let mut sorted = ports.to_vec();
@@ -430,33 +395,6 @@ mod tests {
             parse_timestamps(text),
             Ok(TcpOption::Timestamps { val, ecr })
         );
-    }
-
-    #[rstest]
-    #[case("80", vec![80])]
-    #[case("1-3,8080", vec![1, 2, 3, 8080])]
-    #[case("5,1-3,2", vec![5, 1, 2, 3])]
-    #[case(" 7 , 9 ", vec![7, 9])]
-    #[case("65535", vec![65535])]
-    fn port_lists_parse(#[case] text: &str, #[case] want: Vec<u16>) {
-        assert_eq!(parse_ports(text), Ok(want));
-    }
-
-    #[test]
-    fn the_whole_port_space_parses() {
-        assert_eq!(parse_ports("1-65535").unwrap().len(), 65535);
-    }
-
-    #[rstest]
-    #[case("0")]
-    #[case("1-0")]
-    #[case("10-5")]
-    #[case("80,")]
-    #[case("65536")]
-    #[case("http")]
-    #[case("1--3")]
-    fn bad_port_lists_are_refused(#[case] text: &str) {
-        assert!(parse_ports(text).is_err(), "{text}");
     }
 
     #[rstest]

@@ -347,6 +347,9 @@ pub struct Icmp {
 /// One port of a scan.
 #[derive(Debug, Clone, Serialize)]
 pub struct Port {
+    /// The scanned address (a scan may have several).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
     pub port: u16,
     /// `open`, `closed` or `filtered`.
     pub outcome: &'static str,
@@ -442,6 +445,15 @@ pub struct Report {
     pub subnet: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub addresses: Option<usize>,
+    /// probe and scan with several targets: the last result, over all of
+    /// them (`answered`: targets that answered; `open`: targets with an
+    /// open port).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<usize>,
+    /// probe and scan over subnets: addresses host discovery left out
+    /// (nobody answered ARP there), counted in `targets`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub down: Option<usize>,
     /// Frames, probes or SYNs sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sent: Option<u64>,

@@ -1,0 +1,400 @@
+//! Several targets for `probe` and `scan`, as nmap users give them: a
+//! list of hosts, a subnet (`10.78.0.0/29`), a file of them (`-iL FILE`),
+//! or `-` for stdin. They are run one after another, each its own
+//! start, results and summary.
+
+use std::io::BufRead;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use ipnetwork::Ipv4Network;
+
+use crate::arp::{host_addresses, host_count};
+use crate::outcome::Outcome;
+use crate::services::{self, Proto};
+
+/// One address to probe or scan, with the ports its word named
+/// (`10.78.0.2:80`, probe only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub ip: Ipv4Addr,
+    pub ports: Option<Vec<u16>>,
+    /// The subnet whose address this is, when it was named by its subnet
+    /// only (host discovery may leave it out).
+    pub subnet: Option<Ipv4Network>,
+}
+
+/// The words that name targets: the operands (`-` is stdin's words) and
+/// then the words of the `-iL` file (`-` again stdin). A file holds words
+/// separated by white space; `#` starts a comment to the end of the line.
+pub fn gather(
+    operands: &[String],
+    list: Option<&Path>,
+    stdin: &mut dyn BufRead,
+) -> Result<Vec<String>> {
+    let mut words = Vec::new();
+    let mut stdin_read = false;
+    let mut from_stdin = |words: &mut Vec<String>| -> Result<()> {
+        if !std::mem::replace(&mut stdin_read, true) {
+            words.extend(read_words(stdin).context("reading targets from stdin")?);
+        }
+        Ok(())
+    };
+    for op in operands {
+        if op == "-" {
+            from_stdin(&mut words)?;
+        } else {
+            words.push(op.clone());
+        }
+    }
+    match list {
+        Some(p) if p == Path::new("-") => from_stdin(&mut words)?,
+        Some(p) => {
+            let file = std::fs::File::open(p)
+                .with_context(|| format!("cannot read the target list {}", p.display()))?;
+            let mut reader = std::io::BufReader::new(file);
+            words.extend(
+                read_words(&mut reader)
+                    .with_context(|| format!("reading the target list {}", p.display()))?,
+            );
+        }
+        None => {}
+    }
+    if words.is_empty() {
+        bail!("no target: name a host, a subnet (10.78.0.0/29), or a list with -iL FILE");
+    }
+    Ok(words)
+}
+
+fn read_words(input: &mut dyn BufRead) -> std::io::Result<Vec<String>> {
+    let mut words = Vec::new();
+    for line in input.lines() {
+        let line = line?;
+        let line = line.split('#').next().unwrap_or("");
+        words.extend(line.split_whitespace().map(str::to_owned));
+    }
+    Ok(words)
+}
+
+/// The targets `words` name, each address (with its ports) once, in the
+/// order first named. `with_ports`: a word may end in `:PORTS` (probe). Host names
+/// go to `resolve`. More than `max` addresses in all is refused before
+/// any is resolved.
+pub fn expand(
+    words: &[String],
+    with_ports: bool,
+    max: u64,
+    resolve: impl Fn(&str) -> Result<Ipv4Addr>,
+) -> Result<Vec<Target>> {
+    let specs: Vec<(Spec, Option<Vec<u16>>)> = words
+        .iter()
+        .map(|w| spec(w, with_ports))
+        .collect::<Result<_>>()?;
+    let total: u64 = specs.iter().map(|(s, _)| s.count()).sum();
+    if total > max {
+        let biggest = specs
+            .iter()
+            .filter_map(|(s, _)| match s {
+                Spec::Net(net) => Some(*net),
+                Spec::Host(_) => None,
+            })
+            .max_by_key(|net| host_count(*net));
+        let what = match biggest {
+            Some(net) if host_count(net) > max => {
+                format!("{net} holds {} host addresses", host_count(net))
+            }
+            _ => format!("the targets hold {total} addresses"),
+        };
+        bail!(
+            "{what}, more than --max-targets {max}: narrow the subnet, or raise \
+             --max-targets if you mean it (targets run one after another)"
+        );
+    }
+    let mut out: Vec<Target> = Vec::new();
+    for (s, ports) in specs {
+        let (ips, subnet) = match s {
+            Spec::Host(name) => (vec![resolve(&name)?], None),
+            Spec::Net(net) => (host_addresses(net), Some(net)),
+        };
+        for ip in ips {
+            if !out.iter().any(|t| t.ip == ip && t.ports == ports) {
+                out.push(Target {
+                    ip,
+                    ports: ports.clone(),
+                    subnet,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What one word names.
+enum Spec {
+    Host(String),
+    Net(Ipv4Network),
+}
+
+impl Spec {
+    fn count(&self) -> u64 {
+        match self {
+            Spec::Host(_) => 1,
+            Spec::Net(net) => host_count(*net),
+        }
+    }
+}
+
+fn spec(word: &str, with_ports: bool) -> Result<(Spec, Option<Vec<u16>>)> {
+    let (host, ports) = match word.rsplit_once(':') {
+        Some((h, p)) if with_ports => (h, Some(p)),
+        _ => (word, None),
+    };
+    let ports = ports
+        .map(|p| services::parse_ports(p, Proto::Tcp).map_err(anyhow::Error::msg))
+        .transpose()?;
+    if host.contains('/') {
+        let net: Ipv4Network = host.parse().with_context(|| {
+            format!("{host:?} is not an IPv4 subnet (write it like 10.78.0.0/29)")
+        })?;
+        return Ok((Spec::Net(net), ports));
+    }
+    Ok((Spec::Host(host.to_owned()), ports))
+}
+
+/// Whether `scan`'s last operand is its port list rather than one more
+/// target: a word that reads as a port list (`80`, `1-1024`, `ssh,http`)
+/// and cannot be an address, a subnet or stdin; or a word no host could
+/// be named (a comma, a leading digit), so that a bad port list is
+/// reported as one.
+pub fn is_port_list(word: &str) -> bool {
+    if word == "-" || word.contains('/') || word.parse::<Ipv4Addr>().is_ok() {
+        return false;
+    }
+    services::parse_ports(word, Proto::Tcp).is_ok()
+        || word.contains(',')
+        || word.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// The targets left once host discovery has said which addresses are up:
+/// an address named only by its subnet stays if `up` says so for that
+/// subnet (`up` answers `None` where it cannot tell: all stay); one
+/// named alone always stays. Also returns how many were left out.
+pub fn keep_up(
+    found: Vec<Target>,
+    mut up: impl FnMut(Ipv4Network) -> Result<Option<Vec<Ipv4Addr>>>,
+) -> Result<(Vec<Target>, usize)> {
+    let mut nets: Vec<Ipv4Network> = Vec::new();
+    for net in found.iter().filter_map(|t| t.subnet) {
+        if !nets.contains(&net) {
+            nets.push(net);
+        }
+    }
+    let mut answered: Vec<(Ipv4Network, Vec<Ipv4Addr>)> = Vec::new();
+    for net in nets {
+        if let Some(ips) = up(net)? {
+            answered.push((net, ips));
+        }
+    }
+    let before = found.len();
+    let kept: Vec<Target> = found
+        .into_iter()
+        .filter(|t| match t.subnet {
+            None => true,
+            Some(net) => answered
+                .iter()
+                .find(|(n, _)| *n == net)
+                .is_none_or(|(_, ips)| ips.contains(&t.ip)),
+        })
+        .collect();
+    let left_out = before - kept.len();
+    Ok((kept, left_out))
+}
+
+/// The exit outcome over all targets' outcomes: interrupted if the run
+/// was, else success if any target's was (a port open, a probe
+/// answered), else the network's no.
+pub fn overall(outcomes: &[Outcome]) -> Outcome {
+    if outcomes.contains(&Outcome::Interrupted) {
+        Outcome::Interrupted
+    } else if outcomes.contains(&Outcome::Success) {
+        Outcome::Success
+    } else {
+        Outcome::Negative
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::MAX_TARGETS;
+    use rstest::rstest;
+
+    fn words(w: &[&str]) -> Vec<String> {
+        w.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn no_dns(name: &str) -> Result<Ipv4Addr> {
+        match name {
+            "peer.lab" => Ok(Ipv4Addr::new(10, 78, 0, 2)),
+            _ => Ok(name.parse()?),
+        }
+    }
+
+    fn ips(targets: &[Target]) -> Vec<String> {
+        targets.iter().map(|t| t.ip.to_string()).collect()
+    }
+
+    #[test]
+    fn a_list_a_name_and_a_subnet_each_address_once_in_order() {
+        let t = expand(
+            &words(&["10.78.0.5", "peer.lab", "10.78.0.0/29"]),
+            false,
+            MAX_TARGETS,
+            no_dns,
+        )
+        .unwrap();
+        assert_eq!(
+            ips(&t),
+            [
+                "10.78.0.5",
+                "10.78.0.2",
+                "10.78.0.1",
+                "10.78.0.3",
+                "10.78.0.4",
+                "10.78.0.6"
+            ]
+        );
+    }
+
+    #[test]
+    fn probe_words_carry_their_ports() {
+        let t = expand(
+            &words(&[
+                "10.78.0.2:http,22",
+                "10.78.0.3",
+                "10.78.0.4/31:7",
+                "10.78.0.2:22",
+                "10.78.0.3",
+            ]),
+            true,
+            MAX_TARGETS,
+            no_dns,
+        )
+        .unwrap();
+        let got: Vec<(String, Option<Vec<u16>>)> = t
+            .iter()
+            .map(|t| (t.ip.to_string(), t.ports.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("10.78.0.2".into(), Some(vec![80, 22])),
+                ("10.78.0.3".into(), None),
+                ("10.78.0.4".into(), Some(vec![7])),
+                ("10.78.0.5".into(), Some(vec![7])),
+                ("10.78.0.2".into(), Some(vec![22])),
+            ]
+        );
+    }
+
+    #[rstest]
+    #[case::a_big_subnet(&["10.0.0.0/16"], "10.0.0.0/16 holds 65534 host addresses, more than --max-targets 256")]
+    #[case::many_small_ones(&["10.0.0.0/24", "10.0.1.0/30"], "the targets hold 256 addresses, more than --max-targets 255")]
+    fn too_many_targets_are_refused_before_any_is_resolved(#[case] w: &[&str], #[case] want: &str) {
+        let max = if w.len() > 1 { 255 } else { MAX_TARGETS };
+        let err = expand(&words(w), false, max, |_| panic!("resolved"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{err}");
+        assert!(err.contains("raise --max-targets"), "{err}");
+    }
+
+    #[test]
+    fn max_targets_lets_a_big_subnet_through() {
+        let t = expand(&words(&["10.0.0.0/22"]), false, 1022, no_dns).unwrap();
+        assert_eq!(t.len(), 1022);
+    }
+
+    #[test]
+    fn a_bad_subnet_says_how_to_write_one() {
+        let err = expand(&words(&["10.0.0.0/33"]), false, MAX_TARGETS, no_dns)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an IPv4 subnet"), "{err}");
+    }
+
+    #[test]
+    fn stdin_and_a_list_file_give_words_comments_skipped() {
+        let dir = std::env::temp_dir().join(format!("nettool-targets-{}", std::process::id()));
+        std::fs::write(&dir, "10.78.0.2 # the peer\n\n10.78.0.3\t10.78.0.4\n").unwrap();
+        let mut stdin: &[u8] = b"10.78.0.9\n# nothing\n10.78.0.10\n";
+        let got = gather(&words(&["10.78.0.1", "-"]), Some(&dir), &mut stdin).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(
+            got,
+            words(&[
+                "10.78.0.1",
+                "10.78.0.9",
+                "10.78.0.10",
+                "10.78.0.2",
+                "10.78.0.3",
+                "10.78.0.4"
+            ])
+        );
+    }
+
+    #[test]
+    fn no_target_at_all_says_how_to_give_one() {
+        let mut stdin: &[u8] = b"# empty\n";
+        let err = gather(&words(&["-"]), None, &mut stdin).unwrap_err();
+        assert!(err.to_string().contains("-iL FILE"), "{err}");
+    }
+
+    #[test]
+    fn discovery_leaves_out_a_subnets_silent_addresses_but_not_named_ones() {
+        let found = expand(
+            &words(&["10.78.0.5", "10.78.0.0/29", "10.9.0.0/30"]),
+            false,
+            MAX_TARGETS,
+            no_dns,
+        )
+        .unwrap();
+        let (kept, left_out) = keep_up(found, |net| {
+            Ok(match net.to_string().as_str() {
+                // 10.78.0.5 is silent, but named alone.
+                "10.78.0.0/29" => Some(vec![Ipv4Addr::new(10, 78, 0, 2)]),
+                // Routed: ARP cannot tell.
+                _ => None,
+            })
+        })
+        .unwrap();
+        assert_eq!(
+            ips(&kept),
+            ["10.78.0.5", "10.78.0.2", "10.9.0.1", "10.9.0.2"]
+        );
+        assert_eq!(left_out, 4, "10.78.0.1, .3, .4 and .6");
+    }
+
+    #[rstest]
+    #[case("80", true)]
+    #[case("1-1024,8080", true)]
+    #[case("ssh,http", true)]
+    #[case("http", true)]
+    #[case("22,nosuchservice", true)]
+    #[case("10.78.0.2", false)]
+    #[case("10.78.0.0/29", false)]
+    #[case("-", false)]
+    #[case("peer.lab", false)]
+    fn scans_last_operand(#[case] word: &str, #[case] ports: bool) {
+        assert_eq!(is_port_list(word), ports, "{word}");
+    }
+
+    #[rstest]
+    #[case(&[Outcome::Negative, Outcome::Success], Outcome::Success)]
+    #[case(&[Outcome::Negative, Outcome::Negative], Outcome::Negative)]
+    #[case(&[Outcome::Success, Outcome::Interrupted], Outcome::Interrupted)]
+    fn the_exit_over_all_targets(#[case] each: &[Outcome], #[case] want: Outcome) {
+        assert_eq!(overall(each), want);
+    }
+}
