@@ -27,6 +27,7 @@ end
 complete -c nettool -n "__fish_nettool_needs_command" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_needs_command" -s V -l version -d 'Print version'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "arp" -d 'Resolve IPv4 addresses to MAC addresses with ARP, through a soft-state cache'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "ndp" -d 'Resolve IPv6 addresses to MAC addresses with Neighbor Discovery, through a NUD cache'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "handshake" -d 'Open a TCP connection with a hand-driven three-way handshake, printing every segment and state'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "close" -d 'Open a TCP connection and close it with the four-way handshake, printing every state'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "nc" -d 'netcat on nettool\'s own TCP engine: stdin to the peer, the peer to stdout'
@@ -56,6 +57,23 @@ complete -c nettool -n "__fish_nettool_using_subcommand arp" -l json -d 'Print o
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s q -l quiet -d 'Print only the MAC address (`ADDRESS MAC` per line where many answer: a sweep, --show)'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s v -l verbose -d 'Also print every ARP frame sent and received, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand arp" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s i -s I -l interface -d 'Interface to use (default: the one whose IPv6 prefix holds ADDRESS)' -r -f
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s s -l source -d 'Source IPv6 address of solicitations and echoes (default: the interface\'s link-local address)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s c -l count -d 'Send exactly N solicitations (echoes with --all-nodes), one per --interval, and show every answer' -r
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s w -s W -l wait -l timeout -d 'How long to wait for an answer after the last solicitation [default: 1s]' -r
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -l interval -d 'Time between solicitations [default: 1s, RFC 4861\'s RetransTimer]' -r
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -l no-cache -d 'Ask the wire even when the cache holds a REACHABLE entry'
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -l show -d 'List the IPv6 entries of the cache with their NUD states, and exit'
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -l flush -d 'Empty the IPv6 entries of the cache, and exit'
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s D -l dad -d 'Duplicate address detection (RFC 4862 §5.4): solicit from ::; exit 1 if someone owns ADDRESS'
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s U -l announce -d 'Announce ADDRESS at our MAC with unsolicited advertisements to ff02::1 (O=1)'
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -l all-nodes -d 'Send an ICMPv6 echo to ff02::1 (every node on the link) and list who answers'
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -l json -d 'Print one JSON object per line for each answer and event'
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s q -l quiet -d 'Print only the MAC address (`ADDRESS MAC` per line where many answer: --all-nodes, --show)'
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s v -l verbose -d 'Also print every NDP state change and frame count on stderr'
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r

@@ -1,4 +1,11 @@
-//! Keeping the ARP cache between runs.
+//! Keeping the neighbour caches between runs: ARP's IPv4 entries and
+//! NDP's IPv6 ones, in one file.
+//!
+//! The file is `{"version": 1, "entries": [ARP…], "neighbors": [NDP…]}`:
+//! `neighbors` is left out when empty, so a file with no IPv6 entries is
+//! byte for byte what nettool wrote before it spoke NDP, files written
+//! before still load, and an older nettool reads a newer file (it skips
+//! the field it does not know).
 //!
 //! The file lives under a standard cache location: `/var/cache/nettool/`
 //! for root, `$XDG_CACHE_HOME/nettool/` (or `~/.cache/nettool/`) for anyone
@@ -24,7 +31,51 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::arp::cache::Cache;
+use serde::{Deserialize, Serialize};
+
+use crate::arp::cache::{Cache, LoadError, STORE_VERSION};
+use crate::ndp;
+
+/// Both families' caches, as one file holds them.
+#[derive(Debug, Clone, Default)]
+pub struct Caches {
+    pub arp: Cache,
+    pub ndp: ndp::cache::Cache,
+}
+
+/// The on-disk form.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    version: u32,
+    entries: Vec<crate::arp::cache::Entry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    neighbors: Vec<ndp::cache::Entry>,
+}
+
+impl Caches {
+    /// Reads stored bytes; `seed` seeds the NDP cache's ReachableTimes.
+    pub fn from_bytes(bytes: &[u8], seed: u64) -> Result<Caches, LoadError> {
+        let stored: Stored = serde_json::from_slice(bytes)?;
+        if stored.version != STORE_VERSION {
+            return Err(LoadError::Version(stored.version));
+        }
+        Ok(Caches {
+            arp: Cache::from_entries(stored.entries),
+            ndp: ndp::cache::Cache::from_stored(stored.neighbors, seed),
+        })
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let stored = Stored {
+            version: STORE_VERSION,
+            entries: self.arp.entries().cloned().collect(),
+            neighbors: self.ndp.stored_entries(),
+        };
+        let mut bytes = serde_json::to_vec_pretty(&stored).expect("cache entries always serialise");
+        bytes.push(b'\n');
+        bytes
+    }
+}
 
 /// Larger than any real cache (≈ 200 bytes an entry); refusing bigger
 /// files bounds what a hostile file can make us allocate.
@@ -45,15 +96,26 @@ pub fn default_path() -> PathBuf {
     base.join("nettool").join("arp-cache.json")
 }
 
-/// Reads the cache at `path`. Never fails: what cannot be trusted is
-/// described in the returned warnings and replaced by an empty cache.
+/// Reads the ARP cache at `path` (see [`load_all`]).
 pub fn load(path: &Path) -> (Cache, Vec<String>) {
+    let (caches, warnings) = load_all(path, 0);
+    (caches.arp, warnings)
+}
+
+/// Reads both caches at `path`. Never fails: what cannot be trusted is
+/// described in the returned warnings and replaced by empty caches.
+/// `seed` seeds the NDP cache's ReachableTimes.
+pub fn load_all(path: &Path, seed: u64) -> (Caches, Vec<String>) {
+    let empty = || Caches {
+        arp: Cache::new(),
+        ndp: ndp::cache::Cache::new(seed),
+    };
     match read_trusted(path) {
-        Ok(None) => (Cache::new(), Vec::new()),
-        Ok(Some(bytes)) => match Cache::from_bytes(&bytes) {
-            Ok(cache) => (cache, Vec::new()),
+        Ok(None) => (empty(), Vec::new()),
+        Ok(Some(bytes)) => match Caches::from_bytes(&bytes, seed) {
+            Ok(caches) => (caches, Vec::new()),
             Err(e) => (
-                Cache::new(),
+                empty(),
                 vec![format!(
                     "ARP cache {} is unreadable ({e}); starting with an empty cache (it will be rewritten)",
                     path.display()
@@ -61,7 +123,7 @@ pub fn load(path: &Path) -> (Cache, Vec<String>) {
             ),
         },
         Err(why) => (
-            Cache::new(),
+            empty(),
             vec![format!(
                 "ignoring ARP cache {}: {why}; starting with an empty cache",
                 path.display()
@@ -120,10 +182,24 @@ fn check_owner(meta: &fs::Metadata) -> Result<(), String> {
     Ok(())
 }
 
-/// Saves what changed in `cache` since it was loaded, merged onto the
-/// file's current contents. Returns the warnings met while re-reading.
+/// Saves what changed in the ARP `cache` since it was loaded, merged
+/// onto the file's current contents (IPv6 entries included). Returns the
+/// warnings met while re-reading.
 pub fn save(path: &Path, cache: &Cache) -> io::Result<Vec<String>> {
-    if cache.changes().is_empty() {
+    save_changes(path, cache.changes(), &[])
+}
+
+/// Saves what changed in both caches since they were loaded, as [`save`].
+pub fn save_all(path: &Path, caches: &Caches) -> io::Result<Vec<String>> {
+    save_changes(path, caches.arp.changes(), caches.ndp.changes())
+}
+
+fn save_changes(
+    path: &Path,
+    arp: &[crate::arp::cache::Change],
+    ndp: &[ndp::cache::Change],
+) -> io::Result<Vec<String>> {
+    if arp.is_empty() && ndp.is_empty() {
         return Ok(Vec::new());
     }
     let dir = path
@@ -132,8 +208,9 @@ pub fn save(path: &Path, cache: &Cache) -> io::Result<Vec<String>> {
         .unwrap_or(Path::new("."));
     ensure_private_dir(dir)?;
     let _lock = lock(path)?;
-    let (mut current, warnings) = load(path);
-    current.apply(cache.changes());
+    let (mut current, warnings) = load_all(path, 0);
+    current.arp.apply(arp);
+    current.ndp.apply(ndp);
     write_atomically(path, &current.to_bytes())?;
     Ok(warnings)
 }
@@ -374,5 +451,89 @@ mod tests {
         let path = dir.path().join("arp-cache.json");
         save(&path, &Cache::new()).unwrap();
         assert!(!path.exists());
+    }
+
+    /// A cache with one IPv6 neighbour REACHABLE on eth0.
+    fn sample_ndp() -> ndp::cache::Cache {
+        use crate::wire::ndp::NaFlags;
+        let mut c = ndp::cache::Cache::new(1);
+        let ip = "fe80::2".parse().unwrap();
+        c.solicit(1_000, "eth0", 7, ip);
+        let flags = NaFlags {
+            router: false,
+            solicited: true,
+            override_: true,
+        };
+        c.handle_advert(
+            1_001,
+            ("eth0", 7),
+            ip,
+            flags,
+            Some(MacAddr::new(2, 0, 0, 0, 0, 6)),
+            true,
+        );
+        c
+    }
+
+    #[test]
+    fn both_families_share_the_file_and_keep_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("arp-cache.json");
+        let mut caches = load_all(&path, 1).0;
+        caches.ndp = sample_ndp();
+        save_all(&path, &caches).unwrap();
+        // An ARP-only run saves afterwards: the IPv6 entry stays.
+        save(&path, &sample()).unwrap();
+        let (back, w) = load_all(&path, 1);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(back.arp.len(), 1);
+        assert_eq!(back.ndp.len(), 1);
+        let e = back.ndp.entries().next().unwrap();
+        assert_eq!(e.state, ndp::cache::State::Reachable);
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"neighbors\""), "{text}");
+    }
+
+    #[test]
+    fn a_file_without_ipv6_entries_is_the_old_format_byte_for_byte() {
+        let caches = Caches {
+            arp: sample(),
+            ndp: ndp::cache::Cache::new(0),
+        };
+        assert_eq!(caches.to_bytes(), sample().to_bytes());
+        // And an old file loads, with no IPv6 entries.
+        let back = Caches::from_bytes(&sample().to_bytes(), 0).unwrap();
+        assert_eq!(back.arp.len(), 1);
+        assert!(back.ndp.is_empty());
+    }
+
+    #[test]
+    fn a_bad_ipv6_entry_makes_the_file_corrupt_not_half_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("arp-cache.json");
+        let bad = br#"{"version":1,"entries":[],"neighbors":[{"iface":"eth0","ifindex":7,"ip":"fe80::zz","mac":"02:00:00:00:00:06","state":"STALE","since_ms":1,"reachable_ms":0}]}"#;
+        fs::write(&path, bad).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        let (c, w) = load_all(&path, 0);
+        assert!(c.arp.is_empty() && c.ndp.is_empty());
+        assert!(w[0].contains("unreadable"), "{w:?}");
+    }
+
+    #[test]
+    fn an_ipv6_flush_empties_only_the_ipv6_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("arp-cache.json");
+        let caches = Caches {
+            arp: sample(),
+            ndp: sample_ndp(),
+        };
+        save_all(&path, &caches).unwrap();
+        let mut again = load_all(&path, 0).0;
+        again.ndp.flush();
+        save_all(&path, &again).unwrap();
+        let back = load_all(&path, 0).0;
+        assert_eq!(back.arp.len(), 1);
+        assert!(back.ndp.is_empty());
     }
 }

@@ -12,6 +12,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 mod common;
 mod impair;
 mod ladder;
+mod ndp;
 mod plot;
 mod probe;
 mod trace;
@@ -19,6 +20,7 @@ mod trace;
 pub use common::{COMMON_FLAGS, Common, habit_tip, parse_interface, parse_source_port};
 pub use impair::ImpairArgs;
 pub use ladder::{LadderArgs, LadderFlags};
+pub use ndp::NdpArgs;
 pub use plot::{PlotArgs, PlotDir};
 pub use probe::{MAX_TARGETS, ProbeArgs, ScanArgs, TargetListArgs};
 pub use trace::TraceArgs;
@@ -99,6 +101,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Arp(ArpArgs),
+    Ndp(NdpArgs),
     Handshake(HandshakeArgs),
     Close(CloseArgs),
     Nc(NcArgs),
@@ -736,6 +739,7 @@ impl Command {
     pub fn pcap(&self) -> Option<&std::path::Path> {
         let capture = match self {
             Command::Arp(a) => &a.capture,
+            Command::Ndp(a) => &a.capture,
             Command::Handshake(a) => &a.connect.capture,
             Command::Close(a) => &a.connect.capture,
             Command::Nc(a) => &a.capture,

@@ -76,6 +76,21 @@ fn synopsis(cmd: &Command, name: &str) -> String {
         );
         words.push(format!("[{word}]{}", if repeats { "..." } else { "" }));
     }
+    // A usage written out by hand (scan's TARGET... [PORTS]) says the
+    // operands better than their value names.
+    if let Some(usage) = cmd.get_overridden_usage() {
+        let usage = usage.to_string();
+        if let Some((_, operands)) = usage.split_once("[OPTIONS] ") {
+            words.extend(operands.split_whitespace().map(|w| {
+                let bare = w
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .trim_end_matches("...");
+                w.replacen(bare, &italic(bare), 1)
+            }));
+            return words.join(" ");
+        }
+    }
     for arg in args.iter().filter(|a| a.is_positional()) {
         let names: Vec<String> = arg
             .get_value_names()
@@ -160,6 +175,12 @@ fn with_extra_sections(roff: &str) -> String {
             out.push('\n');
         }
         blank_run = 0;
+        if is_prose(line) {
+            // A paragraph written as one long line: filled, so it wraps
+            // to the reader's width (and is then set as written again).
+            out.push_str(&format!(".fi\n{}\n.nf\n", line.trim()));
+            continue;
+        }
         // The heading is a section now: the help's two-space indent goes.
         out.push_str(line.strip_prefix("  ").unwrap_or(line));
         out.push('\n');
@@ -169,6 +190,15 @@ fn with_extra_sections(roff: &str) -> String {
     }
     out.push_str(&roff[end..]);
     out
+}
+
+/// Whether a line of a help's closing text is prose, to be filled: too
+/// long for a man page's 80 columns and without the runs of spaces that
+/// line up columns (an example and its comment, an exit code and its
+/// meaning), which must be set as written.
+pub fn is_prose(line: &str) -> bool {
+    let text = line.trim();
+    text.chars().count() > 72 && !text.contains("  ")
 }
 
 /// Completion scripts for bash, zsh, fish, PowerShell and elvish.

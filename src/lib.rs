@@ -5,7 +5,7 @@
 //! point one way only:
 //!
 //! ```text
-//! time ← wire ← arp, tcp, probe, trace ← stack ← link, driver ← setup ← cmd ← main
+//! time ← wire ← arp, ndp, tcp, probe, trace ← stack ← link, driver ← setup ← cmd ← main
 //!               clock, sys ← link, driver, netlink, route
 //!               netlink ← route, nft;  nft ← guard, lab;  route, guard, cachefile, privilege ← setup;  seccomp ← privilege
 //!               lab, impair, report, picture ← cmd;  serde_display ← lab, report
@@ -14,7 +14,7 @@
 //! ```
 //!
 //! - **The engine**, pure and sans-IO: [`time`], [`wire`], [`arp`],
-//!   [`tcp`], [`probe`] (hand-made TCP probes and SYN scans) and
+//!   [`ndp`] (IPv6 neighbour discovery with NUD, and DAD), [`tcp`], [`probe`] (hand-made TCP probes and SYN scans) and
 //!   [`trace`] (TCP traceroute); [`stack`] is the host around them: an
 //!   interface with a flow table of TCP connections, listeners, and the
 //!   raw flows of probes, scans and traces (ARP answering, segments and
@@ -46,7 +46,7 @@
 //!   [`route`] (over [`netlink`]) asks the routing table which interface,
 //!   source and next hop to use; [`guard`] keeps the kernel's RSTs out of
 //!   nettool's flows with an nftables rule, made over [`nft`] (nettool's
-//!   own nftables messages); [`cachefile`] keeps the ARP
+//!   own nftables messages); [`cachefile`] keeps the ARP and NDP
 //!   cache between runs; [`lab`] builds disposable network namespaces for
 //!   `nettool lab` and the end-to-end tests; [`impair`] is the seeded,
 //!   faulty relay those tests put between two namespaces.
@@ -73,6 +73,7 @@ pub mod impair;
 pub mod lab;
 pub mod link;
 pub mod machine;
+pub mod ndp;
 pub mod netlink;
 pub mod nft;
 pub mod outcome;

@@ -576,6 +576,57 @@ fn check_source(source: Ipv4Addr, interface: &Interface) -> Result<(), RouteErro
     Err(RouteError::BadSource { addr: source, why })
 }
 
+/// An IPv6 address the kernel has on an interface (`/proc/net/if_inet6`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Address {
+    pub ifindex: u32,
+    pub addr: std::net::Ipv6Addr,
+    pub prefix_len: u8,
+    /// `IFA_F_TENTATIVE`: still in duplicate address detection.
+    pub tentative: bool,
+}
+
+impl Ipv6Address {
+    /// Whether `ip` is in this address's prefix (on-link).
+    pub fn contains(&self, ip: std::net::Ipv6Addr) -> bool {
+        let bits = u32::from(self.prefix_len.min(128));
+        let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+        u128::from(self.addr) & mask == u128::from(ip) & mask
+    }
+}
+
+/// Every IPv6 address of every interface; empty where IPv6 is off.
+pub fn ipv6_addresses() -> Vec<Ipv6Address> {
+    std::fs::read_to_string("/proc/net/if_inet6")
+        .map(|t| parse_if_inet6(&t))
+        .unwrap_or_default()
+}
+
+/// Parses `/proc/net/if_inet6`: per line, the address in 32 hex digits,
+/// then the interface index, prefix length, scope and flags in hex, then
+/// the name. Lines that do not read so are skipped.
+pub fn parse_if_inet6(text: &str) -> Vec<Ipv6Address> {
+    const IFA_F_TENTATIVE: u32 = 0x40;
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let [addr, index, plen, _scope, flags, _name] = f[..] else {
+                return None;
+            };
+            let addr = u128::from_str_radix(addr, 16)
+                .ok()
+                .filter(|_| addr.len() == 32)?;
+            let flags = u32::from_str_radix(flags, 16).ok()?;
+            Some(Ipv6Address {
+                ifindex: u32::from_str_radix(index, 16).ok()?,
+                addr: addr.into(),
+                prefix_len: u8::from_str_radix(plen, 16).ok()?,
+                tentative: flags & IFA_F_TENTATIVE != 0,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -802,5 +853,25 @@ mod tests {
         assert!(lo.ipv4.iter().any(|n| n.ip() == Ipv4Addr::LOCALHOST));
         let err = interface_by_name("nettool-no-such0").unwrap_err();
         assert!(err.to_string().contains("lo"), "{err}");
+    }
+
+    #[test]
+    fn if_inet6_lines_are_read_and_bad_ones_skipped() {
+        let text = "fd006e74000000000000000000000001 0000000a 40 00 80 veth0\n\
+                    fe800000000000000000000000000001 0a 40 20 c0 veth0\n\
+                    not a line\n\
+                    zz006e74000000000000000000000001 0a 40 00 80 veth0\n";
+        let got = parse_if_inet6(text);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].ifindex, 10);
+        assert_eq!(
+            got[0].addr,
+            "fd00:6e74::1".parse::<std::net::Ipv6Addr>().unwrap()
+        );
+        assert_eq!(got[0].prefix_len, 64);
+        assert!(!got[0].tentative);
+        assert!(got[1].tentative);
+        assert!(got[0].contains("fd00:6e74::abcd".parse().unwrap()));
+        assert!(!got[0].contains("fd00:6e75::1".parse().unwrap()));
     }
 }

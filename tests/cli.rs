@@ -143,6 +143,8 @@ impl Flag {
 /// something else there: `-i` is never an interval, `-q` never a count).
 #[rstest]
 #[case::arp(&["arp"], &["10.0.0.1"], &[Interface, Source, Count, Wait, Interval, Verbose, Quiet, Json])]
+// ndp's -s is an IPv6 address: the IPv4 one of the table is refused.
+#[case::ndp(&["ndp"], &["fd00::1"], &[Interface, Count, Wait, Interval, Verbose, Quiet, Json])]
 #[case::handshake(&["handshake"], &["10.0.0.1:80"], &[Interface, Source, SourcePort, Json])]
 #[case::close(&["close"], &["10.0.0.1:80"], &[Interface, Source, SourcePort, Json])]
 #[case::nc(&["nc"], &["10.0.0.1", "80"], &[Interface, Source, SourcePort, Wait, Verbose])]
@@ -566,6 +568,7 @@ fn lab_demo_runs_every_step_and_leaves_nothing_behind() {
     for want in [
         "is-at",
         "from cache",
+        "solicitations to ff02::1:ff00:2",
         "4 of 253 addresses answered",
         "is in use by",
         "is open: SYN-ACK",

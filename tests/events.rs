@@ -140,8 +140,8 @@ fn samples() -> Vec<Event> {
             mode: Some("sweep"),
             src: Some(addr),
             dst: Some(addr),
-            ip: Some(ip),
-            local_ip: Some(ip),
+            ip: Some(ip.into()),
+            local_ip: Some(ip.into()),
             subnet: Some("10.0.0.0/24".into()),
             ports: Some("80,81".into()),
             iface: Some("eth0".into()),
@@ -178,7 +178,7 @@ fn samples() -> Vec<Event> {
             Reply {
                 probe: Some(1),
                 rtt_us: 120,
-                ip: Some(ip),
+                ip: Some(ip.into()),
                 mac: Some(mac),
                 iface: Some("eth0".into()),
                 ttl: Some(64),
@@ -213,7 +213,7 @@ fn samples() -> Vec<Event> {
         }),
         Event::Cache(Cache {
             status: "fresh",
-            ip,
+            ip: ip.into(),
             mac,
             iface: Some("eth0".into()),
             age_us: Some(1),
@@ -221,10 +221,20 @@ fn samples() -> Vec<Event> {
             ttl_us: Some(3),
         }),
         Event::Conflict(Conflict {
-            ip,
+            ip: ip.into(),
             mac,
             other_mac: mac,
             seen: "wire",
+        }),
+        // nettool ndp: the same events, with IPv6 addresses.
+        Event::Cache(Cache {
+            status: "reachable",
+            ip: "fd00:6e74::2".parse::<std::net::Ipv6Addr>().unwrap().into(),
+            mac,
+            iface: Some("eth0".into()),
+            age_us: Some(1),
+            fresh_us: Some(2),
+            ttl_us: None,
         }),
         Event::ArpAnswered { ip, mac: Some(mac) },
         Event::Drop {
@@ -243,7 +253,7 @@ fn samples() -> Vec<Event> {
             status: lab,
         },
         Event::Result(Box::new(Report {
-            ip: Some(ip),
+            ip: Some(ip.into()),
             mac: Some(mac),
             iface: Some("eth0".into()),
             next_hop: Some(ip),

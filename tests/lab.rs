@@ -112,7 +112,8 @@ fn up_status_ping_down() {
     assert_ne!(host.mac, peer.mac);
     assert_host_untouched(&name);
 
-    // IPv6 is off on both ends: no link-local address, so no ND or RS.
+    // IPv6 is on at both ends, with the lab's ULA addresses, usable at
+    // once (no DAD): the peer's answers ping -6 from this host.
     let host_link = x
         .run(|| netns::link(None, &host.interface))
         .unwrap()
@@ -120,7 +121,37 @@ fn up_status_ping_down() {
     let peer_link = netns::link(Some(&status.namespace), "eth0")
         .unwrap()
         .unwrap();
-    assert!(!host_link.has_ipv6 && !peer_link.has_ipv6);
+    assert!(host_link.has_ipv6 && peer_link.has_ipv6);
+    let ping6 = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            x.name(),
+            "ping",
+            "-6",
+            "-c",
+            "1",
+            "-W",
+            "2",
+            "fd00:6e74::5",
+        ])
+        .output()
+        .unwrap();
+    assert!(ping6.status.success(), "{ping6:?}");
+    // ... and nettool ndp resolves a peer from the host end's link-local
+    // address, to the peer end's MAC.
+    let cache = tempfile::tempdir().unwrap();
+    let ndp = Command::new("ip")
+        .args(["netns", "exec", x.name(), env!("CARGO_BIN_EXE_nettool")])
+        .args(["ndp", "-q", "fd00:6e74::3"])
+        .env("NETTOOL_ARP_CACHE", cache.path().join("c.json"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&ndp.stdout).trim(),
+        peer.mac.to_string(),
+        "{ndp:?}"
+    );
 
     // The real kernel behind the lab answers for every host address.
     for host_addr in &peer.addresses {

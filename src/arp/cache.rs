@@ -132,7 +132,7 @@ struct Stored {
     entries: Vec<Entry>,
 }
 
-const STORE_VERSION: u32 = 1;
+pub const STORE_VERSION: u32 = 1;
 
 /// Why stored bytes could not be read back as a cache.
 #[derive(Debug, thiserror::Error)]
@@ -278,6 +278,19 @@ impl Cache {
         let mut bytes = serde_json::to_vec_pretty(&stored).expect("cache entries always serialise");
         bytes.push(b'\n');
         bytes
+    }
+
+    /// A cache holding `entries` as read from storage, re-keyed from their
+    /// contents (the cache file keeps both families; see
+    /// [`crate::cachefile`]).
+    pub fn from_entries(entries: Vec<Entry>) -> Cache {
+        Cache {
+            entries: entries
+                .into_iter()
+                .map(|e| ((e.iface.clone(), e.ip), e))
+                .collect(),
+            changes: Vec::new(),
+        }
     }
 
     /// Reads a stored cache. Entries are re-keyed from their contents, so a

@@ -66,6 +66,17 @@ impl Command {
                 json: Some(a.json),
                 ..Common::default()
             },
+            // The source is IPv6, which `Common` (IPv4) does not hold.
+            Command::Ndp(a) => Common {
+                interface: a.interface.clone(),
+                count: a.count.map(u64::from),
+                wait: a.timeout,
+                interval: a.interval,
+                verbose: Some(a.verbose),
+                quiet: Some(a.quiet),
+                json: Some(a.json),
+                ..Common::default()
+            },
             Command::Handshake(h) => connect_common(&h.connect),
             Command::Close(c) => connect_common(&c.connect),
             Command::Nc(n) => Common {

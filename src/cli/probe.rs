@@ -211,6 +211,7 @@ pub struct TargetListArgs {
 /// SYN-scan hosts' TCP ports: open, closed or filtered.
 #[derive(Debug, Args)]
 #[command(
+    override_usage = "nettool scan [OPTIONS] TARGET... [PORTS]",
     long_about = "Send a SYN to each port of PORTS on each TARGET and sort the ports by their answers: \
 a SYN-ACK means open (nettool resets the connection at once), a RST closed, silence after \
 --retries more SYNs, or an ICMP unreachable, filtered. Without PORTS (or --ports), the default \
@@ -252,10 +253,7 @@ EXIT STATUS:
 pub struct ScanArgs {
     /// Targets (hosts, subnets such as 10.78.0.0/29, - for a list on stdin), then the ports
     /// (80, 1-1024, 22,80,8000-8100, ssh,http) when the last operand reads as a port list.
-    #[arg(
-        value_name = "TARGET... [PORTS]",
-        required_unless_present = "input_list"
-    )]
+    #[arg(value_name = "TARGET", required_unless_present = "input_list")]
     pub operands: Vec<String>,
     /// The ports, for every target, when the operands are all targets [default: 1-1024 and
     /// well-known higher ones, see the README].

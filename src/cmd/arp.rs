@@ -200,7 +200,7 @@ impl Printer {
         text: String,
     ) -> Result<()> {
         let event = Event::Conflict(Conflict {
-            ip,
+            ip: ip.into(),
             mac,
             other_mac,
             seen,
@@ -484,8 +484,8 @@ fn resolve_header(
     let event = start_event(
         mode,
         Start {
-            ip: Some(ip),
-            local_ip: Some(route.source),
+            ip: Some(ip.into()),
+            local_ip: Some(route.source.into()),
             iface: Some(iface.name.clone()),
             mac: Some(iface.mac),
             ..Start::default()
@@ -538,7 +538,7 @@ impl Resolved {
         let replies = self.stats.samples.len();
         let summary = self.stats.summary().filter(|_| ping);
         let report = Report {
-            ip: Some(ip),
+            ip: Some(ip.into()),
             mac: self.answer,
             sent: Some(sent),
             answered: ping.then_some(replies as u64),
@@ -686,7 +686,7 @@ fn arp_reply(ip: Ipv4Addr, mac: MacAddr, rtt: Duration, iface: &str, probe: Opti
     Event::Reply(Box::new(Reply {
         probe,
         rtt_us: us(rtt),
-        ip: Some(ip),
+        ip: Some(ip.into()),
         mac: Some(mac),
         iface: Some(iface.to_owned()),
         ..Reply::default()
@@ -697,7 +697,7 @@ fn arp_reply(ip: Ipv4Addr, mac: MacAddr, rtt: Duration, iface: &str, probe: Opti
 fn cache_event(status: &'static str, entry: &Entry) -> CacheEv {
     CacheEv {
         status,
-        ip: entry.ip,
+        ip: entry.ip.into(),
         mac: entry.mac,
         iface: None,
         age_us: None,
@@ -791,7 +791,7 @@ pub fn sweep_over(
 
 /// Host discovery before `scan` or `probe` runs over a subnet, as nmap's
 /// ARP ping: every address of `net` on the local link is asked who-has
-/// (3 tries, [`SWEEP_WAIT`] apart, at most 1000 requests/s), quietly,
+/// (3 tries, 300 ms apart as a sweep's, at most 1000 requests/s), quietly,
 /// and the answers go to the ARP cache at `cache_path` for 60 s, so the
 /// next-hop lookups of the run that follows send no frame. Returns the
 /// addresses that answered, or `None` when ARP can learn nothing there
@@ -921,7 +921,7 @@ impl Sweep<'_> {
             "sweep",
             Start {
                 subnet: Some(net.to_string()),
-                local_ip: Some(route.source),
+                local_ip: Some(route.source.into()),
                 iface: Some(iface.name.clone()),
                 mac: Some(iface.mac),
                 addresses: Some(count),
@@ -1109,7 +1109,7 @@ impl Claim<'_> {
         let event = start_event(
             if dad { "dad" } else { "announce" },
             Start {
-                ip: Some(ip),
+                ip: Some(ip.into()),
                 iface: Some(iface.name.clone()),
                 mac: Some(iface.mac),
                 tries: Some(tries),
@@ -1128,7 +1128,7 @@ impl Claim<'_> {
     fn report(&self, out: &mut dyn Write, now: Instant, stop: Stop, sent: u64) -> Result<Outcome> {
         let (ip, iface) = (self.ip, self.iface);
         let mut report = Report {
-            ip: Some(ip),
+            ip: Some(ip.into()),
             sent: Some(sent),
             ..Report::default()
         };
@@ -1222,7 +1222,7 @@ fn show_entry(
         at,
         Event::Cache(CacheEv {
             status: state,
-            ip: e.ip,
+            ip: e.ip.into(),
             mac: e.mac,
             iface: Some(e.iface.clone()),
             age_us: Some(us(age)),

@@ -80,6 +80,10 @@ fn hints(
         (format!("arp {first}"), "again: answered from the cache"),
         (format!("arp {net}"), "sweep the lab"),
     ];
+    hints.push((
+        format!("ndp {}", ipv6_peer(net, first)),
+        "the same peer over IPv6 (neighbour discovery)",
+    ));
     if status.services.is_some() {
         hints.extend([
             (
@@ -347,6 +351,17 @@ fn step(why: &'static str, words: &[&str], exit: i32) -> Step {
     }
 }
 
+/// The IPv6 address of peer `ip` of the lab on `net`: the same host
+/// number in the lab's /64 (see [`lab::ipv6_subnet`]).
+fn ipv6_peer(net: &str, ip: Ipv4Addr) -> String {
+    let Ok(net4) = net.parse::<ipnetwork::Ipv4Network>() else {
+        return String::new();
+    };
+    let host = u32::from(ip) - u32::from(net4.network());
+    let six = lab::ipv6_subnet(net4).network();
+    std::net::Ipv6Addr::from(u128::from(six) + u128::from(host)).to_string()
+}
+
 /// The demo on a lab whose first two peers are `first` and `second`, on
 /// the subnet `net`.
 fn demo_steps(first: Ipv4Addr, second: Ipv4Addr, net: &str) -> Vec<Step> {
@@ -361,6 +376,11 @@ fn demo_steps(first: Ipv4Addr, second: Ipv4Addr, net: &str) -> Vec<Step> {
         step(
             "the same again: a fresh cache entry answers, no frame is sent",
             &["arp", &first_ip],
+            0,
+        ),
+        step(
+            "the same peer over IPv6: a neighbour solicitation to its solicited-node group",
+            &["ndp", &ipv6_peer(net, first)],
             0,
         ),
         step("sweep the whole subnet", &["arp", net], 0),

@@ -7,6 +7,7 @@ pub mod impair;
 pub mod lab;
 pub mod ladder;
 pub mod nc;
+pub mod ndp;
 pub mod plot;
 pub mod probe;
 pub mod targets;
@@ -113,6 +114,7 @@ pub fn run(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
 fn dispatch(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Arp(args) => arp::run(args, env),
+        Command::Ndp(args) => ndp::run(args, env),
         Command::Handshake(args) => tcp::handshake(args, env),
         Command::Close(args) => tcp::close(args, env),
         Command::Nc(args) => nc::run(args, env),
@@ -209,7 +211,7 @@ pub(crate) fn unresolved(
         now,
         Event::Start(Box::new(Start {
             command,
-            ip: Some(dst),
+            ip: Some(dst.into()),
             iface: Some(why.iface().to_owned()),
             next_hop: Some(next_hop),
             ..Start::default()
@@ -224,7 +226,7 @@ pub(crate) fn unresolved(
                 env.out,
                 now,
                 Event::Conflict(Conflict {
-                    ip: next_hop,
+                    ip: next_hop.into(),
                     mac: *mac,
                     other_mac: *other_mac,
                     seen: "wire",

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::targets::{self, Target};
+use super::targets::{self, Many, Runs, Target, answered_verdict, between_targets, discovered};
 use super::tcp::unescape;
 use super::{Env, Finish, Given, Way, find_path, stamped};
-use crate::cli::{PathArgs, ProbeArgs, ScanArgs, TargetListArgs};
+use crate::cli::{ProbeArgs, ScanArgs};
 use crate::clock::Clock;
 use crate::driver::{self, Handler, Options, Tx};
 use crate::link::Link;
@@ -148,44 +148,6 @@ fn probe_targets(
         .collect()
 }
 
-/// `found` without the addresses host discovery found down (see
-/// [`targets::keep_up`]): for each subnet named, an ARP sweep first,
-/// said in a line for people; `--no-discovery` takes every address.
-fn discovered(
-    found: Vec<Target>,
-    path: &PathArgs,
-    list: &TargetListArgs,
-    (command, json): (&str, bool),
-    env: &mut Env,
-) -> Result<(Vec<Target>, usize)> {
-    if list.no_discovery {
-        return Ok((found, 0));
-    }
-    let cache = path.cache.path();
-    targets::keep_up(found, |net| {
-        if env.interrupt.load(Ordering::Relaxed) {
-            return Ok(None);
-        }
-        let up = super::arp::discover(net, path.interface.as_deref(), path.source, &cache, env)?;
-        let local = crate::route::local_ipv4s();
-        if let Some(up) = &up {
-            let hosts = crate::arp::sweep_targets(net, &local).len();
-            let text = format!(
-                "DISCOVER {net}: {} of {} answered ARP; only those, and this host's own, \
-                 are {command} (--no-discovery takes them all)",
-                up.len(),
-                count(hosts as u64, "address"),
-            );
-            Reporter::new(json).text(env.out, |w| writeln!(w, "{text}"))?;
-        }
-        // This host's own addresses are up, though they answer no ARP.
-        Ok(up.map(|mut up| {
-            up.extend(local.iter().filter(|ip| net.contains(**ip)));
-            up
-        }))
-    })
-}
-
 /// How many probes go to each target: `-c`, or with several targets one
 /// each (without `-c` the first would take every probe until Ctrl-C).
 fn per_target_count(args: &ProbeArgs, targets: usize) -> Option<u64> {
@@ -268,119 +230,6 @@ pub fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outco
         runs.push(outcome, answered_verdict(outcome));
     }
     runs.finish(Many::Probe, args.json, env)
-}
-
-/// The targets of one run as they end: what each found, and the last
-/// `result` over all of them when there were several.
-#[derive(Default)]
-struct Runs {
-    asked: usize,
-    /// Addresses host discovery left out: nobody answered ARP there.
-    down: usize,
-    outcomes: Vec<Outcome>,
-    verdicts: Vec<Verdict>,
-}
-
-impl Runs {
-    fn new(asked: usize, down: usize) -> Runs {
-        Runs {
-            asked,
-            down,
-            ..Runs::default()
-        }
-    }
-
-    fn push(&mut self, outcome: Outcome, verdict: Verdict) {
-        self.outcomes.push(outcome);
-        self.verdicts.push(verdict);
-    }
-
-    /// The run's outcome: success if any target answered; with several
-    /// targets, said in a last line (a `result` over all of them).
-    fn finish(self, command: Many, json: bool, env: &mut Env) -> Result<Outcome> {
-        let overall = if self.outcomes.is_empty() {
-            // Stopped before the first target.
-            Outcome::Negative.unless_interrupted(env.interrupt)
-        } else {
-            targets::overall(&self.outcomes)
-        };
-        if self.asked + self.down < 2 {
-            return Ok(overall);
-        }
-        let ran = self.outcomes.len();
-        let yes = self
-            .outcomes
-            .iter()
-            .filter(|o| **o == Outcome::Success)
-            .count();
-        let verdict = [
-            Verdict::Open,
-            Verdict::Answered,
-            Verdict::Closed,
-            Verdict::Filtered,
-            Verdict::Unreachable,
-        ]
-        .into_iter()
-        .find(|v| self.verdicts.contains(v))
-        .unwrap_or(Verdict::NoReply);
-        let (yes_field, yes_words, no_words) = match command {
-            Many::Probe => ("answered", "answered", "did not"),
-            Many::Scan => ("open", "with an open port", "without"),
-        };
-        let mut report = Report {
-            targets: Some(self.asked + self.down),
-            down: Some(self.down),
-            ..Report::new(verdict, overall)
-        };
-        let yes64 = Some(yes as u64);
-        match yes_field {
-            "answered" => report.answered = yes64,
-            _ => report.open = Some(yes),
-        }
-        let rep = Reporter::new(json);
-        let now = env.now();
-        rep.emit(env.out, now, Ev::Result(Box::new(report)), |w| {
-            writeln!(w)?;
-            let unrun = match self.asked - ran {
-                0 => String::new(),
-                n => format!(", {n} not reached (interrupted)"),
-            };
-            let down = match self.down {
-                0 => String::new(),
-                n => format!(", {n} down (no ARP answer)"),
-            };
-            writeln!(
-                w,
-                "=== {}: {yes} {yes_words}, {} {no_words}{down}{unrun}",
-                count((self.asked + self.down) as u64, "target"),
-                ran - yes
-            )
-        })?;
-        Ok(overall)
-    }
-}
-
-/// A probe run's verdict, from its outcome: answered or not.
-fn answered_verdict(outcome: Outcome) -> Verdict {
-    match outcome {
-        Outcome::Success => Verdict::Answered,
-        _ => Verdict::NoReply,
-    }
-}
-
-/// Which command a run of several targets is.
-#[derive(Clone, Copy)]
-enum Many {
-    Probe,
-    Scan,
-}
-
-/// A blank line between one target's lines and the next's, for people.
-fn between_targets(rep: &Reporter, index: usize, env: &mut Env) -> Result<()> {
-    if index > 0 && rep.human() {
-        writeln!(env.out)?;
-    }
-    Ok(())
 }
 
 /// The stack a probe run or a scan leaves from, opened on its path.
@@ -594,7 +443,7 @@ fn probe_header(
     let start = Start {
         command: "probe",
         src: Some(aim.local),
-        ip: Some(dst),
+        ip: Some(dst.into()),
         ports: Some(format_ports(dports)),
         iface: Some(path.iface.name.clone()),
         guard: aim.guard.clone(),
@@ -800,7 +649,7 @@ impl ProbeView {
     ) -> Result<()> {
         let elapsed = ended - self.start;
         let report = Report {
-            ip: Some(self.dst),
+            ip: Some(self.dst.into()),
             ..probe_report(s, elapsed, guard_dropped, outcome)
         };
         self.rep
@@ -1237,7 +1086,7 @@ fn scan_start(args: &ScanArgs, aim: &Aim, (dst, ports): (Ipv4Addr, &[u16]), rate
     Start {
         command: "scan",
         src: Some(aim.local),
-        ip: Some(dst),
+        ip: Some(dst.into()),
         ports: Some(format_ports(ports)),
         iface: Some(aim.path.iface.name.clone()),
         guard: aim.guard.clone(),
@@ -1381,7 +1230,7 @@ fn scan_report(
 ) -> Report {
     let verdict = scan_verdict(tally);
     Report {
-        ip: Some(dst),
+        ip: Some(dst.into()),
         ports: Some(totals.asked),
         scanned: Some(results.len()),
         open: Some(tally.open),

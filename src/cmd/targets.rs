@@ -1,18 +1,24 @@
 //! Several targets for `probe` and `scan`, as nmap users give them: a
 //! list of hosts, a subnet (`10.78.0.0/29`), a file of them (`-iL FILE`),
-//! or `-` for stdin. They are run one after another, each its own
-//! start, results and summary.
+//! or `-` for stdin. A subnet is swept by ARP first ([`discovered`]).
+//! They are run one after another, each its own start, results and
+//! summary, then one line over all ([`Runs`]).
 
 use std::io::BufRead;
 use std::net::Ipv4Addr;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result, bail};
 use ipnetwork::Ipv4Network;
 
+use super::Env;
 use crate::arp::{host_addresses, host_count};
+use crate::cli::{PathArgs, TargetListArgs};
 use crate::outcome::Outcome;
+use crate::report::{Event as Ev, Report, Reporter, Verdict};
 use crate::services::{self, Proto};
+use crate::text::count;
 
 /// One address to probe or scan, with the ports its word named
 /// (`10.78.0.2:80`, probe only).
@@ -222,6 +228,158 @@ pub fn overall(outcomes: &[Outcome]) -> Outcome {
     } else {
         Outcome::Negative
     }
+}
+
+/// The targets of one run as they end: what each found, and the last
+/// `result` over all of them when there were several.
+#[derive(Default)]
+pub struct Runs {
+    asked: usize,
+    /// Addresses host discovery left out: nobody answered ARP there.
+    down: usize,
+    outcomes: Vec<Outcome>,
+    verdicts: Vec<Verdict>,
+}
+
+impl Runs {
+    pub fn new(asked: usize, down: usize) -> Runs {
+        Runs {
+            asked,
+            down,
+            ..Runs::default()
+        }
+    }
+
+    pub fn push(&mut self, outcome: Outcome, verdict: Verdict) {
+        self.outcomes.push(outcome);
+        self.verdicts.push(verdict);
+    }
+
+    /// The run's outcome: success if any target answered; with several
+    /// targets, said in a last line (a `result` over all of them).
+    pub fn finish(self, command: Many, json: bool, env: &mut Env) -> Result<Outcome> {
+        let overall = if self.outcomes.is_empty() {
+            // Stopped before the first target.
+            Outcome::Negative.unless_interrupted(env.interrupt)
+        } else {
+            overall(&self.outcomes)
+        };
+        if self.asked + self.down < 2 {
+            return Ok(overall);
+        }
+        let ran = self.outcomes.len();
+        let yes = self
+            .outcomes
+            .iter()
+            .filter(|o| **o == Outcome::Success)
+            .count();
+        let verdict = [
+            Verdict::Open,
+            Verdict::Answered,
+            Verdict::Closed,
+            Verdict::Filtered,
+            Verdict::Unreachable,
+        ]
+        .into_iter()
+        .find(|v| self.verdicts.contains(v))
+        .unwrap_or(Verdict::NoReply);
+        let mut report = Report {
+            targets: Some(self.asked + self.down),
+            down: Some(self.down),
+            ..Report::new(verdict, overall)
+        };
+        let (yes_words, no_words) = match command {
+            Many::Probe => {
+                report.answered = Some(yes as u64);
+                ("answered", "did not")
+            }
+            Many::Scan => {
+                report.open = Some(yes);
+                ("with an open port", "without")
+            }
+        };
+        let rep = Reporter::new(json);
+        let now = env.now();
+        rep.emit(env.out, now, Ev::Result(Box::new(report)), |w| {
+            writeln!(w)?;
+            let unrun = match self.asked - ran {
+                0 => String::new(),
+                n => format!(", {n} not reached (interrupted)"),
+            };
+            let down = match self.down {
+                0 => String::new(),
+                n => format!(", {n} down (no ARP answer)"),
+            };
+            writeln!(
+                w,
+                "=== {}: {yes} {yes_words}, {} {no_words}{down}{unrun}",
+                count((self.asked + self.down) as u64, "target"),
+                ran - yes
+            )
+        })?;
+        Ok(overall)
+    }
+}
+
+/// A probe run's verdict, from its outcome: answered or not.
+pub fn answered_verdict(outcome: Outcome) -> Verdict {
+    match outcome {
+        Outcome::Success => Verdict::Answered,
+        _ => Verdict::NoReply,
+    }
+}
+
+/// Which command a run of several targets is.
+#[derive(Clone, Copy)]
+pub enum Many {
+    Probe,
+    Scan,
+}
+
+/// A blank line between one target's lines and the next's, for people.
+pub fn between_targets(rep: &Reporter, index: usize, env: &mut Env) -> Result<()> {
+    if index > 0 && rep.human() {
+        writeln!(env.out)?;
+    }
+    Ok(())
+}
+
+/// `found` without the addresses host discovery found down (see
+/// [`keep_up`]): for each subnet named, an ARP sweep first,
+/// said in a line for people; `--no-discovery` takes every address.
+pub fn discovered(
+    found: Vec<Target>,
+    path: &PathArgs,
+    list: &TargetListArgs,
+    (command, json): (&str, bool),
+    env: &mut Env,
+) -> Result<(Vec<Target>, usize)> {
+    if list.no_discovery {
+        return Ok((found, 0));
+    }
+    let cache = path.cache.path();
+    keep_up(found, |net| {
+        if env.interrupt.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let up = super::arp::discover(net, path.interface.as_deref(), path.source, &cache, env)?;
+        let local = crate::route::local_ipv4s();
+        if let Some(up) = &up {
+            let hosts = crate::arp::sweep_targets(net, &local).len();
+            let text = format!(
+                "DISCOVER {net}: {} of {} answered ARP; only those, and this host's own, \
+                 are {command} (--no-discovery takes them all)",
+                up.len(),
+                count(hosts as u64, "address"),
+            );
+            Reporter::new(json).text(env.out, |w| writeln!(w, "{text}"))?;
+        }
+        // This host's own addresses are up, though they answer no ARP.
+        Ok(up.map(|mut up| {
+            up.extend(local.iter().filter(|ip| net.contains(**ip)));
+            up
+        }))
+    })
 }
 
 #[cfg(test)]

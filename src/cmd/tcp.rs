@@ -779,7 +779,7 @@ impl View {
                 Verdict::Unreachable,
                 false,
                 Report {
-                    ip: Some(from),
+                    ip: Some(from.into()),
                     what: Some(kind.describe()),
                     ..Report::default()
                 },

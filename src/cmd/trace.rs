@@ -347,7 +347,7 @@ impl View {
             report.hops = Some(ttl);
         }
         if let Some(Ending::Unreachable { from, code, .. }) = ending {
-            report.ip = Some(from);
+            report.ip = Some(from.into());
             report.what = Some(IcmpKind::Unreachable(code).describe());
         }
         let text = ending_text(self.remote, ending);

@@ -10,8 +10,12 @@
 //! The host end gets the subnet's first address, which gives the current
 //! namespace a connected route to the lab; the peer end holds one address
 //! per simulated host, all answered (ARP, ping, TCP) by the real kernel of
-//! the lab namespace. IPv6 is off on both ends so no stray ND or RS frames
-//! show up in captures and counters.
+//! the lab namespace. Both ends also speak IPv6: a ULA /64 (fd00:6e74::/64
+//! for the default lab, see [`ipv6_subnet`]) with the same host numbers,
+//! plus their link-local addresses, for `nettool ndp`. IPv6 is turned on
+//! quietly (no DAD, no router solicitations, no router advertisements
+//! believed), so the only IPv6 frames in captures are the ones a command
+//! caused, and the kernel's MLD reports when the ends come up.
 //!
 //! There is no state file: [`status`] reads the live system, so a lab
 //! created by one run is seen, and removed, by the next. Unless the spec
@@ -47,12 +51,12 @@ pub mod services;
 pub mod testnet;
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ipnetwork::Ipv4Network;
+use ipnetwork::{Ipv4Network, Ipv6Network};
 use pnet::util::MacAddr;
 use serde::Serialize;
 
@@ -172,6 +176,26 @@ pub struct LabPlan {
     /// The peer end's addresses, in order.
     #[serde(serialize_with = "display_all")]
     pub peer_addresses: Vec<Ipv4Network>,
+    /// The lab's IPv6 prefix (see [`ipv6_subnet`]), and the host end's and
+    /// the peer end's addresses in it (`::1`, then `::2`, … as in IPv4).
+    /// Both ends also have their kernel's link-local address.
+    #[serde(serialize_with = "display")]
+    pub subnet6: Ipv6Network,
+    #[serde(serialize_with = "display")]
+    pub host_address6: Ipv6Network,
+    #[serde(serialize_with = "display_all")]
+    pub peer_addresses6: Vec<Ipv6Network>,
+}
+
+/// A lab's IPv6 prefix: a ULA /64 under fd00:6e74::/48 ("nt"), its fourth
+/// group the IPv4 subnet's second and third octets relative to the
+/// default lab's, so the default lab (10.78.0.0/24) is fd00:6e74::/64 and
+/// labs on other /24s get prefixes of their own.
+pub fn ipv6_subnet(subnet: Ipv4Network) -> Ipv6Network {
+    let o = subnet.network().octets();
+    let group = u16::from_be_bytes([o[1], o[2]]) ^ 0x4e00;
+    Ipv6Network::new(Ipv6Addr::new(0xfd00, 0x6e74, 0, group, 0, 0, 0, 0), 64)
+        .expect("a /64 is valid")
 }
 
 impl LabSpec {
@@ -200,7 +224,15 @@ impl LabSpec {
         let at = |offset: u32| {
             Ipv4Network::new(Ipv4Addr::from(base + offset), prefix).expect("prefix checked")
         };
+        let subnet6 = ipv6_subnet(subnet);
+        let at6 = |n: u32| {
+            let ip = Ipv6Addr::from(u128::from(subnet6.network()) + u128::from(n));
+            Ipv6Network::new(ip, 64).expect("a /64 is valid")
+        };
         Ok(LabPlan {
+            subnet6,
+            host_address6: at6(1),
+            peer_addresses6: (0..u32::from(self.hosts)).map(|i| at6(2 + i)).collect(),
             name: self.name.clone(),
             namespace: namespace_name(&self.name),
             host_interface: host_interface_name(&self.name),
@@ -503,13 +535,32 @@ pub fn up(spec: &LabSpec) -> Result<LabStatus, LabError> {
         dev: &plan.host_interface,
         keep: false,
     };
-    netns::disable_ipv6(None, &plan.host_interface)?;
+    // IPv6 on both ends, quietly (see netns::enable_ipv6_quietly), before
+    // they come up: the link-local addresses are usable at once.
+    let ipv6 = netns::enable_ipv6_quietly(None, &plan.host_interface)?
+        && netns::enable_ipv6_quietly(Some(&plan.namespace), &plan.peer_interface)?;
     netns::add_address(None, &plan.host_interface, plan.host_address)?;
+    if ipv6 {
+        netns::ip_batch(
+            None,
+            &[format!(
+                "addr add {} dev {} nodad",
+                plan.host_address6, plan.host_interface
+            )],
+        )?;
+    }
     let mut batch: Vec<String> = plan
         .peer_addresses
         .iter()
         .map(|a| format!("addr add {a} dev {}", plan.peer_interface))
         .collect();
+    if ipv6 {
+        batch.extend(
+            plan.peer_addresses6
+                .iter()
+                .map(|a| format!("addr add {a} dev {} nodad", plan.peer_interface)),
+        );
+    }
     batch.push(format!("link set {} up", plan.peer_interface));
     netns::ip_batch(Some(&plan.namespace), &batch)?;
     netns::set_up(None, &plan.host_interface)?;
@@ -691,6 +742,13 @@ mod tests {
         assert_eq!(plan.host_interface, "ntl-lab");
         assert_eq!(plan.peer_interface, "eth0");
         assert_eq!(plan.host_address, net("10.78.0.1/24"));
+        assert_eq!(plan.subnet6.to_string(), "fd00:6e74::/64");
+        assert_eq!(plan.host_address6.to_string(), "fd00:6e74::1/64");
+        assert_eq!(plan.peer_addresses6[3].to_string(), "fd00:6e74::5/64");
+        assert_eq!(
+            ipv6_subnet(net("10.79.0.0/24")).to_string(),
+            "fd00:6e74:0:100::/64"
+        );
         assert_eq!(
             plan.peer_addresses,
             [

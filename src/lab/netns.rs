@@ -286,6 +286,26 @@ pub fn disable_ipv6(netns: Option<&str>, dev: &str) -> Result<(), NetnsError> {
     write_sysctl(netns, &["net", "ipv6", "conf", dev, "disable_ipv6"], "1")
 }
 
+/// Turns IPv6 on for one interface that is not up yet, as quietly as
+/// IPv6 goes: no duplicate address detection (its addresses are usable
+/// at once, and no solicitations go out for them), no router
+/// solicitations, and no router advertisements believed (a lab must not
+/// route the host's traffic). Returns whether the kernel has IPv6 at all.
+pub fn enable_ipv6_quietly(netns: Option<&str>, dev: &str) -> Result<bool, NetnsError> {
+    if !Path::new("/proc/sys/net/ipv6").exists() {
+        return Ok(false);
+    }
+    for (key, value) in [
+        ("accept_dad", "0"),
+        ("router_solicitations", "0"),
+        ("accept_ra", "0"),
+        ("disable_ipv6", "0"),
+    ] {
+        write_sysctl(netns, &["net", "ipv6", "conf", dev, key], value)?;
+    }
+    Ok(true)
+}
+
 /// Turns IPv6 off for every interface of `netns`, present and future.
 /// Only ever for namespaces nettool owns: never the machine's own.
 pub fn disable_ipv6_everywhere(netns: &str) -> Result<(), NetnsError> {

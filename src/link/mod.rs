@@ -173,6 +173,9 @@ pub enum Filter {
     /// ARP and IPv4 (what a TCP flow needs: its segments, ICMP errors
     /// about it, and ARP requests for our address).
     ArpIpv4,
+    /// IPv6 (neighbour discovery, ICMPv6 echo), with ARP, which the
+    /// filter's shape lets through beside it and NDP's parser refuses.
+    ArpIpv6,
     /// Everything on the interface.
     All,
 }

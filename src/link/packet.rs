@@ -183,7 +183,7 @@ const fn insn(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
 }
 
-/// A classic BPF program on the EtherType: accept ARP (and IPv4 when
+/// A classic BPF program on the EtherType: accept ARP (and IPv4 or IPv6 when
 /// asked), drop the rest. The accept length, 256 KiB, exceeds any frame.
 fn bpf_program(filter: Filter) -> Option<Vec<libc::sock_filter>> {
     const LDH_ABS: u16 = 0x28; // A = half-word at offset k
@@ -193,6 +193,7 @@ fn bpf_program(filter: Filter) -> Option<Vec<libc::sock_filter>> {
         Filter::All => return None,
         Filter::Arp => 0x0806,
         Filter::ArpIpv4 => 0x0800,
+        Filter::ArpIpv6 => 0x86dd,
     };
     Some(vec![
         insn(LDH_ABS, 0, 0, 12),

@@ -20,11 +20,15 @@ impl<'a> Tracer<'a> {
     }
 }
 
-/// One line for any frame: ARP decoded, anything else by EtherType.
+/// One line for any frame: ARP and ICMPv6 (neighbour discovery, echo)
+/// decoded, anything else by its size and why it was not read.
 pub fn describe(frame: &[u8]) -> String {
     match ArpRepr::from_frame(frame) {
         Ok((_, arp)) => fmt::arp_line(&arp),
-        Err(e) => format!("{} bytes, not ARP ({e})", frame.len()),
+        Err(e) => match crate::wire::icmpv6::parse_frame(frame, false) {
+            Ok((_, ip, icmp)) => fmt::icmpv6_line(&ip, &icmp),
+            Err(_) => format!("{} bytes, not ARP ({e})", frame.len()),
+        },
     }
 }
 

@@ -9,7 +9,7 @@
 //! `null`. README.md's "JSON output" section and tests/events.schema.json
 //! describe the same set; a test holds the three together.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -119,10 +119,10 @@ pub struct Start {
     pub dst: Option<SocketAddrV4>,
     /// The address asked about when there is no port (ARP, probe, scan).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ip: Option<Ipv4Addr>,
+    pub ip: Option<IpAddr>,
     /// Our own address when there is no port (ARP).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub local_ip: Option<Ipv4Addr>,
+    pub local_ip: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subnet: Option<String>,
     /// Destination ports, as `80,81,1000-1010`.
@@ -262,7 +262,7 @@ pub struct Reply {
     pub rtt_us: u64,
     /// ARP: the address that answered, and its MAC.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ip: Option<Ipv4Addr>,
+    pub ip: Option<IpAddr>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "display_opt"
@@ -365,7 +365,7 @@ pub struct Cache {
     /// `fresh`, `stale`, `expired`, or `failed` (a stale entry that did
     /// not answer its re-validation).
     pub status: &'static str,
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     #[serde(serialize_with = "display")]
     pub mac: MacAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -381,7 +381,7 @@ pub struct Cache {
 /// Two MACs claim one address.
 #[derive(Debug, Clone, Serialize)]
 pub struct Conflict {
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     #[serde(serialize_with = "display")]
     pub mac: MacAddr,
     #[serde(serialize_with = "display")]
@@ -431,7 +431,7 @@ pub struct Report {
     /// The exit code nettool exits with.
     pub exit: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ip: Option<Ipv4Addr>,
+    pub ip: Option<IpAddr>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "display_opt"

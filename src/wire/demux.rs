@@ -112,7 +112,7 @@ pub fn demux<'a>(us: &Identity, frame: &'a [u8], tcp: ChecksumMode) -> Option<In
                 _ => None,
             }
         }
-        Protocol::Other(_) => None,
+        Protocol::Ipv6 | Protocol::Other(_) => None,
     }
 }
 

@@ -12,6 +12,7 @@ pub const HEADER_LEN: usize = 14;
 pub enum Protocol {
     Ipv4,
     Arp,
+    Ipv6,
     Other(u16),
 }
 
@@ -20,6 +21,7 @@ impl From<u16> for Protocol {
         match v {
             0x0800 => Protocol::Ipv4,
             0x0806 => Protocol::Arp,
+            0x86dd => Protocol::Ipv6,
             other => Protocol::Other(other),
         }
     }
@@ -30,6 +32,7 @@ impl From<Protocol> for u16 {
         match p {
             Protocol::Ipv4 => 0x0800,
             Protocol::Arp => 0x0806,
+            Protocol::Ipv6 => 0x86dd,
             Protocol::Other(v) => v,
         }
     }
@@ -139,7 +142,7 @@ mod tests {
     #[rstest]
     #[case(0x0800, Protocol::Ipv4)]
     #[case(0x0806, Protocol::Arp)]
-    #[case(0x86dd, Protocol::Other(0x86dd))]
+    #[case(0x86dd, Protocol::Ipv6)]
     fn ethertypes_round_trip(#[case] raw: u16, #[case] p: Protocol) {
         assert_eq!(Protocol::from(raw), p);
         assert_eq!(u16::from(p), raw);

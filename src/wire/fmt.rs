@@ -7,6 +7,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::MacAddr;
 use super::arp::{ArpRepr, Operation};
+use super::icmpv6::Icmpv6Repr;
+use super::ipv6::Ipv6Repr;
+use super::ndp::NdpRepr;
 use super::tcp::{Flags, TcpOption, TcpRepr};
 
 /// `ARP, Request who-has 10.78.0.2 tell 10.78.0.1, length 28`, with the
@@ -29,6 +32,30 @@ pub fn arp_line(arp: &ArpRepr) -> String {
             arp.sender_ip, arp.sender_mac
         ),
     }
+}
+
+/// An ICMPv6 message as `tcpdump -nn` prints it: `IP6 fe80::1 >
+/// ff02::1:ff00:2: ICMP6, neighbor solicitation, who has fd00:6e74::2,
+/// length 32` (`length` is the ICMPv6 message's).
+pub fn icmpv6_line(ip: &Ipv6Repr, icmp: &Icmpv6Repr) -> String {
+    let what = match icmp {
+        Icmpv6Repr::EchoRequest { ident, seq, .. } => {
+            format!("echo request, id {ident}, seq {seq}")
+        }
+        Icmpv6Repr::EchoReply { ident, seq, .. } => format!("echo reply, id {ident}, seq {seq}"),
+        Icmpv6Repr::Ndp(NdpRepr::NeighborSolicit { target, .. }) => {
+            format!("neighbor solicitation, who has {target}")
+        }
+        Icmpv6Repr::Ndp(NdpRepr::NeighborAdvert { target, .. }) => {
+            format!("neighbor advertisement, tgt is {target}")
+        }
+        Icmpv6Repr::Ndp(NdpRepr::RouterSolicit { .. }) => "router solicitation".into(),
+        Icmpv6Repr::Ndp(NdpRepr::RouterAdvert { .. }) => "router advertisement".into(),
+    };
+    format!(
+        "IP6 {} > {}: ICMP6, {what}, length {}",
+        ip.src, ip.dst, ip.payload_len
+    )
 }
 
 /// tcpdump's flag letters in its fixed order `FSRP.UEW`; `none` when no
@@ -406,6 +433,36 @@ mod tests {
         assert_eq!(
             t.numbers(s, c, &from(80, 40000, 50, Some(8), Flags::SYN, b"")),
             (50, 8)
+        );
+    }
+
+    #[test]
+    fn icmpv6_lines_read_as_tcpdump_prints_them() {
+        use crate::wire::icmpv6::parse_frame;
+        use crate::wire::ipv6::solicited_node;
+        let me: std::net::Ipv6Addr = "fe80::1".parse().unwrap();
+        let peer: std::net::Ipv6Addr = "fd00:6e74::2".parse().unwrap();
+        let mac = MacAddr::new(2, 0, 0, 0, 0, 1);
+        let ns = Icmpv6Repr::Ndp(NdpRepr::NeighborSolicit {
+            target: peer,
+            source_lladdr: Some(mac),
+        })
+        .frame((mac, mac), (me, solicited_node(peer)));
+        let (_, ip, icmp) = parse_frame(&ns, true).unwrap();
+        assert_eq!(
+            icmpv6_line(&ip, &icmp),
+            "IP6 fe80::1 > ff02::1:ff00:2: ICMP6, neighbor solicitation, who has fd00:6e74::2, length 32"
+        );
+        let echo = Icmpv6Repr::EchoRequest {
+            ident: 7,
+            seq: 1,
+            data: vec![0; 4],
+        }
+        .frame((mac, mac), (me, crate::wire::ipv6::ALL_NODES));
+        let (_, ip, icmp) = parse_frame(&echo, true).unwrap();
+        assert_eq!(
+            icmpv6_line(&ip, &icmp),
+            "IP6 fe80::1 > ff02::1: ICMP6, echo request, id 7, seq 1, length 12"
         );
     }
 }

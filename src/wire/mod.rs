@@ -22,7 +22,10 @@ pub mod demux;
 pub mod ethernet;
 pub mod fmt;
 pub mod icmp;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
+pub mod ndp;
 pub mod seq;
 pub mod tcp;
 #[cfg(any(test, feature = "testkit"))]

@@ -3,7 +3,7 @@
 //! field the schema does not name, and each value of its field's type.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 
 use serde_json::Value;
 
@@ -113,7 +113,7 @@ impl Schema {
             "object" => v.is_object(),
             "array" => v.is_array(),
             "addr" => s.is_some_and(|s| s.parse::<SocketAddrV4>().is_ok()),
-            "ip" => s.is_some_and(|s| s.parse::<Ipv4Addr>().is_ok()),
+            "ip" => s.is_some_and(|s| s.parse::<std::net::IpAddr>().is_ok()),
             "mac" => s.is_some_and(|s| {
                 s.len() == 17
                     && s.split(':').count() == 6

@@ -1,0 +1,222 @@
+//! Who is on the link: ICMPv6 echo requests to ff02::1 (every node), and
+//! the nodes that answer, sans-IO.
+//!
+//! IPv4's sweep asks every address of a subnet; a /64 has 2^64 of them,
+//! so IPv6 asks the all-nodes group once and lists who answers (hosts
+//! that ignore echoes to multicast, as Linux does with
+//! `net.ipv6.icmp.echo_ignore_multicast=1`, stay unseen).
+
+use std::collections::VecDeque;
+use std::net::Ipv6Addr;
+use std::time::Duration;
+
+use crate::machine::{Machine, RxChecksum};
+use crate::time::Instant;
+use crate::wire::icmpv6::{Icmpv6Repr, parse_frame};
+use crate::wire::ipv6::{ALL_NODES, multicast_mac};
+use crate::wire::{MacAddr, WireError};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mac: MacAddr,
+    pub source: Ipv6Addr,
+    /// The echo identifier (random, so concurrent runs keep apart).
+    pub ident: u16,
+    pub count: u32,
+    pub interval: Duration,
+    pub wait: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Sent {
+        seq: u16,
+    },
+    /// A node answered echo `seq`.
+    Answer {
+        ip: Ipv6Addr,
+        mac: MacAddr,
+        seq: u16,
+        rtt: Duration,
+    },
+}
+
+pub struct AllNodes {
+    config: Config,
+    sent_at: Vec<Instant>,
+    next: Option<Instant>,
+    end: Option<Instant>,
+    outgoing: VecDeque<Vec<u8>>,
+    events: VecDeque<Event>,
+    malformed: u64,
+    done: bool,
+}
+
+impl AllNodes {
+    pub fn new(now: Instant, config: Config) -> AllNodes {
+        let done = config.count == 0;
+        AllNodes {
+            config,
+            sent_at: Vec::new(),
+            next: (!done).then_some(now),
+            end: None,
+            outgoing: VecDeque::new(),
+            events: VecDeque::new(),
+            malformed: 0,
+            done,
+        }
+    }
+
+    pub fn malformed(&self) -> u64 {
+        self.malformed
+    }
+}
+
+impl Machine for AllNodes {
+    type Event = Event;
+
+    fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
+        let (eth, ip, icmp) = match parse_frame(frame, !checksum.kernel_vouches()) {
+            Ok(parsed) => parsed,
+            Err(WireError::Unsupported(_)) => return,
+            Err(_) => {
+                self.malformed += 1;
+                return;
+            }
+        };
+        let Icmpv6Repr::EchoReply { ident, seq, .. } = icmp else {
+            return;
+        };
+        if ident != self.config.ident || ip.dst != self.config.source || self.done {
+            return;
+        }
+        let Some(at) = usize::from(seq)
+            .checked_sub(1)
+            .and_then(|i| self.sent_at.get(i))
+        else {
+            return; // an echo we never sent
+        };
+        self.events.push_back(Event::Answer {
+            ip: ip.src,
+            mac: eth.src,
+            seq,
+            rtt: now - *at,
+        });
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if self.done {
+            return;
+        }
+        if self.next.is_some_and(|t| t <= now) {
+            self.sent_at.push(now);
+            let seq = u16::try_from(self.sent_at.len()).unwrap_or(u16::MAX);
+            let c = &self.config;
+            let frame = Icmpv6Repr::EchoRequest {
+                ident: c.ident,
+                seq,
+                data: b"nettool".to_vec(),
+            }
+            .frame((c.mac, multicast_mac(ALL_NODES)), (c.source, ALL_NODES));
+            self.outgoing.push_back(frame);
+            self.events.push_back(Event::Sent { seq });
+            if self.sent_at.len() < c.count as usize {
+                self.next = Some(now + c.interval);
+            } else {
+                self.next = None;
+                self.end = Some(now + c.wait);
+            }
+        }
+        if self.end.is_some_and(|t| t <= now) {
+            self.done = true;
+        }
+    }
+
+    fn poll_transmit(&mut self, _now: Instant) -> Option<Vec<u8>> {
+        self.outgoing.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.done {
+            return None;
+        }
+        self.next.or(self.end)
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn is_done(&self) -> bool {
+        self.done && self.outgoing.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const US: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
+    const ME: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+    const PEER: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 2);
+    const THEM: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
+
+    fn reply(ident: u16, seq: u16, dst: Ipv6Addr) -> Vec<u8> {
+        Icmpv6Repr::EchoReply {
+            ident,
+            seq,
+            data: b"nettool".to_vec(),
+        }
+        .frame((THEM, US), (PEER, dst))
+    }
+
+    #[test]
+    fn echoes_the_group_and_lists_who_answers() {
+        let config = Config {
+            mac: US,
+            source: ME,
+            ident: 0x4242,
+            count: 2,
+            interval: Duration::from_secs(1),
+            wait: Duration::from_secs(1),
+        };
+        let mut m = AllNodes::new(Instant::ZERO, config);
+        m.handle_timeout(Instant::ZERO);
+        let f = m.poll_transmit(Instant::ZERO).unwrap();
+        let (eth, ip, icmp) = parse_frame(&f, true).unwrap();
+        assert_eq!(eth.dst, MacAddr(0x33, 0x33, 0, 0, 0, 1));
+        assert_eq!((ip.src, ip.dst), (ME, ALL_NODES));
+        assert!(matches!(
+            icmp,
+            Icmpv6Repr::EchoRequest {
+                ident: 0x4242,
+                seq: 1,
+                ..
+            }
+        ));
+        let t = Instant::from_millis(2);
+        m.handle_frame(t, &reply(0x4242, 1, ME), RxChecksum::Unknown);
+        m.handle_frame(t, &reply(0x4243, 1, ME), RxChecksum::Unknown); // not ours
+        m.handle_frame(t, &reply(0x4242, 9, ME), RxChecksum::Unknown); // never sent
+        m.handle_frame(t, &reply(0x4242, 1, PEER), RxChecksum::Unknown); // to another
+        let answers: Vec<Event> = std::iter::from_fn(|| m.poll_event())
+            .filter(|e| matches!(e, Event::Answer { .. }))
+            .collect();
+        assert_eq!(
+            answers,
+            vec![Event::Answer {
+                ip: PEER,
+                mac: THEM,
+                seq: 1,
+                rtt: Duration::from_millis(2)
+            }]
+        );
+        assert_eq!(m.poll_timeout(), Some(Instant::from_millis(1000)));
+        m.handle_timeout(Instant::from_millis(1000));
+        assert!(m.poll_transmit(Instant::from_millis(1000)).is_some());
+        m.handle_timeout(Instant::from_millis(1999));
+        assert!(!m.is_done());
+        m.handle_timeout(Instant::from_millis(2000));
+        assert!(m.is_done());
+    }
+}
