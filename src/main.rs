@@ -31,9 +31,14 @@ fn main() -> ExitCode {
             user: args.user.clone(),
             keep_user: false,
         }),
-        // arp writes its cache into root's directory at its end.
+        // arp and ndp write their cache into root's directory at their end.
         (None, nettool::cli::Command::Arp(_)) => Some(nettool::privilege::Policy {
             command: "arp",
+            user: None,
+            keep_user: true,
+        }),
+        (None, nettool::cli::Command::Ndp(_)) => Some(nettool::privilege::Policy {
+            command: "ndp",
             user: None,
             keep_user: true,
         }),

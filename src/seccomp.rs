@@ -158,7 +158,8 @@ fn file_write() -> Vec<libc::c_long> {
 
 /// The allowlist of `command`: the event loop's calls, and what the
 /// command needs besides: `nc` pumps stdin and stdout, which may be
-/// pipes moved without a copy; `arp` writes the ARP cache at its end.
+/// pipes moved without a copy; `arp` and `ndp` write the neighbour cache
+/// at their end.
 pub fn allowlist(command: &str) -> Vec<libc::c_long> {
     let mut calls = event_loop();
     match command {
@@ -171,7 +172,7 @@ pub fn allowlist(command: &str) -> Vec<libc::c_long> {
         // The ARP cache's final write: the directory checked (made if
         // missing), the lock taken, the file read again, a new one
         // written and renamed over it.
-        "arp" => calls.extend(file_write()),
+        "arp" | "ndp" => calls.extend(file_write()),
         _ => {}
     }
     calls
