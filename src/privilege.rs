@@ -22,12 +22,14 @@
 //! drop then clears the permitted set too.
 //!
 //! Not every command drops: [`arm`] is only called for those that do
-//! (`handshake`, `close`, `nc`, `probe`, `scan`, `trace`, and `arp` in
-//! part). `lab` keeps CAP_NET_ADMIN and CAP_SYS_ADMIN (it makes and
-//! deletes namespaces until it ends). `arp` drops every capability once
-//! its link is open but stays the user it started as ([`Policy::keep_user`]):
-//! it writes the ARP cache at its end, by renaming a new file over the
-//! old one in root's 0700 directory, which only its owner may do.
+//! (`handshake`, `close`, `nc`, `probe`, `scan`, `trace`, and `arp` and
+//! `ndp` in part). `lab` keeps CAP_NET_ADMIN and CAP_SYS_ADMIN (it makes
+//! and deletes namespaces until it ends). `arp` and `ndp` drop every
+//! capability once their link is open but stay the user they started as
+//! ([`Policy::keep_user`]): they write the neighbour cache at their end,
+//! by renaming a new file over the old one in root's 0700 directory,
+//! which only its owner may do. `probe` and `scan` with several targets
+//! drop after the last target's setup ([`hold`]).
 
 use std::ffi::CString;
 use std::io;
