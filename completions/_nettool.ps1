@@ -100,8 +100,8 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line for each answer and event')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the MAC address (`ADDRESS MAC` per line where many answer: --all-nodes, --show)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the MAC address (`ADDRESS MAC` per line where many answer: --all-nodes, --show)')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also print every NDP state change and frame count on stderr')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also print every NDP state change and frame count on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also print every frame sent and received, tcpdump-style, and every NUD state change, on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also print every frame sent and received, tcpdump-style, and every NUD state change, on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -177,6 +177,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use')
             [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use')
             [CompletionResult]::new('--cc', '--cc', [CompletionResultType]::ParameterName, 'Congestion control for what nettool sends')
+            [CompletionResult]::new('--plot', '--plot', [CompletionResultType]::ParameterName, 'When the connection ends, write the time–sequence graph of the data it carried to FILE as SVG, with our congestion window, ssthresh, RTO and each retransmission''s cause when the data was ours')
             [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]')
             [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)')
@@ -189,6 +190,8 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control')
             [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Every segment, tcpdump-style, on stderr')
+            [CompletionResult]::new('--ladder', '--ladder', [CompletionResultType]::ParameterName, 'When the connection ends, draw it on stderr as a ladder diagram (segments, our states, the peer''s inferred); of a long one, the first 20 and last 10 segments and those that moved a state')
+            [CompletionResult]::new('--ascii', '--ascii', [CompletionResultType]::ParameterName, 'With --ladder: ASCII characters only, whatever the locale')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -365,6 +368,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write the SVG ("-" for standard output)')
             [CompletionResult]::new('--conn', '--conn', [CompletionResultType]::ParameterName, 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The direction whose data to draw (a is the connection''s opener); default: the one that carried more')
+            [CompletionResult]::new('--time', '--time', [CompletionResultType]::ParameterName, 'Draw only from START to END seconds after the connection''s first segment (END may be left out: to the end), to zoom in on a long transfer')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break

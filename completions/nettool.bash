@@ -459,7 +459,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__nc)
-            opts="-l -k -z -W -w -s -p -I -i -v -h --listen --keep-open --zero-io --wait --user-timeout --quit-after --source --sport --source-port --interface --cc --verbose --trace --cache-file --pcap --user --help"
+            opts="-l -k -z -W -w -s -p -I -i -v -h --listen --keep-open --zero-io --wait --user-timeout --quit-after --source --sport --source-port --interface --cc --verbose --trace --ladder --ascii --plot --cache-file --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -528,6 +528,10 @@ _nettool() {
                     ;;
                 --cc)
                     COMPREPLY=($(compgen -W "cubic reno" -- "${cur}"))
+                    return 0
+                    ;;
+                --plot)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --cache-file)
@@ -629,7 +633,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__plot)
-            opts="-o -h --output --conn --dir --help"
+            opts="-o -h --output --conn --dir --time --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -649,6 +653,10 @@ _nettool() {
                     ;;
                 --dir)
                     COMPREPLY=($(compgen -W "a2b b2a" -- "${cur}"))
+                    return 0
+                    ;;
+                --time)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

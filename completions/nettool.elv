@@ -95,8 +95,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --json 'Print one JSON object per line for each answer and event'
             cand -q 'Print only the MAC address (`ADDRESS MAC` per line where many answer: --all-nodes, --show)'
             cand --quiet 'Print only the MAC address (`ADDRESS MAC` per line where many answer: --all-nodes, --show)'
-            cand -v 'Also print every NDP state change and frame count on stderr'
-            cand --verbose 'Also print every NDP state change and frame count on stderr'
+            cand -v 'Also print every frame sent and received, tcpdump-style, and every NUD state change, on stderr'
+            cand --verbose 'Also print every frame sent and received, tcpdump-style, and every NUD state change, on stderr'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -169,6 +169,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand -I 'Interface to use'
             cand --interface 'Interface to use'
             cand --cc 'Congestion control for what nettool sends'
+            cand --plot 'When the connection ends, write the time–sequence graph of the data it carried to FILE as SVG, with our congestion window, ssthresh, RTO and each retransmission''s cause when the data was ours'
             cand --cache-file 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]'
             cand --pcap 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)'
             cand --user 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)'
@@ -181,6 +182,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand -v 'States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control'
             cand --verbose 'States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control'
             cand --trace 'Every segment, tcpdump-style, on stderr'
+            cand --ladder 'When the connection ends, draw it on stderr as a ladder diagram (segments, our states, the peer''s inferred); of a long one, the first 20 and last 10 segments and those that moved a state'
+            cand --ascii 'With --ladder: ASCII characters only, whatever the locale'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -347,6 +350,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --output 'Where to write the SVG ("-" for standard output)'
             cand --conn 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT'
             cand --dir 'The direction whose data to draw (a is the connection''s opener); default: the one that carried more'
+            cand --time 'Draw only from START to END seconds after the connection''s first segment (END may be left out: to the end), to zoom in on a long transfer'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

@@ -72,7 +72,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s U -l announce -d
 complete -c nettool -n "__fish_nettool_using_subcommand ndp" -l all-nodes -d 'Send an ICMPv6 echo to ff02::1 (every node on the link) and list who answers'
 complete -c nettool -n "__fish_nettool_using_subcommand ndp" -l json -d 'Print one JSON object per line for each answer and event'
 complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s q -l quiet -d 'Print only the MAC address (`ADDRESS MAC` per line where many answer: --all-nodes, --show)'
-complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s v -l verbose -d 'Also print every NDP state change and frame count on stderr'
+complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s v -l verbose -d 'Also print every frame sent and received, tcpdump-style, and every NUD state change, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
@@ -118,6 +118,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -s p -l source-port 
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s i -s I -l interface -d 'Interface to use' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cc -d 'Congestion control for what nettool sends' -r -f -a "cubic\t'RFC 9438: the window follows a cubic curve of the time since the last loss, and falls to 0.7 of the flight on one (Linux\'s default)'
 reno\t'RFC 5681: one segment more per round trip, and half the flight on a loss'"
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -l plot -d 'When the connection ends, write the time–sequence graph of the data it carried to FILE as SVG, with our congestion window, ssthresh, RTO and each retransmission\'s cause when the data was ours' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
@@ -126,6 +127,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -s k -l keep-open -d
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s z -l zero-io -d 'Report whether the port(s) accept a connection; send no data'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s v -l verbose -d 'States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l trace -d 'Every segment, tcpdump-style, on stderr'
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -l ladder -d 'When the connection ends, draw it on stderr as a ladder diagram (segments, our states, the peer\'s inferred); of a long one, the first 20 and last 10 segments and those that moved a state'
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -l ascii -d 'With --ladder: ASCII characters only, whatever the locale'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l dport -d 'Destination port(s) for every target, instead of :PORTS (default 80). Probes go to them in turn' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l input-list -d 'Read targets from FILE too (white space between them, # starts a comment; - is stdin); -iL FILE as nmap spells it' -r -F
@@ -230,4 +233,5 @@ complete -c nettool -n "__fish_nettool_using_subcommand plot" -s o -l output -d 
 complete -c nettool -n "__fish_nettool_using_subcommand plot" -l conn -d 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT' -r
 complete -c nettool -n "__fish_nettool_using_subcommand plot" -l dir -d 'The direction whose data to draw (a is the connection\'s opener); default: the one that carried more' -r -f -a "a2b\t'The data the opener (the sender of the SYN) sent'
 b2a\t'The data the other end sent back'"
+complete -c nettool -n "__fish_nettool_using_subcommand plot" -l time -d 'Draw only from START to END seconds after the connection\'s first segment (END may be left out: to the end), to zoom in on a long transfer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand plot" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -480,6 +480,18 @@ pub struct NcArgs {
     #[arg(long)]
     pub trace: bool,
 
+    /// When the connection ends, draw it on stderr as a ladder diagram (segments, our states, the peer's inferred); of a long one, the first 20 and last 10 segments and those that moved a state.
+    #[arg(long, conflicts_with = "zero_io")]
+    pub ladder: bool,
+
+    /// With --ladder: ASCII characters only, whatever the locale.
+    #[arg(long, requires = "ladder")]
+    pub ascii: bool,
+
+    /// When the connection ends, write the time–sequence graph of the data it carried to FILE as SVG, with our congestion window, ssthresh, RTO and each retransmission's cause when the data was ours.
+    #[arg(long, value_name = "FILE", conflicts_with = "zero_io")]
+    pub plot: Option<PathBuf>,
+
     #[command(flatten)]
     pub cache: CacheArgs,
 

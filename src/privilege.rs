@@ -150,6 +150,28 @@ pub fn raised<T>(caps: &[Cap], f: impl FnOnce() -> T) -> T {
     result
 }
 
+/// Files a run writes after its setup (`nc --plot`), opened before the
+/// drop: no file can be opened once the seccomp filter is on.
+static OUTPUTS: std::sync::Mutex<Vec<(std::path::PathBuf, std::fs::File)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Creates (or truncates) `path` now, for [`take_output`] to hand back
+/// after the drop.
+pub fn preopen_output(path: &std::path::Path) -> Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut outputs = OUTPUTS.lock().unwrap_or_else(|e| e.into_inner());
+    outputs.push((path.to_owned(), file));
+    Ok(())
+}
+
+/// The file [`preopen_output`] opened at `path`, if it did.
+pub fn take_output(path: &std::path::Path) -> Option<std::fs::File> {
+    let mut outputs = OUTPUTS.lock().unwrap_or_else(|e| e.into_inner());
+    let at = outputs.iter().position(|(p, _)| p == path)?;
+    Some(outputs.remove(at).1)
+}
+
 /// What the drop did, for `-v` and the tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dropped {

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
+use super::drawing::Drawing;
 use super::tcp::SegmentLines;
 use super::{Env, Given, stamped};
 use crate::cli::{CongestionControlArg, NcArgs};
@@ -55,6 +56,10 @@ fn run_options(input: RawFd) -> Options {
 }
 
 pub fn run(args: NcArgs, env: &mut Env) -> Result<Outcome> {
+    if let Some(plot) = &args.plot {
+        // Written at the end, after the privileges are gone.
+        crate::privilege::preopen_output(plot)?;
+    }
     if args.zero_io {
         zero_io(&args, env)
     } else if args.listen {
@@ -96,6 +101,12 @@ fn iface_config(path: &Path, trace: bool) -> InterfaceConfig {
         answer_arp: !path.owned_by_kernel,
         trace,
     }
+}
+
+/// Whether the interface reports every segment: for `--trace`, and for
+/// the pictures drawn from them.
+fn traced(args: &NcArgs) -> bool {
+    args.trace || args.ladder || args.plot.is_some()
 }
 
 fn host_config(path: &Path, trace: bool) -> HostConfig {
@@ -199,7 +210,7 @@ pub fn connect_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) ->
     let config = engine_config(p.path, args);
     let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, p.local, remote);
     let conn = Connection::connect(start, config, p.local, remote, iss);
-    let mut iface = stack_iface::Interface::new(iface_config(p.path, args.trace));
+    let mut iface = stack_iface::Interface::new(iface_config(p.path, traced(args)));
     let flow = iface.open(conn);
     let mut pipe = Pipe::new(args, start, Some(flow));
     let end = pipe.run(&mut iface, &mut p, input, env)?;
@@ -244,7 +255,7 @@ pub fn listen_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> 
 fn listening(path: &Path, args: &NcArgs, local: SocketAddrV4) -> stack_iface::Interface {
     let isn = IsnGenerator::new(random_bytes::<16>());
     let config = engine_config(path, args);
-    let mut iface = stack_iface::Interface::new(iface_config(path, args.trace));
+    let mut iface = stack_iface::Interface::new(iface_config(path, traced(args)));
     iface.listen(
         local,
         ListenerConfig {
@@ -381,7 +392,8 @@ impl Handler<stack_iface::Interface> for PipeRun<'_, '_, '_> {
         segment: bool,
         buf: &mut Vec<u8>,
     ) -> Option<Tx> {
-        if !segment {
+        // A picture shows the segments the peer sees, not super-frames.
+        if !segment || self.pipe.drawing.wanted() {
             *buf = host.poll_transmit(now)?;
             return Some(Tx::Frame);
         }
@@ -456,6 +468,8 @@ struct Pipe {
     buf: Vec<u8>,
     /// What the engine and the interface dropped, by reason, for `-v`.
     dropped: Dropped,
+    /// `--ladder` and `--plot`: what to draw, and the connection recorded.
+    drawing: Drawing,
 }
 
 /// Segments of the served connection the engine dropped, and frames for
@@ -548,6 +562,7 @@ impl Pipe {
             ended: None,
             buf: vec![0; CHUNK],
             dropped: Dropped::default(),
+            drawing: Drawing::new(args.ladder, args.ascii, args.plot.clone()),
         }
     }
 
@@ -590,6 +605,9 @@ impl Pipe {
             return Ok(());
         }
         let now = ev.at;
+        if let Some(key) = ev.flow {
+            self.drawing.event(now, key, host.conn(key), &ev.what);
+        }
         match ev.what {
             HostEvent::Segment { dir, seg } => self.segment(now, dir, &seg, env)?,
             HostEvent::Tcp(TcpEvent::StateChanged { from, to }) => {
@@ -883,6 +901,7 @@ impl Pipe {
         env: &mut Env,
     ) -> Result<Outcome> {
         let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
+        self.drawing.draw(env)?;
         // A listener stopped while it waited (Ctrl-C after `-k`'s last
         // client) had no connection to sum up.
         let no_connection = self.listener.is_some() && self.flow.is_none();
