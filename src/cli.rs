@@ -309,6 +309,9 @@ pub struct ConnectArgs {
 
     #[command(flatten)]
     pub ladder: LadderFlags,
+
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
 }
 
 /// Open a TCP connection with a hand-driven three-way handshake, printing every segment and state.
@@ -494,6 +497,9 @@ pub struct NcArgs {
 
     #[command(flatten)]
     pub capture: CaptureArgs,
+
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
 }
 
 /// `nc --cc`: the engine's congestion avoidance algorithm.
@@ -723,6 +729,15 @@ mod tests {
     }
 }
 
+/// `--user NAME`, for the commands that give up their privileges once
+/// their setup is done (see README "Security").
+#[derive(Debug, Args)]
+pub struct PrivilegeArgs {
+    /// After the setup, run as NAME instead of nobody when started as root (tcpdump -Z).
+    #[arg(long, value_name = "NAME", value_hint = clap::ValueHint::Username)]
+    pub user: Option<String>,
+}
+
 /// `--pcap FILE`, for every command that moves frames.
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
@@ -752,5 +767,24 @@ impl Command {
             }
         };
         capture.pcap.as_deref()
+    }
+
+    /// What the command was told about its privileges, if it drops them
+    /// once its setup is done (`arp` writes the root-owned ARP cache at
+    /// its end, `lab` builds and deletes namespaces: they keep theirs).
+    /// With the command's name.
+    pub fn privilege(&self) -> Option<(&'static str, &PrivilegeArgs)> {
+        Some(match self {
+            Command::Handshake(a) => ("handshake", &a.connect.privilege),
+            Command::Close(a) => ("close", &a.connect.privilege),
+            Command::Nc(a) => ("nc", &a.privilege),
+            Command::Probe(a) => ("probe", &a.privilege),
+            Command::Scan(a) => ("scan", &a.privilege),
+            Command::Trace(a) => ("trace", &a.privilege),
+            // arp (see main.rs), lab, ladder, plot, generate, impair, and
+            // a new command until it is made to drop (README "Security"
+            // says which keep what).
+            _ => return None,
+        })
     }
 }

@@ -89,8 +89,16 @@ impl Drawing {
                 )?;
             }
             match rec.graph() {
-                Ok(graph) => std::fs::write(path, plot_svg::render(&graph))
-                    .with_context(|| format!("cannot write the graph to {}", path.display()))?,
+                Ok(graph) => {
+                    // Opened before the privileges were dropped, when
+                    // the command did (see privilege::preopen_output).
+                    let svg = plot_svg::render(&graph);
+                    match crate::privilege::take_output(path) {
+                        Some(mut file) => std::io::Write::write_all(&mut file, svg.as_bytes()),
+                        None => std::fs::write(path, svg),
+                    }
+                    .with_context(|| format!("cannot write the graph to {}", path.display()))?
+                }
                 Err(e) => writeln!(
                     env.err,
                     "nettool: no graph written to {}: {e}",

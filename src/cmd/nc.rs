@@ -71,6 +71,10 @@ fn run_options(input: RawFd) -> Options {
 }
 
 pub fn run(args: NcArgs, env: &mut Env) -> Result<Outcome> {
+    if let Some(plot) = &args.plot {
+        // Written at the end, after the privileges are gone.
+        crate::privilege::preopen_output(plot)?;
+    }
     if args.zero_io {
         zero_io(&args, env)
     } else if args.listen {
@@ -1013,25 +1017,27 @@ fn zero_io_target(args: &NcArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
     Ok((super::resolve_host(host)?, parse_ports(ports)?))
 }
 
-/// `-z`: for each port, a handshake and a RST; no data. Each knock comes
-/// from a port of its own, which the setup claims (with a guard that
-/// keeps the kernel out of that flow) for as long as the knock lasts.
+/// `-z`: for each port, a handshake and a RST; no data. Every knock comes
+/// from one source port, which the setup claims once for the whole port
+/// range (one guard over all of it) before the privileges are dropped:
+/// the knocks are told apart by their destination ports.
 fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
-    let (dst, _) = zero_io_target(args)?;
+    let (dst, ports) = zero_io_target(args)?;
     let Some(path) = connect_path(dst, args, env)? else {
         return Ok(Outcome::Negative);
     };
-    let mut link = path.open_link(&LINK, env.pcap.as_ref(), env.err)?;
-    let mut clock = env.clock.clock();
-    let given = Given {
-        path: &path,
-        local: SocketAddrV4::new(path.source, 0),
-        link: link.as_mut(),
-        clock: clock.as_mut(),
+    let dports = (
+        ports.iter().copied().min().unwrap_or(0),
+        ports.iter().copied().max().unwrap_or(0),
+    );
+    let flows = Flows::Probes {
+        remote: dst,
+        dports,
+        sport_inc: false,
     };
-    knocks(args, given, env, |remote| {
-        let claim = path.claim(args.source_port, Flows::Connection { remote })?;
-        Ok((claim.local, Some(claim)))
+    let stack = path.open(args.source_port, flows, &LINK, env.pcap.as_ref(), env.err)?;
+    plumbed(&path, stack, env, |given, _, env| {
+        zero_io_over(args, given, env)
     })
 }
 
