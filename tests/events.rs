@@ -13,7 +13,8 @@ use common::schema::Schema;
 use nettool::lab::{LabEnd, LabStatus};
 use nettool::outcome::Outcome;
 use nettool::report::event::{
-    Cache, Conflict, Hop, Icmp, Port, Probe, Reply, Segment as SegmentEv, Start,
+    Cache, Conflict, Hop, Icmp, Port, Probe, Reply, Retransmit, RetransmitCause,
+    Segment as SegmentEv, Sender, Start,
 };
 use nettool::report::{Event, Report, Verdict, json_line, us};
 use nettool::tcp::{Segment, State};
@@ -117,6 +118,7 @@ fn samples() -> Vec<Event> {
         index: 2,
         mac,
         addresses: vec!["10.0.0.1/24".parse().unwrap()],
+        addresses6: vec!["fd00:6e74::1/64".parse().unwrap()],
         up: true,
         operstate: "UP".into(),
     };
@@ -248,6 +250,20 @@ fn samples() -> Vec<Event> {
             text: "hi".into(),
         },
         Event::note("a note"),
+        Event::Sender(Sender {
+            cwnd: 14480,
+            ssthresh: Some(7240),
+            rto_us: 200_000,
+            srtt_us: Some(1200),
+            recovery: true,
+        }),
+        Event::Retransmit(Retransmit {
+            src: addr,
+            dst: addr,
+            seq: 1000,
+            len: 1448,
+            cause: RetransmitCause::Recovery,
+        }),
         Event::Lab {
             up: false,
             status: lab,

@@ -76,7 +76,7 @@ fn live() -> isize {
 }
 
 #[test]
-fn an_idle_connection_costs_about_two_kilobytes() {
+fn an_idle_accepted_connection_costs_about_a_kilobyte() {
     let mut s = Interface::new(InterfaceConfig {
         ip: *SERVER.ip(),
         mac: SERVER_MAC,
@@ -131,8 +131,11 @@ fn an_idle_connection_costs_about_two_kilobytes() {
         half_open < 4096.0,
         "{half_open} bytes per half-open connection"
     );
+    // 1032 bytes measured: the engine's state (its buffers given back
+    // when drained, its configuration shared), the table's entry, and the
+    // listener's queues.
     assert!(
-        established < 4096.0,
+        established < 1100.0,
         "{established} bytes per idle connection"
     );
 }

@@ -122,6 +122,10 @@ fn up_status_ping_down() {
         .unwrap()
         .unwrap();
     assert!(host_link.has_ipv6 && peer_link.has_ipv6);
+    let peer6: Vec<String> = peer.addresses6.iter().map(|a| a.to_string()).collect();
+    for want in ["fd00:6e74::2/64", "fd00:6e74::5/64"] {
+        assert!(peer6.iter().any(|a| a == want), "{peer6:?}");
+    }
     let ping6 = Command::new("ip")
         .args([
             "netns",

@@ -101,7 +101,7 @@ pub struct NdpArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// Also print every NDP state change and frame count on stderr.
+    /// Also print every frame sent and received, tcpdump-style, and every NUD state change, on stderr.
     #[arg(short, long)]
     pub verbose: bool,
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{CacheArgs, CaptureArgs, PathArgs, parse_duration};
+use super::{CacheArgs, CaptureArgs, PathArgs, PrivilegeArgs, parse_duration};
 use crate::probe::{ProbeFlags, parse_flags, parse_raw_option, parse_timestamps};
 use crate::wire::icmp::QueryKind;
 use crate::wire::tcp::TcpOption;
@@ -226,6 +226,9 @@ pub struct ProbeArgs {
 
     #[command(flatten)]
     pub capture: CaptureArgs,
+
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
 }
 
 /// The most target addresses one run takes unless `--max-targets` says
@@ -344,6 +347,9 @@ pub struct ScanArgs {
     pub json: bool,
     #[command(flatten)]
     pub capture: CaptureArgs,
+
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
 }
 
 /// Send ICMP echo requests (ping), matched replies and RTT statistics: `probe --icmp`.
@@ -405,6 +411,8 @@ pub struct PingArgs {
     pub json: bool,
     #[command(flatten)]
     pub capture: CaptureArgs,
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
 }
 
 impl PingArgs {
@@ -466,6 +474,7 @@ impl PingArgs {
             verbose: self.verbose,
             json: self.json,
             capture: self.capture,
+            privilege: self.privilege,
         }
     }
 }

@@ -148,6 +148,26 @@ fn describe(s: &LabStatus, out: &mut dyn Write) -> Result<()> {
             p.mac
         )?;
     }
+    // The lab's own IPv6 addresses (link-local ones are the kernel's and
+    // need their interface: `ip -6 addr` shows them).
+    let ula = |e: &crate::lab::LabEnd| -> Vec<String> {
+        e.addresses6
+            .iter()
+            .filter(|n| !crate::wire::ipv6::is_link_local(n.ip()))
+            .map(|n| n.ip().to_string())
+            .collect()
+    };
+    if let (Some(h), Some(p)) = (&s.host, &s.peer) {
+        let (here, there) = (ula(h), ula(p));
+        if !here.is_empty() || !there.is_empty() {
+            writeln!(
+                out,
+                "  IPv6        this host {}; peers {}",
+                here.join(", "),
+                there.join(", ")
+            )?;
+        }
+    }
     if s.services.is_none() && s.namespace_exists {
         writeln!(
             out,

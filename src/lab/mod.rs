@@ -365,6 +365,9 @@ pub struct LabEnd {
     pub mac: MacAddr,
     #[serde(serialize_with = "display_all")]
     pub addresses: Vec<Ipv4Network>,
+    /// IPv6 addresses (the lab's ULA ones, then link-local).
+    #[serde(serialize_with = "display_all")]
+    pub addresses6: Vec<Ipv6Network>,
     /// Administratively up.
     pub up: bool,
     /// `UP`, `DOWN`, `LOWERLAYERDOWN`, … as the kernel reports it.
@@ -378,6 +381,7 @@ impl From<Link> for LabEnd {
             index: l.index,
             mac: l.mac,
             addresses: l.ipv4,
+            addresses6: l.ipv6,
             up: l.up,
             operstate: l.operstate,
         }
@@ -821,6 +825,7 @@ mod tests {
             operstate: "UP".into(),
             ipv4: addrs.iter().map(|a| net(a)).collect(),
             has_ipv6: false,
+            ipv6: Vec::new(),
         }
     }
 
@@ -887,6 +892,7 @@ mod tests {
                 index: 7,
                 mac: MacAddr::new(2, 0, 0, 0, 0, 1),
                 addresses: vec![net("10.78.0.1/24")],
+                addresses6: vec!["fd00:6e74::1/64".parse().unwrap()],
                 up: true,
                 operstate: "UP".into(),
             }),
@@ -899,6 +905,7 @@ mod tests {
         assert_eq!(json["subnet"], "10.78.0.0/24");
         assert_eq!(json["host"]["mac"], "02:00:00:00:00:01");
         assert_eq!(json["host"]["addresses"][0], "10.78.0.1/24");
+        assert_eq!(json["host"]["addresses6"][0], "fd00:6e74::1/64");
         assert_eq!(json["peer"], serde_json::Value::Null);
         assert_eq!(json["run_dir"], "/run/nettool/lab-lab");
     }

@@ -18,7 +18,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use ipnetwork::Ipv4Network;
+use ipnetwork::{Ipv4Network, Ipv6Network};
 use pnet::util::MacAddr;
 use serde::Deserialize;
 use thiserror::Error;
@@ -334,6 +334,8 @@ pub struct Link {
     pub ipv4: Vec<Ipv4Network>,
     /// Whether any IPv6 address is configured (none once IPv6 is disabled).
     pub has_ipv6: bool,
+    /// The IPv6 addresses with their prefix, link-local ones included.
+    pub ipv6: Vec<Ipv6Network>,
 }
 
 #[derive(Deserialize)]
@@ -374,6 +376,7 @@ fn link_from_json(j: JsonLink) -> Result<Link, String> {
     };
     let mut ipv4 = Vec::new();
     let mut has_ipv6 = false;
+    let mut ipv6 = Vec::new();
     for a in j.addr_info {
         match a.family.as_str() {
             "inet" => {
@@ -383,7 +386,14 @@ fn link_from_json(j: JsonLink) -> Result<Link, String> {
                     .map_err(|_| format!("bad IPv4 address {:?}", a.local))?;
                 ipv4.push(Ipv4Network::new(ip, a.prefixlen).map_err(|e| e.to_string())?);
             }
-            "inet6" => has_ipv6 = true,
+            "inet6" => {
+                has_ipv6 = true;
+                let ip: std::net::Ipv6Addr = a
+                    .local
+                    .parse()
+                    .map_err(|_| format!("bad IPv6 address {:?}", a.local))?;
+                ipv6.push(Ipv6Network::new(ip, a.prefixlen).map_err(|e| e.to_string())?);
+            }
             _ => {}
         }
     }
@@ -396,6 +406,7 @@ fn link_from_json(j: JsonLink) -> Result<Link, String> {
         operstate: j.operstate,
         ipv4,
         has_ipv6,
+        ipv6,
     })
 }
 

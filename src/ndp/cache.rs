@@ -426,8 +426,20 @@ impl Cache {
         self.entries.values().filter_map(|e| self.deadline(e)).min()
     }
 
-    /// Fires every timer due at `now`, in deadline order.
+    /// Fires every timer due at `now`, in deadline order. A REACHABLE
+    /// entry dated after `now` (the clock moved back since it was
+    /// confirmed) is not trusted for an unknown time: it goes STALE, as
+    /// the ARP cache expires such an entry.
     pub fn handle_timeout(&mut self, now: UnixMillis) {
+        let future: Vec<Key> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.state == State::Reachable && e.since_ms > now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for (iface, ip) in future {
+            self.set_state(now, &iface, ip, State::Stale);
+        }
         loop {
             let due = self
                 .entries

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::time::Instant;
@@ -11,15 +12,13 @@ use crate::wire::MacAddr;
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
 
-use super::cc::{Ack, Congestion, CongestionControl};
+use super::cc::{Congestion, CongestionControl};
 use super::challenge::ChallengeLimit;
-use super::dsack::Retransmitted;
+use super::flight::Flight;
 use super::isn::IsnGenerator;
-use super::prr::Prr;
-use super::rack::{Rack, SentLog};
+use super::rack::Rack;
 use super::rcvbuf::RecvBuffer;
 use super::rtt::{RtoConfig, RttEstimator};
-use super::scoreboard::Scoreboard;
 use super::seq::SeqNum;
 use super::state::State;
 use super::timer::{TimerKind, TimerTable};
@@ -338,6 +337,63 @@ pub fn rst_for(from: Ipv4Addr, to: Ipv4Addr, seg: &TcpRepr<'_>) -> Option<Segmen
     })
 }
 
+/// What a connection has for its caller: segments built while handling
+/// input (RSTs, ACKs owed at once), sent before anything else, and events
+/// not yet polled. Boxed, and only while either holds something: an idle
+/// connection (a load test holds a million) carries one pointer.
+#[derive(Debug, Default)]
+pub(super) struct Outbox(Option<Box<Queues>>);
+
+#[derive(Debug)]
+pub(super) struct Queues {
+    pub(super) queued: VecDeque<Segment>,
+    pub(super) events: VecDeque<Event>,
+}
+
+/// What an `Outbox` without a box reads as.
+static NO_QUEUES: Queues = Queues {
+    queued: VecDeque::new(),
+    events: VecDeque::new(),
+};
+
+impl Outbox {
+    fn release_if_empty(&mut self) {
+        if self
+            .0
+            .as_ref()
+            .is_some_and(|q| q.queued.is_empty() && q.events.is_empty())
+        {
+            self.0 = None;
+        }
+    }
+}
+
+impl std::ops::Deref for Outbox {
+    type Target = Queues;
+    fn deref(&self) -> &Queues {
+        self.0.as_deref().unwrap_or(&NO_QUEUES)
+    }
+}
+
+impl std::ops::DerefMut for Outbox {
+    fn deref_mut(&mut self) -> &mut Queues {
+        self.0.get_or_insert_with(|| {
+            Box::new(Queues {
+                queued: VecDeque::new(),
+                events: VecDeque::new(),
+            })
+        })
+    }
+}
+
+/// Gives a drained queue's memory back: an idle connection keeps no
+/// buffer, however busy it once was (a load test holds a million).
+pub(super) fn release_if_empty<T>(q: &mut VecDeque<T>) {
+    if q.is_empty() && q.capacity() > 0 {
+        *q = VecDeque::new();
+    }
+}
+
 /// Send sequence variables (§3.3.1, figure 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SendSequence {
@@ -445,7 +501,11 @@ pub(super) struct Undo {
 /// reads a clock and never draws a random number.
 #[derive(Debug)]
 pub struct Connection {
-    pub(super) config: Config,
+    /// Shared by every connection opened with the same configuration (an
+    /// `Arc`: a million connections of a load test hold one copy).
+    pub(super) config: Arc<Config>,
+    /// [`Config::ts_offset`], kept apart since it differs per connection.
+    pub(super) ts_offset: u32,
     pub(super) state: State,
     pub(super) local: SocketAddrV4,
     pub(super) remote: SocketAddrV4,
@@ -507,30 +567,11 @@ pub struct Connection {
     pub(super) force_send: usize,
     /// Congestion control (RFC 5681) and loss recovery (RFC 6582, 6675).
     pub(super) cc: Congestion,
-    /// SACK scoreboard (RFC 6675 §3).
-    pub(super) scoreboard: Scoreboard,
-    /// Every piece of sequence space outstanding, with its transmission
-    /// time and marks (RFC 8985's per-segment state).
-    pub(super) sent: SentLog,
+    /// Loss-recovery state, empty while nothing is in flight: boxed, and
+    /// given back when idle (see [`Flight`]).
+    pub(super) flight: Flight,
     /// RACK (RFC 8985 §6).
     pub(super) rack: Rack,
-    /// Recent retransmissions, which a D-SACK may report.
-    pub(super) retransmitted: Retransmitted,
-    /// Tail loss probe episode (RFC 8985 §7): `Some` from a probe until
-    /// the ACK that tells whether it repaired a loss.
-    pub(super) tlp: Option<Tlp>,
-    /// PRR (RFC 6937) during SACK-based fast recovery.
-    pub(super) prr: Prr,
-    /// What a spurious retransmission would undo.
-    pub(super) undo: Option<Undo>,
-    /// Once reordering has been seen, an ACK of new data grows cwnd only
-    /// after its loss detection, by all it delivered, SACKed octets
-    /// included (`on_ack_loss_recovery`): this ACK's part, from
-    /// `on_new_ack`.
-    pub(super) deferred_growth: Option<Ack>,
-    /// D-SACK (RFC 2883) to report in the next ACK: the range of a
-    /// duplicate segment.
-    pub(super) dsack: Option<(SeqNum, SeqNum)>,
     /// Congestion events undone as spurious.
     pub(super) undos: u32,
     /// Retransmission timeouts that resent something.
@@ -542,13 +583,13 @@ pub struct Connection {
     pub(super) ack_pending: bool,
     /// RFC 5961 §7: when the last challenge ACK went out.
     pub(super) challenge: ChallengeLimit,
-    /// Segments built while handling input (RSTs), sent before anything else.
-    pub(super) queued: VecDeque<Segment>,
-    pub(super) events: VecDeque<Event>,
+    /// Segments built while handling input (RSTs) and events not yet
+    /// polled: boxed, and only while there are some (see [`Outbox`]).
+    pub(super) out: Outbox,
 }
 
 impl Connection {
-    fn new(config: Config, local: SocketAddrV4, remote: SocketAddrV4, iss: IssSource) -> Self {
+    fn new(config: Arc<Config>, local: SocketAddrV4, remote: SocketAddrV4, iss: IssSource) -> Self {
         let offer = Negotiated {
             wscale: config.window_scale.map(|w| w.min(MAX_WSCALE)),
             sack: config.sack_permitted,
@@ -556,6 +597,10 @@ impl Connection {
             peer_mss: DEFAULT_SEND_MSS,
         };
         let mut conn = Connection {
+            ts_offset: config.ts_offset,
+            rcv: RecvBuffer::new(config.recv_buffer),
+            rtt: RttEstimator::new(config.rto),
+            cc: Congestion::new(config.cc),
             config,
             state: State::Closed,
             local,
@@ -565,7 +610,6 @@ impl Connection {
             max_snd_wnd: 0,
             snd_buf: VecDeque::new(),
             fin_seq: None,
-            rcv: RecvBuffer::new(config.recv_buffer),
             rcv_fin: None,
             rcv_adv: 0,
             delack_segs: 0,
@@ -577,7 +621,6 @@ impl Connection {
             iss_source: iss,
             negotiated: offer,
             ts_recent: 0,
-            rtt: RttEstimator::new(config.rto),
             rtt_probe: None,
             retries: 0,
             keepalive_sent: 0,
@@ -586,24 +629,15 @@ impl Connection {
             ts_rtt_mark: SeqNum(0),
             ts_rexmit: None,
             force_send: 0,
-            cc: Congestion::new(config.cc),
-            scoreboard: Scoreboard::default(),
-            sent: SentLog::default(),
+            flight: Flight::default(),
             rack: Rack::new(),
-            retransmitted: Retransmitted::default(),
-            tlp: None,
-            prr: Prr::default(),
-            undo: None,
-            deferred_growth: None,
-            dsack: None,
             undos: 0,
             timeouts: 0,
             probes: 0,
             timers: TimerTable::default(),
             ack_pending: false,
             challenge: ChallengeLimit::default(),
-            queued: VecDeque::new(),
-            events: VecDeque::new(),
+            out: Outbox::default(),
         };
         conn.tcb.rcv.wnd = conn.rcv.window();
         conn.update_eff_snd_mss();
@@ -613,12 +647,12 @@ impl Connection {
     /// Active OPEN (§3.10.1): the first `poll_transmit` yields the SYN.
     pub fn connect(
         now: Instant,
-        config: Config,
+        config: impl Into<Arc<Config>>,
         local: SocketAddrV4,
         remote: SocketAddrV4,
         iss: SeqNum,
     ) -> Connection {
-        let mut conn = Connection::new(config, local, remote, IssSource::Fixed(iss));
+        let mut conn = Connection::new(config.into(), local, remote, IssSource::Fixed(iss));
         conn.set_iss(iss);
         conn.arm_user_timer(now);
         conn.set_state(State::SynSent);
@@ -626,9 +660,13 @@ impl Connection {
     }
 
     /// Passive OPEN (§3.10.1) on `local`, accepting one SYN from anyone.
-    pub fn listen(config: Config, local: SocketAddrV4, iss: IssSource) -> Connection {
+    pub fn listen(
+        config: impl Into<Arc<Config>>,
+        local: SocketAddrV4,
+        iss: IssSource,
+    ) -> Connection {
         let remote = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
-        let mut conn = Connection::new(config, local, remote, iss);
+        let mut conn = Connection::new(config.into(), local, remote, iss);
         conn.passive = true;
         conn.set_state(State::Listen);
         conn
@@ -644,10 +682,17 @@ impl Connection {
     pub(super) fn return_to_listen(&mut self) {
         let closed = self.fin_seq.is_some();
         let from = self.state;
-        let events = std::mem::take(&mut self.events);
+        let out = std::mem::take(&mut self.out);
         let remote = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
-        *self = Connection::new(self.config, self.local, remote, self.iss_source);
-        self.events = events;
+        let (config, ts_offset) = (self.config.clone(), self.ts_offset);
+        *self = Connection::new(config, self.local, remote, self.iss_source);
+        self.ts_offset = ts_offset;
+        self.out = out;
+        // The segments built for the failed handshake go with it.
+        if self.out.0.is_some() {
+            self.out.queued.clear();
+            self.out.release_if_empty();
+        }
         self.passive = true;
         self.state = from;
         self.set_state(State::Listen);
@@ -747,7 +792,7 @@ impl Connection {
 
     /// The SACKed ranges the peer reported above SND.UNA.
     pub fn sacked_ranges(&self) -> &[(SeqNum, SeqNum)] {
-        self.scoreboard.ranges()
+        self.flight.scoreboard.ranges()
     }
 
     /// The RTT estimator (SRTT, RTTVAR, RTO of RFC 6298).
@@ -790,6 +835,39 @@ impl Connection {
             return Ok(0);
         }
         let n = self.rcv.read(buf);
+        self.after_read();
+        Ok(n)
+    }
+
+    /// RECEIVE without a copy: the in-order data not read yet, in place
+    /// (two slices where it wraps around the receive buffer), for the
+    /// application to write out and then [`Connection::recv_consume`]
+    /// what it used. Empty slices mean nothing yet;
+    /// [`RecvError::Finished`] that the peer closed and all has been read.
+    pub fn recv_peek(&self) -> Result<(&[u8], &[u8]), RecvError> {
+        if self.rcv.readable() == 0 {
+            if self.fin_received {
+                return Err(RecvError::Finished);
+            }
+            if self.state == State::Closed {
+                return Err(RecvError::Closed);
+            }
+        }
+        Ok(self.rcv.peek())
+    }
+
+    /// Marks `n` octets of what [`Connection::recv_peek`] showed as read,
+    /// as [`Connection::recv`] would have.
+    pub fn recv_consume(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.rcv.consume(n);
+        self.after_read();
+    }
+
+    /// What reading changes: the window, and whether to say so now.
+    fn after_read(&mut self) {
         self.tcb.rcv.wnd = self.rcv.window();
         // The application has read everything up to a burst's short last
         // segment: acknowledge now rather than at the delayed-ACK timer.
@@ -816,7 +894,6 @@ impl Connection {
                 self.ack_pending = true;
             }
         }
-        Ok(n)
     }
 
     /// CLOSE (§3.10.4): "I have no more data to send." Queues a FIN after
@@ -859,7 +936,7 @@ impl Connection {
             | State::FinWait2
             | State::CloseWait => {
                 let rst = self.segment(self.tcb.snd.nxt, Flags::RST, false, Vec::new());
-                self.queued.push_back(rst);
+                self.out.queued.push_back(rst);
             }
             _ => {}
         }
@@ -1008,8 +1085,8 @@ impl Connection {
             let flight = self.snd_max - self.tcb.snd.una;
             self.cc
                 .on_timeout(flight, mss, self.snd_max, self.retries <= 1);
-            self.scoreboard.clear();
-            self.sent.forget_marks();
+            self.flight.scoreboard.clear();
+            self.flight.sent.forget_marks();
             if window_closed {
                 // Resend what was outstanding (a one-octet probe, or the
                 // head of data sent before the window shrank), up to a
@@ -1027,9 +1104,9 @@ impl Connection {
         // time since measures the loss and the timeout, not the path.
         self.ts_rtt_mark = self.tcb.snd.una;
         self.ts_rexmit = Some(self.ts_val(now));
-        self.rtt.back_off();
+        self.rtt.back_off(&self.config.rto);
         self.rtt_probe = None;
-        self.tlp = None;
+        self.flight.tlp = None;
         self.timers.stop(TimerKind::LossProbe);
         self.timers.stop(TimerKind::Reorder);
         self.tcb.snd.nxt = self.tcb.snd.una;
@@ -1049,7 +1126,11 @@ impl Connection {
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Segment> {
         let snd_max = self.snd_max;
-        let seg = self.next_segment(now)?;
+        let Some(seg) = self.next_segment(now) else {
+            // Drained: the recovery state goes if nothing is in it.
+            self.flight.release_if_idle();
+            return None;
+        };
         if self.snd_max.gt(snd_max) {
             // New data went out (a probe's is sent from handle_timeout).
             self.schedule_loss_probe(now);
@@ -1071,13 +1152,13 @@ impl Connection {
     /// every D-SACK as dubious: no undo of spurious retransmissions, no
     /// widening of its reordering window.
     fn note_dsack_sent(&mut self, seg: &Segment) {
-        if let Some(d) = self.dsack
+        if let Some(d) = self.flight.dsack
             && seg
                 .options
                 .iter()
                 .any(|o| matches!(o, TcpOption::Sack(blocks) if blocks.first() == Some(&d)))
         {
-            self.dsack = None;
+            self.flight.dsack = None;
         }
     }
 
@@ -1119,11 +1200,12 @@ impl Connection {
     /// the segments built after it, queued behind it, leave it out.
     pub(super) fn queue(&mut self, seg: Segment) {
         self.note_dsack_sent(&seg);
-        self.queued.push_back(seg);
+        self.out.queued.push_back(seg);
     }
 
     fn next_segment(&mut self, now: Instant) -> Option<Segment> {
-        if let Some(seg) = self.queued.pop_front() {
+        if let Some(seg) = self.out.queued.pop_front() {
+            self.out.release_if_empty();
             return Some(seg);
         }
         let seg = match self.state {
@@ -1171,7 +1253,9 @@ impl Connection {
     /// The next event, if any. Call until `None`.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let ev = self.out.events.pop_front();
+        self.out.release_if_empty();
+        ev
     }
 
     /// SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED) at ISS, with options.
@@ -1249,14 +1333,14 @@ impl Connection {
         let in_flight = if sack_recovery {
             // RFC 6675 §5 step (C), with cwnd set by PRR on each ACK: send
             // while cwnd - pipe >= 1 SMSS.
-            let pipe = self.sent.pipe();
+            let pipe = self.flight.sent.pipe();
             if pipe + mss > self.cc.cwnd {
                 return None;
             }
             // NextSeg rule 1 with RACK's marks: the first octet marked
             // lost and not retransmitted since. (Rule 3, resending holes
             // not known lost, is left to RACK's reordering timer.)
-            if let Some((seq, len)) = self.sent.next_lost() {
+            if let Some((seq, len)) = self.flight.sent.next_lost() {
                 return self.send_range(now, seq, len.min(mss));
             }
             pipe
@@ -1269,8 +1353,8 @@ impl Connection {
             // of a window already reduced for) is resent first, without
             // another reduction. Not while going back N after a timeout,
             // which forgot the marks.
-            let pipe = self.sent.pipe();
-            if let Some((seq, len)) = self.sent.next_lost() {
+            let pipe = self.flight.sent.pipe();
+            if let Some((seq, len)) = self.flight.sent.next_lost() {
                 if pipe + mss > self.cc.cwnd {
                     return None;
                 }
@@ -1384,9 +1468,9 @@ impl Connection {
     /// retransmission, and forget a probe whose octets are resent).
     fn note_sent(&mut self, now: Instant, seq: SeqNum, len: usize) {
         let end = seq + len;
-        self.sent.on_send(seq, end, now);
+        self.flight.sent.on_send(seq, end, now);
         if self.cc.recovery.is_some() {
-            self.prr.on_send(len);
+            self.flight.prr.on_send(len);
         }
         if seq.lt(self.snd_max) {
             let resent_end = if end.lt(self.snd_max) {
@@ -1394,13 +1478,13 @@ impl Connection {
             } else {
                 self.snd_max
             };
-            self.retransmitted.on_retransmit(seq, resent_end);
+            self.flight.retransmitted.on_retransmit(seq, resent_end);
         }
         if seq.lt(self.snd_max)
-            && let Some(u) = &mut self.undo
+            && let Some(u) = &mut self.flight.undo
         {
             if !u.any_retrans {
-                u.ts = Some(ts_clock(now).wrapping_add(self.config.ts_offset));
+                u.ts = Some(ts_clock(now).wrapping_add(self.ts_offset));
             }
             u.retrans += len;
             u.any_retrans = true;
@@ -1460,7 +1544,7 @@ impl Connection {
 
     /// TSval at `now`: the millisecond timestamp clock plus the offset.
     pub(super) fn ts_val(&self, now: Instant) -> u32 {
-        ts_clock(now).wrapping_add(self.config.ts_offset)
+        ts_clock(now).wrapping_add(self.ts_offset)
     }
 
     /// The options of a synchronized segment: timestamps (RFC 7323 §3.2:
@@ -1473,7 +1557,7 @@ impl Connection {
         }
         let ts = self.negotiated.timestamps;
         let sack = self.negotiated.sack
-            && (self.rcv.has_out_of_order() || self.dsack.is_some())
+            && (self.rcv.has_out_of_order() || self.flight.dsack.is_some())
             && seg.ack.is_some();
         if !ts && !sack {
             return seg;
@@ -1489,13 +1573,23 @@ impl Connection {
                 },
             ]);
         }
+        // Room left in the MTU after the headers, the timestamps and the
+        // payload: Eff.snd.MSS leaves none beside the timestamps, so a
+        // full-sized data segment carries no SACK blocks (RFC 2018 §4: as
+        // many as fit; the next pure ACK carries them all).
+        let room = self
+            .config
+            .mtu
+            .saturating_sub(20 + 20 + if ts { 12 } else { 0 } + seg.payload.len());
+        let fit = room.saturating_sub(4) / 8;
+        let sack = sack && fit > 0;
         if sack {
-            let mut max = if ts { 3 } else { 4 };
+            let mut max = fit.min(if ts { 3 } else { 4 });
             let base = self.rcv.nxt();
             let rcv_nxt = self.tcb.rcv.nxt;
             // RFC 2883: a duplicate's range goes first, once.
             let mut blocks = Vec::with_capacity(max);
-            if let Some(d) = self.dsack {
+            if let Some(d) = self.flight.dsack {
                 blocks.push(d);
                 max -= 1;
             }
@@ -1579,7 +1673,7 @@ impl Connection {
         let from = self.state;
         if from != to {
             self.state = to;
-            self.events.push_back(Event::StateChanged { from, to });
+            self.out.events.push_back(Event::StateChanged { from, to });
         }
     }
 
@@ -1587,7 +1681,7 @@ impl Connection {
         self.timers.stop_all();
         self.ack_pending = false;
         self.set_state(State::Closed);
-        self.events.push_back(Event::Closed(reason));
+        self.out.events.push_back(Event::Closed(reason));
     }
 
     pub(super) fn enter_time_wait(&mut self, now: Instant) {
@@ -1598,7 +1692,7 @@ impl Connection {
     }
 
     pub(super) fn drop_segment(&mut self, reason: DropReason) {
-        self.events.push_back(Event::SegmentDropped { reason });
+        self.out.events.push_back(Event::SegmentDropped { reason });
     }
 }
 

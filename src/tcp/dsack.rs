@@ -23,6 +23,16 @@ pub struct Retransmitted {
 }
 
 impl Retransmitted {
+    pub const fn new() -> Retransmitted {
+        Retransmitted {
+            ranges: VecDeque::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
     /// `start..end` was sent again.
     pub fn on_retransmit(&mut self, start: SeqNum, end: SeqNum) {
         if !start.lt(end) {
@@ -49,7 +59,7 @@ impl Retransmitted {
             return 0;
         }
         let mut taken = 0;
-        let mut kept = VecDeque::with_capacity(self.ranges.len() + 1);
+        let mut kept = VecDeque::new();
         for &(a, b) in &self.ranges {
             let lo = if a.lt(l) { l } else { a };
             let hi = if b.gt(r) { r } else { b };

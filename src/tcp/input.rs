@@ -65,7 +65,7 @@ impl Connection {
     /// §3.10.7.1 CLOSED: everything but a RST is answered with a RST.
     fn segment_arrives_closed(&mut self, src_ip: Ipv4Addr, seg: &TcpRepr<'_>) -> Step {
         if let Some(rst) = rst_for(src_ip, *self.local.ip(), seg) {
-            self.queued.push_back(rst);
+            self.out.queued.push_back(rst);
         }
         Err(DropReason::NoConnection)
     }
@@ -84,7 +84,7 @@ impl Connection {
         // Second, an ACK: nothing has been sent, so it is bad: <SEQ=SEG.ACK><CTL=RST>.
         if seg.ack.is_some() {
             if let Some(rst) = rst_for(src_ip, *self.local.ip(), seg) {
-                self.queued.push_back(rst);
+                self.out.queued.push_back(rst);
             }
             return Err(DropReason::Unexpected);
         }
@@ -147,7 +147,7 @@ impl Connection {
         {
             if !rst {
                 let reply = self.segment(ack, Flags::RST, false, Vec::new());
-                self.queued.push_back(reply);
+                self.out.queued.push_back(reply);
             }
             return Err(DropReason::BadAck);
         }
@@ -191,14 +191,14 @@ impl Connection {
     fn establish(&mut self) {
         // Our SYN is acknowledged: it leaves the transmission log now, not
         // with the first ACK of data, so it never counts as in flight.
-        self.sent.advance(self.tcb.snd.una, &mut Vec::new());
+        self.flight.sent.advance(self.tcb.snd.una, &mut Vec::new());
         self.cc.start(
             self.tcb.eff_snd_mss,
             self.tcb.snd.iss,
             self.syn_retransmitted,
         );
         self.set_state(State::Established);
-        self.events.push_back(Event::Connected);
+        self.out.events.push_back(Event::Connected);
         if self.fin_seq.is_some() {
             self.set_state(State::FinWait1);
         }
@@ -295,7 +295,7 @@ impl Connection {
             // ACK owed reports it (RFC 2883), as Linux's does.
             let data = seg.payload.len();
             if self.negotiated.sack && data > 0 && (seg.seq + data).le(rcv.nxt) {
-                self.dsack = Some((seg.seq, seg.seq + data));
+                self.flight.dsack = Some((seg.seq, seg.seq + data));
             }
             return Err(DropReason::OutOfWindow);
         }
@@ -332,7 +332,7 @@ impl Connection {
             // answer, like the ACK itself: nothing else moves.)
             let data = seg.payload.len();
             if self.negotiated.sack && data > 0 && (seg.seq + data).le(rcv.nxt) {
-                self.dsack = Some((seg.seq, seg.seq + data));
+                self.flight.dsack = Some((seg.seq, seg.seq + data));
             }
         }
         Err(DropReason::OutOfWindow)
@@ -408,7 +408,7 @@ impl Connection {
             if !ack_is_acceptable(self.tcb.snd.una, ack, self.snd_max) {
                 // <SEQ=SEG.ACK><CTL=RST>
                 let rst = self.segment(ack, Flags::RST, false, Vec::new());
-                self.queued.push_back(rst);
+                self.out.queued.push_back(rst);
                 return Err(DropReason::BadAck);
             }
             self.on_new_ack(now, ack, seg.timestamps().map(|(_, ecr)| ecr));
@@ -491,9 +491,13 @@ impl Connection {
                     dsack = Some((l, r));
                 }
                 for &(l, r) in blocks {
-                    new += self
-                        .scoreboard
-                        .add_block(self.tcb.snd.una, self.snd_max, l, r, fresh);
+                    new += self.flight.scoreboard.add_block(
+                        self.tcb.snd.una,
+                        self.snd_max,
+                        l,
+                        r,
+                        fresh,
+                    );
                 }
             }
         }
@@ -511,13 +515,14 @@ impl Connection {
         if ack.gt(buf_seq) {
             let n = (ack - buf_seq).min(self.snd_buf.len());
             self.snd_buf.drain(..n);
+            super::conn::release_if_empty(&mut self.snd_buf);
         }
         self.tcb.snd.una = ack;
         if self.tcb.snd.nxt.lt(ack) {
             self.tcb.snd.nxt = ack;
         }
         self.retries = 0;
-        self.scoreboard.advance(ack);
+        self.flight.scoreboard.advance(ack);
         if self.cc.high_rxt.lt(ack) {
             self.cc.high_rxt = ack;
         }
@@ -525,7 +530,7 @@ impl Connection {
         // per ACK, where the estimator takes one per round trip): from the
         // transmission log, in microseconds, or else from the timestamp
         // echo (whole milliseconds) or the timed segment.
-        let logged_rtt = self.sent.ack_rtt(ack, now);
+        let logged_rtt = self.flight.sent.ack_rtt(ack, now);
         let mut ack_rtt = None;
         if self.negotiated.timestamps {
             // RTTM: TSecr is the TSval of the segment that made the peer
@@ -546,7 +551,7 @@ impl Connection {
             {
                 self.ts_rexmit = None;
                 if let Some(ms) = ms {
-                    self.rtt.sample(ms);
+                    self.rtt.sample(ms, &self.config.rto);
                     self.ts_rtt_mark = self.snd_max;
                 }
             }
@@ -555,7 +560,7 @@ impl Connection {
         } else if let Some((end, sent)) = self.rtt_probe
             && ack.ge(end)
         {
-            self.rtt.sample(now - sent);
+            self.rtt.sample(now - sent, &self.config.rto);
             ack_rtt = Some(now - sent);
             self.rtt_probe = None;
         }
@@ -585,7 +590,7 @@ impl Connection {
                     };
                     if self.negotiated.sack && self.rack.reord {
                         // Counted by delivery, after loss detection.
-                        self.deferred_growth = Some(ack);
+                        self.flight.deferred_growth = Some(ack);
                     } else {
                         self.cc.on_ack(&ack, mss);
                     }
@@ -661,7 +666,7 @@ impl Connection {
             let skip = rcv_nxt - seq;
             if sack {
                 // RFC 2883 §4.1.1: the duplicate part goes first.
-                self.dsack = Some((seq, seq + skip.min(data.len())));
+                self.flight.dsack = Some((seq, seq + skip.min(data.len())));
             }
             if skip >= data.len() {
                 self.ack_pending = true;
@@ -675,13 +680,13 @@ impl Connection {
         self.tcb.rcv.wnd = self.rcv.window();
         if r.duplicate && sack {
             // RFC 2883 §4.1.2: a duplicate of data held out of order.
-            self.dsack = Some((seq, seq + data.len()));
+            self.flight.dsack = Some((seq, seq + data.len()));
         }
         if r.out_of_order {
             if r.dropped && !r.duplicate {
                 self.drop_segment(DropReason::ReassemblyFull);
             } else if !r.duplicate {
-                self.events.push_back(Event::OutOfOrderQueued {
+                self.out.events.push_back(Event::OutOfOrderQueued {
                     held: self.rcv.out_of_order_len(),
                 });
             }
@@ -767,7 +772,7 @@ impl Connection {
         self.tcb.rcv.nxt += 1usize;
         self.ack_pending = true;
         self.fin_received = true;
-        self.events.push_back(Event::PeerClosed);
+        self.out.events.push_back(Event::PeerClosed);
         match self.state {
             State::SynReceived | State::Established => self.set_state(State::CloseWait),
             // Our FIN is not acknowledged yet, or check_ack would have

@@ -56,7 +56,7 @@ impl Connection {
             .map(|&(l, r)| r - l.max(una))
             .sum();
         let mut delivered = Vec::new();
-        self.sent.advance(una, &mut delivered);
+        self.flight.sent.advance(una, &mut delivered);
         if !self.negotiated.sack || !self.state.is_synchronized() {
             self.maybe_enter_recovery(now);
             return;
@@ -66,7 +66,7 @@ impl Connection {
         // reordering.
         let mut fresh = fresh.to_vec();
         fresh.sort_unstable_by_key(|&(l, _)| l.diff(una));
-        self.sent.take_sacks(&fresh, &mut delivered);
+        self.flight.sent.take_sacks(&fresh, &mut delivered);
         let ecr = seg
             .timestamps()
             .map(|(_, ecr)| ecr)
@@ -77,8 +77,12 @@ impl Connection {
         }
         // A D-SACK is evidence only for octets we sent twice (dsack.rs).
         let resent = dsack.map_or(0, |(l, r)| {
-            let floor = self.undo.map_or(prior_una - self.max_snd_wnd, |u| u.una);
-            self.retransmitted.take(l, r, floor)
+            let floor = self
+                .flight
+                .undo
+                .as_ref()
+                .map_or(prior_una - self.max_snd_wnd, |u| u.una);
+            self.flight.retransmitted.take(l, r, floor)
         });
         let dsack = dsack.filter(|_| resent > 0);
         self.rack.on_ack(una, self.snd_max, dsack.is_some());
@@ -88,7 +92,7 @@ impl Connection {
         self.rack_detect_loss(now);
         self.maybe_enter_recovery(now);
         if self.cc.recovery.is_some() {
-            self.deferred_growth = None;
+            self.flight.deferred_growth = None;
             self.prr_update((una - prior_una) + newly_sacked);
         } else {
             self.grow_by_delivery(now, advanced, &delivered);
@@ -109,7 +113,7 @@ impl Connection {
     /// with `on_new_ack`: a SACK then means a loss more often than not.
     /// Not on an ACK that starts or ends a recovery.
     fn grow_by_delivery(&mut self, now: Instant, advanced: bool, delivered: &[Sent]) {
-        let deferred = self.deferred_growth.take();
+        let deferred = self.flight.deferred_growth.take();
         if !self.rack.reord || (advanced && deferred.is_none()) {
             return;
         }
@@ -139,10 +143,12 @@ impl Connection {
     /// arms the reordering timer for what may still be reordered.
     fn rack_detect_loss(&mut self, now: Instant) -> bool {
         let srtt = self.rtt.srtt().unwrap_or(self.rtt.rto());
-        let reo_wnd = self
-            .rack
-            .reo_wnd(self.cc.recovery.is_some(), self.sent.segs_sacked(), srtt);
-        let (lost, wait) = self.rack.detect_loss(&mut self.sent, now, reo_wnd);
+        let reo_wnd = self.rack.reo_wnd(
+            self.cc.recovery.is_some(),
+            self.flight.sent.segs_sacked(),
+            srtt,
+        );
+        let (lost, wait) = self.rack.detect_loss(&mut self.flight.sent, now, reo_wnd);
         match wait {
             Some(w) => self.timers.set(TimerKind::Reorder, now + w),
             None => self.timers.stop(TimerKind::Reorder),
@@ -189,10 +195,10 @@ impl Connection {
         }
         let mss = self.tcb.eff_snd_mss;
         let enter = if sack {
-            self.sent.any_lost()
+            self.flight.sent.any_lost()
                 || (self.cc.dupacks >= DUP_THRESH
-                    && self.scoreboard.ranges().is_empty()
-                    && self.sent.mark_first_lost())
+                    && self.flight.scoreboard.ranges().is_empty()
+                    && self.flight.sent.mark_first_lost())
         } else {
             self.cc.dupacks >= DUP_THRESH
         };
@@ -215,9 +221,9 @@ impl Connection {
         self.cc
             .enter_recovery(reduce_from, mss, una, self.snd_max, sack);
         if sack {
-            self.prr = Prr::start(reduce_from);
+            self.flight.prr = Prr::start(reduce_from);
         }
-        self.tlp = None;
+        self.flight.tlp = None;
         self.timers.stop(TimerKind::LossProbe);
         self.timers
             .set(TimerKind::Retransmission, now + self.rtt.rto());
@@ -225,9 +231,12 @@ impl Connection {
 
     /// RFC 6937: cwnd for this ACK is pipe + sndcnt.
     fn prr_update(&mut self, delivered: usize) {
-        let pipe = self.sent.pipe();
+        let pipe = self.flight.sent.pipe();
         let mss = self.tcb.eff_snd_mss;
-        let sndcnt = self.prr.on_ack(delivered, pipe, self.cc.ssthresh, mss);
+        let sndcnt = self
+            .flight
+            .prr
+            .on_ack(delivered, pipe, self.cc.ssthresh, mss);
         self.cc.cwnd = pipe + sndcnt;
     }
 
@@ -263,11 +272,11 @@ impl Connection {
         let recovering = self.cc.recovery.is_some();
         if !self.negotiated.sack
             || !sending
-            || self.tlp.is_some()
+            || self.flight.tlp.is_some()
             || self.tcb.snd.una == self.snd_max
             || self.tcb.snd.nxt != self.snd_max
             || self.tcb.snd.wnd == 0
-            || (self.sent.segs_sacked() > 0 && !recovering)
+            || (self.flight.sent.segs_sacked() > 0 && !recovering)
         {
             self.timers.stop(TimerKind::LossProbe);
             return;
@@ -331,17 +340,17 @@ impl Connection {
         let (seg, is_retrans) = if new_data {
             (self.send_range(now, nxt, mss.min(room)), false)
         } else {
-            let Some(last) = self.sent.last().copied() else {
+            let Some(last) = self.flight.sent.last().copied() else {
                 return;
             };
             let len = (last.end - last.start).min(mss);
             (self.send_range(now, last.start, len), true)
         };
-        let first = self.tlp;
+        let first = self.flight.tlp;
         if let Some(seg) = seg {
             self.probes += 1;
             self.queue(seg);
-            self.tlp = Some(Tlp {
+            self.flight.tlp = Some(Tlp {
                 end_seq: self.snd_max,
                 is_retrans,
                 // The episode's congestion response is for the flight
@@ -352,7 +361,7 @@ impl Connection {
         }
         self.timers
             .set(TimerKind::Retransmission, now + self.rtt.rto());
-        if first.is_none() && !is_retrans && self.tlp.is_some() {
+        if first.is_none() && !is_retrans && self.flight.tlp.is_some() {
             let pto = self.pto();
             self.arm_loss_probe(now, pto * 2);
         }
@@ -371,23 +380,23 @@ impl Connection {
         newly_sacked: usize,
         dsack: Option<(SeqNum, SeqNum)>,
     ) {
-        let Some(t) = self.tlp else {
+        let Some(t) = self.flight.tlp else {
             return;
         };
         if !t.is_retrans || dsack.is_some() {
             if !una.lt(t.end_seq) || dsack.is_some() {
-                self.tlp = None;
+                self.flight.tlp = None;
             }
             return;
         }
         if una.lt(t.end_seq) {
             if !advanced && newly_sacked == 0 {
                 // Pure duplicate ACK: both copies arrived.
-                self.tlp = None;
+                self.flight.tlp = None;
             }
             return;
         }
-        self.tlp = None;
+        self.flight.tlp = None;
         // The ACK that reaches a probe sent in recovery may also have
         // ended that recovery: its reduction stands for the probe's.
         if self.cc.recovery.is_none() && !t.in_recovery {
@@ -406,14 +415,14 @@ impl Connection {
     /// window from before the first event stays.
     pub(super) fn open_undo(&mut self, rto: bool) {
         let high = self.snd_max;
-        if let Some(u) = &mut self.undo
+        if let Some(u) = &mut self.flight.undo
             && self.tcb.snd.una.lt(u.high)
         {
             u.rto |= rto;
             u.high = high;
             return;
         }
-        self.undo = Some(Undo {
+        self.flight.undo = Some(Undo {
             cwnd: self.cc.cwnd,
             ssthresh: self.cc.ssthresh,
             una: self.tcb.snd.una,
@@ -442,7 +451,7 @@ impl Connection {
         ecr: Option<u32>,
         dsack_resent: usize,
     ) {
-        let Some(mut u) = self.undo else {
+        let Some(mut u) = self.flight.undo.take() else {
             return;
         };
         let mut spurious = false;
@@ -463,11 +472,11 @@ impl Connection {
             let srtt = self.rtt.srtt().unwrap_or(self.rtt.rto());
             let until = *u.until.get_or_insert(now + srtt * 2);
             if now > until && !spurious {
-                self.undo = None;
+                self.flight.undo = None;
                 return;
             }
         }
-        self.undo = Some(u);
+        self.flight.undo = Some(u);
         if spurious {
             self.undo_congestion_event();
         }
@@ -477,7 +486,7 @@ impl Connection {
     /// it (RFC 4015 §3 for an RTO: and stop going back over data that
     /// arrived), leave recovery.
     fn undo_congestion_event(&mut self) {
-        let Some(u) = self.undo.take() else {
+        let Some(u) = self.flight.undo.take() else {
             return;
         };
         // The single call site of congestion control's own undo (cwnd,
@@ -498,7 +507,7 @@ impl Connection {
         self.cc.recover = self.tcb.snd.una - 1usize;
         self.cc.dupacks = 0;
         self.cc.rexmit_una = false;
-        self.sent.forget_lost();
+        self.flight.sent.forget_lost();
         if u.rto && self.tcb.snd.nxt.lt(self.snd_max) {
             self.tcb.snd.nxt = self.snd_max;
         }

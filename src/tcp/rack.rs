@@ -49,6 +49,20 @@ pub struct SentLog {
 }
 
 impl SentLog {
+    pub const fn new() -> SentLog {
+        SentLog {
+            pieces: VecDeque::new(),
+            sacked: 0,
+            sacked_octets: 0,
+            lost_octets: 0,
+        }
+    }
+
+    /// Nothing outstanding.
+    pub fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
     #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = &Sent> {
         self.pieces.iter()
@@ -160,6 +174,7 @@ impl SentLog {
                 self.lost_octets -= len;
             }
         }
+        super::conn::release_if_empty(&mut self.pieces);
     }
 
     /// Flags the pieces in `ranges` (newly SACKed sequence space) as

@@ -6,8 +6,12 @@
 //!
 //! Positions are 64-bit stream offsets (the sequence number unwrapped:
 //! offset 0 is IRS+1), so nothing here compares modulo 2^32. An octet at
-//! offset `p` lives at `ring[p % capacity]`: data is copied once, from
-//! the segment into its final place, whatever order it arrives in. The
+//! offset `p` lives at `ring[p % ring.len()]`: data is copied once, from
+//! the segment into its place, whatever order it arrives in. The ring
+//! holds only what is unread or out of order: it is allocated when data
+//! arrives, doubles (up to the capacity) when data lands beyond its end,
+//! and is given back once everything is read, so an idle connection, of
+//! a million held by a load test, holds no buffer at all. The
 //! out-of-order ranges are a `BTreeMap` from start to end offset, merged
 //! on insert, so duplicates and overlaps cost nothing extra and lookups
 //! are logarithmic. Memory is bounded: the ring never grows past its
@@ -22,25 +26,75 @@ use std::collections::BTreeMap;
 /// sends one-octet segments with gaps between them.
 pub const MAX_RANGES: usize = 1024;
 
+/// The smallest ring allocated: a typical request or reply fits.
+const MIN_RING: usize = 2048;
+
 /// How many recently changed ranges are remembered for SACK reporting.
 const RECENT: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct RecvBuffer {
-    /// Empty until the first octet arrives: a connection that never
-    /// receives data (a half-open one, say) costs no buffer at all.
+    /// Empty until an octet arrives, and again once everything is read;
+    /// otherwise a power of two long (or `capacity`), covering every
+    /// octet held.
     ring: Vec<u8>,
     capacity: usize,
     /// Offset of the first octet the user has not read.
     read: u64,
     /// Offset of RCV.NXT: everything in `read..nxt` is in order.
     nxt: u64,
-    /// Out-of-order data: start offset -> end offset, disjoint, not
-    /// adjacent, all above `nxt`.
-    ooo: BTreeMap<u64, u64>,
+    /// Out-of-order data, and which of it arrived last.
+    held: OutOfOrder,
+}
+
+/// Out-of-order ranges and the SACK bookkeeping over them, boxed and
+/// only while there are some: most connections never see a hole, and an
+/// idle one (a load test holds a million) carries one pointer.
+#[derive(Debug, Clone, Default)]
+struct OutOfOrder(Option<Box<Ranges>>);
+
+#[derive(Debug, Clone)]
+struct Ranges {
+    /// Start offset -> end offset, disjoint, not adjacent, all above
+    /// RCV.NXT.
+    ranges: BTreeMap<u64, u64>,
     /// Start offsets of the ranges most recently added to, newest first
     /// (RFC 2018 §4: the first SACK block reports the newest segment).
     recent: Vec<u64>,
+}
+
+/// What an `OutOfOrder` without a box reads as.
+static NO_RANGES: Ranges = Ranges {
+    ranges: BTreeMap::new(),
+    recent: Vec::new(),
+};
+
+impl OutOfOrder {
+    /// Gives the box back once no range is held (nor, then, any recent
+    /// one: every removal of a range removes it from `recent`).
+    fn release_if_empty(&mut self) {
+        if self.0.as_ref().is_some_and(|r| r.ranges.is_empty()) {
+            self.0 = None;
+        }
+    }
+}
+
+impl std::ops::Deref for OutOfOrder {
+    type Target = Ranges;
+    fn deref(&self) -> &Ranges {
+        self.0.as_deref().unwrap_or(&NO_RANGES)
+    }
+}
+
+impl std::ops::DerefMut for OutOfOrder {
+    fn deref_mut(&mut self) -> &mut Ranges {
+        self.0.get_or_insert_with(|| {
+            Box::new(Ranges {
+                ranges: BTreeMap::new(),
+                recent: Vec::new(),
+            })
+        })
+    }
 }
 
 /// What one insertion did.
@@ -73,8 +127,7 @@ impl RecvBuffer {
             capacity: capacity.max(1),
             read: 0,
             nxt: 0,
-            ooo: BTreeMap::new(),
-            recent: Vec::with_capacity(RECENT + 1),
+            held: OutOfOrder::default(),
         }
     }
 
@@ -104,18 +157,18 @@ impl RecvBuffer {
 
     /// Whether out-of-order data is held.
     pub fn has_out_of_order(&self) -> bool {
-        !self.ooo.is_empty()
+        !self.held.ranges.is_empty()
     }
 
     /// Number of separate out-of-order ranges held.
     #[cfg(test)]
     pub fn ranges(&self) -> usize {
-        self.ooo.len()
+        self.held.ranges.len()
     }
 
     /// Octets held out of order.
     pub fn out_of_order_len(&self) -> usize {
-        self.ooo.iter().map(|(s, e)| (e - s) as usize).sum()
+        self.held.ranges.iter().map(|(s, e)| (e - s) as usize).sum()
     }
 
     /// Advances RCV.NXT by `n` without data (the FIN's octet of sequence
@@ -160,15 +213,16 @@ impl RecvBuffer {
             let before = self.nxt;
             self.nxt = end;
             // Swallow every range the new data reaches.
-            while let Some((&s, &e)) = self.ooo.first_key_value() {
+            while let Some((&s, &e)) = self.held.ranges.first_key_value() {
                 if s > self.nxt {
                     break;
                 }
-                self.ooo.remove(&s);
-                self.recent.retain(|&r| r != s);
+                self.held.ranges.remove(&s);
+                self.held.recent.retain(|&r| r != s);
                 self.nxt = self.nxt.max(e);
             }
             out.advanced = (self.nxt - before) as usize;
+            self.held.release_if_empty();
         }
         out
     }
@@ -177,64 +231,120 @@ impl RecvBuffer {
     /// it would exceed [`MAX_RANGES`].
     fn add_range(&mut self, mut start: u64, mut end: u64) -> Added {
         // A range starting at or before `start` that reaches it.
-        if let Some((&s, &e)) = self.ooo.range(..=start).next_back()
+        if let Some((&s, &e)) = self.held.ranges.range(..=start).next_back()
             && e >= start
         {
             if e >= end {
                 self.touch(s);
                 return Added::Duplicate;
             }
-            self.ooo.remove(&s);
-            self.recent.retain(|&r| r != s);
+            self.held.ranges.remove(&s);
+            self.held.recent.retain(|&r| r != s);
             start = s;
         }
         // Ranges starting inside `start..=end` are swallowed.
-        while let Some((&s, &e)) = self.ooo.range(start..=end).next() {
-            self.ooo.remove(&s);
-            self.recent.retain(|&r| r != s);
+        while let Some((&s, &e)) = self.held.ranges.range(start..=end).next() {
+            self.held.ranges.remove(&s);
+            self.held.recent.retain(|&r| r != s);
             end = end.max(e);
         }
-        if self.ooo.len() >= MAX_RANGES {
+        if self.held.ranges.len() >= MAX_RANGES {
             return Added::Refused;
         }
-        self.ooo.insert(start, end);
+        self.held.ranges.insert(start, end);
         self.touch(start);
         Added::New
     }
 
     fn touch(&mut self, start: u64) {
-        self.recent.retain(|&r| r != start);
-        self.recent.insert(0, start);
-        self.recent.truncate(RECENT);
+        self.held.recent.retain(|&r| r != start);
+        self.held.recent.insert(0, start);
+        self.held.recent.truncate(RECENT);
     }
 
     fn copy_in(&mut self, start: u64, data: &[u8]) {
-        let cap = self.capacity();
-        if self.ring.is_empty() {
-            // Allocated at first use, not per connection: the allocator
-            // zeroes a large block on every allocation it serves from
-            // reused heap memory (4 MiB per SYN under a SYN flood).
-            self.ring = vec![0; cap];
-        }
-        let at = (start % cap as u64) as usize;
-        let first = data.len().min(cap - at);
+        let end = start + data.len() as u64;
+        self.cover(end);
+        let len = self.ring.len();
+        let at = (start % len as u64) as usize;
+        let first = data.len().min(len - at);
         self.ring[at..at + first].copy_from_slice(&data[..first]);
         self.ring[..data.len() - first].copy_from_slice(&data[first..]);
     }
 
+    /// Grows the ring to hold every offset in `read..end` (`end` is at
+    /// most the right edge, so at most `capacity` octets): the next power
+    /// of two at or above what is needed, at least [`MIN_RING`], at most
+    /// `capacity`. What it held moves to its place in the new ring.
+    fn cover(&mut self, end: u64) {
+        let need = (end - self.read) as usize;
+        let old = self.ring.len();
+        if need <= old {
+            return;
+        }
+        let len = need.next_power_of_two().max(MIN_RING).min(self.capacity());
+        let mut ring = vec![0; len];
+        if old > 0 {
+            // Everything held lies in `read..read + old`: copy that span
+            // (holes and all) from its old place to its new one.
+            let (mut p, end) = (self.read, self.held_end());
+            while p < end {
+                let from = (p % old as u64) as usize;
+                let to = (p % len as u64) as usize;
+                let n = ((end - p) as usize).min(old - from).min(len - to);
+                ring[to..to + n].copy_from_slice(&self.ring[from..from + n]);
+                p += n as u64;
+            }
+        }
+        self.ring = ring;
+    }
+
+    /// One past the highest octet held, in order or not.
+    fn held_end(&self) -> u64 {
+        self.held
+            .ranges
+            .last_key_value()
+            .map_or(self.nxt, |(_, &e)| e.max(self.nxt))
+    }
+
+    /// Gives the ring (and the SACK bookkeeping) back when nothing is held.
+    fn release_if_drained(&mut self) {
+        if self.read == self.nxt && self.held.ranges.is_empty() {
+            self.ring = Vec::new();
+            self.held.release_if_empty();
+        }
+    }
+
     /// Copies in-order data into `buf` (RECEIVE); returns how much.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
-        let n = buf.len().min(self.readable());
-        if n == 0 {
-            return 0;
-        }
-        let cap = self.capacity();
-        let at = (self.read % cap as u64) as usize;
-        let first = n.min(cap - at);
-        buf[..first].copy_from_slice(&self.ring[at..at + first]);
-        buf[first..n].copy_from_slice(&self.ring[..n - first]);
-        self.read += n as u64;
+        let (a, b) = self.peek();
+        let first = a.len().min(buf.len());
+        let n = (first + b.len()).min(buf.len());
+        buf[..first].copy_from_slice(&a[..first]);
+        buf[first..n].copy_from_slice(&b[..n - first]);
+        self.consume(n);
         n
+    }
+
+    /// The in-order data not read yet, where it lies: one slice, or two
+    /// where it wraps around the ring. Read it in place, then
+    /// [`RecvBuffer::consume`] what was used: no copy in between.
+    pub fn peek(&self) -> (&[u8], &[u8]) {
+        let n = self.readable();
+        if n == 0 {
+            return (&[], &[]);
+        }
+        let len = self.ring.len();
+        let at = (self.read % len as u64) as usize;
+        let first = n.min(len - at);
+        (&self.ring[at..at + first], &self.ring[..n - first])
+    }
+
+    /// Marks the first `n` octets [`RecvBuffer::peek`] showed as read,
+    /// and gives the ring back once nothing is held.
+    pub fn consume(&mut self, n: usize) {
+        self.read += n.min(self.readable()) as u64;
+        self.release_if_drained();
     }
 
     /// SACK blocks (RFC 2018 §4) as offsets, at most `max`: the range
@@ -242,15 +352,15 @@ impl RecvBuffer {
     /// changed ranges, then the highest remaining ones.
     pub fn sack_blocks(&self, max: usize) -> Vec<(u64, u64)> {
         let mut blocks: Vec<(u64, u64)> = Vec::with_capacity(max);
-        for &s in &self.recent {
+        for &s in &self.held.recent {
             if blocks.len() == max {
                 return blocks;
             }
-            if let Some(&e) = self.ooo.get(&s) {
+            if let Some(&e) = self.held.ranges.get(&s) {
                 blocks.push((s, e));
             }
         }
-        for (&s, &e) in self.ooo.iter().rev() {
+        for (&s, &e) in self.held.ranges.iter().rev() {
             if blocks.len() == max {
                 break;
             }
@@ -286,6 +396,26 @@ mod tests {
         assert!(!r.out_of_order && !r.filled_hole && !r.dropped);
         assert_eq!(b.window(), 11);
         assert_eq!(read_all(&mut b), b"hello");
+        assert_eq!(b.window(), 16);
+    }
+
+    /// Data read in place: two slices where it wraps around the ring,
+    /// and what is consumed is gone, the window reopened by as much.
+    #[test]
+    fn peek_shows_data_in_place_across_the_wrap_and_consume_reads_it() {
+        let mut b = RecvBuffer::new(16);
+        b.insert(0, &bytes(0, 12));
+        assert_eq!(read_all(&mut b).len(), 12);
+        // 10 octets more: 4 at the ring's end, 6 at its start.
+        b.insert(0, &bytes(100, 10));
+        let (x, y) = b.peek();
+        assert_eq!((x, y), (&bytes(100, 4)[..], &bytes(104, 6)[..]));
+        b.consume(5);
+        assert_eq!(b.window(), 11);
+        let (x, y) = b.peek();
+        assert_eq!((x, y), (&bytes(105, 5)[..], &[][..]));
+        b.consume(100);
+        assert_eq!(b.peek(), (&[][..], &[][..]));
         assert_eq!(b.window(), 16);
     }
 
@@ -355,6 +485,37 @@ mod tests {
         assert_eq!(read_all(&mut b), b"EFGHIJ");
         b.skip_read_all();
         assert_eq!(b.window(), 8);
+    }
+
+    #[test]
+    fn the_ring_grows_with_what_is_held_and_goes_when_read() {
+        let mut b = RecvBuffer::new(64 * 1024);
+        assert_eq!(b.ring.len(), 0);
+        b.insert(0, &bytes(0, 100));
+        assert_eq!(b.ring.len(), MIN_RING);
+        assert_eq!(read_all(&mut b), bytes(0, 100));
+        assert_eq!(b.ring.len(), 0, "drained: given back");
+        // Held unread and out of order across a wrap of the small ring:
+        // growing keeps every octet, holes and all, in its place.
+        b.insert(0, &bytes(100, MIN_RING - 50));
+        b.insert(50, &bytes(7, 3000));
+        assert_eq!(b.ring.len(), 8192, "grown to cover 5048 octets");
+        b.insert(0, &bytes(50, 50));
+        let mut want = bytes(100, MIN_RING - 50);
+        want.extend(bytes(50, 50));
+        want.extend(bytes(7, 3000));
+        assert_eq!(read_all(&mut b), want);
+        assert_eq!(b.ring.len(), 0);
+        assert_eq!(b.window(), 64 * 1024);
+    }
+
+    #[test]
+    fn the_ring_never_outgrows_the_capacity() {
+        let mut b = RecvBuffer::new(5000);
+        b.insert(0, &bytes(0, 10_000));
+        assert_eq!(b.readable(), 5000);
+        assert_eq!(b.ring.len(), 5000);
+        assert_eq!(read_all(&mut b), bytes(0, 5000));
     }
 
     #[test]

@@ -37,10 +37,11 @@ impl Default for RtoConfig {
     }
 }
 
-/// SRTT, RTTVAR and RTO of RFC 6298.
+/// SRTT, RTTVAR and RTO of RFC 6298. The bounds ([`RtoConfig`]) are
+/// passed in rather than kept: every connection has an estimator, and
+/// the bounds are the (shared) configuration's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RttEstimator {
-    config: RtoConfig,
     srtt: Option<Duration>,
     rttvar: Duration,
     rto: Duration,
@@ -49,7 +50,6 @@ pub struct RttEstimator {
 impl RttEstimator {
     pub fn new(config: RtoConfig) -> Self {
         RttEstimator {
-            config,
             srtt: None,
             rttvar: Duration::ZERO,
             rto: config.initial.clamp(config.min, config.max),
@@ -72,7 +72,7 @@ impl RttEstimator {
 
     /// Folds in one measurement R (§2.2, §2.3) and recomputes the RTO,
     /// which also undoes any backoff (§5.7).
-    pub fn sample(&mut self, r: Duration) {
+    pub fn sample(&mut self, r: Duration, bounds: &RtoConfig) {
         match self.srtt {
             None => {
                 self.srtt = Some(r);
@@ -88,12 +88,12 @@ impl RttEstimator {
         }
         let srtt = self.srtt.unwrap_or(r);
         let rto = srtt + (self.rttvar * 4).max(GRANULARITY);
-        self.rto = rto.clamp(self.config.min, self.config.max);
+        self.rto = rto.clamp(bounds.min, bounds.max);
     }
 
     /// §5.5: on a retransmission timeout, double the RTO (up to the max).
-    pub fn back_off(&mut self) {
-        self.rto = (self.rto * 2).min(self.config.max);
+    pub fn back_off(&mut self, bounds: &RtoConfig) {
+        self.rto = (self.rto * 2).min(bounds.max);
     }
 }
 
@@ -117,7 +117,7 @@ mod tests {
         assert_eq!(e.rto(), ms(1000));
         let seen: Vec<u64> = (0..8)
             .map(|_| {
-                e.back_off();
+                e.back_off(&RtoConfig::default());
                 e.rto().as_millis() as u64
             })
             .collect();
@@ -127,7 +127,7 @@ mod tests {
     #[test]
     fn first_sample_sets_srtt_and_half_rttvar() {
         let mut e = RttEstimator::default();
-        e.sample(ms(100));
+        e.sample(ms(100), &RtoConfig::default());
         assert_eq!(e.srtt(), Some(ms(100)));
         assert_eq!(e.rttvar(), ms(50));
         // 100 + 4*50 = 300 ms.
@@ -137,8 +137,8 @@ mod tests {
     #[test]
     fn later_samples_are_smoothed() {
         let mut e = RttEstimator::default();
-        e.sample(ms(100));
-        e.sample(ms(200));
+        e.sample(ms(100), &RtoConfig::default());
+        e.sample(ms(200), &RtoConfig::default());
         // RTTVAR = 3/4*50 + 1/4*100 = 62.5; SRTT = 7/8*100 + 1/8*200 = 112.5
         assert_eq!(e.rttvar(), Duration::from_micros(62_500));
         assert_eq!(e.srtt(), Some(Duration::from_micros(112_500)));
@@ -148,16 +148,17 @@ mod tests {
     #[test]
     fn rto_is_clamped_to_the_minimum_and_a_sample_undoes_backoff() {
         let mut e = RttEstimator::default();
-        e.back_off();
-        e.back_off();
+        e.back_off(&RtoConfig::default());
+        e.back_off(&RtoConfig::default());
         assert_eq!(e.rto(), ms(4000));
-        e.sample(ms(1));
+        e.sample(ms(1), &RtoConfig::default());
         assert_eq!(e.rto(), MIN_RTO);
-        let mut fast = RttEstimator::new(RtoConfig {
+        let bounds = RtoConfig {
             min: ms(5),
             ..RtoConfig::default()
-        });
-        fast.sample(ms(1));
+        };
+        let mut fast = RttEstimator::new(bounds);
+        fast.sample(ms(1), &bounds);
         assert_eq!(fast.rto(), ms(5));
     }
 }

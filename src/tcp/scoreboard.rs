@@ -25,13 +25,19 @@ pub struct Scoreboard {
 }
 
 impl Scoreboard {
-    #[cfg(test)]
+    pub const fn new() -> Scoreboard {
+        Scoreboard {
+            ranges: Vec::new(),
+            sacked: 0,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }
 
     pub fn clear(&mut self) {
-        self.ranges.clear();
+        self.ranges = Vec::new();
         self.sacked = 0;
     }
 
@@ -114,6 +120,9 @@ impl Scoreboard {
             }
         }
         self.ranges.drain(..drop);
+        if self.ranges.is_empty() {
+            self.ranges = Vec::new();
+        }
         if let Some(first) = self.ranges.first_mut()
             && first.0.lt(una)
         {

@@ -57,6 +57,7 @@ const LINK: LinkOptions = LinkOptions {
     tx_ring: None,
     rx_timestamps: false,
     tx_timestamps: false,
+    rx_ring: None,
 };
 
 pub(super) fn run(args: &NcArgs, env: &mut Env) -> Result<Outcome> {

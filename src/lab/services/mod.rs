@@ -22,6 +22,10 @@
 //! [`server`] accepts and hands out connections; [`firewall`] owns the
 //! nftables table; [`probe`] tells what is listening; [`daemon`] starts the
 //! service process for `lab up` and waits until it listens.
+//!
+//! [`sink`] is apart: a listener that never accepts, holding many
+//! connections in its accept queue with one descriptor (the far side of
+//! a load test).
 
 pub mod daemon;
 pub mod echo;
@@ -29,6 +33,7 @@ pub mod firewall;
 pub mod http;
 pub mod probe;
 pub mod server;
+pub mod sink;
 pub mod trickle;
 pub mod udp;
 

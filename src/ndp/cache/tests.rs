@@ -425,3 +425,12 @@ fn changes_replay_and_flush() {
     other.apply(f.changes());
     assert!(other.is_empty());
 }
+
+#[test]
+fn a_reachable_entry_from_the_future_is_not_trusted() {
+    let mut c = reachable();
+    // The clock moved back a minute since the entry was confirmed.
+    c.handle_timeout(T0 - 60_000);
+    assert_eq!(state(&c), Some(State::Stale));
+    assert_eq!(c.lookup(IF, IDX, PEER).unwrap().since_ms, T0 - 60_000);
+}

@@ -142,7 +142,7 @@ struct Prior {
     hystart: HyStart,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Congestion {
     /// cwnd (RFC 5681), octets.
     pub cwnd: usize,
@@ -170,7 +170,8 @@ pub struct Congestion {
     algorithm: CongestionControl,
     cubic: Cubic,
     hystart: HyStart,
-    prior: Option<Prior>,
+    /// Boxed: only after a congestion event, and it is large.
+    prior: Option<Box<Prior>>,
 }
 
 impl Default for Congestion {
@@ -273,13 +274,13 @@ impl Congestion {
     /// flight; here it can, for an application-limited sender.
     fn congestion_event(&mut self, flight: usize, mss: usize) -> usize {
         let flight = flight.max(self.flight_peak.get().min(self.cwnd));
-        self.prior = Some(Prior {
+        self.prior = Some(Box::new(Prior {
             cwnd: self.cwnd,
             ssthresh: self.ssthresh,
             ca_acked: self.ca_acked,
             cubic: self.cubic,
             hystart: self.hystart,
-        });
+        }));
         self.hystart.stop();
         match self.algorithm {
             CongestionControl::Reno => reno::ssthresh(flight, mss),
@@ -326,7 +327,7 @@ impl Congestion {
     pub fn on_timeout(&mut self, flight: usize, mss: usize, max: SeqNum, first: bool) {
         if first {
             let in_recovery = self.recovery.is_some();
-            let prior = self.prior;
+            let prior = self.prior.take();
             self.ssthresh = self.congestion_event(flight, mss);
             if in_recovery {
                 // The same loss episode: an undo goes back to before it.
@@ -672,7 +673,7 @@ mod tests {
         for i in 0..100 {
             c.on_ack(&ack_at(i * 10, MSS), MSS);
         }
-        let before = c;
+        let before = c.clone();
         assert!(before.cubic.epoch.is_some() || cc == CongestionControl::Reno);
         if timeout {
             c.on_timeout(c.cwnd, MSS, SeqNum(2), true);
@@ -694,7 +695,7 @@ mod tests {
             cwnd: 50 * MSS,
             ..cubic()
         };
-        let before = c;
+        let before = c.clone();
         c.enter_recovery(50 * MSS, MSS, SeqNum(0), SeqNum(1), true);
         c.on_timeout(50 * MSS, MSS, SeqNum(1), true);
         assert!(c.undo_congestion_event());
