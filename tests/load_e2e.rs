@@ -6,8 +6,15 @@
 
 mod common;
 
-use std::net::Ipv4Addr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use rstest::rstest;
 
 use common::schema::Schema;
 use common::{Scratch, nettool, run, sh};
@@ -45,11 +52,7 @@ fn guard_tables(hosts: &TwoHosts) -> String {
 fn connections_to_the_sink_are_established_held_and_reset() {
     require_root();
     let hosts = TwoHosts::new("load");
-    let sink = hosts.run_in_b(|| {
-        raise_backlog_limits(65_536).expect("raising somaxconn in the namespace");
-        Sink::bind(Ipv4Addr::UNSPECIFIED, 0, 65_536).expect("sink listens")
-    });
-    let target = format!("{}:{}", hosts.addr_b, sink.local_addr().port());
+    let (sink, target) = sink_in_b(&hosts);
     let scratch = Scratch::new();
     let n = connections();
     let count = n.to_string();
@@ -150,4 +153,121 @@ fn more_connections_than_one_address_has_ports_is_a_usage_error() {
     assert_eq!(ran.code, Some(2), "{}", ran.show());
     assert!(ran.stderr.contains("--sources"), "{}", ran.show());
     assert!(ran.stderr.contains("not implemented yet"), "{}", ran.show());
+}
+
+/// A sink in `b` that holds `backlog` connections, and its `HOST:PORT`.
+fn sink_in_b(hosts: &TwoHosts) -> (Sink, String) {
+    let sink = hosts.run_in_b(|| {
+        raise_backlog_limits(65_536).expect("raising somaxconn in the namespace");
+        Sink::bind(Ipv4Addr::UNSPECIFIED, 0, 65_536).expect("sink listens")
+    });
+    let target = format!("{}:{}", hosts.addr_b, sink.local_addr().port());
+    (sink, target)
+}
+
+/// Ctrl-C or SIGTERM while holding: every connection reset, the guard
+/// removed, and nettool dies of the signal (130 or 143 in a shell).
+#[rstest]
+#[case::sigint(libc::SIGINT)]
+#[case::sigterm(libc::SIGTERM)]
+fn a_signal_resets_every_connection_and_removes_the_guard(#[case] signal: i32) {
+    require_root();
+    let hosts = TwoHosts::new("loadsig");
+    let (_sink, target) = sink_in_b(&hosts);
+    let scratch = Scratch::new();
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["load", &target, "-c", "2000"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("nettool starts");
+    let mut stderr = BufReader::new(child.stderr.take().expect("piped"));
+    let mut said = String::new();
+    loop {
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).expect("stderr");
+        assert!(n > 0, "nettool ended before holding: {said}");
+        said += &line;
+        if line.contains("holding until Ctrl-C") {
+            break;
+        }
+    }
+    assert!(said.contains("2000 of 2000 established"), "{said}");
+    assert_eq!(sockets(&hosts, "established"), 2000, "held: {said}");
+    // SAFETY: signalling a process this test started (`ip netns exec`
+    // execs nettool in place).
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let status = child.wait().expect("nettool ends");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_to_string(&mut out)
+        .expect("stdout");
+    assert_eq!(status.signal(), Some(signal), "{status:?}\n{out}");
+    assert!(
+        out.contains("2000 of 2000 connections established"),
+        "{out}"
+    );
+    let limit = Instant::now() + Duration::from_secs(5);
+    while sockets(&hosts, "connected") > 0 && Instant::now() < limit {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        sockets(&hosts, "connected"),
+        0,
+        "left in the sink's namespace"
+    );
+    let tables = guard_tables(&hosts);
+    assert!(!tables.contains("nettool-guard-"), "guard left: {tables}");
+}
+
+/// `--send` on each connection, the replies counted, and `--close
+/// graceful`: a kernel echo server in `b` sees every request and every
+/// FIN.
+#[test]
+fn requests_are_answered_and_a_graceful_close_is_a_fin() {
+    require_root();
+    let hosts = TwoHosts::new("loadsend");
+    let listener = hosts.run_in_b(|| TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("binds"));
+    let port = listener.local_addr().expect("bound").port();
+    let ended = Arc::new(AtomicUsize::new(0));
+    let counted = ended.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let counted = counted.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 256];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        break;
+                    }
+                    let _ = stream.write_all(&buf[..n]);
+                }
+            });
+        }
+    });
+    let scratch = Scratch::new();
+    let target = format!("{}:{port}", hosts.addr_b);
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args([
+        "load", &target, "-c", "100", "--send", "hello\\n", "--hold", "1s",
+    ])
+    .args(["--close", "graceful", "--keepalive", "1"])
+    .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let ran = run(cmd, Duration::from_secs(60));
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    assert!(
+        ran.stdout.contains("100 connections had a reply"),
+        "{}",
+        ran.show()
+    );
+    let limit = Instant::now() + Duration::from_secs(5);
+    while ended.load(Ordering::SeqCst) < 100 && Instant::now() < limit {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(ended.load(Ordering::SeqCst), 100, "FINs the server read");
 }
