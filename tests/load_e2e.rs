@@ -271,3 +271,39 @@ fn requests_are_answered_and_a_graceful_close_is_a_fin() {
     }
     assert_eq!(ended.load(Ordering::SeqCst), 100, "FINs the server read");
 }
+
+/// From `-s`, an address the kernel does not own: nettool answers ARP for
+/// it, needs no guard, and the connections come from it.
+#[test]
+fn an_address_the_kernel_does_not_own_is_a_source_too() {
+    require_root();
+    let hosts = TwoHosts::new("loadsrc");
+    let (_sink, target) = sink_in_b(&hosts);
+    let o = hosts.addr_a.octets();
+    let own = Ipv4Addr::new(o[0], o[1], o[2], 9);
+    let scratch = Scratch::new();
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["load", &target, "-c", "3000", "--hold", "1s", "--json"])
+        .args(["-s", &own.to_string(), "--rate", "20000/s"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let ran = run(cmd, Duration::from_secs(60));
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    let lines = ran.json_lines();
+    assert_eq!(lines[0]["event"], "start", "{}", ran.show());
+    assert_eq!(lines[0]["guard"], serde_json::Value::Null, "{}", ran.show());
+    assert_eq!(lines[0]["src"], format!("{own}:1024"), "{}", ran.show());
+    let result = lines.last().expect("a result");
+    assert_eq!(result["ever_established"], 3000, "{result}");
+    // 3000 at 20,000 a second: 150 ms at least.
+    let open_us = result["open_us"].as_u64().expect("open_us");
+    assert!(open_us >= 140_000, "--rate paced the opening: {result}");
+    let limit = Instant::now() + Duration::from_secs(5);
+    while sockets(&hosts, "connected") > 0 && Instant::now() < limit {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        sockets(&hosts, "connected"),
+        0,
+        "left in the sink's namespace"
+    );
+}
