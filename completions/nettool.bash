@@ -176,7 +176,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__close)
-            opts="-I -i -s -p -S -h --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --ladder --ascii --passive --half-close --abort --time-wait --help"
+            opts="-I -i -s -p -S -h --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --ladder --ascii --user --passive --half-close --abort --time-wait --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -240,6 +240,10 @@ _nettool() {
                     return 0
                     ;;
                 --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -255,7 +259,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__handshake)
-            opts="-I -i -s -p -S -h --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --ladder --ascii --no-ack --observe --ack-delay --graceful --help"
+            opts="-I -i -s -p -S -h --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --ladder --ascii --user --no-ack --observe --ack-delay --graceful --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -319,6 +323,10 @@ _nettool() {
                     return 0
                     ;;
                 --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -545,7 +553,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__nc)
-            opts="-l -k -z -W -w -s -p -I -i -v -h --listen --keep-open --zero-io --wait --user-timeout --quit-after --source --sport --source-port --interface --cc --verbose --trace --cache-file --pcap --help"
+            opts="-l -k -z -W -w -s -p -I -i -v -h --listen --keep-open --zero-io --wait --user-timeout --quit-after --source --sport --source-port --interface --cc --verbose --trace --ladder --ascii --plot --cache-file --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -616,11 +624,19 @@ _nettool() {
                     COMPREPLY=($(compgen -W "cubic reno" -- "${cur}"))
                     return 0
                     ;;
+                --plot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cache-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -711,7 +727,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__plot)
-            opts="-o -h --output --conn --dir --help"
+            opts="-o -h --output --conn --dir --time --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -733,6 +749,10 @@ _nettool() {
                     COMPREPLY=($(compgen -W "a2b b2a" -- "${cur}"))
                     return 0
                     ;;
+                --time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -741,7 +761,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__probe)
-            opts="-I -i -s -p -S -A -F -R -P -U -c -W -w -v -h --dport --input-list --max-targets --no-discovery --interface --source --sport --source-port --cache-file --sport-inc --flags --syn --ack-flag --fin --rst --psh --urg --ece --cwr --seq --ack --win --urg-ptr --ttl --id --tos --df --mss --sack-perm --ts --nop --wscale --tcp-option --eol --data --data-file --data-len --badsum --count --interval --flood --wait --verbose --json --pcap --help"
+            opts="-I -i -s -p -S -A -F -R -P -U -c -W -w -v -h --dport --input-list --max-targets --no-discovery --interface --source --sport --source-port --cache-file --sport-inc --flags --syn --ack-flag --fin --rst --psh --urg --ece --cwr --seq --ack --win --urg-ptr --ttl --id --tos --df --mss --sack-perm --ts --nop --wscale --tcp-option --eol --data --data-file --data-len --badsum --count --interval --flood --wait --verbose --json --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -903,6 +923,10 @@ _nettool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -911,7 +935,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__scan)
-            opts="-I -i -s -p -W -w -h --ports --input-list --max-targets --no-discovery --interface --source --sport --source-port --cache-file --rate --max-rate --min-rate --concurrency --retries --timeout --wait --min-timeout --all --json --pcap --help"
+            opts="-I -i -s -p -W -w -h --ports --input-list --max-targets --no-discovery --interface --source --sport --source-port --cache-file --rate --max-rate --min-rate --concurrency --retries --timeout --wait --min-timeout --all --json --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1029,6 +1053,10 @@ _nettool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1037,7 +1065,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__trace)
-            opts="-I -i -s -p -f -m -W -w -h --interface --source --sport --source-port --cache-file --first-ttl --max-ttl --queries --wait --json --pcap --help"
+            opts="-I -i -s -p -f -m -W -w -h --interface --source --sport --source-port --cache-file --first-ttl --max-ttl --queries --wait --json --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1121,6 +1149,10 @@ _nettool() {
                     return 0
                     ;;
                 --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -83,6 +83,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l retries -d
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l linger -d 'How long the peer must stay quiet before nettool ends the connection' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l observe -d 'With --no-ack: how long to watch' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l ack-delay -d 'Send the third ACK this long after the SYN-ACK' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s S -l absolute -d 'Print absolute sequence numbers (tcpdump -S); relative by default'
@@ -100,6 +101,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand close" -l retries -d 'SY
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l data -d 'Data to send once the connection is open (escapes: \\r \\n \\t \\\\ \\xHH)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l linger -d 'How long the peer must stay quiet before nettool ends the connection' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand close" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l time-wait -d 'How long TIME-WAIT lasts (2×MSL; RFC 9293 suggests 4 min, Linux uses 60 s)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s S -l absolute -d 'Print absolute sequence numbers (tcpdump -S); relative by default'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l json -d 'Print one JSON object per line for each segment, state change and result'
@@ -117,13 +119,17 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -s p -l source-port 
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s i -s I -l interface -d 'Interface to use' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cc -d 'Congestion control for what nettool sends' -r -f -a "cubic\t'RFC 9438: the window follows a cubic curve of the time since the last loss, and falls to 0.7 of the flight on one (Linux\'s default)'
 reno\t'RFC 5681: one segment more per round trip, and half the flight on a loss'"
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -l plot -d 'When the connection ends, write the time–sequence graph of the data it carried to FILE as SVG, with our congestion window, ssthresh, RTO and each retransmission\'s cause when the data was ours' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s l -l listen -d 'Listen for a connection instead of connecting'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s k -l keep-open -d 'With -l: accept another connection after each one ends'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s z -l zero-io -d 'Report whether the port(s) accept a connection; send no data'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s v -l verbose -d 'States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l trace -d 'Every segment, tcpdump-style, on stderr'
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -l ladder -d 'When the connection ends, draw it on stderr as a ladder diagram (segments, our states, the peer\'s inferred); of a long one, the first 20 and last 10 segments and those that moved a state'
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -l ascii -d 'With --ladder: ASCII characters only, whatever the locale'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l dport -d 'Destination port(s) for every target, instead of :PORTS (default 80). Probes go to them in turn' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l input-list -d 'Read targets from FILE too (white space between them, # starts a comment; - is stdin); -iL FILE as nmap spells it' -r -F
@@ -151,6 +157,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -s c -l count -d 
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l interval -d 'Spacing of probes (down to microseconds: 100us)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s w -s W -l wait -d 'How long each probe waits for its answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l no-discovery -d 'Take every address of a subnet, without first asking which answer ARP (on the local link, an address nobody answers for is otherwise left out); -Pn as nmap spells it'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l sport-inc -d 'Each probe from the next source port (wrapping back after 65535)'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s S -l syn -d 'SYN'
@@ -185,6 +192,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -l retries -d 'Mor
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s w -s W -l wait -l timeout -d 'How long each SYN waits for its answer, at most; once answers come, the wait follows their round trips (SRTT + 4 × RTTVAR), down to --min-timeout' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-timeout -d 'The shortest wait for an answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l no-discovery -d 'Take every address of a subnet, without first asking which answer ARP (on the local link, an address nobody answers for is otherwise left out); -Pn as nmap spells it'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l all -d 'List every port, closed ones too'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JSON object per line: a port line per port, then the result'
@@ -198,6 +206,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand trace" -s m -l max-ttl -
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l queries -d 'Probes per hop (traceroute\'s `-q`; in nettool `-q` means quiet, in every command)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s w -s W -l wait -d 'How long each probe waits for its answer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l json -d 'Print one JSON object per line for each probe and the result'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s c -l connections -d 'Connections to open in all' -r
@@ -240,4 +249,5 @@ complete -c nettool -n "__fish_nettool_using_subcommand plot" -s o -l output -d 
 complete -c nettool -n "__fish_nettool_using_subcommand plot" -l conn -d 'The connection to draw: a port either end uses, or ADDR:PORT-ADDR:PORT' -r
 complete -c nettool -n "__fish_nettool_using_subcommand plot" -l dir -d 'The direction whose data to draw (a is the connection\'s opener); default: the one that carried more' -r -f -a "a2b\t'The data the opener (the sender of the SYN) sent'
 b2a\t'The data the other end sent back'"
+complete -c nettool -n "__fish_nettool_using_subcommand plot" -l time -d 'Draw only from START to END seconds after the connection\'s first segment (END may be left out: to the end), to zoom in on a long transfer' -r
 complete -c nettool -n "__fish_nettool_using_subcommand plot" -s h -l help -d 'Print help (see more with \'--help\')'

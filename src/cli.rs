@@ -312,6 +312,9 @@ pub struct ConnectArgs {
 
     #[command(flatten)]
     pub ladder: LadderFlags,
+
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
 }
 
 /// Open a TCP connection with a hand-driven three-way handshake, printing every segment and state.
@@ -480,11 +483,26 @@ pub struct NcArgs {
     #[arg(long)]
     pub trace: bool,
 
+    /// When the connection ends, draw it on stderr as a ladder diagram (segments, our states, the peer's inferred); of a long one, the first 20 and last 10 segments and those that moved a state.
+    #[arg(long, conflicts_with = "zero_io")]
+    pub ladder: bool,
+
+    /// With --ladder: ASCII characters only, whatever the locale.
+    #[arg(long, requires = "ladder")]
+    pub ascii: bool,
+
+    /// When the connection ends, write the time–sequence graph of the data it carried to FILE as SVG, with our congestion window, ssthresh, RTO and each retransmission's cause when the data was ours.
+    #[arg(long, value_name = "FILE", conflicts_with = "zero_io")]
+    pub plot: Option<PathBuf>,
+
     #[command(flatten)]
     pub cache: CacheArgs,
 
     #[command(flatten)]
     pub capture: CaptureArgs,
+
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
 }
 
 /// `nc --cc`: the engine's congestion avoidance algorithm.
@@ -714,6 +732,15 @@ mod tests {
     }
 }
 
+/// `--user NAME`, for the commands that give up their privileges once
+/// their setup is done (see README "Security").
+#[derive(Debug, Args)]
+pub struct PrivilegeArgs {
+    /// After the setup, run as NAME instead of nobody when started as root (tcpdump -Z).
+    #[arg(long, value_name = "NAME", value_hint = clap::ValueHint::Username)]
+    pub user: Option<String>,
+}
+
 /// `--pcap FILE`, for every command that moves frames.
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
@@ -744,5 +771,24 @@ impl Command {
             }
         };
         capture.pcap.as_deref()
+    }
+
+    /// What the command was told about its privileges, if it drops them
+    /// once its setup is done (`arp` writes the root-owned ARP cache at
+    /// its end, `lab` builds and deletes namespaces: they keep theirs).
+    /// With the command's name.
+    pub fn privilege(&self) -> Option<(&'static str, &PrivilegeArgs)> {
+        Some(match self {
+            Command::Handshake(a) => ("handshake", &a.connect.privilege),
+            Command::Close(a) => ("close", &a.connect.privilege),
+            Command::Nc(a) => ("nc", &a.privilege),
+            Command::Probe(a) => ("probe", &a.privilege),
+            Command::Scan(a) => ("scan", &a.privilege),
+            Command::Trace(a) => ("trace", &a.privilege),
+            // arp (see main.rs), lab, ladder, plot, generate, impair, and
+            // a new command until it is made to drop (README "Security"
+            // says which keep what).
+            _ => return None,
+        })
     }
 }

@@ -16,11 +16,15 @@
 //! every exit path, SIGKILL included, with no teardown code.
 //!
 //! nfnetlink checks CAP_NET_ADMIN of the sender of each message, at the
-//! time it is sent. So a run installs its guard whole at the start (each
-//! [`Flow`] covers all the run will use: a connection, a listener's port,
-//! probes' port ranges), and only reading the counter
-//! ([`RstGuard::dropped`], at teardown) talks to the kernel later. The
-//! exception is `nc -z`, which claims, and so guards, one port at a time.
+//! time it is sent, and nettool drops its privileges once its setup is
+//! done ([`crate::privilege`]). So a run installs its guard whole at the
+//! start (each [`Flow`] covers all the run will use: a connection, a
+//! listener's port, probes' and `nc -z`'s port ranges), and never talks
+//! to nf_tables again. The count of RSTs dropped, which `-v` and the
+//! JSON result report, is not read from the rule's counter (that is a
+//! message too) but counted from an nfnetlink_log group bound before the
+//! drop ([`crate::nft::nflog`]): the rule logs each RST it drops there,
+//! and the kernel sends them to nettool, which needs no privilege.
 //!
 //! The other way to keep the kernel out is a source address the kernel
 //! does not own (`--source`), for which nettool answers ARP itself.
@@ -29,10 +33,11 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 
 use crate::netlink;
 use crate::nft::expr::{Base, CmpOp, MetaKey, Verdict};
+use crate::nft::nflog::LogGroup;
 use crate::nft::{self, Batch, Expr, NftSocket, Refused};
 
 const PREFIX: &str = "nettool-guard-";
@@ -47,6 +52,8 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 pub struct RstGuard {
     socket: NftSocket,
     table: String,
+    /// Where the rule logs each RST it drops.
+    log: LogGroup,
 }
 
 /// A guard whose removal has started: the kernel takes an RCU grace period
@@ -151,8 +158,9 @@ pub const GUARD_MARK: u32 = 0x6e74; // "nt"
 /// The rule of the guard for one flow, in the order nft builds it from
 /// the text `ruleset` gives: the flow's addresses and ports, then
 /// `tcp flags & rst == rst`, then the mark of nettool's own packets
-/// ([`GUARD_MARK`], which pass), a counter and the drop.
-pub fn rule(flow: Flow) -> Vec<Expr> {
+/// ([`GUARD_MARK`], which pass), a counter, the log to `group` (where
+/// nettool counts them) and the drop.
+pub fn rule(flow: Flow, group: u16) -> Vec<Expr> {
     let mut r = vec![
         Expr::Meta(MetaKey::NfProto),
         eq(vec![libc::NFPROTO_IPV4 as u8]),
@@ -202,6 +210,7 @@ pub fn rule(flow: Flow) -> Vec<Expr> {
             data: GUARD_MARK.to_ne_bytes().to_vec(),
         },
         Expr::Counter,
+        Expr::Log { group },
         Expr::Verdict(Verdict::Drop),
     ]);
     r
@@ -254,12 +263,13 @@ fn comment(flow: Flow) -> String {
 }
 
 /// The transaction that installs the guard for `flow` in `table`,
-/// numbered from `seq`: the owned table, its output chain, the rule.
-pub fn batch(seq: u32, table: &str, flow: Flow) -> Batch {
+/// numbered from `seq`: the owned table, its output chain, the rule
+/// (logging to `group`).
+pub fn batch(seq: u32, table: &str, flow: Flow, group: u16) -> Batch {
     let mut b = Batch::new(seq);
     b.new_owned_table(table, &comment(flow));
     b.new_base_chain(table, CHAIN, nft::chain::HOOK_OUTPUT, PRIORITY_FILTER);
-    b.new_rule(table, CHAIN, &rule(flow));
+    b.new_rule(table, CHAIN, &rule(flow, group));
     b
 }
 
@@ -268,7 +278,7 @@ pub fn batch(seq: u32, table: &str, flow: Flow) -> Batch {
 /// holding its socket can use); the tests load it with `nft` to check
 /// that [`rule`] matches exactly what it matched.
 #[cfg(any(test, feature = "testkit"))]
-pub fn ruleset(table: &str, flow: Flow) -> String {
+pub fn ruleset(table: &str, flow: Flow, group: u16) -> String {
     let matcher = match flow {
         Flow::Connection { local, remote } => format!(
             "ip saddr {} ip daddr {} tcp sport {} tcp dport {}",
@@ -293,7 +303,7 @@ pub fn ruleset(table: &str, flow: Flow) -> String {
          \tcomment \"nettool: drops the kernel's RSTs for {flow} while nettool owns them\"\n\
          \tchain out {{\n\
          \t\ttype filter hook output priority filter; policy accept;\n\
-         \t\t{matcher} tcp flags & rst == rst meta mark != {:#x} counter drop\n\
+         \t\t{matcher} tcp flags & rst == rst meta mark != {:#x} counter log group {group} drop\n\
          \t}}\n\
          }}\n",
         GUARD_MARK
@@ -311,14 +321,17 @@ impl RstGuard {
     pub fn install(flow: Flow) -> Result<RstGuard> {
         let socket = NftSocket::open().map_err(|e| explain(e.into()))?;
         sweep_stale_with(&socket)?;
+        let log = LogGroup::bind().map_err(explain)?;
         let table = format!(
             "{PREFIX}{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let seq = netlink::next_seqs(BATCH_SEQS);
-        socket.commit(batch(seq, &table, flow)).map_err(explain)?;
-        Ok(RstGuard { socket, table })
+        socket
+            .commit(batch(seq, &table, flow, log.group()))
+            .map_err(explain)?;
+        Ok(RstGuard { socket, table, log })
     }
 
     /// The guard a flow needs: one when the kernel owns nettool's address
@@ -336,7 +349,9 @@ impl RstGuard {
     /// own) without waiting for the kernel to finish; [`Removal::wait`]
     /// (or dropping it) waits.
     pub fn begin_removal(self) -> Removal {
-        let socket = self.socket;
+        let RstGuard { socket, log, .. } = self;
+        // The log group's socket has no grace period to wait out.
+        drop(log);
         match std::thread::Builder::new()
             .name("guard-removal".into())
             .spawn(move || drop(socket))
@@ -354,9 +369,25 @@ impl RstGuard {
         &self.table
     }
 
-    /// How many kernel RSTs the rule has dropped so far. (A message to
-    /// the kernel: it needs CAP_NET_ADMIN at the time of the call.)
+    /// How many kernel RSTs the rule has dropped so far, counted from
+    /// its log group (no message to the kernel, so no privilege needed).
+    /// An error when the group's socket overflowed: the count would be
+    /// short.
     pub fn dropped(&self) -> Result<u64> {
+        let got = self.log.drain()?;
+        if got.overflowed {
+            bail!(
+                "more than {} were dropped, faster than nettool's log group could hold them",
+                got.packets
+            );
+        }
+        Ok(got.packets)
+    }
+
+    /// The rule's own counter, read over nf_tables (a message to the
+    /// kernel: it needs CAP_NET_ADMIN at the time of the call; the tests
+    /// compare it with [`RstGuard::dropped`]).
+    pub fn counter(&self) -> Result<u64> {
         self.socket
             .packets(&self.table, CHAIN)?
             .ok_or_else(|| anyhow!("the guard's table {} holds no rule", self.table))
@@ -429,17 +460,17 @@ mod tests {
     fn the_rule_names_exactly_one_flow_and_only_rsts() {
         let local = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
         let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
-        let r = ruleset("nettool-guard-1-0", Flow::Connection { local, remote });
+        let r = ruleset("nettool-guard-1-0", Flow::Connection { local, remote }, 7);
         assert!(r.contains("hook output"));
         let rule = "ip saddr 10.0.0.1 ip daddr 10.0.0.2 tcp sport 40000 tcp dport 80 \
-                    tcp flags & rst == rst meta mark != 0x6e74 counter drop";
+                    tcp flags & rst == rst meta mark != 0x6e74 counter log group 7 drop";
         assert!(r.contains(rule), "{r}");
         assert!(
             r.contains("policy accept"),
             "everything else must pass: {r}"
         );
-        let l = ruleset("nettool-guard-1-1", Flow::Listener { local });
-        let rule = "ip saddr 10.0.0.1 tcp sport 40000 tcp flags & rst == rst meta mark != 0x6e74 counter drop";
+        let l = ruleset("nettool-guard-1-1", Flow::Listener { local }, 7);
+        let rule = "ip saddr 10.0.0.1 tcp sport 40000 tcp flags & rst == rst meta mark != 0x6e74 counter log group 7 drop";
         assert!(l.contains(rule), "{l}");
         let p = ruleset(
             "nettool-guard-1-2",
@@ -449,9 +480,10 @@ mod tests {
                 sports: (40000, 65535),
                 dports: (1, 1024),
             },
+            7,
         );
         let rule = "ip saddr 10.0.0.1 ip daddr 10.0.0.2 tcp sport 40000-65535 tcp dport 1-1024 \
-                    tcp flags & rst == rst meta mark != 0x6e74 counter drop";
+                    tcp flags & rst == rst meta mark != 0x6e74 counter log group 7 drop";
         assert!(p.contains(rule), "{p}");
     }
 
@@ -513,9 +545,10 @@ mod tests {
             "[ meta load mark => reg 1 ]",
             "[ cmp neq reg 1 0x00006e74 ]",
             "[ counter pkts 0 bytes 0 ]",
+            "[ log group 4242 snaplen 0 qthreshold 0 ]",
             "[ immediate reg 0 drop ]",
         ]);
-        let got: Vec<String> = rule(flow).iter().map(Expr::to_string).collect();
+        let got: Vec<String> = rule(flow, 4242).iter().map(Expr::to_string).collect();
         assert_eq!(got, want);
     }
 
@@ -532,7 +565,7 @@ mod tests {
             local: LOCAL,
             remote: REMOTE,
         };
-        let bytes = batch(1, "nettool-guard-1-0", flow).finish().bytes;
+        let bytes = batch(1, "nettool-guard-1-0", flow, 4242).finish().bytes;
         let hex: String = bytes
             .chunks(16)
             .map(|line| {
@@ -554,7 +587,7 @@ mod tests {
     #[test]
     fn a_batch_numbers_its_messages_and_names_them() {
         let flow = Flow::Listener { local: LOCAL };
-        let f = batch(100, "t", flow).finish();
+        let f = batch(100, "t", flow, 1).finish();
         assert_eq!(f.acked, vec![(101, "table"), (102, "chain"), (103, "rule")]);
         assert_eq!((f.first, f.last), (100, 104));
         assert_eq!(f.what(100), Some("batch"));

@@ -7,7 +7,7 @@
 //! ```text
 //! time ← wire ← arp, ndp, tcp, probe, trace ← stack ← link, driver ← setup ← cmd ← main
 //!               clock, sys ← link, driver, netlink, route
-//!               netlink ← route, nft;  nft ← guard, lab;  route, guard, cachefile ← setup
+//!               netlink ← route, nft;  nft ← guard, lab;  route, guard, cachefile, privilege ← setup;  seccomp ← privilege
 //!               lab, impair, report, picture ← cmd;  serde_display ← lab, report
 //!               wire, tcp ← picture;  text ← setup, cmd;  services ← cli, cmd
 //!               sim's seeded Rng ← impair;  load ← cmd
@@ -39,7 +39,9 @@
 //!   saved capture or from a command's own events. Under every command
 //!   that speaks TCP, [`setup`] is the one setup and teardown: route and
 //!   next hop (by ARP, through the cache), source port, RST guard, and the
-//!   link (AF_PACKET, or loopback for this host's own addresses).
+//!   link (AF_PACKET, or loopback for this host's own addresses); past
+//!   it [`privilege`] gives up every privilege the run held, and
+//!   [`seccomp`] confines the process to its event loop's system calls.
 //! - **Edges** that talk to the kernel or the file system for `cmd`:
 //!   [`route`] (over [`netlink`]) asks the routing table which interface,
 //!   source and next hop to use; [`guard`] keeps the kernel's RSTs out of
@@ -79,9 +81,11 @@ pub mod netlink;
 pub mod nft;
 pub mod outcome;
 pub mod picture;
+pub mod privilege;
 pub mod probe;
 pub mod report;
 pub mod route;
+pub mod seccomp;
 pub mod serde_display;
 pub mod services;
 pub mod setup;

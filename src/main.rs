@@ -25,6 +25,32 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_ERROR));
         }
     };
+    let policy = match (cli.command.privilege(), &cli.command) {
+        (Some((command, args)), _) => Some(nettool::privilege::Policy {
+            command,
+            user: args.user.clone(),
+            keep_user: false,
+        }),
+        // arp and ndp write their cache into root's directory at their end.
+        (None, nettool::cli::Command::Arp(_)) => Some(nettool::privilege::Policy {
+            command: "arp",
+            user: None,
+            keep_user: true,
+        }),
+        (None, nettool::cli::Command::Ndp(_)) => Some(nettool::privilege::Policy {
+            command: "ndp",
+            user: None,
+            keep_user: true,
+        }),
+        (None, _) => None,
+    };
+    if let Some(policy) = policy {
+        // Given up once the command's setup is done (see privilege.rs).
+        if let Err(e) = nettool::privilege::arm(policy) {
+            eprintln!("nettool: {e:#}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    }
     let interrupt = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // Which signal raised `interrupt`: the result's exit code says it,
@@ -42,7 +68,7 @@ fn main() -> ExitCode {
     }
     let stdout = io::stdout();
     let stderr = io::stderr();
-    let mut out = stdout.lock();
+    let mut out = nettool::sys::Stdout::new(stdout.lock(), libc::STDOUT_FILENO);
     let mut err = stderr.lock();
     // The command's clocks: their epoch is its start.
     let clock = SystemClock::new();

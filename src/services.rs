@@ -148,6 +148,13 @@ fn lookup(text: &str, name: &str, proto: Proto) -> Option<u16> {
         .map(|e| e.port)
 }
 
+/// Reads `/etc/services` now, if it is to be read at all: a command
+/// does it before it drops its privileges, after which no file can be
+/// opened (see [`crate::privilege`]).
+pub fn preload() {
+    system_services();
+}
+
 /// `/etc/services`, read once per run (`None` when it cannot be read).
 fn system_services() -> Option<&'static str> {
     static TEXT: OnceLock<Option<String>> = OnceLock::new();

@@ -13,8 +13,8 @@ use common::schema::Schema;
 use nettool::lab::{LabEnd, LabStatus};
 use nettool::outcome::Outcome;
 use nettool::report::event::{
-    Cache, Conflict, Hop, Icmp, LoadResult, Port, Probe, Progress, Reply, Segment as SegmentEv,
-    Start,
+    Cache, Conflict, Hop, Icmp, LoadResult, Port, Probe, Progress, Reply, Retransmit,
+    RetransmitCause, Segment as SegmentEv, Sender, Start,
 };
 use nettool::report::{Event, Report, Verdict, json_line, us};
 use nettool::tcp::{Segment, State};
@@ -266,6 +266,20 @@ fn samples() -> Vec<Event> {
         },
         Event::note("a note"),
         Event::Progress(progress()),
+        Event::Sender(Sender {
+            cwnd: 14480,
+            ssthresh: Some(7240),
+            rto_us: 200_000,
+            srtt_us: Some(1200),
+            recovery: true,
+        }),
+        Event::Retransmit(Retransmit {
+            src: addr,
+            dst: addr,
+            seq: 1000,
+            len: 1448,
+            cause: RetransmitCause::Recovery,
+        }),
         Event::Lab {
             up: false,
             status: lab,

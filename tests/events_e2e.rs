@@ -201,6 +201,7 @@ fn every_command_prints_only_lines_the_schema_knows() {
         "data",
         "closed",
         "arp-answered",
+        "sender",
         "result",
     ] {
         assert!(seen.contains(want), "no {want} event in any run: {seen:?}");

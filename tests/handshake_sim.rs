@@ -357,3 +357,35 @@ fn the_ladder_leaves_json_alone() {
         "{drawn}"
     );
 }
+
+/// With --json, each SYN sent again is a `retransmit` event put down to
+/// the timer, and the sender's state a `sender` event whenever it moved
+/// (its RTO doubling with each timeout, RFC 6298 §5.5).
+#[test]
+fn json_says_why_each_syn_went_again() {
+    let (outcome, out, _) = handshake(&["--json", "--retries", "2"], None);
+    assert_eq!(outcome, Outcome::Negative, "{out}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |name: &str| -> Vec<&serde_json::Value> {
+        lines.iter().filter(|v| v["event"] == name).collect()
+    };
+    let again = of("retransmit");
+    assert_eq!(again.len(), 2, "{out}");
+    assert!(
+        again.iter().all(|v| v["cause"] == "rto" && v["len"] == 1),
+        "{out}"
+    );
+    let syn_seq = of("segment")[0]["seq"].clone();
+    assert!(again.iter().all(|v| v["seq"] == syn_seq), "{out}");
+    let rtos: Vec<u64> = of("sender")
+        .iter()
+        .map(|v| v["rto_us"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rtos, [1_000_000, 2_000_000, 4_000_000], "{out}");
+    // For people, nothing new: the same lines as before.
+    let (_, text, _) = handshake(&["--retries", "2"], None);
+    assert!(!text.contains("retransmit"), "{text}");
+}

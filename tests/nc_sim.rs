@@ -4,6 +4,8 @@
 //! application: a server that answers what it hears, or clients that
 //! connect to nc's listener; or a closed port.
 
+mod common;
+
 use rstest::rstest;
 use std::cell::RefCell;
 use std::io::{Seek, SeekFrom, Write};
@@ -639,4 +641,269 @@ fn zero_io_with_every_port_closed_exits_1() {
     );
     assert_eq!(ran.outcome, Outcome::Negative);
     assert_eq!((ran.out.as_str(), ran.err.as_str()), ("", ""));
+}
+
+/// `--ladder`'s golden files, beside `nettool ladder`'s (rewritten with
+/// NETTOOL_BLESS=1).
+fn ladder_golden(name: &str, got: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/golden/ladder/{name}.ascii.txt"));
+    if std::env::var_os("NETTOOL_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; write it with NETTOOL_BLESS=1 cargo test --test nc_sim",
+            path.display()
+        )
+    });
+    assert_eq!(
+        got,
+        want,
+        "{} differs; if intended, NETTOOL_BLESS=1 cargo test --test nc_sim\n{got}",
+        path.display()
+    );
+}
+
+/// A short exchange is drawn whole on stderr when the connection ends:
+/// our states as the engine moved, the server's inferred; stdout keeps
+/// the payload alone.
+#[test]
+fn ladder_draws_a_short_exchange_whole() {
+    let ran = nc(
+        Mode::Connect,
+        &["--ladder", "--ascii", "10.9.0.2", "80"],
+        Stdin::File(b"hello\n"),
+        vec![Box::new(Peer::server(b"hi there\n"))],
+        no_interrupt(),
+    );
+    assert_eq!(ran.outcome, Outcome::Success, "{}", ran.err);
+    assert_eq!(ran.out, "hi there\n");
+    assert!(
+        ran.err.lines().all(|l| l.chars().count() <= 79),
+        "{}",
+        ran.err
+    );
+    assert!(ran.err.contains("[S] seq 0"), "{}", ran.err);
+    assert!(!ran.err.contains("not drawn"), "{}", ran.err);
+    ladder_golden("nc-hello", &ran.err);
+}
+
+/// Bytes nobody has to keep: `len` of them, for stdin.
+fn leaked(len: usize) -> &'static [u8] {
+    Box::leak(
+        (0..len)
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<u8>>()
+            .into_boxed_slice(),
+    )
+}
+
+/// Of a long exchange, the first 20 and last 10 arrows are drawn, and
+/// every arrow that moved a state; the rest is one line that says how
+/// much it left out.
+#[test]
+fn ladder_sums_up_the_middle_of_a_long_exchange() {
+    let ran = nc(
+        Mode::Connect,
+        &["--ladder", "--ascii", "10.9.0.2", "80"],
+        Stdin::File(leaked(300_000)),
+        vec![Box::new(Peer::server(b"ok\n"))],
+        no_interrupt(),
+    );
+    assert_eq!(ran.outcome, Outcome::Success, "{}", ran.err);
+    assert_eq!(ran.out, "ok\n");
+    let arrows = ran
+        .err
+        .lines()
+        .filter(|l| l.contains("-|") || l.contains("|<-") || l.contains("->|"))
+        .count();
+    let elided: Vec<&str> = ran
+        .err
+        .lines()
+        .filter(|l| l.contains("not drawn"))
+        .collect();
+    assert!(!elided.is_empty(), "{}", ran.err);
+    assert!((30..=40).contains(&arrows), "{arrows} arrows:\n{}", ran.err);
+    // What is left out is counted: with the arrows drawn, it is every
+    // segment of the run (300 000 bytes need over 200).
+    let left_out: usize = elided
+        .iter()
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let i = words.iter().position(|w| *w == "segments").unwrap();
+            words[i - 1].parse::<usize>().unwrap()
+        })
+        .sum();
+    assert!(left_out + arrows > 300_000 / 1460, "{left_out} + {arrows}");
+    // Our FIN rides on the last data segment: drawn, not summed up.
+    assert!(ran.err.contains("[FP.] seq 299737"), "{}", ran.err);
+    assert!(
+        ran.err.lines().all(|l| l.chars().count() <= 79),
+        "{}",
+        ran.err
+    );
+    // The end is drawn: our FIN, TIME-WAIT.
+    assert!(ran.err.contains("TIME-WAIT"), "{}", ran.err);
+    assert!(ran.err.contains("FIN-WAIT-1"), "{}", ran.err);
+}
+
+/// Drops the frames nc sends whose number (from 1) is in `drop`.
+struct Lossy {
+    inner: Peer,
+    seen: usize,
+    drop: &'static [usize],
+}
+
+impl Responder for Lossy {
+    fn on_frame(&mut self, now: Instant, frame: &[u8]) -> Vec<(Duration, Vec<u8>)> {
+        self.seen += 1;
+        if self.drop.contains(&self.seen) {
+            return Vec::new();
+        }
+        self.inner.on_frame(now, frame)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.inner.poll_timeout()
+    }
+    fn on_time(&mut self, now: Instant) -> Vec<(Duration, Vec<u8>)> {
+        self.inner.on_time(now)
+    }
+}
+
+/// `--plot`: nc's own transfer, through losses, as SVG: one bar per
+/// data segment sent, as many marked retransmitted as `-v` counts, each
+/// with its cause; the sender's cwnd, ssthresh, RTO and SRTT drawn.
+#[test]
+fn plot_draws_the_transfer_with_what_the_sender_knows() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("up.svg");
+    let peer = Lossy {
+        inner: Peer::server(b"ok\n"),
+        seen: 0,
+        // Two data segments early in the flight, and one near the end.
+        drop: &[12, 13, 150],
+    };
+    let ran = nc(
+        Mode::Connect,
+        &["-v", "--plot", svg.to_str().unwrap(), "10.9.0.2", "80"],
+        Stdin::File(leaked(300_000)),
+        vec![Box::new(peer)],
+        no_interrupt(),
+    );
+    assert_eq!(ran.outcome, Outcome::Success, "{}", ran.err);
+    let retransmissions: usize = ran
+        .err
+        .split(" retransmission")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {}", ran.err));
+    assert!(retransmissions >= 3, "{}", ran.err);
+    let doc = std::fs::read_to_string(&svg).unwrap();
+    let elements = common::svg::parse_xml(&doc).unwrap();
+    let class = |c: &str| elements.iter().filter(|e| e.class() == c).count();
+    let data = class("data") + class("data retransmit");
+    // 300 000 bytes in segments of at most one MSS (1460 on this path).
+    assert!(data >= 300_000 / 1460, "{data} bars");
+    assert_eq!(class("data retransmit"), retransmissions, "{}", ran.err);
+    let causes = class("cause recovery") + class("cause tlp") + class("cause rto");
+    assert_eq!(causes, retransmissions);
+    assert!(
+        class("cause recovery") >= 2,
+        "the SACKed gap is repaired by recovery"
+    );
+    for series in ["cwnd", "ssthresh", "rto", "srtt"] {
+        let path: Vec<_> = elements.iter().filter(|e| e.class() == series).collect();
+        assert_eq!(path.len(), 1, "{series}");
+        let (xs, _) = common::svg::step_path(&path[0].attrs["d"]);
+        assert!(xs.len() > 2, "{series} moves");
+        assert!(
+            xs.windows(2).all(|w| w[0] <= w[1]),
+            "{series}: time goes back"
+        );
+    }
+    assert!(class("recovery") >= 1, "fast recovery shaded");
+    assert!(class("loss-episode") >= 1);
+}
+
+/// Nothing went our way and nothing came back: no graph, and nc says why
+/// (the run itself succeeded).
+#[test]
+fn plot_of_a_transfer_without_data_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("none.svg");
+    let ran = nc(
+        Mode::Connect,
+        &["--plot", svg.to_str().unwrap(), "10.9.0.2", "80"],
+        Stdin::File(b""),
+        vec![Box::new(Peer::greeter(b""))],
+        no_interrupt(),
+    );
+    assert_eq!(ran.outcome, Outcome::Success, "{}", ran.err);
+    assert!(ran.err.contains("no graph written to"), "{}", ran.err);
+    assert!(ran.err.contains("nothing to plot"), "{}", ran.err);
+    assert!(!svg.exists());
+}
+
+/// A listener draws the connection it served: the client's SYN first,
+/// our passive open and passive close.
+#[test]
+fn a_listener_draws_the_connection_it_served() {
+    let client = Peer::client(50_001, Instant::from_millis(10), b"from the client\n");
+    let ran = nc(
+        Mode::Listen,
+        &["-l", "--ladder", "--ascii", "7000"],
+        Stdin::File(b"from nc\n"),
+        vec![Box::new(client)],
+        no_interrupt(),
+    );
+    assert_eq!(ran.outcome, Outcome::Success, "{}", ran.err);
+    assert_eq!(ran.out, "from the client\n");
+    ladder_golden("nc-listen", &ran.err);
+}
+
+/// A refused connection is drawn too: our SYN, the port's RST, CLOSED;
+/// then the error, as without --ladder.
+#[test]
+fn ladder_draws_a_refused_connection() {
+    let ran = nc(
+        Mode::Connect,
+        &["--ladder", "--ascii", "10.9.0.2", "80"],
+        Stdin::File(b"hello\n"),
+        vec![Box::new(ClosedPort(None))],
+        no_interrupt(),
+    );
+    assert_eq!(ran.outcome, Outcome::Negative);
+    assert!(
+        ran.err
+            .ends_with("nettool: connection to 10.9.0.2:80 refused\n"),
+        "{}",
+        ran.err
+    );
+    ladder_golden("nc-refused", &ran.err);
+}
+
+/// nc's data lost once: the ladder shows the gap and the copy marked
+/// `rtx`, and the legend says what that means.
+#[test]
+fn ladder_marks_a_retransmission() {
+    let peer = Lossy {
+        inner: Peer::server(b"ok\n"),
+        seen: 0,
+        // SYN, ACK, then the data: lost.
+        drop: &[3],
+    };
+    let ran = nc(
+        Mode::Connect,
+        &["--ladder", "--ascii", "10.9.0.2", "80"],
+        Stdin::File(b"hello\n"),
+        vec![Box::new(peer)],
+        no_interrupt(),
+    );
+    assert_eq!(ran.outcome, Outcome::Success, "{}", ran.err);
+    assert_eq!(ran.out, "ok\n");
+    assert!(ran.err.contains("len 6 rtx"), "{}", ran.err);
+    ladder_golden("nc-lost-data", &ran.err);
 }

@@ -39,7 +39,7 @@ fn rules(listing: &str) -> Vec<String> {
 fn install(ns: &TestNamespace, seq: u32, name: &str, flow: Flow) -> NftSocket {
     let socket = ns.run(NftSocket::open).expect("opening a netfilter socket");
     socket
-        .commit(guard::batch(seq, name, flow))
+        .commit(guard::batch(seq, name, flow, 4242))
         .unwrap_or_else(|e| panic!("the kernel refused the guard: {e}"));
     socket
 }
@@ -60,7 +60,9 @@ fn the_kernel_holds_the_rule_nft_made_of_the_old_script(#[case] flow: Flow) {
     let ns = TestNamespace::new("nft-same");
     if let Flow::Connection { .. } = flow {
         // What the kernel accepts below is the unit tests' fixture.
-        let bytes = guard::batch(1, "nettool-guard-1-0", flow).finish().bytes;
+        let bytes = guard::batch(1, "nettool-guard-1-0", flow, 4242)
+            .finish()
+            .bytes;
         let fixture = include_str!("fixtures/nft-guard-batch.hex");
         let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
@@ -69,7 +71,7 @@ fn the_kernel_holds_the_rule_nft_made_of_the_old_script(#[case] flow: Flow) {
         );
     }
     let _socket = install(&ns, 1, "nettool-guard-1-0", flow);
-    nft_load(ns.cmd("nft"), &guard::ruleset("old", flow));
+    nft_load(ns.cmd("nft"), &guard::ruleset("old", flow, 4242));
     let ours = list(&ns, &["table", "inet", "nettool-guard-1-0"]);
     let old = list(&ns, &["table", "inet", "old"]);
     assert!(ours.contains("flags owner"), "{ours}");
@@ -163,4 +165,32 @@ fn the_labs_firewall_is_the_rule_of_its_script() {
         "{ours}"
     );
     assert_eq!(firewall::dropped(ns.name()), Some(0));
+}
+
+/// The guard counts the RSTs it drops from its log group, which needs no
+/// privilege to read (the rule's counter does: nf_tables checks every
+/// message), and the two agree: here the kernel answers SYNs to a port
+/// nobody listens on with RSTs, which the guard drops.
+#[test]
+fn the_log_group_counts_what_the_rule_counter_counts() {
+    let ns = TestNamespace::new("nft-log");
+    let port = 47_123;
+    let local = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+    let dropped = ns.run(|| {
+        let guard = guard::RstGuard::install(Flow::Listener { local }).expect("the guard");
+        for _ in 0..3 {
+            // The kernel's RST never arrives: the connection times out
+            // (before its SYN is sent again: one RST each).
+            let r = std::net::TcpStream::connect_timeout(
+                &local.into(),
+                std::time::Duration::from_millis(50),
+            );
+            assert!(r.is_err(), "connected to a port nobody listens on");
+        }
+        // Read at once: each RST is sent to the group as it is dropped,
+        // not batched behind a flush timer.
+        (guard.dropped().unwrap(), guard.counter().unwrap())
+    });
+    assert_eq!(dropped.0, 3, "{dropped:?}");
+    assert_eq!(dropped.0, dropped.1, "log group vs rule counter");
 }

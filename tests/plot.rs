@@ -11,12 +11,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
+use common::svg::{Element, parse_xml, step_path};
 use common::{nettool, run};
 use nettool::link::pcap::PcapWriter;
 use nettool::picture::capture;
@@ -115,119 +115,6 @@ fn count(pcap: &[u8], from: std::net::SocketAddrV4) -> (usize, usize) {
     (data, again)
 }
 
-/// One element of a parsed SVG.
-#[derive(Debug)]
-struct Element {
-    name: String,
-    attrs: BTreeMap<String, String>,
-}
-
-impl Element {
-    fn class(&self) -> &str {
-        self.attrs.get("class").map_or("", String::as_str)
-    }
-}
-
-/// A small well-formedness check of XML as the plotter writes it (no
-/// CDATA, comments or DOCTYPE): tags balance, attributes are quoted
-/// once each, text and values hold no raw `<` and only known entities.
-/// Returns the elements in document order.
-fn parse_xml(doc: &str) -> Result<Vec<Element>, String> {
-    fn text_ok(t: &str) -> Result<(), String> {
-        if t.contains('<') {
-            return Err(format!("raw < in {t:?}"));
-        }
-        let mut rest = t;
-        while let Some(i) = rest.find('&') {
-            rest = &rest[i..];
-            let ok = ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"]
-                .iter()
-                .any(|e| rest.starts_with(e));
-            if !ok {
-                return Err(format!("bad entity in {t:?}"));
-            }
-            rest = &rest[1..];
-        }
-        Ok(())
-    }
-    let body = doc
-        .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
-        .ok_or("no XML declaration")?;
-    let mut stack: Vec<String> = Vec::new();
-    let mut out = Vec::new();
-    let mut rest = body;
-    let mut roots = 0;
-    while let Some(open) = rest.find('<') {
-        text_ok(&rest[..open])?;
-        if stack.is_empty() && !rest[..open].trim().is_empty() {
-            return Err("text outside the root".into());
-        }
-        let close = rest[open..].find('>').ok_or("unclosed tag")? + open;
-        let tag = &rest[open + 1..close];
-        rest = &rest[close + 1..];
-        if let Some(name) = tag.strip_prefix('/') {
-            if stack.pop().as_deref() != Some(name.trim()) {
-                return Err(format!("</{name}> closes nothing open"));
-            }
-            continue;
-        }
-        let (tag, empty) = match tag.strip_suffix('/') {
-            Some(t) => (t, true),
-            None => (tag, false),
-        };
-        let name_end = tag.find(char::is_whitespace).unwrap_or(tag.len());
-        let name = &tag[..name_end];
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_alphanumeric() || "-:_".contains(c))
-        {
-            return Err(format!("bad element name {name:?}"));
-        }
-        if stack.is_empty() {
-            roots += 1;
-        }
-        let mut attrs = BTreeMap::new();
-        let mut a = tag[name_end..].trim_start();
-        while !a.is_empty() {
-            let eq = a
-                .find('=')
-                .ok_or(format!("attribute without value in {tag:?}"))?;
-            let key = a[..eq].trim();
-            let v = a[eq + 1..].strip_prefix('"').ok_or("unquoted value")?;
-            let end = v.find('"').ok_or("unterminated value")?;
-            text_ok(&v[..end])?;
-            if attrs
-                .insert(key.to_string(), v[..end].to_string())
-                .is_some()
-            {
-                return Err(format!("attribute {key} twice"));
-            }
-            let after = &v[end + 1..];
-            if !after.is_empty() && !after.starts_with(char::is_whitespace) {
-                return Err(format!("no space after {key}"));
-            }
-            a = after.trim_start();
-        }
-        out.push(Element {
-            name: name.to_string(),
-            attrs,
-        });
-        if !empty {
-            stack.push(name.to_string());
-        }
-    }
-    text_ok(rest)?;
-    if !rest.trim().is_empty() {
-        return Err("text after the root".into());
-    }
-    match (stack.is_empty(), roots) {
-        (true, 1) => Ok(out),
-        (false, _) => Err(format!("unclosed: {stack:?}")),
-        _ => Err(format!("{roots} root elements")),
-    }
-}
-
 #[test]
 fn the_checker_refuses_what_is_not_xml() {
     let decl = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
@@ -242,25 +129,6 @@ fn the_checker_refuses_what_is_not_xml() {
     ] {
         assert!(parse_xml(&format!("{decl}{bad}")).is_err(), "{bad}");
     }
-}
-
-/// The y values (pixels, down) and x values of a step path.
-fn step_path(d: &str) -> (Vec<f64>, Vec<f64>) {
-    let (mut xs, mut ys) = (Vec::new(), Vec::new());
-    for part in d.split_whitespace() {
-        let (cmd, num) = part.split_at(1);
-        match cmd {
-            "M" => {
-                let (x, y) = num.split_once(',').unwrap();
-                xs.push(x.parse().unwrap());
-                ys.push(y.parse().unwrap());
-            }
-            "H" => xs.push(num.parse().unwrap()),
-            "V" => ys.push(num.parse().unwrap()),
-            other => panic!("unexpected path command {other}"),
-        }
-    }
-    (xs, ys)
 }
 
 /// What the graph of `pcap` must show.
@@ -305,6 +173,24 @@ fn check_graph(pcap: &[u8], name: &str) -> usize {
         "{name}"
     );
     assert!(svg.contains(&format!("{data} data segments, {again} retransmitted")));
+    // Every retransmission falls in a loss episode, and there is none
+    // without one.
+    let episodes: Vec<(f64, f64)> = elements
+        .iter()
+        .filter(|e| e.class() == "loss-episode")
+        .map(|e| {
+            let x: f64 = e.attrs["x"].parse().unwrap();
+            (x, x + e.attrs["width"].parse::<f64>().unwrap())
+        })
+        .collect();
+    assert_eq!(episodes.is_empty(), again == 0, "{name}: {episodes:?}");
+    for bar in bars.iter().filter(|e| e.class() == "data retransmit") {
+        let x: f64 = bar.attrs["x1"].parse().unwrap();
+        assert!(
+            episodes.iter().any(|&(a, b)| (a..=b + 0.01).contains(&x)),
+            "{name}: a retransmission at x={x} outside every loss episode {episodes:?}"
+        );
+    }
     // The same capture, the same bytes.
     assert_eq!(svg, plot_of_capture(pcap, None, None).unwrap());
     again
@@ -359,6 +245,11 @@ fn round_trips_are_drawn() {
     let elements = parse_xml(&svg).unwrap();
     let dots: Vec<&Element> = elements.iter().filter(|e| e.class() == "rtt").collect();
     assert!(dots.len() >= 5, "{} round-trip samples", dots.len());
+    // Both engines send timestamps: the samples come from them.
+    assert!(
+        svg.contains("round-trip time (ms; from TCP timestamps: each ACK that moves the line)"),
+        "the RTT panel's title"
+    );
     let graph_rtts = {
         let cap = capture::read(&fs::read(fixture("clean")).unwrap()).unwrap();
         let conn = nettool::picture::conn::pick(&cap.segments, cap.other, None).unwrap();
@@ -498,6 +389,8 @@ fn two_connections() -> Vec<u8> {
 #[case::ambiguous(Some(two_connections()), &[], "2 TCP connections: choose one with --conn")]
 #[case::no_data(Some(fs::read(root().join("tests/fixtures/ladder/handshake.pcap")).unwrap()), &[], "10.0.0.1:40000 sent no data to 10.0.0.2:80")]
 #[case::bad_dir(Some(fs::read(fixture("clean")).unwrap()), &["--dir", "up"], "invalid value 'up' for '--dir <DIR>'")]
+#[case::bad_window(Some(fs::read(fixture("clean")).unwrap()), &["--time", "3-2"], "ends before it starts")]
+#[case::late_window(Some(fs::read(fixture("clean")).unwrap()), &["--time", "500-"], "after the connection's last segment")]
 fn what_cannot_be_plotted_is_refused_with_a_reason(
     #[case] contents: Option<Vec<u8>>,
     #[case] extra: &[&str],
@@ -530,4 +423,59 @@ fn an_unwritable_output_is_refused() {
         "{}",
         r.show()
     );
+}
+
+/// `--time` zooms in: the bars of that time only, all inside the frame,
+/// the axis starting at the window's start, the ACK line still there.
+#[test]
+fn a_time_window_draws_that_time_only() {
+    let pcap = fs::read(fixture("lossy")).unwrap();
+    let whole = plot(&[fixture("lossy").to_str().unwrap(), "-o", "-"]);
+    let part = plot(&[
+        fixture("lossy").to_str().unwrap(),
+        "--time",
+        "0.02-0.05",
+        "-o",
+        "-",
+    ]);
+    assert_eq!(part.code, Some(0), "{}", part.show());
+    let bars = |svg: &str| {
+        parse_xml(svg)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.name == "line" && e.class().split(' ').any(|c| c == "data"))
+            .map(|e| e.attrs["x1"].parse::<f64>().unwrap())
+            .collect::<Vec<f64>>()
+    };
+    let (all, some) = (bars(&whole.stdout), bars(&part.stdout));
+    assert!(
+        !some.is_empty() && some.len() < all.len(),
+        "{} of {}",
+        some.len(),
+        all.len()
+    );
+    // The segments of the capture between 0.02 s and 0.05 s after its first.
+    let cap = capture::read(&pcap).unwrap();
+    let t0 = cap.segments[0].at;
+    let want = cap
+        .segments
+        .iter()
+        .filter(|s| s.src == nettool::sim::CLIENT && s.len > 0)
+        .filter(|s| (0.02..=0.05).contains(&(s.at - t0).as_secs_f64()))
+        .count();
+    assert_eq!(some.len(), want);
+    let frame = parse_xml(&part.stdout)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.class() == "frame")
+        .unwrap();
+    let left: f64 = frame.attrs["x"].parse().unwrap();
+    let right = left + frame.attrs["width"].parse::<f64>().unwrap();
+    assert!(some.iter().all(|x| (left..=right).contains(x)), "{some:?}");
+    let acks = parse_xml(&part.stdout)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.class() == "ack")
+        .count();
+    assert_eq!(acks, 1);
 }

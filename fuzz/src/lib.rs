@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use nettool::arp::cache::Cache;
 use nettool::sim::{self, Dir, Sim};
-use nettool::tcp::{Config, Connection, State};
+use nettool::tcp::{Config, Connection, Event, State};
 use nettool::time::Instant;
 use nettool::wire::arp::ArpRepr;
 use nettool::wire::demux::{self, Identity, Inbound};
@@ -337,7 +337,9 @@ fn setup(input: &mut Input<'_>) -> Setup {
 /// acknowledgment numbers near its own, or anywhere), time steps, reads,
 /// sends and closes. Properties after every operation: no panic,
 /// SND.UNA =< SND.NXT, SND.UNA and RCV.NXT never going back, the receive
-/// buffer within its bound, every segment it sends parses back.
+/// buffer within its bound, every segment it sends parses back; and after
+/// every segment the engine discards (design decision 12), its whole
+/// state unchanged but for the answer it may owe ([`state_but_answer`]).
 pub fn tcp_engine(data: &[u8]) {
     let mut input = Input(data);
     let Setup {
@@ -433,7 +435,24 @@ pub fn tcp_engine(data: &[u8]) {
                     options: fit_options(options),
                     payload: &payload,
                 };
+                let before_seg = state_but_answer(conn);
                 conn.handle_segment_from(now, *remote.ip(), &seg);
+                let events: Vec<Event> = std::iter::from_fn(|| conn.poll_event()).collect();
+                let discarded = !events.is_empty()
+                    && events
+                        .iter()
+                        .all(|e| matches!(e, Event::SegmentDropped { .. }));
+                if discarded {
+                    let after = state_but_answer(conn);
+                    if let Some(((name, was), (_, is))) =
+                        before_seg.iter().zip(&after).find(|(b, a)| b != a)
+                    {
+                        panic!(
+                            "a segment the engine discarded ({events:?}) changed {name} \
+                             from {was} to {is}: {seg:?}"
+                        );
+                    }
+                }
             }
             // Time passes; due timers fire.
             4 | 5 => {
@@ -486,6 +505,62 @@ pub fn tcp_engine(data: &[u8]) {
         }
         before = after;
     }
+}
+
+/// What answering a discarded segment may touch: the ACK (or RST) it
+/// owes, the challenge-ACK rate limit (RFC 5961 §7), the segments and
+/// events queued, and a D-SACK to report the duplicate it was (RFC 2883).
+/// What the answer itself changes once sent (Last.ACK.sent, the window
+/// advertised) changes only as it leaves, in `poll_transmit`.
+const ANSWER: [&str; 5] = ["ack_pending", "challenge", "queued", "events", "dsack"];
+
+/// The connection's whole state, field by field as `{:?}` prints it, less
+/// the [`ANSWER`] fields.
+fn state_but_answer(conn: &Connection) -> Vec<(String, String)> {
+    let text = format!("{conn:?}");
+    top_level_fields(&text)
+        .into_iter()
+        .filter(|(name, _)| !ANSWER.contains(&name.as_str()))
+        .collect()
+}
+
+/// The `name: value` pairs of a struct's `{:?}` (`Name { a: 1, b: [..] }`),
+/// split at the commas outside any bracket or string.
+fn top_level_fields(text: &str) -> Vec<(String, String)> {
+    let Some(open) = text.find('{') else {
+        return Vec::new();
+    };
+    let body = text[open + 1..].trim_end().trim_end_matches('}');
+    let mut fields = Vec::new();
+    let (mut depth, mut in_str, mut escaped, mut start) = (0i32, false, false, 0);
+    let mut push = |piece: &str| {
+        if let Some((name, value)) = piece.split_once(':') {
+            fields.push((name.trim().to_owned(), value.trim().to_owned()));
+        }
+    };
+    for (i, c) in body.char_indices() {
+        if in_str {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                push(&body[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    push(&body[start..]);
+    fields
 }
 
 /// Keeps the options within TCP's 40 bytes, as any real segment's are.
@@ -785,4 +860,35 @@ fn icmp_checksum(bytes: &[u8]) -> u16 {
         sum = (sum & 0xffff) + (sum >> 16);
     }
     !(sum as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The discard property compares every field of the connection: the
+    /// split must find them all, nested brackets and strings kept whole.
+    #[test]
+    fn the_state_is_split_into_its_top_level_fields() {
+        let fields =
+            top_level_fields(r#"C { a: 1, b: [(1, 2), (3, 4)], c: S { d: "x, }" }, e: None }"#);
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c", "e"]);
+        assert_eq!(fields[2].1, r#"S { d: "x, }" }"#);
+        let conn = Connection::connect(
+            Instant::ZERO,
+            Config::default(),
+            sim::CLIENT,
+            sim::SERVER,
+            SeqNum(1),
+        );
+        let state = state_but_answer(&conn);
+        let names: Vec<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
+        for name in ["state", "tcb", "snd_max", "ts_recent", "timers", "rcv_adv"] {
+            assert!(names.contains(&name), "{name} missing from {names:?}");
+        }
+        for name in ANSWER {
+            assert!(!names.contains(&name), "{name}");
+        }
+    }
 }

@@ -29,6 +29,7 @@ COMMON FLAGS (one meaning in every subcommand that takes them):
   --json                     JSON lines (every command but nc)
   --pcap FILE                a capture of every frame in and out
   --cache-file PATH          the ARP cache
+  --user NAME                run as NAME, not nobody, once set up (root)
   Durations read 250ms, 1.5s, 2m; a bare number is seconds.
   A port may be a service name wherever a port goes (-p ssh,
   10.78.0.2:http, scan HOST ftp-smtp): nettool's own table of

@@ -1,6 +1,7 @@
 //! `nettool plot`'s arguments.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
@@ -57,4 +58,60 @@ pub struct PlotArgs {
     /// The direction whose data to draw (a is the connection's opener); default: the one that carried more.
     #[arg(long, value_enum, value_name = "DIR")]
     pub dir: Option<PlotDir>,
+
+    /// Draw only from START to END seconds after the connection's first segment (END may be left out: to the end), to zoom in on a long transfer.
+    #[arg(long, value_name = "START-END", value_parser = parse_window)]
+    pub time: Option<TimeWindow>,
+}
+
+/// `--time START-END`: seconds since the connection's first segment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimeWindow {
+    pub start: Duration,
+    pub end: Option<Duration>,
+}
+
+fn parse_window(text: &str) -> Result<TimeWindow, String> {
+    let secs = |s: &str| {
+        s.parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| format!("{s:?} is not a number of seconds (e.g. 2.5)"))
+    };
+    let (a, b) = text.split_once('-').ok_or_else(|| {
+        format!("{text:?} is not START-END in seconds (e.g. 2.5-3, or 2.5- to the end)")
+    })?;
+    let start = secs(a)?;
+    let end = if b.is_empty() { None } else { Some(secs(b)?) };
+    if end.is_some_and(|e| e <= start) {
+        return Err(format!("the window {text:?} ends before it starts"));
+    }
+    Ok(TimeWindow { start, end })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("2.5-3", 2.5, Some(3.0))]
+    #[case("0-0.1", 0.0, Some(0.1))]
+    #[case("10-", 10.0, None)]
+    fn a_window_is_start_and_end(#[case] text: &str, #[case] start: f64, #[case] end: Option<f64>) {
+        let w = parse_window(text).unwrap();
+        assert_eq!(w.start, Duration::from_secs_f64(start));
+        assert_eq!(w.end, end.map(Duration::from_secs_f64));
+    }
+
+    #[rstest]
+    #[case("3")]
+    #[case("3-2")]
+    #[case("a-b")]
+    #[case("-1-2")]
+    #[case("1-1")]
+    fn a_bad_window_is_refused(#[case] text: &str) {
+        assert!(parse_window(text).is_err());
+    }
 }

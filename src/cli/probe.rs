@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{CaptureArgs, PathArgs, parse_duration};
+use super::{CaptureArgs, PathArgs, PrivilegeArgs, parse_duration};
 use crate::probe::{ProbeFlags, parse_flags, parse_raw_option, parse_timestamps};
 use crate::wire::tcp::TcpOption;
 
@@ -181,6 +181,9 @@ pub struct ProbeArgs {
 
     #[command(flatten)]
     pub capture: CaptureArgs,
+
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
 }
 
 /// The most target addresses one run takes unless `--max-targets` says
@@ -292,4 +295,7 @@ pub struct ScanArgs {
     pub json: bool,
     #[command(flatten)]
     pub capture: CaptureArgs,
+
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
 }

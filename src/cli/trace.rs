@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{CaptureArgs, PathArgs, parse_duration};
+use super::{CaptureArgs, PathArgs, PrivilegeArgs, parse_duration};
 
 /// Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router's ICMP time exceeded shown.
 #[derive(Debug, Args)]
@@ -64,4 +64,7 @@ pub struct TraceArgs {
 
     #[command(flatten)]
     pub capture: CaptureArgs,
+
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
 }

@@ -23,6 +23,7 @@ use crate::link::trace::Tracer;
 use crate::link::{Filter, Link};
 use crate::machine::Machine;
 use crate::outcome::Outcome;
+use crate::privilege::{self, Cap};
 use crate::report::event::{Cache as CacheEv, Conflict, Reply, Start};
 use crate::report::{Event, Format, Report, Reporter, Verdict, us};
 use crate::route::{self, Interface, Route, RouteError};
@@ -303,10 +304,20 @@ fn check_ethernet(iface: &Interface) -> Result<()> {
     Ok(())
 }
 
-/// The ARP link on `iface`, its frames also written to `pcap`.
+/// The ARP link on `iface`, its frames also written to `pcap`. The last
+/// privileged step of `arp`: past it the capabilities are dropped (the
+/// user stays: the cache is written at the end, see
+/// [`crate::privilege`]).
 fn open_link(iface: &Interface, pcap: Option<&PcapFile>) -> Result<Box<dyn Link>> {
-    let link = PacketLink::open(iface.index, Filter::Arp)?;
-    Ok(setup::capture(link, pcap)?)
+    privilege::before_drop("opening a link")?;
+    let link = privilege::raised(&[Cap::NetRaw], || {
+        PacketLink::open(iface.index, Filter::Arp)
+    })?;
+    let link = setup::capture(link, pcap)?;
+    // Not when another command sweeps through here (scan's host
+    // discovery): its own setup comes after.
+    privilege::drop_after_setup_of("arp")?;
+    Ok(link)
 }
 
 /// Runs `machine` on the interface's link, printing frames on stderr with -v.

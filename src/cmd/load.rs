@@ -19,6 +19,7 @@ use super::tcp::{parse_target, unescape};
 use super::{Env, Given, Way, find_path};
 use crate::cli::{CloseHow, LoadArgs};
 use crate::driver::{self, Handler, Options, Stop};
+use crate::link::rxring::RingKind;
 use crate::load::{Latencies, Pacer};
 use crate::machine::Machine;
 use crate::outcome::Outcome;
@@ -41,11 +42,13 @@ const GRACE: Duration = Duration::from_secs(5);
 /// Keepalive probes unanswered before a connection is given up.
 const KEEPALIVE_PROBES: u32 = 3;
 
-/// The link: room for a burst of SYN-ACKs, read in batches.
+/// The link: room for a burst of SYN-ACKs, read through the receive
+/// ring in batches.
 const LINK: LinkOptions = LinkOptions {
     offloading: false,
     receive_buffer: Some(16 << 20),
     tx_ring: None,
+    rx_ring: Some(RingKind::Frames),
     rx_timestamps: false,
     tx_timestamps: false,
 };

@@ -2,6 +2,7 @@
 //! renders the events. Protocol decisions never live here.
 
 pub mod arp;
+pub mod drawing;
 pub mod generate;
 pub mod impair;
 pub mod lab;

@@ -15,10 +15,12 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
+use super::drawing::Drawing;
 use super::tcp::SegmentLines;
 use super::{Env, Given, stamped};
 use crate::cli::{CongestionControlArg, NcArgs};
 use crate::driver::{self, Handler, Input, Options, Stop, Tx};
+use crate::link::rxring::RingKind;
 use crate::machine::{Machine, RxChecksum};
 use crate::outcome::Outcome;
 use crate::services::{self, Proto};
@@ -36,6 +38,20 @@ use crate::text::count;
 use crate::time::{Instant, human};
 use crate::wire::icmp::IcmpKind;
 use crate::wire::tcp::Flags;
+
+/// Writes some of `a` then `b` to `out` in one call (`writev` where `out`
+/// is stdout): how much went, never 0.
+fn write_some(out: &mut dyn io::Write, a: &[u8], b: &[u8]) -> io::Result<usize> {
+    let bufs = [io::IoSlice::new(a), io::IoSlice::new(b)];
+    loop {
+        match out.write_vectored(&bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
 
 /// Largest chunk read from stdin at once, and the most held back while
 /// the engine's send buffer is full.
@@ -55,6 +71,10 @@ fn run_options(input: RawFd) -> Options {
 }
 
 pub fn run(args: NcArgs, env: &mut Env) -> Result<Outcome> {
+    if let Some(plot) = &args.plot {
+        // Written at the end, after the privileges are gone.
+        crate::privilege::preopen_output(plot)?;
+    }
     if args.zero_io {
         zero_io(&args, env)
     } else if args.listen {
@@ -84,6 +104,7 @@ const LINK: LinkOptions = LinkOptions {
     offloading: true,
     receive_buffer: Some(RECEIVE_BUFFER),
     tx_ring: None,
+    rx_ring: Some(RingKind::Frames),
     rx_timestamps: false,
     tx_timestamps: false,
 };
@@ -96,6 +117,12 @@ fn iface_config(path: &Path, trace: bool) -> InterfaceConfig {
         answer_arp: !path.owned_by_kernel,
         trace,
     }
+}
+
+/// Whether the interface reports every segment: for `--trace`, and for
+/// the pictures drawn from them.
+fn traced(args: &NcArgs) -> bool {
+    args.trace || args.ladder || args.plot.is_some()
 }
 
 fn host_config(path: &Path, trace: bool) -> HostConfig {
@@ -199,7 +226,7 @@ pub fn connect_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) ->
     let config = engine_config(p.path, args);
     let iss = IsnGenerator::new(random_bytes::<16>()).isn(start, p.local, remote);
     let conn = Connection::connect(start, config, p.local, remote, iss);
-    let mut iface = stack_iface::Interface::new(iface_config(p.path, args.trace));
+    let mut iface = stack_iface::Interface::new(iface_config(p.path, traced(args)));
     let flow = iface.open(conn);
     let mut pipe = Pipe::new(args, start, Some(flow));
     let end = pipe.run(&mut iface, &mut p, input, env)?;
@@ -244,7 +271,7 @@ pub fn listen_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> 
 fn listening(path: &Path, args: &NcArgs, local: SocketAddrV4) -> stack_iface::Interface {
     let isn = IsnGenerator::new(random_bytes::<16>());
     let config = engine_config(path, args);
-    let mut iface = stack_iface::Interface::new(iface_config(path, args.trace));
+    let mut iface = stack_iface::Interface::new(iface_config(path, traced(args)));
     iface.listen(
         local,
         ListenerConfig {
@@ -381,7 +408,8 @@ impl Handler<stack_iface::Interface> for PipeRun<'_, '_, '_> {
         segment: bool,
         buf: &mut Vec<u8>,
     ) -> Option<Tx> {
-        if !segment {
+        // A picture shows the segments the peer sees, not super-frames.
+        if !segment || self.pipe.drawing.wanted() {
             *buf = host.poll_transmit(now)?;
             return Some(Tx::Frame);
         }
@@ -452,10 +480,10 @@ struct Pipe {
     draining: bool,
     /// How the run ended, once it has.
     ended: Option<Ending>,
-    /// Peer data on its way to stdout.
-    buf: Vec<u8>,
     /// What the engine and the interface dropped, by reason, for `-v`.
     dropped: Dropped,
+    /// `--ladder` and `--plot`: what to draw, and the connection recorded.
+    drawing: Drawing,
 }
 
 /// Segments of the served connection the engine dropped, and frames for
@@ -546,8 +574,8 @@ impl Pipe {
             listener: None,
             draining: false,
             ended: None,
-            buf: vec![0; CHUNK],
             dropped: Dropped::default(),
+            drawing: Drawing::new(args.ladder, args.ascii, args.plot.clone()),
         }
     }
 
@@ -590,6 +618,9 @@ impl Pipe {
             return Ok(());
         }
         let now = ev.at;
+        if let Some(key) = ev.flow {
+            self.drawing.event(now, key, host.conn(key), &ev.what);
+        }
         match ev.what {
             HostEvent::Segment { dir, seg } => self.segment(now, dir, &seg, env)?,
             HostEvent::Tcp(TcpEvent::StateChanged { from, to }) => {
@@ -719,15 +750,23 @@ impl Pipe {
         let Some(conn) = self.flow.and_then(|f| host.conn_mut(f)) else {
             return Ok(());
         };
-        while let Ok(n) = conn.recv(&mut self.buf) {
-            if n == 0 {
-                break;
+        // Straight from the engine's receive buffer to stdout: one copy,
+        // into the kernel (`writev` of the buffer's one or two slices).
+        // Not `vmsplice`: it would hand the pipe references to pages the
+        // buffer reuses for the next bytes, before the reader copied them.
+        loop {
+            let written = match conn.recv_peek() {
+                Ok((a, b)) if !a.is_empty() => write_some(&mut *env.out, a, b),
+                _ => break,
+            };
+            match written {
+                Ok(n) => {
+                    conn.recv_consume(n);
+                    self.delivered += n as u64;
+                    wrote = true;
+                }
+                Err(e) => return self.output_failed(e, conn, now),
             }
-            if let Err(e) = env.out.write_all(&self.buf[..n]) {
-                return self.output_failed(e, conn, now);
-            }
-            self.delivered += n as u64;
-            wrote = true;
         }
         if wrote {
             if let Err(e) = env.out.flush() {
@@ -883,6 +922,7 @@ impl Pipe {
         env: &mut Env,
     ) -> Result<Outcome> {
         let stats = self.flow.and_then(|f| host.stats(f)).unwrap_or_default();
+        self.drawing.draw(env)?;
         // A listener stopped while it waited (Ctrl-C after `-k`'s last
         // client) had no connection to sum up.
         let no_connection = self.listener.is_some() && self.flow.is_none();
@@ -977,25 +1017,27 @@ fn zero_io_target(args: &NcArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
     Ok((super::resolve_host(host)?, parse_ports(ports)?))
 }
 
-/// `-z`: for each port, a handshake and a RST; no data. Each knock comes
-/// from a port of its own, which the setup claims (with a guard that
-/// keeps the kernel out of that flow) for as long as the knock lasts.
+/// `-z`: for each port, a handshake and a RST; no data. Every knock comes
+/// from one source port, which the setup claims once for the whole port
+/// range (one guard over all of it) before the privileges are dropped:
+/// the knocks are told apart by their destination ports.
 fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
-    let (dst, _) = zero_io_target(args)?;
+    let (dst, ports) = zero_io_target(args)?;
     let Some(path) = connect_path(dst, args, env)? else {
         return Ok(Outcome::Negative);
     };
-    let mut link = path.open_link(&LINK, env.pcap.as_ref(), env.err)?;
-    let mut clock = env.clock.clock();
-    let given = Given {
-        path: &path,
-        local: SocketAddrV4::new(path.source, 0),
-        link: link.as_mut(),
-        clock: clock.as_mut(),
+    let dports = (
+        ports.iter().copied().min().unwrap_or(0),
+        ports.iter().copied().max().unwrap_or(0),
+    );
+    let flows = Flows::Probes {
+        remote: dst,
+        dports,
+        sport_inc: false,
     };
-    knocks(args, given, env, |remote| {
-        let claim = path.claim(args.source_port, Flows::Connection { remote })?;
-        Ok((claim.local, Some(claim)))
+    let stack = path.open(args.source_port, flows, &LINK, env.pcap.as_ref(), env.err)?;
+    plumbed(&path, stack, env, |given, _, env| {
+        zero_io_over(args, given, env)
     })
 }
 

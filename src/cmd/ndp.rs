@@ -24,6 +24,7 @@ use crate::ndp::claim::{self, Claim, Mode};
 use crate::ndp::nodes::{self, AllNodes};
 use crate::ndp::resolve::{self, Resolution, Settings};
 use crate::outcome::Outcome;
+use crate::privilege::{self, Cap};
 use crate::report::event::{Cache as CacheEv, Conflict, Reply, Start};
 use crate::report::{Event, Format, Report, Reporter, Verdict, us};
 use crate::route::{self, Interface};
@@ -144,10 +145,18 @@ fn place(target: Option<(Ipv6Addr, Option<&str>)>, args: &NdpArgs) -> Result<Pla
     Ok(Place { iface, source })
 }
 
-/// The IPv6 link on `iface`, its frames also written to `pcap`.
+/// The IPv6 link on `iface`, its frames also written to `pcap`. The last
+/// privileged step of `ndp`: past it the capabilities are dropped, as
+/// `arp` drops them (the user stays: the cache is written at the end, see
+/// [`crate::privilege`]).
 fn open_link(iface: &Interface, pcap: Option<&PcapFile>) -> Result<Box<dyn Link>> {
-    let link = PacketLink::open(iface.index, Filter::ArpIpv6)?;
-    Ok(setup::capture(link, pcap)?)
+    privilege::before_drop("opening a link")?;
+    let link = privilege::raised(&[Cap::NetRaw], || {
+        PacketLink::open(iface.index, Filter::ArpIpv6)
+    })?;
+    let link = setup::capture(link, pcap)?;
+    privilege::drop_after_setup_of("ndp")?;
+    Ok(link)
 }
 
 fn printer(args: &NdpArgs) -> Reporter {

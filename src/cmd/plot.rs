@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use super::Env;
 use crate::cli::{PlotArgs, PlotDir};
 use crate::outcome::Outcome;
-use crate::picture::{Way, plot_of_capture};
+use crate::picture::{Way, plot_of_capture_within};
 
 pub fn run(args: PlotArgs, env: &mut Env) -> Result<Outcome> {
     let path = args.file.display();
@@ -15,7 +15,9 @@ pub fn run(args: PlotArgs, env: &mut Env) -> Result<Outcome> {
         PlotDir::A2b => Way::Right,
         PlotDir::B2a => Way::Left,
     });
-    let svg = plot_of_capture(&bytes, args.conn, way).with_context(|| format!("{path}"))?;
+    let window = args.time.map(|w| (w.start, w.end));
+    let svg = plot_of_capture_within(&bytes, args.conn, way, window)
+        .with_context(|| format!("{path}"))?;
     if args.output.as_os_str() == "-" {
         env.out.write_all(svg.as_bytes())?;
     } else {

@@ -17,7 +17,9 @@ use crate::cli::{ProbeArgs, ScanArgs};
 use crate::clock::Clock;
 use crate::driver::{self, Handler, Options, Tx};
 use crate::link::Link;
+use crate::link::rxring::RingKind;
 use crate::outcome::Outcome;
+use crate::privilege;
 use crate::probe::prober::{self, Event, Meaning, Prober, Summary};
 use crate::probe::scan::{self, PaceStats, PortResult, PortState, Rate, Scanner, Tally};
 use crate::probe::stats::RttStats;
@@ -163,6 +165,9 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
         if env.interrupt.load(Ordering::Relaxed) {
             break;
         }
+        // Each target is set up as its turn comes: the privileges go
+        // after the last one's setup (see privilege::hold).
+        privilege::hold(i + 1 < found.len());
         let rep = Reporter::new(args.json);
         between_targets(&rep, i, env)?;
         let dports = t.ports.as_deref().unwrap_or(&[80]);
@@ -184,8 +189,9 @@ fn probe_one(
         Ok(path) => path,
         Err(outcome) => return Ok(outcome),
     };
-    // Refused before anything is claimed from the kernel.
-    template(args, &path, dst)?;
+    // Refused before anything is claimed from the kernel; built before
+    // the privileges are dropped (it may read --data-file).
+    let tpl = template(args, &path, dst)?;
     let flows = probe_flows(dst, dports, args.sport_inc);
     let opened = Opened::open(
         &path,
@@ -195,7 +201,7 @@ fn probe_one(
         env,
     )?;
     opened.run(env, |aim, link, clock, env| {
-        fire(args, aim, (dst, dports, count), rep, link, clock, env)
+        fire(args, tpl, aim, (dst, dports, count), rep, link, clock, env)
     })
 }
 
@@ -219,7 +225,8 @@ pub fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outco
         let rep = Reporter::new(args.json);
         between_targets(&rep, i, env)?;
         let target = (t.ip, t.ports.as_deref().unwrap_or(&[80]), count);
-        let fired = fire(args, &aim, target, rep, link, clock, env)?;
+        let tpl = template(args, aim.path, t.ip)?;
+        let fired = fire(args, tpl, &aim, target, rep, link, clock, env)?;
         let outcome = fired.finish(None, clock.now(), env)?;
         runs.push(outcome, answered_verdict(outcome));
     }
@@ -293,10 +300,12 @@ struct Fired {
     outcome: Outcome,
 }
 
-/// Sends the probes `args` describe from `aim` to `target` (the host, its
+/// Sends the probes `tpl` and `args` describe from `aim` to `target` (the host, its
 /// ports, how many probes) until the last wait ends (or Ctrl-C), rendering as it goes.
+#[allow(clippy::too_many_arguments)]
 fn fire(
     args: &ProbeArgs,
+    tpl: Template,
     aim: &Aim,
     (dst, dports, count): (Ipv4Addr, &[u16], Option<u64>),
     rep: Reporter,
@@ -304,7 +313,6 @@ fn fire(
     clock: &mut dyn Clock,
     env: &mut Env,
 ) -> Result<Fired> {
-    let tpl = template(args, aim.path, dst)?;
     let start = clock.now();
     let config = prober_config(args, count, &tpl, aim.local.port(), dports);
     let mut host = RawHost::new(iface_config(aim.path), Prober::new(start, config));
@@ -365,6 +373,7 @@ fn probe_link(flood: bool) -> LinkOptions {
             offloading: true,
             tx_ring: Some(FLOOD_BATCH * 2),
             receive_buffer: Some(FLOOD_RECEIVE_BUFFER),
+            rx_ring: Some(RingKind::Frames),
             ..LinkOptions::default()
         }
     } else {
@@ -882,6 +891,7 @@ pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
         if env.interrupt.load(Ordering::Relaxed) {
             break;
         }
+        privilege::hold(i + 1 < found.len());
         let rep = Reporter::new(args.json);
         between_targets(&rep, i, env)?;
         let (outcome, verdict) = scan_one(&args, dst, &ports, rate, rep, env)?;
@@ -907,6 +917,7 @@ fn scan_one(
     let flows = probe_flows(dst, ports, false);
     let opts = LinkOptions {
         receive_buffer: Some(SCAN_RECEIVE_BUFFER),
+        rx_ring: Some(RingKind::Frames),
         ..LinkOptions::default()
     };
     let opened = Opened::open(&path, args.path.source_port, flows, &opts, env)?;

@@ -14,6 +14,7 @@ use crate::driver::{self, Stop};
 use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::picture::conn::Relative;
+use crate::picture::record::{Retransmits, sender_of};
 use crate::picture::{Ends, Exchange, Item, Seg, Style, ladder};
 use crate::report::event as rev;
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
@@ -249,6 +250,8 @@ fn converse(
     let mut handler = TalkRun {
         view: &mut view,
         out: &mut *env.out,
+        sender: None,
+        retransmits: Retransmits::new(),
     };
     let opts = driver::Options::default();
     let stop = driver::run_with(
@@ -276,11 +279,40 @@ fn converse(
 struct TalkRun<'a> {
     view: &'a mut View,
     out: &'a mut dyn Write,
+    /// For `--json`: the sender's state last reported, and what tells
+    /// each retransmission's cause.
+    sender: Option<rev::Sender>,
+    retransmits: Retransmits,
 }
 
 impl driver::Handler<Session> for TalkRun<'_> {
-    fn event(&mut self, _: &mut Session, now: Instant, ev: Event) -> Result<()> {
-        self.view.event(self.out, now, ev)
+    fn event(&mut self, session: &mut Session, now: Instant, ev: Event) -> Result<()> {
+        let again = match &ev {
+            Event::Host(HostEvent::Segment {
+                dir: Direction::Out,
+                seg,
+            }) if !self.view.rep.human() => self.retransmits.sent(session.host().conn(), seg),
+            _ => None,
+        };
+        self.view.event(self.out, now, ev)?;
+        if self.view.rep.human() {
+            return Ok(());
+        }
+        // What only the sender knows, in JSON: each retransmission's
+        // cause, and its congestion state whenever it changed.
+        if let Some(r) = again {
+            self.view
+                .rep
+                .emit(self.out, now, Ev::Retransmit(r), |_| Ok(()))?;
+        }
+        let sender = sender_of(session.host().conn());
+        if self.sender.as_ref() != Some(&sender) {
+            self.sender = Some(sender.clone());
+            self.view
+                .rep
+                .emit(self.out, now, Ev::Sender(sender), |_| Ok(()))?;
+        }
+        Ok(())
     }
 }
 

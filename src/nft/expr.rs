@@ -2,8 +2,9 @@
 //!
 //! A rule is a little program over registers: loads (`meta`, `payload`)
 //! put packet data into a register, `cmp` and `bitwise` test and mask it
-//! (a failed `cmp` ends the rule), `counter` counts what got that far, and
-//! `immediate` sets the verdict. [`Expr`]'s `Display` follows
+//! (a failed `cmp` ends the rule), `counter` counts what got that far,
+//! `log` hands it to an nfnetlink_log group, and `immediate` sets the
+//! verdict. [`Expr`]'s `Display` follows
 //! `nft --debug=netlink`, so a rule can be compared with what nft makes
 //! of the same text.
 
@@ -33,6 +34,8 @@ const BITWISE_XOR: u16 = 5;
 const IMMEDIATE_DREG: u16 = 1;
 const IMMEDIATE_DATA: u16 = 2;
 pub const COUNTER_PACKETS: u16 = 2;
+/// `NFTA_LOG_GROUP`: the nfnetlink_log group a `log` sends packets to.
+const LOG_GROUP: u16 = 1;
 /// `NFTA_DATA_VALUE`, `NFTA_DATA_VERDICT`, `NFTA_VERDICT_CODE`.
 const DATA_VALUE: u16 = 1;
 const DATA_VERDICT: u16 = 2;
@@ -91,6 +94,11 @@ pub enum Expr {
         xor: Vec<u8>,
     },
     Counter,
+    /// Each packet that gets this far is sent to the nfnetlink_log group
+    /// (its headers only: the group's socket sets how much).
+    Log {
+        group: u16,
+    },
     Verdict(Verdict),
 }
 
@@ -103,6 +111,7 @@ impl Expr {
             Expr::Cmp { .. } => "cmp",
             Expr::Bitwise { .. } => "bitwise",
             Expr::Counter => "counter",
+            Expr::Log { .. } => "log",
             Expr::Verdict(_) => "immediate",
         }
     }
@@ -141,6 +150,9 @@ impl Expr {
                     .nested(BITWISE_XOR, |v| {
                         v.bytes(DATA_VALUE, xor);
                     });
+            }
+            Expr::Log { group } => {
+                d.bytes(LOG_GROUP, &group.to_be_bytes());
             }
             Expr::Verdict(verdict) => {
                 d.u32(IMMEDIATE_DREG, REG_VERDICT)
@@ -210,6 +222,9 @@ impl fmt::Display for Expr {
                 Words(xor)
             ),
             Expr::Counter => write!(f, "[ counter pkts 0 bytes 0 ]"),
+            Expr::Log { group } => {
+                write!(f, "[ log group {group} snaplen 0 qthreshold 0 ]")
+            }
             Expr::Verdict(Verdict::Drop) => write!(f, "[ immediate reg 0 drop ]"),
         }
     }

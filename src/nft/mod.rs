@@ -21,6 +21,7 @@
 //! [`socket`] sends it.
 
 pub mod expr;
+pub mod nflog;
 pub mod socket;
 
 pub use expr::Expr;

@@ -34,6 +34,8 @@ pub struct Captured {
     pub wscale: Option<u8>,
     /// The SACK option's blocks (RFC 2018), absolute `[left, right)`.
     pub sack: Vec<(u32, u32)>,
+    /// The timestamps option's TSval and TSecr (RFC 7323 §3), if present.
+    pub ts: Option<(u32, u32)>,
 }
 
 impl Captured {
@@ -59,6 +61,7 @@ impl Captured {
                     _ => None,
                 })
                 .unwrap_or_default(),
+            ts: tcp.timestamps(),
         }
     }
 }

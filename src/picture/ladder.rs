@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::conn::{Conn, Ends, Seg, Way};
 use super::infer;
 use crate::tcp::State;
+use crate::wire::tcp::Flags;
 
 /// Unicode box drawing, or ASCII.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +58,7 @@ impl Style {
                 stop: '✕',
                 ellipsis: '…',
                 micro: "µs",
+                elided: '⋮',
             },
             Style::Ascii => Glyphs {
                 line: '-',
@@ -66,6 +68,7 @@ impl Style {
                 stop: 'x',
                 ellipsis: '~',
                 micro: "us",
+                elided: ':',
             },
         }
     }
@@ -79,6 +82,8 @@ struct Glyphs {
     stop: char,
     ellipsis: char,
     micro: &'static str,
+    /// Marks the rows left out of a long exchange.
+    elided: char,
 }
 
 /// One thing that happened in an exchange, in the order it happened.
@@ -154,10 +159,34 @@ enum Row {
         t: Duration,
         text: String,
     },
+    /// Arrows left out of a long exchange: `count` of them, the last at
+    /// `until` (the margin shows the time they took), carrying `bytes` of
+    /// payload rightwards and leftwards.
+    Elided {
+        until: Duration,
+        count: usize,
+        bytes: [u64; 2],
+    },
+}
+
+/// How much of a long exchange to draw: the first `head` arrows and the
+/// last `tail`; the arrows between are summed up on one line per run,
+/// except those where a state moved or that carry SYN, FIN or RST (and
+/// notes), which are always drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    pub head: usize,
+    pub tail: usize,
 }
 
 /// The ladder of `ex`, drawn in `style`, ending with its legend.
 pub fn render(ex: &Exchange, style: Style) -> String {
+    render_bounded(ex, style, None)
+}
+
+/// [`render`], with at most `bound`'s arrows drawn (besides those where
+/// a state moved).
+pub fn render_bounded(ex: &Exchange, style: Style, bound: Option<Bound>) -> String {
     let g = style.glyphs();
     let segs = ex.segs();
     let ((l0, r0), inferred) = infer::changes(&segs);
@@ -173,6 +202,10 @@ pub fn render(ex: &Exchange, style: Style) -> String {
         l0
     };
     let rows = rows(ex, &inferred);
+    let rows = match bound {
+        Some(b) => elide(rows, b),
+        None => rows,
+    };
     let mut out = String::new();
     let left = ex.ends.left.to_string();
     let right = ex.ends.right.to_string();
@@ -185,6 +218,7 @@ pub fn render(ex: &Exchange, style: Style) -> String {
         let t = match row {
             Row::Arrow { t, .. } | Row::Note { t, .. } => Some(*t),
             Row::Mark { t, .. } => *t,
+            Row::Elided { until, .. } => Some(*until),
         };
         let time = t.map(|t| margin(&g, last, t)).unwrap_or_default();
         if t.is_some() {
@@ -200,6 +234,9 @@ pub fn render(ex: &Exchange, style: Style) -> String {
             } => draw_arrow(&mut out, &g, &time, seg, label, *left, *right),
             Row::Mark { left, right, .. } => draw_mark(&mut out, &g, &time, *left, *right),
             Row::Note { text, .. } => draw_note(&mut out, &g, &time, text),
+            Row::Elided { count, bytes, .. } => {
+                draw_note(&mut out, &g, &time, &elided_text(&g, *count, *bytes));
+            }
         }
     }
     let whose = if ex.observed {
@@ -343,6 +380,93 @@ fn rows(ex: &Exchange, inferred: &[(infer::Moves, infer::Moves)]) -> Vec<Row> {
         });
     }
     rows
+}
+
+/// `rows` with the arrows beyond `bound` summed up: runs of arrows
+/// where no state moved, between the first `head` arrows and the last
+/// `tail`, become one [`Row::Elided`] each.
+fn elide(rows: Vec<Row>, bound: Bound) -> Vec<Row> {
+    let arrows = rows
+        .iter()
+        .filter(|r| matches!(r, Row::Arrow { .. }))
+        .count();
+    if arrows <= bound.head + bound.tail {
+        return rows;
+    }
+    let middle = bound.head..arrows - bound.tail;
+    let mut out = Vec::with_capacity(bound.head + bound.tail + 8);
+    let mut n = 0;
+    for row in rows {
+        let plain = match &row {
+            Row::Arrow {
+                left, right, seg, ..
+            } => {
+                n += 1;
+                let control = seg.flags.contains(Flags::SYN)
+                    || seg.flags.contains(Flags::FIN)
+                    || seg.flags.contains(Flags::RST);
+                left.is_none() && right.is_none() && !control && middle.contains(&(n - 1))
+            }
+            _ => false,
+        };
+        if !plain {
+            out.push(row);
+            continue;
+        }
+        let Row::Arrow { t, seg, .. } = row else {
+            unreachable!("only arrows are plain")
+        };
+        let w = usize::from(seg.way == Way::Left);
+        if let Some(Row::Elided {
+            until,
+            count,
+            bytes,
+            ..
+        }) = out.last_mut()
+        {
+            *until = t;
+            *count += 1;
+            bytes[w] += seg.len as u64;
+        } else {
+            let mut bytes = [0, 0];
+            bytes[w] = seg.len as u64;
+            out.push(Row::Elided {
+                until: t,
+                count: 1,
+                bytes,
+            });
+        }
+    }
+    out
+}
+
+/// `⋮ 4380 segments not drawn: 6.3 MB →, 0 B ←`.
+fn elided_text(g: &Glyphs, count: usize, bytes: [u64; 2]) -> String {
+    let (to, back) = match g.right {
+        '>' => ("->", "<-"),
+        _ => ("→", "←"),
+    };
+    format!(
+        "{} {} not drawn: {} {to}, {} {back}",
+        g.elided,
+        crate::text::count(count as u64, "segment"),
+        octets(bytes[0]),
+        octets(bytes[1]),
+    )
+}
+
+/// `512 B`, `64.0 kB`, `6.3 MB`, `1.20 GB` (powers of 1000).
+fn octets(n: u64) -> String {
+    let n = n as f64;
+    if n < 1e3 {
+        format!("{n:.0} B")
+    } else if n < 1e6 {
+        format!("{:.1} kB", n / 1e3)
+    } else if n < 1e9 {
+        format!("{:.1} MB", n / 1e6)
+    } else {
+        format!("{:.2} GB", n / 1e9)
+    }
 }
 
 fn item_t(item: &Item) -> Duration {
@@ -553,6 +677,49 @@ mod tests {
             len,
             withheld: false,
         }
+    }
+
+    /// Of 100 data segments between a handshake and a close, with room
+    /// for 3 + 2 arrows: the handshake's and the close's are drawn, and
+    /// the data between is one line.
+    #[rstest]
+    #[case(Style::Ascii, ": 100 segments not drawn: 100 B ->, 0 B <-")]
+    #[case(Style::Unicode, "⋮ 100 segments not drawn: 100 B →, 0 B ←")]
+    fn a_long_exchange_is_summed_up(#[case] style: Style, #[case] want: &str) {
+        let mut items = vec![
+            Item::Seg(seg(Way::Right, Flags::SYN, 0, None, 0)),
+            Item::Seg(seg(Way::Left, Flags::SYN, 0, Some(1), 0)),
+            Item::Seg(seg(Way::Right, Flags::NONE, 1, Some(1), 0)),
+        ];
+        for i in 0..100 {
+            items.push(Item::Seg(seg(Way::Right, Flags::NONE, 1 + i, Some(1), 1)));
+        }
+        items.push(Item::Seg(seg(Way::Right, Flags::FIN, 101, Some(1), 0)));
+        items.push(Item::Seg(seg(Way::Left, Flags::NONE, 1, Some(102), 0)));
+        let ex = Exchange {
+            ends: Ends {
+                left: "10.0.0.1:40000".parse().unwrap(),
+                right: "10.0.0.2:80".parse().unwrap(),
+            },
+            items,
+            observed: false,
+        };
+        let whole = render(&ex, style);
+        let bound = Bound { head: 3, tail: 2 };
+        let short = render_bounded(&ex, style, Some(bound));
+        assert!(!whole.contains("not drawn"));
+        let elided: Vec<&str> = short.lines().filter(|l| l.contains("not drawn")).collect();
+        assert_eq!(elided.len(), 1, "{short}");
+        assert!(elided[0].ends_with(want), "{short}");
+        let arrows = |s: &str| s.lines().filter(|l| l.contains(" [")).count();
+        assert_eq!(arrows(&whole), 105);
+        // SYN, SYN-ACK, ACK; FIN and its ACK.
+        assert_eq!(arrows(&short), 5, "{short}");
+        assert!(short.contains("[F.] seq 101"), "{short}");
+        assert!(short.lines().all(|l| l.chars().count() <= 79), "{short}");
+        // Short enough already: drawn whole.
+        let roomy = Bound { head: 100, tail: 5 };
+        assert_eq!(render_bounded(&ex, style, Some(roomy)), whole);
     }
 
     /// A label too long for its arrow rides on a row above it, and no

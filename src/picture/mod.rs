@@ -8,6 +8,8 @@
 //!   the model every picture of a connection shares.
 //! - [`infer`] tells the RFC 9293 state each end is in from the segments.
 //! - [`ladder`] draws the exchange as a two-column ladder diagram.
+//! - [`record`] keeps a connection as a command runs it, for the same
+//!   pictures of the command's own exchange.
 //! - [`plot`] makes the time–sequence graph of one direction, and
 //!   [`plot_svg`] draws it as SVG.
 //!
@@ -20,6 +22,7 @@ pub mod infer;
 pub mod ladder;
 pub mod plot;
 pub mod plot_svg;
+pub mod record;
 
 pub use conn::{Conn, ConnFilter, Ends, Seg, Way};
 pub use ladder::{Exchange, Item, Style};
@@ -44,6 +47,17 @@ pub fn plot_of_capture(
     filter: Option<ConnFilter>,
     way: Option<Way>,
 ) -> anyhow::Result<String> {
+    plot_of_capture_within(bytes, filter, way, None)
+}
+
+/// [`plot_of_capture`], of the time from `window.0` to `window.1` (to the
+/// end when `None`) only.
+pub fn plot_of_capture_within(
+    bytes: &[u8],
+    filter: Option<ConnFilter>,
+    way: Option<Way>,
+    window: Option<(std::time::Duration, Option<std::time::Duration>)>,
+) -> anyhow::Result<String> {
     let capture = capture::read(bytes)?;
     let conn = conn::pick(&capture.segments, capture.other, filter)?;
     // The same segments `conn` was built from, in its order, for the
@@ -53,6 +67,17 @@ pub fn plot_of_capture(
         .iter()
         .filter(|s| conn.ends.way(s.src, s.dst).is_some())
         .collect();
-    let graph = plot::build(&conn, &raw, way)?;
+    let mut graph = plot::build(&conn, &raw, way)?;
+    if let Some((from, to)) = window {
+        if from > graph.end {
+            anyhow::bail!(
+                "the window starts at {:.3} s, after the connection's last segment ({:.3} s)",
+                from.as_secs_f64(),
+                graph.end.as_secs_f64()
+            );
+        }
+        let to = to.unwrap_or(graph.end);
+        graph = graph.window(from, to);
+    }
     Ok(plot_svg::render(&graph))
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::capture::Captured;
 use super::conn::{Conn, Ends, Way};
+use super::record::SenderTrace;
 use crate::wire::tcp::Flags;
 
 /// One data segment: a vertical bar from `seq` to `end` at `t`.
@@ -27,6 +28,17 @@ pub struct SackBlock {
     pub t: Duration,
     pub left: i64,
     pub right: i64,
+}
+
+/// Where the round-trip samples come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RttSource {
+    /// TCP timestamps (RFC 7323 §4): each ACK that moves the line, timed
+    /// from when the segment whose TSval it echoes was first sent.
+    /// Retransmissions do not blur them.
+    Timestamps,
+    /// An ACK for exactly the end of a segment sent once (Karn's rule).
+    AckMatching,
 }
 
 /// How the receiver's advertised windows were turned into bytes.
@@ -59,12 +71,24 @@ pub struct Graph {
     /// a repeated range cannot tell which copy was acknowledged). The
     /// capture is taken at the sender for these to be round trips.
     pub rtts: Vec<(Duration, Duration)>,
+    pub rtt_source: RttSource,
     /// When the receiver advertised a zero window: from its first such
     /// segment to its next with an open window (or the end).
     pub zero_windows: Vec<(Duration, Duration)>,
+    /// Loss episodes: from a retransmission (the first since the last
+    /// episode) until the cumulative ACK covers everything sent before
+    /// it (RFC 6582's recovery point), or the end.
+    pub episodes: Vec<(Duration, Duration)>,
     pub scaling: Scaling,
-    /// The last segment's time, of either direction.
+    /// Where the time axis starts: zero, or where a [`Graph::window`]
+    /// begins.
+    pub start: Duration,
+    /// The last segment's time, of either direction (or where a window
+    /// ends).
     pub end: Duration,
+    /// What only the sender knows, when the graph was drawn from its own
+    /// events (`nc --plot`) rather than from a capture.
+    pub sender: Option<SenderTrace>,
 }
 
 /// Why there is nothing to draw.
@@ -184,10 +208,28 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
     // out more than once.
     let mut ends: BTreeMap<i64, (Duration, bool)> = BTreeMap::new();
     let mut closed_since: Option<Duration> = None;
+    // With timestamps on the sender's data and the receiver's ACKs, the
+    // round trips come from them: when each TSval was first sent.
+    let rtt_source = {
+        let data_ts = pairs().any(|(s, c)| s.way == way && s.len > 0 && c.ts.is_some());
+        let ack_ts = pairs().any(|(s, c)| s.way == back && s.ack.is_some() && c.ts.is_some());
+        if data_ts && ack_ts {
+            RttSource::Timestamps
+        } else {
+            RttSource::AckMatching
+        }
+    };
+    let mut tsval_sent: BTreeMap<u32, Duration> = BTreeMap::new();
+    let mut episodes = Vec::new();
+    // The episode under way: when it began, and its recovery point.
+    let mut episode: Option<(Duration, i64)> = None;
     for (seg, cap) in pairs() {
         if seg.way == way {
             if seg.len == 0 {
                 continue;
+            }
+            if let Some((val, _)) = cap.ts {
+                tsval_sent.entry(val).or_insert(seg.t);
             }
             // The payload starts after the SYN, if this segment has one.
             let seq = unwrap.at(seg.seq) + i64::from(seg.flags.contains(Flags::SYN));
@@ -200,6 +242,9 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
                 retransmit,
             });
             if retransmit {
+                if episode.is_none() {
+                    episode = snd_max.map(|m| (seg.t, m));
+                }
                 // Every end the repeated range covers is now ambiguous.
                 for (_, e) in ends.range_mut(seq + 1..=end) {
                     e.1 = true;
@@ -213,8 +258,23 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
             let ack = unwrap.at(ack);
             if acks.last().is_none_or(|&(_, a)| ack > a) {
                 acks.push((seg.t, ack));
-                if let Some(&(sent, false)) = ends.get(&ack) {
-                    rtts.push((seg.t, seg.t.saturating_sub(sent)));
+                if let Some((from, point)) = episode
+                    && ack >= point
+                {
+                    episodes.push((from, seg.t));
+                    episode = None;
+                }
+                match rtt_source {
+                    RttSource::Timestamps => {
+                        if let Some(sent) = cap.ts.and_then(|(_, ecr)| tsval_sent.get(&ecr)) {
+                            rtts.push((seg.t, seg.t.saturating_sub(*sent)));
+                        }
+                    }
+                    RttSource::AckMatching => {
+                        if let Some(&(sent, false)) = ends.get(&ack) {
+                            rtts.push((seg.t, seg.t.saturating_sub(sent)));
+                        }
+                    }
                 }
                 ends = ends.split_off(&(ack + 1));
             }
@@ -246,6 +306,9 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
     if let Some(from) = closed_since {
         zero_windows.push((from, end));
     }
+    if let Some((from, _)) = episode {
+        episodes.push((from, end));
+    }
     Ok(Graph {
         ends: conn.ends,
         way,
@@ -254,10 +317,81 @@ pub fn build(conn: &Conn, raw: &[&Captured], way: Option<Way>) -> Result<Graph, 
         window,
         sacks,
         rtts,
+        rtt_source,
         zero_windows,
+        episodes,
         scaling,
+        start: Duration::ZERO,
         end,
+        sender: None,
     })
+}
+
+/// The points of a step series from `from` to `to`: the value in force at
+/// `from` (moved to `from`), then those inside.
+fn steps_within<T: Clone>(
+    points: &[T],
+    at: impl Fn(&T) -> Duration,
+    with_t: impl Fn(&T, Duration) -> T,
+    from: Duration,
+    to: Duration,
+) -> Vec<T> {
+    let first = points.partition_point(|p| at(p) < from);
+    let mut out: Vec<T> = first
+        .checked_sub(1)
+        .map(|i| with_t(&points[i], from))
+        .into_iter()
+        .collect();
+    out.extend(points[first..].iter().take_while(|p| at(p) <= to).cloned());
+    out
+}
+
+/// Intervals that overlap `[from, to]`, cut to it.
+fn intervals_within(
+    spans: &[(Duration, Duration)],
+    from: Duration,
+    to: Duration,
+) -> Vec<(Duration, Duration)> {
+    spans
+        .iter()
+        .filter(|&&(a, b)| b >= from && a <= to)
+        .map(|&(a, b)| (a.max(from), b.min(to)))
+        .collect()
+}
+
+impl Graph {
+    /// The part of the graph from `from` to `to` (seconds since the first
+    /// segment, as the axis reads): what happened then, and the lines
+    /// (ACK, window, cwnd...) as they stood when it begins.
+    pub fn window(mut self, from: Duration, to: Duration) -> Graph {
+        let to = to.min(self.end).max(from);
+        let inside = |t: Duration| (from..=to).contains(&t);
+        self.bars.retain(|b| inside(b.t));
+        self.sacks.retain(|b| inside(b.t));
+        self.rtts.retain(|r| inside(r.0));
+        let pair = |p: &(Duration, i64)| p.0;
+        let moved = |p: &(Duration, i64), t| (t, p.1);
+        self.acks = steps_within(&self.acks, pair, moved, from, to);
+        self.window = steps_within(&self.window, pair, moved, from, to);
+        self.zero_windows = intervals_within(&self.zero_windows, from, to);
+        self.episodes = intervals_within(&self.episodes, from, to);
+        if let Some(s) = &mut self.sender {
+            s.samples = steps_within(
+                &s.samples,
+                |p| p.t,
+                |p, t| super::record::SenderSample {
+                    t,
+                    state: p.state.clone(),
+                },
+                from,
+                to,
+            );
+            s.causes.retain(|c| inside(c.t));
+        }
+        self.start = from;
+        self.end = to;
+        self
+    }
 }
 
 #[cfg(test)]
@@ -297,6 +431,7 @@ mod tests {
             len: 0,
             wscale,
             sack: Vec::new(),
+            ts: None,
         }
     }
 
@@ -352,6 +487,95 @@ mod tests {
         let g = build(&conn, &refs, None).unwrap();
         let ms = Duration::from_millis;
         assert_eq!(g.rtts, [(ms(20), ms(20)), (ms(80), ms(29))]);
+    }
+
+    /// An episode runs from the first retransmission to the ACK that
+    /// covers what was sent before it; a second loss inside it is the
+    /// same episode.
+    #[test]
+    fn loss_episodes_end_at_the_recovery_point() {
+        let n = Flags::NONE;
+        let conn = Conn {
+            ends: ends(),
+            segs: vec![
+                seg(0, Way::Right, n, 1, Some(1), 10),
+                seg(1, Way::Right, n, 11, Some(1), 10),
+                seg(2, Way::Right, n, 21, Some(1), 10),
+                seg(10, Way::Right, n, 1, Some(1), 10),
+                seg(11, Way::Right, n, 11, Some(1), 10),
+                seg(20, Way::Left, n, 1, Some(21), 0),
+                seg(30, Way::Left, n, 1, Some(31), 0),
+                seg(40, Way::Right, n, 31, Some(1), 10),
+                seg(50, Way::Right, n, 31, Some(1), 10),
+            ],
+        };
+        let caps: Vec<Captured> = (0..9).map(|_| raw(None)).collect();
+        let refs: Vec<&Captured> = caps.iter().collect();
+        let g = build(&conn, &refs, None).unwrap();
+        let ms = Duration::from_millis;
+        assert_eq!(g.episodes, [(ms(10), ms(30)), (ms(50), ms(50))]);
+    }
+
+    /// A window keeps what happened inside it, and the ACK line as it
+    /// stood when it begins.
+    #[test]
+    fn a_window_cuts_the_graph() {
+        let n = Flags::NONE;
+        let conn = Conn {
+            ends: ends(),
+            segs: vec![
+                seg(0, Way::Right, n, 1, Some(1), 10),
+                seg(10, Way::Left, n, 1, Some(11), 0),
+                seg(20, Way::Right, n, 11, Some(1), 10),
+                seg(30, Way::Left, n, 1, Some(21), 0),
+                seg(40, Way::Right, n, 21, Some(1), 10),
+                seg(50, Way::Left, n, 1, Some(31), 0),
+            ],
+        };
+        let caps: Vec<Captured> = (0..6).map(|_| raw(None)).collect();
+        let refs: Vec<&Captured> = caps.iter().collect();
+        let ms = Duration::from_millis;
+        let g = build(&conn, &refs, None).unwrap().window(ms(15), ms(45));
+        let bars: Vec<i64> = g.bars.iter().map(|b| b.seq).collect();
+        assert_eq!(bars, [11, 21]);
+        assert_eq!(g.acks, [(ms(15), 11), (ms(30), 21)]);
+        assert_eq!((g.start, g.end), (ms(15), ms(45)));
+        // A window past the end stops at the end.
+        let g = build(&conn, &refs, None).unwrap().window(ms(45), ms(900));
+        assert_eq!((g.start, g.end, g.bars.len()), (ms(45), ms(50), 0));
+        assert_eq!(g.acks, [(ms(45), 21), (ms(50), 31)]);
+    }
+
+    /// With timestamps, every ACK that moves the line is timed from the
+    /// first sending of the TSval it echoes, a retransmitted range too.
+    #[test]
+    fn round_trips_from_timestamps() {
+        let n = Flags::NONE;
+        let conn = Conn {
+            ends: ends(),
+            segs: vec![
+                seg(0, Way::Right, n, 1, Some(1), 10),
+                seg(1, Way::Right, n, 11, Some(1), 10),
+                seg(20, Way::Left, n, 1, Some(11), 0),
+                seg(30, Way::Right, n, 11, Some(1), 10),
+                seg(50, Way::Left, n, 1, Some(21), 0),
+                seg(60, Way::Left, n, 1, Some(21), 0),
+            ],
+        };
+        let ts = [(100, 0), (101, 0), (7, 100), (130, 0), (8, 130), (9, 130)];
+        let caps: Vec<Captured> = ts
+            .iter()
+            .map(|&t| Captured {
+                ts: Some(t),
+                ..raw(None)
+            })
+            .collect();
+        let refs: Vec<&Captured> = caps.iter().collect();
+        let g = build(&conn, &refs, None).unwrap();
+        let ms = Duration::from_millis;
+        assert_eq!(g.rtt_source, RttSource::Timestamps);
+        // The duplicate ACK at 60 ms moves nothing: no sample.
+        assert_eq!(g.rtts, [(ms(20), ms(20)), (ms(50), ms(20))]);
     }
 
     /// Numbers just below the base, and past 2^32, stay in order.

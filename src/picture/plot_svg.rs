@@ -12,7 +12,9 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::plot::{Graph, Scaling, sender_receiver};
+use super::plot::{Graph, RttSource, Scaling, sender_receiver};
+use super::record::SenderTrace;
+use crate::report::event::RetransmitCause;
 
 const WIDTH: f64 = 960.0;
 const LEFT: f64 = 90.0;
@@ -23,6 +25,7 @@ const MAIN: f64 = 440.0;
 const PANEL: f64 = 140.0;
 const GAP: f64 = 60.0;
 const LEGEND: f64 = 90.0;
+const LEGEND_ROW: f64 = 20.0;
 
 const DATA: &str = "#1f3a93";
 const RETRANSMIT: &str = "#d62728";
@@ -32,6 +35,16 @@ const SACK: &str = "#9467bd";
 const RATE: &str = "#1f77b4";
 const RTT: &str = "#8c564b";
 const ZERO_WINDOW: &str = "#f6d5d5";
+const EPISODE: &str = "#fde8c8";
+const CWND: &str = "#17becf";
+const SSTHRESH: &str = "#7f7f7f";
+const RTO: &str = "#e377c2";
+const SRTT: &str = "#bcbd22";
+const RECOVERY: &str = "#e0f0e0";
+/// A retransmission's cause, by colour: the timer, a probe, recovery.
+const CAUSE_RTO: &str = "#000000";
+const CAUSE_TLP: &str = "#ff7f0e";
+const CAUSE_RECOVERY: &str = "#d62728";
 
 /// Seconds of `d`.
 fn secs(d: Duration) -> f64 {
@@ -103,8 +116,9 @@ fn throughput(graph: &Graph, span: f64) -> (f64, Vec<f64>) {
     let bins = 50usize;
     let width = span / bins as f64;
     let mut bytes = vec![0.0; bins];
+    let start = secs(graph.start);
     for b in &graph.bars {
-        let i = ((secs(b.t) / width) as usize).min(bins - 1);
+        let i = (((secs(b.t) - start).max(0.0) / width) as usize).min(bins - 1);
         bytes[i] += (b.end - b.seq) as f64;
     }
     (width, bytes.into_iter().map(|b| b / width).collect())
@@ -112,11 +126,17 @@ fn throughput(graph: &Graph, span: f64) -> (f64, Vec<f64>) {
 
 /// Draws `graph` as an SVG document.
 pub fn render(graph: &Graph) -> String {
-    let height = TOP + MAIN + GAP + PANEL + GAP + PANEL + GAP + LEGEND;
-    let span = secs(graph.end).max(1e-3);
+    let sender = graph.sender.as_ref();
+    let panels = if sender.is_some() { 3.0 } else { 2.0 };
+    let legend_rows = if sender.is_some() { 5.0 } else { 1.0 };
+    let height = TOP + MAIN + GAP + panels * (PANEL + GAP) + LEGEND + legend_rows * LEGEND_ROW;
+    let t0 = secs(graph.start);
+    let span = (secs(graph.end) - t0).max(1e-3);
+    // Where the time axis ends, in seconds (step lines run to it).
+    let t_end = t0 + span;
     let x = Axis {
-        lo: 0.0,
-        hi: span,
+        lo: t0,
+        hi: t_end,
         from: LEFT,
         to: WIDTH - RIGHT,
     };
@@ -195,15 +215,27 @@ pub fn render(graph: &Graph) -> String {
         );
     }
     let _ = writeln!(w, "</g>");
+    let _ = writeln!(w, "<g class=\"loss-episodes\" fill=\"{EPISODE}\">");
+    for &(from, until) in &graph.episodes {
+        let (x1, x2) = (x.at(secs(from)), x.at(secs(until)));
+        let _ = writeln!(
+            w,
+            "<rect class=\"loss-episode\" x=\"{x1:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{:.2}\"/>",
+            y.to,
+            (x2 - x1).max(1.0),
+            y.from - y.to
+        );
+    }
+    let _ = writeln!(w, "</g>");
     let _ = writeln!(
         w,
         "<path class=\"window\" clip-path=\"url(#plot-area)\" fill=\"none\" stroke=\"{WINDOW}\" stroke-width=\"1\" d=\"{}\"/>",
-        steps(&graph.window, &x, &y, span)
+        steps(&graph.window, &x, &y, t_end)
     );
     let _ = writeln!(
         w,
         "<path class=\"ack\" fill=\"none\" stroke=\"{ACK}\" stroke-width=\"1.5\" d=\"{}\"/>",
-        steps(&graph.acks, &x, &y, span)
+        steps(&graph.acks, &x, &y, t_end)
     );
     let _ = writeln!(
         w,
@@ -237,6 +269,9 @@ pub fn render(graph: &Graph) -> String {
         );
     }
     let _ = writeln!(w, "</g>");
+    if let Some(sender) = sender {
+        causes(w, sender, &x, &y);
+    }
 
     // The throughput panel.
     let (bin, rates) = throughput(graph, span);
@@ -255,14 +290,14 @@ pub fn render(graph: &Graph) -> String {
         trim(format!("{:.3}", bin * 1e3))
     );
     frame(w, &x, &ry, 3.0, "bytes/s");
-    let mut d = format!("M{:.2},{:.2}", x.at(0.0), ry.at(rates[0]));
+    let mut d = format!("M{:.2},{:.2}", x.at(t0), ry.at(rates[0]));
     for (i, r) in rates.iter().enumerate() {
         let _ = write!(
             d,
             " H{:.2} V{:.2} H{:.2}",
-            x.at(i as f64 * bin),
+            x.at(t0 + i as f64 * bin),
             ry.at(*r),
-            x.at((i + 1) as f64 * bin)
+            x.at(t0 + (i + 1) as f64 * bin)
         );
     }
     let _ = writeln!(
@@ -272,10 +307,36 @@ pub fn render(graph: &Graph) -> String {
 
     // The round-trip panel, in milliseconds.
     let top = top + PANEL + GAP;
+    if let Some(sender) = sender {
+        cwnd_panel(w, sender, &x, top, t_end);
+    }
+    let top = top + if sender.is_some() { PANEL + GAP } else { 0.0 };
+    let ms = |us: u64| us as f64 / 1e3;
+    let timers = sender.map(|s| {
+        // From the first RTT sample: the initial RTO (1 s, RFC 6298
+        // §2.1) would squash the round trips to the axis.
+        let rto: Vec<(Duration, f64)> = s
+            .samples
+            .iter()
+            .skip_while(|p| p.state.srtt_us.is_none())
+            .map(|p| (p.t, ms(p.state.rto_us)))
+            .collect();
+        let srtt: Vec<(Duration, f64)> = s
+            .samples
+            .iter()
+            .filter_map(|p| p.state.srtt_us.map(|v| (p.t, ms(v))))
+            .collect();
+        (rto, srtt)
+    });
     let peak = graph
         .rtts
         .iter()
         .map(|r| secs(r.1) * 1e3)
+        .chain(
+            timers
+                .iter()
+                .flat_map(|(rto, srtt)| rto.iter().chain(srtt).map(|p| p.1)),
+        )
         .fold(0.0, f64::max);
     let ty = Axis {
         lo: 0.0,
@@ -285,8 +346,17 @@ pub fn render(graph: &Graph) -> String {
     };
     let _ = writeln!(
         w,
-        "<text class=\"panel-title\" x=\"{LEFT:.0}\" y=\"{:.0}\">round-trip time (ms; ACKs of segments sent once)</text>",
-        top - 8.0
+        "<text class=\"panel-title\" x=\"{LEFT:.0}\" y=\"{:.0}\">round-trip time (ms; {}){}</text>",
+        top - 8.0,
+        match graph.rtt_source {
+            RttSource::Timestamps => "from TCP timestamps: each ACK that moves the line",
+            RttSource::AckMatching => "ACKs of segments sent once",
+        },
+        if sender.is_some() {
+            "; the sender's SRTT and RTO"
+        } else {
+            ""
+        }
     );
     frame(w, &x, &ty, 3.0, "ms");
     let _ = writeln!(w, "<g class=\"rtts\" fill=\"{RTT}\">");
@@ -299,6 +369,15 @@ pub fn render(graph: &Graph) -> String {
         );
     }
     let _ = writeln!(w, "</g>");
+    if let Some((rto, srtt)) = &timers {
+        for (class, colour, points) in [("rto", RTO, rto), ("srtt", SRTT, srtt)] {
+            let _ = writeln!(
+                w,
+                "<path class=\"{class}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" d=\"{}\"/>",
+                steps_f(points, &x, &ty, t_end)
+            );
+        }
+    }
 
     legend(w, graph, top + PANEL + GAP);
     let _ = writeln!(w, "</svg>");
@@ -307,10 +386,16 @@ pub fn render(graph: &Graph) -> String {
 
 /// A step line through `points`: flat until the next value, then up or
 /// down to it; carried on to the end of the time axis.
-fn steps(points: &[(Duration, i64)], x: &Axis, y: &Axis, span: f64) -> String {
+fn steps(points: &[(Duration, i64)], x: &Axis, y: &Axis, end: f64) -> String {
+    let points: Vec<(Duration, f64)> = points.iter().map(|&(t, v)| (t, v as f64)).collect();
+    steps_f(&points, x, y, end)
+}
+
+/// [`steps`] for values that are not whole.
+fn steps_f(points: &[(Duration, f64)], x: &Axis, y: &Axis, end: f64) -> String {
     let mut d = String::new();
     for (i, &(t, v)) in points.iter().enumerate() {
-        let (px, py) = (x.at(secs(t)), y.at(v as f64));
+        let (px, py) = (x.at(secs(t)), y.at(v));
         if i == 0 {
             let _ = write!(d, "M{px:.2},{py:.2}");
         } else {
@@ -318,9 +403,102 @@ fn steps(points: &[(Duration, i64)], x: &Axis, y: &Axis, span: f64) -> String {
         }
     }
     if !points.is_empty() {
-        let _ = write!(d, " H{:.2}", x.at(span));
+        let _ = write!(d, " H{:.2}", x.at(end));
     }
     d
+}
+
+fn cause_colour(cause: RetransmitCause) -> &'static str {
+    match cause {
+        RetransmitCause::Rto => CAUSE_RTO,
+        RetransmitCause::Tlp => CAUSE_TLP,
+        RetransmitCause::Recovery => CAUSE_RECOVERY,
+    }
+}
+
+/// Each retransmission's cause, as a tick in a strip along the top of
+/// the plot (a rug): a dot on each bar would hide the bars of a long
+/// transfer, where the retransmissions run together.
+fn causes(w: &mut String, sender: &SenderTrace, x: &Axis, y: &Axis) {
+    let _ = writeln!(w, "<g class=\"causes\" stroke-width=\"1.5\">");
+    for c in &sender.causes {
+        let px = x.at(secs(c.t));
+        let _ = writeln!(
+            w,
+            "<line class=\"cause {}\" stroke=\"{}\" x1=\"{px:.2}\" y1=\"{:.2}\" x2=\"{px:.2}\" y2=\"{:.2}\"/>",
+            c.cause.name(),
+            cause_colour(c.cause),
+            y.to + 1.0,
+            y.to + 9.0
+        );
+    }
+    let _ = writeln!(w, "</g>");
+}
+
+/// The sender's congestion window and slow start threshold over time,
+/// fast recovery shaded.
+fn cwnd_panel(w: &mut String, sender: &SenderTrace, x: &Axis, top: f64, end: f64) {
+    let cwnd: Vec<(Duration, i64)> = sender
+        .samples
+        .iter()
+        .map(|s| (s.t, s.state.cwnd as i64))
+        .collect();
+    // ssthresh starts "arbitrarily high": drawn from its first real value.
+    let ssthresh: Vec<(Duration, i64)> = sender
+        .samples
+        .iter()
+        .filter_map(|s| s.state.ssthresh.map(|v| (s.t, v as i64)))
+        .collect();
+    let peak = cwnd
+        .iter()
+        .chain(&ssthresh)
+        .map(|p| p.1)
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let cy = Axis {
+        lo: 0.0,
+        hi: peak * 1.05,
+        from: top + PANEL,
+        to: top,
+    };
+    let _ = writeln!(
+        w,
+        "<text class=\"panel-title\" x=\"{LEFT:.0}\" y=\"{:.0}\">the sender's congestion window and slow start threshold (bytes); fast recovery shaded</text>",
+        top - 8.0
+    );
+    let _ = writeln!(w, "<g class=\"recoveries\" fill=\"{RECOVERY}\">");
+    let mut since: Option<Duration> = None;
+    let shade = |w: &mut String, from: Duration, until: Duration| {
+        let (x1, x2) = (x.at(secs(from)), x.at(secs(until)));
+        let _ = writeln!(
+            w,
+            "<rect class=\"recovery\" x=\"{x1:.2}\" y=\"{top:.2}\" width=\"{:.2}\" height=\"{PANEL:.2}\"/>",
+            (x2 - x1).max(1.0)
+        );
+    };
+    for s in &sender.samples {
+        match (s.state.recovery, since) {
+            (true, None) => since = Some(s.t),
+            (false, Some(from)) => {
+                shade(w, from, s.t);
+                since = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = since {
+        shade(w, from, Duration::from_secs_f64(end));
+    }
+    let _ = writeln!(w, "</g>");
+    frame(w, x, &cy, 3.0, "bytes");
+    for (class, colour, points) in [("cwnd", CWND, &cwnd), ("ssthresh", SSTHRESH, &ssthresh)] {
+        let _ = writeln!(
+            w,
+            "<path class=\"{class}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" d=\"{}\"/>",
+            steps(points, x, &cy, end)
+        );
+    }
 }
 
 /// The box, the ticks and their labels, the axes' names.
@@ -402,7 +580,7 @@ fn legend(w: &mut String, graph: &Graph, top: f64) {
                 .to_string()
         }
     };
-    let items = [
+    let mut items = vec![
         (DATA, "data segment (seq to seq+len)".to_string()),
         (RETRANSMIT, "retransmission (range sent before)".to_string()),
         (ACK, "cumulative ACK".to_string()),
@@ -411,7 +589,36 @@ fn legend(w: &mut String, graph: &Graph, top: f64) {
         (RATE, "throughput sent".to_string()),
         (RTT, "round-trip time".to_string()),
         (ZERO_WINDOW, "zero window advertised".to_string()),
+        (
+            EPISODE,
+            "loss episode: from a retransmission to the ACK of all sent before".to_string(),
+        ),
     ];
+    if let Some(sender) = &graph.sender {
+        let n = |c: RetransmitCause| sender.causes.iter().filter(|x| x.cause == c).count();
+        items.extend([
+            (CWND, "congestion window (cwnd)".to_string()),
+            (SSTHRESH, "slow start threshold (ssthresh)".to_string()),
+            (RTO, "retransmission timeout (RTO)".to_string()),
+            (SRTT, "smoothed RTT (SRTT)".to_string()),
+            (RECOVERY, "fast recovery".to_string()),
+            (
+                CAUSE_RECOVERY,
+                format!(
+                    "resent by loss recovery: {} (ticks along the top)",
+                    n(RetransmitCause::Recovery)
+                ),
+            ),
+            (
+                CAUSE_TLP,
+                format!("tail loss probe: {}", n(RetransmitCause::Tlp)),
+            ),
+            (
+                CAUSE_RTO,
+                format!("resent on RTO: {}", n(RetransmitCause::Rto)),
+            ),
+        ]);
+    }
     let _ = writeln!(w, "<g class=\"legend\">");
     for (i, (colour, text)) in items.iter().enumerate() {
         let col = (i % 2) as f64;

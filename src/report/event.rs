@@ -67,6 +67,11 @@ pub enum Event {
     Data { len: usize, text: String },
     /// Anything else worth a line.
     Note { text: String },
+    /// What only a sender knows, when it changed: its congestion
+    /// window, slow start threshold and retransmission timeout.
+    Sender(Sender),
+    /// A segment sent again, and why.
+    Retransmit(Retransmit),
     /// `lab status`: the lab's parts (the fields of `lab::LabStatus`).
     Lab {
         up: bool,
@@ -98,6 +103,8 @@ impl Event {
             Event::Closed { .. } => "closed",
             Event::Data { .. } => "data",
             Event::Note { .. } => "note",
+            Event::Sender(_) => "sender",
+            Event::Retransmit(_) => "retransmit",
             Event::Lab { .. } => "lab",
             Event::Progress(_) => "progress",
             Event::Result(_) => "result",
@@ -242,6 +249,59 @@ impl Segment {
         self.line = Some(line);
         self
     }
+}
+
+/// A TCP sender's congestion state (RFC 5681, RFC 6298), as its engine
+/// holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sender {
+    /// The congestion window, octets.
+    pub cwnd: u64,
+    /// The slow start threshold, octets; left out while it is still the
+    /// initial "arbitrarily high" value (RFC 5681 §3.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssthresh: Option<u64>,
+    /// The retransmission timeout.
+    pub rto_us: u64,
+    /// The smoothed round-trip time, once there is a sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub srtt_us: Option<u64>,
+    /// Fast recovery (RFC 6675, RFC 6582) is under way.
+    pub recovery: bool,
+}
+
+/// Why a sender sent a segment again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetransmitCause {
+    /// The retransmission timer expired (RFC 6298 §5).
+    Rto,
+    /// A tail loss probe (RFC 8985 §7): the ACKs stopped.
+    Tlp,
+    /// Loss recovery marked it lost: RACK's time-based detection (RFC
+    /// 8985 §6) with SACK, duplicate ACKs (RFC 6582) without.
+    Recovery,
+}
+
+impl RetransmitCause {
+    pub fn name(self) -> &'static str {
+        match self {
+            RetransmitCause::Rto => "rto",
+            RetransmitCause::Tlp => "tlp",
+            RetransmitCause::Recovery => "recovery",
+        }
+    }
+}
+
+/// A retransmission: the range sent again, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Retransmit {
+    pub src: SocketAddrV4,
+    pub dst: SocketAddrV4,
+    /// Absolute SEG.SEQ, as in `segment`.
+    pub seq: u32,
+    pub len: usize,
+    pub cause: RetransmitCause,
 }
 
 /// A probe leaving (`probe -v`).

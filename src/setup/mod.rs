@@ -31,7 +31,9 @@ use crate::guard::{Flow, RstGuard};
 use crate::link::lo::LoopbackLink;
 use crate::link::packet::PacketLink;
 use crate::link::pcap::{Capture, PcapFile};
+use crate::link::rxring::RingKind;
 use crate::link::{Filter, Link};
+use crate::privilege::{self, Cap};
 use crate::route::{self, Interface, RouteError};
 use crate::sys::reserve_port;
 use crate::wire::{MacAddr, ethernet};
@@ -138,6 +140,7 @@ impl Path {
     /// when `dst` is this host's own address (an error if the user named
     /// another: that one never carries it).
     pub fn find(req: Request, err: &mut dyn Write, interrupt: &AtomicBool) -> Result<Found> {
+        privilege::before_drop("looking for a path")?;
         let route = match route::select(req.dst, req.interface, req.source) {
             Err(RouteError::LocalDestination { .. }) => {
                 // The kernel routes its own addresses over loopback.
@@ -220,6 +223,7 @@ impl Path {
     /// address (the kernel accepts it from any link), but never for a
     /// loopback address, which no other link carries.
     pub fn listen(addr: Option<Ipv4Addr>, interface: Option<&str>) -> Result<Path> {
+        privilege::before_drop("looking for an address to listen on")?;
         let interfaces = pnet::datalink::interfaces();
         let holder = |ip: Ipv4Addr| {
             interfaces
@@ -310,10 +314,14 @@ impl Path {
     /// (`sport`, or a free one) and installs the RST guard when the kernel
     /// owns the source address.
     pub fn claim(&self, sport: Option<u16>, flows: Flows) -> Result<Claim> {
-        let (sport, reservation) = reserve_port(self.source, self.owned_by_kernel, sport)?;
+        let (sport, reservation) = privilege::raised(&[Cap::NetBindService], || {
+            reserve_port(self.source, self.owned_by_kernel, sport)
+        })?;
         let local = SocketAddrV4::new(self.source, sport);
         let flow = flows.flow(local);
-        let guard = RstGuard::install_when(self.owned_by_kernel, flow)?;
+        let guard = privilege::raised(&[Cap::NetAdmin], || {
+            RstGuard::install_when(self.owned_by_kernel, flow)
+        })?;
         Ok(Claim {
             local,
             guard,
@@ -330,7 +338,11 @@ impl Path {
         pcap: Option<&PcapFile>,
         err: &mut dyn Write,
     ) -> Result<Box<dyn Link>> {
-        let link = self.open_bare_link(opts, err)?;
+        // CAP_NET_ADMIN for the buffers above the system's maximum and
+        // the mark of the loopback's frames.
+        let link = privilege::raised(&[Cap::NetRaw, Cap::NetAdmin], || {
+            self.open_bare_link(opts, err)
+        })?;
         Ok(capture(link, pcap)?)
     }
 
@@ -365,6 +377,16 @@ impl Path {
         if opts.rx_timestamps {
             link.enable_rx_timestamps()?;
         }
+        if let Some(kind) = opts.rx_ring.filter(|_| rx_ring_allowed()) {
+            // As much room as the receive buffer asked for.
+            let bytes = opts.receive_buffer.unwrap_or(RX_RING_BYTES);
+            if let Err(e) = link.enable_rx_ring(kind, bytes) {
+                warn(
+                    err,
+                    format!("no receive ring ({e}); reading frame by frame"),
+                )?;
+            }
+        }
         if opts.tx_timestamps {
             // Without transmit stamps a send time is a clock reading taken
             // just before the send: RTTs come out a little long, no worse.
@@ -376,12 +398,11 @@ impl Path {
     }
 
     /// [`Path::claim`] and [`Path::open_link`]: everything a run needs.
-    /// Past this point a run that claims its flows once needs no
-    /// privilege (the guard is in place, the sockets are open): this is
-    /// where privileges can be dropped. (`nc -z` claims one flow per port;
-    /// and reading the guard's count at teardown is a netlink message the
-    /// kernel checks for CAP_NET_ADMIN: without it the count is left out,
-    /// with a warning, while the guard still goes as its socket closes.)
+    /// Past this point the run needs no privilege (the guard is in place
+    /// for all its flows, the sockets are open, the guard's count comes
+    /// from a log group that needs none to read): the privileges are
+    /// dropped here ([`privilege::drop_after_setup`]), when the binary
+    /// armed them.
     pub fn open(
         &self,
         sport: Option<u16>,
@@ -390,8 +411,10 @@ impl Path {
         pcap: Option<&PcapFile>,
         err: &mut dyn Write,
     ) -> Result<Stack> {
+        privilege::before_drop("opening a link")?;
         let claim = self.claim(sport, flows)?;
         let link = self.open_link(opts, pcap, err)?;
+        privilege::drop_after_setup()?;
         Ok(Stack { claim, link })
     }
 
@@ -496,10 +519,24 @@ pub struct LinkOptions {
     pub receive_buffer: Option<usize>,
     /// A transmit ring of this many slots (many frames per system call).
     pub tx_ring: Option<usize>,
+    /// Frames arrive through a receive ring of this kind, the size of
+    /// the receive buffer (unless `NETTOOL_RX_RING=0` says otherwise, for
+    /// a paired benchmark).
+    pub rx_ring: Option<RingKind>,
     /// The kernel stamps every received frame.
     pub rx_timestamps: bool,
     /// The kernel stamps every sent frame (a warning where it cannot).
     pub tx_timestamps: bool,
+}
+
+/// A receive ring's size when no receive buffer size was asked for.
+const RX_RING_BYTES: usize = 4 << 20;
+
+/// Whether a receive ring may be used: `NETTOOL_RX_RING=0` in the
+/// environment reads frame by frame instead, so that a benchmark can
+/// compare the two on one build.
+fn rx_ring_allowed() -> bool {
+    std::env::var_os("NETTOOL_RX_RING").is_none_or(|v| v != "0")
 }
 
 /// The flows a run took over: its source address and port (reserved from

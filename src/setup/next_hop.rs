@@ -16,6 +16,7 @@ use crate::driver;
 use crate::link::Filter;
 use crate::link::packet::PacketLink;
 use crate::link::pcap::PcapFile;
+use crate::privilege::{self, Cap};
 use crate::route::Route;
 use crate::time::{Instant, human};
 use crate::wire::MacAddr;
@@ -95,7 +96,10 @@ pub fn resolve(
         }
     } else {
         // In the capture only when the wire was asked.
-        let mut link = super::capture(PacketLink::open(iface.index, Filter::Arp)?, pcap)?;
+        let opened = privilege::raised(&[Cap::NetRaw], || {
+            PacketLink::open(iface.index, Filter::Arp)
+        });
+        let mut link = super::capture(opened?, pcap)?;
         driver::run(&mut res, &mut link, &mut clock, interrupt, on_event)?;
     }
     let answer = res.answer();

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub mod pcap;
 pub mod schema;
+pub mod svg;
 
 use nettool::lab::testnet::TwoHosts;
 
