@@ -195,7 +195,7 @@ pub fn load_over(
     } else {
         Outcome::from_answer(load.ever_established == u64::from(args.connections))
     };
-    Ok((load.result(args, outcome), outcome))
+    Ok((load.result(&iface, args, outcome), outcome))
 }
 
 /// The summary for people, or the result line.
@@ -490,7 +490,19 @@ impl Load {
         }
     }
 
-    fn progress(&self, connects_per_s: f64) -> Progress {
+    /// SYNs retransmitted: those of the settled connections, and those
+    /// of the ones still in handshake (at most the window: cheap to sum).
+    fn syn_retransmits(&self, iface: &stack_iface::Interface) -> u64 {
+        let pending: u64 = self
+            .handshaking
+            .keys()
+            .filter_map(|k| iface.stats(*k))
+            .map(|s| s.retransmissions)
+            .sum();
+        self.syn_retransmits + pending
+    }
+
+    fn progress(&self, iface: &stack_iface::Interface, connects_per_s: f64) -> Progress {
         Progress {
             opened: u64::from(self.next),
             established: self.established,
@@ -499,7 +511,7 @@ impl Load {
             timed_out: self.timed_out,
             reset: self.reset,
             connects_per_s,
-            syn_retransmits: self.syn_retransmits,
+            syn_retransmits: self.syn_retransmits(iface),
             replies: self.payload.as_ref().map(|_| self.replied.len() as u64),
         }
     }
@@ -509,7 +521,12 @@ impl Load {
         self.next == self.n && self.handshaking.is_empty()
     }
 
-    fn result(&mut self, args: &LoadArgs, outcome: Outcome) -> Report {
+    fn result(
+        &mut self,
+        iface: &stack_iface::Interface,
+        args: &LoadArgs,
+        outcome: Outcome,
+    ) -> Report {
         let open = self.settled.map_or(Duration::ZERO, |t| t - self.start);
         let rate = if open.is_zero() {
             0.0
@@ -520,7 +537,7 @@ impl Load {
         let load = LoadResult {
             connections: u64::from(args.connections),
             ever_established: self.ever_established,
-            progress: self.progress(rate),
+            progress: self.progress(iface, rate),
             connect_p50_us: pct.map(|p| us(p.p50)),
             connect_p90_us: pct.map(|p| us(p.p90)),
             connect_p99_us: pct.map(|p| us(p.p99)),
@@ -570,7 +587,7 @@ struct LoadRun<'l, 'r, 'e, 'a> {
 }
 
 impl LoadRun<'_, '_, '_, '_> {
-    fn report_progress(&mut self, now: Instant) -> Result<()> {
+    fn report_progress(&mut self, iface: &stack_iface::Interface, now: Instant) -> Result<()> {
         let load = &mut *self.load;
         if now < load.next_progress {
             return Ok(());
@@ -578,7 +595,7 @@ impl LoadRun<'_, '_, '_, '_> {
         let connects = load.ever_established - load.connects_at_last;
         load.connects_at_last = load.ever_established;
         load.next_progress = now + Duration::from_secs(1);
-        let p = load.progress(connects as f64);
+        let p = load.progress(iface, connects as f64);
         let t = (now - load.start).as_secs_f64();
         if self.rep.json() {
             self.rep
@@ -639,7 +656,7 @@ impl Handler<stack_iface::Interface> for LoadRun<'_, '_, '_, '_> {
             }
             Phase::Holding(_) | Phase::Closing(_) => {}
         }
-        self.report_progress(now)
+        self.report_progress(iface, now)
     }
 
     fn finished(&mut self, iface: &mut stack_iface::Interface, now: Instant) -> Result<bool> {
