@@ -61,6 +61,9 @@ pub fn ports_from(first: u16) -> u32 {
 /// `-c N` against the ports one address has: the usage error that says
 /// what would do.
 pub fn check_count(n: u32, first: u16) -> Result<()> {
+    if first == 0 {
+        bail!("-p 0 is no port: give the first source port, e.g. -p 1024");
+    }
     let ports = ports_from(first);
     if n > ports {
         bail!(
@@ -700,6 +703,9 @@ mod tests {
         assert!(e.contains("--sources"), "{e}");
         assert!(e.contains("not implemented"), "{e}");
         assert!(e.contains("64512"), "{e}");
+        assert!(check_count(1, 0).is_err());
+        assert!(check_count(1, 65_535).is_ok());
+        assert!(check_count(2, 65_535).is_err());
     }
 
     #[test]
