@@ -115,6 +115,7 @@ fn progress() -> Progress {
         refused: 0,
         timed_out: 0,
         reset: 0,
+        peer_closed: 0,
         connects_per_s: 2.0,
         syn_retransmits: 0,
         replies: Some(2),

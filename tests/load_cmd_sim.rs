@@ -30,6 +30,8 @@ const LATENCY: Duration = Duration::from_micros(200);
 struct Peer {
     iface: Interface,
     listening: bool,
+    /// Closes each connection as it accepts it (its FIN).
+    closes: bool,
 }
 
 impl Peer {
@@ -52,12 +54,20 @@ impl Peer {
                 },
             );
         }
-        Peer { iface, listening }
+        Peer {
+            iface,
+            listening,
+            closes: false,
+        }
     }
 
     fn out(&mut self, now: Instant) -> Vec<(Duration, Vec<u8>)> {
         if self.listening {
-            while self.iface.accept(SocketAddrV4::new(PEER_IP, 80)).is_some() {}
+            while let Some(key) = self.iface.accept(SocketAddrV4::new(PEER_IP, 80)) {
+                if self.closes {
+                    self.iface.conn_mut(key).expect("accepted").close(now);
+                }
+            }
         }
         while self.iface.poll_event().is_some() {}
         std::iter::from_fn(|| self.iface.poll_transmit(now))
@@ -179,4 +189,25 @@ fn a_closed_port_refuses_every_connection() {
     );
     // Nothing to hold: the run ends at once.
     assert!(ran.took < Duration::from_secs(1), "{:?}", ran.took);
+}
+
+#[test]
+fn a_peer_that_closes_is_answered_and_counted() {
+    let peer = Peer {
+        closes: true,
+        ..Peer::new(true)
+    };
+    let ran = load(&["-c", "100", "--hold", "2s"], peer);
+    assert_eq!(ran.outcome, Outcome::Success, "{}{}", ran.out, ran.err);
+    assert!(
+        ran.out
+            .starts_with("100 of 100 connections established (0 refused, 0 timed out, 0 reset by the peer, 100 closed by the peer)"),
+        "{}",
+        ran.out
+    );
+    assert!(
+        ran.err.contains("established 0  in handshake 0"),
+        "{}",
+        ran.err
+    );
 }

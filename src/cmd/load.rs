@@ -223,9 +223,14 @@ pub fn summary(report: &Report) -> String {
         return String::new();
     };
     let p = l.progress;
+    let closed = if p.peer_closed > 0 {
+        format!(", {} closed by the peer", p.peer_closed)
+    } else {
+        String::new()
+    };
     let mut s = format!(
-        "{} of {} connections established ({} refused, {} timed out, {} reset by the peer) in \
-         {:.3} s, {:.0} connects/s; {} SYN retransmits\n",
+        "{} of {} connections established ({} refused, {} timed out, {} reset by the \
+         peer{closed}) in {:.3} s, {:.0} connects/s; {} SYN retransmits\n",
         l.ever_established,
         l.connections,
         p.refused,
@@ -300,6 +305,7 @@ struct Load {
     refused: u64,
     timed_out: u64,
     reset: u64,
+    peer_closed: u64,
     syn_retransmits: u64,
     latencies: Latencies,
     start: Instant,
@@ -352,6 +358,7 @@ impl Load {
             refused: 0,
             timed_out: 0,
             reset: 0,
+            peer_closed: 0,
             syn_retransmits: 0,
             latencies: Latencies::default(),
             start,
@@ -447,6 +454,7 @@ impl Load {
             }
             HostEvent::Tcp(TcpEvent::PeerClosed) => {
                 // The peer is done: so are we.
+                self.peer_closed += 1;
                 if let Some(c) = iface.conn_mut(key) {
                     c.close(now);
                 }
@@ -513,6 +521,7 @@ impl Load {
             refused: self.refused,
             timed_out: self.timed_out,
             reset: self.reset,
+            peer_closed: self.peer_closed,
             connects_per_s,
             syn_retransmits: self.syn_retransmits(iface),
             replies: self.payload.as_ref().map(|_| self.replied.len() as u64),
@@ -576,6 +585,9 @@ pub fn progress_line(t: f64, p: &Progress) -> String {
         p.connects_per_s,
         p.syn_retransmits
     );
+    if p.peer_closed > 0 {
+        line += &format!("  closed by the peer {}", p.peer_closed);
+    }
     if let Some(r) = p.replies {
         line += &format!("  replies {r}");
     }

@@ -423,6 +423,8 @@ pub struct Progress {
     pub timed_out: u64,
     /// Reset by the peer once established.
     pub reset: u64,
+    /// Closed by the peer (its FIN) once established.
+    pub peer_closed: u64,
     /// Handshakes completed in the last second (in the result: on average
     /// over the opening).
     pub connects_per_s: f64,
