@@ -11,6 +11,11 @@
 # its own where the kernel's receive runs inside the sender's softirq,
 # loses more to that than the kernel does).
 #
+# nettool receives through its receive ring (PACKET_RX_RING); a third
+# row, "no ring", receives as before, frame by frame with recvmsg
+# (NETTOOL_RX_RING=0), for a paired comparison in the same run (OLD=0
+# leaves it out).
+#
 #   sudo bench/nc.sh            # SIZE=256M sudo bench/nc.sh for a quicker run
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +30,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 SIZE=${SIZE:-1G}
+OLD=${OLD:-1}
 bytes=$(numfmt --from=iec "$SIZE")
 cargo build --release --quiet
 bin="$PWD/target/release/nettool"
@@ -79,6 +85,10 @@ for source in file pipe; do
     # nettool receives (listening), the kernel sends.
     measure "nettool-recv" "$a" "/usr/bin/time -f '%U %S' -o $work/cpu $bin nc -l 10.208.0.1 5002 > /dev/null" \
             "$b" "${feed}nc -N 10.208.0.1 5002 $from" rx
+    if [ "$OLD" = 1 ]; then
+      measure "nettool-recvold" "$a" "NETTOOL_RX_RING=0 /usr/bin/time -f '%U %S' -o $work/cpu $bin nc -l 10.208.0.1 5006 > /dev/null" \
+              "$b" "${feed}nc -N 10.208.0.1 5006 $from" rx
+    fi
     # The reference: openbsd nc on both ends, both directions.
     measure "openbsd-send" "$b" "nc -l 5003 > /dev/null" "$a" "${feed}nc -N 10.208.0.2 5003 $from" tx
     measure "openbsd-recv" "$a" "/usr/bin/time -f '%U %S' -o $work/cpu nc -l 5004 > /dev/null" "$b" "${feed}nc -N 10.208.0.1 5004 $from" rx
@@ -98,7 +108,10 @@ for source, what in (("file", "from a file in RAM (`nc < file`)"), ("pipe", "fro
         rows[label] = (float(secs), cpu)
     print(f"\n| {size} bytes over MTU 1500 veth, {what} | nettool nc | openbsd nc | ratio (nettool / openbsd) | nettool CPU per GiB |")
     print("|---|---|---|---|---|")
-    for d, name in (("send", "nettool sends, kernel receives"), ("recv", "kernel sends, nettool receives")):
-        n, o = rows[f"nettool-{d}"], rows[f"openbsd-{d}"]
+    for d, name in (("send", "nettool sends, kernel receives"), ("recv", "kernel sends, nettool receives"),
+                    ("recvold", "kernel sends, nettool receives, no ring")):
+        if f"nettool-{d}" not in rows:
+            continue
+        n, o = rows[f"nettool-{d}"], rows[f"openbsd-{d[:4]}"]
         print(f"| {name} | {gbps(n[0]):.2f} Gbit/s ({n[0]:.2f} s) | {gbps(o[0]):.2f} Gbit/s ({o[0]:.2f} s) | {o[0] / n[0]:.2f}x | {n[1] / gib:.2f} s |")
 PY

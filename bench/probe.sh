@@ -4,6 +4,7 @@
 # leaves them). Prints a markdown table.
 #
 #   sudo bench/probe.sh                 # SECS=3 of flood per tool, N=50 RTT samples
+#   sudo ONLY=flood bench/probe.sh      # the floods only
 #
 # (1) Flood: `nettool probe --flood` and `hping3 --flood` send the same
 #     40-byte SYN (fixed source port 40000, destination port 81) for a
@@ -11,6 +12,12 @@
 #     netdev ingress counter on B's eth0 (which also drops the SYNs, so B's
 #     TCP does no work that could slow the wire down). The counter is read
 #     1 s into the run and SECS s later: a steady-state rate, start-up excluded.
+# (1b) Flood against a peer that answers: the same, to port 83, where
+#     B's counter only counts the SYNs and B's kernel answers each with a
+#     RST (no listener). nettool reads and counts every answer (its
+#     summary says how many); hping3 in flood mode counts none. nettool
+#     runs twice: reading through its receive ring, and frame by frame
+#     (NETTOOL_RX_RING=0), for a paired comparison.
 # (2) RTT accuracy: N SYNs to a listening port, 20 ms apart, while tcpdump
 #     captures A's eth0 with nanosecond timestamps. For every probe,
 #     nettool's reported RTT is compared with the capture's (SYN frame to
@@ -25,6 +32,7 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/probe.sh needs root (namespaces, raw sockets)" >&2; exit 2; }
 SECS=${SECS:-3}
 N=${N:-50}
+ONLY=${ONLY:-}
 need=()
 for p in iproute2 nftables hping3 nmap tcpdump python3; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
@@ -72,13 +80,16 @@ B() { ip netns exec "$b" "$@"; }
 B nft -f - <<EOF
 table netdev flood {
   counter syns { }
+  counter answered { }
   chain in {
     type filter hook ingress device eth0 priority 0;
     ip saddr $net.1 tcp dport 81 tcp flags & (syn|ack) == syn counter name syns drop
+    ip saddr $net.1 tcp dport 83 tcp flags & (syn|ack) == syn counter name answered
   }
 }
 EOF
-syns() { B nft list counter netdev flood syns | awk '/packets/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'; }
+COUNTER=syns
+syns() { B nft list counter netdev flood "$COUNTER" | awk '/packets/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'; }
 # Runs "$@" in A for 1 + SECS + 0.5 s; prints the packets B counted per second over SECS s.
 flood_rate() {
   # Not through the A function: $! must be the tool (timeout forwards the
@@ -101,6 +112,35 @@ nt_pps=$(flood_rate "$bin" probe --flood -p 40000 $net.2:81)
 nt_summary=$(grep "probes sent" "$work/flood.out" || true)
 hp_pps=$(flood_rate hping3 --flood -S -s 40000 -k -p 81 $net.2)
 flood_ratio=$(python3 -c "print(f'{$nt_pps / max($hp_pps, 1):.2f}')")
+
+# ------------------------------------------- (1b) flood, the peer answering
+COUNTER=answered
+ans_pps=$(flood_rate "$bin" probe --flood -p 40000 $net.2:83)
+ans_summary=$(grep "probes sent" "$work/flood.out" || true)
+old_pps=$(NETTOOL_RX_RING=0 flood_rate "$bin" probe --flood -p 40000 $net.2:83)
+old_summary=$(grep "probes sent" "$work/flood.out" || true)
+hpa_pps=$(flood_rate hping3 --flood -S -s 40000 -k -p 83 $net.2)
+ans_ratio=$(python3 -c "print(f'{$ans_pps / max($hpa_pps, 1):.2f}')")
+old_ratio=$(python3 -c "print(f'{$old_pps / max($hpa_pps, 1):.2f}')")
+COUNTER=syns
+flood_rows() {
+  echo "| SYN flood, packets/s received by the peer ($SECS s, steady state) | $nt_pps | \`hping3 --flood -S\`: $hp_pps | ${flood_ratio}× |"
+  echo "| SYN flood, the peer answering each SYN with a RST, packets/s received by the peer | $ans_pps | \`hping3 --flood -S\`: $hpa_pps (counts no answer) | ${ans_ratio}× |"
+  echo "| the same, nettool without its receive ring (NETTOOL_RX_RING=0) | $old_pps | same | ${old_ratio}× |"
+}
+flood_notes() {
+  echo "nettool flood: $nt_summary"
+  echo "nettool flood, answered: $ans_summary"
+  echo "nettool flood, answered, no ring: $old_summary"
+}
+if [ "$ONLY" = flood ]; then
+  echo "| what | nettool | reference | ratio |"
+  echo "|---|---|---|---|"
+  flood_rows
+  echo
+  flood_notes
+  exit 0
+fi
 
 # --------------------------------------------------------- (2) RTT accuracy
 ip netns exec "$b" python3 - "$work/ready-rtt" 8080 <<'PY' &
@@ -203,11 +243,11 @@ secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 cat <<EOF
 | what | nettool | reference | ratio |
 |---|---|---|---|
-| SYN flood, packets/s received by the peer ($SECS s, steady state) | $nt_pps | \`hping3 --flood -S\`: $hp_pps | ${flood_ratio}× |
+$(flood_rows)
 | RTT of a SYN, median over $rtt_n probes | nettool: $rtt_nt µs | capture (tcpdump, ns): $rtt_cap µs | error median $rtt_med µs, p90 \|err\| $rtt_p90 µs, max $rtt_max µs |
 | SYN scan 1-65535, default (adaptive rate, $s_pace) | $(secs "$t0" "$t1") s: open $s_open, filtered $s_filt | \`nmap -sS -T4\`: $(secs "$t2" "$t3") s: open $n_open, filtered $n_filt | $(python3 -c "print(f'{($t3 - $t2) / ($t1 - $t0):.2f}')")× |
 | SYN scan 1-65535, fixed --rate 100000 (the ceiling, no ramp) | $(secs "$t1" "$t2") s: open $sf_open, filtered $sf_filt | same | — |
 EOF
 echo
 echo "truth: open ${open_ports// /,},8080 (the RTT listener); filtered 82,3000,60000 and 81 (the flood counter drops SYNs to it)"
-echo "nettool flood: $nt_summary"
+flood_notes

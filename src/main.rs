@@ -68,7 +68,7 @@ fn main() -> ExitCode {
     }
     let stdout = io::stdout();
     let stderr = io::stderr();
-    let mut out = stdout.lock();
+    let mut out = nettool::sys::Stdout::new(stdout.lock(), libc::STDOUT_FILENO);
     let mut err = stderr.lock();
     // The command's clocks: their epoch is its start.
     let clock = SystemClock::new();

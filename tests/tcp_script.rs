@@ -2417,6 +2417,58 @@ fn sack__blocks_report_held_data_newest_first() {
     );
 }
 
+/// SACK blocks never push a data segment past the MTU: a full-sized one
+/// goes without them, a short one carries as many as fit, and the pure
+/// ACK carries them all (a full segment with SACK blocks was 1528 octets
+/// on a 1500-octet link, and the kernel refused it: EMSGSIZE).
+#[test]
+fn sack__blocks_never_push_a_data_segment_past_the_mtu() {
+    let mut c = established_with(
+        Config {
+            sack_permitted: true,
+            ..config()
+        },
+        vec![TcpOption::SackPermitted, TcpOption::Mss(1460)],
+    );
+    deliver(&mut c, 20, data(REMOTE_ISS + 101, &K[..100]));
+    deliver(&mut c, 20, data(REMOTE_ISS + 301, &K[..100]));
+    let acks: Vec<nettool::tcp::Segment> = std::iter::from_fn(|| c.poll_transmit(at(20))).collect();
+    assert!(
+        acks.iter()
+            .all(|a| a.payload.is_empty() && !a.options.is_empty())
+    );
+    assert_eq!(c.send(&K[..1460 + 1000]), Ok(2460));
+    let mut sent = Vec::new();
+    while let Some(s) = c.poll_transmit(at(21)) {
+        sent.push(s);
+        assert!(sent.len() < 10, "poll_transmit never ends");
+    }
+    let data: Vec<&nettool::tcp::Segment> = sent.iter().filter(|s| !s.payload.is_empty()).collect();
+    assert_eq!(data.len(), 2, "{sent:?}");
+    for s in &data {
+        let len = 20 + s.as_repr().header_len() + s.payload.len();
+        assert!(
+            len <= 1500,
+            "a {len}-octet segment, options {:?}",
+            s.options
+        );
+    }
+    // The full one has no room for a block; the short one has room for
+    // both, newest first.
+    assert!(data[0].options.is_empty(), "{:?}", data[0].options);
+    assert_eq!(
+        data[1].options,
+        vec![
+            TcpOption::Nop,
+            TcpOption::Nop,
+            TcpOption::Sack(vec![
+                (SeqNum(REMOTE_ISS + 301), SeqNum(REMOTE_ISS + 401)),
+                (SeqNum(REMOTE_ISS + 101), SeqNum(REMOTE_ISS + 201)),
+            ])
+        ]
+    );
+}
+
 #[test]
 fn paws__an_older_timestamp_is_rejected() {
     let mut c = established_with(

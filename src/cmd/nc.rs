@@ -20,6 +20,7 @@ use super::tcp::SegmentLines;
 use super::{Env, Given, stamped};
 use crate::cli::{CongestionControlArg, NcArgs};
 use crate::driver::{self, Handler, Input, Options, Stop, Tx};
+use crate::link::rxring::RingKind;
 use crate::machine::{Machine, RxChecksum};
 use crate::outcome::Outcome;
 use crate::services::{self, Proto};
@@ -37,6 +38,20 @@ use crate::text::count;
 use crate::time::{Instant, human};
 use crate::wire::icmp::IcmpKind;
 use crate::wire::tcp::Flags;
+
+/// Writes some of `a` then `b` to `out` in one call (`writev` where `out`
+/// is stdout): how much went, never 0.
+fn write_some(out: &mut dyn io::Write, a: &[u8], b: &[u8]) -> io::Result<usize> {
+    let bufs = [io::IoSlice::new(a), io::IoSlice::new(b)];
+    loop {
+        match out.write_vectored(&bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
 
 /// Largest chunk read from stdin at once, and the most held back while
 /// the engine's send buffer is full.
@@ -89,6 +104,7 @@ const LINK: LinkOptions = LinkOptions {
     offloading: true,
     receive_buffer: Some(RECEIVE_BUFFER),
     tx_ring: None,
+    rx_ring: Some(RingKind::Frames),
     rx_timestamps: false,
     tx_timestamps: false,
 };
@@ -464,8 +480,6 @@ struct Pipe {
     draining: bool,
     /// How the run ended, once it has.
     ended: Option<Ending>,
-    /// Peer data on its way to stdout.
-    buf: Vec<u8>,
     /// What the engine and the interface dropped, by reason, for `-v`.
     dropped: Dropped,
     /// `--ladder` and `--plot`: what to draw, and the connection recorded.
@@ -560,7 +574,6 @@ impl Pipe {
             listener: None,
             draining: false,
             ended: None,
-            buf: vec![0; CHUNK],
             dropped: Dropped::default(),
             drawing: Drawing::new(args.ladder, args.ascii, args.plot.clone()),
         }
@@ -737,15 +750,23 @@ impl Pipe {
         let Some(conn) = self.flow.and_then(|f| host.conn_mut(f)) else {
             return Ok(());
         };
-        while let Ok(n) = conn.recv(&mut self.buf) {
-            if n == 0 {
-                break;
+        // Straight from the engine's receive buffer to stdout: one copy,
+        // into the kernel (`writev` of the buffer's one or two slices).
+        // Not `vmsplice`: it would hand the pipe references to pages the
+        // buffer reuses for the next bytes, before the reader copied them.
+        loop {
+            let written = match conn.recv_peek() {
+                Ok((a, b)) if !a.is_empty() => write_some(&mut *env.out, a, b),
+                _ => break,
+            };
+            match written {
+                Ok(n) => {
+                    conn.recv_consume(n);
+                    self.delivered += n as u64;
+                    wrote = true;
+                }
+                Err(e) => return self.output_failed(e, conn, now),
             }
-            if let Err(e) = env.out.write_all(&self.buf[..n]) {
-                return self.output_failed(e, conn, now);
-            }
-            self.delivered += n as u64;
-            wrote = true;
         }
         if wrote {
             if let Err(e) = env.out.flush() {

@@ -17,6 +17,7 @@ use crate::cli::{ProbeArgs, ScanArgs};
 use crate::clock::Clock;
 use crate::driver::{self, Handler, Options, Tx};
 use crate::link::Link;
+use crate::link::rxring::RingKind;
 use crate::outcome::Outcome;
 use crate::privilege;
 use crate::probe::prober::{self, Event, Meaning, Prober, Summary};
@@ -372,6 +373,7 @@ fn probe_link(flood: bool) -> LinkOptions {
             offloading: true,
             tx_ring: Some(FLOOD_BATCH * 2),
             receive_buffer: Some(FLOOD_RECEIVE_BUFFER),
+            rx_ring: Some(RingKind::Frames),
             ..LinkOptions::default()
         }
     } else {
@@ -915,6 +917,7 @@ fn scan_one(
     let flows = probe_flows(dst, ports, false);
     let opts = LinkOptions {
         receive_buffer: Some(SCAN_RECEIVE_BUFFER),
+        rx_ring: Some(RingKind::Frames),
         ..LinkOptions::default()
     };
     let opened = Opened::open(&path, args.path.source_port, flows, &opts, env)?;

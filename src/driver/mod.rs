@@ -416,10 +416,16 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
     }
 
     /// Up to [`Options::rx_batch`] frames, the first waited for at most
-    /// `wait`, each handed to the machine at its arrival time.
+    /// `wait`, each handed to the machine at its arrival time; and past
+    /// the batch, the rest of a receive ring's block
+    /// ([`Link::rx_pending`]), so that the machine answers a whole block
+    /// at once (one ACK for all its segments) before the next turn sends.
     fn frames(&mut self, wait: Duration) -> anyhow::Result<()> {
-        for i in 0..self.opts.rx_batch.max(1) {
+        let batch = self.opts.rx_batch.max(1);
+        let mut i = 0;
+        while i < batch || self.link.rx_pending() > 0 {
             let wait = if i == 0 { wait } else { Duration::ZERO };
+            i += 1;
             let Some(rx) = self.link.recv(wait)? else {
                 break;
             };

@@ -85,6 +85,9 @@ struct Script {
     flushes: usize,
     /// Every send fails with this OS error.
     send_error: Option<i32>,
+    /// Frames of `inbox` that came in one receive-ring block, readable
+    /// without waiting ([`Link::rx_pending`]).
+    block: usize,
 }
 
 impl Link for Script {
@@ -100,6 +103,7 @@ impl Link for Script {
         let Some(frame) = self.inbox.pop_front() else {
             return Ok(None);
         };
+        self.block = self.block.saturating_sub(1);
         self.frame = frame;
         Ok(Some(Received {
             frame: &self.frame,
@@ -109,6 +113,9 @@ impl Link for Script {
     }
     fn has_ring(&self) -> bool {
         true
+    }
+    fn rx_pending(&self) -> usize {
+        self.block
     }
     fn queue(&mut self, frame: &[u8]) -> io::Result<()> {
         self.log.push(Op::Queue(frame[0]));
@@ -331,4 +338,70 @@ fn a_link_without_a_descriptor_waits_itself_while_the_input_is_silent() {
     );
     drop(run);
     assert_eq!(h.input, b"late");
+}
+
+/// Acknowledges what it heard: one frame per turn after frames came, and
+/// done once `want` frames came.
+struct Acker {
+    heard: u8,
+    unacked: bool,
+    want: u8,
+}
+
+impl Machine for Acker {
+    type Event = u8;
+    fn handle_frame(&mut self, _: Instant, _: &[u8], _: RxChecksum) {
+        self.heard += 1;
+        self.unacked = true;
+    }
+    fn handle_timeout(&mut self, _: Instant) {}
+    fn poll_transmit(&mut self, _: Instant) -> Option<Vec<u8>> {
+        std::mem::take(&mut self.unacked).then(|| vec![self.heard])
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn poll_event(&mut self) -> Option<u8> {
+        None
+    }
+    fn is_done(&self) -> bool {
+        self.heard >= self.want && !self.unacked
+    }
+}
+
+/// The frames of a receive-ring block are all handed to the machine
+/// before it sends, whatever the batch: one acknowledgement per block.
+#[test]
+fn a_receive_ring_block_is_read_whole_before_sending() {
+    let mut link = Script {
+        inbox: vec![vec![0]; 6].into(),
+        block: 4,
+        ..Script::default()
+    };
+    let opts = Options::default();
+    assert_eq!(opts.rx_batch, 1);
+    let mut m = Acker {
+        heard: 0,
+        unacked: false,
+        want: 6,
+    };
+    let stop = AtomicBool::new(false);
+    let mut on_event = |_: Instant, _: u8| Ok(());
+    run_with(
+        &mut m,
+        &mut link,
+        &mut Ticks(0),
+        &stop,
+        &opts,
+        &mut on_event,
+    )
+    .unwrap();
+    use Op::{Recv, Send};
+    #[rustfmt::skip]
+    let want = [
+        Recv, Recv, Recv, Recv, Send(4),
+        Recv, Send(5),
+        Recv, Send(6),
+    ];
+    assert_eq!(link.log, want);
 }

@@ -10,6 +10,7 @@ pub mod mem;
 pub mod packet;
 pub mod pcap;
 pub mod ring;
+pub mod rxring;
 pub mod stamp;
 pub mod trace;
 
@@ -44,6 +45,14 @@ pub trait Link {
     /// stdin). `None` for links that are not backed by one.
     fn poll_fd(&self) -> Option<std::os::fd::RawFd> {
         None
+    }
+
+    /// Frames that [`Link::recv`] hands over next without waiting and
+    /// without a system call: the rest of the receive ring's block being
+    /// read. The driver reads them all before it sends, so that one
+    /// acknowledgement answers the whole block. 0 without a ring.
+    fn rx_pending(&self) -> usize {
+        0
     }
 
     /// Frames the kernel dropped since the last call because they arrived
@@ -131,6 +140,9 @@ impl<L: Link + ?Sized> Link for Box<L> {
     }
     fn receive_drops(&mut self) -> Option<u64> {
         (**self).receive_drops()
+    }
+    fn rx_pending(&self) -> usize {
+        (**self).rx_pending()
     }
     fn can_segment(&self) -> bool {
         (**self).can_segment()

@@ -33,6 +33,7 @@ use std::time::Duration;
 use pnet::datalink::{self, Channel, DataLinkSender, NetworkInterface};
 
 use super::ring::TxRing;
+use super::rxring::{RingKind, RxRing};
 use super::{Filter, Link, Received, RxChecksum};
 pub use tstamp::Departure;
 use tstamp::TxStamps;
@@ -98,6 +99,22 @@ pub struct PacketLink {
     ring: Option<TxRing>,
     /// Transmit stamps, once [`PacketLink::enable_tx_timestamps`] asked for them.
     tx_stamps: Option<TxStamps>,
+    /// What the socket lets through, which a receive ring's socket takes over.
+    filter: Filter,
+    /// Frames arrive through a receive ring (see [`PacketLink::enable_rx_ring`]).
+    rx_ring: Option<RxRing>,
+    /// Frames the link's own socket had queued when the ring took over,
+    /// handed over before the ring's.
+    backlog: std::collections::VecDeque<Backlogged>,
+    /// Frames are stamped on arrival ([`PacketLink::enable_rx_timestamps`]).
+    rx_stamps: bool,
+}
+
+/// A frame read off the link's own socket as the receive ring took over.
+struct Backlogged {
+    frame: Vec<u8>,
+    checksum: RxChecksum,
+    stamp: Option<std::time::SystemTime>,
 }
 
 impl PacketLink {
@@ -149,6 +166,10 @@ impl PacketLink {
                 ring: None,
                 tx_stamps: None,
                 truncated: 0,
+                filter,
+                rx_ring: None,
+                backlog: std::collections::VecDeque::new(),
+                rx_stamps: false,
             }),
             Ok(_) => Err(io_err(io::Error::other(
                 "pnet returned a non-Ethernet channel",
@@ -185,7 +206,7 @@ const fn insn(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
 
 /// A classic BPF program on the EtherType: accept ARP (and IPv4 or IPv6 when
 /// asked), drop the rest. The accept length, 256 KiB, exceeds any frame.
-fn bpf_program(filter: Filter) -> Option<Vec<libc::sock_filter>> {
+pub(super) fn bpf_program(filter: Filter) -> Option<Vec<libc::sock_filter>> {
     const LDH_ABS: u16 = 0x28; // A = half-word at offset k
     const JEQ_K: u16 = 0x15; // if A == k goto jt else jf
     const RET_K: u16 = 0x06; // return k bytes
@@ -205,8 +226,12 @@ fn bpf_program(filter: Filter) -> Option<Vec<libc::sock_filter>> {
 }
 
 impl Link for PacketLink {
+    fn rx_pending(&self) -> usize {
+        self.backlog.len() + self.rx_ring.as_ref().map_or(0, RxRing::pending)
+    }
+
     fn poll_fd(&self) -> Option<RawFd> {
-        Some(self.fd)
+        Some(self.rx_ring.as_ref().map_or(self.fd, RxRing::fd))
     }
 
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
@@ -228,6 +253,9 @@ impl Link for PacketLink {
     }
 
     fn receive_drops(&mut self) -> Option<u64> {
+        if let Some(ring) = &self.rx_ring {
+            return ring.drops().ok();
+        }
         let mut stats = libc::tpacket_stats {
             tp_packets: 0,
             tp_drops: 0,
@@ -306,6 +334,9 @@ impl Link for PacketLink {
     }
 
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {
+        if self.rx_ring.is_some() {
+            return self.recv_ring(timeout);
+        }
         if timeout.is_zero() && self.tx_stamps.is_none() {
             // Nothing to wait for: one non-blocking read is cheaper than
             // a poll and a read (a flood checks for answers this way
@@ -337,6 +368,87 @@ impl Link for PacketLink {
 }
 
 impl PacketLink {
+    /// Receives from now on through a `PACKET_RX_RING` of `kind` and
+    /// about `bytes` on a socket of its own, frames read in place, many
+    /// per wake-up (see [`super::rxring`]); this socket's filter then
+    /// drops everything. Frames it had queued already are read first, so
+    /// none is lost; one arriving in the instant both sockets take frames
+    /// is read twice, which a protocol takes as the duplicate the network
+    /// may always deliver. The ring's socket is opened in the calling
+    /// thread's network namespace, which must be the link's.
+    pub fn enable_rx_ring(&mut self, kind: RingKind, bytes: usize) -> io::Result<()> {
+        if self.rx_ring.is_some() {
+            return Ok(());
+        }
+        let index = self.ifindex()?;
+        let mut ring = RxRing::open(index, bpf_program(self.filter).as_deref(), kind, bytes)?;
+        if self.rx_stamps {
+            ring.enable_timestamps()?;
+        }
+        let none = [insn(0x06, 0, 0, 0)];
+        let prog = libc::sock_fprog {
+            len: 1,
+            filter: none.as_ptr() as *mut libc::sock_filter,
+        };
+        setsockopt(self.fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)?;
+        while let Some(rx) = self.read_one()? {
+            let frame = Backlogged {
+                frame: rx.frame.to_vec(),
+                checksum: rx.checksum,
+                stamp: rx.stamp,
+            };
+            self.backlog.push_back(frame);
+        }
+        // What the old socket dropped is counted no more.
+        let _ = self.receive_drops();
+        self.rx_ring = Some(ring);
+        Ok(())
+    }
+
+    /// Whether frames arrive through a receive ring.
+    pub fn has_rx_ring(&self) -> bool {
+        self.rx_ring.is_some()
+    }
+
+    /// Frames the receive ring skipped because the kernel had clamped
+    /// them to a block (never expected).
+    pub fn ring_truncated(&self) -> u64 {
+        self.rx_ring.as_ref().map_or(0, |r| r.truncated)
+    }
+
+    fn recv_ring(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {
+        if let Some(b) = self.backlog.pop_front() {
+            self.buf.clear();
+            self.buf.extend_from_slice(&b.frame);
+            return Ok(Some(Received {
+                frame: &self.buf,
+                checksum: b.checksum,
+                stamp: b.stamp,
+            }));
+        }
+        let ring = self.rx_ring.as_mut().expect("called with a ring");
+        ring.recv(timeout)
+    }
+
+    /// The interface the socket is bound to.
+    fn ifindex(&self) -> io::Result<u32> {
+        // SAFETY: sockaddr_ll is plain data.
+        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        // SAFETY: getsockname into a sockaddr_ll of the size passed.
+        let rc = unsafe {
+            libc::getsockname(
+                self.fd,
+                (&mut addr as *mut libc::sockaddr_ll).cast(),
+                &mut len,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(addr.sll_ifindex as u32)
+    }
+
     /// Sends from now on through a `PACKET_TX_RING` of `slots` frames of
     /// up to `max_frame` bytes each, so that [`PacketLink::queue`] and one
     /// [`PacketLink::flush`] send many frames per system call (see
@@ -409,7 +521,12 @@ impl PacketLink {
     /// ([`Received::stamp`]).
     pub fn enable_rx_timestamps(&mut self) -> io::Result<()> {
         let on: libc::c_int = 1;
-        setsockopt(self.fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &on)
+        setsockopt(self.fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &on)?;
+        if let Some(ring) = &mut self.rx_ring {
+            ring.enable_timestamps()?;
+        }
+        self.rx_stamps = true;
+        Ok(())
     }
 
     fn send_behind_header(&mut self, hdr: [u8; VNET_HDR_LEN], frame: &[u8]) -> io::Result<()> {

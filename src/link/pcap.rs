@@ -392,6 +392,10 @@ impl<L: Link> Link for Capture<L> {
         self.inner.receive_drops()
     }
 
+    fn rx_pending(&self) -> usize {
+        self.inner.rx_pending()
+    }
+
     fn can_segment(&self) -> bool {
         self.inner.can_segment()
     }

@@ -31,6 +31,7 @@ use crate::guard::{Flow, RstGuard};
 use crate::link::lo::LoopbackLink;
 use crate::link::packet::PacketLink;
 use crate::link::pcap::{Capture, PcapFile};
+use crate::link::rxring::RingKind;
 use crate::link::{Filter, Link};
 use crate::privilege::{self, Cap};
 use crate::route::{self, Interface, RouteError};
@@ -376,6 +377,16 @@ impl Path {
         if opts.rx_timestamps {
             link.enable_rx_timestamps()?;
         }
+        if let Some(kind) = opts.rx_ring.filter(|_| rx_ring_allowed()) {
+            // As much room as the receive buffer asked for.
+            let bytes = opts.receive_buffer.unwrap_or(RX_RING_BYTES);
+            if let Err(e) = link.enable_rx_ring(kind, bytes) {
+                warn(
+                    err,
+                    format!("no receive ring ({e}); reading frame by frame"),
+                )?;
+            }
+        }
         if opts.tx_timestamps {
             // Without transmit stamps a send time is a clock reading taken
             // just before the send: RTTs come out a little long, no worse.
@@ -508,10 +519,24 @@ pub struct LinkOptions {
     pub receive_buffer: Option<usize>,
     /// A transmit ring of this many slots (many frames per system call).
     pub tx_ring: Option<usize>,
+    /// Frames arrive through a receive ring of this kind, the size of
+    /// the receive buffer (unless `NETTOOL_RX_RING=0` says otherwise, for
+    /// a paired benchmark).
+    pub rx_ring: Option<RingKind>,
     /// The kernel stamps every received frame.
     pub rx_timestamps: bool,
     /// The kernel stamps every sent frame (a warning where it cannot).
     pub tx_timestamps: bool,
+}
+
+/// A receive ring's size when no receive buffer size was asked for.
+const RX_RING_BYTES: usize = 4 << 20;
+
+/// Whether a receive ring may be used: `NETTOOL_RX_RING=0` in the
+/// environment reads frame by frame instead, so that a benchmark can
+/// compare the two on one build.
+fn rx_ring_allowed() -> bool {
+    std::env::var_os("NETTOOL_RX_RING").is_none_or(|v| v != "0")
 }
 
 /// The flows a run took over: its source address and port (reserved from

@@ -835,6 +835,39 @@ impl Connection {
             return Ok(0);
         }
         let n = self.rcv.read(buf);
+        self.after_read();
+        Ok(n)
+    }
+
+    /// RECEIVE without a copy: the in-order data not read yet, in place
+    /// (two slices where it wraps around the receive buffer), for the
+    /// application to write out and then [`Connection::recv_consume`]
+    /// what it used. Empty slices mean nothing yet;
+    /// [`RecvError::Finished`] that the peer closed and all has been read.
+    pub fn recv_peek(&self) -> Result<(&[u8], &[u8]), RecvError> {
+        if self.rcv.readable() == 0 {
+            if self.fin_received {
+                return Err(RecvError::Finished);
+            }
+            if self.state == State::Closed {
+                return Err(RecvError::Closed);
+            }
+        }
+        Ok(self.rcv.peek())
+    }
+
+    /// Marks `n` octets of what [`Connection::recv_peek`] showed as read,
+    /// as [`Connection::recv`] would have.
+    pub fn recv_consume(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.rcv.consume(n);
+        self.after_read();
+    }
+
+    /// What reading changes: the window, and whether to say so now.
+    fn after_read(&mut self) {
         self.tcb.rcv.wnd = self.rcv.window();
         // The application has read everything up to a burst's short last
         // segment: acknowledge now rather than at the delayed-ACK timer.
@@ -861,7 +894,6 @@ impl Connection {
                 self.ack_pending = true;
             }
         }
-        Ok(n)
     }
 
     /// CLOSE (§3.10.4): "I have no more data to send." Queues a FIN after
@@ -1541,8 +1573,18 @@ impl Connection {
                 },
             ]);
         }
+        // Room left in the MTU after the headers, the timestamps and the
+        // payload: Eff.snd.MSS leaves none beside the timestamps, so a
+        // full-sized data segment carries no SACK blocks (RFC 2018 §4: as
+        // many as fit; the next pure ACK carries them all).
+        let room = self
+            .config
+            .mtu
+            .saturating_sub(20 + 20 + if ts { 12 } else { 0 } + seg.payload.len());
+        let fit = room.saturating_sub(4) / 8;
+        let sack = sack && fit > 0;
         if sack {
-            let mut max = if ts { 3 } else { 4 };
+            let mut max = fit.min(if ts { 3 } else { 4 });
             let base = self.rcv.nxt();
             let rcv_nxt = self.tcb.rcv.nxt;
             // RFC 2883: a duplicate's range goes first, once.

@@ -317,18 +317,34 @@ impl RecvBuffer {
 
     /// Copies in-order data into `buf` (RECEIVE); returns how much.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
-        let n = buf.len().min(self.readable());
+        let (a, b) = self.peek();
+        let first = a.len().min(buf.len());
+        let n = (first + b.len()).min(buf.len());
+        buf[..first].copy_from_slice(&a[..first]);
+        buf[first..n].copy_from_slice(&b[..n - first]);
+        self.consume(n);
+        n
+    }
+
+    /// The in-order data not read yet, where it lies: one slice, or two
+    /// where it wraps around the ring. Read it in place, then
+    /// [`RecvBuffer::consume`] what was used: no copy in between.
+    pub fn peek(&self) -> (&[u8], &[u8]) {
+        let n = self.readable();
         if n == 0 {
-            return 0;
+            return (&[], &[]);
         }
         let len = self.ring.len();
         let at = (self.read % len as u64) as usize;
         let first = n.min(len - at);
-        buf[..first].copy_from_slice(&self.ring[at..at + first]);
-        buf[first..n].copy_from_slice(&self.ring[..n - first]);
-        self.read += n as u64;
+        (&self.ring[at..at + first], &self.ring[..n - first])
+    }
+
+    /// Marks the first `n` octets [`RecvBuffer::peek`] showed as read,
+    /// and gives the ring back once nothing is held.
+    pub fn consume(&mut self, n: usize) {
+        self.read += n.min(self.readable()) as u64;
         self.release_if_drained();
-        n
     }
 
     /// SACK blocks (RFC 2018 §4) as offsets, at most `max`: the range
@@ -380,6 +396,26 @@ mod tests {
         assert!(!r.out_of_order && !r.filled_hole && !r.dropped);
         assert_eq!(b.window(), 11);
         assert_eq!(read_all(&mut b), b"hello");
+        assert_eq!(b.window(), 16);
+    }
+
+    /// Data read in place: two slices where it wraps around the ring,
+    /// and what is consumed is gone, the window reopened by as much.
+    #[test]
+    fn peek_shows_data_in_place_across_the_wrap_and_consume_reads_it() {
+        let mut b = RecvBuffer::new(16);
+        b.insert(0, &bytes(0, 12));
+        assert_eq!(read_all(&mut b).len(), 12);
+        // 10 octets more: 4 at the ring's end, 6 at its start.
+        b.insert(0, &bytes(100, 10));
+        let (x, y) = b.peek();
+        assert_eq!((x, y), (&bytes(100, 4)[..], &bytes(104, 6)[..]));
+        b.consume(5);
+        assert_eq!(b.window(), 11);
+        let (x, y) = b.peek();
+        assert_eq!((x, y), (&bytes(105, 5)[..], &[][..]));
+        b.consume(100);
+        assert_eq!(b.peek(), (&[][..], &[][..]));
         assert_eq!(b.window(), 16);
     }
 
