@@ -193,6 +193,12 @@ fn a_signal_resets_every_connection_and_removes_the_guard(#[case] signal: i32) {
         }
     }
     assert!(said.contains("2000 of 2000 established"), "{said}");
+    // nettool's ACKs that complete the handshakes may still be on their
+    // way when it says so: the sink's count is waited for.
+    let limit = Instant::now() + Duration::from_secs(5);
+    while sockets(&hosts, "established") < 2000 && Instant::now() < limit {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(sockets(&hosts, "established"), 2000, "held: {said}");
     // SAFETY: signalling a process this test started (`ip netns exec`
     // execs nettool in place).
