@@ -101,6 +101,8 @@ fn args(argv: &[&str]) -> LoadArgs {
 
 struct Ran {
     outcome: Outcome,
+    /// Frames nettool sent.
+    frames: usize,
     out: String,
     err: String,
     took: Duration,
@@ -127,6 +129,7 @@ fn load(argv: &[&str], peer: Peer) -> Ran {
     drop(env);
     Ran {
         outcome,
+        frames: link.sent.len(),
         out: nettool::cmd::load::summary(&report),
         err: String::from_utf8(captured.err).unwrap(),
         took: clock.get() - Instant::ZERO,
@@ -210,4 +213,30 @@ fn a_peer_that_closes_is_answered_and_counted() {
         "{}",
         ran.err
     );
+}
+
+/// Frames sent by 100 connections held 5 s and closed as `close` says,
+/// with `extra` arguments.
+fn frames(close: &str, extra: &[&str]) -> usize {
+    let mut argv = vec!["-c", "100", "--hold", "5s", "--close", close];
+    argv.extend(extra);
+    let ran = load(&argv, Peer::new(true));
+    assert_eq!(ran.outcome, Outcome::Success, "{}{}", ran.out, ran.err);
+    ran.frames
+}
+
+#[test]
+fn each_connection_is_a_syn_an_ack_and_a_rst_or_less_as_asked() {
+    // SYN, ACK, and the RST at the end.
+    assert_eq!(frames("reset", &[]), 300);
+    // `none` leaves them to the peer: not a word at the end.
+    assert_eq!(frames("none", &[]), 200);
+}
+
+#[test]
+fn keepalives_go_out_on_idle_connections() {
+    // After 2 s of silence, then every 2 s the peer answers: two probes
+    // each in a 5 s hold.
+    let with = frames("reset", &["--keepalive", "2"]);
+    assert!((500..=600).contains(&with), "{with} frames");
 }
