@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('ping', 'ping', [CompletionResultType]::ParameterValue, 'Send ICMP echo requests (ping), matched replies and RTT statistics: `probe --icmp`')
             [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'SYN-scan hosts'' TCP ports: open, closed or filtered')
             [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown')
+            [CompletionResult]::new('load', 'load', [CompletionResultType]::ParameterValue, 'Open many TCP connections to one port from one source address, hold them, then close them')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('ladder', 'ladder', [CompletionResultType]::ParameterValue, 'Draw one TCP connection of a saved capture as a ladder diagram')
             [CompletionResult]::new('plot', 'plot', [CompletionResultType]::ParameterValue, 'Draw the time–sequence graph of one TCP connection of a saved capture, as SVG')
@@ -353,6 +354,29 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line for each probe and the result')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'nettool;load' {
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Connections to open in all')
+            [CompletionResult]::new('--connections', '--connections', [CompletionResultType]::ParameterName, 'Connections to open in all')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'At most R new connections per second (R or R/s; default: as fast as the peer answers)')
+            [CompletionResult]::new('--hold', '--hold', [CompletionResultType]::ParameterName, 'Hold the connections this long once all have opened or failed (default: until Ctrl-C)')
+            [CompletionResult]::new('--keepalive', '--keepalive', [CompletionResultType]::ParameterName, 'TCP keepalive: a probe after SECS of silence, then every SECS (3 unanswered close it)')
+            [CompletionResult]::new('--send', '--send', [CompletionResultType]::ParameterName, 'Send TEXT on each connection once established (\r, \n and \t are understood) and count the replies')
+            [CompletionResult]::new('--close', '--close', [CompletionResultType]::ParameterName, 'How to end the connections')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address (default: the interface''s); one the kernel does not own is answered for by nettool')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address (default: the interface''s); one the kernel does not own is answered for by nettool')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use')
+            [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'First source port: connections use it and the ports above it')
+            [CompletionResult]::new('--first-port', '--first-port', [CompletionResultType]::ParameterName, 'First source port: connections use it and the ports above it')
+            [CompletionResult]::new('--sport', '--sport', [CompletionResultType]::ParameterName, 'First source port: connections use it and the ports above it')
+            [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]')
+            [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line: a progress object each second, then the result')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'nettool;lab' {

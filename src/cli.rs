@@ -12,6 +12,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 mod common;
 mod impair;
 mod ladder;
+mod load;
 mod ndp;
 mod plot;
 mod probe;
@@ -20,6 +21,7 @@ mod trace;
 pub use common::{COMMON_FLAGS, Common, habit_tip, parse_interface, parse_source_port};
 pub use impair::ImpairArgs;
 pub use ladder::{LadderArgs, LadderFlags};
+pub use load::{CloseHow, LoadArgs};
 pub use ndp::NdpArgs;
 pub use plot::{PlotArgs, PlotDir};
 pub use probe::{MAX_TARGETS, PingArgs, ProbeArgs, ScanArgs, TargetListArgs};
@@ -109,6 +111,7 @@ pub enum Command {
     Ping(PingArgs),
     Scan(ScanArgs),
     Trace(TraceArgs),
+    Load(LoadArgs),
     Lab(LabArgs),
     Ladder(LadderArgs),
     Plot(PlotArgs),
@@ -771,6 +774,7 @@ impl Command {
             Command::Ping(a) => &a.capture,
             Command::Scan(a) => &a.capture,
             Command::Trace(a) => &a.capture,
+            Command::Load(a) => &a.capture,
             Command::Lab(_)
             | Command::Ladder(_)
             | Command::Plot(_)

@@ -10,7 +10,7 @@
 //!               netlink ← route, nft;  nft ← guard, lab;  route, guard, cachefile, privilege ← setup;  seccomp ← privilege
 //!               lab, impair, report, picture ← cmd;  serde_display ← lab, report
 //!               wire, tcp ← picture;  text ← setup, cmd;  services ← cli, cmd
-//!               sim's seeded Rng ← impair
+//!               sim's seeded Rng ← impair;  load ← cmd
 //! ```
 //!
 //! - **The engine**, pure and sans-IO: [`time`], [`wire`], [`arp`],
@@ -52,6 +52,8 @@
 //!   cache between runs; [`lab`] builds disposable network namespaces for
 //!   `nettool lab` and the end-to-end tests; [`impair`] is the seeded,
 //!   faulty relay those tests put between two namespaces.
+//!   [`load`] paces `nettool load`'s openings and sums up its connect
+//!   times, on the caller's clock.
 //!   [`services`] reads service names (`http`, `ssh`) where a port
 //!   goes, from a built-in table and `/etc/services`.
 //!   [`serde_display`] writes addresses by their text in the JSON of both
@@ -74,6 +76,7 @@ pub mod guard;
 pub mod impair;
 pub mod lab;
 pub mod link;
+pub mod load;
 pub mod machine;
 pub mod ndp;
 pub mod netlink;

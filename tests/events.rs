@@ -13,8 +13,8 @@ use common::schema::Schema;
 use nettool::lab::{LabEnd, LabStatus};
 use nettool::outcome::Outcome;
 use nettool::report::event::{
-    Cache, Conflict, Hop, Icmp, Port, Probe, Reply, Retransmit, RetransmitCause,
-    Segment as SegmentEv, Sender, Start,
+    Cache, Conflict, Hop, Icmp, LoadResult, Port, Probe, Progress, Reply, Retransmit,
+    RetransmitCause, Segment as SegmentEv, Sender, Start,
 };
 use nettool::report::{Event, Report, Verdict, json_line, us};
 use nettool::tcp::{Segment, State};
@@ -106,6 +106,22 @@ fn seg() -> Segment {
 }
 
 /// One of every event, with every optional field it can carry.
+/// `load`'s progress, every field set.
+fn progress() -> Progress {
+    Progress {
+        opened: 2,
+        established: 2,
+        handshaking: 0,
+        refused: 0,
+        timed_out: 0,
+        reset: 0,
+        peer_closed: 0,
+        connects_per_s: 2.0,
+        syn_retransmits: 0,
+        replies: Some(2),
+    }
+}
+
 fn samples() -> Vec<Event> {
     let ip = Ipv4Addr::new(10, 0, 0, 2);
     let addr = SocketAddrV4::new(ip, 80);
@@ -250,6 +266,7 @@ fn samples() -> Vec<Event> {
             text: "hi".into(),
         },
         Event::note("a note"),
+        Event::Progress(progress()),
         Event::Sender(Sender {
             cwnd: 14480,
             ssthresh: Some(7240),
@@ -304,6 +321,16 @@ fn samples() -> Vec<Event> {
             what: Some("x".into()),
             flushed: Some(0),
             rsts_dropped: Some(0),
+            load: Some(LoadResult {
+                connections: 2,
+                ever_established: 2,
+                progress: progress(),
+                connect_p50_us: Some(1),
+                connect_p90_us: Some(1),
+                connect_p99_us: Some(1),
+                connect_max_us: Some(1),
+                open_us: 1,
+            }),
             ..Report::new(Verdict::Open, Outcome::Success)
         })),
     ]

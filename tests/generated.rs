@@ -125,7 +125,7 @@ fn interfaces_do_not_complete_as_files() {
         .lines()
         .filter(|l| l.contains("-l interface"))
         .collect();
-    assert_eq!(lines.len(), 9, "one per subcommand that takes -i");
+    assert_eq!(lines.len(), 10, "one per subcommand that takes -i");
     for line in lines {
         assert!(line.ends_with("-r -f"), "-i offers files: {line}");
     }

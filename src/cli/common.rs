@@ -124,6 +124,13 @@ impl Command {
                 json: Some(t.json),
                 ..Common::default()
             },
+            Command::Load(l) => Common {
+                interface: l.interface.clone(),
+                source: l.source,
+                source_port: Some(l.first_port),
+                json: Some(l.json),
+                ..Common::default()
+            },
             Command::Lab(_)
             | Command::Ladder(_)
             | Command::Plot(_)

@@ -7,6 +7,7 @@ pub mod generate;
 pub mod impair;
 pub mod lab;
 pub mod ladder;
+pub mod load;
 pub mod nc;
 pub mod ndp;
 pub mod plot;
@@ -123,6 +124,7 @@ fn dispatch(cli: Cli, env: &mut Env) -> anyhow::Result<Outcome> {
         Command::Ping(args) => probe::probe(args.into_probe(), env),
         Command::Scan(args) => probe::scan(args, env),
         Command::Trace(args) => trace::run(args, env),
+        Command::Load(args) => load::run(args, env),
         Command::Lab(args) => lab::run(args, env),
         Command::Ladder(args) => ladder::run(args, env),
         Command::Plot(args) => plot::run(args, env),

@@ -78,6 +78,8 @@ pub enum Event {
         #[serde(flatten)]
         status: serde_json::Map<String, serde_json::Value>,
     },
+    /// `load`: once a second, where the connections stand.
+    Progress(Progress),
     /// The last line: how the command ended.
     Result(Box<Report>),
 }
@@ -104,6 +106,7 @@ impl Event {
             Event::Sender(_) => "sender",
             Event::Retransmit(_) => "retransmit",
             Event::Lab { .. } => "lab",
+            Event::Progress(_) => "progress",
             Event::Result(_) => "result",
         }
     }
@@ -404,6 +407,56 @@ pub struct Icmp {
     pub rtt_us: Option<u64>,
 }
 
+/// Where `load`'s connections stand: its progress line each second, and
+/// (flattened) in its result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Progress {
+    /// Connections opened so far (SYN sent).
+    pub opened: u64,
+    /// Established now.
+    pub established: u64,
+    /// SYN sent, no answer yet.
+    pub handshaking: u64,
+    /// Answered with RST in SYN-SENT.
+    pub refused: u64,
+    /// Gave up: SYNs unanswered, or keepalives unanswered once established.
+    pub timed_out: u64,
+    /// Reset by the peer once established.
+    pub reset: u64,
+    /// Closed by the peer (its FIN) once established.
+    pub peer_closed: u64,
+    /// Handshakes completed in the last second (in the result: on average
+    /// over the opening).
+    pub connects_per_s: f64,
+    /// SYNs sent again (their first went unanswered).
+    pub syn_retransmits: u64,
+    /// With --send: connections that had a reply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replies: Option<u64>,
+}
+
+/// `load`'s result beyond [`Progress`]: connect times, SYN to
+/// ESTABLISHED.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LoadResult {
+    /// Connections asked for.
+    pub connections: u64,
+    /// Established at some point.
+    pub ever_established: u64,
+    #[serde(flatten)]
+    pub progress: Progress,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_p50_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_p90_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_p99_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_max_us: Option<u64>,
+    /// From the first SYN to the last handshake's end.
+    pub open_us: u64,
+}
+
 /// One port of a scan.
 #[derive(Debug, Clone, Serialize)]
 pub struct Port {
@@ -576,6 +629,9 @@ pub struct Report {
     /// Kernel RSTs for nettool's flows that the guard dropped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rsts_dropped: Option<u64>,
+    /// `load`'s tally.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadResult>,
 }
 
 impl Report {

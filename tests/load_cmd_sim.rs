@@ -1,0 +1,242 @@
+//! `nettool load` as a whole on the in-memory link and its virtual clock:
+//! no root, no namespace. The far end is nettool's own interface: a
+//! listener that accepts everything (or holds every connection
+//! unaccepted), or no listener at all, which answers every SYN with RST.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use clap::Parser;
+use nettool::cli::{Cli, Command, LoadArgs};
+use nettool::cmd::load::load_over;
+use nettool::cmd::{Captured, Given};
+use nettool::link::mem::{MemLink, Responder, VirtualClock};
+use nettool::machine::{Machine, RxChecksum};
+use nettool::outcome::Outcome;
+use nettool::report::Reporter;
+use nettool::setup::Path;
+use nettool::stack::iface::{Interface, InterfaceConfig, ListenerConfig};
+use nettool::tcp::{self, IssSource, SeqNum};
+use nettool::time::Instant;
+use nettool::wire::MacAddr;
+
+const US_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
+const PEER_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
+const US_IP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
+const PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
+const LATENCY: Duration = Duration::from_micros(200);
+
+/// The far end: nettool's interface, with a listener on port 80 or none.
+struct Peer {
+    iface: Interface,
+    listening: bool,
+    /// Closes each connection as it accepts it (its FIN).
+    closes: bool,
+}
+
+impl Peer {
+    fn new(listening: bool) -> Peer {
+        let mut iface = Interface::new(InterfaceConfig {
+            ip: PEER_IP,
+            mac: PEER_MAC,
+            next_hop_mac: Some(US_MAC),
+            // No flow and no listener: a RST, as a kernel answers.
+            answer_arp: true,
+            trace: false,
+        });
+        if listening {
+            iface.listen(
+                SocketAddrV4::new(PEER_IP, 80),
+                ListenerConfig {
+                    tcp: tcp::Config::default(),
+                    iss: IssSource::Fixed(SeqNum(1)),
+                    backlog: 100_000,
+                },
+            );
+        }
+        Peer {
+            iface,
+            listening,
+            closes: false,
+        }
+    }
+
+    fn out(&mut self, now: Instant) -> Vec<(Duration, Vec<u8>)> {
+        if self.listening {
+            while let Some(key) = self.iface.accept(SocketAddrV4::new(PEER_IP, 80)) {
+                if self.closes {
+                    self.iface.conn_mut(key).expect("accepted").close(now);
+                }
+            }
+        }
+        while self.iface.poll_event().is_some() {}
+        std::iter::from_fn(|| self.iface.poll_transmit(now))
+            .map(|f| (LATENCY, f))
+            .collect()
+    }
+}
+
+impl Responder for Peer {
+    fn on_frame(&mut self, now: Instant, frame: &[u8]) -> Vec<(Duration, Vec<u8>)> {
+        self.iface.handle_frame(now, frame, RxChecksum::Unknown);
+        self.out(now)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.iface.poll_timeout()
+    }
+    fn on_time(&mut self, now: Instant) -> Vec<(Duration, Vec<u8>)> {
+        self.iface.handle_timeout(now);
+        self.out(now)
+    }
+}
+
+fn args(argv: &[&str]) -> LoadArgs {
+    let mut all = vec!["nettool", "load", "10.9.0.2:80"];
+    all.extend(argv);
+    match Cli::try_parse_from(all).unwrap().command {
+        Command::Load(a) => a,
+        other => panic!("{other:?}"),
+    }
+}
+
+struct Ran {
+    outcome: Outcome,
+    /// Frames nettool sent.
+    frames: usize,
+    out: String,
+    err: String,
+    took: Duration,
+}
+
+fn load(argv: &[&str], peer: Peer) -> Ran {
+    let clock = VirtualClock::default();
+    let mut link = MemLink::new(clock.clone()).with(peer);
+    let mut captured = Captured {
+        clock: clock.clone(),
+        ..Captured::default()
+    };
+    let mut env = captured.env();
+    let args = args(argv);
+    let path = Path::simulated(US_MAC, US_IP, PEER_IP, PEER_MAC);
+    let given = Given {
+        path: &path,
+        local: SocketAddrV4::new(US_IP, args.first_port),
+        link: &mut link,
+        clock: &mut clock.clone(),
+    };
+    let mut rep = Reporter::new(args.json);
+    let (report, outcome) = load_over(&args, None, None, given, &mut rep, &mut env).unwrap();
+    drop(env);
+    Ran {
+        outcome,
+        frames: link.sent.len(),
+        out: nettool::cmd::load::summary(&report),
+        err: String::from_utf8(captured.err).unwrap(),
+        took: clock.get() - Instant::ZERO,
+    }
+}
+
+#[test]
+fn every_connection_is_established_held_and_reset() {
+    let ran = load(&["-c", "5000", "--hold", "3s"], Peer::new(true));
+    println!("{}{}took {:?} (virtual)", ran.err, ran.out, ran.took);
+    assert_eq!(ran.outcome, Outcome::Success, "{}{}", ran.out, ran.err);
+    assert!(
+        ran.out
+            .starts_with("5000 of 5000 connections established (0 refused"),
+        "{}",
+        ran.out
+    );
+    assert!(
+        ran.out.contains("connect time (SYN to ESTABLISHED): p50"),
+        "{}",
+        ran.out
+    );
+    // Held 3 s: three progress lines at least, on stderr.
+    assert!(
+        ran.err.matches("established 5000").count() >= 3,
+        "{}",
+        ran.err
+    );
+    assert!(ran.took >= Duration::from_secs(3), "{:?}", ran.took);
+    assert!(ran.took < Duration::from_secs(5), "{:?}", ran.took);
+}
+
+#[test]
+fn a_rate_paces_the_openings() {
+    let ran = load(
+        &["-c", "500", "--rate", "1000/s", "--hold", "0s"],
+        Peer::new(true),
+    );
+    assert_eq!(ran.outcome, Outcome::Success, "{}{}", ran.out, ran.err);
+    // 500 at 1000 a second: half a second, give or take a tick.
+    let open = ran
+        .out
+        .split(" in ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse::<f64>().ok())
+        .expect("the opening's time");
+    assert!((0.45..0.6).contains(&open), "{open} s\n{}", ran.out);
+}
+
+#[test]
+fn a_closed_port_refuses_every_connection() {
+    let ran = load(&["-c", "300", "--hold", "10s"], Peer::new(false));
+    assert_eq!(ran.outcome, Outcome::Negative, "{}{}", ran.out, ran.err);
+    assert!(
+        ran.out
+            .starts_with("0 of 300 connections established (300 refused, 0 timed out"),
+        "{}",
+        ran.out
+    );
+    // Nothing to hold: the run ends at once.
+    assert!(ran.took < Duration::from_secs(1), "{:?}", ran.took);
+}
+
+#[test]
+fn a_peer_that_closes_is_answered_and_counted() {
+    let peer = Peer {
+        closes: true,
+        ..Peer::new(true)
+    };
+    let ran = load(&["-c", "100", "--hold", "2s"], peer);
+    assert_eq!(ran.outcome, Outcome::Success, "{}{}", ran.out, ran.err);
+    assert!(
+        ran.out
+            .starts_with("100 of 100 connections established (0 refused, 0 timed out, 0 reset by the peer, 100 closed by the peer)"),
+        "{}",
+        ran.out
+    );
+    assert!(
+        ran.err.contains("established 0  in handshake 0"),
+        "{}",
+        ran.err
+    );
+}
+
+/// Frames sent by 100 connections held 5 s and closed as `close` says,
+/// with `extra` arguments.
+fn frames(close: &str, extra: &[&str]) -> usize {
+    let mut argv = vec!["-c", "100", "--hold", "5s", "--close", close];
+    argv.extend(extra);
+    let ran = load(&argv, Peer::new(true));
+    assert_eq!(ran.outcome, Outcome::Success, "{}{}", ran.out, ran.err);
+    ran.frames
+}
+
+#[test]
+fn each_connection_is_a_syn_an_ack_and_a_rst_or_less_as_asked() {
+    // SYN, ACK, and the RST at the end.
+    assert_eq!(frames("reset", &[]), 300);
+    // `none` leaves them to the peer: not a word at the end.
+    assert_eq!(frames("none", &[]), 200);
+}
+
+#[test]
+fn keepalives_go_out_on_idle_connections() {
+    // After 2 s of silence, then every 2 s the peer answers: two probes
+    // each in a 5 s hold.
+    let with = frames("reset", &["--keepalive", "2"]);
+    assert!((500..=600).contains(&with), "{with} frames");
+}

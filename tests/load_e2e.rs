@@ -1,0 +1,315 @@
+//! `nettool load` end to end: thousands of real connections from one
+//! source address to the lab's sink (a kernel listener that never
+//! accepts, its queue raised inside the namespace), held, then reset;
+//! and a closed port, where every connection is refused. Needs root;
+//! the namespaces go on drop, also when an assertion fails.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rstest::rstest;
+
+use common::schema::Schema;
+use common::{Scratch, nettool, run, sh};
+use nettool::lab::services::sink::{Sink, raise_backlog_limits};
+use nettool::lab::testnet::{TwoHosts, require_root};
+
+/// Connections opened: 10,000 by default (a debug build opens them in
+/// about half a second here); `NETTOOL_LOAD_E2E_N` asks for up to one
+/// address's 64,512, for a run by hand.
+fn connections() -> u32 {
+    std::env::var("NETTOOL_LOAD_E2E_N")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000)
+        .clamp(1, 64_512)
+}
+
+/// Sockets in `state` in `b`'s namespace (the sink's), listeners aside.
+fn sockets(hosts: &TwoHosts, state: &str) -> usize {
+    let ss = hosts
+        .cmd_b("ss")
+        .args(["-Htn", "state", state])
+        .output()
+        .expect("ss runs");
+    String::from_utf8_lossy(&ss.stdout).lines().count()
+}
+
+fn guard_tables(hosts: &TwoHosts) -> String {
+    let mut nft = hosts.cmd_a("nft");
+    nft.args(["list", "tables"]);
+    sh(nft)
+}
+
+#[test]
+fn connections_to_the_sink_are_established_held_and_reset() {
+    require_root();
+    let hosts = TwoHosts::new("load");
+    let (sink, target) = sink_in_b(&hosts);
+    let scratch = Scratch::new();
+    let n = connections();
+    let count = n.to_string();
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["load", &target, "-c", &count, "--hold", "2s", "--json"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    // The count in the sink's namespace is taken while nettool holds.
+    let counter = std::thread::scope(|s| {
+        let watch = s.spawn(|| {
+            let limit = Instant::now() + Duration::from_secs(60);
+            let mut most = 0;
+            while Instant::now() < limit {
+                most = most.max(sockets(&hosts, "established"));
+                if most >= n as usize {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            most
+        });
+        let ran = run(cmd, Duration::from_secs(120));
+        (ran, watch.join().expect("the watch"))
+    });
+    let (ran, most) = counter;
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    let schema = Schema::load();
+    for line in ran.stdout.lines() {
+        schema.check_line(line).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let lines = ran.json_lines();
+    let result = lines.last().expect("a result");
+    assert_eq!(result["event"], "result", "{}", ran.show());
+    assert_eq!(result["ever_established"], n, "{result}");
+    assert_eq!(result["refused"], 0, "{result}");
+    assert!(result["connect_p99_us"].is_u64(), "{result}");
+    assert!(
+        lines.iter().any(|l| l["event"] == "progress"),
+        "a progress object each second: {}",
+        ran.show()
+    );
+    assert_eq!(most, n as usize, "established in the sink's namespace");
+    // Reset: nothing left in the sink's namespace, no guard left here.
+    let limit = Instant::now() + Duration::from_secs(5);
+    while sockets(&hosts, "connected") > 0 && Instant::now() < limit {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        sockets(&hosts, "connected"),
+        0,
+        "left in the sink's namespace"
+    );
+    let tables = guard_tables(&hosts);
+    assert!(!tables.contains("nettool-guard-"), "guard left: {tables}");
+    let (held, _) = sink.held().expect("TCP_INFO of the sink");
+    println!(
+        "{n} connections established (ss agreed) in {:.3} s, {} connects/s, \
+         p50 {} µs p99 {} µs; run {:?}; none left connected after the resets (the \
+         sink's queue still counts {held}: closed sockets no accept will take)",
+        result["open_us"].as_u64().unwrap_or(0) as f64 / 1e6,
+        result["connects_per_s"],
+        result["connect_p50_us"],
+        result["connect_p99_us"],
+        ran.elapsed
+    );
+}
+
+#[test]
+fn a_closed_port_refuses_every_connection() {
+    require_root();
+    let hosts = TwoHosts::new("loadrf");
+    let scratch = Scratch::new();
+    let target = format!("{}:9", hosts.addr_b);
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["load", &target, "-c", "200", "--hold", "0s"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let ran = run(cmd, Duration::from_secs(60));
+    assert_eq!(ran.code, Some(1), "{}", ran.show());
+    assert!(
+        ran.stdout
+            .contains("0 of 200 connections established (200 refused,"),
+        "{}",
+        ran.show()
+    );
+    let tables = guard_tables(&hosts);
+    assert!(!tables.contains("nettool-guard-"), "guard left: {tables}");
+}
+
+#[test]
+fn more_connections_than_one_address_has_ports_is_a_usage_error() {
+    let ran = run(
+        {
+            let mut c = std::process::Command::new(nettool());
+            c.args(["load", "10.78.0.2:80", "-c", "70000"]);
+            c
+        },
+        Duration::from_secs(20),
+    );
+    assert_eq!(ran.code, Some(2), "{}", ran.show());
+    assert!(ran.stderr.contains("--sources"), "{}", ran.show());
+    assert!(ran.stderr.contains("not implemented yet"), "{}", ran.show());
+}
+
+/// A sink in `b` that holds `backlog` connections, and its `HOST:PORT`.
+fn sink_in_b(hosts: &TwoHosts) -> (Sink, String) {
+    let sink = hosts.run_in_b(|| {
+        raise_backlog_limits(65_536).expect("raising somaxconn in the namespace");
+        Sink::bind(Ipv4Addr::UNSPECIFIED, 0, 65_536).expect("sink listens")
+    });
+    let target = format!("{}:{}", hosts.addr_b, sink.local_addr().port());
+    (sink, target)
+}
+
+/// Ctrl-C or SIGTERM while holding: every connection reset, the guard
+/// removed, and nettool dies of the signal (130 or 143 in a shell).
+#[rstest]
+#[case::sigint(libc::SIGINT)]
+#[case::sigterm(libc::SIGTERM)]
+fn a_signal_resets_every_connection_and_removes_the_guard(#[case] signal: i32) {
+    require_root();
+    let hosts = TwoHosts::new("loadsig");
+    let (_sink, target) = sink_in_b(&hosts);
+    let scratch = Scratch::new();
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["load", &target, "-c", "2000"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("nettool starts");
+    let mut stderr = BufReader::new(child.stderr.take().expect("piped"));
+    let mut said = String::new();
+    loop {
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).expect("stderr");
+        assert!(n > 0, "nettool ended before holding: {said}");
+        said += &line;
+        if line.contains("holding until Ctrl-C") {
+            break;
+        }
+    }
+    assert!(said.contains("2000 of 2000 established"), "{said}");
+    // nettool's ACKs that complete the handshakes may still be on their
+    // way when it says so: the sink's count is waited for.
+    let limit = Instant::now() + Duration::from_secs(5);
+    while sockets(&hosts, "established") < 2000 && Instant::now() < limit {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(sockets(&hosts, "established"), 2000, "held: {said}");
+    // SAFETY: signalling a process this test started (`ip netns exec`
+    // execs nettool in place).
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let status = child.wait().expect("nettool ends");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_to_string(&mut out)
+        .expect("stdout");
+    assert_eq!(status.signal(), Some(signal), "{status:?}\n{out}");
+    assert!(
+        out.contains("2000 of 2000 connections established"),
+        "{out}"
+    );
+    let limit = Instant::now() + Duration::from_secs(5);
+    while sockets(&hosts, "connected") > 0 && Instant::now() < limit {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        sockets(&hosts, "connected"),
+        0,
+        "left in the sink's namespace"
+    );
+    let tables = guard_tables(&hosts);
+    assert!(!tables.contains("nettool-guard-"), "guard left: {tables}");
+}
+
+/// `--send` on each connection, the replies counted, and `--close
+/// graceful`: a kernel echo server in `b` sees every request and every
+/// FIN.
+#[test]
+fn requests_are_answered_and_a_graceful_close_is_a_fin() {
+    require_root();
+    let hosts = TwoHosts::new("loadsend");
+    let listener = hosts.run_in_b(|| TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("binds"));
+    let port = listener.local_addr().expect("bound").port();
+    let ended = Arc::new(AtomicUsize::new(0));
+    let counted = ended.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let counted = counted.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 256];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        break;
+                    }
+                    let _ = stream.write_all(&buf[..n]);
+                }
+            });
+        }
+    });
+    let scratch = Scratch::new();
+    let target = format!("{}:{port}", hosts.addr_b);
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args([
+        "load", &target, "-c", "100", "--send", "hello\\n", "--hold", "1s",
+    ])
+    .args(["--close", "graceful", "--keepalive", "1"])
+    .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let ran = run(cmd, Duration::from_secs(60));
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    assert!(
+        ran.stdout.contains("100 connections had a reply"),
+        "{}",
+        ran.show()
+    );
+    let limit = Instant::now() + Duration::from_secs(5);
+    while ended.load(Ordering::SeqCst) < 100 && Instant::now() < limit {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(ended.load(Ordering::SeqCst), 100, "FINs the server read");
+}
+
+/// From `-s`, an address the kernel does not own: nettool answers ARP for
+/// it, needs no guard, and the connections come from it.
+#[test]
+fn an_address_the_kernel_does_not_own_is_a_source_too() {
+    require_root();
+    let hosts = TwoHosts::new("loadsrc");
+    let (_sink, target) = sink_in_b(&hosts);
+    let o = hosts.addr_a.octets();
+    let own = Ipv4Addr::new(o[0], o[1], o[2], 9);
+    let scratch = Scratch::new();
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["load", &target, "-c", "3000", "--hold", "1s", "--json"])
+        .args(["-s", &own.to_string(), "--rate", "20000/s"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let ran = run(cmd, Duration::from_secs(60));
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    let lines = ran.json_lines();
+    assert_eq!(lines[0]["event"], "start", "{}", ran.show());
+    assert_eq!(lines[0]["guard"], serde_json::Value::Null, "{}", ran.show());
+    assert_eq!(lines[0]["src"], format!("{own}:1024"), "{}", ran.show());
+    let result = lines.last().expect("a result");
+    assert_eq!(result["ever_established"], 3000, "{result}");
+    // 3000 at 20,000 a second: 150 ms at least.
+    let open_us = result["open_us"].as_u64().expect("open_us");
+    assert!(open_us >= 140_000, "--rate paced the opening: {result}");
+    let limit = Instant::now() + Duration::from_secs(5);
+    while sockets(&hosts, "connected") > 0 && Instant::now() < limit {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        sockets(&hosts, "connected"),
+        0,
+        "left in the sink's namespace"
+    );
+}
