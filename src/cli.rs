@@ -798,8 +798,10 @@ impl Command {
             Command::Probe(a) => ("probe", &a.privilege),
             Command::Scan(a) => ("scan", &a.privilege),
             Command::Trace(a) => ("trace", &a.privilege),
-            // arp (see main.rs), lab, ladder, plot, generate, impair, and
-            // a new command until it is made to drop (README "Security"
+            // probe --icmp under ping's defaults, confined as probe is.
+            Command::Ping(a) => ("probe", &a.privilege),
+            // arp and ndp (see main.rs), lab, load, ladder, plot, generate,
+            // impair, and a new command until it is made to drop (README "Security"
             // says which keep what).
             _ => return None,
         })

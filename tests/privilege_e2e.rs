@@ -104,6 +104,8 @@ fn field<'a>(status: &'a str, field: &str) -> &'a str {
 #[case::handshake_no_ack(&["handshake", "--no-ack", "--observe", "5s", "{B}:8080"])]
 #[case::probe(&["probe", "-c", "10", "--interval", "1s", "{B}:8080"])]
 #[case::scan(&["scan", "--rate", "5", "{B}", "9100-9140"])]
+#[case::ping(&["ping", "-c", "10", "{B}"])]
+#[case::probe_udp(&["probe", "--udp", "-c", "10", "--interval", "1s", "{B}:7"])]
 fn after_the_setup_nothing_privileged_is_left(#[case] args: &[&str]) {
     let hosts = TwoHosts::new("priv");
     let scratch = Scratch::new();

@@ -1,7 +1,7 @@
 //! `nettool probe` and `nettool scan`: hand-made segments and SYN scans.
 //! The protocol work is in [`crate::probe`]; this turns arguments into a
 //! [`Template`] and renders what the machines report. UDP and ICMP probes
-//! (`probe --udp`, `--icmp`) are in [`datagram`].
+//! (`probe --udp`, `--icmp`) are in the `datagram` module.
 
 mod datagram;
 mod udp_scan;
