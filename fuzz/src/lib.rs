@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use nettool::arp::cache::Cache;
 use nettool::sim::{self, Dir, Sim};
-use nettool::tcp::{Config, Connection, Event, State};
+use nettool::tcp::{Config, Connection, DropReason, Event, State};
 use nettool::time::Instant;
 use nettool::wire::arp::ArpRepr;
 use nettool::wire::demux::{self, Identity, Inbound};
@@ -471,9 +471,10 @@ pub fn tcp_engine(data: &[u8]) {
                 conn.handle_segment_from(now, *remote.ip(), &seg);
                 let events: Vec<Event> = std::iter::from_fn(|| conn.poll_event()).collect();
                 let discarded = !events.is_empty()
-                    && events
-                        .iter()
-                        .all(|e| matches!(e, Event::SegmentDropped { .. }));
+                    && events.iter().all(|e| {
+                        matches!(e, Event::SegmentDropped { reason }
+                            if whole_discard(*reason, tcb.rcv.wnd))
+                    });
                 if discarded {
                     let after = state_but_answer(conn);
                     if let Some(((name, was), (_, is))) =
@@ -554,6 +555,22 @@ const ANSWER: [&str; 6] = [
     "events",
     "dsack",
 ];
+
+/// Whether a segment dropped for `reason` was discarded whole, so that it
+/// must change no state. Some drops take part of the segment, as RFC 9293
+/// has it: a retransmission the engine answers (the peer's SYN again in
+/// SYN-RECEIVED: the SYN-ACK is resent; its FIN again in TIME-WAIT: 2×MSL
+/// restarts), text the reassembly queue had no room for (the segment's ACK
+/// and window were taken in the fifth step before the text was refused in
+/// the seventh), and text into a closed receive window (`rcv_wnd` 0: the
+/// first step lets the segment in for its ACK only).
+fn whole_discard(reason: DropReason, rcv_wnd: usize) -> bool {
+    match reason {
+        DropReason::Retransmission | DropReason::ReassemblyFull => false,
+        DropReason::OutOfWindow => rcv_wnd != 0,
+        _ => true,
+    }
+}
 
 /// The connection's whole state, field by field as `{:?}` prints it, less
 /// the [`ANSWER`] fields.
