@@ -358,7 +358,7 @@ fn ping_rtts_agree_with_a_capture() {
     let pcap = capture.stop();
     assert_eq!(r.code, Some(0), "{}", r.show());
     let (req, rep) = echo_times(&pcap);
-    let mut errors: Vec<f64> = r
+    let errors: Vec<f64> = r
         .json_lines()
         .iter()
         .filter(|v| v["event"] == "reply")
@@ -368,17 +368,7 @@ fn ping_rtts_agree_with_a_capture() {
             v["rtt_us"].as_f64().unwrap() - (back - out) as f64 / 1000.0
         })
         .collect();
-    assert_eq!(errors.len(), 200, "{}", r.show());
-    errors.sort_by(f64::total_cmp);
-    let median = errors[100];
-    let close = errors.iter().filter(|e| e.abs() <= 20.0).count();
-    let show = format!("errors (µs, nettool − capture), sorted: {errors:?}");
-    assert!((-3.0..=4.0).contains(&median), "median {median}; {show}");
-    assert!(close >= 196, "{close} of 200 within 20 µs; {show}");
-    assert!(
-        errors[0] >= -1000.0 && errors[199] <= 1000.0,
-        "an error beyond 1 ms; {show}"
-    );
+    common::assert_rtts_agree_with_capture(errors, &r.show());
 }
 
 /// `scan --udp` must agree exactly with the host, whose kernel keeps its

@@ -425,3 +425,20 @@ pub fn read_all(mut from: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
         bytes
     })
 }
+
+/// Holds `errors` (µs, nettool's RTT less the capture's, one per reply of
+/// a 200-probe run) to the accuracy the README states: median within
+/// −3…+4 µs, 196 of 200 within 20 µs, none beyond 1 ms.
+pub fn assert_rtts_agree_with_capture(mut errors: Vec<f64>, run: &str) {
+    assert_eq!(errors.len(), 200, "{run}");
+    errors.sort_by(f64::total_cmp);
+    let median = errors[100];
+    let close = errors.iter().filter(|e| e.abs() <= 20.0).count();
+    let show = format!("errors (µs, nettool − capture), sorted: {errors:?}");
+    assert!((-3.0..=4.0).contains(&median), "median {median}; {show}");
+    assert!(close >= 196, "{close} of 200 within 20 µs; {show}");
+    assert!(
+        errors[0] >= -1000.0 && errors[199] <= 1000.0,
+        "an error beyond 1 ms; {show}"
+    );
+}
