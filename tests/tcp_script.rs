@@ -337,6 +337,37 @@ fn syn_sent__negotiates_window_scale_timestamps_and_mss() {
     assert_eq!(c.tcb().snd.wnd, 100 << 9);
 }
 
+/// Under IPv6's 40-byte header the MTU leaves 20 bytes less for TCP:
+/// the MSS offered and Eff.snd.MSS both shrink by them, and nothing else
+/// changes (the engine knows no address family, only the header size).
+#[rstest]
+#[case::ipv4(20, 1460, 1448)]
+#[case::ipv6(40, 1440, 1428)]
+fn syn_sent__the_ip_header_length_bounds_the_mss(
+    #[case] ip_header_len: usize,
+    #[case] offered: u16,
+    #[case] eff: usize,
+) {
+    let config = Config {
+        mss: 9000,
+        ip_header_len,
+        ..Config::default()
+    };
+    let mut c = Connection::connect(at(0), config, LOCAL, REMOTE, SeqNum(LOCAL_ISS));
+    let syn = c.poll_transmit(at(0)).unwrap();
+    assert_eq!(syn.as_repr().mss(), Some(offered));
+    let syn_ack = TcpRepr {
+        options: vec![
+            TcpOption::Mss(8960),
+            TcpOption::Timestamps { val: 1, ecr: 0 },
+        ],
+        ..seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b"")
+    };
+    deliver(&mut c, 5, syn_ack);
+    // MTU - IP header - 20 (TCP) - 12 (timestamps).
+    assert_eq!(c.tcb().eff_snd_mss, eff);
+}
+
 #[test]
 fn syn_sent__rst_with_acceptable_ack_is_connection_refused() {
     let mut c = conn_syn_sent();

@@ -33,10 +33,15 @@ pub const MAX_WSCALE: u8 = 14;
 /// that a kernel peer sees nothing unusual.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
-    /// MSS we advertise (what we can receive), capped at `mtu - 40`.
+    /// MSS we advertise (what we can receive), capped at the MTU less the
+    /// IP and TCP headers.
     pub mss: u16,
     /// Link MTU; with the peer's MSS it bounds Eff.snd.MSS (§3.7.1).
     pub mtu: usize,
+    /// Bytes of the IP header under each segment: 20 for IPv4, 40 for
+    /// IPv6. The engine knows no address family; it only leaves this
+    /// much of the MTU to the layer below.
+    pub ip_header_len: usize,
     /// Window scale shift we offer (RFC 7323), `None` to offer none.
     pub window_scale: Option<u8>,
     /// Offer SACK-permitted (RFC 2018). When both ends agree, SACK blocks
@@ -90,6 +95,7 @@ impl Default for Config {
         Config {
             mss: 1460,
             mtu: 1500,
+            ip_header_len: 20,
             window_scale: Some(7),
             sack_permitted: true,
             timestamps: true,
@@ -1262,11 +1268,12 @@ impl Connection {
     fn syn_segment(&mut self, now: Instant) -> Segment {
         let n = self.negotiated;
         // The MSS we can receive: never more than the link MTU allows
-        // (MTU - IPv4 header - TCP header, RFC 9293 §3.7.1).
+        // (MTU - IP header - TCP header, RFC 9293 §3.7.1).
+        let headers = self.config.ip_header_len + 20;
         let mss = self
             .config
             .mss
-            .min(u16::try_from(self.config.mtu.saturating_sub(40)).unwrap_or(u16::MAX));
+            .min(u16::try_from(self.config.mtu.saturating_sub(headers)).unwrap_or(u16::MAX));
         let mut options = vec![TcpOption::Mss(mss)];
         let ts = TcpOption::Timestamps {
             val: self.ts_val(now),
@@ -1577,10 +1584,9 @@ impl Connection {
         // payload: Eff.snd.MSS leaves none beside the timestamps, so a
         // full-sized data segment carries no SACK blocks (RFC 2018 §4: as
         // many as fit; the next pure ACK carries them all).
-        let room = self
-            .config
-            .mtu
-            .saturating_sub(20 + 20 + if ts { 12 } else { 0 } + seg.payload.len());
+        let room = self.config.mtu.saturating_sub(
+            self.config.ip_header_len + 20 + if ts { 12 } else { 0 } + seg.payload.len(),
+        );
         let fit = room.saturating_sub(4) / 8;
         let sack = sack && fit > 0;
         if sack {
@@ -1660,11 +1666,11 @@ impl Connection {
     }
 
     /// §3.7.1: `Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize`, with
-    /// MMS_S the MTU minus the IPv4 header and TCPhdrsize including the
+    /// MMS_S the MTU minus the IP header and TCPhdrsize including the
     /// timestamp option when negotiated.
     pub(super) fn update_eff_snd_mss(&mut self) {
         let send_mss = usize::from(self.negotiated.peer_mss);
-        let mms_s = self.config.mtu.saturating_sub(20);
+        let mms_s = self.config.mtu.saturating_sub(self.config.ip_header_len);
         let hdr = 20 + if self.negotiated.timestamps { 12 } else { 0 };
         self.tcb.eff_snd_mss = (send_mss + 20).min(mms_s).saturating_sub(hdr).max(1);
     }

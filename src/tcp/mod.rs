@@ -102,7 +102,7 @@ pub use conn::{
     Reason, RecvError, RecvSequence, Segment, SendError, SendSequence, Tcb, rst_for,
 };
 pub use isn::IsnGenerator;
-pub use mss::{link_mtu, mss_for_mtu};
+pub use mss::{link_mtu, mss_for_mtu, mss_for_mtu_ipv6};
 pub use rtt::{RtoConfig, RttEstimator};
 pub use seq::SeqNum;
 pub use state::State;
