@@ -39,6 +39,7 @@ impl Peer {
         let mut iface = Interface::new(InterfaceConfig {
             ip: PEER_IP,
             mac: PEER_MAC,
+            ipv6: None,
             next_hop_mac: Some(US_MAC),
             // No flow and no listener: a RST, as a kernel answers.
             answer_arp: true,

@@ -140,10 +140,10 @@ pub fn load_over(
     let last_port = u32::from(args.first_port) + args.connections - 1;
     let header = Start {
         command: "load",
-        src: Some(SocketAddrV4::new(source, args.first_port)),
-        dst: Some(remote),
+        src: Some(SocketAddrV4::new(source, args.first_port).into()),
+        dst: Some(remote.into()),
         iface: Some(p.path.iface.name.clone()),
-        next_hop: Some(p.path.next_hop),
+        next_hop: Some(p.path.next_hop.into()),
         guard: guard.clone(),
         rate: args.rate,
         addresses: Some(1),
@@ -168,6 +168,7 @@ pub fn load_over(
     let mut iface = stack_iface::Interface::new(InterfaceConfig {
         ip: source,
         mac: p.path.iface.mac,
+        ipv6: None,
         next_hop_mac: p.path.next_hop_mac,
         answer_arp: !p.path.owned_by_kernel,
         trace: false,
@@ -371,10 +372,7 @@ impl Load {
 
     fn key(&self, i: u32) -> FlowKey {
         let port = u16::try_from(u32::from(self.first_port) + i).expect("checked: ports fit");
-        FlowKey {
-            local: SocketAddrV4::new(self.source, port),
-            remote: self.remote,
-        }
+        FlowKey::v4(SocketAddrV4::new(self.source, port), self.remote)
     }
 
     /// Opens as many connections as the pacer allows.

@@ -217,7 +217,7 @@ pub(crate) fn unresolved(
             command,
             ip: Some(dst.into()),
             iface: Some(why.iface().to_owned()),
-            next_hop: Some(next_hop),
+            next_hop: Some(next_hop.into()),
             ..Start::default()
         })),
         |_| Ok(()),
@@ -448,10 +448,10 @@ impl<'a> Wiring<'a> {
     pub fn start(&self, command: &'static str) -> Start {
         Start {
             command,
-            src: Some(self.local),
-            dst: Some(self.remote),
+            src: Some(self.local.into()),
+            dst: Some(self.remote.into()),
             iface: Some(self.path.iface.name.clone()),
-            next_hop: Some(self.path.next_hop),
+            next_hop: Some(self.path.next_hop.into()),
             next_hop_mac: Some(self.next_hop_mac()),
             guard: self.guard.clone(),
             ..Start::default()

@@ -10,7 +10,7 @@
 
 use std::fmt::Display;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ use crate::services::{self, Proto};
 use crate::setup::{Claim, Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::stack::host::{HostConfig, TcpHost};
 use crate::stack::iface::{
-    self as stack_iface, Direction, FlowKey, HostEvent, InterfaceConfig, ListenerConfig,
+    self as stack_iface, Direction, ErrorKind, FlowKey, HostEvent, InterfaceConfig, ListenerConfig,
 };
 use crate::stack::session::{End, Opening, Plan, Session, ThirdAck};
 use crate::sys::random_bytes;
@@ -37,7 +37,7 @@ use crate::tcp::{
 };
 use crate::text::count;
 use crate::time::{Instant, human};
-use crate::wire::icmp::IcmpKind;
+
 use crate::wire::tcp::Flags;
 
 pub mod udp;
@@ -118,6 +118,7 @@ fn iface_config(path: &Path, trace: bool) -> InterfaceConfig {
     InterfaceConfig {
         ip: path.source,
         mac: path.iface.mac,
+        ipv6: None,
         next_hop_mac: path.next_hop_mac,
         answer_arp: !path.owned_by_kernel,
         trace,
@@ -236,7 +237,7 @@ pub fn connect_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) ->
     let mut pipe = Pipe::new(args, start, Some(flow));
     let end = pipe.run(&mut iface, &mut p, input, env)?;
     pipe.receive_drops = p.link.receive_drops();
-    pipe.finish(&iface, end, remote, p.clock.now(), env)
+    pipe.finish(&iface, end, remote.into(), p.clock.now(), env)
 }
 
 /// `nc -l [ADDRESS] PORT`: the address and port taken from the kernel
@@ -304,7 +305,7 @@ fn serve(
         pipe.receive_drops = p.link.receive_drops();
         let remote = pipe
             .flow
-            .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
+            .map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |f| f.remote);
         let outcome = pipe.finish(iface, end, remote, p.clock.now(), env)?;
         if !args.keep_open || matches!(end, Ending::Interrupted | Ending::OutputClosed) {
             if args.verbose {
@@ -659,8 +660,8 @@ impl Pipe {
         &self,
         host: &mut stack_iface::Interface,
         now: Instant,
-        from: Ipv4Addr,
-        kind: IcmpKind,
+        from: IpAddr,
+        kind: ErrorKind,
         env: &mut Env,
     ) -> Result<()> {
         writeln!(env.err, "nettool: {} from {from}", kind.describe())?;
@@ -922,7 +923,7 @@ impl Pipe {
         &self,
         host: &stack_iface::Interface,
         end: Ending,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         now: Instant,
         env: &mut Env,
     ) -> Result<Outcome> {
@@ -989,7 +990,7 @@ impl Pipe {
 
     /// The outcome of how the run ended, and the error to print for a
     /// failed connection.
-    fn outcome(&self, end: Ending, remote: SocketAddrV4, syns: u64) -> (Outcome, Option<String>) {
+    fn outcome(&self, end: Ending, remote: SocketAddr, syns: u64) -> (Outcome, Option<String>) {
         let opened = self.established.is_some();
         let error = match end {
             Ending::Closed(Reason::Normal) | Ending::Idle | Ending::Quit | Ending::OutputClosed => {

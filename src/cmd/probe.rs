@@ -454,7 +454,7 @@ fn probe_header(
     let (flags, bytes) = (tcp_flags(&repr), repr.buffer_len() + 20);
     let start = Start {
         command: "probe",
-        src: Some(aim.local),
+        src: Some(aim.local.into()),
         ip: Some(dst.into()),
         ports: Some(format_ports(dports)),
         iface: Some(path.iface.name.clone()),
@@ -563,6 +563,7 @@ pub(super) fn iface_config(path: &Path) -> InterfaceConfig {
     InterfaceConfig {
         ip: path.source,
         mac: path.iface.mac,
+        ipv6: None,
         next_hop_mac: path.next_hop_mac,
         answer_arp: !path.owned_by_kernel,
         trace: false,
@@ -717,7 +718,7 @@ fn reply(
     meaning: Meaning,
 ) -> (Ev, String) {
     let repr = seg.as_repr();
-    let line = tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr);
+    let line = tcp_line_absolute(seg.src.ip(), seg.dst.ip(), &repr);
     let text = format!(
         "{line}  probe {index} ttl {ttl} rtt {}: {}",
         human(rtt),
@@ -749,7 +750,7 @@ fn icmp(
     };
     let line = stamped(t, "icmp", format!("{} from {from}{which}", kind.describe()));
     let icmp = ev::Icmp {
-        ip: from,
+        ip: from.into(),
         what: kind.describe(),
         probe: index,
         rtt_us: rtt.map(us),
@@ -760,7 +761,7 @@ fn icmp(
 /// A segment to our ports that answers no outstanding probe.
 fn unmatched(t: f64, seg: &Segment) -> (Ev, String) {
     let repr = seg.as_repr();
-    let line = tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr);
+    let line = tcp_line_absolute(seg.src.ip(), seg.dst.ip(), &repr);
     let text = stamped(t, "in", format!("{line}  (answers no outstanding probe)"));
     let event = ev::Segment::new("in", seg).line(line);
     (Ev::Segment(Box::new(event)), text)
@@ -1104,7 +1105,7 @@ fn scan_start(args: &ScanArgs, aim: &Aim, (dst, ports): (Ipv4Addr, &[u16]), rate
     let (min_rate, max_rate) = rate.bounds();
     Start {
         command: "scan",
-        src: Some(aim.local),
+        src: Some(aim.local.into()),
         ip: Some(dst.into()),
         ports: Some(format_ports(ports)),
         iface: Some(aim.path.iface.name.clone()),

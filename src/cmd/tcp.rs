@@ -415,7 +415,7 @@ impl SegmentLines {
     pub(crate) fn line(&mut self, seg: &Segment) -> String {
         let repr = seg.as_repr();
         if self.absolute {
-            tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr)
+            tcp_line_absolute(seg.src.ip(), seg.dst.ip(), &repr)
         } else {
             self.seqs.line(seg.src, seg.dst, &repr)
         }
@@ -435,8 +435,8 @@ impl LadderLog {
     fn new(wiring: &Wiring, style: Style) -> LadderLog {
         LadderLog {
             ends: Ends {
-                left: wiring.local,
-                right: wiring.remote,
+                left: wiring.local.into(),
+                right: wiring.remote.into(),
             },
             seqs: Relative::default(),
             items: Vec::new(),
@@ -811,7 +811,7 @@ impl View {
                 Verdict::Unreachable,
                 false,
                 Report {
-                    ip: Some(from.into()),
+                    ip: Some(from),
                     what: Some(kind.describe()),
                     ..Report::default()
                 },

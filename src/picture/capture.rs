@@ -10,7 +10,7 @@
 //! thiserror 1 beside our thiserror 2): reading is a header, a loop over
 //! 16-byte record headers and three link types.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::wire::ethernet::EthernetRepr;
@@ -21,8 +21,8 @@ use crate::wire::tcp::{ChecksumMode, Flags, TcpOption, TcpRepr};
 pub struct Captured {
     /// Since the Unix epoch, as the file stamps it.
     pub at: Duration,
-    pub src: SocketAddrV4,
-    pub dst: SocketAddrV4,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
     /// Absolute SEG.SEQ and SEG.ACK.
     pub seq: u32,
     pub ack: Option<u32>,
@@ -40,7 +40,7 @@ pub struct Captured {
 
 impl Captured {
     /// The fields of `tcp`, sent from `src` to `dst` at `at`.
-    pub fn of(at: Duration, src: SocketAddrV4, dst: SocketAddrV4, tcp: &TcpRepr) -> Captured {
+    pub fn of(at: Duration, src: SocketAddr, dst: SocketAddr, tcp: &TcpRepr) -> Captured {
         Captured {
             at,
             src,
@@ -181,8 +181,8 @@ fn tcp_of(link: u32, at: Duration, frame: &[u8]) -> Option<Captured> {
     let (ip, tcp) = TcpRepr::from_ipv4_packet(packet, ChecksumMode::Skip).ok()?;
     Some(Captured::of(
         at,
-        SocketAddrV4::new(ip.src, tcp.src_port),
-        SocketAddrV4::new(ip.dst, tcp.dst_port),
+        SocketAddr::new(ip.src.into(), tcp.src_port),
+        SocketAddr::new(ip.dst.into(), tcp.dst_port),
         &tcp,
     ))
 }

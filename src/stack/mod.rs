@@ -22,6 +22,7 @@
 
 pub mod host;
 pub mod iface;
+mod keys;
 pub mod raw;
 pub mod session;
 pub mod udp;

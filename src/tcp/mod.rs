@@ -81,6 +81,7 @@ mod cc;
 mod challenge;
 mod conn;
 mod dsack;
+mod ends;
 mod flight;
 mod input;
 pub mod isn;

@@ -136,6 +136,7 @@ fn host(path: &Path, local: SocketAddrV4, peer: Peer) -> RawHost<UdpSocket> {
     let iface = InterfaceConfig {
         ip: path.source,
         mac: path.iface.mac,
+        ipv6: None,
         next_hop_mac: path.next_hop_mac,
         answer_arp: !path.owned_by_kernel,
         trace: false,
@@ -357,6 +358,7 @@ pub fn zero_io_over(args: &NcArgs, p: Given, ports: &[u16], env: &mut Env) -> Re
     let iface = InterfaceConfig {
         ip: p.path.source,
         mac: p.path.iface.mac,
+        ipv6: None,
         next_hop_mac: p.path.next_hop_mac,
         answer_arp: !p.path.owned_by_kernel,
         trace: false,

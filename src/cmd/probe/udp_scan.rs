@@ -127,7 +127,7 @@ fn sweep(
     let header = Start {
         command: "scan",
         mode: Some("udp"),
-        src: Some(aim.local),
+        src: Some(aim.local.into()),
         ip: Some(dst.into()),
         ports: Some(format_ports(ports)),
         iface: Some(path.iface.name.clone()),
