@@ -289,7 +289,7 @@ fn samples() -> Vec<Event> {
             ip: Some(ip.into()),
             mac: Some(mac),
             iface: Some("eth0".into()),
-            next_hop: Some(ip),
+            next_hop: Some(ip.into()),
             subnet: Some("10.0.0.0/24".into()),
             addresses: Some(1),
             targets: Some(2),

@@ -121,7 +121,7 @@ fn load(argv: &[&str], peer: Peer) -> Ran {
     let path = Path::simulated(US_MAC, US_IP, PEER_IP, PEER_MAC);
     let given = Given {
         path: &path,
-        local: SocketAddrV4::new(US_IP, args.first_port),
+        local: SocketAddrV4::new(US_IP, args.first_port).into(),
         link: &mut link,
         clock: &mut clock.clone(),
     };

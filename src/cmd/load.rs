@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use super::tcp::{parse_target, unescape};
+use super::tcp::{parse_target_v4, unescape};
 use super::{Env, Given, Way, find_path};
 use crate::cli::{CloseHow, LoadArgs};
 use crate::driver::{self, Handler, Options, Stop};
@@ -76,7 +76,7 @@ pub fn check_count(n: u32, first: u16) -> Result<()> {
 }
 
 pub fn run(args: LoadArgs, env: &mut Env) -> Result<Outcome> {
-    let remote = parse_target(&args.target)?;
+    let remote = parse_target_v4(&args.target)?;
     check_count(args.connections, args.first_port)?;
     let payload = args.send.as_deref().map(unescape).transpose()?;
     let mut rep = Reporter::new(args.json);
@@ -93,7 +93,7 @@ pub fn run(args: LoadArgs, env: &mut Env) -> Result<Outcome> {
     // One claim for the whole port range: one guard rule, not one per
     // connection.
     let flows = Flows::Probes {
-        remote: *remote.ip(),
+        remote: (*remote.ip()).into(),
         dports: (remote.port(), remote.port()),
         sport_inc: true,
     };
@@ -133,17 +133,17 @@ pub fn load_over(
     rep: &mut Reporter,
     env: &mut Env,
 ) -> Result<Ran> {
-    let remote = parse_target(&args.target)?;
+    let remote = parse_target_v4(&args.target)?;
     check_count(args.connections, args.first_port)?;
     let start = p.clock.now();
-    let source = *p.local.ip();
+    let source = *p.local_v4().ip();
     let last_port = u32::from(args.first_port) + args.connections - 1;
     let header = Start {
         command: "load",
         src: Some(SocketAddrV4::new(source, args.first_port).into()),
         dst: Some(remote.into()),
         iface: Some(p.path.iface.name.clone()),
-        next_hop: Some(p.path.next_hop.into()),
+        next_hop: Some(p.path.next_hop),
         guard: guard.clone(),
         rate: args.rate,
         addresses: Some(1),

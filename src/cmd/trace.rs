@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use super::probe::iface_config;
-use super::tcp::parse_target;
+use super::tcp::parse_target_v4;
 use super::{Env, Finish, Given, Way, Wiring, drive, run_connection, run_given};
 use crate::cli::TraceArgs;
 use crate::clock::Clock;
@@ -34,7 +34,7 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
         rep,
         env,
         "trace",
-        remote,
+        remote.into(),
         &way,
         |w, rep, link, clock, env| walk(&args, w, rep, link, clock, env),
     )
@@ -45,9 +45,13 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
 pub fn trace_over(args: &TraceArgs, given: Given, env: &mut Env) -> Result<Outcome> {
     let remote = target(args)?;
     let rep = Reporter::new(args.json);
-    run_given(given, rep, env, remote, |w, rep, link, clock, env| {
-        walk(args, w, rep, link, clock, env)
-    })
+    run_given(
+        given,
+        rep,
+        env,
+        remote.into(),
+        |w, rep, link, clock, env| walk(args, w, rep, link, clock, env),
+    )
 }
 
 /// Classic traceroute's first destination port.
@@ -88,7 +92,7 @@ fn target(args: &TraceArgs) -> Result<SocketAddrV4> {
             args.max_ttl
         );
     }
-    parse_target(&args.target)
+    parse_target_v4(&args.target)
 }
 
 /// A trace that has run its course, to be reported.
@@ -108,7 +112,7 @@ fn walk(
     clock: &mut dyn Clock,
     env: &mut Env,
 ) -> Result<Walked> {
-    let (path, local, remote) = (wiring.path, wiring.local, wiring.remote);
+    let (path, (local, remote)) = (wiring.path, wiring.ends_v4());
     let start = clock.now();
     let trace = Trace::new(Config {
         mac: path.iface.mac,

@@ -553,7 +553,7 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iface: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_hop: Option<Ipv4Addr>,
+    pub next_hop: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subnet: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

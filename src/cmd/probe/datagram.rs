@@ -45,7 +45,13 @@ pub(super) fn probe(args: &ProbeArgs, env: &mut Env) -> Result<Outcome> {
         Err(outcome) => return Ok(outcome),
     };
     // Refused before anything is claimed from the kernel.
-    config(args, &path, SocketAddrV4::new(path.source, 1), dst, &dports)?;
+    config(
+        args,
+        &path,
+        SocketAddrV4::new(path.source_v4(), 1),
+        dst,
+        &dports,
+    )?;
     let flows = if args.udp {
         Flows::Datagrams {
             sport_inc: args.sport_inc,
@@ -70,7 +76,7 @@ pub(super) fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Resul
     refuse_tcp_options(args)?;
     let aim = Aim {
         path: given.path,
-        local: given.local,
+        local: given.local_v4(),
         guard: None,
     };
     let rep = Reporter::new(args.json);
@@ -197,7 +203,7 @@ fn config(
     let config = Config {
         src_mac: path.iface.mac,
         dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
-        src: path.source,
+        src: path.source_v4(),
         dst,
         kind,
         payload: body,
@@ -238,7 +244,7 @@ fn fire(
         rep,
         verbose: args.verbose,
         start,
-        src: aim.path.source,
+        src: aim.path.source_v4(),
         dst,
     };
     header(&view, args, aim, &config, dports, env)?;
