@@ -165,6 +165,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;nc' {
+            [CompletionResult]::new('--max-datagram', '--max-datagram', [CompletionResultType]::ParameterName, 'With -u: the largest datagram a read of stdin becomes (up to 65507 bytes), instead of the path''s MTU. A longer datagram goes as IPv4 fragments, cut by nettool')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long')
             [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long')

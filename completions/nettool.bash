@@ -556,12 +556,16 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__nc)
-            opts="-l -u -k -z -W -w -s -p -I -i -v -h --listen --udp --keep-open --zero-io --wait --user-timeout --quit-after --source --sport --source-port --interface --cc --verbose --trace --ladder --ascii --plot --cache-file --pcap --user --help"
+            opts="-l -u -k -z -W -w -s -p -I -i -v -h --listen --udp --max-datagram --keep-open --zero-io --wait --user-timeout --quit-after --source --sport --source-port --interface --cc --verbose --trace --ladder --ascii --plot --cache-file --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --max-datagram)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

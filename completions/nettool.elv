@@ -157,6 +157,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --help 'Print help'
         }
         &'nettool;nc'= {
+            cand --max-datagram 'With -u: the largest datagram a read of stdin becomes (up to 65507 bytes), instead of the path''s MTU. A longer datagram goes as IPv4 fragments, cut by nettool'
             cand -w 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long'
             cand -W 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long'
             cand --wait 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long'

@@ -112,6 +112,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand close" -l passive -d 'Le
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l half-close -d 'Send our FIN right after --data and keep reading in FIN-WAIT-2'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l abort -d 'Reset the connection instead of closing it'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -l max-datagram -d 'With -u: the largest datagram a read of stdin becomes (up to 65507 bytes), instead of the path\'s MTU. A longer datagram goes as IPv4 fragments, cut by nettool' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s w -s W -l wait -d 'Give up if the connection does not open (each port\'s wait, with -z), or stays idle, this long' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l user-timeout -d 'Give up when sent data stays unacknowledged this long (RFC 9293\'s USER TIMEOUT); without it, nettool retries 15 times with backoff, as Linux does (many minutes against a dead path)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l quit-after -d 'After the end of stdin, wait at most this long for the peer to close, then quit (netcat\'s `-q SECS`; in nettool `-q` means quiet, in every command). With -u, how long to wait for replies after the end of stdin (default 1s; a listener keeps serving)' -r

@@ -446,6 +446,11 @@ pub struct NcArgs {
     #[arg(short, long)]
     pub udp: bool,
 
+    /// With -u: the largest datagram a read of stdin becomes (up to 65507 bytes), instead of the
+    /// path's MTU. A longer datagram goes as IPv4 fragments, cut by nettool.
+    #[arg(long, value_name = "BYTES", requires = "udp", value_parser = clap::value_parser!(u16).range(1..=65507))]
+    pub max_datagram: Option<u16>,
+
     /// With -l: accept another connection after each one ends (with -u: serve every peer,
     /// replying to the one heard last, instead of only the first).
     #[arg(short, long, requires = "listen")]

@@ -48,6 +48,7 @@ use crate::time::{Instant, earliest};
 use crate::wire::arp::ArpRepr;
 pub use crate::wire::demux::FlowKey;
 use crate::wire::demux::{Identity, Inbound, arp_reply, demux};
+use crate::wire::frag::{self, Reassembler, Taken};
 use crate::wire::icmp::{IcmpKind, IcmpQuery, QueryKind};
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{ChecksumFill, Flags, TcpRepr};
@@ -338,6 +339,8 @@ pub struct Interface {
     raw: Vec<RawEntry>,
     /// The raw flow that wrote the frame sent last, if one did.
     last_raw: Option<RawHandle>,
+    /// IPv4 fragments to us, put back together before demultiplexing.
+    frags: Reassembler,
 }
 
 impl Interface {
@@ -355,6 +358,7 @@ impl Interface {
             serial: 0,
             raw: Vec::new(),
             last_raw: None,
+            frags: Reassembler::new(frag::Limits::default()),
         }
     }
 
@@ -561,6 +565,11 @@ impl Interface {
     /// Frames for us that failed validation.
     pub fn malformed(&self) -> u64 {
         self.malformed
+    }
+
+    /// What became of the IPv4 fragments that came for us.
+    pub fn reassembly(&self) -> frag::Stats {
+        self.frags.stats()
     }
 
     /// Holds back the flow's pure ACKs instead of sending them: forever
@@ -1234,6 +1243,12 @@ impl Machine for Interface {
     type Event = Event;
 
     fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
+        match self.frags.take_frame(now, &self.identity(), frame) {
+            Taken::NotAFragment => {}
+            Taken::Held => return,
+            // No kernel vouched for the whole: its checksums are verified.
+            Taken::Whole(whole) => return self.handle_frame(now, &whole, RxChecksum::Unknown),
+        }
         let Some(inbound) = demux(&self.identity(), frame, checksum.tcp_mode()) else {
             return;
         };
@@ -1314,6 +1329,7 @@ impl Machine for Interface {
         for entry in &mut self.raw {
             entry.flow.handle_timeout(now);
         }
+        self.frags.handle_timeout(now);
     }
 
     fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
@@ -1335,6 +1351,7 @@ impl Machine for Interface {
             .filter_map(|f| f.deadline())
             .chain(timers)
             .chain(raw)
+            .chain(self.frags.poll_timeout())
             .min()
     }
 
