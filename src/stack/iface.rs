@@ -42,6 +42,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
+use super::unreachable::{self, IcmpLimiter};
 use crate::machine::{Machine, RawFlow, RxChecksum, Selector, offer};
 use crate::tcp::{self, Connection, Event as TcpEvent, IssSource, Segment, SeqNum, State};
 use crate::time::{Instant, earliest};
@@ -341,6 +342,8 @@ pub struct Interface {
     last_raw: Option<RawHandle>,
     /// IPv4 fragments to us, put back together before demultiplexing.
     frags: Reassembler,
+    /// Port unreachables for stray datagrams, and their rate limit.
+    unreachable: IcmpLimiter,
 }
 
 impl Interface {
@@ -359,6 +362,7 @@ impl Interface {
             raw: Vec::new(),
             last_raw: None,
             frags: Reassembler::new(frag::Limits::default()),
+            unreachable: IcmpLimiter::new(),
         }
     }
 
@@ -565,6 +569,12 @@ impl Interface {
     /// Frames for us that failed validation.
     pub fn malformed(&self) -> u64 {
         self.malformed
+    }
+
+    /// The ICMP port unreachables sent for stray datagrams, and those the
+    /// rate limit held back.
+    pub fn unreachables(&self) -> unreachable::Stats {
+        self.unreachable.stats()
     }
 
     /// What became of the IPv4 fragments that came for us.
@@ -1284,7 +1294,14 @@ impl Machine for Interface {
                 self.offer_raw(now, &inbound);
             }
             Inbound::Udp { udp: Ok(_), .. } => {
-                self.offer_raw(now, &inbound);
+                if !self.offer_raw(now, &inbound) && self.config.answer_arp {
+                    // Nobody else owns the address: answer as a closed port.
+                    let us = (self.config.mac, self.config.ip);
+                    let hop = self.config.next_hop_mac;
+                    if let Some(f) = self.unreachable.port_unreachable(now, us, hop, frame) {
+                        self.control.push_back(f);
+                    }
+                }
             }
             Inbound::Udp { udp: Err(e), .. } => {
                 self.bad(now, *e);

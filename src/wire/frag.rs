@@ -272,6 +272,16 @@ impl Reassembler {
     /// completed it, the first fragment's IPv4 header (options dropped),
     /// the whole payload.
     pub fn take_frame(&mut self, now: Instant, us: &Identity, frame: &[u8]) -> Taken {
+        // Every frame comes through here: a glance at the EtherType and
+        // at the MF flag and offset (no parsing, no checksum) lets the
+        // unfragmented ones through at once.
+        let at = ethernet::HEADER_LEN + 6;
+        let piece = frame.len() >= ethernet::HEADER_LEN + HEADER_LEN
+            && frame[12..14] == [0x08, 0x00]
+            && u16::from_be_bytes([frame[at], frame[at + 1]]) & 0x3fff != 0;
+        if !piece {
+            return Taken::NotAFragment;
+        }
         let Ok((eth, body)) = EthernetRepr::parse(frame) else {
             return Taken::NotAFragment;
         };
@@ -570,6 +580,49 @@ mod tests {
         assert_eq!(one.len(), 1);
         let (got, fragment, _) = Ipv4Repr::parse_fragment(&one[0][14..]).unwrap();
         assert_eq!((fragment, got.dont_frag), (Fragment::WHOLE, true));
+    }
+
+    #[test]
+    fn take_frame_passes_other_frames_and_returns_the_whole_datagram() {
+        let us = Identity {
+            ip: DST,
+            mac: MacAddr(2, 0, 0, 0, 0, 1),
+        };
+        let them = MacAddr(2, 0, 0, 0, 0, 2);
+        let data = payload(3000);
+        let ip = header(5);
+        let all = frames((them, us.mac), &ip, &data, 1500);
+        let whole = frames((them, us.mac), &ip, &data, 9000).remove(0);
+        let mut r = Reassembler::new(Limits::default());
+        assert_eq!(
+            r.take_frame(Instant::ZERO, &us, &whole),
+            Taken::NotAFragment
+        );
+        let elsewhere = Identity {
+            ip: Ipv4Addr::new(10, 0, 0, 9),
+            ..us
+        };
+        assert_eq!(
+            r.take_frame(Instant::ZERO, &elsewhere, &all[0]),
+            Taken::NotAFragment
+        );
+        let other_mac = Identity {
+            mac: MacAddr(2, 0, 0, 0, 0, 9),
+            ..us
+        };
+        assert_eq!(
+            r.take_frame(Instant::ZERO, &other_mac, &all[0]),
+            Taken::NotAFragment
+        );
+        assert_eq!(r.take_frame(Instant::ZERO, &us, &all[1]), Taken::Held);
+        assert_eq!(r.take_frame(Instant::ZERO, &us, &all[2]), Taken::Held);
+        let Taken::Whole(got) = r.take_frame(Instant::ZERO, &us, &all[0]) else {
+            panic!("not completed");
+        };
+        assert!(
+            got == whole,
+            "not the frame it would have been unfragmented"
+        );
     }
 
     #[test]
