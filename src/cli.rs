@@ -49,8 +49,8 @@ EXIT STATUS (every subcommand):
 
 /// The command line as clap is to read it: nmap's two-letter `-iL FILE`
 /// (which clap would take for `-i L`, the interface "L") becomes
-/// `--input-list FILE`, and `-Pn` `--no-discovery`, in `probe` and `scan`, the commands that take a
-/// target list; everything else is left as typed, and nothing after `--`.
+/// `--input-list FILE`, and `-Pn` `--no-discovery`, in `probe`, `scan` and `ping`, the commands
+/// that take a target list; everything else is left as typed, and nothing after `--`.
 pub fn nmap_spellings<I, T>(argv: I) -> Vec<std::ffi::OsString>
 where
     I: IntoIterator<Item = T>,
@@ -62,7 +62,8 @@ where
         .skip(1)
         .position(|w| !w.to_string_lossy().starts_with('-'))
         .map(|i| i + 1);
-    let Some(sub) = sub.filter(|&i| matches!(words[i].to_str(), Some("probe" | "scan"))) else {
+    let Some(sub) = sub.filter(|&i| matches!(words[i].to_str(), Some("probe" | "scan" | "ping")))
+    else {
         return words;
     };
     for w in words.iter_mut().skip(sub + 1) {
