@@ -769,6 +769,59 @@ mod tests {
         assert!(r.stats().dropped > 0);
     }
 
+    /// Arbitrary fragments (offsets, lengths, MF, identifications, times
+    /// drawn from a seeded generator) never panic the reassembler, never
+    /// take it past its bounds, and leave nothing held once their
+    /// timeouts pass; whatever comes out whole is as long as its last
+    /// fragment said.
+    #[test]
+    fn arbitrary_fragments_stay_within_bounds_and_time_out_to_nothing() {
+        let limits = Limits {
+            datagrams: 8,
+            bytes: 64 * 1024,
+            timeout: Duration::from_secs(30),
+        };
+        let mut r = Reassembler::new(limits);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut now = Instant::ZERO;
+        for _ in 0..20_000 {
+            now += Duration::from_millis(next(20));
+            let id = next(12) as u16;
+            let offset = (next(64) * 8) as usize * if next(8) == 0 { 1000 } else { 1 };
+            let len = match next(4) {
+                0 => next(20) as usize,
+                _ => (next(4) as usize + 1) * 8,
+            };
+            let fragment = Fragment {
+                offset,
+                more: next(3) != 0,
+            };
+            let ip = Ipv4Repr {
+                payload_len: len,
+                ..header(id)
+            };
+            if let Some((whole, data)) = r.insert(now, &ip, fragment, &vec![id as u8; len]) {
+                assert_eq!(whole.payload_len, data.len());
+                assert_eq!(data.len(), offset + len);
+            }
+            assert!(r.in_progress() <= limits.datagrams);
+            assert!(r.bytes() <= limits.bytes);
+        }
+        let s = r.stats();
+        assert!(
+            s.reassembled > 0 && s.overlaps > 0 && s.duplicates > 0,
+            "{s:?}"
+        );
+        r.handle_timeout(now + limits.timeout);
+        assert_eq!((r.in_progress(), r.bytes(), r.poll_timeout()), (0, 0, None));
+    }
+
     #[test]
     fn the_largest_datagram_comes_back_whole_from_shuffled_fragments() {
         let data = payload(MAX_PAYLOAD);
