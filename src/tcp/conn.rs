@@ -341,10 +341,10 @@ pub fn rst_for(from: Ipv4Addr, to: Ipv4Addr, seg: &TcpRepr<'_>) -> Option<Segmen
 /// input (RSTs, ACKs owed at once), sent before anything else, and events
 /// not yet polled. Boxed, and only while either holds something: an idle
 /// connection (a load test holds a million) carries one pointer.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct Outbox(Option<Box<Queues>>);
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Queues {
     pub(super) queued: VecDeque<Segment>,
     pub(super) events: VecDeque<Event>,
@@ -500,6 +500,7 @@ pub(super) struct Undo {
 /// `now` must never go backwards between calls. The connection never
 /// reads a clock and never draws a random number.
 #[derive(Debug)]
+#[cfg_attr(any(test, feature = "testkit"), derive(Clone))]
 pub struct Connection {
     /// Shared by every connection opened with the same configuration (an
     /// `Arc`: a million connections of a load test hold one copy).

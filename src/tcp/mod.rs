@@ -92,6 +92,8 @@ mod rcvbuf;
 pub mod rtt;
 mod scoreboard;
 pub mod seq;
+#[cfg(any(test, feature = "testkit"))]
+mod snapshot;
 pub mod state;
 pub mod timer;
 
@@ -105,5 +107,7 @@ pub use isn::IsnGenerator;
 pub use mss::{link_mtu, mss_for_mtu};
 pub use rtt::{RtoConfig, RttEstimator};
 pub use seq::SeqNum;
+#[cfg(any(test, feature = "testkit"))]
+pub use snapshot::Snapshot;
 pub use state::State;
 pub use timer::{TimerKind, TimerTable};
