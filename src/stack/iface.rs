@@ -1256,6 +1256,7 @@ impl Machine for Interface {
         match self.frags.take_frame(now, &self.identity(), frame) {
             Taken::NotAFragment => {}
             Taken::Held => return,
+            Taken::Refused => return self.bad(now, WireError::Malformed("IPv4 fragment")),
             // No kernel vouched for the whole: its checksums are verified.
             Taken::Whole(whole) => return self.handle_frame(now, &whole, RxChecksum::Unknown),
         }
