@@ -465,7 +465,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__load)
-            opts="-c -s -I -i -p -h --connections --rate --hold --keepalive --send --close --json --source --interface --sport --first-port --cache-file --pcap --help"
+            opts="-c -s -I -i -p -h --connections --rate --hold --keepalive --send --close --json --source --sources --interface --sport --first-port --cache-file --pcap --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -504,6 +504,10 @@ _nettool() {
                     return 0
                     ;;
                 -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sources)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

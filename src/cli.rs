@@ -21,7 +21,7 @@ mod trace;
 pub use common::{COMMON_FLAGS, Common, habit_tip, parse_interface, parse_source_port};
 pub use impair::ImpairArgs;
 pub use ladder::{LadderArgs, LadderFlags};
-pub use load::{CloseHow, LoadArgs};
+pub use load::{CloseHow, LoadArgs, Sources};
 pub use ndp::NdpArgs;
 pub use plot::{PlotArgs, PlotDir};
 pub use probe::{MAX_TARGETS, PingArgs, ProbeArgs, ScanArgs, TargetListArgs};

@@ -338,6 +338,8 @@ pub struct Interface {
     raw: Vec<RawEntry>,
     /// The raw flow that wrote the frame sent last, if one did.
     last_raw: Option<RawHandle>,
+    /// Addresses answered for beside `config.ip` ([`Interface::add_address`]).
+    more: super::addresses::More,
 }
 
 impl Interface {
@@ -355,7 +357,23 @@ impl Interface {
             serial: 0,
             raw: Vec::new(),
             last_raw: None,
+            more: super::addresses::More::default(),
         }
+    }
+
+    /// Answers for `ip` too, an address the kernel does not own (`nettool
+    /// load --sources`): ARP requests for it, segments to it (its
+    /// connections' and, for no flow, a RST) and echo requests, as for
+    /// `config.ip` when `answer_arp` is set, whatever that says.
+    pub fn add_address(&mut self, ip: Ipv4Addr) {
+        if ip != self.config.ip {
+            self.more.add(ip);
+        }
+    }
+
+    /// Whether nobody but nettool answers for `ip`, one of ours.
+    fn answers_alone(&self, ip: Ipv4Addr) -> bool {
+        self.config.answer_arp || self.more.contains(ip)
     }
 
     /// Hosts a raw flow: from now on it gets what its selector takes, and
@@ -963,7 +981,7 @@ impl Interface {
     /// echoed back. Other queries are left unanswered, as Linux leaves
     /// them.
     fn answer_query(&mut self, src_mac: MacAddr, ip: &Ipv4Repr, q: &IcmpQuery<'_>) {
-        if !self.config.answer_arp || q.kind != QueryKind::EchoRequest {
+        if !self.answers_alone(ip.dst) || q.kind != QueryKind::EchoRequest {
             return;
         }
         let reply = IcmpQuery {
@@ -999,10 +1017,15 @@ impl Interface {
     }
 
     fn handle_arp(&mut self, now: Instant, arp: &ArpRepr) {
-        if !self.config.answer_arp {
+        let ours = arp.target_ip == self.config.ip || self.more.contains(arp.target_ip);
+        if !ours || !self.answers_alone(arp.target_ip) {
             return;
         }
-        let Some(reply) = arp_reply(&self.identity(), arp) else {
+        let us = Identity {
+            ip: arp.target_ip,
+            ..self.identity()
+        };
+        let Some(reply) = arp_reply(&us, arp) else {
             return;
         };
         self.control.push_back(reply);
@@ -1028,7 +1051,7 @@ impl Interface {
             self.flow_segment(now, key, tcp);
         } else if self.listeners.contains_key(&key.local) {
             self.listener_segment(now, src_mac, key, tcp);
-        } else if !self.offer_raw(now, inbound) && self.config.answer_arp {
+        } else if !self.offer_raw(now, inbound) && self.answers_alone(*key.local.ip()) {
             // Nobody else owns the address: answer as a closed port.
             self.reset(now, src_mac, key, tcp);
         }
@@ -1234,7 +1257,8 @@ impl Machine for Interface {
     type Event = Event;
 
     fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
-        let Some(inbound) = demux(&self.identity(), frame, checksum.tcp_mode()) else {
+        let us = self.more.identity_for(self.identity(), frame);
+        let Some(inbound) = demux(&us, frame, checksum.tcp_mode()) else {
             return;
         };
         match &inbound {
