@@ -366,6 +366,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --sport 'First source port: connections use it and the ports above it'
             cand --cache-file 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]'
             cand --pcap 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)'
+            cand --user 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)'
             cand --json 'Print one JSON object per line: a progress object each second, then the result'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

@@ -252,6 +252,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand load" -s i -s I -l inter
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s p -l first-port -l sport -d 'First source port: connections use it and the ports above it' -r
 complete -c nettool -n "__fish_nettool_using_subcommand load" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand load" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand load" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand load" -l json -d 'Print one JSON object per line: a progress object each second, then the result'
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo" -s h -l help -d 'Print help'

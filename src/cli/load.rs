@@ -9,7 +9,7 @@ use ipnetwork::Ipv4Network;
 use clap::{Args, ValueEnum};
 
 use super::common::{parse_interface, parse_source_port};
-use super::{CacheArgs, CaptureArgs, parse_duration};
+use super::{CacheArgs, CaptureArgs, PrivilegeArgs, parse_duration};
 
 /// Open many TCP connections to one port, hold them, then close them.
 #[derive(Debug, Args)]
@@ -100,6 +100,9 @@ pub struct LoadArgs {
 
     #[command(flatten)]
     pub capture: CaptureArgs,
+
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
 }
 
 /// `--sources`: networks (a single address is a /32) whose host addresses
