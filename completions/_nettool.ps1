@@ -165,6 +165,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;nc' {
+            [CompletionResult]::new('--max-datagram', '--max-datagram', [CompletionResultType]::ParameterName, 'With -u: the largest datagram a read of stdin becomes (up to 65507 bytes), instead of the path''s MTU. A longer datagram goes as IPv4 fragments, cut by nettool')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long')
             [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long')
@@ -272,6 +273,8 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;ping' {
+            [CompletionResult]::new('--input-list', '--input-list', [CompletionResultType]::ParameterName, 'Read targets from FILE too (white space between them, # starts a comment; - is stdin); -iL FILE as nmap spells it')
+            [CompletionResult]::new('--max-targets', '--max-targets', [CompletionResultType]::ParameterName, 'Refuse a run of more target addresses than N (a subnet counts its hosts): a /16 typed for a /24 would run for hours')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
@@ -288,6 +291,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'IP time to live')
             [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)')
+            [CompletionResult]::new('--no-discovery', '--no-discovery', [CompletionResultType]::ParameterName, 'Take every address of a subnet, without first asking which answer ARP (on the local link, an address nobody answers for is otherwise left out); -Pn as nmap spells it')
             [CompletionResult]::new('--flood', '--flood', [CompletionResultType]::ParameterName, 'As fast as the link allows; print only the summary')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also print every request sent')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also print every request sent')

@@ -157,6 +157,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --help 'Print help'
         }
         &'nettool;nc'= {
+            cand --max-datagram 'With -u: the largest datagram a read of stdin becomes (up to 65507 bytes), instead of the path''s MTU. A longer datagram goes as IPv4 fragments, cut by nettool'
             cand -w 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long'
             cand -W 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long'
             cand --wait 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long'
@@ -262,6 +263,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --help 'Print help'
         }
         &'nettool;ping'= {
+            cand --input-list 'Read targets from FILE too (white space between them, # starts a comment; - is stdin); -iL FILE as nmap spells it'
+            cand --max-targets 'Refuse a run of more target addresses than N (a subnet counts its hosts): a /16 typed for a /24 would run for hours'
             cand -i 'Interface to use (default: the one the kernel routes HOST through)'
             cand -I 'Interface to use (default: the one the kernel routes HOST through)'
             cand --interface 'Interface to use (default: the one the kernel routes HOST through)'
@@ -278,6 +281,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --ttl 'IP time to live'
             cand --pcap 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)'
             cand --user 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)'
+            cand --no-discovery 'Take every address of a subnet, without first asking which answer ARP (on the local link, an address nobody answers for is otherwise left out); -Pn as nmap spells it'
             cand --flood 'As fast as the link allows; print only the summary'
             cand -v 'Also print every request sent'
             cand --verbose 'Also print every request sent'

@@ -49,8 +49,8 @@ EXIT STATUS (every subcommand):
 
 /// The command line as clap is to read it: nmap's two-letter `-iL FILE`
 /// (which clap would take for `-i L`, the interface "L") becomes
-/// `--input-list FILE`, and `-Pn` `--no-discovery`, in `probe` and `scan`, the commands that take a
-/// target list; everything else is left as typed, and nothing after `--`.
+/// `--input-list FILE`, and `-Pn` `--no-discovery`, in `probe`, `scan` and `ping`, the commands
+/// that take a target list; everything else is left as typed, and nothing after `--`.
 pub fn nmap_spellings<I, T>(argv: I) -> Vec<std::ffi::OsString>
 where
     I: IntoIterator<Item = T>,
@@ -62,7 +62,8 @@ where
         .skip(1)
         .position(|w| !w.to_string_lossy().starts_with('-'))
         .map(|i| i + 1);
-    let Some(sub) = sub.filter(|&i| matches!(words[i].to_str(), Some("probe" | "scan"))) else {
+    let Some(sub) = sub.filter(|&i| matches!(words[i].to_str(), Some("probe" | "scan" | "ping")))
+    else {
         return words;
     };
     for w in words.iter_mut().skip(sub + 1) {
@@ -445,6 +446,11 @@ pub struct NcArgs {
     /// With -z: each port open (a reply), closed (ICMP port unreachable) or open|filtered.
     #[arg(short, long)]
     pub udp: bool,
+
+    /// With -u: the largest datagram a read of stdin becomes (up to 65507 bytes), instead of the
+    /// path's MTU. A longer datagram goes as IPv4 fragments, cut by nettool.
+    #[arg(long, value_name = "BYTES", requires = "udp", value_parser = clap::value_parser!(u16).range(1..=65507))]
+    pub max_datagram: Option<u16>,
 
     /// With -l: accept another connection after each one ends (with -u: serve every peer,
     /// replying to the one heard last, instead of only the first).

@@ -42,12 +42,14 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
+use super::unreachable::{self, IcmpLimiter};
 use crate::machine::{Machine, RawFlow, RxChecksum, Selector, offer};
 use crate::tcp::{self, Connection, Event as TcpEvent, IssSource, Segment, SeqNum, State};
 use crate::time::{Instant, earliest};
 use crate::wire::arp::ArpRepr;
 pub use crate::wire::demux::FlowKey;
 use crate::wire::demux::{Identity, Inbound, arp_reply, demux};
+use crate::wire::frag::{self, Reassembler, Taken};
 use crate::wire::icmp::{IcmpKind, IcmpQuery, QueryKind};
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{ChecksumFill, Flags, TcpRepr};
@@ -338,6 +340,10 @@ pub struct Interface {
     raw: Vec<RawEntry>,
     /// The raw flow that wrote the frame sent last, if one did.
     last_raw: Option<RawHandle>,
+    /// IPv4 fragments to us, put back together before demultiplexing.
+    frags: Reassembler,
+    /// Port unreachables for stray datagrams, and their rate limit.
+    unreachable: IcmpLimiter,
 }
 
 impl Interface {
@@ -355,6 +361,8 @@ impl Interface {
             serial: 0,
             raw: Vec::new(),
             last_raw: None,
+            frags: Reassembler::new(frag::Limits::default()),
+            unreachable: IcmpLimiter::new(),
         }
     }
 
@@ -561,6 +569,17 @@ impl Interface {
     /// Frames for us that failed validation.
     pub fn malformed(&self) -> u64 {
         self.malformed
+    }
+
+    /// The ICMP port unreachables sent for stray datagrams, and those the
+    /// rate limit held back.
+    pub fn unreachables(&self) -> unreachable::Stats {
+        self.unreachable.stats()
+    }
+
+    /// What became of the IPv4 fragments that came for us.
+    pub fn reassembly(&self) -> frag::Stats {
+        self.frags.stats()
     }
 
     /// Holds back the flow's pure ACKs instead of sending them: forever
@@ -1234,6 +1253,12 @@ impl Machine for Interface {
     type Event = Event;
 
     fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
+        match self.frags.take_frame(now, &self.identity(), frame) {
+            Taken::NotAFragment => {}
+            Taken::Held => return,
+            // No kernel vouched for the whole: its checksums are verified.
+            Taken::Whole(whole) => return self.handle_frame(now, &whole, RxChecksum::Unknown),
+        }
         let Some(inbound) = demux(&self.identity(), frame, checksum.tcp_mode()) else {
             return;
         };
@@ -1269,7 +1294,14 @@ impl Machine for Interface {
                 self.offer_raw(now, &inbound);
             }
             Inbound::Udp { udp: Ok(_), .. } => {
-                self.offer_raw(now, &inbound);
+                if !self.offer_raw(now, &inbound) && self.config.answer_arp {
+                    // Nobody else owns the address: answer as a closed port.
+                    let us = (self.config.mac, self.config.ip);
+                    let hop = self.config.next_hop_mac;
+                    if let Some(f) = self.unreachable.port_unreachable(now, us, hop, frame) {
+                        self.control.push_back(f);
+                    }
+                }
             }
             Inbound::Udp { udp: Err(e), .. } => {
                 self.bad(now, *e);
@@ -1314,6 +1346,7 @@ impl Machine for Interface {
         for entry in &mut self.raw {
             entry.flow.handle_timeout(now);
         }
+        self.frags.handle_timeout(now);
     }
 
     fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
@@ -1335,6 +1368,7 @@ impl Machine for Interface {
             .filter_map(|f| f.deadline())
             .chain(timers)
             .chain(raw)
+            .chain(self.frags.poll_timeout())
             .min()
     }
 

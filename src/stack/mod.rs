@@ -15,6 +15,9 @@
 //!   interface with one probe run, scan or trace.
 //! - [`udp`]: a UDP endpoint (`nettool nc -u`), connected to one peer or
 //!   listening for any, as a raw flow of the interface.
+//! - [`unreachable`]: the ICMP port unreachable the interface sends for a
+//!   stray UDP datagram to an address it answers for, rate-limited as
+//!   Linux limits its own.
 //! - [`session`]: the scripted exchanges of `nettool handshake` and
 //!   `nettool close` (send a payload, withhold or delay the third ACK,
 //!   release by RST or by one of the closes), as a state machine of its own
@@ -25,3 +28,4 @@ pub mod iface;
 pub mod raw;
 pub mod session;
 pub mod udp;
+pub mod unreachable;
