@@ -88,6 +88,12 @@ fn handshake_over_ipv6_is_established_in_the_kernel_and_the_guard_keeps_the_kern
     assert_eq!(r.code, Some(0), "{}", r.show());
     let accepted = server.wait_for("accepted", Duration::from_secs(5));
     assert!(accepted.contains(ULA_A), "{accepted}");
+    let schema = common::schema::Schema::load();
+    for line in r.stdout.lines() {
+        schema
+            .check_line(line)
+            .unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
     let events = r.json_lines();
     let start = &events[0];
     assert_eq!(start["event"], "start");
@@ -304,6 +310,46 @@ fn nc_knocks_at_ipv6_ports_with_z() {
         r.show()
     );
     assert_no_guard_left(&hosts);
+}
+
+/// A name with an AAAA record (here from the hosts file `ip netns exec`
+/// binds over /etc/hosts for A: /etc/netns/NAME/hosts) is connected to
+/// over IPv6; with `-4` it has no address to offer.
+#[test]
+fn a_name_with_an_aaaa_record_is_reached_over_ipv6() {
+    let hosts = ipv6_hosts("tcp6-name");
+    let scratch = Scratch::new();
+    let _server = peer(&hosts, "hold", 8080, 0);
+    let dir = std::path::PathBuf::from("/etc/netns").join(hosts.a());
+    std::fs::create_dir_all(&dir).unwrap();
+    struct Gone(std::path::PathBuf);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _gone = Gone(dir.clone());
+    std::fs::write(dir.join("hosts"), format!("{ULA_B} peer6.nettool.test\n")).unwrap();
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["handshake", "--linger", "100ms", "peer6.nettool.test:8080"],
+        None,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert!(
+        r.stdout.contains(&format!("HANDSHAKE [{ULA_B}]:8080")),
+        "{}",
+        r.show()
+    );
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["nc", "-4", "-z", "peer6.nettool.test", "8080"],
+        None,
+    );
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(r.stderr.contains("has no IPv4 (A) address"), "{}", r.show());
 }
 
 /// `-4` with an IPv6 target, and IPv6 for a command that does not speak
