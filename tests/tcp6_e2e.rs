@@ -352,6 +352,44 @@ fn a_name_with_an_aaaa_record_is_reached_over_ipv6() {
     assert!(r.stderr.contains("has no IPv4 (A) address"), "{}", r.show());
 }
 
+/// Over `::1`: the loopback link sends IPv6 through a raw IPv6 socket,
+/// as IPv4 through a raw IPv4 one; a handshake, a refused port, and
+/// `nc` carrying 1 MiB each way to a kernel echo server.
+#[test]
+fn loopback_over_ipv6_carries_handshakes_and_nc() {
+    let ns = nettool::lab::testnet::TestNamespace::new("tcp6-lo");
+    let mut sysctl = ns.cmd("sysctl");
+    sysctl.args([
+        "-qw",
+        "net.ipv6.conf.all.disable_ipv6=0",
+        "net.ipv6.conf.lo.disable_ipv6=0",
+    ]);
+    sh(sysctl);
+    let scratch = Scratch::new();
+    let mut cmd = ns.cmd("python3");
+    cmd.args([common::PEER, "echo", "7", "0", "::1"]);
+    let mut echo = Server::spawn(cmd);
+    echo.wait_for("ready", Duration::from_secs(10));
+    let nt = |args: &[&str], input: Option<Vec<u8>>| {
+        let mut cmd = ns.cmd(nettool());
+        cmd.args(args).env("NETTOOL_ARP_CACHE", scratch.cache());
+        run_with_input(cmd, input, LIMIT)
+    };
+    let r = nt(&["handshake", "--linger", "100ms", "[::1]:7"], None);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert!(r.stdout.contains("IP6 ::1."), "{}", r.show());
+    let r = nt(&["handshake", "[::1]:9"], None);
+    assert_eq!(r.code, Some(1), "{}", r.show());
+    let payload = common::data(common::MIB);
+    let r = nt(&["nc", "::1", "7"], Some(payload.clone()));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout_bytes == payload, "the echo differs");
+    let mut tables = ns.cmd("nft");
+    tables.args(["list", "tables"]);
+    let tables = sh(tables);
+    assert!(!tables.contains("nettool-guard"), "left behind: {tables}");
+}
+
 /// `-4` with an IPv6 target, and IPv6 for a command that does not speak
 /// it yet, are refused before anything is sent (exit 2).
 #[test]
