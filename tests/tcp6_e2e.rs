@@ -352,6 +352,35 @@ fn a_name_with_an_aaaa_record_is_reached_over_ipv6() {
     assert!(r.stderr.contains("has no IPv4 (A) address"), "{}", r.show());
 }
 
+/// `nc -l -k` serves one IPv6 client after another (openbsd netcat's
+/// `-6` in B), each one's bytes to stdout.
+#[test]
+fn nc_keeps_listening_on_ipv6_with_k() {
+    let hosts = ipv6_hosts("tcp6-nc-k");
+    let scratch = Scratch::new();
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["nc", "-v", "-l", "-k", ULA_A, "9203"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = once_listening(child.stderr.take().unwrap());
+    let stdout = read_all(child.stdout.take().unwrap());
+    for word in ["one\n", "two\n"] {
+        let mut client = hosts.cmd_b("nc");
+        client.args(["-6", "-N", ULA_A, "9203"]);
+        let r = run_with_input(client, Some(word.as_bytes().to_vec()), LIMIT);
+        assert_eq!(r.code, Some(0), "{}", r.show());
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let _ = child.wait().unwrap();
+    let (got, log) = (stdout.join().unwrap(), stderr.join().unwrap());
+    assert_eq!(String::from_utf8_lossy(&got), "one\ntwo\n", "{log}");
+    assert_no_guard_left(&hosts);
+}
+
 /// Over `::1`: the loopback link sends IPv6 through a raw IPv6 socket,
 /// as IPv4 through a raw IPv4 one; a handshake, a refused port, and
 /// `nc` carrying 1 MiB each way to a kernel echo server.

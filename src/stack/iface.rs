@@ -1,4 +1,4 @@
-//! One local identity (an IPv4 address and a MAC) on one link, with any
+//! One local identity (an IPv4 address, an IPv6 one, a MAC) on one link, with any
 //! number of TCP connections: smoltcp's `Interface`, quinn-proto's
 //! `Endpoint`. See the module docs of [`super`].
 //!
