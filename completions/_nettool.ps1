@@ -34,7 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('ping', 'ping', [CompletionResultType]::ParameterValue, 'Send ICMP echo requests (ping), matched replies and RTT statistics: `probe --icmp`')
             [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'SYN-scan hosts'' TCP ports: open, closed or filtered')
             [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router''s ICMP time exceeded shown')
-            [CompletionResult]::new('load', 'load', [CompletionResultType]::ParameterValue, 'Open many TCP connections to one port from one source address, hold them, then close them')
+            [CompletionResult]::new('load', 'load', [CompletionResultType]::ParameterValue, 'Open many TCP connections to one port, hold them, then close them')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux')
             [CompletionResult]::new('ladder', 'ladder', [CompletionResultType]::ParameterValue, 'Draw one TCP connection of a saved capture as a ladder diagram')
             [CompletionResult]::new('plot', 'plot', [CompletionResultType]::ParameterValue, 'Draw the time–sequence graph of one TCP connection of a saved capture, as SVG')
@@ -165,6 +165,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;nc' {
+            [CompletionResult]::new('--max-datagram', '--max-datagram', [CompletionResultType]::ParameterName, 'With -u: the largest datagram a read of stdin becomes (up to 65507 bytes), instead of the path''s MTU. A longer datagram goes as IPv4 fragments, cut by nettool')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long')
             [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Give up if the connection does not open (each port''s wait, with -z), or stays idle, this long')
@@ -272,6 +273,8 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             break
         }
         'nettool;ping' {
+            [CompletionResult]::new('--input-list', '--input-list', [CompletionResultType]::ParameterName, 'Read targets from FILE too (white space between them, # starts a comment; - is stdin); -iL FILE as nmap spells it')
+            [CompletionResult]::new('--max-targets', '--max-targets', [CompletionResultType]::ParameterName, 'Refuse a run of more target addresses than N (a subnet counts its hosts): a /16 typed for a /24 would run for hours')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
             [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use (default: the one the kernel routes HOST through)')
@@ -288,6 +291,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'IP time to live')
             [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)')
+            [CompletionResult]::new('--no-discovery', '--no-discovery', [CompletionResultType]::ParameterName, 'Take every address of a subnet, without first asking which answer ARP (on the local link, an address nobody answers for is otherwise left out); -Pn as nmap spells it')
             [CompletionResult]::new('--flood', '--flood', [CompletionResultType]::ParameterName, 'As fast as the link allows; print only the summary')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also print every request sent')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also print every request sent')
@@ -366,6 +370,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--close', '--close', [CompletionResultType]::ParameterName, 'How to end the connections')
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address (default: the interface''s); one the kernel does not own is answered for by nettool')
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address (default: the interface''s); one the kernel does not own is answered for by nettool')
+            [CompletionResult]::new('--sources', '--sources', [CompletionResultType]::ParameterName, 'Source addresses the kernel does not own, which nettool answers ARP for (a CIDR, or a comma-separated list of addresses and CIDRs)')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use')
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use')
             [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use')
@@ -374,6 +379,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--sport', '--sport', [CompletionResultType]::ParameterName, 'First source port: connections use it and the ports above it')
             [CompletionResult]::new('--cache-file', '--cache-file', [CompletionResultType]::ParameterName, 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]')
             [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line: a progress object each second, then the result')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

@@ -465,7 +465,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__load)
-            opts="-c -s -I -i -p -h --connections --rate --hold --keepalive --send --close --json --source --interface --sport --first-port --cache-file --pcap --help"
+            opts="-c -s -I -i -p -h --connections --rate --hold --keepalive --send --close --json --source --sources --interface --sport --first-port --cache-file --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -504,6 +504,10 @@ _nettool() {
                     return 0
                     ;;
                 -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sources)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -548,6 +552,10 @@ _nettool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -556,12 +564,16 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__nc)
-            opts="-l -u -k -z -W -w -s -p -I -i -v -h --listen --udp --keep-open --zero-io --wait --user-timeout --quit-after --source --sport --source-port --interface --cc --verbose --trace --ladder --ascii --plot --cache-file --pcap --user --help"
+            opts="-l -u -k -z -W -w -s -p -I -i -v -h --listen --udp --max-datagram --keep-open --zero-io --wait --user-timeout --quit-after --source --sport --source-port --interface --cc --verbose --trace --ladder --ascii --plot --cache-file --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --max-datagram)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -730,12 +742,31 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__ping)
-            opts="-I -i -s -c -W -w -v -h --interface --source --cache-file --count --interval --flood --wait --data-len --ttl --verbose --json --pcap --user --help"
+            opts="-I -i -s -c -W -w -v -h --input-list --max-targets --no-discovery --interface --source --cache-file --count --interval --flood --wait --data-len --ttl --verbose --json --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --input-list)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --max-targets)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --interface)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then

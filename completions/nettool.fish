@@ -35,7 +35,7 @@ complete -c nettool -n "__fish_nettool_needs_command" -f -a "probe" -d 'Send han
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "ping" -d 'Send ICMP echo requests (ping), matched replies and RTT statistics: `probe --icmp`'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "scan" -d 'SYN-scan hosts\' TCP ports: open, closed or filtered'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "trace" -d 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router\'s ICMP time exceeded shown'
-complete -c nettool -n "__fish_nettool_needs_command" -f -a "load" -d 'Open many TCP connections to one port from one source address, hold them, then close them'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "load" -d 'Open many TCP connections to one port, hold them, then close them'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "ladder" -d 'Draw one TCP connection of a saved capture as a ladder diagram'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "plot" -d 'Draw the time–sequence graph of one TCP connection of a saved capture, as SVG'
@@ -112,6 +112,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand close" -l passive -d 'Le
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l half-close -d 'Send our FIN right after --data and keep reading in FIN-WAIT-2'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l abort -d 'Reset the connection instead of closing it'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -l max-datagram -d 'With -u: the largest datagram a read of stdin becomes (up to 65507 bytes), instead of the path\'s MTU. A longer datagram goes as IPv4 fragments, cut by nettool' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s w -s W -l wait -d 'Give up if the connection does not open (each port\'s wait, with -z), or stays idle, this long' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l user-timeout -d 'Give up when sent data stays unacknowledged this long (RFC 9293\'s USER TIMEOUT); without it, nettool retries 15 times with backoff, as Linux does (many minutes against a dead path)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l quit-after -d 'After the end of stdin, wait at most this long for the peer to close, then quit (netcat\'s `-q SECS`; in nettool `-q` means quiet, in every command). With -u, how long to wait for replies after the end of stdin (default 1s; a listener keeps serving)' -r
@@ -185,6 +186,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flood -d 'Send
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s v -l verbose -d 'Also print every probe sent'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l json -d 'One JSON object per line'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s h -l help -d 'Print help'
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -l input-list -d 'Read targets from FILE too (white space between them, # starts a comment; - is stdin); -iL FILE as nmap spells it' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -l max-targets -d 'Refuse a run of more target addresses than N (a subnet counts its hosts): a /16 typed for a /24 would run for hours' -r
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -s s -l source -d 'Source address (one the kernel does not own: nettool answers ARP for it)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
@@ -195,6 +198,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand ping" -l data-len -d 'By
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l ttl -d 'IP time to live' -r
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -l no-discovery -d 'Take every address of a subnet, without first asking which answer ARP (on the local link, an address nobody answers for is otherwise left out); -Pn as nmap spells it'
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l flood -d 'As fast as the link allows; print only the summary'
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -s v -l verbose -d 'Also print every request sent'
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l json -d 'One JSON object per line'
@@ -243,10 +247,12 @@ complete -c nettool -n "__fish_nettool_using_subcommand load" -l close -d 'How t
 reset\t'RST each connection'
 none\t'Leave them open on the peer: nettool exits without a word'"
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s s -l source -d 'Source address (default: the interface\'s); one the kernel does not own is answered for by nettool' -r
+complete -c nettool -n "__fish_nettool_using_subcommand load" -l sources -d 'Source addresses the kernel does not own, which nettool answers ARP for (a CIDR, or a comma-separated list of addresses and CIDRs)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s i -s I -l interface -d 'Interface to use' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s p -l first-port -l sport -d 'First source port: connections use it and the ports above it' -r
 complete -c nettool -n "__fish_nettool_using_subcommand load" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand load" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand load" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand load" -l json -d 'Print one JSON object per line: a progress object each second, then the result'
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo" -s h -l help -d 'Print help'

@@ -21,7 +21,7 @@ mod trace;
 pub use common::{COMMON_FLAGS, Common, habit_tip, parse_interface, parse_source_port};
 pub use impair::ImpairArgs;
 pub use ladder::{LadderArgs, LadderFlags};
-pub use load::{CloseHow, LoadArgs};
+pub use load::{CloseHow, LoadArgs, Sources};
 pub use ndp::NdpArgs;
 pub use plot::{PlotArgs, PlotDir};
 pub use probe::{MAX_TARGETS, PingArgs, ProbeArgs, ScanArgs, TargetListArgs};
@@ -49,8 +49,8 @@ EXIT STATUS (every subcommand):
 
 /// The command line as clap is to read it: nmap's two-letter `-iL FILE`
 /// (which clap would take for `-i L`, the interface "L") becomes
-/// `--input-list FILE`, and `-Pn` `--no-discovery`, in `probe` and `scan`, the commands that take a
-/// target list; everything else is left as typed, and nothing after `--`.
+/// `--input-list FILE`, and `-Pn` `--no-discovery`, in `probe`, `scan` and `ping`, the commands
+/// that take a target list; everything else is left as typed, and nothing after `--`.
 pub fn nmap_spellings<I, T>(argv: I) -> Vec<std::ffi::OsString>
 where
     I: IntoIterator<Item = T>,
@@ -62,7 +62,8 @@ where
         .skip(1)
         .position(|w| !w.to_string_lossy().starts_with('-'))
         .map(|i| i + 1);
-    let Some(sub) = sub.filter(|&i| matches!(words[i].to_str(), Some("probe" | "scan"))) else {
+    let Some(sub) = sub.filter(|&i| matches!(words[i].to_str(), Some("probe" | "scan" | "ping")))
+    else {
         return words;
     };
     for w in words.iter_mut().skip(sub + 1) {
@@ -446,6 +447,11 @@ pub struct NcArgs {
     #[arg(short, long)]
     pub udp: bool,
 
+    /// With -u: the largest datagram a read of stdin becomes (up to 65507 bytes), instead of the
+    /// path's MTU. A longer datagram goes as IPv4 fragments, cut by nettool.
+    #[arg(long, value_name = "BYTES", requires = "udp", value_parser = clap::value_parser!(u16).range(1..=65507))]
+    pub max_datagram: Option<u16>,
+
     /// With -l: accept another connection after each one ends (with -u: serve every peer,
     /// replying to the one heard last, instead of only the first).
     #[arg(short, long, requires = "listen")]
@@ -800,7 +806,8 @@ impl Command {
             Command::Trace(a) => ("trace", &a.privilege),
             // probe --icmp under ping's defaults, confined as probe is.
             Command::Ping(a) => ("probe", &a.privilege),
-            // arp and ndp (see main.rs), lab, load, ladder, plot, generate,
+            Command::Load(a) => ("load", &a.privilege),
+            // arp and ndp (see main.rs), lab, ladder, plot, generate,
             // impair, and a new command until it is made to drop (README "Security"
             // says which keep what).
             _ => return None,

@@ -434,3 +434,54 @@ fn udp_echo_and_daytime_answer_and_closed_and_filtered_udp_ports_do_not() {
         );
     });
 }
+
+/// `scan --udp` agrees exactly with the lab's UDP truth (echo on 7 and
+/// daytime on 13 answer, 81 is closed, 82's datagrams are dropped, the
+/// rest of 1-20 closed), the peer's kernel keeping its default ICMP rate
+/// limit (a burst of 6 errors, then one a second): 19 closed ports take
+/// about 13 s, and each is reported closed, not open|filtered.
+#[test]
+fn a_udp_scan_agrees_exactly_with_the_labs_udp_services() {
+    use nettool::lab::services::udp::{UDP_SERVICES, UdpPorts};
+    let x = TestNamespace::new("svc-uscan");
+    let lab = Lab::up(&x, "10.86.0.0/24");
+    let peer = lab.peer(0, 0).ip().to_string();
+    let cache = tempfile::tempdir().unwrap();
+    let r = x.run(|| {
+        let mut c = std::process::Command::new(common::nettool());
+        c.args(["scan", "--udp", "--json", &peer, "1-20,81,82"])
+            .env("NETTOOL_ARP_CACHE", cache.path().join("arp.json"));
+        common::run(c, Duration::from_secs(60))
+    });
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let got: Vec<(u64, String)> = r
+        .json_lines()
+        .iter()
+        .filter(|v| v["event"] == "port")
+        .map(|v| {
+            let port = v["port"].as_u64().unwrap();
+            (port, v["outcome"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    // The truth, from the lab's own catalogue of its UDP ports.
+    assert!(UDP_SERVICES.iter().any(|s| s.0 == UdpPorts::FILTERED));
+    let want: Vec<(u64, String)> = (1..=20)
+        .chain([UdpPorts::CLOSED, UdpPorts::FILTERED])
+        .map(|p| {
+            let s = match p {
+                UdpPorts::ECHO | UdpPorts::DAYTIME => "open",
+                UdpPorts::FILTERED => "open|filtered",
+                _ => "closed",
+            };
+            (u64::from(p), s.to_owned())
+        })
+        .collect();
+    assert_eq!(got, want, "{}", r.show());
+    // 19 closed ports from a bucket of 6: about 13 s at one a second.
+    assert!(r.elapsed < Duration::from_secs(45), "{}", r.show());
+    assert!(
+        r.elapsed > Duration::from_secs(9),
+        "faster than the peer's limiter allows? {}",
+        r.show()
+    );
+}

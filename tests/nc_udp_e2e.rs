@@ -227,3 +227,57 @@ fn zero_io_sorts_open_and_closed_ports() {
         assert!(r.stderr.contains(&line), "{line:?} missing; {}", r.show());
     }
 }
+
+/// `--max-datagram`: nettool cuts a datagram longer than the MTU into
+/// IPv4 fragments that the peer's kernel reassembles, and reassembles the
+/// kernel's fragments of the echo: binary datagrams of 8,000 and 65,507
+/// bytes (the largest), each arriving whole both ways (SHA-256 equal).
+#[test]
+fn datagrams_longer_than_the_mtu_go_as_fragments_and_come_back_whole() {
+    let hosts = TwoHosts::new("ncu-frag");
+    let scratch = Scratch::new();
+    let mut echo = common::Server::spawn(python_b(
+        &hosts,
+        "import socket, hashlib\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.bind(('0.0.0.0', 7020))\n\
+         print('ready', flush=True)\n\
+         while True:\n\
+         \x20   d, a = s.recvfrom(65535)\n\
+         \x20   print('got', len(d), hashlib.sha256(d).hexdigest(), flush=True)\n\
+         \x20   s.sendto(d, a)\n",
+    ));
+    echo.wait_for("ready", Duration::from_secs(10));
+    for size in [8000, 65507] {
+        let mut bytes = common::data(size);
+        bytes.rotate_left(size % 97); // a different datagram each time
+        let file = scratch.cache().with_file_name(format!("d{size}"));
+        std::fs::write(&file, &bytes).unwrap();
+        let script = format!(
+            "\"$NT\" nc -u -v --max-datagram 65507 {} 7020 < {}",
+            hosts.addr_b,
+            file.display()
+        );
+        let r = run(sh_a(&hosts, &scratch, &script), LIMIT);
+        assert_eq!(r.code, Some(0), "{}", r.show());
+        let got = echo.wait_for(&format!("got {size} "), Duration::from_secs(10));
+        assert_eq!(
+            got.trim(),
+            format!("got {size} {}", common::sha(&bytes)),
+            "the peer's kernel reassembled it; {}",
+            r.show()
+        );
+        assert_eq!(r.stdout_bytes.len(), size, "{}", r.show());
+        assert_eq!(common::sha(&r.stdout_bytes), common::sha(&bytes));
+        // 1,480 bytes of the UDP datagram (header included) a fragment.
+        let fragments = (8 + size).div_ceil(1480);
+        assert!(
+            r.stderr.contains(&format!(
+                "1 datagrams ({size} bytes) sent ({fragments} IPv4 fragments), \
+                 1 ({size} bytes) received, 1 reassembled from fragments"
+            )),
+            "{}",
+            r.show()
+        );
+    }
+}

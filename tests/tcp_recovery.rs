@@ -9,7 +9,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use nettool::sim::{Dir, Fate, Impairments, Sim};
-use nettool::tcp::{Config, SeqNum, State};
+use nettool::tcp::{Config, Connection, SeqNum, State, TimerKind};
+use nettool::time::Instant;
 use nettool::wire::tcp::{TcpOption, TcpRepr};
 use rstest::rstest;
 
@@ -104,6 +105,117 @@ fn tlp__a_lone_lost_fin_is_probed_at_the_rto_instead_of_timing_out() {
     c.handle_segment(at(240), &ack(nth(1).0 + 1, &[], None));
     assert_eq!(c.state(), State::FinWait2);
     assert_eq!((c.cwnd(), c.ssthresh()), (2 * 536, 2 * 536));
+}
+
+/// The probe timer never fires after the retransmission timer: checked
+/// after every step of the tests below.
+#[track_caller]
+fn assert_pto_not_after_rto(c: &Connection) {
+    if let (Some(pto), Some(rto)) = (
+        c.timer(TimerKind::LossProbe),
+        c.timer(TimerKind::Retransmission),
+    ) {
+        assert!(pto <= rto, "PTO at {pto:?} after the RTO at {rto:?}");
+    }
+}
+
+/// The last data segment is lost and the FIN after it arrives: the
+/// peer's duplicate ACK SACKs the FIN's sequence number (as nettool's
+/// and Linux's receivers do), so RACK sees a delivery sent after the
+/// data, and the data goes again once its reordering window (min_RTT/4)
+/// has passed: about one round trip after the loss, with neither a
+/// probe nor a timeout. Before, nothing came back for the FIN, and the
+/// data waited for the probe (the FIN again) and then the RTO: 200 ms.
+#[test]
+fn tlp__a_segment_lost_before_a_sacked_fin_is_repaired_by_rack() {
+    let mut c = established(config(), vec![]);
+    assert_eq!(c.send(&K[..MSS as usize]), Ok(536));
+    assert_eq!(sent(&mut c, 20), [last_line(0)]);
+    c.close(at(21));
+    let fin_seq = nth(1).0;
+    let fin = format!("Flags [F.], seq {fin_seq}, ack 5001, win 65535, length 0");
+    assert_eq!(sent(&mut c, 21), [fin]);
+    assert_pto_not_after_rto(&c);
+    // Segment 0 is lost; the FIN arrives and is SACKed at once.
+    c.handle_segment(at(31), &ack(nth(0).0, &[(fin_seq, fin_seq + 1)], None));
+    assert_pto_not_after_rto(&c);
+    // RACK: sent 1 ms before the FIN, lost 10 ms (RACK.rtt) + 2.5 ms
+    // (min_RTT/4) after it was sent.
+    let lost_at = Instant::from_micros(32_500);
+    assert_eq!(c.poll_timeout(), Some(lost_at));
+    c.handle_timeout(lost_at);
+    let resent: Vec<String> = std::iter::from_fn(|| c.poll_transmit(lost_at))
+        .map(|s| line(&s))
+        .collect();
+    // The data, and the FIN after it (RACK marked only the data lost;
+    // a segment takes the FIN that follows its octets).
+    assert_eq!(resent, [last_line(0).replace("[P.]", "[FP.]")]);
+    assert!(c.in_recovery());
+    assert_pto_not_after_rto(&c);
+    c.handle_segment(at(43), &ack(fin_seq + 1, &[], None));
+    assert_eq!(c.state(), State::FinWait2);
+    assert_eq!((c.loss_probes(), c.timeouts()), (0, 0));
+}
+
+/// As above, but the peer acknowledges the FIN at once without SACKing
+/// it. The duplicate ACKs deliver nothing: they neither restart the
+/// probe timer (RFC 8985 §7.2 restarts it on new data and on ACKs of new
+/// data) nor, below the probe's end, end its episode (§7.4.2): one probe,
+/// the FIN, then the RTO it re-armed resends the data. Before, each
+/// duplicate ACK ended the episode and armed the next probe, which then
+/// met the RTO's deadline and replaced it, again and again, until three
+/// duplicate ACKs made a fast retransmit: with a 200 ms PTO, 600 ms
+/// where the RTO repairs the loss in 400.
+#[test]
+fn tlp__duplicate_acks_below_a_probe_leave_the_repair_to_the_rto() {
+    let mut c = established(config(), vec![]);
+    assert_eq!(c.send(&K[..MSS as usize]), Ok(536));
+    assert_eq!(sent(&mut c, 20), [last_line(0)]);
+    c.close(at(21));
+    let fin_seq = nth(1).0;
+    let fin = format!("Flags [F.], seq {fin_seq}, ack 5001, win 65535, length 0");
+    assert_eq!(sent(&mut c, 21), std::slice::from_ref(&fin));
+    // PTO: 2·SRTT + 2 ms after the FIN (two segments in flight).
+    assert_eq!(c.timer(TimerKind::LossProbe), Some(at(43)));
+    assert_eq!(c.timer(TimerKind::Retransmission), Some(at(220)));
+    c.handle_segment(at(31), &ack(nth(0).0, &[], None));
+    assert_eq!(c.timer(TimerKind::LossProbe), Some(at(43)), "not restarted");
+    assert_eq!(sent(&mut c, 43), std::slice::from_ref(&fin));
+    assert_eq!(c.loss_probes(), 1);
+    assert_eq!(c.timer(TimerKind::Retransmission), Some(at(243)));
+    // The probe draws a second duplicate ACK (a third would be fast
+    // retransmit's cue).
+    c.handle_segment(at(53), &ack(nth(0).0, &[], None));
+    assert_eq!(c.timer(TimerKind::LossProbe), None, "one probe");
+    assert_pto_not_after_rto(&c);
+    assert_eq!(c.poll_timeout(), Some(at(243)));
+    let resent = last_line(0).replace("[P.]", "[FP.]");
+    assert_eq!(sent(&mut c, 243).first(), Some(&resent));
+    assert_eq!((c.loss_probes(), c.timeouts()), (1, 1));
+}
+
+/// An ACK stream that delivers nothing (here: the peer's data, while
+/// ours waits for its ACK) does not push the probe back: it fires 2·SRTT
+/// + 2 ms after our last segment went out, and never later than the RTO.
+#[test]
+fn tlp__acks_that_deliver_nothing_do_not_postpone_the_probe() {
+    let mut c = established(config(), vec![]);
+    assert_eq!(c.send(&K[..4 * MSS as usize]), Ok(4 * 536));
+    assert_eq!(sent(&mut c, 20).len(), 4);
+    assert_eq!(c.timer(TimerKind::LossProbe), Some(at(42)));
+    for t in 21..42 {
+        let mut from_them = ack(nth(0).0, &[], None);
+        from_them.seq = SeqNum(REMOTE_ISS + 1 + (t - 21));
+        from_them.payload = b"x";
+        c.handle_segment(at(t as u64), &from_them);
+        assert_eq!(c.timer(TimerKind::LossProbe), Some(at(42)), "at {t} ms");
+        assert_pto_not_after_rto(&c);
+        let _ = sent(&mut c, t as u64);
+    }
+    let probe = sent(&mut c, 42);
+    assert_eq!(probe.len(), 1, "{probe:?}");
+    assert!(probe[0].contains(&format!("seq {}:{}", nth(3).0, nth(3).1)));
+    assert_eq!(c.loss_probes(), 1);
 }
 
 /// A flight whose ACKs are all lost. The probe is new data (segment 10)

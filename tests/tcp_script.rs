@@ -2417,6 +2417,64 @@ fn sack__blocks_report_held_data_newest_first() {
     );
 }
 
+/// A FIN beyond a hole is acknowledged at once (RFC 5681 §4.2: an
+/// out-of-order segment SHOULD draw an immediate duplicate ACK), with
+/// delayed ACKs on, and its sequence number is SACKed, as Linux does:
+/// alone, with the held data it follows (one ACK for a segment with
+/// both), or extending their block. Once the hole fills, the FIN is taken
+/// and no SACK block remains.
+#[rstest]
+#[case::bare_fin(&[(5101, "")], "{5101:5102}", 5102)]
+#[case::text_and_fin_in_one_segment(&[(5101, "abc")], "{5101:5105}", 5105)]
+#[case::fin_after_held_text(&[(5101, "abc"), (5104, "")], "{5101:5105}", 5105)]
+#[case::fin_apart_from_held_text(&[(5051, "abc"), (5101, "")], "{5101:5102}{5051:5054}", 5102)]
+fn sack__a_fin_beyond_a_hole_is_sacked_at_once(
+    #[case] arrivals: &[(u32, &'static str)],
+    #[case] blocks: &str,
+    #[case] ack_at_the_end: u32,
+) {
+    let mut c = established_with(
+        Config {
+            sack_permitted: true,
+            ..delack_config()
+        },
+        vec![TcpOption::SackPermitted],
+    );
+    let (&(seq, text), before) = arrivals.split_last().unwrap();
+    for &(seq, text) in before {
+        deliver(&mut c, 20, data(seq, text.as_bytes()));
+        assert_eq!(sent(&mut c, 20).len(), 1, "out of order: an ACK at once");
+    }
+    deliver(
+        &mut c,
+        21,
+        seg(seq, Some(LOCAL_ISS + 1), Flags::FIN, text.as_bytes()),
+    );
+    assert_eq!(c.state(), State::Established);
+    // One ACK, at once (no delayed-ACK timer armed for it).
+    assert_eq!(c.poll_timeout(), None);
+    let n = blocks.matches('{').count();
+    let out: Vec<String> = std::iter::from_fn(|| c.poll_transmit(at(21)))
+        .map(|s| line(&s))
+        .collect();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].starts_with("Flags [.], ack 5001, ")
+            && out[0].ends_with(&format!("options [nop,nop,sack {n} {blocks}], length 0")),
+        "{out:?}"
+    );
+    // The hole fills: the FIN is taken, and nothing is held to SACK.
+    deliver(&mut c, 30, data(REMOTE_ISS + 1, &K[..100]));
+    assert_eq!(c.state(), State::CloseWait);
+    assert!(events(&mut c).contains(&Event::PeerClosed));
+    let out = sent(&mut c, 30);
+    let last = out.last().expect("an ACK");
+    assert!(
+        last.starts_with(&format!("Flags [.], ack {ack_at_the_end}, ")) && !last.contains("sack"),
+        "{out:?}"
+    );
+}
+
 /// SACK blocks never push a data segment past the MTU: a full-sized one
 /// goes without them, a short one carries as many as fit, and the pure
 /// ACK carries them all (a full segment with SACK blocks was 1528 octets

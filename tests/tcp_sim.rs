@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use nettool::sim::{Dir, Fate, Impairments, Sim};
-use nettool::tcp::{Config, Event, Reason, State};
+use nettool::tcp::{Config, Event, Reason, State, TimerKind};
 use nettool::wire::WireError;
 use rstest::rstest;
 
@@ -211,6 +211,31 @@ fn clean_run_has_a_bounded_exact_shape() {
     assert!(sim.now() < nettool::time::Instant::from_millis(61_000));
 }
 
+/// The probe timer never fires after the retransmission timer, on
+/// either side, at any step of exchanges through every kind of fault
+/// (RFC 8985 §7.2 caps the PTO at the RTO's expiration).
+#[rstest]
+fn the_pto_is_never_later_than_the_rto(#[values(0, 1, 2, 3, 4, 5, 6, 7)] seed: u64) {
+    let mut sim = exchange(seed, everything());
+    let mut steps = 0;
+    while !both_closed(&sim) && sim.step() {
+        for (side, e) in [("A", sim.a()), ("B", sim.b())] {
+            let pto = e.conn.timer(TimerKind::LossProbe);
+            let rto = e.conn.timer(TimerKind::Retransmission);
+            if let (Some(pto), Some(rto)) = (pto, rto) {
+                assert!(
+                    pto <= rto,
+                    "{side} at {:?}: PTO {pto:?} after RTO {rto:?}",
+                    sim.now()
+                );
+            }
+        }
+        steps += 1;
+        assert!(steps < MAX_STEPS, "{}", sim.trace_text());
+    }
+    assert!(both_closed(&sim), "{}", sim.trace_text());
+}
+
 // ----- scripted faults -----
 
 #[test]
@@ -309,6 +334,58 @@ fn fin_arriving_before_the_last_data_is_not_processed_early() {
     sim.release(Dir::AtoB);
     sim.run_until(both_closed, MAX_STEPS).unwrap();
     assert_eq!(sim.b().app.received, payload(3000, 0x33));
+}
+
+/// A's last data segment is lost and its bare FIN, sent after it,
+/// arrives. B acknowledges the out-of-order FIN at once, SACKing its
+/// sequence number, and A's RACK resends the data one reordering window
+/// (min_RTT/4) after that ACK: the data is in 2 RTT + 5 ms after it was
+/// first sent, with neither a loss probe nor a timeout. Before, B said
+/// nothing, A probed with the FIN again (which drew nothing either), and
+/// the RTO resent the data 200 ms after it was first sent.
+#[test]
+fn a_segment_lost_before_a_bare_fin_is_resent_by_rack_within_a_round_trip() {
+    let mut sim = Sim::client_server(4, Config::default());
+    sim.run_until(
+        |s| s.a().state() == State::Established && s.b().state() == State::Established,
+        100,
+    )
+    .unwrap();
+    sim.a_mut().app.to_send = payload(6, 0x44);
+    sim.drop_next(Dir::AtoB, 1);
+    let dropped = |s: &Sim| s.trace().iter().any(|e| e.fate == Fate::Dropped);
+    // Stops once the data is on the wire, before time moves on.
+    sim.run_until(dropped, 1).unwrap();
+    let data_sent = sim.trace().last().expect("the data").at;
+    sim.a_mut().app.close_after_send = true;
+    sim.b_mut().app.close_on_eof = true;
+    sim.run_until(|s| s.b().app.received.len() == 6, MAX_STEPS)
+        .unwrap();
+    let text = sim.trace_text();
+    // RTT 20 ms: the FIN's ACK is back at 20 ms (+ the sim's steps), the
+    // data goes again 5 ms later and arrives 10 ms after that.
+    let took = sim.now() - data_sent;
+    assert!(took <= Duration::from_millis(36), "{took:?}\n{text}");
+    assert_eq!(
+        (sim.a().conn.loss_probes(), sim.a().conn.timeouts()),
+        (0, 0),
+        "{text}"
+    );
+    let fin_at = sim
+        .trace()
+        .iter()
+        .find(|e| e.dir == Dir::AtoB && e.line.contains("Flags [F.]") && e.fate == Fate::Delivered)
+        .expect("the FIN arrived")
+        .at;
+    assert!(
+        sim.trace().iter().any(|e| e.dir == Dir::BtoA
+            && e.at == fin_at
+            && e.fate == Fate::Sent
+            && e.line.contains("sack 1")),
+        "B SACKs the FIN as it arrives\n{text}"
+    );
+    sim.run_until(both_closed, MAX_STEPS).unwrap();
+    assert_eq!(sim.b().app.received, payload(6, 0x44));
 }
 
 #[test]

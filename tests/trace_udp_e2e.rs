@@ -61,8 +61,21 @@ fn a_udp_trace_ends_at_the_destinations_port_unreachable() {
     let ran = trace(&net, &scratch, &["--udp", "--queries", "2", "--json", &b]);
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     assert_eq!(hops(&ran), want(&net, "port-unreachable"), "{}", ran.show());
+    assert_eq!(
+        start(&ran)["guard"],
+        Value::Null,
+        "no RST guard; {}",
+        ran.show()
+    );
     let text = trace(&net, &scratch, &["--udp", "--queries", "1", &b]);
     assert!(text.stdout.contains("with UDP"), "{}", text.show());
+    assert!(
+        text.stdout
+            .contains("source port held by a bound UDP socket")
+            && !text.stdout.contains("nft table"),
+        "a UDP trace claims no TCP port and installs no RST guard; {}",
+        text.show()
+    );
     assert!(
         text.stdout.contains(&format!("{b} reached in 3 hops")),
         "{}",
@@ -78,4 +91,27 @@ fn an_icmp_trace_ends_at_the_destinations_echo_reply() {
     let ran = trace(&net, &scratch, &["--icmp", "--queries", "2", "--json", &b]);
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     assert_eq!(hops(&ran), want(&net, "echo-reply"), "{}", ran.show());
+    let start = start(&ran);
+    assert_eq!(start["guard"], Value::Null, "no RST guard; {}", ran.show());
+    assert!(
+        !start["src"].as_str().unwrap().ends_with(":0"),
+        "an identifier of its own; {}",
+        ran.show()
+    );
+    let text = trace(&net, &scratch, &["--icmp", "--queries", "1", &b]);
+    assert!(
+        text.stdout
+            .contains("the kernel drops echo replies no ping socket waits for")
+            && !text.stdout.contains("nft table"),
+        "{}",
+        text.show()
+    );
+}
+
+/// The `start` line of a `--json` run.
+fn start(ran: &Ran) -> Value {
+    ran.json_lines()
+        .into_iter()
+        .find(|v| v["event"] == "start")
+        .expect("a start line")
 }

@@ -422,3 +422,100 @@ fn a_udp_scan_agrees_exactly_with_a_rate_limited_host() {
         r.show()
     );
 }
+
+/// When nettool answers for an address the kernel does not own, a UDP
+/// datagram to it that no flow takes draws nettool's own ICMP port
+/// unreachable, which the peer's kernel accepts (its connected socket
+/// reads ECONNREFUSED), rate-limited as Linux limits its own: of 12
+/// datagrams sent at once, 6 are answered; a second later, one more.
+#[test]
+fn a_stray_datagram_to_an_address_nettool_answers_for_draws_its_port_unreachable() {
+    let hosts = TwoHosts::new("udp-stray");
+    let scratch = Scratch::new();
+    let spare = std::net::Ipv4Addr::from(u32::from(hosts.subnet.network()) + 200);
+    // nettool holds the spare address for 4 s: a ping run is its flow.
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args([
+        "ping",
+        "-s",
+        &spare.to_string(),
+        "-c",
+        "40",
+        "--interval",
+        "100ms",
+        &hosts.addr_b.to_string(),
+    ])
+    .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let pinger = std::thread::spawn(move || run(cmd, LIMIT));
+    // B, once nettool answers: 12 datagrams to the spare address's port 9
+    // at once, each followed by a non-blocking receive; then one more a
+    // second later. A refused receive is a port unreachable.
+    let script = format!(
+        "import socket, time\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.connect(('{spare}', 9)); s.setblocking(False)\n\
+         def ask():\n\
+         \x20   s.send(b'x'); time.sleep(0.05)\n\
+         \x20   try:\n\
+         \x20       s.recv(100); return 'answer'\n\
+         \x20   except ConnectionRefusedError:\n\
+         \x20       return 'refused'\n\
+         \x20   except BlockingIOError:\n\
+         \x20       return 'silence'\n\
+         for _ in range(100):\n\
+         \x20   time.sleep(0.02)\n\
+         \x20   if ask() == 'refused': break\n\
+         time.sleep(1.2)\n\
+         got = [ask() for _ in range(12)]\n\
+         time.sleep(1.2)\n\
+         got.append(ask())\n\
+         print(' '.join(got))\n"
+    );
+    let mut py = hosts.cmd_b("python3");
+    py.args(["-c", &script]);
+    let r = run(py, LIMIT);
+    let ping = pinger.join().unwrap();
+    assert_eq!(r.code, Some(0), "{}\n{}", r.show(), ping.show());
+    let got: Vec<&str> = r.stdout.split_whitespace().collect();
+    // The first refusal (the wait for nettool) spent a token; 1.2 s
+    // refilled it: 6 in the bucket again, then silence, then one a second.
+    let mut want = vec!["refused"; 6];
+    want.extend(["silence"; 6]);
+    want.push("refused");
+    assert_eq!(got, want, "{}\n{}", r.show(), ping.show());
+    assert_eq!(ping.code, Some(0), "{}", ping.show());
+}
+
+/// `ping` takes several hosts, each its own path: the peer over the
+/// link, then this host's loopback; one summary each, then a line over
+/// all.
+#[test]
+fn ping_takes_several_hosts_each_on_its_own_path() {
+    let hosts = TwoHosts::new("udp-ping2");
+    let scratch = Scratch::new();
+    let b = hosts.addr_b.to_string();
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["ping", "-c", "2", "--interval", "100ms", &b, "127.0.0.1"],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let heads: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("PING "))
+        .collect();
+    assert_eq!(heads.len(), 2, "{}", r.show());
+    assert!(heads[0].starts_with(&format!("PING {b} ")), "{}", r.show());
+    assert!(heads[1].starts_with("PING 127.0.0.1 "), "{}", r.show());
+    let sums = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("2 probes sent, 2 answered"));
+    assert_eq!(sums.count(), 2, "{}", r.show());
+    assert!(
+        r.stdout.contains("=== 2 targets: 2 answered, 0 did not"),
+        "{}",
+        r.show()
+    );
+}

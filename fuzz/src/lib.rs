@@ -371,7 +371,7 @@ fn setup(input: &mut Input<'_>) -> Setup {
 /// SND.UNA =< SND.NXT, SND.UNA and RCV.NXT never going back, the receive
 /// buffer within its bound, every segment it sends parses back; and after
 /// every segment the engine discards (design decision 12), its whole
-/// state unchanged but for the answer it may owe ([`state_but_answer`]).
+/// state unchanged but for the answer it may owe ([`ANSWER`]).
 pub fn tcp_engine(data: &[u8]) {
     let mut input = Input(data);
     let Setup {
@@ -467,7 +467,7 @@ pub fn tcp_engine(data: &[u8]) {
                     options: fit_options(options),
                     payload: &payload,
                 };
-                let before_seg = state_but_answer(conn);
+                let before_seg = conn.snapshot();
                 conn.handle_segment_from(now, *remote.ip(), &seg);
                 let events: Vec<Event> = std::iter::from_fn(|| conn.poll_event()).collect();
                 let discarded = !events.is_empty()
@@ -476,15 +476,16 @@ pub fn tcp_engine(data: &[u8]) {
                             if whole_discard(*reason, tcb.rcv.wnd))
                     });
                 if discarded {
-                    let after = state_but_answer(conn);
-                    if let Some(((name, was), (_, is))) =
-                        before_seg.iter().zip(&after).find(|(b, a)| b != a)
-                    {
-                        panic!(
-                            "a segment the engine discarded ({events:?}) changed {name} \
-                             from {was} to {is}: {seg:?}"
-                        );
-                    }
+                    let changed: Vec<&str> = before_seg
+                        .changed_fields(conn)
+                        .into_iter()
+                        .filter(|f| !ANSWER.contains(f))
+                        .collect();
+                    assert!(
+                        changed.is_empty(),
+                        "a segment the engine discarded ({events:?}) changed {changed:?}: \
+                         {seg:?}\nbefore: {before_seg:?}\nafter: {conn:?}"
+                    );
                 }
             }
             // Time passes; due timers fire.
@@ -540,21 +541,15 @@ pub fn tcp_engine(data: &[u8]) {
     }
 }
 
-/// What answering a discarded segment may touch: the ACK (or RST) it
-/// owes, the challenge-ACK rate limit (RFC 5961 §7), the segments and
-/// events queued (`out`, the outbox made on first use; `queued` and
-/// `events` where they are fields of their own), and a D-SACK to report
-/// the duplicate it was (RFC 2883). What the answer itself changes once
-/// sent (Last.ACK.sent, the window advertised) changes only as it leaves,
-/// in `poll_transmit`.
-const ANSWER: [&str; 6] = [
-    "ack_pending",
-    "challenge",
-    "out",
-    "queued",
-    "events",
-    "dsack",
-];
+/// What answering a discarded segment may touch, by the field names of
+/// [`Snapshot::changed_fields`](nettool::tcp::Snapshot::changed_fields):
+/// the ACK (or RST) it owes, the challenge-ACK rate limit (RFC 5961 §7),
+/// the segments and events queued (`out`), and a D-SACK to report the
+/// duplicate it was (RFC 2883; `flight.dsack`, the rest of the
+/// loss-recovery state compared apart, an empty one the same as none).
+/// What the answer itself changes once sent (Last.ACK.sent, the window
+/// advertised) changes only as it leaves, in `poll_transmit`.
+const ANSWER: [&str; 4] = ["ack_pending", "challenge", "out", "flight.dsack"];
 
 /// Whether a segment dropped for `reason` was discarded whole, so that it
 /// must change no state. Some drops take part of the segment, as RFC 9293
@@ -570,120 +565,6 @@ fn whole_discard(reason: DropReason, rcv_wnd: usize) -> bool {
         DropReason::OutOfWindow => rcv_wnd != 0,
         _ => true,
     }
-}
-
-/// The connection's whole state, field by field as `{:?}` prints it, less
-/// the [`ANSWER`] fields.
-fn state_but_answer(conn: &Connection) -> Vec<(String, String)> {
-    let text = format!("{conn:?}");
-    top_level_fields(&text)
-        .into_iter()
-        .filter(|(name, _)| !ANSWER.contains(&name.as_str()))
-        .map(|(name, value)| {
-            let value = if name == "flight" {
-                flight_but_answer(&value)
-            } else {
-                value
-            };
-            (name, value)
-        })
-        .collect()
-}
-
-/// The loss-recovery state (`flight`) less its `dsack`, the D-SACK block
-/// the next ACK owes (an [`ANSWER`] field, kept in the recovery state to
-/// keep an idle connection small). The state is boxed only while it holds
-/// something, so a discarded duplicate that only sets `dsack` boxes it: a
-/// box holding nothing else reads as no box.
-fn flight_but_answer(value: &str) -> String {
-    let Some(inner) = value
-        .strip_prefix("Flight(Some(")
-        .and_then(|v| v.strip_suffix("))"))
-    else {
-        return value.to_owned();
-    };
-    let fields: Vec<(String, String)> = top_level_fields(inner)
-        .into_iter()
-        .filter(|(name, _)| name != "dsack")
-        .collect();
-    if fields.iter().all(|(_, v)| holds_nothing(v)) {
-        return "Flight(None)".to_owned();
-    }
-    format!("{fields:?}")
-}
-
-/// Whether a field's `{:?}` is an empty value: `None`, `false`, zeros and
-/// empty lists, however nested in structs.
-fn holds_nothing(value: &str) -> bool {
-    if value
-        .split('[')
-        .skip(1)
-        .any(|after| !after.starts_with(']'))
-    {
-        return false;
-    }
-    let mut rest = value;
-    while let Some(i) = rest.find(|c: char| c.is_ascii_alphanumeric()) {
-        rest = &rest[i..];
-        let end = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len());
-        let word = &rest[..end];
-        rest = &rest[end..];
-        if rest.trim_start().starts_with(':') {
-            continue; // a field's name
-        }
-        let empty = match word {
-            "Some" | "true" => false,
-            "None" | "false" => true,
-            // A type's name (a struct, SeqNum(..)): what it holds decides.
-            w if w.starts_with(|c: char| c.is_ascii_uppercase()) => true,
-            w => w.bytes().all(|b| b == b'0'),
-        };
-        if !empty {
-            return false;
-        }
-    }
-    true
-}
-
-/// The `name: value` pairs of a struct's `{:?}` (`Name { a: 1, b: [..] }`),
-/// split at the commas outside any bracket or string.
-fn top_level_fields(text: &str) -> Vec<(String, String)> {
-    let Some(open) = text.find('{') else {
-        return Vec::new();
-    };
-    let body = text[open + 1..].trim_end().trim_end_matches('}');
-    let mut fields = Vec::new();
-    let (mut depth, mut in_str, mut escaped, mut start) = (0i32, false, false, 0);
-    let mut push = |piece: &str| {
-        if let Some((name, value)) = piece.split_once(':') {
-            fields.push((name.trim().to_owned(), value.trim().to_owned()));
-        }
-    };
-    for (i, c) in body.char_indices() {
-        if in_str {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' => in_str = true,
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => depth -= 1,
-            ',' if depth == 0 => {
-                push(&body[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    push(&body[start..]);
-    fields
 }
 
 /// Keeps the options within TCP's 40 bytes, as any real segment's are.
@@ -996,48 +877,16 @@ fn icmp_checksum(bytes: &[u8]) -> u16 {
 
 #[cfg(test)]
 mod tests {
-
-    #[test]
-    fn a_recovery_state_holding_only_a_dsack_block_reads_as_none() {
-        let only_dsack = "Flight(Some(Recovery { scoreboard: Scoreboard { ranges: [], sacked: 0 }, \
-            sent: SentLog { pieces: [], sacked: 0 }, tlp: None, undo: None, \
-            dsack: Some((SeqNum(357494274), SeqNum(357494281))) }))";
-        assert_eq!(flight_but_answer(only_dsack), "Flight(None)");
-        let holding = "Flight(Some(Recovery { scoreboard: Scoreboard { ranges: [(SeqNum(1), SeqNum(9))], \
-            sacked: 8 }, tlp: None, dsack: None }))";
-        assert_ne!(flight_but_answer(holding), "Flight(None)");
-        let counting = "Flight(Some(Recovery { prr: Prr { delivered: 3, out: 0 }, dsack: None }))";
-        assert_ne!(flight_but_answer(counting), "Flight(None)");
-        let probing = "Flight(Some(Recovery { tlp: Some(Tlp { end: SeqNum(0) }), dsack: None }))";
-        assert_ne!(flight_but_answer(probing), "Flight(None)");
-        assert_eq!(flight_but_answer("Flight(None)"), "Flight(None)");
-    }
-
     use super::*;
 
-    /// The discard property compares every field of the connection: the
-    /// split must find them all, nested brackets and strings kept whole.
+    /// The answer's fields are fields the snapshot reports.
     #[test]
-    fn the_state_is_split_into_its_top_level_fields() {
-        let fields =
-            top_level_fields(r#"C { a: 1, b: [(1, 2), (3, 4)], c: S { d: "x, }" }, e: None }"#);
-        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["a", "b", "c", "e"]);
-        assert_eq!(fields[2].1, r#"S { d: "x, }" }"#);
-        let conn = Connection::connect(
-            Instant::ZERO,
-            Config::default(),
-            sim::CLIENT,
-            sim::SERVER,
-            SeqNum(1),
-        );
-        let state = state_but_answer(&conn);
-        let names: Vec<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
-        for name in ["state", "tcb", "snd_max", "ts_recent", "timers"] {
-            assert!(names.contains(&name), "{name} missing from {names:?}");
-        }
+    fn the_answer_names_fields_of_the_connection() {
         for name in ANSWER {
-            assert!(!names.contains(&name), "{name}");
+            assert!(
+                nettool::tcp::Snapshot::FIELDS.contains(&name),
+                "{name} is no field of the connection"
+            );
         }
     }
 }

@@ -355,7 +355,7 @@ pub struct ScanArgs {
 /// Send ICMP echo requests (ping), matched replies and RTT statistics: `probe --icmp`.
 #[derive(Debug, Args)]
 #[command(
-    long_about = "Send ICMP echo requests to HOST, built by nettool and sent through its own \
+    long_about = "Send ICMP echo requests to each HOST in turn, built by nettool and sent through its own \
 interface, and print each echo reply with its round-trip time (from the kernel's stamps of the \
 request leaving and the reply arriving), then the summary: sent, answered, loss, RTT \
 min/avg/max/stddev. An ICMP error (a router's unreachable, time exceeded) names its sender. This \
@@ -365,6 +365,9 @@ probe takes every other option (TTL, TOS, timestamp and address mask requests, a
   nettool ping 10.78.0.2                        until Ctrl-C
   nettool ping -c 5 --interval 200ms 10.78.0.2
   nettool ping --flood -c 10000 10.78.0.2       as fast as the link allows; only the summary
+  nettool ping -c 3 10.78.0.2 10.78.0.3         several hosts, one after another (one request
+                                                each without -c), then a line over all
+  nettool ping 10.78.0.0/29                     the subnet's hosts that answer ARP (-Pn: all)
 
 EXIT STATUS:
   0    at least one request was answered (Ctrl-C included, as ping: the summary is printed)
@@ -373,9 +376,12 @@ EXIT STATUS:
   143  stopped by SIGTERM (the summary is printed first)"
 )]
 pub struct PingArgs {
-    /// The host to ping.
-    #[arg(value_name = "HOST")]
-    pub host: String,
+    /// The hosts to ping, one after another: addresses, names, subnets (10.78.0.0/29, swept by
+    /// ARP first), - for a list on stdin.
+    #[arg(value_name = "HOST", required_unless_present = "input_list")]
+    pub hosts: Vec<String>,
+    #[command(flatten)]
+    pub list: TargetListArgs,
     /// Interface to use (default: the one the kernel routes HOST through).
     #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = super::parse_interface, value_hint = clap::ValueHint::Other)]
     pub interface: Option<String>,
@@ -419,12 +425,8 @@ impl PingArgs {
     /// The `probe --icmp` this stands for.
     pub fn into_probe(self) -> ProbeArgs {
         ProbeArgs {
-            targets: vec![self.host],
-            list: TargetListArgs {
-                input_list: None,
-                max_targets: MAX_TARGETS,
-                no_discovery: false,
-            },
+            targets: self.hosts,
+            list: self.list,
             udp: false,
             icmp: true,
             icmp_type: None,

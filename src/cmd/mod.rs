@@ -301,7 +301,7 @@ enum Opened {
 fn open_connection(
     rep: &mut Reporter,
     env: &mut Env,
-    command: &'static str,
+    (command, flows): (&'static str, Flows),
     remote: SocketAddrV4,
     way: &Way,
 ) -> anyhow::Result<Opened> {
@@ -309,7 +309,6 @@ fn open_connection(
         Ok(path) => path,
         Err(outcome) => return Ok(Opened::Unresolved(outcome)),
     };
-    let flows = Flows::Connection { remote };
     let opts = LinkOptions::default();
     let stack = path.open(way.source_port, flows, &opts, env.pcap.as_ref(), env.err)?;
     Ok(Opened::Ready(path, stack))
@@ -354,14 +353,30 @@ pub(crate) trait Finish {
 /// way ([`open_connection`]), hands `body` the wiring, the link and the
 /// reporter's clock, tears the stack down and reports what `body` ran.
 pub(crate) fn run_connection<F: Finish>(
-    mut rep: Reporter,
+    rep: Reporter,
     env: &mut Env,
     command: &'static str,
     remote: SocketAddrV4,
     way: &Way,
     body: impl FnOnce(&Wiring, Reporter, &mut dyn Link, &mut dyn Clock, &mut Env) -> anyhow::Result<F>,
 ) -> anyhow::Result<Outcome> {
-    let (path, mut stack) = match open_connection(&mut rep, env, command, remote, way)? {
+    let flows = Flows::Connection { remote };
+    run_flows(rep, env, (command, flows), remote, way, body)
+}
+
+/// [`run_connection`] for flows of another kind (`flows`): UDP datagrams
+/// or ICMP queries to `remote` claim no TCP port and install no RST
+/// guard.
+pub(crate) fn run_flows<F: Finish>(
+    mut rep: Reporter,
+    env: &mut Env,
+    (command, flows): (&'static str, Flows),
+    remote: SocketAddrV4,
+    way: &Way,
+    body: impl FnOnce(&Wiring, Reporter, &mut dyn Link, &mut dyn Clock, &mut Env) -> anyhow::Result<F>,
+) -> anyhow::Result<Outcome> {
+    let opened = open_connection(&mut rep, env, (command, flows), remote, way)?;
+    let (path, mut stack) = match opened {
         Opened::Ready(path, stack) => (path, stack),
         Opened::Unresolved(outcome) => return Ok(outcome),
     };

@@ -93,9 +93,20 @@ pub fn expand(
     max: u64,
     resolve: impl Fn(&str) -> Result<Ipv4Addr>,
 ) -> Result<Vec<Target>> {
+    expand_for(words, with_ports.then_some(Proto::Tcp), max, resolve)
+}
+
+/// [`expand`], with `:PORTS` read as the ports of `ports`' protocol (UDP
+/// probes name UDP services); `None`: words carry no ports.
+pub fn expand_for(
+    words: &[String],
+    ports: Option<Proto>,
+    max: u64,
+    resolve: impl Fn(&str) -> Result<Ipv4Addr>,
+) -> Result<Vec<Target>> {
     let specs: Vec<(Spec, Option<Vec<u16>>)> = words
         .iter()
-        .map(|w| spec(w, with_ports))
+        .map(|w| spec(w, ports))
         .collect::<Result<_>>()?;
     let total: u64 = specs.iter().map(|(s, _)| s.count()).sum();
     if total > max {
@@ -151,13 +162,13 @@ impl Spec {
     }
 }
 
-fn spec(word: &str, with_ports: bool) -> Result<(Spec, Option<Vec<u16>>)> {
-    let (host, ports) = match word.rsplit_once(':') {
-        Some((h, p)) if with_ports => (h, Some(p)),
+fn spec(word: &str, proto: Option<Proto>) -> Result<(Spec, Option<Vec<u16>>)> {
+    let (host, ports) = match (word.rsplit_once(':'), proto) {
+        (Some((h, p)), Some(proto)) => (h, Some((p, proto))),
         _ => (word, None),
     };
     let ports = ports
-        .map(|p| services::parse_ports(p, Proto::Tcp).map_err(anyhow::Error::msg))
+        .map(|(p, proto)| services::parse_ports(p, proto).map_err(anyhow::Error::msg))
         .transpose()?;
     if host.contains('/') {
         let net: Ipv4Network = host.parse().with_context(|| {

@@ -1,6 +1,8 @@
-//! `nettool trace HOST:PORT`: TCP traceroute. The protocol lives in
-//! [`crate::trace`]; this file picks the route, keeps the kernel out of the
-//! flow and renders the events.
+//! `nettool trace HOST:PORT`: TCP traceroute (and `--udp`, `--icmp`). The
+//! protocol lives in [`crate::trace`]; this file picks the route, keeps the
+//! kernel out of the flow (a TCP trace's RST guard; a UDP trace's source
+//! port held by a bound UDP socket; nothing for ICMP) and renders the
+//! events.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -10,7 +12,7 @@ use anyhow::{Result, bail};
 
 use super::probe::iface_config;
 use super::tcp::parse_target;
-use super::{Env, Finish, Given, Way, Wiring, drive, run_connection, run_given};
+use super::{Env, Finish, Given, Way, Wiring, drive, run_connection, run_flows, run_given};
 use crate::cli::TraceArgs;
 use crate::clock::Clock;
 use crate::driver::Stop;
@@ -18,9 +20,10 @@ use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::report::event::{self as ev, Hop, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict, us};
+use crate::setup::Flows;
 use crate::stack::iface::{Event as HostEvent, HostEvent as HostWhat};
 use crate::stack::raw::{Hosted, RawHost};
-use crate::sys::random_bytes;
+use crate::sys::{random_bytes, random_u64};
 use crate::time::Instant;
 use crate::trace::{Answer, Config, Ending, Event, Trace, TraceKind};
 use crate::wire::icmp::IcmpKind;
@@ -28,16 +31,27 @@ use crate::wire::{MacAddr, SeqNum};
 
 pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     let remote = target(&args)?;
-    // One source port for the whole trace: one flow-scoped guard covers it.
-    let (rep, way) = (Reporter::new(args.json), Way::of(&args.path));
-    run_connection(
-        rep,
-        env,
-        "trace",
-        remote,
-        &way,
-        |w, rep, link, clock, env| walk(&args, w, rep, link, clock, env),
-    )
+    let (rep, mut way) = (Reporter::new(args.json), Way::of(&args.path));
+    let body = |w: &Wiring, rep, link: &mut dyn Link, clock: &mut dyn Clock, env: &mut Env| {
+        walk(&args, w, rep, link, clock, env)
+    };
+    match kind(&args) {
+        // One source port for the whole trace: one flow-scoped guard
+        // covers it.
+        TraceKind::Tcp => run_connection(rep, env, "trace", remote, &way, body),
+        // No TCP port, no RST guard: the source port is held by a bound
+        // UDP socket (which keeps the kernel from answering a reply).
+        TraceKind::Udp => {
+            let flows = Flows::Datagrams { sport_inc: false };
+            run_flows(rep, env, ("trace", flows), remote, &way, body)
+        }
+        // Nothing to hold: the identifier stands for the port (-p, or a
+        // random one), and the kernel drops the replies to it silently.
+        TraceKind::Icmp => {
+            way.source_port = way.source_port.or(Some((random_u64() as u16).max(1)));
+            run_flows(rep, env, ("trace", Flows::Queries), remote, &way, body)
+        }
+    }
 }
 
 /// `nettool trace` over what the caller [`Given`] (the in-memory link in
@@ -199,12 +213,25 @@ fn header(
             wiring.path.iface.name,
             crate::text::count(args.max_ttl, "hop"),
             crate::text::count(args.queries, "probe"),
-            wiring.keeper(),
+            keeper(view.kind, wiring),
             wiring.next_hop_line(),
         )
     })?;
     env.out.flush()?;
     Ok(())
+}
+
+/// How the kernel is kept out of the trace's flow: TCP's RST guard, or
+/// for UDP and ICMP, which need none, what does instead.
+fn keeper(kind: TraceKind, wiring: &Wiring) -> String {
+    match kind {
+        _ if !wiring.path.owned_by_kernel => wiring.keeper(),
+        TraceKind::Tcp => wiring.keeper(),
+        TraceKind::Udp => {
+            "source port held by a bound UDP socket: no port unreachables from the kernel".into()
+        }
+        TraceKind::Icmp => "the kernel drops echo replies no ping socket waits for".into(),
+    }
 }
 
 /// The result's line for people.

@@ -10,6 +10,8 @@
 //! - [`ladder`] draws the exchange as a two-column ladder diagram.
 //! - [`record`] keeps a connection as a command runs it, for the same
 //!   pictures of the command's own exchange.
+//! - [`sender`] holds what only the sender knows (window, threshold,
+//!   RTO, retransmission causes), which `record` fills and `plot` draws.
 //! - [`plot`] makes the time–sequence graph of one direction, and
 //!   [`plot_svg`] draws it as SVG.
 //!
@@ -23,6 +25,7 @@ pub mod ladder;
 pub mod plot;
 pub mod plot_svg;
 pub mod record;
+pub mod sender;
 
 pub use conn::{Conn, ConnFilter, Ends, Seg, Way};
 pub use ladder::{Exchange, Item, Style};

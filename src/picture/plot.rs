@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::capture::Captured;
 use super::conn::{Conn, Ends, Way};
-use super::record::SenderTrace;
+use super::sender::SenderTrace;
 use crate::wire::tcp::Flags;
 
 /// One data segment: a vertical bar from `seq` to `end` at `t`.
@@ -379,7 +379,7 @@ impl Graph {
             s.samples = steps_within(
                 &s.samples,
                 |p| p.t,
-                |p, t| super::record::SenderSample {
+                |p, t| super::sender::SenderSample {
                     t,
                     state: p.state.clone(),
                 },

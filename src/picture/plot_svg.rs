@@ -13,7 +13,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::plot::{Graph, RttSource, Scaling, sender_receiver};
-use super::record::SenderTrace;
+use super::sender::SenderTrace;
 use crate::report::event::RetransmitCause;
 
 const WIDTH: f64 = 960.0;

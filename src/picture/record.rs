@@ -18,36 +18,10 @@ use super::capture::Captured;
 use super::conn::{self, Ends, Relative, Seg, Way};
 use super::ladder::{Exchange, Item};
 use super::plot::{self, Graph, PlotError};
+use super::sender::{Cause, SenderSample, SenderTrace};
 use crate::report::event::us;
 use crate::report::event::{Retransmit, RetransmitCause, Sender};
 use crate::tcp::{Connection, Segment, State};
-
-/// A sender's state at one moment: what [`Sender`] reports, and when.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SenderSample {
-    /// In a recording, the time the command handed in; in a graph's
-    /// trace, since the graph's first segment.
-    pub t: Duration,
-    pub state: Sender,
-}
-
-/// A retransmission and its cause, when it left: `[seq, seq + len)` in
-/// relative sequence numbers, as the graph's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cause {
-    pub t: Duration,
-    pub seq: i64,
-    pub len: usize,
-    pub cause: RetransmitCause,
-}
-
-/// What the sender knows: its window, threshold and timer over time, and
-/// its retransmissions' causes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SenderTrace {
-    pub samples: Vec<SenderSample>,
-    pub causes: Vec<Cause>,
-}
 
 /// Segments a recording keeps, at most: about 140 MB of memory, 1.4 GB
 /// of data in full-sized segments. Past it, segments are counted, not

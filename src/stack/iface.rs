@@ -42,12 +42,14 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
+use super::unreachable::{self, IcmpLimiter};
 use crate::machine::{Machine, RawFlow, RxChecksum, Selector, offer};
 use crate::tcp::{self, Connection, Event as TcpEvent, IssSource, Segment, SeqNum, State};
 use crate::time::{Instant, earliest};
 use crate::wire::arp::ArpRepr;
 pub use crate::wire::demux::FlowKey;
 use crate::wire::demux::{Identity, Inbound, arp_reply, demux};
+use crate::wire::frag::{self, Reassembler, Taken};
 use crate::wire::icmp::{IcmpKind, IcmpQuery, QueryKind};
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{ChecksumFill, Flags, TcpRepr};
@@ -338,6 +340,12 @@ pub struct Interface {
     raw: Vec<RawEntry>,
     /// The raw flow that wrote the frame sent last, if one did.
     last_raw: Option<RawHandle>,
+    /// IPv4 fragments to us, put back together before demultiplexing.
+    frags: Reassembler,
+    /// Port unreachables for stray datagrams, and their rate limit.
+    unreachable: IcmpLimiter,
+    /// Addresses answered for beside `config.ip` ([`Interface::add_address`]).
+    more: super::addresses::More,
 }
 
 impl Interface {
@@ -355,7 +363,25 @@ impl Interface {
             serial: 0,
             raw: Vec::new(),
             last_raw: None,
+            frags: Reassembler::new(frag::Limits::default()),
+            unreachable: IcmpLimiter::new(),
+            more: super::addresses::More::default(),
         }
+    }
+
+    /// Answers for `ip` too, an address the kernel does not own (`nettool
+    /// load --sources`): ARP requests for it, segments to it (its
+    /// connections' and, for no flow, a RST) and echo requests, as for
+    /// `config.ip` when `answer_arp` is set, whatever that says.
+    pub fn add_address(&mut self, ip: Ipv4Addr) {
+        if ip != self.config.ip {
+            self.more.add(ip);
+        }
+    }
+
+    /// Whether nobody but nettool answers for `ip`, one of ours.
+    fn answers_alone(&self, ip: Ipv4Addr) -> bool {
+        self.config.answer_arp || self.more.contains(ip)
     }
 
     /// Hosts a raw flow: from now on it gets what its selector takes, and
@@ -561,6 +587,17 @@ impl Interface {
     /// Frames for us that failed validation.
     pub fn malformed(&self) -> u64 {
         self.malformed
+    }
+
+    /// The ICMP port unreachables sent for stray datagrams, and those the
+    /// rate limit held back.
+    pub fn unreachables(&self) -> unreachable::Stats {
+        self.unreachable.stats()
+    }
+
+    /// What became of the IPv4 fragments that came for us.
+    pub fn reassembly(&self) -> frag::Stats {
+        self.frags.stats()
     }
 
     /// Holds back the flow's pure ACKs instead of sending them: forever
@@ -963,7 +1000,7 @@ impl Interface {
     /// echoed back. Other queries are left unanswered, as Linux leaves
     /// them.
     fn answer_query(&mut self, src_mac: MacAddr, ip: &Ipv4Repr, q: &IcmpQuery<'_>) {
-        if !self.config.answer_arp || q.kind != QueryKind::EchoRequest {
+        if !self.answers_alone(ip.dst) || q.kind != QueryKind::EchoRequest {
             return;
         }
         let reply = IcmpQuery {
@@ -999,10 +1036,15 @@ impl Interface {
     }
 
     fn handle_arp(&mut self, now: Instant, arp: &ArpRepr) {
-        if !self.config.answer_arp {
+        let ours = arp.target_ip == self.config.ip || self.more.contains(arp.target_ip);
+        if !ours || !self.answers_alone(arp.target_ip) {
             return;
         }
-        let Some(reply) = arp_reply(&self.identity(), arp) else {
+        let us = Identity {
+            ip: arp.target_ip,
+            ..self.identity()
+        };
+        let Some(reply) = arp_reply(&us, arp) else {
             return;
         };
         self.control.push_back(reply);
@@ -1028,7 +1070,7 @@ impl Interface {
             self.flow_segment(now, key, tcp);
         } else if self.listeners.contains_key(&key.local) {
             self.listener_segment(now, src_mac, key, tcp);
-        } else if !self.offer_raw(now, inbound) && self.config.answer_arp {
+        } else if !self.offer_raw(now, inbound) && self.answers_alone(*key.local.ip()) {
             // Nobody else owns the address: answer as a closed port.
             self.reset(now, src_mac, key, tcp);
         }
@@ -1234,7 +1276,15 @@ impl Machine for Interface {
     type Event = Event;
 
     fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
-        let Some(inbound) = demux(&self.identity(), frame, checksum.tcp_mode()) else {
+        let us = self.more.identity_for(self.identity(), frame);
+        match self.frags.take_frame(now, &us, frame) {
+            Taken::NotAFragment => {}
+            Taken::Held => return,
+            Taken::Refused => return self.bad(now, WireError::Malformed("IPv4 fragment")),
+            // No kernel vouched for the whole: its checksums are verified.
+            Taken::Whole(whole) => return self.handle_frame(now, &whole, RxChecksum::Unknown),
+        }
+        let Some(inbound) = demux(&us, frame, checksum.tcp_mode()) else {
             return;
         };
         match &inbound {
@@ -1268,8 +1318,15 @@ impl Machine for Interface {
             Inbound::Icmp { .. } => {
                 self.offer_raw(now, &inbound);
             }
-            Inbound::Udp { udp: Ok(_), .. } => {
-                self.offer_raw(now, &inbound);
+            Inbound::Udp { udp: Ok(_), ip, .. } => {
+                if !self.offer_raw(now, &inbound) && self.answers_alone(ip.dst) {
+                    // Nobody else owns the address: answer as a closed port.
+                    let us = (self.config.mac, ip.dst);
+                    let hop = self.config.next_hop_mac;
+                    if let Some(f) = self.unreachable.port_unreachable(now, us, hop, frame) {
+                        self.control.push_back(f);
+                    }
+                }
             }
             Inbound::Udp { udp: Err(e), .. } => {
                 self.bad(now, *e);
@@ -1314,6 +1371,7 @@ impl Machine for Interface {
         for entry in &mut self.raw {
             entry.flow.handle_timeout(now);
         }
+        self.frags.handle_timeout(now);
     }
 
     fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
@@ -1335,6 +1393,7 @@ impl Machine for Interface {
             .filter_map(|f| f.deadline())
             .chain(timers)
             .chain(raw)
+            .chain(self.frags.poll_timeout())
             .min()
     }
 

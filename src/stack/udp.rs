@@ -20,8 +20,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use crate::machine::{RawEvents, RawFlow, Selector};
 use crate::time::Instant;
 use crate::wire::MacAddr;
+use crate::wire::frag;
 use crate::wire::icmp::{IcmpError, IcmpKind};
-use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
+use crate::wire::ipv4::{self, IpProtocol, Ipv4Repr};
 use crate::wire::udp::{UdpChecksum, UdpRepr};
 
 /// Most datagrams kept unread; past it the oldest are dropped (and
@@ -45,6 +46,9 @@ pub struct UdpConfig {
     pub next_hop_mac: Option<MacAddr>,
     pub local: SocketAddrV4,
     pub peer: Peer,
+    /// The link's MTU: a datagram longer is sent as IPv4 fragments
+    /// ([`crate::wire::frag`]).
+    pub mtu: usize,
 }
 
 /// What happened, in order.
@@ -67,6 +71,8 @@ pub enum Event {
 pub struct Stats {
     pub datagrams_sent: u64,
     pub bytes_sent: u64,
+    /// Fragments those datagrams went out in, when longer than the MTU.
+    pub fragments_sent: u64,
     pub datagrams_received: u64,
     pub bytes_received: u64,
     /// From peers a locked listener ignores.
@@ -84,6 +90,8 @@ pub struct UdpSocket {
     peer: Option<(SocketAddrV4, MacAddr)>,
     seen: HashSet<SocketAddrV4>,
     tx: VecDeque<(SocketAddrV4, MacAddr, Vec<u8>)>,
+    /// The remaining fragments of a datagram being sent.
+    fragments: VecDeque<Vec<u8>>,
     rx: VecDeque<(SocketAddrV4, Vec<u8>)>,
     events: VecDeque<Event>,
     stats: Stats,
@@ -102,6 +110,7 @@ impl UdpSocket {
             peer,
             seen: HashSet::new(),
             tx: VecDeque::new(),
+            fragments: VecDeque::new(),
             rx: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
@@ -138,9 +147,9 @@ impl UdpSocket {
         self.rx.pop_front()
     }
 
-    /// Datagrams queued to send.
+    /// Datagrams queued to send (one being sent in fragments counts).
     pub fn unsent(&self) -> usize {
-        self.tx.len()
+        self.tx.len() + usize::from(!self.fragments.is_empty())
     }
 }
 
@@ -211,6 +220,10 @@ impl RawFlow for UdpSocket {
     fn handle_timeout(&mut self, _now: Instant) {}
 
     fn poll_transmit_into(&mut self, _now: Instant, buf: &mut Vec<u8>) -> bool {
+        if let Some(frame) = self.fragments.pop_front() {
+            *buf = frame;
+            return true;
+        }
         let Some((to, mac, payload)) = self.tx.pop_front() else {
             return false;
         };
@@ -225,14 +238,25 @@ impl RawFlow for UdpSocket {
         ip.dont_frag = false;
         ip.identification = self.ip_id;
         self.ip_id = self.ip_id.wrapping_add(1);
-        udp.write_frame(buf, (self.config.mac, mac), &ip, UdpChecksum::Computed);
         self.stats.datagrams_sent += 1;
         self.stats.bytes_sent += payload.len() as u64;
+        if ipv4::HEADER_LEN + udp.buffer_len() <= self.config.mtu {
+            udp.write_frame(buf, (self.config.mac, mac), &ip, UdpChecksum::Computed);
+            return true;
+        }
+        // Longer than the link carries: the whole datagram, checksum
+        // included, cut into fragments (RFC 791).
+        let mut message = vec![0u8; udp.buffer_len()];
+        udp.emit_with(&mut message, ip.src, ip.dst, UdpChecksum::Computed);
+        let frames = frag::frames((self.config.mac, mac), &ip, &message, self.config.mtu);
+        self.stats.fragments_sent += frames.len() as u64;
+        self.fragments.extend(frames);
+        *buf = self.fragments.pop_front().expect("at least one fragment");
         true
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        (!self.tx.is_empty()).then_some(Instant::ZERO)
+        (!self.tx.is_empty() || !self.fragments.is_empty()).then_some(Instant::ZERO)
     }
 
     /// An endpoint is never done by itself: its application ends it.
@@ -279,6 +303,7 @@ mod tests {
             next_hop_mac,
             local: US,
             peer,
+            mtu: 1500,
         };
         RawHost::new(iface, UdpSocket::new(config, 100))
     }
@@ -342,6 +367,51 @@ mod tests {
             .collect();
         assert_eq!(got, vec![b"one".to_vec(), vec![0; 1472], vec![]]);
         assert_eq!(h.flow().stats().datagrams_received, 3);
+    }
+
+    #[test]
+    fn a_datagram_longer_than_the_mtu_goes_in_fragments_and_fragments_come_back_whole() {
+        let mut h = host(Peer::Connected(PEER), Some(PEER_MAC));
+        let big: Vec<u8> = (0..65507).map(|i| (i % 251) as u8).collect();
+        h.flow_mut().send(&big);
+        h.flow_mut().send(b"after");
+        let frames: Vec<Vec<u8>> = std::iter::from_fn(|| h.poll_transmit(Instant::ZERO)).collect();
+        assert_eq!(
+            frames.len(),
+            45 + 1,
+            "45 fragments, then the small one whole"
+        );
+        let ids: HashSet<u16> = frames[..45]
+            .iter()
+            .map(|f| Ipv4Repr::parse_fragment(&f[14..]).unwrap().0.identification)
+            .collect();
+        assert_eq!(ids.len(), 1, "one identification per datagram");
+        assert_eq!(h.flow().stats().fragments_sent, 45);
+        assert_eq!(h.flow().stats().datagrams_sent, 2);
+        // Our own fragments, turned around as the peer's (addresses and
+        // ports swapped), arrive last first: one datagram, whole.
+        let ip = Ipv4Repr {
+            identification: 77,
+            dont_frag: false,
+            ..Ipv4Repr::new(*PEER.ip(), *US.ip(), IpProtocol::Udp, 0)
+        };
+        let udp = UdpRepr {
+            src_port: PEER.port(),
+            dst_port: US.port(),
+            payload: &big,
+        };
+        let mut message = vec![0u8; udp.buffer_len()];
+        udp.emit(&mut message, ip.src, ip.dst);
+        for f in frag::frames((PEER_MAC, MAC), &ip, &message, 1500)
+            .iter()
+            .rev()
+        {
+            h.handle_frame(Instant::ZERO, f, RxChecksum::Unknown);
+        }
+        let got: Vec<_> = std::iter::from_fn(|| h.flow_mut().recv()).collect();
+        assert_eq!(got.len(), 1);
+        assert!(got[0] == (PEER, big), "the payload differs");
+        assert_eq!(h.iface().reassembly().reassembled, 1);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::time::Instant;
 pub const CHALLENGE_ACK_INTERVAL: Duration = Duration::from_millis(500);
 
 /// When the last challenge ACK was allowed, and how many were refused.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct ChallengeLimit {
     last: Option<Instant>,
     suppressed: u64,

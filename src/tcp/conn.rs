@@ -341,10 +341,10 @@ pub fn rst_for(from: Ipv4Addr, to: Ipv4Addr, seg: &TcpRepr<'_>) -> Option<Segmen
 /// input (RSTs, ACKs owed at once), sent before anything else, and events
 /// not yet polled. Boxed, and only while either holds something: an idle
 /// connection (a load test holds a million) carries one pointer.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct Outbox(Option<Box<Queues>>);
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Queues {
     pub(super) queued: VecDeque<Segment>,
     pub(super) events: VecDeque<Event>,
@@ -383,14 +383,6 @@ impl std::ops::DerefMut for Outbox {
                 events: VecDeque::new(),
             })
         })
-    }
-}
-
-/// Gives a drained queue's memory back: an idle connection keeps no
-/// buffer, however busy it once was (a load test holds a million).
-pub(super) fn release_if_empty<T>(q: &mut VecDeque<T>) {
-    if q.is_empty() && q.capacity() > 0 {
-        *q = VecDeque::new();
     }
 }
 
@@ -445,43 +437,6 @@ pub(super) struct Negotiated {
     pub(super) peer_mss: u16,
 }
 
-/// A tail loss probe's episode (RFC 8985 §7.4): TLP.end_seq,
-/// TLP.is_retrans, and the FlightSize when it was sent (for the
-/// congestion response if it turns out to have repaired a loss).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Tlp {
-    pub(super) end_seq: SeqNum,
-    pub(super) is_retrans: bool,
-    pub(super) flight: usize,
-    /// Sent during fast recovery, whose reduction answers any loss the
-    /// probe repairs: no response of its own.
-    pub(super) in_recovery: bool,
-}
-
-/// A congestion event that may turn out spurious (RFC 3522 Eifel
-/// detection with timestamps, RFC 3708 with D-SACK): the window before
-/// it, and the evidence gathered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Undo {
-    /// cwnd and ssthresh before the event.
-    pub(super) cwnd: usize,
-    pub(super) ssthresh: usize,
-    /// SND.UNA and SND.MAX when it began.
-    pub(super) una: SeqNum,
-    pub(super) high: SeqNum,
-    /// TSval of the first retransmission (Eifel: an ACK echoing an older
-    /// TSval was sent for the original).
-    pub(super) ts: Option<u32>,
-    /// Octets retransmitted and not reported duplicate by D-SACK yet.
-    pub(super) retrans: usize,
-    /// Whether anything was retransmitted at all.
-    pub(super) any_retrans: bool,
-    /// The event was a retransmission timeout (go-back-N to stop).
-    pub(super) rto: bool,
-    /// Once SND.UNA reached `high`: when the episode closes.
-    pub(super) until: Option<Instant>,
-}
-
 /// One TCP connection, sans-IO (quinn-proto's shape).
 ///
 /// - **Inputs:** [`handle_segment`](Self::handle_segment) for every segment
@@ -500,6 +455,7 @@ pub(super) struct Undo {
 /// `now` must never go backwards between calls. The connection never
 /// reads a clock and never draws a random number.
 #[derive(Debug)]
+#[cfg_attr(any(test, feature = "testkit"), derive(Clone))]
 pub struct Connection {
     /// Shared by every connection opened with the same configuration (an
     /// `Arc`: a million connections of a load test hold one copy).
@@ -1250,6 +1206,12 @@ impl Connection {
         self.timers.next_timeout()
     }
 
+    /// When the timer `kind` fires, if it is armed (for tests and
+    /// diagnostics: `poll_timeout` is what a driver needs).
+    pub fn timer(&self, kind: TimerKind) -> Option<Instant> {
+        self.timers.get(kind)
+    }
+
     /// The next event, if any. Call until `None`.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -1549,15 +1511,17 @@ impl Connection {
 
     /// The options of a synchronized segment: timestamps (RFC 7323 §3.2:
     /// once negotiated, on every non-RST segment) and SACK blocks (RFC
-    /// 2018 §4) while out-of-order data is held, as many as fit in the 40
-    /// octets of option space.
+    /// 2018 §4) while out-of-order data or a FIN is held, as many as fit
+    /// in the 40 octets of option space.
     fn with_options(&self, now: Instant, mut seg: Segment) -> Segment {
         if matches!(self.state, State::SynSent | State::Listen) {
             return seg; // nothing negotiated yet
         }
         let ts = self.negotiated.timestamps;
         let sack = self.negotiated.sack
-            && (self.rcv.has_out_of_order() || self.flight.dsack.is_some())
+            && (self.rcv.has_out_of_order()
+                || self.held_fin().is_some()
+                || self.flight.dsack.is_some())
             && seg.ack.is_some();
         if !ts && !sack {
             return seg;
@@ -1594,8 +1558,7 @@ impl Connection {
                 max -= 1;
             }
             blocks.extend(
-                self.rcv
-                    .sack_blocks(max)
+                self.held_blocks(max)
                     .into_iter()
                     .map(|(l, r)| (rcv_nxt + (l - base) as usize, rcv_nxt + (r - base) as usize)),
             );
@@ -1603,6 +1566,32 @@ impl Connection {
         }
         seg.options = options;
         seg
+    }
+
+    /// The stream offset of the peer's FIN, held beyond RCV.NXT.
+    fn held_fin(&self) -> Option<u64> {
+        self.rcv_fin.filter(|&f| f > self.rcv.nxt())
+    }
+
+    /// SACK blocks for what is held beyond RCV.NXT, as stream offsets, at
+    /// most `max`: the out-of-order data, and a FIN that arrived ahead of
+    /// it. A FIN occupies a sequence number, and a SACK block may cover
+    /// it (RFC 2018 §3 speaks of sequence space, not octets): it extends
+    /// the block of the data it follows, or is a block of its own, put
+    /// first as the newest arrival (a FIN ends the stream).
+    fn held_blocks(&self, max: usize) -> Vec<(u64, u64)> {
+        let mut blocks = self.rcv.sack_blocks(max);
+        let Some(fin) = self.held_fin() else {
+            return blocks;
+        };
+        match blocks.iter_mut().find(|b| b.1 == fin) {
+            Some(b) => b.1 = fin + 1,
+            None => {
+                blocks.insert(0, (fin, fin + 1));
+                blocks.truncate(max);
+            }
+        }
+        blocks
     }
 
     /// The size of the peer's full-sized segments, for the delayed-ACK

@@ -17,7 +17,7 @@ const CAPACITY: usize = 64;
 
 /// Recently retransmitted ranges not yet reported duplicate, sorted by
 /// when they were sent (contiguous ones merged).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Retransmitted {
     ranges: VecDeque<(SeqNum, SeqNum)>,
 }

@@ -173,8 +173,8 @@ impl Connection {
                 self.ack_pending = true;
                 // "If there are other controls or text in the segment,
                 // continue processing at the sixth step."
-                self.process_segment_text(now, seg);
-                self.check_fin(now, seg);
+                let acked = self.process_segment_text(now, seg);
+                self.check_fin(now, seg, acked);
             }
             None => {
                 // Simultaneous open (§3.5, figure 8): resend our SYN as
@@ -235,8 +235,8 @@ impl Connection {
             _ => {}
         }
         // Sixth step, URG: parsed, never acted upon.
-        self.process_segment_text(now, seg);
-        self.check_fin(now, seg);
+        let acked = self.process_segment_text(now, seg);
+        self.check_fin(now, seg, acked);
         Ok(())
     }
 
@@ -515,7 +515,7 @@ impl Connection {
         if ack.gt(buf_seq) {
             let n = (ack - buf_seq).min(self.snd_buf.len());
             self.snd_buf.drain(..n);
-            super::conn::release_if_empty(&mut self.snd_buf);
+            super::idle::release_if_empty(&mut self.snd_buf);
         }
         self.tcb.snd.una = ack;
         if self.tcb.snd.nxt.lt(ack) {
@@ -640,15 +640,18 @@ impl Connection {
     ///
     /// ACK policy (RFC 9293 §3.8.6.3, RFC 5681 §4.2): out-of-order text,
     /// text that fills a hole, and text that did not fit are acknowledged
-    /// at once; other in-order text by the delayed-ACK rule.
-    fn process_segment_text(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+    /// at once; other in-order text by the delayed-ACK rule. Out-of-order
+    /// text with a FIN is acknowledged by the eighth step instead, once
+    /// the FIN is remembered, so that the one ACK it draws SACKs both.
+    /// Returns whether an ACK went out at once.
+    fn process_segment_text(&mut self, now: Instant, seg: &TcpRepr<'_>) -> bool {
         if seg.payload.is_empty()
             || !matches!(
                 self.state,
                 State::Established | State::FinWait1 | State::FinWait2
             )
         {
-            return;
+            return false;
         }
         if self.tcb.rcv.wnd == 0 {
             // Let in by the first step for its ACK only: the window is
@@ -656,7 +659,7 @@ impl Connection {
             // eighth step, as Linux takes it).
             self.ack_pending = true;
             self.drop_segment(DropReason::OutOfWindow);
-            return;
+            return false;
         }
         let mut data = seg.payload;
         let mut seq = seg.seq + usize::from(seg.flags.contains(Flags::SYN));
@@ -670,7 +673,7 @@ impl Connection {
             }
             if skip >= data.len() {
                 self.ack_pending = true;
-                return; // all duplicate
+                return false; // all duplicate
             }
             data = &data[skip..];
             seq = rcv_nxt;
@@ -690,9 +693,14 @@ impl Connection {
                     held: self.rcv.out_of_order_len(),
                 });
             }
+            if seg.flags.contains(Flags::FIN) {
+                return false;
+            }
             self.ack_now(now);
+            return true;
         } else if r.filled_hole || r.dropped {
             self.ack_now(now);
+            return true;
         } else if r.advanced > 0 {
             // A super-frame (many segments in one) says nothing about
             // the peer's segment size; a single segment does.
@@ -704,6 +712,7 @@ impl Connection {
             }
             self.schedule_ack(now);
         }
+        false
     }
 
     /// Delayed ACK: at the latest every second segment, or when the timer
@@ -729,7 +738,12 @@ impl Connection {
     /// §3.10.7.4 eighth step: a FIN is processed only when it is the next
     /// thing expected (everything before it was received).
     /// A FIN beyond RCV.NXT is remembered and processed when the data
-    /// before it has arrived.
+    /// before it has arrived. Like out-of-order text, it is acknowledged
+    /// at once (RFC 5681 §4.2), and its sequence number is SACKed
+    /// (`with_options`), as Linux's receiver does: without either, a
+    /// sender whose last data segment was lost and whose FIN arrived
+    /// learns nothing until its probe or its RTO, and the duplicate ACKs
+    /// its probes draw say nothing about the hole.
     ///
     /// The peer's FIN is taken once. A FIN reaching this step after it
     /// (CLOSE-WAIT, LAST-ACK, TIME-WAIT) is none a real peer sends: its FIN
@@ -738,7 +752,9 @@ impl Connection {
     /// real segment of the peer below the window, each drawing an ACK
     /// of octets the peer never sent, which it answers in turn, for ever;
     /// and only the FIN again restarts TIME-WAIT.
-    fn check_fin(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+    ///
+    /// `acked`: the seventh step already sent this segment's ACK.
+    fn check_fin(&mut self, now: Instant, seg: &TcpRepr<'_>, acked: bool) {
         if self.fin_received {
             if seg.flags.contains(Flags::FIN) {
                 self.ack_pending = true;
@@ -759,6 +775,9 @@ impl Connection {
                 let ahead = fin_seq - nxt;
                 if ahead <= self.rcv.window() {
                     self.rcv_fin = Some(self.rcv.nxt() + ahead as u64);
+                }
+                if !acked {
+                    self.ack_now(now);
                 }
             }
         }

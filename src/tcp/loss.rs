@@ -16,7 +16,8 @@ use crate::time::Instant;
 use crate::wire::tcp::TcpRepr;
 
 use super::cc::Ack;
-use super::conn::{Connection, Tlp, Undo};
+use super::conn::Connection;
+use super::flight::{Tlp, Undo};
 use super::prr::Prr;
 use super::rack::Sent;
 use super::scoreboard::DUP_THRESH;
@@ -88,7 +89,7 @@ impl Connection {
         self.rack.on_ack(una, self.snd_max, dsack.is_some());
         let advanced = una.gt(prior_una);
         self.check_undo(now, una, advanced, ecr, resent);
-        self.check_tlp(una, advanced, newly_sacked, dsack);
+        self.check_tlp(una, dsack);
         self.rack_detect_loss(now);
         self.maybe_enter_recovery(now);
         if self.cc.recovery.is_some() {
@@ -97,7 +98,11 @@ impl Connection {
         } else {
             self.grow_by_delivery(now, advanced, &delivered);
         }
-        self.schedule_loss_probe(now);
+        if delivered.is_empty() {
+            self.keep_loss_probe(now);
+        } else {
+            self.schedule_loss_probe(now);
+        }
     }
 
     /// cwnd growth once reordering has been seen (Linux's rule, its
@@ -285,6 +290,21 @@ impl Connection {
         self.arm_loss_probe(now, pto);
     }
 
+    /// After an ACK that delivered nothing (a duplicate ACK, or one
+    /// carrying only the peer's data or window): the probe timer is not
+    /// restarted (RFC 8985 §7.2 restarts it on new data sent and on an
+    /// ACK of new data, as Linux does when an ACK acknowledges or SACKs
+    /// something), or a stream of such ACKs would push it back until it
+    /// met the RTO. It is armed if none is, and stopped where none may
+    /// run.
+    fn keep_loss_probe(&mut self, now: Instant) {
+        let armed = self.timers.get(TimerKind::LossProbe);
+        self.schedule_loss_probe(now);
+        if let (Some(was), Some(new)) = (armed, self.timers.get(TimerKind::LossProbe)) {
+            self.timers.set(TimerKind::LossProbe, was.min(new));
+        }
+    }
+
     /// The PTO for what is outstanding now (RFC 8985 §7.2).
     fn pto(&self) -> Duration {
         let flight = self.snd_max - self.tcb.snd.una;
@@ -295,7 +315,16 @@ impl Connection {
         }
     }
 
-    /// The probe timer, `after` from now but never later than the RTO.
+    /// The probe timer, `after` from now but never later than the RTO
+    /// (RFC 8985 §7.2: PTO = min(PTO, RTO expiration - now)). Linux
+    /// computes that expiration from the oldest outstanding segment's
+    /// send time (`tcp_rto_delta_us`) because its probe takes the RTO's
+    /// place on the one retransmission timer; here the RTO keeps its own
+    /// timer, so its deadline is the expiration itself. What could still
+    /// delay the RTO is a probe re-armed at that deadline over and over,
+    /// each re-arming the RTO in turn: one probe per episode
+    /// (`check_tlp`) and no restart on ACKs that deliver nothing
+    /// (`keep_loss_probe`) rule it out.
     fn arm_loss_probe(&mut self, now: Instant, after: Duration) {
         let rto_at = self
             .timers
@@ -371,15 +400,17 @@ impl Connection {
     /// probe, a retransmitted probe that drew no D-SACK repaired a real
     /// loss, which calls for the congestion response fast recovery would
     /// have made (ssthresh from the FlightSize at the probe, cwnd =
-    /// ssthresh); a D-SACK, or a duplicate ACK with nothing new, says the
-    /// original had arrived too.
-    fn check_tlp(
-        &mut self,
-        una: SeqNum,
-        advanced: bool,
-        newly_sacked: usize,
-        dsack: Option<(SeqNum, SeqNum)>,
-    ) {
+    /// ssthresh); a D-SACK says the original had arrived too.
+    ///
+    /// Below the probe's end the episode stays open (RFC 8985 §7.4.2
+    /// looks only at ACKs at or above TLP.end_seq): a duplicate ACK there
+    /// says a hole is still below the probe, not that the probe was a
+    /// duplicate. Ended by it, the episode let the next ACK arm another
+    /// probe, at the RTO's own deadline, where it replaced the RTO again:
+    /// a FIN beyond a lost segment, acknowledged by a receiver that does
+    /// not SACK it, was probed every 200 ms until three duplicate ACKs
+    /// made a fast retransmit, instead of being repaired by the RTO.
+    fn check_tlp(&mut self, una: SeqNum, dsack: Option<(SeqNum, SeqNum)>) {
         let Some(t) = self.flight.tlp else {
             return;
         };
@@ -390,10 +421,6 @@ impl Connection {
             return;
         }
         if una.lt(t.end_seq) {
-            if !advanced && newly_sacked == 0 {
-                // Pure duplicate ACK: both copies arrived.
-                self.flight.tlp = None;
-            }
             return;
         }
         self.flight.tlp = None;

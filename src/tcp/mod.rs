@@ -53,7 +53,7 @@
 //! | RCV.WND from free space, receiver SWS, window updates | RFC 9293 §3.8.6.2.2 | `conn.rs` (`window_to_offer`, `recv`) |
 //! | window scaling both ways | RFC 7323 §2 | `input.rs` (`accept_syn`), `conn.rs` |
 //! | delayed ACKs (every second segment, [`Config::delayed_ack`]) | RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2 | `input.rs` (`schedule_ack`) |
-//! | immediate ACK for out-of-order and hole-filling data | RFC 5681 §4.2 | `input.rs`, `conn.rs` (`ack_now`) |
+//! | immediate ACK for out-of-order and hole-filling data, and for a FIN beyond a hole (whose sequence number is SACKed, as Linux does) | RFC 5681 §4.2, RFC 2018 | `input.rs` (`check_fin`), `conn.rs` (`ack_now`, `held_blocks`) |
 //! | sender SWS / Nagle, usable window, Eff.snd.MSS | RFC 9293 §3.8.6.2.1, §3.7.1 | `conn.rs` (`data_segment`) |
 //! | persist timer, zero-window probes | RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17 | `conn.rs` |
 //! | RTO, backoff, Karn | RFC 6298 | `rtt.rs`, `conn.rs` |
@@ -65,7 +65,7 @@
 //! | fast retransmit, NewReno fast recovery (without SACK) | RFC 5681 §3.2, RFC 6582 | `cc/`, `input.rs`, `loss.rs` |
 //! | SACK scoreboard, pipe, NextSeg | RFC 6675 | `scoreboard.rs`, `rack.rs` (`SentLog`), `conn.rs` (`data_segment`) |
 //! | RACK: time-based loss detection, reordering window and timer | RFC 8985 §6 | `rack.rs`, `loss.rs` |
-//! | tail loss probe (PTO, probe, loss detection by the probe); armed in fast recovery too, and a probe of new data followed by a second at twice the PTO, as QUIC's PTO is | RFC 8985 §7, RFC 9002 §6.2 | `loss.rs` (`schedule_loss_probe`, `send_loss_probe`) |
+//! | tail loss probe (PTO never later than the RTO, restarted only by new data or an ACK that delivers; one probe per episode; loss detection by the probe); armed in fast recovery too, and a probe of new data followed by a second at twice the PTO, as QUIC's PTO is | RFC 8985 §7, RFC 9002 §6.2 | `loss.rs` (`schedule_loss_probe`, `keep_loss_probe`, `send_loss_probe`, `check_tlp`) |
 //! | proportional rate reduction during SACK recovery | RFC 6937 | `prr.rs`, `loss.rs` |
 //! | undo of spurious fast retransmits and timeouts (Eifel, D-SACK) | RFC 3522, RFC 3708, RFC 4015 | `loss.rs`, `cc/` (`undo_congestion_event`) |
 //! | D-SACKs taken as evidence only for octets we retransmitted | RFC 3708 §3, RFC 8985 §6.2 | `dsack.rs`, `input.rs` (`take_sack_blocks`) |
@@ -82,6 +82,7 @@ mod challenge;
 mod conn;
 mod dsack;
 mod flight;
+mod idle;
 mod input;
 pub mod isn;
 mod loss;
@@ -92,6 +93,8 @@ mod rcvbuf;
 pub mod rtt;
 mod scoreboard;
 pub mod seq;
+#[cfg(any(test, feature = "testkit"))]
+mod snapshot;
 pub mod state;
 pub mod timer;
 
@@ -105,5 +108,7 @@ pub use isn::IsnGenerator;
 pub use mss::{link_mtu, mss_for_mtu};
 pub use rtt::{RtoConfig, RttEstimator};
 pub use seq::SeqNum;
+#[cfg(any(test, feature = "testkit"))]
+pub use snapshot::Snapshot;
 pub use state::State;
 pub use timer::{TimerKind, TimerTable};

@@ -38,7 +38,7 @@ pub struct Sent {
 
 /// The pieces of sequence space sent and not cumulatively acknowledged,
 /// with running totals so pipe costs nothing to ask.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SentLog {
     pieces: VecDeque<Sent>,
     /// Pieces with `sacked` (RACK.segs_sacked).
@@ -174,7 +174,7 @@ impl SentLog {
                 self.lost_octets -= len;
             }
         }
-        super::conn::release_if_empty(&mut self.pieces);
+        super::idle::release_if_empty(&mut self.pieces);
     }
 
     /// Flags the pieces in `ranges` (newly SACKed sequence space) as
@@ -286,7 +286,7 @@ fn sent_after(t1: Instant, seq1: SeqNum, t2: Instant, seq2: SeqNum) -> bool {
 const REO_WND_PERSIST: u32 = 16;
 
 /// The RACK.* variables of RFC 8985 §6.1.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rack {
     /// RACK.xmit_ts and RACK.end_seq: the most recently sent segment
     /// delivered so far.

@@ -32,7 +32,7 @@ const MIN_RING: usize = 2048;
 /// How many recently changed ranges are remembered for SACK reporting.
 const RECENT: usize = 4;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecvBuffer {
     /// Empty until an octet arrives, and again once everything is read;
     /// otherwise a power of two long (or `capacity`), covering every
@@ -50,10 +50,10 @@ pub struct RecvBuffer {
 /// Out-of-order ranges and the SACK bookkeeping over them, boxed and
 /// only while there are some: most connections never see a hole, and an
 /// idle one (a load test holds a million) carries one pointer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct OutOfOrder(Option<Box<Ranges>>);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Ranges {
     /// Start offset -> end offset, disjoint, not adjacent, all above
     /// RCV.NXT.

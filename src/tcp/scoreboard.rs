@@ -18,7 +18,7 @@ pub const MAX_BLOCKS: usize = 512;
 /// RFC 6675 DupThresh.
 pub const DUP_THRESH: usize = 3;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scoreboard {
     ranges: Vec<(SeqNum, SeqNum)>,
     sacked: usize,

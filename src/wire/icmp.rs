@@ -125,6 +125,32 @@ impl IcmpError {
     }
 }
 
+/// The most of an ICMP error packet, IPv4 header included, that quotes
+/// the datagram it is about: RFC 1812 §4.3.2.3's 576 octets (as Linux).
+pub const ERROR_MAX_LEN: usize = 576;
+
+impl IcmpKind {
+    /// The ICMP message reporting this error about `datagram` (its IPv4
+    /// header and payload, as it arrived): type, code, checksum, 4 unused
+    /// octets, then as much of the datagram as keeps the error packet
+    /// within [`ERROR_MAX_LEN`] (RFC 792 requires the header and 8 octets;
+    /// RFC 1812 asks for as much as fits).
+    pub fn message(self, datagram: &[u8]) -> Vec<u8> {
+        let (icmp_type, code) = match self {
+            IcmpKind::Unreachable(code) => (3, code),
+            IcmpKind::TimeExceeded(code) => (11, code),
+        };
+        let room = ERROR_MAX_LEN - super::ipv4::HEADER_LEN - 8;
+        let quoted = &datagram[..datagram.len().min(room)];
+        let mut msg = Vec::with_capacity(8 + quoted.len());
+        msg.extend_from_slice(&[icmp_type, code, 0, 0, 0, 0, 0, 0]);
+        msg.extend_from_slice(quoted);
+        let sum = checksum(&IcmpPacket::new(&msg).expect("8 octets at least"));
+        msg[2..4].copy_from_slice(&sum.to_be_bytes());
+        msg
+    }
+}
+
 /// Length of an ICMP query's header: type, code, checksum, identifier,
 /// sequence number.
 pub const QUERY_HEADER_LEN: usize = 8;
@@ -332,6 +358,32 @@ mod tests {
         assert_eq!(e.quoted_dst, (THEM, 80));
         assert_eq!(e.quoted_seq, Some(SeqNum(1)));
         assert!(e.kind.describe().contains(words));
+    }
+
+    /// A message built by [`IcmpKind::message`] parses back, quoting the
+    /// datagram whole when short, and cut so the packet stays within 576
+    /// octets when long.
+    #[rstest]
+    #[case::short(10, 20 + 8 + 10)]
+    #[case::fits_exactly(520, 548)]
+    #[case::long(5000, 548)]
+    fn messages_quote_as_much_as_576_octets_allow(#[case] payload: usize, #[case] quoted: usize) {
+        let udp = crate::wire::udp::UdpRepr {
+            src_port: 5000,
+            dst_port: 9,
+            payload: &vec![0xab; payload],
+        };
+        let ip = Ipv4Repr::new(THEM, US, IpProtocol::Udp, udp.buffer_len());
+        let mut datagram = vec![0u8; ip.total_len()];
+        ip.emit(&mut datagram);
+        udp.emit(&mut datagram[20..], THEM, US);
+        let msg = IcmpKind::Unreachable(3).message(&datagram);
+        assert_eq!(msg.len(), 8 + quoted);
+        assert!(20 + msg.len() <= ERROR_MAX_LEN);
+        assert_eq!(&msg[8..], &datagram[..quoted]);
+        let e = IcmpError::parse(&msg).unwrap();
+        assert_eq!(e.kind, IcmpKind::Unreachable(3));
+        assert_eq!((e.quoted_src, e.quoted_dst), ((THEM, 5000), (US, 9)));
     }
 
     #[test]

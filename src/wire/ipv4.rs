@@ -1,7 +1,9 @@
 //! IPv4 (RFC 791), as much of it as a TCP endpoint needs: one unfragmented
-//! datagram at a time. Options are skipped (never emitted); fragments are
-//! refused, because nettool does no reassembly and a first fragment's TCP
-//! header would otherwise be checksummed against a partial payload.
+//! datagram at a time. Options are skipped (never emitted). [`Ipv4Repr::parse`]
+//! refuses fragments, since a first fragment's TCP or UDP header would
+//! otherwise be checksummed against a partial payload; the reassembler
+//! ([`super::frag`]) reads them with [`Ipv4Repr::parse_fragment`] and
+//! writes them with [`Ipv4Repr::emit_fragment`].
 
 use std::net::Ipv4Addr;
 
@@ -49,6 +51,29 @@ impl From<IpProtocol> for u8 {
     }
 }
 
+/// Where a fragment's data goes in its datagram (RFC 791 §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment {
+    /// Bytes from the start of the datagram's payload (the header's
+    /// fragment offset times 8).
+    pub offset: usize,
+    /// The MF flag: more fragments follow this one.
+    pub more: bool,
+}
+
+impl Fragment {
+    /// A whole datagram: offset 0, no MF.
+    pub const WHOLE: Fragment = Fragment {
+        offset: 0,
+        more: false,
+    };
+
+    /// Whether this is a piece of a datagram rather than all of it.
+    pub fn is_piece(self) -> bool {
+        self.more || self.offset != 0
+    }
+}
+
 /// A validated IPv4 header of an unfragmented datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ipv4Repr {
@@ -88,6 +113,17 @@ impl Ipv4Repr {
     /// pnet's view clamps IHL and total length instead of rejecting them,
     /// so both are checked here against the buffer before any use.
     pub fn parse(bytes: &[u8]) -> Result<(Ipv4Repr, &[u8])> {
+        let (repr, fragment, payload) = Ipv4Repr::parse_fragment(bytes)?;
+        if fragment.is_piece() {
+            return Err(WireError::Unsupported("IPv4 fragment"));
+        }
+        Ok((repr, payload))
+    }
+
+    /// [`Ipv4Repr::parse`] for a datagram that may be a fragment: its
+    /// header (`payload_len` is the fragment's), where its data goes, and
+    /// the data. [`Fragment::WHOLE`] for an unfragmented datagram.
+    pub fn parse_fragment(bytes: &[u8]) -> Result<(Ipv4Repr, Fragment, &[u8])> {
         let (pkt, header_len) = Ipv4Repr::view(bytes)?;
         if header_len > bytes.len() {
             return Err(WireError::Truncated);
@@ -105,11 +141,12 @@ impl Ipv4Repr {
         if pnet_ipv4::checksum(&header) != pkt.get_checksum() {
             return Err(WireError::BadChecksum);
         }
-        if pkt.get_flags() & FLAG_MF != 0 || pkt.get_fragment_offset() != 0 {
-            return Err(WireError::Unsupported("IPv4 fragment"));
-        }
+        let fragment = Fragment {
+            offset: usize::from(pkt.get_fragment_offset()) * 8,
+            more: pkt.get_flags() & FLAG_MF != 0,
+        };
         let repr = Ipv4Repr::from_header(&pkt, total_len - header_len);
-        Ok((repr, &bytes[header_len..total_len]))
+        Ok((repr, fragment, &bytes[header_len..total_len]))
     }
 
     /// Parses the IPv4 header an ICMP error quotes (RFC 792): the header
@@ -169,6 +206,18 @@ impl Ipv4Repr {
     /// Panics if `buf` is shorter than the header or the datagram would not
     /// fit the 16-bit total length: both are the caller's contract.
     pub fn emit(&self, buf: &mut [u8]) {
+        self.emit_fragment(buf, Fragment::WHOLE);
+    }
+
+    /// [`Ipv4Repr::emit`] for a fragment: `payload_len` is the fragment's
+    /// data, which goes at `fragment.offset` of the datagram (a multiple
+    /// of 8: the caller's contract, checked).
+    pub fn emit_fragment(&self, buf: &mut [u8], fragment: Fragment) {
+        assert!(
+            fragment.offset % 8 == 0 && fragment.offset / 8 <= 0x1fff,
+            "fragment offset {} not a 13-bit count of 8-octet units",
+            fragment.offset
+        );
         let total = u16::try_from(self.total_len()).expect("IPv4 datagram longer than 65535");
         let mut pkt = MutableIpv4Packet::new(&mut buf[..HEADER_LEN])
             .expect("buffer shorter than IPv4 header");
@@ -178,8 +227,10 @@ impl Ipv4Repr {
         pkt.set_ecn(self.tos & 0b11);
         pkt.set_total_length(total);
         pkt.set_identification(self.identification);
-        pkt.set_flags(if self.dont_frag { FLAG_DF } else { 0 });
-        pkt.set_fragment_offset(0);
+        let df = if self.dont_frag { FLAG_DF } else { 0 };
+        let mf = if fragment.more { FLAG_MF } else { 0 };
+        pkt.set_flags(df | mf);
+        pkt.set_fragment_offset((fragment.offset / 8) as u16);
         pkt.set_ttl(self.ttl);
         pkt.set_next_level_protocol(IpNextHeaderProtocol(self.protocol.into()));
         pkt.set_source(self.src);
@@ -285,6 +336,25 @@ mod tests {
     #[case::later_fragment(patched(6, &[0x00, 0x10], true), WireError::Unsupported("IPv4 fragment"))]
     fn bad_datagrams_are_rejected(#[case] bytes: Vec<u8>, #[case] want: WireError) {
         assert_eq!(Ipv4Repr::parse(&bytes).map(|(r, _)| r), Err(want));
+    }
+
+    #[rstest]
+    #[case::first(Fragment { offset: 0, more: true })]
+    #[case::middle(Fragment { offset: 1480, more: true })]
+    #[case::last(Fragment { offset: 65528, more: false })]
+    #[case::whole(Fragment::WHOLE)]
+    fn fragments_round_trip(#[case] fragment: Fragment) {
+        let r = Ipv4Repr {
+            dont_frag: false,
+            ..repr()
+        };
+        let mut buf = DATAGRAM;
+        r.emit_fragment(&mut buf, fragment);
+        assert_eq!(
+            Ipv4Repr::parse_fragment(&buf),
+            Ok((r, fragment, &DATAGRAM[HEADER_LEN..]))
+        );
+        assert_eq!(fragment.is_piece(), Ipv4Repr::parse(&buf).is_err());
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //!   and UDP to our address with their 4-tuples, ICMP queries such as echo
 //!   replies, ICMP errors with the flow they quote): the parsing every
 //!   machine on a raw link starts with.
+//! - **`frag`** cuts IPv4 datagrams into fragments and puts received
+//!   fragments back together (bounded, with a timeout).
 //! - **`fmt`** renders representations as tcpdump-style one-liners.
 //!
 //! Nothing here does I/O, reads a clock or prints.
@@ -22,6 +24,7 @@ pub mod arp;
 pub mod demux;
 pub mod ethernet;
 pub mod fmt;
+pub mod frag;
 pub mod icmp;
 pub mod icmpv6;
 pub mod ipv4;

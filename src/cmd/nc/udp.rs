@@ -2,7 +2,8 @@
 //! hosts (no kernel socket carries a datagram).
 //!
 //! - Client (`nc -u HOST PORT`): each read of stdin is one datagram (cut
-//!   at the largest the path carries unfragmented); each datagram received
+//!   at the largest the path carries unfragmented, or at `--max-datagram`,
+//!   when the endpoint sends it as IPv4 fragments); each datagram received
 //!   is written to stdout whole, in one write. An ICMP error quoting one
 //!   of our datagrams ends the run at once with exit 1 ("port closed:
 //!   ICMP port unreachable from …"): nettool sees it arrive, it does not
@@ -50,11 +51,15 @@ use crate::wire::{ipv4, udp};
 /// across a LAN or the Internet, short enough to feel immediate.
 pub const DEFAULT_QUIT_AFTER: Duration = Duration::from_secs(1);
 
+/// Frames queued into the transmit ring between flushes: a datagram cut
+/// into fragments goes out in one system call, not one per fragment.
+const TX_BATCH: usize = 256;
+
 /// nc -u's link: plain frames, room for bursts of datagrams.
 const LINK: LinkOptions = LinkOptions {
     offloading: false,
     receive_buffer: Some(4 << 20),
-    tx_ring: None,
+    tx_ring: Some(2 * TX_BATCH),
     rx_timestamps: false,
     tx_timestamps: false,
     rx_ring: None,
@@ -145,6 +150,7 @@ fn host(path: &Path, local: SocketAddrV4, peer: Peer) -> RawHost<UdpSocket> {
         next_hop_mac: path.next_hop_mac,
         local,
         peer,
+        mtu: path.iface.mtu as usize,
     };
     RawHost::new(iface, UdpSocket::new(config, random_u64() as u16))
 }
@@ -158,7 +164,10 @@ fn pump(
     env: &mut Env,
 ) -> Result<Outcome> {
     let start = p.clock.now();
-    let max_payload = p.path.iface.mtu as usize - ipv4::HEADER_LEN - udp::HEADER_LEN;
+    // Unfragmented by default; up to --max-datagram, fragmented by the
+    // endpoint when longer than the MTU.
+    let unfragmented = p.path.iface.mtu as usize - ipv4::HEADER_LEN - udp::HEADER_LEN;
+    let max_payload = args.max_datagram.map_or(unfragmented, usize::from);
     let interrupt = env.interrupt;
     let mut run = Pump {
         env,
@@ -173,6 +182,7 @@ fn pump(
     };
     let opts = Options {
         rx_batch: 256,
+        ring_batch: Some(TX_BATCH),
         input: Some(input),
         ..Options::default()
     };
@@ -184,9 +194,24 @@ fn pump(
     if args.verbose {
         let s = host.flow().stats();
         let mut line = format!(
-            "nettool: {} datagrams ({} bytes) sent, {} ({} bytes) received",
-            s.datagrams_sent, s.bytes_sent, s.datagrams_received, s.bytes_received
+            "nettool: {} datagrams ({} bytes) sent",
+            s.datagrams_sent, s.bytes_sent
         );
+        if s.fragments_sent > 0 {
+            line.push_str(&format!(" ({} IPv4 fragments)", s.fragments_sent));
+        }
+        line.push_str(&format!(
+            ", {} ({} bytes) received",
+            s.datagrams_received, s.bytes_received
+        ));
+        let r = host.iface().reassembly();
+        if r.reassembled > 0 {
+            line.push_str(&format!(", {} reassembled from fragments", r.reassembled));
+        }
+        let lost = r.timed_out + r.overlaps + r.too_large + r.malformed + r.evicted;
+        if lost > 0 {
+            line.push_str(&format!(", {lost} fragmented datagrams given up"));
+        }
         if s.ignored > 0 {
             line.push_str(&format!(", {} from other peers ignored", s.ignored));
         }

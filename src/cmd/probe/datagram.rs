@@ -2,21 +2,27 @@
 //! [`DatagramProber`], sharing the TCP probes' setup, header style,
 //! driver options and summary.
 
+use std::io::BufRead;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 
 use super::{
-    Aim, FLOOD_BATCH, Fired, Opened, ProbeView, icmp, iface_config, payload, probe_link,
-    run_options,
+    Aim, FLOOD_BATCH, Fired, Opened, ProbeView, icmp, iface_config, payload, per_target_count,
+    probe_link, run_options,
 };
 use crate::cli::ProbeArgs;
 use crate::clock::Clock;
+use crate::cmd::targets::{
+    Many, Runs, Target, answered_verdict, between_targets, discovered, expand_for,
+};
 use crate::cmd::{Env, Given, Way, find_path, stamped};
 use crate::driver::{self, Handler, Tx};
 use crate::link::Link;
 use crate::outcome::Outcome;
+use crate::privilege;
 use crate::probe::datagram::{Answer, Config, DatagramProber, Event, Kind};
 use crate::probe::format_ports;
 use crate::report::event::{self as ev, Reply, Start};
@@ -37,15 +43,42 @@ pub(super) fn asked(args: &ProbeArgs) -> bool {
 
 pub(super) fn probe(args: &ProbeArgs, env: &mut Env) -> Result<Outcome> {
     refuse_tcp_options(args)?;
-    let mut rep = Reporter::new(args.json);
-    let (dst, dports) = target(args)?;
+    let found = targets(args, &mut std::io::stdin().lock(), crate::cmd::resolve_host)?;
+    let how = ("probed", args.json);
+    let (found, down) = discovered(found, &args.path, &args.list, how, env)?;
+    let count = per_target_count(args, found.len() + down);
+    let mut runs = Runs::new(found.len(), down);
+    for (i, t) in found.iter().enumerate() {
+        if env.interrupt.load(Ordering::Relaxed) {
+            break;
+        }
+        // Each target is set up as its turn comes: the privileges go
+        // after the last one's setup (see privilege::hold).
+        privilege::hold(i + 1 < found.len());
+        let rep = Reporter::new(args.json);
+        between_targets(&rep, i, env)?;
+        let dports = t.ports.as_deref().unwrap_or_default();
+        let outcome = probe_one(args, (t.ip, dports, count), rep, env)?;
+        runs.push(outcome, answered_verdict(outcome));
+    }
+    runs.finish(Many::Probe, args.json, env)
+}
+
+/// Probes one target: its path, its stack, its probes, its summary.
+fn probe_one(
+    args: &ProbeArgs,
+    (dst, dports, count): (Ipv4Addr, &[u16], Option<u64>),
+    mut rep: Reporter,
+    env: &mut Env,
+) -> Result<Outcome> {
     let way = Way::of(&args.path);
     let path = match find_path(&mut rep, env, "probe", dst, &way)? {
         Ok(path) => path,
         Err(outcome) => return Ok(outcome),
     };
     // Refused before anything is claimed from the kernel.
-    config(args, &path, SocketAddrV4::new(path.source, 1), dst, &dports)?;
+    let local = SocketAddrV4::new(path.source, 1);
+    config(args, &path, local, (dst, dports, count))?;
     let flows = if args.udp {
         Flows::Datagrams {
             sport_inc: args.sport_inc,
@@ -61,11 +94,12 @@ pub(super) fn probe(args: &ProbeArgs, env: &mut Env) -> Result<Outcome> {
         env,
     )?;
     opened.run(env, |aim, link, clock, env| {
-        fire(args, aim, (dst, &dports), rep, link, clock, env)
+        fire(args, aim, (dst, dports, count), rep, link, clock, env)
     })
 }
 
-/// [`probe`] over what the caller [`Given`] (the in-memory link in tests).
+/// [`probe`] over what the caller [`Given`] (the in-memory link in tests):
+/// every target goes out over the one link.
 pub(super) fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outcome> {
     refuse_tcp_options(args)?;
     let aim = Aim {
@@ -73,19 +107,22 @@ pub(super) fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Resul
         local: given.local,
         guard: None,
     };
-    let rep = Reporter::new(args.json);
-    let (dst, dports) = target(args)?;
-    let fired = fire(
-        args,
-        &aim,
-        (dst, &dports),
-        rep,
-        given.link,
-        given.clock,
-        env,
-    )?;
-    use crate::cmd::Finish;
-    fired.finish(None, given.clock.now(), env)
+    let found = targets(args, &mut std::io::empty(), crate::cmd::resolve_host)?;
+    let count = per_target_count(args, found.len());
+    let mut runs = Runs::new(found.len(), 0);
+    for (i, t) in found.iter().enumerate() {
+        if env.interrupt.load(Ordering::Relaxed) {
+            break;
+        }
+        let rep = Reporter::new(args.json);
+        between_targets(&rep, i, env)?;
+        let target = (t.ip, t.ports.as_deref().unwrap_or_default(), count);
+        let fired = fire(args, &aim, target, rep, given.link, given.clock, env)?;
+        use crate::cmd::Finish;
+        let outcome = fired.finish(None, given.clock.now(), env)?;
+        runs.push(outcome, answered_verdict(outcome));
+    }
+    runs.finish(Many::Probe, args.json, env)
 }
 
 /// TCP's options make no sense on a datagram: said, not ignored.
@@ -122,34 +159,44 @@ fn refuse_tcp_options(args: &ProbeArgs) -> Result<()> {
     Ok(())
 }
 
-/// `HOST[:PORTS]` for UDP (port 7, echo, by default); `HOST` for ICMP.
-/// One target: UDP and ICMP probes do not take lists or subnets.
-fn target(args: &ProbeArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
-    let what = if args.udp { "--udp" } else { "--icmp" };
-    let [target] = args.targets.as_slice() else {
-        bail!("{what} probes one target (HOST[:PORTS]); run nettool once per host");
-    };
-    if args.list.input_list.is_some() {
-        bail!("{what} probes one target: leave --input-list out");
-    }
-    let (host, ports) = match target.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (target.as_str(), None),
-    };
+/// The targets, as TCP probes take them (a list, a subnet, `-` for stdin,
+/// `--input-list`): `HOST[:PORTS]` for UDP, the ports UDP's (`--dport`,
+/// or 7, echo, where a target names none); `HOST` for ICMP.
+fn targets(
+    args: &ProbeArgs,
+    stdin: &mut dyn BufRead,
+    resolve: impl Fn(&str) -> Result<Ipv4Addr>,
+) -> Result<Vec<Target>> {
+    let words = crate::cmd::targets::gather(&args.targets, args.list.input_list.as_deref(), stdin)?;
     if args.icmp {
-        if ports.is_some() || args.dport.is_some() {
+        let ported = |w: &String| w.rsplit_once(':').is_some_and(|(h, _)| !h.contains(':'));
+        if args.dport.is_some() || words.iter().any(ported) {
             bail!("ICMP has no ports: write the host alone (nettool probe --icmp HOST)");
         }
-        return Ok((crate::cmd::resolve_host(host)?, Vec::new()));
+        return expand_for(&words, None, args.list.max_targets, resolve);
     }
-    let ports = match (ports, args.dport.as_deref()) {
-        (Some(_), Some(_)) => bail!("give the port either as HOST:PORT or with --dport, not both"),
-        (Some(p), None) | (None, Some(p)) => {
-            services::parse_ports(p, Proto::Udp).map_err(anyhow::Error::msg)?
-        }
-        (None, None) => vec![7],
-    };
-    Ok((crate::cmd::resolve_host(host)?, ports))
+    let found = expand_for(&words, Some(Proto::Udp), args.list.max_targets, resolve)?;
+    let dport = args
+        .dport
+        .as_deref()
+        .map(|p| services::parse_ports(p, Proto::Udp).map_err(anyhow::Error::msg))
+        .transpose()?;
+    found
+        .into_iter()
+        .map(|t| {
+            let ports = match (&t.ports, &dport) {
+                (Some(_), Some(_)) => {
+                    bail!("give the port either as HOST:PORT or with --dport, not both")
+                }
+                (Some(p), None) | (None, Some(p)) => p.clone(),
+                (None, None) => vec![7],
+            };
+            Ok(Target {
+                ports: Some(ports),
+                ..t
+            })
+        })
+        .collect()
 }
 
 /// The query `--icmp-type` names (echo by default).
@@ -162,8 +209,7 @@ fn config(
     args: &ProbeArgs,
     path: &Path,
     local: SocketAddrV4,
-    dst: Ipv4Addr,
-    dports: &[u16],
+    (dst, dports, count): (Ipv4Addr, &[u16], Option<u64>),
 ) -> Result<Config> {
     let kind = if args.udp {
         Kind::Udp {
@@ -205,7 +251,7 @@ fn config(
         tos: args.tos,
         dont_frag: args.df,
         id: args.id,
-        count: args.count,
+        count,
         interval: args.interval,
         wait: args.wait,
         seed: random_u64(),
@@ -216,7 +262,7 @@ fn config(
     let (bytes, room) = (config.datagram_len(), path.iface.mtu as usize);
     if bytes > room {
         bail!(
-            "the probe would be {bytes} bytes, more than {}'s MTU of {room} (nettool does not fragment)",
+            "the probe would be {bytes} bytes, more than {}'s MTU of {room} (probes go unfragmented: send less data)",
             path.iface.name
         );
     }
@@ -226,14 +272,14 @@ fn config(
 fn fire(
     args: &ProbeArgs,
     aim: &Aim,
-    (dst, dports): (Ipv4Addr, &[u16]),
+    (dst, dports, count): (Ipv4Addr, &[u16], Option<u64>),
     rep: Reporter,
     link: &mut dyn Link,
     clock: &mut dyn Clock,
     env: &mut Env,
 ) -> Result<Fired> {
     let start = clock.now();
-    let config = config(args, aim.path, aim.local, dst, dports)?;
+    let config = config(args, aim.path, aim.local, (dst, dports, count))?;
     let mut view = ProbeView {
         rep,
         verbose: args.verbose,
