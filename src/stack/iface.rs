@@ -577,6 +577,21 @@ impl Interface {
         self.unreachable.stats()
     }
 
+    /// Datagrams whose fragments stopped coming after the first, given up
+    /// at their timeout: answered with a time exceeded (RFC 1122 §3.3.2),
+    /// on an address no one else answers for.
+    fn fragments_given_up(&mut self, now: Instant) {
+        while let Some((from, first)) = self.frags.take_expired() {
+            let us = (self.config.mac, self.config.ip);
+            let hop = self.config.next_hop_mac.unwrap_or(from);
+            if self.config.answer_arp
+                && let Some(f) = self.unreachable.reassembly_timeout(now, us, hop, &first)
+            {
+                self.control.push_back(f);
+            }
+        }
+    }
+
     /// What became of the IPv4 fragments that came for us.
     pub fn reassembly(&self) -> frag::Stats {
         self.frags.stats()
@@ -1255,7 +1270,7 @@ impl Machine for Interface {
     fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
         match self.frags.take_frame(now, &self.identity(), frame) {
             Taken::NotAFragment => {}
-            Taken::Held => return,
+            Taken::Held => return self.fragments_given_up(now),
             Taken::Refused => return self.bad(now, WireError::Malformed("IPv4 fragment")),
             // No kernel vouched for the whole: its checksums are verified.
             Taken::Whole(whole) => return self.handle_frame(now, &whole, RxChecksum::Unknown),
@@ -1348,6 +1363,7 @@ impl Machine for Interface {
             entry.flow.handle_timeout(now);
         }
         self.frags.handle_timeout(now);
+        self.fragments_given_up(now);
     }
 
     fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
