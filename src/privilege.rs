@@ -81,6 +81,16 @@ pub fn hold(more_setups_to_come: bool) {
     HOLD.store(more_setups_to_come, Ordering::Relaxed);
 }
 
+/// Whether a thread started now holds nothing the run is to give up:
+/// the run does not drop its privileges (not armed), or has dropped them.
+/// Capabilities are per thread, and the drop clears only the calling
+/// thread's (it refuses to run beside another thread); a thread started
+/// after it inherits the cleared sets, no_new_privs and the seccomp
+/// filter.
+pub fn threads_may_start() -> bool {
+    ARMED.get().is_none() || DROPPED.load(Ordering::Relaxed)
+}
+
 /// An error when the privileges are already dropped: `what` (a setup
 /// step: a route lookup, a socket) can no longer be done, and under the
 /// seccomp filter would kill the process. A command must set up every

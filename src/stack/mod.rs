@@ -10,6 +10,8 @@
 //!   ([`RawFlow`](crate::machine::RawFlow): the probes, scans and traces
 //!   that write their own segments), each handed only what its selector
 //!   takes.
+//! - [`addresses`]: the addresses an interface answers for beside its
+//!   own (`load --sources`), and which one a frame is for.
 //! - [`host`]: one actively opened connection: an interface with one flow.
 //! - [`raw`]: one raw flow (`nettool probe`, `scan`, `trace`): an
 //!   interface with one probe run, scan or trace.
@@ -23,6 +25,7 @@
 //!   release by RST or by one of the closes), as a state machine of its own
 //!   on top of the host.
 
+pub mod addresses;
 pub mod host;
 pub mod iface;
 pub mod raw;
