@@ -600,9 +600,13 @@ impl Interface {
     /// on an address no one else answers for.
     fn fragments_given_up(&mut self, now: Instant) {
         while let Some((from, first)) = self.frags.take_expired() {
-            let us = (self.config.mac, self.config.ip);
+            // The address the datagram was for: the first fragment's.
+            let Ok((quoted, _)) = Ipv4Repr::parse_quoted(&first) else {
+                continue;
+            };
+            let us = (self.config.mac, quoted.dst);
             let hop = self.config.next_hop_mac.unwrap_or(from);
-            if self.config.answer_arp
+            if self.answers_alone(quoted.dst)
                 && let Some(f) = self.unreachable.reassembly_timeout(now, us, hop, &first)
             {
                 self.control.push_back(f);
