@@ -34,6 +34,14 @@
 //! interface's own and the connections'; their events stay with them,
 //! for the application to read ([`Interface::raw_mut`]).
 //!
+//! **Fragments** to us are put back together before anything else sees
+//! them ([`crate::wire::frag`], bounded, given up at 30 s); the whole
+//! datagram is then sorted as if it had come unfragmented. **On an address
+//! nettool answers for alone**, a UDP datagram no raw flow takes draws an
+//! ICMP port unreachable, and a reassembly given up after its first
+//! fragment a time exceeded, both rate-limited as Linux limits its own
+//! ([`super::unreachable`]).
+//!
 //! **Scale.** Nothing walks the flow table: flows with something to send
 //! wait in a queue of touched flows, and every other flow's next deadline
 //! sits in an ordered timer set.
