@@ -465,7 +465,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__load)
-            opts="-c -s -I -i -p -h --connections --rate --hold --keepalive --send --close --json --source --interface --sport --first-port --cache-file --pcap --help"
+            opts="-c -s -I -i -p -h --connections --rate --hold --keepalive --send --close --json --source --sources --interface --sport --first-port --cache-file --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -507,6 +507,10 @@ _nettool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --sources)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --interface)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
@@ -545,6 +549,10 @@ _nettool() {
                     return 0
                     ;;
                 --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -35,7 +35,7 @@ complete -c nettool -n "__fish_nettool_needs_command" -f -a "probe" -d 'Send han
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "ping" -d 'Send ICMP echo requests (ping), matched replies and RTT statistics: `probe --icmp`'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "scan" -d 'SYN-scan hosts\' TCP ports: open, closed or filtered'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "trace" -d 'Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router\'s ICMP time exceeded shown'
-complete -c nettool -n "__fish_nettool_needs_command" -f -a "load" -d 'Open many TCP connections to one port from one source address, hold them, then close them'
+complete -c nettool -n "__fish_nettool_needs_command" -f -a "load" -d 'Open many TCP connections to one port, hold them, then close them'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "lab" -d 'A disposable virtual LAN to try nettool on: a network namespace with hosts answered by Linux'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "ladder" -d 'Draw one TCP connection of a saved capture as a ladder diagram'
 complete -c nettool -n "__fish_nettool_needs_command" -f -a "plot" -d 'Draw the time–sequence graph of one TCP connection of a saved capture, as SVG'
@@ -247,10 +247,12 @@ complete -c nettool -n "__fish_nettool_using_subcommand load" -l close -d 'How t
 reset\t'RST each connection'
 none\t'Leave them open on the peer: nettool exits without a word'"
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s s -l source -d 'Source address (default: the interface\'s); one the kernel does not own is answered for by nettool' -r
+complete -c nettool -n "__fish_nettool_using_subcommand load" -l sources -d 'Source addresses the kernel does not own, which nettool answers ARP for (a CIDR, or a comma-separated list of addresses and CIDRs)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s i -s I -l interface -d 'Interface to use' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s p -l first-port -l sport -d 'First source port: connections use it and the ports above it' -r
 complete -c nettool -n "__fish_nettool_using_subcommand load" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand load" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
+complete -c nettool -n "__fish_nettool_using_subcommand load" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand load" -l json -d 'Print one JSON object per line: a progress object each second, then the result'
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo" -s h -l help -d 'Print help'

@@ -21,7 +21,7 @@ mod trace;
 pub use common::{COMMON_FLAGS, Common, habit_tip, parse_interface, parse_source_port};
 pub use impair::ImpairArgs;
 pub use ladder::{LadderArgs, LadderFlags};
-pub use load::{CloseHow, LoadArgs};
+pub use load::{CloseHow, LoadArgs, Sources};
 pub use ndp::NdpArgs;
 pub use plot::{PlotArgs, PlotDir};
 pub use probe::{MAX_TARGETS, PingArgs, ProbeArgs, ScanArgs, TargetListArgs};
@@ -806,7 +806,8 @@ impl Command {
             Command::Trace(a) => ("trace", &a.privilege),
             // probe --icmp under ping's defaults, confined as probe is.
             Command::Ping(a) => ("probe", &a.privilege),
-            // arp and ndp (see main.rs), lab, load, ladder, plot, generate,
+            Command::Load(a) => ("load", &a.privilege),
+            // arp and ndp (see main.rs), lab, ladder, plot, generate,
             // impair, and a new command until it is made to drop (README "Security"
             // says which keep what).
             _ => return None,

@@ -330,6 +330,9 @@ fn samples() -> Vec<Event> {
                 connect_p99_us: Some(1),
                 connect_max_us: Some(1),
                 open_us: 1,
+                held_segments_sent: Some(2),
+                held_segments_received: Some(2),
+                rx_dropped: Some(0),
             }),
             ..Report::new(Verdict::Open, Outcome::Success)
         })),

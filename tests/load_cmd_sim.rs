@@ -3,7 +3,9 @@
 //! listener that accepts everything (or holds every connection
 //! unaccepted), or no listener at all, which answers every SYN with RST.
 
+use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -19,6 +21,7 @@ use nettool::stack::iface::{Interface, InterfaceConfig, ListenerConfig};
 use nettool::tcp::{self, IssSource, SeqNum};
 use nettool::time::Instant;
 use nettool::wire::MacAddr;
+use nettool::wire::arp::ArpRepr;
 
 const US_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
 const PEER_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
@@ -32,6 +35,18 @@ struct Peer {
     listening: bool,
     /// Closes each connection as it accepts it (its FIN).
     closes: bool,
+    /// Also has this address: answers ARP for it (a DAD probe too).
+    owns: Option<Ipv4Addr>,
+    /// What it saw, read once the run is over.
+    seen: Rc<RefCell<Seen>>,
+}
+
+#[derive(Default)]
+struct Seen {
+    /// The ARP probes, by target.
+    probes: Vec<Ipv4Addr>,
+    /// The sources the connections came from.
+    sources: std::collections::BTreeSet<Ipv4Addr>,
 }
 
 impl Peer {
@@ -58,12 +73,15 @@ impl Peer {
             iface,
             listening,
             closes: false,
+            owns: None,
+            seen: Rc::default(),
         }
     }
 
     fn out(&mut self, now: Instant) -> Vec<(Duration, Vec<u8>)> {
         if self.listening {
             while let Some(key) = self.iface.accept(SocketAddrV4::new(PEER_IP, 80)) {
+                self.seen.borrow_mut().sources.insert(*key.remote.ip());
                 if self.closes {
                     self.iface.conn_mut(key).expect("accepted").close(now);
                 }
@@ -78,6 +96,14 @@ impl Peer {
 
 impl Responder for Peer {
     fn on_frame(&mut self, now: Instant, frame: &[u8]) -> Vec<(Duration, Vec<u8>)> {
+        if let Ok((_, arp)) = ArpRepr::from_frame(frame)
+            && arp.sender_ip.is_unspecified()
+        {
+            self.seen.borrow_mut().probes.push(arp.target_ip);
+            if let Some(reply) = self.owns.and_then(|ip| arp.reply_for(PEER_MAC, ip)) {
+                return vec![(LATENCY, reply.to_frame(PEER_MAC, arp.sender_mac))];
+            }
+        }
         self.iface.handle_frame(now, frame, RxChecksum::Unknown);
         self.out(now)
     }
@@ -101,6 +127,7 @@ fn args(argv: &[&str]) -> LoadArgs {
 
 struct Ran {
     outcome: Outcome,
+    seen: Rc<RefCell<Seen>>,
     /// Frames nettool sent.
     frames: usize,
     out: String,
@@ -109,6 +136,11 @@ struct Ran {
 }
 
 fn load(argv: &[&str], peer: Peer) -> Ran {
+    try_load(argv, peer).unwrap()
+}
+
+fn try_load(argv: &[&str], peer: Peer) -> anyhow::Result<Ran> {
+    let seen = peer.seen.clone();
     let clock = VirtualClock::default();
     let mut link = MemLink::new(clock.clone()).with(peer);
     let mut captured = Captured {
@@ -125,15 +157,18 @@ fn load(argv: &[&str], peer: Peer) -> Ran {
         clock: &mut clock.clone(),
     };
     let mut rep = Reporter::new(args.json);
-    let (report, outcome) = load_over(&args, None, None, given, &mut rep, &mut env).unwrap();
+    let host_owns = [US_IP].into_iter().collect();
+    let ran = load_over(&args, None, None, &host_owns, given, &mut rep, &mut env);
     drop(env);
-    Ran {
+    let (report, outcome) = ran?;
+    Ok(Ran {
         outcome,
+        seen,
         frames: link.sent.len(),
         out: nettool::cmd::load::summary(&report),
         err: String::from_utf8(captured.err).unwrap(),
         took: clock.get() - Instant::ZERO,
-    }
+    })
 }
 
 #[test]
@@ -239,4 +274,128 @@ fn keepalives_go_out_on_idle_connections() {
     // each in a 5 s hold.
     let with = frames("reset", &["--keepalive", "2"]);
     assert!((500..=600).contains(&with), "{with} frames");
+}
+
+/// `--sources`: as many addresses as N needs (here 3 of the 4 given, with
+/// 500 ports each from 65036), each probed first (DAD), connections from
+/// all of them; the host's own address in the list is skipped.
+#[test]
+fn several_sources_are_checked_then_used_in_turn() {
+    let ran = load(
+        &[
+            "-c",
+            "1200",
+            "-p",
+            "65036",
+            "--hold",
+            "1s",
+            "--sources",
+            "10.9.0.1,10.9.0.10,10.9.0.11,10.9.0.12,10.9.0.13",
+        ],
+        Peer::new(true),
+    );
+    assert_eq!(ran.outcome, Outcome::Success, "{}{}", ran.out, ran.err);
+    assert!(
+        ran.out.starts_with("1200 of 1200 connections established"),
+        "{}",
+        ran.out
+    );
+    let used: Vec<Ipv4Addr> = (10..=12).map(|i| Ipv4Addr::new(10, 9, 0, i)).collect();
+    assert_eq!(
+        ran.seen
+            .borrow()
+            .sources
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        used
+    );
+    // Three probes for each address used, none for the others.
+    for ip in &used {
+        let n = ran.seen.borrow().probes.iter().filter(|p| *p == ip).count();
+        assert_eq!(n, 3, "probes for {ip}: {:?}", ran.seen.borrow().probes);
+    }
+    assert_eq!(
+        ran.seen.borrow().probes.len(),
+        9,
+        "{:?}",
+        ran.seen.borrow().probes
+    );
+    assert!(
+        ran.err
+            .contains("checking that 10.9.0.10, 10.9.0.11, 10.9.0.12 are free"),
+        "{}",
+        ran.err
+    );
+    assert!(
+        ran.err
+            .contains("from 3 addresses (10.9.0.10, 10.9.0.11, 10.9.0.12), in turn"),
+        "{}",
+        ran.err
+    );
+    assert!(ran.err.contains("ports 65036-65435 on each"), "{}", ran.err);
+    // DAD takes its three seconds before the first SYN.
+    assert!(ran.took >= Duration::from_secs(4), "{:?}", ran.took);
+}
+
+/// An address some host answers the probe for is skipped, and the next
+/// one checked in its place; without a next one, nothing is opened.
+#[test]
+fn a_source_in_use_is_skipped_for_the_next() {
+    let taken = Ipv4Addr::new(10, 9, 0, 11);
+    let peer = Peer {
+        owns: Some(taken),
+        ..Peer::new(true)
+    };
+    let argv = ["-c", "1000", "-p", "65036", "--hold", "0s"];
+    let mut with = argv.to_vec();
+    with.extend(["--sources", "10.9.0.10,10.9.0.11,10.9.0.12"]);
+    let ran = load(&with, peer);
+    assert_eq!(ran.outcome, Outcome::Success, "{}{}", ran.out, ran.err);
+    assert!(
+        ran.err
+            .contains("10.9.0.11 is in use (by 02:00:00:00:00:02): skipped"),
+        "{}",
+        ran.err
+    );
+    let used = [Ipv4Addr::new(10, 9, 0, 10), Ipv4Addr::new(10, 9, 0, 12)];
+    assert_eq!(
+        ran.seen
+            .borrow()
+            .sources
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        used
+    );
+
+    let peer = Peer {
+        owns: Some(taken),
+        ..Peer::new(true)
+    };
+    let mut short = argv.to_vec();
+    short.extend(["--sources", "10.9.0.10,10.9.0.11"]);
+    let e = try_load(&short, peer)
+        .err()
+        .expect("too few free")
+        .to_string();
+    assert!(e.contains("1 free address and 2 are needed"), "{e}");
+    assert!(e.contains("10.9.0.11 (by 02:00:00:00:00:02)"), "{e}");
+}
+
+/// With --keepalive, the hold's probes and their answers are counted.
+#[test]
+fn the_keepalives_of_the_hold_are_counted() {
+    let ran = load(
+        &["-c", "100", "--hold", "5s", "--keepalive", "2"],
+        Peer::new(true),
+    );
+    assert_eq!(ran.outcome, Outcome::Success, "{}{}", ran.out, ran.err);
+    // Probes 2 s and 4 s after the handshakes, all answered.
+    assert!(
+        ran.out
+            .contains("while held: 200 segments sent (keepalive probes), 200 received"),
+        "{}",
+        ran.out
+    );
 }

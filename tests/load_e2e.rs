@@ -152,7 +152,11 @@ fn more_connections_than_one_address_has_ports_is_a_usage_error() {
     );
     assert_eq!(ran.code, Some(2), "{}", ran.show());
     assert!(ran.stderr.contains("--sources"), "{}", ran.show());
-    assert!(ran.stderr.contains("not implemented yet"), "{}", ran.show());
+    assert!(
+        ran.stderr.contains("never takes addresses by itself"),
+        "{}",
+        ran.show()
+    );
 }
 
 /// A sink in `b` that holds `backlog` connections, and its `HOST:PORT`.

@@ -106,12 +106,21 @@ fn field<'a>(status: &'a str, field: &str) -> &'a str {
 #[case::scan(&["scan", "--rate", "5", "{B}", "9100-9140"])]
 #[case::ping(&["ping", "-c", "10", "{B}"])]
 #[case::probe_udp(&["probe", "--udp", "-c", "10", "--interval", "1s", "{B}:7"])]
+#[case::load(&["load", "{B}:8080", "-c", "100"])]
+// Its duplicate address detection runs after the drop, on the open link.
+#[case::load_sources(&["load", "{B}:8080", "-c", "100", "--sources", "{FREE}"])]
 fn after_the_setup_nothing_privileged_is_left(#[case] args: &[&str]) {
     let hosts = TwoHosts::new("priv");
     let scratch = Scratch::new();
     let _server = Server::start(&hosts, "hold", 8080, 0);
     let b = hosts.addr_b.to_string();
-    let args: Vec<String> = args.iter().map(|a| a.replace("{B}", &b)).collect();
+    let o = hosts.addr_b.octets();
+    // An address of the link nobody has, for load --sources.
+    let free = std::net::Ipv4Addr::new(o[0], o[1], o[2], 200).to_string();
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.replace("{B}", &b).replace("{FREE}", &free))
+        .collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut run = Running::start(&hosts, &scratch, &args);
     let tried = run.wait_for(AFTER_DROP);

@@ -1,22 +1,29 @@
-//! `nettool load`: many connections from one source address.
+//! `nettool load`: many connections from one source address, or from
+//! several nettool answers for (`--sources`).
 
+use std::net::Ipv4Addr;
 use std::time::Duration;
+
+use ipnetwork::Ipv4Network;
 
 use clap::{Args, ValueEnum};
 
 use super::common::{parse_interface, parse_source_port};
-use super::{CacheArgs, CaptureArgs, parse_duration};
+use super::{CacheArgs, CaptureArgs, PrivilegeArgs, parse_duration};
 
-/// Open many TCP connections to one port from one source address, hold them, then close them.
+/// Open many TCP connections to one port, hold them, then close them.
 #[derive(Debug, Args)]
 #[command(
     long_about = "Open -c N real TCP connections (nettool's own engine, the same as nc's) to \
-HOST:PORT from one source address, hold them, and close them. No kernel socket and no file \
+HOST:PORT, hold them, and close them. No kernel socket and no file \
 descriptor per connection: an idle connection costs nettool about 1 KiB. The source address is \
 the interface's (the kernel's RSTs kept out by one nftables rule for the whole port range), or \
 with -s one the kernel does not own, which nettool answers ARP for itself. One address has the \
 ports from -p FIRST_PORT to 65535 (64,512 from 1024); N above that needs more source \
-addresses (--sources, not implemented yet). Openings are paced by --rate, or else go as fast as \
+addresses: --sources names addresses the kernel does not own (a CIDR or a list), of which \
+nettool takes as many as N needs, checks each is free by duplicate address detection (RFC \
+5227: three ARP probes a second apart, nobody answering), then answers ARP for them itself; \
+connections go to them in turn. nettool never takes addresses by itself. Openings are paced by --rate, or else go as fast as \
 the peer answers with at most 1,024 handshakes under way. Once a second a progress line on \
 stderr: established, in handshake, failed (refused, timed out, reset), connects per second, \
 retransmitted SYNs. The summary gives the connect times (SYN to ESTABLISHED) at p50, p90, p99 \
@@ -28,12 +35,15 @@ and the maximum.",
   nettool load 10.78.0.2:80 -c 5000 --keepalive 10      keepalives every 10 s
   nettool load 10.78.0.2:80 -c 1000 --send 'GET / HTTP/1.0\\r\\n\\r\\n'   count replies
   nettool load 10.78.0.2:80 -c 60000 -s 10.78.0.99      from an address the kernel does not own
+  nettool load 10.78.0.2:80 -c 1000000 --sources 10.78.1.0/24 --hold 60s
+                                           a million from 16 of those addresses
+  nettool load 10.78.0.2:80 -c 100000 --sources 10.78.0.100,10.78.0.101
 
 ",
 "EXIT STATUS:
   0    all N connections were established
   1    some were not (refused, timed out, reset before established)
-  2    usage or local error (N larger than one address's ports, among others)
+  2    usage or local error (N larger than the sources' ports, a source taken, among others)
   130  interrupted (143 by SIGTERM); every connection is reset first")
 )]
 pub struct LoadArgs {
@@ -73,6 +83,10 @@ pub struct LoadArgs {
     #[arg(short, long, value_name = "ADDRESS")]
     pub source: Option<std::net::Ipv4Addr>,
 
+    /// Source addresses the kernel does not own, which nettool answers ARP for (a CIDR, or a comma-separated list of addresses and CIDRs).
+    #[arg(long, value_name = "CIDR|LIST", value_parser = Sources::parse, conflicts_with = "source")]
+    pub sources: Option<Sources>,
+
     /// Interface to use.
     #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = parse_interface, value_hint = clap::ValueHint::Other)]
     pub interface: Option<String>,
@@ -86,6 +100,56 @@ pub struct LoadArgs {
 
     #[command(flatten)]
     pub capture: CaptureArgs,
+
+    #[command(flatten)]
+    pub privilege: PrivilegeArgs,
+}
+
+/// `--sources`: networks (a single address is a /32) whose host addresses
+/// are the candidates, in the order given; taken lazily, since a /8 has
+/// sixteen million and a run needs a few.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sources(Vec<Ipv4Network>);
+
+impl Sources {
+    /// `10.79.1.0/24`, `10.79.1.5,10.79.1.9`, or a mix.
+    pub fn parse(text: &str) -> Result<Sources, String> {
+        let mut nets = Vec::new();
+        for item in text.split(',').map(str::trim) {
+            let net = if item.contains('/') {
+                item.parse::<Ipv4Network>().map_err(|e| e.to_string())
+            } else {
+                item.parse::<Ipv4Addr>()
+                    .map(Ipv4Network::from)
+                    .map_err(|e| e.to_string())
+            };
+            match net {
+                Ok(net) => nets.push(net),
+                Err(e) => {
+                    return Err(format!(
+                        "{item:?} is no IPv4 address or CIDR ({e}): write e.g. 10.79.1.0/24 or \
+                         10.79.1.5,10.79.1.9"
+                    ));
+                }
+            }
+        }
+        Ok(Sources(nets))
+    }
+
+    /// The host addresses, in order, each once: a network's without its
+    /// network and broadcast addresses (but a /31's and a /32's, RFC 3021).
+    pub fn addresses(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        let mut seen = std::collections::HashSet::new();
+        self.0
+            .iter()
+            .flat_map(|net| {
+                let hosts_only = net.prefix() < 31;
+                net.iter().filter(move |ip| {
+                    !hosts_only || (*ip != net.network() && *ip != net.broadcast())
+                })
+            })
+            .filter(move |ip| seen.insert(*ip))
+    }
 }
 
 /// `load --close`.
@@ -123,5 +187,34 @@ mod tests {
     #[case("5/m", None)]
     fn rates(#[case] text: &str, #[case] want: Option<u32>) {
         assert_eq!(parse_rate(text).ok(), want);
+    }
+
+    #[rstest]
+    #[case("10.79.1.0/30", &["10.79.1.1", "10.79.1.2"])]
+    #[case("10.79.1.5,10.79.1.9", &["10.79.1.5", "10.79.1.9"])]
+    #[case("10.79.1.8/31, 10.79.1.8", &["10.79.1.8", "10.79.1.9"])]
+    #[case("10.79.1.7/32,10.79.1.0/30", &["10.79.1.7", "10.79.1.1", "10.79.1.2"])]
+    fn sources(#[case] text: &str, #[case] want: &[&str]) {
+        let got: Vec<String> = Sources::parse(text)
+            .unwrap()
+            .addresses()
+            .map(|a| a.to_string())
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[rstest]
+    #[case("10.79.1.0/33")]
+    #[case("10.79.1")]
+    #[case("10.79.1.1,,10.79.1.2")]
+    fn bad_sources_say_what_to_write(#[case] text: &str) {
+        let e = Sources::parse(text).unwrap_err();
+        assert!(e.contains("10.79.1.0/24"), "{e}");
+    }
+
+    #[test]
+    fn a_large_network_is_not_listed_whole() {
+        let s = Sources::parse("10.0.0.0/8").unwrap();
+        assert_eq!(s.addresses().nth(1), Some(Ipv4Addr::new(10, 0, 0, 2)));
     }
 }

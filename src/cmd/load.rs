@@ -1,24 +1,29 @@
 //! `nettool load`: many real connections (the engine `nc` uses) from one
-//! source address, held, then closed.
+//! source address, or from several nettool answers ARP for
+//! (`--sources`), held, then closed.
 //!
 //! Thin by design: the pacing and the connect-time percentiles live in
 //! [`crate::load`], the connections in one
-//! [`Interface`](crate::stack::iface::Interface)'s flow table, and the
-//! loop is the one driver's. What is here: which port each connection
-//! uses, the phases of the run (open, hold, close), the counts, and
-//! their rendering.
+//! [`Interface`](crate::stack::iface::Interface)'s flow table, the
+//! duplicate address detection in the ARP prober, and the loop is the
+//! one driver's. What is here: which address and port each connection
+//! uses, the phases of the run (check the sources, open, hold, close),
+//! the counts, and their rendering.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use super::tcp::{parse_target, unescape};
 use super::{Env, Given, Way, find_path};
+use crate::arp::probe::{self as arp_probe, Mode, Prober, Target, Until};
 use crate::cli::{CloseHow, LoadArgs};
+use crate::clock::Clock;
 use crate::driver::{self, Handler, Options, Stop};
+use crate::link::Link;
 use crate::link::rxring::RingKind;
 use crate::load::{Latencies, Pacer};
 use crate::machine::Machine;
@@ -53,36 +58,111 @@ const LINK: LinkOptions = LinkOptions {
     tx_timestamps: false,
 };
 
+/// Duplicate address detection of `--sources` (RFC 5227 §2.1.1): its
+/// PROBE_NUM probes this far apart, and as long after the last for an
+/// answer (the RFC's PROBE_MIN; `nettool arp --dad` waits the same).
+const DAD_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The ports one source address has from `first`.
 pub fn ports_from(first: u16) -> u32 {
     65_536 - u32::from(first)
 }
 
-/// `-c N` against the ports one address has: the usage error that says
-/// what would do.
-pub fn check_count(n: u32, first: u16) -> Result<()> {
+/// Source addresses `n` connections need, with ports from `first`.
+pub fn addresses_needed(n: u32, first: u16) -> u32 {
+    n.div_ceil(ports_from(first))
+}
+
+/// `-c N` against the ports the sources have (`sources`: how many
+/// addresses `--sources` gives, at most as many as needed; `None`
+/// without it): the usage error that says what would do.
+pub fn check_count(n: u32, first: u16, sources: Option<usize>) -> Result<()> {
     if first == 0 {
         bail!("-p 0 is no port: give the first source port, e.g. -p 1024");
     }
     let ports = ports_from(first);
-    if n > ports {
-        bail!(
+    let needed = addresses_needed(n, first);
+    match sources {
+        None if n > ports => bail!(
             "-c {n} needs more ports than one source address has ({ports}, from port {first} \
-             to 65535): more source addresses (--sources) are the way, and they are not \
-             implemented yet; use -c {ports} or less"
-        );
+             to 65535): it needs {needed} addresses. Name addresses the kernel does not own on \
+             this link with --sources (a CIDR or a list, e.g. --sources 10.79.1.0/28): nettool \
+             checks each is free, then answers ARP for it. It never takes addresses by itself. \
+             Or use -c {ports} or less"
+        ),
+        Some(given) if given < needed as usize => bail!(
+            "--sources gives {given} address{}, and -c {n} needs {needed} ({ports} ports each, \
+             from port {first}): give more addresses, or use -c {} or less",
+            if given == 1 { "" } else { "es" },
+            ports as usize * given
+        ),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// The `--sources` addresses worth checking: not the host's own (the
+/// kernel answers ARP for those), not the peer, not the next hop.
+fn candidates<'a>(
+    args: &'a LoadArgs,
+    path: &'a Path,
+    remote: SocketAddrV4,
+    host_owns: &'a HashSet<Ipv4Addr>,
+) -> impl Iterator<Item = Ipv4Addr> + 'a {
+    args.sources
+        .iter()
+        .flat_map(|s| s.addresses())
+        .filter(move |ip| {
+            !host_owns.contains(ip)
+                && ip != remote.ip()
+                && *ip != path.next_hop
+                && crate::arp::is_claimable(*ip)
+        })
+}
+
+/// Every IPv4 address this host's kernel owns, on any interface (it
+/// answers ARP for each on every link, by default).
+fn host_addresses() -> HashSet<Ipv4Addr> {
+    pnet::datalink::interfaces()
+        .iter()
+        .flat_map(|i| i.ips.iter())
+        .filter_map(|n| match n.ip() {
+            std::net::IpAddr::V4(ip) => Some(ip),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .collect()
 }
 
 pub fn run(args: LoadArgs, env: &mut Env) -> Result<Outcome> {
     let remote = parse_target(&args.target)?;
-    check_count(args.connections, args.first_port)?;
+    let needed = addresses_needed(args.connections, args.first_port) as usize;
+    check_count(
+        args.connections,
+        args.first_port,
+        args.sources
+            .as_ref()
+            .map(|s| s.addresses().take(needed).count()),
+    )?;
     let payload = args.send.as_deref().map(unescape).transpose()?;
     let mut rep = Reporter::new(args.json);
+    let host_owns = host_addresses();
+    // With --sources, the path is looked for from the first one the host
+    // does not own (the route's interface is what matters: every source
+    // is answered for there).
+    let first_source = match &args.sources {
+        Some(sources) => Some(
+            sources
+                .addresses()
+                .find(|ip| !host_owns.contains(ip) && ip != remote.ip())
+                .with_context(|| {
+                    "every --sources address is this host's own or the target's: give addresses \
+                     the kernel does not own, which nettool answers ARP for"
+                })?,
+        ),
+        None => args.source,
+    };
     let way = Way::new(
         args.interface.as_deref(),
-        args.source,
+        first_source,
         Some(args.first_port),
         &args.cache,
     );
@@ -112,7 +192,7 @@ pub fn run(args: LoadArgs, env: &mut Env) -> Result<Outcome> {
         link: stack.link.as_mut(),
         clock: clock.as_mut(),
     };
-    let ran = load_over(&args, payload, guard, given, &mut rep, env);
+    let ran = load_over(&args, payload, guard, &host_owns, given, &mut rep, env);
     let dropped = stack.teardown(env.err);
     let (mut result, outcome) = ran?;
     result.rsts_dropped = dropped;
@@ -124,20 +204,49 @@ pub fn run(args: LoadArgs, env: &mut Env) -> Result<Outcome> {
 type Ran = (Report, Outcome);
 
 /// Runs the load over what it is `given` (the in-memory link in tests):
-/// `given.local`'s address, ports from `args.first_port` up.
+/// `given.local`'s address, or with `--sources` as many of those (not in
+/// `host_owns`, and found free) as N needs; ports from `args.first_port`
+/// up.
 pub fn load_over(
     args: &LoadArgs,
     payload: Option<Vec<u8>>,
     guard: Option<String>,
+    host_owns: &HashSet<Ipv4Addr>,
     p: Given,
     rep: &mut Reporter,
     env: &mut Env,
 ) -> Result<Ran> {
     let remote = parse_target(&args.target)?;
-    check_count(args.connections, args.first_port)?;
+    let needed = addresses_needed(args.connections, args.first_port) as usize;
+    let sources = match &args.sources {
+        None => {
+            check_count(args.connections, args.first_port, None)?;
+            vec![*p.local.ip()]
+        }
+        Some(_) => {
+            let mut candidates = candidates(args, p.path, remote, host_owns);
+            let found = check_free(
+                &mut candidates,
+                needed,
+                p.path.iface.mac,
+                (&mut *p.link, &mut *p.clock),
+                rep.human(),
+                env,
+            )?;
+            match found {
+                Some(free) => free,
+                None => {
+                    // Interrupted while checking: nothing was opened.
+                    let report = Report::new(Verdict::NoReply, Outcome::Interrupted);
+                    return Ok((report, Outcome::Interrupted));
+                }
+            }
+        }
+    };
     let start = p.clock.now();
-    let source = *p.local.ip();
-    let last_port = u32::from(args.first_port) + args.connections - 1;
+    let source = sources[0];
+    let k = sources.len() as u32;
+    let last_port = u32::from(args.first_port) + args.connections.div_ceil(k) - 1;
     let header = Start {
         command: "load",
         src: Some(SocketAddrV4::new(source, args.first_port)),
@@ -146,21 +255,33 @@ pub fn load_over(
         next_hop: Some(p.path.next_hop),
         guard: guard.clone(),
         rate: args.rate,
-        addresses: Some(1),
+        addresses: Some(sources.len()),
         ..Start::default()
     };
     rep.emit(env.out, start, Event::Start(Box::new(header)), |_| Ok(()))?;
-    let keeper = match &guard {
-        Some(table) => format!("kernel RSTs dropped by nft table inet {table}"),
-        None => format!("{source} is not the kernel's: nettool answers ARP for it"),
+    let from = match sources.as_slice() {
+        [one] => format!("from {one}"),
+        more => format!(
+            "from {k} addresses ({}), in turn",
+            more.iter()
+                .map(Ipv4Addr::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let keeper = match (&guard, sources.as_slice()) {
+        (Some(table), _) => format!("kernel RSTs dropped by nft table inet {table}"),
+        (None, [one]) => format!("{one} is not the kernel's: nettool answers ARP for it"),
+        (None, _) => "none is the kernel's: nettool answers ARP for them".to_owned(),
     };
     if rep.human() {
         writeln!(
             env.err,
-            "nettool: load: {} connections to {remote} from {source}, ports {}-{last_port} \
+            "nettool: load: {} connections to {remote} {from}, ports {}-{last_port}{} \
              (one address has {} ports from {}); {keeper}",
             args.connections,
             args.first_port,
+            if k > 1 { " on each" } else { "" },
             ports_from(args.first_port),
             args.first_port,
         )?;
@@ -169,10 +290,13 @@ pub fn load_over(
         ip: source,
         mac: p.path.iface.mac,
         next_hop_mac: p.path.next_hop_mac,
-        answer_arp: !p.path.owned_by_kernel,
+        answer_arp: args.sources.is_some() || !p.path.owned_by_kernel,
         trace: false,
     });
-    let mut load = Load::new(args, payload, p.path, remote, source, start);
+    for more in &sources[1..] {
+        iface.add_address(*more);
+    }
+    let mut load = Load::new(args, payload, p.path, remote, sources, start);
     let opts = Options {
         rx_batch: 256,
         lossy_send: true,
@@ -193,12 +317,120 @@ pub fn load_over(
             &mut handler,
         )?
     };
+    // Read once, at the end: the count covers the whole run.
+    let rx_dropped = p.link.receive_drops();
     let outcome = if stop == Stop::Interrupted {
         Outcome::Interrupted
     } else {
         Outcome::from_answer(load.ever_established == u64::from(args.connections))
     };
-    Ok((load.result(&iface, args, outcome), outcome))
+    let mut report = load.result(&iface, args, outcome);
+    if let Some(l) = report.load.as_mut() {
+        l.rx_dropped = rx_dropped;
+    }
+    Ok((report, outcome))
+}
+
+/// Checks `candidates` in order with duplicate address detection (RFC
+/// 5227 probes, in rounds of as many as are still missing) until `needed`
+/// are free; the ones some host answers for are skipped, and said so.
+/// `None` when interrupted.
+fn check_free(
+    candidates: &mut dyn Iterator<Item = Ipv4Addr>,
+    needed: usize,
+    mac: crate::wire::MacAddr,
+    (link, clock): (&mut dyn Link, &mut dyn Clock),
+    human: bool,
+    env: &mut Env,
+) -> Result<Option<Vec<Ipv4Addr>>> {
+    let mut free = Vec::with_capacity(needed);
+    let mut taken: Vec<(Ipv4Addr, crate::wire::MacAddr)> = Vec::new();
+    while free.len() < needed {
+        let round: Vec<Ipv4Addr> = candidates.take(needed - free.len()).collect();
+        if round.is_empty() {
+            let taken_text = taken
+                .iter()
+                .map(|(ip, mac)| format!("{ip} (by {mac})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            bail!(
+                "--sources has {} free address{} and {needed} are needed: {} in use on the \
+                 link: {taken_text}; give more addresses",
+                free.len(),
+                if free.len() == 1 { "" } else { "es" },
+                taken.len(),
+            );
+        }
+        if human {
+            writeln!(
+                env.err,
+                "nettool: load: checking that {} {} free (duplicate address detection, RFC \
+                 5227: {} ARP probes {} apart)",
+                list(&round),
+                if round.len() == 1 { "is" } else { "are" },
+                crate::arp::PROBE_NUM,
+                crate::time::human(DAD_INTERVAL),
+            )?;
+        }
+        let config = arp_probe::Config {
+            mode: Mode::Dad,
+            until: Until::FirstReply,
+            mac,
+            sender_ip: Ipv4Addr::UNSPECIFIED,
+            tries: crate::arp::PROBE_NUM,
+            interval: DAD_INTERVAL,
+            timeout: DAD_INTERVAL,
+            rate: None,
+        };
+        let mut prober = Prober::new(
+            clock.now(),
+            config,
+            round.iter().copied().map(Target::broadcast),
+        );
+        let mut owners: HashMap<Ipv4Addr, crate::wire::MacAddr> = HashMap::new();
+        let stop = driver::run(&mut prober, link, clock, env.interrupt, |_, ev| {
+            if let arp_probe::Event::Claimed { target, mac, .. } = ev {
+                owners.entry(target).or_insert(mac);
+            }
+            Ok(())
+        })?;
+        if stop == Stop::Interrupted {
+            return Ok(None);
+        }
+        for ip in round {
+            match owners.get(&ip) {
+                Some(owner) => {
+                    if human {
+                        writeln!(
+                            env.err,
+                            "nettool: load: {ip} is in use (by {owner}): skipped"
+                        )?;
+                    }
+                    taken.push((ip, *owner));
+                }
+                None => free.push(ip),
+            }
+        }
+    }
+    Ok(Some(free))
+}
+
+/// Addresses for a line: all of a few, or the first and a count.
+fn list(ips: &[Ipv4Addr]) -> String {
+    match ips {
+        [one] => one.to_string(),
+        few if few.len() <= 8 => few
+            .iter()
+            .map(Ipv4Addr::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        many => format!(
+            "{} addresses ({} to {})",
+            many.len(),
+            many[0],
+            many[many.len() - 1]
+        ),
+    }
 }
 
 /// The summary for people, or the result line.
@@ -257,6 +489,18 @@ pub fn summary(report: &Report) -> String {
     if let Some(replies) = p.replies {
         s += &format!("{replies} connections had a reply\n");
     }
+    if let Some(n) = l.rx_dropped.filter(|n| *n > 0) {
+        s += &format!(
+            "{n} frames dropped by the kernel: nettool's receive ring was full (nettool fell \
+             behind; a busy machine, or a debug build)\n"
+        );
+    }
+    if let (Some(sent), Some(received)) = (l.held_segments_sent, l.held_segments_received) {
+        s += &format!(
+            "while held: {sent} segments sent (keepalive probes), {received} received (their \
+             answers)\n"
+        );
+    }
     if let Some(n) = report.rsts_dropped {
         s += &format!("{n} kernel RSTs dropped by the guard\n");
     }
@@ -282,11 +526,14 @@ enum Phase {
 struct Load {
     n: u32,
     first_port: u16,
-    source: Ipv4Addr,
+    /// The source addresses, taken in turn.
+    sources: Vec<Ipv4Addr>,
     remote: SocketAddrV4,
     config: Arc<tcp::Config>,
     isn: IsnGenerator,
     payload: Option<Vec<u8>>,
+    /// `--keepalive` was given: the hold's segments are counted.
+    keepalive: bool,
     close: CloseHow,
     hold: Option<Duration>,
     pacer: Pacer,
@@ -311,6 +558,10 @@ struct Load {
     start: Instant,
     /// When the last handshake ended.
     settled: Option<Instant>,
+    /// With `--keepalive`, segments sent and received on every
+    /// connection when the hold began, and then while it lasted.
+    hold_base: Option<(u64, u64)>,
+    held: Option<(u64, u64)>,
     /// The next progress line, and the count of established at the last.
     next_progress: Instant,
     connects_at_last: u64,
@@ -323,7 +574,7 @@ impl Load {
         payload: Option<Vec<u8>>,
         path: &Path,
         remote: SocketAddrV4,
-        source: Ipv4Addr,
+        sources: Vec<Ipv4Addr>,
         start: Instant,
     ) -> Load {
         let config = tcp::Config {
@@ -340,11 +591,12 @@ impl Load {
         Load {
             n: args.connections,
             first_port: args.first_port,
-            source,
+            sources,
             remote,
             config: Arc::new(config),
             isn: IsnGenerator::new(random_bytes::<16>()),
             payload,
+            keepalive: args.keepalive.is_some(),
             close: args.close,
             hold: args.hold,
             pacer: Pacer::new(args.rate, WINDOW),
@@ -363,16 +615,20 @@ impl Load {
             latencies: Latencies::default(),
             start,
             settled: None,
+            hold_base: None,
+            held: None,
             next_progress: start + Duration::from_secs(1),
             connects_at_last: 0,
             scratch: vec![0; 4096],
         }
     }
 
+    /// Connection `i`'s: the sources in turn, each from the first port up.
     fn key(&self, i: u32) -> FlowKey {
-        let port = u16::try_from(u32::from(self.first_port) + i).expect("checked: ports fit");
+        let k = self.sources.len() as u32;
+        let port = u16::try_from(u32::from(self.first_port) + i / k).expect("checked: ports fit");
         FlowKey {
-            local: SocketAddrV4::new(self.source, port),
+            local: SocketAddrV4::new(self.sources[(i % k) as usize], port),
             remote: self.remote,
         }
     }
@@ -393,8 +649,36 @@ impl Load {
         self.pacer.opened(count);
     }
 
+    /// Segments sent and received so far on every connection still in
+    /// the table (one walk: at the hold's start and end only).
+    fn segments(&self, iface: &stack_iface::Interface) -> (u64, u64) {
+        (0..self.next)
+            .filter_map(|i| iface.stats(self.key(i)))
+            .fold((0, 0), |(out, inn), s| {
+                (out + s.segments_sent, inn + s.segments_received)
+            })
+    }
+
+    /// The hold has begun (the turn after the last handshake ended, once
+    /// its ACK went out): with keepalives, what the connections exchanged
+    /// so far is noted, once.
+    fn hold_begins(&mut self, iface: &stack_iface::Interface) {
+        if self.keepalive && self.hold_base.is_none() {
+            self.hold_base = Some(self.segments(iface));
+        }
+    }
+
+    /// The hold ends: what the connections exchanged while held.
+    fn hold_ends(&mut self, iface: &stack_iface::Interface) {
+        if let Some((out0, in0)) = self.hold_base {
+            let (out, inn) = self.segments(iface);
+            self.held = Some((out.saturating_sub(out0), inn.saturating_sub(in0)));
+        }
+    }
+
     /// Closes every open connection as `--close` says.
     fn close_all(&mut self, iface: &mut stack_iface::Interface, now: Instant) {
+        self.hold_ends(iface);
         for i in 0..self.next {
             let key = self.key(i);
             match self.close {
@@ -555,6 +839,9 @@ impl Load {
             connect_p99_us: pct.map(|p| us(p.p99)),
             connect_max_us: pct.map(|p| us(p.max)),
             open_us: us(open),
+            held_segments_sent: self.held.map(|h| h.0),
+            held_segments_received: self.held.map(|h| h.1),
+            rx_dropped: None,
         };
         let verdict = if self.ever_established == u64::from(args.connections) {
             Verdict::Open
@@ -635,6 +922,9 @@ impl Handler<stack_iface::Interface> for LoadRun<'_, '_, '_, '_> {
 
     fn turn(&mut self, iface: &mut stack_iface::Interface, now: Instant) -> Result<()> {
         let load = &mut *self.load;
+        if matches!(load.phase, Phase::Holding(_)) {
+            load.hold_begins(iface);
+        }
         match load.phase {
             Phase::Opening => {
                 load.open(iface, now);
@@ -710,14 +1000,34 @@ mod tests {
     #[test]
     fn one_address_has_the_ports_above_the_first() {
         assert_eq!(ports_from(1024), 64_512);
-        assert!(check_count(64_512, 1024).is_ok());
-        let e = check_count(64_513, 1024).unwrap_err().to_string();
+        assert!(check_count(64_512, 1024, None).is_ok());
+        let e = check_count(64_513, 1024, None).unwrap_err().to_string();
         assert!(e.contains("--sources"), "{e}");
-        assert!(e.contains("not implemented"), "{e}");
+        assert!(e.contains("never takes addresses"), "{e}");
+        assert!(e.contains("needs 2 addresses"), "{e}");
         assert!(e.contains("64512"), "{e}");
-        assert!(check_count(1, 0).is_err());
-        assert!(check_count(1, 65_535).is_ok());
-        assert!(check_count(2, 65_535).is_err());
+        assert!(check_count(1, 0, None).is_err());
+        assert!(check_count(1, 65_535, None).is_ok());
+        assert!(check_count(2, 65_535, None).is_err());
+    }
+
+    #[test]
+    fn the_sources_must_have_the_ports() {
+        assert_eq!(addresses_needed(1_000_000, 1024), 16);
+        assert!(check_count(1_000_000, 1024, Some(16)).is_ok());
+        assert!(check_count(129_024, 1024, Some(2)).is_ok());
+        let e = check_count(129_025, 1024, Some(2)).unwrap_err().to_string();
+        assert!(e.contains("gives 2 addresses"), "{e}");
+        assert!(e.contains("needs 3"), "{e}");
+        assert!(e.contains("-c 129024 or less"), "{e}");
+    }
+
+    #[test]
+    fn a_few_addresses_are_listed_and_many_summed_up() {
+        let ips: Vec<Ipv4Addr> = (1..=20).map(|i| Ipv4Addr::new(10, 0, 0, i)).collect();
+        assert_eq!(list(&ips[..1]), "10.0.0.1");
+        assert_eq!(list(&ips[..2]), "10.0.0.1, 10.0.0.2");
+        assert_eq!(list(&ips), "20 addresses (10.0.0.1 to 10.0.0.20)");
     }
 
     #[test]

@@ -455,6 +455,17 @@ pub struct LoadResult {
     pub connect_max_us: Option<u64>,
     /// From the first SYN to the last handshake's end.
     pub open_us: u64,
+    /// Segments sent on the connections while they were held (with
+    /// `--keepalive` and without `--send`: keepalive probes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_segments_sent: Option<u64>,
+    /// Segments received on them while held (the probes' answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_segments_received: Option<u64>,
+    /// Frames the kernel dropped because nettool's receive ring was full
+    /// (it fell behind), over the whole run; where the link can tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rx_dropped: Option<u64>,
 }
 
 /// One port of a scan.

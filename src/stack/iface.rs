@@ -344,6 +344,8 @@ pub struct Interface {
     frags: Reassembler,
     /// Port unreachables for stray datagrams, and their rate limit.
     unreachable: IcmpLimiter,
+    /// Addresses answered for beside `config.ip` ([`Interface::add_address`]).
+    more: super::addresses::More,
 }
 
 impl Interface {
@@ -363,7 +365,23 @@ impl Interface {
             last_raw: None,
             frags: Reassembler::new(frag::Limits::default()),
             unreachable: IcmpLimiter::new(),
+            more: super::addresses::More::default(),
         }
+    }
+
+    /// Answers for `ip` too, an address the kernel does not own (`nettool
+    /// load --sources`): ARP requests for it, segments to it (its
+    /// connections' and, for no flow, a RST) and echo requests, as for
+    /// `config.ip` when `answer_arp` is set, whatever that says.
+    pub fn add_address(&mut self, ip: Ipv4Addr) {
+        if ip != self.config.ip {
+            self.more.add(ip);
+        }
+    }
+
+    /// Whether nobody but nettool answers for `ip`, one of ours.
+    fn answers_alone(&self, ip: Ipv4Addr) -> bool {
+        self.config.answer_arp || self.more.contains(ip)
     }
 
     /// Hosts a raw flow: from now on it gets what its selector takes, and
@@ -982,7 +1000,7 @@ impl Interface {
     /// echoed back. Other queries are left unanswered, as Linux leaves
     /// them.
     fn answer_query(&mut self, src_mac: MacAddr, ip: &Ipv4Repr, q: &IcmpQuery<'_>) {
-        if !self.config.answer_arp || q.kind != QueryKind::EchoRequest {
+        if !self.answers_alone(ip.dst) || q.kind != QueryKind::EchoRequest {
             return;
         }
         let reply = IcmpQuery {
@@ -1018,10 +1036,15 @@ impl Interface {
     }
 
     fn handle_arp(&mut self, now: Instant, arp: &ArpRepr) {
-        if !self.config.answer_arp {
+        let ours = arp.target_ip == self.config.ip || self.more.contains(arp.target_ip);
+        if !ours || !self.answers_alone(arp.target_ip) {
             return;
         }
-        let Some(reply) = arp_reply(&self.identity(), arp) else {
+        let us = Identity {
+            ip: arp.target_ip,
+            ..self.identity()
+        };
+        let Some(reply) = arp_reply(&us, arp) else {
             return;
         };
         self.control.push_back(reply);
@@ -1047,7 +1070,7 @@ impl Interface {
             self.flow_segment(now, key, tcp);
         } else if self.listeners.contains_key(&key.local) {
             self.listener_segment(now, src_mac, key, tcp);
-        } else if !self.offer_raw(now, inbound) && self.config.answer_arp {
+        } else if !self.offer_raw(now, inbound) && self.answers_alone(*key.local.ip()) {
             // Nobody else owns the address: answer as a closed port.
             self.reset(now, src_mac, key, tcp);
         }
@@ -1253,13 +1276,15 @@ impl Machine for Interface {
     type Event = Event;
 
     fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
-        match self.frags.take_frame(now, &self.identity(), frame) {
+        let us = self.more.identity_for(self.identity(), frame);
+        match self.frags.take_frame(now, &us, frame) {
             Taken::NotAFragment => {}
             Taken::Held => return,
+            Taken::Refused => return self.bad(now, WireError::Malformed("IPv4 fragment")),
             // No kernel vouched for the whole: its checksums are verified.
             Taken::Whole(whole) => return self.handle_frame(now, &whole, RxChecksum::Unknown),
         }
-        let Some(inbound) = demux(&self.identity(), frame, checksum.tcp_mode()) else {
+        let Some(inbound) = demux(&us, frame, checksum.tcp_mode()) else {
             return;
         };
         match &inbound {
@@ -1293,10 +1318,10 @@ impl Machine for Interface {
             Inbound::Icmp { .. } => {
                 self.offer_raw(now, &inbound);
             }
-            Inbound::Udp { udp: Ok(_), .. } => {
-                if !self.offer_raw(now, &inbound) && self.config.answer_arp {
+            Inbound::Udp { udp: Ok(_), ip, .. } => {
+                if !self.offer_raw(now, &inbound) && self.answers_alone(ip.dst) {
                     // Nobody else owns the address: answer as a closed port.
-                    let us = (self.config.mac, self.config.ip);
+                    let us = (self.config.mac, ip.dst);
                     let hop = self.config.next_hop_mac;
                     if let Some(f) = self.unreachable.port_unreachable(now, us, hop, frame) {
                         self.control.push_back(f);

@@ -10,12 +10,14 @@
 //!   ([`RawFlow`](crate::machine::RawFlow): the probes, scans and traces
 //!   that write their own segments), each handed only what its selector
 //!   takes.
+//! - [`addresses`]: the addresses an interface answers for beside its
+//!   own (`load --sources`), and which one a frame is for.
 //! - [`host`]: one actively opened connection: an interface with one flow.
 //! - [`raw`]: one raw flow (`nettool probe`, `scan`, `trace`): an
 //!   interface with one probe run, scan or trace.
 //! - [`udp`]: a UDP endpoint (`nettool nc -u`), connected to one peer or
 //!   listening for any, as a raw flow of the interface.
-//! - [`unreachable`]: the ICMP port unreachable the interface sends for a
+//! - [`unreachable`](mod@unreachable): the ICMP port unreachable the interface sends for a
 //!   stray UDP datagram to an address it answers for, rate-limited as
 //!   Linux limits its own.
 //! - [`session`]: the scripted exchanges of `nettool handshake` and
@@ -23,6 +25,7 @@
 //!   release by RST or by one of the closes), as a state machine of its own
 //!   on top of the host.
 
+pub mod addresses;
 pub mod host;
 pub mod iface;
 pub mod raw;

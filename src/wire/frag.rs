@@ -146,9 +146,19 @@ pub struct Stats {
     pub timed_out: u64,
     /// Reassemblies evicted to make room.
     pub evicted: u64,
-    /// Fragments dropped: of a datagram already discarded, or finding no
-    /// room.
+    /// Fragments of a datagram already discarded, dropped.
     pub dropped: u64,
+    /// Fragments that found no room (the bytes held at their bound with
+    /// nothing older to evict), dropped.
+    pub no_room: u64,
+}
+
+impl Stats {
+    /// Fragments refused: the ones that discarded their datagram, and
+    /// those of a datagram discarded before.
+    pub fn refused(&self) -> u64 {
+        self.overlaps + self.too_large + self.malformed + self.dropped
+    }
 }
 
 /// What identifies a datagram's fragments (RFC 791 §3.2).
@@ -197,8 +207,13 @@ struct Partial {
 pub enum Taken {
     /// Not an IPv4 fragment for us: demultiplex it as it is.
     NotAFragment,
-    /// A fragment, kept (or dropped): nothing to demultiplex yet.
+    /// A fragment, kept (or, finding no room, dropped as if lost):
+    /// nothing to demultiplex yet.
     Held,
+    /// A fragment refused: it overlapped another, made its datagram too
+    /// large or contradicted its other fragments (its datagram is then
+    /// discarded), or belongs to a datagram discarded before.
+    Refused,
     /// The frame of the datagram this fragment completed.
     Whole(Vec<u8>),
 }
@@ -294,7 +309,11 @@ impl Reassembler {
         if !fragment.is_piece() || ip.dst != us.ip {
             return Taken::NotAFragment;
         }
+        let refused = self.stats.refused();
         let Some((ip, payload)) = self.insert(now, &ip, fragment, data) else {
+            if self.stats.refused() > refused {
+                return Taken::Refused;
+            }
             return Taken::Held;
         };
         let ip = Ipv4Repr {
@@ -374,7 +393,7 @@ impl Reassembler {
         };
         let growth = piece.end.saturating_sub(p.data.len()) + FRAGMENT_COST;
         if !self.make_room(key, growth) {
-            self.stats.dropped += 1;
+            self.stats.no_room += 1;
             return None;
         }
         self.bytes += growth;
@@ -623,6 +642,19 @@ mod tests {
             got == whole,
             "not the frame it would have been unfragmented"
         );
+        // A fragment overlapping another is refused, and so is the rest
+        // of its datagram; a duplicate is not.
+        assert_eq!(r.take_frame(Instant::ZERO, &us, &all[0]), Taken::Held);
+        assert_eq!(r.take_frame(Instant::ZERO, &us, &all[0]), Taken::Held);
+        let mut overlap = all[1].clone();
+        let (flags, sum) = (ethernet::HEADER_LEN + 6, ethernet::HEADER_LEN + 10);
+        overlap[flags..flags + 2].copy_from_slice(&0x2000u16.to_be_bytes()); // offset 0, MF
+        overlap[sum..sum + 2].fill(0);
+        let header = pnet::packet::ipv4::Ipv4Packet::new(&overlap[14..34]).unwrap();
+        let fixed = pnet::packet::ipv4::checksum(&header);
+        overlap[sum..sum + 2].copy_from_slice(&fixed.to_be_bytes());
+        assert_eq!(r.take_frame(Instant::ZERO, &us, &overlap), Taken::Refused);
+        assert_eq!(r.take_frame(Instant::ZERO, &us, &all[2]), Taken::Refused);
     }
 
     #[test]
@@ -766,7 +798,60 @@ mod tests {
             .collect();
         assert!(feed(&mut r, 100, &all).is_empty());
         assert!(r.bytes() <= 10_000);
-        assert!(r.stats().dropped > 0);
+        assert!(r.stats().no_room > 0);
+    }
+
+    /// Arbitrary fragments (offsets, lengths, MF, identifications, times
+    /// drawn from a seeded generator) never panic the reassembler, never
+    /// take it past its bounds, and leave nothing held once their
+    /// timeouts pass; whatever comes out whole is as long as its last
+    /// fragment said.
+    #[test]
+    fn arbitrary_fragments_stay_within_bounds_and_time_out_to_nothing() {
+        let limits = Limits {
+            datagrams: 8,
+            bytes: 64 * 1024,
+            timeout: Duration::from_secs(30),
+        };
+        let mut r = Reassembler::new(limits);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut now = Instant::ZERO;
+        for _ in 0..20_000 {
+            now += Duration::from_millis(next(20));
+            let id = next(12) as u16;
+            let offset = (next(64) * 8) as usize * if next(8) == 0 { 1000 } else { 1 };
+            let len = match next(4) {
+                0 => next(20) as usize,
+                _ => (next(4) as usize + 1) * 8,
+            };
+            let fragment = Fragment {
+                offset,
+                more: next(3) != 0,
+            };
+            let ip = Ipv4Repr {
+                payload_len: len,
+                ..header(id)
+            };
+            if let Some((whole, data)) = r.insert(now, &ip, fragment, &vec![id as u8; len]) {
+                assert_eq!(whole.payload_len, data.len());
+                assert_eq!(data.len(), offset + len);
+            }
+            assert!(r.in_progress() <= limits.datagrams);
+            assert!(r.bytes() <= limits.bytes);
+        }
+        let s = r.stats();
+        assert!(
+            s.reassembled > 0 && s.overlaps > 0 && s.duplicates > 0,
+            "{s:?}"
+        );
+        r.handle_timeout(now + limits.timeout);
+        assert_eq!((r.in_progress(), r.bytes(), r.poll_timeout()), (0, 0, None));
     }
 
     #[test]
