@@ -138,7 +138,18 @@ pub fn reserve_port(
     owned: bool,
     wanted: Option<u16>,
 ) -> Result<(u16, Option<OwnedFd>)> {
-    reserve(source.into(), owned, wanted, libc::SOCK_STREAM)
+    reserve(source.into(), 0, owned, wanted, libc::SOCK_STREAM)
+}
+
+/// [`reserve_port`] on the interface with index `scope`: what binding a
+/// link-local IPv6 address takes (it names an address only on one link).
+pub fn reserve_port_on(
+    source: IpAddr,
+    scope: u32,
+    owned: bool,
+    wanted: Option<u16>,
+) -> Result<(u16, Option<OwnedFd>)> {
+    reserve(source, scope, owned, wanted, libc::SOCK_STREAM)
 }
 
 /// A UDP source port reserved from the kernel for the run: a UDP socket
@@ -152,7 +163,7 @@ pub fn reserve_udp_port(
     owned: bool,
     wanted: Option<u16>,
 ) -> Result<(u16, Option<OwnedFd>)> {
-    let (port, sock) = reserve(source.into(), owned, wanted, libc::SOCK_DGRAM)?;
+    let (port, sock) = reserve(source.into(), 0, owned, wanted, libc::SOCK_DGRAM)?;
     if let Some(fd) = &sock {
         // The kernel rounds this up to its minimum (a few kilobytes).
         setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, &0)
@@ -163,6 +174,7 @@ pub fn reserve_udp_port(
 
 fn reserve(
     source: IpAddr,
+    scope: u32,
     owned: bool,
     wanted: Option<u16>,
     kind: libc::c_int,
@@ -190,7 +202,10 @@ fn reserve(
             std::mem::size_of::<libc::sockaddr_in>()
         }
         IpAddr::V6(ip) => {
-            let sa = sockaddr_in6(ip, wanted.unwrap_or(0));
+            let mut sa = sockaddr_in6(ip, wanted.unwrap_or(0));
+            if crate::wire::ipv6::is_link_local(ip) {
+                sa.sin6_scope_id = scope;
+            }
             // SAFETY: sockaddr_storage holds any sockaddr.
             unsafe { std::ptr::write((&mut addr as *mut libc::sockaddr_storage).cast(), sa) };
             std::mem::size_of::<libc::sockaddr_in6>()

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::ipv6::{ULA_A, ULA_B, ipv6_hosts};
+use common::ipv6::{ULA_A, ULA_B, ipv6_hosts, link_local};
 use common::{
     Capture, Ran, Scratch, Server, nettool, nft_load, nft_packets, once_listening, read_all, run,
     run_with_input, sh,
@@ -417,6 +417,45 @@ fn loopback_over_ipv6_carries_handshakes_and_nc() {
     tables.args(["list", "tables"]);
     let tables = sh(tables);
     assert!(!tables.contains("nettool-guard"), "left behind: {tables}");
+}
+
+/// A link-local peer is reached from A's link-local address with `-i`
+/// (the source port reserved on a socket bound to that link), and
+/// without `-i` nettool says the address needs one (exit 2).
+#[test]
+fn a_link_local_peer_is_reached_with_its_interface() {
+    let hosts = ipv6_hosts("tcp6-ll");
+    let scratch = Scratch::new();
+    let mut cmd = hosts.cmd_b("python3");
+    cmd.args([common::PEER, "hold", "8080", "0", "::"]);
+    let mut server = Server::spawn(cmd);
+    server.wait_for("ready", Duration::from_secs(10));
+    let (ll_a, ll_b) = (
+        link_local(hosts.a()).unwrap(),
+        link_local(hosts.b()).unwrap(),
+    );
+    let t = format!("[{ll_b}]:8080");
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["handshake", "--linger", "100ms", "-i", "eth0", &t],
+        None,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert!(
+        r.stdout.contains(&format!("from [{ll_a}]:")),
+        "{}",
+        r.show()
+    );
+    server.wait_for("accepted", Duration::from_secs(5));
+    let r = nt(&hosts, &scratch, &["handshake", &t], None);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(
+        r.stderr.contains("name the interface with -i"),
+        "{}",
+        r.show()
+    );
+    assert_no_guard_left(&hosts);
 }
 
 /// `-4` with an IPv6 target, and IPv6 for a command that does not speak

@@ -35,7 +35,7 @@ use crate::link::rxring::RingKind;
 use crate::link::{Filter, Link};
 use crate::privilege::{self, Cap};
 use crate::route::{self, Interface, RouteError};
-use crate::sys::reserve_port;
+use crate::sys::reserve_port_on;
 use crate::wire::{MacAddr, ethernet};
 
 /// A warning on stderr, in nettool's words.
@@ -437,7 +437,7 @@ impl Path {
             _ => {}
         }
         let (sport, reservation) = privilege::raised(&[Cap::NetBindService], || {
-            reserve_port(self.source, self.owned_by_kernel, sport)
+            reserve_port_on(self.source, self.iface.index, self.owned_by_kernel, sport)
         })?;
         let local = SocketAddr::new(self.source, sport);
         let flow = flows.flow(local);
