@@ -284,7 +284,7 @@ pub struct PathArgs {
 /// Where to connect and how: shared by `handshake` and `close`.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
-    /// Destination, HOST:PORT, an IPv6 address in brackets: [fd00:6e74::2]:80 (a host name goes to the system resolver; PORT may be a service name: http).
+    /// Destination, HOST:PORT, an IPv6 address in brackets: `[fd00:6e74::2]:80` (a host name goes to the system resolver; PORT may be a service name: http).
     #[arg(value_name = "HOST:PORT")]
     pub target: String,
 

@@ -788,7 +788,7 @@ fn source_v6_on(interface: &Interface, dst: Ipv6Addr) -> Result<Ipv6Addr, RouteE
     })
 }
 
-/// [`source_v6_on`]'s choice among `mine`, pure.
+/// The source a link picks among `mine` for `dst` (pure; see [`select_v6`]).
 pub fn pick_source_v6(mine: &[Ipv6Address], dst: Ipv6Addr) -> Option<Ipv6Addr> {
     let link_local = crate::wire::ipv6::is_link_local;
     mine.iter()
