@@ -19,7 +19,7 @@ use crate::link::pcap::PcapFile;
 use crate::link::trace::Tracer;
 use crate::link::{Filter, Link};
 use crate::machine::Machine;
-use crate::ndp::cache::{Entry, State, Timing};
+use crate::ndp::cache::{Entry, Learned, State, Timing};
 use crate::ndp::claim::{self, Claim, Mode};
 use crate::ndp::nodes::{self, AllNodes};
 use crate::ndp::resolve::{self, Resolution, Settings};
@@ -496,7 +496,7 @@ fn render_resolve(
             flags,
             rtt,
             nth,
-            learned: _,
+            learned,
         } => {
             stats.samples.push(rtt);
             let event = Event::Reply(Box::new(Reply {
@@ -507,8 +507,15 @@ fn render_resolve(
                 iface: Some(iface.to_owned()),
                 ..Reply::default()
             }));
+            let believed = match learned {
+                Learned::Conflict {
+                    previous,
+                    replaced: false,
+                } => format!("  (not believed: without override, the cache keeps {previous})"),
+                _ => String::new(),
+            };
             let text = format!(
-                "{ip} is-at {mac}  {}  rtt {}  (solicitation {nth})",
+                "{ip} is-at {mac}  {}  rtt {}  (solicitation {nth}){believed}",
                 flags_text(flags),
                 human(rtt)
             );
@@ -737,7 +744,7 @@ fn all_nodes(args: &NdpArgs, place: &Place, env: &mut Env) -> Result<Outcome> {
     };
     let report = Report {
         iface: Some(iface.name.clone()),
-        sent: Some(u64::from(count_n)),
+        sent: Some(machine.frames_sent()),
         answered: Some(seen.len() as u64),
         ..Report::new(verdict, outcome)
     };

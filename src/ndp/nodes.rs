@@ -70,6 +70,11 @@ impl AllNodes {
     pub fn malformed(&self) -> u64 {
         self.malformed
     }
+
+    /// Echoes sent so far: fewer than `count` if the run was cut short.
+    pub fn frames_sent(&self) -> u64 {
+        self.sent_at.len() as u64
+    }
 }
 
 impl Machine for AllNodes {
@@ -182,6 +187,8 @@ mod tests {
         };
         let mut m = AllNodes::new(Instant::ZERO, config);
         m.handle_timeout(Instant::ZERO);
+        // What the report counts when a run is cut short: what left, not -c.
+        assert_eq!(m.frames_sent(), 1);
         let f = m.poll_transmit(Instant::ZERO).unwrap();
         let (eth, ip, icmp) = parse_frame(&f, true).unwrap();
         assert_eq!(eth.dst, MacAddr(0x33, 0x33, 0, 0, 0, 1));
