@@ -135,12 +135,16 @@ pub fn expand_for(
             Spec::Net(net) => (host_addresses(net), Some(net)),
         };
         for ip in ips {
-            if !out.iter().any(|t| t.ip == ip && t.ports == ports) {
-                out.push(Target {
+            match out.iter_mut().find(|t| t.ip == ip && t.ports == ports) {
+                // Named alone too (before or after its subnet): it stays
+                // whatever host discovery says of the subnet.
+                Some(t) if subnet.is_none() => t.subnet = None,
+                Some(_) => {}
+                None => out.push(Target {
                     ip,
                     ports: ports.clone(),
                     subnet,
-                });
+                }),
             }
         }
     }
@@ -543,6 +547,20 @@ mod tests {
             ["10.78.0.5", "10.78.0.2", "10.9.0.1", "10.9.0.2"]
         );
         assert_eq!(left_out, 4, "10.78.0.1, .3, .4 and .6");
+    }
+
+    /// An address named alone stays whether it comes before or after a
+    /// subnet that holds it.
+    #[rstest]
+    #[case::alone_first(&["10.78.0.5", "10.78.0.0/29"])]
+    #[case::alone_after(&["10.78.0.0/29", "10.78.0.5"])]
+    fn an_address_named_alone_stays_in_either_order(#[case] w: &[&str]) {
+        let found = expand(&words(w), false, MAX_TARGETS, no_dns).unwrap();
+        let (kept, _) = keep_up(found, |_| Ok(Some(vec![Ipv4Addr::new(10, 78, 0, 2)]))).unwrap();
+        let kept = ips(&kept);
+        assert!(kept.contains(&"10.78.0.5".to_owned()), "{kept:?}");
+        assert!(kept.contains(&"10.78.0.2".to_owned()), "{kept:?}");
+        assert_eq!(kept.len(), 2, "{kept:?}");
     }
 
     #[rstest]
