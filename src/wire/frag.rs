@@ -27,7 +27,7 @@
 //! 8200 §4.5 allows. A datagram that would grow past 65,535 octets, or
 //! whose fragments contradict its end, is discarded the same way.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::ops::Range;
 use std::time::Duration;
@@ -200,6 +200,8 @@ struct Partial {
     /// Discarded (an overlap, …): its fragments are dropped until the
     /// deadline, and it holds no data.
     discarded: bool,
+    /// Where its fragments came from on the link (the last one's sender).
+    mac: MacAddr,
 }
 
 /// What [`Reassembler::take_frame`] made of a frame.
@@ -233,7 +235,13 @@ pub struct Reassembler {
     partial: HashMap<Key, Partial>,
     bytes: usize,
     stats: Stats,
+    /// See [`Reassembler::take_expired`].
+    expired: VecDeque<(MacAddr, Vec<u8>)>,
 }
+
+/// Expired first fragments kept for [`Reassembler::take_expired`] at most
+/// (the application drains them after each timeout).
+const EXPIRED_KEEP: usize = 64;
 
 impl Reassembler {
     pub fn new(limits: Limits) -> Reassembler {
@@ -263,7 +271,10 @@ impl Reassembler {
         self.partial.values().map(|p| p.deadline).min()
     }
 
-    /// Gives up the reassemblies whose time is up.
+    /// Gives up the reassemblies whose time is up. Of each whose first
+    /// fragment came, that fragment's header and first 8 octets wait in
+    /// [`Reassembler::take_expired`] for the ICMP time exceeded (fragment
+    /// reassembly time exceeded) RFC 1122 §3.3.2 asks the host to send.
     pub fn handle_timeout(&mut self, now: Instant) {
         let due: Vec<Key> = self
             .partial
@@ -272,12 +283,41 @@ impl Reassembler {
             .map(|(k, _)| *k)
             .collect();
         for key in due {
-            if let Some(p) = self.remove(key)
-                && !p.discarded
-            {
-                self.stats.timed_out += 1;
+            let Some(p) = self.remove(key).filter(|p| !p.discarded) else {
+                continue;
+            };
+            self.stats.timed_out += 1;
+            let (Some(first), Some(&(_, len))) =
+                (p.header, p.pieces.iter().find(|(start, _)| *start == 0))
+            else {
+                continue;
+            };
+            // As it arrived (its options aside): a first fragment.
+            let first = Ipv4Repr {
+                payload_len: len,
+                ..first
+            };
+            let quoted = len.min(8);
+            let mut bytes = vec![0u8; HEADER_LEN + quoted];
+            first.emit_fragment(
+                &mut bytes,
+                Fragment {
+                    offset: 0,
+                    more: true,
+                },
+            );
+            bytes[HEADER_LEN..].copy_from_slice(&p.data[..quoted]);
+            if self.expired.len() < EXPIRED_KEEP {
+                self.expired.push_back((p.mac, bytes));
             }
         }
+    }
+
+    /// A datagram given up at its timeout after its first fragment came:
+    /// the MAC its fragments came from, and that fragment's header and
+    /// first 8 octets, to quote.
+    pub fn take_expired(&mut self) -> Option<(MacAddr, Vec<u8>)> {
+        self.expired.pop_front()
     }
 
     /// A frame off the link: an IPv4 fragment to `us` (to our MAC or
@@ -310,7 +350,7 @@ impl Reassembler {
             return Taken::NotAFragment;
         }
         let refused = self.stats.refused();
-        let Some((ip, payload)) = self.insert(now, &ip, fragment, data) else {
+        let Some((ip, payload)) = self.insert_from(now, eth.src, &ip, fragment, data) else {
             if self.stats.refused() > refused {
                 return Taken::Refused;
             }
@@ -333,6 +373,18 @@ impl Reassembler {
     pub fn insert(
         &mut self,
         now: Instant,
+        ip: &Ipv4Repr,
+        fragment: Fragment,
+        data: &[u8],
+    ) -> Option<(Ipv4Repr, Vec<u8>)> {
+        self.insert_from(now, MacAddr::zero(), ip, fragment, data)
+    }
+
+    /// [`Reassembler::insert`] of a fragment that came from `mac`.
+    pub fn insert_from(
+        &mut self,
+        now: Instant,
+        mac: MacAddr,
         ip: &Ipv4Repr,
         fragment: Fragment,
         data: &[u8],
@@ -362,6 +414,7 @@ impl Reassembler {
                     total: None,
                     charged: 0,
                     discarded: false,
+                    mac: MacAddr::zero(),
                 },
             );
         }
@@ -399,6 +452,7 @@ impl Reassembler {
         self.bytes += growth;
         let p = self.partial.get_mut(&key).expect("made above");
         p.charged += growth;
+        p.mac = mac;
         if p.data.len() < piece.end {
             p.data.resize(piece.end, 0);
         }
@@ -758,6 +812,15 @@ mod tests {
         r.handle_timeout(t0 + Duration::from_secs(30));
         assert_eq!((r.in_progress(), r.bytes()), (0, 0));
         assert_eq!(r.stats().timed_out, 1);
+        // Its first fragment came: its header and first 8 octets, to quote
+        // in the time exceeded.
+        let (_, quote) = r.take_expired().expect("the first fragment");
+        let (got, eight) = Ipv4Repr::parse_quoted(&quote).unwrap();
+        assert_eq!((got.src, got.identification), (SRC, 3));
+        assert_eq!(got.payload_len, 1480, "the first fragment's length");
+        assert_eq!(quote[6..8], [0x20, 0], "MF, offset 0");
+        assert_eq!(eight, &data[..8]);
+        assert_eq!(r.take_expired(), None);
         let late = t0 + Duration::from_secs(31);
         assert!(r.insert(late, &ip, all[1].0, &all[1].1).is_none());
         assert_eq!(r.in_progress(), 1, "the second half alone, waiting");
