@@ -61,8 +61,9 @@ pub struct Policy {
     /// `--user`: the user to become when started as root (default
     /// `nobody`).
     pub user: Option<String>,
-    /// Stay the user started as (root, without any capability): `arp`,
-    /// which writes the ARP cache into root's 0700 directory at its end.
+    /// Stay the user started as (root, without any capability): `arp`
+    /// and `ndp`, which write the neighbour cache into root's 0700
+    /// directory at their end.
     pub keep_user: bool,
 }
 
