@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::Env;
+use super::arp::{RttStats, how};
 use crate::arp::resolve::WallClock;
 use crate::cachefile::{self, Caches};
 use crate::cli::NdpArgs;
@@ -196,13 +197,6 @@ fn result(
     Ok(())
 }
 
-fn how(stop: Stop, ok: bool) -> Outcome {
-    match stop {
-        Stop::Interrupted => Outcome::Interrupted,
-        Stop::Done => Outcome::from_answer(ok),
-    }
-}
-
 /// A fresh seed for the cache's ReachableTimes.
 fn seed() -> u64 {
     crate::sys::random_u64()
@@ -345,7 +339,7 @@ fn resolve(ip: Ipv6Addr, args: &NdpArgs, place: &Place, env: &mut Env) -> Result
             solicited_node(ip)
         )
     })?;
-    let mut stats = Stats::default();
+    let mut stats = RttStats::default();
     let name = iface.name.clone();
     let verbose = args.verbose;
     let mut render =
@@ -418,21 +412,6 @@ fn resolve(ip: Ipv6Addr, args: &NdpArgs, place: &Place, env: &mut Env) -> Result
     Ok(outcome)
 }
 
-#[derive(Default)]
-struct Stats {
-    samples: Vec<Duration>,
-    conflict: bool,
-}
-
-impl Stats {
-    fn summary(&self) -> Option<(Duration, Duration, Duration)> {
-        let min = *self.samples.iter().min()?;
-        let max = *self.samples.iter().max()?;
-        let avg = self.samples.iter().sum::<Duration>() / self.samples.len() as u32;
-        Some((min, avg, max))
-    }
-}
-
 fn cache_event(status: &'static str, ip: Ipv6Addr, mac: MacAddr, iface: &str) -> CacheEv {
     CacheEv {
         status,
@@ -453,7 +432,7 @@ fn render_resolve(
     now: Instant,
     (ip, iface): (Ipv6Addr, &str),
     ev: resolve::Event,
-    stats: &mut Stats,
+    stats: &mut RttStats,
     verbose: bool,
 ) -> Result<()> {
     use resolve::Event as E;
