@@ -373,9 +373,14 @@ impl Cache {
         let cached = entry.mac.expect("only INCOMPLETE lacks an address");
         match lladdr.filter(|m| *m != cached) {
             None => {
+                // §7.2.5: IsRouter follows the R flag, solicited or not.
+                self.with_entry(iface, target, |e| e.router = flags.router);
                 if solicited {
-                    self.with_entry(iface, target, |e| e.router = flags.router);
                     self.set_reachable(now, iface, target);
+                } else if entry.router != flags.router {
+                    if let Some(e) = self.lookup(iface, ifindex, target).cloned() {
+                        self.changes.push(Change::Put(e));
+                    }
                 }
                 Learned::Confirmed
             }

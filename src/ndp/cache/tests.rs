@@ -465,3 +465,28 @@ fn stored_times_at_the_end_of_u64_do_not_overflow(
     let _ = c.poll_timeout();
     assert!(c.lookup(IF, IDX, PEER).is_some(), "nothing is due yet");
 }
+
+/// RFC 4861 §7.2.5: an advertisement that may update the entry (O=1, the
+/// same address, or none) sets IsRouter from its R flag, solicited or
+/// not; one that may not (O=0, another address) leaves it.
+#[rstest]
+#[case::unsolicited_same_address(false, false, Some(OLD), true)]
+#[case::unsolicited_no_address(false, false, None, true)]
+#[case::solicited_same_address(true, false, Some(OLD), true)]
+#[case::override_another_address(false, true, Some(NEW), true)]
+#[case::no_override_another_address(false, false, Some(NEW), false)]
+fn the_router_flag_follows_an_advertisement_that_may_update(
+    #[case] solicited: bool,
+    #[case] override_: bool,
+    #[case] lladdr: Option<MacAddr>,
+    #[case] router: bool,
+) {
+    let mut c = reachable();
+    let f = NaFlags {
+        router: true,
+        solicited,
+        override_,
+    };
+    c.handle_advert(T0 + 10, (IF, IDX), PEER, f, lladdr, solicited);
+    assert_eq!(c.lookup(IF, IDX, PEER).unwrap().router, router);
+}
