@@ -364,7 +364,7 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
             };
             self.handler.sent(self.machine, at);
             if let Some(stats) = &mut self.stats {
-                stats.answered();
+                stats.answered(1);
             }
         }
         Ok(())
@@ -443,8 +443,8 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
             Err(e) => return Err(e.into()),
         };
         self.spin_until = now + self.opts.spin;
-        if let (Some(stats), true) = (&mut self.stats, n > 0) {
-            stats.answered();
+        if let Some(stats) = &mut self.stats {
+            stats.answered(n);
         }
         for _ in 0..n {
             self.handler.sent(self.machine, now);
@@ -471,7 +471,7 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
             self.link.queue(&self.buf)?;
             self.handler.sent(self.machine, now);
             if let Some(stats) = &mut self.stats {
-                stats.answered();
+                stats.answered(1);
             }
         }
         self.ring_stopped(|link| link.flush())?;

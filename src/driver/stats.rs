@@ -36,11 +36,15 @@ pub struct Stats {
     turns: u64,
     /// Frames that carried the kernel's stamp.
     stamped: u64,
+    /// Frames read, and frames sent.
+    read: u64,
+    sent: u64,
 }
 
 impl Stats {
     /// A frame arrived at `stamp` (or, without one, now).
     pub fn arrived(&mut self, stamp: Option<SystemTime>) {
+        self.read += 1;
         self.stamped += u64::from(stamp.is_some());
         if self.unanswered.is_none() {
             self.unanswered = Some(stamp.unwrap_or_else(SystemTime::now));
@@ -54,8 +58,13 @@ impl Stats {
         }
     }
 
-    /// Frames just left: the oldest unanswered arrival is answered.
-    pub fn answered(&mut self) {
+    /// `frames` frames just left: the oldest unanswered arrival is
+    /// answered.
+    pub fn answered(&mut self, frames: usize) {
+        self.sent += frames as u64;
+        if frames == 0 {
+            return;
+        }
         if let Some(at) = self.unanswered.take() {
             let waited = SystemTime::now().duration_since(at).unwrap_or_default();
             self.answer_us
@@ -82,9 +91,11 @@ impl Stats {
     pub fn report(&self) -> String {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         format!(
-            "loop: arrival→send µs ({} frames stamped): {}\nloop: frames per drain: {}\n\
+            "loop: {} frames read ({} stamped), {} sent\nloop: arrival→send µs: {}\nloop: frames per drain: {}\n\
              loop: {} turns; ms in wait {:.1}, recv {:.1}, engine {:.1}, app {:.1}, send {:.1}",
+            self.read,
             self.stamped,
+            self.sent,
             quantiles(&self.answer_us),
             quantiles(&self.drain_frames),
             self.turns,
@@ -125,8 +136,8 @@ mod tests {
         let first = SystemTime::now() - Duration::from_millis(5);
         stats.arrived(Some(first));
         stats.arrived(Some(first + Duration::from_millis(4)));
-        stats.answered();
-        stats.answered();
+        stats.answered(1);
+        stats.answered(1);
         assert_eq!(stats.answer_us.len(), 1);
         assert!(stats.answer_us[0] >= 5000, "{:?}", stats.answer_us);
     }
