@@ -106,7 +106,7 @@ fn scan(argv: &[&str]) -> (Outcome, String, Duration) {
     let path = Path::simulated(US_MAC, *US.ip(), B, PEER_MAC);
     let given = Given {
         path: &path,
-        local: US,
+        local: US.into(),
         link: &mut link,
         clock: &mut clock.clone(),
     };
@@ -198,7 +198,7 @@ fn a_udp_scan_without_ports_says_how_to_give_them() {
     let path = Path::simulated(US_MAC, *US.ip(), B, PEER_MAC);
     let given = Given {
         path: &path,
-        local: US,
+        local: US.into(),
         link: &mut link,
         clock: &mut clock.clone(),
     };

@@ -57,7 +57,7 @@ pub(super) fn scan(args: &ScanArgs, env: &mut Env) -> Result<Outcome> {
             break;
         }
         let request = Request {
-            dst,
+            dst: dst.into(),
             interface: way.interface,
             source: way.source,
             cache: &way.cache,
@@ -119,7 +119,7 @@ pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome
     let (found, ports) = targets(args, &mut std::io::empty(), crate::cmd::resolve_host)?;
     let aim = Aim {
         path: given.path,
-        local: given.local,
+        local: given.local_v4(),
         guard: None,
     };
     let next_hop = given.path.next_hop_mac.unwrap_or(MacAddr::zero());
@@ -201,7 +201,7 @@ fn sweep(
         .map(|&(dst, dst_mac)| Config {
             src_mac: path.iface.mac,
             dst_mac,
-            src: path.source,
+            src: path.source_v4(),
             dst,
             sport: aim.local.port(),
             ports: ports.to_vec(),
@@ -235,7 +235,7 @@ fn sweep(
                 start: Start {
                     command: "scan",
                     mode: Some("udp"),
-                    src: Some(aim.local),
+                    src: Some(aim.local.into()),
                     ip: Some(scanner.dst().into()),
                     ports: Some(format_ports(ports)),
                     iface: Some(path.iface.name.clone()),
