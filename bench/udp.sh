@@ -18,7 +18,9 @@
 #     datagram, which the kernel cuts into 12 fragments; nettool cuts at
 #     the MTU (1472 bytes) by default, and with --max-datagram 16384 sends
 #     the same 16 KiB datagrams as openbsd nc, fragmented by nettool: that
-#     row is the like-for-like comparison.
+#     row is the like-for-like comparison. NC_ROUNDS=N repeats the three
+#     N times (the machine's noise); each row says the wall time and the
+#     CPU time in user space and in the kernel (/usr/bin/time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +29,7 @@ PORTS=${PORTS:-1-100}
 N=${N:-200}
 NC_MB=${NC_MB:-20}
 need=()
-for p in iproute2 nftables nmap iputils-ping netcat-openbsd python3; do
+for p in iproute2 nftables nmap iputils-ping netcat-openbsd python3 time; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -137,8 +139,8 @@ echo "| nettool probe --icmp | $nt |"
 echo "| ping (iputils) | $pg |"
 
 echo
-echo "| nc -u, $NC_MB MB of stdin | datagram size | time | datagrams that reached B | datagrams/s |"
-echo "|---|---|---|---|---|"
+echo "| nc -u, $NC_MB MB of stdin, round | datagram size | time | CPU user + system | datagrams that reached B | datagrams/s |"
+echo "|---|---|---|---|---|---|"
 ip netns exec "$b" python3 -c "
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 9200))
@@ -147,18 +149,21 @@ pids+=($!)
 sleep 0.5
 head -c $((NC_MB * 1000000)) /dev/urandom > "$work/data"
 udp_in() { B awk '/^Udp:/{getline; print $2 + $4}' /proc/net/snmp; }
+# /usr/bin/time's figures: wall clock, then CPU in user space and in the
+# kernel (the peer's receive path runs in the sender's system time too).
+timed() { /usr/bin/time -f "%e %U %S" -o "$work/time" "$@"; }
+for round in $(seq "${NC_ROUNDS:-1}"); do
 for tool in nettool nettool-16k openbsd; do
   before=$(udp_in)
-  t0=$(date +%s.%N)
   case $tool in
-    nettool) size=1472; A "$bin" nc -u --quit-after 0s $net.2 9200 < "$work/data" ;;
-    nettool-16k) size=16384; A "$bin" nc -u --max-datagram 16384 --quit-after 0s $net.2 9200 < "$work/data" ;;
-    openbsd) size=16384; A nc -u -q 0 $net.2 9200 < "$work/data" ;;
+    nettool) size=1472; timed ip netns exec "$a" "$bin" nc -u --quit-after 0s $net.2 9200 < "$work/data" ;;
+    nettool-16k) size=16384; timed ip netns exec "$a" "$bin" nc -u --max-datagram 16384 --quit-after 0s $net.2 9200 < "$work/data" ;;
+    openbsd) size=16384; timed ip netns exec "$a" nc -u -q 0 $net.2 9200 < "$work/data" ;;
   esac
-  t1=$(date +%s.%N)
+  read -r secs user sys < <(tail -1 "$work/time")
   sleep 0.3
   after=$(udp_in)
-  secs=$(echo "$t1 - $t0" | python3 -c 'print(eval(input()))')
   got=$((after - before))
-  printf '| %s | %d | %.3f s | %d | %.0f |\n' "$tool" "$size" "$secs" "$got" "$(python3 -c "print($got / $secs)")"
+  printf '| %s, %d | %d | %.2f s | %.2f + %.2f s | %d | %.0f |\n' "$tool" "$round" "$size" "$secs" "$user" "$sys" "$got" "$(python3 -c "print($got / $secs)")"
+done
 done

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{Capture, Ran, Scratch, Server, nettool, nft_load, nft_packets, run, sh};
-use nettool::lab::testnet::TwoHosts;
+use nettool::lab::testnet::{TestNamespace, TwoHosts};
 use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -26,19 +26,23 @@ fn nt(hosts: &TwoHosts, scratch: &Scratch, args: &[&str]) -> Ran {
 /// A python3 UDP echo service on `port` in B: each datagram goes back to
 /// its sender as it came.
 fn udp_echo(hosts: &TwoHosts, port: u16) -> Server {
-    let script = format!(
+    let mut cmd = hosts.cmd_b("python3");
+    cmd.args(["-c", &echo_script(port)]);
+    let mut s = Server::spawn(cmd);
+    s.wait_for("ready", Duration::from_secs(10));
+    s
+}
+
+/// The echo service's python3 script.
+fn echo_script(port: u16) -> String {
+    format!(
         "import socket\n\
          s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
          s.bind(('0.0.0.0', {port}))\n\
          print('ready', flush=True)\n\
          while True:\n\
          \x20   d, a = s.recvfrom(65535); s.sendto(d, a)\n"
-    );
-    let mut cmd = hosts.cmd_b("python3");
-    cmd.args(["-c", &script]);
-    let mut s = Server::spawn(cmd);
-    s.wait_for("ready", Duration::from_secs(10));
-    s
+    )
 }
 
 /// B drops UDP to `drop_port` and counts the ICMP errors A sends it (A's
@@ -419,6 +423,123 @@ fn a_udp_scan_agrees_exactly_with_a_rate_limited_host() {
     assert!(
         r.elapsed > Duration::from_secs(8),
         "faster than the limiter allows? {}",
+        r.show()
+    );
+}
+
+/// A third host C, a namespace of its own (its own ICMP buckets), routed
+/// through B: `ip` as B's `ethc` and C's `eth0` on 10.201.N.0/24, B
+/// forwarding, A's route to it via B. Deleted on drop.
+fn routed_host(hosts: &TwoHosts) -> (TestNamespace, std::net::Ipv4Addr) {
+    let c = TestNamespace::new("udp-scan-c");
+    let n = (std::process::id() % 200) as u8;
+    let (gw, addr_c) = (format!("10.201.{n}.1"), format!("10.201.{n}.2"));
+    let ip = |ns: Command, args: &[&str]| {
+        let mut cmd = ns;
+        cmd.args(args);
+        sh(cmd);
+    };
+    ip(
+        hosts.cmd_b("ip"),
+        &[
+            "link",
+            "add",
+            "ethc",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            c.name(),
+        ],
+    );
+    ip(
+        hosts.cmd_b("ip"),
+        &["addr", "add", &format!("{gw}/24"), "dev", "ethc"],
+    );
+    ip(hosts.cmd_b("ip"), &["link", "set", "ethc", "up"]);
+    ip(hosts.cmd_b("sysctl"), &["-qw", "net.ipv4.ip_forward=1"]);
+    ip(
+        c.cmd("ip"),
+        &["addr", "add", &format!("{addr_c}/24"), "dev", "eth0"],
+    );
+    ip(c.cmd("ip"), &["link", "set", "eth0", "up"]);
+    ip(c.cmd("ip"), &["route", "add", "default", "via", &gw]);
+    ip(
+        hosts.cmd_a("ip"),
+        &[
+            "route",
+            "add",
+            &format!("10.201.{n}.0/24"),
+            "via",
+            &hosts.addr_b.to_string(),
+        ],
+    );
+    (c, addr_c.parse().unwrap())
+}
+
+/// `scan --udp` of two hosts, each with its own kernel's default ICMP
+/// limit (a burst of 6, then one a second, per destination): both exact,
+/// and side by side: 11 closed ports each leave 5 to the one-at-a-time
+/// phase, 5 s or more per host, more than 10 s one after the other.
+#[test]
+fn a_udp_scan_of_two_hosts_runs_their_limited_phases_side_by_side() {
+    let hosts = TwoHosts::new("udp-scan2");
+    let scratch = Scratch::new();
+    let (c, addr_c) = routed_host(&hosts);
+    let _echo_b = udp_echo(&hosts, 7);
+    let _echo_c = {
+        let mut cmd = c.cmd("python3");
+        cmd.args(["-c", &echo_script(7)]);
+        let mut s = Server::spawn(cmd);
+        s.wait_for("ready", Duration::from_secs(10));
+        s
+    };
+    let (b, cc) = (hosts.addr_b.to_string(), addr_c.to_string());
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["scan", "--udp", "--json", &b, &cc, "1-12"],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let lines = r.json_lines();
+    for host in [&b, &cc] {
+        let got: Vec<(u64, String)> = lines
+            .iter()
+            .filter(|v| v["event"] == "port" && v["ip"] == host.as_str())
+            .map(|v| {
+                (
+                    v["port"].as_u64().unwrap(),
+                    v["outcome"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let want: Vec<(u64, String)> = (1..=12)
+            .map(|p| (p, if p == 7 { "open" } else { "closed" }.to_owned()))
+            .collect();
+        assert_eq!(got, want, "{host}: {}", r.show());
+    }
+    let last = lines.last().expect("a last line");
+    assert_eq!(last["event"], "result", "{}", r.show());
+    assert_eq!(
+        (
+            last["targets"].as_u64(),
+            last["down"].as_u64(),
+            last["open"].as_u64()
+        ),
+        (Some(2), Some(0), Some(2)),
+        "{}",
+        r.show()
+    );
+    assert!(
+        r.elapsed > Duration::from_secs(4),
+        "faster than the limiter allows? {}",
+        r.show()
+    );
+    assert!(
+        r.elapsed < Duration::from_secs(10),
+        "one after the other? {}",
         r.show()
     );
 }

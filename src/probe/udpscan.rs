@@ -503,6 +503,157 @@ impl RawEvents for UdpScanner {
     }
 }
 
+/// Several hosts' scans side by side on one interface, from one source
+/// port: each host its own [`UdpScanner`], its own phases and limiter.
+/// Linux keeps its ICMP token bucket per destination (`icmp_ratelimit`,
+/// an inet_peer entry for the address the error goes to, in the peer's
+/// network namespace), so two hosts' buckets fill independently and their
+/// one-at-a-time phases may overlap: the scan takes about as long as its
+/// slowest host, not the sum. (Two addresses of one host share its bucket
+/// for us: their scanners then see silences, double their intervals, and
+/// stay exact.) The global bucket (`icmp_msgs_per_sec` 1000/s, burst 50)
+/// is each host's own too, far above one error per second per host.
+pub struct UdpScans {
+    scans: Vec<UdpScanner>,
+    /// The scanner whose turn it is to send first: a sweep never starves
+    /// the others.
+    next: usize,
+}
+
+impl UdpScans {
+    /// `configs`: one per host, all from the same source address and port.
+    pub fn new(now: Instant, configs: Vec<Config>) -> UdpScans {
+        UdpScans {
+            scans: configs
+                .into_iter()
+                .map(|c| UdpScanner::new(now, c))
+                .collect(),
+            next: 0,
+        }
+    }
+
+    /// The hosts' scanners, in the order given.
+    pub fn scans(&self) -> &[UdpScanner] {
+        &self.scans
+    }
+
+    /// The scanner for `host`, if it is one of ours.
+    fn of(&mut self, host: Ipv4Addr) -> Option<&mut UdpScanner> {
+        self.scans.iter_mut().find(|s| s.config.dst == host)
+    }
+
+    /// Ports without a result yet, over all hosts.
+    pub fn remaining(&self) -> usize {
+        self.scans.iter().map(UdpScanner::remaining).sum()
+    }
+
+    /// Whether some host is asked one port at a time.
+    pub fn limited(&self) -> bool {
+        self.scans.iter().any(UdpScanner::limited)
+    }
+
+    /// About how long the limited hosts have left: the slowest one's
+    /// ports times its interval (they run side by side).
+    pub fn time_left(&self) -> Duration {
+        self.scans
+            .iter()
+            .filter(|s| s.limited())
+            .map(|s| s.interval() * s.remaining() as u32)
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+impl UdpScanner {
+    /// The host this scanner asks.
+    pub fn dst(&self) -> Ipv4Addr {
+        self.config.dst
+    }
+}
+
+impl RawFlow for UdpScans {
+    fn selector(&self) -> Selector {
+        let Some(first) = self.scans.first() else {
+            return Selector {
+                local: Ipv4Addr::UNSPECIFIED,
+                local_ports: (1, 0),
+                remote: Ipv4Addr::UNSPECIFIED,
+                remote_ports: (1, 0),
+            };
+        };
+        let mut sel = first.selector();
+        for s in &self.scans[1..] {
+            let other = s.selector();
+            if other.remote != sel.remote {
+                // Any peer: the datagrams are handed to their host's
+                // scanner below, and others' are ignored.
+                sel.remote = Ipv4Addr::UNSPECIFIED;
+            }
+            sel.remote_ports.0 = sel.remote_ports.0.min(other.remote_ports.0);
+            sel.remote_ports.1 = sel.remote_ports.1.max(other.remote_ports.1);
+        }
+        sel
+    }
+
+    fn protocol(&self) -> IpProtocol {
+        IpProtocol::Udp
+    }
+
+    fn handle_datagram(&mut self, now: Instant, mac: MacAddr, ip: &Ipv4Repr, udp: &UdpRepr<'_>) {
+        if let Some(s) = self.of(ip.src) {
+            s.handle_datagram(now, mac, ip, udp);
+        }
+    }
+
+    fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, error: &IcmpError) {
+        if let Some(s) = self.of(error.quoted_dst.0) {
+            s.handle_icmp(now, from, error);
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        for s in &mut self.scans {
+            s.handle_timeout(now);
+        }
+    }
+
+    fn poll_transmit_into(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
+        let n = self.scans.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            if self.scans[i].poll_transmit_into(now, buf) {
+                self.next = (i + 1) % n;
+                return true;
+            }
+        }
+        false
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.scans
+            .iter()
+            .filter(|s| !s.is_done())
+            .filter_map(UdpScanner::poll_timeout)
+            .min()
+    }
+
+    fn is_done(&self) -> bool {
+        self.scans.iter().all(UdpScanner::is_done)
+    }
+}
+
+impl RawEvents for UdpScans {
+    /// A host's scanner's event, with the host's index.
+    type Event = (usize, Event);
+
+    fn poll_event(&mut self) -> Option<(usize, Event)> {
+        self.scans
+            .iter_mut()
+            .enumerate()
+            .find_map(|(i, s)| s.poll_event().map(|e| (i, e)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

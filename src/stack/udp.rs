@@ -22,8 +22,8 @@ use crate::time::Instant;
 use crate::wire::MacAddr;
 use crate::wire::frag;
 use crate::wire::icmp::{IcmpError, IcmpKind};
-use crate::wire::ipv4::{self, IpProtocol, Ipv4Repr};
-use crate::wire::udp::{UdpChecksum, UdpRepr};
+use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
+use crate::wire::udp::{self, UdpChecksum, UdpRepr};
 
 /// Most datagrams kept unread; past it the oldest are dropped (and
 /// counted), as a socket's full receive buffer drops new ones.
@@ -83,15 +83,27 @@ pub struct Stats {
     pub malformed: u64,
 }
 
+/// A datagram on its way out in fragments.
+struct Sending {
+    mac: MacAddr,
+    ip: Ipv4Repr,
+    message: Vec<u8>,
+    /// Where the next fragment starts, in `message`.
+    next: usize,
+}
+
 /// The endpoint (see the module docs).
 pub struct UdpSocket {
     config: UdpConfig,
     /// Where replies go, and the MAC that leads there.
     peer: Option<(SocketAddrV4, MacAddr)>,
     seen: HashSet<SocketAddrV4>,
+    /// Datagrams to send: where, and the whole UDP message, its checksum
+    /// written (summed once, as the payload is copied in).
     tx: VecDeque<(SocketAddrV4, MacAddr, Vec<u8>)>,
-    /// The remaining fragments of a datagram being sent.
-    fragments: VecDeque<Vec<u8>>,
+    /// A datagram being sent in fragments: its header, its message and
+    /// where its next fragment starts.
+    sending: Option<Sending>,
     rx: VecDeque<(SocketAddrV4, Vec<u8>)>,
     events: VecDeque<Event>,
     stats: Stats,
@@ -110,7 +122,7 @@ impl UdpSocket {
             peer,
             seen: HashSet::new(),
             tx: VecDeque::new(),
-            fragments: VecDeque::new(),
+            sending: None,
             rx: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
@@ -138,7 +150,15 @@ impl UdpSocket {
         let Some((to, mac)) = self.peer else {
             return false;
         };
-        self.tx.push_back((to, mac, payload.to_vec()));
+        let udp = UdpRepr {
+            src_port: self.config.local.port(),
+            dst_port: to.port(),
+            payload,
+        };
+        let mut message = vec![0u8; udp.buffer_len()];
+        let src = *self.config.local.ip();
+        udp.emit_with(&mut message, src, *to.ip(), UdpChecksum::Computed);
+        self.tx.push_back((to, mac, message));
         true
     }
 
@@ -149,7 +169,7 @@ impl UdpSocket {
 
     /// Datagrams queued to send (one being sent in fragments counts).
     pub fn unsent(&self) -> usize {
-        self.tx.len() + usize::from(!self.fragments.is_empty())
+        self.tx.len() + usize::from(self.sending.is_some())
     }
 }
 
@@ -220,43 +240,44 @@ impl RawFlow for UdpSocket {
     fn handle_timeout(&mut self, _now: Instant) {}
 
     fn poll_transmit_into(&mut self, _now: Instant, buf: &mut Vec<u8>) -> bool {
-        if let Some(frame) = self.fragments.pop_front() {
-            *buf = frame;
+        if let Some(s) = &mut self.sending {
+            let macs = (self.config.mac, s.mac);
+            match frag::write_piece(buf, macs, &s.ip, &s.message, s.next, self.config.mtu) {
+                Some(next) => s.next = next,
+                None => self.sending = None,
+            }
+            self.stats.fragments_sent += 1;
             return true;
         }
-        let Some((to, mac, payload)) = self.tx.pop_front() else {
+        let Some((to, mac, message)) = self.tx.pop_front() else {
             return false;
-        };
-        let udp = UdpRepr {
-            src_port: self.config.local.port(),
-            dst_port: to.port(),
-            payload: &payload,
         };
         let mut ip = Ipv4Repr::new(*self.config.local.ip(), *to.ip(), IpProtocol::Udp, 0);
         // Datagrams may be fragmented on the way (RFC 791): no DF, and an
         // identification of their own.
         ip.dont_frag = false;
         ip.identification = self.ip_id;
+        ip.payload_len = message.len();
         self.ip_id = self.ip_id.wrapping_add(1);
         self.stats.datagrams_sent += 1;
-        self.stats.bytes_sent += payload.len() as u64;
-        if ipv4::HEADER_LEN + udp.buffer_len() <= self.config.mtu {
-            udp.write_frame(buf, (self.config.mac, mac), &ip, UdpChecksum::Computed);
-            return true;
+        self.stats.bytes_sent += (message.len() - udp::HEADER_LEN) as u64;
+        let macs = (self.config.mac, mac);
+        // Longer than the link carries: cut into fragments (RFC 791), each
+        // written straight from the message into the frame.
+        if let Some(next) = frag::write_piece(buf, macs, &ip, &message, 0, self.config.mtu) {
+            self.stats.fragments_sent += 1;
+            self.sending = Some(Sending {
+                mac,
+                ip,
+                message,
+                next,
+            });
         }
-        // Longer than the link carries: the whole datagram, checksum
-        // included, cut into fragments (RFC 791).
-        let mut message = vec![0u8; udp.buffer_len()];
-        udp.emit_with(&mut message, ip.src, ip.dst, UdpChecksum::Computed);
-        let frames = frag::frames((self.config.mac, mac), &ip, &message, self.config.mtu);
-        self.stats.fragments_sent += frames.len() as u64;
-        self.fragments.extend(frames);
-        *buf = self.fragments.pop_front().expect("at least one fragment");
         true
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        (!self.tx.is_empty() || !self.fragments.is_empty()).then_some(Instant::ZERO)
+        (!self.tx.is_empty() || self.sending.is_some()).then_some(Instant::ZERO)
     }
 
     /// An endpoint is never done by itself: its application ends it.

@@ -102,6 +102,50 @@ pub fn frames(
         .collect()
 }
 
+/// One frame of [`frames`], written into `frame` (reused, resized to
+/// fit): the piece of `payload` that starts at `offset`, so that a long
+/// datagram is sent one fragment at a time, each copied once, straight
+/// from the whole message into the frame that carries it. The offset of
+/// the next piece, `None` after the last.
+pub fn write_piece(
+    frame: &mut Vec<u8>,
+    (src, dst): (MacAddr, MacAddr),
+    ip: &Ipv4Repr,
+    payload: &[u8],
+    offset: usize,
+    mtu: usize,
+) -> Option<usize> {
+    let whole = HEADER_LEN + payload.len() <= mtu;
+    let room = if whole {
+        payload.len().max(1)
+    } else {
+        assert!(mtu >= HEADER_LEN + 8, "an MTU of {mtu} carries no fragment");
+        (mtu - HEADER_LEN) / 8 * 8
+    };
+    let end = (offset + room).min(payload.len());
+    let more = end < payload.len();
+    let header = Ipv4Repr {
+        dont_frag: ip.dont_frag && whole,
+        payload_len: end - offset,
+        ..*ip
+    };
+    let data_at = ethernet::HEADER_LEN + HEADER_LEN;
+    frame.clear();
+    frame.resize(data_at, 0);
+    EthernetRepr {
+        src,
+        dst,
+        protocol: Protocol::Ipv4,
+    }
+    .emit(frame);
+    header.emit_fragment(
+        &mut frame[ethernet::HEADER_LEN..],
+        Fragment { offset, more },
+    );
+    frame.extend_from_slice(&payload[offset..end]);
+    more.then_some(end)
+}
+
 /// The reassembler's bounds (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -626,6 +670,29 @@ mod tests {
             })
             .collect();
         assert_eq!(got, want);
+    }
+
+    #[rstest]
+    #[case(100, 1500)]
+    #[case(1480, 1500)]
+    #[case(1481, 1500)]
+    #[case(16392, 1500)]
+    #[case(8000, 576)]
+    fn pieces_written_one_at_a_time_are_the_frames(#[case] len: usize, #[case] mtu: usize) {
+        let data = payload(len);
+        let ip = Ipv4Repr {
+            dont_frag: true,
+            ..header(0xbeef)
+        };
+        let macs = (MacAddr(2, 0, 0, 0, 0, 2), MacAddr(2, 0, 0, 0, 0, 1));
+        let mut got = Vec::new();
+        let mut frame = vec![0xaa; 3000];
+        let mut offset = Some(0);
+        while let Some(at) = offset {
+            offset = write_piece(&mut frame, macs, &ip, &data, at, mtu);
+            got.push(frame.clone());
+        }
+        assert_eq!(got, frames(macs, &ip, &data, mtu));
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! Nothing here does I/O, reads a clock or prints.
 
 pub mod arp;
+pub mod checksum;
 pub mod demux;
 pub mod ethernet;
 pub mod fmt;

@@ -8,7 +8,9 @@
 
 use std::net::Ipv4Addr;
 
-use pnet::packet::udp::{MutableUdpPacket, UdpPacket, ipv4_checksum};
+use pnet::packet::udp::UdpPacket;
+
+use super::checksum;
 
 use super::ethernet::{self, EthernetRepr, Protocol};
 use super::ipv4::{self, IpProtocol, Ipv4Repr};
@@ -67,9 +69,10 @@ impl<'a> UdpRepr<'a> {
         let got = pkt.get_checksum();
         if mode == ChecksumMode::Verify && got != 0 {
             // Sum over exactly the datagram the length field names.
-            let view = UdpPacket::new(&bytes[..len]).ok_or(WireError::Truncated)?;
-            let want = ipv4_checksum(&view, &src, &dst);
-            // 0xffff is how a computed zero is sent; pnet returns it as 0.
+            let mut sum = checksum::add(0, &bytes[..6]);
+            sum = checksum::add(sum, &bytes[8..len]);
+            let want = checksum::ipv4_pseudo_sum(src, dst, IpProtocol::Udp.into(), len, sum);
+            // 0xffff is how a computed zero is sent; the sum gives it as 0.
             if got != want && !(got == 0xffff && want == 0) {
                 return Err(WireError::BadChecksum);
             }
@@ -101,12 +104,11 @@ impl<'a> UdpRepr<'a> {
         let total = self.buffer_len();
         let buf = &mut buf[..total];
         buf[HEADER_LEN..].copy_from_slice(self.payload);
-        let mut pkt = MutableUdpPacket::new(buf).expect("buffer shorter than a UDP header");
-        pkt.set_source(self.src_port);
-        pkt.set_destination(self.dst_port);
-        pkt.set_length(total as u16);
-        pkt.set_checksum(0);
-        let computed = || match ipv4_checksum(&pkt.to_immutable(), &src, &dst) {
+        buf[0..2].copy_from_slice(&self.src_port.to_be_bytes());
+        buf[2..4].copy_from_slice(&self.dst_port.to_be_bytes());
+        buf[4..6].copy_from_slice(&(total as u16).to_be_bytes());
+        buf[6..8].copy_from_slice(&[0, 0]);
+        let computed = || match checksum::ipv4_pseudo(src, dst, IpProtocol::Udp.into(), buf) {
             0 => 0xffff,
             sum => sum,
         };
@@ -119,7 +121,7 @@ impl<'a> UdpRepr<'a> {
                 good => good.wrapping_add(1).max(1),
             },
         };
-        pkt.set_checksum(sum);
+        buf[6..8].copy_from_slice(&sum.to_be_bytes());
     }
 
     /// A whole Ethernet frame carrying this datagram. `ip` supplies

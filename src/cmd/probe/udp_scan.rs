@@ -1,9 +1,13 @@
-//! `nettool scan --udp`: [`UdpScanner`] on the probes' setup, a progress
+//! `nettool scan --udp`: [`UdpScans`] on the probes' setup, a progress
 //! line on stderr while it asks one port at a time (the peer's ICMP rate
-//! limit), and the port table.
+//! limit), and the port table. Several targets are taken as `scan` takes
+//! them; those that leave by one interface are scanned side by side (each
+//! host's limiter is its own), then reported one block each, as `scan`
+//! reports them, and one line over all.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::net::Ipv4Addr;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -11,16 +15,18 @@ use anyhow::Result;
 use super::{Aim, Opened, SCAN_RECEIVE_BUFFER, iface_config};
 use crate::cli::ScanArgs;
 use crate::clock::Clock;
-use crate::cmd::{Env, Finish, Given, Way, find_path};
+use crate::cmd::targets::{self, Many, Runs, Target, between_targets, discovered};
+use crate::cmd::{Env, Finish, Given, Way, unresolved};
 use crate::driver::{self, Handler, Options};
 use crate::link::Link;
 use crate::outcome::Outcome;
+use crate::privilege;
 use crate::probe::format_ports;
-use crate::probe::udpscan::{Config, Event, UdpPortResult, UdpScanner, UdpState};
+use crate::probe::udpscan::{Config, Event, UdpPortResult, UdpScans, UdpState};
 use crate::report::event::{self as ev, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict};
 use crate::services::{self, Proto};
-use crate::setup::{Flows, LinkOptions};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request};
 use crate::stack::raw::{Hosted, RawHost};
 use crate::sys::random_u64;
 use crate::text::count;
@@ -37,73 +43,149 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 const LINUX_INTERVAL: Duration = Duration::from_secs(1);
 
 pub(super) fn scan(args: &ScanArgs, env: &mut Env) -> Result<Outcome> {
-    let mut rep = Reporter::new(args.json);
-    let (dst, ports) = target(args)?;
+    let (found, ports) = targets(args, &mut std::io::stdin().lock(), crate::cmd::resolve_host)?;
+    let how = ("scanned", args.json);
+    let (found, down) = discovered(found, &args.path, &args.list, how, env)?;
+    let mut runs = Runs::new(found.len(), down);
+    let mut blocks = 0;
+    // Every target's way first: the targets that leave by one interface
+    // from one source are scanned side by side, over one link.
     let way = Way::of(&args.path);
-    let path = match find_path(&mut rep, env, "scan", dst, &way)? {
-        Ok(path) => path,
-        Err(outcome) => return Ok(outcome),
-    };
+    let mut groups: Vec<Vec<(Ipv4Addr, Path)>> = Vec::new();
+    for dst in found.iter().map(|t| t.ip) {
+        if env.interrupt.load(Ordering::Relaxed) {
+            break;
+        }
+        let request = Request {
+            dst: dst.into(),
+            interface: way.interface,
+            source: way.source,
+            cache: &way.cache,
+            pcap: env.pcap.as_ref(),
+        };
+        match Path::find(request, env.err, env.interrupt)? {
+            Found::Path(path) => match groups.iter_mut().find(|g| same_way(&g[0].1, &path)) {
+                Some(group) => group.push((dst, path)),
+                None => groups.push(vec![(dst, path)]),
+            },
+            Found::Unresolved(why) => {
+                // Its block now: the scanned hosts' come once they end.
+                let mut rep = Reporter::new(args.json);
+                between_targets(&rep, blocks, env)?;
+                blocks += 1;
+                let outcome = unresolved(&mut rep, env, "scan", dst, &why)?;
+                runs.push(outcome, Verdict::NoArp);
+            }
+        }
+    }
     let opts = LinkOptions {
         receive_buffer: Some(SCAN_RECEIVE_BUFFER),
         ..LinkOptions::default()
     };
-    let flows = Flows::Datagrams { sport_inc: false };
-    let opened = Opened::open(&path, args.path.source_port, flows, &opts, env)?;
-    opened.run(env, |aim, link, clock, env| {
-        sweep(args, aim, (dst, &ports), rep, link, clock, env)
-    })
+    let last = groups.len();
+    for (i, group) in groups.iter().enumerate() {
+        if env.interrupt.load(Ordering::Relaxed) {
+            break;
+        }
+        privilege::hold(i + 1 < last);
+        let hosts: Vec<(Ipv4Addr, MacAddr)> = group
+            .iter()
+            .map(|(dst, path)| (*dst, path.next_hop_mac.unwrap_or(MacAddr::zero())))
+            .collect();
+        let flows = Flows::Datagrams { sport_inc: false };
+        let opened = Opened::open(&group[0].1, args.path.source_port, flows, &opts, env)?;
+        let (runs, blocks) = (&mut runs, &mut blocks);
+        opened.run(env, |aim, link, clock, env| {
+            let swept = sweep(args, aim, (&hosts, &ports), link, clock, env)?;
+            Ok(Reported {
+                swept,
+                runs,
+                blocks,
+            })
+        })?;
+    }
+    runs.finish(Many::Scan, args.json, env)
 }
 
-/// [`scan`] over what the caller [`Given`] (the in-memory link in tests).
+/// Whether two targets' ways leave by the same interface from the same
+/// source: their scans can share one link.
+fn same_way(a: &Path, b: &Path) -> bool {
+    a.iface.name == b.iface.name && a.source == b.source && a.loopback == b.loopback
+}
+
+/// [`scan`] over what the caller [`Given`] (the in-memory link in tests):
+/// every target side by side over the one link, through its next hop.
 pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome> {
-    let (dst, ports) = target(args)?;
+    let (found, ports) = targets(args, &mut std::io::empty(), crate::cmd::resolve_host)?;
     let aim = Aim {
         path: given.path,
         local: given.local_v4(),
         guard: None,
     };
-    let rep = Reporter::new(args.json);
+    let next_hop = given.path.next_hop_mac.unwrap_or(MacAddr::zero());
+    let hosts: Vec<(Ipv4Addr, MacAddr)> = found.iter().map(|t| (t.ip, next_hop)).collect();
     let (link, clock) = (given.link, given.clock);
-    let swept = sweep(args, &aim, (dst, &ports), rep, link, clock, env)?;
-    swept.finish(None, clock.now(), env)
+    let mut runs = Runs::new(found.len(), 0);
+    let mut blocks = 0;
+    let swept = sweep(args, &aim, (&hosts, &ports), link, clock, env)?;
+    Reported {
+        swept,
+        runs: &mut runs,
+        blocks: &mut blocks,
+    }
+    .finish(None, clock.now(), env)?;
+    runs.finish(Many::Scan, args.json, env)
 }
 
-/// `HOST PORTS` (or `HOST --ports PORTS`): one target, and ports named
-/// (a UDP scan takes about a second per closed port: no default range).
-fn target(args: &ScanArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
-    let (host, ports) = match (args.operands.as_slice(), args.ports.as_deref()) {
-        ([host, ports], None) => (host, ports.as_str()),
-        ([host], Some(ports)) => (host, ports),
+/// `TARGET... PORTS` (or `TARGET... --ports PORTS`), targets as `scan`
+/// takes them (a list, a subnet, `-` for stdin, `-iL FILE`): without
+/// `--ports`, the last operand is the ports, always (a UDP scan takes
+/// about a second per closed port: no default range).
+fn targets(
+    args: &ScanArgs,
+    stdin: &mut dyn BufRead,
+    resolve: impl Fn(&str) -> Result<Ipv4Addr>,
+) -> Result<(Vec<Target>, Vec<u16>)> {
+    let (operands, ports) = match (args.operands.split_last(), args.ports.as_deref()) {
+        (_, Some(ports)) => (args.operands.as_slice(), ports),
+        (Some((ports, rest)), None) if !rest.is_empty() || args.list.input_list.is_some() => {
+            (rest, ports.as_str())
+        }
         _ => anyhow::bail!(
-            "scan --udp takes one HOST and its PORTS (nettool scan --udp HOST 1-100): a UDP scan \
-             takes about a second per closed port, so no default range"
+            "scan --udp takes its targets and then their PORTS (nettool scan --udp HOST 1-100):              a UDP scan takes about a second per closed port, so no default range"
         ),
     };
-    if args.list.input_list.is_some() {
-        anyhow::bail!("scan --udp scans one host: leave --input-list out");
-    }
     let ports = services::parse_ports(ports, Proto::Udp).map_err(anyhow::Error::msg)?;
-    Ok((crate::cmd::resolve_host(host)?, ports))
+    let words = targets::gather(operands, args.list.input_list.as_deref(), stdin)?;
+    let found = targets::expand(&words, false, args.list.max_targets, resolve)?;
+    Ok((found, ports))
 }
 
-struct Swept {
-    rep: Reporter,
-    all: bool,
+/// One host's scan, as it ended.
+struct HostSwept {
+    dst: Ipv4Addr,
+    start: Start,
     results: Vec<UdpPortResult>,
-    asked: usize,
     sent: u64,
-    elapsed: Duration,
     interval: Option<Duration>,
-    ended: Instant,
     outcome: Outcome,
+}
+
+/// Hosts scanned side by side on one link.
+struct Swept {
+    json: bool,
+    all: bool,
+    started: Instant,
+    asked: usize,
+    elapsed: Duration,
+    ended: Instant,
+    hosts: Vec<HostSwept>,
 }
 
 fn sweep(
     args: &ScanArgs,
     aim: &Aim,
-    (dst, ports): (Ipv4Addr, &[u16]),
-    rep: Reporter,
+    (hosts, ports): (&[(Ipv4Addr, MacAddr)], &[u16]),
     link: &mut dyn Link,
     clock: &mut dyn Clock,
     env: &mut Env,
@@ -111,42 +193,26 @@ fn sweep(
     let start = clock.now();
     let path = aim.path;
     let rate = args.rate.unwrap_or(DEFAULT_RATE);
-    let config = Config {
-        src_mac: path.iface.mac,
-        dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
-        src: path.source_v4(),
-        dst,
-        sport: aim.local.port(),
-        ports: ports.to_vec(),
-        rate,
-        retries: args.retries,
-        wait: args.timeout,
-        interval: LINUX_INTERVAL,
-        seed: random_u64(),
-    };
-    let header = Start {
-        command: "scan",
-        mode: Some("udp"),
-        src: Some(aim.local.into()),
-        ip: Some(dst.into()),
-        ports: Some(format_ports(ports)),
-        iface: Some(path.iface.name.clone()),
-        retries: Some(args.retries),
-        rate: Some(rate),
-        ..Start::default()
-    };
-    rep.emit(env.out, start, Ev::Start(Box::new(header)), |w| {
-        writeln!(
-            w,
-            "SCAN {dst} UDP: {} from {} on {}, at {rate}/s, {} (then one at a time if the host \
-             rate-limits its ICMP errors)",
-            count(ports.len() as u64, "port"),
-            aim.local,
-            path.iface.name,
-            count(u64::from(args.retries), "retry")
-        )
-    })?;
-    let mut host = RawHost::new(iface_config(path), UdpScanner::new(start, config));
+    // `--rate` is the link's, over all hosts: a subnet's sweep is not
+    // hundreds of times as fast as one host's.
+    let each = (rate / u32::try_from(hosts.len()).unwrap_or(u32::MAX).max(1)).max(1);
+    let configs = hosts
+        .iter()
+        .map(|&(dst, dst_mac)| Config {
+            src_mac: path.iface.mac,
+            dst_mac,
+            src: path.source_v4(),
+            dst,
+            sport: aim.local.port(),
+            ports: ports.to_vec(),
+            rate: each,
+            retries: args.retries,
+            wait: args.timeout,
+            interval: LINUX_INTERVAL,
+            seed: random_u64(),
+        })
+        .collect();
+    let mut host = RawHost::new(iface_config(path), UdpScans::new(start, configs));
     let mut progress = Progress {
         err: &mut *env.err,
         next: start + PROGRESS_EVERY,
@@ -158,19 +224,40 @@ fn sweep(
     };
     driver::run_with(&mut host, link, clock, env.interrupt, &opts, &mut progress)?;
     let ended = clock.now();
-    let scanner = host.flow();
-    let results = scanner.results();
-    let open = results.iter().any(|r| r.state == UdpState::Open);
+    let scans = host.flow().scans();
+    let swept = scans
+        .iter()
+        .map(|scanner| {
+            let results = scanner.results();
+            let open = results.iter().any(|r| r.state == UdpState::Open);
+            HostSwept {
+                dst: scanner.dst(),
+                start: Start {
+                    command: "scan",
+                    mode: Some("udp"),
+                    src: Some(aim.local.into()),
+                    ip: Some(scanner.dst().into()),
+                    ports: Some(format_ports(ports)),
+                    iface: Some(path.iface.name.clone()),
+                    retries: Some(args.retries),
+                    rate: Some(rate),
+                    ..Start::default()
+                },
+                results,
+                sent: scanner.sent,
+                interval: scanner.limited().then(|| scanner.interval()),
+                outcome: Outcome::from_answer(open).unless_interrupted(env.interrupt),
+            }
+        })
+        .collect();
     Ok(Swept {
-        rep,
+        json: args.json,
         all: args.all,
+        started: start,
         asked: ports.len(),
-        sent: scanner.sent,
         elapsed: ended - start,
-        interval: scanner.limited().then(|| scanner.interval()),
-        results,
         ended,
-        outcome: Outcome::from_answer(open).unless_interrupted(env.interrupt),
+        hosts: swept,
     })
 }
 
@@ -181,20 +268,22 @@ struct Progress<'e> {
     quiet: bool,
 }
 
-impl Handler<RawHost<UdpScanner>> for Progress<'_> {
+impl Handler<RawHost<UdpScans>> for Progress<'_> {
     fn event(
         &mut self,
-        _: &mut RawHost<UdpScanner>,
+        host: &mut RawHost<UdpScans>,
         _: Instant,
-        event: Hosted<Event>,
+        event: Hosted<(usize, Event)>,
     ) -> Result<()> {
-        if let Hosted::Flow(Event::Limited { silent, interval }) = event
+        if let Hosted::Flow((i, Event::Limited { silent, interval })) = event
             && !self.quiet
         {
+            let dst = host.flow().scans()[i].dst();
             writeln!(
                 self.err,
-                "nettool: ICMP errors came, and {} stayed silent: the host may rate-limit its ICMP \
-                 errors, so they are asked one at a time, one per {} (about {} to go)",
+                "nettool: {dst}: ICMP errors came, and {} stayed silent: the host may rate-limit \
+                 its ICMP errors, so they are asked one at a time, one per {} (about {} to go; \
+                 other hosts' ports are asked meanwhile)",
                 count(silent as u64, "port"),
                 human(interval),
                 secs(interval * silent as u32)
@@ -203,31 +292,56 @@ impl Handler<RawHost<UdpScanner>> for Progress<'_> {
         Ok(())
     }
 
-    fn turn(&mut self, host: &mut RawHost<UdpScanner>, now: Instant) -> Result<()> {
-        let scanner = host.flow();
-        if self.quiet || !scanner.limited() || now < self.next {
+    fn turn(&mut self, host: &mut RawHost<UdpScans>, now: Instant) -> Result<()> {
+        let scans = host.flow();
+        if self.quiet || !scans.limited() || now < self.next {
             return Ok(());
         }
         self.next = now + PROGRESS_EVERY;
-        let left = scanner.remaining();
         writeln!(
             self.err,
             "nettool: {} to go, about {} left",
-            count(left as u64, "port"),
-            secs(scanner.interval() * left as u32)
+            count(scans.remaining() as u64, "port"),
+            secs(scans.time_left())
         )?;
         Ok(())
     }
 
-    fn deadline(&self, host: &RawHost<UdpScanner>) -> Option<Instant> {
+    fn deadline(&self, host: &RawHost<UdpScans>) -> Option<Instant> {
         use crate::machine::Machine;
         let progress = (!self.quiet && host.flow().limited()).then_some(self.next);
         crate::time::earliest(host.poll_timeout(), progress)
     }
 }
 
-impl Finish for Swept {
+/// The hosts' blocks, each as `scan` writes one, and their outcomes
+/// counted in `runs`.
+struct Reported<'r> {
+    swept: Swept,
+    runs: &'r mut Runs,
+    /// Targets' blocks written so far (a blank line between two).
+    blocks: &'r mut usize,
+}
+
+impl Finish for Reported<'_> {
     fn finish(self, _dropped: Option<u64>, _now: Instant, env: &mut Env) -> Result<Outcome> {
+        let swept = &self.swept;
+        let rep = Reporter::new(swept.json);
+        for host in &swept.hosts {
+            between_targets(&rep, *self.blocks, env)?;
+            *self.blocks += 1;
+            let verdict = host.write(swept, &rep, env)?;
+            self.runs.push(host.outcome, verdict);
+        }
+        Ok(targets::overall(
+            &swept.hosts.iter().map(|h| h.outcome).collect::<Vec<_>>(),
+        ))
+    }
+}
+
+impl HostSwept {
+    /// The host's first line, its ports and its summary; its verdict.
+    fn write(&self, swept: &Swept, rep: &Reporter, env: &mut Env) -> Result<Verdict> {
         let count_of = |st| self.results.iter().filter(|r| r.state == st).count();
         let (open, closed, filtered, open_filtered) = (
             count_of(UdpState::Open),
@@ -235,30 +349,47 @@ impl Finish for Swept {
             count_of(UdpState::Filtered),
             count_of(UdpState::OpenFiltered),
         );
-        if self.rep.json() {
+        let verdict = if open > 0 {
+            Verdict::Open
+        } else if closed > 0 {
+            Verdict::Closed
+        } else if filtered + open_filtered > 0 {
+            Verdict::Filtered
+        } else {
+            Verdict::NoReply
+        };
+        let st = &self.start;
+        let (dst, rate) = (self.dst, st.rate.unwrap_or(DEFAULT_RATE));
+        rep.emit(
+            env.out,
+            swept.started,
+            Ev::Start(Box::new(st.clone())),
+            |w| {
+                writeln!(
+                    w,
+                    "SCAN {dst} UDP: {} from {} on {}, at {rate}/s, {} (then one at a time if \
+                     the host rate-limits its ICMP errors)",
+                    count(swept.asked as u64, "port"),
+                    st.src.map(|s| s.to_string()).unwrap_or_default(),
+                    st.iface.as_deref().unwrap_or(""),
+                    count(u64::from(st.retries.unwrap_or(0)), "retry")
+                )
+            },
+        )?;
+        if rep.json() {
             for r in &self.results {
                 let port = ev::Port {
-                    ip: None,
+                    ip: Some(dst),
                     port: r.port,
                     outcome: r.state.name(),
                     reason: r.why.text(),
                     tries: r.tries,
                     rtt_us: None,
                 };
-                self.rep
-                    .emit(env.out, self.ended, Ev::Port(port), |_| Ok(()))?;
+                rep.emit(env.out, swept.ended, Ev::Port(port), |_| Ok(()))?;
             }
-            let verdict = if open > 0 {
-                Verdict::Open
-            } else if closed > 0 {
-                Verdict::Closed
-            } else if filtered + open_filtered > 0 {
-                Verdict::Filtered
-            } else {
-                Verdict::NoReply
-            };
             let report = Report {
-                ports: Some(self.asked),
+                ports: Some(swept.asked),
                 scanned: Some(self.results.len()),
                 open: Some(open),
                 closed: Some(closed),
@@ -266,13 +397,10 @@ impl Finish for Swept {
                 sent: Some(self.sent),
                 ..Report::new(verdict, self.outcome)
             };
-            self.rep.emit(
-                env.out,
-                self.ended,
-                Ev::Result(Box::new(report)),
-                |_| Ok(()),
-            )?;
-            return Ok(self.outcome);
+            rep.emit(env.out, swept.ended, Ev::Result(Box::new(report)), |_| {
+                Ok(())
+            })?;
+            return Ok(verdict);
         }
         // Many ports: the most common state is summed up in one line.
         let states = [
@@ -281,7 +409,7 @@ impl Finish for Swept {
             UdpState::Filtered,
             UdpState::Open,
         ];
-        let hidden = (!self.all && self.results.len() > 25)
+        let hidden = (!swept.all && self.results.len() > 25)
             .then(|| states.into_iter().max_by_key(|&st| count_of(st)))
             .flatten();
         let out = &mut *env.out;
@@ -305,16 +433,20 @@ impl Finish for Swept {
             ),
             None => String::new(),
         };
+        let beside = match swept.hosts.len() {
+            1 => String::new(),
+            n => format!(" (side by side with {})", count(n as u64 - 1, "other host")),
+        };
         writeln!(
             out,
-            "--- {} of {} in {}: {open} open, {closed} closed, {filtered} filtered, \
+            "--- {} of {} in {}{beside}: {open} open, {closed} closed, {filtered} filtered, \
              {open_filtered} open|filtered; {} sent{pace}",
             self.results.len(),
-            count(self.asked as u64, "port"),
-            human(self.elapsed),
+            count(swept.asked as u64, "port"),
+            human(swept.elapsed),
             count(self.sent, "datagram"),
         )?;
-        Ok(self.outcome)
+        Ok(verdict)
     }
 }
 
