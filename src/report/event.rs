@@ -382,7 +382,9 @@ pub struct Hop {
     /// Who answered; absent when nobody did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<Ipv4Addr>,
-    /// `time-exceeded`, `unreachable`, `open` or `closed`; absent on silence.
+    /// `time-exceeded`, `unreachable`, `open` or `closed`; with `--udp`
+    /// `udp-reply` or `port-unreachable`, with `--icmp` `echo-reply`;
+    /// absent on silence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answer: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
