@@ -477,7 +477,8 @@ pub struct Port {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<Ipv4Addr>,
     pub port: u16,
-    /// `open`, `closed` or `filtered`.
+    /// `open`, `closed` or `filtered`; a UDP scan also says
+    /// `open|filtered` (silence after every try).
     pub outcome: &'static str,
     pub reason: String,
     pub tries: u32,
