@@ -11,7 +11,7 @@
 //! models a capture gives: an [`Exchange`] for the ladder, a
 //! [`Graph`] for the time–sequence plot.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::capture::Captured;
@@ -163,7 +163,7 @@ impl Causes {
 impl Recorder {
     /// A recording of the connection from `local` (drawn on the left) to
     /// `remote`.
-    pub fn new(local: SocketAddrV4, remote: SocketAddrV4) -> Recorder {
+    pub fn new(local: SocketAddr, remote: SocketAddr) -> Recorder {
         Recorder {
             ends: Ends {
                 left: local,
