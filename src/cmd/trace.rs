@@ -430,6 +430,10 @@ impl View {
         rsts_dropped: Option<u64>,
     ) -> Result<Outcome> {
         let (verdict, outcome) = match ending {
+            // An echo reply opens no port: the destination answered.
+            Some(Ending::Reached { .. }) if self.kind == TraceKind::Icmp => {
+                (Verdict::Answered, Outcome::Success)
+            }
             Some(Ending::Reached { open: true, .. }) => (Verdict::Open, Outcome::Success),
             Some(Ending::Reached { open: false, .. }) => (Verdict::Closed, Outcome::Success),
             Some(Ending::Unreachable { .. }) => (Verdict::Unreachable, Outcome::Negative),
@@ -522,6 +526,35 @@ mod tests {
             view.event(&mut out, Instant::from_micros(0), ev).unwrap();
         }
         String::from_utf8(out).unwrap()
+    }
+
+    /// The result's outcome: an ICMP trace's echo reply opens no port, so
+    /// it reads `answered`; a UDP trace's port unreachable is a closed port.
+    #[rstest]
+    #[case(TraceKind::Tcp, true, "open")]
+    #[case(TraceKind::Tcp, false, "closed")]
+    #[case(TraceKind::Udp, true, "open")]
+    #[case(TraceKind::Udp, false, "closed")]
+    #[case(TraceKind::Icmp, true, "answered")]
+    fn a_reached_destination_reads_as_its_kind_says(
+        #[case] kind: TraceKind,
+        #[case] open: bool,
+        #[case] want: &str,
+    ) {
+        let addr = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1);
+        let view = View {
+            rep: Reporter::new(true),
+            local: addr,
+            remote: addr,
+            kind,
+            line: HopLine::default(),
+        };
+        let mut out = Vec::new();
+        let ending = Some(Ending::Reached { ttl: 3, open });
+        let outcome = view.result(&mut out, Instant::ZERO, ending, None).unwrap();
+        assert_eq!(outcome, Outcome::Success);
+        let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(line["outcome"], want, "{line}");
     }
 
     #[test]

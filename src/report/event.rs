@@ -529,7 +529,7 @@ pub enum Verdict {
     Filtered,
     /// ICMP destination unreachable.
     Unreachable,
-    /// The ARP target or the probes were answered.
+    /// The ARP target, the probes or an ICMP trace's echoes were answered.
     Answered,
     /// Nobody answered.
     NoReply,
