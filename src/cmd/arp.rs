@@ -94,7 +94,11 @@ fn sweep(net: Ipv4Network, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
 /// [`claim_over`].
 fn claim(ip: Ipv4Addr, args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
     if !crate::arp::is_claimable(ip) {
-        bail!("{ip} is not a unicast host address");
+        bail!(
+            "{ip} is not a unicast host address (it is broadcast, multicast, 0.0.0.0 or \
+             loopback), so no host may claim it: give the address a host on this link would \
+             use, e.g. 10.78.0.5"
+        );
     }
     let iface = claim_interface(ip, args)?;
     let mut link = open_link(&iface, env.pcap.as_ref())?;
@@ -1274,4 +1278,31 @@ fn flush(args: &ArpArgs, env: &mut Env) -> Result<Outcome> {
         },
     )?;
     Ok(Outcome::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn run_argv(argv: &[&str]) -> Result<Outcome> {
+        let argv = ["nettool", "arp"].iter().chain(argv);
+        let crate::cli::Command::Arp(args) = crate::cli::Cli::try_parse_from(argv).unwrap().command
+        else {
+            unreachable!()
+        };
+        run(args, &mut crate::cmd::Captured::default().env())
+    }
+
+    /// Refused before any interface is looked up, with what to give instead.
+    #[rstest::rstest]
+    #[case(&["--dad", "224.0.0.1"])]
+    #[case(&["--announce", "255.255.255.255"])]
+    #[case(&["--dad", "0.0.0.0"])]
+    #[case(&["--announce-reply", "127.0.0.2"])]
+    fn an_address_no_host_may_claim_is_refused_saying_what_to_give(#[case] argv: &[&str]) {
+        let e = run_argv(argv).unwrap_err().to_string();
+        assert!(e.contains("is not a unicast host address"), "{e}");
+        assert!(e.contains("give the address"), "{e}");
+    }
 }

@@ -91,21 +91,6 @@ fn kind(args: &TraceArgs) -> TraceKind {
 
 /// `HOST:PORT`, once the TTLs are known to make sense.
 fn target(args: &TraceArgs) -> Result<SocketAddrV4> {
-    if (args.udp || args.icmp) && !args.target.contains(':') {
-        let host = super::resolve_host(&args.target)?;
-        let port = if args.udp { UDP_BASE_PORT } else { 0 };
-        if args.first_ttl > args.max_ttl {
-            bail!(
-                "--first-ttl {} is above --max-ttl {}",
-                args.first_ttl,
-                args.max_ttl
-            );
-        }
-        return Ok(SocketAddrV4::new(host, port));
-    }
-    if args.icmp {
-        bail!("ICMP has no ports: write the host alone (nettool trace --icmp HOST)");
-    }
     if args.first_ttl > args.max_ttl {
         bail!(
             "--first-ttl {} is above --max-ttl {}",
@@ -113,7 +98,34 @@ fn target(args: &TraceArgs) -> Result<SocketAddrV4> {
             args.max_ttl
         );
     }
-    parse_target_v4(&args.target)
+    let remote = if (args.udp || args.icmp) && !args.target.contains(':') {
+        let host = super::resolve_host(&args.target)?;
+        let port = if args.udp { UDP_BASE_PORT } else { 0 };
+        SocketAddrV4::new(host, port)
+    } else if args.icmp {
+        bail!("ICMP has no ports: write the host alone (nettool trace --icmp HOST)");
+    } else {
+        parse_target_v4(&args.target)?
+    };
+    if args.udp {
+        udp_span(remote.port(), args.max_ttl, args.queries)?;
+    }
+    Ok(remote)
+}
+
+/// A UDP trace's n-th probe goes to PORT + n: every port it may use must
+/// exist (past 65535 it would wrap to 0, 1, …, outside the ports whose
+/// errors the trace is handed).
+fn udp_span(port: u16, max_ttl: u8, queries: u8) -> Result<()> {
+    let probes = u32::from(max_ttl) * u32::from(queries);
+    let highest = 65536 - probes;
+    if u32::from(port) > highest {
+        bail!(
+            "--udp sends up to {probes} probes, one port each from {port} up, past 65535: \
+             pick a PORT at most {highest}, or fewer --max-ttl or --queries"
+        );
+    }
+    Ok(())
 }
 
 /// A trace that has run its course, to be reported.
@@ -418,6 +430,10 @@ impl View {
         rsts_dropped: Option<u64>,
     ) -> Result<Outcome> {
         let (verdict, outcome) = match ending {
+            // An echo reply opens no port: the destination answered.
+            Some(Ending::Reached { .. }) if self.kind == TraceKind::Icmp => {
+                (Verdict::Answered, Outcome::Success)
+            }
             Some(Ending::Reached { open: true, .. }) => (Verdict::Open, Outcome::Success),
             Some(Ending::Reached { open: false, .. }) => (Verdict::Closed, Outcome::Success),
             Some(Ending::Unreachable { .. }) => (Verdict::Unreachable, Outcome::Negative),
@@ -448,6 +464,44 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
+    fn args(argv: &[&str]) -> TraceArgs {
+        use clap::Parser;
+        let argv = ["nettool", "trace"].iter().chain(argv);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Trace(args) => args,
+            _ => unreachable!(),
+        }
+    }
+
+    /// A UDP trace's n-th probe goes to PORT + n: a port past 65535 would
+    /// wrap to 0, 1, … where the trace's selector (PORT up to 65535) does
+    /// not take the errors quoting them, and every later hop would read `*`.
+    #[rstest]
+    #[case(&["--udp", "--max-ttl", "30", "--queries", "3", "10.0.0.1:65500"], false)]
+    #[case(&["--udp", "--max-ttl", "5", "--queries", "3", "10.0.0.1:65521"], true)]
+    #[case(&["--udp", "--max-ttl", "5", "--queries", "3", "10.0.0.1:65522"], false)]
+    #[case(&["--udp", "10.0.0.1"], true)]
+    #[case(&["10.0.0.1:65535"], true)]
+    fn a_udp_trace_port_span_stays_within_65535(#[case] argv: &[&str], #[case] ok: bool) {
+        let got = target(&args(argv));
+        assert_eq!(got.is_ok(), ok, "{got:?}");
+        if let Err(e) = got {
+            assert!(e.to_string().contains("at most"), "{e}");
+        }
+    }
+
+    #[test]
+    fn first_ttl_above_max_ttl_is_refused_for_every_kind() {
+        for argv in [
+            &["-f", "9", "-m", "3", "10.0.0.1:80"][..],
+            &["--udp", "-f", "9", "-m", "3", "10.0.0.1"],
+            &["--icmp", "-f", "9", "-m", "3", "10.0.0.1"],
+        ] {
+            let e = target(&args(argv)).unwrap_err().to_string();
+            assert!(e.contains("--first-ttl 9 is above --max-ttl 3"), "{e}");
+        }
+    }
+
     #[rstest]
     #[case(Answer::TimeExceeded { code: 0 }, None)]
     #[case(Answer::Open, Some("[open, SYN-ACK]"))]
@@ -472,6 +526,35 @@ mod tests {
             view.event(&mut out, Instant::from_micros(0), ev).unwrap();
         }
         String::from_utf8(out).unwrap()
+    }
+
+    /// The result's outcome: an ICMP trace's echo reply opens no port, so
+    /// it reads `answered`; a UDP trace's port unreachable is a closed port.
+    #[rstest]
+    #[case(TraceKind::Tcp, true, "open")]
+    #[case(TraceKind::Tcp, false, "closed")]
+    #[case(TraceKind::Udp, true, "open")]
+    #[case(TraceKind::Udp, false, "closed")]
+    #[case(TraceKind::Icmp, true, "answered")]
+    fn a_reached_destination_reads_as_its_kind_says(
+        #[case] kind: TraceKind,
+        #[case] open: bool,
+        #[case] want: &str,
+    ) {
+        let addr = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1);
+        let view = View {
+            rep: Reporter::new(true),
+            local: addr,
+            remote: addr,
+            kind,
+            line: HopLine::default(),
+        };
+        let mut out = Vec::new();
+        let ending = Some(Ending::Reached { ttl: 3, open });
+        let outcome = view.result(&mut out, Instant::ZERO, ending, None).unwrap();
+        assert_eq!(outcome, Outcome::Success);
+        let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(line["outcome"], want, "{line}");
     }
 
     #[test]

@@ -302,10 +302,11 @@ impl Io {
             Dir::RightToLeft => &self.right,
         };
         if revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+            let why = sock.take_error().map(|e| format!(" ({e})"));
             anyhow::bail!(
-                "interface {} went down or away ({})",
+                "interface {} went down or away{}: check it with `ip link show {0}`",
                 sock.iface,
-                sock.take_error()
+                why.unwrap_or_default()
             );
         }
         if revents & libc::POLLIN == 0 {

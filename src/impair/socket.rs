@@ -188,12 +188,10 @@ impl PacketSocket {
     }
 
     /// The error pending on the socket (`SO_ERROR`), e.g. `ENETDOWN` once
-    /// the interface is gone.
-    pub fn take_error(&self) -> io::Error {
-        match pending_error(self.fd()) {
-            Ok(Some(err)) | Err(err) => err,
-            Ok(None) => io::Error::from_raw_os_error(0),
-        }
+    /// the interface is gone; `None` when there is none (an error of 0
+    /// would read "Success").
+    pub fn take_error(&self) -> Option<io::Error> {
+        pending_error(self.fd()).unwrap_or_else(Some)
     }
 }
 
@@ -262,4 +260,21 @@ pub fn disable_offloads(iface: &str) -> Result<(), SocketError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A socket with nothing pending says so instead of "Success" (any
+    /// socket will do for SO_ERROR: a loopback UDP one needs no root).
+    #[test]
+    fn no_pending_error_is_none() {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sock = PacketSocket {
+            fd: OwnedFd::from(udp),
+            iface: "lo".into(),
+        };
+        assert!(sock.take_error().is_none());
+    }
 }

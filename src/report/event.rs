@@ -382,7 +382,9 @@ pub struct Hop {
     /// Who answered; absent when nobody did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<Ipv4Addr>,
-    /// `time-exceeded`, `unreachable`, `open` or `closed`; absent on silence.
+    /// `time-exceeded`, `unreachable`, `open` or `closed`; with `--udp`
+    /// `udp-reply` or `port-unreachable`, with `--icmp` `echo-reply`;
+    /// absent on silence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answer: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -475,7 +477,8 @@ pub struct Port {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<Ipv4Addr>,
     pub port: u16,
-    /// `open`, `closed` or `filtered`.
+    /// `open`, `closed` or `filtered`; a UDP scan also says
+    /// `open|filtered` (silence after every try).
     pub outcome: &'static str,
     pub reason: String,
     pub tries: u32,
@@ -526,7 +529,7 @@ pub enum Verdict {
     Filtered,
     /// ICMP destination unreachable.
     Unreachable,
-    /// The ARP target or the probes were answered.
+    /// The ARP target, the probes or an ICMP trace's echoes were answered.
     Answered,
     /// Nobody answered.
     NoReply,

@@ -33,7 +33,7 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    /// A reporter for a command starting now: JSON when `json`, else text.
+    /// A reporter writing JSON when `json`, else text for people.
     pub fn new(json: bool) -> Reporter {
         Reporter::with_format(if json { Format::Json } else { Format::Human })
     }
