@@ -376,13 +376,16 @@ fn connections_from_sources() -> u32 {
 /// keepalives every 5 s, every probe answered (the sink kernel's count,
 /// and nettool's), then reset: nothing left in the sink's namespace.
 ///
-/// A debug build spends about ten times a release build's CPU on each
-/// frame (some 15 µs): on a quiet machine it opens the 100,000 in about
-/// 3.5 s and reads every answer, but when other tests leave it a quarter
-/// of a core it falls behind, and the kernel drops what its receive ring
-/// has no room for (`rx_dropped`). The sink's kernel counts are what
-/// prove the keepalives answered; nettool's own count is held to them
-/// less what its ring dropped.
+/// At opt-level 0 nettool spent about ten times a release build's CPU on
+/// each frame (some 15 µs; 14 s for this run): on a quiet machine it
+/// still opened the 100,000 in 3.6 s, but on one busy with other builds
+/// it fell behind, the kernel dropped what its receive ring had no room
+/// for, and keepalives went unread until connections timed out. The
+/// package is built at opt-level 1 in debug builds (Cargo.toml), where
+/// this run takes 1.5 s of CPU. What its ring still drops when the
+/// machine is saturated is counted (`rx_dropped`): the sink's kernel
+/// counts prove the keepalives answered, and nettool's own count is held
+/// to them less what its ring dropped.
 #[test]
 fn connections_from_several_unowned_sources_are_held_with_keepalives() {
     require_root();
