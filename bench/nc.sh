@@ -57,6 +57,12 @@ export NETTOOL_ARP_CACHE="$work/cache.json"
 # side (or the sender, for the reference).
 measure() {
   local label=$1 rx_ns=$2 rx_cmd=$3 tx_ns=$4 tx_cmd=$5 timed=$6
+  # The other side's CPU too (the peer's: kernel nc, with the head that
+  # feeds it from a pipe): on veth, each side's system calls also run
+  # the other side's kernel receive path (softirq), so where the CPU
+  # goes shows in both.
+  local peer="/usr/bin/time -f '%U %S' -o $work/cpu_peer"
+  if [ "$timed" = tx ]; then rx_cmd="$peer sh -c \"$rx_cmd\""; fi
   ip netns exec "$rx_ns" sh -c "$rx_cmd" &
   local rx=$!
   sleep 0.5
@@ -66,12 +72,12 @@ measure() {
     /usr/bin/time -f "%U %S" -o "$work/cpu" ip netns exec "$tx_ns" sh -c "$tx_cmd"
     wait "$rx"
   else
-    ip netns exec "$tx_ns" sh -c "$tx_cmd"
+    ip netns exec "$tx_ns" sh -c "$peer sh -c \"$tx_cmd\""
     wait "$rx"
   fi
   t1=$(date +%s.%N)
-  echo "$label $(awk "BEGIN { print $t1 - $t0 }") $(cat "$work/cpu" 2>/dev/null || echo "- -")"
-  rm -f "$work/cpu"
+  echo "$label $(awk "BEGIN { print $t1 - $t0 }") $(cat "$work/cpu" 2>/dev/null || echo "- -") $(cat "$work/cpu_peer" 2>/dev/null || echo "- -")"
+  rm -f "$work/cpu" "$work/cpu_peer"
 }
 
 # The file lives in RAM (/dev/shm), so no disk is measured.
@@ -103,15 +109,16 @@ gbps = lambda s: size * 8 / s / 1e9
 for source, what in (("file", "from a file in RAM (`nc < file`)"), ("pipe", "from a pipe (`head -c N /dev/zero | nc`)")):
     rows = {}
     for line in open(f"{sys.argv[1]}/results-{source}"):
-        label, secs, user, sys_ = line.split()
+        label, secs, user, sys_, puser, psys = line.split()
         cpu = float(user) + float(sys_) if user != "-" else float("nan")
-        rows[label] = (float(secs), cpu)
-    print(f"\n| {size} bytes over MTU 1500 veth, {what} | nettool nc | openbsd nc | ratio (nettool / openbsd) | nettool CPU per GiB |")
-    print("|---|---|---|---|---|")
+        peer = float(puser) + float(psys) if puser != "-" else float("nan")
+        rows[label] = (float(secs), cpu, peer)
+    print(f"\n| {size} bytes over MTU 1500 veth, {what} | nettool nc | openbsd nc | ratio (nettool / openbsd) | nettool CPU per GiB | peer's CPU per GiB (against nettool / against openbsd) |")
+    print("|---|---|---|---|---|---|")
     for d, name in (("send", "nettool sends, kernel receives"), ("recv", "kernel sends, nettool receives"),
                     ("recvold", "kernel sends, nettool receives, no ring")):
         if f"nettool-{d}" not in rows:
             continue
         n, o = rows[f"nettool-{d}"], rows[f"openbsd-{d[:4]}"]
-        print(f"| {name} | {gbps(n[0]):.2f} Gbit/s ({n[0]:.2f} s) | {gbps(o[0]):.2f} Gbit/s ({o[0]:.2f} s) | {o[0] / n[0]:.2f}x | {n[1] / gib:.2f} s |")
+        print(f"| {name} | {gbps(n[0]):.2f} Gbit/s ({n[0]:.2f} s) | {gbps(o[0]):.2f} Gbit/s ({o[0]:.2f} s) | {o[0] / n[0]:.2f}x | {n[1] / gib:.2f} s | {n[2] / gib:.2f} s / {o[2] / gib:.2f} s |")
 PY

@@ -18,6 +18,12 @@
 #     summary says how many); hping3 in flood mode counts none. nettool
 #     runs twice: reading through its receive ring, and frame by frame
 #     (NETTOOL_RX_RING=0), for a paired comparison.
+#     For both floods, the CPU time each tool spent per probe over the
+#     same window (from /proc/PID/stat): its own work, and the kernel's
+#     inside its system calls. On veth that includes B's: the SYN crosses
+#     into B, and B's TCP answers it, inside the sender's send call
+#     (softirq), for either tool; a tool that spends nothing of its own
+#     still pays that, which bounds the ratio of the rates.
 # (2) RTT accuracy: N SYNs to a listening port, 20 ms apart, while tcpdump
 #     captures A's eth0 with nanosecond timestamps. For every probe,
 #     nettool's reported RTT is compared with the capture's (SYN frame to
@@ -97,29 +103,44 @@ flood_rate() {
   timeout -s TERM $((SECS + 5)) ip netns exec "$a" "$@" >"$work/flood.out" 2>&1 &
   local pid=$!
   sleep 1
+  # `ip netns exec` execs the tool: it is timeout's child.
+  local tool; tool=$(pgrep -P "$pid" | head -1)
   local c0; c0=$(syns)
+  local u0; u0=$(cpu_ticks "$tool")
   local t0; t0=$(date +%s.%N)
   sleep "$SECS"
   local c1; c1=$(syns)
+  local u1; u1=$(cpu_ticks "$tool")
   local t1; t1=$(date +%s.%N)
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  # CPU time per probe, over the same window as the count: the tool's own
+  # work, and the kernel's that runs inside its system calls (on veth,
+  # B's answer to each SYN is computed in the sender's softirq).
+  python3 -c "print(round(($u1 - $u0) / $(getconf CLK_TCK) * 1e9 / max($c1 - $c0, 1)))" >"$work/ns_per_probe"
   python3 -c "print(round(($c1 - $c0) / ($t1 - $t0)))"
 }
+# The tool's CPU time (user and system), in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # Warm the ARP cache so nettool's run starts sending at once.
 A "$bin" probe -c 1 -W 10ms $net.2:81 >/dev/null 2>&1 || true
 nt_pps=$(flood_rate "$bin" probe --flood -p 40000 $net.2:81)
+nt_ns=$(cat "$work/ns_per_probe")
 nt_summary=$(grep "probes sent" "$work/flood.out" || true)
 hp_pps=$(flood_rate hping3 --flood -S -s 40000 -k -p 81 $net.2)
+hp_ns=$(cat "$work/ns_per_probe")
 flood_ratio=$(python3 -c "print(f'{$nt_pps / max($hp_pps, 1):.2f}')")
 
 # ------------------------------------------- (1b) flood, the peer answering
 COUNTER=answered
 ans_pps=$(flood_rate "$bin" probe --flood -p 40000 $net.2:83)
+ans_ns=$(cat "$work/ns_per_probe")
 ans_summary=$(grep "probes sent" "$work/flood.out" || true)
 old_pps=$(NETTOOL_RX_RING=0 flood_rate "$bin" probe --flood -p 40000 $net.2:83)
+old_ns=$(cat "$work/ns_per_probe")
 old_summary=$(grep "probes sent" "$work/flood.out" || true)
 hpa_pps=$(flood_rate hping3 --flood -S -s 40000 -k -p 83 $net.2)
+hpa_ns=$(cat "$work/ns_per_probe")
 ans_ratio=$(python3 -c "print(f'{$ans_pps / max($hpa_pps, 1):.2f}')")
 old_ratio=$(python3 -c "print(f'{$old_pps / max($hpa_pps, 1):.2f}')")
 COUNTER=syns
@@ -127,6 +148,8 @@ flood_rows() {
   echo "| SYN flood, packets/s received by the peer ($SECS s, steady state) | $nt_pps | \`hping3 --flood -S\`: $hp_pps | ${flood_ratio}× |"
   echo "| SYN flood, the peer answering each SYN with a RST, packets/s received by the peer | $ans_pps | \`hping3 --flood -S\`: $hpa_pps (counts no answer) | ${ans_ratio}× |"
   echo "| the same, nettool without its receive ring (NETTOOL_RX_RING=0) | $old_pps | same | ${old_ratio}× |"
+  echo "| CPU time per probe, the peer dropping the SYNs (the tool's, with the kernel's work inside its system calls) | $nt_ns ns | $hp_ns ns | $(python3 -c "print(f'{$hp_ns / max($nt_ns, 1):.2f}')")× less |"
+  echo "| CPU time per probe, the peer answering each SYN with a RST | $ans_ns ns | $hpa_ns ns | $(python3 -c "print(f'{$hpa_ns / max($ans_ns, 1):.2f}')")× less |"
 }
 flood_notes() {
   echo "nettool flood: $nt_summary"

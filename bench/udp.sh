@@ -3,7 +3,7 @@
 # nc, side by side in one run, in a private pair of network namespaces (no
 # frame leaves them), B's kernel with its default ICMP rate limits.
 #
-#   sudo bench/udp.sh              # PORTS=1-100, N=200 pings
+#   sudo bench/udp.sh              # PORTS=1-100, N=200 pings, NC_MB=20
 #
 # (1) UDP scan of PORTS: `nettool scan --udp` and `nmap -sU -n -Pn`
 #     against B (an echo service on 7/udp, 9/udp dropped and 17/udp
@@ -12,7 +12,7 @@
 #     and whether each agrees with the truth.
 # (2) RTT: `nettool probe --icmp` and iputils `ping`, N echo requests 5 ms
 #     apart with 56 bytes of data: the min/avg/max/stddev each reports.
-# (3) nc -u: 20 MB of stdin (a file) to a B socket that never reads; the
+# (3) nc -u: NC_MB MB of stdin (a file) to a B socket that never reads; the
 #     datagrams that reached B's UDP (its /proc/net/snmp counters) and the
 #     time each tool took. openbsd nc sends each read of 16 KiB as one
 #     datagram, which the kernel cuts into 12 fragments; nettool cuts at
@@ -25,6 +25,7 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/udp.sh needs root (namespaces, raw sockets)" >&2; exit 2; }
 PORTS=${PORTS:-1-100}
 N=${N:-200}
+NC_MB=${NC_MB:-20}
 need=()
 for p in iproute2 nftables nmap iputils-ping netcat-openbsd python3; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
@@ -136,7 +137,7 @@ echo "| nettool probe --icmp | $nt |"
 echo "| ping (iputils) | $pg |"
 
 echo
-echo "| nc -u, 20 MB of stdin | datagram size | time | datagrams that reached B | datagrams/s |"
+echo "| nc -u, $NC_MB MB of stdin | datagram size | time | datagrams that reached B | datagrams/s |"
 echo "|---|---|---|---|---|"
 ip netns exec "$b" python3 -c "
 import socket, time
@@ -144,7 +145,7 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 9200))
 time.sleep(600)" &
 pids+=($!)
 sleep 0.5
-head -c 20000000 /dev/urandom > "$work/data"
+head -c $((NC_MB * 1000000)) /dev/urandom > "$work/data"
 udp_in() { B awk '/^Udp:/{getline; print $2 + $4}' /proc/net/snmp; }
 for tool in nettool nettool-16k openbsd; do
   before=$(udp_in)

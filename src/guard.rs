@@ -24,7 +24,10 @@
 //! JSON result report, is not read from the rule's counter (that is a
 //! message too) but counted from an nfnetlink_log group bound before the
 //! drop ([`crate::nft::nflog`]): the rule logs each RST it drops there,
-//! and the kernel sends them to nettool, which needs no privilege.
+//! and the kernel sends them to nettool, which needs no privilege; a
+//! thread started after the drop counts them as they come
+//! ([`RstGuard::count_in_background`]), so that none is lost however many
+//! the run draws.
 //!
 //! The other way to keep the kernel out is a source address the kernel
 //! does not own (`--source`), for which nettool answers ARP itself.
@@ -362,6 +365,18 @@ impl RstGuard {
             // No thread: the socket closed as the closure was dropped.
             Err(_) => Removal { closing: None },
         }
+    }
+
+    /// Starts counting the RSTs the rule drops as they are logged, so
+    /// that no number of them overflows the log group's socket (see
+    /// [`LogGroup::count_in_background`]). Call it once the privileges
+    /// are dropped; without it the count is of what the socket holds at
+    /// the end, which a long transfer from the kernel's own address
+    /// overflows.
+    pub fn count_in_background(&self) -> Result<()> {
+        self.log
+            .count_in_background()
+            .map_err(|e| anyhow!("counting the RST guard's drops: {e}"))
     }
 
     /// The nftables table holding the rule.

@@ -75,10 +75,26 @@ static HOLD: AtomicBool = AtomicBool::new(false);
 /// Whether the next setup is not the run's last: `probe` and `scan` with
 /// several targets set up each target as its turn comes, so they keep
 /// their privileges until the last target's setup, then drop them. The
-/// earlier targets run privileged (to do: set up every target's way
-/// before the first runs, and drop once).
+/// earlier targets run privileged. To do: find every target's way first,
+/// then open one stack per interface for all the targets that leave by
+/// it (one link, as `probe_over` runs them all over the caller's; one
+/// source port; one guard whose table holds a rule per target's flows),
+/// and drop once. Opening each target's own stack up front instead would
+/// hand every frame on the interface to every one of them (each link
+/// takes all IPv4 and ARP), a /24 scan's 256 receive buffers of 8 MiB
+/// each.
 pub fn hold(more_setups_to_come: bool) {
     HOLD.store(more_setups_to_come, Ordering::Relaxed);
+}
+
+/// Whether a thread started now holds nothing the run is to give up:
+/// the run does not drop its privileges (not armed), or has dropped them.
+/// Capabilities are per thread, and the drop clears only the calling
+/// thread's (it refuses to run beside another thread); a thread started
+/// after it inherits the cleared sets, no_new_privs and the seccomp
+/// filter.
+pub fn threads_may_start() -> bool {
+    ARMED.get().is_none() || DROPPED.load(Ordering::Relaxed)
 }
 
 /// An error when the privileges are already dropped: `what` (a setup

@@ -119,6 +119,59 @@ fn ring_frames_arrive_whole_and_in_order(#[values(false, true)] offloading: bool
     }
 }
 
+/// Frames handed over together (`send_batch`, one `sendmmsg`), more than
+/// one call takes and of every size, reach B whole and in order, with
+/// and without the `virtio_net_hdr` in front of each.
+#[rstest]
+fn batched_frames_arrive_whole_and_in_order(#[values(false, true)] offloading: bool) {
+    let hosts = TwoHosts::new(if offloading {
+        "batch-vnet"
+    } else {
+        "batch-plain"
+    });
+    let m = macs(&hosts);
+    let mut rx = receiver(&hosts, 8 << 20);
+    let b = hosts.addr_b;
+    let mut tx = hosts.run_in_a(move || {
+        let index = route::select(b, None, None).unwrap().interface.index;
+        if offloading {
+            PacketLink::open_offloading(index, Filter::ArpIpv4).unwrap()
+        } else {
+            PacketLink::open(index, Filter::ArpIpv4).unwrap()
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        tx.send(&frame(&m, u32::MAX, 60)).unwrap();
+        if !read_ours(&mut rx, 1).is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "veth never passed a frame");
+    }
+    let sent: Vec<Vec<u8>> = (0..300u32)
+        .map(|n| frame(&m, n, 60 + (n as usize * 7) % 1455))
+        .collect();
+    let mut calls = 0;
+    let mut done = 0;
+    while done < sent.len() {
+        let batch: Vec<&[u8]> = sent[done..].iter().map(Vec::as_slice).collect();
+        let n = tx.send_batch(&batch).unwrap();
+        assert!(n >= 1 && n <= batch.len(), "{n} of {}", batch.len());
+        done += n;
+        calls += 1;
+    }
+    assert!(
+        calls < sent.len() / 2,
+        "{calls} calls for {} frames",
+        sent.len()
+    );
+    let got = read_ours(&mut rx, sent.len());
+    assert_eq!(got.len(), sent.len(), "frames lost");
+    for (n, (g, s)) in got.iter().zip(&sent).enumerate() {
+        assert_eq!(g, s, "frame {n} differs");
+    }
+}
+
 /// A frame longer than the interface allows is refused with a clear
 /// error, not sent and not silently lost.
 #[test]

@@ -198,3 +198,75 @@ fn the_log_group_counts_what_the_rule_counter_counts() {
     assert_eq!(dropped.0, 3, "{dropped:?}");
     assert_eq!(dropped.0, dropped.1, "log group vs rule counter");
 }
+
+/// Far more RSTs than the log group's socket could hold (about forty
+/// thousand; ten thousand before the guard counted as they came): a
+/// flood of SYNs to a port nobody listens on, each answered by the
+/// kernel with a RST the guard drops. The guard's thread counts them as
+/// they are logged, and the count is exact: the rule's own counter's.
+#[test]
+fn the_log_group_counts_every_rst_of_a_flood() {
+    use nettool::wire::SeqNum;
+    use nettool::wire::tcp::{Flags, TcpRepr};
+    const SYNS: u32 = 60_000;
+    let ns = TestNamespace::new("nft-flood");
+    let port = 47_124;
+    let local = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+    let (counted, counter) = ns.run(|| {
+        let guard = guard::RstGuard::install(Flow::Listener { local }).expect("the guard");
+        guard.count_in_background().expect("the counting thread");
+        // SAFETY: plain socket call.
+        let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_TCP) };
+        assert!(raw >= 0, "{}", std::io::Error::last_os_error());
+        let to = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(Ipv4Addr::LOCALHOST).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        for i in 0..SYNS {
+            let syn = TcpRepr {
+                src_port: 10_000 + (i % 50_000) as u16,
+                dst_port: port,
+                seq: SeqNum(i),
+                ack: None,
+                flags: Flags::SYN,
+                window: 1024,
+                urgent: 0,
+                options: vec![],
+                payload: &[],
+            };
+            let mut buf = vec![0u8; syn.buffer_len()];
+            syn.emit(&mut buf, Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST);
+            // SAFETY: `buf` and `to` are live for the lengths given.
+            let n = unsafe {
+                libc::sendto(
+                    raw,
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    0,
+                    (&to as *const libc::sockaddr_in).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(n, buf.len() as isize, "{}", std::io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is ours.
+        unsafe { libc::close(raw) };
+        // Until the kernel has answered them all.
+        let mut counter = guard.counter().unwrap();
+        for _ in 0..100 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let now = guard.counter().unwrap();
+            if now == counter && now >= u64::from(SYNS) {
+                break;
+            }
+            counter = now;
+        }
+        (guard.dropped(), counter)
+    });
+    assert!(counter >= 50_000, "only {counter} RSTs dropped");
+    assert_eq!(counted.unwrap(), counter, "log group vs rule counter");
+}

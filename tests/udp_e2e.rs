@@ -485,3 +485,37 @@ fn a_stray_datagram_to_an_address_nettool_answers_for_draws_its_port_unreachable
     assert_eq!(got, want, "{}\n{}", r.show(), ping.show());
     assert_eq!(ping.code, Some(0), "{}", ping.show());
 }
+
+/// `ping` takes several hosts, each its own path: the peer over the
+/// link, then this host's loopback; one summary each, then a line over
+/// all.
+#[test]
+fn ping_takes_several_hosts_each_on_its_own_path() {
+    let hosts = TwoHosts::new("udp-ping2");
+    let scratch = Scratch::new();
+    let b = hosts.addr_b.to_string();
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["ping", "-c", "2", "--interval", "100ms", &b, "127.0.0.1"],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let heads: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("PING "))
+        .collect();
+    assert_eq!(heads.len(), 2, "{}", r.show());
+    assert!(heads[0].starts_with(&format!("PING {b} ")), "{}", r.show());
+    assert!(heads[1].starts_with("PING 127.0.0.1 "), "{}", r.show());
+    let sums = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("2 probes sent, 2 answered"));
+    assert_eq!(sums.count(), 2, "{}", r.show());
+    assert!(
+        r.stdout.contains("=== 2 targets: 2 answered, 0 did not"),
+        "{}",
+        r.show()
+    );
+}

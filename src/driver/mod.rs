@@ -8,7 +8,9 @@
 //! What a command needs beyond that is an option of this one loop
 //! ([`Options`]) or a hook of its [`Handler`], never a loop of its own:
 //! kernel stamps on each frame sent and received, a short busy poll after
-//! a send, a transmit ring flushed per batch, frames read per wake-up, a
+//! a send, a transmit ring flushed per batch (without one, the frames a
+//! turn has to send, a drain's ACKs, go to the link together:
+//! [`Link::send_batch`]), frames read per wake-up, a
 //! full send queue taken as a lost frame, and a second descriptor (`nc`'s
 //! stdin) whose bytes go to the handler.
 
@@ -28,6 +30,9 @@ use crate::time::Instant;
 /// Longest single wait: bounds how late a Ctrl-C that lands between the
 /// flag check and the wait is noticed.
 const MAX_WAIT: Duration = Duration::from_millis(200);
+
+/// Most frames gathered for one [`Link::send_batch`].
+const TX_BATCH: usize = 64;
 
 /// Largest read of the input descriptor.
 const INPUT_CHUNK: usize = 64 * 1024;
@@ -200,6 +205,7 @@ pub fn run_with<M: Machine, H: Handler<M>>(
         spin_until: Instant::ZERO,
         stopped: false,
         input_buf: Vec::new(),
+        pool: Vec::new(),
     };
     run.go(interrupt)
 }
@@ -220,6 +226,8 @@ struct Run<'r, M: Machine, H: Handler<M>> {
     stopped: bool,
     /// What the input descriptor held.
     input_buf: Vec<u8>,
+    /// The frames being gathered for one [`Link::send_batch`].
+    pool: Vec<Vec<u8>>,
 }
 
 impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
@@ -297,6 +305,9 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
         if let Some(batch) = self.opts.ring_batch {
             return self.transmit_ring(now, batch);
         }
+        if !self.opts.kernel_stamps {
+            return self.transmit_batched(now);
+        }
         let segment = self.link.can_segment();
         while let Some(tx) = self
             .handler
@@ -332,6 +343,85 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
             self.handler.sent(self.machine, at);
         }
         Ok(())
+    }
+
+    /// Everything due at `now`, without stamps: the frames gathered and
+    /// handed to the link together ([`Link::send_batch`], one system call
+    /// for a drain's ACKs), a super-frame for the kernel to segment on
+    /// its own, in the order the handler wrote them.
+    fn transmit_batched(&mut self, now: Instant) -> anyhow::Result<()> {
+        let segment = self.link.can_segment();
+        loop {
+            let mut n = 0;
+            let mut segmented = None;
+            let mut more = true;
+            while n < TX_BATCH {
+                if self.pool.len() == n {
+                    self.pool.push(Vec::with_capacity(2048));
+                }
+                let Some(tx) = self
+                    .handler
+                    .transmit(self.machine, now, segment, &mut self.pool[n])
+                else {
+                    more = false;
+                    break;
+                };
+                n += 1;
+                if let Tx::Segmented(mss) = tx {
+                    segmented = Some(mss);
+                    break;
+                }
+            }
+            let plain = n - usize::from(segmented.is_some());
+            if !self.send_gathered(now, plain)? {
+                return Ok(());
+            }
+            if let Some(mss) = segmented {
+                let sent = self.link.send_segmented(&self.pool[plain], mss);
+                if !self.sent_or_stopped(now, sent.map(|()| 1))? {
+                    return Ok(());
+                }
+            }
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends the first `count` frames of the pool, in as few calls as the
+    /// link takes them; `false` when a signal stopped the sending.
+    fn send_gathered(&mut self, now: Instant, count: usize) -> anyhow::Result<bool> {
+        let mut done = 0;
+        while done < count {
+            let frames: Vec<&[u8]> = self.pool[done..count].iter().map(Vec::as_slice).collect();
+            let sent = self.link.send_batch(&frames);
+            let n = sent.as_ref().map_or(1, |n| *n);
+            if !self.sent_or_stopped(now, sent)? {
+                return Ok(false);
+            }
+            done += n;
+        }
+        Ok(true)
+    }
+
+    /// What a send of `n` frames came to: each sent one told to the
+    /// handler; a full queue taken as the loss of one frame where the
+    /// options say so; `false` when a signal stopped the sending.
+    fn sent_or_stopped(&mut self, now: Instant, sent: io::Result<usize>) -> anyhow::Result<bool> {
+        let n = match sent {
+            Ok(n) => n,
+            Err(e) if self.opts.lossy_send && e.raw_os_error() == Some(libc::ENOBUFS) => 1,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                self.stopped = true;
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.spin_until = now + self.opts.spin;
+        for _ in 0..n {
+            self.handler.sent(self.machine, now);
+        }
+        Ok(true)
     }
 
     /// Up to `batch` frames into the ring, then one flush. The ring paces

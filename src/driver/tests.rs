@@ -67,6 +67,9 @@ impl Machine for Sender {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Op {
     Send(u8),
+    /// One [`Link::send_batch`] of these frames.
+    SendBatch(Vec<u8>),
+    Segmented(u8),
     Queue(u8),
     Flush,
     Recv,
@@ -88,6 +91,9 @@ struct Script {
     /// Frames of `inbox` that came in one receive-ring block, readable
     /// without waiting ([`Link::rx_pending`]).
     block: usize,
+    /// `send_batch` takes this many frames at most, in one call (one at
+    /// a time, through `send`, when `None`: the trait's default).
+    batch: Option<usize>,
 }
 
 impl Link for Script {
@@ -96,6 +102,22 @@ impl Link for Script {
             return Err(io::Error::from_raw_os_error(e));
         }
         self.log.push(Op::Send(frame[0]));
+        Ok(())
+    }
+    fn send_batch(&mut self, frames: &[&[u8]]) -> io::Result<usize> {
+        let Some(most) = self.batch else {
+            return self.send(frames[0]).map(|()| 1);
+        };
+        let n = frames.len().min(most);
+        self.log
+            .push(Op::SendBatch(frames[..n].iter().map(|f| f[0]).collect()));
+        Ok(n)
+    }
+    fn can_segment(&self) -> bool {
+        true
+    }
+    fn send_segmented(&mut self, frame: &[u8], _: u16) -> io::Result<()> {
+        self.log.push(Op::Segmented(frame[0]));
         Ok(())
     }
     fn recv(&mut self, _: Duration) -> io::Result<Option<Received<'_>>> {
@@ -278,6 +300,7 @@ fn input_run<'r>(
         spin_until: Instant::ZERO,
         stopped: false,
         input_buf: Vec::new(),
+        pool: Vec::new(),
     }
 }
 
@@ -404,4 +427,65 @@ fn a_receive_ring_block_is_read_whole_before_sending() {
         Recv, Send(6),
     ];
     assert_eq!(link.log, want);
+}
+
+/// Asks for frame 3 to be segmented by the link, the others sent as
+/// they are.
+struct SegmentsThird(Hooks);
+
+impl Handler<Sender> for SegmentsThird {
+    fn event(&mut self, m: &mut Sender, now: Instant, e: u8) -> anyhow::Result<()> {
+        self.0.event(m, now, e)
+    }
+    fn transmit(&mut self, m: &mut Sender, now: Instant, _: bool, buf: &mut Vec<u8>) -> Option<Tx> {
+        *buf = m.poll_transmit(now)?;
+        Some(if buf[0] == 3 {
+            Tx::Segmented(1000)
+        } else {
+            Tx::Frame
+        })
+    }
+    fn sent(&mut self, m: &mut Sender, at: Instant) {
+        self.0.sent(m, at);
+    }
+}
+
+/// What a turn has to send leaves in as few calls as the link takes
+/// (one system call for a drain's ACKs), a super-frame for the kernel
+/// to segment on its own, all in the order they were written.
+#[rstest::rstest]
+#[case(None, vec![Op::Send(1), Op::Send(2), Op::Segmented(3), Op::Send(4), Op::Send(5)])]
+#[case(Some(64), vec![Op::SendBatch(vec![1, 2]), Op::Segmented(3), Op::SendBatch(vec![4, 5])])]
+#[case(Some(1), vec![Op::SendBatch(vec![1]), Op::SendBatch(vec![2]), Op::Segmented(3), Op::SendBatch(vec![4]), Op::SendBatch(vec![5])])]
+fn frames_due_together_leave_together(#[case] batch: Option<usize>, #[case] want: Vec<Op>) {
+    let mut link = Script {
+        batch,
+        ..Script::default()
+    };
+    let mut m = Sender::new(5, 0);
+    let mut h = SegmentsThird(Hooks::default());
+    let stop = AtomicBool::new(false);
+    let opts = Options::default();
+    run_with(&mut m, &mut link, &mut Ticks(0), &stop, &opts, &mut h).unwrap();
+    assert_eq!(link.log, want);
+    assert_eq!(h.0.sent.len(), 5, "every frame sent is told to the handler");
+}
+
+/// A link that takes part of a batch is handed the rest in further calls.
+#[test]
+fn a_batch_taken_in_part_is_finished_in_further_calls() {
+    let mut link = Script {
+        batch: Some(2),
+        ..Script::default()
+    };
+    let mut m = Sender::new(5, 0);
+    let mut h = Hooks::default();
+    go(&mut m, &mut link, &Options::default(), &mut h).unwrap();
+    let want = [
+        Op::SendBatch(vec![1, 2]),
+        Op::SendBatch(vec![3, 4]),
+        Op::SendBatch(vec![5]),
+    ];
+    assert_eq!(link.log, want);
+    assert_eq!(h.sent.len(), 5);
 }

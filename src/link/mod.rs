@@ -35,6 +35,14 @@ pub trait Link {
     /// Sends one complete frame (checksums already filled).
     fn send(&mut self, frame: &[u8]) -> io::Result<()>;
 
+    /// Sends the first of `frames`, and as many after it as it can in the
+    /// same go (one system call, where the link can): how many left, at
+    /// least one, or the error the first met. The driver hands over the
+    /// frames a turn has to send (a drain's ACKs) this way.
+    fn send_batch(&mut self, frames: &[&[u8]]) -> io::Result<usize> {
+        self.send(frames[0]).map(|()| 1)
+    }
+
     /// Waits at most `timeout` for the next received frame. `Ok(None)` when
     /// none arrived in time, or when a signal interrupted the wait (the
     /// driver then checks whether it was asked to stop).
@@ -131,6 +139,9 @@ pub trait Link {
 impl<L: Link + ?Sized> Link for Box<L> {
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         (**self).send(frame)
+    }
+    fn send_batch(&mut self, frames: &[&[u8]]) -> io::Result<usize> {
+        (**self).send_batch(frames)
     }
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received<'_>>> {
         (**self).recv(timeout)

@@ -436,6 +436,7 @@ impl Path {
         let claim = self.claim(sport, flows)?;
         let link = self.open_link(opts, pcap, err)?;
         privilege::drop_after_setup()?;
+        claim.count_in_background(err)?;
         Ok(Stack { claim, link })
     }
 
@@ -579,6 +580,28 @@ pub struct Claim {
     pub local: SocketAddrV4,
     pub guard: Option<RstGuard>,
     _reservation: Option<OwnedFd>,
+}
+
+impl Claim {
+    /// Once the privileges are dropped: the guard, if any, counts the
+    /// RSTs it drops as they come ([`RstGuard::count_in_background`]).
+    /// Where it cannot, the count is of what its socket holds at the end:
+    /// a warning says so, and the run goes on.
+    pub fn count_in_background(&self, err: &mut dyn Write) -> Result<()> {
+        if !privilege::threads_may_start() {
+            // More setups to come before the drop (`privilege::hold`).
+            return Ok(());
+        }
+        if let Some(guard) = &self.guard
+            && let Err(e) = guard.count_in_background()
+        {
+            warn(
+                err,
+                format!("{e:#}; the count may fall short on a long run"),
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// What a run holds: its claim and its link.

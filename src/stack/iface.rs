@@ -34,6 +34,14 @@
 //! interface's own and the connections'; their events stay with them,
 //! for the application to read ([`Interface::raw_mut`]).
 //!
+//! **Fragments** to us are put back together before anything else sees
+//! them ([`crate::wire::frag`], bounded, given up at 30 s); the whole
+//! datagram is then sorted as if it had come unfragmented. **On an address
+//! nettool answers for alone**, a UDP datagram no raw flow takes draws an
+//! ICMP port unreachable, and a reassembly given up after its first
+//! fragment a time exceeded, both rate-limited as Linux limits its own
+//! ([`super::unreachable`]).
+//!
 //! **Scale.** Nothing walks the flow table: flows with something to send
 //! wait in a queue of touched flows, and every other flow's next deadline
 //! sits in an ordered timer set.
@@ -593,6 +601,25 @@ impl Interface {
     /// rate limit held back.
     pub fn unreachables(&self) -> unreachable::Stats {
         self.unreachable.stats()
+    }
+
+    /// Datagrams whose fragments stopped coming after the first, given up
+    /// at their timeout: answered with a time exceeded (RFC 1122 §3.3.2),
+    /// on an address no one else answers for.
+    fn fragments_given_up(&mut self, now: Instant) {
+        while let Some((from, first)) = self.frags.take_expired() {
+            // The address the datagram was for: the first fragment's.
+            let Ok((quoted, _)) = Ipv4Repr::parse_quoted(&first) else {
+                continue;
+            };
+            let us = (self.config.mac, quoted.dst);
+            let hop = self.config.next_hop_mac.unwrap_or(from);
+            if self.answers_alone(quoted.dst)
+                && let Some(f) = self.unreachable.reassembly_timeout(now, us, hop, &first)
+            {
+                self.control.push_back(f);
+            }
+        }
     }
 
     /// What became of the IPv4 fragments that came for us.
@@ -1279,7 +1306,8 @@ impl Machine for Interface {
         let us = self.more.identity_for(self.identity(), frame);
         match self.frags.take_frame(now, &us, frame) {
             Taken::NotAFragment => {}
-            Taken::Held => return,
+            Taken::Held => return self.fragments_given_up(now),
+            Taken::Refused => return self.bad(now, WireError::Malformed("IPv4 fragment")),
             // No kernel vouched for the whole: its checksums are verified.
             Taken::Whole(whole) => return self.handle_frame(now, &whole, RxChecksum::Unknown),
         }
@@ -1371,6 +1399,7 @@ impl Machine for Interface {
             entry.flow.handle_timeout(now);
         }
         self.frags.handle_timeout(now);
+        self.fragments_given_up(now);
     }
 
     fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {

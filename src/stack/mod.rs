@@ -17,7 +17,7 @@
 //!   interface with one probe run, scan or trace.
 //! - [`udp`]: a UDP endpoint (`nettool nc -u`), connected to one peer or
 //!   listening for any, as a raw flow of the interface.
-//! - [`unreachable`]: the ICMP port unreachable the interface sends for a
+//! - [`unreachable`](mod@unreachable): the ICMP port unreachable the interface sends for a
 //!   stray UDP datagram to an address it answers for, rate-limited as
 //!   Linux limits its own.
 //! - [`session`]: the scripted exchanges of `nettool handshake` and

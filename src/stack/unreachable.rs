@@ -1,6 +1,8 @@
-//! The ICMP port unreachable the interface sends for a UDP datagram to
-//! an address it answers for (one the kernel does not own) that no flow
-//! takes, as a host does (RFC 1122 §4.1.3.1), and how often it may:
+//! The ICMP errors the interface sends for an address it answers for
+//! (one the kernel does not own), as a host does: a port unreachable for
+//! a UDP datagram that no flow takes (RFC 1122 §4.1.3.1), a time exceeded
+//! for a datagram whose fragments stopped coming after the first (fragment
+//! reassembly time exceeded, RFC 1122 §3.3.2); and how often it may:
 //! Linux's default limits, so that a peer probing that address (a UDP
 //! scan) meets what a default Linux host would say.
 //!
@@ -120,20 +122,58 @@ impl IcmpLimiter {
             return None;
         }
         let (got, _) = Ipv4Repr::parse(body).ok()?;
-        let one_host = !(got.src.is_unspecified()
-            || got.src.is_broadcast()
-            || got.src.is_multicast()
-            || got.src.is_loopback());
-        if !one_host || got.dst != ip || got.protocol != IpProtocol::Udp {
-            return None;
-        }
-        if !self.allow(now, got.src) {
+        if got.dst != ip || got.protocol != IpProtocol::Udp {
             return None;
         }
         // The datagram as it arrived, its own header (options included)
         // and payload, without the link's padding.
         let total = usize::from(u16::from_be_bytes([body[2], body[3]]));
-        let message = IcmpKind::Unreachable(3).message(&body[..total]);
+        let hop = next_hop.unwrap_or(eth.src);
+        self.error(
+            now,
+            IcmpKind::Unreachable(3),
+            (mac, ip),
+            hop,
+            &body[..total],
+        )
+    }
+
+    /// The frame of the ICMP time exceeded (fragment reassembly time
+    /// exceeded, RFC 1122 §3.3.2) for a datagram to `us` given up at its
+    /// timeout, quoting `first` (its first fragment's header and first 8
+    /// octets, from [`crate::wire::frag::Reassembler::take_expired`]),
+    /// sent to `hop`, when one may be sent now.
+    pub fn reassembly_timeout(
+        &mut self,
+        now: Instant,
+        us: (MacAddr, Ipv4Addr),
+        hop: MacAddr,
+        first: &[u8],
+    ) -> Option<Vec<u8>> {
+        self.error(now, IcmpKind::TimeExceeded(1), us, hop, first)
+    }
+
+    /// The frame of the ICMP error `kind` from `us` about `datagram` (an
+    /// IPv4 datagram that came to us, or as much of it as is quoted), to
+    /// its source by `hop`: none to a source that is not one host's, or
+    /// past the rate limit.
+    fn error(
+        &mut self,
+        now: Instant,
+        kind: IcmpKind,
+        (mac, ip): (MacAddr, Ipv4Addr),
+        hop: MacAddr,
+        datagram: &[u8],
+    ) -> Option<Vec<u8>> {
+        let (got, _) = Ipv4Repr::parse_quoted(datagram).ok()?;
+        let one_host = !(got.src.is_unspecified()
+            || got.src.is_broadcast()
+            || got.src.is_multicast()
+            || got.src.is_loopback());
+        if !one_host || !self.allow(now, got.src) {
+            return None;
+        }
+        let message = kind.message(datagram);
         let out = Ipv4Repr {
             tos: 0xc0,
             dont_frag: false,
@@ -144,7 +184,7 @@ impl IcmpLimiter {
         let mut reply = vec![0u8; ethernet::HEADER_LEN + out.total_len()];
         EthernetRepr {
             src: mac,
-            dst: next_hop.unwrap_or(eth.src),
+            dst: hop,
             protocol: Protocol::Ipv4,
         }
         .emit(&mut reply);
@@ -294,6 +334,60 @@ mod tests {
         let got = answers(&mut h);
         assert_eq!(got.len(), 2 * want, "{got:?}");
         assert!(got.iter().all(|a| *a == (PEER_MAC, PEER, port)));
+    }
+
+    /// A datagram whose fragments stop after the first is given up at
+    /// 30 s with a time exceeded (code 1) quoting that first fragment;
+    /// one whose first fragment never came, silently; and none at all on
+    /// an address the kernel owns.
+    #[rstest]
+    #[case::first_came(true, &[0], 1)]
+    #[case::first_missing(true, &[1], 0)]
+    #[case::the_kernels_address(false, &[0], 0)]
+    fn fragments_that_stop_coming_draw_a_reassembly_time_exceeded(
+        #[case] answer_arp: bool,
+        #[case] sent: &[usize],
+        #[case] want: usize,
+    ) {
+        let mut h = host(answer_arp);
+        let payload = vec![7u8; 3000];
+        let udp = UdpRepr {
+            src_port: 40000,
+            dst_port: 5000,
+            payload: &payload,
+        };
+        let ip = Ipv4Repr {
+            identification: 99,
+            dont_frag: false,
+            ..Ipv4Repr::new(PEER, US, IpProtocol::Udp, 0)
+        };
+        let mut message = vec![0u8; udp.buffer_len()];
+        udp.emit(&mut message, PEER, US);
+        let frags = crate::wire::frag::frames((PEER_MAC, MAC), &ip, &message, 1500);
+        for &i in sent {
+            h.handle_frame(Instant::ZERO, &frags[i], RxChecksum::Unknown);
+        }
+        assert_eq!(h.poll_timeout(), Some(Instant::from_millis(30_000)));
+        h.handle_timeout(Instant::from_millis(29_999));
+        assert!(h.poll_transmit(Instant::ZERO).is_none(), "not yet");
+        h.handle_timeout(Instant::from_millis(30_000));
+        let out: Vec<Vec<u8>> = std::iter::from_fn(|| h.poll_transmit(Instant::ZERO)).collect();
+        assert_eq!(out.len(), want);
+        for f in out {
+            let us = Identity {
+                ip: PEER,
+                mac: PEER_MAC,
+            };
+            let Some(Inbound::Icmp { error, .. }) = demux(&us, &f, ChecksumMode::Verify) else {
+                panic!("not an ICMP error: {f:02x?}");
+            };
+            assert_eq!(error.kind, IcmpKind::TimeExceeded(1));
+            assert_eq!(
+                (error.quoted_src, error.quoted_dst),
+                ((PEER, 40000), (US, 5000))
+            );
+        }
+        assert_eq!(h.iface().reassembly().timed_out, 1);
     }
 
     #[test]

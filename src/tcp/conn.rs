@@ -386,14 +386,6 @@ impl std::ops::DerefMut for Outbox {
     }
 }
 
-/// Gives a drained queue's memory back: an idle connection keeps no
-/// buffer, however busy it once was (a load test holds a million).
-pub(super) fn release_if_empty<T>(q: &mut VecDeque<T>) {
-    if q.is_empty() && q.capacity() > 0 {
-        *q = VecDeque::new();
-    }
-}
-
 /// Send sequence variables (§3.3.1, figure 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SendSequence {
@@ -443,43 +435,6 @@ pub(super) struct Negotiated {
     pub(super) sack: bool,
     pub(super) timestamps: bool,
     pub(super) peer_mss: u16,
-}
-
-/// A tail loss probe's episode (RFC 8985 §7.4): TLP.end_seq,
-/// TLP.is_retrans, and the FlightSize when it was sent (for the
-/// congestion response if it turns out to have repaired a loss).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Tlp {
-    pub(super) end_seq: SeqNum,
-    pub(super) is_retrans: bool,
-    pub(super) flight: usize,
-    /// Sent during fast recovery, whose reduction answers any loss the
-    /// probe repairs: no response of its own.
-    pub(super) in_recovery: bool,
-}
-
-/// A congestion event that may turn out spurious (RFC 3522 Eifel
-/// detection with timestamps, RFC 3708 with D-SACK): the window before
-/// it, and the evidence gathered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Undo {
-    /// cwnd and ssthresh before the event.
-    pub(super) cwnd: usize,
-    pub(super) ssthresh: usize,
-    /// SND.UNA and SND.MAX when it began.
-    pub(super) una: SeqNum,
-    pub(super) high: SeqNum,
-    /// TSval of the first retransmission (Eifel: an ACK echoing an older
-    /// TSval was sent for the original).
-    pub(super) ts: Option<u32>,
-    /// Octets retransmitted and not reported duplicate by D-SACK yet.
-    pub(super) retrans: usize,
-    /// Whether anything was retransmitted at all.
-    pub(super) any_retrans: bool,
-    /// The event was a retransmission timeout (go-back-N to stop).
-    pub(super) rto: bool,
-    /// Once SND.UNA reached `high`: when the episode closes.
-    pub(super) until: Option<Instant>,
 }
 
 /// One TCP connection, sans-IO (quinn-proto's shape).

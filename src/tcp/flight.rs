@@ -10,12 +10,49 @@
 use std::ops::{Deref, DerefMut};
 
 use super::cc::Ack;
-use super::conn::{Tlp, Undo};
 use super::dsack::Retransmitted;
 use super::prr::Prr;
 use super::rack::SentLog;
 use super::scoreboard::Scoreboard;
 use super::seq::SeqNum;
+use crate::time::Instant;
+
+/// A tail loss probe's episode (RFC 8985 §7.4): TLP.end_seq,
+/// TLP.is_retrans, and the FlightSize when it was sent (for the
+/// congestion response if it turns out to have repaired a loss).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Tlp {
+    pub(super) end_seq: SeqNum,
+    pub(super) is_retrans: bool,
+    pub(super) flight: usize,
+    /// Sent during fast recovery, whose reduction answers any loss the
+    /// probe repairs: no response of its own.
+    pub(super) in_recovery: bool,
+}
+
+/// A congestion event that may turn out spurious (RFC 3522 Eifel
+/// detection with timestamps, RFC 3708 with D-SACK): the window before
+/// it, and the evidence gathered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Undo {
+    /// cwnd and ssthresh before the event.
+    pub(super) cwnd: usize,
+    pub(super) ssthresh: usize,
+    /// SND.UNA and SND.MAX when it began.
+    pub(super) una: SeqNum,
+    pub(super) high: SeqNum,
+    /// TSval of the first retransmission (Eifel: an ACK echoing an older
+    /// TSval was sent for the original).
+    pub(super) ts: Option<u32>,
+    /// Octets retransmitted and not reported duplicate by D-SACK yet.
+    pub(super) retrans: usize,
+    /// Whether anything was retransmitted at all.
+    pub(super) any_retrans: bool,
+    /// The event was a retransmission timeout (go-back-N to stop).
+    pub(super) rto: bool,
+    /// Once SND.UNA reached `high`: when the episode closes.
+    pub(super) until: Option<Instant>,
+}
 
 /// The state itself.
 #[derive(Debug, Clone)]

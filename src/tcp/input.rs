@@ -515,7 +515,7 @@ impl Connection {
         if ack.gt(buf_seq) {
             let n = (ack - buf_seq).min(self.snd_buf.len());
             self.snd_buf.drain(..n);
-            super::conn::release_if_empty(&mut self.snd_buf);
+            super::idle::release_if_empty(&mut self.snd_buf);
         }
         self.tcb.snd.una = ack;
         if self.tcb.snd.nxt.lt(ack) {

@@ -16,7 +16,8 @@ use crate::time::Instant;
 use crate::wire::tcp::TcpRepr;
 
 use super::cc::Ack;
-use super::conn::{Connection, Tlp, Undo};
+use super::conn::Connection;
+use super::flight::{Tlp, Undo};
 use super::prr::Prr;
 use super::rack::Sent;
 use super::scoreboard::DUP_THRESH;

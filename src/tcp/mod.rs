@@ -82,6 +82,7 @@ mod challenge;
 mod conn;
 mod dsack;
 mod flight;
+mod idle;
 mod input;
 pub mod isn;
 mod loss;

@@ -174,7 +174,7 @@ impl SentLog {
                 self.lost_octets -= len;
             }
         }
-        super::conn::release_if_empty(&mut self.pieces);
+        super::idle::release_if_empty(&mut self.pieces);
     }
 
     /// Flags the pieces in `ranges` (newly SACKed sequence space) as

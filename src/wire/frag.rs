@@ -27,7 +27,7 @@
 //! 8200 §4.5 allows. A datagram that would grow past 65,535 octets, or
 //! whose fragments contradict its end, is discarded the same way.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::ops::Range;
 use std::time::Duration;
@@ -146,9 +146,19 @@ pub struct Stats {
     pub timed_out: u64,
     /// Reassemblies evicted to make room.
     pub evicted: u64,
-    /// Fragments dropped: of a datagram already discarded, or finding no
-    /// room.
+    /// Fragments of a datagram already discarded, dropped.
     pub dropped: u64,
+    /// Fragments that found no room (the bytes held at their bound with
+    /// nothing older to evict), dropped.
+    pub no_room: u64,
+}
+
+impl Stats {
+    /// Fragments refused: the ones that discarded their datagram, and
+    /// those of a datagram discarded before.
+    pub fn refused(&self) -> u64 {
+        self.overlaps + self.too_large + self.malformed + self.dropped
+    }
 }
 
 /// What identifies a datagram's fragments (RFC 791 §3.2).
@@ -190,6 +200,8 @@ struct Partial {
     /// Discarded (an overlap, …): its fragments are dropped until the
     /// deadline, and it holds no data.
     discarded: bool,
+    /// Where its fragments came from on the link (the last one's sender).
+    mac: MacAddr,
 }
 
 /// What [`Reassembler::take_frame`] made of a frame.
@@ -197,8 +209,13 @@ struct Partial {
 pub enum Taken {
     /// Not an IPv4 fragment for us: demultiplex it as it is.
     NotAFragment,
-    /// A fragment, kept (or dropped): nothing to demultiplex yet.
+    /// A fragment, kept (or, finding no room, dropped as if lost):
+    /// nothing to demultiplex yet.
     Held,
+    /// A fragment refused: it overlapped another, made its datagram too
+    /// large or contradicted its other fragments (its datagram is then
+    /// discarded), or belongs to a datagram discarded before.
+    Refused,
     /// The frame of the datagram this fragment completed.
     Whole(Vec<u8>),
 }
@@ -218,7 +235,13 @@ pub struct Reassembler {
     partial: HashMap<Key, Partial>,
     bytes: usize,
     stats: Stats,
+    /// See [`Reassembler::take_expired`].
+    expired: VecDeque<(MacAddr, Vec<u8>)>,
 }
+
+/// Expired first fragments kept for [`Reassembler::take_expired`] at most
+/// (the application drains them after each timeout).
+const EXPIRED_KEEP: usize = 64;
 
 impl Reassembler {
     pub fn new(limits: Limits) -> Reassembler {
@@ -248,7 +271,10 @@ impl Reassembler {
         self.partial.values().map(|p| p.deadline).min()
     }
 
-    /// Gives up the reassemblies whose time is up.
+    /// Gives up the reassemblies whose time is up. Of each whose first
+    /// fragment came, that fragment's header and first 8 octets wait in
+    /// [`Reassembler::take_expired`] for the ICMP time exceeded (fragment
+    /// reassembly time exceeded) RFC 1122 §3.3.2 asks the host to send.
     pub fn handle_timeout(&mut self, now: Instant) {
         let due: Vec<Key> = self
             .partial
@@ -257,12 +283,41 @@ impl Reassembler {
             .map(|(k, _)| *k)
             .collect();
         for key in due {
-            if let Some(p) = self.remove(key)
-                && !p.discarded
-            {
-                self.stats.timed_out += 1;
+            let Some(p) = self.remove(key).filter(|p| !p.discarded) else {
+                continue;
+            };
+            self.stats.timed_out += 1;
+            let (Some(first), Some(&(_, len))) =
+                (p.header, p.pieces.iter().find(|(start, _)| *start == 0))
+            else {
+                continue;
+            };
+            // As it arrived (its options aside): a first fragment.
+            let first = Ipv4Repr {
+                payload_len: len,
+                ..first
+            };
+            let quoted = len.min(8);
+            let mut bytes = vec![0u8; HEADER_LEN + quoted];
+            first.emit_fragment(
+                &mut bytes,
+                Fragment {
+                    offset: 0,
+                    more: true,
+                },
+            );
+            bytes[HEADER_LEN..].copy_from_slice(&p.data[..quoted]);
+            if self.expired.len() < EXPIRED_KEEP {
+                self.expired.push_back((p.mac, bytes));
             }
         }
+    }
+
+    /// A datagram given up at its timeout after its first fragment came:
+    /// the MAC its fragments came from, and that fragment's header and
+    /// first 8 octets, to quote.
+    pub fn take_expired(&mut self) -> Option<(MacAddr, Vec<u8>)> {
+        self.expired.pop_front()
     }
 
     /// A frame off the link: an IPv4 fragment to `us` (to our MAC or
@@ -294,7 +349,11 @@ impl Reassembler {
         if !fragment.is_piece() || ip.dst != us.ip {
             return Taken::NotAFragment;
         }
-        let Some((ip, payload)) = self.insert(now, &ip, fragment, data) else {
+        let refused = self.stats.refused();
+        let Some((ip, payload)) = self.insert_from(now, eth.src, &ip, fragment, data) else {
+            if self.stats.refused() > refused {
+                return Taken::Refused;
+            }
             return Taken::Held;
         };
         let ip = Ipv4Repr {
@@ -314,6 +373,18 @@ impl Reassembler {
     pub fn insert(
         &mut self,
         now: Instant,
+        ip: &Ipv4Repr,
+        fragment: Fragment,
+        data: &[u8],
+    ) -> Option<(Ipv4Repr, Vec<u8>)> {
+        self.insert_from(now, MacAddr::zero(), ip, fragment, data)
+    }
+
+    /// [`Reassembler::insert`] of a fragment that came from `mac`.
+    pub fn insert_from(
+        &mut self,
+        now: Instant,
+        mac: MacAddr,
         ip: &Ipv4Repr,
         fragment: Fragment,
         data: &[u8],
@@ -343,6 +414,7 @@ impl Reassembler {
                     total: None,
                     charged: 0,
                     discarded: false,
+                    mac: MacAddr::zero(),
                 },
             );
         }
@@ -374,12 +446,13 @@ impl Reassembler {
         };
         let growth = piece.end.saturating_sub(p.data.len()) + FRAGMENT_COST;
         if !self.make_room(key, growth) {
-            self.stats.dropped += 1;
+            self.stats.no_room += 1;
             return None;
         }
         self.bytes += growth;
         let p = self.partial.get_mut(&key).expect("made above");
         p.charged += growth;
+        p.mac = mac;
         if p.data.len() < piece.end {
             p.data.resize(piece.end, 0);
         }
@@ -623,6 +696,19 @@ mod tests {
             got == whole,
             "not the frame it would have been unfragmented"
         );
+        // A fragment overlapping another is refused, and so is the rest
+        // of its datagram; a duplicate is not.
+        assert_eq!(r.take_frame(Instant::ZERO, &us, &all[0]), Taken::Held);
+        assert_eq!(r.take_frame(Instant::ZERO, &us, &all[0]), Taken::Held);
+        let mut overlap = all[1].clone();
+        let (flags, sum) = (ethernet::HEADER_LEN + 6, ethernet::HEADER_LEN + 10);
+        overlap[flags..flags + 2].copy_from_slice(&0x2000u16.to_be_bytes()); // offset 0, MF
+        overlap[sum..sum + 2].fill(0);
+        let header = pnet::packet::ipv4::Ipv4Packet::new(&overlap[14..34]).unwrap();
+        let fixed = pnet::packet::ipv4::checksum(&header);
+        overlap[sum..sum + 2].copy_from_slice(&fixed.to_be_bytes());
+        assert_eq!(r.take_frame(Instant::ZERO, &us, &overlap), Taken::Refused);
+        assert_eq!(r.take_frame(Instant::ZERO, &us, &all[2]), Taken::Refused);
     }
 
     #[test]
@@ -726,6 +812,15 @@ mod tests {
         r.handle_timeout(t0 + Duration::from_secs(30));
         assert_eq!((r.in_progress(), r.bytes()), (0, 0));
         assert_eq!(r.stats().timed_out, 1);
+        // Its first fragment came: its header and first 8 octets, to quote
+        // in the time exceeded.
+        let (_, quote) = r.take_expired().expect("the first fragment");
+        let (got, eight) = Ipv4Repr::parse_quoted(&quote).unwrap();
+        assert_eq!((got.src, got.identification), (SRC, 3));
+        assert_eq!(got.payload_len, 1480, "the first fragment's length");
+        assert_eq!(quote[6..8], [0x20, 0], "MF, offset 0");
+        assert_eq!(eight, &data[..8]);
+        assert_eq!(r.take_expired(), None);
         let late = t0 + Duration::from_secs(31);
         assert!(r.insert(late, &ip, all[1].0, &all[1].1).is_none());
         assert_eq!(r.in_progress(), 1, "the second half alone, waiting");
@@ -766,7 +861,60 @@ mod tests {
             .collect();
         assert!(feed(&mut r, 100, &all).is_empty());
         assert!(r.bytes() <= 10_000);
-        assert!(r.stats().dropped > 0);
+        assert!(r.stats().no_room > 0);
+    }
+
+    /// Arbitrary fragments (offsets, lengths, MF, identifications, times
+    /// drawn from a seeded generator) never panic the reassembler, never
+    /// take it past its bounds, and leave nothing held once their
+    /// timeouts pass; whatever comes out whole is as long as its last
+    /// fragment said.
+    #[test]
+    fn arbitrary_fragments_stay_within_bounds_and_time_out_to_nothing() {
+        let limits = Limits {
+            datagrams: 8,
+            bytes: 64 * 1024,
+            timeout: Duration::from_secs(30),
+        };
+        let mut r = Reassembler::new(limits);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut now = Instant::ZERO;
+        for _ in 0..20_000 {
+            now += Duration::from_millis(next(20));
+            let id = next(12) as u16;
+            let offset = (next(64) * 8) as usize * if next(8) == 0 { 1000 } else { 1 };
+            let len = match next(4) {
+                0 => next(20) as usize,
+                _ => (next(4) as usize + 1) * 8,
+            };
+            let fragment = Fragment {
+                offset,
+                more: next(3) != 0,
+            };
+            let ip = Ipv4Repr {
+                payload_len: len,
+                ..header(id)
+            };
+            if let Some((whole, data)) = r.insert(now, &ip, fragment, &vec![id as u8; len]) {
+                assert_eq!(whole.payload_len, data.len());
+                assert_eq!(data.len(), offset + len);
+            }
+            assert!(r.in_progress() <= limits.datagrams);
+            assert!(r.bytes() <= limits.bytes);
+        }
+        let s = r.stats();
+        assert!(
+            s.reassembled > 0 && s.overlaps > 0 && s.duplicates > 0,
+            "{s:?}"
+        );
+        r.handle_timeout(now + limits.timeout);
+        assert_eq!((r.in_progress(), r.bytes(), r.poll_timeout()), (0, 0, None));
     }
 
     #[test]

@@ -51,11 +51,15 @@ use crate::wire::{ipv4, udp};
 /// across a LAN or the Internet, short enough to feel immediate.
 pub const DEFAULT_QUIT_AFTER: Duration = Duration::from_secs(1);
 
+/// Frames queued into the transmit ring between flushes: a datagram cut
+/// into fragments goes out in one system call, not one per fragment.
+const TX_BATCH: usize = 256;
+
 /// nc -u's link: plain frames, room for bursts of datagrams.
 const LINK: LinkOptions = LinkOptions {
     offloading: false,
     receive_buffer: Some(4 << 20),
-    tx_ring: None,
+    tx_ring: Some(2 * TX_BATCH),
     rx_timestamps: false,
     tx_timestamps: false,
     rx_ring: None,
@@ -178,6 +182,7 @@ fn pump(
     };
     let opts = Options {
         rx_batch: 256,
+        ring_batch: Some(TX_BATCH),
         input: Some(input),
         ..Options::default()
     };

@@ -262,7 +262,7 @@ fn config(
     let (bytes, room) = (config.datagram_len(), path.iface.mtu as usize);
     if bytes > room {
         bail!(
-            "the probe would be {bytes} bytes, more than {}'s MTU of {room} (nettool does not fragment)",
+            "the probe would be {bytes} bytes, more than {}'s MTU of {room} (probes go unfragmented: send less data)",
             path.iface.name
         );
     }
