@@ -50,6 +50,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# (Background jobs call `ip netns exec` directly, not these: `$!` of a
+# function run in the background is a subshell's, and killing it would
+# leave the program running.)
 inA() { ip netns exec "$A" "$@"; }
 inB() { ip netns exec "$B" "$@"; }
 estab() { inB ss -s | sed -n 's/^TCP:.*estab \([0-9]*\),.*/\1/p'; }
@@ -87,7 +90,7 @@ PY
 reuse=0
 [ "$SINKS" -gt 1 ] && reuse=1
 for _ in $(seq "$SINKS"); do
-    inB python3 "$work/sink.py" "$((backlog / SINKS + 1024))" "$reuse" >"$work/sink.out" &
+    ip netns exec "$B" python3 "$work/sink.py" "$((backlog / SINKS + 1024))" "$reuse" >"$work/sink.out" &
     pids+=($!)
 done
 sleep 1
@@ -98,7 +101,7 @@ slab0=$(slab)
 if [ -z "${KERNEL_ONLY:-}" ]; then
     echo
     echo "== nettool load: $N connections from --sources 10.231.1.0/24, held $HOLD, keepalive every ${KEEPALIVE}s"
-    inA /usr/bin/time -o "$work/time.txt" -f "%M %U %S %e" \
+    ip netns exec "$A" /usr/bin/time -o "$work/time.txt" -f "%M %U %S %e" \
         env NETTOOL_ARP_CACHE="$work/arp.cache" \
         "$BIN" load 10.231.0.2:9000 -c "$N" --sources 10.231.1.0/24 \
         --hold "$HOLD" --keepalive "$KEEPALIVE" --json $EXTRA \
@@ -156,7 +159,7 @@ each=$(((files - 64)))
 clients=()
 for i in $(seq "$KPROCS"); do
     : >"$work/k.$i"
-    inA python3 bench/load_kernel_client.py 10.231.0.2 9000 "$each" 3600 >"$work/k.$i" &
+    ip netns exec "$A" python3 bench/load_kernel_client.py 10.231.0.2 9000 "$each" 3600 >"$work/k.$i" &
     clients+=($!)
     pids+=($!)
 done
