@@ -179,7 +179,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__close)
-            opts="-I -i -s -p -S -h --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --ladder --ascii --user --passive --half-close --abort --time-wait --help"
+            opts="-I -i -s -p -4 -6 -S -h --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --ladder --ascii --user --passive --half-close --abort --time-wait --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -262,7 +262,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__handshake)
-            opts="-I -i -s -p -S -h --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --ladder --ascii --user --no-ack --observe --ack-delay --graceful --help"
+            opts="-I -i -s -p -4 -6 -S -h --interface --source --sport --source-port --cache-file --retries --data --linger --absolute --json --pcap --ladder --ascii --user --no-ack --observe --ack-delay --graceful --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -564,7 +564,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__nc)
-            opts="-l -u -k -z -W -w -s -p -I -i -v -h --listen --udp --max-datagram --keep-open --zero-io --wait --user-timeout --quit-after --source --sport --source-port --interface --cc --verbose --trace --ladder --ascii --plot --cache-file --pcap --user --help"
+            opts="-l -u -k -z -W -w -s -p -I -i -4 -6 -v -h --listen --udp --max-datagram --keep-open --zero-io --wait --user-timeout --quit-after --source --sport --source-port --interface --cc --verbose --trace --ladder --ascii --plot --cache-file --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -87,6 +87,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l pcap -d 'W
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l observe -d 'With --no-ack: how long to watch' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l ack-delay -d 'Send the third ACK this long after the SYN-ACK' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s 4 -d 'IPv4 only: a host name resolves to its A records'
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s 6 -d 'IPv6 only: a host name resolves to its AAAA records'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s S -l absolute -d 'Print absolute sequence numbers (tcpdump -S); relative by default'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l json -d 'Print one JSON object per line for each segment, state change and result'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l ladder -d 'Draw the exchange as a ladder diagram (segments and states) instead of one line per event'
@@ -104,6 +106,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand close" -l linger -d 'How
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l time-wait -d 'How long TIME-WAIT lasts (2×MSL; RFC 9293 suggests 4 min, Linux uses 60 s)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s 4 -d 'IPv4 only: a host name resolves to its A records'
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s 6 -d 'IPv6 only: a host name resolves to its AAAA records'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s S -l absolute -d 'Print absolute sequence numbers (tcpdump -S); relative by default'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l json -d 'Print one JSON object per line for each segment, state change and result'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l ladder -d 'Draw the exchange as a ladder diagram (segments and states) instead of one line per event'
@@ -129,6 +133,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -s l -l listen -d 'L
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s u -l udp -d 'UDP instead of TCP: each read of stdin is one datagram (cut at the path\'s MTU), each datagram received is written whole to stdout; an ICMP port unreachable ends the run at once. With -z: each port open (a reply), closed (ICMP port unreachable) or open|filtered'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s k -l keep-open -d 'With -l: accept another connection after each one ends (with -u: serve every peer, replying to the one heard last, instead of only the first)'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s z -l zero-io -d 'Report whether the port(s) accept a connection; send no data'
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -s 4 -d 'IPv4 only: a host name resolves to its A records'
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -s 6 -d 'IPv6 only: a host name resolves to its AAAA records'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s v -l verbose -d 'States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l trace -d 'Every segment, tcpdump-style, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l ladder -d 'When the connection ends, draw it on stderr as a ladder diagram (segments, our states, the peer\'s inferred); of a long one, the first 20 and last 10 segments and those that moved a state'

@@ -117,7 +117,7 @@ pub fn load_all(path: &Path, seed: u64) -> (Caches, Vec<String>) {
             Err(e) => (
                 empty(),
                 vec![format!(
-                    "ARP cache {} is unreadable ({e}); starting with an empty cache (it will be rewritten)",
+                    "neighbour cache {} is unreadable ({e}); starting with an empty cache (it will be rewritten)",
                     path.display()
                 )],
             ),
@@ -125,7 +125,7 @@ pub fn load_all(path: &Path, seed: u64) -> (Caches, Vec<String>) {
         Err(why) => (
             empty(),
             vec![format!(
-                "ignoring ARP cache {}: {why}; starting with an empty cache",
+                "ignoring neighbour cache {}: {why}; starting with an empty cache",
                 path.display()
             )],
         ),
@@ -148,7 +148,9 @@ fn read_trusted(path: &Path) -> Result<Option<Vec<u8>>, String> {
     };
     let meta = file.metadata().map_err(|e| e.to_string())?;
     if !meta.file_type().is_file() {
-        return Err("it is not a regular file".into());
+        return Err(
+            "it is not a regular file (remove it, or name another with --cache-file)".into(),
+        );
     }
     check_owner(&meta)?;
     if meta.mode() & 0o022 != 0 {
@@ -159,7 +161,7 @@ fn read_trusted(path: &Path) -> Result<Option<Vec<u8>>, String> {
     }
     if meta.len() > MAX_FILE {
         return Err(format!(
-            "it is {} bytes, larger than any real cache",
+            "it is {} bytes, larger than any real cache (remove it)",
             meta.len()
         ));
     }
@@ -175,7 +177,8 @@ fn check_owner(meta: &fs::Metadata) -> Result<(), String> {
     let me = unsafe { libc::geteuid() };
     if meta.uid() != me {
         return Err(format!(
-            "it belongs to uid {}, not to us (uid {me})",
+            "it belongs to uid {}, not to us (uid {me}): remove it, or name another with \
+             --cache-file",
             meta.uid()
         ));
     }
@@ -244,14 +247,14 @@ fn check_dir(dir: &Path, meta: &fs::Metadata) -> io::Result<()> {
     let shared_sticky = meta.mode() & 0o1000 != 0; // like /tmp: others cannot replace our files
     if meta.uid() != me && meta.uid() != 0 {
         return Err(io::Error::other(format!(
-            "{} belongs to uid {}; refusing to keep the ARP cache there",
+            "{} belongs to uid {}; refusing to keep the neighbour cache there",
             dir.display(),
             meta.uid()
         )));
     }
     if meta.mode() & 0o002 != 0 && !shared_sticky {
         return Err(io::Error::other(format!(
-            "{} is writable by everyone; refusing to keep the ARP cache there",
+            "{} is writable by everyone; refusing to keep the neighbour cache there",
             dir.display()
         )));
     }
@@ -302,7 +305,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result.map_err(|e: io::Error| {
         io::Error::new(
             e.kind(),
-            format!("writing ARP cache {}: {e}", path.display()),
+            format!("writing neighbour cache {}: {e}", path.display()),
         )
     })
 }

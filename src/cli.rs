@@ -18,7 +18,9 @@ mod plot;
 mod probe;
 mod trace;
 
-pub use common::{COMMON_FLAGS, Common, habit_tip, parse_interface, parse_source_port};
+pub use common::{
+    COMMON_FLAGS, Common, Family, FamilyArgs, habit_tip, parse_interface, parse_source_port,
+};
 pub use impair::ImpairArgs;
 pub use ladder::{LadderArgs, LadderFlags};
 pub use load::{CloseHow, LoadArgs, Sources};
@@ -282,12 +284,15 @@ pub struct PathArgs {
 /// Where to connect and how: shared by `handshake` and `close`.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
-    /// Destination, HOST:PORT (a host name goes to the system resolver; PORT may be a service name: http).
+    /// Destination, HOST:PORT, an IPv6 address in brackets: `[fd00:6e74::2]:80` (a host name goes to the system resolver; PORT may be a service name: http).
     #[arg(value_name = "HOST:PORT")]
     pub target: String,
 
     #[command(flatten)]
     pub path: PathArgs,
+
+    #[command(flatten)]
+    pub family: FamilyArgs,
 
     /// SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …).
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -492,6 +497,9 @@ pub struct NcArgs {
     /// Congestion control for what nettool sends.
     #[arg(long, value_enum, value_name = "ALGORITHM", default_value_t = CongestionControlArg::Cubic)]
     pub cc: CongestionControlArg,
+
+    #[command(flatten)]
+    pub family: FamilyArgs,
 
     /// States and a summary on stderr: bytes each way (and on the wire, where they differ), throughput, retransmissions, kernel drops, duration, the congestion control.
     #[arg(short, long)]

@@ -32,7 +32,7 @@
 //! The other way to keep the kernel out is a source address the kernel
 //! does not own (`--source`), for which nettool answers ARP itself.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
@@ -116,19 +116,19 @@ fn explain(e: Refused) -> anyhow::Error {
 /// Which traffic nettool owns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
-    /// One connection: both addresses, both ports.
+    /// One connection: both addresses (of one family), both ports.
     Connection {
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
     },
     /// A listening port: every connection to it (the kernel would answer
     /// each incoming SYN with RST).
-    Listener { local: SocketAddrV4 },
+    Listener { local: SocketAddr },
     /// Probes: from `local` to `remote`, source and destination ports in
     /// the inclusive ranges given.
     Probes {
-        local: Ipv4Addr,
-        remote: Ipv4Addr,
+        local: IpAddr,
+        remote: IpAddr,
         sports: (u16, u16),
         dports: (u16, u16),
     },
@@ -163,19 +163,19 @@ pub const GUARD_MARK: u32 = 0x6e74; // "nt"
 /// `tcp flags & rst == rst`, then the mark of nettool's own packets
 /// ([`GUARD_MARK`], which pass), a counter, the log to `group` (where
 /// nettool counts them) and the drop.
+///
+/// Over IPv6 the rule is the same but for the family (`ip6`) and where
+/// the addresses sit; the transport header is found past any extension
+/// headers by nftables itself, as `meta l4proto` is.
 pub fn rule(flow: Flow, group: u16) -> Vec<Expr> {
-    let mut r = vec![
-        Expr::Meta(MetaKey::NfProto),
-        eq(vec![libc::NFPROTO_IPV4 as u8]),
-    ];
-    let (local, remote, sports, dports) = match flow {
+    let (local, remote, sports, dports): (IpAddr, Option<IpAddr>, _, _) = match flow {
         Flow::Connection { local, remote } => (
-            *local.ip(),
-            Some(*remote.ip()),
+            local.ip(),
+            Some(remote.ip()),
             (local.port(), local.port()),
             Some((remote.port(), remote.port())),
         ),
-        Flow::Listener { local } => (*local.ip(), None, (local.port(), local.port()), None),
+        Flow::Listener { local } => (local.ip(), None, (local.port(), local.port()), None),
         Flow::Probes {
             local,
             remote,
@@ -183,10 +183,22 @@ pub fn rule(flow: Flow, group: u16) -> Vec<Expr> {
             dports,
         } => (local, Some(remote), sports, Some(dports)),
     };
-    // IPv4 source and destination: bytes 12 and 16 of the header.
-    r.extend([network(12, 4), eq(local.octets().to_vec())]);
+    // The family, then the source and destination: bytes 12 and 16 of
+    // an IPv4 header, 8 and 24 of an IPv6 one.
+    let (family, src_at, dst_at) = match local {
+        IpAddr::V4(_) => (libc::NFPROTO_IPV4, 12, 16),
+        IpAddr::V6(_) => (libc::NFPROTO_IPV6, 8, 24),
+    };
+    let bytes = |ip: IpAddr| match ip {
+        IpAddr::V4(ip) => ip.octets().to_vec(),
+        IpAddr::V6(ip) => ip.octets().to_vec(),
+    };
+    let mut r = vec![Expr::Meta(MetaKey::NfProto), eq(vec![family as u8])];
+    let local = bytes(local);
+    r.extend([network(src_at, local.len() as u32), eq(local)]);
     if let Some(remote) = remote {
-        r.extend([network(16, 4), eq(remote.octets().to_vec())]);
+        let remote = bytes(remote);
+        r.extend([network(dst_at, remote.len() as u32), eq(remote)]);
     }
     r.extend([
         Expr::Meta(MetaKey::L4Proto),
@@ -282,23 +294,34 @@ pub fn batch(seq: u32, table: &str, flow: Flow, group: u16) -> Batch {
 /// that [`rule`] matches exactly what it matched.
 #[cfg(any(test, feature = "testkit"))]
 pub fn ruleset(table: &str, flow: Flow, group: u16) -> String {
+    let ip = |a: SocketAddr| if a.is_ipv4() { "ip" } else { "ip6" };
     let matcher = match flow {
         Flow::Connection { local, remote } => format!(
-            "ip saddr {} ip daddr {} tcp sport {} tcp dport {}",
+            "{ip} saddr {} {ip} daddr {} tcp sport {} tcp dport {}",
             local.ip(),
             remote.ip(),
             local.port(),
-            remote.port()
+            remote.port(),
+            ip = ip(local),
         ),
-        Flow::Listener { local } => format!("ip saddr {} tcp sport {}", local.ip(), local.port()),
+        Flow::Listener { local } => format!(
+            "{} saddr {} tcp sport {}",
+            ip(local),
+            local.ip(),
+            local.port()
+        ),
         Flow::Probes {
             local,
             remote,
             sports,
             dports,
         } => format!(
-            "ip saddr {local} ip daddr {remote} tcp sport {}-{} tcp dport {}-{}",
-            sports.0, sports.1, dports.0, dports.1
+            "{ip} saddr {local} {ip} daddr {remote} tcp sport {}-{} tcp dport {}-{}",
+            sports.0,
+            sports.1,
+            dports.0,
+            dports.1,
+            ip = if local.is_ipv4() { "ip" } else { "ip6" },
         ),
     };
     format!(
@@ -468,13 +491,14 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
-    const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
-    const REMOTE: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    const LOCAL: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000));
+    const REMOTE: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80));
 
     #[test]
     fn the_rule_names_exactly_one_flow_and_only_rsts() {
-        let local = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
-        let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+        let (local, remote) = (LOCAL, REMOTE);
         let r = ruleset("nettool-guard-1-0", Flow::Connection { local, remote }, 7);
         assert!(r.contains("hook output"));
         let rule = "ip saddr 10.0.0.1 ip daddr 10.0.0.2 tcp sport 40000 tcp dport 80 \
@@ -490,8 +514,8 @@ mod tests {
         let p = ruleset(
             "nettool-guard-1-2",
             Flow::Probes {
-                local: Ipv4Addr::new(10, 0, 0, 1),
-                remote: Ipv4Addr::new(10, 0, 0, 2),
+                local: LOCAL.ip(),
+                remote: REMOTE.ip(),
                 sports: (40000, 65535),
                 dports: (1, 1024),
             },
@@ -500,6 +524,47 @@ mod tests {
         let rule = "ip saddr 10.0.0.1 ip daddr 10.0.0.2 tcp sport 40000-65535 tcp dport 1-1024 \
                     tcp flags & rst == rst meta mark != 0x6e74 counter log group 7 drop";
         assert!(p.contains(rule), "{p}");
+    }
+
+    /// Over IPv6: the family is NFPROTO_IPV6 (10), the addresses are the
+    /// 16 bytes at 8 and 24, the rest as over IPv4; nft's script says
+    /// `ip6` where IPv4's says `ip`.
+    #[test]
+    fn the_ipv6_rule_matches_ipv6_headers() {
+        let local: SocketAddr = "[fd00:6e74::1]:40000".parse().unwrap();
+        let remote: SocketAddr = "[fd00:6e74::2]:80".parse().unwrap();
+        let r = rule(Flow::Connection { local, remote }, 7);
+        assert_eq!(r[1], eq(vec![libc::NFPROTO_IPV6 as u8]));
+        let octets = |a: SocketAddr| match a.ip() {
+            IpAddr::V6(ip) => ip.octets().to_vec(),
+            IpAddr::V4(_) => unreachable!(),
+        };
+        assert_eq!(
+            &r[2..6],
+            &[
+                network(8, 16),
+                eq(octets(local)),
+                network(24, 16),
+                eq(octets(remote))
+            ]
+        );
+        let v4 = rule(
+            Flow::Connection {
+                local: LOCAL,
+                remote: REMOTE,
+            },
+            7,
+        );
+        assert_eq!(r[6..], v4[6..], "the same ports, flags, mark, log and drop");
+        let text = ruleset("t", Flow::Connection { local, remote }, 7);
+        assert!(
+            text.contains(
+                "ip6 saddr fd00:6e74::1 ip6 daddr fd00:6e74::2 tcp sport 40000 tcp dport 80"
+            ),
+            "{text}"
+        );
+        let l = ruleset("t", Flow::Listener { local }, 7);
+        assert!(l.contains("ip6 saddr fd00:6e74::1 tcp sport 40000"), "{l}");
     }
 
     /// The rules nft builds from `ruleset`'s text, as
@@ -522,7 +587,7 @@ mod tests {
         false,
     )]
     #[case::probes(
-        Flow::Probes { local: *LOCAL.ip(), remote: *REMOTE.ip(), sports: (40000, 65535), dports: (1, 1024) },
+        Flow::Probes { local: LOCAL.ip(), remote: REMOTE.ip(), sports: (40000, 65535), dports: (1, 1024) },
         &["[ payload load 2b @ transport header + 0 => reg 1 ]",
           "[ cmp gte reg 1 0x0000409c ]",
           "[ cmp lte reg 1 0x0000ffff ]",

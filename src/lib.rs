@@ -1,6 +1,7 @@
 //! nettool: a raw-socket protocol toolkit.
 //!
-//! nettool assembles Ethernet, ARP, IPv4 and TCP itself and moves frames
+//! nettool assembles Ethernet, ARP, IPv4, IPv6 (with neighbour discovery)
+//! and TCP itself and moves frames
 //! through an AF_PACKET channel. The crate is layered, and dependencies
 //! point one way only:
 //!

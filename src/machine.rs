@@ -95,8 +95,8 @@ impl Selector {
     /// Whether a segment of the 4-tuple `key` (from our side) is the flow's.
     pub fn takes(&self, key: FlowKey) -> bool {
         let within = |p: u16, (lo, hi): (u16, u16)| lo <= p && p <= hi;
-        *key.local.ip() == self.local
-            && (self.remote.is_unspecified() || *key.remote.ip() == self.remote)
+        key.local.ip() == self.local
+            && (self.remote.is_unspecified() || key.remote.ip() == self.remote)
             && within(key.local.port(), self.local_ports)
             && within(key.remote.port(), self.remote_ports)
     }
@@ -234,6 +234,7 @@ impl<F: RawFlow> Feed for F {
         let us = Identity {
             ip: sel.local,
             mac: eth.dst,
+            ipv6: None,
         };
         if let Some(inbound) = demux(&us, frame, checksum.tcp_mode()) {
             offer(self, &sel, now, &inbound);

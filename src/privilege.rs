@@ -61,8 +61,9 @@ pub struct Policy {
     /// `--user`: the user to become when started as root (default
     /// `nobody`).
     pub user: Option<String>,
-    /// Stay the user started as (root, without any capability): `arp`,
-    /// which writes the ARP cache into root's 0700 directory at its end.
+    /// Stay the user started as (root, without any capability): `arp`
+    /// and `ndp`, which write the neighbour cache into root's 0700
+    /// directory at their end.
     pub keep_user: bool,
 }
 
@@ -246,12 +247,8 @@ fn drop_all(policy: &Policy) -> Result<Dropped> {
     let mut became = None;
     if is_root() && policy.keep_user {
         drop_bounding_set();
-    } else if is_root() || policy.user.is_some() {
-        let name = policy.user.as_deref().unwrap_or("nobody");
+    } else if let Some(name) = user_to_become(policy, is_root())? {
         let (uid, gid) = lookup_user(name)?;
-        if !is_root() {
-            bail!("--user {name} needs nettool to be started as root");
-        }
         // Without CAP_SETPCAP this fails; as root it has it. A cleared
         // bounding set means no file capability can come back either.
         drop_bounding_set();
@@ -281,6 +278,20 @@ fn drop_all(policy: &Policy) -> Result<Dropped> {
         bail!("capabilities are left after the drop: {left:?}");
     }
     Ok(Dropped { user: became })
+}
+
+/// The user a run becomes at the drop: `--user`, or `nobody` when
+/// started as root; none when started as another user, who cannot
+/// change (said before the name is looked up, which would not help).
+fn user_to_become(policy: &Policy, root: bool) -> Result<Option<&str>> {
+    match (policy.user.as_deref(), root) {
+        (Some(name), false) => bail!(
+            "--user {name} needs nettool to be started as root; without root, leave --user out \
+             (nettool then stays the user it was started as)"
+        ),
+        (name, true) => Ok(Some(name.unwrap_or("nobody"))),
+        (None, false) => Ok(None),
+    }
 }
 
 /// How many threads the process has (`Threads:` in /proc/self/status).
@@ -459,6 +470,27 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("is root")
+        );
+    }
+
+    /// Started without root, `--user` is refused for what it is, even
+    /// when the name is not a user at all.
+    #[test]
+    fn user_without_root_says_root_is_needed() {
+        let policy = |user: Option<&str>| Policy {
+            command: "nc",
+            user: user.map(str::to_owned),
+            keep_user: false,
+        };
+        let e = user_to_become(&policy(Some("no-such-user-nettool")), false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("started as root"), "{e}");
+        assert_eq!(user_to_become(&policy(None), false).unwrap(), None);
+        assert_eq!(user_to_become(&policy(None), true).unwrap(), Some("nobody"));
+        assert_eq!(
+            user_to_become(&policy(Some("daemon")), true).unwrap(),
+            Some("daemon")
         );
     }
 

@@ -15,7 +15,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
 use ipnetwork::Ipv4Network;
@@ -105,31 +105,31 @@ pub enum RouteError {
         "no route to {dst}: the routing table has no entry that covers it \
          (see `ip route`); add one, or name the interface to use explicitly"
     )]
-    NoRoute { dst: Ipv4Addr },
+    NoRoute { dst: IpAddr },
     #[error(
         "{dst} is unreachable: an `unreachable` route covers it \
          (see `ip route get {dst}`)"
     )]
-    Unreachable { dst: Ipv4Addr },
+    Unreachable { dst: IpAddr },
     #[error(
         "traffic to {dst} is administratively prohibited: a `prohibit` route covers it \
          (see `ip route get {dst}`)"
     )]
-    Prohibited { dst: Ipv4Addr },
+    Prohibited { dst: IpAddr },
     #[error(
         "the kernel discards traffic to {dst}: a `blackhole` route covers it \
          (the kernel reports it as \"invalid argument\"; see `ip route get {dst}`)"
     )]
-    Blackhole { dst: Ipv4Addr },
+    Blackhole { dst: IpAddr },
     #[error(
         "{dst} is this host's own address: there is nothing to resolve on the wire; \
          pick an address of another host"
     )]
-    LocalDestination { dst: Ipv4Addr },
+    LocalDestination { dst: IpAddr },
     #[error("{dst} is not a valid destination: {why}")]
-    BadDestination { dst: Ipv4Addr, why: &'static str },
+    BadDestination { dst: IpAddr, why: &'static str },
     #[error("{dst} cannot be resolved with ARP: it is a {kind} address; ARP needs a unicast host")]
-    NotArpable { dst: Ipv4Addr, kind: RouteKind },
+    NotArpable { dst: IpAddr, kind: RouteKind },
     #[error("no interface named {name:?}; interfaces here: {}", available.join(", "))]
     NoSuchInterface {
         name: String,
@@ -144,10 +144,15 @@ pub enum RouteError {
          `ip addr add ADDRESS/PREFIX dev {name}`, or give a source address"
     )]
     NoIpv4Address { name: String },
+    #[error(
+        "interface {name} has no usable IPv6 address: add one with \
+         `ip -6 addr add ADDRESS/PREFIX dev {name}`, or give a source address"
+    )]
+    NoIpv6Address { name: String },
     #[error("{addr} cannot be a source address: {why}")]
-    BadSource { addr: Ipv4Addr, why: &'static str },
+    BadSource { addr: IpAddr, why: &'static str },
     #[error("asking the kernel for the route to {dst} failed: {err}")]
-    Kernel { dst: Ipv4Addr, err: io::Error },
+    Kernel { dst: IpAddr, err: io::Error },
     #[error("reading the MTU of interface {name} failed: {err}")]
     Mtu { name: String, err: io::Error },
     #[error("unexpected netlink reply from the kernel ({0}); please report this as a nettool bug")]
@@ -192,13 +197,13 @@ pub fn parse_route_reply(dst: Ipv4Addr, buf: &[u8]) -> Result<KernelRoute, Route
         .next()
         .ok_or(RouteError::Malformed("empty reply"))??;
     match header.kind {
-        NLMSG_ERROR => Err(errno_to_error(dst, netlink::error_code(payload)?)),
+        NLMSG_ERROR => Err(errno_to_error(dst.into(), netlink::error_code(payload)?)),
         RTM_NEWROUTE => parse_route(dst, payload),
         _ => Err(RouteError::Malformed("unexpected message type")),
     }
 }
 
-fn errno_to_error(dst: Ipv4Addr, errno: i32) -> RouteError {
+fn errno_to_error(dst: IpAddr, errno: i32) -> RouteError {
     match errno {
         0 => RouteError::Malformed("acknowledgement instead of a route"),
         libc::ENETUNREACH => RouteError::NoRoute { dst },
@@ -262,7 +267,10 @@ fn ipv4_attr(data: &[u8]) -> Result<Ipv4Addr, RouteError> {
 /// Local, broadcast and multicast destinations come back as routes (see
 /// [`KernelRoute::kind`]); callers decide whether they are usable.
 pub fn route_get(dst: Ipv4Addr) -> Result<KernelRoute, RouteError> {
-    let kernel = |err| RouteError::Kernel { dst, err };
+    let kernel = |err| RouteError::Kernel {
+        dst: dst.into(),
+        err,
+    };
     let socket = RouteSocket::open().map_err(kernel)?;
     let seq = netlink::next_seq();
     let reply = socket
@@ -448,7 +456,10 @@ impl Route {
     pub fn ensure_arpable(&self, dst: Ipv4Addr) -> Result<(), RouteError> {
         match self.kind {
             RouteKind::Unicast => Ok(()),
-            kind => Err(RouteError::NotArpable { dst, kind }),
+            kind => Err(RouteError::NotArpable {
+                dst: dst.into(),
+                kind,
+            }),
         }
     }
 }
@@ -470,7 +481,7 @@ pub fn select(
 ) -> Result<Route, RouteError> {
     if dst.is_unspecified() {
         return Err(RouteError::BadDestination {
-            dst,
+            dst: dst.into(),
             why: "0.0.0.0 names no host",
         });
     }
@@ -492,7 +503,7 @@ pub fn select(
 fn kernel_route(dst: Ipv4Addr) -> Result<Route, RouteError> {
     let kr = route_get(dst)?;
     if kr.kind == RouteKind::Local {
-        return Err(RouteError::LocalDestination { dst });
+        return Err(RouteError::LocalDestination { dst: dst.into() });
     }
     let interface = interface_by_index(kr.oif)?;
     usable(&interface)?;
@@ -526,7 +537,7 @@ fn on_link_route(dst: Ipv4Addr, name: &str) -> Result<Route, RouteError> {
     // The routing table does not decide here, but it still knows whether
     // `dst` is one of our own addresses; a failed lookup is no objection.
     if matches!(route_get(dst), Ok(r) if r.kind == RouteKind::Local) {
-        return Err(RouteError::LocalDestination { dst });
+        return Err(RouteError::LocalDestination { dst: dst.into() });
     }
     let kind = if dst.is_multicast() {
         RouteKind::Multicast
@@ -573,7 +584,220 @@ fn check_source(source: Ipv4Addr, interface: &Interface) -> Result<(), RouteErro
     } else {
         return Ok(());
     };
-    Err(RouteError::BadSource { addr: source, why })
+    Err(RouteError::BadSource {
+        addr: source.into(),
+        why,
+    })
+}
+
+/// The kernel's answer for an IPv6 destination, as `ip -6 route get`
+/// prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelRoute6 {
+    pub dst: Ipv6Addr,
+    pub kind: RouteKind,
+    pub oif: u32,
+    pub gateway: Option<Ipv6Addr>,
+    pub prefsrc: Option<Ipv6Addr>,
+}
+
+/// [`build_route_request`] for an IPv6 destination: AF_INET6, a /128.
+pub fn build_route_request_v6(dst: Ipv6Addr, seq: u32) -> Vec<u8> {
+    let mut msg = vec![0u8; netlink::HEADER_LEN + RTMSG_LEN];
+    let rtmsg = &mut msg[netlink::HEADER_LEN..];
+    rtmsg[0] = libc::AF_INET6 as u8;
+    rtmsg[1] = 128;
+    rtmsg[8..12].copy_from_slice(&RTM_F_LOOKUP_TABLE.to_ne_bytes());
+    netlink::push_attribute(&mut msg, RTA_DST, &dst.octets());
+    let header = Header {
+        len: msg.len() as u32,
+        kind: RTM_GETROUTE,
+        flags: NLM_F_REQUEST,
+        seq,
+        pid: 0,
+    };
+    header.emit(&mut msg);
+    msg
+}
+
+/// Reads the kernel's reply to [`build_route_request_v6`]. Pure.
+pub fn parse_route_reply_v6(dst: Ipv6Addr, buf: &[u8]) -> Result<KernelRoute6, RouteError> {
+    let (header, payload) = netlink::messages(buf)
+        .next()
+        .ok_or(RouteError::Malformed("empty reply"))??;
+    match header.kind {
+        NLMSG_ERROR => Err(errno_to_error(dst.into(), netlink::error_code(payload)?)),
+        RTM_NEWROUTE => {
+            if payload.len() < RTMSG_LEN {
+                return Err(RouteError::Malformed("truncated rtmsg"));
+            }
+            if payload[0] != libc::AF_INET6 as u8 {
+                return Err(RouteError::Malformed("not an IPv6 route"));
+            }
+            let mut route = KernelRoute6 {
+                dst,
+                kind: RouteKind::from(payload[7]),
+                oif: 0,
+                gateway: None,
+                prefsrc: None,
+            };
+            let v6 = |data: &[u8]| -> Result<Ipv6Addr, RouteError> {
+                let octets: [u8; 16] = data
+                    .try_into()
+                    .map_err(|_| RouteError::Malformed("address attribute of the wrong size"))?;
+                Ok(Ipv6Addr::from(octets))
+            };
+            for attr in netlink::attributes(&payload[RTMSG_LEN..]) {
+                let (kind, data) = attr?;
+                match kind {
+                    RTA_OIF => route.oif = u32_attr(data)?,
+                    RTA_GATEWAY => route.gateway = Some(v6(data)?),
+                    RTA_PREFSRC => route.prefsrc = Some(v6(data)?),
+                    _ => {}
+                }
+            }
+            if route.oif == 0 {
+                return Err(RouteError::Malformed("route without an outgoing interface"));
+            }
+            Ok(route)
+        }
+        _ => Err(RouteError::Malformed("unexpected message type")),
+    }
+}
+
+/// Asks the kernel which route the IPv6 destination `dst` takes.
+pub fn route_get_v6(dst: Ipv6Addr) -> Result<KernelRoute6, RouteError> {
+    let kernel = |err| RouteError::Kernel {
+        dst: dst.into(),
+        err,
+    };
+    let socket = RouteSocket::open().map_err(kernel)?;
+    let seq = netlink::next_seq();
+    let reply = socket
+        .request(&build_route_request_v6(dst, seq), seq)
+        .map_err(kernel)?;
+    parse_route_reply_v6(dst, &reply)
+}
+
+/// [`Route`] for an IPv6 destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route6 {
+    pub interface: Interface,
+    pub source: Ipv6Addr,
+    /// The gateway, or the destination itself when it is on-link.
+    pub next_hop: Ipv6Addr,
+    pub via_gateway: bool,
+    /// See [`Route::source_owned_by_kernel`].
+    pub source_owned_by_kernel: bool,
+}
+
+/// [`select`] for an IPv6 destination: the kernel's route (or, with
+/// `iface`, `dst` on-link there), and the source address (the kernel's
+/// preferred one, else the interface's best for `dst`), or `source`.
+/// A link-local destination names a host only with its interface.
+pub fn select_v6(
+    dst: Ipv6Addr,
+    iface: Option<&str>,
+    source: Option<Ipv6Addr>,
+) -> Result<Route6, RouteError> {
+    let bad = |why| RouteError::BadDestination {
+        dst: dst.into(),
+        why,
+    };
+    if dst.is_unspecified() {
+        return Err(bad(":: names no host"));
+    }
+    if dst.is_multicast() {
+        return Err(bad("it is a multicast group; TCP needs one host"));
+    }
+    let local = |ip: Ipv6Addr| matches!(route_get_v6(ip), Ok(r) if r.kind == RouteKind::Local);
+    let mut route = match iface {
+        None => {
+            if crate::wire::ipv6::is_link_local(dst) {
+                return Err(bad(
+                    "a link-local address names a host only on one link: name the interface \
+                     with -i",
+                ));
+            }
+            let kr = route_get_v6(dst)?;
+            if kr.kind == RouteKind::Local {
+                return Err(RouteError::LocalDestination { dst: dst.into() });
+            }
+            let interface = interface_by_index(kr.oif)?;
+            usable_v6(&interface)?;
+            let source = match kr.prefsrc {
+                Some(s) => s,
+                None => source_v6_on(&interface, dst)?,
+            };
+            Route6 {
+                interface,
+                source,
+                next_hop: kr.gateway.unwrap_or(dst),
+                via_gateway: kr.gateway.is_some(),
+                source_owned_by_kernel: true,
+            }
+        }
+        Some(name) => {
+            let interface = interface_by_name(name)?;
+            usable_v6(&interface)?;
+            if local(dst) {
+                return Err(RouteError::LocalDestination { dst: dst.into() });
+            }
+            let source = source_v6_on(&interface, dst)?;
+            Route6 {
+                interface,
+                source,
+                next_hop: dst,
+                via_gateway: false,
+                source_owned_by_kernel: true,
+            }
+        }
+    };
+    if let Some(source) = source {
+        if source.is_unspecified() || source.is_multicast() {
+            return Err(RouteError::BadSource {
+                addr: source.into(),
+                why: "it names no one host",
+            });
+        }
+        route.source = source;
+        route.source_owned_by_kernel = local(source);
+    }
+    Ok(route)
+}
+
+fn usable_v6(interface: &Interface) -> Result<(), RouteError> {
+    if !interface.is_up {
+        return Err(RouteError::InterfaceDown {
+            name: interface.name.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// The address `interface` sends to `dst` from: one in `dst`'s prefix,
+/// else one of the same scope (link-local for a link-local `dst`, a wider
+/// one otherwise), never one still in duplicate address detection.
+fn source_v6_on(interface: &Interface, dst: Ipv6Addr) -> Result<Ipv6Addr, RouteError> {
+    let mine: Vec<Ipv6Address> = ipv6_addresses()
+        .into_iter()
+        .filter(|a| a.ifindex == interface.index && !a.tentative)
+        .collect();
+    pick_source_v6(&mine, dst).ok_or_else(|| RouteError::NoIpv6Address {
+        name: interface.name.clone(),
+    })
+}
+
+/// The source a link picks among `mine` for `dst` (pure; see [`select_v6`]).
+pub fn pick_source_v6(mine: &[Ipv6Address], dst: Ipv6Addr) -> Option<Ipv6Addr> {
+    let link_local = crate::wire::ipv6::is_link_local;
+    mine.iter()
+        .find(|a| a.contains(dst))
+        .or_else(|| {
+            mine.iter()
+                .find(|a| link_local(a.addr) == link_local(dst) && !a.addr.is_loopback())
+        })
+        .map(|a| a.addr)
 }
 
 /// An IPv6 address the kernel has on an interface (`/proc/net/if_inet6`).
@@ -722,7 +946,7 @@ mod tests {
 
     #[test]
     fn other_errno_keeps_the_os_error() {
-        let err = errno_to_error(ip("10.0.0.1"), libc::ENOBUFS);
+        let err = errno_to_error(ip("10.0.0.1").into(), libc::ENOBUFS);
         assert!(matches!(err, RouteError::Kernel { .. }), "{err:?}");
     }
 
@@ -853,6 +1077,82 @@ mod tests {
         assert!(lo.ipv4.iter().any(|n| n.ip() == Ipv4Addr::LOCALHOST));
         let err = interface_by_name("nettool-no-such0").unwrap_err();
         assert!(err.to_string().contains("lo"), "{err}");
+    }
+
+    #[test]
+    fn the_ipv6_request_matches_what_ip_route_get_sends() {
+        let dst: Ipv6Addr = "fd00:6e74::2".parse().unwrap();
+        let msg = build_route_request_v6(dst, 7);
+        assert_eq!(msg.len(), 16 + 12 + 4 + 16);
+        assert_eq!((msg[16], msg[17]), (libc::AF_INET6 as u8, 128));
+        assert_eq!(&msg[16 + 12 + 4..], &dst.octets());
+    }
+
+    /// An `RTM_NEWROUTE` for `dst` via `gateway` out of index 2 from
+    /// `src`, as the kernel answers.
+    fn reply_v6(kind: u8, gateway: Option<Ipv6Addr>, src: Option<Ipv6Addr>) -> Vec<u8> {
+        let mut msg = vec![0u8; netlink::HEADER_LEN + RTMSG_LEN];
+        msg[16] = libc::AF_INET6 as u8;
+        msg[16 + 7] = kind;
+        netlink::push_attribute(&mut msg, RTA_OIF, &2u32.to_ne_bytes());
+        if let Some(g) = gateway {
+            netlink::push_attribute(&mut msg, RTA_GATEWAY, &g.octets());
+        }
+        if let Some(s) = src {
+            netlink::push_attribute(&mut msg, RTA_PREFSRC, &s.octets());
+        }
+        Header {
+            len: msg.len() as u32,
+            kind: RTM_NEWROUTE,
+            flags: 0,
+            seq: 1,
+            pid: 0,
+        }
+        .emit(&mut msg);
+        msg
+    }
+
+    #[test]
+    fn ipv6_replies_parse_and_broken_ones_are_errors() {
+        let dst: Ipv6Addr = "2001:db8::7".parse().unwrap();
+        let gw: Ipv6Addr = "fe80::1".parse().unwrap();
+        let src: Ipv6Addr = "fd00:6e74::1".parse().unwrap();
+        let r = parse_route_reply_v6(dst, &reply_v6(1, Some(gw), Some(src))).unwrap();
+        assert_eq!(
+            (r.oif, r.gateway, r.prefsrc, r.kind),
+            (2, Some(gw), Some(src), RouteKind::Unicast)
+        );
+        let local = parse_route_reply_v6(dst, &reply_v6(2, None, None)).unwrap();
+        assert_eq!(local.kind, RouteKind::Local);
+        let whole = reply_v6(1, Some(gw), Some(src));
+        for n in 0..whole.len() {
+            let _ = parse_route_reply_v6(dst, &whole[..n]);
+        }
+        let mut v4 = whole.clone();
+        v4[16] = libc::AF_INET as u8;
+        assert!(parse_route_reply_v6(dst, &v4).is_err());
+    }
+
+    #[rstest]
+    #[case::in_the_prefix("fd00:6e74::9", "fd00:6e74::1")]
+    #[case::another_global("2001:db8::1", "fd00:6e74::1")]
+    #[case::link_local("fe80::9", "fe80::1")]
+    fn the_ipv6_source_is_chosen_by_prefix_then_scope(#[case] dst: &str, #[case] want: &str) {
+        let a = |addr: &str, prefix_len| Ipv6Address {
+            ifindex: 2,
+            addr: addr.parse().unwrap(),
+            prefix_len,
+            tentative: false,
+        };
+        let mine = [a("fe80::1", 64), a("fd00:6e74::1", 64)];
+        assert_eq!(
+            pick_source_v6(&mine, dst.parse().unwrap()),
+            Some(want.parse().unwrap())
+        );
+        assert_eq!(
+            pick_source_v6(&[a("fe80::1", 64)], "fd00::1".parse().unwrap()),
+            None
+        );
     }
 
     #[test]

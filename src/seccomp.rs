@@ -131,7 +131,7 @@ fn event_loop() -> Vec<libc::c_long> {
     calls
 }
 
-/// What writing the ARP cache file needs (`cachefile::save`).
+/// What writing the neighbour cache file needs (`cachefile::save_all`).
 fn file_write() -> Vec<libc::c_long> {
     let mut calls = vec![
         libc::SYS_openat,
@@ -169,7 +169,7 @@ pub fn allowlist(command: &str) -> Vec<libc::c_long> {
             libc::SYS_tee,
             libc::SYS_pipe2,
         ]),
-        // The ARP cache's final write: the directory checked (made if
+        // The neighbour cache's final write: the directory checked (made if
         // missing), the lock taken, the file read again, a new one
         // written and renamed over it.
         "arp" | "ndp" => calls.extend(file_write()),

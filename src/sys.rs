@@ -1,7 +1,7 @@
 //! The few raw system calls several edges share, each wrapped once.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use anyhow::{Context, Result, bail};
@@ -31,6 +31,16 @@ pub fn sockaddr_in(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
         },
         sin_zero: [0; 8],
     }
+}
+
+/// An IPv6 socket address for `ip` and `port` (no flow label, no scope).
+pub fn sockaddr_in6(ip: Ipv6Addr, port: u16) -> libc::sockaddr_in6 {
+    // SAFETY: an all-zero sockaddr_in6 is valid.
+    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    sa.sin6_port = port.to_be();
+    sa.sin6_addr.s6_addr = ip.octets();
+    sa
 }
 
 /// `sendto(2)` of `data` to `addr`, a typed `sockaddr_*`: how many bytes
@@ -124,11 +134,22 @@ pub fn grow_buffer(fd: RawFd, which: Buffer, bytes: libc::c_int) -> io::Result<(
 /// the same port while nettool uses it. The kernel picks the port when
 /// none is asked for.
 pub fn reserve_port(
-    source: Ipv4Addr,
+    source: impl Into<IpAddr>,
     owned: bool,
     wanted: Option<u16>,
 ) -> Result<(u16, Option<OwnedFd>)> {
-    reserve(source, owned, wanted, libc::SOCK_STREAM)
+    reserve(source.into(), 0, owned, wanted, libc::SOCK_STREAM)
+}
+
+/// [`reserve_port`] on the interface with index `scope`: what binding a
+/// link-local IPv6 address takes (it names an address only on one link).
+pub fn reserve_port_on(
+    source: IpAddr,
+    scope: u32,
+    owned: bool,
+    wanted: Option<u16>,
+) -> Result<(u16, Option<OwnedFd>)> {
+    reserve(source, scope, owned, wanted, libc::SOCK_STREAM)
 }
 
 /// A UDP source port reserved from the kernel for the run: a UDP socket
@@ -142,7 +163,7 @@ pub fn reserve_udp_port(
     owned: bool,
     wanted: Option<u16>,
 ) -> Result<(u16, Option<OwnedFd>)> {
-    let (port, sock) = reserve(source, owned, wanted, libc::SOCK_DGRAM)?;
+    let (port, sock) = reserve(source.into(), 0, owned, wanted, libc::SOCK_DGRAM)?;
     if let Some(fd) = &sock {
         // The kernel rounds this up to its minimum (a few kilobytes).
         setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, &0)
@@ -152,7 +173,8 @@ pub fn reserve_udp_port(
 }
 
 fn reserve(
-    source: Ipv4Addr,
+    source: IpAddr,
+    scope: u32,
     owned: bool,
     wanted: Option<u16>,
     kind: libc::c_int,
@@ -162,12 +184,35 @@ fn reserve(
         let port = wanted.unwrap_or_else(|| 32768 + (random_u64() % 28232) as u16);
         return Ok((port, None));
     }
-    let sock = socket(libc::AF_INET, kind, 0).context("reserving a source port")?;
+    let family = if source.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    let sock = socket(family, kind, 0).context("reserving a source port")?;
     let fd = sock.as_raw_fd();
-    let addr = sockaddr_in(source, wanted.unwrap_or(0));
-    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-    // SAFETY: addr is a valid sockaddr_in of `len` bytes.
-    if unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len) } < 0 {
+    // Either family's address, in storage large enough for both.
+    // SAFETY: an all-zero sockaddr_storage is valid.
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match source {
+        IpAddr::V4(ip) => {
+            let sa = sockaddr_in(ip, wanted.unwrap_or(0));
+            // SAFETY: sockaddr_storage holds any sockaddr.
+            unsafe { std::ptr::write((&mut addr as *mut libc::sockaddr_storage).cast(), sa) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        IpAddr::V6(ip) => {
+            let mut sa = sockaddr_in6(ip, wanted.unwrap_or(0));
+            if crate::wire::ipv6::is_link_local(ip) {
+                sa.sin6_scope_id = scope;
+            }
+            // SAFETY: sockaddr_storage holds any sockaddr.
+            unsafe { std::ptr::write((&mut addr as *mut libc::sockaddr_storage).cast(), sa) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    } as libc::socklen_t;
+    // SAFETY: addr holds a valid sockaddr of `len` bytes.
+    if unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_storage).cast(), len) } < 0 {
         let err = std::io::Error::last_os_error();
         return match wanted {
             Some(p) if err.raw_os_error() == Some(libc::EADDRINUSE) => {
@@ -178,15 +223,26 @@ fn reserve(
             _ => Err(err).with_context(|| format!("reserving a source port on {source}")),
         };
     }
-    let mut bound: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-    let mut blen = len;
-    // SAFETY: getsockname into a sockaddr_in-sized buffer.
-    if unsafe { libc::getsockname(fd, (&mut bound as *mut libc::sockaddr_in).cast(), &mut blen) }
-        < 0
+    // SAFETY: an all-zero sockaddr_storage is valid.
+    let mut bound: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut blen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: getsockname into a sockaddr_storage-sized buffer.
+    if unsafe {
+        libc::getsockname(
+            fd,
+            (&mut bound as *mut libc::sockaddr_storage).cast(),
+            &mut blen,
+        )
+    } < 0
     {
         return Err(std::io::Error::last_os_error()).context("reading the reserved port");
     }
-    Ok((u16::from_be(bound.sin_port), Some(sock)))
+    // The port sits at the same offset in both families' addresses.
+    // SAFETY: the kernel wrote a sockaddr_in or sockaddr_in6 there.
+    let port = unsafe {
+        (*(&bound as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>()).sin_port
+    };
+    Ok((u16::from_be(port), Some(sock)))
 }
 
 pub fn random_bytes<const N: usize>() -> [u8; N] {

@@ -130,7 +130,7 @@ fn a_close_is_drawn_from_its_events(
         &args(extra),
         Given {
             path: &path,
-            local: US,
+            local: US.into(),
             link: &mut link,
             clock: &mut clock.clone(),
         },

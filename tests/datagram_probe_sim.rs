@@ -93,7 +93,7 @@ fn run(argv: &[&str]) -> anyhow::Result<(Outcome, String)> {
     let path = Path::simulated(US_MAC, *US.ip(), PEER, PEER_MAC);
     let given = Given {
         path: &path,
-        local: US,
+        local: US.into(),
         link: &mut link,
         clock: &mut clock.clone(),
     };

@@ -88,7 +88,7 @@ fn path() -> Path {
 fn given<'a>(path: &'a Path, link: &'a mut MemLink, clock: &'a mut VirtualClock) -> Given<'a> {
     Given {
         path,
-        local: US,
+        local: US.into(),
         link,
         clock,
     }

@@ -80,6 +80,7 @@ fn an_idle_accepted_connection_costs_about_a_kilobyte() {
     let mut s = Interface::new(InterfaceConfig {
         ip: *SERVER.ip(),
         mac: SERVER_MAC,
+        ipv6: None,
         next_hop_mac: None,
         answer_arp: false,
         trace: false,

@@ -85,6 +85,7 @@ fn server(backlog: usize, answer_arp: bool) -> Interface {
     let mut s = Interface::new(InterfaceConfig {
         ip: *SERVER.ip(),
         mac: SERVER_MAC,
+        ipv6: None,
         next_hop_mac: None,
         answer_arp,
         trace: true,
@@ -210,7 +211,7 @@ impl Net {
             return;
         };
         let dst = SocketAddrV4::new(ip.dst, tcp.dst_port);
-        match self.clients.iter_mut().find(|c| c.local() == dst) {
+        match self.clients.iter_mut().find(|c| c.local() == dst.into()) {
             Some(c) => c.handle_segment_from(self.now, ip.src, &tcp),
             None => self.to_nowhere += 1,
         }
@@ -228,7 +229,7 @@ impl Net {
 
 fn key_of(client: &Connection) -> FlowKey {
     FlowKey {
-        local: SERVER,
+        local: SERVER.into(),
         remote: client.local(),
     }
 }
@@ -383,9 +384,13 @@ fn icmp_quoting(flow: FlowKey) -> Vec<u8> {
         options: vec![],
         payload: &[],
     };
+    let v4 = |a: std::net::SocketAddr| match a.ip() {
+        std::net::IpAddr::V4(ip) => ip,
+        std::net::IpAddr::V6(_) => unreachable!("an IPv4 flow"),
+    };
     let ip = Ipv4Repr::new(
-        *flow.local.ip(),
-        *flow.remote.ip(),
+        v4(flow.local),
+        v4(flow.remote),
         IpProtocol::Tcp,
         seg.buffer_len(),
     );
@@ -395,8 +400,8 @@ fn icmp_quoting(flow: FlowKey) -> Vec<u8> {
     let sum = checksum(&IcmpPacket::new(&icmp).unwrap());
     icmp[2..4].copy_from_slice(&sum.to_be_bytes());
     let ip = Ipv4Repr::new(
-        *flow.remote.ip(),
-        *flow.local.ip(),
+        v4(flow.remote),
+        v4(flow.local),
         IpProtocol::Icmp,
         icmp.len(),
     );
@@ -425,10 +430,7 @@ fn an_icmp_error_reaches_the_flow_it_quotes_and_no_other() {
     let at = net.now;
     net.send(at, true, icmp_quoting(b));
     // And one quoting a flow that does not exist: nobody hears of it.
-    let stranger = FlowKey {
-        local: SERVER,
-        remote: client_addr(99),
-    };
+    let stranger = FlowKey::v4(SERVER, client_addr(99));
     net.send(at, true, icmp_quoting(stranger));
     net.run_until(ms(6));
     let icmp = |f: FlowKey| {

@@ -46,7 +46,7 @@ struct Seen {
     /// The ARP probes, by target.
     probes: Vec<Ipv4Addr>,
     /// The sources the connections came from.
-    sources: std::collections::BTreeSet<Ipv4Addr>,
+    sources: std::collections::BTreeSet<std::net::IpAddr>,
 }
 
 impl Peer {
@@ -54,6 +54,7 @@ impl Peer {
         let mut iface = Interface::new(InterfaceConfig {
             ip: PEER_IP,
             mac: PEER_MAC,
+            ipv6: None,
             next_hop_mac: Some(US_MAC),
             // No flow and no listener: a RST, as a kernel answers.
             answer_arp: true,
@@ -81,7 +82,7 @@ impl Peer {
     fn out(&mut self, now: Instant) -> Vec<(Duration, Vec<u8>)> {
         if self.listening {
             while let Some(key) = self.iface.accept(SocketAddrV4::new(PEER_IP, 80)) {
-                self.seen.borrow_mut().sources.insert(*key.remote.ip());
+                self.seen.borrow_mut().sources.insert(key.remote.ip());
                 if self.closes {
                     self.iface.conn_mut(key).expect("accepted").close(now);
                 }
@@ -152,7 +153,7 @@ fn try_load(argv: &[&str], peer: Peer) -> anyhow::Result<Ran> {
     let path = Path::simulated(US_MAC, US_IP, PEER_IP, PEER_MAC);
     let given = Given {
         path: &path,
-        local: SocketAddrV4::new(US_IP, args.first_port),
+        local: SocketAddrV4::new(US_IP, args.first_port).into(),
         link: &mut link,
         clock: &mut clock.clone(),
     };

@@ -207,7 +207,7 @@ fn connect_path() -> Path {
 /// The listener's way: the simulated interface, at an address the
 /// kernel does not own.
 fn listen_path() -> Path {
-    Path::listening(connect_path().iface, US_IP, false)
+    Path::listening(connect_path().iface, US_IP.into(), false)
 }
 
 fn args(argv: &[&str]) -> NcArgs {
@@ -298,8 +298,8 @@ fn nc_to(
     let given = Given {
         path: &path,
         local: match mode {
-            Mode::Connect | Mode::ZeroIo => US,
-            Mode::Listen => LISTENER,
+            Mode::Connect | Mode::ZeroIo => US.into(),
+            Mode::Listen => LISTENER.into(),
         },
         link: &mut link,
         clock: &mut clock.clone(),

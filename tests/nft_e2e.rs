@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use common::{nft_load, sh};
 use nettool::guard::{self, Flow};
@@ -14,8 +14,20 @@ use nettool::netlink;
 use nettool::nft::{self, NftSocket};
 use rstest::rstest;
 
-const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
-const REMOTE: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+const LOCAL: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000));
+const REMOTE: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80));
+const LOCAL6: SocketAddr = SocketAddr::V6(SocketAddrV6::new(
+    Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 1),
+    40000,
+    0,
+    0,
+));
+const REMOTE6: SocketAddr = SocketAddr::V6(SocketAddrV6::new(
+    Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 2),
+    80,
+    0,
+    0,
+));
 
 fn list(ns: &TestNamespace, args: &[&str]) -> String {
     let mut nft = ns.cmd("nft");
@@ -29,7 +41,9 @@ fn rules(listing: &str) -> Vec<String> {
     listing
         .lines()
         .map(str::trim)
-        .filter(|l| l.starts_with("ip saddr") || l.starts_with("type filter"))
+        .filter(|l| {
+            l.starts_with("ip saddr") || l.starts_with("ip6 saddr") || l.starts_with("type filter")
+        })
         .map(str::to_owned)
         .collect()
 }
@@ -51,14 +65,27 @@ fn install(ns: &TestNamespace, seq: u32, name: &str, flow: Flow) -> NftSocket {
 #[case::connection(Flow::Connection { local: LOCAL, remote: REMOTE })]
 #[case::listener(Flow::Listener { local: LOCAL })]
 #[case::probes(Flow::Probes {
-    local: *LOCAL.ip(),
-    remote: *REMOTE.ip(),
+    local: LOCAL.ip(),
+    remote: REMOTE.ip(),
+    sports: (40000, 65535),
+    dports: (1, 1024),
+})]
+#[case::ipv6_connection(Flow::Connection { local: LOCAL6, remote: REMOTE6 })]
+#[case::ipv6_listener(Flow::Listener { local: LOCAL6 })]
+#[case::ipv6_probes(Flow::Probes {
+    local: LOCAL6.ip(),
+    remote: REMOTE6.ip(),
     sports: (40000, 65535),
     dports: (1, 1024),
 })]
 fn the_kernel_holds_the_rule_nft_made_of_the_old_script(#[case] flow: Flow) {
     let ns = TestNamespace::new("nft-same");
-    if let Flow::Connection { .. } = flow {
+    if flow
+        == (Flow::Connection {
+            local: LOCAL,
+            remote: REMOTE,
+        })
+    {
         // What the kernel accepts below is the unit tests' fixture.
         let bytes = guard::batch(1, "nettool-guard-1-0", flow, 4242)
             .finish()
@@ -181,7 +208,10 @@ fn the_log_group_counts_what_the_rule_counter_counts() {
     let port = 47_123;
     let local = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
     let dropped = ns.run(|| {
-        let guard = guard::RstGuard::install(Flow::Listener { local }).expect("the guard");
+        let guard = guard::RstGuard::install(Flow::Listener {
+            local: local.into(),
+        })
+        .expect("the guard");
         for _ in 0..3 {
             // The kernel's RST never arrives: the connection times out
             // (before its SYN is sent again: one RST each).
@@ -213,7 +243,10 @@ fn the_log_group_counts_every_rst_of_a_flood() {
     let port = 47_124;
     let local = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
     let (counted, counter) = ns.run(|| {
-        let guard = guard::RstGuard::install(Flow::Listener { local }).expect("the guard");
+        let guard = guard::RstGuard::install(Flow::Listener {
+            local: local.into(),
+        })
+        .expect("the guard");
         guard.count_in_background().expect("the counting thread");
         // SAFETY: plain socket call.
         let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_TCP) };

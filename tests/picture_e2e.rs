@@ -67,7 +67,7 @@ fn control_repeats(pcap: &Path, from: std::net::Ipv4Addr) -> usize {
     let mut seen = std::collections::BTreeSet::new();
     cap.segments
         .iter()
-        .filter(|s| *s.src.ip() == from && s.len == 0)
+        .filter(|s| s.src.ip() == from && s.len == 0)
         .filter(|s| s.flags.contains(Flags::SYN) || s.flags.contains(Flags::FIN))
         .filter(|s| !seen.insert((s.seq, s.flags.contains(Flags::SYN))))
         .count()

@@ -101,7 +101,11 @@ fn count(pcap: &[u8], from: std::net::SocketAddrV4) -> (usize, usize) {
     let cap = capture::read(pcap).unwrap();
     let mut highest: Option<u32> = None;
     let (mut data, mut again) = (0, 0);
-    for s in cap.segments.iter().filter(|s| s.src == from && s.len > 0) {
+    for s in cap
+        .segments
+        .iter()
+        .filter(|s| s.src == from.into() && s.len > 0)
+    {
         let first = s.seq.wrapping_add(u32::from(s.flags.contains(Flags::SYN)));
         let end = first.wrapping_add(s.len as u32);
         data += 1;
@@ -460,7 +464,7 @@ fn a_time_window_draws_that_time_only() {
     let want = cap
         .segments
         .iter()
-        .filter(|s| s.src == nettool::sim::CLIENT && s.len > 0)
+        .filter(|s| s.src == nettool::sim::CLIENT.into() && s.len > 0)
         .filter(|s| (0.02..=0.05).contains(&(s.at - t0).as_secs_f64()))
         .count();
     assert_eq!(some.len(), want);

@@ -167,7 +167,7 @@ fn probe_with(argv: &[&str], peer: Peer) -> Ran {
     let mut captured = Captured::default();
     let given = Given {
         path: &path(),
-        local: US,
+        local: US.into(),
         link: &mut link,
         clock: &mut clock.clone(),
     };

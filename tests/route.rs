@@ -201,7 +201,7 @@ fn a_named_interface_is_honoured_or_refused_with_the_fix() {
     net.run_in_a(|| {
         let find = |interface| {
             let req = Request {
-                dst: addr_a,
+                dst: addr_a.into(),
                 interface,
                 source: None,
                 cache: &cache,
@@ -219,12 +219,12 @@ fn a_named_interface_is_honoured_or_refused_with_the_fix() {
         };
         assert!(own.loopback, "{own:?}");
 
-        let named = Path::listen(Some(other), Some(DEV)).unwrap();
+        let named = Path::listen(Some(other.into()), Some(DEV)).unwrap();
         assert_eq!(named.iface.name, DEV, "the interface named, not v0");
         assert!(named.owned_by_kernel);
-        let lo = Path::listen(Some(addr_a), Some("lo")).unwrap();
+        let lo = Path::listen(Some(addr_a.into()), Some("lo")).unwrap();
         assert!(lo.loopback && lo.iface.is_loopback, "{lo:?}");
-        let err = Path::listen(Some(Ipv4Addr::LOCALHOST), Some(DEV))
+        let err = Path::listen(Some(Ipv4Addr::LOCALHOST.into()), Some(DEV))
             .unwrap_err()
             .to_string();
         assert!(err.contains(&format!("leave out -i {DEV}")), "{err}");

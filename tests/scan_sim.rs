@@ -125,7 +125,7 @@ fn scan(argv: &[&str]) -> Ran {
     let mut captured = Captured::default();
     let given = Given {
         path: &path(),
-        local: US,
+        local: US.into(),
         link: &mut link,
         clock: &mut clock.clone(),
     };

@@ -130,7 +130,7 @@ const KINDS: [Kind; 12] = [
 /// A hostile segment, where it claims to come from, and the reason the
 /// victim must give for dropping it.
 struct Hostile {
-    src_ip: Ipv4Addr,
+    src_ip: std::net::IpAddr,
     src_port: u16,
     dst_port: u16,
     seq: SeqNum,
@@ -194,7 +194,7 @@ fn hostile(sim: &Sim, victim: usize, kind: Kind, config: &Config, rng: &mut Rng)
         })
     };
     let mut seg = Hostile {
-        src_ip: *remote.ip(),
+        src_ip: remote.ip(),
         src_port: remote.port(),
         dst_port: local.port(),
         seq: rcv_nxt,
@@ -212,7 +212,7 @@ fn hostile(sim: &Sim, victim: usize, kind: Kind, config: &Config, rng: &mut Rng)
             match rng.below(3) {
                 0 => seg.src_port = seg.src_port.wrapping_add(1 + below(rng, 1000) as u16),
                 1 => seg.dst_port = seg.dst_port.wrapping_add(1 + below(rng, 1000) as u16),
-                _ => seg.src_ip = Ipv4Addr::new(10, 0, 0, 99),
+                _ => seg.src_ip = Ipv4Addr::new(10, 0, 0, 99).into(),
             }
             if rng.chance(0.3) {
                 seg.flags = Flags::SYN.union(Flags::from_bits(rng.below(2) as u8 * 0x04));
@@ -339,7 +339,7 @@ fn hostile(sim: &Sim, victim: usize, kind: Kind, config: &Config, rng: &mut Rng)
     let syn = seg.flags.contains(Flags::SYN);
     let len = seg.payload.len() + usize::from(syn) + usize::from(seg.flags.contains(Flags::FIN));
     seg.expect = Some(
-        if seg.src_ip != *remote.ip()
+        if seg.src_ip != remote.ip()
             || seg.src_port != remote.port()
             || seg.dst_port != local.port()
         {

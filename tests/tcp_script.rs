@@ -68,7 +68,7 @@ fn seg(seq: u32, ack: Option<u32>, flags: Flags, payload: &'static [u8]) -> TcpR
 
 /// The line of a segment the connection sent, without the address prefix.
 fn line(s: &nettool::tcp::Segment) -> String {
-    let full = tcp_line_absolute(*s.src.ip(), *s.dst.ip(), &s.as_repr());
+    let full = tcp_line_absolute(s.src.ip(), s.dst.ip(), &s.as_repr());
     full.split_once(": ")
         .map(|(_, rest)| rest.to_owned())
         .unwrap()
@@ -337,6 +337,42 @@ fn syn_sent__negotiates_window_scale_timestamps_and_mss() {
     assert_eq!(c.tcb().snd.wnd, 100 << 9);
 }
 
+/// Under IPv6's 40-byte header the MTU leaves 20 bytes less for TCP:
+/// the MSS offered and Eff.snd.MSS both shrink by them, and nothing else
+/// changes.
+#[rstest]
+#[case::ipv4("10.0.0.1", "10.0.0.2", 1460, 1448)]
+#[case::ipv6("fd00:6e74::1", "fd00:6e74::2", 1440, 1428)]
+fn syn_sent__the_ip_header_length_bounds_the_mss(
+    #[case] local: &str,
+    #[case] remote: &str,
+    #[case] offered: u16,
+    #[case] eff: usize,
+) {
+    let config = Config {
+        mss: 9000,
+        ..Config::default()
+    };
+    let ip = |a: &str| a.parse::<std::net::IpAddr>().unwrap();
+    let (local, remote) = (
+        std::net::SocketAddr::new(ip(local), LOCAL.port()),
+        std::net::SocketAddr::new(ip(remote), REMOTE.port()),
+    );
+    let mut c = Connection::connect(at(0), config, local, remote, SeqNum(LOCAL_ISS));
+    let syn = c.poll_transmit(at(0)).unwrap();
+    assert_eq!(syn.as_repr().mss(), Some(offered));
+    let syn_ack = TcpRepr {
+        options: vec![
+            TcpOption::Mss(8960),
+            TcpOption::Timestamps { val: 1, ecr: 0 },
+        ],
+        ..seg(REMOTE_ISS, Some(LOCAL_ISS + 1), Flags::SYN, b"")
+    };
+    deliver(&mut c, 5, syn_ack);
+    // MTU - IP header - 20 (TCP) - 12 (timestamps).
+    assert_eq!(c.tcb().eff_snd_mss, eff);
+}
+
 #[test]
 fn syn_sent__rst_with_acceptable_ack_is_connection_refused() {
     let mut c = conn_syn_sent();
@@ -467,10 +503,10 @@ fn pump(a: &mut Connection, b: &mut Connection, ms: u64) {
             return;
         }
         for s in &from_a {
-            b.handle_segment_from(at(ms), *s.src.ip(), &s.as_repr());
+            b.handle_segment_from(at(ms), s.src.ip(), &s.as_repr());
         }
         for s in &from_b {
-            a.handle_segment_from(at(ms), *s.src.ip(), &s.as_repr());
+            a.handle_segment_from(at(ms), s.src.ip(), &s.as_repr());
         }
     }
     panic!("pump did not settle");
@@ -529,7 +565,7 @@ fn listen__syn_goes_to_syn_received_and_echoes_offered_options() {
     };
     c.handle_segment_from(at(3), REMOTE_IP, &syn);
     assert_eq!(c.state(), State::SynReceived);
-    assert_eq!(c.remote(), REMOTE);
+    assert_eq!(c.remote(), REMOTE.into());
     // Only window scale was offered: no sackOK, no TS in the answer.
     expect_out(
         &mut c,
@@ -1572,7 +1608,7 @@ fn rst_generation_3_5_2(#[case] s: TcpRepr<'static>, #[case] want: Option<&str>)
     let rst = rst_for(REMOTE_IP, LOCAL_IP, &s);
     assert_eq!(rst.as_ref().map(line).as_deref(), want);
     if let Some(r) = rst {
-        assert_eq!((r.src, r.dst), (LOCAL, REMOTE));
+        assert_eq!((r.src, r.dst), (LOCAL.into(), REMOTE.into()));
     }
 }
 

@@ -117,7 +117,7 @@ fn trace_on(
     let mut captured = Captured::default();
     let given = Given {
         path: &path(),
-        local: US,
+        local: US.into(),
         link,
         clock: &mut clock.clone(),
     };

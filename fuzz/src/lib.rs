@@ -31,6 +31,7 @@ const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 pub const US: Identity = Identity {
     ip: DST,
     mac: MacAddr(2, 0, 0, 0, 0, 2),
+    ipv6: Some(std::net::Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 2)),
 };
 pub const PEER_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
 
@@ -175,8 +176,8 @@ fn demux_checked(frame: &[u8], mode: ChecksumMode) {
     match demux::demux(&US, frame, mode) {
         Some(Inbound::Tcp { ip, flow, tcp, .. }) => {
             assert_eq!(ip.dst, US.ip);
-            assert_eq!(*flow.local.ip(), US.ip);
-            assert_eq!(*flow.remote.ip(), ip.src);
+            assert_eq!(flow.local.ip(), US.ip);
+            assert_eq!(flow.remote.ip(), ip.src);
             if let Ok(tcp) = tcp {
                 assert_eq!(flow.local.port(), tcp.dst_port);
                 assert_eq!(flow.remote.port(), tcp.src_port);
@@ -203,6 +204,19 @@ fn demux_checked(frame: &[u8], mode: ChecksumMode) {
         }) => {
             assert_eq!(ip.dst, US.ip);
             assert_eq!(flow.local.port(), query.ident);
+        }
+        Some(Inbound::Tcp6 { ip, flow, tcp, .. }) => {
+            assert_eq!(Some(ip.dst), US.ipv6);
+            assert_eq!(flow.local.ip(), ip.dst);
+            assert_eq!(flow.remote.ip(), ip.src);
+            if let Ok(tcp) = tcp {
+                assert_eq!(flow.local.port(), tcp.dst_port);
+                assert_eq!(flow.remote.port(), tcp.src_port);
+            }
+        }
+        Some(Inbound::Icmp6 { error, quoted, .. }) => {
+            assert_eq!(quoted.local.port(), error.quoted_src.1);
+            assert_eq!(quoted.remote.ip(), error.quoted_dst.0);
         }
         Some(Inbound::Malformed(_)) | None => {}
     }
@@ -389,7 +403,7 @@ pub fn tcp_engine(data: &[u8]) {
     let conn = &mut endpoint.conn;
     let bound = config.recv_buffer;
     let remote = if conn.state() == State::Listen {
-        sim::CLIENT
+        sim::CLIENT.into()
     } else {
         conn.remote()
     };
@@ -468,7 +482,7 @@ pub fn tcp_engine(data: &[u8]) {
                     payload: &payload,
                 };
                 let before_seg = conn.snapshot();
-                conn.handle_segment_from(now, *remote.ip(), &seg);
+                conn.handle_segment_from(now, remote.ip(), &seg);
                 let events: Vec<Event> = std::iter::from_fn(|| conn.poll_event()).collect();
                 let discarded = !events.is_empty()
                     && events.iter().all(|e| {
@@ -628,10 +642,7 @@ pub fn iface(data: &[u8]) {
 
     const LATENCY: Duration = Duration::from_millis(1);
     const SERVER_ISS: SeqNum = SeqNum(1_000_000);
-    let legit = FlowKey {
-        local: sim::SERVER,
-        remote: sim::CLIENT,
-    };
+    let legit = FlowKey::v4(sim::SERVER, sim::CLIENT);
     let mut input = Input(data);
     let len = 1000 + usize::from(input.u16() % 20_000);
     let payload: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
@@ -639,6 +650,7 @@ pub fn iface(data: &[u8]) {
     let mut server = Interface::new(InterfaceConfig {
         ip: US.ip,
         mac: US.mac,
+        ipv6: None,
         next_hop_mac: None,
         answer_arp: input.u8() & 1 == 1,
         trace: false,

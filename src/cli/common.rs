@@ -150,6 +150,38 @@ fn connect_common(c: &super::ConnectArgs) -> Common {
     }
 }
 
+/// Which address family a command's host may be: `-4`, `-6`, or either,
+/// in the order the system resolver returns a name's addresses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Family {
+    #[default]
+    Any,
+    V4,
+    V6,
+}
+
+/// `-4`/`-6`, netcat's letters: the family a host name resolves to, and
+/// the only one an address given may be.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct FamilyArgs {
+    /// IPv4 only: a host name resolves to its A records.
+    #[arg(short = '4', conflicts_with = "ipv6_only")]
+    pub ipv4_only: bool,
+    /// IPv6 only: a host name resolves to its AAAA records.
+    #[arg(short = '6')]
+    pub ipv6_only: bool,
+}
+
+impl FamilyArgs {
+    pub fn family(&self) -> Family {
+        match (self.ipv4_only, self.ipv6_only) {
+            (true, _) => Family::V4,
+            (_, true) => Family::V6,
+            _ => Family::Any,
+        }
+    }
+}
+
 /// An interface name, as `-i` takes it. A duration in its place is the
 /// habit of a tool whose `-i` is an interval (ping, hping3): said at
 /// once, instead of "no such interface 10ms" after the route lookup.

@@ -264,8 +264,8 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// The outcome of a run that found something (`ok`) or not, unless it was
-/// interrupted.
-fn how(stop: Stop, ok: bool) -> Outcome {
+/// interrupted. (`ndp` too.)
+pub(super) fn how(stop: Stop, ok: bool) -> Outcome {
     match stop {
         Stop::Interrupted => Outcome::Interrupted,
         Stop::Done => Outcome::from_answer(ok),
@@ -363,17 +363,18 @@ fn load_cache(path: &Path, env: &mut Env) -> Result<Cache> {
 }
 
 /// Round-trip statistics for ping mode, and whether two MACs claimed the
-/// address.
+/// address (`ndp`'s too).
 #[derive(Default)]
-struct RttStats {
-    samples: Vec<Duration>,
+pub(super) struct RttStats {
+    pub(super) samples: Vec<Duration>,
     /// Two MACs answered on the wire. A conflict with the cache is not
     /// one: the wire's single answer is believed (and exits 0).
-    conflict: bool,
+    pub(super) conflict: bool,
 }
 
 impl RttStats {
-    fn summary(&self) -> Option<(Duration, Duration, Duration)> {
+    /// Minimum, mean and maximum, if there is a sample.
+    pub(super) fn summary(&self) -> Option<(Duration, Duration, Duration)> {
         let min = *self.samples.iter().min()?;
         let max = *self.samples.iter().max()?;
         let avg = self.samples.iter().sum::<Duration>() / self.samples.len() as u32;

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::tcp::{parse_target, unescape};
+use super::tcp::{parse_target_v4, unescape};
 use super::{Env, Given, Way, find_path};
 use crate::arp::probe::{self as arp_probe, Mode, Prober, Target, Until};
 use crate::cli::{CloseHow, LoadArgs};
@@ -135,7 +135,7 @@ fn host_addresses() -> HashSet<Ipv4Addr> {
 }
 
 pub fn run(args: LoadArgs, env: &mut Env) -> Result<Outcome> {
-    let remote = parse_target(&args.target)?;
+    let remote = parse_target_v4(&args.target)?;
     let needed = addresses_needed(args.connections, args.first_port) as usize;
     check_count(
         args.connections,
@@ -175,7 +175,7 @@ pub fn run(args: LoadArgs, env: &mut Env) -> Result<Outcome> {
     // One claim for the whole port range: one guard rule, not one per
     // connection.
     let flows = Flows::Probes {
-        remote: *remote.ip(),
+        remote: (*remote.ip()).into(),
         dports: (remote.port(), remote.port()),
         sport_inc: true,
     };
@@ -218,12 +218,12 @@ pub fn load_over(
     rep: &mut Reporter,
     env: &mut Env,
 ) -> Result<Ran> {
-    let remote = parse_target(&args.target)?;
+    let remote = parse_target_v4(&args.target)?;
     let needed = addresses_needed(args.connections, args.first_port) as usize;
     let sources = match &args.sources {
         None => {
             check_count(args.connections, args.first_port, None)?;
-            vec![*p.local.ip()]
+            vec![*p.local_v4().ip()]
         }
         Some(_) => {
             let mut candidates = candidates(args, p.path, remote, host_owns);
@@ -251,8 +251,8 @@ pub fn load_over(
     let last_port = u32::from(args.first_port) + args.connections.div_ceil(k) - 1;
     let header = Start {
         command: "load",
-        src: Some(SocketAddrV4::new(source, args.first_port)),
-        dst: Some(remote),
+        src: Some(SocketAddrV4::new(source, args.first_port).into()),
+        dst: Some(remote.into()),
         iface: Some(p.path.iface.name.clone()),
         next_hop: Some(p.path.next_hop),
         guard: guard.clone(),
@@ -291,6 +291,7 @@ pub fn load_over(
     let mut iface = stack_iface::Interface::new(InterfaceConfig {
         ip: source,
         mac: p.path.iface.mac,
+        ipv6: None,
         next_hop_mac: p.path.next_hop_mac,
         answer_arp: args.sources.is_some() || !p.path.owned_by_kernel,
         trace: false,
@@ -629,10 +630,10 @@ impl Load {
     fn key(&self, i: u32) -> FlowKey {
         let k = self.sources.len() as u32;
         let port = u16::try_from(u32::from(self.first_port) + i / k).expect("checked: ports fit");
-        FlowKey {
-            local: SocketAddrV4::new(self.sources[(i % k) as usize], port),
-            remote: self.remote,
-        }
+        FlowKey::v4(
+            SocketAddrV4::new(self.sources[(i % k) as usize], port),
+            self.remote,
+        )
     }
 
     /// Opens as many connections as the pacer allows.

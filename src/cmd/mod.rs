@@ -17,12 +17,12 @@ pub mod tcp;
 pub mod trace;
 
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{CacheArgs, Cli, Command, PathArgs};
+use crate::cli::{CacheArgs, Cli, Command, Family, PathArgs};
 use crate::clock::{Clock, ClockSource};
 use crate::driver::{self, Stop};
 use crate::link::Link;
@@ -153,7 +153,64 @@ pub fn resolve_host(name: &str) -> anyhow::Result<Ipv4Addr> {
         SocketAddr::V6(_) => None,
     }) {
         Some(ip) => Ok(ip),
-        None => bail!("{name:?} has no IPv4 address (nettool speaks IPv4 only)"),
+        None => bail!(
+            "{name:?} has no IPv4 address (this command speaks IPv4 only so far; \
+             handshake, close and nc speak IPv6 too)"
+        ),
+    }
+}
+
+/// An IPv4 or IPv6 address from its text (IPv6's bare or in brackets),
+/// or a host name's first address through the system resolver, in the
+/// order it returns them (`/etc/gai.conf`'s), of `family` only when `-4`
+/// or `-6` says so.
+pub fn resolve_host_ip(name: &str, family: Family) -> anyhow::Result<IpAddr> {
+    let bare = name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .unwrap_or(name);
+    let literal = bare
+        .parse::<Ipv6Addr>()
+        .map(IpAddr::V6)
+        .ok()
+        .or_else(|| name.parse::<Ipv4Addr>().ok().map(IpAddr::V4));
+    if let Some(ip) = literal {
+        return match (family, ip) {
+            (Family::V4, IpAddr::V6(_)) => bail!("{name} is an IPv6 address, and -4 asks for IPv4"),
+            (Family::V6, IpAddr::V4(_)) => bail!("{name} is an IPv4 address, and -6 asks for IPv6"),
+            _ => Ok(ip),
+        };
+    }
+    if name.contains('%') {
+        bail!(
+            "{name}: a zone (%IFACE) is not taken; give the link-local address and the \
+             interface with -i"
+        );
+    }
+    not_a_host_name(name)?;
+    let addrs: Vec<SocketAddr> = (name, 0)
+        .to_socket_addrs()
+        .with_context(|| {
+            format!(
+                "cannot resolve host name {name:?} (is it spelled right, and is DNS reachable?)"
+            )
+        })?
+        .collect();
+    let wanted = |a: &&SocketAddr| match family {
+        Family::Any => true,
+        Family::V4 => a.is_ipv4(),
+        Family::V6 => a.is_ipv6(),
+    };
+    match addrs.iter().find(wanted) {
+        Some(a) => Ok(a.ip()),
+        None => bail!(
+            "{name:?} has no {} address",
+            match family {
+                Family::V4 => "IPv4 (A)",
+                Family::V6 => "IPv6 (AAAA)",
+                Family::Any => "IP",
+            }
+        ),
     }
 }
 
@@ -163,7 +220,10 @@ pub fn resolve_host(name: &str) -> anyhow::Result<Ipv4Addr> {
 fn not_a_host_name(name: &str) -> anyhow::Result<()> {
     let bare = name.trim_start_matches('[').trim_end_matches(']');
     if bare.parse::<std::net::Ipv6Addr>().is_ok() {
-        bail!("{name} is an IPv6 address: nettool speaks IPv4 only");
+        bail!(
+            "{name} is an IPv6 address: this command speaks IPv4 only so far \
+             (handshake, close and nc speak IPv6 too)"
+        );
     }
     if let Ok(with_port) = name.parse::<std::net::SocketAddrV4>() {
         bail!(
@@ -204,9 +264,10 @@ pub(crate) fn unresolved(
     rep: &mut Reporter,
     env: &mut Env,
     command: &'static str,
-    dst: Ipv4Addr,
+    dst: impl Into<IpAddr>,
     why: &Unresolved,
 ) -> anyhow::Result<Outcome> {
+    let dst: IpAddr = dst.into();
     let outcome = Outcome::Negative.unless_interrupted(env.interrupt);
     let next_hop = why.next_hop();
     let now = env.now();
@@ -215,7 +276,7 @@ pub(crate) fn unresolved(
         now,
         Event::Start(Box::new(Start {
             command,
-            ip: Some(dst.into()),
+            ip: Some(dst),
             iface: Some(why.iface().to_owned()),
             next_hop: Some(next_hop),
             ..Start::default()
@@ -230,7 +291,7 @@ pub(crate) fn unresolved(
                 env.out,
                 now,
                 Event::Conflict(Conflict {
-                    ip: next_hop.into(),
+                    ip: next_hop,
                     mac: *mac,
                     other_mac: *other_mac,
                     seen: "wire",
@@ -290,7 +351,7 @@ impl<'a> Way<'a> {
 /// What looking for a connection's way gave.
 enum Opened {
     /// The path, and the stack holding the flow (to tear down at the end).
-    Ready(Path, Stack),
+    Ready(Box<(Path, Stack)>),
     /// The next hop could not be resolved: `command`'s result, reported.
     Unresolved(Outcome),
 }
@@ -302,16 +363,16 @@ fn open_connection(
     rep: &mut Reporter,
     env: &mut Env,
     (command, flows): (&'static str, Flows),
-    remote: SocketAddrV4,
+    remote: SocketAddr,
     way: &Way,
 ) -> anyhow::Result<Opened> {
-    let path = match find_path(rep, env, command, *remote.ip(), way)? {
+    let path = match find_path(rep, env, command, remote.ip(), way)? {
         Ok(path) => path,
         Err(outcome) => return Ok(Opened::Unresolved(outcome)),
     };
     let opts = LinkOptions::default();
     let stack = path.open(way.source_port, flows, &opts, env.pcap.as_ref(), env.err)?;
-    Ok(Opened::Ready(path, stack))
+    Ok(Opened::Ready(Box::new((path, stack))))
 }
 
 /// The way to `dst`; `Err(outcome)` when the next hop could not be
@@ -320,9 +381,10 @@ pub(crate) fn find_path(
     rep: &mut Reporter,
     env: &mut Env,
     command: &'static str,
-    dst: Ipv4Addr,
+    dst: impl Into<IpAddr>,
     way: &Way,
 ) -> anyhow::Result<Result<Path, Outcome>> {
+    let dst: IpAddr = dst.into();
     let request = Request {
         dst,
         interface: way.interface,
@@ -356,7 +418,7 @@ pub(crate) fn run_connection<F: Finish>(
     rep: Reporter,
     env: &mut Env,
     command: &'static str,
-    remote: SocketAddrV4,
+    remote: SocketAddr,
     way: &Way,
     body: impl FnOnce(&Wiring, Reporter, &mut dyn Link, &mut dyn Clock, &mut Env) -> anyhow::Result<F>,
 ) -> anyhow::Result<Outcome> {
@@ -371,13 +433,13 @@ pub(crate) fn run_flows<F: Finish>(
     mut rep: Reporter,
     env: &mut Env,
     (command, flows): (&'static str, Flows),
-    remote: SocketAddrV4,
+    remote: SocketAddr,
     way: &Way,
     body: impl FnOnce(&Wiring, Reporter, &mut dyn Link, &mut dyn Clock, &mut Env) -> anyhow::Result<F>,
 ) -> anyhow::Result<Outcome> {
     let opened = open_connection(&mut rep, env, (command, flows), remote, way)?;
     let (path, mut stack) = match opened {
-        Opened::Ready(path, stack) => (path, stack),
+        Opened::Ready(ready) => *ready,
         Opened::Unresolved(outcome) => return Ok(outcome),
     };
     let wiring = Wiring::of(&path, &stack, remote);
@@ -393,9 +455,19 @@ pub(crate) fn run_flows<F: Finish>(
 /// need no root). No guard, no reservation.
 pub struct Given<'a> {
     pub path: &'a Path,
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     pub link: &'a mut dyn Link,
     pub clock: &'a mut dyn Clock,
+}
+
+impl Given<'_> {
+    /// The local address of a run that speaks IPv4 only.
+    pub fn local_v4(&self) -> std::net::SocketAddrV4 {
+        match self.local {
+            SocketAddr::V4(a) => a,
+            SocketAddr::V6(a) => panic!("an IPv4 run given an IPv6 address {a}"),
+        }
+    }
 }
 
 /// [`run_connection`] over what the caller `given`: `body` runs the flow
@@ -404,7 +476,7 @@ pub(crate) fn run_given<F: Finish>(
     given: Given,
     rep: Reporter,
     env: &mut Env,
-    remote: SocketAddrV4,
+    remote: SocketAddr,
     body: impl FnOnce(&Wiring, Reporter, &mut dyn Link, &mut dyn Clock, &mut Env) -> anyhow::Result<F>,
 ) -> anyhow::Result<Outcome> {
     let wiring = Wiring::unguarded(given.path, given.local, remote);
@@ -431,15 +503,15 @@ pub(crate) fn drive<M: Machine>(
 /// kernel is kept out.
 pub(crate) struct Wiring<'a> {
     pub path: &'a Path,
-    pub local: SocketAddrV4,
-    pub remote: SocketAddrV4,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
     /// The RST guard's nftables table, when there is one.
     pub guard: Option<String>,
 }
 
 impl<'a> Wiring<'a> {
     /// The wiring of `stack`'s flow to `remote`, on `path`.
-    pub fn of(path: &'a Path, stack: &Stack, remote: SocketAddrV4) -> Wiring<'a> {
+    pub fn of(path: &'a Path, stack: &Stack, remote: SocketAddr) -> Wiring<'a> {
         Wiring {
             path,
             local: stack.local(),
@@ -450,12 +522,20 @@ impl<'a> Wiring<'a> {
 
     /// A flow to `remote` from `local` on `path` that nobody guards or
     /// reserves: a run over a link the caller provides ([`Given`]).
-    pub fn unguarded(path: &'a Path, local: SocketAddrV4, remote: SocketAddrV4) -> Wiring<'a> {
+    pub fn unguarded(path: &'a Path, local: SocketAddr, remote: SocketAddr) -> Wiring<'a> {
         Wiring {
             path,
             local,
             remote,
             guard: None,
+        }
+    }
+
+    /// Both ends of a flow of a command that speaks IPv4 only.
+    pub fn ends_v4(&self) -> (std::net::SocketAddrV4, std::net::SocketAddrV4) {
+        match (self.local, self.remote) {
+            (SocketAddr::V4(l), SocketAddr::V4(r)) => (l, r),
+            (l, r) => panic!("an IPv4 run between {l} and {r}"),
         }
     }
 
@@ -520,6 +600,23 @@ mod host_tests {
         let e = resolve_host(name).unwrap_err().to_string();
         assert!(e.contains(says), "{name:?}: {e}");
         assert!(!e.contains("cannot resolve"), "{name:?}: {e}");
+    }
+
+    #[rstest]
+    #[case("fd00:6e74::2", Family::Any, Some("fd00:6e74::2"))]
+    #[case("[fd00:6e74::2]", Family::V6, Some("fd00:6e74::2"))]
+    #[case("10.78.0.2", Family::V4, Some("10.78.0.2"))]
+    #[case("::1", Family::Any, Some("::1"))]
+    #[case("fd00:6e74::2", Family::V4, None)]
+    #[case("10.78.0.2", Family::V6, None)]
+    #[case("fe80::1%eth0", Family::Any, None)]
+    fn addresses_of_either_family_are_themselves(
+        #[case] name: &str,
+        #[case] family: Family,
+        #[case] want: Option<&str>,
+    ) {
+        let got = resolve_host_ip(name, family).ok();
+        assert_eq!(got, want.map(|w| w.parse().unwrap()));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use std::fmt::Display;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ use crate::services::{self, Proto};
 use crate::setup::{Claim, Flows, Found, LinkOptions, Path, Request, Stack};
 use crate::stack::host::{HostConfig, TcpHost};
 use crate::stack::iface::{
-    self as stack_iface, Direction, FlowKey, HostEvent, InterfaceConfig, ListenerConfig,
+    self as stack_iface, Direction, ErrorKind, FlowKey, HostEvent, InterfaceConfig, ListenerConfig,
 };
 use crate::stack::session::{End, Opening, Plan, Session, ThirdAck};
 use crate::sys::random_bytes;
@@ -37,7 +37,7 @@ use crate::tcp::{
 };
 use crate::text::count;
 use crate::time::{Instant, human};
-use crate::wire::icmp::IcmpKind;
+
 use crate::wire::tcp::Flags;
 
 pub mod udp;
@@ -115,9 +115,11 @@ const LINK: LinkOptions = LinkOptions {
 };
 
 fn iface_config(path: &Path, trace: bool) -> InterfaceConfig {
+    let (ip, ipv6) = path.addresses();
     InterfaceConfig {
-        ip: path.source,
+        ip,
         mac: path.iface.mac,
+        ipv6,
         next_hop_mac: path.next_hop_mac,
         answer_arp: !path.owned_by_kernel,
         trace,
@@ -141,7 +143,7 @@ fn host_config(path: &Path, trace: bool) -> HostConfig {
 
 /// nettool's end for a connection to `dst`; `None` when the next hop does
 /// not answer ARP (a negative answer, reported already).
-fn connect_path(dst: Ipv4Addr, args: &NcArgs, env: &mut Env) -> Result<Option<Path>> {
+fn connect_path(dst: IpAddr, args: &NcArgs, env: &mut Env) -> Result<Option<Path>> {
     let cache = args.cache.path();
     let request = Request {
         dst,
@@ -177,13 +179,24 @@ fn congestion_control(arg: CongestionControlArg) -> tcp::CongestionControl {
     }
 }
 
-/// `HOST PORT` to connect to.
-fn connect_target(args: &NcArgs) -> Result<SocketAddrV4> {
+/// [`connect_target`] for `nc -u`, which speaks IPv4 only so far.
+pub(super) fn connect_target_v4(args: &NcArgs) -> Result<SocketAddrV4> {
+    match connect_target(args)? {
+        SocketAddr::V4(a) => Ok(a),
+        SocketAddr::V6(a) => {
+            bail!("nc -u speaks IPv4 only so far: {a} is IPv6 (TCP nc speaks both)")
+        }
+    }
+}
+
+/// `HOST PORT` to connect to (HOST an IPv4 or IPv6 address, or a name
+/// resolved as `-4`/`-6` say).
+fn connect_target(args: &NcArgs) -> Result<SocketAddr> {
     let [host, port] = args.operands.as_slice() else {
         bail!("nettool nc needs HOST PORT (or -l [ADDRESS] PORT)");
     };
-    Ok(SocketAddrV4::new(
-        super::resolve_host(host)?,
+    Ok(SocketAddr::new(
+        super::resolve_host_ip(host, args.family.family())?,
         parse_port(port)?,
     ))
 }
@@ -212,7 +225,7 @@ fn plumbed(
 /// then [`connect_over`].
 fn connect(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let remote = connect_target(args)?;
-    let Some(path) = connect_path(*remote.ip(), args, env)? else {
+    let Some(path) = connect_path(remote.ip(), args, env)? else {
         return Ok(Outcome::Negative);
     };
     let flows = Flows::Connection { remote };
@@ -244,10 +257,14 @@ pub fn connect_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) ->
 fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     let (addr, port) = match args.operands.as_slice() {
         [port] => (None, parse_port(port)?),
-        [addr, port] => (Some(super::resolve_host(addr)?), parse_port(port)?),
+        [addr, port] => (
+            Some(super::resolve_host_ip(addr, args.family.family())?),
+            parse_port(port)?,
+        ),
         _ => bail!("nettool nc -l needs [ADDRESS] PORT"),
     };
-    let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
+    let source = args.source.map(IpAddr::V4);
+    let path = Path::listen(addr.or(source), args.interface.as_deref())?;
     let flows = Flows::Listener;
     let stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
     plumbed(&path, stack, env, |given, input, env| {
@@ -273,7 +290,7 @@ pub fn listen_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> 
 /// An interface with a listener on `local`. Handshakes proceed side by
 /// side (a flood of spoofed SYNs only cycles through the half-open
 /// queue); data flows on one connection at a time.
-fn listening(path: &Path, args: &NcArgs, local: SocketAddrV4) -> stack_iface::Interface {
+fn listening(path: &Path, args: &NcArgs, local: SocketAddr) -> stack_iface::Interface {
     let isn = IsnGenerator::new(random_bytes::<16>());
     let config = engine_config(path, args);
     let mut iface = stack_iface::Interface::new(iface_config(path, traced(args)));
@@ -304,7 +321,7 @@ fn serve(
         pipe.receive_drops = p.link.receive_drops();
         let remote = pipe
             .flow
-            .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |f| f.remote);
+            .map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |f| f.remote);
         let outcome = pipe.finish(iface, end, remote, p.clock.now(), env)?;
         if !args.keep_open || matches!(end, Ending::Interrupted | Ending::OutputClosed) {
             if args.verbose {
@@ -320,11 +337,7 @@ fn serve(
 }
 
 /// `-l -v` on exit: what the half-open and accept queues turned away.
-fn report_listener(
-    iface: &stack_iface::Interface,
-    local: SocketAddrV4,
-    env: &mut Env,
-) -> Result<()> {
+fn report_listener(iface: &stack_iface::Interface, local: SocketAddr, env: &mut Env) -> Result<()> {
     let stats = iface.listener_stats(local).unwrap_or_default();
     if stats.evicted > 0 {
         writeln!(
@@ -480,7 +493,7 @@ struct Pipe {
     /// The connection served; `None` until a listener accepts one.
     flow: Option<FlowKey>,
     /// The listener to accept from.
-    listener: Option<SocketAddrV4>,
+    listener: Option<SocketAddr>,
     /// Reading what stdin holds now, and no more: the peer closed.
     draining: bool,
     /// How the run ended, once it has.
@@ -659,8 +672,8 @@ impl Pipe {
         &self,
         host: &mut stack_iface::Interface,
         now: Instant,
-        from: Ipv4Addr,
-        kind: IcmpKind,
+        from: IpAddr,
+        kind: ErrorKind,
         env: &mut Env,
     ) -> Result<()> {
         writeln!(env.err, "nettool: {} from {from}", kind.describe())?;
@@ -922,7 +935,7 @@ impl Pipe {
         &self,
         host: &stack_iface::Interface,
         end: Ending,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         now: Instant,
         env: &mut Env,
     ) -> Result<Outcome> {
@@ -989,7 +1002,7 @@ impl Pipe {
 
     /// The outcome of how the run ended, and the error to print for a
     /// failed connection.
-    fn outcome(&self, end: Ending, remote: SocketAddrV4, syns: u64) -> (Outcome, Option<String>) {
+    fn outcome(&self, end: Ending, remote: SocketAddr, syns: u64) -> (Outcome, Option<String>) {
         let opened = self.established.is_some();
         let error = match end {
             Ending::Closed(Reason::Normal) | Ending::Idle | Ending::Quit | Ending::OutputClosed => {
@@ -1015,11 +1028,22 @@ impl Pipe {
 }
 
 /// `HOST PORT[-PORT]` to knock at.
-fn zero_io_target(args: &NcArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
+/// [`zero_io_target`] for `nc -u -z`, which speaks IPv4 only so far.
+pub(super) fn zero_io_target_v4(args: &NcArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
+    match zero_io_target(args)? {
+        (IpAddr::V4(ip), ports) => Ok((ip, ports)),
+        (IpAddr::V6(ip), _) => bail!("nc -u -z speaks IPv4 only so far: {ip} is IPv6"),
+    }
+}
+
+fn zero_io_target(args: &NcArgs) -> Result<(IpAddr, Vec<u16>)> {
     let [host, ports] = args.operands.as_slice() else {
         bail!("nettool nc -z needs HOST PORT[-PORT]");
     };
-    Ok((super::resolve_host(host)?, parse_ports(ports)?))
+    Ok((
+        super::resolve_host_ip(host, args.family.family())?,
+        parse_ports(ports)?,
+    ))
 }
 
 /// `-z`: for each port, a handshake and a RST; no data. Every knock comes
@@ -1059,12 +1083,12 @@ fn knocks(
     args: &NcArgs,
     mut given: Given,
     env: &mut Env,
-    mut claim: impl FnMut(SocketAddrV4) -> Result<(SocketAddrV4, Option<Claim>)>,
+    mut claim: impl FnMut(SocketAddr) -> Result<(SocketAddr, Option<Claim>)>,
 ) -> Result<Outcome> {
     let (dst, ports) = zero_io_target(args)?;
     let mut any_open = false;
     for port in ports {
-        let remote = SocketAddrV4::new(dst, port);
+        let remote = SocketAddr::new(dst, port);
         // Dropped at the end of the port: its guard goes with it.
         let (local, _claim) = claim(remote)?;
         let Some(opening) = knock(&mut given, local, remote, args, env)? else {
@@ -1082,8 +1106,8 @@ fn knocks(
 /// `None` when interrupted.
 fn knock(
     given: &mut Given,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    local: SocketAddr,
+    remote: SocketAddr,
     args: &NcArgs,
     env: &mut Env,
 ) -> Result<Option<Opening>> {
@@ -1168,7 +1192,7 @@ impl Machine for Bounded {
 }
 
 /// netcat's line for a `-z` port (with `-v`).
-fn report_knock(remote: SocketAddrV4, opening: Opening, env: &mut Env) -> Result<()> {
+fn report_knock(remote: SocketAddr, opening: Opening, env: &mut Env) -> Result<()> {
     let (dst, port) = (remote.ip(), remote.port());
     match opening {
         Opening::Open => writeln!(

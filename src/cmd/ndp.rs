@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::Env;
+use super::arp::{RttStats, how};
 use crate::arp::resolve::WallClock;
 use crate::cachefile::{self, Caches};
 use crate::cli::NdpArgs;
@@ -19,7 +20,7 @@ use crate::link::pcap::PcapFile;
 use crate::link::trace::Tracer;
 use crate::link::{Filter, Link};
 use crate::machine::Machine;
-use crate::ndp::cache::{Entry, State, Timing};
+use crate::ndp::cache::{Entry, Learned, State, Timing};
 use crate::ndp::claim::{self, Claim, Mode};
 use crate::ndp::nodes::{self, AllNodes};
 use crate::ndp::resolve::{self, Resolution, Settings};
@@ -196,13 +197,6 @@ fn result(
     Ok(())
 }
 
-fn how(stop: Stop, ok: bool) -> Outcome {
-    match stop {
-        Stop::Interrupted => Outcome::Interrupted,
-        Stop::Done => Outcome::from_answer(ok),
-    }
-}
-
 /// A fresh seed for the cache's ReachableTimes.
 fn seed() -> u64 {
     crate::sys::random_u64()
@@ -345,7 +339,7 @@ fn resolve(ip: Ipv6Addr, args: &NdpArgs, place: &Place, env: &mut Env) -> Result
             solicited_node(ip)
         )
     })?;
-    let mut stats = Stats::default();
+    let mut stats = RttStats::default();
     let name = iface.name.clone();
     let verbose = args.verbose;
     let mut render =
@@ -418,21 +412,6 @@ fn resolve(ip: Ipv6Addr, args: &NdpArgs, place: &Place, env: &mut Env) -> Result
     Ok(outcome)
 }
 
-#[derive(Default)]
-struct Stats {
-    samples: Vec<Duration>,
-    conflict: bool,
-}
-
-impl Stats {
-    fn summary(&self) -> Option<(Duration, Duration, Duration)> {
-        let min = *self.samples.iter().min()?;
-        let max = *self.samples.iter().max()?;
-        let avg = self.samples.iter().sum::<Duration>() / self.samples.len() as u32;
-        Some((min, avg, max))
-    }
-}
-
 fn cache_event(status: &'static str, ip: Ipv6Addr, mac: MacAddr, iface: &str) -> CacheEv {
     CacheEv {
         status,
@@ -453,7 +432,7 @@ fn render_resolve(
     now: Instant,
     (ip, iface): (Ipv6Addr, &str),
     ev: resolve::Event,
-    stats: &mut Stats,
+    stats: &mut RttStats,
     verbose: bool,
 ) -> Result<()> {
     use resolve::Event as E;
@@ -496,7 +475,7 @@ fn render_resolve(
             flags,
             rtt,
             nth,
-            learned: _,
+            learned,
         } => {
             stats.samples.push(rtt);
             let event = Event::Reply(Box::new(Reply {
@@ -507,8 +486,15 @@ fn render_resolve(
                 iface: Some(iface.to_owned()),
                 ..Reply::default()
             }));
+            let believed = match learned {
+                Learned::Conflict {
+                    previous,
+                    replaced: false,
+                } => format!("  (not believed: without override, the cache keeps {previous})"),
+                _ => String::new(),
+            };
             let text = format!(
-                "{ip} is-at {mac}  {}  rtt {}  (solicitation {nth})",
+                "{ip} is-at {mac}  {}  rtt {}  (solicitation {nth}){believed}",
                 flags_text(flags),
                 human(rtt)
             );
@@ -737,7 +723,7 @@ fn all_nodes(args: &NdpArgs, place: &Place, env: &mut Env) -> Result<Outcome> {
     };
     let report = Report {
         iface: Some(iface.name.clone()),
-        sent: Some(u64::from(count_n)),
+        sent: Some(machine.frames_sent()),
         answered: Some(seen.len() as u64),
         ..Report::new(verdict, outcome)
     };

@@ -47,7 +47,7 @@ fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
     let t = Template {
         src_mac: path.iface.mac,
         dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
-        src: path.source,
+        src: path.source_v4(),
         dst,
         flags: probe_flags(args),
         ack: args.ack,
@@ -221,7 +221,7 @@ pub fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outco
     }
     let aim = Aim {
         path: given.path,
-        local: given.local,
+        local: given.local_v4(),
         guard: None,
     };
     let found = probe_targets(args, &mut std::io::empty(), super::resolve_host)?;
@@ -288,7 +288,7 @@ impl<'a> Aim<'a> {
     fn of(path: &'a Path, stack: &Stack) -> Aim<'a> {
         Aim {
             path,
-            local: stack.local(),
+            local: stack.local_v4(),
             guard: stack.guard_table().map(str::to_owned),
         }
     }
@@ -330,7 +330,7 @@ fn fire(
         rep,
         verbose: args.verbose,
         start,
-        src: aim.path.source,
+        src: aim.path.source_v4(),
         dst,
     };
     probe_header(&view, args, aim, &tpl, dports, env)?;
@@ -369,7 +369,7 @@ fn probe_flows(remote: Ipv4Addr, ports: &[u16], sport_inc: bool) -> Flows {
     let lo = *ports.iter().min().expect("one port");
     let hi = *ports.iter().max().expect("one port");
     Flows::Probes {
-        remote,
+        remote: remote.into(),
         dports: (lo, hi),
         sport_inc,
     }
@@ -454,7 +454,7 @@ fn probe_header(
     let (flags, bytes) = (tcp_flags(&repr), repr.buffer_len() + 20);
     let start = Start {
         command: "probe",
-        src: Some(aim.local),
+        src: Some(aim.local.into()),
         ip: Some(dst.into()),
         ports: Some(format_ports(dports)),
         iface: Some(path.iface.name.clone()),
@@ -561,8 +561,9 @@ impl Handler<RawHost<Prober>> for ProbeRun<'_> {
 /// `path`, answering ARP for the address when the kernel does not own it.
 pub(super) fn iface_config(path: &Path) -> InterfaceConfig {
     InterfaceConfig {
-        ip: path.source,
+        ip: path.source_v4(),
         mac: path.iface.mac,
+        ipv6: None,
         next_hop_mac: path.next_hop_mac,
         answer_arp: !path.owned_by_kernel,
         trace: false,
@@ -717,7 +718,7 @@ fn reply(
     meaning: Meaning,
 ) -> (Ev, String) {
     let repr = seg.as_repr();
-    let line = tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr);
+    let line = tcp_line_absolute(seg.src.ip(), seg.dst.ip(), &repr);
     let text = format!(
         "{line}  probe {index} ttl {ttl} rtt {}: {}",
         human(rtt),
@@ -749,7 +750,7 @@ fn icmp(
     };
     let line = stamped(t, "icmp", format!("{} from {from}{which}", kind.describe()));
     let icmp = ev::Icmp {
-        ip: from,
+        ip: from.into(),
         what: kind.describe(),
         probe: index,
         rtt_us: rtt.map(us),
@@ -760,7 +761,7 @@ fn icmp(
 /// A segment to our ports that answers no outstanding probe.
 fn unmatched(t: f64, seg: &Segment) -> (Ev, String) {
     let repr = seg.as_repr();
-    let line = tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr);
+    let line = tcp_line_absolute(seg.src.ip(), seg.dst.ip(), &repr);
     let text = stamped(t, "in", format!("{line}  (answers no outstanding probe)"));
     let event = ev::Segment::new("in", seg).line(line);
     (Ev::Segment(Box::new(event)), text)
@@ -953,7 +954,7 @@ pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome
     let (found, ports) = scan_targets(args, &mut std::io::empty(), super::resolve_host)?;
     let aim = Aim {
         path: given.path,
-        local: given.local,
+        local: given.local_v4(),
         guard: None,
     };
     let (link, clock) = (given.link, given.clock);
@@ -1056,7 +1057,7 @@ fn scan_config(
 ) -> scan::Config {
     let (path, sport) = (aim.path, aim.local.port());
     let next_hop_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
-    let mut template = Template::syn(path.iface.mac, next_hop_mac, path.source, dst);
+    let mut template = Template::syn(path.iface.mac, next_hop_mac, path.source_v4(), dst);
     template.options = vec![TcpOption::Mss(path.mss())];
     scan::Config {
         template,
@@ -1104,7 +1105,7 @@ fn scan_start(args: &ScanArgs, aim: &Aim, (dst, ports): (Ipv4Addr, &[u16]), rate
     let (min_rate, max_rate) = rate.bounds();
     Start {
         command: "scan",
-        src: Some(aim.local),
+        src: Some(aim.local.into()),
         ip: Some(dst.into()),
         ports: Some(format_ports(ports)),
         iface: Some(aim.path.iface.name.clone()),
@@ -1313,9 +1314,9 @@ mod tests {
                 is_running: true,
                 is_loopback: false,
             },
-            source: Ipv4Addr::new(10, 0, 0, 1),
+            source: Ipv4Addr::new(10, 0, 0, 1).into(),
             owned_by_kernel: true,
-            next_hop: Ipv4Addr::new(10, 0, 0, 2),
+            next_hop: Ipv4Addr::new(10, 0, 0, 2).into(),
             next_hop_mac: Some(MacAddr::broadcast()),
             how: String::new(),
             loopback: false,

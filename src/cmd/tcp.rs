@@ -2,13 +2,13 @@
 //! and state printed.
 
 use std::io::Write;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
 use super::{Env, Finish, Given, Way, Wiring, run_connection, run_given};
-use crate::cli::{CloseArgs, ConnectArgs, HandshakeArgs};
+use crate::cli::{CloseArgs, ConnectArgs, Family, HandshakeArgs};
 use crate::clock::Clock;
 use crate::driver::{self, Stop};
 use crate::link::Link;
@@ -131,7 +131,7 @@ pub fn close(args: CloseArgs, env: &mut Env) -> Result<Outcome> {
 /// link in tests).
 pub fn handshake_over(args: &HandshakeArgs, given: Given, env: &mut Env) -> Result<Outcome> {
     let run = Run::handshake(args)?;
-    let remote = parse_target(&run.args.target)?;
+    let remote = parse_target(&run.args.target, run.args.family.family())?;
     let rep = Reporter::new(run.args.json);
     run_given(given, rep, env, remote, |w, rep, link, clock, env| {
         converse(&run, w, rep, link, clock, env)
@@ -142,21 +142,46 @@ pub fn handshake_over(args: &HandshakeArgs, given: Given, env: &mut Env) -> Resu
 /// tests).
 pub fn close_over(args: &CloseArgs, given: Given, env: &mut Env) -> Result<Outcome> {
     let run = Run::close(args)?;
-    let remote = parse_target(&run.args.target)?;
+    let remote = parse_target(&run.args.target, run.args.family.family())?;
     let rep = Reporter::new(run.args.json);
     run_given(given, rep, env, remote, |w, rep, link, clock, env| {
         converse(&run, w, rep, link, clock, env)
     })
 }
 
-/// `HOST:PORT` as the socket address it names.
-pub fn parse_target(text: &str) -> Result<SocketAddrV4> {
-    let (host, port) = text
-        .rsplit_once(':')
-        .with_context(|| format!("{text:?} needs a port: write HOST:PORT, e.g. 10.78.0.2:80"))?;
+/// `HOST:PORT` (`[IPV6]:PORT` for an IPv6 address) as the socket address
+/// it names, a host name resolved to `family` (`-4`, `-6`) or to the
+/// system resolver's first address.
+pub fn parse_target(text: &str, family: Family) -> Result<SocketAddr> {
+    if text.parse::<std::net::Ipv6Addr>().is_ok() {
+        bail!("{text} is an IPv6 address without a port: write [{text}]:PORT, e.g. [{text}]:80");
+    }
+    let needs_port = || {
+        format!("{text:?} needs a port: write HOST:PORT, e.g. 10.78.0.2:80 or [fd00:6e74::2]:80")
+    };
+    let (host, port) = match text.strip_prefix('[') {
+        Some(rest) => {
+            let (inside, port) = rest.split_once("]:").with_context(needs_port)?;
+            (inside, port)
+        }
+        None => text.rsplit_once(':').with_context(needs_port)?,
+    };
+    if host.contains(':') && !text.starts_with('[') {
+        bail!(
+            "{text:?}: an IPv6 address and a port are written [ADDRESS]:PORT, e.g. [fd00:6e74::2]:80"
+        );
+    }
     let port = crate::services::parse_port(port, crate::services::Proto::Tcp)
         .map_err(anyhow::Error::msg)?;
-    Ok(SocketAddrV4::new(super::resolve_host(host)?, port))
+    Ok(SocketAddr::new(super::resolve_host_ip(host, family)?, port))
+}
+
+/// [`parse_target`] for a command that speaks IPv4 only.
+pub fn parse_target_v4(text: &str) -> Result<std::net::SocketAddrV4> {
+    match parse_target(text, Family::V4)? {
+        SocketAddr::V4(a) => Ok(a),
+        SocketAddr::V6(a) => bail!("{a} is an IPv6 address: this command speaks IPv4 only so far"),
+    }
 }
 
 /// Turns `\r`, `\n`, `\t`, `\\`, `\0` and `\xHH` into bytes, as `printf` does.
@@ -198,7 +223,7 @@ pub fn unescape(text: &str) -> Result<Vec<u8>> {
 
 fn run(run: Run, env: &mut Env) -> Result<Outcome> {
     let args = run.args;
-    let remote = parse_target(&args.target)?;
+    let remote = parse_target(&args.target, args.family.family())?;
     let (rep, way) = (Reporter::new(args.json), Way::of(&args.path));
     let command = run.command.name();
     run_connection(
@@ -215,7 +240,7 @@ fn run(run: Run, env: &mut Env) -> Result<Outcome> {
 struct Talk {
     session: Session,
     view: View,
-    remote: SocketAddrV4,
+    remote: SocketAddr,
     command: Command,
     end: End,
     time_wait: Duration,
@@ -415,7 +440,7 @@ impl SegmentLines {
     pub(crate) fn line(&mut self, seg: &Segment) -> String {
         let repr = seg.as_repr();
         if self.absolute {
-            tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &repr)
+            tcp_line_absolute(seg.src.ip(), seg.dst.ip(), &repr)
         } else {
             self.seqs.line(seg.src, seg.dst, &repr)
         }
@@ -781,7 +806,7 @@ impl View {
     fn unopened(
         &self,
         opening: Opening,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         answer: Option<Duration>,
     ) -> (String, Verdict, bool, Report) {
         let rtt = answer.map(human).unwrap_or_default();
@@ -811,7 +836,7 @@ impl View {
                 Verdict::Unreachable,
                 false,
                 Report {
-                    ip: Some(from.into()),
+                    ip: Some(from),
                     what: Some(kind.describe()),
                     ..Report::default()
                 },
@@ -824,7 +849,7 @@ impl View {
         out: &mut dyn Write,
         now: Instant,
         s: &Session,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         ending: Ending,
     ) -> Result<Outcome> {
         let answer = self.answer_rtt();
@@ -853,7 +878,7 @@ impl View {
 /// (`handshake`), or the close went as asked or not (`close`).
 fn opened(
     s: &Session,
-    remote: SocketAddrV4,
+    remote: SocketAddr,
     ending: &Ending,
     answer: Option<Duration>,
 ) -> (String, Verdict, bool, Report) {
@@ -918,7 +943,6 @@ fn opened(
 mod tests {
     use super::*;
     use rstest::rstest;
-    use std::net::Ipv4Addr;
 
     #[rstest]
     #[case("GET / HTTP/1.0\\r\\n\\r\\n", b"GET / HTTP/1.0\r\n\r\n".to_vec())]
@@ -938,21 +962,38 @@ mod tests {
     }
 
     #[rstest]
-    #[case("10.0.0.2:80", Ipv4Addr::new(10, 0, 0, 2), 80)]
-    #[case("10.0.0.2:65535", Ipv4Addr::new(10, 0, 0, 2), 65535)]
-    #[case::a_service_name("10.0.0.2:http", Ipv4Addr::new(10, 0, 0, 2), 80)]
-    #[case::a_dashed_service_name("10.0.0.2:http-alt", Ipv4Addr::new(10, 0, 0, 2), 8080)]
-    fn targets_parse(#[case] text: &str, #[case] ip: Ipv4Addr, #[case] port: u16) {
-        assert_eq!(parse_target(text).unwrap(), SocketAddrV4::new(ip, port));
+    #[case("10.0.0.2:80", "10.0.0.2:80")]
+    #[case("10.0.0.2:65535", "10.0.0.2:65535")]
+    #[case::a_service_name("10.0.0.2:http", "10.0.0.2:80")]
+    #[case::a_dashed_service_name("10.0.0.2:http-alt", "10.0.0.2:8080")]
+    #[case::ipv6("[fd00:6e74::2]:80", "[fd00:6e74::2]:80")]
+    #[case::ipv6_service("[fd00:6e74::2]:http", "[fd00:6e74::2]:80")]
+    #[case::ipv6_loopback("[::1]:22", "[::1]:22")]
+    fn targets_parse(#[case] text: &str, #[case] want: &str) {
+        assert_eq!(
+            parse_target(text, Family::Any).unwrap(),
+            want.parse::<SocketAddr>().unwrap()
+        );
     }
 
     #[rstest]
-    #[case("10.0.0.2")]
-    #[case("10.0.0.2:0")]
-    #[case("10.0.0.2:65536")]
-    #[case("10.0.0.2:nosuchservice")]
-    fn bad_targets_are_refused(#[case] text: &str) {
-        assert!(parse_target(text).is_err());
+    #[case("10.0.0.2", "needs a port")]
+    #[case("10.0.0.2:0", "")]
+    #[case("10.0.0.2:65536", "")]
+    #[case("10.0.0.2:nosuchservice", "")]
+    #[case::bare_ipv6("fd00:6e74::2", "[fd00:6e74::2]:PORT")]
+    #[case::ipv6_without_brackets("fd00:6e74::2:http", "[ADDRESS]:PORT")]
+    #[case::ipv6_port_missing("[fd00:6e74::2]", "needs a port")]
+    fn bad_targets_are_refused(#[case] text: &str, #[case] says: &str) {
+        let e = parse_target(text, Family::Any).unwrap_err().to_string();
+        assert!(e.contains(says), "{text}: {e}");
+    }
+
+    #[rstest]
+    #[case("[fd00:6e74::2]:80", Family::V4)]
+    #[case("10.0.0.2:80", Family::V6)]
+    fn a_literal_of_the_other_family_is_refused(#[case] text: &str, #[case] family: Family) {
+        assert!(parse_target(text, family).is_err());
     }
 
     #[test]

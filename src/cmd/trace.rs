@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use super::probe::iface_config;
-use super::tcp::parse_target;
+use super::tcp::parse_target_v4;
 use super::{Env, Finish, Given, Way, Wiring, drive, run_connection, run_flows, run_given};
 use crate::cli::TraceArgs;
 use crate::clock::Clock;
@@ -38,18 +38,25 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     match kind(&args) {
         // One source port for the whole trace: one flow-scoped guard
         // covers it.
-        TraceKind::Tcp => run_connection(rep, env, "trace", remote, &way, body),
+        TraceKind::Tcp => run_connection(rep, env, "trace", remote.into(), &way, body),
         // No TCP port, no RST guard: the source port is held by a bound
         // UDP socket (which keeps the kernel from answering a reply).
         TraceKind::Udp => {
             let flows = Flows::Datagrams { sport_inc: false };
-            run_flows(rep, env, ("trace", flows), remote, &way, body)
+            run_flows(rep, env, ("trace", flows), remote.into(), &way, body)
         }
         // Nothing to hold: the identifier stands for the port (-p, or a
         // random one), and the kernel drops the replies to it silently.
         TraceKind::Icmp => {
             way.source_port = way.source_port.or(Some((random_u64() as u16).max(1)));
-            run_flows(rep, env, ("trace", Flows::Queries), remote, &way, body)
+            run_flows(
+                rep,
+                env,
+                ("trace", Flows::Queries),
+                remote.into(),
+                &way,
+                body,
+            )
         }
     }
 }
@@ -59,9 +66,13 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
 pub fn trace_over(args: &TraceArgs, given: Given, env: &mut Env) -> Result<Outcome> {
     let remote = target(args)?;
     let rep = Reporter::new(args.json);
-    run_given(given, rep, env, remote, |w, rep, link, clock, env| {
-        walk(args, w, rep, link, clock, env)
-    })
+    run_given(
+        given,
+        rep,
+        env,
+        remote.into(),
+        |w, rep, link, clock, env| walk(args, w, rep, link, clock, env),
+    )
 }
 
 /// Classic traceroute's first destination port.
@@ -102,7 +113,7 @@ fn target(args: &TraceArgs) -> Result<SocketAddrV4> {
             args.max_ttl
         );
     }
-    parse_target(&args.target)
+    parse_target_v4(&args.target)
 }
 
 /// A trace that has run its course, to be reported.
@@ -122,7 +133,7 @@ fn walk(
     clock: &mut dyn Clock,
     env: &mut Env,
 ) -> Result<Walked> {
-    let (path, local, remote) = (wiring.path, wiring.local, wiring.remote);
+    let (path, (local, remote)) = (wiring.path, wiring.ends_v4());
     let start = clock.now();
     let trace = Trace::new(Config {
         mac: path.iface.mac,

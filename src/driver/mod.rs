@@ -15,17 +15,19 @@
 //! stdin) whose bytes go to the handler.
 
 mod fd;
+pub mod stats;
 
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant as WallInstant};
 
 pub use crate::clock::{Clock, SystemClock};
 use crate::link::Link;
 use crate::link::stamp::Stamps;
 pub use crate::machine::Machine;
 use crate::time::Instant;
+use stats::Stats;
 
 /// Longest single wait: bounds how late a Ctrl-C that lands between the
 /// flag check and the wait is noticed.
@@ -206,8 +208,19 @@ pub fn run_with<M: Machine, H: Handler<M>>(
         stopped: false,
         input_buf: Vec::new(),
         pool: Vec::new(),
+        stats: None,
     };
-    run.go(interrupt)
+    if stats::wanted() {
+        // The arrivals' kernel stamps, where the link has them; the
+        // figures fall back on the time a frame was read.
+        let _ = run.link.enable_rx_stamps();
+        run.stats = Some(Box::default());
+    }
+    let stop = run.go(interrupt);
+    if let Some(stats) = &run.stats {
+        eprintln!("{}", stats.report());
+    }
+    stop
 }
 
 /// One run's state between turns.
@@ -228,6 +241,8 @@ struct Run<'r, M: Machine, H: Handler<M>> {
     input_buf: Vec<u8>,
     /// The frames being gathered for one [`Link::send_batch`].
     pool: Vec<Vec<u8>>,
+    /// Where the turns' time goes, when asked ([`stats::wanted`]).
+    stats: Option<Box<Stats>>,
 }
 
 impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
@@ -261,9 +276,16 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
                 self.machine.handle_timeout(now);
                 self.events(now)?;
             }
+            let t0 = self.stats.as_ref().map(|_| WallInstant::now());
             self.handler.turn(self.machine, now)?;
+            let t1 = t0.map(|_| WallInstant::now());
             self.transmit(now)?;
             self.events(now)?;
+            if let (Some(stats), Some(t0), Some(t1)) = (&mut self.stats, t0, t1) {
+                stats.turn();
+                stats.app += t1 - t0;
+                stats.send += t1.elapsed();
+            }
             if self.handler.finished(self.machine, now)? {
                 // Send whatever the ending produced (a RST).
                 self.transmit(now)?;
@@ -341,6 +363,9 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
                 now
             };
             self.handler.sent(self.machine, at);
+            if let Some(stats) = &mut self.stats {
+                stats.answered(1);
+            }
         }
         Ok(())
     }
@@ -418,6 +443,9 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
             Err(e) => return Err(e.into()),
         };
         self.spin_until = now + self.opts.spin;
+        if let Some(stats) = &mut self.stats {
+            stats.answered(n);
+        }
         for _ in 0..n {
             self.handler.sent(self.machine, now);
         }
@@ -442,6 +470,9 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
             }
             self.link.queue(&self.buf)?;
             self.handler.sent(self.machine, now);
+            if let Some(stats) = &mut self.stats {
+                stats.answered(1);
+            }
         }
         self.ring_stopped(|link| link.flush())?;
         Ok(())
@@ -476,7 +507,14 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
             return self.frames(wait);
         };
         let ready = match self.link.poll_fd() {
-            Some(link) => fd::poll_two(Some(link), Some(input), wait)?,
+            Some(link) => {
+                let t0 = self.stats.as_ref().map(|_| WallInstant::now());
+                let ready = fd::poll_two(Some(link), Some(input), wait)?;
+                if let (Some(stats), Some(t0)) = (&mut self.stats, t0) {
+                    stats.wait += t0.elapsed();
+                }
+                ready
+            }
             None => {
                 // A link with no descriptor (in memory) does its own
                 // waiting, on its own clock: the input is only looked at,
@@ -513,12 +551,28 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
     fn frames(&mut self, wait: Duration) -> anyhow::Result<()> {
         let batch = self.opts.rx_batch.max(1);
         let mut i = 0;
+        let mut read = 0;
         while i < batch || self.link.rx_pending() > 0 {
             let wait = if i == 0 { wait } else { Duration::ZERO };
             i += 1;
+            let t0 = self.stats.as_ref().map(|_| WallInstant::now());
             let Some(rx) = self.link.recv(wait)? else {
+                if let (Some(stats), Some(t0)) = (&mut self.stats, t0) {
+                    stats.wait += t0.elapsed();
+                }
                 break;
             };
+            read += 1;
+            let t1 = t0.map(|_| WallInstant::now());
+            if let (Some(stats), Some(t0), Some(t1)) = (&mut self.stats, t0, t1) {
+                // The first read's time is mostly the wait for it.
+                if i == 1 && !wait.is_zero() {
+                    stats.wait += t1 - t0;
+                } else {
+                    stats.recv += t1 - t0;
+                }
+                stats.arrived(rx.stamp);
+            }
             let now = if self.opts.kernel_stamps {
                 self.stamps.arrival(rx.stamp, &mut *self.clock)
             } else {
@@ -526,6 +580,12 @@ impl<M: Machine, H: Handler<M>> Run<'_, M, H> {
             };
             self.machine.handle_frame(now, rx.frame, rx.checksum);
             self.events(now)?;
+            if let (Some(stats), Some(t1)) = (&mut self.stats, t1) {
+                stats.engine += t1.elapsed();
+            }
+        }
+        if let Some(stats) = &mut self.stats {
+            stats.drained(read);
         }
         Ok(())
     }

@@ -301,6 +301,7 @@ fn input_run<'r>(
         stopped: false,
         input_buf: Vec::new(),
         pool: Vec::new(),
+        stats: None,
     }
 }
 
@@ -310,6 +311,28 @@ fn with_input(fd: &impl std::os::fd::AsRawFd) -> Options {
         input: Some(fd.as_raw_fd()),
         ..Options::default()
     }
+}
+
+#[test]
+fn the_loop_statistics_count_a_drain_and_the_send_that_answers_it() {
+    let opts = Options::default();
+    let mut h = Hooks::default();
+    let mut link = Script {
+        inbox: (1..=3).map(|i| vec![i]).collect(),
+        block: 3,
+        ..Script::default()
+    };
+    let (mut m, mut clock) = (Sender::new(1, 0), Ticks(0));
+    let mut run = input_run((&mut m, &mut h, &mut link, &mut clock), &opts);
+    run.stats = Some(Box::default());
+    run.frames(Duration::ZERO).unwrap();
+    run.transmit(Instant::ZERO).unwrap();
+    // Nothing more came: a second send answers nothing.
+    run.transmit(Instant::ZERO).unwrap();
+    let stats = run.stats.take().unwrap();
+    assert_eq!(stats.drains(), [3]);
+    assert_eq!(stats.answers().len(), 1);
+    assert!(stats.report().contains("frames per drain: n=1 p50=3"));
 }
 
 #[test]

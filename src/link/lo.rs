@@ -3,7 +3,8 @@
 //! A frame injected into `lo` through AF_PACKET is counted by the IP layer
 //! but never reaches TCP (linux-facts.md), so on loopback nettool sends
 //! its IPv4 packets through a raw IP socket (`IPPROTO_RAW`, header
-//! included) and still receives through AF_PACKET on `lo`, where frames
+//! included; IPv6 ones through an `AF_INET6` one, whose `IPPROTO_RAW`
+//! includes the header too) and still receives through AF_PACKET on `lo`, where frames
 //! carry an all-zero Ethernet header. Packets sent this way do pass the
 //! `output` hook, so the socket marks them with [`GUARD_MARK`], which the
 //! RST guard lets through: nettool's own RSTs must still leave.
@@ -23,20 +24,26 @@ use crate::wire::ethernet;
 pub struct LoopbackLink {
     rx: PacketLink,
     raw: OwnedFd,
+    /// `None` where the kernel has no IPv6.
+    raw6: Option<OwnedFd>,
 }
 
 impl LoopbackLink {
     /// Opens the link on the loopback interface with index `ifindex`.
     pub fn open(ifindex: u32) -> Result<LoopbackLink, OpenError> {
-        let rx = PacketLink::open(ifindex, Filter::ArpIpv4)?;
+        // IPv4 and IPv6 both: the interface above sorts them.
+        let rx = PacketLink::open(ifindex, Filter::All)?;
         let raw = sys::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW)
             .map_err(|e| OpenError::opening("lo", e))?;
+        let raw6 = sys::socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_RAW).ok();
         let mark: libc::c_uint = GUARD_MARK;
         // Without CAP_NET_ADMIN this fails; the guard then also drops our
         // own RSTs on loopback, which costs the peer a timeout, not
         // correctness.
-        let _ = sys::setsockopt(raw.as_raw_fd(), libc::SOL_SOCKET, libc::SO_MARK, &mark);
-        Ok(LoopbackLink { rx, raw })
+        for fd in std::iter::once(&raw).chain(raw6.as_ref()) {
+            let _ = sys::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_MARK, &mark);
+        }
+        Ok(LoopbackLink { rx, raw, raw6 })
     }
 
     /// See [`PacketLink::grow_receive_buffer`].
@@ -47,6 +54,19 @@ impl LoopbackLink {
 
 impl Link for LoopbackLink {
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        if frame.get(12..14) == Some(&[0x86, 0xdd][..]) {
+            let raw6 = self
+                .raw6
+                .as_ref()
+                .ok_or_else(|| io::Error::other("this kernel has no IPv6 raw socket"))?;
+            let packet = frame
+                .get(ethernet::HEADER_LEN..)
+                .filter(|p| p.len() >= 40)
+                .ok_or_else(|| io::Error::other("frame too short to carry IPv6"))?;
+            let dst: [u8; 16] = packet[24..40].try_into().expect("16 bytes");
+            let addr = sys::sockaddr_in6(dst.into(), 0);
+            return sys::sendto(raw6.as_raw_fd(), packet, &addr).map(drop);
+        }
         let packet = frame
             .get(ethernet::HEADER_LEN..)
             .filter(|p| p.len() >= 20)

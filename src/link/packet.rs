@@ -47,6 +47,7 @@ const VNET_HDR_LEN: usize = 10;
 const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
 const VIRTIO_NET_HDR_F_DATA_VALID: u8 = 2;
 const VIRTIO_NET_HDR_GSO_TCPV4: u8 = 1;
+const VIRTIO_NET_HDR_GSO_TCPV6: u8 = 4;
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
 const TP_STATUS_CSUM_VALID: u32 = 1 << 7;
@@ -321,18 +322,26 @@ impl Link for PacketLink {
             ));
         }
         let ip_start = ETH_LEN;
-        let ihl = usize::from(frame.get(ip_start).copied().unwrap_or(0) & 0x0f) * 4;
+        // IPv4's header says its length; nettool's IPv6 packets carry no
+        // extension headers, so TCP follows the fixed 40 bytes.
+        let ipv6 = frame.get(12..14) == Some(&[0x86, 0xdd][..]);
+        let (ihl, gso) = if ipv6 {
+            (40, VIRTIO_NET_HDR_GSO_TCPV6)
+        } else {
+            let ihl = usize::from(frame.get(ip_start).copied().unwrap_or(0) & 0x0f) * 4;
+            (ihl, VIRTIO_NET_HDR_GSO_TCPV4)
+        };
         let tcp_start = ip_start + ihl;
         let doff = usize::from(frame.get(tcp_start + 12).copied().unwrap_or(0) >> 4) * 4;
         if ihl < 20 || doff < 20 || frame.len() < tcp_start + doff {
-            return Err(io::Error::other("not a TCP/IPv4 frame"));
+            return Err(io::Error::other("not a TCP/IPv4 or TCP/IPv6 frame"));
         }
         // virtio_net_hdr, little-endian fields (PACKET_VNET_HDR uses the
         // legacy layout in the host's byte order; every Linux host nettool
         // runs on is little-endian, and the kernel reads it with vio_le()).
         let mut hdr = [0u8; VNET_HDR_LEN];
         hdr[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-        hdr[1] = VIRTIO_NET_HDR_GSO_TCPV4;
+        hdr[1] = gso;
         hdr[2..4].copy_from_slice(&((tcp_start + doff) as u16).to_le_bytes()); // hdr_len
         hdr[4..6].copy_from_slice(&mss.to_le_bytes()); // gso_size
         hdr[6..8].copy_from_slice(&(tcp_start as u16).to_le_bytes()); // csum_start

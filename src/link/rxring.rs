@@ -122,6 +122,13 @@ pub struct RxRing {
     copy: Vec<u8>,
     /// Frames carry their stamps ([`RxRing::enable_timestamps`]).
     stamps: bool,
+    /// Frames the kernel stamped with no skb stamp of its own (a kernel
+    /// TCP sender's frames carry their departure time, which the tap
+    /// does not report) carry the time the ring's header holds all the
+    /// same, its own clock reading at the tap: only for the loop's
+    /// statistics (`NETTOOL_LOOP_STATS`), as nothing else was checked
+    /// against it.
+    header_times: bool,
     /// Frames the kernel clamped to the block (never expected: see the
     /// module docs), skipped.
     pub truncated: u64,
@@ -218,6 +225,7 @@ impl RxRing {
             batch_left: 0,
             copy: Vec::new(),
             stamps: false,
+            header_times: false,
             truncated: 0,
         };
         // SAFETY: sockaddr_ll is plain data.
@@ -251,6 +259,7 @@ impl RxRing {
         let on: libc::c_int = 1;
         setsockopt(self.fd(), libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &on)?;
         self.stamps = true;
+        self.header_times = std::env::var_os("NETTOOL_LOOP_STATS").is_some_and(|v| v != "0");
         Ok(())
     }
 
@@ -491,7 +500,7 @@ impl RxRing {
             RxChecksum::Unknown
         };
         let stamped = status & (TP_STATUS_TS_SOFTWARE | TP_STATUS_TS_RAW_HARDWARE) != 0;
-        let stamp = (self.stamps && stamped)
+        let stamp = (self.stamps && (stamped || self.header_times))
             .then(|| SystemTime::UNIX_EPOCH + Duration::new(u64::from(sec), nsec));
         let frame = if copied {
             &self.copy[..len]

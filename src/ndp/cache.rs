@@ -5,7 +5,8 @@
 //!
 //! ```text
 //!            solicit ──► INCOMPLETE ──(MAX_MULTICAST_SOLICIT unanswered)──► gone
-//!                            │ NA (S=1: REACHABLE, S=0: STALE)
+//!                            │ NA answering us (S=1): REACHABLE;
+//!                            │ any other NA is ignored (policy below)
 //!                            ▼
 //!   ┌──────────────► REACHABLE ──(ReachableTime)──► STALE ──(240 s unused)──► gone
 //!   │ solicited NA                                    │ used (a packet is sent)
@@ -150,8 +151,10 @@ impl Entry {
 
     /// REACHABLE: how long it stays so after `now`.
     pub fn reachable_left(&self, now: UnixMillis) -> Option<Duration> {
-        (self.state == State::Reachable)
-            .then(|| Duration::from_millis((self.since_ms + self.reachable_ms).saturating_sub(now)))
+        (self.state == State::Reachable).then(|| {
+            let until = self.since_ms.saturating_add(self.reachable_ms);
+            Duration::from_millis(until.saturating_sub(now))
+        })
     }
 }
 
@@ -370,9 +373,14 @@ impl Cache {
         let cached = entry.mac.expect("only INCOMPLETE lacks an address");
         match lladdr.filter(|m| *m != cached) {
             None => {
+                // §7.2.5: IsRouter follows the R flag, solicited or not.
+                self.with_entry(iface, target, |e| e.router = flags.router);
                 if solicited {
-                    self.with_entry(iface, target, |e| e.router = flags.router);
                     self.set_reachable(now, iface, target);
+                } else if entry.router != flags.router {
+                    if let Some(e) = self.lookup(iface, ifindex, target).cloned() {
+                        self.changes.push(Change::Put(e));
+                    }
                 }
                 Learned::Confirmed
             }
@@ -463,15 +471,20 @@ impl Cache {
             } else {
                 t.retrans
             };
-            e.since_ms + u64::from(e.solicits.saturating_sub(1)) * ms(t.retrans) + ms(wait)
+            u64::from(e.solicits.saturating_sub(1))
+                .saturating_mul(ms(t.retrans))
+                .saturating_add(ms(wait))
         };
-        Some(match e.state {
+        // Saturating: the file may hold any date, and a deadline that
+        // wrapped round would fire at once.
+        let after = match e.state {
             State::Incomplete => solicit_deadline(t.max_multicast),
-            State::Reachable => e.since_ms + e.reachable_ms,
-            State::Stale => e.since_ms + ms(STALE_LIFETIME),
-            State::Delay => e.since_ms + ms(t.delay_first_probe),
+            State::Reachable => e.reachable_ms,
+            State::Stale => ms(STALE_LIFETIME),
+            State::Delay => ms(t.delay_first_probe),
             State::Probe => solicit_deadline(t.max_unicast),
-        })
+        };
+        Some(e.since_ms.saturating_add(after))
     }
 
     /// The timer of the entry for `ip` fired at `at`.

@@ -70,6 +70,21 @@ impl AllNodes {
     pub fn malformed(&self) -> u64 {
         self.malformed
     }
+
+    /// Echoes sent so far: fewer than `count` if the run was cut short.
+    pub fn frames_sent(&self) -> u64 {
+        self.sent_at.len() as u64
+    }
+}
+
+/// The index of the latest of `sent` echoes whose sequence number is
+/// `seq` (the n-th carries n mod 65536), if one is.
+fn latest_with_seq(sent: usize, seq: u16) -> Option<usize> {
+    let seq = usize::from(seq);
+    let n = sent.checked_sub(seq)?;
+    // The latest n-th with n ≡ seq (mod 65536) and 1 ≤ n ≤ sent.
+    let nth = seq + n / 65536 * 65536;
+    nth.checked_sub(1)
 }
 
 impl Machine for AllNodes {
@@ -90,17 +105,14 @@ impl Machine for AllNodes {
         if ident != self.config.ident || ip.dst != self.config.source || self.done {
             return;
         }
-        let Some(at) = usize::from(seq)
-            .checked_sub(1)
-            .and_then(|i| self.sent_at.get(i))
-        else {
+        let Some(at) = latest_with_seq(self.sent_at.len(), seq).map(|i| self.sent_at[i]) else {
             return; // an echo we never sent
         };
         self.events.push_back(Event::Answer {
             ip: ip.src,
             mac: eth.src,
             seq,
-            rtt: now - *at,
+            rtt: now - at,
         });
     }
 
@@ -110,7 +122,8 @@ impl Machine for AllNodes {
         }
         if self.next.is_some_and(|t| t <= now) {
             self.sent_at.push(now);
-            let seq = u16::try_from(self.sent_at.len()).unwrap_or(u16::MAX);
+            // The n-th echo carries n, wrapping past 65535 as ping's do.
+            let seq = self.sent_at.len() as u16;
             let c = &self.config;
             let frame = Icmpv6Repr::EchoRequest {
                 ident: c.ident,
@@ -170,6 +183,52 @@ mod tests {
         .frame((THEM, US), (PEER, dst))
     }
 
+    /// Past 65535 echoes the sequence number wraps, as ping's does, and
+    /// an answer is timed from the latest echo that carried its number.
+    #[rstest::rstest]
+    #[case::first(1, 1, Some(0))]
+    #[case::not_yet_sent(1, 2, None)]
+    #[case::zero_before_the_wrap(65_535, 0, None)]
+    #[case::zero_is_the_65536th(65_536, 0, Some(65_535))]
+    #[case::after_the_wrap(65_537, 1, Some(65_536))]
+    #[case::before_the_wrap_still(65_537, 2, Some(1))]
+    fn sequence_numbers_wrap(#[case] sent: usize, #[case] seq: u16, #[case] index: Option<usize>) {
+        assert_eq!(latest_with_seq(sent, seq), index);
+    }
+
+    /// The 65537th echo carries 1 again (it carried 65535, as every one
+    /// after it did, and answers were timed from the wrong echo).
+    #[test]
+    fn the_65537th_echo_carries_1() {
+        let config = Config {
+            mac: US,
+            source: ME,
+            ident: 1,
+            count: 65_537,
+            interval: Duration::from_millis(1),
+            wait: Duration::from_secs(1),
+        };
+        let mut m = AllNodes::new(Instant::ZERO, config);
+        let mut last = None;
+        for ms in 0..65_537 {
+            let now = Instant::from_millis(ms);
+            m.handle_timeout(now);
+            while m.poll_transmit(now).is_some() {}
+            while let Some(ev) = m.poll_event() {
+                if let Event::Sent { seq } = ev {
+                    last = Some(seq);
+                }
+            }
+        }
+        assert_eq!(last, Some(1));
+        let t = Instant::from_millis(65_540);
+        m.handle_frame(t, &reply(1, 1, ME), RxChecksum::Unknown);
+        assert!(matches!(
+            m.poll_event(),
+            Some(Event::Answer { rtt, .. }) if rtt == Duration::from_millis(4)
+        ));
+    }
+
     #[test]
     fn echoes_the_group_and_lists_who_answers() {
         let config = Config {
@@ -182,6 +241,8 @@ mod tests {
         };
         let mut m = AllNodes::new(Instant::ZERO, config);
         m.handle_timeout(Instant::ZERO);
+        // What the report counts when a run is cut short: what left, not -c.
+        assert_eq!(m.frames_sent(), 1);
         let f = m.poll_transmit(Instant::ZERO).unwrap();
         let (eth, ip, icmp) = parse_frame(&f, true).unwrap();
         assert_eq!(eth.dst, MacAddr(0x33, 0x33, 0, 0, 0, 1));

@@ -288,6 +288,18 @@ impl<'c> Resolution<'c> {
             nth,
             learned: learned.clone(),
         });
+        // RFC 4861 §7.2.5: O=0 with another address updates nothing; the
+        // cache kept its address, so the new one is no answer either.
+        if matches!(
+            learned,
+            Learned::Conflict {
+                replaced: false,
+                ..
+            }
+        ) {
+            self.pump(now);
+            return;
+        }
         match self.answer {
             Some(first) if first != mac => {
                 self.conflicted = true;

@@ -10,7 +10,7 @@
 //! thiserror 1 beside our thiserror 2): reading is a header, a loop over
 //! 16-byte record headers and three link types.
 
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::wire::ethernet::EthernetRepr;
@@ -21,8 +21,8 @@ use crate::wire::tcp::{ChecksumMode, Flags, TcpOption, TcpRepr};
 pub struct Captured {
     /// Since the Unix epoch, as the file stamps it.
     pub at: Duration,
-    pub src: SocketAddrV4,
-    pub dst: SocketAddrV4,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
     /// Absolute SEG.SEQ and SEG.ACK.
     pub seq: u32,
     pub ack: Option<u32>,
@@ -40,7 +40,7 @@ pub struct Captured {
 
 impl Captured {
     /// The fields of `tcp`, sent from `src` to `dst` at `at`.
-    pub fn of(at: Duration, src: SocketAddrV4, dst: SocketAddrV4, tcp: &TcpRepr) -> Captured {
+    pub fn of(at: Duration, src: SocketAddr, dst: SocketAddr, tcp: &TcpRepr) -> Captured {
         Captured {
             at,
             src,
@@ -101,6 +101,7 @@ const SLL: u32 = 113;
 const SLL2: u32 = 276;
 /// The EtherType of IPv4, as the cooked headers carry it too.
 const IPV4: u16 = 0x0800;
+const IPV6: u16 = 0x86dd;
 
 /// Reads a whole capture file's bytes.
 pub fn read(bytes: &[u8]) -> Result<Capture, CaptureError> {
@@ -161,28 +162,47 @@ pub fn read(bytes: &[u8]) -> Result<Capture, CaptureError> {
     Ok(capture)
 }
 
-/// The TCP segment a frame carries, if it carries one. Checksums are not
-/// verified: a capture taken on the sending host holds frames the NIC had
-/// yet to complete.
+/// The TCP segment a frame carries, if it carries one, over IPv4 or
+/// IPv6. Checksums are not verified: a capture taken on the sending host
+/// holds frames the NIC had yet to complete.
 fn tcp_of(link: u32, at: Duration, frame: &[u8]) -> Option<Captured> {
-    let packet = match link {
+    let (protocol, packet) = match link {
         ETHERNET => {
             let (eth, payload) = EthernetRepr::parse(frame).ok()?;
-            (eth.protocol == crate::wire::ethernet::Protocol::Ipv4).then_some(payload)?
+            let protocol = match eth.protocol {
+                crate::wire::ethernet::Protocol::Ipv4 => IPV4,
+                crate::wire::ethernet::Protocol::Ipv6 => IPV6,
+                _ => return None,
+            };
+            (protocol, payload)
         }
         // SLL: packet type, ARPHRD, address length, 8 address bytes, then
         // the protocol (2 bytes) at offset 14; 16 bytes in all.
-        SLL => (u16::from_be_bytes(frame.get(14..16)?.try_into().ok()?) == IPV4)
-            .then(|| frame.get(16..))??,
+        SLL => (
+            u16::from_be_bytes(frame.get(14..16)?.try_into().ok()?),
+            frame.get(16..)?,
+        ),
         // SLL2: the protocol first, then 18 more bytes; 20 in all.
-        _ => (u16::from_be_bytes(frame.get(..2)?.try_into().ok()?) == IPV4)
-            .then(|| frame.get(20..))??,
+        _ => (
+            u16::from_be_bytes(frame.get(..2)?.try_into().ok()?),
+            frame.get(20..)?,
+        ),
     };
-    let (ip, tcp) = TcpRepr::from_ipv4_packet(packet, ChecksumMode::Skip).ok()?;
+    let (src, dst, tcp) = match protocol {
+        IPV4 => {
+            let (ip, tcp) = TcpRepr::from_ipv4_packet(packet, ChecksumMode::Skip).ok()?;
+            (IpAddr::V4(ip.src), IpAddr::V4(ip.dst), tcp)
+        }
+        IPV6 => {
+            let (ip, tcp) = TcpRepr::from_ipv6_packet(packet, ChecksumMode::Skip).ok()?;
+            (IpAddr::V6(ip.src), IpAddr::V6(ip.dst), tcp)
+        }
+        _ => return None,
+    };
     Some(Captured::of(
         at,
-        SocketAddrV4::new(ip.src, tcp.src_port),
-        SocketAddrV4::new(ip.dst, tcp.dst_port),
+        SocketAddr::new(src, tcp.src_port),
+        SocketAddr::new(dst, tcp.dst_port),
         &tcp,
     ))
 }
@@ -235,6 +255,45 @@ mod tests {
         assert_eq!(seg.at, Duration::from_micros(7_250_000));
         assert_eq!(seg.src, "10.0.0.1:40000".parse().unwrap());
         assert_eq!((seg.seq, seg.ack, seg.flags), (1000, None, Flags::SYN));
+    }
+
+    /// An IPv6 SYN, on Ethernet and as a Linux cooked capture (SLL)
+    /// would hold it, is read with its IPv6 addresses.
+    #[test]
+    fn ipv6_segments_are_read() {
+        let tcp = TcpRepr {
+            src_port: 40000,
+            dst_port: 80,
+            seq: SeqNum(1000),
+            ack: None,
+            flags: Flags::SYN,
+            window: 64240,
+            urgent: 0,
+            options: Vec::new(),
+            payload: &[],
+        };
+        let ip = crate::wire::ipv6::Ipv6Repr::new(
+            "fd00:6e74::1".parse().unwrap(),
+            "fd00:6e74::2".parse().unwrap(),
+            crate::wire::ipv6::NextHeader::Tcp,
+            64,
+            0,
+        );
+        let frame = tcp.to_ipv6_frame_with(
+            MacAddr(2, 0, 0, 0, 0, 1),
+            MacAddr(2, 0, 0, 0, 0, 2),
+            &ip,
+            crate::wire::tcp::ChecksumFill::Complete,
+        );
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&[0x86, 0xdd]);
+        sll.extend_from_slice(&frame[14..]);
+        for (link, bytes) in [(ETHERNET, &frame), (SLL, &sll)] {
+            let seg = tcp_of(link, Duration::ZERO, bytes).expect("a segment");
+            assert_eq!(seg.src, "[fd00:6e74::1]:40000".parse().unwrap());
+            assert_eq!(seg.dst, "[fd00:6e74::2]:80".parse().unwrap());
+            assert_eq!(seg.flags, Flags::SYN);
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! a time–sequence graph can plot it.
 
 use std::fmt;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -24,13 +24,13 @@ pub enum Way {
 /// A connection's two ends, left first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Ends {
-    pub left: SocketAddrV4,
-    pub right: SocketAddrV4,
+    pub left: SocketAddr,
+    pub right: SocketAddr,
 }
 
 impl Ends {
     /// Which way a segment from `src` to `dst` goes, if it belongs here.
-    pub fn way(&self, src: SocketAddrV4, dst: SocketAddrV4) -> Option<Way> {
+    pub fn way(&self, src: SocketAddr, dst: SocketAddr) -> Option<Way> {
         if (src, dst) == (self.left, self.right) {
             Some(Way::Right)
         } else if (src, dst) == (self.right, self.left) {
@@ -56,7 +56,7 @@ impl fmt::Display for Ends {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnFilter {
     Port(u16),
-    Tuple(SocketAddrV4, SocketAddrV4),
+    Tuple(SocketAddr, SocketAddr),
 }
 
 impl FromStr for ConnFilter {

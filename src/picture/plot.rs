@@ -103,7 +103,7 @@ pub enum PlotError {
 }
 
 /// The sender and receiver of `way` in `ends`.
-pub fn sender_receiver(ends: &Ends, way: Way) -> (std::net::SocketAddrV4, std::net::SocketAddrV4) {
+pub fn sender_receiver(ends: &Ends, way: Way) -> (std::net::SocketAddr, std::net::SocketAddr) {
     match way {
         Way::Right => (ends.left, ends.right),
         Way::Left => (ends.right, ends.left),

@@ -11,7 +11,7 @@
 //! models a capture gives: an [`Exchange`] for the ladder, a
 //! [`Graph`] for the time–sequence plot.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::capture::Captured;
@@ -163,7 +163,7 @@ impl Causes {
 impl Recorder {
     /// A recording of the connection from `local` (drawn on the left) to
     /// `remote`.
-    pub fn new(local: SocketAddrV4, remote: SocketAddrV4) -> Recorder {
+    pub fn new(local: SocketAddr, remote: SocketAddr) -> Recorder {
         Recorder {
             ends: Ends {
                 left: local,
@@ -193,27 +193,27 @@ impl Recorder {
     /// `seg` went over the wire `t` after the run began (either way; a
     /// segment of another connection is ignored). A segment of ours that
     /// sends data again is a retransmission, its cause told from the
-    /// engine's counts at the last [`Recorder::engine`]; it is returned.
-    pub fn segment(&mut self, t: Duration, seg: &Segment) -> Option<Retransmit> {
-        let way = self.ends.way(seg.src, seg.dst)?;
+    /// engine's counts at the last [`Recorder::engine`], for the graph.
+    pub fn segment(&mut self, t: Duration, seg: &Segment) {
+        let Some(way) = self.ends.way(seg.src, seg.dst) else {
+            return;
+        };
         if self.captured.len() >= self.limit {
             self.unrecorded += 1;
             self.last_unrecorded = t;
-            return None;
+            return;
         }
-        let again = if way == Way::Right {
-            self.causes.sent(seg).map(|cause| Retransmit {
+        if way == Way::Right
+            && let Some(cause) = self.causes.sent(seg)
+        {
+            let again = Retransmit {
                 src: seg.src,
                 dst: seg.dst,
                 seq: seg.seq.get(),
                 len: seg.payload.len(),
                 cause,
-            })
-        } else {
-            None
-        };
-        if let Some(r) = &again {
-            self.retransmits.push((t, r.clone()));
+            };
+            self.retransmits.push((t, again));
         }
         let (seq, ack) = self
             .seqs
@@ -230,7 +230,6 @@ impl Recorder {
         }));
         self.captured
             .push(Captured::of(t, seg.src, seg.dst, &seg.as_repr()));
-        again
     }
 
     /// Our end moved from `from` to `to` at `t`.

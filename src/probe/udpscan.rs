@@ -604,6 +604,7 @@ mod tests {
         let iface = InterfaceConfig {
             ip: US,
             mac: MAC_US,
+            ipv6: None,
             next_hop_mac: Some(MAC_THEM),
             answer_arp: false,
             trace: false,

@@ -9,7 +9,7 @@
 //! `null`. README.md's "JSON output" section and tests/events.schema.json
 //! describe the same set; a test holds the three together.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -124,9 +124,9 @@ pub struct Start {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub src: Option<SocketAddrV4>,
+    pub src: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dst: Option<SocketAddrV4>,
+    pub dst: Option<SocketAddr>,
     /// The address asked about when there is no port (ARP, probe, scan).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<IpAddr>,
@@ -146,7 +146,7 @@ pub struct Start {
     )]
     pub mac: Option<MacAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_hop: Option<Ipv4Addr>,
+    pub next_hop: Option<IpAddr>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "display_opt"
@@ -191,8 +191,8 @@ pub struct Start {
 pub struct Segment {
     /// `in` or `out`.
     pub dir: &'static str,
-    pub src: SocketAddrV4,
-    pub dst: SocketAddrV4,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
     pub flags: String,
     pub seq: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -229,11 +229,11 @@ impl Segment {
     }
 
     /// The bare RST nettool sends to end a half-open connection.
-    pub fn reset(src: SocketAddrV4, dst: SocketAddrV4, seq: u32) -> Segment {
+    pub fn reset(src: impl Into<SocketAddr>, dst: impl Into<SocketAddr>, seq: u32) -> Segment {
         Segment {
             dir: "out",
-            src,
-            dst,
+            src: src.into(),
+            dst: dst.into(),
             flags: "R".to_owned(),
             seq,
             ack: None,
@@ -296,8 +296,8 @@ impl RetransmitCause {
 /// A retransmission: the range sent again, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Retransmit {
-    pub src: SocketAddrV4,
-    pub dst: SocketAddrV4,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
     /// Absolute SEG.SEQ, as in `segment`.
     pub seq: u32,
     pub len: usize,
@@ -335,9 +335,9 @@ pub struct Reply {
     pub iface: Option<String>,
     /// TCP: the answering segment.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub src: Option<SocketAddrV4>,
+    pub src: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dst: Option<SocketAddrV4>,
+    pub dst: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flags: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -399,7 +399,7 @@ pub struct Hop {
 #[derive(Debug, Clone, Serialize)]
 pub struct Icmp {
     /// The router or host that sent it.
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub what: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probe: Option<u64>,
@@ -564,7 +564,7 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iface: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_hop: Option<Ipv4Addr>,
+    pub next_hop: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subnet: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

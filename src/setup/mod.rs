@@ -21,7 +21,7 @@ use next_hop::Resolved;
 
 use std::fmt::Display;
 use std::io::{self, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::AtomicBool;
 
@@ -35,7 +35,7 @@ use crate::link::rxring::RingKind;
 use crate::link::{Filter, Link};
 use crate::privilege::{self, Cap};
 use crate::route::{self, Interface, RouteError};
-use crate::sys::reserve_port;
+use crate::sys::reserve_port_on;
 use crate::wire::{MacAddr, ethernet};
 
 /// A warning on stderr, in nettool's words.
@@ -46,10 +46,12 @@ pub fn warn(err: &mut dyn Write, what: impl Display) -> io::Result<()> {
 /// What the user asked about the way to a destination.
 #[derive(Clone, Copy)]
 pub struct Request<'a> {
-    pub dst: Ipv4Addr,
+    /// IPv4 or IPv6: the path is of its family.
+    pub dst: IpAddr,
     /// `-i`/`-I`: the interface, instead of the routing table's.
     pub interface: Option<&'a str>,
-    /// `-s`/`--source`: the source address, instead of the interface's.
+    /// `-s`/`--source`: the source address, instead of the interface's
+    /// (IPv4 only, so far: over IPv6 the routing table's source).
     pub source: Option<Ipv4Addr>,
     /// The ARP cache file.
     pub cache: &'a std::path::Path,
@@ -61,13 +63,15 @@ pub struct Request<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Path {
     pub iface: Interface,
-    /// The source address of nettool's frames.
-    pub source: Ipv4Addr,
+    /// The source address of nettool's frames: IPv4 or IPv6, as the
+    /// destination is.
+    pub source: IpAddr,
     /// Whether the kernel owns `source` (it then answers segments to it
     /// itself, unless a guard keeps it out).
     pub owned_by_kernel: bool,
-    /// Where frames go: a gateway, or the destination.
-    pub next_hop: Ipv4Addr,
+    /// Where frames go: a gateway, or the destination (of the source's
+    /// family).
+    pub next_hop: IpAddr,
     /// The next hop's MAC; `None` for a listener, which learns its peer's.
     pub next_hop_mac: Option<MacAddr>,
     /// How the MAC was learned, for the command's header.
@@ -88,11 +92,11 @@ pub enum Found {
 /// Why the next hop (`next_hop` on `iface`) has no MAC to send to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unresolved {
-    /// It did not answer ARP.
-    NoArp { next_hop: Ipv4Addr, iface: String },
+    /// It did not answer ARP (or, over IPv6, neighbour solicitations).
+    NoArp { next_hop: IpAddr, iface: String },
     /// Two MACs answered for it: neither is believed.
     Conflict {
-        next_hop: Ipv4Addr,
+        next_hop: IpAddr,
         iface: String,
         mac: MacAddr,
         other_mac: MacAddr,
@@ -100,7 +104,7 @@ pub enum Unresolved {
 }
 
 impl Unresolved {
-    pub fn next_hop(&self) -> Ipv4Addr {
+    pub fn next_hop(&self) -> IpAddr {
         match self {
             Unresolved::NoArp { next_hop, .. } | Unresolved::Conflict { next_hop, .. } => *next_hop,
         }
@@ -118,7 +122,12 @@ impl std::fmt::Display for Unresolved {
         match self {
             Unresolved::NoArp { next_hop, iface } => write!(
                 f,
-                "the next hop {next_hop} did not answer ARP on {iface}: is it up, and on this link?"
+                "the next hop {next_hop} did not answer {} on {iface}: is it up, and on this link?",
+                if next_hop.is_ipv4() {
+                    "ARP"
+                } else {
+                    "neighbour solicitations"
+                }
             ),
             Unresolved::Conflict {
                 next_hop,
@@ -128,7 +137,8 @@ impl std::fmt::Display for Unresolved {
             } => write!(
                 f,
                 "the next hop {next_hop} is claimed by both {mac} and {other_mac} on {iface}; \
-                 neither is believed (nettool arp {next_hop} shows the conflict)"
+                 neither is believed (nettool {} {next_hop} shows the conflict)",
+                if next_hop.is_ipv4() { "arp" } else { "ndp" }
             ),
         }
     }
@@ -141,7 +151,11 @@ impl Path {
     /// another: that one never carries it).
     pub fn find(req: Request, err: &mut dyn Write, interrupt: &AtomicBool) -> Result<Found> {
         privilege::before_drop("looking for a path")?;
-        let route = match route::select(req.dst, req.interface, req.source) {
+        let dst = match req.dst {
+            IpAddr::V4(dst) => dst,
+            IpAddr::V6(dst) => return Path::find_v6(dst, req, err, interrupt),
+        };
+        let route = match route::select(dst, req.interface, req.source) {
             Err(RouteError::LocalDestination { .. }) => {
                 // The kernel routes its own addresses over loopback.
                 let iface = loopback_interface()?;
@@ -157,8 +171,8 @@ impl Path {
                 }
                 return Ok(Found::Path(Path::on_loopback(
                     iface,
-                    req.source.unwrap_or(req.dst),
-                    req.dst,
+                    req.source.unwrap_or(dst).into(),
+                    dst.into(),
                 )));
             }
             other => other?,
@@ -167,8 +181,8 @@ impl Path {
             let (source, next_hop) = (route.source, route.next_hop);
             return Ok(Found::Path(Path::on_loopback(
                 route.interface,
-                source,
-                next_hop,
+                source.into(),
+                next_hop.into(),
             )));
         }
         if route.interface.mac == MacAddr::zero() {
@@ -177,7 +191,7 @@ impl Path {
                 route.interface.name
             );
         }
-        let (next_hop, iface) = (route.next_hop, route.interface.name.clone());
+        let (next_hop, iface) = (route.next_hop.into(), route.interface.name.clone());
         let (mac, how) = match next_hop::resolve(&route, req.cache, req.pcap, err, interrupt)? {
             Resolved::Mac(mac, how) => (mac, how),
             Resolved::NoAnswer => {
@@ -193,9 +207,84 @@ impl Path {
             }
         };
         Ok(Found::Path(Path {
-            source: route.source,
+            source: route.source.into(),
             owned_by_kernel: route.source_owned_by_kernel,
-            next_hop: route.next_hop,
+            next_hop: route.next_hop.into(),
+            next_hop_mac: Some(mac),
+            how,
+            loopback: false,
+            iface: route.interface,
+        }))
+    }
+
+    /// [`Path::find`] for an IPv6 destination: the kernel's route (the
+    /// interface given with `-i` taken as on-link), the next hop resolved
+    /// by nettool's own neighbour discovery through the same cache.
+    fn find_v6(
+        dst: Ipv6Addr,
+        req: Request,
+        err: &mut dyn Write,
+        interrupt: &AtomicBool,
+    ) -> Result<Found> {
+        if let Some(source) = req.source {
+            bail!(
+                "{dst} is an IPv6 address and the source {source} an IPv4 one: leave out -s \
+                 (over IPv6 the routing table's source is used; -s takes IPv4 only so far)"
+            );
+        }
+        let route = match route::select_v6(dst, req.interface, None) {
+            Err(RouteError::LocalDestination { .. }) => {
+                let iface = loopback_interface()?;
+                if let Some(named) = req.interface
+                    && named != iface.name
+                {
+                    bail!(
+                        "{dst} is this host's own address, which the kernel reaches over {lo} \
+                         only, never over {named}: leave out -i {named} (or give -i {lo})",
+                        lo = iface.name
+                    );
+                }
+                return Ok(Found::Path(Path::on_loopback(
+                    iface,
+                    dst.into(),
+                    dst.into(),
+                )));
+            }
+            other => other?,
+        };
+        if route.interface.is_loopback {
+            let (source, next_hop) = (route.source.into(), route.next_hop.into());
+            return Ok(Found::Path(Path::on_loopback(
+                route.interface,
+                source,
+                next_hop,
+            )));
+        }
+        if route.interface.mac == MacAddr::zero() {
+            bail!(
+                "{} has no Ethernet address; nettool's TCP runs over Ethernet-like interfaces",
+                route.interface.name
+            );
+        }
+        let (next_hop, iface) = (IpAddr::V6(route.next_hop), route.interface.name.clone());
+        let (mac, how) = match next_hop::resolve_v6(&route, req.cache, req.pcap, err, interrupt)? {
+            Resolved::Mac(mac, how) => (mac, how),
+            Resolved::NoAnswer => {
+                return Ok(Found::Unresolved(Unresolved::NoArp { next_hop, iface }));
+            }
+            Resolved::Conflict { mac, other_mac } => {
+                return Ok(Found::Unresolved(Unresolved::Conflict {
+                    next_hop,
+                    iface,
+                    mac,
+                    other_mac,
+                }));
+            }
+        };
+        Ok(Found::Path(Path {
+            source: route.source.into(),
+            owned_by_kernel: route.source_owned_by_kernel,
+            next_hop,
             next_hop_mac: Some(mac),
             how,
             loopback: false,
@@ -204,7 +293,7 @@ impl Path {
     }
 
     /// A path over loopback: no ARP, and the kernel owns both ends.
-    fn on_loopback(iface: Interface, source: Ipv4Addr, next_hop: Ipv4Addr) -> Path {
+    fn on_loopback(iface: Interface, source: IpAddr, next_hop: IpAddr) -> Path {
         Path {
             source,
             owned_by_kernel: true,
@@ -222,14 +311,26 @@ impl Path {
     /// `interface` is the one listened on, even for another interface's
     /// address (the kernel accepts it from any link), but never for a
     /// loopback address, which no other link carries.
-    pub fn listen(addr: Option<Ipv4Addr>, interface: Option<&str>) -> Result<Path> {
+    ///
+    /// An IPv6 `addr` is listened on the same way (the kernel must own it:
+    /// nettool answers no neighbour solicitation for an address of its
+    /// own yet).
+    pub fn listen(addr: Option<IpAddr>, interface: Option<&str>) -> Result<Path> {
         privilege::before_drop("looking for an address to listen on")?;
         let interfaces = pnet::datalink::interfaces();
-        let holder = |ip: Ipv4Addr| {
+        let holder = |ip: IpAddr| {
             interfaces
                 .iter()
-                .find(|i| i.ips.iter().any(|n| n.ip() == std::net::IpAddr::V4(ip)))
+                .find(|i| i.ips.iter().any(|n| n.ip() == ip))
         };
+        if let Some(ip @ IpAddr::V6(_)) = addr
+            && holder(ip).is_none()
+        {
+            bail!(
+                "no interface has {ip}; over IPv6 nettool listens on an address the kernel owns \
+                 (add it with `ip -6 addr add {ip}/64 dev IFACE nodad`)"
+            );
+        }
         let (index, ip, owned) = match (addr, interface) {
             (Some(ip), Some(name)) => {
                 let iface = route::interface_by_name(name)?;
@@ -258,7 +359,7 @@ impl Path {
                     .first()
                     .map(|n| n.ip())
                     .with_context(|| format!("{name} has no IPv4 address to listen on"))?;
-                (iface.index, ip, true)
+                (iface.index, ip.into(), true)
             }
             (None, None) => {
                 let candidates: Vec<_> = interfaces
@@ -275,7 +376,7 @@ impl Path {
                                 _ => None,
                             })
                             .expect("filtered on IPv4");
-                        (one.index, ip, true)
+                        (one.index, ip.into(), true)
                     }
                     _ => {
                         let names: Vec<String> =
@@ -295,7 +396,7 @@ impl Path {
 
     /// A listener's end on `iface` at `source`: its peers' MACs are
     /// learned from their frames.
-    pub fn listening(iface: Interface, source: Ipv4Addr, owned_by_kernel: bool) -> Path {
+    pub fn listening(iface: Interface, source: IpAddr, owned_by_kernel: bool) -> Path {
         if iface.is_loopback {
             return Path::on_loopback(iface, source, source);
         }
@@ -318,17 +419,17 @@ impl Path {
             Flows::Datagrams { .. } => {
                 // A port below 1024 needs the same privilege as a TCP one.
                 let (sport, reservation) = privilege::raised(&[Cap::NetBindService], || {
-                    crate::sys::reserve_udp_port(self.source, self.owned_by_kernel, sport)
+                    crate::sys::reserve_udp_port(self.source_v4(), self.owned_by_kernel, sport)
                 })?;
                 return Ok(Claim {
-                    local: SocketAddrV4::new(self.source, sport),
+                    local: SocketAddrV4::new(self.source_v4(), sport).into(),
                     guard: None,
                     _reservation: reservation,
                 });
             }
             Flows::Queries => {
                 return Ok(Claim {
-                    local: SocketAddrV4::new(self.source, sport.unwrap_or(0)),
+                    local: SocketAddrV4::new(self.source_v4(), sport.unwrap_or(0)).into(),
                     guard: None,
                     _reservation: None,
                 });
@@ -336,9 +437,9 @@ impl Path {
             _ => {}
         }
         let (sport, reservation) = privilege::raised(&[Cap::NetBindService], || {
-            reserve_port(self.source, self.owned_by_kernel, sport)
+            reserve_port_on(self.source, self.iface.index, self.owned_by_kernel, sport)
         })?;
-        let local = SocketAddrV4::new(self.source, sport);
+        let local = SocketAddr::new(self.source, sport);
         let flow = flows.flow(local);
         let guard = privilege::raised(&[Cap::NetAdmin], || {
             RstGuard::install_when(self.owned_by_kernel, flow)
@@ -381,10 +482,14 @@ impl Path {
             }
             return Ok(Box::new(link));
         }
+        let filter = match self.source {
+            IpAddr::V4(_) => Filter::ArpIpv4,
+            IpAddr::V6(_) => Filter::ArpIpv6,
+        };
         let mut link = if opts.offloading {
-            PacketLink::open_offloading(index, Filter::ArpIpv4)?
+            PacketLink::open_offloading(index, filter)?
         } else {
-            PacketLink::open(index, Filter::ArpIpv4)?
+            PacketLink::open(index, filter)?
         };
         if let Some(slots) = opts.tx_ring {
             // A slot holds any frame the interface can send (the kernel
@@ -447,8 +552,8 @@ impl Path {
     #[cfg(any(test, feature = "testkit"))]
     pub fn simulated(
         mac: MacAddr,
-        source: Ipv4Addr,
-        next_hop: Ipv4Addr,
+        source: impl Into<IpAddr>,
+        next_hop: impl Into<IpAddr>,
         next_hop_mac: MacAddr,
     ) -> Path {
         Path {
@@ -462,18 +567,48 @@ impl Path {
                 is_running: true,
                 is_loopback: false,
             },
-            source,
+            source: source.into(),
             owned_by_kernel: false,
-            next_hop,
+            next_hop: next_hop.into(),
             next_hop_mac: Some(next_hop_mac),
             how: "scripted".into(),
             loopback: false,
         }
     }
 
-    /// The MSS to announce on this path ([`crate::tcp::mss_for_mtu`]).
+    /// The MSS to announce on this path ([`crate::tcp::mss_for_mtu`], or
+    /// over IPv6 [`crate::tcp::mss_for_mtu_ipv6`]: the MTU less 60).
     pub fn mss(&self) -> u16 {
-        crate::tcp::mss_for_mtu(self.iface.mtu)
+        match self.source {
+            IpAddr::V4(_) => crate::tcp::mss_for_mtu(self.iface.mtu),
+            IpAddr::V6(_) => crate::tcp::mss_for_mtu_ipv6(self.iface.mtu),
+        }
+    }
+
+    /// The source of a path to an IPv4 destination, for the commands that
+    /// speak IPv4 only (their targets are IPv4, so their paths are).
+    pub fn source_v4(&self) -> Ipv4Addr {
+        match self.source {
+            IpAddr::V4(ip) => ip,
+            IpAddr::V6(ip) => panic!("an IPv4 path holds an IPv6 source {ip}"),
+        }
+    }
+
+    /// The interface's addresses for this path: its IPv4 source (0.0.0.0
+    /// on an IPv6 path), and its IPv6 one on an IPv6 path.
+    pub fn addresses(&self) -> (Ipv4Addr, Option<Ipv6Addr>) {
+        match self.source {
+            IpAddr::V4(ip) => (ip, None),
+            IpAddr::V6(ip) => (Ipv4Addr::UNSPECIFIED, Some(ip)),
+        }
+    }
+
+    /// The IPv6 source, if the path is IPv6's.
+    pub fn source_v6(&self) -> Option<Ipv6Addr> {
+        match self.source {
+            IpAddr::V4(_) => None,
+            IpAddr::V6(ip) => Some(ip),
+        }
     }
 }
 
@@ -499,13 +634,13 @@ fn loopback_interface() -> Result<Interface> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flows {
     /// One connection to `remote`.
-    Connection { remote: SocketAddrV4 },
+    Connection { remote: SocketAddr },
     /// Connections from any peer to the source port.
     Listener,
     /// Probes to `remote`'s ports `dports` (a range), from the source port
     /// or (`sport_inc`) from it and every port above.
     Probes {
-        remote: Ipv4Addr,
+        remote: IpAddr,
         dports: (u16, u16),
         sport_inc: bool,
     },
@@ -524,7 +659,7 @@ pub enum Flows {
 
 impl Flows {
     /// The guard's flow, once the source address and port are known.
-    fn flow(self, local: SocketAddrV4) -> Flow {
+    fn flow(self, local: SocketAddr) -> Flow {
         match self {
             Flows::Connection { remote } => Flow::Connection { local, remote },
             Flows::Listener => Flow::Listener { local },
@@ -533,7 +668,7 @@ impl Flows {
                 dports,
                 sport_inc,
             } => Flow::Probes {
-                local: *local.ip(),
+                local: local.ip(),
                 remote,
                 sports: (local.port(), if sport_inc { 65535 } else { local.port() }),
                 dports,
@@ -577,7 +712,7 @@ fn rx_ring_allowed() -> bool {
 /// the kernel while the claim lives) and the guard that keeps the kernel's
 /// RSTs out of them.
 pub struct Claim {
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     pub guard: Option<RstGuard>,
     _reservation: Option<OwnedFd>,
 }
@@ -612,8 +747,16 @@ pub struct Stack {
 
 impl Stack {
     /// The source address and port.
-    pub fn local(&self) -> SocketAddrV4 {
+    pub fn local(&self) -> SocketAddr {
         self.claim.local
+    }
+
+    /// [`Stack::local`] of a run that speaks IPv4 only.
+    pub fn local_v4(&self) -> SocketAddrV4 {
+        match self.claim.local {
+            SocketAddr::V4(a) => a,
+            SocketAddr::V6(a) => panic!("an IPv4 run holds an IPv6 address {a}"),
+        }
     }
 
     /// The guard's nftables table, when there is one.
@@ -666,20 +809,20 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
-    const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
-    const REMOTE: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+    const LOCAL: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000));
+    const REMOTE: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80));
 
     #[rstest]
     #[case(Flows::Connection { remote: REMOTE }, Flow::Connection { local: LOCAL, remote: REMOTE })]
     #[case(Flows::Listener, Flow::Listener { local: LOCAL })]
     #[case(
-        Flows::Probes { remote: *REMOTE.ip(), dports: (22, 80), sport_inc: false },
-        Flow::Probes { local: *LOCAL.ip(), remote: *REMOTE.ip(), sports: (40000, 40000), dports: (22, 80) }
+        Flows::Probes { remote: REMOTE.ip(), dports: (22, 80), sport_inc: false },
+        Flow::Probes { local: LOCAL.ip(), remote: REMOTE.ip(), sports: (40000, 40000), dports: (22, 80) }
     )]
     // Each probe from the next port: the guard covers every port above.
     #[case(
-        Flows::Probes { remote: *REMOTE.ip(), dports: (80, 80), sport_inc: true },
-        Flow::Probes { local: *LOCAL.ip(), remote: *REMOTE.ip(), sports: (40000, 65535), dports: (80, 80) }
+        Flows::Probes { remote: REMOTE.ip(), dports: (80, 80), sport_inc: true },
+        Flow::Probes { local: LOCAL.ip(), remote: REMOTE.ip(), sports: (40000, 65535), dports: (80, 80) }
     )]
     fn the_guard_covers_the_flows_claimed(#[case] flows: Flows, #[case] want: Flow) {
         assert_eq!(flows.flow(LOCAL), want);
@@ -720,11 +863,11 @@ mod tests {
 
     #[test]
     fn a_listener_learns_its_peers_macs_except_on_loopback() {
-        let ip = *LOCAL.ip();
+        let ip = LOCAL.ip();
         let eth = Path::listening(interface(false), ip, false);
         assert_eq!(eth.next_hop_mac, None);
         assert!(!eth.loopback && !eth.owned_by_kernel);
-        let lo = Path::listening(interface(true), Ipv4Addr::LOCALHOST, true);
+        let lo = Path::listening(interface(true), Ipv4Addr::LOCALHOST.into(), true);
         assert_eq!(lo.next_hop_mac, Some(MacAddr::zero()));
         assert!(lo.loopback && lo.owned_by_kernel);
     }
@@ -733,7 +876,7 @@ mod tests {
     #[case(false, 1460)]
     #[case(true, 65_495)]
     fn the_mss_follows_the_interface(#[case] is_loopback: bool, #[case] mss: u16) {
-        let path = Path::listening(interface(is_loopback), *LOCAL.ip(), true);
+        let path = Path::listening(interface(is_loopback), LOCAL.ip(), true);
         assert_eq!(path.mss(), mss);
     }
 
@@ -743,7 +886,7 @@ mod tests {
     fn this_hosts_own_address_takes_the_loopback_path() {
         let cache = std::env::temp_dir().join("nettool-setup-test-unused-cache.json");
         let request = Request {
-            dst: Ipv4Addr::LOCALHOST,
+            dst: Ipv4Addr::LOCALHOST.into(),
             interface: None,
             source: None,
             cache: &cache,

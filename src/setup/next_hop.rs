@@ -1,4 +1,5 @@
-//! The next hop's MAC, through nettool's own ARP and its cache.
+//! The next hop's MAC, through nettool's own ARP (or, over IPv6, its
+//! own neighbour discovery) and its cache.
 
 use std::io::Write;
 use std::path::Path;
@@ -16,8 +17,11 @@ use crate::driver;
 use crate::link::Filter;
 use crate::link::packet::PacketLink;
 use crate::link::pcap::PcapFile;
+use crate::machine::Machine;
+use crate::ndp::cache::Timing;
+use crate::ndp::resolve as ndp_resolve;
 use crate::privilege::{self, Cap};
-use crate::route::Route;
+use crate::route::{Route, Route6};
 use crate::time::{Instant, human};
 use crate::wire::MacAddr;
 
@@ -105,6 +109,76 @@ pub fn resolve(
     let answer = res.answer();
     drop(res);
     if let Err(e) = cachefile::save(cache_path, &cache) {
+        warn(err, format!("{e}; the next hop was not cached"))?;
+    }
+    Ok(match (answer, conflict) {
+        (_, Some((mac, other_mac))) => Resolved::Conflict { mac, other_mac },
+        (Some(mac), None) => Resolved::Mac(mac, how),
+        (None, None) => Resolved::NoAnswer,
+    })
+}
+
+/// The MAC of an IPv6 `route`'s next hop, through nettool's own neighbour
+/// discovery ([`crate::ndp::resolve`]) and the NDP half of the same cache
+/// file: a REACHABLE entry answers at once, a stale one is probed, none is
+/// solicited by multicast, three times one second apart.
+pub fn resolve_v6(
+    route: &Route6,
+    cache_path: &Path,
+    pcap: Option<&PcapFile>,
+    err: &mut dyn Write,
+    interrupt: &AtomicBool,
+) -> Result<Resolved> {
+    let iface = &route.interface;
+    let (mut caches, warnings) = cachefile::load_all(cache_path, crate::sys::random_u64());
+    warnings.iter().try_for_each(|w| warn(err, w))?;
+    let mut clock = SystemClock::new();
+    let now = clock.now();
+    let wall = WallClock {
+        at: now,
+        unix_ms: clock::unix_now_ms(),
+    };
+    let settings = ndp_resolve::Settings {
+        iface: iface.name.clone(),
+        ifindex: iface.index,
+        mac: iface.mac,
+        source: route.source,
+        target: route.next_hop,
+        use_cache: true,
+        timing: Timing {
+            max_multicast: TRIES,
+            ..Timing::default()
+        },
+        ping: None,
+    };
+    let mut res = ndp_resolve::Resolution::new(now, wall, &mut caches.ndp, settings);
+    let mut how = String::new();
+    let mut conflict = None;
+    let mut on_event = |_: Instant, ev: ndp_resolve::Event| -> Result<()> {
+        match ev {
+            ndp_resolve::Event::CacheHit { .. } => how = "from the NDP cache".to_owned(),
+            ndp_resolve::Event::Advert { rtt, .. } => {
+                how = format!("resolved by neighbour discovery in {}", human(rtt))
+            }
+            ndp_resolve::Event::Conflict { first, other } => conflict = Some((first, other)),
+            _ => {}
+        }
+        Ok(())
+    };
+    if res.is_done() {
+        while let Some(ev) = res.poll_event() {
+            on_event(now, ev)?;
+        }
+    } else {
+        let opened = privilege::raised(&[Cap::NetRaw], || {
+            PacketLink::open(iface.index, Filter::ArpIpv6)
+        });
+        let mut link = super::capture(opened?, pcap)?;
+        driver::run(&mut res, &mut link, &mut clock, interrupt, on_event)?;
+    }
+    let answer = res.answer();
+    drop(res);
+    if let Err(e) = cachefile::save_all(cache_path, &caches) {
         warn(err, format!("{e}; the next hop was not cached"))?;
     }
     Ok(match (answer, conflict) {

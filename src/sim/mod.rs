@@ -478,7 +478,7 @@ impl Sim {
             self.endpoints[side].service(self.now);
             while let Some(seg) = self.endpoints[side].conn.poll_transmit(self.now) {
                 let bytes = seg.to_ipv4_packet();
-                let line = tcp_line_absolute(*seg.src.ip(), *seg.dst.ip(), &seg.as_repr());
+                let line = tcp_line_absolute(seg.src.ip(), seg.dst.ip(), &seg.as_repr());
                 self.transmit(side, line, bytes);
             }
             // Transmitting may have produced events (none today), and

@@ -74,6 +74,7 @@ mod tests {
     const US: Identity = Identity {
         ip: Ipv4Addr::new(10, 0, 0, 1),
         mac: MacAddr(2, 0, 0, 0, 0, 1),
+        ipv6: None,
     };
 
     fn segment_to(dst: Ipv4Addr) -> Vec<u8> {
@@ -125,6 +126,7 @@ mod tests {
             let mut iface = Interface::new(InterfaceConfig {
                 ip: US.ip,
                 mac: US.mac,
+                ipv6: None,
                 next_hop_mac: Some(THEM_MAC),
                 answer_arp: false,
                 trace: false,
@@ -164,6 +166,7 @@ mod tests {
             let mut server = Interface::new(InterfaceConfig {
                 ip: THEM,
                 mac: THEM_MAC,
+                ipv6: None,
                 next_hop_mac: Some(US.mac),
                 answer_arp: true,
                 trace: false,

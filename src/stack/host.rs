@@ -1,7 +1,7 @@
 //! One actively opened TCP connection on one link: an [`Interface`] with
 //! a single flow, seen as that flow. See the module docs of [`super`].
 
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 pub use super::iface::{Direction, HostEvent, Stats, is_pure_ack};
 use super::iface::{FlowKey, Interface, InterfaceConfig};
@@ -15,7 +15,7 @@ use crate::wire::MacAddr;
 pub struct HostConfig {
     /// Our hardware address.
     pub mac: MacAddr,
-    /// The next hop's hardware address: every IPv4 frame goes there.
+    /// The next hop's hardware address: every IP frame goes there.
     pub next_hop_mac: Option<MacAddr>,
     /// Answer ARP requests for the connection's local address ourselves,
     /// because the kernel does not own it (and so will not); segments for
@@ -34,9 +34,14 @@ pub struct TcpHost {
 impl TcpHost {
     /// A host for `conn`, an active OPEN (its SYN goes out first).
     pub fn new(config: HostConfig, conn: Connection) -> TcpHost {
+        let (ip, ipv6) = match conn.local().ip() {
+            IpAddr::V4(ip) => (ip, None),
+            IpAddr::V6(ip) => (Ipv4Addr::UNSPECIFIED, Some(ip)),
+        };
         let mut iface = Interface::new(InterfaceConfig {
-            ip: *conn.local().ip(),
+            ip,
             mac: config.mac,
+            ipv6,
             next_hop_mac: config.next_hop_mac,
             answer_arp: config.answer_arp,
             trace: config.trace,
@@ -61,7 +66,7 @@ impl TcpHost {
     }
 
     /// The connection's 4-tuple.
-    pub fn local(&self) -> SocketAddrV4 {
+    pub fn local(&self) -> SocketAddr {
         self.flow.local
     }
 

@@ -1,6 +1,6 @@
 //! The host around the TCP engine, sans-IO.
 //!
-//! - [`iface`]: one local identity (IPv4 address, MAC) on one link, with a
+//! - [`iface`]: one local identity (IPv4 and IPv6 addresses, MAC) on one link, with a
 //!   flow table of any number of TCP connections and listeners (bounded
 //!   half-open and accept queues). It validates and demultiplexes what
 //!   arrives (Ethernet, ARP requests for our address when the kernel does
@@ -28,6 +28,7 @@
 pub mod addresses;
 pub mod host;
 pub mod iface;
+mod keys;
 pub mod raw;
 pub mod session;
 pub mod udp;

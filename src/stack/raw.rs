@@ -11,8 +11,12 @@ use super::iface::{Event as HostEvent, Interface, InterfaceConfig, RawHandle};
 use crate::machine::{Machine, RawEvents, RawFlow, RxChecksum};
 use crate::time::Instant;
 
-/// An event of a [`RawHost`].
+/// An event of a [`RawHost`]. (The interface's events name their flow
+/// by a 4-tuple of either family, which makes them the larger variant;
+/// each is moved once, from the queue to its reader, so boxing would
+/// only add an allocation.)
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Hosted<E> {
     /// The interface's (the link's): an ARP request answered, a frame
     /// that failed validation.
@@ -157,6 +161,7 @@ mod tests {
         let config = InterfaceConfig {
             ip: *US.ip(),
             mac: MAC,
+            ipv6: None,
             next_hop_mac: Some(GW),
             answer_arp,
             trace: true,
@@ -306,6 +311,7 @@ mod tests {
         let mut iface = Interface::new(InterfaceConfig {
             ip: *US.ip(),
             mac: MAC,
+            ipv6: None,
             next_hop_mac: Some(GW),
             answer_arp: true,
             trace: false,

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use super::host::{HostEvent, TcpHost};
 use crate::machine::{Machine, RxChecksum};
+use crate::stack::iface::ErrorKind;
 use crate::tcp::{Event as TcpEvent, Reason};
 use crate::time::{Instant, earliest};
-use crate::wire::icmp::IcmpKind;
 
 /// What to do with the handshake's third ACK.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,8 +92,8 @@ pub enum Opening {
     NoAnswer,
     /// An ICMP error answered for the destination.
     Unreachable {
-        from: std::net::Ipv4Addr,
-        kind: IcmpKind,
+        from: std::net::IpAddr,
+        kind: ErrorKind,
     },
 }
 

@@ -294,6 +294,7 @@ mod tests {
         let iface = InterfaceConfig {
             ip: *US.ip(),
             mac: MAC,
+            ipv6: None,
             next_hop_mac,
             answer_arp: false,
             trace: false,

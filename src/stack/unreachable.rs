@@ -256,6 +256,7 @@ mod tests {
         let iface = InterfaceConfig {
             ip: US,
             mac: MAC,
+            ipv6: None,
             next_hop_mac: None,
             answer_arp,
             trace: false,
@@ -291,6 +292,7 @@ mod tests {
         let us = Identity {
             ip: PEER,
             mac: PEER_MAC,
+            ipv6: None,
         };
         std::iter::from_fn(|| h.poll_transmit(Instant::ZERO))
             .map(|f| {
@@ -377,6 +379,7 @@ mod tests {
             let us = Identity {
                 ip: PEER,
                 mac: PEER_MAC,
+                ipv6: None,
             };
             let Some(Inbound::Icmp { error, .. }) = demux(&us, &f, ChecksumMode::Verify) else {
                 panic!("not an ICMP error: {f:02x?}");

@@ -3,17 +3,19 @@
 //! the outputs. SEGMENT ARRIVES (§3.10.7) lives in `input.rs`.
 
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::time::Instant;
 use crate::wire::MacAddr;
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
-use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
+use crate::wire::ipv6::{Ipv6Repr, NextHeader};
+use crate::wire::tcp::{ChecksumFill, Flags, TcpOption, TcpRepr};
 
 use super::cc::{Congestion, CongestionControl};
 use super::challenge::ChallengeLimit;
+use super::ends::Ends;
 use super::flight::Flight;
 use super::isn::IsnGenerator;
 use super::rack::Rack;
@@ -33,9 +35,12 @@ pub const MAX_WSCALE: u8 = 14;
 /// that a kernel peer sees nothing unusual.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
-    /// MSS we advertise (what we can receive), capped at `mtu - 40`.
+    /// MSS we advertise (what we can receive), capped at the MTU less the
+    /// IP and TCP headers.
     pub mss: u16,
     /// Link MTU; with the peer's MSS it bounds Eff.snd.MSS (§3.7.1).
+    /// The IP header's share of it (20 bytes over IPv4, 40 over IPv6)
+    /// follows from the connection's addresses.
     pub mtu: usize,
     /// Window scale shift we offer (RFC 7323), `None` to offer none.
     pub window_scale: Option<u8>,
@@ -236,12 +241,22 @@ pub enum RecvError {
     Closed,
 }
 
+/// The unspecified address and port 0 of `addr`'s family: the peer of a
+/// connection still LISTENing.
+fn unspecified_like(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr {
+        SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        SocketAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    };
+    SocketAddr::new(ip, 0)
+}
+
 /// An outgoing segment, owned, with both endpoints' addresses, ready for
 /// the driver to frame ([`Segment::to_frame`]) or for tests to inspect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
-    pub src: SocketAddrV4,
-    pub dst: SocketAddrV4,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
     pub seq: SeqNum,
     pub ack: Option<SeqNum>,
     pub flags: Flags,
@@ -253,10 +268,10 @@ pub struct Segment {
 impl Segment {
     /// An owned copy of a parsed segment, with the addresses it came
     /// between.
-    pub fn from_repr(src: Ipv4Addr, dst: Ipv4Addr, tcp: &TcpRepr<'_>) -> Segment {
+    pub fn from_repr(src: impl Into<IpAddr>, dst: impl Into<IpAddr>, tcp: &TcpRepr<'_>) -> Segment {
         Segment {
-            src: SocketAddrV4::new(src, tcp.src_port),
-            dst: SocketAddrV4::new(dst, tcp.dst_port),
+            src: SocketAddr::new(src.into(), tcp.src_port),
+            dst: SocketAddr::new(dst.into(), tcp.dst_port),
             seq: tcp.seq,
             ack: tcp.ack,
             flags: tcp.flags,
@@ -291,19 +306,42 @@ impl Segment {
         self.len() == 0
     }
 
-    /// The IPv4 header for this segment (TTL 64, DF).
+    /// The IPv4 header for this segment (TTL 64, DF). Panics for a
+    /// segment between IPv6 addresses.
     pub fn ipv4(&self) -> Ipv4Repr {
-        Ipv4Repr::new(*self.src.ip(), *self.dst.ip(), IpProtocol::Tcp, 0)
+        let (IpAddr::V4(src), IpAddr::V4(dst)) = (self.src.ip(), self.dst.ip()) else {
+            panic!("an IPv6 segment has no IPv4 header");
+        };
+        Ipv4Repr::new(src, dst, IpProtocol::Tcp, 0)
     }
 
-    /// The serialized IPv4 datagram, checksums filled.
+    /// The IPv6 header for this segment (hop limit 64, class and flow
+    /// label 0). Panics for a segment between IPv4 addresses.
+    pub fn ipv6(&self) -> Ipv6Repr {
+        let (IpAddr::V6(src), IpAddr::V6(dst)) = (self.src.ip(), self.dst.ip()) else {
+            panic!("an IPv4 segment has no IPv6 header");
+        };
+        Ipv6Repr::new(src, dst, NextHeader::Tcp, 64, 0)
+    }
+
+    /// The serialized IPv4 datagram, checksums filled (see [`Segment::ipv4`]).
     pub fn to_ipv4_packet(&self) -> Vec<u8> {
         self.as_repr().to_ipv4_packet(&self.ipv4())
     }
 
-    /// The whole Ethernet frame, checksums filled.
+    /// The whole Ethernet frame, checksums filled, over IPv4 or IPv6 as
+    /// the addresses are.
     pub fn to_frame(&self, src_mac: MacAddr, dst_mac: MacAddr) -> Vec<u8> {
-        self.as_repr().to_frame(src_mac, dst_mac, &self.ipv4())
+        self.to_frame_with(src_mac, dst_mac, ChecksumFill::Complete)
+    }
+
+    /// [`Segment::to_frame`], the TCP checksum filled as `fill` says.
+    pub fn to_frame_with(&self, src_mac: MacAddr, dst_mac: MacAddr, fill: ChecksumFill) -> Vec<u8> {
+        let repr = self.as_repr();
+        match self.src {
+            SocketAddr::V4(_) => repr.to_frame_with(src_mac, dst_mac, &self.ipv4(), fill),
+            SocketAddr::V6(_) => repr.to_ipv6_frame_with(src_mac, dst_mac, &self.ipv6(), fill),
+        }
     }
 }
 
@@ -317,7 +355,11 @@ impl Segment {
 /// - without: `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
 ///
 /// A host stack calls this for segments to ports nobody listens on.
-pub fn rst_for(from: Ipv4Addr, to: Ipv4Addr, seg: &TcpRepr<'_>) -> Option<Segment> {
+pub fn rst_for(
+    from: impl Into<IpAddr>,
+    to: impl Into<IpAddr>,
+    seg: &TcpRepr<'_>,
+) -> Option<Segment> {
     if seg.flags.contains(Flags::RST) {
         return None;
     }
@@ -326,8 +368,8 @@ pub fn rst_for(from: Ipv4Addr, to: Ipv4Addr, seg: &TcpRepr<'_>) -> Option<Segmen
         None => (SeqNum(0), Some(seg.seq + seg.segment_len())),
     };
     Some(Segment {
-        src: SocketAddrV4::new(to, seg.dst_port),
-        dst: SocketAddrV4::new(from, seg.src_port),
+        src: SocketAddr::new(to.into(), seg.dst_port),
+        dst: SocketAddr::new(from.into(), seg.src_port),
         seq,
         ack,
         flags: Flags::RST,
@@ -462,9 +504,12 @@ pub struct Connection {
     pub(super) config: Arc<Config>,
     /// [`Config::ts_offset`], kept apart since it differs per connection.
     pub(super) ts_offset: u32,
+    /// The path's MTU, when an ICMP error said it is below the link's
+    /// ([`Connection::lower_path_mtu`]); 0 until then.
+    pub(super) path_mtu: u32,
     pub(super) state: State,
-    pub(super) local: SocketAddrV4,
-    pub(super) remote: SocketAddrV4,
+    /// Both addresses (the remote one unspecified while LISTENing).
+    pub(super) ends: Ends,
     pub(super) tcb: Tcb,
     /// Highest sequence number sent so far (BSD's `snd_max`): SND.NXT goes
     /// back on a timeout, but ACKs for what was sent before stay valid.
@@ -545,7 +590,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn new(config: Arc<Config>, local: SocketAddrV4, remote: SocketAddrV4, iss: IssSource) -> Self {
+    fn new(config: Arc<Config>, local: SocketAddr, remote: SocketAddr, iss: IssSource) -> Self {
         let offer = Negotiated {
             wscale: config.window_scale.map(|w| w.min(MAX_WSCALE)),
             sack: config.sack_permitted,
@@ -554,13 +599,13 @@ impl Connection {
         };
         let mut conn = Connection {
             ts_offset: config.ts_offset,
+            path_mtu: 0,
             rcv: RecvBuffer::new(config.recv_buffer),
             rtt: RttEstimator::new(config.rto),
             cc: Congestion::new(config.cc),
             config,
             state: State::Closed,
-            local,
-            remote,
+            ends: Ends::new(local, remote),
             tcb: Tcb::default(),
             snd_max: SeqNum(0),
             max_snd_wnd: 0,
@@ -604,10 +649,16 @@ impl Connection {
     pub fn connect(
         now: Instant,
         config: impl Into<Arc<Config>>,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: impl Into<SocketAddr>,
+        remote: impl Into<SocketAddr>,
         iss: SeqNum,
     ) -> Connection {
+        let (local, remote) = (local.into(), remote.into());
+        assert_eq!(
+            local.is_ipv4(),
+            remote.is_ipv4(),
+            "a connection between two address families"
+        );
         let mut conn = Connection::new(config.into(), local, remote, IssSource::Fixed(iss));
         conn.set_iss(iss);
         conn.arm_user_timer(now);
@@ -618,10 +669,11 @@ impl Connection {
     /// Passive OPEN (§3.10.1) on `local`, accepting one SYN from anyone.
     pub fn listen(
         config: impl Into<Arc<Config>>,
-        local: SocketAddrV4,
+        local: impl Into<SocketAddr>,
         iss: IssSource,
     ) -> Connection {
-        let remote = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+        let local = local.into();
+        let remote = unspecified_like(local);
         let mut conn = Connection::new(config.into(), local, remote, iss);
         conn.passive = true;
         conn.set_state(State::Listen);
@@ -639,9 +691,10 @@ impl Connection {
         let closed = self.fin_seq.is_some();
         let from = self.state;
         let out = std::mem::take(&mut self.out);
-        let remote = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+        let local = self.ends.local();
+        let remote = unspecified_like(local);
         let (config, ts_offset) = (self.config.clone(), self.ts_offset);
-        *self = Connection::new(config, self.local, remote, self.iss_source);
+        *self = Connection::new(config, local, remote, self.iss_source);
         self.ts_offset = ts_offset;
         self.out = out;
         // The segments built for the failed handshake go with it.
@@ -675,13 +728,36 @@ impl Connection {
         &self.tcb
     }
 
-    pub fn local(&self) -> SocketAddrV4 {
-        self.local
+    pub fn local(&self) -> SocketAddr {
+        self.ends.local()
     }
 
     /// The peer (unspecified while LISTENing).
-    pub fn remote(&self) -> SocketAddrV4 {
-        self.remote
+    pub fn remote(&self) -> SocketAddr {
+        self.ends.remote()
+    }
+
+    /// The MTU segments are cut for: the link's, or the path's once an
+    /// ICMP error has lowered it.
+    pub fn mtu(&self) -> usize {
+        match self.path_mtu {
+            0 => self.config.mtu,
+            pmtu => self.config.mtu.min(pmtu as usize),
+        }
+    }
+
+    /// Path MTU discovery (RFC 1191, RFC 8201 §4): a router said the path
+    /// carries at most `mtu` bytes. Eff.snd.MSS shrinks to fit (a larger
+    /// MTU than the one in use is ignored: MTUs are only raised by a new
+    /// connection); what was in flight in larger segments was dropped by
+    /// that router, and goes again, cut to the new size, when the
+    /// retransmission timer or loss recovery sends it.
+    pub fn lower_path_mtu(&mut self, _now: Instant, mtu: usize) {
+        if mtu >= self.mtu() {
+            return;
+        }
+        self.path_mtu = u32::try_from(mtu).unwrap_or(u32::MAX);
+        self.update_eff_snd_mss();
     }
 
     /// The current retransmission timeout.
@@ -1224,11 +1300,12 @@ impl Connection {
     fn syn_segment(&mut self, now: Instant) -> Segment {
         let n = self.negotiated;
         // The MSS we can receive: never more than the link MTU allows
-        // (MTU - IPv4 header - TCP header, RFC 9293 §3.7.1).
+        // (MTU - IP header - TCP header, RFC 9293 §3.7.1).
+        let headers = self.ends.ip_header_len() + 20;
         let mss = self
             .config
             .mss
-            .min(u16::try_from(self.config.mtu.saturating_sub(40)).unwrap_or(u16::MAX));
+            .min(u16::try_from(self.config.mtu.saturating_sub(headers)).unwrap_or(u16::MAX));
         let mut options = vec![TcpOption::Mss(mss)];
         let ts = TcpOption::Timestamps {
             val: self.ts_val(now),
@@ -1493,8 +1570,8 @@ impl Connection {
             self.advertised_window()
         };
         Segment {
-            src: self.local,
-            dst: self.remote,
+            src: self.ends.local(),
+            dst: self.ends.remote(),
             seq,
             ack: ack.then_some(self.tcb.rcv.nxt),
             flags,
@@ -1541,10 +1618,9 @@ impl Connection {
         // payload: Eff.snd.MSS leaves none beside the timestamps, so a
         // full-sized data segment carries no SACK blocks (RFC 2018 §4: as
         // many as fit; the next pure ACK carries them all).
-        let room = self
-            .config
-            .mtu
-            .saturating_sub(20 + 20 + if ts { 12 } else { 0 } + seg.payload.len());
+        let room = self.mtu().saturating_sub(
+            self.ends.ip_header_len() + 20 + if ts { 12 } else { 0 } + seg.payload.len(),
+        );
         let fit = room.saturating_sub(4) / 8;
         let sack = sack && fit > 0;
         if sack {
@@ -1649,11 +1725,11 @@ impl Connection {
     }
 
     /// §3.7.1: `Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize`, with
-    /// MMS_S the MTU minus the IPv4 header and TCPhdrsize including the
+    /// MMS_S the MTU minus the IP header and TCPhdrsize including the
     /// timestamp option when negotiated.
     pub(super) fn update_eff_snd_mss(&mut self) {
         let send_mss = usize::from(self.negotiated.peer_mss);
-        let mms_s = self.config.mtu.saturating_sub(20);
+        let mms_s = self.mtu().saturating_sub(self.ends.ip_header_len());
         let hdr = 20 + if self.negotiated.timestamps { 12 } else { 0 };
         self.tcb.eff_snd_mss = (send_mss + 20).min(mms_s).saturating_sub(hdr).max(1);
     }

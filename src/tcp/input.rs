@@ -4,7 +4,7 @@
 //! RFC 9293 recommends, with §7's rate limit on the challenge ACKs they
 //! draw (`challenge.rs`).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::IpAddr;
 
 use crate::time::Instant;
 use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
@@ -30,20 +30,31 @@ impl Connection {
     /// LISTENing, use [`handle_segment_from`](Self::handle_segment_from)
     /// so the connection learns the peer's address.
     pub fn handle_segment(&mut self, now: Instant, seg: &TcpRepr<'_>) {
-        let from = *self.remote.ip();
+        let from = self.ends.remote().ip();
         self.handle_segment_from(now, from, seg);
     }
 
-    /// SEGMENT ARRIVES from `src_ip` (the IPv4 source of the datagram).
+    /// SEGMENT ARRIVES from `src_ip` (the source address of the packet).
     /// A LISTENing connection ignores a segment whose source is unspecified
     /// (as `handle_segment` passes while no peer is known): it could not
     /// answer it.
-    pub fn handle_segment_from(&mut self, now: Instant, src_ip: Ipv4Addr, seg: &TcpRepr<'_>) {
-        let ours = seg.dst_port == self.local.port()
+    pub fn handle_segment_from(
+        &mut self,
+        now: Instant,
+        src_ip: impl Into<IpAddr>,
+        seg: &TcpRepr<'_>,
+    ) {
+        let src_ip = src_ip.into();
+        // A LISTENing connection takes its peer's family from the SYN; it
+        // must be its own.
+        let (local, remote) = (self.ends.local(), self.ends.remote());
+        let same_family = src_ip.is_ipv4() == local.is_ipv4();
+        let ours = seg.dst_port == local.port()
+            && same_family
             && if self.state == State::Listen {
                 !src_ip.is_unspecified()
             } else {
-                seg.src_port == self.remote.port() && src_ip == *self.remote.ip()
+                seg.src_port == remote.port() && src_ip == remote.ip()
             };
         if !ours {
             self.drop_segment(DropReason::NotForUs);
@@ -63,27 +74,22 @@ impl Connection {
     }
 
     /// §3.10.7.1 CLOSED: everything but a RST is answered with a RST.
-    fn segment_arrives_closed(&mut self, src_ip: Ipv4Addr, seg: &TcpRepr<'_>) -> Step {
-        if let Some(rst) = rst_for(src_ip, *self.local.ip(), seg) {
+    fn segment_arrives_closed(&mut self, src_ip: IpAddr, seg: &TcpRepr<'_>) -> Step {
+        if let Some(rst) = rst_for(src_ip, self.ends.local().ip(), seg) {
             self.out.queued.push_back(rst);
         }
         Err(DropReason::NoConnection)
     }
 
     /// §3.10.7.2 LISTEN.
-    fn segment_arrives_listen(
-        &mut self,
-        now: Instant,
-        src_ip: Ipv4Addr,
-        seg: &TcpRepr<'_>,
-    ) -> Step {
+    fn segment_arrives_listen(&mut self, now: Instant, src_ip: IpAddr, seg: &TcpRepr<'_>) -> Step {
         // First, check for a RST: ignore it.
         if seg.flags.contains(Flags::RST) {
             return Err(DropReason::Unexpected);
         }
         // Second, an ACK: nothing has been sent, so it is bad: <SEQ=SEG.ACK><CTL=RST>.
         if seg.ack.is_some() {
-            if let Some(rst) = rst_for(src_ip, *self.local.ip(), seg) {
+            if let Some(rst) = rst_for(src_ip, self.ends.local().ip(), seg) {
                 self.out.queued.push_back(rst);
             }
             return Err(DropReason::Unexpected);
@@ -93,10 +99,10 @@ impl Connection {
         if !seg.flags.contains(Flags::SYN) {
             return Err(DropReason::Unexpected);
         }
-        self.remote = SocketAddrV4::new(src_ip, seg.src_port);
+        self.ends.set_remote(src_ip, seg.src_port);
         let iss = match self.iss_source {
             IssSource::Fixed(iss) => iss,
-            IssSource::Generated(g) => g.isn(now, self.local, self.remote),
+            IssSource::Generated(g) => g.isn(now, self.ends.local(), self.ends.remote()),
         };
         self.set_iss(iss);
         self.accept_syn(seg);

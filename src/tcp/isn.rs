@@ -12,7 +12,7 @@
 //! than taken from `std`, whose `SipHasher` is deprecated and whose
 //! `DefaultHasher` algorithm is not guaranteed to stay fixed.
 
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::time::Instant;
 use crate::wire::SeqNum;
@@ -36,12 +36,22 @@ impl IsnGenerator {
     }
 
     /// The ISN for a connection from `local` to `remote` opened at `now`.
-    pub fn isn(&self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> SeqNum {
-        let mut msg = [0u8; 12];
-        msg[..4].copy_from_slice(&local.ip().octets());
-        msg[4..6].copy_from_slice(&local.port().to_be_bytes());
-        msg[6..10].copy_from_slice(&remote.ip().octets());
-        msg[10..12].copy_from_slice(&remote.port().to_be_bytes());
+    /// The 4-tuple is hashed as its addresses' bytes and ports in
+    /// network order (12 bytes over IPv4, 36 over IPv6).
+    pub fn isn(
+        &self,
+        now: Instant,
+        local: impl Into<SocketAddr>,
+        remote: impl Into<SocketAddr>,
+    ) -> SeqNum {
+        let mut msg = Vec::with_capacity(36);
+        for end in [local.into(), remote.into()] {
+            match end.ip() {
+                IpAddr::V4(ip) => msg.extend_from_slice(&ip.octets()),
+                IpAddr::V6(ip) => msg.extend_from_slice(&ip.octets()),
+            }
+            msg.extend_from_slice(&end.port().to_be_bytes());
+        }
         let f = siphash24(&self.key, &msg) as u32;
         // M: one tick per 4 µs, wrapping every ~4.77 hours (RFC 6528 §3).
         let m = (now.total_micros() / 4) as u32;
@@ -98,7 +108,7 @@ pub fn siphash24(key: &[u8; 16], msg: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
+    use std::net::{Ipv4Addr, SocketAddrV4};
 
     fn seq_key() -> [u8; 16] {
         std::array::from_fn(|i| i as u8)

@@ -81,6 +81,7 @@ mod cc;
 mod challenge;
 mod conn;
 mod dsack;
+mod ends;
 mod flight;
 mod idle;
 mod input;
@@ -105,7 +106,7 @@ pub use conn::{
     Reason, RecvError, RecvSequence, Segment, SendError, SendSequence, Tcb, rst_for,
 };
 pub use isn::IsnGenerator;
-pub use mss::{link_mtu, mss_for_mtu};
+pub use mss::{link_mtu, mss_for_mtu, mss_for_mtu_ipv6};
 pub use rtt::{RtoConfig, RttEstimator};
 pub use seq::SeqNum;
 #[cfg(any(test, feature = "testkit"))]

@@ -50,7 +50,7 @@ macro_rules! names {
 macro_rules! with_plain_fields {
     ($m:ident!($($pre:tt)*)) => {
         $m!($($pre)*;
-            config, ts_offset, state, local, remote, tcb, snd_max, max_snd_wnd,
+            config, ts_offset, path_mtu, state, ends, tcb, snd_max, max_snd_wnd,
             snd_buf, fin_seq, rcv, rcv_fin, rcv_adv, delack_segs, ack_pushed,
             rcv_mss_seen, last_ack_sent, fin_received, passive, iss_source,
             negotiated, ts_recent, rtt, rtt_probe, retries, keepalive_sent,

@@ -1,33 +1,49 @@
-//! What a frame on the link is for one local identity: the Ethernet and
-//! IPv4 demultiplexing the stack's interface does first, for its
+//! What a frame on the link is for one local identity: the Ethernet,
+//! IPv4 and IPv6 demultiplexing the stack's interface does first, for its
 //! connections and for the raw flows of the probers, the tracer and the
 //! UDP and ICMP flows, and
 //! the ARP answer for an address the kernel does not own. Parsing happens
 //! here once; the flows only decide what the parsed segment or error
 //! means to them.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 
 use super::arp::ArpRepr;
 use super::ethernet::{EthernetRepr, Protocol};
 use super::icmp::{IcmpError, IcmpQuery};
+use super::icmpv6::Icmpv6Error;
 use super::ipv4::{IpProtocol, Ipv4Repr};
+use super::ipv6::{Ipv6Repr, NextHeader};
 use super::tcp::{ChecksumMode, TcpRepr};
 use super::udp::UdpRepr;
 use super::{MacAddr, WireError};
 
-/// A connection's 4-tuple, from our side.
+/// A connection's 4-tuple, from our side: both ends of one family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowKey {
-    pub local: SocketAddrV4,
-    pub remote: SocketAddrV4,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+}
+
+impl FlowKey {
+    /// The 4-tuple of two IPv4 ends.
+    pub fn v4(local: SocketAddrV4, remote: SocketAddrV4) -> FlowKey {
+        FlowKey {
+            local: local.into(),
+            remote: remote.into(),
+        }
+    }
 }
 
 /// Who we are on the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Identity {
+    /// Our IPv4 address; 0.0.0.0 when we have none (an IPv6-only run),
+    /// and then no IPv4 packet is ours.
     pub ip: Ipv4Addr,
     pub mac: MacAddr,
+    /// Our IPv6 address, if we have one.
+    pub ipv6: Option<Ipv6Addr>,
 }
 
 /// A frame for us, sorted.
@@ -76,7 +92,24 @@ pub enum Inbound<'a> {
         /// The ICMP message, for a machine that reads more of the quote.
         body: &'a [u8],
     },
-    /// An IPv4 header that failed validation (its destination unknown).
+    /// A TCP segment in an IPv6 packet to our IPv6 address (past any
+    /// extension headers), as [`Inbound::Tcp`] is over IPv4.
+    Tcp6 {
+        src_mac: MacAddr,
+        ip: Ipv6Repr,
+        flow: FlowKey,
+        tcp: super::Result<TcpRepr<'a>>,
+    },
+    /// An ICMPv6 error to our IPv6 address about a TCP segment, and the
+    /// flow (from our side) of the segment it quotes.
+    Icmp6 {
+        from: Ipv6Addr,
+        error: Icmpv6Error,
+        quoted: FlowKey,
+    },
+    /// An IPv4 or IPv6 header that failed validation (its destination
+    /// unknown), or an IPv6 packet to us whose extension headers could
+    /// not be walked.
     Malformed(WireError),
 }
 
@@ -96,21 +129,20 @@ pub fn demux<'a>(us: &Identity, frame: &'a [u8], tcp: ChecksumMode) -> Option<In
                 Ok(x) => x,
                 Err(e) => return Some(Inbound::Malformed(e)),
             };
-            if ip.dst != us.ip {
+            if ip.dst != us.ip || us.ip.is_unspecified() {
                 return None;
             }
             match ip.protocol {
                 IpProtocol::Tcp => {
                     let tcp = TcpRepr::parse(body, ip.src, ip.dst, tcp);
                     let flow = match &tcp {
-                        Ok(t) => FlowKey {
-                            local: SocketAddrV4::new(ip.dst, t.dst_port),
-                            remote: SocketAddrV4::new(ip.src, t.src_port),
-                        },
-                        Err(_) => FlowKey {
-                            local: SocketAddrV4::new(ip.dst, 0),
-                            remote: SocketAddrV4::new(ip.src, 0),
-                        },
+                        Ok(t) => FlowKey::v4(
+                            SocketAddrV4::new(ip.dst, t.dst_port),
+                            SocketAddrV4::new(ip.src, t.src_port),
+                        ),
+                        Err(_) => {
+                            FlowKey::v4(SocketAddrV4::new(ip.dst, 0), SocketAddrV4::new(ip.src, 0))
+                        }
                     };
                     Some(Inbound::Tcp {
                         src_mac: eth.src,
@@ -128,10 +160,10 @@ pub fn demux<'a>(us: &Identity, frame: &'a [u8], tcp: ChecksumMode) -> Option<In
                     Some(Inbound::Udp {
                         src_mac: eth.src,
                         ip,
-                        flow: FlowKey {
-                            local: SocketAddrV4::new(ip.dst, ours),
-                            remote: SocketAddrV4::new(ip.src, theirs),
-                        },
+                        flow: FlowKey::v4(
+                            SocketAddrV4::new(ip.dst, ours),
+                            SocketAddrV4::new(ip.src, theirs),
+                        ),
                         udp,
                     })
                 }
@@ -140,19 +172,19 @@ pub fn demux<'a>(us: &Identity, frame: &'a [u8], tcp: ChecksumMode) -> Option<In
                     Some(Inbound::Query {
                         src_mac: eth.src,
                         ip,
-                        flow: FlowKey {
-                            local: SocketAddrV4::new(ip.dst, query.ident),
-                            remote: SocketAddrV4::new(ip.src, 0),
-                        },
+                        flow: FlowKey::v4(
+                            SocketAddrV4::new(ip.dst, query.ident),
+                            SocketAddrV4::new(ip.src, 0),
+                        ),
                         query,
                     })
                 }
                 IpProtocol::Icmp => {
                     let error = IcmpError::parse(body).ok()?;
-                    let quoted = FlowKey {
-                        local: SocketAddrV4::new(error.quoted_src.0, error.quoted_src.1),
-                        remote: SocketAddrV4::new(error.quoted_dst.0, error.quoted_dst.1),
-                    };
+                    let quoted = FlowKey::v4(
+                        SocketAddrV4::new(error.quoted_src.0, error.quoted_src.1),
+                        SocketAddrV4::new(error.quoted_dst.0, error.quoted_dst.1),
+                    );
                     Some(Inbound::Icmp {
                         from: ip.src,
                         error,
@@ -163,7 +195,63 @@ pub fn demux<'a>(us: &Identity, frame: &'a [u8], tcp: ChecksumMode) -> Option<In
                 _ => None,
             }
         }
-        Protocol::Ipv6 | Protocol::Other(_) => None,
+        Protocol::Ipv6 => demux_ipv6(us, eth.src, payload, tcp),
+        Protocol::Other(_) => None,
+    }
+}
+
+/// The IPv6 half of [`demux`]: TCP to our IPv6 address, and ICMPv6
+/// errors about a segment of ours. Neighbour discovery and echo are the
+/// NDP machines' (`crate::ndp`), not the interface's: left alone here.
+fn demux_ipv6<'a>(
+    us: &Identity,
+    src_mac: MacAddr,
+    packet: &'a [u8],
+    mode: ChecksumMode,
+) -> Option<Inbound<'a>> {
+    let ours = us.ipv6?;
+    // The destination is read before the walk, so a packet for someone
+    // else is never counted as ours when its extension headers are bad.
+    let dst = packet
+        .get(24..40)
+        .map(|b| Ipv6Addr::from(<[u8; 16]>::try_from(b).expect("16 bytes")));
+    if packet.len() >= 40 && dst != Some(ours) {
+        return None;
+    }
+    let (ip, body) = match Ipv6Repr::parse(packet) {
+        Ok(x) => x,
+        Err(e) => return Some(Inbound::Malformed(e)),
+    };
+    match ip.next_header {
+        NextHeader::Tcp => {
+            let tcp = TcpRepr::parse(body, ip.src, ip.dst, mode);
+            let (ours_port, theirs) = match &tcp {
+                Ok(t) => (t.dst_port, t.src_port),
+                Err(_) => (0, 0),
+            };
+            Some(Inbound::Tcp6 {
+                src_mac,
+                ip,
+                flow: FlowKey {
+                    local: SocketAddr::new(ip.dst.into(), ours_port),
+                    remote: SocketAddr::new(ip.src.into(), theirs),
+                },
+                tcp,
+            })
+        }
+        NextHeader::Icmpv6 if body.first().is_some_and(|&t| Icmpv6Error::is_error_type(t)) => {
+            let error = Icmpv6Error::parse(&ip, body, mode == ChecksumMode::Verify).ok()?;
+            let quoted = FlowKey {
+                local: SocketAddr::new(error.quoted_src.0.into(), error.quoted_src.1),
+                remote: SocketAddr::new(error.quoted_dst.0.into(), error.quoted_dst.1),
+            };
+            Some(Inbound::Icmp6 {
+                from: ip.src,
+                error,
+                quoted,
+            })
+        }
+        _ => None,
     }
 }
 
@@ -183,7 +271,10 @@ mod tests {
     const US: Identity = Identity {
         ip: Ipv4Addr::new(10, 0, 0, 1),
         mac: MacAddr(2, 0, 0, 0, 0, 1),
+        ipv6: Some(US6),
     };
+    const US6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 1);
+    const THEM6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 2);
     const THEM_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
     const THEM: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
@@ -208,8 +299,8 @@ mod tests {
             panic!("not sorted as TCP");
         };
         assert_eq!(src_mac, THEM_MAC);
-        assert_eq!(flow.local, SocketAddrV4::new(US.ip, 40000));
-        assert_eq!(flow.remote, SocketAddrV4::new(THEM, 80));
+        assert_eq!(flow.local, SocketAddr::from((US.ip, 40000)));
+        assert_eq!(flow.remote, SocketAddr::from((THEM, 80)));
         assert!(tcp.is_ok());
     }
 
@@ -246,8 +337,8 @@ mod tests {
         let Some(Inbound::Udp { flow, udp: got, .. }) = demux(&US, &frame, VERIFY) else {
             panic!("not sorted as UDP");
         };
-        assert_eq!(flow.local, SocketAddrV4::new(US.ip, 40000));
-        assert_eq!(flow.remote, SocketAddrV4::new(THEM, 53));
+        assert_eq!(flow.local, SocketAddr::from((US.ip, 40000)));
+        assert_eq!(flow.remote, SocketAddr::from((THEM, 53)));
         assert_eq!(got, Ok(udp));
         let mut bad = frame.clone();
         *bad.last_mut().unwrap() ^= 1;
@@ -279,8 +370,8 @@ mod tests {
         let Some(Inbound::Query { flow, query, .. }) = demux(&US, &frame, VERIFY) else {
             panic!("not sorted as an ICMP query");
         };
-        assert_eq!(flow.local, SocketAddrV4::new(US.ip, 777));
-        assert_eq!(flow.remote, SocketAddrV4::new(THEM, 0));
+        assert_eq!(flow.local, SocketAddr::from((US.ip, 777)));
+        assert_eq!(flow.remote, SocketAddr::from((THEM, 0)));
         assert_eq!(query, q);
     }
 
@@ -304,7 +395,133 @@ mod tests {
             panic!("not sorted as an ICMP error");
         };
         assert_eq!(error.protocol, IpProtocol::Udp);
-        assert_eq!(quoted.local, SocketAddrV4::new(US.ip, 40000));
-        assert_eq!(quoted.remote, SocketAddrV4::new(THEM, 9));
+        assert_eq!(quoted.local, SocketAddr::from((US.ip, 40000)));
+        assert_eq!(quoted.remote, SocketAddr::from((THEM, 9)));
+    }
+
+    /// A segment from THEM6:80 to `dst`:40000 over IPv6, behind the
+    /// extension headers `ext` (whose Next Header bytes chain by `first`).
+    fn segment6(dst: Ipv6Addr, first: u8, ext: &[u8]) -> Vec<u8> {
+        let tcp = TcpRepr {
+            src_port: 80,
+            dst_port: 40000,
+            ..crate::wire::testing::syn()
+        };
+        let ip = Ipv6Repr::new(THEM6, dst, NextHeader::Tcp, 64, 0);
+        let mut f = tcp.to_ipv6_frame_with(
+            THEM_MAC,
+            US.mac,
+            &ip,
+            crate::wire::tcp::ChecksumFill::Complete,
+        );
+        f[14 + 6] = first;
+        f.splice(54..54, ext.iter().copied());
+        let len = u16::from_be_bytes([f[18], f[19]]) + ext.len() as u16;
+        f[18..20].copy_from_slice(&len.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn an_ipv6_segment_to_us_comes_with_its_flow() {
+        for (first, ext) in [(6u8, vec![]), (60, vec![6, 0, 1, 4, 0, 0, 0, 0])] {
+            let frame = segment6(US6, first, &ext);
+            let Some(Inbound::Tcp6 { flow, tcp, ip, .. }) = demux(&US, &frame, VERIFY) else {
+                panic!("not sorted as TCP over IPv6");
+            };
+            assert_eq!(flow.local, SocketAddr::from((US6, 40000)));
+            assert_eq!(flow.remote, SocketAddr::from((THEM6, 80)));
+            assert_eq!(ip.src, THEM6);
+            assert!(tcp.is_ok());
+        }
+    }
+
+    #[test]
+    fn ipv6_for_another_address_or_without_one_is_not_ours() {
+        assert!(demux(&US, &segment6(THEM6, 6, &[]), VERIFY).is_none());
+        let v4_only = Identity { ipv6: None, ..US };
+        assert!(demux(&v4_only, &segment6(US6, 6, &[]), VERIFY).is_none());
+        // Nor is IPv4 ours when we have no IPv4 address.
+        let v6_only = Identity {
+            ip: Ipv4Addr::UNSPECIFIED,
+            ..US
+        };
+        let frame = segment(Ipv4Addr::UNSPECIFIED, US.mac);
+        assert!(demux(&v6_only, &frame, VERIFY).is_none());
+    }
+
+    /// What reaches the interface when a packet to us cannot be read:
+    /// counted as malformed with its reason, or as a segment that failed.
+    #[rstest::rstest]
+    #[case::extension_past_the_end(60, vec![6, 9, 0, 0, 0, 0, 0, 0], WireError::Truncated)]
+    #[case::a_fragment(44, vec![6, 0, 0, 8, 0, 0, 0, 1], WireError::Unsupported("IPv6 fragment"))]
+    #[case::hop_by_hop_twice(0, vec![0, 0, 1, 4, 0, 0, 0, 0, 6, 0, 1, 4, 0, 0, 0, 0], WireError::Malformed("hop-by-hop header after the first"))]
+    fn unreadable_ipv6_to_us_is_malformed(
+        #[case] first: u8,
+        #[case] ext: Vec<u8>,
+        #[case] want: WireError,
+    ) {
+        let frame = segment6(US6, first, &ext);
+        match demux(&US, &frame, VERIFY) {
+            Some(Inbound::Malformed(e)) => assert_eq!(e, want),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bad_ipv6_segment_checksum_is_a_failed_segment() {
+        let mut frame = segment6(US6, 6, &[]);
+        *frame.last_mut().unwrap() ^= 1;
+        let Some(Inbound::Tcp6 { tcp, flow, .. }) = demux(&US, &frame, VERIFY) else {
+            panic!("not sorted as TCP over IPv6");
+        };
+        assert_eq!(tcp, Err(WireError::BadChecksum));
+        assert_eq!(flow.local.port(), 0);
+        // Unless the kernel vouched for it.
+        let Some(Inbound::Tcp6 { tcp, .. }) = demux(&US, &frame, ChecksumMode::Skip) else {
+            panic!("not sorted as TCP over IPv6");
+        };
+        assert!(tcp.is_ok());
+    }
+
+    #[test]
+    fn an_icmpv6_error_names_the_flow_it_quotes() {
+        use pnet::packet::icmpv6::{Icmpv6Packet, checksum};
+        // Our segment US6:40000 > THEM6:80, quoted by a router.
+        let sent = {
+            let tcp = TcpRepr {
+                src_port: 40000,
+                dst_port: 80,
+                ..crate::wire::testing::syn()
+            };
+            let ip = Ipv6Repr::new(US6, THEM6, NextHeader::Tcp, 64, 0);
+            tcp.to_ipv6_frame_with(
+                US.mac,
+                THEM_MAC,
+                &ip,
+                crate::wire::tcp::ChecksumFill::Complete,
+            )
+        };
+        let router = Ipv6Addr::new(0xfd00, 0x6e74, 1, 0, 0, 0, 0, 1);
+        let mut msg = vec![2, 0, 0, 0, 0, 0, 0x05, 0x00];
+        msg.extend_from_slice(&sent[14..]);
+        let sum = checksum(&Icmpv6Packet::new(&msg).unwrap(), &router, &US6);
+        msg[2..4].copy_from_slice(&sum.to_be_bytes());
+        let frame = Ipv6Repr::new(router, US6, NextHeader::Icmpv6, 64, msg.len())
+            .frame(THEM_MAC, US.mac, &msg);
+        let Some(Inbound::Icmp6 {
+            from,
+            error,
+            quoted,
+        }) = demux(&US, &frame, VERIFY)
+        else {
+            panic!("not sorted as an ICMPv6 error");
+        };
+        assert_eq!(from, router);
+        assert_eq!(
+            error.kind,
+            crate::wire::icmpv6::Icmpv6Kind::PacketTooBig(1280)
+        );
+        assert_eq!(quoted.local, SocketAddr::from((US6, 40000)));
+        assert_eq!(quoted.remote, SocketAddr::from((THEM6, 80)));
     }
 }

@@ -3,7 +3,7 @@
 //! and a capture side by side.
 
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 use super::MacAddr;
 use super::arp::{ArpRepr, Operation};
@@ -102,9 +102,20 @@ pub fn flag_letters(flags: Flags, ack: bool) -> String {
 /// the acknowledged side's ISN). The sequence number is printed, as
 /// tcpdump does without `-v`, when the segment carries data, SYN, FIN or
 /// RST; with data it reads `seq X:Y`, the half-open range `[X, Y)`.
-pub fn tcp_line(src: Ipv4Addr, dst: Ipv4Addr, tcp: &TcpRepr, seq: u32, ack: u32) -> String {
+///
+/// Over IPv6 the line starts `IP6` instead of `IP`, the addresses in
+/// their RFC 5952 text, as tcpdump prints them.
+pub fn tcp_line(
+    src: impl Into<IpAddr>,
+    dst: impl Into<IpAddr>,
+    tcp: &TcpRepr,
+    seq: u32,
+    ack: u32,
+) -> String {
+    let (src, dst) = (src.into(), dst.into());
+    let family = if src.is_ipv6() { "IP6" } else { "IP" };
     let mut s = format!(
-        "IP {src}.{} > {dst}.{}: Flags [{}]",
+        "{family} {src}.{} > {dst}.{}: Flags [{}]",
         tcp.src_port,
         tcp.dst_port,
         tcp_flags(tcp)
@@ -143,7 +154,7 @@ pub fn tcp_line(src: Ipv4Addr, dst: Ipv4Addr, tcp: &TcpRepr, seq: u32, ack: u32)
 }
 
 /// [`tcp_line`] with the segment's own, absolute numbers (`tcpdump -S`).
-pub fn tcp_line_absolute(src: Ipv4Addr, dst: Ipv4Addr, tcp: &TcpRepr) -> String {
+pub fn tcp_line_absolute(src: impl Into<IpAddr>, dst: impl Into<IpAddr>, tcp: &TcpRepr) -> String {
     let ack = tcp.ack.map_or(0, |a| a.get());
     tcp_line(src, dst, tcp, tcp.seq.get(), ack)
 }
@@ -160,7 +171,7 @@ pub fn tcp_line_absolute(src: Ipv4Addr, dst: Ipv4Addr, tcp: &TcpRepr) -> String 
 pub struct RelativeSeqs {
     /// Key: the two endpoints, lower first. Value: the ISN bases of the
     /// lower endpoint's and the higher endpoint's sequence spaces.
-    bases: std::collections::HashMap<(SocketAddrV4, SocketAddrV4), (u32, u32)>,
+    bases: std::collections::HashMap<(SocketAddr, SocketAddr), (u32, u32)>,
 }
 
 impl RelativeSeqs {
@@ -170,7 +181,13 @@ impl RelativeSeqs {
 
     /// The `(seq, ack)` pair tcpdump would print for `tcp` from `src` to
     /// `dst`, updating the table.
-    pub fn numbers(&mut self, src: SocketAddrV4, dst: SocketAddrV4, tcp: &TcpRepr) -> (u32, u32) {
+    pub fn numbers(
+        &mut self,
+        src: impl Into<SocketAddr>,
+        dst: impl Into<SocketAddr>,
+        tcp: &TcpRepr,
+    ) -> (u32, u32) {
+        let (src, dst) = (src.into(), dst.into());
         let seq = tcp.seq.get();
         let Some(ack) = tcp.ack.map(|a| a.get()) else {
             if tcp.flags.contains(Flags::SYN) {
@@ -178,7 +195,7 @@ impl RelativeSeqs {
             }
             return (seq, 0);
         };
-        let forward = (src.ip().octets(), src.port()) <= (dst.ip().octets(), dst.port());
+        let forward = src <= dst;
         // Any SYN-bearing segment starts the conversation afresh, as in
         // tcpdump (`!th->nxt || (flags & TH_SYN)`): a retransmitted SYN-ACK
         // re-records the bases and prints absolute numbers again.
@@ -201,18 +218,20 @@ impl RelativeSeqs {
     }
 
     /// [`tcp_line`] with relative numbers.
-    pub fn line(&mut self, src: SocketAddrV4, dst: SocketAddrV4, tcp: &TcpRepr) -> String {
+    pub fn line(
+        &mut self,
+        src: impl Into<SocketAddr>,
+        dst: impl Into<SocketAddr>,
+        tcp: &TcpRepr,
+    ) -> String {
+        let (src, dst) = (src.into(), dst.into());
         let (seq, ack) = self.numbers(src, dst, tcp);
-        tcp_line(*src.ip(), *dst.ip(), tcp, seq, ack)
+        tcp_line(src.ip(), dst.ip(), tcp, seq, ack)
     }
 }
 
-fn key(a: SocketAddrV4, b: SocketAddrV4) -> (SocketAddrV4, SocketAddrV4) {
-    if (a.ip().octets(), a.port()) <= (b.ip().octets(), b.port()) {
-        (a, b)
-    } else {
-        (b, a)
-    }
+fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
+    if a <= b { (a, b) } else { (b, a) }
 }
 
 /// One option as tcpdump prints it (`mss 1460`, `sackOK`, `TS val 1 ecr 0`),
@@ -253,6 +272,7 @@ mod tests {
     use super::*;
     use crate::wire::SeqNum;
     use rstest::rstest;
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 
     const A: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
     const B: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
@@ -386,6 +406,36 @@ mod tests {
             "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [P.], seq 1000:1001, ack 4000000000, win 502, options [sack 1 {10:20}], length 1"
         );
     }
+    /// tcpdump's IPv6 line: `IP6`, the addresses in their short form,
+    /// the port after a dot, the relative numbers as over IPv4.
+    #[test]
+    fn ipv6_lines_read_as_tcpdump_prints_them() {
+        let c = SocketAddrV6::new(Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 1), 40000, 0, 0);
+        let s = SocketAddrV6::new(Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 2), 80, 0, 0);
+        let syn = seg(Flags::SYN, None, b"");
+        assert_eq!(
+            tcp_line_absolute(*c.ip(), *s.ip(), &syn),
+            "IP6 fd00:6e74::1.40000 > fd00:6e74::2.80: Flags [S], seq 1000, win 502, length 0"
+        );
+        let mut t = RelativeSeqs::new();
+        let syn_ack = TcpRepr {
+            src_port: 80,
+            dst_port: 40000,
+            seq: SeqNum(7000),
+            ..seg(Flags::SYN, Some(1001), b"")
+        };
+        t.line(c, s, &syn);
+        t.line(s, c, &syn_ack);
+        let data = TcpRepr {
+            seq: SeqNum(1001),
+            ..seg(Flags::PSH, Some(7001), b"abc")
+        };
+        assert_eq!(
+            t.line(c, s, &data),
+            "IP6 fd00:6e74::1.40000 > fd00:6e74::2.80: Flags [P.], seq 1:4, ack 1, win 502, length 3"
+        );
+    }
+
     #[test]
     fn relative_numbers_follow_tcpdump() {
         let c = SocketAddrV4::new(C, 40000);

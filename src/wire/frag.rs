@@ -660,6 +660,7 @@ mod tests {
         let us = Identity {
             ip: DST,
             mac: MacAddr(2, 0, 0, 0, 0, 1),
+            ipv6: None,
         };
         let them = MacAddr(2, 0, 0, 0, 0, 2);
         let data = payload(3000);

@@ -1,7 +1,7 @@
 //! ICMPv6 (RFC 4443): echo, and the neighbour discovery messages of
 //! [`super::ndp`], checksummed over the IPv6 pseudo-header (RFC 8200
-//! §8.1). Errors (unreachable, packet too big, time exceeded) are for the
-//! TCP-over-IPv6 work and refused here as unsupported.
+//! §8.1); and the errors about a TCP segment nettool sent (destination
+//! unreachable, packet too big, time exceeded: [`Icmpv6Error`]).
 
 use std::net::Ipv6Addr;
 
@@ -10,6 +10,7 @@ use pnet::packet::icmpv6::{Icmpv6Packet, checksum};
 use super::ethernet::{EthernetRepr, Protocol};
 use super::ipv6::{Ipv6Repr, NextHeader};
 use super::ndp::NdpRepr;
+use super::seq::SeqNum;
 use super::{MacAddr, Result, WireError};
 
 pub const ECHO_REQUEST: u8 = 128;
@@ -115,6 +116,110 @@ impl Icmpv6Repr {
     }
 }
 
+pub const DESTINATION_UNREACHABLE: u8 = 1;
+pub const PACKET_TOO_BIG: u8 = 2;
+pub const TIME_EXCEEDED: u8 = 3;
+
+/// What an ICMPv6 error says (RFC 4443 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Icmpv6Kind {
+    /// Type 1, with its code (0 no route, 1 administratively prohibited,
+    /// 3 address unreachable, 4 port unreachable, 5 source address failed
+    /// policy, 6 reject route).
+    Unreachable(u8),
+    /// Type 2: the next link's MTU, which the path's is now at most.
+    PacketTooBig(u32),
+    /// Type 3, with its code (0 hop limit exceeded in transit, 1
+    /// fragment reassembly time exceeded).
+    TimeExceeded(u8),
+}
+
+impl Icmpv6Kind {
+    /// RFC 4443's names, as `ping -6` and `traceroute6` print them.
+    pub fn describe(self) -> String {
+        match self {
+            Icmpv6Kind::Unreachable(code) => {
+                let what = match code {
+                    0 => "no route to destination",
+                    1 => "administratively prohibited",
+                    2 => "beyond scope of source address",
+                    3 => "address unreachable",
+                    4 => "port unreachable",
+                    5 => "source address failed policy",
+                    6 => "reject route to destination",
+                    _ => "destination unreachable",
+                };
+                format!("{what} (ICMPv6 type 1, code {code})")
+            }
+            Icmpv6Kind::PacketTooBig(mtu) => format!("packet too big, mtu {mtu} (ICMPv6 type 2)"),
+            Icmpv6Kind::TimeExceeded(code) => {
+                format!("time exceeded in transit (ICMPv6 type 3, code {code})")
+            }
+        }
+    }
+}
+
+/// An ICMPv6 error about a TCP segment: what it says, and the quoted
+/// segment's addresses, ports and sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Icmpv6Error {
+    pub kind: Icmpv6Kind,
+    pub quoted_src: (Ipv6Addr, u16),
+    pub quoted_dst: (Ipv6Addr, u16),
+    /// The quoted SEG.SEQ, when the quote reaches it.
+    pub quoted_seq: Option<SeqNum>,
+}
+
+impl Icmpv6Error {
+    /// Whether an ICMPv6 message of type `ty` is an error this module
+    /// reads (the caller sorts it from echo and neighbour discovery).
+    pub fn is_error_type(ty: u8) -> bool {
+        matches!(ty, DESTINATION_UNREACHABLE | PACKET_TOO_BIG | TIME_EXCEEDED)
+    }
+
+    /// Parses the ICMPv6 message `msg` that `ip` carried, checksum
+    /// verified unless `verify` is false. Anything but an unreachable,
+    /// packet-too-big or time-exceeded message quoting a TCP segment
+    /// (its ports at least) is refused.
+    pub fn parse(ip: &Ipv6Repr, msg: &[u8], verify: bool) -> Result<Icmpv6Error> {
+        if msg.len() < 8 {
+            return Err(WireError::Truncated);
+        }
+        let pkt = Icmpv6Packet::new(msg).ok_or(WireError::Truncated)?;
+        if verify && checksum(&pkt, &ip.src, &ip.dst) != pkt.get_checksum() {
+            return Err(WireError::BadChecksum);
+        }
+        let word = u32::from_be_bytes([msg[4], msg[5], msg[6], msg[7]]);
+        let kind = match msg[0] {
+            DESTINATION_UNREACHABLE => Icmpv6Kind::Unreachable(msg[1]),
+            // RFC 8201 §4: an MTU below IPv6's minimum is no reason to go
+            // below 1280; RFC 4443 §3.2: the code is 0 from the sender.
+            PACKET_TOO_BIG => Icmpv6Kind::PacketTooBig(word),
+            TIME_EXCEEDED => Icmpv6Kind::TimeExceeded(msg[1]),
+            _ => return Err(WireError::Unsupported("ICMPv6 type")),
+        };
+        let (quoted, rest) = Ipv6Repr::parse_quoted(&msg[8..])?;
+        if quoted.next_header != NextHeader::Tcp {
+            return Err(WireError::Unsupported(
+                "ICMPv6 error about a packet not TCP",
+            ));
+        }
+        let port = |at: usize| {
+            rest.get(at..at + 2)
+                .map(|b| u16::from_be_bytes([b[0], b[1]]))
+                .ok_or(WireError::Truncated)
+        };
+        Ok(Icmpv6Error {
+            kind,
+            quoted_src: (quoted.src, port(0)?),
+            quoted_dst: (quoted.dst, port(2)?),
+            quoted_seq: rest
+                .get(4..8)
+                .map(|s| SeqNum(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))),
+        })
+    }
+}
+
 /// Parses a whole Ethernet frame down to its ICMPv6 message.
 pub fn parse_frame(frame: &[u8], verify: bool) -> Result<(EthernetRepr, Ipv6Repr, Icmpv6Repr)> {
     let (eth, rest) = EthernetRepr::parse(frame)?;
@@ -189,6 +294,73 @@ mod tests {
         let mut f = echo().frame((MA, MB), (A, B));
         spoil(&mut f);
         assert!(parse_frame(&f, true).is_err());
+    }
+
+    /// An ICMPv6 error message of `ty`/`code` with `word` (the MTU of
+    /// a packet-too-big) quoting `quote`, checksummed from B to A.
+    fn error(ty: u8, code: u8, word: u32, quote: &[u8]) -> Vec<u8> {
+        let mut msg = vec![ty, code, 0, 0];
+        msg.extend_from_slice(&word.to_be_bytes());
+        msg.extend_from_slice(quote);
+        let sum = checksum(&Icmpv6Packet::new(&msg).unwrap(), &B, &A);
+        msg[2..4].copy_from_slice(&sum.to_be_bytes());
+        msg
+    }
+
+    /// The IPv6 packet of a segment from A:40000 to B:80, seq 1000.
+    fn quoted_segment() -> Vec<u8> {
+        let tcp = crate::wire::tcp::TcpRepr {
+            src_port: 40000,
+            dst_port: 80,
+            seq: SeqNum(1000),
+            ..crate::wire::testing::syn()
+        };
+        let f = tcp.to_ipv6_frame_with(
+            MA,
+            MB,
+            &Ipv6Repr::new(A, B, NextHeader::Tcp, 64, 0),
+            crate::wire::tcp::ChecksumFill::Complete,
+        );
+        f[14..].to_vec()
+    }
+
+    fn from_b() -> Ipv6Repr {
+        Ipv6Repr::new(B, A, NextHeader::Icmpv6, 64, 0)
+    }
+
+    #[rstest]
+    #[case::no_route(1, 0, 0, Icmpv6Kind::Unreachable(0))]
+    #[case::port_unreachable(1, 4, 0, Icmpv6Kind::Unreachable(4))]
+    #[case::packet_too_big(2, 0, 1400, Icmpv6Kind::PacketTooBig(1400))]
+    #[case::hop_limit(3, 0, 0, Icmpv6Kind::TimeExceeded(0))]
+    fn errors_name_the_segment_they_quote(
+        #[case] ty: u8,
+        #[case] code: u8,
+        #[case] word: u32,
+        #[case] kind: Icmpv6Kind,
+    ) {
+        let msg = error(ty, code, word, &quoted_segment());
+        let e = Icmpv6Error::parse(&from_b(), &msg, true).unwrap();
+        assert_eq!(e.kind, kind);
+        assert_eq!((e.quoted_src, e.quoted_dst), ((A, 40000), (B, 80)));
+        assert_eq!(e.quoted_seq, Some(SeqNum(1000)));
+        // A quote cut after the ports still names the flow.
+        let short = error(ty, code, word, &quoted_segment()[..44]);
+        let e = Icmpv6Error::parse(&from_b(), &short, true).unwrap();
+        assert_eq!((e.quoted_dst, e.quoted_seq), ((B, 80), None));
+    }
+
+    #[rstest]
+    #[case::bad_checksum({ let mut m = error(1, 4, 0, &quoted_segment()); m[2] ^= 1; m }, WireError::BadChecksum)]
+    #[case::no_header(error(1, 4, 0, &[])[..6].to_vec(), WireError::Truncated)]
+    #[case::quote_cut_in_the_header(error(1, 4, 0, &quoted_segment()[..39]), WireError::Truncated)]
+    #[case::quote_cut_in_the_ports(error(1, 4, 0, &quoted_segment()[..42]), WireError::Truncated)]
+    #[case::quote_not_ipv6({ let mut q = quoted_segment(); q[0] = 0x45; error(1, 4, 0, &q) }, WireError::Unsupported("IP version"))]
+    #[case::quote_not_tcp({ let mut q = quoted_segment(); q[6] = 17; error(1, 4, 0, &q) }, WireError::Unsupported("ICMPv6 error about a packet not TCP"))]
+    #[case::quote_with_a_fragment({ let mut q = quoted_segment(); q[6] = 44; q.splice(40..40, [6, 0, 0, 8, 0, 0, 0, 1]); error(1, 4, 0, &q) }, WireError::Unsupported("IPv6 fragment"))]
+    #[case::not_an_error(error(128, 0, 0, &quoted_segment()), WireError::Unsupported("ICMPv6 type"))]
+    fn malformed_errors_are_refused(#[case] msg: Vec<u8>, #[case] want: WireError) {
+        assert_eq!(Icmpv6Error::parse(&from_b(), &msg, true), Err(want));
     }
 
     #[test]

@@ -137,6 +137,34 @@ impl Ipv6Repr {
         Ok((repr, upper))
     }
 
+    /// Parses the packet an ICMPv6 error quotes (RFC 4443 §2.4 (c): as
+    /// much of it as fits in the error's 1280 bytes): the payload length
+    /// may promise more than was quoted, so the walk and the payload stop
+    /// at what is there. Everything else is checked as in
+    /// [`Ipv6Repr::parse`].
+    pub fn parse_quoted(bytes: &[u8]) -> Result<(Ipv6Repr, &[u8])> {
+        if bytes.len() < HEADER_LEN {
+            return Err(WireError::Truncated);
+        }
+        let pkt = Ipv6Packet::new(bytes).ok_or(WireError::Truncated)?;
+        if pkt.get_version() != 6 {
+            return Err(WireError::Unsupported("IP version"));
+        }
+        let end = (HEADER_LEN + usize::from(pkt.get_payload_length())).min(bytes.len());
+        let (next_header, offset) = walk(pkt.get_next_header().0, &bytes[HEADER_LEN..end])?;
+        let upper = &bytes[HEADER_LEN + offset..end];
+        let repr = Ipv6Repr {
+            src: pkt.get_source(),
+            dst: pkt.get_destination(),
+            next_header,
+            hop_limit: pkt.get_hop_limit(),
+            traffic_class: pkt.get_traffic_class(),
+            flow_label: pkt.get_flow_label(),
+            payload_len: upper.len(),
+        };
+        Ok((repr, upper))
+    }
+
     /// Bytes the header and its payload take.
     pub const fn total_len(&self) -> usize {
         HEADER_LEN + self.payload_len

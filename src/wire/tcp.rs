@@ -15,12 +15,13 @@
 //! §3.8.5 leaves urgent data to legacy applications; nettool's engine
 //! ignores it).
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
-use pnet::packet::tcp::{MutableTcpPacket, TcpPacket, ipv4_checksum};
+use pnet::packet::tcp::{MutableTcpPacket, TcpPacket, ipv4_checksum, ipv6_checksum};
 
 use super::ethernet::{self, EthernetRepr, Protocol};
 use super::ipv4::{self, IpProtocol, Ipv4Repr};
+use super::ipv6::{self, Ipv6Repr, NextHeader};
 use super::seq::SeqNum;
 use super::{MacAddr, Result, WireError};
 
@@ -58,13 +59,31 @@ pub enum ChecksumFill {
     PseudoHeader,
 }
 
-/// The folded, uncomplemented one's-complement sum of the IPv4 pseudo-header
-/// (RFC 9293 §3.1) for a TCP segment of `tcp_len` bytes.
-pub fn pseudo_header_sum(src: Ipv4Addr, dst: Ipv4Addr, tcp_len: usize) -> u16 {
-    let words = |ip: Ipv4Addr| {
-        let o = ip.octets();
-        u32::from(u16::from_be_bytes([o[0], o[1]])) + u32::from(u16::from_be_bytes([o[2], o[3]]))
+/// The folded, uncomplemented one's-complement sum of the pseudo-header
+/// for a TCP segment of `tcp_len` bytes: IPv4's (RFC 9293 §3.1) or
+/// IPv6's (RFC 8200 §8.1: both addresses, the upper-layer length as 32
+/// bits, three zero bytes and the next header, 6). The two hold the same
+/// words in a different order, and a one's-complement sum ignores order.
+///
+/// Panics if `src` and `dst` are of different families: no packet
+/// carries such a pair.
+pub fn pseudo_header_sum(src: impl Into<IpAddr>, dst: impl Into<IpAddr>, tcp_len: usize) -> u16 {
+    let words = |ip: IpAddr| -> u32 {
+        let bytes = match ip {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        bytes
+            .chunks_exact(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum()
     };
+    let (src, dst) = (src.into(), dst.into());
+    assert_eq!(
+        src.is_ipv4(),
+        dst.is_ipv4(),
+        "pseudo-header of two families"
+    );
     let mut sum = words(src) + words(dst) + 6 + (tcp_len as u32 & 0xffff) + (tcp_len as u32 >> 16);
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
@@ -272,13 +291,14 @@ pub struct TcpRepr<'a> {
 }
 
 impl<'a> TcpRepr<'a> {
-    /// Parses a TCP segment: exactly the IPv4 payload (already trimmed to
-    /// the IPv4 total length). `src` and `dst` are the IPv4 addresses of
-    /// the pseudo-header (RFC 9293 §3.1).
+    /// Parses a TCP segment: exactly the IP payload (already trimmed to
+    /// the IPv4 total length, or the IPv6 payload length past any
+    /// extension headers). `src` and `dst` are the addresses of the
+    /// pseudo-header: IPv4's (RFC 9293 §3.1) or IPv6's (RFC 8200 §8.1).
     pub fn parse(
         bytes: &'a [u8],
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
         checksum: ChecksumMode,
     ) -> Result<TcpRepr<'a>> {
         let pkt = TcpPacket::new(bytes).ok_or(WireError::Truncated)?;
@@ -288,7 +308,11 @@ impl<'a> TcpRepr<'a> {
             return Err(WireError::BadLength);
         }
         if checksum == ChecksumMode::Verify {
-            let want = ipv4_checksum(&pkt, &src, &dst);
+            let want = match (src.into(), dst.into()) {
+                (IpAddr::V4(s), IpAddr::V4(d)) => ipv4_checksum(&pkt, &s, &d),
+                (IpAddr::V6(s), IpAddr::V6(d)) => ipv6_checksum(&pkt, &s, &d),
+                _ => return Err(WireError::Malformed("pseudo-header of two families")),
+            };
             let got = pkt.get_checksum();
             // 0x0000 and 0xffff are the two one's-complement zeros; a
             // sender may legitimately write either.
@@ -374,14 +398,22 @@ impl<'a> TcpRepr<'a> {
     /// `buf`. Option padding is written as zeros (EOL), so a list that does
     /// not end on a word boundary reads back with a trailing `Eol`.
     ///
-    /// Panics if `buf` is too short or the options exceed 40 bytes: both are
-    /// the caller's contract.
-    pub fn emit(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
+    /// Panics if `buf` is too short or the options exceed 40 bytes, or if
+    /// `src` and `dst` are of different families: all the caller's
+    /// contract.
+    pub fn emit(&self, buf: &mut [u8], src: impl Into<IpAddr>, dst: impl Into<IpAddr>) {
         self.emit_with(buf, src, dst, ChecksumFill::Complete);
     }
 
     /// [`TcpRepr::emit`], with the checksum filled as `fill` says.
-    pub fn emit_with(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, fill: ChecksumFill) {
+    pub fn emit_with(
+        &self,
+        buf: &mut [u8],
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+        fill: ChecksumFill,
+    ) {
+        let (src, dst): (IpAddr, IpAddr) = (src.into(), dst.into());
         let options_len = self.options_len();
         assert!(
             options_len <= MAX_OPTIONS_LEN,
@@ -412,9 +444,15 @@ impl<'a> TcpRepr<'a> {
         pkt.set_window(self.window);
         pkt.set_checksum(0);
         pkt.set_urgent_ptr(self.urgent);
-        let sum = match fill {
-            ChecksumFill::Complete => ipv4_checksum(&pkt.to_immutable(), &src, &dst),
-            ChecksumFill::PseudoHeader => pseudo_header_sum(src, dst, total),
+        let sum = match (fill, src, dst) {
+            (ChecksumFill::Complete, IpAddr::V4(s), IpAddr::V4(d)) => {
+                ipv4_checksum(&pkt.to_immutable(), &s, &d)
+            }
+            (ChecksumFill::Complete, IpAddr::V6(s), IpAddr::V6(d)) => {
+                ipv6_checksum(&pkt.to_immutable(), &s, &d)
+            }
+            (ChecksumFill::Complete, _, _) => panic!("pseudo-header of two families"),
+            (ChecksumFill::PseudoHeader, _, _) => pseudo_header_sum(src, dst, total),
         };
         pkt.set_checksum(sum);
     }
@@ -472,6 +510,52 @@ impl<'a> TcpRepr<'a> {
         frame
     }
 
+    /// A whole Ethernet frame carrying this segment over IPv6. `ip`
+    /// supplies addresses, hop limit, traffic class and flow label; its
+    /// next header and payload length are set from the segment (nettool
+    /// sends no extension headers).
+    pub fn to_ipv6_frame_with(
+        &self,
+        src: MacAddr,
+        dst: MacAddr,
+        ip: &Ipv6Repr,
+        fill: ChecksumFill,
+    ) -> Vec<u8> {
+        let ip = Ipv6Repr {
+            next_header: NextHeader::Tcp,
+            payload_len: self.buffer_len(),
+            ..*ip
+        };
+        let mut frame = vec![0u8; ethernet::HEADER_LEN + ip.total_len()];
+        EthernetRepr {
+            src,
+            dst,
+            protocol: Protocol::Ipv6,
+        }
+        .emit(&mut frame);
+        ip.emit(&mut frame[ethernet::HEADER_LEN..]);
+        self.emit_with(
+            &mut frame[ethernet::HEADER_LEN + ipv6::HEADER_LEN..],
+            ip.src,
+            ip.dst,
+            fill,
+        );
+        frame
+    }
+
+    /// Parses an IPv6 packet that must carry TCP (after any extension
+    /// headers, which [`Ipv6Repr::parse`] walks).
+    pub fn from_ipv6_packet(
+        bytes: &'a [u8],
+        checksum: ChecksumMode,
+    ) -> Result<(Ipv6Repr, TcpRepr<'a>)> {
+        let (ip, payload) = Ipv6Repr::parse(bytes)?;
+        if ip.next_header != NextHeader::Tcp {
+            return Err(WireError::Unsupported("IPv6 next header"));
+        }
+        Ok((ip, TcpRepr::parse(payload, ip.src, ip.dst, checksum)?))
+    }
+
     /// Parses an IPv4 datagram that must carry TCP.
     pub fn from_ipv4_packet(
         bytes: &'a [u8],
@@ -503,6 +587,7 @@ mod tests {
     use super::*;
     use crate::wire::testing;
     use rstest::rstest;
+    use std::net::Ipv4Addr;
 
     const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
     const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -737,6 +822,142 @@ mod tests {
         }
     }
 
+    const SRC6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 1);
+    const DST6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 2);
+
+    /// RFC 8200 §8.1 written out word by word, independently of
+    /// `pseudo_header_sum` and pnet: the checksum a receiver computes.
+    fn ipv6_checksum_by_hand(seg: &[u8]) -> u16 {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&SRC6.octets());
+        bytes.extend_from_slice(&DST6.octets());
+        bytes.extend_from_slice(&(seg.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(&[0, 0, 0, 6]);
+        bytes.extend_from_slice(seg);
+        if bytes.len() % 2 == 1 {
+            bytes.push(0);
+        }
+        let mut sum: u32 = bytes
+            .chunks(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
+    }
+
+    #[rstest]
+    #[case::syn(syn())]
+    #[case::data(data())]
+    #[case::odd_payload(TcpRepr { payload: b"odd", ..data() })]
+    fn ipv6_round_trip_and_checksum(#[case] repr: TcpRepr<'static>) {
+        let mut buf = vec![0u8; repr.buffer_len()];
+        repr.emit(&mut buf, SRC6, DST6);
+        let mut zeroed = buf.clone();
+        zeroed[16..18].fill(0);
+        assert_eq!(
+            u16::from_be_bytes([buf[16], buf[17]]),
+            ipv6_checksum_by_hand(&zeroed)
+        );
+        assert_eq!(
+            TcpRepr::parse(&buf, SRC6, DST6, ChecksumMode::Verify),
+            Ok(repr)
+        );
+        // The pseudo-header covers both addresses.
+        assert_eq!(
+            TcpRepr::parse(&buf, DST6, DST6, ChecksumMode::Verify),
+            Err(WireError::BadChecksum)
+        );
+        // An IPv4 pair cannot verify a segment summed over IPv6's.
+        assert_eq!(
+            TcpRepr::parse(&buf, SRC, DST, ChecksumMode::Verify),
+            Err(WireError::BadChecksum)
+        );
+    }
+
+    #[test]
+    fn a_pseudo_header_of_two_families_is_refused() {
+        let mut buf = vec![0u8; data().buffer_len()];
+        data().emit(&mut buf, SRC6, DST6);
+        assert_eq!(
+            TcpRepr::parse(&buf, SRC, DST6, ChecksumMode::Verify),
+            Err(WireError::Malformed("pseudo-header of two families"))
+        );
+    }
+
+    #[test]
+    fn ipv6_frame_round_trip() {
+        let seg = data();
+        let ip = Ipv6Repr::new(SRC6, DST6, NextHeader::Tcp, 64, 0);
+        let mut frame = seg.to_ipv6_frame_with(
+            MacAddr::new(2, 0, 0, 0, 0, 1),
+            MacAddr::new(2, 0, 0, 0, 0, 2),
+            &ip,
+            ChecksumFill::Complete,
+        );
+        assert_eq!(frame.len(), 14 + 40 + 25);
+        assert_eq!(&frame[12..14], &[0x86, 0xdd]);
+        frame.extend_from_slice(&[0; 4]); // padding is no data
+        let (ip2, back) = TcpRepr::from_ipv6_packet(&frame[14..], ChecksumMode::Verify).unwrap();
+        assert_eq!((ip2.src, ip2.dst, ip2.hop_limit), (SRC6, DST6, 64));
+        assert_eq!(ip2.payload_len, 25);
+        assert_eq!(back, seg);
+    }
+
+    /// A segment behind IPv6 extension headers (`ext`: each header's
+    /// bytes, its Next Header byte filled in here), with the fixed
+    /// header's payload length covering them.
+    fn behind(ext: &[Vec<u8>], first: u8) -> Vec<u8> {
+        let seg = data();
+        let mut tcp = vec![0u8; seg.buffer_len()];
+        seg.emit(&mut tcp, SRC6, DST6);
+        let mut payload: Vec<u8> = ext.concat();
+        payload.extend_from_slice(&tcp);
+        let mut bytes = vec![0u8; ipv6::HEADER_LEN];
+        Ipv6Repr::new(SRC6, DST6, NextHeader::Tcp, 64, payload.len()).emit(&mut bytes);
+        bytes[6] = first;
+        bytes.extend_from_slice(&payload);
+        bytes
+    }
+
+    /// An 8-byte option header (hop-by-hop, destination options or a
+    /// routing header of type 0 with no segments left) before `next`.
+    fn opts(next: u8) -> Vec<u8> {
+        vec![next, 0, 1, 4, 0, 0, 0, 0]
+    }
+
+    #[test]
+    fn a_segment_behind_extension_headers_is_found() {
+        let bytes = behind(
+            &[opts(60), opts(43), opts(44), vec![6, 0, 0, 0, 0, 0, 0, 9]],
+            0,
+        );
+        let (ip, tcp) = TcpRepr::from_ipv6_packet(&bytes, ChecksumMode::Verify).unwrap();
+        assert_eq!(ip.next_header, NextHeader::Tcp);
+        assert_eq!(tcp, data());
+    }
+
+    #[rstest]
+    #[case::extension_past_the_end({ let mut b = behind(&[opts(6)], 60); b[ipv6::HEADER_LEN + 1] = 40; b }, WireError::Truncated)]
+    #[case::hop_by_hop_second(behind(&[opts(0), opts(6)], 60), WireError::Malformed("hop-by-hop header after the first"))]
+    #[case::a_fragment(behind(&[vec![6, 0, 0, 1, 0, 0, 0, 9]], 44), WireError::Unsupported("IPv6 fragment"))]
+    #[case::a_later_fragment(behind(&[vec![6, 0, 0, 8, 0, 0, 0, 9]], 44), WireError::Unsupported("IPv6 fragment"))]
+    #[case::endless_options(behind(&vec![opts(60); 9], 60), WireError::Malformed("too many IPv6 extension headers"))]
+    #[case::not_tcp(behind(&[opts(17)], 60), WireError::Unsupported("IPv6 next header"))]
+    #[case::unknown_header(behind(&[], 253), WireError::Unsupported("IPv6 next header"))]
+    #[case::no_next_header(behind(&[], 59), WireError::Unsupported("IPv6 next header"))]
+    #[case::tcp_cut(behind(&[], 6)[..ipv6::HEADER_LEN + 19].to_vec(), WireError::Truncated)]
+    #[case::payload_length_short({ let mut b = behind(&[], 6); b[5] -= 1; b }, WireError::BadChecksum)]
+    #[case::payload_length_long({ let mut b = behind(&[], 6); b[5] += 1; b }, WireError::Truncated)]
+    #[case::bad_checksum({ let mut b = behind(&[], 6); *b.last_mut().unwrap() ^= 1; b }, WireError::BadChecksum)]
+    fn malformed_ipv6_segments_are_refused(#[case] bytes: Vec<u8>, #[case] want: WireError) {
+        assert_eq!(
+            TcpRepr::from_ipv6_packet(&bytes, ChecksumMode::Verify).map(|_| ()),
+            Err(want)
+        );
+    }
+
     /// What the kernel does with a `CHECKSUM_PARTIAL` segment: sum the
     /// segment (whose checksum field holds the pseudo-header sum) and
     /// complement. That must give exactly the complete checksum.
@@ -745,7 +966,15 @@ mod tests {
     #[case::odd(1)]
     #[case::one_mss(1448)]
     #[case::super_frame(63_000)]
-    fn a_pseudo_header_fill_finishes_into_the_complete_checksum(#[case] len: usize) {
+    fn a_pseudo_header_fill_finishes_into_the_complete_checksum(
+        #[case] len: usize,
+        #[values(false, true)] v6: bool,
+    ) {
+        let (src, dst): (IpAddr, IpAddr) = if v6 {
+            (SRC6.into(), DST6.into())
+        } else {
+            (SRC.into(), DST.into())
+        };
         let payload: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
         let seg = TcpRepr {
             src_port: 40000,
@@ -763,9 +992,9 @@ mod tests {
             payload: &payload,
         };
         let mut complete = vec![0u8; seg.buffer_len()];
-        seg.emit_with(&mut complete, SRC, DST, ChecksumFill::Complete);
+        seg.emit_with(&mut complete, src, dst, ChecksumFill::Complete);
         let mut partial = vec![0u8; seg.buffer_len()];
-        seg.emit_with(&mut partial, SRC, DST, ChecksumFill::PseudoHeader);
+        seg.emit_with(&mut partial, src, dst, ChecksumFill::PseudoHeader);
         let mut sum: u32 = partial
             .chunks(2)
             .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))

@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub mod ipv6;
 pub mod pcap;
 pub mod schema;
 pub mod svg;

@@ -3,7 +3,6 @@
 //! field the schema does not name, and each value of its field's type.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddrV4;
 
 use serde_json::Value;
 
@@ -112,7 +111,7 @@ impl Schema {
             "boolean" => v.is_boolean(),
             "object" => v.is_object(),
             "array" => v.is_array(),
-            "addr" => s.is_some_and(|s| s.parse::<SocketAddrV4>().is_ok()),
+            "addr" => s.is_some_and(|s| s.parse::<std::net::SocketAddr>().is_ok()),
             "ip" => s.is_some_and(|s| s.parse::<std::net::IpAddr>().is_ok()),
             "mac" => s.is_some_and(|s| {
                 s.len() == 17

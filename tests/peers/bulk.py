@@ -1,9 +1,9 @@
 """Bulk TCP transfers over the Linux kernel's TCP, for the relay's tests.
 
-    python3 bulk.py recv PORT
+    python3 bulk.py recv PORT [ADDRESS]
     python3 bulk.py send HOST PORT SIZE SEED [RATE [CC]]
 
-recv listens on PORT, accepts one connection and reads it to the end.
+recv listens on PORT (of ADDRESS, IPv4 or IPv6; 0.0.0.0 by default), accepts one connection and reads it to the end.
 send connects, sends SIZE pseudo-random bytes (from SEED, so both ends of
 a test can know the data) at most RATE bytes/s if given (0: no limit),
 with congestion control CC if given (TCP_CONGESTION, e.g. cubic: the
@@ -26,10 +26,14 @@ def say(*words):
     print(*words, flush=True)
 
 
-def recv(port):
-    listener = socket.socket()
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def recv(port, address):
+    listener = socket.socket(family(address))
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("0.0.0.0", port))
+    listener.bind((address, port))
     listener.listen(1)
     say("ready")
     conn, _ = listener.accept()
@@ -49,7 +53,7 @@ def recv(port):
 def send(host, port, size, seed, rate, cc):
     data = random.Random(seed).randbytes(size)
     start = time.monotonic()
-    conn = socket.socket()
+    conn = socket.socket(family(host))
     conn.settimeout(60)
     if cc:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
@@ -72,7 +76,7 @@ def send(host, port, size, seed, rate, cc):
 
 try:
     if sys.argv[1] == "recv":
-        recv(int(sys.argv[2]))
+        recv(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "0.0.0.0")
     else:
         rate = int(sys.argv[6]) if len(sys.argv) > 6 else 0
         cc = sys.argv[7] if len(sys.argv) > 7 else None

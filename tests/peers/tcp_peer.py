@@ -1,8 +1,8 @@
 """A kernel TCP peer for nettool's end-to-end tests.
 
-    python3 tcp_peer.py MODE PORT [SIZE]
+    python3 tcp_peer.py MODE PORT [SIZE [ADDRESS]]
 
-Listens on PORT with the Linux kernel's TCP and serves each connection in
+Listens on PORT (of ADDRESS, IPv4 or IPv6; 0.0.0.0 by default) with the Linux kernel's TCP and serves each connection in
 MODE, printing one line per event on stdout (flushed), which the tests read:
 "ready", "accepted HOST:PORT", "data N", "eof HOST:PORT", "reset HOST:PORT".
 
@@ -18,6 +18,7 @@ import time
 
 mode, port = sys.argv[1], int(sys.argv[2])
 size = int(sys.argv[3]) if len(sys.argv) > 3 else 64
+address = sys.argv[4] if len(sys.argv) > 4 else "0.0.0.0"
 lock = threading.Lock()
 
 
@@ -42,7 +43,7 @@ def drain_until_eof(conn, who, echo=False):
 
 
 def serve(conn, addr):
-    who = "%s:%d" % addr
+    who = "%s:%d" % addr[:2]
     say("accepted", who)
     try:
         if mode == "hold":
@@ -73,9 +74,9 @@ def serve(conn, addr):
         conn.close()
 
 
-listener = socket.socket()
+listener = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
 listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-listener.bind(("0.0.0.0", port))
+listener.bind((address, port))
 listener.listen(16)
 say("ready")
 while True:

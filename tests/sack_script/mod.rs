@@ -80,7 +80,7 @@ pub fn nth(i: u32) -> (u32, u32) {
 }
 
 pub fn line(s: &nettool::tcp::Segment) -> String {
-    let full = tcp_line_absolute(*s.src.ip(), *s.dst.ip(), &s.as_repr());
+    let full = tcp_line_absolute(s.src.ip(), s.dst.ip(), &s.as_repr());
     full.split_once(": ").map(|(_, r)| r.to_owned()).unwrap()
 }
 

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use super::{connect_path, connect_target, parse_port, plumbed};
+use super::{connect_path, parse_port, plumbed};
 use crate::cli::NcArgs;
 use crate::cmd::{Env, Given};
 use crate::driver::{self, Handler, Input, Options, Stop};
@@ -76,15 +76,18 @@ pub(super) fn run(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
             [addr, port] => (Some(crate::cmd::resolve_host(addr)?), parse_port(port)?),
             _ => bail!("nettool nc -u -l needs [ADDRESS] PORT"),
         };
-        let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
+        let path = Path::listen(
+            addr.or(args.source).map(Into::into),
+            args.interface.as_deref(),
+        )?;
         let flows = Flows::Datagrams { sport_inc: false };
         let stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
         return plumbed(&path, stack, env, |given, input, env| {
             listen_over(args, given, input, env)
         });
     }
-    let remote = connect_target(args)?;
-    let Some(path) = connect_path(*remote.ip(), args, env)? else {
+    let remote = super::connect_target_v4(args)?;
+    let Some(path) = connect_path((*remote.ip()).into(), args, env)? else {
         return Ok(Outcome::Negative);
     };
     let flows = Flows::Datagrams { sport_inc: false };
@@ -107,8 +110,8 @@ fn refuse_tcp_options(args: &NcArgs) -> Result<()> {
 /// `nc -u HOST PORT` over what it is `given`: `input` (stdin) to the
 /// peer, the peer's datagrams to `env.out`.
 pub fn connect_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> Result<Outcome> {
-    let remote = connect_target(args)?;
-    let host = host(p.path, p.local, Peer::Connected(remote));
+    let remote = super::connect_target_v4(args)?;
+    let host = host(p.path, p.local_v4(), Peer::Connected(remote));
     if args.verbose {
         writeln!(
             env.err,
@@ -125,7 +128,7 @@ pub fn listen_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> 
     let peer = Peer::Listening {
         lock_on_first: !args.keep_open,
     };
-    let host = host(p.path, p.local, peer);
+    let host = host(p.path, p.local_v4(), peer);
     if args.verbose {
         writeln!(
             env.err,
@@ -139,8 +142,9 @@ pub fn listen_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> 
 /// The interface with its one UDP endpoint.
 fn host(path: &Path, local: SocketAddrV4, peer: Peer) -> RawHost<UdpSocket> {
     let iface = InterfaceConfig {
-        ip: path.source,
+        ip: path.source_v4(),
         mac: path.iface.mac,
+        ipv6: None,
         next_hop_mac: path.next_hop_mac,
         answer_arp: !path.owned_by_kernel,
         trace: false,
@@ -351,8 +355,8 @@ impl Handler<RawHost<UdpSocket>> for Pump<'_, '_> {
 /// `nc -u -z HOST PORTS`: the ports sorted as `scan --udp` sorts them,
 /// said as netcat says them (stderr, with `-v`, open ones always).
 fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
-    let (dst, ports) = super::zero_io_target(args)?;
-    let Some(path) = connect_path(dst, args, env)? else {
+    let (dst, ports) = super::zero_io_target_v4(args)?;
+    let Some(path) = connect_path(dst.into(), args, env)? else {
         return Ok(Outcome::Negative);
     };
     let flows = Flows::Datagrams { sport_inc: false };
@@ -364,12 +368,12 @@ fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
 
 /// `nc -u -z` over what it is `given`.
 pub fn zero_io_over(args: &NcArgs, p: Given, ports: &[u16], env: &mut Env) -> Result<Outcome> {
-    let (dst, _) = super::zero_io_target(args)?;
+    let (dst, _) = super::zero_io_target_v4(args)?;
     let wait = args.wait.unwrap_or(Duration::from_secs(1));
     let config = ScanConfig {
         src_mac: p.path.iface.mac,
         dst_mac: p.path.next_hop_mac.unwrap_or(crate::wire::MacAddr::zero()),
-        src: p.path.source,
+        src: p.path.source_v4(),
         dst,
         sport: p.local.port(),
         ports: ports.to_vec(),
@@ -380,8 +384,9 @@ pub fn zero_io_over(args: &NcArgs, p: Given, ports: &[u16], env: &mut Env) -> Re
         seed: random_u64(),
     };
     let iface = InterfaceConfig {
-        ip: p.path.source,
+        ip: p.path.source_v4(),
         mac: p.path.iface.mac,
+        ipv6: None,
         next_hop_mac: p.path.next_hop_mac,
         answer_arp: !p.path.owned_by_kernel,
         trace: false,

@@ -77,7 +77,7 @@ fn probe_one(
         Err(outcome) => return Ok(outcome),
     };
     // Refused before anything is claimed from the kernel.
-    let local = SocketAddrV4::new(path.source, 1);
+    let local = SocketAddrV4::new(path.source_v4(), 1);
     config(args, &path, local, (dst, dports, count))?;
     let flows = if args.udp {
         Flows::Datagrams {
@@ -104,7 +104,7 @@ pub(super) fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Resul
     refuse_tcp_options(args)?;
     let aim = Aim {
         path: given.path,
-        local: given.local,
+        local: given.local_v4(),
         guard: None,
     };
     let found = targets(args, &mut std::io::empty(), crate::cmd::resolve_host)?;
@@ -243,7 +243,7 @@ fn config(
     let config = Config {
         src_mac: path.iface.mac,
         dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
-        src: path.source,
+        src: path.source_v4(),
         dst,
         kind,
         payload: body,
@@ -284,7 +284,7 @@ fn fire(
         rep,
         verbose: args.verbose,
         start,
-        src: aim.path.source,
+        src: aim.path.source_v4(),
         dst,
     };
     header(&view, args, aim, &config, dports, env)?;
@@ -373,7 +373,7 @@ fn header(
     let start = Start {
         command: "probe",
         mode: Some(if args.udp { "udp" } else { "icmp" }),
-        src: Some(aim.local),
+        src: Some(aim.local.into()),
         ip: Some(dst.into()),
         ports,
         iface: Some(path.iface.name.clone()),
@@ -555,8 +555,8 @@ fn reply(
         probe: hit.map(|(i, _)| i),
         rtt_us: hit.map_or(0, |(_, r)| us(r)),
         ip: Some(from.into()),
-        src,
-        dst,
+        src: src.map(Into::into),
+        dst: dst.map(Into::into),
         len: Some(len),
         ttl: Some(ttl),
         meaning: Some(if hit.is_some() { meaning } else { "unmatched" }.to_owned()),

@@ -60,7 +60,7 @@ pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome
     let (dst, ports) = target(args)?;
     let aim = Aim {
         path: given.path,
-        local: given.local,
+        local: given.local_v4(),
         guard: None,
     };
     let rep = Reporter::new(args.json);
@@ -114,7 +114,7 @@ fn sweep(
     let config = Config {
         src_mac: path.iface.mac,
         dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
-        src: path.source,
+        src: path.source_v4(),
         dst,
         sport: aim.local.port(),
         ports: ports.to_vec(),
@@ -127,7 +127,7 @@ fn sweep(
     let header = Start {
         command: "scan",
         mode: Some("udp"),
-        src: Some(aim.local),
+        src: Some(aim.local.into()),
         ip: Some(dst.into()),
         ports: Some(format_ports(ports)),
         iface: Some(path.iface.name.clone()),

@@ -9,7 +9,9 @@
 //! | [`UdpPorts::FILTERED`] (82/udp) | `filtered` | an nftables rule drops datagrams: no answer |
 //!
 //! Both services run on one thread of `nettool lab serve`, polling their
-//! sockets with the TCP listeners' 100 ms tick.
+//! sockets with the TCP listeners' 100 ms tick. A datagram from one of
+//! these ports is not answered: every lab host serves them, and two
+//! services would answer each other for ever.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -118,6 +120,15 @@ impl UdpServer {
                 revents: 0,
             })
             .collect();
+        // Every lab host serves on the same ports: a datagram from one of
+        // them is another service's answer (or forged as one), and
+        // answering it would start two services answering each other for
+        // ever (RFC 862's echo loop).
+        let own_ports: Vec<u16> = self
+            .sockets
+            .iter()
+            .filter_map(|(_, s)| Some(s.local_addr().ok()?.port()))
+            .collect();
         let mut buf = vec![0u8; 65535];
         while !stop.load(Ordering::Relaxed) {
             // SAFETY: `fds` is a valid array of `fds.len()` pollfds.
@@ -136,13 +147,20 @@ impl UdpServer {
                 pfd.revents = 0;
                 let (kind, socket) = &self.sockets[i];
                 while let Ok((len, peer)) = socket.recv_from(&mut buf) {
-                    let answer = match kind {
-                        UdpKind::Echo => buf[..len].to_vec(),
-                        UdpKind::Daytime => daytime(SystemTime::now()).into_bytes(),
-                    };
                     let name = match kind {
                         UdpKind::Echo => "echo",
                         UdpKind::Daytime => "daytime",
+                    };
+                    if own_ports.contains(&peer.port()) {
+                        log(&format!(
+                            "{name}/udp {peer}: {len} bytes from a service port, not answered \
+                             (it would loop)"
+                        ));
+                        continue;
+                    }
+                    let answer = match kind {
+                        UdpKind::Echo => buf[..len].to_vec(),
+                        UdpKind::Daytime => daytime(SystemTime::now()).into_bytes(),
                     };
                     match socket.send_to(&answer, peer) {
                         Ok(_) => log(&format!(
@@ -229,5 +247,33 @@ mod tests {
             assert!(line.ends_with(" UTC\r\n") && line.len() == 25, "{line:?}");
             stop.store(true, Ordering::Relaxed);
         });
+    }
+
+    /// Two lab hosts both serve echo on the same port: a datagram from
+    /// one's echo port to the other's (`nc -u -p 7`, or a spoofed one)
+    /// must not bounce between them for ever.
+    #[test]
+    fn echo_servers_do_not_answer_each_other_for_ever() {
+        let a = UdpServer::bind(Ipv4Addr::LOCALHOST, &[(UdpKind::Echo, 0)]).unwrap();
+        let port = a.local_addr(UdpKind::Echo).unwrap().port();
+        let b = UdpServer::bind(Ipv4Addr::new(127, 0, 0, 2), &[(UdpKind::Echo, port)]).unwrap();
+        let stop = AtomicBool::new(false);
+        let answered = std::sync::atomic::AtomicU32::new(0);
+        let count = |line: &str| {
+            if line.contains(" out") {
+                answered.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        std::thread::scope(|s| {
+            s.spawn(|| a.run(&stop, &count).unwrap());
+            s.spawn(|| b.run(&stop, &count).unwrap());
+            a.sockets[0]
+                .1
+                .send_to(b"ping", b.local_addr(UdpKind::Echo).unwrap())
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+            stop.store(true, Ordering::Relaxed);
+        });
+        assert_eq!(answered.load(Ordering::Relaxed), 0);
     }
 }

@@ -434,3 +434,59 @@ fn a_reachable_entry_from_the_future_is_not_trusted() {
     assert_eq!(state(&c), Some(State::Stale));
     assert_eq!(c.lookup(IF, IDX, PEER).unwrap().since_ms, T0 - 60_000);
 }
+
+/// The cache file is read back as it was found: dates and times at the
+/// end of `u64` (a corrupt or hand-edited file) must neither panic nor
+/// wrap round to a deadline long past.
+#[rstest]
+#[case::stale_dated_at_the_end_of_time(State::Stale, u64::MAX, 0)]
+#[case::reachable_dated_at_the_end_of_time(State::Reachable, u64::MAX - 1, 30_000)]
+#[case::reachable_for_ever(State::Reachable, T0, u64::MAX)]
+fn stored_times_at_the_end_of_u64_do_not_overflow(
+    #[case] st: State,
+    #[case] since_ms: UnixMillis,
+    #[case] reachable_ms: u64,
+) {
+    let entry = Entry {
+        iface: IF.into(),
+        ifindex: IDX,
+        ip: PEER,
+        mac: Some(OLD),
+        state: st,
+        since_ms,
+        reachable_ms,
+        router: false,
+        solicits: 0,
+    };
+    let mut c = Cache::from_stored(vec![entry], 1);
+    let _ = c.lookup(IF, IDX, PEER).unwrap().reachable_left(T0);
+    assert!(c.poll_timeout().is_some_and(|t| t > T0));
+    c.handle_timeout(T0 + 1);
+    let _ = c.poll_timeout();
+    assert!(c.lookup(IF, IDX, PEER).is_some(), "nothing is due yet");
+}
+
+/// RFC 4861 §7.2.5: an advertisement that may update the entry (O=1, the
+/// same address, or none) sets IsRouter from its R flag, solicited or
+/// not; one that may not (O=0, another address) leaves it.
+#[rstest]
+#[case::unsolicited_same_address(false, false, Some(OLD), true)]
+#[case::unsolicited_no_address(false, false, None, true)]
+#[case::solicited_same_address(true, false, Some(OLD), true)]
+#[case::override_another_address(false, true, Some(NEW), true)]
+#[case::no_override_another_address(false, false, Some(NEW), false)]
+fn the_router_flag_follows_an_advertisement_that_may_update(
+    #[case] solicited: bool,
+    #[case] override_: bool,
+    #[case] lladdr: Option<MacAddr>,
+    #[case] router: bool,
+) {
+    let mut c = reachable();
+    let f = NaFlags {
+        router: true,
+        solicited,
+        override_,
+    };
+    c.handle_advert(T0 + 10, (IF, IDX), PEER, f, lladdr, solicited);
+    assert_eq!(c.lookup(IF, IDX, PEER).unwrap().router, router);
+}

@@ -321,3 +321,42 @@ fn unanswered_ping_keeps_nothing() {
     assert!(r.is_done());
     assert!(cache.is_empty());
 }
+
+/// RFC 4861 §7.2.5: an advertisement with O=0 and another link-layer
+/// address than the entry's updates nothing. The cache keeps the old
+/// address, so the resolution must not answer with the new one: it is
+/// reported, and the probe goes on.
+#[test]
+fn an_advertisement_that_may_not_override_is_not_the_answer() {
+    let mut cache = cache_aged(100_000);
+    let mut r = Resolution::new(ms(0), wall(), &mut cache, settings(true, None));
+    assert_eq!(sent(&mut r, ms(0)), vec![OLD]);
+    let no_override = Icmpv6Repr::Ndp(NdpRepr::NeighborAdvert {
+        flags: NaFlags {
+            router: false,
+            solicited: true,
+            override_: false,
+        },
+        target: PEER,
+        target_lladdr: Some(NEW),
+    })
+    .frame((NEW, US), (PEER, ME));
+    r.handle_frame(ms(2), &no_override, RxChecksum::Unknown);
+    assert_eq!(r.answer(), None);
+    assert!(!r.is_done(), "the probe of OLD goes on");
+    assert!(drain(&mut r).iter().any(|e| matches!(
+        e,
+        Event::Advert {
+            mac: NEW,
+            learned: Learned::Conflict {
+                previous: OLD,
+                replaced: false
+            },
+            ..
+        }
+    )));
+    assert_eq!(sent(&mut r, ms(1000)), vec![OLD]);
+    r.handle_frame(ms(1002), &advert(OLD, ME, true), RxChecksum::Unknown);
+    assert_eq!(r.answer(), Some(OLD));
+    assert_eq!(cache.lookup("eth0", 7, PEER).unwrap().mac, Some(OLD));
+}
