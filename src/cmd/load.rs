@@ -47,13 +47,15 @@ const GRACE: Duration = Duration::from_secs(5);
 /// Keepalive probes unanswered before a connection is given up.
 const KEEPALIVE_PROBES: u32 = 3;
 
-/// The link: room for a burst of SYN-ACKs, read through the receive
-/// ring in batches.
+/// The link: room for a burst of SYN-ACKs and keepalive answers, read
+/// in batches through a TPACKET_V3 ring of blocks, which packs small
+/// frames (about 100,000 ACKs in its 16 MiB, against 8,192 in slots of
+/// 2 KiB). A lone frame waits at most a millisecond for its block.
 const LINK: LinkOptions = LinkOptions {
     offloading: false,
     receive_buffer: Some(16 << 20),
     tx_ring: None,
-    rx_ring: Some(RingKind::Frames),
+    rx_ring: Some(RingKind::Blocks),
     rx_timestamps: false,
     tx_timestamps: false,
 };
