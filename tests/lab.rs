@@ -99,6 +99,18 @@ fn up_status_ping_down() {
         host.addresses,
         vec!["10.78.0.1/24".parse::<Ipv4Network>().unwrap()]
     );
+    // Both ends have their link-local address when `up` returns (the
+    // kernel adds it a moment after the link comes up; `up` waits).
+    for end in [host, peer] {
+        assert!(
+            end.addresses6
+                .iter()
+                .any(|a| a.ip().segments()[0] & 0xffc0 == 0xfe80),
+            "{}: {:?}",
+            end.interface,
+            end.addresses6
+        );
+    }
     let peer_addrs: Vec<String> = peer.addresses.iter().map(|a| a.to_string()).collect();
     assert_eq!(
         peer_addrs,

@@ -581,10 +581,7 @@ pub fn up(spec: &LabSpec) -> Result<LabStatus, LabError> {
         started = Some((dir, daemon));
     }
 
-    let status = status(&plan.name)?.ok_or_else(|| LabError::Vanished {
-        name: plan.name.clone(),
-        why: "no trace of it is left".into(),
-    })?;
+    let status = settled_status(&plan.name, ipv6)?;
     if let Some((mut dir, daemon)) = started {
         daemon.keep();
         dir.keep = true;
@@ -592,6 +589,38 @@ pub fn up(spec: &LabSpec) -> Result<LabStatus, LabError> {
     host_link.keep = true;
     ns.keep();
     Ok(status)
+}
+
+/// How long `up` waits for the kernel to give both ends their
+/// link-local addresses.
+const LINK_LOCAL_WAIT: Duration = Duration::from_secs(2);
+
+/// The new lab's status once both ends have their link-local IPv6
+/// address (with IPv6 on). The kernel adds it when the link gets its
+/// carrier, which veth reports a moment after `up` (the linkwatch
+/// delay): read too early, the status would lack the address, and a
+/// second read would differ from the one `up` returned. Past
+/// [`LINK_LOCAL_WAIT`] the status is returned as it is.
+fn settled_status(name: &str, ipv6: bool) -> Result<LabStatus, LabError> {
+    let deadline = Instant::now() + LINK_LOCAL_WAIT;
+    loop {
+        let status = status(name)?.ok_or_else(|| LabError::Vanished {
+            name: name.to_string(),
+            why: "no trace of it is left".into(),
+        })?;
+        let has_link_local = |end: &Option<LabEnd>| {
+            end.as_ref().is_some_and(|e| {
+                e.addresses6
+                    .iter()
+                    .any(|a| a.ip().segments()[0] & 0xffc0 == 0xfe80)
+            })
+        };
+        let settled = !ipv6 || (has_link_local(&status.host) && has_link_local(&status.peer));
+        if settled || Instant::now() >= deadline {
+            return Ok(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// What [`down`] removed.
