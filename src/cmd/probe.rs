@@ -130,27 +130,7 @@ fn probe_targets(
 ) -> Result<Vec<Target>> {
     let words = targets::gather(&args.targets, args.list.input_list.as_deref(), stdin)?;
     let found = targets::expand(&words, true, args.list.max_targets, resolve)?;
-    let dport = args
-        .dport
-        .as_deref()
-        .map(|p| services::parse_ports(p, Proto::Tcp).map_err(anyhow::Error::msg))
-        .transpose()?;
-    found
-        .into_iter()
-        .map(|t| {
-            let ports = match (&t.ports, &dport) {
-                (Some(_), Some(_)) => {
-                    bail!("give the port either as HOST:PORT or with --dport, not both")
-                }
-                (Some(p), None) | (None, Some(p)) => p.clone(),
-                (None, None) => vec![80],
-            };
-            Ok(Target {
-                ports: Some(ports),
-                ..t
-            })
-        })
-        .collect()
+    targets::with_ports(found, args.dport.as_deref(), Proto::Tcp, 80)
 }
 
 /// How many probes go to each target: `-c`, or with several targets one

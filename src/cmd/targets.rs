@@ -31,6 +31,36 @@ pub struct Target {
     pub subnet: Option<Ipv4Network>,
 }
 
+/// Every target with its ports: those its operand named (`HOST:PORT`),
+/// or `--dport` (`dport`, in `proto`'s service names), or `default`.
+/// Both at once is an error: the user meant one of them.
+pub fn with_ports(
+    found: Vec<Target>,
+    dport: Option<&str>,
+    proto: Proto,
+    default: u16,
+) -> Result<Vec<Target>> {
+    let dport = dport
+        .map(|p| services::parse_ports(p, proto).map_err(anyhow::Error::msg))
+        .transpose()?;
+    found
+        .into_iter()
+        .map(|t| {
+            let ports = match (&t.ports, &dport) {
+                (Some(_), Some(_)) => {
+                    bail!("give the port either as HOST:PORT or with --dport, not both")
+                }
+                (Some(p), None) | (None, Some(p)) => p.clone(),
+                (None, None) => vec![default],
+            };
+            Ok(Target {
+                ports: Some(ports),
+                ..t
+            })
+        })
+        .collect()
+}
+
 /// The words that name targets: the operands (`-` is stdin's words) and
 /// then the words of the `-iL` file (`-` again stdin). A file holds words
 /// separated by white space; `#` starts a comment to the end of the line.
@@ -412,6 +442,34 @@ mod tests {
 
     fn words(w: &[&str]) -> Vec<String> {
         w.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[rstest]
+    #[case::named_by_the_operand(Some(vec![22]), None, Ok(vec![22]))]
+    #[case::named_by_dport(None, Some("ssh,80"), Ok(vec![22, 80]))]
+    #[case::the_default(None, None, Ok(vec![7]))]
+    #[case::both(Some(vec![22]), Some("80"), Err("not both"))]
+    #[case::an_unknown_service(
+        None,
+        Some("nosuchservice"),
+        Err("\"nosuchservice\" is not a port number")
+    )]
+    fn a_target_takes_its_ports_from_one_place(
+        #[case] named: Option<Vec<u16>>,
+        #[case] dport: Option<&str>,
+        #[case] want: Result<Vec<u16>, &str>,
+    ) {
+        let target = Target {
+            ip: Ipv4Addr::new(10, 78, 0, 2),
+            ports: named,
+            subnet: None,
+        };
+        let got = with_ports(vec![target], dport, Proto::Tcp, 7);
+        match (got, want) {
+            (Ok(t), Ok(ports)) => assert_eq!(t[0].ports, Some(ports)),
+            (Err(e), Err(part)) => assert!(e.to_string().contains(part), "{e}"),
+            (got, want) => panic!("got {got:?}, want {want:?}"),
+        }
     }
 
     fn no_dns(name: &str) -> Result<Ipv4Addr> {

@@ -16,7 +16,7 @@ use super::{
 use crate::cli::ProbeArgs;
 use crate::clock::Clock;
 use crate::cmd::targets::{
-    Many, Runs, Target, answered_verdict, between_targets, discovered, expand_for,
+    Many, Runs, Target, answered_verdict, between_targets, discovered, expand_for, with_ports,
 };
 use crate::cmd::{Env, Given, Way, find_path, stamped};
 use crate::driver::{self, Handler, Tx};
@@ -27,7 +27,7 @@ use crate::probe::datagram::{Answer, Config, DatagramProber, Event, Kind};
 use crate::probe::format_ports;
 use crate::report::event::{self as ev, Reply, Start};
 use crate::report::{Event as Ev, Reporter, us};
-use crate::services::{self, Proto};
+use crate::services::Proto;
 use crate::setup::{Flows, Path};
 use crate::stack::raw::{Hosted, RawHost};
 use crate::sys::random_u64;
@@ -176,27 +176,7 @@ fn targets(
         return expand_for(&words, None, args.list.max_targets, resolve);
     }
     let found = expand_for(&words, Some(Proto::Udp), args.list.max_targets, resolve)?;
-    let dport = args
-        .dport
-        .as_deref()
-        .map(|p| services::parse_ports(p, Proto::Udp).map_err(anyhow::Error::msg))
-        .transpose()?;
-    found
-        .into_iter()
-        .map(|t| {
-            let ports = match (&t.ports, &dport) {
-                (Some(_), Some(_)) => {
-                    bail!("give the port either as HOST:PORT or with --dport, not both")
-                }
-                (Some(p), None) | (None, Some(p)) => p.clone(),
-                (None, None) => vec![7],
-            };
-            Ok(Target {
-                ports: Some(ports),
-                ..t
-            })
-        })
-        .collect()
+    with_ports(found, args.dport.as_deref(), Proto::Udp, 7)
 }
 
 /// The query `--icmp-type` names (echo by default).
