@@ -171,12 +171,18 @@ impl From<netlink::ParseError> for RouteError {
 /// The `RTM_GETROUTE` request `ip route get DST` sends: AF_INET, a /32
 /// destination attribute, and `RTM_F_LOOKUP_TABLE`.
 pub fn build_route_request(dst: Ipv4Addr, seq: u32) -> Vec<u8> {
+    route_request(libc::AF_INET as u8, &dst.octets(), seq)
+}
+
+/// An `RTM_GETROUTE` for one host address of `family` (`dst`, 4 or 16
+/// octets, is the whole prefix: rtm_dst_len is its length in bits).
+fn route_request(family: u8, dst: &[u8], seq: u32) -> Vec<u8> {
     let mut msg = vec![0u8; netlink::HEADER_LEN + RTMSG_LEN];
     let rtmsg = &mut msg[netlink::HEADER_LEN..];
-    rtmsg[0] = libc::AF_INET as u8; // rtm_family
-    rtmsg[1] = 32; // rtm_dst_len
+    rtmsg[0] = family; // rtm_family
+    rtmsg[1] = (dst.len() * 8) as u8; // rtm_dst_len
     rtmsg[8..12].copy_from_slice(&RTM_F_LOOKUP_TABLE.to_ne_bytes());
-    netlink::push_attribute(&mut msg, RTA_DST, &dst.octets());
+    netlink::push_attribute(&mut msg, RTA_DST, dst);
     let header = Header {
         len: msg.len() as u32,
         kind: RTM_GETROUTE,
@@ -603,21 +609,7 @@ pub struct KernelRoute6 {
 
 /// [`build_route_request`] for an IPv6 destination: AF_INET6, a /128.
 pub fn build_route_request_v6(dst: Ipv6Addr, seq: u32) -> Vec<u8> {
-    let mut msg = vec![0u8; netlink::HEADER_LEN + RTMSG_LEN];
-    let rtmsg = &mut msg[netlink::HEADER_LEN..];
-    rtmsg[0] = libc::AF_INET6 as u8;
-    rtmsg[1] = 128;
-    rtmsg[8..12].copy_from_slice(&RTM_F_LOOKUP_TABLE.to_ne_bytes());
-    netlink::push_attribute(&mut msg, RTA_DST, &dst.octets());
-    let header = Header {
-        len: msg.len() as u32,
-        kind: RTM_GETROUTE,
-        flags: NLM_F_REQUEST,
-        seq,
-        pid: 0,
-    };
-    header.emit(&mut msg);
-    msg
+    route_request(libc::AF_INET6 as u8, &dst.octets(), seq)
 }
 
 /// Reads the kernel's reply to [`build_route_request_v6`]. Pure.
