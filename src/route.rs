@@ -273,16 +273,25 @@ fn ipv4_attr(data: &[u8]) -> Result<Ipv4Addr, RouteError> {
 /// Local, broadcast and multicast destinations come back as routes (see
 /// [`KernelRoute::kind`]); callers decide whether they are usable.
 pub fn route_get(dst: Ipv4Addr) -> Result<KernelRoute, RouteError> {
-    let kernel = |err| RouteError::Kernel {
-        dst: dst.into(),
-        err,
-    };
+    ask_kernel(
+        dst.into(),
+        |seq| build_route_request(dst, seq),
+        |reply| parse_route_reply(dst, reply),
+    )
+}
+
+/// One `RTM_GETROUTE` exchange about `dst`: the request `build` makes
+/// for a sequence number, the reply read by `parse`.
+fn ask_kernel<R>(
+    dst: IpAddr,
+    build: impl FnOnce(u32) -> Vec<u8>,
+    parse: impl FnOnce(&[u8]) -> Result<R, RouteError>,
+) -> Result<R, RouteError> {
+    let kernel = |err| RouteError::Kernel { dst, err };
     let socket = RouteSocket::open().map_err(kernel)?;
     let seq = netlink::next_seq();
-    let reply = socket
-        .request(&build_route_request(dst, seq), seq)
-        .map_err(kernel)?;
-    parse_route_reply(dst, &reply)
+    let reply = socket.request(&build(seq), seq).map_err(kernel)?;
+    parse(&reply)
 }
 
 /// A network interface as nettool needs it.
@@ -659,16 +668,11 @@ pub fn parse_route_reply_v6(dst: Ipv6Addr, buf: &[u8]) -> Result<KernelRoute6, R
 
 /// Asks the kernel which route the IPv6 destination `dst` takes.
 pub fn route_get_v6(dst: Ipv6Addr) -> Result<KernelRoute6, RouteError> {
-    let kernel = |err| RouteError::Kernel {
-        dst: dst.into(),
-        err,
-    };
-    let socket = RouteSocket::open().map_err(kernel)?;
-    let seq = netlink::next_seq();
-    let reply = socket
-        .request(&build_route_request_v6(dst, seq), seq)
-        .map_err(kernel)?;
-    parse_route_reply_v6(dst, &reply)
+    ask_kernel(
+        dst.into(),
+        |seq| build_route_request_v6(dst, seq),
+        |reply| parse_route_reply_v6(dst, reply),
+    )
 }
 
 /// [`Route`] for an IPv6 destination.
