@@ -144,9 +144,26 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
         return datagram::probe(&args, env);
     }
     let found = probe_targets(&args, &mut std::io::stdin().lock(), super::resolve_host)?;
+    probe_each(&args, found, env, probe_one)
+}
+
+/// One probe run per target after host discovery, each in its own
+/// block, then the line over all: `one` probes a target (its address,
+/// its destination ports, how many probes) and returns its outcome.
+pub(super) fn probe_each(
+    args: &ProbeArgs,
+    found: Vec<Target>,
+    env: &mut Env,
+    mut one: impl FnMut(
+        &ProbeArgs,
+        (Ipv4Addr, &[u16], Option<u64>),
+        Reporter,
+        &mut Env,
+    ) -> Result<Outcome>,
+) -> Result<Outcome> {
     let how = ("probed", args.json);
     let (found, down) = discovered(found, &args.path, &args.list, how, env)?;
-    let count = per_target_count(&args, found.len() + down);
+    let count = per_target_count(args, found.len() + down);
     let mut runs = Runs::new(found.len(), down);
     for (i, t) in found.iter().enumerate() {
         if env.interrupt.load(Ordering::Relaxed) {
@@ -157,8 +174,9 @@ pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
         privilege::hold(i + 1 < found.len());
         let rep = Reporter::new(args.json);
         between_targets(&rep, i, env)?;
-        let dports = t.ports.as_deref().unwrap_or(&[80]);
-        let outcome = probe_one(&args, (t.ip, dports, count), rep, env)?;
+        // ICMP targets have no ports.
+        let dports = t.ports.as_deref().unwrap_or_default();
+        let outcome = one(args, (t.ip, dports, count), rep, env)?;
         runs.push(outcome, answered_verdict(outcome));
     }
     runs.finish(Many::Probe, args.json, env)

@@ -16,13 +16,12 @@ use super::{
 use crate::cli::ProbeArgs;
 use crate::clock::Clock;
 use crate::cmd::targets::{
-    Many, Runs, Target, answered_verdict, between_targets, discovered, expand_for, with_ports,
+    Many, Runs, Target, answered_verdict, between_targets, expand_for, with_ports,
 };
 use crate::cmd::{Env, Given, Way, find_path, stamped};
 use crate::driver::{self, Handler, Tx};
 use crate::link::Link;
 use crate::outcome::Outcome;
-use crate::privilege;
 use crate::probe::datagram::{Answer, Config, DatagramProber, Event, Kind};
 use crate::probe::format_ports;
 use crate::report::event::{self as ev, Reply, Start};
@@ -44,24 +43,7 @@ pub(super) fn asked(args: &ProbeArgs) -> bool {
 pub(super) fn probe(args: &ProbeArgs, env: &mut Env) -> Result<Outcome> {
     refuse_tcp_options(args)?;
     let found = targets(args, &mut std::io::stdin().lock(), crate::cmd::resolve_host)?;
-    let how = ("probed", args.json);
-    let (found, down) = discovered(found, &args.path, &args.list, how, env)?;
-    let count = per_target_count(args, found.len() + down);
-    let mut runs = Runs::new(found.len(), down);
-    for (i, t) in found.iter().enumerate() {
-        if env.interrupt.load(Ordering::Relaxed) {
-            break;
-        }
-        // Each target is set up as its turn comes: the privileges go
-        // after the last one's setup (see privilege::hold).
-        privilege::hold(i + 1 < found.len());
-        let rep = Reporter::new(args.json);
-        between_targets(&rep, i, env)?;
-        let dports = t.ports.as_deref().unwrap_or_default();
-        let outcome = probe_one(args, (t.ip, dports, count), rep, env)?;
-        runs.push(outcome, answered_verdict(outcome));
-    }
-    runs.finish(Many::Probe, args.json, env)
+    super::probe_each(args, found, env, probe_one)
 }
 
 /// Probes one target: its path, its stack, its probes, its summary.
