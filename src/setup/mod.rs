@@ -415,6 +415,17 @@ impl Path {
     /// (`sport`, or a free one) and installs the RST guard when the kernel
     /// owns the source address.
     pub fn claim(&self, sport: Option<u16>, flows: Flows) -> Result<Claim> {
+        self.claim_all(sport, &[flows])
+    }
+
+    /// [`Path::claim`] for the flows of several targets that leave by
+    /// this path's interface from its source, all of one kind: one source
+    /// port reserved for them all, one guard holding a rule for each
+    /// ([`RstGuard::install_all`]).
+    pub fn claim_all(&self, sport: Option<u16>, all: &[Flows]) -> Result<Claim> {
+        let Some(&flows) = all.first() else {
+            bail!("nothing to claim: no flow");
+        };
         match flows {
             Flows::Datagrams { .. } => {
                 // A port below 1024 needs the same privilege as a TCP one.
@@ -440,9 +451,12 @@ impl Path {
             reserve_port_on(self.source, self.iface.index, self.owned_by_kernel, sport)
         })?;
         let local = SocketAddr::new(self.source, sport);
-        let flow = flows.flow(local);
-        let guard = privilege::raised(&[Cap::NetAdmin], || {
-            RstGuard::install_when(self.owned_by_kernel, flow)
+        let guard = privilege::raised(&[Cap::NetAdmin], || match all {
+            [one] => RstGuard::install_when(self.owned_by_kernel, one.flow(local)),
+            _ => {
+                let each: Vec<Flow> = all.iter().map(|f| f.flow(local)).collect();
+                RstGuard::install_all_when(self.owned_by_kernel, &each)
+            }
         })?;
         Ok(Claim {
             local,
@@ -523,12 +537,9 @@ impl Path {
         Ok(Box::new(link))
     }
 
-    /// [`Path::claim`] and [`Path::open_link`]: everything a run needs.
-    /// Past this point the run needs no privilege (the guard is in place
-    /// for all its flows, the sockets are open, the guard's count comes
-    /// from a log group that needs none to read): the privileges are
-    /// dropped here ([`privilege::drop_after_setup`]), when the binary
-    /// armed them.
+    /// [`Path::claim`] and [`Path::open_link`]: everything a run of one
+    /// target needs; then the setup is done ([`setup_done`]: the
+    /// privileges are dropped, when the binary armed them).
     pub fn open(
         &self,
         sport: Option<u16>,
@@ -537,11 +548,28 @@ impl Path {
         pcap: Option<&PcapFile>,
         err: &mut dyn Write,
     ) -> Result<Stack> {
+        let stack = self.open_for_all(sport, &[flows], opts, pcap, err)?;
+        setup_done(&[&stack], err)?;
+        Ok(stack)
+    }
+
+    /// One stack for the flows of every target that leaves by this path's
+    /// interface from its source (`probe` and `scan` with several
+    /// targets): one claim for them all ([`Path::claim_all`]) and one
+    /// link, which carries each target's frames in turn. The privileges
+    /// stay: the run opens its other interfaces' stacks, then gives them
+    /// up once ([`setup_done`]).
+    pub fn open_for_all(
+        &self,
+        sport: Option<u16>,
+        flows: &[Flows],
+        opts: &LinkOptions,
+        pcap: Option<&PcapFile>,
+        err: &mut dyn Write,
+    ) -> Result<Stack> {
         privilege::before_drop("opening a link")?;
-        let claim = self.claim(sport, flows)?;
+        let claim = self.claim_all(sport, flows)?;
         let link = self.open_link(opts, pcap, err)?;
-        privilege::drop_after_setup()?;
-        claim.count_in_background(err)?;
         Ok(Stack { claim, link })
     }
 
@@ -610,6 +638,20 @@ impl Path {
             IpAddr::V6(ip) => Some(ip),
         }
     }
+}
+
+/// The setup of a run is done: `stacks` are every stack it will use.
+/// Past this point the run needs no privilege (the guards are in place
+/// for all its flows, the sockets are open, a guard's count comes from a
+/// log group that needs none to read): the privileges are dropped
+/// ([`privilege::drop_after_setup`], when the binary armed them), then
+/// each guard counts its drops as they come.
+pub fn setup_done(stacks: &[&Stack], err: &mut dyn Write) -> Result<()> {
+    privilege::drop_after_setup()?;
+    for stack in stacks {
+        stack.claim.count_in_background(err)?;
+    }
+    Ok(())
 }
 
 /// `link`, its frames also written to `pcap` when there is one.
@@ -724,7 +766,8 @@ impl Claim {
     /// a warning says so, and the run goes on.
     pub fn count_in_background(&self, err: &mut dyn Write) -> Result<()> {
         if !privilege::threads_may_start() {
-            // More setups to come before the drop (`privilege::hold`).
+            // Armed, not dropped yet: a thread started now would keep
+            // the capabilities the drop is to clear.
             return Ok(());
         }
         if let Some(guard) = &self.guard
@@ -762,6 +805,20 @@ impl Stack {
     /// The guard's nftables table, when there is one.
     pub fn guard_table(&self) -> Option<&str> {
         self.claim.guard.as_ref().map(RstGuard::table)
+    }
+
+    /// How many of the kernel's RSTs the guard has dropped so far, for a
+    /// stack that serves several targets in turn (each target's count is
+    /// the growth while it ran); counting goes on after. `None` as for
+    /// [`Stack::teardown`].
+    pub fn dropped_so_far(&self, err: &mut dyn Write) -> Option<u64> {
+        let guard = self.claim.guard.as_ref()?;
+        let count = count_or_warn(guard.dropped(), err);
+        // Reading stopped the counting thread: it starts again.
+        if let Err(e) = self.claim.count_in_background(err) {
+            let _ = warn(err, format!("{e:#}"));
+        }
+        count
     }
 
     /// Ends the run: reads how many of the kernel's RSTs the guard
