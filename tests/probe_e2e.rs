@@ -1025,3 +1025,54 @@ fn a_subnet_is_swept_first_and_silent_addresses_are_left_out() {
     );
     no_guard_left(&hosts);
 }
+
+/// Several targets on one interface share one stack: one source port and
+/// one guard, which holds a rule for each target's flows (B sees only
+/// nettool's RSTs, none of its kernel's, for both addresses), and each
+/// target's count of the kernel's RSTs dropped is its own, not the
+/// guard's running total.
+#[test]
+fn targets_on_one_interface_share_a_guard_and_count_their_own_rsts() {
+    let hosts = TwoHosts::new("probe-share");
+    let scratch = Scratch::new();
+    let b2 = std::net::Ipv4Addr::from(u32::from(hosts.addr_b) + 1);
+    hosts.add_peer_address(b2);
+    let _l = listen(&hosts, &[8080]);
+    firewall_b(&hosts, &[]);
+    let (b, c) = (hosts.addr_b, b2);
+    let targets = [
+        format!("{b}:8080"),
+        format!("{c}:8080"),
+        format!("{b}:8081"),
+    ];
+    let mut args = vec!["probe", "--json", "-c", "2", "--interval", "50ms"];
+    args.extend(targets.iter().map(String::as_str));
+    let r = nt(&hosts, &scratch, &args);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let lines = r.json_lines();
+    let starts: Vec<&Value> = lines.iter().filter(|v| v["event"] == "start").collect();
+    assert_eq!(starts.len(), 3, "{}", r.show());
+    assert!(
+        starts
+            .iter()
+            .all(|s| s["src"] == starts[0]["src"] && s["guard"] == starts[0]["guard"]),
+        "one source port and one guard for all three:\n{}",
+        r.show()
+    );
+    assert!(starts[0]["guard"].is_string(), "{}", r.show());
+    let dropped: Vec<Option<u64>> = lines
+        .iter()
+        .filter(|v| v["event"] == "result" && v["ip"].is_string())
+        .map(|v| v["rsts_dropped"].as_u64())
+        .collect();
+    // Two SYN-ACKs from each open port, each drawing one RST from A's
+    // kernel; the closed port answers RSTs, which draw none.
+    assert_eq!(dropped, [Some(2), Some(2), Some(0)], "{}", r.show());
+    assert_eq!(
+        counter(&hosts, "rst"),
+        4,
+        "nettool's RSTs only: {}",
+        r.show()
+    );
+    no_guard_left(&hosts);
+}
