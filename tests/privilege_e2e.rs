@@ -393,6 +393,19 @@ fn a_probe_reads_its_data_file_before_the_drop() {
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     // 40 bytes of headers and the file's 5.
     assert!(ran.stdout.contains("Flags [.], 45 bytes"), "{}", ran.show());
+
+    // UDP probes too: the payload is read once, before the drop, not
+    // again when the probes are made.
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["probe", "--udp", "-c", "1", "-w", "200ms", "--data-file"])
+        .arg(&data)
+        .arg(format!("{}:7", hosts.addr_b))
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let ran = common::run(cmd, Duration::from_secs(10));
+    assert!(!ran.stderr.contains("seccomp"), "{}", ran.show());
+    // No echo service on B: its port unreachable answers.
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    assert!(ran.stdout.contains("port closed"), "{}", ran.show());
 }
 
 /// `arp` drops every capability once its link is open, and sets
