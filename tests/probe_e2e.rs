@@ -426,6 +426,27 @@ fn a_flood_prints_only_the_summary() {
         r.show()
     );
     assert_eq!(counter(&hosts, "syn"), 20000, "B received every SYN");
+
+    // Two targets over the one send ring, one after the other: each its
+    // own count, nothing of the first's left for the second.
+    let b2 = std::net::Ipv4Addr::from(u32::from(hosts.addr_b) + 1);
+    hosts.add_peer_address(b2);
+    let t2 = format!("{b2}:81");
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["probe", "--flood", "-c", "5000", &t, &t2],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert_eq!(
+        r.stdout
+            .matches("5000 probes sent, 5000 answered, 0.0% loss")
+            .count(),
+        2,
+        "{}",
+        r.show()
+    );
+    assert_eq!(counter(&hosts, "syn"), 30000, "B received every SYN");
 }
 
 /// A's side of the link sends at `rate` (a token bucket), queueing at most
