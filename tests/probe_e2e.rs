@@ -1095,5 +1095,28 @@ fn targets_on_one_interface_share_a_guard_and_count_their_own_rsts() {
         "nettool's RSTs only: {}",
         r.show()
     );
+
+    // This host's own address goes over loopback, a stack of its own from
+    // the same address: it shares the port `-p` names (reserved once, by
+    // the first stack), for TCP and UDP alike.
+    let a = hosts.addr_a;
+    for udp in [false, true] {
+        let (b_t, a_t) = (format!("{b}:8080"), format!("{a}:8080"));
+        let mut args = vec!["probe", "--json", "-w", "300ms", "-p", "40123"];
+        args.extend([b_t.as_str(), a_t.as_str()]);
+        if udp {
+            args.push("--udp");
+        }
+        let r = nt(&hosts, &scratch, &args);
+        assert_eq!(r.code, Some(0), "{}", r.show());
+        let lines = r.json_lines();
+        let srcs: Vec<&Value> = lines
+            .iter()
+            .filter(|v| v["event"] == "start")
+            .map(|v| &v["src"])
+            .collect();
+        let want = Value::from(format!("{a}:40123"));
+        assert_eq!(srcs, [&want, &want], "{}", r.show());
+    }
     no_guard_left(&hosts);
 }

@@ -18,12 +18,24 @@ use std::sync::atomic::Ordering;
 use anyhow::Result;
 
 use super::{Env, Way};
-use crate::setup::{Flows, Found, LinkOptions, Path, Request, Stack, Unresolved, setup_done};
+use crate::setup::{Flows, Found, LinkOptions, Path, Port, Request, Stack, Unresolved, setup_done};
 
 /// Whether two targets' paths leave by the same interface from the same
 /// source: they can share one stack.
 pub(crate) fn same_way(a: &Path, b: &Path) -> bool {
     a.iface.index == b.iface.index && a.source == b.source && a.loopback == b.loopback
+}
+
+/// The source port of a run's stack on `path` (`opened`: the run's
+/// stacks opened so far): the first stack from an address reserves
+/// `sport` (or a free port); a later one from the same address (this
+/// host's own address, reached over loopback beside the interface) takes
+/// the same port, which the first one's reservation holds for the run.
+pub(crate) fn port_for(opened: &[Stack], path: &Path, sport: Option<u16>) -> Port {
+    match opened.iter().find(|s| s.local().ip() == path.source) {
+        Some(first) => Port::Held(first.local().port()),
+        None => Port::Reserve(sport),
+    }
 }
 
 /// Every target's way and the stacks they leave by.
@@ -121,7 +133,8 @@ impl Ways {
             let Ok((path, _)) = &self.each[first] else {
                 unreachable!("a stack's first target has a path");
             };
-            let stack = path.open_for_all(sport, &claimed, opts, env.pcap.as_ref(), env.err)?;
+            let port = port_for(&self.stacks, path, sport);
+            let stack = path.open_for_all(port, &claimed, opts, env.pcap.as_ref(), env.err)?;
             self.stacks.push(stack);
             self.counted.push(0);
         }

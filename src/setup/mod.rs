@@ -415,22 +415,26 @@ impl Path {
     /// (`sport`, or a free one) and installs the RST guard when the kernel
     /// owns the source address.
     pub fn claim(&self, sport: Option<u16>, flows: Flows) -> Result<Claim> {
-        self.claim_all(sport, &[flows])
+        self.claim_all(Port::Reserve(sport), &[flows])
     }
 
     /// [`Path::claim`] for the flows of several targets that leave by
     /// this path's interface from its source, all of one kind: one source
-    /// port reserved for them all, one guard holding a rule for each
+    /// port for them all (`port`), one guard holding a rule for each
     /// ([`RstGuard::install_all`]).
-    pub fn claim_all(&self, sport: Option<u16>, all: &[Flows]) -> Result<Claim> {
+    pub fn claim_all(&self, port: Port, all: &[Flows]) -> Result<Claim> {
         let Some(&flows) = all.first() else {
             bail!("nothing to claim: no flow");
         };
+        // A port below 1024 needs the same privilege for UDP as for TCP.
+        let reserve = |reserve: &dyn Fn(Option<u16>) -> Result<(u16, Option<OwnedFd>)>| match port {
+            Port::Reserve(wanted) => privilege::raised(&[Cap::NetBindService], || reserve(wanted)),
+            Port::Held(held) => Ok((held, None)),
+        };
         match flows {
             Flows::Datagrams { .. } => {
-                // A port below 1024 needs the same privilege as a TCP one.
-                let (sport, reservation) = privilege::raised(&[Cap::NetBindService], || {
-                    crate::sys::reserve_udp_port(self.source_v4(), self.owned_by_kernel, sport)
+                let (sport, reservation) = reserve(&|wanted| {
+                    crate::sys::reserve_udp_port(self.source_v4(), self.owned_by_kernel, wanted)
                 })?;
                 return Ok(Claim {
                     local: SocketAddrV4::new(self.source_v4(), sport).into(),
@@ -439,16 +443,20 @@ impl Path {
                 });
             }
             Flows::Queries => {
+                let ident = match port {
+                    Port::Reserve(wanted) => wanted.unwrap_or(0),
+                    Port::Held(held) => held,
+                };
                 return Ok(Claim {
-                    local: SocketAddrV4::new(self.source_v4(), sport.unwrap_or(0)).into(),
+                    local: SocketAddrV4::new(self.source_v4(), ident).into(),
                     guard: None,
                     _reservation: None,
                 });
             }
             _ => {}
         }
-        let (sport, reservation) = privilege::raised(&[Cap::NetBindService], || {
-            reserve_port_on(self.source, self.iface.index, self.owned_by_kernel, sport)
+        let (sport, reservation) = reserve(&|wanted| {
+            reserve_port_on(self.source, self.iface.index, self.owned_by_kernel, wanted)
         })?;
         let local = SocketAddr::new(self.source, sport);
         let guard = privilege::raised(&[Cap::NetAdmin], || match all {
@@ -548,7 +556,7 @@ impl Path {
         pcap: Option<&PcapFile>,
         err: &mut dyn Write,
     ) -> Result<Stack> {
-        let stack = self.open_for_all(sport, &[flows], opts, pcap, err)?;
+        let stack = self.open_for_all(Port::Reserve(sport), &[flows], opts, pcap, err)?;
         setup_done(&[&stack], err)?;
         Ok(stack)
     }
@@ -561,14 +569,14 @@ impl Path {
     /// up once ([`setup_done`]).
     pub fn open_for_all(
         &self,
-        sport: Option<u16>,
+        port: Port,
         flows: &[Flows],
         opts: &LinkOptions,
         pcap: Option<&PcapFile>,
         err: &mut dyn Write,
     ) -> Result<Stack> {
         privilege::before_drop("opening a link")?;
-        let claim = self.claim_all(sport, flows)?;
+        let claim = self.claim_all(port, flows)?;
         let link = self.open_link(opts, pcap, err)?;
         Ok(Stack { claim, link })
     }
@@ -718,6 +726,18 @@ impl Flows {
             Flows::Datagrams { .. } | Flows::Queries => unreachable!("no guard for UDP or ICMP"),
         }
     }
+}
+
+/// The source port a claim takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// This one (`-p`), or a free one, reserved from the kernel for the
+    /// run (where the kernel owns the source address).
+    Reserve(Option<u16>),
+    /// One another claim of the run holds already on the same source
+    /// address (this host's own address, reached over loopback, beside
+    /// the interface's stack): shared, not reserved twice.
+    Held(u16),
 }
 
 /// How the link is opened; the default is a plain AF_PACKET socket.

@@ -16,7 +16,7 @@ use super::{Aim, Opened, SCAN_RECEIVE_BUFFER, iface_config};
 use crate::cli::ScanArgs;
 use crate::clock::Clock;
 use crate::cmd::targets::{self, Many, Runs, Target, between_targets, discovered};
-use crate::cmd::ways::same_way;
+use crate::cmd::ways::{port_for, same_way};
 use crate::cmd::{Env, Finish, Given, Way, unresolved};
 use crate::driver::{self, Handler, Options};
 use crate::link::Link;
@@ -86,8 +86,9 @@ pub(super) fn scan(args: &ScanArgs, env: &mut Env) -> Result<Outcome> {
     let flows = [Flows::Datagrams { sport_inc: false }];
     let mut stacks = Vec::new();
     for group in &groups {
-        let (path, sport) = (&group[0].1, args.path.source_port);
-        stacks.push(path.open_for_all(sport, &flows, &opts, env.pcap.as_ref(), env.err)?);
+        let path = &group[0].1;
+        let port = port_for(&stacks, path, args.path.source_port);
+        stacks.push(path.open_for_all(port, &flows, &opts, env.pcap.as_ref(), env.err)?);
     }
     setup_done(&stacks.iter().collect::<Vec<_>>(), env.err)?;
     for (group, stack) in groups.iter().zip(stacks) {
