@@ -12,6 +12,11 @@
 //! [`Stack::teardown`]: the guard's count of dropped RSTs, then the guard
 //! and the link removed together.
 //!
+//! A run of several targets (`probe`, `scan`) opens one stack per
+//! interface for all the targets that leave by it ([`Path::open_for_all`]:
+//! one claim, whose guard holds a rule per target, and one link), every
+//! stack before the drop, which [`setup_done`] then makes once.
+//!
 //! This sits above route, guard, link, arp and driver, and below `cmd`,
 //! which renders what is found here and what the machines report.
 
