@@ -470,3 +470,241 @@ fn a_family_that_does_not_fit_is_refused_up_front() {
     assert_eq!(r.code, Some(2), "{}", r.show());
     let _ = run;
 }
+
+/// An address on A's link that A's kernel does not own.
+const UNOWNED: &str = "fd00:6e74::99";
+
+/// B's neighbour entry for `ip`, as `ip -6 neigh` shows it (empty when
+/// none).
+fn neighbour_in_b(hosts: &TwoHosts, ip: &str) -> String {
+    let mut cmd = hosts.cmd_b("ip");
+    cmd.args(["-6", "neigh", "show", ip, "dev", "eth0"]);
+    sh(cmd)
+}
+
+/// Fills the scratch cache with B's MAC by a resolution from A's own
+/// address, so that a run from another source sends no solicitation of
+/// its own (which would teach B the source's MAC): B then has to ask
+/// for it, and nettool has to answer.
+fn cache_b(hosts: &TwoHosts, scratch: &Scratch) {
+    let r = nt(hosts, scratch, &["ndp", "-q", ULA_B], None);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+}
+
+/// A source A's kernel does not own: nettool checks it is free (DAD),
+/// answers B's kernel's neighbour solicitation for it itself, and needs
+/// no guard (the kernel drops what it gets for an address not its own,
+/// without a RST).
+#[test]
+fn handshake_from_an_unowned_ipv6_source_is_answered_by_nettool_and_unguarded() {
+    let hosts = ipv6_hosts("tcp6-unowned");
+    let scratch = Scratch::new();
+    let mut server = peer(&hosts, "hold", 8080, 0);
+    count_all_rsts_in_b(&hosts);
+    cache_b(&hosts, &scratch);
+    assert_eq!(neighbour_in_b(&hosts, UNOWNED), "");
+    let r = nt(
+        &hosts,
+        &scratch,
+        &[
+            "handshake",
+            "--linger",
+            "300ms",
+            "-s",
+            UNOWNED,
+            &target(8080),
+        ],
+        None,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let accepted = server.wait_for("accepted", Duration::from_secs(5));
+    assert!(accepted.contains(UNOWNED), "{accepted}");
+    assert!(
+        r.stdout.contains(&format!(
+            "answered neighbour solicitation from {ULA_B} ({})",
+            hosts.mac_b()
+        )),
+        "{}",
+        r.show()
+    );
+    assert!(!r.stdout.contains("RST guard"), "no guard: {}", r.show());
+    let entry = neighbour_in_b(&hosts, UNOWNED);
+    assert!(
+        entry.contains(&hosts.mac_a().to_string()),
+        "B learned nettool's answer: {entry}"
+    );
+    // Only nettool's own RST, ending the run: the kernel sent none.
+    assert_eq!(rsts_in_b(&hosts), 1);
+    assert_no_guard_left(&hosts);
+}
+
+/// Counts every RST that reaches B, from any address.
+fn count_all_rsts_in_b(hosts: &TwoHosts) {
+    nft_load(
+        hosts.cmd_b("nft"),
+        "table inet t {\n counter rst { }\n chain in {\n type filter hook input priority 0;\n \
+         meta nfproto ipv6 tcp flags & rst == rst counter name rst\n }\n}\n",
+    );
+}
+
+#[test]
+fn nc_from_an_unowned_ipv6_source_sends_4_mib_byte_exact() {
+    let hosts = ipv6_hosts("tcp6-nc-unowned");
+    let scratch = Scratch::new();
+    cache_b(&hosts, &scratch);
+    let mut recv = hosts.cmd_b("python3");
+    recv.args([common::BULK, "recv", "9210", ULA_B]);
+    let mut bulk = Server::spawn(recv);
+    bulk.wait_for("ready", Duration::from_secs(10));
+    let payload = common::data(4 * common::MIB);
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["nc", "-v", "-s", UNOWNED, ULA_B, "9210"],
+        Some(&payload),
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let done = bulk.wait_for("done", Duration::from_secs(30));
+    assert_eq!(
+        done,
+        format!("done {} {}", payload.len(), common::sha(&payload))
+    );
+    assert!(neighbour_in_b(&hosts, UNOWNED).contains(&hosts.mac_a().to_string()));
+    assert_no_guard_left(&hosts);
+}
+
+/// A second address A's kernel owns: the kernel answers for it, so the
+/// guard keeps its RSTs out, as for the routing table's source.
+#[test]
+fn handshake_from_an_owned_second_ipv6_address_is_guarded() {
+    let hosts = ipv6_hosts("tcp6-owned-s");
+    let scratch = Scratch::new();
+    let second = "fd00:6e74::5";
+    let mut add = hosts.cmd_a("ip");
+    add.args([
+        "addr",
+        "add",
+        &format!("{second}/64"),
+        "dev",
+        "eth0",
+        "nodad",
+    ]);
+    sh(add);
+    let mut server = peer(&hosts, "hold", 8080, 0);
+    let r = nt(
+        &hosts,
+        &scratch,
+        &[
+            "handshake",
+            "--json",
+            "--linger",
+            "300ms",
+            "-s",
+            second,
+            &target(8080),
+        ],
+        None,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let accepted = server.wait_for("accepted", Duration::from_secs(5));
+    assert!(accepted.contains(second), "{accepted}");
+    let events = r.json_lines();
+    assert!(
+        events[0]["src"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("[{second}]:"))
+    );
+    let result = events.last().unwrap();
+    assert!(result["rsts_dropped"].as_u64().unwrap() >= 1, "{result}");
+    assert_no_guard_left(&hosts);
+}
+
+/// A link-local source A's kernel does not own, to B's link-local
+/// address: with -i it is checked free and answered for; without -i
+/// nettool says it needs one.
+#[test]
+fn an_unowned_link_local_source_is_used_with_its_interface() {
+    let hosts = ipv6_hosts("tcp6-ll-s");
+    let scratch = Scratch::new();
+    let mut cmd = hosts.cmd_b("python3");
+    cmd.args([common::PEER, "hold", "8080", "0", "::"]);
+    let mut server = Server::spawn(cmd);
+    server.wait_for("ready", Duration::from_secs(10));
+    let ll_b = link_local(hosts.b()).unwrap();
+    let source = "fe80::99";
+    let t = format!("[{ll_b}]:8080");
+    let r = nt(
+        &hosts,
+        &scratch,
+        &[
+            "handshake",
+            "--linger",
+            "300ms",
+            "-i",
+            "eth0",
+            "-s",
+            source,
+            &t,
+        ],
+        None,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert!(
+        r.stdout.contains(&format!("from [{source}]:")),
+        "{}",
+        r.show()
+    );
+    let accepted = server.wait_for("accepted", Duration::from_secs(5));
+    assert!(accepted.contains(source), "{accepted}");
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["handshake", "-s", source, &target(8080)],
+        None,
+    );
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(
+        r.stderr.contains("link-local") && r.stderr.contains("with -i"),
+        "{}",
+        r.show()
+    );
+    assert_no_guard_left(&hosts);
+}
+
+/// Duplicate address detection finds an address in use (B's own): the
+/// run stops before anything else is sent, and says who has it.
+#[test]
+fn an_unowned_source_someone_else_has_is_refused_after_dad() {
+    let hosts = ipv6_hosts("tcp6-dad-taken");
+    let scratch = Scratch::new();
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["handshake", "-s", ULA_B, &target(8080)],
+        None,
+    );
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(
+        r.stderr
+            .contains(&format!("{ULA_B} is in use on eth0 (by {},", hosts.mac_b())),
+        "{}",
+        r.show()
+    );
+    assert_no_guard_left(&hosts);
+}
+
+/// A source of the other family than the destination's is refused up
+/// front (exit 2), saying which to give.
+#[rstest::rstest]
+#[case::ipv4_source_for_ipv6(&["handshake", "-s", "192.0.2.7", "[fd00:6e74::2]:80"], "give an IPv6 -s")]
+#[case::ipv6_source_for_ipv4(&["handshake", "-s", "fd00:6e74::99", "192.0.2.1:80"], "give an IPv4 -s")]
+#[case::nc_ipv4_source_for_ipv6(&["nc", "-s", "192.0.2.7", "fd00:6e74::2", "80"], "give an IPv6 -s")]
+#[case::close_ipv6_source_for_ipv4(&["close", "-s", "fd00:6e74::99", "192.0.2.1:80"], "give an IPv4 -s")]
+fn a_source_of_the_other_family_is_refused(#[case] args: &[&str], #[case] says: &str) {
+    let hosts = ipv6_hosts("tcp6-s-family");
+    let scratch = Scratch::new();
+    let r = nt(&hosts, &scratch, args, None);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(r.stderr.contains(says), "{}", r.show());
+}
