@@ -869,3 +869,32 @@ fn nc_resends_at_once_after_a_packet_too_big_and_completes() {
     // would add, on top of the transfer itself.
     assert!(on_wire < 1.0, "{on_wire:.3} s on the wire");
 }
+
+/// `nc -l -i eth0 ADDR` on an IPv6 address A's kernel does not own:
+/// checked free, then B's kernel solicits it when a client connects, and
+/// nettool answers; the client's bytes come out on stdout.
+#[test]
+fn nc_listens_on_an_unowned_ipv6_address_with_i() {
+    let hosts = ipv6_hosts("tcp6-nc-l-unowned");
+    let scratch = Scratch::new();
+    let addr = "fd00:6e74::98";
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["nc", "-v", "-l", "-i", "eth0", addr, "9230"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = once_listening(child.stderr.take().unwrap());
+    let stdout = read_all(child.stdout.take().unwrap());
+    let mut client = hosts.cmd_b("nc");
+    client.args(["-6", "-N", addr, "9230"]);
+    let r = run_with_input(client, Some(b"hello from B\n".to_vec()), LIMIT);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let status = child.wait().unwrap();
+    let (got, log) = (stdout.join().unwrap(), stderr.join().unwrap());
+    assert!(status.success(), "{log}");
+    assert_eq!(String::from_utf8_lossy(&got), "hello from B\n", "{log}");
+    assert!(neighbour_in_b(&hosts, addr).contains(&hosts.mac_a().to_string()));
+    assert_no_guard_left(&hosts);
+}
