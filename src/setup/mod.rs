@@ -419,17 +419,18 @@ impl Path {
             Flows::Datagrams { .. } => {
                 // A port below 1024 needs the same privilege as a TCP one.
                 let (sport, reservation) = privilege::raised(&[Cap::NetBindService], || {
-                    crate::sys::reserve_udp_port(self.source_v4(), self.owned_by_kernel, sport)
+                    let (source, scope) = (self.source, self.iface.index);
+                    crate::sys::reserve_udp_port(source, scope, self.owned_by_kernel, sport)
                 })?;
                 return Ok(Claim {
-                    local: SocketAddrV4::new(self.source_v4(), sport).into(),
+                    local: SocketAddr::new(self.source, sport),
                     guard: None,
                     _reservation: reservation,
                 });
             }
             Flows::Queries => {
                 return Ok(Claim {
-                    local: SocketAddrV4::new(self.source_v4(), sport.unwrap_or(0)).into(),
+                    local: SocketAddr::new(self.source, sport.unwrap_or(0)),
                     guard: None,
                     _reservation: None,
                 });

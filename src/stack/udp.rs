@@ -176,12 +176,12 @@ impl UdpSocket {
 impl RawFlow for UdpSocket {
     fn selector(&self) -> Selector {
         let (remote, remote_ports) = match self.config.peer {
-            Peer::Connected(to) => (*to.ip(), (to.port(), to.port())),
-            Peer::Listening { .. } => (Ipv4Addr::UNSPECIFIED, (1, u16::MAX)),
+            Peer::Connected(to) => ((*to.ip()).into(), (to.port(), to.port())),
+            Peer::Listening { .. } => (Ipv4Addr::UNSPECIFIED.into(), (1, u16::MAX)),
         };
         let port = self.config.local.port();
         Selector {
-            local: *self.config.local.ip(),
+            local: (*self.config.local.ip()).into(),
             local_ports: (port, port),
             remote,
             remote_ports,
