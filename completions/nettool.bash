@@ -1198,7 +1198,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__trace)
-            opts="-I -i -s -p -f -m -W -w -h --udp --icmp --interface --source --sport --source-port --cache-file --first-ttl --max-ttl --queries --wait --json --pcap --user --help"
+            opts="-I -i -s -p -4 -6 -f -m -W -w -h --udp --icmp --interface --source --sport --source-port --cache-file --first-ttl --max-ttl --queries --wait --json --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -234,7 +234,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -s I -l inte
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s s -l source -d 'Source address, IPv4 or IPv6 as HOST is. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself (over IPv6, neighbour solicitations, once duplicate address detection found it free). A link-local one needs -i' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s f -l first-ttl -d 'TTL of the first hop probed' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s f -l first-ttl -d 'TTL (over IPv6 the hop limit) of the first hop probed' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s m -l max-ttl -d 'Largest TTL tried before giving up' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l queries -d 'Probes per hop (traceroute\'s `-q`; in nettool `-q` means quiet, in every command)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s w -s W -l wait -d 'How long each probe waits for its answer' -r
@@ -242,6 +242,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand trace" -l pcap -d 'Write
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l udp -d 'Classic traceroute: UDP datagrams, each to the next port from PORT up (33434 by default); the destination answers port unreachable'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l icmp -d 'ICMP echo requests (traceroute -I); the destination answers with an echo reply'
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s 4 -d 'IPv4 only: a host name resolves to its A records'
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s 6 -d 'IPv6 only: a host name resolves to its AAAA records'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l json -d 'Print one JSON object per line for each probe and the result'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s c -l connections -d 'Connections to open in all' -r

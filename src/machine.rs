@@ -4,15 +4,17 @@
 //! hosts beside its connections.
 
 use std::any::Any;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::time::Instant;
 use crate::wire::MacAddr;
-use crate::wire::demux::{FlowKey, Inbound};
+use crate::wire::demux::{Echo6, FlowKey, Inbound};
 #[cfg(test)]
 use crate::wire::demux::{Identity, demux};
 use crate::wire::icmp::{IcmpError, IcmpQuery};
+use crate::wire::icmpv6::Icmpv6Error;
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
+use crate::wire::ipv6::{Ipv6Repr, NextHeader};
 use crate::wire::tcp::{ChecksumMode, TcpRepr};
 use crate::wire::udp::UdpRepr;
 
@@ -82,12 +84,13 @@ pub trait Machine {
 ///
 /// An ICMP query flow's "ports" are its identifiers on our side and 0 on
 /// theirs (see [`crate::wire::demux::Inbound::Query`]). A `remote` of
-/// 0.0.0.0 takes any peer (a UDP listener's).
+/// 0.0.0.0 (or ::) takes any peer (a UDP listener's). Both addresses are
+/// of one family: the flow's packets are IPv4 or IPv6, never both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Selector {
-    pub local: Ipv4Addr,
+    pub local: IpAddr,
     pub local_ports: (u16, u16),
-    pub remote: Ipv4Addr,
+    pub remote: IpAddr,
     pub remote_ports: (u16, u16),
 }
 
@@ -137,6 +140,24 @@ pub trait RawFlow: Any {
     fn handle_malformed(&mut self, _now: Instant) {}
     /// An ICMP error from `from` quoting a packet the selector takes.
     fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, error: &IcmpError);
+    /// [`RawFlow::handle_segment`] over IPv6 (a flow whose selector names
+    /// IPv6 addresses). Nothing by default: an IPv4-only flow gets none.
+    fn handle_segment6(&mut self, _now: Instant, _ip: &Ipv6Repr, _tcp: &TcpRepr<'_>) {}
+    /// [`RawFlow::handle_datagram`] over IPv6.
+    fn handle_datagram6(
+        &mut self,
+        _now: Instant,
+        _src_mac: MacAddr,
+        _ip: &Ipv6Repr,
+        _udp: &UdpRepr<'_>,
+    ) {
+    }
+    /// An ICMPv6 echo message the selector takes (an ICMP flow's over
+    /// IPv6), as [`RawFlow::handle_query`] over IPv4.
+    fn handle_echo6(&mut self, _now: Instant, _ip: &Ipv6Repr, _echo: &Echo6<'_>) {}
+    /// [`RawFlow::handle_icmp`] over IPv6: an ICMPv6 error from `from`
+    /// quoting a packet the selector takes.
+    fn handle_icmp6(&mut self, _now: Instant, _from: Ipv6Addr, _error: &Icmpv6Error) {}
     /// Fires whatever deadlines have passed at `now`, if any: it may be
     /// called when nothing is due.
     fn handle_timeout(&mut self, now: Instant);
@@ -173,7 +194,17 @@ pub trait RawEvents {
 pub fn offer(flow: &mut dyn RawFlow, sel: &Selector, now: Instant, inbound: &Inbound<'_>) -> bool {
     let protocol = flow.protocol();
     let from_remote = |ip: &Ipv4Repr| {
-        (sel.remote.is_unspecified() || ip.src == sel.remote) && ip.dst == sel.local
+        (sel.remote.is_unspecified() || sel.remote == ip.src) && sel.local == ip.dst
+    };
+    let from_remote6 = |ip: &Ipv6Repr| {
+        (sel.remote.is_unspecified() || sel.remote == ip.src) && sel.local == ip.dst
+    };
+    // The protocol's name over IPv6.
+    let next_header = match protocol {
+        IpProtocol::Tcp => NextHeader::Tcp,
+        IpProtocol::Udp => NextHeader::Udp,
+        IpProtocol::Icmp => NextHeader::Icmpv6,
+        IpProtocol::Other(n) => NextHeader::Other(n),
     };
     match inbound {
         Inbound::Tcp {
@@ -210,6 +241,39 @@ pub fn offer(flow: &mut dyn RawFlow, sel: &Selector, now: Instant, inbound: &Inb
         } if error.protocol == protocol && sel.takes(*quoted) => {
             flow.handle_icmp(now, *from, error)
         }
+        Inbound::Tcp6 {
+            ip,
+            flow: key,
+            tcp: Ok(tcp),
+            ..
+        } if protocol == IpProtocol::Tcp && sel.takes(*key) => flow.handle_segment6(now, ip, tcp),
+        Inbound::Udp6 {
+            src_mac,
+            ip,
+            flow: key,
+            udp: Ok(udp),
+        } if protocol == IpProtocol::Udp && sel.takes(*key) => {
+            flow.handle_datagram6(now, *src_mac, ip, udp)
+        }
+        Inbound::Echo6 {
+            ip,
+            flow: key,
+            echo,
+            ..
+        } if protocol == IpProtocol::Icmp && sel.takes(*key) => flow.handle_echo6(now, ip, echo),
+        Inbound::Tcp6 {
+            ip, tcp: Err(_), ..
+        } if protocol == IpProtocol::Tcp && from_remote6(ip) => flow.handle_malformed(now),
+        Inbound::Udp6 {
+            ip, udp: Err(_), ..
+        } if protocol == IpProtocol::Udp && from_remote6(ip) => flow.handle_malformed(now),
+        Inbound::Icmp6 {
+            from,
+            error,
+            quoted,
+        } if error.protocol == next_header && sel.takes(*quoted) => {
+            flow.handle_icmp6(now, *from, error)
+        }
         _ => return false,
     }
     true
@@ -231,10 +295,17 @@ impl<F: RawFlow> Feed for F {
         let Ok((eth, _)) = crate::wire::ethernet::EthernetRepr::parse(frame) else {
             return;
         };
-        let us = Identity {
-            ip: sel.local,
-            mac: eth.dst,
-            ipv6: None,
+        let us = match sel.local {
+            IpAddr::V4(ip) => Identity {
+                ip,
+                mac: eth.dst,
+                ipv6: None,
+            },
+            IpAddr::V6(ip) => Identity {
+                ip: Ipv4Addr::UNSPECIFIED,
+                mac: eth.dst,
+                ipv6: Some(ip),
+            },
         };
         if let Some(inbound) = demux(&us, frame, checksum.tcp_mode()) {
             offer(self, &sel, now, &inbound);

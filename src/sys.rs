@@ -157,13 +157,15 @@ pub fn reserve_port_on(
 /// keeping other sockets off the port, it keeps the kernel from answering
 /// the datagrams nettool's flow receives with ICMP port unreachable (the
 /// kernel delivers each to the socket, which drops it once its buffer is
-/// full, silently). See the README's UDP section.
+/// full, silently). See the README's UDP section. `scope` is the
+/// interface of a link-local IPv6 `source` ([`reserve_port_on`]).
 pub fn reserve_udp_port(
-    source: Ipv4Addr,
+    source: impl Into<IpAddr>,
+    scope: u32,
     owned: bool,
     wanted: Option<u16>,
 ) -> Result<(u16, Option<OwnedFd>)> {
-    let (port, sock) = reserve(source.into(), 0, owned, wanted, libc::SOCK_DGRAM)?;
+    let (port, sock) = reserve(source.into(), scope, owned, wanted, libc::SOCK_DGRAM)?;
     if let Some(fd) = &sock {
         // The kernel rounds this up to its minimum (a few kilobytes).
         setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, &0)

@@ -209,7 +209,7 @@ fn samples() -> Vec<Event> {
         Event::Hop(Hop {
             ttl: 1,
             query: 0,
-            ip: Some(ip),
+            ip: Some(ip.into()),
             answer: Some("time-exceeded"),
             rtt_us: Some(100),
             what: Some("time exceeded".into()),

@@ -281,3 +281,198 @@ fn datagrams_longer_than_the_mtu_go_as_fragments_and_come_back_whole() {
         );
     }
 }
+
+// ----- over IPv6: fd00:6e74::1 in A, the kernel's UDP on fd00:6e74::2 in B -----
+
+use common::ipv6::{ULA_A, ULA_B, ipv6_hosts};
+
+/// The IPv6 client: each read one datagram, cut at what a 1500-byte MTU
+/// carries whole over IPv6 (1452 bytes: 40 of IPv6 header), each reply
+/// written whole; the kernel in B verified every checksum (it drops a
+/// datagram whose IPv6 checksum fails or is zero).
+#[test]
+fn an_ipv6_client_sends_each_read_as_one_datagram_both_ways_byte_exact() {
+    let hosts = ipv6_hosts("ncu6-client");
+    let scratch = Scratch::new();
+    let server = python_b(
+        &hosts,
+        &format!(
+            "import socket, sys\n\
+             s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
+             s.bind(('{ULA_B}', 7000)); s.settimeout(4)\n\
+             print('ready', flush=True)\n\
+             sizes = []\n\
+             try:\n\
+             \x20   while True:\n\
+             \x20       d, a = s.recvfrom(65535); sizes.append(len(d)); s.sendto(d[::-1], a)\n\
+             except socket.timeout:\n\
+             \x20   pass\n\
+             print('sizes', ','.join(map(str, sizes)), flush=True)\n"
+        ),
+    );
+    let mut server = common::Server::spawn(server);
+    server.wait_for("ready", Duration::from_secs(10));
+    let writer = format!(
+        "import os, sys, time\n\
+         for i, n in enumerate([{}]):\n\
+         \x20   os.write(1, bytes(((j * 7 + i * 31) % 256) for j in range(n))); time.sleep(0.2)\n",
+        CHUNKS.map(|n| n.to_string()).join(",")
+    );
+    let script = format!("python3 -c \"$W\" | \"$NT\" nc -u -v {ULA_B} 7000");
+    let mut cmd = sh_a(&hosts, &scratch, &script);
+    cmd.env("W", writer);
+    let r = run(cmd, LIMIT);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let sizes = server.wait_for("sizes", Duration::from_secs(10));
+    assert_eq!(
+        sizes.trim(),
+        "sizes 1,700,1452,20,1452,1452,96",
+        "each read one datagram, cut at 1452; {}",
+        r.show()
+    );
+    let mut want: Vec<u8> = Vec::new();
+    for i in 0..CHUNKS.len() {
+        for piece in chunk(i).chunks(1452) {
+            want.extend(piece.iter().rev());
+        }
+    }
+    assert!(
+        r.stdout_bytes == want,
+        "the replies' bytes differ; {}",
+        r.show()
+    );
+    assert!(
+        r.stderr
+            .contains("7 datagrams (5173 bytes) sent, 7 (5173 bytes) received"),
+        "{}",
+        r.show()
+    );
+}
+
+#[test]
+fn an_ipv6_port_unreachable_ends_the_client_at_once() {
+    let hosts = ipv6_hosts("ncu6-closed");
+    let scratch = Scratch::new();
+    // stdin stays open 5 s: only the ICMPv6 error can end nettool
+    // sooner. The shell stamps nettool's start and end (ns).
+    let script = format!(
+        "date +%s%N >&2; (printf 'anyone?'; sleep 5) | \
+         {{ \"$NT\" nc -u {ULA_B} 7001; echo \"rc $?\" >&2; date +%s%N >&2; }}"
+    );
+    let r: Ran = run(sh_a(&hosts, &scratch, &script), LIMIT);
+    assert!(
+        r.stderr.contains(&format!(
+            "port closed: ICMPv6 port unreachable from {ULA_B}"
+        )),
+        "{}",
+        r.show()
+    );
+    assert!(r.stderr.contains("rc 1"), "{}", r.show());
+    let stamps: Vec<u128> = r
+        .stderr
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    let [start, end] = stamps[..] else {
+        panic!("two stamps: {}", r.show());
+    };
+    let took = Duration::from_nanos((end - start) as u64);
+    assert!(took < Duration::from_secs(2), "took {took:?}; {}", r.show());
+}
+
+/// `nc -u -l ADDRESS PORT` on A's IPv6 address: B's datagram to stdout
+/// byte for byte, stdin back to B.
+#[test]
+fn an_ipv6_listener_hears_and_answers_its_peer() {
+    let hosts = ipv6_hosts("ncu6-listen");
+    let scratch = Scratch::new();
+    let payload: Vec<u8> = (0..=255u8).rev().collect();
+    let mut listener = sh_a(
+        &hosts,
+        &scratch,
+        &format!("(sleep 1; printf 'from A') | \"$NT\" nc -u -l -v -w 3 {ULA_A} 7002"),
+    );
+    listener.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let listener = listener.spawn().expect("nettool nc -u -l");
+    let peer = python_b(
+        &hosts,
+        &format!(
+            "import socket, time\n\
+             s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
+             s.bind(('{ULA_B}', 7102)); s.settimeout(5)\n\
+             time.sleep(0.5)\n\
+             s.sendto(bytes(range(255, -1, -1)), ('{ULA_A}', 7002))\n\
+             d, a = s.recvfrom(65535)\n\
+             print('got', d.decode(), a[0], a[1], flush=True)\n"
+        ),
+    )
+    .output()
+    .expect("python3 in B");
+    let out = listener.wait_with_output().expect("nettool exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let show = format!(
+        "{stderr}\npeer: {}{}",
+        String::from_utf8_lossy(&peer.stdout),
+        String::from_utf8_lossy(&peer.stderr)
+    );
+    assert_eq!(out.stdout, payload, "{show}");
+    assert_eq!(
+        String::from_utf8_lossy(&peer.stdout).trim(),
+        format!("got from A {ULA_A} 7002"),
+        "{show}"
+    );
+    assert!(
+        stderr.contains(&format!("[{ULA_B}]:7102 (new peer)")),
+        "{show}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{show}");
+}
+
+/// Over IPv6 nettool sends no fragments: a --max-datagram above what
+/// the path carries whole is refused before anything is sent.
+#[test]
+fn an_ipv6_max_datagram_above_the_mtu_is_refused() {
+    let hosts = ipv6_hosts("ncu6-big");
+    let scratch = Scratch::new();
+    let script = format!("printf x | \"$NT\" nc -u --max-datagram 1453 {ULA_B} 7000");
+    let r = run(sh_a(&hosts, &scratch, &script), LIMIT);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(
+        r.stderr
+            .contains("--max-datagram 1453 is above the 1452 bytes"),
+        "{}",
+        r.show()
+    );
+    // 1452 fits: sent, and answered by B's port unreachable (exit 1).
+    let ok = format!("printf x | \"$NT\" nc -u --max-datagram 1452 {ULA_B} 7000");
+    let r = run(sh_a(&hosts, &scratch, &ok), LIMIT);
+    assert_eq!(r.code, Some(1), "{}", r.show());
+    assert!(r.stderr.contains("port closed"), "{}", r.show());
+}
+
+#[test]
+fn ipv6_loopback_works() {
+    let hosts = ipv6_hosts("ncu6-lo");
+    let mut lo = hosts.cmd_a("sysctl");
+    lo.args([
+        "-qw",
+        "net.ipv6.conf.all.disable_ipv6=0",
+        "net.ipv6.conf.lo.disable_ipv6=0",
+    ]);
+    common::sh(lo);
+    let scratch = Scratch::new();
+    let script = "python3 -c \"$ECHO\" & sleep 0.5; \
+                  printf 'over lo' | \"$NT\" nc -u ::1 7003; rc=$?; kill $!; exit $rc";
+    let mut cmd = sh_a(&hosts, &scratch, script);
+    cmd.env(
+        "ECHO",
+        "import socket\n\
+         s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
+         s.bind(('::1', 7003))\n\
+         while True:\n\
+         \x20   d, a = s.recvfrom(65535); s.sendto(d.upper(), a)\n",
+    );
+    let r = run(cmd, LIMIT);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert_eq!(r.stdout, "OVER LO", "{}", r.show());
+}

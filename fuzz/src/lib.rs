@@ -218,6 +218,18 @@ fn demux_checked(frame: &[u8], mode: ChecksumMode) {
             assert_eq!(quoted.local.port(), error.quoted_src.1);
             assert_eq!(quoted.remote.ip(), error.quoted_dst.0);
         }
+        Some(Inbound::Udp6 { ip, flow, udp, .. }) => {
+            assert_eq!(Some(ip.dst), US.ipv6);
+            assert_eq!(flow.remote.ip(), ip.src);
+            if let Ok(udp) = udp {
+                assert_eq!(flow.local.port(), udp.dst_port);
+                assert_eq!(flow.remote.port(), udp.src_port);
+            }
+        }
+        Some(Inbound::Echo6 { ip, flow, echo, .. }) => {
+            assert_eq!(Some(ip.dst), US.ipv6);
+            assert_eq!((flow.local.port(), flow.remote.port()), (echo.ident, 0));
+        }
         Some(Inbound::Malformed(_)) | None => {}
     }
 }

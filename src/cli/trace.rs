@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{CaptureArgs, PathArgs, PrivilegeArgs, parse_duration};
+use super::{CaptureArgs, FamilyArgs, PathArgs, PrivilegeArgs, parse_duration};
 
 /// Trace the path to a TCP port: SYNs with TTL 1, 2, …, each router's ICMP time exceeded shown.
 #[derive(Debug, Args)]
@@ -20,7 +20,7 @@ All probes of a trace share one source port and differ in their sequence number,
 nettool matches each ICMP error (through the TCP header it quotes) and each SYN-ACK or RST \
 (through its acknowledgment number) to its probe. One probe is in flight at a time. While the \
 trace runs, a firewall rule scoped to the flow keeps the kernel from resetting the destination's \
-SYN-ACKs; it is removed however nettool exits.",
+SYN-ACKs; it is removed however nettool exits. Over IPv6 the hop limit stands for the TTL and ICMPv6 for ICMP (time exceeded, destination unreachable, echo): the same trace, the same output.",
     after_long_help = "EXAMPLES:
   nettool trace 10.78.0.2:80                     up to 30 hops, 3 probes each
   nettool trace --queries 1 -w 500ms -m 8 10.78.0.2:443
@@ -28,6 +28,8 @@ SYN-ACKs; it is removed however nettool exits.",
   nettool trace --json 10.78.0.2:22              one JSON object per probe
   nettool trace --udp 10.78.0.2                  classic traceroute: UDP to 33434 and up
   nettool trace --icmp 10.78.0.2                 ICMP echo requests
+  nettool trace [fd00:6e74::2]:80                over IPv6, the hop limit raised hop by hop
+  nettool trace --udp fd00:6e74::2               UDP over IPv6: the address alone
 
 EXIT STATUS:
   0    the destination answered (SYN-ACK or RST)
@@ -36,8 +38,9 @@ EXIT STATUS:
   130  interrupted (143 by SIGTERM)"
 )]
 pub struct TraceArgs {
-    /// Destination, HOST:PORT (a host name goes to the system resolver; PORT may be a service name:
-    /// http); HOST alone with --udp (port 33434) or --icmp.
+    /// Destination, HOST:PORT, an IPv6 address in brackets: `[fd00:6e74::2]:80` (a host name goes
+    /// to the system resolver; PORT may be a service name: http); HOST alone with --udp (port
+    /// 33434) or --icmp.
     #[arg(value_name = "HOST:PORT")]
     pub target: String,
 
@@ -53,7 +56,10 @@ pub struct TraceArgs {
     #[command(flatten)]
     pub path: PathArgs,
 
-    /// TTL of the first hop probed.
+    #[command(flatten)]
+    pub family: FamilyArgs,
+
+    /// TTL (over IPv6 the hop limit) of the first hop probed.
     #[arg(short, long, value_name = "TTL", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..))]
     pub first_ttl: u8,
 

@@ -532,14 +532,6 @@ impl<'a> Wiring<'a> {
         }
     }
 
-    /// Both ends of a flow of a command that speaks IPv4 only.
-    pub fn ends_v4(&self) -> (std::net::SocketAddrV4, std::net::SocketAddrV4) {
-        match (self.local, self.remote) {
-            (SocketAddr::V4(l), SocketAddr::V4(r)) => (l, r),
-            (l, r) => panic!("an IPv4 run between {l} and {r}"),
-        }
-    }
-
     /// The `start` event's fields about the flow and its way.
     pub fn start(&self, command: &'static str) -> Start {
         Start {

@@ -10,7 +10,7 @@
 
 use std::fmt::Display;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
@@ -179,19 +179,9 @@ fn congestion_control(arg: CongestionControlArg) -> tcp::CongestionControl {
     }
 }
 
-/// [`connect_target`] for `nc -u`, which speaks IPv4 only so far.
-pub(super) fn connect_target_v4(args: &NcArgs) -> Result<SocketAddrV4> {
-    match connect_target(args)? {
-        SocketAddr::V4(a) => Ok(a),
-        SocketAddr::V6(a) => {
-            bail!("nc -u speaks IPv4 only so far: {a} is IPv6 (TCP nc speaks both)")
-        }
-    }
-}
-
 /// `HOST PORT` to connect to (HOST an IPv4 or IPv6 address, or a name
 /// resolved as `-4`/`-6` say).
-fn connect_target(args: &NcArgs) -> Result<SocketAddr> {
+pub(super) fn connect_target(args: &NcArgs) -> Result<SocketAddr> {
     let [host, port] = args.operands.as_slice() else {
         bail!("nettool nc needs HOST PORT (or -l [ADDRESS] PORT)");
     };

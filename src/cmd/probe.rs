@@ -590,10 +590,11 @@ impl Handler<RawHost<Prober>> for ProbeRun<'_> {
 /// The interface probes and scans leave through: our address and MAC on
 /// `path`, answering ARP for the address when the kernel does not own it.
 pub(super) fn iface_config(path: &Path) -> InterfaceConfig {
+    let (ip, ipv6) = path.addresses();
     InterfaceConfig {
-        ip: path.source_v4(),
+        ip,
         mac: path.iface.mac,
-        ipv6: None,
+        ipv6,
         next_hop_mac: path.next_hop_mac,
         answer_arp: !path.owned_by_kernel,
         trace: false,

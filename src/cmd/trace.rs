@@ -5,13 +5,13 @@
 //! events.
 
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 
 use super::probe::iface_config;
-use super::tcp::parse_target_v4;
+use super::tcp::parse_target;
 use super::{Env, Finish, Given, Way, Wiring, drive, run_connection, run_flows, run_given};
 use crate::cli::TraceArgs;
 use crate::clock::Clock;
@@ -26,7 +26,6 @@ use crate::stack::raw::{Hosted, RawHost};
 use crate::sys::{random_bytes, random_u64};
 use crate::time::Instant;
 use crate::trace::{Answer, Config, Ending, Event, Trace, TraceKind};
-use crate::wire::icmp::IcmpKind;
 use crate::wire::{MacAddr, SeqNum};
 
 pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
@@ -38,25 +37,18 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
     match kind(&args) {
         // One source port for the whole trace: one flow-scoped guard
         // covers it.
-        TraceKind::Tcp => run_connection(rep, env, "trace", remote.into(), &way, body),
+        TraceKind::Tcp => run_connection(rep, env, "trace", remote, &way, body),
         // No TCP port, no RST guard: the source port is held by a bound
         // UDP socket (which keeps the kernel from answering a reply).
         TraceKind::Udp => {
             let flows = Flows::Datagrams { sport_inc: false };
-            run_flows(rep, env, ("trace", flows), remote.into(), &way, body)
+            run_flows(rep, env, ("trace", flows), remote, &way, body)
         }
         // Nothing to hold: the identifier stands for the port (-p, or a
         // random one), and the kernel drops the replies to it silently.
         TraceKind::Icmp => {
             way.source_port = way.source_port.or(Some((random_u64() as u16).max(1)));
-            run_flows(
-                rep,
-                env,
-                ("trace", Flows::Queries),
-                remote.into(),
-                &way,
-                body,
-            )
+            run_flows(rep, env, ("trace", Flows::Queries), remote, &way, body)
         }
     }
 }
@@ -66,13 +58,9 @@ pub fn run(args: TraceArgs, env: &mut Env) -> Result<Outcome> {
 pub fn trace_over(args: &TraceArgs, given: Given, env: &mut Env) -> Result<Outcome> {
     let remote = target(args)?;
     let rep = Reporter::new(args.json);
-    run_given(
-        given,
-        rep,
-        env,
-        remote.into(),
-        |w, rep, link, clock, env| walk(args, w, rep, link, clock, env),
-    )
+    run_given(given, rep, env, remote, |w, rep, link, clock, env| {
+        walk(args, w, rep, link, clock, env)
+    })
 }
 
 /// Classic traceroute's first destination port.
@@ -89,8 +77,16 @@ fn kind(args: &TraceArgs) -> TraceKind {
     }
 }
 
-/// `HOST:PORT`, once the TTLs are known to make sense.
-fn target(args: &TraceArgs) -> Result<SocketAddrV4> {
+/// Whether `target` is a host alone: a name, an IPv4 address, or an
+/// IPv6 address bare or in brackets (no `:PORT`).
+fn host_alone(target: &str) -> bool {
+    let bracketed = target.strip_prefix('[').and_then(|t| t.strip_suffix(']'));
+    !target.contains(':') || bracketed.unwrap_or(target).parse::<Ipv6Addr>().is_ok()
+}
+
+/// `HOST:PORT` (of the family `-4`/`-6` ask for), once the TTLs are known
+/// to make sense.
+fn target(args: &TraceArgs) -> Result<SocketAddr> {
     if args.first_ttl > args.max_ttl {
         bail!(
             "--first-ttl {} is above --max-ttl {}",
@@ -98,14 +94,15 @@ fn target(args: &TraceArgs) -> Result<SocketAddrV4> {
             args.max_ttl
         );
     }
-    let remote = if (args.udp || args.icmp) && !args.target.contains(':') {
-        let host = super::resolve_host(&args.target)?;
+    let family = args.family.family();
+    let remote = if (args.udp || args.icmp) && host_alone(&args.target) {
+        let host = super::resolve_host_ip(&args.target, family)?;
         let port = if args.udp { UDP_BASE_PORT } else { 0 };
-        SocketAddrV4::new(host, port)
+        SocketAddr::new(host, port)
     } else if args.icmp {
         bail!("ICMP has no ports: write the host alone (nettool trace --icmp HOST)");
     } else {
-        parse_target_v4(&args.target)?
+        parse_target(&args.target, family)?
     };
     if args.udp {
         udp_span(remote.port(), args.max_ttl, args.queries)?;
@@ -145,7 +142,7 @@ fn walk(
     clock: &mut dyn Clock,
     env: &mut Env,
 ) -> Result<Walked> {
-    let (path, (local, remote)) = (wiring.path, wiring.ends_v4());
+    let (path, (local, remote)) = (wiring.path, (wiring.local, wiring.remote));
     let start = clock.now();
     let trace = Trace::new(Config {
         mac: path.iface.mac,
@@ -166,7 +163,10 @@ fn walk(
         local,
         remote,
         kind: kind(args),
-        line: HopLine::default(),
+        line: HopLine {
+            last_from: None,
+            v6: remote.is_ipv6(),
+        },
     };
     header(&view, args, wiring, start, env)?;
     let stop = drive(&mut trace, link, clock, env, |out, now, ev| {
@@ -257,8 +257,16 @@ fn keeper(kind: TraceKind, wiring: &Wiring) -> String {
     }
 }
 
+/// What an ICMP (or over IPv6, ICMPv6) destination unreachable with
+/// `code` says.
+fn unreachable_text(v6: bool, code: u8) -> String {
+    Answer::Unreachable { code }
+        .describe(v6)
+        .expect("an unreachable is ICMP")
+}
+
 /// The result's line for people.
-fn ending_text(remote: SocketAddrV4, kind: TraceKind, ending: Option<Ending>) -> String {
+fn ending_text(remote: SocketAddr, kind: TraceKind, ending: Option<Ending>) -> String {
     match ending {
         Some(Ending::Reached { ttl, .. }) if kind != TraceKind::Tcp => {
             let hops = crate::text::count(ttl, "hop");
@@ -270,7 +278,7 @@ fn ending_text(remote: SocketAddrV4, kind: TraceKind, ending: Option<Ending>) ->
             format!("{remote} reached in {hops}: port {state}")
         }
         Some(Ending::Unreachable { ttl, from, code }) => {
-            let what = IcmpKind::Unreachable(code).describe();
+            let what = unreachable_text(remote.is_ipv6(), code);
             format!("{remote} is unreachable: {what} from {from} at hop {ttl}")
         }
         Some(Ending::MaxTtl) => {
@@ -280,8 +288,9 @@ fn ending_text(remote: SocketAddrV4, kind: TraceKind, ending: Option<Ending>) ->
     }
 }
 
-/// What an answer says, in brackets after the address.
-fn answer_text(answer: Answer) -> Option<String> {
+/// What an answer says, in brackets after the address (`v6`: of a trace
+/// over IPv6, whose errors are ICMPv6's).
+fn answer_text(answer: Answer, v6: bool) -> Option<String> {
     match answer {
         Answer::TimeExceeded { code: 0 } => None,
         Answer::Open => Some("[open, SYN-ACK]".to_owned()),
@@ -289,7 +298,7 @@ fn answer_text(answer: Answer) -> Option<String> {
         Answer::EchoReply => Some("[echo reply]".to_owned()),
         Answer::UdpReply => Some("[open, UDP reply]".to_owned()),
         Answer::PortUnreachable => Some("[port unreachable: the destination]".to_owned()),
-        other => other.icmp_kind().map(|k| format!("[{}]", k.describe())),
+        other => other.describe(v6).map(|what| format!("[{what}]")),
     }
 }
 
@@ -313,8 +322,8 @@ fn ms(d: Duration) -> String {
 /// as its probes settle, or as JSON lines.
 struct View {
     rep: Reporter,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    local: SocketAddr,
+    remote: SocketAddr,
     kind: TraceKind,
     line: HopLine,
 }
@@ -323,7 +332,9 @@ struct View {
 #[derive(Default)]
 struct HopLine {
     /// The address last printed on the current hop's line.
-    last_from: Option<(Ipv4Addr, Answer)>,
+    last_from: Option<(IpAddr, Answer)>,
+    /// The trace runs over IPv6 (its errors are ICMPv6's).
+    v6: bool,
 }
 
 impl HopLine {
@@ -340,7 +351,7 @@ impl HopLine {
                     || self.last_from.map(|(_, b)| answer_name(b)) != Some(answer_name(answer))
                 {
                     write!(out, "  {from}")?;
-                    if let Some(text) = answer_text(answer) {
+                    if let Some(text) = answer_text(answer, self.v6) {
                         write!(out, "  {text}")?;
                     }
                     self.last_from = Some((from, answer));
@@ -378,7 +389,7 @@ impl View {
                 ip: Some(from),
                 answer: Some(answer_name(answer)),
                 rtt_us: Some(us(rtt)),
-                what: answer.icmp_kind().map(IcmpKind::describe),
+                what: answer.describe(self.remote.is_ipv6()),
                 ..hop(ttl, query)
             }),
             Event::Timeout { ttl, query } => Ev::Hop(hop(ttl, query)),
@@ -448,8 +459,8 @@ impl View {
             report.hops = Some(ttl);
         }
         if let Some(Ending::Unreachable { from, code, .. }) = ending {
-            report.ip = Some(from.into());
-            report.what = Some(IcmpKind::Unreachable(code).describe());
+            report.ip = Some(from);
+            report.what = Some(unreachable_text(self.remote.is_ipv6(), code));
         }
         let text = ending_text(self.remote, self.kind, ending);
         self.rep.emit(out, now, Ev::Result(Box::new(report)), |w| {
@@ -463,6 +474,7 @@ impl View {
 mod tests {
     use super::*;
     use rstest::rstest;
+    use std::net::{Ipv4Addr, SocketAddrV4};
 
     fn args(argv: &[&str]) -> TraceArgs {
         use clap::Parser;
@@ -508,17 +520,56 @@ mod tests {
     #[case(Answer::Closed, Some("[closed, RST]"))]
     #[case(Answer::Unreachable { code: 13 }, Some("[administratively prohibited (type 3, code 13)]"))]
     fn answers_read_like_traceroute(#[case] a: Answer, #[case] want: Option<&str>) {
-        assert_eq!(answer_text(a).as_deref(), want);
+        assert_eq!(answer_text(a, false).as_deref(), want);
+    }
+
+    /// Over IPv6 the same answers are ICMPv6's, in RFC 4443's words: a
+    /// port unreachable is code 4 there.
+    #[rstest]
+    #[case(Answer::TimeExceeded { code: 0 }, None)]
+    #[case(Answer::Unreachable { code: 1 }, Some("[administratively prohibited (ICMPv6 type 1, code 1)]"))]
+    #[case(Answer::Unreachable { code: 0 }, Some("[no route to destination (ICMPv6 type 1, code 0)]"))]
+    #[case(Answer::PortUnreachable, Some("[port unreachable: the destination]"))]
+    fn answers_over_ipv6_name_icmpv6(#[case] a: Answer, #[case] want: Option<&str>) {
+        assert_eq!(answer_text(a, true).as_deref(), want);
+        if a == (Answer::Unreachable { code: 1 }) {
+            let v6 = a.describe(true).unwrap();
+            assert_ne!(Some(v6), a.describe(false), "ICMPv6 is not ICMP");
+        }
+    }
+
+    /// IPv6 targets: bracketed with a port, or the address alone where
+    /// no port goes (--udp, --icmp); -4 refuses one.
+    #[rstest]
+    #[case(&["[fd00:6e74::2]:80"], Some("[fd00:6e74::2]:80"))]
+    #[case(&["--udp", "fd00:6e74::2"], Some("[fd00:6e74::2]:33434"))]
+    #[case(&["--udp", "[fd00:6e74::2]"], Some("[fd00:6e74::2]:33434"))]
+    #[case(&["--udp", "[fd00:6e74::2]:40000"], Some("[fd00:6e74::2]:40000"))]
+    #[case(&["--icmp", "fd00:6e74::2"], Some("[fd00:6e74::2]:0"))]
+    #[case(&["--icmp", "[fd00:6e74::2]:80"], None)]
+    #[case(&["-4", "[fd00:6e74::2]:80"], None)]
+    #[case(&["-6", "10.0.0.1:80"], None)]
+    #[case(&["fd00:6e74::2"], None)]
+    fn ipv6_targets_are_taken(#[case] argv: &[&str], #[case] want: Option<&str>) {
+        let got = target(&args(argv));
+        assert_eq!(
+            got.as_ref().ok().map(ToString::to_string).as_deref(),
+            want,
+            "{got:?}"
+        );
     }
 
     fn render(events: Vec<Event>) -> String {
-        let addr = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1);
+        let addr: SocketAddr = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1).into();
         let mut view = View {
             rep: Reporter::new(false),
             local: addr,
             remote: addr,
             kind: TraceKind::Tcp,
-            line: HopLine::default(),
+            line: HopLine {
+                last_from: None,
+                v6: addr.is_ipv6(),
+            },
         };
         let mut out = Vec::new();
         for ev in events {
@@ -541,7 +592,7 @@ mod tests {
         #[case] open: bool,
         #[case] want: &str,
     ) {
-        let addr = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1);
+        let addr: SocketAddr = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1).into();
         let view = View {
             rep: Reporter::new(true),
             local: addr,
@@ -559,8 +610,8 @@ mod tests {
 
     #[test]
     fn a_hop_line_names_each_new_address_once() {
-        let a = Ipv4Addr::new(10, 0, 0, 1);
-        let b = Ipv4Addr::new(10, 0, 0, 9);
+        let a = Ipv4Addr::new(10, 0, 0, 1).into();
+        let b = Ipv4Addr::new(10, 0, 0, 9).into();
         let te = Answer::TimeExceeded { code: 0 };
         let reply = |query, from, rtt_us| Event::Reply {
             ttl: 7,

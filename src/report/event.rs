@@ -381,7 +381,7 @@ pub struct Hop {
     pub query: u8,
     /// Who answered; absent when nobody did.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ip: Option<Ipv4Addr>,
+    pub ip: Option<IpAddr>,
     /// `time-exceeded`, `unreachable`, `open` or `closed`; with `--udp`
     /// `udp-reply` or `port-unreachable`, with `--icmp` `echo-reply`;
     /// absent on silence.

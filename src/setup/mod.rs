@@ -461,10 +461,11 @@ impl Path {
         match flows {
             Flows::Datagrams { .. } => {
                 let (sport, reservation) = reserve(&|wanted| {
-                    crate::sys::reserve_udp_port(self.source_v4(), self.owned_by_kernel, wanted)
+                    let (source, scope) = (self.source, self.iface.index);
+                    crate::sys::reserve_udp_port(source, scope, self.owned_by_kernel, wanted)
                 })?;
                 return Ok(Claim {
-                    local: SocketAddrV4::new(self.source_v4(), sport).into(),
+                    local: SocketAddr::new(self.source, sport),
                     guard: None,
                     _reservation: reservation,
                 });
@@ -475,7 +476,7 @@ impl Path {
                     Port::Held(held) => held,
                 };
                 return Ok(Claim {
-                    local: SocketAddrV4::new(self.source_v4(), ident).into(),
+                    local: SocketAddr::new(self.source, ident),
                     guard: None,
                     _reservation: None,
                 });

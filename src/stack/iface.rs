@@ -63,6 +63,7 @@ use super::keys::{Key, Keys};
 use crate::wire::icmp::{IcmpKind, IcmpQuery, QueryKind};
 use crate::wire::icmpv6::Icmpv6Kind;
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
+use crate::wire::ipv6::NextHeader;
 use crate::wire::tcp::{ChecksumFill, Flags, TcpRepr};
 use crate::wire::{MacAddr, WireError};
 
@@ -1374,8 +1375,8 @@ impl Interface {
         self.trace_out(now, None, rst);
     }
 
-    /// An ICMPv6 error quoting one of our flows (others are dropped: no
-    /// raw flow speaks IPv6 yet). RFC 8201 §4: a packet too big lowers
+    /// An ICMPv6 error quoting one of our connections (one quoting a raw
+    /// flow's packet is offered to the raw flows). RFC 8201 §4: a packet too big lowers
     /// the flow's path MTU (never below IPv6's minimum of 1280), and
     /// what was in flight goes again in segments that fit; every error
     /// is reported to the flow's application, which decides what a hard
@@ -1467,12 +1468,25 @@ impl Machine for Interface {
                 tcp: Ok(tcp),
                 ..
             } => self.handle_tcp(now, (*src_mac, *flow, tcp), &inbound),
-            Inbound::Tcp6 { tcp: Err(e), .. } => self.bad(now, *e),
+            Inbound::Tcp6 { tcp: Err(e), .. } => {
+                self.bad(now, *e);
+                self.offer_raw(now, &inbound);
+            }
             Inbound::Icmp6 {
                 from,
                 error,
                 quoted,
-            } => self.handle_icmp6(now, *from, error.kind, *quoted),
+            } if error.protocol == NextHeader::Tcp && self.key(*quoted).is_some() => {
+                self.handle_icmp6(now, *from, error.kind, *quoted)
+            }
+            // A raw flow's (a trace's, a UDP endpoint's), or nobody's.
+            Inbound::Icmp6 { .. } | Inbound::Udp6 { udp: Ok(_), .. } | Inbound::Echo6 { .. } => {
+                self.offer_raw(now, &inbound);
+            }
+            Inbound::Udp6 { udp: Err(e), .. } => {
+                self.bad(now, *e);
+                self.offer_raw(now, &inbound);
+            }
             Inbound::Malformed(e) => self.bad(now, *e),
             Inbound::Icmp {
                 from,

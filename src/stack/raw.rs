@@ -146,8 +146,8 @@ mod tests {
         Trace::new(Config {
             mac: MAC,
             next_hop_mac: GW,
-            local: US,
-            remote: DST,
+            local: US.into(),
+            remote: DST.into(),
             first_ttl: 1,
             max_ttl: 30,
             queries: 1,
@@ -197,7 +197,11 @@ mod tests {
 
     fn reply_of(events: &[Hosted<Event>]) -> Option<(Ipv4Addr, Answer)> {
         events.iter().find_map(|e| match e {
-            Hosted::Flow(Event::Reply { from, answer, .. }) => Some((*from, *answer)),
+            Hosted::Flow(Event::Reply {
+                from: std::net::IpAddr::V4(from),
+                answer,
+                ..
+            }) => Some((*from, *answer)),
             _ => None,
         })
     }

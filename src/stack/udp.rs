@@ -13,16 +13,25 @@
 //!
 //! Datagrams received wait in a queue for the application
 //! ([`UdpSocket::recv`]), each whole: boundaries are kept.
+//!
+//! **IPv6.** An endpoint whose local address is IPv6 speaks UDP over
+//! IPv6: the checksum over IPv6's pseudo-header, always sent (RFC 8200
+//! §8.1), ICMPv6 errors reported as ICMP ones are. It sends no IPv6
+//! fragments: a datagram longer than the link carries is the
+//! application's to refuse (nettool nc does, see the README).
 
 use std::collections::{HashSet, VecDeque};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use super::iface::ErrorKind;
 use crate::machine::{RawEvents, RawFlow, Selector};
 use crate::time::Instant;
 use crate::wire::MacAddr;
 use crate::wire::frag;
-use crate::wire::icmp::{IcmpError, IcmpKind};
+use crate::wire::icmp::IcmpError;
+use crate::wire::icmpv6::Icmpv6Error;
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
+use crate::wire::ipv6::{Ipv6Repr, NextHeader};
 use crate::wire::udp::{self, UdpChecksum, UdpRepr};
 
 /// Most datagrams kept unread; past it the oldest are dropped (and
@@ -32,8 +41,8 @@ const RECV_QUEUE: usize = 1024;
 /// Who the endpoint talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peer {
-    /// One peer, fixed.
-    Connected(SocketAddrV4),
+    /// One peer, fixed (of the local address's family).
+    Connected(SocketAddr),
     /// Whoever sends (see the module docs).
     Listening { lock_on_first: bool },
 }
@@ -44,10 +53,11 @@ pub struct UdpConfig {
     /// Every datagram goes there; `None`: to the MAC the peer's last
     /// datagram came from (a listener's peers on the link).
     pub next_hop_mac: Option<MacAddr>,
-    pub local: SocketAddrV4,
+    /// Our address (IPv4 or IPv6) and port.
+    pub local: SocketAddr,
     pub peer: Peer,
-    /// The link's MTU: a datagram longer is sent as IPv4 fragments
-    /// ([`crate::wire::frag`]).
+    /// The link's MTU: over IPv4 a datagram longer is sent as IPv4
+    /// fragments ([`crate::wire::frag`]).
     pub mtu: usize,
 }
 
@@ -55,14 +65,15 @@ pub struct UdpConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A datagram is waiting in [`UdpSocket::recv`]'s queue.
-    Datagram { from: SocketAddrV4, len: usize },
+    Datagram { from: SocketAddr, len: usize },
     /// A listener heard from `peer` for the first time.
-    NewPeer { peer: SocketAddrV4 },
-    /// An ICMP error from `from` about a datagram we sent to `to`.
+    NewPeer { peer: SocketAddr },
+    /// An ICMP (or ICMPv6) error from `from` about a datagram we sent to
+    /// `to`.
     Unreachable {
-        from: Ipv4Addr,
-        to: SocketAddrV4,
-        kind: IcmpKind,
+        from: IpAddr,
+        to: SocketAddr,
+        kind: ErrorKind,
     },
 }
 
@@ -96,15 +107,15 @@ struct Sending {
 pub struct UdpSocket {
     config: UdpConfig,
     /// Where replies go, and the MAC that leads there.
-    peer: Option<(SocketAddrV4, MacAddr)>,
-    seen: HashSet<SocketAddrV4>,
+    peer: Option<(SocketAddr, MacAddr)>,
+    seen: HashSet<SocketAddr>,
     /// Datagrams to send: where, and the whole UDP message, its checksum
     /// written (summed once, as the payload is copied in).
-    tx: VecDeque<(SocketAddrV4, MacAddr, Vec<u8>)>,
+    tx: VecDeque<(SocketAddr, MacAddr, Vec<u8>)>,
     /// A datagram being sent in fragments: its header, its message and
     /// where its next fragment starts.
     sending: Option<Sending>,
-    rx: VecDeque<(SocketAddrV4, Vec<u8>)>,
+    rx: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<Event>,
     stats: Stats,
     ip_id: u16,
@@ -130,13 +141,13 @@ impl UdpSocket {
         }
     }
 
-    pub fn local(&self) -> SocketAddrV4 {
+    pub fn local(&self) -> SocketAddr {
         self.config.local
     }
 
     /// Where [`UdpSocket::send`] sends: the connected peer, or a
     /// listener's most recent one (`None` before anyone sent).
-    pub fn peer(&self) -> Option<SocketAddrV4> {
+    pub fn peer(&self) -> Option<SocketAddr> {
         self.peer.map(|(p, _)| p)
     }
 
@@ -156,14 +167,22 @@ impl UdpSocket {
             payload,
         };
         let mut message = vec![0u8; udp.buffer_len()];
-        let src = *self.config.local.ip();
-        udp.emit_with(&mut message, src, *to.ip(), UdpChecksum::Computed);
+        match (self.config.local.ip(), to.ip()) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                udp.emit_with(&mut message, src, dst, UdpChecksum::Computed)
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                udp.emit_v6(&mut message, src, dst, UdpChecksum::Computed)
+            }
+            // A peer of the other family never reaches the endpoint.
+            _ => return false,
+        }
         self.tx.push_back((to, mac, message));
         true
     }
 
     /// The oldest datagram received and not read yet, with its sender.
-    pub fn recv(&mut self) -> Option<(SocketAddrV4, Vec<u8>)> {
+    pub fn recv(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
         self.rx.pop_front()
     }
 
@@ -175,13 +194,17 @@ impl UdpSocket {
 
 impl RawFlow for UdpSocket {
     fn selector(&self) -> Selector {
+        let any: IpAddr = match self.config.local {
+            SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+            SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+        };
         let (remote, remote_ports) = match self.config.peer {
-            Peer::Connected(to) => (*to.ip(), (to.port(), to.port())),
-            Peer::Listening { .. } => (Ipv4Addr::UNSPECIFIED, (1, u16::MAX)),
+            Peer::Connected(to) => (to.ip(), (to.port(), to.port())),
+            Peer::Listening { .. } => (any, (1, u16::MAX)),
         };
         let port = self.config.local.port();
         Selector {
-            local: *self.config.local.ip(),
+            local: self.config.local.ip(),
             local_ports: (port, port),
             remote,
             remote_ports,
@@ -199,7 +222,60 @@ impl RawFlow for UdpSocket {
         ip: &Ipv4Repr,
         udp: &UdpRepr<'_>,
     ) {
-        let from = SocketAddrV4::new(ip.src, udp.src_port);
+        self.received(src_mac, SocketAddr::new(ip.src.into(), udp.src_port), udp);
+    }
+
+    fn handle_datagram6(
+        &mut self,
+        _now: Instant,
+        src_mac: MacAddr,
+        ip: &Ipv6Repr,
+        udp: &UdpRepr<'_>,
+    ) {
+        self.received(src_mac, SocketAddr::new(ip.src.into(), udp.src_port), udp);
+    }
+
+    fn handle_malformed(&mut self, _now: Instant) {
+        self.stats.malformed += 1;
+    }
+
+    fn handle_icmp(&mut self, _now: Instant, from: Ipv4Addr, error: &IcmpError) {
+        let to = SocketAddr::new(error.quoted_dst.0.into(), error.quoted_dst.1);
+        self.events.push_back(Event::Unreachable {
+            from: from.into(),
+            to,
+            kind: ErrorKind::V4(error.kind),
+        });
+    }
+
+    fn handle_icmp6(&mut self, _now: Instant, from: Ipv6Addr, error: &Icmpv6Error) {
+        let to = SocketAddr::new(error.quoted_dst.0.into(), error.quoted_dst.1);
+        self.events.push_back(Event::Unreachable {
+            from: from.into(),
+            to,
+            kind: ErrorKind::V6(error.kind),
+        });
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) {}
+
+    fn poll_transmit_into(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
+        self.transmit(now, buf)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        (!self.tx.is_empty() || self.sending.is_some()).then_some(Instant::ZERO)
+    }
+
+    /// An endpoint is never done by itself: its application ends it.
+    fn is_done(&self) -> bool {
+        false
+    }
+}
+
+impl UdpSocket {
+    /// A datagram from `from` (by way of `src_mac`), of either family.
+    fn received(&mut self, src_mac: MacAddr, from: SocketAddr, udp: &UdpRepr<'_>) {
         if let Peer::Listening { lock_on_first } = self.config.peer {
             if lock_on_first && self.peer.is_some_and(|(p, _)| p != from) {
                 self.stats.ignored += 1;
@@ -224,22 +300,9 @@ impl RawFlow for UdpSocket {
         });
     }
 
-    fn handle_malformed(&mut self, _now: Instant) {
-        self.stats.malformed += 1;
-    }
-
-    fn handle_icmp(&mut self, _now: Instant, from: Ipv4Addr, error: &IcmpError) {
-        let to = SocketAddrV4::new(error.quoted_dst.0, error.quoted_dst.1);
-        self.events.push_back(Event::Unreachable {
-            from,
-            to,
-            kind: error.kind,
-        });
-    }
-
-    fn handle_timeout(&mut self, _now: Instant) {}
-
-    fn poll_transmit_into(&mut self, _now: Instant, buf: &mut Vec<u8>) -> bool {
+    /// The next frame: a fragment of the datagram being cut, or the next
+    /// datagram queued.
+    fn transmit(&mut self, _now: Instant, buf: &mut Vec<u8>) -> bool {
         if let Some(s) = &mut self.sending {
             let macs = (self.config.mac, s.mac);
             match frag::write_piece(buf, macs, &s.ip, &s.message, s.next, self.config.mtu) {
@@ -252,7 +315,19 @@ impl RawFlow for UdpSocket {
         let Some((to, mac, message)) = self.tx.pop_front() else {
             return false;
         };
-        let mut ip = Ipv4Repr::new(*self.config.local.ip(), *to.ip(), IpProtocol::Udp, 0);
+        let (src, dst) = match (self.config.local.ip(), to.ip()) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => (src, dst),
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                // Whole, never in fragments (see the module docs).
+                let ip = Ipv6Repr::new(src, dst, NextHeader::Udp, 64, message.len());
+                *buf = ip.frame(self.config.mac, mac, &message);
+                self.stats.datagrams_sent += 1;
+                self.stats.bytes_sent += (message.len() - udp::HEADER_LEN) as u64;
+                return true;
+            }
+            _ => unreachable!("send queues a peer of our family only"),
+        };
+        let mut ip = Ipv4Repr::new(src, dst, IpProtocol::Udp, 0);
         // Datagrams may be fragmented on the way (RFC 791): no DF, and an
         // identification of their own.
         ip.dont_frag = false;
@@ -275,15 +350,6 @@ impl RawFlow for UdpSocket {
         }
         true
     }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        (!self.tx.is_empty() || self.sending.is_some()).then_some(Instant::ZERO)
-    }
-
-    /// An endpoint is never done by itself: its application ends it.
-    fn is_done(&self) -> bool {
-        false
-    }
 }
 
 impl RawEvents for UdpSocket {
@@ -301,8 +367,10 @@ mod tests {
     use crate::stack::iface::InterfaceConfig;
     use crate::stack::raw::{Hosted, RawHost};
     use crate::wire::ethernet;
+    use crate::wire::icmp::IcmpKind;
     use crate::wire::tcp::ChecksumMode;
     use crate::wire::testing;
+    use std::net::SocketAddrV4;
 
     const US: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 5000);
     const PEER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 6000);
@@ -323,7 +391,7 @@ mod tests {
         let config = UdpConfig {
             mac: MAC,
             next_hop_mac,
-            local: US,
+            local: US.into(),
             peer,
             mtu: 1500,
         };
@@ -369,7 +437,7 @@ mod tests {
 
     #[test]
     fn a_connected_endpoint_keeps_each_datagrams_boundaries_both_ways() {
-        let mut h = host(Peer::Connected(PEER), Some(PEER_MAC));
+        let mut h = host(Peer::Connected(PEER.into()), Some(PEER_MAC));
         assert!(h.flow_mut().send(&[0, 1, 2]));
         assert!(h.flow_mut().send(&[0xff; 1000]));
         assert!(h.flow_mut().send(&[]));
@@ -393,7 +461,7 @@ mod tests {
 
     #[test]
     fn a_datagram_longer_than_the_mtu_goes_in_fragments_and_fragments_come_back_whole() {
-        let mut h = host(Peer::Connected(PEER), Some(PEER_MAC));
+        let mut h = host(Peer::Connected(PEER.into()), Some(PEER_MAC));
         let big: Vec<u8> = (0..65507).map(|i| (i % 251) as u8).collect();
         h.flow_mut().send(&big);
         h.flow_mut().send(b"after");
@@ -432,13 +500,13 @@ mod tests {
         }
         let got: Vec<_> = std::iter::from_fn(|| h.flow_mut().recv()).collect();
         assert_eq!(got.len(), 1);
-        assert!(got[0] == (PEER, big), "the payload differs");
+        assert!(got[0] == (PEER.into(), big), "the payload differs");
         assert_eq!(h.iface().reassembly().reassembled, 1);
     }
 
     #[test]
     fn a_connected_endpoint_hears_only_its_peer() {
-        let mut h = host(Peer::Connected(PEER), Some(PEER_MAC));
+        let mut h = host(Peer::Connected(PEER.into()), Some(PEER_MAC));
         h.handle_frame(
             Instant::ZERO,
             &from(OTHER, OTHER_MAC, b"x"),
@@ -456,7 +524,7 @@ mod tests {
 
     #[test]
     fn a_port_unreachable_quoting_our_datagram_is_reported_at_once() {
-        let mut h = host(Peer::Connected(PEER), Some(PEER_MAC));
+        let mut h = host(Peer::Connected(PEER.into()), Some(PEER_MAC));
         h.flow_mut().send(b"hello?");
         let frame = h.poll_transmit(Instant::ZERO).unwrap();
         let error = testing::icmp_error(3, 3, &frame[ethernet::HEADER_LEN..]);
@@ -470,9 +538,9 @@ mod tests {
         assert_eq!(
             events(&mut h),
             vec![Event::Unreachable {
-                from: *PEER.ip(),
-                to: PEER,
-                kind: IcmpKind::Unreachable(3)
+                from: (*PEER.ip()).into(),
+                to: PEER.into(),
+                kind: ErrorKind::V4(IcmpKind::Unreachable(3))
             }]
         );
     }
@@ -508,14 +576,14 @@ mod tests {
             RxChecksum::Unknown,
         );
         h.flow_mut().send(b"to other");
-        let new_peers: Vec<SocketAddrV4> = events(&mut h)
+        let new_peers: Vec<SocketAddr> = events(&mut h)
             .into_iter()
             .filter_map(|e| match e {
                 Event::NewPeer { peer } => Some(peer),
                 _ => None,
             })
             .collect();
-        assert_eq!(new_peers, vec![PEER, OTHER]);
+        assert_eq!(new_peers, vec![PEER.into(), OTHER.into()]);
         let out = sent(&mut h);
         assert_eq!(
             out,
@@ -549,7 +617,89 @@ mod tests {
         h.flow_mut().send(b"reply");
         assert_eq!(sent(&mut h), vec![(PEER_MAC, PEER, b"reply".to_vec())]);
         let got: Vec<_> = std::iter::from_fn(|| h.flow_mut().recv()).collect();
-        assert_eq!(got, vec![(PEER, b"a".to_vec())]);
+        assert_eq!(got, vec![(PEER.into(), b"a".to_vec())]);
         assert_eq!(h.flow().stats().ignored, 1);
+    }
+
+    const US6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 1);
+    const PEER6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 2);
+
+    /// Over IPv6: datagrams both ways with IPv6's checksum (a zero one
+    /// from the peer refused and counted), nothing fragmented, and an
+    /// ICMPv6 port unreachable quoting ours reported at once.
+    #[test]
+    fn an_ipv6_endpoint_speaks_udp_over_ipv6() {
+        let (us, peer) = (
+            SocketAddr::new(US6.into(), 5000),
+            SocketAddr::new(PEER6.into(), 6000),
+        );
+        let iface = InterfaceConfig {
+            ip: Ipv4Addr::UNSPECIFIED,
+            mac: MAC,
+            ipv6: Some(US6),
+            next_hop_mac: Some(PEER_MAC),
+            answer_arp: false,
+            trace: false,
+        };
+        let config = UdpConfig {
+            mac: MAC,
+            next_hop_mac: Some(PEER_MAC),
+            local: us,
+            peer: Peer::Connected(peer),
+            mtu: 1500,
+        };
+        let mut h = RawHost::new(iface, UdpSocket::new(config, 1));
+        assert!(h.flow_mut().send(b"over six"));
+        let frame = h.poll_transmit(Instant::ZERO).expect("the datagram");
+        let (eth, rest) = ethernet::EthernetRepr::parse(&frame).unwrap();
+        assert_eq!(eth.dst, PEER_MAC);
+        let (ip, body) = Ipv6Repr::parse(rest).unwrap();
+        assert_eq!(
+            (ip.src, ip.dst, ip.next_header),
+            (US6, PEER6, NextHeader::Udp)
+        );
+        let udp = UdpRepr::parse_v6(body, US6, PEER6, ChecksumMode::Verify).unwrap();
+        assert_eq!(
+            (udp.src_port, udp.dst_port, udp.payload),
+            (5000, 6000, &b"over six"[..])
+        );
+        // The peer's answer, then one without a checksum.
+        let answer = UdpRepr {
+            src_port: 6000,
+            dst_port: 5000,
+            payload: b"back",
+        };
+        let back_ip = Ipv6Repr::new(PEER6, US6, NextHeader::Udp, 64, 0);
+        let good = answer.to_ipv6_frame(PEER_MAC, MAC, &back_ip);
+        let mut zero = good.clone();
+        zero[14 + 40 + 6..14 + 40 + 8].copy_from_slice(&[0, 0]);
+        h.handle_frame(Instant::ZERO, &good, RxChecksum::Unknown);
+        h.handle_frame(Instant::ZERO, &zero, RxChecksum::Partial);
+        let got: Vec<_> = std::iter::from_fn(|| h.flow_mut().recv()).collect();
+        assert_eq!(got, vec![(peer, b"back".to_vec())]);
+        assert_eq!(h.flow().stats().malformed, 1, "the zero checksum");
+        // ICMPv6 port unreachable (type 1, code 4) quoting our datagram.
+        use pnet::packet::icmpv6::{Icmpv6Packet, checksum};
+        let mut msg = vec![1, 4, 0, 0, 0, 0, 0, 0];
+        msg.extend_from_slice(&frame[14..]);
+        let sum = checksum(&Icmpv6Packet::new(&msg).unwrap(), &PEER6, &US6);
+        msg[2..4].copy_from_slice(&sum.to_be_bytes());
+        let err =
+            Ipv6Repr::new(PEER6, US6, NextHeader::Icmpv6, 64, msg.len()).frame(PEER_MAC, MAC, &msg);
+        let _ = events(&mut h);
+        h.handle_frame(Instant::ZERO, &err, RxChecksum::Unknown);
+        assert_eq!(
+            events(&mut h),
+            vec![Event::Unreachable {
+                from: PEER6.into(),
+                to: peer,
+                kind: ErrorKind::V6(crate::wire::icmpv6::Icmpv6Kind::Unreachable(4))
+            }]
+        );
+        // A datagram longer than the MTU goes whole: no IPv6 fragments.
+        h.flow_mut().send(&[7u8; 2000]);
+        let big = h.poll_transmit(Instant::ZERO).unwrap();
+        assert_eq!(big.len(), 14 + 40 + 8 + 2000);
+        assert_eq!(h.flow().stats().fragments_sent, 0);
     }
 }

@@ -264,7 +264,7 @@ mod tests {
         let config = UdpConfig {
             mac: MAC,
             next_hop_mac: None,
-            local: SocketAddrV4::new(US, 5000),
+            local: SocketAddrV4::new(US, 5000).into(),
             peer: Peer::Listening {
                 lock_on_first: false,
             },

@@ -35,16 +35,26 @@
 //! **Stopping.** After the last query of a hop, the trace ends when any
 //! query of that hop reached the destination (open or closed) or met an
 //! ICMP destination unreachable; otherwise at `max_ttl`.
+//!
+//! **IPv6.** The same trace between IPv6 addresses: the hop limit
+//! stands for the TTL, ICMPv6 (RFC 4443) for ICMP: time exceeded (type
+//! 3), destination unreachable (type 1, port unreachable its code 4),
+//! echo request and reply (128, 129). An ICMPv6 error quotes as much of
+//! the probe as fits in 1280 bytes, so the same ports and sequence
+//! numbers match it.
 
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::machine::{RawEvents, RawFlow, Selector};
 use crate::time::Instant;
+use crate::wire::demux::Echo6;
 use crate::wire::icmp::{IcmpError, IcmpKind, IcmpQuery, QueryKind};
+use crate::wire::icmpv6::{Icmpv6Error, Icmpv6Kind, Icmpv6Repr};
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
-use crate::wire::tcp::{Flags, TcpOption, TcpRepr};
+use crate::wire::ipv6::{Ipv6Repr, NextHeader};
+use crate::wire::tcp::{ChecksumFill, Flags, TcpOption, TcpRepr};
 use crate::wire::udp::UdpRepr;
 use crate::wire::{MacAddr, SeqNum};
 
@@ -59,10 +69,11 @@ pub struct Config {
     /// The next hop's hardware address: every probe goes there.
     pub next_hop_mac: MacAddr,
     /// Our address and the (single) source port of every probe.
-    pub local: SocketAddrV4,
-    /// The destination.
-    pub remote: SocketAddrV4,
-    /// The TTL of the first hop probed (1 unless hops are skipped).
+    pub local: SocketAddr,
+    /// The destination, of the same family as `local`.
+    pub remote: SocketAddr,
+    /// The TTL (over IPv6 the hop limit) of the first hop probed (1
+    /// unless hops are skipped).
     pub first_ttl: u8,
     /// The last TTL tried when the destination stays silent.
     pub max_ttl: u8,
@@ -92,9 +103,11 @@ pub enum TraceKind {
 /// What answered a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
-    /// ICMP time exceeded from a router on the path.
+    /// ICMP time exceeded from a router on the path (over IPv6, ICMPv6's
+    /// code).
     TimeExceeded { code: u8 },
-    /// ICMP destination unreachable (from a router or the destination).
+    /// ICMP destination unreachable (from a router or the destination;
+    /// over IPv6, ICMPv6's code).
     Unreachable { code: u8 },
     /// SYN-ACK from the destination: the port is open.
     Open,
@@ -124,6 +137,27 @@ impl Answer {
             Answer::Open | Answer::Closed | Answer::EchoReply | Answer::UdpReply => None,
         }
     }
+
+    /// The ICMPv6 kind behind the answer of a trace over IPv6, if it was
+    /// ICMPv6.
+    pub fn icmpv6_kind(self) -> Option<Icmpv6Kind> {
+        match self {
+            Answer::TimeExceeded { code } => Some(Icmpv6Kind::TimeExceeded(code)),
+            Answer::PortUnreachable => Some(Icmpv6Kind::Unreachable(4)),
+            Answer::Unreachable { code } => Some(Icmpv6Kind::Unreachable(code)),
+            Answer::Open | Answer::Closed | Answer::EchoReply | Answer::UdpReply => None,
+        }
+    }
+
+    /// What the ICMP or ICMPv6 (`v6`) message behind the answer says, in
+    /// the RFCs' words, if it was one.
+    pub fn describe(self, v6: bool) -> Option<String> {
+        if v6 {
+            self.icmpv6_kind().map(Icmpv6Kind::describe)
+        } else {
+            self.icmp_kind().map(IcmpKind::describe)
+        }
+    }
 }
 
 /// Why the trace ended.
@@ -132,7 +166,7 @@ pub enum Ending {
     /// The destination answered at hop `ttl`: SYN-ACK or RST.
     Reached { ttl: u8, open: bool },
     /// ICMP destination unreachable at hop `ttl`, from `from`.
-    Unreachable { ttl: u8, from: Ipv4Addr, code: u8 },
+    Unreachable { ttl: u8, from: IpAddr, code: u8 },
     /// `max_ttl` was probed without reaching the destination.
     MaxTtl,
 }
@@ -146,7 +180,7 @@ pub enum Event {
     Reply {
         ttl: u8,
         query: u8,
-        from: Ipv4Addr,
+        from: IpAddr,
         answer: Answer,
         rtt: Duration,
     },
@@ -157,7 +191,7 @@ pub enum Event {
     /// A RST went to the destination after its SYN-ACK.
     Reset { seq: SeqNum },
     /// An answer for a probe that had already timed out.
-    Late { ttl: u8, query: u8, from: Ipv4Addr },
+    Late { ttl: u8, query: u8, from: IpAddr },
     /// The trace is over.
     Done(Ending),
 }
@@ -182,14 +216,25 @@ pub struct Trace {
     /// Every probe sent, to recognise late answers.
     sent: Vec<Probe>,
     /// The final answer seen so far in the current hop.
-    hop_final: Option<(Ipv4Addr, Answer)>,
+    hop_final: Option<(IpAddr, Answer)>,
     out: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
     ending: Option<Ending>,
 }
 
 impl Trace {
+    /// A trace as `config` says.
+    ///
+    /// Panics if `local` and `remote` are of different families: no
+    /// packet goes between them.
     pub fn new(mut config: Config) -> Trace {
+        assert_eq!(
+            config.local.is_ipv4(),
+            config.remote.is_ipv4(),
+            "a trace between {} and {}",
+            config.local,
+            config.remote
+        );
         config.queries = config.queries.max(1);
         config.first_ttl = config.first_ttl.max(1);
         config.max_ttl = config.max_ttl.max(config.first_ttl);
@@ -231,21 +276,45 @@ impl Trace {
         &self.config
     }
 
+    /// The addresses of both ends, of one family (checked by [`Trace::new`]).
+    fn ends(&self) -> (IpAddr, IpAddr) {
+        (self.config.local.ip(), self.config.remote.ip())
+    }
+
+    /// The TCP probe: a SYN with the MSS option.
+    fn syn(&self, seq: SeqNum) -> TcpRepr<'static> {
+        TcpRepr {
+            src_port: self.config.local.port(),
+            dst_port: self.config.remote.port(),
+            seq,
+            ack: None,
+            flags: Flags::SYN,
+            window: 64240,
+            urgent: 0,
+            options: vec![TcpOption::Mss(self.config.mss)],
+            payload: &[],
+        }
+    }
+
     fn probe_frame(&self, ttl: u8, seq: SeqNum, ident: u16) -> Vec<u8> {
-        let (local, remote) = (self.config.local, self.config.remote);
+        let macs = (self.config.mac, self.config.next_hop_mac);
+        let (src, dst) = match self.ends() {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => (src, dst),
+            (IpAddr::V6(src), IpAddr::V6(dst)) => return self.probe_frame_v6((src, dst), ttl, seq),
+            (l, r) => unreachable!("a trace between {l} and {r}"),
+        };
         let ip = Ipv4Repr {
             ttl,
             identification: ident,
             dont_frag: false,
-            ..Ipv4Repr::new(*local.ip(), *remote.ip(), IpProtocol::Udp, 0)
+            ..Ipv4Repr::new(src, dst, IpProtocol::Udp, 0)
         };
-        let macs = (self.config.mac, self.config.next_hop_mac);
         match self.kind {
             TraceKind::Tcp => {}
             TraceKind::Udp => {
                 // The probe's key is its destination port.
                 let udp = UdpRepr {
-                    src_port: local.port(),
+                    src_port: self.config.local.port(),
                     dst_port: seq.0 as u16,
                     payload: &[],
                 };
@@ -255,7 +324,7 @@ impl Trace {
                 let q = IcmpQuery {
                     kind: QueryKind::EchoRequest,
                     code: 0,
-                    ident: local.port(),
+                    ident: self.config.local.port(),
                     seq: seq.0 as u16,
                     body: &[],
                 };
@@ -279,28 +348,53 @@ impl Trace {
                 return frame;
             }
         }
-        let tcp = TcpRepr {
-            src_port: self.config.local.port(),
-            dst_port: self.config.remote.port(),
-            seq,
-            ack: None,
-            flags: Flags::SYN,
-            window: 64240,
-            urgent: 0,
-            options: vec![TcpOption::Mss(self.config.mss)],
-            payload: &[],
-        };
+        let tcp = self.syn(seq);
         let ip = Ipv4Repr {
             ttl,
             identification: ident,
-            ..Ipv4Repr::new(
-                *self.config.local.ip(),
-                *self.config.remote.ip(),
-                IpProtocol::Tcp,
-                tcp.buffer_len(),
-            )
+            ..Ipv4Repr::new(src, dst, IpProtocol::Tcp, tcp.buffer_len())
         };
-        tcp.to_frame(self.config.mac, self.config.next_hop_mac, &ip)
+        tcp.to_frame(macs.0, macs.1, &ip)
+    }
+
+    /// [`Trace::probe_frame`] over IPv6: `hop_limit` where IPv4 has the
+    /// TTL, ICMPv6 echo requests for ICMP ones.
+    fn probe_frame_v6(
+        &self,
+        (src, dst): (Ipv6Addr, Ipv6Addr),
+        hop_limit: u8,
+        seq: SeqNum,
+    ) -> Vec<u8> {
+        let macs = (self.config.mac, self.config.next_hop_mac);
+        let ip = |next_header| Ipv6Repr::new(src, dst, next_header, hop_limit, 0);
+        match self.kind {
+            TraceKind::Tcp => self.syn(seq).to_ipv6_frame_with(
+                macs.0,
+                macs.1,
+                &ip(NextHeader::Tcp),
+                ChecksumFill::Complete,
+            ),
+            TraceKind::Udp => UdpRepr {
+                src_port: self.config.local.port(),
+                dst_port: seq.0 as u16,
+                payload: &[],
+            }
+            .to_ipv6_frame(macs.0, macs.1, &ip(NextHeader::Udp)),
+            TraceKind::Icmp => {
+                let echo = Icmpv6Repr::EchoRequest {
+                    ident: self.config.local.port(),
+                    seq: seq.0 as u16,
+                    data: vec![],
+                };
+                let mut msg = vec![0u8; echo.buffer_len()];
+                echo.emit(src, dst, &mut msg);
+                Ipv6Repr {
+                    payload_len: msg.len(),
+                    ..ip(NextHeader::Icmpv6)
+                }
+                .frame(macs.0, macs.1, &msg)
+            }
+        }
     }
 
     fn reset_frame(&self, seq: SeqNum) -> Vec<u8> {
@@ -315,13 +409,18 @@ impl Trace {
             options: vec![],
             payload: &[],
         };
-        let ip = Ipv4Repr::new(
-            *self.config.local.ip(),
-            *self.config.remote.ip(),
-            IpProtocol::Tcp,
-            tcp.buffer_len(),
-        );
-        tcp.to_frame(self.config.mac, self.config.next_hop_mac, &ip)
+        let macs = (self.config.mac, self.config.next_hop_mac);
+        match self.ends() {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                let ip = Ipv4Repr::new(src, dst, IpProtocol::Tcp, tcp.buffer_len());
+                tcp.to_frame(macs.0, macs.1, &ip)
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                let ip = Ipv6Repr::new(src, dst, NextHeader::Tcp, 64, 0);
+                tcp.to_ipv6_frame_with(macs.0, macs.1, &ip, ChecksumFill::Complete)
+            }
+            (l, r) => unreachable!("a trace between {l} and {r}"),
+        }
     }
 
     /// The probe whose sequence number is `seq`.
@@ -331,7 +430,7 @@ impl Trace {
 
     /// A probe was answered (or timed out, `answer` `None`): record it and
     /// move on to the next query, hop, or the end.
-    fn settle(&mut self, now: Instant, probe: Probe, answer: Option<(Ipv4Addr, Answer)>) {
+    fn settle(&mut self, now: Instant, probe: Probe, answer: Option<(IpAddr, Answer)>) {
         match answer {
             Some((from, answer)) => {
                 self.events.push_back(Event::Reply {
@@ -387,7 +486,7 @@ impl Trace {
     }
 
     /// An answer for the probe with sequence number `seq`.
-    fn answered(&mut self, now: Instant, seq: SeqNum, from: Ipv4Addr, answer: Answer) {
+    fn answered(&mut self, now: Instant, seq: SeqNum, from: IpAddr, answer: Answer) {
         let Some(probe) = self.probe_with(seq) else {
             return; // not one of ours
         };
@@ -402,7 +501,7 @@ impl Trace {
     }
 
     /// A SYN-ACK or RST from the destination, answering a probe.
-    fn handle_tcp(&mut self, now: Instant, from: Ipv4Addr, tcp: &TcpRepr<'_>) {
+    fn handle_tcp(&mut self, now: Instant, from: IpAddr, tcp: &TcpRepr<'_>) {
         let Some(ack) = tcp.ack else {
             return; // neither a SYN-ACK nor a RST answering a SYN
         };
@@ -427,24 +526,46 @@ impl Trace {
 
     /// An ICMP error quoting a probe: by the sequence number it quotes
     /// (TCP's, or an echo's), or for UDP by the destination port.
-    fn handle_icmp_error(&mut self, now: Instant, from: Ipv4Addr, err: &IcmpError) {
-        let seq = match self.kind {
-            TraceKind::Udp => Some(SeqNum(u32::from(err.quoted_dst.1))),
-            TraceKind::Tcp | TraceKind::Icmp => err.quoted_seq,
-        };
-        let Some(seq) = seq else {
+    fn handle_icmp_error(&mut self, now: Instant, from: IpAddr, err: &IcmpError) {
+        let Some(seq) = self.quoted(err.quoted_dst.1, err.quoted_seq) else {
             return;
         };
         let answer = match err.kind {
             IcmpKind::TimeExceeded(code) => Answer::TimeExceeded { code },
-            IcmpKind::Unreachable(3)
-                if self.kind == TraceKind::Udp && from == *self.config.remote.ip() =>
-            {
-                Answer::PortUnreachable
-            }
+            IcmpKind::Unreachable(3) if self.is_udp_end_from(from) => Answer::PortUnreachable,
             IcmpKind::Unreachable(code) => Answer::Unreachable { code },
         };
         self.answered(now, seq, from, answer);
+    }
+
+    /// [`Trace::handle_icmp_error`] over IPv6. A packet too big answers
+    /// no probe (they are far smaller than IPv6's minimum MTU).
+    fn handle_icmpv6_error(&mut self, now: Instant, from: IpAddr, err: &Icmpv6Error) {
+        let Some(seq) = self.quoted(err.quoted_dst.1, err.quoted_seq) else {
+            return;
+        };
+        let answer = match err.kind {
+            Icmpv6Kind::TimeExceeded(code) => Answer::TimeExceeded { code },
+            Icmpv6Kind::Unreachable(4) if self.is_udp_end_from(from) => Answer::PortUnreachable,
+            Icmpv6Kind::Unreachable(code) => Answer::Unreachable { code },
+            Icmpv6Kind::PacketTooBig(_) => return,
+        };
+        self.answered(now, seq, from, answer);
+    }
+
+    /// The probe an error quotes: by the sequence number it quotes (TCP's,
+    /// or an echo's), or for UDP by the destination port.
+    fn quoted(&self, dst_port: u16, seq: Option<SeqNum>) -> Option<SeqNum> {
+        match self.kind {
+            TraceKind::Udp => Some(SeqNum(u32::from(dst_port))),
+            TraceKind::Tcp | TraceKind::Icmp => seq,
+        }
+    }
+
+    /// Whether a port unreachable from `from` is a UDP trace's end: the
+    /// destination's own.
+    fn is_udp_end_from(&self, from: IpAddr) -> bool {
+        self.kind == TraceKind::Udp && from == self.config.remote.ip()
     }
 }
 
@@ -461,9 +582,9 @@ impl RawFlow for Trace {
             TraceKind::Icmp => (0, 0),
         };
         Selector {
-            local: *local.ip(),
+            local: local.ip(),
             local_ports: (local.port(), local.port()),
-            remote: *remote.ip(),
+            remote: remote.ip(),
             remote_ports,
         }
     }
@@ -478,21 +599,42 @@ impl RawFlow for Trace {
 
     fn handle_datagram(&mut self, now: Instant, _: MacAddr, ip: &Ipv4Repr, udp: &UdpRepr<'_>) {
         let seq = SeqNum(u32::from(udp.src_port));
-        self.answered(now, seq, ip.src, Answer::UdpReply);
+        self.answered(now, seq, ip.src.into(), Answer::UdpReply);
     }
 
     fn handle_query(&mut self, now: Instant, ip: &Ipv4Repr, q: &IcmpQuery<'_>) {
-        if q.kind == QueryKind::EchoReply && ip.src == *self.config.remote.ip() {
-            self.answered(now, SeqNum(u32::from(q.seq)), ip.src, Answer::EchoReply);
+        if q.kind == QueryKind::EchoReply && self.config.remote.ip() == ip.src {
+            let seq = SeqNum(u32::from(q.seq));
+            self.answered(now, seq, ip.src.into(), Answer::EchoReply);
         }
     }
 
     fn handle_segment(&mut self, now: Instant, ip: &Ipv4Repr, tcp: &TcpRepr<'_>) {
-        self.handle_tcp(now, ip.src, tcp);
+        self.handle_tcp(now, ip.src.into(), tcp);
     }
 
-    fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, error: &IcmpError) {
-        self.handle_icmp_error(now, from, error);
+    fn handle_icmp(&mut self, now: Instant, from: std::net::Ipv4Addr, error: &IcmpError) {
+        self.handle_icmp_error(now, from.into(), error);
+    }
+
+    fn handle_segment6(&mut self, now: Instant, ip: &Ipv6Repr, tcp: &TcpRepr<'_>) {
+        self.handle_tcp(now, ip.src.into(), tcp);
+    }
+
+    fn handle_datagram6(&mut self, now: Instant, _: MacAddr, ip: &Ipv6Repr, udp: &UdpRepr<'_>) {
+        let seq = SeqNum(u32::from(udp.src_port));
+        self.answered(now, seq, ip.src.into(), Answer::UdpReply);
+    }
+
+    fn handle_echo6(&mut self, now: Instant, ip: &Ipv6Repr, echo: &Echo6<'_>) {
+        if echo.reply && self.config.remote.ip() == ip.src {
+            let seq = SeqNum(u32::from(echo.seq));
+            self.answered(now, seq, ip.src.into(), Answer::EchoReply);
+        }
+    }
+
+    fn handle_icmp6(&mut self, now: Instant, from: Ipv6Addr, error: &Icmpv6Error) {
+        self.handle_icmpv6_error(now, from.into(), error);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -576,3 +718,5 @@ impl Trace {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests6;

@@ -7,6 +7,7 @@ use rstest::rstest;
 use crate::wire::ethernet;
 use crate::wire::tcp::ChecksumMode;
 use crate::wire::testing;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 const US: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
 const R1: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 2);
@@ -20,8 +21,8 @@ fn config(max_ttl: u8, queries: u8) -> Config {
     Config {
         mac: MAC,
         next_hop_mac: GW,
-        local: SocketAddrV4::new(US, 40000),
-        remote: SocketAddrV4::new(DST, 80),
+        local: SocketAddrV4::new(US, 40000).into(),
+        remote: SocketAddrV4::new(DST, 80).into(),
         first_ttl: 1,
         max_ttl,
         queries,
@@ -111,7 +112,10 @@ fn replies(evs: &[Event]) -> Vec<(u8, u8, Ipv4Addr, Answer)> {
                 from,
                 answer,
                 ..
-            } => Some((*ttl, *query, *from, *answer)),
+            } => match from {
+                IpAddr::V4(from) => Some((*ttl, *query, *from, *answer)),
+                IpAddr::V6(from) => panic!("an IPv4 trace answered by {from}"),
+            },
             _ => None,
         })
         .collect()
@@ -259,7 +263,7 @@ fn unreachable_from_a_router_stops_after_its_hop(#[case] code: u8) {
         evs.last(),
         Some(&Event::Done(Ending::Unreachable {
             ttl: 2,
-            from: R2,
+            from: R2.into(),
             code
         }))
     );
@@ -319,7 +323,7 @@ fn a_late_answer_is_not_counted_but_a_late_syn_ack_is_reset() {
     assert!(evs.contains(&Event::Late {
         ttl: 1,
         query: 0,
-        from: DST
+        from: DST.into()
     }));
     assert!(replies(&evs).is_empty());
     t.handle_frame(at(1002), &time_exceeded(R1, &p2), RxChecksum::Unknown);

@@ -6,7 +6,7 @@
 //! adds two bytes at a time, and was a sixth of `nc -u`'s time at 16 KiB
 //! datagrams.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The one's-complement sum of `bytes` as big-endian 16-bit words (an odd
 /// last byte padded with zero), added to `sum`, not yet folded.
@@ -46,6 +46,18 @@ pub fn ipv4_pseudo_sum(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, len: usize, s
     let mut sum = add(sum, &src.octets());
     sum = add(sum, &dst.octets());
     sum += u64::from(protocol);
+    sum += len as u64;
+    finish(sum)
+}
+
+/// The checksum of a transport message of `len` bytes whose words add
+/// up to `sum`, under the IPv6 pseudo-header (RFC 8200 §8.1: both
+/// addresses, the upper-layer length as 32 bits, three zero bytes and the
+/// next header).
+pub fn ipv6_pseudo_sum(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, len: usize, sum: u64) -> u16 {
+    let mut sum = add(sum, &src.octets());
+    sum = add(sum, &dst.octets());
+    sum += u64::from(next_header);
     sum += len as u64;
     finish(sum)
 }

@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use super::arp::ArpRepr;
 use super::ethernet::{EthernetRepr, Protocol};
 use super::icmp::{IcmpError, IcmpQuery};
-use super::icmpv6::Icmpv6Error;
+use super::icmpv6::{ECHO_REPLY, ECHO_REQUEST, Icmpv6Error};
 use super::ipv4::{IpProtocol, Ipv4Repr};
 use super::ipv6::{Ipv6Repr, NextHeader};
 use super::tcp::{ChecksumMode, TcpRepr};
@@ -100,17 +100,47 @@ pub enum Inbound<'a> {
         flow: FlowKey,
         tcp: super::Result<TcpRepr<'a>>,
     },
-    /// An ICMPv6 error to our IPv6 address about a TCP segment, and the
-    /// flow (from our side) of the segment it quotes.
+    /// An ICMPv6 error to our IPv6 address about a TCP segment, a UDP
+    /// datagram or an echo request (`error.protocol` says which), and the
+    /// flow (from our side) of the packet it quotes.
     Icmp6 {
         from: Ipv6Addr,
         error: Icmpv6Error,
         quoted: FlowKey,
     },
+    /// A UDP datagram in an IPv6 packet to our IPv6 address, as
+    /// [`Inbound::Udp`] is over IPv4 (a zero checksum, which IPv6 forbids,
+    /// fails it).
+    Udp6 {
+        src_mac: MacAddr,
+        ip: Ipv6Repr,
+        flow: FlowKey,
+        udp: super::Result<UdpRepr<'a>>,
+    },
+    /// An ICMPv6 echo request or reply to our IPv6 address, checksum
+    /// checked as the caller asked, keyed as [`Inbound::Query`] is: our
+    /// address with the identifier as the local port, the sender with
+    /// port 0.
+    Echo6 {
+        src_mac: MacAddr,
+        ip: Ipv6Repr,
+        flow: FlowKey,
+        echo: Echo6<'a>,
+    },
     /// An IPv4 or IPv6 header that failed validation (its destination
     /// unknown), or an IPv6 packet to us whose extension headers could
     /// not be walked.
     Malformed(WireError),
+}
+
+/// An ICMPv6 echo message (RFC 4443 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Echo6<'a> {
+    /// An echo reply (else a request).
+    pub reply: bool,
+    pub ident: u16,
+    pub seq: u16,
+    pub data: &'a [u8],
 }
 
 /// Sorts `frame`: `None` unless it is ARP, or IPv4 to `us` carrying TCP,
@@ -200,9 +230,10 @@ pub fn demux<'a>(us: &Identity, frame: &'a [u8], tcp: ChecksumMode) -> Option<In
     }
 }
 
-/// The IPv6 half of [`demux`]: TCP to our IPv6 address, and ICMPv6
-/// errors about a segment of ours. Neighbour discovery and echo are the
-/// NDP machines' (`crate::ndp`), not the interface's: left alone here.
+/// The IPv6 half of [`demux`]: TCP and UDP to our IPv6 address, echo
+/// messages, and ICMPv6 errors about a packet of ours. Neighbour
+/// discovery is the NDP machines' (`crate::ndp`), not the interface's:
+/// left alone here.
 fn demux_ipv6<'a>(
     us: &Identity,
     src_mac: MacAddr,
@@ -239,6 +270,34 @@ fn demux_ipv6<'a>(
                 tcp,
             })
         }
+        NextHeader::Udp => {
+            let udp = UdpRepr::parse_v6(body, ip.src, ip.dst, mode);
+            let (ours_port, theirs) = match &udp {
+                Ok(u) => (u.dst_port, u.src_port),
+                Err(_) => (0, 0),
+            };
+            Some(Inbound::Udp6 {
+                src_mac,
+                ip,
+                flow: FlowKey {
+                    local: SocketAddr::new(ip.dst.into(), ours_port),
+                    remote: SocketAddr::new(ip.src.into(), theirs),
+                },
+                udp,
+            })
+        }
+        NextHeader::Icmpv6 if matches!(body.first(), Some(&(ECHO_REQUEST | ECHO_REPLY))) => {
+            let echo = echo6(&ip, body, mode)?;
+            Some(Inbound::Echo6 {
+                src_mac,
+                ip,
+                flow: FlowKey {
+                    local: SocketAddr::new(ip.dst.into(), echo.ident),
+                    remote: SocketAddr::new(ip.src.into(), 0),
+                },
+                echo,
+            })
+        }
         NextHeader::Icmpv6 if body.first().is_some_and(|&t| Icmpv6Error::is_error_type(t)) => {
             let error = Icmpv6Error::parse(&ip, body, mode == ChecksumMode::Verify).ok()?;
             let quoted = FlowKey {
@@ -253,6 +312,25 @@ fn demux_ipv6<'a>(
         }
         _ => None,
     }
+}
+
+/// The echo message `msg` that `ip` carried, its checksum verified unless
+/// the kernel vouched for it (`mode`); `None` when it fails.
+fn echo6<'a>(ip: &Ipv6Repr, msg: &'a [u8], mode: ChecksumMode) -> Option<Echo6<'a>> {
+    use pnet::packet::icmpv6::{Icmpv6Packet, checksum};
+    let head = msg.get(..8)?;
+    if mode == ChecksumMode::Verify {
+        let pkt = Icmpv6Packet::new(msg)?;
+        if checksum(&pkt, &ip.src, &ip.dst) != pkt.get_checksum() {
+            return None;
+        }
+    }
+    Some(Echo6 {
+        reply: head[0] == ECHO_REPLY,
+        ident: u16::from_be_bytes([head[4], head[5]]),
+        seq: u16::from_be_bytes([head[6], head[7]]),
+        data: &msg[8..],
+    })
 }
 
 /// The reply frame to an ARP request for our address (sent only when the

@@ -1,7 +1,8 @@
 //! ICMPv6 (RFC 4443): echo, and the neighbour discovery messages of
 //! [`super::ndp`], checksummed over the IPv6 pseudo-header (RFC 8200
-//! §8.1); and the errors about a TCP segment nettool sent (destination
-//! unreachable, packet too big, time exceeded: [`Icmpv6Error`]).
+//! §8.1); and the errors about a TCP segment, a UDP datagram or an echo
+//! request nettool sent (destination unreachable, packet too big, time
+//! exceeded: [`Icmpv6Error`]).
 
 use std::net::Ipv6Addr;
 
@@ -157,14 +158,23 @@ impl Icmpv6Kind {
     }
 }
 
-/// An ICMPv6 error about a TCP segment: what it says, and the quoted
-/// segment's addresses, ports and sequence number.
+/// An ICMPv6 error about a TCP segment, a UDP datagram or an echo
+/// request: what it says, and the quoted packet's addresses, ports and
+/// sequence number.
+///
+/// A quoted echo request has no ports: its identifier stands for the
+/// local port and the remote port is 0, as for ICMP over IPv4
+/// ([`super::icmp::IcmpError`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Icmpv6Error {
     pub kind: Icmpv6Kind,
+    /// What the quoted packet carried: TCP, UDP or ICMPv6 (an echo
+    /// request).
+    pub protocol: NextHeader,
     pub quoted_src: (Ipv6Addr, u16),
     pub quoted_dst: (Ipv6Addr, u16),
-    /// The quoted SEG.SEQ, when the quote reaches it.
+    /// The quoted SEG.SEQ, when the quote reaches it; for a quoted echo
+    /// request, its sequence number; `None` for UDP.
     pub quoted_seq: Option<SeqNum>,
 }
 
@@ -177,8 +187,9 @@ impl Icmpv6Error {
 
     /// Parses the ICMPv6 message `msg` that `ip` carried, checksum
     /// verified unless `verify` is false. Anything but an unreachable,
-    /// packet-too-big or time-exceeded message quoting a TCP segment
-    /// (its ports at least) is refused.
+    /// packet-too-big or time-exceeded message quoting a TCP segment or
+    /// a UDP datagram (its ports at least) or an echo request (its
+    /// identifier and sequence number) is refused.
     pub fn parse(ip: &Ipv6Repr, msg: &[u8], verify: bool) -> Result<Icmpv6Error> {
         if msg.len() < 8 {
             return Err(WireError::Truncated);
@@ -197,23 +208,41 @@ impl Icmpv6Error {
             _ => return Err(WireError::Unsupported("ICMPv6 type")),
         };
         let (quoted, rest) = Ipv6Repr::parse_quoted(&msg[8..])?;
-        if quoted.next_header != NextHeader::Tcp {
-            return Err(WireError::Unsupported(
-                "ICMPv6 error about a packet not TCP",
-            ));
-        }
         let port = |at: usize| {
             rest.get(at..at + 2)
                 .map(|b| u16::from_be_bytes([b[0], b[1]]))
                 .ok_or(WireError::Truncated)
         };
+        let (src_port, dst_port, quoted_seq) = match quoted.next_header {
+            NextHeader::Tcp => (
+                port(0)?,
+                port(2)?,
+                rest.get(4..8)
+                    .map(|s| SeqNum(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))),
+            ),
+            NextHeader::Udp => (port(0)?, port(2)?, None),
+            // Type, code, checksum, identifier, sequence number: only an
+            // echo request is ever ours to have sent.
+            NextHeader::Icmpv6 => {
+                if rest.first() != Some(&ECHO_REQUEST) {
+                    return Err(WireError::Unsupported(
+                        "ICMPv6 error about an ICMPv6 message not an echo request",
+                    ));
+                }
+                (port(4)?, 0, Some(SeqNum(u32::from(port(6)?))))
+            }
+            _ => {
+                return Err(WireError::Unsupported(
+                    "ICMPv6 error about a packet not TCP, UDP or an echo request",
+                ));
+            }
+        };
         Ok(Icmpv6Error {
             kind,
-            quoted_src: (quoted.src, port(0)?),
-            quoted_dst: (quoted.dst, port(2)?),
-            quoted_seq: rest
-                .get(4..8)
-                .map(|s| SeqNum(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))),
+            protocol: quoted.next_header,
+            quoted_src: (quoted.src, src_port),
+            quoted_dst: (quoted.dst, dst_port),
+            quoted_seq,
         })
     }
 }
@@ -322,6 +351,43 @@ mod tests {
         f[14..].to_vec()
     }
 
+    /// The IPv6 packet of an echo message of type `ty` from A to B,
+    /// identifier 0x1234, sequence 7.
+    fn quoted_echo(ty: u8) -> Vec<u8> {
+        let mut f = echo().frame((MA, MB), (A, B));
+        f[14 + 40] = ty;
+        f[14..].to_vec()
+    }
+
+    /// The IPv6 packet of a datagram from A:40000 to B:33434.
+    fn quoted_datagram() -> Vec<u8> {
+        let udp = crate::wire::udp::UdpRepr {
+            src_port: 40000,
+            dst_port: 33434,
+            payload: b"probe",
+        };
+        udp.to_ipv6_frame(MA, MB, &Ipv6Repr::new(A, B, NextHeader::Udp, 1, 0))[14..].to_vec()
+    }
+
+    /// What an error says of a datagram and an echo request it quotes:
+    /// UDP's ports, no sequence number; the echo's identifier as our
+    /// port, 0 as theirs, its sequence number.
+    #[rstest]
+    #[case::datagram(quoted_datagram(), NextHeader::Udp, (A, 40000), (B, 33434), None)]
+    #[case::echo(quoted_echo(ECHO_REQUEST), NextHeader::Icmpv6, (A, 0x1234), (B, 0), Some(SeqNum(7)))]
+    fn errors_about_datagrams_and_echoes_name_what_they_quote(
+        #[case] quote: Vec<u8>,
+        #[case] protocol: NextHeader,
+        #[case] src: (Ipv6Addr, u16),
+        #[case] dst: (Ipv6Addr, u16),
+        #[case] seq: Option<SeqNum>,
+    ) {
+        let e = Icmpv6Error::parse(&from_b(), &error(3, 0, 0, &quote), true).unwrap();
+        assert_eq!(e.kind, Icmpv6Kind::TimeExceeded(0));
+        assert_eq!(e.protocol, protocol);
+        assert_eq!((e.quoted_src, e.quoted_dst, e.quoted_seq), (src, dst, seq));
+    }
+
     fn from_b() -> Ipv6Repr {
         Ipv6Repr::new(B, A, NextHeader::Icmpv6, 64, 0)
     }
@@ -339,7 +405,7 @@ mod tests {
     ) {
         let msg = error(ty, code, word, &quoted_segment());
         let e = Icmpv6Error::parse(&from_b(), &msg, true).unwrap();
-        assert_eq!(e.kind, kind);
+        assert_eq!((e.kind, e.protocol), (kind, NextHeader::Tcp));
         assert_eq!((e.quoted_src, e.quoted_dst), ((A, 40000), (B, 80)));
         assert_eq!(e.quoted_seq, Some(SeqNum(1000)));
         // A quote cut after the ports still names the flow.
@@ -354,7 +420,9 @@ mod tests {
     #[case::quote_cut_in_the_header(error(1, 4, 0, &quoted_segment()[..39]), WireError::Truncated)]
     #[case::quote_cut_in_the_ports(error(1, 4, 0, &quoted_segment()[..42]), WireError::Truncated)]
     #[case::quote_not_ipv6({ let mut q = quoted_segment(); q[0] = 0x45; error(1, 4, 0, &q) }, WireError::Unsupported("IP version"))]
-    #[case::quote_not_tcp({ let mut q = quoted_segment(); q[6] = 17; error(1, 4, 0, &q) }, WireError::Unsupported("ICMPv6 error about a packet not TCP"))]
+    #[case::quote_of_sctp({ let mut q = quoted_segment(); q[6] = 132; error(1, 4, 0, &q) }, WireError::Unsupported("ICMPv6 error about a packet not TCP, UDP or an echo request"))]
+    #[case::quote_of_an_echo_reply(error(1, 4, 0, &quoted_echo(ECHO_REPLY)), WireError::Unsupported("ICMPv6 error about an ICMPv6 message not an echo request"))]
+    #[case::quote_of_an_echo_cut(error(1, 4, 0, &quoted_echo(ECHO_REQUEST)[..46]), WireError::Truncated)]
     #[case::quote_with_a_fragment({ let mut q = quoted_segment(); q[6] = 44; q.splice(40..40, [6, 0, 0, 8, 0, 0, 0, 1]); error(1, 4, 0, &q) }, WireError::Unsupported("IPv6 fragment"))]
     #[case::not_an_error(error(128, 0, 0, &quoted_segment()), WireError::Unsupported("ICMPv6 type"))]
     fn malformed_errors_are_refused(#[case] msg: Vec<u8>, #[case] want: WireError) {

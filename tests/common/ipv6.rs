@@ -70,3 +70,70 @@ pub fn link_local(ns: &str) -> Option<Ipv6Addr> {
         .filter(|a| a.get("tentative").is_none())
         .find_map(|a| a["local"].as_str()?.parse().ok())
 }
+
+/// A routed IPv6 path for traces: [`nettool::lab::routed::Routed`]'s four
+/// namespaces (A — R1 — R2 — B) with IPv6 turned back on, one ULA /64
+/// per link (no DAD), IPv6 forwarding on in both routers and their
+/// ICMPv6 rate limit off (every expired probe answered).
+///
+/// ```text
+///  A eth0 ── eth0 R1 eth1 ── eth0 R2 eth1 ── eth0 B
+///  fd00:6e74:11::1  ::2   fd00:6e74:12::1 ::2  fd00:6e74:13::1 ::2
+/// ```
+pub struct Routed6 {
+    pub net: nettool::lab::routed::Routed,
+}
+
+impl Routed6 {
+    /// A's address.
+    pub const A: &'static str = "fd00:6e74:11::1";
+    /// R1's on the A–R1 link: A's next hop and the source of its errors.
+    pub const R1_NEAR: &'static str = "fd00:6e74:11::2";
+    /// R2's on the R1–R2 link: the source of its errors to A.
+    pub const R2_NEAR: &'static str = "fd00:6e74:12::2";
+    /// B's address.
+    pub const B: &'static str = "fd00:6e74:13::2";
+
+    pub fn new(tag: &str) -> Routed6 {
+        let net = nettool::lab::routed::Routed::new(tag);
+        let links = [
+            (net.a(), "eth0", "fd00:6e74:11::1"),
+            (net.r1(), "eth0", "fd00:6e74:11::2"),
+            (net.r1(), "eth1", "fd00:6e74:12::1"),
+            (net.r2(), "eth0", "fd00:6e74:12::2"),
+            (net.r2(), "eth1", "fd00:6e74:13::1"),
+            (net.b(), "eth0", "fd00:6e74:13::2"),
+        ];
+        for (ns, dev, addr) in links {
+            for (key, value) in [
+                (format!("net.ipv6.conf.{dev}.accept_dad"), "0"),
+                (format!("net.ipv6.conf.{dev}.disable_ipv6"), "0"),
+            ] {
+                sh(in_ns(ns, "sysctl", &["-qw", &format!("{key}={value}")]));
+            }
+            sh(in_ns(
+                ns,
+                "ip",
+                &["addr", "add", &format!("{addr}/64"), "dev", dev, "nodad"],
+            ));
+        }
+        for router in [net.r1(), net.r2()] {
+            for setting in [
+                "net.ipv6.conf.all.forwarding=1",
+                "net.ipv6.icmp.ratelimit=0",
+            ] {
+                sh(in_ns(router, "sysctl", &["-qw", setting]));
+            }
+        }
+        let route = |ns: &str, args: &[&str]| {
+            let mut all = vec!["-6", "route", "add"];
+            all.extend_from_slice(args);
+            sh(in_ns(ns, "ip", &all));
+        };
+        route(net.a(), &["default", "via", Self::R1_NEAR]);
+        route(net.r1(), &["fd00:6e74:13::/64", "via", Self::R2_NEAR]);
+        route(net.r2(), &["fd00:6e74:11::/64", "via", "fd00:6e74:12::1"]);
+        route(net.b(), &["default", "via", "fd00:6e74:13::1"]);
+        Routed6 { net }
+    }
+}

@@ -25,7 +25,7 @@
 //! ([`crate::sys::reserve_udp_port`]).
 
 use std::io;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::time::Duration;
 
@@ -38,13 +38,14 @@ use crate::driver::{self, Handler, Input, Options, Stop};
 use crate::outcome::Outcome;
 use crate::probe::udpscan::{Config as ScanConfig, UdpScanner, UdpState};
 use crate::setup::{Flows, LinkOptions, Path};
-use crate::stack::iface::InterfaceConfig;
+use crate::stack::iface::{ErrorKind, InterfaceConfig};
 use crate::stack::raw::{Hosted, RawHost};
 use crate::stack::udp::{Event, Peer, UdpConfig, UdpSocket};
 use crate::sys::random_u64;
 use crate::time::{Instant, earliest};
 use crate::wire::icmp::IcmpKind;
-use crate::wire::{ipv4, udp};
+use crate::wire::icmpv6::Icmpv6Kind;
+use crate::wire::{ipv4, ipv6, udp};
 
 /// How long a client waits for replies after the end of stdin, unless
 /// `--quit-after` says otherwise: long enough for a DNS or echo answer
@@ -79,24 +80,22 @@ pub(super) fn run(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
     if args.listen {
         let (addr, port) = match args.operands.as_slice() {
             [port] => (None, parse_port(port)?),
-            [addr, port] => (Some(crate::cmd::resolve_host(addr)?), parse_port(port)?),
+            [addr, port] => {
+                let family = args.family.family();
+                let addr = crate::cmd::resolve_host_ip(addr, family)?;
+                (Some(addr), parse_port(port)?)
+            }
             _ => bail!("nettool nc -u -l needs [ADDRESS] PORT"),
         };
-        let source = match (addr, args.source) {
-            (Some(a), _) => Some(a),
-            (None, Some(std::net::IpAddr::V4(s))) => Some(s),
-            (None, Some(s)) => bail!("nettool nc -u listens on IPv4 only so far, not on {s}"),
-            (None, None) => None,
-        };
-        let path = Path::listen(source.map(Into::into), args.interface.as_deref())?;
+        let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
         let flows = Flows::Datagrams { sport_inc: false };
         let stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
         return plumbed(&path, stack, env, |given, input, env| {
             listen_over(args, given, input, env)
         });
     }
-    let remote = super::connect_target_v4(args)?;
-    let Some(path) = connect_path((*remote.ip()).into(), args, env)? else {
+    let remote = super::connect_target(args)?;
+    let Some(path) = connect_path(remote.ip(), args, env)? else {
         return Ok(Outcome::Negative);
     };
     let flows = Flows::Datagrams { sport_inc: false };
@@ -119,8 +118,8 @@ fn refuse_tcp_options(args: &NcArgs) -> Result<()> {
 /// `nc -u HOST PORT` over what it is `given`: `input` (stdin) to the
 /// peer, the peer's datagrams to `env.out`.
 pub fn connect_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> Result<Outcome> {
-    let remote = super::connect_target_v4(args)?;
-    let host = host(p.path, p.local_v4(), Peer::Connected(remote));
+    let remote = super::connect_target(args)?;
+    let host = host(p.path, p.local, Peer::Connected(remote));
     if args.verbose {
         writeln!(
             env.err,
@@ -137,7 +136,7 @@ pub fn listen_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> 
     let peer = Peer::Listening {
         lock_on_first: !args.keep_open,
     };
-    let host = host(p.path, p.local_v4(), peer);
+    let host = host(p.path, p.local, peer);
     if args.verbose {
         writeln!(
             env.err,
@@ -149,11 +148,12 @@ pub fn listen_over(args: &NcArgs, mut p: Given, input: RawFd, env: &mut Env) -> 
 }
 
 /// The interface with its one UDP endpoint.
-fn host(path: &Path, local: SocketAddrV4, peer: Peer) -> RawHost<UdpSocket> {
+fn host(path: &Path, local: SocketAddr, peer: Peer) -> RawHost<UdpSocket> {
+    let (ip, ipv6) = path.addresses();
     let iface = InterfaceConfig {
-        ip: path.source_v4(),
+        ip,
         mac: path.iface.mac,
-        ipv6: None,
+        ipv6,
         next_hop_mac: path.next_hop_mac,
         answer_arp: !path.owned_by_kernel,
         trace: false,
@@ -177,10 +177,11 @@ fn pump(
     env: &mut Env,
 ) -> Result<Outcome> {
     let start = p.clock.now();
-    // Unfragmented by default; up to --max-datagram, fragmented by the
-    // endpoint when longer than the MTU.
-    let unfragmented = p.path.iface.mtu as usize - ipv4::HEADER_LEN - udp::HEADER_LEN;
-    let max_payload = args.max_datagram.map_or(unfragmented, usize::from);
+    let max_payload = max_payload(
+        p.path.iface.mtu as usize,
+        p.local.is_ipv6(),
+        args.max_datagram,
+    )?;
     let interrupt = env.interrupt;
     let mut run = Pump {
         env,
@@ -236,6 +237,30 @@ fn pump(
     Ok(outcome)
 }
 
+/// The most payload a datagram carries: the path's unfragmented size by
+/// default; over IPv4 up to `--max-datagram`, fragmented by the endpoint
+/// when longer than the MTU. Over IPv6 no larger than the MTU carries
+/// whole: routers never fragment IPv6 (RFC 8200 §5), and nettool sends
+/// no fragment header either (see the README), so a larger
+/// `--max-datagram` is refused at once.
+fn max_payload(mtu: usize, v6: bool, asked: Option<u16>) -> Result<usize> {
+    let ip_header = if v6 {
+        ipv6::HEADER_LEN
+    } else {
+        ipv4::HEADER_LEN
+    };
+    let unfragmented = mtu - ip_header - udp::HEADER_LEN;
+    match asked.map(usize::from) {
+        Some(n) if v6 && n > unfragmented => bail!(
+            "--max-datagram {n} is above the {unfragmented} bytes a datagram carries whole over \
+             IPv6 on this path (MTU {mtu}); nettool sends no IPv6 fragments: use at most \
+             {unfragmented}, or IPv4 (-4), where nettool fragments"
+        ),
+        Some(n) => Ok(n),
+        None => Ok(unfragmented),
+    }
+}
+
 /// The command's side of the run.
 struct Pump<'e, 'a> {
     env: &'e mut Env<'a>,
@@ -273,13 +298,19 @@ impl Pump<'_, '_> {
 
     fn unreachable(
         &mut self,
-        from: std::net::Ipv4Addr,
-        to: SocketAddrV4,
-        kind: IcmpKind,
+        from: std::net::IpAddr,
+        to: SocketAddr,
+        kind: ErrorKind,
     ) -> Result<()> {
         let what = match kind {
-            IcmpKind::Unreachable(3) => format!("port closed: ICMP port unreachable from {from}"),
-            k => format!("{to} unreachable: ICMP {} from {from}", k.describe()),
+            ErrorKind::V4(IcmpKind::Unreachable(3)) => {
+                format!("port closed: ICMP port unreachable from {from}")
+            }
+            ErrorKind::V6(Icmpv6Kind::Unreachable(4)) => {
+                format!("port closed: ICMPv6 port unreachable from {from}")
+            }
+            ErrorKind::V4(k) => format!("{to} unreachable: ICMP {} from {from}", k.describe()),
+            ErrorKind::V6(k) => format!("{to} unreachable: {} from {from}", k.describe()),
         };
         writeln!(self.env.err, "nettool: {what}")?;
         // A client's one peer is gone; a listener goes on serving others.

@@ -378,9 +378,9 @@ impl RawFlow for Scanner {
         let lo = c.ports.iter().min().copied().unwrap_or(0);
         let hi = c.ports.iter().max().copied().unwrap_or(0);
         Selector {
-            local: c.template.src,
+            local: c.template.src.into(),
             local_ports: (c.sport, c.sport),
-            remote: c.template.dst,
+            remote: c.template.dst.into(),
             remote_ports: (lo, hi),
         }
     }
