@@ -42,7 +42,15 @@ fn rules(listing: &str) -> Vec<String> {
         .lines()
         .map(str::trim)
         .filter(|l| {
-            l.starts_with("ip saddr") || l.starts_with("ip6 saddr") || l.starts_with("type filter")
+            [
+                "ip saddr",
+                "ip6 saddr",
+                "ip daddr",
+                "ip6 daddr",
+                "type filter",
+            ]
+            .iter()
+            .any(|start| l.starts_with(start))
         })
         .map(str::to_owned)
         .collect()
@@ -104,6 +112,74 @@ fn the_kernel_holds_the_rule_nft_made_of_the_old_script(#[case] flow: Flow) {
     assert!(ours.contains("flags owner"), "{ours}");
     assert_eq!(rules(&ours), rules(&old), "ours:\n{ours}\nnft's:\n{old}");
     assert_eq!(rules(&ours).len(), 2, "{ours}");
+}
+
+/// The guard's ingress part: the same transaction also makes an owned
+/// `netdev` table whose chain hooks a device's ingress, and for every
+/// kind of flow (IPv4 and IPv6) the kernel holds the very rule nft makes
+/// of `ingress::ruleset`'s text: frames to nettool's address and
+/// port(s), from the peer's, dropped. Closing the socket removes both
+/// tables.
+#[rstest]
+#[case::connection(Flow::Connection { local: LOCAL, remote: REMOTE })]
+#[case::listener(Flow::Listener { local: LOCAL })]
+#[case::probes(Flow::Probes {
+    local: LOCAL.ip(),
+    remote: REMOTE.ip(),
+    sports: (40000, 65535),
+    dports: (1, 1024),
+})]
+#[case::ipv6_connection(Flow::Connection { local: LOCAL6, remote: REMOTE6 })]
+#[case::ipv6_listener(Flow::Listener { local: LOCAL6 })]
+#[case::ipv6_probes(Flow::Probes {
+    local: LOCAL6.ip(),
+    remote: REMOTE6.ip(),
+    sports: (40000, 65535),
+    dports: (1, 1024),
+})]
+fn the_kernel_holds_the_ingress_rule_nft_made_of_its_script(#[case] flow: Flow) {
+    let ns = TestNamespace::new("nft-ingress");
+    // A device to hook (this kernel may lack the dummy driver).
+    let mut veth = ns.cmd("ip");
+    veth.args([
+        "link", "add", "dummy0", "type", "veth", "peer", "name", "dummy1",
+    ]);
+    sh(veth);
+    let name = "nettool-guard-3-0";
+    let socket = ns.run(NftSocket::open).expect("opening a netfilter socket");
+    let mut b = guard::batch(netlink::next_seqs(16), name, flow, 4242);
+    guard::ingress::add(&mut b, name, flow, "dummy0");
+    socket
+        .commit(b)
+        .unwrap_or_else(|e| panic!("the kernel refused the guard: {e}"));
+    nft_load(
+        ns.cmd("nft"),
+        &guard::ingress::ruleset("old", flow, "dummy0"),
+    );
+    let ours = list(&ns, &["table", "netdev", name]);
+    let old = list(&ns, &["table", "netdev", "old"]);
+    assert!(ours.contains("flags owner"), "{ours}");
+    assert!(ours.contains("hook ingress device \"dummy0\""), "{ours}");
+    assert_eq!(rules(&ours), rules(&old), "ours:\n{ours}\nnft's:\n{old}");
+    assert_eq!(rules(&ours).len(), 2, "{ours}");
+    let packets = socket
+        .packets_in(nft::FAMILY_NETDEV, name, guard::ingress::CHAIN)
+        .unwrap();
+    assert_eq!(packets, Some(0));
+    drop(socket);
+    // Both go as the socket closes (the kernel may finish a moment later).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let tables = list(&ns, &["tables"]);
+        if !tables.contains(name) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left behind: {tables}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 /// Closing the socket deletes the table at once; while it is open, no

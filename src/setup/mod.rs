@@ -442,13 +442,22 @@ impl Path {
         let local = SocketAddr::new(self.source, sport);
         let flow = flows.flow(local);
         let guard = privilege::raised(&[Cap::NetAdmin], || {
-            RstGuard::install_when(self.owned_by_kernel, flow)
+            RstGuard::install_when(self.owned_by_kernel, flow, self.ingress_device())
         })?;
         Ok(Claim {
             local,
             guard,
             _reservation: reservation,
         })
+    }
+
+    /// Where the guard may drop the flow's frames before the kernel sees
+    /// them ([`crate::guard::ingress`]): the link's interface, which
+    /// nettool reads through an AF_PACKET tap that comes first; not
+    /// loopback, where a packet nettool sends re-enters at the same hook.
+    fn ingress_device(&self) -> Option<&str> {
+        let tapped = !self.loopback && !self.iface.is_loopback;
+        (tapped && crate::guard::ingress::allowed()).then_some(self.iface.name.as_str())
     }
 
     /// Opens the link the path needs, with `opts`, its frames also written
@@ -762,6 +771,12 @@ impl Stack {
     /// The guard's nftables table, when there is one.
     pub fn guard_table(&self) -> Option<&str> {
         self.claim.guard.as_ref().map(RstGuard::table)
+    }
+
+    /// The interface at whose ingress the guard drops the flow's frames
+    /// before the kernel sees them, when it does.
+    pub fn guard_ingress(&self) -> Option<&str> {
+        self.claim.guard.as_ref().and_then(RstGuard::ingress)
     }
 
     /// Ends the run: reads how many of the kernel's RSTs the guard
