@@ -18,8 +18,8 @@
 # (after nettool's tap, before the kernel's IP); a row "output rule only"
 # receives with the guard's output rule alone (NETTOOL_INGRESS_DROP=0:
 # the kernel sees every segment and answers each with a RST the rule
-# drops), measured right after the row with it, for a paired comparison
-# on a busy machine (RST=0 leaves it out). REPS=N runs every row N times,
+# drops), measured next to the row with it (each first in turn), for a
+# paired comparison on a busy machine (RST=0 leaves it out). REPS=N runs every row N times,
 # in turn, and prints each figure's median and the range of the ratios.
 #
 # A third table runs the file case over IPv6 (nettool nc -6 against
@@ -112,12 +112,19 @@ for source in $sources; do
     # nettool sends, the kernel receives.
     measure "nettool-send" "$b" "nc ${v}-l 5001 > /dev/null" "$a" "$feed$bin nc ${v}--quit-after 5 $tb 5001 $from" tx
     # nettool receives (listening), the kernel sends.
-    measure "nettool-recv" "$a" "/usr/bin/time -f '%U %S' -o $work/cpu $bin nc ${v}-l $ta 5002 > /dev/null" \
-            "$b" "${feed}nc ${v}-N $ta 5002 $from" rx
-    if [ "$RST" = 1 ]; then
-      measure "nettool-recvrst" "$a" "NETTOOL_INGRESS_DROP=0 /usr/bin/time -f '%U %S' -o $work/cpu $bin nc ${v}-l $ta 5007 > /dev/null" \
-              "$b" "${feed}nc ${v}-N $ta 5007 $from" rx
-    fi
+    # With the guard's ingress drop and without it (RST=1), in turn: the
+    # one that went second in one round goes first in the next.
+    order="with"
+    [ "$RST" = 1 ] && { [ $((rep % 2)) = 1 ] && order="with without" || order="without with"; }
+    for guard in $order; do
+      if [ "$guard" = with ]; then
+        measure "nettool-recv" "$a" "/usr/bin/time -f '%U %S' -o $work/cpu $bin nc ${v}-l $ta 5002 > /dev/null" \
+                "$b" "${feed}nc ${v}-N $ta 5002 $from" rx
+      else
+        measure "nettool-recvrst" "$a" "NETTOOL_INGRESS_DROP=0 /usr/bin/time -f '%U %S' -o $work/cpu $bin nc ${v}-l $ta 5007 > /dev/null" \
+                "$b" "${feed}nc ${v}-N $ta 5007 $from" rx
+      fi
+    done
     if [ "$OLD" = 1 ]; then
       measure "nettool-recvold" "$a" "NETTOOL_RX_RING=0 /usr/bin/time -f '%U %S' -o $work/cpu $bin nc ${v}-l $ta 5006 > /dev/null" \
               "$b" "${feed}nc ${v}-N $ta 5006 $from" rx
