@@ -124,6 +124,7 @@ fn a_syn_to_an_open_port_is_answered_open_and_reset_by_nettool_alone() {
     let _l = listen(&hosts, &[8080]);
     firewall_b(&hosts, &[]);
     let t = format!("{}:8080", hosts.addr_b);
+    let rsts_before = common::out_rsts(hosts.cmd_a("cat"));
     let r = nt(
         &hosts,
         &scratch,
@@ -148,14 +149,22 @@ fn a_syn_to_an_open_port_is_answered_open_and_reset_by_nettool_alone() {
         "{}",
         r.show()
     );
-    // B saw exactly one RST per SYN-ACK: nettool's. The kernel's own RSTs
-    // (it has no socket for the flow) were dropped by the guard.
+    // B saw exactly one RST per SYN-ACK: nettool's. A's kernel (which has
+    // no socket for the flow) sent none: the guard dropped the SYN-ACKs
+    // at A's ingress, after nettool's tap, before the kernel's TCP.
     assert_eq!(counter(&hosts, "rst"), 3, "{}", r.show());
     assert!(
-        r.stdout.contains("kernel RSTs dropped by the guard"),
+        r.stdout.contains("frames dropped at ingress"),
         "{}",
         r.show()
     );
+    assert_eq!(
+        common::out_rsts(hosts.cmd_a("cat")),
+        rsts_before,
+        "A's kernel sent RSTs\n{}",
+        r.show()
+    );
+    assert!(!r.stdout.contains("kernel RSTs dropped"), "{}", r.show());
     // No half-open connection left in B.
     let mut ss = hosts.cmd_b("ss");
     ss.args(["-Htn", "state", "syn-recv"]);
