@@ -114,6 +114,12 @@ pub fn add(b: &mut Batch, table: &str, flow: Flow, device: &str) {
     b.new_rule_in(FAMILY_NETDEV, table, CHAIN, &rule(flow), "ingress rule");
 }
 
+/// Adds to `b` a rule for `flow` in the `netdev` table `table` that
+/// [`add`] made (for a run's further targets).
+pub fn add_rule(b: &mut Batch, table: &str, flow: Flow) {
+    b.new_rule_in(FAMILY_NETDEV, table, CHAIN, &rule(flow), "ingress rule");
+}
+
 /// Sequence numbers [`add`] uses: three messages.
 pub const SEQS: u32 = 3;
 
