@@ -16,8 +16,11 @@
 #     B's counter only counts the SYNs and B's kernel answers each with a
 #     RST (no listener). nettool reads and counts every answer (its
 #     summary says how many); hping3 in flood mode counts none. nettool
-#     runs twice: reading through its receive ring, and frame by frame
-#     (NETTOOL_RX_RING=0), for a paired comparison.
+#     runs three times: reading through its receive ring, with its RST
+#     guard's output rule only (NETTOOL_INGRESS_DROP=0: A's kernel then
+#     sees every answer too, as nettool did before its guard dropped
+#     them at A's ingress), and frame by frame (NETTOOL_RX_RING=0), for
+#     paired comparisons.
 #     For both floods, the CPU time each tool spent per probe over the
 #     same window (from /proc/PID/stat): its own work, and the kernel's
 #     inside its system calls. On veth that includes B's: the SYN crosses
@@ -136,6 +139,8 @@ COUNTER=answered
 ans_pps=$(flood_rate "$bin" probe --flood -p 40000 $net.2:83)
 ans_ns=$(cat "$work/ns_per_probe")
 ans_summary=$(grep "probes sent" "$work/flood.out" || true)
+out_pps=$(NETTOOL_INGRESS_DROP=0 flood_rate "$bin" probe --flood -p 40000 $net.2:83)
+out_ns=$(cat "$work/ns_per_probe")
 old_pps=$(NETTOOL_RX_RING=0 flood_rate "$bin" probe --flood -p 40000 $net.2:83)
 old_ns=$(cat "$work/ns_per_probe")
 old_summary=$(grep "probes sent" "$work/flood.out" || true)
@@ -143,10 +148,12 @@ hpa_pps=$(flood_rate hping3 --flood -S -s 40000 -k -p 83 $net.2)
 hpa_ns=$(cat "$work/ns_per_probe")
 ans_ratio=$(python3 -c "print(f'{$ans_pps / max($hpa_pps, 1):.2f}')")
 old_ratio=$(python3 -c "print(f'{$old_pps / max($hpa_pps, 1):.2f}')")
+out_ratio=$(python3 -c "print(f'{$out_pps / max($hpa_pps, 1):.2f}')")
 COUNTER=syns
 flood_rows() {
   echo "| SYN flood, packets/s received by the peer ($SECS s, steady state) | $nt_pps | \`hping3 --flood -S\`: $hp_pps | ${flood_ratio}× |"
   echo "| SYN flood, the peer answering each SYN with a RST, packets/s received by the peer | $ans_pps | \`hping3 --flood -S\`: $hpa_pps (counts no answer) | ${ans_ratio}× |"
+  echo "| the same, nettool's guard without its ingress drop (NETTOOL_INGRESS_DROP=0: A's kernel sees every answer) | $out_pps ($out_ns ns per probe) | same | ${out_ratio}× |"
   echo "| the same, nettool without its receive ring (NETTOOL_RX_RING=0) | $old_pps | same | ${old_ratio}× |"
   echo "| CPU time per probe, the peer dropping the SYNs (the tool's, with the kernel's work inside its system calls) | $nt_ns ns | $hp_ns ns | $(python3 -c "print(f'{$hp_ns / max($nt_ns, 1):.2f}')")× less |"
   echo "| CPU time per probe, the peer answering each SYN with a RST | $ans_ns ns | $hpa_ns ns | $(python3 -c "print(f'{$hpa_ns / max($ans_ns, 1):.2f}')")× less |"

@@ -29,8 +29,17 @@
 //! ([`RstGuard::count_in_background`]), so that none is lost however many
 //! the run draws.
 //!
+//! Where nettool reads its frames from an AF_PACKET tap on the link
+//! (every link but loopback), the guard also drops the flow's incoming
+//! frames at the link's ingress hook, before the kernel's IP and TCP see
+//! them ([`ingress`]): the kernel then builds no RST at all, which spares
+//! the CPU that runs its receive path. The output rule stays for what
+//! reaches the kernel another way, and [`RstGuard::dropped`] counts those.
+//!
 //! The other way to keep the kernel out is a source address the kernel
 //! does not own (`--source`), for which nettool answers ARP itself.
+
+pub mod ingress;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -57,6 +66,9 @@ pub struct RstGuard {
     table: String,
     /// Where the rule logs each RST it drops.
     log: LogGroup,
+    /// The interface whose ingress drops the flow's frames, when the
+    /// guard has that part ([`ingress`]).
+    ingress: Option<String>,
 }
 
 /// A guard whose removal has started: the kernel takes an RCU grace period
@@ -153,6 +165,20 @@ impl std::fmt::Display for Flow {
     }
 }
 
+/// How a guard in `table` keeps the kernel out of `flows` ("this flow",
+/// "these flows"), for a command's header line: the RSTs dropped, or with
+/// the ingress part ([`ingress`]) the frames dropped first.
+pub fn keeper(table: &str, ingress: bool, flows: &str) -> String {
+    if ingress {
+        format!(
+            "the kernel kept out of {flows} by nft tables netdev and inet {table}: \
+             frames dropped at ingress, RSTs at output"
+        )
+    } else {
+        format!("kernel RSTs for {flows} dropped by nft table inet {table}")
+    }
+}
+
 /// The firewall mark on packets nettool sends through its raw IP socket
 /// on loopback ([`crate::link::lo`]): the guard lets them pass, since
 /// nettool's own RSTs must still leave.
@@ -231,14 +257,14 @@ pub fn rule(flow: Flow, group: u16) -> Vec<Expr> {
     r
 }
 
-fn eq(data: Vec<u8>) -> Expr {
+pub(crate) fn eq(data: Vec<u8>) -> Expr {
     Expr::Cmp {
         op: CmpOp::Eq,
         data,
     }
 }
 
-fn network(offset: u32, len: u32) -> Expr {
+pub(crate) fn network(offset: u32, len: u32) -> Expr {
     Expr::Payload {
         base: Base::Network,
         offset,
@@ -256,7 +282,7 @@ fn transport(offset: u32, len: u32) -> Expr {
 
 /// A port (big-endian, so byte comparisons order it) equal to one value,
 /// or within an inclusive range.
-fn port_range(r: &mut Vec<Expr>, offset: u32, (lo, hi): (u16, u16)) {
+pub(crate) fn port_range(r: &mut Vec<Expr>, offset: u32, (lo, hi): (u16, u16)) {
     r.push(transport(offset, 2));
     if lo == hi {
         r.push(eq(lo.to_be_bytes().to_vec()));
@@ -364,6 +390,14 @@ impl RstGuard {
     /// Installs the guard for `flow`, first removing guards left by runs
     /// that no longer exist.
     pub fn install(flow: Flow) -> Result<RstGuard> {
+        RstGuard::install_on(flow, None)
+    }
+
+    /// [`RstGuard::install`], with the flow's frames also dropped at
+    /// `ingress`'s ingress hook (an interface nettool reads from through
+    /// AF_PACKET: never loopback). A kernel without netdev tables gets the
+    /// output rule alone.
+    pub fn install_on(flow: Flow, ingress: Option<&str>) -> Result<RstGuard> {
         let socket = NftSocket::open().map_err(|e| explain(e.into()))?;
         sweep_stale_with(&socket)?;
         let log = LogGroup::bind().map_err(explain)?;
@@ -372,11 +406,30 @@ impl RstGuard {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let seq = netlink::next_seqs(BATCH_SEQS);
-        socket
-            .commit(batch(seq, &table, flow, log.group()))
-            .map_err(explain)?;
-        Ok(RstGuard { socket, table, log })
+        let commit = |ingress: Option<&str>| {
+            let seq = netlink::next_seqs(BATCH_SEQS + ingress::SEQS);
+            let mut b = batch(seq, &table, flow, log.group());
+            if let Some(device) = ingress {
+                ingress::add(&mut b, &table, flow, device);
+            }
+            socket.commit(b)
+        };
+        let ingress = match commit(ingress) {
+            Ok(()) => ingress.map(str::to_owned),
+            // No netdev family or ingress hook in this kernel: the
+            // transaction left nothing behind; the output rule alone.
+            Err(Refused::Errno { what, .. }) if what.starts_with("ingress") => {
+                commit(None).map_err(explain)?;
+                None
+            }
+            Err(e) => return Err(explain(e)),
+        };
+        Ok(RstGuard {
+            socket,
+            table,
+            log,
+            ingress,
+        })
     }
 
     /// Installs one guard for every flow of `flows` (a probe or scan of
@@ -385,15 +438,25 @@ impl RstGuard {
     /// then a rule for each other flow in the same table, logging to the
     /// same group, [`RULES_PER_BATCH`] to a transaction. Each target's
     /// count is the growth of [`RstGuard::dropped`] while it runs.
-    pub fn install_all(flows: &[Flow]) -> Result<RstGuard> {
+    ///
+    /// With `ingress`, each flow's frames are dropped there too
+    /// ([`RstGuard::install_on`]): a rule for each in the `netdev` table,
+    /// in the same transactions.
+    pub fn install_all(flows: &[Flow], ingress: Option<&str>) -> Result<RstGuard> {
         let (first, rest) = flows
             .split_first()
             .ok_or_else(|| anyhow!("an RST guard needs a flow to guard"))?;
-        let guard = RstGuard::install(*first)?;
+        let guard = RstGuard::install_on(*first, ingress)?;
         for chunk in rest.chunks(RULES_PER_BATCH) {
-            // Its begin, a message per rule, its end.
-            let seq = netlink::next_seqs(chunk.len() as u32 + 2);
-            let batch = more_rules(seq, &guard.table, chunk, guard.log.group());
+            // Its begin, a message per rule (two with the ingress part),
+            // its end.
+            let seq = netlink::next_seqs(chunk.len() as u32 * 2 + 2);
+            let mut batch = more_rules(seq, &guard.table, chunk, guard.log.group());
+            if guard.ingress.is_some() {
+                for flow in chunk {
+                    ingress::add_rule(&mut batch, &guard.table, *flow);
+                }
+            }
             guard.socket.commit(batch).map_err(explain)?;
         }
         Ok(guard)
@@ -401,9 +464,13 @@ impl RstGuard {
 
     /// [`RstGuard::install_all`] when the kernel owns nettool's address
     /// (see [`RstGuard::install_when`]).
-    pub fn install_all_when(kernel_owns_source: bool, flows: &[Flow]) -> Result<Option<RstGuard>> {
+    pub fn install_all_when(
+        kernel_owns_source: bool,
+        flows: &[Flow],
+        ingress: Option<&str>,
+    ) -> Result<Option<RstGuard>> {
         if kernel_owns_source {
-            RstGuard::install_all(flows).map(Some)
+            RstGuard::install_all(flows, ingress).map(Some)
         } else {
             Ok(None)
         }
@@ -412,9 +479,15 @@ impl RstGuard {
     /// The guard a flow needs: one when the kernel owns nettool's address
     /// (it would reset the flow), none when it does not (nettool answers
     /// ARP for the address itself, and the kernel never sees the flow).
-    pub fn install_when(kernel_owns_source: bool, flow: Flow) -> Result<Option<RstGuard>> {
+    /// With `ingress`, the flow's frames are dropped there too
+    /// ([`RstGuard::install_on`]).
+    pub fn install_when(
+        kernel_owns_source: bool,
+        flow: Flow,
+        ingress: Option<&str>,
+    ) -> Result<Option<RstGuard>> {
         if kernel_owns_source {
-            RstGuard::install(flow).map(Some)
+            RstGuard::install_on(flow, ingress).map(Some)
         } else {
             Ok(None)
         }
@@ -451,9 +524,16 @@ impl RstGuard {
             .map_err(|e| anyhow!("counting the RST guard's drops: {e}"))
     }
 
-    /// The nftables table holding the rule.
+    /// The nftables table holding the rule (the `inet` one; the
+    /// `netdev` one of the ingress part has the same name).
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// The interface whose ingress drops the flow's frames before the
+    /// kernel sees them, when the guard has that part.
+    pub fn ingress(&self) -> Option<&str> {
+        self.ingress.as_deref()
     }
 
     /// How many kernel RSTs the rule has dropped so far, counted from
@@ -478,6 +558,21 @@ impl RstGuard {
         self.socket
             .packets(&self.table, CHAIN)?
             .ok_or_else(|| anyhow!("the guard's table {} holds no rule", self.table))
+    }
+
+    /// The ingress rule's counter: frames of the flow it kept from the
+    /// kernel (`None` without the ingress part). A message to the kernel,
+    /// as [`RstGuard::counter`] is: it needs CAP_NET_ADMIN.
+    pub fn ingress_counter(&self) -> Result<Option<u64>> {
+        if self.ingress.is_none() {
+            return Ok(None);
+        }
+        let packets = self
+            .socket
+            .packets_in(nft::FAMILY_NETDEV, &self.table, ingress::CHAIN)?;
+        packets
+            .map(Some)
+            .ok_or_else(|| anyhow!("the guard's table netdev {} holds no rule", self.table))
     }
 }
 

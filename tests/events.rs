@@ -167,6 +167,7 @@ fn samples() -> Vec<Event> {
             next_hop: Some(ip.into()),
             next_hop_mac: Some(mac),
             guard: Some("nettool_1".into()),
+            guard_ingress: Some("eth0".into()),
             flags: Some("S".into()),
             bytes: Some(44),
             sport_inc: Some(true),

@@ -398,11 +398,13 @@ fn listen_and_receive_64_mib() {
 }
 
 /// Listening on an address A's kernel owns, nettool receives a transfer
-/// the kernel has no socket for: A's kernel answers each segment of the
-/// peer with a RST, which the guard drops. Some seventy thousand of them
-/// (A's OutRsts counter, read before and after), seven times what the
-/// guard's log group could hold before it counted them as they came:
-/// the count is read without a warning.
+/// the kernel has no socket for. With the guard's output rule alone
+/// (`NETTOOL_INGRESS_DROP=0`, what a link without the ingress part gets),
+/// A's kernel answers each segment of the peer with a RST, which the
+/// guard drops. Some seventy thousand of them (A's OutRsts counter, read
+/// before and after), seven times what the guard's log group could hold
+/// before it counted them as they came: the count is read without a
+/// warning.
 #[test]
 fn listen_and_receive_counts_the_kernel_rsts_of_a_long_transfer() {
     let hosts = TwoHosts::new("nc-rsts");
@@ -415,7 +417,13 @@ fn listen_and_receive_counts_the_kernel_rsts_of_a_long_transfer() {
     ip.args(["link", "set", "dev", "eth0", "gso_max_segs", "1"]);
     common::sh(ip);
     let before = out_rsts(&hosts);
-    let listener = spawn_listener(&hosts, &scratch, &["-l", &a, "9203"], None);
+    let listener = spawn_listener_with(
+        &hosts,
+        &scratch,
+        &["-l", &a, "9203"],
+        None,
+        &[("NETTOOL_INGRESS_DROP", "0")],
+    );
     let mut send = hosts.cmd_b("python3");
     send.args([common::BULK, "send", &a, "9203", &size.to_string(), "12"]);
     let mut peer = Server::spawn(send);
@@ -432,19 +440,34 @@ fn listen_and_receive_counts_the_kernel_rsts_of_a_long_transfer() {
     assert!(!log.contains("warning"), "{log}");
 }
 
-/// The RSTs A's kernel has sent (`Tcp: OutRsts` of /proc/net/snmp, A's
-/// namespace).
+/// The same transfer with the guard whole: its ingress rule drops every
+/// segment of the flow at A's eth0 after nettool's tap has read it, so
+/// A's kernel never sees one and sends no RST at all (OutRsts unchanged),
+/// while nettool receives every byte.
+#[test]
+fn listen_and_receive_draws_no_rst_from_the_kernel() {
+    let hosts = TwoHosts::new("nc-norst");
+    let scratch = Scratch::new();
+    let a = hosts.addr_a.to_string();
+    let size = 16 * common::MIB;
+    let mut ip = hosts.cmd_b("ip");
+    ip.args(["link", "set", "dev", "eth0", "gso_max_segs", "1"]);
+    common::sh(ip);
+    let before = out_rsts(&hosts);
+    let listener = spawn_listener(&hosts, &scratch, &["-l", &a, "9204"], None);
+    let mut send = hosts.cmd_b("python3");
+    send.args([common::BULK, "send", &a, "9204", &size.to_string(), "13"]);
+    let mut peer = Server::spawn(send);
+    peer.wait_for("done", Duration::from_secs(120));
+    let (ok, received, log) = listener.finish();
+    assert!(ok, "{log}");
+    assert_eq!(received.len(), size);
+    assert_eq!(out_rsts(&hosts), before, "A's kernel sent RSTs\n{log}");
+}
+
+/// The RSTs A's kernel has sent.
 fn out_rsts(hosts: &TwoHosts) -> u64 {
-    let mut cat = hosts.cmd_a("cat");
-    cat.arg("/proc/net/snmp");
-    let snmp = common::sh(cat);
-    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
-    let (names, values) = (tcp.next().unwrap(), tcp.next().unwrap());
-    let at = names
-        .split_whitespace()
-        .position(|n| n == "OutRsts")
-        .expect("OutRsts");
-    values.split_whitespace().nth(at).unwrap().parse().unwrap()
+    common::out_rsts(hosts.cmd_a("cat"))
 }
 
 #[test]
@@ -511,8 +534,20 @@ fn spawn_listener(
     args: &[&str],
     input: Option<Vec<u8>>,
 ) -> Listener {
+    spawn_listener_with(hosts, scratch, args, input, &[])
+}
+
+/// [`spawn_listener`], with `env` in nettool's environment.
+fn spawn_listener_with(
+    hosts: &TwoHosts,
+    scratch: &Scratch,
+    args: &[&str],
+    input: Option<Vec<u8>>,
+    env: &[(&str, &str)],
+) -> Listener {
     use std::io::Write;
     let mut cmd = hosts.cmd_a(nettool());
+    cmd.envs(env.iter().copied());
     cmd.arg("nc")
         .arg("-v")
         .args(args)

@@ -42,7 +42,15 @@ fn rules(listing: &str) -> Vec<String> {
         .lines()
         .map(str::trim)
         .filter(|l| {
-            l.starts_with("ip saddr") || l.starts_with("ip6 saddr") || l.starts_with("type filter")
+            [
+                "ip saddr",
+                "ip6 saddr",
+                "ip daddr",
+                "ip6 daddr",
+                "type filter",
+            ]
+            .iter()
+            .any(|start| l.starts_with(start))
         })
         .map(str::to_owned)
         .collect()
@@ -104,6 +112,74 @@ fn the_kernel_holds_the_rule_nft_made_of_the_old_script(#[case] flow: Flow) {
     assert!(ours.contains("flags owner"), "{ours}");
     assert_eq!(rules(&ours), rules(&old), "ours:\n{ours}\nnft's:\n{old}");
     assert_eq!(rules(&ours).len(), 2, "{ours}");
+}
+
+/// The guard's ingress part: the same transaction also makes an owned
+/// `netdev` table whose chain hooks a device's ingress, and for every
+/// kind of flow (IPv4 and IPv6) the kernel holds the very rule nft makes
+/// of `ingress::ruleset`'s text: frames to nettool's address and
+/// port(s), from the peer's, dropped. Closing the socket removes both
+/// tables.
+#[rstest]
+#[case::connection(Flow::Connection { local: LOCAL, remote: REMOTE })]
+#[case::listener(Flow::Listener { local: LOCAL })]
+#[case::probes(Flow::Probes {
+    local: LOCAL.ip(),
+    remote: REMOTE.ip(),
+    sports: (40000, 65535),
+    dports: (1, 1024),
+})]
+#[case::ipv6_connection(Flow::Connection { local: LOCAL6, remote: REMOTE6 })]
+#[case::ipv6_listener(Flow::Listener { local: LOCAL6 })]
+#[case::ipv6_probes(Flow::Probes {
+    local: LOCAL6.ip(),
+    remote: REMOTE6.ip(),
+    sports: (40000, 65535),
+    dports: (1, 1024),
+})]
+fn the_kernel_holds_the_ingress_rule_nft_made_of_its_script(#[case] flow: Flow) {
+    let ns = TestNamespace::new("nft-ingress");
+    // A device to hook (this kernel may lack the dummy driver).
+    let mut veth = ns.cmd("ip");
+    veth.args([
+        "link", "add", "dummy0", "type", "veth", "peer", "name", "dummy1",
+    ]);
+    sh(veth);
+    let name = "nettool-guard-3-0";
+    let socket = ns.run(NftSocket::open).expect("opening a netfilter socket");
+    let mut b = guard::batch(netlink::next_seqs(16), name, flow, 4242);
+    guard::ingress::add(&mut b, name, flow, "dummy0");
+    socket
+        .commit(b)
+        .unwrap_or_else(|e| panic!("the kernel refused the guard: {e}"));
+    nft_load(
+        ns.cmd("nft"),
+        &guard::ingress::ruleset("old", flow, "dummy0"),
+    );
+    let ours = list(&ns, &["table", "netdev", name]);
+    let old = list(&ns, &["table", "netdev", "old"]);
+    assert!(ours.contains("flags owner"), "{ours}");
+    assert!(ours.contains("hook ingress device \"dummy0\""), "{ours}");
+    assert_eq!(rules(&ours), rules(&old), "ours:\n{ours}\nnft's:\n{old}");
+    assert_eq!(rules(&ours).len(), 2, "{ours}");
+    let packets = socket
+        .packets_in(nft::FAMILY_NETDEV, name, guard::ingress::CHAIN)
+        .unwrap();
+    assert_eq!(packets, Some(0));
+    drop(socket);
+    // Both go as the socket closes (the kernel may finish a moment later).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let tables = list(&ns, &["tables"]);
+        if !tables.contains(name) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left behind: {tables}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 /// Closing the socket deletes the table at once; while it is open, no
@@ -306,10 +382,17 @@ fn the_log_group_counts_every_rst_of_a_flood() {
 
 /// One guard for many targets' flows (a scan of a /24 from one address):
 /// more rules than one transaction carries, all in the one owned table,
-/// and a RST of the last flow's is dropped and counted like the first's.
+/// and a RST of the last flow's is dropped and counted like the first's;
+/// with the ingress part, its `netdev` table holds a rule for each flow
+/// too (on a device the test's loopback traffic does not cross).
 #[test]
 fn one_guard_holds_a_rule_for_each_of_many_flows() {
     let ns = TestNamespace::new("nft-many");
+    let mut veth = ns.cmd("ip");
+    veth.args([
+        "link", "add", "dummy0", "type", "veth", "peer", "name", "dummy1",
+    ]);
+    sh(veth);
     let port = 47_125;
     let many = 3 * guard::RULES_PER_BATCH + 5;
     let elsewhere = |i: usize| Flow::Probes {
@@ -327,8 +410,9 @@ fn one_guard_holds_a_rule_for_each_of_many_flows() {
         sports: (port, port),
         dports: (1, 65535),
     });
-    let (table, dropped, listing) = ns.run(|| {
-        let guard = guard::RstGuard::install_all(&flows).expect("the guard");
+    let (table, dropped, listing, ingress) = ns.run(|| {
+        let guard = guard::RstGuard::install_all(&flows, Some("dummy0")).expect("the guard");
+        assert_eq!(guard.ingress(), Some("dummy0"));
         for _ in 0..2 {
             let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
             let r = std::net::TcpStream::connect_timeout(
@@ -340,8 +424,11 @@ fn one_guard_holds_a_rule_for_each_of_many_flows() {
         let dropped = (guard.dropped().unwrap(), guard.counter().unwrap());
         let table = guard.table().to_owned();
         let listing = list(&ns, &["table", "inet", &table]);
-        (table, dropped, listing)
+        let ingress = list(&ns, &["table", "netdev", &table]);
+        (table, dropped, listing, ingress)
     });
+    assert_eq!(ingress.matches(" drop").count(), many, "{ingress}");
+    assert!(ingress.contains("ip saddr 10.9.0.2 "), "{ingress}");
     assert_eq!(dropped, (2, 2), "log group and rule counter");
     assert!(listing.contains("flags owner"), "{listing}");
     assert_eq!(

@@ -96,18 +96,31 @@ fn handshake_to_a_listening_port_is_seen_established_by_the_server() {
     );
 }
 
-#[test]
-fn the_kernel_sends_no_rst_while_nettool_owns_the_flow() {
-    let hosts = TwoHosts::new("tcp-guard");
+/// Whole, the guard drops the peer's segments at A's ingress (after
+/// nettool's tap), so A's kernel never sees the SYN-ACK and sends no RST
+/// at all; with its output rule alone (`NETTOOL_INGRESS_DROP=0`, what
+/// loopback and kernels without netdev tables get) the kernel does reset
+/// the SYN-ACK, and the rule drops that RST before it leaves. Either way
+/// B receives no RST from A.
+#[rstest::rstest]
+#[case::ingress(true)]
+#[case::output_rule_only(false)]
+fn the_kernel_sends_no_rst_while_nettool_owns_the_flow(#[case] ingress: bool) {
+    let hosts = TwoHosts::new(if ingress {
+        "tcp-guard"
+    } else {
+        "tcp-guard-out"
+    });
     let scratch = Scratch::new();
     let mut server = Server::start(&hosts, "echo", 7, 0);
     count_rsts(&hosts);
+    let before = common::out_rsts(hosts.cmd_a("cat"));
     // A graceful close sends no RST of ours, so any RST B sees is the kernel's.
-    let r = nt(
-        &hosts,
-        &scratch,
-        &["handshake", "--graceful", &target(&hosts, 7)],
-    );
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["handshake", "--graceful", &target(&hosts, 7)])
+        .env("NETTOOL_ARP_CACHE", scratch.cache())
+        .env("NETTOOL_INGRESS_DROP", if ingress { "1" } else { "0" });
+    let r = run(cmd, LIMIT);
     assert_eq!(r.code, Some(0), "{}", r.show());
     assert!(r.stdout.contains("TIME-WAIT → CLOSED"), "{}", r.show());
     assert_eq!(
@@ -116,10 +129,54 @@ fn the_kernel_sends_no_rst_while_nettool_owns_the_flow() {
         "B received a RST from A:\n{}",
         r.show()
     );
-    // The guard did have work: the kernel tried to reset the SYN-ACK.
-    assert!(r.stdout.contains("the RST guard dropped"), "{}", r.show());
+    let sent = common::out_rsts(hosts.cmd_a("cat")) - before;
+    if ingress {
+        assert!(
+            r.stdout.contains("frames dropped at ingress"),
+            "{}",
+            r.show()
+        );
+        assert_eq!(sent, 0, "A's kernel sent RSTs:\n{}", r.show());
+        assert!(!r.stdout.contains("the RST guard dropped"), "{}", r.show());
+    } else {
+        // The guard did have work: the kernel tried to reset the SYN-ACK.
+        assert!(sent >= 1, "{}", r.show());
+        assert!(r.stdout.contains("the RST guard dropped"), "{}", r.show());
+    }
     server.wait_for("eof", Duration::from_secs(5));
     assert!(!guard_tables(&hosts).contains("nettool-guard"));
+}
+
+/// SIGKILL leaves nettool no code to run: both guard tables, the `inet`
+/// one and the `netdev` one on A's eth0, go with its netlink socket.
+#[test]
+fn sigkill_removes_both_guard_tables() {
+    let hosts = TwoHosts::new("tcp-sigkill");
+    let scratch = Scratch::new();
+    let mut server = Server::start(&hosts, "hold", 8080, 0);
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["handshake", "--linger", "30s", &target(&hosts, 8080)])
+        .env("NETTOOL_ARP_CACHE", scratch.cache())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    server.wait_for("accepted", Duration::from_secs(5));
+    let tables = guard_tables(&hosts);
+    assert!(tables.contains("table inet nettool-guard"), "{tables}");
+    assert!(tables.contains("table netdev nettool-guard"), "{tables}");
+    let pid = find_nettool_pid(child.id());
+    // SAFETY: signalling a process this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let _ = child.wait();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let tables = guard_tables(&hosts);
+        if !tables.contains("nettool-guard") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "left behind: {tables}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]

@@ -508,6 +508,8 @@ pub(crate) struct Wiring<'a> {
     pub remote: SocketAddr,
     /// The RST guard's nftables table, when there is one.
     pub guard: Option<String>,
+    /// The interface whose ingress the guard drops the flow's frames at.
+    pub guard_ingress: Option<String>,
 }
 
 impl<'a> Wiring<'a> {
@@ -518,6 +520,7 @@ impl<'a> Wiring<'a> {
             local: stack.local(),
             remote,
             guard: stack.guard_table().map(str::to_owned),
+            guard_ingress: stack.guard_ingress().map(str::to_owned),
         }
     }
 
@@ -529,6 +532,7 @@ impl<'a> Wiring<'a> {
             local,
             remote,
             guard: None,
+            guard_ingress: None,
         }
     }
 
@@ -542,6 +546,7 @@ impl<'a> Wiring<'a> {
             next_hop: Some(self.path.next_hop),
             next_hop_mac: Some(self.next_hop_mac()),
             guard: self.guard.clone(),
+            guard_ingress: self.guard_ingress.clone(),
             ..Start::default()
         }
     }
@@ -553,7 +558,7 @@ impl<'a> Wiring<'a> {
     /// How the kernel is kept out of the flow, for the header.
     pub fn keeper(&self) -> String {
         match &self.guard {
-            Some(table) => format!("kernel RSTs for this flow dropped by nft table inet {table}"),
+            Some(table) => crate::guard::keeper(table, self.guard_ingress.is_some(), "this flow"),
             None => format!(
                 "{} is not the kernel's: nettool answers ARP for it",
                 self.path.source

@@ -264,6 +264,7 @@ pub fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outco
         path: given.path,
         local: given.local_v4(),
         guard: None,
+        guard_ingress: None,
     };
     let found = probe_targets(args, &mut std::io::empty(), super::resolve_host)?;
     let count = per_target_count(args, found.len());
@@ -312,6 +313,7 @@ struct Aim<'a> {
     path: &'a Path,
     local: SocketAddrV4,
     guard: Option<String>,
+    guard_ingress: Option<String>,
 }
 
 impl<'a> Aim<'a> {
@@ -320,13 +322,14 @@ impl<'a> Aim<'a> {
             path,
             local: stack.local_v4(),
             guard: stack.guard_table().map(str::to_owned),
+            guard_ingress: stack.guard_ingress().map(str::to_owned),
         }
     }
 
     /// How the kernel is kept from answering the probes' answers.
     fn kernel_kept_out(&self) -> String {
         match &self.guard {
-            Some(table) => format!("kernel RSTs for these flows dropped by nft table inet {table}"),
+            Some(table) => crate::guard::keeper(table, self.guard_ingress.is_some(), "these flows"),
             None => format!("{} is not the kernel's", self.path.source),
         }
     }
@@ -489,6 +492,7 @@ fn probe_header(
         ports: Some(format_ports(dports)),
         iface: Some(path.iface.name.clone()),
         guard: aim.guard.clone(),
+        guard_ingress: aim.guard_ingress.clone(),
         flags: Some(flags.clone()),
         bytes: Some(bytes),
         sport_inc: Some(args.sport_inc),
@@ -983,6 +987,7 @@ pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome
         path: given.path,
         local: given.local_v4(),
         guard: None,
+        guard_ingress: None,
     };
     let (link, clock) = (given.link, given.clock);
     let mut runs = Runs::new(found.len(), 0);
@@ -1137,6 +1142,7 @@ fn scan_start(args: &ScanArgs, aim: &Aim, (dst, ports): (Ipv4Addr, &[u16]), rate
         ports: Some(format_ports(ports)),
         iface: Some(aim.path.iface.name.clone()),
         guard: aim.guard.clone(),
+        guard_ingress: aim.guard_ingress.clone(),
         rate: args.rate,
         min_rate: Some(min_rate),
         max_rate: Some(max_rate),

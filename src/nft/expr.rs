@@ -44,6 +44,10 @@ const VERDICT_CODE: u16 = 1;
 /// What a `meta` expression loads (`enum nft_meta_keys`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetaKey {
+    /// The frame's protocol (`skb->protocol`, the EtherType: `ETH_P_IP`
+    /// ...), two bytes big-endian. In a `netdev` table, where
+    /// `nfproto` is the hook's family, this tells IPv4 from IPv6.
+    Protocol = 1,
     /// The packet's mark (`skb->mark`), a host-order u32.
     Mark = 3,
     /// The family the packet is (`NFPROTO_IPV4`...), one byte.
@@ -190,6 +194,7 @@ impl fmt::Display for Expr {
         match self {
             Expr::Meta(key) => {
                 let key = match key {
+                    MetaKey::Protocol => "protocol",
                     MetaKey::Mark => "mark",
                     MetaKey::NfProto => "nfproto",
                     MetaKey::L4Proto => "l4proto",

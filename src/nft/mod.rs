@@ -31,6 +31,9 @@ use crate::netlink::{self, HEADER_LEN, Header, NLM_F_REQUEST};
 
 /// `NFPROTO_INET`: tables that see both IPv4 and IPv6.
 pub const FAMILY_INET: u8 = 1;
+/// `NFPROTO_NETDEV`: tables whose chains hook one device, where frames
+/// arrive (ingress) before any protocol layer sees them.
+pub const FAMILY_NETDEV: u8 = 5;
 /// `NFNL_SUBSYS_NFTABLES`: the high byte of every nf_tables message type.
 const SUBSYS_NFTABLES: u16 = 10;
 /// `NFNL_MSG_BATCH_BEGIN` and `_END` (`NLMSG_MIN_TYPE` and the next).
@@ -90,6 +93,11 @@ pub mod chain {
     pub const HOOK_OUTPUT: u32 = 3;
     /// `NF_INET_LOCAL_IN`: packets for this host.
     pub const HOOK_INPUT: u32 = 1;
+    /// `NFTA_HOOK_DEV`: the device a netdev chain hooks, by name.
+    pub const HOOK_DEV: u16 = 3;
+    /// `NF_NETDEV_INGRESS`: frames the device received, after the packet
+    /// taps (AF_PACKET sockets, tcpdump) and before the IP layer.
+    pub const HOOK_INGRESS: u32 = 0;
     /// `NF_ACCEPT`.
     pub const POLICY_ACCEPT: u32 = 1;
 }
@@ -200,6 +208,11 @@ impl Batch {
 
     /// Adds a message (`what` names it in errors), acknowledged.
     fn push(&mut self, msg: Msg, flags: u16, attrs: &Attrs, what: &'static str) {
+        self.push_in(FAMILY_INET, msg, flags, attrs, what);
+    }
+
+    /// [`Batch::push`], about an object of `family`.
+    fn push_in(&mut self, family: u8, msg: Msg, flags: u16, attrs: &Attrs, what: &'static str) {
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);
         push_message(
@@ -207,7 +220,7 @@ impl Batch {
             msg.kind(),
             NLM_F_ACK | flags,
             seq,
-            FAMILY_INET,
+            family,
             0,
             &attrs.buf,
         );
@@ -217,11 +230,40 @@ impl Batch {
     /// A new `inet` table owned by the sending socket, with a comment
     /// (what `nft list table` shows). Fails if the name is taken.
     pub fn new_owned_table(&mut self, name: &str, comment: &str) {
+        self.new_owned_table_in(FAMILY_INET, name, comment, "table");
+    }
+
+    /// [`Batch::new_owned_table`] in `family` (`what` names the message
+    /// in errors).
+    pub fn new_owned_table_in(
+        &mut self,
+        family: u8,
+        name: &str,
+        comment: &str,
+        what: &'static str,
+    ) {
         let mut a = Attrs::new();
         a.str(table::NAME, name)
             .u32(table::FLAGS, table::F_OWNER)
             .bytes(table::USERDATA, &comment_userdata(comment));
-        self.push(Msg::NewTable, NLM_F_CREATE | NLM_F_EXCL, &a, "table");
+        self.push_in(family, Msg::NewTable, NLM_F_CREATE | NLM_F_EXCL, &a, what);
+    }
+
+    /// A filter chain of a `netdev` table on `device`'s ingress hook at
+    /// `priority`, accepting by default.
+    pub fn new_ingress_chain(&mut self, table: &str, name: &str, device: &str, priority: i32) {
+        let mut a = Attrs::new();
+        a.str(chain::TABLE, table)
+            .str(chain::NAME, name)
+            .str(chain::TYPE, "filter")
+            .u32(chain::POLICY, chain::POLICY_ACCEPT)
+            .nested(chain::HOOK, |h| {
+                h.u32(chain::HOOK_NUM, chain::HOOK_INGRESS)
+                    .u32(chain::HOOK_PRIORITY, priority as u32)
+                    .str(chain::HOOK_DEV, device);
+            });
+        let flags = NLM_F_CREATE | NLM_F_EXCL;
+        self.push_in(FAMILY_NETDEV, Msg::NewChain, flags, &a, "ingress chain");
     }
 
     /// A new `inet` table that outlives the socket (it stays until it is
@@ -266,18 +308,22 @@ impl Batch {
         exprs: &[Expr],
         comment: Option<&str>,
     ) {
-        let mut a = Attrs::new();
-        a.str(rule::TABLE, table)
-            .str(rule::CHAIN, chain)
-            .nested(rule::EXPRESSIONS, |list| {
-                for e in exprs {
-                    list.nested(rule::LIST_ELEM, |elem| e.write(elem));
-                }
-            });
-        if let Some(comment) = comment {
-            a.bytes(rule::USERDATA, &comment_userdata(comment));
-        }
+        let a = rule_attrs(table, chain, exprs, comment);
         self.push(Msg::NewRule, NLM_F_CREATE | NLM_F_APPEND, &a, "rule");
+    }
+
+    /// [`Batch::new_rule`] in a table of `family` (`what` names the
+    /// message in errors).
+    pub fn new_rule_in(
+        &mut self,
+        family: u8,
+        table: &str,
+        chain: &str,
+        exprs: &[Expr],
+        what: &'static str,
+    ) {
+        let a = rule_attrs(table, chain, exprs, None);
+        self.push_in(family, Msg::NewRule, NLM_F_CREATE | NLM_F_APPEND, &a, what);
     }
 
     /// The bytes to send.
@@ -299,6 +345,23 @@ impl Batch {
             bytes: self.buf,
         }
     }
+}
+
+/// A rule's attributes: its table and chain, `exprs` in order, and a
+/// comment `nft list` shows after it.
+fn rule_attrs(table: &str, chain: &str, exprs: &[Expr], comment: Option<&str>) -> Attrs {
+    let mut a = Attrs::new();
+    a.str(rule::TABLE, table)
+        .str(rule::CHAIN, chain)
+        .nested(rule::EXPRESSIONS, |list| {
+            for e in exprs {
+                list.nested(rule::LIST_ELEM, |elem| e.write(elem));
+            }
+        });
+    if let Some(comment) = comment {
+        a.bytes(rule::USERDATA, &comment_userdata(comment));
+    }
+    a
 }
 
 /// A batch ready to send.
@@ -357,6 +420,11 @@ pub fn list_tables(seq: u32) -> Vec<u8> {
 
 /// A request to dump the rules of `table`'s `chain`.
 pub fn list_rules(seq: u32, table: &str, chain: &str) -> Vec<u8> {
+    list_rules_in(FAMILY_INET, seq, table, chain)
+}
+
+/// [`list_rules`] of a table of `family`.
+pub fn list_rules_in(family: u8, seq: u32, table: &str, chain: &str) -> Vec<u8> {
     let mut a = Attrs::new();
     a.str(rule::TABLE, table).str(rule::CHAIN, chain);
     let mut buf = Vec::new();
@@ -365,7 +433,7 @@ pub fn list_rules(seq: u32, table: &str, chain: &str) -> Vec<u8> {
         Msg::GetRule.kind(),
         NLM_F_DUMP,
         seq,
-        FAMILY_INET,
+        family,
         0,
         &a.buf,
     );

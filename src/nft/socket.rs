@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use thiserror::Error;
 
-use super::{Batch, list_rules, rule_packets};
+use super::{Batch, FAMILY_INET, list_rules_in, rule_packets};
 use crate::netlink::{self, NLMSG_DONE, NLMSG_ERROR};
 
 /// Why the kernel did not do what a message asked.
@@ -110,10 +110,15 @@ impl NftSocket {
     /// The packets counted by the rules of `table`'s `chain` (`None`
     /// when they have no counter).
     pub fn packets(&self, table: &str, chain: &str) -> Result<Option<u64>, Refused> {
+        self.packets_in(FAMILY_INET, table, chain)
+    }
+
+    /// [`NftSocket::packets`] of a table of `family`.
+    pub fn packets_in(&self, family: u8, table: &str, chain: &str) -> Result<Option<u64>, Refused> {
         let seq = netlink::next_seq();
         let mut packets = None;
         self.dump(
-            &list_rules(seq, table, chain),
+            &list_rules_in(family, seq, table, chain),
             seq,
             "reading of a counter",
             |payload| {

@@ -155,6 +155,11 @@ pub struct Start {
     /// The nft table that drops the kernel's RSTs for the flow.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guard: Option<String>,
+    /// The interface at whose ingress the guard drops the flow's frames
+    /// before the kernel's IP sees them (nft table `netdev` of the
+    /// guard's name): the kernel then sends no RST for them at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard_ingress: Option<String>,
     /// The probe's flags, as tcpdump spells them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flags: Option<String>,
@@ -640,7 +645,9 @@ pub struct Report {
     /// ARP cache entries removed (`arp --flush`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flushed: Option<usize>,
-    /// Kernel RSTs for nettool's flows that the guard dropped.
+    /// Kernel RSTs for nettool's flows that the guard dropped at the
+    /// output hook (with `guard_ingress`, only those for frames that
+    /// reached the kernel another way: normally none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rsts_dropped: Option<u64>,
     /// `load`'s tally.

@@ -487,11 +487,12 @@ impl Path {
             reserve_port_on(self.source, self.iface.index, self.owned_by_kernel, wanted)
         })?;
         let local = SocketAddr::new(self.source, sport);
+        let ingress = self.ingress_device();
         let guard = privilege::raised(&[Cap::NetAdmin], || match all {
-            [one] => RstGuard::install_when(self.owned_by_kernel, one.flow(local)),
+            [one] => RstGuard::install_when(self.owned_by_kernel, one.flow(local), ingress),
             _ => {
                 let each: Vec<Flow> = all.iter().map(|f| f.flow(local)).collect();
-                RstGuard::install_all_when(self.owned_by_kernel, &each)
+                RstGuard::install_all_when(self.owned_by_kernel, &each, ingress)
             }
         })?;
         Ok(Claim {
@@ -499,6 +500,15 @@ impl Path {
             guard,
             _reservation: reservation,
         })
+    }
+
+    /// Where the guard may drop the flow's frames before the kernel sees
+    /// them ([`crate::guard::ingress`]): the link's interface, which
+    /// nettool reads through an AF_PACKET tap that comes first; not
+    /// loopback, where a packet nettool sends re-enters at the same hook.
+    fn ingress_device(&self) -> Option<&str> {
+        let tapped = !self.loopback && !self.iface.is_loopback;
+        (tapped && crate::guard::ingress::allowed()).then_some(self.iface.name.as_str())
     }
 
     /// Opens the link the path needs, with `opts`, its frames also written
@@ -875,6 +885,12 @@ impl Stack {
     /// The guard's nftables table, when there is one.
     pub fn guard_table(&self) -> Option<&str> {
         self.claim.guard.as_ref().map(RstGuard::table)
+    }
+
+    /// The interface at whose ingress the guard drops the flow's frames
+    /// before the kernel sees them, when it does.
+    pub fn guard_ingress(&self) -> Option<&str> {
+        self.claim.guard.as_ref().and_then(RstGuard::ingress)
     }
 
     /// How many of the kernel's RSTs the guard has dropped so far, for a

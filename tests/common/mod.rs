@@ -149,6 +149,22 @@ pub fn sh(mut cmd: Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The RSTs a namespace's kernel has sent, IPv4 and IPv6 alike (`Tcp:
+/// OutRsts` of /proc/net/snmp, read by `cat`, a `Command` already placed
+/// in the namespace).
+#[allow(dead_code)]
+pub fn out_rsts(mut cat: Command) -> u64 {
+    cat.arg("/proc/net/snmp");
+    let snmp = sh(cat);
+    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
+    let (names, values) = (tcp.next().unwrap(), tcp.next().unwrap());
+    let at = names
+        .split_whitespace()
+        .position(|n| n == "OutRsts")
+        .expect("OutRsts");
+    values.split_whitespace().nth(at).unwrap().parse().unwrap()
+}
+
 /// Loads an nftables script through `nft` (a `Command` already placed in
 /// the right namespace, e.g. `hosts.cmd_b("nft")`).
 pub fn nft_load(mut nft: Command, script: &str) {

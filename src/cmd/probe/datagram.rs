@@ -95,6 +95,7 @@ pub(super) fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Resul
         path: given.path,
         local: given.local_v4(),
         guard: None,
+        guard_ingress: None,
     };
     let found = targets(args, &mut std::io::empty(), crate::cmd::resolve_host)?;
     let count = per_target_count(args, found.len());

@@ -124,6 +124,7 @@ pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome
         path: given.path,
         local: given.local_v4(),
         guard: None,
+        guard_ingress: None,
     };
     let next_hop = given.path.next_hop_mac.unwrap_or(MacAddr::zero());
     let hosts: Vec<(Ipv4Addr, MacAddr)> = found.iter().map(|t| (t.ip, next_hop)).collect();
