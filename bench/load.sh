@@ -26,6 +26,7 @@
 #   sudo bench/load.sh                       # N=1000000, held 60 s, SINKS=1
 #   sudo N=200000 HOLD=10s SINKS=4 bench/load.sh
 #   sudo KERNEL_ONLY=1 bench/load.sh         # the kernel client alone
+#   sudo NETTOOL_ONLY=1 bench/load.sh        # nettool alone
 #
 # Needs a release build (cargo build --release), iproute2, python3, GNU time.
 # Not in CI: a million connections take a few GiB of the sink kernel's memory.
@@ -147,6 +148,7 @@ print(f"sink kernel: TCP socket buffers {int(mem) * 4096 / 2**20:.0f} MiB at mos
 PY
 fi
 
+[ -n "${NETTOOL_ONLY:-}" ] && exit 0
 echo
 echo "== kernel client (epoll, one source address 10.231.0.1): one process, then $KPROCS together"
 cat /proc/sys/net/ipv4/ip_local_port_range | awk '{printf "  ip_local_port_range %s-%s: %d ports; ", $1, $2, $2 - $1 + 1}'
