@@ -490,3 +490,19 @@ fn the_memory_held_is_reported() {
     assert!(l.held_bytes_per_connection.is_some(), "{l:?}");
     assert!(ran.out.contains("memory held: "), "{}", ran.out);
 }
+
+/// More connections than one turn closes (16,384): each still gets its
+/// RST, batch after batch, and the run ends once all are gone.
+#[test]
+fn the_close_goes_in_batches_and_resets_every_connection() {
+    let ran = load(&["-c", "40000", "--hold", "1s"], Peer::new(true));
+    assert_eq!(ran.outcome, Outcome::Success, "{}{}", ran.out, ran.err);
+    let rsts = ran
+        .sent
+        .iter()
+        .filter_map(|(_, f)| TcpRepr::from_frame(f, ChecksumMode::Verify).ok())
+        .filter(|(_, _, t)| t.flags.contains(Flags::RST))
+        .count();
+    assert_eq!(rsts, 40_000);
+    assert_eq!(ran.load.progress.established, 0, "{}", ran.out);
+}
