@@ -2,7 +2,8 @@
 //! list of hosts, a subnet (`10.78.0.0/29`), a file of them (`-iL FILE`),
 //! or `-` for stdin. A subnet is swept by ARP first ([`discovered`]).
 //! They are run one after another, each its own start, results and
-//! summary, then one line over all ([`Runs`]).
+//! summary, then one line over all ([`Runs`]), over stacks set up for all
+//! of them before the first runs (`super::ways`).
 
 use std::io::BufRead;
 use std::net::Ipv4Addr;
