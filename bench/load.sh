@@ -13,9 +13,12 @@
 # checks each free, then answers ARP for it), as many as N needs (64,512
 # connections each), holding them HOLD with keepalives (KEEPALIVE s).
 # Reported: time to establish all and connects/s (nettool's result), the
-# largest count `ss -s` saw established in B, nettool's peak RSS per
-# connection and its CPU (GNU time), the sink kernel's memory
-# (/proc/net/sockstat in B).
+# largest count `ss -s` saw established in B, nettool's RSS per
+# connection while held (its result: the growth from the first SYN to
+# the hold, once the handshakes are over) and at the peak, its CPU (GNU
+# time), the keepalive probes sent, answered and unanswered, the frames
+# its receive ring dropped, the sink kernel's memory (/proc/net/sockstat
+# in B).
 #
 # Then the kernel client (bench/load_kernel_client.py: epoll, stdlib),
 # from A's own address: one process until it stops (the 20,000-file limit
@@ -26,6 +29,7 @@
 #   sudo bench/load.sh                       # N=1000000, held 60 s, SINKS=1
 #   sudo N=200000 HOLD=10s SINKS=4 bench/load.sh
 #   sudo KERNEL_ONLY=1 bench/load.sh         # the kernel client alone
+#   sudo NETTOOL_ONLY=1 bench/load.sh        # nettool alone
 #
 # Needs a release build (cargo build --release), iproute2, python3, GNU time.
 # Not in CI: a million connections take a few GiB of the sink kernel's memory.
@@ -137,7 +141,15 @@ print(f"established: {est} of {r.get('connections')} in {open_s:.2f} s, "
 print(f"connect time: p50 {r.get('connect_p50_us', 0)/1000:.1f} ms, p99 "
       f"{r.get('connect_p99_us', 0)/1000:.1f} ms, max {r.get('connect_max_us', 0)/1000:.1f} ms")
 print(f"held: {most} established in B at most (ss -s); keepalive probes {r.get('held_segments_sent')}, "
-      f"answers read {r.get('held_segments_received')}; frames dropped from nettool's ring {r.get('rx_dropped')}")
+      f"answers read {r.get('held_segments_received')}, unanswered at the end "
+      f"{r.get('keepalives_unanswered')}; frames dropped from nettool's ring {r.get('rx_dropped')}")
+held, base = r.get("rss_held_bytes"), r.get("rss_base_bytes")
+if held and base:
+    n = est
+    print(f"nettool memory while held (RSS, handshakes over): {held / 2**20:.0f} MiB, "
+          f"{r.get('held_bytes_per_connection')} bytes per connection over the "
+          f"{base / 2**20:.0f} MiB at the start ({held / max(n, 1):.0f} bytes per connection "
+          f"all included)")
 if est:
     print(f"nettool: peak RSS {rss / 2**20:.0f} MiB, {rss / est:.0f} bytes per connection; "
           f"CPU {float(user):.1f} s user + {float(sys_):.1f} s system over {float(wall):.1f} s "
@@ -147,6 +159,7 @@ print(f"sink kernel: TCP socket buffers {int(mem) * 4096 / 2**20:.0f} MiB at mos
 PY
 fi
 
+[ -n "${NETTOOL_ONLY:-}" ] && exit 0
 echo
 echo "== kernel client (epoll, one source address 10.231.0.1): one process, then $KPROCS together"
 cat /proc/sys/net/ipv4/ip_local_port_range | awk '{printf "  ip_local_port_range %s-%s: %d ports; ", $1, $2, $2 - $1 + 1}'

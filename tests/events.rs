@@ -119,6 +119,7 @@ fn progress() -> Progress {
         connects_per_s: 2.0,
         syn_retransmits: 0,
         replies: Some(2),
+        rss_bytes: Some(1 << 20),
     }
 }
 
@@ -334,6 +335,11 @@ fn samples() -> Vec<Event> {
                 held_segments_sent: Some(2),
                 held_segments_received: Some(2),
                 rx_dropped: Some(0),
+                keepalives_unanswered: Some(0),
+                rss_base_bytes: Some(1 << 20),
+                rss_held_bytes: Some(2 << 20),
+                rss_peak_bytes: Some(3 << 20),
+                held_bytes_per_connection: Some(1000),
             }),
             ..Report::new(Verdict::Open, Outcome::Success)
         })),

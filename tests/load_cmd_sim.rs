@@ -16,12 +16,14 @@ use nettool::link::mem::{MemLink, Responder, VirtualClock};
 use nettool::machine::{Machine, RxChecksum};
 use nettool::outcome::Outcome;
 use nettool::report::Reporter;
+use nettool::report::event::LoadResult;
 use nettool::setup::Path;
 use nettool::stack::iface::{Interface, InterfaceConfig, ListenerConfig};
 use nettool::tcp::{self, IssSource, SeqNum};
 use nettool::time::Instant;
 use nettool::wire::MacAddr;
 use nettool::wire::arp::ArpRepr;
+use nettool::wire::tcp::{ChecksumMode, Flags, TcpRepr};
 
 const US_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
 const PEER_MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
@@ -134,6 +136,10 @@ struct Ran {
     out: String,
     err: String,
     took: Duration,
+    /// The result's load figures.
+    load: LoadResult,
+    /// Every frame nettool sent, with the time it left.
+    sent: Vec<(Instant, Vec<u8>)>,
 }
 
 fn load(argv: &[&str], peer: Peer) -> Ran {
@@ -169,6 +175,8 @@ fn try_load(argv: &[&str], peer: Peer) -> anyhow::Result<Ran> {
         out: nettool::cmd::load::summary(&report),
         err: String::from_utf8(captured.err).unwrap(),
         took: clock.get() - Instant::ZERO,
+        load: report.load.expect("a load result"),
+        sent: std::mem::take(&mut link.sent),
     })
 }
 
@@ -273,8 +281,49 @@ fn each_connection_is_a_syn_an_ack_and_a_rst_or_less_as_asked() {
 fn keepalives_go_out_on_idle_connections() {
     // After 2 s of silence, then every 2 s the peer answers: two probes
     // each in a 5 s hold.
+    // A probe after 2 s of silence (and up to 2 s more: the spread), then
+    // 2 s and more after each answer: one or two each in a 5 s hold.
     let with = frames("reset", &["--keepalive", "2"]);
-    assert!((500..=600).contains(&with), "{with} frames");
+    assert!((400..=500).contains(&with), "{with} frames");
+}
+
+/// Connections opened within milliseconds come due for their first
+/// keepalive spread over the interval after the idle time, not all at
+/// once: connection i waits `--keepalive` plus (i mod 64)/64 of it.
+#[test]
+fn keepalives_come_due_spread_over_the_interval() {
+    let ran = load(
+        &["-c", "6400", "--hold", "20s", "--keepalive", "8"],
+        Peer::new(true),
+    );
+    assert_eq!(ran.outcome, Outcome::Success, "{}{}", ran.out, ran.err);
+    // Each connection's ACK-only segments: its handshake's ACK, then its
+    // probes; the first probe's time, counted in half-second slots from
+    // the handshake's ACK.
+    let mut acks: std::collections::HashMap<u16, Vec<Instant>> = Default::default();
+    for (at, f) in &ran.sent {
+        let Ok((_, _, t)) = TcpRepr::from_frame(f, ChecksumMode::Verify) else {
+            continue;
+        };
+        if t.flags == Flags::NONE && t.ack.is_some() && t.payload.is_empty() {
+            acks.entry(t.src_port).or_default().push(*at);
+        }
+    }
+    assert_eq!(acks.len(), 6400);
+    let mut slots = [0u32; 17];
+    for times in acks.values() {
+        assert!(times.len() >= 2, "no probe: {times:?}");
+        let idle = times[1] - times[0];
+        assert!(
+            idle >= Duration::from_millis(7_990) && idle < Duration::from_millis(16_100),
+            "first probe after {idle:?}"
+        );
+        slots[(idle.as_millis().saturating_sub(8000) / 500).min(16) as usize] += 1;
+    }
+    // 400 in each half second of the eight: spread, not a burst.
+    for (i, n) in slots[..16].iter().enumerate() {
+        assert!((300..=500).contains(n), "slot {i}: {n} probes: {slots:?}");
+    }
 }
 
 /// `--sources`: as many addresses as N needs (here 3 of the 4 given, with
@@ -392,11 +441,68 @@ fn the_keepalives_of_the_hold_are_counted() {
         Peer::new(true),
     );
     assert_eq!(ran.outcome, Outcome::Success, "{}{}", ran.out, ran.err);
-    // Probes 2 s and 4 s after the handshakes, all answered.
+    // A probe 2 s to 4 s after the handshakes (the spread), some a second
+    // before the hold ends; every one answered but those in flight at the
+    // end, and the figures add up.
+    let l = ran.load;
+    let (sent, received) = (
+        l.held_segments_sent.unwrap(),
+        l.held_segments_received.unwrap(),
+    );
+    let unanswered = l.keepalives_unanswered.expect("counted");
+    assert!((100..200).contains(&sent), "{sent} probes: {}", ran.out);
+    assert_eq!(received + unanswered, sent, "{}", ran.out);
     assert!(
-        ran.out
-            .contains("while held: 200 segments sent (keepalive probes), 200 received"),
+        ran.out.contains(&format!(
+            "while held: {sent} segments sent (keepalive probes), {received} received (their \
+             answers), {unanswered} probes unanswered at the end"
+        )),
         "{}",
         ran.out
     );
+}
+
+/// The memory held: in each progress line and object, and in the result
+/// (base, held, peak, and per connection), from this process's RSS.
+#[test]
+fn the_memory_held_is_reported() {
+    let ran = load(&["-c", "2000", "--hold", "2s"], Peer::new(true));
+    assert_eq!(ran.outcome, Outcome::Success, "{}{}", ran.out, ran.err);
+    assert!(ran.err.contains(" MiB"), "{}", ran.err);
+    let progress = ran
+        .err
+        .lines()
+        .filter(|l| l.contains("established 2000"))
+        .count();
+    let held = ran
+        .err
+        .lines()
+        .filter(|l| l.contains("memory held "))
+        .count();
+    assert!(progress >= 2 && held >= progress, "{}", ran.err);
+    let l = ran.load;
+    let (base, rss, peak) = (
+        l.rss_base_bytes.unwrap(),
+        l.rss_held_bytes.unwrap(),
+        l.rss_peak_bytes.unwrap(),
+    );
+    assert!(base > 0 && rss > 0 && peak >= rss, "{l:?}");
+    assert!(l.held_bytes_per_connection.is_some(), "{l:?}");
+    assert!(ran.out.contains("memory held: "), "{}", ran.out);
+}
+
+/// More connections than one turn closes (16,384): each still gets its
+/// RST, batch after batch, and the run ends once all are gone.
+#[test]
+fn the_close_goes_in_batches_and_resets_every_connection() {
+    let ran = load(&["-c", "40000", "--hold", "1s"], Peer::new(true));
+    assert_eq!(ran.outcome, Outcome::Success, "{}{}", ran.out, ran.err);
+    let rsts = ran
+        .sent
+        .iter()
+        .filter_map(|(_, f)| TcpRepr::from_frame(f, ChecksumMode::Verify).ok())
+        .filter(|(_, _, t)| t.flags.contains(Flags::RST))
+        .count();
+    assert_eq!(rsts, 40_000);
+    assert_eq!(ran.load.progress.established, 0, "{}", ran.out);
 }

@@ -382,10 +382,13 @@ fn connections_from_sources() -> u32 {
 /// it fell behind, the kernel dropped what its receive ring had no room
 /// for, and keepalives went unread until connections timed out. The
 /// package is built at opt-level 1 in debug builds (Cargo.toml), where
-/// this run takes 1.5 s of CPU. What its ring still drops when the
-/// machine is saturated is counted (`rx_dropped`): the sink's kernel
-/// counts prove the keepalives answered, and nettool's own count is held
-/// to them less what its ring dropped.
+/// this run takes 1.5 s of CPU. The keepalives come due spread over
+/// their interval, so their answers arrive evenly: on a quiet machine the
+/// ring drops none (`rx_dropped` 0), and every probe nettool sent in the
+/// hold was answered, but those on their way as it ended (counted by
+/// nettool, and by the sink's kernel); an answer nettool missed is one
+/// its ring dropped. The memory the connections hold, from RSS, is
+/// at most 1 KiB each.
 #[test]
 fn connections_from_several_unowned_sources_are_held_with_keepalives() {
     require_root();
@@ -444,11 +447,37 @@ fn connections_from_several_unowned_sources_are_held_with_keepalives() {
     // own count follows.
     let sent = result["held_segments_sent"].as_u64().expect("counted");
     let answered = result["held_segments_received"].as_u64().expect("counted");
-    assert!(sent >= u64::from(n), "{sent} probes for {n}: {result}");
+    let unanswered = result["keepalives_unanswered"].as_u64().expect("counted");
+    // Spread over the interval (each connection's first probe after 5 s
+    // and up to 5 s more), one or two probes a connection in the hold.
+    assert!(sent >= u64::from(n) / 2, "{sent} probes for {n}: {result}");
     let dropped = result["rx_dropped"].as_u64().expect("the ring's count");
+    // Spread, the answers come evenly: every probe was answered and its
+    // answer read, but those on their way as the hold ended, and those
+    // the kernel dropped because nettool's receive ring was full. On a
+    // quiet machine the ring drops none and the first sum is exact; on
+    // one saturated by other builds nettool falls behind (its CPU share
+    // is what it is), and every answer it missed is one of the ring's
+    // drops (the sink's kernel counts below show it answered them all).
+    // (Answers to probes sent before the hold, while the last connections
+    // opened, count too: hence no more than that.)
+    let lost = sent.saturating_sub(answered + unanswered);
     assert!(
-        answered + dropped >= sent * 90 / 100,
-        "{answered} of {sent} answers read, {dropped} frames dropped: {result}"
+        lost <= dropped,
+        "{lost} answers neither read nor on their way, {dropped} frames dropped: {result}"
+    );
+    assert!(
+        unanswered <= sent / 100 + dropped,
+        "{unanswered} of {sent} probes unanswered at the end: {result}"
+    );
+    // Memory, from RSS: what the connections added while held, once the
+    // handshakes were over (the issue's bound is 1 KiB each).
+    let per_connection = result["held_bytes_per_connection"]
+        .as_u64()
+        .expect("measured");
+    assert!(
+        per_connection <= 1024,
+        "{per_connection} bytes per connection from RSS: {result}"
     );
     // Reset: nothing left in the sink's namespace.
     let limit = Instant::now() + Duration::from_secs(10);
@@ -501,13 +530,16 @@ fn connections_from_several_unowned_sources_are_held_with_keepalives() {
     println!(
         "{n} connections from {} unowned addresses established (ss -s agreed) in {:.3} s, {} \
          connects/s, p50 {} µs p99 {} µs; held 10 s: {sent} keepalive probes, {answered} answers \
-         read (the sink's kernel: {kernel_probes} probes in, {kernel_answers} answers out); \
-         {dropped} frames dropped from nettool's ring; run {:?} in all (DAD included), test {:?}",
+         read, {unanswered} on their way (the sink's kernel: {kernel_probes} probes in, \
+         {kernel_answers} answers out); {dropped} frames dropped from nettool's ring; \
+         {per_connection} bytes per connection from RSS while held, {} at the peak; run {:?} in \
+         all (DAD included), test {:?}",
         sources.len(),
         result["open_us"].as_u64().unwrap_or(0) as f64 / 1e6,
         result["connects_per_s"],
         result["connect_p50_us"],
         result["connect_p99_us"],
+        result["rss_peak_bytes"],
         ran.elapsed,
         started.elapsed(),
     );

@@ -209,10 +209,13 @@ fn a_hundred_thousand_idle_connections_cost_the_client_at_most_a_kilobyte_each()
          included; RSS grew {rss:.0} bytes per connection, both sides); \
          {wakeups} timer wake-ups; {wall:?} wall"
     );
-    // 1012 bytes measured (issue 16 asks for at most 1024): the flow
-    // (the engine's state and the interface's, one allocation), the
-    // table's entry and its spare room, the timer set's entry.
-    assert!(per_conn <= 1024.0, "{per_conn} bytes per idle connection");
+    // 876 bytes measured (issue 16 asks for at most 1024 from RSS, which
+    // adds the allocator's headers and the table's room at a million):
+    // the flow (the engine's state and the interface's, one allocation;
+    // CUBIC's and HyStart++'s state boxed only once data is acknowledged,
+    // which it never is here), the table's entry and its spare room, the
+    // timer set's entry.
+    assert!(per_conn <= 900.0, "{per_conn} bytes per idle connection");
     // Debug build on a shared 2-core machine; a scan of the table per
     // wake-up would take hours, not seconds.
     assert!(

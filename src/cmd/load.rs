@@ -11,8 +11,10 @@
 //! the counts, and their rendering.
 
 use std::collections::{HashMap, HashSet};
+use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::Arc;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -46,6 +48,25 @@ const GRACE: Duration = Duration::from_secs(5);
 
 /// Keepalive probes unanswered before a connection is given up.
 const KEEPALIVE_PROBES: u32 = 3;
+
+/// Keepalive idle times, spread: connection `i`'s first probe waits
+/// `--keepalive` plus `(i mod SPREAD) / SPREAD` of it. Connections opened
+/// within seconds would otherwise come due together, every `--keepalive`
+/// seconds again (an answer restarts the idle time), and their answers
+/// arrive as one burst: a million within 17 s of each other overflowed
+/// the receive ring. Spread, they come due evenly over the interval and
+/// beyond. One shared configuration per offset: nothing per connection.
+const SPREAD: u32 = 64;
+
+/// Connections closed per turn at the end of the hold: their RSTs (or
+/// FINs) go out and their events are handled before the next batch. All
+/// at once, a million RSTs and their events were held together, and
+/// nettool's resident set nearly doubled at the very end.
+const CLOSE_BATCH: u32 = 16_384;
+
+/// Frames read per wake-up: a whole burst of answers before the turn's
+/// timers and sends (the driver reads the rest of a ring block beyond).
+const RX_BATCH: usize = 1024;
 
 /// The link: room for a burst of SYN-ACKs and keepalive answers, read
 /// in batches through a TPACKET_V3 ring of blocks, which packs small
@@ -135,6 +156,8 @@ fn host_addresses() -> HashSet<Ipv4Addr> {
 }
 
 pub fn run(args: LoadArgs, env: &mut Env) -> Result<Outcome> {
+    // Opens what the memory figures are read from, while it still may.
+    let _ = memory();
     let remote = parse_target_v4(&args.target)?;
     let needed = addresses_needed(args.connections, args.first_port) as usize;
     check_count(
@@ -301,7 +324,7 @@ pub fn load_over(
     }
     let mut load = Load::new(args, payload, p.path, remote, sources, start);
     let opts = Options {
-        rx_batch: 256,
+        rx_batch: RX_BATCH,
         lossy_send: true,
         ..Options::default()
     };
@@ -501,8 +524,26 @@ pub fn summary(report: &Report) -> String {
     if let (Some(sent), Some(received)) = (l.held_segments_sent, l.held_segments_received) {
         s += &format!(
             "while held: {sent} segments sent (keepalive probes), {received} received (their \
-             answers)\n"
+             answers)"
         );
+        if let Some(n) = l.keepalives_unanswered {
+            s += &format!(", {n} probes unanswered at the end");
+        }
+        s += "\n";
+    }
+    if let (Some(held), Some(base)) = (l.rss_held_bytes, l.rss_base_bytes) {
+        s += &format!(
+            "memory held: {} while held (RSS), {} at the start",
+            mib(held),
+            mib(base)
+        );
+        if let Some(per) = l.held_bytes_per_connection {
+            s += &format!(": {per} bytes per established connection");
+        }
+        if let Some(peak) = l.rss_peak_bytes {
+            s += &format!("; {} at the peak", mib(peak));
+        }
+        s += "\n";
     }
     if let Some(n) = report.rsts_dropped {
         s += &format!("{n} kernel RSTs dropped by the guard\n");
@@ -521,8 +562,9 @@ enum Phase {
     Opening,
     /// All opened and settled; held until then (`None`: Ctrl-C).
     Holding(Option<Instant>),
-    /// Closed as asked; waiting until the connections are gone, or then.
-    Closing(Instant),
+    /// Closing as asked, a batch a turn (`None`), then waiting until the
+    /// connections are gone, or then.
+    Closing(Option<Instant>),
 }
 
 /// The run's state: which connections are where, and the counts.
@@ -532,7 +574,10 @@ struct Load {
     /// The source addresses, taken in turn.
     sources: Vec<Ipv4Addr>,
     remote: SocketAddrV4,
-    config: Arc<tcp::Config>,
+    /// The connections' configurations, shared: with `--keepalive`, one
+    /// per idle time of the spread ([`SPREAD`]), connection `i` taking
+    /// `configs[i mod len]`.
+    configs: Vec<Arc<tcp::Config>>,
     isn: IsnGenerator,
     payload: Option<Vec<u8>>,
     /// `--keepalive` was given: the hold's segments are counted.
@@ -543,6 +588,8 @@ struct Load {
     phase: Phase,
     /// Connections opened so far: the next uses port `first_port + next`.
     next: u32,
+    /// Connections closed so far at the end, from the first opened.
+    closed: u32,
     /// Connections in the table and not yet CLOSED or TIME-WAIT (a run
     /// does not wait out TIME-WAIT).
     live: u64,
@@ -565,6 +612,13 @@ struct Load {
     /// connection when the hold began, and then while it lasted.
     hold_base: Option<(u64, u64)>,
     held: Option<(u64, u64)>,
+    /// With `--keepalive`: probes unanswered when the hold ended.
+    unanswered: Option<u64>,
+    /// Resident set: when the first SYN went, at the last sample, and the
+    /// hold's largest sample with the connections established then.
+    rss_base: Option<u64>,
+    rss_now: Option<u64>,
+    rss_held: Option<(u64, u64)>,
     /// The next progress line, and the count of established at the last.
     next_progress: Instant,
     connects_at_last: u64,
@@ -584,19 +638,30 @@ impl Load {
             mss: path.mss(),
             mtu: tcp::link_mtu(path.iface.mtu) as usize,
             ts_offset: u32::from_le_bytes(random_bytes::<4>()),
-            keepalive: args.keepalive.map(|every| Keepalive {
-                idle: every,
-                interval: every,
-                probes: KEEPALIVE_PROBES,
-            }),
             ..tcp::Config::default()
         };
+        let configs = match args.keepalive {
+            None => vec![Arc::new(config)],
+            Some(every) => (0..SPREAD)
+                .map(|j| {
+                    Arc::new(tcp::Config {
+                        keepalive: Some(Keepalive {
+                            idle: every + every * j / SPREAD,
+                            interval: every,
+                            probes: KEEPALIVE_PROBES,
+                        }),
+                        ..config
+                    })
+                })
+                .collect(),
+        };
+        let rss_base = memory().map(|m| m.rss);
         Load {
             n: args.connections,
             first_port: args.first_port,
             sources,
             remote,
-            config: Arc::new(config),
+            configs,
             isn: IsnGenerator::new(random_bytes::<16>()),
             payload,
             keepalive: args.keepalive.is_some(),
@@ -605,6 +670,7 @@ impl Load {
             pacer: Pacer::new(args.rate, WINDOW),
             phase: Phase::Opening,
             next: 0,
+            closed: 0,
             live: 0,
             handshaking: HashMap::new(),
             replied: HashSet::new(),
@@ -620,6 +686,10 @@ impl Load {
             settled: None,
             hold_base: None,
             held: None,
+            unanswered: None,
+            rss_base,
+            rss_now: rss_base,
+            rss_held: None,
             next_progress: start + Duration::from_secs(1),
             connects_at_last: 0,
             scratch: vec![0; 4096],
@@ -642,9 +712,10 @@ impl Load {
         let count = room.min((self.n - self.next) as usize);
         for _ in 0..count {
             let key = self.key(self.next);
+            let config = self.configs[self.next as usize % self.configs.len()].clone();
             self.next += 1;
             let iss = self.isn.isn(now, key.local, key.remote);
-            let conn = Connection::connect(now, self.config.clone(), key.local, key.remote, iss);
+            let conn = Connection::connect(now, config, key.local, key.remote, iss);
             iface.open(conn);
             self.live += 1;
             self.handshaking.insert(key, now);
@@ -653,12 +724,20 @@ impl Load {
     }
 
     /// Segments sent and received so far on every connection still in
-    /// the table (one walk: at the hold's start and end only).
-    fn segments(&self, iface: &stack_iface::Interface) -> (u64, u64) {
+    /// the table, and the keepalive probes unanswered (one walk: at the
+    /// hold's start and end only).
+    fn segments(&self, iface: &stack_iface::Interface) -> (u64, u64, u64) {
         (0..self.next)
-            .filter_map(|i| iface.stats(self.key(i)))
-            .fold((0, 0), |(out, inn), s| {
-                (out + s.segments_sent, inn + s.segments_received)
+            .filter_map(|i| {
+                let key = self.key(i);
+                Some((iface.stats(key)?, iface.conn(key)?))
+            })
+            .fold((0, 0, 0), |(out, inn, probes), (s, c)| {
+                (
+                    out + s.segments_sent,
+                    inn + s.segments_received,
+                    probes + u64::from(c.keepalives_unanswered()),
+                )
             })
     }
 
@@ -667,22 +746,34 @@ impl Load {
     /// so far is noted, once.
     fn hold_begins(&mut self, iface: &stack_iface::Interface) {
         if self.keepalive && self.hold_base.is_none() {
-            self.hold_base = Some(self.segments(iface));
+            let (out, inn, _) = self.segments(iface);
+            self.hold_base = Some((out, inn));
         }
     }
 
-    /// The hold ends: what the connections exchanged while held.
+    /// The hold ends: what the connections exchanged while held (once).
     fn hold_ends(&mut self, iface: &stack_iface::Interface) {
+        if self.held.is_some() {
+            return;
+        }
         if let Some((out0, in0)) = self.hold_base {
-            let (out, inn) = self.segments(iface);
+            let (out, inn, unanswered) = self.segments(iface);
             self.held = Some((out.saturating_sub(out0), inn.saturating_sub(in0)));
+            self.unanswered = Some(unanswered);
         }
     }
 
     /// Closes every open connection as `--close` says.
     fn close_all(&mut self, iface: &mut stack_iface::Interface, now: Instant) {
         self.hold_ends(iface);
-        for i in 0..self.next {
+        self.close_some(iface, now, u32::MAX);
+    }
+
+    /// Closes the next `most` connections as `--close` says; `true` once
+    /// all are.
+    fn close_some(&mut self, iface: &mut stack_iface::Interface, now: Instant, most: u32) -> bool {
+        let end = self.next.min(self.closed.saturating_add(most));
+        for i in self.closed..end {
             let key = self.key(i);
             match self.close {
                 CloseHow::Reset => {
@@ -700,9 +791,12 @@ impl Load {
                 }
             }
         }
-        if self.close == CloseHow::None {
+        self.closed = end;
+        let done = end == self.next;
+        if done && self.close == CloseHow::None {
             self.live = 0;
         }
+        done
     }
 
     /// A connection's handshake ended (`Ok`: established, `Err`: failed):
@@ -812,6 +906,20 @@ impl Load {
             connects_per_s,
             syn_retransmits: self.syn_retransmits(iface),
             replies: self.payload.as_ref().map(|_| self.replied.len() as u64),
+            rss_bytes: self.rss_now,
+        }
+    }
+
+    /// Reads the resident set; while held, keeps the largest sample.
+    fn sample_memory(&mut self) {
+        let Some(m) = memory() else {
+            return;
+        };
+        self.rss_now = Some(m.rss);
+        if matches!(self.phase, Phase::Holding(_))
+            && self.rss_held.is_none_or(|(most, _)| m.rss >= most)
+        {
+            self.rss_held = Some((m.rss, self.established));
         }
     }
 
@@ -833,6 +941,10 @@ impl Load {
             self.ever_established as f64 / open.as_secs_f64()
         };
         let pct = self.latencies.percentiles();
+        let per_connection = match (self.rss_base, self.rss_held) {
+            (Some(base), Some((held, n))) if n > 0 => Some(held.saturating_sub(base) / n),
+            _ => None,
+        };
         let load = LoadResult {
             connections: u64::from(args.connections),
             ever_established: self.ever_established,
@@ -845,6 +957,11 @@ impl Load {
             held_segments_sent: self.held.map(|h| h.0),
             held_segments_received: self.held.map(|h| h.1),
             rx_dropped: None,
+            keepalives_unanswered: self.unanswered,
+            rss_base_bytes: self.rss_base,
+            rss_held_bytes: self.rss_held.map(|(rss, _)| rss),
+            rss_peak_bytes: memory().map(|m| m.peak),
+            held_bytes_per_connection: per_connection,
         };
         let verdict = if self.ever_established == u64::from(args.connections) {
             Verdict::Open
@@ -881,7 +998,65 @@ pub fn progress_line(t: f64, p: &Progress) -> String {
     if let Some(r) = p.replies {
         line += &format!("  replies {r}");
     }
+    if let Some(rss) = p.rss_bytes {
+        line += &format!("  memory held {}", mib(rss));
+    }
     line
+}
+
+/// Bytes as MiB, for people.
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+}
+
+/// nettool's resident set now and at its highest.
+#[derive(Debug, Clone, Copy)]
+struct Memory {
+    rss: u64,
+    peak: u64,
+}
+
+/// /proc/self/status, opened once: before the privilege drop (`run`
+/// asks first), as the seccomp filter allows no open after it, only
+/// reads of what is open.
+static STATUS: OnceLock<Option<File>> = OnceLock::new();
+
+/// VmRSS and VmHWM of /proc/self/status, read again from its start;
+/// `None` where /proc cannot tell.
+fn memory() -> Option<Memory> {
+    let file = STATUS
+        .get_or_init(|| File::open("/proc/self/status").ok())
+        .as_ref()?;
+    let mut buf = [0u8; 4096];
+    let n = file.read_at(&mut buf, 0).ok()?;
+    let status = std::str::from_utf8(&buf[..n]).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()?;
+        Some(kib * 1024)
+    };
+    Some(Memory {
+        rss: field("VmRSS:")?,
+        peak: field("VmHWM:")?,
+    })
+}
+
+/// Gives what the handshakes freed back to the kernel. glibc's malloc
+/// returns only the top of its heap by itself; what the handshakes held
+/// for a while (segments, events, the table's old storage as it grew)
+/// was freed between flows that stay, and would stay resident.
+fn give_back_freed() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of the allocator's
+    // own; it touches nothing allocated.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// The load's side of the driver's run.
@@ -900,6 +1075,7 @@ impl LoadRun<'_, '_, '_, '_> {
         let connects = load.ever_established - load.connects_at_last;
         load.connects_at_last = load.ever_established;
         load.next_progress = now + Duration::from_secs(1);
+        load.sample_memory();
         let p = load.progress(iface, connects as f64);
         let t = (now - load.start).as_secs_f64();
         if self.rep.json() {
@@ -939,6 +1115,8 @@ impl Handler<stack_iface::Interface> for LoadRun<'_, '_, '_, '_> {
                         load.hold
                     };
                     load.phase = Phase::Holding(hold.map(|h| now + h));
+                    give_back_freed();
+                    load.sample_memory();
                     if self.rep.human() {
                         writeln!(
                             self.env.err,
@@ -954,22 +1132,27 @@ impl Handler<stack_iface::Interface> for LoadRun<'_, '_, '_, '_> {
                 }
             }
             Phase::Holding(Some(until)) if now >= until => {
-                load.close_all(iface, now);
-                let grace = if load.close == CloseHow::Graceful {
-                    GRACE
-                } else {
-                    Duration::ZERO
-                };
-                load.phase = Phase::Closing(now + grace);
+                load.hold_ends(iface);
+                load.phase = Phase::Closing(None);
             }
             Phase::Holding(_) | Phase::Closing(_) => {}
+        }
+        if load.phase == Phase::Closing(None) && load.close_some(iface, now, CLOSE_BATCH) {
+            let grace = if load.close == CloseHow::Graceful {
+                GRACE
+            } else {
+                Duration::ZERO
+            };
+            load.phase = Phase::Closing(Some(now + grace));
         }
         self.report_progress(iface, now)
     }
 
     fn finished(&mut self, iface: &mut stack_iface::Interface, now: Instant) -> Result<bool> {
         Ok(match self.load.phase {
-            Phase::Closing(until) => !iface.has_pending() && (self.load.live == 0 || now >= until),
+            Phase::Closing(Some(until)) => {
+                !iface.has_pending() && (self.load.live == 0 || now >= until)
+            }
             _ => false,
         })
     }
@@ -979,7 +1162,7 @@ impl Handler<stack_iface::Interface> for LoadRun<'_, '_, '_, '_> {
         let phase = match load.phase {
             Phase::Opening if load.next < load.n => load.pacer.next_at(),
             Phase::Holding(until) => until,
-            Phase::Closing(until) => Some(until),
+            Phase::Closing(until) => Some(until.unwrap_or(Instant::ZERO)),
             Phase::Opening => None,
         };
         [iface.poll_timeout(), phase, Some(load.next_progress)]

@@ -440,6 +440,10 @@ pub struct Progress {
     /// With --send: connections that had a reply.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replies: Option<u64>,
+    /// Memory held: nettool's resident set (VmRSS), in bytes; where
+    /// /proc can tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_bytes: Option<u64>,
 }
 
 /// `load`'s result beyond [`Progress`]: connect times, SYN to
@@ -473,6 +477,27 @@ pub struct LoadResult {
     /// (it fell behind), over the whole run; where the link can tell.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rx_dropped: Option<u64>,
+    /// With `--keepalive`: probes still unanswered when the hold ended
+    /// (sent too late for an answer, or their answers lost): the answers
+    /// read are `held_segments_sent` less these.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keepalives_unanswered: Option<u64>,
+    /// Resident set when the first SYN went (the program, its link's
+    /// ring), in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_base_bytes: Option<u64>,
+    /// Resident set while held (the largest of the hold's samples, once
+    /// the handshakes were over), in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_held_bytes: Option<u64>,
+    /// Resident set at its highest over the run (VmHWM), in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_peak_bytes: Option<u64>,
+    /// What an idle established connection costs, from RSS: the growth
+    /// from `rss_base_bytes` to `rss_held_bytes` over the connections
+    /// established then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_bytes_per_connection: Option<u64>,
 }
 
 /// One port of a scan.

@@ -1065,6 +1065,12 @@ impl Connection {
         )
     }
 
+    /// Keepalive probes sent since the peer was last heard from (STATUS):
+    /// those still unanswered.
+    pub fn keepalives_unanswered(&self) -> u32 {
+        self.keepalive_sent
+    }
+
     /// Something acceptable arrived from the peer: it is alive; the idle
     /// period starts again.
     pub(super) fn keepalive_heard(&mut self, now: Instant) {

@@ -138,6 +138,15 @@ struct Prior {
     cwnd: usize,
     ssthresh: usize,
     ca_acked: usize,
+    curves: Curves,
+}
+
+/// CUBIC's and HyStart++'s state. Boxed, and only from the first change:
+/// a connection that never had data acknowledged (an idle one, such as
+/// each of a load test's million) holds none, their initial values
+/// standing in, and is some 130 bytes smaller for it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Curves {
     cubic: Cubic,
     hystart: HyStart,
 }
@@ -168,8 +177,7 @@ pub struct Congestion {
     /// The flight the window carried lately (for ssthresh).
     pub flight_peak: FlightPeak,
     algorithm: CongestionControl,
-    cubic: Cubic,
-    hystart: HyStart,
+    curves: Option<Box<Curves>>,
     /// Boxed: only after a congestion event, and it is large.
     prior: Option<Box<Prior>>,
 }
@@ -198,14 +206,23 @@ impl Congestion {
             rexmit_una: false,
             flight_peak: FlightPeak::default(),
             algorithm,
-            cubic: Cubic::default(),
-            hystart: HyStart::default(),
+            curves: None,
             prior: None,
         }
     }
 
     pub fn algorithm(&self) -> CongestionControl {
         self.algorithm
+    }
+
+    /// CUBIC's and HyStart++'s state as it stands.
+    fn curves(&self) -> Curves {
+        self.curves.as_deref().copied().unwrap_or_default()
+    }
+
+    /// The same, to change: boxed from now on.
+    fn curves_mut(&mut self) -> &mut Curves {
+        self.curves.get_or_insert_with(Box::default)
     }
 
     /// Starts a connection whose Eff.snd.MSS is `mss`. After a lost SYN
@@ -227,12 +244,17 @@ impl Congestion {
     pub fn on_ack(&mut self, ack: &Ack, mss: usize) {
         if self.cwnd < self.ssthresh {
             let grow = ack.acked.min(2 * mss);
-            match self.hystart.on_ack(ack.ack, ack.snd_max, ack.rtt) {
+            match self
+                .curves_mut()
+                .hystart
+                .on_ack(ack.ack, ack.snd_max, ack.rtt)
+            {
                 Growth::SlowStart => self.cwnd += grow,
                 Growth::Conservative => self.cwnd += grow / CSS_GROWTH_DIVISOR,
                 Growth::Exit => {
                     self.ssthresh = self.cwnd;
-                    self.cubic.on_slow_start_exit(self.segments(mss));
+                    let cwnd = self.segments(mss);
+                    self.curves_mut().cubic.on_slow_start_exit(cwnd);
                 }
             }
         } else {
@@ -250,13 +272,12 @@ impl Congestion {
         let seg = mss as f64;
         let cwnd = self.segments(mss);
         let rtt = ack.srtt.or(ack.rtt).unwrap_or(Duration::ZERO);
-        let next = self
-            .cubic
-            .on_ack(ack.now, ack.acked as f64 / seg, cwnd, rtt);
-        let grow = (next - cwnd).max(0.0) * seg + self.cubic.carry;
+        let cubic = &mut self.curves_mut().cubic;
+        let next = cubic.on_ack(ack.now, ack.acked as f64 / seg, cwnd, rtt);
+        let grow = (next - cwnd).max(0.0) * seg + cubic.carry;
         let whole = grow.floor();
+        cubic.carry = grow - whole;
         self.cwnd = self.cwnd.saturating_add(whole as usize);
-        self.cubic.carry = grow - whole;
     }
 
     /// cwnd in segments, CUBIC's unit.
@@ -278,14 +299,14 @@ impl Congestion {
             cwnd: self.cwnd,
             ssthresh: self.ssthresh,
             ca_acked: self.ca_acked,
-            cubic: self.cubic,
-            hystart: self.hystart,
+            curves: self.curves(),
         }));
-        self.hystart.stop();
+        self.curves_mut().hystart.stop();
         match self.algorithm {
             CongestionControl::Reno => reno::ssthresh(flight, mss),
             CongestionControl::Cubic => {
-                self.cubic.on_congestion_event(self.segments(mss));
+                let cwnd = self.segments(mss);
+                self.curves_mut().cubic.on_congestion_event(cwnd);
                 ((flight as f64 * cubic::BETA) as usize).max(2 * mss)
             }
         }
@@ -333,9 +354,10 @@ impl Congestion {
                 // The same loss episode: an undo goes back to before it.
                 self.prior = prior;
             }
-            self.cubic.on_timeout(self.segments(mss));
+            let cwnd = self.segments(mss);
+            self.curves_mut().cubic.on_timeout(cwnd);
         }
-        self.hystart.stop();
+        self.curves_mut().hystart.stop();
         self.cwnd = mss;
         self.flight_peak.reset(max);
         self.ca_acked = 0;
@@ -360,8 +382,7 @@ impl Congestion {
         self.cwnd = p.cwnd;
         self.ssthresh = p.ssthresh;
         self.ca_acked = p.ca_acked;
-        self.cubic = p.cubic;
-        self.hystart = p.hystart;
+        *self.curves_mut() = p.curves;
         true
     }
 
@@ -532,13 +553,13 @@ mod tests {
             ..cubic()
         };
         c.enter_recovery(100 * MSS, MSS, SeqNum(0), SeqNum(1), true);
-        assert_eq!(c.cubic.w_max, Some(100.0));
+        assert_eq!(c.curves().cubic.w_max, Some(100.0));
         c.exit_recovery(100 * MSS, MSS);
         assert_eq!(c.cwnd, 70 * MSS);
         // A second loss before the window is back at W_max: another flow
         // is taking bandwidth; W_max = 70·(1+0.7)/2 = 59.5.
         c.enter_recovery(70 * MSS, MSS, SeqNum(1), SeqNum(2), true);
-        assert_eq!(c.cubic.w_max, Some(59.5));
+        assert_eq!(c.curves().cubic.w_max, Some(59.5));
         assert_eq!(c.ssthresh, 49 * MSS);
     }
 
@@ -630,8 +651,12 @@ mod tests {
         assert_eq!(c.ssthresh, 56 * MSS);
         assert_eq!(c.cwnd, MSS);
         assert_eq!(c.recover, SeqNum(7));
-        assert_eq!(c.cubic.w_max, None, "K = 0 from the next stage's window");
-        assert_eq!(c.hystart.phase, hystart::Phase::Done);
+        assert_eq!(
+            c.curves().cubic.w_max,
+            None,
+            "K = 0 from the next stage's window"
+        );
+        assert_eq!(c.curves().hystart.phase, hystart::Phase::Done);
         // Backed-off timeouts keep ssthresh.
         c.on_timeout(80 * MSS, MSS, SeqNum(7), false);
         assert_eq!(c.ssthresh, 56 * MSS);
@@ -641,7 +666,7 @@ mod tests {
         }
         let at_ssthresh = c.cwnd as f64 / MSS as f64;
         c.on_ack(&ack_at(1000, MSS), MSS);
-        let e = c.cubic.epoch.unwrap();
+        let e = c.curves().cubic.epoch.unwrap();
         assert_eq!(e.k, 0.0);
         assert_eq!(e.w_max, at_ssthresh);
     }
@@ -674,7 +699,7 @@ mod tests {
             c.on_ack(&ack_at(i * 10, MSS), MSS);
         }
         let before = c.clone();
-        assert!(before.cubic.epoch.is_some() || cc == CongestionControl::Reno);
+        assert!(before.curves().cubic.epoch.is_some() || cc == CongestionControl::Reno);
         if timeout {
             c.on_timeout(c.cwnd, MSS, SeqNum(2), true);
         } else {
@@ -684,8 +709,8 @@ mod tests {
         assert!(c.undo_congestion_event());
         assert_eq!(c.cwnd, before.cwnd);
         assert_eq!(c.ssthresh, before.ssthresh);
-        assert_eq!(c.cubic, before.cubic);
-        assert_eq!(c.hystart, before.hystart);
+        assert_eq!(c.curves().cubic, before.curves().cubic);
+        assert_eq!(c.curves().hystart, before.curves().hystart);
         assert!(!c.undo_congestion_event(), "one undo per event");
     }
 
@@ -701,7 +726,7 @@ mod tests {
         assert!(c.undo_congestion_event());
         assert_eq!(c.cwnd, before.cwnd);
         assert_eq!(c.ssthresh, usize::MAX);
-        assert_eq!(c.hystart, before.hystart);
+        assert_eq!(c.curves().hystart, before.curves().hystart);
     }
 
     /// HyStart++ inside on_ack: `rounds` of `per_round` ACKs of 2 SMSS,
