@@ -4,7 +4,7 @@
 //! hosts beside its connections.
 
 use std::any::Any;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::time::Instant;
 use crate::wire::MacAddr;
@@ -12,7 +12,9 @@ use crate::wire::demux::{FlowKey, Inbound};
 #[cfg(test)]
 use crate::wire::demux::{Identity, demux};
 use crate::wire::icmp::{IcmpError, IcmpQuery};
+use crate::wire::icmpv6::Icmpv6Error;
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
+use crate::wire::ipv6::Ipv6Repr;
 use crate::wire::tcp::{ChecksumMode, TcpRepr};
 use crate::wire::udp::UdpRepr;
 
@@ -82,12 +84,13 @@ pub trait Machine {
 ///
 /// An ICMP query flow's "ports" are its identifiers on our side and 0 on
 /// theirs (see [`crate::wire::demux::Inbound::Query`]). A `remote` of
-/// 0.0.0.0 takes any peer (a UDP listener's).
+/// 0.0.0.0 takes any peer (a UDP listener's). Both ends are of one
+/// family: an IPv6 selector takes IPv6 segments and ICMPv6 errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Selector {
-    pub local: Ipv4Addr,
+    pub local: IpAddr,
     pub local_ports: (u16, u16),
-    pub remote: Ipv4Addr,
+    pub remote: IpAddr,
     pub remote_ports: (u16, u16),
 }
 
@@ -119,6 +122,8 @@ pub trait RawFlow: Any {
     }
     /// A TCP segment the flow's selector takes.
     fn handle_segment(&mut self, _now: Instant, _ip: &Ipv4Repr, _tcp: &TcpRepr<'_>) {}
+    /// A TCP segment over IPv6 the flow's selector takes (an IPv6 flow's).
+    fn handle_segment6(&mut self, _now: Instant, _ip: &Ipv6Repr, _tcp: &TcpRepr<'_>) {}
     /// A UDP datagram the flow's selector takes (a UDP flow's), from
     /// `src_mac` (the next hop back to its sender).
     fn handle_datagram(
@@ -137,6 +142,9 @@ pub trait RawFlow: Any {
     fn handle_malformed(&mut self, _now: Instant) {}
     /// An ICMP error from `from` quoting a packet the selector takes.
     fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, error: &IcmpError);
+    /// An ICMPv6 error from `from` quoting a segment the selector takes
+    /// (an IPv6 flow's). Nothing by default: the flows of IPv4 only.
+    fn handle_icmp6(&mut self, _now: Instant, _from: Ipv6Addr, _error: &Icmpv6Error) {}
     /// Fires whatever deadlines have passed at `now`, if any: it may be
     /// called when nothing is due.
     fn handle_timeout(&mut self, now: Instant);
@@ -172,8 +180,8 @@ pub trait RawEvents {
 /// interface does once no connection or listener owns it; whether it did.
 pub fn offer(flow: &mut dyn RawFlow, sel: &Selector, now: Instant, inbound: &Inbound<'_>) -> bool {
     let protocol = flow.protocol();
-    let from_remote = |ip: &Ipv4Repr| {
-        (sel.remote.is_unspecified() || ip.src == sel.remote) && ip.dst == sel.local
+    let from_remote = |src: IpAddr, dst: IpAddr| {
+        (sel.remote.is_unspecified() || src == sel.remote) && dst == sel.local
     };
     match inbound {
         Inbound::Tcp {
@@ -196,12 +204,27 @@ pub fn offer(flow: &mut dyn RawFlow, sel: &Selector, now: Instant, inbound: &Inb
             query,
             ..
         } if protocol == IpProtocol::Icmp && sel.takes(*key) => flow.handle_query(now, ip, query),
+        Inbound::Tcp6 {
+            ip,
+            flow: key,
+            tcp: Ok(tcp),
+            ..
+        } if protocol == IpProtocol::Tcp && sel.takes(*key) => flow.handle_segment6(now, ip, tcp),
         Inbound::Tcp {
             ip, tcp: Err(_), ..
-        } if protocol == IpProtocol::Tcp && from_remote(ip) => flow.handle_malformed(now),
+        } if protocol == IpProtocol::Tcp && from_remote(ip.src.into(), ip.dst.into()) => {
+            flow.handle_malformed(now)
+        }
+        Inbound::Tcp6 {
+            ip, tcp: Err(_), ..
+        } if protocol == IpProtocol::Tcp && from_remote(ip.src.into(), ip.dst.into()) => {
+            flow.handle_malformed(now)
+        }
         Inbound::Udp {
             ip, udp: Err(_), ..
-        } if protocol == IpProtocol::Udp && from_remote(ip) => flow.handle_malformed(now),
+        } if protocol == IpProtocol::Udp && from_remote(ip.src.into(), ip.dst.into()) => {
+            flow.handle_malformed(now)
+        }
         Inbound::Icmp {
             from,
             error,
@@ -209,6 +232,14 @@ pub fn offer(flow: &mut dyn RawFlow, sel: &Selector, now: Instant, inbound: &Inb
             ..
         } if error.protocol == protocol && sel.takes(*quoted) => {
             flow.handle_icmp(now, *from, error)
+        }
+        // An ICMPv6 error quotes a TCP segment (the only kind it reads).
+        Inbound::Icmp6 {
+            from,
+            error,
+            quoted,
+        } if protocol == IpProtocol::Tcp && sel.takes(*quoted) => {
+            flow.handle_icmp6(now, *from, error)
         }
         _ => return false,
     }
@@ -231,10 +262,17 @@ impl<F: RawFlow> Feed for F {
         let Ok((eth, _)) = crate::wire::ethernet::EthernetRepr::parse(frame) else {
             return;
         };
-        let us = Identity {
-            ip: sel.local,
-            mac: eth.dst,
-            ipv6: None,
+        let us = match sel.local {
+            IpAddr::V4(ip) => Identity {
+                ip,
+                mac: eth.dst,
+                ipv6: None,
+            },
+            IpAddr::V6(ip) => Identity {
+                ip: Ipv4Addr::UNSPECIFIED,
+                mac: eth.dst,
+                ipv6: Some(ip),
+            },
         };
         if let Some(inbound) = demux(&us, frame, checksum.tcp_mode()) {
             offer(self, &sel, now, &inbound);

@@ -328,7 +328,7 @@ fn bit_fields_take_hex() {
 #[case::handshake_ipv6_without_brackets(&["handshake", "fd00::1:80"], "write [fd00::1:80]:PORT")]
 #[case::nc_ipv6_with_dash_4(&["nc", "-4", "::1", "80"], "-4 asks for IPv4")]
 #[case::handshake_ipv4_with_dash_6(&["handshake", "-6", "10.78.0.2:80"], "-6 asks for IPv6")]
-#[case::probe_ipv6(&["probe", "[::1]:80"], "IPv4 only so far")]
+#[case::udp_probe_ipv6(&["probe", "--udp", "[::1]:80"], "IPv4 only so far")]
 #[case::probe_space(&["probe", "a b:80"], "not a host name")]
 #[case::a_port_for_a_host(&["probe", "22"], "not an IPv4 address")]
 #[case::a_short_address(&["scan", "10.78.0", "10.78.0.2"], "not an IPv4 address")]

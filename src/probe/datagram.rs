@@ -417,9 +417,9 @@ impl RawFlow for DatagramProber {
             Kind::Icmp { ident, .. } => ((*ident, *ident), (0, 0)),
         };
         Selector {
-            local: c.src,
+            local: c.src.into(),
             local_ports,
-            remote: c.dst,
+            remote: c.dst.into(),
             remote_ports,
         }
     }

@@ -366,9 +366,9 @@ impl RawFlow for UdpScanner {
         let lo = self.ports.iter().min().copied().unwrap_or(0);
         let hi = self.ports.iter().max().copied().unwrap_or(0);
         Selector {
-            local: self.config.src,
+            local: self.config.src.into(),
             local_ports: (self.config.sport, self.config.sport),
-            remote: self.config.dst,
+            remote: self.config.dst.into(),
             remote_ports: (lo, hi),
         }
     }
@@ -575,9 +575,9 @@ impl RawFlow for UdpScans {
     fn selector(&self) -> Selector {
         let Some(first) = self.scans.first() else {
             return Selector {
-                local: Ipv4Addr::UNSPECIFIED,
+                local: Ipv4Addr::UNSPECIFIED.into(),
                 local_ports: (1, 0),
-                remote: Ipv4Addr::UNSPECIFIED,
+                remote: Ipv4Addr::UNSPECIFIED.into(),
                 remote_ports: (1, 0),
             };
         };
@@ -587,7 +587,7 @@ impl RawFlow for UdpScans {
             if other.remote != sel.remote {
                 // Any peer: the datagrams are handed to their host's
                 // scanner below, and others' are ignored.
-                sel.remote = Ipv4Addr::UNSPECIFIED;
+                sel.remote = Ipv4Addr::UNSPECIFIED.into();
             }
             sel.remote_ports.0 = sel.remote_ports.0.min(other.remote_ports.0);
             sel.remote_ports.1 = sel.remote_ports.1.max(other.remote_ports.1);

@@ -60,7 +60,7 @@ use crate::wire::demux::{Identity, Inbound, arp_reply, demux};
 use crate::wire::frag::{self, Reassembler, Taken};
 
 use super::keys::{Key, Keys};
-use crate::wire::icmp::{IcmpKind, IcmpQuery, QueryKind};
+use crate::wire::icmp::{IcmpQuery, QueryKind};
 use crate::wire::icmpv6::Icmpv6Kind;
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{ChecksumFill, Flags, TcpRepr};
@@ -120,22 +120,9 @@ pub enum HostEvent {
     Malformed { why: WireError },
 }
 
-/// What an ICMP error about a flow says, over either IP version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    V4(IcmpKind),
-    V6(Icmpv6Kind),
-}
-
-impl ErrorKind {
-    /// The RFCs' names (RFC 792, RFC 4443), as `ping` prints them.
-    pub fn describe(self) -> String {
-        match self {
-            ErrorKind::V4(k) => k.describe(),
-            ErrorKind::V6(k) => k.describe(),
-        }
-    }
-}
+/// What an ICMP error about a flow says, over either IP version (the
+/// wire's, shared with the raw flows).
+pub use crate::wire::icmp::ErrorKind;
 
 /// An event of the interface: when it happened, and for which flow
 /// (`None`: the link's, such as an ARP answer, or a RST for no flow).
@@ -1351,8 +1338,8 @@ impl Interface {
         self.trace_out(now, None, rst);
     }
 
-    /// An ICMPv6 error quoting one of our flows (others are dropped: no
-    /// raw flow speaks IPv6 yet). RFC 8201 §4: a packet too big lowers
+    /// An ICMPv6 error quoting one of our connections (one no
+    /// connection owns goes to the raw flows). RFC 8201 §4: a packet too big lowers
     /// the flow's path MTU (never below IPv6's minimum of 1280), and
     /// what was in flight goes again in segments that fit; every error
     /// is reported to the flow's application, which decides what a hard
@@ -1421,7 +1408,13 @@ impl Machine for Interface {
                 tcp: Ok(tcp),
                 ..
             } => self.handle_tcp(now, (*src_mac, *flow, tcp), &inbound),
-            Inbound::Tcp6 { tcp: Err(e), .. } => self.bad(now, *e),
+            Inbound::Tcp6 { tcp: Err(e), .. } => {
+                self.bad(now, *e);
+                self.offer_raw(now, &inbound);
+            }
+            Inbound::Icmp6 { quoted, .. } if self.key(*quoted).is_none() => {
+                self.offer_raw(now, &inbound);
+            }
             Inbound::Icmp6 {
                 from,
                 error,

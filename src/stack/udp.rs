@@ -181,9 +181,9 @@ impl RawFlow for UdpSocket {
         };
         let port = self.config.local.port();
         Selector {
-            local: *self.config.local.ip(),
+            local: (*self.config.local.ip()).into(),
             local_ports: (port, port),
-            remote,
+            remote: remote.into(),
             remote_ports,
         }
     }

@@ -461,9 +461,9 @@ impl RawFlow for Trace {
             TraceKind::Icmp => (0, 0),
         };
         Selector {
-            local: *local.ip(),
+            local: (*local.ip()).into(),
             local_ports: (local.port(), local.port()),
-            remote: *remote.ip(),
+            remote: (*remote.ip()).into(),
             remote_ports,
         }
     }

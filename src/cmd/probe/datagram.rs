@@ -3,7 +3,7 @@
 //! driver options and summary.
 
 use std::io::BufRead;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use super::{
 use crate::cli::ProbeArgs;
 use crate::clock::Clock;
 use crate::cmd::targets::{
-    Many, Runs, Target, answered_verdict, between_targets, expand_for, with_ports,
+    Many, Runs, Target, answered_verdict, between_targets, expand_for, ipv4_only, v4, with_ports,
 };
 use crate::cmd::{Env, Given, Way, find_path, stamped};
 use crate::driver::{self, Handler, Tx};
@@ -32,7 +32,7 @@ use crate::stack::raw::{Hosted, RawHost};
 use crate::sys::random_u64;
 use crate::time::{Instant, human};
 use crate::wire::MacAddr;
-use crate::wire::icmp::{IcmpKind, QueryKind};
+use crate::wire::icmp::{ErrorKind, IcmpKind, QueryKind};
 use crate::wire::udp::UdpChecksum;
 
 /// Whether `args` asks for UDP or ICMP probes.
@@ -42,17 +42,18 @@ pub(super) fn asked(args: &ProbeArgs) -> bool {
 
 pub(super) fn probe(args: &ProbeArgs, env: &mut Env) -> Result<Outcome> {
     refuse_tcp_options(args)?;
-    let found = targets(args, &mut std::io::stdin().lock(), crate::cmd::resolve_host)?;
+    let found = targets(args, &mut std::io::stdin().lock(), resolve_v4)?;
     super::probe_each(args, found, env, probe_one)
 }
 
 /// Probes one target: its path, its stack, its probes, its summary.
 fn probe_one(
     args: &ProbeArgs,
-    (dst, dports, count): (Ipv4Addr, &[u16], Option<u64>),
+    (dst, dports, count): (IpAddr, &[u16], Option<u64>),
     mut rep: Reporter,
     env: &mut Env,
 ) -> Result<Outcome> {
+    let dst = v4(dst);
     let way = Way::of(&args.path);
     let path = match find_path(&mut rep, env, "probe", dst, &way)? {
         Ok(path) => path,
@@ -86,10 +87,10 @@ pub(super) fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Resul
     refuse_tcp_options(args)?;
     let aim = Aim {
         path: given.path,
-        local: given.local_v4(),
+        local: given.local,
         guard: None,
     };
-    let found = targets(args, &mut std::io::empty(), crate::cmd::resolve_host)?;
+    let found = targets(args, &mut std::io::empty(), resolve_v4)?;
     let count = per_target_count(args, found.len());
     let mut runs = Runs::new(found.len(), 0);
     for (i, t) in found.iter().enumerate() {
@@ -98,7 +99,7 @@ pub(super) fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Resul
         }
         let rep = Reporter::new(args.json);
         between_targets(&rep, i, env)?;
-        let target = (t.ip, t.ports.as_deref().unwrap_or_default(), count);
+        let target = (v4(t.ip), t.ports.as_deref().unwrap_or_default(), count);
         let fired = fire(args, &aim, target, rep, given.link, given.clock, env)?;
         use crate::cmd::Finish;
         let outcome = fired.finish(None, given.clock.now(), env)?;
@@ -147,7 +148,27 @@ fn refuse_tcp_options(args: &ProbeArgs) -> Result<()> {
 fn targets(
     args: &ProbeArgs,
     stdin: &mut dyn BufRead,
-    resolve: impl Fn(&str) -> Result<Ipv4Addr>,
+    resolve: impl Fn(&str) -> Result<IpAddr>,
+) -> Result<Vec<Target>> {
+    let what = if args.icmp {
+        "probe --icmp"
+    } else {
+        "probe --udp"
+    };
+    let found = datagram_targets(args, stdin, resolve)?;
+    ipv4_only(&found, what)?;
+    Ok(found)
+}
+
+/// A host name's IPv4 address, for the probes that speak IPv4 only.
+fn resolve_v4(name: &str) -> Result<IpAddr> {
+    crate::cmd::resolve_host(name).map(IpAddr::V4)
+}
+
+fn datagram_targets(
+    args: &ProbeArgs,
+    stdin: &mut dyn BufRead,
+    resolve: impl Fn(&str) -> Result<IpAddr>,
 ) -> Result<Vec<Target>> {
     let words = crate::cmd::targets::gather(&args.targets, args.list.input_list.as_deref(), stdin)?;
     if args.icmp {
@@ -241,13 +262,17 @@ fn fire(
     env: &mut Env,
 ) -> Result<Fired> {
     let start = clock.now();
-    let config = config(args, aim.path, aim.local, (dst, dports, count))?;
+    let local = match aim.local {
+        SocketAddr::V4(a) => a,
+        SocketAddr::V6(a) => panic!("an IPv4-only probe from {a}"),
+    };
+    let config = config(args, aim.path, local, (dst, dports, count))?;
     let mut view = ProbeView {
         rep,
         verbose: args.verbose,
         start,
-        src: aim.path.source_v4(),
-        dst,
+        src: aim.path.source,
+        dst: dst.into(),
     };
     header(&view, args, aim, &config, dports, env)?;
     let mut host = RawHost::new(iface_config(aim.path), DatagramProber::new(start, config));
@@ -335,7 +360,7 @@ fn header(
     let start = Start {
         command: "probe",
         mode: Some(if args.udp { "udp" } else { "icmp" }),
-        src: Some(aim.local.into()),
+        src: Some(aim.local),
         ip: Some(dst.into()),
         ports,
         iface: Some(path.iface.name.clone()),
@@ -421,8 +446,8 @@ fn render(view: &ProbeView, out: &mut dyn Write, now: Instant, event: Event) -> 
             };
             let p = ev::Probe {
                 probe: index,
-                src: SocketAddrV4::new(view.src, sport),
-                dst: SocketAddrV4::new(view.dst, dport),
+                src: SocketAddr::new(view.src, sport),
+                dst: SocketAddr::new(view.dst, dport),
                 seq: u32::from(seq),
                 id,
             };
@@ -442,7 +467,7 @@ fn render(view: &ProbeView, out: &mut dyn Write, now: Instant, event: Event) -> 
             from,
             kind,
         } => {
-            let (ev, line) = icmp(t, index, rtt, from, kind);
+            let (ev, line) = icmp(t, index, rtt, from.into(), ErrorKind::V4(kind));
             // For UDP, a port unreachable from the host itself is the
             // answer "closed".
             let line = if kind == IcmpKind::Unreachable(3) && from == view.dst {
@@ -479,7 +504,7 @@ fn reply(
             ),
             "port open",
             Some(SocketAddrV4::new(from, *sport)),
-            Some(SocketAddrV4::new(view.src, *dport)),
+            Some(SocketAddrV4::new(crate::cmd::targets::v4(view.src), *dport)),
             payload.len(),
         ),
         Answer::Query {
