@@ -144,13 +144,37 @@ fn probe_targets(
     targets::with_ports(found, args.dport.as_deref(), Proto::Tcp, 80)
 }
 
+/// Takes the zones off link-local targets (`fe80::1%eth0`,
+/// `[fe80::1%eth0]:22`): a zone names the interface, as `-i` does, and
+/// one run leaves by one interface, so the zones and `-i` must agree.
+fn zone_interface(words: &mut [String], interface: &mut Option<String>) -> Result<()> {
+    for word in words.iter_mut() {
+        let Some(at) = word.find('%') else { continue };
+        let end = word[at..].find(']').map_or(word.len(), |i| at + i);
+        let zone = word[at + 1..end].to_owned();
+        if zone.is_empty() {
+            bail!("{word}: the zone after % is empty: write the interface, e.g. fe80::1%eth0");
+        }
+        match interface {
+            Some(iface) if *iface != zone => bail!(
+                "{word} names interface {zone}, and -i (or another zone) {iface}: one run \
+                 leaves by one interface"
+            ),
+            _ => *interface = Some(zone),
+        }
+        word.replace_range(at..end, "");
+    }
+    Ok(())
+}
+
 /// How many probes go to each target: `-c`, or with several targets one
 /// each (without `-c` the first would take every probe until Ctrl-C).
 fn per_target_count(args: &ProbeArgs, targets: usize) -> Option<u64> {
     args.count.or((targets > 1).then_some(1))
 }
 
-pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
+pub fn probe(mut args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
+    zone_interface(&mut args.targets, &mut args.path.interface)?;
     if datagram::asked(&args) {
         return datagram::probe(&args, env);
     }
@@ -911,7 +935,8 @@ fn scan_targets(
     Ok((found, ports))
 }
 
-pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
+pub fn scan(mut args: ScanArgs, env: &mut Env) -> Result<Outcome> {
+    zone_interface(&mut args.operands, &mut args.path.interface)?;
     if args.udp {
         return udp_scan::scan(&args, env);
     }
@@ -1567,6 +1592,31 @@ mod tests {
     fn ports_given_twice_are_refused() {
         let err = parse_scan_targets(&["--ports", "7", "10.0.0.2", "22"]).unwrap_err();
         assert!(err.to_string().contains("give the ports once"), "{err}");
+    }
+
+    #[rstest]
+    #[case::bare(&["fe80::2%veth0"], None, Ok((&["fe80::2"][..], Some("veth0"))))]
+    #[case::bracketed(&["[fe80::2%veth0]:22"], None, Ok((&["[fe80::2]:22"][..], Some("veth0"))))]
+    #[case::agrees_with_i(&["fe80::2%veth0"], Some("veth0"), Ok((&["fe80::2"][..], Some("veth0"))))]
+    #[case::no_zone(&["fd00::2", "10.0.0.2"], None, Ok((&["fd00::2", "10.0.0.2"][..], None)))]
+    #[case::differs_from_i(&["fe80::2%veth0"], Some("eth1"), Err("one run leaves by one interface"))]
+    #[case::two_zones(&["fe80::2%a", "fe80::3%b"], None, Err("one run leaves by one interface"))]
+    #[case::empty(&["fe80::2%"], None, Err("the zone after % is empty"))]
+    fn zones_name_the_interface(
+        #[case] words: &[&str],
+        #[case] i: Option<&str>,
+        #[case] want: Result<(&[&str], Option<&str>), &str>,
+    ) {
+        let mut words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        let mut iface = i.map(str::to_owned);
+        match (zone_interface(&mut words, &mut iface), want) {
+            (Ok(()), Ok((w, z))) => {
+                assert_eq!(words, w);
+                assert_eq!(iface.as_deref(), z);
+            }
+            (Err(e), Err(part)) => assert!(e.to_string().contains(part), "{e}"),
+            (got, want) => panic!("{got:?}, wanted {want:?}"),
+        }
     }
 
     #[test]
