@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::arp::cache::{Cache, LoadError, STORE_VERSION};
+use crate::arp::cache::Cache;
 use crate::ndp;
 
 /// Both families' caches, as one file holds them.
@@ -75,6 +75,19 @@ impl Caches {
         bytes.push(b'\n');
         bytes
     }
+}
+
+/// The file's layout version. Versioned so that a future layout is
+/// recognised instead of half-read.
+pub const STORE_VERSION: u32 = 1;
+
+/// Why stored bytes could not be read back as caches.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("not a nettool cache file: {0}")]
+    Syntax(#[from] serde_json::Error),
+    #[error("cache file version {0} is not understood by this nettool (expected {STORE_VERSION})")]
+    Version(u32),
 }
 
 /// Larger than any real cache (≈ 200 bytes an entry); refusing bigger
@@ -319,6 +332,15 @@ mod tests {
 
     use crate::wire::MacAddr;
 
+    /// `c` as the file holds it with no IPv6 entries.
+    fn arp_only(c: &Cache) -> Vec<u8> {
+        Caches {
+            arp: c.clone(),
+            ndp: ndp::cache::Cache::new(0),
+        }
+        .to_bytes()
+    }
+
     fn sample() -> Cache {
         let mut c = Cache::new();
         c.learn(
@@ -404,7 +426,7 @@ mod tests {
     fn a_file_others_can_write_is_not_trusted() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("arp-cache.json");
-        fs::write(&path, sample().to_bytes()).unwrap();
+        fs::write(&path, arp_only(&sample())).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).unwrap();
         let (c, w) = load(&path);
         assert!(c.is_empty());
@@ -504,9 +526,24 @@ mod tests {
             arp: sample(),
             ndp: ndp::cache::Cache::new(0),
         };
-        assert_eq!(caches.to_bytes(), sample().to_bytes());
+        // What nettool wrote before it spoke NDP, to the byte.
+        let old = r#"{
+  "version": 1,
+  "entries": [
+    {
+      "iface": "eth0",
+      "ifindex": 7,
+      "ip": "10.0.0.2",
+      "mac": "02:00:00:00:00:02",
+      "learned_at_ms": 1000,
+      "ttl_ms": 60000
+    }
+  ]
+}
+"#;
+        assert_eq!(String::from_utf8(caches.to_bytes()).unwrap(), old);
         // And an old file loads, with no IPv6 entries.
-        let back = Caches::from_bytes(&sample().to_bytes(), 0).unwrap();
+        let back = Caches::from_bytes(old.as_bytes(), 0).unwrap();
         assert_eq!(back.arp.len(), 1);
         assert!(back.ndp.is_empty());
     }
@@ -538,5 +575,76 @@ mod tests {
         let back = load_all(&path, 0).0;
         assert_eq!(back.arp.len(), 1);
         assert!(back.ndp.is_empty());
+    }
+
+    // The ARP side of the file format.
+
+    const IP: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
+    const T0: u64 = 1_700_000_000_000;
+
+    fn arp_from(bytes: &[u8]) -> Result<Cache, LoadError> {
+        Caches::from_bytes(bytes, 0).map(|c| c.arp)
+    }
+
+    #[test]
+    fn files_without_interface_indexes_match_no_interface() {
+        let old = br#"{"version":1,"entries":[{"iface":"eth0","ip":"10.78.0.2","mac":"02:00:00:00:00:01","learned_at_ms":1700000000000,"ttl_ms":60000}]}"#;
+        let c = arp_from(old).unwrap();
+        assert_eq!(c.len(), 1, "the entry is kept, for --show");
+        assert!(c.lookup("eth0", 7, IP, T0).is_none(), "but never answers");
+    }
+
+    #[test]
+    fn persistence_round_trip() {
+        let mut c = sample();
+        c.learn(
+            "veth1",
+            7,
+            Ipv4Addr::new(192, 0, 2, 9),
+            MacAddr::new(2, 0, 0, 0, 0, 9),
+            T0 + 5,
+            Duration::from_millis(1500),
+        );
+        let back = arp_from(&arp_only(&c)).unwrap();
+        assert_eq!(
+            back.entries().collect::<Vec<_>>(),
+            c.entries().collect::<Vec<_>>()
+        );
+        assert!(back.changes().is_empty());
+        let text = String::from_utf8(arp_only(&c)).unwrap();
+        assert!(text.contains("\"02:00:00:00:00:09\""), "{text}");
+    }
+
+    #[rstest::rstest]
+    #[case::empty(b"".as_slice())]
+    #[case::garbage(b"\x00\xffnot json".as_slice())]
+    #[case::truncated(b"{\"version\":1,\"entries\":[{\"iface\":\"eth0\"".as_slice())]
+    #[case::bad_mac(b"{\"version\":1,\"entries\":[{\"iface\":\"e\",\"ip\":\"10.0.0.1\",\"mac\":\"zz\",\"learned_at_ms\":1,\"ttl_ms\":1}]}".as_slice())]
+    #[case::bad_ip(b"{\"version\":1,\"entries\":[{\"iface\":\"e\",\"ip\":\"10.0.0.300\",\"mac\":\"02:00:00:00:00:01\",\"learned_at_ms\":1,\"ttl_ms\":1}]}".as_slice())]
+    #[case::future_version(b"{\"version\":99,\"entries\":[]}".as_slice())]
+    fn corrupt_stores_are_refused_not_trusted(#[case] bytes: &[u8]) {
+        assert!(arp_from(bytes).is_err());
+    }
+
+    #[test]
+    fn changes_replay_onto_a_concurrently_updated_copy() {
+        let ttl = Duration::from_secs(60);
+        // Run A and run B both load the same file; A learns .2, B learns .3.
+        let disk = Cache::new();
+        let mut a = disk.clone();
+        a.learn("eth0", 7, IP, MacAddr::new(2, 0, 0, 0, 0, 1), T0, ttl);
+        let mut b = disk.clone();
+        let three = Ipv4Addr::new(10, 78, 0, 3);
+        b.learn("eth0", 7, three, MacAddr::new(2, 0, 0, 0, 0, 3), T0, ttl);
+        // A saves first; B re-reads the file and replays its own changes.
+        let mut merged = arp_from(&arp_only(&a)).unwrap();
+        merged.apply(b.changes());
+        assert_eq!(merged.len(), 2);
+        // A later flush replays as a flush.
+        let mut c = merged.clone();
+        c.flush();
+        let mut again = merged.clone();
+        again.apply(c.changes());
+        assert!(again.is_empty());
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use nettool::arp::cache::{Cache, Learned};
 use nettool::arp::probe::{self, Mode, Prober, Target, Until};
 use nettool::arp::resolve::{Event, Resolution, Settings, WallClock};
+use nettool::cachefile::Caches;
 use nettool::driver::{self, Clock, Stop};
 use nettool::link::mem::{ArpNeighbour, MemLink, VirtualClock};
 use nettool::time::Instant;
@@ -190,7 +191,12 @@ fn a_second_run_answers_from_the_cache_without_a_frame() {
     drop(first);
     assert_eq!(link.sent.len(), 1);
     // Ten seconds later, in a "new process": reload from the stored bytes.
-    let mut reloaded = Cache::from_bytes(&cache.to_bytes()).unwrap();
+    let stored = Caches {
+        arp: cache.clone(),
+        ndp: nettool::ndp::cache::Cache::new(0),
+    }
+    .to_bytes();
+    let mut reloaded = Caches::from_bytes(&stored, 0).unwrap().arp;
     let later = WallClock {
         at: Instant::ZERO,
         unix_ms: T0 + 10_000,

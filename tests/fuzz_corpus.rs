@@ -22,6 +22,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use nettool::arp::cache::Cache;
+use nettool::cachefile::Caches;
 use nettool::sim::{CLIENT, Dir, SERVER, Sim};
 use nettool::tcp::{Config, State};
 use nettool::wire::arp::ArpRepr;
@@ -254,16 +255,42 @@ fn icmp_frame(t: u8, code: u8, quoted: &[u8]) -> Vec<u8> {
 }
 
 fn cachefile_seeds(seeds: &mut Seeds) {
-    let mut cache = Cache::new();
-    seeds.insert(("cachefile", "empty".into()), cache.to_bytes());
+    let mut caches = Caches {
+        arp: Cache::new(),
+        ndp: nettool::ndp::cache::Cache::new(0),
+    };
+    seeds.insert(("cachefile", "empty".into()), caches.to_bytes());
     let t0 = 1_700_000_000_000;
     for (i, iface) in ["eth0", "veth-lab0", "wlan0"].iter().enumerate() {
         let mac = nettool::wire::MacAddr::new(2, 0, 0, 0, 0, i as u8 + 1);
         let ip = Ipv4Addr::new(10, 0, i as u8, 2);
-        cache.learn(iface, i as u32 + 2, ip, mac, t0, Duration::from_secs(60));
+        caches
+            .arp
+            .learn(iface, i as u32 + 2, ip, mac, t0, Duration::from_secs(60));
         seeds.insert(
             ("cachefile", format!("entries-{}", i + 1)),
-            cache.to_bytes(),
+            caches.to_bytes(),
+        );
+    }
+    // IPv6 neighbours beside them: one REACHABLE, then one a router too.
+    for (i, (ip, router)) in [("fe80::2", false), ("fd00:6e74::1", true)]
+        .into_iter()
+        .enumerate()
+    {
+        let ip = ip.parse().unwrap();
+        caches.ndp.solicit(t0, "eth0", 2, ip);
+        let flags = nettool::wire::ndp::NaFlags {
+            router,
+            solicited: true,
+            override_: true,
+        };
+        let mac = nettool::wire::MacAddr::new(2, 0, 0, 0, 6, i as u8 + 1);
+        caches
+            .ndp
+            .handle_advert(t0 + 1, ("eth0", 2), ip, flags, Some(mac), true);
+        seeds.insert(
+            ("cachefile", format!("neighbors-{}", i + 1)),
+            caches.to_bytes(),
         );
     }
     seeds.insert(

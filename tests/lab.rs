@@ -373,9 +373,15 @@ fn stale_test_namespaces_are_swept() {
     let dead = child.id();
     child.wait().unwrap();
     let stale = format!("ntt-sweep-{dead}-0-a");
-    let stale_lab = format!("nettool-t{dead}-0");
+    // A lab the dead process claimed, and one that only looks like a
+    // test's (a user may call a lab anything): the sweep removes the first.
+    let claimed = format!("tsw{dead}");
+    let lookalike = format!("t{dead}-9");
+    testnet::claim_lab_name(dead, &claimed).unwrap();
+    let stale_lab = format!("nettool-{claimed}");
+    let user_lab = format!("nettool-{lookalike}");
     let mine = testnet::unique_name("sweep", "a");
-    for ns in [&stale, &stale_lab, &mine] {
+    for ns in [&stale, &stale_lab, &user_lab, &mine] {
         netns::add(ns).unwrap();
     }
     let removed = testnet::sweep_stale();
@@ -385,7 +391,39 @@ fn stale_test_namespaces_are_swept() {
     );
     assert!(!netns::exists(&stale) && !netns::exists(&stale_lab));
     assert!(netns::exists(&mine), "a live process's namespace was swept");
+    assert!(netns::exists(&user_lab), "a lab nobody claimed was swept");
+    let claim = std::path::Path::new(testnet::TEST_LAB_CLAIMS).join(dead.to_string());
+    assert!(!claim.exists(), "the dead process's claim file was kept");
     netns::delete(&mine).unwrap();
+    netns::delete(&user_lab).unwrap();
+
+    // A claimed name whose lab was made long after the claim (the test
+    // process died, then somebody chose the same name) is not the
+    // test's. In the same test: two sweeps at once would race for the
+    // same claim files.
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let name = format!("tl{dead}");
+    testnet::claim_lab_name(dead, &name).unwrap();
+    let claim = std::path::Path::new(testnet::TEST_LAB_CLAIMS).join(dead.to_string());
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&claim)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    let ns = format!("nettool-{name}");
+    netns::add(&ns).unwrap();
+    let removed = testnet::sweep_stale();
+    let kept = netns::exists(&ns);
+    let _ = netns::delete(&ns);
+    assert!(
+        kept,
+        "a lab made an hour after its claim was swept: {removed:?}"
+    );
+    assert!(!claim.exists(), "the stale claim was kept");
 }
 
 /// Drops CAP_NET_ADMIN from the calling thread's effective set only:

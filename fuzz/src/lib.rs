@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use nettool::arp::cache::Cache;
+use nettool::cachefile::Caches;
 use nettool::sim::{self, Dir, Sim};
 use nettool::tcp::{Config, Connection, DropReason, Event, State};
 use nettool::time::Instant;
@@ -222,21 +222,28 @@ fn demux_checked(frame: &[u8], mode: ChecksumMode) {
     }
 }
 
-// ----- ARP cache file -----
+// ----- The neighbour cache file -----
 
-/// The cache file's parser: never panics, and a cache it accepts is
-/// written and read back to the same entries.
+/// The cache file's parser (`Caches::from_bytes`, both families):
+/// never panics, and caches it accepts are written and read back to the
+/// same entries.
 pub fn cachefile(data: &[u8]) {
-    let Ok(cache) = Cache::from_bytes(data) else {
+    let Ok(caches) = Caches::from_bytes(data, 0) else {
         return;
     };
-    let again = Cache::from_bytes(&cache.to_bytes()).expect("a saved cache reads back");
-    let entries = |c: &Cache| {
-        let mut v: Vec<_> = c.entries().cloned().collect();
+    let again = Caches::from_bytes(&caches.to_bytes(), 0).expect("saved caches read back");
+    let arp = |c: &Caches| {
+        let mut v: Vec<_> = c.arp.entries().cloned().collect();
         v.sort_by(|a, b| (&a.iface, a.ip).cmp(&(&b.iface, b.ip)));
         v
     };
-    assert_eq!(entries(&again), entries(&cache));
+    assert_eq!(arp(&again), arp(&caches));
+    let ndp = |c: &Caches| {
+        let mut v = c.ndp.stored_entries();
+        v.sort_by(|a, b| (&a.iface, a.ip).cmp(&(&b.iface, b.ip)));
+        v
+    };
+    assert_eq!(ndp(&again), ndp(&caches));
 }
 
 // ----- TCP engine -----

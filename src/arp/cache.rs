@@ -124,25 +124,6 @@ pub struct Cache {
     changes: Vec<Change>,
 }
 
-/// The on-disk form. Versioned so that a future layout is recognised
-/// instead of half-read.
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    version: u32,
-    entries: Vec<Entry>,
-}
-
-pub const STORE_VERSION: u32 = 1;
-
-/// Why stored bytes could not be read back as a cache.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("not a nettool cache file: {0}")]
-    Syntax(#[from] serde_json::Error),
-    #[error("cache file version {0} is not understood by this nettool (expected {STORE_VERSION})")]
-    Version(u32),
-}
-
 impl Cache {
     pub fn new() -> Cache {
         Cache::default()
@@ -269,17 +250,6 @@ impl Cache {
         self.changes.extend_from_slice(changes);
     }
 
-    /// Serialises the cache for storage.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let stored = Stored {
-            version: STORE_VERSION,
-            entries: self.entries.values().cloned().collect(),
-        };
-        let mut bytes = serde_json::to_vec_pretty(&stored).expect("cache entries always serialise");
-        bytes.push(b'\n');
-        bytes
-    }
-
     /// A cache holding `entries` as read from storage, re-keyed from their
     /// contents (the cache file keeps both families; see
     /// [`crate::cachefile`]).
@@ -291,24 +261,6 @@ impl Cache {
                 .collect(),
             changes: Vec::new(),
         }
-    }
-
-    /// Reads a stored cache. Entries are re-keyed from their contents, so a
-    /// file edited by hand cannot smuggle in an entry under another key.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Cache, LoadError> {
-        let stored: Stored = serde_json::from_slice(bytes)?;
-        if stored.version != STORE_VERSION {
-            return Err(LoadError::Version(stored.version));
-        }
-        let entries = stored
-            .entries
-            .into_iter()
-            .map(|e| ((e.iface.clone(), e.ip), e))
-            .collect();
-        Ok(Cache {
-            entries,
-            changes: Vec::new(),
-        })
     }
 
     fn put(&mut self, entry: Entry) {
@@ -432,14 +384,6 @@ mod tests {
     }
 
     #[test]
-    fn files_without_interface_indexes_match_no_interface() {
-        let old = br#"{"version":1,"entries":[{"iface":"eth0","ip":"10.78.0.2","mac":"02:00:00:00:00:01","learned_at_ms":1700000000000,"ttl_ms":60000}]}"#;
-        let c = Cache::from_bytes(old).unwrap();
-        assert_eq!(c.len(), 1, "the entry is kept, for --show");
-        assert!(c.lookup("eth0", 7, IP, T0).is_none(), "but never answers");
-    }
-
-    #[test]
     fn purge_drops_only_expired_entries() {
         let mut c = cache_with_entry();
         c.learn(
@@ -454,57 +398,5 @@ mod tests {
         assert_eq!(gone.len(), 1);
         assert_eq!(gone[0].ip, IP);
         assert_eq!(c.len(), 1);
-    }
-
-    #[test]
-    fn persistence_round_trip() {
-        let mut c = cache_with_entry();
-        c.learn(
-            "veth1",
-            7,
-            Ipv4Addr::new(192, 0, 2, 9),
-            mac(9),
-            T0 + 5,
-            Duration::from_millis(1500),
-        );
-        let back = Cache::from_bytes(&c.to_bytes()).unwrap();
-        assert_eq!(
-            back.entries().collect::<Vec<_>>(),
-            c.entries().collect::<Vec<_>>()
-        );
-        assert!(back.changes().is_empty());
-        let text = String::from_utf8(c.to_bytes()).unwrap();
-        assert!(text.contains("\"02:00:00:00:00:01\""), "{text}");
-    }
-
-    #[rstest]
-    #[case::empty(b"".as_slice())]
-    #[case::garbage(b"\x00\xffnot json".as_slice())]
-    #[case::truncated(b"{\"version\":1,\"entries\":[{\"iface\":\"eth0\"".as_slice())]
-    #[case::bad_mac(b"{\"version\":1,\"entries\":[{\"iface\":\"e\",\"ip\":\"10.0.0.1\",\"mac\":\"zz\",\"learned_at_ms\":1,\"ttl_ms\":1}]}".as_slice())]
-    #[case::bad_ip(b"{\"version\":1,\"entries\":[{\"iface\":\"e\",\"ip\":\"10.0.0.300\",\"mac\":\"02:00:00:00:00:01\",\"learned_at_ms\":1,\"ttl_ms\":1}]}".as_slice())]
-    #[case::future_version(b"{\"version\":99,\"entries\":[]}".as_slice())]
-    fn corrupt_stores_are_refused_not_trusted(#[case] bytes: &[u8]) {
-        assert!(Cache::from_bytes(bytes).is_err());
-    }
-
-    #[test]
-    fn changes_replay_onto_a_concurrently_updated_copy() {
-        // Run A and run B both load the same file; A learns .2, B learns .3.
-        let disk = Cache::new();
-        let mut a = disk.clone();
-        a.learn("eth0", 7, IP, mac(1), T0, TTL);
-        let mut b = disk.clone();
-        b.learn("eth0", 7, Ipv4Addr::new(10, 78, 0, 3), mac(3), T0, TTL);
-        // A saves first; B re-reads the file and replays its own changes.
-        let mut merged = Cache::from_bytes(&a.to_bytes()).unwrap();
-        merged.apply(b.changes());
-        assert_eq!(merged.len(), 2);
-        // A later flush replays as a flush.
-        let mut c = merged.clone();
-        c.flush();
-        let mut again = merged.clone();
-        again.apply(c.changes());
-        assert!(again.is_empty());
     }
 }

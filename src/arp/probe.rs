@@ -170,11 +170,32 @@ struct TargetState {
     /// 0`) are each answered in turn. ARP carries no identifier; this
     /// order is the link's.
     waiting: std::collections::VecDeque<(u32, Instant)>,
+    /// The MACs that answered, in order, at most [`MAX_MACS`].
     macs: Vec<MacAddr>,
     /// A first reply held until the conflict window closes, with the
     /// moment it does (see [`CONFLICT_WINDOW`]).
     held: Option<(Instant, Event)>,
     done: bool,
+}
+
+/// The most answering MACs remembered per target. Anyone on the link may
+/// answer with any MAC; without a bound, replies from ever new MACs would
+/// grow the list without end, each one searched on every reply. Past the
+/// bound, a MAC not among the first ones is reported each time it answers
+/// (it cannot be told from a repeat without keeping more), which the
+/// bound's 64 conflicts already say is a link under attack.
+const MAX_MACS: usize = 64;
+
+/// Whether `mac` is new among `macs`; a new one is kept while there is
+/// room ([`MAX_MACS`]).
+fn first_from(macs: &mut Vec<MacAddr>, mac: MacAddr) -> bool {
+    if macs.contains(&mac) {
+        return false;
+    }
+    if macs.len() < MAX_MACS {
+        macs.push(mac);
+    }
+    true
 }
 
 /// The prober. See the module documentation.
@@ -350,10 +371,9 @@ impl Prober {
 
     fn claimed(&mut self, idx: usize, arp: &ArpRepr) {
         let t = &mut self.targets[idx];
-        if t.sent == 0 || t.macs.contains(&arp.sender_mac) {
+        if t.sent == 0 || !first_from(&mut t.macs, arp.sender_mac) {
             return;
         }
-        t.macs.push(arp.sender_mac);
         let target = t.target.ip;
         self.events.push_back(Event::Claimed {
             target,
@@ -384,10 +404,8 @@ impl Prober {
             // after the conflict window closed: not this resolution's.
             return;
         }
-        let repeat = t.macs.contains(&arp.sender_mac);
         if let Some(&first) = t.macs.first().filter(|m| **m != arp.sender_mac) {
-            if !repeat {
-                t.macs.push(arp.sender_mac);
+            if first_from(&mut t.macs, arp.sender_mac) {
                 // Neither MAC is believed: the held reply is never reported.
                 t.held = None;
                 let target = t.target.ip;
@@ -405,9 +423,8 @@ impl Prober {
         if t.held.is_some() {
             return; // the same MAC again, inside the window
         }
-        if !repeat {
-            t.macs.push(arp.sender_mac);
-        }
+        // The first MAC, or that MAC again (ping mode): kept once.
+        let repeat = !first_from(&mut t.macs, arp.sender_mac);
         let (attempt, asked) = match cfg.until {
             Until::AllSent => {
                 // Requests whose wait ended unanswered are not this one's.
@@ -767,6 +784,32 @@ mod tests {
             })
             .collect();
         assert_eq!(repeats, vec![false, true, true]);
+    }
+
+    #[rstest]
+    #[case::ping(Mode::Request, Until::AllSent)]
+    #[case::dad(Mode::Dad, Until::AllSent)]
+    fn replies_from_ever_new_macs_keep_a_bounded_list(#[case] mode: Mode, #[case] until: Until) {
+        let mut p = asking_peer(mode, until, 3);
+        let _ = drain_sends(&mut p, at(0));
+        let flood = 10_000u32;
+        for i in 0..flood {
+            let [_, a, b, c] = i.to_be_bytes();
+            let spoofed = MacAddr::new(0xd6, 1, 0, a, b, c);
+            let arp = match mode {
+                Mode::Dad => ArpRepr {
+                    target_mac: MacAddr::zero(),
+                    target_ip: PEER,
+                    ..reply_from(PEER, spoofed)
+                },
+                _ => reply_from(PEER, spoofed),
+            };
+            p.handle_arp(at(1), &arp);
+        }
+        assert_eq!(p.targets[0].macs.len(), MAX_MACS);
+        // Every new MAC is still reported, past the bound too.
+        let reported = events(&mut p).len();
+        assert_eq!(reported, flood as usize, "one event per spoofed MAC");
     }
 
     #[test]

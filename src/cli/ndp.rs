@@ -45,7 +45,7 @@ answered --all-nodes)
   130  interrupted (143 by SIGTERM)")
 )]
 pub struct NdpArgs {
-    /// IPv6 address to resolve; a link-local one needs its interface (fe80::1%eth0, or -i).
+    /// IPv6 address to resolve; a link-local one needs its interface (fe80::1%eth0 or its index fe80::1%2, or -i).
     #[arg(value_name = "ADDRESS", required_unless_present_any = ["show", "flush", "all_nodes"])]
     pub target: Option<String>,
 

@@ -78,6 +78,22 @@ pub fn parse_target(text: &str) -> Result<(Ipv6Addr, Option<String>)> {
     }
 }
 
+/// The interface a `%zone` names: an interface's name, or its index
+/// (RFC 4007 §11.2 allows both: `fe80::1%2`).
+fn zone_interface(zone: &str) -> Result<String> {
+    match zone.parse::<u32>() {
+        Ok(index) => route::interface_by_index(index)
+            .map(|i| i.name)
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "no interface has index {index} (the zone %{index}); `ip link` lists the \
+                 interfaces with their indexes, or write the name, as fe80::1%eth0"
+                )
+            }),
+        Err(_) => Ok(zone.to_owned()),
+    }
+}
+
 /// Where a run happens: the interface, and our IPv6 address on it.
 pub struct Place {
     pub iface: Interface,
@@ -88,8 +104,11 @@ pub struct Place {
 /// whose IPv6 prefix holds the target. Link-local targets need one
 /// named: fe80::/10 is on every link at once.
 fn place(target: Option<(Ipv6Addr, Option<&str>)>, args: &NdpArgs) -> Result<Place> {
-    let zone = target.and_then(|(_, z)| z);
-    let named = match (zone, args.interface.as_deref()) {
+    let zone = target
+        .and_then(|(_, z)| z)
+        .map(zone_interface)
+        .transpose()?;
+    let named = match (zone.as_deref(), args.interface.as_deref()) {
         (Some(z), Some(i)) if z != i => {
             bail!("the address names interface {z} but -i names {i}; give one of them")
         }
@@ -835,6 +854,15 @@ mod tests {
         let (got, z) = parse_target(text).unwrap();
         assert_eq!(got, ip.parse::<Ipv6Addr>().unwrap());
         assert_eq!(z.as_deref(), zone);
+    }
+
+    #[test]
+    fn a_numeric_zone_is_an_interface_index() {
+        // Index 1 is the loopback in every network namespace.
+        assert_eq!(zone_interface("1").unwrap(), "lo");
+        assert_eq!(zone_interface("eth7").unwrap(), "eth7");
+        let e = zone_interface("4000000000").unwrap_err().to_string();
+        assert!(e.contains("no interface has index 4000000000"), "{e}");
     }
 
     #[rstest]

@@ -4,8 +4,10 @@
 //!
 //! Names are `ntt-<tag>-<pid>-<n>-<role>`: the pid says which process owns
 //! the namespace, so a sweep can tell a killed run's leftovers (pid gone)
-//! from a concurrent test process's live ones. Nothing here touches the
-//! namespace the test process itself runs in.
+//! from a concurrent test process's live ones. Test labs, whose names
+//! must be valid `lab up` names anyone could choose, are recorded in a
+//! claim file per process instead ([`TEST_LAB_CLAIMS`]). Nothing here
+//! touches the namespace the test process itself runs in.
 //!
 //! These helpers panic instead of returning errors: they are for tests,
 //! where a failed setup should stop the test with a message that says why
@@ -58,33 +60,78 @@ pub(super) fn name_for(tag: &str, n: u32, role: &str) -> String {
     format!("{PREFIX}{tag}-{}-{n}-{role}", std::process::id())
 }
 
+/// Where test processes record the lab names they hand out:
+/// `<TEST_LAB_CLAIMS>/<pid>`, one name per line. A lab name alone cannot
+/// say it belongs to a test (`t…` is a name anyone may give `lab up`), so
+/// the sweep deletes only the labs a claim file names.
+pub const TEST_LAB_CLAIMS: &str = "/run/nettool-tests/labs";
+
+/// How long after a name was claimed its lab may still be created and be
+/// the test's: a namespace of that name made later is somebody else's.
+const CLAIM_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A lab name unique to this process and call, short enough for
-/// `lab::LabSpec` (`t<pid>-<n>`). Sweeps remove it once the pid is gone.
+/// `lab::LabSpec`: `t<pid>-<n>`, both in base 36 (a 7-digit pid and a
+/// counter of 1,679,615 still fit the 11 characters). The name is
+/// recorded in this process's claim file ([`TEST_LAB_CLAIMS`]) before it
+/// is returned, so a sweep after this process is gone removes the lab.
 pub fn unique_lab_name() -> String {
-    let name = format!("t{}-{}", std::process::id(), next());
+    let name = format!("t{}-{}", base36(std::process::id()), base36(next()));
     assert!(
         name.len() <= super::MAX_NAME_LEN,
         "lab name {name} too long"
     );
+    claim_lab_name(std::process::id(), &name)
+        .unwrap_or_else(|e| panic!("cannot record test lab {name} in {TEST_LAB_CLAIMS}: {e}"));
     name
 }
 
-/// The pid that owns a test namespace or test lab namespace, if `name` is one.
+fn base36(mut n: u32) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ASCII digits")
+}
+
+/// Records that process `pid` handed out lab `name` (appends to its
+/// claim file, which the file's mtime dates).
+pub fn claim_lab_name(pid: u32, name: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(TEST_LAB_CLAIMS)?;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(claim_path(pid))?;
+    // One write of a whole line: O_APPEND keeps concurrent lines whole.
+    file.write_all(format!("{name}\n").as_bytes())
+}
+
+fn claim_path(pid: u32) -> std::path::PathBuf {
+    std::path::Path::new(TEST_LAB_CLAIMS).join(pid.to_string())
+}
+
+/// The pid that owns a test namespace, if `name` is one
+/// (`ntt-<tag>-<pid>-<n>-<role>`). Test labs are told by their claim
+/// files instead ([`TEST_LAB_CLAIMS`]).
 pub fn owner_pid(name: &str) -> Option<u32> {
-    if let Some(rest) = name.strip_prefix(PREFIX) {
-        // ntt-<tag>-<pid>-<n>-<role>: read from the right, the tag may hold '-'.
-        let mut parts = rest.rsplitn(4, '-');
-        let (_role, n, pid, _tag) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        n.parse::<u32>().ok()?;
-        return pid.parse().ok();
-    }
-    if let Some(lab) = name.strip_prefix(super::NAMESPACE_PREFIX) {
-        // nettool-t<pid>-<n>, from unique_lab_name.
-        let (pid, n) = lab.strip_prefix('t')?.split_once('-')?;
-        n.parse::<u32>().ok()?;
-        return pid.parse().ok();
-    }
-    None
+    let rest = name.strip_prefix(PREFIX)?;
+    // Read from the right: the tag may hold '-'.
+    let mut parts = rest.rsplitn(4, '-');
+    let (_role, n, pid, _tag) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    n.parse::<u32>().ok()?;
+    pid.parse().ok()
 }
 
 fn alive(pid: u32) -> bool {
@@ -92,7 +139,10 @@ fn alive(pid: u32) -> bool {
 }
 
 /// Deletes test namespaces whose owning process is gone (a run killed
-/// before its `Drop`s ran). Live processes' namespaces are left alone.
+/// before its `Drop`s ran), and the labs that gone processes claimed.
+/// Live processes' namespaces are left alone, and so is a lab that merely
+/// looks like a test's: only a claimed name whose namespace was made
+/// while the claim was fresh is removed.
 pub fn sweep_stale() -> Vec<String> {
     let mut removed = Vec::new();
     for name in netns::list().unwrap_or_default() {
@@ -100,13 +150,41 @@ pub fn sweep_stale() -> Vec<String> {
             && !alive(pid)
             && netns::delete(&name).unwrap_or(false)
         {
-            if let Some(lab) = name.strip_prefix(super::NAMESPACE_PREFIX) {
-                let _ = std::fs::remove_dir_all(super::run_dir(lab));
-            }
             removed.push(name);
         }
     }
+    for (pid, claimed_at, labs) in claims() {
+        if alive(pid) {
+            continue;
+        }
+        for lab in labs {
+            let ns = super::namespace_name(&lab);
+            let made = std::fs::metadata(format!("/run/netns/{ns}")).and_then(|m| m.modified());
+            let theirs = made.is_ok_and(|made| made <= claimed_at + CLAIM_GRACE);
+            if theirs && netns::delete(&ns).unwrap_or(false) {
+                let _ = std::fs::remove_dir_all(super::run_dir(&lab));
+                removed.push(ns);
+            }
+        }
+        let _ = std::fs::remove_file(claim_path(pid));
+    }
     removed
+}
+
+/// Every claim file: its pid, when it was last written, the names in it.
+fn claims() -> Vec<(u32, std::time::SystemTime, Vec<String>)> {
+    let Ok(dir) = std::fs::read_dir(TEST_LAB_CLAIMS) else {
+        return Vec::new();
+    };
+    dir.filter_map(|entry| {
+        let entry = entry.ok()?;
+        let pid = entry.file_name().to_str()?.parse().ok()?;
+        let claimed_at = entry.metadata().ok()?.modified().ok()?;
+        let text = std::fs::read_to_string(entry.path()).ok()?;
+        let labs = text.lines().map(str::to_owned).collect();
+        Some((pid, claimed_at, labs))
+    })
+    .collect()
 }
 
 fn sweep_stale_once() {
@@ -282,9 +360,8 @@ mod tests {
     #[rstest]
     #[case::pair_side("ntt-arp-4242-7-a", Some(4242))]
     #[case::tag_with_dash("ntt-arp-cache-4242-7-x", Some(4242))]
-    #[case::lab("nettool-t4242-3", Some(4242))]
+    #[case::lab_by_name_alone("nettool-t4242-3", None)]
     #[case::user_lab("nettool-lab", None)]
-    #[case::user_lab_with_digits("nettool-t1", None)]
     #[case::someone_else("ntt", None)]
     #[case::no_counter("ntt-arp-4242-x-a", None)]
     #[case::foreign("docker-abc", None)]
@@ -296,7 +373,22 @@ mod tests {
     fn generated_names_are_owned_by_this_process() {
         let me = Some(std::process::id());
         assert_eq!(owner_pid(&unique_name("t", "a")), me);
-        let lab = unique_lab_name();
-        assert_eq!(owner_pid(&format!("nettool-{lab}")), me);
+    }
+
+    #[rstest]
+    #[case(0, "0")]
+    #[case(35, "z")]
+    #[case(36, "10")]
+    #[case(4_194_304, "2hwcg")] // pid_max's ceiling
+    #[case(u32::MAX, "1z141z3")]
+    fn base36_digits(#[case] n: u32, #[case] want: &str) {
+        assert_eq!(base36(n), want);
+    }
+
+    #[test]
+    fn lab_names_fit_with_the_largest_pid_and_a_large_counter() {
+        let name = format!("t{}-{}", base36(4_194_304), base36(1_679_615));
+        assert!(name.len() <= crate::lab::MAX_NAME_LEN, "{name}");
+        crate::lab::validate_name(&name).unwrap();
     }
 }

@@ -31,10 +31,8 @@ impl Icmpv6Repr {
         if ip.next_header != NextHeader::Icmpv6 {
             return Err(WireError::Unsupported("IPv6 payload other than ICMPv6"));
         }
+        // pnet refuses fewer than the 4 octets of type, code and checksum.
         let pkt = Icmpv6Packet::new(msg).ok_or(WireError::Truncated)?;
-        if msg.len() < 4 {
-            return Err(WireError::Truncated);
-        }
         if verify && checksum(&pkt, &ip.src, &ip.dst) != pkt.get_checksum() {
             return Err(WireError::BadChecksum);
         }
