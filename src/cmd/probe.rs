@@ -144,6 +144,28 @@ fn probe_targets(
     targets::with_ports(found, args.dport.as_deref(), Proto::Tcp, 80)
 }
 
+/// Refuses, before anything is sent, a header field the target's family
+/// lacks: a flow label for an IPv4 target, DF or an identification for
+/// an IPv6 one.
+fn family_fields(args: &ProbeArgs, found: &[Target]) -> Result<()> {
+    let v4 = found.iter().find(|t| t.ip.is_ipv4()).map(|t| t.ip);
+    let v6 = found.iter().find(|t| t.ip.is_ipv6()).map(|t| t.ip);
+    match (v4, v6) {
+        (Some(ip), _) if args.flow_label.is_some() => {
+            bail!("--flow-label is IPv6's, and {ip} is an IPv4 address (IPv4 has no flow label)")
+        }
+        (_, Some(ip)) if args.df => bail!(
+            "--df is IPv4's, and {ip} is an IPv6 address (IPv6 routers never fragment: \
+             there is no DF bit)"
+        ),
+        (_, Some(ip)) if args.id.is_some() => bail!(
+            "--id is IPv4's identification, and {ip} is an IPv6 address (an IPv6 header has \
+             none; --flow-label marks IPv6 probes)"
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Takes the zones off link-local targets (`fe80::1%eth0`,
 /// `[fe80::1%eth0]:22`): a zone names the interface, as `-i` does, and
 /// one run leaves by one interface, so the zones and `-i` must agree.
@@ -181,6 +203,7 @@ pub fn probe(mut args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     let family = args.family.family();
     let resolve = |h: &str| super::resolve_host_ip(h, family);
     let found = probe_targets(&args, &mut std::io::stdin().lock(), resolve)?;
+    family_fields(&args, &found)?;
     probe_each(&args, found, env, probe_one)
 }
 
@@ -262,6 +285,7 @@ pub fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outco
     let family = args.family.family();
     let resolve = |h: &str| super::resolve_host_ip(h, family);
     let found = probe_targets(args, &mut std::io::empty(), resolve)?;
+    family_fields(args, &found)?;
     let count = per_target_count(args, found.len());
     let (link, clock) = (given.link, given.clock);
     let mut runs = Runs::new(found.len(), 0);
