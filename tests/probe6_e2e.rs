@@ -360,3 +360,68 @@ fn a_link_local_target_with_its_interface_is_scanned() {
     assert_eq!(r.code, Some(0), "{}", r.show());
     assert_no_guard_left(&hosts);
 }
+
+/// A name with both an A and an AAAA record (the hosts file `ip netns
+/// exec` binds over /etc/hosts for A: /etc/netns/NAME/hosts): `-6` scans
+/// its IPv6 address and probes it with HOST:PORT; `-4` takes its IPv4
+/// address, B's too.
+#[test]
+fn a_name_with_an_aaaa_record_is_scanned_and_probed_over_ipv6_with_dash_6() {
+    let hosts = ipv6_hosts("probe6-name");
+    let scratch = Scratch::new();
+    let _l = listen(&hosts, &[22]);
+    let dir = std::path::PathBuf::from("/etc/netns").join(hosts.a());
+    std::fs::create_dir_all(&dir).unwrap();
+    struct Gone(std::path::PathBuf);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _gone = Gone(dir.clone());
+    std::fs::write(
+        dir.join("hosts"),
+        format!(
+            "{} peer.nettool.test\n{ULA_B} peer.nettool.test\n",
+            hosts.addr_b
+        ),
+    )
+    .unwrap();
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["scan", "-6", "--json", "peer.nettool.test", "22,23"],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let events = r.json_lines();
+    assert_eq!(events[0]["ip"], ULA_B, "{}", r.show());
+    let got = ports(&events);
+    assert_eq!(
+        got.iter()
+            .map(|(p, o, _)| (*p, o.as_str()))
+            .collect::<Vec<_>>(),
+        [(22, "open"), (23, "closed")]
+    );
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["probe", "-6", "-c", "1", "peer.nettool.test:22"],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert!(
+        r.stdout.contains(&format!("PROBE {ULA_B} port 22")),
+        "{}",
+        r.show()
+    );
+    assert!(r.stdout.contains("port open"), "{}", r.show());
+    // -4: the A record, B's IPv4 address (the listener is IPv6's only:
+    // closed there).
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["scan", "-4", "--json", "peer.nettool.test", "22"],
+    );
+    assert_eq!(r.code, Some(1), "{}", r.show());
+    assert_eq!(r.json_lines()[0]["ip"], hosts.addr_b.to_string());
+    assert_no_guard_left(&hosts);
+}
