@@ -288,6 +288,25 @@ pub fn batch(seq: u32, table: &str, flow: Flow, group: u16) -> Batch {
     b
 }
 
+/// Rules one transaction adds at most beyond the first ([`more_rules`]):
+/// a scan of a /24 is a rule per address, and a netlink message may be
+/// no longer than the socket's send buffer (some 200 KiB by default; a
+/// rule takes about 400 octets).
+pub const RULES_PER_BATCH: usize = 64;
+
+/// The transaction that adds a rule for each of `flows` to the guard's
+/// `table` (made by [`batch`] for the first flow of a run with several),
+/// numbered from `seq`, each rule logging to `group` and carrying its
+/// flow as its comment (`nft list` shows which target each is for).
+pub fn more_rules(seq: u32, table: &str, flows: &[Flow], group: u16) -> Batch {
+    let mut b = Batch::new(seq);
+    for flow in flows {
+        let comment = flow.to_string();
+        b.new_rule_with(table, CHAIN, &rule(*flow, group), Some(&comment));
+    }
+    b
+}
+
 /// The same guard as an nft script, as nettool installed it before it
 /// spoke netlink itself (without the owner flag, which only a process
 /// holding its socket can use); the tests load it with `nft` to check
@@ -358,6 +377,36 @@ impl RstGuard {
             .commit(batch(seq, &table, flow, log.group()))
             .map_err(explain)?;
         Ok(RstGuard { socket, table, log })
+    }
+
+    /// Installs one guard for every flow of `flows` (a probe or scan of
+    /// several targets from one address, set up together before the
+    /// privileges go): the first flow's guard ([`RstGuard::install`]),
+    /// then a rule for each other flow in the same table, logging to the
+    /// same group, [`RULES_PER_BATCH`] to a transaction. Each target's
+    /// count is the growth of [`RstGuard::dropped`] while it runs.
+    pub fn install_all(flows: &[Flow]) -> Result<RstGuard> {
+        let (first, rest) = flows
+            .split_first()
+            .ok_or_else(|| anyhow!("an RST guard needs a flow to guard"))?;
+        let guard = RstGuard::install(*first)?;
+        for chunk in rest.chunks(RULES_PER_BATCH) {
+            // Its begin, a message per rule, its end.
+            let seq = netlink::next_seqs(chunk.len() as u32 + 2);
+            let batch = more_rules(seq, &guard.table, chunk, guard.log.group());
+            guard.socket.commit(batch).map_err(explain)?;
+        }
+        Ok(guard)
+    }
+
+    /// [`RstGuard::install_all`] when the kernel owns nettool's address
+    /// (see [`RstGuard::install_when`]).
+    pub fn install_all_when(kernel_owns_source: bool, flows: &[Flow]) -> Result<Option<RstGuard>> {
+        if kernel_owns_source {
+            RstGuard::install_all(flows).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// The guard a flow needs: one when the kernel owns nettool's address
@@ -674,6 +723,28 @@ mod tests {
         assert_eq!(f.what(103), Some("rule"));
         assert_eq!(f.what(105), None);
         assert!(BATCH_SEQS > f.last - f.first, "the batch fits its numbers");
+    }
+
+    /// The rules of a run's other flows: one message each, numbered on,
+    /// each the flow's rule with the flow as its comment.
+    #[test]
+    fn more_rules_add_one_rule_per_flow_to_the_table() {
+        let flows: Vec<Flow> = [22, 80]
+            .map(|port| Flow::Probes {
+                local: LOCAL.ip(),
+                remote: REMOTE.ip(),
+                sports: (40000, 40000),
+                dports: (port, port),
+            })
+            .to_vec();
+        let f = more_rules(200, "t", &flows, 1).finish();
+        assert_eq!(f.acked, vec![(201, "rule"), (202, "rule")]);
+        assert_eq!((f.first, f.last), (200, 203));
+        let one = more_rules(200, "t", &flows[..1], 1).finish();
+        let mut alone = Batch::new(200);
+        let comment = "10.0.0.1 ports 40000-40000 > 10.0.0.2 ports 22-22";
+        alone.new_rule_with("t", CHAIN, &rule(flows[0], 1), Some(comment));
+        assert_eq!(one.bytes, alone.finish().bytes);
     }
 
     #[rstest]

@@ -29,7 +29,9 @@
 //! ([`Policy::keep_user`]): they write the neighbour cache at their end,
 //! by renaming a new file over the old one in root's 0700 directory,
 //! which only its owner may do. `probe` and `scan` with several targets
-//! drop after the last target's setup ([`hold`]).
+//! set up every target's way first (one stack per interface, whose guard
+//! holds a rule for each target's flows: `cmd::ways`), then drop once,
+//! before the first probe leaves.
 
 use std::ffi::CString;
 use std::io;
@@ -70,24 +72,6 @@ pub struct Policy {
 static ARMED: OnceLock<Policy> = OnceLock::new();
 /// Set once the privileges are gone (and the seccomp filter is on).
 static DROPPED: AtomicBool = AtomicBool::new(false);
-/// Set while more setups are to come ([`hold`]).
-static HOLD: AtomicBool = AtomicBool::new(false);
-
-/// Whether the next setup is not the run's last: `probe` and `scan` with
-/// several targets set up each target as its turn comes, so they keep
-/// their privileges until the last target's setup, then drop them. The
-/// earlier targets run privileged. To do: find every target's way first,
-/// then open one stack per interface for all the targets that leave by
-/// it (one link, as `probe_over` runs them all over the caller's; one
-/// source port; one guard whose table holds a rule per target's flows),
-/// and drop once. Opening each target's own stack up front instead would
-/// hand every frame on the interface to every one of them (each link
-/// takes all IPv4 and ARP), a /24 scan's 256 receive buffers of 8 MiB
-/// each.
-pub fn hold(more_setups_to_come: bool) {
-    HOLD.store(more_setups_to_come, Ordering::Relaxed);
-}
-
 /// Whether a thread started now holds nothing the run is to give up:
 /// the run does not drop its privileges (not armed), or has dropped them.
 /// Capabilities are per thread, and the drop clears only the calling
@@ -204,9 +188,6 @@ pub fn drop_after_setup() -> Result<Option<Dropped>> {
     let Some(policy) = ARMED.get() else {
         return Ok(None);
     };
-    if HOLD.load(Ordering::Relaxed) {
-        return Ok(None);
-    }
     // What the run reads from files after its setup, read now: no file
     // can be opened once the seccomp filter is on.
     crate::services::preload();

@@ -303,3 +303,59 @@ fn the_log_group_counts_every_rst_of_a_flood() {
     assert!(counter >= 50_000, "only {counter} RSTs dropped");
     assert_eq!(counted.unwrap(), counter, "log group vs rule counter");
 }
+
+/// One guard for many targets' flows (a scan of a /24 from one address):
+/// more rules than one transaction carries, all in the one owned table,
+/// and a RST of the last flow's is dropped and counted like the first's.
+#[test]
+fn one_guard_holds_a_rule_for_each_of_many_flows() {
+    let ns = TestNamespace::new("nft-many");
+    let port = 47_125;
+    let many = 3 * guard::RULES_PER_BATCH + 5;
+    let elsewhere = |i: usize| Flow::Probes {
+        local: Ipv4Addr::new(10, 0, 0, 1).into(),
+        remote: Ipv4Addr::new(10, 9, (i / 250) as u8, (i % 250) as u8 + 1).into(),
+        sports: (40000, 40000),
+        dports: (1, 1024),
+    };
+    let mut flows: Vec<Flow> = (0..many - 1).map(elsewhere).collect();
+    // The kernel's RSTs from a port nobody listens on to the connecting
+    // socket: the last flow's.
+    flows.push(Flow::Probes {
+        local: Ipv4Addr::LOCALHOST.into(),
+        remote: Ipv4Addr::LOCALHOST.into(),
+        sports: (port, port),
+        dports: (1, 65535),
+    });
+    let (table, dropped, listing) = ns.run(|| {
+        let guard = guard::RstGuard::install_all(&flows).expect("the guard");
+        for _ in 0..2 {
+            let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+            let r = std::net::TcpStream::connect_timeout(
+                &to.into(),
+                std::time::Duration::from_millis(50),
+            );
+            assert!(r.is_err(), "connected to a port nobody listens on");
+        }
+        let dropped = (guard.dropped().unwrap(), guard.counter().unwrap());
+        let table = guard.table().to_owned();
+        let listing = list(&ns, &["table", "inet", &table]);
+        (table, dropped, listing)
+    });
+    assert_eq!(dropped, (2, 2), "log group and rule counter");
+    assert!(listing.contains("flags owner"), "{listing}");
+    assert_eq!(
+        listing.matches("tcp flags & rst == rst").count(),
+        many,
+        "{listing}"
+    );
+    assert!(listing.contains("ip daddr 10.9.0.2 "), "{listing}");
+    // Each rule but the first names its flow.
+    assert!(
+        listing.contains("comment \"127.0.0.1 ports 47125-47125 > 127.0.0.1 ports 1-65535\""),
+        "{listing}"
+    );
+    // The table goes with the guard's socket.
+    let tables = list(&ns, &["tables"]);
+    assert!(!tables.contains(&table), "{tables}");
+}

@@ -26,6 +26,21 @@ struct Running {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
+    /// Its stdout's lines, when piped.
+    out: Option<mpsc::Receiver<String>>,
+}
+
+/// Each line `from` gives, sent on a channel as it comes.
+fn lines_of(from: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }
 
 impl Running {
@@ -38,23 +53,23 @@ impl Running {
             .env("NETTOOL_ARP_CACHE", scratch.cache())
             .env("NETTOOL_TEST_AFTER_DROP", "packet-socket")
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawning nettool");
-        let stderr = child.stderr.take().expect("piped");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = lines_of(child.stderr.take().expect("piped"));
+        let out = Some(lines_of(child.stdout.take().expect("piped")));
         Running {
             child,
             lines,
             seen: Vec::new(),
+            out,
         }
+    }
+
+    /// What it has written on stdout so far.
+    fn stdout_so_far(&mut self) -> String {
+        let out = self.out.as_ref().expect("stdout piped");
+        out.try_iter().map(|l| l + "\n").collect()
     }
 
     /// The line that starts with `prefix`, waited for.
@@ -143,6 +158,81 @@ fn after_the_setup_nothing_privileged_is_left(#[case] args: &[&str]) {
     );
 }
 
+/// Several targets, the first slow (30 probes a second apart, or 201
+/// ports at 5 a second): every target's way and stack are set up first
+/// (one per interface: the peer's two addresses share eth0's, this
+/// host's own address takes loopback's), and the privileges go once,
+/// before the first target's first probe. So the drop is seen while the
+/// first target runs, and nothing privileged is left then (before, every
+/// target but the last ran privileged, and the drop came only after the
+/// first target's 30 s). The TCP runs hold one guard table per stack,
+/// not one per target.
+#[rstest]
+#[case::probe(&["probe", "-c", "30", "--interval", "1s", "{B}:8080", "{B2}:8080", "{A}:8080"], 2)]
+#[case::scan(&["scan", "--rate", "5", "{B}", "{B2}", "{A}", "9100-9300"], 2)]
+#[case::probe_udp(&["probe", "--udp", "-c", "30", "--interval", "1s", "{B}:7", "{B2}:7", "{A}:7"], 0)]
+#[case::probe_icmp(&["probe", "--icmp", "-c", "30", "--interval", "1s", "{B}", "{B2}", "{A}"], 0)]
+#[case::scan_udp(&["scan", "--udp", "--rate", "5", "{B}", "{B2}", "{A}", "9100-9300"], 0)]
+fn several_targets_drop_before_the_first_runs(#[case] args: &[&str], #[case] guards: usize) {
+    let hosts = TwoHosts::new("privm");
+    let scratch = Scratch::new();
+    let _server = Server::start(&hosts, "hold", 8080, 0);
+    let b2 = std::net::Ipv4Addr::from(u32::from(hosts.addr_b) + 1);
+    hosts.add_peer_address(b2);
+    let (a, b, b2) = (
+        hosts.addr_a.to_string(),
+        hosts.addr_b.to_string(),
+        b2.to_string(),
+    );
+    let args: Vec<String> = args
+        .iter()
+        .map(|w| w.replace("{B2}", &b2).replace("{B}", &b).replace("{A}", &a))
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut run = Running::start(&hosts, &scratch, &args);
+    let tried = run.wait_for(AFTER_DROP);
+    let status = run.status();
+    for set in ["CapEff", "CapPrm", "CapAmb", "CapInh"] {
+        assert_eq!(field(&status, set), "0000000000000000", "{set}:\n{status}");
+    }
+    assert_eq!(field(&status, "NoNewPrivs"), "1", "{status}");
+    assert_eq!(field(&status, "Seccomp"), "2", "{status}");
+    assert_eq!(
+        field(&status, "Uid"),
+        "65534\t65534\t65534\t65534",
+        "{status}"
+    );
+    assert!(
+        tried.ends_with("refused (Operation not permitted (os error 1))"),
+        "{tried}"
+    );
+    // The first target is still running: the second's block has not
+    // begun.
+    let out = run.stdout_so_far();
+    assert!(
+        !out.contains(&format!(" {b2}")),
+        "the second target began already:\n{out}"
+    );
+    // One guard per stack: eth0's (a rule for each of B's addresses) and
+    // loopback's.
+    let mut nft = hosts.cmd_a("nft");
+    nft.args(["list", "ruleset"]);
+    let ruleset = common::sh(nft);
+    assert_eq!(
+        ruleset.matches("table inet nettool-guard-").count(),
+        guards,
+        "{ruleset}"
+    );
+    if guards > 0 {
+        assert_eq!(
+            ruleset.matches("tcp flags & rst == rst").count(),
+            3,
+            "{ruleset}"
+        );
+        assert!(ruleset.contains(&format!("ip daddr {b2} ")), "{ruleset}");
+    }
+}
+
 /// `--user` names whom to become, and a user that does not exist is an
 /// error before anything is sent.
 #[test]
@@ -214,6 +304,7 @@ fn a_forbidden_call_kills_the_process_with_a_message() {
             rx
         },
         seen: Vec::new(),
+        out: None,
     };
     run.wait_for("nettool: test: the forbidden call returned");
     run.wait_for(AFTER_DROP);
@@ -302,6 +393,19 @@ fn a_probe_reads_its_data_file_before_the_drop() {
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     // 40 bytes of headers and the file's 5.
     assert!(ran.stdout.contains("Flags [.], 45 bytes"), "{}", ran.show());
+
+    // UDP probes too: the payload is read once, before the drop, not
+    // again when the probes are made.
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["probe", "--udp", "-c", "1", "-w", "200ms", "--data-file"])
+        .arg(&data)
+        .arg(format!("{}:7", hosts.addr_b))
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let ran = common::run(cmd, Duration::from_secs(10));
+    assert!(!ran.stderr.contains("seccomp"), "{}", ran.show());
+    // No echo service on B: its port unreachable answers.
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    assert!(ran.stdout.contains("port closed"), "{}", ran.show());
 }
 
 /// `arp` drops every capability once its link is open, and sets

@@ -426,6 +426,27 @@ fn a_flood_prints_only_the_summary() {
         r.show()
     );
     assert_eq!(counter(&hosts, "syn"), 20000, "B received every SYN");
+
+    // Two targets over the one send ring, one after the other: each its
+    // own count, nothing of the first's left for the second.
+    let b2 = std::net::Ipv4Addr::from(u32::from(hosts.addr_b) + 1);
+    hosts.add_peer_address(b2);
+    let t2 = format!("{b2}:81");
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["probe", "--flood", "-c", "5000", &t, &t2],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert_eq!(
+        r.stdout
+            .matches("5000 probes sent, 5000 answered, 0.0% loss")
+            .count(),
+        2,
+        "{}",
+        r.show()
+    );
+    assert_eq!(counter(&hosts, "syn"), 30000, "B received every SYN");
 }
 
 /// A's side of the link sends at `rate` (a token bucket), queueing at most
@@ -1023,5 +1044,79 @@ fn a_subnet_is_swept_first_and_silent_addresses_are_left_out() {
         "{}",
         r.show()
     );
+    no_guard_left(&hosts);
+}
+
+/// Several targets on one interface share one stack: one source port and
+/// one guard, which holds a rule for each target's flows (B sees only
+/// nettool's RSTs, none of its kernel's, for both addresses), and each
+/// target's count of the kernel's RSTs dropped is its own, not the
+/// guard's running total.
+#[test]
+fn targets_on_one_interface_share_a_guard_and_count_their_own_rsts() {
+    let hosts = TwoHosts::new("probe-share");
+    let scratch = Scratch::new();
+    let b2 = std::net::Ipv4Addr::from(u32::from(hosts.addr_b) + 1);
+    hosts.add_peer_address(b2);
+    let _l = listen(&hosts, &[8080]);
+    firewall_b(&hosts, &[]);
+    let (b, c) = (hosts.addr_b, b2);
+    let targets = [
+        format!("{b}:8080"),
+        format!("{c}:8080"),
+        format!("{b}:8081"),
+    ];
+    let mut args = vec!["probe", "--json", "-c", "2", "--interval", "50ms"];
+    args.extend(targets.iter().map(String::as_str));
+    let r = nt(&hosts, &scratch, &args);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let lines = r.json_lines();
+    let starts: Vec<&Value> = lines.iter().filter(|v| v["event"] == "start").collect();
+    assert_eq!(starts.len(), 3, "{}", r.show());
+    assert!(
+        starts
+            .iter()
+            .all(|s| s["src"] == starts[0]["src"] && s["guard"] == starts[0]["guard"]),
+        "one source port and one guard for all three:\n{}",
+        r.show()
+    );
+    assert!(starts[0]["guard"].is_string(), "{}", r.show());
+    let dropped: Vec<Option<u64>> = lines
+        .iter()
+        .filter(|v| v["event"] == "result" && v["ip"].is_string())
+        .map(|v| v["rsts_dropped"].as_u64())
+        .collect();
+    // Two SYN-ACKs from each open port, each drawing one RST from A's
+    // kernel; the closed port answers RSTs, which draw none.
+    assert_eq!(dropped, [Some(2), Some(2), Some(0)], "{}", r.show());
+    assert_eq!(
+        counter(&hosts, "rst"),
+        4,
+        "nettool's RSTs only: {}",
+        r.show()
+    );
+
+    // This host's own address goes over loopback, a stack of its own from
+    // the same address: it shares the port `-p` names (reserved once, by
+    // the first stack), for TCP and UDP alike.
+    let a = hosts.addr_a;
+    for udp in [false, true] {
+        let (b_t, a_t) = (format!("{b}:8080"), format!("{a}:8080"));
+        let mut args = vec!["probe", "--json", "-w", "300ms", "-p", "40123"];
+        args.extend([b_t.as_str(), a_t.as_str()]);
+        if udp {
+            args.push("--udp");
+        }
+        let r = nt(&hosts, &scratch, &args);
+        assert_eq!(r.code, Some(0), "{}", r.show());
+        let lines = r.json_lines();
+        let srcs: Vec<&Value> = lines
+            .iter()
+            .filter(|v| v["event"] == "start")
+            .map(|v| &v["src"])
+            .collect();
+        let want = Value::from(format!("{a}:40123"));
+        assert_eq!(srcs, [&want, &want], "{}", r.show());
+    }
     no_guard_left(&hosts);
 }

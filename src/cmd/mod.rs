@@ -15,6 +15,7 @@ pub mod probe;
 pub mod targets;
 pub mod tcp;
 pub mod trace;
+pub(crate) mod ways;
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};

@@ -16,14 +16,14 @@ use anyhow::{Context, Result, bail};
 
 use super::targets::{self, Many, Runs, Target, answered_verdict, between_targets, discovered};
 use super::tcp::unescape;
-use super::{Env, Finish, Given, Way, find_path, stamped};
+use super::ways::{Turn, Ways};
+use super::{Env, Finish, Given, Way, stamped, unresolved};
 use crate::cli::{ProbeArgs, ScanArgs};
 use crate::clock::Clock;
 use crate::driver::{self, Handler, Options, Tx};
 use crate::link::Link;
 use crate::link::rxring::RingKind;
 use crate::outcome::Outcome;
-use crate::privilege;
 use crate::probe::prober::{self, Event, Meaning, Prober, Summary};
 use crate::probe::scan::{self, PaceStats, PortResult, PortState, Rate, Scanner, Tally};
 use crate::probe::stats::RttStats;
@@ -204,70 +204,113 @@ pub fn probe(mut args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
     let resolve = |h: &str| super::resolve_host_ip(h, family);
     let found = probe_targets(&args, &mut std::io::stdin().lock(), resolve)?;
     family_fields(&args, &found)?;
-    probe_each(&args, found, env, probe_one)
+    probe_each::<Segments>(&args, found, env)
 }
 
-/// One probe run per target after host discovery, each in its own
-/// block, then the line over all: `one` probes a target (its address,
-/// its destination ports, how many probes) and returns its outcome.
-pub(super) fn probe_each(
-    args: &ProbeArgs,
-    found: Vec<Target>,
-    env: &mut Env,
-    mut one: impl FnMut(
-        &ProbeArgs,
-        (IpAddr, &[u16], Option<u64>),
-        Reporter,
-        &mut Env,
-    ) -> Result<Outcome>,
-) -> Result<Outcome> {
+/// A target of a probe run: its address, its destination ports (none for
+/// ICMP), how many probes.
+type Aimed<'a> = (IpAddr, &'a [u16], Option<u64>);
+
+/// One kind of probe, as [`probe_each`] runs it: TCP segments
+/// ([`Segments`]), UDP datagrams or ICMP queries.
+trait Kind {
+    /// What is made of a target before anything is claimed from the
+    /// kernel (and before the privileges go: it may read a file).
+    type Ready;
+    /// Refuses what cannot go out on `path` (too big for its MTU...),
+    /// or makes it ready.
+    fn ready(args: &ProbeArgs, path: &Path, target: Aimed) -> Result<Self::Ready>;
+    /// The flows the probes to `target` take over from the kernel.
+    fn flows(args: &ProbeArgs, target: Aimed) -> Flows;
+    /// Sends the probes to `target` from `aim` over `link`.
+    #[allow(clippy::too_many_arguments)]
+    fn fire(
+        args: &ProbeArgs,
+        ready: Self::Ready,
+        aim: &Aim,
+        target: Aimed,
+        rep: Reporter,
+        link: &mut dyn Link,
+        clock: &mut dyn Clock,
+        env: &mut Env,
+    ) -> Result<Fired>;
+}
+
+/// TCP probes: hand-made segments from a template.
+struct Segments;
+
+impl Kind for Segments {
+    type Ready = Template;
+
+    fn ready(args: &ProbeArgs, path: &Path, (dst, ..): Aimed) -> Result<Template> {
+        template(args, path, dst)
+    }
+
+    fn flows(args: &ProbeArgs, (dst, dports, _): Aimed) -> Flows {
+        probe_flows(dst, dports, args.sport_inc)
+    }
+
+    fn fire(
+        args: &ProbeArgs,
+        tpl: Template,
+        aim: &Aim,
+        target: Aimed,
+        rep: Reporter,
+        link: &mut dyn Link,
+        clock: &mut dyn Clock,
+        env: &mut Env,
+    ) -> Result<Fired> {
+        fire(args, tpl, aim, target, rep, link, clock, env)
+    }
+}
+
+/// The probe runs of every target after host discovery, each in its own
+/// block, then the line over all. Every target's way is found first and
+/// every stack opened (one per interface, for all the targets that leave
+/// by it: see [`Ways`]), then the privileges go, once, before the first
+/// probe leaves.
+fn probe_each<K: Kind>(args: &ProbeArgs, found: Vec<Target>, env: &mut Env) -> Result<Outcome> {
     let how = ("probed", args.json);
     let (found, down) = discovered(found, &args.path, &args.list, how, env)?;
     let count = per_target_count(args, found.len() + down);
+    // ICMP targets have no ports.
+    fn aimed(t: &Target, count: Option<u64>) -> Aimed<'_> {
+        (t.ip, t.ports.as_deref().unwrap_or_default(), count)
+    }
+    let mut ways = Ways::find(found.iter().map(|t| t.ip), &Way::of(&args.path), env)?;
+    let mut ready = Vec::new();
+    for (i, t) in found.iter().enumerate().take(ways.len()) {
+        ready.push(match ways.path(i) {
+            Some(path) => Some(K::ready(args, path, aimed(t, count))?),
+            None => None,
+        });
+    }
+    let link = probe_link(args.flood);
+    let flows = |i: usize| K::flows(args, aimed(&found[i], count));
+    ways.open(args.path.source_port, &link, flows, env)?;
     let mut runs = Runs::new(found.len(), down);
-    for (i, t) in found.iter().enumerate() {
+    for (i, (t, ready)) in found.iter().zip(ready).enumerate() {
         if env.interrupt.load(Ordering::Relaxed) {
             break;
         }
-        // Each target is set up as its turn comes: the privileges go
-        // after the last one's setup (see privilege::hold).
-        privilege::hold(i + 1 < found.len());
-        let rep = Reporter::new(args.json);
+        let mut rep = Reporter::new(args.json);
         between_targets(&rep, i, env)?;
-        // ICMP targets have no ports.
-        let dports = t.ports.as_deref().unwrap_or_default();
-        let outcome = one(args, (t.ip, dports, count), rep, env)?;
+        let outcome = match (ways.turn(i), ready) {
+            (Turn::Ready { path, stack }, Some(ready)) => {
+                let aim = Aim::of(path, stack);
+                let mut clock = env.clock.clock();
+                let (link, clock) = (stack.link.as_mut(), clock.as_mut());
+                let fired = K::fire(args, ready, &aim, aimed(t, count), rep, link, clock, env)?;
+                let dropped = ways.dropped(i, env.err);
+                fired.finish(dropped, clock.now(), env)?
+            }
+            (Turn::Unresolved(why), _) => unresolved(&mut rep, env, "probe", t.ip, why)?,
+            (Turn::Ready { .. }, None) => unreachable!("a target with a path is made ready"),
+        };
         runs.push(outcome, answered_verdict(outcome));
     }
+    ways.teardown(env.err);
     runs.finish(Many::Probe, args.json, env)
-}
-
-/// Probes one target: its path, its stack, its probes, its summary.
-fn probe_one(
-    args: &ProbeArgs,
-    (dst, dports, count): (IpAddr, &[u16], Option<u64>),
-    mut rep: Reporter,
-    env: &mut Env,
-) -> Result<Outcome> {
-    let way = Way::of(&args.path);
-    let path = match find_path(&mut rep, env, "probe", dst, &way)? {
-        Ok(path) => path,
-        Err(outcome) => return Ok(outcome),
-    };
-    // Refused before anything is claimed from the kernel; built before
-    // the privileges are dropped (it may read --data-file).
-    let tpl = template(args, &path, dst)?;
-    let flows = probe_flows(dst, dports, args.sport_inc);
-    let opened = Opened::open(
-        &path,
-        args.path.source_port,
-        flows,
-        &probe_link(args.flood),
-        env,
-    )?;
-    opened.run(env, |aim, link, clock, env| {
-        fire(args, tpl, aim, (dst, dports, count), rep, link, clock, env)
-    })
 }
 
 /// `nettool probe` over what the caller [`Given`] (the in-memory link in
@@ -310,18 +353,7 @@ struct Opened<'a> {
     stack: Stack,
 }
 
-impl<'a> Opened<'a> {
-    fn open(
-        path: &'a Path,
-        sport: Option<u16>,
-        flows: Flows,
-        opts: &LinkOptions,
-        env: &mut Env,
-    ) -> Result<Opened<'a>> {
-        let stack = path.open(sport, flows, opts, env.pcap.as_ref(), env.err)?;
-        Ok(Opened { path, stack })
-    }
-
+impl Opened<'_> {
     /// Runs `body` on the stack's link and the command's clock, tears the
     /// stack down (the guard goes) and reports what `body` ran.
     fn run<F: Finish>(
@@ -970,48 +1002,44 @@ pub fn scan(mut args: ScanArgs, env: &mut Env) -> Result<Outcome> {
     let (found, ports) = scan_targets(&args, &mut std::io::stdin().lock(), resolve)?;
     let how = ("scanned", args.json);
     let (found, down) = discovered(found, &args.path, &args.list, how, env)?;
-    let mut runs = Runs::new(found.len(), down);
-    for (i, dst) in found.iter().map(|t| t.ip).enumerate() {
-        if env.interrupt.load(Ordering::Relaxed) {
-            break;
-        }
-        privilege::hold(i + 1 < found.len());
-        let rep = Reporter::new(args.json);
-        between_targets(&rep, i, env)?;
-        let (outcome, verdict) = scan_one(&args, dst, &ports, rate, rep, env)?;
-        runs.push(outcome, verdict);
-    }
-    runs.finish(Many::Scan, args.json, env)
-}
-
-/// Scans one target: its path, its stack, its ports, its table.
-fn scan_one(
-    args: &ScanArgs,
-    dst: IpAddr,
-    ports: &[u16],
-    rate: Rate,
-    mut rep: Reporter,
-    env: &mut Env,
-) -> Result<(Outcome, Verdict)> {
+    // Every target's way and stack first, then the privileges go, once
+    // (see probe_each).
+    let dsts: Vec<IpAddr> = found.iter().map(|t| t.ip).collect();
     let way = Way::of(&args.path);
-    let path = match find_path(&mut rep, env, "scan", dst, &way)? {
-        Ok(path) => path,
-        Err(outcome) => return Ok((outcome, Verdict::NoArp)),
-    };
-    let flows = probe_flows(dst, ports, false);
+    let mut ways = Ways::find(dsts.iter().copied(), &way, env)?;
     let opts = LinkOptions {
         receive_buffer: Some(SCAN_RECEIVE_BUFFER),
         rx_ring: Some(RingKind::Frames),
         ..LinkOptions::default()
     };
-    let opened = Opened::open(&path, args.path.source_port, flows, &opts, env)?;
-    let mut verdict = Verdict::NoReply;
-    let outcome = opened.run(env, |aim, link, clock, env| {
-        let swept = sweep(args, aim, (dst, ports), rate, rep, link, clock, env)?;
-        verdict = swept.verdict();
-        Ok(swept)
-    })?;
-    Ok((outcome, verdict))
+    let flows = |i: usize| probe_flows(dsts[i], &ports, false);
+    ways.open(args.path.source_port, &opts, flows, env)?;
+    let mut runs = Runs::new(found.len(), down);
+    for (i, &dst) in dsts.iter().enumerate().take(ways.len()) {
+        if env.interrupt.load(Ordering::Relaxed) {
+            break;
+        }
+        let mut rep = Reporter::new(args.json);
+        between_targets(&rep, i, env)?;
+        let (outcome, verdict) = match ways.turn(i) {
+            Turn::Ready { path, stack } => {
+                let aim = Aim::of(path, stack);
+                let mut clock = env.clock.clock();
+                let (link, clock) = (stack.link.as_mut(), clock.as_mut());
+                let swept = sweep(&args, &aim, (dst, &ports), rate, rep, link, clock, env)?;
+                let verdict = swept.verdict();
+                let dropped = ways.dropped(i, env.err);
+                (swept.finish(dropped, clock.now(), env)?, verdict)
+            }
+            Turn::Unresolved(why) => {
+                let outcome = unresolved(&mut rep, env, "scan", dst, why)?;
+                (outcome, Verdict::NoArp)
+            }
+        };
+        runs.push(outcome, verdict);
+    }
+    ways.teardown(env.err);
+    runs.finish(Many::Scan, args.json, env)
 }
 
 /// `nettool scan` over what the caller [`Given`] (the in-memory link in

@@ -7,7 +7,8 @@
 //! is not swept: each address's own neighbour solicitation (NDP) when
 //! its turn comes says whether it is there.
 //! They are run one after another, each its own start, results and
-//! summary, then one line over all ([`Runs`]).
+//! summary, then one line over all ([`Runs`]), over stacks set up for all
+//! of them before the first runs (`super::ways`).
 
 use std::io::BufRead;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

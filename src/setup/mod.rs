@@ -12,6 +12,11 @@
 //! [`Stack::teardown`]: the guard's count of dropped RSTs, then the guard
 //! and the link removed together.
 //!
+//! A run of several targets (`probe`, `scan`) opens one stack per
+//! interface for all the targets that leave by it ([`Path::open_for_all`]:
+//! one claim, whose guard holds a rule per target, and one link), every
+//! stack before the drop, which [`setup_done`] then makes once.
+//!
 //! This sits above route, guard, link, arp and driver, and below `cmd`,
 //! which renders what is found here and what the machines report.
 
@@ -415,11 +420,26 @@ impl Path {
     /// (`sport`, or a free one) and installs the RST guard when the kernel
     /// owns the source address.
     pub fn claim(&self, sport: Option<u16>, flows: Flows) -> Result<Claim> {
+        self.claim_all(Port::Reserve(sport), &[flows])
+    }
+
+    /// [`Path::claim`] for the flows of several targets that leave by
+    /// this path's interface from its source, all of one kind: one source
+    /// port for them all (`port`), one guard holding a rule for each
+    /// ([`RstGuard::install_all`]).
+    pub fn claim_all(&self, port: Port, all: &[Flows]) -> Result<Claim> {
+        let Some(&flows) = all.first() else {
+            bail!("nothing to claim: no flow");
+        };
+        // A port below 1024 needs the same privilege for UDP as for TCP.
+        let reserve = |reserve: &dyn Fn(Option<u16>) -> Result<(u16, Option<OwnedFd>)>| match port {
+            Port::Reserve(wanted) => privilege::raised(&[Cap::NetBindService], || reserve(wanted)),
+            Port::Held(held) => Ok((held, None)),
+        };
         match flows {
             Flows::Datagrams { .. } => {
-                // A port below 1024 needs the same privilege as a TCP one.
-                let (sport, reservation) = privilege::raised(&[Cap::NetBindService], || {
-                    crate::sys::reserve_udp_port(self.source_v4(), self.owned_by_kernel, sport)
+                let (sport, reservation) = reserve(&|wanted| {
+                    crate::sys::reserve_udp_port(self.source_v4(), self.owned_by_kernel, wanted)
                 })?;
                 return Ok(Claim {
                     local: SocketAddrV4::new(self.source_v4(), sport).into(),
@@ -428,21 +448,28 @@ impl Path {
                 });
             }
             Flows::Queries => {
+                let ident = match port {
+                    Port::Reserve(wanted) => wanted.unwrap_or(0),
+                    Port::Held(held) => held,
+                };
                 return Ok(Claim {
-                    local: SocketAddrV4::new(self.source_v4(), sport.unwrap_or(0)).into(),
+                    local: SocketAddrV4::new(self.source_v4(), ident).into(),
                     guard: None,
                     _reservation: None,
                 });
             }
             _ => {}
         }
-        let (sport, reservation) = privilege::raised(&[Cap::NetBindService], || {
-            reserve_port_on(self.source, self.iface.index, self.owned_by_kernel, sport)
+        let (sport, reservation) = reserve(&|wanted| {
+            reserve_port_on(self.source, self.iface.index, self.owned_by_kernel, wanted)
         })?;
         let local = SocketAddr::new(self.source, sport);
-        let flow = flows.flow(local);
-        let guard = privilege::raised(&[Cap::NetAdmin], || {
-            RstGuard::install_when(self.owned_by_kernel, flow)
+        let guard = privilege::raised(&[Cap::NetAdmin], || match all {
+            [one] => RstGuard::install_when(self.owned_by_kernel, one.flow(local)),
+            _ => {
+                let each: Vec<Flow> = all.iter().map(|f| f.flow(local)).collect();
+                RstGuard::install_all_when(self.owned_by_kernel, &each)
+            }
         })?;
         Ok(Claim {
             local,
@@ -523,12 +550,9 @@ impl Path {
         Ok(Box::new(link))
     }
 
-    /// [`Path::claim`] and [`Path::open_link`]: everything a run needs.
-    /// Past this point the run needs no privilege (the guard is in place
-    /// for all its flows, the sockets are open, the guard's count comes
-    /// from a log group that needs none to read): the privileges are
-    /// dropped here ([`privilege::drop_after_setup`]), when the binary
-    /// armed them.
+    /// [`Path::claim`] and [`Path::open_link`]: everything a run of one
+    /// target needs; then the setup is done ([`setup_done`]: the
+    /// privileges are dropped, when the binary armed them).
     pub fn open(
         &self,
         sport: Option<u16>,
@@ -537,11 +561,28 @@ impl Path {
         pcap: Option<&PcapFile>,
         err: &mut dyn Write,
     ) -> Result<Stack> {
+        let stack = self.open_for_all(Port::Reserve(sport), &[flows], opts, pcap, err)?;
+        setup_done(&[&stack], err)?;
+        Ok(stack)
+    }
+
+    /// One stack for the flows of every target that leaves by this path's
+    /// interface from its source (`probe` and `scan` with several
+    /// targets): one claim for them all ([`Path::claim_all`]) and one
+    /// link, which carries each target's frames in turn. The privileges
+    /// stay: the run opens its other interfaces' stacks, then gives them
+    /// up once ([`setup_done`]).
+    pub fn open_for_all(
+        &self,
+        port: Port,
+        flows: &[Flows],
+        opts: &LinkOptions,
+        pcap: Option<&PcapFile>,
+        err: &mut dyn Write,
+    ) -> Result<Stack> {
         privilege::before_drop("opening a link")?;
-        let claim = self.claim(sport, flows)?;
+        let claim = self.claim_all(port, flows)?;
         let link = self.open_link(opts, pcap, err)?;
-        privilege::drop_after_setup()?;
-        claim.count_in_background(err)?;
         Ok(Stack { claim, link })
     }
 
@@ -612,6 +653,20 @@ impl Path {
     }
 }
 
+/// The setup of a run is done: `stacks` are every stack it will use.
+/// Past this point the run needs no privilege (the guards are in place
+/// for all its flows, the sockets are open, a guard's count comes from a
+/// log group that needs none to read): the privileges are dropped
+/// ([`privilege::drop_after_setup`], when the binary armed them), then
+/// each guard counts its drops as they come.
+pub fn setup_done(stacks: &[&Stack], err: &mut dyn Write) -> Result<()> {
+    privilege::drop_after_setup()?;
+    for stack in stacks {
+        stack.claim.count_in_background(err)?;
+    }
+    Ok(())
+}
+
 /// `link`, its frames also written to `pcap` when there is one.
 pub fn capture<L: Link + 'static>(link: L, pcap: Option<&PcapFile>) -> io::Result<Box<dyn Link>> {
     Ok(match pcap {
@@ -678,6 +733,18 @@ impl Flows {
     }
 }
 
+/// The source port a claim takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// This one (`-p`), or a free one, reserved from the kernel for the
+    /// run (where the kernel owns the source address).
+    Reserve(Option<u16>),
+    /// One another claim of the run holds already on the same source
+    /// address (this host's own address, reached over loopback, beside
+    /// the interface's stack): shared, not reserved twice.
+    Held(u16),
+}
+
 /// How the link is opened; the default is a plain AF_PACKET socket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LinkOptions {
@@ -724,7 +791,8 @@ impl Claim {
     /// a warning says so, and the run goes on.
     pub fn count_in_background(&self, err: &mut dyn Write) -> Result<()> {
         if !privilege::threads_may_start() {
-            // More setups to come before the drop (`privilege::hold`).
+            // Armed, not dropped yet: a thread started now would keep
+            // the capabilities the drop is to clear.
             return Ok(());
         }
         if let Some(guard) = &self.guard
@@ -762,6 +830,20 @@ impl Stack {
     /// The guard's nftables table, when there is one.
     pub fn guard_table(&self) -> Option<&str> {
         self.claim.guard.as_ref().map(RstGuard::table)
+    }
+
+    /// How many of the kernel's RSTs the guard has dropped so far, for a
+    /// stack that serves several targets in turn (each target's count is
+    /// the growth while it ran); counting goes on after. `None` as for
+    /// [`Stack::teardown`].
+    pub fn dropped_so_far(&self, err: &mut dyn Write) -> Option<u64> {
+        let guard = self.claim.guard.as_ref()?;
+        let count = count_or_warn(guard.dropped(), err);
+        // Reading stopped the counting thread: it starts again.
+        if let Err(e) = self.claim.count_in_background(err) {
+            let _ = warn(err, format!("{e:#}"));
+        }
+        count
     }
 
     /// Ends the run: reads how many of the kernel's RSTs the guard

@@ -79,7 +79,7 @@ pub fn resolve(
     let mut res = Resolution::new(now, wall, &mut cache, settings);
     let mut how = String::new();
     let mut conflict = None;
-    let mut on_event = |_: Instant, ev: resolve::Event| -> Result<()> {
+    let on_event = |_: Instant, ev: resolve::Event| -> Result<()> {
         match ev {
             resolve::Event::CacheHit { age, .. } => {
                 how = format!("from the ARP cache, learned {} ago", crate::text::age(age))
@@ -94,28 +94,19 @@ pub fn resolve(
         }
         Ok(())
     };
-    if res.is_done() {
-        while let Some(ev) = res.poll_event() {
-            on_event(now, ev)?;
-        }
-    } else {
-        // In the capture only when the wire was asked.
-        let opened = privilege::raised(&[Cap::NetRaw], || {
-            PacketLink::open(iface.index, Filter::Arp)
-        });
-        let mut link = super::capture(opened?, pcap)?;
-        driver::run(&mut res, &mut link, &mut clock, interrupt, on_event)?;
-    }
+    let wire = Wire {
+        ifindex: iface.index,
+        filter: Filter::Arp,
+        pcap,
+        interrupt,
+    };
+    drive(&mut res, &mut clock, wire, on_event)?;
     let answer = res.answer();
     drop(res);
     if let Err(e) = cachefile::save(cache_path, &cache) {
         warn(err, format!("{e}; the next hop was not cached"))?;
     }
-    Ok(match (answer, conflict) {
-        (_, Some((mac, other_mac))) => Resolved::Conflict { mac, other_mac },
-        (Some(mac), None) => Resolved::Mac(mac, how),
-        (None, None) => Resolved::NoAnswer,
-    })
+    Ok(Resolved::from(answer, conflict, how))
 }
 
 /// The MAC of an IPv6 `route`'s next hop, through nettool's own neighbour
@@ -154,7 +145,7 @@ pub fn resolve_v6(
     let mut res = ndp_resolve::Resolution::new(now, wall, &mut caches.ndp, settings);
     let mut how = String::new();
     let mut conflict = None;
-    let mut on_event = |_: Instant, ev: ndp_resolve::Event| -> Result<()> {
+    let on_event = |_: Instant, ev: ndp_resolve::Event| -> Result<()> {
         match ev {
             ndp_resolve::Event::CacheHit { .. } => how = "from the NDP cache".to_owned(),
             ndp_resolve::Event::Advert { rtt, .. } => {
@@ -165,25 +156,62 @@ pub fn resolve_v6(
         }
         Ok(())
     };
-    if res.is_done() {
-        while let Some(ev) = res.poll_event() {
-            on_event(now, ev)?;
-        }
-    } else {
-        let opened = privilege::raised(&[Cap::NetRaw], || {
-            PacketLink::open(iface.index, Filter::ArpIpv6)
-        });
-        let mut link = super::capture(opened?, pcap)?;
-        driver::run(&mut res, &mut link, &mut clock, interrupt, on_event)?;
-    }
+    let wire = Wire {
+        ifindex: iface.index,
+        filter: Filter::ArpIpv6,
+        pcap,
+        interrupt,
+    };
+    drive(&mut res, &mut clock, wire, on_event)?;
     let answer = res.answer();
     drop(res);
     if let Err(e) = cachefile::save_all(cache_path, &caches) {
         warn(err, format!("{e}; the next hop was not cached"))?;
     }
-    Ok(match (answer, conflict) {
-        (_, Some((mac, other_mac))) => Resolved::Conflict { mac, other_mac },
-        (Some(mac), None) => Resolved::Mac(mac, how),
-        (None, None) => Resolved::NoAnswer,
-    })
+    Ok(Resolved::from(answer, conflict, how))
+}
+
+/// Where a resolution goes when its cache cannot answer.
+struct Wire<'a> {
+    ifindex: u32,
+    filter: Filter,
+    pcap: Option<&'a PcapFile>,
+    interrupt: &'a AtomicBool,
+}
+
+/// Runs resolution `res` to its end: a cache that answered has its
+/// events handed over at once, with no socket opened (and nothing in the
+/// capture: it shows only what was asked of the wire); otherwise over a
+/// link opened for `wire`.
+fn drive<M: Machine>(
+    res: &mut M,
+    clock: &mut SystemClock,
+    wire: Wire,
+    mut on_event: impl FnMut(Instant, M::Event) -> Result<()>,
+) -> Result<()> {
+    if res.is_done() {
+        let now = clock.now();
+        while let Some(ev) = res.poll_event() {
+            on_event(now, ev)?;
+        }
+        return Ok(());
+    }
+    let opened = privilege::raised(&[Cap::NetRaw], || {
+        PacketLink::open(wire.ifindex, wire.filter)
+    });
+    let mut link = super::capture(opened?, wire.pcap)?;
+    driver::run(res, &mut link, clock, wire.interrupt, on_event)?;
+    Ok(())
+}
+
+impl Resolved {
+    /// What a resolution's answer and conflict come to; `how` says how
+    /// the answer was learned.
+    fn from(answer: Option<MacAddr>, conflict: Option<(MacAddr, MacAddr)>, how: String) -> Self {
+        match (answer, conflict) {
+            (_, Some((mac, other_mac))) => Resolved::Conflict { mac, other_mac },
+            (Some(mac), None) => Resolved::Mac(mac, how),
+            (None, None) => Resolved::NoAnswer,
+        }
+    }
 }

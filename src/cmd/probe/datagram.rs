@@ -10,15 +10,15 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use super::{
-    Aim, FLOOD_BATCH, Fired, Opened, ProbeView, icmp, iface_config, payload, per_target_count,
-    probe_link, run_options,
+    Aim, Aimed, FLOOD_BATCH, Fired, ProbeView, icmp, iface_config, payload, per_target_count,
+    run_options,
 };
 use crate::cli::ProbeArgs;
 use crate::clock::Clock;
 use crate::cmd::targets::{
     Many, Runs, Target, answered_verdict, between_targets, expand_for, ipv4_only, v4, with_ports,
 };
-use crate::cmd::{Env, Given, Way, find_path, stamped};
+use crate::cmd::{Env, Given, stamped};
 use crate::driver::{self, Handler, Tx};
 use crate::link::Link;
 use crate::outcome::Outcome;
@@ -43,42 +43,48 @@ pub(super) fn asked(args: &ProbeArgs) -> bool {
 pub(super) fn probe(args: &ProbeArgs, env: &mut Env) -> Result<Outcome> {
     refuse_tcp_options(args)?;
     let found = targets(args, &mut std::io::stdin().lock(), resolve_v4)?;
-    super::probe_each(args, found, env, probe_one)
+    super::probe_each::<Datagrams>(args, found, env)
 }
 
-/// Probes one target: its path, its stack, its probes, its summary.
-fn probe_one(
-    args: &ProbeArgs,
-    (dst, dports, count): (IpAddr, &[u16], Option<u64>),
-    mut rep: Reporter,
-    env: &mut Env,
-) -> Result<Outcome> {
-    let dst = v4(dst);
-    let way = Way::of(&args.path);
-    let path = match find_path(&mut rep, env, "probe", dst, &way)? {
-        Ok(path) => path,
-        Err(outcome) => return Ok(outcome),
-    };
-    // Refused before anything is claimed from the kernel.
-    let local = SocketAddrV4::new(path.source_v4(), 1);
-    config(args, &path, local, (dst, dports, count))?;
-    let flows = if args.udp {
-        Flows::Datagrams {
-            sport_inc: args.sport_inc,
+/// UDP datagrams or ICMP queries, as `probe_each` runs them.
+struct Datagrams;
+
+impl super::Kind for Datagrams {
+    /// The payload, read before the privileges go (`--data-file`: no
+    /// file can be opened after).
+    type Ready = Vec<u8>;
+
+    /// Refused before anything is claimed from the kernel (the source
+    /// port is not known yet: any stands for it).
+    fn ready(args: &ProbeArgs, path: &Path, target: Aimed) -> Result<Vec<u8>> {
+        let body = payload(args)?;
+        let local = SocketAddrV4::new(path.source_v4(), 1);
+        config(args, path, local, target, body.clone())?;
+        Ok(body)
+    }
+
+    fn flows(args: &ProbeArgs, _: Aimed) -> Flows {
+        if args.udp {
+            Flows::Datagrams {
+                sport_inc: args.sport_inc,
+            }
+        } else {
+            Flows::Queries
         }
-    } else {
-        Flows::Queries
-    };
-    let opened = Opened::open(
-        &path,
-        args.path.source_port,
-        flows,
-        &probe_link(args.flood),
-        env,
-    )?;
-    opened.run(env, |aim, link, clock, env| {
-        fire(args, aim, (dst, dports, count), rep, link, clock, env)
-    })
+    }
+
+    fn fire(
+        args: &ProbeArgs,
+        body: Vec<u8>,
+        aim: &Aim,
+        target: Aimed,
+        rep: Reporter,
+        link: &mut dyn Link,
+        clock: &mut dyn Clock,
+        env: &mut Env,
+    ) -> Result<Fired> {
+        fire(args, body, aim, target, rep, link, clock, env)
+    }
 }
 
 /// [`probe`] over what the caller [`Given`] (the in-memory link in tests):
@@ -99,8 +105,9 @@ pub(super) fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Resul
         }
         let rep = Reporter::new(args.json);
         between_targets(&rep, i, env)?;
-        let target = (v4(t.ip), t.ports.as_deref().unwrap_or_default(), count);
-        let fired = fire(args, &aim, target, rep, given.link, given.clock, env)?;
+        let target = (t.ip, t.ports.as_deref().unwrap_or_default(), count);
+        let body = payload(args)?;
+        let fired = fire(args, body, &aim, target, rep, given.link, given.clock, env)?;
         use crate::cmd::Finish;
         let outcome = fired.finish(None, given.clock.now(), env)?;
         runs.push(outcome, answered_verdict(outcome));
@@ -192,7 +199,8 @@ fn config(
     args: &ProbeArgs,
     path: &Path,
     local: SocketAddrV4,
-    (dst, dports, count): (Ipv4Addr, &[u16], Option<u64>),
+    (dst, dports, count): Aimed,
+    mut body: Vec<u8>,
 ) -> Result<Config> {
     let kind = if args.udp {
         Kind::Udp {
@@ -215,7 +223,6 @@ fn config(
             bad_checksum: args.badsum,
         }
     };
-    let mut body = payload(args)?;
     if let Kind::Icmp { query, .. } = kind
         && body.len() < query.min_body()
     {
@@ -227,7 +234,8 @@ fn config(
         src_mac: path.iface.mac,
         dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
         src: path.source_v4(),
-        dst,
+        // IPv4 only: ipv4_only let no other target through.
+        dst: v4(dst),
         kind,
         payload: body,
         ttl: args.ttl,
@@ -252,10 +260,12 @@ fn config(
     Ok(config)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fire(
     args: &ProbeArgs,
+    body: Vec<u8>,
     aim: &Aim,
-    (dst, dports, count): (Ipv4Addr, &[u16], Option<u64>),
+    (dst, dports, count): Aimed,
     rep: Reporter,
     link: &mut dyn Link,
     clock: &mut dyn Clock,
@@ -266,13 +276,13 @@ fn fire(
         SocketAddr::V4(a) => a,
         SocketAddr::V6(a) => panic!("an IPv4-only probe from {a}"),
     };
-    let config = config(args, aim.path, local, (dst, dports, count))?;
+    let config = config(args, aim.path, local, (dst, dports, count), body)?;
     let mut view = ProbeView {
         rep,
         verbose: args.verbose,
         start,
         src: aim.path.source,
-        dst: dst.into(),
+        dst,
     };
     header(&view, args, aim, &config, dports, env)?;
     let mut host = RawHost::new(iface_config(aim.path), DatagramProber::new(start, config));
@@ -504,7 +514,7 @@ fn reply(
             ),
             "port open",
             Some(SocketAddrV4::new(from, *sport)),
-            Some(SocketAddrV4::new(crate::cmd::targets::v4(view.src), *dport)),
+            Some(SocketAddrV4::new(v4(view.src), *dport)),
             payload.len(),
         ),
         Answer::Query {

@@ -16,17 +16,17 @@ use super::{Aim, Opened, SCAN_RECEIVE_BUFFER, iface_config};
 use crate::cli::ScanArgs;
 use crate::clock::Clock;
 use crate::cmd::targets::{self, Many, Runs, Target, between_targets, discovered};
+use crate::cmd::ways::{port_for, same_way};
 use crate::cmd::{Env, Finish, Given, Way, unresolved};
 use crate::driver::{self, Handler, Options};
 use crate::link::Link;
 use crate::outcome::Outcome;
-use crate::privilege;
 use crate::probe::format_ports;
 use crate::probe::udpscan::{Config, Event, UdpPortResult, UdpScans, UdpState};
 use crate::report::event::{self as ev, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict};
 use crate::services::{self, Proto};
-use crate::setup::{Flows, Found, LinkOptions, Path, Request};
+use crate::setup::{Flows, Found, LinkOptions, Path, Request, setup_done};
 use crate::stack::raw::{Hosted, RawHost};
 use crate::sys::random_u64;
 use crate::text::count;
@@ -82,18 +82,27 @@ pub(super) fn scan(args: &ScanArgs, env: &mut Env) -> Result<Outcome> {
         receive_buffer: Some(SCAN_RECEIVE_BUFFER),
         ..LinkOptions::default()
     };
-    let last = groups.len();
-    for (i, group) in groups.iter().enumerate() {
+    // Every group's stack before the privileges go, once.
+    let flows = [Flows::Datagrams { sport_inc: false }];
+    let mut stacks = Vec::new();
+    for group in &groups {
+        let path = &group[0].1;
+        let port = port_for(&stacks, path, args.path.source_port);
+        stacks.push(path.open_for_all(port, &flows, &opts, env.pcap.as_ref(), env.err)?);
+    }
+    setup_done(&stacks.iter().collect::<Vec<_>>(), env.err)?;
+    for (group, stack) in groups.iter().zip(stacks) {
         if env.interrupt.load(Ordering::Relaxed) {
             break;
         }
-        privilege::hold(i + 1 < last);
         let hosts: Vec<(Ipv4Addr, MacAddr)> = group
             .iter()
             .map(|(dst, path)| (*dst, path.next_hop_mac.unwrap_or(MacAddr::zero())))
             .collect();
-        let flows = Flows::Datagrams { sport_inc: false };
-        let opened = Opened::open(&group[0].1, args.path.source_port, flows, &opts, env)?;
+        let opened = Opened {
+            path: &group[0].1,
+            stack,
+        };
         let (runs, blocks) = (&mut runs, &mut blocks);
         opened.run(env, |aim, link, clock, env| {
             let swept = sweep(args, aim, (&hosts, &ports), link, clock, env)?;
@@ -105,12 +114,6 @@ pub(super) fn scan(args: &ScanArgs, env: &mut Env) -> Result<Outcome> {
         })?;
     }
     runs.finish(Many::Scan, args.json, env)
-}
-
-/// Whether two targets' ways leave by the same interface from the same
-/// source: their scans can share one link.
-fn same_way(a: &Path, b: &Path) -> bool {
-    a.iface.name == b.iface.name && a.source == b.source && a.loopback == b.loopback
 }
 
 /// [`scan`] over what the caller [`Given`] (the in-memory link in tests):
