@@ -77,7 +77,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s q -l quiet -d 'P
 complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s v -l verbose -d 'Also print every frame sent and received, tcpdump-style, and every NUD state change, on stderr'
 complete -c nettool -n "__fish_nettool_using_subcommand ndp" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
-complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
+complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s s -l source -d 'Source address, IPv4 or IPv6 as HOST is. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself (over IPv6, neighbour solicitations, once duplicate address detection found it free). A link-local one needs -i' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
@@ -97,7 +97,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l no-ack -d 
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -l graceful -d 'Release the open connection with a four-way close instead of a RST'
 complete -c nettool -n "__fish_nettool_using_subcommand handshake" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
-complete -c nettool -n "__fish_nettool_using_subcommand close" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
+complete -c nettool -n "__fish_nettool_using_subcommand close" -s s -l source -d 'Source address, IPv4 or IPv6 as HOST is. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself (over IPv6, neighbour solicitations, once duplicate address detection found it free). A link-local one needs -i' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand close" -l retries -d 'SYN retransmissions before giving up (after 1 s, 2 s, 4 s, …)' -r
@@ -120,7 +120,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -l max-datagram -d '
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s w -s W -l wait -d 'Give up if the connection does not open (each port\'s wait, with -z), or stays idle, this long' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l user-timeout -d 'Give up when sent data stays unacknowledged this long (RFC 9293\'s USER TIMEOUT); without it, nettool retries 15 times with backoff, as Linux does (many minutes against a dead path)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l quit-after -d 'After the end of stdin, wait at most this long for the peer to close, then quit (netcat\'s `-q SECS`; in nettool `-q` means quiet, in every command). With -u, how long to wait for replies after the end of stdin (default 1s; a listener keeps serving)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand nc" -s s -l source -d 'Source address' -r
+complete -c nettool -n "__fish_nettool_using_subcommand nc" -s s -l source -d 'Source address, IPv4 or IPv6 as the peer is (see handshake\'s -s)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s p -l source-port -l sport -d 'Source port' -r
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s i -s I -l interface -d 'Interface to use' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l cc -d 'Congestion control for what nettool sends' -r -f -a "cubic\t'RFC 9438: the window follows a cubic curve of the time since the last loss, and falls to 0.7 of the flight on one (Linux\'s default)'
@@ -147,7 +147,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l dport -d 'Dest
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l input-list -d 'Read targets from FILE too (white space between them, # starts a comment; - is stdin); -iL FILE as nmap spells it' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l max-targets -d 'Refuse a run of more target addresses than N (a subnet counts its hosts): a /16 typed for a /24 would run for hours' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s s -l source -d 'Source address, IPv4 or IPv6 as HOST is. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself (over IPv6, neighbour solicitations, once duplicate address detection found it free). A link-local one needs -i' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flags -d 'TCP flags as letters: F S R P A U E C (e.g. SA, FPU, none), or the flags byte (0x12)' -r
@@ -216,7 +216,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -l ports -d 'The p
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l input-list -d 'Read targets from FILE too (white space between them, # starts a comment; - is stdin); -iL FILE as nmap spells it' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l max-targets -d 'Refuse a run of more target addresses than N (a subnet counts its hosts): a /16 typed for a /24 would run for hours' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s s -l source -d 'Source address, IPv4 or IPv6 as HOST is. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself (over IPv6, neighbour solicitations, once duplicate address detection found it free). A link-local one needs -i' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l rate -d 'A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does (default: adaptive, between --min-rate and --max-rate)' -r
@@ -236,7 +236,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -l all -d 'List ev
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JSON object per line: a port line per port, then the result'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
-complete -c nettool -n "__fish_nettool_using_subcommand trace" -s s -l source -d 'Source address. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself' -r
+complete -c nettool -n "__fish_nettool_using_subcommand trace" -s s -l source -d 'Source address, IPv4 or IPv6 as HOST is. One the kernel does not own keeps the kernel out of the flow entirely: nettool then answers ARP for it itself (over IPv6, neighbour solicitations, once duplicate address detection found it free). A link-local one needs -i' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s p -l source-port -l sport -d 'Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand trace" -s f -l first-ttl -d 'TTL of the first hop probed' -r

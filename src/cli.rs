@@ -267,10 +267,11 @@ pub struct PathArgs {
     #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = parse_interface, value_hint = clap::ValueHint::Other)]
     pub interface: Option<String>,
 
-    /// Source address. One the kernel does not own keeps the kernel out of
-    /// the flow entirely: nettool then answers ARP for it itself.
+    /// Source address, IPv4 or IPv6 as HOST is. One the kernel does not own keeps the kernel
+    /// out of the flow entirely: nettool then answers ARP for it itself (over IPv6, neighbour
+    /// solicitations, once duplicate address detection found it free). A link-local one needs -i.
     #[arg(short, long, value_name = "ADDRESS")]
-    pub source: Option<std::net::Ipv4Addr>,
+    pub source: Option<std::net::IpAddr>,
 
     /// Source port, a number or a service name (default: a free ephemeral port, reserved from the kernel).
     #[arg(short = 'p', long, visible_alias = "sport", value_name = "PORT", value_parser = parse_source_port)]
@@ -482,9 +483,9 @@ pub struct NcArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub quit_after: Option<Duration>,
 
-    /// Source address.
+    /// Source address, IPv4 or IPv6 as the peer is (see handshake's -s).
     #[arg(short, long, value_name = "ADDRESS")]
-    pub source: Option<std::net::Ipv4Addr>,
+    pub source: Option<std::net::IpAddr>,
 
     /// Source port.
     #[arg(short = 'p', long, visible_alias = "sport", value_name = "PORT", value_parser = parse_source_port)]

@@ -104,13 +104,16 @@ impl Net {
     }
 
     fn open(&mut self, local: SocketAddr, remote: SocketAddr) -> (FlowKey, FlowKey) {
-        let conn = Connection::connect(
-            self.now,
-            tcp::Config::default(),
-            local,
-            remote,
-            SeqNum(1000),
-        );
+        self.open_with(tcp::Config::default(), local, remote)
+    }
+
+    fn open_with(
+        &mut self,
+        config: tcp::Config,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> (FlowKey, FlowKey) {
+        let conn = Connection::connect(self.now, config, local, remote, SeqNum(1000));
         let key = self.client.open(conn);
         for _ in 0..5 {
             self.step();
@@ -288,6 +291,155 @@ fn icmpv6_errors_reach_the_flow_they_quote(
     }
 }
 
+/// A router whose far link carries 1280 bytes drops a whole flight of
+/// full-sized segments and says so with a packet too big about the
+/// first: the client resends what was outstanding at once (the same
+/// instant, well within one RTT, not after the RTO or duplicate ACKs),
+/// cut to the new size, with cwnd and ssthresh as they were, and the
+/// transfer completes without a timeout or a recovery.
+#[rstest]
+#[case::with_sack(true)]
+#[case::without_sack(false)]
+fn a_packet_too_big_resends_the_flight_at_once_re_cut(#[case] sack: bool) {
+    let mut net = Net::new();
+    let config = tcp::Config {
+        sack_permitted: sack,
+        ..tcp::Config::default()
+    };
+    let (key, accepted) = net.open_with(config, v6(CLIENT6, 40000), v6(SERVER6, 80));
+    let data: Vec<u8> = (0..60_000u32).map(|i| (i * 13) as u8).collect();
+    let queued = net.client.conn_mut(key).unwrap().send(&data).unwrap();
+    assert_eq!(queued, data.len());
+    let flight: Vec<Vec<u8>> = std::iter::from_fn(|| net.client.poll_transmit(net.now)).collect();
+    assert!(flight.len() >= 4, "{} segments", flight.len());
+    assert!(flight.iter().all(|f| f.len() == 14 + 1500));
+    let conn = net.client.conn(key).unwrap();
+    let (cwnd, ssthresh, una) = (conn.cwnd(), conn.ssthresh(), conn.tcb().snd.una);
+    // The packet too big comes back a moment later; nothing arrived.
+    net.now += Duration::from_micros(300);
+    net.client.handle_frame(
+        net.now,
+        &icmpv6_error(2, 0, 1280, &flight[0]),
+        RxChecksum::Unknown,
+    );
+    let again: Vec<Vec<u8>> = std::iter::from_fn(|| net.client.poll_transmit(net.now)).collect();
+    assert!(again.len() >= flight.len(), "{} resent", again.len());
+    let seqs: Vec<(u32, usize)> = again
+        .iter()
+        .map(|f| {
+            assert!(f.len() <= 14 + 1280, "{} bytes", f.len());
+            let (_, rest) = EthernetRepr::parse(f).unwrap();
+            let (_, tcp) = TcpRepr::from_ipv6_packet(rest, ChecksumMode::Verify).unwrap();
+            (tcp.seq.0, tcp.payload.len())
+        })
+        .collect();
+    assert_eq!(seqs[0].0, una.0, "from SND.UNA");
+    assert!(
+        seqs.windows(2)
+            .all(|w| w[1].0 == w[0].0.wrapping_add(w[0].1 as u32)),
+        "in order, back to back: {seqs:?}"
+    );
+    let conn = net.client.conn(key).unwrap();
+    assert_eq!((conn.cwnd(), conn.ssthresh()), (cwnd, ssthresh));
+    assert!(!conn.in_recovery());
+    assert_eq!(conn.timeouts(), 0);
+    // The resent segments reach the server, and the rest follows.
+    for f in &again {
+        net.server.handle_frame(net.now, f, RxChecksum::Unknown);
+    }
+    let mut got = Vec::new();
+    for _ in 0..200 {
+        net.step();
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = net.server.conn_mut(accepted).unwrap().recv(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        if got.len() == data.len() {
+            break;
+        }
+    }
+    assert_eq!(got, data);
+    let conn = net.client.conn(key).unwrap();
+    assert_eq!(conn.timeouts(), 0);
+    assert!(conn.cwnd() >= cwnd, "cwnd {} fell from {cwnd}", conn.cwnd());
+    assert!(net.now < Instant::ZERO + Duration::from_millis(250));
+}
+
+/// An IPv4 destination unreachable from a router about the client's
+/// segment `quoted`, with `mtu` in the second word (RFC 1191).
+fn icmpv4_unreachable(code: u8, mtu: u16, quoted: &[u8]) -> Vec<u8> {
+    use nettool::wire::ethernet::HEADER_LEN;
+    use nettool::wire::ipv4::{IpProtocol, Ipv4Repr};
+    let router = Ipv4Addr::new(10, 7, 1, 1);
+    let mut msg = vec![3, code, 0, 0, 0, 0];
+    msg.extend_from_slice(&mtu.to_be_bytes());
+    msg.extend_from_slice(&quoted[14..14 + 28]);
+    let sum = pnet::packet::icmp::checksum(&pnet::packet::icmp::IcmpPacket::new(&msg).unwrap());
+    msg[2..4].copy_from_slice(&sum.to_be_bytes());
+    let ip = Ipv4Repr::new(router, CLIENT4, IpProtocol::Icmp, msg.len());
+    let mut f = vec![0u8; HEADER_LEN + ip.total_len()];
+    EthernetRepr {
+        src: SERVER_MAC,
+        dst: CLIENT_MAC,
+        protocol: Protocol::Ipv4,
+    }
+    .emit(&mut f);
+    ip.emit(&mut f[HEADER_LEN..]);
+    f[HEADER_LEN + 20..].copy_from_slice(&msg);
+    f
+}
+
+/// IPv4's "fragmentation needed" with a next-hop MTU lowers the flow's
+/// path MTU (never below Linux's floor of 552) and resends the too-big
+/// segment at once, cut to fit; without an MTU (a pre-RFC 1191 router),
+/// or for another unreachable, nothing changes but the report.
+#[rstest]
+#[case::frag_needed(4, 1400, Some(1400))]
+#[case::below_the_floor(4, 300, Some(552))]
+#[case::no_mtu_said(4, 0, None)]
+#[case::port_unreachable(3, 1400, None)]
+fn ipv4_fragmentation_needed_lowers_the_path_mtu(
+    #[case] code: u8,
+    #[case] mtu: u16,
+    #[case] want: Option<usize>,
+) {
+    let mut net = Net::new();
+    let v4 = |ip: Ipv4Addr, port| SocketAddr::new(IpAddr::V4(ip), port);
+    let (key, _) = net.open(v4(CLIENT4, 40000), v4(SERVER4, 80));
+    net.client
+        .conn_mut(key)
+        .unwrap()
+        .send(&[9u8; 3000])
+        .unwrap();
+    let flight: Vec<Vec<u8>> = std::iter::from_fn(|| net.client.poll_transmit(net.now)).collect();
+    assert_eq!(flight[0].len(), 14 + 1500);
+    net.client.handle_frame(
+        net.now,
+        &icmpv4_unreachable(code, mtu, &flight[0]),
+        RxChecksum::Unknown,
+    );
+    assert!(
+        std::iter::from_fn(|| net.client.poll_event())
+            .any(|e| matches!(e.what, HostEvent::Icmp { .. }))
+    );
+    let again: Vec<Vec<u8>> = std::iter::from_fn(|| net.client.poll_transmit(net.now)).collect();
+    let conn = net.client.conn(key).unwrap();
+    match want {
+        Some(mtu) => {
+            assert_eq!(conn.mtu(), mtu);
+            assert!(!again.is_empty(), "resent at once");
+            assert!(again.iter().all(|f| f.len() <= 14 + mtu));
+        }
+        None => {
+            assert_eq!(conn.mtu(), 1500);
+            assert!(again.is_empty());
+        }
+    }
+}
+
 #[test]
 fn an_icmpv6_error_about_another_flow_reaches_nobody() {
     let mut net = Net::new();
@@ -334,4 +486,83 @@ fn unreadable_ipv6_is_counted_with_its_reason(
         .collect();
     assert_eq!(said, [why]);
     assert_eq!(net.server.conn(accepted).unwrap().tcb().rcv.nxt, rcv_nxt);
+}
+
+/// A Neighbor Solicitation for `target` to its solicited-node group, from
+/// the server's address (or `::`, a DAD probe), with `hop_limit`.
+fn solicitation(src: Ipv6Addr, target: Ipv6Addr, hop_limit: u8) -> Vec<u8> {
+    use nettool::wire::icmpv6::Icmpv6Repr;
+    use nettool::wire::ipv6::{multicast_mac, solicited_node};
+    use nettool::wire::ndp::NdpRepr;
+    let group = solicited_node(target);
+    let ns = Icmpv6Repr::Ndp(NdpRepr::NeighborSolicit {
+        target,
+        source_lladdr: (!src.is_unspecified()).then_some(SERVER_MAC),
+    });
+    let mut msg = vec![0u8; ns.buffer_len()];
+    ns.emit(src, group, &mut msg);
+    Ipv6Repr::new(src, group, NextHeader::Icmpv6, hop_limit, msg.len()).frame(
+        SERVER_MAC,
+        multicast_mac(group),
+        &msg,
+    )
+}
+
+/// An interface whose IPv6 address the kernel does not own answers
+/// solicitations for it, and only for it, with hop limit 255 required;
+/// one the kernel owns leaves them to the kernel. A solicitation that is
+/// not answered changes nothing: no frame, no event, no count.
+#[rstest]
+#[case::resolution(SERVER6, CLIENT6, 255, true, true)]
+#[case::dad_probe_for_our_address(Ipv6Addr::UNSPECIFIED, CLIENT6, 255, true, true)]
+#[case::another_address(
+    SERVER6,
+    Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 9),
+    255,
+    true,
+    false
+)]
+#[case::hop_limit_254(SERVER6, CLIENT6, 254, true, false)]
+#[case::the_kernels_address(SERVER6, CLIENT6, 255, false, false)]
+fn solicitations_are_answered_for_an_address_nettool_alone_answers_for(
+    #[case] src: Ipv6Addr,
+    #[case] target: Ipv6Addr,
+    #[case] hop_limit: u8,
+    #[case] alone: bool,
+    #[case] answered: bool,
+) {
+    let mut client = Interface::new(InterfaceConfig {
+        ip: Ipv4Addr::UNSPECIFIED,
+        mac: CLIENT_MAC,
+        ipv6: Some(CLIENT6),
+        next_hop_mac: Some(SERVER_MAC),
+        answer_arp: alone,
+        trace: true,
+    });
+    let ns = solicitation(src, target, hop_limit);
+    client.handle_frame(Instant::ZERO, &ns, RxChecksum::Unknown);
+    let out: Vec<Vec<u8>> = std::iter::from_fn(|| client.poll_transmit(Instant::ZERO)).collect();
+    let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+    assert_eq!(client.malformed(), 0);
+    if !answered {
+        assert!(out.is_empty() && events.is_empty(), "{events:?}");
+        return;
+    }
+    let [na] = &out[..] else {
+        panic!("{} frames", out.len())
+    };
+    let (eth, rest) = EthernetRepr::parse(na).unwrap();
+    let (ip, _) = Ipv6Repr::parse(rest).unwrap();
+    assert_eq!((eth.src, ip.src, ip.hop_limit), (CLIENT_MAC, CLIENT6, 255));
+    let want_dst = if src.is_unspecified() {
+        Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1)
+    } else {
+        src
+    };
+    assert_eq!(ip.dst, want_dst);
+    assert!(matches!(
+        &events[..],
+        [Event { flow: None, what: HostEvent::NeighborAnswered { asker, asker_mac }, .. }]
+            if *asker == src && *asker_mac == SERVER_MAC
+    ));
 }

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::ipv6::{ULA_A, ULA_B, ipv6_hosts, link_local};
+use common::ipv6::{ULA_A, ULA_B, in_ns, ipv6_hosts, link_local};
 use common::{
     Capture, Ran, Scratch, Server, nettool, nft_load, nft_packets, once_listening, read_all, run,
     run_with_input, sh,
@@ -469,4 +469,432 @@ fn a_family_that_does_not_fit_is_refused_up_front() {
     let r = nt(&hosts, &scratch, &["probe", &target(80)], None);
     assert_eq!(r.code, Some(2), "{}", r.show());
     let _ = run;
+}
+
+/// An address on A's link that A's kernel does not own.
+const UNOWNED: &str = "fd00:6e74::99";
+
+/// B's neighbour entry for `ip`, as `ip -6 neigh` shows it (empty when
+/// none).
+fn neighbour_in_b(hosts: &TwoHosts, ip: &str) -> String {
+    let mut cmd = hosts.cmd_b("ip");
+    cmd.args(["-6", "neigh", "show", ip, "dev", "eth0"]);
+    sh(cmd)
+}
+
+/// Fills the scratch cache with B's MAC by a resolution from A's own
+/// address, so that a run from another source sends no solicitation of
+/// its own (which would teach B the source's MAC): B then has to ask
+/// for it, and nettool has to answer.
+fn cache_b(hosts: &TwoHosts, scratch: &Scratch) {
+    let r = nt(hosts, scratch, &["ndp", "-q", ULA_B], None);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+}
+
+/// A source A's kernel does not own: nettool checks it is free (DAD),
+/// answers B's kernel's neighbour solicitation for it itself, and needs
+/// no guard (the kernel drops what it gets for an address not its own,
+/// without a RST).
+#[test]
+fn handshake_from_an_unowned_ipv6_source_is_answered_by_nettool_and_unguarded() {
+    let hosts = ipv6_hosts("tcp6-unowned");
+    let scratch = Scratch::new();
+    let mut server = peer(&hosts, "hold", 8080, 0);
+    count_all_rsts_in_b(&hosts);
+    cache_b(&hosts, &scratch);
+    assert_eq!(neighbour_in_b(&hosts, UNOWNED), "");
+    let r = nt(
+        &hosts,
+        &scratch,
+        &[
+            "handshake",
+            "--linger",
+            "300ms",
+            "-s",
+            UNOWNED,
+            &target(8080),
+        ],
+        None,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let accepted = server.wait_for("accepted", Duration::from_secs(5));
+    assert!(accepted.contains(UNOWNED), "{accepted}");
+    assert!(
+        r.stdout.contains(&format!(
+            "answered neighbour solicitation from {ULA_B} ({})",
+            hosts.mac_b()
+        )),
+        "{}",
+        r.show()
+    );
+    assert!(!r.stdout.contains("RST guard"), "no guard: {}", r.show());
+    let entry = neighbour_in_b(&hosts, UNOWNED);
+    assert!(
+        entry.contains(&hosts.mac_a().to_string()),
+        "B learned nettool's answer: {entry}"
+    );
+    // Only nettool's own RST, ending the run: the kernel sent none.
+    assert_eq!(rsts_in_b(&hosts), 1);
+    assert_no_guard_left(&hosts);
+}
+
+/// Counts every RST that reaches B, from any address.
+fn count_all_rsts_in_b(hosts: &TwoHosts) {
+    nft_load(
+        hosts.cmd_b("nft"),
+        "table inet t {\n counter rst { }\n chain in {\n type filter hook input priority 0;\n \
+         meta nfproto ipv6 tcp flags & rst == rst counter name rst\n }\n}\n",
+    );
+}
+
+#[test]
+fn nc_from_an_unowned_ipv6_source_sends_4_mib_byte_exact() {
+    let hosts = ipv6_hosts("tcp6-nc-unowned");
+    let scratch = Scratch::new();
+    cache_b(&hosts, &scratch);
+    let mut recv = hosts.cmd_b("python3");
+    recv.args([common::BULK, "recv", "9210", ULA_B]);
+    let mut bulk = Server::spawn(recv);
+    bulk.wait_for("ready", Duration::from_secs(10));
+    let payload = common::data(4 * common::MIB);
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["nc", "-v", "-s", UNOWNED, ULA_B, "9210"],
+        Some(&payload),
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let done = bulk.wait_for("done", Duration::from_secs(30));
+    assert_eq!(
+        done,
+        format!("done {} {}", payload.len(), common::sha(&payload))
+    );
+    assert!(neighbour_in_b(&hosts, UNOWNED).contains(&hosts.mac_a().to_string()));
+    assert_no_guard_left(&hosts);
+}
+
+/// A second address A's kernel owns: the kernel answers for it, so the
+/// guard keeps its RSTs out, as for the routing table's source.
+#[test]
+fn handshake_from_an_owned_second_ipv6_address_is_guarded() {
+    let hosts = ipv6_hosts("tcp6-owned-s");
+    let scratch = Scratch::new();
+    let second = "fd00:6e74::5";
+    let mut add = hosts.cmd_a("ip");
+    add.args([
+        "addr",
+        "add",
+        &format!("{second}/64"),
+        "dev",
+        "eth0",
+        "nodad",
+    ]);
+    sh(add);
+    let mut server = peer(&hosts, "hold", 8080, 0);
+    let r = nt(
+        &hosts,
+        &scratch,
+        &[
+            "handshake",
+            "--json",
+            "--linger",
+            "300ms",
+            "-s",
+            second,
+            &target(8080),
+        ],
+        None,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let accepted = server.wait_for("accepted", Duration::from_secs(5));
+    assert!(accepted.contains(second), "{accepted}");
+    let events = r.json_lines();
+    assert!(
+        events[0]["src"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("[{second}]:"))
+    );
+    let result = events.last().unwrap();
+    assert!(result["rsts_dropped"].as_u64().unwrap() >= 1, "{result}");
+    assert_no_guard_left(&hosts);
+}
+
+/// A link-local source A's kernel does not own, to B's link-local
+/// address: with -i it is checked free and answered for; without -i
+/// nettool says it needs one.
+#[test]
+fn an_unowned_link_local_source_is_used_with_its_interface() {
+    let hosts = ipv6_hosts("tcp6-ll-s");
+    let scratch = Scratch::new();
+    let mut cmd = hosts.cmd_b("python3");
+    cmd.args([common::PEER, "hold", "8080", "0", "::"]);
+    let mut server = Server::spawn(cmd);
+    server.wait_for("ready", Duration::from_secs(10));
+    let ll_b = link_local(hosts.b()).unwrap();
+    let source = "fe80::99";
+    let t = format!("[{ll_b}]:8080");
+    let r = nt(
+        &hosts,
+        &scratch,
+        &[
+            "handshake",
+            "--linger",
+            "300ms",
+            "-i",
+            "eth0",
+            "-s",
+            source,
+            &t,
+        ],
+        None,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert!(
+        r.stdout.contains(&format!("from [{source}]:")),
+        "{}",
+        r.show()
+    );
+    let accepted = server.wait_for("accepted", Duration::from_secs(5));
+    assert!(accepted.contains(source), "{accepted}");
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["handshake", "-s", source, &target(8080)],
+        None,
+    );
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(
+        r.stderr.contains("link-local") && r.stderr.contains("with -i"),
+        "{}",
+        r.show()
+    );
+    assert_no_guard_left(&hosts);
+}
+
+/// Duplicate address detection finds an address in use (B's own): the
+/// run stops before anything else is sent, and says who has it.
+#[test]
+fn an_unowned_source_someone_else_has_is_refused_after_dad() {
+    let hosts = ipv6_hosts("tcp6-dad-taken");
+    let scratch = Scratch::new();
+    let r = nt(
+        &hosts,
+        &scratch,
+        &["handshake", "-s", ULA_B, &target(8080)],
+        None,
+    );
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(
+        r.stderr
+            .contains(&format!("{ULA_B} is in use on eth0 (by {},", hosts.mac_b())),
+        "{}",
+        r.show()
+    );
+    assert_no_guard_left(&hosts);
+}
+
+/// A source of the other family than the destination's is refused up
+/// front (exit 2), saying which to give.
+#[rstest::rstest]
+#[case::ipv4_source_for_ipv6(&["handshake", "-s", "192.0.2.7", "[fd00:6e74::2]:80"], "give an IPv6 -s")]
+#[case::ipv6_source_for_ipv4(&["handshake", "-s", "fd00:6e74::99", "192.0.2.1:80"], "give an IPv4 -s")]
+#[case::nc_ipv4_source_for_ipv6(&["nc", "-s", "192.0.2.7", "fd00:6e74::2", "80"], "give an IPv6 -s")]
+#[case::close_ipv6_source_for_ipv4(&["close", "-s", "fd00:6e74::99", "192.0.2.1:80"], "give an IPv4 -s")]
+fn a_source_of_the_other_family_is_refused(#[case] args: &[&str], #[case] says: &str) {
+    let hosts = ipv6_hosts("tcp6-s-family");
+    let scratch = Scratch::new();
+    let r = nt(&hosts, &scratch, args, None);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(r.stderr.contains(says), "{}", r.show());
+}
+
+/// A — R1 — R2 — B over IPv6, the R1–R2 link's MTU 1280: R1 answers
+/// A's 1500-byte packets with packet too big. Addresses fd00:6e75:N::1
+/// and ::2 on link N.
+fn routed_ipv6_with_a_narrow_middle(tag: &str) -> nettool::lab::routed::Routed {
+    let path = nettool::lab::routed::Routed::new(tag);
+    let ends = [
+        (path.a(), &["eth0"][..]),
+        (path.r1(), &["eth0", "eth1"][..]),
+        (path.r2(), &["eth0", "eth1"][..]),
+        (path.b(), &["eth0"][..]),
+    ];
+    for (ns, devs) in ends {
+        let mut keys = vec![
+            "net.ipv6.conf.all.disable_ipv6=0".to_string(),
+            "net.ipv6.conf.default.disable_ipv6=0".to_string(),
+        ];
+        for dev in devs {
+            keys.push(format!("net.ipv6.conf.{dev}.disable_ipv6=0"));
+            keys.push(format!("net.ipv6.conf.{dev}.accept_dad=0"));
+        }
+        for kv in &keys {
+            sh(in_ns(ns, "sysctl", &["-qw", kv]));
+        }
+    }
+    for router in [path.r1(), path.r2()] {
+        sh(in_ns(
+            router,
+            "sysctl",
+            &["-qw", "net.ipv6.conf.all.forwarding=1"],
+        ));
+    }
+    let addr = |ns: &str, dev: &str, a: &str| {
+        sh(in_ns(
+            ns,
+            "ip",
+            &["-6", "addr", "add", a, "dev", dev, "nodad"],
+        ));
+    };
+    addr(path.a(), "eth0", "fd00:6e75:1::1/64");
+    addr(path.r1(), "eth0", "fd00:6e75:1::2/64");
+    addr(path.r1(), "eth1", "fd00:6e75:2::1/64");
+    addr(path.r2(), "eth0", "fd00:6e75:2::2/64");
+    addr(path.r2(), "eth1", "fd00:6e75:3::1/64");
+    addr(path.b(), "eth0", "fd00:6e75:3::2/64");
+    let route = |ns: &str, args: &[&str]| {
+        let mut all = vec!["-6", "route", "add"];
+        all.extend_from_slice(args);
+        sh(in_ns(ns, "ip", &all));
+    };
+    route(path.a(), &["default", "via", "fd00:6e75:1::2"]);
+    route(path.r1(), &["fd00:6e75:3::/64", "via", "fd00:6e75:2::2"]);
+    route(path.r2(), &["fd00:6e75:1::/64", "via", "fd00:6e75:2::1"]);
+    route(path.b(), &["default", "via", "fd00:6e75:3::1"]);
+    for (ns, dev) in [(path.r1(), "eth1"), (path.r2(), "eth0")] {
+        sh(in_ns(ns, "ip", &["link", "set", "dev", dev, "mtu", "1280"]));
+    }
+    path
+}
+
+/// The times of a capture's packet too big, and of A's first segment
+/// after it that resends sequence space sent before it (tcpdump's
+/// `-tt` lines, A's data segments `seq A:B`).
+fn ptb_and_first_resend(dumped: &str, from: &str) -> Option<(f64, f64)> {
+    let mut high = 0u64;
+    let mut ptb: Option<(f64, u64)> = None;
+    for line in dumped.lines() {
+        let t: f64 = line.split_whitespace().next()?.parse().ok()?;
+        if ptb.is_none() && line.contains("packet too big") {
+            ptb = Some((t, high));
+            continue;
+        }
+        if !line.contains(&format!("IP6 {from}.")) {
+            continue;
+        }
+        let Some(at) = line.find(", seq ") else {
+            continue;
+        };
+        let range = line[at + 6..].split(',').next()?;
+        let Some((start, end)) = range.split_once(':') else {
+            continue;
+        };
+        let (start, end): (u64, u64) = (start.parse().ok()?, end.parse().ok()?);
+        if let Some((t0, sent)) = ptb
+            && start < sent
+        {
+            return Some((t0, t));
+        }
+        high = high.max(end);
+    }
+    None
+}
+
+/// 4 MiB across a path narrower than A's link: the first full-sized
+/// flight draws a packet too big from R1, and nettool resends it at once,
+/// cut to 1280 bytes (0.07 ms after it here; nowhere near a
+/// retransmission timeout), and the transfer completes byte-exact. On
+/// veth's tiny RTT the tail loss probe alone would resend within a few
+/// milliseconds (5.8 ms, 48 ms on the wire instead of 36, measured with
+/// the resend switched off), so the bound here only rules out a stall;
+/// tests/iface6_sim.rs checks the resend's instant and cwnd exactly.
+#[test]
+fn nc_resends_at_once_after_a_packet_too_big_and_completes() {
+    let path = routed_ipv6_with_a_narrow_middle("tcp6-ptb");
+    let scratch = Scratch::new();
+    let far = "fd00:6e75:3::2";
+    // Every neighbour cache on the way filled first, so the flow's
+    // handshake waits for no router's resolution.
+    let mut ping = path.cmd_a("ping");
+    ping.args(["-6", "-c", "1", "-W", "5", far]);
+    sh(ping);
+    let mut recv = path.cmd_b("python3");
+    recv.args([common::BULK, "recv", "9220", far]);
+    let mut bulk = Server::spawn(recv);
+    bulk.wait_for("ready", Duration::from_secs(10));
+    let dir = tempfile::tempdir().unwrap();
+    let capture = Capture::start_with(
+        path.cmd_a("tcpdump"),
+        "eth0",
+        dir.path().join("ptb.pcap"),
+        &["-s", "128", "ip6"],
+    );
+    let payload = common::data(4 * common::MIB);
+    let mut cmd = path.cmd_a(nettool());
+    cmd.args(["nc", "-v", far, "9220"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let started = std::time::Instant::now();
+    let r = run_with_input(cmd, Some(payload.clone()), LIMIT);
+    let took = started.elapsed();
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let done = bulk.wait_for("done", Duration::from_secs(30));
+    assert_eq!(
+        done,
+        format!("done {} {}", payload.len(), common::sha(&payload))
+    );
+    assert!(r.stderr.contains("packet too big"), "{}", r.stderr);
+    let file = capture.stop();
+    let mut dump = std::process::Command::new("tcpdump");
+    dump.args(["-tt", "-nn", "-r"]).arg(&file);
+    let dumped = sh(dump);
+    let (ptb, resend) = ptb_and_first_resend(&dumped, "fd00:6e75:1::1")
+        .unwrap_or_else(|| panic!("no packet too big and resend in:\n{dumped}"));
+    // The flow's own time on the wire, first SYN to last segment.
+    let flow: Vec<f64> = dumped
+        .lines()
+        .filter(|l| l.contains(".9220"))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    let on_wire = flow[flow.len() - 1] - flow[0];
+    let gap = resend - ptb;
+    eprintln!(
+        "resent {:.3} ms after the packet too big; 4 MiB in {:.1} ms on the wire ({took:?} \
+         with nettool's start)",
+        gap * 1e3,
+        on_wire * 1e3
+    );
+    assert!(gap < 0.05, "resent {gap:.3} s after the packet too big");
+    // Less than the retransmission timeout's floor (200 ms) that a stall
+    // would add, on top of the transfer itself.
+    assert!(on_wire < 1.0, "{on_wire:.3} s on the wire");
+}
+
+/// `nc -l -i eth0 ADDR` on an IPv6 address A's kernel does not own:
+/// checked free, then B's kernel solicits it when a client connects, and
+/// nettool answers; the client's bytes come out on stdout.
+#[test]
+fn nc_listens_on_an_unowned_ipv6_address_with_i() {
+    let hosts = ipv6_hosts("tcp6-nc-l-unowned");
+    let scratch = Scratch::new();
+    let addr = "fd00:6e74::98";
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["nc", "-v", "-l", "-i", "eth0", addr, "9230"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = once_listening(child.stderr.take().unwrap());
+    let stdout = read_all(child.stdout.take().unwrap());
+    let mut client = hosts.cmd_b("nc");
+    client.args(["-6", "-N", addr, "9230"]);
+    let r = run_with_input(client, Some(b"hello from B\n".to_vec()), LIMIT);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let status = child.wait().unwrap();
+    let (got, log) = (stdout.join().unwrap(), stderr.join().unwrap());
+    assert!(status.success(), "{log}");
+    assert_eq!(String::from_utf8_lossy(&got), "hello from B\n", "{log}");
+    assert!(neighbour_in_b(&hosts, addr).contains(&hosts.mac_a().to_string()));
+    assert_no_guard_left(&hosts);
 }

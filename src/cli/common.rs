@@ -9,7 +9,7 @@
 //! `trace`, tcpdump's `-S` in `handshake` and `close`); none of them is
 //! one of the table's letters.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::{Command, parse_duration};
@@ -41,7 +41,7 @@ COMMON FLAGS (one meaning in every subcommand that takes them):
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Common {
     pub interface: Option<String>,
-    pub source: Option<Ipv4Addr>,
+    pub source: Option<IpAddr>,
     pub source_port: Option<u16>,
     pub count: Option<u64>,
     pub wait: Option<Duration>,
@@ -57,7 +57,7 @@ impl Command {
         match self {
             Command::Arp(a) => Common {
                 interface: a.interface.clone(),
-                source: a.source,
+                source: a.source.map(Into::into),
                 count: a.count.map(u64::from),
                 wait: a.timeout,
                 interval: a.interval,
@@ -66,7 +66,7 @@ impl Command {
                 json: Some(a.json),
                 ..Common::default()
             },
-            // The source is IPv6, which `Common` (IPv4) does not hold.
+            // Its source is IPv6 only, which the table's IPv4 -s does not fit.
             Command::Ndp(a) => Common {
                 interface: a.interface.clone(),
                 count: a.count.map(u64::from),
@@ -100,7 +100,7 @@ impl Command {
             },
             Command::Ping(p) => Common {
                 interface: p.interface.clone(),
-                source: p.source,
+                source: p.source.map(Into::into),
                 count: p.count,
                 wait: Some(p.wait),
                 interval: Some(p.interval),
@@ -126,7 +126,7 @@ impl Command {
             },
             Command::Load(l) => Common {
                 interface: l.interface.clone(),
-                source: l.source,
+                source: l.source.map(Into::into),
                 source_port: Some(l.first_port),
                 json: Some(l.json),
                 ..Common::default()

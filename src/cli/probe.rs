@@ -450,7 +450,7 @@ impl PingArgs {
             dport: None,
             path: PathArgs {
                 interface: self.interface,
-                source: self.source,
+                source: self.source.map(Into::into),
                 source_port: None,
                 cache: self.cache,
             },

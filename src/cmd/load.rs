@@ -164,7 +164,7 @@ pub fn run(args: LoadArgs, env: &mut Env) -> Result<Outcome> {
     };
     let way = Way::new(
         args.interface.as_deref(),
-        first_source,
+        first_source.map(Into::into),
         Some(args.first_port),
         &args.cache,
     );

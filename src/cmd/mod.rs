@@ -318,7 +318,7 @@ pub(crate) fn unresolved(
 /// and the ARP cache.
 pub(crate) struct Way<'a> {
     pub interface: Option<&'a str>,
-    pub source: Option<Ipv4Addr>,
+    pub source: Option<IpAddr>,
     pub source_port: Option<u16>,
     pub cache: std::path::PathBuf,
 }
@@ -336,7 +336,7 @@ impl<'a> Way<'a> {
 
     pub fn new(
         interface: Option<&'a str>,
-        source: Option<Ipv4Addr>,
+        source: Option<IpAddr>,
         source_port: Option<u16>,
         cache: &CacheArgs,
     ) -> Way<'a> {

@@ -263,8 +263,7 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
         ),
         _ => bail!("nettool nc -l needs [ADDRESS] PORT"),
     };
-    let source = args.source.map(IpAddr::V4);
-    let path = Path::listen(addr.or(source), args.interface.as_deref())?;
+    let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
     let flows = Flows::Listener;
     let stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
     plumbed(&path, stack, env, |given, input, env| {
@@ -653,6 +652,7 @@ impl Pipe {
             // `deliver` reads whatever is there on every turn.
             HostEvent::Readable
             | HostEvent::ArpAnswered { .. }
+            | HostEvent::NeighborAnswered { .. }
             | HostEvent::Withheld { .. }
             | HostEvent::Tcp(TcpEvent::OutOfOrderQueued { .. }) => {}
         }

@@ -518,7 +518,12 @@ pub fn discovered(
         if env.interrupt.load(Ordering::Relaxed) {
             return Ok(None);
         }
-        let up = super::arp::discover(net, path.interface.as_deref(), path.source, &cache, env)?;
+        // ARP's sweep speaks IPv4: an IPv6 -s is refused with the probes' path.
+        let source = path.source.and_then(|s| match s {
+            std::net::IpAddr::V4(s) => Some(s),
+            std::net::IpAddr::V6(_) => None,
+        });
+        let up = super::arp::discover(net, path.interface.as_deref(), source, &cache, env)?;
         let local = crate::route::local_ipv4s();
         if let Some(up) = &up {
             let hosts = crate::arp::sweep_targets(net, &local).len();

@@ -647,6 +647,12 @@ impl View {
                     mac: Some(asker_mac),
                 },
             ),
+            Event::Host(HostEvent::NeighborAnswered { asker, asker_mac }) => {
+                let text = format!(
+                    "answered neighbour solicitation from {asker} ({asker_mac}) for our address"
+                );
+                self.line(out, now, "ndp", &text, Ev::Note { text: text.clone() })
+            }
             Event::Host(HostEvent::Icmp { from, kind }) => self.line(
                 out,
                 now,

@@ -40,6 +40,8 @@ pub use tstamp::Departure;
 use tstamp::TxStamps;
 
 const PACKET_AUXDATA: libc::c_int = 8;
+const PACKET_ADD_MEMBERSHIP: libc::c_int = 1;
+const PACKET_MR_MULTICAST: libc::c_int = 0;
 const PACKET_VNET_HDR: libc::c_int = 15;
 /// `struct virtio_net_hdr`: 10 bytes in front of every frame on a socket
 /// with `PACKET_VNET_HDR`.
@@ -123,6 +125,23 @@ impl PacketLink {
     /// Opens a link on the interface with kernel index `ifindex`.
     pub fn open(ifindex: u32, filter: Filter) -> Result<PacketLink, OpenError> {
         PacketLink::open_with(ifindex, filter, false)
+    }
+
+    /// Receives frames to the multicast group at `mac` on interface
+    /// `ifindex` (an IPv6 solicited-node group of an address the kernel
+    /// does not own: a NIC filters multicast it was not told of), for as
+    /// long as the socket lives. The kernel counts the memberships of
+    /// every socket, so this leaves the host's own groups alone.
+    pub fn join_multicast(&self, ifindex: u32, mac: [u8; 6]) -> io::Result<()> {
+        let mut address = [0u8; 8];
+        address[..6].copy_from_slice(&mac);
+        let mreq = libc::packet_mreq {
+            mr_ifindex: ifindex as libc::c_int,
+            mr_type: PACKET_MR_MULTICAST as libc::c_ushort,
+            mr_alen: 6,
+            mr_address: address,
+        };
+        setsockopt(self.fd, libc::SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq)
     }
 
     /// Opens a link that can also send TCP super-frames for the kernel to

@@ -20,6 +20,7 @@
 //! This sits above route, guard, link, arp and driver, and below `cmd`,
 //! which renders what is found here and what the machines report.
 
+pub mod dad;
 pub mod next_hop;
 
 use next_hop::Resolved;
@@ -56,8 +57,8 @@ pub struct Request<'a> {
     /// `-i`/`-I`: the interface, instead of the routing table's.
     pub interface: Option<&'a str>,
     /// `-s`/`--source`: the source address, instead of the interface's
-    /// (IPv4 only, so far: over IPv6 the routing table's source).
-    pub source: Option<Ipv4Addr>,
+    /// (of `dst`'s family: the other is an error that says so).
+    pub source: Option<IpAddr>,
     /// The ARP cache file.
     pub cache: &'a std::path::Path,
     /// `--pcap`: the file every link of the run writes its frames to.
@@ -156,11 +157,16 @@ impl Path {
     /// another: that one never carries it).
     pub fn find(req: Request, err: &mut dyn Write, interrupt: &AtomicBool) -> Result<Found> {
         privilege::before_drop("looking for a path")?;
+        check_families(req.dst, req.source)?;
         let dst = match req.dst {
             IpAddr::V4(dst) => dst,
             IpAddr::V6(dst) => return Path::find_v6(dst, req, err, interrupt),
         };
-        let route = match route::select(dst, req.interface, req.source) {
+        let source = match req.source {
+            Some(IpAddr::V4(s)) => Some(s),
+            _ => None,
+        };
+        let route = match route::select(dst, req.interface, source) {
             Err(RouteError::LocalDestination { .. }) => {
                 // The kernel routes its own addresses over loopback.
                 let iface = loopback_interface()?;
@@ -176,7 +182,7 @@ impl Path {
                 }
                 return Ok(Found::Path(Path::on_loopback(
                     iface,
-                    req.source.unwrap_or(dst).into(),
+                    source.unwrap_or(dst).into(),
                     dst.into(),
                 )));
             }
@@ -231,13 +237,20 @@ impl Path {
         err: &mut dyn Write,
         interrupt: &AtomicBool,
     ) -> Result<Found> {
-        if let Some(source) = req.source {
+        let source = match req.source {
+            Some(IpAddr::V6(s)) => Some(s),
+            _ => None,
+        };
+        if let Some(s) = source
+            && crate::wire::ipv6::is_link_local(s)
+            && req.interface.is_none()
+        {
             bail!(
-                "{dst} is an IPv6 address and the source {source} an IPv4 one: leave out -s \
-                 (over IPv6 the routing table's source is used; -s takes IPv4 only so far)"
+                "{s} is a link-local address, which names this host on one link only: name \
+                 the interface with -i"
             );
         }
-        let route = match route::select_v6(dst, req.interface, None) {
+        let route = match route::select_v6(dst, req.interface, source) {
             Err(RouteError::LocalDestination { .. }) => {
                 let iface = loopback_interface()?;
                 if let Some(named) = req.interface
@@ -251,7 +264,7 @@ impl Path {
                 }
                 return Ok(Found::Path(Path::on_loopback(
                     iface,
-                    dst.into(),
+                    source.unwrap_or(dst).into(),
                     dst.into(),
                 )));
             }
@@ -270,6 +283,11 @@ impl Path {
                 "{} has no Ethernet address; nettool's TCP runs over Ethernet-like interfaces",
                 route.interface.name
             );
+        }
+        if !route.source_owned_by_kernel {
+            // Before the address is used at all (the next hop's
+            // resolution would carry it): nobody else may have it.
+            dad::check_free(&route.interface, route.source, req.pcap, interrupt)?;
         }
         let (next_hop, iface) = (IpAddr::V6(route.next_hop), route.interface.name.clone());
         let (mac, how) = match next_hop::resolve_v6(&route, req.cache, req.pcap, err, interrupt)? {
@@ -317,9 +335,9 @@ impl Path {
     /// address (the kernel accepts it from any link), but never for a
     /// loopback address, which no other link carries.
     ///
-    /// An IPv6 `addr` is listened on the same way (the kernel must own it:
-    /// nettool answers no neighbour solicitation for an address of its
-    /// own yet).
+    /// An IPv6 `addr` is listened on the same way (one the kernel does not
+    /// own checked free by duplicate address detection first, then its
+    /// neighbour solicitations answered by nettool).
     pub fn listen(addr: Option<IpAddr>, interface: Option<&str>) -> Result<Path> {
         privilege::before_drop("looking for an address to listen on")?;
         let interfaces = pnet::datalink::interfaces();
@@ -328,14 +346,6 @@ impl Path {
                 .iter()
                 .find(|i| i.ips.iter().any(|n| n.ip() == ip))
         };
-        if let Some(ip @ IpAddr::V6(_)) = addr
-            && holder(ip).is_none()
-        {
-            bail!(
-                "no interface has {ip}; over IPv6 nettool listens on an address the kernel owns \
-                 (add it with `ip -6 addr add {ip}/64 dev IFACE nodad`)"
-            );
-        }
         let (index, ip, owned) = match (addr, interface) {
             (Some(ip), Some(name)) => {
                 let iface = route::interface_by_name(name)?;
@@ -355,7 +365,12 @@ impl Path {
             }
             (Some(ip), None) => bail!(
                 "no interface has {ip}; to listen on an address the kernel does not own, name the \
-                 interface with -i (nettool then answers ARP for it)"
+                 interface with -i (nettool then answers {} for it)",
+                if ip.is_ipv4() {
+                    "ARP"
+                } else {
+                    "neighbour solicitations"
+                }
             ),
             (None, Some(name)) => {
                 let iface = route::interface_by_name(name)?;
@@ -396,6 +411,13 @@ impl Path {
             }
         };
         let iface = route::interface_by_index(index)?;
+        if let IpAddr::V6(ip6) = ip
+            && !owned
+            && !iface.is_loopback
+        {
+            let interrupt = AtomicBool::new(false);
+            dad::check_free(&iface, ip6, None, &interrupt)?;
+        }
         Ok(Path::listening(iface, ip, owned))
     }
 
@@ -518,6 +540,12 @@ impl Path {
         } else {
             PacketLink::open(index, filter)?
         };
+        if let IpAddr::V6(source) = self.source
+            && !self.owned_by_kernel
+        {
+            // The neighbour solicitations for it, which nettool answers.
+            dad::join_solicited_node(&link, &self.iface, source)?;
+        }
         if let Some(slots) = opts.tx_ring {
             // A slot holds any frame the interface can send (the kernel
             // refuses longer ones anyway).
@@ -665,6 +693,22 @@ pub fn setup_done(stacks: &[&Stack], err: &mut dyn Write) -> Result<()> {
         stack.claim.count_in_background(err)?;
     }
     Ok(())
+}
+
+/// A source of the other family than the destination's: an error that
+/// says which to give.
+fn check_families(dst: IpAddr, source: Option<IpAddr>) -> Result<()> {
+    match (dst, source) {
+        (IpAddr::V4(_), Some(s @ IpAddr::V6(_))) => bail!(
+            "{dst} is an IPv4 address and the source {s} an IPv6 one: give an IPv4 -s (or \
+             leave it out)"
+        ),
+        (IpAddr::V6(_), Some(s @ IpAddr::V4(_))) => bail!(
+            "{dst} is an IPv6 address and the source {s} an IPv4 one: give an IPv6 -s (or \
+             leave it out)"
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// `link`, its frames also written to `pcap` when there is one.

@@ -60,7 +60,7 @@ use crate::wire::demux::{Identity, Inbound, arp_reply, demux};
 use crate::wire::frag::{self, Reassembler, Taken};
 
 use super::keys::{Key, Keys};
-use crate::wire::icmp::{IcmpQuery, QueryKind};
+use crate::wire::icmp::{IcmpKind, IcmpQuery, QueryKind};
 use crate::wire::icmpv6::Icmpv6Kind;
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::tcp::{ChecksumFill, Flags, TcpRepr};
@@ -113,6 +113,9 @@ pub enum HostEvent {
     Readable,
     /// We answered an ARP request for our address.
     ArpAnswered { asker: Ipv4Addr, asker_mac: MacAddr },
+    /// We answered a Neighbor Solicitation for our IPv6 address (`asker`
+    /// `::`: another node's duplicate address detection, told it is ours).
+    NeighborAnswered { asker: Ipv6Addr, asker_mac: MacAddr },
     /// An ICMP or ICMPv6 error quoting a flow (a packet too big has
     /// already lowered the flow's MTU when this is reported).
     Icmp { from: IpAddr, kind: ErrorKind },
@@ -180,10 +183,11 @@ pub struct InterfaceConfig {
     /// `None`: each listener's child learns it from the frame that carried
     /// its SYN (that frame came from the next hop).
     pub next_hop_mac: Option<MacAddr>,
-    /// The kernel does not own `ip`: answer ARP for it, and answer a
-    /// segment for no flow and no listener with RST (RFC 9293 §3.5.2),
-    /// since nobody else will. When the kernel owns it, such segments are
-    /// the kernel's business and left alone.
+    /// The kernel does not own `ip` (nor `ipv6`): answer ARP for it
+    /// (and Neighbor Solicitations for `ipv6`, [`super::neighbor`]), and
+    /// answer a segment for no flow and no listener with RST (RFC 9293
+    /// §3.5.2), since nobody else will. When the kernel owns it, such
+    /// segments are the kernel's business and left alone.
     pub answer_arp: bool,
     /// Report every segment as an event (costs a copy of each).
     pub trace: bool,
@@ -1134,6 +1138,25 @@ impl Interface {
         );
     }
 
+    /// A Neighbor Solicitation for our IPv6 address, when nobody else
+    /// answers for it: answered ([`super::neighbor`]); whether it was.
+    fn answer_solicitation(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) -> bool {
+        let Some(ours) = self.config.ipv6.filter(|_| self.config.answer_arp) else {
+            return false;
+        };
+        let verify = !checksum.kernel_vouches();
+        let Some(answer) = super::neighbor::answer(self.config.mac, ours, frame, verify) else {
+            return false;
+        };
+        self.control.push_back(answer.frame);
+        let what = HostEvent::NeighborAnswered {
+            asker: answer.asker,
+            asker_mac: answer.asker_mac,
+        };
+        self.push_event(now, None, what);
+        true
+    }
+
     /// A segment (`inbound`, parsed as `tcp`): a connection's, a
     /// listener's, a raw flow's, or nobody's.
     fn handle_tcp(
@@ -1351,14 +1374,21 @@ impl Interface {
         };
         if let Icmpv6Kind::PacketTooBig(mtu) = kind {
             let mtu = usize::try_from(mtu).unwrap_or(usize::MAX).max(1280);
-            if let Some(flow) = self.flows.get_mut(&key) {
-                flow.conn.lower_path_mtu(now, mtu);
-            }
-            self.drain_tcp_events(now, key);
-            self.touch(key);
+            self.lower_path_mtu(now, key, mtu);
         }
         let (from, kind) = (from.into(), ErrorKind::V6(kind));
         self.push_event(now, Some(key), HostEvent::Icmp { from, kind });
+    }
+
+    /// A router said the flow's path carries at most `mtu` bytes: the
+    /// engine cuts its segments to fit and resends at once what was too
+    /// big (see [`Connection::lower_path_mtu`]), so the flow is touched.
+    fn lower_path_mtu(&mut self, now: Instant, key: Key, mtu: usize) {
+        if let Some(flow) = self.flows.get_mut(&key) {
+            flow.conn.lower_path_mtu(now, mtu);
+        }
+        self.drain_tcp_events(now, key);
+        self.touch(key);
     }
 
     /// Fires the timers of every flow due at `now`.
@@ -1374,10 +1404,26 @@ impl Interface {
     }
 }
 
+/// The next-hop MTU of an IPv4 "fragmentation needed" (RFC 1191 §4: the
+/// low half of the ICMP header's second word), raised to Linux's floor of
+/// 552 bytes (`min_pmtu`) so a forged small value cannot cut segments to
+/// nothing; `None` for any other error, or from a router that predates
+/// RFC 1191 and says 0.
+fn frag_needed_mtu(kind: IcmpKind, icmp: &[u8]) -> Option<usize> {
+    if kind != IcmpKind::Unreachable(4) {
+        return None;
+    }
+    let mtu = u16::from_be_bytes([*icmp.get(6)?, *icmp.get(7)?]);
+    (mtu != 0).then(|| usize::from(mtu).max(552))
+}
+
 impl Machine for Interface {
     type Event = Event;
 
     fn handle_frame(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) {
+        if self.answer_solicitation(now, frame, checksum) {
+            return;
+        }
         let us = self.more.identity_for(self.identity(), frame);
         match self.frags.take_frame(now, &us, frame) {
             Taken::NotAFragment => {}
@@ -1425,9 +1471,12 @@ impl Machine for Interface {
                 from,
                 error,
                 quoted,
-                ..
+                body,
             } if error.protocol == IpProtocol::Tcp && self.key(*quoted).is_some() => {
                 let key = self.key(*quoted);
+                if let (Some(k), Some(mtu)) = (key, frag_needed_mtu(error.kind, body)) {
+                    self.lower_path_mtu(now, k, mtu);
+                }
                 let what = HostEvent::Icmp {
                     from: (*from).into(),
                     kind: ErrorKind::V4(error.kind),

@@ -12,6 +12,8 @@
 //!   takes.
 //! - [`addresses`]: the addresses an interface answers for beside its
 //!   own (`load --sources`), and which one a frame is for.
+//! - [`neighbor`]: the Neighbor Advertisement answering a solicitation
+//!   for an IPv6 address nettool alone answers for.
 //! - [`host`]: one actively opened connection: an interface with one flow.
 //! - [`raw`]: one raw flow (`nettool probe`, `scan`, `trace`): an
 //!   interface with one probe run, scan or trace.
@@ -29,6 +31,7 @@ pub mod addresses;
 pub mod host;
 pub mod iface;
 mod keys;
+pub mod neighbor;
 pub mod raw;
 pub mod session;
 pub mod udp;

@@ -750,14 +750,45 @@ impl Connection {
     /// carries at most `mtu` bytes. Eff.snd.MSS shrinks to fit (a larger
     /// MTU than the one in use is ignored: MTUs are only raised by a new
     /// connection); what was in flight in larger segments was dropped by
-    /// that router, and goes again, cut to the new size, when the
-    /// retransmission timer or loss recovery sends it.
+    /// that router, and goes again at once, cut to the new size
+    /// ([`Connection::resend_too_big`]).
     pub fn lower_path_mtu(&mut self, _now: Instant, mtu: usize) {
         if mtu >= self.mtu() {
             return;
         }
         self.path_mtu = u32::try_from(mtu).unwrap_or(u32::MAX);
         self.update_eff_snd_mss();
+        self.resend_too_big();
+    }
+
+    /// After the path MTU fell: the outstanding segments larger than the
+    /// new Eff.snd.MSS never arrived (the router that said so dropped
+    /// them), so they are resent with the next `poll_transmit`, re-cut,
+    /// instead of after the RTO or loss recovery. The path did not
+    /// congest: cwnd and ssthresh stay, no backoff, no retry counted (as
+    /// Linux's "simple retransmit" after an ICMP too-big). With SACK the
+    /// too-big pieces are marked lost and resent first; without it the
+    /// sender goes back to the first of them. `recover` moves to SND.MAX
+    /// (RFC 6582 §3.2 step 1), so the holes these resends fill start no
+    /// fast recovery and no window reduction of their own.
+    fn resend_too_big(&mut self) {
+        if !self.state.is_synchronized() || self.tcb.snd.una == self.snd_max {
+            return;
+        }
+        let mss = self.tcb.eff_snd_mss;
+        let Some(first) = self.flight.sent.first_larger_than(mss) else {
+            return;
+        };
+        if self.negotiated.sack && self.tcb.snd.nxt == self.snd_max {
+            self.flight.sent.mark_lost_larger_than(mss);
+        } else if first.lt(self.tcb.snd.nxt) {
+            // Go back N from the first segment that was too big (after a
+            // timeout the sender is going back already, from SND.UNA).
+            self.tcb.snd.nxt = first;
+        }
+        if self.cc.recovery.is_none() {
+            self.cc.recover = self.snd_max;
+        }
     }
 
     /// The current retransmission timeout.

@@ -275,6 +275,26 @@ impl SentLog {
     pub fn any_lost(&self) -> bool {
         self.lost_octets > 0
     }
+
+    /// Where the first piece longer than `mss` octets starts (a segment
+    /// sent before the path MTU fell), unless it was SACKed.
+    pub fn first_larger_than(&self, mss: usize) -> Option<SeqNum> {
+        self.pieces
+            .iter()
+            .find(|p| !p.sacked && p.end - p.start > mss)
+            .map(|p| p.start)
+    }
+
+    /// Marks every piece longer than `mss` octets lost (those SACKed
+    /// arrived, and stay as they are).
+    pub fn mark_lost_larger_than(&mut self, mss: usize) {
+        for i in 0..self.pieces.len() {
+            let p = self.pieces[i];
+            if p.end - p.start > mss {
+                self.mark_lost(i);
+            }
+        }
+    }
 }
 
 /// RFC 8985 RACK_sent_after: whether (t1, seq1) was sent after (t2, seq2).
@@ -441,6 +461,22 @@ mod tests {
             log.on_send(s(a), s(b), ms(t));
         }
         log
+    }
+
+    /// After the path MTU fell to segments of 60 octets: the pieces sent
+    /// longer are lost (the SACKed one arrived), pipe drops by them, and
+    /// the first is where resending starts.
+    #[test]
+    fn pieces_longer_than_a_new_mss_are_marked_lost() {
+        let mut log = log_of(&[(0, 100, 0), (100, 150, 0), (150, 250, 0), (250, 350, 0)]);
+        log.take_sacks(&[(s(250), s(350))], &mut Vec::new());
+        assert_eq!(log.first_larger_than(60), Some(s(0)));
+        assert_eq!(log.first_larger_than(100), None);
+        log.mark_lost_larger_than(60);
+        let lost: Vec<_> = log.iter().map(|p| p.lost).collect();
+        assert_eq!(lost, [true, false, true, false]);
+        assert_eq!(log.pipe(), 50);
+        assert_eq!(log.next_lost(), Some((s(0), 100)));
     }
 
     #[test]

@@ -82,10 +82,13 @@ pub(super) fn run(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
             [addr, port] => (Some(crate::cmd::resolve_host(addr)?), parse_port(port)?),
             _ => bail!("nettool nc -u -l needs [ADDRESS] PORT"),
         };
-        let path = Path::listen(
-            addr.or(args.source).map(Into::into),
-            args.interface.as_deref(),
-        )?;
+        let source = match (addr, args.source) {
+            (Some(a), _) => Some(a),
+            (None, Some(std::net::IpAddr::V4(s))) => Some(s),
+            (None, Some(s)) => bail!("nettool nc -u listens on IPv4 only so far, not on {s}"),
+            (None, None) => None,
+        };
+        let path = Path::listen(source.map(Into::into), args.interface.as_deref())?;
         let flows = Flows::Datagrams { sport_inc: false };
         let stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
         return plumbed(&path, stack, env, |given, input, env| {
