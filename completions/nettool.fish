@@ -155,9 +155,10 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l seq -d 'Sequen
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ack -d 'Acknowledgment number (sent with the ACK flag)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l win -d 'Window' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l urg-ptr -d 'Urgent pointer' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ttl -d 'IP time to live' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l id -d 'IP identification (default: counting up from a random start; 0x1234 works)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l tos -d 'IP type of service byte (DSCP and ECN; 0x10 works)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ttl -l hop-limit -d 'IP time to live; over IPv6 the hop limit (--hop-limit is the same option)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l id -d 'IP identification (default: counting up from a random start; 0x1234 works). IPv4 only' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l tos -l traffic-class -d 'IP type of service byte (DSCP and ECN; 0x10 works); over IPv6 the traffic class, the same bits (--traffic-class is the same option)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l flow-label -d 'IPv6 flow label, 20 bits (0 to 1048575, or 0xfffff). IPv6 only' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l mss -d 'MSS option' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ts -d 'Timestamps option: VAL, or VAL:ECR' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l wscale -d 'Window scale option' -r
@@ -183,7 +184,9 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -s P -l psh -d 'P
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s U -l urg -d 'URG'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l ece -d 'ECE (ECN echo)'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l cwr -d 'CWR (congestion window reduced)'
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l df -d 'Set IP\'s don\'t-fragment bit'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l df -d 'Set IP\'s don\'t-fragment bit. IPv4 only (IPv6 routers never fragment)'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s 4 -d 'IPv4 only: a host name resolves to its A records'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -s 6 -d 'IPv6 only: a host name resolves to its AAAA records'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l sack-perm -d 'SACK-permitted option'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l nop -d 'NOP options (repeat for more), placed before the window scale'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l eol -d 'End the options with EOL'
@@ -227,6 +230,8 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -l pcap -d 'Write 
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l no-discovery -d 'Take every address of a subnet, without first asking which answer ARP (on the local link, an address nobody answers for is otherwise left out); -Pn as nmap spells it'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l udp -d 'Scan UDP ports instead: open (a UDP answer), closed (ICMP port unreachable), filtered (another ICMP unreachable), open|filtered (silence). Exact against a peer that rate-limits its ICMP errors, at about one closed port per second against a default Linux host. One target'
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s 4 -d 'IPv4 only: a host name resolves to its A records'
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -s 6 -d 'IPv6 only: a host name resolves to its AAAA records'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l all -d 'List every port, closed ones too'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l json -d 'One JSON object per line: a port line per port, then the result'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s h -l help -d 'Print help'

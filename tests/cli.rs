@@ -328,7 +328,7 @@ fn bit_fields_take_hex() {
 #[case::handshake_ipv6_without_brackets(&["handshake", "fd00::1:80"], "write [fd00::1:80]:PORT")]
 #[case::nc_ipv6_with_dash_4(&["nc", "-4", "::1", "80"], "-4 asks for IPv4")]
 #[case::handshake_ipv4_with_dash_6(&["handshake", "-6", "10.78.0.2:80"], "-6 asks for IPv6")]
-#[case::probe_ipv6(&["probe", "[::1]:80"], "IPv4 only so far")]
+#[case::udp_probe_ipv6(&["probe", "--udp", "[::1]:80"], "IPv4 only so far")]
 #[case::probe_space(&["probe", "a b:80"], "not a host name")]
 #[case::a_port_for_a_host(&["probe", "22"], "not an IPv4 address")]
 #[case::a_short_address(&["scan", "10.78.0", "10.78.0.2"], "not an IPv4 address")]
@@ -337,6 +337,25 @@ fn a_bad_host_says_what_is_wrong(#[case] args: &[&str], #[case] says: &str) {
     assert_eq!(r.code, Some(2), "{}", r.show());
     assert!(r.stderr.contains(says), "{says:?} missing:\n{}", r.show());
     assert!(!r.stderr.contains("cannot resolve"), "{}", r.show());
+}
+
+/// What one IP family has and the other lacks is refused before
+/// anything is sent (loopback targets: nothing would leave the host
+/// anyway), and an IPv6 prefix is never swept.
+#[rstest]
+#[case::flow_label_to_ipv4(&["probe", "--flow-label", "5", "127.0.0.1:80"], "IPv4 has no flow label")]
+#[case::flow_label_too_big(&["probe", "--flow-label", "0x100000", "[::1]:80"], "20-bit flow label")]
+#[case::df_to_ipv6(&["probe", "--df", "[::1]:80"], "there is no DF bit")]
+#[case::id_to_ipv6(&["probe", "--id", "7", "::1", "--dport", "80"], "an IPv6 header has none")]
+#[case::a_slash_64(&["scan", "fd00:6e74::/64", "80"], "fd00:6e74::/64 holds 2^64 addresses")]
+#[case::a_slash_64_probe(&["probe", "fd00:6e74::/64"], "neighbour solicitation (NDP)")]
+#[case::dash_4_with_ipv6(&["scan", "-4", "::1", "80"], "-4 asks for IPv4")]
+#[case::udp_scan_ipv6(&["scan", "--udp", "::1", "53"], "IPv4 only so far")]
+#[case::two_zones(&["scan", "fe80::1%lo", "fe80::2%eth9", "80"], "one run leaves by one interface")]
+fn ipv6_probe_and_scan_refusals(#[case] args: &[&str], #[case] says: &str) {
+    let r = run(cmd(args), LIMIT);
+    assert_eq!(r.code, Some(2), "{}", r.show());
+    assert!(r.stderr.contains(says), "{says:?} missing:\n{}", r.show());
 }
 
 /// `lab status` of a lab that is not up says no (exit 1), and its hint

@@ -189,8 +189,8 @@ fn samples() -> Vec<Event> {
         },
         Event::Probe(Probe {
             probe: 1,
-            src: addr,
-            dst: addr,
+            src: addr.into(),
+            dst: addr.into(),
             seq: 1,
             id: 7,
         }),
@@ -224,7 +224,7 @@ fn samples() -> Vec<Event> {
             rtt_us: Some(1),
         }),
         Event::Port(Port {
-            ip: Some(ip),
+            ip: Some(ip.into()),
             port: 80,
             outcome: "open",
             reason: "syn-ack".into(),

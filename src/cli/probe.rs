@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{CacheArgs, CaptureArgs, PathArgs, PrivilegeArgs, parse_duration};
-use crate::probe::{ProbeFlags, parse_flags, parse_raw_option, parse_timestamps};
+use super::{CacheArgs, CaptureArgs, FamilyArgs, PathArgs, PrivilegeArgs, parse_duration};
+use crate::probe::{ProbeFlags, parse_flags, parse_flow_label, parse_raw_option, parse_timestamps};
 use crate::wire::icmp::QueryKind;
 use crate::wire::tcp::TcpOption;
 
@@ -155,18 +155,30 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub urg_ptr: u16,
 
-    /// IP time to live.
-    #[arg(long, value_name = "N", default_value_t = 64)]
+    /// IP time to live; over IPv6 the hop limit (--hop-limit is the same option).
+    #[arg(
+        long,
+        visible_alias = "hop-limit",
+        value_name = "N",
+        default_value_t = 64
+    )]
     pub ttl: u8,
-    /// IP identification (default: counting up from a random start; 0x1234 works).
+    /// IP identification (default: counting up from a random start; 0x1234 works). IPv4 only.
     #[arg(long, value_name = "N", value_parser = super::parse_bits::<u16>)]
     pub id: Option<u16>,
-    /// IP type of service byte (DSCP and ECN; 0x10 works).
-    #[arg(long, value_name = "N", default_value = "0", value_parser = super::parse_bits::<u8>)]
+    /// IP type of service byte (DSCP and ECN; 0x10 works); over IPv6 the traffic class, the same
+    /// bits (--traffic-class is the same option).
+    #[arg(long, visible_alias = "traffic-class", value_name = "N", default_value = "0", value_parser = super::parse_bits::<u8>)]
     pub tos: u8,
-    /// Set IP's don't-fragment bit.
+    /// Set IP's don't-fragment bit. IPv4 only (IPv6 routers never fragment).
     #[arg(long)]
     pub df: bool,
+    /// IPv6 flow label, 20 bits (0 to 1048575, or 0xfffff). IPv6 only.
+    #[arg(long, value_name = "N", value_parser = parse_flow_label)]
+    pub flow_label: Option<u32>,
+
+    #[command(flatten)]
+    pub family: FamilyArgs,
 
     /// MSS option.
     #[arg(long, value_name = "N")]
@@ -316,6 +328,8 @@ pub struct ScanArgs {
     /// Interface, source address and port, ARP cache.
     #[command(flatten)]
     pub path: PathArgs,
+    #[command(flatten)]
+    pub family: FamilyArgs,
     /// A fixed rate: exactly PPS SYNs per second, retries included, whatever the path does
     /// (default: adaptive, between --min-rate and --max-rate).
     #[arg(long, value_name = "PPS", conflicts_with_all = ["min_rate", "max_rate"], value_parser = clap::value_parser!(u32).range(1..))]
@@ -458,6 +472,8 @@ impl PingArgs {
             id: None,
             tos: 0,
             df: false,
+            flow_label: None,
+            family: FamilyArgs::default(),
             mss: None,
             sack_perm: false,
             ts: None,

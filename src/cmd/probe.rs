@@ -8,7 +8,7 @@ mod udp_scan;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -40,14 +40,23 @@ use crate::text::count;
 use crate::time::{Instant, human};
 use crate::wire::MacAddr;
 use crate::wire::fmt::{tcp_flags, tcp_line_absolute};
-use crate::wire::icmp::IcmpKind;
+use crate::wire::icmp::ErrorKind;
 use crate::wire::tcp::{Flags, TcpOption};
 
-fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
+fn template(args: &ProbeArgs, path: &Path, dst: IpAddr) -> Result<Template> {
+    if dst.is_ipv4() && args.flow_label.is_some() {
+        bail!("--flow-label is IPv6's, and {dst} is an IPv4 address (IPv4 has no flow label)");
+    }
+    if dst.is_ipv6() && args.id.is_some() {
+        bail!(
+            "--id is IPv4's identification, and {dst} is an IPv6 address (an IPv6 header has \
+             none; --flow-label marks IPv6 probes)"
+        );
+    }
     let t = Template {
         src_mac: path.iface.mac,
         dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
-        src: path.source_v4(),
+        src: path.source,
         dst,
         flags: probe_flags(args),
         ack: args.ack,
@@ -58,10 +67,12 @@ fn template(args: &ProbeArgs, path: &Path, dst: Ipv4Addr) -> Result<Template> {
         ttl: args.ttl,
         tos: args.tos,
         dont_frag: args.df,
+        flow_label: args.flow_label.unwrap_or(0),
         bad_checksum: args.badsum,
     };
     t.validate().map_err(anyhow::Error::msg)?;
-    let (bytes, room) = (t.repr(1, 1, 0).buffer_len() + 20, path.iface.mtu as usize);
+    let bytes = t.repr(1, 1, 0).buffer_len() + t.ip_header_len();
+    let room = path.iface.mtu as usize;
     if bytes > room {
         bail!(
             "the probe would be {bytes} bytes, more than {}'s MTU of {room}",
@@ -126,11 +137,56 @@ fn payload(args: &ProbeArgs) -> Result<Vec<u8>> {
 fn probe_targets(
     args: &ProbeArgs,
     stdin: &mut dyn BufRead,
-    resolve: impl Fn(&str) -> Result<Ipv4Addr>,
+    resolve: impl Fn(&str) -> Result<IpAddr>,
 ) -> Result<Vec<Target>> {
     let words = targets::gather(&args.targets, args.list.input_list.as_deref(), stdin)?;
     let found = targets::expand(&words, true, args.list.max_targets, resolve)?;
     targets::with_ports(found, args.dport.as_deref(), Proto::Tcp, 80)
+}
+
+/// Refuses, before anything is sent, a header field the target's family
+/// lacks: a flow label for an IPv4 target, DF or an identification for
+/// an IPv6 one.
+fn family_fields(args: &ProbeArgs, found: &[Target]) -> Result<()> {
+    let v4 = found.iter().find(|t| t.ip.is_ipv4()).map(|t| t.ip);
+    let v6 = found.iter().find(|t| t.ip.is_ipv6()).map(|t| t.ip);
+    match (v4, v6) {
+        (Some(ip), _) if args.flow_label.is_some() => {
+            bail!("--flow-label is IPv6's, and {ip} is an IPv4 address (IPv4 has no flow label)")
+        }
+        (_, Some(ip)) if args.df => bail!(
+            "--df is IPv4's, and {ip} is an IPv6 address (IPv6 routers never fragment: \
+             there is no DF bit)"
+        ),
+        (_, Some(ip)) if args.id.is_some() => bail!(
+            "--id is IPv4's identification, and {ip} is an IPv6 address (an IPv6 header has \
+             none; --flow-label marks IPv6 probes)"
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Takes the zones off link-local targets (`fe80::1%eth0`,
+/// `[fe80::1%eth0]:22`): a zone names the interface, as `-i` does, and
+/// one run leaves by one interface, so the zones and `-i` must agree.
+fn zone_interface(words: &mut [String], interface: &mut Option<String>) -> Result<()> {
+    for word in words.iter_mut() {
+        let Some(at) = word.find('%') else { continue };
+        let end = word[at..].find(']').map_or(word.len(), |i| at + i);
+        let zone = word[at + 1..end].to_owned();
+        if zone.is_empty() {
+            bail!("{word}: the zone after % is empty: write the interface, e.g. fe80::1%eth0");
+        }
+        match interface {
+            Some(iface) if *iface != zone => bail!(
+                "{word} names interface {zone}, and -i (or another zone) {iface}: one run \
+                 leaves by one interface"
+            ),
+            _ => *interface = Some(zone),
+        }
+        word.replace_range(at..end, "");
+    }
+    Ok(())
 }
 
 /// How many probes go to each target: `-c`, or with several targets one
@@ -139,17 +195,21 @@ fn per_target_count(args: &ProbeArgs, targets: usize) -> Option<u64> {
     args.count.or((targets > 1).then_some(1))
 }
 
-pub fn probe(args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
+pub fn probe(mut args: ProbeArgs, env: &mut Env) -> Result<Outcome> {
+    zone_interface(&mut args.targets, &mut args.path.interface)?;
     if datagram::asked(&args) {
         return datagram::probe(&args, env);
     }
-    let found = probe_targets(&args, &mut std::io::stdin().lock(), super::resolve_host)?;
+    let family = args.family.family();
+    let resolve = |h: &str| super::resolve_host_ip(h, family);
+    let found = probe_targets(&args, &mut std::io::stdin().lock(), resolve)?;
+    family_fields(&args, &found)?;
     probe_each::<Segments>(&args, found, env)
 }
 
 /// A target of a probe run: its address, its destination ports (none for
 /// ICMP), how many probes.
-type Aimed<'a> = (Ipv4Addr, &'a [u16], Option<u64>);
+type Aimed<'a> = (IpAddr, &'a [u16], Option<u64>);
 
 /// One kind of probe, as [`probe_each`] runs it: TCP segments
 /// ([`Segments`]), UDP datagrams or ICMP queries.
@@ -217,7 +277,7 @@ fn probe_each<K: Kind>(args: &ProbeArgs, found: Vec<Target>, env: &mut Env) -> R
     fn aimed(t: &Target, count: Option<u64>) -> Aimed<'_> {
         (t.ip, t.ports.as_deref().unwrap_or_default(), count)
     }
-    let mut ways = Ways::find(found.iter().map(|t| t.ip.into()), &Way::of(&args.path), env)?;
+    let mut ways = Ways::find(found.iter().map(|t| t.ip), &Way::of(&args.path), env)?;
     let mut ready = Vec::new();
     for (i, t) in found.iter().enumerate().take(ways.len()) {
         ready.push(match ways.path(i) {
@@ -262,11 +322,14 @@ pub fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Result<Outco
     }
     let aim = Aim {
         path: given.path,
-        local: given.local_v4(),
+        local: given.local,
         guard: None,
         guard_ingress: None,
     };
-    let found = probe_targets(args, &mut std::io::empty(), super::resolve_host)?;
+    let family = args.family.family();
+    let resolve = |h: &str| super::resolve_host_ip(h, family);
+    let found = probe_targets(args, &mut std::io::empty(), resolve)?;
+    family_fields(args, &found)?;
     let count = per_target_count(args, found.len());
     let (link, clock) = (given.link, given.clock);
     let mut runs = Runs::new(found.len(), 0);
@@ -311,7 +374,7 @@ impl Opened<'_> {
 /// source port, and the RST guard's table, when there is one.
 struct Aim<'a> {
     path: &'a Path,
-    local: SocketAddrV4,
+    local: SocketAddr,
     guard: Option<String>,
     guard_ingress: Option<String>,
 }
@@ -320,7 +383,7 @@ impl<'a> Aim<'a> {
     fn of(path: &'a Path, stack: &Stack) -> Aim<'a> {
         Aim {
             path,
-            local: stack.local_v4(),
+            local: stack.local(),
             guard: stack.guard_table().map(str::to_owned),
             guard_ingress: stack.guard_ingress().map(str::to_owned),
         }
@@ -350,7 +413,7 @@ fn fire(
     args: &ProbeArgs,
     tpl: Template,
     aim: &Aim,
-    (dst, dports, count): (Ipv4Addr, &[u16], Option<u64>),
+    (dst, dports, count): (IpAddr, &[u16], Option<u64>),
     rep: Reporter,
     link: &mut dyn Link,
     clock: &mut dyn Clock,
@@ -363,7 +426,7 @@ fn fire(
         rep,
         verbose: args.verbose,
         start,
-        src: aim.path.source_v4(),
+        src: aim.path.source,
         dst,
     };
     probe_header(&view, args, aim, &tpl, dports, env)?;
@@ -398,11 +461,11 @@ impl Finish for Fired {
 
 /// The flows probes to `ports` of `remote` use: the guard and the link's
 /// filter cover the span of the ports.
-fn probe_flows(remote: Ipv4Addr, ports: &[u16], sport_inc: bool) -> Flows {
+fn probe_flows(remote: IpAddr, ports: &[u16], sport_inc: bool) -> Flows {
     let lo = *ports.iter().min().expect("one port");
     let hi = *ports.iter().max().expect("one port");
     Flows::Probes {
-        remote: remote.into(),
+        remote,
         dports: (lo, hi),
         sport_inc,
     }
@@ -484,11 +547,11 @@ fn probe_header(
 ) -> Result<()> {
     let (path, dst, sport) = (aim.path, tpl.dst, aim.local.port());
     let repr = tpl.repr(sport, *dports.iter().min().expect("one port"), 0);
-    let (flags, bytes) = (tcp_flags(&repr), repr.buffer_len() + 20);
+    let (flags, bytes) = (tcp_flags(&repr), repr.buffer_len() + tpl.ip_header_len());
     let start = Start {
         command: "probe",
-        src: Some(aim.local.into()),
-        ip: Some(dst.into()),
+        src: Some(aim.local),
+        ip: Some(dst),
         ports: Some(format_ports(dports)),
         iface: Some(path.iface.name.clone()),
         guard: aim.guard.clone(),
@@ -609,8 +672,8 @@ struct ProbeView {
     rep: Reporter,
     verbose: bool,
     start: Instant,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    src: IpAddr,
+    dst: IpAddr,
 }
 
 impl ProbeView {
@@ -666,16 +729,17 @@ impl ProbeView {
     fn probe(&self, index: u64, sport: u16, dport: u16, seq: u32, id: u16) -> ev::Probe {
         ev::Probe {
             probe: index,
-            src: SocketAddrV4::new(self.src, sport),
-            dst: SocketAddrV4::new(self.dst, dport),
+            src: SocketAddr::new(self.src, sport),
+            dst: SocketAddr::new(self.dst, dport),
             seq,
-            id,
+            // IPv6 has no identification: none was sent.
+            id: if self.dst.is_ipv4() { id } else { 0 },
         }
     }
 
     fn reset_sent(&self, t: f64, sport: u16, dport: u16, seq: u32) -> (Ev, String) {
-        let src = SocketAddrV4::new(self.src, sport);
-        let dst = SocketAddrV4::new(self.dst, dport);
+        let src = SocketAddr::new(self.src, sport);
+        let dst = SocketAddr::new(self.dst, dport);
         let text = format!(
             "Flags [R], seq {seq}: nettool resets the half-open connection {sport} > {dport}"
         );
@@ -697,7 +761,7 @@ impl ProbeView {
     ) -> Result<()> {
         let elapsed = ended - self.start;
         let report = Report {
-            ip: Some(self.dst.into()),
+            ip: Some(self.dst),
             ..probe_report(s, elapsed, guard_dropped, outcome)
         };
         self.rep
@@ -732,13 +796,17 @@ impl ProbeView {
 
 /// `out   probe N: …`, with `-v`.
 fn sent(t: f64, p: ev::Probe) -> (Ev, String) {
+    // IPv6 has no identification to show.
+    let id = match p.dst {
+        SocketAddr::V4(_) => format!(", id {}", p.id),
+        SocketAddr::V6(_) => String::new(),
+    };
     let text = format!(
-        "probe {}: port {} > {}, seq {}, id {}",
+        "probe {}: port {} > {}, seq {}{id}",
         p.probe,
         p.src.port(),
         p.dst.port(),
         p.seq,
-        p.id
     );
     (Ev::Probe(p), stamped(t, "out", text))
 }
@@ -776,8 +844,8 @@ fn icmp(
     t: f64,
     index: Option<u64>,
     rtt: Option<Duration>,
-    from: Ipv4Addr,
-    kind: IcmpKind,
+    from: IpAddr,
+    kind: ErrorKind,
 ) -> (Ev, String) {
     let which = match (index, rtt) {
         (Some(i), Some(r)) => format!("  probe {i} rtt {}", human(r)),
@@ -785,7 +853,7 @@ fn icmp(
     };
     let line = stamped(t, "icmp", format!("{} from {from}{which}", kind.describe()));
     let icmp = ev::Icmp {
-        ip: from.into(),
+        ip: from,
         what: kind.describe(),
         probe: index,
         rtt_us: rtt.map(us),
@@ -903,7 +971,7 @@ const SCAN_RECEIVE_BUFFER: usize = 8 << 20;
 fn scan_targets(
     args: &ScanArgs,
     stdin: &mut dyn BufRead,
-    resolve: impl Fn(&str) -> Result<Ipv4Addr>,
+    resolve: impl Fn(&str) -> Result<IpAddr>,
 ) -> Result<(Vec<Target>, Vec<u16>)> {
     let mut operands = args.operands.as_slice();
     let more = operands.len() > 1 || args.list.input_list.is_some();
@@ -927,19 +995,22 @@ fn scan_targets(
     Ok((found, ports))
 }
 
-pub fn scan(args: ScanArgs, env: &mut Env) -> Result<Outcome> {
+pub fn scan(mut args: ScanArgs, env: &mut Env) -> Result<Outcome> {
+    zone_interface(&mut args.operands, &mut args.path.interface)?;
     if args.udp {
         return udp_scan::scan(&args, env);
     }
     let rate = scan_rate(&args)?;
-    let (found, ports) = scan_targets(&args, &mut std::io::stdin().lock(), super::resolve_host)?;
+    let family = args.family.family();
+    let resolve = |h: &str| super::resolve_host_ip(h, family);
+    let (found, ports) = scan_targets(&args, &mut std::io::stdin().lock(), resolve)?;
     let how = ("scanned", args.json);
     let (found, down) = discovered(found, &args.path, &args.list, how, env)?;
     // Every target's way and stack first, then the privileges go, once
     // (see probe_each).
-    let dsts: Vec<Ipv4Addr> = found.iter().map(|t| t.ip).collect();
+    let dsts: Vec<IpAddr> = found.iter().map(|t| t.ip).collect();
     let way = Way::of(&args.path);
-    let mut ways = Ways::find(dsts.iter().map(|&ip| ip.into()), &way, env)?;
+    let mut ways = Ways::find(dsts.iter().copied(), &way, env)?;
     let opts = LinkOptions {
         receive_buffer: Some(SCAN_RECEIVE_BUFFER),
         rx_ring: Some(RingKind::Frames),
@@ -982,10 +1053,12 @@ pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome
         return udp_scan::scan_over(args, given, env);
     }
     let rate = scan_rate(args)?;
-    let (found, ports) = scan_targets(args, &mut std::io::empty(), super::resolve_host)?;
+    let family = args.family.family();
+    let resolve = |h: &str| super::resolve_host_ip(h, family);
+    let (found, ports) = scan_targets(args, &mut std::io::empty(), resolve)?;
     let aim = Aim {
         path: given.path,
-        local: given.local_v4(),
+        local: given.local,
         guard: None,
         guard_ingress: None,
     };
@@ -1008,7 +1081,7 @@ pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome
 struct Swept<'a> {
     rep: Reporter,
     args: &'a ScanArgs,
-    dst: Ipv4Addr,
+    dst: IpAddr,
     results: Vec<PortResult>,
     totals: ScanTotals,
     ended: Instant,
@@ -1021,7 +1094,7 @@ struct Swept<'a> {
 fn sweep<'a>(
     args: &'a ScanArgs,
     aim: &Aim,
-    (dst, ports): (Ipv4Addr, &[u16]),
+    (dst, ports): (IpAddr, &[u16]),
     rate: Rate,
     rep: Reporter,
     link: &mut dyn Link,
@@ -1080,16 +1153,10 @@ impl Finish for Swept<'_> {
 }
 
 /// SYNs with our MSS, at `rate`, to `ports` of `dst`.
-fn scan_config(
-    args: &ScanArgs,
-    aim: &Aim,
-    dst: Ipv4Addr,
-    ports: &[u16],
-    rate: Rate,
-) -> scan::Config {
+fn scan_config(args: &ScanArgs, aim: &Aim, dst: IpAddr, ports: &[u16], rate: Rate) -> scan::Config {
     let (path, sport) = (aim.path, aim.local.port());
     let next_hop_mac = path.next_hop_mac.unwrap_or(MacAddr::zero());
-    let mut template = Template::syn(path.iface.mac, next_hop_mac, path.source_v4(), dst);
+    let mut template = Template::syn(path.iface.mac, next_hop_mac, path.source, dst);
     template.options = vec![TcpOption::Mss(path.mss())];
     scan::Config {
         template,
@@ -1111,7 +1178,7 @@ fn scan_header(
     rep: &Reporter,
     args: &ScanArgs,
     aim: &Aim,
-    (dst, ports): (Ipv4Addr, &[u16]),
+    (dst, ports): (IpAddr, &[u16]),
     rate: Rate,
     start: Instant,
     env: &mut Env,
@@ -1133,12 +1200,12 @@ fn scan_header(
 }
 
 /// The start event of `nettool scan`.
-fn scan_start(args: &ScanArgs, aim: &Aim, (dst, ports): (Ipv4Addr, &[u16]), rate: Rate) -> Start {
+fn scan_start(args: &ScanArgs, aim: &Aim, (dst, ports): (IpAddr, &[u16]), rate: Rate) -> Start {
     let (min_rate, max_rate) = rate.bounds();
     Start {
         command: "scan",
-        src: Some(aim.local.into()),
-        ip: Some(dst.into()),
+        src: Some(aim.local),
+        ip: Some(dst),
         ports: Some(format_ports(ports)),
         iface: Some(aim.path.iface.name.clone()),
         guard: aim.guard.clone(),
@@ -1222,7 +1289,7 @@ fn render_scan(
     rep: &Reporter,
     now: Instant,
     args: &ScanArgs,
-    dst: Ipv4Addr,
+    dst: IpAddr,
     results: &[PortResult],
     totals: &ScanTotals,
     outcome: Outcome,
@@ -1262,7 +1329,7 @@ fn render_scan(
     Ok(())
 }
 
-fn port_event(dst: Ipv4Addr, r: &PortResult) -> ev::Port {
+fn port_event(dst: IpAddr, r: &PortResult) -> ev::Port {
     ev::Port {
         ip: Some(dst),
         port: r.port,
@@ -1275,7 +1342,7 @@ fn port_event(dst: Ipv4Addr, r: &PortResult) -> ev::Port {
 
 /// The result event of `nettool scan`.
 fn scan_report(
-    dst: Ipv4Addr,
+    dst: IpAddr,
     results: &[PortResult],
     tally: &Tally,
     totals: &ScanTotals,
@@ -1283,7 +1350,7 @@ fn scan_report(
 ) -> Report {
     let verdict = scan_verdict(tally);
     Report {
-        ip: Some(dst.into()),
+        ip: Some(dst),
         ports: Some(totals.asked),
         scanned: Some(results.len()),
         open: Some(tally.open),
@@ -1334,6 +1401,7 @@ mod tests {
     use super::*;
     use clap::Parser;
     use rstest::rstest;
+    use std::net::Ipv4Addr;
 
     fn test_path() -> Path {
         Path {
@@ -1378,7 +1446,7 @@ mod tests {
     ) {
         let args = parse(argv);
         let path = test_path();
-        let t = template(&args, &path, Ipv4Addr::new(10, 0, 0, 2)).unwrap();
+        let t = template(&args, &path, Ipv4Addr::new(10, 0, 0, 2).into()).unwrap();
         assert_eq!(t.flags, ProbeFlags { flags: want, ack });
     }
 
@@ -1401,7 +1469,7 @@ mod tests {
             "h",
         ]);
         let path = test_path();
-        let t = template(&args, &path, Ipv4Addr::new(10, 0, 0, 2)).unwrap();
+        let t = template(&args, &path, Ipv4Addr::new(10, 0, 0, 2).into()).unwrap();
         assert_eq!(
             t.options,
             vec![
@@ -1490,8 +1558,8 @@ mod tests {
     fn a_line_is_the_time_a_tag_column_and_the_text() {
         let p = ev::Probe {
             probe: 7,
-            src: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000),
-            dst: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
+            src: (Ipv4Addr::new(10, 0, 0, 1), 40000).into(),
+            dst: (Ipv4Addr::new(10, 0, 0, 2), 80).into(),
             seq: 9,
             id: 3,
         };
@@ -1546,13 +1614,16 @@ mod tests {
             argv.extend(["--dport", d]);
         }
         let args = parse(&argv);
-        let got = probe_targets(&args, &mut std::io::empty(), super::super::resolve_host).unwrap();
-        let got: Vec<(Ipv4Addr, Option<Vec<u16>>)> =
+        let got = probe_targets(&args, &mut std::io::empty(), |h| {
+            super::super::resolve_host_ip(h, crate::cli::Family::Any)
+        })
+        .unwrap();
+        let got: Vec<(IpAddr, Option<Vec<u16>>)> =
             got.into_iter().map(|t| (t.ip, t.ports)).collect();
-        assert_eq!(got, [(Ipv4Addr::new(10, 0, 0, 2), Some(want))]);
+        assert_eq!(got, [(Ipv4Addr::new(10, 0, 0, 2).into(), Some(want))]);
     }
 
-    fn parse_scan_targets(argv: &[&str]) -> Result<(Vec<Ipv4Addr>, Vec<u16>)> {
+    fn parse_scan_targets(argv: &[&str]) -> Result<(Vec<IpAddr>, Vec<u16>)> {
         let mut all = vec!["nettool", "scan"];
         all.extend(argv);
         let (found, ports) =
@@ -1570,7 +1641,7 @@ mod tests {
     #[case::a_host_by_flag_ports(&["--ports", "7", "10.0.0.2"], &["10.0.0.2"], "7")]
     fn scan_operands(#[case] argv: &[&str], #[case] hosts: &[&str], #[case] ports: &str) {
         let (got_hosts, got_ports) = parse_scan_targets(argv).unwrap();
-        let hosts: Vec<Ipv4Addr> = hosts.iter().map(|h| h.parse().unwrap()).collect();
+        let hosts: Vec<IpAddr> = hosts.iter().map(|h| h.parse().unwrap()).collect();
         assert_eq!(got_hosts, hosts);
         assert_eq!(format_ports(&got_ports), ports);
     }
@@ -1579,6 +1650,31 @@ mod tests {
     fn ports_given_twice_are_refused() {
         let err = parse_scan_targets(&["--ports", "7", "10.0.0.2", "22"]).unwrap_err();
         assert!(err.to_string().contains("give the ports once"), "{err}");
+    }
+
+    #[rstest]
+    #[case::bare(&["fe80::2%veth0"], None, Ok((&["fe80::2"][..], Some("veth0"))))]
+    #[case::bracketed(&["[fe80::2%veth0]:22"], None, Ok((&["[fe80::2]:22"][..], Some("veth0"))))]
+    #[case::agrees_with_i(&["fe80::2%veth0"], Some("veth0"), Ok((&["fe80::2"][..], Some("veth0"))))]
+    #[case::no_zone(&["fd00::2", "10.0.0.2"], None, Ok((&["fd00::2", "10.0.0.2"][..], None)))]
+    #[case::differs_from_i(&["fe80::2%veth0"], Some("eth1"), Err("one run leaves by one interface"))]
+    #[case::two_zones(&["fe80::2%a", "fe80::3%b"], None, Err("one run leaves by one interface"))]
+    #[case::empty(&["fe80::2%"], None, Err("the zone after % is empty"))]
+    fn zones_name_the_interface(
+        #[case] words: &[&str],
+        #[case] i: Option<&str>,
+        #[case] want: Result<(&[&str], Option<&str>), &str>,
+    ) {
+        let mut words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        let mut iface = i.map(str::to_owned);
+        match (zone_interface(&mut words, &mut iface), want) {
+            (Ok(()), Ok((w, z))) => {
+                assert_eq!(words, w);
+                assert_eq!(iface.as_deref(), z);
+            }
+            (Err(e), Err(part)) => assert!(e.to_string().contains(part), "{e}"),
+            (got, want) => panic!("{got:?}, wanted {want:?}"),
+        }
     }
 
     #[test]

@@ -1,17 +1,22 @@
 //! Several targets for `probe` and `scan`, as nmap users give them: a
 //! list of hosts, a subnet (`10.78.0.0/29`), a file of them (`-iL FILE`),
 //! or `-` for stdin. A subnet is swept by ARP first ([`discovered`]).
+//! IPv6 hosts are named as addresses (`fd00::2`, `[fd00::2]:80` with
+//! ports) or by AAAA names; an IPv6 prefix is taken only when it holds
+//! no more addresses than `--max-targets` (a /64 cannot be swept), and
+//! is not swept: each address's own neighbour solicitation (NDP) when
+//! its turn comes says whether it is there.
 //! They are run one after another, each its own start, results and
 //! summary, then one line over all ([`Runs`]), over stacks set up for all
 //! of them before the first runs (`super::ways`).
 
 use std::io::BufRead;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result, bail};
-use ipnetwork::Ipv4Network;
+use ipnetwork::{Ipv4Network, Ipv6Network};
 
 use super::Env;
 use crate::arp::{host_addresses, host_count};
@@ -25,11 +30,32 @@ use crate::text::count;
 /// (`10.78.0.2:80`, probe only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub ports: Option<Vec<u16>>,
     /// The subnet whose address this is, when it was named by its subnet
     /// only (host discovery may leave it out).
     pub subnet: Option<Ipv4Network>,
+}
+
+/// Refuses IPv6 targets (a literal address or prefix the resolver never
+/// saw) for `what`, which speaks IPv4 only so far.
+pub fn ipv4_only(found: &[Target], what: &str) -> Result<()> {
+    match found.iter().find(|t| t.ip.is_ipv6()) {
+        Some(t) => bail!(
+            "{} is an IPv6 address: {what} speaks IPv4 only so far (TCP probes and scans \
+             speak IPv6 too)",
+            t.ip
+        ),
+        None => Ok(()),
+    }
+}
+
+/// The IPv4 address of a target [`ipv4_only`] let through.
+pub fn v4(ip: IpAddr) -> Ipv4Addr {
+    match ip {
+        IpAddr::V4(ip) => ip,
+        IpAddr::V6(ip) => panic!("an IPv4-only run given the IPv6 target {ip}"),
+    }
 }
 
 /// Every target with its ports: those its operand named (`HOST:PORT`),
@@ -122,7 +148,7 @@ pub fn expand(
     words: &[String],
     with_ports: bool,
     max: u64,
-    resolve: impl Fn(&str) -> Result<Ipv4Addr>,
+    resolve: impl Fn(&str) -> Result<IpAddr>,
 ) -> Result<Vec<Target>> {
     expand_for(words, with_ports.then_some(Proto::Tcp), max, resolve)
 }
@@ -133,7 +159,7 @@ pub fn expand_for(
     words: &[String],
     ports: Option<Proto>,
     max: u64,
-    resolve: impl Fn(&str) -> Result<Ipv4Addr>,
+    resolve: impl Fn(&str) -> Result<IpAddr>,
 ) -> Result<Vec<Target>> {
     let specs: Vec<(Spec, Option<Vec<u16>>)> = words
         .iter()
@@ -144,14 +170,25 @@ pub fn expand_for(
         let biggest = specs
             .iter()
             .filter_map(|(s, _)| match s {
-                Spec::Net(net) => Some(*net),
+                Spec::Net(net) => Some((host_count(*net), net.to_string())),
+                Spec::Net6(net) => Some((net6_count(*net), net.to_string())),
                 Spec::Host(_) => None,
             })
-            .max_by_key(|net| host_count(*net));
+            .max_by_key(|(n, _)| *n);
+        if let Some(net6) = specs.iter().find_map(|(s, _)| match s {
+            Spec::Net6(net) if net6_count(*net) > max => Some(*net),
+            _ => None,
+        }) {
+            bail!(
+                "{net6} holds {} addresses, more than --max-targets {max}: an IPv6 prefix is \
+                 not swept as an IPv4 subnet is (a /64 holds 2^64), so name the hosts, or a \
+                 prefix of at most --max-targets addresses (a /120 holds 256); each IPv6 \
+                 target on the link is found by its own neighbour solicitation (NDP)",
+                net6_size_text(net6)
+            );
+        }
         let what = match biggest {
-            Some(net) if host_count(net) > max => {
-                format!("{net} holds {} host addresses", host_count(net))
-            }
+            Some((n, net)) if n > max => format!("{net} holds {n} host addresses"),
             _ => format!("the targets hold {total} addresses"),
         };
         bail!(
@@ -162,11 +199,16 @@ pub fn expand_for(
     let mut out: Vec<Target> = Vec::new();
     // Where each address stands in `out` (once per port list it came
     // with): a /16 is not compared with itself address by address.
-    let mut at: std::collections::HashMap<Ipv4Addr, Vec<usize>> = Default::default();
+    let mut at: std::collections::HashMap<IpAddr, Vec<usize>> = Default::default();
     for (s, ports) in specs {
-        let (ips, subnet) = match s {
+        let (ips, subnet): (Vec<IpAddr>, _) = match s {
             Spec::Host(name) => (vec![resolve(&name)?], None),
-            Spec::Net(net) => (host_addresses(net), Some(net)),
+            Spec::Net(net) => (
+                host_addresses(net).into_iter().map(IpAddr::V4).collect(),
+                Some(net),
+            ),
+            // Not swept: no subnet to discover.
+            Spec::Net6(net) => (net6_addresses(net), None),
         };
         for ip in ips {
             let places = at.entry(ip).or_default();
@@ -193,6 +235,7 @@ pub fn expand_for(
 enum Spec {
     Host(String),
     Net(Ipv4Network),
+    Net6(Ipv6Network),
 }
 
 impl Spec {
@@ -200,18 +243,73 @@ impl Spec {
         match self {
             Spec::Host(_) => 1,
             Spec::Net(net) => host_count(*net),
+            Spec::Net6(net) => net6_count(*net),
         }
     }
 }
 
+/// The addresses of an IPv6 prefix a run takes: all but the first, the
+/// Subnet-Router anycast address (RFC 4291 §2.6.1), unless the prefix
+/// is a /127 (a point-to-point link's two ends, RFC 6164) or a /128.
+fn net6_addresses(net: Ipv6Network) -> Vec<IpAddr> {
+    let skip = usize::from(net.prefix() < 127);
+    net.iter().skip(skip).map(IpAddr::V6).collect()
+}
+
+/// How many addresses [`net6_addresses`] gives (saturated: a /64's do
+/// not fit a u64, and are refused anyway).
+fn net6_count(net: Ipv6Network) -> u64 {
+    let size: u128 = 1u128
+        .checked_shl(128 - u32::from(net.prefix()))
+        .unwrap_or(u128::MAX);
+    let n = if net.prefix() < 127 { size - 1 } else { size };
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// A prefix's address count for people: exact up to a /65, as a power of
+/// two beyond.
+fn net6_size_text(net: Ipv6Network) -> String {
+    match net.prefix() {
+        p if p >= 65 => net6_count(net).to_string(),
+        p => format!("2^{}", 128 - p),
+    }
+}
+
+/// Splits a word into its host and its ports text: `HOST:PORTS`,
+/// `[IPV6]:PORTS`, `[IPV6]`, or a bare IPv6 address or prefix (whose
+/// colons are not a port's).
+fn host_and_ports(word: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = word.strip_prefix('[') {
+        return match rest.split_once("]:") {
+            Some((inside, ports)) => (inside, Some(ports)),
+            None => (rest.strip_suffix(']').unwrap_or(rest), None),
+        };
+    }
+    if word.matches(':').count() > 1 {
+        return (word, None);
+    }
+    match word.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (word, None),
+    }
+}
+
 fn spec(word: &str, proto: Option<Proto>) -> Result<(Spec, Option<Vec<u16>>)> {
-    let (host, ports) = match (word.rsplit_once(':'), proto) {
-        (Some((h, p)), Some(proto)) => (h, Some((p, proto))),
-        _ => (word, None),
+    let (host, ports) = match (host_and_ports(word), proto) {
+        ((h, Some(p)), Some(proto)) => (h, Some((p, proto))),
+        // A port where none goes: the resolver's error says so.
+        ((_, Some(_)), None) => (word, None),
+        ((h, None), _) => (h, None),
     };
     let ports = ports
         .map(|(p, proto)| services::parse_ports(p, proto).map_err(anyhow::Error::msg))
         .transpose()?;
+    if host.contains('/') && host.contains(':') {
+        let net: Ipv6Network = host.parse().with_context(|| {
+            format!("{host:?} is not an IPv6 prefix (write it like fd00:6e74::/120)")
+        })?;
+        return Ok((Spec::Net6(net), ports));
+    }
     if host.contains('/') {
         let net: Ipv4Network = host.parse().with_context(|| {
             format!("{host:?} is not an IPv4 subnet (write it like 10.78.0.0/29)")
@@ -227,7 +325,12 @@ fn spec(word: &str, proto: Option<Proto>) -> Result<(Spec, Option<Vec<u16>>)> {
 /// be named (a comma, a leading digit), so that a bad port list is
 /// reported as one.
 pub fn is_port_list(word: &str) -> bool {
-    if word == "-" || word.contains('/') || word.parse::<Ipv4Addr>().is_ok() {
+    let bare = word.trim_start_matches('[').trim_end_matches(']');
+    if word == "-"
+        || word.contains('/')
+        || word.parse::<Ipv4Addr>().is_ok()
+        || bare.parse::<Ipv6Addr>().is_ok()
+    {
         return false;
     }
     services::parse_ports(word, Proto::Tcp).is_ok()
@@ -263,7 +366,7 @@ pub fn keep_up(
             Some(net) => answered
                 .iter()
                 .find(|(n, _)| *n == net)
-                .is_none_or(|(_, ips)| ips.contains(&t.ip)),
+                .is_none_or(|(_, ips)| ips.iter().any(|ip| IpAddr::V4(*ip) == t.ip)),
         })
         .collect();
     let left_out = before - kept.len();
@@ -466,7 +569,7 @@ mod tests {
         #[case] want: Result<Vec<u16>, &str>,
     ) {
         let target = Target {
-            ip: Ipv4Addr::new(10, 78, 0, 2),
+            ip: Ipv4Addr::new(10, 78, 0, 2).into(),
             ports: named,
             subnet: None,
         };
@@ -478,11 +581,85 @@ mod tests {
         }
     }
 
-    fn no_dns(name: &str) -> Result<Ipv4Addr> {
+    fn no_dns(name: &str) -> Result<IpAddr> {
         match name {
-            "peer.lab" => Ok(Ipv4Addr::new(10, 78, 0, 2)),
+            "peer.lab" => Ok(Ipv4Addr::new(10, 78, 0, 2).into()),
+            "peer6.lab" => Ok("fd00:6e74::2".parse::<Ipv6Addr>()?.into()),
             _ => Ok(name.parse()?),
         }
+    }
+
+    /// IPv6 targets: bare, bracketed with ports, AAAA names, small
+    /// prefixes (all but the Subnet-Router anycast address), beside IPv4.
+    #[rstest]
+    #[case::bare(&["fd00:6e74::2"], true, &[("fd00:6e74::2", None)])]
+    #[case::bracketed(&["[fd00:6e74::2]"], true, &[("fd00:6e74::2", None)])]
+    #[case::with_ports(&["[fd00:6e74::2]:22,80"], true, &[("fd00:6e74::2", Some(vec![22, 80]))])]
+    #[case::a_name(&["peer6.lab:http"], true, &[("fd00:6e74::2", Some(vec![80]))])]
+    #[case::mixed(
+        &["10.78.0.2:80", "[fd00:6e74::2]:80"],
+        true,
+        &[("10.78.0.2", Some(vec![80])), ("fd00:6e74::2", Some(vec![80]))]
+    )]
+    #[case::a_126(&["fd00:6e74::/126"], false, &[("fd00:6e74::1", None), ("fd00:6e74::2", None), ("fd00:6e74::3", None)])]
+    #[case::a_127(&["fd00:6e74::/127"], false, &[("fd00:6e74::", None), ("fd00:6e74::1", None)])]
+    #[case::a_128(&["fd00:6e74::5/128"], false, &[("fd00:6e74::5", None)])]
+    #[case::scan_words(&["fd00:6e74::2", "[fd00:6e74::3]"], false, &[("fd00:6e74::2", None), ("fd00:6e74::3", None)])]
+    fn ipv6_targets(
+        #[case] w: &[&str],
+        #[case] with_ports: bool,
+        #[case] want: &[(&str, Option<Vec<u16>>)],
+    ) {
+        let t = expand(&words(w), with_ports, MAX_TARGETS, no_dns).unwrap();
+        let got: Vec<(String, Option<Vec<u16>>)> = t
+            .iter()
+            .map(|t| (t.ip.to_string(), t.ports.clone()))
+            .collect();
+        let want: Vec<(String, Option<Vec<u16>>)> = want
+            .iter()
+            .map(|(ip, p)| (ip.to_string(), p.clone()))
+            .collect();
+        assert_eq!(got, want);
+        assert!(
+            t.iter().all(|t| t.subnet.is_none()),
+            "an IPv6 prefix is not swept"
+        );
+    }
+
+    /// A prefix larger than --max-targets is refused, saying why a /64
+    /// cannot be swept and what finds IPv6 targets instead.
+    #[rstest]
+    #[case(
+        "fd00:6e74::/64",
+        256,
+        "fd00:6e74::/64 holds 2^64 addresses, more than --max-targets 256"
+    )]
+    #[case(
+        "fd00:6e74::/120",
+        254,
+        "fd00:6e74::/120 holds 255 addresses, more than --max-targets 254"
+    )]
+    #[case("fd00:6e74::/0", 256, "holds 2^128 addresses")]
+    #[case("fd00:6e74::/129", 256, "is not an IPv6 prefix")]
+    fn a_big_ipv6_prefix_is_refused(#[case] word: &str, #[case] max: u64, #[case] want: &str) {
+        let err = expand(&words(&[word]), false, max, no_dns)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{err}");
+        if !want.contains("not an IPv6 prefix") {
+            assert!(err.contains("neighbour solicitation (NDP)"), "{err}");
+        }
+    }
+
+    #[test]
+    fn ipv4_only_commands_name_the_ipv6_target() {
+        let t = expand(&words(&["10.0.0.2", "fd00::2"]), false, MAX_TARGETS, no_dns).unwrap();
+        let err = ipv4_only(&t, "scan --udp").unwrap_err().to_string();
+        assert!(
+            err.contains("fd00::2 is an IPv6 address: scan --udp speaks IPv4 only"),
+            "{err}"
+        );
+        assert!(ipv4_only(&t[..1], "scan --udp").is_ok());
     }
 
     fn ips(targets: &[Target]) -> Vec<String> {
@@ -660,6 +837,9 @@ mod tests {
     #[case("10.78.0.0/29", false)]
     #[case("-", false)]
     #[case("peer.lab", false)]
+    #[case("fd00::2", false)]
+    #[case("[fd00::2]", false)]
+    #[case("::1", false)]
     fn scans_last_operand(#[case] word: &str, #[case] ports: bool) {
         assert_eq!(is_port_list(word), ports, "{word}");
     }

@@ -2,7 +2,8 @@
 //!
 //! - [`Template`]: one segment as the user described it (any flags,
 //!   sequence and acknowledgment numbers, window, options, payload, IPv4
-//!   TTL/TOS/identification/DF, a deliberately wrong checksum), written
+//!   TTL/TOS/identification/DF or IPv6 hop limit/traffic class/flow
+//!   label, a deliberately wrong checksum), written
 //!   into a reused buffer with only the ports, sequence number and IP
 //!   identification changing from probe to probe.
 //! - [`prober::Prober`]: `nettool probe`, a [`RawFlow`](crate::machine::RawFlow)
@@ -28,10 +29,11 @@ pub mod stats;
 pub mod udpscan;
 pub mod waiting;
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::wire::ethernet::{self, EthernetRepr, Protocol};
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Repr};
+use crate::wire::ipv6::{self, Ipv6Repr, NextHeader};
 use crate::wire::tcp::{Flags, HEADER_LEN, MAX_OPTIONS_LEN, TcpOption, TcpRepr};
 use crate::wire::{MacAddr, SeqNum};
 
@@ -109,6 +111,18 @@ pub fn parse_flags(text: &str) -> Result<ProbeFlags, String> {
     Ok(out)
 }
 
+/// Parses `--flow-label`: a number that fits IPv6's 20-bit field
+/// (decimal, `0x` hex or `0b` binary).
+pub fn parse_flow_label(text: &str) -> Result<u32, String> {
+    let n = parse_number(text)?;
+    u32::try_from(n)
+        .ok()
+        .filter(|&n| n <= MAX_FLOW_LABEL)
+        .ok_or_else(|| {
+            format!("{text:?} does not fit the 20-bit flow label (0 to {MAX_FLOW_LABEL}, 0xfffff)")
+        })
+}
+
 /// Parses a raw option, `KIND:HEX` (the body without kind and length
 /// bytes): `2:05b4` is MSS 1460, `1` a NOP, `0` an EOL, `30:` an empty
 /// option of kind 30.
@@ -182,8 +196,9 @@ pub fn format_ports(ports: &[u16]) -> String {
 pub struct Template {
     pub src_mac: MacAddr,
     pub dst_mac: MacAddr,
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+    /// Both of one family: the probe is an IPv4 or an IPv6 packet.
+    pub src: IpAddr,
+    pub dst: IpAddr,
     pub flags: ProbeFlags,
     /// The acknowledgment number (sent only with the ACK flag; the field
     /// is zero otherwise, as every stack writes it).
@@ -192,22 +207,36 @@ pub struct Template {
     pub urgent: u16,
     pub options: Vec<TcpOption>,
     pub payload: Vec<u8>,
+    /// IPv4's TTL, IPv6's hop limit.
     pub ttl: u8,
+    /// IPv4's TOS byte, IPv6's traffic class: the same DSCP and ECN bits
+    /// (RFC 2474, RFC 3168).
     pub tos: u8,
+    /// IPv4 only: the DF bit (IPv6 routers never fragment).
     pub dont_frag: bool,
+    /// IPv6 only: the 20-bit flow label (RFC 6437).
+    pub flow_label: u32,
     /// Write a TCP checksum that does not verify.
     pub bad_checksum: bool,
 }
 
+/// The largest IPv6 flow label: the field is 20 bits (RFC 8200 §6).
+pub const MAX_FLOW_LABEL: u32 = (1 << 20) - 1;
+
 impl Template {
     /// A SYN from `src` to `dst` with Linux's defaults: window 64240,
     /// TTL 64, no options.
-    pub fn syn(src_mac: MacAddr, dst_mac: MacAddr, src: Ipv4Addr, dst: Ipv4Addr) -> Template {
+    pub fn syn(
+        src_mac: MacAddr,
+        dst_mac: MacAddr,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+    ) -> Template {
         Template {
             src_mac,
             dst_mac,
-            src,
-            dst,
+            src: src.into(),
+            dst: dst.into(),
             flags: ProbeFlags::SYN,
             ack: 0,
             window: 64240,
@@ -217,7 +246,16 @@ impl Template {
             ttl: 64,
             tos: 0,
             dont_frag: false,
+            flow_label: 0,
             bad_checksum: false,
+        }
+    }
+
+    /// Bytes of the IP header the probe goes in.
+    pub fn ip_header_len(&self) -> usize {
+        match self.dst {
+            IpAddr::V4(_) => ipv4::HEADER_LEN,
+            IpAddr::V6(_) => ipv6::HEADER_LEN,
         }
     }
 
@@ -229,13 +267,36 @@ impl Template {
                 "the TCP options take {opts} bytes; a header holds at most {MAX_OPTIONS_LEN}"
             ));
         }
-        let total = ipv4::HEADER_LEN + HEADER_LEN + opts.next_multiple_of(4) + self.payload.len();
-        if total > 65535 {
+        if self.src.is_ipv4() != self.dst.is_ipv4() {
             return Err(format!(
-                "the datagram would be {total} bytes; IPv4 allows 65535"
+                "{} and {} are of two IP families: a probe goes from one to the other",
+                self.src, self.dst
             ));
         }
-        Ok(())
+        let segment = HEADER_LEN + opts.next_multiple_of(4) + self.payload.len();
+        match self.dst {
+            IpAddr::V4(_) if ipv4::HEADER_LEN + segment > 65535 => Err(format!(
+                "the datagram would be {} bytes; IPv4 allows 65535",
+                ipv4::HEADER_LEN + segment
+            )),
+            IpAddr::V6(_) if segment > 65535 => Err(format!(
+                "the segment would be {segment} bytes; an IPv6 payload holds 65535"
+            )),
+            IpAddr::V4(_) if self.flow_label != 0 => Err(format!(
+                "--flow-label is IPv6's, and {} is an IPv4 address (IPv4 has no flow label)",
+                self.dst
+            )),
+            IpAddr::V6(_) if self.dont_frag => Err(format!(
+                "--df is IPv4's, and {} is an IPv6 address (IPv6 routers never fragment: \
+                 there is no DF bit)",
+                self.dst
+            )),
+            _ if self.flow_label > MAX_FLOW_LABEL => Err(format!(
+                "flow label {} does not fit in 20 bits (at most {MAX_FLOW_LABEL}, 0xfffff)",
+                self.flow_label
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// SEG.LEN of every probe: payload, plus one each for SYN and FIN.
@@ -264,28 +325,45 @@ impl Template {
     /// fit; a buffer reused from probe to probe is never reallocated).
     pub fn write(&self, buf: &mut Vec<u8>, sport: u16, dport: u16, seq: u32, id: u16) {
         let tcp = self.repr(sport, dport, seq);
-        let ip = Ipv4Repr {
-            src: self.src,
-            dst: self.dst,
-            protocol: IpProtocol::Tcp,
-            ttl: self.ttl,
-            tos: self.tos,
-            identification: id,
-            dont_frag: self.dont_frag,
-            payload_len: tcp.buffer_len(),
+        let at = ethernet::HEADER_LEN;
+        let tcp_at = at + self.ip_header_len();
+        buf.resize(tcp_at + tcp.buffer_len(), 0);
+        let protocol = match (self.src, self.dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                let ip = Ipv4Repr {
+                    src,
+                    dst,
+                    protocol: IpProtocol::Tcp,
+                    ttl: self.ttl,
+                    tos: self.tos,
+                    identification: id,
+                    dont_frag: self.dont_frag,
+                    payload_len: tcp.buffer_len(),
+                };
+                ip.emit(&mut buf[at..]);
+                Protocol::Ipv4
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                // IPv6 has no identification: `id` is not sent.
+                let ip = Ipv6Repr {
+                    traffic_class: self.tos,
+                    flow_label: self.flow_label,
+                    ..Ipv6Repr::new(src, dst, NextHeader::Tcp, self.ttl, tcp.buffer_len())
+                };
+                ip.emit(&mut buf[at..]);
+                Protocol::Ipv6
+            }
+            (src, dst) => panic!("a probe from {src} to {dst}: validate() refuses it"),
         };
-        buf.resize(ethernet::HEADER_LEN + ip.total_len(), 0);
         EthernetRepr {
             src: self.src_mac,
             dst: self.dst_mac,
-            protocol: Protocol::Ipv4,
+            protocol,
         }
         .emit(buf);
-        let at = ethernet::HEADER_LEN;
-        ip.emit(&mut buf[at..]);
-        tcp.emit(&mut buf[at + ipv4::HEADER_LEN..], self.src, self.dst);
+        tcp.emit(&mut buf[tcp_at..], self.src, self.dst);
         if self.bad_checksum {
-            let c = at + ipv4::HEADER_LEN + 16;
+            let c = tcp_at + 16;
             let good = u16::from_be_bytes([buf[c], buf[c + 1]]);
             buf[c..c + 2].copy_from_slice(&bad_checksum(good).to_be_bytes());
         }
@@ -306,25 +384,23 @@ pub fn bad_checksum(good: u16) -> u16 {
 pub fn reset_for(
     src_mac: MacAddr,
     dst_mac: MacAddr,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    src: IpAddr,
+    dst: IpAddr,
     sport: u16,
     dport: u16,
     seq: SeqNum,
 ) -> Vec<u8> {
-    let rst = TcpRepr {
-        src_port: sport,
-        dst_port: dport,
+    let rst = crate::tcp::Segment {
+        src: std::net::SocketAddr::new(src, sport),
+        dst: std::net::SocketAddr::new(dst, dport),
         seq,
         ack: None,
         flags: Flags::RST,
         window: 0,
-        urgent: 0,
         options: Vec::new(),
-        payload: &[],
+        payload: Vec::new(),
     };
-    let ip = Ipv4Repr::new(src, dst, IpProtocol::Tcp, rst.buffer_len());
-    rst.to_frame(src_mac, dst_mac, &ip)
+    rst.to_frame(src_mac, dst_mac)
 }
 
 /// SplitMix64: the per-probe sequence numbers and identifications come
@@ -341,6 +417,7 @@ mod tests {
     use super::*;
     use crate::wire::tcp::ChecksumMode;
     use rstest::rstest;
+    use std::net::Ipv4Addr;
 
     #[rstest]
     #[case("S", Flags::SYN, false)]
@@ -370,6 +447,25 @@ mod tests {
     #[case("0xZZ")]
     fn bad_flag_letters_are_refused(#[case] text: &str) {
         assert!(parse_flags(text).is_err());
+    }
+
+    #[rstest]
+    #[case("0", Ok(0))]
+    #[case("12345", Ok(12345))]
+    #[case("0xfffff", Ok(0xfffff))]
+    #[case("1048575", Ok(1_048_575))]
+    #[case("0b101", Ok(5))]
+    #[case("1048576", Err("20-bit"))]
+    #[case("0x100000", Err("20-bit"))]
+    #[case("99999999999", Err("20-bit"))]
+    #[case("-1", Err("not a number"))]
+    #[case("label", Err("not a number"))]
+    fn flow_labels_parse(#[case] text: &str, #[case] want: Result<u32, &str>) {
+        match (parse_flow_label(text), want) {
+            (Ok(got), Ok(n)) => assert_eq!(got, n),
+            (Err(e), Err(part)) => assert!(e.contains(part), "{e}"),
+            (got, want) => panic!("{text}: {got:?}, wanted {want:?}"),
+        }
     }
 
     #[rstest]
@@ -474,6 +570,86 @@ mod tests {
         assert_eq!(buf.len(), 14 + 20 + 40 + 5);
     }
 
+    const A6: &str = "fd00:6e74::1";
+    const B6: &str = "fd00:6e74::2";
+
+    fn template6() -> Template {
+        Template::syn(
+            MacAddr::new(2, 0, 0, 0, 0, 1),
+            MacAddr::new(2, 0, 0, 0, 0, 2),
+            A6.parse::<std::net::Ipv6Addr>().unwrap(),
+            B6.parse::<std::net::Ipv6Addr>().unwrap(),
+        )
+    }
+
+    #[test]
+    fn an_ipv6_probe_carries_hop_limit_class_and_label() {
+        let mut t = template6();
+        t.ttl = 3;
+        t.tos = 0xb8;
+        t.flow_label = 0xabcde;
+        t.payload = b"hi".to_vec();
+        let mut buf = vec![0xee; 200];
+        t.write(&mut buf, 40000, 80, 7, 99);
+        assert_eq!(&buf[12..14], &[0x86, 0xdd], "EtherType IPv6");
+        let (ip, body) = Ipv6Repr::parse(&buf[14..]).unwrap();
+        assert_eq!(
+            (
+                ip.hop_limit,
+                ip.traffic_class,
+                ip.flow_label,
+                ip.next_header
+            ),
+            (3, 0xb8, 0xabcde, NextHeader::Tcp)
+        );
+        assert_eq!(
+            (ip.src.to_string(), ip.dst.to_string()),
+            (A6.into(), B6.into())
+        );
+        let tcp = TcpRepr::parse(body, ip.src, ip.dst, ChecksumMode::Verify).unwrap();
+        assert_eq!((tcp.src_port, tcp.dst_port, tcp.seq.get()), (40000, 80, 7));
+        assert_eq!((tcp.flags, tcp.payload), (Flags::SYN, &b"hi"[..]));
+        assert_eq!(buf.len(), 14 + 40 + 20 + 2);
+        assert_eq!(t.ip_header_len(), 40);
+    }
+
+    #[test]
+    fn an_ipv6_bad_checksum_fails_only_tcp() {
+        let mut t = template6();
+        t.bad_checksum = true;
+        let mut buf = Vec::new();
+        t.write(&mut buf, 40000, 80, 7, 0);
+        let (ip, body) = Ipv6Repr::parse(&buf[14..]).unwrap();
+        assert!(TcpRepr::parse(body, ip.src, ip.dst, ChecksumMode::Verify).is_err());
+    }
+
+    #[test]
+    fn the_reset_for_an_ipv6_syn_ack_is_ipv6() {
+        let t = template6();
+        let f = reset_for(t.src_mac, t.dst_mac, t.src, t.dst, 40000, 80, SeqNum(5));
+        let (ip, body) = Ipv6Repr::parse(&f[14..]).unwrap();
+        let tcp = TcpRepr::parse(body, ip.src, ip.dst, ChecksumMode::Verify).unwrap();
+        assert_eq!((tcp.flags, tcp.seq, tcp.ack), (Flags::RST, SeqNum(5), None));
+    }
+
+    /// What one family has and the other lacks is refused, not dropped.
+    #[rstest]
+    #[case::label_on_ipv4(false, |t: &mut Template| t.flow_label = 1, "IPv4 has no flow label")]
+    #[case::df_on_ipv6(true, |t: &mut Template| t.dont_frag = true, "there is no DF bit")]
+    #[case::label_too_big(true, |t: &mut Template| t.flow_label = 1 << 20, "does not fit in 20 bits")]
+    #[case::two_families(true, |t: &mut Template| t.src = A.into(), "two IP families")]
+    fn family_fields_are_checked(
+        #[case] v6: bool,
+        #[case] change: fn(&mut Template),
+        #[case] want: &str,
+    ) {
+        let mut t = if v6 { template6() } else { template() };
+        assert!(t.validate().is_ok());
+        change(&mut t);
+        let err = t.validate().unwrap_err();
+        assert!(err.contains(want), "{err}");
+    }
+
     #[test]
     fn a_bad_checksum_never_verifies() {
         let mut t = template();
@@ -509,8 +685,8 @@ mod tests {
         let f = reset_for(
             MacAddr::new(2, 0, 0, 0, 0, 1),
             MacAddr::new(2, 0, 0, 0, 0, 2),
-            A,
-            B,
+            A.into(),
+            B.into(),
             40000,
             80,
             SeqNum(1001),

@@ -26,7 +26,7 @@
 //! probe was sent and each has been answered or has expired.
 
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use super::stats::{RttStats, loss_percent};
@@ -36,8 +36,10 @@ use crate::machine::{RawEvents, RawFlow, Selector};
 use crate::tcp::Segment;
 use crate::time::{Instant, earliest};
 use crate::wire::SeqNum;
-use crate::wire::icmp::{IcmpError, IcmpKind};
+use crate::wire::icmp::{ErrorKind, IcmpError};
+use crate::wire::icmpv6::Icmpv6Error;
 use crate::wire::ipv4::Ipv4Repr;
+use crate::wire::ipv6::Ipv6Repr;
 use crate::wire::tcp::{Flags, TcpRepr};
 
 /// What to send, how often, and how long to wait for answers.
@@ -118,7 +120,7 @@ pub enum Event {
         seq: u32,
         id: u16,
     },
-    /// A TCP answer to probe `index`.
+    /// A TCP answer to probe `index`, with its TTL (IPv6: hop limit).
     Reply {
         index: u64,
         rtt: Duration,
@@ -131,8 +133,8 @@ pub enum Event {
     Icmp {
         index: Option<u64>,
         rtt: Option<Duration>,
-        from: Ipv4Addr,
-        kind: IcmpKind,
+        from: IpAddr,
+        kind: ErrorKind,
     },
     /// A segment from the target to our ports that answers no outstanding
     /// probe (a retransmitted SYN-ACK, a reply after `wait`).
@@ -408,7 +410,39 @@ impl Prober {
         self.summary.rtt.add(rtt);
     }
 
-    fn handle_tcp(&mut self, now: Instant, ip: &Ipv4Repr, tcp: &TcpRepr) {
+    /// An ICMP or ICMPv6 error (`kind`) from `from` about the segment it
+    /// quotes (its ports and sequence number): matched like an answer.
+    fn icmp_error(
+        &mut self,
+        now: Instant,
+        from: IpAddr,
+        kind: ErrorKind,
+        (sport, dport, quoted_seq): (u16, u16, Option<SeqNum>),
+    ) {
+        if !self.ours(sport) || !self.dport_set[usize::from(dport)] {
+            return;
+        }
+        let len = self.config.template.segment_len();
+        let hit =
+            quoted_seq.and_then(|seq| self.take_acked(sport, dport, seq.get().wrapping_add(len)));
+        let rtt = hit.map(|(_, sent_at)| now - sent_at);
+        match rtt {
+            Some(rtt) => self.answered(rtt),
+            None => self.summary.unmatched += 1,
+        }
+        if self.config.report {
+            self.events.push_back(Event::Icmp {
+                index: hit.map(|(i, _)| i),
+                rtt,
+                from,
+                kind,
+            });
+        }
+    }
+
+    /// A segment from `src` to `dst` that came with `ttl` (IPv6: its hop
+    /// limit).
+    fn handle_tcp(&mut self, now: Instant, (src, dst, ttl): (IpAddr, IpAddr, u8), tcp: &TcpRepr) {
         let (ours, theirs) = (tcp.dst_port, tcp.src_port);
         if !self.ours(ours) || !self.dport_set[usize::from(theirs)] {
             return;
@@ -420,7 +454,7 @@ impl Prober {
         if hit.is_none() && tcp.flags.contains(Flags::RST) {
             hit = self.take((true, ours, theirs, tcp.seq.get()));
         }
-        let seg = || Segment::from_repr(ip.src, ip.dst, tcp);
+        let seg = || Segment::from_repr(src, dst, tcp);
         match hit {
             Some((index, sent_at)) => {
                 let rtt = now - sent_at;
@@ -430,7 +464,7 @@ impl Prober {
                         index,
                         rtt,
                         seg: seg(),
-                        ttl: ip.ttl,
+                        ttl,
                         meaning: match Meaning::of(tcp.flags, tcp.ack.is_some()) {
                             Meaning::Closed if !self.syn_probe() => Meaning::Reset,
                             m => m,
@@ -480,7 +514,11 @@ impl RawFlow for Prober {
     }
 
     fn handle_segment(&mut self, now: Instant, ip: &Ipv4Repr, tcp: &TcpRepr<'_>) {
-        self.handle_tcp(now, ip, tcp);
+        self.handle_tcp(now, (ip.src.into(), ip.dst.into(), ip.ttl), tcp);
+    }
+
+    fn handle_segment6(&mut self, now: Instant, ip: &Ipv6Repr, tcp: &TcpRepr<'_>) {
+        self.handle_tcp(now, (ip.src.into(), ip.dst.into(), ip.hop_limit), tcp);
     }
 
     fn handle_malformed(&mut self, _now: Instant) {
@@ -490,27 +528,18 @@ impl RawFlow for Prober {
     /// An error matches through the ports and sequence number of the
     /// header it quotes.
     fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, error: &IcmpError) {
-        let (sport, dport) = (error.quoted_src.1, error.quoted_dst.1);
-        if !self.ours(sport) || !self.dport_set[usize::from(dport)] {
+        let quoted = (error.quoted_src.1, error.quoted_dst.1, error.quoted_seq);
+        self.icmp_error(now, from.into(), ErrorKind::V4(error.kind), quoted);
+    }
+
+    fn handle_icmp6(&mut self, now: Instant, from: Ipv6Addr, error: &Icmpv6Error) {
+        // Only a quoted segment is ours: the raw flows also see errors
+        // quoting UDP and echoes.
+        if error.protocol != crate::wire::ipv6::NextHeader::Tcp {
             return;
         }
-        let len = self.config.template.segment_len();
-        let hit = error
-            .quoted_seq
-            .and_then(|seq| self.take_acked(sport, dport, seq.get().wrapping_add(len)));
-        let rtt = hit.map(|(_, sent_at)| now - sent_at);
-        match rtt {
-            Some(rtt) => self.answered(rtt),
-            None => self.summary.unmatched += 1,
-        }
-        if self.config.report {
-            self.events.push_back(Event::Icmp {
-                index: hit.map(|(i, _)| i),
-                rtt,
-                from,
-                kind: error.kind,
-            });
-        }
+        let quoted = (error.quoted_src.1, error.quoted_dst.1, error.quoted_seq);
+        self.icmp_error(now, from.into(), ErrorKind::V6(error.kind), quoted);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -906,7 +935,7 @@ mod tests {
         p.handle_frame(ms(3), &f, RxChecksum::Unknown);
         let ev = events(&mut p);
         assert!(
-            ev.iter().any(|e| matches!(e, Event::Icmp { index: Some(1), from, kind: IcmpKind::TimeExceeded(0), rtt: Some(r) } if *from == ROUTER && *r == Duration::from_millis(3))),
+            ev.iter().any(|e| matches!(e, Event::Icmp { index: Some(1), from, kind: ErrorKind::V4(crate::wire::icmp::IcmpKind::TimeExceeded(0)), rtt: Some(r) } if *from == ROUTER && *r == Duration::from_millis(3))),
             "{ev:?}"
         );
         assert!(p.is_done());

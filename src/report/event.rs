@@ -9,7 +9,7 @@
 //! `null`. README.md's "JSON output" section and tests/events.schema.json
 //! describe the same set; a test holds the three together.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -314,10 +314,10 @@ pub struct Retransmit {
 pub struct Probe {
     /// The probe's number, from 1.
     pub probe: u64,
-    pub src: SocketAddrV4,
-    pub dst: SocketAddrV4,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
     pub seq: u32,
-    /// The IPv4 identification field.
+    /// The IPv4 identification field (0 over IPv6, which has none).
     pub id: u16,
 }
 
@@ -505,7 +505,7 @@ pub struct LoadResult {
 pub struct Port {
     /// The scanned address (a scan may have several).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ip: Option<Ipv4Addr>,
+    pub ip: Option<IpAddr>,
     pub port: u16,
     /// `open`, `closed` or `filtered`; a UDP scan also says
     /// `open|filtered` (silence after every try).

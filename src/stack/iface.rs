@@ -124,22 +124,9 @@ pub enum HostEvent {
     Malformed { why: WireError },
 }
 
-/// What an ICMP error about a flow says, over either IP version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    V4(IcmpKind),
-    V6(Icmpv6Kind),
-}
-
-impl ErrorKind {
-    /// The RFCs' names (RFC 792, RFC 4443), as `ping` prints them.
-    pub fn describe(self) -> String {
-        match self {
-            ErrorKind::V4(k) => k.describe(),
-            ErrorKind::V6(k) => k.describe(),
-        }
-    }
-}
+/// What an ICMP error about a flow says, over either IP version (the
+/// wire's, shared with the raw flows).
+pub use crate::wire::icmp::ErrorKind;
 
 /// An event of the interface: when it happened, and for which flow
 /// (`None`: the link's, such as an ARP answer, or a RST for no flow).

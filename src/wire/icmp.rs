@@ -50,6 +50,24 @@ impl IcmpKind {
     }
 }
 
+/// What an ICMP error says, over either IP version: an ICMPv4 error
+/// (RFC 792) or an ICMPv6 one (RFC 4443).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    V4(IcmpKind),
+    V6(super::icmpv6::Icmpv6Kind),
+}
+
+impl ErrorKind {
+    /// The RFCs' names (RFC 792, RFC 4443), as `ping` prints them.
+    pub fn describe(self) -> String {
+        match self {
+            ErrorKind::V4(k) => k.describe(),
+            ErrorKind::V6(k) => k.describe(),
+        }
+    }
+}
+
 /// An ICMP error about a TCP segment, a UDP datagram or an ICMP query:
 /// who sent it, what it says, and the flow of the packet it quotes.
 ///

@@ -3,7 +3,7 @@
 //! driver options and summary.
 
 use std::io::BufRead;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use super::{
 use crate::cli::ProbeArgs;
 use crate::clock::Clock;
 use crate::cmd::targets::{
-    Many, Runs, Target, answered_verdict, between_targets, expand_for, with_ports,
+    Many, Runs, Target, answered_verdict, between_targets, expand_for, ipv4_only, v4, with_ports,
 };
 use crate::cmd::{Env, Given, stamped};
 use crate::driver::{self, Handler, Tx};
@@ -32,7 +32,7 @@ use crate::stack::raw::{Hosted, RawHost};
 use crate::sys::random_u64;
 use crate::time::{Instant, human};
 use crate::wire::MacAddr;
-use crate::wire::icmp::{IcmpKind, QueryKind};
+use crate::wire::icmp::{ErrorKind, IcmpKind, QueryKind};
 use crate::wire::udp::UdpChecksum;
 
 /// Whether `args` asks for UDP or ICMP probes.
@@ -42,7 +42,7 @@ pub(super) fn asked(args: &ProbeArgs) -> bool {
 
 pub(super) fn probe(args: &ProbeArgs, env: &mut Env) -> Result<Outcome> {
     refuse_tcp_options(args)?;
-    let found = targets(args, &mut std::io::stdin().lock(), crate::cmd::resolve_host)?;
+    let found = targets(args, &mut std::io::stdin().lock(), resolve_v4)?;
     super::probe_each::<Datagrams>(args, found, env)
 }
 
@@ -93,11 +93,11 @@ pub(super) fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Resul
     refuse_tcp_options(args)?;
     let aim = Aim {
         path: given.path,
-        local: given.local_v4(),
+        local: given.local,
         guard: None,
         guard_ingress: None,
     };
-    let found = targets(args, &mut std::io::empty(), crate::cmd::resolve_host)?;
+    let found = targets(args, &mut std::io::empty(), resolve_v4)?;
     let count = per_target_count(args, found.len());
     let mut runs = Runs::new(found.len(), 0);
     for (i, t) in found.iter().enumerate() {
@@ -156,7 +156,27 @@ fn refuse_tcp_options(args: &ProbeArgs) -> Result<()> {
 fn targets(
     args: &ProbeArgs,
     stdin: &mut dyn BufRead,
-    resolve: impl Fn(&str) -> Result<Ipv4Addr>,
+    resolve: impl Fn(&str) -> Result<IpAddr>,
+) -> Result<Vec<Target>> {
+    let what = if args.icmp {
+        "probe --icmp"
+    } else {
+        "probe --udp"
+    };
+    let found = datagram_targets(args, stdin, resolve)?;
+    ipv4_only(&found, what)?;
+    Ok(found)
+}
+
+/// A host name's IPv4 address, for the probes that speak IPv4 only.
+fn resolve_v4(name: &str) -> Result<IpAddr> {
+    crate::cmd::resolve_host(name).map(IpAddr::V4)
+}
+
+fn datagram_targets(
+    args: &ProbeArgs,
+    stdin: &mut dyn BufRead,
+    resolve: impl Fn(&str) -> Result<IpAddr>,
 ) -> Result<Vec<Target>> {
     let words = crate::cmd::targets::gather(&args.targets, args.list.input_list.as_deref(), stdin)?;
     if args.icmp {
@@ -215,7 +235,8 @@ fn config(
         src_mac: path.iface.mac,
         dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
         src: path.source_v4(),
-        dst,
+        // IPv4 only: ipv4_only let no other target through.
+        dst: v4(dst),
         kind,
         payload: body,
         ttl: args.ttl,
@@ -252,12 +273,16 @@ fn fire(
     env: &mut Env,
 ) -> Result<Fired> {
     let start = clock.now();
-    let config = config(args, aim.path, aim.local, (dst, dports, count), body)?;
+    let local = match aim.local {
+        SocketAddr::V4(a) => a,
+        SocketAddr::V6(a) => panic!("an IPv4-only probe from {a}"),
+    };
+    let config = config(args, aim.path, local, (dst, dports, count), body)?;
     let mut view = ProbeView {
         rep,
         verbose: args.verbose,
         start,
-        src: aim.path.source_v4(),
+        src: aim.path.source,
         dst,
     };
     header(&view, args, aim, &config, dports, env)?;
@@ -346,7 +371,7 @@ fn header(
     let start = Start {
         command: "probe",
         mode: Some(if args.udp { "udp" } else { "icmp" }),
-        src: Some(aim.local.into()),
+        src: Some(aim.local),
         ip: Some(dst.into()),
         ports,
         iface: Some(path.iface.name.clone()),
@@ -432,8 +457,8 @@ fn render(view: &ProbeView, out: &mut dyn Write, now: Instant, event: Event) -> 
             };
             let p = ev::Probe {
                 probe: index,
-                src: SocketAddrV4::new(view.src, sport),
-                dst: SocketAddrV4::new(view.dst, dport),
+                src: SocketAddr::new(view.src, sport),
+                dst: SocketAddr::new(view.dst, dport),
                 seq: u32::from(seq),
                 id,
             };
@@ -453,7 +478,7 @@ fn render(view: &ProbeView, out: &mut dyn Write, now: Instant, event: Event) -> 
             from,
             kind,
         } => {
-            let (ev, line) = icmp(t, index, rtt, from, kind);
+            let (ev, line) = icmp(t, index, rtt, from.into(), ErrorKind::V4(kind));
             // For UDP, a port unreachable from the host itself is the
             // answer "closed".
             let line = if kind == IcmpKind::Unreachable(3) && from == view.dst {
@@ -490,7 +515,7 @@ fn reply(
             ),
             "port open",
             Some(SocketAddrV4::new(from, *sport)),
-            Some(SocketAddrV4::new(view.src, *dport)),
+            Some(SocketAddrV4::new(v4(view.src), *dport)),
             payload.len(),
         ),
         Answer::Query {

@@ -43,7 +43,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 const LINUX_INTERVAL: Duration = Duration::from_secs(1);
 
 pub(super) fn scan(args: &ScanArgs, env: &mut Env) -> Result<Outcome> {
-    let (found, ports) = targets(args, &mut std::io::stdin().lock(), crate::cmd::resolve_host)?;
+    let (found, ports) = targets(args, &mut std::io::stdin().lock(), resolve_v4)?;
     let how = ("scanned", args.json);
     let (found, down) = discovered(found, &args.path, &args.list, how, env)?;
     let mut runs = Runs::new(found.len(), down);
@@ -52,7 +52,7 @@ pub(super) fn scan(args: &ScanArgs, env: &mut Env) -> Result<Outcome> {
     // from one source are scanned side by side, over one link.
     let way = Way::of(&args.path);
     let mut groups: Vec<Vec<(Ipv4Addr, Path)>> = Vec::new();
-    for dst in found.iter().map(|t| t.ip) {
+    for dst in found.iter().map(|t| targets::v4(t.ip)) {
         if env.interrupt.load(Ordering::Relaxed) {
             break;
         }
@@ -119,15 +119,18 @@ pub(super) fn scan(args: &ScanArgs, env: &mut Env) -> Result<Outcome> {
 /// [`scan`] over what the caller [`Given`] (the in-memory link in tests):
 /// every target side by side over the one link, through its next hop.
 pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome> {
-    let (found, ports) = targets(args, &mut std::io::empty(), crate::cmd::resolve_host)?;
+    let (found, ports) = targets(args, &mut std::io::empty(), resolve_v4)?;
     let aim = Aim {
         path: given.path,
-        local: given.local_v4(),
+        local: given.local,
         guard: None,
         guard_ingress: None,
     };
     let next_hop = given.path.next_hop_mac.unwrap_or(MacAddr::zero());
-    let hosts: Vec<(Ipv4Addr, MacAddr)> = found.iter().map(|t| (t.ip, next_hop)).collect();
+    let hosts: Vec<(Ipv4Addr, MacAddr)> = found
+        .iter()
+        .map(|t| (targets::v4(t.ip), next_hop))
+        .collect();
     let (link, clock) = (given.link, given.clock);
     let mut runs = Runs::new(found.len(), 0);
     let mut blocks = 0;
@@ -148,7 +151,7 @@ pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome
 fn targets(
     args: &ScanArgs,
     stdin: &mut dyn BufRead,
-    resolve: impl Fn(&str) -> Result<Ipv4Addr>,
+    resolve: impl Fn(&str) -> Result<std::net::IpAddr>,
 ) -> Result<(Vec<Target>, Vec<u16>)> {
     let (operands, ports) = match (args.operands.split_last(), args.ports.as_deref()) {
         (_, Some(ports)) => (args.operands.as_slice(), ports),
@@ -162,7 +165,13 @@ fn targets(
     let ports = services::parse_ports(ports, Proto::Udp).map_err(anyhow::Error::msg)?;
     let words = targets::gather(operands, args.list.input_list.as_deref(), stdin)?;
     let found = targets::expand(&words, false, args.list.max_targets, resolve)?;
+    targets::ipv4_only(&found, "scan --udp")?;
     Ok((found, ports))
+}
+
+/// A host name's IPv4 address, for the UDP scan, which speaks IPv4 only.
+fn resolve_v4(name: &str) -> Result<std::net::IpAddr> {
+    crate::cmd::resolve_host(name).map(std::net::IpAddr::V4)
 }
 
 /// One host's scan, as it ended.
@@ -239,7 +248,7 @@ fn sweep(
                 start: Start {
                     command: "scan",
                     mode: Some("udp"),
-                    src: Some(aim.local.into()),
+                    src: Some(aim.local),
                     ip: Some(scanner.dst().into()),
                     ports: Some(format_ports(ports)),
                     iface: Some(path.iface.name.clone()),
@@ -383,7 +392,7 @@ impl HostSwept {
         if rep.json() {
             for r in &self.results {
                 let port = ev::Port {
-                    ip: Some(dst),
+                    ip: Some(dst.into()),
                     port: r.port,
                     outcome: r.state.name(),
                     reason: r.why.text(),

@@ -26,7 +26,7 @@ mod tests;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 pub use pace::{PaceStats, Rate};
@@ -34,8 +34,11 @@ pub use pace::{PaceStats, Rate};
 use super::{Template, mix, reset_for};
 use crate::machine::{RawEvents, RawFlow, Selector};
 use crate::time::{Instant, earliest};
-use crate::wire::icmp::{IcmpError, IcmpKind};
+use crate::wire::SeqNum;
+use crate::wire::icmp::{ErrorKind, IcmpError, IcmpKind};
+use crate::wire::icmpv6::{Icmpv6Error, Icmpv6Kind};
 use crate::wire::ipv4::Ipv4Repr;
+use crate::wire::ipv6::Ipv6Repr;
 use crate::wire::tcp::{Flags, TcpRepr};
 use pace::{Pace, Sent};
 
@@ -86,7 +89,7 @@ impl PortState {
 pub enum Why {
     SynAck,
     Rst,
-    Icmp { from: Ipv4Addr, kind: IcmpKind },
+    Icmp { from: IpAddr, kind: ErrorKind },
     NoResponse,
 }
 
@@ -371,23 +374,10 @@ impl Scanner {
     }
 }
 
-impl RawFlow for Scanner {
-    /// From our port to the scanned ports of the host.
-    fn selector(&self) -> Selector {
-        let c = &self.config;
-        let lo = c.ports.iter().min().copied().unwrap_or(0);
-        let hi = c.ports.iter().max().copied().unwrap_or(0);
-        Selector {
-            local: c.template.src.into(),
-            local_ports: (c.sport, c.sport),
-            remote: c.template.dst.into(),
-            remote_ports: (lo, hi),
-        }
-    }
-
+impl Scanner {
     /// A SYN-ACK (open, reset at once) or a RST (closed) acknowledging
     /// the port's SYN.
-    fn handle_segment(&mut self, now: Instant, _ip: &Ipv4Repr, tcp: &TcpRepr<'_>) {
+    fn answer(&mut self, now: Instant, tcp: &TcpRepr<'_>) {
         if !self.wanted[usize::from(tcp.src_port)] {
             return;
         }
@@ -413,24 +403,68 @@ impl RawFlow for Scanner {
         }
     }
 
-    /// An unreachable quoting the port's SYN: filtered.
-    fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, error: &IcmpError) {
-        let port = error.quoted_dst.1;
-        if !self.wanted[usize::from(port)]
-            || error.quoted_seq.map(|s| s.get()) != Some(self.seq(port))
-        {
+    /// An unreachable (`kind`, from `from`) quoting the SYN to `port`
+    /// with `seq`: the port is filtered, if that SYN was the port's.
+    fn unreachable(
+        &mut self,
+        now: Instant,
+        from: IpAddr,
+        kind: ErrorKind,
+        (port, seq): (u16, Option<SeqNum>),
+    ) {
+        if !self.wanted[usize::from(port)] || seq.map(|s| s.get()) != Some(self.seq(port)) {
             return;
         }
+        self.finish(port, PortState::Filtered, Why::Icmp { from, kind }, now);
+    }
+}
+
+impl RawFlow for Scanner {
+    /// From our port to the scanned ports of the host.
+    fn selector(&self) -> Selector {
+        let c = &self.config;
+        let lo = c.ports.iter().min().copied().unwrap_or(0);
+        let hi = c.ports.iter().max().copied().unwrap_or(0);
+        Selector {
+            local: c.template.src,
+            local_ports: (c.sport, c.sport),
+            remote: c.template.dst,
+            remote_ports: (lo, hi),
+        }
+    }
+
+    /// A SYN-ACK (open, reset at once) or a RST (closed) acknowledging
+    /// the port's SYN.
+    fn handle_segment(&mut self, now: Instant, _ip: &Ipv4Repr, tcp: &TcpRepr<'_>) {
+        self.answer(now, tcp);
+    }
+
+    fn handle_segment6(&mut self, now: Instant, _ip: &Ipv6Repr, tcp: &TcpRepr<'_>) {
+        self.answer(now, tcp);
+    }
+
+    /// An unreachable quoting the port's SYN: filtered.
+    fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, error: &IcmpError) {
         if let IcmpKind::Unreachable(1 | 2 | 3 | 9 | 10 | 13) = error.kind {
-            self.finish(
-                port,
-                PortState::Filtered,
-                Why::Icmp {
-                    from,
-                    kind: error.kind,
-                },
-                now,
-            );
+            let quoted = (error.quoted_dst.1, error.quoted_seq);
+            self.unreachable(now, from.into(), ErrorKind::V4(error.kind), quoted);
+        }
+    }
+
+    /// An ICMPv6 unreachable quoting the port's SYN: filtered, as nmap
+    /// takes them (RFC 4443 §3.1: no route, administratively
+    /// prohibited, beyond the source's scope, address or port
+    /// unreachable, failed policy, reject route). A time exceeded or a
+    /// packet too big says nothing of the port.
+    fn handle_icmp6(&mut self, now: Instant, from: Ipv6Addr, error: &Icmpv6Error) {
+        // Only a quoted SYN is ours: the raw flows also see errors quoting
+        // UDP and echoes.
+        if error.protocol != crate::wire::ipv6::NextHeader::Tcp {
+            return;
+        }
+        if let Icmpv6Kind::Unreachable(0..=6) = error.kind {
+            let quoted = (error.quoted_dst.1, error.quoted_seq);
+            self.unreachable(now, from.into(), ErrorKind::V6(error.kind), quoted);
         }
     }
 

@@ -479,3 +479,53 @@ fn no_ports_no_verdict() {
     assert_eq!(Tally::of(&[]), Tally::default());
     assert_eq!(Tally::default().verdict(), None);
 }
+
+/// Over IPv6, an ICMPv6 destination unreachable quoting the port's SYN
+/// makes it filtered, named with its sender (as an ICMP one does over
+/// IPv4); a time exceeded or a packet too big says nothing of the port,
+/// and an error quoting another SYN (a stale sequence number) is ignored.
+#[rstest]
+#[case::prohibited(Icmpv6Kind::Unreachable(1), true, true)]
+#[case::port_unreachable(Icmpv6Kind::Unreachable(4), true, true)]
+#[case::no_route(Icmpv6Kind::Unreachable(0), true, true)]
+#[case::time_exceeded(Icmpv6Kind::TimeExceeded(0), true, false)]
+#[case::packet_too_big(Icmpv6Kind::PacketTooBig(1280), true, false)]
+#[case::another_syn(Icmpv6Kind::Unreachable(1), false, false)]
+fn icmpv6_unreachables_filter_the_port(
+    #[case] kind: Icmpv6Kind,
+    #[case] quotes_our_syn: bool,
+    #[case] filtered: bool,
+) {
+    let us: Ipv6Addr = "fd00:6e74::1".parse().unwrap();
+    let them: Ipv6Addr = "fd00:6e74::2".parse().unwrap();
+    let router: Ipv6Addr = "fd00:6e74::fe".parse().unwrap();
+    let config = Config {
+        template: Template::syn(MAC_US, MAC_THEM, us, them),
+        ..config(vec![81])
+    };
+    let t0 = Instant::ZERO;
+    let mut s = Scanner::new(t0, config);
+    let mut buf = Vec::new();
+    assert!(s.poll_transmit_into(t0, &mut buf), "the SYN");
+    assert_eq!(&buf[12..14], &[0x86, 0xdd], "an IPv6 SYN");
+    let seq = s.seq(81).wrapping_add(u32::from(!quotes_our_syn));
+    let error = Icmpv6Error {
+        kind,
+        protocol: crate::wire::ipv6::NextHeader::Tcp,
+        quoted_src: (us, 50000),
+        quoted_dst: (them, 81),
+        quoted_seq: Some(SeqNum(seq)),
+    };
+    s.handle_icmp6(t0 + Duration::from_millis(2), router, &error);
+    let results = s.results();
+    if filtered {
+        assert_eq!(results.len(), 1, "{results:?}");
+        assert_eq!(results[0].state, PortState::Filtered);
+        assert_eq!(
+            results[0].why.text(),
+            format!("{} from {router}", kind.describe())
+        );
+    } else {
+        assert!(results.is_empty(), "{results:?}");
+    }
+}
