@@ -506,9 +506,9 @@ impl RawFlow for Prober {
         let lo = c.dports.iter().min().copied().unwrap_or(0);
         let hi = c.dports.iter().max().copied().unwrap_or(0);
         Selector {
-            local: c.template.src.into(),
+            local: c.template.src,
             local_ports: (c.sport, last_sport),
-            remote: c.template.dst.into(),
+            remote: c.template.dst,
             remote_ports: (lo, hi),
         }
     }
