@@ -52,7 +52,7 @@ pub fn allowed() -> bool {
 }
 
 /// The rule for `flow`'s incoming frames, in the order nft builds it
-/// from the text [`ruleset`] gives: the EtherType (in a `netdev` table,
+/// from the text `ruleset` gives: the EtherType (in a `netdev` table,
 /// `meta nfproto` is the hook's family, not the packet's), the peer's
 /// address, nettool's, TCP, the peer's ports, nettool's, a counter, the
 /// drop.

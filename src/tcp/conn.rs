@@ -751,7 +751,7 @@ impl Connection {
     /// MTU than the one in use is ignored: MTUs are only raised by a new
     /// connection); what was in flight in larger segments was dropped by
     /// that router, and goes again at once, cut to the new size
-    /// ([`Connection::resend_too_big`]).
+    /// (`Connection::resend_too_big`).
     pub fn lower_path_mtu(&mut self, _now: Instant, mtu: usize) {
         if mtu >= self.mtu() {
             return;
