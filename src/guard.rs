@@ -146,6 +146,59 @@ pub enum Flow {
     },
 }
 
+/// What a rule matches of a [`Flow`]: nettool's address and port range,
+/// the peer's (none for a listener, which takes every peer).
+pub(crate) struct Ends {
+    pub local: IpAddr,
+    pub remote: Option<IpAddr>,
+    pub sports: (u16, u16),
+    pub dports: Option<(u16, u16)>,
+}
+
+impl Flow {
+    pub(crate) fn ends(self) -> Ends {
+        let (local, remote, sports, dports) = match self {
+            Flow::Connection { local, remote } => (
+                local.ip(),
+                Some(remote.ip()),
+                (local.port(), local.port()),
+                Some((remote.port(), remote.port())),
+            ),
+            Flow::Listener { local } => (local.ip(), None, (local.port(), local.port()), None),
+            Flow::Probes {
+                local,
+                remote,
+                sports,
+                dports,
+            } => (local, Some(remote), sports, Some(dports)),
+        };
+        Ends {
+            local,
+            remote,
+            sports,
+            dports,
+        }
+    }
+}
+
+/// Where the source and destination addresses sit in the network header
+/// of `ip`'s family: bytes 12 and 16 of IPv4, 8 and 24 of IPv6.
+pub(crate) fn address_offsets(ip: IpAddr) -> (u32, u32) {
+    match ip {
+        IpAddr::V4(_) => (12, 16),
+        IpAddr::V6(_) => (8, 24),
+    }
+}
+
+/// The match of the network header's address at `offset` against `ip`.
+pub(crate) fn address(offset: u32, ip: IpAddr) -> [Expr; 2] {
+    let bytes = match ip {
+        IpAddr::V4(ip) => ip.octets().to_vec(),
+        IpAddr::V6(ip) => ip.octets().to_vec(),
+    };
+    [network(offset, bytes.len() as u32), eq(bytes)]
+}
+
 impl std::fmt::Display for Flow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -194,37 +247,21 @@ pub const GUARD_MARK: u32 = 0x6e74; // "nt"
 /// the addresses sit; the transport header is found past any extension
 /// headers by nftables itself, as `meta l4proto` is.
 pub fn rule(flow: Flow, group: u16) -> Vec<Expr> {
-    let (local, remote, sports, dports): (IpAddr, Option<IpAddr>, _, _) = match flow {
-        Flow::Connection { local, remote } => (
-            local.ip(),
-            Some(remote.ip()),
-            (local.port(), local.port()),
-            Some((remote.port(), remote.port())),
-        ),
-        Flow::Listener { local } => (local.ip(), None, (local.port(), local.port()), None),
-        Flow::Probes {
-            local,
-            remote,
-            sports,
-            dports,
-        } => (local, Some(remote), sports, Some(dports)),
+    let Ends {
+        local,
+        remote,
+        sports,
+        dports,
+    } = flow.ends();
+    let family = match local {
+        IpAddr::V4(_) => libc::NFPROTO_IPV4,
+        IpAddr::V6(_) => libc::NFPROTO_IPV6,
     };
-    // The family, then the source and destination: bytes 12 and 16 of
-    // an IPv4 header, 8 and 24 of an IPv6 one.
-    let (family, src_at, dst_at) = match local {
-        IpAddr::V4(_) => (libc::NFPROTO_IPV4, 12, 16),
-        IpAddr::V6(_) => (libc::NFPROTO_IPV6, 8, 24),
-    };
-    let bytes = |ip: IpAddr| match ip {
-        IpAddr::V4(ip) => ip.octets().to_vec(),
-        IpAddr::V6(ip) => ip.octets().to_vec(),
-    };
+    let (src_at, dst_at) = address_offsets(local);
     let mut r = vec![Expr::Meta(MetaKey::NfProto), eq(vec![family as u8])];
-    let local = bytes(local);
-    r.extend([network(src_at, local.len() as u32), eq(local)]);
+    r.extend(address(src_at, local));
     if let Some(remote) = remote {
-        let remote = bytes(remote);
-        r.extend([network(dst_at, remote.len() as u32), eq(remote)]);
+        r.extend(address(dst_at, remote));
     }
     r.extend([
         Expr::Meta(MetaKey::L4Proto),

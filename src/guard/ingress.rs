@@ -34,7 +34,7 @@
 
 use std::net::IpAddr;
 
-use super::{Flow, eq, network, port_range};
+use super::{Ends, Flow, address, address_offsets, eq, port_range};
 use crate::nft::expr::{MetaKey, Verdict};
 use crate::nft::{Batch, Expr, FAMILY_NETDEV};
 
@@ -57,39 +57,26 @@ pub fn allowed() -> bool {
 /// address, nettool's, TCP, the peer's ports, nettool's, a counter, the
 /// drop.
 pub fn rule(flow: Flow) -> Vec<Expr> {
-    let (local, remote, sports, dports): (IpAddr, Option<IpAddr>, _, _) = match flow {
-        Flow::Connection { local, remote } => (
-            local.ip(),
-            Some(remote.ip()),
-            (local.port(), local.port()),
-            Some((remote.port(), remote.port())),
-        ),
-        Flow::Listener { local } => (local.ip(), None, (local.port(), local.port()), None),
-        Flow::Probes {
-            local,
-            remote,
-            sports,
-            dports,
-        } => (local, Some(remote), sports, Some(dports)),
+    let Ends {
+        local,
+        remote,
+        sports,
+        dports,
+    } = flow.ends();
+    let ethertype = match local {
+        IpAddr::V4(_) => libc::ETH_P_IP,
+        IpAddr::V6(_) => libc::ETH_P_IPV6,
     };
-    let (ethertype, src_at, dst_at) = match local {
-        IpAddr::V4(_) => (libc::ETH_P_IP, 12, 16),
-        IpAddr::V6(_) => (libc::ETH_P_IPV6, 8, 24),
-    };
-    let bytes = |ip: IpAddr| match ip {
-        IpAddr::V4(ip) => ip.octets().to_vec(),
-        IpAddr::V6(ip) => ip.octets().to_vec(),
-    };
+    // Incoming: the peer is the source, nettool the destination.
+    let (src_at, dst_at) = address_offsets(local);
     let mut r = vec![
         Expr::Meta(MetaKey::Protocol),
         eq((ethertype as u16).to_be_bytes().to_vec()),
     ];
     if let Some(remote) = remote {
-        let remote = bytes(remote);
-        r.extend([network(src_at, remote.len() as u32), eq(remote)]);
+        r.extend(address(src_at, remote));
     }
-    let local = bytes(local);
-    r.extend([network(dst_at, local.len() as u32), eq(local)]);
+    r.extend(address(dst_at, local));
     r.extend([
         Expr::Meta(MetaKey::L4Proto),
         eq(vec![libc::IPPROTO_TCP as u8]),
@@ -171,6 +158,7 @@ pub fn ruleset(table: &str, flow: Flow, device: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guard::network;
     use rstest::rstest;
     use std::net::SocketAddr;
 
