@@ -329,7 +329,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --pcap 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)'
             cand --user 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)'
             cand --no-discovery 'Take every address of a subnet, without first asking which answer ARP (on the local link, an address nobody answers for is otherwise left out); -Pn as nmap spells it'
-            cand --udp 'Scan UDP ports instead: open (a UDP answer), closed (ICMP port unreachable), filtered (another ICMP unreachable), open|filtered (silence). Exact against a peer that rate-limits its ICMP errors, at about one closed port per second against a default Linux host. One target'
+            cand --udp 'Scan UDP ports instead: open (a UDP answer), closed (ICMP port unreachable), filtered (another ICMP unreachable), open|filtered (silence). Exact against a peer that rate-limits its ICMP errors, at about one closed port per second against a default Linux host (ten over IPv6, whose errors Linux limits less)'
             cand -4 'IPv4 only: a host name resolves to its A records'
             cand -6 'IPv6 only: a host name resolves to its AAAA records'
             cand --all 'List every port, closed ones too'

@@ -231,7 +231,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-timeout -d 
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l no-discovery -d 'Take every address of a subnet, without first asking which answer ARP (on the local link, an address nobody answers for is otherwise left out); -Pn as nmap spells it'
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -l udp -d 'Scan UDP ports instead: open (a UDP answer), closed (ICMP port unreachable), filtered (another ICMP unreachable), open|filtered (silence). Exact against a peer that rate-limits its ICMP errors, at about one closed port per second against a default Linux host. One target'
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l udp -d 'Scan UDP ports instead: open (a UDP answer), closed (ICMP port unreachable), filtered (another ICMP unreachable), open|filtered (silence). Exact against a peer that rate-limits its ICMP errors, at about one closed port per second against a default Linux host (ten over IPv6, whose errors Linux limits less)'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s 4 -d 'IPv4 only: a host name resolves to its A records'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s 6 -d 'IPv6 only: a host name resolves to its AAAA records'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l all -d 'List every port, closed ones too'

@@ -328,8 +328,8 @@ pub struct ScanArgs {
     pub list: TargetListArgs,
     /// Scan UDP ports instead: open (a UDP answer), closed (ICMP port unreachable), filtered
     /// (another ICMP unreachable), open|filtered (silence). Exact against a peer that rate-limits
-    /// its ICMP errors, at about one closed port per second against a default Linux host. One
-    /// target.
+    /// its ICMP errors, at about one closed port per second against a default Linux host (ten
+    /// over IPv6, whose errors Linux limits less).
     #[arg(long, conflicts_with_all = ["min_rate", "max_rate", "concurrency"])]
     pub udp: bool,
     /// Interface, source address and port, ARP cache.

@@ -420,7 +420,7 @@ pub fn zero_io_over(args: &NcArgs, p: Given, ports: &[u16], env: &mut Env) -> Re
         rate: 1000,
         retries: 1,
         wait,
-        interval: Duration::from_secs(1),
+        interval: crate::probe::udpscan::linux_interval(dst),
         seed: random_u64(),
     };
     let (ip, ipv6) = p.path.addresses();

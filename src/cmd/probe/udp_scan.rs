@@ -22,7 +22,7 @@ use crate::driver::{self, Handler, Options};
 use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::probe::format_ports;
-use crate::probe::udpscan::{Config, Event, UdpPortResult, UdpScans, UdpState};
+use crate::probe::udpscan::{Config, Event, UdpPortResult, UdpScans, UdpState, linux_interval};
 use crate::report::event::{self as ev, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict};
 use crate::services::{self, Proto};
@@ -39,8 +39,6 @@ const DEFAULT_RATE: u32 = 1000;
 /// How often the progress line is written while ports are asked one at
 /// a time.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
-/// A default Linux host's ICMP refill interval (`icmp_ratelimit`).
-const LINUX_INTERVAL: Duration = Duration::from_secs(1);
 
 pub(super) fn scan(args: &ScanArgs, env: &mut Env) -> Result<Outcome> {
     let family = args.family.family();
@@ -216,7 +214,7 @@ fn sweep(
             rate: each,
             retries: args.retries,
             wait: args.timeout,
-            interval: LINUX_INTERVAL,
+            interval: linux_interval(dst),
             seed: random_u64(),
         })
         .collect();
