@@ -59,6 +59,7 @@ pub use crate::wire::demux::FlowKey;
 use crate::wire::demux::{Identity, Inbound, arp_reply, demux};
 use crate::wire::frag::{self, Reassembler, Taken};
 
+use super::flowhash::FlowMap;
 use super::keys::{Key, Keys};
 use crate::wire::icmp::{IcmpKind, IcmpQuery, QueryKind};
 use crate::wire::icmpv6::Icmpv6Kind;
@@ -349,7 +350,7 @@ struct RawEntry {
 /// The interface. See the module documentation.
 pub struct Interface {
     config: InterfaceConfig,
-    flows: HashMap<Key, Box<Flow>>,
+    flows: FlowMap<Key, Box<Flow>>,
     /// The flows' names in the table and the queues ([`Key`]).
     keys: Keys,
     listeners: HashMap<SocketAddr, Listener>,
@@ -381,7 +382,7 @@ impl Interface {
     pub fn new(config: InterfaceConfig) -> Interface {
         Interface {
             config,
-            flows: HashMap::new(),
+            flows: FlowMap::default(),
             keys: Keys::default(),
             listeners: HashMap::new(),
             touched: VecDeque::new(),

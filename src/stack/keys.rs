@@ -6,9 +6,9 @@
 //! slot's successive flows apart (a stale key left in a queue names no
 //! flow, never the next one in its slot).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use super::flowhash::FlowMap;
 use crate::wire::demux::FlowKey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -28,7 +28,7 @@ struct Slot {
 pub(super) struct Keys {
     slots: Vec<Slot>,
     free: Vec<u32>,
-    index: HashMap<FlowKey, Key>,
+    index: FlowMap<FlowKey, Key>,
 }
 
 impl Keys {

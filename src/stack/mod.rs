@@ -12,6 +12,8 @@
 //!   takes.
 //! - [`addresses`]: the addresses an interface answers for beside its
 //!   own (`load --sources`), and which one a frame is for.
+//! - [`flowhash`]: the flow table's hasher, fast and secretly seeded
+//!   (the keys come from the network).
 //! - [`neighbor`]: the Neighbor Advertisement answering a solicitation
 //!   for an IPv6 address nettool alone answers for.
 //! - [`host`]: one actively opened connection: an interface with one flow.
@@ -28,6 +30,7 @@
 //!   on top of the host.
 
 pub mod addresses;
+pub mod flowhash;
 pub mod host;
 pub mod iface;
 mod keys;
