@@ -7,8 +7,10 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::ipv6::{ULA_A, ULA_B, ipv6_hosts};
 use common::{Ran, Scratch, nettool, run};
 use nettool::lab::testnet::TwoHosts;
+use rstest::rstest;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -28,6 +30,87 @@ fn python_b(hosts: &TwoHosts, script: &str) -> Command {
     cmd
 }
 
+/// The address family a test runs over: IPv4 on TwoHosts' /24, or IPv6
+/// with fd00:6e74::1 in A and ::2 in B.
+#[derive(Debug, Clone, Copy)]
+enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    /// A pair of namespaces for this family; an IPv6 tag gains a `6`.
+    fn hosts(self, tag: &str) -> TwoHosts {
+        match self {
+            Family::V4 => TwoHosts::new(tag),
+            Family::V6 => ipv6_hosts(&tag.replacen("ncu", "ncu6", 1)),
+        }
+    }
+
+    /// B's address, as nettool and python3 take it.
+    fn b(self, hosts: &TwoHosts) -> String {
+        match self {
+            Family::V4 => hosts.addr_b.to_string(),
+            Family::V6 => ULA_B.to_string(),
+        }
+    }
+
+    /// python3's socket family.
+    fn af(self) -> &'static str {
+        match self {
+            Family::V4 => "socket.AF_INET",
+            Family::V6 => "socket.AF_INET6",
+        }
+    }
+
+    /// The ICMP of this family, as nettool names it.
+    fn icmp(self) -> &'static str {
+        match self {
+            Family::V4 => "ICMP",
+            Family::V6 => "ICMPv6",
+        }
+    }
+
+    /// The loopback address, up in A (TwoHosts turns IPv6 off
+    /// everywhere, `lo` included).
+    fn loopback(self, hosts: &TwoHosts) -> &'static str {
+        match self {
+            Family::V4 => "127.0.0.1",
+            Family::V6 => {
+                let mut lo = hosts.cmd_a("sysctl");
+                lo.args([
+                    "-qw",
+                    "net.ipv6.conf.all.disable_ipv6=0",
+                    "net.ipv6.conf.lo.disable_ipv6=0",
+                ]);
+                common::sh(lo);
+                "::1"
+            }
+        }
+    }
+}
+
+/// A python3 UDP echo in A on `addr` port 7003 that answers in capitals,
+/// bound before this returns (it says "ready" once its socket is).
+fn upper_echo_in_a(hosts: &TwoHosts, family: Family, addr: &str) -> common::Server {
+    let mut cmd = hosts.cmd_a("python3");
+    cmd.args([
+        "-c",
+        &format!(
+            "import socket\n\
+             s = socket.socket({af}, socket.SOCK_DGRAM)\n\
+             s.bind(('{addr}', 7003))\n\
+             print('ready', flush=True)\n\
+             while True:\n\
+             \x20   d, a = s.recvfrom(65535); s.sendto(d.upper(), a)\n",
+            af = family.af()
+        ),
+    ]);
+    let mut echo = common::Server::spawn(cmd);
+    echo.wait_for("ready", Duration::from_secs(10));
+    echo
+}
+
 /// The chunks the writer in A sends, one write each, 200 ms apart; the
 /// last is more than one datagram holds on a 1500-byte MTU.
 const CHUNKS: [usize; 4] = [1, 700, 1472, 3000];
@@ -39,25 +122,41 @@ fn chunk(i: usize) -> Vec<u8> {
         .collect()
 }
 
-#[test]
-fn a_client_sends_each_read_as_one_datagram_and_writes_each_reply_whole() {
-    let hosts = TwoHosts::new("ncu-client");
+/// The client: each read one datagram, cut at what a 1500-byte MTU
+/// carries whole (1472 bytes over IPv4, 1452 over IPv6: 20 and 40 bytes
+/// of IP header), each reply written whole. The kernel in B verified
+/// every checksum (it drops a datagram whose checksum fails, and over
+/// IPv6 one whose checksum is zero).
+#[rstest]
+#[case::ipv4(Family::V4, 1472, "sizes 1,700,1472,1472,1472,56", 6)]
+#[case::ipv6(Family::V6, 1452, "sizes 1,700,1452,20,1452,1452,96", 7)]
+fn a_client_sends_each_read_as_one_datagram_and_writes_each_reply_whole(
+    #[case] family: Family,
+    #[case] cut: usize,
+    #[case] sizes_want: &str,
+    #[case] datagrams: usize,
+) {
+    let hosts = family.hosts("ncu-client");
     let scratch = Scratch::new();
+    let b = family.b(&hosts);
     // B: each datagram is answered with its bytes reversed; the sizes
     // received are printed at the end.
     let server = python_b(
         &hosts,
-        "import socket, sys\n\
-         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
-         s.bind(('0.0.0.0', 7000)); s.settimeout(4)\n\
-         print('ready', flush=True)\n\
-         sizes = []\n\
-         try:\n\
-         \x20   while True:\n\
-         \x20       d, a = s.recvfrom(65535); sizes.append(len(d)); s.sendto(d[::-1], a)\n\
-         except socket.timeout:\n\
-         \x20   pass\n\
-         print('sizes', ','.join(map(str, sizes)), flush=True)\n",
+        &format!(
+            "import socket, sys\n\
+             s = socket.socket({af}, socket.SOCK_DGRAM)\n\
+             s.bind(('{b}', 7000)); s.settimeout(4)\n\
+             print('ready', flush=True)\n\
+             sizes = []\n\
+             try:\n\
+             \x20   while True:\n\
+             \x20       d, a = s.recvfrom(65535); sizes.append(len(d)); s.sendto(d[::-1], a)\n\
+             except socket.timeout:\n\
+             \x20   pass\n\
+             print('sizes', ','.join(map(str, sizes)), flush=True)\n",
+            af = family.af()
+        ),
     );
     let mut server = common::Server::spawn(server);
     server.wait_for("ready", Duration::from_secs(10));
@@ -67,7 +166,7 @@ fn a_client_sends_each_read_as_one_datagram_and_writes_each_reply_whole() {
          \x20   os.write(1, bytes(((j * 7 + i * 31) % 256) for j in range(n))); time.sleep(0.2)\n",
         CHUNKS.map(|n| n.to_string()).join(",")
     );
-    let script = format!("python3 -c \"$W\" | \"$NT\" nc -u -v {} 7000", hosts.addr_b);
+    let script = format!("python3 -c \"$W\" | \"$NT\" nc -u -v {b} 7000");
     let mut cmd = sh_a(&hosts, &scratch, &script);
     cmd.env("W", writer);
     let r = run(cmd, LIMIT);
@@ -75,14 +174,14 @@ fn a_client_sends_each_read_as_one_datagram_and_writes_each_reply_whole() {
     let sizes = server.wait_for("sizes", Duration::from_secs(10));
     assert_eq!(
         sizes.trim(),
-        "sizes 1,700,1472,1472,1472,56",
-        "each read one datagram, the 3000-byte one cut at 1472; {}",
+        sizes_want,
+        "each read one datagram, cut at {cut}; {}",
         r.show()
     );
     // Each reply came back whole, in order: the reversed datagrams.
     let mut want: Vec<u8> = Vec::new();
     for i in 0..CHUNKS.len() {
-        for piece in chunk(i).chunks(1472) {
+        for piece in chunk(i).chunks(cut) {
             want.extend(piece.iter().rev());
         }
     }
@@ -93,29 +192,32 @@ fn a_client_sends_each_read_as_one_datagram_and_writes_each_reply_whole() {
         r.show()
     );
     assert!(
-        r.stderr
-            .contains("6 datagrams (5173 bytes) sent, 6 (5173 bytes) received"),
+        r.stderr.contains(&format!(
+            "{datagrams} datagrams (5173 bytes) sent, {datagrams} (5173 bytes) received"
+        )),
         "{}",
         r.show()
     );
 }
 
-#[test]
-fn a_port_unreachable_ends_the_client_at_once() {
-    let hosts = TwoHosts::new("ncu-closed");
+#[rstest]
+#[case::ipv4(Family::V4)]
+#[case::ipv6(Family::V6)]
+fn a_port_unreachable_ends_the_client_at_once(#[case] family: Family) {
+    let hosts = family.hosts("ncu-closed");
     let scratch = Scratch::new();
+    let b = family.b(&hosts);
     // stdin stays open 5 s: only the ICMP error can end nettool sooner.
     // The shell stamps nettool's start and end (ns) and its exit code.
     let script = format!(
         "date +%s%N >&2; (printf 'anyone?'; sleep 5) | \
-         {{ \"$NT\" nc -u {} 7001; echo \"rc $?\" >&2; date +%s%N >&2; }}",
-        hosts.addr_b
+         {{ \"$NT\" nc -u {b} 7001; echo \"rc $?\" >&2; date +%s%N >&2; }}"
     );
     let r: Ran = run(sh_a(&hosts, &scratch, &script), LIMIT);
     assert!(
         r.stderr.contains(&format!(
-            "port closed: ICMP port unreachable from {}",
-            hosts.addr_b
+            "port closed: {} port unreachable from {b}",
+            family.icmp()
         )),
         "{}",
         r.show()
@@ -181,22 +283,20 @@ fn a_keep_open_listener_serves_two_peers_replying_to_the_latest() {
     assert_eq!(out.status.code(), Some(0), "{show}");
 }
 
-#[test]
-fn loopback_works() {
-    let hosts = TwoHosts::new("ncu-lo");
+/// nettool over `lo` in A: the datagram to a kernel socket there and its
+/// answer back. The echo is bound before nettool starts: a datagram
+/// that came first would meet a closed port (the test once gave python3
+/// a fixed 0.5 s, which a loaded machine overran).
+#[rstest]
+#[case::ipv4(Family::V4)]
+#[case::ipv6(Family::V6)]
+fn loopback_works(#[case] family: Family) {
+    let hosts = family.hosts("ncu-lo");
     let scratch = Scratch::new();
-    let script = "python3 -c \"$ECHO\" & sleep 0.5; \
-                  printf 'over lo' | \"$NT\" nc -u 127.0.0.1 7003; rc=$?; kill $!; exit $rc";
-    let mut cmd = sh_a(&hosts, &scratch, script);
-    cmd.env(
-        "ECHO",
-        "import socket\n\
-         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
-         s.bind(('127.0.0.1', 7003))\n\
-         while True:\n\
-         \x20   d, a = s.recvfrom(65535); s.sendto(d.upper(), a)\n",
-    );
-    let r = run(cmd, LIMIT);
+    let lo = family.loopback(&hosts);
+    let _echo = upper_echo_in_a(&hosts, family, lo);
+    let script = format!("printf 'over lo' | \"$NT\" nc -u {lo} 7003");
+    let r = run(sh_a(&hosts, &scratch, &script), LIMIT);
     assert_eq!(r.code, Some(0), "{}", r.show());
     assert_eq!(r.stdout, "OVER LO", "{}", r.show());
 }
@@ -282,103 +382,7 @@ fn datagrams_longer_than_the_mtu_go_as_fragments_and_come_back_whole() {
     }
 }
 
-// ----- over IPv6: fd00:6e74::1 in A, the kernel's UDP on fd00:6e74::2 in B -----
-
-use common::ipv6::{ULA_A, ULA_B, ipv6_hosts};
-
-/// The IPv6 client: each read one datagram, cut at what a 1500-byte MTU
-/// carries whole over IPv6 (1452 bytes: 40 of IPv6 header), each reply
-/// written whole; the kernel in B verified every checksum (it drops a
-/// datagram whose IPv6 checksum fails or is zero).
-#[test]
-fn an_ipv6_client_sends_each_read_as_one_datagram_both_ways_byte_exact() {
-    let hosts = ipv6_hosts("ncu6-client");
-    let scratch = Scratch::new();
-    let server = python_b(
-        &hosts,
-        &format!(
-            "import socket, sys\n\
-             s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
-             s.bind(('{ULA_B}', 7000)); s.settimeout(4)\n\
-             print('ready', flush=True)\n\
-             sizes = []\n\
-             try:\n\
-             \x20   while True:\n\
-             \x20       d, a = s.recvfrom(65535); sizes.append(len(d)); s.sendto(d[::-1], a)\n\
-             except socket.timeout:\n\
-             \x20   pass\n\
-             print('sizes', ','.join(map(str, sizes)), flush=True)\n"
-        ),
-    );
-    let mut server = common::Server::spawn(server);
-    server.wait_for("ready", Duration::from_secs(10));
-    let writer = format!(
-        "import os, sys, time\n\
-         for i, n in enumerate([{}]):\n\
-         \x20   os.write(1, bytes(((j * 7 + i * 31) % 256) for j in range(n))); time.sleep(0.2)\n",
-        CHUNKS.map(|n| n.to_string()).join(",")
-    );
-    let script = format!("python3 -c \"$W\" | \"$NT\" nc -u -v {ULA_B} 7000");
-    let mut cmd = sh_a(&hosts, &scratch, &script);
-    cmd.env("W", writer);
-    let r = run(cmd, LIMIT);
-    assert_eq!(r.code, Some(0), "{}", r.show());
-    let sizes = server.wait_for("sizes", Duration::from_secs(10));
-    assert_eq!(
-        sizes.trim(),
-        "sizes 1,700,1452,20,1452,1452,96",
-        "each read one datagram, cut at 1452; {}",
-        r.show()
-    );
-    let mut want: Vec<u8> = Vec::new();
-    for i in 0..CHUNKS.len() {
-        for piece in chunk(i).chunks(1452) {
-            want.extend(piece.iter().rev());
-        }
-    }
-    assert!(
-        r.stdout_bytes == want,
-        "the replies' bytes differ; {}",
-        r.show()
-    );
-    assert!(
-        r.stderr
-            .contains("7 datagrams (5173 bytes) sent, 7 (5173 bytes) received"),
-        "{}",
-        r.show()
-    );
-}
-
-#[test]
-fn an_ipv6_port_unreachable_ends_the_client_at_once() {
-    let hosts = ipv6_hosts("ncu6-closed");
-    let scratch = Scratch::new();
-    // stdin stays open 5 s: only the ICMPv6 error can end nettool
-    // sooner. The shell stamps nettool's start and end (ns).
-    let script = format!(
-        "date +%s%N >&2; (printf 'anyone?'; sleep 5) | \
-         {{ \"$NT\" nc -u {ULA_B} 7001; echo \"rc $?\" >&2; date +%s%N >&2; }}"
-    );
-    let r: Ran = run(sh_a(&hosts, &scratch, &script), LIMIT);
-    assert!(
-        r.stderr.contains(&format!(
-            "port closed: ICMPv6 port unreachable from {ULA_B}"
-        )),
-        "{}",
-        r.show()
-    );
-    assert!(r.stderr.contains("rc 1"), "{}", r.show());
-    let stamps: Vec<u128> = r
-        .stderr
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
-    let [start, end] = stamps[..] else {
-        panic!("two stamps: {}", r.show());
-    };
-    let took = Duration::from_nanos((end - start) as u64);
-    assert!(took < Duration::from_secs(2), "took {took:?}; {}", r.show());
-}
+// ----- over IPv6 only: fd00:6e74::1 in A, the kernel's UDP on fd00:6e74::2 in B -----
 
 /// `nc -u -l ADDRESS PORT` on A's IPv6 address: B's datagram to stdout
 /// byte for byte, stdin back to B.
@@ -448,31 +452,4 @@ fn an_ipv6_max_datagram_above_the_mtu_is_refused() {
     let r = run(sh_a(&hosts, &scratch, &ok), LIMIT);
     assert_eq!(r.code, Some(1), "{}", r.show());
     assert!(r.stderr.contains("port closed"), "{}", r.show());
-}
-
-#[test]
-fn ipv6_loopback_works() {
-    let hosts = ipv6_hosts("ncu6-lo");
-    let mut lo = hosts.cmd_a("sysctl");
-    lo.args([
-        "-qw",
-        "net.ipv6.conf.all.disable_ipv6=0",
-        "net.ipv6.conf.lo.disable_ipv6=0",
-    ]);
-    common::sh(lo);
-    let scratch = Scratch::new();
-    let script = "python3 -c \"$ECHO\" & sleep 0.5; \
-                  printf 'over lo' | \"$NT\" nc -u ::1 7003; rc=$?; kill $!; exit $rc";
-    let mut cmd = sh_a(&hosts, &scratch, script);
-    cmd.env(
-        "ECHO",
-        "import socket\n\
-         s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
-         s.bind(('::1', 7003))\n\
-         while True:\n\
-         \x20   d, a = s.recvfrom(65535); s.sendto(d.upper(), a)\n",
-    );
-    let r = run(cmd, LIMIT);
-    assert_eq!(r.code, Some(0), "{}", r.show());
-    assert_eq!(r.stdout, "OVER LO", "{}", r.show());
 }

@@ -344,7 +344,7 @@ fn ping_rtts_agree_with_a_capture() {
     let hosts = TwoHosts::new("icmp-rtt");
     let scratch = Scratch::new();
     let pcap = scratch.cache().with_file_name("ping.pcap");
-    let capture = Capture::start(&hosts, pcap, &["--time-stamp-precision", "nano", "icmp"]);
+    let capture = Capture::start(&hosts, pcap, &[&common::STAMPS[..], &["icmp"]].concat());
     let r = nt(
         &hosts,
         &scratch,

@@ -28,6 +28,7 @@ pub mod fmt;
 pub mod frag;
 pub mod icmp;
 pub mod icmpv6;
+pub mod ip;
 pub mod ipv4;
 pub mod ipv6;
 pub mod ndp;

@@ -14,23 +14,26 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use pnet::packet::udp::UdpPacket;
 
 use super::checksum;
-
 use super::ethernet::{self, EthernetRepr, Protocol};
-use super::ipv4::{self, IpProtocol, Ipv4Repr};
-use super::ipv6::{self, Ipv6Repr, NextHeader};
+use super::ip::{self, IpHeader};
+use super::ipv4::{IpProtocol, Ipv4Repr};
+use super::ipv6::Ipv6Repr;
 use super::tcp::ChecksumMode;
 use super::{MacAddr, Result, WireError};
 
 /// Length of the UDP header.
 pub const HEADER_LEN: usize = 8;
 
+/// UDP's protocol number (IPv4's protocol, IPv6's next header).
+const PROTOCOL: u8 = 17;
+
 /// The largest payload one IPv4 datagram carries (65535 minus the IPv4 and
 /// UDP headers).
-pub const MAX_PAYLOAD: usize = 65535 - ipv4::HEADER_LEN - HEADER_LEN;
+pub const MAX_PAYLOAD: usize = <Ipv4Repr as IpHeader>::MAX_PAYLOAD - HEADER_LEN;
 
 /// The largest payload one IPv6 packet without a jumbo option carries
 /// (its payload length, 65535, less the UDP header).
-pub const MAX_PAYLOAD_V6: usize = 65535 - HEADER_LEN;
+pub const MAX_PAYLOAD_V6: usize = <Ipv6Repr as IpHeader>::MAX_PAYLOAD - HEADER_LEN;
 
 /// How [`UdpRepr::emit_with`] fills the checksum field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,6 +69,29 @@ impl<'a> UdpRepr<'a> {
         dst: Ipv4Addr,
         mode: ChecksumMode,
     ) -> Result<UdpRepr<'a>> {
+        UdpRepr::parse_over::<Ipv4Repr>(bytes, src, dst, mode)
+    }
+
+    /// [`UdpRepr::parse`] for a datagram an IPv6 packet carried from `src`
+    /// to `dst` (its payload, past any extension headers). A zero checksum
+    /// is refused (RFC 8200 §8.1: IPv6 has no "none sent"), whatever
+    /// `mode` says; any other is verified unless the kernel vouched.
+    pub fn parse_v6(
+        bytes: &'a [u8],
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        mode: ChecksumMode,
+    ) -> Result<UdpRepr<'a>> {
+        UdpRepr::parse_over::<Ipv6Repr>(bytes, src, dst, mode)
+    }
+
+    /// [`UdpRepr::parse`] under the pseudo-header of the family `H`.
+    pub fn parse_over<H: IpHeader>(
+        bytes: &'a [u8],
+        src: H::Addr,
+        dst: H::Addr,
+        mode: ChecksumMode,
+    ) -> Result<UdpRepr<'a>> {
         let pkt = UdpPacket::new(bytes).ok_or(WireError::Truncated)?;
         let len = usize::from(pkt.get_length());
         if len < HEADER_LEN {
@@ -75,11 +101,15 @@ impl<'a> UdpRepr<'a> {
             return Err(WireError::Truncated);
         }
         let got = pkt.get_checksum();
+        // Only IPv6 requires the checksum.
+        if got == 0 && !H::UDP_CHECKSUM_OPTIONAL {
+            return Err(WireError::Malformed("UDP over IPv6 without a checksum"));
+        }
         if mode == ChecksumMode::Verify && got != 0 {
             // Sum over exactly the datagram the length field names.
             let mut sum = checksum::add(0, &bytes[..6]);
             sum = checksum::add(sum, &bytes[8..len]);
-            let want = checksum::ipv4_pseudo_sum(src, dst, IpProtocol::Udp.into(), len, sum);
+            let want = H::pseudo_sum(src, dst, PROTOCOL, len, sum);
             // 0xffff is how a computed zero is sent; the sum gives it as 0.
             if got != want && !(got == 0xffff && want == 0) {
                 return Err(WireError::BadChecksum);
@@ -108,7 +138,36 @@ impl<'a> UdpRepr<'a> {
 
     /// [`UdpRepr::emit`], with the checksum filled as `fill` says.
     pub fn emit_with(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, fill: UdpChecksum) {
-        assert!(self.payload.len() <= MAX_PAYLOAD, "UDP payload too long");
+        self.emit_over::<Ipv4Repr>(buf, src, dst, fill);
+    }
+
+    /// [`UdpRepr::emit_with`] for a datagram from `src` to `dst` over
+    /// IPv6: the checksum under IPv6's pseudo-header. `Omitted` has no
+    /// place over IPv6 (a receiver drops a zero checksum, RFC 8200 §8.1):
+    /// the checksum is computed all the same.
+    ///
+    /// Panics if `buf` is too short or the payload exceeds
+    /// [`MAX_PAYLOAD_V6`].
+    pub fn emit_v6(&self, buf: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr, fill: UdpChecksum) {
+        self.emit_over::<Ipv6Repr>(buf, src, dst, fill);
+    }
+
+    /// [`UdpRepr::emit_with`] under the pseudo-header of the family `H`;
+    /// `Omitted` is computed all the same where `H` requires the checksum.
+    ///
+    /// Panics if `buf` is too short or the payload exceeds what one
+    /// packet of `H` carries.
+    pub fn emit_over<H: IpHeader>(
+        &self,
+        buf: &mut [u8],
+        src: H::Addr,
+        dst: H::Addr,
+        fill: UdpChecksum,
+    ) {
+        assert!(
+            self.payload.len() <= H::MAX_PAYLOAD - HEADER_LEN,
+            "UDP payload too long"
+        );
         let total = self.buffer_len();
         let buf = &mut buf[..total];
         buf[HEADER_LEN..].copy_from_slice(self.payload);
@@ -116,13 +175,13 @@ impl<'a> UdpRepr<'a> {
         buf[2..4].copy_from_slice(&self.dst_port.to_be_bytes());
         buf[4..6].copy_from_slice(&(total as u16).to_be_bytes());
         buf[6..8].copy_from_slice(&[0, 0]);
-        let computed = || match checksum::ipv4_pseudo(src, dst, IpProtocol::Udp.into(), buf) {
+        let computed = || match H::pseudo_sum(src, dst, PROTOCOL, total, checksum::add(0, buf)) {
             0 => 0xffff,
             sum => sum,
         };
         let sum = match fill {
-            UdpChecksum::Computed => computed(),
-            UdpChecksum::Omitted => 0,
+            UdpChecksum::Omitted if H::UDP_CHECKSUM_OPTIONAL => 0,
+            UdpChecksum::Computed | UdpChecksum::Omitted => computed(),
             // Neither zero ("none") nor the right one.
             UdpChecksum::Bad => match computed() {
                 0xffff => 0x1234,
@@ -141,30 +200,22 @@ impl<'a> UdpRepr<'a> {
         frame
     }
 
-    /// [`UdpRepr::to_frame`] into a reused buffer (resized to fit), with
-    /// the checksum filled as `fill` says.
-    pub fn write_frame(
+    /// A whole Ethernet frame carrying this datagram under `ip`, an IPv4
+    /// or IPv6 header, into a reused buffer (resized to fit), with the
+    /// checksum filled as `fill` says. `ip` supplies the addresses and the
+    /// rest of its header (TTL, TOS, identification and DF; hop limit,
+    /// traffic class and flow label); its protocol (next header) and
+    /// payload length are set from the datagram.
+    pub fn write_frame<H: IpHeader>(
         &self,
         frame: &mut Vec<u8>,
-        (src, dst): (MacAddr, MacAddr),
-        ip: &Ipv4Repr,
+        macs: (MacAddr, MacAddr),
+        ip: &H,
         fill: UdpChecksum,
     ) {
-        let ip = Ipv4Repr {
-            protocol: IpProtocol::Udp,
-            payload_len: self.buffer_len(),
-            ..*ip
-        };
-        frame.resize(ethernet::HEADER_LEN + ip.total_len(), 0);
-        EthernetRepr {
-            src,
-            dst,
-            protocol: Protocol::Ipv4,
-        }
-        .emit(frame);
-        ip.emit(&mut frame[ethernet::HEADER_LEN..]);
-        let at = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
-        self.emit_with(&mut frame[at..], ip.src, ip.dst, fill);
+        let ip = ip::write_headers(frame, macs, ip, PROTOCOL, self.buffer_len());
+        let at = ethernet::HEADER_LEN + H::HEADER_LEN;
+        self.emit_over::<H>(&mut frame[at..], ip.src(), ip.dst(), fill);
     }
 
     /// Parses a whole Ethernet frame that must carry IPv4 and UDP.
@@ -183,107 +234,22 @@ impl<'a> UdpRepr<'a> {
         Ok((eth, ip, UdpRepr::parse(body, ip.src, ip.dst, mode)?))
     }
 
-    /// [`UdpRepr::parse`] for a datagram an IPv6 packet carried from `src`
-    /// to `dst` (its payload, past any extension headers). A zero checksum
-    /// is refused (RFC 8200 §8.1: IPv6 has no "none sent"), whatever
-    /// `mode` says; any other is verified unless the kernel vouched.
-    pub fn parse_v6(
-        bytes: &'a [u8],
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        mode: ChecksumMode,
-    ) -> Result<UdpRepr<'a>> {
-        let pkt = UdpPacket::new(bytes).ok_or(WireError::Truncated)?;
-        let len = usize::from(pkt.get_length());
-        if len < HEADER_LEN {
-            return Err(WireError::BadLength);
-        }
-        if len > bytes.len() {
-            return Err(WireError::Truncated);
-        }
-        let got = pkt.get_checksum();
-        if got == 0 {
-            return Err(WireError::Malformed("UDP over IPv6 without a checksum"));
-        }
-        if mode == ChecksumMode::Verify {
-            let mut sum = checksum::add(0, &bytes[..6]);
-            sum = checksum::add(sum, &bytes[8..len]);
-            let want = checksum::ipv6_pseudo_sum(src, dst, NextHeader::Udp.into(), len, sum);
-            if got != want && !(got == 0xffff && want == 0) {
-                return Err(WireError::BadChecksum);
-            }
-        }
-        Ok(UdpRepr {
-            src_port: pkt.get_source(),
-            dst_port: pkt.get_destination(),
-            payload: &bytes[HEADER_LEN..len],
-        })
-    }
-
-    /// [`UdpRepr::emit_with`] for a datagram from `src` to `dst` over
-    /// IPv6: the checksum under IPv6's pseudo-header. `Omitted` has no
-    /// place over IPv6 (a receiver drops a zero checksum, RFC 8200 §8.1):
-    /// the checksum is computed all the same.
-    ///
-    /// Panics if `buf` is too short or the payload exceeds
-    /// [`MAX_PAYLOAD_V6`].
-    pub fn emit_v6(&self, buf: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr, fill: UdpChecksum) {
-        assert!(self.payload.len() <= MAX_PAYLOAD_V6, "UDP payload too long");
-        let total = self.buffer_len();
-        let buf = &mut buf[..total];
-        buf[HEADER_LEN..].copy_from_slice(self.payload);
-        buf[0..2].copy_from_slice(&self.src_port.to_be_bytes());
-        buf[2..4].copy_from_slice(&self.dst_port.to_be_bytes());
-        buf[4..6].copy_from_slice(&(total as u16).to_be_bytes());
-        buf[6..8].copy_from_slice(&[0, 0]);
-        let sum = checksum::add(0, buf);
-        let computed = match checksum::ipv6_pseudo_sum(src, dst, NextHeader::Udp.into(), total, sum)
-        {
-            0 => 0xffff,
-            sum => sum,
-        };
-        let sum = match fill {
-            UdpChecksum::Computed | UdpChecksum::Omitted => computed,
-            UdpChecksum::Bad => match computed {
-                0xffff => 0x1234,
-                good => good.wrapping_add(1).max(1),
-            },
-        };
-        buf[6..8].copy_from_slice(&sum.to_be_bytes());
-    }
-
-    /// A whole Ethernet frame carrying this datagram over IPv6 into a
-    /// reused buffer. `ip` supplies addresses, hop limit, traffic class
-    /// and flow label; its next header and payload length are set from
-    /// the datagram.
+    /// [`UdpRepr::write_frame`] over IPv6, by the family's name.
     pub fn write_ipv6_frame(
         &self,
         frame: &mut Vec<u8>,
-        (src, dst): (MacAddr, MacAddr),
+        macs: (MacAddr, MacAddr),
         ip: &Ipv6Repr,
         fill: UdpChecksum,
     ) {
-        let ip = Ipv6Repr {
-            next_header: NextHeader::Udp,
-            payload_len: self.buffer_len(),
-            ..*ip
-        };
-        frame.resize(ethernet::HEADER_LEN + ip.total_len(), 0);
-        EthernetRepr {
-            src,
-            dst,
-            protocol: Protocol::Ipv6,
-        }
-        .emit(frame);
-        ip.emit(&mut frame[ethernet::HEADER_LEN..]);
-        let at = ethernet::HEADER_LEN + ipv6::HEADER_LEN;
-        self.emit_v6(&mut frame[at..], ip.src, ip.dst, fill);
+        self.write_frame(frame, macs, ip, fill);
     }
 
-    /// [`UdpRepr::write_ipv6_frame`] into a new buffer, checksum computed.
+    /// [`UdpRepr::write_frame`] over IPv6 into a new buffer, checksum
+    /// computed.
     pub fn to_ipv6_frame(&self, src: MacAddr, dst: MacAddr, ip: &Ipv6Repr) -> Vec<u8> {
         let mut frame = Vec::new();
-        self.write_ipv6_frame(&mut frame, (src, dst), ip, UdpChecksum::Computed);
+        self.write_frame(&mut frame, (src, dst), ip, UdpChecksum::Computed);
         frame
     }
 }
@@ -291,6 +257,7 @@ impl<'a> UdpRepr<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::ipv6::NextHeader;
     use rstest::rstest;
 
     const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
