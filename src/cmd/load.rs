@@ -1405,6 +1405,49 @@ mod tests {
         assert!(e.contains("-c 129024 or less"), "{e}");
     }
 
+    fn load_args(argv: &[&str]) -> LoadArgs {
+        use clap::Parser;
+        let all = ["nettool", "load"].iter().chain(argv);
+        match crate::cli::Cli::try_parse_from(all).unwrap().command {
+            crate::cli::Command::Load(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[rstest::rstest]
+    #[case(&["[fd00:6e74::2]:80", "-c", "1"], Some("[fd00:6e74::2]:80"))]
+    #[case(&["10.0.0.2:80", "-c", "1"], Some("10.0.0.2:80"))]
+    #[case(&["[fd00:6e74::2]:80", "-c", "1", "-6"], Some("[fd00:6e74::2]:80"))]
+    #[case(&["[fd00:6e74::2]:80", "-c", "1", "--sources", "fd00:6e74:1::/64"], Some("[fd00:6e74::2]:80"))]
+    #[case(&["[fd00:6e74::2]:80", "-c", "1", "-s", "fd00:6e74::9"], Some("[fd00:6e74::2]:80"))]
+    #[case(&["10.0.0.2:80", "-c", "1", "--sources", "fd00:6e74:1::/64"], None)]
+    #[case(&["[fd00:6e74::2]:80", "-c", "1", "--sources", "10.0.1.0/24"], None)]
+    #[case(&["[fd00:6e74::2]:80", "-c", "1", "-s", "10.0.0.9"], None)]
+    #[case(&["[fd00:6e74::2]:80", "-c", "1", "-4"], None)]
+    #[case(&["10.0.0.2:80", "-c", "1", "-6"], None)]
+    #[case(&["10.0.0.2:80", "-c", "1", "-4", "--sources", "fd00:6e74:1::/64"], None)]
+    fn the_target_is_of_the_sources_family(#[case] argv: &[&str], #[case] want: Option<&str>) {
+        let got = target(&load_args(argv));
+        match want {
+            Some(addr) => assert_eq!(got.unwrap().to_string(), addr),
+            None => {
+                let e = format!("{:#}", got.unwrap_err());
+                assert!(e.contains("IPv") || e.contains("family"), "{e}");
+            }
+        }
+    }
+
+    #[rstest::rstest]
+    #[case("fd00::1", true)]
+    #[case("10.0.0.1", true)]
+    #[case("ff02::1", false)]
+    #[case("::", false)]
+    #[case("::1", false)]
+    #[case("255.255.255.255", false)]
+    fn only_unicast_addresses_are_taken(#[case] ip: &str, #[case] want: bool) {
+        assert_eq!(claimable(ip.parse().unwrap()), want);
+    }
+
     #[test]
     fn a_few_addresses_are_listed_and_many_summed_up() {
         let ips: Vec<Ipv4Addr> = (1..=20).map(|i| Ipv4Addr::new(10, 0, 0, i)).collect();
