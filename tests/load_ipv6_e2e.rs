@@ -245,3 +245,52 @@ fn families_must_agree() {
     assert_eq!(ran.code, Some(2), "{}", ran.show());
     assert!(ran.stderr.contains("family"), "{}", ran.show());
 }
+
+/// An address of the /64 the kernel in B owns (and defends against
+/// duplicate address detection) is skipped for the next one; as the
+/// first, it stops the run before anything is opened, saying where to
+/// start instead.
+#[test]
+fn an_address_a_neighbour_owns_is_not_taken() {
+    require_root();
+    let hosts = ipv6_hosts("load6dad");
+    let _sink = sink6(&hosts, 4096);
+    // B's kernel has ::4 as well (and DAD for it done: nodad).
+    sh(common::ipv6::in_ns(
+        hosts.b(),
+        "ip",
+        &["addr", "add", "fd00:6e74::4/64", "dev", "eth0", "nodad"],
+    ));
+    let scratch = Scratch::new();
+    let target = format!("[{ULA_B}]:{PORT}");
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["load", &target, "-c", "2000", "-p", "64536"])
+        .args(["--sources", "fd00:6e74::/64", "--hold", "0s"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let ran = run(cmd, Duration::from_secs(60));
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    assert!(
+        ran.stderr.contains("fd00:6e74::4 is in use"),
+        "{}",
+        ran.show()
+    );
+    assert!(
+        ran.stderr
+            .contains("from 2 addresses (fd00:6e74::3, fd00:6e74::5)"),
+        "{}",
+        ran.show()
+    );
+    // The first one taken: the run stops before opening anything.
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["load", &target, "-c", "10"])
+        .args(["--sources", "fd00:6e74::4,fd00:6e74::5", "--hold", "0s"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let ran = run(cmd, Duration::from_secs(60));
+    assert_eq!(ran.code, Some(2), "{}", ran.show());
+    assert!(
+        ran.stderr.contains("start --sources past it"),
+        "{}",
+        ran.show()
+    );
+    assert_nothing_left(&hosts);
+}

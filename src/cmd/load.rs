@@ -225,7 +225,19 @@ pub fn run(args: LoadArgs, env: &mut Env) -> Result<Outcome> {
         Some(args.first_port),
         &args.cache,
     );
-    let path = match find_path(&mut rep, env, "load", remote.ip(), &way)? {
+    let found = find_path(&mut rep, env, "load", remote.ip(), &way);
+    let found = match (first_source, &args.sources) {
+        // Over IPv6 the path's source is checked as it is found; the
+        // error's advice (another -s) needs a word for --sources.
+        (Some(IpAddr::V6(first)), Some(_)) => found.with_context(|| {
+            format!(
+                "{first}, the first --sources address, is checked as the route is found: start \
+                 --sources past it"
+            )
+        })?,
+        _ => found?,
+    };
+    let path = match found {
         Ok(path) => path,
         Err(outcome) => return Ok(outcome),
     };
