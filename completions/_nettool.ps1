@@ -388,7 +388,7 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--close', '--close', [CompletionResultType]::ParameterName, 'How to end the connections')
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source address (default: the interface''s); one the kernel does not own is answered for by nettool')
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source address (default: the interface''s); one the kernel does not own is answered for by nettool')
-            [CompletionResult]::new('--sources', '--sources', [CompletionResultType]::ParameterName, 'Source addresses the kernel does not own, which nettool answers ARP for (a CIDR, or a comma-separated list of addresses and CIDRs)')
+            [CompletionResult]::new('--sources', '--sources', [CompletionResultType]::ParameterName, 'Source addresses the kernel does not own, which nettool answers ARP (or, over IPv6, neighbour solicitations) for: a CIDR, or a comma-separated list of addresses and CIDRs; as many as N needs are taken (an IPv6 /64 is fine)')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Interface to use')
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Interface to use')
             [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Interface to use')
@@ -399,6 +399,8 @@ Register-ArgumentCompleter -Native -CommandName 'nettool' -ScriptBlock {
             [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per line: a progress object each second, then the result')
+            [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'IPv4 only: a host name resolves to its A records')
+            [CompletionResult]::new('-6', '-6', [CompletionResultType]::ParameterName, 'IPv6 only: a host name resolves to its AAAA records')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break

@@ -465,7 +465,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__load)
-            opts="-c -s -I -i -p -h --connections --rate --hold --keepalive --send --close --json --source --sources --interface --sport --first-port --cache-file --pcap --user --help"
+            opts="-c -s -I -i -p -4 -6 -h --connections --rate --hold --keepalive --send --close --json --source --sources --interface --sport --first-port --cache-file --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -375,7 +375,7 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --close 'How to end the connections'
             cand -s 'Source address (default: the interface''s); one the kernel does not own is answered for by nettool'
             cand --source 'Source address (default: the interface''s); one the kernel does not own is answered for by nettool'
-            cand --sources 'Source addresses the kernel does not own, which nettool answers ARP for (a CIDR, or a comma-separated list of addresses and CIDRs)'
+            cand --sources 'Source addresses the kernel does not own, which nettool answers ARP (or, over IPv6, neighbour solicitations) for: a CIDR, or a comma-separated list of addresses and CIDRs; as many as N needs are taken (an IPv6 /64 is fine)'
             cand -i 'Interface to use'
             cand -I 'Interface to use'
             cand --interface 'Interface to use'
@@ -386,6 +386,8 @@ set edit:completion:arg-completer[nettool] = {|@words|
             cand --pcap 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)'
             cand --user 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)'
             cand --json 'Print one JSON object per line: a progress object each second, then the result'
+            cand -4 'IPv4 only: a host name resolves to its A records'
+            cand -6 'IPv6 only: a host name resolves to its AAAA records'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

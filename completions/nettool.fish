@@ -262,13 +262,15 @@ complete -c nettool -n "__fish_nettool_using_subcommand load" -l close -d 'How t
 reset\t'RST each connection'
 none\t'Leave them open on the peer: nettool exits without a word'"
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s s -l source -d 'Source address (default: the interface\'s); one the kernel does not own is answered for by nettool' -r
-complete -c nettool -n "__fish_nettool_using_subcommand load" -l sources -d 'Source addresses the kernel does not own, which nettool answers ARP for (a CIDR, or a comma-separated list of addresses and CIDRs)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand load" -l sources -d 'Source addresses the kernel does not own, which nettool answers ARP (or, over IPv6, neighbour solicitations) for: a CIDR, or a comma-separated list of addresses and CIDRs; as many as N needs are taken (an IPv6 /64 is fine)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s i -s I -l interface -d 'Interface to use' -r -f
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s p -l first-port -l sport -d 'First source port: connections use it and the ports above it' -r
 complete -c nettool -n "__fish_nettool_using_subcommand load" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand load" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand load" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand load" -l json -d 'Print one JSON object per line: a progress object each second, then the result'
+complete -c nettool -n "__fish_nettool_using_subcommand load" -s 4 -d 'IPv4 only: a host name resolves to its A records'
+complete -c nettool -n "__fish_nettool_using_subcommand load" -s 6 -d 'IPv6 only: a host name resolves to its AAAA records'
 complete -c nettool -n "__fish_nettool_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo" -s h -l help -d 'Print help'
 complete -c nettool -n "__fish_nettool_using_subcommand lab; and not __fish_seen_subcommand_from up down status demo" -f -a "up" -d 'Create the lab'

@@ -596,6 +596,7 @@ fn lab_demo_runs_every_step_and_leaves_nothing_behind() {
         "4 of 253 addresses answered",
         "is in use by",
         "is open: SYN-ACK",
+        "port 80 on fd00:6e74:0:1200::2 is open: SYN-ACK",
         "is closed: RST",
         "CLOSE-WAIT → LAST-ACK",
         "FIN-WAIT-2 → TIME-WAIT",

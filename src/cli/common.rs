@@ -126,7 +126,7 @@ impl Command {
             },
             Command::Load(l) => Common {
                 interface: l.interface.clone(),
-                source: l.source.map(Into::into),
+                source: l.source,
                 source_port: Some(l.first_port),
                 json: Some(l.json),
                 ..Common::default()
