@@ -323,6 +323,38 @@ fn an_address_the_kernel_does_not_own_is_a_source_too() {
     );
 }
 
+/// Fresh sources (nobody has a neighbour entry for them yet) lose no
+/// SYN: the peer queues its SYN-ACKs to an unresolved address, a few
+/// hundred at most (Linux: unres_qlen_bytes), and drops the rest, so a
+/// burst of SYNs from a source the peer has not resolved yet came back
+/// as some 256 SYNs sent again a second later. nettool sends one SYN
+/// from a new source until it is answered; none is retransmitted, and
+/// no connection takes a retransmission timeout (1 s) to open.
+#[test]
+fn fresh_sources_lose_no_syn_to_the_peers_neighbour_resolution() {
+    require_root();
+    let hosts = TwoHosts::new("loadfresh");
+    let n = 6000;
+    let (_sink, target) = sink_of(&hosts, n + 1024);
+    let o = hosts.addr_a.octets();
+    let list = (100..103)
+        .map(|i| Ipv4Addr::new(o[0], o[1], o[2], i).to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let scratch = Scratch::new();
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["load", &target, "-c", &n.to_string(), "--sources", &list])
+        .args(["--hold", "1s", "--json"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache());
+    let ran = run(cmd, Duration::from_secs(60));
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    let result = ran.json_lines().pop().expect("a result");
+    assert_eq!(result["ever_established"], n, "{result}");
+    assert_eq!(result["syn_retransmits"], 0, "{result}");
+    let max = result["connect_max_us"].as_u64().expect("connect_max_us");
+    assert!(max < 900_000, "a SYN waited out its RTO: {result}");
+}
+
 /// `ss -s` in `b`: the established count of its TCP line
 /// (`TCP:   100001 (estab 100000, closed 0, ...)`).
 fn ss_summary_established(hosts: &TwoHosts) -> usize {

@@ -804,6 +804,9 @@ struct Load {
     live: u64,
     /// In handshake, and when their SYN left.
     handshaking: HashMap<FlowKey, Instant>,
+    /// Sources no answer has come back to yet: each has one SYN out and
+    /// no more until the peer answers it (see [`Load::open`]).
+    unheard: HashSet<IpAddr>,
     /// Connections with a reply (with `--send`).
     replied: HashSet<FlowKey>,
     established: u64,
@@ -868,7 +871,7 @@ impl Load {
         Load {
             n: args.connections,
             first_port: args.first_port,
-            sources,
+            sources: sources.clone(),
             remote,
             configs,
             isn: IsnGenerator::new(random_bytes::<16>()),
@@ -882,6 +885,7 @@ impl Load {
             closed: 0,
             live: 0,
             handshaking: HashMap::new(),
+            unheard: sources.iter().copied().collect(),
             replied: HashSet::new(),
             established: 0,
             ever_established: 0,
@@ -919,8 +923,25 @@ impl Load {
     fn open(&mut self, iface: &mut stack_iface::Interface, now: Instant) {
         let room = self.pacer.allowed(now, self.handshaking.len());
         let count = room.min((self.n - self.next) as usize);
+        let mut opened = 0;
         for _ in 0..count {
             let key = self.key(self.next);
+            // A source the peer has not answered yet has its first SYN
+            // out and no other. The peer has no neighbour entry for a
+            // source nettool answers for: it queues its SYN-ACKs while it
+            // resolves it, in a queue of a few hundred frames (Linux:
+            // unres_qlen_bytes), and drops the rest, whose SYNs are sent
+            // again a second later (256 a source in the README's runs). An
+            // announcement first (gratuitous ARP, unsolicited NA) does
+            // not help: a peer creates no entry from one (Linux:
+            // arp_accept and accept_untracked_na are off by default;
+            // RFC 4861 §7.2.5 discards an unsolicited NA with no entry),
+            // so the first SYN's round trip, its ARP or NDP included, is
+            // what creates it. Sources are taken in turn: the turn stops
+            // at the first one still unheard.
+            if self.next >= self.sources.len() as u32 && self.unheard.contains(&key.local.ip()) {
+                break;
+            }
             let config = self.configs[self.next as usize % self.configs.len()].clone();
             self.next += 1;
             let iss = self.isn.isn(now, key.local, key.remote);
@@ -928,8 +949,9 @@ impl Load {
             iface.open(conn);
             self.live += 1;
             self.handshaking.insert(key, now);
+            opened += 1;
         }
-        self.pacer.opened(count);
+        self.pacer.opened(opened);
     }
 
     /// Segments sent and received so far on every connection still in
@@ -1014,6 +1036,8 @@ impl Load {
         let Some(sent) = self.handshaking.remove(&key) else {
             return;
         };
+        // Answered or given up: either way the source's SYNs go on.
+        self.unheard.remove(&key.local.ip());
         if ok {
             self.latencies.record(now - sent);
         }
