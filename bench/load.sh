@@ -30,12 +30,21 @@
 #   sudo N=200000 HOLD=10s SINKS=4 bench/load.sh
 #   sudo KERNEL_ONLY=1 bench/load.sh         # the kernel client alone
 #   sudo NETTOOL_ONLY=1 bench/load.sh        # nettool alone
+#   sudo FAMILY=6 N=200000 bench/load.sh     # over IPv6 (nettool alone)
+#
+# FAMILY=6: the same over IPv6: A fd00:6e75::1/64, B ::2 (IPv6 on in
+# both, no DAD for their own addresses), the sink on [::]:9000, nettool's
+# sources the first free addresses of --sources fd00:6e75::/64 (checked
+# by duplicate address detection, then answered by nettool's NDP), as
+# many as N needs. The kernel client is IPv4's only: FAMILY=6 runs nettool
+# alone.
 #
 # Needs a release build (cargo build --release), iproute2, python3, GNU time.
 # Not in CI: a million connections take a few GiB of the sink kernel's memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000000}
+FAMILY=${FAMILY:-4}
 HOLD=${HOLD:-60s}
 KEEPALIVE=${KEEPALIVE:-30}
 SINKS=${SINKS:-1}
@@ -61,7 +70,7 @@ inA() { ip netns exec "$A" "$@"; }
 inB() { ip netns exec "$B" "$@"; }
 estab() { inB ss -s | sed -n 's/^TCP:.*estab \([0-9]*\),.*/\1/p'; }
 sockmem() { inB sed -n 's/^TCP: .* mem \([0-9]*\).*/\1/p' /proc/net/sockstat; }
-slab() { grep -E '^(TCP|tcp_bind_bucket|request_sock_TCP) ' /proc/slabinfo 2>/dev/null |
+slab() { grep -E '^(TCP|TCPv6|tcp_bind_bucket|request_sock_TCP|request_sock_TCPv6) ' /proc/slabinfo 2>/dev/null |
     awk '{s += $3 * $4} END {printf "%d", s / 1048576}'; }
 
 ip netns add "$A"
@@ -70,6 +79,23 @@ ip link add va$$ netns "$A" type veth peer name vb$$ netns "$B"
 ip -n "$A" addr add 10.231.0.1/16 dev va$$
 ip -n "$B" addr add 10.231.0.2/16 dev vb$$
 for ns in "$A" "$B"; do ip -n "$ns" link set lo up; done
+if [ "$FAMILY" = 6 ]; then
+    NETTOOL_ONLY=1
+    for x in "$A va$$ fd00:6e75::1" "$B vb$$ fd00:6e75::2"; do
+        set -- $x
+        ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.accept_dad=0" "net.ipv6.conf.$2.disable_ipv6=0"
+        ip -n "$1" addr add "$3/64" dev "$2" nodad
+    done
+    TARGET="[fd00:6e75::2]:9000"
+    SOURCES=fd00:6e75::/64
+    BIND="::"
+    AF=AF_INET6
+else
+    TARGET=10.231.0.2:9000
+    SOURCES=10.231.1.0/24
+    BIND=0.0.0.0
+    AF=AF_INET
+fi
 ip -n "$A" link set va$$ up
 ip -n "$B" link set vb$$ up
 # Room for N, and for the kernel client's after them: a queue nobody
@@ -82,11 +108,11 @@ inB sh -c "echo $backlog > /proc/sys/net/core/somaxconn;
 cat >"$work/sink.py" <<'PY'
 import socket, sys, time
 backlog, reuse = int(sys.argv[1]), sys.argv[2] == "1"
-s = socket.socket()
+s = socket.socket(getattr(socket, sys.argv[4]))
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 if reuse:
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-s.bind(("0.0.0.0", 9000))
+s.bind((sys.argv[3], 9000))
 s.listen(backlog)
 print("ready", flush=True)
 time.sleep(86400)
@@ -94,7 +120,7 @@ PY
 reuse=0
 [ "$SINKS" -gt 1 ] && reuse=1
 for _ in $(seq "$SINKS"); do
-    ip netns exec "$B" python3 "$work/sink.py" "$((backlog / SINKS + 1024))" "$reuse" >"$work/sink.out" &
+    ip netns exec "$B" python3 "$work/sink.py" "$((backlog / SINKS + 1024))" "$reuse" "$BIND" "$AF" >"$work/sink.out" &
     pids+=($!)
 done
 sleep 1
@@ -104,10 +130,10 @@ slab0=$(slab)
 
 if [ -z "${KERNEL_ONLY:-}" ]; then
     echo
-    echo "== nettool load: $N connections from --sources 10.231.1.0/24, held $HOLD, keepalive every ${KEEPALIVE}s"
+    echo "== nettool load: $N connections to $TARGET from --sources $SOURCES, held $HOLD, keepalive every ${KEEPALIVE}s"
     ip netns exec "$A" /usr/bin/time -o "$work/time.txt" -f "%M %U %S %e" \
         env NETTOOL_ARP_CACHE="$work/arp.cache" \
-        "$BIN" load 10.231.0.2:9000 -c "$N" --sources 10.231.1.0/24 \
+        "$BIN" load "$TARGET" -c "$N" --sources "$SOURCES" \
         --hold "$HOLD" --keepalive "$KEEPALIVE" --json $EXTRA \
         >"$work/load.json" 2>"$work/load.err" &
     run=$!

@@ -4,7 +4,7 @@
 //! unaccepted), or no listener at all, which answers every SYN with RST.
 
 use std::cell::RefCell;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -164,7 +164,7 @@ fn try_load(argv: &[&str], peer: Peer) -> anyhow::Result<Ran> {
         clock: &mut clock.clone(),
     };
     let mut rep = Reporter::new(args.json);
-    let host_owns = [US_IP].into_iter().collect();
+    let host_owns = [IpAddr::V4(US_IP)].into_iter().collect();
     let ran = load_over(&args, None, None, &host_owns, given, &mut rep, &mut env);
     drop(env);
     let (report, outcome) = ran?;

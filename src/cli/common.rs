@@ -100,7 +100,7 @@ impl Command {
             },
             Command::Ping(p) => Common {
                 interface: p.interface.clone(),
-                source: p.source.map(Into::into),
+                source: p.source,
                 count: p.count,
                 wait: Some(p.wait),
                 interval: Some(p.interval),
@@ -126,7 +126,7 @@ impl Command {
             },
             Command::Load(l) => Common {
                 interface: l.interface.clone(),
-                source: l.source.map(Into::into),
+                source: l.source,
                 source_port: Some(l.first_port),
                 json: Some(l.json),
                 ..Common::default()

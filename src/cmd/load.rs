@@ -1,25 +1,27 @@
 //! `nettool load`: many real connections (the engine `nc` uses) from one
-//! source address, or from several nettool answers ARP for
-//! (`--sources`), held, then closed.
+//! source address, or from several nettool answers ARP (IPv6: neighbour
+//! solicitations) for (`--sources`), held, then closed; over IPv4 or
+//! IPv6, as the target is.
 //!
 //! Thin by design: the pacing and the connect-time percentiles live in
 //! [`crate::load`], the connections in one
 //! [`Interface`](crate::stack::iface::Interface)'s flow table, the
-//! duplicate address detection in the ARP prober, and the loop is the
+//! duplicate address detection in the ARP prober (IPv6: in
+//! [`crate::ndp::claims`]), and the loop is the
 //! one driver's. What is here: which address and port each connection
 //! uses, the phases of the run (check the sources, open, hold, close),
 //! the counts, and their rendering.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::tcp::{parse_target_v4, unescape};
+use super::tcp::{parse_target, unescape};
 use super::{Env, Given, Way, find_path};
 use crate::arp::probe::{self as arp_probe, Mode, Prober, Target, Until};
 use crate::cli::{CloseHow, LoadArgs};
@@ -29,6 +31,8 @@ use crate::link::Link;
 use crate::link::rxring::RingKind;
 use crate::load::{Latencies, Pacer};
 use crate::machine::Machine;
+use crate::ndp::claim::{self as ndp_claim, DUP_ADDR_DETECT_TRANSMITS};
+use crate::ndp::claims::ClaimAll;
 use crate::outcome::Outcome;
 use crate::report::event::{LoadResult, Progress, Start};
 use crate::report::{Event, Report, Reporter, Verdict, us};
@@ -86,6 +90,10 @@ const LINK: LinkOptions = LinkOptions {
 /// answer (the RFC's PROBE_MIN; `nettool arp --dad` waits the same).
 const DAD_INTERVAL: Duration = Duration::from_secs(1);
 
+/// IPv6 `--sources` addresses found in use that a run skips, at most,
+/// beyond the ones it needs: a prefix as large as a /64 is never swept.
+pub const SPARE6: usize = 16;
+
 /// The ports one source address has from `first`.
 pub fn ports_from(first: u16) -> u32 {
     65_536 - u32::from(first)
@@ -127,38 +135,63 @@ pub fn check_count(n: u32, first: u16, sources: Option<usize>) -> Result<()> {
 /// kernel answers ARP for those), not the peer, not the next hop.
 fn candidates<'a>(
     args: &'a LoadArgs,
-    path: &'a Path,
-    remote: SocketAddrV4,
-    host_owns: &'a HashSet<Ipv4Addr>,
-) -> impl Iterator<Item = Ipv4Addr> + 'a {
+    next_hop: IpAddr,
+    remote: SocketAddr,
+    host_owns: &'a HashSet<IpAddr>,
+) -> impl Iterator<Item = IpAddr> + 'a {
     args.sources
         .iter()
         .flat_map(|s| s.addresses())
         .filter(move |ip| {
-            !host_owns.contains(ip)
-                && ip != remote.ip()
-                && *ip != path.next_hop
-                && crate::arp::is_claimable(*ip)
+            !host_owns.contains(ip) && *ip != remote.ip() && *ip != next_hop && claimable(*ip)
         })
 }
 
-/// Every IPv4 address this host's kernel owns, on any interface (it
-/// answers ARP for each on every link, by default).
-fn host_addresses() -> HashSet<Ipv4Addr> {
+/// An address a host may take as its own on a link: no broadcast,
+/// multicast, unspecified or loopback address.
+fn claimable(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => crate::arp::is_claimable(ip),
+        IpAddr::V6(ip) => !(ip.is_multicast() || ip.is_unspecified() || ip.is_loopback()),
+    }
+}
+
+/// Every address this host's kernel owns, on any interface (it answers
+/// ARP for each IPv4 one on every link, by default).
+fn host_addresses() -> HashSet<IpAddr> {
     pnet::datalink::interfaces()
         .iter()
         .flat_map(|i| i.ips.iter())
-        .filter_map(|n| match n.ip() {
-            std::net::IpAddr::V4(ip) => Some(ip),
-            std::net::IpAddr::V6(_) => None,
-        })
+        .map(|n| n.ip())
         .collect()
+}
+
+/// The target, of `--sources`' family when they are given (and of
+/// `-s`'s), or as -4/-6 say.
+fn target(args: &LoadArgs) -> Result<SocketAddr> {
+    let family = match (&args.sources, args.source) {
+        (Some(s), _) if s.is_ipv6() => crate::cli::Family::V6,
+        (Some(_), _) | (None, Some(IpAddr::V4(_))) => crate::cli::Family::V4,
+        (None, Some(IpAddr::V6(_))) => crate::cli::Family::V6,
+        (None, None) => args.family.family(),
+    };
+    let asked = args.family.family();
+    if asked != crate::cli::Family::Any && asked != family {
+        bail!(
+            "-4/-6 asks for one family and the source addresses are of the other: give sources \
+             of the target's family"
+        );
+    }
+    parse_target(&args.target, family).with_context(|| match family {
+        crate::cli::Family::Any => "the target".to_owned(),
+        _ => "the target must be of the source addresses' family".to_owned(),
+    })
 }
 
 pub fn run(args: LoadArgs, env: &mut Env) -> Result<Outcome> {
     // Opens what the memory figures are read from, while it still may.
     let _ = memory();
-    let remote = parse_target_v4(&args.target)?;
+    let remote = target(&args)?;
     let needed = addresses_needed(args.connections, args.first_port) as usize;
     check_count(
         args.connections,
@@ -172,33 +205,76 @@ pub fn run(args: LoadArgs, env: &mut Env) -> Result<Outcome> {
     let host_owns = host_addresses();
     // With --sources, the path is looked for from the first one the host
     // does not own (the route's interface is what matters: every source
-    // is answered for there).
+    // is answered for there). Over IPv6 that checks it is free, too.
     let first_source = match &args.sources {
         Some(sources) => Some(
             sources
                 .addresses()
-                .find(|ip| !host_owns.contains(ip) && ip != remote.ip())
+                .find(|ip| !host_owns.contains(ip) && *ip != remote.ip() && claimable(*ip))
                 .with_context(|| {
                     "every --sources address is this host's own or the target's: give addresses \
-                     the kernel does not own, which nettool answers ARP for"
+                     the kernel does not own, which nettool answers ARP (or neighbour \
+                     solicitations) for"
                 })?,
         ),
         None => args.source,
     };
     let way = Way::new(
         args.interface.as_deref(),
-        first_source.map(Into::into),
+        first_source,
         Some(args.first_port),
         &args.cache,
     );
-    let path = match find_path(&mut rep, env, "load", *remote.ip(), &way)? {
+    let found = find_path(&mut rep, env, "load", remote.ip(), &way);
+    let found = match (first_source, &args.sources) {
+        // Over IPv6 the path's source is checked as it is found; the
+        // error's advice (another -s) needs a word for --sources.
+        (Some(IpAddr::V6(first)), Some(_)) => found.with_context(|| {
+            format!(
+                "{first}, the first --sources address, is checked as the route is found: start \
+                 --sources past it"
+            )
+        })?,
+        _ => found?,
+    };
+    let path = match found {
         Ok(path) => path,
         Err(outcome) => return Ok(outcome),
+    };
+    // Over IPv6, the solicited-node groups of the other sources it may
+    // take, joined while privileges last: a NIC passes on only the
+    // multicast it was told of, and neighbours resolve a source there.
+    let _groups = match (&args.sources, path.source) {
+        (Some(_), IpAddr::V6(first)) => {
+            let more = candidates(&args, path.next_hop, remote, &host_owns)
+                .filter(|ip| *ip != IpAddr::V6(first))
+                .take(needed - 1 + SPARE6)
+                .filter_map(|ip| match ip {
+                    IpAddr::V6(ip) => Some(crate::wire::ipv6::multicast_mac(
+                        crate::wire::ipv6::solicited_node(ip),
+                    )),
+                    IpAddr::V4(_) => None,
+                })
+                .map(|mac| mac.octets());
+            let index = path.iface.index;
+            Some(crate::privilege::raised(
+                &[crate::privilege::Cap::NetRaw],
+                || {
+                    crate::link::packet::PacketLink::memberships(index, more).with_context(|| {
+                        format!(
+                            "joining the sources' solicited-node groups on {}",
+                            path.iface.name
+                        )
+                    })
+                },
+            )?)
+        }
+        _ => None,
     };
     // One claim for the whole port range: one guard rule, not one per
     // connection.
     let flows = Flows::Probes {
-        remote: (*remote.ip()).into(),
+        remote: remote.ip(),
         dports: (remote.port(), remote.port()),
         sport_inc: true,
     };
@@ -236,28 +312,52 @@ pub fn load_over(
     args: &LoadArgs,
     payload: Option<Vec<u8>>,
     guard: Option<String>,
-    host_owns: &HashSet<Ipv4Addr>,
+    host_owns: &HashSet<IpAddr>,
     p: Given,
     rep: &mut Reporter,
     env: &mut Env,
 ) -> Result<Ran> {
-    let remote = parse_target_v4(&args.target)?;
+    let remote = target(args)?;
     let needed = addresses_needed(args.connections, args.first_port) as usize;
     let sources = match &args.sources {
         None => {
             check_count(args.connections, args.first_port, None)?;
-            vec![*p.local_v4().ip()]
+            vec![p.local.ip()]
         }
-        Some(_) => {
-            let mut candidates = candidates(args, p.path, remote, host_owns);
-            let found = check_free(
-                &mut candidates,
-                needed,
-                p.path.iface.mac,
-                (&mut *p.link, &mut *p.clock),
-                rep.human(),
-                env,
-            )?;
+        Some(sources) => {
+            let mut candidates = candidates(args, p.path.next_hop, remote, host_owns);
+            if rep.human() && sources.is_ipv6() {
+                writeln!(
+                    env.err,
+                    "nettool: load: -c {} needs {needed} source address{}: the first {needed} \
+                     free of --sources are taken, no more (at most {SPARE6} found in use are \
+                     skipped)",
+                    args.connections,
+                    if needed == 1 { "" } else { "es" },
+                )?;
+            }
+            let found = if sources.is_ipv6() {
+                // The path's source was checked when the path was found.
+                let checked = (!p.path.owned_by_kernel).then_some(p.path.source);
+                check_free6(
+                    &mut candidates,
+                    needed,
+                    checked,
+                    p.path.iface.mac,
+                    (&mut *p.link, &mut *p.clock),
+                    rep.human(),
+                    env,
+                )?
+            } else {
+                check_free(
+                    &mut candidates,
+                    needed,
+                    p.path.iface.mac,
+                    (&mut *p.link, &mut *p.clock),
+                    rep.human(),
+                    env,
+                )?
+            };
             match found {
                 Some(free) => free,
                 None => {
@@ -274,8 +374,8 @@ pub fn load_over(
     let last_port = u32::from(args.first_port) + args.connections.div_ceil(k) - 1;
     let header = Start {
         command: "load",
-        src: Some(SocketAddrV4::new(source, args.first_port).into()),
-        dst: Some(remote.into()),
+        src: Some(SocketAddr::new(source, args.first_port)),
+        dst: Some(remote),
         iface: Some(p.path.iface.name.clone()),
         next_hop: Some(p.path.next_hop),
         guard: guard.clone(),
@@ -289,15 +389,20 @@ pub fn load_over(
         more => format!(
             "from {k} addresses ({}), in turn",
             more.iter()
-                .map(Ipv4Addr::to_string)
+                .map(IpAddr::to_string)
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
     };
+    let answers = if remote.is_ipv6() {
+        "neighbour solicitations"
+    } else {
+        "ARP"
+    };
     let keeper = match (&guard, sources.as_slice()) {
         (Some(table), _) => format!("kernel RSTs dropped by nft table inet {table}"),
-        (None, [one]) => format!("{one} is not the kernel's: nettool answers ARP for it"),
-        (None, _) => "none is the kernel's: nettool answers ARP for them".to_owned(),
+        (None, [one]) => format!("{one} is not the kernel's: nettool answers {answers} for it"),
+        (None, _) => format!("none is the kernel's: nettool answers {answers} for them"),
     };
     if rep.human() {
         writeln!(
@@ -311,10 +416,14 @@ pub fn load_over(
             args.first_port,
         )?;
     }
+    let (ip, ipv6) = match source {
+        IpAddr::V4(ip) => (ip, None),
+        IpAddr::V6(ip) => (Ipv4Addr::UNSPECIFIED, Some(ip)),
+    };
     let mut iface = stack_iface::Interface::new(InterfaceConfig {
-        ip: source,
+        ip,
         mac: p.path.iface.mac,
-        ipv6: None,
+        ipv6,
         next_hop_mac: p.path.next_hop_mac,
         answer_arp: args.sources.is_some() || !p.path.owned_by_kernel,
         trace: false,
@@ -362,17 +471,21 @@ pub fn load_over(
 /// are free; the ones some host answers for are skipped, and said so.
 /// `None` when interrupted.
 fn check_free(
-    candidates: &mut dyn Iterator<Item = Ipv4Addr>,
+    candidates: &mut dyn Iterator<Item = IpAddr>,
     needed: usize,
     mac: crate::wire::MacAddr,
     (link, clock): (&mut dyn Link, &mut dyn Clock),
     human: bool,
     env: &mut Env,
-) -> Result<Option<Vec<Ipv4Addr>>> {
+) -> Result<Option<Vec<IpAddr>>> {
     let mut free = Vec::with_capacity(needed);
     let mut taken: Vec<(Ipv4Addr, crate::wire::MacAddr)> = Vec::new();
+    let mut candidates = candidates.filter_map(|ip| match ip {
+        IpAddr::V4(ip) => Some(ip),
+        IpAddr::V6(_) => None,
+    });
     while free.len() < needed {
-        let round: Vec<Ipv4Addr> = candidates.take(needed - free.len()).collect();
+        let round: Vec<Ipv4Addr> = candidates.by_ref().take(needed - free.len()).collect();
         if round.is_empty() {
             let taken_text = taken
                 .iter()
@@ -434,22 +547,118 @@ fn check_free(
                     }
                     taken.push((ip, *owner));
                 }
-                None => free.push(ip),
+                None => free.push(ip.into()),
             }
         }
     }
     Ok(Some(free))
 }
 
+/// [`check_free`] over IPv6: duplicate address detection (RFC 4862
+/// §5.4: a solicitation from `::` to each address's solicited-node group,
+/// then RetransTimer for an objection), of every address of a round at
+/// once. `checked`: an address checked already (the path's source). At
+/// most [`SPARE6`] addresses found in use are skipped: a run never sweeps
+/// a prefix.
+fn check_free6(
+    candidates: &mut dyn Iterator<Item = IpAddr>,
+    needed: usize,
+    checked: Option<IpAddr>,
+    mac: crate::wire::MacAddr,
+    (link, clock): (&mut dyn Link, &mut dyn Clock),
+    human: bool,
+    env: &mut Env,
+) -> Result<Option<Vec<IpAddr>>> {
+    let mut free: Vec<IpAddr> = Vec::with_capacity(needed);
+    let mut taken: Vec<(Ipv6Addr, crate::wire::MacAddr)> = Vec::new();
+    let mut candidates = candidates.filter_map(|ip| match ip {
+        IpAddr::V6(ip) => Some(ip),
+        IpAddr::V4(_) => None,
+    });
+    while free.len() < needed {
+        let mut round: Vec<Ipv6Addr> = Vec::new();
+        while free.len() + round.len() < needed {
+            match candidates.next() {
+                Some(ip) if checked == Some(ip.into()) => free.push(ip.into()),
+                Some(ip) => round.push(ip),
+                None => break,
+            }
+        }
+        if round.is_empty() {
+            if free.len() >= needed {
+                break;
+            }
+            bail!(
+                "--sources has {} free address{} and {needed} are needed{}; give more addresses",
+                free.len(),
+                if free.len() == 1 { "" } else { "es" },
+                in_use(&taken),
+            );
+        }
+        if human {
+            writeln!(
+                env.err,
+                "nettool: load: checking that {} {} free (duplicate address detection, RFC \
+                 4862: a neighbour solicitation from ::, {} for an objection)",
+                list(&round),
+                if round.len() == 1 { "is" } else { "are" },
+                crate::time::human(crate::ndp::cache::RETRANS_TIMER),
+            )?;
+        }
+        let config = ndp_claim::Config {
+            mode: ndp_claim::Mode::Dad,
+            mac,
+            target: Ipv6Addr::UNSPECIFIED,
+            tries: DUP_ADDR_DETECT_TRANSMITS,
+            interval: crate::ndp::cache::RETRANS_TIMER,
+            wait: crate::ndp::cache::RETRANS_TIMER,
+        };
+        let mut dad = ClaimAll::new(clock.now(), &config, &round);
+        if driver::run(&mut dad, link, clock, env.interrupt, |_, _| Ok(()))? == Stop::Interrupted {
+            return Ok(None);
+        }
+        for (ip, owner) in dad.outcome() {
+            match owner {
+                Some(owner) => {
+                    if human {
+                        writeln!(
+                            env.err,
+                            "nettool: load: {ip} is in use (by {owner}): skipped"
+                        )?;
+                    }
+                    taken.push((ip, owner));
+                }
+                None => free.push(ip.into()),
+            }
+        }
+        if taken.len() > SPARE6 && free.len() < needed {
+            bail!(
+                "--sources: {}; nettool skips at most {SPARE6} and never sweeps a prefix: give \
+                 a prefix nobody on the link uses",
+                in_use(&taken).trim_start_matches("; "),
+            );
+        }
+    }
+    Ok(Some(free))
+}
+
+/// The addresses found in use, for an error: `; N in use: A (by M), ...`.
+fn in_use<T: std::fmt::Display>(taken: &[(T, crate::wire::MacAddr)]) -> String {
+    if taken.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = taken
+        .iter()
+        .map(|(ip, mac)| format!("{ip} (by {mac})"))
+        .collect();
+    format!("; {} in use on the link: {}", taken.len(), each.join(", "))
+}
+
 /// Addresses for a line: all of a few, or the first and a count.
-fn list(ips: &[Ipv4Addr]) -> String {
+fn list<T: std::fmt::Display>(ips: &[T]) -> String {
     match ips {
         [one] => one.to_string(),
-        few if few.len() <= 8 => few
-            .iter()
-            .map(Ipv4Addr::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
+        few if few.len() <= 8 => few.iter().map(T::to_string).collect::<Vec<_>>().join(", "),
         many => format!(
             "{} addresses ({} to {})",
             many.len(),
@@ -572,8 +781,8 @@ struct Load {
     n: u32,
     first_port: u16,
     /// The source addresses, taken in turn.
-    sources: Vec<Ipv4Addr>,
-    remote: SocketAddrV4,
+    sources: Vec<IpAddr>,
+    remote: SocketAddr,
     /// The connections' configurations, shared: with `--keepalive`, one
     /// per idle time of the spread ([`SPREAD`]), connection `i` taking
     /// `configs[i mod len]`.
@@ -630,8 +839,8 @@ impl Load {
         args: &LoadArgs,
         payload: Option<Vec<u8>>,
         path: &Path,
-        remote: SocketAddrV4,
-        sources: Vec<Ipv4Addr>,
+        remote: SocketAddr,
+        sources: Vec<IpAddr>,
         start: Instant,
     ) -> Load {
         let config = tcp::Config {
@@ -700,10 +909,10 @@ impl Load {
     fn key(&self, i: u32) -> FlowKey {
         let k = self.sources.len() as u32;
         let port = u16::try_from(u32::from(self.first_port) + i / k).expect("checked: ports fit");
-        FlowKey::v4(
-            SocketAddrV4::new(self.sources[(i % k) as usize], port),
-            self.remote,
-        )
+        FlowKey {
+            local: SocketAddr::new(self.sources[(i % k) as usize], port),
+            remote: self.remote,
+        }
     }
 
     /// Opens as many connections as the pacer allows.
@@ -1206,6 +1415,49 @@ mod tests {
         assert!(e.contains("gives 2 addresses"), "{e}");
         assert!(e.contains("needs 3"), "{e}");
         assert!(e.contains("-c 129024 or less"), "{e}");
+    }
+
+    fn load_args(argv: &[&str]) -> LoadArgs {
+        use clap::Parser;
+        let all = ["nettool", "load"].iter().chain(argv);
+        match crate::cli::Cli::try_parse_from(all).unwrap().command {
+            crate::cli::Command::Load(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[rstest::rstest]
+    #[case(&["[fd00:6e74::2]:80", "-c", "1"], Some("[fd00:6e74::2]:80"))]
+    #[case(&["10.0.0.2:80", "-c", "1"], Some("10.0.0.2:80"))]
+    #[case(&["[fd00:6e74::2]:80", "-c", "1", "-6"], Some("[fd00:6e74::2]:80"))]
+    #[case(&["[fd00:6e74::2]:80", "-c", "1", "--sources", "fd00:6e74:1::/64"], Some("[fd00:6e74::2]:80"))]
+    #[case(&["[fd00:6e74::2]:80", "-c", "1", "-s", "fd00:6e74::9"], Some("[fd00:6e74::2]:80"))]
+    #[case(&["10.0.0.2:80", "-c", "1", "--sources", "fd00:6e74:1::/64"], None)]
+    #[case(&["[fd00:6e74::2]:80", "-c", "1", "--sources", "10.0.1.0/24"], None)]
+    #[case(&["[fd00:6e74::2]:80", "-c", "1", "-s", "10.0.0.9"], None)]
+    #[case(&["[fd00:6e74::2]:80", "-c", "1", "-4"], None)]
+    #[case(&["10.0.0.2:80", "-c", "1", "-6"], None)]
+    #[case(&["10.0.0.2:80", "-c", "1", "-4", "--sources", "fd00:6e74:1::/64"], None)]
+    fn the_target_is_of_the_sources_family(#[case] argv: &[&str], #[case] want: Option<&str>) {
+        let got = target(&load_args(argv));
+        match want {
+            Some(addr) => assert_eq!(got.unwrap().to_string(), addr),
+            None => {
+                let e = format!("{:#}", got.unwrap_err());
+                assert!(e.contains("IPv") || e.contains("family"), "{e}");
+            }
+        }
+    }
+
+    #[rstest::rstest]
+    #[case("fd00::1", true)]
+    #[case("10.0.0.1", true)]
+    #[case("ff02::1", false)]
+    #[case("::", false)]
+    #[case("::1", false)]
+    #[case("255.255.255.255", false)]
+    fn only_unicast_addresses_are_taken(#[case] ip: &str, #[case] want: bool) {
+        assert_eq!(claimable(ip.parse().unwrap()), want);
     }
 
     #[test]

@@ -144,6 +144,35 @@ impl PacketLink {
         setsockopt(self.fd, libc::SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq)
     }
 
+    /// [`PacketLink::join_multicast`] of several groups on a socket of
+    /// its own that reads nothing (protocol 0: the kernel hands it no
+    /// frame), for a run that learns the groups it needs after its link
+    /// is open and privileges are given up (`nettool load --sources`
+    /// over IPv6). The memberships last as long as what is returned.
+    pub fn memberships(
+        ifindex: u32,
+        macs: impl IntoIterator<Item = [u8; 6]>,
+    ) -> io::Result<std::os::fd::OwnedFd> {
+        let socket = crate::sys::socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+        for mac in macs {
+            let mut address = [0u8; 8];
+            address[..6].copy_from_slice(&mac);
+            let mreq = libc::packet_mreq {
+                mr_ifindex: ifindex as libc::c_int,
+                mr_type: PACKET_MR_MULTICAST as libc::c_ushort,
+                mr_alen: 6,
+                mr_address: address,
+            };
+            setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_PACKET,
+                PACKET_ADD_MEMBERSHIP,
+                &mreq,
+            )?;
+        }
+        Ok(socket)
+    }
+
     /// Opens a link that can also send TCP super-frames for the kernel to
     /// segment ([`Link::send_segmented`]), through `PACKET_VNET_HDR`: every
     /// frame then travels behind a `virtio_net_hdr`, which also says,

@@ -6,9 +6,12 @@
 //! - [`resolve`]: one address resolved through the cache (or pinged).
 //! - [`claim`]: duplicate address detection and unsolicited
 //!   advertisements.
+//! - [`claims`]: duplicate address detection of several addresses at
+//!   once.
 //! - [`nodes`]: who answers an echo to every node on the link.
 
 pub mod cache;
 pub mod claim;
+pub mod claims;
 pub mod nodes;
 pub mod resolve;

@@ -402,22 +402,26 @@ impl Interface {
     }
 
     /// Answers for `ip` too, an address the kernel does not own (`nettool
-    /// load --sources`): ARP requests for it, segments to it (its
-    /// connections' and, for no flow, a RST) and echo requests, as for
-    /// `config.ip` when `answer_arp` is set, whatever that says.
-    pub fn add_address(&mut self, ip: Ipv4Addr) {
-        if ip != self.config.ip {
+    /// load --sources`): ARP requests (or, for an IPv6 address, neighbour
+    /// solicitations) for it, segments to it (its connections' and, for no
+    /// flow, a RST) and echo requests, as for `config.ip` (`config.ipv6`)
+    /// when `answer_arp` is set, whatever that says.
+    pub fn add_address(&mut self, ip: impl Into<IpAddr>) {
+        let ip = ip.into();
+        let primary = match ip {
+            IpAddr::V4(v4) => v4 == self.config.ip,
+            IpAddr::V6(v6) => self.config.ipv6 == Some(v6),
+        };
+        if !primary {
             self.more.add(ip);
         }
     }
 
-    /// [`Interface::answers_alone`] for an address of either family
-    /// (nettool answers for an IPv6 address only as the configuration
-    /// says: `--sources` adds IPv4 ones).
+    /// [`Interface::answers_alone`] for an address of either family.
     fn answers_alone_ip(&self, ip: IpAddr) -> bool {
         match ip {
             IpAddr::V4(ip) => self.answers_alone(ip),
-            IpAddr::V6(_) => self.config.answer_arp,
+            IpAddr::V6(ip) => self.config.answer_arp || self.more.contains6(ip),
         }
     }
 
@@ -1168,7 +1172,11 @@ impl Interface {
     /// A Neighbor Solicitation for our IPv6 address, when nobody else
     /// answers for it: answered ([`super::neighbor`]); whether it was.
     fn answer_solicitation(&mut self, now: Instant, frame: &[u8], checksum: RxChecksum) -> bool {
-        let Some(ours) = self.config.ipv6.filter(|_| self.config.answer_arp) else {
+        let Some(ours) = self
+            .more
+            .solicited(frame)
+            .or(self.config.ipv6.filter(|_| self.config.answer_arp))
+        else {
             return false;
         };
         let verify = !checksum.kernel_vouches();
