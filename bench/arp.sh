@@ -11,45 +11,24 @@
 #      (and checks that both find exactly the same 20 hosts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
-[ "$(id -u)" -eq 0 ] || { echo "bench/arp.sh needs root (namespaces, raw sockets)" >&2; exit 2; }
-need=()
-for p in iproute2 iputils-arping arp-scan hyperfine python3; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-
-cargo build --release --quiet
-bin="$PWD/target/release/nettool"
-a="ntb-$$-a"; b="ntb-$$-b"; net=10.203.0
-work=$(mktemp -d)
-cleanup() { ip netns del "$a" 2>/dev/null || true; ip netns del "$b" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT INT TERM
-
-ip netns add "$a"; ip netns add "$b"
-ip link add eth0 netns "$a" type veth peer name eth0 netns "$b"
-for ns in "$a" "$b"; do
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-  ip -n "$ns" link set lo up
-done
-ip -n "$a" addr add $net.1/24 dev eth0
-ip -n "$b" addr add $net.2/24 dev eth0
+bench_init arp.sh iproute2 iputils-arping arp-scan hyperfine python3
+net=10.203.0
+bench_pair ntb
+bench_v4 $net
 for i in $(seq 0 18); do ip -n "$b" addr add $net.$((7 + i * 13))/24 dev eth0; done
-ip -n "$a" link set eth0 up; ip -n "$b" link set eth0 up
 sleep 0.3
 
 export NETTOOL_ARP_CACHE="$work/cache.json"
-inA() { ip netns exec "$a" "$@"; }
-hf() { inA hyperfine --style none --shell=none "$@"; }
+hf() { A hyperfine --style none --shell=none "$@"; }
 
 # 1. single resolution
 hf --warmup 5 --runs 200 --export-json "$work/single.json" \
   -n "nettool arp --no-cache" "$bin arp --no-cache $net.2" \
   -n "arping -c 1" "arping -c 1 -I eth0 $net.2" >/dev/null
 # 2. cached lookup (the entry is fresh for an hour)
-inA "$bin" arp --ttl 1h "$net.2" >/dev/null
+A "$bin" arp --ttl 1h "$net.2" >/dev/null
 hf --warmup 5 --runs 300 --export-json "$work/cached.json" \
   -n "nettool arp (cached)" "$bin arp --ttl 1h $net.2" >/dev/null
 # 3. sweep, and the hosts each tool found
@@ -57,8 +36,8 @@ hf --warmup 1 --runs 10 --export-json "$work/sweep.json" \
   -n "nettool arp NET/24" "$bin arp --no-cache -q $net.0/24" \
   -n "arp-scan NET/24" "arp-scan -q -I eth0 $net.0/24" >/dev/null
 # A sweep's --json prints one `reply` event per host that answered, with its `ip`.
-inA "$bin" arp --json "$net.0/24" | python3 -c 'import json,sys; print("\n".join(sorted(e["ip"] for e in map(json.loads, sys.stdin) if e["event"] == "reply")))' >"$work/nettool.hosts"
-inA arp-scan -q -I eth0 "$net.0/24" | awk '/^[0-9]+\./ {print $1}' | sort -u >"$work/arpscan.hosts"
+A "$bin" arp --json "$net.0/24" | python3 -c 'import json,sys; print("\n".join(sorted(e["ip"] for e in map(json.loads, sys.stdin) if e["event"] == "reply")))' >"$work/nettool.hosts"
+A arp-scan -q -I eth0 "$net.0/24" | awk '/^[0-9]+\./ {print $1}' | sort -u >"$work/arpscan.hosts"
 nettool_n=$(wc -l <"$work/nettool.hosts"); arpscan_n=$(wc -l <"$work/arpscan.hosts")
 same=$(cmp -s <(sort "$work/nettool.hosts") <(sort "$work/arpscan.hosts") && echo yes || echo NO)
 

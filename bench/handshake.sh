@@ -25,41 +25,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ "$(id -u)" -eq 0 ] || { echo "bench/handshake.sh needs root (namespaces, raw sockets)" >&2; exit 2; }
+. bench/lib.sh
+
 N=${N:-50}
 RUNS=${RUNS:-100}
-need=()
-for p in iproute2 netcat-openbsd hping3 hyperfine python3; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-
-cargo build --release --quiet
-bin="$PWD/target/release/nettool"
-a="ntb-$$-a"; b="ntb-$$-b"; net=10.205.0; port=8080
+bench_init handshake.sh iproute2 netcat-openbsd hping3 hyperfine python3
+net=10.205.0; port=8080
 unowned=$net.77
-work=$(mktemp -d)
-server=""
-cleanup() {
-  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
-  ip netns del "$a" 2>/dev/null || true
-  ip netns del "$b" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ip netns add "$a"; ip netns add "$b"
-ip link add eth0 netns "$a" type veth peer name eth0 netns "$b"
-for ns in "$a" "$b"; do
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-  ip -n "$ns" link set lo up
-done
-ip -n "$a" addr add $net.1/24 dev eth0
-ip -n "$b" addr add $net.2/24 dev eth0
-ip -n "$a" link set eth0 up; ip -n "$b" link set eth0 up
+bench_pair ntb
+bench_v4 $net
 # B reaches the unowned source through A's MAC without asking ARP, so the
 # unguarded runs differ from the guarded ones only by the guard.
 mac_a=$(ip netns exec "$a" cat /sys/class/net/eth0/address)
@@ -98,16 +72,15 @@ while True:
             s.close()
 PY
 ip netns exec "$b" python3 "$work/listen.py" $port >"$work/listen.out" &
-server=$!
+pids+=($!)
 for _ in $(seq 50); do grep -q ready "$work/listen.out" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$work/listen.out" || { echo "the listener did not start" >&2; exit 2; }
 
 export NETTOOL_ARP_CACHE="$work/cache.json"
-inA() { ip netns exec "$a" "$@"; }
-hf() { inA hyperfine --style none --shell=none "$@"; }
+hf() { A hyperfine --style none --shell=none "$@"; }
 # Fill nettool's ARP cache (the kernel's fills on the first nc/hping3 run).
-inA "$bin" handshake --linger 0 $net.2:$port >/dev/null
-inA "$bin" handshake --linger 0 -s $unowned $net.2:$port >/dev/null
+A "$bin" handshake --linger 0 $net.2:$port >/dev/null
+A "$bin" handshake --linger 0 -s $unowned $net.2:$port >/dev/null
 
 # (a) whole processes
 hf --warmup 5 --runs "$RUNS" --export-json "$work/whole.json" \
@@ -118,12 +91,12 @@ hf --warmup 5 --runs "$RUNS" --export-json "$work/whole.json" \
 
 # (b) round trips measured by each tool
 for _ in $(seq "$N"); do
-  inA "$bin" handshake --linger 0 --json $net.2:$port | grep '"event":"result"'
+  A "$bin" handshake --linger 0 --json $net.2:$port | grep '"event":"result"'
 done >"$work/nettool.jsonl"
 for _ in $(seq "$N"); do
-  inA "$bin" handshake --linger 0 --json -s $unowned $net.2:$port | grep '"event":"result"'
+  A "$bin" handshake --linger 0 --json -s $unowned $net.2:$port | grep '"event":"result"'
 done >"$work/nettool-s.jsonl"
-inA python3 - "$net.2" "$port" "$N" >"$work/connect.txt" <<'PY'
+A python3 - "$net.2" "$port" "$N" >"$work/connect.txt" <<'PY'
 import socket, struct, sys, time
 addr, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 for i in range(n + 5):
@@ -139,7 +112,7 @@ for i in range(n + 5):
 PY
 # close() of an AF_PACKET socket bound to eth0 for all protocols, as
 # nettool's link is (packet_release() waits for an RCU grace period).
-inA python3 - "$N" >"$work/afpacket.txt" <<'PY'
+A python3 - "$N" >"$work/afpacket.txt" <<'PY'
 import socket, sys, time
 for i in range(int(sys.argv[1])):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
@@ -151,7 +124,7 @@ for i in range(int(sys.argv[1])):
 PY
 # The guard's transaction and the close() of its socket, as nettool
 # does them (src/guard.rs, src/nft): the fixture's bytes, acknowledged.
-inA python3 - "$PWD/tests/fixtures/nft-guard-batch.hex" "$N" >"$work/guard.txt" <<'PY'
+A python3 - "$PWD/tests/fixtures/nft-guard-batch.hex" "$N" >"$work/guard.txt" <<'PY'
 import socket, struct, sys, time
 raw = bytes.fromhex(open(sys.argv[1]).read().replace("\n", " ").replace(" ", ""))
 for i in range(int(sys.argv[2])):
@@ -174,7 +147,7 @@ for i in range(int(sys.argv[2])):
     print((t1 - t) / 1e6, (time.perf_counter_ns() - t1) / 1e6)
     time.sleep(0.02)
 PY
-inA hping3 -S -c "$N" -i u20000 -p $port $net.2 2>/dev/null | sed -n 's/.*rtt=\([0-9.]*\) ms.*/\1/p' >"$work/hping3.txt"
+A hping3 -S -c "$N" -i u20000 -p $port $net.2 2>/dev/null | sed -n 's/.*rtt=\([0-9.]*\) ms.*/\1/p' >"$work/hping3.txt"
 
 python3 - "$work" "$N" <<'PY'
 import json, statistics, sys

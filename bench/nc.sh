@@ -29,14 +29,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ "$(id -u)" -eq 0 ] || { echo "bench/nc.sh needs root (namespaces, raw sockets)" >&2; exit 2; }
-need=()
-for p in iproute2 netcat-openbsd nftables python3; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. bench/lib.sh
 
 SIZE=${SIZE:-1G}
 OLD=${OLD:-1}
@@ -44,24 +37,11 @@ RST=${RST:-1}
 REPS=${REPS:-1}
 V6=${V6:-1}
 bytes=$(numfmt --from=iec "$SIZE")
-cargo build --release --quiet
-bin="$PWD/target/release/nettool"
-a="ntn-$$-a"; b="ntn-$$-b"
-work=$(mktemp -d)
 file=""
-cleanup() { ip netns del "$a" 2>/dev/null || true; ip netns del "$b" 2>/dev/null || true; rm -rf "$work"; [ -z "$file" ] || rm -f "$file"; }
-trap cleanup EXIT INT TERM
-
-ip netns add "$a"; ip netns add "$b"
-ip link add eth0 netns "$a" type veth peer name eth0 netns "$b"
-for ns in "$a" "$b"; do
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
-  ip -n "$ns" link set lo up
-  ip -n "$ns" link set eth0 mtu 1500 up
-done
-ip -n "$a" addr add 10.208.0.1/24 dev eth0
-ip -n "$b" addr add 10.208.0.2/24 dev eth0
+bench_undo() { [ -z "$file" ] || rm -f "$file"; }
+bench_init nc.sh iproute2 netcat-openbsd nftables python3
+bench_pair ntn
+bench_v4 10.208.0
 if [ "$V6" = 1 ]; then
   # IPv6 on eth0 only, its address usable at once (no DAD).
   for ns in "$a" "$b"; do ip netns exec "$ns" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0; done

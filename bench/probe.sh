@@ -37,53 +37,16 @@
 #     and drops SYNs to 3 (nftables); all must report exactly those.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
-[ "$(id -u)" -eq 0 ] || { echo "bench/probe.sh needs root (namespaces, raw sockets)" >&2; exit 2; }
 SECS=${SECS:-3}
 N=${N:-50}
 ONLY=${ONLY:-}
-need=()
-for p in iproute2 nftables hping3 nmap tcpdump python3; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-
-cargo build --release --quiet
-bin="$PWD/target/release/nettool"
-a="ntp-$$-a"; b="ntp-$$-b"; net=10.206.0
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  ip netns del "$a" 2>/dev/null || true
-  ip netns del "$b" 2>/dev/null || true
-  [ -n "${KEEP:-}" ] && cp -r "$work" "$KEEP"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ip netns add "$a"; ip netns add "$b"
-ip link add eth0 netns "$a" type veth peer name eth0 netns "$b"
-for ns in "$a" "$b"; do
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-  ip -n "$ns" link set lo up
-done
-ip -n "$a" addr add $net.1/24 dev eth0
-ip -n "$b" addr add $net.2/24 dev eth0
-ip -n "$a" link set eth0 up; ip -n "$b" link set eth0 up
+bench_init probe.sh iproute2 nftables hping3 nmap tcpdump python3
+net=10.206.0
+bench_pair ntp
+bench_v4 $net
 export NETTOOL_ARP_CACHE="$work/arp.json"
-A() { ip netns exec "$a" "$@"; }
-# Waits until a listener has written its "ready" file: python3 takes a
-# while to start on a busy machine, and a scan that starts first would
-# find its ports closed.
-ready() {
-  for _ in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.05; done
-  echo "a listener never came up ($1)" >&2; exit 1
-}
-B() { ip netns exec "$b" "$@"; }
 
 # ---------------------------------------------------------------- (1) flood
 B nft -f - <<EOF
@@ -181,7 +144,7 @@ open(sys.argv[1], "w").close()
 time.sleep(600)
 PY
 pids+=($!)
-ready "$work/ready-rtt"
+bench_ready "$work/ready-rtt"
 ip netns exec "$a" tcpdump -U -i eth0 -nn -tt --time-stamp-precision nano -w "$work/rtt.pcap" 'tcp port 8080' 2>"$work/tcpdump.err" &
 dump=$!
 # tcpdump takes a while to start in a namespace: wait until it listens.
@@ -231,7 +194,7 @@ open(sys.argv[1], "w").close()
 time.sleep(600)
 PY
 pids+=($!)
-ready "$work/ready-scan"
+bench_ready "$work/ready-scan"
 B nft add table inet fw
 B nft add chain inet fw in '{ type filter hook input priority 0; }'
 B nft add rule inet fw in tcp dport '{ 82, 3000, 60000 }' drop

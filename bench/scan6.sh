@@ -12,50 +12,18 @@
 #   sudo RUNS=3 bench/scan6.sh     # each tool three times, the median time
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
-[ "$(id -u)" -eq 0 ] || { echo "bench/scan6.sh needs root (namespaces, raw sockets)" >&2; exit 2; }
 RUNS=${RUNS:-1}
-need=()
-for p in iproute2 nftables nmap python3; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-
-cargo build --release --quiet
-bin="$PWD/target/release/nettool"
-a="nts6-$$-a"; b="nts6-$$-b"; ula_a=fd00:6e73::1; ula_b=fd00:6e73::2
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  ip netns del "$a" 2>/dev/null || true
-  ip netns del "$b" 2>/dev/null || true
-  [ -n "${KEEP:-}" ] && cp -r "$work" "$KEEP"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ip netns add "$a"; ip netns add "$b"
-ip link add eth0 netns "$a" type veth peer name eth0 netns "$b"
-for ns in "$a" "$b"; do
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.eth0.accept_dad=0
-  ip -n "$ns" link set lo up
-done
-ip -n "$a" addr add $ula_a/64 dev eth0 nodad
-ip -n "$b" addr add $ula_b/64 dev eth0 nodad
-ip -n "$a" link set eth0 up; ip -n "$b" link set eth0 up
+bench_init scan6.sh iproute2 nftables nmap python3
+ula_a=fd00:6e73::1; ula_b=fd00:6e73::2
+bench_pair nts6
+bench_v6 $ula_a $ula_b
 export NETTOOL_ARP_CACHE="$work/cache.json"
-A() { ip netns exec "$a" "$@"; }
-B() { ip netns exec "$b" "$@"; }
 
 open_ports="22 80 443 8443 31337"
 filtered_ports="82 3000 60000"
-# Not through B(): a function run in the background is a subshell, and
-# killing it would leave python3 behind, holding the script's stdout.
+# Not through B() (see bench/lib.sh): python3 would outlive the kill.
 ip netns exec "$b" python3 - "$work/ready" "$ula_b" $open_ports <<'PY' &
 import socket, sys, time
 ss = []
@@ -66,8 +34,7 @@ open(sys.argv[1], "w").close()
 time.sleep(3600)
 PY
 pids+=($!)
-for _ in $(seq 200); do [ -e "$work/ready" ] && break; sleep 0.05; done
-[ -e "$work/ready" ] || { echo "the listeners in B never started" >&2; exit 1; }
+bench_ready "$work/ready"
 B nft add table inet fw
 B nft add chain inet fw in '{ type filter hook input priority 0; }'
 B nft add rule inet fw in tcp dport "{ ${filtered_ports// /, } }" drop

@@ -742,7 +742,7 @@ _nettool() {
             return 0
             ;;
         nettool__subcmd__ping)
-            opts="-I -i -s -c -W -w -v -h --input-list --max-targets --no-discovery --interface --source --cache-file --count --interval --flood --wait --data-len --ttl --verbose --json --pcap --user --help"
+            opts="-I -i -s -4 -6 -c -W -w -v -h --input-list --max-targets --no-discovery --interface --source --cache-file --count --interval --flood --wait --data-len --hop-limit --ttl --verbose --json --pcap --user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -829,6 +829,10 @@ _nettool() {
                     return 0
                     ;;
                 --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hop-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -140,7 +140,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand nc" -l trace -d 'Every s
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l ladder -d 'When the connection ends, draw it on stderr as a ladder diagram (segments, our states, the peer\'s inferred); of a long one, the first 20 and last 10 segments and those that moved a state'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -l ascii -d 'With --ladder: ASCII characters only, whatever the locale'
 complete -c nettool -n "__fish_nettool_using_subcommand nc" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l icmp-type -d 'The ICMP query to send: echo (8), timestamp (13) or mask (17, address mask)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l icmp-type -d 'The ICMP query to send: echo (8), timestamp (13) or mask (17, address mask). Over IPv6 echo only (ICMPv6 has no other query)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l icmp-code -d 'The ICMP code to write (0 for every query RFC 792 defines)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l icmp-id -d 'The ICMP identifier (default: a random one)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l dport -d 'Destination port(s) for every target, instead of :PORTS (default 80). Probes go to them in turn' -r
@@ -173,7 +173,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -l pcap -d 'Write
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l udp -d 'Send UDP datagrams (payload from --data, --data-file or --data-len) instead of TCP segments: a UDP answer means open, an ICMP port unreachable closed'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l icmp -d 'Send ICMP echo requests (ping), or the query --icmp-type names, instead of TCP segments'
-complete -c nettool -n "__fish_nettool_using_subcommand probe" -l zero-checksum -d 'UDP: a zero checksum, "none computed", which IPv4 allows'
+complete -c nettool -n "__fish_nettool_using_subcommand probe" -l zero-checksum -d 'UDP: a zero checksum, "none computed", which IPv4 allows (IPv6 does not)'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l no-discovery -d 'Take every address of a subnet, without first asking which answer ARP (on the local link, an address nobody answers for is otherwise left out); -Pn as nmap spells it'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -l sport-inc -d 'Each probe from the next source port (wrapping back after 65535)'
 complete -c nettool -n "__fish_nettool_using_subcommand probe" -s S -l syn -d 'SYN'
@@ -198,16 +198,18 @@ complete -c nettool -n "__fish_nettool_using_subcommand probe" -s h -l help -d '
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l input-list -d 'Read targets from FILE too (white space between them, # starts a comment; - is stdin); -iL FILE as nmap spells it' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l max-targets -d 'Refuse a run of more target addresses than N (a subnet counts its hosts): a /16 typed for a /24 would run for hours' -r
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -s i -s I -l interface -d 'Interface to use (default: the one the kernel routes HOST through)' -r -f
-complete -c nettool -n "__fish_nettool_using_subcommand ping" -s s -l source -d 'Source address (one the kernel does not own: nettool answers ARP for it)' -r
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -s s -l source -d 'Source address (one the kernel does not own: nettool answers ARP, or over IPv6 neighbour solicitations, for it)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l cache-file -d 'ARP cache file [default: /var/cache/nettool/arp-cache.json for root]' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -s c -l count -d 'Requests to send (default: until Ctrl-C)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l interval -d 'Spacing of requests (down to microseconds: 100us)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -s w -s W -l wait -d 'How long each request waits for its reply' -r
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l data-len -d 'Bytes of data after the ICMP header (ping\'s -s)' -r
-complete -c nettool -n "__fish_nettool_using_subcommand ping" -l ttl -d 'IP time to live' -r
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -l ttl -l hop-limit -d 'IP time to live; over IPv6 the hop limit (--hop-limit is the same option)' -r
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l no-discovery -d 'Take every address of a subnet, without first asking which answer ARP (on the local link, an address nobody answers for is otherwise left out); -Pn as nmap spells it'
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -s 4 -d 'IPv4 only: a host name resolves to its A records'
+complete -c nettool -n "__fish_nettool_using_subcommand ping" -s 6 -d 'IPv6 only: a host name resolves to its AAAA records'
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l flood -d 'As fast as the link allows; print only the summary'
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -s v -l verbose -d 'Also print every request sent'
 complete -c nettool -n "__fish_nettool_using_subcommand ping" -l json -d 'One JSON object per line'
@@ -229,7 +231,7 @@ complete -c nettool -n "__fish_nettool_using_subcommand scan" -l min-timeout -d 
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l pcap -d 'Write every frame nettool sends and receives to FILE, in pcap format (tcpdump -r FILE)' -r -F
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l user -d 'After the setup, run as NAME instead of nobody when started as root (tcpdump -Z)' -r -f -a "(__fish_complete_users)"
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l no-discovery -d 'Take every address of a subnet, without first asking which answer ARP (on the local link, an address nobody answers for is otherwise left out); -Pn as nmap spells it'
-complete -c nettool -n "__fish_nettool_using_subcommand scan" -l udp -d 'Scan UDP ports instead: open (a UDP answer), closed (ICMP port unreachable), filtered (another ICMP unreachable), open|filtered (silence). Exact against a peer that rate-limits its ICMP errors, at about one closed port per second against a default Linux host. One target'
+complete -c nettool -n "__fish_nettool_using_subcommand scan" -l udp -d 'Scan UDP ports instead: open (a UDP answer), closed (ICMP port unreachable), filtered (another ICMP unreachable), open|filtered (silence). Exact against a peer that rate-limits its ICMP errors, at about one closed port per second against a default Linux host (ten over IPv6, whose errors Linux limits less)'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s 4 -d 'IPv4 only: a host name resolves to its A records'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -s 6 -d 'IPv6 only: a host name resolves to its AAAA records'
 complete -c nettool -n "__fish_nettool_using_subcommand scan" -l all -d 'List every port, closed ones too'

@@ -328,7 +328,7 @@ fn bit_fields_take_hex() {
 #[case::handshake_ipv6_without_brackets(&["handshake", "fd00::1:80"], "write [fd00::1:80]:PORT")]
 #[case::nc_ipv6_with_dash_4(&["nc", "-4", "::1", "80"], "-4 asks for IPv4")]
 #[case::handshake_ipv4_with_dash_6(&["handshake", "-6", "10.78.0.2:80"], "-6 asks for IPv6")]
-#[case::udp_probe_ipv6(&["probe", "--udp", "[::1]:80"], "IPv4 only so far")]
+#[case::arp_ipv6(&["arp", "::1"], "IPv4 only so far")]
 #[case::probe_space(&["probe", "a b:80"], "not a host name")]
 #[case::a_port_for_a_host(&["probe", "22"], "not an IPv4 address")]
 #[case::a_short_address(&["scan", "10.78.0", "10.78.0.2"], "not an IPv4 address")]
@@ -350,7 +350,9 @@ fn a_bad_host_says_what_is_wrong(#[case] args: &[&str], #[case] says: &str) {
 #[case::a_slash_64(&["scan", "fd00:6e74::/64", "80"], "fd00:6e74::/64 holds 2^64 addresses")]
 #[case::a_slash_64_probe(&["probe", "fd00:6e74::/64"], "neighbour solicitation (NDP)")]
 #[case::dash_4_with_ipv6(&["scan", "-4", "::1", "80"], "-4 asks for IPv4")]
-#[case::udp_scan_ipv6(&["scan", "--udp", "::1", "53"], "IPv4 only so far")]
+#[case::timestamp_to_ipv6(&["probe", "--icmp", "--icmp-type", "timestamp", "::1"], "ICMPv6 has no time stamp request")]
+#[case::mask_to_ipv6(&["probe", "--icmp", "--icmp-type", "mask", "::1"], "ICMPv6 has no address mask request")]
+#[case::no_udp_checksum_over_ipv6(&["probe", "--udp", "--zero-checksum", "[::1]:53"], "IPv6 forbids a UDP datagram without a checksum")]
 #[case::two_zones(&["scan", "fe80::1%lo", "fe80::2%eth9", "80"], "one run leaves by one interface")]
 fn ipv6_probe_and_scan_refusals(#[case] args: &[&str], #[case] says: &str) {
     let r = run(cmd(args), LIMIT);
@@ -594,6 +596,7 @@ fn lab_demo_runs_every_step_and_leaves_nothing_behind() {
         "4 of 253 addresses answered",
         "is in use by",
         "is open: SYN-ACK",
+        "port 80 on fd00:6e74:0:1200::2 is open: SYN-ACK",
         "is closed: RST",
         "CLOSE-WAIT → LAST-ACK",
         "FIN-WAIT-2 → TIME-WAIT",

@@ -1,9 +1,11 @@
 //! `nettool probe --udp`, `probe --icmp` and `ping` with several targets,
 //! as the TCP probe takes them, on the in-memory link and its virtual
 //! clock: no root, no namespace. The scripted peer 10.9.0.2 answers echo
-//! requests and echoes datagrams to port 7; nobody is at 10.9.0.3.
+//! requests and echoes datagrams to port 7; nobody is at 10.9.0.3. Over
+//! IPv6, the peer fd00:9::2 answers ICMPv6 echo requests, echoes
+//! datagrams to port 7 and answers others with ICMPv6 port unreachable.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use clap::Parser;
@@ -15,9 +17,10 @@ use nettool::outcome::Outcome;
 use nettool::setup::Path;
 use nettool::time::Instant;
 use nettool::wire::MacAddr;
-use nettool::wire::ethernet::EthernetRepr;
+use nettool::wire::ethernet::{EthernetRepr, Protocol};
 use nettool::wire::icmp::{IcmpQuery, QueryKind};
 use nettool::wire::ipv4::{IpProtocol, Ipv4Repr};
+use nettool::wire::ipv6::{Ipv6Repr, NextHeader};
 use nettool::wire::tcp::ChecksumMode;
 use nettool::wire::testing;
 use nettool::wire::udp::UdpRepr;
@@ -33,9 +36,12 @@ struct Peer;
 
 impl Responder for Peer {
     fn on_frame(&mut self, _now: Instant, sent: &[u8]) -> Vec<(Duration, Vec<u8>)> {
-        let Ok((_, body)) = EthernetRepr::parse(sent) else {
+        let Ok((eth, body)) = EthernetRepr::parse(sent) else {
             return Vec::new();
         };
+        if eth.protocol == Protocol::Ipv6 {
+            return on_packet6(body).into_iter().map(|f| (RTT, f)).collect();
+        }
         let Ok((ip, payload)) = Ipv4Repr::parse(body) else {
             return Vec::new();
         };
@@ -77,6 +83,49 @@ impl Responder for Peer {
     }
 }
 
+const US6: Ipv6Addr = Ipv6Addr::new(0xfd00, 9, 0, 0, 0, 0, 0, 1);
+const PEER6: Ipv6Addr = Ipv6Addr::new(0xfd00, 9, 0, 0, 0, 0, 0, 2);
+
+/// The peer's answer over IPv6 to `packet`: an echo reply, a datagram
+/// back from port 7, or a port unreachable quoting it.
+fn on_packet6(packet: &[u8]) -> Option<Vec<u8>> {
+    use pnet::packet::icmpv6::{Icmpv6Packet, checksum};
+    let (ip, payload) = Ipv6Repr::parse(packet).ok()?;
+    if ip.dst != PEER6 {
+        return None;
+    }
+    let icmp6 = |mut msg: Vec<u8>| {
+        msg[2..4].fill(0);
+        let sum = checksum(&Icmpv6Packet::new(&msg).unwrap(), &PEER6, &ip.src);
+        msg[2..4].copy_from_slice(&sum.to_be_bytes());
+        Ipv6Repr::new(PEER6, ip.src, NextHeader::Icmpv6, 64, msg.len())
+            .frame(PEER_MAC, US_MAC, &msg)
+    };
+    match ip.next_header {
+        NextHeader::Icmpv6 if payload.first() == Some(&128) => {
+            let mut reply = payload.to_vec();
+            reply[0] = 129;
+            Some(icmp6(reply))
+        }
+        NextHeader::Udp => {
+            let udp = UdpRepr::parse_v6(payload, ip.src, ip.dst, ChecksumMode::Verify).ok()?;
+            if udp.dst_port != 7 {
+                let mut msg = vec![1, 4, 0, 0, 0, 0, 0, 0];
+                msg.extend_from_slice(packet);
+                return Some(icmp6(msg));
+            }
+            let back = UdpRepr {
+                src_port: 7,
+                dst_port: udp.src_port,
+                payload: udp.payload,
+            };
+            let ip = Ipv6Repr::new(PEER6, ip.src, NextHeader::Udp, 64, 0);
+            Some(back.to_ipv6_frame(PEER_MAC, US_MAC, &ip))
+        }
+        _ => None,
+    }
+}
+
 /// `nettool ARGV` (probe or ping) against the peer: the outcome and
 /// stdout, or the error.
 fn run(argv: &[&str]) -> anyhow::Result<(Outcome, String)> {
@@ -90,10 +139,15 @@ fn run(argv: &[&str]) -> anyhow::Result<(Outcome, String)> {
     let clock = VirtualClock::default();
     let mut link = MemLink::new(clock.clone()).with(Peer);
     let mut captured = Captured::default();
-    let path = Path::simulated(US_MAC, *US.ip(), PEER, PEER_MAC);
+    let (path, local) = if args.targets.iter().any(|t| t.contains("fd00:9::")) {
+        let path = Path::simulated(US_MAC, US6, PEER6, PEER_MAC);
+        (path, SocketAddr::new(US6.into(), US.port()))
+    } else {
+        (Path::simulated(US_MAC, *US.ip(), PEER, PEER_MAC), US.into())
+    };
     let given = Given {
         path: &path,
-        local: US.into(),
+        local,
         link: &mut link,
         clock: &mut clock.clone(),
     };
@@ -210,4 +264,54 @@ fn icmp_targets_with_ports_are_refused() {
         let e = run(argv).unwrap_err();
         assert!(e.to_string().contains("ICMP has no ports"), "{e}");
     }
+}
+
+/// `ping` and the UDP probes over IPv6, through the command's whole path
+/// on the virtual clock: ICMPv6 echo, a datagram back, a port unreachable.
+#[test]
+fn ping_and_udp_probes_speak_ipv6() {
+    let (outcome, out) = run(&["ping", "-c", "3", "--interval", "10ms", "fd00:9::2"]).unwrap();
+    assert_eq!(outcome, Outcome::Success, "{out}");
+    assert!(
+        out.starts_with("PING fd00:9::2 from fd00:9::1 on sim0: ICMP6 echo request, id "),
+        "{out}"
+    );
+    assert_eq!(out.matches("ICMP6, echo reply").count(), 3, "{out}");
+    assert!(out.contains("seq 3, length 64"), "{out}");
+    assert!(
+        summaries(&out)[0].starts_with("3 probes sent, 3 answered"),
+        "{out}"
+    );
+    let (outcome, out) = run(&[
+        "probe",
+        "--udp",
+        "-c",
+        "2",
+        "-w",
+        "100ms",
+        "--interval",
+        "10ms",
+        "[fd00:9::2]:7,9",
+    ])
+    .unwrap();
+    assert_eq!(outcome, Outcome::Success, "{out}");
+    assert!(
+        out.contains("fd00:9::2.7 > fd00:9::1.40000: UDP, length 0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("port unreachable (ICMPv6 type 1, code 4) from fd00:9::2  probe 2"),
+        "{out}"
+    );
+    assert!(out.contains(": port closed"), "{out}");
+    assert!(
+        summaries(&out)[0].starts_with("2 probes sent, 2 answered"),
+        "{out}"
+    );
+    // What ICMPv6 lacks is refused, not sent.
+    let e = run(&["probe", "--icmp", "--icmp-type", "mask", "fd00:9::2"]).unwrap_err();
+    assert!(
+        e.to_string().contains("ICMPv6 has no address mask request"),
+        "{e}"
+    );
 }

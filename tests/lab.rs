@@ -365,6 +365,21 @@ fn two_hosts_talk_and_vanish_even_after_a_panic() {
     );
 }
 
+/// Where the sweep finds the lab name a test process `pid` claimed.
+fn claim_file(pid: u32) -> std::path::PathBuf {
+    std::path::Path::new(testnet::TEST_LAB_CLAIMS).join(pid.to_string())
+}
+
+/// A file removed when dropped (a failed assertion included), if still
+/// there.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 #[test]
 fn stale_test_namespaces_are_swept() {
     testnet::require_root();
@@ -381,9 +396,13 @@ fn stale_test_namespaces_are_swept() {
     let stale_lab = format!("nettool-{claimed}");
     let user_lab = format!("nettool-{lookalike}");
     let mine = testnet::unique_name("sweep", "a");
-    for ns in [&stale, &stale_lab, &user_lab, &mine] {
-        netns::add(ns).unwrap();
-    }
+    // Held by guards, so a failed assertion below leaves none behind
+    // (those the sweep removed are deleted again harmlessly).
+    let _claim = RemoveOnDrop(claim_file(dead));
+    let _namespaces: Vec<Namespace> = [&stale, &stale_lab, &user_lab, &mine]
+        .into_iter()
+        .map(|ns| Namespace::create(ns).unwrap())
+        .collect();
     let removed = testnet::sweep_stale();
     assert!(
         removed.contains(&stale) && removed.contains(&stale_lab),
@@ -392,10 +411,10 @@ fn stale_test_namespaces_are_swept() {
     assert!(!netns::exists(&stale) && !netns::exists(&stale_lab));
     assert!(netns::exists(&mine), "a live process's namespace was swept");
     assert!(netns::exists(&user_lab), "a lab nobody claimed was swept");
-    let claim = std::path::Path::new(testnet::TEST_LAB_CLAIMS).join(dead.to_string());
-    assert!(!claim.exists(), "the dead process's claim file was kept");
-    netns::delete(&mine).unwrap();
-    netns::delete(&user_lab).unwrap();
+    assert!(
+        !claim_file(dead).exists(),
+        "the dead process's claim file was kept"
+    );
 
     // A claimed name whose lab was made long after the claim (the test
     // process died, then somebody chose the same name) is not the
@@ -406,19 +425,19 @@ fn stale_test_namespaces_are_swept() {
     child.wait().unwrap();
     let name = format!("tl{dead}");
     testnet::claim_lab_name(dead, &name).unwrap();
-    let claim = std::path::Path::new(testnet::TEST_LAB_CLAIMS).join(dead.to_string());
+    let claim = RemoveOnDrop(claim_file(dead));
+    let claim = &claim.0;
     let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
     std::fs::File::options()
         .write(true)
-        .open(&claim)
+        .open(claim)
         .unwrap()
         .set_modified(hour_ago)
         .unwrap();
-    let ns = format!("nettool-{name}");
-    netns::add(&ns).unwrap();
+    let ns = Namespace::create(&format!("nettool-{name}")).unwrap();
     let removed = testnet::sweep_stale();
-    let kept = netns::exists(&ns);
-    let _ = netns::delete(&ns);
+    let kept = netns::exists(ns.name());
+    drop(ns);
     assert!(
         kept,
         "a lab made an hour after its claim was swept: {removed:?}"

@@ -57,6 +57,23 @@ impl<'x> Lab<'x> {
         let ip = self.status.peer.as_ref().unwrap().addresses[n].ip();
         SocketAddr::new(ip.into(), port)
     }
+
+    /// The lab's `n`th peer IPv6 address (0-based, in the lab's ULA /64)
+    /// with `port`.
+    fn peer6(&self, n: usize, port: u16) -> SocketAddr {
+        let mut ula: Vec<std::net::Ipv6Addr> = self
+            .status
+            .peer
+            .as_ref()
+            .unwrap()
+            .addresses6
+            .iter()
+            .map(|a| a.ip())
+            .filter(|ip| ip.segments()[0] & 0xfe00 == 0xfc00)
+            .collect();
+        ula.sort_unstable();
+        SocketAddr::new(ula[n].into(), port)
+    }
 }
 
 impl Drop for Lab<'_> {
@@ -226,8 +243,32 @@ fn status_shows_the_services_and_down_stops_them() {
             (Ports::FILTERED, PortState::Filtered),
         ]
     );
+    // Each family has sockets of its own, read from tcp6 and udp6: the
+    // same states over IPv6.
+    assert!(
+        services.ports.iter().all(|p| p.state6 == Some(p.state)),
+        "{:?}",
+        services.ports
+    );
+    use PortState::{Closed, Filtered, Listening};
+    let udp: Vec<(u16, PortState, Option<PortState>)> = services
+        .udp_ports
+        .iter()
+        .map(|p| (p.port, p.state, p.state6))
+        .collect();
+    assert_eq!(
+        udp,
+        [
+            (7, Listening, Some(Listening)),
+            (13, Listening, Some(Listening)),
+            (81, Closed, Some(Closed)),
+            (82, Filtered, Some(Filtered)),
+        ]
+    );
     let json = serde_json::to_value(&lab.status).unwrap();
     assert_eq!(json["services"]["ports"][0]["state"], "listening");
+    assert_eq!(json["services"]["ports"][0]["state6"], "listening");
+    assert_eq!(json["services"]["udp_ports"][1]["name"], "daytime");
     assert_eq!(json["services"]["ports"][4]["name"], "filtered");
 
     // serve.log's lines start with an RFC 3339 UTC time, not epoch seconds.
@@ -374,8 +415,10 @@ fn the_cli_shows_the_services_and_refuses_to_serve_outside_the_lab() {
         status: x.run(|| lab::status(&name)).unwrap().unwrap(),
     };
     for want in [
-        " 80/tcp  http      listening",
-        " 82/tcp  filtered  filtered",
+        " 80/tcp  http      listening  IPv4+IPv6",
+        " 82/tcp  filtered  filtered   IPv4+IPv6",
+        " 13/udp  daytime   open       IPv4+IPv6",
+        "nettool handshake '[fd00:6e74:0:1600::2]:80'",
         "nettool handshake 10.88.0.2:80",
         "nettool close 10.88.0.2:80 --passive --data 'GET / HTTP/1.0\\r\\n\\r\\n'",
         "nettool close 10.88.0.2:19 --half-close",
@@ -484,4 +527,59 @@ fn a_udp_scan_agrees_exactly_with_the_labs_udp_services() {
         "faster than the peer's limiter allows? {}",
         r.show()
     );
+}
+
+/// nettool in X on the lab, with a cache of its own: its result.
+fn nettool_with_input(x: &TestNamespace, args: &[&str], input: Option<&[u8]>) -> common::Ran {
+    let cache = tempfile::tempdir().unwrap();
+    x.run(|| {
+        let mut c = std::process::Command::new(common::nettool());
+        c.args(args)
+            .env("NETTOOL_ARP_CACHE", cache.path().join("cache.json"));
+        common::run_with_input(c, input.map(<[u8]>::to_vec), Duration::from_secs(30))
+    })
+}
+
+/// Every service answers on the lab's IPv6 addresses too, each peer from
+/// its own address: a kernel client, nettool's handshake, and nettool's nc
+/// over TCP and UDP (the UDP echo answers from the address asked, not from
+/// the one the kernel would pick among the peer's addresses).
+#[test]
+fn the_services_answer_over_ipv6() {
+    let x = TestNamespace::new("svc-six");
+    let lab = Lab::up(&x, "10.90.0.0/24");
+    let (http6, second6) = (lab.peer6(0, Ports::HTTP), lab.peer6(1, Ports::HTTP));
+    assert!(http6.ip().to_string().starts_with("fd00:6e74:"), "{http6}");
+    x.run(|| {
+        let page = exchange(second6, b"GET / HTTP/1.0\r\n\r\n");
+        assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+        assert!(page.contains(&format!("{second6} answered [")), "{page}");
+        let err = TcpStream::connect_timeout(&lab.peer6(0, Ports::CLOSED), CONNECT).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+        let wait = Duration::from_millis(300);
+        let err = TcpStream::connect_timeout(&lab.peer6(0, Ports::FILTERED), wait).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+    });
+
+    let r = nettool_with_input(&x, &["handshake", &http6.to_string()], None);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert!(r.stdout.contains(" in    IP6 "), "{}", r.show());
+    assert!(
+        r.stdout
+            .contains(&format!("port 80 on {} is open: SYN-ACK", http6.ip())),
+        "{}",
+        r.show()
+    );
+
+    let peer = lab.peer6(1, 0).ip().to_string();
+    let said = b"seven over IPv6\n";
+    let r = nettool_with_input(&x, &["nc", &peer, &Ports::ECHO.to_string()], Some(said));
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert_eq!(r.stdout.as_bytes(), said, "{}", r.show());
+    // The first peer: the kernel would answer from the second, the newest
+    // address (RFC 6724 has no rule between them).
+    let first = http6.ip().to_string();
+    let r = nettool_with_input(&x, &["nc", "-u", &first, "7"], Some(b"a datagram"));
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert_eq!(r.stdout, "a datagram", "{}", r.show());
 }

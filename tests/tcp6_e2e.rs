@@ -470,16 +470,29 @@ fn a_family_that_does_not_fit_is_refused_up_front() {
     let scratch = Scratch::new();
     let r = nt(&hosts, &scratch, &["nc", "-4", ULA_B, "80"], None);
     assert_eq!(r.code, Some(2), "{}", r.show());
-    // UDP probes speak IPv4 only so far (TCP probes speak both); -c 1
-    // so that a probe which did run ends, and fails this test.
+    // ICMPv6 has no timestamp query (ICMP's is IPv4's): refused before
+    // anything is sent; -c 1 so that a probe which did run ends, and
+    // fails this test.
     let r = nt(
         &hosts,
         &scratch,
-        &["probe", "--udp", "-c", "1", &target(80)],
+        &[
+            "probe",
+            "--icmp",
+            "--icmp-type",
+            "timestamp",
+            "-c",
+            "1",
+            ULA_B,
+        ],
         None,
     );
     assert_eq!(r.code, Some(2), "{}", r.show());
-    assert!(r.stderr.contains("IPv4 only"), "{}", r.show());
+    assert!(
+        r.stderr.contains("ICMPv6 has no time stamp request"),
+        "{}",
+        r.show()
+    );
     let _ = run;
 }
 

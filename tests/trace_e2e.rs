@@ -1,169 +1,99 @@
 //! `nettool trace` across two Linux routers: nettool in A, R1 and R2
-//! forwarding (ICMP rate limit off), the kernel's TCP in B. Each test
-//! builds and removes its own four namespaces. Needs root.
+//! forwarding (ICMP rate limit off), the kernel's TCP in B. The tests
+//! that hold for both families run over each (rstest cases; IPv6's only
+//! ones are in tests/trace6_e2e.rs). Each test builds and removes its own
+//! four namespaces. Needs root.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{Ran, Scratch, Server, nettool, nft_load, nft_packets, run, sh};
-use nettool::lab::routed::Routed;
+use common::trace::{Family, LIMIT, Path, hop, probes, resets, result, stars, start};
+use common::{Scratch, nettool, nft_load, nft_packets, run, sh};
+use rstest::rstest;
 use serde_json::Value;
 
-const LIMIT: Duration = Duration::from_secs(60);
-
-fn trace(net: &Routed, scratch: &Scratch, args: &[&str]) -> Ran {
-    let mut cmd = net.cmd_a(nettool());
-    cmd.arg("trace")
-        .args(args)
-        .env("NETTOOL_ARP_CACHE", scratch.cache());
-    run(cmd, LIMIT)
-}
-
-/// A listening kernel socket in B (never accepting: the handshakes
-/// nettool starts must end in its RST, not in B's accept queue).
-fn listen(net: &Routed, port: u16) -> Server {
-    let mut cmd = net.cmd_b("python3");
-    cmd.args([common::PEER, "hold", &port.to_string()]);
-    let mut s = Server::spawn(cmd);
-    s.wait_for("ready", Duration::from_secs(10));
-    s
-}
-
-/// The `hop` objects of a `--json` run (late answers aside): (ttl, query,
-/// who answered, answer).
-fn probes(ran: &Ran) -> Vec<(u64, u64, Option<String>, Option<String>)> {
-    ran.stdout
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .filter(|v| v["event"] == "hop" && v["late"] != true)
-        .map(|v| {
-            (
-                v["ttl"].as_u64().unwrap(),
-                v["query"].as_u64().unwrap(),
-                v["ip"].as_str().map(str::to_owned),
-                v["answer"].as_str().map(str::to_owned),
-            )
-        })
-        .collect()
-}
-
-/// The RSTs nettool sent to end half-open connections.
-fn resets(ran: &Ran) -> usize {
-    ran.stdout
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|v| v["event"] == "segment" && v["dir"] == "out" && v["flags"] == "R")
-        .count()
-}
-
-fn result(ran: &Ran) -> Value {
-    let last = ran.stdout.lines().last().expect("a result line");
-    serde_json::from_str(last).unwrap()
-}
-
-/// Every probe of hop `ttl` (there are `queries`) answered by `from` with `answer`.
-fn hop(
-    ttl: u64,
-    queries: u64,
-    from: &str,
-    answer: &str,
-) -> Vec<(u64, u64, Option<String>, Option<String>)> {
-    (0..queries)
-        .map(|q| (ttl, q, Some(from.to_owned()), Some(answer.to_owned())))
-        .collect()
-}
-
-fn stars(ttl: u64, queries: u64) -> Vec<(u64, u64, Option<String>, Option<String>)> {
-    (0..queries).map(|q| (ttl, q, None, None)).collect()
-}
-
-fn no_half_open_connection(net: &Routed, server: &Server) {
-    assert!(!server.saw("accepted"), "B accepted a connection");
-    let mut ss = net.cmd_b("ss");
-    ss.args(["-Htn", "state", "syn-recv"]);
-    let left = sh(ss);
-    assert!(
-        left.trim().is_empty(),
-        "B holds half-open connections: {left}"
-    );
-}
-
-#[test]
-fn an_open_port_three_hops_away() {
-    let net = Routed::new("trace-open");
+#[rstest]
+#[case::ipv4(Family::V4)]
+#[case::ipv6(Family::V6)]
+fn an_open_port_three_hops_away(#[case] family: Family) {
+    let path = Path::new(family, "trace-open");
     let scratch = Scratch::new();
-    let server = listen(&net, 8080);
+    let server = path.listen(8080);
     nft_load(
-        net.cmd_b("nft"),
+        path.net.cmd_b("nft"),
         &format!(
             "table inet t {{\n counter rst {{ }}\n chain in {{\n type filter hook input priority 0;\n \
-             ip saddr {} tcp flags & rst == rst counter name rst\n }}\n}}\n",
-            net.addr_a
+             {} tcp flags & rst == rst counter name rst\n }}\n}}\n",
+            path.saddr_a()
         ),
     );
-    let target = format!("{}:8080", net.addr_b);
-    let ran = trace(&net, &scratch, &["--json", "-w", "2s", &target]);
+    let target = path.end(&path.b, 8080);
+    let ran = path.trace(&scratch, &["--json", "-w", "2s", &target]);
     assert_eq!(ran.code, Some(0), "{}", ran.show());
-    let (r1, r2, b) = (
-        net.r1_near.to_string(),
-        net.r2_near.to_string(),
-        net.addr_b.to_string(),
-    );
-    let want: Vec<_> = [
-        hop(1, 3, &r1, "time-exceeded"),
-        hop(2, 3, &r2, "time-exceeded"),
-        hop(3, 3, &b, "open"),
-    ]
-    .concat();
+    let want = path.past_the_routers(3, vec![hop(3, 3, &path.b, "open")]);
     assert_eq!(probes(&ran), want, "{}", ran.show());
     let res = result(&ran);
     assert_eq!(
         (res["outcome"].as_str(), res["hops"].as_u64()),
-        (Some("open"), Some(3))
+        (Some("open"), Some(3)),
+        "{}",
+        ran.show()
+    );
+    let start = start(&ran);
+    let src = format!("{}:", path.host(&path.a));
+    assert!(
+        start["src"].as_str().is_some_and(|s| s.starts_with(&src)),
+        "{}",
+        ran.show()
     );
     // Each SYN-ACK was reset by nettool.
     assert_eq!(resets(&ran), 3, "{}", ran.show());
     // Only nettool's RSTs reached B: the SYN-ACKs were dropped at A's
     // ingress (after nettool's tap) before A's kernel could answer them,
     // so the guard's output rule had no RST of the kernel's to drop.
-    let mut counter = net.cmd_b("nft");
+    let mut counter = path.net.cmd_b("nft");
     counter.args(["list", "counter", "inet", "t", "rst"]);
     assert_eq!(nft_packets(&sh(counter)), 3, "{}", ran.show());
-    let start: Value = serde_json::from_str(ran.stdout.lines().next().unwrap()).unwrap();
     assert_eq!(start["guard_ingress"], "eth0", "{}", ran.show());
     assert_eq!(res["rsts_dropped"], 0, "{}", ran.show());
-    no_half_open_connection(&net, &server);
-    // The guard is gone.
-    let mut tables = net.cmd_a("nft");
-    tables.args(["list", "tables"]);
-    assert!(!sh(tables).contains("nettool-guard"));
+    path.assert_no_half_open_connection(&server);
+    path.assert_no_guard_left();
 }
 
-#[test]
-fn the_human_output_reads_like_traceroute() {
-    let net = Routed::new("trace-text");
+/// The lines for people: over IPv4 to an open port, over IPv6 to a
+/// closed one (the README's samples).
+#[rstest]
+#[case::ipv4_open(Family::V4, true)]
+#[case::ipv6_closed(Family::V6, false)]
+fn the_human_output_reads_like_traceroute(#[case] family: Family, #[case] listening: bool) {
+    let path = Path::new(family, "trace-text");
     let scratch = Scratch::new();
-    let _server = listen(&net, 8080);
-    let target = format!("{}:8080", net.addr_b);
-    let ran = trace(&net, &scratch, &["--queries", "2", &target]);
+    let _server = listening.then(|| path.listen(8080));
+    let (port, state, answer) = if listening {
+        (8080, "open", "SYN-ACK")
+    } else {
+        (8081, "closed", "RST")
+    };
+    let target = path.end(&path.b, port);
+    let ran = path.trace(&scratch, &["--queries", "2", &target]);
     println!("{}", ran.stdout); // for the README: `-- --nocapture`
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     let lines: Vec<&str> = ran.stdout.lines().collect();
     assert!(
-        lines[0].starts_with(&format!("TRACE {target} from {}:", net.addr_a)),
+        lines[0].starts_with(&format!("TRACE {target} from {}:", path.host(&path.a))),
         "{}",
         ran.show()
     );
     assert!(
-        lines[1].starts_with(&format!("next hop {} is-at", net.r1_near)),
+        lines[1].starts_with(&format!("next hop {} is-at", path.r1)),
         "{}",
         ran.show()
     );
     let starts = [
-        format!(" 1  {}  ", net.r1_near),
-        format!(" 2  {}  ", net.r2_near),
-        format!(" 3  {}  [open, SYN-ACK]  ", net.addr_b),
+        format!(" 1  {}  ", path.r1),
+        format!(" 2  {}  ", path.r2),
+        format!(" 3  {}  [{state}, {answer}]  ", path.b),
     ];
     for (line, start) in lines[2..5].iter().zip(&starts) {
         assert!(
@@ -175,40 +105,46 @@ fn the_human_output_reads_like_traceroute() {
     }
     // No note of RSTs dropped: the kernel never saw the SYN-ACKs (the
     // guard dropped them at A's ingress), so it sent none.
-    assert_eq!(lines[5], format!("{target} reached in 3 hops: port open"));
+    assert_eq!(
+        lines[5..],
+        [format!("{target} reached in 3 hops: port {state}").as_str()],
+        "{}",
+        ran.show()
+    );
+    path.assert_no_guard_left();
 }
 
-#[test]
-fn a_closed_port_ends_with_the_destination_s_rst() {
-    let net = Routed::new("trace-closed");
+#[rstest]
+#[case::ipv4(Family::V4)]
+#[case::ipv6(Family::V6)]
+fn a_closed_port_ends_with_the_destination_s_rst(#[case] family: Family) {
+    let path = Path::new(family, "trace-closed");
     let scratch = Scratch::new();
-    let target = format!("{}:8081", net.addr_b);
-    let ran = trace(&net, &scratch, &["--json", "--queries", "2", &target]);
+    let target = path.end(&path.b, 8081);
+    let ran = path.trace(&scratch, &["--json", "--queries", "2", &target]);
     assert_eq!(ran.code, Some(0), "{}", ran.show());
-    let want: Vec<_> = [
-        hop(1, 2, &net.r1_near.to_string(), "time-exceeded"),
-        hop(2, 2, &net.r2_near.to_string(), "time-exceeded"),
-        hop(3, 2, &net.addr_b.to_string(), "closed"),
-    ]
-    .concat();
+    let want = path.past_the_routers(2, vec![hop(3, 2, &path.b, "closed")]);
     assert_eq!(probes(&ran), want, "{}", ran.show());
     assert_eq!(result(&ran)["outcome"], "closed");
     assert_eq!(resets(&ran), 0, "no RST answers a RST");
 }
 
-#[test]
-fn a_filtered_destination_is_silence_after_the_routers() {
-    let net = Routed::new("trace-filtered");
+/// A port B drops is silence after the routers: stars up to --max-ttl,
+/// `no-reply`, exit 1.
+#[rstest]
+#[case::ipv4(Family::V4)]
+#[case::ipv6(Family::V6)]
+fn a_filtered_destination_is_silence_after_the_routers(#[case] family: Family) {
+    let path = Path::new(family, "trace-filtered");
     let scratch = Scratch::new();
-    let _server = listen(&net, 8080);
+    let _server = path.listen(8080);
     nft_load(
-        net.cmd_b("nft"),
+        path.net.cmd_b("nft"),
         "table inet t {\n counter syn { }\n chain in {\n type filter hook input priority 0;\n \
          tcp dport 8080 tcp flags & syn == syn counter name syn drop\n }\n}\n",
     );
-    let target = format!("{}:8080", net.addr_b);
-    let ran = trace(
-        &net,
+    let target = path.end(&path.b, 8080);
+    let ran = path.trace(
         &scratch,
         &[
             "--json",
@@ -222,38 +158,34 @@ fn a_filtered_destination_is_silence_after_the_routers() {
         ],
     );
     assert_eq!(ran.code, Some(1), "{}", ran.show());
-    let want: Vec<_> = [
-        hop(1, 2, &net.r1_near.to_string(), "time-exceeded"),
-        hop(2, 2, &net.r2_near.to_string(), "time-exceeded"),
-        stars(3, 2),
-        stars(4, 2),
-        stars(5, 2),
-    ]
-    .concat();
+    let want = path.past_the_routers(2, vec![stars(3, 2), stars(4, 2), stars(5, 2)]);
     assert_eq!(probes(&ran), want, "{}", ran.show());
     assert_eq!(result(&ran)["outcome"], "no-reply");
-    let mut counter = net.cmd_b("nft");
+    let mut counter = path.net.cmd_b("nft");
     counter.args(["list", "counter", "inet", "t", "syn"]);
     assert_eq!(
         nft_packets(&sh(counter)),
         6,
         "B dropped every SYN that reached it"
     );
+    path.assert_no_guard_left();
 }
+
+// ----- over IPv4 only -----
 
 #[test]
 fn a_router_that_sends_no_time_exceeded_is_a_star() {
-    let net = Routed::new("trace-silent");
+    let path = Path::new(Family::V4, "trace-silent");
+    let net = &path.net;
     let scratch = Scratch::new();
-    let _server = listen(&net, 8080);
+    let _server = path.listen(8080);
     nft_load(
         net.cmd_r2("nft"),
         "table ip t {\n counter te { }\n chain out {\n type filter hook output priority 0;\n \
          icmp type time-exceeded counter name te drop\n }\n}\n",
     );
     let target = format!("{}:8080", net.addr_b);
-    let ran = trace(
-        &net,
+    let ran = path.trace(
         &scratch,
         &["--json", "--queries", "2", "-w", "300ms", &target],
     );
@@ -276,7 +208,8 @@ fn a_router_that_sends_no_time_exceeded_is_a_star() {
 
 #[test]
 fn an_unreachable_from_a_router_stops_the_trace() {
-    let net = Routed::new("trace-unreach");
+    let path = Path::new(Family::V4, "trace-unreach");
+    let net = &path.net;
     let scratch = Scratch::new();
     nft_load(
         net.cmd_r2("nft"),
@@ -284,7 +217,7 @@ fn an_unreachable_from_a_router_stops_the_trace() {
          tcp dport 8080 reject with icmp type host-unreachable\n }\n}\n",
     );
     let target = format!("{}:8080", net.addr_b);
-    let ran = trace(&net, &scratch, &["--json", "--queries", "1", &target]);
+    let ran = path.trace(&scratch, &["--json", "--queries", "1", &target]);
     assert_eq!(ran.code, Some(1), "{}", ran.show());
     let r2 = net.r2_near.to_string();
     let want: Vec<_> = [
@@ -304,14 +237,14 @@ fn an_unreachable_from_a_router_stops_the_trace() {
 
 #[test]
 fn a_source_address_the_kernel_does_not_own_needs_no_guard() {
-    let net = Routed::new("trace-source");
+    let path = Path::new(Family::V4, "trace-source");
+    let net = &path.net;
     let scratch = Scratch::new();
-    let server = listen(&net, 8080);
+    let server = path.listen(8080);
     let octets = net.addr_a.octets();
     let own = std::net::Ipv4Addr::new(octets[0], octets[1], octets[2], 9);
     let target = format!("{}:8080", net.addr_b);
-    let ran = trace(
-        &net,
+    let ran = path.trace(
         &scratch,
         &["--json", "--queries", "1", "-s", &own.to_string(), &target],
     );
@@ -333,13 +266,14 @@ fn a_source_address_the_kernel_does_not_own_needs_no_guard() {
     ]
     .concat();
     assert_eq!(probes(&ran), want, "{}", ran.show());
-    no_half_open_connection(&net, &server);
+    path.assert_no_half_open_connection(&server);
 }
 
 #[test]
 fn ctrl_c_stops_the_trace_and_removes_the_guard() {
     use std::os::unix::process::ExitStatusExt;
-    let net = Routed::new("trace-int");
+    let path = Path::new(Family::V4, "trace-int");
+    let net = &path.net;
     let scratch = Scratch::new();
     nft_load(
         net.cmd_b("nft"),
@@ -383,13 +317,17 @@ fn ctrl_c_stops_the_trace_and_removes_the_guard() {
 /// `nettool probe --ttl N` across the routers: a segment whose TTL runs
 /// out at a router comes back as that router's ICMP time exceeded, matched
 /// to the probe through the quoted header.
-#[rstest::rstest]
+#[rstest]
 #[case::first_router(1)]
 #[case::second_router(2)]
 fn probe_with_a_short_ttl_hears_from_the_router_where_it_expires(#[case] ttl: u8) {
-    let net = Routed::new(if ttl == 1 { "probe-ttl1" } else { "probe-ttl2" });
+    let path = Path::new(
+        Family::V4,
+        if ttl == 1 { "probe-ttl1" } else { "probe-ttl2" },
+    );
+    let net = &path.net;
     let scratch = Scratch::new();
-    let _server = listen(&net, 8080);
+    let _server = path.listen(8080);
     let mut cmd = net.cmd_a(nettool());
     cmd.args([
         "probe",

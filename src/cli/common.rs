@@ -100,7 +100,7 @@ impl Command {
             },
             Command::Ping(p) => Common {
                 interface: p.interface.clone(),
-                source: p.source.map(Into::into),
+                source: p.source,
                 count: p.count,
                 wait: Some(p.wait),
                 interval: Some(p.interval),

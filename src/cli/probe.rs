@@ -42,7 +42,9 @@ With --udp the probes are UDP datagrams (a UDP answer means open, an ICMP port u
 closed, silence open or filtered; the source port is held by a bound UDP socket that never reads, \
 so the kernel does not answer the replies with port unreachables), with --icmp ICMP echo requests \
 (ping) or the timestamp or address mask requests --icmp-type names. Answers, ICMP errors and \
-round-trip times are matched and summed up as for TCP.",
+round-trip times are matched and summed up as for TCP. Over IPv6 both speak ICMPv6: echo \
+requests for --icmp (ICMPv6 has no timestamp or address mask query), port unreachable (type 1 \
+code 4) for a closed UDP port.",
     after_long_help = "EXAMPLES:
   nettool probe -c 3 10.78.0.2:80                      three SYNs, one second apart
   nettool probe -c 1 --flags SA 10.78.0.2:80           a SYN-ACK out of the blue: expect a RST
@@ -58,6 +60,9 @@ round-trip times are matched and summed up as for TCP.",
                                                        unreachable closed
   nettool probe --icmp -c 3 10.78.0.2                  ICMP echo (ping)
   nettool probe --icmp --icmp-type timestamp -c 1 10.78.0.2
+  nettool probe --icmp -c 3 --hop-limit 3 --flow-label 0x12345 fd00:6e74::2
+                                                       ICMPv6 echo
+  nettool probe --udp -c 1 [fd00:6e74::2]:53           UDP over IPv6
 
 SEVERAL TARGETS:
   Targets (a list, subnets, - for stdin, -iL FILE) are probed one after another, each
@@ -86,7 +91,8 @@ pub struct ProbeArgs {
     /// Send ICMP echo requests (ping), or the query --icmp-type names, instead of TCP segments.
     #[arg(long)]
     pub icmp: bool,
-    /// The ICMP query to send: echo (8), timestamp (13) or mask (17, address mask).
+    /// The ICMP query to send: echo (8), timestamp (13) or mask (17, address mask). Over IPv6
+    /// echo only (ICMPv6 has no other query).
     #[arg(long, value_name = "TYPE", value_parser = parse_icmp_type, requires = "icmp")]
     pub icmp_type: Option<QueryKind>,
     /// The ICMP code to write (0 for every query RFC 792 defines).
@@ -95,7 +101,7 @@ pub struct ProbeArgs {
     /// The ICMP identifier (default: a random one).
     #[arg(long, value_name = "N", value_parser = super::parse_bits::<u16>, requires = "icmp")]
     pub icmp_id: Option<u16>,
-    /// UDP: a zero checksum, "none computed", which IPv4 allows.
+    /// UDP: a zero checksum, "none computed", which IPv4 allows (IPv6 does not).
     #[arg(long, requires = "udp", conflicts_with = "badsum")]
     pub zero_checksum: bool,
 
@@ -301,6 +307,7 @@ a host whose name is also a service name, give the ports with --ports.",
   nettool scan --rate 200 10.78.0.2 1-1024
   nettool scan --json 10.78.0.2 80,81,82
   nettool scan --udp 10.78.0.2 1-100                 UDP: about a second per closed port
+  nettool scan --udp fd00:6e74::2 53,123,161         UDP over IPv6 (ICMPv6 port unreachable)
 
 EXIT STATUS:
   0    at least one port is open (of any target)
@@ -321,8 +328,8 @@ pub struct ScanArgs {
     pub list: TargetListArgs,
     /// Scan UDP ports instead: open (a UDP answer), closed (ICMP port unreachable), filtered
     /// (another ICMP unreachable), open|filtered (silence). Exact against a peer that rate-limits
-    /// its ICMP errors, at about one closed port per second against a default Linux host. One
-    /// target.
+    /// its ICMP errors, at about one closed port per second against a default Linux host (ten
+    /// over IPv6, whose errors Linux limits less).
     #[arg(long, conflicts_with_all = ["min_rate", "max_rate", "concurrency"])]
     pub udp: bool,
     /// Interface, source address and port, ARP cache.
@@ -372,8 +379,9 @@ pub struct ScanArgs {
     long_about = "Send ICMP echo requests to each HOST in turn, built by nettool and sent through its own \
 interface, and print each echo reply with its round-trip time (from the kernel's stamps of the \
 request leaving and the reply arriving), then the summary: sent, answered, loss, RTT \
-min/avg/max/stddev. An ICMP error (a router's unreachable, time exceeded) names its sender. This \
-is `nettool probe --icmp` with ping's defaults (56 bytes of data, one per second until Ctrl-C); \
+min/avg/max/stddev. An ICMP error (a router's unreachable, time exceeded) names its sender. An \
+IPv6 HOST gets ICMPv6 echo requests (a link-local one names its interface: fe80::1%eth0, or -i). \
+This is `nettool probe --icmp` with ping's defaults (56 bytes of data, one per second until Ctrl-C); \
 probe takes every other option (TTL, TOS, timestamp and address mask requests, a bad checksum).",
     after_long_help = "EXAMPLES:
   nettool ping 10.78.0.2                        until Ctrl-C
@@ -382,6 +390,8 @@ probe takes every other option (TTL, TOS, timestamp and address mask requests, a
   nettool ping -c 3 10.78.0.2 10.78.0.3         several hosts, one after another (one request
                                                 each without -c), then a line over all
   nettool ping 10.78.0.0/29                     the subnet's hosts that answer ARP (-Pn: all)
+  nettool ping -c 3 fd00:6e74::2                ICMPv6 echo
+  nettool ping -6 -c 3 --hop-limit 5 peer.lab   the name's AAAA record
 
 EXIT STATUS:
   0    at least one request was answered (Ctrl-C included, as ping: the summary is printed)
@@ -399,12 +409,15 @@ pub struct PingArgs {
     /// Interface to use (default: the one the kernel routes HOST through).
     #[arg(short, long, visible_short_alias = 'I', value_name = "IFACE", value_parser = super::parse_interface, value_hint = clap::ValueHint::Other)]
     pub interface: Option<String>,
-    /// Source address (one the kernel does not own: nettool answers ARP for it).
+    /// Source address (one the kernel does not own: nettool answers ARP, or over IPv6
+    /// neighbour solicitations, for it).
     #[arg(short, long, value_name = "ADDRESS")]
-    pub source: Option<std::net::Ipv4Addr>,
+    pub source: Option<std::net::IpAddr>,
     /// The ARP cache, for the next hop.
     #[command(flatten)]
     pub cache: CacheArgs,
+    #[command(flatten)]
+    pub family: FamilyArgs,
     /// Requests to send (default: until Ctrl-C).
     #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
@@ -420,8 +433,13 @@ pub struct PingArgs {
     /// Bytes of data after the ICMP header (ping's -s).
     #[arg(long, value_name = "N", default_value_t = 56)]
     pub data_len: usize,
-    /// IP time to live.
-    #[arg(long, value_name = "N", default_value_t = 64)]
+    /// IP time to live; over IPv6 the hop limit (--hop-limit is the same option).
+    #[arg(
+        long,
+        visible_alias = "hop-limit",
+        value_name = "N",
+        default_value_t = 64
+    )]
     pub ttl: u8,
     /// Also print every request sent.
     #[arg(short, long)]
@@ -450,7 +468,7 @@ impl PingArgs {
             dport: None,
             path: PathArgs {
                 interface: self.interface,
-                source: self.source.map(Into::into),
+                source: self.source,
                 source_port: None,
                 cache: self.cache,
             },
@@ -473,7 +491,7 @@ impl PingArgs {
             tos: 0,
             df: false,
             flow_label: None,
-            family: FamilyArgs::default(),
+            family: self.family,
             mss: None,
             sack_perm: false,
             ts: None,

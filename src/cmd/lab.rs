@@ -11,9 +11,9 @@ use anyhow::{Context, Result, bail};
 
 use super::Env;
 use crate::cli::{LabAction, LabArgs, LabDemoArgs, LabUpArgs};
-use crate::lab::services::probe::ServicesStatus;
+use crate::lab::services::probe::{PortStatus, ServicesStatus};
 use crate::lab::services::udp::UdpPorts;
-use crate::lab::services::{self, Ports, server::Server};
+use crate::lab::services::{self, PortState, Ports, server::Server};
 use crate::lab::{self, LabSpec, LabStatus};
 use crate::outcome::Outcome;
 use crate::report::event::Start;
@@ -103,6 +103,13 @@ fn hints(
                 "your FIN first, then data arrives in FIN-WAIT-2",
             ),
             (
+                format!(
+                    "handshake {}",
+                    shell_quote(&format!("[{}]:{}", ipv6_peer(net, first), Ports::HTTP))
+                ),
+                "the same handshake over IPv6",
+            ),
+            (
                 format!("handshake {first}:{}", Ports::CLOSED),
                 "a closed port: the kernel answers RST",
             ),
@@ -150,12 +157,16 @@ fn describe(s: &LabStatus, out: &mut dyn Write) -> Result<()> {
     }
     // The lab's own IPv6 addresses (link-local ones are the kernel's and
     // need their interface: `ip -6 addr` shows them).
+    // In address order (the kernel lists the newest first).
     let ula = |e: &crate::lab::LabEnd| -> Vec<String> {
-        e.addresses6
+        let mut ips: Vec<std::net::Ipv6Addr> = e
+            .addresses6
             .iter()
-            .filter(|n| !crate::wire::ipv6::is_link_local(n.ip()))
-            .map(|n| n.ip().to_string())
-            .collect()
+            .map(|n| n.ip())
+            .filter(|ip| !crate::wire::ipv6::is_link_local(*ip))
+            .collect();
+        ips.sort_unstable();
+        ips.iter().map(ToString::to_string).collect()
     };
     if let (Some(h), Some(p)) = (&s.host, &s.peer) {
         let (here, there) = (ula(h), ula(p));
@@ -201,24 +212,47 @@ fn describe_services(svc: &ServicesStatus, out: &mut dyn Write) -> Result<()> {
             .iter()
             .find(|c| c.port == p.port)
             .map_or("", |c| c.about);
-        let state = if p.ok() {
-            p.state.to_string()
-        } else {
-            format!("{} (should be {})", p.state, p.expect)
-        };
         let dropped = match (p.port, svc.dropped_syns) {
             (Ports::FILTERED, Some(n)) => format!(" ({n} dropped so far)"),
             _ => String::new(),
         };
-        writeln!(
-            out,
-            "    {:>3}/tcp  {:<9} {state:<10} {about}{dropped}",
-            p.port, p.name
-        )?;
+        port_line(out, p, "tcp", &format!("{about}{dropped}"))?;
     }
-    for (port, name, about) in services::udp::UDP_SERVICES {
-        writeln!(out, "    {port:>3}/udp  {name:<9} {:<10} {about}", "")?;
+    for p in &svc.udp_ports {
+        let about = services::udp::UDP_SERVICES
+            .iter()
+            .find(|c| c.0 == p.port)
+            .map_or("", |c| c.2);
+        port_line(out, p, "udp", about)?;
     }
+    Ok(())
+}
+
+/// One port of the services: its state over each family, then what it
+/// is for. A UDP socket does not listen: a served UDP port reads "open",
+/// as scanners say.
+fn port_line(out: &mut dyn Write, p: &PortStatus, proto: &str, about: &str) -> Result<()> {
+    let word = |s: PortState| match (proto, s) {
+        ("udp", PortState::Listening) => "open".to_string(),
+        _ => s.to_string(),
+    };
+    let mut state = match p.state6 {
+        Some(six) if six != p.state => format!("{}/{}", word(p.state), word(six)),
+        _ => word(p.state),
+    };
+    if !p.ok() {
+        state = format!("{state} (should be {})", word(p.expect));
+    }
+    let families = if p.state6.is_some() {
+        "IPv4+IPv6"
+    } else {
+        "IPv4"
+    };
+    writeln!(
+        out,
+        "    {:>3}/{proto}  {:<9} {state:<10} {families:<9}  {about}",
+        p.port, p.name
+    )?;
     Ok(())
 }
 
@@ -401,6 +435,7 @@ fn ipv6_peer(net: &str, ip: Ipv4Addr) -> String {
 /// the subnet `net`.
 fn demo_steps(first: Ipv4Addr, second: Ipv4Addr, net: &str) -> Vec<Step> {
     let (first_ip, second_ip) = (first.to_string(), second.to_string());
+    let first6 = ipv6_peer(net, first);
     let at = |port: u16| format!("{first}:{port}");
     vec![
         step(
@@ -415,7 +450,7 @@ fn demo_steps(first: Ipv4Addr, second: Ipv4Addr, net: &str) -> Vec<Step> {
         ),
         step(
             "the same peer over IPv6: a neighbour solicitation to its solicited-node group",
-            &["ndp", &ipv6_peer(net, first)],
+            &["ndp", &first6],
             0,
         ),
         step("sweep the whole subnet", &["arp", net], 0),
@@ -428,6 +463,11 @@ fn demo_steps(first: Ipv4Addr, second: Ipv4Addr, net: &str) -> Vec<Step> {
         step(
             "a three-way handshake with the lab's web server, released with a RST",
             &["handshake", &at(Ports::HTTP)],
+            0,
+        ),
+        step(
+            "the same handshake over IPv6, its next hop from the NDP cache the ndp step filled",
+            &["handshake", &format!("[{first6}]:{}", Ports::HTTP)],
             0,
         ),
         step(
@@ -552,8 +592,10 @@ const MAX_LOG_LINES: usize = 10_000;
 fn serve(name: &str, env: &mut Env) -> Result<Outcome> {
     lab::validate_name(name)?;
     services::daemon::require_lab_namespace(name)?;
-    let server = Server::bind_lab(name)?;
+    // UDP first: `lab up` waits for the TCP listeners alone, and the UDP
+    // sockets must be there by then too.
     let udp = services::udp::UdpServer::bind_lab()?;
+    let server = Server::bind_lab(name)?;
     // Its own descriptor for stderr: the process-wide stderr lock is held
     // by the main thread (`main` locks it for the whole run), and handler
     // threads log too. One write per line keeps lines whole.
@@ -573,8 +615,13 @@ fn serve(name: &str, env: &mut Env) -> Result<Outcome> {
         MAX_LOG_LINES => write("log full: further connections are not logged"),
         _ => {}
     };
+    let families = if server.local_addrs(services::server::Kind::Http).len() > 1 {
+        "IPv4 and IPv6"
+    } else {
+        "IPv4 only (this kernel has no IPv6)"
+    };
     log(&format!(
-        "lab {name}: serving http on {}, echo on {}, trickle on {}",
+        "lab {name}: serving http on {}, echo on {}, trickle on {}, over {families}",
         Ports::HTTP,
         Ports::ECHO,
         Ports::TRICKLE

@@ -156,7 +156,7 @@ pub fn resolve_host(name: &str) -> anyhow::Result<Ipv4Addr> {
         Some(ip) => Ok(ip),
         None => bail!(
             "{name:?} has no IPv4 address (this command speaks IPv4 only so far; \
-             handshake, close, nc, and the TCP probe and scan speak IPv6 too)"
+             handshake, close, nc, probe, ping, scan and trace speak IPv6 too)"
         ),
     }
 }
@@ -223,7 +223,7 @@ fn not_a_host_name(name: &str) -> anyhow::Result<()> {
     if bare.parse::<std::net::Ipv6Addr>().is_ok() {
         bail!(
             "{name} is an IPv6 address: this command speaks IPv4 only so far \
-             (handshake, close, nc, and the TCP probe and scan speak IPv6 too)"
+             (handshake, close, nc, probe, ping, scan and trace speak IPv6 too)"
         );
     }
     if let Ok(with_port) = name.parse::<std::net::SocketAddrV4>() {

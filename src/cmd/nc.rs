@@ -1017,16 +1017,9 @@ impl Pipe {
     }
 }
 
-/// `HOST PORT[-PORT]` to knock at.
-/// [`zero_io_target`] for `nc -u -z`, which speaks IPv4 only so far.
-pub(super) fn zero_io_target_v4(args: &NcArgs) -> Result<(Ipv4Addr, Vec<u16>)> {
-    match zero_io_target(args)? {
-        (IpAddr::V4(ip), ports) => Ok((ip, ports)),
-        (IpAddr::V6(ip), _) => bail!("nc -u -z speaks IPv4 only so far: {ip} is IPv6"),
-    }
-}
-
-fn zero_io_target(args: &NcArgs) -> Result<(IpAddr, Vec<u16>)> {
+/// `HOST PORT[-PORT]` to knock at (TCP's `-z`, and UDP's `-u -z`), of
+/// either family.
+pub(super) fn zero_io_target(args: &NcArgs) -> Result<(IpAddr, Vec<u16>)> {
     let [host, ports] = args.operands.as_slice() else {
         bail!("nettool nc -z needs HOST PORT[-PORT]");
     };

@@ -37,27 +37,6 @@ pub struct Target {
     pub subnet: Option<Ipv4Network>,
 }
 
-/// Refuses IPv6 targets (a literal address or prefix the resolver never
-/// saw) for `what`, which speaks IPv4 only so far.
-pub fn ipv4_only(found: &[Target], what: &str) -> Result<()> {
-    match found.iter().find(|t| t.ip.is_ipv6()) {
-        Some(t) => bail!(
-            "{} is an IPv6 address: {what} speaks IPv4 only so far (TCP probes and scans \
-             speak IPv6 too)",
-            t.ip
-        ),
-        None => Ok(()),
-    }
-}
-
-/// The IPv4 address of a target [`ipv4_only`] let through.
-pub fn v4(ip: IpAddr) -> Ipv4Addr {
-    match ip {
-        IpAddr::V4(ip) => ip,
-        IpAddr::V6(ip) => panic!("an IPv4-only run given the IPv6 target {ip}"),
-    }
-}
-
 /// Every target with its ports: those its operand named (`HOST:PORT`),
 /// or `--dport` (`dport`, in `proto`'s service names), or `default`.
 /// Both at once is an error: the user meant one of them.
@@ -649,17 +628,6 @@ mod tests {
         if !want.contains("not an IPv6 prefix") {
             assert!(err.contains("neighbour solicitation (NDP)"), "{err}");
         }
-    }
-
-    #[test]
-    fn ipv4_only_commands_name_the_ipv6_target() {
-        let t = expand(&words(&["10.0.0.2", "fd00::2"]), false, MAX_TARGETS, no_dns).unwrap();
-        let err = ipv4_only(&t, "scan --udp").unwrap_err().to_string();
-        assert!(
-            err.contains("fd00::2 is an IPv6 address: scan --udp speaks IPv4 only"),
-            "{err}"
-        );
-        assert!(ipv4_only(&t[..1], "scan --udp").is_ok());
     }
 
     fn ips(targets: &[Target]) -> Vec<String> {

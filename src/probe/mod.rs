@@ -12,8 +12,11 @@
 //!   connections, and keeps RTT statistics ([`stats::RttStats`]).
 //! - [`datagram::DatagramProber`]: `nettool probe --udp` / `--icmp` and
 //!   `nettool ping`, hand-made UDP datagrams or ICMP queries (echo,
-//!   timestamp, address mask) with matched answers and the same RTT
-//!   statistics, another raw flow.
+//!   timestamp, address mask; over IPv6, ICMPv6 echo) with matched answers
+//!   and the same RTT statistics, another raw flow.
+//! - [`udpscan::UdpScans`]: `nettool scan --udp` and `nc -u -z`, each port
+//!   open, closed, filtered or open|filtered, paced by the peer's ICMP (or
+//!   ICMPv6) rate limit.
 //! - [`scan::Scanner`]: `nettool scan`, a rate-limited SYN scan with
 //!   retries, each port open, closed or filtered, another raw flow.
 //!

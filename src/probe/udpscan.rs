@@ -3,9 +3,17 @@
 //! its ICMP errors.
 //!
 //! **States.** Any UDP answer from a port: open. ICMP port unreachable
-//! (3/3) from the host: closed. Any other ICMP unreachable about the
-//! port: filtered. Silence after every try: open|filtered (a UDP service
-//! may ignore what it cannot parse; a firewall may drop it).
+//! (3/3; over IPv6, ICMPv6 1/4) from the host: closed. Any other ICMP
+//! unreachable about the port (ICMPv6's no route, administratively
+//! prohibited, address unreachable, reject route...): filtered, as nmap
+//! reads them. Silence after every try: open|filtered (a UDP service
+//! may ignore what it cannot parse; a firewall may drop it). A time
+//! exceeded or packet too big says nothing of the port.
+//!
+//! **IPv6.** The same scan between IPv6 addresses; Linux limits its
+//! ICMPv6 errors as it does ICMP's, with a bucket of the same depth that
+//! refills ten times as fast (`net.ipv6.icmp.ratelimit`, 100 ms: see
+//! [`linux_interval`]), so the same two phases apply, ten times faster.
 //!
 //! **Payloads.** Open ports answer only what they understand, so a few
 //! well-known ports get a request of their protocol ([`payload_for`]: a
@@ -35,26 +43,41 @@
 //! reason).
 
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use super::mix;
 use crate::machine::{RawEvents, RawFlow, Selector};
 use crate::time::{Instant, earliest};
 use crate::wire::MacAddr;
-use crate::wire::icmp::{IcmpError, IcmpKind};
+use crate::wire::icmp::{ErrorKind, IcmpError, IcmpKind};
+use crate::wire::icmpv6::{Icmpv6Error, Icmpv6Kind};
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
+use crate::wire::ipv6::{Ipv6Repr, NextHeader};
 use crate::wire::udp::{UdpChecksum, UdpRepr};
 
 /// The longest wait between two tries of the limited phase.
 const MAX_INTERVAL: Duration = Duration::from_secs(8);
 
+/// A default Linux host's refill interval for its errors to `dst`'s
+/// family, the limited phase's first assumption: `icmp_ratelimit`, 1 s,
+/// for ICMP; `net.ipv6.icmp.ratelimit`, 100 ms, for ICMPv6 (measured:
+/// 100 datagrams to closed ports 50 ms apart drew 56 port unreachables,
+/// the burst of 6 and then one per 100 ms). A slower host doubles it.
+pub fn linux_interval(dst: IpAddr) -> Duration {
+    match dst {
+        IpAddr::V4(_) => Duration::from_secs(1),
+        IpAddr::V6(_) => Duration::from_millis(100),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub src_mac: MacAddr,
     pub dst_mac: MacAddr,
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+    /// Both of one family: the scan is over IPv4 or IPv6.
+    pub src: IpAddr,
+    pub dst: IpAddr,
     pub sport: u16,
     pub ports: Vec<u16>,
     /// The sweep's datagrams per second.
@@ -95,8 +118,8 @@ pub enum UdpWhy {
         len: usize,
     },
     Icmp {
-        from: Ipv4Addr,
-        kind: IcmpKind,
+        from: IpAddr,
+        kind: ErrorKind,
     },
     NoResponse,
 }
@@ -361,34 +384,26 @@ impl UdpScanner {
     }
 }
 
-impl RawFlow for UdpScanner {
-    fn selector(&self) -> Selector {
-        let lo = self.ports.iter().min().copied().unwrap_or(0);
-        let hi = self.ports.iter().max().copied().unwrap_or(0);
-        Selector {
-            local: self.config.src.into(),
-            local_ports: (self.config.sport, self.config.sport),
-            remote: self.config.dst.into(),
-            remote_ports: (lo, hi),
-        }
-    }
-
-    fn protocol(&self) -> IpProtocol {
-        IpProtocol::Udp
-    }
-
-    fn handle_datagram(&mut self, _now: Instant, _: MacAddr, _ip: &Ipv4Repr, udp: &UdpRepr<'_>) {
+impl UdpScanner {
+    /// A UDP answer from port `udp.src_port`: open.
+    fn datagram(&mut self, udp: &UdpRepr<'_>) {
         if let Some(i) = self.index(udp.src_port) {
             let len = udp.payload.len();
             self.finish(i, UdpState::Open, UdpWhy::Reply { len });
         }
     }
 
-    fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, error: &IcmpError) {
-        let IcmpKind::Unreachable(code) = error.kind else {
-            return; // time exceeded: the path's business, not the port's
+    /// An ICMP or ICMPv6 error (`kind`) from `from` about a datagram to
+    /// port `port`: a port unreachable from the host is closed, any other
+    /// unreachable filtered; anything else says nothing of the port.
+    fn icmp_error(&mut self, now: Instant, from: IpAddr, kind: ErrorKind, port: u16) {
+        let closed = match kind {
+            ErrorKind::V4(IcmpKind::Unreachable(code)) => code == 3,
+            ErrorKind::V6(Icmpv6Kind::Unreachable(code)) => code == 4,
+            // Time exceeded, packet too big: the path's business.
+            _ => return,
         };
-        let Some(i) = self.index(error.quoted_dst.1) else {
+        let Some(i) = self.index(port) else {
             return;
         };
         self.icmp_seen = true;
@@ -404,19 +419,51 @@ impl RawFlow for UdpScanner {
         if self.phase == Phase::Limited {
             self.answered_limited += 1;
         }
-        let state = if code == 3 && from == self.config.dst {
+        let state = if closed && from == self.config.dst {
             UdpState::Closed
         } else {
             UdpState::Filtered
         };
-        self.finish(
-            i,
-            state,
-            UdpWhy::Icmp {
-                from,
-                kind: error.kind,
-            },
-        );
+        self.finish(i, state, UdpWhy::Icmp { from, kind });
+    }
+}
+
+impl RawFlow for UdpScanner {
+    fn selector(&self) -> Selector {
+        let lo = self.ports.iter().min().copied().unwrap_or(0);
+        let hi = self.ports.iter().max().copied().unwrap_or(0);
+        Selector {
+            local: self.config.src,
+            local_ports: (self.config.sport, self.config.sport),
+            remote: self.config.dst,
+            remote_ports: (lo, hi),
+        }
+    }
+
+    fn protocol(&self) -> IpProtocol {
+        IpProtocol::Udp
+    }
+
+    fn handle_datagram(&mut self, _now: Instant, _: MacAddr, _ip: &Ipv4Repr, udp: &UdpRepr<'_>) {
+        self.datagram(udp);
+    }
+
+    fn handle_datagram6(&mut self, _now: Instant, _: MacAddr, _ip: &Ipv6Repr, udp: &UdpRepr<'_>) {
+        self.datagram(udp);
+    }
+
+    fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, error: &IcmpError) {
+        if error.protocol == IpProtocol::Udp {
+            let kind = ErrorKind::V4(error.kind);
+            self.icmp_error(now, from.into(), kind, error.quoted_dst.1);
+        }
+    }
+
+    fn handle_icmp6(&mut self, now: Instant, from: Ipv6Addr, error: &Icmpv6Error) {
+        if error.protocol == NextHeader::Udp {
+            let kind = ErrorKind::V6(error.kind);
+            self.icmp_error(now, from.into(), kind, error.quoted_dst.1);
+        }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -468,11 +515,21 @@ impl RawFlow for UdpScanner {
             dst_port: port,
             payload: &payload,
         };
-        let mut ip = Ipv4Repr::new(c.src, c.dst, IpProtocol::Udp, 0);
-        ip.dont_frag = false;
-        ip.identification = self.ip_id;
-        self.ip_id = self.ip_id.wrapping_add(1);
-        udp.write_frame(buf, (c.src_mac, c.dst_mac), &ip, UdpChecksum::Computed);
+        let macs = (c.src_mac, c.dst_mac);
+        match (c.src, c.dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                let mut ip = Ipv4Repr::new(src, dst, IpProtocol::Udp, 0);
+                ip.dont_frag = false;
+                ip.identification = self.ip_id;
+                self.ip_id = self.ip_id.wrapping_add(1);
+                udp.write_frame(buf, macs, &ip, UdpChecksum::Computed);
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                let ip = Ipv6Repr::new(src, dst, NextHeader::Udp, 64, 0);
+                udp.write_ipv6_frame(buf, macs, &ip, UdpChecksum::Computed);
+            }
+            (src, dst) => panic!("a UDP scan from {src} to {dst}"),
+        }
         self.state[i].tries += 1;
         self.sent += 1;
         self.outstanding.push_back((now + c.wait, i));
@@ -538,7 +595,7 @@ impl UdpScans {
     }
 
     /// The scanner for `host`, if it is one of ours.
-    fn of(&mut self, host: Ipv4Addr) -> Option<&mut UdpScanner> {
+    fn of(&mut self, host: IpAddr) -> Option<&mut UdpScanner> {
         self.scans.iter_mut().find(|s| s.config.dst == host)
     }
 
@@ -566,7 +623,7 @@ impl UdpScans {
 
 impl UdpScanner {
     /// The host this scanner asks.
-    pub fn dst(&self) -> Ipv4Addr {
+    pub fn dst(&self) -> IpAddr {
         self.config.dst
     }
 }
@@ -587,7 +644,10 @@ impl RawFlow for UdpScans {
             if other.remote != sel.remote {
                 // Any peer: the datagrams are handed to their host's
                 // scanner below, and others' are ignored.
-                sel.remote = Ipv4Addr::UNSPECIFIED.into();
+                sel.remote = match sel.remote {
+                    IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+                    IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+                };
             }
             sel.remote_ports.0 = sel.remote_ports.0.min(other.remote_ports.0);
             sel.remote_ports.1 = sel.remote_ports.1.max(other.remote_ports.1);
@@ -600,14 +660,26 @@ impl RawFlow for UdpScans {
     }
 
     fn handle_datagram(&mut self, now: Instant, mac: MacAddr, ip: &Ipv4Repr, udp: &UdpRepr<'_>) {
-        if let Some(s) = self.of(ip.src) {
+        if let Some(s) = self.of(ip.src.into()) {
             s.handle_datagram(now, mac, ip, udp);
         }
     }
 
+    fn handle_datagram6(&mut self, now: Instant, mac: MacAddr, ip: &Ipv6Repr, udp: &UdpRepr<'_>) {
+        if let Some(s) = self.of(ip.src.into()) {
+            s.handle_datagram6(now, mac, ip, udp);
+        }
+    }
+
     fn handle_icmp(&mut self, now: Instant, from: Ipv4Addr, error: &IcmpError) {
-        if let Some(s) = self.of(error.quoted_dst.0) {
+        if let Some(s) = self.of(error.quoted_dst.0.into()) {
             s.handle_icmp(now, from, error);
+        }
+    }
+
+    fn handle_icmp6(&mut self, now: Instant, from: Ipv6Addr, error: &Icmpv6Error) {
+        if let Some(s) = self.of(error.quoted_dst.0.into()) {
+            s.handle_icmp6(now, from, error);
         }
     }
 
@@ -695,8 +767,12 @@ mod tests {
             }
         }
 
-        /// The answer to `frame` sent at `now`, if any.
+        /// The answer to `frame` sent at `now`, if any: over IPv6 when
+        /// the frame is IPv6, with ICMPv6's port unreachable.
         fn answer(&mut self, now: Instant, frame: &[u8]) -> Option<Vec<u8>> {
+            if frame[12..14] == [0x86, 0xdd] {
+                return self.answer6(now, frame);
+            }
             let (_, ip, udp) = UdpRepr::from_frame(frame, ChecksumMode::Verify).unwrap();
             let port = udp.dst_port;
             if self.dropped.contains(&port) {
@@ -714,14 +790,9 @@ mod tests {
                     &Ipv4Repr::new(THEM, US, IpProtocol::Udp, 0),
                 ));
             }
-            let elapsed = (now - self.last).as_secs_f64();
-            self.last = now;
-            self.tokens = (self.tokens + elapsed / self.refill.as_secs_f64()).min(self.burst);
-            if self.tokens < 1.0 {
+            if !self.token(now) {
                 return None;
             }
-            self.tokens -= 1.0;
-            self.unreachables += 1;
             let body = testing::icmp_error(3, 3, &frame[ethernet::HEADER_LEN..]);
             let _ = ip;
             Some(testing::ipv4_frame(
@@ -731,14 +802,62 @@ mod tests {
                 &body,
             ))
         }
+
+        /// Whether the bucket holds a token for an error at `now` (one
+        /// is taken).
+        fn token(&mut self, now: Instant) -> bool {
+            let elapsed = (now - self.last).as_secs_f64();
+            self.last = now;
+            self.tokens = (self.tokens + elapsed / self.refill.as_secs_f64()).min(self.burst);
+            if self.tokens < 1.0 {
+                return false;
+            }
+            self.tokens -= 1.0;
+            self.unreachables += 1;
+            true
+        }
+
+        /// [`Peer::answer`] over IPv6.
+        fn answer6(&mut self, now: Instant, frame: &[u8]) -> Option<Vec<u8>> {
+            let packet = &frame[ethernet::HEADER_LEN..];
+            let (ip, body) = Ipv6Repr::parse(packet).unwrap();
+            let udp = UdpRepr::parse_v6(body, ip.src, ip.dst, ChecksumMode::Verify).unwrap();
+            let port = udp.dst_port;
+            if self.dropped.contains(&port) {
+                return None;
+            }
+            if self.open.contains(&port) {
+                let back = UdpRepr {
+                    src_port: port,
+                    dst_port: udp.src_port,
+                    payload: udp.payload,
+                };
+                let ip = Ipv6Repr::new(ip.dst, ip.src, NextHeader::Udp, 64, 0);
+                return Some(back.to_ipv6_frame(MAC_THEM, MAC_US, &ip));
+            }
+            if !self.token(now) {
+                return None;
+            }
+            Some(icmpv6_error(ip.dst, ip.src, (1, 4), packet))
+        }
+    }
+
+    /// An ICMPv6 error `(type, code)` from `from` to `to` quoting `packet`.
+    fn icmpv6_error(from: Ipv6Addr, to: Ipv6Addr, (ty, code): (u8, u8), packet: &[u8]) -> Vec<u8> {
+        use pnet::packet::icmpv6::{Icmpv6Packet, checksum};
+        let mut msg = vec![ty, code, 0, 0, 0, 0, 0, 0];
+        msg.extend_from_slice(packet);
+        let sum = checksum(&Icmpv6Packet::new(&msg).unwrap(), &from, &to);
+        msg[2..4].copy_from_slice(&sum.to_be_bytes());
+        Ipv6Repr::new(from, to, NextHeader::Icmpv6, 64, msg.len()).frame(MAC_THEM, MAC_US, &msg)
     }
 
     fn config(ports: std::ops::RangeInclusive<u16>) -> Config {
         Config {
             src_mac: MAC_US,
             dst_mac: MAC_THEM,
-            src: US,
-            dst: THEM,
+            src: US.into(),
+            dst: THEM.into(),
             sport: 40000,
             ports: ports.collect(),
             rate: 1000,
@@ -752,10 +871,14 @@ mod tests {
     /// Runs the scan against `peer` on virtual time (answers 100 µs after
     /// each datagram); the results and how long it took.
     fn scan(config: Config, peer: &mut Peer) -> (Vec<UdpPortResult>, Duration, Vec<Event>) {
+        let ipv6 = match config.src {
+            IpAddr::V6(ip) => Some(ip),
+            IpAddr::V4(_) => None,
+        };
         let iface = InterfaceConfig {
             ip: US,
             mac: MAC_US,
-            ipv6: None,
+            ipv6,
             next_hop_mac: Some(MAC_THEM),
             answer_arp: false,
             trace: false,
@@ -895,5 +1018,120 @@ mod tests {
         );
         assert!(snmp.windows(6).any(|w| w == b"public"));
         assert!(payload_for(9, 0).is_empty());
+    }
+
+    const US6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 1);
+    const THEM6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 2);
+    const ROUTER6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x6e74, 9, 0, 0, 0, 0, 9);
+
+    fn config6(ports: std::ops::RangeInclusive<u16>) -> Config {
+        Config {
+            src: US6.into(),
+            dst: THEM6.into(),
+            ..config(ports)
+        }
+    }
+
+    /// A Linux host's ICMPv6 bucket refills every 100 ms, and the scan
+    /// assumes as much from the start.
+    #[test]
+    fn a_rate_limited_linux_host_is_scanned_exactly_over_ipv6() {
+        let refill = linux_interval(THEM6.into());
+        assert_eq!(refill, Duration::from_millis(100));
+        let mut peer = Peer::new(&[3, 22], &[7], 6.0, refill);
+        let config = Config {
+            interval: refill,
+            ..config6(1..=30)
+        };
+        let (results, took, _) = scan(config, &mut peer);
+        let want: Vec<(u16, UdpState)> = (1..=30)
+            .map(|p| {
+                let st = match p {
+                    3 | 22 => UdpState::Open,
+                    7 => UdpState::OpenFiltered,
+                    _ => UdpState::Closed,
+                };
+                (p, st)
+            })
+            .collect();
+        assert_eq!(states(&results), want);
+        // 27 closed ports, 6 from the burst: about 100 ms for each of the
+        // other 21, and the silent port's tries.
+        assert!(took > Duration::from_millis(2100), "{took:?}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        let closed = results.iter().find(|r| r.port == 1).unwrap();
+        assert_eq!(
+            closed.why,
+            UdpWhy::Icmp {
+                from: THEM6.into(),
+                kind: ErrorKind::V6(Icmpv6Kind::Unreachable(4))
+            }
+        );
+    }
+
+    /// ICMPv6 errors as nmap reads them: port unreachable from the host
+    /// is closed, any other unreachable (or a router's port unreachable)
+    /// filtered; time exceeded and packet too big say nothing.
+    #[rstest::rstest]
+    #[case::port_unreachable(THEM6, 1, 4, Some(UdpState::Closed))]
+    #[case::a_routers_port_unreachable(ROUTER6, 1, 4, Some(UdpState::Filtered))]
+    #[case::no_route(ROUTER6, 1, 0, Some(UdpState::Filtered))]
+    #[case::admin_prohibited(THEM6, 1, 1, Some(UdpState::Filtered))]
+    #[case::address_unreachable(ROUTER6, 1, 3, Some(UdpState::Filtered))]
+    #[case::reject_route(ROUTER6, 1, 6, Some(UdpState::Filtered))]
+    #[case::hop_limit_exceeded(ROUTER6, 3, 0, None)]
+    #[case::packet_too_big(ROUTER6, 2, 0, None)]
+    fn icmpv6_errors_sort_a_port(
+        #[case] from: Ipv6Addr,
+        #[case] ty: u8,
+        #[case] code: u8,
+        #[case] want: Option<UdpState>,
+    ) {
+        use crate::machine::Feed;
+        let mut s = UdpScanner::new(Instant::ZERO, config6(5..=5));
+        let frame = s.poll_transmit(Instant::ZERO).expect("a datagram");
+        let (ip, _) = Ipv6Repr::parse(&frame[ethernet::HEADER_LEN..]).unwrap();
+        assert_eq!(
+            (ip.src, ip.dst, ip.next_header),
+            (US6, THEM6, NextHeader::Udp)
+        );
+        let mut error = icmpv6_error(from, US6, (ty, code), &frame[ethernet::HEADER_LEN..]);
+        if ty == 2 {
+            // The MTU, then the checksum again.
+            error[ethernet::HEADER_LEN + 40 + 4..][..4].copy_from_slice(&1280u32.to_be_bytes());
+            let at = ethernet::HEADER_LEN + 40;
+            error[at + 2..at + 4].fill(0);
+            let msg = error[at..].to_vec();
+            let pkt = pnet::packet::icmpv6::Icmpv6Packet::new(&msg).unwrap();
+            let sum = pnet::packet::icmpv6::checksum(&pkt, &from, &US6);
+            error[at + 2..at + 4].copy_from_slice(&sum.to_be_bytes());
+        }
+        s.handle_frame(Instant::from_millis(1), &error, RxChecksum::Unknown);
+        assert_eq!(s.results().first().map(|r| r.state), want);
+    }
+
+    /// An error about a TCP segment between the same ports is not the
+    /// scan's: the scanner checks the quoted protocol itself.
+    #[test]
+    fn an_error_quoting_another_protocol_sorts_nothing() {
+        let mut s = UdpScanner::new(Instant::ZERO, config(5..=5));
+        let _ = s.poll_transmit(Instant::ZERO).expect("a datagram");
+        let error = IcmpError {
+            kind: IcmpKind::Unreachable(3),
+            protocol: IpProtocol::Tcp,
+            quoted_src: (US, 40000),
+            quoted_dst: (THEM, 5),
+            quoted_seq: None,
+        };
+        s.handle_icmp(Instant::from_millis(1), THEM, &error);
+        let error6 = Icmpv6Error {
+            kind: Icmpv6Kind::Unreachable(4),
+            protocol: NextHeader::Tcp,
+            quoted_src: (US6, 40000),
+            quoted_dst: (THEM6, 5),
+            quoted_seq: None,
+        };
+        s.handle_icmp6(Instant::from_millis(1), THEM6, &error6);
+        assert_eq!(s.results(), vec![]);
     }
 }

@@ -168,23 +168,7 @@ impl Path {
         };
         let route = match route::select(dst, req.interface, source) {
             Err(RouteError::LocalDestination { .. }) => {
-                // The kernel routes its own addresses over loopback.
-                let iface = loopback_interface()?;
-                if let Some(named) = req.interface
-                    && named != iface.name
-                {
-                    bail!(
-                        "{} is this host's own address, which the kernel reaches over {lo} \
-                         only, never over {named}: leave out -i {named} (or give -i {lo})",
-                        req.dst,
-                        lo = iface.name
-                    );
-                }
-                return Ok(Found::Path(Path::on_loopback(
-                    iface,
-                    source.unwrap_or(dst).into(),
-                    dst.into(),
-                )));
+                return Path::to_own_address(req.interface, source.unwrap_or(dst).into(), req.dst);
             }
             other => other?,
         };
@@ -196,36 +180,15 @@ impl Path {
                 next_hop.into(),
             )));
         }
-        if route.interface.mac == MacAddr::zero() {
-            bail!(
-                "{} has no Ethernet address; nettool's TCP runs over Ethernet-like interfaces",
-                route.interface.name
-            );
-        }
-        let (next_hop, iface) = (route.next_hop.into(), route.interface.name.clone());
-        let (mac, how) = match next_hop::resolve(&route, req.cache, req.pcap, err, interrupt)? {
-            Resolved::Mac(mac, how) => (mac, how),
-            Resolved::NoAnswer => {
-                return Ok(Found::Unresolved(Unresolved::NoArp { next_hop, iface }));
-            }
-            Resolved::Conflict { mac, other_mac } => {
-                return Ok(Found::Unresolved(Unresolved::Conflict {
-                    next_hop,
-                    iface,
-                    mac,
-                    other_mac,
-                }));
-            }
-        };
-        Ok(Found::Path(Path {
-            source: route.source.into(),
-            owned_by_kernel: route.source_owned_by_kernel,
-            next_hop: route.next_hop.into(),
-            next_hop_mac: Some(mac),
-            how,
-            loopback: false,
-            iface: route.interface,
-        }))
+        check_ethernet(&route.interface)?;
+        let resolved = next_hop::resolve(&route, req.cache, req.pcap, err, interrupt)?;
+        Ok(Path::through(
+            resolved,
+            route.source.into(),
+            route.source_owned_by_kernel,
+            route.next_hop.into(),
+            route.interface,
+        ))
     }
 
     /// [`Path::find`] for an IPv6 destination: the kernel's route (the
@@ -252,21 +215,7 @@ impl Path {
         }
         let route = match route::select_v6(dst, req.interface, source) {
             Err(RouteError::LocalDestination { .. }) => {
-                let iface = loopback_interface()?;
-                if let Some(named) = req.interface
-                    && named != iface.name
-                {
-                    bail!(
-                        "{dst} is this host's own address, which the kernel reaches over {lo} \
-                         only, never over {named}: leave out -i {named} (or give -i {lo})",
-                        lo = iface.name
-                    );
-                }
-                return Ok(Found::Path(Path::on_loopback(
-                    iface,
-                    source.unwrap_or(dst).into(),
-                    dst.into(),
-                )));
+                return Path::to_own_address(req.interface, source.unwrap_or(dst).into(), req.dst);
             }
             other => other?,
         };
@@ -278,41 +227,69 @@ impl Path {
                 next_hop,
             )));
         }
-        if route.interface.mac == MacAddr::zero() {
-            bail!(
-                "{} has no Ethernet address; nettool's TCP runs over Ethernet-like interfaces",
-                route.interface.name
-            );
-        }
+        check_ethernet(&route.interface)?;
         if !route.source_owned_by_kernel {
             // Before the address is used at all (the next hop's
             // resolution would carry it): nobody else may have it.
             dad::check_free(&route.interface, route.source, req.pcap, interrupt)?;
         }
-        let (next_hop, iface) = (IpAddr::V6(route.next_hop), route.interface.name.clone());
-        let (mac, how) = match next_hop::resolve_v6(&route, req.cache, req.pcap, err, interrupt)? {
-            Resolved::Mac(mac, how) => (mac, how),
-            Resolved::NoAnswer => {
-                return Ok(Found::Unresolved(Unresolved::NoArp { next_hop, iface }));
-            }
-            Resolved::Conflict { mac, other_mac } => {
-                return Ok(Found::Unresolved(Unresolved::Conflict {
-                    next_hop,
-                    iface,
-                    mac,
-                    other_mac,
-                }));
-            }
-        };
-        Ok(Found::Path(Path {
-            source: route.source.into(),
-            owned_by_kernel: route.source_owned_by_kernel,
-            next_hop,
-            next_hop_mac: Some(mac),
-            how,
-            loopback: false,
-            iface: route.interface,
-        }))
+        let resolved = next_hop::resolve_v6(&route, req.cache, req.pcap, err, interrupt)?;
+        Ok(Path::through(
+            resolved,
+            route.source.into(),
+            route.source_owned_by_kernel,
+            route.next_hop.into(),
+            route.interface,
+        ))
+    }
+
+    /// The path to `dst`, this host's own address, from `source`: over
+    /// loopback, where the kernel routes its own addresses; an error if
+    /// the user `named` another interface, which never carries it.
+    fn to_own_address(named: Option<&str>, source: IpAddr, dst: IpAddr) -> Result<Found> {
+        let iface = loopback_interface()?;
+        if let Some(named) = named
+            && named != iface.name
+        {
+            bail!(
+                "{dst} is this host's own address, which the kernel reaches over {lo} \
+                 only, never over {named}: leave out -i {named} (or give -i {lo})",
+                lo = iface.name
+            );
+        }
+        Ok(Found::Path(Path::on_loopback(iface, source, dst)))
+    }
+
+    /// The path out of `iface` through `next_hop`, as its resolution
+    /// came out (or why there is none).
+    fn through(
+        resolved: Resolved,
+        source: IpAddr,
+        owned_by_kernel: bool,
+        next_hop: IpAddr,
+        iface: Interface,
+    ) -> Found {
+        match resolved {
+            Resolved::Mac(mac, how) => Found::Path(Path {
+                source,
+                owned_by_kernel,
+                next_hop,
+                next_hop_mac: Some(mac),
+                how,
+                loopback: false,
+                iface,
+            }),
+            Resolved::NoAnswer => Found::Unresolved(Unresolved::NoArp {
+                next_hop,
+                iface: iface.name,
+            }),
+            Resolved::Conflict { mac, other_mac } => Found::Unresolved(Unresolved::Conflict {
+                next_hop,
+                iface: iface.name,
+                mac,
+                other_mac,
+            }),
+        }
     }
 
     /// A path over loopback: no ARP, and the kernel owns both ends.
@@ -728,6 +705,18 @@ pub fn capture<L: Link + 'static>(link: L, pcap: Option<&PcapFile>) -> io::Resul
         Some(file) => Box::new(Capture::new(link, Some(file.clone()))?),
         None => Box::new(link),
     })
+}
+
+/// nettool's frames are Ethernet's: an interface without an Ethernet
+/// address cannot carry them.
+fn check_ethernet(iface: &Interface) -> Result<()> {
+    if iface.mac == MacAddr::zero() {
+        bail!(
+            "{} has no Ethernet address; nettool's TCP runs over Ethernet-like interfaces",
+            iface.name
+        );
+    }
+    Ok(())
 }
 
 fn loopback_interface() -> Result<Interface> {

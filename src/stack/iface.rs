@@ -38,9 +38,10 @@
 //! them ([`crate::wire::frag`], bounded, given up at 30 s); the whole
 //! datagram is then sorted as if it had come unfragmented. **On an address
 //! nettool answers for alone**, a UDP datagram no raw flow takes draws an
-//! ICMP port unreachable, and a reassembly given up after its first
-//! fragment a time exceeded, both rate-limited as Linux limits its own
-//! ([`super::unreachable`]).
+//! ICMP port unreachable (ICMPv6 over IPv6), and a reassembly given up
+//! after its first fragment a time exceeded, both rate-limited as Linux
+//! limits its own ([`super::unreachable`]); an ICMPv6 echo request to its
+//! IPv6 address is answered, as an IPv4 one is.
 //!
 //! **Scale.** Nothing walks the flow table: flows with something to send
 //! wait in a queue of touched flows, and every other flow's next deadline
@@ -56,15 +57,15 @@ use crate::tcp::{self, Connection, Event as TcpEvent, IssSource, Segment, SeqNum
 use crate::time::{Instant, earliest};
 use crate::wire::arp::ArpRepr;
 pub use crate::wire::demux::FlowKey;
-use crate::wire::demux::{Identity, Inbound, arp_reply, demux};
+use crate::wire::demux::{Echo6, Identity, Inbound, arp_reply, demux};
 use crate::wire::frag::{self, Reassembler, Taken};
 
 use super::flowhash::FlowMap;
 use super::keys::{Key, Keys};
 use crate::wire::icmp::{IcmpKind, IcmpQuery, QueryKind};
-use crate::wire::icmpv6::Icmpv6Kind;
+use crate::wire::icmpv6::{Icmpv6Kind, Icmpv6Repr};
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
-use crate::wire::ipv6::NextHeader;
+use crate::wire::ipv6::{Ipv6Repr, NextHeader};
 use crate::wire::tcp::{ChecksumFill, Flags, TcpRepr};
 use crate::wire::{MacAddr, WireError};
 
@@ -1108,6 +1109,30 @@ impl Interface {
         self.control.push_back(frame);
     }
 
+    /// An echo request to our IPv6 address, when nobody else answers for
+    /// it: an echo reply from that address with the request's identifier,
+    /// sequence number and data, unmodified (RFC 4443 §4.2). Not rate
+    /// limited, as Linux does not limit its echo replies.
+    fn answer_echo6(&mut self, src_mac: MacAddr, ip: &Ipv6Repr, echo: &Echo6<'_>) {
+        if echo.reply || !self.answers_alone6(ip.dst) {
+            return;
+        }
+        let reply = Icmpv6Repr::EchoReply {
+            ident: echo.ident,
+            seq: echo.seq,
+            data: echo.data.to_vec(),
+        };
+        let hop = self.config.next_hop_mac.unwrap_or(src_mac);
+        let frame = reply.frame((self.config.mac, hop), (ip.dst, ip.src));
+        self.control.push_back(frame);
+    }
+
+    /// Whether `ip` is our IPv6 address and nobody but nettool answers for
+    /// it.
+    fn answers_alone6(&self, ip: Ipv6Addr) -> bool {
+        self.config.answer_arp && self.config.ipv6 == Some(ip)
+    }
+
     fn bad(&mut self, now: Instant, why: WireError) {
         self.malformed += 1;
         self.push_event(now, None, HostEvent::Malformed { why });
@@ -1475,9 +1500,29 @@ impl Machine for Interface {
             } if error.protocol == NextHeader::Tcp && self.key(*quoted).is_some() => {
                 self.handle_icmp6(now, *from, error.kind, *quoted)
             }
-            // A raw flow's (a trace's, a UDP endpoint's), or nobody's.
-            Inbound::Icmp6 { .. } | Inbound::Udp6 { udp: Ok(_), .. } | Inbound::Echo6 { .. } => {
+            // A raw flow's (a trace's), or nobody's.
+            Inbound::Icmp6 { .. } => {
                 self.offer_raw(now, &inbound);
+            }
+            // A UDP endpoint's, or a closed port's on an address nettool
+            // alone answers for.
+            Inbound::Udp6 { udp: Ok(_), ip, .. } => {
+                if !self.offer_raw(now, &inbound) && self.answers_alone6(ip.dst) {
+                    let us = (self.config.mac, ip.dst);
+                    let hop = self.config.next_hop_mac;
+                    if let Some(f) = self.unreachable.port_unreachable6(now, us, hop, frame) {
+                        self.control.push_back(f);
+                    }
+                }
+            }
+            // A ping's reply, or a request to an address nettool alone
+            // answers for.
+            Inbound::Echo6 {
+                src_mac, ip, echo, ..
+            } => {
+                if !self.offer_raw(now, &inbound) {
+                    self.answer_echo6(*src_mac, ip, echo);
+                }
             }
             Inbound::Udp6 { udp: Err(e), .. } => {
                 self.bad(now, *e);

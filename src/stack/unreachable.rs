@@ -1,6 +1,7 @@
 //! The ICMP errors the interface sends for an address it answers for
 //! (one the kernel does not own), as a host does: a port unreachable for
-//! a UDP datagram that no flow takes (RFC 1122 §4.1.3.1), a time exceeded
+//! a UDP datagram that no flow takes (RFC 1122 §4.1.3.1; over IPv6 an
+//! ICMPv6 one, type 1 code 4, RFC 4443 §3.1, under the same limits), a time exceeded
 //! for a datagram whose fragments stopped coming after the first (fragment
 //! reassembly time exceeded, RFC 1122 §3.3.2); and how often it may:
 //! Linux's default limits, so that a peer probing that address (a UDP
@@ -26,14 +27,16 @@
 //! errs on silence.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use crate::time::Instant;
 use crate::wire::MacAddr;
 use crate::wire::ethernet::{self, EthernetRepr, Protocol};
 use crate::wire::icmp::IcmpKind;
+use crate::wire::icmpv6::Icmpv6Kind;
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
+use crate::wire::ipv6::{self, Ipv6Repr, NextHeader};
 
 /// One error per destination per this long (`icmp_ratelimit`).
 pub const PER_PEER_INTERVAL: Duration = Duration::from_secs(1);
@@ -80,7 +83,9 @@ pub struct Stats {
 /// The limiter (see the module docs).
 #[derive(Debug)]
 pub struct IcmpLimiter {
-    peers: HashMap<Ipv4Addr, Bucket>,
+    /// Either family's destinations: Linux limits ICMPv6 errors the same
+    /// way (`net.ipv6.icmp.ratelimit`, 1000 ms, and the global limit).
+    peers: HashMap<IpAddr, Bucket>,
     global: Option<Bucket>,
     stats: Stats,
     /// The identification of the next error sent.
@@ -136,6 +141,56 @@ impl IcmpLimiter {
             hop,
             &body[..total],
         )
+    }
+
+    /// The frame of the ICMPv6 port unreachable (type 1, code 4, RFC
+    /// 4443 §3.1) answering `frame`, a UDP datagram to `us` (MAC, IPv6
+    /// address) that no flow took, when one may be sent now. None answers
+    /// a datagram sent to a multicast group or link-layer multicast, or
+    /// from an address that names no single node (RFC 4443 §2.4 (e)).
+    pub fn port_unreachable6(
+        &mut self,
+        now: Instant,
+        (mac, ip): (MacAddr, Ipv6Addr),
+        next_hop: Option<MacAddr>,
+        frame: &[u8],
+    ) -> Option<Vec<u8>> {
+        let (eth, body) = EthernetRepr::parse(frame).ok()?;
+        if eth.protocol != Protocol::Ipv6 || eth.dst.is_broadcast() || eth.dst.is_multicast() {
+            return None;
+        }
+        let (got, _) = Ipv6Repr::parse(body).ok()?;
+        if got.dst != ip {
+            return None;
+        }
+        // The packet as it arrived (extension headers included), without
+        // the link's padding.
+        let packet = &body[..ipv6::HEADER_LEN + got.payload_len];
+        let hop = next_hop.unwrap_or(eth.src);
+        self.error6(now, Icmpv6Kind::Unreachable(4), (mac, ip), hop, packet)
+    }
+
+    /// The frame of the ICMPv6 error `kind` from `us` about `packet` (an
+    /// IPv6 packet that came to us, or as much of it as is quoted), to
+    /// its source by `hop`: none to a source that is not one node's, or
+    /// past the rate limit.
+    fn error6(
+        &mut self,
+        now: Instant,
+        kind: Icmpv6Kind,
+        (mac, ip): (MacAddr, Ipv6Addr),
+        hop: MacAddr,
+        packet: &[u8],
+    ) -> Option<Vec<u8>> {
+        let (got, _) = Ipv6Repr::parse_quoted(packet).ok()?;
+        let one_node =
+            !(got.src.is_unspecified() || got.src.is_multicast() || got.src.is_loopback());
+        if !one_node || !self.allow(now, got.src) {
+            return None;
+        }
+        let message = kind.message((ip, got.src), packet);
+        let out = Ipv6Repr::new(ip, got.src, NextHeader::Icmpv6, 64, message.len());
+        Some(out.frame(mac, hop, &message))
     }
 
     /// The frame of the ICMP time exceeded (fragment reassembly time
@@ -199,7 +254,8 @@ impl IcmpLimiter {
 
     /// Whether an error to `dst` may go at `now`; if so, it is counted
     /// against both buckets.
-    pub fn allow(&mut self, now: Instant, dst: Ipv4Addr) -> bool {
+    pub fn allow(&mut self, now: Instant, dst: impl Into<IpAddr>) -> bool {
+        let dst = dst.into();
         let global = self
             .global
             .get_or_insert_with(|| Bucket::full(now, GLOBAL_COST, GLOBAL_BURST));
@@ -468,5 +524,162 @@ mod tests {
         // finds room.
         assert!(l.allow(at(PEERS as u64 + 6_000), dst(99_999)));
         assert!(l.peers.len() <= 2);
+    }
+
+    const US6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 0x99);
+    const PEER6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x6e74, 0, 0, 0, 0, 0, 2);
+
+    /// [`host`] with the IPv6 address `US6` too, and its UDP listener on
+    /// `[US6]:5000`.
+    fn host6(answer_arp: bool) -> RawHost<UdpSocket> {
+        let iface = InterfaceConfig {
+            ip: US,
+            mac: MAC,
+            ipv6: Some(US6),
+            next_hop_mac: None,
+            answer_arp,
+            trace: false,
+        };
+        let config = UdpConfig {
+            mac: MAC,
+            next_hop_mac: None,
+            local: std::net::SocketAddrV6::new(US6, 5000, 0, 0).into(),
+            peer: Peer::Listening {
+                lock_on_first: false,
+            },
+            mtu: 1500,
+        };
+        RawHost::new(iface, UdpSocket::new(config, 1))
+    }
+
+    /// A UDP datagram over IPv6 from `src` (port 40000) to `US6`'s `port`,
+    /// sent to `dst_mac`.
+    fn datagram6(src: Ipv6Addr, dst_mac: MacAddr, port: u16, len: usize) -> Vec<u8> {
+        let payload = vec![0x5a; len];
+        let udp = UdpRepr {
+            src_port: 40000,
+            dst_port: port,
+            payload: &payload,
+        };
+        let mut msg = vec![0u8; udp.buffer_len()];
+        udp.emit_v6(&mut msg, src, US6, crate::wire::udp::UdpChecksum::Computed);
+        Ipv6Repr::new(src, US6, NextHeader::Udp, 64, msg.len()).frame(PEER_MAC, dst_mac, &msg)
+    }
+
+    /// The ICMPv6 port unreachables `h` sent: (to MAC, to address, quoted
+    /// port, bytes in all past Ethernet), each checked for what RFC 4443
+    /// asks of it.
+    fn answers6(h: &mut RawHost<UdpSocket>) -> Vec<(MacAddr, Ipv6Addr, u16, usize)> {
+        std::iter::from_fn(|| h.poll_transmit(Instant::ZERO))
+            .map(|f| {
+                let (eth, body) = EthernetRepr::parse(&f).unwrap();
+                let (ip, msg) = Ipv6Repr::parse(body).unwrap();
+                assert_eq!((ip.src, ip.next_header), (US6, NextHeader::Icmpv6));
+                let error = crate::wire::icmpv6::Icmpv6Error::parse(&ip, msg, true)
+                    .unwrap_or_else(|e| panic!("not an ICMPv6 error ({e}): {f:02x?}"));
+                assert_eq!(error.kind, Icmpv6Kind::Unreachable(4));
+                assert_eq!(error.quoted_src, (PEER6, 40000));
+                (eth.dst, ip.dst, error.quoted_dst.1, body.len())
+            })
+            .collect()
+    }
+
+    #[rstest]
+    #[case::a_stray_datagram(true, PEER6, MAC, 5001, 1)]
+    #[case::one_a_flow_takes(true, PEER6, MAC, 5000, 0)]
+    #[case::the_kernel_owns_the_address(false, PEER6, MAC, 5001, 0)]
+    #[case::a_link_layer_multicast(true, PEER6, MacAddr(0x33, 0x33, 0, 0, 0, 1), 5001, 0)]
+    #[case::from_no_address(true, Ipv6Addr::UNSPECIFIED, MAC, 5001, 0)]
+    #[case::from_a_multicast_source(true, Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1), MAC, 5001, 0)]
+    fn a_stray_datagram_over_ipv6_draws_an_icmpv6_port_unreachable(
+        #[case] answer_arp: bool,
+        #[case] src: Ipv6Addr,
+        #[case] dst_mac: MacAddr,
+        #[case] port: u16,
+        #[case] want: usize,
+    ) {
+        let mut h = host6(answer_arp);
+        for len in [0, 1400] {
+            h.handle_frame(
+                Instant::ZERO,
+                &datagram6(src, dst_mac, port, len),
+                RxChecksum::Unknown,
+            );
+        }
+        let got = answers6(&mut h);
+        assert_eq!(got.len(), 2 * want, "{got:?}");
+        assert!(
+            got.iter()
+                .all(|a| (a.0, a.1, a.2) == (PEER_MAC, PEER6, port))
+        );
+        // The small datagram quoted whole; the large one cut so that the
+        // error fits IPv6's minimum MTU.
+        let sizes: Vec<usize> = got.iter().map(|a| a.3).collect();
+        if want == 1 {
+            assert_eq!(sizes, [40 + 8 + 40 + 8, 1280]);
+        }
+    }
+
+    /// Over IPv6 the limiter is the same: a burst of six, then one a
+    /// second, counted with the IPv4 errors.
+    #[test]
+    fn stray_datagrams_over_ipv6_draw_a_burst_of_six_then_one_a_second() {
+        let mut h = host6(true);
+        let mut sent = Vec::new();
+        for ms in [0, 0, 0, 0, 0, 0, 0, 500, 1000, 1001, 2000] {
+            h.handle_frame(
+                Instant::from_millis(ms),
+                &datagram6(PEER6, MAC, 9, 1),
+                RxChecksum::Unknown,
+            );
+            sent.push(answers6(&mut h).len());
+        }
+        assert_eq!(sent, [1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 1]);
+        let stats = h.iface().unreachables();
+        assert_eq!((stats.sent, stats.limited), (8, 3));
+    }
+
+    /// An echo request to the IPv6 address nettool alone answers for
+    /// draws a reply from it with the request's identifier, sequence
+    /// number and data (RFC 4443 §4.2); none when the kernel owns the
+    /// address, and an echo reply draws nothing.
+    #[rstest]
+    #[case::ours_alone(true, false, true)]
+    #[case::the_kernels(false, false, false)]
+    #[case::a_reply(true, true, false)]
+    fn an_echo_request_to_our_ipv6_address_is_answered(
+        #[case] answer_arp: bool,
+        #[case] reply: bool,
+        #[case] want: bool,
+    ) {
+        use crate::wire::icmpv6::{Icmpv6Repr, parse_frame};
+        let mut h = host6(answer_arp);
+        let data: Vec<u8> = (0..=255).collect();
+        let (ident, seq) = (0x1234, 7);
+        let msg = if reply {
+            Icmpv6Repr::EchoReply {
+                ident,
+                seq,
+                data: data.clone(),
+            }
+        } else {
+            Icmpv6Repr::EchoRequest {
+                ident,
+                seq,
+                data: data.clone(),
+            }
+        };
+        h.handle_frame(
+            Instant::from_millis(5),
+            &msg.frame((PEER_MAC, MAC), (PEER6, US6)),
+            RxChecksum::Unknown,
+        );
+        let out: Vec<Vec<u8>> = std::iter::from_fn(|| h.poll_transmit(Instant::ZERO)).collect();
+        assert_eq!(out.len(), usize::from(want), "{out:02x?}");
+        let Some(f) = out.first() else { return };
+        let (eth, ip, got) = parse_frame(f, true).unwrap();
+        assert_eq!((eth.src, eth.dst), (MAC, PEER_MAC));
+        assert_eq!((ip.src, ip.dst), (US6, PEER6));
+        assert_eq!(got, Icmpv6Repr::EchoReply { ident, seq, data });
     }
 }

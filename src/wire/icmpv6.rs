@@ -133,7 +133,37 @@ pub enum Icmpv6Kind {
     TimeExceeded(u8),
 }
 
+/// The most an ICMPv6 error may take, its IPv6 header included: the
+/// minimum IPv6 MTU (RFC 4443 §2.4 (c)), so that it is never fragmented.
+pub const ERROR_MAX_LEN: usize = 1280;
+
 impl Icmpv6Kind {
+    /// The error message saying this about `packet` (the IPv6 packet that
+    /// invoked it, its header included), sent from `src` to `dst`: type,
+    /// code, checksum over the pseudo-header, the MTU (packet too big) or
+    /// 32 unused bits, then as much of `packet` as fits
+    /// [`ERROR_MAX_LEN`] (RFC 4443 §3).
+    pub fn message(self, (src, dst): (Ipv6Addr, Ipv6Addr), packet: &[u8]) -> Vec<u8> {
+        let (ty, code, word) = match self {
+            Icmpv6Kind::Unreachable(code) => (DESTINATION_UNREACHABLE, code, 0),
+            Icmpv6Kind::PacketTooBig(mtu) => (PACKET_TOO_BIG, 0, mtu),
+            Icmpv6Kind::TimeExceeded(code) => (TIME_EXCEEDED, code, 0),
+        };
+        let room = ERROR_MAX_LEN - super::ipv6::HEADER_LEN - 8;
+        let quoted = &packet[..packet.len().min(room)];
+        let mut msg = Vec::with_capacity(8 + quoted.len());
+        msg.extend_from_slice(&[ty, code, 0, 0]);
+        msg.extend_from_slice(&word.to_be_bytes());
+        msg.extend_from_slice(quoted);
+        let sum = checksum(
+            &Icmpv6Packet::new(&msg).expect("8 octets at least"),
+            &src,
+            &dst,
+        );
+        msg[2..4].copy_from_slice(&sum.to_be_bytes());
+        msg
+    }
+
     /// RFC 4443's names, as `ping -6` and `traceroute6` print them.
     pub fn describe(self) -> String {
         match self {
@@ -273,6 +303,39 @@ mod tests {
             ident: 0x1234,
             seq: 7,
             data: b"nettool".to_vec(),
+        }
+    }
+
+    /// An error made by [`Icmpv6Kind::message`] reads back as itself,
+    /// quoting the datagram whole when it fits and cut at 1280 bytes in
+    /// all when it does not.
+    #[rstest]
+    #[case::small(100, 40 + 8 + 100)]
+    #[case::exactly_fits(1280 - 48 - 48, 1280 - 48)]
+    #[case::cut(4000, 1280 - 48)]
+    fn errors_read_back_and_fit_the_minimum_mtu(#[case] payload: usize, #[case] quoted: usize) {
+        // A UDP datagram from B's port 40000 to A's port 9.
+        let mut udp = vec![0u8; 8 + payload];
+        udp[0..2].copy_from_slice(&40000u16.to_be_bytes());
+        udp[2..4].copy_from_slice(&9u16.to_be_bytes());
+        let ip = Ipv6Repr::new(B, A, NextHeader::Udp, 64, udp.len());
+        let mut packet = vec![0u8; 40 + udp.len()];
+        ip.emit(&mut packet);
+        packet[40..].copy_from_slice(&udp);
+        for kind in [
+            Icmpv6Kind::Unreachable(4),
+            Icmpv6Kind::TimeExceeded(1),
+            Icmpv6Kind::PacketTooBig(1400),
+        ] {
+            let msg = kind.message((A, B), &packet);
+            assert_eq!(msg.len(), 8 + quoted);
+            assert!(40 + msg.len() <= ERROR_MAX_LEN);
+            assert_eq!(&msg[8..], &packet[..quoted]);
+            let outer = Ipv6Repr::new(A, B, NextHeader::Icmpv6, 64, msg.len());
+            let got = Icmpv6Error::parse(&outer, &msg, true).unwrap();
+            assert_eq!(got.kind, kind);
+            assert_eq!(got.protocol, NextHeader::Udp);
+            assert_eq!((got.quoted_src, got.quoted_dst), ((B, 40000), (A, 9)));
         }
     }
 

@@ -13,6 +13,7 @@ pub mod ipv6;
 pub mod pcap;
 pub mod schema;
 pub mod svg;
+pub mod trace;
 
 use nettool::lab::testnet::TwoHosts;
 

@@ -395,8 +395,8 @@ impl Handler<RawHost<UdpSocket>> for Pump<'_, '_> {
 /// `nc -u -z HOST PORTS`: the ports sorted as `scan --udp` sorts them,
 /// said as netcat says them (stderr, with `-v`, open ones always).
 fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
-    let (dst, ports) = super::zero_io_target_v4(args)?;
-    let Some(path) = connect_path(dst.into(), args, env)? else {
+    let (dst, ports) = super::zero_io_target(args)?;
+    let Some(path) = connect_path(dst, args, env)? else {
         return Ok(Outcome::Negative);
     };
     let flows = Flows::Datagrams { sport_inc: false };
@@ -408,25 +408,26 @@ fn zero_io(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
 
 /// `nc -u -z` over what it is `given`.
 pub fn zero_io_over(args: &NcArgs, p: Given, ports: &[u16], env: &mut Env) -> Result<Outcome> {
-    let (dst, _) = super::zero_io_target_v4(args)?;
+    let (dst, _) = super::zero_io_target(args)?;
     let wait = args.wait.unwrap_or(Duration::from_secs(1));
     let config = ScanConfig {
         src_mac: p.path.iface.mac,
         dst_mac: p.path.next_hop_mac.unwrap_or(crate::wire::MacAddr::zero()),
-        src: p.path.source_v4(),
+        src: p.path.source,
         dst,
         sport: p.local.port(),
         ports: ports.to_vec(),
         rate: 1000,
         retries: 1,
         wait,
-        interval: Duration::from_secs(1),
+        interval: crate::probe::udpscan::linux_interval(dst),
         seed: random_u64(),
     };
+    let (ip, ipv6) = p.path.addresses();
     let iface = InterfaceConfig {
-        ip: p.path.source_v4(),
+        ip,
         mac: p.path.iface.mac,
-        ipv6: None,
+        ipv6,
         next_hop_mac: p.path.next_hop_mac,
         answer_arp: !p.path.owned_by_kernel,
         trace: false,
@@ -456,7 +457,8 @@ pub fn zero_io_over(args: &NcArgs, p: Given, ports: &[u16], env: &mut Env) -> Re
             _ if !args.verbose => {}
             UdpState::Closed => writeln!(
                 env.err,
-                "nettool: {dst} port {port} (udp) closed: ICMP port unreachable"
+                "nettool: {dst} port {port} (udp) closed: {} port unreachable",
+                if dst.is_ipv4() { "ICMP" } else { "ICMPv6" }
             )?,
             UdpState::Filtered => writeln!(
                 env.err,

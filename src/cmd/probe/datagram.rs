@@ -1,9 +1,10 @@
 //! `nettool probe --udp` and `probe --icmp`: the same command over
 //! [`DatagramProber`], sharing the TCP probes' setup, header style,
-//! driver options and summary.
+//! driver options and summary, over IPv4 or IPv6 (ICMPv6 echo for
+//! `--icmp`).
 
 use std::io::BufRead;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -16,13 +17,13 @@ use super::{
 use crate::cli::ProbeArgs;
 use crate::clock::Clock;
 use crate::cmd::targets::{
-    Many, Runs, Target, answered_verdict, between_targets, expand_for, ipv4_only, v4, with_ports,
+    Many, Runs, Target, answered_verdict, between_targets, expand_for, with_ports,
 };
 use crate::cmd::{Env, Given, stamped};
 use crate::driver::{self, Handler, Tx};
 use crate::link::Link;
 use crate::outcome::Outcome;
-use crate::probe::datagram::{Answer, Config, DatagramProber, Event, Kind};
+use crate::probe::datagram::{Answer, Config, DatagramProber, Event, Kind, no_such_query_v6};
 use crate::probe::format_ports;
 use crate::report::event::{self as ev, Reply, Start};
 use crate::report::{Event as Ev, Reporter, us};
@@ -33,6 +34,7 @@ use crate::sys::random_u64;
 use crate::time::{Instant, human};
 use crate::wire::MacAddr;
 use crate::wire::icmp::{ErrorKind, IcmpKind, QueryKind};
+use crate::wire::icmpv6::Icmpv6Kind;
 use crate::wire::udp::UdpChecksum;
 
 /// Whether `args` asks for UDP or ICMP probes.
@@ -42,7 +44,9 @@ pub(super) fn asked(args: &ProbeArgs) -> bool {
 
 pub(super) fn probe(args: &ProbeArgs, env: &mut Env) -> Result<Outcome> {
     refuse_tcp_options(args)?;
-    let found = targets(args, &mut std::io::stdin().lock(), resolve_v4)?;
+    let family = args.family.family();
+    let resolve = |h: &str| crate::cmd::resolve_host_ip(h, family);
+    let found = targets(args, &mut std::io::stdin().lock(), resolve)?;
     super::probe_each::<Datagrams>(args, found, env)
 }
 
@@ -58,7 +62,7 @@ impl super::Kind for Datagrams {
     /// port is not known yet: any stands for it).
     fn ready(args: &ProbeArgs, path: &Path, target: Aimed) -> Result<Vec<u8>> {
         let body = payload(args)?;
-        let local = SocketAddrV4::new(path.source_v4(), 1);
+        let local = SocketAddr::new(path.source, 1);
         config(args, path, local, target, body.clone())?;
         Ok(body)
     }
@@ -97,7 +101,9 @@ pub(super) fn probe_over(args: &ProbeArgs, given: Given, env: &mut Env) -> Resul
         guard: None,
         guard_ingress: None,
     };
-    let found = targets(args, &mut std::io::empty(), resolve_v4)?;
+    let family = args.family.family();
+    let resolve = |h: &str| crate::cmd::resolve_host_ip(h, family);
+    let found = targets(args, &mut std::io::empty(), resolve)?;
     let count = per_target_count(args, found.len());
     let mut runs = Runs::new(found.len(), 0);
     for (i, t) in found.iter().enumerate() {
@@ -152,25 +158,31 @@ fn refuse_tcp_options(args: &ProbeArgs) -> Result<()> {
 
 /// The targets, as TCP probes take them (a list, a subnet, `-` for stdin,
 /// `--input-list`): `HOST[:PORTS]` for UDP, the ports UDP's (`--dport`,
-/// or 7, echo, where a target names none); `HOST` for ICMP.
+/// or 7, echo, where a target names none); `HOST` for ICMP. What a
+/// target's family cannot carry is refused here, before anything is sent
+/// (a neighbour solicitation included).
 fn targets(
     args: &ProbeArgs,
     stdin: &mut dyn BufRead,
     resolve: impl Fn(&str) -> Result<IpAddr>,
 ) -> Result<Vec<Target>> {
-    let what = if args.icmp {
-        "probe --icmp"
-    } else {
-        "probe --udp"
-    };
     let found = datagram_targets(args, stdin, resolve)?;
-    ipv4_only(&found, what)?;
+    super::family_fields(args, &found)?;
+    if let Some(t) = found.iter().find(|t| t.ip.is_ipv6()) {
+        let query = query(args);
+        if args.icmp && query != QueryKind::EchoRequest {
+            bail!(no_such_query_v6(query, t.ip));
+        }
+        if args.udp && args.zero_checksum {
+            bail!(
+                "{} is an IPv6 address, and IPv6 forbids a UDP datagram without a checksum \
+                 (RFC 8200 §8.1: the peer drops it): leave --zero-checksum out (--badsum sends \
+                 a wrong one)",
+                t.ip
+            );
+        }
+    }
     Ok(found)
-}
-
-/// A host name's IPv4 address, for the probes that speak IPv4 only.
-fn resolve_v4(name: &str) -> Result<IpAddr> {
-    crate::cmd::resolve_host(name).map(IpAddr::V4)
 }
 
 fn datagram_targets(
@@ -199,7 +211,7 @@ fn query(args: &ProbeArgs) -> QueryKind {
 fn config(
     args: &ProbeArgs,
     path: &Path,
-    local: SocketAddrV4,
+    local: SocketAddr,
     (dst, dports, count): Aimed,
     mut body: Vec<u8>,
 ) -> Result<Config> {
@@ -234,14 +246,14 @@ fn config(
     let config = Config {
         src_mac: path.iface.mac,
         dst_mac: path.next_hop_mac.unwrap_or(MacAddr::zero()),
-        src: path.source_v4(),
-        // IPv4 only: ipv4_only let no other target through.
-        dst: v4(dst),
+        src: path.source,
+        dst,
         kind,
         payload: body,
         ttl: args.ttl,
         tos: args.tos,
         dont_frag: args.df,
+        flow_label: args.flow_label.unwrap_or(0),
         id: args.id,
         count,
         interval: args.interval,
@@ -273,11 +285,7 @@ fn fire(
     env: &mut Env,
 ) -> Result<Fired> {
     let start = clock.now();
-    let local = match aim.local {
-        SocketAddr::V4(a) => a,
-        SocketAddr::V6(a) => panic!("an IPv4-only probe from {a}"),
-    };
-    let config = config(args, aim.path, local, (dst, dports, count), body)?;
+    let config = config(args, aim.path, aim.local, (dst, dports, count), body)?;
     let mut view = ProbeView {
         rep,
         verbose: args.verbose,
@@ -313,7 +321,8 @@ fn fire(
 }
 
 /// `PROBE 10.0.0.2 UDP port 53 from 10.0.0.1 port 40000 on eth0: 28 bytes (…)`
-/// or `PING 10.0.0.2 from 10.0.0.1 on eth0: ICMP echo request, id 0x1234, 28 bytes`.
+/// or `PING 10.0.0.2 from 10.0.0.1 on eth0: ICMP echo request, id 0x1234, 28 bytes`
+/// (over IPv6, `ICMP6 echo request`).
 fn header(
     view: &ProbeView,
     args: &ProbeArgs,
@@ -355,9 +364,10 @@ fn header(
         } => (
             None,
             format!(
-                "PING {dst} from {} on {}: ICMP {}{}, id {ident}, {bytes} bytes{}",
+                "PING {dst} from {} on {}: {} {}{}, id {ident}, {bytes} bytes{}",
                 path.source,
                 path.iface.name,
+                icmp_name(dst),
                 query.name(),
                 if *code != 0 {
                     format!(" code {code}")
@@ -372,7 +382,7 @@ fn header(
         command: "probe",
         mode: Some(if args.udp { "udp" } else { "icmp" }),
         src: Some(aim.local),
-        ip: Some(dst.into()),
+        ip: Some(dst),
         ports,
         iface: Some(path.iface.name.clone()),
         bytes: Some(bytes),
@@ -450,10 +460,16 @@ fn render(view: &ProbeView, out: &mut dyn Write, now: Instant, event: Event) -> 
             seq,
             id,
         } => {
-            let text = if dport == 0 {
-                format!("probe {index}: id {sport}, seq {seq}, ip id {id}")
+            // IPv6 has no identification to show.
+            let ip_id = if view.dst.is_ipv4() {
+                format!(", ip id {id}")
             } else {
-                format!("probe {index}: port {sport} > {dport}, ip id {id}")
+                String::new()
+            };
+            let text = if dport == 0 {
+                format!("probe {index}: id {sport}, seq {seq}{ip_id}")
+            } else {
+                format!("probe {index}: port {sport} > {dport}{ip_id}")
             };
             let p = ev::Probe {
                 probe: index,
@@ -478,10 +494,14 @@ fn render(view: &ProbeView, out: &mut dyn Write, now: Instant, event: Event) -> 
             from,
             kind,
         } => {
-            let (ev, line) = icmp(t, index, rtt, from.into(), ErrorKind::V4(kind));
+            let (ev, line) = icmp(t, index, rtt, from, kind);
             // For UDP, a port unreachable from the host itself is the
             // answer "closed".
-            let line = if kind == IcmpKind::Unreachable(3) && from == view.dst {
+            let port_unreachable = matches!(
+                kind,
+                ErrorKind::V4(IcmpKind::Unreachable(3)) | ErrorKind::V6(Icmpv6Kind::Unreachable(4))
+            );
+            let line = if port_unreachable && from == view.dst {
                 format!("{line}: port closed")
             } else {
                 line
@@ -498,7 +518,7 @@ fn reply(
     view: &ProbeView,
     t: f64,
     hit: Option<(u64, Duration)>,
-    from: Ipv4Addr,
+    from: IpAddr,
     ttl: u8,
     answer: &Answer,
 ) -> (Ev, String) {
@@ -514,8 +534,8 @@ fn reply(
                 payload.len()
             ),
             "port open",
-            Some(SocketAddrV4::new(from, *sport)),
-            Some(SocketAddrV4::new(v4(view.src), *dport)),
+            Some(SocketAddr::new(from, *sport)),
+            Some(SocketAddr::new(view.src, *dport)),
             payload.len(),
         ),
         Answer::Query {
@@ -526,8 +546,13 @@ fn reply(
             timestamps,
             mask,
         } => {
+            // tcpdump's words: `ICMP echo reply`, `ICMP6, echo reply`.
+            let proto = match from {
+                IpAddr::V4(_) => "ICMP",
+                IpAddr::V6(_) => "ICMP6,",
+            };
             let mut line = format!(
-                "{from} > {}: ICMP {}, id {ident}, seq {seq}, length {len}",
+                "{from} > {}: {proto} {}, id {ident}, seq {seq}, length {len}",
                 view.src,
                 kind.name()
             );
@@ -552,9 +577,9 @@ fn reply(
     let reply = Reply {
         probe: hit.map(|(i, _)| i),
         rtt_us: hit.map_or(0, |(_, r)| us(r)),
-        ip: Some(from.into()),
-        src: src.map(Into::into),
-        dst: dst.map(Into::into),
+        ip: Some(from),
+        src,
+        dst,
         len: Some(len),
         ttl: Some(ttl),
         meaning: Some(if hit.is_some() { meaning } else { "unmatched" }.to_owned()),
@@ -562,4 +587,12 @@ fn reply(
         ..Reply::default()
     };
     (Ev::Reply(Box::new(reply)), stamped(t, "in", text))
+}
+
+/// ICMP's name over `dst`'s family, as tcpdump writes it.
+fn icmp_name(dst: IpAddr) -> &'static str {
+    match dst {
+        IpAddr::V4(_) => "ICMP",
+        IpAddr::V6(_) => "ICMP6",
+    }
 }

@@ -6,7 +6,7 @@
 //! reports them, and one line over all.
 
 use std::io::{BufRead, Write};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use crate::driver::{self, Handler, Options};
 use crate::link::Link;
 use crate::outcome::Outcome;
 use crate::probe::format_ports;
-use crate::probe::udpscan::{Config, Event, UdpPortResult, UdpScans, UdpState};
+use crate::probe::udpscan::{Config, Event, UdpPortResult, UdpScans, UdpState, linux_interval};
 use crate::report::event::{self as ev, Start};
 use crate::report::{Event as Ev, Report, Reporter, Verdict};
 use crate::services::{self, Proto};
@@ -39,11 +39,11 @@ const DEFAULT_RATE: u32 = 1000;
 /// How often the progress line is written while ports are asked one at
 /// a time.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
-/// A default Linux host's ICMP refill interval (`icmp_ratelimit`).
-const LINUX_INTERVAL: Duration = Duration::from_secs(1);
 
 pub(super) fn scan(args: &ScanArgs, env: &mut Env) -> Result<Outcome> {
-    let (found, ports) = targets(args, &mut std::io::stdin().lock(), resolve_v4)?;
+    let family = args.family.family();
+    let resolve = |h: &str| crate::cmd::resolve_host_ip(h, family);
+    let (found, ports) = targets(args, &mut std::io::stdin().lock(), resolve)?;
     let how = ("scanned", args.json);
     let (found, down) = discovered(found, &args.path, &args.list, how, env)?;
     let mut runs = Runs::new(found.len(), down);
@@ -51,13 +51,13 @@ pub(super) fn scan(args: &ScanArgs, env: &mut Env) -> Result<Outcome> {
     // Every target's way first: the targets that leave by one interface
     // from one source are scanned side by side, over one link.
     let way = Way::of(&args.path);
-    let mut groups: Vec<Vec<(Ipv4Addr, Path)>> = Vec::new();
-    for dst in found.iter().map(|t| targets::v4(t.ip)) {
+    let mut groups: Vec<Vec<(IpAddr, Path)>> = Vec::new();
+    for dst in found.iter().map(|t| t.ip) {
         if env.interrupt.load(Ordering::Relaxed) {
             break;
         }
         let request = Request {
-            dst: dst.into(),
+            dst,
             interface: way.interface,
             source: way.source,
             cache: &way.cache,
@@ -95,7 +95,7 @@ pub(super) fn scan(args: &ScanArgs, env: &mut Env) -> Result<Outcome> {
         if env.interrupt.load(Ordering::Relaxed) {
             break;
         }
-        let hosts: Vec<(Ipv4Addr, MacAddr)> = group
+        let hosts: Vec<(IpAddr, MacAddr)> = group
             .iter()
             .map(|(dst, path)| (*dst, path.next_hop_mac.unwrap_or(MacAddr::zero())))
             .collect();
@@ -119,7 +119,9 @@ pub(super) fn scan(args: &ScanArgs, env: &mut Env) -> Result<Outcome> {
 /// [`scan`] over what the caller [`Given`] (the in-memory link in tests):
 /// every target side by side over the one link, through its next hop.
 pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome> {
-    let (found, ports) = targets(args, &mut std::io::empty(), resolve_v4)?;
+    let family = args.family.family();
+    let resolve = |h: &str| crate::cmd::resolve_host_ip(h, family);
+    let (found, ports) = targets(args, &mut std::io::empty(), resolve)?;
     let aim = Aim {
         path: given.path,
         local: given.local,
@@ -127,10 +129,7 @@ pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome
         guard_ingress: None,
     };
     let next_hop = given.path.next_hop_mac.unwrap_or(MacAddr::zero());
-    let hosts: Vec<(Ipv4Addr, MacAddr)> = found
-        .iter()
-        .map(|t| (targets::v4(t.ip), next_hop))
-        .collect();
+    let hosts: Vec<(IpAddr, MacAddr)> = found.iter().map(|t| (t.ip, next_hop)).collect();
     let (link, clock) = (given.link, given.clock);
     let mut runs = Runs::new(found.len(), 0);
     let mut blocks = 0;
@@ -151,7 +150,7 @@ pub fn scan_over(args: &ScanArgs, given: Given, env: &mut Env) -> Result<Outcome
 fn targets(
     args: &ScanArgs,
     stdin: &mut dyn BufRead,
-    resolve: impl Fn(&str) -> Result<std::net::IpAddr>,
+    resolve: impl Fn(&str) -> Result<IpAddr>,
 ) -> Result<(Vec<Target>, Vec<u16>)> {
     let (operands, ports) = match (args.operands.split_last(), args.ports.as_deref()) {
         (_, Some(ports)) => (args.operands.as_slice(), ports),
@@ -165,18 +164,12 @@ fn targets(
     let ports = services::parse_ports(ports, Proto::Udp).map_err(anyhow::Error::msg)?;
     let words = targets::gather(operands, args.list.input_list.as_deref(), stdin)?;
     let found = targets::expand(&words, false, args.list.max_targets, resolve)?;
-    targets::ipv4_only(&found, "scan --udp")?;
     Ok((found, ports))
-}
-
-/// A host name's IPv4 address, for the UDP scan, which speaks IPv4 only.
-fn resolve_v4(name: &str) -> Result<std::net::IpAddr> {
-    crate::cmd::resolve_host(name).map(std::net::IpAddr::V4)
 }
 
 /// One host's scan, as it ended.
 struct HostSwept {
-    dst: Ipv4Addr,
+    dst: IpAddr,
     start: Start,
     results: Vec<UdpPortResult>,
     sent: u64,
@@ -198,7 +191,7 @@ struct Swept {
 fn sweep(
     args: &ScanArgs,
     aim: &Aim,
-    (hosts, ports): (&[(Ipv4Addr, MacAddr)], &[u16]),
+    (hosts, ports): (&[(IpAddr, MacAddr)], &[u16]),
     link: &mut dyn Link,
     clock: &mut dyn Clock,
     env: &mut Env,
@@ -214,14 +207,14 @@ fn sweep(
         .map(|&(dst, dst_mac)| Config {
             src_mac: path.iface.mac,
             dst_mac,
-            src: path.source_v4(),
+            src: path.source,
             dst,
             sport: aim.local.port(),
             ports: ports.to_vec(),
             rate: each,
             retries: args.retries,
             wait: args.timeout,
-            interval: LINUX_INTERVAL,
+            interval: linux_interval(dst),
             seed: random_u64(),
         })
         .collect();
@@ -249,7 +242,7 @@ fn sweep(
                     command: "scan",
                     mode: Some("udp"),
                     src: Some(aim.local),
-                    ip: Some(scanner.dst().into()),
+                    ip: Some(scanner.dst()),
                     ports: Some(format_ports(ports)),
                     iface: Some(path.iface.name.clone()),
                     retries: Some(args.retries),
@@ -392,7 +385,7 @@ impl HostSwept {
         if rep.json() {
             for r in &self.results {
                 let port = ev::Port {
-                    ip: Some(dst.into()),
+                    ip: Some(dst),
                     port: r.port,
                     outcome: r.state.name(),
                     reason: r.why.text(),

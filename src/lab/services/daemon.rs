@@ -61,7 +61,8 @@ impl Drop for Daemon {
 }
 
 /// Starts `exe lab serve --name NAME` inside lab `name`'s namespace and
-/// waits (at most [`READY_TIMEOUT`]) until every service listens.
+/// waits (at most [`READY_TIMEOUT`]) until every TCP service listens, on
+/// each family the kernel has (`lab serve` binds its UDP sockets first).
 pub fn start(exe: &Path, name: &str) -> Result<Daemon, ServiceError> {
     start_within(exe, name, READY_TIMEOUT)
 }
@@ -121,8 +122,8 @@ pub fn start_within(exe: &Path, name: &str, timeout: Duration) -> Result<Daemon,
                 exe.display()
             )));
         }
-        let listening = probe::listening_in(&namespace)?;
-        if LAB_PORTS.iter().all(|(_, port)| listening.contains(port)) {
+        let bound = probe::bound_in(&namespace)?;
+        if bound.all_listen(LAB_PORTS.iter().map(|&(_, port)| port)) {
             return Ok(daemon);
         }
         if Instant::now() >= deadline {

@@ -18,6 +18,9 @@
 //! UDP services ([`udp`]: echo on 7/udp, daytime on 13/udp, a closed
 //! 81/udp and a filtered 82/udp) run beside them.
 //!
+//! Every service listens on both address families, each on a socket of
+//! its own ([`family`] says why).
+//!
 //! Modules: [`http`], [`echo`] and [`trickle`] handle one connection each;
 //! [`server`] accepts and hands out connections; [`firewall`] owns the
 //! nftables table; [`probe`] tells what is listening; [`daemon`] starts the
@@ -29,6 +32,7 @@
 
 pub mod daemon;
 pub mod echo;
+pub mod family;
 pub mod firewall;
 pub mod http;
 pub mod probe;

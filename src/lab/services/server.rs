@@ -4,12 +4,12 @@
 //! within a tick, so [`Server::run`] returns soon after a stop, with every
 //! thread joined.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::{Ports, ServiceError, echo, http, trickle};
+use super::{Ports, ServiceError, echo, family, http, trickle};
 
 /// The services that listen (the closed and filtered ports have none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,25 +69,41 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds every service in `ports` on `ip` (port 0: any free port, for
-    /// tests). Inside the lab, `ip` is 0.0.0.0: every peer address answers.
-    pub fn bind(lab: &str, ip: Ipv4Addr, ports: &[(Kind, u16)]) -> Result<Server, ServiceError> {
+    /// Binds every service in `ports` on each of `ips`, one socket per
+    /// address (port 0: any free port, the same one for every address, for
+    /// tests). Inside the lab, `ips` are [`family::FAMILIES`]: every
+    /// address of either family answers. An IPv6 address on a kernel
+    /// without IPv6 is left out.
+    pub fn bind(lab: &str, ips: &[IpAddr], ports: &[(Kind, u16)]) -> Result<Server, ServiceError> {
         let mut listeners = Vec::new();
-        for &(kind, port) in ports {
-            let listener = TcpListener::bind(SocketAddrV4::new(ip, port)).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::AddrInUse {
-                    ServiceError::PortInUse {
-                        name: kind.name(),
-                        port,
+        for &(kind, wanted) in ports {
+            let mut port = wanted;
+            for &ip in ips {
+                let listener = match family::tcp_listener(SocketAddr::new(ip, port)) {
+                    Ok(l) => l,
+                    Err(e) if ip.is_ipv6() && family::no_such_family(&e) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                        return Err(ServiceError::PortInUse {
+                            name: kind.name(),
+                            port,
+                        });
                     }
-                } else {
-                    ServiceError::io(format!("listening on {ip}:{port} ({})", kind.name()), e)
+                    Err(e) => {
+                        let at = SocketAddr::new(ip, port);
+                        return Err(ServiceError::io(
+                            format!("listening on {at} ({})", kind.name()),
+                            e,
+                        ));
+                    }
+                };
+                listener
+                    .set_nonblocking(true)
+                    .map_err(|e| ServiceError::io("making a listener non-blocking", e))?;
+                if let Ok(bound) = listener.local_addr() {
+                    port = bound.port();
                 }
-            })?;
-            listener
-                .set_nonblocking(true)
-                .map_err(|e| ServiceError::io("making a listener non-blocking", e))?;
-            listeners.push((kind, listener));
+                listeners.push((kind, listener));
+            }
         }
         Ok(Server {
             lab: lab.into(),
@@ -96,9 +112,10 @@ impl Server {
         })
     }
 
-    /// The lab's services on their well-known ports, on every address.
+    /// The lab's services on their well-known ports, on every address of
+    /// both families.
     pub fn bind_lab(lab: &str) -> Result<Server, ServiceError> {
-        Server::bind(lab, Ipv4Addr::UNSPECIFIED, &LAB_PORTS)
+        Server::bind(lab, &family::FAMILIES, &LAB_PORTS)
     }
 
     pub fn with_limits(mut self, limits: Limits) -> Server {
@@ -106,12 +123,18 @@ impl Server {
         self
     }
 
-    /// Where `kind` listens.
+    /// Where `kind` listens: the address of its first socket.
     pub fn local_addr(&self, kind: Kind) -> Option<SocketAddr> {
+        self.local_addrs(kind).into_iter().next()
+    }
+
+    /// Every address `kind` listens on, one per family bound.
+    pub fn local_addrs(&self, kind: Kind) -> Vec<SocketAddr> {
         self.listeners
             .iter()
-            .find(|(k, _)| *k == kind)
-            .and_then(|(_, l)| l.local_addr().ok())
+            .filter(|(k, _)| *k == kind)
+            .filter_map(|(_, l)| l.local_addr().ok())
+            .collect()
     }
 
     /// Serves until `stop` is raised, then waits for the connections in
@@ -228,6 +251,7 @@ mod tests {
 
     use super::*;
     use std::io::{Read, Write};
+    use std::net::{Ipv4Addr, Ipv6Addr};
     use std::sync::Mutex;
     use std::time::Instant;
 
@@ -236,7 +260,7 @@ mod tests {
     /// Runs a loopback server with `limits` while `f` talks to it, then
     /// stops it, checks that it stopped promptly, and returns its log.
     fn with_server(limits: Limits, f: impl FnOnce(&Server)) -> Vec<String> {
-        let server = Server::bind("t", Ipv4Addr::LOCALHOST, &ALL)
+        let server = Server::bind("t", &[Ipv4Addr::LOCALHOST.into()], &ALL)
             .unwrap()
             .with_limits(limits);
         let stop = AtomicBool::new(false);
@@ -339,8 +363,42 @@ mod tests {
     fn a_taken_port_is_reported_with_what_to_do() {
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port();
-        let err = Server::bind("t", Ipv4Addr::LOCALHOST, &[(Kind::Echo, port)]).unwrap_err();
+        let err =
+            Server::bind("t", &[Ipv4Addr::LOCALHOST.into()], &[(Kind::Echo, port)]).unwrap_err();
         assert!(matches!(err, ServiceError::PortInUse { port: p, .. } if p == port));
         assert!(err.to_string().contains("ss -ltnp"), "{err}");
+    }
+
+    #[test]
+    fn each_service_answers_on_both_families_on_one_port() {
+        let ips = [Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()];
+        let server = Server::bind("t", &ips, &[(Kind::Echo, 0)]).unwrap();
+        let addrs = server.local_addrs(Kind::Echo);
+        assert_eq!(addrs.len(), 2, "{addrs:?}");
+        assert!(addrs[0].is_ipv4() && addrs[1].is_ipv6(), "{addrs:?}");
+        assert_eq!(addrs[0].port(), addrs[1].port());
+        let stop = AtomicBool::new(false);
+        let log = Mutex::new(Vec::new());
+        let push = |line: &str| log.lock().unwrap().push(line.to_string());
+        std::thread::scope(|s| {
+            s.spawn(|| server.run(&stop, &push).unwrap());
+            for addr in &addrs {
+                let mut c = TcpStream::connect(addr).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                c.write_all(b"hi").unwrap();
+                c.shutdown(std::net::Shutdown::Write).unwrap();
+                let mut got = Vec::new();
+                c.read_to_end(&mut got).unwrap();
+                assert_eq!(got, b"hi", "over {addr}");
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        let log = log.into_inner().unwrap();
+        // The log names each client in its own family.
+        assert!(
+            log.iter().any(|l| l.starts_with("echo 127.0.0.1:")),
+            "{log:?}"
+        );
+        assert!(log.iter().any(|l| l.starts_with("echo [::1]:")), "{log:?}");
     }
 }

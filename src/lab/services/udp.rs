@@ -13,12 +13,12 @@
 //! these ports is not answered: every lab host serves them, and two
 //! services would answer each other for ever.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
-use super::ServiceError;
+use super::{ServiceError, family};
 
 /// The lab's UDP ports.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +64,15 @@ pub enum UdpKind {
     Daytime,
 }
 
+impl UdpKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            UdpKind::Echo => "echo",
+            UdpKind::Daytime => "daytime",
+        }
+    }
+}
+
 /// Bound UDP services, ready to [`run`](UdpServer::run).
 #[derive(Debug)]
 pub struct UdpServer {
@@ -71,29 +80,42 @@ pub struct UdpServer {
 }
 
 impl UdpServer {
-    /// Binds each service of `ports` on `ip` (port 0: any free port, for
-    /// tests).
-    pub fn bind(ip: Ipv4Addr, ports: &[(UdpKind, u16)]) -> Result<UdpServer, ServiceError> {
+    /// Binds each service of `ports` on each of `ips`, one socket per
+    /// address (port 0: any free port, the same one for every address, for
+    /// tests). An IPv6 address on a kernel without IPv6 is left out.
+    pub fn bind(ips: &[IpAddr], ports: &[(UdpKind, u16)]) -> Result<UdpServer, ServiceError> {
         let mut sockets = Vec::new();
-        for &(kind, port) in ports {
-            let name = match kind {
-                UdpKind::Echo => "echo",
-                UdpKind::Daytime => "daytime",
-            };
-            let socket = UdpSocket::bind(SocketAddrV4::new(ip, port))
-                .map_err(|e| ServiceError::io(format!("binding {ip}:{port}/udp ({name})"), e))?;
-            socket
-                .set_nonblocking(true)
-                .map_err(|e| ServiceError::io("making a UDP socket non-blocking", e))?;
-            sockets.push((kind, socket));
+        for &(kind, wanted) in ports {
+            let mut port = wanted;
+            for &ip in ips {
+                let at = SocketAddr::new(ip, port);
+                let socket = match family::udp_socket(at) {
+                    Ok(s) => s,
+                    Err(e) if ip.is_ipv6() && family::no_such_family(&e) => continue,
+                    Err(e) => {
+                        return Err(ServiceError::io(
+                            format!("binding {at}/udp ({})", kind.name()),
+                            e,
+                        ));
+                    }
+                };
+                socket
+                    .set_nonblocking(true)
+                    .map_err(|e| ServiceError::io("making a UDP socket non-blocking", e))?;
+                if let Ok(bound) = socket.local_addr() {
+                    port = bound.port();
+                }
+                sockets.push((kind, socket));
+            }
         }
         Ok(UdpServer { sockets })
     }
 
-    /// The lab's UDP services on their well-known ports, on every address.
+    /// The lab's UDP services on their well-known ports, on every address
+    /// of both families.
     pub fn bind_lab() -> Result<UdpServer, ServiceError> {
         UdpServer::bind(
-            Ipv4Addr::UNSPECIFIED,
+            &family::FAMILIES,
             &[
                 (UdpKind::Echo, UdpPorts::ECHO),
                 (UdpKind::Daytime, UdpPorts::DAYTIME),
@@ -146,11 +168,8 @@ impl UdpServer {
                 }
                 pfd.revents = 0;
                 let (kind, socket) = &self.sockets[i];
-                while let Ok((len, peer)) = socket.recv_from(&mut buf) {
-                    let name = match kind {
-                        UdpKind::Echo => "echo",
-                        UdpKind::Daytime => "daytime",
-                    };
+                while let Ok((len, peer, dst)) = family::recv_from_to(socket, &mut buf) {
+                    let name = kind.name();
                     if own_ports.contains(&peer.port()) {
                         log(&format!(
                             "{name}/udp {peer}: {len} bytes from a service port, not answered \
@@ -162,7 +181,9 @@ impl UdpServer {
                         UdpKind::Echo => buf[..len].to_vec(),
                         UdpKind::Daytime => daytime(SystemTime::now()).into_bytes(),
                     };
-                    match socket.send_to(&answer, peer) {
+                    // From the address asked: the lab's hosts share one
+                    // socket, and the kernel would pick one of them.
+                    match family::send_from(socket, &answer, peer, dst) {
                         Ok(_) => log(&format!(
                             "{name}/udp {peer}: {len} bytes in, {} out",
                             answer.len()
@@ -210,6 +231,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
     use std::time::Duration;
 
     #[test]
@@ -224,7 +246,7 @@ mod tests {
     #[test]
     fn echo_and_daytime_answer_on_loopback() {
         let server = UdpServer::bind(
-            Ipv4Addr::LOCALHOST,
+            &[Ipv4Addr::LOCALHOST.into()],
             &[(UdpKind::Echo, 0), (UdpKind::Daytime, 0)],
         )
         .unwrap();
@@ -254,9 +276,13 @@ mod tests {
     /// must not bounce between them for ever.
     #[test]
     fn echo_servers_do_not_answer_each_other_for_ever() {
-        let a = UdpServer::bind(Ipv4Addr::LOCALHOST, &[(UdpKind::Echo, 0)]).unwrap();
+        let a = UdpServer::bind(&[Ipv4Addr::LOCALHOST.into()], &[(UdpKind::Echo, 0)]).unwrap();
         let port = a.local_addr(UdpKind::Echo).unwrap().port();
-        let b = UdpServer::bind(Ipv4Addr::new(127, 0, 0, 2), &[(UdpKind::Echo, port)]).unwrap();
+        let b = UdpServer::bind(
+            &[Ipv4Addr::new(127, 0, 0, 2).into()],
+            &[(UdpKind::Echo, port)],
+        )
+        .unwrap();
         let stop = AtomicBool::new(false);
         let answered = std::sync::atomic::AtomicU32::new(0);
         let count = |line: &str| {
@@ -275,5 +301,33 @@ mod tests {
             stop.store(true, Ordering::Relaxed);
         });
         assert_eq!(answered.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn echo_answers_each_family_from_its_own_socket() {
+        let ips = [Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()];
+        let server = UdpServer::bind(&ips, &[(UdpKind::Echo, 0)]).unwrap();
+        let addrs: Vec<SocketAddr> = server
+            .sockets
+            .iter()
+            .map(|(_, s)| s.local_addr().unwrap())
+            .collect();
+        assert_eq!(addrs.len(), 2, "{addrs:?}");
+        assert_eq!(addrs[0].port(), addrs[1].port());
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| server.run(&stop, &|_| {}).unwrap());
+            for (addr, local) in addrs.iter().zip(["127.0.0.1:0", "[::1]:0"]) {
+                let client = UdpSocket::bind(local).unwrap();
+                client
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                client.send_to(b"both", addr).unwrap();
+                let mut buf = [0u8; 16];
+                let (n, from) = client.recv_from(&mut buf).unwrap();
+                assert_eq!((&buf[..n], from), (&b"both"[..], *addr));
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
     }
 }
