@@ -4,7 +4,7 @@
 //! writer is written once for both families (see
 //! [`UdpRepr::write_frame`](super::udp::UdpRepr::write_frame)).
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::MacAddr;
 use super::checksum;
@@ -16,7 +16,7 @@ use super::ipv6::{self, Ipv6Repr};
 /// options, no extension headers.
 pub trait IpHeader: Copy {
     /// The family's address.
-    type Addr: Copy;
+    type Addr: Copy + Into<IpAddr>;
     /// The EtherType of a frame that carries this header.
     const ETHER_TYPE: Protocol;
     /// Bytes of the header.

@@ -20,13 +20,17 @@ use std::net::IpAddr;
 use pnet::packet::tcp::{MutableTcpPacket, TcpPacket, ipv4_checksum, ipv6_checksum};
 
 use super::ethernet::{self, EthernetRepr, Protocol};
+use super::ip::{self, IpHeader};
 use super::ipv4::{self, IpProtocol, Ipv4Repr};
-use super::ipv6::{self, Ipv6Repr, NextHeader};
+use super::ipv6::{Ipv6Repr, NextHeader};
 use super::seq::SeqNum;
 use super::{MacAddr, Result, WireError};
 
 /// Length of a TCP header without options (data offset 5).
 pub const HEADER_LEN: usize = 20;
+
+/// TCP's protocol number (IPv4's protocol, IPv6's next header).
+const PROTOCOL: u8 = 6;
 
 /// Most option bytes a header can carry (data offset 15).
 pub const MAX_OPTIONS_LEN: usize = 40;
@@ -479,41 +483,30 @@ impl<'a> TcpRepr<'a> {
         self.to_frame_with(src, dst, ip, ChecksumFill::Complete)
     }
 
-    /// [`TcpRepr::to_frame`], with the TCP checksum filled as `fill`
-    /// says, in one allocation.
-    pub fn to_frame_with(
+    /// [`TcpRepr::to_frame`], with the TCP checksum filled as `fill`,
+    /// in one allocation, under `ip`: an IPv4 or IPv6 header, which
+    /// supplies the addresses and the rest of its fields; its protocol
+    /// (next header) and payload length are set from the segment (nettool
+    /// sends no options or extension headers).
+    pub fn to_frame_with<H: IpHeader>(
         &self,
         src: MacAddr,
         dst: MacAddr,
-        ip: &Ipv4Repr,
+        ip: &H,
         fill: ChecksumFill,
     ) -> Vec<u8> {
-        let eth = EthernetRepr {
-            src,
-            dst,
-            protocol: Protocol::Ipv4,
-        };
-        let ip = Ipv4Repr {
-            protocol: IpProtocol::Tcp,
-            payload_len: self.buffer_len(),
-            ..*ip
-        };
-        let mut frame = vec![0u8; ethernet::HEADER_LEN + ip.total_len()];
-        eth.emit(&mut frame);
-        ip.emit(&mut frame[ethernet::HEADER_LEN..]);
+        let mut frame = Vec::new();
+        let ip = ip::write_headers(&mut frame, (src, dst), ip, PROTOCOL, self.buffer_len());
         self.emit_with(
-            &mut frame[ethernet::HEADER_LEN + ipv4::HEADER_LEN..],
-            ip.src,
-            ip.dst,
+            &mut frame[ethernet::HEADER_LEN + H::HEADER_LEN..],
+            ip.src(),
+            ip.dst(),
             fill,
         );
         frame
     }
 
-    /// A whole Ethernet frame carrying this segment over IPv6. `ip`
-    /// supplies addresses, hop limit, traffic class and flow label; its
-    /// next header and payload length are set from the segment (nettool
-    /// sends no extension headers).
+    /// [`TcpRepr::to_frame_with`] over IPv6, by the family's name.
     pub fn to_ipv6_frame_with(
         &self,
         src: MacAddr,
@@ -521,26 +514,7 @@ impl<'a> TcpRepr<'a> {
         ip: &Ipv6Repr,
         fill: ChecksumFill,
     ) -> Vec<u8> {
-        let ip = Ipv6Repr {
-            next_header: NextHeader::Tcp,
-            payload_len: self.buffer_len(),
-            ..*ip
-        };
-        let mut frame = vec![0u8; ethernet::HEADER_LEN + ip.total_len()];
-        EthernetRepr {
-            src,
-            dst,
-            protocol: Protocol::Ipv6,
-        }
-        .emit(&mut frame);
-        ip.emit(&mut frame[ethernet::HEADER_LEN..]);
-        self.emit_with(
-            &mut frame[ethernet::HEADER_LEN + ipv6::HEADER_LEN..],
-            ip.src,
-            ip.dst,
-            fill,
-        );
-        frame
+        self.to_frame_with(src, dst, ip, fill)
     }
 
     /// Parses an IPv6 packet that must carry TCP (after any extension
@@ -585,7 +559,7 @@ impl<'a> TcpRepr<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::testing;
+    use crate::wire::{ipv6, testing};
     use rstest::rstest;
     use std::net::Ipv4Addr;
 
