@@ -23,6 +23,10 @@
 //! either: the comparison allows no exception, and the graceful test checks
 //! that the guard did drop some (so that claim is exercised, not vacuous).
 //!
+//! The datagram probes over IPv6 (module `datagram6`) are held to the
+//! same: their echo and UDP reply lines are tcpdump's, their probes and
+//! ICMPv6 errors the packets on the wire.
+//!
 //! Needs root, python3 and tcpdump (apt-get install tcpdump).
 
 mod common;
@@ -673,4 +677,171 @@ fn the_checksum_helper_verifies_a_known_header() {
     let mut bad = header;
     bad[11] ^= 1;
     assert_ne!(internet_checksum(&[&bad]), 0);
+}
+
+/// The datagram probes over IPv6: nettool's human lines against
+/// `tcpdump -nn -r` of a capture on A's `eth0`. An ICMPv6 echo reply and
+/// a UDP reply are printed in tcpdump's grammar (its line after `IP6 `);
+/// each echo request on the wire is the probe nettool says it sent (id,
+/// seq); each ICMPv6 port unreachable on the wire is the one nettool
+/// reports, from the same address. The neighbour discovery around them is
+/// not the probes' and is left out.
+mod datagram6 {
+    use super::*;
+    use common::ipv6::{ULA_A, ULA_B, ipv6_hosts};
+
+    /// Runs `args` in A with a capture of ICMPv6 and UDP on A's eth0:
+    /// nettool's stdout lines and tcpdump's lines (after `IP6 `), NDP left out.
+    fn captured(tag: &str, args: &[&str]) -> (Vec<String>, Vec<String>) {
+        let hosts = ipv6_hosts(tag);
+        let scratch = Scratch::new();
+        let dir = scratch.cache().parent().unwrap().to_owned();
+        let capture = Capture::start(&hosts, dir.join("dgram6.pcap"), &["icmp6", "or", "udp"]);
+        let mut cmd = hosts.cmd_a(nettool());
+        cmd.args(args).env("NETTOOL_ARP_CACHE", scratch.cache());
+        let r = run(cmd, LIMIT);
+        let file = capture.stop();
+        assert_eq!(r.code, Some(0), "nettool {args:?}\n{}", r.show());
+        let dumped = tcpdump_lines(&file, true)
+            .into_iter()
+            .map(|l| {
+                l.summary
+                    .strip_prefix("IP6 ")
+                    .unwrap_or_else(|| panic!("not an IPv6 packet: {}", l.summary))
+                    .to_owned()
+            })
+            .filter(|l| {
+                !l.contains("neighbor solicitation") && !l.contains("neighbor advertisement")
+            })
+            .collect();
+        (r.stdout.lines().map(str::to_owned).collect(), dumped)
+    }
+
+    /// The line of `printed` that contains `what`, or a failure listing both.
+    fn line_with<'a>(printed: &'a [String], dumped: &[String], what: &str) -> &'a str {
+        printed
+            .iter()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no nettool line with {what:?}\n nettool:\n{} tcpdump:\n{}",
+                    listing(printed),
+                    listing(dumped)
+                )
+            })
+    }
+
+    #[test]
+    fn icmpv6_echo_requests_and_replies_print_what_the_wire_carried() {
+        let (printed, dumped) = captured(
+            "fid-echo6",
+            &[
+                "probe",
+                "--icmp",
+                "-v",
+                "-c",
+                "3",
+                "--interval",
+                "50ms",
+                "--icmp-id",
+                "0x4242",
+                "--data-len",
+                "56",
+                ULA_B,
+            ],
+        );
+        let requests: Vec<&String> = dumped
+            .iter()
+            .filter(|l| l.contains("ICMP6, echo request"))
+            .collect();
+        let replies: Vec<&String> = dumped
+            .iter()
+            .filter(|l| l.contains("ICMP6, echo reply"))
+            .collect();
+        assert_eq!(
+            (requests.len(), replies.len(), dumped.len()),
+            (3, 3, 6),
+            "tcpdump:\n{}",
+            listing(&dumped)
+        );
+        for (seq, (request, reply)) in (1..).zip(requests.iter().zip(&replies)) {
+            assert_eq!(
+                request.as_str(),
+                format!("{ULA_A} > {ULA_B}: ICMP6, echo request, id 16962, seq {seq}, length 64")
+            );
+            line_with(
+                &printed,
+                &dumped,
+                &format!("probe {seq}: id 16962, seq {seq}"),
+            );
+            // The reply's line is tcpdump's, then the probe it answers.
+            line_with(
+                &printed,
+                &dumped,
+                &format!("in    {reply}  probe {seq} ttl "),
+            );
+        }
+    }
+
+    #[test]
+    fn a_udp_probe_and_its_icmpv6_port_unreachable_print_what_the_wire_carried() {
+        let target = format!("[{ULA_B}]:33434");
+        let (printed, dumped) = captured(
+            "fid-udp6",
+            &[
+                "probe",
+                "--udp",
+                "-v",
+                "-c",
+                "2",
+                "--interval",
+                "50ms",
+                "--data",
+                "hello",
+                &target,
+            ],
+        );
+        let probes: Vec<&String> = dumped.iter().filter(|l| l.contains(": UDP, ")).collect();
+        let errors: Vec<&String> = dumped
+            .iter()
+            .filter(|l| l.contains("ICMP6, destination unreachable, unreachable port"))
+            .collect();
+        assert_eq!(
+            (probes.len(), errors.len(), dumped.len()),
+            (2, 2, 4),
+            "tcpdump:\n{}",
+            listing(&dumped)
+        );
+        for (n, (probe, error)) in (1..).zip(probes.iter().zip(&errors)) {
+            // "fd00:6e74::1.40000 > fd00:6e74::2.33434: UDP, length 5"
+            let (from, _) = probe.split_once(" > ").unwrap();
+            let sport = from.rsplit_once('.').unwrap().1;
+            assert!(
+                probe.ends_with(&format!(" > {ULA_B}.33434: UDP, length 5")),
+                "{probe}"
+            );
+            line_with(
+                &printed,
+                &dumped,
+                &format!("probe {n}: port {sport} > 33434"),
+            );
+            // "fd00:6e74::2 > fd00:6e74::1: ICMP6, destination unreachable,
+            // unreachable port, fd00:6e74::2 udp port 33434, length 61"
+            assert!(
+                error.starts_with(&format!("{ULA_B} > {ULA_A}: ")),
+                "{error}"
+            );
+            assert!(
+                error.contains(&format!("{ULA_B} udp port 33434")),
+                "{error}"
+            );
+            let line = line_with(&printed, &dumped, &format!("probe {n} rtt "));
+            assert!(
+                line.contains(&format!(
+                    "port unreachable (ICMPv6 type 1, code 4) from {ULA_B}"
+                )),
+                "{line}"
+            );
+        }
+    }
 }

@@ -892,3 +892,62 @@ fn nc_u_z_knocks_at_udp_ports_over_ipv6() {
     assert_eq!(r.code, Some(1), "{}", r.show());
     assert_no_guard_left(&hosts);
 }
+
+/// A source A's kernel does not own.
+const UNOWNED: &str = "fd00:6e74::99";
+
+/// Fills the scratch cache with B's MAC by a resolution from A's own
+/// address, so that a run from another source sends no solicitation of
+/// its own (which would teach B the source's MAC): B then has to ask for
+/// the source's, and nettool has to answer it for the replies to come.
+fn cache_b(hosts: &TwoHosts, scratch: &Scratch) {
+    let r = nt(hosts, scratch, &["ndp", "-q", ULA_B]);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+}
+
+/// B's neighbour entry for `ip` (empty when none).
+fn neighbour_in_b(hosts: &TwoHosts, ip: &str) -> String {
+    let mut cmd = hosts.cmd_b("ip");
+    cmd.args(["-6", "neigh", "show", ip, "dev", "eth0"]);
+    sh(cmd)
+}
+
+/// `ping -6` and `probe --udp` from an unowned source: B's kernel asks
+/// for the source's MAC before it answers, nettool answers the
+/// solicitation itself, and every probe is answered. (The probes print
+/// no line for that answer, unlike `handshake`: B's neighbour entry is
+/// the witness.)
+#[rstest::rstest]
+#[case::ping(&["ping", "-6", "-c", "3", "--interval", "50ms", "fd00:6e74::2"], "ICMP6, echo reply")]
+#[case::udp(
+    &["probe", "--udp", "-c", "3", "--interval", "50ms", "[fd00:6e74::2]:33434"],
+    "port unreachable (ICMPv6 type 1, code 4)"
+)]
+fn probes_from_an_unowned_ipv6_source_are_answered_through_nettools_own_ndp(
+    #[case] args: &[&str],
+    #[case] answer: &str,
+) {
+    let hosts = ipv6_hosts(&format!("dg6-unowned-{}", args[0]));
+    let scratch = Scratch::new();
+    cache_b(&hosts, &scratch);
+    assert_eq!(neighbour_in_b(&hosts, UNOWNED), "");
+    let (target, options) = args.split_last().unwrap();
+    let mut all = options.to_vec();
+    all.extend(["-s", UNOWNED, target]);
+    let r = nt(&hosts, &scratch, &all);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    assert_eq!(
+        r.stdout.matches(answer).count(),
+        3,
+        "every probe answered: {}",
+        r.show()
+    );
+    // B had no entry for the source and nettool sent no solicitation
+    // (B's MAC was cached): B's entry is from nettool's answer.
+    let entry = neighbour_in_b(&hosts, UNOWNED);
+    assert!(
+        entry.contains(&hosts.mac_a().to_string()),
+        "B learned nettool's answer: {entry}"
+    );
+    assert_no_guard_left(&hosts);
+}

@@ -219,12 +219,13 @@ fn a_named_interface_is_honoured_or_refused_with_the_fix() {
         };
         assert!(own.loopback, "{own:?}");
 
-        let named = Path::listen(Some(other.into()), Some(DEV)).unwrap();
+        let stop = AtomicBool::new(false);
+        let named = Path::listen(Some(other.into()), Some(DEV), &stop).unwrap();
         assert_eq!(named.iface.name, DEV, "the interface named, not v0");
         assert!(named.owned_by_kernel);
-        let lo = Path::listen(Some(addr_a.into()), Some("lo")).unwrap();
+        let lo = Path::listen(Some(addr_a.into()), Some("lo"), &stop).unwrap();
         assert!(lo.loopback && lo.iface.is_loopback, "{lo:?}");
-        let err = Path::listen(Some(Ipv4Addr::LOCALHOST.into()), Some(DEV))
+        let err = Path::listen(Some(Ipv4Addr::LOCALHOST.into()), Some(DEV), &stop)
             .unwrap_err()
             .to_string();
         assert!(err.contains(&format!("leave out -i {DEV}")), "{err}");

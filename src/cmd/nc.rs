@@ -253,7 +253,11 @@ fn listen(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
         ),
         _ => bail!("nettool nc -l needs [ADDRESS] PORT"),
     };
-    let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
+    let path = Path::listen(
+        addr.or(args.source),
+        args.interface.as_deref(),
+        env.interrupt,
+    )?;
     let flows = Flows::Listener;
     let stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
     plumbed(&path, stack, env, |given, input, env| {

@@ -314,8 +314,13 @@ impl Path {
     ///
     /// An IPv6 `addr` is listened on the same way (one the kernel does not
     /// own checked free by duplicate address detection first, then its
-    /// neighbour solicitations answered by nettool).
-    pub fn listen(addr: Option<IpAddr>, interface: Option<&str>) -> Result<Path> {
+    /// neighbour solicitations answered by nettool). Raising `interrupt`
+    /// (Ctrl-C) ends that check's one-second wait at once, with an error.
+    pub fn listen(
+        addr: Option<IpAddr>,
+        interface: Option<&str>,
+        interrupt: &AtomicBool,
+    ) -> Result<Path> {
         privilege::before_drop("looking for an address to listen on")?;
         let interfaces = pnet::datalink::interfaces();
         let holder = |ip: IpAddr| {
@@ -392,8 +397,7 @@ impl Path {
             && !owned
             && !iface.is_loopback
         {
-            let interrupt = AtomicBool::new(false);
-            dad::check_free(&iface, ip6, None, &interrupt)?;
+            dad::check_free(&iface, ip6, None, interrupt)?;
         }
         Ok(Path::listening(iface, ip, owned))
     }

@@ -1,7 +1,8 @@
 //! The ICMP errors the interface sends for an address it answers for
 //! (one the kernel does not own), as a host does: a port unreachable for
 //! a UDP datagram that no flow takes (RFC 1122 §4.1.3.1; over IPv6 an
-//! ICMPv6 one, type 1 code 4, RFC 4443 §3.1, under the same limits), a time exceeded
+//! ICMPv6 one, type 1 code 4, RFC 4443 §3.1, under the same limits but
+//! Linux's ICMPv6 interval), a time exceeded
 //! for a datagram whose fragments stopped coming after the first (fragment
 //! reassembly time exceeded, RFC 1122 §3.3.2); and how often it may:
 //! Linux's default limits, so that a peer probing that address (a UDP
@@ -16,7 +17,8 @@
 //! - **Per destination** (`icmp_ratelimit`, 1000 ms): a token bucket
 //!   holding six errors' worth (the kernel's `XRLIM_BURST_FACTOR`), one
 //!   spent per error, one earned per second: a burst of 6, then one a
-//!   second.
+//!   second (for an IPv6 destination one per 100 ms, as Linux's
+//!   `net.ipv6.icmp.ratelimit`).
 //! - **Over all destinations** (`icmp_msgs_per_sec` 1000,
 //!   `icmp_msgs_burst` 50): a burst of 50, then 1000 a second.
 //!
@@ -40,6 +42,9 @@ use crate::wire::ipv6::{self, Ipv6Repr, NextHeader};
 
 /// One error per destination per this long (`icmp_ratelimit`).
 pub const PER_PEER_INTERVAL: Duration = Duration::from_secs(1);
+/// The same for an IPv6 destination (`net.ipv6.icmp.ratelimit`, 100 ms:
+/// Linux refills its ICMPv6 buckets ten times as fast).
+pub const PER_PEER_INTERVAL6: Duration = Duration::from_millis(100);
 /// Errors a destination's bucket holds (the kernel's burst factor).
 pub const PER_PEER_BURST: u64 = 6;
 /// Errors a second over all destinations (`icmp_msgs_per_sec`).
@@ -84,7 +89,8 @@ pub struct Stats {
 #[derive(Debug)]
 pub struct IcmpLimiter {
     /// Either family's destinations: Linux limits ICMPv6 errors the same
-    /// way (`net.ipv6.icmp.ratelimit`, 1000 ms, and the global limit).
+    /// way, with its own interval ([`PER_PEER_INTERVAL6`]) and the same
+    /// global limit.
     peers: HashMap<IpAddr, Bucket>,
     global: Option<Bucket>,
     stats: Stats,
@@ -93,6 +99,12 @@ pub struct IcmpLimiter {
 }
 
 const PEER_COST: u64 = PER_PEER_INTERVAL.as_micros() as u64;
+const PEER_COST6: u64 = PER_PEER_INTERVAL6.as_micros() as u64;
+
+/// What one error to `dst` costs its destination's bucket.
+fn peer_cost(dst: &IpAddr) -> u64 {
+    if dst.is_ipv6() { PEER_COST6 } else { PEER_COST }
+}
 const GLOBAL_COST: u64 = 1_000_000 / GLOBAL_PER_SEC;
 
 impl Default for IcmpLimiter {
@@ -262,27 +274,29 @@ impl IcmpLimiter {
         global.refill(now, GLOBAL_COST, GLOBAL_BURST);
         if !self.peers.contains_key(&dst) && self.peers.len() >= PEERS {
             // Forget the destinations whose buckets are full again.
-            self.peers.retain(|_, b| {
-                b.refill(now, PEER_COST, PER_PEER_BURST);
-                b.credit < PEER_COST * PER_PEER_BURST
+            self.peers.retain(|ip, b| {
+                let cost = peer_cost(ip);
+                b.refill(now, cost, PER_PEER_BURST);
+                b.credit < cost * PER_PEER_BURST
             });
         }
         let room = self.peers.len() < PEERS || self.peers.contains_key(&dst);
+        let cost = peer_cost(&dst);
         let peer = room.then(|| {
             self.peers
                 .entry(dst)
-                .or_insert_with(|| Bucket::full(now, PEER_COST, PER_PEER_BURST))
+                .or_insert_with(|| Bucket::full(now, cost, PER_PEER_BURST))
         });
         let Some(peer) = peer else {
             self.stats.limited += 1;
             return false;
         };
-        peer.refill(now, PEER_COST, PER_PEER_BURST);
-        if peer.credit < PEER_COST || global.credit < GLOBAL_COST {
+        peer.refill(now, cost, PER_PEER_BURST);
+        if peer.credit < cost || global.credit < GLOBAL_COST {
             self.stats.limited += 1;
             return false;
         }
-        peer.credit -= PEER_COST;
+        peer.credit -= cost;
         global.credit -= GLOBAL_COST;
         self.stats.sent += 1;
         true
@@ -620,13 +634,14 @@ mod tests {
         }
     }
 
-    /// Over IPv6 the limiter is the same: a burst of six, then one a
-    /// second, counted with the IPv4 errors.
+    /// Over IPv6 the limiter is the same, refilled as Linux refills
+    /// ICMPv6: a burst of six, then one per 100 ms, counted with the IPv4
+    /// errors.
     #[test]
-    fn stray_datagrams_over_ipv6_draw_a_burst_of_six_then_one_a_second() {
+    fn stray_datagrams_over_ipv6_draw_a_burst_of_six_then_one_per_100_ms() {
         let mut h = host6(true);
         let mut sent = Vec::new();
-        for ms in [0, 0, 0, 0, 0, 0, 0, 500, 1000, 1001, 2000] {
+        for ms in [0, 0, 0, 0, 0, 0, 0, 50, 100, 101, 200] {
             h.handle_frame(
                 Instant::from_millis(ms),
                 &datagram6(PEER6, MAC, 9, 1),

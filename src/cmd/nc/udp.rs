@@ -87,7 +87,11 @@ pub(super) fn run(args: &NcArgs, env: &mut Env) -> Result<Outcome> {
             }
             _ => bail!("nettool nc -u -l needs [ADDRESS] PORT"),
         };
-        let path = Path::listen(addr.or(args.source), args.interface.as_deref())?;
+        let path = Path::listen(
+            addr.or(args.source),
+            args.interface.as_deref(),
+            env.interrupt,
+        )?;
         let flows = Flows::Datagrams { sport_inc: false };
         let stack = path.open(Some(port), flows, &LINK, env.pcap.as_ref(), env.err)?;
         return plumbed(&path, stack, env, |given, input, env| {

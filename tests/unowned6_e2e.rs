@@ -1,13 +1,14 @@
-//! ICMPv6 answers for an IPv6 address nettool alone answers for (one A's
-//! kernel does not own), against the Linux kernel in B: `ping -6` gets
-//! its echo replies, and a datagram to a port nobody listens on gets a
-//! port unreachable, which B's kernel turns into ECONNREFUSED. Needs
-//! root, iputils ping, python3 and openbsd netcat; the test builds and
-//! removes its own namespaces.
+//! An IPv6 address nettool alone answers for (one A's kernel does not
+//! own), against the Linux kernel in B: ICMPv6 answers for it (`ping -6`
+//! gets its echo replies, and a datagram to a port nobody listens on gets
+//! a port unreachable, which B's kernel turns into ECONNREFUSED), and
+//! its duplicate address detection cut short by Ctrl-C. Needs root,
+//! iputils ping, python3 and openbsd netcat; each test builds and removes
+//! its own namespaces.
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::ipv6::ipv6_hosts;
 use common::{Scratch, nettool, once_listening, read_all, run, run_with_input};
@@ -76,4 +77,51 @@ fn ping6_and_a_stray_datagram_to_an_unowned_address_are_answered_while_nc_runs()
     let (got, log) = (stdout.join().unwrap(), stderr.join().unwrap());
     assert!(status.success(), "{log}");
     assert_eq!(String::from_utf8_lossy(&got), "bye\n", "{log}");
+}
+
+/// `nc -l` on an unowned address first waits a second for anyone to claim
+/// it (DAD); Ctrl-C during that wait ends the run at once, saying so.
+#[test]
+fn ctrl_c_ends_the_duplicate_address_detection_of_a_listener_at_once() {
+    let hosts = ipv6_hosts("dad-int");
+    let scratch = Scratch::new();
+    let addr = "fd00:6e74::96";
+    let mut cmd = hosts.cmd_a(nettool());
+    cmd.args(["nc", "-l", "-i", "eth0", addr, "9232"])
+        .env("NETTOOL_ARP_CACHE", scratch.cache())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    // DAD has begun once nettool's socket joined the address's
+    // solicited-node group (33:33:ff:00:00:96), just before the
+    // solicitation goes out.
+    let joined = || {
+        let mut maddr = hosts.cmd_a("ip");
+        maddr.args(["maddr", "show", "dev", "eth0"]);
+        common::sh(maddr).contains("33:33:ff:00:00:96")
+    };
+    while !joined() {
+        assert!(
+            start.elapsed() < LIMIT && child.try_wait().unwrap().is_none(),
+            "nettool never began DAD"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let asked = Instant::now();
+    // SAFETY: plain syscall on our own child's pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let took = asked.elapsed();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        err.contains(&format!("interrupted while checking that {addr} is free")),
+        "{status}: {err}"
+    );
+    assert!(!status.success(), "{err}");
+    // The wait is 1 s from the solicitation: ending well before it shows
+    // the interrupt was heard.
+    assert!(took < Duration::from_millis(700), "took {took:?}: {err}");
 }
