@@ -352,8 +352,9 @@ fn fresh_sources_lose_no_syn_to_the_peers_neighbour_resolution() {
         .join(",");
     let scratch = Scratch::new();
     let mut cmd = hosts.cmd_a(nettool());
-    // 2,000 ports a source (-p 63536): the second and third sources
-    // start mid-run, at full pace, as the second of a million's does.
+    // 2,000 ports a source (-p 63536), so all three sources are needed
+    // (6,000 from port 1024 fit in the first alone, and that run lost no
+    // SYN-ACK even before the pacing, measured).
     cmd.args(["load", &target, "-c", &n.to_string(), "--sources", &list])
         .args(["-p", "63536", "--hold", "1s", "--json"])
         .env("NETTOOL_ARP_CACHE", scratch.cache());
