@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use rstest::rstest;
 
+use common::load::{guard_tables, sockets, ss_established};
 use common::schema::Schema;
 use common::{Scratch, nettool, run, sh};
 use nettool::lab::services::sink::{Sink, raise_backlog_limits};
@@ -30,22 +31,6 @@ fn connections() -> u32 {
         .and_then(|n| n.parse().ok())
         .unwrap_or(10_000)
         .clamp(1, 64_512)
-}
-
-/// Sockets in `state` in `b`'s namespace (the sink's), listeners aside.
-fn sockets(hosts: &TwoHosts, state: &str) -> usize {
-    let ss = hosts
-        .cmd_b("ss")
-        .args(["-Htn", "state", state])
-        .output()
-        .expect("ss runs");
-    String::from_utf8_lossy(&ss.stdout).lines().count()
-}
-
-fn guard_tables(hosts: &TwoHosts) -> String {
-    let mut nft = hosts.cmd_a("nft");
-    nft.args(["list", "tables"]);
-    sh(nft)
 }
 
 #[test]
@@ -65,7 +50,7 @@ fn connections_to_the_sink_are_established_held_and_reset() {
             let limit = Instant::now() + Duration::from_secs(60);
             let mut most = 0;
             while Instant::now() < limit {
-                most = most.max(sockets(&hosts, "established"));
+                most = most.max(sockets(&hosts, "-4", "established"));
                 if most >= n as usize {
                     break;
                 }
@@ -96,11 +81,11 @@ fn connections_to_the_sink_are_established_held_and_reset() {
     assert_eq!(most, n as usize, "established in the sink's namespace");
     // Reset: nothing left in the sink's namespace, no guard left here.
     let limit = Instant::now() + Duration::from_secs(5);
-    while sockets(&hosts, "connected") > 0 && Instant::now() < limit {
+    while sockets(&hosts, "-4", "connected") > 0 && Instant::now() < limit {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(
-        sockets(&hosts, "connected"),
+        sockets(&hosts, "-4", "connected"),
         0,
         "left in the sink's namespace"
     );
@@ -205,10 +190,10 @@ fn a_signal_resets_every_connection_and_removes_the_guard(#[case] signal: i32) {
     // nettool's ACKs that complete the handshakes may still be on their
     // way when it says so: the sink's count is waited for.
     let limit = Instant::now() + Duration::from_secs(5);
-    while sockets(&hosts, "established") < 2000 && Instant::now() < limit {
+    while sockets(&hosts, "-4", "established") < 2000 && Instant::now() < limit {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(sockets(&hosts, "established"), 2000, "held: {said}");
+    assert_eq!(sockets(&hosts, "-4", "established"), 2000, "held: {said}");
     // SAFETY: signalling a process this test started (`ip netns exec`
     // execs nettool in place).
     unsafe { libc::kill(child.id() as i32, signal) };
@@ -226,11 +211,11 @@ fn a_signal_resets_every_connection_and_removes_the_guard(#[case] signal: i32) {
         "{out}"
     );
     let limit = Instant::now() + Duration::from_secs(5);
-    while sockets(&hosts, "connected") > 0 && Instant::now() < limit {
+    while sockets(&hosts, "-4", "connected") > 0 && Instant::now() < limit {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(
-        sockets(&hosts, "connected"),
+        sockets(&hosts, "-4", "connected"),
         0,
         "left in the sink's namespace"
     );
@@ -313,11 +298,11 @@ fn an_address_the_kernel_does_not_own_is_a_source_too() {
     let open_us = result["open_us"].as_u64().expect("open_us");
     assert!(open_us >= 140_000, "--rate paced the opening: {result}");
     let limit = Instant::now() + Duration::from_secs(5);
-    while sockets(&hosts, "connected") > 0 && Instant::now() < limit {
+    while sockets(&hosts, "-4", "connected") > 0 && Instant::now() < limit {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(
-        sockets(&hosts, "connected"),
+        sockets(&hosts, "-4", "connected"),
         0,
         "left in the sink's namespace"
     );
@@ -365,24 +350,6 @@ fn fresh_sources_lose_no_syn_to_the_peers_neighbour_resolution() {
     assert_eq!(result["syn_retransmits"], 0, "{result}");
     let max = result["connect_max_us"].as_u64().expect("connect_max_us");
     assert!(max < 900_000, "a SYN waited out its RTO: {result}");
-}
-
-/// `ss -s` in `b`: the established count of its TCP line
-/// (`TCP:   100001 (estab 100000, closed 0, ...)`).
-fn ss_summary_established(hosts: &TwoHosts) -> usize {
-    let mut ss = hosts.cmd_b("ss");
-    ss.arg("-s");
-    let text = sh(ss);
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("TCP:")?
-                .split("estab ")
-                .nth(1)?
-                .split(',')
-                .next()
-        })
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no estab count in ss -s:\n{text}"))
 }
 
 /// `nstat` counters of `b`'s namespace, absolute (its history untouched).
@@ -465,7 +432,7 @@ fn connections_from_several_unowned_sources_are_held_with_keepalives() {
             let limit = Instant::now() + Duration::from_secs(120);
             let mut most = 0;
             while Instant::now() < limit && most < n as usize {
-                most = most.max(ss_summary_established(&hosts));
+                most = most.max(ss_established(&hosts));
                 std::thread::sleep(Duration::from_millis(250));
             }
             most
@@ -525,15 +492,15 @@ fn connections_from_several_unowned_sources_are_held_with_keepalives() {
     );
     // Reset: nothing left in the sink's namespace.
     let limit = Instant::now() + Duration::from_secs(10);
-    while sockets(&hosts, "connected") > 0 && Instant::now() < limit {
+    while sockets(&hosts, "-4", "connected") > 0 && Instant::now() < limit {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(
-        sockets(&hosts, "connected"),
+        sockets(&hosts, "-4", "connected"),
         0,
         "left in the sink's namespace"
     );
-    assert_eq!(ss_summary_established(&hosts), 0, "ss -s after the resets");
+    assert_eq!(ss_established(&hosts), 0, "ss -s after the resets");
     // The sink's kernel: the probes it received and the ACKs it answered
     // them with (beyond the handshakes' segments, its SYN-ACKs, and the
     // resets'), at least as many as nettool counted in the hold.

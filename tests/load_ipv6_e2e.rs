@@ -13,6 +13,7 @@ use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
 use common::ipv6::{ULA_A, ULA_B, ipv6_hosts};
+use common::load::{guard_tables, sockets, ss_established};
 use common::{Scratch, Server, nettool, run, sh};
 use nettool::lab::services::sink::raise_backlog_limits;
 use nettool::lab::testnet::{TwoHosts, require_root};
@@ -53,43 +54,13 @@ fn sink6(hosts: &TwoHosts, backlog: u32) -> Server {
     s
 }
 
-/// TCP sockets in `state` in B, over IPv6, listeners aside.
-fn sockets(hosts: &TwoHosts, state: &str) -> usize {
-    let mut ss = hosts.cmd_b("ss");
-    ss.args(["-Htn6", "state", state]);
-    sh(ss).lines().count()
-}
-
-/// `ss -s` in B: the established count of its TCP line.
-fn ss_established(hosts: &TwoHosts) -> usize {
-    let mut ss = hosts.cmd_b("ss");
-    ss.arg("-s");
-    let text = sh(ss);
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("TCP:")?
-                .split("estab ")
-                .nth(1)?
-                .split(',')
-                .next()
-        })
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no estab count in ss -s:\n{text}"))
-}
-
-fn guard_tables(hosts: &TwoHosts) -> String {
-    let mut nft = hosts.cmd_a("nft");
-    nft.args(["list", "tables"]);
-    sh(nft)
-}
-
 /// Waits until nothing of the run is left connected in B.
 fn assert_nothing_left(hosts: &TwoHosts) {
     let limit = Instant::now() + Duration::from_secs(10);
-    while sockets(hosts, "connected") > 0 && Instant::now() < limit {
+    while sockets(hosts, "-6", "connected") > 0 && Instant::now() < limit {
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(sockets(hosts, "connected"), 0, "left in B");
+    assert_eq!(sockets(hosts, "-6", "connected"), 0, "left in B");
     assert_eq!(ss_established(hosts), 0, "ss -s after the resets");
     let tables = guard_tables(hosts);
     assert!(!tables.contains("nettool-guard"), "guard left: {tables}");

@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub mod ipv6;
+pub mod load;
 pub mod pcap;
 pub mod schema;
 pub mod svg;
