@@ -371,23 +371,7 @@ fn a_name_with_an_aaaa_record_is_scanned_and_probed_over_ipv6_with_dash_6() {
     let hosts = ipv6_hosts("probe6-name");
     let scratch = Scratch::new();
     let _l = listen(&hosts, &[22]);
-    let dir = std::path::PathBuf::from("/etc/netns").join(hosts.a());
-    std::fs::create_dir_all(&dir).unwrap();
-    struct Gone(std::path::PathBuf);
-    impl Drop for Gone {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    let _gone = Gone(dir.clone());
-    std::fs::write(
-        dir.join("hosts"),
-        format!(
-            "{} peer.nettool.test\n{ULA_B} peer.nettool.test\n",
-            hosts.addr_b
-        ),
-    )
-    .unwrap();
+    let _name = common::ipv6::PeerName::new(&hosts);
     let r = nt(
         &hosts,
         &scratch,
@@ -826,23 +810,7 @@ fn a_link_local_target_and_an_aaaa_name_are_pinged() {
     // Without an interface, a link-local address cannot be reached.
     let r = nt(&hosts, &scratch, &["ping", "-c", "1", &ll.to_string()]);
     assert_eq!(r.code, Some(2), "{}", r.show());
-    let dir = std::path::PathBuf::from("/etc/netns").join(hosts.a());
-    std::fs::create_dir_all(&dir).unwrap();
-    struct Gone(std::path::PathBuf);
-    impl Drop for Gone {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    let _gone = Gone(dir.clone());
-    std::fs::write(
-        dir.join("hosts"),
-        format!(
-            "{} peer.nettool.test\n{ULA_B} peer.nettool.test\n",
-            hosts.addr_b
-        ),
-    )
-    .unwrap();
+    let _name = common::ipv6::PeerName::new(&hosts);
     let r = nt(
         &hosts,
         &scratch,

@@ -137,3 +137,28 @@ impl Routed6 {
         Routed6 { net }
     }
 }
+
+/// A's `/etc/netns/NAME/hosts` (which `ip netns exec` mounts over
+/// /etc/hosts), naming `peer.nettool.test` with B's IPv4 address and
+/// [`ULA_B`]; removed on drop, so a failed test leaves none behind.
+pub struct PeerName(std::path::PathBuf);
+
+impl PeerName {
+    pub fn new(hosts: &TwoHosts) -> PeerName {
+        let dir = std::path::PathBuf::from("/etc/netns").join(hosts.a());
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = PeerName(dir);
+        let text = format!(
+            "{} peer.nettool.test\n{ULA_B} peer.nettool.test\n",
+            hosts.addr_b
+        );
+        std::fs::write(name.0.join("hosts"), text).unwrap();
+        name
+    }
+}
+
+impl Drop for PeerName {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
